@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Fails the build if a protocol core reaches for the outside world. Protocol cores get time
+// only as ticks and randomness only through the injected Random, so that the simulator's
+// seed reproduces a run exactly and the shipped code is the simulated code.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const PURE_DIRS = ['src/protocols'];
+const FORBIDDEN = [
+  [/\bset(Timeout|Interval|Immediate)\s*\(/, 'timers'],
+  [/\bclear(Timeout|Interval|Immediate)\s*\(/, 'timers'],
+  [/\bDate\b/, 'Date (wall clock)'],
+  [/\bMath\.random\b/, 'Math.random (use the injected Random)'],
+  [/\bperformance\.now\b/, 'performance.now (wall clock)'],
+  [/\bprocess\.(hrtime|nextTick)\b/, 'process clock / scheduling'],
+  [/\bqueueMicrotask\b/, 'scheduling'],
+  [/from\s+['"](node:)?(fs|fs\/promises|net|dgram|http|https|http2|child_process|worker_threads|timers|timers\/promises)['"]/, 'I/O module import'],
+  [/\bimport\s*\(\s*['"](node:)?(fs|net|timers)/, 'dynamic I/O import'],
+  [/\brequire\s*\(/, 'require()'],
+];
+
+function stripComments(src) {
+  // Good enough for our own code: removes block and line comments, keeps line numbers.
+  return src
+    .replace(/\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, ' '))
+    .replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
+}
+
+function* walk(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) yield* walk(p);
+    else if (p.endsWith('.ts')) yield p;
+  }
+}
+
+let failures = 0;
+let files = 0;
+for (const d of PURE_DIRS) {
+  let root;
+  try { root = join(ROOT, d); statSync(root); } catch { continue; }
+  for (const file of walk(root)) {
+    files++;
+    const lines = stripComments(readFileSync(file, 'utf8')).split('\n');
+    lines.forEach((line, i) => {
+      for (const [re, what] of FORBIDDEN) {
+        if (re.test(line)) {
+          failures++;
+          console.error(`${relative(ROOT, file)}:${i + 1}: protocol cores must be pure: ${what}\n    ${line.trim()}`);
+        }
+      }
+    });
+  }
+}
+if (failures > 0) {
+  console.error(`purity check failed: ${failures} use(s) of time, randomness or I/O in src/protocols/`);
+  process.exit(1);
+}
+console.log(`purity check: ${files} protocol files clean`);

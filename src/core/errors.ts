@@ -1,0 +1,71 @@
+/**
+ * Typed errors that can reach a user. Each carries a stable `code` (for programs) and a
+ * message that says what to do (for people).
+ */
+import type { NodeId } from './ids.js';
+
+export type ErrorCode =
+  | 'NOT_LEADER'
+  | 'NO_LEADER'
+  | 'PROPOSAL_DROPPED'
+  | 'TOO_MANY_REQUESTS'
+  | 'REQUEST_TOO_LARGE'
+  | 'CONFIG_CHANGE_IN_PROGRESS'
+  | 'INVALID_CONFIG_CHANGE'
+  | 'LEADERSHIP_TRANSFER_IN_PROGRESS'
+  | 'COMPACTED'
+  | 'UNAVAILABLE'
+  | 'STOPPED'
+  | 'TIMEOUT'
+  | 'INVALID_ARGUMENT'
+  | 'CORRUPT'
+  | 'MALFORMED_FRAME'
+  | 'FRAME_TOO_LARGE'
+  | 'UNKNOWN_PEER'
+  | 'WRONG_CLUSTER';
+
+export class QuorateError extends Error {
+  override readonly name: string = 'QuorateError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** This replica is not the leader; retry at `leaderHint` if one is known. */
+export class NotLeader extends QuorateError {
+  override readonly name = 'NotLeader';
+  constructor(readonly leaderHint: NodeId | null) {
+    super(
+      'NOT_LEADER',
+      leaderHint === null
+        ? 'not the leader and no leader is known; retry after an election'
+        : `not the leader; retry at ${leaderHint}`,
+    );
+  }
+}
+
+/** The request was refused because a named limit was reached; back off and retry. */
+export class TooManyRequests extends QuorateError {
+  override readonly name = 'TooManyRequests';
+  constructor(readonly limitName: string, readonly limit: number) {
+    super('TOO_MANY_REQUESTS', `too many requests: limit ${limitName}=${limit} reached; back off and retry`);
+  }
+}
+
+/** Data at the requested position was discarded by compaction. */
+export class Compacted extends QuorateError {
+  override readonly name = 'Compacted';
+  constructor(readonly compactedThrough: number, what = 'entry') {
+    super('COMPACTED', `${what} has been compacted (through ${compactedThrough}); read from a snapshot or a later position`);
+  }
+}
+
+export class ProposalDropped extends QuorateError {
+  override readonly name = 'ProposalDropped';
+  constructor(reason: string) {
+    super('PROPOSAL_DROPPED', `proposal dropped: ${reason}; retry`);
+  }
+}

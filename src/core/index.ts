@@ -1,0 +1,6 @@
+export * from './ids.js';
+export * from './assert.js';
+export * from './errors.js';
+export * from './prng.js';
+export * from './quorum.js';
+export * from './replica.js';

@@ -1,0 +1,181 @@
+/**
+ * The replica contract every protocol core implements, and the `Ready` shape its drivers
+ * (the node runtime and the simulator) consume.
+ *
+ * A core is a pure, deterministic state machine. Input: `tick()`, `step(msg)`, `propose(cmd)`,
+ * `readIndex(id)`, `compact(...)`. Output: `ready()`, which says what must be made durable,
+ * what must be sent (only after that is durable) and what has committed and must be applied.
+ * The driver acknowledges a Ready with `advance(ready)` once it has done all three.
+ * Randomness comes from an injected `Random`; time only as ticks.
+ */
+import type { Random } from './prng.js';
+import type { Index, NodeId, Term } from './ids.js';
+
+/** Every protocol message names its sender and its addressee; drivers route on `to`. */
+export interface Envelope {
+  readonly from: NodeId;
+  readonly to: NodeId;
+}
+
+/** What a log entry carries. `noop` is a new leader's empty entry; `config` a membership change. */
+export type EntryKind = 'command' | 'noop' | 'config';
+
+export interface LogEntry {
+  readonly index: Index;
+  readonly term: Term;
+  readonly kind: EntryKind;
+  /** Opaque to the core for `command`; an encoded ConfigChange for `config`; empty for `noop`. */
+  readonly data: Uint8Array;
+}
+
+/**
+ * A cluster configuration. `outgoingVoters` is non-empty only during a joint configuration
+ * (Raft's C_old,new: `voters` is C_new, `outgoingVoters` is C_old). Learners receive the log but
+ * never vote and never count towards a quorum.
+ */
+export interface Membership {
+  readonly voters: readonly NodeId[];
+  readonly outgoingVoters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+}
+
+export interface SnapshotMeta {
+  /** Last log index the snapshot covers (inclusive). */
+  readonly index: Index;
+  /** Term of the entry at `index`. */
+  readonly term: Term;
+  /** The configuration in force at `index`. */
+  readonly membership: Membership;
+}
+
+export interface Snapshot {
+  readonly meta: SnapshotMeta;
+  /** The state machine's serialized state at `meta.index`. */
+  readonly data: Uint8Array;
+}
+
+/**
+ * State that must be durable before any message of the same Ready leaves the node.
+ * Drivers apply it in this order: `snapshot` (replaces every stored entry at or below its
+ * index and the state machine's state), then `entries` (the first entry's index truncates any
+ * stored entry at or after it, then all are appended), then `hardState` (replaces the stored one).
+ */
+export interface Persist<H> {
+  readonly hardState: H | null;
+  readonly entries: readonly LogEntry[];
+  readonly snapshot: Snapshot | null;
+}
+
+/** A linearizable read may be served once the state machine has applied `index`. */
+export interface ReadState {
+  readonly requestId: string;
+  readonly index: Index;
+}
+
+export interface Ready<M extends Envelope, H> {
+  readonly persist: Persist<H> | null;
+  /** Outbound messages; none may leave before `persist` is durable. */
+  readonly send: readonly M[];
+  /**
+   * Committed entries, in log order, never repeated. Apply them after restoring
+   * `persist.snapshot` if there is one. `noop`/`config` entries advance the applied index too.
+   */
+  readonly apply: readonly LogEntry[];
+  readonly readStates: readonly ReadState[];
+}
+
+export interface ReplicaStatus {
+  readonly id: NodeId;
+  /** Protocol-specific role name, e.g. "leader", "follower", "candidate", "pre-candidate", "learner". */
+  readonly role: string;
+  /** Term / view / ballot counter. */
+  readonly term: Term;
+  readonly leader: NodeId | null;
+  readonly commitIndex: Index;
+  readonly appliedIndex: Index;
+  readonly membership: Membership;
+}
+
+export interface ProposeResult {
+  readonly index: Index;
+  readonly term: Term;
+}
+
+export interface Replica<M extends Envelope, H, S extends ReplicaStatus = ReplicaStatus> {
+  readonly id: NodeId;
+  /** Advance logical time by one tick. */
+  tick(): void;
+  /** Deliver one message. Stale, duplicate and malformed messages are ignored, never fatal. */
+  step(msg: M): void;
+  /**
+   * Append a command to the log (leader only). Throws NotLeader, TooManyRequests or
+   * ProposalDropped. Success means "appended at (index, term)", not "committed": the command
+   * is committed when an entry with this index *and term* appears in `Ready.apply`.
+   */
+  propose(command: Uint8Array): ProposeResult;
+  /**
+   * Ask for a linearizable read point. Answered by a ReadState with the same requestId in a
+   * later Ready, or never (if leadership is lost): callers time out. Throws NotLeader when no
+   * leader is known.
+   */
+  readIndex(requestId: string): void;
+  /**
+   * The driver's state machine has a snapshot at `index` (which it has applied): the core may
+   * discard log entries up to it and uses `data` to catch up followers that fell behind.
+   */
+  compact(index: Index, data: Uint8Array): void;
+  hasReady(): boolean;
+  ready(): Ready<M, H>;
+  /** The driver made `ready.persist` durable, sent `ready.send` and applied `ready.apply`. */
+  advance(ready: Ready<M, H>): void;
+  status(): S;
+}
+
+/** What a driver reads back from durable storage on restart. */
+export interface RestoredState<H> {
+  readonly hardState: H | null;
+  readonly snapshot: Snapshot | null;
+  /** Entries after the snapshot, in order, contiguous. */
+  readonly entries: readonly LogEntry[];
+}
+
+export interface ReplicaOptions<H> {
+  readonly id: NodeId;
+  /** The bootstrap configuration; ignored when `restored` holds a snapshot or config entries. */
+  readonly membership: Membership;
+  readonly random: Random;
+  readonly restored?: RestoredState<H>;
+  /**
+   * Highest index the state machine has already applied (durably, e.g. in its own snapshot).
+   * Entries up to it are never handed out again in `Ready.apply`.
+   */
+  readonly applied?: Index;
+  /** Test-only: run a deliberately broken variant of the protocol (see each protocol's MUTANTS). */
+  readonly mutant?: string;
+}
+
+/**
+ * A deterministic state machine above the log. `apply` must depend only on its inputs and the
+ * machine's own state, so every replica computes the same results.
+ */
+export interface StateMachine<R = unknown> {
+  apply(command: Uint8Array, index: Index): R;
+  /** Serialize the whole state (including client sessions) as of the last applied index. */
+  snapshot(): Uint8Array;
+  /** Replace the whole state with a snapshot's. */
+  restore(data: Uint8Array): void;
+}
+
+export interface MutantInfo {
+  /** One word, used with `--mutant NAME`. */
+  readonly name: string;
+  readonly description: string;
+}
+
+/** A protocol as drivers see it: the simulator and the node runtime look protocols up by name. */
+export interface ProtocolDefinition<M extends Envelope = Envelope, H = unknown> {
+  readonly name: string;
+  readonly faultModel: 'crash' | 'byzantine';
+  readonly mutants: readonly MutantInfo[];
+  create(options: ReplicaOptions<H>): Replica<M, H>;
+}
