@@ -1,0 +1,19 @@
+import type { ProtocolDefinition } from '../../core/replica.js';
+import { RaftReplica } from './raft.js';
+import { assertKnownMutant, RAFT_MUTANTS } from './mutants.js';
+import type { RaftHardState, RaftMessage, RaftOptions } from './types.js';
+
+export { RaftReplica, MAX_APPLY_ENTRIES_PER_READY, MAX_SNAPSHOT_BYTES } from './raft.js';
+export { RAFT_MUTANTS, type RaftMutant } from './mutants.js';
+export { encodeConfigChange, decodeConfigChange } from './config.js';
+export * from './types.js';
+
+export const raftProtocol: ProtocolDefinition<RaftMessage, RaftHardState> = {
+  name: 'raft',
+  faultModel: 'crash',
+  mutants: RAFT_MUTANTS,
+  create(options) {
+    if (options.mutant !== undefined) assertKnownMutant(options.mutant);
+    return new RaftReplica(options as RaftOptions);
+  },
+};

@@ -1,0 +1,28 @@
+/**
+ * Deliberately broken variants of Raft, switched on only through ReplicaOptions.mutant. Each
+ * is a classic implementation mistake; the scenario tests and the simulator must catch every one.
+ */
+import type { MutantInfo } from '../../core/replica.js';
+
+export const RAFT_MUTANTS = [
+  { name: 'commit-old-term', description: 'commits entries of a previous term by counting replicas (Figure 8)' },
+  { name: 'vote-before-persist', description: 'sends a vote without making it durable: after a crash the node may vote twice in one term' },
+  { name: 'snapshot-off-by-one', description: 'log compaction drops one entry beyond the snapshot\'s last included index' },
+  { name: 'reset-timer-wrongly', description: 'resets the election timer on stale AppendEntries and denied votes, not on granted votes or valid AppendEntries' },
+  { name: 'apply-twice', description: 'ignores the applied index on restart and re-applies entries the state machine already has' },
+  { name: 'accept-any-vote', description: 'grants votes without the log up-to-date check (§5.4.1)' },
+  { name: 'stale-read', description: 'answers ReadIndex without confirming leadership with a quorum' },
+  { name: 'no-noop', description: 'a new leader does not append an entry of its own term' },
+] as const satisfies readonly MutantInfo[];
+
+export type RaftMutant = (typeof RAFT_MUTANTS)[number]['name'];
+
+export function isMutant(active: string, name: RaftMutant): boolean {
+  return active === name;
+}
+
+export function assertKnownMutant(name: string): asserts name is RaftMutant {
+  if (!RAFT_MUTANTS.some((m) => m.name === name)) {
+    throw new Error(`unknown raft mutant '${name}'; known: ${RAFT_MUTANTS.map((m) => m.name).join(', ')}`);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The leader's view of one follower (etcd calls it Progress): what it has, what to send next,
+ * and how many appends are in flight. Probe: one append at a time until we find where the
+ * logs agree. Replicate: pipeline appends up to the in-flight window. Snapshot: sending an
+ * InstallSnapshot, one chunk at a time.
+ */
+import type { Index } from '../../core/ids.js';
+import type { SnapshotMeta } from '../../core/replica.js';
+
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
+
+export class Progress {
+  match = 0 as Index;
+  next: Index;
+  state: ProgressState = 'probe';
+  /** Last index of each append in flight, oldest first. */
+  inflight: number[] = [];
+  /** Probe: an append was sent and not yet answered (reset by a heartbeat response). */
+  probeSent = false;
+  /** Heard from since the last check-quorum round. */
+  recentActive = false;
+  /** Snapshot being sent, and how many bytes of it the follower has. */
+  snapshot: { meta: SnapshotMeta; data: Uint8Array; sent: number; acked: number } | null = null;
+
+  constructor(next: Index) {
+    this.next = next;
+  }
+
+  becomeProbe(): void {
+    this.state = 'probe';
+    this.probeSent = false;
+    this.inflight = [];
+    this.snapshot = null;
+    this.next = Math.max(this.next, this.match + 1) as Index;
+  }
+
+  becomeReplicate(): void {
+    this.state = 'replicate';
+    this.inflight = [];
+    this.snapshot = null;
+    this.next = (this.match + 1) as Index;
+  }
+
+  /** Acknowledge `index` as matched; returns false if it told us nothing new. */
+  acknowledge(index: Index): boolean {
+    let updated = false;
+    if (index > this.match) {
+      this.match = index;
+      updated = true;
+    }
+    if (this.next < index + 1) this.next = (index + 1) as Index;
+    let drop = 0;
+    while (drop < this.inflight.length && this.inflight[drop]! <= index) drop++;
+    if (drop > 0) this.inflight.splice(0, drop);
+    this.probeSent = false;
+    return updated;
+  }
+
+  isPaused(maxInflight: number): boolean {
+    switch (this.state) {
+      case 'probe':
+        return this.probeSent;
+      case 'replicate':
+        return this.inflight.length >= maxInflight;
+      case 'snapshot':
+        return true;
+    }
+  }
+}

@@ -1,0 +1,834 @@
+/**
+ * Raft (Ongaro & Ousterhout 2014; Ongaro's dissertation 2014) as a pure state machine.
+ *
+ * Inputs: tick(), step(msg), propose(cmd), readIndex(id), compact(index, data),
+ * proposeConfigChange(change), transferLeadership(target). Output: ready() → persist / send /
+ * apply / readStates, acknowledged with advance(). One Ready is outstanding at a time; input may
+ * keep arriving between ready() and advance() and lands in the next Ready.
+ *
+ * Choices worth knowing:
+ * - Configuration changes take effect when their entry is applied (as in etcd), not when it is
+ *   appended; one change may be pending at a time, so two configurations that could both decide
+ *   never coexist. A joint configuration (C_old,new) is left automatically by the leader.
+ * - The leader counts its own entries towards commitment only once they are durable
+ *   (advance() after persist), so a leader crash cannot lose a "committed" entry.
+ * - Messages with a higher term from a leader-leased cluster are ignored for votes
+ *   (check-quorum lease, §4.2.3), except when the vote request comes from a leadership transfer.
+ */
+import { assert, unreachable } from '../../core/assert.js';
+import { NotLeader, ProposalDropped, QuorateError, TooManyRequests } from '../../core/errors.js';
+import type { Index, NodeId, Term } from '../../core/ids.js';
+import { jointCommittedIndex, jointVoteResult, type VoteResult } from '../../core/quorum.js';
+import type { Random } from '../../core/prng.js';
+import type {
+  LogEntry, Persist, ProposeResult, ReadState, Ready, Replica, Snapshot, SnapshotMeta,
+} from '../../core/replica.js';
+import { decodeConfigChange, encodeConfigChange, RaftConfig } from './config.js';
+import { RaftLog } from './log.js';
+import { isMutant, type RaftMutant } from './mutants.js';
+import { Progress } from './progress.js';
+import {
+  DEFAULT_RAFT_LIMITS,
+  type AppendRequest, type AppendResponse, type ConfigChange, type FollowerProgress, type Heartbeat,
+  type HeartbeatResponse, type InstallSnapshot, type InstallSnapshotResponse, type RaftHardState, type RaftLimits,
+  type RaftMessage, type RaftOptions, type RaftRole, type RaftStatus, type VoteRequest, type VoteResponse,
+} from './types.js';
+
+/** Messages without from/term: the replica fills those in. */
+type Outbound = RaftMessage extends infer M ? (M extends RaftMessage ? Omit<M, 'from' | 'term'> & { term?: Term } : never) : never;
+
+/** Committed entries handed out in one Ready, at most. */
+export const MAX_APPLY_ENTRIES_PER_READY = 4096;
+/** Largest snapshot a follower will assemble from chunks. */
+export const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
+
+interface PendingRead {
+  readonly seq: number;
+  readonly requestId: string;
+  readonly requester: NodeId;
+  readonly index: Index;
+  readonly acks: Map<NodeId, boolean>;
+}
+
+interface Outstanding {
+  readonly hardState: RaftHardState;
+  readonly lastEntry: LogEntry | null;
+  readonly snapshot: Snapshot | null;
+  readonly appliedTo: Index;
+}
+
+export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStatus> {
+  readonly id: NodeId;
+  private readonly limits: RaftLimits;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
+  private readonly readOnly: 'safe' | 'lease-based';
+  private readonly mutant: RaftMutant | null;
+  private readonly random: Random;
+
+  private term: Term;
+  private vote: NodeId | null;
+  private commit: Index;
+  private role: RaftRole = 'follower';
+  private leader: NodeId | null = null;
+  private readonly log: RaftLog;
+  private config: RaftConfig;
+  /** Highest index the driver has applied (acknowledged through advance()). */
+  private applied: Index;
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private votes = new Map<NodeId, boolean>();
+  private progress = new Map<NodeId, Progress>();
+  private leadTransferee: NodeId | null = null;
+  private pendingConfigIndex = 0 as Index;
+
+  private msgs: RaftMessage[] = [];
+  private readStates: ReadState[] = [];
+  private appendsDirty = false;
+  private persistedHard: RaftHardState;
+  /** A leader's snapshot received in full, to be persisted and restored by the driver. */
+  private pendingSnapshot: Snapshot | null = null;
+  /** The newest snapshot this node has (its own or installed): what it sends lagging followers. */
+  private latestSnapshot: Snapshot | null;
+  private incoming: { meta: SnapshotMeta; chunks: Uint8Array[]; received: number } | null = null;
+  private outstanding: Outstanding | null = null;
+
+  private readSeq = 0;
+  private pendingReads: PendingRead[] = [];
+  /** Reads that arrived before this leader committed an entry of its own term (§6.4 step 1). */
+  private readsAwaitingCommit: { requestId: string; requester: NodeId }[] = [];
+
+  constructor(options: RaftOptions) {
+    this.id = options.id;
+    this.limits = { ...DEFAULT_RAFT_LIMITS, ...pickLimits(options) };
+    this.preVote = options.preVote ?? true;
+    this.checkQuorum = options.checkQuorum ?? true;
+    this.readOnly = options.readOnly ?? 'safe';
+    assert(this.readOnly === 'safe' || this.checkQuorum, 'lease-based reads require checkQuorum');
+    this.mutant = options.mutant === undefined ? null : (options.mutant as RaftMutant);
+    this.random = options.random;
+
+    const restored = options.restored;
+    const snapshot = restored?.snapshot ?? null;
+    this.log = new RaftLog((snapshot?.meta.index ?? 0) as Index, (snapshot?.meta.term ?? 0) as Term, restored?.entries ?? []);
+    this.latestSnapshot = snapshot;
+    const hs = restored?.hardState ?? { term: 0 as Term, vote: null, commit: 0 as Index };
+    this.term = hs.term;
+    this.vote = hs.vote;
+    this.config = new RaftConfig(snapshot?.meta.membership ?? options.membership);
+    let applied = Math.max(options.applied ?? 0, this.log.snapshotIndex);
+    // The apply-twice mutant forgets what the state machine already applied durably.
+    if (this.isMutant('apply-twice')) applied = this.log.snapshotIndex;
+    this.commit = Math.max(hs.commit, applied) as Index;
+    assert(this.commit <= this.log.lastIndex(), () => `restored commit ${this.commit} beyond log end ${this.log.lastIndex()}`);
+    this.applied = applied as Index;
+    // Configuration entries the state machine already applied are in force now.
+    for (let i = this.log.firstIndex(); i <= Math.max(options.applied ?? 0, this.applied); i++) {
+      const e = this.log.entryAt(i);
+      if (e?.kind === 'config') this.config.apply(decodeConfigChange(e.data));
+    }
+    this.persistedHard = { term: this.term, vote: this.vote, commit: hs.commit };
+    this.resetRandomizedElectionTimeout();
+  }
+
+  // ---- Replica contract ------------------------------------------------------------------
+
+  tick(): void {
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  step(m: RaftMessage): void {
+    if (m.to !== this.id || m.from === this.id) return;
+    if (m.term > this.term) {
+      if (m.type === 'vote-request' && !m.transfer && this.inLeaderLease()) return;
+      const futureTermProbe = (m.type === 'vote-request' && m.preVote) || (m.type === 'vote-response' && m.preVote && m.granted);
+      if (!futureTermProbe) {
+        const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
+        this.becomeFollower(m.term, fromLeader ? m.from : null);
+      }
+    } else if (m.term < this.term) {
+      this.stepStale(m);
+      return;
+    }
+    switch (m.type) {
+      case 'vote-request': return this.handleVoteRequest(m);
+      case 'vote-response': return this.handleVoteResponse(m);
+      case 'append': return this.handleAppend(m);
+      case 'append-response': return this.handleAppendResponse(m);
+      case 'heartbeat': return this.handleHeartbeat(m);
+      case 'heartbeat-response': return this.handleHeartbeatResponse(m);
+      case 'snapshot': return this.handleSnapshot(m);
+      case 'snapshot-response': return this.handleSnapshotResponse(m);
+      case 'timeout-now':
+        if (this.promotable()) this.campaign_('transfer');
+        return;
+      case 'read-index':
+        if (this.role === 'leader') this.handleReadRequest(m.requestId, m.from);
+        return;
+      case 'read-index-response':
+        if (this.role !== 'leader') this.readStates.push({ requestId: m.requestId, index: m.index });
+        return;
+      default:
+        unreachable(m, 'raft message');
+    }
+  }
+
+  propose(command: Uint8Array): ProposeResult {
+    this.checkCanPropose();
+    if (command.byteLength > this.limits.maxProposalBytes) {
+      throw new QuorateError('REQUEST_TOO_LARGE', `proposal of ${command.byteLength} bytes exceeds maxProposalBytes=${this.limits.maxProposalBytes}`);
+    }
+    return this.appendEntry('command', command);
+  }
+
+  readIndex(requestId: string): void {
+    if (this.role === 'leader') {
+      this.handleReadRequest(requestId, this.id);
+      return;
+    }
+    if (this.leader === null) throw new NotLeader(null);
+    this.send({ type: 'read-index', to: this.leader, requestId });
+  }
+
+  compact(index: Index, data: Uint8Array): void {
+    assert(index <= this.applied, () => `compact(${index}) beyond applied ${this.applied}`);
+    if (index <= this.log.snapshotIndex) return;
+    assert(index === this.applied, () => `compact(${index}) must be at the applied index ${this.applied}: the configuration is known there`);
+    const t = this.log.termAt(index);
+    assert(t !== undefined, () => `term at ${index}`);
+    this.latestSnapshot = { meta: { index, term: t, membership: this.config.toMembership() }, data };
+    this.log.compact(index, this.isMutant('snapshot-off-by-one'));
+  }
+
+  hasReady(): boolean {
+    if (this.outstanding !== null) return false;
+    return (
+      this.appendsDirty ||
+      this.msgs.length > 0 ||
+      this.readStates.length > 0 ||
+      this.log.hasUnpersisted() ||
+      this.pendingSnapshot !== null ||
+      this.commit > this.applied ||
+      !sameHardState(this.hardState(), this.persistedHard)
+    );
+  }
+
+  ready(): Ready<RaftMessage, RaftHardState> {
+    assert(this.outstanding === null, 'ready() called again before advance()');
+    this.flushAppends();
+    const hardState = this.hardState();
+    const hardChanged = !sameHardState(hardState, this.persistedHard);
+    const entries = this.log.takeUnpersisted();
+    const snapshot = this.pendingSnapshot;
+    let persist: Persist<RaftHardState> | null = null;
+    if (hardChanged || entries.length > 0 || snapshot !== null) {
+      // The vote-before-persist mutant never writes its vote down: after a crash it may vote again.
+      const written = this.isMutant('vote-before-persist') ? { ...hardState, vote: null } : hardState;
+      persist = { hardState: hardChanged ? written : null, entries, snapshot };
+    }
+    const applyFrom = Math.max(this.applied, snapshot?.meta.index ?? 0) + 1;
+    const applyTo = Math.min(this.commit, applyFrom + MAX_APPLY_ENTRIES_PER_READY - 1);
+    const apply = applyFrom <= applyTo ? this.log.slice(applyFrom, applyTo) : [];
+    assert(apply.length === Math.max(0, applyTo - applyFrom + 1), () => `committed entries ${applyFrom}..${applyTo} are in the log`);
+    const ready: Ready<RaftMessage, RaftHardState> = { persist, send: this.msgs, apply, readStates: this.readStates };
+    this.msgs = [];
+    this.readStates = [];
+    this.outstanding = {
+      hardState,
+      lastEntry: entries[entries.length - 1] ?? null,
+      snapshot,
+      appliedTo: (apply.length > 0 ? applyTo : Math.max(this.applied, snapshot?.meta.index ?? 0)) as Index,
+    };
+    return ready;
+  }
+
+  advance(_ready: Ready<RaftMessage, RaftHardState>): void {
+    const o = this.outstanding;
+    assert(o !== null, 'advance() without an outstanding ready()');
+    this.outstanding = null;
+    this.persistedHard = o.hardState;
+    if (o.snapshot !== null && this.pendingSnapshot === o.snapshot) this.pendingSnapshot = null;
+    if (o.lastEntry !== null) this.log.stableTo(o.lastEntry.index, o.lastEntry.term);
+    const from = this.applied + 1;
+    assert(o.appliedTo >= this.applied, () => `applied never goes backwards (${this.applied} → ${o.appliedTo})`);
+    this.applied = o.appliedTo;
+    for (let i = Math.max(from, this.log.firstIndex()); i <= this.applied; i++) {
+      const e = this.log.entryAt(i);
+      if (e?.kind === 'config') this.applyConfigChange(decodeConfigChange(e.data));
+    }
+    if (this.role === 'leader') {
+      this.maybeCommit();
+      if (this.config.isJoint() && this.pendingConfigIndex <= this.applied && this.leadTransferee === null) {
+        this.appendEntry('config', encodeConfigChange({ kind: 'leave-joint' }));
+      }
+    }
+  }
+
+  status(): RaftStatus {
+    const progress = new Map<NodeId, FollowerProgress>();
+    if (this.role === 'leader') {
+      for (const [id, pr] of this.progress) {
+        progress.set(id, {
+          match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflight.length,
+          isLearner: this.config.learners.has(id), recentActive: pr.recentActive,
+        });
+      }
+    }
+    return {
+      id: this.id, role: this.role, term: this.term, vote: this.vote, leader: this.leader,
+      commitIndex: this.commit, appliedIndex: this.applied, membership: this.config.toMembership(),
+      isLearner: this.config.learners.has(this.id), lastIndex: this.log.lastIndex(), firstIndex: this.log.firstIndex(),
+      leadTransferee: this.leadTransferee, progress,
+    };
+  }
+
+  // ---- extra operations ---------------------------------------------------------------
+
+  /** Start an election now (bootstrap, tests). Followers of a live leader ignore it (lease). */
+  campaign(): void {
+    if (this.promotable()) this.campaign_(this.preVote ? 'pre' : 'real');
+  }
+
+  proposeConfigChange(change: ConfigChange): ProposeResult {
+    this.checkCanPropose();
+    if (this.pendingConfigIndex > this.applied) {
+      throw new QuorateError('CONFIG_CHANGE_IN_PROGRESS', 'a configuration change is still being applied; retry after it commits');
+    }
+    if (change.kind === 'leave-joint') throw new QuorateError('INVALID_CONFIG_CHANGE', 'leaving a joint configuration is automatic');
+    this.config.validate(change);
+    return this.appendEntry('config', encodeConfigChange(change));
+  }
+
+  transferLeadership(target: NodeId): void {
+    if (this.role !== 'leader') throw new NotLeader(this.leader);
+    if (target === this.id) return;
+    if (!this.config.isVoter(target)) throw new QuorateError('INVALID_ARGUMENT', `${target} is not a voter`);
+    this.leadTransferee = target;
+    this.electionElapsed = 0; // the transfer is abandoned after one election timeout
+    const pr = this.progress.get(target);
+    assert(pr !== undefined, 'voters have progress');
+    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeout-now', to: target });
+    else this.sendAppend(target, true);
+  }
+
+  firstIndex(): Index {
+    return this.log.firstIndex();
+  }
+
+  /** Election timer state, for tests that pin when the timer resets. */
+  electionTimer(): { elapsed: number; timeout: number } {
+    return { elapsed: this.electionElapsed, timeout: this.randomizedElectionTimeout };
+  }
+
+  lastIndex(): Index {
+    return this.log.lastIndex();
+  }
+
+  termAt(i: Index): Term | undefined {
+    return this.log.termAt(i);
+  }
+
+  entryAt(i: Index): LogEntry | undefined {
+    return this.log.entryAt(i);
+  }
+
+  // ---- roles ----------------------------------------------------------------------------
+
+  private becomeFollower(term: Term, leader: NodeId | null): void {
+    assert(term >= this.term, () => `term never goes backwards (${this.term} → ${term})`);
+    if (term > this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.role = 'follower';
+    this.leader = leader;
+    this.resetElection();
+    this.progress.clear();
+    this.leadTransferee = null;
+    this.pendingReads = [];
+    this.readsAwaitingCommit = [];
+  }
+
+  private campaign_(kind: 'pre' | 'real' | 'transfer'): void {
+    let voteTerm: Term;
+    if (kind === 'pre') {
+      this.role = 'pre-candidate';
+      this.leader = null;
+      voteTerm = (this.term + 1) as Term;
+    } else {
+      this.role = 'candidate';
+      this.term = (this.term + 1) as Term;
+      this.vote = this.id;
+      this.leader = null;
+      voteTerm = this.term;
+    }
+    this.resetElection();
+    this.votes = new Map([[this.id, true]]);
+    if (this.pollVotes() === 'won') {
+      if (kind === 'pre') this.campaign_('real');
+      else this.becomeLeader();
+      return;
+    }
+    for (const voter of new Set([...this.config.voters, ...this.config.outgoing])) {
+      if (voter === this.id) continue;
+      this.send({
+        type: 'vote-request', to: voter, term: voteTerm, lastLogIndex: this.log.lastIndex(), lastLogTerm: this.log.lastTerm(),
+        preVote: kind === 'pre', transfer: kind === 'transfer',
+      });
+    }
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === 'candidate', () => `only a candidate becomes leader (was ${this.role})`);
+    this.role = 'leader';
+    this.leader = this.id;
+    this.resetElection();
+    this.progress.clear();
+    for (const member of this.config.members()) {
+      if (member !== this.id) this.progress.set(member, new Progress((this.log.lastIndex() + 1) as Index));
+    }
+    // No configuration change until this leader's first entry is applied: an earlier, still
+    // uncommitted change may be in the log (etcd does the same).
+    this.pendingConfigIndex = this.log.lastIndex();
+    if (!this.isMutant('no-noop')) this.appendEntry('noop', new Uint8Array(0));
+    else this.appendsDirty = true;
+  }
+
+  private promotable(): boolean {
+    return this.config.isVoter(this.id) && this.pendingSnapshot === null;
+  }
+
+  private inLeaderLease(): boolean {
+    return this.checkQuorum && this.leader !== null && this.electionElapsed < this.limits.electionTimeoutTicks;
+  }
+
+  private resetElection(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+  }
+
+  private resetRandomizedElectionTimeout(): void {
+    const base = this.limits.electionTimeoutTicks;
+    this.randomizedElectionTimeout = base + this.random.int(0, base - 1);
+  }
+
+  // ---- ticks ------------------------------------------------------------------------------
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.campaign_(this.preVote ? 'pre' : 'real');
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.limits.electionTimeoutTicks) {
+      this.electionElapsed = 0;
+      if (this.checkQuorum) {
+        if (!this.quorumActive()) {
+          this.becomeFollower(this.term, null);
+          return;
+        }
+        for (const pr of this.progress.values()) pr.recentActive = false;
+      }
+      this.leadTransferee = null; // a transfer that did not finish within an election timeout is abandoned
+    }
+    if (this.heartbeatElapsed >= this.limits.heartbeatIntervalTicks) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat(this.readSeq);
+    }
+  }
+
+  private quorumActive(): boolean {
+    const active = new Map<NodeId, boolean>([[this.id, true]]);
+    for (const [id, pr] of this.progress) if (pr.recentActive) active.set(id, true);
+    return jointVoteResult(this.config.voters, this.config.outgoing, active) === 'won';
+  }
+
+  // ---- elections ------------------------------------------------------------------------
+
+  private handleVoteRequest(m: VoteRequest): void {
+    const lastTerm = this.log.lastTerm();
+    const upToDate = m.lastLogTerm > lastTerm || (m.lastLogTerm === lastTerm && m.lastLogIndex >= this.log.lastIndex());
+    // A pre-vote is granted only by a node that has not heard from a leader recently (§9.6).
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === null && this.leader === null) ||
+      (m.preVote && m.term > this.term && (m.transfer || this.leader === null || this.electionElapsed >= this.limits.electionTimeoutTicks));
+    const grant = canVote && (upToDate || this.isMutant('accept-any-vote'));
+    if (grant) {
+      this.send({ type: 'vote-response', to: m.from, term: m.preVote ? m.term : this.term, granted: true, preVote: m.preVote });
+      if (!m.preVote) {
+        this.vote = m.from;
+        // Granting a vote resets the election timer; a denied vote must not (§5.2, dissertation §3.4).
+        if (!this.isMutant('reset-timer-wrongly')) this.electionElapsed = 0;
+      }
+    } else {
+      this.send({ type: 'vote-response', to: m.from, granted: false, preVote: m.preVote });
+      if (this.isMutant('reset-timer-wrongly')) this.electionElapsed = 0;
+    }
+  }
+
+  private handleVoteResponse(m: VoteResponse): void {
+    const expecting = (this.role === 'pre-candidate' && m.preVote) || (this.role === 'candidate' && !m.preVote);
+    if (!expecting) return;
+    this.votes.set(m.from, m.granted);
+    const result = this.pollVotes();
+    if (result === 'won') {
+      if (this.role === 'pre-candidate') this.campaign_('real');
+      else this.becomeLeader();
+    } else if (result === 'lost') {
+      this.becomeFollower(this.term, null);
+    }
+  }
+
+  private pollVotes(): VoteResult {
+    return jointVoteResult(this.config.voters, this.config.outgoing, this.votes);
+  }
+
+  /** A message from an older term. */
+  private stepStale(m: RaftMessage): void {
+    if (m.type === 'append' || m.type === 'heartbeat') {
+      // A deposed leader that missed the election: tell it the term so it steps down.
+      if (this.checkQuorum || this.preVote) {
+        this.send({ type: 'append-response', to: m.from, success: false, matchIndex: 0 as Index, rejectedIndex: 0 as Index, conflictTerm: 0 as Term, conflictIndex: 0 as Index });
+      }
+      if (this.isMutant('reset-timer-wrongly')) this.electionElapsed = 0;
+    } else if (m.type === 'vote-request' && m.preVote) {
+      this.send({ type: 'vote-response', to: m.from, granted: false, preVote: true });
+    }
+  }
+
+  // ---- replication: follower side -----------------------------------------------------------
+
+  private acceptLeader(from: NodeId): void {
+    if (this.role !== 'follower') this.becomeFollower(this.term, from);
+    this.leader = from;
+    if (!this.isMutant('reset-timer-wrongly')) this.electionElapsed = 0;
+  }
+
+  private handleAppend(m: AppendRequest): void {
+    this.acceptLeader(m.from);
+    const reply = (fields: Omit<AppendResponse, 'type' | 'from' | 'to' | 'term'>) =>
+      this.send({ type: 'append-response', to: m.from, ...fields });
+    if (m.prevLogIndex < this.commit) {
+      // Everything up to our commit index matches the leader's log (Log Matching); ask for the rest.
+      reply({ success: true, matchIndex: this.commit, rejectedIndex: 0 as Index, conflictTerm: 0 as Term, conflictIndex: 0 as Index });
+      return;
+    }
+    if (this.log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {
+      if (m.entries.length > 0) this.log.appendFromLeader(m.entries, this.commit);
+      const lastNew = (m.prevLogIndex + m.entries.length) as Index;
+      this.commitTo(Math.min(m.commit, lastNew) as Index);
+      reply({ success: true, matchIndex: lastNew, rejectedIndex: 0 as Index, conflictTerm: 0 as Term, conflictIndex: 0 as Index });
+      return;
+    }
+    // Fast backtracking (§5.3, dissertation §3.5): say which term conflicts and where it starts.
+    let conflictTerm = 0 as Term;
+    let conflictIndex = (this.log.lastIndex() + 1) as Index;
+    if (m.prevLogIndex <= this.log.lastIndex()) {
+      conflictTerm = this.log.termAt(m.prevLogIndex) ?? (0 as Term);
+      let i = m.prevLogIndex;
+      while (i - 1 > this.commit && this.log.termAt(i - 1) === conflictTerm) i--;
+      conflictIndex = i;
+    }
+    reply({ success: false, matchIndex: 0 as Index, rejectedIndex: m.prevLogIndex, conflictTerm, conflictIndex });
+  }
+
+  private handleHeartbeat(m: Heartbeat): void {
+    this.acceptLeader(m.from);
+    this.commitTo(Math.min(m.commit, this.log.lastIndex()) as Index);
+    this.send({ type: 'heartbeat-response', to: m.from, readSeq: m.readSeq });
+  }
+
+  private handleSnapshot(m: InstallSnapshot): void {
+    this.acceptLeader(m.from);
+    const meta = m.meta;
+    const reply = (received: number, done: boolean) =>
+      this.send({ type: 'snapshot-response', to: m.from, snapshotIndex: meta.index, received, done });
+    if (meta.index <= this.commit) {
+      reply(0, true); // we already have everything it covers
+      this.incoming = null;
+      return;
+    }
+    if (this.incoming === null || this.incoming.meta.index !== meta.index || this.incoming.meta.term !== meta.term) {
+      if (m.offset !== 0) return reply(0, false);
+      this.incoming = { meta, chunks: [], received: 0 };
+    }
+    if (m.offset !== this.incoming.received) return reply(this.incoming.received, false);
+    if (this.incoming.received + m.chunk.byteLength > MAX_SNAPSHOT_BYTES) {
+      this.incoming = null;
+      return reply(0, false);
+    }
+    this.incoming.chunks.push(m.chunk);
+    this.incoming.received += m.chunk.byteLength;
+    if (!m.done) return reply(this.incoming.received, false);
+    const data = concat(this.incoming.chunks, this.incoming.received);
+    this.incoming = null;
+    const snapshot: Snapshot = { meta, data };
+    this.log.restoreSnapshot(meta.index, meta.term);
+    this.commit = meta.index;
+    this.config = new RaftConfig(meta.membership);
+    this.pendingSnapshot = snapshot;
+    this.latestSnapshot = snapshot;
+    reply(data.byteLength, true);
+  }
+
+  private commitTo(index: Index): void {
+    if (index <= this.commit) return;
+    assert(index <= this.log.lastIndex(), () => `commit ${index} beyond last index ${this.log.lastIndex()}`);
+    this.commit = index;
+  }
+
+  // ---- replication: leader side -------------------------------------------------------------
+
+  private checkCanPropose(): void {
+    if (this.role !== 'leader') throw new NotLeader(this.leader);
+    if (this.leadTransferee !== null) throw new ProposalDropped(`leadership is being transferred to ${this.leadTransferee}`);
+  }
+
+  private appendEntry(kind: LogEntry['kind'], data: Uint8Array): ProposeResult {
+    if (this.log.lastIndex() - this.commit >= this.limits.maxUncommittedEntries) {
+      throw new TooManyRequests('maxUncommittedEntries', this.limits.maxUncommittedEntries);
+    }
+    const entry: LogEntry = { index: (this.log.lastIndex() + 1) as Index, term: this.term, kind, data };
+    this.log.append(entry);
+    if (kind === 'config') this.pendingConfigIndex = entry.index;
+    // Appends are sent when the driver next asks for a Ready, so proposals arriving together
+    // share one AppendEntries per follower (batching).
+    this.appendsDirty = true;
+    return { index: entry.index, term: entry.term };
+  }
+
+  private flushAppends(): void {
+    if (!this.appendsDirty) return;
+    this.appendsDirty = false;
+    if (this.role !== 'leader') return;
+    for (const id of this.progress.keys()) this.sendAppend(id, true);
+  }
+
+  /** Send the next batch of entries to `to` if its window allows; returns whether it sent. */
+  private sendAppend(to: NodeId, allowEmpty: boolean): boolean {
+    const pr = this.progress.get(to);
+    if (pr === undefined || pr.isPaused(this.limits.maxInflightMessages)) return false;
+    const prevLogIndex = (pr.next - 1) as Index;
+    const prevLogTerm = this.log.termAt(prevLogIndex);
+    if (prevLogTerm === undefined) return this.startSnapshot(to, pr);
+    const entries = this.log.sliceForMessage(pr.next, this.limits.maxEntriesPerMessage, this.limits.maxBytesPerMessage);
+    if (entries.length === 0 && !allowEmpty) return false;
+    this.send({ type: 'append', to, prevLogIndex, prevLogTerm, entries, commit: this.commit });
+    const last = entries[entries.length - 1];
+    if (pr.state === 'replicate' && last !== undefined) {
+      pr.next = (last.index + 1) as Index;
+      pr.inflight.push(last.index);
+    } else if (pr.state === 'probe') {
+      pr.probeSent = true;
+    }
+    return true;
+  }
+
+  private startSnapshot(to: NodeId, pr: Progress): boolean {
+    const snap = this.latestSnapshot;
+    assert(snap !== null, () => `log compacted below ${pr.next} but no snapshot to send ${to}`);
+    pr.state = 'snapshot';
+    pr.inflight = [];
+    pr.snapshot = { meta: snap.meta, data: snap.data, sent: 0, acked: 0 };
+    this.sendSnapshotChunk(to, pr);
+    return true;
+  }
+
+  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const s = pr.snapshot;
+    assert(s !== null, 'snapshot in progress');
+    const end = Math.min(s.acked + this.limits.snapshotChunkBytes, s.data.byteLength);
+    this.send({ type: 'snapshot', to, meta: s.meta, offset: s.acked, chunk: s.data.subarray(s.acked, end), done: end >= s.data.byteLength });
+    s.sent = end;
+  }
+
+  private handleAppendResponse(m: AppendResponse): void {
+    if (this.role !== 'leader') return;
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (m.success) {
+      const wasProbe = pr.state === 'probe';
+      const advanced = pr.acknowledge(m.matchIndex);
+      if (wasProbe) pr.becomeReplicate();
+      if (advanced) {
+        this.maybeCommit();
+        if (this.leadTransferee === m.from && pr.match === this.log.lastIndex()) this.send({ type: 'timeout-now', to: m.from });
+      }
+      while (this.sendAppend(m.from, false)) { /* fill the window */ }
+      return;
+    }
+    if (pr.state === 'snapshot') return;
+    // Ignore rejections of appends we have since moved past (stale, reordered or duplicated).
+    if (pr.state === 'replicate' ? m.rejectedIndex <= pr.match : m.rejectedIndex !== pr.next - 1) return;
+    let next = m.conflictIndex;
+    if (m.conflictTerm > 0) {
+      let i = Math.min(m.rejectedIndex, this.log.lastIndex());
+      while (i > this.log.snapshotIndex && (this.log.termAt(i) ?? 0) > m.conflictTerm) i--;
+      if (this.log.termAt(i) === m.conflictTerm) next = (i + 1) as Index;
+    }
+    pr.next = Math.max(pr.match + 1, Math.min(next, m.rejectedIndex)) as Index;
+    pr.becomeProbe();
+    this.sendAppend(m.from, true);
+  }
+
+  private handleSnapshotResponse(m: InstallSnapshotResponse): void {
+    if (this.role !== 'leader') return;
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (pr.state !== 'snapshot' || pr.snapshot === null || pr.snapshot.meta.index !== m.snapshotIndex) return;
+    if (m.done) {
+      pr.match = Math.max(pr.match, m.snapshotIndex) as Index;
+      pr.next = (m.snapshotIndex + 1) as Index;
+      pr.becomeProbe();
+      this.sendAppend(m.from, true);
+      return;
+    }
+    pr.snapshot.acked = m.received;
+    this.sendSnapshotChunk(m.from, pr);
+  }
+
+  private handleHeartbeatResponse(m: HeartbeatResponse): void {
+    if (this.role !== 'leader') return;
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (pr.state === 'snapshot' && pr.snapshot !== null) this.sendSnapshotChunk(m.from, pr);
+    else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+    if (m.readSeq > 0) this.acknowledgeReads(m.from, m.readSeq);
+  }
+
+  private broadcastHeartbeat(readSeq: number): void {
+    for (const [id, pr] of this.progress) {
+      this.send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.commit) as Index, readSeq });
+    }
+  }
+
+  private maybeCommit(): void {
+    if (this.role !== 'leader') return;
+    const match = new Map<NodeId, Index>([[this.id, this.log.stableIndex]]);
+    for (const [id, pr] of this.progress) match.set(id, pr.match);
+    const index = jointCommittedIndex(this.config.voters, this.config.outgoing, match);
+    if (index <= this.commit) return;
+    // Figure 8: only an entry of the current term is committed by counting replicas.
+    if (this.log.termAt(index) !== this.term && !this.isMutant('commit-old-term')) return;
+    this.commitTo(index as Index);
+    this.appendsDirty = true; // tell followers the new commit index
+    if (this.log.termAt(this.commit) === this.term && this.readsAwaitingCommit.length > 0) {
+      const waiting = this.readsAwaitingCommit;
+      this.readsAwaitingCommit = [];
+      for (const r of waiting) this.handleReadRequest(r.requestId, r.requester);
+    }
+  }
+
+  // ---- configuration ----------------------------------------------------------------------
+
+  private applyConfigChange(change: ConfigChange): void {
+    this.config.apply(change);
+    if (this.role !== 'leader') return;
+    if (!this.config.isVoter(this.id)) {
+      // A leader removed from the configuration steps down once the change is applied (§4.2.2).
+      this.becomeFollower(this.term, null);
+      return;
+    }
+    const members = this.config.members();
+    for (const id of members) {
+      if (id !== this.id && !this.progress.has(id)) this.progress.set(id, new Progress((this.log.lastIndex() + 1) as Index));
+    }
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    this.appendsDirty = true;
+  }
+
+  // ---- linearizable reads (§6.4) ----------------------------------------------------------
+
+  private handleReadRequest(requestId: string, requester: NodeId): void {
+    if (this.pendingReads.length + this.readsAwaitingCommit.length >= this.limits.maxPendingReads) {
+      if (requester === this.id) throw new TooManyRequests('maxPendingReads', this.limits.maxPendingReads);
+      return; // the forwarding follower times out
+    }
+    if (this.log.termAt(this.commit) !== this.term) {
+      this.readsAwaitingCommit.push({ requestId, requester });
+      return;
+    }
+    const leaseRead = this.readOnly === 'lease-based' || this.isMutant('stale-read');
+    const single = jointVoteResult(this.config.voters, this.config.outgoing, new Map([[this.id, true]])) === 'won';
+    if (leaseRead || single) {
+      this.answerRead(requestId, requester, this.commit);
+      return;
+    }
+    const seq = ++this.readSeq;
+    this.pendingReads.push({ seq, requestId, requester, index: this.commit, acks: new Map([[this.id, true]]) });
+    this.broadcastHeartbeat(seq);
+  }
+
+  private acknowledgeReads(from: NodeId, seq: number): void {
+    for (const r of this.pendingReads) {
+      if (r.seq > seq) break;
+      r.acks.set(from, true);
+    }
+    // Reads are confirmed in order: a later round's quorum confirms every earlier read too.
+    let confirmed = -1;
+    this.pendingReads.forEach((r, i) => {
+      if (jointVoteResult(this.config.voters, this.config.outgoing, r.acks) === 'won') confirmed = i;
+    });
+    if (confirmed < 0) return;
+    for (const r of this.pendingReads.splice(0, confirmed + 1)) this.answerRead(r.requestId, r.requester, r.index);
+  }
+
+  private answerRead(requestId: string, requester: NodeId, index: Index): void {
+    if (requester === this.id) this.readStates.push({ requestId, index });
+    else this.send({ type: 'read-index-response', to: requester, requestId, index });
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private send(m: Outbound): void {
+    this.msgs.push({ ...m, from: this.id, term: m.term ?? this.term } as RaftMessage);
+  }
+
+  private hardState(): RaftHardState {
+    return { term: this.term, vote: this.vote, commit: this.commit };
+  }
+
+  private isMutant(name: RaftMutant): boolean {
+    return this.mutant !== null && isMutant(this.mutant, name);
+  }
+}
+
+function sameHardState(a: RaftHardState, b: RaftHardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+function pickLimits(o: RaftOptions): Partial<RaftLimits> {
+  const out: Partial<Record<keyof RaftLimits, number>> = {};
+  for (const k of Object.keys(DEFAULT_RAFT_LIMITS) as (keyof RaftLimits)[]) {
+    const v = o[k];
+    if (v !== undefined) {
+      assert(Number.isInteger(v) && v > 0, () => `raft option ${k} must be a positive integer, got ${v}`);
+      out[k] = v;
+    }
+  }
+  return out;
+}
