@@ -1,2 +1,8 @@
-// Public API of the quorate package. Each area exports its own entry points as it lands.
+// Public API of the quorate package.
 export * from './core/index.js';
+export * from './protocols/raft/index.js';
+export { PROTOCOLS, protocolByName } from './protocols/registry.js';
+export * from './check/index.js';
+export { runSeed, failed, type SeedReport } from './sim/run.js';
+export { DEFAULT_SIM_OPTIONS, FAULT_KINDS, type FaultKind, type SimOptions } from './sim/options.js';
+export { RegisterKv, encodeCommand, type RegisterOp, type RegisterResult, type SessionCommand } from './statemachine/register-kv.js';

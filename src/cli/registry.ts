@@ -1,7 +1,11 @@
 import type { Command } from './command.js';
+import { checkCommand } from './commands/check.js';
+import { simCommand } from './commands/sim.js';
 import { versionCommand } from './commands/version.js';
 
 /** Every subcommand of `quorate`, in the order `quorate help` lists them. */
 export const COMMANDS: readonly Command[] = [
+  simCommand,
+  checkCommand,
   versionCommand,
 ];

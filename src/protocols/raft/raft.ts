@@ -37,6 +37,8 @@ import {
 /** Messages without from/term: the replica fills those in. */
 type Outbound = RaftMessage extends infer M ? (M extends RaftMessage ? Omit<M, 'from' | 'term'> & { term?: Term } : never) : never;
 
+const EMPTY_PROGRESS: ReadonlyMap<NodeId, FollowerProgress> = new Map();
+
 /** Committed entries handed out in one Ready, at most. */
 export const MAX_APPLY_ENTRIES_PER_READY = 4096;
 /** Largest snapshot a follower will assemble from chunks. */
@@ -212,7 +214,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       this.log.hasUnpersisted() ||
       this.pendingSnapshot !== null ||
       this.commit > this.applied ||
-      !sameHardState(this.hardState(), this.persistedHard)
+      this.term !== this.persistedHard.term ||
+      this.vote !== this.persistedHard.vote ||
+      this.commit !== this.persistedHard.commit
     );
   }
 
@@ -268,20 +272,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   }
 
   status(): RaftStatus {
-    const progress = new Map<NodeId, FollowerProgress>();
-    if (this.role === 'leader') {
-      for (const [id, pr] of this.progress) {
-        progress.set(id, {
-          match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflight.length,
-          isLearner: this.config.learners.has(id), recentActive: pr.recentActive,
-        });
-      }
-    }
     return {
       id: this.id, role: this.role, term: this.term, vote: this.vote, leader: this.leader,
       commitIndex: this.commit, appliedIndex: this.applied, membership: this.config.toMembership(),
       isLearner: this.config.learners.has(this.id), lastIndex: this.log.lastIndex(), firstIndex: this.log.firstIndex(),
-      leadTransferee: this.leadTransferee, progress,
+      leadTransferee: this.leadTransferee,
+      // A live, read-only view: drivers poll status() after every step, so nothing is copied.
+      progress: this.role === 'leader' ? this.progress : EMPTY_PROGRESS,
     };
   }
 
@@ -390,6 +387,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     for (const member of this.config.members()) {
       if (member !== this.id) this.progress.set(member, new Progress((this.log.lastIndex() + 1) as Index));
     }
+    this.markLearners();
     // No configuration change until this leader's first entry is applied: an earlier, still
     // uncommitted change may be in the log (etcd does the same).
     this.pendingConfigIndex = this.log.lastIndex();
@@ -627,7 +625,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const last = entries[entries.length - 1];
     if (pr.state === 'replicate' && last !== undefined) {
       pr.next = (last.index + 1) as Index;
-      pr.inflight.push(last.index);
+      pr.inflightLast.push(last.index);
     } else if (pr.state === 'probe') {
       pr.probeSent = true;
     }
@@ -638,7 +636,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const snap = this.latestSnapshot;
     assert(snap !== null, () => `log compacted below ${pr.next} but no snapshot to send ${to}`);
     pr.state = 'snapshot';
-    pr.inflight = [];
+    pr.inflightLast = [];
     pr.snapshot = { meta: snap.meta, data: snap.data, sent: 0, acked: 0 };
     this.sendSnapshotChunk(to, pr);
     return true;
@@ -748,7 +746,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       if (id !== this.id && !this.progress.has(id)) this.progress.set(id, new Progress((this.log.lastIndex() + 1) as Index));
     }
     for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    this.markLearners();
     this.appendsDirty = true;
+  }
+
+  private markLearners(): void {
+    for (const [id, pr] of this.progress) pr.isLearner = this.config.learners.has(id);
   }
 
   // ---- linearizable reads (§6.4) ----------------------------------------------------------

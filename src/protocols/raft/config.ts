@@ -32,8 +32,11 @@ export class RaftConfig {
     return new Set([...this.voters, ...this.outgoing, ...this.learners]);
   }
 
+  private cached: Membership | null = null;
+
+  /** The configuration as a Membership (cached until the next change). */
   toMembership(): Membership {
-    return { voters: [...this.voters].sort(), outgoingVoters: [...this.outgoing].sort(), learners: [...this.learners].sort() };
+    return (this.cached ??= { voters: [...this.voters].sort(), outgoingVoters: [...this.outgoing].sort(), learners: [...this.learners].sort() });
   }
 
   /** Throws INVALID_CONFIG_CHANGE if `change` cannot be applied to this configuration. */
@@ -67,6 +70,7 @@ export class RaftConfig {
   }
 
   apply(change: ConfigChange): void {
+    this.cached = null;
     switch (change.kind) {
       case 'add-voter':
         this.learners.delete(change.node);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { index, nodeId, term, type Term } from '../../../src/core/index.js';
-import type { RaftMessage } from '../../../src/protocols/raftx/index.js';
+import type { RaftMessage } from '../../../src/protocols/raft/index.js';
 import { Cluster } from './harness.js';
 
 test('(1) committing previous-term entries by counting: see Figure 8 in replication.test.ts', () => {

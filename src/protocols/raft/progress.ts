@@ -6,15 +6,17 @@
  */
 import type { Index } from '../../core/ids.js';
 import type { SnapshotMeta } from '../../core/replica.js';
+import type { FollowerProgress } from './types.js';
 
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
-export class Progress {
+export class Progress implements FollowerProgress {
   match = 0 as Index;
   next: Index;
   state: ProgressState = 'probe';
   /** Last index of each append in flight, oldest first. */
-  inflight: number[] = [];
+  inflightLast: number[] = [];
+  isLearner = false;
   /** Probe: an append was sent and not yet answered (reset by a heartbeat response). */
   probeSent = false;
   /** Heard from since the last check-quorum round. */
@@ -26,17 +28,22 @@ export class Progress {
     this.next = next;
   }
 
+  /** Appends in flight. */
+  get inflight(): number {
+    return this.inflightLast.length;
+  }
+
   becomeProbe(): void {
     this.state = 'probe';
     this.probeSent = false;
-    this.inflight = [];
+    this.inflightLast = [];
     this.snapshot = null;
     this.next = Math.max(this.next, this.match + 1) as Index;
   }
 
   becomeReplicate(): void {
     this.state = 'replicate';
-    this.inflight = [];
+    this.inflightLast = [];
     this.snapshot = null;
     this.next = (this.match + 1) as Index;
   }
@@ -50,8 +57,8 @@ export class Progress {
     }
     if (this.next < index + 1) this.next = (index + 1) as Index;
     let drop = 0;
-    while (drop < this.inflight.length && this.inflight[drop]! <= index) drop++;
-    if (drop > 0) this.inflight.splice(0, drop);
+    while (drop < this.inflightLast.length && this.inflightLast[drop]! <= index) drop++;
+    if (drop > 0) this.inflightLast.splice(0, drop);
     this.probeSent = false;
     return updated;
   }
@@ -61,7 +68,7 @@ export class Progress {
       case 'probe':
         return this.probeSent;
       case 'replicate':
-        return this.inflight.length >= maxInflight;
+        return this.inflightLast.length >= maxInflight;
       case 'snapshot':
         return true;
     }

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { nodeId, Prng, type Index, type NodeId, type Term } from '../../../src/core/index.js';
 import type { LogEntry, Membership, Snapshot } from '../../../src/core/replica.js';
-import { RaftReplica, type RaftHardState, type RaftMessage, type RaftOptions } from '../../../src/protocols/raftx/index.js';
+import { RaftReplica, type RaftHardState, type RaftMessage, type RaftOptions } from '../../../src/protocols/raft/index.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -1,0 +1,37 @@
+/**
+ * Simulator speed: simulated message deliveries per wall-clock second.
+ *   npm run build && node dist/bench/sim.js
+ * Figures only; never part of `npm test`.
+ */
+import { cpus } from 'node:os';
+import { runSeed } from '../src/sim/run.js';
+import { Simulation } from '../src/sim/simulation.js';
+import { DEFAULT_SIM_OPTIONS, type SimOptions } from '../src/sim/options.js';
+import { protocolByName } from '../src/protocols/registry.js';
+
+function measure(label: string, options: Partial<SimOptions>, seeds: number, withCheck: boolean): void {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let delivered = 0;
+  let events = 0;
+  let ops = 0;
+  for (let seed = 1; seed <= seeds; seed++) {
+    const o = { ...DEFAULT_SIM_OPTIONS, ...options, seed };
+    const r = withCheck ? runSeed(o) : new Simulation(protocolByName(o.protocol), o).run();
+    delivered += r.stats.messagesDelivered;
+    events += r.stats.events;
+    ops += r.stats.operations;
+  }
+  const wallS = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  console.log(
+    `${label.padEnd(44)} ${seeds} seeds  ${Math.round(delivered / wallS).toLocaleString('en-US').padStart(9)} deliveries/s  ` +
+      `${Math.round(events / wallS).toLocaleString('en-US').padStart(9)} events/s  ${ops} ops  wall ${wallS.toFixed(1)} s  cpu ${cpuS.toFixed(1)} s`,
+  );
+}
+
+console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'cpu'}; one thread`);
+measure('raft, 3 nodes, no faults (simulation only)', { nodes: 3, faults: new Set() }, 10, false);
+measure('raft, 5 nodes, all faults (simulation only)', { nodes: 5 }, 10, false);
+measure('raft, 5 nodes, all faults (+ linearizability)', { nodes: 5 }, 10, true);

@@ -1,0 +1,3 @@
+export * from './history.js';
+export * from './linearizability.js';
+export * from './formats.js';

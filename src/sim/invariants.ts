@@ -1,0 +1,96 @@
+/**
+ * Safety invariants the simulator checks while it runs. Generic ones need only the Replica
+ * contract; log-based ones need a core that exposes its log (Raft does).
+ */
+import type { Index, NodeId, Term } from '../core/ids.js';
+import type { LogEntry } from '../core/replica.js';
+
+export class SafetyViolation extends Error {
+  override readonly name = 'SafetyViolation';
+  constructor(readonly invariant: string, detail: string) {
+    super(`${invariant}: ${detail}`);
+  }
+}
+
+/** A core whose log the invariants may read. */
+export interface LogView {
+  firstIndex(): Index;
+  lastIndex(): Index;
+  termAt(i: Index): Term | undefined;
+  entryAt(i: Index): LogEntry | undefined;
+}
+
+export function hasLogView(x: object): x is LogView {
+  const v = x as Partial<LogView>;
+  return typeof v.termAt === 'function' && typeof v.entryAt === 'function' && typeof v.firstIndex === 'function';
+}
+
+export function entryDigest(e: LogEntry): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < e.data.length; i++) h = Math.imul(h ^ e.data[i]!, 0x01000193);
+  return `${e.term}:${e.kind}:${e.data.length}:${(h >>> 0).toString(16)}`;
+}
+
+export class Invariants {
+  /** Election safety: term → the one leader of that term. */
+  private readonly leaders = new Map<number, NodeId>();
+  /** State machine safety: index → digest of the entry applied there (by anyone). */
+  readonly appliedAt = new Map<number, string>();
+  checks = 0;
+
+  leaderSeen(id: NodeId, term: number): void {
+    this.checks++;
+    const prev = this.leaders.get(term);
+    if (prev !== undefined && prev !== id) throw new SafetyViolation('election safety', `${prev} and ${id} both lead term ${term}`);
+    this.leaders.set(term, id);
+  }
+
+  applied(id: NodeId, entry: LogEntry, lastApplied: number): void {
+    this.checks++;
+    if (entry.index !== lastApplied + 1) {
+      throw new SafetyViolation('apply order', `${id} applied index ${entry.index} after ${lastApplied} (twice, skipped or out of order)`);
+    }
+    const d = entryDigest(entry);
+    const seen = this.appliedAt.get(entry.index);
+    if (seen !== undefined && seen !== d) {
+      throw new SafetyViolation('state machine safety', `${id} applied ${d} at index ${entry.index}, another node applied ${seen}`);
+    }
+    this.appliedAt.set(entry.index, d);
+  }
+
+  /** Leader completeness: a new leader's log holds every entry anyone has applied. */
+  leaderComplete(id: NodeId, log: LogView): void {
+    this.checks++;
+    const first = log.firstIndex();
+    for (const [index, digest] of this.appliedAt) {
+      if (index < first) continue; // compacted into its snapshot, which covers it
+      const e = log.entryAt(index as Index);
+      if (e === undefined || entryDigest(e) !== digest) {
+        throw new SafetyViolation('leader completeness', `leader ${id} lacks committed entry ${index} (${digest}); has ${e === undefined ? 'nothing' : entryDigest(e)}`);
+      }
+    }
+  }
+
+  /** Log matching: if two logs hold an entry with the same index and term, they agree up to it. */
+  logMatching(logs: ReadonlyMap<NodeId, LogView>): void {
+    this.checks++;
+    const ids = [...logs.keys()];
+    for (let a = 0; a < ids.length; a++) {
+      for (let b = a + 1; b < ids.length; b++) {
+        const x = logs.get(ids[a]!)!;
+        const y = logs.get(ids[b]!)!;
+        const lo = Math.max(x.firstIndex(), y.firstIndex());
+        let hi = Math.min(x.lastIndex(), y.lastIndex());
+        // Find the highest index where both have the same term; below it, everything must agree.
+        while (hi >= lo && x.termAt(hi as Index) !== y.termAt(hi as Index)) hi--;
+        for (let i = hi; i >= lo; i--) {
+          const ex = x.entryAt(i as Index)!;
+          const ey = y.entryAt(i as Index)!;
+          if (entryDigest(ex) !== entryDigest(ey)) {
+            throw new SafetyViolation('log matching', `${ids[a]} and ${ids[b]} agree at index ${hi} but differ at ${i}`);
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The simulator's state machine: a map of registers (get / put / cas / delete on string keys)
+ * with client sessions, so a command retried with the same (client, seq) takes effect once and
+ * answers with the result it had the first time (dissertation §6.3).
+ */
+import { decode, encode } from '@msgpack/msgpack';
+import { assert } from '../core/assert.js';
+import type { Index, StateMachine } from '../core/index.js';
+
+export type RegisterOp =
+  | { readonly f: 'get'; readonly key: string }
+  | { readonly f: 'put'; readonly key: string; readonly value: number }
+  | { readonly f: 'cas'; readonly key: string; readonly expected: number | null; readonly value: number }
+  | { readonly f: 'delete'; readonly key: string };
+
+export interface SessionCommand {
+  readonly client: number;
+  readonly seq: number;
+  readonly op: RegisterOp;
+}
+
+export type RegisterResult =
+  | { readonly ok: true; readonly value: number | null }
+  | { readonly ok: false; readonly value: number | null };
+
+/** Sessions kept at most; the least recently active is evicted first (deterministically). */
+export const MAX_SESSIONS = 10_000;
+
+interface Session {
+  seq: number;
+  result: RegisterResult;
+  lastIndex: number;
+}
+
+export function encodeCommand(cmd: SessionCommand): Uint8Array {
+  return encode(cmd);
+}
+
+export class RegisterKv implements StateMachine<RegisterResult> {
+  private values = new Map<string, number>();
+  private sessions = new Map<number, Session>();
+
+  apply(command: Uint8Array, index: Index): RegisterResult {
+    const cmd = decode(command) as SessionCommand;
+    const session = this.sessions.get(cmd.client);
+    if (session !== undefined && cmd.seq <= session.seq) {
+      // A retry of what this client already did: answer as the first time, change nothing.
+      // (A seq below the latest is a stale duplicate; its answer is no longer kept.)
+      return cmd.seq === session.seq ? session.result : { ok: false, value: null };
+    }
+    const result = this.execute(cmd.op);
+    this.sessions.delete(cmd.client); // re-insert: Map order = least recently active first
+    this.sessions.set(cmd.client, { seq: cmd.seq, result, lastIndex: index });
+    if (this.sessions.size > MAX_SESSIONS) {
+      const oldest = this.sessions.keys().next();
+      assert(!oldest.done, 'a session to evict');
+      this.sessions.delete(oldest.value);
+    }
+    return result;
+  }
+
+  private execute(op: RegisterOp): RegisterResult {
+    const current = this.values.get(op.key) ?? null;
+    switch (op.f) {
+      case 'get':
+        return { ok: true, value: current };
+      case 'put':
+        this.values.set(op.key, op.value);
+        return { ok: true, value: op.value };
+      case 'cas':
+        if (current !== op.expected) return { ok: false, value: current };
+        this.values.set(op.key, op.value);
+        return { ok: true, value: op.value };
+      case 'delete':
+        this.values.delete(op.key);
+        return { ok: true, value: null };
+    }
+  }
+
+  get(key: string): number | null {
+    return this.values.get(key) ?? null;
+  }
+
+  snapshot(): Uint8Array {
+    return encode({ values: [...this.values], sessions: [...this.sessions] });
+  }
+
+  restore(data: Uint8Array): void {
+    const s = decode(data) as { values: [string, number][]; sessions: [number, Session][] };
+    this.values = new Map(s.values);
+    this.sessions = new Map(s.sessions);
+  }
+}
