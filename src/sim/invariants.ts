@@ -36,6 +36,11 @@ export class Invariants {
   private readonly leaders = new Map<number, NodeId>();
   /** State machine safety: index → digest of the entry applied there (by anyone). */
   readonly appliedAt = new Map<number, string>();
+  /**
+   * index → a term by which the entry was surely committed: the term of the first node seen
+   * applying it (a node learns of a commit in the committing leader's term or later).
+   */
+  private readonly committedBy = new Map<number, number>();
   checks = 0;
 
   leaderSeen(id: NodeId, term: number): void {
@@ -45,7 +50,7 @@ export class Invariants {
     this.leaders.set(term, id);
   }
 
-  applied(id: NodeId, entry: LogEntry, lastApplied: number): void {
+  applied(id: NodeId, entry: LogEntry, lastApplied: number, currentTerm: number): void {
     this.checks++;
     if (entry.index !== lastApplied + 1) {
       throw new SafetyViolation('apply order', `${id} applied index ${entry.index} after ${lastApplied} (twice, skipped or out of order)`);
@@ -56,14 +61,19 @@ export class Invariants {
       throw new SafetyViolation('state machine safety', `${id} applied ${d} at index ${entry.index}, another node applied ${seen}`);
     }
     this.appliedAt.set(entry.index, d);
+    if (!this.committedBy.has(entry.index)) this.committedBy.set(entry.index, currentTerm);
   }
 
-  /** Leader completeness: a new leader's log holds every entry anyone has applied. */
-  leaderComplete(id: NodeId, log: LogView): void {
+  /**
+   * Leader completeness (§5.4): an entry committed in term t is in the log of every leader of a
+   * term after t. (A leader of an older term, elected late from delayed votes, need not have it.)
+   */
+  leaderComplete(id: NodeId, term: number, log: LogView): void {
     this.checks++;
     const first = log.firstIndex();
     for (const [index, digest] of this.appliedAt) {
       if (index < first) continue; // compacted into its snapshot, which covers it
+      if ((this.committedBy.get(index) ?? Infinity) >= term) continue;
       const e = log.entryAt(index as Index);
       if (e === undefined || entryDigest(e) !== digest) {
         throw new SafetyViolation('leader completeness', `leader ${id} lacks committed entry ${index} (${digest}); has ${e === undefined ? 'nothing' : entryDigest(e)}`);

@@ -71,6 +71,9 @@ interface SimClient {
   completedAfterHeal: boolean;
 }
 
+/** Chance, per durable write that sent messages, of a crash right after it (during the fault window). */
+export const CRASH_AFTER_SYNC_PROBABILITY = 0.002;
+
 export interface RunStats {
   readonly seed: number;
   readonly messagesDelivered: number;
@@ -119,6 +122,8 @@ export class Simulation {
   private readonly endMs: number;
   /** Small batches in some runs let old-term entries travel apart from a new leader's entries. */
   private readonly maxEntriesPerMessage: number;
+  /** Each run also picks a protocol variant, so every configuration a user may choose is tested. */
+  private readonly variant: { preVote: boolean; checkQuorum: boolean };
 
   constructor(private readonly protocol: ProtocolDefinition, private readonly o: SimOptions) {
     this.rng = new Prng(o.seed);
@@ -126,6 +131,7 @@ export class Simulation {
     this.membership = { voters: this.ids, outgoingVoters: [], learners: [] };
     this.endMs = o.faultWindowMs + o.livenessBoundMs;
     this.maxEntriesPerMessage = this.rng.pick([1, 2, 4, 64]);
+    this.variant = { preVote: this.rng.chance(0.5), checkQuorum: this.rng.chance(0.5) };
     for (const id of this.ids) {
       const disk = new ModelDisk<unknown>();
       const node: SimNode = {
@@ -256,14 +262,29 @@ export class Simulation {
       n.appliedSinceCompact = 0;
     }
     this.finish(n, rd);
+    if (this.crashAfterSync(n, rd)) return;
     this.drive(n);
+  }
+
+  /**
+   * "Buggify" (as FoundationDB's simulator calls it): now and then, crash a node the moment it has
+   * acted on a durable write — after its messages left — and restart it at once, like a process
+   * killed and brought back by its supervisor. This is the window in which a protocol that
+   * answered before its state was really durable forgets what it promised.
+   */
+  private crashAfterSync(n: SimNode, rd: Ready<Envelope, unknown>): boolean {
+    if (!this.o.faults.has('crash') || this.healed || rd.send.length === 0) return false;
+    if (!this.rng.chance(CRASH_AFTER_SYNC_PROBABILITY)) return false;
+    this.crash(n.id);
+    this.queue.push(this.now + this.rng.int(1, 15), { kind: 'restart', node: n.id });
+    return true;
   }
 
   /** After persist is durable: send, apply, advance. */
   private finish(n: SimNode, rd: Ready<Envelope, unknown>): void {
     for (const m of rd.send) this.send(m);
     for (const e of rd.apply) {
-      this.invariants.applied(n.id, e, n.lastApplied);
+      this.invariants.applied(n.id, e, n.lastApplied, n.replica.status().term);
       n.lastApplied = e.index;
       let result: RegisterResult | null = null;
       if (e.kind === 'command') result = n.sm.apply(e.data, e.index);
@@ -318,7 +339,7 @@ export class Simulation {
       this.invariants.leaderSeen(n.id, s.term);
       if (!n.wasLeader) {
         this.note(`${n.id} leads term ${s.term}`);
-        if (hasLogView(n.replica)) this.invariants.leaderComplete(n.id, n.replica);
+        if (hasLogView(n.replica)) this.invariants.leaderComplete(n.id, s.term, n.replica);
       }
     }
     n.wasLeader = leading;
@@ -467,7 +488,9 @@ export class Simulation {
         if (up.length === 0) return;
         const id = this.rng.pick(up);
         this.crash(id);
-        this.queue.push(this.now + this.rng.int(50, 2000), { kind: 'restart', node: id });
+        // Sometimes a supervisor restarts it at once; sometimes it stays down for a while.
+        const downMs = this.rng.chance(0.3) ? this.rng.int(1, 20) : this.rng.int(50, 2000);
+        this.queue.push(this.now + downMs, { kind: 'restart', node: id });
         return;
       }
       case 'drop':
@@ -625,6 +648,8 @@ export class Simulation {
         electionTimeoutTicks: this.o.electionTimeoutTicks,
         heartbeatIntervalTicks: this.o.heartbeatIntervalTicks,
         maxEntriesPerMessage: this.maxEntriesPerMessage,
+        preVote: this.variant.preVote,
+        checkQuorum: this.variant.checkQuorum,
       } as object),
     });
   }
