@@ -6,3 +6,6 @@ export * from './check/index.js';
 export { runSeed, failed, type SeedReport } from './sim/run.js';
 export { DEFAULT_SIM_OPTIONS, FAULT_KINDS, type FaultKind, type SimOptions } from './sim/options.js';
 export { RegisterKv, encodeCommand, type RegisterOp, type RegisterResult, type SessionCommand } from './statemachine/register-kv.js';
+export * from './node/index.js';
+export { DurableStorage, StorageCorruptError } from './storage/index.js';
+export { PeerTransport, DEFAULT_TRANSPORT_LIMITS } from './transport/index.js';

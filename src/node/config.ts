@@ -1,0 +1,58 @@
+/**
+ * Configuration of one replicated node: who it is, where it keeps its data, how it reaches its
+ * peers, and the named limits of its runtime. Every limit has a default here.
+ */
+import type { NodeId } from '../core/ids.js';
+
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RuntimeLimits {
+  /** Wall-clock length of one protocol tick. Election timeout = tickMs * electionTimeoutTicks. */
+  readonly tickMs: number;
+  /** Take a state machine snapshot (and let the log be compacted) every this many applied entries. */
+  readonly snapshotEveryEntries: number;
+  /** A proposal not applied within this time is answered with a timeout (it may still commit). */
+  readonly proposalTimeoutMs: number;
+  /** A linearizable read whose read point is not confirmed within this time fails. */
+  readonly readTimeoutMs: number;
+  /** Proposals waiting for their result, per node (local and forwarded). Over → TooManyRequests. */
+  readonly maxPendingProposals: number;
+  /** Linearizable reads waiting for a read point, per node. Over → TooManyRequests. */
+  readonly maxPendingReads: number;
+  /** Largest command accepted, in bytes. */
+  readonly maxCommandBytes: number;
+}
+
+export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = {
+  tickMs: 100,
+  snapshotEveryEntries: 10_000,
+  proposalTimeoutMs: 7_000,
+  readTimeoutMs: 7_000,
+  maxPendingProposals: 10_000,
+  maxPendingReads: 10_000,
+  maxCommandBytes: 1_572_864 + 4096,
+};
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+
+export const silentLogger: Logger = () => {};
+
+/** A logger that writes one line per event to stderr, prefixed (e.g. by member name). */
+export function stderrLogger(prefix: string, minLevel: LogLevel = 'info'): Logger {
+  const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+  return (level, message, fields) => {
+    if (order[level] < order[minLevel]) return;
+    const extra = fields === undefined ? '' : ' ' + JSON.stringify(fields, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    process.stderr.write(`${prefix} ${level.toUpperCase().padEnd(5)} ${message}${extra}\n`);
+  };
+}
+
+export interface MemberAddresses {
+  readonly id: NodeId;
+  /** Where peers reach this member. */
+  readonly peer: PeerAddress;
+}

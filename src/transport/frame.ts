@@ -1,0 +1,60 @@
+/**
+ * Length-prefixed frames: [u32 big-endian length][payload]. The decoder accepts any chunking
+ * and refuses a length above the limit before buffering a byte of the body.
+ */
+import { QuorateError } from '../core/errors.js';
+
+export const FRAME_HEADER_BYTES = 4;
+
+export class FrameTooLarge extends QuorateError {
+  override readonly name = 'FrameTooLarge';
+  constructor(length: number, limit: number) {
+    super('FRAME_TOO_LARGE', `frame of ${length} bytes exceeds maxFrameBytes=${limit}`);
+  }
+}
+
+export function encodeFrame(payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.byteLength);
+  out.writeUInt32BE(payload.byteLength, 0);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  constructor(private readonly maxFrameBytes: number) {}
+
+  /** Feed bytes; returns the complete frames they finish. Throws FrameTooLarge. */
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const frames: Buffer[] = [];
+    for (;;) {
+      if (this.buffered < FRAME_HEADER_BYTES) break;
+      const head = this.peek(FRAME_HEADER_BYTES);
+      const length = head.readUInt32BE(0);
+      if (length > this.maxFrameBytes) throw new FrameTooLarge(length, this.maxFrameBytes);
+      if (this.buffered < FRAME_HEADER_BYTES + length) break;
+      const all = this.take(FRAME_HEADER_BYTES + length);
+      frames.push(all.subarray(FRAME_HEADER_BYTES));
+    }
+    return frames;
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length >= n) return this.chunks[0]!;
+    this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!;
+  }
+
+  private take(n: number): Buffer {
+    const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const out = joined.subarray(0, n);
+    const rest = joined.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.buffered -= n;
+    return out;
+  }
+}

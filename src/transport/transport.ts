@@ -1,0 +1,306 @@
+/**
+ * Peer messages over TCP. One outbound connection per peer (dialed by the sender, like etcd's
+ * streams); inbound connections only receive. Every connection opens with a handshake naming
+ * the cluster and both members; a wrong cluster or an unknown member is refused and counted.
+ * Malformed or oversized input closes that connection and is counted; nothing thrown by a
+ * socket handler escapes, so the node keeps running. Queues per peer are bounded: when one is
+ * full the message is dropped and counted (consensus protocols retransmit).
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { decode, encode } from '@msgpack/msgpack';
+import type { NodeId } from '../core/ids.js';
+import type { Envelope } from '../core/replica.js';
+import { encodeFrame, FrameDecoder, FrameTooLarge } from './frame.js';
+
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface TransportLimits {
+  /** Largest frame accepted or sent. Above the Raft core's 1 MiB message budget plus overhead. */
+  readonly maxFrameBytes: number;
+  readonly maxQueuedMessagesPerPeer: number;
+  readonly maxQueuedBytesPerPeer: number;
+  readonly reconnectBackoffMinMs: number;
+  readonly reconnectBackoffMaxMs: number;
+  readonly handshakeTimeoutMs: number;
+}
+
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
+  maxFrameBytes: 4 * 1024 * 1024,
+  maxQueuedMessagesPerPeer: 4096,
+  maxQueuedBytesPerPeer: 64 * 1024 * 1024,
+  reconnectBackoffMinMs: 50,
+  reconnectBackoffMaxMs: 2000,
+  handshakeTimeoutMs: 5000,
+};
+
+export interface TransportOptions {
+  readonly clusterId: string;
+  readonly self: NodeId;
+  readonly listen: PeerAddress;
+  readonly peers: ReadonlyMap<NodeId, PeerAddress>;
+  readonly limits?: Partial<TransportLimits>;
+  readonly logger?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+interface Handshake {
+  readonly magic: 'QRT1';
+  readonly clusterId: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface TransportCounters {
+  malformedFrames: number;
+  oversizedFrames: number;
+  wrongCluster: number;
+  unknownPeer: number;
+  handshakeFailures: number;
+  received: number;
+}
+
+export interface PeerStats {
+  connected: boolean;
+  queued: number;
+  sent: number;
+  dropped: number;
+  reconnects: number;
+}
+
+class OutboundLink {
+  socket: Socket | null = null;
+  connected = false;
+  queue: Buffer[] = [];
+  queuedBytes = 0;
+  backoffMs: number;
+  timer: NodeJS.Timeout | null = null;
+  readonly stats: PeerStats = { connected: false, queued: 0, sent: 0, dropped: 0, reconnects: 0 };
+  constructor(public address: PeerAddress, backoffMs: number) {
+    this.backoffMs = backoffMs;
+  }
+}
+
+export class PeerTransport<M extends Envelope> {
+  private server: Server | null = null;
+  private readonly links = new Map<NodeId, OutboundLink>();
+  private readonly inbound = new Set<Socket>();
+  private peers: Map<NodeId, PeerAddress>;
+  private closed = false;
+  private readonly limits: TransportLimits;
+  readonly counters: TransportCounters = { malformedFrames: 0, oversizedFrames: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0, received: 0 };
+
+  private constructor(private readonly o: TransportOptions, private readonly onMessage: (m: M) => void) {
+    this.limits = { ...DEFAULT_TRANSPORT_LIMITS, ...o.limits };
+    this.peers = new Map(o.peers);
+  }
+
+  static async start<M extends Envelope>(options: TransportOptions, onMessage: (m: M) => void): Promise<PeerTransport<M>> {
+    const t = new PeerTransport<M>(options, onMessage);
+    const server = createServer((socket) => t.accept(socket));
+    server.on('error', (err) => t.log('error', 'peer listener error', { error: err.message }));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.listen.port, options.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    t.server = server;
+    return t;
+  }
+
+  address(): PeerAddress {
+    const a = this.server?.address();
+    if (a === null || a === undefined || typeof a === 'string') return this.o.listen;
+    return { host: a.address, port: a.port };
+  }
+
+  setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void {
+    this.peers = new Map(peers);
+    for (const [id, link] of this.links) {
+      const addr = this.peers.get(id);
+      if (addr === undefined) {
+        this.dropLink(id, link);
+      } else if (addr.host !== link.address.host || addr.port !== link.address.port) {
+        link.address = addr;
+        link.socket?.destroy();
+      }
+    }
+  }
+
+  /** Queue `msg` for its addressee. Never throws, never blocks; false if dropped. */
+  send(msg: M): boolean {
+    if (this.closed) return false;
+    const addr = this.peers.get(msg.to);
+    if (addr === undefined) return false;
+    let link = this.links.get(msg.to);
+    if (link === undefined) {
+      link = new OutboundLink(addr, this.limits.reconnectBackoffMinMs);
+      this.links.set(msg.to, link);
+    }
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(encode(msg));
+    } catch (err) {
+      this.log('error', 'could not encode a peer message', { error: (err as Error).message });
+      return false;
+    }
+    if (frame.length > this.limits.maxFrameBytes ||
+      link.queue.length >= this.limits.maxQueuedMessagesPerPeer ||
+      link.queuedBytes + frame.length > this.limits.maxQueuedBytesPerPeer) {
+      link.stats.dropped++;
+      return false;
+    }
+    link.queue.push(frame);
+    link.queuedBytes += frame.length;
+    if (link.connected) this.scheduleDrain(msg.to, link);
+    else if (link.socket === null && link.timer === null) this.dial(msg.to, link);
+    return true;
+  }
+
+  stats(): { peers: Record<string, PeerStats>; counters: TransportCounters } {
+    const peers: Record<string, PeerStats> = {};
+    for (const [id, l] of this.links) peers[id] = { ...l.stats, connected: l.connected, queued: l.queue.length };
+    return { peers, counters: { ...this.counters } };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const [id, link] of this.links) this.dropLink(id, link);
+    for (const s of this.inbound) s.destroy();
+    await new Promise<void>((resolve) => (this.server === null ? resolve() : this.server.close(() => resolve())));
+  }
+
+  // ---- outbound ----------------------------------------------------------------------------------
+
+  private dial(id: NodeId, link: OutboundLink): void {
+    if (this.closed) return;
+    const socket = connect({ host: link.address.host, port: link.address.port });
+    link.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('connect', () => {
+      const hello: Handshake = { magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id };
+      socket.write(encodeFrame(encode(hello)));
+      link.connected = true;
+      link.backoffMs = this.limits.reconnectBackoffMinMs;
+      this.scheduleDrain(id, link);
+    });
+    socket.on('data', (d) => this.log('debug', `peer ${id} sent ${d.length} bytes on an outbound connection (refusal?)`));
+    socket.on('error', (err) => this.log('debug', `connection to ${id} failed`, { error: err.message }));
+    socket.on('close', () => {
+      link.connected = false;
+      link.socket = null;
+      if (this.closed || this.links.get(id) !== link) return;
+      // Reconnect with exponential backoff and jitter; queued messages wait (bounded).
+      const delay = link.backoffMs * (0.5 + Math.random() / 2);
+      link.backoffMs = Math.min(link.backoffMs * 2, this.limits.reconnectBackoffMaxMs);
+      link.stats.reconnects++;
+      link.timer = setTimeout(() => {
+        link.timer = null;
+        if (link.queue.length > 0) this.dial(id, link);
+      }, delay);
+      link.timer.unref();
+    });
+  }
+
+  private drainScheduled = new Set<NodeId>();
+
+  /** Coalesce every message queued in this turn of the event loop into one write. */
+  private scheduleDrain(id: NodeId, link: OutboundLink): void {
+    if (this.drainScheduled.has(id)) return;
+    this.drainScheduled.add(id);
+    setImmediate(() => {
+      this.drainScheduled.delete(id);
+      const socket = link.socket;
+      if (!link.connected || socket === null || link.queue.length === 0) return;
+      const batch = link.queue;
+      link.stats.sent += batch.length;
+      link.queue = [];
+      link.queuedBytes = 0;
+      const ok = socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+      if (!ok) {
+        link.connected = false; // back-pressure: queue until the socket drains
+        socket.once('drain', () => {
+          if (link.socket !== socket) return;
+          link.connected = true;
+          this.scheduleDrain(id, link);
+        });
+      }
+    });
+  }
+
+  private dropLink(id: NodeId, link: OutboundLink): void {
+    if (link.timer !== null) clearTimeout(link.timer);
+    link.socket?.destroy();
+    this.links.delete(id);
+  }
+
+  // ---- inbound -------------------------------------------------------------------------------------
+
+  private accept(socket: Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.inbound.add(socket);
+    socket.on('close', () => this.inbound.delete(socket));
+    socket.on('error', () => {});
+    const decoder = new FrameDecoder(this.limits.maxFrameBytes);
+    let peer: NodeId | null = null;
+    const timer = setTimeout(() => {
+      if (peer === null) {
+        this.counters.handshakeFailures++;
+        socket.destroy();
+      }
+    }, this.limits.handshakeTimeoutMs);
+    timer.unref();
+    const refuse = (counter: keyof TransportCounters, why: string) => {
+      this.counters[counter]++;
+      this.log('warn', `refused peer connection from ${socket.remoteAddress ?? '?'}: ${why}`);
+      socket.destroy();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (err) {
+        if (err instanceof FrameTooLarge) return refuse('oversizedFrames', err.message);
+        return refuse('malformedFrames', (err as Error).message);
+      }
+      for (const f of frames) {
+        let value: unknown;
+        try {
+          value = decode(f);
+        } catch {
+          return refuse('malformedFrames', 'undecodable frame');
+        }
+        if (peer === null) {
+          const h = value as Partial<Handshake>;
+          if (typeof h !== 'object' || h === null || h.magic !== 'QRT1') return refuse('handshakeFailures', 'no handshake');
+          if (h.clusterId !== this.o.clusterId) return refuse('wrongCluster', `cluster id ${String(h.clusterId)} is not ${this.o.clusterId}`);
+          if (typeof h.from !== 'string' || !this.peers.has(h.from as NodeId)) return refuse('unknownPeer', `unknown member ${String(h.from)}`);
+          if (h.to !== this.o.self) return refuse('unknownPeer', `addressed to ${String(h.to)}, not ${this.o.self}`);
+          peer = h.from as NodeId;
+          clearTimeout(timer);
+          continue;
+        }
+        const m = value as Partial<Envelope>;
+        if (typeof m !== 'object' || m === null || m.from !== peer || m.to !== this.o.self) {
+          return refuse('malformedFrames', `message not from ${peer} to ${this.o.self}`);
+        }
+        this.counters.received++;
+        try {
+          this.onMessage(m as M);
+        } catch (err) {
+          this.log('error', 'a peer message handler threw', { error: (err as Error).message });
+        }
+      }
+    });
+  }
+
+  private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
+    this.o.logger?.(level, message, fields);
+  }
+}
