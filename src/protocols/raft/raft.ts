@@ -650,11 +650,17 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     s.sent = end;
   }
 
+  /** A leader heard from a member: it counts as active for check-quorum. */
+  private heardFrom(from: NodeId): Progress | undefined {
+    if (this.role !== 'leader') return undefined;
+    const pr = this.progress.get(from);
+    if (pr !== undefined) pr.recentActive = true;
+    return pr;
+  }
+
   private handleAppendResponse(m: AppendResponse): void {
-    if (this.role !== 'leader') return;
-    const pr = this.progress.get(m.from);
+    const pr = this.heardFrom(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
     if (m.success) {
       const wasProbe = pr.state === 'probe';
       const advanced = pr.acknowledge(m.matchIndex);
@@ -681,10 +687,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   }
 
   private handleSnapshotResponse(m: InstallSnapshotResponse): void {
-    if (this.role !== 'leader') return;
-    const pr = this.progress.get(m.from);
+    const pr = this.heardFrom(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
     if (pr.state !== 'snapshot' || pr.snapshot === null || pr.snapshot.meta.index !== m.snapshotIndex) return;
     if (m.done) {
       pr.match = Math.max(pr.match, m.snapshotIndex) as Index;
@@ -698,10 +702,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   }
 
   private handleHeartbeatResponse(m: HeartbeatResponse): void {
-    if (this.role !== 'leader') return;
-    const pr = this.progress.get(m.from);
+    const pr = this.heardFrom(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
     pr.probeSent = false;
     if (pr.state === 'snapshot' && pr.snapshot !== null) this.sendSnapshotChunk(m.from, pr);
     else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
