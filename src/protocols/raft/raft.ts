@@ -800,7 +800,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   // ---- helpers -----------------------------------------------------------------------------
 
   private send(m: Outbound): void {
-    this.msgs.push({ ...m, from: this.id, term: m.term ?? this.term } as RaftMessage);
+    // Call sites pass fresh literals, so completing them in place is safe (and avoids a copy
+    // per message on the hottest path).
+    const full = m as { from?: NodeId; term?: Term };
+    full.from = this.id;
+    if (full.term === undefined) full.term = this.term;
+    this.msgs.push(m as unknown as RaftMessage);
   }
 
   private hardState(): RaftHardState {
