@@ -77,7 +77,7 @@ function makeCluster(dir: string) {
   return { members, sms, start };
 }
 
-test('a write acknowledged through any member is applied in order on every member', async () => {
+test('a write acknowledged through any member is applied in order on every member', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'quorate-node-'));
   const c = makeCluster(dir);
   const nodes = await Promise.all(c.members.map((m) => c.start(m.id)));
@@ -92,7 +92,7 @@ test('a write acknowledged through any member is applied in order on every membe
   }
 });
 
-test('acknowledged writes survive a full stop and restart (snapshot + WAL replay, applied once)', async () => {
+test('acknowledged writes survive a full stop and restart (snapshot + WAL replay, applied once)', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'quorate-node-'));
   const c = makeCluster(dir);
   let nodes = await Promise.all(c.members.map((m) => c.start(m.id)));
@@ -113,7 +113,7 @@ test('acknowledged writes survive a full stop and restart (snapshot + WAL replay
   }
 });
 
-test('a linearizable read on a follower sees every write acknowledged before it', async () => {
+test('a linearizable read on a follower sees every write acknowledged before it', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'quorate-node-'));
   const c = makeCluster(dir);
   const nodes = await Promise.all(c.members.map((m) => c.start(m.id)));
@@ -131,7 +131,7 @@ test('a linearizable read on a follower sees every write acknowledged before it'
   }
 });
 
-test('with the leader stopped, the others elect a new leader and keep every acknowledged write', async () => {
+test('with the leader stopped, the others elect a new leader and keep every acknowledged write', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'quorate-node-'));
   const c = makeCluster(dir);
   const nodes = await Promise.all(c.members.map((m) => c.start(m.id)));

@@ -129,7 +129,7 @@ test('snapshots: written atomically, old segments compacted, a reopen still has 
   await r.close();
 });
 
-test('reopen after a crash (SIGKILL mid-write loop): every acknowledged entry is there', async () => {
+test('reopen after a crash (SIGKILL mid-write loop): every acknowledged entry is there', { timeout: 30_000 }, async () => {
   const dir = fresh();
   const storageJs = fileURLToPath(new URL('../../src/storage/index.js', import.meta.url));
   const script = `
@@ -140,8 +140,11 @@ test('reopen after a crash (SIGKILL mid-write loop): every acknowledged entry is
       process.stdout.write(i + '\\n');
     }`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Never let a stuck writer hang the test run.
+  setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
   let acked = 0;
   await new Promise<void>((resolve) => {
+    child.on('exit', () => resolve());
     child.stdout.on('data', (d: Buffer) => {
       const lines = d.toString().trim().split('\n');
       acked = Math.max(acked, Number(lines[lines.length - 1]));

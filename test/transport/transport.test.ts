@@ -35,15 +35,18 @@ test('frames survive any chunking; an oversized length is refused before its bod
   assert.throws(() => new FrameDecoder(1024).push(big), FrameTooLarge);
 });
 
-test('messages with binary payloads arrive intact and in order', async () => {
+test('messages with binary payloads arrive intact and in order', { timeout: 20_000 }, async () => {
   const { a, b, got } = await pair();
+  try {
   for (let n = 0; n < 500; n++) a.send({ from: nodeId('a'), to: nodeId('b'), n, data: new Uint8Array([n & 255, 1, 2]) });
   await until('500 messages', () => got.length === 500);
   assert.deepEqual(got.map((m) => m.n), Array.from({ length: 500 }, (_, i) => i));
   assert.ok(got[7]!.data instanceof Uint8Array);
   assert.deepEqual([...got[7]!.data], [7, 1, 2]);
-  await a.close();
-  await b.close();
+  } finally {
+    await a.close();
+    await b.close();
+  }
 });
 
 async function rawSend(port: number, bytes: Buffer): Promise<void> {
@@ -55,8 +58,9 @@ async function rawSend(port: number, bytes: Buffer): Promise<void> {
   });
 }
 
-test('garbage, oversized frames, wrong cluster and unknown peers are refused and counted; the node keeps serving', async () => {
+test('garbage, oversized frames, wrong cluster and unknown peers are refused and counted; the node keeps serving', { timeout: 20_000 }, async () => {
   const { a, b, got } = await pair();
+  try {
   const port = b.address().port;
   const hello = (o: object) => encodeFrame(encode({ magic: 'QRT1', ...o }));
   await rawSend(port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
@@ -73,11 +77,13 @@ test('garbage, oversized frames, wrong cluster and unknown peers are refused and
   });
   a.send({ from: nodeId('a'), to: nodeId('b'), n: 1, data: new Uint8Array(1) });
   await until('a real peer still gets through', () => got.length === 1);
-  await a.close();
-  await b.close();
+  } finally {
+    await a.close();
+    await b.close();
+  }
 });
 
-test('a peer that is down: messages queue (bounded, drops counted) and flow after it comes up', async () => {
+test('a peer that is down: messages queue (bounded, drops counted) and flow after it comes up', { timeout: 20_000 }, async () => {
   const got: Msg[] = [];
   const a = await PeerTransport.start<Msg>({ clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map(), limits: { maxQueuedMessagesPerPeer: 10, reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 50 } }, () => {});
   const probe = await PeerTransport.start<Msg>({ clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map() }, () => {});
@@ -89,8 +95,11 @@ test('a peer that is down: messages queue (bounded, drops counted) and flow afte
   assert.equal(accepted, 10, 'the queue is bounded');
   assert.equal(a.stats().peers['b']!.dropped, 15);
   const b = await PeerTransport.start<Msg>({ clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port }, peers: new Map([[nodeId('a'), a.address()]]) }, (m) => got.push(m));
-  await until('queued messages delivered after reconnect', () => got.length === 10);
-  assert.deepEqual(got.map((m) => m.n), Array.from({ length: 10 }, (_, i) => i));
-  await a.close();
-  await b.close();
+  try {
+    await until('queued messages delivered after reconnect', () => got.length === 10);
+    assert.deepEqual(got.map((m) => m.n), Array.from({ length: 10 }, (_, i) => i));
+  } finally {
+    await a.close();
+    await b.close();
+  }
 });
