@@ -8,4 +8,4 @@ export { DEFAULT_SIM_OPTIONS, FAULT_KINDS, type FaultKind, type SimOptions } fro
 export { RegisterKv, encodeCommand, type RegisterOp, type RegisterResult, type SessionCommand } from './statemachine/register-kv.js';
 export * from './node/index.js';
 export { DurableStorage, StorageCorruptError } from './storage/index.js';
-export { PeerTransport, DEFAULT_TRANSPORT_LIMITS } from './transport/index.js';
+export { PeerTransport, DEFAULT_TRANSPORT_LIMITS, type PeerAddress } from './transport/index.js';

@@ -3,11 +3,7 @@
  * peers, and the named limits of its runtime. Every limit has a default here.
  */
 import type { NodeId } from '../core/ids.js';
-
-export interface PeerAddress {
-  readonly host: string;
-  readonly port: number;
-}
+import type { PeerAddress } from '../transport/index.js';
 
 export interface RuntimeLimits {
   /** Wall-clock length of one protocol tick. Election timeout = tickMs * electionTimeoutTicks. */
@@ -40,16 +36,6 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 
 export const silentLogger: Logger = () => {};
-
-/** A logger that writes one line per event to stderr, prefixed (e.g. by member name). */
-export function stderrLogger(prefix: string, minLevel: LogLevel = 'info'): Logger {
-  const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-  return (level, message, fields) => {
-    if (order[level] < order[minLevel]) return;
-    const extra = fields === undefined ? '' : ' ' + JSON.stringify(fields, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-    process.stderr.write(`${prefix} ${level.toUpperCase().padEnd(5)} ${message}${extra}\n`);
-  };
-}
 
 export interface MemberAddresses {
   readonly id: NodeId;

@@ -22,8 +22,8 @@ import type {
   Envelope, LogEntry, Membership, ProtocolDefinition, ReadState, Ready, Replica, ReplicaStatus, StateMachine,
 } from '../core/replica.js';
 import { DurableStorage } from '../storage/index.js';
-import { PeerTransport } from '../transport/index.js';
-import { DEFAULT_RUNTIME_LIMITS, silentLogger, type Logger, type MemberAddresses, type PeerAddress, type RuntimeLimits } from './config.js';
+import { PeerTransport, type PeerAddress } from '../transport/index.js';
+import { DEFAULT_RUNTIME_LIMITS, silentLogger, type Logger, type MemberAddresses, type RuntimeLimits } from './config.js';
 import { Waiters } from './waiters.js';
 import type { ForwardProposal, ForwardResult, NodeMessage } from './wire.js';
 
@@ -32,12 +32,6 @@ export class NodeStopped extends QuorateError {
   constructor() {
     super('STOPPED', 'the node is stopped');
   }
-}
-
-export interface TlsFiles {
-  readonly cert: string | Buffer;
-  readonly key: string | Buffer;
-  readonly ca: string | Buffer;
 }
 
 export interface ReplicatedNodeOptions<R> {
@@ -56,7 +50,6 @@ export interface ReplicatedNodeOptions<R> {
   /** Protocol-specific tuning passed through to the core (e.g. electionTimeoutTicks). */
   readonly protocolOptions?: Readonly<Record<string, unknown>>;
   readonly limits?: Partial<RuntimeLimits>;
-  readonly peerTls?: TlsFiles;
   readonly logger?: Logger;
   /** Seed for the core's randomness (election timeouts). Default: a random one. */
   readonly seed?: number;
@@ -148,7 +141,6 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
         self: options.id,
         listen: options.listen,
         peers: new Map(options.members.filter((m) => m.id !== options.id).map((m) => [m.id, m.peer])),
-        ...(options.peerTls === undefined ? {} : { tls: options.peerTls }),
         logger: (level, msg, fields) => log(level, msg, fields),
       },
       (msg) => node.receive(msg),

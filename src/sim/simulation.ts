@@ -283,8 +283,9 @@ export class Simulation {
   /** After persist is durable: send, apply, advance. */
   private finish(n: SimNode, rd: Ready<Envelope, unknown>): void {
     for (const m of rd.send) this.send(m);
+    const term = rd.apply.length > 0 ? n.replica.status().term : 0;
     for (const e of rd.apply) {
-      this.invariants.applied(n.id, e, n.lastApplied, n.replica.status().term);
+      this.invariants.applied(n.id, e, n.lastApplied, term);
       n.lastApplied = e.index;
       let result: RegisterResult | null = null;
       if (e.kind === 'command') result = n.sm.apply(e.data, e.index);

@@ -61,101 +61,95 @@ async function retry<T>(f: () => Promise<T>, attempts = 50): Promise<T> {
 
 let basePort = 26000 + (process.pid % 1000) * 10;
 
-function makeCluster(dir: string) {
-  const port0 = basePort;
-  basePort += 5;
-  const members: MemberAddresses[] = ['a', 'b', 'c'].map((n, i) => ({ id: nodeId(n), peer: { host: '127.0.0.1', port: port0 + i } }));
-  const sms = new Map<NodeId, AppendLog>();
-  const start = (id: NodeId) => {
-    const sm = new AppendLog();
-    sms.set(id, sm);
-    return ReplicatedNode.start({
-      id, clusterId: 'test-cluster', dataDir: join(dir, id), listen: members.find((m) => m.id === id)!.peer, members,
-      stateMachine: sm, protocol: raftProtocol, limits: { tickMs: 20, snapshotEveryEntries: 20 },
-    });
-  };
-  return { members, sms, start };
+interface TestCluster {
+  nodes: ReplicatedNode<number>[];
+  readonly sms: Map<NodeId, AppendLog>;
+  /** Stop every node, then start them again from their data directories. */
+  restartAll(): Promise<void>;
+  /** The current leader, if one is known. */
+  leader(): ReplicatedNode<number> | undefined;
 }
 
-test('a write acknowledged through any member is applied in order on every member', { timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'quorate-node-'));
-  const c = makeCluster(dir);
-  const nodes = await Promise.all(c.members.map((m) => c.start(m.id)));
-  try {
-    await until('a leader', () => nodes.find((n) => n.isLeader()));
-    for (let i = 0; i < 30; i++) await retry(() => nodes[i % 3]!.propose(enc(`w${i}`)));
-    await until('all applied', () => [...c.sms.values()].every((sm) => sm.items.length === 30));
-    for (const sm of c.sms.values()) assert.deepEqual(sm.items, Array.from({ length: 30 }, (_, i) => `w${i}`));
-  } finally {
-    await Promise.all(nodes.map((n) => n.stop()));
-    rmSync(dir, { recursive: true, force: true });
+/** A test with three nodes on loopback, each with its own data directory; always cleaned up. */
+function clusterTest(name: string, body: (c: TestCluster) => Promise<void>): void {
+  test(name, { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quorate-node-'));
+    const port0 = basePort;
+    basePort += 5;
+    const members: MemberAddresses[] = ['a', 'b', 'c'].map((n, i) => ({ id: nodeId(n), peer: { host: '127.0.0.1', port: port0 + i } }));
+    const sms = new Map<NodeId, AppendLog>();
+    const startAll = () =>
+      Promise.all(members.map((m) => {
+        const sm = new AppendLog();
+        sms.set(m.id, sm);
+        return ReplicatedNode.start({
+          id: m.id, clusterId: 'test-cluster', dataDir: join(dir, m.id), listen: m.peer, members,
+          stateMachine: sm, protocol: raftProtocol, limits: { tickMs: 20, snapshotEveryEntries: 20 },
+        });
+      }));
+    const c: TestCluster = {
+      nodes: await startAll(),
+      sms,
+      async restartAll() {
+        await Promise.all(c.nodes.map((n) => n.stop()));
+        c.nodes = await startAll();
+      },
+      leader: () => c.nodes.find((n) => n.isLeader()),
+    };
+    try {
+      await body(c);
+    } finally {
+      await Promise.all(c.nodes.map((n) => n.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+clusterTest('a write acknowledged through any member is applied in order on every member', async (c) => {
+  await until('a leader', () => c.leader());
+  for (let i = 0; i < 30; i++) await retry(() => c.nodes[i % 3]!.propose(enc(`w${i}`)));
+  await until('all applied', () => [...c.sms.values()].every((sm) => sm.items.length === 30));
+  for (const sm of c.sms.values()) assert.deepEqual(sm.items, Array.from({ length: 30 }, (_, i) => `w${i}`));
+});
+
+clusterTest('acknowledged writes survive a full stop and restart (snapshot + WAL replay, applied once)', async (c) => {
+  await until('a leader', () => c.leader());
+  for (let i = 0; i < 45; i++) await retry(() => c.nodes[0]!.propose(enc(`w${i}`)));
+  await c.restartAll();
+  await until('a leader after restart', () => c.leader());
+  await retry(() => c.nodes[1]!.propose(enc('after')));
+  await until('restart caught up', () => [...c.sms.values()].every((sm) => sm.items.length === 46));
+  for (const sm of c.sms.values()) {
+    assert.deepEqual(sm.items, [...Array.from({ length: 45 }, (_, i) => `w${i}`), 'after']);
   }
 });
 
-test('acknowledged writes survive a full stop and restart (snapshot + WAL replay, applied once)', { timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'quorate-node-'));
-  const c = makeCluster(dir);
-  let nodes = await Promise.all(c.members.map((m) => c.start(m.id)));
-  try {
-    await until('a leader', () => nodes.find((n) => n.isLeader()));
-    for (let i = 0; i < 45; i++) await retry(() => nodes[0]!.propose(enc(`w${i}`)));
-    await Promise.all(nodes.map((n) => n.stop()));
-    nodes = await Promise.all(c.members.map((m) => c.start(m.id)));
-    await until('a leader after restart', () => nodes.find((n) => n.isLeader()));
-    await retry(() => nodes[1]!.propose(enc('after')));
-    await until('restart caught up', () => [...c.sms.values()].every((sm) => sm.items.length === 46));
-    for (const sm of c.sms.values()) {
-      assert.deepEqual(sm.items, [...Array.from({ length: 45 }, (_, i) => `w${i}`), 'after']);
-    }
-  } finally {
-    await Promise.all(nodes.map((n) => n.stop()));
-    rmSync(dir, { recursive: true, force: true });
+clusterTest('a linearizable read on a follower sees every write acknowledged before it', async (c) => {
+  const leader = await until('a leader', () => c.leader());
+  const follower = c.nodes.find((n) => n !== leader)!;
+  for (let i = 0; i < 10; i++) {
+    await retry(() => (c.leader() ?? leader).propose(enc(`w${i}`)));
+    await retry(() => follower.readBarrier());
+    assert.equal(c.sms.get(follower.id)!.items.length, i + 1);
   }
 });
 
-test('a linearizable read on a follower sees every write acknowledged before it', { timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'quorate-node-'));
-  const c = makeCluster(dir);
-  const nodes = await Promise.all(c.members.map((m) => c.start(m.id)));
-  try {
-    const leader = await until('a leader', () => nodes.find((n) => n.isLeader()));
-    const follower = nodes.find((n) => n !== leader)!;
-    for (let i = 0; i < 10; i++) {
-      await retry(() => (nodes.find((n) => n.isLeader()) ?? leader).propose(enc(`w${i}`)));
-      await retry(() => follower.readBarrier());
-      assert.equal(c.sms.get(follower.id)!.items.length, i + 1);
-    }
-  } finally {
-    await Promise.all(nodes.map((n) => n.stop()));
-    rmSync(dir, { recursive: true, force: true });
+clusterTest('with the leader stopped, the others elect a new leader and keep every acknowledged write', async (c) => {
+  const leader = await until('a leader', () => c.leader());
+  for (let i = 0; i < 10; i++) await retry(() => (c.leader() ?? leader).propose(enc(`w${i}`)));
+  await leader.stop();
+  const rest = c.nodes.filter((n) => n !== leader);
+  const next = await until('a new leader', () => rest.find((n) => n.isLeader()));
+  await retry(() => next.propose(enc('after-failover')));
+  for (const n of rest) {
+    await retry(() => n.readBarrier());
+    assert.deepEqual(c.sms.get(n.id)!.items.slice(-2), ['w9', 'after-failover']);
   }
-});
-
-test('with the leader stopped, the others elect a new leader and keep every acknowledged write', { timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'quorate-node-'));
-  const c = makeCluster(dir);
-  const nodes = await Promise.all(c.members.map((m) => c.start(m.id)));
-  const rest: ReplicatedNode<number>[] = [];
-  try {
-    const leader = await until('a leader', () => nodes.find((n) => n.isLeader()));
-    for (let i = 0; i < 10; i++) await retry(() => (nodes.find((n) => n.isLeader()) ?? leader).propose(enc(`w${i}`)));
-    await leader.stop();
-    rest.push(...nodes.filter((n) => n !== leader));
-    const next = await until('a new leader', () => rest.find((n) => n.isLeader()));
-    await retry(() => next.propose(enc('after-failover')));
-    for (const n of rest) {
-      await retry(() => n.readBarrier());
-      assert.deepEqual(c.sms.get(n.id)!.items.slice(-2), ['w9', 'after-failover']);
-    }
-    // A lone node cannot make progress and says so with a typed error, not a hang.
-    await next.stop();
-    const alone = rest.find((n) => n !== next)!;
-    await assert.rejects(async () => {
-      await until('lose leader', () => alone.status().leader !== next.id || null, 5_000).catch(() => undefined);
-      await alone.propose(enc('x'));
-    }, (err: Error) => err instanceof NotLeader || (err as { code?: string }).code === 'TIMEOUT' || (err as { code?: string }).code === 'UNAVAILABLE');
-  } finally {
-    await Promise.all(nodes.map((n) => n.stop()));
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // A lone node cannot make progress and says so with a typed error, not a hang.
+  await next.stop();
+  const alone = rest.find((n) => n !== next)!;
+  await assert.rejects(async () => {
+    await until('lose leader', () => alone.status().leader !== next.id || null, 5_000).catch(() => undefined);
+    await alone.propose(enc('x'));
+  }, (err: Error) => err instanceof NotLeader || (err as { code?: string }).code === 'TIMEOUT' || (err as { code?: string }).code === 'UNAVAILABLE');
 });

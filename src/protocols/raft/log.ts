@@ -83,12 +83,10 @@ export class RaftLog {
 
   /**
    * Follower append (Figure 2, AppendEntries receiver steps 3-4): skip entries already present,
-   * truncate at the first conflicting entry, append the rest. Returns the index of the last
-   * entry of `entries`. Never truncates at or below `commit`.
+   * truncate at the first conflicting entry, append the rest. Never truncates at or below `commit`.
    */
   appendFromLeader(entries: readonly LogEntry[], commit: Index): void {
-    for (let k = 0; k < entries.length; k++) {
-      const e = entries[k]!;
+    for (const e of entries) {
       if (e.index <= this.snapshotIndex) continue;
       const existing = this.termAt(e.index);
       if (existing === e.term) continue;
@@ -96,13 +94,8 @@ export class RaftLog {
         assert(e.index > commit, () => `conflict at committed index ${e.index} (commit ${commit})`);
         this.truncateFrom(e.index);
       }
-      for (let j = k; j < entries.length; j++) {
-        const add = entries[j]!;
-        if (add.index <= this.snapshotIndex) continue;
-        this.entries.push(add);
-      }
-      assert(this.lastIndex() === entries[entries.length - 1]!.index, 'appended through the last entry');
-      return;
+      assert(e.index === this.lastIndex() + 1, () => `append at ${e.index} after ${this.lastIndex()}`);
+      this.entries.push(e);
     }
   }
 
