@@ -1,0 +1,40 @@
+/**
+ * Errors of the key-value API. The messages are etcd's, word for word, because etcd clients
+ * match on them (e.g. to tell "compacted" from other failures); `kind` is quorate's stable name.
+ */
+
+export type KvErrorKind =
+  | 'empty-key'
+  | 'key-not-found'
+  | 'value-provided'
+  | 'lease-provided'
+  | 'lease-not-found'
+  | 'duplicate-key'
+  | 'too-many-ops'
+  | 'compacted'
+  | 'future-rev'
+  | 'request-too-large';
+
+export const KV_ERROR_MESSAGES: Readonly<Record<KvErrorKind, string>> = {
+  'empty-key': 'etcdserver: key is not provided',
+  'key-not-found': 'etcdserver: key not found',
+  'value-provided': 'etcdserver: value is provided',
+  'lease-provided': 'etcdserver: lease is provided',
+  'lease-not-found': 'etcdserver: requested lease not found',
+  'duplicate-key': 'etcdserver: duplicate key given in txn request',
+  'too-many-ops': 'etcdserver: too many operations in txn request',
+  'compacted': 'etcdserver: mvcc: required revision has been compacted',
+  'future-rev': 'etcdserver: mvcc: required revision is a future revision',
+  'request-too-large': 'etcdserver: request is too large',
+};
+
+export class KvError extends Error {
+  override readonly name = 'KvError';
+  constructor(readonly kind: KvErrorKind) {
+    super(KV_ERROR_MESSAGES[kind]);
+  }
+}
+
+export function isKvErrorKind(s: unknown): s is KvErrorKind {
+  return typeof s === 'string' && Object.hasOwn(KV_ERROR_MESSAGES, s);
+}

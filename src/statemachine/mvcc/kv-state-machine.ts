@@ -1,0 +1,139 @@
+/**
+ * The replicated KV state machine: the MVCC store plus client sessions.
+ *
+ * Every write reaches the log as a command tagged with the proposer's session (client id and
+ * sequence number). A proposal retried after a timeout or a leader change carries the same
+ * tag, so it takes effect once and is answered with the first result (Raft dissertation §6.3).
+ * The proposer also names the lowest sequence number it still waits for; results below it
+ * are dropped, which bounds what a session keeps.
+ */
+import { decode, encode } from '@msgpack/msgpack';
+import { assert } from '../../core/assert.js';
+import type { Index, StateMachine } from '../../core/index.js';
+import { KvError, type KvErrorKind } from './kv-errors.js';
+import type { KeyRevision } from './key-index.js';
+import type { KvRequest, KvResult } from './requests.js';
+import { MvccStore } from './store.js';
+import type { KvLimits } from './validate.js';
+
+export interface KvCommand {
+  /** Session: the proposer's client id, unique per process incarnation. */
+  readonly client: string;
+  readonly seq: number;
+  /** The lowest sequence number the client still waits for an answer to. */
+  readonly lowestPending: number;
+  readonly request: KvRequest;
+}
+
+/** What applying a command answers: the result, or the etcd error it was refused with. */
+export type KvOutcome =
+  | { readonly ok: true; readonly result: KvResult }
+  | { readonly ok: false; readonly error: KvErrorKind | 'stale-duplicate' };
+
+/** Sessions kept at most; the least recently active one is evicted first (deterministically). */
+export const MAX_KV_SESSIONS = 4096;
+/** Answers kept per session (a client never has more pending writes than its node allows). */
+export const MAX_RESULTS_PER_SESSION = 16_384;
+
+interface Session {
+  results: Map<number, KvOutcome>;
+  /** Every seq below this has been answered and forgotten. */
+  lowestPending: number;
+}
+
+const SNAPSHOT_FORMAT = 1;
+
+export function encodeKvCommand(cmd: KvCommand): Uint8Array {
+  return encode(cmd);
+}
+
+export class KvStateMachine implements StateMachine<KvOutcome> {
+  readonly store: MvccStore;
+  private sessions = new Map<string, Session>();
+
+  constructor(limits?: KvLimits) {
+    this.store = new MvccStore(limits);
+  }
+
+  apply(command: Uint8Array, _index: Index): KvOutcome {
+    const cmd = decode(command) as KvCommand;
+    const session = this.session(cmd.client);
+    if (cmd.seq < session.lowestPending) {
+      // The client already had its answer and said so: this is a very late duplicate.
+      // Nobody waits for it; it must not take effect a second time.
+      return { ok: false, error: 'stale-duplicate' };
+    }
+    const earlier = session.results.get(cmd.seq);
+    if (earlier !== undefined) return earlier;
+    const outcome = this.execute(cmd.request);
+    session.results.set(cmd.seq, outcome);
+    this.forgetAnswered(session, cmd.lowestPending);
+    return outcome;
+  }
+
+  /** Execute without the log: reads (after a read barrier) and serializable reads. */
+  execute(request: KvRequest): KvOutcome {
+    try {
+      return { ok: true, result: this.store.execute(request) };
+    } catch (err) {
+      if (err instanceof KvError) return { ok: false, error: err.kind };
+      throw err;
+    }
+  }
+
+  snapshot(): Uint8Array {
+    const state = this.store.state();
+    const keys: [string, unknown[][]][] = [];
+    for (const [key, revs] of state.keys) {
+      keys.push([key, revs.map((r) => [r.main, r.sub, r.createRevision, r.version, r.value, r.lease])]);
+    }
+    const sessions = [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]);
+    return encode({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions });
+  }
+
+  restore(data: Uint8Array): void {
+    const snap = decode(data) as {
+      format: number; revision: number; compactRevision: number;
+      keys: [string, [number, number, number, number, Uint8Array | null, number][]][];
+      sessions: [string, number, [number, KvOutcome][]][];
+    };
+    assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
+    const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
+      key,
+      revs.map(([main, sub, createRevision, version, value, lease]) => ({ main, sub, createRevision, version, value, lease })),
+    ]);
+    this.store.restore({ revision: snap.revision, compactRevision: snap.compactRevision, keys });
+    this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [client, { lowestPending, results: new Map(results) }]));
+  }
+
+  private session(client: string): Session {
+    let s = this.sessions.get(client);
+    if (s !== undefined) {
+      this.sessions.delete(client); // re-insert: Map order is least recently active first
+    } else {
+      s = { results: new Map(), lowestPending: 0 };
+    }
+    this.sessions.set(client, s);
+    if (this.sessions.size > MAX_KV_SESSIONS) {
+      const oldest = this.sessions.keys().next();
+      assert(!oldest.done, 'a session to evict');
+      this.sessions.delete(oldest.value);
+    }
+    return s;
+  }
+
+  private forgetAnswered(session: Session, lowestPending: number): void {
+    if (lowestPending > session.lowestPending) {
+      session.lowestPending = lowestPending;
+      for (const seq of session.results.keys()) {
+        if (seq < lowestPending) session.results.delete(seq);
+      }
+    }
+    // A client that never reports progress cannot grow its session without bound.
+    while (session.results.size > MAX_RESULTS_PER_SESSION) {
+      const oldest = session.results.keys().next();
+      assert(!oldest.done, 'a result to drop');
+      session.results.delete(oldest.value);
+    }
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * The MVCC key-value store with etcd's semantics: one global revision that every write
+ * advances by one (a txn's writes share one revision); per key a create revision, a mod
+ * revision and a version; reads at any revision back to the last compaction.
+ *
+ * The store is deterministic and synchronous: replicas that execute the same writes in the
+ * same order hold identical stores. Reads may run on any replica; writes only from the log.
+ */
+import { assert } from '../../core/assert.js';
+import { KeyIndex, keyBytes, keyString, type KeyRevision } from './key-index.js';
+import { KvError } from './kv-errors.js';
+import type {
+  Bytes, Compare, CompactRequest, CompactResult, DeleteRangeRequest, DeleteRangeResult, KeyValue, KvRequest, KvResult,
+  PutRequest, PutResult, RangeRequest, RangeResult, TxnOp, TxnOpResult, TxnRequest, TxnResult,
+} from './requests.js';
+import { DEFAULT_KV_LIMITS, validateRequest, type KvLimits } from './validate.js';
+
+/** A write in progress: everything it writes carries revision `main`, numbered by `sub`. */
+interface WriteContext {
+  readonly main: number;
+  sub: number;
+}
+
+export interface StoreState {
+  readonly revision: number;
+  readonly compactRevision: number;
+  readonly keys: Iterable<[string, KeyRevision[]]>;
+}
+
+export class MvccStore {
+  private index = new KeyIndex();
+  /** etcd starts an empty store at revision 1; the first write makes it 2. */
+  private currentRevision = 1;
+  private compacted = 0;
+
+  constructor(private readonly limits: KvLimits = DEFAULT_KV_LIMITS) {}
+
+  get revision(): number {
+    return this.currentRevision;
+  }
+
+  get compactRevision(): number {
+    return this.compacted;
+  }
+
+  get keyCount(): number {
+    return this.index.keyCount;
+  }
+
+  /** Execute any request. Throws KvError for a request etcd would refuse; nothing changes then. */
+  execute(req: KvRequest): KvResult {
+    validateRequest(req, this.limits);
+    switch (req.op) {
+      case 'range':
+        this.checkReadRevision(req.revision);
+        return this.range(req, req.revision > 0 ? req.revision : this.currentRevision);
+      case 'compact':
+        return this.compact(req);
+      default:
+        return this.write(req);
+    }
+  }
+
+  /** Roughly the bytes of keys and values held (every version), for status reports. */
+  approximateBytes(): number {
+    let bytes = 0;
+    for (const [key, revs] of this.index.entries()) {
+      for (const r of revs) bytes += key.length + (r.value?.byteLength ?? 0) + 32;
+    }
+    return bytes;
+  }
+
+  state(): StoreState {
+    return { revision: this.currentRevision, compactRevision: this.compacted, keys: this.index.entries() };
+  }
+
+  restore(state: StoreState): void {
+    this.index = KeyIndex.fromEntries(state.keys);
+    this.currentRevision = state.revision;
+    this.compacted = state.compactRevision;
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  private write(req: PutRequest | DeleteRangeRequest | TxnRequest): KvResult {
+    // Decide everything that can fail before the first change, so a refused request is a no-op.
+    const path = req.op === 'txn' ? this.txnPath(req) : [req];
+    this.precheck(path);
+    const ctx: WriteContext = { main: this.currentRevision + 1, sub: 0 };
+    const result = this.run(req, ctx);
+    if (ctx.sub > 0) this.currentRevision = ctx.main;
+    return withRevision(result, this.currentRevision);
+  }
+
+  private run(op: TxnOp, ctx: WriteContext): TxnOpResult {
+    switch (op.op) {
+      case 'range':
+        return this.range(op, op.revision > 0 ? op.revision : ctx.main);
+      case 'put':
+        return this.put(op, ctx);
+      case 'delete':
+        return this.deleteRange(op, ctx);
+      case 'txn':
+        return this.txn(op, ctx);
+    }
+  }
+
+  private put(req: PutRequest, ctx: WriteContext): PutResult {
+    const key = keyString(req.key);
+    const prev = this.index.latest(key);
+    assert(prev !== null || (!req.ignoreValue && !req.ignoreLease), 'prechecked: the key exists');
+    this.index.append(key, {
+      main: ctx.main,
+      sub: ctx.sub++,
+      createRevision: prev?.createRevision ?? ctx.main,
+      version: (prev?.version ?? 0) + 1,
+      value: req.ignoreValue ? prev!.value : req.value.slice(),
+      lease: req.ignoreLease ? prev!.lease : req.lease,
+    });
+    return { op: 'put', revision: ctx.main, prevKv: req.prevKv && prev !== null ? toKeyValue(key, prev) : null };
+  }
+
+  private deleteRange(req: DeleteRangeRequest, ctx: WriteContext): DeleteRangeResult {
+    const prevKvs: KeyValue[] = [];
+    let deleted = 0;
+    for (const key of this.index.keysInRange(keyString(req.key), keyString(req.rangeEnd))) {
+      const prev = this.index.latest(key);
+      if (prev === null) continue;
+      this.index.append(key, { main: ctx.main, sub: ctx.sub++, createRevision: 0, version: 0, value: null, lease: 0 });
+      deleted++;
+      if (req.prevKv) prevKvs.push(toKeyValue(key, prev));
+    }
+    return { op: 'delete', revision: ctx.main, deleted, prevKvs };
+  }
+
+  private txn(req: TxnRequest, ctx: WriteContext): TxnResult {
+    // Compares see the store as it was before this request's first write (as etcd's do,
+    // nested ones included): evaluate them against the last committed revision.
+    const succeeded = req.compare.every((c) => this.compare(c, this.currentRevision));
+    const ops = succeeded ? req.success : req.failure;
+    const responses = ops.map((op) => this.run(op, ctx));
+    return { op: 'txn', revision: ctx.main, succeeded, responses };
+  }
+
+  /** The operations a txn will execute, nested txns flattened, decided before any write. */
+  private txnPath(req: TxnRequest): TxnOp[] {
+    const succeeded = req.compare.every((c) => this.compare(c, this.currentRevision));
+    const path: TxnOp[] = [];
+    for (const op of succeeded ? req.success : req.failure) {
+      if (op.op === 'txn') path.push(...this.txnPath(op));
+      else path.push(op);
+    }
+    return path;
+  }
+
+  private precheck(path: readonly TxnOp[]): void {
+    for (const op of path) {
+      if (op.op === 'range') this.checkReadRevision(op.revision);
+      if (op.op !== 'put') continue;
+      const exists = this.index.latest(keyString(op.key)) !== null;
+      if ((op.ignoreValue || op.ignoreLease) && !exists) throw new KvError('key-not-found');
+      // Leases are not granted by this store yet, so any lease a put names does not exist.
+      if (!op.ignoreLease && op.lease !== 0) throw new KvError('lease-not-found');
+    }
+  }
+
+  private compact(req: CompactRequest): CompactResult {
+    if (req.revision <= this.compacted) throw new KvError('compacted');
+    if (req.revision > this.currentRevision) throw new KvError('future-rev');
+    this.index.compact(req.revision);
+    this.compacted = req.revision;
+    return { op: 'compact', revision: this.currentRevision };
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  private checkReadRevision(revision: number): void {
+    if (revision <= 0) return;
+    if (revision > this.currentRevision) throw new KvError('future-rev');
+    if (revision < this.compacted) throw new KvError('compacted');
+  }
+
+  private range(req: RangeRequest, at: number): RangeResult {
+    let found: KeyValue[] = [];
+    for (const key of this.index.keysInRange(keyString(req.key), keyString(req.rangeEnd))) {
+      const rev = this.index.at(key, at);
+      if (rev !== null) found.push(toKeyValue(key, rev));
+    }
+    const count = found.length;
+    if (req.countOnly) return { op: 'range', revision: this.currentRevision, kvs: [], more: false, count };
+    found = found.filter((kv) => passesFilters(kv, req));
+    sortKvs(found, req);
+    let more = false;
+    if (req.limit > 0 && found.length > req.limit) {
+      found.length = req.limit;
+      more = true;
+    }
+    const kvs = req.keysOnly ? found.map((kv) => ({ ...kv, value: EMPTY })) : found;
+    return { op: 'range', revision: this.currentRevision, kvs, more, count };
+  }
+
+  private compare(c: Compare, at: number): boolean {
+    const keys = this.index.keysInRange(keyString(c.key), keyString(c.rangeEnd));
+    const live = keys.map((k) => this.index.at(k, at)).filter((r): r is KeyRevision => r !== null);
+    if (live.length === 0) {
+      // A missing key compares as all zeros, except that its value compares as nothing at all.
+      if (c.target === 'VALUE') return false;
+      return compareTarget(c, ZERO_REVISION);
+    }
+    return live.every((r) => compareTarget(c, r));
+  }
+}
+
+const EMPTY: Bytes = new Uint8Array(0);
+const ZERO_REVISION: KeyRevision = { main: 0, sub: 0, createRevision: 0, version: 0, value: EMPTY, lease: 0 };
+
+function toKeyValue(key: string, r: KeyRevision): KeyValue {
+  assert(r.value !== null, 'a tombstone is not a key value');
+  return { key: keyBytes(key), createRevision: r.createRevision, modRevision: r.main, version: r.version, value: r.value, lease: r.lease };
+}
+
+function withRevision(result: TxnOpResult, revision: number): KvResult {
+  return { ...result, revision };
+}
+
+function compareTarget(c: Compare, r: KeyRevision): boolean {
+  let order: number;
+  if (c.target === 'VALUE') {
+    const operand = c.operand instanceof Uint8Array ? c.operand : EMPTY;
+    order = Buffer.compare(r.value ?? EMPTY, operand);
+  } else {
+    const actual = c.target === 'VERSION' ? r.version : c.target === 'CREATE' ? r.createRevision : c.target === 'MOD' ? r.main : r.lease;
+    const operand = typeof c.operand === 'number' ? c.operand : 0;
+    order = Math.sign(actual - operand);
+  }
+  switch (c.result) {
+    case 'EQUAL': return order === 0;
+    case 'NOT_EQUAL': return order !== 0;
+    case 'GREATER': return order > 0;
+    case 'LESS': return order < 0;
+  }
+}
+
+function passesFilters(kv: KeyValue, req: RangeRequest): boolean {
+  if (req.minModRevision > 0 && kv.modRevision < req.minModRevision) return false;
+  if (req.maxModRevision > 0 && kv.modRevision > req.maxModRevision) return false;
+  if (req.minCreateRevision > 0 && kv.createRevision < req.minCreateRevision) return false;
+  if (req.maxCreateRevision > 0 && kv.createRevision > req.maxCreateRevision) return false;
+  return true;
+}
+
+function sortKvs(kvs: KeyValue[], req: RangeRequest): void {
+  // Keys come out of the index ascending; etcd sorts ascending by default when a target other
+  // than the key is named without an order.
+  let order = req.sortOrder;
+  if (order === 'NONE' && req.sortTarget !== 'KEY') order = 'ASCEND';
+  if (order === 'NONE' || (order === 'ASCEND' && req.sortTarget === 'KEY')) return;
+  const field = (kv: KeyValue): number | Bytes => {
+    switch (req.sortTarget) {
+      case 'KEY': return kv.key;
+      case 'VERSION': return kv.version;
+      case 'CREATE': return kv.createRevision;
+      case 'MOD': return kv.modRevision;
+      case 'VALUE': return kv.value;
+    }
+  };
+  const sign = order === 'DESCEND' ? -1 : 1;
+  kvs.sort((a, b) => {
+    const fa = field(a);
+    const fb = field(b);
+    const c = typeof fa === 'number' ? fa - (fb as number) : Buffer.compare(fa, fb as Bytes);
+    return sign * c;
+  });
+}
