@@ -158,6 +158,11 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     return this.replica.status();
   }
 
+  /** False once stop() was called or a fatal error stopped the node. */
+  get running(): boolean {
+    return !this.stopped;
+  }
+
   /** The protocol core, for introspection (status, progress). Do not drive it directly. */
   get core(): Replica<Envelope, unknown> {
     return this.replica;

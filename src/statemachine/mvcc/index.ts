@@ -2,4 +2,4 @@ export * from './requests.js';
 export * from './kv-errors.js';
 export { MvccStore } from './store.js';
 export { DEFAULT_KV_LIMITS, validateRequest, type KvLimits } from './validate.js';
-export { KvStateMachine, encodeKvCommand, MAX_KV_SESSIONS, type KvCommand, type KvOutcome } from './kv-state-machine.js';
+export { KvStateMachine, encodeKvCommand, MAX_KV_SESSIONS, type KvCommand, type KvOutcome, type PublishMember, type PublishResult } from './kv-state-machine.js';

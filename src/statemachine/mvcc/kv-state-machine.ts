@@ -16,18 +16,33 @@ import type { KvRequest, KvResult } from './requests.js';
 import { MvccStore } from './store.js';
 import type { KvLimits } from './validate.js';
 
+/**
+ * A member announcing where clients reach it (etcd's "publish"): kept in the replicated state
+ * so every member can list every other member's client URLs.
+ */
+export interface PublishMember {
+  readonly op: 'publish-member';
+  readonly name: string;
+  readonly clientUrls: readonly string[];
+}
+
+export interface PublishResult {
+  readonly op: 'publish-member';
+  readonly revision: number;
+}
+
 export interface KvCommand {
   /** Session: the proposer's client id, unique per process incarnation. */
   readonly client: string;
   readonly seq: number;
   /** The lowest sequence number the client still waits for an answer to. */
   readonly lowestPending: number;
-  readonly request: KvRequest;
+  readonly request: KvRequest | PublishMember;
 }
 
 /** What applying a command answers: the result, or the etcd error it was refused with. */
 export type KvOutcome =
-  | { readonly ok: true; readonly result: KvResult }
+  | { readonly ok: true; readonly result: KvResult | PublishResult }
   | { readonly ok: false; readonly error: KvErrorKind | 'stale-duplicate' };
 
 /** Sessions kept at most; the least recently active one is evicted first (deterministically). */
@@ -50,6 +65,8 @@ export function encodeKvCommand(cmd: KvCommand): Uint8Array {
 export class KvStateMachine implements StateMachine<KvOutcome> {
   readonly store: MvccStore;
   private sessions = new Map<string, Session>();
+  /** Client URLs each member published, by member name. */
+  private memberClientUrls = new Map<string, readonly string[]>();
 
   constructor(limits?: KvLimits) {
     this.store = new MvccStore(limits);
@@ -65,7 +82,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const earlier = session.results.get(cmd.seq);
     if (earlier !== undefined) return earlier;
-    const outcome = this.execute(cmd.request);
+    const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request) : this.execute(cmd.request);
     session.results.set(cmd.seq, outcome);
     this.forgetAnswered(session, cmd.lowestPending);
     return outcome;
@@ -81,6 +98,15 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
   }
 
+  clientUrlsOf(member: string): readonly string[] {
+    return this.memberClientUrls.get(member) ?? [];
+  }
+
+  private publish(req: PublishMember): KvOutcome {
+    this.memberClientUrls.set(req.name, [...req.clientUrls]);
+    return { ok: true, result: { op: 'publish-member', revision: this.store.revision } };
+  }
+
   snapshot(): Uint8Array {
     const state = this.store.state();
     const keys: [string, unknown[][]][] = [];
@@ -88,7 +114,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       keys.push([key, revs.map((r) => [r.main, r.sub, r.createRevision, r.version, r.value, r.lease])]);
     }
     const sessions = [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]);
-    return encode({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions });
+    const members = [...this.memberClientUrls];
+    return encode({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members });
   }
 
   restore(data: Uint8Array): void {
@@ -96,6 +123,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       format: number; revision: number; compactRevision: number;
       keys: [string, [number, number, number, number, Uint8Array | null, number][]][];
       sessions: [string, number, [number, KvOutcome][]][];
+      members: [string, string[]][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
@@ -103,6 +131,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       revs.map(([main, sub, createRevision, version, value, lease]) => ({ main, sub, createRevision, version, value, lease })),
     ]);
     this.store.restore({ revision: snap.revision, compactRevision: snap.compactRevision, keys });
+    this.memberClientUrls = new Map(snap.members);
     this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [client, { lowestPending, results: new Map(results) }]));
   }
 

@@ -1,0 +1,138 @@
+/**
+ * `quorate serve`: run one member of an etcd-compatible cluster. Flags are named and default
+ * like etcd's, so an etcd operator's command line works unchanged (for the flags quorate has).
+ */
+import { parseArgs } from 'node:util';
+import { isLogLevel, textLogger } from '../../node/text-logger.js';
+import { startMember, type MemberOptions } from '../../server/index.js';
+import { UsageError, type Command } from '../command.js';
+
+const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or --flag value)
+
+  --name NAME                          member name (default "default")
+  --data-dir DIR                       where the WAL, snapshots and member identity live (default "NAME.etcd")
+  --listen-client-urls URLS            comma-separated, e.g. http://127.0.0.1:2379 (default http://localhost:2379)
+  --advertise-client-urls URLS         what members tell clients (default: the listen client URLs)
+  --listen-peer-urls URLS              e.g. http://127.0.0.1:2380 (default http://localhost:2380)
+  --initial-advertise-peer-urls URLS   (default: the listen peer URLs)
+  --initial-cluster NAME=URL,...       every member at bootstrap (default NAME=initial-advertise-peer-urls)
+  --initial-cluster-state new|existing (default new; existing needs MemberAdd: not supported yet)
+  --initial-cluster-token TOKEN        (default "etcd-cluster")
+  --cert-file, --key-file FILE         serve clients over TLS
+  --trusted-ca-file FILE               CA for client certificates
+  --client-cert-auth                   require client certificates signed by the trusted CA
+  --snapshot-count N                   applied entries between snapshots (default 100000)
+  --heartbeat-interval MS              (default 100)
+  --election-timeout MS                (default 1000)
+  --max-request-bytes N                (default 1572864)
+  --max-txn-ops N                      (default 128)
+  --log-level debug|info|warn|error    (default info)
+
+Data is durable once a request is answered: every write is fsynced on a majority first.
+Exit: 0 after a clean stop (SIGINT/SIGTERM), 1 on a fatal error, 3 for bad flags.`;
+
+const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+function positive(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      name: { type: 'string', default: 'default' },
+      'data-dir': { type: 'string' },
+      'listen-client-urls': { type: 'string', default: 'http://localhost:2379' },
+      'advertise-client-urls': { type: 'string' },
+      'listen-peer-urls': { type: 'string', default: 'http://localhost:2380' },
+      'initial-advertise-peer-urls': { type: 'string' },
+      'initial-cluster': { type: 'string' },
+      'initial-cluster-state': { type: 'string', default: 'new' },
+      'initial-cluster-token': { type: 'string', default: 'etcd-cluster' },
+      'cert-file': { type: 'string' },
+      'key-file': { type: 'string' },
+      'trusted-ca-file': { type: 'string' },
+      'client-cert-auth': { type: 'boolean', default: false },
+      'snapshot-count': { type: 'string', default: '100000' },
+      'heartbeat-interval': { type: 'string', default: '100' },
+      'election-timeout': { type: 'string', default: '1000' },
+      'max-request-bytes': { type: 'string', default: '1572864' },
+      'max-txn-ops': { type: 'string', default: '128' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+  });
+  if (values.help === true) return 'help';
+  const name = values.name;
+  const listenClientUrls = list(values['listen-client-urls']);
+  const listenPeerUrls = list(values['listen-peer-urls']);
+  const initialAdvertisePeerUrls = list(values['initial-advertise-peer-urls'] ?? values['listen-peer-urls']);
+  const state = values['initial-cluster-state'];
+  if (state !== 'new' && state !== 'existing') throw new UsageError(`--initial-cluster-state must be new or existing, got '${state}'`);
+  const level = values['log-level'];
+  if (!isLogLevel(level)) throw new UsageError(`--log-level must be debug, info, warn or error, got '${level}'`);
+  if ((values['cert-file'] === undefined) !== (values['key-file'] === undefined)) throw new UsageError('--cert-file and --key-file go together');
+  const heartbeat = positive('heartbeat-interval', values['heartbeat-interval']);
+  const election = positive('election-timeout', values['election-timeout']);
+  if (election < 5 * heartbeat) throw new UsageError('--election-timeout should be at least 5 times --heartbeat-interval');
+  const prefix = `[${name}] `;
+  return {
+    name,
+    dataDir: values['data-dir'] ?? `${name}.etcd`,
+    listenClientUrls,
+    advertiseClientUrls: list(values['advertise-client-urls'] ?? values['listen-client-urls']),
+    listenPeerUrls,
+    initialAdvertisePeerUrls,
+    initialCluster: values['initial-cluster'] ?? initialAdvertisePeerUrls.map((u) => `${name}=${u}`).join(','),
+    initialClusterState: state,
+    initialClusterToken: values['initial-cluster-token'],
+    clientTls: values['cert-file'] === undefined || values['key-file'] === undefined ? null : {
+      certFile: values['cert-file'], keyFile: values['key-file'],
+      trustedCaFile: values['trusted-ca-file'] ?? null, clientCertAuth: values['client-cert-auth'],
+    },
+    snapshotCount: positive('snapshot-count', values['snapshot-count']),
+    heartbeatIntervalMs: heartbeat,
+    electionTimeoutMs: election,
+    maxRequestBytes: positive('max-request-bytes', values['max-request-bytes']),
+    maxTxnOps: positive('max-txn-ops', values['max-txn-ops']),
+    logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
+  };
+}
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run one member of an etcd-compatible replicated KV cluster (etcd-style flags)',
+  async run(argv) {
+    let options: MemberOptions | 'help';
+    try {
+      options = parseServeFlags(argv);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError(`${(err as Error).message}\n\n${USAGE}`);
+    }
+    if (options === 'help') {
+      console.log(USAGE);
+      return 0;
+    }
+    const log = options.logger;
+    const member = await startMember(options).catch((err: unknown) => {
+      throw new UsageError((err as Error).message);
+    });
+    log('info', 'serving clients', { clientUrls: options.advertiseClientUrls });
+    return new Promise<number>((resolve) => {
+      let stopping = false;
+      const stop = (code: number): void => {
+        if (stopping) return;
+        stopping = true;
+        member.stop().then(() => resolve(code), () => resolve(1));
+      };
+      process.once('SIGINT', () => { log('info', 'stopping (SIGINT)'); stop(0); });
+      process.once('SIGTERM', () => { log('info', 'stopping (SIGTERM)'); stop(0); });
+      member.node.once('fatal', (err) => { log('error', 'fatal error', { error: err.message }); stop(1); });
+    });
+  },
+};

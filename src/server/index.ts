@@ -1,0 +1,3 @@
+export { startMember, type Member, type MemberOptions } from './member.js';
+export { EtcdServer, ETCD_API_VERSION, DEFAULT_SERVER_LIMITS, type ServerLimits, type EtcdServerOptions } from './etcd-server.js';
+export { parseInitialCluster, memberId, clusterId, type ClusterIdentity, type MemberConfig } from './cluster-config.js';
