@@ -1,11 +1,13 @@
 import type { Command } from './command.js';
 import { checkCommand } from './commands/check.js';
+import { devCommand } from './commands/dev.js';
 import { serveCommand } from './commands/serve.js';
 import { simCommand } from './commands/sim.js';
 import { versionCommand } from './commands/version.js';
 
 /** Every subcommand of `quorate`, in the order `quorate help` lists them. */
 export const COMMANDS: readonly Command[] = [
+  devCommand,
   serveCommand,
   simCommand,
   checkCommand,

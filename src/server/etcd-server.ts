@@ -8,9 +8,7 @@
  * A request that reaches a follower is served there: writes are forwarded to the leader by
  * the node runtime, and the read barrier asks the leader for its commit index.
  */
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import type { ReplicatedNode } from '../node/index.js';
 import type { Logger } from '../node/config.js';
 import { isWrite, KvError, validateRequest, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
@@ -20,6 +18,7 @@ import {
   type PbDeleteRangeRequest, type PbHeader, type PbPutRequest, type PbRangeRequest, type PbTxnRequest,
 } from './convert.js';
 import { kvError, toGrpcError } from './grpc-errors.js';
+import { etcdService } from './proto.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import { SessionProposer } from './session-proposer.js';
 
@@ -60,18 +59,6 @@ export interface EtcdServerOptions {
 
 type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
 
-function loadDefinitions(): grpc.GrpcObject {
-  const dir = fileURLToPath(new URL('../../../proto/etcd/', import.meta.url));
-  const definition = protoLoader.loadSync('rpc.proto', {
-    includeDirs: [dir], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true,
-  });
-  return grpc.loadPackageDefinition(definition);
-}
-
-function service(pkg: grpc.GrpcObject, name: string): grpc.ServiceDefinition {
-  const ns = pkg['etcdserverpb'] as grpc.GrpcObject;
-  return (ns[name] as grpc.ServiceClientConstructor).service;
-}
 
 export class EtcdServer {
   private readonly server: grpc.Server;
@@ -89,8 +76,7 @@ export class EtcdServer {
       'grpc.max_receive_message_length': this.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
       'grpc.max_send_message_length': 2 ** 31 - 1,
     });
-    const pkg = loadDefinitions();
-    this.server.addService(service(pkg, 'KV'), {
+    this.server.addService(etcdService('KV').service, {
       Range: this.unary((req: PbRangeRequest) => this.read(toRange(req), req.serializable === true)),
       Put: this.unary((req: PbPutRequest) => this.write(toPut(req))),
       DeleteRange: this.unary((req: PbDeleteRangeRequest) => this.write(toDeleteRange(req))),
@@ -100,8 +86,8 @@ export class EtcdServer {
       }),
       Compact: this.unary((req: { revision?: number }) => this.write({ op: 'compact', revision: req.revision ?? 0 })),
     });
-    this.server.addService(service(pkg, 'Maintenance'), { Status: this.unary(() => Promise.resolve(this.status())) });
-    this.server.addService(service(pkg, 'Cluster'), { MemberList: this.unary(() => Promise.resolve(this.memberList())) });
+    this.server.addService(etcdService('Maintenance').service, { Status: this.unary(() => Promise.resolve(this.status())) });
+    this.server.addService(etcdService('Cluster').service, { MemberList: this.unary(() => Promise.resolve(this.memberList())) });
   }
 
   static async start(options: EtcdServerOptions): Promise<EtcdServer> {

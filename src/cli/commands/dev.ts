@@ -1,0 +1,119 @@
+/**
+ * `quorate dev` (what `npm start` runs): a local 3-member cluster as three `quorate serve`
+ * processes on loopback, data under one folder, output prefixed by member. Ctrl-C stops every
+ * member cleanly; running it again resumes from the same data.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { memberStatus } from '../../server/proto.js';
+import { UsageError, type Command } from '../command.js';
+
+/** Client and peer ports, as etcd's own local multi-member examples use them. */
+export const DEV_MEMBERS = [
+  { name: 'm1', client: 2379, peer: 2380 },
+  { name: 'm2', client: 22379, peer: 22380 },
+  { name: 'm3', client: 32379, peer: 32380 },
+] as const;
+
+const READY_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 10_000;
+
+const USAGE = `usage: quorate dev [--data-dir .quorate/dev] [--host 127.0.0.1] [--log-level info]
+
+Starts members m1, m2, m3 (clients on ports 2379, 22379, 32379; peers on 2380, 22380, 32380).
+Ctrl-C stops them cleanly; running the command again resumes with the data intact.`;
+
+export const devCommand: Command = {
+  name: 'dev',
+  summary: 'run a local 3-member cluster (what `npm start` runs)',
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        'data-dir': { type: 'string', default: '.quorate/dev' },
+        host: { type: 'string', default: '127.0.0.1' },
+        'log-level': { type: 'string', default: 'info' },
+      },
+    });
+    if (values.help === true) {
+      console.log(USAGE);
+      return 0;
+    }
+    const dataDir = resolve(values['data-dir']);
+    const host = values.host;
+    if (host.includes(':')) throw new UsageError('--host: use an IPv4 address or a host name');
+    const cluster = DEV_MEMBERS.map((m) => `${m.name}=http://${host}:${m.peer}`).join(',');
+    const main = fileURLToPath(new URL('../main.js', import.meta.url));
+    const children = new Map<string, ChildProcess>();
+    let stopping = false;
+
+    const exited = DEV_MEMBERS.map((m) => new Promise<number>((done) => {
+      const child = spawn(process.execPath, [
+        main, 'serve',
+        '--name', m.name,
+        '--data-dir', resolve(dataDir, m.name),
+        '--listen-client-urls', `http://${host}:${m.client}`,
+        '--listen-peer-urls', `http://${host}:${m.peer}`,
+        '--initial-cluster', cluster,
+        '--initial-cluster-token', 'quorate-dev',
+        '--log-level', values['log-level'],
+      ], { stdio: ['ignore', 'inherit', 'inherit'] });
+      children.set(m.name, child);
+      child.on('exit', (code, signal) => {
+        children.delete(m.name);
+        if (!stopping) console.error(`[dev] member ${m.name} exited (${signal ?? `code ${code}`}); the others keep running`);
+        done(code ?? 1);
+      });
+    }));
+
+    const stopAll = (): void => {
+      if (stopping) return;
+      stopping = true;
+      console.error('[dev] stopping the cluster...');
+      for (const child of children.values()) child.kill('SIGINT');
+      setTimeout(() => { for (const child of children.values()) child.kill('SIGKILL'); }, STOP_GRACE_MS).unref();
+    };
+    process.on('SIGINT', stopAll);
+    process.on('SIGTERM', stopAll);
+
+    void announceWhenReady(host, values['data-dir'], () => stopping);
+    const codes = await Promise.all(exited);
+    process.off('SIGINT', stopAll);
+    process.off('SIGTERM', stopAll);
+    console.error(`[dev] cluster stopped; data kept in ${values['data-dir']}`);
+    return stopping && codes.every((c) => c === 0) ? 0 : 1;
+  },
+};
+
+async function announceWhenReady(host: string, dataDir: string, stopping: () => boolean): Promise<void> {
+  const endpoints = DEV_MEMBERS.map((m) => `${host}:${m.client}`);
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!stopping() && Date.now() < deadline) {
+    try {
+      const statuses = await Promise.all(endpoints.map((e) => memberStatus(e, 1_000)));
+      const leaders = new Set(statuses.map((s) => s.leader));
+      if (leaders.size === 1 && !leaders.has(0)) {
+        const leader = statuses.find((s) => s.header.member_id === statuses[0]!.leader);
+        const leaderName = leader === undefined ? '?' : DEV_MEMBERS[statuses.indexOf(leader)]!.name;
+        console.log([
+          '',
+          `quorate: a 3-member cluster is up (leader ${leaderName}); data in ${dataDir}`,
+          `  client endpoints: ${endpoints.join(',')}`,
+          `  try:  etcdctl --endpoints=${endpoints.join(',')} put hello world`,
+          `        etcdctl --endpoints=${endpoints.join(',')} endpoint status -w table`,
+          '  Ctrl-C stops the cluster; `npm start` again resumes with the data intact.',
+          '',
+        ].join('\n'));
+        return;
+      }
+    } catch {
+      // not up yet
+    }
+    await sleep(300);
+  }
+  if (!stopping()) console.error(`[dev] the cluster did not elect a leader within ${READY_TIMEOUT_MS / 1000} s; see the member logs above`);
+}
