@@ -1,0 +1,153 @@
+/**
+ * Test harness: a cluster of real `quorate serve` processes on loopback, each with its own
+ * data directory, reachable through the `etcd3` npm client (one client per member, with the
+ * client's own retries switched off so every outcome the test records is what the server said).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { noop } from 'cockatiel';
+import { Etcd3 } from 'etcd3';
+import { memberStatus } from '../../src/server/proto.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface MemberProcess {
+  readonly name: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  child: ChildProcess | null;
+  exited: Promise<void>;
+  client: Etcd3 | null;
+}
+
+export class ProcessCluster {
+  readonly dir: string;
+  private readonly members = new Map<string, MemberProcess>();
+  /** The last lines of every member's output, for a failing test's report. */
+  readonly output: string[] = [];
+
+  private constructor(readonly names: readonly string[], private readonly extraFlags: readonly string[]) {
+    this.dir = mkdtempSync(join(tmpdir(), 'quorate-cluster-'));
+  }
+
+  static async start(size = 3, extraFlags: readonly string[] = []): Promise<ProcessCluster> {
+    const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
+    const c = new ProcessCluster(names, extraFlags);
+    for (const name of names) {
+      c.members.set(name, { name, clientPort: await freePort(), peerPort: await freePort(), child: null, exited: Promise.resolve(), client: null });
+    }
+    for (const name of names) c.launch(name);
+    await c.waitForLeader();
+    return c;
+  }
+
+  get initialCluster(): string {
+    return [...this.members.values()].map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
+  }
+
+  peerPort(name: string): number {
+    return this.member(name).peerPort;
+  }
+
+  endpoint(name: string): string {
+    return `127.0.0.1:${this.member(name).clientPort}`;
+  }
+
+  isRunning(name: string): boolean {
+    return this.member(name).child !== null;
+  }
+
+  /** A client that talks to this member only, without client-side retries. */
+  client(name: string): Etcd3 {
+    const m = this.member(name);
+    m.client ??= new Etcd3({
+      hosts: `http://${this.endpoint(name)}`,
+      dialTimeout: 2_000,
+      defaultCallOptions: () => ({ deadline: Date.now() + 5_000 }),
+      faultHandling: { host: () => noop, global: noop },
+    });
+    return m.client;
+  }
+
+  launch(name: string): void {
+    const m = this.member(name);
+    if (m.child !== null) throw new Error(`${name} is already running`);
+    const child = spawn(process.execPath, [
+      MAIN, 'serve',
+      '--name', name,
+      '--data-dir', join(this.dir, name),
+      '--listen-client-urls', `http://127.0.0.1:${m.clientPort}`,
+      '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`,
+      '--initial-cluster', this.initialCluster,
+      '--initial-cluster-token', 'test',
+      '--heartbeat-interval', '50',
+      '--election-timeout', '500',
+      ...this.extraFlags,
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) if (line !== '') this.output.push(line);
+      if (this.output.length > 400) this.output.splice(0, this.output.length - 400);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    m.child = child;
+    m.exited = new Promise((resolve) => child.once('exit', () => { m.child = null; resolve(); }));
+  }
+
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const m = this.member(name);
+    if (m.client !== null) {
+      m.client.close();
+      m.client = null;
+    }
+    if (m.child === null) return;
+    m.child.kill(signal);
+    await m.exited;
+  }
+
+  /** The leader's name once every running member agrees on one (bounded wait). */
+  async waitForLeader(boundMs = 20_000): Promise<string> {
+    const deadline = Date.now() + boundMs;
+    for (;;) {
+      const running = [...this.members.values()].filter((m) => m.child !== null);
+      try {
+        const statuses = await Promise.all(running.map((m) => memberStatus(this.endpoint(m.name), 1_000)));
+        const leaders = new Set(statuses.map((s) => s.leader));
+        const leader = statuses.find((s) => s.header.member_id === statuses[0]?.leader);
+        if (leaders.size === 1 && leader !== undefined) return running[statuses.indexOf(leader)]!.name;
+      } catch {
+        // a member is still starting
+      }
+      if (Date.now() > deadline) throw new Error(`no agreed leader within ${boundMs} ms\n${this.output.slice(-40).join('\n')}`);
+      await sleep(100);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const m of this.members.values()) await this.kill(m.name, 'SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private member(name: string): MemberProcess {
+    const m = this.members.get(name);
+    if (m === undefined) throw new Error(`no member ${name}`);
+    return m;
+  }
+}
