@@ -66,6 +66,10 @@ export class ProcessCluster {
     return this.member(name).peerPort;
   }
 
+  clientPort(name: string): number {
+    return this.member(name).clientPort;
+  }
+
   endpoint(name: string): string {
     return `127.0.0.1:${this.member(name).clientPort}`;
   }
