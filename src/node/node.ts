@@ -22,7 +22,7 @@ import type {
   Envelope, LogEntry, Membership, ProtocolDefinition, ReadState, Ready, Replica, ReplicaStatus, StateMachine,
 } from '../core/replica.js';
 import { DurableStorage } from '../storage/index.js';
-import { PeerTransport, type PeerAddress } from '../transport/index.js';
+import { PeerTransport, type PeerAddress, type PeerTls } from '../transport/index.js';
 import { DEFAULT_RUNTIME_LIMITS, silentLogger, type Logger, type MemberAddresses, type RuntimeLimits } from './config.js';
 import { Waiters } from './waiters.js';
 import type { ForwardProposal, ForwardResult, NodeMessage } from './wire.js';
@@ -53,6 +53,8 @@ export interface ReplicatedNodeOptions<R> {
   readonly logger?: Logger;
   /** Seed for the core's randomness (election timeouts). Default: a random one. */
   readonly seed?: number;
+  /** Mutual TLS between peers; plain TCP when absent. */
+  readonly peerTls?: PeerTls | null;
 }
 
 /** Optional abilities a protocol core may have beyond the Replica contract. */
@@ -142,6 +144,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
         listen: options.listen,
         peers: new Map(options.members.filter((m) => m.id !== options.id).map((m) => [m.id, m.peer])),
         logger: (level, msg, fields) => log(level, msg, fields),
+        tls: options.peerTls ?? null,
       },
       (msg) => node.receive(msg),
     );

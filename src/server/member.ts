@@ -8,6 +8,7 @@ import { nodeId } from '../core/ids.js';
 import { QuorateError } from '../core/errors.js';
 import { ReplicatedNode } from '../node/index.js';
 import type { Logger } from '../node/config.js';
+import type { PeerTls } from '../transport/index.js';
 import { raftProtocol } from '../protocols/raft/index.js';
 import { KvStateMachine, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { clusterId, loadOrCreateIdentity, parseInitialCluster, parseUrl, type ClusterIdentity } from './cluster-config.js';
@@ -25,6 +26,8 @@ export interface MemberOptions {
   readonly initialClusterState: 'new' | 'existing';
   readonly initialClusterToken: string;
   readonly clientTls: { certFile: string; keyFile: string; trustedCaFile: string | null; clientCertAuth: boolean } | null;
+  /** Mutual TLS between members (every member must present a certificate signed by the CA). */
+  readonly peerTls: { certFile: string; keyFile: string; trustedCaFile: string } | null;
   /** Entries applied between state machine snapshots (etcd --snapshot-count). */
   readonly snapshotCount: number;
   readonly heartbeatIntervalMs: number;
@@ -59,7 +62,10 @@ export async function startMember(o: MemberOptions): Promise<Member> {
 
   const kv = new KvStateMachine({ maxTxnOps: o.maxTxnOps });
   const listenPeer = parseUrl(o.listenPeerUrls[0] ?? '', '--listen-peer-urls');
-  if (listenPeer.scheme === 'https') throw new QuorateError('INVALID_ARGUMENT', '--listen-peer-urls: TLS between peers is not supported yet; use http://');
+  if ((listenPeer.scheme === 'https') !== (o.peerTls !== null)) {
+    throw new QuorateError('INVALID_ARGUMENT', 'https:// peer URLs need --peer-cert-file, --peer-key-file and --peer-trusted-ca-file (and those need https:// peer URLs)');
+  }
+  const peerTls = o.peerTls === null ? null : await loadPeerTls(o.peerTls);
   const node = await ReplicatedNode.start<KvOutcome>({
     id: nodeId(o.name),
     clusterId: identity.clusterId,
@@ -76,6 +82,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     },
     limits: { tickMs: o.heartbeatIntervalMs, snapshotEveryEntries: o.snapshotCount, maxCommandBytes: o.maxRequestBytes + 4096 },
     logger: o.logger,
+    peerTls,
   });
 
   let server: EtcdServer;
@@ -102,6 +109,11 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       await node.stop();
     },
   };
+}
+
+async function loadPeerTls(t: NonNullable<MemberOptions['peerTls']>): Promise<PeerTls> {
+  const [cert, key, ca] = await Promise.all([readFile(t.certFile), readFile(t.keyFile), readFile(t.trustedCaFile)]);
+  return { cert, key, ca };
 }
 
 async function loadTls(t: NonNullable<MemberOptions['clientTls']>): Promise<ClientTls> {

@@ -22,9 +22,10 @@ export function etcdService(name: 'KV' | 'Maintenance' | 'Cluster'): grpc.Servic
 }
 
 /** One Maintenance.Status call (for readiness checks); rejects on any error or after `timeoutMs`. */
-export function memberStatus(address: string, timeoutMs: number): Promise<{ leader: number; header: { member_id: number } }> {
+export function memberStatus(address: string, timeoutMs: number, trustedCa: Buffer | null = null): Promise<{ leader: number; header: { member_id: number } }> {
   const Maintenance = etcdService('Maintenance');
-  const client = new Maintenance(address, grpc.credentials.createInsecure());
+  const credentials = trustedCa === null ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(trustedCa);
+  const client = new Maintenance(address, credentials);
   return new Promise((resolve, reject) => {
     client['Status']!({}, { deadline: Date.now() + timeoutMs }, (err: Error | null, res: { leader: number; header: { member_id: number } }) => {
       client.close();

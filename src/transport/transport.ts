@@ -7,6 +7,7 @@
  * full the message is dropped and counted (consensus protocols retransmit).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, connect as connectTls } from 'node:tls';
 import { decode, encode } from '@msgpack/msgpack';
 import type { NodeId } from '../core/ids.js';
 import type { Envelope } from '../core/replica.js';
@@ -43,6 +44,14 @@ export interface TransportOptions {
   readonly peers: ReadonlyMap<NodeId, PeerAddress>;
   readonly limits?: Partial<TransportLimits>;
   readonly logger?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** Mutual TLS between peers: each side presents `cert` and accepts only certificates signed by `ca`. */
+  readonly tls?: PeerTls | null;
+}
+
+export interface PeerTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer;
 }
 
 interface Handshake {
@@ -98,7 +107,14 @@ export class PeerTransport<M extends Envelope> {
 
   static async start<M extends Envelope>(options: TransportOptions, onMessage: (m: M) => void): Promise<PeerTransport<M>> {
     const t = new PeerTransport<M>(options, onMessage);
-    const server = createServer((socket) => t.accept(socket));
+    const tls = options.tls ?? null;
+    const server = tls === null
+      ? createServer((socket) => t.accept(socket))
+      : createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true }, (socket) => t.accept(socket));
+    server.on('tlsClientError', (err: Error) => {
+      t.counters.handshakeFailures++;
+      t.log('warn', 'refused a peer connection that failed TLS', { error: err.message });
+    });
     server.on('error', (err) => t.log('error', 'peer listener error', { error: err.message }));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -177,10 +193,13 @@ export class PeerTransport<M extends Envelope> {
 
   private dial(id: NodeId, link: OutboundLink): void {
     if (this.closed) return;
-    const socket = connect({ host: link.address.host, port: link.address.port });
+    const tls = this.o.tls ?? null;
+    const socket = tls === null
+      ? connect({ host: link.address.host, port: link.address.port })
+      : connectTls({ host: link.address.host, port: link.address.port, cert: tls.cert, key: tls.key, ca: tls.ca });
     link.socket = socket;
     socket.setNoDelay(true);
-    socket.on('connect', () => {
+    socket.on(tls === null ? 'connect' : 'secureConnect', () => {
       const hello: Handshake = { magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id };
       socket.write(encodeFrame(encode(hello)));
       link.connected = true;

@@ -4,7 +4,7 @@
  * client's own retries switched off so every outcome the test records is what the server said).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface ClusterSecurity {
+  /** Clients connect over TLS trusting this CA file. */
+  readonly tls?: { readonly ca: string };
+  readonly peerScheme?: 'http' | 'https';
+}
+
 interface MemberProcess {
   readonly name: string;
   readonly clientPort: number;
@@ -43,13 +49,17 @@ export class ProcessCluster {
   /** The last lines of every member's output, for a failing test's report. */
   readonly output: string[] = [];
 
-  private constructor(readonly names: readonly string[], private readonly extraFlags: readonly string[]) {
+  private constructor(
+    readonly names: readonly string[],
+    private readonly extraFlags: readonly string[],
+    private readonly secure: ClusterSecurity,
+  ) {
     this.dir = mkdtempSync(join(tmpdir(), 'quorate-cluster-'));
   }
 
-  static async start(size = 3, extraFlags: readonly string[] = []): Promise<ProcessCluster> {
+  static async start(size = 3, extraFlags: readonly string[] = [], secure: ClusterSecurity = {}): Promise<ProcessCluster> {
     const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
-    const c = new ProcessCluster(names, extraFlags);
+    const c = new ProcessCluster(names, extraFlags, secure);
     for (const name of names) {
       c.members.set(name, { name, clientPort: await freePort(), peerPort: await freePort(), child: null, exited: Promise.resolve(), client: null });
     }
@@ -59,7 +69,19 @@ export class ProcessCluster {
   }
 
   get initialCluster(): string {
-    return [...this.members.values()].map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
+    return [...this.members.values()].map((m) => `${m.name}=${this.peerScheme}://127.0.0.1:${m.peerPort}`).join(',');
+  }
+
+  private get peerScheme(): string {
+    return this.secure.peerScheme ?? 'http';
+  }
+
+  private get trustedCa(): Buffer | null {
+    return this.secure.tls === undefined ? null : readFileSync(this.secure.tls.ca);
+  }
+
+  private get clientScheme(): string {
+    return this.secure.tls === undefined ? 'http' : 'https';
   }
 
   peerPort(name: string): number {
@@ -82,7 +104,8 @@ export class ProcessCluster {
   client(name: string): Etcd3 {
     const m = this.member(name);
     m.client ??= new Etcd3({
-      hosts: `http://${this.endpoint(name)}`,
+      hosts: `${this.clientScheme}://${this.endpoint(name)}`,
+      ...(this.secure.tls === undefined ? {} : { credentials: { rootCertificate: readFileSync(this.secure.tls.ca) } }),
       dialTimeout: 2_000,
       defaultCallOptions: () => ({ deadline: Date.now() + 5_000 }),
       faultHandling: { host: () => noop, global: noop },
@@ -97,8 +120,8 @@ export class ProcessCluster {
       MAIN, 'serve',
       '--name', name,
       '--data-dir', join(this.dir, name),
-      '--listen-client-urls', `http://127.0.0.1:${m.clientPort}`,
-      '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`,
+      '--listen-client-urls', `${this.clientScheme}://127.0.0.1:${m.clientPort}`,
+      '--listen-peer-urls', `${this.peerScheme}://127.0.0.1:${m.peerPort}`,
       '--initial-cluster', this.initialCluster,
       '--initial-cluster-token', 'test',
       '--heartbeat-interval', '50',
@@ -132,7 +155,7 @@ export class ProcessCluster {
     for (;;) {
       const running = [...this.members.values()].filter((m) => m.child !== null);
       try {
-        const statuses = await Promise.all(running.map((m) => memberStatus(this.endpoint(m.name), 1_000)));
+        const statuses = await Promise.all(running.map((m) => memberStatus(this.endpoint(m.name), 1_000, this.trustedCa)));
         const leaders = new Set(statuses.map((s) => s.leader));
         const leader = statuses.find((s) => s.header.member_id === statuses[0]?.leader);
         if (leaders.size === 1 && leader !== undefined) return running[statuses.indexOf(leader)]!.name;

@@ -21,6 +21,9 @@ const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or 
   --cert-file, --key-file FILE         serve clients over TLS
   --trusted-ca-file FILE               CA for client certificates
   --client-cert-auth                   require client certificates signed by the trusted CA
+  --peer-cert-file, --peer-key-file    mutual TLS between members (with https:// peer URLs)
+  --peer-trusted-ca-file FILE          CA that signs every member's peer certificate
+  --peer-client-cert-auth              accepted for etcd compatibility: peer TLS is always mutual
   --snapshot-count N                   applied entries between snapshots (default 100000)
   --heartbeat-interval MS              (default 100)
   --election-timeout MS                (default 1000)
@@ -58,6 +61,10 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'key-file': { type: 'string' },
       'trusted-ca-file': { type: 'string' },
       'client-cert-auth': { type: 'boolean', default: false },
+      'peer-cert-file': { type: 'string' },
+      'peer-key-file': { type: 'string' },
+      'peer-trusted-ca-file': { type: 'string' },
+      'peer-client-cert-auth': { type: 'boolean', default: false },
       'snapshot-count': { type: 'string', default: '100000' },
       'heartbeat-interval': { type: 'string', default: '100' },
       'election-timeout': { type: 'string', default: '1000' },
@@ -76,6 +83,10 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
   const level = values['log-level'];
   if (!isLogLevel(level)) throw new UsageError(`--log-level must be debug, info, warn or error, got '${level}'`);
   if ((values['cert-file'] === undefined) !== (values['key-file'] === undefined)) throw new UsageError('--cert-file and --key-file go together');
+  const peerFiles = [values['peer-cert-file'], values['peer-key-file'], values['peer-trusted-ca-file']];
+  if (peerFiles.some((f) => f !== undefined) && peerFiles.some((f) => f === undefined)) {
+    throw new UsageError('--peer-cert-file, --peer-key-file and --peer-trusted-ca-file go together');
+  }
   const heartbeat = positive('heartbeat-interval', values['heartbeat-interval']);
   const election = positive('election-timeout', values['election-timeout']);
   if (election < 5 * heartbeat) throw new UsageError('--election-timeout should be at least 5 times --heartbeat-interval');
@@ -93,6 +104,9 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     clientTls: values['cert-file'] === undefined || values['key-file'] === undefined ? null : {
       certFile: values['cert-file'], keyFile: values['key-file'],
       trustedCaFile: values['trusted-ca-file'] ?? null, clientCertAuth: values['client-cert-auth'],
+    },
+    peerTls: values['peer-cert-file'] === undefined || values['peer-key-file'] === undefined || values['peer-trusted-ca-file'] === undefined ? null : {
+      certFile: values['peer-cert-file'], keyFile: values['peer-key-file'], trustedCaFile: values['peer-trusted-ca-file'],
     },
     snapshotCount: positive('snapshot-count', values['snapshot-count']),
     heartbeatIntervalMs: heartbeat,
