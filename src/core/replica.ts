@@ -74,6 +74,12 @@ export interface ReadState {
 
 export interface Ready<M extends Envelope, H> {
   readonly persist: Persist<H> | null;
+  /**
+   * Outbound messages that do not depend on `persist`: they may leave at once, while it is
+   * being written (a Raft leader replicating in parallel with its own fsync). A driver that
+   * sends them after `persist` instead is correct too, only slower.
+   */
+  readonly sendBeforePersist: readonly M[];
   /** Outbound messages; none may leave before `persist` is durable. */
   readonly send: readonly M[];
   /**

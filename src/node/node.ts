@@ -346,6 +346,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   }
 
   private async handleReady(ready: Ready<Envelope, unknown>): Promise<void> {
+    this.sendAll(ready.sendBeforePersist);
     if (ready.persist !== null) {
       await this.storage.save(ready.persist);
       if (ready.persist.snapshot !== null) {
@@ -358,14 +359,16 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
       }
     }
     if (this.stopped) return;
-    for (const m of ready.send) {
-      this.transport?.send({ kind: 'protocol', from: m.from, to: m.to, message: m });
-    }
+    this.sendAll(ready.send);
     for (const entry of ready.apply) this.applyEntry(entry);
     for (const rs of ready.readStates) this.readPoints.push(rs);
     this.releaseReads();
     this.replica.advance(ready);
     if (this.entriesSinceSnapshot >= this.limits.snapshotEveryEntries) await this.takeSnapshot();
+  }
+
+  private sendAll(messages: readonly Envelope[]): void {
+    for (const m of messages) this.transport?.send({ kind: 'protocol', from: m.from, to: m.to, message: m });
   }
 
   private applyEntry(entry: LogEntry): void {

@@ -239,6 +239,7 @@ export class Simulation {
   private drive(n: SimNode): void {
     while (n.up && n.syncing === null && n.replica.hasReady()) {
       const rd = n.replica.ready();
+      for (const m of rd.sendBeforePersist) this.send(m);
       if (rd.persist !== null) {
         n.disk.write(rd.persist);
         n.syncing = rd;
@@ -273,7 +274,7 @@ export class Simulation {
    * answered before its state was really durable forgets what it promised.
    */
   private crashAfterSync(n: SimNode, rd: Ready<Envelope, unknown>): boolean {
-    if (!this.o.faults.has('crash') || this.healed || rd.send.length === 0) return false;
+    if (!this.o.faults.has('crash') || this.healed || rd.send.length + rd.sendBeforePersist.length === 0) return false;
     if (!this.rng.chance(CRASH_AFTER_SYNC_PROBABILITY)) return false;
     this.crash(n.id);
     this.queue.push(this.now + this.rng.int(1, 15), { kind: 'restart', node: n.id });

@@ -11,7 +11,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decode, encode } from '@msgpack/msgpack';
+import { pack, packTransient, unpack } from '../core/codec.js';
 import { assert } from '../core/assert.js';
 import { QuorateError, TooManyRequests } from '../core/errors.js';
 import type { LogEntry, Persist, RestoredState, Snapshot, SnapshotMeta } from '../core/replica.js';
@@ -118,10 +118,10 @@ export class DurableStorage<H> {
     const bytes: Buffer[] = [];
     if (persist.snapshot !== null) {
       this.writeSnapshotFile(persist.snapshot);
-      bytes.push(encodeRecord(RecordType.Snapshot, encode(persist.snapshot.meta)));
+      bytes.push(encodeRecord(RecordType.Snapshot, packTransient(persist.snapshot.meta)));
     }
-    if (persist.entries.length > 0) bytes.push(encodeRecord(RecordType.Entries, encode(persist.entries)));
-    if (persist.hardState !== null) bytes.push(encodeRecord(RecordType.HardState, encode(persist.hardState)));
+    if (persist.entries.length > 0) bytes.push(encodeRecord(RecordType.Entries, packTransient(persist.entries)));
+    if (persist.hardState !== null) bytes.push(encodeRecord(RecordType.HardState, packTransient(persist.hardState)));
     // The in-memory view follows the log immediately; it is what a reopen would replay.
     if (persist.snapshot !== null) this.applySnapshotMeta(persist.snapshot.meta, persist.snapshot.data);
     this.applyEntries(persist.entries);
@@ -201,9 +201,9 @@ export class DurableStorage<H> {
     const meta = this.snapshotMeta;
     if (meta === null || this.segments.length < 2) return;
     await this.rotate();
-    const restate: Buffer[] = [encodeRecord(RecordType.Snapshot, encode(meta))];
-    if (this.entries.length > 0) restate.push(encodeRecord(RecordType.Entries, encode(this.entries)));
-    if (this.hardState !== null) restate.push(encodeRecord(RecordType.HardState, encode(this.hardState)));
+    const restate: Buffer[] = [encodeRecord(RecordType.Snapshot, packTransient(meta))];
+    if (this.entries.length > 0) restate.push(encodeRecord(RecordType.Entries, packTransient(this.entries)));
+    if (this.hardState !== null) restate.push(encodeRecord(RecordType.HardState, packTransient(this.hardState)));
     await new Promise<void>((resolve, reject) => {
       this.queue.push({ bytes: restate, size: restate.reduce((n, b) => n + b.length, 0), resolve, reject });
       if (!this.flushing) void this.flush();
@@ -220,7 +220,7 @@ export class DurableStorage<H> {
     const dir = join(this.dir, 'snap');
     const name = `${pad(snapshot.meta.term)}-${pad(snapshot.meta.index)}.snap`;
     const tmp = join(dir, `${name}.tmp`);
-    const body = Buffer.from(encode({ meta: snapshot.meta, data: snapshot.data }));
+    const body = Buffer.from(pack({ meta: snapshot.meta, data: snapshot.data }));
     const fd = openSync(tmp, 'w');
     try {
       writeFileSync(fd, encodeRecord(RecordType.Snapshot, body));
@@ -248,7 +248,7 @@ export class DurableStorage<H> {
         this.log(`storage: snapshot ${name} is unreadable (${r.kind === 'bad' ? r.why : 'empty'}); trying an older one`);
         continue;
       }
-      const s = decode(r.payload) as Snapshot;
+      const s = unpack(r.payload) as Snapshot;
       this.snapshotMeta = s.meta;
       this.snapshotData = s.data;
       return;
@@ -288,13 +288,13 @@ export class DurableStorage<H> {
   private applyRecord(type: number, payload: Buffer, path: string, offset: number): void {
     switch (type) {
       case RecordType.Entries:
-        this.applyEntries(decode(payload) as LogEntry[]);
+        this.applyEntries(unpack(payload) as LogEntry[]);
         return;
       case RecordType.HardState:
-        this.hardState = decode(payload) as H;
+        this.hardState = unpack(payload) as H;
         return;
       case RecordType.Snapshot:
-        this.applySnapshotMeta(decode(payload) as SnapshotMeta, null);
+        this.applySnapshotMeta(unpack(payload) as SnapshotMeta, null);
         return;
       default:
         throw new StorageCorruptError(path, offset, `unknown record type ${type}`);

@@ -8,7 +8,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as connectTls } from 'node:tls';
-import { decode, encode } from '@msgpack/msgpack';
+import { pack, packTransient, unpack } from '../core/codec.js';
 import type { NodeId } from '../core/ids.js';
 import type { Envelope } from '../core/replica.js';
 import { encodeFrame, FrameDecoder, FrameTooLarge } from './frame.js';
@@ -158,7 +158,7 @@ export class PeerTransport<M extends Envelope> {
     }
     let frame: Buffer;
     try {
-      frame = encodeFrame(encode(msg));
+      frame = encodeFrame(packTransient(msg));
     } catch (err) {
       this.log('error', 'could not encode a peer message', { error: (err as Error).message });
       return false;
@@ -201,7 +201,7 @@ export class PeerTransport<M extends Envelope> {
     socket.setNoDelay(true);
     socket.on(tls === null ? 'connect' : 'secureConnect', () => {
       const hello: Handshake = { magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id };
-      socket.write(encodeFrame(encode(hello)));
+      socket.write(encodeFrame(packTransient(hello)));
       link.connected = true;
       link.backoffMs = this.limits.reconnectBackoffMinMs;
       this.scheduleDrain(id, link);
@@ -291,7 +291,7 @@ export class PeerTransport<M extends Envelope> {
       for (const f of frames) {
         let value: unknown;
         try {
-          value = decode(f);
+          value = unpack(f);
         } catch {
           return refuse('malformedFrames', 'undecodable frame');
         }

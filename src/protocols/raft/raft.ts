@@ -215,8 +215,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       this.pendingSnapshot !== null ||
       this.commit > this.applied ||
       this.term !== this.persistedHard.term ||
-      this.vote !== this.persistedHard.vote ||
-      this.commit !== this.persistedHard.commit
+      this.vote !== this.persistedHard.vote
     );
   }
 
@@ -224,24 +223,37 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     assert(this.outstanding === null, 'ready() called again before advance()');
     this.flushAppends();
     const hardState = this.hardState();
-    const hardChanged = !sameHardState(hardState, this.persistedHard);
+    // Term and vote must be durable before anything depends on them. The commit index need not
+    // be (§5 lists it as volatile): it is written only along with something that must be, so
+    // that learning of a commit never costs an fsync of its own.
+    const termOrVoteChanged = hardState.term !== this.persistedHard.term || hardState.vote !== this.persistedHard.vote;
     const entries = this.log.takeUnpersisted();
     const snapshot = this.pendingSnapshot;
     let persist: Persist<RaftHardState> | null = null;
-    if (hardChanged || entries.length > 0 || snapshot !== null) {
+    if (termOrVoteChanged || entries.length > 0 || snapshot !== null) {
       // The vote-before-persist mutant never writes its vote down: after a crash it may vote again.
       const written = this.isMutant('vote-before-persist') ? { ...hardState, vote: null } : hardState;
-      persist = { hardState: hardChanged ? written : null, entries, snapshot };
+      persist = { hardState: sameHardState(hardState, this.persistedHard) ? null : written, entries, snapshot };
     }
+    // A leader's messages do not depend on this Ready's persist: its term and vote are already
+    // durable (checked here), and it counts its own new entries toward commitment only once
+    // they are durable. So it replicates while its own write is in flight (dissertation §10.2.1).
+    const early = this.role === 'leader' && !termOrVoteChanged;
     const applyFrom = Math.max(this.applied, snapshot?.meta.index ?? 0) + 1;
     const applyTo = Math.min(this.commit, applyFrom + MAX_APPLY_ENTRIES_PER_READY - 1);
     const apply = applyFrom <= applyTo ? this.log.slice(applyFrom, applyTo) : [];
     assert(apply.length === Math.max(0, applyTo - applyFrom + 1), () => `committed entries ${applyFrom}..${applyTo} are in the log`);
-    const ready: Ready<RaftMessage, RaftHardState> = { persist, send: this.msgs, apply, readStates: this.readStates };
+    const ready: Ready<RaftMessage, RaftHardState> = {
+      persist,
+      sendBeforePersist: early ? this.msgs : NO_MESSAGES,
+      send: early ? NO_MESSAGES : this.msgs,
+      apply,
+      readStates: this.readStates,
+    };
     this.msgs = [];
     this.readStates = [];
     this.outstanding = {
-      hardState,
+      hardState: persist?.hardState != null ? hardState : this.persistedHard,
       lastEntry: entries[entries.length - 1] ?? null,
       snapshot,
       appliedTo: (apply.length > 0 ? applyTo : Math.max(this.applied, snapshot?.meta.index ?? 0)) as Index,
@@ -816,6 +828,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     return this.mutant !== null && isMutant(this.mutant, name);
   }
 }
+
+const NO_MESSAGES: readonly RaftMessage[] = Object.freeze([]);
 
 function sameHardState(a: RaftHardState, b: RaftHardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;

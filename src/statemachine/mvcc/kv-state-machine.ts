@@ -7,7 +7,7 @@
  * The proposer also names the lowest sequence number it still waits for; results below it
  * are dropped, which bounds what a session keeps.
  */
-import { decode, encode } from '@msgpack/msgpack';
+import { pack, unpack } from '../../core/codec.js';
 import { assert } from '../../core/assert.js';
 import type { Index, StateMachine } from '../../core/index.js';
 import { KvError, type KvErrorKind } from './kv-errors.js';
@@ -59,7 +59,7 @@ interface Session {
 const SNAPSHOT_FORMAT = 1;
 
 export function encodeKvCommand(cmd: KvCommand): Uint8Array {
-  return encode(cmd);
+  return pack(cmd);
 }
 
 export class KvStateMachine implements StateMachine<KvOutcome> {
@@ -73,7 +73,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   }
 
   apply(command: Uint8Array, _index: Index): KvOutcome {
-    const cmd = decode(command) as KvCommand;
+    const cmd = unpack(command) as KvCommand;
     const session = this.session(cmd.client);
     if (cmd.seq < session.lowestPending) {
       // The client already had its answer and said so: this is a very late duplicate.
@@ -115,11 +115,11 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const sessions = [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]);
     const members = [...this.memberClientUrls];
-    return encode({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members });
+    return pack({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members });
   }
 
   restore(data: Uint8Array): void {
-    const snap = decode(data) as {
+    const snap = unpack(data) as {
       format: number; revision: number; compactRevision: number;
       keys: [string, [number, number, number, number, Uint8Array | null, number][]][];
       sessions: [string, number, [number, KvOutcome][]][];

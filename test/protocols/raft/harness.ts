@@ -120,7 +120,7 @@ export class Cluster {
           }
           if (p.hardState !== null) d.hardState = p.hardState;
         }
-        for (const m of rd.send) this.inFlight.push(m);
+        for (const m of [...rd.sendBeforePersist, ...rd.send]) this.inFlight.push(m);
         const log = this.applied.get(id)!;
         for (const e of rd.apply) {
           const last = log[log.length - 1]?.index ?? (d.snapshot?.meta.index ?? 0);

@@ -49,13 +49,16 @@ test('(2) every Ready that sends a granted vote also persists that vote', () => 
     for (const n of c.nodes.values()) {
       if (!n.hasReady()) continue;
       const rd = n.ready();
+      for (const m of rd.sendBeforePersist) {
+        assert.ok(m.type !== 'vote-response' && m.type !== 'vote-request', 'votes never leave before their persist');
+      }
       for (const m of rd.send) {
         if (m.type === 'vote-response' && m.granted && !m.preVote) {
           assert.equal(rd.persist?.hardState?.vote, m.to, 'the grant and the durable vote travel together');
         }
       }
       n.advance(rd);
-      c.inFlight.push(...rd.send);
+      c.inFlight.push(...rd.sendBeforePersist, ...rd.send);
     }
   }
 });

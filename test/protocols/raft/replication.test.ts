@@ -99,3 +99,25 @@ test('Figure 8 with the commit-old-term mutant: a committed entry is overwritten
     c.tickAll(20); // s1 learns s5's log: its applied index 2 disagrees with everyone else's
   }, /state machine safety/);
 });
+
+test('a leader replicates before its own write is durable, but counts itself toward commitment only once it is', () => {
+  const c = new Cluster('n1 n2 n3 n4 n5');
+  c.elect('n1');
+  const leader = c.node('n1');
+  const { index } = leader.propose(new TextEncoder().encode('x'));
+  const rd = leader.ready();
+  assert.ok(rd.persist !== null && rd.persist.entries.some((e) => e.index === index), 'the entry is being written');
+  const appends = rd.sendBeforePersist.filter((m) => m.type === 'append');
+  assert.equal(appends.length, 4, 'appends leave while the leader\'s own write is in flight');
+  // Only n2 and n3 receive it and answer: with the leader's copy not yet durable, that is two
+  // durable copies of five, not a majority.
+  for (const m of appends) if (m.to === 'n2' || m.to === 'n3') c.node(m.to).step(m);
+  for (const id of ['n2', 'n3']) {
+    const frd = c.node(id).ready();
+    c.node(id).advance(frd);
+    for (const m of [...frd.sendBeforePersist, ...frd.send]) leader.step(m);
+  }
+  assert.ok(leader.status().commitIndex < index, 'not committed on two durable copies of five');
+  leader.advance(rd); // the leader's write is durable now: three of five
+  assert.ok(leader.status().commitIndex >= index, 'committed once the leader\'s own copy is durable');
+});
