@@ -75,6 +75,8 @@ export class EtcdServer {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
       'grpc.max_send_message_length': 2 ** 31 - 1,
+      // Per-call bookkeeping for a debugging service quorate does not expose.
+      'grpc.enable_channelz': 0,
     });
     this.server.addService(etcdService('KV').service, {
       Range: this.unary((req: PbRangeRequest) => this.read(toRange(req), req.serializable === true)),

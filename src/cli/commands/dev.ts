@@ -21,9 +21,10 @@ export const DEV_MEMBERS = [
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 
-const USAGE = `usage: quorate dev [--data-dir .quorate/dev] [--host 127.0.0.1] [--log-level info]
+const USAGE = `usage: quorate dev [--data-dir .quorate/dev] [--host 127.0.0.1] [--port-offset 0] [--log-level info]
 
-Starts members m1, m2, m3 (clients on ports 2379, 22379, 32379; peers on 2380, 22380, 32380).
+Starts members m1, m2, m3 (clients on ports 2379, 22379, 32379; peers on 2380, 22380, 32380;
+--port-offset N adds N to every port, e.g. when a system etcd already holds 2379).
 Ctrl-C stops them cleanly; running the command again resumes with the data intact.`;
 
 export const devCommand: Command = {
@@ -36,6 +37,7 @@ export const devCommand: Command = {
         help: { type: 'boolean', short: 'h' },
         'data-dir': { type: 'string', default: '.quorate/dev' },
         host: { type: 'string', default: '127.0.0.1' },
+        'port-offset': { type: 'string', default: '0' },
         'log-level': { type: 'string', default: 'info' },
       },
     });
@@ -46,12 +48,15 @@ export const devCommand: Command = {
     const dataDir = resolve(values['data-dir']);
     const host = values.host;
     if (host.includes(':')) throw new UsageError('--host: use an IPv4 address or a host name');
-    const cluster = DEV_MEMBERS.map((m) => `${m.name}=http://${host}:${m.peer}`).join(',');
+    const offset = Number(values['port-offset']);
+    if (!Number.isInteger(offset) || offset < 0 || offset > 30_000) throw new UsageError('--port-offset must be an integer from 0 to 30000');
+    const members = DEV_MEMBERS.map((m) => ({ name: m.name, client: m.client + offset, peer: m.peer + offset }));
+    const cluster = members.map((m) => `${m.name}=http://${host}:${m.peer}`).join(',');
     const main = fileURLToPath(new URL('../main.js', import.meta.url));
     const children = new Map<string, ChildProcess>();
     let stopping = false;
 
-    const exited = DEV_MEMBERS.map((m) => new Promise<number>((done) => {
+    const exited = members.map((m) => new Promise<number>((done) => {
       const child = spawn(process.execPath, [
         main, 'serve',
         '--name', m.name,
@@ -80,7 +85,7 @@ export const devCommand: Command = {
     process.on('SIGINT', stopAll);
     process.on('SIGTERM', stopAll);
 
-    void announceWhenReady(host, values['data-dir'], () => stopping);
+    void announceWhenReady(host, members, values['data-dir'], () => stopping);
     const codes = await Promise.all(exited);
     process.off('SIGINT', stopAll);
     process.off('SIGTERM', stopAll);
@@ -89,8 +94,8 @@ export const devCommand: Command = {
   },
 };
 
-async function announceWhenReady(host: string, dataDir: string, stopping: () => boolean): Promise<void> {
-  const endpoints = DEV_MEMBERS.map((m) => `${host}:${m.client}`);
+async function announceWhenReady(host: string, members: readonly { name: string; client: number }[], dataDir: string, stopping: () => boolean): Promise<void> {
+  const endpoints = members.map((m) => `${host}:${m.client}`);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (!stopping() && Date.now() < deadline) {
     try {
@@ -98,7 +103,7 @@ async function announceWhenReady(host: string, dataDir: string, stopping: () => 
       const leaders = new Set(statuses.map((s) => s.leader));
       if (leaders.size === 1 && !leaders.has(0)) {
         const leader = statuses.find((s) => s.header.member_id === statuses[0]!.leader);
-        const leaderName = leader === undefined ? '?' : DEV_MEMBERS[statuses.indexOf(leader)]!.name;
+        const leaderName = leader === undefined ? '?' : members[statuses.indexOf(leader)]!.name;
         console.log([
           '',
           `quorate: a 3-member cluster is up (leader ${leaderName}); data in ${dataDir}`,
