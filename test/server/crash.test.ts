@@ -44,8 +44,8 @@ test('SIGKILL the leader under load: a new leader serves, the killed member rejo
   }
 });
 
-test('20 SIGKILL/restart cycles of random members under write load lose no acknowledged write', { timeout: 240_000 }, async (t) => {
-  const cluster = await ProcessCluster.start(3);
+test('20 SIGKILL/restart cycles of random members under write load lose no acknowledged write (with frequent snapshots, so restarts restore from them and laggards catch up by InstallSnapshot)', { timeout: 240_000 }, async (t) => {
+  const cluster = await ProcessCluster.start(3, ['--snapshot-count', '150']);
   try {
     let done = false;
     const load = runWorkload(cluster, { clients: 6, keys: 8, stop: () => done });
@@ -66,7 +66,8 @@ test('20 SIGKILL/restart cycles of random members under write load lose no ackno
     const missing = await missingAcks(cluster, result.acked);
     assert.deepEqual([...missing.values()], [0, 0, 0], `acknowledged writes missing per member: ${JSON.stringify([...missing])}`);
     const verdict = checkHistory(result.history, 'kv', { timeoutMs: 30_000 });
-    t.diagnostic(`20 cycles: ${result.okWrites} acknowledged writes, ${result.okReads} reads, ${result.failed} failed or unknown; 0 lost; checker: ${verdict.verdict}`);
+    t.diagnostic(`20 cycles: ${result.okWrites} acknowledged writes, ${result.okReads} reads, ${result.failed} failed or unknown; 0 lost; checker: ${verdict.verdict}; ${JSON.stringify([...cluster.seen])}`);
+    assert.ok((cluster.seen.get('snapshot taken') ?? 0) > 0, 'snapshots were taken');
     assert.notEqual(verdict.verdict, 'not-linearizable');
   } catch (err) {
     console.error(cluster.output.slice(-60).join('\n'));

@@ -48,6 +48,9 @@ export class ProcessCluster {
   private readonly members = new Map<string, MemberProcess>();
   /** The last lines of every member's output, for a failing test's report. */
   readonly output: string[] = [];
+  /** How many output lines matched each watched phrase (counted as they stream by). */
+  readonly seen = new Map<string, number>();
+  private static readonly WATCHED = ['snapshot taken', 'installed snapshot from leader', 'restored state machine from snapshot'];
 
   private constructor(
     readonly names: readonly string[],
@@ -129,7 +132,11 @@ export class ProcessCluster {
       ...this.extraFlags,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line !== '') this.output.push(line);
+      for (const line of chunk.toString().split('\n')) {
+        if (line === '') continue;
+        this.output.push(line);
+        for (const w of ProcessCluster.WATCHED) if (line.includes(w)) this.seen.set(w, (this.seen.get(w) ?? 0) + 1);
+      }
       if (this.output.length > 400) this.output.splice(0, this.output.length - 400);
     };
     child.stdout?.on('data', keep);
