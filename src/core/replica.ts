@@ -85,6 +85,8 @@ export interface Ready<M extends Envelope, H> {
   /**
    * Committed entries, in log order, never repeated. Apply them after restoring
    * `persist.snapshot` if there is one. `noop`/`config` entries advance the applied index too.
+   * They are durable on a quorum already, so a driver may apply them before `persist` is
+   * durable (unless it installs a snapshot).
    */
   readonly apply: readonly LogEntry[];
   readonly readStates: readonly ReadState[];

@@ -4,10 +4,13 @@
  * neutral: it sees only the Replica contract, and looks the protocol up by name.
  *
  * The Ready loop, one Ready at a time:
- *   1. persist (group-committed: while one fsync is in flight, new input accumulates in the core
+ *   1. send what the core marks as independent of this Ready's persist (a leader's appends);
+ *      apply committed entries in order, answer proposals and reads waiting on them (they are
+ *      durable on a quorum already; if the Ready installs a snapshot, this waits for step 3);
+ *   2. persist (group-committed: while one fsync is in flight, new input accumulates in the core
  *      and becomes the next, larger Ready);
- *   2. send (only now: a vote or an append acknowledgement must never leave before it is durable);
- *   3. apply committed entries in order, answer proposals and reads waiting on them;
+ *   3. send the rest (only now: a vote or an append acknowledgement must never leave before it
+ *      is durable);
  *   4. advance; take a state machine snapshot every `snapshotEveryEntries`.
  */
 import { EventEmitter } from 'node:events';
@@ -347,6 +350,11 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
 
   private async handleReady(ready: Ready<Envelope, unknown>): Promise<void> {
     this.sendAll(ready.sendBeforePersist);
+    // Committed entries are already durable on a quorum, so they are applied (and their callers
+    // answered) while this Ready's own write is in flight, rather than one fsync later. Only a
+    // snapshot this Ready installs must be in place first.
+    const installsSnapshot = ready.persist !== null && ready.persist.snapshot !== null;
+    if (!installsSnapshot) this.applyCommitted(ready);
     if (ready.persist !== null) {
       await this.storage.save(ready.persist);
       if (ready.persist.snapshot !== null) {
@@ -360,11 +368,15 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     }
     if (this.stopped) return;
     this.sendAll(ready.send);
+    if (installsSnapshot) this.applyCommitted(ready);
+    this.replica.advance(ready);
+    if (this.entriesSinceSnapshot >= this.limits.snapshotEveryEntries) await this.takeSnapshot();
+  }
+
+  private applyCommitted(ready: Ready<Envelope, unknown>): void {
     for (const entry of ready.apply) this.applyEntry(entry);
     for (const rs of ready.readStates) this.readPoints.push(rs);
     this.releaseReads();
-    this.replica.advance(ready);
-    if (this.entriesSinceSnapshot >= this.limits.snapshotEveryEntries) await this.takeSnapshot();
   }
 
   private sendAll(messages: readonly Envelope[]): void {

@@ -1,0 +1,206 @@
+/**
+ * The same put workload against a 3-member etcd and a 3-member quorate cluster, side by side in
+ * one run: 256-byte values over 10,000 keys, a closed loop of 1, 8, 64 and 256 requests in
+ * flight, throughput and p50/p99 latency per system, and the server processes' CPU.
+ *
+ * Both clusters are started with the same etcd-style flags on loopback, on fresh data
+ * directories, and the client is the same gRPC client with etcd's wire definitions. Client and
+ * servers share this machine's cores: compare the ratios within one run, not absolute figures
+ * across machines. Run with `bash bench/put-vs-etcd.sh` (installs etcd if needed).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { etcdService, memberStatus } from '../src/server/proto.js';
+
+const VALUE_BYTES = 256;
+const KEYS = 10_000;
+const WARMUP_MS = 1_000;
+const CLIENT_CHANNELS = 4;
+const CLK_TCK = 100; // /proc/PID/stat time unit on Linux
+
+interface System {
+  readonly name: 'etcd' | 'quorate';
+  readonly command: string[];
+  readonly basePort: number;
+}
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const SYSTEMS: readonly System[] = [
+  { name: 'etcd', command: ['etcd'], basePort: 12379 },
+  { name: 'quorate', command: [process.execPath, MAIN, 'serve'], basePort: 13379 },
+];
+
+interface Cluster {
+  readonly children: ChildProcess[];
+  readonly endpoints: string[];
+  readonly dir: string;
+  leader: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startCluster(sys: System): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-${sys.name}-`));
+  const members = [0, 1, 2].map((i) => ({ name: `b${i + 1}`, client: sys.basePort + i * 100, peer: sys.basePort + 1 + i * 100 }));
+  const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const children = members.map((m) => {
+    const log = openSync(join(dir, `${m.name}.log`), 'a');
+    const [cmd, ...args] = sys.command;
+    return spawn(cmd!, [...args,
+      '--name', m.name, '--data-dir', join(dir, m.name),
+      '--listen-client-urls', `http://127.0.0.1:${m.client}`, '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
+      '--listen-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
+      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `bench-${sys.name}`,
+    ], { stdio: ['ignore', log, log] });
+  });
+  const cluster: Cluster = { children, endpoints: members.map((m) => `127.0.0.1:${m.client}`), dir, leader: '' };
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      const statuses = await Promise.all(cluster.endpoints.map((e) => memberStatus(e, 1_000)));
+      const leaderId = statuses[0]!.leader;
+      const i = statuses.findIndex((s) => s.header.member_id === leaderId);
+      if (leaderId !== 0 && statuses.every((s) => s.leader === leaderId) && i >= 0) {
+        cluster.leader = cluster.endpoints[i]!;
+        return cluster;
+      }
+    } catch {
+      // still starting
+    }
+    await sleep(200);
+  }
+  stopCluster(cluster, true);
+  throw new Error(`${sys.name} did not elect a leader within 30 s; logs in ${dir}`);
+}
+
+function stopCluster(c: Cluster, keepLogs = false): void {
+  for (const child of c.children) child.kill('SIGKILL');
+  if (!keepLogs) rmSync(c.dir, { recursive: true, force: true });
+}
+
+function cpuTicks(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+  }
+  return ticks;
+}
+
+interface Result {
+  system: string; concurrency: number; opsPerSec: number; p50: number; p99: number; errors: number; serverCpu: number; clientCpu: number;
+}
+
+async function runLevel(sys: System, cluster: Cluster, concurrency: number, seconds: number, target: 'leader' | 'all'): Promise<Result> {
+  const KV = etcdService('KV');
+  const endpoints = target === 'leader' ? [cluster.leader] : cluster.endpoints;
+  const clients = Array.from({ length: CLIENT_CHANNELS * endpoints.length }, (_, i) =>
+    new KV(endpoints[i % endpoints.length]!, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+  const value = Buffer.alloc(VALUE_BYTES, 0x61);
+  let seed = 42;
+  const nextKey = (): Buffer => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return Buffer.from(`key-${String(seed % KEYS).padStart(5, '0')}`);
+  };
+  const latencies: number[] = [];
+  let errors = 0;
+  let measuring = false;
+  let stop = false;
+  const worker = async (w: number): Promise<void> => {
+    let n = w;
+    while (!stop) {
+      const client = clients[n++ % clients.length]!;
+      const t0 = process.hrtime.bigint();
+      const ok = await new Promise<boolean>((resolve) => client['Put']!({ key: nextKey(), value }, { deadline: Date.now() + 10_000 }, (err: Error | null) => resolve(err === null)));
+      if (!measuring) continue;
+      if (ok) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      else errors++;
+    }
+  };
+  const pids = cluster.children.map((c) => c.pid!);
+  const workers = Array.from({ length: concurrency }, (_, i) => worker(i));
+  await sleep(WARMUP_MS);
+  measuring = true;
+  const cpu0 = cpuTicks(pids);
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  const serverCpu = ((cpuTicks(pids) - cpu0) / CLK_TCK / elapsed) * 100;
+  const clientUsage = process.cpuUsage(client0);
+  stop = true;
+  await Promise.all(workers);
+  for (const c of clients) c.close();
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN;
+  return {
+    system: sys.name, concurrency, opsPerSec: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99), errors,
+    serverCpu, clientCpu: ((clientUsage.user + clientUsage.system) / 1e6 / elapsed) * 100,
+  };
+}
+
+function table(results: readonly Result[], levels: readonly number[]): string {
+  const get = (s: string, c: number) => results.find((r) => r.system === s && r.concurrency === c);
+  const rows = [['in flight', 'etcd ops/s', 'quorate ops/s', 'ratio', 'etcd p50/p99 ms', 'quorate p50/p99 ms', 'p99 ratio', 'server CPU etcd/quorate', 'errors']];
+  for (const c of levels) {
+    const e = get('etcd', c);
+    const q = get('quorate', c);
+    const f = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
+    rows.push([
+      String(c), f(e?.opsPerSec), f(q?.opsPerSec), e && q ? (q.opsPerSec / e.opsPerSec).toFixed(2) : '-',
+      e ? `${f(e.p50, 1)} / ${f(e.p99, 1)}` : '-', q ? `${f(q.p50, 1)} / ${f(q.p99, 1)}` : '-',
+      e && q ? (q.p99 / e.p99).toFixed(2) : '-', `${f(e?.serverCpu)}% / ${f(q?.serverCpu)}%`, `${e?.errors ?? '-'} / ${q?.errors ?? '-'}`,
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padStart(widths[i]!)).join('  ')).join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '10' },
+      concurrency: { type: 'string', default: '1,8,64,256' },
+      systems: { type: 'string', default: 'etcd,quorate' },
+      target: { type: 'string', default: 'leader' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const seconds = Number(values.seconds);
+  const levels = values.concurrency.split(',').map(Number);
+  const target = values.target === 'all' ? 'all' : 'leader';
+  const chosen = SYSTEMS.filter((s) => values.systems.split(',').includes(s.name));
+  const results: Result[] = [];
+  const running: Cluster[] = [];
+  const cleanup = () => { for (const c of running) stopCluster(c); };
+  process.once('SIGINT', () => { cleanup(); process.exit(130); });
+  try {
+    // One cluster of each system at a time, levels in the same order: both see the same machine.
+    for (const sys of chosen) {
+      const cluster = await startCluster(sys);
+      running.push(cluster);
+      for (const c of levels) {
+        const r = await runLevel(sys, cluster, c, seconds, target);
+        results.push(r);
+        console.error(`${sys.name.padEnd(8)} ${String(c).padStart(4)} in flight: ${r.opsPerSec.toFixed(0)} ops/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors, server CPU ${r.serverCpu.toFixed(0)}%, client CPU ${r.clientCpu.toFixed(0)}%`);
+      }
+      stopCluster(cluster);
+      running.pop();
+    }
+  } finally {
+    cleanup();
+  }
+  if (values.json) console.log(JSON.stringify(results, null, 2));
+  else console.log(`\nput, ${VALUE_BYTES}-byte values, ${KEYS} keys, ${seconds} s per level, requests to ${target === 'leader' ? 'the leader' : 'all members'}\n\n${table(results, levels)}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exitCode = 1;
+});
