@@ -73,6 +73,20 @@ interface SimClient {
 
 /** Chance, per durable write that sent messages, of a crash right after it (during the fault window). */
 export const CRASH_AFTER_SYNC_PROBABILITY = 0.002;
+/** Share of client reads served by ReadIndex (the rest go through the log). */
+export const READ_INDEX_SHARE = 0.8;
+/**
+ * Crash, and restart within a few ms, right after a node sent something that rests on a durable
+ * promise it just made (a vote, a new term): the window in which a node that sent the promise
+ * without really making it durable forgets it and promises again.
+ */
+export const CRASH_AFTER_PROMISE_PROBABILITY = 0.25;
+/**
+ * Crash a leader right after it applied newly committed entries, before its followers may have
+ * heard of them: the window in which a leader that committed something it should not have
+ * leaves it half-replicated, for a later leader to overwrite.
+ */
+export const CRASH_AFTER_APPLY_PROBABILITY = 0.02;
 
 export interface RunStats {
   readonly seed: number;
@@ -119,11 +133,17 @@ export class Simulation {
   private duplicateRate = 0;
   private readonly membership: Membership;
   private healed = false;
+  /**
+   * After the faults heal: 'drain' lets every client finish what it is doing, then 'reads'
+   * fails the leader over once more and clients only read (Jepsen's final reads). An idle
+   * cluster that just changed leader must still answer a linearizable read within the bound.
+   */
+  private phase: 'faults' | 'drain' | 'reads' = 'faults';
   private readonly endMs: number;
   /** Small batches in some runs let old-term entries travel apart from a new leader's entries. */
   private readonly maxEntriesPerMessage: number;
   /** Each run also picks a protocol variant, so every configuration a user may choose is tested. */
-  private readonly variant: { preVote: boolean; checkQuorum: boolean };
+  private readonly variant: { preVote: boolean; checkQuorum: boolean; electionTimeoutTicks: number };
 
   constructor(private readonly protocol: ProtocolDefinition, private readonly o: SimOptions) {
     this.rng = new Prng(o.seed);
@@ -131,7 +151,13 @@ export class Simulation {
     this.membership = { voters: this.ids, outgoingVoters: [], learners: [] };
     this.endMs = o.faultWindowMs + o.livenessBoundMs;
     this.maxEntriesPerMessage = this.rng.pick([1, 2, 4, 64]);
-    this.variant = { preVote: this.rng.chance(0.5), checkQuorum: this.rng.chance(0.5) };
+    // A short election timeout (few distinct random timeouts) makes rival candidates of one
+    // term common: the situation in which a forgotten vote elects two leaders.
+    this.variant = {
+      preVote: this.rng.chance(0.5),
+      checkQuorum: this.rng.chance(0.5),
+      electionTimeoutTicks: this.rng.chance(0.5) ? o.electionTimeoutTicks : Math.max(4, Math.ceil(o.electionTimeoutTicks / 2)),
+    };
     for (const id of this.ids) {
       const disk = new ModelDisk<unknown>();
       const node: SimNode = {
@@ -247,6 +273,7 @@ export class Simulation {
         break;
       }
       this.finish(n, rd);
+      if (this.crashAfterApply(n, rd)) return;
     }
     this.observe(n);
   }
@@ -263,7 +290,7 @@ export class Simulation {
       n.appliedSinceCompact = 0;
     }
     this.finish(n, rd);
-    if (this.crashAfterSync(n, rd)) return;
+    if (this.crashAfterSync(n, rd) || this.crashAfterApply(n, rd)) return;
     this.drive(n);
   }
 
@@ -275,9 +302,18 @@ export class Simulation {
    */
   private crashAfterSync(n: SimNode, rd: Ready<Envelope, unknown>): boolean {
     if (!this.o.faults.has('crash') || this.healed || rd.send.length + rd.sendBeforePersist.length === 0) return false;
-    if (!this.rng.chance(CRASH_AFTER_SYNC_PROBABILITY)) return false;
+    const promised = rd.persist !== null && rd.persist.hardState !== null && rd.send.length > 0;
+    if (!this.rng.chance(promised ? CRASH_AFTER_PROMISE_PROBABILITY : CRASH_AFTER_SYNC_PROBABILITY)) return false;
     this.crash(n.id);
-    this.queue.push(this.now + this.rng.int(1, 15), { kind: 'restart', node: n.id });
+    this.queue.push(this.now + (promised ? this.rng.int(0, 3) : this.rng.int(1, 15)), { kind: 'restart', node: n.id });
+    return true;
+  }
+
+  private crashAfterApply(n: SimNode, rd: Ready<Envelope, unknown>): boolean {
+    if (!this.o.faults.has('crash') || this.healed || rd.apply.length === 0) return false;
+    if (n.replica.status().role !== 'leader' || !this.rng.chance(CRASH_AFTER_APPLY_PROBABILITY)) return false;
+    this.crash(n.id);
+    this.queue.push(this.now + this.rng.int(50, 500), { kind: 'restart', node: n.id });
     return true;
   }
 
@@ -365,7 +401,18 @@ export class Simulation {
   private onClientNext(id: number): void {
     const c = this.clients[id - 1]!;
     if (this.now >= this.endMs - this.o.clientTimeoutMs) return;
+    if (this.phase === 'drain') {
+      if (this.clients.every((other) => other.op === null)) this.startFinalReads();
+      return;
+    }
     const key = `k${this.rng.int(1, this.o.keys)}`;
+    if (this.phase === 'reads') {
+      c.seq++;
+      c.op = { op: { f: 'get', key }, invokedAt: this.now, seq: c.seq, readIndex: true };
+      c.attempts = 0;
+      this.attempt(c);
+      return;
+    }
     const roll = this.rng.float();
     const value = this.rng.int(1, 5);
     const op: RegisterOp =
@@ -374,7 +421,7 @@ export class Simulation {
       : roll < 0.9 ? { f: 'cas', key, expected: this.rng.chance(0.2) ? null : this.rng.int(1, 5), value }
       : { f: 'delete', key };
     c.seq++;
-    c.op = { op, invokedAt: this.now, seq: c.seq, readIndex: op.f === 'get' && this.rng.chance(0.5) };
+    c.op = { op, invokedAt: this.now, seq: c.seq, readIndex: op.f === 'get' && this.rng.chance(READ_INDEX_SHARE) };
     c.attempts = 0;
     this.attempt(c);
   }
@@ -468,7 +515,7 @@ export class Simulation {
       case 'delete': recorded = { ...base, kind: 'delete' }; break;
     }
     this.history.push(recorded);
-    if (outcome === 'ok' && this.healed) c.completedAfterHeal = true;
+    if (outcome === 'ok' && this.phase === 'reads') c.completedAfterHeal = true;
     this.note(`client ${c.id} ${op.f} ${op.key} → ${outcome}`);
     c.op = null;
   }
@@ -522,7 +569,7 @@ export class Simulation {
 
   private partition(lasting: number): void {
     const shuffled = this.rng.shuffle([...this.ids]);
-    const style = this.rng.pick(['majority-minority', 'isolate', 'bridge', 'one-way'] as const);
+    const style = this.rng.pick(['majority-minority', 'isolate', 'isolate-leader', 'bridge', 'one-way'] as const);
     const cutBoth = (a: NodeId[], b: NodeId[]) => {
       for (const x of a) for (const y of b) {
         this.cut.add(`${x}>${y}`);
@@ -538,6 +585,12 @@ export class Simulation {
       case 'isolate':
         cutBoth(shuffled.slice(0, 1), shuffled.slice(1));
         break;
+      case 'isolate-leader': {
+        // As Jepsen's nemeses do: cut off whoever leads now; clients that know it keep using it.
+        const leader = this.currentLeader() ?? shuffled[0]!;
+        cutBoth([leader], this.ids.filter((id) => id !== leader));
+        break;
+      }
       case 'bridge': {
         // Two halves that cannot talk, and one node that talks to both.
         const k = Math.floor((this.ids.length - 1) / 2);
@@ -552,6 +605,16 @@ export class Simulation {
     }
     this.note(`nemesis partition ${style} ${shuffled.join(',')}`);
     this.queue.push(this.now + lasting, { kind: 'heal-link-faults' });
+  }
+
+  /** The node that leads the highest term, if any node is leading. */
+  private currentLeader(): NodeId | null {
+    let best: { id: NodeId; term: number } | null = null;
+    for (const n of this.nodes.values()) {
+      const st = n.up ? n.replica.status() : null;
+      if (st !== null && st.role === 'leader' && (best === null || st.term > best.term)) best = { id: n.id, term: st.term };
+    }
+    return best?.id ?? null;
   }
 
   private healLinks(): void {
@@ -608,8 +671,22 @@ export class Simulation {
     for (const e of parked) this.handle(e);
   }
 
+  /** The last failover (when crashes are among the faults): crash the leader of an idle cluster, restart it soon; then only reads. */
+  private startFinalReads(): void {
+    this.phase = 'reads';
+    const leader = this.o.faults.has('crash') ? this.currentLeader() : null;
+    if (leader !== null) {
+      this.crash(leader);
+      this.queue.push(this.now + this.rng.int(5, 50), { kind: 'restart', node: leader });
+    }
+    this.note('final reads');
+    for (const c of this.clients) this.queue.push(this.now + this.rng.int(0, this.o.clientThinkMs), { kind: 'client-next', client: c.id });
+  }
+
   private healAll(): void {
     this.healed = true;
+    this.phase = 'drain';
+    if (this.clients.every((c) => c.op === null)) this.startFinalReads();
     this.healLinks();
     for (const id of this.ids) {
       const n = this.nodes.get(id)!;
@@ -647,7 +724,7 @@ export class Simulation {
       applied: applied as Index,
       ...(this.o.mutant === undefined ? {} : { mutant: this.o.mutant }),
       ...({
-        electionTimeoutTicks: this.o.electionTimeoutTicks,
+        electionTimeoutTicks: this.variant.electionTimeoutTicks,
         heartbeatIntervalTicks: this.o.heartbeatIntervalTicks,
         maxEntriesPerMessage: this.maxEntriesPerMessage,
         preVote: this.variant.preVote,
