@@ -9,3 +9,6 @@ export { RegisterKv, encodeCommand, type RegisterOp, type RegisterResult, type S
 export * from './node/index.js';
 export { DurableStorage, StorageCorruptError } from './storage/index.js';
 export { PeerTransport, DEFAULT_TRANSPORT_LIMITS, type PeerAddress } from './transport/index.js';
+export { type PeerTls } from './transport/index.js';
+export * from './statemachine/mvcc/index.js';
+export * from './server/index.js';
