@@ -3,7 +3,7 @@
  * with client sessions, so a command retried with the same (client, seq) takes effect once and
  * answers with the result it had the first time (dissertation §6.3).
  */
-import { decode, encode } from '@msgpack/msgpack';
+import { pack, unpack } from '../core/codec.js';
 import { assert } from '../core/assert.js';
 import type { Index, StateMachine } from '../core/index.js';
 
@@ -33,7 +33,7 @@ interface Session {
 }
 
 export function encodeCommand(cmd: SessionCommand): Uint8Array {
-  return encode(cmd);
+  return pack(cmd);
 }
 
 export class RegisterKv implements StateMachine<RegisterResult> {
@@ -41,7 +41,7 @@ export class RegisterKv implements StateMachine<RegisterResult> {
   private sessions = new Map<number, Session>();
 
   apply(command: Uint8Array, index: Index): RegisterResult {
-    const cmd = decode(command) as SessionCommand;
+    const cmd = unpack(command) as SessionCommand;
     const session = this.sessions.get(cmd.client);
     if (session !== undefined && cmd.seq <= session.seq) {
       // A retry of what this client already did: answer as the first time, change nothing.
@@ -82,11 +82,11 @@ export class RegisterKv implements StateMachine<RegisterResult> {
   }
 
   snapshot(): Uint8Array {
-    return encode({ values: [...this.values], sessions: [...this.sessions] });
+    return pack({ values: [...this.values], sessions: [...this.sessions] });
   }
 
   restore(data: Uint8Array): void {
-    const s = decode(data) as { values: [string, number][]; sessions: [number, Session][] };
+    const s = unpack(data) as { values: [string, number][]; sessions: [number, Session][] };
     this.values = new Map(s.values);
     this.sessions = new Map(s.sessions);
   }
