@@ -46,12 +46,17 @@ export function jointVoteResult(
   return 'pending';
 }
 
+/** Each voter's match index; a Map works, and so does a view over a leader's progress. */
+export interface MatchIndexes {
+  get(id: NodeId): Index | number | undefined;
+}
+
 /**
  * The highest index that a majority of `voters` has durably stored, given each voter's match
  * index (a voter missing from `match` counts as 0). Empty configuration → +Infinity so that a
  * joint configuration's min() is decided by the non-empty half.
  */
-export function committedIndex(voters: ReadonlySet<NodeId>, match: ReadonlyMap<NodeId, Index>): number {
+export function committedIndex(voters: ReadonlySet<NodeId>, match: MatchIndexes): number {
   if (voters.size === 0) return Number.POSITIVE_INFINITY;
   const indexes: number[] = [];
   for (const v of voters) indexes.push(match.get(v) ?? 0);
@@ -64,8 +69,9 @@ export function committedIndex(voters: ReadonlySet<NodeId>, match: ReadonlyMap<N
 export function jointCommittedIndex(
   incoming: ReadonlySet<NodeId>,
   outgoing: ReadonlySet<NodeId>,
-  match: ReadonlyMap<NodeId, Index>,
+  match: MatchIndexes,
 ): number {
+  if (outgoing.size === 0) return committedIndex(incoming, match);
   return Math.min(committedIndex(incoming, match), committedIndex(outgoing, match));
 }
 

@@ -36,6 +36,8 @@ type Answer =
 
 interface SimNode {
   readonly id: NodeId;
+  /** 1-based position in the cluster (a cheap number for the trace hash). */
+  readonly index: number;
   replica: Replica<Envelope, unknown>;
   sm: RegisterKv;
   readonly disk: ModelDisk<unknown>;
@@ -158,10 +160,10 @@ export class Simulation {
       checkQuorum: this.rng.chance(0.5),
       electionTimeoutTicks: this.rng.chance(0.5) ? o.electionTimeoutTicks : Math.max(4, Math.ceil(o.electionTimeoutTicks / 2)),
     };
-    for (const id of this.ids) {
+    for (const [i, id] of this.ids.entries()) {
       const disk = new ModelDisk<unknown>();
       const node: SimNode = {
-        id, replica: this.createReplica(id, disk, 0), sm: new RegisterKv(), disk, up: true,
+        id, index: i + 1, replica: this.createReplica(id, disk, 0), sm: new RegisterKv(), disk, up: true,
         incarnation: 0, paused: false, rate: 1, syncing: null, lastApplied: 0, appliedSinceCompact: 0, lastCommit: 0,
         lastTerm: 0, wasLeader: false, proposals: new Map(), parked: [], reads: new Map(), readPoints: [],
       };
@@ -231,6 +233,15 @@ export class Simulation {
     }
   }
 
+  /** What note(`d from>to`) would add to the trace hash, without building the string (hot path). */
+  private noteDelivery(to: number, from: number): void {
+    let h = this.traceHash ^ Math.floor(this.now * 1000);
+    h = Math.imul(h ^ 0x64, 0x01000193);
+    h = Math.imul(h ^ from, 0x01000193);
+    h = Math.imul(h ^ to, 0x01000193);
+    this.traceHash = h;
+  }
+
   private note(line: string): void {
     if (this.o.trace) this.trace.push(`${this.now.toFixed(3).padStart(10)} ${line}`);
     let h = this.traceHash ^ Math.floor(this.now * 1000);
@@ -256,7 +267,7 @@ export class Simulation {
     }
     this.delivered++;
     if (this.o.trace) this.note(`deliver ${describe(msg)}`);
-    else this.note(`d ${msg.from}>${msg.to}`);
+    else this.noteDelivery(n.index, this.nodes.get(msg.from)?.index ?? 0);
     n.replica.step(msg);
     this.drive(n);
   }
@@ -506,13 +517,21 @@ export class Simulation {
     const pending = c.op;
     if (pending === null) return;
     const { op } = pending;
-    const base = { id: this.history.length, client: c.id, key: op.key, outcome, invokedAt: pending.invokedAt, completedAt: outcome === 'unknown' ? Number.POSITIVE_INFINITY : this.now };
+    const id = this.history.length;
+    const completedAt = outcome === 'unknown' ? Number.POSITIVE_INFINITY : this.now;
+    const { invokedAt } = pending;
+    const client = c.id;
+    const key = op.key;
     let recorded: Operation;
     switch (op.f) {
-      case 'get': recorded = { ...base, kind: 'read', ...(outcome === 'ok' ? { result: result ?? null } : {}) }; break;
-      case 'put': recorded = { ...base, kind: 'write', value: op.value }; break;
-      case 'cas': recorded = { ...base, kind: 'cas', expected: op.expected, value: op.value }; break;
-      case 'delete': recorded = { ...base, kind: 'delete' }; break;
+      case 'get':
+        recorded = outcome === 'ok'
+          ? { id, client, key, outcome, invokedAt, completedAt, kind: 'read', result: result ?? null }
+          : { id, client, key, outcome, invokedAt, completedAt, kind: 'read' };
+        break;
+      case 'put': recorded = { id, client, key, outcome, invokedAt, completedAt, kind: 'write', value: op.value }; break;
+      case 'cas': recorded = { id, client, key, outcome, invokedAt, completedAt, kind: 'cas', expected: op.expected, value: op.value }; break;
+      case 'delete': recorded = { id, client, key, outcome, invokedAt, completedAt, kind: 'delete' }; break;
     }
     this.history.push(recorded);
     if (outcome === 'ok' && this.phase === 'reads') c.completedAfterHeal = true;

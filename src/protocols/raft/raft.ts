@@ -728,11 +728,14 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     }
   }
 
+  /** Each member's durable match index, the leader's own included (read by the commit rule). */
+  private readonly matchIndexes = {
+    get: (id: NodeId): number | undefined => (id === this.id ? this.log.stableIndex : this.progress.get(id)?.match),
+  };
+
   private maybeCommit(): void {
     if (this.role !== 'leader') return;
-    const match = new Map<NodeId, Index>([[this.id, this.log.stableIndex]]);
-    for (const [id, pr] of this.progress) match.set(id, pr.match);
-    const index = jointCommittedIndex(this.config.voters, this.config.outgoing, match);
+    const index = jointCommittedIndex(this.config.voters, this.config.outgoing, this.matchIndexes);
     if (index <= this.commit) return;
     // Figure 8: only an entry of the current term is committed by counting replicas.
     if (this.log.termAt(index) !== this.term && !this.isMutant('commit-old-term')) return;
