@@ -59,7 +59,6 @@ export interface EtcdServerOptions {
 
 type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
 
-
 export class EtcdServer {
   private readonly server: grpc.Server;
   private readonly proposer: SessionProposer;
