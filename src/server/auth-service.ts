@@ -164,21 +164,23 @@ export class AuthService {
   /**
    * Who sent a request: the user its `token` metadata names, or null without a token (or while
    * auth is disabled, when tokens are ignored as etcd does). A bad, expired or revoked token is
-   * refused with `etcdserver: invalid auth token`. A token this member cannot place yet (issued
-   * after changes it has not applied) is tried again after a read barrier.
+   * refused with `etcdserver: invalid auth token`. A token this member cannot place (auth looks
+   * disabled here, or the token was issued after changes this member has not applied yet) is
+   * judged again after a read barrier, so a lagging member does not refuse a fresh token.
    */
   async userOf(metadata: grpc.Metadata): Promise<AuthUser> {
-    if (!this.o.kv.auth.enabled) return null;
     const value = metadata.get(TOKEN_METADATA_KEY)[0];
     if (value === undefined) return null;
     const token = typeof value === 'string' ? value : value.toString('utf8');
-    const user = this.verify(token);
-    if (user !== null) return user;
+    if (this.o.kv.auth.enabled) {
+      const user = this.verify(token);
+      if (user !== null) return user;
+    }
     await this.o.readBarrier();
     if (!this.o.kv.auth.enabled) return null;
-    const again = this.verify(token);
-    if (again === null) throw authError('invalid-auth-token');
-    return again;
+    const user = this.verify(token);
+    if (user === null) throw authError('invalid-auth-token');
+    return user;
   }
 
   /**
@@ -188,6 +190,15 @@ export class AuthService {
   checkRange(user: AuthUser, key: Uint8Array, rangeEnd: Uint8Array): grpc.ServiceError | null {
     const denied = this.o.kv.auth.checkRange(user, key, rangeEnd);
     return denied === null ? null : authError(denied);
+  }
+
+  /**
+   * For the Watch service: null when `user` may watch [key, rangeEnd), else the cancel_reason
+   * of the response that creates and at once cancels the watch (etcd's text). Normalise the
+   * request first as etcd does: an empty key means "\0" (every key from the smallest).
+   */
+  watchCancelReason(user: AuthUser, key: Uint8Array, rangeEnd: Uint8Array): string | null {
+    return this.o.kv.auth.checkRange(user, key, rangeEnd) === null ? null : WATCH_PERMISSION_DENIED_REASON;
   }
 
   /** Throws unless `user` may run this KV request (every key it reads or writes). */

@@ -55,6 +55,8 @@ export interface EtcdServerOptions {
   readonly tls: ClientTls | null;
   readonly limits?: Partial<ServerLimits>;
   readonly retry: RetryPolicy;
+  /** Lifetime of auth tokens; DEFAULT_AUTH_TOKEN_TTL_MS unless set. */
+  readonly authTokenTtlMs?: number;
   readonly logger: Logger;
 }
 
@@ -79,6 +81,7 @@ export class EtcdServer {
       propose: (request, user) => this.proposer.propose(request, user),
       readBarrier: () => withRetry(options.retry, () => options.node.readBarrier(), () => !options.node.running),
       header: () => this.header(options.kv.store.revision),
+      ...(options.authTokenTtlMs === undefined ? {} : { tokenTtlMs: options.authTokenTtlMs }),
     });
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
@@ -151,11 +154,10 @@ export class EtcdServer {
 
   private async read(request: KvRequest, serializable: boolean, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
     this.refuseInvalid(request);
-    const user = await this.auth.userOf(metadata);
     if (!serializable) {
       await withRetry(this.options.retry, () => this.options.node.readBarrier(), () => !this.options.node.running);
     }
-    this.auth.checkRequest(user, request);
+    this.auth.checkRequest(await this.auth.userOf(metadata), request);
     return this.respond(this.options.kv.execute(request));
   }
 
