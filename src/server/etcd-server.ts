@@ -64,7 +64,7 @@ type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.send
 
 export class EtcdServer {
   private readonly server: grpc.Server;
-  /** Auth: the Auth service, and who may read or write what (also for Watch: `auth.userOf`, `auth.checkRange`). */
+  /** Auth: the Auth service and the permission checks (for Watch: `auth.userOf(metadata)`, then `auth.watchCancelReason(user, key, rangeEnd)`). */
   readonly auth: AuthService;
   private readonly proposer: SessionProposer;
   private readonly limits: ServerLimits;

@@ -182,6 +182,26 @@ test('the auth state is applied through the log, refused per user at apply, and 
   assert.equal(copy.auth.checkRequest('root', put('x')), null);
 });
 
+test('apply is deterministic: two members applying the same log reach byte-identical snapshots', () => {
+  const log: Parameters<typeof encodeKvCommand>[0][] = [
+    { client: 'c', seq: 1, lowestPending: 1, request: { op: 'user-add', name: 'root', password: HASH } },
+    { client: 'c', seq: 2, lowestPending: 2, request: { op: 'user-grant-role', user: 'root', role: 'root' } },
+    { client: 'c', seq: 3, lowestPending: 3, request: { op: 'role-add', name: 'r' } },
+    { client: 'c', seq: 4, lowestPending: 4, request: { op: 'role-grant-permission', name: 'r', perm: { permType: 'READWRITE', key: b('a'), rangeEnd: b('b') } } },
+    { client: 'c', seq: 5, lowestPending: 5, request: { op: 'user-add', name: 'u', password: null } },
+    { client: 'c', seq: 6, lowestPending: 6, request: { op: 'user-grant-role', user: 'u', role: 'r' } },
+    { client: 'c', seq: 7, lowestPending: 7, request: { op: 'auth-enable', tokenKey: KEY } },
+    { client: 'c', seq: 8, lowestPending: 8, request: put('a1'), user: 'u' },
+    { client: 'c', seq: 9, lowestPending: 9, request: put('c1'), user: 'u' },
+    { client: 'c', seq: 10, lowestPending: 10, request: { op: 'role-delete', role: 'r' }, user: 'root' },
+  ];
+  const members = [new KvStateMachine(), new KvStateMachine()];
+  const outcomes = members.map((sm) => log.map((cmd, i) => sm.apply(encodeKvCommand(cmd), index(i + 1))));
+  assert.deepEqual(outcomes[0], outcomes[1]);
+  assert.deepEqual(outcomes[0]?.slice(7, 9).map((o) => o.ok), [true, false]);
+  assert.deepEqual(Buffer.from(members[0]!.snapshot()), Buffer.from(members[1]!.snapshot()));
+});
+
 test('passwords: scrypt with a random salt (two hashes of one password differ), verified in constant time', async () => {
   const a = await hashPassword('secret');
   const c = await hashPassword('secret');
