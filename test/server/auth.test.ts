@@ -98,6 +98,10 @@ test('etcd auth through the etcd3 client on a 3-member cluster', { timeout: 120_
       await root.put('secret').value('s4');
       assert.equal(await root.get('secret').string(), 's4');
       assert.deepEqual((await root.getUsers()).map((u) => u.name).sort(), ['alice', 'root']);
+      const status = await root.auth.authStatus();
+      assert.equal(status.enabled, true);
+      assert.ok(Number(status.authRevision) > 1, 'every change bumped the auth revision');
+      assert.match(await errorOf(anon.auth.authStatus()), /etcdserver: user name is empty/);
     });
 
     await t.test('a user reads and writes only what its roles allow (put, get, prefix, delete, txn)', async () => {
