@@ -11,7 +11,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ReplicatedNode } from '../node/index.js';
 import type { Logger } from '../node/config.js';
-import { isWrite, KvError, validateRequest, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
+import { isAuthErrorKind, isWrite, KvError, validateRequest, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
 import type { ClusterIdentity, MemberConfig } from './cluster-config.js';
 import {
   pbResult, toDeleteRange, toPut, toRange, toTxn,
@@ -19,6 +19,7 @@ import {
 } from './convert.js';
 import { kvError, toGrpcError } from './grpc-errors.js';
 import { etcdService } from './proto.js';
+import { authError, AuthService } from './auth-service.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import { SessionProposer } from './session-proposer.js';
 
@@ -54,6 +55,8 @@ export interface EtcdServerOptions {
   readonly tls: ClientTls | null;
   readonly limits?: Partial<ServerLimits>;
   readonly retry: RetryPolicy;
+  /** Lifetime of auth tokens; DEFAULT_AUTH_TOKEN_TTL_MS unless set. */
+  readonly authTokenTtlMs?: number;
   readonly logger: Logger;
 }
 
@@ -61,6 +64,8 @@ type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.send
 
 export class EtcdServer {
   private readonly server: grpc.Server;
+  /** Auth: the Auth service and the permission checks (for Watch: `auth.userOf(metadata)`, then `auth.watchCancelReason(user, key, rangeEnd)`). */
+  readonly auth: AuthService;
   private readonly proposer: SessionProposer;
   private readonly limits: ServerLimits;
   private readonly memberIdByName: Map<string, string>;
@@ -71,6 +76,13 @@ export class EtcdServer {
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
     this.proposer = new SessionProposer(options.node, options.self.name, options.retry, this.limits.maxRequestBytes);
     this.memberIdByName = new Map(options.identity.members.map((m) => [m.name, m.id]));
+    this.auth = new AuthService({
+      kv: options.kv,
+      propose: (request, user) => this.proposer.propose(request, user),
+      readBarrier: () => withRetry(options.retry, () => options.node.readBarrier(), () => !options.node.running),
+      header: () => this.header(options.kv.store.revision),
+      ...(options.authTokenTtlMs === undefined ? {} : { tokenTtlMs: options.authTokenTtlMs }),
+    });
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
       'grpc.max_send_message_length': 2 ** 31 - 1,
@@ -78,17 +90,18 @@ export class EtcdServer {
       'grpc.enable_channelz': 0,
     });
     this.server.addService(etcdService('KV').service, {
-      Range: this.unary((req: PbRangeRequest) => this.read(toRange(req), req.serializable === true)),
-      Put: this.unary((req: PbPutRequest) => this.write(toPut(req))),
-      DeleteRange: this.unary((req: PbDeleteRangeRequest) => this.write(toDeleteRange(req))),
-      Txn: this.unary((req: PbTxnRequest) => {
+      Range: this.unary((req: PbRangeRequest, md) => this.read(toRange(req), req.serializable === true, md)),
+      Put: this.unary((req: PbPutRequest, md) => this.write(toPut(req), md)),
+      DeleteRange: this.unary((req: PbDeleteRangeRequest, md) => this.write(toDeleteRange(req), md)),
+      Txn: this.unary((req: PbTxnRequest, md) => {
         const txn = toTxn(req);
-        return isWrite(txn) ? this.write(txn) : this.read(txn, false);
+        return isWrite(txn) ? this.write(txn, md) : this.read(txn, false, md);
       }),
-      Compact: this.unary((req: { revision?: number }) => this.write({ op: 'compact', revision: req.revision ?? 0 })),
+      Compact: this.unary((req: { revision?: number }, md) => this.write({ op: 'compact', revision: req.revision ?? 0 }, md)),
     });
     this.server.addService(etcdService('Maintenance').service, { Status: this.unary(() => Promise.resolve(this.status())) });
     this.server.addService(etcdService('Cluster').service, { MemberList: this.unary(() => Promise.resolve(this.memberList())) });
+    this.server.addService(etcdService('Auth').service, this.auth.methods((handler) => this.unary(handler)));
   }
 
   static async start(options: EtcdServerOptions): Promise<EtcdServer> {
@@ -117,11 +130,11 @@ export class EtcdServer {
 
   // ---- requests -------------------------------------------------------------------------
 
-  private unary<Req>(handler: (req: Req) => Promise<Record<string, unknown>>): Unary<Req> {
+  private unary<Req>(handler: (req: Req, metadata: grpc.Metadata) => Promise<Record<string, unknown>>): Unary<Req> {
     return (call, callback) => {
       let pending: Promise<Record<string, unknown>>;
       try {
-        pending = handler(call.request);
+        pending = handler(call.request, call.metadata);
       } catch (err) {
         pending = Promise.reject(err);
       }
@@ -132,17 +145,19 @@ export class EtcdServer {
     };
   }
 
-  private async write(request: KvRequest): Promise<Record<string, unknown>> {
+  private async write(request: KvRequest, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
     this.refuseInvalid(request);
-    const outcome = await this.proposer.propose(request);
+    const user = await this.auth.userOf(metadata); // permissions are checked at apply
+    const outcome = await this.proposer.propose(request, user);
     return this.respond(outcome);
   }
 
-  private async read(request: KvRequest, serializable: boolean): Promise<Record<string, unknown>> {
+  private async read(request: KvRequest, serializable: boolean, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
     this.refuseInvalid(request);
     if (!serializable) {
       await withRetry(this.options.retry, () => this.options.node.readBarrier(), () => !this.options.node.running);
     }
+    this.auth.checkRequest(await this.auth.userOf(metadata), request);
     return this.respond(this.options.kv.execute(request));
   }
 
@@ -156,8 +171,8 @@ export class EtcdServer {
   }
 
   private respond(outcome: KvOutcome): Record<string, unknown> {
-    if (!outcome.ok) throw kvError(outcome.error);
-    if (outcome.result.op === 'publish-member') return { header: this.header(outcome.result.revision) };
+    if (!outcome.ok) throw isAuthErrorKind(outcome.error) ? authError(outcome.error) : kvError(outcome.error);
+    if (outcome.result.op === 'publish-member' || outcome.result.op === 'auth') return { header: this.header(outcome.result.revision) };
     return pbResult(outcome.result, this.header(outcome.result.revision));
   }
 

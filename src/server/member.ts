@@ -34,6 +34,8 @@ export interface MemberOptions {
   readonly electionTimeoutMs: number;
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
+  /** Lifetime of auth tokens (etcd --auth-token-ttl); DEFAULT_AUTH_TOKEN_TTL_MS unless set. */
+  readonly authTokenTtlMs?: number;
   readonly logger: Logger;
 }
 
@@ -96,6 +98,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       tls: o.clientTls === null ? null : await loadTls(o.clientTls),
       limits: { maxRequestBytes: o.maxRequestBytes, maxTxnOps: o.maxTxnOps },
       retry: DEFAULT_RETRY_POLICY,
+      ...(o.authTokenTtlMs === undefined ? {} : { authTokenTtlMs: o.authTokenTtlMs }),
       logger: o.logger,
     });
   } catch (err) {

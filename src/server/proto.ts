@@ -17,7 +17,7 @@ export function etcdserverpb(): grpc.GrpcObject {
   return cached;
 }
 
-export function etcdService(name: 'KV' | 'Maintenance' | 'Cluster'): grpc.ServiceClientConstructor {
+export function etcdService(name: 'KV' | 'Maintenance' | 'Cluster' | 'Auth'): grpc.ServiceClientConstructor {
   return etcdserverpb()[name] as grpc.ServiceClientConstructor;
 }
 

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { QuorateError } from '../core/errors.js';
 import type { ReplicatedNode } from '../node/index.js';
-import { encodeKvCommand, type KvOutcome, type KvRequest, type PublishMember } from '../statemachine/mvcc/index.js';
+import { encodeKvCommand, type AuthRequest, type AuthUser, type KvOutcome, type KvRequest, type PublishMember } from '../statemachine/mvcc/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
 export class SessionProposer {
@@ -25,12 +25,13 @@ export class SessionProposer {
     this.client = `${memberName}/${randomUUID()}`;
   }
 
-  async propose(request: KvRequest | PublishMember): Promise<KvOutcome> {
+  /** `user`: who the request's token names (auth is checked at apply), null without a token. */
+  async propose(request: KvRequest | PublishMember | AuthRequest, user: AuthUser = null): Promise<KvOutcome> {
     const seq = this.nextSeq++;
     this.pending.add(seq);
     try {
       return await withRetry(this.policy, () => {
-        const command = encodeKvCommand({ client: this.client, seq, lowestPending: this.lowestPending(), request });
+        const command = encodeKvCommand({ client: this.client, seq, lowestPending: this.lowestPending(), request, ...(user === null ? {} : { user }) });
         if (command.byteLength > this.maxRequestBytes) {
           throw new QuorateError('REQUEST_TOO_LARGE', `request of ${command.byteLength} bytes exceeds --max-request-bytes=${this.maxRequestBytes}`);
         }

@@ -29,6 +29,7 @@ const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or 
   --election-timeout MS                (default 1000)
   --max-request-bytes N                (default 1572864)
   --max-txn-ops N                      (default 128)
+  --auth-token-ttl SECONDS             lifetime of auth tokens (default 300)
   --log-level debug|info|warn|error    (default info)
 
 Data is durable once a request is answered: every write is fsynced on a majority first.
@@ -70,6 +71,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'election-timeout': { type: 'string', default: '1000' },
       'max-request-bytes': { type: 'string', default: '1572864' },
       'max-txn-ops': { type: 'string', default: '128' },
+      'auth-token-ttl': { type: 'string', default: '300' },
       'log-level': { type: 'string', default: 'info' },
     },
   });
@@ -113,6 +115,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     electionTimeoutMs: election,
     maxRequestBytes: positive('max-request-bytes', values['max-request-bytes']),
     maxTxnOps: positive('max-txn-ops', values['max-txn-ops']),
+    authTokenTtlMs: positive('auth-token-ttl', values['auth-token-ttl']) * 1_000,
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
   };
 }

@@ -3,3 +3,8 @@ export * from './kv-errors.js';
 export { MvccStore } from './store.js';
 export { DEFAULT_KV_LIMITS, validateRequest, type KvLimits } from './validate.js';
 export { KvStateMachine, encodeKvCommand, MAX_KV_SESSIONS, type KvCommand, type KvOutcome, type PublishMember, type PublishResult } from './kv-state-machine.js';
+export {
+  AuthStore, AUTH_ERROR_MESSAGES, isAuthErrorKind, isAuthRequest, ROOT_USER, ROOT_ROLE,
+  MAX_AUTH_USERS, MAX_AUTH_ROLES, MAX_ROLES_PER_USER, MAX_PERMISSIONS_PER_ROLE, MAX_AUTH_NAME_BYTES,
+  type AuthErrorKind, type AuthRequest, type AuthResult, type AuthUser, type PasswordHash, type Permission, type PermissionType,
+} from './auth-store.js';

@@ -11,6 +11,7 @@ import { pack, unpack } from '../../core/codec.js';
 import { assert } from '../../core/assert.js';
 import type { Index, StateMachine } from '../../core/index.js';
 import { KvError, type KvErrorKind } from './kv-errors.js';
+import { AuthStore, isAuthRequest, type AuthErrorKind, type AuthRequest, type AuthResult, type AuthUser } from './auth-store.js';
 import type { KeyRevision } from './key-index.js';
 import type { KvRequest, KvResult } from './requests.js';
 import { MvccStore } from './store.js';
@@ -37,13 +38,15 @@ export interface KvCommand {
   readonly seq: number;
   /** The lowest sequence number the client still waits for an answer to. */
   readonly lowestPending: number;
-  readonly request: KvRequest | PublishMember;
+  readonly request: KvRequest | PublishMember | AuthRequest;
+  /** Auth: the user whose token the request carried (absent: no token). */
+  readonly user?: string;
 }
 
 /** What applying a command answers: the result, or the etcd error it was refused with. */
 export type KvOutcome =
-  | { readonly ok: true; readonly result: KvResult | PublishResult }
-  | { readonly ok: false; readonly error: KvErrorKind | 'stale-duplicate' };
+  | { readonly ok: true; readonly result: KvResult | PublishResult | AuthResult }
+  | { readonly ok: false; readonly error: KvErrorKind | AuthErrorKind | 'stale-duplicate' };
 
 /** Sessions kept at most; the least recently active one is evicted first (deterministically). */
 export const MAX_KV_SESSIONS = 4096;
@@ -64,6 +67,8 @@ export function encodeKvCommand(cmd: KvCommand): Uint8Array {
 
 export class KvStateMachine implements StateMachine<KvOutcome> {
   readonly store: MvccStore;
+  /** Users, roles and permissions (replicated and snapshotted with the keys). */
+  readonly auth = new AuthStore();
   private sessions = new Map<string, Session>();
   /** Client URLs each member published, by member name. */
   private memberClientUrls = new Map<string, readonly string[]>();
@@ -82,7 +87,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const earlier = session.results.get(cmd.seq);
     if (earlier !== undefined) return earlier;
-    const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request) : this.execute(cmd.request);
+    const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request) : this.applyChecked(cmd.user ?? null, cmd.request);
     session.results.set(cmd.seq, outcome);
     this.forgetAnswered(session, cmd.lowestPending);
     return outcome;
@@ -96,6 +101,16 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       if (err instanceof KvError) return { ok: false, error: err.kind };
       throw err;
     }
+  }
+
+  /** Auth: a change of users/roles, or a KV write checked against the permissions at this point of the log. */
+  private applyChecked(user: AuthUser, request: KvRequest | AuthRequest): KvOutcome {
+    if (isAuthRequest(request)) {
+      const error = this.auth.apply(user, request);
+      return error === null ? { ok: true, result: { op: 'auth', revision: this.store.revision } } : { ok: false, error };
+    }
+    const denied = this.auth.checkRequest(user, request);
+    return denied === null ? this.execute(request) : { ok: false, error: denied };
   }
 
   clientUrlsOf(member: string): readonly string[] {
@@ -115,7 +130,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const sessions = [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]);
     const members = [...this.memberClientUrls];
-    return pack({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members });
+    return pack({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members, auth: this.auth.snapshot() });
   }
 
   restore(data: Uint8Array): void {
@@ -124,6 +139,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       keys: [string, [number, number, number, number, Uint8Array | null, number][]][];
       sessions: [string, number, [number, KvOutcome][]][];
       members: [string, string[]][];
+      auth?: unknown;
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
@@ -132,6 +148,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     ]);
     this.store.restore({ revision: snap.revision, compactRevision: snap.compactRevision, keys });
     this.memberClientUrls = new Map(snap.members);
+    this.auth.restore(snap.auth);
     this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [client, { lowestPending, results: new Map(results) }]));
   }
 

@@ -1,0 +1,350 @@
+/**
+ * etcd's Auth service (users, roles, key-range permissions, tokens) and the checks the other
+ * services call: `userOf(metadata)` to learn who sent a request, `checkRange(user, key, rangeEnd)`
+ * before serving a read or creating a watch.
+ *
+ * Tokens: HMAC-SHA256 over (user, credential revision, expiry, nonce) with a key drawn by the
+ * member that enabled auth and replicated through the log. Unlike etcd's default "simple"
+ * tokens, which only the member that issued them knows, every member verifies every token, so
+ * a client that fails over to another member keeps working without authenticating again. A
+ * token dies when it expires (DEFAULT_AUTH_TOKEN_TTL_MS after it was issued), when its user's
+ * password changes or the user is deleted, and when auth is disabled (the key is dropped).
+ *
+ * Passwords are hashed once, by the member that receives UserAdd/UserChangePassword, with scrypt
+ * and a fresh random salt; only the hash goes through the log.
+ */
+import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import {
+  AUTH_ERROR_MESSAGES, type AuthErrorKind, type AuthRequest, type AuthUser, type KvOutcome, type KvRequest,
+  type KvStateMachine, type PasswordHash, type Permission, type PermissionType,
+} from '../statemachine/mvcc/index.js';
+import type { PbHeader } from './convert.js';
+import { grpcError } from './grpc-errors.js';
+
+/** Token lifetime (etcd --auth-token-ttl, 300 s). */
+export const DEFAULT_AUTH_TOKEN_TTL_MS = 300_000;
+/** Longest token accepted in the `token` metadata. */
+export const MAX_TOKEN_BYTES = 4_096;
+/** Longest password accepted, in UTF-8 bytes. */
+export const MAX_PASSWORD_BYTES = 1_024;
+/** Password hashes (UserAdd, UserChangePassword, Authenticate) computed at once on a member; more are refused. */
+export const MAX_CONCURRENT_PASSWORD_HASHES = 4;
+/** scrypt cost: N = 2^14, r = 8, p = 1 (16 MiB, tens of milliseconds), 16-byte salt, 32-byte hash. */
+export const SCRYPT_COST = { n: 16_384, r: 8, p: 1 } as const;
+const SALT_BYTES = 16;
+const HASH_BYTES = 32;
+const TOKEN_KEY_BYTES = 32;
+
+/** The gRPC metadata key a client puts its token in (as etcd). */
+export const TOKEN_METADATA_KEY = 'token';
+
+/**
+ * The cancel_reason of a watch created on keys its user may not read (the text etcd sends: the
+ * string of its gRPC status error).
+ */
+export const WATCH_PERMISSION_DENIED_REASON = 'rpc error: code = PermissionDenied desc = etcdserver: permission denied';
+
+const AUTH_ERROR_STATUS: Readonly<Record<AuthErrorKind, grpc.status>> = {
+  'root-user-not-exist': grpc.status.FAILED_PRECONDITION,
+  'root-role-not-exist': grpc.status.FAILED_PRECONDITION,
+  'user-already-exist': grpc.status.FAILED_PRECONDITION,
+  'user-empty': grpc.status.INVALID_ARGUMENT,
+  'user-not-found': grpc.status.FAILED_PRECONDITION,
+  'role-already-exist': grpc.status.FAILED_PRECONDITION,
+  'role-not-found': grpc.status.FAILED_PRECONDITION,
+  'role-empty': grpc.status.INVALID_ARGUMENT,
+  'auth-failed': grpc.status.INVALID_ARGUMENT,
+  'permission-denied': grpc.status.PERMISSION_DENIED,
+  'role-not-granted': grpc.status.FAILED_PRECONDITION,
+  'permission-not-granted': grpc.status.FAILED_PRECONDITION,
+  'permission-not-given': grpc.status.INVALID_ARGUMENT,
+  'auth-not-enabled': grpc.status.FAILED_PRECONDITION,
+  'invalid-auth-token': grpc.status.UNAUTHENTICATED,
+  'invalid-auth-mgmt': grpc.status.INVALID_ARGUMENT,
+  'too-many-users': grpc.status.FAILED_PRECONDITION,
+  'too-many-roles': grpc.status.FAILED_PRECONDITION,
+  'too-many-roles-per-user': grpc.status.FAILED_PRECONDITION,
+  'too-many-permissions': grpc.status.FAILED_PRECONDITION,
+  'name-too-long': grpc.status.INVALID_ARGUMENT,
+};
+
+export function authError(kind: AuthErrorKind): grpc.ServiceError {
+  return grpcError(AUTH_ERROR_STATUS[kind], AUTH_ERROR_MESSAGES[kind]);
+}
+
+// ---- passwords -------------------------------------------------------------------------------
+
+function scryptAsync(password: string, salt: Uint8Array, cost: { n: number; r: number; p: number }): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, HASH_BYTES, { N: cost.n, r: cost.r, p: cost.p, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+export async function hashPassword(password: string): Promise<PasswordHash> {
+  const salt = randomBytes(SALT_BYTES);
+  const hash = await scryptAsync(password, salt, SCRYPT_COST);
+  return { algorithm: 'scrypt', ...SCRYPT_COST, salt, hash };
+}
+
+export async function verifyPassword(password: string, stored: PasswordHash): Promise<boolean> {
+  if (stored.algorithm !== 'scrypt') return false;
+  const hash = await scryptAsync(password, stored.salt, stored);
+  return hash.byteLength === stored.hash.byteLength && timingSafeEqual(hash, stored.hash);
+}
+
+// ---- tokens ----------------------------------------------------------------------------------
+
+interface TokenClaims {
+  /** User. */
+  readonly u: string;
+  /** The user's credential revision when the token was issued. */
+  readonly c: number;
+  /** Expiry, ms since the epoch (the issuing member's clock). */
+  readonly e: number;
+  /** Nonce: two tokens are never equal. */
+  readonly n: string;
+}
+
+function mac(key: Uint8Array, payload: string): Buffer {
+  return createHmac('sha256', key).update(payload).digest();
+}
+
+export function mintToken(key: Uint8Array, user: string, credentialRevision: number, ttlMs: number, nowMs: number): string {
+  const claims: TokenClaims = { u: user, c: credentialRevision, e: nowMs + ttlMs, n: randomBytes(8).toString('hex') };
+  const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
+  return `${payload}.${mac(key, payload).toString('base64url')}`;
+}
+
+/** The claims of a well-signed token, or null. Expiry and credentials are the caller's to judge. */
+export function readToken(key: Uint8Array, token: string): TokenClaims | null {
+  if (token.length > MAX_TOKEN_BYTES) return null;
+  const dot = token.indexOf('.');
+  if (dot <= 0) return null;
+  const payload = token.slice(0, dot);
+  const given = Buffer.from(token.slice(dot + 1), 'base64url');
+  const expected = mac(key, payload);
+  if (given.byteLength !== expected.byteLength || !timingSafeEqual(given, expected)) return null;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Partial<TokenClaims>;
+    if (typeof claims.u !== 'string' || typeof claims.c !== 'number' || typeof claims.e !== 'number' || typeof claims.n !== 'string') return null;
+    return claims as TokenClaims;
+  } catch {
+    return null;
+  }
+}
+
+// ---- the service -----------------------------------------------------------------------------
+
+export interface AuthServiceOptions {
+  readonly kv: KvStateMachine;
+  /** Put an auth change through the log on behalf of `user`. */
+  readonly propose: (request: AuthRequest, user: AuthUser) => Promise<KvOutcome>;
+  /** Wait until this member's state is at least as new as the cluster's commit point. */
+  readonly readBarrier: () => Promise<void>;
+  /** A response header at the current KV revision. */
+  readonly header: () => PbHeader;
+  /** Token lifetime; DEFAULT_AUTH_TOKEN_TTL_MS unless set. */
+  readonly tokenTtlMs?: number;
+}
+
+interface PbPermission { permType?: string | number; key?: Buffer; range_end?: Buffer }
+
+const PERMISSION_TYPES: readonly PermissionType[] = ['READ', 'WRITE', 'READWRITE'];
+const EMPTY = Buffer.alloc(0);
+
+export class AuthService {
+  private readonly tokenTtlMs: number;
+  private hashesInFlight = 0;
+
+  constructor(private readonly o: AuthServiceOptions) {
+    this.tokenTtlMs = o.tokenTtlMs ?? DEFAULT_AUTH_TOKEN_TTL_MS;
+  }
+
+  /**
+   * Who sent a request: the user its `token` metadata names, or null without a token (or while
+   * auth is disabled, when tokens are ignored as etcd does). A bad, expired or revoked token is
+   * refused with `etcdserver: invalid auth token`. A token this member cannot place (auth looks
+   * disabled here, or the token was issued after changes this member has not applied yet) is
+   * judged again after a read barrier, so a lagging member does not refuse a fresh token.
+   */
+  async userOf(metadata: grpc.Metadata): Promise<AuthUser> {
+    const value = metadata.get(TOKEN_METADATA_KEY)[0];
+    if (value === undefined) return null;
+    const token = typeof value === 'string' ? value : value.toString('utf8');
+    if (this.o.kv.auth.enabled) {
+      const user = this.verify(token);
+      if (user !== null) return user;
+    }
+    await this.o.readBarrier();
+    if (!this.o.kv.auth.enabled) return null;
+    const user = this.verify(token);
+    if (user === null) throw authError('invalid-auth-token');
+    return user;
+  }
+
+  /**
+   * May `user` read [key, rangeEnd)? null if so, else the error to answer (etcd's "permission
+   * denied", or "user name is empty" without a token). For range reads and for creating watches.
+   */
+  checkRange(user: AuthUser, key: Uint8Array, rangeEnd: Uint8Array): grpc.ServiceError | null {
+    const denied = this.o.kv.auth.checkRange(user, key, rangeEnd);
+    return denied === null ? null : authError(denied);
+  }
+
+  /**
+   * For the Watch service: null when `user` may watch [key, rangeEnd), else the cancel_reason
+   * of the response that creates and at once cancels the watch (etcd's text). Normalise the
+   * request first as etcd does: an empty key means "\0" (every key from the smallest).
+   */
+  watchCancelReason(user: AuthUser, key: Uint8Array, rangeEnd: Uint8Array): string | null {
+    return this.o.kv.auth.checkRange(user, key, rangeEnd) === null ? null : WATCH_PERMISSION_DENIED_REASON;
+  }
+
+  /** Throws unless `user` may run this KV request (every key it reads or writes). */
+  checkRequest(user: AuthUser, request: KvRequest): void {
+    const denied = this.o.kv.auth.checkRequest(user, request);
+    if (denied !== null) throw authError(denied);
+  }
+
+  /** The Auth service's implementation, each method wrapped by the server's `unary` (request, metadata → response). */
+  methods(unary: <Req>(handler: (request: Req, metadata: grpc.Metadata) => Promise<Record<string, unknown>>) => grpc.UntypedHandleCall): grpc.UntypedServiceImplementation {
+    const m: grpc.UntypedServiceImplementation = {
+      AuthEnable: unary((_: unknown, md: grpc.Metadata) => this.change(md, () => ({ op: 'auth-enable', tokenKey: randomBytes(TOKEN_KEY_BYTES) }))),
+      AuthDisable: unary((_: unknown, md: grpc.Metadata) => this.change(md, () => ({ op: 'auth-disable' }))),
+      AuthStatus: unary((_: unknown, md: grpc.Metadata) => this.query(md, (user) => {
+        const s = this.o.kv.auth.status(user);
+        return typeof s === 'string' ? s : { enabled: s.enabled, authRevision: s.authRevision };
+      })),
+      Authenticate: unary((req: { name?: string; password?: string }) => this.authenticate(req.name ?? '', req.password ?? '')),
+      UserAdd: unary((req: { name?: string; password?: string; options?: { no_password?: boolean } | null; hashedPassword?: string }, md: grpc.Metadata) => {
+        if ((req.hashedPassword ?? '') !== '') {
+          throw grpcError(grpc.status.INVALID_ARGUMENT, 'etcdserver: hashedPassword is not supported: send the password, the server hashes it');
+        }
+        const name = req.name ?? '';
+        return this.change(md, async () => ({
+          op: 'user-add', name,
+          password: req.options?.no_password === true ? null : await this.hash(req.password ?? ''),
+        }), () => (name === '' ? 'user-empty' : null));
+      }),
+      UserDelete: unary((req: { name?: string }, md: grpc.Metadata) => this.change(md, () => ({ op: 'user-delete', name: req.name ?? '' }))),
+      UserChangePassword: unary((req: { name?: string; password?: string; hashedPassword?: string }, md: grpc.Metadata) => {
+        if ((req.hashedPassword ?? '') !== '') {
+          throw grpcError(grpc.status.INVALID_ARGUMENT, 'etcdserver: hashedPassword is not supported: send the password, the server hashes it');
+        }
+        const name = req.name ?? '';
+        return this.change(md, async () => ({ op: 'user-change-password', name, password: await this.hash(req.password ?? '') }));
+      }),
+      UserGrantRole: unary((req: { user?: string; role?: string }, md: grpc.Metadata) =>
+        this.change(md, () => ({ op: 'user-grant-role', user: req.user ?? '', role: req.role ?? '' }))),
+      UserRevokeRole: unary((req: { name?: string; role?: string }, md: grpc.Metadata) =>
+        this.change(md, () => ({ op: 'user-revoke-role', name: req.name ?? '', role: req.role ?? '' }))),
+      UserGet: unary((req: { name?: string }, md: grpc.Metadata) => this.query(md, (user) => {
+        const roles = this.o.kv.auth.userGet(user, req.name ?? '');
+        return typeof roles === 'string' ? roles : { roles };
+      })),
+      UserList: unary((_: unknown, md: grpc.Metadata) => this.query(md, (user) => {
+        const users = this.o.kv.auth.userList(user);
+        return typeof users === 'string' ? users : { users };
+      })),
+      RoleAdd: unary((req: { name?: string }, md: grpc.Metadata) => this.change(md, () => ({ op: 'role-add', name: req.name ?? '' }))),
+      RoleDelete: unary((req: { role?: string }, md: grpc.Metadata) => this.change(md, () => ({ op: 'role-delete', role: req.role ?? '' }))),
+      RoleGet: unary((req: { role?: string }, md: grpc.Metadata) => this.query(md, (user) => {
+        const perms = this.o.kv.auth.roleGet(user, req.role ?? '');
+        return typeof perms === 'string' ? perms : { perm: perms.map((p) => ({ permType: p.permType, key: p.key, range_end: p.rangeEnd })) };
+      })),
+      RoleList: unary((_: unknown, md: grpc.Metadata) => this.query(md, (user) => {
+        const roles = this.o.kv.auth.roleList(user);
+        return typeof roles === 'string' ? roles : { roles };
+      })),
+      RoleGrantPermission: unary((req: { name?: string; perm?: PbPermission | null }, md: grpc.Metadata) => {
+        const perm = req.perm == null ? null : toPermission(req.perm);
+        if (perm === null) throw authError('permission-not-given');
+        return this.change(md, () => ({ op: 'role-grant-permission', name: req.name ?? '', perm }));
+      }),
+      RoleRevokePermission: unary((req: { role?: string; key?: Buffer; range_end?: Buffer }, md: grpc.Metadata) =>
+        this.change(md, () => ({ op: 'role-revoke-permission', role: req.role ?? '', key: req.key ?? EMPTY, rangeEnd: req.range_end ?? EMPTY }))),
+    };
+    return m;
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  /**
+   * An auth change: refused early (without a log entry or a password hash) when the sender is
+   * not an administrator, then put through the log, where apply checks again against the state
+   * at that point.
+   */
+  private async change(metadata: grpc.Metadata, build: () => AuthRequest | Promise<AuthRequest>, precheck?: () => AuthErrorKind | null): Promise<Record<string, unknown>> {
+    const user = await this.userOf(metadata);
+    const denied = this.o.kv.auth.checkAdmin(user) ?? precheck?.() ?? null;
+    if (denied !== null) throw authError(denied);
+    const outcome = await this.o.propose(await build(), user);
+    if (!outcome.ok) throw authErrorOrInternal(outcome.error);
+    return { header: this.o.header() };
+  }
+
+  /** A read of the auth state, linearizable (after a read barrier). */
+  private async query(metadata: grpc.Metadata, read: (user: AuthUser) => AuthErrorKind | Record<string, unknown>): Promise<Record<string, unknown>> {
+    const user = await this.userOf(metadata);
+    await this.o.readBarrier();
+    const result = read(user);
+    if (typeof result === 'string') throw authError(result);
+    return { header: this.o.header(), ...result };
+  }
+
+  private async authenticate(name: string, password: string): Promise<Record<string, unknown>> {
+    await this.o.readBarrier();
+    const auth = this.o.kv.auth;
+    if (!auth.enabled) throw authError('auth-not-enabled');
+    const stored = auth.passwordOf(name);
+    const credentialRevision = auth.credentialRevisionOf(name);
+    if (stored === null || credentialRevision === null || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) throw authError('auth-failed');
+    const ok = await this.bounded(() => verifyPassword(password, stored));
+    // The state may have moved on while the hash was computed: issue only for what is still true.
+    const key = auth.tokenKey;
+    if (!ok || key === null || auth.credentialRevisionOf(name) !== credentialRevision) throw authError('auth-failed');
+    return { header: this.o.header(), token: mintToken(key, name, credentialRevision, this.tokenTtlMs, Date.now()) };
+  }
+
+  private hash(password: string): Promise<PasswordHash> {
+    if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
+      return Promise.reject(grpcError(grpc.status.INVALID_ARGUMENT, `etcdserver: password is longer than ${MAX_PASSWORD_BYTES} bytes`));
+    }
+    return this.bounded(() => hashPassword(password));
+  }
+
+  private async bounded<T>(work: () => Promise<T>): Promise<T> {
+    if (this.hashesInFlight >= MAX_CONCURRENT_PASSWORD_HASHES) {
+      throw grpcError(grpc.status.RESOURCE_EXHAUSTED, 'etcdserver: too many requests');
+    }
+    this.hashesInFlight += 1;
+    try {
+      return await work();
+    } finally {
+      this.hashesInFlight -= 1;
+    }
+  }
+
+  private verify(token: string): string | null {
+    const auth = this.o.kv.auth;
+    const key = auth.tokenKey;
+    if (key === null) return null;
+    const claims = readToken(key, token);
+    if (claims === null || claims.e <= Date.now()) return null;
+    return auth.credentialRevisionOf(claims.u) === claims.c ? claims.u : null;
+  }
+}
+
+function toPermission(p: PbPermission): Permission | null {
+  const t = p.permType ?? 'READ';
+  const permType = typeof t === 'number' ? PERMISSION_TYPES[t] : PERMISSION_TYPES.find((x) => x === t);
+  if (permType === undefined) return null;
+  return { permType, key: p.key ?? EMPTY, rangeEnd: p.range_end ?? EMPTY };
+}
+
+function authErrorOrInternal(kind: string): grpc.ServiceError {
+  return Object.hasOwn(AUTH_ERROR_STATUS, kind)
+    ? authError(kind as AuthErrorKind)
+    : grpcError(grpc.status.INTERNAL, `etcdserver: unexpected outcome of an auth change: ${kind}`);
+}

@@ -1,0 +1,506 @@
+/**
+ * The replicated auth state of the etcd API: whether auth is enabled, users (with salted
+ * password hashes), roles, key-range permissions, the auth revision and the cluster's token
+ * key. It lives in the KV state machine, so every member applies the same changes in log order
+ * and the state is part of every snapshot.
+ *
+ * Apply is deterministic: the member that receives a request does everything random or slow
+ * first (hashing a password with a fresh salt, drawing a token key) and proposes only the
+ * result; a password never enters the log.
+ *
+ * etcd's rules, kept here: auth can be enabled only when a user `root` exists and holds the role
+ * `root`; a user with the role `root` may do everything; while auth is enabled the root user
+ * cannot be deleted, nor lose its root role, and the root role cannot be deleted; while auth is
+ * disabled every request is allowed. Permissions are checked at apply for writes (against the
+ * state at that point of the log) and after the read barrier for reads.
+ */
+import { assert } from '../../core/assert.js';
+import { keyString } from './key-index.js';
+import type { Bytes, KvRequest, TxnOp } from './requests.js';
+
+// ---- errors ------------------------------------------------------------------------------
+
+export type AuthErrorKind =
+  | 'root-user-not-exist'
+  | 'root-role-not-exist'
+  | 'user-already-exist'
+  | 'user-empty'
+  | 'user-not-found'
+  | 'role-already-exist'
+  | 'role-not-found'
+  | 'role-empty'
+  | 'auth-failed'
+  | 'permission-denied'
+  | 'role-not-granted'
+  | 'permission-not-granted'
+  | 'permission-not-given'
+  | 'auth-not-enabled'
+  | 'invalid-auth-token'
+  | 'invalid-auth-mgmt'
+  | 'too-many-users'
+  | 'too-many-roles'
+  | 'too-many-roles-per-user'
+  | 'too-many-permissions'
+  | 'name-too-long';
+
+// ---- limits ------------------------------------------------------------------------------
+
+/** Limits of the replicated auth state. Constants, not flags: every member must apply alike. */
+export const MAX_AUTH_USERS = 10_000;
+export const MAX_AUTH_ROLES = 10_000;
+export const MAX_ROLES_PER_USER = 256;
+export const MAX_PERMISSIONS_PER_ROLE = 1_024;
+/** Longest user or role name, in UTF-8 bytes. */
+export const MAX_AUTH_NAME_BYTES = 256;
+
+/** etcd's texts, word for word: etcd clients match on them (etcdctl's `auth enable` does). */
+export const AUTH_ERROR_MESSAGES: Readonly<Record<AuthErrorKind, string>> = {
+  'root-user-not-exist': 'etcdserver: root user does not exist',
+  'root-role-not-exist': 'etcdserver: root user does not have root role',
+  'user-already-exist': 'etcdserver: user name already exists',
+  'user-empty': 'etcdserver: user name is empty',
+  'user-not-found': 'etcdserver: user name not found',
+  'role-already-exist': 'etcdserver: role name already exists',
+  'role-not-found': 'etcdserver: role name not found',
+  'role-empty': 'etcdserver: role name is empty',
+  'auth-failed': 'etcdserver: authentication failed, invalid user ID or password',
+  'permission-denied': 'etcdserver: permission denied',
+  'role-not-granted': 'etcdserver: role is not granted to the user',
+  'permission-not-granted': 'etcdserver: permission is not granted to the role',
+  'permission-not-given': 'etcdserver: permission not given',
+  'auth-not-enabled': 'etcdserver: authentication is not enabled',
+  'invalid-auth-token': 'etcdserver: invalid auth token',
+  'invalid-auth-mgmt': 'etcdserver: invalid auth management',
+  // quorate's own (etcd has no such limits):
+  'too-many-users': `etcdserver: too many users (at most ${MAX_AUTH_USERS}); delete unused users first`,
+  'too-many-roles': `etcdserver: too many roles (at most ${MAX_AUTH_ROLES}); delete unused roles first`,
+  'too-many-roles-per-user': `etcdserver: too many roles granted to the user (at most ${MAX_ROLES_PER_USER})`,
+  'too-many-permissions': `etcdserver: too many permissions in the role (at most ${MAX_PERMISSIONS_PER_ROLE}); merge ranges or use prefixes`,
+  'name-too-long': `etcdserver: user or role name is longer than ${MAX_AUTH_NAME_BYTES} bytes`,
+};
+
+export function isAuthErrorKind(s: unknown): s is AuthErrorKind {
+  return typeof s === 'string' && Object.hasOwn(AUTH_ERROR_MESSAGES, s);
+}
+
+// ---- records and requests ------------------------------------------------------------------
+
+export const ROOT_USER = 'root';
+export const ROOT_ROLE = 'root';
+
+/** A salted scrypt hash, with the cost parameters it was made with. */
+export interface PasswordHash {
+  readonly algorithm: 'scrypt';
+  readonly n: number;
+  readonly r: number;
+  readonly p: number;
+  readonly salt: Uint8Array;
+  readonly hash: Uint8Array;
+}
+
+export type PermissionType = 'READ' | 'WRITE' | 'READWRITE';
+
+export interface Permission {
+  readonly permType: PermissionType;
+  readonly key: Bytes;
+  /** Conventions as a range request's: empty = the single key, one zero byte = every key >= key. */
+  readonly rangeEnd: Bytes;
+}
+
+interface User {
+  /** null: the user was added with no password and cannot authenticate with one. */
+  password: PasswordHash | null;
+  /** Sorted. */
+  roles: string[];
+  /**
+   * The auth revision at which this user was added or last changed password. Tokens carry it,
+   * so a password change or a delete-and-re-add invalidates the tokens issued before.
+   */
+  credentialRevision: number;
+}
+
+interface Role {
+  /** Sorted by key, then range end; at most one per (key, range end). */
+  permissions: Permission[];
+}
+
+export type AuthRequest =
+  | { readonly op: 'auth-enable'; readonly tokenKey: Uint8Array }
+  | { readonly op: 'auth-disable' }
+  | { readonly op: 'user-add'; readonly name: string; readonly password: PasswordHash | null }
+  | { readonly op: 'user-delete'; readonly name: string }
+  | { readonly op: 'user-change-password'; readonly name: string; readonly password: PasswordHash }
+  | { readonly op: 'user-grant-role'; readonly user: string; readonly role: string }
+  | { readonly op: 'user-revoke-role'; readonly name: string; readonly role: string }
+  | { readonly op: 'role-add'; readonly name: string }
+  | { readonly op: 'role-delete'; readonly role: string }
+  | { readonly op: 'role-grant-permission'; readonly name: string; readonly perm: Permission }
+  | { readonly op: 'role-revoke-permission'; readonly role: string; readonly key: Bytes; readonly rangeEnd: Bytes };
+
+const AUTH_OPS: ReadonlySet<string> = new Set<AuthRequest['op']>([
+  'auth-enable', 'auth-disable', 'user-add', 'user-delete', 'user-change-password', 'user-grant-role',
+  'user-revoke-role', 'role-add', 'role-delete', 'role-grant-permission', 'role-revoke-permission',
+]);
+
+export function isAuthRequest(req: { readonly op: string }): req is AuthRequest {
+  return AUTH_OPS.has(req.op);
+}
+
+export interface AuthResult {
+  readonly op: 'auth';
+  /** The KV store's revision (for the response header). */
+  readonly revision: number;
+}
+
+/** Who sent a request: the user its token names, or null when it carried no token. */
+export type AuthUser = string | null;
+
+// ---- key intervals ---------------------------------------------------------------------------
+
+/** [from, to) over keys as latin1 strings (byte order); `to === null` is unbounded. */
+interface Interval {
+  readonly from: string;
+  readonly to: string | null;
+}
+
+const ZERO = '\u0000';
+
+function intervalOf(key: Bytes, rangeEnd: Bytes): Interval {
+  const from = keyString(key);
+  if (rangeEnd.byteLength === 0) return { from, to: from + ZERO }; // the key alone
+  const to = keyString(rangeEnd);
+  if (to === ZERO) return { from, to: null };
+  return { from, to };
+}
+
+/** Is [want.from, want.to) inside the union of `have` (sorted by `from`)? */
+function covers(have: readonly Interval[], want: Interval): boolean {
+  // A range whose end is not after its start selects no key; judge it by its first key.
+  const to = want.to !== null && want.to <= want.from ? want.from + ZERO : want.to;
+  let cursor = want.from;
+  for (const iv of have) {
+    if (iv.from > cursor) return false;
+    if (iv.to === null) return true;
+    if (iv.to > cursor) cursor = iv.to;
+    if (to !== null && cursor >= to) return true;
+  }
+  return false;
+}
+
+function comparePermissions(a: Permission, b: Permission): number {
+  return Buffer.compare(a.key, b.key) || Buffer.compare(a.rangeEnd, b.rangeEnd);
+}
+
+function utf8Bytes(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+interface MergedPermissions {
+  readonly read: Interval[];
+  readonly write: Interval[];
+}
+
+// ---- the store -----------------------------------------------------------------------------
+
+const SNAPSHOT_FORMAT = 1;
+
+export class AuthStore {
+  private enabledFlag = false;
+  /** Bumped by every change of users, roles, permissions or the enabled flag (etcd's auth revision). */
+  private authRevision = 1;
+  /** Key of the HMAC that signs tokens; drawn anew by each enable, dropped by disable. */
+  private tokenKeyBytes: Uint8Array | null = null;
+  private users = new Map<string, User>();
+  private roles = new Map<string, Role>();
+  /** Per-user union of the roles' permissions; cleared by every change. */
+  private merged = new Map<string, MergedPermissions>();
+
+  get enabled(): boolean {
+    return this.enabledFlag;
+  }
+
+  get revision(): number {
+    return this.authRevision;
+  }
+
+  /** The token key while auth is enabled. */
+  get tokenKey(): Uint8Array | null {
+    return this.enabledFlag ? this.tokenKeyBytes : null;
+  }
+
+  /** The user's password hash, or null when the user does not exist or has no password. */
+  passwordOf(name: string): PasswordHash | null {
+    return this.users.get(name)?.password ?? null;
+  }
+
+  /** The user's credential revision (tokens must carry it), or null when there is no such user. */
+  credentialRevisionOf(name: string): number | null {
+    return this.users.get(name)?.credentialRevision ?? null;
+  }
+
+  // ---- permission checks (pure reads of the current state) ----------------------------------
+
+  /** Whether `user` may administer auth and compaction: anyone while auth is disabled, else root. */
+  checkAdmin(user: AuthUser): AuthErrorKind | null {
+    if (!this.enabledFlag) return null;
+    if (user === null || user === '') return 'user-empty';
+    const u = this.users.get(user);
+    if (u === undefined) return 'user-not-found';
+    return u.roles.includes(ROOT_ROLE) ? null : 'permission-denied';
+  }
+
+  /** May `user` read [key, rangeEnd) (range conventions as a RangeRequest's)? Also what a watch needs. */
+  checkRange(user: AuthUser, key: Bytes, rangeEnd: Bytes): AuthErrorKind | null {
+    return this.checkKeys(user, 'read', key, rangeEnd);
+  }
+
+  /** May `user` write (put or delete) [key, rangeEnd)? */
+  checkWrite(user: AuthUser, key: Bytes, rangeEnd: Bytes): AuthErrorKind | null {
+    return this.checkKeys(user, 'write', key, rangeEnd);
+  }
+
+  /** May `user` run this KV request? Every key it reads or writes is checked, as etcd does. */
+  checkRequest(user: AuthUser, req: KvRequest): AuthErrorKind | null {
+    if (!this.enabledFlag) return null;
+    if (req.op === 'compact') {
+      const denied = this.checkAdmin(user);
+      return denied === 'user-not-found' ? 'permission-denied' : denied;
+    }
+    return this.checkOp(user, req);
+  }
+
+  private checkOp(user: AuthUser, req: TxnOp): AuthErrorKind | null {
+    switch (req.op) {
+      case 'range':
+        return this.checkRange(user, req.key, req.rangeEnd);
+      case 'put':
+        return this.checkWrite(user, req.key, EMPTY) ?? (req.prevKv ? this.checkRange(user, req.key, EMPTY) : null);
+      case 'delete':
+        return this.checkWrite(user, req.key, req.rangeEnd) ?? (req.prevKv ? this.checkRange(user, req.key, req.rangeEnd) : null);
+      case 'txn':
+        for (const c of req.compare) {
+          const denied = this.checkRange(user, c.key, c.rangeEnd);
+          if (denied !== null) return denied;
+        }
+        for (const op of [...req.success, ...req.failure]) {
+          const denied = this.checkOp(user, op);
+          if (denied !== null) return denied;
+        }
+        return null;
+    }
+  }
+
+  private checkKeys(user: AuthUser, kind: 'read' | 'write', key: Bytes, rangeEnd: Bytes): AuthErrorKind | null {
+    if (!this.enabledFlag) return null;
+    if (user === null || user === '') return 'user-empty';
+    const u = this.users.get(user);
+    if (u === undefined) return 'permission-denied';
+    if (u.roles.includes(ROOT_ROLE)) return null;
+    const perms = this.mergedFor(user, u);
+    return covers(kind === 'read' ? perms.read : perms.write, intervalOf(key, rangeEnd)) ? null : 'permission-denied';
+  }
+
+  private mergedFor(name: string, u: User): MergedPermissions {
+    let m = this.merged.get(name);
+    if (m === undefined) {
+      const read: Interval[] = [];
+      const write: Interval[] = [];
+      for (const roleName of u.roles) {
+        for (const p of this.roles.get(roleName)?.permissions ?? []) {
+          const iv = intervalOf(p.key, p.rangeEnd);
+          if (p.permType !== 'WRITE') read.push(iv);
+          if (p.permType !== 'READ') write.push(iv);
+        }
+      }
+      const byFrom = (a: Interval, b: Interval): number => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0);
+      m = { read: read.sort(byFrom), write: write.sort(byFrom) };
+      this.merged.set(name, m);
+    }
+    return m;
+  }
+
+  // ---- reads of the auth API -------------------------------------------------------------------
+
+  status(user: AuthUser): AuthErrorKind | { enabled: boolean; authRevision: number } {
+    return this.checkAdmin(user) ?? { enabled: this.enabledFlag, authRevision: this.authRevision };
+  }
+
+  /** A user's roles: for root, or for the user itself. */
+  userGet(user: AuthUser, name: string): AuthErrorKind | string[] {
+    const denied = this.checkAdmin(user);
+    if (denied !== null && name !== user) return denied;
+    const u = this.users.get(name);
+    return u === undefined ? 'user-not-found' : [...u.roles];
+  }
+
+  userList(user: AuthUser): AuthErrorKind | string[] {
+    return this.checkAdmin(user) ?? [...this.users.keys()].sort();
+  }
+
+  /** A role's permissions: for root, or for a user holding the role. The root role shows as all keys, read-write. */
+  roleGet(user: AuthUser, name: string): AuthErrorKind | Permission[] {
+    const denied = this.checkAdmin(user);
+    if (denied !== null && !(user !== null && this.users.get(user)?.roles.includes(name) === true)) return denied;
+    const role = this.roles.get(name);
+    if (role === undefined) return 'role-not-found';
+    if (name === ROOT_ROLE) return [{ permType: 'READWRITE', key: EMPTY, rangeEnd: ZERO_BYTE }];
+    return [...role.permissions];
+  }
+
+  roleList(user: AuthUser): AuthErrorKind | string[] {
+    return this.checkAdmin(user) ?? [...this.roles.keys()].sort();
+  }
+
+  // ---- apply -------------------------------------------------------------------------------
+
+  /** Apply one committed auth change on behalf of `user`; null when it took effect. */
+  apply(user: AuthUser, req: AuthRequest): AuthErrorKind | null {
+    const denied = this.checkAdmin(user);
+    if (denied !== null) return denied;
+    const error = this.change(req);
+    if (error === 'unchanged') return null;
+    if (error !== null) return error;
+    this.authRevision += 1;
+    this.merged.clear();
+    return null;
+  }
+
+  private change(req: AuthRequest): AuthErrorKind | 'unchanged' | null {
+    switch (req.op) {
+      case 'auth-enable': {
+        if (this.enabledFlag) return 'unchanged';
+        const root = this.users.get(ROOT_USER);
+        if (root === undefined) return 'root-user-not-exist';
+        if (!root.roles.includes(ROOT_ROLE)) return 'root-role-not-exist';
+        assert(req.tokenKey.byteLength >= 16, 'a token key of at least 128 bits');
+        this.enabledFlag = true;
+        this.tokenKeyBytes = req.tokenKey;
+        return null;
+      }
+      case 'auth-disable':
+        if (!this.enabledFlag) return 'unchanged';
+        this.enabledFlag = false;
+        this.tokenKeyBytes = null; // every token issued so far is void
+        return null;
+      case 'user-add': {
+        const bad = checkName(req.name, 'user-empty');
+        if (bad !== null) return bad;
+        if (this.users.has(req.name)) return 'user-already-exist';
+        if (this.users.size >= MAX_AUTH_USERS) return 'too-many-users';
+        this.users.set(req.name, { password: req.password, roles: [], credentialRevision: this.authRevision + 1 });
+        return null;
+      }
+      case 'user-delete': {
+        if (this.enabledFlag && req.name === ROOT_USER) return 'invalid-auth-mgmt';
+        if (!this.users.delete(req.name)) return 'user-not-found';
+        return null;
+      }
+      case 'user-change-password': {
+        const u = this.users.get(req.name);
+        if (u === undefined) return 'user-not-found';
+        u.password = req.password;
+        u.credentialRevision = this.authRevision + 1;
+        return null;
+      }
+      case 'user-grant-role': {
+        const u = this.users.get(req.user);
+        if (u === undefined) return 'user-not-found';
+        // As etcd: the root role may be granted before it was added as a role.
+        if (req.role !== ROOT_ROLE && !this.roles.has(req.role)) return 'role-not-found';
+        if (u.roles.includes(req.role)) return 'unchanged';
+        if (u.roles.length >= MAX_ROLES_PER_USER) return 'too-many-roles-per-user';
+        u.roles = [...u.roles, req.role].sort();
+        return null;
+      }
+      case 'user-revoke-role': {
+        if (this.enabledFlag && req.name === ROOT_USER && req.role === ROOT_ROLE) return 'invalid-auth-mgmt';
+        const u = this.users.get(req.name);
+        if (u === undefined) return 'user-not-found';
+        if (!u.roles.includes(req.role)) return 'role-not-granted';
+        u.roles = u.roles.filter((r) => r !== req.role);
+        return null;
+      }
+      case 'role-add': {
+        const bad = checkName(req.name, 'role-empty');
+        if (bad !== null) return bad;
+        if (this.roles.has(req.name)) return 'role-already-exist';
+        if (this.roles.size >= MAX_AUTH_ROLES) return 'too-many-roles';
+        this.roles.set(req.name, { permissions: [] });
+        return null;
+      }
+      case 'role-delete': {
+        if (this.enabledFlag && req.role === ROOT_ROLE) return 'invalid-auth-mgmt';
+        if (!this.roles.delete(req.role)) return 'role-not-found';
+        for (const u of this.users.values()) u.roles = u.roles.filter((r) => r !== req.role);
+        return null;
+      }
+      case 'role-grant-permission': {
+        const role = this.roles.get(req.name);
+        if (role === undefined) return 'role-not-found';
+        const at = role.permissions.findIndex((p) => comparePermissions(p, req.perm) === 0);
+        if (at >= 0) {
+          role.permissions[at] = req.perm; // same range: the new type replaces the old
+        } else {
+          if (role.permissions.length >= MAX_PERMISSIONS_PER_ROLE) return 'too-many-permissions';
+          role.permissions = [...role.permissions, req.perm].sort(comparePermissions);
+        }
+        return null;
+      }
+      case 'role-revoke-permission': {
+        const role = this.roles.get(req.role);
+        if (role === undefined) return 'role-not-found';
+        const want = { permType: 'READ' as const, key: req.key, rangeEnd: req.rangeEnd };
+        const at = role.permissions.findIndex((p) => comparePermissions(p, want) === 0);
+        if (at < 0) return 'permission-not-granted';
+        role.permissions = role.permissions.filter((_, i) => i !== at);
+        return null;
+      }
+    }
+  }
+
+  // ---- snapshot ------------------------------------------------------------------------------
+
+  snapshot(): unknown {
+    return {
+      format: SNAPSHOT_FORMAT,
+      enabled: this.enabledFlag,
+      revision: this.authRevision,
+      tokenKey: this.tokenKeyBytes,
+      users: [...this.users].map(([name, u]) => [name, u.password, u.roles, u.credentialRevision]),
+      roles: [...this.roles].map(([name, r]) => [name, r.permissions.map((p) => [p.permType, p.key, p.rangeEnd])]),
+    };
+  }
+
+  /** Restore from `snapshot()`'s value; undefined (a snapshot from before auth existed) is the empty state. */
+  restore(data: unknown): void {
+    this.merged.clear();
+    if (data === undefined || data === null) {
+      this.enabledFlag = false;
+      this.authRevision = 1;
+      this.tokenKeyBytes = null;
+      this.users = new Map();
+      this.roles = new Map();
+      return;
+    }
+    const snap = data as {
+      format: number; enabled: boolean; revision: number; tokenKey: Uint8Array | null;
+      users: [string, PasswordHash | null, string[], number][];
+      roles: [string, [PermissionType, Uint8Array, Uint8Array][]][];
+    };
+    assert(snap.format === SNAPSHOT_FORMAT, () => `unknown auth snapshot format ${snap.format}`);
+    this.enabledFlag = snap.enabled;
+    this.authRevision = snap.revision;
+    this.tokenKeyBytes = snap.tokenKey;
+    this.users = new Map(snap.users.map(([name, password, roles, credentialRevision]) => [name, { password, roles, credentialRevision }]));
+    this.roles = new Map(snap.roles.map(([name, perms]) => [name, { permissions: perms.map(([permType, key, rangeEnd]) => ({ permType, key, rangeEnd })) }]));
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const ZERO_BYTE = new Uint8Array([0]);
+
+function checkName(name: string, emptyError: 'user-empty' | 'role-empty'): AuthErrorKind | null {
+  if (name === '') return emptyError;
+  if (utf8Bytes(name) > MAX_AUTH_NAME_BYTES) return 'name-too-long';
+  return null;
+}

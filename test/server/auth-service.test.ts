@@ -1,0 +1,113 @@
+/**
+ * The Auth service in one process, on a state machine applied directly: who a token names
+ * (expired, forged, revoked and absent tokens), Authenticate, and the watch permission hook
+ * (a watch on keys the user may not read is cancelled with etcd's reason).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { KvStateMachine, encodeKvCommand, type AuthRequest, type AuthUser } from '../../src/statemachine/mvcc/index.js';
+import { AuthService, WATCH_PERMISSION_DENIED_REASON, hashPassword, mintToken } from '../../src/server/auth-service.js';
+import { index } from '../../src/core/ids.js';
+
+const b = (s: string): Uint8Array => Buffer.from(s);
+
+type Method = (request: object, metadata: grpc.Metadata) => Promise<Record<string, unknown>>;
+
+function setup() {
+  const kv = new KvStateMachine();
+  let seq = 1;
+  const propose = (request: AuthRequest, user: AuthUser) =>
+    Promise.resolve(kv.apply(encodeKvCommand({ client: 'test', seq, lowestPending: seq++, request, ...(user === null ? {} : { user }) }), index(seq)));
+  const auth = new AuthService({
+    kv, propose, readBarrier: () => Promise.resolve(),
+    header: () => ({ cluster_id: '1', member_id: '1', revision: kv.store.revision, raft_term: 1 }),
+  });
+  const methods = auth.methods((handler) => handler as unknown as grpc.UntypedHandleCall) as unknown as Record<string, Method>;
+  const call = (name: string, request: object, token?: string) => {
+    const md = new grpc.Metadata();
+    if (token !== undefined) md.set('token', token);
+    return Promise.resolve().then(() => methods[name]!(request, md)); // as the server wraps it: a throw becomes a rejection
+  };
+  return { kv, auth, propose, call };
+}
+
+const withToken = (token: string): grpc.Metadata => {
+  const md = new grpc.Metadata();
+  md.set('token', token);
+  return md;
+};
+
+async function errorOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return 'no error';
+}
+
+test('tokens: absent → anonymous; issued by Authenticate → the user; expired, forged or revoked → "invalid auth token"', async () => {
+  const { kv, auth, propose, call } = setup();
+  await call('UserAdd', { name: 'root', password: 'rootpw' });
+  await call('UserGrantRole', { user: 'root', role: 'root' });
+  await call('UserAdd', { name: 'alice', password: 'alicepw' });
+  assert.equal(await auth.userOf(withToken('anything')), null, 'tokens are ignored while auth is disabled');
+  assert.match(await errorOf(call('Authenticate', { name: 'alice', password: 'alicepw' })), /etcdserver: authentication is not enabled/);
+  await call('AuthEnable', {});
+
+  assert.equal(await auth.userOf(new grpc.Metadata()), null);
+  const { token } = await call('Authenticate', { name: 'alice', password: 'alicepw' }) as { token: string };
+  assert.equal(await auth.userOf(withToken(token)), 'alice');
+  assert.match(await errorOf(call('Authenticate', { name: 'alice', password: 'nope' })), /etcdserver: authentication failed, invalid user ID or password/);
+
+  const key = kv.auth.tokenKey!;
+  const credential = kv.auth.credentialRevisionOf('alice')!;
+  const expired = mintToken(key, 'alice', credential, 1_000, Date.now() - 10_000);
+  assert.match(await errorOf(auth.userOf(withToken(expired))), /etcdserver: invalid auth token/);
+  const forged = mintToken(new Uint8Array(32), 'root', kv.auth.credentialRevisionOf('root')!, 60_000, Date.now());
+  assert.match(await errorOf(auth.userOf(withToken(forged))), /etcdserver: invalid auth token/);
+
+  const rootToken = (await call('Authenticate', { name: 'root', password: 'rootpw' }) as { token: string }).token;
+  await propose({ op: 'user-change-password', name: 'alice', password: await hashPassword('new') }, 'root');
+  assert.match(await errorOf(auth.userOf(withToken(token))), /etcdserver: invalid auth token/, 'revoked by the password change');
+  assert.equal(await auth.userOf(withToken(rootToken)), 'root', 'other users keep theirs');
+  const err = await auth.userOf(withToken(token)).catch((e: grpc.ServiceError) => e);
+  assert.equal((err as grpc.ServiceError).code, grpc.status.UNAUTHENTICATED);
+});
+
+test('watch hook: a watch on keys the user may not read gets etcd\'s cancel reason; readable ranges get none', async () => {
+  const { auth, call } = setup();
+  await call('UserAdd', { name: 'root', password: 'rootpw' });
+  await call('UserGrantRole', { user: 'root', role: 'root' });
+  await call('UserAdd', { name: 'alice', password: 'alicepw' });
+  await call('RoleAdd', { name: 'app' });
+  await call('RoleGrantPermission', { name: 'app', perm: { permType: 'READ', key: b('app/'), range_end: b('app0') } });
+  await call('UserGrantRole', { user: 'alice', role: 'app' });
+  await call('AuthEnable', {});
+  assert.equal(WATCH_PERMISSION_DENIED_REASON, 'rpc error: code = PermissionDenied desc = etcdserver: permission denied');
+  assert.equal(auth.watchCancelReason('alice', b('app/x'), b('')), null);
+  assert.equal(auth.watchCancelReason('alice', b('app/'), b('app0')), null);
+  assert.equal(auth.watchCancelReason('alice', b('app/'), b('\0')), WATCH_PERMISSION_DENIED_REASON, 'open-ended reaches past the prefix');
+  assert.equal(auth.watchCancelReason('alice', b('other'), b('')), WATCH_PERMISSION_DENIED_REASON);
+  assert.equal(auth.watchCancelReason(null, b('app/x'), b('')), WATCH_PERMISSION_DENIED_REASON, 'no token');
+  assert.equal(auth.watchCancelReason('root', b('\0'), b('\0')), null);
+  assert.equal(auth.checkRange('alice', b('other'), b(''))?.code, grpc.status.PERMISSION_DENIED);
+});
+
+test('admin calls: refused to non-root users before any hashing or log entry; a missing permission is refused', async () => {
+  const { kv, call } = setup();
+  await call('UserAdd', { name: 'root', password: 'rootpw' });
+  await call('UserGrantRole', { user: 'root', role: 'root' });
+  await call('UserAdd', { name: 'bob', password: 'bobpw' });
+  await call('AuthEnable', {});
+  const { token } = await call('Authenticate', { name: 'bob', password: 'bobpw' }) as { token: string };
+  const revision = kv.auth.revision;
+  assert.match(await errorOf(call('UserAdd', { name: 'eve', password: 'x' }, token)), /etcdserver: permission denied/);
+  assert.match(await errorOf(call('UserAdd', { name: 'eve', password: 'x' })), /etcdserver: user name is empty/);
+  assert.match(await errorOf(call('AuthStatus', {}, token)), /etcdserver: permission denied/);
+  assert.equal(kv.auth.revision, revision);
+  const rootToken = (await call('Authenticate', { name: 'root', password: 'rootpw' }) as { token: string }).token;
+  assert.match(await errorOf(call('RoleGrantPermission', { name: 'root' }, rootToken)), /etcdserver: permission not given/);
+  assert.deepEqual(await call('AuthStatus', {}, rootToken).then((r) => [r['enabled'], r['authRevision']]), [true, revision]);
+});
