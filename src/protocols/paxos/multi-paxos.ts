@@ -56,6 +56,8 @@ interface PromiseInfo {
 
 interface PendingRead {
   readonly requestId: string;
+  /** The follower that forwarded the request, or null for our own. */
+  readonly forwardedBy: NodeId | null;
   readonly index: Index;
   readonly round: number;
   readonly acks: Set<NodeId>;
@@ -117,7 +119,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private readFloor: Slot = 0 as Slot;
   private readRound = 0;
   private pendingReads: PendingRead[] = [];
-  private readsBelowFloor: string[] = [];
+  private readsBelowFloor: { requestId: string; forwardedBy: NodeId | null }[] = [];
   private appendsDirty = false;
 
   // ---- output ----
@@ -196,6 +198,12 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       case 'accept': return this.onAccept(m);
       case 'accepted': return this.onAccepted(m);
       case 'install-snapshot': return this.onInstallSnapshot(m);
+      case 'read-index':
+        if (this.role === 'leader' && this.pendingReads.length + this.readsBelowFloor.length < this.limits.maxPendingReads) this.requestRead(m.requestId, m.from);
+        return;
+      case 'read-index-response':
+        if (m.from === this.leaderId) this.readStates.push({ requestId: m.requestId, index: m.index });
+        return;
       default: unreachable(m, 'message');
     }
   }
@@ -212,15 +220,21 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   }
 
   readIndex(requestId: string): void {
-    if (this.role !== 'leader') throw new NotLeader(this.leaderId);
-    if (this.pendingReads.length + this.readsBelowFloor.length >= this.limits.maxPendingReads) {
-      throw new TooManyRequests('maxPendingReads', this.limits.maxPendingReads);
-    }
-    if (this.commitIndex < this.readFloor) {
-      this.readsBelowFloor.push(requestId);
+    if (this.role === 'leader') {
+      if (this.pendingReads.length + this.readsBelowFloor.length >= this.limits.maxPendingReads) {
+        throw new TooManyRequests('maxPendingReads', this.limits.maxPendingReads);
+      }
+      this.requestRead(requestId, null);
       return;
     }
-    this.startRead(requestId);
+    if (this.leaderId === null || this.role !== 'follower') throw new NotLeader(this.leaderId);
+    // Forwarded: the leader confirms its ballot and answers with a read point (or never).
+    this.early.push({ type: 'read-index', from: this.id, to: this.leaderId, ballot: this.promised, requestId });
+  }
+
+  private requestRead(requestId: string, forwardedBy: NodeId | null): void {
+    if (this.commitIndex < this.readFloor) this.readsBelowFloor.push({ requestId, forwardedBy });
+    else this.startRead(requestId, forwardedBy);
   }
 
   compact(index: Index, data: Uint8Array): void {
@@ -565,7 +579,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     assert(c <= this.lastSlot, () => `commit ${c} beyond the last slot ${this.lastSlot}`);
     this.commitIndex = c;
     if (this.role === 'leader' && this.commitIndex >= this.readFloor && this.readsBelowFloor.length > 0) {
-      for (const id of this.readsBelowFloor.splice(0)) this.startRead(id);
+      for (const r of this.readsBelowFloor.splice(0)) this.startRead(r.requestId, r.forwardedBy);
     }
   }
 
@@ -644,10 +658,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   // ---- reads ------------------------------------------------------------------------------------
 
-  private startRead(requestId: string): void {
-    const read: PendingRead = { requestId, index: this.commitIndex, round: ++this.readRound, acks: new Set([this.id]) };
+  private startRead(requestId: string, forwardedBy: NodeId | null): void {
+    const read: PendingRead = { requestId, forwardedBy, index: this.commitIndex, round: ++this.readRound, acks: new Set([this.id]) };
     if (read.acks.size >= this.quorums.phase2) {
-      this.readStates.push({ requestId, index: read.index });
+      this.answerRead(read);
       return;
     }
     this.pendingReads.push(read);
@@ -659,10 +673,15 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     let kept = 0;
     for (const r of this.pendingReads) {
       if (r.round <= round) r.acks.add(from);
-      if (r.acks.size >= this.quorums.phase2) this.readStates.push({ requestId: r.requestId, index: r.index });
+      if (r.acks.size >= this.quorums.phase2) this.answerRead(r);
       else this.pendingReads[kept++] = r;
     }
     this.pendingReads.length = kept;
+  }
+
+  private answerRead(r: PendingRead): void {
+    if (r.forwardedBy === null) this.readStates.push({ requestId: r.requestId, index: r.index });
+    else this.early.push({ type: 'read-index-response', from: this.id, to: r.forwardedBy, ballot: this.ballot, requestId: r.requestId, index: r.index });
   }
 
   // ---- helpers ------------------------------------------------------------------------------------

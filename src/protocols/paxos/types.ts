@@ -67,4 +67,19 @@ export interface InstallSnapshot extends Envelope {
   readonly commit: Slot;
 }
 
-export type PaxosMessage = Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot;
+/** A follower asks the leader for a read point on behalf of its client. */
+export interface ReadIndexRequest extends Envelope {
+  readonly type: 'read-index';
+  readonly ballot: Ballot;
+  readonly requestId: string;
+}
+
+/** The leader's confirmed read point for a forwarded request. */
+export interface ReadIndexResponse extends Envelope {
+  readonly type: 'read-index-response';
+  readonly ballot: Ballot;
+  readonly requestId: string;
+  readonly index: Slot;
+}
+
+export type PaxosMessage = Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | ReadIndexRequest | ReadIndexResponse;
