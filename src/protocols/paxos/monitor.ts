@@ -20,6 +20,7 @@ import type { PaxosMessage, Slot } from './types.js';
 interface AcceptorView {
   acceptedBallotAt(slot: Slot): Ballot | undefined;
   compactedThrough(): Slot;
+  chosenAt(slot: Slot): LogEntry | undefined;
 }
 
 function isAcceptorView(x: object): x is AcceptorView {
@@ -45,6 +46,8 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
   /** acceptor → slot → highest ballot it announced accepting the slot in. */
   private readonly acceptedSaid = new Map<NodeId, Map<number, number>>();
   private readonly incarnations = new Map<NodeId, object>();
+  /** Per incarnation: the slot up to which its learned (committed) values were checked. */
+  private readonly learnedThrough = new WeakMap<object, number>();
 
   constructor(options: MonitorOptions) {
     const o = options.protocolOptions as { phase1QuorumSize?: number; phase2QuorumSize?: number };
@@ -70,7 +73,9 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
           let v = this.votes.get(key);
           if (v === undefined) this.votes.set(key, (v = new Set()));
           v.add(m.from);
-          if (v.size >= this.phase2) this.choose(slot, m.ballot);
+          const digest = this.proposals.get(slot)?.get(m.ballot);
+          // (no digest: acknowledged from a snapshot, where the value is chosen already)
+          if (v.size >= this.phase2 && digest !== undefined) this.choose(slot, m.ballot, digest, 'a phase-2 quorum accepted');
         }
         return;
       }
@@ -80,9 +85,31 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
   }
 
   observed(replica: Replica<PaxosMessage, unknown>): void {
-    if (this.incarnations.get(replica.id) === replica) return;
-    this.incarnations.set(replica.id, replica);
     if (!isAcceptorView(replica)) return;
+    if (this.incarnations.get(replica.id) !== replica) {
+      this.incarnations.set(replica.id, replica);
+      this.restarted(replica);
+    }
+    this.learned(replica);
+  }
+
+  /**
+   * What a replica learned as chosen (its commit point) is the chosen value; a leader's commit
+   * counts its own durable acceptance, which no message shows. The ballot a learner holds a
+   * chosen slot in is never below the ballot it was chosen in, so recording it is sound.
+   */
+  private learned(replica: Replica<PaxosMessage, unknown> & AcceptorView): void {
+    const commit = replica.status().commitIndex;
+    let s = this.learnedThrough.get(replica) ?? replica.compactedThrough();
+    for (; s < commit; s++) {
+      const e = replica.chosenAt((s + 1) as Slot);
+      if (e === undefined) continue; // applied before a restart and not held: nothing to compare
+      this.choose(s + 1, e.acceptedBallot ?? e.term, valueDigest(e), `${replica.id} learned`);
+    }
+    this.learnedThrough.set(replica, commit);
+  }
+
+  private restarted(replica: AcceptorView & { id: NodeId }): void {
     // A new incarnation (a start or a restart): it must remember every acceptance it announced.
     const compacted = replica.compactedThrough();
     for (const [slot, ballot] of this.acceptedSaid.get(replica.id) ?? []) {
@@ -117,12 +144,11 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
     }
   }
 
-  private choose(slot: number, ballot: number): void {
-    const digest = this.proposals.get(slot)?.get(ballot);
-    if (digest === undefined) return; // acknowledged from a snapshot: the value is chosen already
+  private choose(slot: number, ballot: number, digest: string, how: string): void {
     const c = this.chosen.get(slot);
+    if (c !== undefined && c.digest === digest && c.ballot <= ballot) return;
     if (c !== undefined && c.digest !== digest) {
-      throw new InvariantViolation('no two values chosen for one slot', `slot ${slot}: ${c.digest} in ballot ${describeBallot(c.ballot as Ballot)} and ${digest} in ballot ${describeBallot(ballot as Ballot)}`);
+      throw new InvariantViolation('no two values chosen for one slot', `slot ${slot}: ${c.digest} in ballot ${describeBallot(c.ballot as Ballot)}, and ${digest} (${how}) in ballot ${describeBallot(ballot as Ballot)}`);
     }
     if (c === undefined || ballot < c.ballot) this.chosen.set(slot, { ballot, digest });
     for (const [b, d] of this.proposals.get(slot) ?? []) {
