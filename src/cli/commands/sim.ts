@@ -8,9 +8,9 @@ import { DEFAULT_SIM_OPTIONS, parseFaults, type SimOptions } from '../../sim/opt
 import { addToSummary, emptySummary, failed, runSeed } from '../../sim/run.js';
 import { UsageError, type Command } from '../command.js';
 
-const USAGE = `usage: quorate sim [--protocol raft] [--nodes 5] [--seeds 1..500] [--faults all|none|partition,crash,drop,skew,disk,pause]
+const USAGE = `usage: quorate sim [--protocol raft|multipaxos] [--nodes 5] [--seeds 1..500] [--faults all|none|partition,crash,drop,skew,disk,pause]
                   [--mutant NAME] [--clients 5] [--keys 3] [--duration-ms 14000] [--trace] [--json]
-       quorate sim --list-mutants [--protocol raft]
+       quorate sim --list-mutants [--protocol raft|multipaxos]
 
 Exit code: 0 when every run is safe, live and linearizable; 1 when a run failed (with --mutant:
 the mutant was caught); 3 for bad input.`;
