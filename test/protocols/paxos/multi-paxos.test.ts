@@ -161,6 +161,9 @@ test('mutant accept-before-persist: the acceptor answers, crashes before its fsy
   c.crash('n1');
   c.heal();
   assert.throws(() => c.restart('n2'), (err: unknown) => err instanceof InvariantViolation && /acceptances are durable/.test(err.message));
+  // What the forgotten vote leads to: n3's phase-1 quorum {n2, n3} reports nothing at that slot,
+  // so n3 fills it with a no-op, replacing the "x" that n1 and n2 chose.
+  assert.throws(() => c.campaign('n3'), (err: unknown) => err instanceof InvariantViolation && /chosen value is never replaced/.test(err.message));
 });
 
 test('a promise never goes backwards: an acceptor refuses Prepare and Accept below its promise (a Nack), and the old leader steps down', () => {
