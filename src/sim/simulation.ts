@@ -777,6 +777,7 @@ export class Simulation {
       maxEntriesPerMessage: this.maxEntriesPerMessage,
       preVote: this.variant.preVote,
       checkQuorum: this.variant.checkQuorum,
+      ...this.o.protocolOptions,
     };
   }
 }

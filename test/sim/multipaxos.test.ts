@@ -45,3 +45,12 @@ for (const m of PAXOS_MUTANTS) {
     assert.fail(`mutant ${m.name} survived seeds ${MULTIPAXOS_SEEDS.from}..${MULTIPAXOS_SEEDS.to}`);
   });
 }
+
+for (const [q1, q2] of [[4, 2], [2, 4]] as const) {
+  test(`multipaxos with flexible quorums |Q1| = ${q1}, |Q2| = ${q2} of 5 survives seeds 1..30 with all faults (the monitor judges "chosen" by |Q2|)`, () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const r = runSeed({ protocol: 'multipaxos', seed, protocolOptions: { phase1QuorumSize: q1, phase2QuorumSize: q2 } });
+      assert.ok(!failed(r), `seed ${seed}: ${JSON.stringify(r.outcome)} ${r.linearizability} ${r.checkMessage}`);
+    }
+  });
+}
