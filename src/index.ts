@@ -1,6 +1,11 @@
 // Public API of the quorate package.
 export * from './core/index.js';
 export * from './protocols/raft/index.js';
+export {
+  multiPaxosProtocol, MultiPaxosReplica, PAXOS_MUTANTS, DecreeAcceptor, DecreeProposer, DecreeLearner,
+  makeBallot, ballotCounter, ballotRank, quorumSizes, InvalidQuorumConfig, DEFAULT_PAXOS_LIMITS,
+  type MultiPaxosOptions, type MultiPaxosStatus, type PaxosMessage, type PaxosHardState, type Ballot, type PaxosLimits,
+} from './protocols/paxos/index.js';
 export { PROTOCOLS, protocolByName } from './protocols/registry.js';
 export * from './check/index.js';
 export { runSeed, failed, type SeedReport } from './sim/run.js';

@@ -26,6 +26,12 @@ export interface LogEntry {
   readonly kind: EntryKind;
   /** Opaque to the core for `command`; an encoded ConfigChange for `config`; empty for `noop`. */
   readonly data: Uint8Array;
+  /**
+   * Paxos-style cores only: the ballot in which this replica accepted the entry. A value may be
+   * accepted again under later ballots; `term` stays the ballot that first proposed it (the
+   * value's identity, equal on every replica). Absent for Raft, whose entries keep their term.
+   */
+  readonly acceptedBallot?: Term;
 }
 
 /**
@@ -57,13 +63,28 @@ export interface Snapshot {
 /**
  * State that must be durable before any message of the same Ready leaves the node.
  * Drivers apply it in this order: `snapshot` (replaces every stored entry at or below its
- * index and the state machine's state), then `entries` (the first entry's index truncates any
- * stored entry at or after it, then all are appended), then `hardState` (replaces the stored one).
+ * index and the state machine's state), then the truncation point (every stored entry at or
+ * after `truncateFrom` is discarded), then `entries` (each is written at its index, replacing
+ * whatever was stored there), then `hardState` (replaces the stored one).
+ *
+ * Raft truncates at its first new entry and appends (a log stays contiguous); a Multi-Paxos
+ * acceptor never truncates and overwrites single slots, so its stored entries may have gaps.
  */
 export interface Persist<H> {
   readonly hardState: H | null;
   readonly entries: readonly LogEntry[];
   readonly snapshot: Snapshot | null;
+  /**
+   * Discard stored entries at or after this index before writing `entries`; `null`: discard
+   * nothing. Absent: the first entry's index (truncate-and-append), when there are entries.
+   */
+  readonly truncateFrom?: Index | null;
+}
+
+/** The truncation point a Persist asks for, with its default made explicit. */
+export function truncationPoint(p: Persist<unknown>): Index | null {
+  if (p.truncateFrom !== undefined) return p.truncateFrom;
+  return p.entries[0]?.index ?? null;
 }
 
 /** A linearizable read may be served once the state machine has applied `index`. */
@@ -143,7 +164,10 @@ export interface Replica<M extends Envelope, H, S extends ReplicaStatus = Replic
 export interface RestoredState<H> {
   readonly hardState: H | null;
   readonly snapshot: Snapshot | null;
-  /** Entries after the snapshot, in order, contiguous. */
+  /**
+   * Entries after the snapshot, in index order. Contiguous for a core that always truncates at
+   * its first new entry (Raft); a core that overwrites single slots (Paxos) may leave gaps.
+   */
   readonly entries: readonly LogEntry[];
 }
 
@@ -186,4 +210,31 @@ export interface ProtocolDefinition<M extends Envelope = Envelope, H = unknown> 
   readonly faultModel: 'crash' | 'byzantine';
   readonly mutants: readonly MutantInfo[];
   create(options: ReplicaOptions<H>): Replica<M, H>;
+  /**
+   * Optional: a checker of the protocol's own safety invariants, for drivers that see every
+   * message and every replica (the simulator). It throws an InvariantViolation when one breaks.
+   */
+  createMonitor?(options: MonitorOptions): SafetyMonitor<M>;
+}
+
+export interface MonitorOptions {
+  readonly membership: Membership;
+  /** The protocol-specific options every replica of the run was created with. */
+  readonly protocolOptions: Readonly<Record<string, unknown>>;
+}
+
+/** Watches a whole cluster from outside: every message sent, every replica after each step. */
+export interface SafetyMonitor<M extends Envelope = Envelope> {
+  /** A replica sent `msg` (whether or not the network then delivers it). */
+  sent(msg: M): void;
+  /** `replica` has just taken a step (and its Ready, if any, was handled). */
+  observed(replica: Replica<M, unknown>): void;
+}
+
+/** A broken safety invariant, found by a monitor or a driver's checks: a bug report. */
+export class InvariantViolation extends Error {
+  override readonly name: string = 'InvariantViolation';
+  constructor(readonly invariant: string, detail: string) {
+    super(`${invariant}: ${detail}`);
+  }
 }

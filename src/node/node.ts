@@ -121,7 +121,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   static async start<R>(options: ReplicatedNodeOptions<R>): Promise<ReplicatedNode<R>> {
     const log = options.logger ?? silentLogger;
     await mkdir(options.dataDir, { recursive: true });
-    const storage = await DurableStorage.open<unknown>(join(options.dataDir, 'raft'), { logger: (msg: string) => log('warn', msg) });
+    const storage = await DurableStorage.open<unknown>(join(options.dataDir, options.protocol.name), { logger: (msg: string) => log('warn', msg) });
     const restored = storage.restored();
     let applied = { index: 0 as Index, term: 0 as Term };
     if (restored.snapshot !== null) {

@@ -1,15 +1,18 @@
 /**
- * One etcd-compatible member: the Raft node on its data directory and peer port, the MVCC KV
- * state machine, and the gRPC server on the client ports. `quorate serve`, the dev cluster
+ * One etcd-compatible member: the replicated node (Raft by default, or any protocol in the
+ * registry) on its data directory and peer port, the MVCC KV state machine, and the gRPC server
+ * on the client ports. `quorate serve`, the dev cluster
  * and the process tests all start members through here.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { nodeId } from '../core/ids.js';
 import { QuorateError } from '../core/errors.js';
 import { ReplicatedNode } from '../node/index.js';
 import type { Logger } from '../node/config.js';
 import type { PeerTls } from '../transport/index.js';
-import { raftProtocol } from '../protocols/raft/index.js';
+import { PROTOCOLS, protocolByName } from '../protocols/registry.js';
 import { KvStateMachine, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { clusterId, loadOrCreateIdentity, parseInitialCluster, parseUrl, type ClusterIdentity } from './cluster-config.js';
 import { EtcdServer, type ClientTls } from './etcd-server.js';
@@ -17,6 +20,8 @@ import { DEFAULT_RETRY_POLICY } from './retry.js';
 
 export interface MemberOptions {
   readonly name: string;
+  /** The consensus protocol, by its registry name (e.g. "raft", "multipaxos"). Default "raft". */
+  readonly protocol?: string;
   readonly dataDir: string;
   readonly listenClientUrls: readonly string[];
   readonly advertiseClientUrls: readonly string[];
@@ -62,6 +67,16 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     name: o.name, clusterId: identity.clusterId, memberId: identity.members.find((m) => m.name === o.name)?.id,
   });
 
+  const protocolName = o.protocol ?? 'raft';
+  if (!PROTOCOLS.has(protocolName)) throw new QuorateError('INVALID_ARGUMENT', `unknown --protocol '${protocolName}'; known: ${[...PROTOCOLS.keys()].join(', ')}`);
+  const protocol = protocolByName(protocolName);
+  // Each protocol keeps its log in a directory named after it: refuse to start one protocol on
+  // another's data (the member would come up empty and rejoin as if it had lost its disk).
+  for (const other of PROTOCOLS.keys()) {
+    if (other !== protocolName && existsSync(join(o.dataDir, other))) {
+      throw new QuorateError('INVALID_ARGUMENT', `${o.dataDir} holds a ${other} log, but this member was started with --protocol ${protocolName}; start it with --protocol ${other}, or use another --data-dir`);
+    }
+  }
   const kv = new KvStateMachine({ maxTxnOps: o.maxTxnOps });
   const listenPeer = parseUrl(o.listenPeerUrls[0] ?? '', '--listen-peer-urls');
   if ((listenPeer.scheme === 'https') !== (o.peerTls !== null)) {
@@ -75,7 +90,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     listen: listenPeer,
     members: identity.members.map((m) => ({ id: nodeId(m.name), peer: parseUrl(m.peerUrls[0] ?? '', '--initial-cluster') })),
     stateMachine: kv,
-    protocol: raftProtocol,
+    protocol,
     protocolOptions: {
       electionTimeoutTicks: Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)),
       heartbeatIntervalTicks: 1,

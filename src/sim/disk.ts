@@ -5,11 +5,13 @@
  * as the WAL does). A correct protocol never acknowledged any of them, so it must not care.
  */
 import type { Random } from '../core/prng.js';
-import type { LogEntry, Persist, RestoredState, Snapshot } from '../core/replica.js';
+import { truncationPoint, type LogEntry, type Persist, type RestoredState, type Snapshot } from '../core/replica.js';
+import { putAt } from '../storage/entries.js';
 
 type DiskRecord<H> =
   | { readonly kind: 'snapshot'; readonly snapshot: Snapshot }
   | { readonly kind: 'entry'; readonly entry: LogEntry }
+  | { readonly kind: 'truncate'; readonly from: number }
   | { readonly kind: 'hard'; readonly hardState: H };
 
 export class ModelDisk<H> {
@@ -20,9 +22,11 @@ export class ModelDisk<H> {
   syncs = 0;
   lostRecords = 0;
 
-  /** Queue a Persist's records in WAL order: snapshot, entries, hard state. */
+  /** Queue a Persist's records in WAL order: snapshot, truncation, entries, hard state. */
   write(p: Persist<H>): void {
     if (p.snapshot !== null) this.unsynced.push({ kind: 'snapshot', snapshot: p.snapshot });
+    const from = truncationPoint(p);
+    if (from !== null) this.unsynced.push({ kind: 'truncate', from });
     for (const entry of p.entries) this.unsynced.push({ kind: 'entry', entry });
     if (p.hardState !== null) this.unsynced.push({ kind: 'hard', hardState: p.hardState });
   }
@@ -58,20 +62,20 @@ export class ModelDisk<H> {
       case 'snapshot': {
         if (this.snapshot !== null && this.snapshot.meta.index >= r.snapshot.meta.index) return;
         const at = r.snapshot.meta.index;
-        const kept = this.entries.filter((e) => e.index > at);
-        // Entries after the snapshot stay only if they continue from it.
-        this.entries = kept.length > 0 && kept[0]!.index === at + 1 ? kept : [];
+        this.entries = this.entries.filter((e) => e.index > at);
         this.snapshot = r.snapshot;
+        return;
+      }
+      case 'truncate': {
+        let keep = this.entries.length;
+        while (keep > 0 && this.entries[keep - 1]!.index >= r.from) keep--;
+        this.entries.length = keep;
         return;
       }
       case 'entry': {
         const e = r.entry;
-        const first = this.entries[0]?.index ?? (this.snapshot?.meta.index ?? 0) + 1;
-        const pos = e.index - first;
-        if (pos < 0) return; // already covered by the snapshot
-        if (pos > this.entries.length) return; // a gap can only follow a lost record: drop
-        this.entries.length = pos;
-        this.entries.push(e);
+        if (e.index <= (this.snapshot?.meta.index ?? 0)) return; // already covered by the snapshot
+        putAt(this.entries, e);
         return;
       }
       case 'hard':

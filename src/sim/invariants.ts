@@ -3,13 +3,10 @@
  * contract; log-based ones need a core that exposes its log (Raft does).
  */
 import type { Index, NodeId, Term } from '../core/ids.js';
-import type { LogEntry } from '../core/replica.js';
+import { InvariantViolation, type LogEntry } from '../core/replica.js';
 
-export class SafetyViolation extends Error {
+export class SafetyViolation extends InvariantViolation {
   override readonly name = 'SafetyViolation';
-  constructor(readonly invariant: string, detail: string) {
-    super(`${invariant}: ${detail}`);
-  }
 }
 
 /** A core whose log the invariants may read. */

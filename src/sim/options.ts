@@ -30,6 +30,8 @@ export interface SimOptions {
   /** Nodes snapshot their state machine (and compact the log) every this many applied entries. */
   readonly compactEvery: number;
   readonly mutant?: string;
+  /** Protocol-specific options for every replica (e.g. Multi-Paxos's phase1QuorumSize); they override the run's own. */
+  readonly protocolOptions?: Readonly<Record<string, unknown>>;
   /** Record a readable event trace (slower). */
   readonly trace: boolean;
 }

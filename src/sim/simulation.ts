@@ -7,7 +7,7 @@ import type { Operation } from '../check/history.js';
 import { QuorateError } from '../core/errors.js';
 import { nodeId, type Index, type NodeId, type Term } from '../core/ids.js';
 import { Prng, type Random } from '../core/prng.js';
-import type { Envelope, Membership, ProtocolDefinition, Ready, Replica } from '../core/replica.js';
+import { InvariantViolation, type Envelope, type Membership, type ProtocolDefinition, type Ready, type Replica, type SafetyMonitor } from '../core/replica.js';
 import { encodeCommand, RegisterKv, type RegisterOp, type RegisterResult } from '../statemachine/register-kv.js';
 import { ModelDisk } from './disk.js';
 import { EventQueue } from './event-queue.js';
@@ -89,6 +89,13 @@ export const CRASH_AFTER_PROMISE_PROBABILITY = 0.25;
  * leaves it half-replicated, for a later leader to overwrite.
  */
 export const CRASH_AFTER_APPLY_PROBABILITY = 0.02;
+/**
+ * Crash, and restart at once, a node that is not leading and sent messages before its write was
+ * durable: the window in which an acknowledgement that ran ahead of its fsync is forgotten.
+ * Correct cores only send early as a leader, so this fires only for broken ones; it draws from
+ * its own random stream, so it leaves other runs unchanged.
+ */
+export const CRASH_BEFORE_SYNC_PROBABILITY = 0.25;
 
 export interface RunStats {
   readonly seed: number;
@@ -122,6 +129,10 @@ export class Simulation {
   private readonly ids: NodeId[];
   private readonly clients: SimClient[] = [];
   private readonly invariants = new Invariants();
+  /** The protocol's own safety checks, if it has any (see ProtocolDefinition.createMonitor). */
+  private readonly monitor: SafetyMonitor | null;
+  /** Random stream for faults that must not perturb the main stream (CRASH_BEFORE_SYNC). */
+  private readonly buggify: Random;
   private readonly history: Operation[] = [];
   private readonly trace: string[] = [];
   private traceHash = 0x811c9dc5;
@@ -160,6 +171,8 @@ export class Simulation {
       checkQuorum: this.rng.chance(0.5),
       electionTimeoutTicks: this.rng.chance(0.5) ? o.electionTimeoutTicks : Math.max(4, Math.ceil(o.electionTimeoutTicks / 2)),
     };
+    this.buggify = new Prng(o.seed ^ 0x5eed);
+    this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions() }) ?? null;
     for (const [i, id] of this.ids.entries()) {
       const disk = new ModelDisk<unknown>();
       const node: SimNode = {
@@ -191,8 +204,8 @@ export class Simulation {
       this.checkLogs();
       outcome = this.checkLiveness();
     } catch (err) {
-      if (!(err instanceof SafetyViolation) && !isAssertion(err)) throw err;
-      const invariant = err instanceof SafetyViolation ? err.invariant : 'protocol assertion';
+      if (!(err instanceof InvariantViolation) && !isAssertion(err)) throw err;
+      const invariant = err instanceof InvariantViolation ? err.invariant : 'protocol assertion';
       outcome = { kind: 'safety', invariant, message: (err as Error).message, atMs: this.now };
     }
     // Operations still in flight at the end have unknown outcomes.
@@ -281,6 +294,7 @@ export class Simulation {
         n.disk.write(rd.persist);
         n.syncing = rd;
         this.queue.push(this.now + this.o.syncLatencyMs, { kind: 'synced', node: n.id, incarnation: n.incarnation });
+        if (rd.sendBeforePersist.length > 0) this.crashBeforeSync(n);
         break;
       }
       this.finish(n, rd);
@@ -318,6 +332,13 @@ export class Simulation {
     this.crash(n.id);
     this.queue.push(this.now + (promised ? this.rng.int(0, 3) : this.rng.int(1, 15)), { kind: 'restart', node: n.id });
     return true;
+  }
+
+  private crashBeforeSync(n: SimNode): void {
+    if (!this.o.faults.has('crash') || this.healed || n.replica.status().role === 'leader') return;
+    if (!this.buggify.chance(CRASH_BEFORE_SYNC_PROBABILITY)) return;
+    this.crash(n.id);
+    this.queue.push(this.now + this.buggify.int(0, 3), { kind: 'restart', node: n.id });
   }
 
   private crashAfterApply(n: SimNode, rd: Ready<Envelope, unknown>): boolean {
@@ -376,6 +397,7 @@ export class Simulation {
 
   /** Check per-node invariants after every step of the node. */
   private observe(n: SimNode): void {
+    if (n.up) this.monitor?.observed(n.replica);
     const s = n.replica.status();
     if (s.commitIndex < n.lastCommit) {
       throw new SafetyViolation('commit monotonic', `${n.id} commit went from ${n.lastCommit} to ${s.commitIndex}`);
@@ -395,6 +417,7 @@ export class Simulation {
   }
 
   private send(m: Envelope): void {
+    this.monitor?.sent(m);
     if (this.cut.has(`${m.from}>${m.to}`) || this.rng.chance(this.dropRate)) {
       this.dropped++;
       return;
@@ -742,14 +765,20 @@ export class Simulation {
       restored: disk.restore(),
       applied: applied as Index,
       ...(this.o.mutant === undefined ? {} : { mutant: this.o.mutant }),
-      ...({
-        electionTimeoutTicks: this.variant.electionTimeoutTicks,
-        heartbeatIntervalTicks: this.o.heartbeatIntervalTicks,
-        maxEntriesPerMessage: this.maxEntriesPerMessage,
-        preVote: this.variant.preVote,
-        checkQuorum: this.variant.checkQuorum,
-      } as object),
+      ...this.protocolOptions(),
     });
+  }
+
+  /** Protocol-specific tuning for this run (each core reads the names it knows). */
+  private protocolOptions(): Readonly<Record<string, unknown>> {
+    return {
+      electionTimeoutTicks: this.variant.electionTimeoutTicks,
+      heartbeatIntervalTicks: this.o.heartbeatIntervalTicks,
+      maxEntriesPerMessage: this.maxEntriesPerMessage,
+      preVote: this.variant.preVote,
+      checkQuorum: this.variant.checkQuorum,
+      ...this.o.protocolOptions,
+    };
   }
 }
 

@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { pack, packTransient, unpack } from '../core/codec.js';
 import { assert } from '../core/assert.js';
 import { QuorateError, TooManyRequests } from '../core/errors.js';
-import type { LogEntry, Persist, RestoredState, Snapshot, SnapshotMeta } from '../core/replica.js';
+import { truncationPoint, type LogEntry, type Persist, type RestoredState, type Snapshot, type SnapshotMeta } from '../core/replica.js';
+import type { Index } from '../core/ids.js';
+import { putAt } from './entries.js';
 import { encodeRecord, readRecord, RecordType, validRecordAfter } from './record.js';
 
 export class StorageCorruptError extends QuorateError {
@@ -120,11 +122,16 @@ export class DurableStorage<H> {
       this.writeSnapshotFile(persist.snapshot);
       bytes.push(encodeRecord(RecordType.Snapshot, packTransient(persist.snapshot.meta)));
     }
-    if (persist.entries.length > 0) bytes.push(encodeRecord(RecordType.Entries, packTransient(persist.entries)));
+    const truncateFrom = truncationPoint(persist);
+    if (isAppend(truncateFrom, persist.entries)) {
+      if (persist.entries.length > 0) bytes.push(encodeRecord(RecordType.Entries, packTransient(persist.entries)));
+    } else {
+      bytes.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom, entries: persist.entries })));
+    }
     if (persist.hardState !== null) bytes.push(encodeRecord(RecordType.HardState, packTransient(persist.hardState)));
     // The in-memory view follows the log immediately; it is what a reopen would replay.
     if (persist.snapshot !== null) this.applySnapshotMeta(persist.snapshot.meta, persist.snapshot.data);
-    this.applyEntries(persist.entries);
+    this.applyEntries(truncateFrom, persist.entries);
     if (persist.hardState !== null) this.hardState = persist.hardState;
     this.statsData.saves++;
     return new Promise<void>((resolve, reject) => {
@@ -202,7 +209,7 @@ export class DurableStorage<H> {
     if (meta === null || this.segments.length < 2) return;
     await this.rotate();
     const restate: Buffer[] = [encodeRecord(RecordType.Snapshot, packTransient(meta))];
-    if (this.entries.length > 0) restate.push(encodeRecord(RecordType.Entries, packTransient(this.entries)));
+    if (this.entries.length > 0) restate.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: null, entries: this.entries })));
     if (this.hardState !== null) restate.push(encodeRecord(RecordType.HardState, packTransient(this.hardState)));
     await new Promise<void>((resolve, reject) => {
       this.queue.push({ bytes: restate, size: restate.reduce((n, b) => n + b.length, 0), resolve, reject });
@@ -287,9 +294,16 @@ export class DurableStorage<H> {
 
   private applyRecord(type: number, payload: Buffer, path: string, offset: number): void {
     switch (type) {
-      case RecordType.Entries:
-        this.applyEntries(unpack(payload) as LogEntry[]);
+      case RecordType.Entries: {
+        const entries = unpack(payload) as LogEntry[];
+        this.applyEntries(entries[0]?.index ?? null, entries);
         return;
+      }
+      case RecordType.EntriesAt: {
+        const r = unpack(payload) as { truncateFrom: Index | null; entries: LogEntry[] };
+        this.applyEntries(r.truncateFrom, r.entries);
+        return;
+      }
       case RecordType.HardState:
         this.hardState = unpack(payload) as H;
         return;
@@ -303,28 +317,36 @@ export class DurableStorage<H> {
 
   private applySnapshotMeta(meta: SnapshotMeta, data: Uint8Array | null): void {
     if (this.snapshotMeta !== null && meta.index < this.snapshotMeta.index) return;
-    const keep = this.entries.filter((e) => e.index > meta.index);
-    this.entries = keep.length > 0 && keep[0]!.index === meta.index + 1 ? keep : [];
+    // Entries after the snapshot stay (for Raft they continue from it; Paxos slots may have gaps).
+    this.entries = this.entries.filter((e) => e.index > meta.index);
     this.snapshotMeta = meta;
     if (data !== null) this.snapshotData = data;
   }
 
-  /** Truncate-and-append: the first entry replaces whatever was stored at its index and after. */
-  private applyEntries(entries: readonly LogEntry[]): void {
-    if (entries.length === 0) return;
-    const first = entries[0]!.index;
-    const base = this.entries[0]?.index ?? (this.snapshotMeta?.index ?? 0) + 1;
-    const keep = Math.max(0, Math.min(first - base, this.entries.length));
-    this.entries.length = keep;
+  /** Discard stored entries at or after `truncateFrom`, then write each entry at its index. */
+  private applyEntries(truncateFrom: number | null, entries: readonly LogEntry[]): void {
+    if (truncateFrom !== null) {
+      let keep = this.entries.length;
+      while (keep > 0 && this.entries[keep - 1]!.index >= truncateFrom) keep--;
+      this.entries.length = keep;
+    }
     for (const e of entries) {
       if (e.index <= (this.snapshotMeta?.index ?? 0)) continue;
-      this.entries.push({ ...e, data: new Uint8Array(e.data) });
+      putAt(this.entries, { ...e, data: new Uint8Array(e.data) });
     }
   }
 
   private segmentPath(seg: number): string {
     return join(this.dir, 'wal', `${pad(seg)}.wal`);
   }
+}
+
+/** Whether a Persist is a plain truncate-and-append (the compact, original record format). */
+function isAppend(truncateFrom: number | null, entries: readonly LogEntry[]): boolean {
+  if (entries.length === 0) return truncateFrom === null;
+  if (truncateFrom !== entries[0]!.index) return false;
+  for (let i = 1; i < entries.length; i++) if (entries[i]!.index !== entries[i - 1]!.index + 1) return false;
+  return true;
 }
 
 function pad(n: number): string {

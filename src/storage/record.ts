@@ -10,9 +10,12 @@ export const RECORD_HEADER_BYTES = 8;
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 
 export const enum RecordType {
+  /** Entries, truncating at the first one's index (Raft's truncate-and-append). */
   Entries = 1,
   HardState = 2,
   Snapshot = 3,
+  /** `{ truncateFrom, entries }`: an explicit truncation point (or none), then each entry at its index. */
+  EntriesAt = 4,
 }
 
 export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
@@ -46,7 +49,7 @@ export function readRecord(buf: Buffer, offset: number): ReadResult {
 export function validRecordAfter(buf: Buffer, from: number): boolean {
   for (let o = from + 1; o + RECORD_HEADER_BYTES < buf.length; o++) {
     const r = readRecord(buf, o);
-    if (r.kind === 'record' && r.type >= RecordType.Entries && r.type <= RecordType.Snapshot) return true;
+    if (r.kind === 'record' && r.type >= RecordType.Entries && r.type <= RecordType.EntriesAt) return true;
   }
   return false;
 }

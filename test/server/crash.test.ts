@@ -11,8 +11,9 @@ import { missingAcks, runWorkload } from './workload.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('SIGKILL the leader under load: a new leader serves, the killed member rejoins, every acknowledged write is on all three, the history is linearizable', { timeout: 120_000 }, async (t) => {
-  const cluster = await ProcessCluster.start(3);
+for (const protocol of ['raft', 'multipaxos']) {
+test(`SIGKILL the leader under load: a new leader serves, the killed member rejoins, every acknowledged write is on all three, the history is linearizable (${protocol})`, { timeout: 120_000 }, async (t) => {
+  const cluster = await ProcessCluster.start(3, ['--protocol', protocol]);
   try {
     let done = false;
     const load = runWorkload(cluster, { clients: 6, keys: 4, stop: () => done });
@@ -43,9 +44,14 @@ test('SIGKILL the leader under load: a new leader serves, the killed member rejo
     await cluster.stop();
   }
 });
+}
 
-test('20 SIGKILL/restart cycles of random members under write load lose no acknowledged write (with frequent snapshots, so restarts restore from them and laggards catch up by InstallSnapshot)', { timeout: 240_000 }, async (t) => {
-  const cluster = await ProcessCluster.start(3, ['--snapshot-count', '150']);
+/** Raft in `npm test`; QUORATE_CRASH_PROTOCOLS=raft,multipaxos runs the cycles over Multi-Paxos too. */
+const CYCLE_PROTOCOLS = (process.env['QUORATE_CRASH_PROTOCOLS'] ?? 'raft').split(',').filter((p) => p !== '');
+
+for (const protocol of CYCLE_PROTOCOLS) {
+test(`20 SIGKILL/restart cycles of random members under write load lose no acknowledged write (with frequent snapshots, so restarts restore from them and laggards catch up by InstallSnapshot)${protocol === 'raft' ? '' : ` (${protocol})`}`, { timeout: 240_000 }, async (t) => {
+  const cluster = await ProcessCluster.start(3, ['--snapshot-count', '150', '--protocol', protocol]);
   try {
     let done = false;
     const load = runWorkload(cluster, { clients: 6, keys: 8, stop: () => done });
@@ -76,3 +82,4 @@ test('20 SIGKILL/restart cycles of random members under write load lose no ackno
     await cluster.stop();
   }
 });
+}

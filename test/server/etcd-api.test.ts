@@ -15,8 +15,10 @@ async function errorOf(p: PromiseLike<unknown>): Promise<string> {
   return 'no error';
 }
 
-test('etcd v3 KV API through the etcd3 client, on the leader and on followers', { timeout: 90_000 }, async (t) => {
-  const cluster = await ProcessCluster.start(3);
+/** The same API tests over each protocol: the server must not know which one it drives. */
+for (const protocol of ['raft', 'multipaxos']) {
+test(`etcd v3 KV API through the etcd3 client, on the leader and on followers (${protocol})`, { timeout: 90_000 }, async (t) => {
+  const cluster = await ProcessCluster.start(3, ['--protocol', protocol]);
   try {
     const leader = await cluster.waitForLeader();
     const follower = cluster.names.find((n) => n !== leader)!;
@@ -81,3 +83,4 @@ test('etcd v3 KV API through the etcd3 client, on the leader and on followers', 
     await cluster.stop();
   }
 });
+}

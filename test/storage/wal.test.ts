@@ -41,6 +41,25 @@ test('a conflicting entry replaces the stored suffix, across segment rotation', 
   await r.close();
 });
 
+test('slots written at their index without truncation (Multi-Paxos): single slots are overwritten, gaps survive, across snapshots and reopen', async () => {
+  const dir = fresh();
+  const s = await DurableStorage.open<HS>(dir);
+  await s.save({ hardState: null, entries: [entry(1), entry(4), entry(2)], snapshot: null, truncateFrom: null });
+  await s.save({ hardState: null, entries: [entry(2, 5)], snapshot: null, truncateFrom: null }); // re-accepted in a later ballot
+  assert.deepEqual(indexes(s), ['1@1', '2@5', '4@1'], 'in index order, 3 is a hole, 4 kept');
+  await s.save({ hardState: null, entries: [entry(6)], snapshot: null, truncateFrom: null });
+  await s.saveSnapshot({ meta: { index: 1 as Index, term: 1 as Term, membership: { voters: [], outgoingVoters: [], learners: [] } }, data: new Uint8Array([1]) });
+  await s.close();
+  const r = await DurableStorage.open<HS>(dir);
+  assert.deepEqual(indexes(r), ['2@5', '4@1', '6@1'], 'after the snapshot, with its gaps');
+  // An explicit truncation point still truncates (what Raft asks for).
+  await r.save({ hardState: null, entries: [entry(4, 7)], snapshot: null, truncateFrom: 4 as Index });
+  await r.close();
+  const again = await DurableStorage.open<HS>(dir);
+  assert.deepEqual(indexes(again), ['2@5', '4@7']);
+  await again.close();
+});
+
 for (const [name, cut] of [['mid-header', 3], ['mid-payload', 20], ['bad checksum', -1]] as const) {
   test(`a torn tail (${name}) is cut off and reported; earlier records are intact`, async () => {
     const dir = fresh();

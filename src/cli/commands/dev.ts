@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PROTOCOLS } from '../../protocols/registry.js';
 import { memberStatus } from '../../server/proto.js';
 import { UsageError, type Command } from '../command.js';
 
@@ -21,10 +22,12 @@ export const DEV_MEMBERS = [
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 
-const USAGE = `usage: quorate dev [--data-dir .quorate/dev] [--host 127.0.0.1] [--port-offset 0] [--log-level info]
+const USAGE = `usage: quorate dev [--protocol raft|multipaxos] [--data-dir .quorate/dev] [--host 127.0.0.1] [--port-offset 0] [--log-level info]
 
 Starts members m1, m2, m3 (clients on ports 2379, 22379, 32379; peers on 2380, 22380, 32380;
 --port-offset N adds N to every port, e.g. when a system etcd already holds 2379).
+--protocol picks the consensus protocol (default raft); a protocol other than raft keeps its data
+in .quorate/dev-PROTOCOL unless --data-dir says otherwise.
 Ctrl-C stops them cleanly; running the command again resumes with the data intact.`;
 
 export const devCommand: Command = {
@@ -35,7 +38,8 @@ export const devCommand: Command = {
       args: argv,
       options: {
         help: { type: 'boolean', short: 'h' },
-        'data-dir': { type: 'string', default: '.quorate/dev' },
+        'data-dir': { type: 'string' },
+        protocol: { type: 'string', default: 'raft' },
         host: { type: 'string', default: '127.0.0.1' },
         'port-offset': { type: 'string', default: '0' },
         'log-level': { type: 'string', default: 'info' },
@@ -45,7 +49,10 @@ export const devCommand: Command = {
       console.log(USAGE);
       return 0;
     }
-    const dataDir = resolve(values['data-dir']);
+    if (!PROTOCOLS.has(values.protocol)) throw new UsageError(`--protocol must be one of ${[...PROTOCOLS.keys()].join(', ')}, got '${values.protocol}'`);
+    // Raft's cluster lives in .quorate/dev (as before); another protocol's beside it.
+    const dataDirFlag = values['data-dir'] ?? (values.protocol === 'raft' ? '.quorate/dev' : `.quorate/dev-${values.protocol}`);
+    const dataDir = resolve(dataDirFlag);
     const host = values.host;
     if (host.includes(':')) throw new UsageError('--host: use an IPv4 address or a host name');
     const offset = Number(values['port-offset']);
@@ -65,6 +72,7 @@ export const devCommand: Command = {
         '--listen-peer-urls', `http://${host}:${m.peer}`,
         '--initial-cluster', cluster,
         '--initial-cluster-token', 'quorate-dev',
+        '--protocol', values.protocol,
         '--log-level', values['log-level'],
       ], { stdio: ['ignore', 'inherit', 'inherit'] });
       children.set(m.name, child);
@@ -85,11 +93,11 @@ export const devCommand: Command = {
     process.on('SIGINT', stopAll);
     process.on('SIGTERM', stopAll);
 
-    void announceWhenReady(host, members, values['data-dir'], () => stopping);
+    void announceWhenReady(host, members, dataDirFlag, () => stopping);
     const codes = await Promise.all(exited);
     process.off('SIGINT', stopAll);
     process.off('SIGTERM', stopAll);
-    console.error(`[dev] cluster stopped; data kept in ${values['data-dir']}`);
+    console.error(`[dev] cluster stopped; data kept in ${dataDirFlag}`);
     return stopping && codes.every((c) => c === 0) ? 0 : 1;
   },
 };

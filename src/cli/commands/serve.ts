@@ -4,12 +4,14 @@
  */
 import { parseArgs } from 'node:util';
 import { isLogLevel, textLogger } from '../../node/text-logger.js';
+import { PROTOCOLS } from '../../protocols/registry.js';
 import { startMember, type MemberOptions } from '../../server/index.js';
 import { UsageError, type Command } from '../command.js';
 
 const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or --flag value)
 
   --name NAME                          member name (default "default")
+  --protocol raft|multipaxos           the consensus protocol under the KV store (default raft; every member the same)
   --data-dir DIR                       where the WAL, snapshots and member identity live (default "NAME.etcd")
   --listen-client-urls URLS            comma-separated, e.g. http://127.0.0.1:2379 (default http://localhost:2379)
   --advertise-client-urls URLS         what members tell clients (default: the listen client URLs)
@@ -50,6 +52,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     options: {
       help: { type: 'boolean', short: 'h' },
       name: { type: 'string', default: 'default' },
+      protocol: { type: 'string', default: 'raft' },
       'data-dir': { type: 'string' },
       'listen-client-urls': { type: 'string', default: 'http://localhost:2379' },
       'advertise-client-urls': { type: 'string' },
@@ -92,9 +95,11 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
   const heartbeat = positive('heartbeat-interval', values['heartbeat-interval']);
   const election = positive('election-timeout', values['election-timeout']);
   if (election < 5 * heartbeat) throw new UsageError('--election-timeout should be at least 5 times --heartbeat-interval');
+  if (!PROTOCOLS.has(values.protocol)) throw new UsageError(`--protocol must be one of ${[...PROTOCOLS.keys()].join(', ')}, got '${values.protocol}'`);
   const prefix = `[${name}] `;
   return {
     name,
+    protocol: values.protocol,
     dataDir: values['data-dir'] ?? `${name}.etcd`,
     listenClientUrls,
     advertiseClientUrls: list(values['advertise-client-urls'] ?? values['listen-client-urls']),

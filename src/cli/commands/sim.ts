@@ -6,11 +6,13 @@ import { parseArgs } from 'node:util';
 import { PROTOCOLS, protocolByName } from '../../protocols/registry.js';
 import { DEFAULT_SIM_OPTIONS, parseFaults, type SimOptions } from '../../sim/options.js';
 import { addToSummary, emptySummary, failed, runSeed } from '../../sim/run.js';
+import { QuorateError } from '../../core/errors.js';
 import { UsageError, type Command } from '../command.js';
 
-const USAGE = `usage: quorate sim [--protocol raft] [--nodes 5] [--seeds 1..500] [--faults all|none|partition,crash,drop,skew,disk,pause]
+const USAGE = `usage: quorate sim [--protocol raft|multipaxos] [--nodes 5] [--seeds 1..500] [--faults all|none|partition,crash,drop,skew,disk,pause]
                   [--mutant NAME] [--clients 5] [--keys 3] [--duration-ms 14000] [--trace] [--json]
-       quorate sim --list-mutants [--protocol raft]
+                  [--protocol-option NAME=VALUE ...]   e.g. phase1QuorumSize=4 (numbers and true/false as such)
+       quorate sim --list-mutants [--protocol raft|multipaxos]
 
 Exit code: 0 when every run is safe, live and linearizable; 1 when a run failed (with --mutant:
 the mutant was caught); 3 for bad input.`;
@@ -22,6 +24,18 @@ export function parseSeeds(spec: string): [number, number] {
   const to = m[2] === undefined ? from : Number(m[2]);
   if (to < from) throw new UsageError(`--seeds ${spec}: the range is empty`);
   return [from, to];
+}
+
+/** `NAME=VALUE` pairs; values that look like numbers or booleans become them. */
+export function parseProtocolOptions(pairs: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const p of pairs) {
+    const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(p);
+    if (m === null) throw new UsageError(`--protocol-option '${p}' is not NAME=VALUE`);
+    const v = m[2]!;
+    out[m[1]!] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+  }
+  return out;
 }
 
 function positiveInt(flag: string, v: string | undefined, fallback: number): number {
@@ -43,6 +57,7 @@ export const simCommand: Command = {
         seeds: { type: 'string', default: '1..100' },
         faults: { type: 'string', default: 'all' },
         mutant: { type: 'string' },
+        'protocol-option': { type: 'string', multiple: true },
         clients: { type: 'string' },
         keys: { type: 'string' },
         'duration-ms': { type: 'string' },
@@ -83,13 +98,21 @@ export const simCommand: Command = {
       livenessBoundMs: Math.min(durationMs, DEFAULT_SIM_OPTIONS.livenessBoundMs),
       trace: values.trace,
       ...(values.mutant === undefined ? {} : { mutant: values.mutant }),
+      ...(values['protocol-option'] === undefined ? {} : { protocolOptions: parseProtocolOptions(values['protocol-option']) }),
     };
     const summary = emptySummary();
     const started = performance.now();
     const tty = process.stderr.isTTY === true;
     const total = to - from + 1;
     for (let seed = from; seed <= to; seed++) {
-      const r = runSeed({ ...base, seed });
+      let r;
+      try {
+        r = runSeed({ ...base, seed });
+      } catch (err) {
+        // A configuration the protocol refuses (e.g. quorums that do not intersect) is bad input.
+        if (err instanceof QuorateError && err.code === 'INVALID_ARGUMENT') throw new UsageError(err.message);
+        throw err;
+      }
       addToSummary(summary, r);
       if (values.trace) for (const line of r.trace) console.log(line);
       if (values.trace || total === 1) console.log(`seed ${seed}: trace hash ${r.traceHash}, ${r.stats.events} events`);
@@ -125,7 +148,7 @@ export const simCommand: Command = {
       for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
     }
     for (const f of summary.failures.slice(0, 20)) {
-      const reproduce = `quorate sim --protocol ${values.protocol} --nodes ${base.nodes} --seeds ${f.seed} --faults ${values.faults}${values.mutant ? ` --mutant ${values.mutant}` : ''} --trace`;
+      const reproduce = `quorate sim --protocol ${values.protocol} --nodes ${base.nodes} --seeds ${f.seed} --faults ${values.faults}${values.mutant ? ` --mutant ${values.mutant}` : ''}${(values['protocol-option'] ?? []).map((o) => ` --protocol-option ${o}`).join('')} --trace`;
       console.log(`FAIL seed ${f.seed}: ${f.what}\n  reproduce: ${reproduce}`);
     }
     return summary.failures.length > 0 ? 1 : 0;

@@ -233,7 +233,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (termOrVoteChanged || entries.length > 0 || snapshot !== null) {
       // The vote-before-persist mutant never writes its vote down: after a crash it may vote again.
       const written = this.isMutant('vote-before-persist') ? { ...hardState, vote: null } : hardState;
-      persist = { hardState: sameHardState(hardState, this.persistedHard) ? null : written, entries, snapshot };
+      persist = { hardState: sameHardState(hardState, this.persistedHard) ? null : written, entries, snapshot, truncateFrom: entries[0]?.index ?? null };
     }
     // A leader's messages do not depend on this Ready's persist: its term and vote are already
     // durable (checked here), and it counts its own new entries toward commitment only once

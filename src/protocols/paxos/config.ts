@@ -1,0 +1,72 @@
+/**
+ * Multi-Paxos configuration: every limit has a name and a default, and quorum sizes are
+ * checked when a replica is configured (Flexible Paxos: any phase-1 quorum must intersect any
+ * phase-2 quorum, which for counting quorums is |Q1| + |Q2| > N).
+ */
+import { QuorateError } from '../../core/errors.js';
+import { majority } from '../../core/quorum.js';
+
+export interface PaxosLimits {
+  /** A follower that hears nothing from a leader for this many ticks (randomised up to twice it) starts phase 1. */
+  readonly electionTimeoutTicks: number;
+  /** A leader sends accepts (heartbeats, with the commit point) at least this often. */
+  readonly heartbeatIntervalTicks: number;
+  /** Batching: slots per Accept message. */
+  readonly maxEntriesPerMessage: number;
+  /** Pipelining: slots proposed but not yet chosen; more proposals get TooManyRequests. */
+  readonly maxInflightSlots: number;
+  /** Slots re-sent to a stalled acceptor per heartbeat. */
+  readonly maxCatchUpSlotsPerHeartbeat: number;
+  /** Chosen entries handed to the driver per Ready. */
+  readonly maxApplyPerReady: number;
+  /** ReadIndex requests waiting for their quorum round. */
+  readonly maxPendingReads: number;
+  /** A leader that hears from no phase-2 quorum for an election timeout steps down. */
+  readonly checkQuorum: boolean;
+}
+
+export const DEFAULT_PAXOS_LIMITS: PaxosLimits = {
+  electionTimeoutTicks: 10,
+  heartbeatIntervalTicks: 2,
+  maxEntriesPerMessage: 64,
+  maxInflightSlots: 4096,
+  maxCatchUpSlotsPerHeartbeat: 512,
+  maxApplyPerReady: 1024,
+  maxPendingReads: 4096,
+  checkQuorum: true,
+};
+
+export interface QuorumSizes {
+  /** Promises a proposer needs before phase 2 (Prepare/Promise). */
+  readonly phase1: number;
+  /** Acceptances that choose a value (Accept/Accepted). */
+  readonly phase2: number;
+}
+
+export class InvalidQuorumConfig extends QuorateError {
+  override readonly name = 'InvalidQuorumConfig';
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+/**
+ * Quorum sizes for `n` acceptors: majorities unless given. Throws InvalidQuorumConfig when a
+ * phase-1 quorum could miss a phase-2 quorum (|Q1| + |Q2| <= N) or a size is out of range.
+ */
+export function quorumSizes(n: number, phase1?: number, phase2?: number): QuorumSizes {
+  const q1 = phase1 ?? majority(n);
+  const q2 = phase2 ?? majority(n);
+  for (const [name, q] of [['phase1QuorumSize', q1], ['phase2QuorumSize', q2]] as const) {
+    if (!Number.isInteger(q) || q < 1 || q > n) {
+      throw new InvalidQuorumConfig(`${name} must be an integer from 1 to the number of acceptors (${n}), got ${q}`);
+    }
+  }
+  if (q1 + q2 <= n) {
+    throw new InvalidQuorumConfig(
+      `phase1QuorumSize (${q1}) + phase2QuorumSize (${q2}) must exceed the number of acceptors (${n}), ` +
+        `or a phase-1 quorum can miss a chosen value; for example use ${n + 1 - q2} and ${q2}`,
+    );
+  }
+  return { phase1: q1, phase2: q2 };
+}

@@ -1,0 +1,160 @@
+/**
+ * Paxos's safety invariants, checked from outside by a driver that sees every message and every
+ * replica (the simulator). What counts is what acceptors *said*: an Accepted that left the node
+ * is a vote, whether or not the acceptor later remembers it.
+ *
+ * - one value per (slot, ballot): a proposer never proposes two values in one ballot;
+ * - no two different values are chosen for one slot (chosen: a phase-2 quorum sent Accepted);
+ * - a chosen value is never replaced: every proposal in a higher ballot for that slot carries it
+ *   (Lamport's P2b);
+ * - acceptors never accept below their promise, and a promise never goes backwards;
+ * - an acceptor never forgets an acceptance it announced (checked when a replica restarts).
+ */
+import { InvariantViolation, type MonitorOptions, type Replica, type SafetyMonitor } from '../../core/replica.js';
+import type { LogEntry } from '../../core/replica.js';
+import type { NodeId } from '../../core/ids.js';
+import { describeBallot, type Ballot } from './ballot.js';
+import { quorumSizes } from './config.js';
+import type { PaxosMessage, Slot } from './types.js';
+
+interface AcceptorView {
+  acceptedBallotAt(slot: Slot): Ballot | undefined;
+  compactedThrough(): Slot;
+  chosenAt(slot: Slot): LogEntry | undefined;
+}
+
+function isAcceptorView(x: object): x is AcceptorView {
+  return typeof (x as Partial<AcceptorView>).acceptedBallotAt === 'function' && typeof (x as Partial<AcceptorView>).compactedThrough === 'function';
+}
+
+export function valueDigest(e: LogEntry): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < e.data.length; i++) h = Math.imul(h ^ e.data[i]!, 0x01000193);
+  return `${e.term}:${e.kind}:${e.data.length}:${(h >>> 0).toString(16)}`;
+}
+
+export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
+  private readonly phase2: number;
+  /** slot → ballot → digest of the value proposed. */
+  private readonly proposals = new Map<number, Map<number, string>>();
+  /** `slot/ballot` → acceptors that sent Accepted. */
+  private readonly votes = new Map<string, Set<NodeId>>();
+  /** slot → the lowest ballot a value was chosen in, and the value. */
+  private readonly chosen = new Map<number, { ballot: number; digest: string }>();
+  /** acceptor → highest ballot it promised or accepted in a message. */
+  private readonly promisedSaid = new Map<NodeId, number>();
+  /** acceptor → slot → highest ballot it announced accepting the slot in. */
+  private readonly acceptedSaid = new Map<NodeId, Map<number, number>>();
+  private readonly incarnations = new Map<NodeId, object>();
+  /** Per incarnation: the slot up to which its learned (committed) values were checked. */
+  private readonly learnedThrough = new WeakMap<object, number>();
+
+  constructor(options: MonitorOptions) {
+    const o = options.protocolOptions as { phase1QuorumSize?: number; phase2QuorumSize?: number };
+    this.phase2 = quorumSizes(options.membership.voters.length, o.phase1QuorumSize, o.phase2QuorumSize).phase2;
+  }
+
+  sent(m: PaxosMessage): void {
+    switch (m.type) {
+      case 'promise': {
+        this.promise(m.from, m.ballot, 'promised');
+        return;
+      }
+      case 'accept':
+        for (const e of m.entries) this.proposed(e.index, m.ballot, valueDigest(e));
+        return;
+      case 'accepted': {
+        this.promise(m.from, m.ballot, 'accepted');
+        let said = this.acceptedSaid.get(m.from);
+        if (said === undefined) this.acceptedSaid.set(m.from, (said = new Map()));
+        for (const slot of m.slots) {
+          if ((said.get(slot) ?? 0) < m.ballot) said.set(slot, m.ballot);
+          const key = `${slot}/${m.ballot}`;
+          let v = this.votes.get(key);
+          if (v === undefined) this.votes.set(key, (v = new Set()));
+          v.add(m.from);
+          const digest = this.proposals.get(slot)?.get(m.ballot);
+          // (no digest: acknowledged from a snapshot, where the value is chosen already)
+          if (v.size >= this.phase2 && digest !== undefined) this.choose(slot, m.ballot, digest, 'a phase-2 quorum accepted');
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  observed(replica: Replica<PaxosMessage, unknown>): void {
+    if (!isAcceptorView(replica)) return;
+    if (this.incarnations.get(replica.id) !== replica) {
+      this.incarnations.set(replica.id, replica);
+      this.restarted(replica);
+    }
+    this.learned(replica);
+  }
+
+  /**
+   * What a replica learned as chosen (its commit point) is the chosen value; a leader's commit
+   * counts its own durable acceptance, which no message shows. The ballot a learner holds a
+   * chosen slot in is never below the ballot it was chosen in, so recording it is sound.
+   */
+  private learned(replica: Replica<PaxosMessage, unknown> & AcceptorView): void {
+    const commit = replica.status().commitIndex;
+    let s = this.learnedThrough.get(replica) ?? replica.compactedThrough();
+    for (; s < commit; s++) {
+      const e = replica.chosenAt((s + 1) as Slot);
+      if (e === undefined) continue; // applied before a restart and not held: nothing to compare
+      this.choose(s + 1, e.acceptedBallot ?? e.term, valueDigest(e), `${replica.id} learned`);
+    }
+    this.learnedThrough.set(replica, commit);
+  }
+
+  private restarted(replica: AcceptorView & { id: NodeId }): void {
+    // A new incarnation (a start or a restart): it must remember every acceptance it announced.
+    const compacted = replica.compactedThrough();
+    for (const [slot, ballot] of this.acceptedSaid.get(replica.id) ?? []) {
+      if (slot <= compacted) continue;
+      const has = replica.acceptedBallotAt(slot as Slot) ?? 0;
+      if (has < ballot) {
+        throw new InvariantViolation('acceptances are durable', `${replica.id} announced accepting slot ${slot} in ballot ${describeBallot(ballot as Ballot)} but restarted holding ${has === 0 ? 'nothing' : describeBallot(has as Ballot)} there`);
+      }
+    }
+  }
+
+  private promise(from: NodeId, ballot: number, what: 'promised' | 'accepted'): void {
+    const before = this.promisedSaid.get(from) ?? 0;
+    if (ballot < before) {
+      const rule = what === 'accepted' ? 'acceptors never accept below their promise' : 'a promise never goes backwards';
+      throw new InvariantViolation(rule, `${from} ${what} ballot ${describeBallot(ballot as Ballot)} after promising ${describeBallot(before as Ballot)}`);
+    }
+    this.promisedSaid.set(from, ballot);
+  }
+
+  private proposed(slot: number, ballot: number, digest: string): void {
+    let bySlot = this.proposals.get(slot);
+    if (bySlot === undefined) this.proposals.set(slot, (bySlot = new Map()));
+    const prev = bySlot.get(ballot);
+    if (prev !== undefined && prev !== digest) {
+      throw new InvariantViolation('one value per ballot and slot', `slot ${slot} proposed as ${prev} and as ${digest} in ballot ${describeBallot(ballot as Ballot)}`);
+    }
+    bySlot.set(ballot, digest);
+    const c = this.chosen.get(slot);
+    if (c !== undefined && ballot > c.ballot && digest !== c.digest) {
+      throw new InvariantViolation('a chosen value is never replaced', `slot ${slot} chose ${c.digest} in ballot ${describeBallot(c.ballot as Ballot)}; ballot ${describeBallot(ballot as Ballot)} proposes ${digest}`);
+    }
+  }
+
+  private choose(slot: number, ballot: number, digest: string, how: string): void {
+    const c = this.chosen.get(slot);
+    if (c !== undefined && c.digest === digest && c.ballot <= ballot) return;
+    if (c !== undefined && c.digest !== digest) {
+      throw new InvariantViolation('no two values chosen for one slot', `slot ${slot}: ${c.digest} in ballot ${describeBallot(c.ballot as Ballot)}, and ${digest} (${how}) in ballot ${describeBallot(ballot as Ballot)}`);
+    }
+    if (c === undefined || ballot < c.ballot) this.chosen.set(slot, { ballot, digest });
+    for (const [b, d] of this.proposals.get(slot) ?? []) {
+      if (b > ballot && d !== digest) {
+        throw new InvariantViolation('a chosen value is never replaced', `slot ${slot} chose ${digest} in ballot ${describeBallot(ballot as Ballot)}; ballot ${describeBallot(b as Ballot)} proposed ${d}`);
+      }
+    }
+  }
+}

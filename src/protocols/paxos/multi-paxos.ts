@@ -1,0 +1,723 @@
+/**
+ * Multi-Paxos (van Renesse & Altinbuken, "Paxos Made Moderately Complex"), as one replica that
+ * is proposer, acceptor and learner at once, behind the same Replica contract as Raft.
+ *
+ * - A distinguished leader runs phase 1 once, for every slot from its first unchosen one on,
+ *   then phase 2 per slot: proposals are batched into Accept messages (maxEntriesPerMessage)
+ *   and pipelined (up to maxInflightSlots unchosen slots).
+ * - On winning phase 1 the leader learns every slot any acceptor of its quorum accepted,
+ *   re-proposes the value of the highest ballot per slot and fills holes with no-ops, then adds
+ *   a no-op of its own: reads wait until that is chosen.
+ * - Leaders are detected by heartbeats (empty Accepts) and timeouts in ticks; the commit point
+ *   piggybacks on every Accept. A lagging acceptor is sent the slots it misses, or a snapshot
+ *   when they were compacted.
+ * - Acceptors persist promises and acceptances before replying (Ready.send). A leader's own
+ *   Accepts do not wait for its own write (Ready.sendBeforePersist); it counts itself only once
+ *   that write is durable.
+ * - ReadIndex: a read point is the commit index once a phase-2 quorum has confirmed the ballot
+ *   after the request arrived.
+ *
+ * Entries carry the ballot that first proposed the value as `term` (the value's identity, the
+ * same on every replica) and the ballot this replica accepted it in as `acceptedBallot`.
+ */
+import { assert, unreachable } from '../../core/assert.js';
+import { NotLeader, TooManyRequests } from '../../core/errors.js';
+import type { Index, NodeId } from '../../core/ids.js';
+import type { Random } from '../../core/prng.js';
+import type {
+  LogEntry, Membership, Persist, ProposeResult, ReadState, Ready, Replica, ReplicaOptions, ReplicaStatus, Snapshot,
+} from '../../core/replica.js';
+import { NO_BALLOT, nextBallot, rankOf, type Ballot } from './ballot.js';
+import { DEFAULT_PAXOS_LIMITS, quorumSizes, type PaxosLimits, type QuorumSizes } from './config.js';
+import type { PaxosMutant } from './mutants.js';
+import type { Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, Prepare, PromiseMsg, Slot } from './types.js';
+
+export type MultiPaxosOptions = ReplicaOptions<PaxosHardState> & Partial<PaxosLimits> & {
+  /** Flexible Paxos: promises needed in phase 1 (default: a majority). */
+  readonly phase1QuorumSize?: number;
+  /** Flexible Paxos: acceptances that choose a value (default: a majority). */
+  readonly phase2QuorumSize?: number;
+};
+
+export type MultiPaxosRole = 'follower' | 'candidate' | 'leader';
+
+export interface MultiPaxosStatus extends ReplicaStatus {
+  readonly role: MultiPaxosRole;
+  readonly promised: Ballot;
+  readonly lastSlot: Slot;
+  readonly quorums: QuorumSizes;
+}
+
+interface PromiseInfo {
+  readonly accepted: readonly LogEntry[];
+  readonly chosenThrough: Slot;
+  readonly snapshot: Snapshot | null;
+}
+
+interface PendingRead {
+  readonly requestId: string;
+  /** The follower that forwarded the request, or null for our own. */
+  readonly forwardedBy: NodeId | null;
+  readonly index: Index;
+  readonly round: number;
+  readonly acks: Set<NodeId>;
+}
+
+interface Outstanding {
+  readonly promised: Ballot;
+  readonly entries: readonly LogEntry[];
+  readonly appliedTo: Slot;
+}
+
+const NO_MESSAGES: readonly PaxosMessage[] = [];
+const EMPTY = new Uint8Array(0);
+
+export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, MultiPaxosStatus> {
+  readonly id: NodeId;
+  private readonly voters: readonly NodeId[];
+  private readonly peers: readonly NodeId[];
+  private readonly rank: number;
+  private readonly limits: PaxosLimits;
+  private readonly quorums: QuorumSizes;
+  private readonly random: Random;
+  private readonly mutant: PaxosMutant | null;
+  private readonly membership: Membership;
+
+  // ---- acceptor state (durable: promised in the hard state, accepted slots as entries) ----
+  private promised: Ballot;
+  private persistedPromised: Ballot;
+  private readonly log = new Map<number, LogEntry>();
+  private snapshot: Snapshot | null;
+  private snapshotIndex: Slot;
+  private lastSlot: Slot;
+
+  // ---- learner state ----
+  private commitIndex: Slot;
+  /** Highest slot handed out in a Ready.apply (or covered by a snapshot). */
+  private applyCursor: Slot;
+  private appliedIndex: Slot;
+
+  // ---- proposer state ----
+  private role: MultiPaxosRole = 'follower';
+  /** The ballot this node campaigns or leads in (candidate/leader only). */
+  private ballot: Ballot = NO_BALLOT;
+  /** The highest ballot seen anywhere: the next campaign goes above it. */
+  private highestSeen: Ballot;
+  private leaderId: NodeId | null = null;
+  private electionElapsed = 0;
+  private randomizedTimeout = 0;
+  private heartbeatElapsed = 0;
+  private promises = new Map<NodeId, PromiseInfo>();
+  private fromSlot: Slot = 0 as Slot;
+  /** Leader: acceptors (self included once durable) that accepted each unchosen slot in `ballot`. */
+  private acks = new Map<number, Set<NodeId>>();
+  private next = new Map<NodeId, number>();
+  private match = new Map<NodeId, number>();
+  private matchAtHeartbeat = new Map<NodeId, number>();
+  private heardFrom = new Set<NodeId>();
+  /** Leader: reads wait until this slot (the leader's own no-op) is chosen. */
+  private readFloor: Slot = 0 as Slot;
+  private readRound = 0;
+  private pendingReads: PendingRead[] = [];
+  private readsBelowFloor: { requestId: string; forwardedBy: NodeId | null }[] = [];
+  private appendsDirty = false;
+
+  // ---- output ----
+  private readonly unpersisted = new Map<number, LogEntry>();
+  private pendingSnapshot: Snapshot | null = null;
+  private msgs: PaxosMessage[] = [];
+  private early: PaxosMessage[] = [];
+  private readStates: ReadState[] = [];
+  private outstanding: Outstanding | null = null;
+
+  constructor(o: MultiPaxosOptions) {
+    this.id = o.id;
+    this.membership = o.membership;
+    this.voters = [...o.membership.voters].sort();
+    assert(this.voters.includes(o.id), () => `${o.id} must be a voter (Multi-Paxos has no learners here)`);
+    this.peers = this.voters.filter((v) => v !== o.id);
+    this.rank = rankOf(this.voters, o.id);
+    this.limits = { ...DEFAULT_PAXOS_LIMITS, ...definedOnly(o) };
+    this.quorums = quorumSizes(this.voters.length, o.phase1QuorumSize, o.phase2QuorumSize);
+    this.random = o.random;
+    this.mutant = (o.mutant ?? null) as PaxosMutant | null;
+
+    const r = o.restored;
+    this.promised = r?.hardState?.promised ?? NO_BALLOT;
+    this.persistedPromised = this.promised;
+    this.highestSeen = this.promised;
+    this.snapshot = r?.snapshot ?? null;
+    this.snapshotIndex = (this.snapshot?.meta.index ?? 0) as Slot;
+    let last = this.snapshotIndex as number;
+    for (const e of r?.entries ?? []) {
+      if (e.index <= this.snapshotIndex) continue;
+      this.log.set(e.index, e);
+      last = Math.max(last, e.index);
+    }
+    const applied = Math.max(this.snapshotIndex, o.applied ?? 0);
+    // Applied slots are chosen; anything else is learned again from the next leader.
+    this.commitIndex = applied as Slot;
+    this.applyCursor = applied as Slot;
+    this.appliedIndex = applied as Slot;
+    this.lastSlot = Math.max(last, applied) as Slot;
+    this.resetElectionTimer();
+  }
+
+  // ---- the Replica contract ------------------------------------------------------------------
+
+  tick(): void {
+    this.electionElapsed++;
+    switch (this.role) {
+      case 'follower':
+      case 'candidate':
+        if (this.electionElapsed >= this.randomizedTimeout) this.campaign();
+        return;
+      case 'leader':
+        if (++this.heartbeatElapsed >= this.limits.heartbeatIntervalTicks) {
+          this.heartbeatElapsed = 0;
+          this.heartbeat();
+        }
+        if (this.electionElapsed >= this.limits.electionTimeoutTicks) {
+          this.electionElapsed = 0;
+          if (this.limits.checkQuorum && this.heardFrom.size + 1 < this.quorums.phase2) this.becomeFollower(null);
+          this.heardFrom.clear();
+        }
+        return;
+      default:
+        unreachable(this.role, 'role');
+    }
+  }
+
+  step(m: PaxosMessage): void {
+    if (m.to !== this.id || !this.peers.includes(m.from)) return;
+    if (m.ballot > this.highestSeen) this.highestSeen = m.ballot;
+    switch (m.type) {
+      case 'prepare': return this.onPrepare(m);
+      case 'promise': return this.onPromise(m);
+      case 'nack': return this.onNack(m);
+      case 'accept': return this.onAccept(m);
+      case 'accepted': return this.onAccepted(m);
+      case 'install-snapshot': return this.onInstallSnapshot(m);
+      case 'read-index':
+        if (this.role === 'leader' && this.pendingReads.length + this.readsBelowFloor.length < this.limits.maxPendingReads) this.requestRead(m.requestId, m.from);
+        return;
+      case 'read-index-response':
+        if (m.from === this.leaderId) this.readStates.push({ requestId: m.requestId, index: m.index });
+        return;
+      default: unreachable(m, 'message');
+    }
+  }
+
+  propose(command: Uint8Array): ProposeResult {
+    if (this.role !== 'leader') throw new NotLeader(this.leaderId);
+    if (this.lastSlot - this.commitIndex >= this.limits.maxInflightSlots) {
+      throw new TooManyRequests('maxInflightSlots', this.limits.maxInflightSlots);
+    }
+    const slot = (this.lastSlot + 1) as Slot;
+    this.acceptOwn({ index: slot, term: this.ballot, kind: 'command', data: command, acceptedBallot: this.ballot });
+    this.appendsDirty = true;
+    return { index: slot, term: this.ballot };
+  }
+
+  readIndex(requestId: string): void {
+    if (this.role === 'leader') {
+      if (this.pendingReads.length + this.readsBelowFloor.length >= this.limits.maxPendingReads) {
+        throw new TooManyRequests('maxPendingReads', this.limits.maxPendingReads);
+      }
+      this.requestRead(requestId, null);
+      return;
+    }
+    if (this.leaderId === null || this.role !== 'follower') throw new NotLeader(this.leaderId);
+    // Forwarded: the leader confirms its ballot and answers with a read point (or never).
+    this.early.push({ type: 'read-index', from: this.id, to: this.leaderId, ballot: this.promised, requestId });
+  }
+
+  private requestRead(requestId: string, forwardedBy: NodeId | null): void {
+    if (this.commitIndex < this.readFloor) this.readsBelowFloor.push({ requestId, forwardedBy });
+    else this.startRead(requestId, forwardedBy);
+  }
+
+  compact(index: Index, data: Uint8Array): void {
+    if (index <= this.snapshotIndex) return;
+    assert(index <= this.appliedIndex, () => `compact(${index}) beyond the applied slot ${this.appliedIndex}`);
+    const term = this.log.get(index)?.term ?? this.snapshot?.meta.term ?? NO_BALLOT;
+    this.snapshot = { meta: { index, term, membership: this.membership }, data };
+    this.snapshotIndex = index as Slot;
+    for (const slot of [...this.log.keys()]) if (slot <= index) this.log.delete(slot);
+  }
+
+  hasReady(): boolean {
+    if (this.outstanding !== null) return false;
+    return (
+      this.appendsDirty ||
+      this.msgs.length > 0 ||
+      this.early.length > 0 ||
+      this.readStates.length > 0 ||
+      this.unpersisted.size > 0 ||
+      this.pendingSnapshot !== null ||
+      this.promised !== this.persistedPromised ||
+      this.commitIndex > this.applyCursor
+    );
+  }
+
+  ready(): Ready<PaxosMessage, PaxosHardState> {
+    assert(this.outstanding === null, 'ready() called again before advance()');
+    if (this.appendsDirty) this.flushAccepts();
+    const entries = [...this.unpersisted.values()].sort((a, b) => a.index - b.index);
+    this.unpersisted.clear();
+    const snapshot = this.pendingSnapshot;
+    this.pendingSnapshot = null;
+    const promiseChanged = this.promised !== this.persistedPromised;
+    let persist: Persist<PaxosHardState> | null = null;
+    if (promiseChanged || entries.length > 0 || snapshot !== null) {
+      persist = { hardState: promiseChanged ? { promised: this.promised } : null, entries, snapshot, truncateFrom: null };
+    }
+    const applyFrom = this.applyCursor + 1;
+    const applyTo = Math.min(this.commitIndex, applyFrom + this.limits.maxApplyPerReady - 1);
+    const apply: LogEntry[] = [];
+    for (let s = applyFrom; s <= applyTo; s++) {
+      const e = this.log.get(s);
+      assert(e !== undefined, () => `${this.id}: chosen slot ${s} is in the log (commit ${this.commitIndex}, snapshot ${this.snapshotIndex})`);
+      apply.push(e);
+    }
+    if (applyTo >= applyFrom) this.applyCursor = applyTo as Slot;
+    const ready: Ready<PaxosMessage, PaxosHardState> = {
+      persist,
+      sendBeforePersist: this.early.length > 0 ? this.early : NO_MESSAGES,
+      send: this.msgs.length > 0 ? this.msgs : NO_MESSAGES,
+      apply,
+      readStates: this.readStates,
+    };
+    this.msgs = [];
+    this.early = [];
+    this.readStates = [];
+    this.outstanding = { promised: this.promised, entries, appliedTo: this.applyCursor };
+    return ready;
+  }
+
+  advance(_ready: Ready<PaxosMessage, PaxosHardState>): void {
+    const o = this.outstanding;
+    assert(o !== null, 'advance() without an outstanding ready()');
+    this.outstanding = null;
+    assert(o.promised >= this.persistedPromised, 'a durable promise never goes backwards');
+    this.persistedPromised = o.promised;
+    assert(o.appliedTo >= this.appliedIndex, 'the applied slot never goes backwards');
+    this.appliedIndex = o.appliedTo;
+    if (this.role === 'leader') {
+      // The leader's own acceptances count only now that they are durable.
+      for (const e of o.entries) if (e.acceptedBallot === this.ballot && this.log.get(e.index) === e) this.addAck(e.index, this.id);
+    } else if (this.role === 'candidate' && this.persistedPromised === this.ballot && !this.promises.has(this.id)) {
+      this.promises.set(this.id, { accepted: this.acceptedFrom(this.fromSlot), chosenThrough: this.commitIndex, snapshot: null });
+      this.maybeWinPhase1();
+    }
+  }
+
+  status(): MultiPaxosStatus {
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.promised,
+      leader: this.leaderId,
+      commitIndex: this.commitIndex,
+      appliedIndex: this.appliedIndex,
+      membership: this.membership,
+      promised: this.promised,
+      lastSlot: this.lastSlot,
+      quorums: this.quorums,
+    };
+  }
+
+  // ---- introspection for monitors and tests (not part of the contract) ----------------------
+
+  /** The ballot this acceptor accepted `slot` in, if it holds the slot. */
+  acceptedBallotAt(slot: Slot): Ballot | undefined {
+    return this.log.get(slot)?.acceptedBallot;
+  }
+
+  /** Slots at or below this are covered by the replica's snapshot. */
+  compactedThrough(): Slot {
+    return this.snapshotIndex;
+  }
+
+  /** The value chosen at `slot`, if this replica knows it. */
+  chosenAt(slot: Slot): LogEntry | undefined {
+    return slot <= this.commitIndex ? this.log.get(slot) : undefined;
+  }
+
+  // ---- phase 1 ----------------------------------------------------------------------------------
+
+  private campaign(): void {
+    const b = nextBallot(this.highestSeen > this.promised ? this.highestSeen : this.promised, this.rank);
+    this.role = 'candidate';
+    this.ballot = b;
+    this.promised = b; // our own promise: durable before any Prepare leaves (Ready.send)
+    this.highestSeen = b;
+    this.leaderId = null;
+    this.promises = new Map();
+    this.fromSlot = (this.commitIndex + 1) as Slot;
+    this.dropLeaderState();
+    this.resetElectionTimer();
+    for (const p of this.peers) this.msgs.push({ type: 'prepare', from: this.id, to: p, ballot: b, fromSlot: this.fromSlot });
+  }
+
+  private onPrepare(m: Prepare): void {
+    if (m.ballot < this.promised) {
+      this.msgs.push({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
+      return;
+    }
+    if (m.ballot > this.promised) {
+      this.promised = m.ballot;
+      if (this.role !== 'follower') this.becomeFollower(null);
+      this.leaderId = null;
+    }
+    this.electionElapsed = 0; // give the proposer time to finish phase 1
+    const compactedBeyond = this.snapshotIndex >= m.fromSlot;
+    const reply: PromiseMsg = {
+      type: 'promise', from: this.id, to: m.from, ballot: m.ballot,
+      accepted: this.acceptedFrom(m.fromSlot),
+      chosenThrough: this.commitIndex,
+      snapshot: compactedBeyond ? this.snapshot : null,
+    };
+    this.msgs.push(reply);
+  }
+
+  private onPromise(m: PromiseMsg): void {
+    if (this.role !== 'candidate' || m.ballot !== this.ballot) return;
+    this.promises.set(m.from, { accepted: m.accepted, chosenThrough: m.chosenThrough, snapshot: m.snapshot });
+    this.maybeWinPhase1();
+  }
+
+  private onNack(m: Nack): void {
+    if (m.promised > this.highestSeen) this.highestSeen = m.promised;
+    if ((this.role === 'candidate' || this.role === 'leader') && m.ballot === this.ballot && m.promised > this.ballot) {
+      this.becomeFollower(null);
+    }
+  }
+
+  private maybeWinPhase1(): void {
+    if (this.role !== 'candidate' || this.promises.size < this.quorums.phase1 || !this.promises.has(this.id)) return;
+    const b = this.ballot;
+    // A peer compacted slots we have not learned: take its snapshot (those slots are chosen).
+    let best: Snapshot | null = null;
+    for (const p of this.promises.values()) {
+      if (p.snapshot !== null && p.snapshot.meta.index > this.commitIndex && (best === null || p.snapshot.meta.index > best.meta.index)) best = p.snapshot;
+    }
+    if (best !== null) this.installSnapshot(best);
+    const base = this.commitIndex;
+    // For every slot above what we know is chosen: the value accepted in the highest ballot.
+    const highest = new Map<number, LogEntry>();
+    const ignoreOthers = this.mutant === 'ignore-prior-accepted';
+    for (const [from, p] of this.promises) {
+      if (ignoreOthers && from !== this.id) continue;
+      for (const e of p.accepted) {
+        if (e.index <= base) continue;
+        const seen = highest.get(e.index);
+        if (seen === undefined || acceptedIn(e) > acceptedIn(seen)) highest.set(e.index, e);
+      }
+    }
+    let maxSlot = base as number;
+    for (const s of highest.keys()) maxSlot = Math.max(maxSlot, s);
+    this.becomeLeader();
+    for (let s = base + 1; s <= maxSlot; s++) {
+      const v = highest.get(s);
+      this.acceptOwn(v === undefined
+        ? { index: s as Slot, term: b, kind: 'noop', data: EMPTY, acceptedBallot: b }
+        : { index: s as Slot, term: v.term, kind: v.kind, data: v.data, acceptedBallot: b });
+    }
+    // Our own no-op: once it is chosen, everything chosen before this ballot is known here.
+    this.readFloor = (maxSlot + 1) as Slot;
+    this.acceptOwn({ index: this.readFloor, term: b, kind: 'noop', data: EMPTY, acceptedBallot: b });
+    this.lastSlot = this.readFloor;
+    for (const p of this.peers) {
+      this.next.set(p, base + 1);
+      this.match.set(p, base);
+    }
+    this.appendsDirty = true;
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === 'candidate' && this.promised === this.ballot, () => `only a candidate whose ballot is its promise becomes leader (${this.role})`);
+    this.role = 'leader';
+    this.leaderId = this.id;
+    this.promises = new Map();
+    this.dropLeaderState();
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+  }
+
+  private becomeFollower(leader: NodeId | null): void {
+    this.role = 'follower';
+    this.ballot = NO_BALLOT;
+    this.leaderId = leader;
+    this.promises = new Map();
+    this.dropLeaderState();
+    this.resetElectionTimer();
+  }
+
+  private dropLeaderState(): void {
+    this.acks = new Map();
+    this.next = new Map();
+    this.match = new Map();
+    this.matchAtHeartbeat = new Map();
+    this.heardFrom = new Set();
+    this.pendingReads = [];
+    this.readsBelowFloor = [];
+    this.readFloor = 0 as Slot;
+    this.appendsDirty = false;
+  }
+
+  // ---- phase 2 ----------------------------------------------------------------------------------
+
+  private onAccept(m: Accept): void {
+    if (m.ballot < this.promised) {
+      this.msgs.push({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
+      return;
+    }
+    this.followLeader(m.ballot, m.from);
+    const slots: Slot[] = [];
+    for (const e of m.entries) {
+      if (e.index > this.snapshotIndex) this.acceptSlot(e, m.ballot);
+      slots.push(e.index);
+    }
+    this.learnCommit(m.commit, m.ballot);
+    const reply: Accepted = {
+      type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, slots, match: this.matchIn(m.ballot), readRound: m.readRound,
+    };
+    // The accept-before-persist mutant answers before its acceptance is durable.
+    if (this.mutant === 'accept-before-persist' && slots.length > 0) this.early.push(reply);
+    else this.msgs.push(reply);
+  }
+
+  private onInstallSnapshot(m: InstallSnapshot): void {
+    if (m.ballot < this.promised) {
+      this.msgs.push({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
+      return;
+    }
+    this.followLeader(m.ballot, m.from);
+    if (m.snapshot.meta.index > this.commitIndex) this.installSnapshot(m.snapshot);
+    this.learnCommit(m.commit, m.ballot);
+    this.msgs.push({ type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, slots: [], match: this.matchIn(m.ballot), readRound: 0 });
+  }
+
+  private followLeader(b: Ballot, from: NodeId): void {
+    if (b > this.promised) this.promised = b;
+    if (this.role !== 'follower') this.becomeFollower(from);
+    this.leaderId = from;
+    this.electionElapsed = 0;
+  }
+
+  /** Accept a value for a slot in ballot `b` (b >= promised was checked). */
+  private acceptSlot(e: LogEntry, b: Ballot): void {
+    const held = this.log.get(e.index);
+    if (held !== undefined && held.acceptedBallot === b) return; // a retransmission
+    if (e.index <= this.commitIndex && held !== undefined) {
+      assert(sameValue(held, e), () => `${this.id}: chosen slot ${e.index} must never change (${held.term}/${held.kind} → ${e.term}/${e.kind})`);
+    }
+    assert(held === undefined || acceptedIn(held) <= b, () => `${this.id}: slot ${e.index} accepted in ${acceptedIn(held!)} > ${b}`);
+    const entry: LogEntry = { index: e.index, term: e.term, kind: e.kind, data: e.data, acceptedBallot: b };
+    this.log.set(e.index, entry);
+    this.unpersisted.set(e.index, entry);
+    if (e.index > this.lastSlot) this.lastSlot = e.index;
+  }
+
+  /** The leader accepts its own proposal (it counts once durable, in advance()). */
+  private acceptOwn(e: LogEntry): void {
+    this.log.set(e.index, e);
+    this.unpersisted.set(e.index, e);
+    if (e.index > this.lastSlot) this.lastSlot = e.index;
+  }
+
+  /** Learner: slots up to `leaderCommit` are chosen; ours match where we accepted them in `b`. */
+  private learnCommit(leaderCommit: Slot, b: Ballot): void {
+    let c = this.commitIndex as number;
+    while (c < leaderCommit) {
+      const e = this.log.get(c + 1);
+      if (e === undefined || e.acceptedBallot !== b) break;
+      c++;
+    }
+    this.setCommit(c as Slot);
+  }
+
+  /** The highest slot such that every slot after our commit point up to it was accepted in `b`. */
+  private matchIn(b: Ballot): Slot {
+    let s = this.commitIndex as number;
+    for (;;) {
+      const e = this.log.get(s + 1);
+      if (e === undefined || e.acceptedBallot !== b) return s as Slot;
+      s++;
+    }
+  }
+
+  private onAccepted(m: Accepted): void {
+    if (this.role !== 'leader' || m.ballot !== this.ballot) return;
+    this.heardFrom.add(m.from);
+    for (const s of m.slots) this.addAck(s, m.from);
+    this.match.set(m.from, m.match);
+    if ((this.next.get(m.from) ?? 0) <= m.match) this.next.set(m.from, m.match + 1);
+    if (m.readRound > 0) this.ackReads(m.from, m.readRound);
+    if (m.match < this.lastSlot && (this.next.get(m.from) ?? 0) <= this.lastSlot) this.appendsDirty = true;
+  }
+
+  private addAck(slot: number, from: NodeId): void {
+    if (slot <= this.commitIndex) return;
+    let set = this.acks.get(slot);
+    if (set === undefined) {
+      set = new Set();
+      this.acks.set(slot, set);
+    }
+    set.add(from);
+    let c = this.commitIndex as number;
+    while ((this.acks.get(c + 1)?.size ?? 0) >= this.quorums.phase2) {
+      this.acks.delete(c + 1);
+      c++;
+    }
+    this.setCommit(c as Slot);
+  }
+
+  private setCommit(c: Slot): void {
+    if (c <= this.commitIndex) return;
+    assert(c <= this.lastSlot, () => `commit ${c} beyond the last slot ${this.lastSlot}`);
+    this.commitIndex = c;
+    if (this.role === 'leader' && this.commitIndex >= this.readFloor && this.readsBelowFloor.length > 0) {
+      for (const r of this.readsBelowFloor.splice(0)) this.startRead(r.requestId, r.forwardedBy);
+    }
+  }
+
+  private installSnapshot(s: Snapshot): void {
+    const at = s.meta.index;
+    assert(at > this.commitIndex, 'a snapshot is installed only when it is ahead of what we know is chosen');
+    this.snapshot = s;
+    this.snapshotIndex = at as Slot;
+    this.pendingSnapshot = s;
+    for (const slot of [...this.log.keys()]) if (slot <= at) this.log.delete(slot);
+    for (const slot of [...this.unpersisted.keys()]) if (slot <= at) this.unpersisted.delete(slot);
+    this.commitIndex = at as Slot;
+    this.applyCursor = at as Slot;
+    if (this.lastSlot < at) this.lastSlot = at as Slot;
+  }
+
+  // ---- sending ----------------------------------------------------------------------------------
+
+  /** Send every peer the slots it has not been sent yet (batched, within the pipeline window). */
+  private flushAccepts(): void {
+    this.appendsDirty = false;
+    if (this.role !== 'leader') return;
+    for (const p of this.peers) {
+      let budget = this.limits.maxInflightSlots;
+      while ((this.next.get(p) ?? this.lastSlot + 1) <= this.lastSlot && budget > 0) budget -= this.sendSlots(p, budget);
+    }
+  }
+
+  /** One Accept (or a snapshot) to `peer` from its next slot; returns the slots sent. */
+  private sendSlots(peer: NodeId, budget: number): number {
+    const from = this.next.get(peer) ?? this.lastSlot + 1;
+    if (from <= this.snapshotIndex && this.snapshot !== null) {
+      const m: InstallSnapshot = { type: 'install-snapshot', from: this.id, to: peer, ballot: this.ballot, snapshot: this.snapshot, commit: this.commitIndex };
+      this.early.push(m);
+      this.next.set(peer, this.snapshotIndex + 1);
+      return this.snapshotIndex - from + 1;
+    }
+    const entries: LogEntry[] = [];
+    let s = from;
+    while (s <= this.lastSlot && entries.length < Math.min(this.limits.maxEntriesPerMessage, budget)) {
+      const e = this.log.get(s);
+      if (e === undefined) break; // not held here (applied before a restart): the peer gets it from a snapshot later
+      entries.push(e);
+      s++;
+    }
+    this.next.set(peer, entries.length > 0 ? s : this.lastSlot + 1);
+    this.early.push(this.accept(peer, entries, 0));
+    return Math.max(1, entries.length);
+  }
+
+  private accept(peer: NodeId, entries: readonly LogEntry[], readRound: number): Accept {
+    return { type: 'accept', from: this.id, to: peer, ballot: this.ballot, entries, commit: this.commitIndex, readRound };
+  }
+
+  /** Heartbeat: an Accept to every peer; a peer that made no progress since the last one is sent its missing slots again. */
+  private heartbeat(): void {
+    for (const p of this.peers) {
+      const match = this.match.get(p) ?? 0;
+      const stalled = match < this.lastSlot && match === this.matchAtHeartbeat.get(p);
+      this.matchAtHeartbeat.set(p, match);
+      if (stalled) {
+        this.next.set(p, match + 1);
+        const before = this.early.length;
+        let budget = this.limits.maxCatchUpSlotsPerHeartbeat;
+        while ((this.next.get(p) ?? 0) <= this.lastSlot && budget > 0) budget -= this.sendSlots(p, budget);
+        // The last of them carries the read round, as a plain heartbeat would.
+        const last = this.early[this.early.length - 1];
+        if (this.early.length > before && last !== undefined && last.type === 'accept') {
+          this.early[this.early.length - 1] = { ...last, readRound: this.readRound };
+          continue;
+        }
+      }
+      this.early.push(this.accept(p, [], this.readRound));
+    }
+  }
+
+  // ---- reads ------------------------------------------------------------------------------------
+
+  private startRead(requestId: string, forwardedBy: NodeId | null): void {
+    const read: PendingRead = { requestId, forwardedBy, index: this.commitIndex, round: ++this.readRound, acks: new Set([this.id]) };
+    if (read.acks.size >= this.quorums.phase2) {
+      this.answerRead(read);
+      return;
+    }
+    this.pendingReads.push(read);
+    for (const p of this.peers) this.early.push(this.accept(p, [], read.round));
+  }
+
+  /** A phase-2 quorum that still accepts our ballot after a read arrived confirms its read point. */
+  private ackReads(from: NodeId, round: number): void {
+    let kept = 0;
+    for (const r of this.pendingReads) {
+      if (r.round <= round) r.acks.add(from);
+      if (r.acks.size >= this.quorums.phase2) this.answerRead(r);
+      else this.pendingReads[kept++] = r;
+    }
+    this.pendingReads.length = kept;
+  }
+
+  private answerRead(r: PendingRead): void {
+    if (r.forwardedBy === null) this.readStates.push({ requestId: r.requestId, index: r.index });
+    else this.early.push({ type: 'read-index-response', from: this.id, to: r.forwardedBy, ballot: this.ballot, requestId: r.requestId, index: r.index });
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------
+
+  private acceptedFrom(from: Slot): LogEntry[] {
+    const out: LogEntry[] = [];
+    for (let s = Math.max(from, this.snapshotIndex + 1); s <= this.lastSlot; s++) {
+      const e = this.log.get(s);
+      if (e !== undefined) out.push(e);
+    }
+    return out;
+  }
+
+  private resetElectionTimer(): void {
+    this.electionElapsed = 0;
+    const t = this.limits.electionTimeoutTicks;
+    this.randomizedTimeout = t + this.random.int(0, t - 1);
+  }
+}
+
+/** The ballot an entry was accepted in (an entry proposed and accepted at once has only `term`). */
+function acceptedIn(e: LogEntry): Ballot {
+  return e.acceptedBallot ?? e.term;
+}
+
+/** Whether two entries carry the same value (the proposing ballot identifies it within a slot). */
+function sameValue(a: LogEntry, b: LogEntry): boolean {
+  return a.term === b.term && a.kind === b.kind && a.data.length === b.data.length;
+}
+
+function definedOnly(o: object): Partial<PaxosLimits> {
+  const keys = Object.keys(DEFAULT_PAXOS_LIMITS) as (keyof PaxosLimits)[];
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    const v = (o as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out as Partial<PaxosLimits>;
+}

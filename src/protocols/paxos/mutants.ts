@@ -1,0 +1,18 @@
+/**
+ * Deliberately broken variants of Paxos, switched on only through ReplicaOptions.mutant. The
+ * scenario tests and the simulator must catch every one.
+ */
+import type { MutantInfo } from '../../core/replica.js';
+
+export const PAXOS_MUTANTS = [
+  { name: 'ignore-prior-accepted', description: 'after phase 1 the proposer ignores the values acceptors report and proposes its own (breaks P2c)' },
+  { name: 'accept-before-persist', description: 'an acceptor answers Accepted before its acceptance is durable: after a crash it forgets a vote that helped choose a value' },
+] as const satisfies readonly MutantInfo[];
+
+export type PaxosMutant = (typeof PAXOS_MUTANTS)[number]['name'];
+
+export function assertKnownPaxosMutant(name: string): asserts name is PaxosMutant {
+  if (!PAXOS_MUTANTS.some((m) => m.name === name)) {
+    throw new Error(`unknown paxos mutant '${name}'; known: ${PAXOS_MUTANTS.map((m) => m.name).join(', ')}`);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Multi-Paxos messages and durable state, in the papers' vocabulary: phase 1 is Prepare /
+ * Promise (1a/1b), phase 2 is Accept / Accepted (2a/2b). A slot is a position in the log.
+ */
+import type { Index } from '../../core/ids.js';
+import type { Envelope, LogEntry, Snapshot } from '../../core/replica.js';
+import type { Ballot } from './ballot.js';
+
+export type Slot = Index;
+
+/** What an acceptor must keep across crashes besides its accepted slots: its promise. */
+export interface PaxosHardState {
+  readonly promised: Ballot;
+}
+
+/** 1a: promise me to ignore ballots below `ballot`, and tell me what you accepted from `fromSlot` on. */
+export interface Prepare extends Envelope {
+  readonly type: 'prepare';
+  readonly ballot: Ballot;
+  readonly fromSlot: Slot;
+}
+
+/** 1b: every slot >= fromSlot this acceptor accepted, with the ballot it accepted each in. */
+export interface PromiseMsg extends Envelope {
+  readonly type: 'promise';
+  readonly ballot: Ballot;
+  readonly accepted: readonly LogEntry[];
+  /** The acceptor knows every slot up to here is chosen. */
+  readonly chosenThrough: Slot;
+  /** When the acceptor compacted slots >= fromSlot into a snapshot, the snapshot. */
+  readonly snapshot: Snapshot | null;
+}
+
+/** A refusal: the acceptor has promised `promised`, above the ballot it was asked about. */
+export interface Nack extends Envelope {
+  readonly type: 'nack';
+  readonly ballot: Ballot;
+  readonly promised: Ballot;
+}
+
+/** 2a, batched: accept these slots' values in `ballot`. Also the heartbeat and the commit notification. */
+export interface Accept extends Envelope {
+  readonly type: 'accept';
+  readonly ballot: Ballot;
+  readonly entries: readonly LogEntry[];
+  /** Every slot up to here is chosen (piggybacked commit notification). */
+  readonly commit: Slot;
+  /** ReadIndex round this message belongs to (0: none); echoed in Accepted. */
+  readonly readRound: number;
+}
+
+/** 2b: these slots were accepted (and are durable) in `ballot`. */
+export interface Accepted extends Envelope {
+  readonly type: 'accepted';
+  readonly ballot: Ballot;
+  readonly slots: readonly Slot[];
+  /** Every slot from the acceptor's chosen point up to here holds a value accepted in `ballot`. */
+  readonly match: Slot;
+  readonly readRound: number;
+}
+
+/** Catch-up for an acceptor behind the leader's compaction point. */
+export interface InstallSnapshot extends Envelope {
+  readonly type: 'install-snapshot';
+  readonly ballot: Ballot;
+  readonly snapshot: Snapshot;
+  readonly commit: Slot;
+}
+
+/** A follower asks the leader for a read point on behalf of its client. */
+export interface ReadIndexRequest extends Envelope {
+  readonly type: 'read-index';
+  readonly ballot: Ballot;
+  readonly requestId: string;
+}
+
+/** The leader's confirmed read point for a forwarded request. */
+export interface ReadIndexResponse extends Envelope {
+  readonly type: 'read-index-response';
+  readonly ballot: Ballot;
+  readonly requestId: string;
+  readonly index: Slot;
+}
+
+export type PaxosMessage = Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | ReadIndexRequest | ReadIndexResponse;

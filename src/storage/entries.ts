@@ -1,0 +1,20 @@
+/** Index-ordered entry arrays that may have gaps (shared by the WAL and the simulator's disk). */
+import type { LogEntry } from '../core/replica.js';
+
+/** Write `e` into an index-ordered array of entries, replacing the one at its index if any. */
+export function putAt(entries: LogEntry[], e: LogEntry): void {
+  const last = entries[entries.length - 1];
+  if (last === undefined || last.index < e.index) {
+    entries.push(e);
+    return;
+  }
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (entries[mid]!.index < e.index) lo = mid + 1;
+    else hi = mid;
+  }
+  if (entries[lo]?.index === e.index) entries[lo] = e;
+  else entries.splice(lo, 0, e);
+}
