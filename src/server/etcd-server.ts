@@ -11,7 +11,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ReplicatedNode } from '../node/index.js';
 import type { Logger } from '../node/config.js';
-import { isWrite, KvError, validateRequest, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
+import { isLeaseResult, isWrite, KvError, validateRequest, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
 import type { ClusterIdentity, MemberConfig } from './cluster-config.js';
 import {
   pbResult, toDeleteRange, toPut, toRange, toTxn,
@@ -157,7 +157,7 @@ export class EtcdServer {
 
   private respond(outcome: KvOutcome): Record<string, unknown> {
     if (!outcome.ok) throw kvError(outcome.error);
-    if (outcome.result.op === 'publish-member') return { header: this.header(outcome.result.revision) };
+    if (outcome.result.op === 'publish-member' || isLeaseResult(outcome.result)) return { header: this.header(outcome.result.revision) };
     return pbResult(outcome.result, this.header(outcome.result.revision));
   }
 

@@ -17,6 +17,9 @@ const KV_ERROR_STATUS: Readonly<Record<KvErrorKind, Status>> = {
   'compacted': Status.OUT_OF_RANGE,
   'future-rev': Status.OUT_OF_RANGE,
   'request-too-large': Status.INVALID_ARGUMENT,
+  'lease-exists': Status.FAILED_PRECONDITION,
+  'lease-ttl-too-large': Status.OUT_OF_RANGE,
+  'too-many-leases': Status.RESOURCE_EXHAUSTED,
 };
 
 export function grpcError(code: Status, message: string): ServiceError {

@@ -14,6 +14,7 @@ import { KvError, type KvErrorKind } from './kv-errors.js';
 import type { KeyRevision } from './key-index.js';
 import type { KvRequest, KvResult } from './requests.js';
 import { MvccStore } from './store.js';
+import { isLeaseRequest, LeaseTable, type LeaseRequest, type LeaseResult } from './leases.js';
 import type { KvLimits } from './validate.js';
 
 /**
@@ -37,12 +38,12 @@ export interface KvCommand {
   readonly seq: number;
   /** The lowest sequence number the client still waits for an answer to. */
   readonly lowestPending: number;
-  readonly request: KvRequest | PublishMember;
+  readonly request: KvRequest | PublishMember | LeaseRequest;
 }
 
 /** What applying a command answers: the result, or the etcd error it was refused with. */
 export type KvOutcome =
-  | { readonly ok: true; readonly result: KvResult | PublishResult }
+  | { readonly ok: true; readonly result: KvResult | PublishResult | LeaseResult }
   | { readonly ok: false; readonly error: KvErrorKind | 'stale-duplicate' };
 
 /** Sessions kept at most; the least recently active one is evicted first (deterministically). */
@@ -64,12 +65,15 @@ export function encodeKvCommand(cmd: KvCommand): Uint8Array {
 
 export class KvStateMachine implements StateMachine<KvOutcome> {
   readonly store: MvccStore;
+  /** Leases and the keys attached to them (replicated; timed by the leader, see leases.ts). */
+  readonly leases = new LeaseTable();
   private sessions = new Map<string, Session>();
   /** Client URLs each member published, by member name. */
   private memberClientUrls = new Map<string, readonly string[]>();
 
   constructor(limits?: KvLimits) {
     this.store = new MvccStore(limits);
+    this.store.leases = this.leases;
   }
 
   apply(command: Uint8Array, _index: Index): KvOutcome {
@@ -82,7 +86,9 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const earlier = session.results.get(cmd.seq);
     if (earlier !== undefined) return earlier;
-    const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request) : this.execute(cmd.request);
+    const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request)
+      : isLeaseRequest(cmd.request) ? this.applyLease(cmd.request)
+      : this.execute(cmd.request);
     session.results.set(cmd.seq, outcome);
     this.forgetAnswered(session, cmd.lowestPending);
     return outcome;
@@ -92,6 +98,15 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   execute(request: KvRequest): KvOutcome {
     try {
       return { ok: true, result: this.store.execute(request) };
+    } catch (err) {
+      if (err instanceof KvError) return { ok: false, error: err.kind };
+      throw err;
+    }
+  }
+
+  private applyLease(request: LeaseRequest): KvOutcome {
+    try {
+      return { ok: true, result: this.leases.apply(request, this.store) };
     } catch (err) {
       if (err instanceof KvError) return { ok: false, error: err.kind };
       throw err;
@@ -115,7 +130,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const sessions = [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]);
     const members = [...this.memberClientUrls];
-    return pack({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members });
+    const leases = this.leases.snapshot();
+    return pack({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members, leases });
   }
 
   restore(data: Uint8Array): void {
@@ -124,6 +140,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       keys: [string, [number, number, number, number, Uint8Array | null, number][]][];
       sessions: [string, number, [number, KvOutcome][]][];
       members: [string, string[]][];
+      /** [id, ttlSeconds, renewals]; absent in snapshots taken before leases existed. */
+      leases?: [number, number, number][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
@@ -131,6 +149,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       revs.map(([main, sub, createRevision, version, value, lease]) => ({ main, sub, createRevision, version, value, lease })),
     ]);
     this.store.restore({ revision: snap.revision, compactRevision: snap.compactRevision, keys });
+    this.leases.restore(snap.leases ?? [], this.store);
     this.memberClientUrls = new Map(snap.members);
     this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [client, { lowestPending, results: new Map(results) }]));
   }

@@ -19,7 +19,27 @@ import { DEFAULT_KV_LIMITS, validateRequest, type KvLimits } from './validate.js
 interface WriteContext {
   readonly main: number;
   sub: number;
+  /** What the write changed, in order, for watchers. */
+  readonly events: MvccEvent[];
 }
+
+/** One change to one key, as watchers see it (etcd's mvccpb.Event). */
+export interface MvccEvent {
+  readonly type: 'PUT' | 'DELETE';
+  /** For a delete: the key with mod revision = the deleting revision, everything else zero. */
+  readonly kv: KeyValue;
+  readonly prevKv: KeyValue | null;
+}
+
+/** The leases keys may be attached to (kept beside the store; see leases.ts). */
+export interface LeaseAttachments {
+  has(lease: number): boolean;
+  attach(lease: number, key: string): void;
+  detach(lease: number, key: string): void;
+}
+
+/** Called after every write that changed something, with all the changes of that revision. */
+export type RevisionListener = (revision: number, events: readonly MvccEvent[]) => void;
 
 export interface StoreState {
   readonly revision: number;
@@ -32,8 +52,63 @@ export class MvccStore {
   /** etcd starts an empty store at revision 1; the first write makes it 2. */
   private currentRevision = 1;
   private compacted = 0;
+  /** Leases known to the state machine; without one, any lease a put names does not exist. */
+  leases: LeaseAttachments | null = null;
+  private readonly listeners = new Set<RevisionListener>();
+  private readonly restoreListeners = new Set<() => void>();
 
   constructor(private readonly limits: KvLimits = DEFAULT_KV_LIMITS) {}
+
+  /** Be told of every revision a write creates (watchers). Returns the unsubscribe function. */
+  onRevision(listener: RevisionListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Delete `keys` (latin1 strings, as the key index holds them) in one revision; used when a
+   * lease is revoked or expires. Keys that no longer exist are skipped. Returns the store revision.
+   */
+  deleteKeys(keys: readonly string[]): number {
+    const ctx: WriteContext = { main: this.currentRevision + 1, sub: 0, events: [] };
+    for (const key of keys) this.deleteOne(key, ctx);
+    this.commit(ctx);
+    return this.currentRevision;
+  }
+
+  /**
+   * The events of the revisions in [fromRevision, toRevision] for keys in the range, rebuilt
+   * from history, in revision order. Stops after the revision at which `maxEvents` is reached
+   * (a revision is never split). `nextRevision` is the first revision not covered.
+   * The caller checks compaction first: history below the compaction revision is gone.
+   */
+  eventsBetween(key: Bytes, rangeEnd: Bytes, fromRevision: number, toRevision: number, maxEvents: number): { events: MvccEvent[]; nextRevision: number } {
+    const found: { main: number; sub: number; event: MvccEvent }[] = [];
+    for (const k of this.index.keysInRange(keyString(key), keyString(rangeEnd))) {
+      const revs = this.index.historyOf(k);
+      for (let i = revs.length - 1; i >= 0; i--) {
+        const r = revs[i]!;
+        if (r.main > toRevision) continue;
+        if (r.main < fromRevision) break;
+        const before = i > 0 ? revs[i - 1]! : null;
+        const prevKv = before !== null && before.value !== null ? toKeyValue(k, before) : null;
+        const event: MvccEvent = r.value === null
+          ? { type: 'DELETE', kv: tombstone(k, r.main), prevKv }
+          : { type: 'PUT', kv: toKeyValue(k, r), prevKv };
+        found.push({ main: r.main, sub: r.sub, event });
+      }
+    }
+    found.sort((a, b) => a.main - b.main || a.sub - b.sub);
+    let end = found.length;
+    let nextRevision = toRevision + 1;
+    if (found.length > maxEvents) {
+      const cut = found[Math.max(0, maxEvents - 1)]!.main;
+      end = found.findIndex((f) => f.main > cut);
+      if (end === -1) end = found.length;
+      else nextRevision = cut + 1;
+    }
+    return { events: found.slice(0, end).map((f) => f.event), nextRevision };
+  }
 
   get revision(): number {
     return this.currentRevision;
@@ -61,6 +136,14 @@ export class MvccStore {
     }
   }
 
+  /** Every live key with a lease attached, and that lease (for rebuilding lease attachments). */
+  *leasedKeys(): IterableIterator<[string, number]> {
+    for (const [key] of this.index.entries()) {
+      const latest = this.index.latest(key);
+      if (latest !== null && latest.lease !== 0) yield [key, latest.lease];
+    }
+  }
+
   /** Roughly the bytes of keys and values held (every version), for status reports. */
   approximateBytes(): number {
     let bytes = 0;
@@ -78,6 +161,13 @@ export class MvccStore {
     this.index = KeyIndex.fromEntries(state.keys);
     this.currentRevision = state.revision;
     this.compacted = state.compactRevision;
+    for (const listener of this.restoreListeners) listener();
+  }
+
+  /** Be told when the whole store was replaced from a snapshot (watchers resynchronise). */
+  onRestore(listener: () => void): () => void {
+    this.restoreListeners.add(listener);
+    return () => this.restoreListeners.delete(listener);
   }
 
   // ---- writes ---------------------------------------------------------------------------
@@ -86,10 +176,16 @@ export class MvccStore {
     // Decide everything that can fail before the first change, so a refused request is a no-op.
     const path = req.op === 'txn' ? this.txnPath(req) : [req];
     this.precheck(path);
-    const ctx: WriteContext = { main: this.currentRevision + 1, sub: 0 };
+    const ctx: WriteContext = { main: this.currentRevision + 1, sub: 0, events: [] };
     const result = this.run(req, ctx);
-    if (ctx.sub > 0) this.currentRevision = ctx.main;
+    this.commit(ctx);
     return withRevision(result, this.currentRevision);
+  }
+
+  private commit(ctx: WriteContext): void {
+    if (ctx.sub === 0) return;
+    this.currentRevision = ctx.main;
+    for (const listener of this.listeners) listener(ctx.main, ctx.events);
   }
 
   private run(op: TxnOp, ctx: WriteContext): TxnOpResult {
@@ -109,14 +205,18 @@ export class MvccStore {
     const key = keyString(req.key);
     const prev = this.index.latest(key);
     assert(prev !== null || (!req.ignoreValue && !req.ignoreLease), 'prechecked: the key exists');
-    this.index.append(key, {
+    const next: KeyRevision = {
       main: ctx.main,
       sub: ctx.sub++,
       createRevision: prev?.createRevision ?? ctx.main,
       version: (prev?.version ?? 0) + 1,
       value: req.ignoreValue ? prev!.value : req.value.slice(),
       lease: req.ignoreLease ? prev!.lease : req.lease,
-    });
+    };
+    this.index.append(key, next);
+    if (prev !== null && prev.lease !== 0 && prev.lease !== next.lease) this.leases?.detach(prev.lease, key);
+    if (next.lease !== 0 && prev?.lease !== next.lease) this.leases?.attach(next.lease, key);
+    ctx.events.push({ type: 'PUT', kv: toKeyValue(key, next), prevKv: prev === null ? null : toKeyValue(key, prev) });
     return { op: 'put', revision: ctx.main, prevKv: req.prevKv && prev !== null ? toKeyValue(key, prev) : null };
   }
 
@@ -124,13 +224,22 @@ export class MvccStore {
     const prevKvs: KeyValue[] = [];
     let deleted = 0;
     for (const key of this.index.keysInRange(keyString(req.key), keyString(req.rangeEnd))) {
-      const prev = this.index.latest(key);
+      const prev = this.deleteOne(key, ctx);
       if (prev === null) continue;
-      this.index.append(key, { main: ctx.main, sub: ctx.sub++, createRevision: 0, version: 0, value: null, lease: 0 });
       deleted++;
       if (req.prevKv) prevKvs.push(toKeyValue(key, prev));
     }
     return { op: 'delete', revision: ctx.main, deleted, prevKvs };
+  }
+
+  /** Delete one key if it exists; returns the version it had. */
+  private deleteOne(key: string, ctx: WriteContext): KeyRevision | null {
+    const prev = this.index.latest(key);
+    if (prev === null) return null;
+    this.index.append(key, { main: ctx.main, sub: ctx.sub++, createRevision: 0, version: 0, value: null, lease: 0 });
+    if (prev.lease !== 0) this.leases?.detach(prev.lease, key);
+    ctx.events.push({ type: 'DELETE', kv: tombstone(key, ctx.main), prevKv: toKeyValue(key, prev) });
+    return prev;
   }
 
   private txn(req: TxnRequest, ctx: WriteContext): TxnResult {
@@ -159,8 +268,7 @@ export class MvccStore {
       if (op.op !== 'put') continue;
       const exists = this.index.latest(keyString(op.key)) !== null;
       if ((op.ignoreValue || op.ignoreLease) && !exists) throw new KvError('key-not-found');
-      // Leases are not granted by this store yet, so any lease a put names does not exist.
-      if (!op.ignoreLease && op.lease !== 0) throw new KvError('lease-not-found');
+      if (!op.ignoreLease && op.lease !== 0 && !(this.leases?.has(op.lease) ?? false)) throw new KvError('lease-not-found');
     }
   }
 
@@ -217,6 +325,10 @@ const ZERO_REVISION: KeyRevision = { main: 0, sub: 0, createRevision: 0, version
 function toKeyValue(key: string, r: KeyRevision): KeyValue {
   assert(r.value !== null, 'a tombstone is not a key value');
   return { key: keyBytes(key), createRevision: r.createRevision, modRevision: r.main, version: r.version, value: r.value, lease: r.lease };
+}
+
+function tombstone(key: string, revision: number): KeyValue {
+  return { key: keyBytes(key), createRevision: 0, modRevision: revision, version: 0, value: EMPTY, lease: 0 };
 }
 
 function withRevision(result: TxnOpResult, revision: number): KvResult {
