@@ -18,7 +18,13 @@ import {
   type PbDeleteRangeRequest, type PbHeader, type PbPutRequest, type PbRangeRequest, type PbTxnRequest,
 } from './convert.js';
 import { kvError, toGrpcError } from './grpc-errors.js';
-import { etcdService } from './proto.js';
+import { electionService, etcdService, lockService } from './proto.js';
+import { DEFAULT_LEASE_LIMITS, LeaseKeeper, leaseHandlers, type LeaseLimits } from './lease-service.js';
+import { watchHandlers, DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS } from './watch-service.js';
+import { lockHandlers } from './lock-service.js';
+import { electionHandlers } from './election-service.js';
+import type { ServiceContext } from './service-context.js';
+import { WatchHub, type WatchLimits } from '../statemachine/mvcc/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import { SessionProposer } from './session-proposer.js';
 
@@ -55,6 +61,11 @@ export interface EtcdServerOptions {
   readonly limits?: Partial<ServerLimits>;
   readonly retry: RetryPolicy;
   readonly logger: Logger;
+  /** Watch buffers and counts (see statemachine/mvcc/watchers.ts). */
+  readonly watchLimits?: Partial<WatchLimits>;
+  /** Lease timing and bounds (see lease-service.ts); minTtlSeconds follows the election timeout. */
+  readonly leaseLimits?: Partial<LeaseLimits>;
+  readonly progressNotifyIntervalMs?: number;
 }
 
 type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
@@ -66,6 +77,8 @@ export class EtcdServer {
   private readonly memberIdByName: Map<string, string>;
   private stopped = false;
   private publishTimer: NodeJS.Timeout | null = null;
+  private readonly hub: WatchHub;
+  private readonly leaseKeeper: LeaseKeeper;
 
   private constructor(private readonly options: EtcdServerOptions) {
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
@@ -89,6 +102,26 @@ export class EtcdServer {
     });
     this.server.addService(etcdService('Maintenance').service, { Status: this.unary(() => Promise.resolve(this.status())) });
     this.server.addService(etcdService('Cluster').service, { MemberList: this.unary(() => Promise.resolve(this.memberList())) });
+
+    // ---- Watch, Lease, Lock, Election (begin) ----
+    this.hub = new WatchHub(options.kv.store, options.watchLimits);
+    const ctx: ServiceContext = {
+      node: options.node,
+      kv: options.kv,
+      hub: this.hub,
+      logger: options.logger,
+      maxRequestBytes: this.limits.maxRequestBytes,
+      header: (revision) => this.header(revision),
+      propose: (request) => this.proposer.propose(request),
+      readBarrier: () => withRetry(options.retry, () => options.node.readBarrier(), () => !options.node.running),
+      isStopped: () => this.stopped,
+    };
+    this.leaseKeeper = new LeaseKeeper(ctx, { ...DEFAULT_LEASE_LIMITS, ...options.leaseLimits });
+    this.server.addService(etcdService('Watch').service, watchHandlers(ctx, options.progressNotifyIntervalMs ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS));
+    this.server.addService(etcdService('Lease').service, leaseHandlers(ctx, this.leaseKeeper));
+    this.server.addService(lockService().service, lockHandlers(ctx));
+    this.server.addService(electionService().service, electionHandlers(ctx));
+    // ---- Watch, Lease, Lock, Election (end) ----
   }
 
   static async start(options: EtcdServerOptions): Promise<EtcdServer> {
@@ -109,6 +142,8 @@ export class EtcdServer {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.publishTimer !== null) clearTimeout(this.publishTimer);
+    this.leaseKeeper.stop();
+    this.hub.close();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2_000);
       this.server.tryShutdown(() => { clearTimeout(force); resolve(); });

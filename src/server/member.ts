@@ -97,6 +97,9 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       limits: { maxRequestBytes: o.maxRequestBytes, maxTxnOps: o.maxTxnOps },
       retry: DEFAULT_RETRY_POLICY,
       logger: o.logger,
+      // As etcd: the shortest lease lasts 1.5 election timeouts (rounded up to whole seconds),
+      // so a lease cannot run out during one election.
+      leaseLimits: { minTtlSeconds: Math.max(1, Math.ceil((1.5 * o.electionTimeoutMs) / 1000)) },
     });
   } catch (err) {
     await node.stop();
