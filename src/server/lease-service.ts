@@ -135,7 +135,10 @@ export class LeaseKeeper {
       const request: LeaseRequest = { op: 'lease-expire', id, renewals: d.renewals };
       this.ctx.propose(request).then(
         (outcome) => {
-          if (outcome.ok && (outcome.result as LeaseResult).applied) this.expired++;
+          if (outcome.ok && (outcome.result as LeaseResult).applied) {
+            this.expired++;
+            this.ctx.logger('info', 'lease expired', { lease: id, ttlSeconds: d.ttlSeconds });
+          }
         },
         (err: unknown) => this.ctx.logger('debug', 'lease expiry not committed; will retry', { lease: id, error: (err as Error).message }),
       ).finally(() => this.expiring.delete(id));
