@@ -58,7 +58,8 @@ export class LeaseKeeper {
 
   constructor(private readonly ctx: ServiceContext, readonly limits: LeaseLimits) {
     ctx.kv.leases.setListener((e) => this.onLeaseEvent(e));
-    this.unsubscribeRestore = ctx.kv.store.onRestore(() => this.reconcile());
+    // After the state machine has restored its leases too (it restores the store first).
+    this.unsubscribeRestore = ctx.kv.store.onRestore(() => setImmediate(() => this.reconcile()));
     this.reconcile();
     this.timer = setInterval(() => this.check(), limits.checkIntervalMs);
     this.timer.unref();

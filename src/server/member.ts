@@ -35,6 +35,8 @@ export interface MemberOptions {
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
   readonly logger: Logger;
+  /** Idle watchers that asked for progress notifications get one this often (default 10 minutes). */
+  readonly progressNotifyIntervalMs?: number;
 }
 
 export interface Member {
@@ -100,6 +102,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       // As etcd: the shortest lease lasts 1.5 election timeouts (rounded up to whole seconds),
       // so a lease cannot run out during one election.
       leaseLimits: { minTtlSeconds: Math.max(1, Math.ceil((1.5 * o.electionTimeoutMs) / 1000)) },
+      ...(o.progressNotifyIntervalMs === undefined ? {} : { progressNotifyIntervalMs: o.progressNotifyIntervalMs }),
     });
   } catch (err) {
     await node.stop();

@@ -43,7 +43,7 @@ async function errorOf(p: PromiseLike<unknown>): Promise<string> {
 }
 
 test('Watch, Lease, Lock, Election through the etcd3 client and plain gRPC', { timeout: 180_000 }, async (t) => {
-  const cluster = await ProcessCluster.start(3);
+  const cluster = await ProcessCluster.start(3, ['--experimental-watch-progress-notify-interval', '1s']);
   const raws: ReturnType<typeof rawClients>[] = [];
   try {
     const leader = await cluster.waitForLeader();
@@ -119,6 +119,14 @@ test('Watch, Lease, Lock, Election through the etcd3 client and plain gRPC', { t
       const events: PbResponse[] = [await reader.next(), await reader.next()];
       assert.deepEqual(events.map((e) => e.watch_id).sort((a, b) => a - b), [0, 42]);
       await eventually('the watched member applied the put', async () => Number((await raw.kv.Range({ key: Buffer.from('g/a'), serializable: true })).header.revision) >= Number(put.header.revision));
+      // progress_notify: an idle watcher hears the revision it has reached, without events.
+      reader.send({ create_request: { key: Buffer.from('g/quiet'), progress_notify: true, watch_id: 7 } });
+      assert.equal((await reader.next()).watch_id, 7);
+      const notified = await reader.next(5_000);
+      assert.deepEqual([notified.watch_id, notified.events.length], [7, 0]);
+      assert.ok(Number(notified.header.revision) >= Number(put.header.revision));
+      reader.send({ cancel_request: { watch_id: 7 } });
+      assert.equal((await reader.next()).canceled, true);
       reader.send({ progress_request: {} });
       const progress = await reader.next();
       assert.equal(progress.watch_id, -1);
