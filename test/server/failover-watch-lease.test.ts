@@ -66,7 +66,7 @@ test('leader failover with watches, leases and locks held: nothing lost, duplica
     const keepAliveFoundNothing: number[] = [];
     const keeper = (async () => {
       while (keepAlive) {
-        const ttl = await keepAliveOnce(cluster.endpoint(f1), kept.ID).catch(() => null);
+        const ttl = await c1.keepAliveOnce(kept.ID).catch(() => null);
         if (ttl === 0) keepAliveFoundNothing.push(Date.now() - t0);
         await sleep(800);
       }
@@ -154,22 +154,3 @@ test('leader failover with watches, leases and locks held: nothing lost, duplica
     await cluster.stop();
   }
 });
-
-/** One keep-alive over a LeaseKeepAlive stream; resolves with the TTL answered. */
-async function keepAliveOnce(address: string, id: number): Promise<number> {
-  const grpc = await import('@grpc/grpc-js');
-  const { etcdService } = await import('../../src/server/proto.js');
-  const Lease = etcdService('Lease');
-  const client = new Lease(address, grpc.credentials.createInsecure());
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const stream = (client as unknown as { LeaseKeepAlive(o: { deadline: number }): import('@grpc/grpc-js').ClientDuplexStream<{ ID: number }, { TTL: number }> })
-        .LeaseKeepAlive({ deadline: Date.now() + 3_000 });
-      stream.on('data', (r: { TTL: number }) => { resolve(Number(r.TTL)); stream.end(); });
-      stream.on('error', reject);
-      stream.write({ ID: id });
-    });
-  } finally {
-    client.close();
-  }
-}

@@ -24,6 +24,8 @@ export interface RawClients {
   lease: { LeaseGrant: Unary; LeaseRevoke: Unary; LeaseTimeToLive: Unary; LeaseLeases: Unary };
   kv: { Range: Unary; Put: Unary };
   watch(): grpc.ClientDuplexStream<Record<string, unknown>, PbResponse>;
+  /** One keep-alive over a LeaseKeepAlive stream: the TTL answered (0 for an unknown lease). */
+  keepAliveOnce(id: number, deadlineMs?: number): Promise<number>;
   close(): void;
 }
 
@@ -56,6 +58,13 @@ export function rawClients(address: string, deadlineMs = 10_000): RawClients {
     },
     kv: { Range: unary(kv, 'Range', deadlineMs), Put: unary(kv, 'Put', deadlineMs) },
     watch: () => (watch as unknown as { Watch(): grpc.ClientDuplexStream<Record<string, unknown>, PbResponse> }).Watch(),
+    keepAliveOnce: (id, ms = 3_000) => new Promise<number>((resolve, reject) => {
+      const stream = (lease as unknown as { LeaseKeepAlive(o: grpc.CallOptions): grpc.ClientDuplexStream<{ ID: number }, PbResponse> })
+        .LeaseKeepAlive({ deadline: Date.now() + ms });
+      stream.on('data', (r: PbResponse) => { resolve(Number(r.TTL)); stream.end(); });
+      stream.on('error', reject);
+      stream.write({ ID: id });
+    }),
     close: () => { for (const c of [lock, election, lease, kv, watch]) c.close(); },
   };
 }

@@ -108,7 +108,7 @@ test('Watch, Lease, Lock, Election through the etcd3 client and plain gRPC', { t
       assert.equal((await reader.next()).watch_id, 0);
       reader.send({ create_request: { key: Buffer.from('g/b') } });
       assert.equal((await reader.next()).watch_id, 1);
-      reader.send({ create_request: { key: Buffer.from('g/'), range_end: Buffer.from('g0'), watch_id: 42, fragment: true } });
+      reader.send({ create_request: { key: Buffer.from('g/'), range_end: Buffer.from('g0'), watch_id: 42, fragment: true, prev_kv: true } });
       assert.equal((await reader.next()).watch_id, 42);
       reader.send({ create_request: { key: Buffer.from('g/c'), watch_id: 42 } });
       const dup = await reader.next();
@@ -135,15 +135,18 @@ test('Watch, Lease, Lock, Election through the etcd3 client and plain gRPC', { t
       reader.send({ cancel_request: { watch_id: 0 } });
       const cancelled = await reader.next();
       assert.deepEqual([cancelled.watch_id, cancelled.canceled], [0, true]);
-      // A txn whose events together exceed the request size limit comes in fragments.
+      // One revision whose events exceed the request size limit (1.5 MiB) comes in fragments:
+      // deleting three keys of 600 kB each, watched with prev_kv.
       const big = Buffer.alloc(600_000, 'v');
       await onLeader.put('g/f1').value(big);
       await onLeader.put('g/f2').value(big);
       await onLeader.put('g/f3').value(big);
-      for (let i = 0; i < 3; i++) await reader.next(); // the three puts, one response each
-      await onLeader.delete().prefix('g/f'); // deletes are small: one response
-      const del = await reader.next();
-      assert.equal(del.events.length, 3);
+      for (let i = 0; i < 3; i++) assert.equal((await reader.next()).fragment, false); // one put per response
+      await onLeader.delete().prefix('g/f');
+      const part1 = await reader.next();
+      const part2 = await reader.next();
+      assert.deepEqual([part1.fragment, part1.events.length, part2.fragment, part2.events.length], [true, 2, false, 1]);
+      assert.ok([...part1.events, ...part2.events].every((e) => e.type === 'DELETE' && e.prev_kv?.value.length === 600_000));
       reader.stream.end();
     });
 
@@ -167,6 +170,7 @@ test('Watch, Lease, Lock, Election through the etcd3 client and plain gRPC', { t
       await kept.revoke();
       assert.equal(await onLeader.get('l/kept').string(), null, 'revoke deletes attached keys');
       assert.match(await errorOf(onLeader.leaseClient.leaseRevoke({ ID: dyingId })), /etcdserver: requested lease not found/);
+      assert.equal(await raw.keepAliveOnce(dyingId), 0, 'a keep-alive for an unknown lease answers TTL 0');
       assert.match(await errorOf(onLeader.put('l/x').value('1').lease(dyingId).exec()), /etcdserver: requested lease not found/);
       const once1 = onLeader.lease(30, { autoKeepAlive: false });
       const res = await once1.keepaliveOnce();
