@@ -150,6 +150,31 @@ test('Watch, Lease, Lock, Election through the etcd3 client and plain gRPC', { t
       reader.stream.end();
     });
 
+    await t.test('watch (gRPC): a consumer that stops reading falls behind, then gets every revision once, in order', async () => {
+      const reader = new WatchReader(raw.watch());
+      reader.send({ create_request: { key: Buffer.from('slow/'), range_end: Buffer.from('slow0') } });
+      assert.equal((await reader.next()).created, true);
+      reader.stream.pause(); // stop reading: gRPC flow control backs up to the server
+      const value = Buffer.alloc(2_048, 's');
+      const total = 2_500; // more than a watcher buffers (1 024 events): it must fall back to history
+      const revisions: number[] = [];
+      let next = 0;
+      await Promise.all(Array.from({ length: 20 }, async () => {
+        while (next < total) {
+          const i = next++;
+          revisions.push(Number((await onLeader.put(`slow/${i % 50}`).value(value)).header.revision));
+        }
+      }));
+      const got: number[] = [];
+      reader.stream.on('data', (r: PbResponse) => { for (const e of r.events) got.push(Number(e.kv.mod_revision)); });
+      reader.stream.resume();
+      const last = Math.max(...revisions);
+      await eventually('the slow watcher catches up', async () => got.length >= total && got[got.length - 1] === last, 60_000);
+      for (let i = 1; i < got.length; i++) assert.ok(got[i]! > got[i - 1]!, 'strictly increasing revisions');
+      assert.deepEqual(got, [...revisions].sort((a, b) => a - b), 'exactly the acknowledged writes');
+      reader.stream.end();
+    });
+
     await t.test('lease: keep-alive keeps keys past the TTL; expiry and revoke delete them; TimeToLive and Leases', async () => {
       const kept = onFollower.lease(1);
       await kept.put('l/kept').value('alive');
