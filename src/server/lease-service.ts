@@ -48,8 +48,13 @@ interface Deadline {
 export class LeaseKeeper {
   private readonly deadlines = new Map<number, Deadline>();
   private readonly expiring = new Set<number>();
-  /** One keep-alive per lease in the log at a time; later ones share its answer. */
-  private readonly renewing = new Map<number, Promise<number>>();
+  /**
+   * Keep-alives per lease: at most one in the log and one queued behind it. A keep-alive that
+   * arrives while one is in flight waits for the queued one (which starts after the in-flight
+   * one is answered) rather than sharing the in-flight answer: the lease clock must restart no
+   * earlier than the keep-alive was received.
+   */
+  private readonly renewing = new Map<number, { inFlight: Promise<number>; queued: Promise<number> | null }>();
   private wasLeader = false;
   private readonly timer: NodeJS.Timeout;
   private readonly unsubscribeRestore: () => void;
@@ -80,17 +85,39 @@ export class LeaseKeeper {
 
   /** A keep-alive: the lease's TTL, or 0 when it does not exist. */
   renew(id: number): Promise<number> {
-    const inFlight = this.renewing.get(id);
-    if (inFlight !== undefined) return inFlight;
-    const p = this.ctx.propose({ op: 'lease-renew', id }).then((outcome) => {
-      if (outcome.ok) return (outcome.result as LeaseResult).ttlSeconds;
-      if (outcome.error === 'lease-not-found') return 0;
-      throw kvError(outcome.error);
-    });
-    this.renewing.set(id, p);
-    const forget = () => { this.renewing.delete(id); };
-    p.then(forget, forget);
+    const state = this.renewing.get(id);
+    if (state === undefined) {
+      const fresh = { inFlight: Promise.resolve(0), queued: null as Promise<number> | null };
+      this.renewing.set(id, fresh);
+      fresh.inFlight = this.track(id, fresh, this.proposeRenew(id));
+      return fresh.inFlight;
+    }
+    if (state.queued === null) {
+      const ignore = (): void => undefined;
+      state.queued = state.inFlight.then(ignore, ignore).then(() => this.proposeRenew(id));
+    }
+    return state.queued;
+  }
+
+  private track(id: number, state: { inFlight: Promise<number>; queued: Promise<number> | null }, p: Promise<number>): Promise<number> {
+    const done = (): void => {
+      if (state.queued !== null) {
+        const queued = state.queued;
+        state.queued = null;
+        state.inFlight = this.track(id, state, queued);
+      } else if (this.renewing.get(id) === state) {
+        this.renewing.delete(id);
+      }
+    };
+    p.then(done, done);
     return p;
+  }
+
+  private async proposeRenew(id: number): Promise<number> {
+    const outcome = await this.ctx.propose({ op: 'lease-renew', id });
+    if (outcome.ok) return (outcome.result as LeaseResult).ttlSeconds;
+    if (outcome.error === 'lease-not-found') return 0;
+    throw kvError(outcome.error);
   }
 
   private onLeaseEvent(e: LeaseEvent): void {
