@@ -59,7 +59,10 @@ export class MvccStore {
 
   constructor(private readonly limits: KvLimits = DEFAULT_KV_LIMITS) {}
 
-  /** Be told of every revision a write creates (watchers). Returns the unsubscribe function. */
+  /**
+   * Be told of every revision a write creates (watchers). Returns the unsubscribe function.
+   * Events are only built while someone listens, so a store nobody watches pays nothing.
+   */
   onRevision(listener: RevisionListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -216,7 +219,7 @@ export class MvccStore {
     this.index.append(key, next);
     if (prev !== null && prev.lease !== 0 && prev.lease !== next.lease) this.leases?.detach(prev.lease, key);
     if (next.lease !== 0 && prev?.lease !== next.lease) this.leases?.attach(next.lease, key);
-    ctx.events.push({ type: 'PUT', kv: toKeyValue(key, next), prevKv: prev === null ? null : toKeyValue(key, prev) });
+    if (this.listeners.size > 0) ctx.events.push({ type: 'PUT', kv: toKeyValue(key, next), prevKv: prev === null ? null : toKeyValue(key, prev) });
     return { op: 'put', revision: ctx.main, prevKv: req.prevKv && prev !== null ? toKeyValue(key, prev) : null };
   }
 
@@ -238,7 +241,7 @@ export class MvccStore {
     if (prev === null) return null;
     this.index.append(key, { main: ctx.main, sub: ctx.sub++, createRevision: 0, version: 0, value: null, lease: 0 });
     if (prev.lease !== 0) this.leases?.detach(prev.lease, key);
-    ctx.events.push({ type: 'DELETE', kv: tombstone(key, ctx.main), prevKv: toKeyValue(key, prev) });
+    if (this.listeners.size > 0) ctx.events.push({ type: 'DELETE', kv: tombstone(key, ctx.main), prevKv: toKeyValue(key, prev) });
     return prev;
   }
 

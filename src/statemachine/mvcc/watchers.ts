@@ -172,14 +172,12 @@ export class WatchHub {
   private readonly watchers = new Set<Watcher>();
   /** How many times a watcher stopped taking live events because its consumer was slow. */
   fellBehind = 0;
-  private readonly unsubscribe: () => void;
+  /** Subscribed to the store only while there are watchers (the store builds events only then). */
+  private unsubscribe: (() => void) | null = null;
   private readonly unsubscribeRestore: () => void;
 
   constructor(readonly store: MvccStore, limits: Partial<WatchLimits> = {}) {
     this.limits = { ...DEFAULT_WATCH_LIMITS, ...limits };
-    this.unsubscribe = store.onRevision((revision, events) => {
-      for (const w of this.watchers) w.offer(revision, events);
-    });
     this.unsubscribeRestore = store.onRestore(() => {
       for (const w of this.watchers) w.resync();
     });
@@ -191,6 +189,9 @@ export class WatchHub {
 
   watch(spec: WatchSpec, onReady: (w: Watcher) => void): Watcher {
     if (this.watchers.size >= this.limits.maxWatchers) throw new TooManyRequests('maxWatchers', this.limits.maxWatchers);
+    this.unsubscribe ??= this.store.onRevision((revision, events) => {
+      for (const w of this.watchers) w.offer(revision, events);
+    });
     const w = new Watcher(this, spec, onReady);
     this.watchers.add(w);
     return w;
@@ -199,10 +200,15 @@ export class WatchHub {
   /** @internal (Watcher.cancel) */
   remove(w: Watcher): void {
     this.watchers.delete(w);
+    if (this.watchers.size === 0 && this.unsubscribe !== null) {
+      this.unsubscribe();
+      this.unsubscribe = null;
+    }
   }
 
   close(): void {
-    this.unsubscribe();
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     this.unsubscribeRestore();
     for (const w of [...this.watchers]) w.cancel();
   }
