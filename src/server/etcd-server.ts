@@ -1,7 +1,8 @@
 /**
  * The etcd v3 gRPC front end of a replicated node: KV (Range, Put, DeleteRange, Txn, Compact),
  * Maintenance.Status and Cluster.MemberList, on etcd's own wire definitions so etcdctl and
- * the etcd client libraries work unchanged.
+ * the etcd client libraries work unchanged. Watch, Lease, Lock and Election live in their own
+ * files (watch-service.ts, lease-service.ts, lock-service.ts, election-service.ts).
  *
  * Writes go through the log under this server's client session; reads are linearizable (a
  * ReadIndex barrier, then the local store) unless the request asks for `serializable`.

@@ -7,11 +7,10 @@
  * deadlines: it proposes `lease-expire` with the renewal count it saw, and the command is void
  * if a keep-alive was applied in between. A member that becomes leader first gives every lease
  * a full TTL from that moment (as etcd's lessor does on promotion), so a failover never expires
- * a live lease early; it can only make a lease outlive its TTL by up to one election.
+ * a live lease early; it can only make a lease last longer (by up to one TTL plus the election).
  */
 import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { QuorateError } from '../core/errors.js';
 import { MAX_LEASE_TTL_SECONDS, type LeaseEvent, type LeaseRequest, type LeaseResult } from '../statemachine/mvcc/index.js';
 import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
 import type { ServiceContext } from './service-context.js';
@@ -279,6 +278,5 @@ function asServiceError(err: unknown): grpc.ServiceError {
   if (err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number' && (err as Partial<grpc.ServiceError>).metadata !== undefined) {
     return err as grpc.ServiceError;
   }
-  if (err instanceof QuorateError) return toGrpcError(err);
   return toGrpcError(err);
 }
