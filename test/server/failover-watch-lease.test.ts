@@ -11,6 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Etcd3 } from 'etcd3';
 import { ProcessCluster } from './process-cluster.js';
 import { rawClients, WatchReader, type PbResponse } from './raw-clients.js';
 
@@ -31,6 +32,7 @@ async function retrying<T>(what: string, fn: () => Promise<T>, boundMs = 20_000)
 test('leader failover with watches, leases and locks held: nothing lost, duplicated, expired early or shared', { timeout: 150_000 }, async () => {
   const cluster = await ProcessCluster.start(3);
   const raws: ReturnType<typeof rawClients>[] = [];
+  const closers: (() => Promise<void>)[] = [];
   try {
     const leader = await cluster.waitForLeader();
     const [f1, f2] = cluster.names.filter((n) => n !== leader) as [string, string];
@@ -54,6 +56,19 @@ test('leader failover with watches, leases and locks held: nothing lost, duplica
         }
       });
     }
+
+    // And an etcd3 client that knows every member (with its own retries): if its watch stream
+    // was on the leader, it resumes on a survivor from the last revision it saw + 1.
+    const roaming = new Etcd3({ hosts: cluster.names.map((n) => `http://${cluster.endpoint(n)}`), dialTimeout: 2_000 });
+    const roamingWatch = await roaming.watch().prefix('fo/').startRevision(String(start)).create();
+    closers.push(async () => {
+      await roamingWatch.cancel().catch(() => undefined);
+      roaming.close();
+    });
+    const roamingRevisions: number[] = [];
+    watchRevisions.set('etcd3 (any member)', roamingRevisions);
+    roamingWatch.on('put', (kv) => roamingRevisions.push(Number(kv.mod_revision)));
+    roamingWatch.on('delete', (kv) => { roamingRevisions.push(Number(kv.mod_revision)); leasedDeletes.push(`etcd3: ${kv.key.toString()}`); });
 
     // Leases: one kept alive through f1, one left alone with a long TTL.
     const kept = await c1.lease.LeaseGrant({ TTL: 4 });
@@ -151,6 +166,7 @@ test('leader failover with watches, leases and locks held: nothing lost, duplica
     for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i]! > tokens[i - 1]!, 'tokens grow with each acquisition');
   } finally {
     for (const r of raws) r.close();
+    for (const c of closers) await c();
     await cluster.stop();
   }
 });
