@@ -112,3 +112,40 @@ test('leases: revoke deletes attached keys in one revision; an expiry decided be
   assert.equal(sm.leases.has(7), false);
   assert.deepEqual(apply(sm, { op: 'lease-renew', id: 7 }, seq++), { ok: false, error: 'lease-not-found' });
 });
+
+test('a snapshot installed under a live watcher: it catches up from the new history, or is cancelled if that was compacted', () => {
+  const leader = new KvStateMachine();
+  const follower = new KvStateMachine();
+  let seq = 1;
+  for (let i = 0; i < 3; i++) {
+    const request = put('s/k', `v${i}`);
+    apply(leader, request, seq);
+    apply(follower, request, seq);
+    seq++;
+  }
+  const hub = new WatchHub(follower.store);
+  const watcher = hub.watch({ key: b('s/'), rangeEnd: b('s0'), startRevision: follower.store.revision + 1, noPut: false, noDelete: false }, () => undefined);
+  const late = hub.watch({ key: b('s/'), rangeEnd: b('s0'), startRevision: follower.store.revision + 1, noPut: false, noDelete: false }, () => undefined);
+  for (let i = 3; i < 8; i++) apply(leader, put(`s/k${i % 2}`, `v${i}`), seq++);
+  const expected = leader.store.revision;
+  follower.restore(leader.snapshot()); // the follower skipped 5 revisions by InstallSnapshot
+  const events = drain(watcher);
+  assert.deepEqual(events.map((e) => e.revision), [expected - 4, expected - 3, expected - 2, expected - 1, expected]);
+  apply(leader, put('s/after', 'x'), seq);
+  apply(follower, put('s/after', 'x'), seq++);
+  assert.deepEqual(drain(watcher).map((e) => e.key), ['s/after'], 'live again after the restore');
+
+  // A snapshot whose history was compacted past the watcher's position cancels it instead.
+  const compacted = new KvStateMachine();
+  compacted.restore(leader.snapshot());
+  apply(compacted, put('s/z', '1'), seq++);
+  apply(compacted, { op: 'compact', revision: compacted.store.revision }, seq++);
+  follower.restore(compacted.snapshot());
+  for (let d = late.take(); d !== null; d = late.take()) {
+    if (d.kind === 'compacted') {
+      assert.equal(d.compactRevision, compacted.store.compactRevision);
+      return;
+    }
+  }
+  assert.fail('the late watcher was neither caught up nor cancelled');
+});
