@@ -19,8 +19,10 @@ import { DEFAULT_KV_LIMITS, validateRequest, type KvLimits } from './validate.js
 interface WriteContext {
   readonly main: number;
   sub: number;
-  /** What the write changed, in order, for watchers. */
+  /** What the write changed, in order, for watchers (only while someone listens). */
   readonly events: MvccEvent[];
+  /** Every key the write changed, in order, for the change log. */
+  readonly keys: string[];
 }
 
 /** One change to one key, as watchers see it (etcd's mvccpb.Event). */
@@ -56,6 +58,13 @@ export class MvccStore {
   leases: LeaseAttachments | null = null;
   private readonly listeners = new Set<RevisionListener>();
   private readonly restoreListeners = new Set<() => void>();
+  /**
+   * The change log: one entry per key changed by each revision since the compaction revision,
+   * in revision order (parallel arrays: revision, key). Watchers that fall behind or start in
+   * the past replay a range from here at a cost proportional to what they read.
+   */
+  private changeMain: number[] = [];
+  private changeKey: string[] = [];
 
   constructor(private readonly limits: KvLimits = DEFAULT_KV_LIMITS) {}
 
@@ -73,7 +82,7 @@ export class MvccStore {
    * lease is revoked or expires. Keys that no longer exist are skipped. Returns the store revision.
    */
   deleteKeys(keys: readonly string[]): number {
-    const ctx: WriteContext = { main: this.currentRevision + 1, sub: 0, events: [] };
+    const ctx: WriteContext = { main: this.currentRevision + 1, sub: 0, events: [], keys: [] };
     for (const key of keys) this.deleteOne(key, ctx);
     this.commit(ctx);
     return this.currentRevision;
@@ -82,35 +91,45 @@ export class MvccStore {
   /**
    * The events of the revisions in [fromRevision, toRevision] for keys in the range, rebuilt
    * from history, in revision order. Stops after the revision at which `maxEvents` is reached
-   * (a revision is never split). `nextRevision` is the first revision not covered.
-   * The caller checks compaction first: history below the compaction revision is gone.
+   * (a revision is never split), or after looking at `CATCH_UP_SCAN_FACTOR * maxEvents` changes
+   * of other keys, so one call costs about as much as the events it returns. `nextRevision` is
+   * the first revision not covered. The caller checks compaction first: history below the
+   * compaction revision is gone.
    */
   eventsBetween(key: Bytes, rangeEnd: Bytes, fromRevision: number, toRevision: number, maxEvents: number): { events: MvccEvent[]; nextRevision: number } {
-    const found: { main: number; sub: number; event: MvccEvent }[] = [];
-    for (const k of this.index.keysInRange(keyString(key), keyString(rangeEnd))) {
-      const revs = this.index.historyOf(k);
-      for (let i = revs.length - 1; i >= 0; i--) {
-        const r = revs[i]!;
-        if (r.main > toRevision) continue;
-        if (r.main < fromRevision) break;
-        const before = i > 0 ? revs[i - 1]! : null;
-        const prevKv = before !== null && before.value !== null ? toKeyValue(k, before) : null;
-        const event: MvccEvent = r.value === null
-          ? { type: 'DELETE', kv: tombstone(k, r.main), prevKv }
-          : { type: 'PUT', kv: toKeyValue(k, r), prevKv };
-        found.push({ main: r.main, sub: r.sub, event });
+    const from = keyString(key);
+    const to = keyString(rangeEnd);
+    const events: MvccEvent[] = [];
+    if (to === '') {
+      // One key: walk its own history.
+      const revs = this.index.historyOf(from);
+      for (let i = firstAtOrAfter(revs.length, (j) => revs[j]!.main, fromRevision); i < revs.length; i++) {
+        const main = revs[i]!.main;
+        if (main > toRevision) break;
+        events.push(eventOf(from, revs, i));
+        if (events.length >= maxEvents) return { events, nextRevision: main + 1 };
       }
+      return { events, nextRevision: toRevision + 1 };
     }
-    found.sort((a, b) => a.main - b.main || a.sub - b.sub);
-    let end = found.length;
-    let nextRevision = toRevision + 1;
-    if (found.length > maxEvents) {
-      const cut = found[Math.max(0, maxEvents - 1)]!.main;
-      end = found.findIndex((f) => f.main > cut);
-      if (end === -1) end = found.length;
-      else nextRevision = cut + 1;
+    // A range: walk the change log, which lists every key each revision changed.
+    let scanned = 0;
+    let i = firstAtOrAfter(this.changeMain.length, (j) => this.changeMain[j]!, fromRevision);
+    while (i < this.changeMain.length) {
+      const main = this.changeMain[i]!;
+      if (main > toRevision) break;
+      // Everything this revision changed, together.
+      for (; i < this.changeMain.length && this.changeMain[i] === main; i++) {
+        scanned++;
+        const k = this.changeKey[i]!;
+        if (!inRange(k, from, to)) continue;
+        const revs = this.index.historyOf(k);
+        const at = firstAtOrAfter(revs.length, (j) => revs[j]!.main, main);
+        assert(revs[at]?.main === main, () => `the change log and the history of a key agree (revision ${main})`);
+        events.push(eventOf(k, revs, at));
+      }
+      if (events.length >= maxEvents || scanned >= CATCH_UP_SCAN_FACTOR * maxEvents) return { events, nextRevision: main + 1 };
     }
-    return { events: found.slice(0, end).map((f) => f.event), nextRevision };
+    return { events, nextRevision: toRevision + 1 };
   }
 
   get revision(): number {
@@ -164,7 +183,18 @@ export class MvccStore {
     this.index = KeyIndex.fromEntries(state.keys);
     this.currentRevision = state.revision;
     this.compacted = state.compactRevision;
+    this.rebuildChangeLog();
     for (const listener of this.restoreListeners) listener();
+  }
+
+  private rebuildChangeLog(): void {
+    const changes: { main: number; sub: number; key: string }[] = [];
+    for (const [key, revs] of this.index.entries()) {
+      for (const r of revs) if (r.main >= this.compacted) changes.push({ main: r.main, sub: r.sub, key });
+    }
+    changes.sort((a, b) => a.main - b.main || a.sub - b.sub);
+    this.changeMain = changes.map((c) => c.main);
+    this.changeKey = changes.map((c) => c.key);
   }
 
   /** Be told when the whole store was replaced from a snapshot (watchers resynchronise). */
@@ -179,7 +209,7 @@ export class MvccStore {
     // Decide everything that can fail before the first change, so a refused request is a no-op.
     const path = req.op === 'txn' ? this.txnPath(req) : [req];
     this.precheck(path);
-    const ctx: WriteContext = { main: this.currentRevision + 1, sub: 0, events: [] };
+    const ctx: WriteContext = { main: this.currentRevision + 1, sub: 0, events: [], keys: [] };
     const result = this.run(req, ctx);
     this.commit(ctx);
     return withRevision(result, this.currentRevision);
@@ -188,6 +218,10 @@ export class MvccStore {
   private commit(ctx: WriteContext): void {
     if (ctx.sub === 0) return;
     this.currentRevision = ctx.main;
+    for (const key of ctx.keys) {
+      this.changeMain.push(ctx.main);
+      this.changeKey.push(key);
+    }
     for (const listener of this.listeners) listener(ctx.main, ctx.events);
   }
 
@@ -217,6 +251,7 @@ export class MvccStore {
       lease: req.ignoreLease ? prev!.lease : req.lease,
     };
     this.index.append(key, next);
+    ctx.keys.push(key);
     if (prev !== null && prev.lease !== 0 && prev.lease !== next.lease) this.leases?.detach(prev.lease, key);
     if (next.lease !== 0 && prev?.lease !== next.lease) this.leases?.attach(next.lease, key);
     if (this.listeners.size > 0) ctx.events.push({ type: 'PUT', kv: toKeyValue(key, next), prevKv: prev === null ? null : toKeyValue(key, prev) });
@@ -240,6 +275,7 @@ export class MvccStore {
     const prev = this.index.latest(key);
     if (prev === null) return null;
     this.index.append(key, { main: ctx.main, sub: ctx.sub++, createRevision: 0, version: 0, value: null, lease: 0 });
+    ctx.keys.push(key);
     if (prev.lease !== 0) this.leases?.detach(prev.lease, key);
     if (this.listeners.size > 0) ctx.events.push({ type: 'DELETE', kv: tombstone(key, ctx.main), prevKv: toKeyValue(key, prev) });
     return prev;
@@ -280,6 +316,10 @@ export class MvccStore {
     if (req.revision > this.currentRevision) throw new KvError('future-rev');
     this.index.compact(req.revision);
     this.compacted = req.revision;
+    // Changes below the compaction revision can no longer be watched.
+    const keep = firstAtOrAfter(this.changeMain.length, (j) => this.changeMain[j]!, req.revision);
+    this.changeMain.splice(0, keep);
+    this.changeKey.splice(0, keep);
     return { op: 'compact', revision: this.currentRevision };
   }
 
@@ -328,6 +368,36 @@ const ZERO_REVISION: KeyRevision = { main: 0, sub: 0, createRevision: 0, version
 function toKeyValue(key: string, r: KeyRevision): KeyValue {
   assert(r.value !== null, 'a tombstone is not a key value');
   return { key: keyBytes(key), createRevision: r.createRevision, modRevision: r.main, version: r.version, value: r.value, lease: r.lease };
+}
+
+/** Changes of other keys a catch-up step may look at per event it may return. */
+export const CATCH_UP_SCAN_FACTOR = 16;
+
+/** The first index in [0, length) whose revision is >= `revision` (revisions ascend). */
+function firstAtOrAfter(length: number, revisionAt: (i: number) => number, revision: number): number {
+  let lo = 0;
+  let hi = length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (revisionAt(mid) < revision) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Whether `key` is in a range (conventions of requests.ts). */
+function inRange(key: string, from: string, to: string): boolean {
+  if (to === '') return key === from;
+  if (key < from) return false;
+  return to === '\u0000' || key < to;
+}
+
+/** The event of version `i` of a key's history, with the version before it as prev_kv. */
+function eventOf(key: string, revs: readonly KeyRevision[], i: number): MvccEvent {
+  const r = revs[i]!;
+  const before = i > 0 ? revs[i - 1]! : null;
+  const prevKv = before !== null && before.value !== null ? toKeyValue(key, before) : null;
+  return r.value === null ? { type: 'DELETE', kv: tombstone(key, r.main), prevKv } : { type: 'PUT', kv: toKeyValue(key, r), prevKv };
 }
 
 function tombstone(key: string, revision: number): KeyValue {
