@@ -3,9 +3,9 @@
  * members. What must hold across it:
  *  - watches: every acknowledged write is delivered to every watcher, each watcher's revisions
  *    strictly increase (nothing lost, nothing duplicated);
- *  - leases: a lease kept alive never expires, and a lease that is not kept alive is still
- *    there until its TTL has run out (the new leader restarts lease clocks; it never expires a
- *    lease early);
+ *  - leases: a lease kept alive never expires; a long lease nobody renews is still there; a
+ *    short one nobody renews is expired by the new leader, but not before its TTL has passed
+ *    since it was requested (the new leader restarts lease clocks; it never expires early);
  *  - locks (v3lock): no two acquisitions share a fencing token, and tokens grow with each
  *    acquisition.
  */
@@ -44,6 +44,7 @@ test('leader failover with watches, leases and locks held: nothing lost, duplica
     const start = Number((await c1.kv.Put({ key: Buffer.from('fo/start'), value: Buffer.from('x') })).header.revision) + 1;
     const watchRevisions = new Map<string, number[]>();
     const leasedDeletes: string[] = [];
+    let shortExpiredAt: number | null = null;
     for (const [name, c] of [[f1, c1], [f2, c2]] as const) {
       const reader = new WatchReader(c.watch());
       reader.send({ create_request: { key: Buffer.from('fo/'), range_end: Buffer.from('fo0'), start_revision: start } });
@@ -52,7 +53,8 @@ test('leader failover with watches, leases and locks held: nothing lost, duplica
       reader.stream.on('data', (r: PbResponse) => {
         for (const e of r.events ?? []) {
           revisions.push(Number(e.kv.mod_revision));
-          if (e.type === 'DELETE') leasedDeletes.push(`${name}: ${e.kv.key.toString()}`);
+          if (e.type === 'DELETE' && e.kv.key.toString() === 'fo/short') shortExpiredAt ??= Date.now();
+          else if (e.type === 'DELETE') leasedDeletes.push(`${name}: ${e.kv.key.toString()}`);
         }
       });
     }
@@ -68,7 +70,10 @@ test('leader failover with watches, leases and locks held: nothing lost, duplica
     const roamingRevisions: number[] = [];
     watchRevisions.set('etcd3 (any member)', roamingRevisions);
     roamingWatch.on('put', (kv) => roamingRevisions.push(Number(kv.mod_revision)));
-    roamingWatch.on('delete', (kv) => { roamingRevisions.push(Number(kv.mod_revision)); leasedDeletes.push(`etcd3: ${kv.key.toString()}`); });
+    roamingWatch.on('delete', (kv) => {
+      roamingRevisions.push(Number(kv.mod_revision));
+      if (kv.key.toString() !== 'fo/short') leasedDeletes.push(`etcd3: ${kv.key.toString()}`);
+    });
 
     // Leases: one kept alive through f1, one left alone with a long TTL.
     const kept = await c1.lease.LeaseGrant({ TTL: 4 });
@@ -76,6 +81,11 @@ test('leader failover with watches, leases and locks held: nothing lost, duplica
     const idle = await c2.lease.LeaseGrant({ TTL: 40 });
     const idleGrantedAt = Date.now();
     await c2.kv.Put({ key: Buffer.from('fo/idle'), value: Buffer.from('i'), lease: idle.ID });
+    // A short lease nobody renews, granted just before the failover: it must expire (the new
+    // leader does it), but never before its TTL has passed since it was requested.
+    const shortRequestedAt = Date.now();
+    const short = await c2.lease.LeaseGrant({ TTL: 3 });
+    await c2.kv.Put({ key: Buffer.from('fo/short'), value: Buffer.from('s'), lease: short.ID });
     let keepAlive = true;
     const t0 = Date.now();
     const keepAliveFoundNothing: number[] = [];
@@ -134,6 +144,8 @@ test('leader failover with watches, leases and locks held: nothing lost, duplica
     await keeper;
 
     // Leases: nothing expired early.
+    assert.ok(shortExpiredAt !== null, 'the unrenewed short lease expired (decided by the new leader)');
+    assert.ok(shortExpiredAt - shortRequestedAt >= 3_000, `the short lease lasted its TTL: deleted ${shortExpiredAt - shortRequestedAt} ms after it was requested`);
     assert.deepEqual(keepAliveFoundNothing, [], `a keep-alive never finds the kept lease gone\n${cluster.output.filter((l) => /lease|leader/.test(l)).join('\n')}`);
     assert.deepEqual(leasedDeletes, [], `no leased key was deleted (watched on both survivors); keep-alives answered TTL 0 at ${keepAliveFoundNothing.join(', ')} ms\n${cluster.output.filter((l) => /lease|leader/.test(l)).join('\n')}`);
     assert.equal((await c2.kv.Range({ key: Buffer.from('fo/kept') })).kvs.length, 1, 'the kept-alive lease survived the failover');
