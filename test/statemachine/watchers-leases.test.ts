@@ -190,3 +190,17 @@ test('history replay through the change log equals a brute-force replay (random 
     }
   }
 });
+
+test('a one-key watcher is offered only its key, and a compaction of revisions it never cared about does not cancel it', () => {
+  const store = new MvccStore();
+  const hub = new WatchHub(store, { maxBufferedEventsPerWatcher: 2 });
+  const w = hub.watch({ key: b('x'), rangeEnd: b(''), startRevision: store.revision + 1, noPut: false, noDelete: false }, () => undefined);
+  for (let i = 0; i < 50; i++) store.execute(put('y', String(i)));
+  store.execute({ op: 'compact', revision: store.revision });
+  const first = store.revision + 1;
+  for (let i = 0; i < 6; i++) store.execute(put('x', String(i))); // more than it buffers: falls behind
+  assert.ok(hub.fellBehind >= 1);
+  const got = drain(w);
+  assert.deepEqual(got.map((e) => e.revision), [first, first + 1, first + 2, first + 3, first + 4, first + 5]);
+  assert.equal(w.nextRevision, store.revision + 1);
+});

@@ -58,7 +58,10 @@ interface Batch {
 export class Watcher {
   private readonly from: string;
   private readonly to: string;
-  /** The first revision this watcher has not yet buffered or delivered. */
+  /**
+   * The first revision this watcher has not yet buffered or delivered. While synced it may lag
+   * behind: the hub offers a revision only to watchers it may concern, so `settle()` first.
+   */
   private next: number;
   private synced: boolean;
   private readonly buffer: Batch[] = [];
@@ -77,9 +80,20 @@ export class Watcher {
     this.synced = spec.startRevision > hub.store.revision;
   }
 
-  /** Every revision below this one has been delivered or buffered. */
+  /** Every revision below this one has been delivered or buffered (or did not concern this watcher). */
   get nextRevision(): number {
+    this.settle();
     return this.next;
+  }
+
+  /** Watches exactly one key (the hub indexes these by key). */
+  get singleKey(): string | null {
+    return this.to === '' ? this.from : null;
+  }
+
+  /** A synced watcher has seen everything the hub dispatched: catch `next` up with it. */
+  private settle(): void {
+    if (this.synced && this.next <= this.hub.dispatchedThrough) this.next = this.hub.dispatchedThrough + 1;
   }
 
   /** True when the watcher has nothing left to deliver up to the store's revision. */
@@ -105,15 +119,13 @@ export class Watcher {
   /** A live revision from the store. */
   offer(revision: number, events: readonly MvccEvent[]): void {
     if (!this.synced || this.finished || revision < this.next) return;
-    assert(revision === this.next, () => `a synced watcher sees every revision: expected ${this.next}, got ${revision}`);
     const kept = events.filter((e) => this.keep(e));
-    if (kept.length === 0) {
-      this.next = revision + 1;
-      return;
-    }
+    if (kept.length === 0) return;
+    assert(revision > this.hub.dispatchedThrough, 'the hub offers each revision once, in order');
     if (this.bufferedEvents > 0 && this.bufferedEvents + kept.length > this.hub.limits.maxBufferedEventsPerWatcher) {
       // The consumer is slow: stop buffering, read this revision and later ones from history
-      // once the buffer has drained.
+      // once the buffer has drained. Every earlier revision was buffered or did not concern us.
+      this.next = revision;
       this.synced = false;
       this.hub.fellBehind++;
     } else {
@@ -153,6 +165,7 @@ export class Watcher {
   /** The store was replaced by a snapshot: whatever this watcher has not buffered comes from history. */
   resync(): void {
     if (this.finished) return;
+    this.settle();
     if (this.next <= this.hub.store.revision) {
       this.synced = false;
       this.onReady(this);
@@ -170,6 +183,11 @@ export class Watcher {
 export class WatchHub {
   readonly limits: WatchLimits;
   private readonly watchers = new Set<Watcher>();
+  /** Watchers of a range, offered every revision; watchers of one key, offered only its changes. */
+  private readonly ranged = new Set<Watcher>();
+  private readonly byKey = new Map<string, Set<Watcher>>();
+  /** The last revision offered to the watchers it concerns (see Watcher.settle). */
+  dispatchedThrough = 0;
   /** How many times a watcher stopped taking live events because its consumer was slow. */
   fellBehind = 0;
   /** Subscribed to the store only while there are watchers (the store builds events only then). */
@@ -179,7 +197,9 @@ export class WatchHub {
   constructor(readonly store: MvccStore, limits: Partial<WatchLimits> = {}) {
     this.limits = { ...DEFAULT_WATCH_LIMITS, ...limits };
     this.unsubscribeRestore = store.onRestore(() => {
+      // Before the store was replaced, synced watchers had seen everything up to here.
       for (const w of this.watchers) w.resync();
+      this.dispatchedThrough = store.revision;
     });
   }
 
@@ -189,17 +209,46 @@ export class WatchHub {
 
   watch(spec: WatchSpec, onReady: (w: Watcher) => void): Watcher {
     if (this.watchers.size >= this.limits.maxWatchers) throw new TooManyRequests('maxWatchers', this.limits.maxWatchers);
-    this.unsubscribe ??= this.store.onRevision((revision, events) => {
-      for (const w of this.watchers) w.offer(revision, events);
-    });
+    if (this.unsubscribe === null) {
+      this.dispatchedThrough = this.store.revision;
+      this.unsubscribe = this.store.onRevision((revision, events) => this.dispatch(revision, events));
+    }
     const w = new Watcher(this, spec, onReady);
     this.watchers.add(w);
+    const key = w.singleKey;
+    if (key === null) {
+      this.ranged.add(w);
+    } else {
+      let set = this.byKey.get(key);
+      if (set === undefined) this.byKey.set(key, (set = new Set()));
+      set.add(w);
+    }
     return w;
+  }
+
+  private dispatch(revision: number, events: readonly MvccEvent[]): void {
+    for (const w of this.ranged) w.offer(revision, events);
+    if (this.byKey.size > 0) {
+      const concerned = new Set<Watcher>();
+      for (const e of events) {
+        const set = this.byKey.get(keyString(e.kv.key));
+        if (set !== undefined) for (const w of set) concerned.add(w);
+      }
+      for (const w of concerned) w.offer(revision, events);
+    }
+    this.dispatchedThrough = revision;
   }
 
   /** @internal (Watcher.cancel) */
   remove(w: Watcher): void {
     this.watchers.delete(w);
+    this.ranged.delete(w);
+    const key = w.singleKey;
+    if (key !== null) {
+      const set = this.byKey.get(key);
+      set?.delete(w);
+      if (set !== undefined && set.size === 0) this.byKey.delete(key);
+    }
     if (this.watchers.size === 0 && this.unsubscribe !== null) {
       this.unsubscribe();
       this.unsubscribe = null;
