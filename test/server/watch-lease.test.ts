@@ -201,6 +201,14 @@ test('Watch, Lease, Lock, Election through the etcd3 client and plain gRPC', { t
       const res = await once1.keepaliveOnce();
       assert.equal(Number(res.TTL), 30);
       await once1.revoke();
+      // As etcd, a TTL below the minimum (1.5 election timeouts, here 500 ms, rounded up: 1 s) is raised to it.
+      const tiny = await raw.lease.LeaseGrant({ TTL: 0 });
+      assert.equal(Number(tiny.TTL), 1);
+      await raw.lease.LeaseRevoke({ ID: tiny.ID });
+      const chosen = await raw.lease.LeaseGrant({ TTL: 30, ID: 4242 });
+      assert.equal(Number(chosen.ID), 4242, 'a client may choose the lease id');
+      assert.match(await errorOf(raw.lease.LeaseGrant({ TTL: 30, ID: 4242 })), /etcdserver: lease already exists/);
+      await raw.lease.LeaseRevoke({ ID: 4242 });
       const big = await errorOf(onLeader.leaseClient.leaseGrant({ TTL: 9_000_000_001 }));
       assert.match(big, /etcdserver: too large lease TTL/);
     });
