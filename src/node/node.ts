@@ -419,7 +419,17 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   private noticeLeaderChange(): void {
     const s = this.replica.status();
     if (s.leader !== this.lastLeader || s.term !== this.lastTerm) {
-      if (s.leader !== this.lastLeader) this.log('info', s.leader === null ? 'no leader' : `leader is ${s.leader}`, { term: s.term });
+      if (s.leader !== this.lastLeader) {
+        this.log('info', s.leader === null ? 'no leader' : `leader is ${s.leader}`, { term: s.term });
+        // Proposals forwarded to, and reads waiting on, the old leader would otherwise wait out
+        // their whole timeout (longer than a short lease's TTL); fail them now so callers retry
+        // at the new leader. A retried proposal carries the same session tag: at most once.
+        if (this.lastLeader !== null && this.lastLeader !== this.id) {
+          const err = new QuorateError('UNAVAILABLE', `leader ${this.lastLeader} is gone; retry`);
+          this.forwarded.rejectAll(err);
+          this.reads.rejectAll(err);
+        }
+      }
       this.lastLeader = s.leader;
       this.lastTerm = s.term;
       this.emit('leader', s);

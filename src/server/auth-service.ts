@@ -20,7 +20,7 @@ import {
   type KvStateMachine, type PasswordHash, type Permission, type PermissionType,
 } from '../statemachine/mvcc/index.js';
 import type { PbHeader } from './convert.js';
-import { grpcError } from './grpc-errors.js';
+import { authError, grpcError, kvError } from './grpc-errors.js';
 
 /** Token lifetime (etcd --auth-token-ttl, 300 s). */
 export const DEFAULT_AUTH_TOKEN_TTL_MS = 300_000;
@@ -45,33 +45,6 @@ export const TOKEN_METADATA_KEY = 'token';
  */
 export const WATCH_PERMISSION_DENIED_REASON = 'rpc error: code = PermissionDenied desc = etcdserver: permission denied';
 
-const AUTH_ERROR_STATUS: Readonly<Record<AuthErrorKind, grpc.status>> = {
-  'root-user-not-exist': grpc.status.FAILED_PRECONDITION,
-  'root-role-not-exist': grpc.status.FAILED_PRECONDITION,
-  'user-already-exist': grpc.status.FAILED_PRECONDITION,
-  'user-empty': grpc.status.INVALID_ARGUMENT,
-  'user-not-found': grpc.status.FAILED_PRECONDITION,
-  'role-already-exist': grpc.status.FAILED_PRECONDITION,
-  'role-not-found': grpc.status.FAILED_PRECONDITION,
-  'role-empty': grpc.status.INVALID_ARGUMENT,
-  'auth-failed': grpc.status.INVALID_ARGUMENT,
-  'permission-denied': grpc.status.PERMISSION_DENIED,
-  'role-not-granted': grpc.status.FAILED_PRECONDITION,
-  'permission-not-granted': grpc.status.FAILED_PRECONDITION,
-  'permission-not-given': grpc.status.INVALID_ARGUMENT,
-  'auth-not-enabled': grpc.status.FAILED_PRECONDITION,
-  'invalid-auth-token': grpc.status.UNAUTHENTICATED,
-  'invalid-auth-mgmt': grpc.status.INVALID_ARGUMENT,
-  'too-many-users': grpc.status.FAILED_PRECONDITION,
-  'too-many-roles': grpc.status.FAILED_PRECONDITION,
-  'too-many-roles-per-user': grpc.status.FAILED_PRECONDITION,
-  'too-many-permissions': grpc.status.FAILED_PRECONDITION,
-  'name-too-long': grpc.status.INVALID_ARGUMENT,
-};
-
-export function authError(kind: AuthErrorKind): grpc.ServiceError {
-  return grpcError(AUTH_ERROR_STATUS[kind], AUTH_ERROR_MESSAGES[kind]);
-}
 
 // ---- passwords -------------------------------------------------------------------------------
 
@@ -280,7 +253,7 @@ export class AuthService {
     const denied = this.o.kv.auth.checkAdmin(user) ?? precheck?.() ?? null;
     if (denied !== null) throw authError(denied);
     const outcome = await this.o.propose(await build(), user);
-    if (!outcome.ok) throw authErrorOrInternal(outcome.error);
+    if (!outcome.ok) throw kvError(outcome.error);
     return { header: this.o.header() };
   }
 
@@ -341,10 +314,4 @@ function toPermission(p: PbPermission): Permission | null {
   const permType = typeof t === 'number' ? PERMISSION_TYPES[t] : PERMISSION_TYPES.find((x) => x === t);
   if (permType === undefined) return null;
   return { permType, key: p.key ?? EMPTY, rangeEnd: p.range_end ?? EMPTY };
-}
-
-function authErrorOrInternal(kind: string): grpc.ServiceError {
-  return Object.hasOwn(AUTH_ERROR_STATUS, kind)
-    ? authError(kind as AuthErrorKind)
-    : grpcError(grpc.status.INTERNAL, `etcdserver: unexpected outcome of an auth change: ${kind}`);
 }

@@ -1,7 +1,8 @@
 /**
  * The etcd v3 gRPC front end of a replicated node: KV (Range, Put, DeleteRange, Txn, Compact),
  * Maintenance.Status and Cluster.MemberList, on etcd's own wire definitions so etcdctl and
- * the etcd client libraries work unchanged.
+ * the etcd client libraries work unchanged. Watch, Lease, Lock and Election live in their own
+ * files (watch-service.ts, lease-service.ts, lock-service.ts, election-service.ts).
  *
  * Writes go through the log under this server's client session; reads are linearizable (a
  * ReadIndex barrier, then the local store) unless the request asks for `serializable`.
@@ -11,15 +12,21 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ReplicatedNode } from '../node/index.js';
 import type { Logger } from '../node/config.js';
-import { isAuthErrorKind, isWrite, KvError, validateRequest, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
+import { isLeaseResult, isWrite, KvError, validateRequest, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
 import type { ClusterIdentity, MemberConfig } from './cluster-config.js';
 import {
   pbResult, toDeleteRange, toPut, toRange, toTxn,
   type PbDeleteRangeRequest, type PbHeader, type PbPutRequest, type PbRangeRequest, type PbTxnRequest,
 } from './convert.js';
 import { kvError, toGrpcError } from './grpc-errors.js';
-import { etcdService } from './proto.js';
-import { authError, AuthService } from './auth-service.js';
+import { electionService, etcdService, lockService } from './proto.js';
+import { AuthService } from './auth-service.js';
+import { DEFAULT_LEASE_LIMITS, LeaseKeeper, leaseHandlers, type LeaseLimits } from './lease-service.js';
+import { watchHandlers, DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS } from './watch-service.js';
+import { lockHandlers } from './lock-service.js';
+import { electionHandlers } from './election-service.js';
+import type { ServiceContext } from './service-context.js';
+import { WatchHub, type WatchLimits } from '../statemachine/mvcc/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import { SessionProposer } from './session-proposer.js';
 
@@ -58,6 +65,11 @@ export interface EtcdServerOptions {
   /** Lifetime of auth tokens; DEFAULT_AUTH_TOKEN_TTL_MS unless set. */
   readonly authTokenTtlMs?: number;
   readonly logger: Logger;
+  /** Watch buffers and counts (see statemachine/mvcc/watchers.ts). */
+  readonly watchLimits?: Partial<WatchLimits>;
+  /** Lease timing and bounds (see lease-service.ts); minTtlSeconds follows the election timeout. */
+  readonly leaseLimits?: Partial<LeaseLimits>;
+  readonly progressNotifyIntervalMs?: number;
 }
 
 type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
@@ -71,6 +83,8 @@ export class EtcdServer {
   private readonly memberIdByName: Map<string, string>;
   private stopped = false;
   private publishTimer: NodeJS.Timeout | null = null;
+  private readonly hub: WatchHub;
+  private readonly leaseKeeper: LeaseKeeper;
 
   private constructor(private readonly options: EtcdServerOptions) {
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
@@ -102,6 +116,26 @@ export class EtcdServer {
     this.server.addService(etcdService('Maintenance').service, { Status: this.unary(() => Promise.resolve(this.status())) });
     this.server.addService(etcdService('Cluster').service, { MemberList: this.unary(() => Promise.resolve(this.memberList())) });
     this.server.addService(etcdService('Auth').service, this.auth.methods((handler) => this.unary(handler)));
+
+    // ---- Watch, Lease, Lock, Election (begin) ----
+    this.hub = new WatchHub(options.kv.store, options.watchLimits);
+    const ctx: ServiceContext = {
+      node: options.node,
+      kv: options.kv,
+      hub: this.hub,
+      logger: options.logger,
+      maxRequestBytes: this.limits.maxRequestBytes,
+      header: (revision) => this.header(revision),
+      propose: (request) => this.proposer.propose(request),
+      readBarrier: () => withRetry(options.retry, () => options.node.readBarrier(), () => !options.node.running),
+      isStopped: () => this.stopped,
+    };
+    this.leaseKeeper = new LeaseKeeper(ctx, { ...DEFAULT_LEASE_LIMITS, ...options.leaseLimits });
+    this.server.addService(etcdService('Watch').service, watchHandlers(ctx, options.progressNotifyIntervalMs ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS));
+    this.server.addService(etcdService('Lease').service, leaseHandlers(ctx, this.leaseKeeper));
+    this.server.addService(lockService().service, lockHandlers(ctx));
+    this.server.addService(electionService().service, electionHandlers(ctx));
+    // ---- Watch, Lease, Lock, Election (end) ----
   }
 
   static async start(options: EtcdServerOptions): Promise<EtcdServer> {
@@ -122,6 +156,8 @@ export class EtcdServer {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.publishTimer !== null) clearTimeout(this.publishTimer);
+    this.leaseKeeper.stop();
+    this.hub.close();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2_000);
       this.server.tryShutdown(() => { clearTimeout(force); resolve(); });
@@ -171,8 +207,8 @@ export class EtcdServer {
   }
 
   private respond(outcome: KvOutcome): Record<string, unknown> {
-    if (!outcome.ok) throw isAuthErrorKind(outcome.error) ? authError(outcome.error) : kvError(outcome.error);
-    if (outcome.result.op === 'publish-member' || outcome.result.op === 'auth') return { header: this.header(outcome.result.revision) };
+    if (!outcome.ok) throw kvError(outcome.error);
+    if (outcome.result.op === 'publish-member' || outcome.result.op === 'auth' || isLeaseResult(outcome.result)) return { header: this.header(outcome.result.revision) };
     return pbResult(outcome.result, this.header(outcome.result.revision));
   }
 

@@ -4,7 +4,7 @@
  */
 import { status as Status, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { QuorateError } from '../core/errors.js';
-import { KV_ERROR_MESSAGES, type KvErrorKind } from '../statemachine/mvcc/index.js';
+import { AUTH_ERROR_MESSAGES, isAuthErrorKind, KV_ERROR_MESSAGES, type AuthErrorKind, type KvErrorKind } from '../statemachine/mvcc/index.js';
 
 const KV_ERROR_STATUS: Readonly<Record<KvErrorKind, Status>> = {
   'empty-key': Status.INVALID_ARGUMENT,
@@ -17,15 +17,48 @@ const KV_ERROR_STATUS: Readonly<Record<KvErrorKind, Status>> = {
   'compacted': Status.OUT_OF_RANGE,
   'future-rev': Status.OUT_OF_RANGE,
   'request-too-large': Status.INVALID_ARGUMENT,
+  'lease-exists': Status.FAILED_PRECONDITION,
+  'lease-ttl-too-large': Status.OUT_OF_RANGE,
+  'too-many-leases': Status.RESOURCE_EXHAUSTED,
 };
+
+const AUTH_ERROR_STATUS: Readonly<Record<AuthErrorKind, Status>> = {
+  'root-user-not-exist': Status.FAILED_PRECONDITION,
+  'root-role-not-exist': Status.FAILED_PRECONDITION,
+  'user-already-exist': Status.FAILED_PRECONDITION,
+  'user-empty': Status.INVALID_ARGUMENT,
+  'user-not-found': Status.FAILED_PRECONDITION,
+  'role-already-exist': Status.FAILED_PRECONDITION,
+  'role-not-found': Status.FAILED_PRECONDITION,
+  'role-empty': Status.INVALID_ARGUMENT,
+  'auth-failed': Status.INVALID_ARGUMENT,
+  'permission-denied': Status.PERMISSION_DENIED,
+  'role-not-granted': Status.FAILED_PRECONDITION,
+  'permission-not-granted': Status.FAILED_PRECONDITION,
+  'permission-not-given': Status.INVALID_ARGUMENT,
+  'auth-not-enabled': Status.FAILED_PRECONDITION,
+  'invalid-auth-token': Status.UNAUTHENTICATED,
+  'invalid-auth-mgmt': Status.INVALID_ARGUMENT,
+  'too-many-users': Status.FAILED_PRECONDITION,
+  'too-many-roles': Status.FAILED_PRECONDITION,
+  'too-many-roles-per-user': Status.FAILED_PRECONDITION,
+  'too-many-permissions': Status.FAILED_PRECONDITION,
+  'name-too-long': Status.INVALID_ARGUMENT,
+};
+
+export function authError(kind: AuthErrorKind): ServiceError {
+  return grpcError(AUTH_ERROR_STATUS[kind], AUTH_ERROR_MESSAGES[kind]);
+}
 
 export function grpcError(code: Status, message: string): ServiceError {
   return Object.assign(new Error(message), { code, details: message, metadata: new Metadata() });
 }
 
-export function kvError(kind: KvErrorKind | 'stale-duplicate'): ServiceError {
+/** The etcd error a command applied through the log was refused with (KV or auth). */
+export function kvError(kind: KvErrorKind | AuthErrorKind | 'stale-duplicate'): ServiceError {
   // A stale duplicate has no waiting caller; answering it at all would be a bug upstream.
   if (kind === 'stale-duplicate') return grpcError(Status.INTERNAL, 'etcdserver: duplicate proposal');
+  if (isAuthErrorKind(kind)) return authError(kind);
   return grpcError(KV_ERROR_STATUS[kind], KV_ERROR_MESSAGES[kind]);
 }
 

@@ -42,6 +42,8 @@ export interface MemberOptions {
   /** Lifetime of auth tokens (etcd --auth-token-ttl); DEFAULT_AUTH_TOKEN_TTL_MS unless set. */
   readonly authTokenTtlMs?: number;
   readonly logger: Logger;
+  /** Idle watchers that asked for progress notifications get one this often (default 10 minutes). */
+  readonly progressNotifyIntervalMs?: number;
 }
 
 export interface Member {
@@ -115,6 +117,10 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       retry: DEFAULT_RETRY_POLICY,
       ...(o.authTokenTtlMs === undefined ? {} : { authTokenTtlMs: o.authTokenTtlMs }),
       logger: o.logger,
+      // As etcd: the shortest lease lasts 1.5 election timeouts (rounded up to whole seconds),
+      // so a lease cannot run out during one election.
+      leaseLimits: { minTtlSeconds: Math.max(1, Math.ceil((1.5 * o.electionTimeoutMs) / 1000)) },
+      ...(o.progressNotifyIntervalMs === undefined ? {} : { progressNotifyIntervalMs: o.progressNotifyIntervalMs }),
     });
   } catch (err) {
     await node.stop();

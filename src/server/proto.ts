@@ -17,9 +17,36 @@ export function etcdserverpb(): grpc.GrpcObject {
   return cached;
 }
 
-export function etcdService(name: 'KV' | 'Maintenance' | 'Cluster' | 'Auth'): grpc.ServiceClientConstructor {
+export function etcdService(name: 'KV' | 'Maintenance' | 'Cluster' | 'Auth' | 'Watch' | 'Lease'): grpc.ServiceClientConstructor {
   return etcdserverpb()[name] as grpc.ServiceClientConstructor;
 }
+
+// ---- v3lock and v3election (begin) ----
+const extraPackages = new Map<string, grpc.GrpcObject>();
+
+function loadExtra(file: string, pkg: string): grpc.GrpcObject {
+  let loaded = extraPackages.get(pkg);
+  if (loaded === undefined) {
+    const dir = fileURLToPath(new URL('../../../proto/etcd/', import.meta.url));
+    const definition = protoLoader.loadSync(file, {
+      includeDirs: [dir], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true,
+    });
+    loaded = grpc.loadPackageDefinition(definition)[pkg] as grpc.GrpcObject;
+    extraPackages.set(pkg, loaded);
+  }
+  return loaded;
+}
+
+/** etcd's server-side lock service (package v3lockpb). */
+export function lockService(): grpc.ServiceClientConstructor {
+  return loadExtra('v3lock.proto', 'v3lockpb')['Lock'] as grpc.ServiceClientConstructor;
+}
+
+/** etcd's server-side election service (package v3electionpb). */
+export function electionService(): grpc.ServiceClientConstructor {
+  return loadExtra('v3election.proto', 'v3electionpb')['Election'] as grpc.ServiceClientConstructor;
+}
+// ---- v3lock and v3election (end) ----
 
 /** One Maintenance.Status call (for readiness checks); rejects on any error or after `timeoutMs`. */
 export function memberStatus(address: string, timeoutMs: number, trustedCa: Buffer | null = null): Promise<{ leader: number; header: { member_id: number } }> {

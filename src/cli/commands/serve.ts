@@ -33,6 +33,8 @@ const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or 
   --max-txn-ops N                      (default 128)
   --auth-token-ttl SECONDS             lifetime of auth tokens (default 300)
   --log-level debug|info|warn|error    (default info)
+  --experimental-watch-progress-notify-interval DURATION
+                                       idle watchers that asked for progress get one this often (default 10m)
 
 Data is durable once a request is answered: every write is fsynced on a majority first.
 Exit: 0 after a clean stop (SIGINT/SIGTERM), 1 on a fatal error, 3 for bad flags.`;
@@ -76,6 +78,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'max-txn-ops': { type: 'string', default: '128' },
       'auth-token-ttl': { type: 'string', default: '300' },
       'log-level': { type: 'string', default: 'info' },
+      'experimental-watch-progress-notify-interval': { type: 'string', default: '10m' },
     },
   });
   if (values.help === true) return 'help';
@@ -122,7 +125,16 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     maxTxnOps: positive('max-txn-ops', values['max-txn-ops']),
     authTokenTtlMs: positive('auth-token-ttl', values['auth-token-ttl']) * 1_000,
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
+    progressNotifyIntervalMs: durationMs('experimental-watch-progress-notify-interval', values['experimental-watch-progress-notify-interval']),
   };
+}
+
+/** A duration as etcd's flags write it: 500ms, 5s, 10m, 1h. */
+function durationMs(flag: string, v: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(v);
+  if (m === null || Number(m[1]) <= 0) throw new UsageError(`--${flag} must be a positive duration such as 500ms, 5s or 10m, got '${v}'`);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Number(m[1]) * unit;
 }
 
 export const serveCommand: Command = {

@@ -58,6 +58,11 @@ export class KeyIndex {
     return last === undefined || last.value === null ? null : last;
   }
 
+  /** Every version of `key` still held, oldest first (empty if none). */
+  historyOf(key: string): readonly KeyRevision[] {
+    return this.history.get(key) ?? [];
+  }
+
   append(key: string, rev: KeyRevision): void {
     const revs = this.history.get(key);
     if (revs === undefined) {
@@ -91,7 +96,9 @@ export class KeyIndex {
       }
       if (keep === revs.length) continue; // every version is newer than the compaction point
       const visible = revs[keep]!;
-      const from = visible.value === null ? keep + 1 : keep;
+      // A deletion at exactly the compaction revision is kept: a watcher may still start there
+      // (etcd allows start_revision == compact revision) and must see it.
+      const from = visible.value === null && visible.main < revision ? keep + 1 : keep;
       if (from > 0) revs.splice(0, from);
       if (revs.length === 0) {
         this.history.delete(key);

@@ -13,7 +13,10 @@ export type KvErrorKind =
   | 'too-many-ops'
   | 'compacted'
   | 'future-rev'
-  | 'request-too-large';
+  | 'request-too-large'
+  | 'lease-exists'
+  | 'lease-ttl-too-large'
+  | 'too-many-leases';
 
 export const KV_ERROR_MESSAGES: Readonly<Record<KvErrorKind, string>> = {
   'empty-key': 'etcdserver: key is not provided',
@@ -26,6 +29,10 @@ export const KV_ERROR_MESSAGES: Readonly<Record<KvErrorKind, string>> = {
   'compacted': 'etcdserver: mvcc: required revision has been compacted',
   'future-rev': 'etcdserver: mvcc: required revision is a future revision',
   'request-too-large': 'etcdserver: request is too large',
+  'lease-exists': 'etcdserver: lease already exists',
+  'lease-ttl-too-large': 'etcdserver: too large lease TTL',
+  // etcd has no such limit; quorate's is MAX_LEASES (statemachine/mvcc/leases.ts).
+  'too-many-leases': 'etcdserver: too many requests: too many leases exist; revoke some and retry',
 };
 
 export class KvError extends Error {

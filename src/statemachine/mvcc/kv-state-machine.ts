@@ -15,6 +15,7 @@ import { AuthStore, isAuthRequest, type AuthErrorKind, type AuthRequest, type Au
 import type { KeyRevision } from './key-index.js';
 import type { KvRequest, KvResult } from './requests.js';
 import { MvccStore } from './store.js';
+import { isLeaseRequest, LeaseTable, type LeaseRequest, type LeaseResult } from './leases.js';
 import type { KvLimits } from './validate.js';
 
 /**
@@ -38,14 +39,14 @@ export interface KvCommand {
   readonly seq: number;
   /** The lowest sequence number the client still waits for an answer to. */
   readonly lowestPending: number;
-  readonly request: KvRequest | PublishMember | AuthRequest;
+  readonly request: KvRequest | PublishMember | AuthRequest | LeaseRequest;
   /** Auth: the user whose token the request carried (absent: no token). */
   readonly user?: string;
 }
 
 /** What applying a command answers: the result, or the etcd error it was refused with. */
 export type KvOutcome =
-  | { readonly ok: true; readonly result: KvResult | PublishResult | AuthResult }
+  | { readonly ok: true; readonly result: KvResult | PublishResult | AuthResult | LeaseResult }
   | { readonly ok: false; readonly error: KvErrorKind | AuthErrorKind | 'stale-duplicate' };
 
 /** Sessions kept at most; the least recently active one is evicted first (deterministically). */
@@ -69,12 +70,15 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   readonly store: MvccStore;
   /** Users, roles and permissions (replicated and snapshotted with the keys). */
   readonly auth = new AuthStore();
+  /** Leases and the keys attached to them (replicated; timed by the leader, see leases.ts). */
+  readonly leases = new LeaseTable();
   private sessions = new Map<string, Session>();
   /** Client URLs each member published, by member name. */
   private memberClientUrls = new Map<string, readonly string[]>();
 
   constructor(limits?: KvLimits) {
     this.store = new MvccStore(limits);
+    this.store.leases = this.leases;
   }
 
   apply(command: Uint8Array, _index: Index): KvOutcome {
@@ -87,7 +91,9 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const earlier = session.results.get(cmd.seq);
     if (earlier !== undefined) return earlier;
-    const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request) : this.applyChecked(cmd.user ?? null, cmd.request);
+    const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request)
+      : isLeaseRequest(cmd.request) ? this.applyLease(cmd.request)
+      : this.applyChecked(cmd.user ?? null, cmd.request);
     session.results.set(cmd.seq, outcome);
     this.forgetAnswered(session, cmd.lowestPending);
     return outcome;
@@ -113,6 +119,15 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     return denied === null ? this.execute(request) : { ok: false, error: denied };
   }
 
+  private applyLease(request: LeaseRequest): KvOutcome {
+    try {
+      return { ok: true, result: this.leases.apply(request, this.store) };
+    } catch (err) {
+      if (err instanceof KvError) return { ok: false, error: err.kind };
+      throw err;
+    }
+  }
+
   clientUrlsOf(member: string): readonly string[] {
     return this.memberClientUrls.get(member) ?? [];
   }
@@ -130,7 +145,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const sessions = [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]);
     const members = [...this.memberClientUrls];
-    return pack({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members, auth: this.auth.snapshot() });
+    const leases = this.leases.snapshot();
+    return pack({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members, auth: this.auth.snapshot(), leases });
   }
 
   restore(data: Uint8Array): void {
@@ -140,6 +156,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       sessions: [string, number, [number, KvOutcome][]][];
       members: [string, string[]][];
       auth?: unknown;
+      /** [id, ttlSeconds, renewals]; absent in snapshots taken before leases existed. */
+      leases?: [number, number, number][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
@@ -147,6 +165,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       revs.map(([main, sub, createRevision, version, value, lease]) => ({ main, sub, createRevision, version, value, lease })),
     ]);
     this.store.restore({ revision: snap.revision, compactRevision: snap.compactRevision, keys });
+    this.leases.restore(snap.leases ?? [], this.store);
     this.memberClientUrls = new Map(snap.members);
     this.auth.restore(snap.auth);
     this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [client, { lowestPending, results: new Map(results) }]));

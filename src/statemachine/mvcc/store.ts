@@ -19,7 +19,29 @@ import { DEFAULT_KV_LIMITS, validateRequest, type KvLimits } from './validate.js
 interface WriteContext {
   readonly main: number;
   sub: number;
+  /** What the write changed, in order, for watchers (only while someone listens). */
+  readonly events: MvccEvent[];
+  /** Every key the write changed, in order, for the change log. */
+  readonly keys: string[];
 }
+
+/** One change to one key, as watchers see it (etcd's mvccpb.Event). */
+export interface MvccEvent {
+  readonly type: 'PUT' | 'DELETE';
+  /** For a delete: the key with mod revision = the deleting revision, everything else zero. */
+  readonly kv: KeyValue;
+  readonly prevKv: KeyValue | null;
+}
+
+/** The leases keys may be attached to (kept beside the store; see leases.ts). */
+export interface LeaseAttachments {
+  has(lease: number): boolean;
+  attach(lease: number, key: string): void;
+  detach(lease: number, key: string): void;
+}
+
+/** Called after every write that changed something, with all the changes of that revision. */
+export type RevisionListener = (revision: number, events: readonly MvccEvent[]) => void;
 
 export interface StoreState {
   readonly revision: number;
@@ -32,8 +54,83 @@ export class MvccStore {
   /** etcd starts an empty store at revision 1; the first write makes it 2. */
   private currentRevision = 1;
   private compacted = 0;
+  /** Leases known to the state machine; without one, any lease a put names does not exist. */
+  leases: LeaseAttachments | null = null;
+  private readonly listeners = new Set<RevisionListener>();
+  private readonly restoreListeners = new Set<() => void>();
+  /**
+   * The change log: one entry per key changed by each revision since the compaction revision,
+   * in revision order (parallel arrays: revision, key). Watchers that fall behind or start in
+   * the past replay a range from here at a cost proportional to what they read.
+   */
+  private changeMain: number[] = [];
+  private changeKey: string[] = [];
 
   constructor(private readonly limits: KvLimits = DEFAULT_KV_LIMITS) {}
+
+  /**
+   * Be told of every revision a write creates (watchers). Returns the unsubscribe function.
+   * Events are only built while someone listens, so a store nobody watches pays nothing.
+   */
+  onRevision(listener: RevisionListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Delete `keys` (latin1 strings, as the key index holds them) in one revision; used when a
+   * lease is revoked or expires. Keys that no longer exist are skipped. Returns the store revision.
+   */
+  deleteKeys(keys: readonly string[]): number {
+    const ctx: WriteContext = { main: this.currentRevision + 1, sub: 0, events: [], keys: [] };
+    for (const key of keys) this.deleteOne(key, ctx);
+    this.commit(ctx);
+    return this.currentRevision;
+  }
+
+  /**
+   * The events of the revisions in [fromRevision, toRevision] for keys in the range, rebuilt
+   * from history, in revision order. Stops after the revision at which `maxEvents` is reached
+   * (a revision is never split), or after looking at `CATCH_UP_SCAN_FACTOR * maxEvents` changes
+   * of other keys, so one call costs about as much as the events it returns. `nextRevision` is
+   * the first revision not covered. The caller checks compaction first: history below the
+   * compaction revision is gone.
+   */
+  eventsBetween(key: Bytes, rangeEnd: Bytes, fromRevision: number, toRevision: number, maxEvents: number): { events: MvccEvent[]; nextRevision: number } {
+    const from = keyString(key);
+    const to = keyString(rangeEnd);
+    const events: MvccEvent[] = [];
+    if (to === '') {
+      // One key: walk its own history.
+      const revs = this.index.historyOf(from);
+      for (let i = firstAtOrAfter(revs.length, (j) => revs[j]!.main, fromRevision); i < revs.length; i++) {
+        const main = revs[i]!.main;
+        if (main > toRevision) break;
+        events.push(eventOf(from, revs, i));
+        if (events.length >= maxEvents) return { events, nextRevision: main + 1 };
+      }
+      return { events, nextRevision: toRevision + 1 };
+    }
+    // A range: walk the change log, which lists every key each revision changed.
+    let scanned = 0;
+    let i = firstAtOrAfter(this.changeMain.length, (j) => this.changeMain[j]!, fromRevision);
+    while (i < this.changeMain.length) {
+      const main = this.changeMain[i]!;
+      if (main > toRevision) break;
+      // Everything this revision changed, together.
+      for (; i < this.changeMain.length && this.changeMain[i] === main; i++) {
+        scanned++;
+        const k = this.changeKey[i]!;
+        if (!inRange(k, from, to)) continue;
+        const revs = this.index.historyOf(k);
+        const at = firstAtOrAfter(revs.length, (j) => revs[j]!.main, main);
+        assert(revs[at]?.main === main, () => `the change log and the history of a key agree (revision ${main})`);
+        events.push(eventOf(k, revs, at));
+      }
+      if (events.length >= maxEvents || scanned >= CATCH_UP_SCAN_FACTOR * maxEvents) return { events, nextRevision: main + 1 };
+    }
+    return { events, nextRevision: toRevision + 1 };
+  }
 
   get revision(): number {
     return this.currentRevision;
@@ -61,6 +158,14 @@ export class MvccStore {
     }
   }
 
+  /** Every live key with a lease attached, and that lease (for rebuilding lease attachments). */
+  *leasedKeys(): IterableIterator<[string, number]> {
+    for (const [key] of this.index.entries()) {
+      const latest = this.index.latest(key);
+      if (latest !== null && latest.lease !== 0) yield [key, latest.lease];
+    }
+  }
+
   /** Roughly the bytes of keys and values held (every version), for status reports. */
   approximateBytes(): number {
     let bytes = 0;
@@ -78,6 +183,24 @@ export class MvccStore {
     this.index = KeyIndex.fromEntries(state.keys);
     this.currentRevision = state.revision;
     this.compacted = state.compactRevision;
+    this.rebuildChangeLog();
+    for (const listener of this.restoreListeners) listener();
+  }
+
+  private rebuildChangeLog(): void {
+    const changes: { main: number; sub: number; key: string }[] = [];
+    for (const [key, revs] of this.index.entries()) {
+      for (const r of revs) if (r.main >= this.compacted) changes.push({ main: r.main, sub: r.sub, key });
+    }
+    changes.sort((a, b) => a.main - b.main || a.sub - b.sub);
+    this.changeMain = changes.map((c) => c.main);
+    this.changeKey = changes.map((c) => c.key);
+  }
+
+  /** Be told when the whole store was replaced from a snapshot (watchers resynchronise). */
+  onRestore(listener: () => void): () => void {
+    this.restoreListeners.add(listener);
+    return () => this.restoreListeners.delete(listener);
   }
 
   // ---- writes ---------------------------------------------------------------------------
@@ -86,10 +209,20 @@ export class MvccStore {
     // Decide everything that can fail before the first change, so a refused request is a no-op.
     const path = req.op === 'txn' ? this.txnPath(req) : [req];
     this.precheck(path);
-    const ctx: WriteContext = { main: this.currentRevision + 1, sub: 0 };
+    const ctx: WriteContext = { main: this.currentRevision + 1, sub: 0, events: [], keys: [] };
     const result = this.run(req, ctx);
-    if (ctx.sub > 0) this.currentRevision = ctx.main;
+    this.commit(ctx);
     return withRevision(result, this.currentRevision);
+  }
+
+  private commit(ctx: WriteContext): void {
+    if (ctx.sub === 0) return;
+    this.currentRevision = ctx.main;
+    for (const key of ctx.keys) {
+      this.changeMain.push(ctx.main);
+      this.changeKey.push(key);
+    }
+    for (const listener of this.listeners) listener(ctx.main, ctx.events);
   }
 
   private run(op: TxnOp, ctx: WriteContext): TxnOpResult {
@@ -109,14 +242,19 @@ export class MvccStore {
     const key = keyString(req.key);
     const prev = this.index.latest(key);
     assert(prev !== null || (!req.ignoreValue && !req.ignoreLease), 'prechecked: the key exists');
-    this.index.append(key, {
+    const next: KeyRevision = {
       main: ctx.main,
       sub: ctx.sub++,
       createRevision: prev?.createRevision ?? ctx.main,
       version: (prev?.version ?? 0) + 1,
       value: req.ignoreValue ? prev!.value : req.value.slice(),
       lease: req.ignoreLease ? prev!.lease : req.lease,
-    });
+    };
+    this.index.append(key, next);
+    ctx.keys.push(key);
+    if (prev !== null && prev.lease !== 0 && prev.lease !== next.lease) this.leases?.detach(prev.lease, key);
+    if (next.lease !== 0 && prev?.lease !== next.lease) this.leases?.attach(next.lease, key);
+    if (this.listeners.size > 0) ctx.events.push({ type: 'PUT', kv: toKeyValue(key, next), prevKv: prev === null ? null : toKeyValue(key, prev) });
     return { op: 'put', revision: ctx.main, prevKv: req.prevKv && prev !== null ? toKeyValue(key, prev) : null };
   }
 
@@ -124,13 +262,23 @@ export class MvccStore {
     const prevKvs: KeyValue[] = [];
     let deleted = 0;
     for (const key of this.index.keysInRange(keyString(req.key), keyString(req.rangeEnd))) {
-      const prev = this.index.latest(key);
+      const prev = this.deleteOne(key, ctx);
       if (prev === null) continue;
-      this.index.append(key, { main: ctx.main, sub: ctx.sub++, createRevision: 0, version: 0, value: null, lease: 0 });
       deleted++;
       if (req.prevKv) prevKvs.push(toKeyValue(key, prev));
     }
     return { op: 'delete', revision: ctx.main, deleted, prevKvs };
+  }
+
+  /** Delete one key if it exists; returns the version it had. */
+  private deleteOne(key: string, ctx: WriteContext): KeyRevision | null {
+    const prev = this.index.latest(key);
+    if (prev === null) return null;
+    this.index.append(key, { main: ctx.main, sub: ctx.sub++, createRevision: 0, version: 0, value: null, lease: 0 });
+    ctx.keys.push(key);
+    if (prev.lease !== 0) this.leases?.detach(prev.lease, key);
+    if (this.listeners.size > 0) ctx.events.push({ type: 'DELETE', kv: tombstone(key, ctx.main), prevKv: toKeyValue(key, prev) });
+    return prev;
   }
 
   private txn(req: TxnRequest, ctx: WriteContext): TxnResult {
@@ -159,8 +307,7 @@ export class MvccStore {
       if (op.op !== 'put') continue;
       const exists = this.index.latest(keyString(op.key)) !== null;
       if ((op.ignoreValue || op.ignoreLease) && !exists) throw new KvError('key-not-found');
-      // Leases are not granted by this store yet, so any lease a put names does not exist.
-      if (!op.ignoreLease && op.lease !== 0) throw new KvError('lease-not-found');
+      if (!op.ignoreLease && op.lease !== 0 && !(this.leases?.has(op.lease) ?? false)) throw new KvError('lease-not-found');
     }
   }
 
@@ -169,6 +316,10 @@ export class MvccStore {
     if (req.revision > this.currentRevision) throw new KvError('future-rev');
     this.index.compact(req.revision);
     this.compacted = req.revision;
+    // Changes below the compaction revision can no longer be watched.
+    const keep = firstAtOrAfter(this.changeMain.length, (j) => this.changeMain[j]!, req.revision);
+    this.changeMain.splice(0, keep);
+    this.changeKey.splice(0, keep);
     return { op: 'compact', revision: this.currentRevision };
   }
 
@@ -217,6 +368,40 @@ const ZERO_REVISION: KeyRevision = { main: 0, sub: 0, createRevision: 0, version
 function toKeyValue(key: string, r: KeyRevision): KeyValue {
   assert(r.value !== null, 'a tombstone is not a key value');
   return { key: keyBytes(key), createRevision: r.createRevision, modRevision: r.main, version: r.version, value: r.value, lease: r.lease };
+}
+
+/** Changes of other keys a catch-up step may look at per event it may return. */
+export const CATCH_UP_SCAN_FACTOR = 16;
+
+/** The first index in [0, length) whose revision is >= `revision` (revisions ascend). */
+function firstAtOrAfter(length: number, revisionAt: (i: number) => number, revision: number): number {
+  let lo = 0;
+  let hi = length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (revisionAt(mid) < revision) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Whether `key` is in a range (conventions of requests.ts). */
+function inRange(key: string, from: string, to: string): boolean {
+  if (to === '') return key === from;
+  if (key < from) return false;
+  return to === '\u0000' || key < to;
+}
+
+/** The event of version `i` of a key's history, with the version before it as prev_kv. */
+function eventOf(key: string, revs: readonly KeyRevision[], i: number): MvccEvent {
+  const r = revs[i]!;
+  const before = i > 0 ? revs[i - 1]! : null;
+  const prevKv = before !== null && before.value !== null ? toKeyValue(key, before) : null;
+  return r.value === null ? { type: 'DELETE', kv: tombstone(key, r.main), prevKv } : { type: 'PUT', kv: toKeyValue(key, r), prevKv };
+}
+
+function tombstone(key: string, revision: number): KeyValue {
+  return { key: keyBytes(key), createRevision: 0, modRevision: revision, version: 0, value: EMPTY, lease: 0 };
 }
 
 function withRevision(result: TxnOpResult, revision: number): KvResult {

@@ -1,0 +1,119 @@
+/**
+ * etcd's server-side election (v3election): candidates are keys `<name>/<lease in hex>`; the
+ * one with the lowest create revision leads. Campaign waits for leadership, Proclaim changes
+ * the leader's value (only while the caller still leads: compared on the key's create
+ * revision), Leader reads the current leader, Observe streams each new leader and value, and
+ * Resign gives leadership up.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { KeyValue, TxnResult } from '../statemachine/mvcc/index.js';
+import { pbKeyValue } from './convert.js';
+import { grpcError, kvError } from './grpc-errors.js';
+import { callSignal, claimKey, localRange, nextEvents, ownerKey, respondWith, serviceError, waitDeletes } from './lock-service.js';
+import { kvWrite, op, prefixEnd, type ServiceContext } from './service-context.js';
+
+const EMPTY = Buffer.alloc(0);
+
+interface PbLeaderKey { name?: Buffer; key?: Buffer; rev?: number; lease?: number }
+
+const notLeader = () => grpcError(grpc.status.UNKNOWN, 'election: not leader');
+const noLeader = () => grpcError(grpc.status.UNKNOWN, 'election: no leader');
+const missingLeader = () => grpcError(grpc.status.UNKNOWN, '"leader" field must be provided');
+
+function electionPrefix(name: Buffer): Buffer {
+  return Buffer.concat([name, Buffer.from('/')]);
+}
+
+/** The current leader's key of an election on this member's state, or null. */
+function currentLeader(ctx: ServiceContext, prefix: Buffer): KeyValue | null {
+  return localRange(ctx, op.get(prefix, { rangeEnd: prefixEnd(prefix), sortTarget: 'CREATE', sortOrder: 'ASCEND', limit: 1 })).kvs[0] ?? null;
+}
+
+async function proclaim(ctx: ServiceContext, leader: PbLeaderKey, value: Buffer): Promise<number> {
+  const key = leader.key ?? EMPTY;
+  const r = (await kvWrite(ctx, {
+    op: 'txn',
+    compare: [{ result: 'EQUAL', target: 'CREATE', key, rangeEnd: EMPTY, operand: leader.rev ?? 0 }],
+    success: [op.put(key, value, leader.lease ?? 0)],
+    failure: [],
+  })) as TxnResult;
+  if (!r.succeeded) throw notLeader();
+  return r.revision;
+}
+
+export function electionHandlers(ctx: ServiceContext): grpc.UntypedServiceImplementation {
+  return {
+    Campaign: respondWith(async (req: { name?: Buffer; lease?: number; value?: Buffer }, signal) => {
+      const name = req.name ?? EMPTY;
+      const lease = req.lease ?? 0;
+      const value = req.value ?? EMPTY;
+      if (lease === 0) throw kvError('lease-not-found');
+      const key = ownerKey(name, lease);
+      const claim = await claimKey(ctx, key, value, lease);
+      const leader = { name, key, rev: claim.createRevision, lease };
+      // Campaigning again under the same lease keeps the candidacy and updates its value.
+      if (!claim.created && !claim.value.equals(value)) await proclaim(ctx, leader, value);
+      try {
+        await waitDeletes(ctx, electionPrefix(name), key, claim.createRevision, signal, () => kvError('lease-not-found'));
+      } catch (err) {
+        if (claim.created) await kvWrite(ctx, op.del(key)).catch(() => undefined);
+        throw err;
+      }
+      return { header: ctx.header(ctx.kv.store.revision), leader };
+    }),
+
+    Proclaim: respondWith(async (req: { leader?: PbLeaderKey | null; value?: Buffer }) => {
+      if (req.leader == null) throw missingLeader();
+      const revision = await proclaim(ctx, req.leader, req.value ?? EMPTY);
+      return { header: ctx.header(revision) };
+    }),
+
+    Leader: respondWith(async (req: { name?: Buffer }) => {
+      await ctx.readBarrier();
+      const leader = currentLeader(ctx, electionPrefix(req.name ?? EMPTY));
+      if (leader === null) throw noLeader();
+      return { header: ctx.header(ctx.kv.store.revision), kv: pbKeyValue(leader) };
+    }),
+
+    Resign: respondWith(async (req: { leader?: PbLeaderKey | null }) => {
+      if (req.leader == null) throw missingLeader();
+      const key = req.leader.key ?? EMPTY;
+      const r = await kvWrite(ctx, {
+        op: 'txn',
+        compare: [{ result: 'EQUAL', target: 'CREATE', key, rangeEnd: EMPTY, operand: req.leader.rev ?? 0 }],
+        success: [op.del(key)],
+        failure: [],
+      });
+      return { header: ctx.header(r.revision) };
+    }),
+
+    Observe: (call: grpc.ServerWritableStream<{ name?: Buffer }, unknown>) => {
+      const signal = callSignal(call);
+      const prefix = electionPrefix(call.request.name ?? EMPTY);
+      const end = prefixEnd(prefix);
+      const run = async (): Promise<void> => {
+        await ctx.readBarrier();
+        let lastKey: Buffer | null = null;
+        let lastMod = 0;
+        while (!signal.aborted) {
+          const revision = ctx.kv.store.revision;
+          const leader = currentLeader(ctx, prefix);
+          if (leader !== null && (lastKey === null || !lastKey.equals(leader.key) || leader.modRevision !== lastMod)) {
+            lastKey = Buffer.from(leader.key);
+            lastMod = leader.modRevision;
+            if (!call.write({ header: ctx.header(revision), kv: pbKeyValue(leader) })) {
+              await new Promise<void>((resolve) => {
+                call.once('drain', resolve);
+                signal.addEventListener('abort', () => resolve(), { once: true });
+              });
+            }
+          }
+          await nextEvents(ctx, prefix, end, revision, signal);
+        }
+      };
+      run().then(() => call.end(), (err: unknown) => {
+        if (!signal.aborted) call.emit('error', serviceError(err));
+      });
+    },
+  };
+}

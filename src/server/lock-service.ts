@@ -1,0 +1,153 @@
+/**
+ * etcd's server-side lock (v3lock) and the key-waiting both it and elections rest on.
+ *
+ * A holder is a key `<name>/<lease in hex>` attached to the holder's lease; whoever's key has
+ * the lowest create revision under the name holds the lock, and that create revision is the
+ * fencing token (see docs/locks.md: a lease-based lock alone is unsafe under pauses; a resource
+ * that checks the token is not). A waiter waits for the deletion of every key created before
+ * its own, one at a time (etcd's waitDeletes), watching this member's applied state.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { MvccEvent, RangeResult, TxnRequest, TxnResult } from '../statemachine/mvcc/index.js';
+import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
+import { kvRead, kvWrite, op, prefixEnd, type ServiceContext } from './service-context.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/** The key of a holder/candidate: `<name>/<lease id in lower-case hex>` (as etcd's concurrency package). */
+export function ownerKey(name: Buffer, lease: number): Buffer {
+  return Buffer.concat([name, Buffer.from(`/${lease.toString(16)}`)]);
+}
+
+/** Put `key` under `lease` unless it exists; answers the key's create revision and whether it was created now. */
+export async function claimKey(ctx: ServiceContext, key: Buffer, value: Buffer, lease: number): Promise<{ createRevision: number; created: boolean; value: Buffer }> {
+  const txn: TxnRequest = {
+    op: 'txn',
+    compare: [{ result: 'EQUAL', target: 'CREATE', key, rangeEnd: EMPTY, operand: 0 }],
+    success: [op.put(key, value, lease)],
+    failure: [op.get(key)],
+  };
+  const r = (await kvWrite(ctx, txn)) as TxnResult;
+  if (r.succeeded) return { createRevision: r.revision, created: true, value };
+  const existing = (r.responses[0] as RangeResult).kvs[0];
+  if (existing === undefined) throw grpcError(grpc.status.UNAVAILABLE, 'etcdserver: lock key vanished during claim; retry');
+  return { createRevision: existing.createRevision, created: false, value: Buffer.from(existing.value) };
+}
+
+/** The next events after `afterRevision` for keys in [key, rangeEnd) on this member (empty if history was compacted). */
+export function nextEvents(ctx: ServiceContext, key: Buffer, rangeEnd: Buffer, afterRevision: number, signal: AbortSignal): Promise<readonly MvccEvent[]> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(cancelledError());
+      return;
+    }
+    let done = false;
+    const finish = (): void => {
+      done = true;
+      watcher.cancel();
+      signal.removeEventListener('abort', onAbort);
+    };
+    const drain = (): void => {
+      if (done) return;
+      for (;;) {
+        const d = watcher.take();
+        if (d === null) return;
+        if (d.kind === 'compacted' || d.events.length > 0) {
+          finish();
+          resolve(d.kind === 'compacted' ? [] : d.events);
+          return;
+        }
+      }
+    };
+    const onAbort = (): void => {
+      if (done) return;
+      finish();
+      reject(cancelledError());
+    };
+    const watcher = ctx.hub.watch({ key, rangeEnd, startRevision: afterRevision + 1, noPut: false, noDelete: false }, () => setImmediate(drain));
+    signal.addEventListener('abort', onAbort);
+    setImmediate(drain);
+  });
+}
+
+/**
+ * Wait until no key under `prefix` has a create revision below `myRevision`. Throws
+ * `sessionExpired` if the waiter's own key disappears meanwhile (its lease ran out).
+ */
+export async function waitDeletes(ctx: ServiceContext, prefix: Buffer, ownKey: Buffer, myRevision: number, signal: AbortSignal, sessionExpired: () => Error): Promise<void> {
+  await ctx.readBarrier();
+  const end = prefixEnd(prefix);
+  for (;;) {
+    if (signal.aborted) throw cancelledError();
+    const revision = ctx.kv.store.revision;
+    const own = localRange(ctx, op.get(ownKey));
+    if (own.kvs[0]?.createRevision !== myRevision) throw sessionExpired();
+    const older = localRange(ctx, op.get(prefix, { rangeEnd: end, maxCreateRevision: myRevision - 1, sortTarget: 'CREATE', sortOrder: 'DESCEND', limit: 1 }));
+    if (older.kvs.length === 0) return;
+    await nextEvents(ctx, prefix, end, revision, signal);
+  }
+}
+
+export function localRange(ctx: ServiceContext, request: ReturnType<typeof op.get>): RangeResult {
+  const outcome = ctx.kv.execute(request);
+  if (!outcome.ok) throw kvError(outcome.error);
+  return outcome.result as RangeResult;
+}
+
+export function cancelledError(): grpc.ServiceError {
+  return grpcError(grpc.status.CANCELLED, 'context canceled');
+}
+
+/** An AbortSignal that fires when the client goes away. */
+export function callSignal(call: { on(event: 'cancelled', listener: () => void): unknown }): AbortSignal {
+  const controller = new AbortController();
+  call.on('cancelled', () => controller.abort());
+  return controller.signal;
+}
+
+export function respondWith<Req>(handler: (req: Req, signal: AbortSignal) => Promise<Record<string, unknown>>) {
+  return (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
+    const signal = callSignal(call);
+    let p: Promise<Record<string, unknown>>;
+    try {
+      p = handler(call.request, signal);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then((res) => callback(null, res), (err: unknown) => callback(serviceError(err)));
+  };
+}
+
+export function serviceError(err: unknown): grpc.ServiceError {
+  if (err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number' && (err as Partial<grpc.ServiceError>).metadata !== undefined) {
+    return err as grpc.ServiceError;
+  }
+  return toGrpcError(err);
+}
+
+export function lockHandlers(ctx: ServiceContext): grpc.UntypedServiceImplementation {
+  return {
+    Lock: respondWith(async (req: { name?: Buffer; lease?: number }, signal) => {
+      const name = req.name ?? EMPTY;
+      const lease = req.lease ?? 0;
+      if (lease === 0) throw kvError('lease-not-found');
+      const key = ownerKey(name, lease);
+      const claim = await claimKey(ctx, key, EMPTY, lease);
+      try {
+        await waitDeletes(ctx, Buffer.concat([name, Buffer.from('/')]), key, claim.createRevision, signal,
+          () => grpcError(grpc.status.UNKNOWN, 'mutex: session is expired'));
+      } catch (err) {
+        // The caller gave up (or its lease ran out): leave no key behind to block others.
+        if (claim.created) await kvWrite(ctx, op.del(key)).catch(() => undefined);
+        throw err;
+      }
+      return { header: ctx.header(ctx.kv.store.revision), key };
+    }),
+    Unlock: respondWith(async (req: { key?: Buffer }) => {
+      const r = await kvWrite(ctx, op.del(req.key ?? EMPTY));
+      return { header: ctx.header(r.revision) };
+    }),
+  };
+}
+
+export { kvRead };

@@ -1,0 +1,72 @@
+/**
+ * What the Watch, Lease, Lock and Election services need from the server they run in: the
+ * node, the state machine, this member's watchers, response headers, and a way to propose
+ * and to read linearizably (with the server's retries).
+ */
+import type { Logger } from '../node/config.js';
+import type { ReplicatedNode } from '../node/index.js';
+import type { KvOutcome, KvRequest, KvResult, KvStateMachine, LeaseRequest, TxnOp, WatchHub } from '../statemachine/mvcc/index.js';
+import { isLeaseResult } from '../statemachine/mvcc/index.js';
+import type { PbHeader } from './convert.js';
+import { kvError } from './grpc-errors.js';
+
+export interface ServiceContext {
+  readonly node: ReplicatedNode<KvOutcome>;
+  readonly kv: KvStateMachine;
+  readonly hub: WatchHub;
+  readonly logger: Logger;
+  /** Largest request accepted (etcd --max-request-bytes); also the size a watch response is fragmented at. */
+  readonly maxRequestBytes: number;
+  header(revision: number): PbHeader;
+  /** Through the log under the server's session, retried across elections. */
+  propose(request: KvRequest | LeaseRequest): Promise<KvOutcome>;
+  /** Resolves once this member has applied everything committed before the call. */
+  readBarrier(): Promise<void>;
+  isStopped(): boolean;
+}
+
+/** Propose a KV write and return its result, or throw the etcd error it was refused with. */
+export async function kvWrite(ctx: ServiceContext, request: KvRequest): Promise<KvResult> {
+  const outcome = await ctx.propose(request);
+  if (!outcome.ok) throw kvError(outcome.error);
+  if (outcome.result.op === 'publish-member' || outcome.result.op === 'auth' || isLeaseResult(outcome.result)) throw new Error('a KV write answered with a non-KV result');
+  return outcome.result;
+}
+
+/** Read this member's store after a linearizable barrier. */
+export async function kvRead(ctx: ServiceContext, request: KvRequest): Promise<KvResult> {
+  await ctx.readBarrier();
+  const outcome = ctx.kv.execute(request);
+  if (!outcome.ok) throw kvError(outcome.error);
+  if (outcome.result.op === 'publish-member' || outcome.result.op === 'auth' || isLeaseResult(outcome.result)) throw new Error('a KV read answered with a non-KV result');
+  return outcome.result;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The end of the range of keys starting with `prefix` (etcd's GetPrefixRangeEnd). */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]! += 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]); // every byte is 0xff: every key from the prefix on
+}
+
+export const op = {
+  get(key: Buffer, extra: Partial<Extract<TxnOp, { op: 'range' }>> = {}): Extract<TxnOp, { op: 'range' }> {
+    return {
+      op: 'range', key, rangeEnd: EMPTY, limit: 0, revision: 0, sortOrder: 'NONE', sortTarget: 'KEY', keysOnly: false, countOnly: false,
+      minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0, ...extra,
+    };
+  },
+  put(key: Buffer, value: Buffer, lease: number): Extract<TxnOp, { op: 'put' }> {
+    return { op: 'put', key, value, lease, prevKv: false, ignoreValue: false, ignoreLease: false };
+  },
+  del(key: Buffer): Extract<TxnOp, { op: 'delete' }> {
+    return { op: 'delete', key, rangeEnd: EMPTY, prevKv: false };
+  },
+};
