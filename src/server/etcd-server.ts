@@ -129,6 +129,10 @@ export class EtcdServer {
       propose: (request) => this.proposer.propose(request),
       readBarrier: () => withRetry(options.retry, () => options.node.readBarrier(), () => !options.node.running),
       isStopped: () => this.stopped,
+      watchPermission: async (metadata) => {
+        const user = await this.auth.userOf(metadata);
+        return (key, rangeEnd) => this.auth.watchCancelReason(user, key, rangeEnd);
+      },
     };
     this.leaseKeeper = new LeaseKeeper(ctx, { ...DEFAULT_LEASE_LIMITS, ...options.leaseLimits });
     this.server.addService(etcdService('Watch').service, watchHandlers(ctx, options.progressNotifyIntervalMs ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS));

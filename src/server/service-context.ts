@@ -3,6 +3,7 @@
  * node, the state machine, this member's watchers, response headers, and a way to propose
  * and to read linearizably (with the server's retries).
  */
+import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../node/config.js';
 import type { ReplicatedNode } from '../node/index.js';
 import type { KvOutcome, KvRequest, KvResult, KvStateMachine, LeaseRequest, TxnOp, WatchHub } from '../statemachine/mvcc/index.js';
@@ -23,6 +24,11 @@ export interface ServiceContext {
   /** Resolves once this member has applied everything committed before the call. */
   readBarrier(): Promise<void>;
   isStopped(): boolean;
+  /**
+   * Who a stream's token names, as a check of one watch range: null when the caller may read
+   * it, else the reason its watch is cancelled with. Throws for an invalid token.
+   */
+  watchPermission(metadata: Metadata): Promise<(key: Uint8Array, rangeEnd: Uint8Array) => string | null>;
 }
 
 /** Propose a KV write and return its result, or throw the etcd error it was refused with. */

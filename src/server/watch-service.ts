@@ -68,8 +68,31 @@ class WatchStream {
     private readonly progressNotifyIntervalMs: number,
   ) {}
 
+  /** Decides, per create request, whether the stream's user may watch a range (auth). */
+  private permission: ((key: Uint8Array, rangeEnd: Uint8Array) => string | null) | null = null;
+  /** Requests that arrived before the stream's token was checked, handled in order once it is. */
+  private early: PbWatchRequest[] | null = [];
+
   start(): void {
-    this.call.on('data', (req: PbWatchRequest) => this.onRequest(req));
+    // The token is checked once per stream, as etcd does; an invalid one ends the stream.
+    this.ctx.watchPermission(this.call.metadata).then(
+      (permission) => {
+        this.permission = permission;
+        const early = this.early ?? [];
+        this.early = null;
+        for (const req of early) this.onRequest(req);
+        if (!this.paused) this.call.resume();
+      },
+      (err: unknown) => {
+        this.close();
+        this.call.destroy(err as Error);
+      },
+    );
+    this.call.on('data', (req: PbWatchRequest) => {
+      if (this.early === null) return this.onRequest(req);
+      this.early.push(req);
+      if (this.early.length >= MAX_QUEUED_CONTROL_RESPONSES) this.call.pause();
+    });
     this.call.on('end', () => { this.close(); this.call.end(); });
     this.call.on('error', () => this.close());
     this.call.on('cancelled', () => this.close());
@@ -102,6 +125,13 @@ class WatchStream {
     const refuse = (reason: string): void => {
       this.control.push({ header: this.ctx.header(store.revision), watch_id: STREAM_WATCH_ID, created: true, canceled: true, cancel_reason: reason });
     };
+    const denied = this.permission?.(key, rangeEnd) ?? null;
+    if (denied !== null) {
+      // As etcd: a watch the user may not read is created and at once cancelled with the reason.
+      const requestedId = c.watch_id ?? 0;
+      this.control.push({ header: this.ctx.header(store.revision), watch_id: requestedId, created: true, canceled: true, cancel_reason: denied });
+      return;
+    }
     let id = c.watch_id ?? 0;
     if (id !== 0) {
       if (this.watchers.has(id)) return refuse('mvcc: duplicate watch ID provided on the WatchStream');

@@ -12,6 +12,13 @@ import { Etcd3 } from 'etcd3';
 import { etcdService } from '../../src/server/proto.js';
 import { ProcessCluster } from './process-cluster.js';
 
+interface WatchAnswer {
+  readonly watch_id?: number | string;
+  readonly created?: boolean;
+  readonly canceled?: boolean;
+  readonly cancel_reason?: string;
+}
+
 async function errorOf(p: PromiseLike<unknown>): Promise<string> {
   try {
     await p;
@@ -134,6 +141,39 @@ test('etcd auth through the etcd3 client on a 3-member cluster', { timeout: 120_
       const err = await errorOf(rawCall(cluster.endpoint(f2), 'KV', 'Range', { key: Buffer.from('app/a') }, tampered));
       assert.match(err, /UNAUTHENTICATED|16/);
       assert.match(err, /etcdserver: invalid auth token/);
+    });
+
+    await t.test('a watch on a key the user may not read is created and cancelled at once with the permission reason', async () => {
+      const { token } = await rawCall<{ token: string }>(cluster.endpoint(f1), 'Auth', 'Authenticate', { name: 'alice', password: 'alicepw' });
+      const Ctor = etcdService('Watch');
+      const client = new Ctor(cluster.endpoint(f2), grpc.credentials.createInsecure());
+      const metadata = new grpc.Metadata();
+      metadata.set('token', token);
+      const stream = (client['Watch'] as (md: grpc.Metadata) => grpc.ClientDuplexStream<object, WatchAnswer>)(metadata);
+      const answers: WatchAnswer[] = [];
+      const twoAnswers = new Promise<void>((resolve, reject) => {
+        stream.on('data', (a: WatchAnswer) => {
+          answers.push(a);
+          if (answers.length === 2) resolve();
+        });
+        stream.on('error', reject);
+      });
+      try {
+        stream.write({ create_request: { key: Buffer.from('secret'), watch_id: 7 } });
+        stream.write({ create_request: { key: Buffer.from('app/'), range_end: Buffer.from('app0'), watch_id: 8 } });
+        await twoAnswers;
+      } finally {
+        stream.cancel();
+        client.close();
+      }
+      const [denied, allowed] = answers;
+      assert.equal(Number(denied?.watch_id), 7);
+      assert.equal(denied?.created, true);
+      assert.equal(denied?.canceled, true);
+      assert.equal(denied?.cancel_reason, 'rpc error: code = PermissionDenied desc = etcdserver: permission denied');
+      assert.equal(Number(allowed?.watch_id), 8);
+      assert.equal(allowed?.created, true);
+      assert.equal(allowed?.canceled, false);
     });
 
     await t.test('permission changes apply at once; a password change revokes the user\'s tokens', async () => {

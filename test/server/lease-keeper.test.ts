@@ -43,6 +43,7 @@ function fakeMember(): { ctx: ServiceContext; kv: KvStateMachine; setLeader(v: b
     },
     readBarrier: async () => undefined,
     isStopped: () => false,
+    watchPermission: () => Promise.resolve(() => null),
   };
   return member;
 }
