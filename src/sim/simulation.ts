@@ -16,7 +16,7 @@ import type { FaultKind, SimOptions } from './options.js';
 
 type Event =
   | { readonly kind: 'tick'; readonly node: NodeId; readonly incarnation: number }
-  | { readonly kind: 'deliver'; readonly msg: Envelope }
+  | Delivery
   | { readonly kind: 'synced'; readonly node: NodeId; readonly incarnation: number }
   | { readonly kind: 'client-next'; readonly client: number }
   | { readonly kind: 'request'; readonly client: number; readonly attempt: number; readonly node: NodeId }
@@ -28,6 +28,17 @@ type Event =
   | { readonly kind: 'unpause'; readonly node: NodeId }
   | { readonly kind: 'unskew'; readonly node: NodeId }
   | { readonly kind: 'heal-all' };
+
+/**
+ * A message on its way. `lost` is set when its sender crashed in the same step that sent it: the
+ * node runtime coalesces a turn's messages into one socket write at the end of the turn, so a
+ * process killed mid-turn never sends them.
+ */
+interface Delivery {
+  readonly kind: 'deliver';
+  readonly msg: Envelope;
+  lost: boolean;
+}
 
 type Answer =
   | { readonly type: 'result'; readonly result: RegisterResult }
@@ -61,6 +72,8 @@ interface SimNode {
   readonly reads: Map<string, { client: number; attempt: number; key: string }>;
   /** Read points granted, waiting for the state machine to reach them. */
   readonly readPoints: { requestId: string; index: number }[];
+  /** Messages sent in the current step (lost if the node crashes before the step ends). */
+  readonly sentThisStep: Delivery[];
 }
 
 interface SimClient {
@@ -96,6 +109,20 @@ export const CRASH_AFTER_APPLY_PROBABILITY = 0.02;
  * its own random stream, so it leaves other runs unchanged.
  */
 export const CRASH_BEFORE_SYNC_PROBABILITY = 0.25;
+/**
+ * Like CRASH_AFTER_APPLY_PROBABILITY, when what a leader just applied includes an entry of an
+ * earlier term: the window in which a leader that committed such an entry by counting replicas
+ * (Figure 8) dies before an entry of its own term reaches a majority, leaving a rival with a
+ * newer conflicting entry electable.
+ */
+export const CRASH_AFTER_OLD_TERM_APPLY_PROBABILITY = 0.9;
+/** Share of runs that are a storm of short faults (see Simulation.churn). */
+export const CHURN_RUN_SHARE = 0.3;
+/**
+ * Cut a newly elected leader off from everyone right away (a link failure just after an
+ * election): it keeps entries of its term that nobody else has, which is the rival of Figure 8.
+ */
+export const ISOLATE_NEW_LEADER_PROBABILITY = 0.3;
 
 export interface RunStats {
   readonly seed: number;
@@ -142,6 +169,8 @@ export class Simulation {
   private dropped = 0;
   private faultsInjected = 0;
   private readonly cut = new Set<string>();
+  /** The node whose messages `sentThisStep` holds (one node acts per step). */
+  private stepSender: SimNode | null = null;
   private dropRate = 0;
   private duplicateRate = 0;
   private readonly membership: Membership;
@@ -157,6 +186,11 @@ export class Simulation {
   private readonly maxEntriesPerMessage: number;
   /** Each run also picks a protocol variant, so every configuration a user may choose is tested. */
   private readonly variant: { preVote: boolean; checkQuorum: boolean; electionTimeoutTicks: number };
+  /**
+   * Some runs are a storm of short faults (leaders come and go every few hundred ms), the
+   * weather in which half-replicated entries of several terms pile up in different logs.
+   */
+  private readonly churn: boolean;
 
   constructor(private readonly protocol: ProtocolDefinition, private readonly o: SimOptions) {
     this.rng = new Prng(o.seed);
@@ -173,12 +207,13 @@ export class Simulation {
     };
     this.buggify = new Prng(o.seed ^ 0x5eed);
     this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions() }) ?? null;
+    this.churn = this.rng.chance(CHURN_RUN_SHARE);
     for (const [i, id] of this.ids.entries()) {
       const disk = new ModelDisk<unknown>();
       const node: SimNode = {
         id, index: i + 1, replica: this.createReplica(id, disk, 0), sm: new RegisterKv(), disk, up: true,
         incarnation: 0, paused: false, rate: 1, syncing: null, lastApplied: 0, appliedSinceCompact: 0, lastCommit: 0,
-        lastTerm: 0, wasLeader: false, proposals: new Map(), parked: [], reads: new Map(), readPoints: [],
+        lastTerm: 0, wasLeader: false, proposals: new Map(), parked: [], reads: new Map(), readPoints: [], sentThisStep: [],
       };
       this.nodes.set(id, node);
       this.queue.push(this.rng.int(0, o.tickMs - 1), { kind: 'tick', node: id, incarnation: 0 });
@@ -225,9 +260,10 @@ export class Simulation {
   // ---- events ------------------------------------------------------------------------------
 
   private handle(e: Event): void {
+    this.stepSender = null;
     switch (e.kind) {
       case 'tick': return this.onTick(e.node, e.incarnation);
-      case 'deliver': return this.onDeliver(e.msg);
+      case 'deliver': return this.onDeliver(e);
       case 'synced': return this.onSynced(e.node, e.incarnation);
       case 'client-next': return this.onClientNext(e.client);
       case 'request': return this.onRequest(e.client, e.attempt, e.node);
@@ -271,11 +307,21 @@ export class Simulation {
     this.drive(n);
   }
 
-  private onDeliver(msg: Envelope): void {
+  private onDeliver(d: Delivery): void {
+    const { msg } = d;
     const n = this.nodes.get(msg.to);
     if (n === undefined || !n.up) return;
+    if (d.lost) {
+      this.dropped++;
+      return;
+    }
+    // A link cut while a message was on it loses the message, as a real partition does.
+    if (this.cut.size > 0 && this.cut.has(`${msg.from}>${msg.to}`)) {
+      this.dropped++;
+      return;
+    }
     if (n.paused) {
-      n.parked.push({ kind: 'deliver', msg });
+      n.parked.push(d);
       return;
     }
     this.delivered++;
@@ -343,7 +389,12 @@ export class Simulation {
 
   private crashAfterApply(n: SimNode, rd: Ready<Envelope, unknown>): boolean {
     if (!this.o.faults.has('crash') || this.healed || rd.apply.length === 0) return false;
-    if (n.replica.status().role !== 'leader' || !this.rng.chance(CRASH_AFTER_APPLY_PROBABILITY)) return false;
+    const status = n.replica.status();
+    if (status.role !== 'leader') return false;
+    const oldTerm = rd.apply.some((e) => e.term < status.term);
+    if (!this.rng.chance(oldTerm ? CRASH_AFTER_OLD_TERM_APPLY_PROBABILITY : CRASH_AFTER_APPLY_PROBABILITY)) return false;
+    // Killed while applying, in the same turn of its event loop: what it queued has not left.
+    this.loseUnsentMessages(n);
     this.crash(n.id);
     this.queue.push(this.now + this.rng.int(50, 500), { kind: 'restart', node: n.id });
     return true;
@@ -411,6 +462,7 @@ export class Simulation {
       if (!n.wasLeader) {
         this.note(`${n.id} leads term ${s.term}`);
         if (hasLogView(n.replica)) this.invariants.leaderComplete(n.id, s.term, n.replica);
+        this.maybeIsolateNewLeader(n.id);
       }
     }
     n.wasLeader = leading;
@@ -423,7 +475,24 @@ export class Simulation {
       return;
     }
     const copies = this.rng.chance(this.duplicateRate) ? 2 : 1;
-    for (let i = 0; i < copies; i++) this.queue.push(this.now + this.latency(), { kind: 'deliver', msg: m });
+    const sender = this.nodes.get(m.from);
+    if (sender !== undefined && this.stepSender !== sender) {
+      if (this.stepSender !== null) this.stepSender.sentThisStep.length = 0;
+      sender.sentThisStep.length = 0;
+      this.stepSender = sender;
+    }
+    for (let i = 0; i < copies; i++) {
+      const d: Delivery = { kind: 'deliver', msg: m, lost: false };
+      sender?.sentThisStep.push(d);
+      this.queue.push(this.now + this.latency(), d);
+    }
+  }
+
+  /** A crash in the middle of a step: the node's messages of this step never left it. */
+  private loseUnsentMessages(n: SimNode): void {
+    if (this.stepSender !== n) return;
+    for (const d of n.sentThisStep) d.lost = true;
+    n.sentThisStep.length = 0;
   }
 
   private latency(): number {
@@ -566,12 +635,12 @@ export class Simulation {
 
   private onNemesis(): void {
     if (this.now >= this.o.faultWindowMs) return;
-    this.queue.push(this.now + this.rng.int(300, 1500), { kind: 'nemesis' });
+    this.queue.push(this.now + (this.churn ? this.rng.int(60, 400) : this.rng.int(300, 1500)), { kind: 'nemesis' });
     const kinds = [...this.o.faults].filter((k) => k !== 'disk');
     if (kinds.length === 0) return;
     const fault = this.rng.pick(kinds) as FaultKind;
     this.faultsInjected++;
-    const lasting = this.rng.int(300, 2500);
+    const lasting = this.churn ? this.rng.int(50, 600) : this.rng.int(300, 2500);
     switch (fault) {
       case 'partition': return this.partition(lasting);
       case 'crash': {
@@ -647,6 +716,18 @@ export class Simulation {
     }
     this.note(`nemesis partition ${style} ${shuffled.join(',')}`);
     this.queue.push(this.now + lasting, { kind: 'heal-link-faults' });
+  }
+
+  private maybeIsolateNewLeader(id: NodeId): void {
+    if (!this.o.faults.has('partition') || this.healed || !this.rng.chance(ISOLATE_NEW_LEADER_PROBABILITY)) return;
+    for (const other of this.ids) {
+      if (other === id) continue;
+      this.cut.add(`${id}>${other}`);
+      this.cut.add(`${other}>${id}`);
+    }
+    this.faultsInjected++;
+    this.note(`nemesis isolate new leader ${id}`);
+    this.queue.push(this.now + this.rng.int(100, 600), { kind: 'heal-link-faults' });
   }
 
   /** The node that leads the highest term, if any node is leading. */
