@@ -1,6 +1,6 @@
 /**
  * The etcd v3 gRPC front end of a replicated node: KV (Range, Put, DeleteRange, Txn, Compact),
- * Maintenance.Status and Cluster.MemberList, on etcd's own wire definitions so etcdctl and
+ * and (in their own files) the Cluster and Maintenance services, on etcd's own wire definitions so etcdctl and
  * the etcd client libraries work unchanged.
  *
  * Writes go through the log under this server's client session; reads are linearizable (a
@@ -21,6 +21,13 @@ import { kvError, toGrpcError } from './grpc-errors.js';
 import { etcdService } from './proto.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import { SessionProposer } from './session-proposer.js';
+// ---- cluster and maintenance services (begin) ----
+import { clusterServiceHandlers } from './cluster-service.js';
+import { maintenanceServiceHandlers } from './maintenance-service.js';
+import { attachMembershipRuntime } from './membership-runtime.js';
+import { BackendQuota, DEFAULT_QUOTA_BACKEND_BYTES } from './quota.js';
+import type { ServiceContext } from './service-context.js';
+// ---- cluster and maintenance services (end) ----
 
 /** The etcd API version quorate speaks (reported by Maintenance.Status). */
 export const ETCD_API_VERSION = '3.5.0';
@@ -55,6 +62,12 @@ export interface EtcdServerOptions {
   readonly limits?: Partial<ServerLimits>;
   readonly retry: RetryPolicy;
   readonly logger: Logger;
+  /** etcd --quota-backend-bytes (0: etcd's default, 2 GiB). */
+  readonly quotaBackendBytes?: number;
+  /** This member's --name when its node id differs (a member that joined a running cluster). */
+  readonly memberName?: string;
+  /** Called when this member applies its own removal from the cluster. */
+  readonly onRemoved?: () => void;
 }
 
 type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
@@ -63,14 +76,23 @@ export class EtcdServer {
   private readonly server: grpc.Server;
   private readonly proposer: SessionProposer;
   private readonly limits: ServerLimits;
-  private readonly memberIdByName: Map<string, string>;
+  private readonly services: ServiceContext;
+  private readonly quota: BackendQuota;
+  private detachMembership: (() => void) | null = null;
   private stopped = false;
   private publishTimer: NodeJS.Timeout | null = null;
 
   private constructor(private readonly options: EtcdServerOptions) {
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
     this.proposer = new SessionProposer(options.node, options.self.name, options.retry, this.limits.maxRequestBytes);
-    this.memberIdByName = new Map(options.identity.members.map((m) => [m.name, m.id]));
+    this.services = {
+      node: options.node, kv: options.kv, identity: options.identity,
+      selfNodeId: options.self.name, selfMemberId: options.self.id, clientTls: options.tls !== null,
+      retry: options.retry, logger: options.logger,
+      header: () => this.header(this.options.kv.store.revision),
+      propose: (request) => this.proposer.propose(request),
+    };
+    this.quota = new BackendQuota(this.services, options.quotaBackendBytes === undefined || options.quotaBackendBytes <= 0 ? DEFAULT_QUOTA_BACKEND_BYTES : options.quotaBackendBytes);
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
       'grpc.max_send_message_length': 2 ** 31 - 1,
@@ -87,8 +109,10 @@ export class EtcdServer {
       }),
       Compact: this.unary((req: { revision?: number }) => this.write({ op: 'compact', revision: req.revision ?? 0 })),
     });
-    this.server.addService(etcdService('Maintenance').service, { Status: this.unary(() => Promise.resolve(this.status())) });
-    this.server.addService(etcdService('Cluster').service, { MemberList: this.unary(() => Promise.resolve(this.memberList())) });
+    const maintenance = maintenanceServiceHandlers(this.services, this.quota);
+    this.server.addService(maintenance.service, maintenance.handlers);
+    const cluster = clusterServiceHandlers(this.services);
+    this.server.addService(cluster.service, cluster.handlers);
   }
 
   static async start(options: EtcdServerOptions): Promise<EtcdServer> {
@@ -102,12 +126,14 @@ export class EtcdServer {
         s.server.bindAsync(`${host}:${l.port}`, credentials, (err, port) => (err ? reject(err) : resolve(port)));
       });
     }
+    s.detachMembership = attachMembershipRuntime(s.services, () => options.onRemoved?.());
     s.publish();
     return s;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.detachMembership?.();
     if (this.publishTimer !== null) clearTimeout(this.publishTimer);
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2_000);
@@ -134,6 +160,7 @@ export class EtcdServer {
 
   private async write(request: KvRequest): Promise<Record<string, unknown>> {
     this.refuseInvalid(request);
+    await this.quota.beforeWrite(request);
     const outcome = await this.proposer.propose(request);
     return this.respond(outcome);
   }
@@ -157,7 +184,7 @@ export class EtcdServer {
 
   private respond(outcome: KvOutcome): Record<string, unknown> {
     if (!outcome.ok) throw kvError(outcome.error);
-    if (outcome.result.op === 'publish-member') return { header: this.header(outcome.result.revision) };
+    if (outcome.result.op === 'publish-member' || outcome.result.op === 'cluster') return { header: this.header(outcome.result.revision) };
     return pbResult(outcome.result, this.header(outcome.result.revision));
   }
 
@@ -170,44 +197,14 @@ export class EtcdServer {
     };
   }
 
-  private status(): Record<string, unknown> {
-    const s = this.options.node.status();
-    const bytes = this.options.kv.store.approximateBytes();
-    return {
-      header: this.header(this.options.kv.store.revision),
-      version: ETCD_API_VERSION,
-      dbSize: bytes,
-      dbSizeInUse: bytes,
-      leader: s.leader === null ? 0 : this.memberIdByName.get(s.leader) ?? 0,
-      raftIndex: s.commitIndex,
-      raftTerm: s.term,
-      raftAppliedIndex: s.appliedIndex,
-      errors: [],
-      isLearner: s.role === 'learner',
-    };
-  }
-
-  private memberList(): Record<string, unknown> {
-    const learners = new Set<string>(this.options.node.status().membership.learners);
-    return {
-      header: this.header(this.options.kv.store.revision),
-      members: this.options.identity.members.map((m) => ({
-        ID: m.id,
-        name: m.name,
-        peerURLs: m.peerUrls,
-        clientURLs: this.options.kv.clientUrlsOf(m.name),
-        isLearner: learners.has(m.name),
-      })),
-    };
-  }
-
   /** Announce this member's client URLs through the log, retrying until it lands (as etcd does). */
   private publish(): void {
     const attempt = (): void => {
       if (this.stopped) return;
       const current = this.options.kv.clientUrlsOf(this.options.self.name);
       if (sameUrls(current, this.options.advertiseClientUrls)) return;
-      this.proposer.propose({ op: 'publish-member', name: this.options.self.name, clientUrls: this.options.advertiseClientUrls }).then(
+      const memberName = this.options.memberName ?? this.options.self.name;
+      this.proposer.propose({ op: 'publish-member', name: this.options.self.name, clientUrls: this.options.advertiseClientUrls, memberName }).then(
         () => this.options.logger('info', 'published client URLs to the cluster', { clientUrls: this.options.advertiseClientUrls }),
         (err: unknown) => {
           this.options.logger('debug', 'publishing client URLs failed; will retry', { error: (err as Error).message });

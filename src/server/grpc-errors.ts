@@ -17,6 +17,7 @@ const KV_ERROR_STATUS: Readonly<Record<KvErrorKind, Status>> = {
   'compacted': Status.OUT_OF_RANGE,
   'future-rev': Status.OUT_OF_RANGE,
   'request-too-large': Status.INVALID_ARGUMENT,
+  'no-space': Status.RESOURCE_EXHAUSTED,
 };
 
 export function grpcError(code: Status, message: string): ServiceError {

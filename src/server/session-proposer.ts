@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { QuorateError } from '../core/errors.js';
 import type { ReplicatedNode } from '../node/index.js';
-import { encodeKvCommand, type KvOutcome, type KvRequest, type PublishMember } from '../statemachine/mvcc/index.js';
+import { encodeKvCommand, type KvCommand, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
 export class SessionProposer {
@@ -25,7 +25,7 @@ export class SessionProposer {
     this.client = `${memberName}/${randomUUID()}`;
   }
 
-  async propose(request: KvRequest | PublishMember): Promise<KvOutcome> {
+  async propose(request: KvCommand['request']): Promise<KvOutcome> {
     const seq = this.nextSeq++;
     this.pending.add(seq);
     try {

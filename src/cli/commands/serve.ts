@@ -16,7 +16,7 @@ const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or 
   --listen-peer-urls URLS              e.g. http://127.0.0.1:2380 (default http://localhost:2380)
   --initial-advertise-peer-urls URLS   (default: the listen peer URLs)
   --initial-cluster NAME=URL,...       every member at bootstrap (default NAME=initial-advertise-peer-urls)
-  --initial-cluster-state new|existing (default new; existing needs MemberAdd: not supported yet)
+  --initial-cluster-state new|existing (default new; existing: join a running cluster after 'member add')
   --initial-cluster-token TOKEN        (default "etcd-cluster")
   --cert-file, --key-file FILE         serve clients over TLS
   --trusted-ca-file FILE               CA for client certificates
@@ -29,6 +29,7 @@ const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or 
   --election-timeout MS                (default 1000)
   --max-request-bytes N                (default 1572864)
   --max-txn-ops N                      (default 128)
+  --quota-backend-bytes N              raise the NOSPACE alarm above this db size (default 0: 2 GiB)
   --log-level debug|info|warn|error    (default info)
 
 Data is durable once a request is answered: every write is fsynced on a majority first.
@@ -39,6 +40,12 @@ const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((
 function positive(flag: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+function nonNegative(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} must be a non-negative integer, got '${v}'`);
   return n;
 }
 
@@ -70,6 +77,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'election-timeout': { type: 'string', default: '1000' },
       'max-request-bytes': { type: 'string', default: '1572864' },
       'max-txn-ops': { type: 'string', default: '128' },
+      'quota-backend-bytes': { type: 'string', default: '0' },
       'log-level': { type: 'string', default: 'info' },
     },
   });
@@ -113,6 +121,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     electionTimeoutMs: election,
     maxRequestBytes: positive('max-request-bytes', values['max-request-bytes']),
     maxTxnOps: positive('max-txn-ops', values['max-txn-ops']),
+    quotaBackendBytes: nonNegative('quota-backend-bytes', values['quota-backend-bytes']),
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
   };
 }

@@ -13,7 +13,8 @@ export type KvErrorKind =
   | 'too-many-ops'
   | 'compacted'
   | 'future-rev'
-  | 'request-too-large';
+  | 'request-too-large'
+  | 'no-space';
 
 export const KV_ERROR_MESSAGES: Readonly<Record<KvErrorKind, string>> = {
   'empty-key': 'etcdserver: key is not provided',
@@ -26,6 +27,7 @@ export const KV_ERROR_MESSAGES: Readonly<Record<KvErrorKind, string>> = {
   'compacted': 'etcdserver: mvcc: required revision has been compacted',
   'future-rev': 'etcdserver: mvcc: required revision is a future revision',
   'request-too-large': 'etcdserver: request is too large',
+  'no-space': 'etcdserver: mvcc: database space exceeded',
 };
 
 export class KvError extends Error {

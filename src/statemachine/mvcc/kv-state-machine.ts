@@ -14,6 +14,7 @@ import { KvError, type KvErrorKind } from './kv-errors.js';
 import type { KeyRevision } from './key-index.js';
 import type { KvRequest, KvResult } from './requests.js';
 import { MvccStore } from './store.js';
+import { ClusterState, isClusterRequest, type ClusterRequest, type ClusterResult } from './cluster-state.js';
 import type { KvLimits } from './validate.js';
 
 /**
@@ -24,6 +25,8 @@ export interface PublishMember {
   readonly op: 'publish-member';
   readonly name: string;
   readonly clientUrls: readonly string[];
+  /** The member's --name when it differs from its node id (members added at runtime). */
+  readonly memberName?: string;
 }
 
 export interface PublishResult {
@@ -37,12 +40,12 @@ export interface KvCommand {
   readonly seq: number;
   /** The lowest sequence number the client still waits for an answer to. */
   readonly lowestPending: number;
-  readonly request: KvRequest | PublishMember;
+  readonly request: KvRequest | PublishMember | ClusterRequest;
 }
 
 /** What applying a command answers: the result, or the etcd error it was refused with. */
 export type KvOutcome =
-  | { readonly ok: true; readonly result: KvResult | PublishResult }
+  | { readonly ok: true; readonly result: KvResult | PublishResult | ClusterResult }
   | { readonly ok: false; readonly error: KvErrorKind | 'stale-duplicate' };
 
 /** Sessions kept at most; the least recently active one is evicted first (deterministically). */
@@ -67,6 +70,10 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   private sessions = new Map<string, Session>();
   /** Client URLs each member published, by member name. */
   private memberClientUrls = new Map<string, readonly string[]>();
+  /** Members changed at runtime, removed member ids, alarms (see cluster-state.ts). */
+  readonly cluster = new ClusterState();
+  /** Names members published for themselves, by node id (members added at runtime). */
+  private memberNames = new Map<string, string>();
 
   constructor(limits?: KvLimits) {
     this.store = new MvccStore(limits);
@@ -82,7 +89,10 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const earlier = session.results.get(cmd.seq);
     if (earlier !== undefined) return earlier;
-    const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request) : this.execute(cmd.request);
+    const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request)
+      : isClusterRequest(cmd.request) ? { ok: true as const, result: this.cluster.apply(cmd.request, this.store.revision) }
+        : this.cluster.hasAlarm('NOSPACE') && writesData(cmd.request) ? { ok: false as const, error: 'no-space' as const }
+          : this.execute(cmd.request);
     session.results.set(cmd.seq, outcome);
     this.forgetAnswered(session, cmd.lowestPending);
     return outcome;
@@ -102,8 +112,27 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     return this.memberClientUrls.get(member) ?? [];
   }
 
+  /** A committed membership change (the protocol's config entry): keeps the member table. */
+  applyConfig(data: Uint8Array, _index: Index): void {
+    this.cluster.applyMembershipChange(data);
+  }
+
+  /** The name a member published for itself (members added at runtime), if any. */
+  publishedNameOf(nodeId: string): string | undefined {
+    return this.memberNames.get(nodeId);
+  }
+
+  /** Drop what belongs to the old cluster (a snapshot restored as the start of a new one). */
+  resetForNewCluster(): void {
+    this.cluster.clear();
+    this.memberClientUrls.clear();
+    this.memberNames.clear();
+    this.sessions.clear();
+  }
+
   private publish(req: PublishMember): KvOutcome {
     this.memberClientUrls.set(req.name, [...req.clientUrls]);
+    if (req.memberName !== undefined) this.memberNames.set(req.name, req.memberName);
     return { ok: true, result: { op: 'publish-member', revision: this.store.revision } };
   }
 
@@ -115,7 +144,10 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const sessions = [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]);
     const members = [...this.memberClientUrls];
-    return pack({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members });
+    return pack({
+      format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members,
+      cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
+    });
   }
 
   restore(data: Uint8Array): void {
@@ -124,6 +156,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       keys: [string, [number, number, number, number, Uint8Array | null, number][]][];
       sessions: [string, number, [number, KvOutcome][]][];
       members: [string, string[]][];
+      cluster?: unknown;
+      memberNames?: [string, string][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
@@ -132,6 +166,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     ]);
     this.store.restore({ revision: snap.revision, compactRevision: snap.compactRevision, keys });
     this.memberClientUrls = new Map(snap.members);
+    this.cluster.fromSnapshot(snap.cluster);
+    this.memberNames = new Map(snap.memberNames ?? []);
     this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [client, { lowestPending, results: new Map(results) }]));
   }
 
@@ -164,5 +200,14 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       assert(!oldest.done, 'a result to drop');
       session.results.delete(oldest.value);
     }
+  }
+}
+
+/** Refused while a NOSPACE alarm is active (etcd's capped applier): puts, and txns holding a put. */
+function writesData(req: KvRequest): boolean {
+  switch (req.op) {
+    case 'put': return true;
+    case 'txn': return [...req.success, ...req.failure].some((op) => op.op === 'put' || (op.op === 'txn' && writesData(op)));
+    default: return false;
   }
 }
