@@ -27,6 +27,7 @@ import { maintenanceServiceHandlers } from './maintenance-service.js';
 import { attachMembershipRuntime } from './membership-runtime.js';
 import { BackendQuota, DEFAULT_QUOTA_BACKEND_BYTES } from './quota.js';
 import type { ServiceContext } from './service-context.js';
+import type { PeerTls } from '../transport/index.js';
 // ---- cluster and maintenance services (end) ----
 
 /** The etcd API version quorate speaks (reported by Maintenance.Status). */
@@ -66,6 +67,8 @@ export interface EtcdServerOptions {
   readonly quotaBackendBytes?: number;
   /** This member's --name when its node id differs (a member that joined a running cluster). */
   readonly memberName?: string;
+  /** Peer TLS material, for asking other members on their peer port. */
+  readonly peerTls?: PeerTls | null;
   /** Called when this member applies its own removal from the cluster. */
   readonly onRemoved?: () => void;
 }
@@ -126,7 +129,7 @@ export class EtcdServer {
         s.server.bindAsync(`${host}:${l.port}`, credentials, (err, port) => (err ? reject(err) : resolve(port)));
       });
     }
-    s.detachMembership = attachMembershipRuntime(s.services, () => options.onRemoved?.());
+    s.detachMembership = attachMembershipRuntime(s.services, options.peerTls ?? null, () => options.onRemoved?.());
     s.publish();
     return s;
   }

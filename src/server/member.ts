@@ -108,6 +108,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       logger: o.logger,
       ...(o.quotaBackendBytes === undefined ? {} : { quotaBackendBytes: o.quotaBackendBytes }),
       memberName: o.name,
+      peerTls,
       onRemoved: () => node.emit('fatal', new QuorateError('STOPPED', 'this member was removed from the cluster')),
     });
   } catch (err) {

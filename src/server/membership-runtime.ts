@@ -5,9 +5,15 @@
  *   applied membership change, and once at start, since a restored snapshot may hold changes);
  * - answers a joining member's question on the peer port (which cluster, which member id, who is
  *   in it) so `--initial-cluster-state existing` works after MemberAdd;
- * - stops this member once it applies its own removal (etcd's member exits the same way).
+ * - stops this member once it applies its own removal (etcd's member exits the same way), or,
+ *   when it has no leader (a removed member stops hearing from the leader before it learns the
+ *   removal committed), once another member says this member's id was removed.
  */
+
+/** How often a member without a leader asks another member whether it was removed. */
+export const REMOVED_CHECK_INTERVAL_MS = 2_000;
 import { QuorateError } from '../core/errors.js';
+import { askToJoin, type PeerTls } from '../transport/index.js';
 import { nodeId } from '../core/ids.js';
 import { parseUrl } from './cluster-config.js';
 import { currentMembers, type ServiceContext } from './service-context.js';
@@ -24,7 +30,14 @@ export interface JoinAnswer {
   readonly learners: readonly string[];
 }
 
-export function attachMembershipRuntime(ctx: ServiceContext, onRemoved: () => void): () => void {
+export function attachMembershipRuntime(ctx: ServiceContext, peerTls: PeerTls | null, onRemoved: () => void): () => void {
+  let removed = false;
+  const stop = (): void => {
+    if (removed) return;
+    removed = true;
+    ctx.logger('warn', 'this member was removed from the cluster; stopping');
+    onRemoved();
+  };
   const syncPeers = (): void => {
     const members = currentMembers(ctx).filter((m) => m.peerUrls.length > 0);
     ctx.node.setPeerAddresses(members.map((m) => ({ id: nodeId(m.nodeId), peer: parseUrl(m.peerUrls[0] ?? '', 'peer URL') })));
@@ -33,22 +46,35 @@ export function attachMembershipRuntime(ctx: ServiceContext, onRemoved: () => vo
     syncPeers();
     const s = ctx.node.status().membership;
     const present = [...s.voters, ...s.outgoingVoters, ...s.learners].includes(nodeId(ctx.selfNodeId));
-    if (!present) {
-      ctx.logger('warn', 'this member was removed from the cluster; stopping');
-      onRemoved();
-    }
+    if (!present) stop();
   };
+  let asking = false;
+  const checkRemoved = (): void => {
+    if (asking || removed || ctx.node.status().leader !== null) return;
+    const others = currentMembers(ctx).filter((m) => m.nodeId !== ctx.selfNodeId && m.peerUrls.length > 0);
+    const self = currentMembers(ctx).find((m) => m.nodeId === ctx.selfNodeId);
+    const other = others[Math.floor(Math.random() * others.length)];
+    if (other === undefined || self === undefined) return;
+    asking = true;
+    askToJoin(parseUrl(other.peerUrls[0] ?? '', 'peer URL'), { peerUrls: [...self.peerUrls], memberId: ctx.selfMemberId }, peerTls, REMOVED_CHECK_INTERVAL_MS)
+      .then((answer) => { if ((answer as { removed?: unknown }).removed === true) stop(); }, () => {})
+      .finally(() => { asking = false; });
+  };
+  const timer = setInterval(checkRemoved, REMOVED_CHECK_INTERVAL_MS);
+  timer.unref();
   syncPeers();
   ctx.node.on('membership', onMembership);
   ctx.node.setJoinQueryHandler((query) => answerJoin(ctx, query));
   return () => {
+    clearInterval(timer);
     ctx.node.off('membership', onMembership);
     ctx.node.setJoinQueryHandler(null);
   };
 }
 
-function answerJoin(ctx: ServiceContext, query: unknown): JoinAnswer | { error: string } {
-  const q = query as { peerUrls?: unknown };
+function answerJoin(ctx: ServiceContext, query: unknown): JoinAnswer | { error: string; removed?: boolean } {
+  const q = query as { peerUrls?: unknown; memberId?: unknown };
+  if (typeof q.memberId === 'string' && ctx.kv.cluster.wasRemoved(q.memberId)) return { error: `member ${q.memberId} was removed from the cluster`, removed: true };
   if (!Array.isArray(q.peerUrls)) return { error: 'a join query names the joining member\'s peer URLs' };
   const wanted = [...(q.peerUrls as string[])].map(String).sort().join(',');
   const members = currentMembers(ctx);

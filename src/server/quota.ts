@@ -17,6 +17,8 @@ import type { ServiceContext } from './service-context.js';
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 /** The store's size is recomputed at most this often (it walks every key). */
 export const DB_SIZE_REFRESH_MS = 200;
+/** Above this fraction of the quota every write check measures the store afresh. */
+export const NEAR_QUOTA_FRACTION = 0.9;
 
 export class BackendQuota {
   private highWaterBytes = 0;
@@ -53,6 +55,8 @@ export class BackendQuota {
   async beforeWrite(request: KvRequest): Promise<void> {
     if (!addsData(request)) return;
     if (this.ctx.kv.cluster.hasAlarm('NOSPACE')) throw kvError('no-space');
+    // Near the quota a recent measurement is not good enough: measure now.
+    if (this.size() + requestBytes(request) > this.quotaBytes * NEAR_QUOTA_FRACTION) this.measure(true);
     const needed = this.size() + requestBytes(request);
     if (needed <= this.quotaBytes) return;
     this.ctx.logger('warn', 'database space exceeded: raising the NOSPACE alarm', { size: this.size(), quotaBackendBytes: this.quotaBytes });
