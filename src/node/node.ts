@@ -77,6 +77,10 @@ export interface NodeEvents {
   fatal: [err: Error];
   /** A membership change entry was applied here (the configuration after it). */
   membership: [membership: Membership];
+  /** One Ready's write reached the WAL and was fsynced, in this many seconds. */
+  'wal-fsync': [seconds: number];
+  /** One Ready's committed entries were applied to the state machine, in this many seconds. */
+  'apply-batch': [seconds: number, entries: number];
 }
 
 export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
@@ -185,6 +189,11 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
 
   storageStats(): ReturnType<DurableStorage<unknown>['stats']> {
     return this.storage.stats();
+  }
+
+  /** Proposals made here (or forwarded from here) still waiting for their result. */
+  pendingProposals(): number {
+    return this.proposals.size + this.forwarded.size;
   }
 
   isLeader(): boolean {
@@ -387,7 +396,9 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     const installsSnapshot = ready.persist !== null && ready.persist.snapshot !== null;
     if (!installsSnapshot) this.applyCommitted(ready);
     if (ready.persist !== null) {
+      const t0 = performance.now();
       await this.storage.save(ready.persist);
+      this.emit('wal-fsync', (performance.now() - t0) / 1000);
       if (ready.persist.snapshot !== null) {
         const snap = ready.persist.snapshot;
         this.options.stateMachine.restore(snap.data);
@@ -405,7 +416,9 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   }
 
   private applyCommitted(ready: Ready<Envelope, unknown>): void {
+    const t0 = performance.now();
     for (const entry of ready.apply) this.applyEntry(entry);
+    if (ready.apply.length > 0) this.emit('apply-batch', (performance.now() - t0) / 1000, ready.apply.length);
     for (const rs of ready.readStates) this.readPoints.push(rs);
     this.releaseReads();
   }

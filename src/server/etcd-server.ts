@@ -28,6 +28,8 @@ import { attachMembershipRuntime } from './membership-runtime.js';
 import { BackendQuota, DEFAULT_QUOTA_BACKEND_BYTES } from './quota.js';
 import type { ServiceContext } from './service-context.js';
 import type { PeerTls } from '../transport/index.js';
+import { httpHandler, listenHttp, SharedClientPort } from './http-endpoints.js';
+import { ServerMetrics } from './metrics.js';
 // ---- cluster and maintenance services (end) ----
 
 /** The etcd API version quorate speaks (reported by Maintenance.Status). */
@@ -69,6 +71,8 @@ export interface EtcdServerOptions {
   readonly memberName?: string;
   /** Peer TLS material, for asking other members on their peer port. */
   readonly peerTls?: PeerTls | null;
+  /** Plain HTTP listeners for /health and /metrics (etcd --listen-metrics-urls). */
+  readonly listenMetrics?: readonly { host: string; port: number }[];
   /** Called when this member applies its own removal from the cluster. */
   readonly onRemoved?: () => void;
 }
@@ -82,6 +86,9 @@ export class EtcdServer {
   private readonly services: ServiceContext;
   private readonly quota: BackendQuota;
   private detachMembership: (() => void) | null = null;
+  /** Prometheus metrics of this member (served at /metrics). */
+  readonly metrics: ServerMetrics;
+  private readonly listeners: { close(): Promise<void> }[] = [];
   private stopped = false;
   private publishTimer: NodeJS.Timeout | null = null;
 
@@ -96,6 +103,7 @@ export class EtcdServer {
       propose: (request) => this.proposer.propose(request),
     };
     this.quota = new BackendQuota(this.services, options.quotaBackendBytes === undefined || options.quotaBackendBytes <= 0 ? DEFAULT_QUOTA_BACKEND_BYTES : options.quotaBackendBytes);
+    this.metrics = new ServerMetrics(this.services, this.quota);
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
       'grpc.max_send_message_length': 2 ** 31 - 1,
@@ -123,11 +131,17 @@ export class EtcdServer {
     const credentials = options.tls === null
       ? grpc.ServerCredentials.createInsecure()
       : grpc.ServerCredentials.createSsl(options.tls.ca, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], options.tls.clientCertAuth);
-    for (const l of options.listen) {
-      const host = l.host.includes(':') ? `[${l.host}]` : l.host;
-      await new Promise<number>((resolve, reject) => {
-        s.server.bindAsync(`${host}:${l.port}`, credentials, (err, port) => (err ? reject(err) : resolve(port)));
-      });
+    // One listener per client URL: gRPC, and (without TLS) /health and /metrics over HTTP/1.1.
+    const handler = httpHandler(s.services, s.quota, s.metrics);
+    try {
+      for (const l of options.listen) {
+        s.listeners.push(await SharedClientPort.listen(l.host, l.port, s.server.createConnectionInjector(credentials), handler, options.tls === null));
+      }
+      for (const l of options.listenMetrics ?? []) s.listeners.push(await listenHttp(l.host, l.port, handler));
+    } catch (err) {
+      await Promise.all(s.listeners.map((l) => l.close()));
+      s.server.forceShutdown();
+      throw err;
     }
     s.detachMembership = attachMembershipRuntime(s.services, options.peerTls ?? null, () => options.onRemoved?.());
     s.publish();
@@ -137,6 +151,8 @@ export class EtcdServer {
   async stop(): Promise<void> {
     this.stopped = true;
     this.detachMembership?.();
+    this.metrics.close();
+    await Promise.all(this.listeners.map((l) => l.close()));
     if (this.publishTimer !== null) clearTimeout(this.publishTimer);
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2_000);
@@ -163,8 +179,15 @@ export class EtcdServer {
 
   private async write(request: KvRequest): Promise<Record<string, unknown>> {
     this.refuseInvalid(request);
-    await this.quota.beforeWrite(request);
-    const outcome = await this.proposer.propose(request);
+    let outcome: KvOutcome;
+    try {
+      await this.quota.beforeWrite(request);
+      outcome = await this.proposer.propose(request);
+    } catch (err) {
+      this.metrics.proposalFailed();
+      throw err;
+    }
+    if (!outcome.ok) this.metrics.proposalFailed();
     return this.respond(outcome);
   }
 

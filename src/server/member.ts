@@ -41,6 +41,8 @@ export interface MemberOptions {
   readonly logger: Logger;
   /** etcd --quota-backend-bytes (0 or absent: 2 GiB). */
   readonly quotaBackendBytes?: number;
+  /** etcd --listen-metrics-urls: extra plain-HTTP listeners for /health and /metrics. */
+  readonly listenMetricsUrls?: readonly string[];
 }
 
 export interface Member {
@@ -109,6 +111,11 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       ...(o.quotaBackendBytes === undefined ? {} : { quotaBackendBytes: o.quotaBackendBytes }),
       memberName: o.name,
       peerTls,
+      listenMetrics: (o.listenMetricsUrls ?? []).map((u) => {
+        const l = parseUrl(u, '--listen-metrics-urls');
+        if (l.scheme !== 'http') throw new QuorateError('INVALID_ARGUMENT', '--listen-metrics-urls: only http:// is supported');
+        return l;
+      }),
       onRemoved: () => node.emit('fatal', new QuorateError('STOPPED', 'this member was removed from the cluster')),
     });
   } catch (err) {

@@ -30,6 +30,8 @@ const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or 
   --max-request-bytes N                (default 1572864)
   --max-txn-ops N                      (default 128)
   --quota-backend-bytes N              raise the NOSPACE alarm above this db size (default 0: 2 GiB)
+  --listen-metrics-urls URLS           also serve /health and /metrics here (http:// only; they are
+                                       on the client URLs too unless clients use TLS)
   --log-level debug|info|warn|error    (default info)
 
 Data is durable once a request is answered: every write is fsynced on a majority first.
@@ -78,6 +80,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'max-request-bytes': { type: 'string', default: '1572864' },
       'max-txn-ops': { type: 'string', default: '128' },
       'quota-backend-bytes': { type: 'string', default: '0' },
+      'listen-metrics-urls': { type: 'string', default: '' },
       'log-level': { type: 'string', default: 'info' },
     },
   });
@@ -122,6 +125,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     maxRequestBytes: positive('max-request-bytes', values['max-request-bytes']),
     maxTxnOps: positive('max-txn-ops', values['max-txn-ops']),
     quotaBackendBytes: nonNegative('quota-backend-bytes', values['quota-backend-bytes']),
+    listenMetricsUrls: list(values['listen-metrics-urls']),
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
   };
 }
