@@ -22,6 +22,8 @@ import { currentMembers, pbMember, type MemberView, type ServiceContext } from '
 export const MAX_LEARNERS = 1;
 /** A learner is promoted only once its log has reached this fraction of the leader's (as etcd). */
 export const LEARNER_READY_FRACTION = 0.9;
+/** An answer that must not be retried: the change may have been made. */
+const MAINTENANCE_TIMEOUT_TEXT = 'etcdserver: request timed out';
 /** Time a forwarded membership call may take at the leader. */
 export const FORWARD_TIMEOUT_MS = 10_000;
 
@@ -47,8 +49,21 @@ type Handler = (req: never) => Promise<Record<string, unknown>>;
 export function clusterServiceHandlers(ctx: ServiceContext): { service: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
   const toError = (err: unknown): grpc.ServiceError => (isServiceError(err) ? err : toGrpcError(err));
   const h = (fn: Handler) => unaryHandler(fn as (req: unknown) => Promise<Record<string, unknown>>, toError);
+  // While leadership moves (or the leader just removed itself) the call is retried until the
+  // request's deadline, as etcd retries proposals across an election.
   const forwarding = (method: string, local: (req: never) => Promise<Record<string, unknown>>): Handler =>
-    (req: never) => (ctx.node.isLeader() ? local(req) : forwardToLeader(ctx, method, req));
+    async (req: never) => {
+      const deadline = Date.now() + ctx.retry.requestTimeoutMs;
+      for (;;) {
+        try {
+          return await (ctx.node.isLeader() ? local(req) : forwardToLeader(ctx, method, req));
+        } catch (err) {
+          const retriable = isServiceError(err) && err.code === grpc.status.UNAVAILABLE && err.details !== MAINTENANCE_TIMEOUT_TEXT;
+          if (!retriable || Date.now() + ctx.retry.backoffMs >= deadline || !ctx.node.running) throw err;
+          await new Promise((r) => setTimeout(r, ctx.retry.backoffMs));
+        }
+      }
+    };
   return {
     service: adminService('Cluster').service,
     handlers: {

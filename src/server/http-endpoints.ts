@@ -114,9 +114,11 @@ export class SharedClientPort {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.net.close(() => resolve()));
+    // net.Server.close() waits for open connections: stop listening, then end those.
+    const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     this.http.closeAllConnections();
     for (const s of this.sockets) s.destroy();
+    await closed;
   }
 }
 
