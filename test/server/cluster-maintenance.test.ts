@@ -95,6 +95,23 @@ test('membership through etcdctl: add a learner, start it with --initial-cluster
       assert.match(members.out, new RegExp(`${m4Id}, started, m4, ${peerUrl}, http://${ep('m4')}, false`));
     }
     assert.equal((await etcdctl([ep('m4')], 'put', 'after-remove', 'ok')).code, 0);
+
+    // member update: new peer URLs through the log, listed everywhere; then back.
+    const m3 = (await memberList(ep('m2'))).find((m) => m.name === 'm3')!;
+    const moved = 'http://127.0.0.1:1';
+    const update = await etcdctl([ep('m4')], 'member', 'update', m3.id, `--peer-urls=${moved}`);
+    assert.equal(update.code, 0, update.out);
+    assert.match(update.out, new RegExp(`Member ${m3.id} updated in cluster`));
+    for (const n of ['m2', 'm3', 'm4']) {
+      await until(`${n} lists the new peer URL`, 10_000, () => etcdctl([ep(n)], 'member', 'list'), (r) => r.out.includes(`${m3.id}, started, m3, ${moved},`));
+    }
+    assert.equal((await etcdctl([ep('m2')], 'member', 'update', m3.id, `--peer-urls=${m3.peerUrl}`)).code, 0);
+
+    // The member that joined restarts from its own data directory.
+    await cluster.kill('m4');
+    cluster.launch('m4', ['--initial-cluster-state', 'existing']);
+    await until('the restarted member serves linearizable reads', 30_000,
+      () => etcdctl([ep('m4')], 'get', 'after-remove', '--print-value-only'), (r) => r.out.trim() === 'ok');
     const health = await etcdctl(['m2', 'm3', 'm4'].map(ep), 'endpoint', 'health');
     assert.equal(health.code, 0, health.out);
     assert.equal(health.out.match(/is healthy: successfully committed proposal/g)?.length, 3, health.out);
