@@ -160,12 +160,17 @@ async function memberUpdate(ctx: ServiceContext, req: PbMemberUpdateRequest): Pr
 
 /**
  * etcd's strict reconfiguration check: a change is refused when the voters that are up (recently
- * heard from by the leader) would not make a quorum of the new configuration.
+ * heard from by the leader, or connected to it) would not make a quorum of the new configuration.
  */
 function requireStartedQuorum(ctx: ServiceContext, votersAfter: number, leaving: string | null): void {
   const s = ctx.node.status() as { progress?: ReadonlyMap<string, { recentActive: boolean; isLearner: boolean }> };
+  // Heard from within the last election timeout, or connected now (the protocol's flags are
+  // reset at each election timeout, so they alone would briefly undercount).
+  const connected = ctx.node.transportStats()?.peers ?? {};
   let active = leaving === ctx.selfNodeId ? 0 : 1; // the leader itself
-  for (const [id, pr] of s.progress ?? new Map()) if (id !== leaving && !pr.isLearner && pr.recentActive) active++;
+  for (const [id, pr] of s.progress ?? new Map()) {
+    if (id !== leaving && !pr.isLearner && (pr.recentActive || connected[id]?.connected === true)) active++;
+  }
   if (active < Math.floor(votersAfter / 2) + 1) throw CLUSTER_ERRORS.notEnoughStarted();
 }
 
