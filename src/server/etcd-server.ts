@@ -17,7 +17,7 @@ import {
   pbResult, toDeleteRange, toPut, toRange, toTxn,
   type PbDeleteRangeRequest, type PbHeader, type PbPutRequest, type PbRangeRequest, type PbTxnRequest,
 } from './convert.js';
-import { kvError, toGrpcError } from './grpc-errors.js';
+import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
 import { etcdService } from './proto.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import { SessionProposer } from './session-proposer.js';
@@ -179,6 +179,7 @@ export class EtcdServer {
 
   private async write(request: KvRequest): Promise<Record<string, unknown>> {
     this.refuseInvalid(request);
+    this.refuseOnLearner();
     let outcome: KvOutcome;
     try {
       await this.quota.beforeWrite(request);
@@ -193,10 +194,18 @@ export class EtcdServer {
 
   private async read(request: KvRequest, serializable: boolean): Promise<Record<string, unknown>> {
     this.refuseInvalid(request);
+    if (!serializable) this.refuseOnLearner();
     if (!serializable) {
       await withRetry(this.options.retry, () => this.options.node.readBarrier(), () => !this.options.node.running);
     }
     return this.respond(this.options.kv.execute(request));
+  }
+
+  /** A learner serves serializable reads only (as etcd's learners do). */
+  private refuseOnLearner(): void {
+    if (this.options.node.status().membership.learners.includes(this.options.node.id)) {
+      throw grpcError(grpc.status.UNAVAILABLE, 'etcdserver: rpc not supported for learner');
+    }
   }
 
   private refuseInvalid(request: KvRequest): void {

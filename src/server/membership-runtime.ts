@@ -12,6 +12,8 @@
 
 /** How often a member without a leader asks another member whether it was removed. */
 export const REMOVED_CHECK_INTERVAL_MS = 2_000;
+/** A member that applied its own removal stops this much later. */
+export const REMOVED_STOP_DELAY_MS = 1_000;
 import { QuorateError } from '../core/errors.js';
 import { askToJoin, type PeerTls } from '../transport/index.js';
 import { nodeId } from '../core/ids.js';
@@ -46,7 +48,8 @@ export function attachMembershipRuntime(ctx: ServiceContext, peerTls: PeerTls | 
     syncPeers();
     const s = ctx.node.status().membership;
     const present = [...s.voters, ...s.outgoingVoters, ...s.learners].includes(nodeId(ctx.selfNodeId));
-    if (!present) stop();
+    // Let answers in flight (the removal's own, if this member made it) leave before stopping.
+    if (!present && !removed) setTimeout(stop, REMOVED_STOP_DELAY_MS).unref();
   };
   let asking = false;
   const checkRemoved = (): void => {

@@ -77,6 +77,9 @@ test('membership through etcdctl: add a learner, start it with --initial-cluster
     await until('the learner serves the data written before it joined', 30_000,
       () => etcdctl([ep('m4')], 'get', 'before-join', '--consistency=s', '--print-value-only'), (r) => r.out.trim() === 'yes');
 
+    assert.match((await etcdctl([ep('m4')], 'put', 'on-learner', 'x')).out, /etcdserver: rpc not supported for learner/);
+    assert.match((await etcdctl([ep('m4')], 'get', 'before-join')).out, /etcdserver: rpc not supported for learner/);
+
     const promote = await until('promote', 30_000, () => etcdctl([ep('m1')], 'member', 'promote', m4Id), (r) => r.code === 0);
     assert.match(promote.out, new RegExp(`Member ${m4Id} promoted in cluster`));
     assert.match((await etcdctl([ep('m1')], 'member', 'promote', m4Id)).out, /etcdserver: can only promote a learner member/);
