@@ -1,7 +1,7 @@
 /**
- * The etcd v3 gRPC front end of a replicated node: KV (Range, Put, DeleteRange, Txn, Compact),
- * and (in their own files) the Cluster and Maintenance services, on etcd's own wire definitions so etcdctl and
- * the etcd client libraries work unchanged.
+ * The etcd v3 gRPC front end of a replicated node: KV (Range, Put, DeleteRange, Txn, Compact)
+ * here, the Cluster and Maintenance services and /health, /metrics in their own files, on etcd's
+ * own wire definitions so etcdctl and the etcd client libraries work unchanged.
  *
  * Writes go through the log under this server's client session; reads are linearizable (a
  * ReadIndex barrier, then the local store) unless the request asks for `serializable`.
@@ -88,7 +88,7 @@ export class EtcdServer {
   private detachMembership: (() => void) | null = null;
   /** Prometheus metrics of this member (served at /metrics). */
   readonly metrics: ServerMetrics;
-  private readonly listeners: { close(): Promise<void> }[] = [];
+  private readonly listeners: { stopAccepting(): void; close(): Promise<void> }[] = [];
   private stopped = false;
   private publishTimer: NodeJS.Timeout | null = null;
 
@@ -152,12 +152,13 @@ export class EtcdServer {
     this.stopped = true;
     this.detachMembership?.();
     this.metrics.close();
-    await Promise.all(this.listeners.map((l) => l.close()));
+    for (const l of this.listeners) l.stopAccepting();
     if (this.publishTimer !== null) clearTimeout(this.publishTimer);
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2_000);
       this.server.tryShutdown(() => { clearTimeout(force); resolve(); });
     });
+    await Promise.all(this.listeners.map((l) => l.close()));
   }
 
   // ---- requests -------------------------------------------------------------------------

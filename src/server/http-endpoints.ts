@@ -113,9 +113,15 @@ export class SharedClientPort {
     return p;
   }
 
+  /** Stop accepting connections; open ones keep being served (gRPC drains them on shutdown). */
+  stopAccepting(): void {
+    if (this.net.listening) this.net.close();
+    this.http.closeIdleConnections();
+  }
+
+  /** End every connection still open. */
   async close(): Promise<void> {
-    // net.Server.close() waits for open connections: stop listening, then end those.
-    const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => (this.net.listening ? this.net.close(() => resolve()) : resolve()));
     this.http.closeAllConnections();
     for (const s of this.sockets) s.destroy();
     await closed;
@@ -123,7 +129,7 @@ export class SharedClientPort {
 }
 
 /** A plain HTTP listener for --listen-metrics-urls. */
-export async function listenHttp(host: string, port: number, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ close(): Promise<void> }> {
+export async function listenHttp(host: string, port: number, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ stopAccepting(): void; close(): Promise<void> }> {
   const server = createHttpServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -133,6 +139,7 @@ export async function listenHttp(host: string, port: number, handler: (req: Inco
     });
   });
   return {
+    stopAccepting: () => server.closeIdleConnections(),
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
