@@ -2,7 +2,8 @@
  * What a running member does about membership beyond the Cluster service:
  *
  * - keeps the peer transport dialing every current member at its current peer URL (after each
- *   applied membership change, and once at start, since a restored snapshot may hold changes);
+ *   applied membership change or peer URL update, and once at start, since a restored snapshot
+ *   may hold changes);
  * - answers a joining member's question on the peer port (which cluster, which member id, who is
  *   in it) so `--initial-cluster-state existing` works after MemberAdd;
  * - stops this member once it applies its own removal (etcd's member exits the same way), or,
@@ -65,12 +66,22 @@ export function attachMembershipRuntime(ctx: ServiceContext, peerTls: PeerTls | 
   };
   const timer = setInterval(checkRemoved, REMOVED_CHECK_INTERVAL_MS);
   timer.unref();
+  // Peer URLs also change without a membership change (MemberUpdate), and while a member replays
+  // its log the URLs pass through older values: follow the member table after every applied batch.
+  let seenVersion = ctx.kv.cluster.version;
+  const onApplied = (): void => {
+    if (ctx.kv.cluster.version === seenVersion) return;
+    seenVersion = ctx.kv.cluster.version;
+    syncPeers();
+  };
   syncPeers();
   ctx.node.on('membership', onMembership);
+  ctx.node.on('apply-batch', onApplied);
   ctx.node.setJoinQueryHandler((query) => answerJoin(ctx, query));
   return () => {
     clearInterval(timer);
     ctx.node.off('membership', onMembership);
+    ctx.node.off('apply-batch', onApplied);
     ctx.node.setJoinQueryHandler(null);
   };
 }

@@ -15,15 +15,17 @@ import type { ServiceContext } from './service-context.js';
 
 /** etcd's default quota when the flag is 0 or absent: 2 GiB. */
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
-/** The store's size is recomputed at most this often (it walks every key). */
+/** The store's size is recomputed at most this often (it walks every key)... */
 export const DB_SIZE_REFRESH_MS = 200;
-/** Above this fraction of the quota every write check measures the store afresh. */
-export const NEAR_QUOTA_FRACTION = 0.9;
+/** ...and at most this fraction of the time: a measurement that took 5 ms waits 500 ms. */
+export const DB_SIZE_MEASURE_TIME_FRACTION = 0.01;
 
 export class BackendQuota {
   private highWaterBytes = 0;
   private inUseBytes = 0;
-  private measuredAtMs = -Infinity;
+  private nextMeasureAtMs = -Infinity;
+  /** Bytes of writes admitted here since the last measurement (an upper bound on the growth). */
+  private admittedSinceMeasureBytes = 0;
   private raising: Promise<unknown> | null = null;
 
   constructor(private readonly ctx: ServiceContext, readonly quotaBytes: number) {}
@@ -55,10 +57,14 @@ export class BackendQuota {
   async beforeWrite(request: KvRequest): Promise<void> {
     if (!addsData(request)) return;
     if (this.ctx.kv.cluster.hasAlarm('NOSPACE')) throw kvError('no-space');
-    // Near the quota a recent measurement is not good enough: measure now.
-    if (this.size() + requestBytes(request) > this.quotaBytes * NEAR_QUOTA_FRACTION) this.measure(true);
-    const needed = this.size() + requestBytes(request);
-    if (needed <= this.quotaBytes) return;
+    const bytes = requestBytes(request);
+    // The last measurement plus what was admitted since bounds the size from above; only a write
+    // that this bound does not admit pays for an exact measurement.
+    if (this.size() + this.admittedSinceMeasureBytes + bytes > this.quotaBytes) this.measure(true);
+    if (this.size() + this.admittedSinceMeasureBytes + bytes <= this.quotaBytes) {
+      this.admittedSinceMeasureBytes += bytes;
+      return;
+    }
     this.ctx.logger('warn', 'database space exceeded: raising the NOSPACE alarm', { size: this.size(), quotaBackendBytes: this.quotaBytes });
     this.raising ??= this.ctx.propose({ op: 'alarm', action: 'activate', memberId: this.ctx.selfMemberId, alarm: 'NOSPACE' })
       .finally(() => { this.raising = null; });
@@ -72,9 +78,12 @@ export class BackendQuota {
 
   private measure(force: boolean): void {
     const now = Date.now();
-    if (!force && now - this.measuredAtMs < DB_SIZE_REFRESH_MS) return;
-    this.measuredAtMs = now;
+    if (!force && now < this.nextMeasureAtMs) return;
+    const t0 = performance.now();
     this.inUseBytes = this.ctx.kv.store.approximateBytes();
+    const costMs = performance.now() - t0;
+    this.nextMeasureAtMs = now + Math.max(DB_SIZE_REFRESH_MS, costMs / DB_SIZE_MEASURE_TIME_FRACTION);
+    this.admittedSinceMeasureBytes = 0;
     if (this.inUseBytes > this.highWaterBytes) this.highWaterBytes = this.inUseBytes;
   }
 }

@@ -99,9 +99,10 @@ test('membership through etcdctl: add a learner, start it with --initial-cluster
     }
     assert.equal((await etcdctl([ep('m4')], 'put', 'after-remove', 'ok')).code, 0);
 
-    // member update: new peer URLs through the log, listed everywhere; then back.
+    // member update: new peer URLs through the log, listed everywhere; then back. (The first URL
+    // stays, so the member stays reachable: its peers dial the first one.)
     const m3 = (await memberList(ep('m2'))).find((m) => m.name === 'm3')!;
-    const moved = 'http://127.0.0.1:1';
+    const moved = `${m3.peerUrl},http://127.0.0.1:1`;
     const update = await etcdctl([ep('m4')], 'member', 'update', m3.id, `--peer-urls=${moved}`);
     assert.equal(update.code, 0, update.out);
     assert.match(update.out, new RegExp(`Member\\s+${m3.id} updated in cluster`));

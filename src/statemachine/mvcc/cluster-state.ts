@@ -54,6 +54,12 @@ export class ClusterState {
   private members = new Map<string, MemberRecord>();
   private removedIds = new Set<string>();
   private alarms = new Map<string, AlarmRecord>();
+  private changes = 0;
+
+  /** Grows whenever a member's record changes (so a runtime can notice new peer URLs). */
+  get version(): number {
+    return this.changes;
+  }
 
   /** Apply a committed membership change entry (the protocol's change, encoded as JSON). */
   applyMembershipChange(data: Uint8Array): void {
@@ -64,6 +70,7 @@ export class ClusterState {
       return; // not a change this table tracks
     }
     const member = change.context?.member;
+    this.changes++;
     if ((change.kind === 'add-voter' || change.kind === 'add-learner') && member !== undefined) {
       this.members.set(member.nodeId, { nodeId: member.nodeId, id: member.id, peerUrls: [...member.peerUrls] });
       this.removedIds.delete(member.id);
@@ -83,6 +90,7 @@ export class ClusterState {
         break;
       }
       case 'member-update':
+        this.changes++;
         this.members.set(req.nodeId, { nodeId: req.nodeId, id: req.id, peerUrls: [...req.peerUrls] });
         break;
     }
@@ -112,6 +120,7 @@ export class ClusterState {
 
   /** Forget everything (a snapshot restored into a new cluster starts with its own members). */
   clear(): void {
+    this.changes++;
     this.members.clear();
     this.removedIds.clear();
     this.alarms.clear();
