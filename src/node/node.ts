@@ -402,6 +402,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
       if (ready.persist.snapshot !== null) {
         const snap = ready.persist.snapshot;
         this.options.stateMachine.restore(snap.data);
+        this.membershipChanged = true; // the snapshot carries its own configuration
         this.appliedIndex = snap.meta.index;
         this.appliedTerm = snap.meta.term;
         this.entriesSinceSnapshot = 0;
