@@ -47,10 +47,11 @@ export function attachMembershipRuntime(ctx: ServiceContext, peerTls: PeerTls | 
   };
   const onMembership = (): void => {
     syncPeers();
-    const s = ctx.node.status().membership;
-    const present = [...s.voters, ...s.outgoingVoters, ...s.learners].includes(nodeId(ctx.selfNodeId));
+    // Removed means this member's id was removed by an applied change. Not being in the
+    // configuration is not enough: a joining member that installs a snapshot taken before it was
+    // added is briefly outside it.
     // Let answers in flight (the removal's own, if this member made it) leave before stopping.
-    if (!present && !removed) setTimeout(stop, REMOVED_STOP_DELAY_MS).unref();
+    if (ctx.kv.cluster.wasRemoved(ctx.selfMemberId) && !removed) setTimeout(stop, REMOVED_STOP_DELAY_MS).unref();
   };
   let asking = false;
   const checkRemoved = (): void => {
