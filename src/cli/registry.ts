@@ -3,12 +3,14 @@ import { checkCommand } from './commands/check.js';
 import { devCommand } from './commands/dev.js';
 import { serveCommand } from './commands/serve.js';
 import { simCommand } from './commands/sim.js';
+import { snapshotCommand } from './commands/snapshot.js';
 import { versionCommand } from './commands/version.js';
 
 /** Every subcommand of `quorate`, in the order `quorate help` lists them. */
 export const COMMANDS: readonly Command[] = [
   devCommand,
   serveCommand,
+  snapshotCommand,
   simCommand,
   checkCommand,
   versionCommand,

@@ -196,6 +196,8 @@ export interface StateMachine<R = unknown> {
   snapshot(): Uint8Array;
   /** Replace the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
+  /** Optional: sees each committed membership change entry, in log order (e.g. to keep member addresses). */
+  applyConfig?(data: Uint8Array, index: Index): void;
 }
 
 export interface MutantInfo {

@@ -75,6 +75,12 @@ export interface NodeEvents {
   leader: [status: ReplicaStatus];
   /** A fatal I/O error stopped the node (e.g. fsync failed): the process should exit. */
   fatal: [err: Error];
+  /** A membership change entry was applied here (the configuration after it). */
+  membership: [membership: Membership];
+  /** One Ready's write reached the WAL and was fsynced, in this many seconds. */
+  'wal-fsync': [seconds: number];
+  /** One Ready's committed entries were applied to the state machine, in this many seconds. */
+  'apply-batch': [seconds: number, entries: number];
 }
 
 export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
@@ -97,6 +103,9 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   private stopped = false;
   private ticker: NodeJS.Timeout | null = null;
   private lastLeader: NodeId | null = null;
+  /** Callers of snapshotNow() waiting for the next snapshot. */
+  private snapshotWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private membershipChanged = false;
   private lastTerm = -1;
 
   private constructor(
@@ -182,6 +191,11 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     return this.storage.stats();
   }
 
+  /** Proposals made here (or forwarded from here) still waiting for their result. */
+  pendingProposals(): number {
+    return this.proposals.size + this.forwarded.size;
+  }
+
   isLeader(): boolean {
     const s = this.replica.status();
     return s.leader === this.id && s.role === 'leader';
@@ -235,6 +249,22 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     this.scheduleProcess();
   }
 
+  /**
+   * Take a state machine snapshot now and compact the log behind it (what an operator's
+   * defragment asks for); resolves once the snapshot is durable.
+   */
+  snapshotNow(): Promise<void> {
+    if (this.stopped) return Promise.reject(new NodeStopped());
+    const done = new Promise<void>((resolve, reject) => this.snapshotWaiters.push({ resolve, reject }));
+    this.scheduleProcess();
+    return done;
+  }
+
+  /** Answer joining members' questions on the peer port (see transport/join.ts). */
+  setJoinQueryHandler(handler: ((query: unknown) => unknown) | null): void {
+    if (this.transport !== null) this.transport.joinQueryHandler = handler;
+  }
+
   /** Peers joined or left: update where the transport dials. */
   setPeerAddresses(members: readonly MemberAddresses[]): void {
     this.transport?.setPeers(new Map(members.filter((m) => m.id !== this.id).map((m) => [m.id, m.peer])));
@@ -248,6 +278,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     this.proposals.rejectAll(err);
     this.forwarded.rejectAll(err);
     this.reads.rejectAll(err);
+    for (const w of this.snapshotWaiters.splice(0)) w.reject(err);
     // Let an in-flight Ready finish persisting, so a clean stop never tears the WAL.
     while (this.processing) await new Promise((r) => setTimeout(r, 5));
     await this.transport?.close();
@@ -340,12 +371,21 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
         const ready = this.replica.ready();
         await this.handleReady(ready);
       }
+      if (this.snapshotWaiters.length > 0 && !this.stopped) {
+        const waiters = this.snapshotWaiters.splice(0);
+        if (this.entriesSinceSnapshot > 0) await this.takeSnapshot();
+        for (const w of waiters) w.resolve();
+      }
     } catch (err) {
       this.fail(err as Error);
     } finally {
       this.processing = false;
     }
     this.noticeLeaderChange();
+    if (this.membershipChanged) {
+      this.membershipChanged = false;
+      this.emit('membership', this.replica.status().membership);
+    }
   }
 
   private async handleReady(ready: Ready<Envelope, unknown>): Promise<void> {
@@ -356,10 +396,13 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     const installsSnapshot = ready.persist !== null && ready.persist.snapshot !== null;
     if (!installsSnapshot) this.applyCommitted(ready);
     if (ready.persist !== null) {
+      const t0 = performance.now();
       await this.storage.save(ready.persist);
+      this.emit('wal-fsync', (performance.now() - t0) / 1000);
       if (ready.persist.snapshot !== null) {
         const snap = ready.persist.snapshot;
         this.options.stateMachine.restore(snap.data);
+        this.membershipChanged = true; // the snapshot carries its own configuration
         this.appliedIndex = snap.meta.index;
         this.appliedTerm = snap.meta.term;
         this.entriesSinceSnapshot = 0;
@@ -374,7 +417,9 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   }
 
   private applyCommitted(ready: Ready<Envelope, unknown>): void {
+    const t0 = performance.now();
     for (const entry of ready.apply) this.applyEntry(entry);
+    if (ready.apply.length > 0) this.emit('apply-batch', (performance.now() - t0) / 1000, ready.apply.length);
     for (const rs of ready.readStates) this.readPoints.push(rs);
     this.releaseReads();
   }
@@ -387,6 +432,10 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     assert(entry.index === this.appliedIndex + 1, () => `apply in order: got ${entry.index} after ${this.appliedIndex}`);
     let result: R | undefined;
     if (entry.kind === 'command') result = this.options.stateMachine.apply(entry.data, entry.index);
+    else if (entry.kind === 'config') {
+      this.options.stateMachine.applyConfig?.(entry.data, entry.index);
+      this.membershipChanged = true;
+    }
     this.appliedIndex = entry.index;
     this.appliedTerm = entry.term;
     this.entriesSinceSnapshot++;

@@ -27,6 +27,13 @@ export interface ClusterIdentity {
   readonly clusterId: string;
   readonly token: string;
   readonly members: readonly MemberConfig[];
+  /**
+   * This member's id inside the consensus protocol when it is not its name (a member that joined
+   * a running cluster gets one from the cluster; `members` then name members by protocol id).
+   */
+  readonly nodeId?: string;
+  /** Learners of the configuration this member bootstrapped with (a member that joined). */
+  readonly learners?: readonly string[];
 }
 
 /** `m1=http://127.0.0.1:2380,m2=http://127.0.0.1:22380` → members (one name may repeat for several URLs). */

@@ -1,8 +1,7 @@
 /**
- * The etcd v3 gRPC front end of a replicated node: KV (Range, Put, DeleteRange, Txn, Compact),
- * Maintenance.Status and Cluster.MemberList, on etcd's own wire definitions so etcdctl and
- * the etcd client libraries work unchanged. Watch, Lease, Lock and Election live in their own
- * files (watch-service.ts, lease-service.ts, lock-service.ts, election-service.ts).
+ * The etcd v3 gRPC front end of a replicated node: KV (Range, Put, DeleteRange, Txn, Compact)
+ * here; Auth, Watch, Lease, Lock, Election, Cluster, Maintenance and /health, /metrics in their
+ * own files; on etcd's own wire definitions so etcdctl and the etcd client libraries work unchanged.
  *
  * Writes go through the log under this server's client session; reads are linearizable (a
  * ReadIndex barrier, then the local store) unless the request asks for `serializable`.
@@ -18,7 +17,7 @@ import {
   pbResult, toDeleteRange, toPut, toRange, toTxn,
   type PbDeleteRangeRequest, type PbHeader, type PbPutRequest, type PbRangeRequest, type PbTxnRequest,
 } from './convert.js';
-import { kvError, toGrpcError } from './grpc-errors.js';
+import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
 import { electionService, etcdService, lockService } from './proto.js';
 import { AuthService } from './auth-service.js';
 import { DEFAULT_LEASE_LIMITS, LeaseKeeper, leaseHandlers, type LeaseLimits } from './lease-service.js';
@@ -29,6 +28,16 @@ import type { ServiceContext } from './service-context.js';
 import { WatchHub, type WatchLimits } from '../statemachine/mvcc/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import { SessionProposer } from './session-proposer.js';
+// ---- cluster and maintenance services (begin) ----
+import { clusterServiceHandlers } from './cluster-service.js';
+import { maintenanceServiceHandlers } from './maintenance-service.js';
+import { attachMembershipRuntime } from './membership-runtime.js';
+import { BackendQuota, DEFAULT_QUOTA_BACKEND_BYTES } from './quota.js';
+import type { MemberContext } from './member-context.js';
+import type { PeerTls } from '../transport/index.js';
+import { httpHandler, listenHttp, SharedClientPort } from './http-endpoints.js';
+import { ServerMetrics } from './metrics.js';
+// ---- cluster and maintenance services (end) ----
 
 /** The etcd API version quorate speaks (reported by Maintenance.Status). */
 export const ETCD_API_VERSION = '3.5.0';
@@ -70,6 +79,16 @@ export interface EtcdServerOptions {
   /** Lease timing and bounds (see lease-service.ts); minTtlSeconds follows the election timeout. */
   readonly leaseLimits?: Partial<LeaseLimits>;
   readonly progressNotifyIntervalMs?: number;
+  /** etcd --quota-backend-bytes (0: etcd's default, 2 GiB). */
+  readonly quotaBackendBytes?: number;
+  /** This member's --name when its node id differs (a member that joined a running cluster). */
+  readonly memberName?: string;
+  /** Peer TLS material, for asking other members on their peer port. */
+  readonly peerTls?: PeerTls | null;
+  /** Plain HTTP listeners for /health and /metrics (etcd --listen-metrics-urls). */
+  readonly listenMetrics?: readonly { host: string; port: number }[];
+  /** Called when this member applies its own removal from the cluster. */
+  readonly onRemoved?: () => void;
 }
 
 type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
@@ -80,7 +99,12 @@ export class EtcdServer {
   readonly auth: AuthService;
   private readonly proposer: SessionProposer;
   private readonly limits: ServerLimits;
-  private readonly memberIdByName: Map<string, string>;
+  private readonly services: MemberContext;
+  private readonly quota: BackendQuota;
+  private detachMembership: (() => void) | null = null;
+  /** Prometheus metrics of this member (served at /metrics). */
+  readonly metrics: ServerMetrics;
+  private readonly listeners: { stopAccepting(): void; close(): Promise<void> }[] = [];
   private stopped = false;
   private publishTimer: NodeJS.Timeout | null = null;
   private readonly hub: WatchHub;
@@ -89,7 +113,6 @@ export class EtcdServer {
   private constructor(private readonly options: EtcdServerOptions) {
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
     this.proposer = new SessionProposer(options.node, options.self.name, options.retry, this.limits.maxRequestBytes);
-    this.memberIdByName = new Map(options.identity.members.map((m) => [m.name, m.id]));
     this.auth = new AuthService({
       kv: options.kv,
       propose: (request, user) => this.proposer.propose(request, user),
@@ -97,6 +120,15 @@ export class EtcdServer {
       header: () => this.header(options.kv.store.revision),
       ...(options.authTokenTtlMs === undefined ? {} : { tokenTtlMs: options.authTokenTtlMs }),
     });
+    this.services = {
+      node: options.node, kv: options.kv, identity: options.identity,
+      selfNodeId: options.self.name, selfMemberId: options.self.id, clientTls: options.tls !== null,
+      retry: options.retry, logger: options.logger,
+      header: () => this.header(this.options.kv.store.revision),
+      propose: (request) => this.proposer.propose(request),
+    };
+    this.quota = new BackendQuota(this.services, options.quotaBackendBytes === undefined || options.quotaBackendBytes <= 0 ? DEFAULT_QUOTA_BACKEND_BYTES : options.quotaBackendBytes);
+    this.metrics = new ServerMetrics(this.services, this.quota);
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
       'grpc.max_send_message_length': 2 ** 31 - 1,
@@ -113,8 +145,10 @@ export class EtcdServer {
       }),
       Compact: this.unary((req: { revision?: number }, md) => this.write({ op: 'compact', revision: req.revision ?? 0 }, md)),
     });
-    this.server.addService(etcdService('Maintenance').service, { Status: this.unary(() => Promise.resolve(this.status())) });
-    this.server.addService(etcdService('Cluster').service, { MemberList: this.unary(() => Promise.resolve(this.memberList())) });
+    const maintenance = maintenanceServiceHandlers(this.services, this.quota);
+    this.server.addService(maintenance.service, maintenance.handlers);
+    const cluster = clusterServiceHandlers(this.services);
+    this.server.addService(cluster.service, cluster.handlers);
     this.server.addService(etcdService('Auth').service, this.auth.methods((handler) => this.unary(handler)));
 
     // ---- Watch, Lease, Lock, Election (begin) ----
@@ -147,18 +181,28 @@ export class EtcdServer {
     const credentials = options.tls === null
       ? grpc.ServerCredentials.createInsecure()
       : grpc.ServerCredentials.createSsl(options.tls.ca, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], options.tls.clientCertAuth);
-    for (const l of options.listen) {
-      const host = l.host.includes(':') ? `[${l.host}]` : l.host;
-      await new Promise<number>((resolve, reject) => {
-        s.server.bindAsync(`${host}:${l.port}`, credentials, (err, port) => (err ? reject(err) : resolve(port)));
-      });
+    // One listener per client URL: gRPC, and (without TLS) /health and /metrics over HTTP/1.1.
+    const handler = httpHandler(s.services, s.quota, s.metrics);
+    try {
+      for (const l of options.listen) {
+        s.listeners.push(await SharedClientPort.listen(l.host, l.port, s.server.createConnectionInjector(credentials), handler, options.tls === null));
+      }
+      for (const l of options.listenMetrics ?? []) s.listeners.push(await listenHttp(l.host, l.port, handler));
+    } catch (err) {
+      await Promise.all(s.listeners.map((l) => l.close()));
+      s.server.forceShutdown();
+      throw err;
     }
+    s.detachMembership = attachMembershipRuntime(s.services, options.peerTls ?? null, () => options.onRemoved?.());
     s.publish();
     return s;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.detachMembership?.();
+    this.metrics.close();
+    for (const l of this.listeners) l.stopAccepting();
     if (this.publishTimer !== null) clearTimeout(this.publishTimer);
     this.leaseKeeper.stop();
     this.hub.close();
@@ -166,6 +210,7 @@ export class EtcdServer {
       const force = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2_000);
       this.server.tryShutdown(() => { clearTimeout(force); resolve(); });
     });
+    await Promise.all(this.listeners.map((l) => l.close()));
   }
 
   // ---- requests -------------------------------------------------------------------------
@@ -187,18 +232,35 @@ export class EtcdServer {
 
   private async write(request: KvRequest, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
     this.refuseInvalid(request);
+    this.refuseOnLearner();
     const user = await this.auth.userOf(metadata); // permissions are checked at apply
-    const outcome = await this.proposer.propose(request, user);
+    let outcome: KvOutcome;
+    try {
+      await this.quota.beforeWrite(request);
+      outcome = await this.proposer.propose(request, user);
+    } catch (err) {
+      this.metrics.proposalFailed();
+      throw err;
+    }
+    if (!outcome.ok) this.metrics.proposalFailed();
     return this.respond(outcome);
   }
 
   private async read(request: KvRequest, serializable: boolean, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
     this.refuseInvalid(request);
+    if (!serializable) this.refuseOnLearner();
     if (!serializable) {
       await withRetry(this.options.retry, () => this.options.node.readBarrier(), () => !this.options.node.running);
     }
     this.auth.checkRequest(await this.auth.userOf(metadata), request);
     return this.respond(this.options.kv.execute(request));
+  }
+
+  /** A learner serves serializable reads only (as etcd's learners do). */
+  private refuseOnLearner(): void {
+    if (this.options.node.status().membership.learners.includes(this.options.node.id)) {
+      throw grpcError(grpc.status.UNAVAILABLE, 'etcdserver: rpc not supported for learner');
+    }
   }
 
   private refuseInvalid(request: KvRequest): void {
@@ -212,7 +274,7 @@ export class EtcdServer {
 
   private respond(outcome: KvOutcome): Record<string, unknown> {
     if (!outcome.ok) throw kvError(outcome.error);
-    if (outcome.result.op === 'publish-member' || outcome.result.op === 'auth' || isLeaseResult(outcome.result)) return { header: this.header(outcome.result.revision) };
+    if (outcome.result.op === 'publish-member' || outcome.result.op === 'auth' || outcome.result.op === 'cluster' || isLeaseResult(outcome.result)) return { header: this.header(outcome.result.revision) };
     return pbResult(outcome.result, this.header(outcome.result.revision));
   }
 
@@ -225,44 +287,14 @@ export class EtcdServer {
     };
   }
 
-  private status(): Record<string, unknown> {
-    const s = this.options.node.status();
-    const bytes = this.options.kv.store.approximateBytes();
-    return {
-      header: this.header(this.options.kv.store.revision),
-      version: ETCD_API_VERSION,
-      dbSize: bytes,
-      dbSizeInUse: bytes,
-      leader: s.leader === null ? 0 : this.memberIdByName.get(s.leader) ?? 0,
-      raftIndex: s.commitIndex,
-      raftTerm: s.term,
-      raftAppliedIndex: s.appliedIndex,
-      errors: [],
-      isLearner: s.role === 'learner',
-    };
-  }
-
-  private memberList(): Record<string, unknown> {
-    const learners = new Set<string>(this.options.node.status().membership.learners);
-    return {
-      header: this.header(this.options.kv.store.revision),
-      members: this.options.identity.members.map((m) => ({
-        ID: m.id,
-        name: m.name,
-        peerURLs: m.peerUrls,
-        clientURLs: this.options.kv.clientUrlsOf(m.name),
-        isLearner: learners.has(m.name),
-      })),
-    };
-  }
-
   /** Announce this member's client URLs through the log, retrying until it lands (as etcd does). */
   private publish(): void {
     const attempt = (): void => {
       if (this.stopped) return;
       const current = this.options.kv.clientUrlsOf(this.options.self.name);
       if (sameUrls(current, this.options.advertiseClientUrls)) return;
-      this.proposer.propose({ op: 'publish-member', name: this.options.self.name, clientUrls: this.options.advertiseClientUrls }).then(
+      const memberName = this.options.memberName ?? this.options.self.name;
+      this.proposer.propose({ op: 'publish-member', name: this.options.self.name, clientUrls: this.options.advertiseClientUrls, memberName }).then(
         () => this.options.logger('info', 'published client URLs to the cluster', { clientUrls: this.options.advertiseClientUrls }),
         (err: unknown) => {
           this.options.logger('debug', 'publishing client URLs failed; will retry', { error: (err as Error).message });

@@ -20,6 +20,7 @@ const KV_ERROR_STATUS: Readonly<Record<KvErrorKind, Status>> = {
   'lease-exists': Status.FAILED_PRECONDITION,
   'lease-ttl-too-large': Status.OUT_OF_RANGE,
   'too-many-leases': Status.RESOURCE_EXHAUSTED,
+  'no-space': Status.RESOURCE_EXHAUSTED,
 };
 
 const AUTH_ERROR_STATUS: Readonly<Record<AuthErrorKind, Status>> = {

@@ -14,7 +14,10 @@ import type { Logger } from '../node/config.js';
 import type { PeerTls } from '../transport/index.js';
 import { PROTOCOLS, protocolByName } from '../protocols/registry.js';
 import { KvStateMachine, type KvOutcome } from '../statemachine/mvcc/index.js';
-import { clusterId, loadOrCreateIdentity, parseInitialCluster, parseUrl, type ClusterIdentity } from './cluster-config.js';
+import { clusterId, loadOrCreateIdentity, parseInitialCluster, parseUrl, type ClusterIdentity, type MemberConfig } from './cluster-config.js';
+import { askToJoin, type PeerTls as JoinTls } from '../transport/index.js';
+import type { JoinAnswer } from './membership-runtime.js';
+import { access } from 'node:fs/promises';
 import { EtcdServer, type ClientTls } from './etcd-server.js';
 import { DEFAULT_RETRY_POLICY } from './retry.js';
 
@@ -44,6 +47,10 @@ export interface MemberOptions {
   readonly logger: Logger;
   /** Idle watchers that asked for progress notifications get one this often (default 10 minutes). */
   readonly progressNotifyIntervalMs?: number;
+  /** etcd --quota-backend-bytes (0 or absent: 2 GiB). */
+  readonly quotaBackendBytes?: number;
+  /** etcd --listen-metrics-urls: extra plain-HTTP listeners for /health and /metrics. */
+  readonly listenMetricsUrls?: readonly string[];
 }
 
 export interface Member {
@@ -60,13 +67,16 @@ export async function startMember(o: MemberOptions): Promise<Member> {
   if ([...self.peerUrls].sort().join(',') !== [...o.initialAdvertisePeerUrls].sort().join(',')) {
     throw new QuorateError('INVALID_ARGUMENT', `--initial-advertise-peer-urls (${o.initialAdvertisePeerUrls.join(',')}) does not match '${o.name}' in --initial-cluster (${self.peerUrls.join(',')})`);
   }
-  const fromFlags: ClusterIdentity = { format: 1, name: o.name, clusterId: clusterId(members, o.initialClusterToken), token: o.initialClusterToken, members };
+  const peerTls = o.peerTls === null ? null : await loadPeerTls(o.peerTls);
+  const fromFlags: ClusterIdentity = o.initialClusterState === 'existing' && !(await hasIdentity(o.dataDir))
+    // ---- joining a running cluster (begin) ----
+    ? await identityFromRunningCluster(o.name, self.peerUrls, members.filter((m) => m.name !== o.name), peerTls, o.logger)
+    // ---- joining a running cluster (end) ----
+    : { format: 1, name: o.name, clusterId: clusterId(members, o.initialClusterToken), token: o.initialClusterToken, members };
   const { identity, created } = await loadOrCreateIdentity(o.dataDir, fromFlags);
-  if (created && o.initialClusterState === 'existing') {
-    throw new QuorateError('INVALID_ARGUMENT', '--initial-cluster-state existing: joining a running cluster needs MemberAdd, which quorate does not support yet; start every member with "new"');
-  }
+  const selfNodeId = identity.nodeId ?? o.name;
   o.logger('info', created ? 'starting a new member' : 'restarting a member from its data directory', {
-    name: o.name, clusterId: identity.clusterId, memberId: identity.members.find((m) => m.name === o.name)?.id,
+    name: o.name, clusterId: identity.clusterId, memberId: identity.members.find((m) => m.name === selfNodeId)?.id,
   });
 
   const protocolName = o.protocol ?? 'raft';
@@ -84,13 +94,13 @@ export async function startMember(o: MemberOptions): Promise<Member> {
   if ((listenPeer.scheme === 'https') !== (o.peerTls !== null)) {
     throw new QuorateError('INVALID_ARGUMENT', 'https:// peer URLs need --peer-cert-file, --peer-key-file and --peer-trusted-ca-file (and those need https:// peer URLs)');
   }
-  const peerTls = o.peerTls === null ? null : await loadPeerTls(o.peerTls);
   const node = await ReplicatedNode.start<KvOutcome>({
-    id: nodeId(o.name),
+    id: nodeId(selfNodeId),
     clusterId: identity.clusterId,
     dataDir: o.dataDir,
     listen: listenPeer,
     members: identity.members.map((m) => ({ id: nodeId(m.name), peer: parseUrl(m.peerUrls[0] ?? '', '--initial-cluster') })),
+    learners: (identity.learners ?? []).map((l) => nodeId(l)),
     stateMachine: kv,
     protocol,
     protocolOptions: {
@@ -106,7 +116,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
 
   let server: EtcdServer;
   try {
-    const me = identity.members.find((m) => m.name === o.name);
+    const me = identity.members.find((m) => m.name === selfNodeId);
     if (me === undefined) throw new QuorateError('CORRUPT', `member.json in the data directory does not list '${o.name}'`);
     server = await EtcdServer.start({
       node, kv, identity, self: me,
@@ -121,6 +131,15 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       // so a lease cannot run out during one election.
       leaseLimits: { minTtlSeconds: Math.max(1, Math.ceil((1.5 * o.electionTimeoutMs) / 1000)) },
       ...(o.progressNotifyIntervalMs === undefined ? {} : { progressNotifyIntervalMs: o.progressNotifyIntervalMs }),
+      ...(o.quotaBackendBytes === undefined ? {} : { quotaBackendBytes: o.quotaBackendBytes }),
+      memberName: o.name,
+      peerTls,
+      listenMetrics: (o.listenMetricsUrls ?? []).map((u) => {
+        const l = parseUrl(u, '--listen-metrics-urls');
+        if (l.scheme !== 'http') throw new QuorateError('INVALID_ARGUMENT', '--listen-metrics-urls: only http:// is supported');
+        return l;
+      }),
+      onRemoved: () => node.emit('fatal', new QuorateError('STOPPED', 'this member was removed from the cluster')),
     });
   } catch (err) {
     await node.stop();
@@ -147,3 +166,59 @@ async function loadTls(t: NonNullable<MemberOptions['clientTls']>): Promise<Clie
   if (t.clientCertAuth && ca === null) throw new QuorateError('INVALID_ARGUMENT', '--client-cert-auth needs --trusted-ca-file');
   return { cert, key, ca, clientCertAuth: t.clientCertAuth };
 }
+
+// ---- joining a running cluster (begin) ----
+
+/** A joining member asks the running members this long in all before giving up. */
+export const JOIN_TIMEOUT_MS = 15_000;
+/** Each question to one running member may take this long. */
+export const JOIN_QUERY_TIMEOUT_MS = 2_000;
+
+async function hasIdentity(dataDir: string): Promise<boolean> {
+  try {
+    await access(join(dataDir, 'member.json'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A member started with --initial-cluster-state existing and an empty data directory: ask the
+ * running members (their peer URLs are in --initial-cluster) which cluster this is and which
+ * member id MemberAdd gave these peer URLs.
+ */
+async function identityFromRunningCluster(name: string, peerUrls: readonly string[], others: readonly MemberConfig[], tls: JoinTls | null, log: Logger): Promise<ClusterIdentity> {
+  if (others.length === 0) throw new QuorateError('INVALID_ARGUMENT', '--initial-cluster-state existing: --initial-cluster must name the running members too');
+  const deadline = Date.now() + JOIN_TIMEOUT_MS;
+  let lastError = 'no running member answered';
+  while (Date.now() < deadline) {
+    for (const m of others) {
+      const url = m.peerUrls[0];
+      if (url === undefined) continue;
+      try {
+        const answer = await askToJoin(parseUrl(url, '--initial-cluster'), { peerUrls: [...peerUrls], name }, tls, JOIN_QUERY_TIMEOUT_MS) as Partial<JoinAnswer> & { error?: string };
+        if (typeof answer.error === 'string') {
+          lastError = `${m.name}: ${answer.error}`;
+          continue;
+        }
+        if (typeof answer.clusterId !== 'string' || typeof answer.nodeId !== 'string' || !Array.isArray(answer.members)) {
+          lastError = `${m.name}: malformed answer`;
+          continue;
+        }
+        log('info', 'joining a running cluster', { clusterId: answer.clusterId, memberId: answer.id, nodeId: answer.nodeId });
+        return {
+          format: 1, name, clusterId: answer.clusterId, token: answer.token ?? '', nodeId: answer.nodeId,
+          members: answer.members.map((x) => ({ name: x.nodeId, id: x.id, peerUrls: [...x.peerUrls] })),
+          learners: [...(answer.learners ?? [])],
+        };
+      } catch (err) {
+        lastError = `${m.name}: ${(err as Error).message}`;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new QuorateError('UNAVAILABLE', `--initial-cluster-state existing: could not join the running cluster (${lastError})`);
+}
+
+// ---- joining a running cluster (end) ----

@@ -35,7 +35,7 @@ export interface ServiceContext {
 export async function kvWrite(ctx: ServiceContext, request: KvRequest): Promise<KvResult> {
   const outcome = await ctx.propose(request);
   if (!outcome.ok) throw kvError(outcome.error);
-  if (outcome.result.op === 'publish-member' || outcome.result.op === 'auth' || isLeaseResult(outcome.result)) throw new Error('a KV write answered with a non-KV result');
+  if (outcome.result.op === 'publish-member' || outcome.result.op === 'auth' || outcome.result.op === 'cluster' || isLeaseResult(outcome.result)) throw new Error('a KV write answered with a non-KV result');
   return outcome.result;
 }
 
@@ -44,7 +44,7 @@ export async function kvRead(ctx: ServiceContext, request: KvRequest): Promise<K
   await ctx.readBarrier();
   const outcome = ctx.kv.execute(request);
   if (!outcome.ok) throw kvError(outcome.error);
-  if (outcome.result.op === 'publish-member' || outcome.result.op === 'auth' || isLeaseResult(outcome.result)) throw new Error('a KV read answered with a non-KV result');
+  if (outcome.result.op === 'publish-member' || outcome.result.op === 'auth' || outcome.result.op === 'cluster' || isLeaseResult(outcome.result)) throw new Error('a KV read answered with a non-KV result');
   return outcome.result;
 }
 

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { QuorateError } from '../core/errors.js';
 import type { ReplicatedNode } from '../node/index.js';
-import { encodeKvCommand, type AuthRequest, type AuthUser, type KvOutcome, type KvRequest, type LeaseRequest, type PublishMember } from '../statemachine/mvcc/index.js';
+import { encodeKvCommand, type AuthUser, type KvCommand, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
 export class SessionProposer {
@@ -26,7 +26,7 @@ export class SessionProposer {
   }
 
   /** `user`: who the request's token names (auth is checked at apply), null without a token. */
-  async propose(request: KvRequest | PublishMember | AuthRequest | LeaseRequest, user: AuthUser = null): Promise<KvOutcome> {
+  async propose(request: KvCommand['request'], user: AuthUser = null): Promise<KvOutcome> {
     const seq = this.nextSeq++;
     this.pending.add(seq);
     try {

@@ -1,2 +1,3 @@
 export * from './frame.js';
 export * from './transport.js';
+export * from './join.js';

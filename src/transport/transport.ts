@@ -54,6 +54,9 @@ export interface PeerTls {
   readonly ca: Buffer;
 }
 
+/** First frame of a connection that asks to join rather than to talk (see join.ts). */
+export const JOIN_QUERY_MAGIC = 'QRT1-JOIN';
+
 interface Handshake {
   readonly magic: 'QRT1';
   readonly clusterId: string;
@@ -98,6 +101,11 @@ export class PeerTransport<M extends Envelope> {
   private peers: Map<NodeId, PeerAddress>;
   private closed = false;
   private readonly limits: TransportLimits;
+  /**
+   * Answers a joining member's question (who is in the cluster, what is my id) on a connection
+   * that opens with a join query instead of a handshake; null: such connections are refused.
+   */
+  joinQueryHandler: ((query: unknown) => unknown) | null = null;
   readonly counters: TransportCounters = { malformedFrames: 0, oversizedFrames: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0, received: 0 };
 
   private constructor(private readonly o: TransportOptions, private readonly onMessage: (m: M) => void) {
@@ -296,6 +304,18 @@ export class PeerTransport<M extends Envelope> {
           return refuse('malformedFrames', 'undecodable frame');
         }
         if (peer === null) {
+          const q = value as { magic?: unknown };
+          if (typeof q === 'object' && q !== null && q.magic === JOIN_QUERY_MAGIC && this.joinQueryHandler !== null) {
+            clearTimeout(timer);
+            let answer: unknown;
+            try {
+              answer = this.joinQueryHandler(value);
+            } catch (err) {
+              answer = { error: (err as Error).message };
+            }
+            socket.end(encodeFrame(packTransient(answer)));
+            return;
+          }
           const h = value as Partial<Handshake>;
           if (typeof h !== 'object' || h === null || h.magic !== 'QRT1') return refuse('handshakeFailures', 'no handshake');
           if (h.clusterId !== this.o.clusterId) return refuse('wrongCluster', `cluster id ${String(h.clusterId)} is not ${this.o.clusterId}`);

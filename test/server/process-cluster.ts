@@ -116,7 +116,19 @@ export class ProcessCluster {
     return m.client;
   }
 
-  launch(name: string): void {
+  /** Reserve ports for a member that is not started yet (one to add with MemberAdd). */
+  async reserve(name: string): Promise<void> {
+    if (this.members.has(name)) throw new Error(`${name} exists`);
+    this.members.set(name, { name, clientPort: await freePort(), peerPort: await freePort(), child: null, exited: Promise.resolve(), client: null });
+  }
+
+  /** Has the member's process exited (or was it never started)? Waits at most `boundMs`. */
+  async exitedWithin(name: string, boundMs: number): Promise<boolean> {
+    const m = this.member(name);
+    return Promise.race([m.exited.then(() => true), sleep(boundMs).then(() => false)]);
+  }
+
+  launch(name: string, extraFlags: readonly string[] = []): void {
     const m = this.member(name);
     if (m.child !== null) throw new Error(`${name} is already running`);
     const child = spawn(process.execPath, [
@@ -130,6 +142,7 @@ export class ProcessCluster {
       '--heartbeat-interval', '50',
       '--election-timeout', '500',
       ...this.extraFlags,
+      ...extraFlags,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) {

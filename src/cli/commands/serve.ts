@@ -18,7 +18,7 @@ const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or 
   --listen-peer-urls URLS              e.g. http://127.0.0.1:2380 (default http://localhost:2380)
   --initial-advertise-peer-urls URLS   (default: the listen peer URLs)
   --initial-cluster NAME=URL,...       every member at bootstrap (default NAME=initial-advertise-peer-urls)
-  --initial-cluster-state new|existing (default new; existing needs MemberAdd: not supported yet)
+  --initial-cluster-state new|existing (default new; existing: join a running cluster after 'member add')
   --initial-cluster-token TOKEN        (default "etcd-cluster")
   --cert-file, --key-file FILE         serve clients over TLS
   --trusted-ca-file FILE               CA for client certificates
@@ -32,6 +32,9 @@ const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or 
   --max-request-bytes N                (default 1572864)
   --max-txn-ops N                      (default 128)
   --auth-token-ttl SECONDS             lifetime of auth tokens (default 300)
+  --quota-backend-bytes N              raise the NOSPACE alarm above this db size (default 0: 2 GiB)
+  --listen-metrics-urls URLS           also serve /health and /metrics here (http:// only; they are
+                                       on the client URLs too unless clients use TLS)
   --log-level debug|info|warn|error    (default info)
   --experimental-watch-progress-notify-interval DURATION
                                        idle watchers that asked for progress get one this often (default 10m)
@@ -44,6 +47,12 @@ const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((
 function positive(flag: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+function nonNegative(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} must be a non-negative integer, got '${v}'`);
   return n;
 }
 
@@ -77,6 +86,8 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'max-request-bytes': { type: 'string', default: '1572864' },
       'max-txn-ops': { type: 'string', default: '128' },
       'auth-token-ttl': { type: 'string', default: '300' },
+      'quota-backend-bytes': { type: 'string', default: '0' },
+      'listen-metrics-urls': { type: 'string', default: '' },
       'log-level': { type: 'string', default: 'info' },
       'experimental-watch-progress-notify-interval': { type: 'string', default: '10m' },
     },
@@ -124,6 +135,8 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     maxRequestBytes: positive('max-request-bytes', values['max-request-bytes']),
     maxTxnOps: positive('max-txn-ops', values['max-txn-ops']),
     authTokenTtlMs: positive('auth-token-ttl', values['auth-token-ttl']) * 1_000,
+    quotaBackendBytes: nonNegative('quota-backend-bytes', values['quota-backend-bytes']),
+    listenMetricsUrls: list(values['listen-metrics-urls']),
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
     progressNotifyIntervalMs: durationMs('experimental-watch-progress-notify-interval', values['experimental-watch-progress-notify-interval']),
   };

@@ -16,7 +16,9 @@ export type KvErrorKind =
   | 'request-too-large'
   | 'lease-exists'
   | 'lease-ttl-too-large'
-  | 'too-many-leases';
+  | 'too-many-leases'
+
+  | 'no-space';
 
 export const KV_ERROR_MESSAGES: Readonly<Record<KvErrorKind, string>> = {
   'empty-key': 'etcdserver: key is not provided',
@@ -33,6 +35,7 @@ export const KV_ERROR_MESSAGES: Readonly<Record<KvErrorKind, string>> = {
   'lease-ttl-too-large': 'etcdserver: too large lease TTL',
   // etcd has no such limit; quorate's is MAX_LEASES (statemachine/mvcc/leases.ts).
   'too-many-leases': 'etcdserver: too many requests: too many leases exist; revoke some and retry',
+  'no-space': 'etcdserver: mvcc: database space exceeded',
 };
 
 export class KvError extends Error {

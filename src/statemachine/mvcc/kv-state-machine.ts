@@ -16,6 +16,7 @@ import type { KeyRevision } from './key-index.js';
 import type { KvRequest, KvResult } from './requests.js';
 import { MvccStore } from './store.js';
 import { isLeaseRequest, LeaseTable, type LeaseRequest, type LeaseResult } from './leases.js';
+import { ClusterState, isClusterRequest, type ClusterRequest, type ClusterResult } from './cluster-state.js';
 import type { KvLimits } from './validate.js';
 
 /**
@@ -26,6 +27,8 @@ export interface PublishMember {
   readonly op: 'publish-member';
   readonly name: string;
   readonly clientUrls: readonly string[];
+  /** The member's --name when it differs from its node id (members added at runtime). */
+  readonly memberName?: string;
 }
 
 export interface PublishResult {
@@ -39,14 +42,14 @@ export interface KvCommand {
   readonly seq: number;
   /** The lowest sequence number the client still waits for an answer to. */
   readonly lowestPending: number;
-  readonly request: KvRequest | PublishMember | AuthRequest | LeaseRequest;
+  readonly request: KvRequest | PublishMember | AuthRequest | LeaseRequest | ClusterRequest;
   /** Auth: the user whose token the request carried (absent: no token). */
   readonly user?: string;
 }
 
 /** What applying a command answers: the result, or the etcd error it was refused with. */
 export type KvOutcome =
-  | { readonly ok: true; readonly result: KvResult | PublishResult | AuthResult | LeaseResult }
+  | { readonly ok: true; readonly result: KvResult | PublishResult | AuthResult | LeaseResult | ClusterResult }
   | { readonly ok: false; readonly error: KvErrorKind | AuthErrorKind | 'stale-duplicate' };
 
 /** Sessions kept at most; the least recently active one is evicted first (deterministically). */
@@ -75,6 +78,10 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   private sessions = new Map<string, Session>();
   /** Client URLs each member published, by member name. */
   private memberClientUrls = new Map<string, readonly string[]>();
+  /** Members changed at runtime, removed member ids, alarms (see cluster-state.ts). */
+  readonly cluster = new ClusterState();
+  /** Names members published for themselves, by node id (members added at runtime). */
+  private memberNames = new Map<string, string>();
 
   constructor(limits?: KvLimits) {
     this.store = new MvccStore(limits);
@@ -92,6 +99,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     const earlier = session.results.get(cmd.seq);
     if (earlier !== undefined) return earlier;
     const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request)
+      : isClusterRequest(cmd.request) ? { ok: true as const, result: this.cluster.apply(cmd.request, this.store.revision) }
       : isLeaseRequest(cmd.request) ? this.applyLease(cmd.request)
       : this.applyChecked(cmd.user ?? null, cmd.request);
     session.results.set(cmd.seq, outcome);
@@ -116,7 +124,10 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       return error === null ? { ok: true, result: { op: 'auth', revision: this.store.revision } } : { ok: false, error };
     }
     const denied = this.auth.checkRequest(user, request);
-    return denied === null ? this.execute(request) : { ok: false, error: denied };
+    if (denied !== null) return { ok: false, error: denied };
+    // While the NOSPACE alarm is raised, writes that add data are refused (deletes free space).
+    if (this.cluster.hasAlarm('NOSPACE') && writesData(request)) return { ok: false, error: 'no-space' };
+    return this.execute(request);
   }
 
   private applyLease(request: LeaseRequest): KvOutcome {
@@ -132,8 +143,27 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     return this.memberClientUrls.get(member) ?? [];
   }
 
+  /** A committed membership change (the protocol's config entry): keeps the member table. */
+  applyConfig(data: Uint8Array, _index: Index): void {
+    this.cluster.applyMembershipChange(data);
+  }
+
+  /** The name a member published for itself (members added at runtime), if any. */
+  publishedNameOf(nodeId: string): string | undefined {
+    return this.memberNames.get(nodeId);
+  }
+
+  /** Drop what belongs to the old cluster (a snapshot restored as the start of a new one). */
+  resetForNewCluster(): void {
+    this.cluster.clear();
+    this.memberClientUrls.clear();
+    this.memberNames.clear();
+    this.sessions.clear();
+  }
+
   private publish(req: PublishMember): KvOutcome {
     this.memberClientUrls.set(req.name, [...req.clientUrls]);
+    if (req.memberName !== undefined) this.memberNames.set(req.name, req.memberName);
     return { ok: true, result: { op: 'publish-member', revision: this.store.revision } };
   }
 
@@ -145,8 +175,10 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const sessions = [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]);
     const members = [...this.memberClientUrls];
-    const leases = this.leases.snapshot();
-    return pack({ format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members, auth: this.auth.snapshot(), leases });
+    return pack({
+      format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members,
+      auth: this.auth.snapshot(), leases: this.leases.snapshot(), cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
+    });
   }
 
   restore(data: Uint8Array): void {
@@ -158,6 +190,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       auth?: unknown;
       /** [id, ttlSeconds, renewals]; absent in snapshots taken before leases existed. */
       leases?: [number, number, number][];
+      cluster?: unknown;
+      memberNames?: [string, string][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
@@ -168,6 +202,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     this.leases.restore(snap.leases ?? [], this.store);
     this.memberClientUrls = new Map(snap.members);
     this.auth.restore(snap.auth);
+    this.cluster.fromSnapshot(snap.cluster);
+    this.memberNames = new Map(snap.memberNames ?? []);
     this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [client, { lowestPending, results: new Map(results) }]));
   }
 
@@ -200,5 +236,14 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       assert(!oldest.done, 'a result to drop');
       session.results.delete(oldest.value);
     }
+  }
+}
+
+/** Refused while a NOSPACE alarm is active (etcd's capped applier): puts, and txns holding a put. */
+function writesData(req: KvRequest): boolean {
+  switch (req.op) {
+    case 'put': return true;
+    case 'txn': return [...req.success, ...req.failure].some((op) => op.op === 'put' || (op.op === 'txn' && writesData(op)));
+    default: return false;
   }
 }

@@ -1,0 +1,217 @@
+/**
+ * etcd's Maintenance service: Status, Alarm, Defragment, Hash, HashKV, Snapshot, MoveLeader.
+ *
+ * - Status: version, db size (see quota.ts), leader, raft index/term/applied index, alarms as errors.
+ * - HashKV: a CRC-32 of every kept key version up to a revision (tombstones included), equal on
+ *   members that applied the same log; Hash: the same over everything.
+ * - Snapshot: the state machine's snapshot in a quorate envelope, streamed in chunks, followed by
+ *   the SHA-256 of everything before it (as etcd appends to its snapshot stream). Restorable with
+ *   `quorate snapshot restore`. It is not a bbolt file: `etcdctl snapshot status/restore` cannot read it.
+ * - MoveLeader: leadership transfer to a voter; answered once the target leads.
+ * - Defragment: takes a snapshot now and compacts the WAL behind it; the reported size drops to
+ *   what is in use.
+ */
+import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import * as grpc from '@grpc/grpc-js';
+import { pack, unpack } from '../core/codec.js';
+import { nodeId } from '../core/ids.js';
+import { QuorateError } from '../core/errors.js';
+import type { AlarmKind } from '../statemachine/mvcc/index.js';
+import { adminService, unaryHandler } from './admin-proto.js';
+import { ETCD_API_VERSION } from './etcd-server.js';
+import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
+import type { BackendQuota } from './quota.js';
+import { currentMembers, memberIdOf, type MemberContext } from './member-context.js';
+
+/** Bytes per Snapshot stream message (etcd sends 32 KiB). */
+export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
+/** MoveLeader waits this long for the target to take over. */
+export const MOVE_LEADER_TIMEOUT_MS = 5_000;
+/** Marks a quorate snapshot file. */
+export const SNAPSHOT_FILE_MAGIC = 'quorate-snapshot';
+export const SNAPSHOT_FILE_VERSION = 1;
+const SHA256_BYTES = 32;
+/**
+ * The body is padded to a multiple of this many bytes: etcdctl's `snapshot save` accepts a stream
+ * only if its length is a multiple of 512 plus the 32-byte SHA-256 (a bbolt file is whole pages).
+ */
+export const SNAPSHOT_BODY_ALIGN_BYTES = 512;
+/** Body layout: magic, u32 length of the encoded envelope, the envelope, zero padding. */
+const BODY_MAGIC = Buffer.from('QRTSNAP1', 'latin1');
+
+export const MAINTENANCE_ERRORS = {
+  notLeader: () => grpcError(grpc.status.FAILED_PRECONDITION, 'etcdserver: not leader'),
+  badLeaderTransferee: () => grpcError(grpc.status.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'),
+  leaderTransferTimeout: () => grpcError(grpc.status.UNAVAILABLE, 'etcdserver: request timed out, leader transfer took too long'),
+};
+
+interface PbAlarmRequest { action?: string; memberID?: string; alarm?: string }
+
+export function maintenanceServiceHandlers(ctx: MemberContext, quota: BackendQuota): { service: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
+  const toError = (err: unknown): grpc.ServiceError => (isServiceError(err) ? err : toGrpcError(err));
+  const h = <Req>(fn: (req: Req) => Promise<Record<string, unknown>>) => unaryHandler(fn, toError);
+  return {
+    service: adminService('Maintenance').service,
+    handlers: {
+      Status: h(() => {
+        quota.refresh();
+        return Promise.resolve(status(ctx, quota));
+      }),
+      Alarm: h((req: PbAlarmRequest) => alarm(ctx, quota, req)),
+      Defragment: h(async () => {
+        await ctx.node.snapshotNow();
+        quota.defragmented();
+        ctx.logger('info', 'defragmented: snapshot taken and log compacted', { inUse: quota.inUse() });
+        return { header: ctx.header() };
+      }),
+      Hash: h(() => Promise.resolve({ header: ctx.header(), hash: hashKv(ctx, 0).hash })),
+      HashKV: h((req: { revision?: string }) => {
+        const r = hashKv(ctx, Number(req.revision ?? 0));
+        return Promise.resolve({ header: ctx.header(), hash: r.hash, compact_revision: r.compactRevision });
+      }),
+      MoveLeader: h((req: { targetID?: string }) => moveLeader(ctx, String(req.targetID ?? '0'))),
+      Snapshot: (call: grpc.ServerWritableStream<unknown, unknown>) => streamSnapshot(ctx, call),
+    },
+  };
+}
+
+function status(ctx: MemberContext, quota: BackendQuota): Record<string, unknown> {
+  const s = ctx.node.status();
+  return {
+    header: ctx.header(),
+    version: ETCD_API_VERSION,
+    dbSize: quota.size(),
+    dbSizeInUse: quota.inUse(),
+    leader: memberIdOf(ctx, s.leader),
+    raftIndex: s.commitIndex,
+    raftTerm: s.term,
+    raftAppliedIndex: s.appliedIndex,
+    errors: quota.alarms().map((a) => `memberID:${a.memberId} alarm:${a.alarm} `),
+    isLearner: s.membership.learners.includes(nodeId(ctx.selfNodeId)),
+  };
+}
+
+async function alarm(ctx: MemberContext, quota: BackendQuota, req: PbAlarmRequest): Promise<Record<string, unknown>> {
+  const pb = (list: readonly { memberId: string; alarm: string }[]) => ({ header: ctx.header(), alarms: list.map((a) => ({ memberID: a.memberId, alarm: a.alarm })) });
+  const action = req.action ?? 'GET';
+  if (action === 'GET') {
+    const wanted = req.alarm ?? 'NONE';
+    return pb(quota.alarms().filter((a) => wanted === 'NONE' || a.alarm === wanted));
+  }
+  const kind = req.alarm;
+  if (kind !== 'NOSPACE' && kind !== 'CORRUPT') return pb([]);
+  const memberId = String(req.memberID ?? '0');
+  const existed = quota.alarms().some((a) => a.memberId === memberId && a.alarm === kind);
+  const outcome = await ctx.propose({ op: 'alarm', action: action === 'ACTIVATE' ? 'activate' : 'deactivate', memberId, alarm: kind as AlarmKind });
+  if (!outcome.ok) throw kvError(outcome.error);
+  if (action === 'ACTIVATE') return pb([{ memberId, alarm: kind }]);
+  if (existed) ctx.logger('info', 'alarm disarmed', { memberId, alarm: kind });
+  return pb(existed ? [{ memberId, alarm: kind }] : []);
+}
+
+/** CRC-32 of every key version with revision <= `revision` (0: the current one) kept since the last compaction. */
+export function hashKv(ctx: MemberContext, revision: number): { hash: number; compactRevision: number } {
+  const store = ctx.kv.store;
+  const state = store.state();
+  if (revision > state.revision) throw kvError('future-rev');
+  if (revision > 0 && revision < state.compactRevision) throw kvError('compacted');
+  const upTo = revision === 0 ? state.revision : revision;
+  const keys = [...state.keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  let hash = 0;
+  const header = Buffer.alloc(8 * 4);
+  for (const [key, revs] of keys) {
+    const keyBytes = Buffer.from(key, 'latin1');
+    for (const r of revs) {
+      if (r.main > upTo) continue;
+      header.writeDoubleBE(r.main, 0);
+      header.writeDoubleBE(r.sub, 8);
+      header.writeDoubleBE(r.createRevision, 16);
+      header.writeDoubleBE(r.value === null ? -1 : r.version, 24);
+      hash = crc32(header, hash);
+      hash = crc32(keyBytes, hash);
+      if (r.value !== null) hash = crc32(r.value, hash);
+    }
+  }
+  return { hash: hash >>> 0, compactRevision: state.compactRevision };
+}
+
+/** The snapshot file's body: an envelope around the state machine snapshot. */
+export function encodeSnapshotBody(stateMachineSnapshot: Uint8Array, revision: number): Buffer {
+  const envelope = pack({ magic: SNAPSHOT_FILE_MAGIC, version: SNAPSHOT_FILE_VERSION, revision, stateMachine: stateMachineSnapshot });
+  const used = BODY_MAGIC.length + 4 + envelope.byteLength;
+  const body = Buffer.alloc(Math.ceil(used / SNAPSHOT_BODY_ALIGN_BYTES) * SNAPSHOT_BODY_ALIGN_BYTES);
+  BODY_MAGIC.copy(body, 0);
+  body.writeUInt32BE(envelope.byteLength, BODY_MAGIC.length);
+  body.set(envelope, BODY_MAGIC.length + 4);
+  return body;
+}
+
+/** Check a snapshot file's trailing SHA-256 and return the state machine snapshot inside. */
+export function decodeSnapshotFile(file: Buffer): { stateMachine: Uint8Array; revision: number } {
+  if (file.length <= SHA256_BYTES) throw new QuorateError('CORRUPT', 'snapshot file is too short');
+  const body = file.subarray(0, file.length - SHA256_BYTES);
+  const expected = file.subarray(file.length - SHA256_BYTES);
+  if (!createHash('sha256').update(body).digest().equals(expected)) {
+    throw new QuorateError('CORRUPT', 'snapshot file checksum mismatch (the file is damaged or not a quorate snapshot)');
+  }
+  let env: { magic?: unknown; version?: unknown; revision?: unknown; stateMachine?: unknown };
+  try {
+    if (!body.subarray(0, BODY_MAGIC.length).equals(BODY_MAGIC)) throw new Error('no magic');
+    const length = body.readUInt32BE(BODY_MAGIC.length);
+    env = unpack(body.subarray(BODY_MAGIC.length + 4, BODY_MAGIC.length + 4 + length)) as typeof env;
+  } catch {
+    throw new QuorateError('CORRUPT', 'snapshot file body cannot be decoded');
+  }
+  if (env.magic !== SNAPSHOT_FILE_MAGIC || env.version !== SNAPSHOT_FILE_VERSION || !(env.stateMachine instanceof Uint8Array)) {
+    throw new QuorateError('CORRUPT', `not a quorate snapshot (version ${SNAPSHOT_FILE_VERSION})`);
+  }
+  return { stateMachine: env.stateMachine, revision: Number(env.revision) };
+}
+
+function streamSnapshot(ctx: MemberContext, call: grpc.ServerWritableStream<unknown, unknown>): void {
+  let body: Buffer;
+  try {
+    body = encodeSnapshotBody(ctx.kv.snapshot(), ctx.kv.store.revision);
+  } catch (err) {
+    call.destroy(toGrpcError(err));
+    return;
+  }
+  const file = Buffer.concat([body, createHash('sha256').update(body).digest()]);
+  const header = ctx.header();
+  ctx.logger('info', 'sending snapshot to a client', { bytes: file.length });
+  let offset = 0;
+  const writeMore = (): void => {
+    while (offset < file.length) {
+      const chunk = file.subarray(offset, Math.min(offset + SNAPSHOT_CHUNK_BYTES, file.length));
+      offset += chunk.length;
+      const ok = call.write({ header, remaining_bytes: file.length - offset, blob: chunk });
+      if (!ok) {
+        call.once('drain', writeMore);
+        return;
+      }
+    }
+    call.end();
+  };
+  call.on('cancelled', () => { offset = file.length; });
+  writeMore();
+}
+
+async function moveLeader(ctx: MemberContext, targetId: string): Promise<Record<string, unknown>> {
+  if (!ctx.node.isLeader()) throw MAINTENANCE_ERRORS.notLeader();
+  const target = currentMembers(ctx).find((m) => m.id === targetId);
+  if (target === undefined || target.isLearner) throw MAINTENANCE_ERRORS.badLeaderTransferee();
+  if (target.nodeId === ctx.selfNodeId) return { header: ctx.header() };
+  ctx.node.transferLeadership(nodeId(target.nodeId));
+  const deadline = Date.now() + MOVE_LEADER_TIMEOUT_MS;
+  while (ctx.node.status().leader !== target.nodeId) {
+    if (Date.now() > deadline || !ctx.node.running) throw MAINTENANCE_ERRORS.leaderTransferTimeout();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  ctx.logger('info', 'moved leadership', { to: target.nodeId });
+  return { header: ctx.header() };
+}
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number' && (err as Partial<grpc.ServiceError>).metadata !== undefined;
+}

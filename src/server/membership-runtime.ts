@@ -1,0 +1,108 @@
+/**
+ * What a running member does about membership beyond the Cluster service:
+ *
+ * - keeps the peer transport dialing every current member at its current peer URL (after each
+ *   applied membership change or peer URL update, and once at start, since a restored snapshot
+ *   may hold changes);
+ * - answers a joining member's question on the peer port (which cluster, which member id, who is
+ *   in it) so `--initial-cluster-state existing` works after MemberAdd;
+ * - stops this member once it applies its own removal (etcd's member exits the same way), or,
+ *   when it has no leader (a removed member stops hearing from the leader before it learns the
+ *   removal committed), once another member says this member's id was removed.
+ */
+
+/** How often a member without a leader asks another member whether it was removed. */
+export const REMOVED_CHECK_INTERVAL_MS = 2_000;
+/** A member that applied its own removal stops this much later. */
+export const REMOVED_STOP_DELAY_MS = 1_000;
+import { QuorateError } from '../core/errors.js';
+import { askToJoin, type PeerTls } from '../transport/index.js';
+import { nodeId } from '../core/ids.js';
+import { parseUrl } from './cluster-config.js';
+import { currentMembers, type MemberContext } from './member-context.js';
+
+/** What a running member answers a joining member (see transport/join.ts). */
+export interface JoinAnswer {
+  readonly clusterId: string;
+  readonly token: string;
+  /** The joining member's id in the protocol and its etcd member id. */
+  readonly nodeId: string;
+  readonly id: string;
+  /** Every current member, by protocol id. */
+  readonly members: readonly { nodeId: string; id: string; peerUrls: readonly string[] }[];
+  readonly learners: readonly string[];
+}
+
+export function attachMembershipRuntime(ctx: MemberContext, peerTls: PeerTls | null, onRemoved: () => void): () => void {
+  let removed = false;
+  const stop = (): void => {
+    if (removed) return;
+    removed = true;
+    ctx.logger('warn', 'this member was removed from the cluster; stopping');
+    onRemoved();
+  };
+  const syncPeers = (): void => {
+    const members = currentMembers(ctx).filter((m) => m.peerUrls.length > 0);
+    ctx.node.setPeerAddresses(members.map((m) => ({ id: nodeId(m.nodeId), peer: parseUrl(m.peerUrls[0] ?? '', 'peer URL') })));
+  };
+  const onMembership = (): void => {
+    syncPeers();
+    // Removed means this member's id was removed by an applied change. Not being in the
+    // configuration is not enough: a joining member that installs a snapshot taken before it was
+    // added is briefly outside it.
+    // Let answers in flight (the removal's own, if this member made it) leave before stopping.
+    if (ctx.kv.cluster.wasRemoved(ctx.selfMemberId) && !removed) setTimeout(stop, REMOVED_STOP_DELAY_MS).unref();
+  };
+  let asking = false;
+  const checkRemoved = (): void => {
+    if (asking || removed || ctx.node.status().leader !== null) return;
+    const others = currentMembers(ctx).filter((m) => m.nodeId !== ctx.selfNodeId && m.peerUrls.length > 0);
+    const self = currentMembers(ctx).find((m) => m.nodeId === ctx.selfNodeId);
+    const other = others[Math.floor(Math.random() * others.length)];
+    if (other === undefined || self === undefined) return;
+    asking = true;
+    askToJoin(parseUrl(other.peerUrls[0] ?? '', 'peer URL'), { peerUrls: [...self.peerUrls], memberId: ctx.selfMemberId }, peerTls, REMOVED_CHECK_INTERVAL_MS)
+      .then((answer) => { if ((answer as { removed?: unknown }).removed === true) stop(); }, () => {})
+      .finally(() => { asking = false; });
+  };
+  const timer = setInterval(checkRemoved, REMOVED_CHECK_INTERVAL_MS);
+  timer.unref();
+  // Peer URLs also change without a membership change (MemberUpdate), and while a member replays
+  // its log the URLs pass through older values: follow the member table after every applied batch.
+  let seenVersion = ctx.kv.cluster.version;
+  const onApplied = (): void => {
+    if (ctx.kv.cluster.version === seenVersion) return;
+    seenVersion = ctx.kv.cluster.version;
+    syncPeers();
+  };
+  syncPeers();
+  ctx.node.on('membership', onMembership);
+  ctx.node.on('apply-batch', onApplied);
+  ctx.node.setJoinQueryHandler((query) => answerJoin(ctx, query));
+  return () => {
+    clearInterval(timer);
+    ctx.node.off('membership', onMembership);
+    ctx.node.off('apply-batch', onApplied);
+    ctx.node.setJoinQueryHandler(null);
+  };
+}
+
+function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | { error: string; removed?: boolean } {
+  const q = query as { peerUrls?: unknown; memberId?: unknown };
+  if (typeof q.memberId === 'string' && ctx.kv.cluster.wasRemoved(q.memberId)) return { error: `member ${q.memberId} was removed from the cluster`, removed: true };
+  if (!Array.isArray(q.peerUrls)) return { error: 'a join query names the joining member\'s peer URLs' };
+  const wanted = [...(q.peerUrls as string[])].map(String).sort().join(',');
+  const members = currentMembers(ctx);
+  const me = members.find((m) => [...m.peerUrls].sort().join(',') === wanted);
+  if (me === undefined) {
+    return { error: new QuorateError('INVALID_ARGUMENT', `no member of this cluster has peer URLs ${wanted}; add it first (etcdctl member add NAME --peer-urls=${wanted})`).message };
+  }
+  return {
+    clusterId: ctx.identity.clusterId,
+    token: ctx.identity.token,
+    nodeId: me.nodeId,
+    id: me.id,
+    members: members.map((m) => ({ nodeId: m.nodeId, id: m.id, peerUrls: [...m.peerUrls] })),
+    learners: members.filter((m) => m.isLearner).map((m) => m.nodeId),
+  };
+}

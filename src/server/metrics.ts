@@ -1,0 +1,97 @@
+/**
+ * Prometheus metrics of one member, named after etcd's so dashboards and alerts written for etcd
+ * read them unchanged. Each member has its own registry (several members may share a process).
+ *
+ * What each one measures here:
+ * - etcd_server_has_leader, etcd_server_is_leader, etcd_server_is_learner, etcd_server_leader_changes_seen_total;
+ * - etcd_server_proposals_committed_total / _applied_total: the protocol's commit and applied index;
+ *   etcd_server_proposals_pending: proposals waiting for their result on this member;
+ *   etcd_server_proposals_failed_total: client writes answered with an error;
+ * - etcd_disk_wal_fsync_duration_seconds: one Ready's WAL write + fsync (group commit);
+ * - etcd_disk_backend_commit_duration_seconds: applying one batch of committed entries to the
+ *   in-memory MVCC store (quorate's backend; its durable form is the WAL and snapshots);
+ * - etcd_mvcc_db_total_size_in_bytes / _in_use_in_bytes: see quota.ts;
+ * - etcd_debugging_mvcc_watcher_total: open watchers (0 until a watch service reports them);
+ * - etcd_server_quota_backend_bytes.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BackendQuota } from './quota.js';
+import type { MemberContext } from './member-context.js';
+
+/** etcd's buckets: 1 ms doubling up to about 8 s. */
+const DISK_BUCKETS_SECONDS = Array.from({ length: 14 }, (_, i) => 0.001 * 2 ** i);
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private readonly proposalsFailed: Counter;
+  private watcherCount: () => number = () => 0;
+  private readonly detach: () => void;
+
+  constructor(ctx: MemberContext, quota: BackendQuota) {
+    const r = [this.registry];
+    const node = ctx.node;
+    new Gauge({ name: 'etcd_server_has_leader', help: 'Whether or not a leader exists. 1 is existence, 0 is not.', registers: r,
+      collect() { this.set(node.status().leader === null ? 0 : 1); } });
+    new Gauge({ name: 'etcd_server_is_leader', help: 'Whether or not this member is a leader. 1 if is, 0 otherwise.', registers: r,
+      collect() { this.set(node.isLeader() ? 1 : 0); } });
+    new Gauge({ name: 'etcd_server_is_learner', help: 'Whether or not this member is a learner. 1 if is, 0 otherwise.', registers: r,
+      collect() { this.set(node.status().membership.learners.includes(node.id) ? 1 : 0); } });
+    const leaderChanges = new Counter({ name: 'etcd_server_leader_changes_seen_total', help: 'The number of leader changes seen.', registers: r });
+    new Gauge({ name: 'etcd_server_proposals_committed_total', help: 'The total number of consensus proposals committed.', registers: r,
+      collect() { this.set(node.status().commitIndex); } });
+    new Gauge({ name: 'etcd_server_proposals_applied_total', help: 'The total number of consensus proposals applied.', registers: r,
+      collect() { this.set(node.status().appliedIndex); } });
+    new Gauge({ name: 'etcd_server_proposals_pending', help: 'The current number of pending proposals to commit.', registers: r,
+      collect() { this.set(node.pendingProposals()); } });
+    this.proposalsFailed = new Counter({ name: 'etcd_server_proposals_failed_total', help: 'The total number of failed proposals seen.', registers: r });
+    const walFsync = new Histogram({ name: 'etcd_disk_wal_fsync_duration_seconds', help: 'The latency distributions of fsync called by WAL.', buckets: DISK_BUCKETS_SECONDS, registers: r });
+    const backendCommit = new Histogram({ name: 'etcd_disk_backend_commit_duration_seconds', help: 'The latency distributions of commit called by backend.', buckets: DISK_BUCKETS_SECONDS, registers: r });
+    new Gauge({ name: 'etcd_mvcc_db_total_size_in_bytes', help: 'Total size of the underlying database physically allocated in bytes.', registers: r,
+      collect() { this.set(quota.size()); } });
+    new Gauge({ name: 'etcd_mvcc_db_total_size_in_use_in_bytes', help: 'Total size of the underlying database logically in use in bytes.', registers: r,
+      collect() { this.set(quota.inUse()); } });
+    new Gauge({ name: 'etcd_server_quota_backend_bytes', help: 'Current backend storage quota size in bytes.', registers: r,
+      collect() { this.set(quota.quotaBytes); } });
+    const metrics = this;
+    new Gauge({ name: 'etcd_debugging_mvcc_watcher_total', help: 'Total number of watchers.', registers: r,
+      collect() { this.set(metrics.watcherCount()); } });
+
+    let lastLeader: string | null = node.status().leader;
+    const onLeader = (s: { leader: string | null }): void => {
+      if (s.leader !== null && s.leader !== lastLeader) leaderChanges.inc();
+      lastLeader = s.leader;
+    };
+    if (lastLeader !== null) leaderChanges.inc();
+    const onFsync = (seconds: number): void => walFsync.observe(seconds);
+    const onApply = (seconds: number): void => backendCommit.observe(seconds);
+    node.on('leader', onLeader);
+    node.on('wal-fsync', onFsync);
+    node.on('apply-batch', onApply);
+    this.detach = () => {
+      node.off('leader', onLeader);
+      node.off('wal-fsync', onFsync);
+      node.off('apply-batch', onApply);
+    };
+  }
+
+  proposalFailed(): void {
+    this.proposalsFailed.inc();
+  }
+
+  /** Where the number of open watchers comes from (the watch service sets it). */
+  setWatcherCount(count: () => number): void {
+    this.watcherCount = count;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  close(): void {
+    this.detach();
+  }
+}

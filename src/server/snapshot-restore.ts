@@ -1,0 +1,60 @@
+/**
+ * `quorate snapshot restore`: build a member's data directory from a snapshot file saved with
+ * `etcdctl snapshot save` (Maintenance.Snapshot), as the first member of a new cluster described
+ * by the usual flags. Every member of the new cluster is restored from the same file with the
+ * same --initial-cluster and token, so all start from the same state at the same log position.
+ * The keys, values and revisions come from the file; members, alarms and client sessions of the
+ * old cluster do not.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { QuorateError } from '../core/errors.js';
+import { nodeId, type Index, type Term } from '../core/ids.js';
+import { DurableStorage } from '../storage/index.js';
+import { KvStateMachine } from '../statemachine/mvcc/index.js';
+import { clusterId, loadOrCreateIdentity, parseInitialCluster, type ClusterIdentity } from './cluster-config.js';
+import { decodeSnapshotFile } from './maintenance-service.js';
+
+/** The log position a restored member starts at (etcd starts its restored log at term 1 too). */
+const RESTORED_INDEX = 1 as Index;
+const RESTORED_TERM = 1 as Term;
+
+export interface RestoreOptions {
+  readonly snapshotFile: string;
+  readonly dataDir: string;
+  readonly name: string;
+  readonly initialCluster: string;
+  readonly initialClusterToken: string;
+  readonly initialAdvertisePeerUrls: readonly string[];
+}
+
+export async function restoreSnapshot(o: RestoreOptions): Promise<{ revision: number; identity: ClusterIdentity }> {
+  const exists = await stat(o.dataDir).then(() => true, () => false);
+  if (exists) throw new QuorateError('INVALID_ARGUMENT', `data-dir ${JSON.stringify(o.dataDir)} exists; restore into a new directory`);
+  const members = parseInitialCluster(o.initialCluster, o.initialClusterToken);
+  const self = members.find((m) => m.name === o.name);
+  if (self === undefined) throw new QuorateError('INVALID_ARGUMENT', `--initial-cluster has no member named '${o.name}' (check --name)`);
+  if (o.initialAdvertisePeerUrls.length > 0 && [...self.peerUrls].sort().join(',') !== [...o.initialAdvertisePeerUrls].sort().join(',')) {
+    throw new QuorateError('INVALID_ARGUMENT', `--initial-advertise-peer-urls does not match '${o.name}' in --initial-cluster`);
+  }
+  const { stateMachine, revision } = decodeSnapshotFile(await readFile(o.snapshotFile));
+  const kv = new KvStateMachine();
+  kv.restore(stateMachine);
+  kv.resetForNewCluster();
+  const identity: ClusterIdentity = { format: 1, name: o.name, clusterId: clusterId(members, o.initialClusterToken), token: o.initialClusterToken, members };
+  await loadOrCreateIdentity(o.dataDir, identity);
+  const storage = await DurableStorage.open<{ term: Term; vote: null; commit: Index }>(join(o.dataDir, 'raft'));
+  try {
+    await storage.save({
+      hardState: { term: RESTORED_TERM, vote: null, commit: RESTORED_INDEX },
+      entries: [],
+      snapshot: {
+        meta: { index: RESTORED_INDEX, term: RESTORED_TERM, membership: { voters: members.map((m) => nodeId(m.name)), outgoingVoters: [], learners: [] } },
+        data: kv.snapshot(),
+      },
+    });
+  } finally {
+    await storage.close();
+  }
+  return { revision, identity };
+}
