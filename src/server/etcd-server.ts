@@ -153,6 +153,7 @@ export class EtcdServer {
 
     // ---- Watch, Lease, Lock, Election (begin) ----
     this.hub = new WatchHub(options.kv.store, options.watchLimits);
+    this.metrics.setWatcherCount(() => this.hub.size);
     const ctx: ServiceContext = {
       node: options.node,
       kv: options.kv,

@@ -11,7 +11,7 @@
  * - etcd_disk_backend_commit_duration_seconds: applying one batch of committed entries to the
  *   in-memory MVCC store (quorate's backend; its durable form is the WAL and snapshots);
  * - etcd_mvcc_db_total_size_in_bytes / _in_use_in_bytes: see quota.ts;
- * - etcd_debugging_mvcc_watcher_total: open watchers (0 until a watch service reports them);
+ * - etcd_debugging_mvcc_watcher_total: open watchers (the Watch service reports them);
  * - etcd_server_quota_backend_bytes.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
