@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { KvStateMachine, encodeKvCommand, type AuthRequest, type AuthUser } from '../../src/statemachine/mvcc/index.js';
 import { AuthService, WATCH_PERMISSION_DENIED_REASON, hashPassword, mintToken } from '../../src/server/auth-service.js';
 import { index } from '../../src/core/ids.js';
+import { errorOf } from './process-cluster.js';
 
 const b = (s: string): Uint8Array => Buffer.from(s);
 
@@ -38,14 +39,6 @@ const withToken = (token: string): grpc.Metadata => {
   return md;
 };
 
-async function errorOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return 'no error';
-}
 
 test('tokens: absent → anonymous; issued by Authenticate → the user; expired, forged or revoked → "invalid auth token"', async () => {
   const { kv, auth, propose, call } = setup();

@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { etcdService } from '../../src/server/proto.js';
-import { ProcessCluster } from './process-cluster.js';
+import { ProcessCluster, errorOf } from './process-cluster.js';
 
 interface WatchAnswer {
   readonly watch_id?: number | string;
@@ -19,14 +19,6 @@ interface WatchAnswer {
   readonly cancel_reason?: string;
 }
 
-async function errorOf(p: PromiseLike<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return 'no error';
-}
 
 /** A client of one member that authenticates as `username` (the etcd3 client's own token handling). */
 function clientAs(cluster: ProcessCluster, member: string, username: string, password: string): Etcd3 {

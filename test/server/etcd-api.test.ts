@@ -4,16 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProcessCluster } from './process-cluster.js';
+import { ProcessCluster, errorOf } from './process-cluster.js';
 
-async function errorOf(p: PromiseLike<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return 'no error';
-}
 
 /** The same API tests over each protocol: the server must not know which one it drives. */
 for (const protocol of ['raft', 'multipaxos']) {

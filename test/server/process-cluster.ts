@@ -16,6 +16,16 @@ import { memberStatus } from '../../src/server/proto.js';
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The message a promise is rejected with, or 'no error' (for asserting on etcd's error texts). */
+export async function errorOf(p: PromiseLike<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return 'no error';
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
-import { ProcessCluster } from './process-cluster.js';
+import { ProcessCluster, errorOf } from './process-cluster.js';
 import { rawClients, WatchReader, type PbResponse } from './raw-clients.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -33,14 +33,6 @@ function collect(w: Watcher): { type: string; key: string; value: string; prev: 
   return seen;
 }
 
-async function errorOf(p: PromiseLike<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return 'no error';
-}
 
 test('Watch, Lease, Lock, Election through the etcd3 client and plain gRPC', { timeout: 180_000 }, async (t) => {
   const cluster = await ProcessCluster.start(3, ['--experimental-watch-progress-notify-interval', '1s']);
