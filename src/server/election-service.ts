@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { KeyValue, TxnResult } from '../statemachine/mvcc/index.js';
 import { pbKeyValue } from './convert.js';
 import { grpcError, kvError } from './grpc-errors.js';
-import { callSignal, claimKey, localRange, nextEvents, ownerKey, respondWith, serviceError, waitDeletes } from './lock-service.js';
+import { callSignal, claimKey, localRange, nextEvents, ownerKey, respondAs, serviceError, waitDeletes } from './lock-service.js';
 import { kvWrite, op, prefixEnd, type ServiceContext } from './service-context.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -41,9 +41,9 @@ async function proclaim(ctx: ServiceContext, leader: PbLeaderKey, value: Buffer)
   return r.revision;
 }
 
-export function electionHandlers(ctx: ServiceContext): grpc.UntypedServiceImplementation {
+export function electionHandlers(service: ServiceContext): grpc.UntypedServiceImplementation {
   return {
-    Campaign: respondWith(async (req: { name?: Buffer; lease?: number; value?: Buffer }, signal) => {
+    Campaign: respondAs(service, async (ctx, req: { name?: Buffer; lease?: number; value?: Buffer }, signal) => {
       const name = req.name ?? EMPTY;
       const lease = req.lease ?? 0;
       const value = req.value ?? EMPTY;
@@ -62,20 +62,20 @@ export function electionHandlers(ctx: ServiceContext): grpc.UntypedServiceImplem
       return { header: ctx.header(ctx.kv.store.revision), leader };
     }),
 
-    Proclaim: respondWith(async (req: { leader?: PbLeaderKey | null; value?: Buffer }) => {
+    Proclaim: respondAs(service, async (ctx, req: { leader?: PbLeaderKey | null; value?: Buffer }) => {
       if (req.leader == null) throw missingLeader();
       const revision = await proclaim(ctx, req.leader, req.value ?? EMPTY);
       return { header: ctx.header(revision) };
     }),
 
-    Leader: respondWith(async (req: { name?: Buffer }) => {
+    Leader: respondAs(service, async (ctx, req: { name?: Buffer }) => {
       await ctx.readBarrier();
       const leader = currentLeader(ctx, electionPrefix(req.name ?? EMPTY));
       if (leader === null) throw noLeader();
       return { header: ctx.header(ctx.kv.store.revision), kv: pbKeyValue(leader) };
     }),
 
-    Resign: respondWith(async (req: { leader?: PbLeaderKey | null }) => {
+    Resign: respondAs(service, async (ctx, req: { leader?: PbLeaderKey | null }) => {
       if (req.leader == null) throw missingLeader();
       const key = req.leader.key ?? EMPTY;
       const r = await kvWrite(ctx, {
@@ -88,6 +88,7 @@ export function electionHandlers(ctx: ServiceContext): grpc.UntypedServiceImplem
     }),
 
     Observe: (call: grpc.ServerWritableStream<{ name?: Buffer }, unknown>) => {
+      const ctx = service;
       const signal = callSignal(call);
       const prefix = electionPrefix(call.request.name ?? EMPTY);
       const end = prefixEnd(prefix);

@@ -164,6 +164,10 @@ export class EtcdServer {
       propose: (request) => this.proposer.propose(request),
       readBarrier: () => withRetry(options.retry, () => options.node.readBarrier(), () => !options.node.running),
       isStopped: () => this.stopped,
+      asCaller: async (metadata) => {
+        const user = await this.auth.userOf(metadata);
+        return { ...ctx, propose: (request) => this.proposer.propose(request, user) };
+      },
       watchPermission: async (metadata) => {
         const user = await this.auth.userOf(metadata);
         return (key, rangeEnd) => this.auth.watchCancelReason(user, key, rangeEnd);

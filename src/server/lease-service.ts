@@ -176,11 +176,11 @@ export class LeaseKeeper {
 interface PbGrant { TTL?: number; ID?: number }
 
 export function leaseHandlers(ctx: ServiceContext, keeper: LeaseKeeper): grpc.UntypedServiceImplementation {
-  const unary = <Req>(handler: (req: Req) => Promise<Record<string, unknown>>) =>
+  const unary = <Req>(handler: (req: Req, metadata: grpc.Metadata) => Promise<Record<string, unknown>>) =>
     (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
       let p: Promise<Record<string, unknown>>;
       try {
-        p = handler(call.request);
+        p = handler(call.request, call.metadata);
       } catch (err) {
         p = Promise.reject(err);
       }
@@ -209,8 +209,10 @@ export function leaseHandlers(ctx: ServiceContext, keeper: LeaseKeeper): grpc.Un
       }
     }),
 
-    LeaseRevoke: unary(async (req: { ID?: number }) => {
-      const outcome = await ctx.propose({ op: 'lease-revoke', id: req.ID ?? 0 });
+    LeaseRevoke: unary(async (req: { ID?: number }, metadata) => {
+      // Revoking deletes the attached keys: it runs as the caller, who needs write permission on them.
+      const caller = await ctx.asCaller(metadata);
+      const outcome = await caller.propose({ op: 'lease-revoke', id: req.ID ?? 0 });
       if (!outcome.ok) throw kvError(outcome.error);
       return { header: ctx.header((outcome.result as LeaseResult).revision) };
     }),

@@ -105,16 +105,19 @@ export function callSignal(call: { on(event: 'cancelled', listener: () => void):
   return controller.signal;
 }
 
-export function respondWith<Req>(handler: (req: Req, signal: AbortSignal) => Promise<Record<string, unknown>>) {
+/**
+ * A unary handler that runs as the caller: `handler` gets the service context acting for the
+ * user the call's token names (so its writes are checked against that user's permissions).
+ */
+export function respondAs<Req>(
+  ctx: ServiceContext,
+  handler: (caller: ServiceContext, req: Req, signal: AbortSignal) => Promise<Record<string, unknown>>,
+) {
   return (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
     const signal = callSignal(call);
-    let p: Promise<Record<string, unknown>>;
-    try {
-      p = handler(call.request, signal);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then((res) => callback(null, res), (err: unknown) => callback(serviceError(err)));
+    ctx.asCaller(call.metadata)
+      .then((caller) => handler(caller, call.request, signal))
+      .then((res) => callback(null, res), (err: unknown) => callback(serviceError(err)));
   };
 }
 
@@ -125,9 +128,9 @@ export function serviceError(err: unknown): grpc.ServiceError {
   return toGrpcError(err);
 }
 
-export function lockHandlers(ctx: ServiceContext): grpc.UntypedServiceImplementation {
+export function lockHandlers(service: ServiceContext): grpc.UntypedServiceImplementation {
   return {
-    Lock: respondWith(async (req: { name?: Buffer; lease?: number }, signal) => {
+    Lock: respondAs(service, async (ctx, req: { name?: Buffer; lease?: number }, signal) => {
       const name = req.name ?? EMPTY;
       const lease = req.lease ?? 0;
       if (lease === 0) throw kvError('lease-not-found');
@@ -143,7 +146,7 @@ export function lockHandlers(ctx: ServiceContext): grpc.UntypedServiceImplementa
       }
       return { header: ctx.header(ctx.kv.store.revision), key };
     }),
-    Unlock: respondWith(async (req: { key?: Buffer }) => {
+    Unlock: respondAs(service, async (ctx, req: { key?: Buffer }) => {
       const r = await kvWrite(ctx, op.del(req.key ?? EMPTY));
       return { header: ctx.header(r.revision) };
     }),

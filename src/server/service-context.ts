@@ -19,8 +19,14 @@ export interface ServiceContext {
   /** Largest request accepted (etcd --max-request-bytes); also the size a watch response is fragmented at. */
   readonly maxRequestBytes: number;
   header(revision: number): PbHeader;
-  /** Through the log under the server's session, retried across elections. */
+  /** Through the log under the server's session, retried across elections (as the caller, see asCaller). */
   propose(request: KvRequest | LeaseRequest): Promise<KvOutcome>;
+  /**
+   * This context acting for the user a call's token names: its writes are checked against that
+   * user's permissions when applied, as the same request through the KV service would be.
+   * Throws etcd's invalid-token error for a bad token.
+   */
+  asCaller(metadata: Metadata): Promise<ServiceContext>;
   /** Resolves once this member has applied everything committed before the call. */
   readBarrier(): Promise<void>;
   isStopped(): boolean;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
-import { etcdService } from '../../src/server/proto.js';
+import { etcdService, lockService } from '../../src/server/proto.js';
 import { ProcessCluster, errorOf } from './process-cluster.js';
 
 interface WatchAnswer {
@@ -32,8 +32,8 @@ function clientAs(cluster: ProcessCluster, member: string, username: string, pas
 }
 
 /** One raw unary call, so a test can choose the member and the token metadata itself. */
-function rawCall<Res>(address: string, service: 'Auth' | 'KV', method: string, request: object, token?: string): Promise<Res> {
-  const Ctor = etcdService(service);
+function rawCall<Res>(address: string, service: 'Auth' | 'KV' | 'Lease' | 'Lock', method: string, request: object, token?: string): Promise<Res> {
+  const Ctor = service === 'Lock' ? lockService() : etcdService(service);
   const client = new Ctor(address, grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();
   if (token !== undefined) metadata.set('token', token);
@@ -166,6 +166,26 @@ test('etcd auth through the etcd3 client on a 3-member cluster', { timeout: 120_
       assert.equal(Number(allowed?.watch_id), 8);
       assert.equal(allowed?.created, true);
       assert.equal(allowed?.canceled, false);
+    });
+
+    await t.test('v3lock runs as the caller, and revoking a lease needs write permission on its keys', async () => {
+      const { token } = await rawCall<{ token: string }>(cluster.endpoint(f1), 'Auth', 'Authenticate', { name: 'alice', password: 'alicepw' });
+      const { ID: lease } = await rawCall<{ ID: number }>(cluster.endpoint(f1), 'Lease', 'LeaseGrant', { TTL: 30 }, token);
+      const held = await rawCall<{ key: Buffer }>(cluster.endpoint(f2), 'Lock', 'Lock', { name: Buffer.from('app/lk'), lease }, token);
+      assert.ok(held.key.toString().startsWith('app/lk/'), 'alice may write under app/, so she may lock there');
+      await rawCall(cluster.endpoint(f2), 'Lock', 'Unlock', { key: held.key }, token);
+      const refused = await errorOf(rawCall(cluster.endpoint(f2), 'Lock', 'Lock', { name: Buffer.from('secret-lock'), lease }, token));
+      assert.match(refused, /etcdserver: permission denied/);
+      const root = as(f1, 'root', 'rootpw');
+      const rootLease = root.lease(30, { autoKeepAlive: false });
+      await rootLease.put('secret').value('leased');
+      const rootLeaseId = await rootLease.grant();
+      const revoke = await errorOf(rawCall(cluster.endpoint(f2), 'Lease', 'LeaseRevoke', { ID: Number(rootLeaseId) }, token));
+      assert.match(revoke, /etcdserver: permission denied/, 'alice may not delete secret by revoking its lease');
+      assert.equal(await root.get('secret').string(), 'leased');
+      await rootLease.revoke();
+      assert.equal(await root.get('secret').string(), null, 'root may');
+      await root.put('secret').value('s4');
     });
 
     await t.test('permission changes apply at once; a password change revokes the user\'s tokens', async () => {

@@ -44,6 +44,9 @@ function fakeMember(): { ctx: ServiceContext; kv: KvStateMachine; setLeader(v: b
     readBarrier: async () => undefined,
     isStopped: () => false,
     watchPermission: () => Promise.resolve(() => null),
+    asCaller() {
+      return Promise.resolve(this);
+    },
   };
   return member;
 }

@@ -100,7 +100,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     if (earlier !== undefined) return earlier;
     const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request)
       : isClusterRequest(cmd.request) ? { ok: true as const, result: this.cluster.apply(cmd.request, this.store.revision) }
-      : isLeaseRequest(cmd.request) ? this.applyLease(cmd.request)
+      : isLeaseRequest(cmd.request) ? this.applyLease(cmd.user ?? null, cmd.request)
       : this.applyChecked(cmd.user ?? null, cmd.request);
     session.results.set(cmd.seq, outcome);
     this.forgetAnswered(session, cmd.lowestPending);
@@ -130,7 +130,15 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     return this.execute(request);
   }
 
-  private applyLease(request: LeaseRequest): KvOutcome {
+  private applyLease(user: AuthUser, request: LeaseRequest): KvOutcome {
+    // As etcd: revoking a lease deletes its keys, so the caller needs write permission on each.
+    // (Grants, renewals and the leader's expiries need none.)
+    if (request.op === 'lease-revoke' && this.auth.enabled) {
+      for (const key of this.leases.get(request.id)?.keys ?? []) {
+        const denied = this.auth.checkRequest(user, { op: 'delete', key, rangeEnd: new Uint8Array(0), prevKv: false });
+        if (denied !== null) return { ok: false, error: denied };
+      }
+    }
     try {
       return { ok: true, result: this.leases.apply(request, this.store) };
     } catch (err) {
