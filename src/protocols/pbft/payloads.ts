@@ -62,3 +62,7 @@ export function signRequest(auth: Authenticator, r: Omit<ClientRequest, 'signatu
   const unsigned = { client: auth.self, timestamp: r.timestamp, op: r.op, readOnly: r.readOnly };
   return { ...unsigned, signature: auth.sign(requestPayload(unsigned)) };
 }
+
+export function statusPayload(view: number, lastExecuted: number, replica: NodeId): string {
+  return `S|${view}|${lastExecuted}|${replica}`;
+}

@@ -34,7 +34,7 @@ import type { Index, NodeId, Term } from '../../core/ids.js';
 import type { LogEntry, Membership, ProposeResult, Replica, Snapshot } from '../../core/replica.js';
 import type { PbftMutant } from './mutants.js';
 import {
-  checkpointPayload, commitPayload, fetchPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
+  checkpointPayload, commitPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
 } from './payloads.js';
 import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_IN_FLIGHT_BATCHES,
@@ -201,6 +201,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
       case 'view-change': return this.onViewChange(msg.viewChange);
       case 'new-view': return this.onNewView(msg.newView);
       case 'fetch-state': return this.onFetchState(msg);
+      case 'status': return this.onStatus(msg);
       case 'state': return this.onState(msg);
       case 'reply': return; // replies are for clients
     }
@@ -386,6 +387,12 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     slot.prePrepare = pp;
     for (const r of batch) this.assigned.add(requestKey(r));
     this.broadcast({ type: 'pre-prepare', prePrepare: pp });
+    if (this.mutant === 'no-prepare-phase') {
+      slot.prepared = true;
+      this.certs.set(seq, { prePrepare: pp, prepares: [] });
+      this.sendCommit(seq, slot);
+      return;
+    }
     this.checkPrepared(seq);
   }
 
@@ -536,11 +543,25 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     }
   }
 
-  /** A peer retransmitted for a slot we have: it is missing something; send it what we sent. */
+  /** Tell the others how far we executed in this view, so that they resend what we missed. */
+  private sendStatus(): void {
+    if (this.role === 'view-change') return;
+    const payload = statusPayload(this.view, this.lastExecuted, this.id);
+    this.broadcast({ type: 'status', view: this.view, lastExecuted: this.lastExecuted, replica: this.id, macs: macVector(this.auth, payload, this.replicas) });
+  }
+
+  private onStatus(m: Extract<PbftMessage, { type: 'status' }>): void {
+    if (!this.isReplica(m.replica)) return this.bad();
+    if (!this.skipAuth() && !verifyMacVector(this.auth, statusPayload(m.view, m.lastExecuted, m.replica), m.replica, m.macs)) return this.bad();
+    if (m.view !== this.view || this.role === 'view-change' || m.replica === this.id) return;
+    for (const seq of this.slots.keys()) if (seq > m.lastExecuted) this.helpLaggard(seq, m.replica);
+  }
+
+  /** A peer is missing something in a slot we have: send it what we sent (and the primary's signed pre-prepare). */
   private helpLaggard(seq: number, to: NodeId): void {
     const s = this.slots.get(seq);
     if (s === undefined || to === this.id) return;
-    if (s.prePrepare !== null && s.prePrepare.primary === this.id) this.send(to, { type: 'pre-prepare', prePrepare: s.prePrepare });
+    if (s.prePrepare !== null) this.send(to, { type: 'pre-prepare', prePrepare: s.prePrepare });
     if (s.ownPrepare !== null) this.send(to, { type: 'prepare', prepare: s.ownPrepare });
     if (s.ownCommit !== null) {
       const c = s.ownCommit as Extract<PbftMessage, { type: 'commit' }>;
@@ -576,6 +597,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     const own = this.ownCheckpoints.get(this.stable.seq);
     if (own !== undefined) this.broadcast({ type: 'checkpoint', checkpoint: own.msg });
     if (this.role === 'primary' && this.newViewMsg !== null && this.newViewMsg.view === this.view) this.broadcast({ type: 'new-view', newView: this.newViewMsg });
+    if (this.pending.size > 0 || this.deferredReads.length > 0) this.sendStatus();
   }
 
   // ---- checkpoints and state transfer -----------------------------------------------------------
@@ -708,6 +730,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     this.makeStable({ seq: m.seq, digest: m.stateDigest, proof: m.proof });
     this.execute();
     this.flushReads();
+    this.sendStatus();
   }
 
   // ---- view change ----------------------------------------------------------------------------
@@ -889,6 +912,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     this.nextSeq = Math.max(maxSeq, this.stable.seq, this.lastExecuted) + 1;
     if (this.role === 'backup') {
       for (const r of this.pending.values()) this.send(this.primaryOf(this.view), { type: 'request', request: r });
+      this.sendStatus();
     }
     this.tryAssign();
   }

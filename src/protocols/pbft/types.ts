@@ -83,6 +83,8 @@ export type PbftMessage =
   | (Envelope & { readonly type: 'checkpoint'; readonly checkpoint: SignedCheckpoint })
   | (Envelope & { readonly type: 'view-change'; readonly viewChange: SignedViewChange })
   | (Envelope & { readonly type: 'new-view'; readonly newView: SignedNewView })
+  /** "I executed up to lastExecuted in view": peers resend what they sent for later slots of that view. */
+  | (Envelope & { readonly type: 'status'; readonly view: number; readonly lastExecuted: number; readonly replica: NodeId; readonly macs: MacVector })
   | (Envelope & { readonly type: 'fetch-state'; readonly seq: number; readonly replica: NodeId; readonly macs: MacVector })
   | (Envelope & { readonly type: 'state'; readonly seq: number; readonly stateDigest: string; readonly proof: readonly SignedCheckpoint[]; readonly data: Uint8Array })
   | PbftReply;
