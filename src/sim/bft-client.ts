@@ -34,6 +34,11 @@ export class BftClient {
     return this.auth.self;
   }
 
+  /** The timestamp the next begin() will use. */
+  get nextTimestamp(): number {
+    return this.timestamp + 1;
+  }
+
   get busy(): boolean {
     return this.current !== null;
   }

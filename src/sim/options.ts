@@ -1,4 +1,5 @@
 /** What a simulation run is made of; every knob has a named default. */
+import type { ByzantineKind } from './byzantine.js';
 
 export const FAULT_KINDS = ['partition', 'crash', 'drop', 'skew', 'disk', 'pause'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -30,6 +31,9 @@ export interface SimOptions {
   /** Nodes snapshot their state machine (and compact the log) every this many applied entries. */
   readonly compactEvery: number;
   readonly mutant?: string;
+  /** Byzantine protocols only: how the lying replicas behave, and how many lie (default f). */
+  readonly byzantine?: ReadonlySet<ByzantineKind>;
+  readonly byzantineCount?: number;
   /** Record a readable event trace (slower). */
   readonly trace: boolean;
 }
