@@ -92,6 +92,9 @@ export interface BftRunResult extends RunResult {
 }
 
 const NEVER = Number.POSITIVE_INFINITY;
+/** Client attempt timeout and attempts per operation, at least (the defaults of the crash-fault simulator are shorter). */
+export const BFT_CLIENT_TIMEOUT_MS = 600;
+export const BFT_CLIENT_ATTEMPTS = 8;
 
 export class BftSimulation {
   private readonly rng: Random;
@@ -122,7 +125,12 @@ export class BftSimulation {
   private readonly honestReplies = new Map<string, Set<string>>();
   private checks = 0;
 
-  constructor(private readonly o: BftSimOptions) {
+  private readonly o: BftSimOptions;
+
+  constructor(options: BftSimOptions) {
+    // A BFT client waits through a view change (request timeout plus view-change timeout) before it gives up.
+    const o: BftSimOptions = { ...options, clientTimeoutMs: Math.max(options.clientTimeoutMs, BFT_CLIENT_TIMEOUT_MS), clientAttempts: Math.max(options.clientAttempts, BFT_CLIENT_ATTEMPTS) };
+    this.o = o;
     this.rng = new Prng(o.seed);
     this.ids = Array.from({ length: o.nodes }, (_, i) => nodeId(`n${i + 1}`));
     this.f = byzantineFaults(o.nodes);
