@@ -288,7 +288,7 @@ export class BftSimulation {
       this.traceHash = h;
     }
     if (n.broken) return;
-    if (n.byzantine) this.adversary.observe(msg);
+    if (n.byzantine) for (const o of this.adversary.observe(msg, n.id)) this.send(o.msg, o.delayMs);
     this.guard(n, () => n.host.replica.step(msg));
   }
 

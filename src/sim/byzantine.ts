@@ -84,11 +84,32 @@ export class Adversary {
     return this.active.has(k);
   }
 
-  /** A message a Byzantine replica received: remembered for replays. */
-  observe(msg: PbftMessage): void {
-    if (!this.has('replay') || msg.type === 'request') return;
-    if (this.seen.length < MAX_REPLAY_MEMORY) this.seen.push(msg);
-    else this.seen[this.rng.int(0, MAX_REPLAY_MEMORY - 1)] = msg;
+  /**
+   * A message a Byzantine replica received: remembered for replays; and a forger that sees an
+   * honest primary's pre-prepare races it with a whole forged certificate for the null request:
+   * a pre-prepare in the primary's name and prepares and commits in everyone's name, all to one
+   * honest replica. Made without the honest replicas' keys, none of it may be accepted.
+   */
+  observe(msg: PbftMessage, by: NodeId): Outgoing[] {
+    if (this.has('replay') && msg.type !== 'request') {
+      if (this.seen.length < MAX_REPLAY_MEMORY) this.seen.push(msg);
+      else this.seen[this.rng.int(0, MAX_REPLAY_MEMORY - 1)] = msg;
+    }
+    if (!this.has('forge') || msg.type !== 'pre-prepare' || this.byzantine.has(msg.prePrepare.primary) || !this.rng.chance(0.5)) return [];
+    const honest = this.replicas.filter((r) => !this.byzantine.has(r) && r !== msg.prePrepare.primary);
+    if (honest.length === 0) return [];
+    const target = this.rng.pick(honest);
+    const auth = this.auths.get(by)!;
+    const pp = msg.prePrepare;
+    const digest = this.batchDigest([]);
+    this.forged++;
+    const out: Outgoing[] = [{ msg: { type: 'pre-prepare', from: pp.primary, to: target, prePrepare: { ...pp, batch: [], digest, signature: auth.sign(prePreparePayload(pp.view, pp.seq, digest, pp.primary)) } }, delayMs: 0 }];
+    for (const r of this.replicas) {
+      if (r === target) continue;
+      if (r !== pp.primary) out.push({ msg: { type: 'prepare', from: r, to: target, prepare: { view: pp.view, seq: pp.seq, digest, replica: r, signature: auth.sign(preparePayload(pp.view, pp.seq, digest, r)) } }, delayMs: 0 });
+      out.push({ msg: { type: 'commit', from: r, to: target, view: pp.view, seq: pp.seq, digest, replica: r, macs: { [target]: auth.mac(commitPayload(pp.view, pp.seq, digest, r), target) } }, delayMs: 0 });
+    }
+    return out;
   }
 
   /** What a Byzantine replica's honest core wanted to send becomes this. */
