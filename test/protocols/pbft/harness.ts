@@ -52,13 +52,28 @@ export class PbftCluster {
   readonly rules: Rule[] = [];
   readonly f: number;
 
-  constructor(n: number, readonly options: Partial<Omit<PbftOptions, 'id' | 'membership' | 'random' | 'authenticator'>> & { mutants?: Record<string, string> } = {}) {
+  private readonly authFor: (principal: string) => Authenticator;
+
+  constructor(n: number, readonly options: Partial<Omit<PbftOptions, 'id' | 'membership' | 'random' | 'authenticator'>> & {
+    mutants?: Record<string, string>;
+    /** Authenticators per principal (default: the simulator's keyring). */
+    authenticators?: (principal: string) => Authenticator;
+  } = {}) {
     this.ids = Array.from({ length: n }, (_, i) => nodeId(`n${i + 1}`));
     this.f = Math.floor((n - 1) / 3);
     this.keyring = new SimKeyring(new Prng(7));
+    const cache = new Map<string, Authenticator>();
+    this.authFor = (p) => {
+      let a = cache.get(p);
+      if (a === undefined) {
+        a = options.authenticators?.(p) ?? this.keyring.authenticatorFor(p);
+        cache.set(p, a);
+      }
+      return a;
+    };
     for (const id of this.ids) {
       const sm = new ListMachine();
-      const auth = this.keyring.authenticatorFor(id);
+      const auth = this.authFor(id);
       const mutant = options.mutants?.[id];
       const replica = new PbftReplica({
         checkpointIntervalSeqs: 4, requestTimeoutTicks: 10, viewChangeTimeoutTicks: 10, retransmitTicks: 5, announceTicks: 20,
@@ -79,7 +94,7 @@ export class PbftCluster {
   }
 
   auth(principal: string): Authenticator {
-    return this.keyring.authenticatorFor(principal);
+    return this.authFor(principal);
   }
 
   view(id: string): number {
@@ -89,7 +104,7 @@ export class PbftCluster {
   client(name: string): BftClient {
     let c = this.clients.get(name);
     if (c === undefined) {
-      c = new BftClient(this.keyring.authenticatorFor(name), this.ids);
+      c = new BftClient(this.authFor(name), this.ids);
       this.clients.set(name, c);
     }
     return c;
