@@ -10,6 +10,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { ReplicatedNode } from '../node/index.js';
+
+/** What the etcd server needs of the node under it (Raft's ReplicatedNode, or PBFT's BftNode). */
+export type ServingNode = Pick<ReplicatedNode<KvOutcome>, 'propose' | 'readBarrier' | 'running' | 'status'>;
 import type { Logger } from '../node/config.js';
 import { isWrite, KvError, validateRequest, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
 import type { ClusterIdentity, MemberConfig } from './cluster-config.js';
@@ -44,7 +47,7 @@ export interface ClientTls {
 }
 
 export interface EtcdServerOptions {
-  readonly node: ReplicatedNode<KvOutcome>;
+  readonly node: ServingNode;
   readonly kv: KvStateMachine;
   readonly identity: ClusterIdentity;
   readonly self: MemberConfig;

@@ -318,7 +318,7 @@ export class BftSimulation {
 
   // ---- invariants -----------------------------------------------------------------------------
 
-  private onHonestExecute(n: Node, batch: CommittedBatch, _results: readonly ExecutedRequest[]): void {
+  private onHonestExecute(n: Node, batch: CommittedBatch, _results: readonly ExecutedRequest<RegisterResult>[]): void {
     this.checks++;
     const what = batch.requests.map((r) => `${r.client}:${r.timestamp}`).join(',') || 'null';
     const seen = this.executedAt.get(batch.seq);

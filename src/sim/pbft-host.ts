@@ -17,11 +17,13 @@ export interface ServiceAdapter<R> {
   encodeResult(result: R): Uint8Array;
 }
 
-export interface ExecutedRequest {
+export interface ExecutedRequest<R = unknown> {
   readonly seq: number;
   readonly client: Principal;
   readonly timestamp: number;
   readonly result: Uint8Array;
+  /** The state machine's own result object. */
+  readonly value: R;
 }
 
 export class PbftHost<R> {
@@ -29,7 +31,7 @@ export class PbftHost<R> {
   readonly lastReply = new Map<Principal, { timestamp: number; view: number; result: Uint8Array }>();
   lastApplied = 0;
   /** Called for every executed sequence number (invariants). */
-  onExecute: ((batch: CommittedBatch, results: readonly ExecutedRequest[]) => void) | null = null;
+  onExecute: ((batch: CommittedBatch, results: readonly ExecutedRequest<R>[]) => void) | null = null;
   onRestore: ((seq: number) => void) | null = null;
 
   constructor(
@@ -56,13 +58,14 @@ export class PbftHost<R> {
       out.push(...rd.send);
       const view = this.replica.status().view;
       for (const batch of rd.batches) {
-        const results: ExecutedRequest[] = [];
+        const results: ExecutedRequest<R>[] = [];
         for (const r of batch.requests) {
-          const result = this.service.encodeResult(this.service.sm.apply(r.op, batch.seq as Index));
+          const value = this.service.sm.apply(r.op, batch.seq as Index);
+          const result = this.service.encodeResult(value);
           const last = this.lastReply.get(r.client);
           if (last !== undefined && last.timestamp >= r.timestamp) continue; // executed before: the session answered, no new reply
           this.lastReply.set(r.client, { timestamp: r.timestamp, view, result });
-          results.push({ seq: batch.seq, client: r.client, timestamp: r.timestamp, result });
+          results.push({ seq: batch.seq, client: r.client, timestamp: r.timestamp, result, value });
           out.push(this.reply(r.client, r.timestamp, view, result, false));
         }
         this.lastApplied = batch.seq;

@@ -30,9 +30,16 @@ const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or 
   --max-request-bytes N                (default 1572864)
   --max-txn-ops N                      (default 128)
   --log-level debug|info|warn|error    (default info)
+  --protocol raft|pbft                 consensus under the KV store (default raft); pbft tolerates
+                                       f lying members of 3f + 1, kept in memory (see README)
 
 Data is durable once a request is answered: every write is fsynced on a majority first.
 Exit: 0 after a clean stop (SIGINT/SIGTERM), 1 on a fatal error, 3 for bad flags.`;
+
+function parseProtocol(v: string): 'raft' | 'pbft' {
+  if (v !== 'raft' && v !== 'pbft') throw new UsageError(`--protocol must be raft or pbft, got '${v}'`);
+  return v;
+}
 
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
 
@@ -71,6 +78,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'max-request-bytes': { type: 'string', default: '1572864' },
       'max-txn-ops': { type: 'string', default: '128' },
       'log-level': { type: 'string', default: 'info' },
+      protocol: { type: 'string', default: 'raft' },
     },
   });
   if (values.help === true) return 'help';
@@ -114,6 +122,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     maxRequestBytes: positive('max-request-bytes', values['max-request-bytes']),
     maxTxnOps: positive('max-txn-ops', values['max-txn-ops']),
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
+    protocol: parseProtocol(values.protocol),
   };
 }
 
