@@ -188,3 +188,24 @@ describe('the bound: f Byzantine replicas are tolerated, f + 1 are not', () => {
     assert.ok(c.disagree(['n3', 'n4']));
   });
 });
+
+describe('view-change timers', () => {
+  it('the wait for NEW-VIEW doubles with each failed view change (N = 10: primaries of views 0, 1, 2 silent)', () => {
+    const c = new PbftCluster(10, { viewChangeTimeoutTicks: 10 });
+    c.drop((m) => ['n1', 'n2', 'n3'].includes(m.from));
+    c.request('c1', 'x', { toAll: true });
+    c.deliverAll();
+    const enteredAt = new Map<number, number>();
+    for (let t = 0; t < 400 && c.accepted('c1').length === 0; t++) {
+      c.tick();
+      const v = c.view('n5');
+      if (!enteredAt.has(v)) enteredAt.set(v, t);
+    }
+    assert.deepEqual(c.accepted('c1'), ['1:x']);
+    assert.equal(c.view('n5'), 3, 'n4 leads view 3');
+    const waitedIn1 = enteredAt.get(2)! - enteredAt.get(1)!;
+    const waitedIn2 = enteredAt.get(3)! - enteredAt.get(2)!;
+    assert.equal(waitedIn1, 10);
+    assert.equal(waitedIn2, 20);
+  });
+});
