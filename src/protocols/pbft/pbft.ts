@@ -127,6 +127,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
   private announceClock = 0;
   private readonly viewChanges = new Map<number, Map<NodeId, SignedViewChange>>();
   private ownViewChange: SignedViewChange | null = null;
+  private readonly latestViewChangeOf = new Map<NodeId, number>();
   private newViewMsg: SignedNewView | null = null;
   private readonly validated = new Map<string, string>();
   private fetching: StableCheckpoint | null = null;
@@ -754,6 +755,15 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
   }
 
   private storeViewChange(vc: SignedViewChange): void {
+    // One VIEW-CHANGE per replica, its latest: a replica cannot fill memory with future views.
+    const prev = this.latestViewChangeOf.get(vc.replica);
+    if (prev !== undefined && prev > vc.newView) return;
+    if (prev !== undefined && prev < vc.newView) {
+      const old = this.viewChanges.get(prev);
+      old?.delete(vc.replica);
+      if (old?.size === 0) this.viewChanges.delete(prev);
+    }
+    this.latestViewChangeOf.set(vc.replica, vc.newView);
     let m = this.viewChanges.get(vc.newView);
     if (m === undefined) {
       m = new Map();
