@@ -741,7 +741,10 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     this.view = newView;
     this.role = 'view-change';
     this.viewChangesStarted++;
-    this.viewChangeTimerTicks = null;
+    // The wait for NEW-VIEW starts now (Castro starts it at 2f + 1 VIEW-CHANGEs; but when a
+    // replica that already moved on took its VIEW-CHANGE for this view with it, 2f + 1 may never
+    // come, and the replicas left behind would wait forever). It doubles per failed view change.
+    this.viewChangeTimerTicks = this.viewChangeTimeoutTicks * 2 ** Math.min(this.failedViewChanges, 10);
     this.requestTimerTicks = 0;
     this.slots.clear();
     this.assigned.clear();
@@ -827,7 +830,6 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     if (this.role !== 'view-change') return;
     const set = this.viewChanges.get(this.view);
     if (set === undefined || set.size < this.quorum) return;
-    if (this.viewChangeTimerTicks === null) this.viewChangeTimerTicks = this.viewChangeTimeoutTicks * 2 ** Math.min(this.failedViewChanges, 10);
     if (this.primaryOf(this.view) !== this.id) return;
     const chosen = [...set.values()].sort((a, b) => (a.replica === this.id ? -1 : b.replica === this.id ? 1 : a.replica < b.replica ? -1 : 1)).slice(0, this.quorum);
     const o = this.computeNewView(this.view, chosen);
