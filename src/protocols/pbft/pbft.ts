@@ -121,6 +121,8 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
   private readonly deferredReads: ClientRequest[] = [];
 
   private requestTimerTicks = 0;
+  /** The request the request timer runs for. */
+  private timedRequest: { client: Principal; timestamp: number } | null = null;
   private viewChangeTimerTicks: number | null = null;
   private failedViewChanges = 0;
   private retransmitClock = 0;
@@ -178,9 +180,17 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
         this.startViewChange(this.view + 1);
       }
     } else if (this.role === 'backup' && this.pending.size > 0) {
+      // The timer runs for one request (Castro): other requests executing do not reset it, so a
+      // primary that censors one client is replaced.
+      if (this.timedRequest === null || !this.isPending(this.timedRequest)) {
+        const first = this.pending.values().next().value!;
+        this.timedRequest = { client: first.client, timestamp: first.timestamp };
+        this.requestTimerTicks = 0;
+      }
       if (++this.requestTimerTicks >= this.requestTimeoutTicks) this.startViewChange(this.view + 1);
     } else {
       this.requestTimerTicks = 0;
+      this.timedRequest = null;
     }
     if (++this.retransmitClock >= this.retransmitTicks) {
       this.retransmitClock = 0;
@@ -346,6 +356,10 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
       // A client broadcast (it timed out on the primary): relay, and watch the primary.
       this.send(this.primaryOf(this.view), { type: 'request', request: r });
     }
+  }
+
+  private isPending(r: { client: Principal; timestamp: number }): boolean {
+    return this.pending.get(r.client)?.timestamp === r.timestamp;
   }
 
   private serveRead(r: ClientRequest): void {
@@ -538,7 +552,10 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
       }
     }
     if (progressed) {
-      this.requestTimerTicks = 0;
+      if (this.timedRequest !== null && !this.isPending(this.timedRequest)) {
+        this.timedRequest = null;
+        this.requestTimerTicks = 0;
+      }
       this.flushReads();
       this.tryAssign();
     }
