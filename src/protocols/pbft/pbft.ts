@@ -758,10 +758,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     this.view = newView;
     this.role = 'view-change';
     this.viewChangesStarted++;
-    // The wait for NEW-VIEW starts now (Castro starts it at 2f + 1 VIEW-CHANGEs; but when a
-    // replica that already moved on took its VIEW-CHANGE for this view with it, 2f + 1 may never
-    // come, and the replicas left behind would wait forever). It doubles per failed view change.
-    this.viewChangeTimerTicks = this.viewChangeTimeoutTicks * 2 ** Math.min(this.failedViewChanges, 10);
+    this.viewChangeTimerTicks = null; // starts once 2f + 1 replicas are in this view change or a later one
     this.requestTimerTicks = 0;
     this.slots.clear();
     this.assigned.clear();
@@ -845,6 +842,15 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
 
   private checkViewChangeQuorum(): void {
     if (this.role !== 'view-change') return;
+    // The wait for NEW-VIEW starts when 2f + 1 replicas have given up on the views before this
+    // one: Castro counts VIEW-CHANGEs for this view; counting those for later views too keeps
+    // replicas from waiting forever when one that moved on took its VIEW-CHANGE for this view
+    // with it, and still keeps a replica cut off from the others from racing ahead alone.
+    if (this.viewChangeTimerTicks === null) {
+      let gaveUp = 0;
+      for (const v of this.latestViewChangeOf.values()) if (v >= this.view) gaveUp++;
+      if (gaveUp >= this.quorum) this.viewChangeTimerTicks = this.viewChangeTimeoutTicks * 2 ** Math.min(this.failedViewChanges, 10);
+    }
     const set = this.viewChanges.get(this.view);
     if (set === undefined || set.size < this.quorum) return;
     if (this.primaryOf(this.view) !== this.id) return;

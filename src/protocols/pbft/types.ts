@@ -145,7 +145,7 @@ export interface PbftOptions extends ReplicaOptions<null> {
   readonly maxInFlightBatches?: number;
   /** A backup with a pending request starts a view change after this many ticks without progress. */
   readonly requestTimeoutTicks?: number;
-  /** Ticks to wait for NEW-VIEW after sending a VIEW-CHANGE; doubles per failed view change. */
+  /** Ticks to wait for NEW-VIEW once 2f + 1 replicas are changing to this view or a later one; doubles per failed view change. */
   readonly viewChangeTimeoutTicks?: number;
   /** Unfinished work (pending slots, view changes, state fetches) is retransmitted this often. */
   readonly retransmitTicks?: number;
