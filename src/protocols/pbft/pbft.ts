@@ -612,8 +612,9 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
 
   /** Re-announce the latest checkpoint (and, for a primary after a view change, the NEW-VIEW): laggards catch up from these. */
   private announce(): void {
-    const own = this.ownCheckpoints.get(this.stable.seq);
-    if (own !== undefined) this.broadcast({ type: 'checkpoint', checkpoint: own.msg });
+    // The stable one, and the ones not yet stable: lost CHECKPOINTs would otherwise leave the
+    // low water mark behind for good, and a primary stopped at the high water mark.
+    for (const [seq, own] of this.ownCheckpoints) if (seq >= this.stable.seq) this.broadcast({ type: 'checkpoint', checkpoint: own.msg });
     if (this.role === 'primary' && this.newViewMsg !== null && this.newViewMsg.view === this.view) this.broadcast({ type: 'new-view', newView: this.newViewMsg });
     if (this.pending.size > 0 || this.deferredReads.length > 0) this.sendStatus();
   }
