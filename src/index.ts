@@ -17,3 +17,11 @@ export { PeerTransport, DEFAULT_TRANSPORT_LIMITS, type PeerAddress } from './tra
 export { type PeerTls } from './transport/index.js';
 export * from './statemachine/mvcc/index.js';
 export * from './server/index.js';
+// PBFT and its lab.
+export { PbftReplica, pbftProtocol, PBFT_MUTANTS, signRequest, type ClientRequest, type PbftMessage, type PbftOptions, type PbftReady, type PbftReply, type PbftStatus } from './protocols/pbft/index.js';
+export { CryptoAuthenticator, deriveKeys, type CryptoKeys } from './node/crypto-authenticator.js';
+export { BftNode, type BftNodeOptions } from './node/bft-node.js';
+export { BftClient, type Accepted } from './sim/bft-client.js';
+export { PbftHost, type ServiceAdapter } from './sim/pbft-host.js';
+export { SimKeyring } from './sim/sim-authenticator.js';
+export { BYZANTINE_KINDS, type ByzantineKind } from './sim/byzantine.js';

@@ -4,3 +4,4 @@ export * from './errors.js';
 export * from './prng.js';
 export * from './quorum.js';
 export * from './replica.js';
+export * from './authenticator.js';

@@ -5,10 +5,12 @@
 import type { ProtocolDefinition } from '../core/replica.js';
 import { raftProtocol } from './raft/index.js';
 import { multiPaxosProtocol } from './paxos/index.js';
+import { pbftProtocol } from './pbft/index.js';
 
 export const PROTOCOLS: ReadonlyMap<string, ProtocolDefinition> = new Map<string, ProtocolDefinition>([
   [raftProtocol.name, raftProtocol as unknown as ProtocolDefinition],
   [multiPaxosProtocol.name, multiPaxosProtocol as unknown as ProtocolDefinition],
+  [pbftProtocol.name, pbftProtocol as unknown as ProtocolDefinition],
 ]);
 
 export function protocolByName(name: string): ProtocolDefinition {

@@ -13,6 +13,8 @@ import { ReplicatedNode } from '../node/index.js';
 import type { Logger } from '../node/config.js';
 import type { PeerTls } from '../transport/index.js';
 import { PROTOCOLS, protocolByName } from '../protocols/registry.js';
+import { BftNode } from '../node/bft-node.js';
+import { pack } from '../core/codec.js';
 import { KvStateMachine, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { clusterId, loadOrCreateIdentity, parseInitialCluster, parseUrl, type ClusterIdentity, type MemberConfig } from './cluster-config.js';
 import { askToJoin, type PeerTls as JoinTls } from '../transport/index.js';
@@ -55,7 +57,7 @@ export interface MemberOptions {
 
 export interface Member {
   readonly identity: ClusterIdentity;
-  readonly node: ReplicatedNode<KvOutcome>;
+  readonly node: ReplicatedNode<KvOutcome> | BftNode<KvOutcome>;
   readonly server: EtcdServer;
   stop(): Promise<void>;
 }
@@ -94,7 +96,23 @@ export async function startMember(o: MemberOptions): Promise<Member> {
   if ((listenPeer.scheme === 'https') !== (o.peerTls !== null)) {
     throw new QuorateError('INVALID_ARGUMENT', 'https:// peer URLs need --peer-cert-file, --peer-key-file and --peer-trusted-ca-file (and those need https:// peer URLs)');
   }
-  const node = await ReplicatedNode.start<KvOutcome>({
+  const node = protocol.faultModel === 'byzantine'
+    ? await BftNode.start<KvOutcome>({
+      id: nodeId(selfNodeId),
+      clusterId: identity.clusterId,
+      listen: listenPeer,
+      members: identity.members.map((m) => ({ id: nodeId(m.name), peer: parseUrl(m.peerUrls[0] ?? '', '--initial-cluster') })),
+      stateMachine: kv,
+      encodeResult: (r) => pack(r),
+      // Every member derives every key from the cluster token: fine for a trial, not against a
+      // member that knows the token. A deployment provisions each member's own keys.
+      keySecret: `${identity.token}/${identity.clusterId}`,
+      tickMs: o.heartbeatIntervalMs,
+      pbft: { requestTimeoutTicks: Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)), viewChangeTimeoutTicks: Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)), retransmitTicks: 2, announceTicks: 10 },
+      logger: o.logger,
+      peerTls,
+    })
+    : await ReplicatedNode.start<KvOutcome>({
     id: nodeId(selfNodeId),
     clusterId: identity.clusterId,
     dataDir: o.dataDir,

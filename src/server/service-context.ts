@@ -5,14 +5,14 @@
  */
 import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../node/config.js';
-import type { ReplicatedNode } from '../node/index.js';
+import type { ServingNode } from './etcd-server.js';
 import type { KvOutcome, KvRequest, KvResult, KvStateMachine, LeaseRequest, TxnOp, WatchHub } from '../statemachine/mvcc/index.js';
 import { isLeaseResult } from '../statemachine/mvcc/index.js';
 import type { PbHeader } from './convert.js';
 import { kvError } from './grpc-errors.js';
 
 export interface ServiceContext {
-  readonly node: ReplicatedNode<KvOutcome>;
+  readonly node: ServingNode;
   readonly kv: KvStateMachine;
   readonly hub: WatchHub;
   readonly logger: Logger;

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { QuorateError } from '../core/errors.js';
-import type { ReplicatedNode } from '../node/index.js';
+import type { ServingNode } from './etcd-server.js';
 import { encodeKvCommand, type AuthUser, type KvCommand, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
@@ -16,7 +16,7 @@ export class SessionProposer {
   private readonly pending = new Set<number>();
 
   constructor(
-    private readonly node: ReplicatedNode<KvOutcome>,
+    private readonly node: ServingNode,
     memberName: string,
     private readonly policy: RetryPolicy,
     /** Largest encoded request accepted (etcd --max-request-bytes). */

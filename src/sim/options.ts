@@ -1,4 +1,5 @@
 /** What a simulation run is made of; every knob has a named default. */
+import type { ByzantineKind } from './byzantine.js';
 
 export const FAULT_KINDS = ['partition', 'crash', 'drop', 'skew', 'disk', 'pause'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -32,6 +33,9 @@ export interface SimOptions {
   readonly mutant?: string;
   /** Protocol-specific options for every replica (e.g. Multi-Paxos's phase1QuorumSize); they override the run's own. */
   readonly protocolOptions?: Readonly<Record<string, unknown>>;
+  /** Byzantine protocols only: how the lying replicas behave, and how many lie (default f). */
+  readonly byzantine?: ReadonlySet<ByzantineKind>;
+  readonly byzantineCount?: number;
   /** Record a readable event trace (slower). */
   readonly trace: boolean;
 }

@@ -11,7 +11,8 @@ import { UsageError, type Command } from '../command.js';
 const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or --flag value)
 
   --name NAME                          member name (default "default")
-  --protocol raft|multipaxos           the consensus protocol under the KV store (default raft; every member the same)
+  --protocol raft|multipaxos|pbft      the consensus protocol under the KV store (default raft; every member the
+                                       same); pbft tolerates f lying members of 3f + 1, kept in memory (see README)
   --data-dir DIR                       where the WAL, snapshots and member identity live (default "NAME.etcd")
   --listen-client-urls URLS            comma-separated, e.g. http://127.0.0.1:2379 (default http://localhost:2379)
   --advertise-client-urls URLS         what members tell clients (default: the listen client URLs)

@@ -7,12 +7,14 @@ import { PROTOCOLS, protocolByName } from '../../protocols/registry.js';
 import { DEFAULT_SIM_OPTIONS, parseFaults, type SimOptions } from '../../sim/options.js';
 import { addToSummary, emptySummary, failed, runSeed } from '../../sim/run.js';
 import { QuorateError } from '../../core/errors.js';
+import { BYZANTINE_KINDS, parseByzantine } from '../../sim/byzantine.js';
 import { UsageError, type Command } from '../command.js';
 
 const USAGE = `usage: quorate sim [--protocol raft|multipaxos] [--nodes 5] [--seeds 1..500] [--faults all|none|partition,crash,drop,skew,disk,pause]
                   [--mutant NAME] [--clients 5] [--keys 3] [--duration-ms 14000] [--trace] [--json]
                   [--protocol-option NAME=VALUE ...]   e.g. phase1QuorumSize=4 (numbers and true/false as such)
-       quorate sim --list-mutants [--protocol raft|multipaxos]
+       quorate sim --list-mutants [--protocol raft|multipaxos|pbft]
+                  [--byzantine all|none|${BYZANTINE_KINDS.join(',')}] [--byzantine-count K]   (pbft; default all, K = f)
 
 Exit code: 0 when every run is safe, live and linearizable; 1 when a run failed (with --mutant:
 the mutant was caught); 3 for bad input.`;
@@ -64,6 +66,8 @@ export const simCommand: Command = {
         trace: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         'list-mutants': { type: 'boolean', default: false },
+        byzantine: { type: 'string' },
+        'byzantine-count': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -86,6 +90,13 @@ export const simCommand: Command = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    let byzantine;
+    try {
+      byzantine = parseByzantine(values.byzantine ?? (protocol.faultModel === 'byzantine' ? 'all' : 'none'));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (byzantine.size > 0 && protocol.faultModel !== 'byzantine') throw new UsageError(`--byzantine needs a Byzantine-fault-tolerant protocol; ${values.protocol} tolerates crashes only`);
     const [from, to] = parseSeeds(values.seeds);
     const durationMs = positiveInt('--duration-ms', values['duration-ms'], DEFAULT_SIM_OPTIONS.faultWindowMs + DEFAULT_SIM_OPTIONS.livenessBoundMs);
     const base: Partial<SimOptions> = {
@@ -99,7 +110,10 @@ export const simCommand: Command = {
       trace: values.trace,
       ...(values.mutant === undefined ? {} : { mutant: values.mutant }),
       ...(values['protocol-option'] === undefined ? {} : { protocolOptions: parseProtocolOptions(values['protocol-option']) }),
+      ...(protocol.faultModel === 'byzantine' ? { byzantine } : {}),
+      ...(values['byzantine-count'] === undefined ? {} : { byzantineCount: Number(values['byzantine-count']) }),
     };
+    if (base.byzantineCount !== undefined && (!Number.isInteger(base.byzantineCount) || base.byzantineCount < 0)) throw new UsageError('--byzantine-count must be a whole number');
     const summary = emptySummary();
     const started = performance.now();
     const tty = process.stderr.isTTY === true;
@@ -133,7 +147,10 @@ export const simCommand: Command = {
     } else {
       const rows: [string, string][] = [
         ['protocol', `${values.protocol}${values.mutant ? ` (mutant ${values.mutant})` : ''}, ${base.nodes} nodes`],
-        ['faults', [...faults].join(',') || 'none'],
+        ['faults', protocol.faultModel === 'byzantine'
+          ? `${[...faults].filter((k) => k !== 'crash' && k !== 'disk').join(',') || 'none'}${faults.has('crash') || faults.has('disk') ? ' (crashes are not modelled for PBFT: a replica that loses its memory counts against f)' : ''}`
+          : [...faults].join(',') || 'none'],
+        ...(protocol.faultModel === 'byzantine' ? [['byzantine', `${[...byzantine].join(',') || 'none'} on ${base.byzantineCount ?? `f = ${Math.floor(((base.nodes ?? 1) - 1) / 3)}`} replica(s)`] as [string, string]] : []),
         ['runs', String(summary.runs)],
         ['safety violations', String(summary.safetyViolations)],
         ['liveness failures', String(summary.livenessFailures)],
@@ -148,7 +165,8 @@ export const simCommand: Command = {
       for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
     }
     for (const f of summary.failures.slice(0, 20)) {
-      const reproduce = `quorate sim --protocol ${values.protocol} --nodes ${base.nodes} --seeds ${f.seed} --faults ${values.faults}${values.mutant ? ` --mutant ${values.mutant}` : ''}${(values['protocol-option'] ?? []).map((o) => ` --protocol-option ${o}`).join('')} --trace`;
+      const byz = protocol.faultModel === 'byzantine' ? ` --byzantine ${values.byzantine ?? 'all'}${values['byzantine-count'] ? ` --byzantine-count ${values['byzantine-count']}` : ''}` : '';
+      const reproduce = `quorate sim --protocol ${values.protocol} --nodes ${base.nodes} --seeds ${f.seed} --faults ${values.faults}${byz}${values['duration-ms'] ? ` --duration-ms ${values['duration-ms']}` : ''}${values.mutant ? ` --mutant ${values.mutant}` : ''}${(values['protocol-option'] ?? []).map((o) => ` --protocol-option ${o}`).join('')} --trace`;
       console.log(`FAIL seed ${f.seed}: ${f.what}\n  reproduce: ${reproduce}`);
     }
     return summary.failures.length > 0 ? 1 : 0;

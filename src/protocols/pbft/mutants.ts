@@ -1,0 +1,20 @@
+/**
+ * Deliberately broken variants of PBFT, switched on only through ReplicaOptions.mutant. Each
+ * removes one thing the protocol needs; scenario tests and the Byzantine simulator must catch
+ * every one.
+ */
+import type { MutantInfo } from '../../core/replica.js';
+
+export const PBFT_MUTANTS = [
+  { name: 'skip-authentication', description: 'trusts the sender named in a message: MACs and signatures are not verified' },
+  { name: 'no-prepare-phase', description: 'commits as soon as the pre-prepare arrives; a view change sees only pre-prepares, not prepared certificates' },
+  { name: 'execute-when-prepared', description: 'executes a request once prepared, without the commit phase' },
+] as const satisfies readonly MutantInfo[];
+
+export type PbftMutant = (typeof PBFT_MUTANTS)[number]['name'];
+
+export function assertKnownPbftMutant(name: string): asserts name is PbftMutant {
+  if (!PBFT_MUTANTS.some((m) => m.name === name)) {
+    throw new Error(`unknown pbft mutant '${name}'; known: ${PBFT_MUTANTS.map((m) => m.name).join(', ')}`);
+  }
+}

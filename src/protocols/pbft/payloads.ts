@@ -1,0 +1,68 @@
+/**
+ * The canonical strings PBFT authenticates: fields in a fixed order, so that a MAC or a
+ * signature covers exactly what the protocol acts on. Containers (VIEW-CHANGE, NEW-VIEW) sign
+ * over the signatures of what they carry, which bind those items' content in turn.
+ */
+import type { Authenticator, Principal } from '../../core/authenticator.js';
+import type { NodeId } from '../../core/ids.js';
+import type { ClientRequest, PreparedCertificate, SignedCheckpoint, SignedViewChange, SignedPrePrepare } from './types.js';
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+export function toHex(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]!;
+  return s;
+}
+
+export function requestPayload(r: Pick<ClientRequest, 'client' | 'timestamp' | 'readOnly' | 'op'>): string {
+  return `R|${r.client}|${r.timestamp}|${r.readOnly ? 1 : 0}|${toHex(r.op)}`;
+}
+
+export function prePreparePayload(view: number, seq: number, digest: string, primary: NodeId): string {
+  return `PP|${view}|${seq}|${digest}|${primary}`;
+}
+
+export function preparePayload(view: number, seq: number, digest: string, replica: NodeId): string {
+  return `P|${view}|${seq}|${digest}|${replica}`;
+}
+
+export function commitPayload(view: number, seq: number, digest: string, replica: NodeId): string {
+  return `C|${view}|${seq}|${digest}|${replica}`;
+}
+
+export function checkpointPayload(seq: number, stateDigest: string, replica: NodeId): string {
+  return `K|${seq}|${stateDigest}|${replica}`;
+}
+
+export function certificatePayload(c: PreparedCertificate): string {
+  return `${c.prePrepare.signature}:${c.prepares.map((p) => p.signature).join(':')}`;
+}
+
+export function viewChangePayload(vc: Omit<SignedViewChange, 'signature'>): string {
+  const proof = vc.checkpointProof.map((c: SignedCheckpoint) => c.signature).join(':');
+  const certs = vc.prepared.map(certificatePayload).join(';');
+  return `VC|${vc.newView}|${vc.stableSeq}|${vc.stableDigest}|${vc.replica}|${proof}|${certs}`;
+}
+
+export function newViewPayload(view: number, primary: NodeId, viewChanges: readonly SignedViewChange[], prePrepares: readonly SignedPrePrepare[]): string {
+  return `NV|${view}|${primary}|${viewChanges.map((v) => v.signature).join(':')}|${prePrepares.map((p) => p.signature).join(':')}`;
+}
+
+export function fetchPayload(seq: number, replica: NodeId): string {
+  return `F|${seq}|${replica}`;
+}
+
+export function replyPayload(view: number, client: Principal, timestamp: number, replica: NodeId, readOnly: boolean, result: Uint8Array): string {
+  return `RP|${view}|${client}|${timestamp}|${replica}|${readOnly ? 1 : 0}|${toHex(result)}`;
+}
+
+/** Sign a client request (what a client library does before sending it). */
+export function signRequest(auth: Authenticator, r: Omit<ClientRequest, 'signature' | 'client'>): ClientRequest {
+  const unsigned = { client: auth.self, timestamp: r.timestamp, op: r.op, readOnly: r.readOnly };
+  return { ...unsigned, signature: auth.sign(requestPayload(unsigned)) };
+}
+
+export function statusPayload(view: number, lastExecuted: number, replica: NodeId): string {
+  return `S|${view}|${lastExecuted}|${replica}`;
+}

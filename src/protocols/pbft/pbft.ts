@@ -1,0 +1,961 @@
+/**
+ * Practical Byzantine Fault Tolerance (Castro & Liskov, OSDI'99; Castro's thesis, 2001), pure.
+ *
+ * N = 3f + 1 replicas; the primary of view v is replica v mod N; quorums are 2f + 1.
+ *
+ * Normal case: the primary assigns a sequence number to a batch of client requests and sends
+ * PRE-PREPARE(v, n, d, batch); a backup that accepts it sends PREPARE(v, n, d). A replica has
+ * *prepared* (v, n, d) with the pre-prepare and 2f matching prepares from distinct backups (its
+ * own included), then sends COMMIT(v, n, d); it has *committed-local* with 2f + 1 matching
+ * commits, and executes in sequence order. Preparing makes (v, n) pin one digest (two prepared
+ * quorums share an honest replica); committing makes the decision survive view changes (2f + 1
+ * replicas hold a prepared certificate, so every view-change quorum contains one).
+ *
+ * Checkpoints every K sequence numbers: the driver hands over its state after executing n
+ * (compact(n, state)); CHECKPOINT(n, digest) messages; 2f + 1 matching ones make it stable, the
+ * low water mark h moves to n and everything at or below it is discarded. Only sequence numbers
+ * in (h, h + L] are accepted.
+ *
+ * View change: a backup whose request waits too long sends VIEW-CHANGE(v + 1) with its stable
+ * checkpoint proof and its prepared certificates. The new primary collects 2f + 1, computes
+ * NEW-VIEW: a pre-prepare for every sequence number between the highest stable checkpoint and
+ * the highest prepared one, re-issuing the request prepared in the highest view or a null
+ * request for a gap. Every backup checks the NEW-VIEW by recomputing it. The timer for the next
+ * view change doubles each time one fails.
+ *
+ * A replica that learns of a stable checkpoint above what it executed fetches the state from a
+ * peer and accepts it only if its digest matches the checkpoint's proof.
+ */
+import { assert } from '../../core/assert.js';
+import { pack, unpack } from '../../core/codec.js';
+import { type Authenticator, type Principal, macVector, verifyMacVector } from '../../core/authenticator.js';
+import { byzantineFaults } from '../../core/quorum.js';
+import type { Index, NodeId, Term } from '../../core/ids.js';
+import type { LogEntry, Membership, ProposeResult, Replica, Snapshot } from '../../core/replica.js';
+import type { PbftMutant } from './mutants.js';
+import {
+  checkpointPayload, commitPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
+} from './payloads.js';
+import {
+  DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_IN_FLIGHT_BATCHES,
+  DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_CHECKPOINT_CLAIMS_PER_REPLICA,
+  MAX_DEFERRED_READS, MAX_PENDING_REQUESTS,
+  type ClientRequest, type CommittedBatch, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole, type PbftStatus,
+  type PreparedCertificate, type SignedCheckpoint, type SignedNewView, type SignedPrePrepare, type SignedPrepare, type SignedViewChange,
+} from './types.js';
+
+/** The state digest of checkpoint 0 (the initial state, which needs no proof). */
+export const GENESIS_DIGEST = 'genesis';
+
+interface Slot {
+  prePrepare: SignedPrePrepare | null;
+  readonly prepares: Map<NodeId, SignedPrepare>;
+  readonly commits: Map<NodeId, string>;
+  prepared: boolean;
+  committed: boolean;
+  ownPrepare: SignedPrepare | null;
+  ownCommit: PbftMessage | null;
+  ageTicks: number;
+}
+
+interface StableCheckpoint {
+  readonly seq: number;
+  readonly digest: string;
+  readonly proof: readonly SignedCheckpoint[];
+}
+
+interface Decision {
+  readonly view: number;
+  readonly digest: string;
+  readonly batch: readonly ClientRequest[];
+}
+
+/** What a checkpoint's state is: the service's state and the last timestamp executed per client. */
+interface CheckpointState {
+  readonly service: Uint8Array;
+  readonly clients: readonly (readonly [Principal, number])[];
+}
+
+export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
+  readonly id: NodeId;
+  private readonly auth: Authenticator;
+  private readonly membership: Membership;
+  private readonly replicas: readonly NodeId[];
+  private readonly n: number;
+  private readonly f: number;
+  private readonly quorum: number;
+  readonly checkpointIntervalSeqs: number;
+  private readonly logWindowSeqs: number;
+  private readonly maxBatchRequests: number;
+  private readonly maxInFlightBatches: number;
+  private readonly requestTimeoutTicks: number;
+  private readonly viewChangeTimeoutTicks: number;
+  private readonly retransmitTicks: number;
+  private readonly announceTicks: number;
+  private readonly mutant: PbftMutant | null;
+
+  private view = 0;
+  private role: PbftRole;
+  private readonly slots = new Map<number, Slot>();
+  /** Per sequence number above h: the certificate prepared in the highest view. Survives view changes. */
+  private readonly certs = new Map<number, PreparedCertificate>();
+  /** Committed-local decisions above h. Final: a view change never changes them (asserted). */
+  private readonly decided = new Map<number, Decision>();
+  private lastExecuted = 0;
+  /** Highest sequence number this replica sent a COMMIT for (read-only requests wait for execution to reach it). */
+  private highestCommitSent = 0;
+  private stable: StableCheckpoint = { seq: 0, digest: GENESIS_DIGEST, proof: [] };
+  /** This replica's checkpoints not yet stable (and the stable one): digest and state. */
+  private readonly ownCheckpoints = new Map<number, { digest: string; data: Uint8Array; msg: SignedCheckpoint }>();
+  /** Client tables as of each checkpoint sequence number executed, until compact() takes them. */
+  private readonly clientTablesAt = new Map<number, [Principal, number][]>();
+  private readonly checkpointClaims = new Map<number, Map<NodeId, SignedCheckpoint>>();
+  private readonly claimsByReplica = new Map<NodeId, number[]>();
+
+  private readonly lastExecutedTimestamp = new Map<Principal, number>();
+  /** The newest request per client not yet executed. */
+  private readonly pending = new Map<Principal, ClientRequest>();
+  /** Requests (client|timestamp) that have a pre-prepare in the current view (primary). */
+  private readonly assigned = new Set<string>();
+  private nextSeq = 1;
+  private readonly deferredReads: ClientRequest[] = [];
+
+  private requestTimerTicks = 0;
+  /** The request the request timer runs for. */
+  private timedRequest: { client: Principal; timestamp: number } | null = null;
+  private viewChangeTimerTicks: number | null = null;
+  private failedViewChanges = 0;
+  private retransmitClock = 0;
+  private announceClock = 0;
+  private readonly viewChanges = new Map<number, Map<NodeId, SignedViewChange>>();
+  private ownViewChange: SignedViewChange | null = null;
+  private readonly latestViewChangeOf = new Map<NodeId, number>();
+  private newViewMsg: SignedNewView | null = null;
+  private readonly validated = new Map<string, string>();
+  private fetching: StableCheckpoint | null = null;
+  private fetchRotation = 0;
+
+  private readonly digestCache = new WeakMap<ClientRequest, string>();
+
+  private out: PbftMessage[] = [];
+  private applyOut: LogEntry[] = [];
+  private batchesOut: CommittedBatch[] = [];
+  private readsOut: ClientRequest[] = [];
+  private replyAgainOut: { client: Principal; timestamp: number }[] = [];
+  private snapshotOut: Snapshot | null = null;
+
+  private invalidAuthenticators = 0;
+  private viewChangesStarted = 0;
+  private stateTransfers = 0;
+
+  constructor(o: PbftOptions) {
+    this.id = o.id;
+    this.auth = o.authenticator;
+    assert(this.auth.self === o.id, `authenticator for ${this.auth.self} given to ${o.id}`);
+    this.membership = o.membership;
+    this.replicas = [...o.membership.voters];
+    this.n = this.replicas.length;
+    this.f = byzantineFaults(this.n);
+    this.quorum = 2 * this.f + 1;
+    assert(this.replicas.includes(o.id), `${o.id} is one of the replicas`);
+    this.checkpointIntervalSeqs = o.checkpointIntervalSeqs ?? DEFAULT_CHECKPOINT_INTERVAL_SEQS;
+    this.logWindowSeqs = o.logWindowSeqs ?? 2 * this.checkpointIntervalSeqs;
+    assert(this.logWindowSeqs % this.checkpointIntervalSeqs === 0 && this.logWindowSeqs >= this.checkpointIntervalSeqs, 'L is a multiple of K');
+    this.maxBatchRequests = o.maxBatchRequests ?? DEFAULT_MAX_BATCH_REQUESTS;
+    this.maxInFlightBatches = o.maxInFlightBatches ?? DEFAULT_MAX_IN_FLIGHT_BATCHES;
+    this.requestTimeoutTicks = o.requestTimeoutTicks ?? DEFAULT_REQUEST_TIMEOUT_TICKS;
+    this.viewChangeTimeoutTicks = o.viewChangeTimeoutTicks ?? DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS;
+    this.retransmitTicks = o.retransmitTicks ?? DEFAULT_RETRANSMIT_TICKS;
+    this.announceTicks = o.announceTicks ?? DEFAULT_ANNOUNCE_TICKS;
+    this.mutant = (o.mutant as PbftMutant | undefined) ?? null;
+    this.role = this.primaryOf(0) === this.id ? 'primary' : 'backup';
+  }
+
+  // ---- the Replica contract -------------------------------------------------------------------
+
+  tick(): void {
+    if (this.role === 'view-change') {
+      if (this.viewChangeTimerTicks !== null && --this.viewChangeTimerTicks <= 0) {
+        this.failedViewChanges++;
+        this.startViewChange(this.view + 1);
+      }
+    } else if (this.role === 'backup' && this.pending.size > 0) {
+      // The timer runs for one request (Castro): other requests executing do not reset it, so a
+      // primary that censors one client is replaced.
+      if (this.timedRequest === null || !this.isPending(this.timedRequest)) {
+        const first = this.pending.values().next().value!;
+        this.timedRequest = { client: first.client, timestamp: first.timestamp };
+        this.requestTimerTicks = 0;
+      }
+      if (++this.requestTimerTicks >= this.requestTimeoutTicks) this.startViewChange(this.view + 1);
+    } else {
+      this.requestTimerTicks = 0;
+      this.timedRequest = null;
+    }
+    if (++this.retransmitClock >= this.retransmitTicks) {
+      this.retransmitClock = 0;
+      this.retransmit();
+    }
+    if (++this.announceClock >= this.announceTicks) {
+      this.announceClock = 0;
+      this.announce();
+    }
+  }
+
+  step(msg: PbftMessage): void {
+    switch (msg.type) {
+      case 'request': return this.onRequest(msg.request, msg.from);
+      case 'pre-prepare': return this.onPrePrepare(msg.prePrepare, msg.retransmitted === true, msg.from);
+      case 'prepare': return this.onPrepare(msg.prepare, msg.retransmitted === true);
+      case 'commit': return this.onCommit(msg);
+      case 'checkpoint': return this.onCheckpoint(msg.checkpoint);
+      case 'view-change': return this.onViewChange(msg.viewChange);
+      case 'new-view': return this.onNewView(msg.newView);
+      case 'fetch-state': return this.onFetchState(msg);
+      case 'status': return this.onStatus(msg);
+      case 'state': return this.onState(msg);
+      case 'reply': return; // replies are for clients
+    }
+  }
+
+  /** Clients reach PBFT through signed REQUEST messages (step), never through propose. */
+  propose(_command: Uint8Array): ProposeResult {
+    throw new Error('PBFT orders signed client requests: send a REQUEST message to the replicas (step), not propose()');
+  }
+
+  readIndex(_requestId: string): void {
+    throw new Error('PBFT serves reads as read-only REQUESTs answered by 2f + 1 matching replies');
+  }
+
+  /** The driver executed up to `index` (a checkpoint sequence number) and hands over its state. */
+  compact(index: Index, data: Uint8Array): void {
+    const seq = index as number;
+    const clients = this.clientTablesAt.get(seq);
+    if (clients === undefined || seq <= this.stable.seq) return;
+    this.clientTablesAt.delete(seq);
+    const state = pack({ service: data, clients } satisfies CheckpointState);
+    const digest = this.auth.digest(state);
+    const msg: SignedCheckpoint = { seq, stateDigest: digest, replica: this.id, signature: this.auth.sign(checkpointPayload(seq, digest, this.id)) };
+    this.ownCheckpoints.set(seq, { digest, data: state, msg });
+    this.broadcast({ type: 'checkpoint', checkpoint: msg });
+    this.recordCheckpointClaim(msg);
+    this.checkStable(seq);
+  }
+
+  hasReady(): boolean {
+    return this.out.length > 0 || this.applyOut.length > 0 || this.readsOut.length > 0 || this.replyAgainOut.length > 0 || this.snapshotOut !== null;
+  }
+
+  ready(): PbftReady {
+    const rd: PbftReady = {
+      persist: this.snapshotOut === null ? null : { hardState: null, entries: [], snapshot: this.snapshotOut },
+      sendBeforePersist: [],
+      send: this.out,
+      apply: this.applyOut,
+      readStates: [],
+      batches: this.batchesOut,
+      reads: this.readsOut,
+      replyAgain: this.replyAgainOut,
+    };
+    this.out = [];
+    this.applyOut = [];
+    this.batchesOut = [];
+    this.readsOut = [];
+    this.replyAgainOut = [];
+    this.snapshotOut = null;
+    return rd;
+  }
+
+  advance(_ready: PbftReady): void {}
+
+  status(): PbftStatus {
+    return {
+      id: this.id, role: this.role, term: this.view as Term, leader: this.primaryOf(this.view), commitIndex: this.lastExecuted as Index,
+      appliedIndex: this.lastExecuted as Index, membership: this.membership, view: this.view, lowWaterMark: this.stable.seq,
+      lastExecuted: this.lastExecuted, stableCheckpoint: this.stable.seq, invalidAuthenticators: this.invalidAuthenticators,
+      viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers,
+    };
+  }
+
+  primaryOf(view: number): NodeId {
+    return this.replicas[view % this.n]!;
+  }
+
+  /** The digest of a batch: of its requests' digests in order. The empty batch is the null request. */
+  batchDigest(batch: readonly ClientRequest[]): string {
+    let s = 'B';
+    for (const r of batch) s += `|${this.requestDigest(r)}`;
+    return this.auth.digest(s);
+  }
+
+  // ---- authentication -------------------------------------------------------------------------
+
+  private skipAuth(): boolean {
+    return this.mutant === 'skip-authentication';
+  }
+
+  private verifySig(payload: string, signer: Principal, signature: string): boolean {
+    if (this.skipAuth()) return true;
+    if (typeof signature !== 'string' || this.auth.verifySignature(payload, signer, signature)) return typeof signature === 'string';
+    return false;
+  }
+
+  private bad(): void {
+    this.invalidAuthenticators++;
+  }
+
+  private isReplica(id: unknown): id is NodeId {
+    return typeof id === 'string' && this.replicas.includes(id as NodeId);
+  }
+
+  private requestDigest(r: ClientRequest): string {
+    let d = this.digestCache.get(r);
+    if (d === undefined) {
+      d = this.auth.digest(requestPayload(r));
+      this.digestCache.set(r, d);
+    }
+    return d;
+  }
+
+  private validRequest(r: ClientRequest): boolean {
+    if (typeof r !== 'object' || r === null || typeof r.client !== 'string' || !Number.isSafeInteger(r.timestamp) || !(r.op instanceof Uint8Array)) return false;
+    return this.verifySig(requestPayload(r), r.client, r.signature);
+  }
+
+  // ---- sending --------------------------------------------------------------------------------
+
+  private send(to: NodeId, body: DistributiveOmit<PbftMessage, 'from' | 'to'>): void {
+    this.out.push({ ...body, from: this.id, to } as PbftMessage);
+  }
+
+  private broadcast(body: DistributiveOmit<PbftMessage, 'from' | 'to'>): void {
+    for (const r of this.replicas) if (r !== this.id) this.send(r, body);
+  }
+
+  // ---- requests -------------------------------------------------------------------------------
+
+  private onRequest(r: ClientRequest, from: NodeId): void {
+    if (!this.validRequest(r)) return this.bad();
+    if (r.readOnly) {
+      if (from !== (r.client as NodeId)) return; // read-only requests are not relayed
+      this.serveRead(r);
+      return;
+    }
+    const last = this.lastExecutedTimestamp.get(r.client) ?? 0;
+    if (r.timestamp <= last) {
+      if (r.timestamp === last) this.replyAgainOut.push({ client: r.client, timestamp: r.timestamp });
+      return;
+    }
+    const known = this.pending.get(r.client);
+    if (known === undefined || known.timestamp < r.timestamp) {
+      if (known === undefined && this.pending.size >= MAX_PENDING_REQUESTS) return;
+      this.pending.set(r.client, r);
+    }
+    if (this.role === 'primary') this.tryAssign();
+    else if (this.role === 'backup' && from === (r.client as NodeId)) {
+      // A client broadcast (it timed out on the primary): relay, and watch the primary.
+      this.send(this.primaryOf(this.view), { type: 'request', request: r });
+    }
+  }
+
+  private isPending(r: { client: Principal; timestamp: number }): boolean {
+    return this.pending.get(r.client)?.timestamp === r.timestamp;
+  }
+
+  private serveRead(r: ClientRequest): void {
+    if (this.lastExecuted >= this.highestCommitSent && this.fetching === null) {
+      this.readsOut.push(r);
+    } else if (this.deferredReads.length < MAX_DEFERRED_READS) {
+      this.deferredReads.push(r);
+    }
+  }
+
+  private flushReads(): void {
+    if (this.deferredReads.length === 0 || this.lastExecuted < this.highestCommitSent || this.fetching !== null) return;
+    this.readsOut.push(...this.deferredReads.splice(0));
+  }
+
+  /** The primary assigns sequence numbers to pending requests, batching when its pipeline is full. */
+  private tryAssign(): void {
+    if (this.role !== 'primary') return;
+    while (this.nextSeq <= this.stable.seq + this.logWindowSeqs && this.nextSeq - 1 - this.lastExecuted < this.maxInFlightBatches) {
+      const batch: ClientRequest[] = [];
+      for (const r of this.pending.values()) {
+        if (batch.length >= this.maxBatchRequests) break;
+        if (this.assigned.has(requestKey(r))) continue;
+        if (r.timestamp <= (this.lastExecutedTimestamp.get(r.client) ?? 0)) continue;
+        batch.push(r);
+      }
+      if (batch.length === 0) return;
+      this.sendPrePrepare(this.nextSeq++, batch);
+    }
+  }
+
+  private signPrePrepare(view: number, seq: number, batch: readonly ClientRequest[]): SignedPrePrepare {
+    const digest = this.batchDigest(batch);
+    return { view, seq, digest, batch, primary: this.id, signature: this.auth.sign(prePreparePayload(view, seq, digest, this.id)) };
+  }
+
+  private sendPrePrepare(seq: number, batch: readonly ClientRequest[]): void {
+    const pp = this.signPrePrepare(this.view, seq, batch);
+    const slot = this.slot(seq);
+    slot.prePrepare = pp;
+    for (const r of batch) this.assigned.add(requestKey(r));
+    this.broadcast({ type: 'pre-prepare', prePrepare: pp });
+    if (this.mutant === 'no-prepare-phase') {
+      slot.prepared = true;
+      this.certs.set(seq, { prePrepare: pp, prepares: [] });
+      this.sendCommit(seq, slot);
+      return;
+    }
+    this.checkPrepared(seq);
+  }
+
+  // ---- normal case ----------------------------------------------------------------------------
+
+  private inWindow(seq: number): boolean {
+    return Number.isSafeInteger(seq) && seq > this.stable.seq && seq <= this.stable.seq + this.logWindowSeqs;
+  }
+
+  private slot(seq: number): Slot {
+    let s = this.slots.get(seq);
+    if (s === undefined) {
+      s = { prePrepare: null, prepares: new Map(), commits: new Map(), prepared: false, committed: false, ownPrepare: null, ownCommit: null, ageTicks: 0 };
+      this.slots.set(seq, s);
+    }
+    return s;
+  }
+
+  private onPrePrepare(pp: SignedPrePrepare, retransmitted: boolean, from: NodeId): void {
+    if (this.role === 'view-change' || pp.view !== this.view) return;
+    if (pp.primary !== this.primaryOf(this.view) || !this.verifySig(prePreparePayload(pp.view, pp.seq, pp.digest, pp.primary), pp.primary, pp.signature)) return this.bad();
+    if (pp.primary === this.id || !this.inWindow(pp.seq)) return;
+    const s = this.slot(pp.seq);
+    if (s.prePrepare !== null) {
+      // Already accepted one for (v, n): a different digest is the primary equivocating; ignore it.
+      if (retransmitted && s.prePrepare.digest === pp.digest) this.helpLaggard(pp.seq, from);
+      return;
+    }
+    if (!Array.isArray(pp.batch) || !pp.batch.every((r) => this.validRequest(r)) || this.batchDigest(pp.batch) !== pp.digest) return this.bad();
+    s.prePrepare = pp;
+    if (this.mutant === 'no-prepare-phase') {
+      // Broken on purpose: commit on the pre-prepare alone; the "certificate" is the pre-prepare.
+      s.prepared = true;
+      this.certs.set(pp.seq, { prePrepare: pp, prepares: [] });
+      this.sendCommit(pp.seq, s);
+      return;
+    }
+    const own: SignedPrepare = { view: pp.view, seq: pp.seq, digest: pp.digest, replica: this.id, signature: this.auth.sign(preparePayload(pp.view, pp.seq, pp.digest, this.id)) };
+    s.ownPrepare = own;
+    s.prepares.set(this.id, own);
+    this.broadcast({ type: 'prepare', prepare: own });
+    this.checkPrepared(pp.seq);
+  }
+
+  private onPrepare(p: SignedPrepare, retransmitted: boolean): void {
+    if (!this.isReplica(p.replica) || !this.verifySig(preparePayload(p.view, p.seq, p.digest, p.replica), p.replica, p.signature)) return this.bad();
+    if (this.role === 'view-change' || p.view !== this.view || !this.inWindow(p.seq)) return;
+    if (p.replica === this.primaryOf(this.view) || p.replica === this.id) return; // the primary's vote is its pre-prepare
+    const s = this.slot(p.seq);
+    if (s.prepares.has(p.replica)) {
+      if (retransmitted) this.helpLaggard(p.seq, p.replica);
+      return;
+    }
+    s.prepares.set(p.replica, p);
+    this.checkPrepared(p.seq);
+  }
+
+  private checkPrepared(seq: number): void {
+    const s = this.slots.get(seq);
+    if (s === undefined || s.prePrepare === null || s.prepared) return;
+    const pp = s.prePrepare;
+    const matching: SignedPrepare[] = [];
+    for (const p of s.prepares.values()) if (p.view === pp.view && p.digest === pp.digest) matching.push(p);
+    if (matching.length < 2 * this.f) return;
+    s.prepared = true;
+    this.certs.set(seq, { prePrepare: pp, prepares: matching.slice(0, 2 * this.f) });
+    if (this.mutant === 'execute-when-prepared') {
+      // Broken on purpose: no commit phase; a prepared request is executed at once.
+      s.committed = true;
+      this.decide(seq, pp);
+      return;
+    }
+    this.sendCommit(seq, s);
+  }
+
+  private sendCommit(seq: number, s: Slot): void {
+    const pp = s.prePrepare!;
+    const payload = commitPayload(pp.view, seq, pp.digest, this.id);
+    const msg = { type: 'commit' as const, view: pp.view, seq, digest: pp.digest, replica: this.id, macs: macVector(this.auth, payload, this.replicas) };
+    s.ownCommit = { ...msg, from: this.id, to: this.id };
+    s.commits.set(this.id, pp.digest);
+    if (seq > this.highestCommitSent) this.highestCommitSent = seq;
+    this.broadcast(msg);
+    this.checkCommitted(seq);
+  }
+
+  private onCommit(m: Extract<PbftMessage, { type: 'commit' }>): void {
+    if (!this.isReplica(m.replica)) return this.bad();
+    if (!this.skipAuth() && !verifyMacVector(this.auth, commitPayload(m.view, m.seq, m.digest, m.replica), m.replica, m.macs)) return this.bad();
+    if (this.role === 'view-change' || m.view !== this.view || !this.inWindow(m.seq) || m.replica === this.id) return;
+    const s = this.slot(m.seq);
+    if (s.commits.has(m.replica)) {
+      if (m.retransmitted === true) this.helpLaggard(m.seq, m.replica);
+      return;
+    }
+    s.commits.set(m.replica, m.digest);
+    this.checkCommitted(m.seq);
+  }
+
+  private checkCommitted(seq: number): void {
+    const s = this.slots.get(seq);
+    if (s === undefined || !s.prepared || s.committed) return;
+    const pp = s.prePrepare!;
+    let matching = 0;
+    for (const d of s.commits.values()) if (d === pp.digest) matching++;
+    if (matching < this.quorum) return;
+    s.committed = true;
+    this.decide(seq, pp);
+  }
+
+  private decide(seq: number, pp: SignedPrePrepare): void {
+    const earlier = this.decided.get(seq);
+    if (earlier !== undefined) {
+      assert(earlier.digest === pp.digest, `${this.id}: sequence ${seq} committed ${earlier.digest} in view ${earlier.view}, now ${pp.digest} in view ${pp.view}`);
+      return;
+    }
+    if (seq <= this.lastExecuted) return;
+    this.decided.set(seq, { view: pp.view, digest: pp.digest, batch: pp.batch });
+    this.execute();
+  }
+
+  private execute(): void {
+    let progressed = false;
+    if (this.fetching !== null) return;
+    for (;;) {
+      const seq = this.lastExecuted + 1;
+      const d = this.decided.get(seq);
+      if (d === undefined) break;
+      this.lastExecuted = seq;
+      progressed = true;
+      for (const r of d.batch) {
+        const last = this.lastExecutedTimestamp.get(r.client) ?? 0;
+        if (r.timestamp > last) this.lastExecutedTimestamp.set(r.client, r.timestamp);
+        const p = this.pending.get(r.client);
+        if (p !== undefined && p.timestamp <= r.timestamp) this.pending.delete(r.client);
+        this.assigned.delete(requestKey(r));
+      }
+      this.applyOut.push({ index: seq as Index, term: d.view as Term, kind: d.batch.length === 0 ? 'noop' : 'command', data: pack(d.batch.map((r) => [r.client, r.timestamp])) });
+      this.batchesOut.push({ seq, view: d.view, requests: d.batch });
+      if (seq % this.checkpointIntervalSeqs === 0) {
+        this.clientTablesAt.set(seq, [...this.lastExecutedTimestamp].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+      }
+    }
+    if (progressed) {
+      if (this.timedRequest !== null && !this.isPending(this.timedRequest)) {
+        this.timedRequest = null;
+        this.requestTimerTicks = 0;
+      }
+      this.flushReads();
+      this.tryAssign();
+    }
+  }
+
+  /** Tell the others how far we executed in this view, so that they resend what we missed. */
+  private sendStatus(): void {
+    if (this.role === 'view-change') return;
+    const payload = statusPayload(this.view, this.lastExecuted, this.id);
+    this.broadcast({ type: 'status', view: this.view, lastExecuted: this.lastExecuted, replica: this.id, macs: macVector(this.auth, payload, this.replicas) });
+  }
+
+  private onStatus(m: Extract<PbftMessage, { type: 'status' }>): void {
+    if (!this.isReplica(m.replica)) return this.bad();
+    if (!this.skipAuth() && !verifyMacVector(this.auth, statusPayload(m.view, m.lastExecuted, m.replica), m.replica, m.macs)) return this.bad();
+    if (m.view !== this.view || this.role === 'view-change' || m.replica === this.id) return;
+    for (const seq of this.slots.keys()) if (seq > m.lastExecuted) this.helpLaggard(seq, m.replica);
+  }
+
+  /** A peer is missing something in a slot we have: send it what we sent (and the primary's signed pre-prepare). */
+  private helpLaggard(seq: number, to: NodeId): void {
+    const s = this.slots.get(seq);
+    if (s === undefined || to === this.id) return;
+    if (s.prePrepare !== null) this.send(to, { type: 'pre-prepare', prePrepare: s.prePrepare });
+    if (s.ownPrepare !== null) this.send(to, { type: 'prepare', prepare: s.ownPrepare });
+    if (s.ownCommit !== null) {
+      const c = s.ownCommit as Extract<PbftMessage, { type: 'commit' }>;
+      this.send(to, { type: 'commit', view: c.view, seq, digest: c.digest, replica: c.replica, macs: c.macs });
+    }
+  }
+
+  private retransmit(): void {
+    if (this.role === 'view-change') {
+      if (this.ownViewChange !== null) this.broadcast({ type: 'view-change', viewChange: this.ownViewChange });
+    } else {
+      for (const [seq, s] of this.slots) {
+        if (s.committed) continue;
+        s.ageTicks += this.retransmitTicks;
+        if (s.ageTicks < this.retransmitTicks * 2) continue;
+        if (s.prePrepare !== null && s.prePrepare.primary === this.id) this.broadcast({ type: 'pre-prepare', prePrepare: s.prePrepare, retransmitted: true });
+        if (s.ownPrepare !== null) this.broadcast({ type: 'prepare', prepare: s.ownPrepare, retransmitted: true });
+        if (s.ownCommit !== null) {
+          const c = s.ownCommit as Extract<PbftMessage, { type: 'commit' }>;
+          this.broadcast({ type: 'commit', view: c.view, seq, digest: c.digest, replica: c.replica, macs: c.macs, retransmitted: true });
+        }
+      }
+      if (this.role === 'backup') {
+        // Requests the primary may not have: relay again (its signature makes relaying safe).
+        for (const r of this.pending.values()) this.send(this.primaryOf(this.view), { type: 'request', request: r });
+      }
+    }
+    if (this.fetching !== null) this.requestState();
+  }
+
+  /** Re-announce the latest checkpoint (and, for a primary after a view change, the NEW-VIEW): laggards catch up from these. */
+  private announce(): void {
+    // The stable one, and the ones not yet stable: lost CHECKPOINTs would otherwise leave the
+    // low water mark behind for good, and a primary stopped at the high water mark.
+    for (const [seq, own] of this.ownCheckpoints) if (seq >= this.stable.seq) this.broadcast({ type: 'checkpoint', checkpoint: own.msg });
+    if (this.role === 'primary' && this.newViewMsg !== null && this.newViewMsg.view === this.view) this.broadcast({ type: 'new-view', newView: this.newViewMsg });
+    if (this.pending.size > 0 || this.deferredReads.length > 0) this.sendStatus();
+  }
+
+  // ---- checkpoints and state transfer -----------------------------------------------------------
+
+  private validCheckpoint(c: SignedCheckpoint): boolean {
+    return typeof c === 'object' && c !== null && this.isReplica(c.replica) && Number.isSafeInteger(c.seq) && typeof c.stateDigest === 'string'
+      && this.verifySig(checkpointPayload(c.seq, c.stateDigest, c.replica), c.replica, c.signature);
+  }
+
+  private onCheckpoint(c: SignedCheckpoint): void {
+    if (!this.validCheckpoint(c)) return this.bad();
+    if (c.seq <= this.stable.seq || c.seq % this.checkpointIntervalSeqs !== 0) return;
+    this.recordCheckpointClaim(c);
+    this.checkStable(c.seq);
+  }
+
+  private recordCheckpointClaim(c: SignedCheckpoint): void {
+    let claims = this.checkpointClaims.get(c.seq);
+    if (claims === undefined) {
+      claims = new Map();
+      this.checkpointClaims.set(c.seq, claims);
+    }
+    if (claims.has(c.replica)) return;
+    claims.set(c.replica, c);
+    const mine = this.claimsByReplica.get(c.replica) ?? [];
+    mine.push(c.seq);
+    mine.sort((a, b) => a - b);
+    while (mine.length > MAX_CHECKPOINT_CLAIMS_PER_REPLICA) this.checkpointClaims.get(mine.shift()!)?.delete(c.replica);
+    this.claimsByReplica.set(c.replica, mine);
+  }
+
+  /** 2f + 1 matching CHECKPOINTs at `seq`: it is stable. */
+  private checkStable(seq: number): void {
+    const claims = this.checkpointClaims.get(seq);
+    if (claims === undefined || seq <= this.stable.seq) return;
+    const byDigest = new Map<string, SignedCheckpoint[]>();
+    for (const c of claims.values()) {
+      const list = byDigest.get(c.stateDigest) ?? [];
+      list.push(c);
+      byDigest.set(c.stateDigest, list);
+    }
+    for (const [digest, proof] of byDigest) {
+      if (proof.length < this.quorum) continue;
+      this.adoptCheckpoint({ seq, digest, proof: proof.slice(0, this.quorum) });
+      return;
+    }
+  }
+
+  /** A proven checkpoint above ours: make it stable, fetching the state first if we have not executed that far. */
+  private adoptCheckpoint(cp: StableCheckpoint): void {
+    if (cp.seq <= this.stable.seq) return;
+    const own = this.ownCheckpoints.get(cp.seq);
+    if (own !== undefined) {
+      assert(own.digest === cp.digest, `${this.id}: state digest at checkpoint ${cp.seq} differs from the one 2f + 1 replicas proved`);
+      this.makeStable(cp);
+      return;
+    }
+    if (this.lastExecuted >= cp.seq) return; // executed past it but have not checkpointed it yet: compact() will
+    if (this.fetching === null || this.fetching.seq < cp.seq) {
+      this.fetching = cp;
+      this.requestState();
+    }
+  }
+
+  private makeStable(cp: StableCheckpoint): void {
+    this.stable = cp;
+    for (const m of [this.slots, this.certs, this.decided, this.checkpointClaims] as Map<number, unknown>[]) {
+      for (const k of m.keys()) if (k <= cp.seq) m.delete(k);
+    }
+    for (const k of this.ownCheckpoints.keys()) if (k < cp.seq) this.ownCheckpoints.delete(k);
+    for (const k of this.clientTablesAt.keys()) if (k <= cp.seq) this.clientTablesAt.delete(k);
+    for (const [r, seqs] of this.claimsByReplica) this.claimsByReplica.set(r, seqs.filter((s) => s > cp.seq));
+    if (this.fetching !== null && this.fetching.seq <= cp.seq) this.fetching = null;
+    if (this.nextSeq <= cp.seq) this.nextSeq = cp.seq + 1;
+    this.tryAssign();
+  }
+
+  private requestState(): void {
+    const target = this.fetching;
+    if (target === null) return;
+    const peers = target.proof.map((c) => c.replica).filter((r) => r !== this.id);
+    const others = this.replicas.filter((r) => r !== this.id);
+    const candidates = peers.length > 0 ? peers : others;
+    const to = candidates[this.fetchRotation++ % candidates.length]!;
+    const payload = fetchPayload(target.seq, this.id);
+    this.send(to, { type: 'fetch-state', seq: target.seq, replica: this.id, macs: macVector(this.auth, payload, [to]) });
+  }
+
+  private onFetchState(m: Extract<PbftMessage, { type: 'fetch-state' }>): void {
+    if (!this.isReplica(m.replica)) return this.bad();
+    if (!this.skipAuth() && !verifyMacVector(this.auth, fetchPayload(m.seq, m.replica), m.replica, m.macs)) return this.bad();
+    const own = this.ownCheckpoints.get(this.stable.seq);
+    if (own === undefined || this.stable.seq < m.seq || m.replica === this.id) return;
+    this.send(m.replica, { type: 'state', seq: this.stable.seq, stateDigest: this.stable.digest, proof: this.stable.proof, data: own.data });
+  }
+
+  private validProof(seq: number, digest: string, proof: readonly SignedCheckpoint[]): boolean {
+    if (seq === 0) return digest === GENESIS_DIGEST;
+    if (!Array.isArray(proof) || seq % this.checkpointIntervalSeqs !== 0) return false;
+    const signers = new Set<NodeId>();
+    for (const c of proof) {
+      if (c.seq !== seq || c.stateDigest !== digest || !this.validCheckpoint(c)) return false;
+      signers.add(c.replica);
+    }
+    return signers.size >= this.quorum;
+  }
+
+  private onState(m: Extract<PbftMessage, { type: 'state' }>): void {
+    if (m.seq <= this.lastExecuted || m.seq <= this.stable.seq) return;
+    if (!this.validProof(m.seq, m.stateDigest, m.proof)) return this.bad();
+    if (!(m.data instanceof Uint8Array) || this.auth.digest(m.data) !== m.stateDigest) return this.bad(); // corrupt state: ask someone else
+    let state: CheckpointState;
+    try {
+      state = unpack(m.data) as CheckpointState;
+    } catch {
+      return this.bad();
+    }
+    this.stateTransfers++;
+    this.snapshotOut = { meta: { index: m.seq as Index, term: this.view as Term, membership: this.membership }, data: state.service };
+    this.applyOut = [];
+    this.batchesOut = [];
+    this.lastExecuted = m.seq;
+    if (this.highestCommitSent < m.seq) this.highestCommitSent = m.seq;
+    this.lastExecutedTimestamp.clear();
+    for (const [c, t] of state.clients) this.lastExecutedTimestamp.set(c, t);
+    for (const [c, r] of this.pending) if (r.timestamp <= (this.lastExecutedTimestamp.get(c) ?? 0)) this.pending.delete(c);
+    const msg: SignedCheckpoint = { seq: m.seq, stateDigest: m.stateDigest, replica: this.id, signature: this.auth.sign(checkpointPayload(m.seq, m.stateDigest, this.id)) };
+    this.ownCheckpoints.set(m.seq, { digest: m.stateDigest, data: m.data, msg });
+    this.fetching = null;
+    this.makeStable({ seq: m.seq, digest: m.stateDigest, proof: m.proof });
+    this.execute();
+    this.flushReads();
+    this.sendStatus();
+  }
+
+  // ---- view change ----------------------------------------------------------------------------
+
+  private startViewChange(newView: number): void {
+    if (newView <= this.view) return;
+    this.view = newView;
+    this.role = 'view-change';
+    this.viewChangesStarted++;
+    this.viewChangeTimerTicks = null; // starts once 2f + 1 replicas are in this view change or a later one
+    this.requestTimerTicks = 0;
+    this.slots.clear();
+    this.assigned.clear();
+    const prepared = [...this.certs.entries()].filter(([seq]) => seq > this.stable.seq).sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+    const unsigned = { newView, stableSeq: this.stable.seq, stableDigest: this.stable.digest, checkpointProof: this.stable.proof, prepared, replica: this.id };
+    const vc: SignedViewChange = { ...unsigned, signature: this.auth.sign(viewChangePayload(unsigned)) };
+    this.ownViewChange = vc;
+    this.storeViewChange(vc);
+    this.broadcast({ type: 'view-change', viewChange: vc });
+    this.checkViewChangeQuorum();
+  }
+
+  private storeViewChange(vc: SignedViewChange): void {
+    // One VIEW-CHANGE per replica, its latest: a replica cannot fill memory with future views.
+    const prev = this.latestViewChangeOf.get(vc.replica);
+    if (prev !== undefined && prev > vc.newView) return;
+    if (prev !== undefined && prev < vc.newView) {
+      const old = this.viewChanges.get(prev);
+      old?.delete(vc.replica);
+      if (old?.size === 0) this.viewChanges.delete(prev);
+    }
+    this.latestViewChangeOf.set(vc.replica, vc.newView);
+    let m = this.viewChanges.get(vc.newView);
+    if (m === undefined) {
+      m = new Map();
+      this.viewChanges.set(vc.newView, m);
+    }
+    if (!m.has(vc.replica)) m.set(vc.replica, vc);
+  }
+
+  private validViewChange(vc: SignedViewChange): boolean {
+    if (typeof vc !== 'object' || vc === null || !this.isReplica(vc.replica) || !Number.isSafeInteger(vc.newView) || !Array.isArray(vc.prepared)) return false;
+    const key = `${vc.replica}|${vc.newView}`;
+    if (this.validated.get(key) === vc.signature) return true;
+    if (!this.verifySig(viewChangePayload(vc), vc.replica, vc.signature)) return false;
+    if (!this.validProof(vc.stableSeq, vc.stableDigest, vc.checkpointProof)) return false;
+    const seqs = new Set<number>();
+    for (const c of vc.prepared) {
+      const pp = c.prePrepare;
+      if (seqs.has(pp.seq)) return false;
+      seqs.add(pp.seq);
+      if (pp.seq <= vc.stableSeq || pp.seq > vc.stableSeq + this.logWindowSeqs || pp.view >= vc.newView) return false;
+      if (!this.validCertificate(c)) return false;
+    }
+    this.validated.set(key, vc.signature);
+    if (this.validated.size > 4 * this.n) this.validated.delete(this.validated.keys().next().value!);
+    return true;
+  }
+
+  private validCertificate(c: PreparedCertificate): boolean {
+    const pp = c.prePrepare;
+    if (pp.primary !== this.primaryOf(pp.view) || !this.verifySig(prePreparePayload(pp.view, pp.seq, pp.digest, pp.primary), pp.primary, pp.signature)) return false;
+    if (!Array.isArray(pp.batch) || this.batchDigest(pp.batch) !== pp.digest || !pp.batch.every((r) => this.validRequest(r))) return false;
+    const signers = new Set<NodeId>();
+    for (const p of c.prepares) {
+      if (p.view !== pp.view || p.seq !== pp.seq || p.digest !== pp.digest || p.replica === pp.primary || !this.isReplica(p.replica)) return false;
+      if (!this.verifySig(preparePayload(p.view, p.seq, p.digest, p.replica), p.replica, p.signature)) return false;
+      signers.add(p.replica);
+    }
+    return signers.size >= (this.mutant === 'no-prepare-phase' ? 0 : 2 * this.f);
+  }
+
+  private onViewChange(vc: SignedViewChange): void {
+    if (!this.validViewChange(vc)) return this.bad();
+    if (vc.newView < this.view) return;
+    if (vc.newView === this.view && this.role !== 'view-change') {
+      // It is behind: we are already in that view. The primary answers with its NEW-VIEW.
+      if (this.role === 'primary' && this.newViewMsg !== null && this.newViewMsg.view === this.view) this.send(vc.replica, { type: 'new-view', newView: this.newViewMsg });
+      return;
+    }
+    this.storeViewChange(vc);
+    // f + 1 replicas want a later view: at least one is honest, so join the smallest of those views.
+    const wanting = new Map<NodeId, number>();
+    for (const [v, m] of this.viewChanges) {
+      if (v <= this.view) continue;
+      for (const r of m.keys()) if (r !== this.id) wanting.set(r, Math.min(wanting.get(r) ?? Infinity, v));
+    }
+    if (wanting.size >= this.f + 1) this.startViewChange(Math.min(...wanting.values()));
+    this.checkViewChangeQuorum();
+  }
+
+  private checkViewChangeQuorum(): void {
+    if (this.role !== 'view-change') return;
+    // The wait for NEW-VIEW starts when 2f + 1 replicas have given up on the views before this
+    // one: Castro counts VIEW-CHANGEs for this view; counting those for later views too keeps
+    // replicas from waiting forever when one that moved on took its VIEW-CHANGE for this view
+    // with it, and still keeps a replica cut off from the others from racing ahead alone.
+    if (this.viewChangeTimerTicks === null) {
+      let gaveUp = 0;
+      for (const v of this.latestViewChangeOf.values()) if (v >= this.view) gaveUp++;
+      if (gaveUp >= this.quorum) this.viewChangeTimerTicks = this.viewChangeTimeoutTicks * 2 ** Math.min(this.failedViewChanges, 10);
+    }
+    const set = this.viewChanges.get(this.view);
+    if (set === undefined || set.size < this.quorum) return;
+    if (this.primaryOf(this.view) !== this.id) return;
+    const chosen = [...set.values()].sort((a, b) => (a.replica === this.id ? -1 : b.replica === this.id ? 1 : a.replica < b.replica ? -1 : 1)).slice(0, this.quorum);
+    const o = this.computeNewView(this.view, chosen);
+    const prePrepares = o.batches.map(({ seq, batch }) => this.signPrePrepare(this.view, seq, batch));
+    const nv: SignedNewView = { view: this.view, viewChanges: chosen, prePrepares, primary: this.id, signature: this.auth.sign(newViewPayload(this.view, this.id, chosen, prePrepares)) };
+    this.broadcast({ type: 'new-view', newView: nv });
+    this.enterView(nv, o.checkpoint, o.maxSeq);
+  }
+
+  /**
+   * What a NEW-VIEW must contain given its VIEW-CHANGEs: the highest stable checkpoint among
+   * them (min-s), and for each sequence number up to the highest prepared one (max-s) the
+   * request prepared in the highest view, or the null request. Every backup recomputes this.
+   */
+  computeNewView(_view: number, vcs: readonly SignedViewChange[]): { checkpoint: StableCheckpoint; maxSeq: number; batches: { seq: number; batch: readonly ClientRequest[]; digest: string }[] } {
+    let checkpoint: StableCheckpoint = { seq: 0, digest: GENESIS_DIGEST, proof: [] };
+    for (const vc of vcs) if (vc.stableSeq > checkpoint.seq) checkpoint = { seq: vc.stableSeq, digest: vc.stableDigest, proof: vc.checkpointProof };
+    const best = new Map<number, SignedPrePrepare>();
+    let maxSeq = checkpoint.seq;
+    for (const vc of vcs) {
+      for (const c of vc.prepared) {
+        const pp = c.prePrepare;
+        if (pp.seq <= checkpoint.seq) continue;
+        const b = best.get(pp.seq);
+        if (b === undefined || pp.view > b.view) best.set(pp.seq, pp);
+        if (pp.seq > maxSeq) maxSeq = pp.seq;
+      }
+    }
+    const batches: { seq: number; batch: readonly ClientRequest[]; digest: string }[] = [];
+    for (let seq = checkpoint.seq + 1; seq <= maxSeq; seq++) {
+      const pp = best.get(seq);
+      const batch = pp === undefined ? [] : pp.batch;
+      batches.push({ seq, batch, digest: pp === undefined ? this.batchDigest([]) : pp.digest });
+    }
+    return { checkpoint, maxSeq, batches };
+  }
+
+  private onNewView(nv: SignedNewView): void {
+    if (typeof nv !== 'object' || nv === null || !Number.isSafeInteger(nv.view)) return this.bad();
+    if (nv.view < this.view || (nv.view === this.view && this.role !== 'view-change')) return;
+    if (nv.primary !== this.primaryOf(nv.view) || nv.primary === this.id) return this.bad();
+    if (!Array.isArray(nv.viewChanges) || !Array.isArray(nv.prePrepares)) return this.bad();
+    if (!this.verifySig(newViewPayload(nv.view, nv.primary, nv.viewChanges, nv.prePrepares), nv.primary, nv.signature)) return this.bad();
+    const signers = new Set<NodeId>();
+    for (const vc of nv.viewChanges) {
+      if (vc.newView !== nv.view || !this.validViewChange(vc)) return this.bad();
+      signers.add(vc.replica);
+    }
+    if (signers.size < this.quorum) return this.bad();
+    const o = this.computeNewView(nv.view, nv.viewChanges);
+    if (o.batches.length !== nv.prePrepares.length) return this.bad();
+    for (const [i, want] of o.batches.entries()) {
+      const pp = nv.prePrepares[i]!;
+      if (pp.view !== nv.view || pp.seq !== want.seq || pp.digest !== want.digest || pp.primary !== nv.primary) return this.bad();
+      if (!this.verifySig(prePreparePayload(pp.view, pp.seq, pp.digest, pp.primary), pp.primary, pp.signature)) return this.bad();
+    }
+    this.enterView(nv, o.checkpoint, o.maxSeq);
+  }
+
+  private enterView(nv: SignedNewView, checkpoint: StableCheckpoint, maxSeq: number): void {
+    this.view = nv.view;
+    this.role = this.primaryOf(nv.view) === this.id ? 'primary' : 'backup';
+    this.newViewMsg = nv;
+    this.failedViewChanges = 0;
+    this.viewChangeTimerTicks = null;
+    this.requestTimerTicks = 0;
+    this.ownViewChange = null;
+    this.slots.clear();
+    this.assigned.clear();
+    for (const v of this.viewChanges.keys()) if (v <= nv.view) this.viewChanges.delete(v);
+    if (checkpoint.seq > this.stable.seq) this.adoptCheckpoint(checkpoint);
+    for (const pp of nv.prePrepares) {
+      if (!this.inWindow(pp.seq)) continue;
+      const earlier = this.decided.get(pp.seq);
+      assert(earlier === undefined || earlier.digest === pp.digest, `${this.id}: NEW-VIEW ${nv.view} re-issues sequence ${pp.seq} with ${pp.digest}, but ${earlier?.digest} committed there`);
+      const s = this.slot(pp.seq);
+      s.prePrepare = pp;
+      for (const r of pp.batch) this.assigned.add(requestKey(r));
+      if (this.role === 'backup') {
+        if (this.mutant === 'no-prepare-phase') {
+          s.prepared = true;
+          this.certs.set(pp.seq, { prePrepare: pp, prepares: [] });
+          this.sendCommit(pp.seq, s);
+          continue;
+        }
+        const own: SignedPrepare = { view: pp.view, seq: pp.seq, digest: pp.digest, replica: this.id, signature: this.auth.sign(preparePayload(pp.view, pp.seq, pp.digest, this.id)) };
+        s.ownPrepare = own;
+        s.prepares.set(this.id, own);
+        this.broadcast({ type: 'prepare', prepare: own });
+      }
+    }
+    this.nextSeq = Math.max(maxSeq, this.stable.seq, this.lastExecuted) + 1;
+    if (this.role === 'backup') {
+      for (const r of this.pending.values()) this.send(this.primaryOf(this.view), { type: 'request', request: r });
+      this.sendStatus();
+    }
+    this.tryAssign();
+  }
+}
+
+function requestKey(r: ClientRequest): string {
+  return `${r.client}|${r.timestamp}`;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -1,0 +1,170 @@
+/**
+ * PBFT's messages and options, in Castro & Liskov's vocabulary (OSDI'99; Castro's thesis, 2001).
+ *
+ * Authentication (see `Authenticator` in src/core/): requests are signed by their client; a
+ * PRE-PREPARE and a PREPARE are signed by their sender because a prepared certificate travels
+ * inside a VIEW-CHANGE as proof; CHECKPOINT, VIEW-CHANGE and NEW-VIEW are signed for the same
+ * reason; COMMIT, FETCH-STATE and REPLY carry MAC vectors (one MAC per receiver). STATE needs no
+ * authenticator: its data is checked against the digest of a stable checkpoint whose proof
+ * (2f + 1 signed CHECKPOINTs) it carries.
+ */
+import type { MacVector, Principal } from '../../core/authenticator.js';
+import type { NodeId } from '../../core/ids.js';
+import type { Authenticator } from '../../core/authenticator.js';
+import type { Envelope, LogEntry, Ready, ReplicaOptions, ReplicaStatus } from '../../core/replica.js';
+
+/** A client's request. `timestamp` orders one client's requests (the client's sequence number). */
+export interface ClientRequest {
+  readonly client: Principal;
+  readonly timestamp: number;
+  readonly op: Uint8Array;
+  /** Read-only optimisation: executed without ordering; the client needs 2f + 1 matching replies. */
+  readonly readOnly: boolean;
+  readonly signature: string;
+}
+
+export interface SignedPrePrepare {
+  readonly view: number;
+  readonly seq: number;
+  /** Digest of the batch (the digests of its requests, in order); the empty batch is the null request. */
+  readonly digest: string;
+  readonly batch: readonly ClientRequest[];
+  readonly primary: NodeId;
+  readonly signature: string;
+}
+
+export interface SignedPrepare {
+  readonly view: number;
+  readonly seq: number;
+  readonly digest: string;
+  readonly replica: NodeId;
+  readonly signature: string;
+}
+
+export interface SignedCheckpoint {
+  readonly seq: number;
+  readonly stateDigest: string;
+  readonly replica: NodeId;
+  readonly signature: string;
+}
+
+/** A pre-prepare and 2f matching prepares from distinct backups: "this request was prepared at (view, seq)". */
+export interface PreparedCertificate {
+  readonly prePrepare: SignedPrePrepare;
+  readonly prepares: readonly SignedPrepare[];
+}
+
+export interface SignedViewChange {
+  readonly newView: number;
+  /** The replica's stable checkpoint, with its proof (empty for the genesis checkpoint 0). */
+  readonly stableSeq: number;
+  readonly stableDigest: string;
+  readonly checkpointProof: readonly SignedCheckpoint[];
+  /** For every sequence number above stableSeq: the certificate prepared in the highest view. */
+  readonly prepared: readonly PreparedCertificate[];
+  readonly replica: NodeId;
+  readonly signature: string;
+}
+
+export interface SignedNewView {
+  readonly view: number;
+  readonly viewChanges: readonly SignedViewChange[];
+  readonly prePrepares: readonly SignedPrePrepare[];
+  readonly primary: NodeId;
+  readonly signature: string;
+}
+
+export type PbftMessage =
+  | (Envelope & { readonly type: 'request'; readonly request: ClientRequest })
+  /** `retransmitted`: sent again by the retransmission timer; a replica that has the slot answers with what it sent. */
+  | (Envelope & { readonly type: 'pre-prepare'; readonly prePrepare: SignedPrePrepare; readonly retransmitted?: boolean })
+  | (Envelope & { readonly type: 'prepare'; readonly prepare: SignedPrepare; readonly retransmitted?: boolean })
+  | (Envelope & { readonly type: 'commit'; readonly view: number; readonly seq: number; readonly digest: string; readonly replica: NodeId; readonly macs: MacVector; readonly retransmitted?: boolean })
+  | (Envelope & { readonly type: 'checkpoint'; readonly checkpoint: SignedCheckpoint })
+  | (Envelope & { readonly type: 'view-change'; readonly viewChange: SignedViewChange })
+  | (Envelope & { readonly type: 'new-view'; readonly newView: SignedNewView })
+  /** "I executed up to lastExecuted in view": peers resend what they sent for later slots of that view. */
+  | (Envelope & { readonly type: 'status'; readonly view: number; readonly lastExecuted: number; readonly replica: NodeId; readonly macs: MacVector })
+  | (Envelope & { readonly type: 'fetch-state'; readonly seq: number; readonly replica: NodeId; readonly macs: MacVector })
+  | (Envelope & { readonly type: 'state'; readonly seq: number; readonly stateDigest: string; readonly proof: readonly SignedCheckpoint[]; readonly data: Uint8Array })
+  | PbftReply;
+
+/** A replica's answer to a client, MAC'd for the client. Built by the driver once it executed the request. */
+export type PbftReply = Envelope & {
+  readonly type: 'reply';
+  readonly view: number;
+  readonly client: Principal;
+  readonly timestamp: number;
+  readonly replica: NodeId;
+  readonly result: Uint8Array;
+  readonly readOnly: boolean;
+  readonly mac: string;
+};
+
+export type PbftMessageType = PbftMessage['type'];
+
+/** One committed sequence number, in order: what the driver executes. An empty batch is the null request. */
+export interface CommittedBatch {
+  readonly seq: number;
+  readonly view: number;
+  readonly requests: readonly ClientRequest[];
+}
+
+export interface PbftReady extends Ready<PbftMessage, null> {
+  /** Parallel to `apply` (one per sequence number), decoded. */
+  readonly batches: readonly CommittedBatch[];
+  /** Read-only requests to execute now against the current state, answered with readOnly replies. */
+  readonly reads: readonly ClientRequest[];
+  /** Requests already executed whose client asked again: resend the cached reply. */
+  readonly replyAgain: readonly { readonly client: Principal; readonly timestamp: number }[];
+}
+
+export type PbftRole = 'primary' | 'backup' | 'view-change';
+
+export interface PbftStatus extends ReplicaStatus {
+  readonly role: PbftRole;
+  readonly view: number;
+  readonly lowWaterMark: number;
+  readonly lastExecuted: number;
+  readonly stableCheckpoint: number;
+  /** Messages dropped because their MAC or signature did not verify (or named the wrong sender). */
+  readonly invalidAuthenticators: number;
+  readonly viewChanges: number;
+  readonly stateTransfers: number;
+}
+
+export interface PbftOptions extends ReplicaOptions<null> {
+  readonly authenticator: Authenticator;
+  /** A checkpoint every K sequence numbers (the driver calls compact(seq, snapshot) at each). */
+  readonly checkpointIntervalSeqs?: number;
+  /** L: sequence numbers accepted above the low water mark (a multiple of K). */
+  readonly logWindowSeqs?: number;
+  /** Requests per pre-prepare at most. */
+  readonly maxBatchRequests?: number;
+  /** Pre-prepares the primary keeps in flight (assigned, not executed) before it batches. */
+  readonly maxInFlightBatches?: number;
+  /** A backup with a pending request starts a view change after this many ticks without progress. */
+  readonly requestTimeoutTicks?: number;
+  /** Ticks to wait for NEW-VIEW once 2f + 1 replicas are changing to this view or a later one; doubles per failed view change. */
+  readonly viewChangeTimeoutTicks?: number;
+  /** Unfinished work (pending slots, view changes, state fetches) is retransmitted this often. */
+  readonly retransmitTicks?: number;
+  /** The last checkpoint (and the primary's NEW-VIEW) are re-announced this often, for laggards. */
+  readonly announceTicks?: number;
+}
+
+export const DEFAULT_CHECKPOINT_INTERVAL_SEQS = 16;
+export const DEFAULT_MAX_BATCH_REQUESTS = 16;
+export const DEFAULT_MAX_IN_FLIGHT_BATCHES = 4;
+export const DEFAULT_REQUEST_TIMEOUT_TICKS = 30;
+export const DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS = 30;
+export const DEFAULT_RETRANSMIT_TICKS = 10;
+export const DEFAULT_ANNOUNCE_TICKS = 100;
+/** Read-only requests waiting for execution to catch up, at most. */
+export const MAX_DEFERRED_READS = 1_000;
+/** Requests waiting to be ordered, at most (per replica). */
+export const MAX_PENDING_REQUESTS = 10_000;
+/** Checkpoint claims kept per replica above the low water mark. */
+export const MAX_CHECKPOINT_CLAIMS_PER_REPLICA = 4;
+
+export type { LogEntry };

@@ -1,0 +1,112 @@
+/**
+ * A PBFT client (Castro & Liskov §4.1): it sends a signed request to the primary it believes in,
+ * and on a timeout to every replica; it accepts a result only when f + 1 replicas (at least one
+ * of them honest) sent matching replies, or 2f + 1 for a read-only request executed without
+ * ordering. If a read-only request gets no 2f + 1 matching replies it is retried as an ordinary,
+ * ordered one. Pure: the caller moves messages and runs the timer.
+ */
+import type { Authenticator, Principal } from '../core/authenticator.js';
+import { byzantineFaults } from '../core/quorum.js';
+import type { NodeId } from '../core/ids.js';
+import { replyPayload, signRequest, toHex, type ClientRequest, type PbftMessage, type PbftReply } from '../protocols/pbft/index.js';
+
+export interface Accepted {
+  readonly timestamp: number;
+  readonly result: Uint8Array;
+  readonly readOnly: boolean;
+}
+
+export class BftClient {
+  private readonly f: number;
+  private view = 0;
+  private timestamp = 0;
+  private current: { request: ClientRequest; op: Uint8Array } | null = null;
+  /** replica → reply for the current request. */
+  private readonly replies = new Map<NodeId, PbftReply>();
+  invalidReplies = 0;
+
+  constructor(private readonly auth: Authenticator, private readonly replicas: readonly NodeId[], firstTimestamp = 0) {
+    this.f = byzantineFaults(replicas.length);
+    this.timestamp = firstTimestamp;
+  }
+
+  get id(): Principal {
+    return this.auth.self;
+  }
+
+  /** The timestamp the next begin() will use. */
+  get nextTimestamp(): number {
+    return this.timestamp + 1;
+  }
+
+  get busy(): boolean {
+    return this.current !== null;
+  }
+
+  /** Start an operation; returns the messages to send. */
+  begin(op: Uint8Array, readOnly: boolean): PbftMessage[] {
+    this.timestamp++;
+    const request = signRequest(this.auth, { timestamp: this.timestamp, op, readOnly });
+    this.current = { request, op };
+    this.replies.clear();
+    if (readOnly) return this.toAll(request);
+    return [this.message(this.replicas[this.view % this.replicas.length]!, request)];
+  }
+
+  /** The timer fired without an accepted result: broadcast (a read-only request becomes an ordered one). */
+  retry(): PbftMessage[] {
+    const c = this.current;
+    if (c === null) return [];
+    if (c.request.readOnly) {
+      this.timestamp++;
+      this.current = { request: signRequest(this.auth, { timestamp: this.timestamp, op: c.op, readOnly: false }), op: c.op };
+      this.replies.clear();
+    }
+    return this.toAll(this.current!.request);
+  }
+
+  /** A reply arrived; returns the accepted result once enough replicas agree. */
+  onReply(r: PbftReply): Accepted | null {
+    const c = this.current;
+    if (c === null || r.client !== this.auth.self || !this.replicas.includes(r.replica)) return null;
+    if (!this.auth.verifyMac(replyPayload(r.view, r.client, r.timestamp, r.replica, r.readOnly, r.result), r.replica, r.mac)) {
+      this.invalidReplies++;
+      return null;
+    }
+    if (r.timestamp !== c.request.timestamp || r.readOnly !== c.request.readOnly) return null;
+    this.replies.set(r.replica, r);
+    const need = c.request.readOnly ? 2 * this.f + 1 : this.f + 1;
+    const key = toHex(r.result);
+    let matching = 0;
+    let highestView = 0;
+    for (const x of this.replies.values()) {
+      if (toHex(x.result) === key) {
+        matching++;
+        highestView = Math.max(highestView, x.view);
+      }
+    }
+    if (matching < need) return null;
+    this.view = Math.max(this.view, highestView);
+    this.current = null;
+    this.replies.clear();
+    return { timestamp: r.timestamp, result: r.result, readOnly: r.readOnly };
+  }
+
+  /** Read-only replies that can no longer reach 2f + 1 matching: give up on them early. */
+  readOnlyHopeless(): boolean {
+    const c = this.current;
+    if (c === null || !c.request.readOnly) return false;
+    const counts = new Map<string, number>();
+    for (const x of this.replies.values()) counts.set(toHex(x.result), (counts.get(toHex(x.result)) ?? 0) + 1);
+    const best = Math.max(0, ...counts.values());
+    return best + (this.replicas.length - this.replies.size) < 2 * this.f + 1;
+  }
+
+  private toAll(request: ClientRequest): PbftMessage[] {
+    return this.replicas.map((r) => this.message(r, request));
+  }
+
+  private message(to: NodeId, request: ClientRequest): PbftMessage {
+    return { type: 'request', from: this.auth.self as NodeId, to, request };
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The Byzantine lab's adversary. One coordinator controls every Byzantine replica (the strongest
+ * adversary: they collude). Each Byzantine replica runs an honest core inside, so it takes part
+ * in the protocol realistically; the coordinator rewrites, drops, delays, duplicates and injects
+ * what those replicas send. It holds the Authenticators of the Byzantine identities only: what it
+ * makes in an honest replica's name fails verification (and is counted), as it would with real
+ * keys.
+ */
+import type { Authenticator } from '../core/authenticator.js';
+import { macVector } from '../core/authenticator.js';
+import type { NodeId } from '../core/ids.js';
+import type { Random } from '../core/prng.js';
+import {
+  checkpointPayload, commitPayload, prePreparePayload, preparePayload, replyPayload,
+  type ClientRequest, type PbftMessage, type PbftReply, type SignedPrePrepare,
+} from '../protocols/pbft/index.js';
+import { pack } from '../core/codec.js';
+
+export const BYZANTINE_KINDS = [
+  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply',
+] as const;
+export type ByzantineKind = (typeof BYZANTINE_KINDS)[number];
+
+export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
+  equivocate: 'a Byzantine primary sends different pre-prepares to two groups of backups; its accomplices back each group\'s story',
+  conflict: 'prepares and commits with digests nobody pre-prepared',
+  forge: 'messages in honest replicas\' names (prepares, commits, checkpoints, view changes, replies) made without their keys',
+  replay: 'old messages seen on the network sent again to other replicas',
+  silent: 'sends nothing at all (a silent primary forces a view change)',
+  delay: 'holds back some messages to some replicas (a primary that delays selectively)',
+  'checkpoint-lie': 'announces checkpoints with a wrong state digest',
+  'corrupt-state': 'answers state transfer with corrupted state',
+  'wrong-reply': 'answers clients with a result the service never produced (colluders agree on it)',
+};
+
+export function parseByzantine(spec: string): Set<ByzantineKind> {
+  if (spec === 'all') return new Set(BYZANTINE_KINDS);
+  if (spec === 'none' || spec === '') return new Set();
+  const out = new Set<ByzantineKind>();
+  for (const k of spec.split(',').map((s) => s.trim())) {
+    if (!(BYZANTINE_KINDS as readonly string[]).includes(k)) throw new Error(`unknown Byzantine behaviour '${k}'; known: ${BYZANTINE_KINDS.join(', ')}, all, none`);
+    out.add(k as ByzantineKind);
+  }
+  return out;
+}
+
+/** A message to send after `delayMs` more than the network's own latency. */
+export interface Outgoing {
+  readonly msg: PbftMessage;
+  readonly delayMs: number;
+}
+
+/** Messages a replay adversary remembers, at most. */
+export const MAX_REPLAY_MEMORY = 512;
+
+export class Adversary {
+  /** Honest replicas told the alternative story by an equivocating primary. */
+  private readonly groupB: ReadonlySet<NodeId>;
+  /** (view|seq) → the alternative pre-prepare sent to group B. */
+  private readonly alternatives = new Map<string, SignedPrePrepare>();
+  private readonly seen: PbftMessage[] = [];
+  /** Which of the enabled behaviours this run uses (a random non-empty subset: runs differ). */
+  readonly active: ReadonlySet<ByzantineKind>;
+  forged = 0;
+
+  constructor(
+    private readonly rng: Random,
+    enabled: ReadonlySet<ByzantineKind>,
+    readonly byzantine: ReadonlySet<NodeId>,
+    private readonly replicas: readonly NodeId[],
+    private readonly auths: ReadonlyMap<NodeId, Authenticator>,
+    private readonly batchDigest: (batch: readonly ClientRequest[]) => string,
+    private readonly maxDelayMs: number,
+  ) {
+    const kinds = [...enabled];
+    const chosen = new Set<ByzantineKind>(kinds.filter(() => rng.chance(0.5)));
+    if (chosen.size === 0 && kinds.length > 0) chosen.add(rng.pick(kinds));
+    this.active = chosen;
+    const honest = rng.shuffle(replicas.filter((r) => !byzantine.has(r)));
+    this.groupB = new Set(honest.slice(0, Math.floor(honest.length / 2)));
+  }
+
+  has(k: ByzantineKind): boolean {
+    return this.active.has(k);
+  }
+
+  /**
+   * A message a Byzantine replica received: remembered for replays; and a forger that sees an
+   * honest primary's pre-prepare races it with a whole forged certificate for the null request:
+   * a pre-prepare in the primary's name and prepares and commits in everyone's name, all to one
+   * honest replica. Made without the honest replicas' keys, none of it may be accepted.
+   */
+  observe(msg: PbftMessage, by: NodeId): Outgoing[] {
+    if (this.has('replay') && msg.type !== 'request') {
+      if (this.seen.length < MAX_REPLAY_MEMORY) this.seen.push(msg);
+      else this.seen[this.rng.int(0, MAX_REPLAY_MEMORY - 1)] = msg;
+    }
+    if (!this.has('forge') || msg.type !== 'pre-prepare' || this.byzantine.has(msg.prePrepare.primary) || !this.rng.chance(0.5)) return [];
+    const honest = this.replicas.filter((r) => !this.byzantine.has(r) && r !== msg.prePrepare.primary);
+    if (honest.length === 0) return [];
+    const target = this.rng.pick(honest);
+    const auth = this.auths.get(by)!;
+    const pp = msg.prePrepare;
+    const digest = this.batchDigest([]);
+    this.forged++;
+    const out: Outgoing[] = [{ msg: { type: 'pre-prepare', from: pp.primary, to: target, prePrepare: { ...pp, batch: [], digest, signature: auth.sign(prePreparePayload(pp.view, pp.seq, digest, pp.primary)) } }, delayMs: 0 }];
+    for (const r of this.replicas) {
+      if (r === target) continue;
+      if (r !== pp.primary) out.push({ msg: { type: 'prepare', from: r, to: target, prepare: { view: pp.view, seq: pp.seq, digest, replica: r, signature: auth.sign(preparePayload(pp.view, pp.seq, digest, r)) } }, delayMs: 0 });
+      out.push({ msg: { type: 'commit', from: r, to: target, view: pp.view, seq: pp.seq, digest, replica: r, macs: { [target]: auth.mac(commitPayload(pp.view, pp.seq, digest, r), target) } }, delayMs: 0 });
+    }
+    return out;
+  }
+
+  /** What a Byzantine replica's honest core wanted to send becomes this. */
+  transform(msg: PbftMessage): Outgoing[] {
+    const from = msg.from;
+    if (this.has('silent')) return [];
+    const auth = this.auths.get(from)!;
+    let m: PbftMessage | null = msg;
+    if (this.has('equivocate')) m = this.equivocate(m, auth);
+    if (m !== null && this.has('conflict') && (m.type === 'prepare' || m.type === 'commit') && this.rng.chance(0.3)) m = this.withDigest(m, auth, `bogus${this.rng.int(1, 3)}`);
+    if (m !== null && this.has('checkpoint-lie') && m.type === 'checkpoint') {
+      const d = `lie${this.rng.int(1, 2)}`;
+      m = { ...m, checkpoint: { ...m.checkpoint, stateDigest: d, signature: auth.sign(checkpointPayload(m.checkpoint.seq, d, from)) } };
+    }
+    if (m !== null && this.has('corrupt-state') && m.type === 'state' && m.data.length > 0) {
+      const data = m.data.slice();
+      const i = this.rng.int(0, data.length - 1);
+      data[i] = data[i]! ^ 0x5a;
+      m = { ...m, data };
+    }
+    if (m !== null && this.has('wrong-reply') && m.type === 'reply') m = this.lie(m, auth);
+    if (m === null) return [];
+    const out: Outgoing[] = [{ msg: m, delayMs: this.has('delay') && this.rng.chance(0.3) ? this.rng.float() * this.maxDelayMs : 0 }];
+    if (this.has('forge') && this.rng.chance(0.2)) {
+      const f = this.forge(m, auth);
+      if (f !== null) out.push({ msg: f, delayMs: 0 });
+    }
+    if (this.has('replay') && this.seen.length > 0 && this.rng.chance(0.1)) {
+      const old = this.rng.pick(this.seen);
+      const to = this.rng.pick(this.replicas);
+      out.push({ msg: { ...old, to } as PbftMessage, delayMs: 0 });
+    }
+    return out;
+  }
+
+  private equivocate(m: PbftMessage, auth: Authenticator): PbftMessage | null {
+    if (!this.groupB.has(m.to)) return m;
+    if (m.type === 'pre-prepare' && m.prePrepare.primary === m.from) {
+      const pp = m.prePrepare;
+      const key = `${pp.view}|${pp.seq}`;
+      let alt = this.alternatives.get(key);
+      if (alt === undefined) {
+        // The other story: the batch reversed, or without its first request, or the null request.
+        const batch = pp.batch.length > 1 ? [...pp.batch].reverse() : [];
+        const digest = this.batchDigest(batch);
+        alt = { ...pp, batch, digest, signature: auth.sign(prePreparePayload(pp.view, pp.seq, digest, pp.primary)) };
+        this.alternatives.set(key, alt);
+      }
+      return { ...m, prePrepare: alt };
+    }
+    if (m.type === 'prepare' || m.type === 'commit') {
+      const view = m.type === 'prepare' ? m.prepare.view : m.view;
+      const seq = m.type === 'prepare' ? m.prepare.seq : m.seq;
+      const alt = this.alternatives.get(`${view}|${seq}`);
+      if (alt !== undefined) return this.withDigest(m, auth, alt.digest);
+    }
+    return m;
+  }
+
+  private withDigest(m: PbftMessage, auth: Authenticator, digest: string): PbftMessage {
+    if (m.type === 'prepare') {
+      const p = m.prepare;
+      return { ...m, prepare: { ...p, digest, signature: auth.sign(preparePayload(p.view, p.seq, digest, p.replica)) } };
+    }
+    if (m.type === 'commit') return { ...m, digest, macs: macVector(auth, commitPayload(m.view, m.seq, digest, m.replica), this.replicas) };
+    return m;
+  }
+
+  /** Colluders agree on one wrong answer per (client, timestamp). */
+  private lie(m: PbftReply, auth: Authenticator): PbftReply {
+    const result = pack({ ok: true, value: 1000 + (m.timestamp % 7) });
+    return { ...m, result, mac: auth.mac(replyPayload(m.view, m.client, m.timestamp, m.replica, m.readOnly, result), m.client) };
+  }
+
+  /** A copy of `m` in an honest replica's name, authenticated with the forger's own keys. */
+  private forge(m: PbftMessage, auth: Authenticator): PbftMessage | null {
+    const honest = this.replicas.filter((r) => !this.byzantine.has(r));
+    if (honest.length === 0) return null;
+    const victim = this.rng.pick(honest);
+    this.forged++;
+    switch (m.type) {
+      case 'prepare': {
+        const digest = this.rng.chance(0.5) ? m.prepare.digest : 'forged';
+        return { ...m, from: victim, prepare: { ...m.prepare, digest, replica: victim, signature: auth.sign(preparePayload(m.prepare.view, m.prepare.seq, digest, victim)) } };
+      }
+      case 'commit':
+        return { ...m, from: victim, digest: 'forged', replica: victim, macs: macVector(auth, commitPayload(m.view, m.seq, 'forged', victim), this.replicas) };
+      case 'checkpoint':
+        return { ...m, from: victim, checkpoint: { ...m.checkpoint, stateDigest: 'forged', replica: victim, signature: auth.sign(checkpointPayload(m.checkpoint.seq, 'forged', victim)) } };
+      case 'view-change':
+        return { ...m, from: victim, viewChange: { ...m.viewChange, replica: victim } };
+      case 'pre-prepare': {
+        const pp = m.prePrepare;
+        return { ...m, from: victim, prePrepare: { ...pp, batch: [], digest: this.batchDigest([]), primary: victim, signature: auth.sign(prePreparePayload(pp.view, pp.seq, this.batchDigest([]), victim)) } };
+      }
+      case 'reply': {
+        const result = pack({ ok: true, value: 2000 });
+        return { ...m, from: victim, replica: victim, result, mac: auth.mac(replyPayload(m.view, m.client, m.timestamp, victim, m.readOnly, result), m.client) };
+      }
+      default:
+        return null;
+    }
+  }
+}
