@@ -25,11 +25,11 @@ import { Prng, type Random } from '../core/prng.js';
 import { byzantineFaults } from '../core/quorum.js';
 import { PbftReplica, toHex, type CommittedBatch, type PbftMessage, type PbftOptions, type PbftReply } from '../protocols/pbft/index.js';
 import { Adversary, type ByzantineKind } from './byzantine.js';
-import { BftClient } from './bft-client.js';
+import { BftClient } from '../protocols/pbft/client.js';
 import { EventQueue } from './event-queue.js';
 import { SafetyViolation } from './invariants.js';
 import type { SimOptions } from './options.js';
-import { PbftHost, type ExecutedRequest } from './pbft-host.js';
+import { PbftHost, type ExecutedRequest } from '../protocols/pbft/host.js';
 import { SimKeyring } from './sim-authenticator.js';
 import type { RunOutcome, RunResult } from './simulation.js';
 

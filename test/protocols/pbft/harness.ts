@@ -13,8 +13,8 @@ import type { Authenticator } from '../../../src/core/authenticator.js';
 import { nodeId, Prng, type Index, type NodeId } from '../../../src/core/index.js';
 import type { StateMachine } from '../../../src/core/replica.js';
 import { PbftReplica, type PbftMessage, type PbftOptions, type PbftReply } from '../../../src/protocols/pbft/index.js';
-import { BftClient } from '../../../src/sim/bft-client.js';
-import { PbftHost } from '../../../src/sim/pbft-host.js';
+import { BftClient } from '../../../src/protocols/pbft/client.js';
+import { PbftHost } from '../../../src/protocols/pbft/host.js';
 import { SimKeyring } from '../../../src/sim/sim-authenticator.js';
 
 const enc = new TextEncoder();

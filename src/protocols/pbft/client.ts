@@ -5,10 +5,10 @@
  * ordering. If a read-only request gets no 2f + 1 matching replies it is retried as an ordinary,
  * ordered one. Pure: the caller moves messages and runs the timer.
  */
-import type { Authenticator, Principal } from '../core/authenticator.js';
-import { byzantineFaults } from '../core/quorum.js';
-import type { NodeId } from '../core/ids.js';
-import { replyPayload, signRequest, toHex, type ClientRequest, type PbftMessage, type PbftReply } from '../protocols/pbft/index.js';
+import type { Authenticator, Principal } from '../../core/authenticator.js';
+import { byzantineFaults } from '../../core/quorum.js';
+import type { NodeId } from '../../core/ids.js';
+import { replyPayload, signRequest, toHex, type ClientRequest, type PbftMessage, type PbftReply } from './index.js';
 
 export interface Accepted {
   readonly timestamp: number;

@@ -5,10 +5,10 @@
  * restore a transferred state. Shared by the scenario harness and the Byzantine simulator
  * (pure: no I/O, no clock).
  */
-import type { Authenticator, Principal } from '../core/authenticator.js';
-import type { Index, NodeId } from '../core/ids.js';
-import type { StateMachine } from '../core/replica.js';
-import { replyPayload, type ClientRequest, type CommittedBatch, type PbftMessage, type PbftReply, type PbftReplica } from '../protocols/pbft/index.js';
+import type { Authenticator, Principal } from '../../core/authenticator.js';
+import type { Index, NodeId } from '../../core/ids.js';
+import type { StateMachine } from '../../core/replica.js';
+import { replyPayload, type ClientRequest, type CommittedBatch, type PbftMessage, type PbftReply, type PbftReplica } from './index.js';
 
 export interface ServiceAdapter<R> {
   readonly sm: StateMachine<R>;
