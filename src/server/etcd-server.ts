@@ -9,37 +9,8 @@
  * the node runtime, and the read barrier asks the leader for its commit index.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { ReplicatedNode } from '../node/index.js';
-
-/** What the etcd server needs of the node under it (Raft's ReplicatedNode, or PBFT's BftNode). */
-/**
- * What the server needs of the node under it: the Raft/Paxos runtime (ReplicatedNode) and the
- * PBFT node both offer it. Operations a protocol cannot do (membership changes, leadership
- * transfer under PBFT) answer with a typed error.
- */
-export interface ServingNode {
-  readonly id: NodeId;
-  readonly running: boolean;
-  status(): ReplicaStatus;
-  isLeader(): boolean;
-  propose(command: Uint8Array): Promise<KvOutcome>;
-  readBarrier(): Promise<void>;
-  on<K extends keyof NodeEvents>(event: K, listener: (...args: NodeEvents[K]) => void): unknown;
-  off<K extends keyof NodeEvents>(event: K, listener: (...args: NodeEvents[K]) => void): unknown;
-  emit<K extends keyof NodeEvents>(event: K, ...args: NodeEvents[K]): boolean;
-  changeMembership(change: unknown): Promise<void>;
-  transferLeadership(target: NodeId): void;
-  snapshotNow(): Promise<void>;
-  /** Proposals made here and still waiting for their result. */
-  pendingProposals(): number;
-  setJoinQueryHandler(handler: ((query: unknown) => unknown) | null): void;
-  setPeerAddresses(members: readonly MemberAddresses[]): void;
-  transportStats(): { readonly peers: Readonly<Record<string, { readonly connected: boolean }>> } | null;
-}
-import type { Logger, MemberAddresses } from '../node/config.js';
-import type { NodeEvents } from '../node/node.js';
-import type { NodeId } from '../core/ids.js';
-import type { ReplicaStatus } from '../core/replica.js';
+import type { Logger } from '../node/config.js';
+import type { ServingNode } from './serving-node.js';
 import { isLeaseResult, isWrite, KvError, validateRequest, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
 import type { ClusterIdentity, MemberConfig } from './cluster-config.js';
 import {

@@ -4,7 +4,7 @@
  * and learners, from the log) joined with each member's etcd id, peer URLs (the initial cluster,
  * or the replicated member table for members changed at runtime), published name and client URLs.
  */
-import type { ServingNode } from './etcd-server.js';
+import type { ServingNode } from './serving-node.js';
 import type { Logger } from '../node/config.js';
 import type { KvCommand, KvOutcome, KvStateMachine } from '../statemachine/mvcc/index.js';
 import type { ClusterIdentity } from './cluster-config.js';

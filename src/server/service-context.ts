@@ -5,7 +5,7 @@
  */
 import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../node/config.js';
-import type { ServingNode } from './etcd-server.js';
+import type { ServingNode } from './serving-node.js';
 import type { KvOutcome, KvRequest, KvResult, KvStateMachine, LeaseRequest, TxnOp, WatchHub } from '../statemachine/mvcc/index.js';
 import { isLeaseResult } from '../statemachine/mvcc/index.js';
 import type { PbHeader } from './convert.js';

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { QuorateError } from '../core/errors.js';
-import type { ServingNode } from './etcd-server.js';
+import type { ServingNode } from './serving-node.js';
 import { encodeKvCommand, type AuthUser, type KvCommand, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
