@@ -30,6 +30,13 @@ describe('PBFT with f Byzantine replicas is safe, live and linearizable', () => 
     }
   });
 
+  it('N = 5, f = 1 (quorums of 4, not 2f + 1 = 3): an equivocating primary, seeds 1..6', () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const r = run(5, seed, 'equivocate', { byzantineIds: ['n1'] });
+      assert.ok(!failed(r), `seed ${seed}: ${r.outcome.kind} ${'message' in r.outcome ? r.outcome.message : ''}`);
+    }
+  });
+
   for (const kind of BYZANTINE_KINDS) {
     it(`N = 4, a Byzantine primary that does only '${kind}', seeds 1..2`, () => {
       for (let seed = 1; seed <= 2; seed++) {
