@@ -95,6 +95,12 @@ const NEVER = Number.POSITIVE_INFINITY;
 /** Client attempt timeout and attempts per operation, at least (the defaults of the crash-fault simulator are shorter). */
 export const BFT_CLIENT_TIMEOUT_MS = 600;
 export const BFT_CLIENT_ATTEMPTS = 8;
+/**
+ * Chance that a partition is one-way: one replica hears everyone but nobody hears it (an
+ * asymmetric link failure). What it prepares then reaches no one, and the others may change view
+ * without it: the window where a request is prepared at only some replicas.
+ */
+export const ONE_WAY_PARTITION_CHANCE = 0.3;
 
 export class BftSimulation {
   private readonly rng: Random;
@@ -154,7 +160,7 @@ export class BftSimulation {
       const auth = keyring.authenticatorFor(id);
       const replica = new PbftReplica({
         ...tuning, id, membership: { voters: this.ids, outgoingVoters: [], learners: [] }, random: this.rng.fork(), authenticator: auth,
-        ...(o.mutant === undefined || byzSet.has(id) ? {} : { mutant: o.mutant }),
+        ...(o.mutant === undefined ? {} : { mutant: o.mutant }),
       });
       const sm = new RegisterKv();
       const host = new PbftHost<RegisterResult>(replica, {
@@ -440,6 +446,15 @@ export class BftSimulation {
     const lasting = this.rng.int(300, 2500);
     switch (fault) {
       case 'partition': {
+        if (this.rng.chance(ONE_WAY_PARTITION_CHANCE)) {
+          // PBFT's adversary schedules the network too: it mutes an honest replica when it has one.
+          const honest = this.ids.filter((id) => !this.nodes.get(id)!.byzantine);
+          const mute = this.rng.pick(honest.length > 0 ? honest : this.ids);
+          for (const y of this.ids) if (y !== mute) this.cut.add(`${mute}>${y}`);
+          this.note(`nemesis one-way partition: ${mute} is not heard`);
+          this.queue.push(this.now + lasting, { kind: 'heal-links' });
+          return;
+        }
         const shuffled = this.rng.shuffle([...this.ids]);
         const k = this.rng.int(1, Math.floor(this.ids.length / 2));
         for (const x of shuffled.slice(0, k)) for (const y of shuffled.slice(k)) {

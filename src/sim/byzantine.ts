@@ -11,13 +11,13 @@ import { macVector } from '../core/authenticator.js';
 import type { NodeId } from '../core/ids.js';
 import type { Random } from '../core/prng.js';
 import {
-  checkpointPayload, commitPayload, prePreparePayload, preparePayload, replyPayload,
+  checkpointPayload, commitPayload, prePreparePayload, preparePayload, replyPayload, viewChangePayload,
   type ClientRequest, type PbftMessage, type PbftReply, type SignedPrePrepare,
 } from '../protocols/pbft/index.js';
 import { pack } from '../core/codec.js';
 
 export const BYZANTINE_KINDS = [
-  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply',
+  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared',
 ] as const;
 export type ByzantineKind = (typeof BYZANTINE_KINDS)[number];
 
@@ -31,6 +31,7 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   'checkpoint-lie': 'announces checkpoints with a wrong state digest',
   'corrupt-state': 'answers state transfer with corrupted state',
   'wrong-reply': 'answers clients with a result the service never produced (colluders agree on it)',
+  'hide-prepared': 'view changes that claim nothing prepared since the stable checkpoint (its certificates left out)',
 };
 
 export function parseByzantine(spec: string): Set<ByzantineKind> {
@@ -53,12 +54,24 @@ export interface Outgoing {
 /** Messages a replay adversary remembers, at most. */
 export const MAX_REPLAY_MEMORY = 512;
 
+/**
+ * Chance that an equivocating primary, once it has told two stories at a sequence number, falls
+ * quiet for the rest of its view (as in the scenario tests): the honest replicas then change view
+ * with the two stories in their logs, the window where a view change must find what committed.
+ * Otherwise it keeps equivocating at every sequence number while the view lasts.
+ */
+export const EQUIVOCATE_THEN_QUIET_CHANCE = 0.5;
+
 export class Adversary {
   /** Honest replicas told the alternative story by an equivocating primary. */
   private readonly groupB: ReadonlySet<NodeId>;
   /** (view|seq) → the alternative pre-prepare sent to group B. */
   private readonly alternatives = new Map<string, SignedPrePrepare>();
   private readonly seen: PbftMessage[] = [];
+  /** Whether this run's equivocating primary falls quiet after its first two stories. */
+  private readonly quietAfterEquivocating: boolean;
+  /** The quiet primary and the (view|seq) of the two stories it told; null while it talks. */
+  private quietAfter: { readonly node: NodeId; readonly key: string } | null = null;
   /** Which of the enabled behaviours this run uses (a random non-empty subset: runs differ). */
   readonly active: ReadonlySet<ByzantineKind>;
   forged = 0;
@@ -77,7 +90,16 @@ export class Adversary {
     if (chosen.size === 0 && kinds.length > 0) chosen.add(rng.pick(kinds));
     this.active = chosen;
     const honest = rng.shuffle(replicas.filter((r) => !byzantine.has(r)));
+    // The alternative story goes to the honest replica that leads the view after a Byzantine
+    // primary's (the next one in order): its own VIEW-CHANGE comes first in the NEW-VIEW it builds.
+    const first = replicas.findIndex((r) => byzantine.has(r));
+    const successor = first < 0 ? undefined : replicas.slice(first + 1).concat(replicas.slice(0, first)).find((r) => !byzantine.has(r));
+    if (successor !== undefined) {
+      honest.splice(honest.indexOf(successor), 1);
+      honest.unshift(successor);
+    }
     this.groupB = new Set(honest.slice(0, Math.floor(honest.length / 2)));
+    this.quietAfterEquivocating = rng.chance(EQUIVOCATE_THEN_QUIET_CHANCE);
   }
 
   has(k: ByzantineKind): boolean {
@@ -117,8 +139,17 @@ export class Adversary {
     const from = msg.from;
     if (this.has('silent')) return [];
     const auth = this.auths.get(from)!;
+    if (this.quietAfter !== null && this.quietAfter.node === from) {
+      // Quiet until it gives up on the view; only the rest of the broadcast of the two stories leaves.
+      if (msg.type === 'view-change') this.quietAfter = null;
+      else if (msg.type !== 'pre-prepare' || `${msg.prePrepare.view}|${msg.prePrepare.seq}` !== this.quietAfter.key) return [];
+    }
     let m: PbftMessage | null = msg;
-    if (this.has('equivocate')) m = this.equivocate(m, auth);
+    if (this.has('equivocate')) {
+      const story = this.tellStory(m, auth);
+      if (story !== null) return story;
+      m = this.equivocate(m, auth);
+    }
     if (m !== null && this.has('conflict') && (m.type === 'prepare' || m.type === 'commit') && this.rng.chance(0.3)) m = this.withDigest(m, auth, `bogus${this.rng.int(1, 3)}`);
     if (m !== null && this.has('checkpoint-lie') && m.type === 'checkpoint') {
       const d = `lie${this.rng.int(1, 2)}`;
@@ -131,6 +162,10 @@ export class Adversary {
       m = { ...m, data };
     }
     if (m !== null && this.has('wrong-reply') && m.type === 'reply') m = this.lie(m, auth);
+    if (m !== null && this.has('hide-prepared') && m.type === 'view-change' && m.viewChange.prepared.length > 0) {
+      const { signature: _, ...vc } = { ...m.viewChange, prepared: [] };
+      m = { ...m, viewChange: { ...vc, signature: auth.sign(viewChangePayload(vc)) } };
+    }
     if (m === null) return [];
     const out: Outgoing[] = [{ msg: m, delayMs: this.has('delay') && this.rng.chance(0.3) ? this.rng.float() * this.maxDelayMs : 0 }];
     if (this.has('forge') && this.rng.chance(0.2)) {
@@ -143,6 +178,20 @@ export class Adversary {
       out.push({ msg: { ...old, to } as PbftMessage, delayMs: 0 });
     }
     return out;
+  }
+
+  /**
+   * A quiet-after-equivocating primary: each backup gets its group's pre-prepare together with
+   * the primary's commit for that story (it votes for both), and then the primary falls quiet.
+   */
+  private tellStory(m: PbftMessage, auth: Authenticator): Outgoing[] | null {
+    if (!this.quietAfterEquivocating || m.type !== 'pre-prepare' || m.prePrepare.primary !== m.from) return null;
+    const told = this.equivocate(m, auth);
+    if (told === null || told.type !== 'pre-prepare') return null;
+    const pp = told.prePrepare;
+    this.quietAfter = { node: m.from, key: `${pp.view}|${pp.seq}` };
+    const commit: PbftMessage = { type: 'commit', from: m.from, to: m.to, view: pp.view, seq: pp.seq, digest: pp.digest, replica: m.from, macs: { [m.to]: auth.mac(commitPayload(pp.view, pp.seq, pp.digest, m.from), m.to) } };
+    return [{ msg: told, delayMs: 0 }, { msg: commit, delayMs: 0 }];
   }
 
   private equivocate(m: PbftMessage, auth: Authenticator): PbftMessage | null {

@@ -30,6 +30,13 @@ describe('PBFT with f Byzantine replicas is safe, live and linearizable', () => 
     }
   });
 
+  it('N = 5, f = 1 (quorums of 4, not 2f + 1 = 3): an equivocating primary, seeds 1..6', () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const r = run(5, seed, 'equivocate', { byzantineIds: ['n1'] });
+      assert.ok(!failed(r), `seed ${seed}: ${r.outcome.kind} ${'message' in r.outcome ? r.outcome.message : ''}`);
+    }
+  });
+
   for (const kind of BYZANTINE_KINDS) {
     it(`N = 4, a Byzantine primary that does only '${kind}', seeds 1..2`, () => {
       for (let seed = 1; seed <= 2; seed++) {
@@ -71,8 +78,38 @@ describe('PBFT with f + 1 Byzantine replicas: the simulator shows the violation'
 });
 
 describe('PBFT mutants in the simulator', () => {
-  it('skip-authentication is caught by a forger: seeds 1, 3, 5 and 6 of 1..6 end in a safety violation', () => {
-    const caught = [1, 2, 3, 4, 5, 6].filter((seed) => run(4, seed, 'forge', { mutant: 'skip-authentication' }).outcome.kind === 'safety');
-    assert.deepEqual(caught, [1, 3, 5, 6]);
+  /** Seeds in 1..last whose run ends in a safety violation, with what each one saw. */
+  function caughtIn(last: number, byzantine: string, mutant: string): { seeds: number[]; messages: string[] } {
+    const seeds: number[] = [];
+    const messages: string[] = [];
+    for (let seed = 1; seed <= last; seed++) {
+      const r = run(4, seed, byzantine, { mutant });
+      if (r.outcome.kind !== 'safety') continue;
+      seeds.push(seed);
+      messages.push(r.outcome.message);
+    }
+    return { seeds, messages };
+  }
+
+  /** Honest replicas (or one honest replica across views) put different requests at one sequence number. */
+  const DIVERGED = /NEW-VIEW \d+ re-issues sequence \d+ with \w+, but \w+ committed there|sequence \d+ committed \w+ in view \d+, now \w+ in view \d+|executed .* at sequence \d+, another honest replica executed/;
+
+  it('skip-authentication is caught by a forger within seeds 1..6 (a safety violation)', () => {
+    const { seeds } = caughtIn(6, 'forge', 'skip-authentication');
+    assert.ok(seeds.length > 0, 'no seed of 1..6 caught skip-authentication');
+  });
+
+  // An equivocating primary tells the next view's primary a different story, votes for both
+  // with its commit, and falls quiet: the view change that follows must find what committed.
+  it('no-prepare-phase is caught by an equivocating primary within seeds 1..10: a request committed in view 0 is re-issued differently by the NEW-VIEW', () => {
+    const { seeds, messages } = caughtIn(10, 'equivocate', 'no-prepare-phase');
+    assert.ok(seeds.length > 0, 'no seed of 1..10 caught no-prepare-phase');
+    for (const m of messages) assert.match(m, DIVERGED);
+  });
+
+  it('execute-when-prepared is caught by an equivocating primary within seeds 1..20: a request executed once prepared at some replicas is lost in the view change', () => {
+    const { seeds, messages } = caughtIn(20, 'equivocate', 'execute-when-prepared');
+    assert.ok(seeds.length > 0, 'no seed of 1..20 caught execute-when-prepared');
+    for (const m of messages) assert.match(m, DIVERGED);
   });
 });

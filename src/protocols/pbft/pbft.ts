@@ -29,7 +29,7 @@
 import { assert } from '../../core/assert.js';
 import { pack, unpack } from '../../core/codec.js';
 import { type Authenticator, type Principal, macVector, verifyMacVector } from '../../core/authenticator.js';
-import { byzantineFaults } from '../../core/quorum.js';
+import { byzantineFaults, byzantineQuorum } from '../../core/quorum.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
 import type { LogEntry, Membership, ProposeResult, Replica, Snapshot } from '../../core/replica.js';
 import type { PbftMutant } from './mutants.js';
@@ -156,7 +156,8 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     this.replicas = [...o.membership.voters];
     this.n = this.replicas.length;
     this.f = byzantineFaults(this.n);
-    this.quorum = 2 * this.f + 1;
+    // Any two quorums share f + 1 replicas: 2f + 1 at N = 3f + 1, more when N is not 3f + 1 (N = 5: 4).
+    this.quorum = byzantineQuorum(this.n);
     assert(this.replicas.includes(o.id), `${o.id} is one of the replicas`);
     this.checkpointIntervalSeqs = o.checkpointIntervalSeqs ?? DEFAULT_CHECKPOINT_INTERVAL_SEQS;
     this.logWindowSeqs = o.logWindowSeqs ?? 2 * this.checkpointIntervalSeqs;
@@ -471,9 +472,9 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     const pp = s.prePrepare;
     const matching: SignedPrepare[] = [];
     for (const p of s.prepares.values()) if (p.view === pp.view && p.digest === pp.digest) matching.push(p);
-    if (matching.length < 2 * this.f) return;
+    if (matching.length < this.quorum - 1) return;
     s.prepared = true;
-    this.certs.set(seq, { prePrepare: pp, prepares: matching.slice(0, 2 * this.f) });
+    this.certs.set(seq, { prePrepare: pp, prepares: matching.slice(0, this.quorum - 1) });
     if (this.mutant === 'execute-when-prepared') {
       // Broken on purpose: no commit phase; a prepared request is executed at once.
       s.committed = true;
@@ -819,7 +820,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
       if (!this.verifySig(preparePayload(p.view, p.seq, p.digest, p.replica), p.replica, p.signature)) return false;
       signers.add(p.replica);
     }
-    return signers.size >= (this.mutant === 'no-prepare-phase' ? 0 : 2 * this.f);
+    return signers.size >= (this.mutant === 'no-prepare-phase' ? 0 : this.quorum - 1);
   }
 
   private onViewChange(vc: SignedViewChange): void {
