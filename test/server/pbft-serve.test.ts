@@ -10,12 +10,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { startMember, type Member } from '../../src/server/index.js';
+import { freePort } from './process-cluster.js';
 
-test('quorate serve --protocol pbft: put and get across members, and a view change when the primary stops', async () => {
-  const base = 41_000 + Math.floor(Math.random() * 900) * 4;
+test('quorate serve --protocol pbft: put and get across members, and a view change when the primary stops', { timeout: 90_000 }, async () => {
   const names = ['m1', 'm2', 'm3', 'm4'];
-  const peer = (i: number) => `http://127.0.0.1:${base + 3600 + i}`;
-  const clientUrl = (i: number) => `http://127.0.0.1:${base + i}`;
+  // Ports the system hands out free, so a test running beside this one cannot hold them.
+  const ports: number[] = [];
+  for (let i = 0; i < 2 * names.length; i++) ports.push(await freePort());
+  const peer = (i: number) => `http://127.0.0.1:${ports[names.length + i]!}`;
+  const clientUrl = (i: number) => `http://127.0.0.1:${ports[i]!}`;
   const dir = mkdtempSync(join(tmpdir(), 'quorate-pbft-'));
   const members: Member[] = await Promise.all(names.map((name, i) => startMember({
     name, dataDir: join(dir, name), listenClientUrls: [clientUrl(i)], advertiseClientUrls: [clientUrl(i)], listenPeerUrls: [peer(i)],
@@ -23,8 +26,10 @@ test('quorate serve --protocol pbft: put and get across members, and a view chan
     initialClusterToken: 'pbft-test', clientTls: null, peerTls: null, snapshotCount: 1000, heartbeatIntervalMs: 50, electionTimeoutMs: 500,
     maxRequestBytes: 1 << 20, maxTxnOps: 128, logger: () => {}, protocol: 'pbft',
   })));
-  const viaM3 = new Etcd3({ hosts: clientUrl(2) });
-  const viaM4 = new Etcd3({ hosts: clientUrl(3) });
+  // Every call has a deadline, so a stuck cluster fails the test instead of hanging it.
+  const client = (i: number) => new Etcd3({ hosts: clientUrl(i), defaultCallOptions: () => ({ deadline: Date.now() + 15_000 }) });
+  const viaM3 = client(2);
+  const viaM4 = client(3);
   try {
     await viaM3.put('greeting').value('hello');
     assert.equal(await viaM4.get('greeting').string(), 'hello');
