@@ -32,6 +32,8 @@ import type { SimOptions } from './options.js';
 import { PbftHost, type ExecutedRequest } from '../protocols/pbft/host.js';
 import { SimKeyring } from './sim-authenticator.js';
 import type { RunOutcome, RunResult } from './simulation.js';
+import { LinkFaults } from './link-faults.js';
+import { randomRegisterOp, recordedOperation } from './workload.js';
 
 export interface BftSimOptions extends SimOptions {
   readonly byzantine: ReadonlySet<ByzantineKind>;
@@ -91,7 +93,6 @@ export interface BftRunResult extends RunResult {
   readonly bft: BftRunStats;
 }
 
-const NEVER = Number.POSITIVE_INFINITY;
 /** Client attempt timeout and attempts per operation, at least (the defaults of the crash-fault simulator are shorter). */
 export const BFT_CLIENT_TIMEOUT_MS = 600;
 export const BFT_CLIENT_ATTEMPTS = 8;
@@ -119,9 +120,7 @@ export class BftSimulation {
   private replicaMessages = 0;
   private readonly byType: Record<string, number> = {};
   private faultsInjected = 0;
-  private readonly cut = new Set<string>();
-  private dropRate = 0;
-  private duplicateRate = 0;
+  private readonly links = new LinkFaults();
   private healed = false;
   private readonly endMs: number;
   private readonly f: number;
@@ -310,11 +309,11 @@ export class BftSimulation {
   }
 
   private send(m: PbftMessage, extraMs: number): void {
-    if (this.cut.has(`${m.from}>${m.to}`) || this.rng.chance(this.dropRate)) {
+    if (this.links.loses(this.rng, m.from, m.to)) {
       this.dropped++;
       return;
     }
-    const copies = this.rng.chance(this.duplicateRate) ? 2 : 1;
+    const copies = this.links.copies(this.rng);
     for (let i = 0; i < copies; i++) this.queue.push(this.now + extraMs + this.latency(), { kind: 'deliver', msg: m });
   }
 
@@ -350,13 +349,7 @@ export class BftSimulation {
     const c = this.clients[num - 1]!;
     if (this.now >= this.endMs - this.o.clientTimeoutMs) return;
     const key = `k${this.rng.int(1, this.o.keys)}`;
-    const roll = this.rng.float();
-    const value = this.rng.int(1, 5);
-    const op: RegisterOp =
-      roll < 0.4 ? { f: 'get', key }
-      : roll < 0.65 ? { f: 'put', key, value }
-      : roll < 0.9 ? { f: 'cas', key, expected: this.rng.chance(0.2) ? null : this.rng.int(1, 5), value }
-      : { f: 'delete', key };
+    const op = randomRegisterOp(this.rng, key);
     c.op = { op, invokedAt: this.now, readOnly: op.f === 'get' && this.rng.chance(0.5) };
     c.attempts = 0;
     this.begin(c);
@@ -412,22 +405,8 @@ export class BftSimulation {
   private record(c: Client, outcome: Operation['outcome'], result: number | null | undefined): void {
     const pending = c.op;
     if (pending === null) return;
-    const { op, invokedAt } = pending;
-    const id = this.history.length;
-    const completedAt = outcome === 'unknown' ? NEVER : this.now;
-    const client = c.num;
-    const key = op.key;
-    let recorded: Operation;
-    switch (op.f) {
-      case 'get':
-        recorded = outcome === 'ok'
-          ? { id, client, key, outcome, invokedAt, completedAt, kind: 'read', result: result ?? null }
-          : { id, client, key, outcome, invokedAt, completedAt, kind: 'read' };
-        break;
-      case 'put': recorded = { id, client, key, outcome, invokedAt, completedAt, kind: 'write', value: op.value }; break;
-      case 'cas': recorded = { id, client, key, outcome, invokedAt, completedAt, kind: 'cas', expected: op.expected, value: op.value }; break;
-      case 'delete': recorded = { id, client, key, outcome, invokedAt, completedAt, kind: 'delete' }; break;
-    }
+    const { op } = pending;
+    const recorded = recordedOperation(this.history.length, c.num, op, outcome, pending.invokedAt, this.now, result);
     this.history.push(recorded);
     if (outcome === 'ok' && this.healed) c.completedAfterHeal = true;
     this.note(`client ${c.num} ${op.f} ${op.key} → ${outcome}`);
@@ -450,25 +429,20 @@ export class BftSimulation {
           // PBFT's adversary schedules the network too: it mutes an honest replica when it has one.
           const honest = this.ids.filter((id) => !this.nodes.get(id)!.byzantine);
           const mute = this.rng.pick(honest.length > 0 ? honest : this.ids);
-          for (const y of this.ids) if (y !== mute) this.cut.add(`${mute}>${y}`);
+          this.links.cutOneWay(mute, this.ids);
           this.note(`nemesis one-way partition: ${mute} is not heard`);
           this.queue.push(this.now + lasting, { kind: 'heal-links' });
           return;
         }
         const shuffled = this.rng.shuffle([...this.ids]);
         const k = this.rng.int(1, Math.floor(this.ids.length / 2));
-        for (const x of shuffled.slice(0, k)) for (const y of shuffled.slice(k)) {
-          this.cut.add(`${x}>${y}`);
-          this.cut.add(`${y}>${x}`);
-        }
+        this.links.cutBoth(shuffled.slice(0, k), shuffled.slice(k));
         this.note(`nemesis partition ${shuffled.slice(0, k).join(',')} | ${shuffled.slice(k).join(',')}`);
         this.queue.push(this.now + lasting, { kind: 'heal-links' });
         return;
       }
       case 'drop':
-        this.dropRate = this.rng.float() * 0.3;
-        this.duplicateRate = this.rng.float() * 0.1;
-        this.note(`nemesis drop=${this.dropRate.toFixed(2)} dup=${this.duplicateRate.toFixed(2)}`);
+        this.note(`nemesis ${this.links.makeLossy(this.rng)}`);
         this.queue.push(this.now + lasting, { kind: 'heal-links' });
         return;
       case 'pause': {
@@ -490,9 +464,7 @@ export class BftSimulation {
   }
 
   private healLinks(): void {
-    this.cut.clear();
-    this.dropRate = 0;
-    this.duplicateRate = 0;
+    this.links.heal();
     this.note('nemesis heal links');
   }
 

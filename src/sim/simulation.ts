@@ -10,6 +10,8 @@ import { Prng, type Random } from '../core/prng.js';
 import { InvariantViolation, type Envelope, type Membership, type ProtocolDefinition, type Ready, type Replica, type SafetyMonitor } from '../core/replica.js';
 import { encodeCommand, RegisterKv, type RegisterOp, type RegisterResult } from '../statemachine/register-kv.js';
 import { ModelDisk } from './disk.js';
+import { LinkFaults } from './link-faults.js';
+import { randomRegisterOp, recordedOperation } from './workload.js';
 import { EventQueue } from './event-queue.js';
 import { hasLogView, Invariants, SafetyViolation, type LogView } from './invariants.js';
 import type { FaultKind, SimOptions } from './options.js';
@@ -168,11 +170,9 @@ export class Simulation {
   private delivered = 0;
   private dropped = 0;
   private faultsInjected = 0;
-  private readonly cut = new Set<string>();
+  private readonly links = new LinkFaults();
   /** The node whose messages `sentThisStep` holds (one node acts per step). */
   private stepSender: SimNode | null = null;
-  private dropRate = 0;
-  private duplicateRate = 0;
   private readonly membership: Membership;
   private healed = false;
   /**
@@ -316,7 +316,7 @@ export class Simulation {
       return;
     }
     // A link cut while a message was on it loses the message, as a real partition does.
-    if (this.cut.size > 0 && this.cut.has(`${msg.from}>${msg.to}`)) {
+    if (this.links.isCut(msg.from, msg.to)) {
       this.dropped++;
       return;
     }
@@ -470,11 +470,11 @@ export class Simulation {
 
   private send(m: Envelope): void {
     this.monitor?.sent(m);
-    if (this.cut.has(`${m.from}>${m.to}`) || this.rng.chance(this.dropRate)) {
+    if (this.links.loses(this.rng, m.from, m.to)) {
       this.dropped++;
       return;
     }
-    const copies = this.rng.chance(this.duplicateRate) ? 2 : 1;
+    const copies = this.links.copies(this.rng);
     const sender = this.nodes.get(m.from);
     if (sender !== undefined && this.stepSender !== sender) {
       if (this.stepSender !== null) this.stepSender.sentThisStep.length = 0;
@@ -516,13 +516,7 @@ export class Simulation {
       this.attempt(c);
       return;
     }
-    const roll = this.rng.float();
-    const value = this.rng.int(1, 5);
-    const op: RegisterOp =
-      roll < 0.4 ? { f: 'get', key }
-      : roll < 0.65 ? { f: 'put', key, value }
-      : roll < 0.9 ? { f: 'cas', key, expected: this.rng.chance(0.2) ? null : this.rng.int(1, 5), value }
-      : { f: 'delete', key };
+    const op = randomRegisterOp(this.rng, key);
     c.seq++;
     c.op = { op, invokedAt: this.now, seq: c.seq, readIndex: op.f === 'get' && this.rng.chance(READ_INDEX_SHARE) };
     c.attempts = 0;
@@ -609,22 +603,7 @@ export class Simulation {
     const pending = c.op;
     if (pending === null) return;
     const { op } = pending;
-    const id = this.history.length;
-    const completedAt = outcome === 'unknown' ? Number.POSITIVE_INFINITY : this.now;
-    const { invokedAt } = pending;
-    const client = c.id;
-    const key = op.key;
-    let recorded: Operation;
-    switch (op.f) {
-      case 'get':
-        recorded = outcome === 'ok'
-          ? { id, client, key, outcome, invokedAt, completedAt, kind: 'read', result: result ?? null }
-          : { id, client, key, outcome, invokedAt, completedAt, kind: 'read' };
-        break;
-      case 'put': recorded = { id, client, key, outcome, invokedAt, completedAt, kind: 'write', value: op.value }; break;
-      case 'cas': recorded = { id, client, key, outcome, invokedAt, completedAt, kind: 'cas', expected: op.expected, value: op.value }; break;
-      case 'delete': recorded = { id, client, key, outcome, invokedAt, completedAt, kind: 'delete' }; break;
-    }
+    const recorded = recordedOperation(this.history.length, c.id, op, outcome, pending.invokedAt, this.now, result);
     this.history.push(recorded);
     if (outcome === 'ok' && this.phase === 'reads') c.completedAfterHeal = true;
     this.note(`client ${c.id} ${op.f} ${op.key} → ${outcome}`);
@@ -654,9 +633,7 @@ export class Simulation {
         return;
       }
       case 'drop':
-        this.dropRate = this.rng.float() * 0.3;
-        this.duplicateRate = this.rng.float() * 0.1;
-        this.note(`nemesis drop=${this.dropRate.toFixed(2)} dup=${this.duplicateRate.toFixed(2)}`);
+        this.note(`nemesis ${this.links.makeLossy(this.rng)}`);
         this.queue.push(this.now + lasting, { kind: 'heal-link-faults' });
         return;
       case 'skew': {
@@ -681,12 +658,7 @@ export class Simulation {
   private partition(lasting: number): void {
     const shuffled = this.rng.shuffle([...this.ids]);
     const style = this.rng.pick(['majority-minority', 'isolate', 'isolate-leader', 'bridge', 'one-way'] as const);
-    const cutBoth = (a: NodeId[], b: NodeId[]) => {
-      for (const x of a) for (const y of b) {
-        this.cut.add(`${x}>${y}`);
-        this.cut.add(`${y}>${x}`);
-      }
-    };
+    const cutBoth = (a: NodeId[], b: NodeId[]) => this.links.cutBoth(a, b);
     switch (style) {
       case 'majority-minority': {
         const k = Math.floor(this.ids.length / 2);
@@ -709,8 +681,7 @@ export class Simulation {
         break;
       }
       case 'one-way': {
-        const [a] = shuffled;
-        for (const y of shuffled.slice(1)) this.cut.add(`${a}>${y}`);
+        this.links.cutOneWay(shuffled[0]!, shuffled.slice(1));
         break;
       }
     }
@@ -720,11 +691,7 @@ export class Simulation {
 
   private maybeIsolateNewLeader(id: NodeId): void {
     if (!this.o.faults.has('partition') || this.healed || !this.rng.chance(ISOLATE_NEW_LEADER_PROBABILITY)) return;
-    for (const other of this.ids) {
-      if (other === id) continue;
-      this.cut.add(`${id}>${other}`);
-      this.cut.add(`${other}>${id}`);
-    }
+    this.links.cutBoth([id], this.ids.filter((other) => other !== id));
     this.faultsInjected++;
     this.note(`nemesis isolate new leader ${id}`);
     this.queue.push(this.now + this.rng.int(100, 600), { kind: 'heal-link-faults' });
@@ -741,9 +708,7 @@ export class Simulation {
   }
 
   private healLinks(): void {
-    this.cut.clear();
-    this.dropRate = 0;
-    this.duplicateRate = 0;
+    this.links.heal();
     this.note('nemesis heal links');
   }
 
