@@ -28,7 +28,7 @@ import type { ServiceContext } from './service-context.js';
 import { WatchHub, type WatchLimits } from '../statemachine/mvcc/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import { SessionProposer } from './session-proposer.js';
-// ---- cluster and maintenance services (begin) ----
+// ---- cluster and maintenance services ----
 import { clusterServiceHandlers } from './cluster-service.js';
 import { maintenanceServiceHandlers } from './maintenance-service.js';
 import { attachMembershipRuntime } from './membership-runtime.js';
@@ -37,7 +37,6 @@ import type { MemberContext } from './member-context.js';
 import type { PeerTls } from '../transport/index.js';
 import { httpHandler, listenHttp, SharedClientPort } from './http-endpoints.js';
 import { ServerMetrics } from './metrics.js';
-// ---- cluster and maintenance services (end) ----
 
 /** The etcd API version quorate speaks (reported by Maintenance.Status). */
 export const ETCD_API_VERSION = '3.5.0';
@@ -151,7 +150,7 @@ export class EtcdServer {
     this.server.addService(cluster.service, cluster.handlers);
     this.server.addService(etcdService('Auth').service, this.auth.methods((handler) => this.unary(handler)));
 
-    // ---- Watch, Lease, Lock, Election (begin) ----
+    // ---- Watch, Lease, Lock, Election ----
     this.hub = new WatchHub(options.kv.store, options.watchLimits);
     this.metrics.setWatcherCount(() => this.hub.size);
     const ctx: ServiceContext = {
@@ -178,7 +177,6 @@ export class EtcdServer {
     this.server.addService(etcdService('Lease').service, leaseHandlers(ctx, this.leaseKeeper));
     this.server.addService(lockService().service, lockHandlers(ctx));
     this.server.addService(electionService().service, electionHandlers(ctx));
-    // ---- Watch, Lease, Lock, Election (end) ----
   }
 
   static async start(options: EtcdServerOptions): Promise<EtcdServer> {

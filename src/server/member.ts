@@ -71,9 +71,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
   }
   const peerTls = o.peerTls === null ? null : await loadPeerTls(o.peerTls);
   const fromFlags: ClusterIdentity = o.initialClusterState === 'existing' && !(await hasIdentity(o.dataDir))
-    // ---- joining a running cluster (begin) ----
     ? await identityFromRunningCluster(o.name, self.peerUrls, members.filter((m) => m.name !== o.name), peerTls, o.logger)
-    // ---- joining a running cluster (end) ----
     : { format: 1, name: o.name, clusterId: clusterId(members, o.initialClusterToken), token: o.initialClusterToken, members };
   const { identity, created } = await loadOrCreateIdentity(o.dataDir, fromFlags);
   const selfNodeId = identity.nodeId ?? o.name;
@@ -185,7 +183,7 @@ async function loadTls(t: NonNullable<MemberOptions['clientTls']>): Promise<Clie
   return { cert, key, ca, clientCertAuth: t.clientCertAuth };
 }
 
-// ---- joining a running cluster (begin) ----
+// ---- joining a running cluster ----
 
 /** A joining member asks the running members this long in all before giving up. */
 export const JOIN_TIMEOUT_MS = 15_000;
@@ -239,4 +237,3 @@ async function identityFromRunningCluster(name: string, peerUrls: readonly strin
   throw new QuorateError('UNAVAILABLE', `--initial-cluster-state existing: could not join the running cluster (${lastError})`);
 }
 
-// ---- joining a running cluster (end) ----

@@ -21,7 +21,7 @@ export function etcdService(name: 'KV' | 'Maintenance' | 'Cluster' | 'Auth' | 'W
   return etcdserverpb()[name] as grpc.ServiceClientConstructor;
 }
 
-// ---- v3lock and v3election (begin) ----
+// ---- v3lock and v3election ----
 const extraPackages = new Map<string, grpc.GrpcObject>();
 
 function loadExtra(file: string, pkg: string): grpc.GrpcObject {
@@ -46,7 +46,6 @@ export function lockService(): grpc.ServiceClientConstructor {
 export function electionService(): grpc.ServiceClientConstructor {
   return loadExtra('v3election.proto', 'v3electionpb')['Election'] as grpc.ServiceClientConstructor;
 }
-// ---- v3lock and v3election (end) ----
 
 /** One Maintenance.Status call (for readiness checks); rejects on any error or after `timeoutMs`. */
 export function memberStatus(address: string, timeoutMs: number, trustedCa: Buffer | null = null): Promise<{ leader: number; header: { member_id: number } }> {
