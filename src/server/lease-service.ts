@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { MAX_LEASE_TTL_SECONDS, type LeaseEvent, type LeaseRequest, type LeaseResult } from '../statemachine/mvcc/index.js';
 import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
 import type { ServiceContext } from './service-context.js';
+import { unaryHandler } from './admin-proto.js';
 
 export interface LeaseLimits {
   /** Shortest TTL granted, in seconds; shorter requests get this (etcd: 1.5 election timeouts, rounded up). */
@@ -177,15 +178,7 @@ interface PbGrant { TTL?: number; ID?: number }
 
 export function leaseHandlers(ctx: ServiceContext, keeper: LeaseKeeper): grpc.UntypedServiceImplementation {
   const unary = <Req>(handler: (req: Req, metadata: grpc.Metadata) => Promise<Record<string, unknown>>) =>
-    (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
-      let p: Promise<Record<string, unknown>>;
-      try {
-        p = handler(call.request, call.metadata);
-      } catch (err) {
-        p = Promise.reject(err);
-      }
-      p.then((res) => callback(null, res), (err: unknown) => callback(asServiceError(err)));
-    };
+    unaryHandler(handler, asServiceError);
 
   return {
     LeaseGrant: unary(async (req: PbGrant) => {

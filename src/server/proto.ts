@@ -3,18 +3,32 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-let cached: grpc.GrpcObject | null = null;
+/**
+ * How 64-bit integers reach handlers: as JavaScript numbers (exact up to 2^53, which revisions
+ * and quorate's lease ids stay below) or as decimal strings (member ids use all 64 bits).
+ */
+export type Longs = 'number' | 'string';
+
+const loaded = new Map<string, grpc.GrpcObject>();
+
+/** One package of one of etcd's proto files, loaded once per file, package and long format. */
+export function loadPackage(file: string, pkg: string, longs: Longs = 'number'): grpc.GrpcObject {
+  const cacheKey = `${file}/${pkg}/${longs}`;
+  let objects = loaded.get(cacheKey);
+  if (objects === undefined) {
+    const dir = fileURLToPath(new URL('../../../proto/etcd/', import.meta.url));
+    const definition = protoLoader.loadSync(file, {
+      includeDirs: [dir], keepCase: true, longs: longs === 'string' ? String : Number, enums: String, defaults: true, oneofs: true,
+    });
+    objects = grpc.loadPackageDefinition(definition)[pkg] as grpc.GrpcObject;
+    loaded.set(cacheKey, objects);
+  }
+  return objects;
+}
 
 /** The `etcdserverpb` package: service constructors (clients) with their `.service` definitions. */
 export function etcdserverpb(): grpc.GrpcObject {
-  if (cached === null) {
-    const dir = fileURLToPath(new URL('../../../proto/etcd/', import.meta.url));
-    const definition = protoLoader.loadSync('rpc.proto', {
-      includeDirs: [dir], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true,
-    });
-    cached = grpc.loadPackageDefinition(definition)['etcdserverpb'] as grpc.GrpcObject;
-  }
-  return cached;
+  return loadPackage('rpc.proto', 'etcdserverpb');
 }
 
 export function etcdService(name: 'KV' | 'Maintenance' | 'Cluster' | 'Auth' | 'Watch' | 'Lease'): grpc.ServiceClientConstructor {
@@ -22,29 +36,14 @@ export function etcdService(name: 'KV' | 'Maintenance' | 'Cluster' | 'Auth' | 'W
 }
 
 // ---- v3lock and v3election ----
-const extraPackages = new Map<string, grpc.GrpcObject>();
-
-function loadExtra(file: string, pkg: string): grpc.GrpcObject {
-  let loaded = extraPackages.get(pkg);
-  if (loaded === undefined) {
-    const dir = fileURLToPath(new URL('../../../proto/etcd/', import.meta.url));
-    const definition = protoLoader.loadSync(file, {
-      includeDirs: [dir], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true,
-    });
-    loaded = grpc.loadPackageDefinition(definition)[pkg] as grpc.GrpcObject;
-    extraPackages.set(pkg, loaded);
-  }
-  return loaded;
-}
-
 /** etcd's server-side lock service (package v3lockpb). */
 export function lockService(): grpc.ServiceClientConstructor {
-  return loadExtra('v3lock.proto', 'v3lockpb')['Lock'] as grpc.ServiceClientConstructor;
+  return loadPackage('v3lock.proto', 'v3lockpb')['Lock'] as grpc.ServiceClientConstructor;
 }
 
 /** etcd's server-side election service (package v3electionpb). */
 export function electionService(): grpc.ServiceClientConstructor {
-  return loadExtra('v3election.proto', 'v3electionpb')['Election'] as grpc.ServiceClientConstructor;
+  return loadPackage('v3election.proto', 'v3electionpb')['Election'] as grpc.ServiceClientConstructor;
 }
 
 /** One Maintenance.Status call (for readiness checks); rejects on any error or after `timeoutMs`. */
