@@ -37,6 +37,7 @@ import type { MemberContext } from './member-context.js';
 import type { PeerTls } from '../transport/index.js';
 import { httpHandler, listenHttp, SharedClientPort } from './http-endpoints.js';
 import { ServerMetrics } from './metrics.js';
+import { unaryHandler } from './unary.js';
 
 /** The etcd API version quorate speaks (reported by Maintenance.Status). */
 export const ETCD_API_VERSION = '3.5.0';
@@ -219,19 +220,9 @@ export class EtcdServer {
   // ---- requests -------------------------------------------------------------------------
 
   private unary<Req>(handler: (req: Req, metadata: grpc.Metadata) => Promise<Record<string, unknown>>): Unary<Req> {
-    return (call, callback) => {
-      let pending: Promise<Record<string, unknown>>;
-      try {
-        pending = handler(call.request, call.metadata);
-      } catch (err) {
-        pending = Promise.reject(err);
-      }
-      pending.then(
-        (response) => callback(null, response),
-        (err: unknown) => callback(isServiceError(err) ? err : toGrpcError(err)),
-      );
-    };
+    return unaryHandler(handler, (err) => (isServiceError(err) ? err : toGrpcError(err)));
   }
+
 
   private async write(request: KvRequest, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
     this.refuseInvalid(request);

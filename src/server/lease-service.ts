@@ -14,7 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { MAX_LEASE_TTL_SECONDS, type LeaseEvent, type LeaseRequest, type LeaseResult } from '../statemachine/mvcc/index.js';
 import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
 import type { ServiceContext } from './service-context.js';
-import { unaryHandler } from './admin-proto.js';
+import { unaryHandler } from './unary.js';
 
 export interface LeaseLimits {
   /** Shortest TTL granted, in seconds; shorter requests get this (etcd: 1.5 election timeouts, rounded up). */
