@@ -14,16 +14,22 @@
  * It is a separate driver rather than hooks inside simulation.ts because the generic one's
  * client, leader tracking and log invariants are built on a leader that answers alone.
  *
- * Crashes are not among its faults: PBFT replicas keep their protocol state in memory, and a
- * replica that restarts without it counts against f (the lab spends f on Byzantine replicas).
+ * Crashes hit honest replicas only (a Byzantine one is faulty already). An honest replica writes
+ * what PBFT must keep to a model disk before its messages leave; one that crashes loses what was
+ * not synced (and, with the `disk` fault, may keep a torn prefix of it), restarts from the disk,
+ * and must then be indistinguishable from a slow honest replica: the f budget stays with the
+ * Byzantine ones.
  */
 import type { Operation } from '../check/history.js';
+import type { Authenticator } from '../core/authenticator.js';
+import type { RestoredState } from '../core/replica.js';
+import { ModelDisk } from './disk.js';
 import { encodeCommand, RegisterKv, type RegisterOp, type RegisterResult, type SessionCommand } from '../statemachine/register-kv.js';
 import { pack, unpack } from '../core/codec.js';
 import { nodeId, type NodeId } from '../core/ids.js';
 import { Prng, type Random } from '../core/prng.js';
 import { byzantineFaults } from '../core/quorum.js';
-import { PbftReplica, toHex, type CommittedBatch, type PbftMessage, type PbftOptions, type PbftReply } from '../protocols/pbft/index.js';
+import { PbftReplica, toHex, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReply } from '../protocols/pbft/index.js';
 import { Adversary, type ByzantineKind } from './byzantine.js';
 import { BftClient } from '../protocols/pbft/client.js';
 import { EventQueue } from './event-queue.js';
@@ -53,13 +59,18 @@ type Event =
   | { readonly kind: 'nemesis' }
   | { readonly kind: 'heal-links' }
   | { readonly kind: 'unpause'; readonly node: NodeId }
+  | { readonly kind: 'restart'; readonly node: NodeId }
   | { readonly kind: 'heal-all' };
 
 interface Node {
   readonly id: NodeId;
   readonly index: number;
-  readonly host: PbftHost<RegisterResult>;
+  host: PbftHost<RegisterResult>;
+  readonly auth: Authenticator;
+  readonly disk: ModelDisk<PbftHardState>;
   readonly byzantine: boolean;
+  /** False between a crash and its restart. */
+  up: boolean;
   paused: boolean;
   rate: number;
   readonly parked: PbftMessage[];
@@ -82,6 +93,8 @@ export interface BftRunStats {
   readonly invalidAuthenticators: number;
   readonly viewChanges: number;
   readonly stateTransfers: number;
+  /** Crashes of honest replicas (each restarted from its disk). */
+  readonly crashes: number;
   /** Requests executed (counted once, at the honest replica that executed most). */
   readonly requestsExecuted: number;
   /** Messages delivered between replicas (protocol messages), and by type. */
@@ -102,6 +115,19 @@ export const BFT_CLIENT_ATTEMPTS = 8;
  * without it: the window where a request is prepared at only some replicas.
  */
 export const ONE_WAY_PARTITION_CHANCE = 0.3;
+/**
+ * Chance, per step of an honest replica that sends something during the fault window, that it
+ * crashes right there: before its disk synced (the step's records and messages are lost) or
+ * just after (only the messages are). It restarts within RESTART_AFTER_STEP_CRASH_MS.
+ */
+export const CRASH_IN_STEP_PROBABILITY = 0.0005;
+/**
+ * Chance of a crash just after a step whose messages include this replica's COMMIT: it has
+ * promised a prepared certificate, which a VIEW-CHANGE must still carry once it is back. The
+ * window where losing the disk (or writing it after sending) breaks safety.
+ */
+export const CRASH_AFTER_COMMIT_PROBABILITY = 0.01;
+export const RESTART_AFTER_STEP_CRASH_MS = 50;
 
 export class BftSimulation {
   private readonly rng: Random;
@@ -131,6 +157,8 @@ export class BftSimulation {
   private checks = 0;
 
   private readonly o: BftSimOptions;
+  private readonly tuning: Partial<PbftOptions>;
+  private crashes = 0;
 
   constructor(options: BftSimOptions) {
     // A BFT client waits through a view change (request timeout plus view-change timeout) before it gives up.
@@ -155,20 +183,13 @@ export class BftSimulation {
       checkpointIntervalSeqs: this.rng.pick([4, 8, 16]), maxBatchRequests: this.rng.pick([1, 4, 16]),
       ...o.pbft,
     };
+    this.tuning = tuning;
     for (const [i, id] of this.ids.entries()) {
       const auth = keyring.authenticatorFor(id);
-      const replica = new PbftReplica({
-        ...tuning, id, membership: { voters: this.ids, outgoingVoters: [], learners: [] }, random: this.rng.fork(), authenticator: auth,
-        ...(o.mutant === undefined ? {} : { mutant: o.mutant }),
-      });
-      const sm = new RegisterKv();
-      const host = new PbftHost<RegisterResult>(replica, {
-        sm,
-        query: (op) => ({ ok: true, value: sm.get((unpack(op) as SessionCommand).op.key) }),
-        encodeResult: (r) => pack(r),
-      }, auth);
-      const node: Node = { id, index: i + 1, host, byzantine: byzSet.has(id), paused: false, rate: 1, parked: [], broken: false };
-      if (!node.byzantine) host.onExecute = (batch, results) => this.onHonestExecute(node, batch, results);
+      const disk = new ModelDisk<PbftHardState>();
+      const byzantine = byzSet.has(id);
+      const node: Node = { id, index: i + 1, host: this.createHost(id, auth, byzantine ? null : disk, null), auth, disk, byzantine, up: true, paused: false, rate: 1, parked: [], broken: false };
+      if (!node.byzantine) node.host.onExecute = (batch, results) => this.onHonestExecute(node, batch, results);
       this.nodes.set(id, node);
       this.queue.push(this.rng.int(0, o.tickMs - 1), { kind: 'tick', node: id });
     }
@@ -182,6 +203,23 @@ export class BftSimulation {
     if (o.faults.size > 0) this.queue.push(this.rng.int(200, 800), { kind: 'nemesis' });
     this.queue.push(o.faultWindowMs, { kind: 'heal-all' });
     this.note(`byzantine ${byz.join(',') || 'none'}: ${[...this.adversary.active].join(',') || 'none'}`);
+  }
+
+  /** A replica and its host on a fresh state machine; from `restored` after a restart. Honest replicas write to `disk`. */
+  private createHost(id: NodeId, auth: Authenticator, disk: ModelDisk<PbftHardState> | null, restored: RestoredState<PbftHardState> | null): PbftHost<RegisterResult> {
+    const replica = new PbftReplica({
+      ...this.tuning, id, membership: { voters: this.ids, outgoingVoters: [], learners: [] }, random: this.rng.fork(), authenticator: auth,
+      ...(this.o.mutant === undefined ? {} : { mutant: this.o.mutant }),
+      ...(restored === null ? {} : { restored }),
+    });
+    const sm = new RegisterKv();
+    const host = new PbftHost<RegisterResult>(replica, {
+      sm,
+      query: (op) => ({ ok: true, value: sm.get((unpack(op) as SessionCommand).op.key) }),
+      encodeResult: (r) => pack(r),
+    }, auth, this.o.mutant === 'forget-on-restart' ? null : restored?.snapshot ?? null);
+    if (disk !== null) host.persister = { save: (p) => disk.write(p), saveCheckpoint: (c) => disk.saveSnapshot(c) };
+    return host;
   }
 
   run(): BftRunResult {
@@ -225,7 +263,7 @@ export class BftSimulation {
       },
       bft: {
         byzantine: [...this.nodes.values()].filter((n) => n.byzantine).map((n) => n.id), behaviours: [...this.adversary.active],
-        invalidAuthenticators: invalid, viewChanges, stateTransfers: transfers, requestsExecuted: executed,
+        invalidAuthenticators: invalid, viewChanges, stateTransfers: transfers, crashes: this.crashes, requestsExecuted: executed,
         replicaMessages: this.replicaMessages, messagesByType: { ...this.byType },
       },
     };
@@ -240,6 +278,7 @@ export class BftSimulation {
       case 'nemesis': return this.onNemesis();
       case 'heal-links': return this.healLinks();
       case 'unpause': return this.unpause(e.node);
+      case 'restart': return this.restart(e.node);
       case 'heal-all': return this.healAll();
     }
   }
@@ -256,7 +295,7 @@ export class BftSimulation {
   private onTick(id: NodeId): void {
     const n = this.nodes.get(id)!;
     this.queue.push(this.now + this.o.tickMs / n.rate, { kind: 'tick', node: id });
-    if (n.paused || n.broken) return;
+    if (n.paused || n.broken || !n.up) return;
     this.guard(n, () => n.host.replica.tick());
   }
 
@@ -264,7 +303,15 @@ export class BftSimulation {
   private guard(n: Node, fn: () => void): void {
     try {
       fn();
-      this.emit(n, n.host.process());
+      const msgs = n.host.process();
+      if (!n.byzantine) {
+        // Persist, then send: a crash before the sync loses the step's records and its messages.
+        if (this.crashInStep(n, msgs.length, CRASH_IN_STEP_PROBABILITY)) return;
+        n.disk.sync();
+        const committing = msgs.some((m) => m.type === 'commit' && m.retransmitted !== true);
+        if (this.crashInStep(n, msgs.length, committing ? CRASH_AFTER_COMMIT_PROBABILITY : CRASH_IN_STEP_PROBABILITY)) return;
+      }
+      this.emit(n, msgs);
     } catch (err) {
       if (!n.byzantine) throw err;
       n.broken = true;
@@ -276,6 +323,10 @@ export class BftSimulation {
     if (msg.type === 'reply') return this.onReply(msg);
     const n = this.nodes.get(msg.to);
     if (n === undefined) return;
+    if (!n.up) {
+      this.dropped++;
+      return;
+    }
     if (n.paused) {
       n.parked.push(msg);
       return;
@@ -418,7 +469,7 @@ export class BftSimulation {
   private onNemesis(): void {
     if (this.now >= this.o.faultWindowMs) return;
     this.queue.push(this.now + this.rng.int(300, 1500), { kind: 'nemesis' });
-    const kinds = [...this.o.faults].filter((k) => k === 'partition' || k === 'drop' || k === 'pause' || k === 'skew');
+    const kinds = [...this.o.faults].filter((k) => k === 'partition' || k === 'drop' || k === 'pause' || k === 'skew' || k === 'crash');
     if (kinds.length === 0) return;
     const fault = this.rng.pick(kinds);
     this.faultsInjected++;
@@ -458,9 +509,47 @@ export class BftSimulation {
         this.note(`nemesis skew ${id}`);
         return;
       }
+      case 'crash': {
+        const up = this.ids.map((id) => this.nodes.get(id)!).filter((n) => !n.byzantine && n.up);
+        if (up.length === 0) return;
+        const n = this.rng.pick(up);
+        this.crash(n);
+        this.queue.push(this.now + this.rng.int(20, lasting), { kind: 'restart', node: n.id });
+        return;
+      }
       default:
         return;
     }
+  }
+
+  // ---- crashes (honest replicas only) --------------------------------------------------------------
+
+  /** Now and then, crash an honest replica in the middle of a step that sends (see CRASH_IN_STEP_PROBABILITY). */
+  private crashInStep(n: Node, sending: number, probability: number): boolean {
+    if (!this.o.faults.has('crash') || this.healed || sending === 0 || !this.rng.chance(probability)) return false;
+    this.faultsInjected++;
+    this.crash(n);
+    this.queue.push(this.now + this.rng.int(0, RESTART_AFTER_STEP_CRASH_MS), { kind: 'restart', node: n.id });
+    return true;
+  }
+
+  private crash(n: Node): void {
+    n.up = false;
+    n.paused = false;
+    n.parked.length = 0;
+    n.disk.crash(this.rng, this.o.faults.has('disk'));
+    this.crashes++;
+    this.note(`nemesis crash ${n.id}`);
+  }
+
+  private restart(id: NodeId): void {
+    const n = this.nodes.get(id)!;
+    if (n.up) return;
+    n.up = true;
+    n.host = this.createHost(n.id, n.auth, n.disk, n.disk.restore());
+    n.host.onExecute = (batch, results) => this.onHonestExecute(n, batch, results);
+    this.note(`restart ${id} view ${n.host.replica.status().view}`);
+    this.guard(n, () => {});
   }
 
   private healLinks(): void {
@@ -480,6 +569,7 @@ export class BftSimulation {
     this.healLinks();
     for (const n of this.nodes.values()) {
       n.rate = 1;
+      this.restart(n.id);
       this.unpause(n.id);
     }
     this.note('heal all');

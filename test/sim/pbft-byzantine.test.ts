@@ -8,22 +8,32 @@ import { describe, it } from 'node:test';
 import { BYZANTINE_KINDS, parseByzantine } from '../../src/sim/byzantine.js';
 import { parseFaults } from '../../src/sim/options.js';
 import { failed, runSeed, type SeedReport } from '../../src/sim/run.js';
+import type { BftRunStats } from '../../src/sim/bft-simulation.js';
+
+const crashesIn = (r: SeedReport): number => (r as SeedReport & { bft: BftRunStats }).bft.crashes;
 
 const SHORT = { faultWindowMs: 2_000, livenessBoundMs: 4_000 };
 
-function run(nodes: number, seed: number, byzantine: string, extra: { byzantineCount?: number; mutant?: string; byzantineIds?: string[] } = {}): SeedReport {
-  return runSeed({ protocol: 'pbft', nodes, seed, faults: parseFaults('all'), byzantine: parseByzantine(byzantine), ...SHORT, ...extra } as Parameters<typeof runSeed>[0]);
+function run(nodes: number, seed: number, byzantine: string, extra: { byzantineCount?: number; mutant?: string; byzantineIds?: string[]; faults?: string } = {}): SeedReport {
+  const { faults = 'all', ...rest } = extra;
+  return runSeed({ protocol: 'pbft', nodes, seed, faults: parseFaults(faults), byzantine: parseByzantine(byzantine), ...SHORT, ...rest } as Parameters<typeof runSeed>[0]);
 }
 
+/** The network's faults without crashes: what the view-change mutants are aimed at (and the seeds below were found with). */
+const NETWORK_FAULTS = 'partition,drop,skew,pause';
+
 describe('PBFT with f Byzantine replicas is safe, live and linearizable', () => {
-  it('N = 4, f = 1, every behaviour, seeds 1..12, all network faults', () => {
+  it('N = 4, f = 1, every behaviour, seeds 1..12, all faults (crashes and torn writes included)', () => {
+    let crashes = 0;
     for (let seed = 1; seed <= 12; seed++) {
       const r = run(4, seed, 'all');
       assert.ok(!failed(r), `seed ${seed}: ${r.outcome.kind} ${'message' in r.outcome ? r.outcome.message : ''} ${r.linearizability}`);
+      crashes += crashesIn(r);
     }
+    assert.ok(crashes >= 12, `honest replicas crashed and restarted from their disks (${crashes} times)`);
   });
 
-  it('N = 7, f = 2, every behaviour, seeds 1..4, all network faults', () => {
+  it('N = 7, f = 2, every behaviour, seeds 1..4, all faults (crashes and torn writes included)', () => {
     for (let seed = 1; seed <= 4; seed++) {
       const r = run(7, seed, 'all');
       assert.ok(!failed(r), `seed ${seed}: ${r.outcome.kind} ${'message' in r.outcome ? r.outcome.message : ''} ${r.linearizability}`);
@@ -79,11 +89,11 @@ describe('PBFT with f + 1 Byzantine replicas: the simulator shows the violation'
 
 describe('PBFT mutants in the simulator', () => {
   /** Seeds in 1..last whose run ends in a safety violation, with what each one saw. */
-  function caughtIn(last: number, byzantine: string, mutant: string): { seeds: number[]; messages: string[] } {
+  function caughtIn(last: number, byzantine: string, mutant: string, faults = NETWORK_FAULTS): { seeds: number[]; messages: string[] } {
     const seeds: number[] = [];
     const messages: string[] = [];
     for (let seed = 1; seed <= last; seed++) {
-      const r = run(4, seed, byzantine, { mutant });
+      const r = run(4, seed, byzantine, { mutant, faults });
       if (r.outcome.kind !== 'safety') continue;
       seeds.push(seed);
       messages.push(r.outcome.message);
@@ -104,6 +114,14 @@ describe('PBFT mutants in the simulator', () => {
   it('no-prepare-phase is caught by an equivocating primary within seeds 1..10: a request committed in view 0 is re-issued differently by the NEW-VIEW', () => {
     const { seeds, messages } = caughtIn(10, 'equivocate', 'no-prepare-phase');
     assert.ok(seeds.length > 0, 'no seed of 1..10 caught no-prepare-phase');
+    for (const m of messages) assert.match(m, DIVERGED);
+  });
+
+  // Crashes aimed just after a replica sent its COMMIT: coming back without its disk, it is a
+  // second liar beside the equivocating primary.
+  it('forget-on-restart is caught with crashes within seeds 1..10: a replica back from a crash with nothing contradicts itself', () => {
+    const { seeds, messages } = caughtIn(10, 'equivocate', 'forget-on-restart', 'all');
+    assert.ok(seeds.length > 0, 'no seed of 1..10 caught forget-on-restart');
     for (const m of messages) assert.match(m, DIVERGED);
   });
 

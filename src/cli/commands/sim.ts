@@ -148,7 +148,7 @@ export const simCommand: Command = {
       const rows: [string, string][] = [
         ['protocol', `${values.protocol}${values.mutant ? ` (mutant ${values.mutant})` : ''}, ${base.nodes} nodes`],
         ['faults', protocol.faultModel === 'byzantine'
-          ? `${[...faults].filter((k) => k !== 'crash' && k !== 'disk').join(',') || 'none'}${faults.has('crash') || faults.has('disk') ? ' (crashes are not modelled for PBFT: a replica that loses its memory counts against f)' : ''}`
+          ? `${[...faults].join(',') || 'none'}${faults.has('crash') ? ' (crashes hit honest replicas, which restart from their disks)' : ''}`
           : [...faults].join(',') || 'none'],
         ...(protocol.faultModel === 'byzantine' ? [['byzantine', `${[...byzantine].join(',') || 'none'} on ${base.byzantineCount ?? `f = ${Math.floor(((base.nodes ?? 1) - 1) / 3)}`} replica(s)`] as [string, string]] : []),
         ['runs', String(summary.runs)],

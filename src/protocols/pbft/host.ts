@@ -2,19 +2,29 @@
  * What a PBFT replica's driver does besides moving messages: execute committed batches in order
  * on the service state machine, hand the state to the core at every checkpoint, answer each
  * client with a MAC'd reply and keep the last reply per client, execute read-only requests, and
- * restore a transferred state. Shared by the scenario harness and the Byzantine simulator
- * (pure: no I/O, no clock).
+ * restore a transferred state; hand what must be durable to a persister. Shared by the scenario
+ * harness, the Byzantine simulator and the node runtime (pure: no I/O, no clock).
  */
 import type { Authenticator, Principal } from '../../core/authenticator.js';
 import type { Index, NodeId } from '../../core/ids.js';
-import type { StateMachine } from '../../core/replica.js';
-import { replyPayload, type ClientRequest, type CommittedBatch, type PbftMessage, type PbftReply, type PbftReplica } from './index.js';
+import type { Persist, Snapshot, StateMachine } from '../../core/replica.js';
+import { checkpointServiceState } from './pbft.js';
+import { replyPayload, type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftReply, type PbftReplica } from './index.js';
 
 export interface ServiceAdapter<R> {
   readonly sm: StateMachine<R>;
   /** Execute a read-only operation without changing the state. */
   query(op: Uint8Array): R;
   encodeResult(result: R): Uint8Array;
+}
+
+/**
+ * Where the host's durable writes go. `save` must be durable before the messages process()
+ * returns leave (the caller sends them only after); `saveCheckpoint` may lag.
+ */
+export interface PbftPersister {
+  save(persist: Persist<PbftHardState>): void;
+  saveCheckpoint(checkpoint: Snapshot): void;
 }
 
 export interface ExecutedRequest<R = unknown> {
@@ -33,12 +43,21 @@ export class PbftHost<R> {
   /** Called for every executed sequence number (invariants). */
   onExecute: ((batch: CommittedBatch, results: readonly ExecutedRequest<R>[]) => void) | null = null;
   onRestore: ((seq: number) => void) | null = null;
+  /** Null: nothing is kept (scenario tests that never restart a replica). */
+  persister: PbftPersister | null = null;
 
+  /** `restored`: the stable checkpoint the replica restarted from (see PbftReplica's restore); the service starts from its state. */
   constructor(
     readonly replica: PbftReplica,
     readonly service: ServiceAdapter<R>,
     private readonly auth: Authenticator,
-  ) {}
+    restored: Snapshot | null = null,
+  ) {
+    if (restored !== null) {
+      service.sm.restore(checkpointServiceState(restored.data));
+      this.lastApplied = restored.meta.index;
+    }
+  }
 
   get id(): NodeId {
     return this.replica.id;
@@ -49,8 +68,10 @@ export class PbftHost<R> {
     const out: PbftMessage[] = [];
     while (this.replica.hasReady()) {
       const rd = this.replica.ready();
+      if (rd.persist !== null) this.persister?.save(rd.persist);
+      if (rd.stableCheckpoint !== null) this.persister?.saveCheckpoint(rd.stableCheckpoint);
       if (rd.persist?.snapshot) {
-        this.service.sm.restore(rd.persist.snapshot.data);
+        this.service.sm.restore(checkpointServiceState(rd.persist.snapshot.data));
         this.lastApplied = rd.persist.snapshot.meta.index;
         this.lastReply.clear();
         this.onRestore?.(this.lastApplied);

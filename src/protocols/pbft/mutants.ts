@@ -9,6 +9,7 @@ export const PBFT_MUTANTS = [
   { name: 'skip-authentication', description: 'trusts the sender named in a message: MACs and signatures are not verified' },
   { name: 'no-prepare-phase', description: 'commits as soon as the pre-prepare arrives; a view change sees only pre-prepares, not prepared certificates' },
   { name: 'execute-when-prepared', description: 'executes a request once prepared, without the commit phase' },
+  { name: 'forget-on-restart', description: 'ignores its durable state when it restarts: it comes back in view 0 with no record of what it accepted, prepared or committed' },
 ] as const satisfies readonly MutantInfo[];
 
 export type PbftMutant = (typeof PBFT_MUTANTS)[number]['name'];

@@ -25,13 +25,23 @@
  *
  * A replica that learns of a stable checkpoint above what it executed fetches the state from a
  * peer and accepts it only if its digest matches the checkpoint's proof.
+ *
+ * Durability: a replica that restarts must never contradict what it said before it crashed
+ * (otherwise a crash is a Byzantine fault, and counts against f). So before any message of a
+ * Ready leaves, `persist` holds: per sequence number, the pre-prepare it accepted or sent (it
+ * never prepares another digest at that view and sequence number, and a primary never reuses a
+ * sequence number), the prepared certificate (a VIEW-CHANGE must carry it: that is how a
+ * committed request survives view changes), and the committed batch; as hard state its view, its
+ * VIEW-CHANGE and the NEW-VIEW it entered through. Stable checkpoints (state, digest, proof) are
+ * the snapshot, and drop the slots they cover. What is not kept: other replicas' prepares and
+ * commits, checkpoint claims and pending requests, which retransmission brings back.
  */
 import { assert } from '../../core/assert.js';
 import { pack, unpack } from '../../core/codec.js';
 import { type Authenticator, type Principal, macVector, verifyMacVector } from '../../core/authenticator.js';
 import { byzantineFaults, byzantineQuorum } from '../../core/quorum.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
-import type { LogEntry, Membership, ProposeResult, Replica, Snapshot } from '../../core/replica.js';
+import type { LogEntry, Membership, ProposeResult, Replica, RestoredState, Snapshot } from '../../core/replica.js';
 import type { PbftMutant } from './mutants.js';
 import {
   checkpointPayload, commitPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
@@ -40,7 +50,8 @@ import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_IN_FLIGHT_BATCHES,
   DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_CHECKPOINT_CLAIMS_PER_REPLICA,
   MAX_DEFERRED_READS, MAX_PENDING_REQUESTS,
-  type ClientRequest, type CommittedBatch, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole, type PbftStatus,
+  type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole,
+  type PbftSlotRecord, type PbftStatus, type StableCheckpointData,
   type PreparedCertificate, type SignedCheckpoint, type SignedNewView, type SignedPrePrepare, type SignedPrepare, type SignedViewChange,
 } from './types.js';
 
@@ -76,7 +87,13 @@ interface CheckpointState {
   readonly clients: readonly (readonly [Principal, number])[];
 }
 
-export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
+/** The service's state inside a PBFT snapshot's data (a stable checkpoint or a transferred state). */
+export function checkpointServiceState(snapshotData: Uint8Array): Uint8Array {
+  const cp = unpack(snapshotData) as StableCheckpointData;
+  return (unpack(cp.state) as CheckpointState).service;
+}
+
+export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStatus> {
   readonly id: NodeId;
   private readonly auth: Authenticator;
   private readonly membership: Membership;
@@ -143,6 +160,10 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
   private readsOut: ClientRequest[] = [];
   private replyAgainOut: { client: Principal; timestamp: number }[] = [];
   private snapshotOut: Snapshot | null = null;
+  private stableOut: Snapshot | null = null;
+  /** Sequence numbers whose durable record changed since the last Ready. */
+  private readonly dirtySlots = new Set<number>();
+  private hardStateDirty = false;
 
   private invalidAuthenticators = 0;
   private viewChangesStarted = 0;
@@ -170,6 +191,70 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     this.announceTicks = o.announceTicks ?? DEFAULT_ANNOUNCE_TICKS;
     this.mutant = (o.mutant as PbftMutant | undefined) ?? null;
     this.role = this.primaryOf(0) === this.id ? 'primary' : 'backup';
+    // Broken on purpose under the mutant: a restart that loses the disk is a replica that may
+    // contradict itself, i.e. a Byzantine one.
+    if (o.restored !== undefined && this.mutant !== 'forget-on-restart') this.restore(o.restored);
+  }
+
+  /**
+   * Back from durable state: the stable checkpoint, the view (changing to it, or entered
+   * through its NEW-VIEW), every slot's record. Messages this replica sent in the current view
+   * are rebuilt from the records (signatures and MACs are deterministic), so whatever it
+   * retransmits is what it sent before the crash. Committed batches above the checkpoint are
+   * executed again, so the driver's state machine, restored from the checkpoint, catches up.
+   */
+  private restore(r: RestoredState<PbftHardState>): void {
+    if (r.snapshot !== null) {
+      const seq = r.snapshot.meta.index as number;
+      const cp = unpack(r.snapshot.data) as StableCheckpointData;
+      const state = unpack(cp.state) as CheckpointState;
+      this.stable = { seq, digest: cp.digest, proof: cp.proof };
+      this.ownCheckpoints.set(seq, { digest: cp.digest, data: cp.state, msg: this.signCheckpoint(seq, cp.digest) });
+      this.lastExecuted = seq;
+      this.highestCommitSent = seq;
+      for (const [c, t] of state.clients) this.lastExecutedTimestamp.set(c, t);
+    }
+    const hs = r.hardState;
+    if (hs !== null) {
+      this.view = hs.view;
+      this.newViewMsg = hs.newView;
+    }
+    this.nextSeq = this.stable.seq + 1;
+    for (const e of r.entries) {
+      const seq = e.index as number;
+      if (seq <= this.stable.seq) continue;
+      const rec = unpack(e.data) as PbftSlotRecord;
+      if (rec.cert !== null) {
+        this.certs.set(seq, rec.cert);
+        if (seq > this.highestCommitSent) this.highestCommitSent = seq; // prepared: it sent a COMMIT
+      }
+      if (rec.decided !== null) this.decided.set(seq, rec.decided);
+      const pp = rec.prePrepare;
+      if (hs?.viewChange != null || pp === null || pp.view !== this.view) continue;
+      const s = this.slot(seq);
+      s.prePrepare = pp;
+      if (pp.primary === this.id) {
+        for (const q of pp.batch) this.assigned.add(requestKey(q));
+        if (seq >= this.nextSeq) this.nextSeq = seq + 1;
+      } else {
+        s.ownPrepare = this.signPrepare(pp);
+        s.prepares.set(this.id, s.ownPrepare);
+      }
+      if (rec.cert !== null && rec.cert.prePrepare.view === this.view && rec.cert.prePrepare.digest === pp.digest) {
+        s.prepared = true;
+        s.ownCommit = this.commitMessage(seq, pp);
+        s.commits.set(this.id, pp.digest);
+      }
+      if (rec.decided !== null) s.committed = true;
+    }
+    if (hs?.viewChange != null) {
+      this.role = 'view-change';
+      this.ownViewChange = hs.viewChange;
+      this.storeViewChange(hs.viewChange);
+    } else {
+      this.role = this.primaryOf(this.view) === this.id ? 'primary' : 'backup';
+    }
+    this.execute();
   }
 
   // ---- the Replica contract -------------------------------------------------------------------
@@ -236,7 +321,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     this.clientTablesAt.delete(seq);
     const state = pack({ service: data, clients } satisfies CheckpointState);
     const digest = this.auth.digest(state);
-    const msg: SignedCheckpoint = { seq, stateDigest: digest, replica: this.id, signature: this.auth.sign(checkpointPayload(seq, digest, this.id)) };
+    const msg = this.signCheckpoint(seq, digest);
     this.ownCheckpoints.set(seq, { digest, data: state, msg });
     this.broadcast({ type: 'checkpoint', checkpoint: msg });
     this.recordCheckpointClaim(msg);
@@ -244,12 +329,26 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
   }
 
   hasReady(): boolean {
-    return this.out.length > 0 || this.applyOut.length > 0 || this.readsOut.length > 0 || this.replyAgainOut.length > 0 || this.snapshotOut !== null;
+    return this.out.length > 0 || this.applyOut.length > 0 || this.readsOut.length > 0 || this.replyAgainOut.length > 0 || this.snapshotOut !== null
+      || this.stableOut !== null || this.dirtySlots.size > 0 || this.hardStateDirty;
   }
 
   ready(): PbftReady {
+    const entries: LogEntry[] = [];
+    for (const seq of [...this.dirtySlots].sort((a, b) => a - b)) {
+      if (seq > this.stable.seq) entries.push(this.slotRecord(seq));
+    }
+    this.dirtySlots.clear();
+    const hardState: PbftHardState | null = this.hardStateDirty
+      ? { view: this.view, viewChange: this.role === 'view-change' ? this.ownViewChange : null, newView: this.newViewMsg }
+      : null;
+    this.hardStateDirty = false;
+    const persist = entries.length === 0 && hardState === null && this.snapshotOut === null
+      ? null
+      : { hardState, entries, snapshot: this.snapshotOut, truncateFrom: null };
     const rd: PbftReady = {
-      persist: this.snapshotOut === null ? null : { hardState: null, entries: [], snapshot: this.snapshotOut },
+      persist,
+      stableCheckpoint: this.stableOut,
       sendBeforePersist: [],
       send: this.out,
       apply: this.applyOut,
@@ -264,7 +363,23 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     this.readsOut = [];
     this.replyAgainOut = [];
     this.snapshotOut = null;
+    this.stableOut = null;
     return rd;
+  }
+
+  /** The durable record of `seq`: what this replica holds there now. */
+  private slotRecord(seq: number): LogEntry {
+    const pp = this.slots.get(seq)?.prePrepare ?? null;
+    const cert = this.certs.get(seq) ?? null;
+    const decided = this.decided.get(seq) ?? null;
+    const rec: PbftSlotRecord = { prePrepare: pp, cert, decided };
+    const view = decided?.view ?? cert?.prePrepare.view ?? pp?.view ?? this.view;
+    return { index: seq as Index, term: view as Term, kind: 'command', data: pack(rec) };
+  }
+
+  private setCert(seq: number, cert: PreparedCertificate): void {
+    this.certs.set(seq, cert);
+    this.dirtySlots.add(seq);
   }
 
   advance(_ready: PbftReady): void {}
@@ -392,6 +507,20 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     }
   }
 
+  private signCheckpoint(seq: number, digest: string): SignedCheckpoint {
+    return { seq, stateDigest: digest, replica: this.id, signature: this.auth.sign(checkpointPayload(seq, digest, this.id)) };
+  }
+
+  private signPrepare(pp: SignedPrePrepare): SignedPrepare {
+    return { view: pp.view, seq: pp.seq, digest: pp.digest, replica: this.id, signature: this.auth.sign(preparePayload(pp.view, pp.seq, pp.digest, this.id)) };
+  }
+
+  /** This replica's COMMIT for the pre-prepare at `seq` (addressed to itself; broadcast copies it). */
+  private commitMessage(seq: number, pp: SignedPrePrepare): Extract<PbftMessage, { type: 'commit' }> {
+    const payload = commitPayload(pp.view, seq, pp.digest, this.id);
+    return { type: 'commit', view: pp.view, seq, digest: pp.digest, replica: this.id, macs: macVector(this.auth, payload, this.replicas), from: this.id, to: this.id };
+  }
+
   private signPrePrepare(view: number, seq: number, batch: readonly ClientRequest[]): SignedPrePrepare {
     const digest = this.batchDigest(batch);
     return { view, seq, digest, batch, primary: this.id, signature: this.auth.sign(prePreparePayload(view, seq, digest, this.id)) };
@@ -401,11 +530,12 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     const pp = this.signPrePrepare(this.view, seq, batch);
     const slot = this.slot(seq);
     slot.prePrepare = pp;
+    this.dirtySlots.add(seq);
     for (const r of batch) this.assigned.add(requestKey(r));
     this.broadcast({ type: 'pre-prepare', prePrepare: pp });
     if (this.mutant === 'no-prepare-phase') {
       slot.prepared = true;
-      this.certs.set(seq, { prePrepare: pp, prepares: [] });
+      this.setCert(seq, { prePrepare: pp, prepares: [] });
       this.sendCommit(seq, slot);
       return;
     }
@@ -439,14 +569,15 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     }
     if (!Array.isArray(pp.batch) || !pp.batch.every((r) => this.validRequest(r)) || this.batchDigest(pp.batch) !== pp.digest) return this.bad();
     s.prePrepare = pp;
+    this.dirtySlots.add(pp.seq);
     if (this.mutant === 'no-prepare-phase') {
       // Broken on purpose: commit on the pre-prepare alone; the "certificate" is the pre-prepare.
       s.prepared = true;
-      this.certs.set(pp.seq, { prePrepare: pp, prepares: [] });
+      this.setCert(pp.seq, { prePrepare: pp, prepares: [] });
       this.sendCommit(pp.seq, s);
       return;
     }
-    const own: SignedPrepare = { view: pp.view, seq: pp.seq, digest: pp.digest, replica: this.id, signature: this.auth.sign(preparePayload(pp.view, pp.seq, pp.digest, this.id)) };
+    const own = this.signPrepare(pp);
     s.ownPrepare = own;
     s.prepares.set(this.id, own);
     this.broadcast({ type: 'prepare', prepare: own });
@@ -474,7 +605,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     for (const p of s.prepares.values()) if (p.view === pp.view && p.digest === pp.digest) matching.push(p);
     if (matching.length < this.quorum - 1) return;
     s.prepared = true;
-    this.certs.set(seq, { prePrepare: pp, prepares: matching.slice(0, this.quorum - 1) });
+    this.setCert(seq, { prePrepare: pp, prepares: matching.slice(0, this.quorum - 1) });
     if (this.mutant === 'execute-when-prepared') {
       // Broken on purpose: no commit phase; a prepared request is executed at once.
       s.committed = true;
@@ -486,12 +617,11 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
 
   private sendCommit(seq: number, s: Slot): void {
     const pp = s.prePrepare!;
-    const payload = commitPayload(pp.view, seq, pp.digest, this.id);
-    const msg = { type: 'commit' as const, view: pp.view, seq, digest: pp.digest, replica: this.id, macs: macVector(this.auth, payload, this.replicas) };
-    s.ownCommit = { ...msg, from: this.id, to: this.id };
+    const own = this.commitMessage(seq, pp);
+    s.ownCommit = own;
     s.commits.set(this.id, pp.digest);
     if (seq > this.highestCommitSent) this.highestCommitSent = seq;
-    this.broadcast(msg);
+    this.broadcast({ type: 'commit', view: own.view, seq, digest: own.digest, replica: own.replica, macs: own.macs });
     this.checkCommitted(seq);
   }
 
@@ -527,6 +657,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     }
     if (seq <= this.lastExecuted) return;
     this.decided.set(seq, { view: pp.view, digest: pp.digest, batch: pp.batch });
+    this.dirtySlots.add(seq);
     this.execute();
   }
 
@@ -684,6 +815,10 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
 
   private makeStable(cp: StableCheckpoint): void {
     this.stable = cp;
+    const own = this.ownCheckpoints.get(cp.seq);
+    if (own !== undefined && this.snapshotOut?.meta.index !== cp.seq) {
+      this.stableOut = { meta: { index: cp.seq as Index, term: this.view as Term, membership: this.membership }, data: stableCheckpointData(own.data, cp) };
+    }
     for (const m of [this.slots, this.certs, this.decided, this.checkpointClaims] as Map<number, unknown>[]) {
       for (const k of m.keys()) if (k <= cp.seq) m.delete(k);
     }
@@ -736,7 +871,8 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
       return this.bad();
     }
     this.stateTransfers++;
-    this.snapshotOut = { meta: { index: m.seq as Index, term: this.view as Term, membership: this.membership }, data: state.service };
+    const cp: StableCheckpoint = { seq: m.seq, digest: m.stateDigest, proof: m.proof };
+    this.snapshotOut = { meta: { index: m.seq as Index, term: this.view as Term, membership: this.membership }, data: stableCheckpointData(m.data, cp) };
     this.applyOut = [];
     this.batchesOut = [];
     this.lastExecuted = m.seq;
@@ -744,10 +880,9 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     this.lastExecutedTimestamp.clear();
     for (const [c, t] of state.clients) this.lastExecutedTimestamp.set(c, t);
     for (const [c, r] of this.pending) if (r.timestamp <= (this.lastExecutedTimestamp.get(c) ?? 0)) this.pending.delete(c);
-    const msg: SignedCheckpoint = { seq: m.seq, stateDigest: m.stateDigest, replica: this.id, signature: this.auth.sign(checkpointPayload(m.seq, m.stateDigest, this.id)) };
-    this.ownCheckpoints.set(m.seq, { digest: m.stateDigest, data: m.data, msg });
+    this.ownCheckpoints.set(m.seq, { digest: m.stateDigest, data: m.data, msg: this.signCheckpoint(m.seq, m.stateDigest) });
     this.fetching = null;
-    this.makeStable({ seq: m.seq, digest: m.stateDigest, proof: m.proof });
+    this.makeStable(cp);
     this.execute();
     this.flushReads();
     this.sendStatus();
@@ -759,6 +894,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     if (newView <= this.view) return;
     this.view = newView;
     this.role = 'view-change';
+    this.hardStateDirty = true;
     this.viewChangesStarted++;
     this.viewChangeTimerTicks = null; // starts once 2f + 1 replicas are in this view change or a later one
     this.requestTimerTicks = 0;
@@ -918,6 +1054,7 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     this.view = nv.view;
     this.role = this.primaryOf(nv.view) === this.id ? 'primary' : 'backup';
     this.newViewMsg = nv;
+    this.hardStateDirty = true;
     this.failedViewChanges = 0;
     this.viewChangeTimerTicks = null;
     this.requestTimerTicks = 0;
@@ -932,15 +1069,16 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
       assert(earlier === undefined || earlier.digest === pp.digest, `${this.id}: NEW-VIEW ${nv.view} re-issues sequence ${pp.seq} with ${pp.digest}, but ${earlier?.digest} committed there`);
       const s = this.slot(pp.seq);
       s.prePrepare = pp;
+      this.dirtySlots.add(pp.seq);
       for (const r of pp.batch) this.assigned.add(requestKey(r));
       if (this.role === 'backup') {
         if (this.mutant === 'no-prepare-phase') {
           s.prepared = true;
-          this.certs.set(pp.seq, { prePrepare: pp, prepares: [] });
+          this.setCert(pp.seq, { prePrepare: pp, prepares: [] });
           this.sendCommit(pp.seq, s);
           continue;
         }
-        const own: SignedPrepare = { view: pp.view, seq: pp.seq, digest: pp.digest, replica: this.id, signature: this.auth.sign(preparePayload(pp.view, pp.seq, pp.digest, this.id)) };
+        const own = this.signPrepare(pp);
         s.ownPrepare = own;
         s.prepares.set(this.id, own);
         this.broadcast({ type: 'prepare', prepare: own });
@@ -953,6 +1091,10 @@ export class PbftReplica implements Replica<PbftMessage, null, PbftStatus> {
     }
     this.tryAssign();
   }
+}
+
+function stableCheckpointData(state: Uint8Array, cp: StableCheckpoint): Uint8Array {
+  return pack({ state, digest: cp.digest, proof: cp.proof } satisfies StableCheckpointData);
 }
 
 function requestKey(r: ClientRequest): string {

@@ -11,7 +11,7 @@
 import type { MacVector, Principal } from '../../core/authenticator.js';
 import type { NodeId } from '../../core/ids.js';
 import type { Authenticator } from '../../core/authenticator.js';
-import type { Envelope, LogEntry, Ready, ReplicaOptions, ReplicaStatus } from '../../core/replica.js';
+import type { Envelope, LogEntry, Ready, ReplicaOptions, ReplicaStatus, Snapshot } from '../../core/replica.js';
 
 /** A client's request. `timestamp` orders one client's requests (the client's sequence number). */
 export interface ClientRequest {
@@ -110,7 +110,43 @@ export interface CommittedBatch {
   readonly requests: readonly ClientRequest[];
 }
 
-export interface PbftReady extends Ready<PbftMessage, null> {
+/**
+ * What a replica keeps durable besides its slots (see "Durability" in pbft.ts): its view, the
+ * VIEW-CHANGE it sent while changing to that view, and the NEW-VIEW through which it entered it.
+ */
+export interface PbftHardState {
+  readonly view: number;
+  /** Set while changing to `view`: the VIEW-CHANGE this replica sent (resent, never rebuilt, after a restart). */
+  readonly viewChange: SignedViewChange | null;
+  /** The NEW-VIEW of `view` (null in view 0). */
+  readonly newView: SignedNewView | null;
+}
+
+/** One sequence number's durable record, stored as the log entry at index = sequence number. */
+export interface PbftSlotRecord {
+  /** The pre-prepare this replica accepted (or, as primary, sent) the last time it handled the slot. */
+  readonly prePrepare: SignedPrePrepare | null;
+  /** The certificate prepared in the highest view (what a VIEW-CHANGE must carry). */
+  readonly cert: PreparedCertificate | null;
+  /** Committed-local: the batch to execute here. */
+  readonly decided: { readonly view: number; readonly digest: string; readonly batch: readonly ClientRequest[] } | null;
+}
+
+/** A stable checkpoint as stored (the snapshot's data): the state, its digest and the 2f + 1 signatures proving it. */
+export interface StableCheckpointData {
+  /** The checkpoint's state (service state and client table), exactly the bytes whose digest was agreed. */
+  readonly state: Uint8Array;
+  readonly digest: string;
+  readonly proof: readonly SignedCheckpoint[];
+}
+
+export interface PbftReady extends Ready<PbftMessage, PbftHardState> {
+  /**
+   * A checkpoint that became stable: store it as the snapshot (log entries at or below it may
+   * go). Unlike `persist.snapshot` (a state transfer), the state machine is already past it, so
+   * the driver restores nothing. It need not be durable before `send`.
+   */
+  readonly stableCheckpoint: Snapshot | null;
   /** Parallel to `apply` (one per sequence number), decoded. */
   readonly batches: readonly CommittedBatch[];
   /** Read-only requests to execute now against the current state, answered with readOnly replies. */
@@ -133,7 +169,7 @@ export interface PbftStatus extends ReplicaStatus {
   readonly stateTransfers: number;
 }
 
-export interface PbftOptions extends ReplicaOptions<null> {
+export interface PbftOptions extends ReplicaOptions<PbftHardState> {
   readonly authenticator: Authenticator;
   /** A checkpoint every K sequence numbers (the driver calls compact(seq, snapshot) at each). */
   readonly checkpointIntervalSeqs?: number;

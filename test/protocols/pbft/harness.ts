@@ -7,12 +7,14 @@
  *   const c = new PbftCluster(4);
  *   c.request('c1', 'x');  c.deliverAll();  c.accepted('c1')  // ['1:x']
  *   c.drop((m) => m.from === 'n1');  c.tickUntil(() => c.view('n2') === 1);
+ *   c.restart('n3')  // a crash: n3 comes back from what it wrote to its (synced) disk
  */
 import assert from 'node:assert/strict';
 import type { Authenticator } from '../../../src/core/authenticator.js';
 import { nodeId, Prng, type Index, type NodeId } from '../../../src/core/index.js';
-import type { StateMachine } from '../../../src/core/replica.js';
-import { PbftReplica, type PbftMessage, type PbftOptions, type PbftReply } from '../../../src/protocols/pbft/index.js';
+import type { RestoredState, StateMachine } from '../../../src/core/replica.js';
+import { PbftReplica, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReply } from '../../../src/protocols/pbft/index.js';
+import { ModelDisk } from '../../../src/sim/disk.js';
 import { BftClient } from '../../../src/protocols/pbft/client.js';
 import { PbftHost } from '../../../src/protocols/pbft/host.js';
 import { SimKeyring } from '../../../src/sim/sim-authenticator.js';
@@ -43,6 +45,8 @@ export class PbftCluster {
   readonly keyring: SimKeyring;
   readonly hosts = new Map<NodeId, PbftHost<string>>();
   readonly machines = new Map<NodeId, ListMachine>();
+  /** What each replica wrote; synced before its messages leave. */
+  readonly disks = new Map<NodeId, ModelDisk<PbftHardState>>();
   readonly clients = new Map<string, BftClient>();
   readonly acceptedResults = new Map<string, string[]>();
   /** seq → digest executed there, per replica. */
@@ -72,21 +76,43 @@ export class PbftCluster {
       return a;
     };
     for (const id of this.ids) {
-      const sm = new ListMachine();
-      const auth = this.authFor(id);
-      const mutant = options.mutants?.[id];
-      const replica = new PbftReplica({
-        checkpointIntervalSeqs: 4, requestTimeoutTicks: 10, viewChangeTimeoutTicks: 10, retransmitTicks: 5, announceTicks: 20,
-        ...options, id, membership: { voters: this.ids, outgoingVoters: [], learners: [] }, random: new Prng(1), authenticator: auth,
-        ...(mutant === undefined ? {} : { mutant }),
-      });
-      const host = new PbftHost(replica, { sm, query: (op) => `read:${sm.ops.length}:${dec.decode(op)}`, encodeResult: (r) => enc.encode(r) }, auth);
-      const seen = new Map<number, string>();
-      this.executedAt.set(id, seen);
-      host.onExecute = (batch) => seen.set(batch.seq, batch.requests.map((r) => dec.decode(r.op)).join(',') || 'null');
-      this.hosts.set(id, host);
-      this.machines.set(id, sm);
+      this.disks.set(id, new ModelDisk<PbftHardState>());
+      this.executedAt.set(id, new Map());
+      this.start(id, null);
     }
+  }
+
+  private start(id: NodeId, restored: RestoredState<PbftHardState> | null): PbftHost<string> {
+    const sm = new ListMachine();
+    const auth = this.authFor(id);
+    const mutant = this.options.mutants?.[id];
+    const replica = new PbftReplica({
+      checkpointIntervalSeqs: 4, requestTimeoutTicks: 10, viewChangeTimeoutTicks: 10, retransmitTicks: 5, announceTicks: 20,
+      ...this.options, id, membership: { voters: this.ids, outgoingVoters: [], learners: [] }, random: new Prng(1), authenticator: auth,
+      ...(mutant === undefined ? {} : { mutant }),
+      ...(restored === null ? {} : { restored }),
+    });
+    const snapshot = mutant === 'forget-on-restart' ? null : restored?.snapshot ?? null;
+    const host = new PbftHost(replica, { sm, query: (op) => `read:${sm.ops.length}:${dec.decode(op)}`, encodeResult: (r) => enc.encode(r) }, auth, snapshot);
+    const disk = this.disks.get(id)!;
+    host.persister = {
+      save: (p) => {
+        disk.write(p);
+        disk.sync();
+      },
+      saveCheckpoint: (c) => disk.saveSnapshot(c),
+    };
+    const seen = this.executedAt.get(id)!;
+    host.onExecute = (batch) => seen.set(batch.seq, batch.requests.map((r) => dec.decode(r.op)).join(',') || 'null');
+    this.hosts.set(id, host);
+    this.machines.set(id, sm);
+    return host;
+  }
+
+  /** Crash `id` and start it again from its disk (messages addressed to it meanwhile still arrive: it was quick). */
+  restart(id: string): void {
+    const host = this.start(nodeId(id), this.disks.get(nodeId(id))!.restore());
+    this.emit(host.process());
   }
 
   replica(id: string): PbftReplica {
