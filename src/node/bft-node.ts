@@ -6,16 +6,23 @@
  * reading this member's state afterwards sees its write (and trusts this member, see the README's
  * trust model).
  *
- * Not durable: PBFT's protocol state lives in memory, and a member restarted without it counts
- * against f until a state transfer brings it back (the next stable checkpoint).
+ * Durable: what the core asks to keep (its view, per sequence number the pre-prepare it accepted,
+ * its prepared certificate and the committed batch; see "Durability" in pbft.ts) goes to a
+ * write-ahead log under `<data-dir>/pbft`, and no message leaves before the records it rests on
+ * are fsynced (group commit: one fsync serves every write queued meanwhile). Stable checkpoints
+ * are snapshots. A restarted member comes back from them as the same honest replica, not as one
+ * that counts against f.
  */
 import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
 import { QuorateError } from '../core/errors.js';
 import type { NodeId } from '../core/ids.js';
 import { nodeId } from '../core/ids.js';
 import { Prng } from '../core/prng.js';
 import type { ReplicaStatus, StateMachine } from '../core/replica.js';
-import { PbftReplica, type PbftMessage, type PbftOptions, type PbftReply } from '../protocols/pbft/index.js';
+import { PbftReplica, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReply } from '../protocols/pbft/index.js';
+import type { Snapshot } from '../core/replica.js';
+import { DurableStorage } from '../storage/index.js';
 import { BftClient } from '../protocols/pbft/client.js';
 import { PbftHost } from '../protocols/pbft/host.js';
 import { PeerTransport, type PeerAddress, type PeerTls } from '../transport/index.js';
@@ -29,10 +36,20 @@ export const BFT_CLIENTS_PER_MEMBER = 4;
 export const BFT_CLIENT_RETRY_MS = 1_000;
 /** Proposals waiting for a free client, at most. */
 export const MAX_QUEUED_PROPOSALS = 10_000;
+/**
+ * Sequence numbers between checkpoints unless `pbft` says otherwise. Each stable checkpoint writes
+ * the whole state machine to a snapshot file, so a member checkpoints less often than the core's
+ * default (16), which suits the simulator's small states.
+ */
+export const DEFAULT_NODE_CHECKPOINT_INTERVAL_SEQS = 128;
+/** A client's first timestamp is the wall clock in ms times this (see the constructor). */
+const CLIENT_TIMESTAMPS_PER_MS = 1_000;
 
 export interface BftNodeOptions<R> {
   readonly id: NodeId;
   readonly clusterId: string;
+  /** The member's data directory; the protocol's log and snapshots live in its `pbft` subdirectory. */
+  readonly dataDir: string;
   readonly listen: PeerAddress;
   readonly members: readonly { readonly id: NodeId; readonly peer: PeerAddress }[];
   readonly stateMachine: StateMachine<R>;
@@ -77,15 +94,29 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
   private lastPrimary: NodeId | null = null;
   private lastView = -1;
 
-  private constructor(private readonly o: BftNodeOptions<R>) {
+  private readonly storage: DurableStorage<PbftHardState>;
+  /** Saves handed to storage, and how many of them are fsynced (storage completes them in order). */
+  private savesIssued = 0;
+  private savesDurable = 0;
+  /** Messages waiting for the saves they rest on: `need` is savesIssued when they were produced. */
+  private readonly held: { need: number; msgs: PbftMessage[] }[] = [];
+  /** A stable checkpoint being written, and the newest one waiting for it. */
+  private checkpointWriting = false;
+  private checkpointNext: Snapshot | null = null;
+
+  private constructor(private readonly o: BftNodeOptions<R>, storage: DurableStorage<PbftHardState>) {
     super();
     this.id = o.id;
     this.log = o.logger ?? silentLogger;
+    this.storage = storage;
+    const restored = storage.restored();
+    const fresh = restored.snapshot === null && restored.hardState === null && restored.entries.length === 0;
     const replicas = o.members.map((m) => m.id);
     const principals = [...replicas, ...replicas.flatMap((r) => Array.from({ length: BFT_CLIENTS_PER_MEMBER }, (_, k) => clientPrincipal(r, k)))];
     const auth = new CryptoAuthenticator(deriveKeys(o.keySecret, o.id, principals));
     const replica = new PbftReplica({
-      ...o.pbft, id: o.id, membership: { voters: replicas, outgoingVoters: [], learners: [] }, random: new Prng(1), authenticator: auth,
+      checkpointIntervalSeqs: DEFAULT_NODE_CHECKPOINT_INTERVAL_SEQS, ...o.pbft, id: o.id, membership: { voters: replicas, outgoingVoters: [], learners: [] }, random: new Prng(1), authenticator: auth,
+      ...(fresh ? {} : { restored }),
     });
     const sm = o.stateMachine;
     // An empty command is a read barrier: ordered like any request, it changes nothing.
@@ -97,23 +128,40 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
       },
       query: () => null,
       encodeResult: (r) => (r === null ? new Uint8Array(0) : o.encodeResult(r)),
-    }, auth);
+    }, auth, restored.snapshot);
+    this.host.persister = { save: (p) => this.save(p), saveCheckpoint: (c) => this.saveCheckpoint(c) };
+    if (!fresh) {
+      const st = replica.status();
+      this.log('info', 'restarting pbft replica from its log', { view: st.view, stableCheckpoint: st.stableCheckpoint, entries: restored.entries.length });
+    }
     this.host.onExecute = (_batch, results) => {
       for (const x of results) if (memberOf(x.client) === this.id) this.localResults.set(`${x.client}|${x.timestamp}`, x.value);
     };
     for (let k = 0; k < BFT_CLIENTS_PER_MEMBER; k++) {
       const cauth = new CryptoAuthenticator(deriveKeys(o.keySecret, clientPrincipal(o.id, k), principals));
-      this.clients.push({ bft: new BftClient(cauth, replicas, Date.now()), busy: false, timer: null, waiting: null, accepted: 0, ts: 0 });
+      // Timestamps must exceed every one this client used before a restart: microseconds of the
+      // wall clock leave room for a thousand requests per millisecond.
+      this.clients.push({ bft: new BftClient(cauth, replicas, Date.now() * CLIENT_TIMESTAMPS_PER_MS), busy: false, timer: null, waiting: null, accepted: 0, ts: 0 });
     }
   }
 
   static async start<R>(o: BftNodeOptions<R>): Promise<BftNode<R>> {
-    const node = new BftNode(o);
+    const log = o.logger ?? silentLogger;
+    const storage = await DurableStorage.open<PbftHardState>(join(o.dataDir, 'pbft'), { logger: (m) => log('warn', m) });
+    const node = new BftNode(o, storage);
     const peers = new Map(o.members.filter((m) => m.id !== o.id).map((m) => [m.id, m.peer] as const));
-    node.transport = await PeerTransport.start<Frame>(
-      { clusterId: o.clusterId, self: o.id, listen: o.listen, peers, logger: (level, msg, fields) => node.log(level, msg, fields), tls: o.peerTls ?? null },
-      (f) => node.onFrame(f),
-    );
+    try {
+      node.transport = await PeerTransport.start<Frame>(
+        { clusterId: o.clusterId, self: o.id, listen: o.listen, peers, logger: (level, msg, fields) => node.log(level, msg, fields), tls: o.peerTls ?? null },
+        (f) => node.onFrame(f),
+      );
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
+    // After a restart: execute again what it committed above its stable checkpoint, so the state
+    // machine is current before anyone reads it.
+    node.flush();
     node.ticker = setInterval(() => node.tick(), o.tickMs);
     node.ticker.unref?.();
     return node;
@@ -160,7 +208,51 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
       c.waiting?.reject(new QuorateError('STOPPED', 'the node is stopped'));
     }
     for (const q of this.queue.splice(0)) q.waiting.reject(new QuorateError('STOPPED', 'the node is stopped'));
+    this.held.length = 0;
     await this.transport?.close();
+    await this.storage.close();
+  }
+
+  /** Hand a Persist to the log; messages produced from now on wait for it (see flush). */
+  private save(p: Parameters<DurableStorage<PbftHardState>['save']>[0]): void {
+    const k = ++this.savesIssued;
+    this.storage.save(p).then(() => {
+      this.savesDurable = k;
+      this.release();
+    }, (err: Error) => this.fail(err));
+  }
+
+  /** A stable checkpoint becomes the snapshot; only the newest one waiting is written. */
+  private saveCheckpoint(c: Snapshot): void {
+    this.checkpointNext = c;
+    if (this.checkpointWriting) return;
+    this.checkpointWriting = true;
+    void (async () => {
+      while (this.checkpointNext !== null && !this.stopped) {
+        const next = this.checkpointNext;
+        this.checkpointNext = null;
+        try {
+          await this.storage.saveSnapshot(next);
+        } catch (err) {
+          this.fail(err as Error);
+          break;
+        }
+      }
+      this.checkpointWriting = false;
+    })();
+  }
+
+  private release(): void {
+    while (this.held.length > 0 && this.held[0]!.need <= this.savesDurable) this.route(this.held.shift()!.msgs);
+  }
+
+  private fail(err: Error): void {
+    if (this.stopped) return;
+    // After a failed write or fsync the log's state is unknown: stop rather than send anything
+    // that might rest on it.
+    this.log('error', 'fatal: stopping node', { error: err.message });
+    void this.stop();
+    this.emit('fatal', err);
   }
 
   private pump(): void {
@@ -209,7 +301,7 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
   }
 
   // What the Raft runtime offers operators and PBFT does not (yet): a fixed membership of
-  // 3f + 1, no leadership transfer (the primary is view mod N), state only in memory.
+  // 3f + 1, no leadership transfer (the primary is view mod N).
   changeMembership(_change: unknown): Promise<void> {
     return Promise.reject(new QuorateError('INVALID_CONFIG_CHANGE', 'pbft runs a fixed membership of 3f + 1 members; membership changes are not supported'));
   }
@@ -219,7 +311,7 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
   }
 
   snapshotNow(): Promise<void> {
-    return Promise.resolve(); // nothing on disk to compact: pbft state is in memory
+    return Promise.resolve(); // snapshots are PBFT's stable checkpoints, every checkpoint interval
   }
 
   setJoinQueryHandler(_handler: ((query: unknown) => unknown) | null): void {
@@ -247,8 +339,12 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
     this.settle();
   }
 
+  /** Run the core's Readys; send what they produced once the records they rest on are fsynced. */
   private flush(): void {
-    this.route(this.host.process());
+    const msgs = this.host.process();
+    if (msgs.length === 0) return;
+    if (this.held.length === 0 && this.savesDurable >= this.savesIssued) this.route(msgs);
+    else this.held.push({ need: this.savesIssued, msgs });
   }
 
   /** Send each message to the member that hosts its addressee (a replica, or a member's client). */

@@ -98,6 +98,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     ? await BftNode.start<KvOutcome>({
       id: nodeId(selfNodeId),
       clusterId: identity.clusterId,
+      dataDir: o.dataDir,
       listen: listenPeer,
       members: identity.members.map((m) => ({ id: nodeId(m.name), peer: parseUrl(m.peerUrls[0] ?? '', '--initial-cluster') })),
       stateMachine: kv,
