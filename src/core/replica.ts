@@ -211,6 +211,8 @@ export interface ProtocolDefinition<M extends Envelope = Envelope, H = unknown> 
   readonly name: string;
   readonly faultModel: 'crash' | 'byzantine';
   readonly mutants: readonly MutantInfo[];
+  /** The protocol-specific options `create` reads (tuning and limits), by name: what a driver may pass through. */
+  readonly optionNames: readonly string[];
   create(options: ReplicaOptions<H>): Replica<M, H>;
   /**
    * Optional: a checker of the protocol's own safety invariants, for drivers that see every

@@ -181,7 +181,7 @@ export class BftSimulation {
     const tuning = {
       requestTimeoutTicks: 30, viewChangeTimeoutTicks: 30, retransmitTicks: 10, announceTicks: 50,
       checkpointIntervalSeqs: this.rng.pick([4, 8, 16]), maxBatchRequests: this.rng.pick([1, 4, 16]),
-      ...o.pbft,
+      ...(o.protocolOptions as Partial<PbftOptions> | undefined), ...o.pbft,
     };
     this.tuning = tuning;
     for (const [i, id] of this.ids.entries()) {

@@ -29,11 +29,12 @@ export function parseSeeds(spec: string): [number, number] {
 }
 
 /** `NAME=VALUE` pairs; values that look like numbers or booleans become them. */
-export function parseProtocolOptions(pairs: readonly string[]): Record<string, unknown> {
+export function parseProtocolOptions(pairs: readonly string[], known: readonly string[], protocol: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const p of pairs) {
     const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(p);
     if (m === null) throw new UsageError(`--protocol-option '${p}' is not NAME=VALUE`);
+    if (!known.includes(m[1]!)) throw new UsageError(`--protocol-option: ${protocol} has no option '${m[1]!}'; known: ${known.join(', ')}`);
     const v = m[2]!;
     out[m[1]!] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
   }
@@ -109,7 +110,7 @@ export const simCommand: Command = {
       livenessBoundMs: Math.min(durationMs, DEFAULT_SIM_OPTIONS.livenessBoundMs),
       trace: values.trace,
       ...(values.mutant === undefined ? {} : { mutant: values.mutant }),
-      ...(values['protocol-option'] === undefined ? {} : { protocolOptions: parseProtocolOptions(values['protocol-option']) }),
+      ...(values['protocol-option'] === undefined ? {} : { protocolOptions: parseProtocolOptions(values['protocol-option'], protocol.optionNames, values.protocol) }),
       ...(protocol.faultModel === 'byzantine' ? { byzantine } : {}),
       ...(values['byzantine-count'] === undefined ? {} : { byzantineCount: Number(values['byzantine-count']) }),
     };

@@ -14,6 +14,10 @@ export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState> = {
   name: 'pbft',
   faultModel: 'byzantine',
   mutants: PBFT_MUTANTS,
+  optionNames: [
+    'checkpointIntervalSeqs', 'logWindowSeqs', 'maxBatchRequests', 'maxInFlightBatches', 'requestTimeoutTicks', 'viewChangeTimeoutTicks',
+    'retransmitTicks', 'announceTicks',
+  ],
   create(options) {
     if (options.mutant !== undefined) assertKnownPbftMutant(options.mutant);
     assert((options as Partial<PbftOptions>).authenticator !== undefined, 'PBFT needs an injected authenticator');
