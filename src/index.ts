@@ -20,6 +20,7 @@ export * from './server/index.js';
 // PBFT and its lab.
 export { PbftReplica, pbftProtocol, PBFT_MUTANTS, signRequest, type ClientRequest, type PbftMessage, type PbftOptions, type PbftReady, type PbftReply, type PbftStatus } from './protocols/pbft/index.js';
 export { CryptoAuthenticator, deriveKeys, type CryptoKeys } from './node/crypto-authenticator.js';
+export { BftKeyError, bftCryptoKeys, generateKeyFiles, generateMemberKeys, loadBftKeyMaterial, parsePrivateKeyFile, parsePublicKeysFile, principalMember, type BftKeyMaterial, type BftKeyProblem, type KeyFiles, type MemberPrivateKeys, type MemberPublicKeys } from './node/bft-keys.js';
 export { BftNode, type BftNodeOptions } from './node/bft-node.js';
 export { BftClient, type Accepted } from './protocols/pbft/client.js';
 export { PbftHost, type ServiceAdapter } from './protocols/pbft/host.js';

@@ -1,6 +1,7 @@
 import type { Command } from './command.js';
 import { checkCommand } from './commands/check.js';
 import { devCommand } from './commands/dev.js';
+import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
 import { simCommand } from './commands/sim.js';
 import { snapshotCommand } from './commands/snapshot.js';
@@ -10,6 +11,7 @@ import { versionCommand } from './commands/version.js';
 export const COMMANDS: readonly Command[] = [
   devCommand,
   serveCommand,
+  keysCommand,
   snapshotCommand,
   simCommand,
   checkCommand,

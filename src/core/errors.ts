@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'MALFORMED_FRAME'
   | 'FRAME_TOO_LARGE'
   | 'UNKNOWN_PEER'
-  | 'WRONG_CLUSTER';
+  | 'WRONG_CLUSTER'
+  | 'BAD_KEYS';
 
 export class QuorateError extends Error {
   override readonly name: string = 'QuorateError';

@@ -28,7 +28,7 @@ import { PbftHost } from '../protocols/pbft/host.js';
 import { PeerTransport, type PeerAddress, type PeerTls } from '../transport/index.js';
 import { silentLogger, type Logger, type MemberAddresses } from './config.js';
 import type { NodeEvents } from './node.js';
-import { CryptoAuthenticator, deriveKeys } from './crypto-authenticator.js';
+import { CryptoAuthenticator, type CryptoKeys } from './crypto-authenticator.js';
 
 /** BFT clients per member: one request in flight each (a client's timestamps must increase). */
 export const BFT_CLIENTS_PER_MEMBER = 4;
@@ -55,8 +55,11 @@ export interface BftNodeOptions<R> {
   readonly stateMachine: StateMachine<R>;
   /** Deterministic encoding of a result, compared across replicas' replies. */
   readonly encodeResult: (r: R) => Uint8Array;
-  /** The secret every member derives its keys from (see deriveKeys). */
-  readonly keySecret: string;
+  /**
+   * The keys of `principal` (this member, or one of its clients "id#k") among `principals`: from
+   * this member's provisioned key material (bft-keys.ts), or for a trial from a shared secret.
+   */
+  readonly keysFor: (principal: string, principals: readonly string[]) => CryptoKeys;
   readonly tickMs: number;
   readonly pbft?: Partial<Omit<PbftOptions, 'id' | 'membership' | 'random' | 'authenticator'>>;
   readonly logger?: Logger;
@@ -113,7 +116,7 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
     const fresh = restored.snapshot === null && restored.hardState === null && restored.entries.length === 0;
     const replicas = o.members.map((m) => m.id);
     const principals = [...replicas, ...replicas.flatMap((r) => Array.from({ length: BFT_CLIENTS_PER_MEMBER }, (_, k) => clientPrincipal(r, k)))];
-    const auth = new CryptoAuthenticator(deriveKeys(o.keySecret, o.id, principals));
+    const auth = new CryptoAuthenticator(o.keysFor(o.id, principals));
     const replica = new PbftReplica({
       checkpointIntervalSeqs: DEFAULT_NODE_CHECKPOINT_INTERVAL_SEQS, ...o.pbft, id: o.id, membership: { voters: replicas, outgoingVoters: [], learners: [] }, random: new Prng(1), authenticator: auth,
       ...(fresh ? {} : { restored }),
@@ -138,7 +141,7 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
       for (const x of results) if (memberOf(x.client) === this.id) this.localResults.set(`${x.client}|${x.timestamp}`, x.value);
     };
     for (let k = 0; k < BFT_CLIENTS_PER_MEMBER; k++) {
-      const cauth = new CryptoAuthenticator(deriveKeys(o.keySecret, clientPrincipal(o.id, k), principals));
+      const cauth = new CryptoAuthenticator(o.keysFor(clientPrincipal(o.id, k), principals));
       // Timestamps must exceed every one this client used before a restart: microseconds of the
       // wall clock leave room for a thousand requests per millisecond.
       this.clients.push({ bft: new BftClient(cauth, replicas, Date.now() * CLIENT_TIMESTAMPS_PER_MS), busy: false, timer: null, waiting: null, accepted: 0, ts: 0 });

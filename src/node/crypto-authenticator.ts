@@ -57,9 +57,9 @@ export class CryptoAuthenticator implements Authenticator {
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 /**
- * Keys derived from one shared secret (for a development cluster or tests, where every member
- * is configured with the same secret). A production deployment gives each member only its own
- * private key, the public keys and its pairwise MAC keys.
+ * Keys derived from one shared secret: for tests, and for `serve --pbft-insecure-keys-from-token`
+ * trials only, since whoever holds the secret can derive every principal's keys and so act as
+ * any of them. A deployment provisions each member's own keys (bft-keys.ts).
  */
 export function deriveKeys(secret: string, self: Principal, principals: readonly Principal[]): CryptoKeys {
   const seedOf = (p: Principal): Buffer => Buffer.from(hkdfSync('sha256', secret, 'quorate-ed25519', p, 32));

@@ -13,7 +13,9 @@ import { ReplicatedNode } from '../node/index.js';
 import type { Logger } from '../node/config.js';
 import type { PeerTls } from '../transport/index.js';
 import { PROTOCOLS, protocolByName } from '../protocols/registry.js';
-import { BftNode } from '../node/bft-node.js';
+import { BftNode, type BftNodeOptions } from '../node/bft-node.js';
+import { BftKeyError, bftCryptoKeys, loadBftKeyMaterial, type KeyFiles } from '../node/bft-keys.js';
+import { deriveKeys } from '../node/crypto-authenticator.js';
 import { pack } from '../core/codec.js';
 import { KvStateMachine, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { clusterId, loadOrCreateIdentity, parseInitialCluster, parseUrl, type ClusterIdentity, type MemberConfig } from './cluster-config.js';
@@ -53,7 +55,16 @@ export interface MemberOptions {
   readonly quotaBackendBytes?: number;
   /** etcd --listen-metrics-urls: extra plain-HTTP listeners for /health and /metrics. */
   readonly listenMetricsUrls?: readonly string[];
+  /**
+   * Byzantine protocols (pbft) only, and required there: this member's private key file and the
+   * cluster's public keys file (`quorate keys generate`), or 'insecure-from-token' for a trial
+   * (every key derived from the cluster token: anyone with the token can act as any member).
+   */
+  readonly pbftKeys?: KeyFiles | 'insecure-from-token';
 }
+
+/** Why a pbft member refuses to start without keys: no silent insecure default. */
+export const PBFT_KEYS_REQUIRED = 'pbft needs each member\'s own keys: pass --pbft-private-key FILE and --pbft-public-keys FILE (write them with `quorate keys generate --names m1,m2,... --out DIR`), or --pbft-insecure-keys-from-token for a trial (insecure: anyone with the cluster token can act as any member)';
 
 export interface Member {
   readonly identity: ClusterIdentity;
@@ -63,6 +74,8 @@ export interface Member {
 }
 
 export async function startMember(o: MemberOptions): Promise<Member> {
+  // Before anything is written to the data directory.
+  if (PROTOCOLS.get(o.protocol ?? 'raft')?.faultModel === 'byzantine' && o.pbftKeys === undefined) throw new BftKeyError('missing-keys', PBFT_KEYS_REQUIRED);
   const members = parseInitialCluster(o.initialCluster, o.initialClusterToken);
   const self = members.find((m) => m.name === o.name);
   if (self === undefined) throw new QuorateError('INVALID_ARGUMENT', `--initial-cluster has no member named '${o.name}' (check --name)`);
@@ -103,9 +116,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       members: identity.members.map((m) => ({ id: nodeId(m.name), peer: parseUrl(m.peerUrls[0] ?? '', '--initial-cluster') })),
       stateMachine: kv,
       encodeResult: (r) => pack(r),
-      // Every member derives every key from the cluster token: fine for a trial, not against a
-      // member that knows the token. A deployment provisions each member's own keys.
-      keySecret: `${identity.token}/${identity.clusterId}`,
+      keysFor: await pbftKeysFor(o, identity, selfNodeId),
       tickMs: o.heartbeatIntervalMs,
       pbft: { requestTimeoutTicks: Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)), viewChangeTimeoutTicks: Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)), retransmitTicks: 2, announceTicks: 10 },
       logger: o.logger,
@@ -182,6 +193,19 @@ async function loadTls(t: NonNullable<MemberOptions['clientTls']>): Promise<Clie
   ]);
   if (t.clientCertAuth && ca === null) throw new QuorateError('INVALID_ARGUMENT', '--client-cert-auth needs --trusted-ca-file');
   return { cert, key, ca, clientCertAuth: t.clientCertAuth };
+}
+
+/** Each principal's keys for a pbft member: from its provisioned files, or (opted into) the token. */
+async function pbftKeysFor(o: MemberOptions, identity: ClusterIdentity, self: string): Promise<BftNodeOptions<KvOutcome>['keysFor']> {
+  const source = o.pbftKeys;
+  if (source === undefined) throw new BftKeyError('missing-keys', PBFT_KEYS_REQUIRED);
+  if (source === 'insecure-from-token') {
+    o.logger('warn', 'pbft keys are derived from the cluster token (--pbft-insecure-keys-from-token): anyone with the token can act as any member; for trials only');
+    const secret = `${identity.token}/${identity.clusterId}`;
+    return (principal, principals) => deriveKeys(secret, principal, principals);
+  }
+  const material = await loadBftKeyMaterial(source, self, identity.members.map((m) => m.name));
+  return (principal, principals) => bftCryptoKeys(material, principal, principals, identity.clusterId);
 }
 
 // ---- joining a running cluster ----

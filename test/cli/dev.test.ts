@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,9 +15,11 @@ import { Etcd3 } from 'etcd3';
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 // Away from etcd's own ports, in case an etcd runs on this machine.
 const OFFSET = 10_000 + (process.pid % 500) * 7;
+/** A client call to the local cluster taking longer than this is stuck. */
+const CALL_DEADLINE_MS = 15_000;
 
-async function withDevCluster<T>(dataDir: string, body: (client: Etcd3) => Promise<T>): Promise<{ result: T; exitCode: number | null; output: string }> {
-  const child = spawn(process.execPath, [MAIN, 'dev', '--data-dir', dataDir, '--port-offset', String(OFFSET)], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function withDevCluster<T>(dataDir: string, body: (client: Etcd3) => Promise<T>, args: readonly string[] = []): Promise<{ result: T; exitCode: number | null; output: string }> {
+  const child = spawn(process.execPath, [MAIN, 'dev', '--data-dir', dataDir, '--port-offset', String(OFFSET), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
@@ -30,7 +32,8 @@ async function withDevCluster<T>(dataDir: string, body: (client: Etcd3) => Promi
       child.stdout.on('data', onData);
       child.stderr.on('data', onData);
     });
-    const client = new Etcd3({ hosts: `http://127.0.0.1:${2379 + OFFSET}`, faultHandling: { host: () => noop, global: noop } });
+    // Every call has a deadline, so a stuck cluster fails the test instead of hanging it.
+    const client = new Etcd3({ hosts: `http://127.0.0.1:${2379 + OFFSET}`, faultHandling: { host: () => noop, global: noop }, defaultCallOptions: () => ({ deadline: Date.now() + CALL_DEADLINE_MS }) });
     try {
       const result = await body(client);
       return { result, exitCode: await stop(), output };
@@ -64,6 +67,33 @@ test('quorate dev (npm start): up, serving, a clean stop on SIGINT, and a resume
     assert.equal(second.result, 'world', 'the data survived the restart');
     assert.match(second.output, /restarting a member from its data directory/);
     assert.equal(second.exitCode, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('quorate dev --protocol pbft: each member gets its own keys on the first start, the same keys on a restart', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorate-dev-pbft-'));
+  const data = join(dir, 'data');
+  const keysDir = join(data, 'keys');
+  try {
+    const first = await withDevCluster(data, async (etcd) => {
+      await etcd.put('hello').value('byzantine world');
+      return etcd.get('hello').string();
+    }, ['--protocol', 'pbft']);
+    assert.equal(first.result, 'byzantine world');
+    assert.equal(first.exitCode, 0, `a clean stop:\n${first.output}`);
+    assert.match(first.output, /generated each member's pbft keys/);
+    assert.deepEqual(readdirSync(keysDir).sort(), ['m1.key', 'm2.key', 'm3.key', 'public-keys.json']);
+    const publicKeys = readFileSync(join(keysDir, 'public-keys.json'), 'utf8');
+    const second = await withDevCluster(data, async (etcd) => {
+      await etcd.put('again').value('same keys');
+      return etcd.get('again').string();
+    }, ['--protocol', 'pbft']);
+    assert.equal(second.result, 'same keys');
+    assert.equal(second.exitCode, 0, `a clean stop:\n${second.output}`);
+    assert.doesNotMatch(second.output, /generated each member's pbft keys/);
+    assert.equal(readFileSync(join(keysDir, 'public-keys.json'), 'utf8'), publicKeys, 'the keys were reused');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,15 +1,16 @@
 /**
- * The etcd API on PBFT: four in-process members (f = 1) on loopback, driven by the etcd3 client.
- * Writes through one member are read through another; with the primary stopped, the others
- * change view and keep serving.
+ * The etcd API on PBFT: four in-process members (f = 1) on loopback, each with its own generated
+ * keys, driven by the etcd3 client. Writes through one member are read through another; with the
+ * primary stopped, the others change view and keep serving. Without keys a member refuses to start.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Etcd3 } from 'etcd3';
-import { startMember, type Member } from '../../src/server/index.js';
+import { BftKeyError, generateKeyFiles } from '../../src/node/bft-keys.js';
+import { startMember, type Member, type MemberOptions } from '../../src/server/index.js';
 import { freePort } from './process-cluster.js';
 
 test('quorate serve --protocol pbft: put and get across members, and a view change when the primary stops', { timeout: 90_000 }, async () => {
@@ -20,11 +21,13 @@ test('quorate serve --protocol pbft: put and get across members, and a view chan
   const peer = (i: number) => `http://127.0.0.1:${ports[names.length + i]!}`;
   const clientUrl = (i: number) => `http://127.0.0.1:${ports[i]!}`;
   const dir = mkdtempSync(join(tmpdir(), 'quorate-pbft-'));
+  const keys = await generateKeyFiles(join(dir, 'keys'), names);
   const members: Member[] = await Promise.all(names.map((name, i) => startMember({
     name, dataDir: join(dir, name), listenClientUrls: [clientUrl(i)], advertiseClientUrls: [clientUrl(i)], listenPeerUrls: [peer(i)],
     initialAdvertisePeerUrls: [peer(i)], initialCluster: names.map((n, j) => `${n}=${peer(j)}`).join(','), initialClusterState: 'new',
     initialClusterToken: 'pbft-test', clientTls: null, peerTls: null, snapshotCount: 1000, heartbeatIntervalMs: 50, electionTimeoutMs: 500,
     maxRequestBytes: 1 << 20, maxTxnOps: 128, logger: () => {}, protocol: 'pbft',
+    pbftKeys: { privateKeyFile: keys.privateKeyFiles[i]!.file, publicKeysFile: keys.publicKeysFile },
   })));
   // Every call has a deadline, so a stuck cluster fails the test instead of hanging it.
   const client = (i: number) => new Etcd3({ hosts: clientUrl(i), defaultCallOptions: () => ({ deadline: Date.now() + 15_000 }) });
@@ -43,6 +46,30 @@ test('quorate serve --protocol pbft: put and get across members, and a view chan
     viaM3.close();
     viaM4.close();
     await Promise.all(members.slice(1).map((m) => m.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('quorate serve --protocol pbft without keys: a typed error naming the flags, before anything is written', { timeout: 30_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorate-pbft-nokeys-'));
+  try {
+    const dataDir = join(dir, 'm1');
+    const options: MemberOptions = {
+      name: 'm1', dataDir, listenClientUrls: ['http://127.0.0.1:1'], advertiseClientUrls: ['http://127.0.0.1:1'], listenPeerUrls: ['http://127.0.0.1:2'],
+      initialAdvertisePeerUrls: ['http://127.0.0.1:2'], initialCluster: 'm1=http://127.0.0.1:2', initialClusterState: 'new',
+      initialClusterToken: 'pbft-test', clientTls: null, peerTls: null, snapshotCount: 1000, heartbeatIntervalMs: 50, electionTimeoutMs: 500,
+      maxRequestBytes: 1 << 20, maxTxnOps: 128, logger: () => {}, protocol: 'pbft',
+    };
+    await assert.rejects(startMember(options), (err: unknown) => {
+      assert.ok(err instanceof BftKeyError);
+      assert.equal(err.problem, 'missing-keys');
+      assert.match(err.message, /--pbft-private-key/);
+      assert.match(err.message, /--pbft-public-keys/);
+      assert.match(err.message, /quorate keys generate/);
+      return true;
+    });
+    assert.equal(existsSync(dataDir), false, 'no data directory was created');
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

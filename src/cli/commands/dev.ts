@@ -4,10 +4,12 @@
  * member cleanly; running it again resumes from the same data.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BftKeyError, generateKeyFiles, PRIVATE_KEY_FILE_SUFFIX, PUBLIC_KEYS_FILE_NAME } from '../../node/bft-keys.js';
 import { PROTOCOLS } from '../../protocols/registry.js';
 import { memberStatus } from '../../server/proto.js';
 import { UsageError, type Command } from '../command.js';
@@ -21,13 +23,16 @@ export const DEV_MEMBERS = [
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
+/** Where a Byzantine protocol's dev cluster keeps its members' keys, inside its data directory. */
+export const DEV_KEYS_DIR = 'keys';
 
-const USAGE = `usage: quorate dev [--protocol raft|multipaxos] [--data-dir .quorate/dev] [--host 127.0.0.1] [--port-offset 0] [--log-level info]
+const USAGE = `usage: quorate dev [--protocol raft|multipaxos|pbft] [--data-dir .quorate/dev] [--host 127.0.0.1] [--port-offset 0] [--log-level info]
 
 Starts members m1, m2, m3 (clients on ports 2379, 22379, 32379; peers on 2380, 22380, 32380;
 --port-offset N adds N to every port, e.g. when a system etcd already holds 2379).
 --protocol picks the consensus protocol (default raft); a protocol other than raft keeps its data
-in .quorate/dev-PROTOCOL unless --data-dir says otherwise.
+in .quorate/dev-PROTOCOL unless --data-dir says otherwise. With pbft, each member gets its own
+keys, generated on the first start into DATA-DIR/keys and reused on restarts.
 Ctrl-C stops them cleanly; running the command again resumes with the data intact.`;
 
 export const devCommand: Command = {
@@ -60,6 +65,7 @@ export const devCommand: Command = {
     const members = DEV_MEMBERS.map((m) => ({ name: m.name, client: m.client + offset, peer: m.peer + offset }));
     const cluster = members.map((m) => `${m.name}=http://${host}:${m.peer}`).join(',');
     const main = fileURLToPath(new URL('../main.js', import.meta.url));
+    const keyFlags = PROTOCOLS.get(values.protocol)?.faultModel === 'byzantine' ? await devKeys(dataDir, dataDirFlag, members.map((m) => m.name)) : null;
     const children = new Map<string, ChildProcess>();
     let stopping = false;
 
@@ -74,6 +80,7 @@ export const devCommand: Command = {
         '--initial-cluster-token', 'quorate-dev',
         '--protocol', values.protocol,
         '--log-level', values['log-level'],
+        ...(keyFlags?.(m.name) ?? []),
       ], { stdio: ['ignore', 'inherit', 'inherit'] });
       children.set(m.name, child);
       child.on('exit', (code, signal) => {
@@ -101,6 +108,25 @@ export const devCommand: Command = {
     return stopping && codes.every((c) => c === 0) ? 0 : 1;
   },
 };
+
+/**
+ * The serve flags giving each member its own key file and the shared public keys file: keys
+ * generated on the first start, and the same keys on every later one (the members' peers know them).
+ */
+async function devKeys(dataDir: string, dataDirFlag: string, names: readonly string[]): Promise<(name: string) => string[]> {
+  const dir = resolve(dataDir, DEV_KEYS_DIR);
+  const publicKeysFile = resolve(dir, PUBLIC_KEYS_FILE_NAME);
+  if (!existsSync(publicKeysFile)) {
+    try {
+      await generateKeyFiles(dir, names);
+    } catch (err) {
+      if (err instanceof BftKeyError) throw new UsageError(`cannot generate the dev cluster's keys: ${err.message}`);
+      throw err;
+    }
+    console.error(`[dev] generated each member's pbft keys in ${dataDirFlag}/${DEV_KEYS_DIR}`);
+  }
+  return (name) => ['--pbft-private-key', resolve(dir, `${name}${PRIVATE_KEY_FILE_SUFFIX}`), '--pbft-public-keys', publicKeysFile];
+}
 
 async function announceWhenReady(host: string, members: readonly { name: string; client: number }[], dataDir: string, stopping: () => boolean): Promise<void> {
   const endpoints = members.map((m) => `${host}:${m.client}`);

@@ -13,6 +13,10 @@ const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or 
   --name NAME                          member name (default "default")
   --protocol raft|multipaxos|pbft      the consensus protocol under the KV store (default raft; every member the
                                        same); pbft tolerates f lying members of 3f + 1, kept in memory (see README)
+  --pbft-private-key FILE              pbft: this member's private keys (written by \`quorate keys generate\`)
+  --pbft-public-keys FILE              pbft: every member's public keys (the same file on every member)
+  --pbft-insecure-keys-from-token      pbft trials only, instead of the two above: every member derives every
+                                       key from the cluster token (INSECURE: anyone with it can act as any member)
   --data-dir DIR                       where the WAL, snapshots and member identity live (default "NAME.etcd")
   --listen-client-urls URLS            comma-separated, e.g. http://127.0.0.1:2379 (default http://localhost:2379)
   --advertise-client-urls URLS         what members tell clients (default: the listen client URLs)
@@ -65,6 +69,9 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       help: { type: 'boolean', short: 'h' },
       name: { type: 'string', default: 'default' },
       protocol: { type: 'string', default: 'raft' },
+      'pbft-private-key': { type: 'string' },
+      'pbft-public-keys': { type: 'string' },
+      'pbft-insecure-keys-from-token': { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
       'listen-client-urls': { type: 'string', default: 'http://localhost:2379' },
       'advertise-client-urls': { type: 'string' },
@@ -112,6 +119,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
   if (election < 5 * heartbeat) throw new UsageError('--election-timeout should be at least 5 times --heartbeat-interval');
   if (!PROTOCOLS.has(values.protocol)) throw new UsageError(`--protocol must be one of ${[...PROTOCOLS.keys()].join(', ')}, got '${values.protocol}'`);
   const prefix = `[${name}] `;
+  const pbftKeys = pbftKeyFlags(values.protocol, values['pbft-private-key'], values['pbft-public-keys'], values['pbft-insecure-keys-from-token']);
   return {
     name,
     protocol: values.protocol,
@@ -140,7 +148,21 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     listenMetricsUrls: list(values['listen-metrics-urls']),
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
     progressNotifyIntervalMs: durationMs('experimental-watch-progress-notify-interval', values['experimental-watch-progress-notify-interval']),
+    ...(pbftKeys === undefined ? {} : { pbftKeys }),
   };
+}
+
+/** The pbft key flags, checked together; absent for pbft, startMember refuses to start (it says why). */
+function pbftKeyFlags(protocol: string, privateKeyFile: string | undefined, publicKeysFile: string | undefined, insecure: boolean): MemberOptions['pbftKeys'] {
+  const given = privateKeyFile !== undefined || publicKeysFile !== undefined || insecure;
+  if (!given) return undefined;
+  if (PROTOCOLS.get(protocol)?.faultModel !== 'byzantine') throw new UsageError('--pbft-private-key, --pbft-public-keys and --pbft-insecure-keys-from-token apply to --protocol pbft only');
+  if (insecure) {
+    if (privateKeyFile !== undefined || publicKeysFile !== undefined) throw new UsageError('--pbft-insecure-keys-from-token replaces --pbft-private-key and --pbft-public-keys: give one or the other');
+    return 'insecure-from-token';
+  }
+  if (privateKeyFile === undefined || publicKeysFile === undefined) throw new UsageError('--pbft-private-key and --pbft-public-keys go together');
+  return { privateKeyFile, publicKeysFile };
 }
 
 /** A duration as etcd's flags write it: 500ms, 5s, 10m, 1h. */
