@@ -23,6 +23,7 @@ import type { ReplicaStatus, StateMachine } from '../core/replica.js';
 import { PbftReplica, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReply } from '../protocols/pbft/index.js';
 import type { Snapshot } from '../core/replica.js';
 import { DurableStorage } from '../storage/index.js';
+import { principalMember } from './bft-keys.js';
 import { BftClient } from '../protocols/pbft/client.js';
 import { PbftHost } from '../protocols/pbft/host.js';
 import { PeerTransport, type PeerAddress, type PeerTls } from '../transport/index.js';
@@ -78,9 +79,9 @@ interface Waiting<R> {
   reject(e: Error): void;
 }
 
-/** A client principal of member m: "m#k". */
+/** A client principal of member m: "m#k" (principalMember maps it back to m). */
 const clientPrincipal = (member: NodeId, k: number): string => `${member}#${k}`;
-const memberOf = (principal: string): NodeId => nodeId(principal.split('#')[0]!);
+const memberOf = (principal: string): NodeId => nodeId(principalMember(principal));
 
 export class BftNode<R> extends EventEmitter<NodeEvents> {
   readonly id: NodeId;

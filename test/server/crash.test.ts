@@ -14,8 +14,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 for (const protocol of ['raft', 'multipaxos']) {
 test(`SIGKILL the leader under load: a new leader serves, the killed member rejoins, every acknowledged write is on all three, the history is linearizable (${protocol})`, { timeout: 120_000 }, async (t) => {
   const cluster = await ProcessCluster.start(3, ['--protocol', protocol]);
+  // Set on every way out, so a failing test stops its workload (else the file never exits).
+  let done = false;
   try {
-    let done = false;
     const load = runWorkload(cluster, { clients: 6, keys: 4, stop: () => done });
     await sleep(1_500);
     const oldLeader = await cluster.waitForLeader();
@@ -41,6 +42,7 @@ test(`SIGKILL the leader under load: a new leader serves, the killed member rejo
     console.error(cluster.output.slice(-60).join('\n'));
     throw err;
   } finally {
+    done = true;
     await cluster.stop();
   }
 });
@@ -52,8 +54,9 @@ const CYCLE_PROTOCOLS = (process.env['QUORATE_CRASH_PROTOCOLS'] ?? 'raft').split
 for (const protocol of CYCLE_PROTOCOLS) {
 test(`20 SIGKILL/restart cycles of random members under write load lose no acknowledged write (with frequent snapshots, so restarts restore from them and laggards catch up by InstallSnapshot)${protocol === 'raft' ? '' : ` (${protocol})`}`, { timeout: 240_000 }, async (t) => {
   const cluster = await ProcessCluster.start(3, ['--snapshot-count', '150', '--protocol', protocol]);
+  // Set on every way out, so a failing test stops its workload (else the file never exits).
+  let done = false;
   try {
-    let done = false;
     const load = runWorkload(cluster, { clients: 6, keys: 8, stop: () => done });
     let seed = 7;
     for (let cycle = 0; cycle < 20; cycle++) {
@@ -79,7 +82,45 @@ test(`20 SIGKILL/restart cycles of random members under write load lose no ackno
     console.error(cluster.output.slice(-60).join('\n'));
     throw err;
   } finally {
+    done = true;
     await cluster.stop();
   }
 });
 }
+
+test('PBFT: 8 SIGKILL/restart cycles of single members (the primary every third) under write load lose no acknowledged write; restarted members come back from their logs', { timeout: 240_000 }, async (t) => {
+  const cluster = await ProcessCluster.start(4, ['--protocol', 'pbft'], { pbftKeys: true });
+  // Set on every way out, so a failing test stops its workload (else the file never exits).
+  let done = false;
+  try {
+    const load = runWorkload(cluster, { clients: 6, keys: 8, stop: () => done });
+    let seed = 11;
+    for (let cycle = 0; cycle < 8; cycle++) {
+      seed = (seed * 48271) % 2147483647;
+      const victim = cycle % 3 === 0 ? await cluster.waitForLeader() : cluster.names[seed % cluster.names.length]!;
+      await sleep(500);
+      await cluster.kill(victim, 'SIGKILL');
+      await sleep(300 + (seed % 500));
+      cluster.launch(victim);
+      await cluster.waitForLeader();
+    }
+    await sleep(1_000);
+    done = true;
+    const result = await load;
+    assert.ok(result.okWrites > 50, `the workload made progress (${result.okWrites} acknowledged writes)`);
+    const missing = await missingAcks(cluster, result.acked);
+    assert.deepEqual([...missing.values()], [0, 0, 0, 0], `acknowledged writes missing per member: ${JSON.stringify([...missing])}`);
+    const verdict = checkHistory(result.history, 'kv', { timeoutMs: 30_000 });
+    const restarts = cluster.seen.get('restarting pbft replica from its log') ?? 0;
+    t.diagnostic(`8 cycles: ${result.okWrites} acknowledged writes, ${result.okReads} reads, ${result.failed} failed or unknown; 0 lost; ${restarts} restarts from the log; checker: ${verdict.verdict}`);
+    assert.ok(restarts >= 8, `every restarted member came back from its log (${restarts})`);
+    assert.notEqual(verdict.verdict, 'not-linearizable');
+  } catch (err) {
+    console.error(cluster.output.slice(-60).join('\n'));
+    throw err;
+  } finally {
+    done = true;
+    await cluster.stop();
+  }
+});
+

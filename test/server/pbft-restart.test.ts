@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { startMember, type Member } from '../../src/server/index.js';
+import { generateKeyFiles } from '../../src/node/bft-keys.js';
 import { freePort } from './process-cluster.js';
 
 /** Sequential writes: more than one checkpoint interval of the node runtime (128), so a stable checkpoint is on disk. */
@@ -22,11 +23,13 @@ test('quorate serve --protocol pbft: a member restarted on its data directory, a
   const peer = (i: number) => `http://127.0.0.1:${ports[names.length + i]!}`;
   const clientUrl = (i: number) => `http://127.0.0.1:${ports[i]!}`;
   const dir = mkdtempSync(join(tmpdir(), 'quorate-pbft-restart-'));
+  const keys = await generateKeyFiles(join(dir, 'keys'), names);
   const start = (i: number): Promise<Member> => startMember({
     name: names[i]!, dataDir: join(dir, names[i]!), listenClientUrls: [clientUrl(i)], advertiseClientUrls: [clientUrl(i)], listenPeerUrls: [peer(i)],
     initialAdvertisePeerUrls: [peer(i)], initialCluster: names.map((n, j) => `${n}=${peer(j)}`).join(','), initialClusterState: 'new',
     initialClusterToken: 'pbft-restart-test', clientTls: null, peerTls: null, snapshotCount: 1000, heartbeatIntervalMs: 50, electionTimeoutMs: 500,
     maxRequestBytes: 1 << 20, maxTxnOps: 128, logger: () => {}, protocol: 'pbft',
+    pbftKeys: { privateKeyFile: keys.privateKeyFiles[i]!.file, publicKeysFile: keys.publicKeysFile },
   });
   const client = (i: number) => new Etcd3({ hosts: clientUrl(i), defaultCallOptions: () => ({ deadline: Date.now() + 20_000 }) });
   let members: (Member | null)[] = await Promise.all(names.map((_, i) => start(i)));

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { memberStatus } from '../../src/server/proto.js';
+import { generateKeyFiles } from '../../src/node/bft-keys.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,6 +43,8 @@ export interface ClusterSecurity {
   /** Clients connect over TLS trusting this CA file. */
   readonly tls?: { readonly ca: string };
   readonly peerScheme?: 'http' | 'https';
+  /** PBFT: generate every member's keys at start and give each its own (--pbft-private-key, --pbft-public-keys). */
+  readonly pbftKeys?: boolean;
 }
 
 interface MemberProcess {
@@ -60,7 +63,7 @@ export class ProcessCluster {
   readonly output: string[] = [];
   /** How many output lines matched each watched phrase (counted as they stream by). */
   readonly seen = new Map<string, number>();
-  private static readonly WATCHED = ['snapshot taken', 'installed snapshot from leader', 'restored state machine from snapshot'];
+  private static readonly WATCHED = ['snapshot taken', 'installed snapshot from leader', 'restored state machine from snapshot', 'restarting pbft replica from its log'];
 
   private constructor(
     readonly names: readonly string[],
@@ -73,6 +76,7 @@ export class ProcessCluster {
   static async start(size = 3, extraFlags: readonly string[] = [], secure: ClusterSecurity = {}): Promise<ProcessCluster> {
     const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
     const c = new ProcessCluster(names, extraFlags, secure);
+    if (secure.pbftKeys === true) await generateKeyFiles(join(c.dir, 'keys'), names);
     for (const name of names) {
       c.members.set(name, { name, clientPort: await freePort(), peerPort: await freePort(), child: null, exited: Promise.resolve(), client: null });
     }
@@ -151,6 +155,7 @@ export class ProcessCluster {
       '--initial-cluster-token', 'test',
       '--heartbeat-interval', '50',
       '--election-timeout', '500',
+      ...(this.secure.pbftKeys === true ? ['--pbft-private-key', join(this.dir, 'keys', `${name}.key`), '--pbft-public-keys', join(this.dir, 'keys', 'public-keys.json')] : []),
       ...this.extraFlags,
       ...extraFlags,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });

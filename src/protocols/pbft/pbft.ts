@@ -139,11 +139,14 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private requestTimerTicks = 0;
   /** The request the request timer runs for. */
-  private timedRequest: { client: Principal; timestamp: number } | null = null;
+  private timedRequest: { client: Principal; timestamp: number; forwarded: boolean } | null = null;
   private viewChangeTimerTicks: number | null = null;
   private failedViewChanges = 0;
   private retransmitClock = 0;
   private announceClock = 0;
+  /** Ticks since start (rate limits). */
+  private clock = 0;
+  private readonly farBehindHelpedAt = new Map<NodeId, number>();
   private readonly viewChanges = new Map<number, Map<NodeId, SignedViewChange>>();
   private ownViewChange: SignedViewChange | null = null;
   private readonly latestViewChangeOf = new Map<NodeId, number>();
@@ -255,25 +258,42 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       this.role = this.primaryOf(this.view) === this.id ? 'primary' : 'backup';
     }
     this.execute();
+    // Tell the others where it stands: they resend what it missed (see onStatus).
+    this.sendStatus();
   }
 
   // ---- the Replica contract -------------------------------------------------------------------
 
   tick(): void {
+    this.clock++;
     if (this.role === 'view-change') {
       if (this.viewChangeTimerTicks !== null && --this.viewChangeTimerTicks <= 0) {
         this.failedViewChanges++;
         this.startViewChange(this.view + 1);
       }
-    } else if (this.role === 'backup' && this.pending.size > 0) {
+    } else if (this.role === 'backup' && this.pending.size > 0 && this.fetching === null) {
+      // (While it fetches a checkpoint's state it is behind, not the primary: no timer.)
       // The timer runs for one request (Castro): other requests executing do not reset it, so a
       // primary that censors one client is replaced.
       if (this.timedRequest === null || !this.isPending(this.timedRequest)) {
         const first = this.pending.values().next().value!;
-        this.timedRequest = { client: first.client, timestamp: first.timestamp };
+        this.timedRequest = { client: first.client, timestamp: first.timestamp, forwarded: false };
         this.requestTimerTicks = 0;
       }
-      if (++this.requestTimerTicks >= this.requestTimeoutTicks) this.startViewChange(this.view + 1);
+      if (++this.requestTimerTicks >= this.requestTimeoutTicks) {
+        if (this.timedRequest.forwarded) {
+          this.startViewChange(this.view + 1);
+        } else {
+          // First expiry: hand the request to every replica (its client's signature makes that
+          // safe) and wait once more. Either the primary orders it, or the others' timers now run
+          // for it too and expire with ours: one replica alone in a view change cannot start it
+          // (f + 1 are needed), and would be left out of the view the others stay in.
+          this.timedRequest.forwarded = true;
+          this.requestTimerTicks = 0;
+          const r = this.pending.get(this.timedRequest.client)!;
+          this.broadcast({ type: 'request', request: r });
+        }
+      }
     } else {
       this.requestTimerTicks = 0;
       this.timedRequest = null;
@@ -703,8 +723,26 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private onStatus(m: Extract<PbftMessage, { type: 'status' }>): void {
     if (!this.isReplica(m.replica)) return this.bad();
     if (!this.skipAuth() && !verifyMacVector(this.auth, statusPayload(m.view, m.lastExecuted, m.replica), m.replica, m.macs)) return this.bad();
-    if (m.view !== this.view || this.role === 'view-change' || m.replica === this.id) return;
+    if (this.role === 'view-change' || m.replica === this.id || !Number.isSafeInteger(m.view) || !Number.isSafeInteger(m.lastExecuted)) return;
+    if ((m.view < this.view || m.lastExecuted < this.stable.seq) && this.mayHelpFarBehind(m.replica)) {
+      // It was down or cut off: the NEW-VIEW that began our view (signed by its primary, so any
+      // replica may forward it) and our stable checkpoint bring it here without waiting for the
+      // next announcement; if it waited, its request timer could expire and leave it alone in a
+      // view change the others have no reason to join.
+      if (m.view < this.view && this.newViewMsg !== null && this.newViewMsg.view === this.view) this.send(m.replica, { type: 'new-view', newView: this.newViewMsg });
+      const own = this.ownCheckpoints.get(this.stable.seq);
+      if (m.lastExecuted < this.stable.seq && own !== undefined) this.send(m.replica, { type: 'checkpoint', checkpoint: own.msg });
+    }
+    if (m.view !== this.view) return;
     for (const seq of this.slots.keys()) if (seq > m.lastExecuted) this.helpLaggard(seq, m.replica);
+  }
+
+  /** At most one NEW-VIEW and checkpoint per replica per announce interval: a liar's STATUS messages cannot make us flood. */
+  private mayHelpFarBehind(r: NodeId): boolean {
+    const last = this.farBehindHelpedAt.get(r);
+    if (last !== undefined && this.clock - last < this.announceTicks) return false;
+    this.farBehindHelpedAt.set(r, this.clock);
+    return true;
   }
 
   /** A peer is missing something in a slot we have: send it what we sent (and the primary's signed pre-prepare). */

@@ -179,7 +179,10 @@ export interface PbftOptions extends ReplicaOptions<PbftHardState> {
   readonly maxBatchRequests?: number;
   /** Pre-prepares the primary keeps in flight (assigned, not executed) before it batches. */
   readonly maxInFlightBatches?: number;
-  /** A backup with a pending request starts a view change after this many ticks without progress. */
+  /**
+   * A backup with a pending request forwards it to every replica after this many ticks without
+   * it executing, and starts a view change after as many more.
+   */
   readonly requestTimeoutTicks?: number;
   /** Ticks to wait for NEW-VIEW once 2f + 1 replicas are changing to this view or a later one; doubles per failed view change. */
   readonly viewChangeTimeoutTicks?: number;
