@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Put workload, quorate vs etcd, side by side. Installs etcd (Debian's etcd-server) if missing.
 # Usage: bash bench/put-vs-etcd.sh [--seconds 10] [--concurrency 1,8,64,256] [--target leader|all] [--json]
+#        [--systems etcd,quorate,quorate-multipaxos,quorate-pbft]   (default etcd,quorate)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v etcd >/dev/null; then

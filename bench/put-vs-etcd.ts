@@ -1,7 +1,9 @@
 /**
  * The same put workload against a 3-member etcd and a 3-member quorate cluster, side by side in
  * one run: 256-byte values over 10,000 keys, a closed loop of 1, 8, 64 and 256 requests in
- * flight, throughput and p50/p99 latency per system, and the server processes' CPU.
+ * flight, throughput and p50/p99 latency per system, and the server processes' CPU. With
+ * `--systems`, also quorate on Multi-Paxos (3 members) and on PBFT (4 members, f = 1, keys
+ * generated per member): what tolerating a lying member costs, measured on the same machine.
  *
  * Both clusters are started with the same etcd-style flags on loopback, on fresh data
  * directories, and the client is the same gRPC client with etcd's wire definitions. Client and
@@ -16,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { etcdService, memberStatus } from '../src/server/proto.js';
+import { generateKeyFiles } from '../src/node/bft-keys.js';
 
 const VALUE_BYTES = 256;
 const KEYS = 10_000;
@@ -24,15 +27,26 @@ const CLIENT_CHANNELS = 4;
 const CLK_TCK = 100; // /proc/PID/stat time unit on Linux
 
 interface System {
-  readonly name: 'etcd' | 'quorate';
+  readonly name: string;
   readonly command: string[];
   readonly basePort: number;
+  readonly members: number;
+  /** Flags for one member, given the cluster's directory (prepared by `prepare`). */
+  readonly memberFlags?: (dir: string, name: string) => string[];
+  readonly prepare?: (dir: string, names: readonly string[]) => Promise<void>;
 }
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const QUORATE = [process.execPath, MAIN, 'serve'];
 const SYSTEMS: readonly System[] = [
-  { name: 'etcd', command: ['etcd'], basePort: 12379 },
-  { name: 'quorate', command: [process.execPath, MAIN, 'serve'], basePort: 13379 },
+  { name: 'etcd', command: ['etcd'], basePort: 12379, members: 3 },
+  { name: 'quorate', command: QUORATE, basePort: 13379, members: 3 },
+  { name: 'quorate-multipaxos', command: [...QUORATE, '--protocol', 'multipaxos'], basePort: 14379, members: 3 },
+  {
+    name: 'quorate-pbft', command: [...QUORATE, '--protocol', 'pbft'], basePort: 15379, members: 4,
+    prepare: async (dir, names) => { await generateKeyFiles(join(dir, 'keys'), names); },
+    memberFlags: (dir, name) => ['--pbft-private-key', join(dir, 'keys', `${name}.key`), '--pbft-public-keys', join(dir, 'keys', 'public-keys.json')],
+  },
 ];
 
 interface Cluster {
@@ -46,7 +60,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startCluster(sys: System): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), `bench-${sys.name}-`));
-  const members = [0, 1, 2].map((i) => ({ name: `b${i + 1}`, client: sys.basePort + i * 100, peer: sys.basePort + 1 + i * 100 }));
+  const members = Array.from({ length: sys.members }, (_, i) => ({ name: `b${i + 1}`, client: sys.basePort + i * 100, peer: sys.basePort + 1 + i * 100 }));
+  await sys.prepare?.(dir, members.map((m) => m.name));
   const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
   const children = members.map((m) => {
     const log = openSync(join(dir, `${m.name}.log`), 'a');
@@ -56,6 +71,7 @@ async function startCluster(sys: System): Promise<Cluster> {
       '--listen-client-urls', `http://127.0.0.1:${m.client}`, '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
       '--listen-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
       '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `bench-${sys.name}`,
+      ...(sys.memberFlags?.(dir, m.name) ?? []),
     ], { stdio: ['ignore', log, log] });
   });
   const cluster: Cluster = { children, endpoints: members.map((m) => `127.0.0.1:${m.client}`), dir, leader: '' };
@@ -145,18 +161,22 @@ async function runLevel(sys: System, cluster: Cluster, concurrency: number, seco
   };
 }
 
-function table(results: readonly Result[], levels: readonly number[]): string {
+/** One row per level and system; ratios are against the first system of the run (etcd by default). */
+function table(results: readonly Result[], levels: readonly number[], systems: readonly string[]): string {
   const get = (s: string, c: number) => results.find((r) => r.system === s && r.concurrency === c);
-  const rows = [['in flight', 'etcd ops/s', 'quorate ops/s', 'ratio', 'etcd p50/p99 ms', 'quorate p50/p99 ms', 'p99 ratio', 'server CPU etcd/quorate', 'errors']];
+  const base = systems[0]!;
+  const rows = [['in flight', 'system', 'ops/s', `vs ${base}`, 'p50 ms', 'p99 ms', `p99 vs ${base}`, 'server CPU', 'errors']];
+  const f = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
   for (const c of levels) {
-    const e = get('etcd', c);
-    const q = get('quorate', c);
-    const f = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
-    rows.push([
-      String(c), f(e?.opsPerSec), f(q?.opsPerSec), e && q ? (q.opsPerSec / e.opsPerSec).toFixed(2) : '-',
-      e ? `${f(e.p50, 1)} / ${f(e.p99, 1)}` : '-', q ? `${f(q.p50, 1)} / ${f(q.p99, 1)}` : '-',
-      e && q ? (q.p99 / e.p99).toFixed(2) : '-', `${f(e?.serverCpu)}% / ${f(q?.serverCpu)}%`, `${e?.errors ?? '-'} / ${q?.errors ?? '-'}`,
-    ]);
+    const b = get(base, c);
+    for (const s of systems) {
+      const r = get(s, c);
+      if (r === undefined) continue;
+      rows.push([
+        String(c), s, f(r.opsPerSec), b ? (r.opsPerSec / b.opsPerSec).toFixed(2) : '-', f(r.p50, 1), f(r.p99, 1),
+        b ? (r.p99 / b.p99).toFixed(2) : '-', `${f(r.serverCpu)}%`, String(r.errors),
+      ]);
+    }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => cell.padStart(widths[i]!)).join('  ')).join('\n');
@@ -175,7 +195,10 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const levels = values.concurrency.split(',').map(Number);
   const target = values.target === 'all' ? 'all' : 'leader';
-  const chosen = SYSTEMS.filter((s) => values.systems.split(',').includes(s.name));
+  const names = values.systems.split(',');
+  const unknown = names.filter((n) => !SYSTEMS.some((s) => s.name === n));
+  if (unknown.length > 0) throw new Error(`unknown system(s) ${unknown.join(', ')}; known: ${SYSTEMS.map((s) => s.name).join(', ')}`);
+  const chosen = names.map((n) => SYSTEMS.find((s) => s.name === n)!);
   const results: Result[] = [];
   const running: Cluster[] = [];
   const cleanup = () => { for (const c of running) stopCluster(c); };
@@ -188,7 +211,7 @@ async function main(): Promise<void> {
       for (const c of levels) {
         const r = await runLevel(sys, cluster, c, seconds, target);
         results.push(r);
-        console.error(`${sys.name.padEnd(8)} ${String(c).padStart(4)} in flight: ${r.opsPerSec.toFixed(0)} ops/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors, server CPU ${r.serverCpu.toFixed(0)}%, client CPU ${r.clientCpu.toFixed(0)}%`);
+        console.error(`${sys.name.padEnd(18)} ${String(c).padStart(4)} in flight: ${r.opsPerSec.toFixed(0)} ops/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors, server CPU ${r.serverCpu.toFixed(0)}%, client CPU ${r.clientCpu.toFixed(0)}%`);
       }
       stopCluster(cluster);
       running.pop();
@@ -197,7 +220,7 @@ async function main(): Promise<void> {
     cleanup();
   }
   if (values.json) console.log(JSON.stringify(results, null, 2));
-  else console.log(`\nput, ${VALUE_BYTES}-byte values, ${KEYS} keys, ${seconds} s per level, requests to ${target === 'leader' ? 'the leader' : 'all members'}\n\n${table(results, levels)}`);
+  else console.log(`\nput, ${VALUE_BYTES}-byte values, ${KEYS} keys, ${seconds} s per level, requests to ${target === 'leader' ? 'the leader' : 'all members'}\n\n${table(results, levels, chosen.map((s) => s.name))}`);
 }
 
 main().catch((err: unknown) => {

@@ -247,6 +247,7 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
   }
 
   private release(): void {
+    if (this.stopped) return;
     while (this.held.length > 0 && this.held[0]!.need <= this.savesDurable) this.route(this.held.shift()!.msgs);
   }
 
