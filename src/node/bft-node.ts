@@ -32,7 +32,7 @@ import type { NodeEvents } from './node.js';
 import { CryptoAuthenticator, type CryptoKeys } from './crypto-authenticator.js';
 
 /** BFT clients per member: one request in flight each (a client's timestamps must increase). */
-export const BFT_CLIENTS_PER_MEMBER = 4;
+export const BFT_CLIENTS_PER_MEMBER = 32;
 /** A member's client rebroadcasts a request it got no f + 1 replies for after this long. */
 export const BFT_CLIENT_RETRY_MS = 1_000;
 /** Proposals waiting for a free client, at most. */

@@ -48,7 +48,7 @@ import {
 } from './payloads.js';
 import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_IN_FLIGHT_BATCHES,
-  DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_CHECKPOINT_CLAIMS_PER_REPLICA,
+  DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_CHECKPOINT_CLAIMS_PER_REPLICA, MAX_VERIFIED_REQUESTS_REMEMBERED,
   MAX_DEFERRED_READS, MAX_PENDING_REQUESTS,
   type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole,
   type PbftSlotRecord, type PbftStatus, type StableCheckpointData,
@@ -156,6 +156,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private fetchRotation = 0;
 
   private readonly digestCache = new WeakMap<ClientRequest, string>();
+  /** Requests whose signature verified: digest|signature, oldest first. */
+  private readonly verifiedRequests = new Set<string>();
 
   private out: PbftMessage[] = [];
   private applyOut: LogEntry[] = [];
@@ -455,7 +457,15 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private validRequest(r: ClientRequest): boolean {
     if (typeof r !== 'object' || r === null || typeof r.client !== 'string' || !Number.isSafeInteger(r.timestamp) || !(r.op instanceof Uint8Array)) return false;
-    return this.verifySig(requestPayload(r), r.client, r.signature);
+    if (typeof r.signature !== 'string') return this.verifySig(requestPayload(r), r.client, r.signature);
+    // A request arrives from its client, again inside a pre-prepare, and again in certificates:
+    // its signature is checked once (signature checks are most of a replica's CPU).
+    const key = `${this.requestDigest(r)}|${r.signature}`;
+    if (this.verifiedRequests.has(key)) return true;
+    if (!this.verifySig(requestPayload(r), r.client, r.signature)) return false;
+    this.verifiedRequests.add(key);
+    if (this.verifiedRequests.size > MAX_VERIFIED_REQUESTS_REMEMBERED) this.verifiedRequests.delete(this.verifiedRequests.values().next().value!);
+    return true;
   }
 
   // ---- sending --------------------------------------------------------------------------------

@@ -205,5 +205,7 @@ export const MAX_DEFERRED_READS = 1_000;
 export const MAX_PENDING_REQUESTS = 10_000;
 /** Checkpoint claims kept per replica above the low water mark. */
 export const MAX_CHECKPOINT_CLAIMS_PER_REPLICA = 4;
+/** Requests whose signature a replica remembers having verified (so it verifies each once). */
+export const MAX_VERIFIED_REQUESTS_REMEMBERED = 8_192;
 
 export type { LogEntry };
