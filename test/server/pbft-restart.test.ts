@@ -4,34 +4,21 @@
  * serves; a whole cluster stopped and started again still holds every acknowledged write.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Etcd3 } from 'etcd3';
-import { startMember, type Member } from '../../src/server/index.js';
-import { generateKeyFiles } from '../../src/node/bft-keys.js';
-import { freePort } from './process-cluster.js';
+import type { Etcd3 } from 'etcd3';
+import type { Member } from '../../src/server/index.js';
+import { pbftMembers } from './pbft-members.js';
 
 /** Sequential writes: more than one checkpoint interval of the node runtime (128), so a stable checkpoint is on disk. */
 const WRITES = 300;
 
 test('quorate serve --protocol pbft: a member restarted on its data directory, and then the whole cluster, keep every acknowledged write', { timeout: 180_000 }, async () => {
-  const names = ['m1', 'm2', 'm3', 'm4'];
-  const ports: number[] = [];
-  for (let i = 0; i < 2 * names.length; i++) ports.push(await freePort());
-  const peer = (i: number) => `http://127.0.0.1:${ports[names.length + i]!}`;
-  const clientUrl = (i: number) => `http://127.0.0.1:${ports[i]!}`;
-  const dir = mkdtempSync(join(tmpdir(), 'quorate-pbft-restart-'));
-  const keys = await generateKeyFiles(join(dir, 'keys'), names);
-  const start = (i: number): Promise<Member> => startMember({
-    name: names[i]!, dataDir: join(dir, names[i]!), listenClientUrls: [clientUrl(i)], advertiseClientUrls: [clientUrl(i)], listenPeerUrls: [peer(i)],
-    initialAdvertisePeerUrls: [peer(i)], initialCluster: names.map((n, j) => `${n}=${peer(j)}`).join(','), initialClusterState: 'new',
-    initialClusterToken: 'pbft-restart-test', clientTls: null, peerTls: null, snapshotCount: 1000, heartbeatIntervalMs: 50, electionTimeoutMs: 500,
-    maxRequestBytes: 1 << 20, maxTxnOps: 128, logger: () => {}, protocol: 'pbft',
-    pbftKeys: { privateKeyFile: keys.privateKeyFiles[i]!.file, publicKeysFile: keys.publicKeysFile },
-  });
-  const client = (i: number) => new Etcd3({ hosts: clientUrl(i), defaultCallOptions: () => ({ deadline: Date.now() + 20_000 }) });
+  const cluster = await pbftMembers('pbft-restart-test');
+  const { names } = cluster;
+  const start = (i: number): Promise<Member> => cluster.start(i);
+  const client = (i: number) => cluster.client(i, 20_000);
   let members: (Member | null)[] = await Promise.all(names.map((_, i) => start(i)));
   const clients: Etcd3[] = [];
   const open = (i: number): Etcd3 => {
@@ -42,7 +29,7 @@ test('quorate serve --protocol pbft: a member restarted on its data directory, a
   try {
     const viaM2 = open(1);
     for (let i = 0; i < WRITES; i++) await viaM2.put(`k${i}`).value(`v${i}`);
-    const snaps = join(dir, 'm3', 'pbft', 'snap');
+    const snaps = join(cluster.dir, 'm3', 'pbft', 'snap');
     assert.ok(existsSync(snaps) && readdirSync(snaps).some((f) => f.endsWith('.snap')), 'm3 wrote a stable checkpoint as a snapshot');
 
     // One member down (f = 1): the others go on; back up, it catches up from its own log.
@@ -70,6 +57,6 @@ test('quorate serve --protocol pbft: a member restarted on its data directory, a
   } finally {
     for (const c of clients) c.close();
     await Promise.all(members.map((m) => m?.stop()));
-    rmSync(dir, { recursive: true, force: true });
+    cluster.remove();
   }
 });

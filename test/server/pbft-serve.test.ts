@@ -8,29 +8,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Etcd3 } from 'etcd3';
-import { BftKeyError, generateKeyFiles } from '../../src/node/bft-keys.js';
+import { BftKeyError } from '../../src/node/bft-keys.js';
 import { startMember, type Member, type MemberOptions } from '../../src/server/index.js';
-import { freePort } from './process-cluster.js';
+import { pbftMembers } from './pbft-members.js';
 
 test('quorate serve --protocol pbft: put and get across members, and a view change when the primary stops', { timeout: 90_000 }, async () => {
-  const names = ['m1', 'm2', 'm3', 'm4'];
-  // Ports the system hands out free, so a test running beside this one cannot hold them.
-  const ports: number[] = [];
-  for (let i = 0; i < 2 * names.length; i++) ports.push(await freePort());
-  const peer = (i: number) => `http://127.0.0.1:${ports[names.length + i]!}`;
-  const clientUrl = (i: number) => `http://127.0.0.1:${ports[i]!}`;
-  const dir = mkdtempSync(join(tmpdir(), 'quorate-pbft-'));
-  const keys = await generateKeyFiles(join(dir, 'keys'), names);
-  const members: Member[] = await Promise.all(names.map((name, i) => startMember({
-    name, dataDir: join(dir, name), listenClientUrls: [clientUrl(i)], advertiseClientUrls: [clientUrl(i)], listenPeerUrls: [peer(i)],
-    initialAdvertisePeerUrls: [peer(i)], initialCluster: names.map((n, j) => `${n}=${peer(j)}`).join(','), initialClusterState: 'new',
-    initialClusterToken: 'pbft-test', clientTls: null, peerTls: null, snapshotCount: 1000, heartbeatIntervalMs: 50, electionTimeoutMs: 500,
-    maxRequestBytes: 1 << 20, maxTxnOps: 128, logger: () => {}, protocol: 'pbft',
-    pbftKeys: { privateKeyFile: keys.privateKeyFiles[i]!.file, publicKeysFile: keys.publicKeysFile },
-  })));
-  // Every call has a deadline, so a stuck cluster fails the test instead of hanging it.
-  const client = (i: number) => new Etcd3({ hosts: clientUrl(i), defaultCallOptions: () => ({ deadline: Date.now() + 15_000 }) });
+  const cluster = await pbftMembers('pbft-test');
+  const members: Member[] = await Promise.all(cluster.names.map((_, i) => cluster.start(i)));
+  const client = (i: number) => cluster.client(i);
   const viaM3 = client(2);
   const viaM4 = client(3);
   try {
@@ -46,7 +31,7 @@ test('quorate serve --protocol pbft: put and get across members, and a view chan
     viaM3.close();
     viaM4.close();
     await Promise.all(members.slice(1).map((m) => m.stop()));
-    rmSync(dir, { recursive: true, force: true });
+    cluster.remove();
   }
 });
 

@@ -1,0 +1,45 @@
+/**
+ * Test harness: four in-process PBFT members (f = 1) on loopback, on ports the system hands out
+ * (so a test running beside another cannot hold them), keys generated per member, each member
+ * startable again on its data directory.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { generateKeyFiles } from '../../src/node/bft-keys.js';
+import { startMember, type Member } from '../../src/server/index.js';
+import { freePort } from './process-cluster.js';
+
+export interface PbftMembers {
+  readonly names: readonly string[];
+  readonly dir: string;
+  /** Start member i (again, after a stop: on the same data directory). */
+  start(i: number): Promise<Member>;
+  /** A client of member i only; every call has a deadline, so a stuck cluster fails a test instead of hanging it. */
+  client(i: number, deadlineMs?: number): Etcd3;
+  /** Remove the directory (members must be stopped). */
+  remove(): void;
+}
+
+export async function pbftMembers(token: string, names: readonly string[] = ['m1', 'm2', 'm3', 'm4']): Promise<PbftMembers> {
+  const ports: number[] = [];
+  for (let i = 0; i < 2 * names.length; i++) ports.push(await freePort());
+  const peer = (i: number) => `http://127.0.0.1:${ports[names.length + i]!}`;
+  const clientUrl = (i: number) => `http://127.0.0.1:${ports[i]!}`;
+  const dir = mkdtempSync(join(tmpdir(), `quorate-${token}-`));
+  const keys = await generateKeyFiles(join(dir, 'keys'), names);
+  return {
+    names,
+    dir,
+    start: (i) => startMember({
+      name: names[i]!, dataDir: join(dir, names[i]!), listenClientUrls: [clientUrl(i)], advertiseClientUrls: [clientUrl(i)], listenPeerUrls: [peer(i)],
+      initialAdvertisePeerUrls: [peer(i)], initialCluster: names.map((n, j) => `${n}=${peer(j)}`).join(','), initialClusterState: 'new',
+      initialClusterToken: token, clientTls: null, peerTls: null, snapshotCount: 1000, heartbeatIntervalMs: 50, electionTimeoutMs: 500,
+      maxRequestBytes: 1 << 20, maxTxnOps: 128, logger: () => {}, protocol: 'pbft',
+      pbftKeys: { privateKeyFile: keys.privateKeyFiles[i]!.file, publicKeysFile: keys.publicKeysFile },
+    }),
+    client: (i, deadlineMs = 15_000) => new Etcd3({ hosts: clientUrl(i), defaultCallOptions: () => ({ deadline: Date.now() + deadlineMs }) }),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
