@@ -118,7 +118,15 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       encodeResult: (r) => pack(r),
       keysFor: await pbftKeysFor(o, identity, selfNodeId),
       tickMs: o.heartbeatIntervalMs,
-      pbft: { requestTimeoutTicks: Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)), viewChangeTimeoutTicks: Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)), retransmitTicks: 2, announceTicks: 10 },
+      // A backup waits two election timeouts for its request, forwards it, and waits two more
+      // before a view change: one replica that gives up early is left out of the view the others
+      // keep (f + 1 are needed to change it), so a primary that only restarts must not cause one.
+      pbft: {
+        requestTimeoutTicks: 2 * Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)),
+        viewChangeTimeoutTicks: Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)),
+        retransmitTicks: 2,
+        announceTicks: 10,
+      },
       logger: o.logger,
       peerTls,
     })

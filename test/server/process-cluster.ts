@@ -39,12 +39,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export interface ClusterSecurity {
+export interface ClusterOptions {
   /** Clients connect over TLS trusting this CA file. */
   readonly tls?: { readonly ca: string };
   readonly peerScheme?: 'http' | 'https';
   /** PBFT: generate every member's keys at start and give each its own (--pbft-private-key, --pbft-public-keys). */
   readonly pbftKeys?: boolean;
+  /**
+   * Running members that must agree on the leader for waitForLeader (default: all of them). PBFT
+   * passes its quorum: a replica that alone gave up on a view waits in a view change until the
+   * others change view too (f + 1 are needed to start one), which may not happen.
+   */
+  readonly leaderQuorum?: number;
 }
 
 interface MemberProcess {
@@ -68,15 +74,15 @@ export class ProcessCluster {
   private constructor(
     readonly names: readonly string[],
     private readonly extraFlags: readonly string[],
-    private readonly secure: ClusterSecurity,
+    private readonly options: ClusterOptions,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'quorate-cluster-'));
   }
 
-  static async start(size = 3, extraFlags: readonly string[] = [], secure: ClusterSecurity = {}): Promise<ProcessCluster> {
+  static async start(size = 3, extraFlags: readonly string[] = [], options: ClusterOptions = {}): Promise<ProcessCluster> {
     const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
-    const c = new ProcessCluster(names, extraFlags, secure);
-    if (secure.pbftKeys === true) await generateKeyFiles(join(c.dir, 'keys'), names);
+    const c = new ProcessCluster(names, extraFlags, options);
+    if (options.pbftKeys === true) await generateKeyFiles(join(c.dir, 'keys'), names);
     for (const name of names) {
       c.members.set(name, { name, clientPort: await freePort(), peerPort: await freePort(), child: null, exited: Promise.resolve(), client: null });
     }
@@ -90,15 +96,15 @@ export class ProcessCluster {
   }
 
   private get peerScheme(): string {
-    return this.secure.peerScheme ?? 'http';
+    return this.options.peerScheme ?? 'http';
   }
 
   private get trustedCa(): Buffer | null {
-    return this.secure.tls === undefined ? null : readFileSync(this.secure.tls.ca);
+    return this.options.tls === undefined ? null : readFileSync(this.options.tls.ca);
   }
 
   private get clientScheme(): string {
-    return this.secure.tls === undefined ? 'http' : 'https';
+    return this.options.tls === undefined ? 'http' : 'https';
   }
 
   peerPort(name: string): number {
@@ -122,7 +128,7 @@ export class ProcessCluster {
     const m = this.member(name);
     m.client ??= new Etcd3({
       hosts: `${this.clientScheme}://${this.endpoint(name)}`,
-      ...(this.secure.tls === undefined ? {} : { credentials: { rootCertificate: readFileSync(this.secure.tls.ca) } }),
+      ...(this.options.tls === undefined ? {} : { credentials: { rootCertificate: readFileSync(this.options.tls.ca) } }),
       dialTimeout: 2_000,
       defaultCallOptions: () => ({ deadline: Date.now() + 5_000 }),
       faultHandling: { host: () => noop, global: noop },
@@ -155,7 +161,7 @@ export class ProcessCluster {
       '--initial-cluster-token', 'test',
       '--heartbeat-interval', '50',
       '--election-timeout', '500',
-      ...(this.secure.pbftKeys === true ? ['--pbft-private-key', join(this.dir, 'keys', `${name}.key`), '--pbft-public-keys', join(this.dir, 'keys', 'public-keys.json')] : []),
+      ...(this.options.pbftKeys === true ? ['--pbft-private-key', join(this.dir, 'keys', `${name}.key`), '--pbft-public-keys', join(this.dir, 'keys', 'public-keys.json')] : []),
       ...this.extraFlags,
       ...extraFlags,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -185,21 +191,39 @@ export class ProcessCluster {
   }
 
   /** The leader's name once every running member agrees on one (bounded wait). */
+  /** The leader that every running member (or `leaderQuorum` of them, itself included) names. */
   async waitForLeader(boundMs = 20_000): Promise<string> {
     const deadline = Date.now() + boundMs;
     for (;;) {
       const running = [...this.members.values()].filter((m) => m.child !== null);
       try {
         const statuses = await Promise.all(running.map((m) => memberStatus(this.endpoint(m.name), 1_000, this.trustedCa)));
-        const leaders = new Set(statuses.map((s) => s.leader));
-        const leader = statuses.find((s) => s.header.member_id === statuses[0]?.leader);
-        if (leaders.size === 1 && leader !== undefined) return running[statuses.indexOf(leader)]!.name;
+        const quorum = this.options.leaderQuorum ?? running.length;
+        for (const candidate of statuses) {
+          const agreeing = statuses.filter((s) => s.leader === candidate.header.member_id);
+          if (agreeing.length >= quorum && agreeing.includes(candidate)) return running[statuses.indexOf(candidate)]!.name;
+        }
       } catch {
         // a member is still starting
       }
       if (Date.now() > deadline) throw new Error(`no agreed leader within ${boundMs} ms\n${this.output.slice(-40).join('\n')}`);
       await sleep(100);
     }
+  }
+
+  /** Running members that name `leader` as the leader. */
+  async following(leader: string): Promise<string[]> {
+    const running = [...this.members.values()].filter((m) => m.child !== null);
+    const leaderId = (await memberStatus(this.endpoint(leader), 1_000, this.trustedCa)).header.member_id;
+    const out: string[] = [];
+    for (const m of running) {
+      try {
+        if ((await memberStatus(this.endpoint(m.name), 1_000, this.trustedCa)).leader === leaderId) out.push(m.name);
+      } catch {
+        // not answering: not following
+      }
+    }
+    return out;
   }
 
   async stop(): Promise<void> {

@@ -79,9 +79,10 @@ export function runWorkload(cluster: ProcessCluster, options: { clients: number;
 }
 
 /** Every acknowledged write's key on every member (serializable reads, after catching up). */
-export async function missingAcks(cluster: ProcessCluster, acked: readonly string[], boundMs = 20_000): Promise<Map<string, number>> {
+/** Per member (all of them unless `members` names some): how many acknowledged writes it lacks. */
+export async function missingAcks(cluster: ProcessCluster, acked: readonly string[], boundMs = 20_000, members: readonly string[] = cluster.names): Promise<Map<string, number>> {
   const missing = new Map<string, number>();
-  for (const name of cluster.names) {
+  for (const name of members) {
     const deadline = Date.now() + boundMs;
     for (;;) {
       let have = new Set<string>();

@@ -147,6 +147,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** Ticks since start (rate limits). */
   private clock = 0;
   private readonly farBehindHelpedAt = new Map<NodeId, number>();
+  /** The highest sequence number each other replica said (in a STATUS) it executed. */
+  private readonly peerExecuted = new Map<NodeId, number>();
+  /** The tick at which lastExecuted last moved. */
+  private executedAtClock = 0;
+  private readonly statusAnsweredAt = new Map<NodeId, number>();
   private readonly viewChanges = new Map<number, Map<NodeId, SignedViewChange>>();
   private ownViewChange: SignedViewChange | null = null;
   private readonly latestViewChangeOf = new Map<NodeId, number>();
@@ -282,7 +287,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
         this.timedRequest = { client: first.client, timestamp: first.timestamp, forwarded: false };
         this.requestTimerTicks = 0;
       }
-      if (++this.requestTimerTicks >= this.requestTimeoutTicks) {
+      // Paused, not reset, while it is catching up: the system is ordering requests without it.
+      if (!this.catchingUp() && ++this.requestTimerTicks >= this.requestTimeoutTicks) {
         if (this.timedRequest.forwarded) {
           this.startViewChange(this.view + 1);
         } else {
@@ -714,6 +720,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       }
     }
     if (progressed) {
+      this.executedAtClock = this.clock;
       if (this.timedRequest !== null && !this.isPending(this.timedRequest)) {
         this.timedRequest = null;
         this.requestTimerTicks = 0;
@@ -726,14 +733,26 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** Tell the others how far we executed in this view, so that they resend what we missed. */
   private sendStatus(): void {
     if (this.role === 'view-change') return;
+    this.broadcast(this.statusBody(this.replicas));
+  }
+
+  private sendStatusTo(r: NodeId): void {
+    this.send(r, this.statusBody([r]));
+  }
+
+  private statusBody(receivers: readonly NodeId[]): DistributiveOmit<Extract<PbftMessage, { type: 'status' }>, 'from' | 'to'> {
     const payload = statusPayload(this.view, this.lastExecuted, this.id);
-    this.broadcast({ type: 'status', view: this.view, lastExecuted: this.lastExecuted, replica: this.id, macs: macVector(this.auth, payload, this.replicas) });
+    return { type: 'status', view: this.view, lastExecuted: this.lastExecuted, replica: this.id, macs: macVector(this.auth, payload, receivers) };
   }
 
   private onStatus(m: Extract<PbftMessage, { type: 'status' }>): void {
     if (!this.isReplica(m.replica)) return this.bad();
     if (!this.skipAuth() && !verifyMacVector(this.auth, statusPayload(m.view, m.lastExecuted, m.replica), m.replica, m.macs)) return this.bad();
-    if (this.role === 'view-change' || m.replica === this.id || !Number.isSafeInteger(m.view) || !Number.isSafeInteger(m.lastExecuted)) return;
+    if (m.replica === this.id || !Number.isSafeInteger(m.view) || !Number.isSafeInteger(m.lastExecuted)) return;
+    if (m.lastExecuted > (this.peerExecuted.get(m.replica) ?? 0)) this.peerExecuted.set(m.replica, m.lastExecuted);
+    if (this.role === 'view-change') return;
+    // It is behind us: say how far we are, so that it knows to catch up rather than suspect the primary.
+    if (m.lastExecuted + this.maxInFlightBatches < this.lastExecuted && this.mayAnswerStatus(m.replica)) this.sendStatusTo(m.replica);
     if ((m.view < this.view || m.lastExecuted < this.stable.seq) && this.mayHelpFarBehind(m.replica)) {
       // It was down or cut off: the NEW-VIEW that began our view (signed by its primary, so any
       // replica may forward it) and our stable checkpoint bring it here without waiting for the
@@ -747,11 +766,40 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     for (const seq of this.slots.keys()) if (seq > m.lastExecuted) this.helpLaggard(seq, m.replica);
   }
 
+  /**
+   * Is this replica behind the others, rather than the primary stalled? It is when f + 1 other
+   * replicas (so at least one honest one) said in a STATUS that they executed further than the
+   * primary's pipeline reaches beyond it: the system is ordering requests, and its own request may
+   * be among those it has yet to catch up on. (Executed, not merely committed: a primary that
+   * leaves a gap gets commits above it, but nobody executes past the gap, so timers still run.)
+   * A replica just back from a restart is behind; if its timer ran, it could give up on a working
+   * primary alone and be left out of the view the others stay in. The timer is paused, not reset,
+   * and only while the replica keeps executing.
+   */
+  private catchingUp(): boolean {
+    // Only while catching up makes progress: a replica that cannot get what it lacks in this view
+    // (those who executed it moved on to a view change) must let its timer run and join them.
+    if (this.clock - this.executedAtClock > this.requestTimeoutTicks) return false;
+    const ahead = this.lastExecuted + this.maxInFlightBatches;
+    let replicas = 0;
+    for (const executed of this.peerExecuted.values()) if (executed > ahead) replicas++;
+    return replicas >= this.f + 1;
+  }
+
   /** At most one NEW-VIEW and checkpoint per replica per announce interval: a liar's STATUS messages cannot make us flood. */
   private mayHelpFarBehind(r: NodeId): boolean {
-    const last = this.farBehindHelpedAt.get(r);
-    if (last !== undefined && this.clock - last < this.announceTicks) return false;
-    this.farBehindHelpedAt.set(r, this.clock);
+    return this.rateLimited(this.farBehindHelpedAt, r, this.announceTicks);
+  }
+
+  /** At most one STATUS in answer per replica per retransmit interval. */
+  private mayAnswerStatus(r: NodeId): boolean {
+    return this.rateLimited(this.statusAnsweredAt, r, this.retransmitTicks);
+  }
+
+  private rateLimited(last: Map<NodeId, number>, r: NodeId, everyTicks: number): boolean {
+    const at = last.get(r);
+    if (at !== undefined && this.clock - at < everyTicks) return false;
+    last.set(r, this.clock);
     return true;
   }
 
@@ -924,6 +972,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.applyOut = [];
     this.batchesOut = [];
     this.lastExecuted = m.seq;
+    this.executedAtClock = this.clock;
     if (this.highestCommitSent < m.seq) this.highestCommitSent = m.seq;
     this.lastExecutedTimestamp.clear();
     for (const [c, t] of state.clients) this.lastExecutedTimestamp.set(c, t);
