@@ -39,6 +39,7 @@ import { PbftHost, type ExecutedRequest } from '../protocols/pbft/host.js';
 import { SimKeyring } from './sim-authenticator.js';
 import type { RunOutcome, RunResult } from './simulation.js';
 import { LinkFaults } from './link-faults.js';
+import { SimTrace } from './trace.js';
 import { randomRegisterOp, recordedOperation } from './workload.js';
 
 export interface BftSimOptions extends SimOptions {
@@ -137,8 +138,7 @@ export class BftSimulation {
   private readonly clients: Client[] = [];
   private readonly adversary: Adversary;
   private readonly history: Operation[] = [];
-  private readonly trace: string[] = [];
-  private traceHash = 0x811c9dc5;
+  private readonly trace: SimTrace;
   private now = 0;
   private events = 0;
   private delivered = 0;
@@ -164,6 +164,7 @@ export class BftSimulation {
     // A BFT client waits through a view change (request timeout plus view-change timeout) before it gives up.
     const o: BftSimOptions = { ...options, clientTimeoutMs: Math.max(options.clientTimeoutMs, BFT_CLIENT_TIMEOUT_MS), clientAttempts: Math.max(options.clientAttempts, BFT_CLIENT_ATTEMPTS) };
     this.o = o;
+    this.trace = new SimTrace(o.trace);
     this.rng = new Prng(o.seed);
     this.ids = Array.from({ length: o.nodes }, (_, i) => nodeId(`n${i + 1}`));
     this.f = byzantineFaults(o.nodes);
@@ -255,8 +256,8 @@ export class BftSimulation {
     return {
       outcome,
       history: this.history,
-      trace: this.trace,
-      traceHash: (this.traceHash >>> 0).toString(16).padStart(8, '0'),
+      trace: this.trace.lines,
+      traceHash: this.trace.hash,
       stats: {
         seed: this.o.seed, messagesDelivered: this.delivered, messagesDropped: this.dropped, operations: this.history.length,
         simulatedMs: this.now, events: this.events, invariantChecks: this.checks, faultsInjected: this.faultsInjected,
@@ -284,10 +285,7 @@ export class BftSimulation {
   }
 
   private note(line: string): void {
-    if (this.o.trace) this.trace.push(`${this.now.toFixed(3).padStart(10)} ${line}`);
-    let h = this.traceHash ^ Math.floor(this.now * 1000);
-    for (let i = 0; i < line.length; i++) h = Math.imul(h ^ line.charCodeAt(i), 0x01000193);
-    this.traceHash = h;
+    this.trace.note(this.now, line);
   }
 
   // ---- replicas -------------------------------------------------------------------------------
@@ -337,12 +335,7 @@ export class BftSimulation {
       this.byType[msg.type] = (this.byType[msg.type] ?? 0) + 1;
     }
     if (this.o.trace) this.note(`deliver ${msg.type} ${msg.from}>${msg.to}`);
-    else {
-      let h = this.traceHash ^ Math.floor(this.now * 1000);
-      h = Math.imul(h ^ n.index, 0x01000193);
-      h = Math.imul(h ^ msg.type.length, 0x01000193);
-      this.traceHash = h;
-    }
+    else this.trace.mix(this.now, n.index, msg.type.length);
     if (n.broken) return;
     if (n.byzantine) for (const o of this.adversary.observe(msg, n.id)) this.send(o.msg, o.delayMs);
     this.guard(n, () => n.host.replica.step(msg));

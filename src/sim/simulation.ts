@@ -15,6 +15,7 @@ import { randomRegisterOp, recordedOperation } from './workload.js';
 import { EventQueue } from './event-queue.js';
 import { hasLogView, Invariants, SafetyViolation, type LogView } from './invariants.js';
 import type { FaultKind, SimOptions } from './options.js';
+import { SimTrace } from './trace.js';
 
 type Event =
   | { readonly kind: 'tick'; readonly node: NodeId; readonly incarnation: number }
@@ -163,8 +164,7 @@ export class Simulation {
   /** Random stream for faults that must not perturb the main stream (CRASH_BEFORE_SYNC). */
   private readonly buggify: Random;
   private readonly history: Operation[] = [];
-  private readonly trace: string[] = [];
-  private traceHash = 0x811c9dc5;
+  private readonly trace: SimTrace;
   private now = 0;
   private events = 0;
   private delivered = 0;
@@ -193,6 +193,7 @@ export class Simulation {
   private readonly churn: boolean;
 
   constructor(private readonly protocol: ProtocolDefinition, private readonly o: SimOptions) {
+    this.trace = new SimTrace(o.trace);
     this.rng = new Prng(o.seed);
     this.ids = Array.from({ length: o.nodes }, (_, i) => nodeId(`n${i + 1}`));
     this.membership = { voters: this.ids, outgoingVoters: [], learners: [] };
@@ -248,8 +249,8 @@ export class Simulation {
     return {
       outcome,
       history: this.history,
-      trace: this.trace,
-      traceHash: (this.traceHash >>> 0).toString(16).padStart(8, '0'),
+      trace: this.trace.lines,
+      traceHash: this.trace.hash,
       stats: {
         seed: this.o.seed, messagesDelivered: this.delivered, messagesDropped: this.dropped, operations: this.history.length,
         simulatedMs: this.now, events: this.events, invariantChecks: this.invariants.checks, faultsInjected: this.faultsInjected,
@@ -282,20 +283,8 @@ export class Simulation {
     }
   }
 
-  /** What note(`d from>to`) would add to the trace hash, without building the string (hot path). */
-  private noteDelivery(to: number, from: number): void {
-    let h = this.traceHash ^ Math.floor(this.now * 1000);
-    h = Math.imul(h ^ 0x64, 0x01000193);
-    h = Math.imul(h ^ from, 0x01000193);
-    h = Math.imul(h ^ to, 0x01000193);
-    this.traceHash = h;
-  }
-
   private note(line: string): void {
-    if (this.o.trace) this.trace.push(`${this.now.toFixed(3).padStart(10)} ${line}`);
-    let h = this.traceHash ^ Math.floor(this.now * 1000);
-    for (let i = 0; i < line.length; i++) h = Math.imul(h ^ line.charCodeAt(i), 0x01000193);
-    this.traceHash = h;
+    this.trace.note(this.now, line);
   }
 
   private onTick(id: NodeId, incarnation: number): void {
@@ -326,7 +315,7 @@ export class Simulation {
     }
     this.delivered++;
     if (this.o.trace) this.note(`deliver ${describe(msg)}`);
-    else this.noteDelivery(n.index, this.nodes.get(msg.from)?.index ?? 0);
+    else this.trace.mix(this.now, 0x64, this.nodes.get(msg.from)?.index ?? 0, n.index); // a delivery, from>to, without building a line
     n.replica.step(msg);
     this.drive(n);
   }
