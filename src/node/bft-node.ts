@@ -21,7 +21,7 @@ import { nodeId } from '../core/ids.js';
 import { Prng } from '../core/prng.js';
 import type { ReplicaStatus, StateMachine } from '../core/replica.js';
 import { PbftReplica, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReply } from '../protocols/pbft/index.js';
-import type { Snapshot } from '../core/replica.js';
+import type { Persist, Snapshot } from '../core/replica.js';
 import { DurableStorage } from '../storage/index.js';
 import { principalMember } from './bft-keys.js';
 import { BftClient } from '../protocols/pbft/client.js';
@@ -218,7 +218,7 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
   }
 
   /** Hand a Persist to the log; messages produced from now on wait for it (see flush). */
-  private save(p: Parameters<DurableStorage<PbftHardState>['save']>[0]): void {
+  private save(p: Persist<PbftHardState>): void {
     const k = ++this.savesIssued;
     this.storage.save(p).then(() => {
       this.savesDurable = k;

@@ -218,7 +218,7 @@ export class BftSimulation {
       sm,
       query: (op) => ({ ok: true, value: sm.get((unpack(op) as SessionCommand).op.key) }),
       encodeResult: (r) => pack(r),
-    }, auth, this.o.mutant === 'forget-on-restart' ? null : restored?.snapshot ?? null);
+    }, auth, restored?.snapshot ?? null);
     if (disk !== null) host.persister = { save: (p) => disk.write(p), saveCheckpoint: (c) => disk.saveSnapshot(c) };
     return host;
   }

@@ -46,14 +46,17 @@ export class PbftHost<R> {
   /** Null: nothing is kept (scenario tests that never restart a replica). */
   persister: PbftPersister | null = null;
 
-  /** `restored`: the stable checkpoint the replica restarted from (see PbftReplica's restore); the service starts from its state. */
+  /**
+   * `restored`: the snapshot on disk when the replica restarted. The service starts from its state
+   * if the replica came back from that checkpoint (it does, unless a mutant threw its disk away).
+   */
   constructor(
     readonly replica: PbftReplica,
     readonly service: ServiceAdapter<R>,
     private readonly auth: Authenticator,
     restored: Snapshot | null = null,
   ) {
-    if (restored !== null) {
+    if (restored !== null && replica.status().stableCheckpoint === restored.meta.index) {
       service.sm.restore(checkpointServiceState(restored.data));
       this.lastApplied = restored.meta.index;
     }

@@ -92,8 +92,7 @@ export class PbftCluster {
       ...(mutant === undefined ? {} : { mutant }),
       ...(restored === null ? {} : { restored }),
     });
-    const snapshot = mutant === 'forget-on-restart' ? null : restored?.snapshot ?? null;
-    const host = new PbftHost(replica, { sm, query: (op) => `read:${sm.ops.length}:${dec.decode(op)}`, encodeResult: (r) => enc.encode(r) }, auth, snapshot);
+    const host = new PbftHost(replica, { sm, query: (op) => `read:${sm.ops.length}:${dec.decode(op)}`, encodeResult: (r) => enc.encode(r) }, auth, restored?.snapshot ?? null);
     const disk = this.disks.get(id)!;
     host.persister = {
       save: (p) => {
