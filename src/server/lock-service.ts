@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { MvccEvent, RangeResult, TxnRequest, TxnResult } from '../statemachine/mvcc/index.js';
 import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
 import { kvRead, kvWrite, op, prefixEnd, type ServiceContext } from './service-context.js';
+import { unaryHandler } from './unary.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -113,12 +114,10 @@ export function respondAs<Req>(
   ctx: ServiceContext,
   handler: (caller: ServiceContext, req: Req, signal: AbortSignal) => Promise<Record<string, unknown>>,
 ) {
-  return (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
-    const signal = callSignal(call);
-    ctx.asCaller(call.metadata)
-      .then((caller) => handler(caller, call.request, signal))
-      .then((res) => callback(null, res), (err: unknown) => callback(serviceError(err)));
-  };
+  return unaryHandler<Req>((req, metadata, call) => {
+    const signal = callSignal(call); // now, so that a cancel while the caller is resolved is not missed
+    return ctx.asCaller(metadata).then((caller) => handler(caller, req, signal));
+  }, serviceError);
 }
 
 export function serviceError(err: unknown): grpc.ServiceError {
