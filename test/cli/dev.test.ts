@@ -13,8 +13,10 @@ import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-// Away from etcd's own ports, in case an etcd runs on this machine.
-const OFFSET = 10_000 + (process.pid % 500) * 7;
+// Away from etcd's own ports (offset 0), in case an etcd runs on this machine, and below the
+// ports the system hands out (32768 and up on Linux): `quorate dev` has a fixed layout, up to
+// 32380 + offset, and tests beside this one take free ports from the system.
+const OFFSET = 1 + (process.pid % 38) * 10;
 /** A client call to the local cluster taking longer than this is stuck. */
 const CALL_DEADLINE_MS = 15_000;
 

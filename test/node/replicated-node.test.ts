@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { nodeId, NotLeader, type Index, type NodeId, type StateMachine } from '../../src/core/index.js';
 import { raftProtocol } from '../../src/protocols/raft/index.js';
 import { ReplicatedNode, type MemberAddresses } from '../../src/node/index.js';
+import { freePort } from '../ports.js';
 
 class AppendLog implements StateMachine<number> {
   items: string[] = [];
@@ -59,7 +60,6 @@ async function retry<T>(f: () => Promise<T>, attempts = 50): Promise<T> {
   }
 }
 
-let basePort = 26000 + (process.pid % 1000) * 10;
 
 interface TestCluster {
   nodes: ReplicatedNode<number>[];
@@ -74,9 +74,9 @@ interface TestCluster {
 function clusterTest(name: string, body: (c: TestCluster) => Promise<void>): void {
   test(name, { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'quorate-node-'));
-    const port0 = basePort;
-    basePort += 5;
-    const members: MemberAddresses[] = ['a', 'b', 'c'].map((n, i) => ({ id: nodeId(n), peer: { host: '127.0.0.1', port: port0 + i } }));
+    // Ports the system hands out free: a test running beside this one cannot hold them.
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const members: MemberAddresses[] = ['a', 'b', 'c'].map((n, i) => ({ id: nodeId(n), peer: { host: '127.0.0.1', port: ports[i]! } }));
     const sms = new Map<NodeId, AppendLog>();
     const startAll = () =>
       Promise.all(members.map((m) => {
