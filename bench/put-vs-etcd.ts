@@ -45,7 +45,7 @@ const SYSTEMS: readonly System[] = [
   {
     name: 'quorate-pbft', command: [...QUORATE, '--protocol', 'pbft'], basePort: 15379, members: 4,
     prepare: async (dir, names) => { await generateKeyFiles(join(dir, 'keys'), names); },
-    memberFlags: (dir, name) => ['--pbft-private-key', join(dir, 'keys', `${name}.key`), '--pbft-public-keys', join(dir, 'keys', 'public-keys.json')],
+    memberFlags: (dir, name) => ['--bft-private-key', join(dir, 'keys', `${name}.key`), '--bft-public-keys', join(dir, 'keys', 'public-keys.json')],
   },
 ];
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { UsageError } from './command.js';
 import { COMMANDS } from './registry.js';
+import { DEFAULT_PROTOCOL, PROTOCOLS } from '../protocols/registry.js';
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -10,12 +11,29 @@ function usage(): string {
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
+    '',
+    'protocols (--protocol NAME; `quorate help protocols` says more):',
+    ...[...PROTOCOLS.keys()].map((p) => `  ${p}${p === DEFAULT_PROTOCOL ? ' (default)' : ''}`),
+    '',
     'Run `quorate <command> --help` for a command\'s options.',
+  ].join('\n');
+}
+
+/** Every protocol the registry has, with what it is and what it tolerates. */
+function protocolsHelp(): string {
+  const width = Math.max(...[...PROTOCOLS.keys()].map((n) => n.length));
+  return [
+    'protocols (`--protocol NAME` for serve, dev, sim and snapshot restore):',
+    ...[...PROTOCOLS.values()].map((p) => `  ${p.name.padEnd(width)}  ${p.summary}; tolerates ${p.faultModel === 'byzantine' ? 'lying (Byzantine) members' : 'crashes'}${p.keys === 'per-member' ? '; members need keys (`quorate keys generate`)' : ''}${p.name === DEFAULT_PROTOCOL ? ' (default)' : ''}`),
   ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest[0] === 'protocols') {
+    console.log(protocolsHelp());
+    return 0;
+  }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     console.log(usage());
     return 0;

@@ -45,3 +45,13 @@ export function verifyMacVector(auth: Authenticator, payload: string, from: Prin
   const m = vector[auth.self];
   return typeof m === 'string' && auth.verifyMac(payload, from, m);
 }
+
+/**
+ * The member a principal belongs to: replica "m1" is itself, client "m1#k" is hosted by m1 and
+ * uses m1's keys (trusting a member's clients is trusting the member). Drivers route a message
+ * to the member that hosts its addressee.
+ */
+export function principalMember(principal: Principal): string {
+  const hash = principal.indexOf('#');
+  return hash < 0 ? principal : principal.slice(0, hash);
+}

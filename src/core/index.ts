@@ -5,3 +5,4 @@ export * from './prng.js';
 export * from './quorum.js';
 export * from './replica.js';
 export * from './authenticator.js';
+export * from './protocol.js';

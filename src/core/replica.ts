@@ -120,6 +120,11 @@ export interface ReplicaStatus {
   /** Term / view / ballot counter. */
   readonly term: Term;
   readonly leader: NodeId | null;
+  /**
+   * True while this replica acts as the leader (Raft's leader, Paxos's distinguished proposer,
+   * PBFT's primary of a view it has entered). Drivers decide with this, never with `role`.
+   */
+  readonly leading: boolean;
   readonly commitIndex: Index;
   readonly appliedIndex: Index;
   readonly membership: Membership;
@@ -196,6 +201,11 @@ export interface StateMachine<R = unknown> {
   snapshot(): Uint8Array;
   /** Replace the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
+  /**
+   * Optional: execute a read-only command against the current state without changing it (the
+   * read-only optimisation of Byzantine protocols). Without it such requests go through the log.
+   */
+  query?(command: Uint8Array): R;
   /** Optional: sees each committed membership change entry, in log order (e.g. to keep member addresses). */
   applyConfig?(data: Uint8Array, index: Index): void;
 }
@@ -204,21 +214,6 @@ export interface MutantInfo {
   /** One word, used with `--mutant NAME`. */
   readonly name: string;
   readonly description: string;
-}
-
-/** A protocol as drivers see it: the simulator and the node runtime look protocols up by name. */
-export interface ProtocolDefinition<M extends Envelope = Envelope, H = unknown> {
-  readonly name: string;
-  readonly faultModel: 'crash' | 'byzantine';
-  readonly mutants: readonly MutantInfo[];
-  /** The protocol-specific options `create` reads (tuning and limits), by name: what a driver may pass through. */
-  readonly optionNames: readonly string[];
-  create(options: ReplicaOptions<H>): Replica<M, H>;
-  /**
-   * Optional: a checker of the protocol's own safety invariants, for drivers that see every
-   * message and every replica (the simulator). It throws an InvariantViolation when one breaks.
-   */
-  createMonitor?(options: MonitorOptions): SafetyMonitor<M>;
 }
 
 export interface MonitorOptions {

@@ -38,3 +38,33 @@ export interface StoragePort<H> {
   close(done: Done): void;
   stats(): StorageStats;
 }
+
+/** A timer set through the clock port. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/**
+ * Time and scheduling. Real: performance.now(), setTimeout, setImmediate. Simulated: the virtual
+ * clock of the simulator's event loop (which also skews and pauses it per node).
+ */
+export interface ClockPort {
+  /** Monotonic milliseconds. */
+  now(): number;
+  /** Run `fn` once after `ms` (a timeout, never a tick: ticks are the runtime's). */
+  setTimer(ms: number, fn: () => void): TimerHandle;
+  /**
+   * Run `fn` once the current turn of the event loop is over: inputs that arrive in one turn (a
+   * batch of socket reads) are handled as one Ready.
+   */
+  defer(fn: () => void): void;
+}
+
+/** Frames between members; `send` returns false when the peer cannot be reached now. */
+export interface NetworkPort<F> {
+  send(frame: F): boolean;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+export const silentLogger: Logger = () => {};

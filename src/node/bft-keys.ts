@@ -10,6 +10,7 @@
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject } from 'node:crypto';
 import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { principalMember } from '../core/authenticator.js';
 import { QuorateError } from '../core/errors.js';
 import type { CryptoKeys } from './crypto-authenticator.js';
 
@@ -32,10 +33,10 @@ export const MAX_KEY_MEMBERS = 1_000;
 
 const MEMBER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const PRIVATE_KIND = 'quorate-pbft-private-key';
-const PUBLIC_KIND = 'quorate-pbft-public-keys';
+const PRIVATE_KIND = 'quorate-bft-private-key';
+const PUBLIC_KIND = 'quorate-bft-public-keys';
 /** HKDF info prefix: binds a MAC key to its use, then to its two principals. */
-const MAC_INFO = 'quorate-pbft-mac';
+const MAC_INFO = 'quorate-bft-mac';
 
 /** What went wrong with key material, for programs (the message is for people). */
 export type BftKeyProblem =
@@ -77,15 +78,7 @@ export interface BftKeyMaterial {
   readonly publicKeys: ReadonlyMap<string, MemberPublicKeys>;
 }
 
-/**
- * The member a principal belongs to: replica "m1" is itself, client "m1#k" is hosted by m1 and
- * uses m1's keys (trusting a member's clients is trusting the member). The same "member#k"
- * convention as the node runtime's client principals.
- */
-export function principalMember(principal: string): string {
-  const hash = principal.indexOf('#');
-  return hash < 0 ? principal : principal.slice(0, hash);
-}
+export { principalMember };
 
 export function checkMemberName(name: string): void {
   if (name.length === 0 || name.length > MAX_MEMBER_NAME_LENGTH || !MEMBER_NAME.test(name)) {
@@ -283,9 +276,9 @@ export interface KeyFiles {
 
 /** Loads and validates member `self`'s key material for a cluster of `members`. */
 export async function loadBftKeyMaterial(files: KeyFiles, self: string, members: readonly string[]): Promise<BftKeyMaterial> {
-  const priv = parsePrivateKeyFile(await readKeyFile(files.privateKeyFile, 'private key file', '--pbft-private-key'), files.privateKeyFile);
-  if (priv.name !== self) throw new BftKeyError('not-this-member', `${files.privateKeyFile} holds the keys of '${priv.name}', not of this member '${self}' (check --pbft-private-key and --name)`);
-  const pub = parsePublicKeysFile(await readKeyFile(files.publicKeysFile, 'public keys file', '--pbft-public-keys'), files.publicKeysFile);
+  const priv = parsePrivateKeyFile(await readKeyFile(files.privateKeyFile, 'private key file', '--bft-private-key'), files.privateKeyFile);
+  if (priv.name !== self) throw new BftKeyError('not-this-member', `${files.privateKeyFile} holds the keys of '${priv.name}', not of this member '${self}' (check --bft-private-key and --name)`);
+  const pub = parsePublicKeysFile(await readKeyFile(files.publicKeysFile, 'public keys file', '--bft-public-keys'), files.publicKeysFile);
   return checkKeyMaterial(priv, pub, members, files.publicKeysFile);
 }
 

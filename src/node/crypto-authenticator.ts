@@ -57,7 +57,7 @@ export class CryptoAuthenticator implements Authenticator {
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 /**
- * Keys derived from one shared secret: for tests, and for `serve --pbft-insecure-keys-from-token`
+ * Keys derived from one shared secret: for tests, and for `serve --bft-insecure-keys-from-token`
  * trials only, since whoever holds the secret can derive every principal's keys and so act as
  * any of them. A deployment provisions each member's own keys (bft-keys.ts).
  */

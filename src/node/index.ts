@@ -1,3 +1,3 @@
 export * from './config.js';
 export * from './node.js';
-export { RequestTimeout } from './waiters.js';
+export { RequestTimeout } from '../driver/waiters.js';

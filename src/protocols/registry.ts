@@ -1,20 +1,26 @@
 /**
- * Protocols by name: the simulator, the node runtime and the CLI look a protocol up here and
- * see only the Replica contract. Adding a protocol is one entry.
+ * Protocols by name: the simulator, the node runtime, the server and the CLI look a protocol up
+ * here and see only its ProtocolDefinition. Adding a protocol is its folder and one line below.
  */
-import type { ProtocolDefinition } from '../core/replica.js';
+import type { ProtocolDefinition } from '../core/protocol.js';
 import { raftProtocol } from './raft/index.js';
 import { multiPaxosProtocol } from './paxos/index.js';
 import { pbftProtocol } from './pbft/index.js';
 
-export const PROTOCOLS: ReadonlyMap<string, ProtocolDefinition> = new Map<string, ProtocolDefinition>([
-  [raftProtocol.name, raftProtocol as unknown as ProtocolDefinition],
-  [multiPaxosProtocol.name, multiPaxosProtocol as unknown as ProtocolDefinition],
-  [pbftProtocol.name, pbftProtocol as unknown as ProtocolDefinition],
-]);
+/** The protocol a member and the simulator run unless told otherwise. */
+export const DEFAULT_PROTOCOL = raftProtocol.name;
+
+export const PROTOCOLS: ReadonlyMap<string, ProtocolDefinition> = new Map(
+  [raftProtocol, multiPaxosProtocol, pbftProtocol].map((p) => [p.name, p as unknown as ProtocolDefinition]),
+);
 
 export function protocolByName(name: string): ProtocolDefinition {
   const p = PROTOCOLS.get(name);
   if (p === undefined) throw new Error(`unknown protocol '${name}'; known: ${[...PROTOCOLS.keys()].join(', ')}`);
   return p;
+}
+
+/** "raft|multipaxos|pbft", for usage texts. */
+export function protocolNames(separator = '|'): string {
+  return [...PROTOCOLS.keys()].join(separator);
 }

@@ -12,10 +12,12 @@ import { QuorateError } from '../core/errors.js';
 import { ReplicatedNode } from '../node/index.js';
 import type { Logger } from '../node/config.js';
 import type { PeerTls } from '../transport/index.js';
-import { PROTOCOLS, protocolByName } from '../protocols/registry.js';
-import { BftNode, type BftNodeOptions } from '../node/bft-node.js';
+import { DEFAULT_PROTOCOL, PROTOCOLS, protocolByName, protocolNames } from '../protocols/registry.js';
+import type { Authenticator, Principal } from '../core/authenticator.js';
+import { DEFAULT_DRIVER_LIMITS } from '../driver/limits.js';
+import { clientPrincipal } from '../driver/quorum-proposals.js';
 import { BftKeyError, bftCryptoKeys, loadBftKeyMaterial, type KeyFiles } from '../node/bft-keys.js';
-import { deriveKeys } from '../node/crypto-authenticator.js';
+import { CryptoAuthenticator, deriveKeys, type CryptoKeys } from '../node/crypto-authenticator.js';
 import { pack } from '../core/codec.js';
 import { KvStateMachine, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { clusterId, loadOrCreateIdentity, parseInitialCluster, parseUrl, type ClusterIdentity, type MemberConfig } from './cluster-config.js';
@@ -27,7 +29,7 @@ import { DEFAULT_RETRY_POLICY } from './retry.js';
 
 export interface MemberOptions {
   readonly name: string;
-  /** The consensus protocol, by its registry name (e.g. "raft", "multipaxos"). Default "raft". */
+  /** The consensus protocol, by its registry name (see `quorate serve --help`). Default: the registry's default. */
   readonly protocol?: string;
   readonly dataDir: string;
   readonly listenClientUrls: readonly string[];
@@ -56,26 +58,32 @@ export interface MemberOptions {
   /** etcd --listen-metrics-urls: extra plain-HTTP listeners for /health and /metrics. */
   readonly listenMetricsUrls?: readonly string[];
   /**
-   * Byzantine protocols (pbft) only, and required there: this member's private key file and the
-   * cluster's public keys file (`quorate keys generate`), or 'insecure-from-token' for a trial
-   * (every key derived from the cluster token: anyone with the token can act as any member).
+   * Protocols whose members need keys (Byzantine ones), and required there: this member's
+   * private key file and the cluster's public keys file (`quorate keys generate`), or
+   * 'insecure-from-token' for a trial (every key derived from the cluster token: anyone with the
+   * token can act as any member).
    */
-  readonly pbftKeys?: KeyFiles | 'insecure-from-token';
+  readonly memberKeys?: KeyFiles | 'insecure-from-token';
 }
 
-/** Why a pbft member refuses to start without keys: no silent insecure default. */
-export const PBFT_KEYS_REQUIRED = 'pbft needs each member\'s own keys: pass --pbft-private-key FILE and --pbft-public-keys FILE (write them with `quorate keys generate --names m1,m2,... --out DIR`), or --pbft-insecure-keys-from-token for a trial (insecure: anyone with the cluster token can act as any member)';
+/** Why a member of a Byzantine protocol refuses to start without keys: no silent insecure default. */
+export function memberKeysRequired(protocol: string): string {
+  return `${protocol} needs each member's own keys: pass --bft-private-key FILE and --bft-public-keys FILE (write them with \`quorate keys generate --names m1,m2,... --out DIR\`), or --bft-insecure-keys-from-token for a trial (insecure: anyone with the cluster token can act as any member)`;
+}
 
 export interface Member {
   readonly identity: ClusterIdentity;
-  readonly node: ReplicatedNode<KvOutcome> | BftNode<KvOutcome>;
+  readonly node: ReplicatedNode<KvOutcome>;
   readonly server: EtcdServer;
   stop(): Promise<void>;
 }
 
 export async function startMember(o: MemberOptions): Promise<Member> {
+  const protocolName = o.protocol ?? DEFAULT_PROTOCOL;
+  if (!PROTOCOLS.has(protocolName)) throw new QuorateError('INVALID_ARGUMENT', `unknown --protocol '${protocolName}'; known: ${protocolNames(', ')}`);
+  const protocol = protocolByName(protocolName);
   // Before anything is written to the data directory.
-  if (PROTOCOLS.get(o.protocol ?? 'raft')?.faultModel === 'byzantine' && o.pbftKeys === undefined) throw new BftKeyError('missing-keys', PBFT_KEYS_REQUIRED);
+  if (protocol.keys === 'per-member' && o.memberKeys === undefined) throw new BftKeyError('missing-keys', memberKeysRequired(protocolName));
   const members = parseInitialCluster(o.initialCluster, o.initialClusterToken);
   const self = members.find((m) => m.name === o.name);
   if (self === undefined) throw new QuorateError('INVALID_ARGUMENT', `--initial-cluster has no member named '${o.name}' (check --name)`);
@@ -92,9 +100,6 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     name: o.name, clusterId: identity.clusterId, memberId: identity.members.find((m) => m.name === selfNodeId)?.id,
   });
 
-  const protocolName = o.protocol ?? 'raft';
-  if (!PROTOCOLS.has(protocolName)) throw new QuorateError('INVALID_ARGUMENT', `unknown --protocol '${protocolName}'; known: ${[...PROTOCOLS.keys()].join(', ')}`);
-  const protocol = protocolByName(protocolName);
   // Each protocol keeps its log in a directory named after it: refuse to start one protocol on
   // another's data (the member would come up empty and rejoin as if it had lost its disk).
   for (const other of PROTOCOLS.keys()) {
@@ -107,30 +112,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
   if ((listenPeer.scheme === 'https') !== (o.peerTls !== null)) {
     throw new QuorateError('INVALID_ARGUMENT', 'https:// peer URLs need --peer-cert-file, --peer-key-file and --peer-trusted-ca-file (and those need https:// peer URLs)');
   }
-  const node = protocol.faultModel === 'byzantine'
-    ? await BftNode.start<KvOutcome>({
-      id: nodeId(selfNodeId),
-      clusterId: identity.clusterId,
-      dataDir: o.dataDir,
-      listen: listenPeer,
-      members: identity.members.map((m) => ({ id: nodeId(m.name), peer: parseUrl(m.peerUrls[0] ?? '', '--initial-cluster') })),
-      stateMachine: kv,
-      encodeResult: (r) => pack(r),
-      keysFor: await pbftKeysFor(o, identity, selfNodeId),
-      tickMs: o.heartbeatIntervalMs,
-      // A backup waits two election timeouts for its request, forwards it, and waits two more
-      // before a view change: one replica that gives up early is left out of the view the others
-      // keep (f + 1 are needed to change it), so a primary that only restarts must not cause one.
-      pbft: {
-        requestTimeoutTicks: 2 * Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)),
-        viewChangeTimeoutTicks: Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)),
-        retransmitTicks: 2,
-        announceTicks: 10,
-      },
-      logger: o.logger,
-      peerTls,
-    })
-    : await ReplicatedNode.start<KvOutcome>({
+  const node = await ReplicatedNode.start<KvOutcome>({
     id: nodeId(selfNodeId),
     clusterId: identity.clusterId,
     dataDir: o.dataDir,
@@ -138,16 +120,14 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     members: identity.members.map((m) => ({ id: nodeId(m.name), peer: parseUrl(m.peerUrls[0] ?? '', '--initial-cluster') })),
     learners: (identity.learners ?? []).map((l) => nodeId(l)),
     stateMachine: kv,
+    encodeResult: (r) => pack(r),
     protocol,
-    protocolOptions: {
-      electionTimeoutTicks: Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs)),
-      heartbeatIntervalTicks: 1,
-      preVote: true,
-      checkQuorum: true,
-    },
-    limits: { tickMs: o.heartbeatIntervalMs, snapshotEveryEntries: o.snapshotCount, maxCommandBytes: o.maxRequestBytes + 4096 },
+    // One tick per heartbeat interval, as etcd's raft: the protocol maps the timeouts to ticks.
+    timing: { tickMs: o.heartbeatIntervalMs, heartbeatIntervalMs: o.heartbeatIntervalMs, electionTimeoutMs: o.electionTimeoutMs },
+    limits: { snapshotEveryEntries: o.snapshotCount, maxCommandBytes: o.maxRequestBytes + 4096 },
     logger: o.logger,
     peerTls,
+    ...(protocol.keys === 'per-member' ? { authenticatorFor: await memberAuthenticators(o, identity, selfNodeId, protocolName) } : {}),
   });
 
   let server: EtcdServer;
@@ -203,17 +183,25 @@ async function loadTls(t: NonNullable<MemberOptions['clientTls']>): Promise<Clie
   return { cert, key, ca, clientCertAuth: t.clientCertAuth };
 }
 
-/** Each principal's keys for a pbft member: from its provisioned files, or (opted into) the token. */
-async function pbftKeysFor(o: MemberOptions, identity: ClusterIdentity, self: string): Promise<BftNodeOptions<KvOutcome>['keysFor']> {
-  const source = o.pbftKeys;
-  if (source === undefined) throw new BftKeyError('missing-keys', PBFT_KEYS_REQUIRED);
+/**
+ * The authenticator of each principal a member holds keys for (itself and its clients "m#k"):
+ * from its provisioned key files, or (opted into) derived from the cluster token.
+ */
+async function memberAuthenticators(o: MemberOptions, identity: ClusterIdentity, self: string, protocolName: string): Promise<(principal: Principal) => Authenticator> {
+  const source = o.memberKeys;
+  if (source === undefined) throw new BftKeyError('missing-keys', memberKeysRequired(protocolName));
+  const replicas = identity.members.map((m) => m.name);
+  const principals = [...replicas, ...replicas.flatMap((r) => Array.from({ length: DEFAULT_DRIVER_LIMITS.quorumClientsPerMember }, (_, k) => clientPrincipal(nodeId(r), k)))];
+  let keysFor: (principal: string) => CryptoKeys;
   if (source === 'insecure-from-token') {
-    o.logger('warn', 'pbft keys are derived from the cluster token (--pbft-insecure-keys-from-token): anyone with the token can act as any member; for trials only');
+    o.logger('warn', 'member keys are derived from the cluster token (--bft-insecure-keys-from-token): anyone with the token can act as any member; for trials only');
     const secret = `${identity.token}/${identity.clusterId}`;
-    return (principal, principals) => deriveKeys(secret, principal, principals);
+    keysFor = (principal) => deriveKeys(secret, principal, principals);
+  } else {
+    const material = await loadBftKeyMaterial(source, self, replicas);
+    keysFor = (principal) => bftCryptoKeys(material, principal, principals, identity.clusterId);
   }
-  const material = await loadBftKeyMaterial(source, self, identity.members.map((m) => m.name));
-  return (principal, principals) => bftCryptoKeys(material, principal, principals, identity.clusterId);
+  return (principal) => new CryptoAuthenticator(keysFor(principal));
 }
 
 // ---- joining a running cluster ----

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { QuorateError } from '../core/errors.js';
 import { nodeId, type Index, type Term } from '../core/ids.js';
 import { DurableStorage } from '../storage/index.js';
+import { DEFAULT_PROTOCOL, protocolByName } from '../protocols/registry.js';
 import { KvStateMachine } from '../statemachine/mvcc/index.js';
 import { clusterId, loadOrCreateIdentity, parseInitialCluster, type ClusterIdentity } from './cluster-config.js';
 import { decodeSnapshotFile } from './maintenance-service.js';
@@ -20,6 +21,8 @@ const RESTORED_INDEX = 1 as Index;
 const RESTORED_TERM = 1 as Term;
 
 export interface RestoreOptions {
+  /** The protocol the restored cluster runs (its registry name; default: the registry's default). */
+  readonly protocol?: string;
   readonly snapshotFile: string;
   readonly dataDir: string;
   readonly name: string;
@@ -41,18 +44,17 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<{ revision: nu
   const kv = new KvStateMachine();
   kv.restore(stateMachine);
   kv.resetForNewCluster();
+  const protocol = protocolByName(o.protocol ?? DEFAULT_PROTOCOL);
+  // Before anything is written: a protocol that cannot start from a snapshot file says why.
+  const bootstrap = protocol.bootstrap({
+    meta: { index: RESTORED_INDEX, term: RESTORED_TERM, membership: { voters: members.map((m) => nodeId(m.name)), outgoingVoters: [], learners: [] } },
+    data: kv.snapshot(),
+  });
   const identity: ClusterIdentity = { format: 1, name: o.name, clusterId: clusterId(members, o.initialClusterToken), token: o.initialClusterToken, members };
   await loadOrCreateIdentity(o.dataDir, identity);
-  const storage = await DurableStorage.open<{ term: Term; vote: null; commit: Index }>(join(o.dataDir, 'raft'));
+  const storage = await DurableStorage.open<unknown>(join(o.dataDir, protocol.name));
   try {
-    await storage.save({
-      hardState: { term: RESTORED_TERM, vote: null, commit: RESTORED_INDEX },
-      entries: [],
-      snapshot: {
-        meta: { index: RESTORED_INDEX, term: RESTORED_TERM, membership: { voters: members.map((m) => nodeId(m.name)), outgoingVoters: [], learners: [] } },
-        data: kv.snapshot(),
-      },
-    });
+    await storage.save(bootstrap);
   } finally {
     await storage.close();
   }

@@ -4,28 +4,25 @@
  */
 import type { Index, NodeId, Term } from '../core/ids.js';
 import { InvariantViolation, type LogEntry } from '../core/replica.js';
+import type { LogView } from '../core/protocol.js';
+
+export type { LogView };
 
 export class SafetyViolation extends InvariantViolation {
   override readonly name = 'SafetyViolation';
-}
-
-/** A core whose log the invariants may read. */
-export interface LogView {
-  firstIndex(): Index;
-  lastIndex(): Index;
-  termAt(i: Index): Term | undefined;
-  entryAt(i: Index): LogEntry | undefined;
-}
-
-export function hasLogView(x: object): x is LogView {
-  const v = x as Partial<LogView>;
-  return typeof v.termAt === 'function' && typeof v.entryAt === 'function' && typeof v.firstIndex === 'function';
 }
 
 export function entryDigest(e: LogEntry): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < e.data.length; i++) h = Math.imul(h ^ e.data[i]!, 0x01000193);
   return `${e.term}:${e.kind}:${e.data.length}:${(h >>> 0).toString(16)}`;
+}
+
+/** What a command is, whatever term carried it: two members applying the same bytes at an index agree. */
+export function commandDigest(e: LogEntry): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < e.data.length; i++) h = Math.imul(h ^ e.data[i]!, 0x01000193);
+  return `${e.kind}:${e.data.length}:${(h >>> 0).toString(16)}`;
 }
 
 export class Invariants {
@@ -39,6 +36,8 @@ export class Invariants {
    */
   private readonly committedBy = new Map<number, number>();
   checks = 0;
+  /** index → the command applied there (see appliedCommand). */
+  private readonly commands = new Map<number, string>();
 
   leaderSeen(id: NodeId, term: number): void {
     this.checks++;
@@ -47,18 +46,24 @@ export class Invariants {
     this.leaders.set(term, id);
   }
 
-  applied(id: NodeId, entry: LogEntry, lastApplied: number, currentTerm: number): void {
+  /**
+   * State machine safety: every member applies the same command at each index. Compared by the
+   * command, not the term that carried it (a protocol may commit one value under several ballots
+   * or views). The applying member's term when the entry is first seen applied marks a term by
+   * which it was surely committed (a member learns of a commit in the committing term or later).
+   */
+  appliedCommand(id: NodeId, entry: LogEntry, currentTerm: number): void {
     this.checks++;
-    if (entry.index !== lastApplied + 1) {
-      throw new SafetyViolation('apply order', `${id} applied index ${entry.index} after ${lastApplied} (twice, skipped or out of order)`);
-    }
-    const d = entryDigest(entry);
-    const seen = this.appliedAt.get(entry.index);
+    const d = commandDigest(entry);
+    const seen = this.commands.get(entry.index);
     if (seen !== undefined && seen !== d) {
-      throw new SafetyViolation('state machine safety', `${id} applied ${d} at index ${entry.index}, another node applied ${seen}`);
+      throw new SafetyViolation('state machine safety', `${id} applied ${d} at index ${entry.index}, another member applied ${seen}`);
     }
-    this.appliedAt.set(entry.index, d);
-    if (!this.committedBy.has(entry.index)) this.committedBy.set(entry.index, currentTerm);
+    if (seen === undefined) {
+      this.commands.set(entry.index, d);
+      this.appliedAt.set(entry.index, entryDigest(entry));
+      this.committedBy.set(entry.index, currentTerm);
+    }
   }
 
   /**

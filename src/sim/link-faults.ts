@@ -1,54 +1,101 @@
 /**
- * The nemesis's faults on links, shared by both simulators: links cut in one or both
- * directions, a share of messages dropped and a share duplicated. Random draws happen in the
- * same order as the simulators made them before, so seeds keep reproducing the same runs.
+ * The nemesis's faults on links: links cut in one or both directions, a share of messages
+ * dropped and a share duplicated, and delay spikes on some links (messages on them take much
+ * longer and arrive out of order with the rest). Endpoints are simulated processes by name (a
+ * twin has its own name), so a partition can put two twins of one replica on different sides.
  */
-import type { NodeId } from '../core/ids.js';
 import type { Random } from '../core/prng.js';
 
 /** The most a lossy link drops, and duplicates, of what is sent on it. */
 export const MAX_DROP_RATE = 0.3;
 export const MAX_DUPLICATE_RATE = 0.1;
+/** The longest extra delay a delay spike adds to a message, in ms. */
+export const MAX_DELAY_SPIKE_MS = 300;
+
+/** Which part of the link faults a heal undoes. */
+export type LinkFaultKind = 'cut' | 'lossy' | 'slow';
 
 export class LinkFaults {
   private readonly cut = new Set<string>();
+  private readonly slow = new Map<string, number>();
   private dropRate = 0;
   private duplicateRate = 0;
+  /**
+   * Each fault replaces the previous one of its kind (one partition at a time, as Jepsen's
+   * nemeses do) and heals only itself: a heal scheduled for an earlier fault of the kind does
+   * nothing once a later one took its place.
+   */
+  private readonly generation: Record<LinkFaultKind, number> = { cut: 0, lossy: 0, slow: 0 };
 
-  isCut(from: NodeId, to: NodeId): boolean {
+  isCut(from: string, to: string): boolean {
     return this.cut.size > 0 && this.cut.has(`${from}>${to}`);
   }
 
   /** Is a message sent now from `from` to `to` lost? (A cut link loses all; otherwise the drop rate.) */
-  loses(rng: Random, from: NodeId, to: NodeId): boolean {
-    return this.isCut(from, to) || rng.chance(this.dropRate);
+  loses(rng: Random, from: string, to: string): boolean {
+    return this.isCut(from, to) || (this.dropRate > 0 && rng.chance(this.dropRate));
   }
 
   /** How many copies of a message that was not lost arrive. */
   copies(rng: Random): number {
-    return rng.chance(this.duplicateRate) ? 2 : 1;
+    return this.duplicateRate > 0 && rng.chance(this.duplicateRate) ? 2 : 1;
   }
 
-  cutOneWay(from: NodeId, to: readonly NodeId[]): void {
+  /** Extra delay on the link, in ms (0 unless a delay spike is on). */
+  extraDelay(rng: Random, from: string, to: string): number {
+    if (this.slow.size === 0) return 0;
+    const max = this.slow.get(`${from}>${to}`);
+    return max === undefined ? 0 : rng.float() * max;
+  }
+
+  /** Cut the links from `from` to each of `to` (replacing the partition in force); returns a token for heal. */
+  cutOneWay(from: string, to: readonly string[]): number {
+    this.cut.clear();
     for (const y of to) if (y !== from) this.cut.add(`${from}>${y}`);
+    return ++this.generation.cut;
   }
 
-  cutBoth(a: readonly NodeId[], b: readonly NodeId[]): void {
+  /** Cut every link between the two groups (replacing the partition in force); returns a token for heal. */
+  cutBoth(a: readonly string[], b: readonly string[]): number {
+    this.cut.clear();
     for (const x of a) for (const y of b) {
+      if (x === y) continue;
       this.cut.add(`${x}>${y}`);
       this.cut.add(`${y}>${x}`);
     }
+    return ++this.generation.cut;
   }
 
-  /** Make every link lossy; returns a line for the trace. */
-  makeLossy(rng: Random): string {
+  /** Make every link lossy; returns a line for the trace and a token for heal. */
+  makeLossy(rng: Random): { line: string; token: number } {
     this.dropRate = rng.float() * MAX_DROP_RATE;
     this.duplicateRate = rng.float() * MAX_DUPLICATE_RATE;
-    return `drop=${this.dropRate.toFixed(2)} dup=${this.duplicateRate.toFixed(2)}`;
+    return { line: `drop=${this.dropRate.toFixed(2)} dup=${this.duplicateRate.toFixed(2)}`, token: ++this.generation.lossy };
   }
 
+  /** Delay spikes on the links from each of `from` to each of `to`; returns a token for heal. */
+  slowDown(rng: Random, from: readonly string[], to: readonly string[]): number {
+    this.slow.clear();
+    for (const x of from) for (const y of to) if (x !== y) this.slow.set(`${x}>${y}`, rng.float() * MAX_DELAY_SPIKE_MS);
+    return ++this.generation.slow;
+  }
+
+  /** Undo the fault of `kind` that returned `token`, unless a later one replaced it; true if healed. */
+  healFault(kind: LinkFaultKind, token: number): boolean {
+    if (this.generation[kind] !== token) return false;
+    if (kind === 'cut') this.cut.clear();
+    else if (kind === 'slow') this.slow.clear();
+    else {
+      this.dropRate = 0;
+      this.duplicateRate = 0;
+    }
+    return true;
+  }
+
+  /** Heal every link fault. */
   heal(): void {
     this.cut.clear();
+    this.slow.clear();
     this.dropRate = 0;
     this.duplicateRate = 0;
   }

@@ -1,14 +1,27 @@
 /** What a simulation run is made of; every knob has a named default. */
-import type { ByzantineKind } from './byzantine.js';
+import { DEFAULT_PROTOCOL } from '../protocols/registry.js';
 
-export const FAULT_KINDS = ['partition', 'crash', 'drop', 'skew', 'disk', 'pause'] as const;
+/**
+ * The nemesis's fault kinds, applied the same way to every protocol (see nemesis.ts for what
+ * each does). Byzantine behaviours are chosen separately (`byzantine`), since only protocols
+ * that tolerate lying replicas can take them.
+ */
+export const FAULT_KINDS = ['partition', 'drop', 'delay', 'crash', 'power-loss', 'pause', 'skew', 'disk'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** A Byzantine behaviour every Byzantine protocol can take (besides its adversary's own): two copies of a liar. */
+export const TWINS = 'twins';
+
+export const STATE_MACHINES = ['register', 'etcd'] as const;
+export type StateMachineKind = (typeof STATE_MACHINES)[number];
 
 export interface SimOptions {
   readonly protocol: string;
   readonly nodes: number;
   readonly seed: number;
   readonly faults: ReadonlySet<FaultKind>;
+  /** The state machine every node runs: a register map, or the etcd MVCC store the server ships. */
+  readonly stateMachine: StateMachineKind;
   /** Faults happen during [0, faultWindowMs); then everything heals. */
   readonly faultWindowMs: number;
   /** After healing, a leader must be elected and every client must complete an operation within this. */
@@ -16,8 +29,9 @@ export interface SimOptions {
   readonly clients: number;
   readonly keys: number;
   readonly tickMs: number;
-  readonly electionTimeoutTicks: number;
-  readonly heartbeatIntervalTicks: number;
+  /** Timing the protocols map to their ticks (see ProtocolDefinition.timingOptions). */
+  readonly electionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
   /** One-way network latency: base plus uniform jitter (jitter reorders messages). */
   readonly latencyBaseMs: number;
   readonly latencyJitterMs: number;
@@ -33,25 +47,28 @@ export interface SimOptions {
   readonly mutant?: string;
   /** Protocol-specific options for every replica (e.g. Multi-Paxos's phase1QuorumSize); they override the run's own. */
   readonly protocolOptions?: Readonly<Record<string, unknown>>;
-  /** Byzantine protocols only: how the lying replicas behave, and how many lie (default f). */
-  readonly byzantine?: ReadonlySet<ByzantineKind>;
+  /** Byzantine protocols only: how the lying replicas behave (the protocol's behaviours and `twins`), and how many lie (default f). */
+  readonly byzantine?: ReadonlySet<string>;
   readonly byzantineCount?: number;
+  /** Place the Byzantine replicas here instead of at random (tests). */
+  readonly byzantineIds?: readonly string[];
   /** Record a readable event trace (slower). */
   readonly trace: boolean;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
-  protocol: 'raft',
+  protocol: DEFAULT_PROTOCOL,
   nodes: 5,
   seed: 1,
   faults: new Set(FAULT_KINDS),
+  stateMachine: 'register',
   faultWindowMs: 8_000,
   livenessBoundMs: 6_000,
   clients: 5,
   keys: 3,
   tickMs: 10,
-  electionTimeoutTicks: 10,
-  heartbeatIntervalTicks: 2,
+  electionTimeoutMs: 100,
+  heartbeatIntervalMs: 20,
   latencyBaseMs: 1,
   latencyJitterMs: 4,
   syncLatencyMs: 2,
@@ -71,6 +88,18 @@ export function parseFaults(spec: string): Set<FaultKind> {
       throw new Error(`unknown fault '${f}'; known: ${FAULT_KINDS.join(', ')}, all, none`);
     }
     out.add(f as FaultKind);
+  }
+  return out;
+}
+
+/** `all`, `none` or a list of the behaviours `known` (a protocol's adversary's, and twins). */
+export function parseByzantine(spec: string, known: readonly string[]): Set<string> {
+  if (spec === 'all') return new Set(known);
+  if (spec === 'none' || spec === '') return new Set();
+  const out = new Set<string>();
+  for (const k of spec.split(',').map((s) => s.trim())) {
+    if (!known.includes(k)) throw new Error(`unknown Byzantine behaviour '${k}'; known: ${known.join(', ')}, all, none`);
+    out.add(k);
   }
   return out;
 }

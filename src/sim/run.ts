@@ -4,7 +4,6 @@ import type { Verdict } from '../check/history.js';
 import { protocolByName } from '../protocols/registry.js';
 import { DEFAULT_SIM_OPTIONS, type SimOptions } from './options.js';
 import { Simulation, type RunResult } from './simulation.js';
-import { BftSimulation } from './bft-simulation.js';
 
 /** Search steps per history for the end-of-run linearizability check. */
 export const SIM_CHECK_MAX_STEPS = 2_000_000;
@@ -16,10 +15,7 @@ export interface SeedReport extends RunResult {
 
 export function runSeed(options: Partial<SimOptions> & { seed: number }): SeedReport {
   const o: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...options };
-  const protocol = protocolByName(o.protocol);
-  const result = protocol.faultModel === 'byzantine'
-    ? new BftSimulation({ ...o, byzantine: o.byzantine ?? new Set() }).run()
-    : new Simulation(protocol, o).run();
+  const result = new Simulation(protocolByName(o.protocol), o).run();
   const check = checkHistory(result.history, 'kv', { maxSteps: SIM_CHECK_MAX_STEPS });
   const checkMessage = check.verdict === 'not-linearizable' ? `key ${check.key ?? ''}: ${check.window?.length ?? 0} operations cannot be linearized` : '';
   return { ...result, linearizability: check.verdict, checkMessage };

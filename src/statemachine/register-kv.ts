@@ -17,6 +17,8 @@ export interface SessionCommand {
   readonly client: number;
   readonly seq: number;
   readonly op: RegisterOp;
+  /** Ignored bytes: the simulator makes some commands large, to push them through the size limits. */
+  readonly pad?: Uint8Array;
 }
 
 export type RegisterResult =
@@ -79,6 +81,12 @@ export class RegisterKv implements StateMachine<RegisterResult> {
 
   get(key: string): number | null {
     return this.values.get(key) ?? null;
+  }
+
+  /** A read-only command answered from the current state: a get returns the value, anything else nothing new. */
+  query(command: Uint8Array): RegisterResult {
+    const cmd = unpack(command) as SessionCommand;
+    return { ok: true, value: this.get(cmd.op.key) };
   }
 
   snapshot(): Uint8Array {

@@ -37,7 +37,7 @@ test('quorate keys generate: files for every member, which goes where, no overwr
     assert.match(ok.stdout, /public-keys\.json: every member's public keys; give it to every member/);
     for (const n of names) {
       assert.match(ok.stdout, new RegExp(`${n}\\.key: private keys of ${n}; give it to ${n} only`));
-      assert.match(ok.stdout, new RegExp(`--name ${n} --pbft-private-key ${n}\\.key --pbft-public-keys public-keys\\.json`));
+      assert.match(ok.stdout, new RegExp(`--name ${n} --bft-private-key ${n}\\.key --bft-public-keys public-keys\\.json`));
       assert.equal(statSync(join(out, `${n}.key`)).mode & 0o777, 0o600);
       const m = await loadBftKeyMaterial({ privateKeyFile: join(out, `${n}.key`), publicKeysFile: join(out, 'public-keys.json') }, n, names);
       assert.equal(m.self.name, n);
@@ -65,22 +65,22 @@ test('quorate keys generate: files for every member, which goes where, no overwr
 
 test('quorate serve: the pbft key flags are checked together, and pbft without keys exits 3 naming them', { timeout: 60_000 }, async () => {
   const flags = (...extra: string[]) => parseServeFlags(['--protocol', 'pbft', ...extra]);
-  const parsed = flags('--pbft-private-key', 'm1.key', '--pbft-public-keys', 'public-keys.json');
+  const parsed = flags('--bft-private-key', 'm1.key', '--bft-public-keys', 'public-keys.json');
   assert.ok(parsed !== 'help');
-  assert.deepEqual(parsed.pbftKeys, { privateKeyFile: 'm1.key', publicKeysFile: 'public-keys.json' });
-  const insecure = flags('--pbft-insecure-keys-from-token');
+  assert.deepEqual(parsed.memberKeys, { privateKeyFile: 'm1.key', publicKeysFile: 'public-keys.json' });
+  const insecure = flags('--bft-insecure-keys-from-token');
   assert.ok(insecure !== 'help');
-  assert.equal(insecure.pbftKeys, 'insecure-from-token');
-  assert.throws(() => flags('--pbft-private-key', 'm1.key'), (e: unknown) => e instanceof UsageError && /go together/.test(e.message));
-  assert.throws(() => flags('--pbft-insecure-keys-from-token', '--pbft-private-key', 'm1.key', '--pbft-public-keys', 'p.json'), (e: unknown) => e instanceof UsageError && /one or the other/.test(e.message));
-  assert.throws(() => parseServeFlags(['--pbft-insecure-keys-from-token']), (e: unknown) => e instanceof UsageError && /--protocol pbft only/.test(e.message));
+  assert.equal(insecure.memberKeys, 'insecure-from-token');
+  assert.throws(() => flags('--bft-private-key', 'm1.key'), (e: unknown) => e instanceof UsageError && /go together/.test(e.message));
+  assert.throws(() => flags('--bft-insecure-keys-from-token', '--bft-private-key', 'm1.key', '--bft-public-keys', 'p.json'), (e: unknown) => e instanceof UsageError && /one or the other/.test(e.message));
+  assert.throws(() => parseServeFlags(['--bft-insecure-keys-from-token']), (e: unknown) => e instanceof UsageError && /--protocol pbft only/.test(e.message));
 
   const dir = mkdtempSync(join(tmpdir(), 'quorate-serve-nokeys-'));
   try {
     const r = await quorate('serve', '--protocol', 'pbft', '--name', 'm1', '--data-dir', join(dir, 'm1'),
       '--listen-client-urls', 'http://127.0.0.1:0', '--listen-peer-urls', 'http://127.0.0.1:1');
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /--pbft-private-key FILE and --pbft-public-keys FILE.*quorate keys generate/);
+    assert.match(r.stderr, /--bft-private-key FILE and --bft-public-keys FILE.*quorate keys generate/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -109,14 +109,14 @@ describe('provisioned PBFT keys', () => {
     const loadM1 = (privateKeyFile: string, publicKeysFile = files.publicKeysFile, members = NAMES) => loadBftKeyMaterial({ privateKeyFile, publicKeysFile }, 'm1', members);
 
     it('missing files', async () => {
-      await rejectsWith(loadM1(join(dir, 'nope.key')), 'missing-file', /does not exist.*--pbft-private-key/);
-      await rejectsWith(loadM1(keyFile('m1'), join(dir, 'nope.json')), 'missing-file', /does not exist.*--pbft-public-keys/);
+      await rejectsWith(loadM1(join(dir, 'nope.key')), 'missing-file', /does not exist.*--bft-private-key/);
+      await rejectsWith(loadM1(keyFile('m1'), join(dir, 'nope.json')), 'missing-file', /does not exist.*--bft-public-keys/);
     });
 
     it('malformed JSON, wrong kind or format, bad base64, not a key, and a file too large', async () => {
       await rejectsWith(loadM1(write('bad.json', '{"format": 1,')), 'malformed', /not valid JSON/);
       await rejectsWith(loadM1(write('array.json', '[]')), 'malformed', /JSON object/);
-      await rejectsWith(loadM1(files.publicKeysFile), 'malformed', /not a quorate-pbft-private-key file/);
+      await rejectsWith(loadM1(files.publicKeysFile), 'malformed', /not a quorate-bft-private-key file/);
       await rejectsWith(loadM1(write('v2.key', JSON.stringify({ ...privateText(), format: 2 }))), 'malformed', /format 2/);
       await rejectsWith(loadM1(write('b64.key', JSON.stringify({ ...privateText(), ed25519: 'not base64!' }))), 'malformed', /base64/);
       await rejectsWith(loadM1(write('der.key', JSON.stringify({ ...privateText(), ed25519: 'AAAA' }))), 'malformed', /PKCS#8/);

@@ -112,7 +112,7 @@ test('PBFT: 8 SIGKILL/restart cycles of single members (the primary every third)
   // A member that alone gave up on a view waits in a view change until the others change view
   // too (PBFT needs f + 1 to start one): the test checks the 2f + 1 that follow the primary, and
   // says when one was left out.
-  const cluster = await ProcessCluster.start(4, ['--protocol', 'pbft'], { pbftKeys: true, leaderQuorum: 3 });
+  const cluster = await ProcessCluster.start(4, ['--protocol', 'pbft'], { memberKeys: true, leaderQuorum: 3 });
   await withCluster(cluster, async () => {
     const { result, verdict, checked } = await killCycles(cluster, { count: 8, seed: 11, beforeKillMs: 500, downMs: (r) => 300 + (r % 500) });
     const restarts = cluster.seen.get('restarting pbft replica from its log') ?? 0;

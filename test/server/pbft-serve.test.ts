@@ -48,8 +48,8 @@ test('quorate serve --protocol pbft without keys: a typed error naming the flags
     await assert.rejects(startMember(options), (err: unknown) => {
       assert.ok(err instanceof BftKeyError);
       assert.equal(err.problem, 'missing-keys');
-      assert.match(err.message, /--pbft-private-key/);
-      assert.match(err.message, /--pbft-public-keys/);
+      assert.match(err.message, /--bft-private-key/);
+      assert.match(err.message, /--bft-public-keys/);
       assert.match(err.message, /quorate keys generate/);
       return true;
     });

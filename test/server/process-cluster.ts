@@ -33,8 +33,8 @@ export interface ClusterOptions {
   /** Clients connect over TLS trusting this CA file. */
   readonly tls?: { readonly ca: string };
   readonly peerScheme?: 'http' | 'https';
-  /** PBFT: generate every member's keys at start and give each its own (--pbft-private-key, --pbft-public-keys). */
-  readonly pbftKeys?: boolean;
+  /** PBFT: generate every member's keys at start and give each its own (--bft-private-key, --bft-public-keys). */
+  readonly memberKeys?: boolean;
   /**
    * Running members that must agree on the leader for waitForLeader (default: all of them). PBFT
    * passes its quorum: a replica that alone gave up on a view waits in a view change until the
@@ -72,7 +72,7 @@ export class ProcessCluster {
   static async start(size = 3, extraFlags: readonly string[] = [], options: ClusterOptions = {}): Promise<ProcessCluster> {
     const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
     const c = new ProcessCluster(names, extraFlags, options);
-    if (options.pbftKeys === true) await generateKeyFiles(join(c.dir, 'keys'), names);
+    if (options.memberKeys === true) await generateKeyFiles(join(c.dir, 'keys'), names);
     for (const name of names) {
       c.members.set(name, { name, clientPort: await freePort(), peerPort: await freePort(), child: null, exited: Promise.resolve(), client: null });
     }
@@ -151,7 +151,7 @@ export class ProcessCluster {
       '--initial-cluster-token', 'test',
       '--heartbeat-interval', '50',
       '--election-timeout', '500',
-      ...(this.options.pbftKeys === true ? ['--pbft-private-key', join(this.dir, 'keys', `${name}.key`), '--pbft-public-keys', join(this.dir, 'keys', 'public-keys.json')] : []),
+      ...(this.options.memberKeys === true ? ['--bft-private-key', join(this.dir, 'keys', `${name}.key`), '--bft-public-keys', join(this.dir, 'keys', 'public-keys.json')] : []),
       ...this.extraFlags,
       ...extraFlags,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BftKeyError, generateKeyFiles, PRIVATE_KEY_FILE_SUFFIX, PUBLIC_KEYS_FILE_NAME } from '../../node/bft-keys.js';
-import { PROTOCOLS } from '../../protocols/registry.js';
+import { DEFAULT_PROTOCOL, PROTOCOLS, protocolNames } from '../../protocols/registry.js';
 import { memberStatus } from '../../server/proto.js';
 import { UsageError, type Command } from '../command.js';
 
@@ -26,13 +26,13 @@ const STOP_GRACE_MS = 10_000;
 /** Where a Byzantine protocol's dev cluster keeps its members' keys, inside its data directory. */
 export const DEV_KEYS_DIR = 'keys';
 
-const USAGE = `usage: quorate dev [--protocol raft|multipaxos|pbft] [--data-dir .quorate/dev] [--host 127.0.0.1] [--port-offset 0] [--log-level info]
+const USAGE = () => `usage: quorate dev [--protocol ${protocolNames()}] [--data-dir .quorate/dev] [--host 127.0.0.1] [--port-offset 0] [--log-level info]
 
 Starts members m1, m2, m3 (clients on ports 2379, 22379, 32379; peers on 2380, 22380, 32380;
 --port-offset N adds N to every port, e.g. when a system etcd already holds 2379).
---protocol picks the consensus protocol (default raft); a protocol other than raft keeps its data
-in .quorate/dev-PROTOCOL unless --data-dir says otherwise. With pbft, each member gets its own
-keys, generated on the first start into DATA-DIR/keys and reused on restarts.
+--protocol picks the consensus protocol (default ${DEFAULT_PROTOCOL}); another protocol keeps its data
+in .quorate/dev-PROTOCOL unless --data-dir says otherwise. With a protocol whose members need
+keys, each member gets its own, generated on the first start into DATA-DIR/keys and reused.
 Ctrl-C stops them cleanly; running the command again resumes with the data intact.`;
 
 export const devCommand: Command = {
@@ -44,19 +44,19 @@ export const devCommand: Command = {
       options: {
         help: { type: 'boolean', short: 'h' },
         'data-dir': { type: 'string' },
-        protocol: { type: 'string', default: 'raft' },
+        protocol: { type: 'string', default: DEFAULT_PROTOCOL },
         host: { type: 'string', default: '127.0.0.1' },
         'port-offset': { type: 'string', default: '0' },
         'log-level': { type: 'string', default: 'info' },
       },
     });
     if (values.help === true) {
-      console.log(USAGE);
+      console.log(USAGE());
       return 0;
     }
-    if (!PROTOCOLS.has(values.protocol)) throw new UsageError(`--protocol must be one of ${[...PROTOCOLS.keys()].join(', ')}, got '${values.protocol}'`);
-    // Raft's cluster lives in .quorate/dev (as before); another protocol's beside it.
-    const dataDirFlag = values['data-dir'] ?? (values.protocol === 'raft' ? '.quorate/dev' : `.quorate/dev-${values.protocol}`);
+    if (!PROTOCOLS.has(values.protocol)) throw new UsageError(`--protocol must be one of ${protocolNames(', ')}, got '${values.protocol}'`);
+    // The default protocol's cluster lives in .quorate/dev (as before); another protocol's beside it.
+    const dataDirFlag = values['data-dir'] ?? (values.protocol === DEFAULT_PROTOCOL ? '.quorate/dev' : `.quorate/dev-${values.protocol}`);
     const dataDir = resolve(dataDirFlag);
     const host = values.host;
     if (host.includes(':')) throw new UsageError('--host: use an IPv4 address or a host name');
@@ -65,7 +65,7 @@ export const devCommand: Command = {
     const members = DEV_MEMBERS.map((m) => ({ name: m.name, client: m.client + offset, peer: m.peer + offset }));
     const cluster = members.map((m) => `${m.name}=http://${host}:${m.peer}`).join(',');
     const main = fileURLToPath(new URL('../main.js', import.meta.url));
-    const keyFlags = PROTOCOLS.get(values.protocol)?.faultModel === 'byzantine' ? await devKeys(dataDir, dataDirFlag, members.map((m) => m.name)) : null;
+    const keyFlags = PROTOCOLS.get(values.protocol)?.keys === 'per-member' ? await devKeys(dataDir, dataDirFlag, members.map((m) => m.name)) : null;
     const children = new Map<string, ChildProcess>();
     let stopping = false;
 
@@ -123,9 +123,9 @@ async function devKeys(dataDir: string, dataDirFlag: string, names: readonly str
       if (err instanceof BftKeyError) throw new UsageError(`cannot generate the dev cluster's keys: ${err.message}`);
       throw err;
     }
-    console.error(`[dev] generated each member's pbft keys in ${dataDirFlag}/${DEV_KEYS_DIR}`);
+    console.error(`[dev] generated each member's keys in ${dataDirFlag}/${DEV_KEYS_DIR}`);
   }
-  return (name) => ['--pbft-private-key', resolve(dir, `${name}${PRIVATE_KEY_FILE_SUFFIX}`), '--pbft-public-keys', publicKeysFile];
+  return (name) => ['--bft-private-key', resolve(dir, `${name}${PRIVATE_KEY_FILE_SUFFIX}`), '--bft-public-keys', publicKeysFile];
 }
 
 async function announceWhenReady(host: string, members: readonly { name: string; client: number }[], dataDir: string, stopping: () => boolean): Promise<void> {

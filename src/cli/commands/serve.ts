@@ -4,19 +4,20 @@
  */
 import { parseArgs } from 'node:util';
 import { isLogLevel, textLogger } from '../../node/text-logger.js';
-import { PROTOCOLS } from '../../protocols/registry.js';
+import { DEFAULT_PROTOCOL, PROTOCOLS, protocolNames } from '../../protocols/registry.js';
 import { startMember, type MemberOptions } from '../../server/index.js';
 import { UsageError, type Command } from '../command.js';
 
-const USAGE = `usage: quorate serve [flags]   (flags as etcd's; --flag=value or --flag value)
+const USAGE = () => `usage: quorate serve [flags]   (flags as etcd's; --flag=value or --flag value)
 
   --name NAME                          member name (default "default")
-  --protocol raft|multipaxos|pbft      the consensus protocol under the KV store (default raft; every member the
-                                       same); pbft tolerates f lying members of 3f + 1, kept in memory (see README)
-  --pbft-private-key FILE              pbft: this member's private keys (written by \`quorate keys generate\`)
-  --pbft-public-keys FILE              pbft: every member's public keys (the same file on every member)
-  --pbft-insecure-keys-from-token      pbft trials only, instead of the two above: every member derives every
-                                       key from the cluster token (INSECURE: anyone with it can act as any member)
+  --protocol ${protocolNames().padEnd(25)} the consensus protocol under the KV store (default ${DEFAULT_PROTOCOL}; every
+                                       member the same). Protocols (see \`quorate help protocols\`):
+${[...PROTOCOLS.values()].map((p) => `                                         ${p.name}: ${p.summary}`).join('\n')}
+  --bft-private-key FILE               Byzantine protocols: this member's private keys (\`quorate keys generate\`)
+  --bft-public-keys FILE               Byzantine protocols: every member's public keys (the same file everywhere)
+  --bft-insecure-keys-from-token       trials only, instead of the two above: every member derives every key
+                                       from the cluster token (INSECURE: anyone with it can act as any member)
   --data-dir DIR                       where the WAL, snapshots and member identity live (default "NAME.etcd")
   --listen-client-urls URLS            comma-separated, e.g. http://127.0.0.1:2379 (default http://localhost:2379)
   --advertise-client-urls URLS         what members tell clients (default: the listen client URLs)
@@ -68,10 +69,10 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     options: {
       help: { type: 'boolean', short: 'h' },
       name: { type: 'string', default: 'default' },
-      protocol: { type: 'string', default: 'raft' },
-      'pbft-private-key': { type: 'string' },
-      'pbft-public-keys': { type: 'string' },
-      'pbft-insecure-keys-from-token': { type: 'boolean', default: false },
+      protocol: { type: 'string', default: DEFAULT_PROTOCOL },
+      'bft-private-key': { type: 'string' },
+      'bft-public-keys': { type: 'string' },
+      'bft-insecure-keys-from-token': { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
       'listen-client-urls': { type: 'string', default: 'http://localhost:2379' },
       'advertise-client-urls': { type: 'string' },
@@ -117,9 +118,9 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
   const heartbeat = positive('heartbeat-interval', values['heartbeat-interval']);
   const election = positive('election-timeout', values['election-timeout']);
   if (election < 5 * heartbeat) throw new UsageError('--election-timeout should be at least 5 times --heartbeat-interval');
-  if (!PROTOCOLS.has(values.protocol)) throw new UsageError(`--protocol must be one of ${[...PROTOCOLS.keys()].join(', ')}, got '${values.protocol}'`);
+  if (!PROTOCOLS.has(values.protocol)) throw new UsageError(`--protocol must be one of ${protocolNames(', ')}, got '${values.protocol}'`);
   const prefix = `[${name}] `;
-  const pbftKeys = pbftKeyFlags(values.protocol, values['pbft-private-key'], values['pbft-public-keys'], values['pbft-insecure-keys-from-token']);
+  const memberKeys = memberKeyFlags(values.protocol, values['bft-private-key'], values['bft-public-keys'], values['bft-insecure-keys-from-token']);
   return {
     name,
     protocol: values.protocol,
@@ -148,20 +149,20 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     listenMetricsUrls: list(values['listen-metrics-urls']),
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
     progressNotifyIntervalMs: durationMs('experimental-watch-progress-notify-interval', values['experimental-watch-progress-notify-interval']),
-    ...(pbftKeys === undefined ? {} : { pbftKeys }),
+    ...(memberKeys === undefined ? {} : { memberKeys }),
   };
 }
 
-/** The pbft key flags, checked together; absent for pbft, startMember refuses to start (it says why). */
-function pbftKeyFlags(protocol: string, privateKeyFile: string | undefined, publicKeysFile: string | undefined, insecure: boolean): MemberOptions['pbftKeys'] {
+/** The key flags, checked together; absent for a protocol that needs keys, startMember refuses to start (it says why). */
+function memberKeyFlags(protocol: string, privateKeyFile: string | undefined, publicKeysFile: string | undefined, insecure: boolean): MemberOptions['memberKeys'] {
   const given = privateKeyFile !== undefined || publicKeysFile !== undefined || insecure;
   if (!given) return undefined;
-  if (PROTOCOLS.get(protocol)?.faultModel !== 'byzantine') throw new UsageError('--pbft-private-key, --pbft-public-keys and --pbft-insecure-keys-from-token apply to --protocol pbft only');
+  if (PROTOCOLS.get(protocol)?.keys !== 'per-member') throw new UsageError(`--bft-private-key, --bft-public-keys and --bft-insecure-keys-from-token apply only to protocols whose members need keys; ${protocol} does not`);
   if (insecure) {
-    if (privateKeyFile !== undefined || publicKeysFile !== undefined) throw new UsageError('--pbft-insecure-keys-from-token replaces --pbft-private-key and --pbft-public-keys: give one or the other');
+    if (privateKeyFile !== undefined || publicKeysFile !== undefined) throw new UsageError('--bft-insecure-keys-from-token replaces --bft-private-key and --bft-public-keys: give one or the other');
     return 'insecure-from-token';
   }
-  if (privateKeyFile === undefined || publicKeysFile === undefined) throw new UsageError('--pbft-private-key and --pbft-public-keys go together');
+  if (privateKeyFile === undefined || publicKeysFile === undefined) throw new UsageError('--bft-private-key and --bft-public-keys go together');
   return { privateKeyFile, publicKeysFile };
 }
 
@@ -182,10 +183,10 @@ export const serveCommand: Command = {
       options = parseServeFlags(argv);
     } catch (err) {
       if (err instanceof UsageError) throw err;
-      throw new UsageError(`${(err as Error).message}\n\n${USAGE}`);
+      throw new UsageError(`${(err as Error).message}\n\n${USAGE()}`);
     }
     if (options === 'help') {
-      console.log(USAGE);
+      console.log(USAGE());
       return 0;
     }
     const log = options.logger;

@@ -3,21 +3,39 @@
  * Any failure prints its seed and the command that reproduces it with a trace.
  */
 import { parseArgs } from 'node:util';
-import { PROTOCOLS, protocolByName } from '../../protocols/registry.js';
-import { DEFAULT_SIM_OPTIONS, parseFaults, type SimOptions } from '../../sim/options.js';
+import { DEFAULT_PROTOCOL, PROTOCOLS, protocolByName, protocolNames } from '../../protocols/registry.js';
+import type { ProtocolDefinition } from '../../core/protocol.js';
+import type { MutantInfo } from '../../core/replica.js';
+import { DEFAULT_SIM_OPTIONS, FAULT_KINDS, parseByzantine, parseFaults, STATE_MACHINES, TWINS, type SimOptions, type StateMachineKind } from '../../sim/options.js';
+import { FAULTS } from '../../sim/nemesis.js';
 import { addToSummary, emptySummary, failed, runSeed } from '../../sim/run.js';
+import { DRIVER_MUTANTS } from '../../driver/mutants.js';
 import { QuorateError } from '../../core/errors.js';
-import { BYZANTINE_KINDS, parseByzantine } from '../../sim/byzantine.js';
 import { UsageError, type Command } from '../command.js';
 
-const USAGE = `usage: quorate sim [--protocol raft|multipaxos] [--nodes 5] [--seeds 1..500] [--faults all|none|partition,crash,drop,skew,disk,pause]
-                  [--mutant NAME] [--clients 5] [--keys 3] [--duration-ms 14000] [--trace] [--json]
-                  [--protocol-option NAME=VALUE ...]   e.g. phase1QuorumSize=4 (numbers and true/false as such)
-       quorate sim --list-mutants [--protocol raft|multipaxos|pbft]
-                  [--byzantine all|none|${BYZANTINE_KINDS.join(',')}] [--byzantine-count K]   (pbft; default all, K = f)
+const USAGE = () => `usage: quorate sim [--protocol ${protocolNames()}] [--nodes 5] [--seeds 1..100] [--faults all|none|${FAULT_KINDS.join(',')}]
+                  [--state-machine ${STATE_MACHINES.join('|')}] [--mutant NAME] [--clients 5] [--keys 3] [--duration-ms 14000]
+                  [--trace] [--json] [--protocol-option NAME=VALUE ...]   e.g. phase1QuorumSize=4 (numbers and true/false as such)
+                  [--byzantine all|none|BEHAVIOUR,...] [--byzantine-count K]   (Byzantine protocols; default all, K = f)
+       quorate sim --list-mutants [--protocol NAME]      the protocol's mutants and the driver's
+       quorate sim --list-faults [--protocol NAME]       the nemesis's faults and the protocol's Byzantine behaviours
 
 Exit code: 0 when every run is safe, live and linearizable; 1 when a run failed (with --mutant:
 the mutant was caught); 3 for bad input.`;
+
+/** Every mutant a run of `protocol` can switch on: the protocol's own and the shared driver's. */
+export function mutantsOf(protocol: ProtocolDefinition): readonly MutantInfo[] {
+  return [...protocol.mutants, ...DRIVER_MUTANTS];
+}
+
+/** The Byzantine behaviours a protocol can take: its adversary's and twins. */
+export function byzantineBehaviours(protocol: ProtocolDefinition): { name: string; description: string }[] {
+  if (protocol.faultModel !== 'byzantine') return [];
+  return [
+    ...(protocol.adversary?.behaviours ?? []),
+    { name: TWINS, description: 'two copies of each liar with the same keys, placed on different sides of partitions (Bano et al., "Twins")' },
+  ];
+}
 
 export function parseSeeds(spec: string): [number, number] {
   const m = /^(\d+)(?:\.\.(\d+))?$/.exec(spec);
@@ -55,7 +73,9 @@ export const simCommand: Command = {
     const { values } = parseArgs({
       args: argv,
       options: {
-        protocol: { type: 'string', default: 'raft' },
+        protocol: { type: 'string', default: DEFAULT_PROTOCOL },
+        'state-machine': { type: 'string', default: DEFAULT_SIM_OPTIONS.stateMachine },
+        'list-faults': { type: 'boolean', default: false },
         nodes: { type: 'string' },
         seeds: { type: 'string', default: '1..100' },
         faults: { type: 'string', default: 'all' },
@@ -73,17 +93,27 @@ export const simCommand: Command = {
       },
     });
     if (values.help) {
-      console.log(USAGE);
+      console.log(USAGE());
       return 0;
     }
-    if (!PROTOCOLS.has(values.protocol)) throw new UsageError(`unknown protocol '${values.protocol}'; known: ${[...PROTOCOLS.keys()].join(', ')}`);
+    if (!PROTOCOLS.has(values.protocol)) throw new UsageError(`unknown protocol '${values.protocol}'; known: ${protocolNames(', ')}`);
     const protocol = protocolByName(values.protocol);
+    const mutants = mutantsOf(protocol);
     if (values['list-mutants']) {
-      for (const m of protocol.mutants) console.log(`${m.name}  ${m.description}`);
+      for (const m of mutants) console.log(`${m.name}  ${m.description}`);
       return 0;
     }
-    if (values.mutant !== undefined && !protocol.mutants.some((m) => m.name === values.mutant)) {
+    const behaviours = byzantineBehaviours(protocol);
+    if (values['list-faults']) {
+      for (const k of FAULT_KINDS) console.log(`${k}  ${FAULTS[k].description}`);
+      for (const b of behaviours) console.log(`byzantine ${b.name}  ${b.description}`);
+      return 0;
+    }
+    if (values.mutant !== undefined && !mutants.some((m) => m.name === values.mutant)) {
       throw new UsageError(`unknown mutant '${values.mutant}' for ${values.protocol}; see --list-mutants`);
+    }
+    if (!(STATE_MACHINES as readonly string[]).includes(values['state-machine'])) {
+      throw new UsageError(`--state-machine must be one of ${STATE_MACHINES.join(', ')}, got '${values['state-machine']}'`);
     }
     let faults;
     try {
@@ -91,13 +121,17 @@ export const simCommand: Command = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    // A fault the protocol cannot take is refused, never ignored.
+    if (protocol.faultModel !== 'byzantine' && (values.byzantine ?? 'none') !== 'none') {
+      throw new UsageError(`--byzantine needs a Byzantine-fault-tolerant protocol; ${values.protocol} tolerates crashes only`);
+    }
+    if (protocol.faultModel !== 'byzantine' && values['byzantine-count'] !== undefined) throw new UsageError(`--byzantine-count needs a Byzantine-fault-tolerant protocol; ${values.protocol} tolerates crashes only`);
     let byzantine;
     try {
-      byzantine = parseByzantine(values.byzantine ?? (protocol.faultModel === 'byzantine' ? 'all' : 'none'));
+      byzantine = parseByzantine(values.byzantine ?? (protocol.faultModel === 'byzantine' ? 'all' : 'none'), behaviours.map((b) => b.name));
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    if (byzantine.size > 0 && protocol.faultModel !== 'byzantine') throw new UsageError(`--byzantine needs a Byzantine-fault-tolerant protocol; ${values.protocol} tolerates crashes only`);
     const [from, to] = parseSeeds(values.seeds);
     const durationMs = positiveInt('--duration-ms', values['duration-ms'], DEFAULT_SIM_OPTIONS.faultWindowMs + DEFAULT_SIM_OPTIONS.livenessBoundMs);
     const base: Partial<SimOptions> = {
@@ -106,6 +140,7 @@ export const simCommand: Command = {
       clients: positiveInt('--clients', values.clients, DEFAULT_SIM_OPTIONS.clients),
       keys: positiveInt('--keys', values.keys, DEFAULT_SIM_OPTIONS.keys),
       faults,
+      stateMachine: values['state-machine'] as StateMachineKind,
       faultWindowMs: Math.max(0, durationMs - DEFAULT_SIM_OPTIONS.livenessBoundMs),
       livenessBoundMs: Math.min(durationMs, DEFAULT_SIM_OPTIONS.livenessBoundMs),
       trace: values.trace,
@@ -147,7 +182,7 @@ export const simCommand: Command = {
       console.log(JSON.stringify({ ...summary, wallSeconds: wallS }));
     } else {
       const rows: [string, string][] = [
-        ['protocol', `${values.protocol}${values.mutant ? ` (mutant ${values.mutant})` : ''}, ${base.nodes} nodes`],
+        ['protocol', `${values.protocol}${values.mutant ? ` (mutant ${values.mutant})` : ''}, ${base.nodes} nodes, ${values['state-machine']} state machine`],
         ['faults', protocol.faultModel === 'byzantine'
           ? `${[...faults].join(',') || 'none'}${faults.has('crash') ? ' (crashes hit honest replicas, which restart from their disks)' : ''}`
           : [...faults].join(',') || 'none'],
@@ -167,7 +202,8 @@ export const simCommand: Command = {
     }
     for (const f of summary.failures.slice(0, 20)) {
       const byz = protocol.faultModel === 'byzantine' ? ` --byzantine ${values.byzantine ?? 'all'}${values['byzantine-count'] ? ` --byzantine-count ${values['byzantine-count']}` : ''}` : '';
-      const reproduce = `quorate sim --protocol ${values.protocol} --nodes ${base.nodes} --seeds ${f.seed} --faults ${values.faults}${byz}${values['duration-ms'] ? ` --duration-ms ${values['duration-ms']}` : ''}${values.mutant ? ` --mutant ${values.mutant}` : ''}${(values['protocol-option'] ?? []).map((o) => ` --protocol-option ${o}`).join('')} --trace`;
+      const sm = values['state-machine'] === DEFAULT_SIM_OPTIONS.stateMachine ? '' : ` --state-machine ${values['state-machine']}`;
+      const reproduce = `quorate sim --protocol ${values.protocol} --nodes ${base.nodes} --seeds ${f.seed} --faults ${values.faults}${sm}${byz}${values['duration-ms'] ? ` --duration-ms ${values['duration-ms']}` : ''}${values.mutant ? ` --mutant ${values.mutant}` : ''}${(values['protocol-option'] ?? []).map((o) => ` --protocol-option ${o}`).join('')} --trace`;
       console.log(`FAIL seed ${f.seed}: ${f.what}\n  reproduce: ${reproduce}`);
     }
     return summary.failures.length > 0 ? 1 : 0;

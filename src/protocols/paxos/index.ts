@@ -1,4 +1,5 @@
-import type { ProtocolDefinition } from '../../core/replica.js';
+import type { ProtocolDefinition } from '../../core/protocol.js';
+import { NO_BALLOT } from './ballot.js';
 import { MultiPaxosReplica, type MultiPaxosOptions } from './multi-paxos.js';
 import { assertKnownPaxosMutant, PAXOS_MUTANTS } from './mutants.js';
 import { PaxosMonitor } from './monitor.js';
@@ -13,16 +14,40 @@ export * from './config.js';
 export * from './types.js';
 export * from './single-decree.js';
 
-export const multiPaxosProtocol: ProtocolDefinition<PaxosMessage, PaxosHardState> = {
+/** Batch sizes the simulator draws from. */
+const SIM_BATCH_SIZES = [1, 2, 4, 64] as const;
+
+export const multiPaxosProtocol: ProtocolDefinition<PaxosMessage, PaxosHardState, MultiPaxosReplica> = {
   name: 'multipaxos',
+  summary: 'Multi-Paxos with a stable leader, batched and pipelined phase 2, and flexible quorums',
   faultModel: 'crash',
   mutants: PAXOS_MUTANTS,
   optionNames: [...Object.keys(DEFAULT_PAXOS_LIMITS), 'phase1QuorumSize', 'phase2QuorumSize'],
+  timingOptions(t) {
+    return {
+      electionTimeoutTicks: Math.max(2, Math.round(t.electionTimeoutMs / t.tickMs)),
+      heartbeatIntervalTicks: Math.max(1, Math.round(t.heartbeatIntervalMs / t.tickMs)),
+    };
+  },
+  simVariant(random, t) {
+    const electionTimeoutTicks = Math.max(2, Math.round(t.electionTimeoutMs / t.tickMs));
+    return {
+      maxEntriesPerMessage: random.pick(SIM_BATCH_SIZES),
+      checkQuorum: random.chance(0.5),
+      electionTimeoutTicks: random.chance(0.5) ? electionTimeoutTicks : Math.max(4, Math.ceil(electionTimeoutTicks / 2)),
+    };
+  },
   create(options) {
     if (options.mutant !== undefined) assertKnownPaxosMutant(options.mutant);
     return new MultiPaxosReplica(options as MultiPaxosOptions);
   },
   createMonitor(options) {
     return new PaxosMonitor(options);
+  },
+  client: { kind: 'leader' },
+  keys: 'none',
+  bootstrap(snapshot) {
+    // No promise made yet: the first leader's phase 1 runs above the snapshot.
+    return { hardState: { promised: NO_BALLOT }, entries: [], snapshot, truncateFrom: null };
   },
 };

@@ -7,6 +7,7 @@
  */
 import type { Authenticator, Principal } from '../../core/authenticator.js';
 import { byzantineFaults } from '../../core/quorum.js';
+import type { QuorumClient } from '../../core/protocol.js';
 import type { NodeId } from '../../core/ids.js';
 import { replyPayload, signRequest, toHex, type ClientRequest, type PbftMessage, type PbftReply } from './index.js';
 
@@ -16,7 +17,7 @@ export interface Accepted {
   readonly readOnly: boolean;
 }
 
-export class BftClient {
+export class BftClient implements QuorumClient<PbftMessage> {
   private readonly f: number;
   private view = 0;
   private timestamp = 0;
@@ -66,7 +67,9 @@ export class BftClient {
   }
 
   /** A reply arrived; returns the accepted result once enough replicas agree. */
-  onReply(r: PbftReply): Accepted | null {
+  onReply(msg: PbftMessage): Accepted | null {
+    if (msg.type !== 'reply') return null;
+    const r: PbftReply = msg;
     const c = this.current;
     if (c === null || r.client !== this.auth.self || !this.replicas.includes(r.replica)) return null;
     if (!this.auth.verifyMac(replyPayload(r.view, r.client, r.timestamp, r.replica, r.readOnly, r.result), r.replica, r.mac)) {

@@ -1,109 +1,83 @@
 /**
- * What a PBFT replica's driver does besides moving messages: execute committed batches in order
- * on the service state machine, hand the state to the core at every checkpoint, answer each
+ * How PBFT's committed batches reach the state machine (the `ReplicaHost` the one driver runs):
+ * execute committed batches in order, hand the state to the core at every checkpoint, answer each
  * client with a MAC'd reply and keep the last reply per client, execute read-only requests, and
- * restore a transferred state; hand what must be durable to a persister. Shared by the scenario
- * harness, the Byzantine simulator and the node runtime (pure: no I/O, no clock).
+ * restore a transferred state. Pure: the driver persists, sends and times.
+ *
+ * An empty request is a read barrier (a member's ordered "nothing"): executed like any request,
+ * it changes nothing and its result is empty.
  */
 import type { Authenticator, Principal } from '../../core/authenticator.js';
-import type { Index, NodeId } from '../../core/ids.js';
-import type { Persist, Snapshot, StateMachine } from '../../core/replica.js';
-import { checkpointServiceState } from './pbft.js';
-import { replyPayload, type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftReply, type PbftReplica } from './index.js';
+import type { Index, NodeId, Term } from '../../core/ids.js';
+import type { AppliedPosition, ApplyOutput, HostContext, ReplicaHost } from '../../core/protocol.js';
+import type { Ready, Snapshot, StateMachine } from '../../core/replica.js';
+import { checkpointServiceState, type PbftReplica } from './pbft.js';
+import { replyPayload } from './payloads.js';
+import type { ClientRequest, PbftHardState, PbftMessage, PbftReady, PbftReply } from './types.js';
 
-export interface ServiceAdapter<R> {
-  readonly sm: StateMachine<R>;
-  /** Execute a read-only operation without changing the state. */
-  query(op: Uint8Array): R;
-  encodeResult(result: R): Uint8Array;
-}
+const EMPTY = new Uint8Array(0);
 
-/**
- * Where the host's durable writes go. `save` must be durable before the messages process()
- * returns leave (the caller sends them only after); `saveCheckpoint` may lag.
- */
-export interface PbftPersister {
-  save(persist: Persist<PbftHardState>): void;
-  saveCheckpoint(checkpoint: Snapshot): void;
-}
-
-export interface ExecutedRequest<R = unknown> {
-  readonly seq: number;
-  readonly client: Principal;
-  readonly timestamp: number;
-  readonly result: Uint8Array;
-  /** The state machine's own result object. */
-  readonly value: R;
-}
-
-export class PbftHost<R> {
+export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
+  readonly driverSnapshots = false;
   /** The last reply per client (Castro's reply table). */
   readonly lastReply = new Map<Principal, { timestamp: number; view: number; result: Uint8Array }>();
   lastApplied = 0;
-  /** Called for every executed sequence number (invariants). */
-  onExecute: ((batch: CommittedBatch, results: readonly ExecutedRequest<R>[]) => void) | null = null;
-  onRestore: ((seq: number) => void) | null = null;
-  /** Null: nothing is kept (scenario tests that never restart a replica). */
-  persister: PbftPersister | null = null;
+  private readonly sm: StateMachine<R>;
+  private readonly auth: Authenticator;
 
-  /**
-   * `restored`: the snapshot on disk when the replica restarted. The service starts from its state
-   * if the replica came back from that checkpoint (it does, unless a mutant threw its disk away).
-   */
-  constructor(
-    readonly replica: PbftReplica,
-    readonly service: ServiceAdapter<R>,
-    private readonly auth: Authenticator,
-    restored: Snapshot | null = null,
-  ) {
-    if (restored !== null && replica.status().stableCheckpoint === restored.meta.index) {
-      service.sm.restore(checkpointServiceState(restored.data));
-      this.lastApplied = restored.meta.index;
-    }
+  constructor(readonly replica: PbftReplica, private readonly context: HostContext<PbftMessage, PbftHardState, R>) {
+    this.sm = context.stateMachine;
+    if (context.authenticator === null) throw new Error('a PBFT host needs the replica\'s authenticator');
+    this.auth = context.authenticator;
   }
 
   get id(): NodeId {
     return this.replica.id;
   }
 
-  /** Run the Ready loop; return every message to send (protocol messages and replies). */
-  process(): PbftMessage[] {
-    const out: PbftMessage[] = [];
-    while (this.replica.hasReady()) {
-      const rd = this.replica.ready();
-      if (rd.persist !== null) this.persister?.save(rd.persist);
-      if (rd.stableCheckpoint !== null) this.persister?.saveCheckpoint(rd.stableCheckpoint);
-      if (rd.persist?.snapshot) {
-        this.service.sm.restore(checkpointServiceState(rd.persist.snapshot.data));
-        this.lastApplied = rd.persist.snapshot.meta.index;
-        this.lastReply.clear();
-        this.onRestore?.(this.lastApplied);
+  /**
+   * The service starts from the snapshot on disk if the replica came back from that checkpoint
+   * (it does, unless a mutant threw its disk away). A PBFT state machine is rebuilt from its
+   * checkpoint: the replica executes again what it committed above it.
+   */
+  restart(snapshot: Snapshot | null): AppliedPosition | null {
+    if (snapshot === null || this.replica.status().stableCheckpoint !== snapshot.meta.index) return null;
+    return this.install(snapshot);
+  }
+
+  install(snapshot: Snapshot): AppliedPosition {
+    this.sm.restore(checkpointServiceState(snapshot.data));
+    this.lastApplied = snapshot.meta.index;
+    this.lastReply.clear();
+    return this.position();
+  }
+
+  apply(ready: Ready<PbftMessage, PbftHardState>, out: ApplyOutput<PbftMessage, R>): AppliedPosition | null {
+    const rd = ready as PbftReady;
+    const view = this.replica.status().view;
+    for (const batch of rd.batches) {
+      for (const r of batch.requests) {
+        const value = r.op.byteLength === 0 ? undefined : this.sm.apply(r.op, batch.seq as Index);
+        const result = this.encode(value);
+        const last = this.lastReply.get(r.client);
+        if (last !== undefined && last.timestamp >= r.timestamp) continue; // executed before: the session answered, no new reply
+        this.lastReply.set(r.client, { timestamp: r.timestamp, view, result });
+        out.executed(r.client, r.timestamp, value, false);
+        out.send(this.reply(r.client, r.timestamp, view, result, false));
       }
-      out.push(...rd.send);
-      const view = this.replica.status().view;
-      for (const batch of rd.batches) {
-        const results: ExecutedRequest<R>[] = [];
-        for (const r of batch.requests) {
-          const value = this.service.sm.apply(r.op, batch.seq as Index);
-          const result = this.service.encodeResult(value);
-          const last = this.lastReply.get(r.client);
-          if (last !== undefined && last.timestamp >= r.timestamp) continue; // executed before: the session answered, no new reply
-          this.lastReply.set(r.client, { timestamp: r.timestamp, view, result });
-          results.push({ seq: batch.seq, client: r.client, timestamp: r.timestamp, result, value });
-          out.push(this.reply(r.client, r.timestamp, view, result, false));
-        }
-        this.lastApplied = batch.seq;
-        this.onExecute?.(batch, results);
-        if (batch.seq % this.replica.checkpointIntervalSeqs === 0) this.replica.compact(batch.seq as Index, this.service.sm.snapshot());
-      }
-      for (const r of rd.reads) out.push(this.reply(r.client, r.timestamp, view, this.service.encodeResult(this.service.query(r.op)), true));
-      for (const { client, timestamp } of rd.replyAgain) {
-        const last = this.lastReply.get(client);
-        if (last !== undefined && last.timestamp === timestamp) out.push(this.reply(client, timestamp, last.view, last.result, false));
-      }
-      this.replica.advance(rd);
+      this.lastApplied = batch.seq;
+      if (batch.seq % this.replica.checkpointIntervalSeqs === 0) this.replica.compact(batch.seq as Index, this.sm.snapshot());
     }
-    return out;
+    for (const r of rd.reads) this.answerRead(r, view, out);
+    for (const { client, timestamp } of rd.replyAgain) {
+      const last = this.lastReply.get(client);
+      if (last !== undefined && last.timestamp === timestamp) out.send(this.reply(client, timestamp, last.view, last.result, false));
+    }
+    return rd.batches.length > 0 ? this.position() : null;
+  }
+
+  snapshotToKeep(ready: Ready<PbftMessage, PbftHardState>): Snapshot | null {
+    return (ready as PbftReady).stableCheckpoint;
   }
 
   reply(client: Principal, timestamp: number, view: number, result: Uint8Array, readOnly: boolean): PbftReply {
@@ -113,6 +87,21 @@ export class PbftHost<R> {
       mac: this.auth.mac(replyPayload(view, client, timestamp, id, readOnly, result), client),
     };
   }
+
+  /** Read-only optimisation: answer from the current state, if the state machine can answer without changing. */
+  private answerRead(r: ClientRequest, view: number, out: ApplyOutput<PbftMessage, R>): void {
+    if (this.sm.query === undefined) return; // the client times out and asks again as an ordered request
+    const value = r.op.byteLength === 0 ? undefined : this.sm.query(r.op);
+    out.executed(r.client, r.timestamp, value, true);
+    out.send(this.reply(r.client, r.timestamp, view, this.encode(value), true));
+  }
+
+  private encode(value: R | undefined): Uint8Array {
+    return value === undefined ? EMPTY : this.context.encodeResult(value);
+  }
+
+  private position(): AppliedPosition {
+    return { index: this.lastApplied as Index, term: this.replica.status().view as Term };
+  }
 }
 
-export type { ClientRequest };

@@ -15,6 +15,13 @@ export function toHex(bytes: Uint8Array): string {
   return s;
 }
 
+/** The digest of a batch: of its requests' digests in order. The empty batch is the null request. */
+export function batchDigestOf(auth: Pick<Authenticator, 'digest'>, batch: readonly ClientRequest[], requestDigest = (r: ClientRequest): string => auth.digest(requestPayload(r))): string {
+  let s = 'B';
+  for (const r of batch) s += `|${requestDigest(r)}`;
+  return auth.digest(s);
+}
+
 export function requestPayload(r: Pick<ClientRequest, 'client' | 'timestamp' | 'readOnly' | 'op'>): string {
   return `R|${r.client}|${r.timestamp}|${r.readOnly ? 1 : 0}|${toHex(r.op)}`;
 }

@@ -44,7 +44,7 @@ import type { Index, NodeId, Term } from '../../core/ids.js';
 import type { LogEntry, Membership, ProposeResult, Replica, RestoredState, Snapshot } from '../../core/replica.js';
 import type { PbftMutant } from './mutants.js';
 import {
-  checkpointPayload, commitPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
+  batchDigestOf, checkpointPayload, commitPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
 } from './payloads.js';
 import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_IN_FLIGHT_BATCHES,
@@ -414,7 +414,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   status(): PbftStatus {
     return {
-      id: this.id, role: this.role, term: this.view as Term, leader: this.primaryOf(this.view), commitIndex: this.lastExecuted as Index,
+      id: this.id, role: this.role, term: this.view as Term, leader: this.primaryOf(this.view), leading: this.role === 'primary', commitIndex: this.lastExecuted as Index,
       appliedIndex: this.lastExecuted as Index, membership: this.membership, view: this.view, lowWaterMark: this.stable.seq,
       lastExecuted: this.lastExecuted, stableCheckpoint: this.stable.seq, invalidAuthenticators: this.invalidAuthenticators,
       viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers,
@@ -427,9 +427,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   /** The digest of a batch: of its requests' digests in order. The empty batch is the null request. */
   batchDigest(batch: readonly ClientRequest[]): string {
-    let s = 'B';
-    for (const r of batch) s += `|${this.requestDigest(r)}`;
-    return this.auth.digest(s);
+    return batchDigestOf(this.auth, batch, (r) => this.requestDigest(r));
   }
 
   // ---- authentication -------------------------------------------------------------------------

@@ -1,20 +1,57 @@
-import type { ProtocolDefinition } from '../../core/replica.js';
+import type { ProtocolDefinition } from '../../core/protocol.js';
+import type { NodeId } from '../../core/ids.js';
 import { RaftReplica } from './raft.js';
 import { assertKnownMutant, RAFT_MUTANTS } from './mutants.js';
-import { DEFAULT_RAFT_LIMITS, type RaftHardState, type RaftMessage, type RaftOptions } from './types.js';
+import { DEFAULT_RAFT_LIMITS, type ConfigChange, type RaftHardState, type RaftMessage, type RaftOptions } from './types.js';
 
 export { RaftReplica, MAX_APPLY_ENTRIES_PER_READY, MAX_SNAPSHOT_BYTES } from './raft.js';
 export { RAFT_MUTANTS, type RaftMutant } from './mutants.js';
 export { encodeConfigChange, decodeConfigChange } from './config.js';
 export * from './types.js';
 
-export const raftProtocol: ProtocolDefinition<RaftMessage, RaftHardState> = {
+/** Batch sizes the simulator draws from: small batches let old-term entries travel apart from a new leader's. */
+const SIM_BATCH_SIZES = [1, 2, 4, 64] as const;
+
+export const raftProtocol: ProtocolDefinition<RaftMessage, RaftHardState, RaftReplica> = {
   name: 'raft',
+  summary: 'Raft with pre-vote, check-quorum, joint and single-server membership changes, ReadIndex and lease reads',
   faultModel: 'crash',
   mutants: RAFT_MUTANTS,
   optionNames: [...Object.keys(DEFAULT_RAFT_LIMITS), 'preVote', 'checkQuorum', 'readOnly'],
+  timingOptions(t) {
+    return {
+      electionTimeoutTicks: Math.max(2, Math.round(t.electionTimeoutMs / t.tickMs)),
+      heartbeatIntervalTicks: Math.max(1, Math.round(t.heartbeatIntervalMs / t.tickMs)),
+      preVote: true,
+      checkQuorum: true,
+    };
+  },
+  simVariant(random, t) {
+    const electionTimeoutTicks = Math.max(2, Math.round(t.electionTimeoutMs / t.tickMs));
+    const checkQuorum = random.chance(0.5);
+    return {
+      maxEntriesPerMessage: random.pick(SIM_BATCH_SIZES),
+      preVote: random.chance(0.5),
+      checkQuorum,
+      // A short election timeout (few distinct random timeouts) makes rival candidates of one
+      // term common: the situation in which a forgotten vote elects two leaders.
+      electionTimeoutTicks: random.chance(0.5) ? electionTimeoutTicks : Math.max(4, Math.ceil(electionTimeoutTicks / 2)),
+      // Lease reads need check-quorum; a third of those runs serve reads from the lease.
+      readOnly: checkQuorum && random.chance(1 / 3) ? 'lease-based' : 'safe',
+    };
+  },
   create(options) {
     if (options.mutant !== undefined) assertKnownMutant(options.mutant);
     return new RaftReplica(options as RaftOptions);
   },
+  client: { kind: 'leader' },
+  keys: 'none',
+  bootstrap(snapshot) {
+    return { hardState: { term: snapshot.meta.term, vote: null, commit: snapshot.meta.index }, entries: [], snapshot };
+  },
+  membership: {
+    proposeConfigChange: (replica, change) => replica.proposeConfigChange(change as ConfigChange),
+    transferLeadership: (replica, target: NodeId) => replica.transferLeadership(target),
+  },
+  logView: (replica) => replica,
 };

@@ -285,7 +285,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 
   status(): RaftStatus {
     return {
-      id: this.id, role: this.role, term: this.term, vote: this.vote, leader: this.leader,
+      id: this.id, role: this.role, term: this.term, vote: this.vote, leader: this.leader, leading: this.role === 'leader',
       commitIndex: this.commit, appliedIndex: this.applied, membership: this.config.toMembership(),
       isLearner: this.config.learners.has(this.id), lastIndex: this.log.lastIndex(), firstIndex: this.log.firstIndex(),
       leadTransferee: this.leadTransferee,

@@ -6,15 +6,16 @@
  * makes in an honest replica's name fails verification (and is counted), as it would with real
  * keys.
  */
-import type { Authenticator } from '../core/authenticator.js';
-import { macVector } from '../core/authenticator.js';
-import type { NodeId } from '../core/ids.js';
-import type { Random } from '../core/prng.js';
+import type { Authenticator } from '../../core/authenticator.js';
+import { macVector } from '../../core/authenticator.js';
+import type { NodeId } from '../../core/ids.js';
+import type { Random } from '../../core/prng.js';
+import type { Adversary, AdversaryContext, AdversaryModel, AdversaryOutput } from '../../core/protocol.js';
 import {
-  checkpointPayload, commitPayload, prePreparePayload, preparePayload, replyPayload, viewChangePayload,
-  type ClientRequest, type PbftMessage, type PbftReply, type SignedPrePrepare,
-} from '../protocols/pbft/index.js';
-import { pack } from '../core/codec.js';
+  batchDigestOf, checkpointPayload, commitPayload, prePreparePayload, preparePayload, replyPayload, viewChangePayload,
+} from './payloads.js';
+import type { ClientRequest, PbftMessage, PbftReply, SignedPrePrepare } from './types.js';
+import { pack } from '../../core/codec.js';
 
 export const BYZANTINE_KINDS = [
   'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared',
@@ -34,22 +35,8 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   'hide-prepared': 'view changes that claim nothing prepared since the stable checkpoint (its certificates left out)',
 };
 
-export function parseByzantine(spec: string): Set<ByzantineKind> {
-  if (spec === 'all') return new Set(BYZANTINE_KINDS);
-  if (spec === 'none' || spec === '') return new Set();
-  const out = new Set<ByzantineKind>();
-  for (const k of spec.split(',').map((s) => s.trim())) {
-    if (!(BYZANTINE_KINDS as readonly string[]).includes(k)) throw new Error(`unknown Byzantine behaviour '${k}'; known: ${BYZANTINE_KINDS.join(', ')}, all, none`);
-    out.add(k as ByzantineKind);
-  }
-  return out;
-}
-
 /** A message to send after `delayMs` more than the network's own latency. */
-export interface Outgoing {
-  readonly msg: PbftMessage;
-  readonly delayMs: number;
-}
+type Outgoing = AdversaryOutput<PbftMessage>;
 
 /** Messages a replay adversary remembers, at most. */
 export const MAX_REPLAY_MEMORY = 512;
@@ -62,7 +49,13 @@ export const MAX_REPLAY_MEMORY = 512;
  */
 export const EQUIVOCATE_THEN_QUIET_CHANCE = 0.5;
 
-export class Adversary {
+/** PBFT's adversary, for the simulator (see AdversaryModel). */
+export const pbftAdversary: AdversaryModel<PbftMessage> = {
+  behaviours: BYZANTINE_KINDS.map((name) => ({ name, description: BYZANTINE_DESCRIPTIONS[name] })),
+  create: (context) => new PbftAdversary(context),
+};
+
+export class PbftAdversary implements Adversary<PbftMessage> {
   /** Honest replicas told the alternative story by an equivocating primary. */
   private readonly groupB: ReadonlySet<NodeId>;
   /** (view|seq) → the alternative pre-prepare sent to group B. */
@@ -73,19 +66,24 @@ export class Adversary {
   /** The quiet primary and the (view|seq) of the two stories it told; null while it talks. */
   private quietAfter: { readonly node: NodeId; readonly key: string } | null = null;
   /** Which of the enabled behaviours this run uses (a random non-empty subset: runs differ). */
-  readonly active: ReadonlySet<ByzantineKind>;
+  readonly active: ReadonlySet<string>;
   forged = 0;
 
-  constructor(
-    private readonly rng: Random,
-    enabled: ReadonlySet<ByzantineKind>,
-    readonly byzantine: ReadonlySet<NodeId>,
-    private readonly replicas: readonly NodeId[],
-    private readonly auths: ReadonlyMap<NodeId, Authenticator>,
-    private readonly batchDigest: (batch: readonly ClientRequest[]) => string,
-    private readonly maxDelayMs: number,
-  ) {
-    const kinds = [...enabled];
+  private readonly rng: Random;
+  readonly byzantine: ReadonlySet<NodeId>;
+  private readonly replicas: readonly NodeId[];
+  private readonly auths: ReadonlyMap<NodeId, Authenticator>;
+  private readonly maxDelayMs: number;
+
+  constructor(context: AdversaryContext) {
+    const rng = context.random;
+    const { byzantine, replicas } = context;
+    this.rng = rng;
+    this.byzantine = byzantine;
+    this.replicas = replicas;
+    this.auths = context.authenticators;
+    this.maxDelayMs = context.maxDelayMs;
+    const kinds = [...context.enabled].filter((k): k is ByzantineKind => (BYZANTINE_KINDS as readonly string[]).includes(k));
     const chosen = new Set<ByzantineKind>(kinds.filter(() => rng.chance(0.5)));
     if (chosen.size === 0 && kinds.length > 0) chosen.add(rng.pick(kinds));
     this.active = chosen;
@@ -104,6 +102,12 @@ export class Adversary {
 
   has(k: ByzantineKind): boolean {
     return this.active.has(k);
+  }
+
+  /** The digest of a batch, as every replica computes it (digests need no secret). */
+  private batchDigest(batch: readonly ClientRequest[]): string {
+    const auth = this.auths.values().next().value as Authenticator;
+    return batchDigestOf(auth, batch);
   }
 
   /**

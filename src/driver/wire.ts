@@ -15,7 +15,8 @@ export interface ProtocolFrame extends Envelope {
 
 export interface ForwardProposal extends Envelope {
   readonly kind: 'forward-proposal';
-  readonly requestId: number;
+  /** Unique across the sender's restarts (see LeaderProposals.requestPrefix). */
+  readonly requestId: string;
   readonly command: Uint8Array;
 }
 
@@ -27,7 +28,8 @@ export interface ForwardedError {
 
 export interface ForwardResult extends Envelope {
   readonly kind: 'forward-result';
-  readonly requestId: number;
+  /** Unique across the sender's restarts (see LeaderProposals.requestPrefix). */
+  readonly requestId: string;
   readonly ok: boolean;
   readonly result?: unknown;
   readonly error?: ForwardedError;

@@ -1,9 +1,10 @@
 /**
  * Bounded sets of callers waiting for something the protocol will tell us later: a proposal's
- * result (keyed by log index) or a read point (keyed by request id). Each waiter has a deadline;
- * nothing waits forever and nothing grows without bound.
+ * result (keyed by log index) or a read point (keyed by request id). Each waiter has a deadline
+ * on the driver's clock; nothing waits forever and nothing grows without bound.
  */
 import { QuorateError, TooManyRequests } from '../core/errors.js';
+import type { ClockPort, TimerHandle } from './ports.js';
 
 export class RequestTimeout extends QuorateError {
   override readonly name = 'RequestTimeout';
@@ -12,16 +13,19 @@ export class RequestTimeout extends QuorateError {
   }
 }
 
+/** A caller's continuation: an error, or the value. */
+export type Reply<T> = (err: Error | null, value?: T) => void;
+
 interface Waiter<T> {
-  resolve(value: T): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
+  readonly reply: Reply<T>;
+  readonly timer: TimerHandle;
 }
 
 export class Waiters<K, T> {
   private readonly waiting = new Map<K, Waiter<T>>();
 
   constructor(
+    private readonly clock: ClockPort,
     private readonly limitName: string,
     private readonly limit: number,
   ) {}
@@ -30,40 +34,40 @@ export class Waiters<K, T> {
     return this.waiting.size;
   }
 
+  get full(): boolean {
+    return this.waiting.size >= this.limit;
+  }
+
   has(key: K): boolean {
     return this.waiting.has(key);
   }
 
-  /** Register a waiter; rejects at once with TooManyRequests when the limit is reached. */
-  wait(key: K, timeoutMs: number, what: string): Promise<T> {
-    if (this.waiting.size >= this.limit) return Promise.reject(new TooManyRequests(this.limitName, this.limit));
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(key);
-        reject(new RequestTimeout(what, timeoutMs));
-      }, timeoutMs);
-      timer.unref();
-      this.waiting.set(key, { resolve, reject, timer });
+  /** Register a waiter; answers at once with TooManyRequests when the limit is reached. */
+  wait(key: K, timeoutMs: number, what: string, reply: Reply<T>): void {
+    if (this.full) {
+      reply(new TooManyRequests(this.limitName, this.limit));
+      return;
+    }
+    const timer = this.clock.setTimer(timeoutMs, () => {
+      if (this.waiting.get(key)?.timer !== timer) return;
+      this.waiting.delete(key);
+      reply(new RequestTimeout(what, timeoutMs));
     });
+    this.waiting.set(key, { reply, timer });
   }
 
   resolve(key: K, value: T): boolean {
     const w = this.take(key);
     if (w === undefined) return false;
-    w.resolve(value);
+    w.reply(null, value);
     return true;
   }
 
   reject(key: K, err: Error): boolean {
     const w = this.take(key);
     if (w === undefined) return false;
-    w.reject(err);
+    w.reply(err);
     return true;
-  }
-
-  /** Keys in insertion order (used to find read points that are now satisfied). */
-  keys(): IterableIterator<K> {
-    return this.waiting.keys();
   }
 
   rejectAll(err: Error): void {
@@ -74,7 +78,7 @@ export class Waiters<K, T> {
     const w = this.waiting.get(key);
     if (w === undefined) return undefined;
     this.waiting.delete(key);
-    clearTimeout(w.timer);
+    w.timer.cancel();
     return w;
   }
 }

@@ -2,9 +2,9 @@
  * The register workload both simulators run: which operation a client issues next, and how a
  * finished operation is written into the history the checker reads.
  */
-import type { Operation } from '../check/history.js';
-import type { Random } from '../core/prng.js';
-import type { RegisterOp } from '../statemachine/register-kv.js';
+import type { Operation } from '../../check/history.js';
+import type { Random } from '../../core/prng.js';
+import type { RegisterOp } from '../../statemachine/register-kv.js';
 
 /** The next operation on `key`: 40% get, 25% put, 25% cas (a fifth of them on an absent key), 10% delete. */
 export function randomRegisterOp(rng: Random, key: string): RegisterOp {

@@ -1,0 +1,232 @@
+/**
+ * One protocol surface. A protocol is a folder under src/protocols/ and one line in the
+ * registry; its `ProtocolDefinition` says everything a driver needs to run it, so that no file
+ * outside the protocol's folder names it (a lint checks this):
+ *
+ * - the core factory and the names of its options, with the mapping from wall-clock timing
+ *   (etcd's flags, the simulator's tick) to the core's ticks;
+ * - the variants the simulator draws per run (so every configuration a user may choose is tested),
+ *   its mutants and its safety monitor;
+ * - how committed entries reach the state machine (`host`), and how a client is answered: by the
+ *   one leader it asked (crash faults) or by f + 1 matching replies (Byzantine faults);
+ * - the Byzantine behaviours its adversary can take, and whether members need keys;
+ * - the durable state a member restored from a snapshot file starts with.
+ *
+ * Optional abilities (membership changes, leadership transfer, a readable log) are named, typed
+ * members of the definition rather than methods sniffed on a core at run time: a driver sees at
+ * compile time what it may ask of a protocol, and a protocol that lacks one says so by omission.
+ */
+import type { Authenticator, Principal } from './authenticator.js';
+import type { Index, NodeId, Term } from './ids.js';
+import type { Random } from './prng.js';
+import type {
+  Envelope, LogEntry, MonitorOptions, MutantInfo, Persist, ProposeResult, Ready, Replica, ReplicaOptions,
+  SafetyMonitor, Snapshot, StateMachine,
+} from './replica.js';
+
+/** Wall-clock timing a driver runs a protocol with; each protocol maps it to its own ticks. */
+export interface Timing {
+  /** Length of one tick (the driver calls tick() this often). */
+  readonly tickMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly electionTimeoutMs: number;
+}
+
+/** Where the state machine stands: the last entry applied to it. */
+export interface AppliedPosition {
+  readonly index: Index;
+  readonly term: Term;
+}
+
+/** What applying the committed part of one Ready produced, collected by the driver. */
+export interface ApplyOutput<M, R> {
+  /**
+   * The entry at (index, term) was applied: `result` is the state machine's answer to a command
+   * (undefined for a no-op or a configuration entry). Whoever proposed at that index waits for it.
+   */
+  applied(index: Index, term: Term, result: R | undefined): void;
+  /** A membership change entry was applied (the state machine has seen it). */
+  configApplied(): void;
+  /**
+   * A client request was executed (or, `readOnly`, answered from the current state) with this
+   * result (Byzantine protocols: the member's own clients wait for it).
+   */
+  executed(client: Principal, timestamp: number, result: R | undefined, readOnly: boolean): void;
+  /** A message to send once the Ready's persist is durable (a reply to a client). */
+  send(msg: M): void;
+}
+
+/**
+ * How committed entries reach the state machine. Crash-fault protocols use the driver's default
+ * (one command per `command` entry, answered by index and term); a protocol whose entries are
+ * batches of signed client requests (PBFT) brings its own.
+ */
+export interface ReplicaHost<M extends Envelope, H, R> {
+  /**
+   * The replica restarted with `restored` durable state: bring the state machine to the
+   * snapshot it restarted from. Returns where the state machine then stands (null: the initial
+   * state). `durableApplied` is set when the state machine persisted itself further (see
+   * DurableStateMachine); the host keeps it and returns it.
+   */
+  restart(snapshot: Snapshot | null, durableApplied: AppliedPosition | null): AppliedPosition | null;
+  /** The Ready installs `snapshot` (state transfer): its persist is durable, restore from it. */
+  install(snapshot: Snapshot): AppliedPosition;
+  /** Apply the committed part of `ready` (in log order) and report what happened to `out`. */
+  apply(ready: Ready<M, H>, out: ApplyOutput<M, R>): AppliedPosition | null;
+  /** A snapshot the Ready asks to keep (the state machine is already past it): PBFT's stable checkpoints. */
+  snapshotToKeep(ready: Ready<M, H>): Snapshot | null;
+  /** True when the driver should snapshot the state machine every N applied entries and compact the log. */
+  readonly driverSnapshots: boolean;
+}
+
+export interface HostContext<M extends Envelope, H, R> {
+  readonly replica: Replica<M, H>;
+  readonly stateMachine: StateMachine<R>;
+  /** Encodes a result deterministically (compared across replicas' replies). */
+  readonly encodeResult: (result: R) => Uint8Array;
+  /** Byzantine protocols: the replica's own authenticator (to MAC its replies). */
+  readonly authenticator: Authenticator | null;
+}
+
+/** A client of a Byzantine protocol: it accepts a result once enough replicas sent matching replies. */
+export interface QuorumClient<M extends Envelope> {
+  readonly id: Principal;
+  /** The timestamp the next begin() uses (a client's timestamps increase across restarts). */
+  readonly nextTimestamp: number;
+  /** Start an operation; returns the messages to send. */
+  begin(op: Uint8Array, readOnly: boolean): M[];
+  /** No accepted result yet: ask every replica again (a read-only request becomes an ordered one). */
+  retry(): M[];
+  /** A reply arrived; returns the accepted result once enough replicas agree on it. */
+  onReply(msg: M): { readonly timestamp: number; readonly result: Uint8Array; readonly readOnly: boolean } | null;
+}
+
+/**
+ * How a client learns a result. `leader`: it asks one replica, which proposes (or forwards to the
+ * leader) and answers once the command is applied at the index and term it was appended at (a
+ * session makes retries exactly-once). `quorum`: it sends a signed request to the replicas and
+ * accepts a result on `f + 1` matching replies, since up to f replicas may lie.
+ */
+export type ClientModel<M extends Envelope> =
+  | { readonly kind: 'leader' }
+  | {
+    readonly kind: 'quorum';
+    createClient(auth: Authenticator, replicas: readonly NodeId[], firstTimestamp: number): QuorumClient<M>;
+  };
+
+/** Byzantine behaviours a protocol's adversary can take (the simulator drives them). */
+export interface AdversaryModel<M extends Envelope> {
+  /** Behaviour names and one-line descriptions, for `quorate sim --byzantine`. */
+  readonly behaviours: readonly { readonly name: string; readonly description: string }[];
+  create(context: AdversaryContext): Adversary<M>;
+}
+
+export interface AdversaryContext {
+  readonly random: Random;
+  /** The behaviours enabled for this run (the adversary may use a subset). */
+  readonly enabled: ReadonlySet<string>;
+  readonly byzantine: ReadonlySet<NodeId>;
+  readonly replicas: readonly NodeId[];
+  /** Authenticators of the Byzantine identities only: it cannot sign as an honest replica. */
+  readonly authenticators: ReadonlyMap<NodeId, Authenticator>;
+  /** A delay the adversary may add to a message, at most (below the protocol's timeouts). */
+  readonly maxDelayMs: number;
+  readonly protocolOptions: Readonly<Record<string, unknown>>;
+}
+
+/** A message a Byzantine replica sends, after `delayMs` more than the network's latency. */
+export interface AdversaryOutput<M> {
+  readonly msg: M;
+  readonly delayMs: number;
+}
+
+/**
+ * One coordinator for every Byzantine replica (they collude). Each runs an honest core inside;
+ * the adversary rewrites, drops, delays and injects what they send and may react to what they
+ * receive.
+ */
+export interface Adversary<M extends Envelope> {
+  /** The behaviours this run uses. */
+  readonly active: ReadonlySet<string>;
+  /** A Byzantine replica `by` received `msg`: what it sends in reaction (besides its core's output). */
+  observe(msg: M, by: NodeId): AdversaryOutput<M>[];
+  /** What a Byzantine replica's honest core wanted to send becomes this. */
+  transform(msg: M): AdversaryOutput<M>[];
+}
+
+/**
+ * Optional ability: membership changes and leadership transfer (Raft). Separate because a
+ * protocol with a fixed membership (PBFT: 3f + 1 named replicas) has neither, and the server
+ * answers those requests with a typed error instead.
+ */
+export interface MembershipAbility<Rep> {
+  proposeConfigChange(replica: Rep, change: unknown): ProposeResult;
+  transferLeadership(replica: Rep, target: NodeId): void;
+}
+
+/** A core whose log the simulator's invariants may read (log matching, leader completeness). */
+export interface LogView {
+  firstIndex(): Index;
+  lastIndex(): Index;
+  termAt(i: Index): Term | undefined;
+  entryAt(i: Index): LogEntry | undefined;
+}
+
+/** Options every protocol's `create` gets besides its own (ReplicaOptions, and keys for BFT). */
+export interface CreateOptions<H> extends ReplicaOptions<H> {
+  /** Byzantine protocols: this replica's authenticator. */
+  readonly authenticator?: Authenticator;
+  /** The protocol's own options by name (see `optionNames`). */
+  readonly [option: string]: unknown;
+}
+
+export interface ProtocolDefinition<M extends Envelope = Envelope, H = unknown, Rep extends Replica<M, H> = Replica<M, H>> {
+  readonly name: string;
+  /** One line for usage texts and `quorate help`. */
+  readonly summary: string;
+  readonly faultModel: 'crash' | 'byzantine';
+  readonly mutants: readonly MutantInfo[];
+  /** The protocol-specific options `create` reads (tuning and limits), by name: what a driver may pass through. */
+  readonly optionNames: readonly string[];
+  /** The core's options for wall-clock `timing` (the millisecond-to-tick mapping). */
+  timingOptions(timing: Timing): Readonly<Record<string, unknown>>;
+  /**
+   * Options the simulator draws for one run, on top of `timingOptions` (e.g. pre-vote on or off):
+   * every configuration a user may choose gets tested. Draws come from `random` only.
+   */
+  simVariant(random: Random, timing: Timing): Readonly<Record<string, unknown>>;
+  create(options: CreateOptions<H>): Rep;
+  /**
+   * Optional: a checker of the protocol's own safety invariants, for drivers that see every
+   * message and every replica (the simulator). It throws an InvariantViolation when one breaks.
+   */
+  createMonitor?(options: MonitorOptions): SafetyMonitor<M>;
+  /** How committed entries reach the state machine; absent: one command per `command` entry. */
+  createHost?<R>(context: HostContext<M, H, R>): ReplicaHost<M, H, R>;
+  readonly client: ClientModel<M>;
+  /** Byzantine protocols: what a lying replica can do (the simulator's adversary). */
+  readonly adversary?: AdversaryModel<M>;
+  /** Whether each member needs its own keys (signatures, MACs). */
+  readonly keys: 'none' | 'per-member';
+  /**
+   * The durable state of a member restored from a state machine snapshot file (`quorate snapshot
+   * restore`): every member of the new cluster starts from `snapshot` at the same log position.
+   */
+  bootstrap(snapshot: Snapshot): Persist<H>;
+  readonly membership?: MembershipAbility<Rep>;
+  /**
+   * The largest clock-rate error (as a fraction of true time) a core created with `options`
+   * tolerates; null when its safety does not rest on clocks. Lease reads rest on them: the
+   * simulator's clock skew then stays within the bound, as the operator promises it will.
+   */
+  clockDriftBound?(options: Readonly<Record<string, unknown>>): number | null;
+  /** Optional: the core's log, for the simulator's log invariants. */
+  logView?(replica: Rep): LogView;
+}
+
+/** A state machine that persists itself as it applies (etcd's backend and its consistent index). */
+export interface DurableStateMachine {
+  /** The last entry applied and durable in the state machine itself (null: none). */
+  durableApplied(): AppliedPosition | null;
+}
+

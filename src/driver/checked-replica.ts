@@ -1,0 +1,66 @@
+/**
+ * The Ready contract, checked for every core: ready() and advance() alternate, advance() gets
+ * back the very Ready that ready() handed out, and no Ready is taken while one is outstanding.
+ * Every driver wraps its core in this, so a core that breaks the contract fails loudly in the
+ * simulator instead of quietly losing a Ready in production.
+ */
+import { assert } from '../core/assert.js';
+import type { Index } from '../core/ids.js';
+import type { Envelope, ProposeResult, Ready, Replica, ReplicaStatus } from '../core/replica.js';
+
+export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
+  readonly id;
+  private outstanding: Ready<M, H> | null = null;
+
+  constructor(readonly inner: Replica<M, H>) {
+    this.id = inner.id;
+  }
+
+  tick(): void {
+    this.inner.tick();
+  }
+
+  step(msg: M): void {
+    this.inner.step(msg);
+  }
+
+  propose(command: Uint8Array): ProposeResult {
+    return this.inner.propose(command);
+  }
+
+  readIndex(requestId: string): void {
+    this.inner.readIndex(requestId);
+  }
+
+  compact(index: Index, data: Uint8Array): void {
+    this.inner.compact(index, data);
+  }
+
+  hasReady(): boolean {
+    // A core with a Ready outstanding has nothing more to hand out until it is advanced.
+    return this.outstanding === null && this.inner.hasReady();
+  }
+
+  ready(): Ready<M, H> {
+    assert(this.outstanding === null, 'ready() called while a Ready is outstanding (advance() it first)');
+    const rd = this.inner.ready();
+    this.outstanding = rd;
+    return rd;
+  }
+
+  advance(rd: Ready<M, H>): void {
+    assert(this.outstanding !== null, 'advance() without an outstanding ready()');
+    assert(this.outstanding === rd, 'advance() must get back the Ready that ready() handed out');
+    this.outstanding = null;
+    this.inner.advance(rd);
+  }
+
+  /** Whether a Ready is being handled (between ready() and advance()). */
+  get busy(): boolean {
+    return this.outstanding !== null;
+  }
+
+  status(): ReplicaStatus {
+    return this.inner.status();
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The default way committed entries reach the state machine: each `command` entry is one
+ * command, applied in log order and answered by its (index, term); `config` entries go to the
+ * state machine's applyConfig; `noop` entries only advance the applied index. A snapshot's data
+ * is the state machine's own snapshot. Crash-fault protocols (Raft, Multi-Paxos) use it.
+ */
+import { assert } from '../core/assert.js';
+import type { Index, Term } from '../core/ids.js';
+import type { AppliedPosition, ApplyOutput, ReplicaHost } from '../core/protocol.js';
+import type { Envelope, Ready, Snapshot, StateMachine } from '../core/replica.js';
+
+export class CommandHost<M extends Envelope, H, R> implements ReplicaHost<M, H, R> {
+  readonly driverSnapshots = true;
+  /** The last entry applied (index 0: nothing yet). */
+  private position: AppliedPosition = { index: 0 as Index, term: 0 as Term };
+
+  constructor(private readonly sm: StateMachine<R>) {}
+
+  restart(snapshot: Snapshot | null, durableApplied: AppliedPosition | null): AppliedPosition | null {
+    if (durableApplied !== null && durableApplied.index >= (snapshot?.meta.index ?? 0)) {
+      // The state machine kept itself further than the snapshot: nothing to restore.
+      this.position = durableApplied;
+      return durableApplied;
+    }
+    if (snapshot === null) return null;
+    return this.install(snapshot);
+  }
+
+  install(snapshot: Snapshot): AppliedPosition {
+    this.sm.restore(snapshot.data);
+    this.position = { index: snapshot.meta.index, term: snapshot.meta.term };
+    return this.position;
+  }
+
+  apply(ready: Ready<M, H>, out: ApplyOutput<M, R>): AppliedPosition | null {
+    if (ready.apply.length === 0) return null;
+    for (const e of ready.apply) {
+      assert(e.index === this.position.index + 1, () => `apply in order: got ${e.index} after ${this.position.index}`);
+      let result: R | undefined;
+      if (e.kind === 'command') result = this.sm.apply(e.data, e.index);
+      else if (e.kind === 'config') {
+        this.sm.applyConfig?.(e.data, e.index);
+        out.configApplied();
+      }
+      this.position = { index: e.index, term: e.term };
+      out.applied(e.index, e.term, result);
+    }
+    return this.position;
+  }
+
+  snapshotToKeep(): Snapshot | null {
+    return null;
+  }
+}

@@ -1,0 +1,502 @@
+/**
+ * The one driver: the only code that handles a protocol core's `Ready`. The node runtime is this
+ * driver with real ports (files, TCP, timers); the simulator is this driver with model ports
+ * (a model file system under the same WAL code, a model network, virtual time). So a bug the
+ * simulator finds here is a bug in the code that ships.
+ *
+ * The Ready loop, one Ready at a time:
+ *   1. send what the core marks as independent of this Ready's persist (a leader's appends);
+ *      apply committed entries (they are durable on a quorum already) and answer the proposals
+ *      and reads waiting on them — unless the Ready installs a snapshot, which must be durable
+ *      and restored first;
+ *   2. persist through the storage port (group-committed: while one fsync is in flight, new input
+ *      accumulates in the core and becomes the next, larger Ready);
+ *   3. once durable: restore an installed snapshot, send the rest (a vote or an acknowledgement
+ *      never leaves before it is durable), send replies the apply produced, keep a snapshot the
+ *      Ready asks to keep;
+ *   4. advance; snapshot the state machine every `snapshotEveryEntries` applied entries.
+ *
+ * Every port completes through callbacks (never Promises) so the simulator can run all of it on
+ * its own clock. The node runtime wraps the callbacks in Promises for its callers.
+ */
+import { assert } from '../core/assert.js';
+import { principalMember, type Authenticator, type Principal } from '../core/authenticator.js';
+import { QuorateError } from '../core/errors.js';
+import type { Index, NodeId, Term } from '../core/ids.js';
+import type { Random } from '../core/prng.js';
+import type { AppliedPosition, ApplyOutput, DurableStateMachine, ProtocolDefinition, ReplicaHost } from '../core/protocol.js';
+import type { Envelope, LogEntry, Membership, Persist, Ready, Replica, ReplicaStatus, Snapshot, StateMachine } from '../core/replica.js';
+import { CheckedReplica } from './checked-replica.js';
+import { CommandHost } from './command-host.js';
+import { LeaderProposals } from './leader-proposals.js';
+import { DEFAULT_DRIVER_LIMITS, type DriverLimits } from './limits.js';
+import { isDriverMutant, type DriverMutant } from './mutants.js';
+import { silentLogger, type ClockPort, type Logger, type NetworkPort, type StoragePort } from './ports.js';
+import { QuorumProposals } from './quorum-proposals.js';
+import type { Reply } from './waiters.js';
+import type { NodeMessage } from './wire.js';
+
+export class NodeStopped extends QuorateError {
+  override readonly name = 'NodeStopped';
+  constructor() {
+    super('STOPPED', 'the node is stopped');
+  }
+}
+
+/** What the driver tells the runtime around it (metrics, the server, the simulator's checks). */
+export interface DriverEvents<R> {
+  /** The known leader or term changed. */
+  leader?(status: ReplicaStatus): void;
+  /** A membership change was applied here, or a snapshot installed (the configuration after it). */
+  membership?(membership: Membership): void;
+  /** One Ready's write reached the storage and was fsynced, in this many seconds. */
+  walFsync?(seconds: number): void;
+  /** One Ready's committed entries were applied to the state machine, in this many seconds. */
+  applyBatch?(seconds: number, entries: number): void;
+  /** A storage failure stopped the driver (the process should exit). */
+  fatal?(err: Error): void;
+  /**
+   * A Ready's persist is being written; `sentBeforeDurable` of its messages have already left
+   * (a leader's appends may; anything else that does is a bug the simulator aims its faults at).
+   */
+  persisting?(persist: Persist<unknown>, sentBeforeDurable: number): void;
+  /** Committed entries applied here, in order. */
+  appliedEntries?(entries: readonly LogEntry[]): void;
+  /** A client request executed here (quorum client model). */
+  executed?(client: Principal, timestamp: number, result: R | undefined, readOnly: boolean): void;
+}
+
+export interface DriverOptions<R> {
+  readonly id: NodeId;
+  readonly protocol: ProtocolDefinition;
+  readonly storage: StoragePort<unknown>;
+  readonly network: NetworkPort<NodeMessage>;
+  readonly clock: ClockPort;
+  readonly stateMachine: StateMachine<R>;
+  /** Deterministic encoding of a result (compared across replicas' replies under the quorum model). */
+  readonly encodeResult: (result: R) => Uint8Array;
+  /** The bootstrap configuration; ignored once the log or a snapshot holds one. */
+  readonly membership: Membership;
+  /** The protocol's own options (timing, variant, tuning), passed to its core. */
+  readonly protocolOptions?: Readonly<Record<string, unknown>>;
+  readonly random: Random;
+  /** Byzantine protocols: the authenticator of a principal this member holds keys for (itself, its clients). */
+  readonly authenticatorFor?: (principal: Principal) => Authenticator;
+  /** Quorum client model: timestamps of this incarnation's clients start above this (it must grow across restarts). */
+  readonly firstClientTimestamp?: number;
+  readonly limits?: Partial<DriverLimits>;
+  readonly logger?: Logger;
+  readonly events?: DriverEvents<R>;
+  /**
+   * Where the state machine stands if it persisted itself as it applied (etcd's backend and its
+   * consistent index) and survived the restart; absent: it asks the state machine (DurableStateMachine).
+   */
+  readonly stateMachineApplied?: AppliedPosition | null;
+  /** Test-only: a mutant of the protocol (passed to its core) or of the driver (DRIVER_MUTANTS). */
+  readonly mutant?: string;
+}
+
+export class Driver<R> {
+  readonly id: NodeId;
+  readonly limits: DriverLimits;
+  private readonly core: CheckedReplica<Envelope, unknown>;
+  private readonly host: ReplicaHost<Envelope, unknown, R>;
+  private readonly leaderModel: LeaderProposals<R> | null;
+  private readonly quorumModel: QuorumProposals<Envelope, R> | null;
+  private readonly log: Logger;
+  private readonly events: DriverEvents<R>;
+  private readonly mutant: DriverMutant | null;
+  private position: AppliedPosition;
+  private entriesSinceSnapshot = 0;
+  /** A Ready whose persist is being made durable; no other Ready is taken meanwhile. */
+  private saving = false;
+  private kicked = false;
+  private stopped = false;
+  private snapshotting = false;
+  private snapshotWaiters: Reply<void>[] = [];
+  /** Replies produced by applying a Ready before its persist is durable; they leave with `send`. */
+  private heldReplies: Envelope[] = [];
+  private lastLeader: NodeId | null = null;
+  private lastTerm = -1;
+  private membershipChanged = false;
+  private readonly output: ApplyOutput<Envelope, R>;
+
+  constructor(private readonly o: DriverOptions<R>) {
+    this.id = o.id;
+    this.limits = { ...DEFAULT_DRIVER_LIMITS, ...o.limits };
+    this.log = o.logger ?? silentLogger;
+    this.events = o.events ?? {};
+    this.mutant = isDriverMutant(o.mutant) ? o.mutant : null;
+    const protocol = o.protocol;
+    const self = this; // for the getters below: proposals ask whether the driver still runs
+    // Drawn first, before the core takes its randomness: names this incarnation (see ProposalSite.incarnation).
+    const incarnation = o.random.nextUint32().toString(36);
+    const restored = o.storage.restored();
+    const durable = o.stateMachineApplied ?? (isDurable(o.stateMachine) ? o.stateMachine.durableApplied() : null);
+    const snapshotIndex = restored.snapshot?.meta.index ?? 0;
+    const applied = durable !== null && durable.index >= snapshotIndex ? durable.index : snapshotIndex;
+    const authenticator = protocol.keys === 'per-member' ? this.authenticatorFor(o.id) : null;
+    const coreMutant = o.mutant !== undefined && protocol.mutants.some((m) => m.name === o.mutant) ? o.mutant : undefined;
+    const replica: Replica<Envelope, unknown> = protocol.create({
+      ...o.protocolOptions,
+      id: o.id,
+      membership: o.membership,
+      random: o.random,
+      restored,
+      applied: applied as Index,
+      ...(coreMutant === undefined ? {} : { mutant: coreMutant }),
+      ...(authenticator === null ? {} : { authenticator }),
+    });
+    this.core = new CheckedReplica(replica);
+    this.host = protocol.createHost?.<R>({ replica, stateMachine: o.stateMachine, encodeResult: o.encodeResult, authenticator })
+      ?? new CommandHost<Envelope, unknown, R>(o.stateMachine);
+    this.position = this.host.restart(restored.snapshot, durable) ?? { index: 0 as Index, term: 0 as Term };
+    if (protocol.client.kind === 'leader') {
+      this.leaderModel = new LeaderProposals<R>({
+        id: o.id,
+        incarnation: this.mutant === 'reuse-request-ids' ? '0' : incarnation,
+        get running() { return self.running; },
+        leadership: () => {
+          const s = this.core.status();
+          return { leader: s.leader, leading: s.leading };
+        },
+        appendToLog: (command) => this.core.propose(command),
+        askReadIndex: (requestId) => this.core.readIndex(requestId),
+        sendFrame: (frame) => this.sendFrame(frame),
+        kick: () => this.kick(),
+        appliedIndex: () => this.position.index,
+      }, o.clock, this.limits);
+      this.quorumModel = null;
+    } else {
+      const client = protocol.client;
+      const replicas = o.membership.voters;
+      const first = o.firstClientTimestamp ?? 0;
+      this.quorumModel = new QuorumProposals<Envelope, R>(
+        { get running() { return self.running; }, sendMessage: (m) => this.sendMessage(m) },
+        o.clock, this.limits, (principal) => client.createClient(this.authenticatorFor(principal), replicas, first), o.id,
+      );
+      this.leaderModel = null;
+    }
+    this.output = {
+      applied: (index, term, result) => this.leaderModel?.applied(index, term, result),
+      configApplied: () => {
+        this.membershipChanged = true;
+      },
+      executed: (client, timestamp, result, readOnly) => {
+        this.events.executed?.(client, timestamp, result, readOnly);
+        if (!readOnly) this.quorumModel?.executed(client, timestamp, result);
+      },
+      send: (msg) => this.heldReplies.push(msg),
+    };
+    this.log('info', 'driver started', { id: o.id, restoredEntries: restored.entries.length, applied: this.position.index });
+    this.kick();
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  /** One logical tick of the protocol's clock. */
+  tick(): void {
+    if (this.stopped) return;
+    this.core.tick();
+    this.kick();
+  }
+
+  /** A frame from a peer (or, in the simulator, from a client). */
+  receive(frame: NodeMessage): void {
+    if (this.stopped) return;
+    if (frame.kind === 'protocol') {
+      this.deliver(frame.message);
+      return;
+    }
+    if (this.leaderModel === null || !this.leaderModel.receive(frame)) {
+      this.log('warn', 'ignored a peer frame this protocol does not use', { kind: frame.kind });
+    }
+  }
+
+  /**
+   * Replicate a command; `reply` gets the state machine's result once it has been applied here.
+   * Under the leader model a follower forwards it to the leader.
+   */
+  propose(command: Uint8Array, reply: Reply<R>): void {
+    if (this.stopped) return reply(new NodeStopped());
+    if (command.byteLength > this.limits.maxCommandBytes) {
+      return reply(new QuorateError('REQUEST_TOO_LARGE', `command of ${command.byteLength} bytes exceeds maxCommandBytes=${this.limits.maxCommandBytes}`));
+    }
+    if (this.leaderModel !== null) this.leaderModel.propose(command, reply);
+    else this.quorumModel!.propose(command, reply as Reply<R | undefined>);
+  }
+
+  /** `reply` once this node's state machine reflects every write committed before the call. */
+  readBarrier(reply: Reply<void>): void {
+    if (this.stopped) return reply(new NodeStopped());
+    if (this.leaderModel !== null) this.leaderModel.readBarrier(reply);
+    else this.quorumModel!.readBarrier(reply);
+  }
+
+  /** A membership change through the protocol (leader only). */
+  changeMembership(change: unknown, reply: Reply<void>): void {
+    if (this.stopped) return reply(new NodeStopped());
+    const ability = this.o.protocol.membership;
+    if (ability === undefined || this.leaderModel === null) {
+      return reply(new QuorateError('INVALID_CONFIG_CHANGE', `protocol ${this.o.protocol.name} runs a fixed membership: membership changes are not supported`));
+    }
+    this.leaderModel.proposeHere(new Uint8Array(0), (err) => reply(err), () => ability.proposeConfigChange(this.core.inner, change));
+  }
+
+  transferLeadership(target: NodeId): void {
+    const ability = this.o.protocol.membership;
+    if (ability === undefined) throw new QuorateError('INVALID_ARGUMENT', `protocol ${this.o.protocol.name} has no leadership transfer`);
+    ability.transferLeadership(this.core.inner, target);
+    this.kick();
+  }
+
+  /** Snapshot the state machine now and compact the log behind it (an operator's defragment). */
+  snapshotNow(reply: Reply<void>): void {
+    if (this.stopped) return reply(new NodeStopped());
+    if (!this.host.driverSnapshots) return reply(null); // the protocol snapshots on its own schedule
+    this.snapshotWaiters.push(reply);
+    this.kick();
+  }
+
+  /** Stop cleanly: answer every waiter, let the write in flight finish, close the storage. */
+  stop(done: (err: Error | null) => void): void {
+    if (this.stopped) return done(null);
+    this.halt();
+    // The storage finishes the saves already made before it closes: a clean stop never tears the log.
+    this.o.storage.close(done);
+  }
+
+  /** The process died: drop everything at once, no callbacks (the simulator's crash). */
+  kill(): void {
+    this.stopped = true;
+  }
+
+  // ---- introspection ------------------------------------------------------------------------
+
+  get running(): boolean {
+    return !this.stopped;
+  }
+
+  status(): ReplicaStatus {
+    return this.core.status();
+  }
+
+  /** The core, for introspection and the simulator's invariants. Do not drive it directly. */
+  get replica(): Replica<Envelope, unknown> {
+    return this.core.inner;
+  }
+
+  isLeader(): boolean {
+    const s = this.core.status();
+    return s.leading && s.leader === this.id;
+  }
+
+  appliedPosition(): AppliedPosition {
+    return this.position;
+  }
+
+  pendingProposals(): number {
+    return this.leaderModel?.pending ?? this.quorumModel!.pending;
+  }
+
+  // ---- the Ready loop --------------------------------------------------------------------------
+
+  private deliver(msg: Envelope): void {
+    if (msg.to === this.id) {
+      this.core.step(msg);
+      this.kick();
+    } else if (this.quorumModel === null || !this.quorumModel.receive(msg)) {
+      this.log('debug', 'dropped a message for a principal this member does not host', { to: msg.to });
+    }
+  }
+
+  private kick(): void {
+    if (this.kicked || this.stopped) return;
+    this.kicked = true;
+    this.o.clock.defer(() => {
+      this.kicked = false;
+      this.process();
+    });
+  }
+
+  private process(): void {
+    while (!this.stopped && !this.saving && !this.snapshotting && this.core.hasReady()) this.handle(this.core.ready());
+    if (this.stopped || this.saving || this.snapshotting) return;
+    if (this.snapshotWaiters.length > 0) {
+      if (this.entriesSinceSnapshot > 0) this.takeSnapshot();
+      else for (const w of this.snapshotWaiters.splice(0)) w(null);
+    }
+    this.noticeChanges();
+  }
+
+  private handle(rd: Ready<Envelope, unknown>): void {
+    this.sendAll(rd.sendBeforePersist);
+    const persist = rd.persist;
+    const installs = persist !== null && persist.snapshot !== null;
+    // Committed entries are durable on a quorum already, so they are applied (and their callers
+    // answered) while this Ready's own write is in flight. Only a snapshot this Ready installs
+    // must be durable and restored first: its entries follow it.
+    const appliedEarly = !installs;
+    if (appliedEarly) this.applyCommitted(rd);
+    if (persist === null) {
+      this.finish(rd, appliedEarly, false);
+      return;
+    }
+    this.saving = true;
+    const sentEarly = this.mutant === 'ack-before-fsync';
+    if (sentEarly) this.sendAll(rd.send);
+    this.events.persisting?.(persist, rd.sendBeforePersist.length + (sentEarly ? rd.send.length : 0));
+    const t0 = this.o.clock.now();
+    const save = (done: (err: Error | null) => void): void => {
+      if (!(installs && this.mutant === 'apply-before-snapshot-persist')) return this.o.storage.save(persist, done);
+      // The mutant: everything but the snapshot first, the snapshot in a second write.
+      this.o.storage.save({ ...persist, snapshot: null }, (err) => {
+        if (err !== null || this.stopped) return done(err);
+        const second = { hardState: null, entries: [], snapshot: persist.snapshot, truncateFrom: null };
+        this.events.persisting?.(second, 0);
+        this.o.storage.save(second, done);
+      });
+    };
+    save((err) => {
+      this.saving = false;
+      if (this.stopped) return;
+      if (err !== null) return this.fail(err);
+      this.events.walFsync?.((this.o.clock.now() - t0) / 1000);
+      this.finish(rd, appliedEarly, sentEarly);
+      this.process();
+    });
+  }
+
+  /** The Ready's persist is durable (or it had none): install, send, apply, advance. */
+  private finish(rd: Ready<Envelope, unknown>, appliedEarly: boolean, sentEarly: boolean): void {
+    const snapshot = rd.persist?.snapshot ?? null;
+    if (snapshot !== null) {
+      this.position = this.host.install(snapshot);
+      this.entriesSinceSnapshot = 0;
+      this.membershipChanged = true; // the snapshot carries its own configuration
+      this.log('info', 'installed snapshot', { index: snapshot.meta.index, term: snapshot.meta.term });
+    }
+    if (!sentEarly) this.sendAll(rd.send);
+    if (!appliedEarly) this.applyCommitted(rd);
+    if (this.heldReplies.length > 0) this.sendAll(this.heldReplies.splice(0));
+    const keep = this.host.snapshotToKeep(rd);
+    if (keep !== null) this.keepSnapshot(keep);
+    this.core.advance(rd);
+    if (this.host.driverSnapshots && this.entriesSinceSnapshot >= this.limits.snapshotEveryEntries) this.takeSnapshot();
+  }
+
+  private applyCommitted(rd: Ready<Envelope, unknown>): void {
+    if (rd.apply.length > 0) {
+      const t0 = this.o.clock.now();
+      const before = this.position.index;
+      const pos = this.host.apply(rd, this.output);
+      if (pos !== null) {
+        assert(pos.index >= before, () => `applied index never goes backwards (${before} → ${pos.index})`);
+        this.entriesSinceSnapshot += pos.index - before;
+        this.position = pos;
+      }
+      this.events.appliedEntries?.(rd.apply);
+      this.events.applyBatch?.((this.o.clock.now() - t0) / 1000, rd.apply.length);
+    } else {
+      this.host.apply(rd, this.output); // read-only requests and replies to repeat (quorum model)
+    }
+    if (this.leaderModel !== null) {
+      if (rd.readStates.length > 0) this.leaderModel.readPointsConfirmed(rd.readStates);
+      else this.leaderModel.releaseReads();
+    }
+  }
+
+  /** Snapshot the state machine at the applied index and let the core compact its log behind it. */
+  private takeSnapshot(): void {
+    const data = this.o.stateMachine.snapshot();
+    const meta = { index: this.position.index, term: this.position.term, membership: this.core.status().membership };
+    this.core.compact(meta.index, data);
+    this.entriesSinceSnapshot = 0;
+    this.snapshotting = true;
+    const waiters = this.snapshotWaiters.splice(0);
+    this.o.storage.saveSnapshot({ meta, data }, (err) => {
+      this.snapshotting = false;
+      if (this.stopped) return;
+      if (err !== null) {
+        for (const w of waiters) w(err);
+        return this.fail(err);
+      }
+      this.log('info', 'snapshot taken', { index: meta.index, bytes: data.byteLength });
+      for (const w of waiters) w(null);
+      this.process();
+    });
+  }
+
+  /** A snapshot the protocol asks to keep (its state machine is already past it). */
+  private keepSnapshot(snapshot: Snapshot): void {
+    this.o.storage.saveSnapshot(snapshot, (err) => {
+      if (err !== null && !this.stopped) this.fail(err);
+    });
+  }
+
+  private sendAll(messages: readonly Envelope[]): void {
+    for (const m of messages) this.sendMessage(m);
+  }
+
+  /** Send a protocol message to the member that hosts its addressee (this one included). */
+  private sendMessage(m: Envelope): void {
+    const member = principalMember(m.to) as NodeId;
+    if (member === this.id) {
+      // A replica's reply to this member's own client, or a client's request to this replica.
+      this.o.clock.defer(() => {
+        if (!this.stopped) this.deliver(m);
+      });
+      return;
+    }
+    this.o.network.send({ kind: 'protocol', from: this.id, to: member, message: m });
+  }
+
+  private sendFrame(frame: NodeMessage): boolean {
+    return this.o.network.send(frame);
+  }
+
+  private noticeChanges(): void {
+    const s = this.core.status();
+    if (s.leader !== this.lastLeader || s.term !== this.lastTerm) {
+      if (s.leader !== this.lastLeader) {
+        this.log('info', s.leader === null ? 'no leader' : `leader is ${s.leader}`, { term: s.term });
+        if (this.lastLeader !== null) this.leaderModel?.leaderGone(this.lastLeader);
+      }
+      this.lastLeader = s.leader;
+      this.lastTerm = s.term;
+      this.events.leader?.(s);
+    }
+    if (this.membershipChanged) {
+      this.membershipChanged = false;
+      this.events.membership?.(s.membership);
+    }
+  }
+
+  private authenticatorFor(principal: Principal): Authenticator {
+    const f = this.o.authenticatorFor;
+    if (f === undefined) throw new QuorateError('BAD_KEYS', `protocol ${this.o.protocol.name} needs each member's keys: no authenticator was given for '${principal}'`);
+    return f(principal);
+  }
+
+  /** Stop taking input and answer every waiter. */
+  private halt(): void {
+    this.stopped = true;
+    const err = new NodeStopped();
+    this.leaderModel?.stop(err);
+    this.quorumModel?.stop(err);
+    for (const w of this.snapshotWaiters.splice(0)) w(err);
+  }
+
+  private fail(err: Error): void {
+    // A failed write or fsync leaves the log in an unknown state: stop rather than guess
+    // (retrying fsync after a failure can silently lose data).
+    this.log('error', 'fatal: stopping node', { error: err.message });
+    this.halt();
+    this.o.storage.close(() => {});
+    this.events.fatal?.(err);
+  }
+}
+
+function isDurable(sm: object): sm is DurableStateMachine {
+  return typeof (sm as Partial<DurableStateMachine>).durableApplied === 'function';
+}

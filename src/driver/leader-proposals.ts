@@ -1,0 +1,196 @@
+/**
+ * Proposals and reads under the `leader` client model (crash-fault protocols): a command is
+ * appended by the leader and answered once it is applied at the index *and term* it was
+ * appended at (another term there means it was lost in a leader change). A member that is not
+ * the leader forwards the command to the one it knows and relays the answer, as etcd's
+ * followers do. A linearizable read waits for a read point the protocol confirmed (ReadIndex),
+ * then for the state machine to reach it.
+ */
+import { NotLeader, ProposalDropped, QuorateError } from '../core/errors.js';
+import type { Index, NodeId, Term } from '../core/ids.js';
+import type { ReadState } from '../core/replica.js';
+import type { ClockPort } from './ports.js';
+import { Waiters, type Reply } from './waiters.js';
+import type { ForwardedError, ForwardProposal, ForwardResult, NodeMessage } from './wire.js';
+import type { DriverLimits } from './limits.js';
+
+/** What the proposals need of the driver around them. */
+export interface ProposalSite {
+  readonly id: NodeId;
+  /**
+   * Names this incarnation of the member (drawn at start): request ids carry it, so an answer to
+   * a request of an earlier incarnation (a forwarded result, a read point still in flight when
+   * the process restarted) can never be taken for the answer to a new request with the same
+   * counter.
+   */
+  readonly incarnation: string;
+  readonly running: boolean;
+  /** The known leader, and whether this replica leads. */
+  leadership(): { readonly leader: NodeId | null; readonly leading: boolean };
+  /** Append to the core's log (leader only); throws NotLeader, TooManyRequests, ProposalDropped. */
+  appendToLog(command: Uint8Array): { index: Index; term: Term };
+  /** Ask the core for a read point; throws NotLeader when no leader is known. */
+  askReadIndex(requestId: string): void;
+  /** Send a frame to a peer; false when it cannot be reached now. */
+  sendFrame(frame: NodeMessage): boolean;
+  /** The core has new input: handle its Ready soon. */
+  kick(): void;
+  /** The state machine's applied index. */
+  appliedIndex(): Index;
+}
+
+export class LeaderProposals<R> {
+  private readonly proposals: Waiters<number, R | undefined>;
+  /** Term each waiting proposal was appended in: a different term at that index means it was lost. */
+  private readonly proposalTerms = new Map<number, Term>();
+  private readonly forwarded: Waiters<string, R>;
+  private readonly reads: Waiters<string, Index>;
+  /** Read points confirmed by the protocol, waiting for the state machine to reach them. */
+  private readonly readPoints: ReadState[] = [];
+  private requests = 0;
+
+  constructor(private readonly site: ProposalSite, clock: ClockPort, private readonly limits: DriverLimits) {
+    this.proposals = new Waiters(clock, 'maxPendingProposals', limits.maxPendingProposals);
+    this.forwarded = new Waiters(clock, 'maxPendingProposals', limits.maxPendingProposals);
+    this.reads = new Waiters(clock, 'maxPendingReads', limits.maxPendingReads);
+  }
+
+  get pending(): number {
+    return this.proposals.size + this.forwarded.size;
+  }
+
+  propose(command: Uint8Array, reply: Reply<R>): void {
+    const { leader, leading } = this.site.leadership();
+    if (leading) return this.proposeHere(command, reply as Reply<R | undefined>);
+    if (leader === null) return reply(new NotLeader(null));
+    this.forward(leader, command, reply);
+  }
+
+  /** Append a command (or a membership change, through `append`) here and wait for it to apply. */
+  proposeHere(command: Uint8Array, reply: Reply<R | undefined>, append: () => { index: Index; term: Term } = () => this.site.appendToLog(command)): void {
+    // Check the bound before appending: a command in the log whose caller was turned away would
+    // still commit, which is confusing for the caller's retry logic.
+    if (this.proposals.full) return reply(new QuorateError('TOO_MANY_REQUESTS', `too many requests: limit maxPendingProposals=${this.limits.maxPendingProposals} reached; back off and retry`));
+    let at: { index: Index; term: Term };
+    try {
+      at = append();
+    } catch (err) {
+      return reply(err as Error);
+    }
+    this.proposalTerms.set(at.index, at.term);
+    this.proposals.wait(at.index, this.limits.proposalTimeoutMs, 'proposal', (err, value) => {
+      this.proposalTerms.delete(at.index);
+      reply(err, value);
+    });
+    this.site.kick();
+  }
+
+  readBarrier(reply: Reply<void>): void {
+    const requestId = this.nextRequestId();
+    this.reads.wait(requestId, this.limits.readTimeoutMs, 'linearizable read', (err) => reply(err));
+    try {
+      this.site.askReadIndex(requestId);
+    } catch (err) {
+      this.reads.reject(requestId, err as Error);
+      return;
+    }
+    this.site.kick();
+  }
+
+  /** The entry at (index, term) was applied here. */
+  applied(index: Index, term: Term, result: R | undefined): void {
+    const proposedTerm = this.proposalTerms.get(index);
+    if (proposedTerm === undefined) return;
+    if (proposedTerm === term) this.proposals.resolve(index, result);
+    else this.proposals.reject(index, new ProposalDropped('leadership changed before the command committed'));
+  }
+
+  readPointsConfirmed(states: readonly ReadState[]): void {
+    for (const rs of states) this.readPoints.push(rs);
+    this.releaseReads();
+  }
+
+  /** Serve the reads whose read point the state machine has reached. */
+  releaseReads(): void {
+    if (this.readPoints.length === 0) return;
+    const applied = this.site.appliedIndex();
+    let kept = 0;
+    for (const rs of this.readPoints) {
+      if (rs.index <= applied) this.reads.resolve(rs.requestId, rs.index);
+      else this.readPoints[kept++] = rs;
+    }
+    this.readPoints.length = kept;
+  }
+
+  /** A frame about forwarding; false if it is not one. */
+  receive(frame: NodeMessage): boolean {
+    switch (frame.kind) {
+      case 'forward-proposal':
+        this.answerForwarded(frame);
+        return true;
+      case 'forward-result':
+        if (frame.ok) this.forwarded.resolve(frame.requestId, frame.result as R);
+        else this.forwarded.reject(frame.requestId, reviveError(frame.error));
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * The leader changed. Proposals forwarded to, and reads waiting on, the old leader would
+   * otherwise wait out their whole timeout (longer than a short lease's TTL): fail them now so
+   * callers retry at the new leader. A retried proposal carries the same session: at most once.
+   */
+  leaderGone(oldLeader: NodeId): void {
+    if (oldLeader === this.site.id) return;
+    const err = new QuorateError('UNAVAILABLE', `leader ${oldLeader} is gone; retry`);
+    this.forwarded.rejectAll(err);
+    this.reads.rejectAll(err);
+  }
+
+  stop(err: Error): void {
+    this.proposals.rejectAll(err);
+    this.forwarded.rejectAll(err);
+    this.reads.rejectAll(err);
+    this.readPoints.length = 0;
+  }
+
+  private nextRequestId(): string {
+    return `${this.site.id}/${this.site.incarnation}/${++this.requests}`;
+  }
+
+  private forward(leader: NodeId, command: Uint8Array, reply: Reply<R>): void {
+    const requestId = this.nextRequestId();
+    this.forwarded.wait(requestId, this.limits.proposalTimeoutMs, 'forwarded proposal', reply);
+    const frame: ForwardProposal = { kind: 'forward-proposal', from: this.site.id, to: leader, requestId, command };
+    if (!this.site.sendFrame(frame)) this.forwarded.reject(requestId, new QuorateError('UNAVAILABLE', `cannot reach the leader ${leader}; retry`));
+  }
+
+  private answerForwarded(msg: ForwardProposal): void {
+    const answer = (err: Error | null, value?: R | undefined): void => {
+      if (!this.site.running) return;
+      const out: ForwardResult = err === null
+        ? { kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: true, result: value }
+        : { kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: false, error: toForwardedError(err) };
+      this.site.sendFrame(out);
+    };
+    if (!this.site.leadership().leading) return answer(new NotLeader(this.site.leadership().leader));
+    if (!(msg.command instanceof Uint8Array) || msg.command.byteLength > this.limits.maxCommandBytes) {
+      return answer(new QuorateError('REQUEST_TOO_LARGE', `forwarded command exceeds maxCommandBytes=${this.limits.maxCommandBytes}`));
+    }
+    this.proposeHere(msg.command, answer);
+  }
+}
+
+function toForwardedError(err: Error): ForwardedError {
+  if (err instanceof NotLeader) return { code: err.code, message: err.message, leaderHint: err.leaderHint };
+  if (err instanceof QuorateError) return { code: err.code, message: err.message, leaderHint: null };
+  return { code: 'UNAVAILABLE', message: err.message, leaderHint: null };
+}
+
+function reviveError(e: ForwardResult['error']): Error {
+  if (e === undefined) return new QuorateError('UNAVAILABLE', 'forwarded proposal failed without a reason');
+  if (e.code === 'NOT_LEADER') return new NotLeader(e.leaderHint);
+  return new QuorateError(e.code, e.message);
+}

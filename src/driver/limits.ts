@@ -1,0 +1,31 @@
+/** The driver's named limits, each with its default. */
+
+export interface DriverLimits {
+  /** Take a state machine snapshot (and let the log be compacted) every this many applied entries. */
+  readonly snapshotEveryEntries: number;
+  /** A proposal not applied within this time is answered with a timeout (it may still commit). */
+  readonly proposalTimeoutMs: number;
+  /** A linearizable read whose read point is not confirmed within this time fails. */
+  readonly readTimeoutMs: number;
+  /** Proposals waiting for their result, per node (local and forwarded). Over → TooManyRequests. */
+  readonly maxPendingProposals: number;
+  /** Linearizable reads waiting for a read point, per node. Over → TooManyRequests. */
+  readonly maxPendingReads: number;
+  /** Largest command accepted, in bytes. */
+  readonly maxCommandBytes: number;
+  /** Quorum client model: clients per member, each with one request in flight (timestamps increase per client). */
+  readonly quorumClientsPerMember: number;
+  /** Quorum client model: a request with no accepted result is sent to every replica again after this long. */
+  readonly quorumClientRetryMs: number;
+}
+
+export const DEFAULT_DRIVER_LIMITS: DriverLimits = {
+  snapshotEveryEntries: 10_000,
+  proposalTimeoutMs: 7_000,
+  readTimeoutMs: 7_000,
+  maxPendingProposals: 10_000,
+  maxPendingReads: 10_000,
+  maxCommandBytes: 1_572_864 + 4096,
+  quorumClientsPerMember: 32,
+  quorumClientRetryMs: 1_000,
+};

@@ -1,0 +1,184 @@
+/**
+ * Proposals and reads under the `quorum` client model (Byzantine protocols). A member submits its
+ * callers' commands through a pool of its own protocol clients (principals "member#k", using the
+ * member's keys: trusting them is trusting the member). A command resolves once the client
+ * accepted a result (f + 1 matching replies: at least one from an honest replica) *and* this
+ * member executed the request itself, with this member's result, so a caller that then reads
+ * this member's state sees its write. A read barrier is an ordered empty request.
+ */
+import type { Principal } from '../core/authenticator.js';
+import { QuorateError, TooManyRequests } from '../core/errors.js';
+import type { NodeId } from '../core/ids.js';
+import type { QuorumClient } from '../core/protocol.js';
+import type { Envelope } from '../core/replica.js';
+import type { DriverLimits } from './limits.js';
+import type { ClockPort, TimerHandle } from './ports.js';
+import { RequestTimeout, type Reply } from './waiters.js';
+
+/** A client principal of member m: "m#k" (principalMember maps it back to m). */
+export const clientPrincipal = (member: NodeId, k: number): Principal => `${member}#${k}`;
+
+/** What the quorum proposals need of the driver around them. */
+export interface QuorumSite<M extends Envelope> {
+  readonly running: boolean;
+  /** Send a protocol message to its addressee (a replica, possibly this one). */
+  sendMessage(msg: M): void;
+}
+
+interface Pending<R> {
+  readonly command: Uint8Array;
+  readonly reply: Reply<R | undefined>;
+  readonly deadline: TimerHandle;
+  done: boolean;
+}
+
+interface PoolClient<M extends Envelope, R> {
+  readonly protocol: QuorumClient<M>;
+  /** The request in flight, if any, and its timestamp. */
+  current: Pending<R> | null;
+  timestamp: number;
+  /** Whether f + 1 matching replies accepted the current request. */
+  accepted: boolean;
+  retry: TimerHandle | null;
+}
+
+export class QuorumProposals<M extends Envelope, R> {
+  private readonly clients: PoolClient<M, R>[] = [];
+  private readonly byPrincipal = new Map<Principal, PoolClient<M, R>>();
+  private readonly queue: Pending<R>[] = [];
+  /** Results of this member's own clients' requests, as executed here: principal|timestamp → result. */
+  private readonly localResults = new Map<string, R | undefined>();
+
+  constructor(
+    private readonly site: QuorumSite<M>,
+    private readonly clock: ClockPort,
+    private readonly limits: DriverLimits,
+    make: (principal: Principal) => QuorumClient<M>,
+    memberId: NodeId,
+  ) {
+    for (let k = 0; k < limits.quorumClientsPerMember; k++) {
+      const principal = clientPrincipal(memberId, k);
+      const c: PoolClient<M, R> = { protocol: make(principal), current: null, timestamp: 0, accepted: false, retry: null };
+      this.clients.push(c);
+      this.byPrincipal.set(principal, c);
+    }
+  }
+
+  get pending(): number {
+    return this.queue.length + this.clients.filter((c) => c.current !== null).length;
+  }
+
+  propose(command: Uint8Array, reply: Reply<R | undefined>): void {
+    if (command.byteLength === 0) return reply(new QuorateError('INVALID_ARGUMENT', 'an empty command'));
+    this.order(command, reply);
+  }
+
+  readBarrier(reply: Reply<void>): void {
+    this.order(new Uint8Array(0), (err) => reply(err));
+  }
+
+  /** A message for one of this member's clients; false if it is not for one of them. */
+  receive(msg: M): boolean {
+    const c = this.byPrincipal.get(msg.to);
+    if (c === undefined) return false;
+    if (c.current !== null && !c.accepted) {
+      const accepted = c.protocol.onReply(msg);
+      if (accepted !== null && accepted.timestamp === c.timestamp) c.accepted = true;
+    }
+    this.settle();
+    return true;
+  }
+
+  /** This member executed `client`'s request at `timestamp`. */
+  executed(client: Principal, timestamp: number, result: R | undefined): void {
+    const c = this.byPrincipal.get(client);
+    if (c === undefined || c.current === null || c.timestamp !== timestamp) return;
+    this.localResults.set(`${client}|${timestamp}`, result);
+    this.settle();
+  }
+
+  stop(err: Error): void {
+    for (const c of this.clients) this.finish(c, err);
+    for (const p of this.queue.splice(0)) this.answer(p, err);
+    this.localResults.clear();
+  }
+
+  private order(command: Uint8Array, reply: Reply<R | undefined>): void {
+    if (this.queue.length >= this.limits.maxPendingProposals) return reply(new TooManyRequests('maxPendingProposals', this.limits.maxPendingProposals));
+    const p: Pending<R> = {
+      command, reply, done: false,
+      // A request that neither gets f + 1 replies nor executes here in time is answered with a
+      // timeout, so a member whose protocol is not live answers its callers instead of hanging.
+      deadline: this.clock.setTimer(this.limits.proposalTimeoutMs, () => this.expire(p)),
+    };
+    this.queue.push(p);
+    this.pump();
+  }
+
+  private expire(p: Pending<R>): void {
+    const c = this.clients.find((x) => x.current === p);
+    if (c !== undefined) this.finish(c, new RequestTimeout('request', this.limits.proposalTimeoutMs));
+    else {
+      const i = this.queue.indexOf(p);
+      if (i >= 0) this.queue.splice(i, 1);
+      this.answer(p, new RequestTimeout('request', this.limits.proposalTimeoutMs));
+    }
+    this.pump();
+  }
+
+  /** Give waiting commands to idle clients. */
+  private pump(): void {
+    for (const c of this.clients) {
+      if (c.current !== null || this.queue.length === 0 || !this.site.running) continue;
+      const p = this.queue.shift()!;
+      c.current = p;
+      c.accepted = false;
+      c.timestamp = c.protocol.nextTimestamp;
+      for (const m of c.protocol.begin(p.command, false)) this.site.sendMessage(m);
+      this.scheduleRetry(c);
+    }
+  }
+
+  private scheduleRetry(c: PoolClient<M, R>): void {
+    c.retry = this.clock.setTimer(this.limits.quorumClientRetryMs, () => {
+      c.retry = null;
+      if (c.current === null || !this.site.running) return;
+      for (const m of c.protocol.retry()) this.site.sendMessage(m);
+      this.scheduleRetry(c);
+    });
+  }
+
+  /** A client is done when f + 1 replicas agreed and this member executed the request too. */
+  private settle(): void {
+    for (const c of this.clients) {
+      if (c.current === null || !c.accepted) continue;
+      const key = `${c.protocol.id}|${c.timestamp}`;
+      if (!this.localResults.has(key)) continue;
+      const result = this.localResults.get(key);
+      this.localResults.delete(key);
+      const p = c.current;
+      this.finish(c, null);
+      this.answer(p, null, result);
+    }
+    this.pump();
+  }
+
+  /** Free a client (answering its request with `err` if there is one). */
+  private finish(c: PoolClient<M, R>, err: Error | null): void {
+    c.retry?.cancel();
+    c.retry = null;
+    const p = c.current;
+    c.current = null;
+    c.accepted = false;
+    this.localResults.delete(`${c.protocol.id}|${c.timestamp}`);
+    if (p !== null && err !== null) this.answer(p, err);
+  }
+
+  private answer(p: Pending<R>, err: Error | null, value?: R | undefined): void {
+    if (p.done) return;
+    p.done = true;
+    p.deadline.cancel();
+    p.reply(err, value);
+  }
+}
+

@@ -1,0 +1,255 @@
+/**
+ * The simulation's clients, one per client model (ProtocolDefinition.client):
+ *
+ * - `SessionClient` talks to one member at a time, as an etcd client does: the member proposes
+ *   (or forwards to the leader) through the driver, or serves a read after its read barrier. A
+ *   timeout or an error sends the same command (same session tag: exactly once) elsewhere.
+ * - `QuorumSimClient` is a Byzantine protocol's own client: it sends signed requests to the
+ *   replicas over the model network and accepts a result on f + 1 matching replies (2f + 1 for a
+ *   read-only request); the simulator checks that no accepted result is one no honest replica
+ *   produced.
+ *
+ * Both record what they saw in the history the checker judges.
+ */
+import type { Operation } from '../check/history.js';
+import { QuorateError } from '../core/errors.js';
+import type { NodeId } from '../core/ids.js';
+import type { Random } from '../core/prng.js';
+import type { QuorumClient } from '../core/protocol.js';
+import type { Envelope } from '../core/replica.js';
+import type { SimNode } from './sim-node.js';
+import type { Workload, WorkloadOp } from './workloads/workload.js';
+
+/** What a client needs from its simulation. */
+export interface ClientSite<R> {
+  readonly rng: Random;
+  readonly workload: Workload<WorkloadOp, R>;
+  readonly clientTimeoutMs: number;
+  readonly clientAttempts: number;
+  readonly clientThinkMs: number;
+  now(): number;
+  latency(): number;
+  /** Run `fn` after `ms` as a simulator event. */
+  after(ms: number, fn: () => void): void;
+  /** Run `fn` after `ms` as a turn of `node` (parked while it is paused). */
+  afterOn(node: SimNode<R>, ms: number, fn: () => void): void;
+  /** The phase of the run: clients stop issuing new operations near the end. */
+  mayStart(): boolean;
+  readsOnly(): boolean;
+  /** The members a client may ask (honest ones under a Byzantine protocol). */
+  members(): readonly SimNode<R>[];
+  record(ops: readonly Operation[], label: string, client: number, ok: boolean): void;
+  /** The client is idle (the simulation may move to its next phase). */
+  idle(client: number): void;
+}
+
+/** Share of clients that are readers, and the share of their operations that are reads. */
+export const READER_CLIENT_SHARE = 0.4;
+export const READER_READ_SHARE = 0.9;
+
+interface InFlight<Op> {
+  readonly op: Op;
+  readonly invokedAt: number;
+  readonly seq: number;
+}
+
+/** A client of a leader-model protocol (and a member's caller under a quorum-model one). */
+export class SessionClient<R> {
+  private seq = 0;
+  private attempt = 0;
+  private attempts = 0;
+  private guess: SimNode<R>;
+  /**
+   * A client starts every operation at its home member, as a Jepsen worker bound to one node
+   * does (round-robin over the members, so every member has clients): one bound to a deposed
+   * leader keeps asking it, which is how stale reads show. Only a retry goes elsewhere.
+   */
+  private readonly home: SimNode<R>;
+  /** A reader mostly reads (a dashboard, a cache filler): pinned to a deposed leader, it reads from it again and again. */
+  private readonly reader: boolean;
+  private current: InFlight<WorkloadOp> | null = null;
+  completedAfterHeal = false;
+
+  constructor(readonly id: number, private readonly site: ClientSite<R>) {
+    const members = site.members();
+    this.home = members[(id - 1) % members.length]!;
+    this.guess = this.home;
+    this.reader = site.rng.chance(READER_CLIENT_SHARE);
+  }
+
+  get busy(): boolean {
+    return this.current !== null;
+  }
+
+  /** Start the next operation (after thinking). */
+  next(): void {
+    if (!this.site.mayStart()) return this.site.idle(this.id);
+    const op = this.site.workload.next(this.site.rng, this.id, this.site.readsOnly() || (this.reader && this.site.rng.chance(READER_READ_SHARE)));
+    this.seq++;
+    this.current = { op, invokedAt: this.site.now(), seq: this.seq };
+    this.attempts = 0;
+    this.guess = this.home;
+    this.send();
+  }
+
+  /** The run ended with this operation in flight: its outcome is unknown. */
+  abandon(): void {
+    if (this.current !== null) this.finish('unknown', undefined);
+  }
+
+  private send(): void {
+    const c = this.current;
+    if (c === null) return;
+    const attempt = ++this.attempt;
+    this.attempts++;
+    const node = this.guess;
+    this.site.afterOn(node, this.site.latency(), () => this.handleAt(node, attempt, c));
+    this.site.after(this.site.clientTimeoutMs, () => this.timeout(attempt));
+  }
+
+  /** At the member: propose or read, and answer over the network. */
+  private handleAt(node: SimNode<R>, attempt: number, c: InFlight<WorkloadOp>): void {
+    node.run((driver) => {
+      const answer = (err: Error | null, result?: R): void => {
+        if (err !== null && !(err instanceof QuorateError)) throw err; // a bug, not an answer
+        this.site.after(this.site.latency(), () => this.answer(attempt, err, result, node.key));
+      };
+      if (c.op.localRead) {
+        driver.readBarrier((err) => {
+          const sm = node.sm;
+          if (err !== null || sm === null) return answer(err ?? new QuorateError('STOPPED', 'the node is stopped'));
+          answer(null, this.site.workload.readLocal(sm, c.op));
+        });
+        return;
+      }
+      const command = this.site.workload.command(c.op, { client: this.id, seq: c.seq, lowestPending: c.seq });
+      driver.propose(command, (err, result) => answer(err, result));
+    });
+  }
+
+  private answer(attempt: number, err: Error | null, result: R | undefined, by: string): void {
+    if (this.current === null || attempt !== this.attempt) return; // an answer to an attempt we gave up on
+    if (err === null) return this.finish('ok', result, by);
+    const hint = (err as { leaderHint?: NodeId | null }).leaderHint ?? null;
+    const hinted = hint === null ? undefined : this.site.members().find((n) => n.id === hint);
+    this.guess = hinted ?? this.site.rng.pick(this.site.members());
+    this.retry();
+  }
+
+  private timeout(attempt: number): void {
+    if (this.current === null || attempt !== this.attempt) return;
+    this.guess = this.site.rng.pick(this.site.members());
+    this.retry();
+  }
+
+  private retry(): void {
+    if (this.attempts >= this.site.clientAttempts) return this.finish('unknown', undefined);
+    this.send(); // same (client, seq): the session makes the retry exactly-once
+  }
+
+  private finish(outcome: 'ok' | 'unknown', result: R | undefined, by = ''): void {
+    const c = this.current;
+    if (c === null) return;
+    this.current = null;
+    const now = this.site.now();
+    let id = 0;
+    const ops = this.site.workload.record(c.op, this.id, outcome, result, c.invokedAt, now, () => id++);
+    this.site.record(ops, by === '' ? c.op.label : `${c.op.label} @${by}`, this.id, outcome === 'ok');
+    if (outcome === 'ok' && this.site.readsOnly()) this.completedAfterHeal = true;
+    this.site.after(this.site.clientThinkMs, () => this.next());
+  }
+}
+
+/** What a quorum client needs beyond the common site: the network to the replicas, and the honest results. */
+export interface QuorumClientSite<M extends Envelope, R> extends ClientSite<R> {
+  /** Send a request from a client to a replica over the model network. */
+  sendFromClient(msg: M): void;
+  /** Is `result` (encoded) what an honest replica produced for (client, timestamp, readOnly)? */
+  honestResult(client: string, timestamp: number, readOnly: boolean, result: Uint8Array): boolean;
+  /** A client accepted a result no honest replica produced. */
+  forged(detail: string): never;
+}
+
+/** A Byzantine protocol's own client (f + 1 matching replies). */
+export class QuorumSimClient<M extends Envelope, R> {
+  private attempt = 0;
+  private attempts = 0;
+  private current: { op: WorkloadOp; invokedAt: number; readOnly: boolean; timestamp: number } | null = null;
+  completedAfterHeal = false;
+
+  constructor(readonly id: number, readonly protocolClient: QuorumClient<M>, private readonly site: QuorumClientSite<M, R>) {}
+
+  get principal(): string {
+    return this.protocolClient.id;
+  }
+
+  get busy(): boolean {
+    return this.current !== null;
+  }
+
+  next(): void {
+    if (!this.site.mayStart()) return this.site.idle(this.id);
+    const op = this.site.workload.next(this.site.rng, this.id, this.site.readsOnly());
+    this.current = { op, invokedAt: this.site.now(), readOnly: op.readOnly, timestamp: 0 };
+    this.attempts = 0;
+    this.begin();
+  }
+
+  abandon(): void {
+    if (this.current !== null) this.finish('unknown', undefined);
+  }
+
+  /** A reply from a replica. */
+  receive(msg: M): void {
+    const c = this.current;
+    if (c === null) return;
+    const accepted = this.protocolClient.onReply(msg);
+    if (accepted === null) return;
+    if (!this.site.honestResult(this.principal, accepted.timestamp, accepted.readOnly, accepted.result)) {
+      this.site.forged(`client ${this.principal} accepted a result for timestamp ${accepted.timestamp} that no honest replica produced`);
+    }
+    this.finish('ok', this.site.workload.decodeResult(accepted.result));
+  }
+
+  private begin(): void {
+    const c = this.current!;
+    this.attempt++;
+    this.attempts++;
+    c.timestamp = this.protocolClient.nextTimestamp;
+    const command = this.site.workload.command(c.op, { client: this.id, seq: c.timestamp, lowestPending: c.timestamp });
+    for (const m of this.protocolClient.begin(command, c.readOnly)) this.site.sendFromClient(m);
+    this.armTimeout();
+  }
+
+  private armTimeout(): void {
+    const attempt = this.attempt;
+    this.site.after(this.site.clientTimeoutMs, () => this.timeout(attempt));
+  }
+
+  private timeout(attempt: number): void {
+    const c = this.current;
+    if (c === null || attempt !== this.attempt) return;
+    if (this.attempts >= this.site.clientAttempts) return this.finish('unknown', undefined);
+    if (c.readOnly) {
+      // No 2f + 1 matching read-only replies: ask again as an ordered request.
+      c.readOnly = false;
+      this.begin();
+      return;
+    }
+    this.attempt++;
+    this.attempts++;
+    for (const m of this.protocolClient.retry()) this.site.sendFromClient(m);
+    this.armTimeout();
+  }
+
+  private finish(outcome: 'ok' | 'unknown', result: R | undefined): void {
+    const c = this.current;
+    if (c === null) return;
+    this.current = null;
+    let id = 0;
+    const ops = this.site.workload.record(c.op, this.id, outcome, result, c.invokedAt, this.site.now(), () => id++);
+    this.site.record(ops, c.op.label, this.id, outcome === 'ok');
+    if (outcome === 'ok' && this.site.readsOnly()) this.completedAfterHeal = true;
+    this.site.after(this.site.clientThinkMs, () => this.next());
+  }
+}

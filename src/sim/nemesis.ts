@@ -1,0 +1,210 @@
+/**
+ * The one nemesis: its fault kinds are a table, applied the same way to every protocol. Every
+ * fault heals on its own after a while and everything heals at the end of the fault window.
+ *
+ * A Byzantine protocol's lying replicas are faulty already: crashes, power losses and disk
+ * faults hit honest members only (a restarted honest member must be indistinguishable from a
+ * slow one: the f budget stays with the liars).
+ */
+import type { Random } from '../core/prng.js';
+import type { LinkFaultKind, LinkFaults } from './link-faults.js';
+import type { FaultKind } from './options.js';
+import type { SimNode } from './sim-node.js';
+
+/** What the nemesis acts on. */
+export interface NemesisSite {
+  readonly rng: Random;
+  readonly links: LinkFaults;
+  readonly faults: ReadonlySet<FaultKind>;
+  /** Every simulated process (twins included). */
+  readonly nodes: readonly SimNode<unknown>[];
+  /** Each run is calm or a storm of short faults (see STORM_RUN_SHARE). */
+  readonly storm: boolean;
+  /** The largest clock-rate error the protocol's configuration tolerates (null: any). */
+  readonly clockDriftBound: number | null;
+  /** The member leading now, if one is. */
+  leader(): SimNode<unknown> | null;
+  after(ms: number, fn: () => void): void;
+  note(line: string): void;
+  /** Restart a member that is down (from its disk). */
+  restart(node: SimNode<unknown>, keepStateMachine: boolean): void;
+  /** At most this many honest members may have their disk corrupted over a run (the rest must form a quorum). */
+  readonly maxCorruptedMembers: number;
+}
+
+/** Share of runs that are a storm of short faults: leaders come and go every few hundred ms. */
+export const STORM_RUN_SHARE = 0.3;
+/** Share of power losses that hit every member at once (a data-centre outage), the rest hit one. */
+export const CLUSTER_POWER_LOSS_SHARE = 0.25;
+/** Clock rates a skew fault draws, when the protocol tolerates any drift: from half to twice true time. */
+export const MIN_SKEW_RATE = 0.5;
+export const MAX_SKEW_RATE = 2;
+/**
+ * Share of crashes that are a crash loop: the process dies again soon after each restart, up to
+ * this many times. Each incarnation lives briefly, so answers meant for one reach the next: the
+ * window in which a member that names its requests per process takes a stale answer for a new one.
+ */
+export const CRASH_LOOP_SHARE = 0.2;
+export const MAX_CRASH_LOOP_CRASHES = 5;
+/** Chance per disk fault that it corrupts a member's disk (read faults) rather than slowing its fsyncs. */
+export const DISK_CORRUPTION_SHARE = 0.3;
+
+type Injector = (site: NemesisSite, lastingMs: number) => void;
+
+/**
+ * The fault table: what each kind does when the nemesis picks it, and how often it is picked
+ * relative to the others (partitions are the faults consensus bugs hide behind most, as
+ * Jepsen's nemeses assume: they weigh most).
+ */
+export const FAULTS: Readonly<Record<FaultKind, { readonly description: string; readonly weight: number; readonly inject: Injector }>> = {
+  partition: { description: 'partitions of every shape: majority/minority, one isolated, the leader isolated, a bridge, one-way', weight: 3, inject: partition },
+  drop: { description: 'every link loses and duplicates a share of messages', weight: 1, inject: (s, ms) => {
+    const { line, token } = s.links.makeLossy(s.rng);
+    s.note(`nemesis lossy ${line}`);
+    s.after(ms, () => heal(s, 'lossy', token));
+  } },
+  delay: { description: 'delay spikes on the links of some members (messages arrive late and out of order)', weight: 1, inject: (s, ms) => {
+    const keys = s.nodes.map((n) => n.key);
+    const slow = s.rng.shuffle([...keys]).slice(0, s.rng.int(1, Math.max(1, Math.floor(keys.length / 2))));
+    const token = s.links.slowDown(s.rng, slow, keys);
+    s.note(`nemesis delay ${slow.join(',')}`);
+    s.after(ms, () => heal(s, 'slow', token));
+  } },
+  crash: { description: 'a member\'s process is killed (the kernel keeps what it was given) and restarted, sometimes again and again (a crash loop)', weight: 2, inject: (s) => {
+    const n = pickHonestUp(s);
+    if (n === null) return;
+    if (s.rng.chance(CRASH_LOOP_SHARE)) return crashLoop(s, n, s.rng.int(2, MAX_CRASH_LOOP_CRASHES));
+    n.stop(false);
+    s.note(`nemesis crash ${n.key}`);
+    // Sometimes a supervisor restarts it at once; sometimes it stays down for a while.
+    s.after(s.rng.chance(0.3) ? s.rng.int(1, 20) : s.rng.int(50, 2000), () => s.restart(n, true));
+  } },
+  'power-loss': { description: 'a member, or every member at once, loses power: only what was fsynced survives', weight: 1, inject: (s) => {
+    const all = s.rng.chance(CLUSTER_POWER_LOSS_SHARE);
+    const victims = all ? s.nodes.filter((n) => n.up && !n.byzantine) : [pickHonestUp(s)].filter((n): n is SimNode<unknown> => n !== null);
+    for (const n of victims) {
+      const what = n.stop(true);
+      s.note(`nemesis power-loss ${n.key}: ${what}`);
+      s.after(s.rng.int(1, all ? 300 : 1500), () => s.restart(n, false));
+    }
+  } },
+  pause: { description: 'a member\'s process stops (SIGSTOP) and resumes with what waited', weight: 1, inject: (s, ms) => {
+    const n = s.rng.pick(s.nodes);
+    n.pause();
+    s.note(`nemesis pause ${n.key}`);
+    s.after(ms, () => n.resume());
+  } },
+  skew: { description: 'a member\'s clock runs fast or slow (within the drift the protocol declares, if it declares one)', weight: 1, inject: (s, ms) => {
+    const n = s.rng.pick(s.nodes);
+    const b = s.clockDriftBound;
+    n.rate = b === null ? MIN_SKEW_RATE + s.rng.float() * (MAX_SKEW_RATE - MIN_SKEW_RATE) : 1 - b + s.rng.float() * 2 * b;
+    s.note(`nemesis skew ${n.key} ×${n.rate.toFixed(2)}`);
+    s.after(ms, () => {
+      n.rate = 1;
+    });
+  } },
+  disk: { description: 'a member\'s disk: slow fsyncs, torn writes on power loss, flipped bits and unreadable sectors', weight: 0, inject: () => {
+    // Carried out by the model disks (see SimDisk): the simulation turns them on when `disk` is among the faults.
+  } },
+};
+
+export class Nemesis {
+  constructor(private readonly site: NemesisSite) {}
+
+  /** One fault, picked from the run's kinds; returns when to strike next. */
+  strike(): number {
+    const s = this.site;
+    const kinds = [...s.faults].filter((k) => FAULTS[k].weight > 0);
+    const next = s.storm ? s.rng.int(60, 400) : s.rng.int(300, 1500);
+    if (kinds.length === 0) return next;
+    const kind = weightedPick(s.rng, kinds);
+    FAULTS[kind].inject(s, s.storm ? s.rng.int(50, 600) : s.rng.int(300, 2500));
+    return next;
+  }
+
+  /** Cut a newly elected leader off from everyone right away: it keeps entries of its term nobody else has (Figure 8's rival). */
+  isolate(n: SimNode<unknown>): void {
+    const s = this.site;
+    const token = s.links.cutBoth([n.key], s.nodes.filter((x) => x.id !== n.id).map((x) => x.key));
+    s.note(`nemesis isolate new leader ${n.key}`);
+    s.after(s.rng.int(100, 600), () => heal(s, 'cut', token));
+  }
+
+  /** End of the fault window: heal links, clocks and pauses, restart whoever is down. */
+  healAll(): void {
+    const s = this.site;
+    s.links.heal();
+    for (const n of s.nodes) {
+      n.rate = 1;
+      n.resume();
+      if (!n.up) s.restart(n, true);
+    }
+    s.note('heal all');
+  }
+}
+
+/** Crash `n` now, restart it soon, and crash it again `times - 1` more times. */
+function crashLoop(s: NemesisSite, n: SimNode<unknown>, times: number): void {
+  if (!n.up) return;
+  n.stop(false);
+  s.note(`nemesis crash ${n.key} (crash loop, ${times - 1} to go)`);
+  s.after(s.rng.int(1, 30), () => {
+    s.restart(n, true);
+    if (times > 1) s.after(s.rng.int(5, 120), () => crashLoop(s, n, times - 1));
+  });
+}
+
+function weightedPick(rng: Random, kinds: readonly FaultKind[]): FaultKind {
+  const total = kinds.reduce((n, k) => n + FAULTS[k].weight, 0);
+  let roll = rng.float() * total;
+  for (const k of kinds) {
+    roll -= FAULTS[k].weight;
+    if (roll < 0) return k;
+  }
+  return kinds[kinds.length - 1]!;
+}
+
+function heal(s: NemesisSite, kind: LinkFaultKind, token: number): void {
+  if (s.links.healFault(kind, token)) s.note(`nemesis heal ${kind}`);
+}
+
+function pickHonestUp(s: NemesisSite): SimNode<unknown> | null {
+  const up = s.nodes.filter((n) => n.up && !n.byzantine);
+  return up.length === 0 ? null : s.rng.pick(up);
+}
+
+function partition(s: NemesisSite, lastingMs: number): void {
+  const keys = s.nodes.map((n) => n.key);
+  const shuffled = s.rng.shuffle([...keys]);
+  const style = s.rng.pick(['majority-minority', 'isolate', 'isolate-leader', 'bridge', 'one-way'] as const);
+  let token: number;
+  switch (style) {
+    case 'majority-minority': {
+      const k = s.rng.int(1, Math.floor(keys.length / 2));
+      token = s.links.cutBoth(shuffled.slice(0, k), shuffled.slice(k));
+      break;
+    }
+    case 'isolate':
+      token = s.links.cutBoth(shuffled.slice(0, 1), shuffled.slice(1));
+      break;
+    case 'isolate-leader': {
+      // As Jepsen's nemeses do: cut off whoever leads now; clients that know it keep using it.
+      const leader = s.leader()?.key ?? shuffled[0]!;
+      token = s.links.cutBoth([leader], keys.filter((k) => k !== leader));
+      break;
+    }
+    case 'bridge': {
+      // Two halves that cannot talk, and one member that talks to both.
+      const k = Math.floor((keys.length - 1) / 2);
+      token = s.links.cutBoth(shuffled.slice(1, 1 + k), shuffled.slice(1 + k));
+      break;
+    }
+    case 'one-way':
+      // An asymmetric link failure: one member hears everyone, nobody hears it. Long enough, it
+      // also fills a leader's in-flight window with appends nobody acknowledges.
+      token = s.links.cutOneWay(shuffled[0]!, shuffled.slice(1));
+      break;
+  }
+  s.note(`nemesis partition ${style} ${shuffled.join(',')}`);
+  s.after(lastingMs, () => heal(s, 'cut', token));
+}

@@ -1,0 +1,239 @@
+/**
+ * One simulated member: the driver the node runtime ships, on model ports — virtual time (skewed
+ * and paused per process), the model network (a turn's messages leave together at its end), and
+ * the storage on the member's own model disk. It crashes (the process dies: the kernel keeps
+ * what it was given), loses power (only what was fsynced survives), restarts from its disk, and
+ * pauses (it runs nothing until it resumes, then handles what waited, in order).
+ */
+import type { Authenticator, Principal } from '../core/authenticator.js';
+import type { NodeId } from '../core/ids.js';
+import type { Random } from '../core/prng.js';
+import type { AppliedPosition, ProtocolDefinition } from '../core/protocol.js';
+import type { Membership, StateMachine } from '../core/replica.js';
+import { Driver, type DriverEvents } from '../driver/driver.js';
+import type { DriverLimits } from '../driver/limits.js';
+import type { ClockPort, StoragePort } from '../driver/ports.js';
+import type { NodeMessage } from '../driver/wire.js';
+import type { CallEvent, TurnOwner, World } from './world.js';
+
+/** Everything a member needs from its simulation. */
+export interface NodeEnvironment<R> {
+  readonly world: World<never>;
+  readonly protocol: ProtocolDefinition;
+  readonly membership: Membership;
+  readonly protocolOptions: Readonly<Record<string, unknown>>;
+  readonly limits: Partial<DriverLimits>;
+  readonly tickMs: number;
+  readonly mutant: string | undefined;
+  createStateMachine(): StateMachine<R>;
+  encodeResult(result: R): Uint8Array;
+  /** A fresh random stream for a new incarnation's core. */
+  fork(): Random;
+  /** This member's keys (Byzantine protocols). */
+  authenticatorFor?(principal: Principal): Authenticator;
+  /** Where a turn's messages go (the model network). */
+  release(from: SimNode<R>, frames: readonly NodeMessage[]): void;
+  /** Driver events of this member (the simulator's checks listen). */
+  events(node: SimNode<R>): DriverEvents<R>;
+}
+
+/** How a turn ends for a member the nemesis chose to kill in it. */
+export interface TurnEndCrash {
+  /** 'crash': the process dies (unsynced writes survive in the kernel); 'power-loss': only synced data survives. */
+  readonly kind: 'crash' | 'power-loss';
+  /** The messages of the turn never leave (killed before its end-of-turn socket writes). */
+  readonly loseMessages: boolean;
+  readonly restartAfterMs: number;
+}
+
+/** The storage under a member: its model disk, opened as a member opens its data directory. */
+export interface SimDisk {
+  /** Open the storage as a restarting process does; throws when it refuses to start (corruption). */
+  open(): StoragePort<unknown>;
+  /** The process died: the kernel keeps what it was given; pending I/O callbacks never run. */
+  crash(): void;
+  /** Power loss: only synced data survives (and, per seed, torn or reordered parts of the rest). */
+  powerLoss(): string;
+}
+
+export class SimNode<R> implements TurnOwner {
+  incarnation = 0;
+  paused = false;
+  up = false;
+  /** Clock rate of this process (1: true time; the nemesis skews it). */
+  rate = 1;
+  /** A Byzantine member whose inner core tripped over what it was fed: it has stopped. */
+  broken = false;
+  driver: Driver<R> | null = null;
+  sm: StateMachine<R> | null = null;
+  /** Events that arrived while paused, run in order on resume. */
+  private readonly parked: CallEvent[] = [];
+  private outbox: NodeMessage[] = [];
+  /** A crash decided during the current turn, applied at its end. */
+  private crashAtTurnEnd: TurnEndCrash | null = null;
+  /** Where a state machine that persists itself stood when the process died (see restart). */
+  private keptState: { sm: StateMachine<R>; at: AppliedPosition } | null = null;
+  /** Checks' memory across steps: commit and term never go back. */
+  lastCommit = 0;
+  lastTerm = 0;
+  wasLeader = false;
+  /** The member refused to start (its disk failed a check): it stays down. */
+  refused: string | null = null;
+
+  constructor(
+    /** The process's name (a twin has its own). */
+    readonly key: string,
+    readonly id: NodeId,
+    /** 1-based position in the cluster (a cheap number for the trace hash). */
+    readonly index: number,
+    readonly byzantine: boolean,
+    private readonly env: NodeEnvironment<R>,
+    readonly disk: SimDisk,
+  ) {}
+
+  // ---- the process ---------------------------------------------------------------------------
+
+  /**
+   * Start (or restart) from the disk. `keepStateMachine`: the state machine persisted itself as
+   * it applied (like etcd's backend with its consistent index) and survived a process crash; the
+   * driver then starts the core at that applied index.
+   */
+  start(keepStateMachine: boolean): void {
+    if (this.up || this.refused !== null) return;
+    let storage: StoragePort<unknown>;
+    try {
+      storage = this.disk.open();
+    } catch (err) {
+      // A member whose storage fails its checks refuses to start, as the node runtime does.
+      this.refused = (err as Error).message;
+      this.env.world.note(`${this.key} refuses to start: ${this.refused}`);
+      return;
+    }
+    const kept = keepStateMachine ? this.keptState : null;
+    this.keptState = null;
+    this.sm = kept === null ? this.env.createStateMachine() : kept.sm;
+    this.up = true;
+    this.paused = false;
+    this.wasLeader = false;
+    this.lastCommit = 0;
+    this.env.world.enter(this);
+    const env = this.env;
+    const node = this;
+    const clock: ClockPort = {
+      now: () => env.world.now,
+      setTimer: (ms, fn) => env.world.after(ms / node.rate, fn, node),
+      defer: (fn) => env.world.defer(node, fn),
+    };
+    this.driver = new Driver<R>({
+      id: this.id,
+      protocol: env.protocol,
+      storage,
+      network: { send: (frame) => (this.outbox.push(frame), true) },
+      clock,
+      stateMachine: this.sm,
+      ...(kept === null ? {} : { stateMachineApplied: kept.at }),
+      encodeResult: (r) => env.encodeResult(r),
+      membership: env.membership,
+      protocolOptions: env.protocolOptions,
+      random: env.fork(),
+      ...(env.authenticatorFor === undefined ? {} : { authenticatorFor: (p: Principal) => env.authenticatorFor!(p) }),
+      firstClientTimestamp: Math.floor(env.world.now * 1000) + 1,
+      limits: env.limits,
+      events: env.events(this),
+      ...(env.mutant === undefined ? {} : { mutant: env.mutant }),
+    });
+    this.lastTerm = this.driver.status().term;
+    this.scheduleTick();
+  }
+
+  /** The process dies now (`powerLoss`: and its machine loses power). Nothing it queued leaves. */
+  stop(powerLoss: boolean): string {
+    if (!this.up) return '';
+    const at = this.driver?.appliedPosition() ?? null;
+    this.driver?.kill();
+    this.driver = null;
+    this.up = false;
+    this.paused = false;
+    this.incarnation++;
+    this.parked.length = 0;
+    this.outbox = [];
+    this.crashAtTurnEnd = null;
+    // A state machine that persisted itself keeps what it applied across a process crash; a
+    // power loss takes the kernel's unsynced pages with it, so it is rebuilt from the snapshot.
+    this.keptState = !powerLoss && this.sm !== null && at !== null ? { sm: this.sm, at } : null;
+    this.sm = null;
+    if (powerLoss) return this.disk.powerLoss();
+    this.disk.crash();
+    return '';
+  }
+
+  /** Kill the process at the end of the current turn (see TurnEndCrash). */
+  crashAtEndOfTurn(c: TurnEndCrash): void {
+    if (this.crashAtTurnEnd === null) this.crashAtTurnEnd = c;
+  }
+
+  pause(): void {
+    if (this.up) this.paused = true;
+  }
+
+  /** Resume: handle, in order, what arrived while paused (a stalled process still has it in its buffers). */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const parked = this.parked.splice(0);
+    for (const e of parked) this.env.world.runCall(e);
+  }
+
+  // ---- TurnOwner -------------------------------------------------------------------------------
+
+  failed(err: unknown): boolean {
+    if (!this.byzantine) return false;
+    // A liar's inner core may trip over what it is fed or over its own altered messages: it stops.
+    this.broken = true;
+    this.driver?.kill();
+    this.env.world.note(`byzantine ${this.key} stopped: ${(err as Error).message}`);
+    return true;
+  }
+
+  /** Messages sent so far in the current turn. */
+  get sentThisTurn(): number {
+    return this.outbox.length;
+  }
+
+  park(event: CallEvent): void {
+    this.parked.push(event);
+  }
+
+  endTurn(): void {
+    const crash = this.crashAtTurnEnd;
+    if (crash === null || !crash.loseMessages) {
+      if (this.outbox.length > 0) {
+        const frames = this.outbox;
+        this.outbox = [];
+        this.env.release(this, frames);
+      }
+    }
+    if (crash !== null) {
+      this.crashAtTurnEnd = null;
+      const what = this.stop(crash.kind === 'power-loss');
+      this.env.world.note(`nemesis ${crash.kind} ${this.key}${crash.loseMessages ? ' mid-turn' : ''}${what === '' ? '' : ` (${what})`}`);
+      this.env.world.after(crash.restartAfterMs, () => this.start(crash.kind === 'crash'));
+    }
+  }
+
+  /** Run `fn` as a turn of this process (a message or request arriving); nothing if it is down. */
+  run(fn: (driver: Driver<R>) => void): void {
+    const d = this.driver;
+    if (!this.up || d === null) return;
+    fn(d);
+  }
+
+  private scheduleTick(): void {
+    const incarnation = this.incarnation;
+    this.env.world.after(this.env.tickMs / this.rate, () => {
+      if (!this.up || this.incarnation !== incarnation) return;
+      this.scheduleTick();
+      this.driver?.tick();
+    }, this);
+  }
+}

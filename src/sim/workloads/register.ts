@@ -1,0 +1,69 @@
+/**
+ * The register workload: get / put / cas / delete on a few keys of the register map, through
+ * client sessions. Now and then a write carries a large padding, so that commands near the
+ * message limits travel through every path (batching, snapshots, catch-up).
+ */
+import type { Random } from '../../core/prng.js';
+import type { StateMachine } from '../../core/replica.js';
+import { pack, unpack } from '../../core/codec.js';
+import { RegisterKv, type RegisterOp, type RegisterResult, type SessionCommand } from '../../statemachine/register-kv.js';
+import { randomRegisterOp, recordedOperation } from './history.js';
+import type { Workload, WorkloadOp } from './workload.js';
+
+/** Share of client reads served by a read barrier and a local read (the rest go through the log). */
+export const LOCAL_READ_SHARE = 0.8;
+/** Share of writes that carry a large padding, and its largest size. */
+export const LARGE_WRITE_SHARE = 0.002;
+export const LARGE_WRITE_MAX_BYTES = 256 * 1024;
+
+export interface RegisterWorkloadOp extends WorkloadOp {
+  readonly op: RegisterOp;
+  readonly padBytes: number;
+}
+
+export class RegisterWorkload implements Workload<RegisterWorkloadOp, RegisterResult> {
+  readonly name = 'register';
+
+  constructor(private readonly keys: number) {}
+
+  createStateMachine(): StateMachine<RegisterResult> {
+    return new RegisterKv();
+  }
+
+  encodeResult(r: RegisterResult): Uint8Array {
+    return pack(r);
+  }
+
+  decodeResult(bytes: Uint8Array): RegisterResult {
+    return unpack(bytes) as RegisterResult;
+  }
+
+  next(random: Random, _client: number, readsOnly: boolean): RegisterWorkloadOp {
+    const key = `k${random.int(1, this.keys)}`;
+    if (readsOnly) return { op: { f: 'get', key }, label: `get ${key}`, localRead: true, readOnly: true, padBytes: 0 };
+    const op = randomRegisterOp(random, key);
+    const isRead = op.f === 'get';
+    const padBytes = !isRead && random.chance(LARGE_WRITE_SHARE) ? random.int(1, LARGE_WRITE_MAX_BYTES) : 0;
+    return { op, label: `${op.f} ${key}${padBytes > 0 ? ` +${padBytes}B` : ''}`, localRead: isRead && random.chance(LOCAL_READ_SHARE), readOnly: isRead && random.chance(0.5), padBytes };
+  }
+
+  command(o: RegisterWorkloadOp, session: { client: number; seq: number }): Uint8Array {
+    const cmd: SessionCommand = { client: session.client, seq: session.seq, op: o.op, ...(o.padBytes > 0 ? { pad: new Uint8Array(o.padBytes) } : {}) };
+    return pack(cmd);
+  }
+
+  readLocal(sm: StateMachine<RegisterResult>, o: RegisterWorkloadOp): RegisterResult {
+    return { ok: true, value: (sm as RegisterKv).get(o.op.key) };
+  }
+
+  record(o: RegisterWorkloadOp, client: number, outcome: 'ok' | 'unknown', result: RegisterResult | undefined, invokedAt: number, completedAt: number, nextId: () => number) {
+    const op = o.op;
+    const r = result;
+    if (outcome === 'ok' && r !== undefined) {
+      if (op.f === 'get') return [recordedOperation(nextId(), client, op, 'ok', invokedAt, completedAt, r.value)];
+      if (op.f === 'cas') return [recordedOperation(nextId(), client, op, r.ok ? 'ok' : 'fail', invokedAt, completedAt, undefined)];
+      return [recordedOperation(nextId(), client, op, 'ok', invokedAt, completedAt, undefined)];
+    }
+    return [recordedOperation(nextId(), client, op, 'unknown', invokedAt, completedAt, undefined)];
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The simulator's one event loop: virtual time, one queue of events, and turns. Each event is a
+ * turn of the event loop of the node it belongs to: the node handles it, then the work it
+ * deferred (the driver's Ready loop runs at the end of a turn, as setImmediate does in the node
+ * runtime), then the messages it sent in the turn leave together (the node runtime writes a
+ * turn's messages to its sockets at the end of the turn: a process killed mid-turn never sends
+ * them). One seeded PRNG drives every choice, so a seed reproduces the run event for event.
+ */
+import { EventQueue } from './event-queue.js';
+import { SimTrace } from './trace.js';
+
+/** Something that runs turns: a simulated member, with an incarnation that a crash ends. */
+export interface TurnOwner {
+  /** Bumped by every crash: events of an earlier incarnation are dropped. */
+  readonly incarnation: number;
+  /** A paused process runs nothing; its events wait and run, in order, when it resumes. */
+  readonly paused: boolean;
+  park(event: CallEvent): void;
+  /** The turn is over: release the messages sent in it, apply a crash decided in it. */
+  endTurn(): void;
+  /** Something this owner ran threw: true if the owner absorbs it (a Byzantine member just stops). */
+  failed(err: unknown): boolean;
+}
+
+export interface CallEvent {
+  readonly kind: 'call';
+  readonly fn: () => void;
+  readonly owner: TurnOwner | null;
+  readonly incarnation: number;
+  cancelled: boolean;
+}
+
+/** Events other modules define (the hot path: message deliveries) handled by `onEvent`. */
+export interface CustomEvent {
+  readonly kind: 'custom';
+}
+
+type Event = CallEvent | CustomEvent;
+
+export interface Timer {
+  cancel(): void;
+}
+
+export class World<E extends CustomEvent = CustomEvent> {
+  now = 0;
+  events = 0;
+  readonly trace: SimTrace;
+  private readonly queue = new EventQueue<Event>();
+  private readonly deferred: CallEvent[] = [];
+  private readonly touched: TurnOwner[] = [];
+  /** The owner whose turn is running (null: the simulator itself). */
+  current: TurnOwner | null = null;
+  /** Handles a custom event; it calls `enter(owner)` for the node the event belongs to. */
+  onEvent: (e: E) => void = () => {};
+
+  constructor(trace: boolean) {
+    this.trace = new SimTrace(trace);
+  }
+
+  note(line: string): void {
+    this.trace.note(this.now, line);
+  }
+
+  /** Run `fn` at `at` as a turn of `owner` (or of the simulator, for null). */
+  at(at: number, fn: () => void, owner: TurnOwner | null = null): Timer {
+    const e: CallEvent = { kind: 'call', fn, owner, incarnation: owner?.incarnation ?? 0, cancelled: false };
+    this.queue.push(at, e);
+    return { cancel: () => { e.cancelled = true; } };
+  }
+
+  after(ms: number, fn: () => void, owner: TurnOwner | null = null): Timer {
+    return this.at(this.now + ms, fn, owner);
+  }
+
+  schedule(at: number, e: E): void {
+    this.queue.push(at, e);
+  }
+
+  /** Run `fn` at the end of the current turn of `owner`. */
+  defer(owner: TurnOwner, fn: () => void): void {
+    this.deferred.push({ kind: 'call', fn, owner, incarnation: owner.incarnation, cancelled: false });
+  }
+
+  /** The current turn touches `owner` (its messages leave and its checks run at the turn's end). */
+  enter(owner: TurnOwner): void {
+    this.current = owner;
+    if (!this.touched.includes(owner)) this.touched.push(owner);
+  }
+
+  /** Run until the queue is empty or time passes `endMs`; `afterTurn` sees every owner a turn touched. */
+  run(endMs: number, afterTurn: (owner: TurnOwner) => void): void {
+    for (;;) {
+      const next = this.queue.pop();
+      if (next === undefined || next.at > endMs) break;
+      this.now = next.at;
+      this.events++;
+      const e = next.event;
+      if (e.kind === 'call') this.runCall(e);
+      else this.onEvent(e as E);
+      this.finishTurn(afterTurn);
+    }
+  }
+
+  /** Run a call event now (also used to replay a paused owner's parked events). */
+  runCall(e: CallEvent): void {
+    if (e.cancelled) return;
+    const owner = e.owner;
+    if (owner === null) {
+      this.current = null;
+      e.fn();
+      return;
+    }
+    if (owner.incarnation !== e.incarnation) return;
+    if (owner.paused) {
+      owner.park(e);
+      return;
+    }
+    this.enter(owner);
+    try {
+      e.fn();
+    } catch (err) {
+      if (!owner.failed(err)) throw err;
+    }
+  }
+
+  private finishTurn(afterTurn: (owner: TurnOwner) => void): void {
+    // Deferred work may defer more (a Ready loop that kicks itself): run until quiet.
+    for (let i = 0; i < this.deferred.length; i++) this.runCall(this.deferred[i]!);
+    this.deferred.length = 0;
+    for (const owner of this.touched) owner.endTurn();
+    for (const owner of this.touched) afterTurn(owner);
+    this.touched.length = 0;
+    this.current = null;
+  }
+}
