@@ -22,7 +22,7 @@ import { Prng } from '../core/prng.js';
 import type { ReplicaStatus, StateMachine } from '../core/replica.js';
 import { PbftReplica, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReply } from '../protocols/pbft/index.js';
 import type { Persist, Snapshot } from '../core/replica.js';
-import { DurableStorage } from '../storage/index.js';
+import { closeAsync, nodeFileSystem, openDurableStorage, saveSnapshotAsync, type DurableStorage } from '../storage/index.js';
 import { principalMember } from './bft-keys.js';
 import { BftClient } from '../protocols/pbft/client.js';
 import { PbftHost } from '../protocols/pbft/host.js';
@@ -151,7 +151,7 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
 
   static async start<R>(o: BftNodeOptions<R>): Promise<BftNode<R>> {
     const log = o.logger ?? silentLogger;
-    const storage = await DurableStorage.open<PbftHardState>(join(o.dataDir, 'pbft'), { logger: (m) => log('warn', m) });
+    const storage = await openDurableStorage<PbftHardState>(nodeFileSystem, join(o.dataDir, 'pbft'), { logger: (m) => log('warn', m) });
     const node = new BftNode(o, storage);
     const peers = new Map(o.members.filter((m) => m.id !== o.id).map((m) => [m.id, m.peer] as const));
     try {
@@ -160,7 +160,7 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
         (f) => node.onFrame(f),
       );
     } catch (err) {
-      await storage.close();
+      await closeAsync(storage);
       throw err;
     }
     // After a restart: execute again what it committed above its stable checkpoint, so the state
@@ -214,16 +214,17 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
     for (const q of this.queue.splice(0)) q.waiting.reject(new QuorateError('STOPPED', 'the node is stopped'));
     this.held.length = 0;
     await this.transport?.close();
-    await this.storage.close();
+    await closeAsync(this.storage);
   }
 
   /** Hand a Persist to the log; messages produced from now on wait for it (see flush). */
   private save(p: Persist<PbftHardState>): void {
     const k = ++this.savesIssued;
-    this.storage.save(p).then(() => {
+    this.storage.save(p, (err) => {
+      if (err !== null) return this.fail(err);
       this.savesDurable = k;
       this.release();
-    }, (err: Error) => this.fail(err));
+    });
   }
 
   /** A stable checkpoint becomes the snapshot; only the newest one waiting is written. */
@@ -236,7 +237,7 @@ export class BftNode<R> extends EventEmitter<NodeEvents> {
         const next = this.checkpointNext;
         this.checkpointNext = null;
         try {
-          await this.storage.saveSnapshot(next);
+          await saveSnapshotAsync(this.storage, next);
         } catch (err) {
           this.fail(err as Error);
           break;

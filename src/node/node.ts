@@ -24,7 +24,7 @@ import { Prng } from '../core/prng.js';
 import type {
   Envelope, LogEntry, Membership, ProtocolDefinition, ReadState, Ready, Replica, ReplicaStatus, StateMachine,
 } from '../core/replica.js';
-import { DurableStorage } from '../storage/index.js';
+import { closeAsync, nodeFileSystem, openDurableStorage, saveAsync, saveSnapshotAsync, type DurableStorage } from '../storage/index.js';
 import { PeerTransport, type PeerAddress, type PeerTls } from '../transport/index.js';
 import { DEFAULT_RUNTIME_LIMITS, silentLogger, type Logger, type MemberAddresses, type RuntimeLimits } from './config.js';
 import { Waiters } from './waiters.js';
@@ -130,7 +130,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   static async start<R>(options: ReplicatedNodeOptions<R>): Promise<ReplicatedNode<R>> {
     const log = options.logger ?? silentLogger;
     await mkdir(options.dataDir, { recursive: true });
-    const storage = await DurableStorage.open<unknown>(join(options.dataDir, options.protocol.name), { logger: (msg: string) => log('warn', msg) });
+    const storage = await openDurableStorage<unknown>(nodeFileSystem, join(options.dataDir, options.protocol.name), { logger: (msg: string) => log('warn', msg) });
     const restored = storage.restored();
     let applied = { index: 0 as Index, term: 0 as Term };
     if (restored.snapshot !== null) {
@@ -282,7 +282,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     // Let an in-flight Ready finish persisting, so a clean stop never tears the WAL.
     while (this.processing) await new Promise((r) => setTimeout(r, 5));
     await this.transport?.close();
-    await this.storage.close();
+    await closeAsync(this.storage);
     this.log('info', 'node stopped');
   }
 
@@ -397,7 +397,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     if (!installsSnapshot) this.applyCommitted(ready);
     if (ready.persist !== null) {
       const t0 = performance.now();
-      await this.storage.save(ready.persist);
+      await saveAsync(this.storage, ready.persist);
       this.emit('wal-fsync', (performance.now() - t0) / 1000);
       if (ready.persist.snapshot !== null) {
         const snap = ready.persist.snapshot;
@@ -459,7 +459,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   private async takeSnapshot(): Promise<void> {
     const data = this.options.stateMachine.snapshot();
     const meta = { index: this.appliedIndex, term: this.appliedTerm, membership: this.replica.status().membership };
-    await this.storage.saveSnapshot({ meta, data });
+    await saveSnapshotAsync(this.storage, { meta, data });
     this.replica.compact(meta.index, data);
     this.entriesSinceSnapshot = 0;
     this.log('info', 'snapshot taken', { index: meta.index, bytes: data.byteLength });

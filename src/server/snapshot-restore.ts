@@ -10,7 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QuorateError } from '../core/errors.js';
 import { nodeId, type Index, type Term } from '../core/ids.js';
-import { DurableStorage } from '../storage/index.js';
+import { closeAsync, nodeFileSystem, openDurableStorage, saveAsync } from '../storage/index.js';
 import { KvStateMachine } from '../statemachine/mvcc/index.js';
 import { clusterId, loadOrCreateIdentity, parseInitialCluster, type ClusterIdentity } from './cluster-config.js';
 import { decodeSnapshotFile } from './maintenance-service.js';
@@ -43,9 +43,9 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<{ revision: nu
   kv.resetForNewCluster();
   const identity: ClusterIdentity = { format: 1, name: o.name, clusterId: clusterId(members, o.initialClusterToken), token: o.initialClusterToken, members };
   await loadOrCreateIdentity(o.dataDir, identity);
-  const storage = await DurableStorage.open<{ term: Term; vote: null; commit: Index }>(join(o.dataDir, 'raft'));
+  const storage = await openDurableStorage<{ term: Term; vote: null; commit: Index }>(nodeFileSystem, join(o.dataDir, 'raft'));
   try {
-    await storage.save({
+    await saveAsync(storage, {
       hardState: { term: RESTORED_TERM, vote: null, commit: RESTORED_INDEX },
       entries: [],
       snapshot: {
@@ -54,7 +54,7 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<{ revision: nu
       },
     });
   } finally {
-    await storage.close();
+    await closeAsync(storage);
   }
   return { revision, identity };
 }
