@@ -26,6 +26,7 @@ import { truncationPoint } from '../core/replica.js';
 import type { Index } from '../core/ids.js';
 import { putAt } from './entries.js';
 import type { Done, Fd, FileSystem } from './fs.js';
+import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
 import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
 import { assertFramed, claimedRecordEnd, encodeRecord, readRecord, RecordType, validRecordAfter, type ReadResult } from './record.js';
 import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
@@ -59,6 +60,8 @@ export interface StorageOptions {
   readonly logger?: (message: string) => void;
   /** The clock behind stats().lastFsyncMs (only there); the simulator passes its virtual one. */
   readonly nowMs?: () => number;
+  /** Test-only: one of STORAGE_MUTANTS (mutants.ts). */
+  readonly mutant?: string;
 }
 
 export const DEFAULT_STORAGE_OPTIONS = {
@@ -124,6 +127,7 @@ export class DurableStorage<H> {
   private readonly o: Limits;
   private readonly log: (m: string) => void;
   private readonly nowMs: () => number;
+  private readonly mutant: StorageMutant | null;
   private readonly statsData: StorageStats = { segments: 0, fsyncs: 0, saves: 0, bytesWritten: 0, lastFsyncMs: 0, dirFsyncs: 0, repairs: [] };
 
   private constructor(private readonly fs: FileSystem, private readonly dir: string, options: StorageOptions) {
@@ -132,6 +136,8 @@ export class DurableStorage<H> {
     assert(this.o.snapshotChunkBytes <= MAX_SNAPSHOT_CHUNK_BYTES, () => `snapshotChunkBytes=${this.o.snapshotChunkBytes} over ${MAX_SNAPSHOT_CHUNK_BYTES}`);
     this.log = options.logger ?? (() => {});
     this.nowMs = options.nowMs ?? (() => performance.now());
+    if (options.mutant !== undefined) assertKnownStorageMutant(options.mutant);
+    this.mutant = options.mutant ?? null;
     this.walDir = join(dir, 'wal');
     this.snapDir = join(dir, 'snap');
   }
@@ -390,6 +396,7 @@ export class DurableStorage<H> {
 
   private dirSyncStep(path: string): Step {
     return (next) => {
+      if (this.mutant === 'skip-dir-fsync') return next(null);
       this.fs.fsyncDir(path, (err) => {
         if (err === null) this.statsData.dirFsyncs++;
         next(err);
@@ -487,7 +494,7 @@ export class DurableStorage<H> {
       return id === null ? [] : [{ ...id, name: f }];
     }).sort(compareSnapshotsNewestFirst);
     for (const s of snaps) {
-      const r = readSnapshotFile(this.fs, join(this.snapDir, s.name));
+      const r = readSnapshotFile(this.fs, join(this.snapDir, s.name), this.mutant !== 'ignore-checksum');
       if (r.kind === 'unreadable') {
         this.log(`storage: snapshot ${s.name} is unreadable (${r.why}); trying an older one`);
         continue;
@@ -505,13 +512,14 @@ export class DurableStorage<H> {
   private replay(): void {
     this.segments = this.fs.readdir(this.walDir).map((f) => SEGMENT.exec(f)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
     const snapFromFile = this.snapshotMeta;
+    const verify = this.mutant !== 'ignore-checksum';
     this.segments.forEach((seg, i) => {
       const path = this.segmentPath(seg);
       const last = i === this.segments.length - 1;
       const { bytes, unreadable } = readLocatingBadSectors(this.fs, path);
       let offset = 0;
       for (;;) {
-        const r = readChecked(bytes, offset, unreadable, true);
+        const r = readChecked(bytes, offset, unreadable, verify);
         if (r.kind === 'end') break;
         if (r.kind === 'bad') {
           if (!last) throw new StorageCorruptError(path, offset, r.why, 'It is not in the last segment');
