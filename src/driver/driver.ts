@@ -88,8 +88,15 @@ export interface DriverOptions<R> {
   readonly logger?: Logger;
   readonly events?: DriverEvents<R>;
   /**
-   * Where the state machine stands if it persisted itself as it applied (etcd's backend and its
-   * consistent index) and survived the restart; absent: it asks the state machine (DurableStateMachine).
+   * The state machine persists itself as it applies (etcd's backend and its consistent index;
+   * also when it implements DurableStateMachine). The driver then applies a Ready's entries only
+   * once the Ready's own persist is durable: a state machine that kept an entry the local log
+   * lost in a power loss would start ahead of its own log.
+   */
+  readonly stateMachineDurable?: boolean;
+  /**
+   * Where a durable state machine stands after a restart; absent: it asks the state machine
+   * (DurableStateMachine).
    */
   readonly stateMachineApplied?: AppliedPosition | null;
   /** Test-only: a mutant of the protocol (passed to its core) or of the driver (DRIVER_MUTANTS). */
@@ -107,6 +114,8 @@ export class Driver<R> {
   private readonly events: DriverEvents<R>;
   private readonly mutant: DriverMutant | null;
   private position: AppliedPosition;
+  /** See DriverOptions.stateMachineDurable. */
+  private readonly durableStateMachine: boolean;
   private entriesSinceSnapshot = 0;
   /** A Ready whose persist is being made durable; no other Ready is taken meanwhile. */
   private saving = false;
@@ -132,6 +141,7 @@ export class Driver<R> {
     // Drawn first, before the core takes its randomness: names this incarnation (see ProposalSite.incarnation).
     const incarnation = o.random.nextUint32().toString(36);
     const restored = o.storage.restored();
+    this.durableStateMachine = o.stateMachineDurable === true || isDurable(o.stateMachine);
     const durable = o.stateMachineApplied ?? (isDurable(o.stateMachine) ? o.stateMachine.durableApplied() : null);
     const snapshotIndex = restored.snapshot?.meta.index ?? 0;
     const applied = durable !== null && durable.index >= snapshotIndex ? durable.index : snapshotIndex;
@@ -335,8 +345,9 @@ export class Driver<R> {
     const installs = persist !== null && persist.snapshot !== null;
     // Committed entries are durable on a quorum already, so they are applied (and their callers
     // answered) while this Ready's own write is in flight. Only a snapshot this Ready installs
-    // must be durable and restored first: its entries follow it.
-    const appliedEarly = !installs;
+    // must be durable and restored first (its entries follow it), and a state machine that
+    // persists itself must never hold an entry its own log may still lose.
+    const appliedEarly = !installs && !this.durableStateMachine;
     if (appliedEarly) this.applyCommitted(rd);
     if (persist === null) {
       this.finish(rd, appliedEarly, false);

@@ -14,10 +14,10 @@ import type { ProtocolDefinition, Timing } from '../core/protocol.js';
 import type { Envelope, Membership, Replica, ReplicaStatus, StateMachine } from '../core/replica.js';
 import { Driver, NodeStopped } from '../driver/driver.js';
 import type { DriverLimits } from '../driver/limits.js';
-import type { ClockPort, StoragePort } from '../driver/ports.js';
+import type { ClockPort } from '../driver/ports.js';
 import type { Reply } from '../driver/waiters.js';
 import type { NodeMessage } from '../driver/wire.js';
-import { DurableStorage } from '../storage/index.js';
+import { closeAsync, nodeFileSystem, openDurableStorage, type DurableStorage } from '../storage/index.js';
 import { PeerTransport, type PeerAddress, type PeerTls } from '../transport/index.js';
 import { silentLogger, type Logger, type MemberAddresses } from './config.js';
 
@@ -94,7 +94,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   static async start<R>(o: ReplicatedNodeOptions<R>): Promise<ReplicatedNode<R>> {
     const log = o.logger ?? silentLogger;
     await mkdir(o.dataDir, { recursive: true });
-    const storage = await DurableStorage.open<unknown>(join(o.dataDir, o.protocol.name), { logger: (msg: string) => log('warn', msg) });
+    const storage = await openDurableStorage<unknown>(nodeFileSystem, join(o.dataDir, o.protocol.name), { logger: (msg: string) => log('warn', msg) });
     const node = new ReplicatedNode<R>(o, storage);
     const voters = o.members.map((m) => m.id).filter((id) => !(o.learners ?? []).includes(id));
     const frames: NodeMessage[] = [];
@@ -112,13 +112,13 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
         (frame) => (node.driver === undefined ? frames.push(frame) : node.driver.receive(frame)),
       );
     } catch (err) {
-      await storage.close();
+      await closeAsync(storage);
       throw err;
     }
     node.driver = new Driver<R>({
       id: o.id,
       protocol: o.protocol,
-      storage: callbackStorage(storage),
+      storage,
       network: { send: (frame) => node.transport?.send(frame) ?? false },
       clock: realClock,
       stateMachine: o.stateMachine,
@@ -228,18 +228,4 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
 /** A callback-style call as a Promise. */
 function promised<T>(call: (reply: Reply<T>) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => call((err, value) => (err === null ? resolve(value as T) : reject(err))));
-}
-
-/** TEMPORARY: the Promise-based DurableStorage behind the callback storage port. */
-function callbackStorage<H>(s: DurableStorage<H>): StoragePort<H> {
-  const done = (p: Promise<void>, cb: (err: Error | null) => void): void => {
-    p.then(() => cb(null), (err: Error) => cb(err));
-  };
-  return {
-    restored: () => s.restored(),
-    save: (persist, cb) => done(s.save(persist), cb),
-    saveSnapshot: (snapshot, cb) => done(s.saveSnapshot(snapshot), cb),
-    close: (cb) => done(s.close(), cb),
-    stats: () => s.stats(),
-  };
 }

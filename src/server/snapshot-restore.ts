@@ -10,7 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QuorateError } from '../core/errors.js';
 import { nodeId, type Index, type Term } from '../core/ids.js';
-import { DurableStorage } from '../storage/index.js';
+import { closeAsync, nodeFileSystem, openDurableStorage, saveAsync } from '../storage/index.js';
 import { DEFAULT_PROTOCOL, protocolByName } from '../protocols/registry.js';
 import { KvStateMachine } from '../statemachine/mvcc/index.js';
 import { clusterId, loadOrCreateIdentity, parseInitialCluster, type ClusterIdentity } from './cluster-config.js';
@@ -52,11 +52,11 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<{ revision: nu
   });
   const identity: ClusterIdentity = { format: 1, name: o.name, clusterId: clusterId(members, o.initialClusterToken), token: o.initialClusterToken, members };
   await loadOrCreateIdentity(o.dataDir, identity);
-  const storage = await DurableStorage.open<unknown>(join(o.dataDir, protocol.name));
+  const storage = await openDurableStorage<unknown>(nodeFileSystem, join(o.dataDir, protocol.name));
   try {
-    await storage.save(bootstrap);
+    await saveAsync(storage, bootstrap);
   } finally {
-    await storage.close();
+    await closeAsync(storage);
   }
   return { revision, identity };
 }

@@ -30,6 +30,10 @@ export interface NemesisSite {
   restart(node: SimNode<unknown>, keepStateMachine: boolean): void;
   /** At most this many honest members may have their disk corrupted over a run (the rest must form a quorum). */
   readonly maxCorruptedMembers: number;
+  /** Members whose disks were damaged in this run. */
+  readonly corrupted: Set<SimNode<unknown>>;
+  /** Damage an old file on a member's disk (a flipped bit, an unreadable sector); what was done, or null. */
+  corrupt(node: SimNode<unknown>): string | null;
 }
 
 /** Share of runs that are a storm of short faults: leaders come and go every few hundred ms. */
@@ -103,8 +107,20 @@ export const FAULTS: Readonly<Record<FaultKind, { readonly description: string; 
       n.rate = 1;
     });
   } },
-  disk: { description: 'a member\'s disk: slow fsyncs, torn writes on power loss, flipped bits and unreadable sectors', weight: 0, inject: () => {
-    // Carried out by the model disks (see SimDisk): the simulation turns them on when `disk` is among the faults.
+  disk: { description: 'a member\'s disk: slow fsyncs, torn and reordered writes on power loss, lost directory entries; flipped bits and unreadable sectors in old files', weight: 1, inject: (s) => {
+    // Slow disks and torn writes are the model disks' own (on whenever `disk` is among the faults).
+    // Here: damage an old file of an honest member and restart it, so it reads the damage; at most
+    // a minority of members, so the rest still form a quorum.
+    const damaged = s.nodes.filter((n) => s.corrupted.has(n));
+    const pool = damaged.length >= s.maxCorruptedMembers ? damaged : s.nodes.filter((n) => !n.byzantine && n.up);
+    if (pool.length === 0) return;
+    const n = s.rng.pick(pool);
+    const what = s.corrupt(n);
+    if (what === null) return;
+    s.corrupted.add(n);
+    n.stop(false);
+    s.note(`nemesis disk ${n.key}: ${what}`);
+    s.after(s.rng.int(1, 200), () => s.restart(n, false));
   } },
 };
 

@@ -25,6 +25,8 @@ export interface NodeEnvironment<R> {
   readonly limits: Partial<DriverLimits>;
   readonly tickMs: number;
   readonly mutant: string | undefined;
+  /** The state machine persists itself as it applies (it then survives a process crash). */
+  readonly durableStateMachine: boolean;
   createStateMachine(): StateMachine<R>;
   encodeResult(result: R): Uint8Array;
   /** A fresh random stream for a new incarnation's core. */
@@ -48,8 +50,11 @@ export interface TurnEndCrash {
 
 /** The storage under a member: its model disk, opened as a member opens its data directory. */
 export interface SimDisk {
-  /** Open the storage as a restarting process does; throws when it refuses to start (corruption). */
-  open(): StoragePort<unknown>;
+  /**
+   * Open the storage as a restarting process does: `ready` once what it restored is durable.
+   * Throws when it refuses to start (a damaged log).
+   */
+  open(ready: (storage: StoragePort<unknown>) => void): void;
   /** The process died: the kernel keeps what it was given; pending I/O callbacks never run. */
   crash(): void;
   /** Power loss: only synced data survives (and, per seed, torn or reordered parts of the rest). */
@@ -79,6 +84,8 @@ export class SimNode<R> implements TurnOwner {
   wasLeader = false;
   /** The member refused to start (its disk failed a check): it stays down. */
   refused: string | null = null;
+  /** Opening its storage (the process runs but serves nothing yet). */
+  private starting = false;
 
   constructor(
     /** The process's name (a twin has its own). */
@@ -99,16 +106,25 @@ export class SimNode<R> implements TurnOwner {
    * driver then starts the core at that applied index.
    */
   start(keepStateMachine: boolean): void {
-    if (this.up || this.refused !== null) return;
-    let storage: StoragePort<unknown>;
+    if (this.up || this.starting || this.refused !== null) return;
+    this.starting = true;
+    const incarnation = this.incarnation;
     try {
-      storage = this.disk.open();
+      this.disk.open((storage) => {
+        if (this.incarnation !== incarnation) return; // it died again while opening
+        this.starting = false;
+        this.boot(storage, keepStateMachine);
+      });
     } catch (err) {
       // A member whose storage fails its checks refuses to start, as the node runtime does.
+      this.starting = false;
       this.refused = (err as Error).message;
       this.env.world.note(`${this.key} refuses to start: ${this.refused}`);
-      return;
     }
+  }
+
+  /** The storage is open and what it restored is durable: start the driver on it. */
+  private boot(storage: StoragePort<unknown>, keepStateMachine: boolean): void {
     const kept = keepStateMachine ? this.keptState : null;
     this.keptState = null;
     this.sm = kept === null ? this.env.createStateMachine() : kept.sm;
@@ -131,6 +147,7 @@ export class SimNode<R> implements TurnOwner {
       network: { send: (frame) => (this.outbox.push(frame), true) },
       clock,
       stateMachine: this.sm,
+      stateMachineDurable: this.env.durableStateMachine,
       ...(kept === null ? {} : { stateMachineApplied: kept.at }),
       encodeResult: (r) => env.encodeResult(r),
       membership: env.membership,
@@ -148,7 +165,8 @@ export class SimNode<R> implements TurnOwner {
 
   /** The process dies now (`powerLoss`: and its machine loses power). Nothing it queued leaves. */
   stop(powerLoss: boolean): string {
-    if (!this.up) return '';
+    if (!this.up && !this.starting) return '';
+    this.starting = false;
     const at = this.driver?.appliedPosition() ?? null;
     this.driver?.kill();
     this.driver = null;
@@ -160,7 +178,7 @@ export class SimNode<R> implements TurnOwner {
     this.crashAtTurnEnd = null;
     // A state machine that persisted itself keeps what it applied across a process crash; a
     // power loss takes the kernel's unsynced pages with it, so it is rebuilt from the snapshot.
-    this.keptState = !powerLoss && this.sm !== null && at !== null ? { sm: this.sm, at } : null;
+    this.keptState = this.env.durableStateMachine && !powerLoss && this.sm !== null && at !== null ? { sm: this.sm, at } : null;
     this.sm = null;
     if (powerLoss) return this.disk.powerLoss();
     this.disk.crash();

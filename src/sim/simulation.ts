@@ -20,7 +20,7 @@ import type { StoragePort } from '../driver/ports.js';
 import { QuorumSimClient, SessionClient, type ClientSite, type QuorumClientSite } from './clients.js';
 import { Invariants, SafetyViolation, type LogView } from './invariants.js';
 import { LinkFaults } from './link-faults.js';
-import { ModelDiskAdapter } from './model-disk-adapter.js';
+import { MemberDisk } from './member-disk.js';
 import { Nemesis, STORM_RUN_SHARE, type NemesisSite } from './nemesis.js';
 import { TWINS, type SimOptions } from './options.js';
 import { SimKeyring } from './sim-authenticator.js';
@@ -66,6 +66,8 @@ export const POWER_LOSS_DURING_INSTALL_PROBABILITY = 0.3;
  * in which a deposed leader goes on serving the clients bound to it.
  */
 export const AIMED_RUN_SHARE = 0.5;
+/** Share of runs whose register state machine persists itself as it applies (and keeps it across a process crash). */
+export const DURABLE_STATE_MACHINE_RUN_SHARE = 0.5;
 /** Cut a newly elected leader off from everyone right away (see Nemesis.isolate). */
 export const ISOLATE_NEW_LEADER_PROBABILITY = 0.3;
 /** A Byzantine client waits through a view change before it gives up on an attempt. */
@@ -124,6 +126,7 @@ export class Simulation {
   private readonly ids: NodeId[];
   private readonly nodes: SimNode<unknown>[] = [];
   private readonly instances = new Map<NodeId, SimNode<unknown>[]>();
+  private readonly disks = new Map<SimNode<unknown>, MemberDisk>();
   private readonly clients: AnyClient[] = [];
   private readonly quorumClients = new Map<string, QuorumSimClient<Envelope, unknown>>();
   private readonly invariants = new Invariants();
@@ -141,6 +144,8 @@ export class Simulation {
   private readonly crashFaults: boolean;
   /** This run aims crashes and cuts at new leaders (see AIMED_RUN_SHARE). */
   private readonly aimed: boolean;
+  /** The state machine persists itself as it applies (see DURABLE_STATE_MACHINE_RUN_SHARE). */
+  private readonly durableStateMachine: boolean;
   private delivered = 0;
   private dropped = 0;
   private faultsInjected = 0;
@@ -170,6 +175,9 @@ export class Simulation {
     this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys) : new RegisterWorkload(o.keys)) as Workload<WorkloadOp, unknown>;
     const storm = this.rng.chance(STORM_RUN_SHARE);
     this.aimed = this.rng.chance(AIMED_RUN_SHARE);
+    // Half the runs model a register state machine that persists itself as it applies (like
+    // etcd's backend with its consistent index): it keeps what it applied across a process crash.
+    this.durableStateMachine = protocol.client.kind === 'leader' && o.stateMachine === 'register' && this.rng.chance(DURABLE_STATE_MACHINE_RUN_SHARE);
 
     // Byzantine protocols: keys, liars, twins and the adversary.
     let byzantine: NodeId[] = [];
@@ -243,14 +251,15 @@ export class Simulation {
   // ---- members -------------------------------------------------------------------------------
 
   private addNode(key: string, id: NodeId, index: number, liar: boolean): void {
-    const disk = new ModelDiskAdapter(this.world as World<never>, this.rng.fork(), this.o.syncLatencyMs, this.o.faults.has('disk'));
+    const disk = new MemberDisk(this.world as World<never>, this.rng.fork(), { syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.o.faults.has('disk'), mutant: this.o.mutant });
     const aimed: SimDisk = {
-      open: () => this.aimAfterSync(node, disk.open()),
+      open: (ready) => disk.open((storage) => ready(this.aimAfterSync(node, storage))),
       crash: () => disk.crash(),
       powerLoss: () => disk.powerLoss(),
     };
     const node: SimNode<unknown> = new SimNode<unknown>(key, id, index, liar, this.environment(), aimed);
     disk.owner = node;
+    this.disks.set(node, disk);
     this.nodes.push(node);
     const list = this.instances.get(id) ?? [];
     list.push(node);
@@ -268,6 +277,7 @@ export class Simulation {
       limits: { ...SIM_DRIVER_LIMITS, snapshotEveryEntries: this.o.compactEvery },
       tickMs: this.o.tickMs,
       mutant: this.o.mutant,
+      durableStateMachine: this.durableStateMachine,
       createStateMachine: () => this.workload.createStateMachine(),
       encodeResult: (r) => this.workload.encodeResult(r),
       fork: () => this.rng.fork(),
@@ -327,11 +337,13 @@ export class Simulation {
 
   private restart(n: SimNode<unknown>, keepStateMachine: boolean): void {
     if (n.up) return;
-    // Half the restarts after a process crash model a state machine that persisted itself as it
-    // applied (etcd's backend and its consistent index) and keeps what it applied.
-    const keep = keepStateMachine && this.protocol.client.kind === 'leader' && this.o.stateMachine === 'register' && this.rng.chance(0.5);
-    n.start(keep);
-    if (n.up) this.world.note(`restart ${n.key} term ${n.driver?.status().term ?? '?'}`);
+    n.start(keepStateMachine && this.durableStateMachine);
+    this.world.note(`restart ${n.key}`);
+    // A member refuses to start only when its disk was damaged: after crashes and power losses
+    // alone, a storage that cannot open has lost what it acknowledged.
+    if (n.refused !== null && this.disks.get(n)?.corrupted !== true) {
+      throw new SafetyViolation('durability', `${n.key} cannot restart after crashes and power losses alone: ${n.refused}`);
+    }
   }
 
   // ---- the network -----------------------------------------------------------------------------
@@ -557,6 +569,8 @@ export class Simulation {
       after: (ms, fn) => void this.world.after(ms, fn),
       note: (line) => this.world.note(line),
       restart: (n, keep) => this.restart(n, keep),
+      corrupt: (n) => this.disks.get(n)?.corrupt() ?? null,
+      corrupted: new Set(),
       maxCorruptedMembers: Math.max(0, honest - Math.floor(this.ids.length / 2) - 1),
     };
   }

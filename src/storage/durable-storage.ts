@@ -1,30 +1,44 @@
 /**
- * Durable storage for one replica: a write-ahead log of segment files plus snapshot files.
+ * Durable storage for one replica: a write-ahead log of segment files plus snapshot files, on a
+ * FileSystem port (node:fs in production, the model file system in the simulator: the same code
+ * in both). It implements the driver's StoragePort structurally: callbacks, never Promises (the
+ * simulator completes every file operation on its virtual clock; async.ts wraps it for callers
+ * in async code).
  *
- * What is durable when save() resolves: every record of that Persist and of every earlier one
- * (written in order, then fdatasync'ed; one fsync serves every save() queued meanwhile: group
- * commit). Snapshots are written to a temp file, fsynced, renamed, and the directory fsynced,
- * before the WAL records that refer to them. On open, a torn or corrupt record at the tail of the
- * last segment (a crash mid-write) is cut off and reported; a bad record anywhere else is a
- * refusal to start (StorageCorruptError), never a silent skip. See src/storage/README.md.
+ * One writer. Every operation that touches the files after open (a group of saves, a snapshot,
+ * a segment rotation, a compaction, the startup fsyncs, close) is a job in one FIFO queue, and
+ * one job runs at a time: no two rotations, no compaction while a batch is written, one fd per
+ * segment. Saves queued while a write+datasync runs share the next one (group commit) and
+ * complete in the order they were made.
+ *
+ * What is durable when a save's `done(null)` runs: every record of that Persist and of every
+ * earlier save, and everything restored() returned at open (see README.md for the whole list and
+ * for what is not guaranteed). On open, a torn or unreadable record at the tail of the last
+ * segment is cut off and reported; a bad record anywhere else is a refusal to start
+ * (StorageCorruptError), never a silent skip. After a failed write or fsync every later save fails.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { open as openFile, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pack, packTransient, unpack } from '../core/codec.js';
+import { dirname, join } from 'node:path';
+import { packTransient, unpack } from '../core/codec.js';
 import { assert } from '../core/assert.js';
 import { QuorateError, TooManyRequests } from '../core/errors.js';
-import { truncationPoint, type LogEntry, type Persist, type RestoredState, type Snapshot, type SnapshotMeta } from '../core/replica.js';
+import type { LogEntry, Persist, RestoredState, Snapshot, SnapshotMeta } from '../core/replica.js';
+import { truncationPoint } from '../core/replica.js';
 import type { Index } from '../core/ids.js';
 import { putAt } from './entries.js';
-import { encodeRecord, readRecord, RecordType, validRecordAfter } from './record.js';
+import type { Done, Fd, FileSystem } from './fs.js';
+import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
+import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
+import { assertFramed, claimedRecordEnd, encodeRecord, readRecord, RecordType, validRecordAfter, type ReadResult } from './record.js';
+import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
+import { runSteps, syncStep, type Step } from './steps.js';
+import { encodeEntries, encodeRestatement } from './wal-records.js';
 
 export class StorageCorruptError extends QuorateError {
   override readonly name = 'StorageCorruptError';
-  constructor(file: string, offset: number, why: string) {
+  constructor(readonly file: string, readonly offset: number, why: string, whyNotTorn: string) {
     super(
       'CORRUPT',
-      `corrupt write-ahead log: ${file} at byte ${offset}: ${why}. Records after it exist, so this is not a torn write; ` +
+      `corrupt write-ahead log: ${file} at byte ${offset}: ${why}. ${whyNotTorn}, so this is not a torn write; ` +
         'refusing to start. Restore this member from a snapshot of a healthy member, or remove it and add it back.',
     );
   }
@@ -35,11 +49,19 @@ export interface StorageOptions {
   readonly segmentBytes?: number;
   /** One write+fsync carries at most this many bytes (more waits for the next). */
   readonly maxBatchBytes?: number;
-  /** save() calls waiting for their fsync; over it save() rejects with TooManyRequests. */
+  /** save() calls waiting for their fsync; over it save() fails with TooManyRequests. */
   readonly maxPendingSaves?: number;
   /** Snapshots kept on disk. */
   readonly keepSnapshots?: number;
+  /** A snapshot file holds its data in records of at most this many bytes, so any size reads back. */
+  readonly snapshotChunkBytes?: number;
+  /** The entries of one save are split into records of about this many bytes. */
+  readonly entriesRecordBytes?: number;
   readonly logger?: (message: string) => void;
+  /** The clock behind stats().lastFsyncMs (only there); the simulator passes its virtual one. */
+  readonly nowMs?: () => number;
+  /** Test-only: one of STORAGE_MUTANTS (mutants.ts). */
+  readonly mutant?: string;
 }
 
 export const DEFAULT_STORAGE_OPTIONS = {
@@ -47,59 +69,98 @@ export const DEFAULT_STORAGE_OPTIONS = {
   maxBatchBytes: 16 * 1024 * 1024,
   maxPendingSaves: 100_000,
   keepSnapshots: 2,
+  snapshotChunkBytes: 8 * 1024 * 1024,
+  entriesRecordBytes: 16 * 1024 * 1024,
 } as const;
+
+type Limits = { readonly [K in keyof typeof DEFAULT_STORAGE_OPTIONS]: number };
 
 export interface StorageStats {
   segments: number;
+  /** Completed datasyncs of WAL segments (snapshot files not counted). */
   fsyncs: number;
   saves: number;
   bytesWritten: number;
   lastFsyncMs: number;
+  /** Completed directory fsyncs. */
+  dirFsyncs: number;
   repairs: string[];
 }
 
-interface Pending {
-  readonly bytes: Buffer[];
-  readonly size: number;
-  readonly resolve: () => void;
-  readonly reject: (err: Error) => void;
-}
+/** Work for the one writer, in the order it was asked for. */
+type Job =
+  | { readonly kind: 'save'; readonly records: readonly Buffer[]; readonly size: number; readonly done: Done }
+  | { readonly kind: 'task'; readonly what: string; readonly steps: () => Iterable<Step>; readonly done: Done }
+  | { readonly kind: 'close'; readonly done: Done };
 
 const SEGMENT = /^(\d{16})\.wal$/;
-const SNAP = /^(\d{16})-(\d{16})\.snap$/;
+const ignore: Done = () => {};
 
 export class DurableStorage<H> {
+  // The state a reopen would replay: it follows save() calls at once (not their fsyncs).
   private hardState: H | null = null;
   private snapshotMeta: SnapshotMeta | null = null;
   private snapshotData: Uint8Array | null = null;
   private entries: LogEntry[] = [];
+
+  /** Segment numbers on disk, ascending; the last is the one open for appending. */
   private segments: number[] = [];
   private segmentSize = 0;
-  private file: FileHandle | null = null;
-  private queue: Pending[] = [];
-  private flushing = false;
-  private closed = false;
-  private failed: Error | null = null;
-  private readonly o: Required<Omit<StorageOptions, 'logger'>>;
-  private readonly log: (m: string) => void;
-  readonly statsData: StorageStats = { segments: 0, fsyncs: 0, saves: 0, bytesWritten: 0, lastFsyncMs: 0, repairs: [] };
+  /** The open segment: owned by the running job (and open() before the first one). */
+  private fd: Fd | null = null;
+  /** A snapshot temp file being written, so a failure can release it. */
+  private snapshotFd: Fd | null = null;
 
-  private constructor(private readonly dir: string, options: StorageOptions) {
-    this.o = { ...DEFAULT_STORAGE_OPTIONS, ...stripUndefined(options) };
+  private readonly jobs: Job[] = [];
+  /** A job is running (its steps await a callback). */
+  private busy = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private pendingSaves = 0;
+  private closing = false;
+  private closed = false;
+  /** Set by the first failed write or fsync; every later save fails with it. */
+  private failed: Error | null = null;
+
+  private readonly walDir: string;
+  private readonly snapDir: string;
+  private readonly o: Limits;
+  private readonly log: (m: string) => void;
+  private readonly nowMs: () => number;
+  private readonly mutant: StorageMutant | null;
+  private readonly statsData: StorageStats = { segments: 0, fsyncs: 0, saves: 0, bytesWritten: 0, lastFsyncMs: 0, dirFsyncs: 0, repairs: [] };
+
+  private constructor(private readonly fs: FileSystem, private readonly dir: string, options: StorageOptions) {
+    this.o = { ...DEFAULT_STORAGE_OPTIONS, ...definedLimits(options) };
+    for (const [k, v] of Object.entries(this.o)) assert(Number.isInteger(v) && v >= 1, () => `storage option ${k}=${v}`);
+    assert(this.o.snapshotChunkBytes <= MAX_SNAPSHOT_CHUNK_BYTES, () => `snapshotChunkBytes=${this.o.snapshotChunkBytes} over ${MAX_SNAPSHOT_CHUNK_BYTES}`);
     this.log = options.logger ?? (() => {});
+    this.nowMs = options.nowMs ?? (() => performance.now());
+    if (options.mutant !== undefined) assertKnownStorageMutant(options.mutant);
+    this.mutant = options.mutant ?? null;
+    this.walDir = join(dir, 'wal');
+    this.snapDir = join(dir, 'snap');
   }
 
-  static async open<H>(dir: string, options: StorageOptions = {}): Promise<DurableStorage<H>> {
-    const s = new DurableStorage<H>(dir, options);
-    mkdirSync(join(dir, 'wal'), { recursive: true });
-    mkdirSync(join(dir, 'snap'), { recursive: true });
+  /**
+   * Open (creating if needed) the storage in `dir`: replay the log, cut off a torn tail, refuse
+   * corruption. Synchronous; the fsyncs that make the directories and what was replayed durable
+   * are the first job in the queue, so no save completes before them (sync() waits for them).
+   */
+  static open<H>(fs: FileSystem, dir: string, options: StorageOptions = {}): DurableStorage<H> {
+    const s = new DurableStorage<H>(fs, dir, options);
+    const created = missingDirs(fs, [s.walDir, s.snapDir]);
+    fs.mkdir(s.walDir);
+    fs.mkdir(s.snapDir);
     s.loadSnapshot();
     s.replay();
     if (s.segments.length === 0) s.segments.push(1);
-    const last = s.segments[s.segments.length - 1]!;
-    s.file = await openFile(s.segmentPath(last), 'a');
-    s.segmentSize = (await s.file.stat()).size;
+    const last = s.segmentPath(s.segments[s.segments.length - 1]!);
+    s.fd = fs.openAppend(last);
+    s.segmentSize = fs.size(last);
     s.statsData.segments = s.segments.length;
+    s.jobs.push({ kind: 'task', what: 'startup', steps: () => s.startupSteps(created), done: ignore });
+    s.pump();
     return s;
   }
 
@@ -112,172 +173,359 @@ export class DurableStorage<H> {
     return { ...this.statsData, repairs: [...this.statsData.repairs] };
   }
 
-  /** Make `persist` durable; resolves after the fsync that covers it. */
-  save(persist: Persist<H>): Promise<void> {
-    if (this.failed !== null) return Promise.reject(this.failed);
-    if (this.closed) return Promise.reject(new QuorateError('STOPPED', 'storage is closed'));
-    if (this.queue.length >= this.o.maxPendingSaves) return Promise.reject(new TooManyRequests('maxPendingSaves', this.o.maxPendingSaves));
-    const bytes: Buffer[] = [];
+  /**
+   * Make `persist` durable; `done` runs after the datasync that covers it, in the order saves
+   * were made. A save refused at once (storage failed or closed, too many pending) calls `done`
+   * before returning.
+   */
+  save(persist: Persist<H>, done: Done): void {
+    const refused = this.refusal();
+    if (refused !== null) return done(refused);
+    if (this.pendingSaves >= this.o.maxPendingSaves) return done(new TooManyRequests('maxPendingSaves', this.o.maxPendingSaves));
+    const records: Buffer[] = [];
     if (persist.snapshot !== null) {
-      this.writeSnapshotFile(persist.snapshot);
-      bytes.push(encodeRecord(RecordType.Snapshot, packTransient(persist.snapshot.meta)));
+      // The record naming the snapshot goes after the file and its directory entry are durable.
+      const snapshot = persist.snapshot;
+      this.jobs.push({ kind: 'task', what: 'snapshot file', steps: () => this.snapshotFileSteps(snapshot), done: ignore });
+      records.push(encodeRecord(RecordType.Snapshot, packTransient(snapshot.meta)));
     }
     const truncateFrom = truncationPoint(persist);
-    if (isAppend(truncateFrom, persist.entries)) {
-      if (persist.entries.length > 0) bytes.push(encodeRecord(RecordType.Entries, packTransient(persist.entries)));
-    } else {
-      bytes.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom, entries: persist.entries })));
-    }
-    if (persist.hardState !== null) bytes.push(encodeRecord(RecordType.HardState, packTransient(persist.hardState)));
+    records.push(...encodeEntries(truncateFrom, persist.entries, this.o.entriesRecordBytes));
+    if (persist.hardState !== null) records.push(encodeRecord(RecordType.HardState, packTransient(persist.hardState)));
     // The in-memory view follows the log immediately; it is what a reopen would replay.
     if (persist.snapshot !== null) this.applySnapshotMeta(persist.snapshot.meta, persist.snapshot.data);
     this.applyEntries(truncateFrom, persist.entries);
     if (persist.hardState !== null) this.hardState = persist.hardState;
     this.statsData.saves++;
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ bytes, size: bytes.reduce((n, b) => n + b.length, 0), resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
+    this.pendingSaves++;
+    this.jobs.push({ kind: 'save', records, size: records.reduce((n, b) => n + b.length, 0), done });
+    // Older snapshot files go only once the WAL names the new one durably.
+    if (persist.snapshot !== null) this.jobs.push({ kind: 'task', what: 'prune snapshots', steps: () => this.pruneSnapshotSteps(), done: ignore });
+    this.pump();
   }
 
   /**
-   * The state machine's own snapshot at meta.index: written atomically, recorded in the WAL, and
-   * segments wholly covered by it deleted.
+   * The state machine's own snapshot at `snapshot.meta.index`: the file written and made durable
+   * (temp file, datasync, rename, directory fsync), then the current state restated in a fresh
+   * segment, older segments deleted, older snapshots pruned. `done` after all of it.
    */
-  async saveSnapshot(snapshot: Snapshot): Promise<void> {
-    await this.save({ hardState: this.hardState, entries: [], snapshot });
-    await this.compactSegments();
+  saveSnapshot(snapshot: Snapshot, done: Done): void {
+    const refused = this.refusal();
+    if (refused !== null) return done(refused);
+    this.applySnapshotMeta(snapshot.meta, snapshot.data);
+    const meta = this.snapshotMeta;
+    assert(meta !== null, 'a snapshot is recorded');
+    // Restated as of this call, in call order: saves made later are written after it.
+    const restatement = encodeRestatement(meta, this.entries, this.hardState, this.o.entriesRecordBytes);
+    this.jobs.push({ kind: 'task', what: 'snapshot and compaction', steps: () => this.compactionSteps(snapshot, restatement), done });
+    this.pump();
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 1));
-    this.closed = true;
-    await this.file?.close();
-    this.file = null;
+  /** `done` once everything restored at open and every save made so far is durable. */
+  sync(done: Done): void {
+    const refused = this.refusal();
+    if (refused !== null) return done(refused);
+    this.jobs.push({ kind: 'task', what: 'sync', steps: () => [], done });
+    this.pump();
   }
 
-  // ---- writing ---------------------------------------------------------------------------------
+  /** Finish every save already made, then release the files. */
+  close(done: Done): void {
+    if (this.closed) return done(null);
+    this.closing = true;
+    this.jobs.push({ kind: 'close', done });
+    this.pump();
+  }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0 && this.failed === null) {
-        // Group commit: everything queued so far (up to maxBatchBytes) shares one write and fsync.
+  // ---- the writer ------------------------------------------------------------------------------
+
+  private refusal(): Error | null {
+    if (this.failed !== null) return this.failed;
+    if (this.closing || this.closed) return new QuorateError('STOPPED', 'storage is closed');
+    return null;
+  }
+
+  /** Start the next job if none is running. Loops rather than recursing when jobs finish synchronously. */
+  private pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    do {
+      this.pumpAgain = false;
+      if (!this.busy && this.jobs.length > 0) this.startNext();
+    } while (this.pumpAgain);
+    this.pumping = false;
+  }
+
+  private startNext(): void {
+    const head = this.jobs[0];
+    assert(head !== undefined && !this.busy, 'one job at a time');
+    this.busy = true;
+    switch (head.kind) {
+      case 'save': {
+        // Group commit: every save queued so far (up to maxBatchBytes) shares one write and datasync.
         let size = 0;
         let n = 0;
-        while (n < this.queue.length && (n === 0 || size + this.queue[n]!.size <= this.o.maxBatchBytes)) size += this.queue[n++]!.size;
-        const batch = this.queue.splice(0, n);
-        const buf = Buffer.concat(batch.flatMap((p) => p.bytes), size);
-        try {
-          if (this.segmentSize > 0 && this.segmentSize + buf.length > this.o.segmentBytes) await this.rotate();
-          const file = this.file;
-          assert(file !== null, 'segment open');
-          await file.write(buf, 0, buf.length);
-          const t0 = performance.now();
-          await file.datasync();
-          this.statsData.lastFsyncMs = performance.now() - t0;
-          this.statsData.fsyncs++;
-          this.statsData.bytesWritten += buf.length;
-          this.segmentSize += buf.length;
-          for (const p of batch) p.resolve();
-        } catch (err) {
-          // After a failed write or fsync the file's contents are unknown: fail every later save
-          // too (retrying an fsync can report success for data that was lost).
-          this.failed = new QuorateError('UNAVAILABLE', `write-ahead log write failed: ${(err as Error).message}`);
-          for (const p of [...batch, ...this.queue.splice(0)]) p.reject(this.failed);
+        while (n < this.jobs.length) {
+          const j = this.jobs[n]!;
+          if (j.kind !== 'save' || (n > 0 && size + j.size > this.o.maxBatchBytes)) break;
+          size += j.size;
+          n++;
         }
+        const batch = this.jobs.splice(0, n) as Extract<Job, { kind: 'save' }>[];
+        const buf = Buffer.concat(batch.flatMap((j) => j.records), size);
+        runSteps(this.appendSteps(buf), (err) => {
+          this.pendingSaves -= batch.length;
+          if (err !== null) return this.fail(err, `a batch of ${batch.length} saves`, batch);
+          for (const j of batch) j.done(null);
+          this.finishJob();
+        });
+        return;
       }
-    } finally {
-      this.flushing = false;
+      case 'task': {
+        this.jobs.shift();
+        runSteps(head.steps(), (err) => {
+          if (err !== null) return this.fail(err, head.what, [head]);
+          head.done(null);
+          this.finishJob();
+        });
+        return;
+      }
+      case 'close': {
+        this.jobs.shift();
+        this.release();
+        head.done(null);
+        this.finishJob();
+        return;
+      }
     }
   }
 
-  private async rotate(): Promise<void> {
-    await this.file?.close();
-    const next = (this.segments[this.segments.length - 1] ?? 0) + 1;
-    this.segments.push(next);
-    this.file = await openFile(this.segmentPath(next), 'a');
-    this.segmentSize = 0;
-    fsyncDir(join(this.dir, 'wal'));
-    this.statsData.segments = this.segments.length;
+  private finishJob(): void {
+    this.busy = false;
+    this.pump();
   }
 
-  /** Delete segments wholly below the snapshot, after restating the current state in a fresh one. */
-  private async compactSegments(): Promise<void> {
-    const meta = this.snapshotMeta;
-    if (meta === null || this.segments.length < 2) return;
-    await this.rotate();
-    const restate: Buffer[] = [encodeRecord(RecordType.Snapshot, packTransient(meta))];
-    if (this.entries.length > 0) restate.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: null, entries: this.entries })));
-    if (this.hardState !== null) restate.push(encodeRecord(RecordType.HardState, packTransient(this.hardState)));
-    await new Promise<void>((resolve, reject) => {
-      this.queue.push({ bytes: restate, size: restate.reduce((n, b) => n + b.length, 0), resolve, reject });
-      if (!this.flushing) void this.flush();
+  /**
+   * After a failed write or fsync the files' contents are unknown: fail this job, every queued
+   * one and every later save (retrying an fsync can report success for data that was lost).
+   */
+  private fail(err: Error, what: string, current: readonly Job[]): void {
+    this.failed = new QuorateError('UNAVAILABLE', `write-ahead log write failed (${what}): ${err.message}`);
+    this.log(`storage: ${this.failed.message}; refusing every later save`);
+    if (this.snapshotFd !== null) {
+      const fd = this.snapshotFd;
+      this.snapshotFd = null;
+      tryClose(this.fs, fd);
+    }
+    const rest = this.jobs.splice(0);
+    for (const j of rest) if (j.kind === 'save') this.pendingSaves--;
+    for (const j of [...current, ...rest]) {
+      if (j.kind === 'close') {
+        this.release();
+        j.done(null);
+      } else {
+        j.done(this.failed);
+      }
+    }
+    this.finishJob();
+  }
+
+  private release(): void {
+    this.closed = true;
+    if (this.fd !== null) tryClose(this.fs, this.fd);
+    this.fd = null;
+  }
+
+  // ---- steps -------------------------------------------------------------------------------------
+
+  /** Records appended to the open segment (rotating first if they would overflow it), then datasynced. */
+  private *appendSteps(buf: Buffer): Generator<Step> {
+    assertFramed(buf);
+    if (this.segmentSize > 0 && this.segmentSize + buf.length > this.o.segmentBytes) yield* this.rotateSteps();
+    yield this.writeSegmentStep(buf);
+    yield this.datasyncSegmentStep();
+  }
+
+  /** Close the full segment, open the next, and make its directory entry durable before anything in it is acknowledged. */
+  private *rotateSteps(): Generator<Step> {
+    yield syncStep(() => {
+      const fd = this.fd;
+      assert(fd !== null, 'a segment is open to rotate');
+      this.fd = null;
+      this.fs.close(fd);
+      const next = this.segments[this.segments.length - 1]! + 1;
+      this.fd = this.fs.openAppend(this.segmentPath(next));
+      this.segments.push(next);
+      this.segmentSize = 0;
+      this.statsData.segments = this.segments.length;
     });
-    // The newest segment now holds everything a reopen needs: the older ones can go.
-    const keep = this.segments[this.segments.length - 1]!;
-    for (const seg of this.segments.filter((s) => s < keep)) rmSync(this.segmentPath(seg), { force: true });
-    this.segments = this.segments.filter((s) => s >= keep);
-    fsyncDir(join(this.dir, 'wal'));
-    this.statsData.segments = this.segments.length;
+    yield this.dirSyncStep(this.walDir);
   }
 
-  private writeSnapshotFile(snapshot: Snapshot): void {
-    const dir = join(this.dir, 'snap');
-    const name = `${pad(snapshot.meta.term)}-${pad(snapshot.meta.index)}.snap`;
-    const tmp = join(dir, `${name}.tmp`);
-    const body = Buffer.from(pack({ meta: snapshot.meta, data: snapshot.data }));
-    const fd = openSync(tmp, 'w');
-    try {
-      writeFileSync(fd, encodeRecord(RecordType.Snapshot, body));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+  private writeSegmentStep(buf: Buffer): Step {
+    return (next) => {
+      const fd = this.fd;
+      assert(fd !== null, 'a segment is open to write');
+      this.fs.write(fd, buf, (err) => {
+        if (err === null) {
+          this.segmentSize += buf.length;
+          this.statsData.bytesWritten += buf.length;
+        }
+        next(err);
+      });
+    };
+  }
+
+  private datasyncSegmentStep(): Step {
+    return (next) => {
+      const fd = this.fd;
+      assert(fd !== null, 'a segment is open to sync');
+      const t0 = this.nowMs();
+      this.fs.datasync(fd, (err) => {
+        if (err === null) {
+          this.statsData.fsyncs++;
+          this.statsData.lastFsyncMs = this.nowMs() - t0;
+        }
+        next(err);
+      });
+    };
+  }
+
+  private dirSyncStep(path: string): Step {
+    return (next) => {
+      if (this.mutant === 'skip-dir-fsync') return next(null);
+      this.fs.fsyncDir(path, (err) => {
+        if (err === null) this.statsData.dirFsyncs++;
+        next(err);
+      });
+    };
+  }
+
+  /**
+   * Before any save completes, make durable everything open() relied on: the directories it
+   * created or found (a previous process may have died before fsyncing them), the last segment
+   * (a killed process may have written records it never synced, and open replayed them; a
+   * torn-tail repair is a truncation that must not come undone) and the snapshot directory's
+   * entries (the snapshot restored may have been renamed by a process that died before its
+   * directory fsync). Older segments need nothing: each was datasynced before the writer moved on.
+   */
+  private *startupSteps(created: readonly string[]): Generator<Step> {
+    const dirs = new Set<string>();
+    for (const d of created) dirs.add(dirname(d));
+    if (dirname(this.dir) !== this.dir) dirs.add(dirname(this.dir));
+    dirs.add(this.dir);
+    dirs.add(this.walDir);
+    dirs.add(this.snapDir);
+    for (const d of [...dirs].sort()) yield this.dirSyncStep(d);
+    yield this.datasyncSegmentStep();
+  }
+
+  /** Temp file, chunk records, datasync, rename into place, directory fsync. */
+  private *snapshotFileSteps(snapshot: Snapshot): Generator<Step> {
+    const name = snapshotFileName(snapshot.meta);
+    const tmp = join(this.snapDir, name + SNAPSHOT_TEMP_SUFFIX);
+    yield syncStep(() => {
+      assert(this.snapshotFd === null, 'one snapshot file written at a time');
+      this.snapshotFd = this.fs.openTruncate(tmp);
+    });
+    for (const record of encodeSnapshotFile(snapshot, this.o.snapshotChunkBytes)) {
+      yield (next) => this.fs.write(this.snapshotFd!, record, next);
     }
-    renameSync(tmp, join(dir, name));
-    fsyncDir(dir);
-    const snaps = readdirSync(dir).filter((f) => SNAP.test(f)).sort();
-    for (const old of snaps.slice(0, Math.max(0, snaps.length - this.o.keepSnapshots))) rmSync(join(dir, old), { force: true });
+    yield (next) => this.fs.datasync(this.snapshotFd!, next);
+    yield syncStep(() => {
+      const fd = this.snapshotFd!;
+      this.snapshotFd = null;
+      this.fs.close(fd);
+      this.fs.rename(tmp, join(this.snapDir, name));
+    });
+    yield this.dirSyncStep(this.snapDir);
   }
 
-  // ---- reading ------------------------------------------------------------------------------------
+  /**
+   * A snapshot, then the log behind it dropped: the state restated in a fresh segment (durable,
+   * with its directory entry) before any older segment is deleted, so a deleted segment is never
+   * the only copy of anything; older snapshot files pruned only once those deletions are durable.
+   */
+  private *compactionSteps(snapshot: Snapshot, restatement: readonly Buffer[]): Generator<Step> {
+    yield* this.snapshotFileSteps(snapshot);
+    yield* this.rotateSteps();
+    const buf = Buffer.concat(restatement);
+    assertFramed(buf);
+    yield this.writeSegmentStep(buf);
+    yield this.datasyncSegmentStep();
+    yield syncStep(() => {
+      const keep = this.segments[this.segments.length - 1]!;
+      for (const seg of this.segments.filter((s) => s < keep)) this.fs.unlink(this.segmentPath(seg));
+      this.segments = [keep];
+      this.statsData.segments = 1;
+    });
+    yield this.dirSyncStep(this.walDir);
+    yield* this.pruneSnapshotSteps();
+  }
+
+  /** Delete snapshot files beyond the newest `keepSnapshots`; never the one the WAL names. */
+  private *pruneSnapshotSteps(): Generator<Step> {
+    let removed = 0;
+    yield syncStep(() => {
+      const snaps = this.fs.readdir(this.snapDir).flatMap((f) => {
+        const id = parseSnapshotFileName(f);
+        return id === null ? [] : [{ ...id, name: f }];
+      }).sort(compareSnapshotsNewestFirst);
+      const current = this.snapshotMeta === null ? null : snapshotFileName(this.snapshotMeta);
+      const old = snaps.slice(this.o.keepSnapshots);
+      assert(current === null || !old.some((s) => s.name === current), () => `pruning would delete ${current}, the snapshot the WAL names`);
+      for (const s of old) this.fs.unlink(join(this.snapDir, s.name));
+      removed = old.length;
+    });
+    if (removed > 0) yield this.dirSyncStep(this.snapDir);
+  }
+
+  // ---- reading (open) ----------------------------------------------------------------------------
 
   /** Newest readable snapshot file; leftover temp files from a crash are removed. */
   private loadSnapshot(): void {
-    const dir = join(this.dir, 'snap');
-    for (const f of readdirSync(dir)) if (f.endsWith('.tmp')) rmSync(join(dir, f), { force: true });
-    const snaps = readdirSync(dir).filter((f) => SNAP.test(f)).sort().reverse();
-    for (const name of snaps) {
-      const buf = readFileSync(join(dir, name));
-      const r = readRecord(buf, 0);
-      if (r.kind !== 'record') {
-        this.log(`storage: snapshot ${name} is unreadable (${r.kind === 'bad' ? r.why : 'empty'}); trying an older one`);
+    const names = this.fs.readdir(this.snapDir);
+    for (const f of names) if (f.endsWith(SNAPSHOT_TEMP_SUFFIX)) this.fs.unlink(join(this.snapDir, f));
+    const snaps = names.flatMap((f) => {
+      const id = parseSnapshotFileName(f);
+      return id === null ? [] : [{ ...id, name: f }];
+    }).sort(compareSnapshotsNewestFirst);
+    for (const s of snaps) {
+      const r = readSnapshotFile(this.fs, join(this.snapDir, s.name), this.mutant !== 'ignore-checksum');
+      if (r.kind === 'unreadable') {
+        this.log(`storage: snapshot ${s.name} is unreadable (${r.why}); trying an older one`);
         continue;
       }
-      const s = unpack(r.payload) as Snapshot;
-      this.snapshotMeta = s.meta;
-      this.snapshotData = s.data;
+      if (r.snapshot.meta.index !== s.index || r.snapshot.meta.term !== s.term) {
+        this.log(`storage: snapshot ${s.name} holds snapshot ${r.snapshot.meta.term}-${r.snapshot.meta.index}; trying an older one`);
+        continue;
+      }
+      this.snapshotMeta = r.snapshot.meta;
+      this.snapshotData = r.snapshot.data;
       return;
     }
   }
 
   private replay(): void {
-    const walDir = join(this.dir, 'wal');
-    this.segments = readdirSync(walDir).map((f) => SEGMENT.exec(f)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
+    this.segments = this.fs.readdir(this.walDir).map((f) => SEGMENT.exec(f)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
     const snapFromFile = this.snapshotMeta;
+    const verify = this.mutant !== 'ignore-checksum';
     this.segments.forEach((seg, i) => {
       const path = this.segmentPath(seg);
-      const buf = readFileSync(path);
+      const last = i === this.segments.length - 1;
+      const { bytes, unreadable } = readLocatingBadSectors(this.fs, path);
       let offset = 0;
       for (;;) {
-        const r = readRecord(buf, offset);
+        const r = readChecked(bytes, offset, unreadable, verify);
         if (r.kind === 'end') break;
         if (r.kind === 'bad') {
-          const last = i === this.segments.length - 1;
-          if (!last || validRecordAfter(buf, offset)) throw new StorageCorruptError(path, offset, r.why);
-          truncateSync(path, offset);
-          const note = `wal: truncated torn tail at ${path} offset ${offset} (${buf.length - offset} bytes: ${r.why})`;
+          if (!last) throw new StorageCorruptError(path, offset, r.why, 'It is not in the last segment');
+          if (validRecordAfter(bytes, offset)) throw new StorageCorruptError(path, offset, r.why, 'Valid records follow it');
+          this.fs.truncate(path, offset);
+          const note = `wal: truncated torn tail at ${path} offset ${offset} (${bytes.length - offset} bytes: ${r.why})`;
           this.statsData.repairs.push(note);
           this.log(note);
           break;
@@ -293,25 +541,36 @@ export class DurableStorage<H> {
   }
 
   private applyRecord(type: number, payload: Buffer, path: string, offset: number): void {
+    let value: unknown;
+    try {
+      value = unpack(payload);
+    } catch (err) {
+      throw new StorageCorruptError(path, offset, `undecodable record (${(err as Error).message})`, 'Its checksum matched');
+    }
     switch (type) {
       case RecordType.Entries: {
-        const entries = unpack(payload) as LogEntry[];
+        const entries = value as LogEntry[];
+        assertEntries(entries, path, offset);
         this.applyEntries(entries[0]?.index ?? null, entries);
         return;
       }
       case RecordType.EntriesAt: {
-        const r = unpack(payload) as { truncateFrom: Index | null; entries: LogEntry[] };
+        const r = value as { truncateFrom: Index | null; entries: LogEntry[] };
+        assertEntries(r.entries, path, offset);
         this.applyEntries(r.truncateFrom, r.entries);
         return;
       }
       case RecordType.HardState:
-        this.hardState = unpack(payload) as H;
+        this.hardState = value as H;
         return;
-      case RecordType.Snapshot:
-        this.applySnapshotMeta(unpack(payload) as SnapshotMeta, null);
+      case RecordType.Snapshot: {
+        const meta = value as SnapshotMeta;
+        assert(Number.isInteger(meta.index) && Number.isInteger(meta.term), () => `snapshot record in ${path} at ${offset} has a meta`);
+        this.applySnapshotMeta(meta, null);
         return;
+      }
       default:
-        throw new StorageCorruptError(path, offset, `unknown record type ${type}`);
+        throw new StorageCorruptError(path, offset, `unknown record type ${type}`, 'Its checksum matched');
     }
   }
 
@@ -337,31 +596,55 @@ export class DurableStorage<H> {
   }
 
   private segmentPath(seg: number): string {
-    return join(this.dir, 'wal', `${pad(seg)}.wal`);
+    return join(this.walDir, `${String(seg).padStart(16, '0')}.wal`);
   }
 }
 
-/** Whether a Persist is a plain truncate-and-append (the compact, original record format). */
-function isAppend(truncateFrom: number | null, entries: readonly LogEntry[]): boolean {
-  if (entries.length === 0) return truncateFrom === null;
-  if (truncateFrom !== entries[0]!.index) return false;
-  for (let i = 1; i < entries.length; i++) if (entries[i]!.index !== entries[i - 1]!.index + 1) return false;
-  return true;
+/** A record as read, with one that spans an unreadable sector counted as bad (and blamed on it). */
+function readChecked(bytes: Buffer, offset: number, unreadable: readonly UnreadableRange[], verify: boolean): ReadResult {
+  const r = readRecord(bytes, offset, verify);
+  if (r.kind === 'end') return r;
+  const end = r.kind === 'record' ? r.next : claimedRecordEnd(bytes, offset);
+  const bad = unreadableIn(unreadable, offset, Math.max(end, offset + 1));
+  if (bad !== undefined) return { kind: 'bad', why: `unreadable sector at byte ${bad.from} (EIO)` };
+  return r;
 }
 
-function pad(n: number): string {
-  return String(n).padStart(16, '0');
+/** Entries right after they are read: what the writer wrote (a CRC match says the bytes are). */
+function assertEntries(entries: readonly LogEntry[], path: string, offset: number): void {
+  assert(Array.isArray(entries), () => `entries record in ${path} at ${offset} holds entries`);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    assert(Number.isInteger(e.index) && e.index >= 1 && e.data instanceof Uint8Array, () => `entry ${i} of the record in ${path} at ${offset}`);
+    assert(i === 0 || e.index > entries[i - 1]!.index, () => `entries in index order in ${path} at ${offset}`);
+  }
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
+/** Directories among `paths` and their ancestors that do not exist yet, outermost first. */
+function missingDirs(fs: FileSystem, paths: readonly string[]): string[] {
+  const missing = new Set<string>();
+  for (const p of paths) {
+    for (let d = p; !fs.exists(d); d = dirname(d)) {
+      missing.add(d);
+      if (dirname(d) === d) break;
+    }
+  }
+  return [...missing].sort();
+}
+
+function tryClose(fs: FileSystem, fd: Fd): void {
   try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    fs.close(fd);
+  } catch {
+    // Releasing after a failure: the storage already reported the error that matters.
   }
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+function definedLimits(o: StorageOptions): Partial<Limits> {
+  const out: Partial<Record<keyof Limits, number>> = {};
+  for (const k of Object.keys(DEFAULT_STORAGE_OPTIONS) as (keyof Limits)[]) {
+    const v = o[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }

@@ -22,6 +22,12 @@
 /** An open file. */
 export type Fd = number;
 
+/**
+ * The unit a disk writes atomically and fails reads in: a power loss tears a write at a sector
+ * boundary (or leaves garbage up to one), and a latent sector error makes one unreadable.
+ */
+export const SECTOR_BYTES = 512;
+
 export type FsErrorCode = 'ENOENT' | 'EEXIST' | 'EIO' | 'ENOSPC' | 'EBADF' | 'ENOTDIR' | 'EISDIR';
 
 /** A file-system error with a POSIX-style code (what node:fs errors carry in `code`). */
@@ -43,6 +49,15 @@ export interface FileSystem {
   exists(path: string): boolean;
   /** A file's whole content as the kernel sees it now. EIO on an unreadable sector. */
   readFile(path: string): Uint8Array;
+  /** A file's size in bytes as the kernel sees it now. */
+  size(path: string): number;
+  /**
+   * Bytes [offset, offset + length) of a file as the kernel sees it now (fewer if the file ends
+   * first). EIO if an unreadable sector lies in the range. Separate from readFile so a reader can
+   * tell which sector is bad (and repair a torn tail rather than refuse a whole segment), and read
+   * a file in pieces (a snapshot may exceed one buffer: node's readFile stops at 2 GiB).
+   */
+  readRange(path: string, offset: number, length: number): Uint8Array;
   /** Open for appending, creating the file if it is missing. */
   openAppend(path: string): Fd;
   /** Create (or truncate to empty) and open for writing. */

@@ -1,28 +1,56 @@
 /**
- * WAL record framing: [u32 length][u32 crc32][u8 type][payload]. `length` counts type + payload;
- * the CRC (zlib's CRC-32) covers type + payload. A record that is short, too long or fails its
- * CRC is not a record.
+ * Record framing, shared by WAL segments and snapshot files: [u32 length][u32 crc32][u8 type][payload].
+ * `length` counts type + payload; the CRC (zlib's CRC-32) covers type + payload. A record that is
+ * short, too long or fails its CRC is not a record.
  */
 import { crc32 } from 'node:zlib';
+import { assert } from '../core/assert.js';
 
 export const RECORD_HEADER_BYTES = 8;
-/** Largest record accepted on read: a larger length field means corruption, not data. */
+/**
+ * Largest record accepted on read: a larger length field means corruption, not data. Writers
+ * keep every record far below it (snapshots are written in chunks, entries split into records of
+ * about StorageOptions.entriesRecordBytes), so nothing written can be refused when read back.
+ */
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 
 export const enum RecordType {
+  // ---- WAL segments ----
   /** Entries, truncating at the first one's index (Raft's truncate-and-append). */
   Entries = 1,
   HardState = 2,
+  /** In a segment: the meta of the snapshot the log continues from. In an old-format snapshot file: the whole snapshot. */
   Snapshot = 3,
   /** `{ truncateFrom, entries }`: an explicit truncation point (or none), then each entry at its index. */
   EntriesAt = 4,
+  // ---- snapshot files ----
+  /** `{ meta, dataBytes, chunkBytes, chunks }`: the first record of a chunked snapshot file. */
+  SnapshotHeader = 5,
+  /** `[u32 sequence number][data bytes]`: one chunk of a snapshot's data, in order. */
+  SnapshotChunk = 6,
+}
+
+/** Types a WAL segment may hold (a record of another type there is damage, not data). */
+export function isWalRecordType(type: number): boolean {
+  return type >= RecordType.Entries && type <= RecordType.EntriesAt;
 }
 
 export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + payload.byteLength);
-  out.writeUInt32LE(1 + payload.byteLength, 0);
+  return encodeRecordParts(type, [payload]);
+}
+
+/** One record whose payload is the concatenation of `parts` (no intermediate copy). */
+export function encodeRecordParts(type: RecordType, parts: readonly Uint8Array[]): Buffer {
+  const payloadBytes = parts.reduce((n, p) => n + p.byteLength, 0);
+  assert(1 + payloadBytes <= MAX_RECORD_BYTES, () => `a record of ${1 + payloadBytes} bytes would exceed MAX_RECORD_BYTES=${MAX_RECORD_BYTES} and never be read back`);
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + payloadBytes);
+  out.writeUInt32LE(1 + payloadBytes, 0);
   out[8] = type;
-  out.set(payload, 9);
+  let at = RECORD_HEADER_BYTES + 1;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
   out.writeUInt32LE(crc32(out.subarray(8)), 4);
   return out;
 }
@@ -32,8 +60,11 @@ export type ReadResult =
   | { readonly kind: 'end' }
   | { readonly kind: 'bad'; readonly why: string };
 
-/** Read the record at `offset` of `buf`. */
-export function readRecord(buf: Buffer, offset: number): ReadResult {
+/**
+ * Read the record at `offset` of `buf`. `verifyChecksum` is false only under the test-only
+ * `ignore-checksum` mutant (see mutants.ts).
+ */
+export function readRecord(buf: Buffer, offset: number, verifyChecksum = true): ReadResult {
   if (offset === buf.length) return { kind: 'end' };
   if (offset + RECORD_HEADER_BYTES > buf.length) return { kind: 'bad', why: 'short header' };
   const length = buf.readUInt32LE(offset);
@@ -41,15 +72,39 @@ export function readRecord(buf: Buffer, offset: number): ReadResult {
   const end = offset + RECORD_HEADER_BYTES + length;
   if (end > buf.length) return { kind: 'bad', why: `record of ${length} bytes runs past the end of the file` };
   const body = buf.subarray(offset + RECORD_HEADER_BYTES, end);
-  if (crc32(body) !== buf.readUInt32LE(offset + 4)) return { kind: 'bad', why: 'checksum mismatch' };
+  if (verifyChecksum && crc32(body) !== buf.readUInt32LE(offset + 4)) return { kind: 'bad', why: 'checksum mismatch' };
   return { kind: 'record', type: body[0]!, payload: body.subarray(1), next: end };
 }
 
-/** Whether any valid record starts after `from`: tells a torn tail from corruption in the middle. */
+/** Where the record at `offset` claims to end (for blaming an unreadable sector on it). */
+export function claimedRecordEnd(buf: Buffer, offset: number): number {
+  if (offset + RECORD_HEADER_BYTES > buf.length) return buf.length;
+  const length = buf.readUInt32LE(offset);
+  const body = length >= 1 && length <= MAX_RECORD_BYTES ? length : 0;
+  return Math.min(buf.length, offset + RECORD_HEADER_BYTES + body);
+}
+
+/**
+ * Assert that `buf` is a whole number of well-framed records (right before it is written): each
+ * length field in range, the last record ending exactly at the end of the buffer.
+ */
+export function assertFramed(buf: Uint8Array): void {
+  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  let offset = 0;
+  while (offset < view.length) {
+    assert(offset + RECORD_HEADER_BYTES <= view.length, () => `record header at ${offset} of a ${view.length}-byte write`);
+    const length = view.readUInt32LE(offset);
+    assert(length >= 1 && length <= MAX_RECORD_BYTES, () => `record length ${length} at ${offset}`);
+    offset += RECORD_HEADER_BYTES + length;
+  }
+  assert(offset === view.length, () => `records overrun a ${view.length}-byte write (end at ${offset})`);
+}
+
+/** Whether any valid WAL record starts after `from`: tells a torn tail from corruption in the middle. */
 export function validRecordAfter(buf: Buffer, from: number): boolean {
   for (let o = from + 1; o + RECORD_HEADER_BYTES < buf.length; o++) {
     const r = readRecord(buf, o);
-    if (r.kind === 'record' && r.type >= RecordType.Entries && r.type <= RecordType.EntriesAt) return true;
+    if (r.kind === 'record' && isWalRecordType(r.type)) return true;
   }
   return false;
 }

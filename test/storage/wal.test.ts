@@ -7,66 +7,67 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Index, Term } from '../../src/core/ids.js';
 import type { LogEntry } from '../../src/core/replica.js';
-import { DurableStorage, StorageCorruptError } from '../../src/storage/index.js';
+import { closeAsync, DurableStorage, nodeFileSystem, saveAsync, saveSnapshotAsync, StorageCorruptError, type StorageOptions } from '../../src/storage/index.js';
 
 type HS = { term: number; vote: string | null; commit: number };
 const entry = (i: number, t = 1): LogEntry => ({ index: i as Index, term: t as Term, kind: 'command', data: new TextEncoder().encode(`e${i}t${t}`) });
 const range = (a: number, b: number, t = 1) => Array.from({ length: b - a + 1 }, (_, k) => entry(a + k, t));
 const fresh = () => mkdtempSync(join(tmpdir(), 'quorate-wal-'));
+const open = (dir: string, options?: StorageOptions) => DurableStorage.open<HS>(nodeFileSystem, dir, options);
 const indexes = (s: DurableStorage<HS>) => s.restored().entries.map((e) => `${e.index}@${e.term}`);
 const lastSegment = (dir: string) => join(dir, 'wal', readdirSync(join(dir, 'wal')).sort().pop()!);
 
 test('round trip: entries, hard state and snapshot survive close and reopen', async () => {
   const dir = fresh();
-  const s = await DurableStorage.open<HS>(dir);
-  await s.save({ hardState: { term: 1, vote: 'n1', commit: 0 }, entries: range(1, 5), snapshot: null });
-  await s.save({ hardState: { term: 2, vote: null, commit: 3 }, entries: [], snapshot: null });
-  await s.close();
-  const r = await DurableStorage.open<HS>(dir);
+  const s = open(dir);
+  await saveAsync(s, { hardState: { term: 1, vote: 'n1', commit: 0 }, entries: range(1, 5), snapshot: null });
+  await saveAsync(s, { hardState: { term: 2, vote: null, commit: 3 }, entries: [], snapshot: null });
+  await closeAsync(s);
+  const r = open(dir);
   assert.deepEqual(r.restored().hardState, { term: 2, vote: null, commit: 3 });
   assert.deepEqual(indexes(r), ['1@1', '2@1', '3@1', '4@1', '5@1']);
   assert.deepEqual(r.restored().entries[2]!.data, entry(3).data);
-  await r.close();
+  await closeAsync(r);
 });
 
 test('a conflicting entry replaces the stored suffix, across segment rotation', async () => {
   const dir = fresh();
-  const s = await DurableStorage.open<HS>(dir, { segmentBytes: 200 });
-  for (let i = 1; i <= 10; i++) await s.save({ hardState: null, entries: [entry(i)], snapshot: null });
-  await s.save({ hardState: null, entries: range(7, 8, 2), snapshot: null });
-  await s.close();
+  const s = open(dir, { segmentBytes: 200 });
+  for (let i = 1; i <= 10; i++) await saveAsync(s, { hardState: null, entries: [entry(i)], snapshot: null });
+  await saveAsync(s, { hardState: null, entries: range(7, 8, 2), snapshot: null });
+  await closeAsync(s);
   assert.ok(readdirSync(join(dir, 'wal')).length > 2, 'rotated');
-  const r = await DurableStorage.open<HS>(dir);
+  const r = open(dir);
   assert.deepEqual(indexes(r), ['1@1', '2@1', '3@1', '4@1', '5@1', '6@1', '7@2', '8@2']);
-  await r.close();
+  await closeAsync(r);
 });
 
 test('slots written at their index without truncation (Multi-Paxos): single slots are overwritten, gaps survive, across snapshots and reopen', async () => {
   const dir = fresh();
-  const s = await DurableStorage.open<HS>(dir);
-  await s.save({ hardState: null, entries: [entry(1), entry(4), entry(2)], snapshot: null, truncateFrom: null });
-  await s.save({ hardState: null, entries: [entry(2, 5)], snapshot: null, truncateFrom: null }); // re-accepted in a later ballot
+  const s = open(dir);
+  await saveAsync(s, { hardState: null, entries: [entry(1), entry(4), entry(2)], snapshot: null, truncateFrom: null });
+  await saveAsync(s, { hardState: null, entries: [entry(2, 5)], snapshot: null, truncateFrom: null }); // re-accepted in a later ballot
   assert.deepEqual(indexes(s), ['1@1', '2@5', '4@1'], 'in index order, 3 is a hole, 4 kept');
-  await s.save({ hardState: null, entries: [entry(6)], snapshot: null, truncateFrom: null });
-  await s.saveSnapshot({ meta: { index: 1 as Index, term: 1 as Term, membership: { voters: [], outgoingVoters: [], learners: [] } }, data: new Uint8Array([1]) });
-  await s.close();
-  const r = await DurableStorage.open<HS>(dir);
+  await saveAsync(s, { hardState: null, entries: [entry(6)], snapshot: null, truncateFrom: null });
+  await saveSnapshotAsync(s, { meta: { index: 1 as Index, term: 1 as Term, membership: { voters: [], outgoingVoters: [], learners: [] } }, data: new Uint8Array([1]) });
+  await closeAsync(s);
+  const r = open(dir);
   assert.deepEqual(indexes(r), ['2@5', '4@1', '6@1'], 'after the snapshot, with its gaps');
   // An explicit truncation point still truncates (what Raft asks for).
-  await r.save({ hardState: null, entries: [entry(4, 7)], snapshot: null, truncateFrom: 4 as Index });
-  await r.close();
-  const again = await DurableStorage.open<HS>(dir);
+  await saveAsync(r, { hardState: null, entries: [entry(4, 7)], snapshot: null, truncateFrom: 4 as Index });
+  await closeAsync(r);
+  const again = open(dir);
   assert.deepEqual(indexes(again), ['2@5', '4@7']);
-  await again.close();
+  await closeAsync(again);
 });
 
 for (const [name, cut] of [['mid-header', 3], ['mid-payload', 20], ['bad checksum', -1]] as const) {
   test(`a torn tail (${name}) is cut off and reported; earlier records are intact`, async () => {
     const dir = fresh();
-    const s = await DurableStorage.open<HS>(dir);
-    await s.save({ hardState: null, entries: range(1, 3), snapshot: null });
-    await s.save({ hardState: null, entries: range(4, 6), snapshot: null });
-    await s.close();
+    const s = open(dir);
+    await saveAsync(s, { hardState: null, entries: range(1, 3), snapshot: null });
+    await saveAsync(s, { hardState: null, entries: range(4, 6), snapshot: null });
+    await closeAsync(s);
     const seg = lastSegment(dir);
     const full = readFileSync(seg);
     // Find where the second record starts: the first record's length field tells us.
@@ -79,83 +80,83 @@ for (const [name, cut] of [['mid-header', 3], ['mid-payload', 20], ['bad checksu
       writeFileSync(seg, full.subarray(0, firstLen + cut));
     }
     const logs: string[] = [];
-    const r = await DurableStorage.open<HS>(dir, { logger: (m) => logs.push(m) });
+    const r = open(dir, { logger: (m) => logs.push(m) });
     assert.deepEqual(indexes(r), ['1@1', '2@1', '3@1']);
     assert.equal(r.stats().repairs.length, 1);
     assert.match(logs[0]!, /truncated torn tail/);
     assert.equal(statSync(seg).size, firstLen, 'the file was truncated to the last good record');
-    await r.save({ hardState: null, entries: range(4, 4, 3), snapshot: null });
-    await r.close();
-    const again = await DurableStorage.open<HS>(dir);
+    await saveAsync(r, { hardState: null, entries: range(4, 4, 3), snapshot: null });
+    await closeAsync(r);
+    const again = open(dir);
     assert.deepEqual(indexes(again), ['1@1', '2@1', '3@1', '4@3'], 'appends after the repair are readable');
-    await again.close();
+    await closeAsync(again);
   });
 }
 
 test('corruption before the tail is refused with a clear error, never skipped', async () => {
   const dir = fresh();
-  const s = await DurableStorage.open<HS>(dir);
-  for (let i = 1; i <= 5; i++) await s.save({ hardState: null, entries: [entry(i)], snapshot: null });
-  await s.close();
+  const s = open(dir);
+  for (let i = 1; i <= 5; i++) await saveAsync(s, { hardState: null, entries: [entry(i)], snapshot: null });
+  await closeAsync(s);
   const seg = lastSegment(dir);
   const buf = readFileSync(seg);
   buf[12] = buf[12]! ^ 0x55; // inside the first record's payload
   writeFileSync(seg, buf);
-  await assert.rejects(DurableStorage.open<HS>(dir), (e: Error) => e instanceof StorageCorruptError && /byte 0/.test(e.message) && e.code === 'CORRUPT');
+  assert.throws(() => open(dir), (e: Error) => e instanceof StorageCorruptError && /byte 0/.test(e.message) && e.code === 'CORRUPT');
 });
 
 test('a bad record in a segment that is not the last is refused', async () => {
   const dir = fresh();
-  const s = await DurableStorage.open<HS>(dir, { segmentBytes: 100 });
-  for (let i = 1; i <= 6; i++) await s.save({ hardState: null, entries: [entry(i)], snapshot: null });
-  await s.close();
+  const s = open(dir, { segmentBytes: 100 });
+  for (let i = 1; i <= 6; i++) await saveAsync(s, { hardState: null, entries: [entry(i)], snapshot: null });
+  await closeAsync(s);
   const first = join(dir, 'wal', readdirSync(join(dir, 'wal')).sort()[0]!);
   appendFileSync(first, Buffer.from([1, 2, 3]));
-  await assert.rejects(DurableStorage.open<HS>(dir), StorageCorruptError);
+  assert.throws(() => open(dir), StorageCorruptError);
 });
 
 test('group commit: many concurrent saves share fsyncs and become durable in order', async () => {
   const dir = fresh();
-  const s = await DurableStorage.open<HS>(dir);
+  const s = open(dir);
   const order: number[] = [];
-  await Promise.all(range(1, 1000).map((e) => s.save({ hardState: null, entries: [e], snapshot: null }).then(() => order.push(e.index))));
+  await Promise.all(range(1, 1000).map((e) => saveAsync(s, { hardState: null, entries: [e], snapshot: null }).then(() => order.push(e.index))));
   const st = s.stats();
   assert.equal(st.saves, 1000);
   assert.ok(st.fsyncs < 100, `${st.fsyncs} fsyncs for 1000 saves`);
   assert.deepEqual(order, range(1, 1000).map((e) => e.index), 'resolved in order');
-  await s.close();
-  const r = await DurableStorage.open<HS>(dir);
+  await closeAsync(s);
+  const r = open(dir);
   assert.equal(r.restored().entries.length, 1000);
-  await r.close();
+  await closeAsync(r);
 });
 
 test('snapshots: written atomically, old segments compacted, a reopen still has everything', async () => {
   const dir = fresh();
-  const s = await DurableStorage.open<HS>(dir, { segmentBytes: 150 });
-  for (let i = 1; i <= 10; i++) await s.save({ hardState: { term: 1, vote: null, commit: i }, entries: [entry(i)], snapshot: null });
+  const s = open(dir, { segmentBytes: 150 });
+  for (let i = 1; i <= 10; i++) await saveAsync(s, { hardState: { term: 1, vote: null, commit: i }, entries: [entry(i)], snapshot: null });
   const before = readdirSync(join(dir, 'wal')).length;
-  await s.saveSnapshot({ meta: { index: 8 as Index, term: 1 as Term, membership: { voters: [], outgoingVoters: [], learners: [] } }, data: new Uint8Array([42]) });
-  await s.close();
+  await saveSnapshotAsync(s, { meta: { index: 8 as Index, term: 1 as Term, membership: { voters: [], outgoingVoters: [], learners: [] } }, data: new Uint8Array([42]) });
+  await closeAsync(s);
   assert.ok(readdirSync(join(dir, 'wal')).length < before, 'segments below the snapshot were deleted');
   writeFileSync(join(dir, 'snap', 'leftover.snap.tmp'), 'half a snapshot');
-  const r = await DurableStorage.open<HS>(dir);
+  const r = open(dir);
   const st = r.restored();
   assert.equal(st.snapshot?.meta.index, 8);
   assert.deepEqual([...st.snapshot!.data], [42]);
   assert.deepEqual(indexes(r), ['9@1', '10@1']);
   assert.deepEqual(st.hardState, { term: 1, vote: null, commit: 10 });
   assert.ok(!readdirSync(join(dir, 'snap')).some((f) => f.endsWith('.tmp')), 'leftover temp file removed');
-  await r.close();
+  await closeAsync(r);
 });
 
 test('reopen after a crash (SIGKILL mid-write loop): every acknowledged entry is there', { timeout: 30_000 }, async () => {
   const dir = fresh();
   const storageJs = fileURLToPath(new URL('../../src/storage/index.js', import.meta.url));
   const script = `
-    const { DurableStorage } = await import(${JSON.stringify(storageJs)});
-    const s = await DurableStorage.open(${JSON.stringify(dir)});
+    const { openDurableStorage, nodeFileSystem, saveAsync } = await import(${JSON.stringify(storageJs)});
+    const s = await openDurableStorage(nodeFileSystem, ${JSON.stringify(dir)});
     for (let i = 1; ; i++) {
-      await s.save({ hardState: { term: 1, vote: null, commit: i }, entries: [{ index: i, term: 1, kind: 'command', data: new Uint8Array(200) }], snapshot: null });
+      await saveAsync(s, { hardState: { term: 1, vote: null, commit: i }, entries: [{ index: i, term: 1, kind: 'command', data: new Uint8Array(200) }], snapshot: null });
       process.stdout.write(i + '\\n');
     }`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -174,9 +175,9 @@ test('reopen after a crash (SIGKILL mid-write loop): every acknowledged entry is
     });
   });
   await new Promise((r) => child.on('exit', r));
-  const r = await DurableStorage.open<HS>(dir);
+  const r = open(dir);
   const st = r.restored();
   assert.ok(st.entries.length >= acked, `${st.entries.length} entries on disk, ${acked} acknowledged`);
   assert.deepEqual(st.entries.slice(0, acked).map((e) => e.index), Array.from({ length: acked }, (_, k) => k + 1));
-  await r.close();
+  await closeAsync(r);
 });

@@ -1,0 +1,96 @@
+/**
+ * A simulated member's disk: the storage the node runtime ships (DurableStorage, the WAL and the
+ * snapshot files) on a model file system of its own. A process crash keeps what the kernel was
+ * given; a power loss keeps only what was fsynced (and with disk faults, per seed, a torn or
+ * reordered part of the rest, and directory entries that were never fsynced revert); a disk
+ * fault flips a bit or ruins a sector of a file the member wrote long ago, which the WAL's
+ * checksums must catch when it opens.
+ */
+import type { Random } from '../core/prng.js';
+import type { StoragePort } from '../driver/ports.js';
+import { DurableStorage } from '../storage/durable-storage.js';
+import { isStorageMutant } from '../storage/mutants.js';
+import { ModelFileSystem } from './model-fs.js';
+import type { SimDisk } from './sim-node.js';
+import type { TurnOwner, World } from './world.js';
+
+/** Where a member keeps its storage on its model file system. */
+const DATA_DIR = '/member/data';
+/**
+ * Small segments and snapshot chunks, so that the simulator runs segment rotation, compaction
+ * and chunked snapshots all the time (the defaults are megabytes: a run would never reach them).
+ */
+export const SIM_SEGMENT_BYTES = 64 * 1024;
+export const SIM_SNAPSHOT_CHUNK_BYTES = 8 * 1024;
+/** fsync latencies a member's disk draws from when disk faults are on (a slow disk among fast ones). */
+const SLOW_DISK_SYNC_MS = [1, 2, 5, 25] as const;
+
+export interface MemberDiskOptions {
+  readonly syncLatencyMs: number;
+  /** Disk faults on: torn and reordered writes on power loss, slow disks, corruption on demand. */
+  readonly diskFaults: boolean;
+  /** A storage mutant (test-only), if the run's mutant is one. */
+  readonly mutant: string | undefined;
+}
+
+export class MemberDisk implements SimDisk {
+  readonly fs: ModelFileSystem;
+  /** The process whose turns the file system's callbacks are (set once the member exists). */
+  owner: TurnOwner | null = null;
+  /** Read faults were injected: a refusal to start is then the storage doing its job. */
+  corrupted = false;
+
+  constructor(private readonly world: World<never>, private readonly random: Random, private readonly o: MemberDiskOptions) {
+    const syncLatencyMs = o.diskFaults ? random.pick(SLOW_DISK_SYNC_MS) : o.syncLatencyMs;
+    this.fs = new ModelFileSystem({ after: (ms, fn) => void this.world.after(ms, fn, this.owner) }, random.fork(), { syncLatencyMs });
+  }
+
+  open(ready: (storage: StoragePort<unknown>) => void): void {
+    const storage = DurableStorage.open<unknown>(this.fs, DATA_DIR, {
+      segmentBytes: SIM_SEGMENT_BYTES,
+      snapshotChunkBytes: SIM_SNAPSHOT_CHUNK_BYTES,
+      nowMs: () => this.world.now,
+      ...(isStorageMutant(this.o.mutant) ? { mutant: this.o.mutant } : {}),
+    });
+    // What open restored (and repaired) must be durable before anything rests on it.
+    storage.sync((err) => {
+      if (err !== null) throw err;
+      ready(storage);
+    });
+  }
+
+  crash(): void {
+    this.fs.crash();
+  }
+
+  powerLoss(): string {
+    this.fs.powerLoss(this.o.diskFaults ? {} : { files: 'lost', dirs: 'lost' });
+    return this.fs.lastPowerLoss();
+  }
+
+  /**
+   * Damage a file the member wrote earlier (not the record being written: a flip there is a torn
+   * write, which the WAL may cut off): a flipped bit or an unreadable sector. Returns what it did,
+   * or null when there is nothing old enough to damage yet.
+   */
+  corrupt(): string | null {
+    const candidates = this.oldFiles();
+    if (candidates.length === 0) return null;
+    const path = this.random.pick(candidates);
+    this.corrupted = true;
+    if (this.random.chance(0.5)) return `bit flipped in ${path} at ${this.fs.flipBit(path)}`;
+    return `sector unreadable in ${path} at ${this.fs.failSector(path)}`;
+  }
+
+  /** Sealed WAL segments and snapshot files: everything but the segment being appended to. */
+  private oldFiles(): string[] {
+    const walDir = `${DATA_DIR}/wal`;
+    const snapDir = `${DATA_DIR}/snap`;
+    const segments = this.fs.exists(walDir) ? this.fs.readdir(walDir).filter((f) => f.endsWith('.wal')).sort() : [];
+    const snaps = this.fs.exists(snapDir) ? this.fs.readdir(snapDir).filter((f) => f.endsWith('.snap')) : [];
+    return [
+      ...segments.slice(0, -1).map((f) => `${walDir}/${f}`),
+      ...snaps.map((f) => `${snapDir}/${f}`),
+    ].filter((p) => this.fs.size(p) > 0);
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * A growable byte array for the model file system: a file's content in the page cache or on the
+ * platter. Writes past the end leave zeros in between, as a sparse file reads.
+ */
+import { assert } from '../core/assert.js';
+
+export class ModelBytes {
+  private buf: Uint8Array;
+  private size = 0;
+
+  constructor(initial?: Uint8Array) {
+    this.buf = new Uint8Array(Math.max(64, initial?.byteLength ?? 0));
+    if (initial !== undefined) this.write(0, initial);
+  }
+
+  get length(): number {
+    return this.size;
+  }
+
+  /** The content (a view: valid until the next change). */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.size);
+  }
+
+  copy(): ModelBytes {
+    return new ModelBytes(this.view());
+  }
+
+  write(offset: number, data: Uint8Array): void {
+    assert(Number.isInteger(offset) && offset >= 0, () => `write at ${offset}`);
+    const end = offset + data.byteLength;
+    this.reserve(end);
+    if (offset > this.size) this.buf.fill(0, this.size, offset);
+    this.buf.set(data, offset);
+    this.size = Math.max(this.size, end);
+  }
+
+  truncate(length: number): void {
+    assert(Number.isInteger(length) && length >= 0, () => `truncate to ${length}`);
+    if (length > this.size) {
+      this.reserve(length);
+      this.buf.fill(0, this.size, length);
+    }
+    this.size = length;
+  }
+
+  flipBit(offset: number, bit: number): void {
+    assert(offset >= 0 && offset < this.size && bit >= 0 && bit < 8, () => `flip bit ${bit} of byte ${offset} of ${this.size}`);
+    this.buf[offset] = this.buf[offset]! ^ (1 << bit);
+  }
+
+  private reserve(bytes: number): void {
+    if (bytes <= this.buf.byteLength) return;
+    const next = new Uint8Array(Math.max(bytes, this.buf.byteLength * 2));
+    next.set(this.buf.subarray(0, this.size));
+    this.buf = next;
+  }
+}

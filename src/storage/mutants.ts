@@ -1,0 +1,23 @@
+/**
+ * Deliberately broken variants of the storage, switched on only through StorageOptions.mutant.
+ * Each puts back a storage bug the model file system can expose: the unit tests show each is
+ * observably wrong, and the simulator must catch them on its own power losses and disk faults.
+ */
+import type { MutantInfo } from '../core/replica.js';
+
+export const STORAGE_MUTANTS = [
+  { name: 'skip-dir-fsync', description: 'never fsyncs a directory: after a power loss a new segment, a renamed snapshot or the whole log can vanish with acknowledged saves in it' },
+  { name: 'ignore-checksum', description: 'reads records without verifying their CRC: a flipped bit on disk reaches the replica instead of being refused or cut off' },
+] as const satisfies readonly MutantInfo[];
+
+export type StorageMutant = (typeof STORAGE_MUTANTS)[number]['name'];
+
+export function assertKnownStorageMutant(name: string): asserts name is StorageMutant {
+  if (!STORAGE_MUTANTS.some((m) => m.name === name)) {
+    throw new Error(`unknown storage mutant '${name}'; known: ${STORAGE_MUTANTS.map((m) => m.name).join(', ')}`);
+  }
+}
+
+export function isStorageMutant(name: string | undefined): name is StorageMutant {
+  return name !== undefined && STORAGE_MUTANTS.some((m) => m.name === name);
+}

@@ -1,0 +1,70 @@
+/**
+ * What a save, or a restated state, becomes in the WAL: the records, in the order replay must
+ * apply them. Entries are split into records of about `entriesRecordBytes`, so no record written
+ * here can exceed what the reader accepts (MAX_RECORD_BYTES), however many entries one save has.
+ */
+import { assert } from '../core/assert.js';
+import { packTransient } from '../core/codec.js';
+import type { Index } from '../core/ids.js';
+import type { LogEntry, SnapshotMeta } from '../core/replica.js';
+import { encodeRecord, RecordType } from './record.js';
+
+/** Per-entry bytes besides its data in an encoded record (msgpack keys, index, term, kind): an estimate used to split records, not a limit. */
+const ENTRY_OVERHEAD_ESTIMATE_BYTES = 64;
+
+/**
+ * Records that discard stored entries at or after `truncateFrom` (null: none) and then write
+ * each entry at its index. A plain truncate-and-append (Raft) uses `Entries` records, the
+ * original compact format; anything else `EntriesAt`. Split records replay to the same log: an
+ * `Entries` record truncates at its own first index, which the previous part ended just before;
+ * only the first `EntriesAt` carries the truncation point.
+ */
+export function encodeEntries(truncateFrom: Index | null, entries: readonly LogEntry[], entriesRecordBytes: number): Buffer[] {
+  const append = isAppend(truncateFrom, entries);
+  if (entries.length === 0) return append ? [] : [encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom, entries: [] }))];
+  const out: Buffer[] = [];
+  let first = true;
+  for (const part of splitBySize(entries, entriesRecordBytes)) {
+    if (append) out.push(encodeRecord(RecordType.Entries, packTransient(part)));
+    else out.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: first ? truncateFrom : null, entries: part })));
+    first = false;
+  }
+  return out;
+}
+
+/**
+ * The whole current state as the first records of a fresh segment (after a snapshot): the
+ * snapshot it continues from, every entry after it (truncating anything after the snapshot that
+ * an older segment might still hold, should its deletion not survive a power loss), and the hard
+ * state. Replayed alone, or after any older segments, it gives the same state.
+ */
+export function encodeRestatement<H>(meta: SnapshotMeta, entries: readonly LogEntry[], hardState: H | null, entriesRecordBytes: number): Buffer[] {
+  assert(entries.every((e) => e.index > meta.index), 'restated entries all follow the snapshot');
+  const out = [encodeRecord(RecordType.Snapshot, packTransient(meta))];
+  out.push(...encodeEntries((meta.index + 1) as Index, entries, entriesRecordBytes));
+  if (hardState !== null) out.push(encodeRecord(RecordType.HardState, packTransient(hardState)));
+  return out;
+}
+
+/** Whether a Persist is a plain truncate-and-append (the compact, original record format). */
+function isAppend(truncateFrom: number | null, entries: readonly LogEntry[]): boolean {
+  if (entries.length === 0) return truncateFrom === null;
+  if (truncateFrom !== entries[0]!.index) return false;
+  for (let i = 1; i < entries.length; i++) if (entries[i]!.index !== entries[i - 1]!.index + 1) return false;
+  return true;
+}
+
+function* splitBySize(entries: readonly LogEntry[], targetBytes: number): Generator<readonly LogEntry[]> {
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const size = entries[i]!.data.byteLength + ENTRY_OVERHEAD_ESTIMATE_BYTES;
+    if (i > start && bytes + size > targetBytes) {
+      yield entries.slice(start, i);
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  yield start === 0 ? entries : entries.slice(start);
+}
