@@ -59,6 +59,10 @@ export interface Adapter<M extends Envelope, H> {
   formatHardState(h: H): string;
   /** An entry as the state machine records it: what nodes must agree on, index by index. */
   formatEntry(e: LogEntry): string;
+  /** A term as the protocol names it (a Paxos ballot is `(counter,node)`); default: the number. */
+  formatTerm?(term: number): string;
+  /** An entry as a node stores it (persist lines, the default `log`), if it says more than formatEntry. */
+  formatStoredEntry?(e: LogEntry): string;
   /** A node's role in a few words, printed when it changes ("leader at term 2"). */
   summary(r: Replica<M, H>): string;
   /** The `status` command's line for a node. */

@@ -105,7 +105,7 @@ export function genericCommands<M extends Envelope, H>(): Record<string, Command
       arg(d, 1, 'the command');
       for (const data of d.args.slice(1)) {
         const r = n.live().propose(enc.encode(data));
-        env.out.always(`ok: index ${r.index} term ${r.term}`);
+        env.out.always(`ok: index ${r.index} term ${env.adapter.formatTerm?.(r.term) ?? r.term}`);
       }
       env.observe(n);
     },
@@ -250,7 +250,7 @@ export function genericCommands<M extends Envelope, H>(): Record<string, Command
         return;
       }
       const durable = n.store.restore();
-      env.out.always(durable.entries.length === 0 ? 'empty' : durable.entries.map((e) => env.adapter.formatEntry(e)).join('\n'));
+      env.out.always(durable.entries.length === 0 ? 'empty' : durable.entries.map((e) => env.storedEntry(e)).join('\n'));
     },
 
     /** `applied n1 [commands]`: what the node's state machine applied, in order (`commands`: no no-ops or configurations). */
@@ -270,7 +270,7 @@ export function genericCommands<M extends Envelope, H>(): Record<string, Command
       env.out.always(all.length === 0 ? 'ok' : all.map((v) => `violation: ${v}`).join('\n'));
     },
 
-    /** `repeat times=N`, then one command per input line: run them N times, printing the last round only. */
+    /** `repeat times=N`, then one command per input line: run them N times; print what the last round printed (and any violation). */
     repeat: (d, env) => {
       const times = intOption(d, 'times');
       const body = d.input.map((line, i) => commandDirective(line, d.line + 1 + i));
@@ -280,7 +280,7 @@ export function genericCommands<M extends Envelope, H>(): Record<string, Command
       for (let t = 1; t <= times; t++) {
         for (const b of body) {
           const out = env.run(b);
-          if (t === times) shown.push(out.includes('\n') ? `${b.text}:\n${out}` : `${b.text}: ${out === '' ? 'ok' : out}`);
+          if (t === times && out !== '' && out !== 'ok') shown.push(out.includes('\n') ? `${b.text}:\n${out}` : `${b.text}: ${out}`);
           else shown.push(...out.split('\n').filter((l) => l.startsWith('!!') || l.startsWith('panic')));
         }
       }

@@ -39,12 +39,18 @@ export const SEPARATOR = '----';
 
 /** Split a command line into words; "double quoted" words may hold spaces, `(a, b)` lists too. */
 export function words(line: string): string[] {
-  const out: string[] = [];
+  return tokens(line).map((t) => t.text);
+}
+
+/** Words, and whether each was quoted (a quoted word is always positional, even with an `=`). */
+function tokens(line: string): { text: string; quoted: boolean }[] {
+  const out: { text: string; quoted: boolean }[] = [];
   let i = 0;
   while (i < line.length) {
     while (line[i] === ' ' || line[i] === '\t') i++;
     if (i >= line.length) break;
     let word = '';
+    let quoted = false;
     let depth = 0;
     while (i < line.length && (depth > 0 || (line[i] !== ' ' && line[i] !== '\t'))) {
       const ch = line[i]!;
@@ -52,6 +58,7 @@ export function words(line: string): string[] {
         const end = line.indexOf('"', i + 1);
         if (end < 0) throw new Error(`unterminated quote in: ${line}`);
         word += line.slice(i + 1, end);
+        quoted = true;
         i = end + 1;
         continue;
       }
@@ -64,20 +71,21 @@ export function words(line: string): string[] {
       word += ch;
       i++;
     }
-    out.push(word);
+    out.push({ text: word, quoted });
   }
   return out;
 }
 
 function parseCommandLine(text: string): { command: string; args: string[]; options: Map<string, string> } {
-  const [command, ...rest] = words(text);
-  if (command === undefined) throw new Error('empty command');
+  const [first, ...rest] = tokens(text);
+  if (first === undefined) throw new Error('empty command');
+  const command = first.text;
   const args: string[] = [];
   const options = new Map<string, string>();
-  for (const w of rest) {
+  for (const { text: w, quoted } of rest) {
     const eq = w.indexOf('=');
-    // `a=b` is an option; a comparison such as `term>=4` stays one positional word.
-    if (eq > 0 && !/[<>!]$/.test(w.slice(0, eq))) {
+    // `a=b` is an option; a comparison such as `term>=4` and a "quoted=word" stay positional.
+    if (!quoted && eq > 0 && !/[<>!]$/.test(w.slice(0, eq))) {
       let value = w.slice(eq + 1);
       if (value.startsWith('(') && value.endsWith(')')) value = value.slice(1, -1);
       options.set(w.slice(0, eq), value);

@@ -9,7 +9,7 @@ import { AssertionFailure } from '../../../src/core/assert.js';
 import { QuorateError } from '../../../src/core/errors.js';
 import { nodeId, type NodeId } from '../../../src/core/ids.js';
 import {
-  InvariantViolation, type Envelope, type Ready, type ReadState, type Replica, type SafetyMonitor,
+  InvariantViolation, type Envelope, type LogEntry, type Ready, type ReadState, type Replica, type SafetyMonitor,
 } from '../../../src/core/replica.js';
 import type { Adapter, ClusterSpec, Command, DriverIO } from './adapter.js';
 import { AppliedLog } from './applied-log.js';
@@ -81,7 +81,7 @@ export class Environment<M extends Envelope, H> implements CommandRunner {
       command(d, this);
       this.checkCluster();
     } catch (err) {
-      if (err instanceof QuorateError) this.out.always(`error ${err.code}: ${err.message}`);
+      if (err instanceof QuorateError) this.out.always(`error ${err.code}${err.name === 'QuorateError' ? '' : ` (${err.name})`}: ${err.message}`);
       // A protocol core's own assertion is a bug report: show it as the scenario's outcome.
       else if (err instanceof AssertionFailure || err instanceof InvariantViolation) this.out.always(`panic: ${err.message}`);
       else throw err;
@@ -208,15 +208,19 @@ export class Environment<M extends Envelope, H> implements CommandRunner {
 
   // ---- the driver --------------------------------------------------------------------------------
 
+  storedEntry(e: LogEntry): string {
+    return (this.adapter.formatStoredEntry ?? this.adapter.formatEntry)(e);
+  }
+
   fmt(m: M): string {
     return this.adapter.formatMessage(m);
   }
 
   /** A message leaves `from`'s driver: the monitor sees it, then the network's rules. */
   send(m: M, label: string): void {
+    this.out.full(`  ${label}: ${this.fmt(m)}`);
     this.guard(() => this.monitor?.sent(m));
     const { onWire, changedBy } = this.network.send(m);
-    this.out.full(`  ${label}: ${this.fmt(m)}`);
     if (changedBy === null) return;
     if (onWire.length === 0) this.out.full(`    dropped by rule '${changedBy}'`);
     for (const x of onWire) this.out.full(`    rule '${changedBy}' sends instead: ${this.fmt(x)}`);
@@ -268,7 +272,7 @@ export class Environment<M extends Envelope, H> implements CommandRunner {
       if (p.snapshot !== null) this.out.full(`  persist snapshot: ${p.snapshot.meta.index}/${p.snapshot.meta.term} (${p.snapshot.data.byteLength} bytes)`);
       const first = p.entries[0]?.index ?? null;
       if (p.truncateFrom !== undefined && p.truncateFrom !== null && p.truncateFrom !== first) this.out.full(`  persist truncate from: ${p.truncateFrom}`);
-      for (const e of p.entries) this.out.full(`  persist entry: ${this.adapter.formatEntry(e)}`);
+      for (const e of p.entries) this.out.full(`  persist entry: ${this.storedEntry(e)}`);
       if (p.hardState !== null) this.out.full(`  persist hard state: ${this.adapter.formatHardState(p.hardState)}`);
       node.store.write(p);
       if (node.holdSync) {
