@@ -212,6 +212,20 @@ export function genericCommands<M extends Envelope, H>(): Record<string, Command
 
     'clear-rules': (_d, env) => env.network.clearRules(),
 
+    /** `watch [from=] [to=] [type=]`: from now on, print every matching message sent (even in a quiet run). */
+    watch: (d, env) => {
+      const f = messageFilter(d.options);
+      const name = `watch ${describeFilter(f)}`;
+      env.network.addRule({
+        name,
+        apply: (m) => {
+          if (env.network.matches(f, m)) env.out.event(`watched: ${env.fmt(m)}`);
+          return m;
+        },
+      });
+      env.out.always(`ok: rule '${name}'`);
+    },
+
     crash: (d, env) => {
       for (const n of env.pick(d.args)) env.crash(n);
     },
@@ -270,15 +284,19 @@ export function genericCommands<M extends Envelope, H>(): Record<string, Command
       env.out.always(all.length === 0 ? 'ok' : all.map((v) => `violation: ${v}`).join('\n'));
     },
 
-    /** `repeat times=N`, then one command per input line: run them N times; print what the last round printed (and any violation). */
+    /**
+     * `repeat times=N`, then one command per input line (`{i}`: the round's number): run them N
+     * times; print what the last round printed, and any violation or panic of the others.
+     */
     repeat: (d, env) => {
       const times = intOption(d, 'times');
-      const body = d.input.map((line, i) => commandDirective(line, d.line + 1 + i));
-      if (body.length === 0 || words(d.input[0] ?? '').length === 0) throw new UsageError('repeat needs commands on the lines below it');
+      if (d.input.length === 0 || words(d.input[0] ?? '').length === 0) throw new UsageError('repeat needs commands on the lines below it');
+      // `{i}` in a body line is the round's number (1, 2, ...).
+      const body = (t: number) => d.input.map((line, i) => commandDirective(line.replaceAll('{i}', String(t)), d.line + 1 + i));
       // Each inner command takes the printer's lines as its output, so collect them here.
       const shown: string[] = [];
       for (let t = 1; t <= times; t++) {
-        for (const b of body) {
+        for (const b of body(t)) {
           const out = env.run(b);
           if (t === times && out !== '' && out !== 'ok') shown.push(out.includes('\n') ? `${b.text}:\n${out}` : `${b.text}: ${out}`);
           else shown.push(...out.split('\n').filter((l) => l.startsWith('!!') || l.startsWith('panic')));

@@ -209,7 +209,7 @@ export class Environment<M extends Envelope, H> implements CommandRunner {
   // ---- the driver --------------------------------------------------------------------------------
 
   storedEntry(e: LogEntry): string {
-    return (this.adapter.formatStoredEntry ?? this.adapter.formatEntry)(e);
+    return this.adapter.formatStoredEntry?.(e) ?? this.adapter.formatEntry(e);
   }
 
   fmt(m: M): string {
