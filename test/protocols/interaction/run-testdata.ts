@@ -28,13 +28,15 @@ export function sourceFolder(moduleUrl: string): string {
 }
 
 export const REWRITE = process.env['REWRITE'] === '1';
+/** `SCENARIO=figure-8` runs (or rewrites) only the files whose name contains it. */
+const ONLY = process.env['SCENARIO'] ?? '';
 
 /** One test per `*.txt` file in `folder` (next to the calling test's source). */
 export function runTestdata(moduleUrl: string, folder: string, makeRunner: (file: string) => CommandRunner): void {
   const dir = join(sourceFolder(moduleUrl), folder);
   const files = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
   if (files.length === 0) throw new Error(`no scenario files in ${dir}`);
-  for (const file of files) {
+  for (const file of files.filter((f) => f.includes(ONLY))) {
     const path = join(dir, file);
     test(file, () => runScenarioFile(path, relative(process.cwd(), path), () => makeRunner(file), REWRITE));
   }
