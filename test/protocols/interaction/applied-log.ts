@@ -28,6 +28,12 @@ export class AppliedLog {
     return enc.encode(JSON.stringify(this.entries.filter((e) => e.index <= index)));
   }
 
+  /** A state transfer replaced the state through `index` with one this log cannot list. */
+  replaceThrough(index: number): void {
+    this.entries = [];
+    this.restoredThrough = index;
+  }
+
   restore(data: Uint8Array, index: number): void {
     let parsed: unknown;
     try {

@@ -253,7 +253,7 @@ export class Environment<M extends Envelope, H> implements CommandRunner {
       send: (m, label) => this.send(m, label),
       applied: (index, text) => this.applyEntry(node, index, text),
       restoredTo: (index) => {
-        node.machine.restore(new Uint8Array(0), index);
+        node.machine.replaceThrough(index);
         this.safety.resumeAt(node.id, index);
       },
       violation: (rule, detail) => this.violation(rule, detail),
