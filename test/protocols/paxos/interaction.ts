@@ -1,0 +1,145 @@
+/**
+ * Multi-Paxos in the interaction environment: replicas from a `cluster` line (flexible quorum
+ * sizes among the options), messages in the papers' words (prepare/promise, accept/accepted,
+ * ballots as (counter,node)), and Paxos's own monitor watching every message, as the simulator
+ * does (one value per ballot and slot, a chosen value never replaced, acceptances durable).
+ */
+import type { Index, NodeId } from '../../../src/core/ids.js';
+import { Prng } from '../../../src/core/prng.js';
+import type { LogEntry, Membership, Replica, RestoredState } from '../../../src/core/replica.js';
+import {
+  DEFAULT_PAXOS_LIMITS, describeBallot, type Ballot, MultiPaxosReplica, PaxosMonitor, type MultiPaxosOptions, type PaxosHardState, type PaxosMessage,
+} from '../../../src/protocols/paxos/index.js';
+import type { Adapter, ClusterSpec } from '../interaction/adapter.js';
+import { boolValue, intValue, refuseUnknown } from '../interaction/option-values.js';
+
+const dec = new TextDecoder();
+
+const LIMIT_NAMES = Object.keys(DEFAULT_PAXOS_LIMITS);
+const CLUSTER_OPTIONS = ['seed', 'mutant', 'phase1QuorumSize', 'phase2QuorumSize', ...LIMIT_NAMES];
+
+/** Scenarios run with a heartbeat every tick (the default is every other), so catch-up is quick to read. */
+const SCENARIO_DEFAULTS: Partial<MultiPaxosOptions> = { electionTimeoutTicks: 10, heartbeatIntervalTicks: 1 };
+
+function paxos(r: Replica<PaxosMessage, PaxosHardState>): MultiPaxosReplica {
+  if (!(r instanceof MultiPaxosReplica)) throw new Error('not a MultiPaxosReplica');
+  return r;
+}
+
+function value(e: LogEntry): string {
+  return e.kind === 'command' ? JSON.stringify(dec.decode(e.data)) : e.kind;
+}
+
+/** `3 "x" (1,1)`: slot, value, and the ballot that proposed it (the value's identity). */
+export function formatEntry(e: LogEntry): string {
+  return `${e.index} ${value(e)} ${describeBallot(e.term)}`;
+}
+
+/** What an acceptor holds: the value and the ballot it accepted it in. */
+function formatAccepted(e: LogEntry): string {
+  return `${formatEntry(e)} accepted in ${describeBallot(e.acceptedBallot ?? e.term)}`;
+}
+
+export function formatMessage(m: PaxosMessage): string {
+  const head = `${m.from}->${m.to} ${m.type} ballot=${describeBallot(m.ballot)}`;
+  switch (m.type) {
+    case 'prepare':
+      return `${head} from-slot=${m.fromSlot}`;
+    case 'promise':
+      return `${head} chosen-through=${m.chosenThrough} accepted=[${m.accepted.map(formatAccepted).join(', ')}]${m.snapshot === null ? '' : ` snapshot=${m.snapshot.meta.index}`}`;
+    case 'nack':
+      return `${head} promised=${describeBallot(m.promised)}`;
+    case 'accept':
+      return `${head} commit=${m.commit} entries=[${m.entries.map(formatEntry).join(', ')}]${m.readRound > 0 ? ` read=${m.readRound}` : ''}`;
+    case 'accepted':
+      return `${head} slots=[${m.slots.join(',')}] match=${m.match}${m.readRound > 0 ? ` read=${m.readRound}` : ''}`;
+    case 'install-snapshot':
+      return `${head} snapshot=${m.snapshot.meta.index} commit=${m.commit}`;
+    case 'read-index':
+      return `${head} id=${m.requestId}`;
+    case 'read-index-response':
+      return `${head} id=${m.requestId} index=${m.index}`;
+  }
+}
+
+export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> {
+  /** The scenario's state machine persists itself through what it applied (as the simulator's does). */
+  readonly stateMachineSurvivesRestart = true;
+  private random = new Prng(1);
+  private membership: Membership = { voters: [], outgoingVoters: [], learners: [] };
+  private options: Partial<MultiPaxosOptions> = {};
+
+  configure(spec: ClusterSpec) {
+    refuseUnknown(spec.options, CLUSTER_OPTIONS, 'a multi-paxos cluster');
+    const o = spec.options;
+    this.random = new Prng(intValue('seed', o.get('seed') ?? '1'));
+    this.membership = { voters: [...spec.ids], outgoingVoters: [], learners: [] };
+    const options: Record<string, unknown> = { ...SCENARIO_DEFAULTS };
+    for (const k of ['phase1QuorumSize', 'phase2QuorumSize', ...LIMIT_NAMES]) {
+      if (o.has(k)) options[k] = k === 'checkQuorum' ? boolValue(k, o.get(k)!) : intValue(k, o.get(k)!);
+    }
+    this.options = options as Partial<MultiPaxosOptions>;
+    for (const [id, no] of spec.nodeOptions) refuseUnknown(no, ['mutant'], `node line ${id}`);
+    return {
+      initial: new Map<NodeId, RestoredState<PaxosHardState>>(),
+      monitor: new PaxosMonitor({ membership: this.membership, protocolOptions: options }),
+    };
+  }
+
+  create(id: NodeId, restored: RestoredState<PaxosHardState> | null, o: { applied: number; mutant: string | undefined }): Replica<PaxosMessage, PaxosHardState> {
+    return new MultiPaxosReplica({
+      ...this.options,
+      ...(o.mutant === undefined ? {} : { mutant: o.mutant }),
+      id,
+      membership: this.membership,
+      random: this.random.fork(),
+      ...(restored === null ? {} : { restored }),
+      applied: o.applied as Index,
+    });
+  }
+
+  messageType(m: PaxosMessage): string {
+    return m.type;
+  }
+
+  formatMessage = formatMessage;
+  formatEntry = formatEntry;
+  formatStoredEntry = formatAccepted;
+
+  formatTerm(term: number): string {
+    return describeBallot(term as Ballot);
+  }
+
+  formatHardState(h: PaxosHardState): string {
+    return `promised=${describeBallot(h.promised)}`;
+  }
+
+  summary(r: Replica<PaxosMessage, PaxosHardState>): string {
+    const s = paxos(r).status();
+    switch (s.role) {
+      case 'leader':
+        return `leader of ballot ${describeBallot(s.promised)}`;
+      case 'candidate':
+        return `candidate (phase 1, promised ${describeBallot(s.promised)})`;
+      case 'follower':
+        return `follower (promised ${describeBallot(s.promised)}, ${s.leader === null ? 'no leader' : `leader ${s.leader}`})`;
+    }
+  }
+
+  status(r: Replica<PaxosMessage, PaxosHardState>): string {
+    const x = paxos(r);
+    const s = x.status();
+    const snapshot = x.compactedThrough() > 0 ? ` snapshot=${x.compactedThrough()}` : '';
+    return `${s.role} promised=${describeBallot(s.promised)} leader=${s.leader ?? 'none'} commit=${s.commitIndex} applied=${s.appliedIndex} last=${s.lastSlot}${snapshot} quorums=${s.quorums.phase1}/${s.quorums.phase2}`;
+  }
+
+  leaderTerm(r: Replica<PaxosMessage, PaxosHardState>): number | null {
+    const s = paxos(r).status();
+    return s.role === 'leader' ? s.promised : null;
+  }
+
+  /** Phase 1 now: the node's election timer runs out (it ticks until it is a candidate). */
+  campaign(r: Replica<PaxosMessage, PaxosHardState>): void {
+    for (let i = 0; i < 1000 && paxos(r).status().role === 'follower'; i++) r.tick();
+  }
+}

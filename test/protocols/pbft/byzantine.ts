@@ -1,0 +1,191 @@
+/**
+ * How a PBFT scenario plays a Byzantine replica: rules that rewrite what it sends, signed and
+ * MAC'd with its own keys only (so it can lie about its own view of the world, but anything it
+ * says in another replica's name fails verification and is counted), and forged or replayed
+ * messages put in flight by hand.
+ */
+import { macVector } from '../../../src/core/authenticator.js';
+import { nodeId, type NodeId } from '../../../src/core/ids.js';
+import {
+  commitPayload, checkpointPayload, newViewPayload, prePreparePayload, preparePayload,
+  type PbftHardState, type PbftMessage, type SignedPrePrepare,
+} from '../../../src/protocols/pbft/index.js';
+import type { Command } from '../interaction/adapter.js';
+import { arg, intOption } from '../interaction/commands.js';
+import type { Directive } from '../interaction/datadriven.js';
+import { UsageError, type Environment } from '../interaction/environment.js';
+import { messageFilter } from '../interaction/network.js';
+import { listValue } from '../interaction/option-values.js';
+import type { PbftWorld } from './interaction.js';
+
+type Env = Environment<PbftMessage, PbftHardState>;
+
+const dec = new TextDecoder();
+
+function option(d: Directive, key: string): string {
+  const v = d.options.get(key);
+  if (v === undefined) throw new UsageError(`'${d.command}' needs ${key}=...`);
+  return v;
+}
+
+/** The view a normal-case message belongs to, if it has one. */
+function viewOf(m: PbftMessage): number | null {
+  switch (m.type) {
+    case 'pre-prepare':
+      return m.prePrepare.view;
+    case 'prepare':
+      return m.prepare.view;
+    case 'commit':
+      return m.view;
+    default:
+      return null;
+  }
+}
+
+function addRule(env: Env, name: string, apply: (m: PbftMessage) => PbftMessage | readonly PbftMessage[] | null): void {
+  env.network.addRule({ name, apply });
+  env.out.always(`ok: rule '${name}'`);
+}
+
+export function byzantineCommands(w: PbftWorld): Record<string, Command<PbftMessage, PbftHardState>> {
+  /** A pre-prepare for (view, seq) carrying `client`'s signed request, signed by the primary of that view. */
+  const prePrepare = (view: number, seq: number, client: string, timestamp: number, op: string): SignedPrePrepare => {
+    const request = w.signedRequest(client, timestamp, op);
+    const digest = w.batchDigest([request]);
+    const primary = w.primaryOf(view);
+    const pp = { view, seq, digest, batch: [request], primary, signature: w.auth(primary).sign(prePreparePayload(view, seq, digest, primary)) };
+    w.printer.learn(pp);
+    return pp;
+  };
+
+  let recorded: PbftMessage[] = [];
+
+  return {
+    /**
+     * `equivocate n1 to=n2 seq=1 client=c2 op=y`: the primary n1 sends n2, at that sequence
+     * number, a pre-prepare for another request than the one everybody else gets.
+     */
+    equivocate: (d, env) => {
+      const liar = env.node(arg(d, 0, 'the primary')).id;
+      const to = new Set(listValue(option(d, 'to')));
+      const seq = intOption(d, 'seq');
+      const forged = new Map<number, SignedPrePrepare>();
+      addRule(env, `${liar} equivocates to ${[...to].join(',')} at n=${seq}`, (m) => {
+        if (m.from !== liar || m.type !== 'pre-prepare' || !to.has(m.to) || m.prePrepare.seq !== seq) return m;
+        const view = m.prePrepare.view;
+        if (!forged.has(view)) forged.set(view, prePrepare(view, seq, option(d, 'client'), intOption(d, 't', 1), option(d, 'op')));
+        return { ...m, prePrepare: forged.get(view)! };
+      });
+    },
+
+    /**
+     * `split byzantine=(n1,n2) victims=(n4) client=c2 op=y`: the Byzantine replicas tell the
+     * victims another story at sequence 1 of view 0: pre-prepare, prepares and commits for `op`.
+     */
+    split: (d, env) => {
+      const liars = new Set(listValue(option(d, 'byzantine')));
+      const victims = new Set(listValue(option(d, 'victims')));
+      const pp = prePrepare(0, 1, option(d, 'client'), 1, option(d, 'op'));
+      addRule(env, `${[...liars].join(',')} tell ${[...victims].join(',')} another story at n=1`, (m) => {
+        if (!liars.has(m.from) || !victims.has(m.to)) return m;
+        const auth = w.auth(m.from);
+        if (m.type === 'pre-prepare') return { ...m, prePrepare: pp };
+        if (m.type === 'prepare') return { ...m, prepare: { ...m.prepare, digest: pp.digest, signature: auth.sign(preparePayload(0, 1, pp.digest, m.from)) } };
+        if (m.type === 'commit') return { ...m, digest: pp.digest, macs: { [m.to]: auth.mac(commitPayload(0, 1, pp.digest, m.from), m.to) } };
+        return m;
+      });
+    },
+
+    /** `lie-checkpoint n4`: n4's CHECKPOINTs name a state digest nobody else has ("lie"), signed by n4. */
+    'lie-checkpoint': (d, env) => {
+      const liar = env.node(arg(d, 0, 'the liar')).id;
+      addRule(env, `${liar} lies about its checkpoint digest`, (m) => {
+        if (m.type !== 'checkpoint' || m.from !== liar) return m;
+        const seq = m.checkpoint.seq;
+        return { ...m, checkpoint: { ...m.checkpoint, stateDigest: 'lie', signature: w.auth(liar).sign(checkpointPayload(seq, 'lie', liar)) } };
+      });
+    },
+
+    /** `corrupt-state n1`: the state n1 serves in a state transfer has one bit flipped. */
+    'corrupt-state': (d, env) => {
+      const liar = env.node(arg(d, 0, 'the replica')).id;
+      addRule(env, `${liar} serves a corrupt state`, (m) => {
+        if (m.type !== 'state' || m.from !== liar) return m;
+        return { ...m, data: m.data.map((b, i) => (i === 5 ? b ^ 1 : b)) };
+      });
+    },
+
+    /** `forge-new-view n2`: n2's NEW-VIEW re-issues the null request at every sequence number (signed by n2). */
+    'forge-new-view': (d, env) => {
+      const liar = env.node(arg(d, 0, 'the new primary')).id;
+      const nullDigest = w.batchDigest([]);
+      addRule(env, `${liar} puts null requests in its NEW-VIEW`, (m) => {
+        if (m.type !== 'new-view' || m.from !== liar) return m;
+        const nv = m.newView;
+        const auth = w.auth(liar);
+        const prePrepares = nv.prePrepares.map((pp) => ({ ...pp, digest: nullDigest, batch: [], signature: auth.sign(prePreparePayload(pp.view, pp.seq, nullDigest, pp.primary)) }));
+        return { ...m, newView: { ...nv, prePrepares, signature: auth.sign(newViewPayload(nv.view, nv.primary, nv.viewChanges, prePrepares)) } };
+      });
+    },
+
+    /**
+     * `forge-commits by=n4 as=(n1,n2,n3) to=(n1,n2,n3) seq=1 digest=bogus`: n4 fabricates
+     * COMMITs in other replicas' names; it can only MAC them with its own keys.
+     */
+    'forge-commits': (d, env) => {
+      const forger = env.node(option(d, 'by')).id;
+      const ids = [...env.nodes.keys()];
+      const view = intOption(d, 'view', 0);
+      const seq = intOption(d, 'seq');
+      const digest = option(d, 'digest');
+      for (const victim of listValue(option(d, 'as')).map(nodeId)) {
+        const macs = macVector(w.auth(forger), commitPayload(view, seq, digest, victim), ids);
+        for (const to of listValue(option(d, 'to')).map(nodeId)) {
+          const m: PbftMessage = { type: 'commit', from: victim, to, view, seq, digest, replica: victim, macs };
+          env.network.inject(m);
+          env.out.always(`in flight: ${env.fmt(m)}`);
+        }
+      }
+    },
+
+    /** `pre-prepare to=n2 v=0 n=1 client=c1 t=1 op=a`: the primary of view v (played by the scenario) sends this. */
+    'pre-prepare': (d, env) => {
+      const view = intOption(d, 'v');
+      const to: NodeId = env.node(option(d, 'to')).id;
+      const pp = prePrepare(view, intOption(d, 'n'), option(d, 'client'), intOption(d, 't', 1), option(d, 'op'));
+      const m: PbftMessage = { type: 'pre-prepare', from: pp.primary, to, prePrepare: pp };
+      env.network.inject(m);
+      env.out.always(`in flight: ${env.fmt(m)}`);
+    },
+
+    /** `record`: from now on, keep a copy of every replica-to-replica message sent (see `replay`). */
+    record: (_d, env) => {
+      recorded = [];
+      env.network.addRule({ name: 'record', apply: (m) => {
+        if (m.type !== 'request' && m.type !== 'reply') recorded.push(m);
+        return m;
+      } });
+    },
+
+    /** `replay`: put every recorded message in flight again (an attacker replaying old traffic). */
+    replay: (_d, env) => {
+      for (const m of recorded) env.network.inject(m);
+      env.out.always(`in flight again: ${recorded.length} recorded messages`);
+    },
+
+    /** `block-view v=0 [from=] [to=] [type=]`: normal-case messages of view v matching the filter are lost. */
+    'block-view': (d, env) => {
+      const view = intOption(d, 'v');
+      const options = new Map(d.options);
+      options.delete('v');
+      const f = messageFilter(options);
+      addRule(env, `block view ${view} ${[...options].map(([k, v]) => `${k}=${v}`).join(' ')}`.trimEnd(), (m) => (viewOf(m) === view && env.network.matches(f, m) ? null : m));
+    },
+
+    /** `block-request op=x`: requests for `op` that replicas relay are lost (the client's own still arrive). */
+    'block-request': (d, env) => {
+      const op = option(d, 'op');
+      addRule(env, `block relayed requests for ${op}`, (m) => (m.type === 'request' && dec.decode(m.request.op) === op ? null : m));
+    },
+  };
+}
