@@ -8,8 +8,9 @@
  * 2N(N - 1) + N(N - 1)/K, O(N^2). (Client traffic, one REQUEST and N REPLYs, is not counted.)
  * Batching divides it by the batch size.
  */
-import { BftSimulation } from '../src/sim/bft-simulation.js';
+import { Simulation } from '../src/sim/simulation.js';
 import { DEFAULT_SIM_OPTIONS } from '../src/sim/options.js';
+import { protocolByName } from '../src/protocols/registry.js';
 
 const K = 16;
 const SEEDS = 3;
@@ -20,14 +21,18 @@ function measure(n: number, maxBatchRequests: number, maxInFlightBatches: number
   let batches = 0;
   const byType: Record<string, number> = {};
   for (let seed = 1; seed <= SEEDS; seed++) {
-    const r = new BftSimulation({
+    const r = new Simulation(protocolByName('pbft'), {
       ...DEFAULT_SIM_OPTIONS, protocol: 'pbft', nodes: n, seed, clients, faults: new Set(), byzantine: new Set(), faultWindowMs: 0, livenessBoundMs: 5_000,
-      pbft: { maxBatchRequests, maxInFlightBatches, checkpointIntervalSeqs: K },
+      protocolOptions: { maxBatchRequests, maxInFlightBatches, checkpointIntervalSeqs: K },
     }).run();
-    messages += r.bft.replicaMessages;
-    requests += r.bft.requestsExecuted;
-    batches += r.bft.messagesByType['pre-prepare'] ?? 0;
-    for (const [t, c] of Object.entries(r.bft.messagesByType)) byType[t] = (byType[t] ?? 0) + c;
+    // Replica-to-replica protocol messages only: client requests and replies are not counted.
+    for (const [t, c] of Object.entries(r.stats.messagesByType)) {
+      if (t === 'request' || t === 'reply') continue;
+      messages += c;
+      byType[t] = (byType[t] ?? 0) + c;
+    }
+    requests += r.stats.requestsExecuted;
+    batches += r.stats.messagesByType['pre-prepare'] ?? 0;
   }
   return { perRequest: messages / requests, byType, requests, batches: batches / (n - 1) };
 }

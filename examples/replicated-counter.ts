@@ -37,7 +37,7 @@ async function main(): Promise<void> {
       counters.set(m.id, counter);
       return ReplicatedNode.start({
         id: m.id, clusterId: 'counter-example', dataDir: join(dir, m.id), listen: m.peer, members,
-        stateMachine: counter, protocol: raftProtocol, limits: { tickMs: 20 },
+        stateMachine: counter, protocol: raftProtocol, timing: { tickMs: 20, heartbeatIntervalMs: 20, electionTimeoutMs: 200 },
       });
     }),
   );

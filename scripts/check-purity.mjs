@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Fails the build if a protocol core reaches for the outside world. Protocol cores get time
-// only as ticks and randomness only through the injected Random, so that the simulator's
-// seed reproduces a run exactly and the shipped code is the simulated code.
+// Fails the build if a protocol core, the one driver or the core library reaches for the outside
+// world. Protocol cores get time only as ticks and randomness only through the injected Random;
+// the driver gets time, storage and the network only through its ports. So the simulator's seed
+// reproduces a run exactly and the shipped code is the simulated code.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const PURE_DIRS = ['src/protocols'];
+const PURE_DIRS = ['src/protocols', 'src/driver', 'src/core'];
 const FORBIDDEN = [
   [/\bset(Timeout|Interval|Immediate)\s*\(/, 'timers'],
   [/\bclear(Timeout|Interval|Immediate)\s*\(/, 'timers'],
@@ -15,7 +16,9 @@ const FORBIDDEN = [
   [/\bperformance\.now\b/, 'performance.now (wall clock)'],
   [/\bprocess\.(hrtime|nextTick)\b/, 'process clock / scheduling'],
   [/\bqueueMicrotask\b/, 'scheduling'],
-  [/from\s+['"](node:)?(fs|fs\/promises|net|dgram|http|https|http2|child_process|worker_threads|timers|timers\/promises)['"]/, 'I/O module import'],
+  [/from\s+['"](node:)?(fs|fs\/promises|net|dgram|http|https|http2|child_process|worker_threads|timers|timers\/promises|crypto|os|dns|tls|zlib)['"]/, 'I/O or system module import'],
+  [/\bprocess\.env\b/, 'process.env (configuration comes in as options)'],
+  [/\bcrypto\.(randomUUID|randomBytes|getRandomValues)\b/, 'crypto randomness (use the injected Random)'],
   [/\bimport\s*\(\s*['"](node:)?(fs|net|timers)/, 'dynamic I/O import'],
   [/\brequire\s*\(/, 'require()'],
 ];
@@ -54,7 +57,7 @@ for (const d of PURE_DIRS) {
   }
 }
 if (failures > 0) {
-  console.error(`purity check failed: ${failures} use(s) of time, randomness or I/O in src/protocols/`);
+  console.error(`purity check failed: ${failures} use(s) of time, randomness or I/O in ${PURE_DIRS.join(', ')}`);
   process.exit(1);
 }
-console.log(`purity check: ${files} protocol files clean`);
+console.log(`purity check: ${files} files in ${PURE_DIRS.join(', ')} clean`);

@@ -1,12 +1,7 @@
 // Public API of the quorate package.
 export * from './core/index.js';
-export * from './protocols/raft/index.js';
-export {
-  multiPaxosProtocol, MultiPaxosReplica, PAXOS_MUTANTS, DecreeAcceptor, DecreeProposer, DecreeLearner,
-  makeBallot, ballotCounter, ballotRank, quorumSizes, InvalidQuorumConfig, DEFAULT_PAXOS_LIMITS,
-  type MultiPaxosOptions, type MultiPaxosStatus, type PaxosMessage, type PaxosHardState, type Ballot, type PaxosLimits,
-} from './protocols/paxos/index.js';
-export { PROTOCOLS, protocolByName, DEFAULT_PROTOCOL } from './protocols/registry.js';
+// Every protocol, its definition and its public pieces: the registry is the one place that names them.
+export * from './protocols/registry.js';
 export { Driver, NodeStopped, type DriverOptions, type DriverEvents } from './driver/driver.js';
 export { DRIVER_MUTANTS } from './driver/mutants.js';
 export type { ClockPort, NetworkPort, StoragePort } from './driver/ports.js';
@@ -21,8 +16,7 @@ export { PeerTransport, DEFAULT_TRANSPORT_LIMITS, type PeerAddress } from './tra
 export { type PeerTls } from './transport/index.js';
 export * from './statemachine/mvcc/index.js';
 export * from './server/index.js';
-// PBFT and its lab.
-export { PbftReplica, pbftProtocol, PBFT_MUTANTS, signRequest, BftClient, PbftHost, BYZANTINE_KINDS, type Accepted, type ByzantineKind, type ClientRequest, type PbftMessage, type PbftOptions, type PbftReady, type PbftReply, type PbftStatus } from './protocols/pbft/index.js';
+// Keys and the Byzantine lab.
 export { CryptoAuthenticator, deriveKeys, type CryptoKeys } from './node/crypto-authenticator.js';
 export { BftKeyError, bftCryptoKeys, generateKeyFiles, generateMemberKeys, loadBftKeyMaterial, parsePrivateKeyFile, parsePublicKeysFile, principalMember, type BftKeyMaterial, type BftKeyProblem, type KeyFiles, type MemberPrivateKeys, type MemberPublicKeys } from './node/bft-keys.js';
 export { SimKeyring } from './sim/sim-authenticator.js';

@@ -128,6 +128,11 @@ export interface ReplicaStatus {
   readonly commitIndex: Index;
   readonly appliedIndex: Index;
   readonly membership: Membership;
+  /**
+   * Optional: the protocol's own counters (messages refused for a bad authenticator, view
+   * changes, ...), which the simulator sums over honest members and reports.
+   */
+  readonly counters?: Readonly<Record<string, number>>;
 }
 
 export interface ProposeResult {

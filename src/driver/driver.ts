@@ -60,6 +60,8 @@ export interface DriverEvents<R> {
    * (a leader's appends may; anything else that does is a bug the simulator aims its faults at).
    */
   persisting?(persist: Persist<unknown>, sentBeforeDurable: number): void;
+  /** A snapshot the protocol asks to keep (its stable checkpoint) is being written. */
+  keeping?(snapshot: Snapshot): void;
   /** Committed entries applied here, in order. */
   appliedEntries?(entries: readonly LogEntry[]): void;
   /** A client request executed here (quorum client model). */
@@ -120,6 +122,9 @@ export class Driver<R> {
   /** A Ready whose persist is being made durable; no other Ready is taken meanwhile. */
   private saving = false;
   private kicked = false;
+  /** Readys handled so far (observers check invariants only after a step that handled one). */
+  readies = 0;
+  private noticedReadies = -1;
   private stopped = false;
   private snapshotting = false;
   private snapshotWaiters: Reply<void>[] = [];
@@ -323,11 +328,14 @@ export class Driver<R> {
   private kick(): void {
     if (this.kicked || this.stopped) return;
     this.kicked = true;
-    this.o.clock.defer(() => {
-      this.kicked = false;
-      this.process();
-    });
+    this.o.clock.defer(this.kicked$);
   }
+
+  /** The deferred half of kick(), made once (a kick per input is the hot path). */
+  private readonly kicked$ = (): void => {
+    this.kicked = false;
+    this.process();
+  };
 
   private process(): void {
     while (!this.stopped && !this.saving && !this.snapshotting && this.core.hasReady()) this.handle(this.core.ready());
@@ -336,11 +344,22 @@ export class Driver<R> {
       if (this.entriesSinceSnapshot > 0) this.takeSnapshot();
       else for (const w of this.snapshotWaiters.splice(0)) w(null);
     }
-    this.noticeChanges();
+    // Leader, term and configuration change only in a step that hands out a Ready.
+    if (this.readies !== this.noticedReadies) {
+      this.noticedReadies = this.readies;
+      this.noticeChanges();
+    }
   }
 
   private handle(rd: Ready<Envelope, unknown>): void {
+    this.readies++;
     this.sendAll(rd.sendBeforePersist);
+    // A snapshot the Ready asks to keep (PBFT's stable checkpoint) goes to storage before the
+    // Ready's records: a core that moved its window forward on that checkpoint may already hold
+    // records beyond the old window, and those must never be durable without it (saves complete
+    // in order). A restarted replica would otherwise hold certificates its checkpoint cannot back.
+    const keep = this.host.snapshotToKeep(rd);
+    if (keep !== null && this.mutant !== 'checkpoint-after-records') this.keepSnapshot(keep);
     const persist = rd.persist;
     const installs = persist !== null && persist.snapshot !== null;
     // Committed entries are durable on a quorum already, so they are applied (and their callers
@@ -390,8 +409,10 @@ export class Driver<R> {
     if (!sentEarly) this.sendAll(rd.send);
     if (!appliedEarly) this.applyCommitted(rd);
     if (this.heldReplies.length > 0) this.sendAll(this.heldReplies.splice(0));
-    const keep = this.host.snapshotToKeep(rd);
-    if (keep !== null) this.keepSnapshot(keep);
+    if (this.mutant === 'checkpoint-after-records') {
+      const keep = this.host.snapshotToKeep(rd);
+      if (keep !== null) this.keepSnapshot(keep);
+    }
     this.core.advance(rd);
     if (this.host.driverSnapshots && this.entriesSinceSnapshot >= this.limits.snapshotEveryEntries) this.takeSnapshot();
   }
@@ -440,6 +461,7 @@ export class Driver<R> {
 
   /** A snapshot the protocol asks to keep (its state machine is already past it). */
   private keepSnapshot(snapshot: Snapshot): void {
+    this.events.keeping?.(snapshot);
     this.o.storage.saveSnapshot(snapshot, (err) => {
       if (err !== null && !this.stopped) this.fail(err);
     });

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { pack } from '../core/codec.js';
 import type { Authenticator, Principal } from '../core/authenticator.js';
 import type { NodeId } from '../core/ids.js';
 import { Prng } from '../core/prng.js';
@@ -35,11 +35,14 @@ export interface ReplicatedNodeOptions<R> {
   /** Learners in the initial cluster (they must also appear in `members`). */
   readonly learners?: readonly NodeId[];
   readonly stateMachine: StateMachine<R>;
-  /** Deterministic encoding of a result (Byzantine protocols compare replies byte for byte). */
-  readonly encodeResult: (result: R) => Uint8Array;
+  /** Deterministic encoding of a result (Byzantine protocols compare replies byte for byte). Default: MessagePack. */
+  readonly encodeResult?: (result: R) => Uint8Array;
   readonly protocol: ProtocolDefinition;
-  /** Wall-clock timing; the protocol maps it to its ticks. The driver ticks every `timing.tickMs`. */
-  readonly timing: Timing;
+  /**
+   * Wall-clock timing; the protocol maps it to its ticks. The driver ticks every `timing.tickMs`.
+   * Default: DEFAULT_TIMING (etcd's defaults).
+   */
+  readonly timing?: Timing;
   /** Protocol-specific options on top of the timing ones (tuning, tests). */
   readonly protocolOptions?: Readonly<Record<string, unknown>>;
   readonly limits?: Partial<DriverLimits>;
@@ -64,6 +67,9 @@ export interface NodeEvents {
   /** One Ready's committed entries were applied to the state machine, in this many seconds. */
   'apply-batch': [seconds: number, entries: number];
 }
+
+/** etcd's defaults: a 100 ms heartbeat (one tick), a 1 s election timeout. */
+export const DEFAULT_TIMING: Timing = { tickMs: 100, heartbeatIntervalMs: 100, electionTimeoutMs: 1_000 };
 
 /** A quorum client's first timestamp is the wall clock in ms times this (timestamps grow across restarts). */
 const CLIENT_TIMESTAMPS_PER_MS = 1_000;
@@ -93,7 +99,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   /** Open storage, restore the state machine, start the core, the transport and the ticker. */
   static async start<R>(o: ReplicatedNodeOptions<R>): Promise<ReplicatedNode<R>> {
     const log = o.logger ?? silentLogger;
-    await mkdir(o.dataDir, { recursive: true });
+    const timing = o.timing ?? DEFAULT_TIMING;
     const storage = await openDurableStorage<unknown>(nodeFileSystem, join(o.dataDir, o.protocol.name), { logger: (msg: string) => log('warn', msg) });
     const node = new ReplicatedNode<R>(o, storage);
     const voters = o.members.map((m) => m.id).filter((id) => !(o.learners ?? []).includes(id));
@@ -122,9 +128,9 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
       network: { send: (frame) => node.transport?.send(frame) ?? false },
       clock: realClock,
       stateMachine: o.stateMachine,
-      encodeResult: o.encodeResult,
+      encodeResult: o.encodeResult ?? ((r) => pack(r)),
       membership: { voters, outgoingVoters: [], learners: [...(o.learners ?? [])] },
-      protocolOptions: { ...o.protocol.timingOptions(o.timing), ...o.protocolOptions },
+      protocolOptions: { ...o.protocol.timingOptions(timing), ...o.protocolOptions },
       random: new Prng(o.seed ?? randomInt(0, 2 ** 31)),
       ...(o.authenticatorFor === undefined ? {} : { authenticatorFor: o.authenticatorFor }),
       firstClientTimestamp: Date.now() * CLIENT_TIMESTAMPS_PER_MS,
@@ -142,7 +148,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
       },
     });
     for (const f of frames.splice(0)) node.driver.receive(f);
-    node.ticker = setInterval(() => node.driver.tick(), o.timing.tickMs);
+    node.ticker = setInterval(() => node.driver.tick(), timing.tickMs);
     log('info', 'node started', { id: o.id, protocol: o.protocol.name, peerAddress: node.transport?.address() });
     return node;
   }

@@ -7,6 +7,18 @@ import { raftProtocol } from './raft/index.js';
 import { multiPaxosProtocol } from './paxos/index.js';
 import { pbftProtocol } from './pbft/index.js';
 
+// The public pieces of each protocol, for the package's users (src/index.ts re-exports this file).
+export * from './raft/index.js';
+export {
+  multiPaxosProtocol, MultiPaxosReplica, PAXOS_MUTANTS, DecreeAcceptor, DecreeProposer, DecreeLearner,
+  makeBallot, ballotCounter, ballotRank, quorumSizes, InvalidQuorumConfig, DEFAULT_PAXOS_LIMITS,
+  type MultiPaxosOptions, type MultiPaxosStatus, type PaxosMessage, type PaxosHardState, type Ballot, type PaxosLimits,
+} from './paxos/index.js';
+export {
+  PbftReplica, pbftProtocol, PBFT_MUTANTS, signRequest, BftClient, PbftHost, BYZANTINE_KINDS,
+  type Accepted, type ByzantineKind, type ClientRequest, type PbftMessage, type PbftOptions, type PbftReady, type PbftReply, type PbftStatus,
+} from './pbft/index.js';
+
 /** The protocol a member and the simulator run unless told otherwise. */
 export const DEFAULT_PROTOCOL = raftProtocol.name;
 

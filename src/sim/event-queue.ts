@@ -16,6 +16,11 @@ export class EventQueue<E> {
     return this.heap.length;
   }
 
+  /** The time of the next event, if any. */
+  peekTime(): number | undefined {
+    return this.heap[0]?.at;
+  }
+
   push(at: number, event: E): void {
     const item = { at, seq: this.nextSeq++, event };
     const h = this.heap;

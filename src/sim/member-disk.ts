@@ -22,6 +22,8 @@ const DATA_DIR = '/member/data';
  */
 export const SIM_SEGMENT_BYTES = 64 * 1024;
 export const SIM_SNAPSHOT_CHUNK_BYTES = 8 * 1024;
+/** The end of the segment being appended to that disk faults leave alone (recent writes: a flip there reads as a torn write). */
+const RECENT_TAIL_BYTES = 4096;
 /** fsync latencies a member's disk draws from when disk faults are on (a slow disk among fast ones). */
 const SLOW_DISK_SYNC_MS = [1, 2, 5, 25] as const;
 
@@ -69,28 +71,39 @@ export class MemberDisk implements SimDisk {
   }
 
   /**
-   * Damage a file the member wrote earlier (not the record being written: a flip there is a torn
-   * write, which the WAL may cut off): a flipped bit or an unreadable sector. Returns what it did,
-   * or null when there is nothing old enough to damage yet.
+   * Damage what the member wrote earlier — not the end of the segment being appended to, where a
+   * flip is indistinguishable from a torn write and the WAL may cut it off: a flipped bit or an
+   * unreadable sector. Returns what it did, or null when there is nothing old enough yet.
    */
   corrupt(): string | null {
-    const candidates = this.oldFiles();
+    const candidates = this.oldRanges();
     if (candidates.length === 0) return null;
-    const path = this.random.pick(candidates);
+    const { path, bytes } = this.random.pick(candidates);
+    const offset = this.random.int(0, bytes - 1);
     this.corrupted = true;
-    if (this.random.chance(0.5)) return `bit flipped in ${path} at ${this.fs.flipBit(path)}`;
-    return `sector unreadable in ${path} at ${this.fs.failSector(path)}`;
+    if (this.random.chance(0.5)) return `bit flipped in ${path} at ${this.fs.flipBit(path, offset)}`;
+    return `sector unreadable in ${path} at ${this.fs.failSector(path, offset)}`;
   }
 
-  /** Sealed WAL segments and snapshot files: everything but the segment being appended to. */
-  private oldFiles(): string[] {
+  /** Files (and how much of each, from the start) written long enough ago to count as old data. */
+  private oldRanges(): { path: string; bytes: number }[] {
     const walDir = `${DATA_DIR}/wal`;
     const snapDir = `${DATA_DIR}/snap`;
     const segments = this.fs.exists(walDir) ? this.fs.readdir(walDir).filter((f) => f.endsWith('.wal')).sort() : [];
     const snaps = this.fs.exists(snapDir) ? this.fs.readdir(snapDir).filter((f) => f.endsWith('.snap')) : [];
-    return [
-      ...segments.slice(0, -1).map((f) => `${walDir}/${f}`),
-      ...snaps.map((f) => `${snapDir}/${f}`),
-    ].filter((p) => this.fs.size(p) > 0);
+    const out: { path: string; bytes: number }[] = [];
+    segments.forEach((f, i) => {
+      const path = `${walDir}/${f}`;
+      const size = this.fs.size(path);
+      // The segment being appended to: all but its last RECENT_TAIL_BYTES.
+      const bytes = i === segments.length - 1 ? size - RECENT_TAIL_BYTES : size;
+      if (bytes > 0) out.push({ path, bytes });
+    });
+    for (const f of snaps) {
+      const path = `${snapDir}/${f}`;
+      const size = this.fs.size(path);
+      if (size > 0) out.push({ path, bytes: size });
+    }
+    return out;
   }
 }

@@ -241,7 +241,10 @@ export class ModelFileSystem implements FileSystem {
     const open = this.fds.get(fd);
     const copy = data.slice(); // the caller may reuse its buffer once write returns
     const failure: Error | null = open === undefined ? new FsError('EBADF', `fd ${fd}`, 'write') : this.takeWriteFailure(open.path);
-    this.later(this.o.writeLatencyMs, () => {
+    // A write lands in the page cache at once when the model has no write latency (the kernel's
+    // memcpy): the caller's callback runs before write returns, which the port allows.
+    const run = this.o.writeLatencyMs === 0 ? (fn: () => void) => fn() : (fn: () => void) => this.later(this.o.writeLatencyMs, fn);
+    run(() => {
       if (failure !== null || open === undefined) return done(failure);
       const file = open.node;
       const offset = file.cache.length; // appends: the port's writes are sequential

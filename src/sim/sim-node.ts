@@ -14,7 +14,8 @@ import { Driver, type DriverEvents } from '../driver/driver.js';
 import type { DriverLimits } from '../driver/limits.js';
 import type { ClockPort, StoragePort } from '../driver/ports.js';
 import type { NodeMessage } from '../driver/wire.js';
-import type { CallEvent, TurnOwner, World } from './world.js';
+import { EventQueue } from './event-queue.js';
+import type { CallEvent, Timer, TurnOwner, World } from './world.js';
 
 /** Everything a member needs from its simulation. */
 export interface NodeEnvironment<R> {
@@ -73,6 +74,8 @@ export class SimNode<R> implements TurnOwner {
   sm: StateMachine<R> | null = null;
   /** Events that arrived while paused, run in order on resume. */
   private readonly parked: CallEvent[] = [];
+  /** The driver's timers (see setTimer); a crash drops them. */
+  private timers = new EventQueue<{ readonly fn: () => void; cancelled: boolean }>();
   private outbox: NodeMessage[] = [];
   /** A crash decided during the current turn, applied at its end. */
   private crashAtTurnEnd: TurnEndCrash | null = null;
@@ -80,8 +83,12 @@ export class SimNode<R> implements TurnOwner {
   private keptState: { sm: StateMachine<R>; at: AppliedPosition } | null = null;
   /** Checks' memory across steps: commit and term never go back. */
   lastCommit = 0;
+  /** The driver's Ready count when the checks last looked at this member. */
+  observedReadies = -1;
   lastTerm = 0;
   wasLeader = false;
+  /** Crashes and power losses of this process so far. */
+  crashes = 0;
   /** The member refused to start (its disk failed a check): it stays down. */
   refused: string | null = null;
   /** Opening its storage (the process runs but serves nothing yet). */
@@ -132,12 +139,13 @@ export class SimNode<R> implements TurnOwner {
     this.paused = false;
     this.wasLeader = false;
     this.lastCommit = 0;
+    this.observedReadies = -1;
     this.env.world.enter(this);
     const env = this.env;
     const node = this;
     const clock: ClockPort = {
       now: () => env.world.now,
-      setTimer: (ms, fn) => env.world.after(ms / node.rate, fn, node),
+      setTimer: (ms, fn) => node.setTimer(ms, fn),
       defer: (fn) => env.world.defer(node, fn),
     };
     this.driver = new Driver<R>({
@@ -171,9 +179,11 @@ export class SimNode<R> implements TurnOwner {
     this.driver?.kill();
     this.driver = null;
     this.up = false;
+    this.crashes++;
     this.paused = false;
     this.incarnation++;
     this.parked.length = 0;
+    this.timers = new EventQueue();
     this.outbox = [];
     this.crashAtTurnEnd = null;
     // A state machine that persisted itself keeps what it applied across a process crash; a
@@ -246,12 +256,34 @@ export class SimNode<R> implements TurnOwner {
     fn(d);
   }
 
+  /**
+   * The driver's timeouts (a proposal's, a read's, a client's retry) fire on the process's own
+   * ticks rather than as events of their own: almost all are cancelled (the answer came first),
+   * and the event queue stays as small as the number of things that really happen.
+   */
+  setTimer(ms: number, fn: () => void): Timer {
+    const t = { fn, cancelled: false };
+    this.timers.push(this.env.world.now + ms / this.rate, t);
+    return { cancel: () => { t.cancelled = true; } };
+  }
+
   private scheduleTick(): void {
     const incarnation = this.incarnation;
     this.env.world.after(this.env.tickMs / this.rate, () => {
       if (!this.up || this.incarnation !== incarnation) return;
       this.scheduleTick();
+      this.fireTimers();
       this.driver?.tick();
     }, this);
+  }
+
+  private fireTimers(): void {
+    const now = this.env.world.now;
+    for (;;) {
+      const due = this.timers.peekTime();
+      if (due === undefined || due > now) return;
+      const t = this.timers.pop()!.event;
+      if (!t.cancelled) t.fn();
+    }
   }
 }

@@ -68,6 +68,12 @@ export const POWER_LOSS_DURING_INSTALL_PROBABILITY = 0.3;
 export const AIMED_RUN_SHARE = 0.5;
 /** Share of runs whose register state machine persists itself as it applies (and keeps it across a process crash). */
 export const DURABLE_STATE_MACHINE_RUN_SHARE = 0.5;
+/**
+ * Power loss of a member while it writes a checkpoint it keeps (PBFT's stable checkpoints, every
+ * few sequence numbers): the window in which records written beyond the old window could outlive
+ * the checkpoint that allows them.
+ */
+export const POWER_LOSS_WHILE_KEEPING_PROBABILITY = 0.05;
 /** Cut a newly elected leader off from everyone right away (see Nemesis.isolate). */
 export const ISOLATE_NEW_LEADER_PROBABILITY = 0.3;
 /** A Byzantine client waits through a view change before it gives up on an attempt. */
@@ -92,8 +98,18 @@ export interface RunStats {
   /** Byzantine runs: who lied and how (empty otherwise). */
   readonly byzantine: readonly string[];
   readonly behaviours: readonly string[];
+  /** Processes that are a second copy of a liar (Twins). */
+  readonly twins: number;
   /** Messages delivered between members, by the protocol message's type. */
   readonly messagesByType: Readonly<Record<string, number>>;
+  /** Crashes and power losses of honest members (each restarted from its disk). */
+  readonly crashes: number;
+  /** Members that refused to start because their disk was damaged. */
+  readonly refusedToStart: number;
+  /** The protocol's own counters (ReplicaStatus.counters), summed over honest members at the end. */
+  readonly counters: Readonly<Record<string, number>>;
+  /** Client requests honest replicas executed in order (quorum client model; 0 otherwise). */
+  readonly requestsExecuted: number;
 }
 
 export type RunOutcome =
@@ -244,6 +260,10 @@ export class Simulation {
         seed: this.o.seed, messagesDelivered: this.delivered, messagesDropped: this.dropped, operations: this.history.length,
         simulatedMs: this.world.now, events: this.world.events, invariantChecks: this.invariants.checks, faultsInjected: this.faultsInjected,
         byzantine: [...this.byzantine], behaviours: [...(this.adversary?.active ?? [])], messagesByType: { ...this.byType },
+        twins: this.nodes.length - this.ids.length,
+        crashes: this.nodes.reduce((n, x) => n + x.crashes, 0), refusedToStart: this.nodes.filter((x) => x.refused !== null).length,
+        counters: this.counters(),
+        requestsExecuted: [...this.honestResults.keys()].filter((k) => k.endsWith('|0')).length,
       },
     };
   }
@@ -314,6 +334,11 @@ export class Simulation {
   private eventsOf(node: SimNode<unknown>): DriverEvents<unknown> {
     return {
       appliedEntries: (entries) => this.applied(node, entries),
+      keeping: () => {
+        if (node.byzantine || !this.crashFaults || this.healed || !this.buggify.chance(POWER_LOSS_WHILE_KEEPING_PROBABILITY)) return;
+        this.faultsInjected++;
+        node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
+      },
       persisting: (persist, sentBeforeDurable) => {
         if (node.byzantine || !this.crashFaults || this.healed) return;
         const early = sentBeforeDurable > 0 && node.driver?.status().leading === false;
@@ -436,7 +461,8 @@ export class Simulation {
     if (n.byzantine && frame.kind === 'protocol' && this.adversary !== null && !n.broken) {
       for (const out of this.adversary.observe(frame.message, n.id)) this.sendMessage(n, out.msg, out.delayMs);
     }
-    n.run((driver) => driver.receive(frame));
+    const driver = n.driver;
+    if (n.up && driver !== null) driver.receive(frame);
   }
 
   // ---- clients -------------------------------------------------------------------------------
@@ -490,6 +516,9 @@ export class Simulation {
   private observe(n: SimNode<unknown>): void {
     const d = n.driver;
     if (!n.up || d === null || n.byzantine) return;
+    // A core's term, commit and leadership change only in a step that hands out a Ready.
+    if (d.readies === n.observedReadies) return;
+    n.observedReadies = d.readies;
     this.monitor?.observed(d.replica);
     const s = d.status();
     if (s.commitIndex < n.lastCommit) throw new SafetyViolation('commit monotonic', `${n.key} commit went from ${n.lastCommit} to ${s.commitIndex}`);
@@ -525,6 +554,15 @@ export class Simulation {
     // Killed while applying, in the same turn of its event loop: what it queued has not left.
     this.faultsInjected++;
     n.crashAtEndOfTurn({ kind: 'crash', loseMessages: true, restartAfterMs: this.rng.int(50, 500) });
+  }
+
+  private counters(): Record<string, number> {
+    const sum: Record<string, number> = {};
+    for (const n of this.nodes) {
+      if (n.byzantine) continue;
+      for (const [k, v] of Object.entries(n.driver?.status().counters ?? {})) sum[k] = (sum[k] ?? 0) + v;
+    }
+    return sum;
   }
 
   private logOf(n: SimNode<unknown>): LogView | null {

@@ -46,7 +46,13 @@ export class World<E extends CustomEvent = CustomEvent> {
   events = 0;
   readonly trace: SimTrace;
   private readonly queue = new EventQueue<Event>();
-  private readonly deferred: CallEvent[] = [];
+  /** Work deferred to the end of the turn, as parallel arrays (the hot path allocates nothing). */
+  private readonly deferredFns: (() => void)[] = [];
+  private readonly deferredOwners: TurnOwner[] = [];
+  private readonly deferredIncarnations: number[] = [];
+  /** How many of the deferred slots are in use (the arrays are reused, never truncated). */
+  private deferredCount = 0;
+  private touchedCount = 0;
   private readonly touched: TurnOwner[] = [];
   /** The owner whose turn is running (null: the simulator itself). */
   current: TurnOwner | null = null;
@@ -78,13 +84,17 @@ export class World<E extends CustomEvent = CustomEvent> {
 
   /** Run `fn` at the end of the current turn of `owner`. */
   defer(owner: TurnOwner, fn: () => void): void {
-    this.deferred.push({ kind: 'call', fn, owner, incarnation: owner.incarnation, cancelled: false });
+    const i = this.deferredCount++;
+    this.deferredFns[i] = fn;
+    this.deferredOwners[i] = owner;
+    this.deferredIncarnations[i] = owner.incarnation;
   }
 
   /** The current turn touches `owner` (its messages leave and its checks run at the turn's end). */
   enter(owner: TurnOwner): void {
     this.current = owner;
-    if (!this.touched.includes(owner)) this.touched.push(owner);
+    for (let i = 0; i < this.touchedCount; i++) if (this.touched[i] === owner) return;
+    this.touched[this.touchedCount++] = owner;
   }
 
   /** Run until the queue is empty or time passes `endMs`; `afterTurn` sees every owner a turn touched. */
@@ -125,11 +135,26 @@ export class World<E extends CustomEvent = CustomEvent> {
 
   private finishTurn(afterTurn: (owner: TurnOwner) => void): void {
     // Deferred work may defer more (a Ready loop that kicks itself): run until quiet.
-    for (let i = 0; i < this.deferred.length; i++) this.runCall(this.deferred[i]!);
-    this.deferred.length = 0;
-    for (const owner of this.touched) owner.endTurn();
-    for (const owner of this.touched) afterTurn(owner);
-    this.touched.length = 0;
+    for (let i = 0; i < this.deferredCount; i++) {
+      const owner = this.deferredOwners[i]!;
+      const fn = this.deferredFns[i]!;
+      const incarnation = this.deferredIncarnations[i]!;
+      if (owner.incarnation !== incarnation) continue;
+      if (owner.paused) {
+        owner.park({ kind: 'call', fn, owner, incarnation, cancelled: false });
+        continue;
+      }
+      this.enter(owner);
+      try {
+        fn();
+      } catch (err) {
+        if (!owner.failed(err)) throw err;
+      }
+    }
+    this.deferredCount = 0;
+    for (let i = 0; i < this.touchedCount; i++) this.touched[i]!.endTurn();
+    for (let i = 0; i < this.touchedCount; i++) afterTurn(this.touched[i]!);
+    this.touchedCount = 0;
     this.current = null;
   }
 }

@@ -84,7 +84,7 @@ function clusterTest(name: string, body: (c: TestCluster) => Promise<void>): voi
         sms.set(m.id, sm);
         return ReplicatedNode.start({
           id: m.id, clusterId: 'test-cluster', dataDir: join(dir, m.id), listen: m.peer, members,
-          stateMachine: sm, protocol: raftProtocol, limits: { tickMs: 20, snapshotEveryEntries: 20 },
+          stateMachine: sm, protocol: raftProtocol, timing: { tickMs: 20, heartbeatIntervalMs: 20, electionTimeoutMs: 200 }, limits: { snapshotEveryEntries: 20 },
         });
       }));
     const c: TestCluster = {

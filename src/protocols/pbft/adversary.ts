@@ -38,6 +38,8 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
 /** A message to send after `delayMs` more than the network's own latency. */
 type Outgoing = AdversaryOutput<PbftMessage>;
 
+/** Stories an equivocating primary retells to restarted replicas over a run, at most (its memory is bounded too). */
+export const MAX_RETOLD_STORIES = 256;
 /** Messages a replay adversary remembers, at most. */
 export const MAX_REPLAY_MEMORY = 512;
 
@@ -60,6 +62,10 @@ export class PbftAdversary implements Adversary<PbftMessage> {
   private readonly groupB: ReadonlySet<NodeId>;
   /** (view|seq) → the alternative pre-prepare sent to group B. */
   private readonly alternatives = new Map<string, SignedPrePrepare>();
+  /** (view|seq) → the story the primary told group A (its honest core's pre-prepare). */
+  private readonly originals = new Map<string, SignedPrePrepare>();
+  /** Stories retold to a restarted replica, at most (per run). */
+  private retold = 0;
   private readonly seen: PbftMessage[] = [];
   /** Whether this run's equivocating primary falls quiet after its first two stories. */
   private readonly quietAfterEquivocating: boolean;
@@ -117,6 +123,8 @@ export class PbftAdversary implements Adversary<PbftMessage> {
    * honest replica. Made without the honest replicas' keys, none of it may be accepted.
    */
   observe(msg: PbftMessage, by: NodeId): Outgoing[] {
+    const retold = this.retellAfterRestart(msg, by);
+    if (retold.length > 0) return retold;
     if (this.has('replay') && msg.type !== 'request') {
       if (this.seen.length < MAX_REPLAY_MEMORY) this.seen.push(msg);
       else this.seen[this.rng.int(0, MAX_REPLAY_MEMORY - 1)] = msg;
@@ -198,6 +206,29 @@ export class PbftAdversary implements Adversary<PbftMessage> {
     return [{ msg: told, delayMs: 0 }, { msg: commit, delayMs: 0 }];
   }
 
+  /**
+   * An equivocating primary hears a STATUS from a replica that just restarted (it sends one at
+   * once): it tells that replica the other story for every sequence number above what it
+   * executed, with its prepare-backing commit. A replica that kept what it accepted refuses; one
+   * that forgot (it acknowledged before its record was durable) takes the second story too.
+   */
+  private retellAfterRestart(msg: PbftMessage, by: NodeId): Outgoing[] {
+    if (!this.has('equivocate') || msg.type !== 'status' || this.byzantine.has(msg.from) || this.retold >= MAX_RETOLD_STORIES) return [];
+    const auth = this.auths.get(by);
+    if (auth === undefined) return [];
+    const out: Outgoing[] = [];
+    const inB = this.groupB.has(msg.from);
+    for (const [key, alt] of this.alternatives) {
+      const original = this.originals.get(key);
+      if (original === undefined || alt.primary !== by || alt.view !== msg.view || alt.seq <= msg.lastExecuted) continue;
+      const story = inB ? original : alt;
+      this.retold++;
+      out.push({ msg: { type: 'pre-prepare', from: by, to: msg.from, prePrepare: story, retransmitted: true }, delayMs: 0 });
+      out.push({ msg: { type: 'commit', from: by, to: msg.from, view: story.view, seq: story.seq, digest: story.digest, replica: by, macs: { [msg.from]: auth.mac(commitPayload(story.view, story.seq, story.digest, by), msg.from) } }, delayMs: 0 });
+    }
+    return out;
+  }
+
   private equivocate(m: PbftMessage, auth: Authenticator): PbftMessage | null {
     if (!this.groupB.has(m.to)) return m;
     if (m.type === 'pre-prepare' && m.prePrepare.primary === m.from) {
@@ -210,6 +241,7 @@ export class PbftAdversary implements Adversary<PbftMessage> {
         const digest = this.batchDigest(batch);
         alt = { ...pp, batch, digest, signature: auth.sign(prePreparePayload(pp.view, pp.seq, digest, pp.primary)) };
         this.alternatives.set(key, alt);
+        this.originals.set(key, pp);
       }
       return { ...m, prePrepare: alt };
     }

@@ -69,6 +69,6 @@ export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState, PbftRe
   adversary: pbftAdversary,
   keys: 'per-member',
   bootstrap() {
-    throw new QuorateError('INVALID_ARGUMENT', 'a pbft member cannot start from a snapshot file: its checkpoints carry the signatures of 2f + 1 replicas; restore into a raft or multipaxos cluster, or start an empty pbft cluster and write the keys through the KV API');
+    throw new QuorateError('INVALID_ARGUMENT', 'a pbft member cannot start from a snapshot file: its checkpoints carry the signatures of 2f + 1 replicas; restore into a cluster of a crash-fault protocol (quorate help protocols), or start an empty pbft cluster and write the keys through the KV API');
   },
 };

@@ -233,6 +233,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     for (const e of r.entries) {
       const seq = e.index as number;
       if (seq <= this.stable.seq) continue;
+      // A record is accepted only within the window of a stable checkpoint, and the driver keeps
+      // a checkpoint before the records that rely on it: a record beyond the window of the
+      // checkpoint on disk means durable state was lost or written out of order.
+      assert(seq <= this.stable.seq + this.logWindowSeqs, () => `${this.id}: restored a record at ${seq}, beyond the window (${this.stable.seq}, ${this.stable.seq + this.logWindowSeqs}] of the stable checkpoint on disk`);
       const rec = unpack(e.data) as PbftSlotRecord;
       if (rec.cert !== null) {
         this.certs.set(seq, rec.cert);
@@ -418,6 +422,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       appliedIndex: this.lastExecuted as Index, membership: this.membership, view: this.view, lowWaterMark: this.stable.seq,
       lastExecuted: this.lastExecuted, stableCheckpoint: this.stable.seq, invalidAuthenticators: this.invalidAuthenticators,
       viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers,
+      counters: { invalidAuthenticators: this.invalidAuthenticators, viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers },
     };
   }
 

@@ -77,7 +77,7 @@ export class DecreeNode implements Replica<Msg, State> {
   status(): ReplicaStatus {
     const ballot = this.proposer?.currentBallot ?? this.acceptor?.promised ?? NO_BALLOT;
     return {
-      id: this.id, role: this.proposer !== null ? 'proposer' : 'acceptor', term: ballot as Term, leader: null, commitIndex: 0 as Index,
+      id: this.id, role: this.proposer !== null ? 'proposer' : 'acceptor', term: ballot as Term, leader: null, leading: false, commitIndex: 0 as Index,
       appliedIndex: 0 as Index, membership: { voters: [], outgoingVoters: [], learners: [] },
     };
   }

@@ -1,9 +1,9 @@
 /**
  * PBFT in the interaction environment. Replicas get an injected Authenticator (the
  * simulator's keyring by default, so forgery fails honestly), and each replica's Readys are
- * handled by PbftHost, the driver half that executes batches on the service, answers clients
- * and hands checkpoints back to the core. PbftHost's API is about to change: this is the only
- * scenario file that touches it.
+ * handled the way the driver handles them, with PbftHost (the protocol's ReplicaHost) executing
+ * batches on the service, answering clients and handing checkpoints back to the core. This is
+ * the only scenario file that touches PbftHost.
  *
  * Clients (c1, c2, ...) are BftClients: they sign requests and accept a result on f + 1
  * matching replies (2f + 1 for read-only requests); replies addressed to them are delivered to
@@ -12,11 +12,12 @@
 import type { Authenticator } from '../../../src/core/authenticator.js';
 import type { NodeId } from '../../../src/core/ids.js';
 import { Prng } from '../../../src/core/prng.js';
+import type { ApplyOutput } from '../../../src/core/protocol.js';
 import type { LogEntry, Membership, Replica, RestoredState, StateMachine } from '../../../src/core/replica.js';
 import { BftClient } from '../../../src/protocols/pbft/client.js';
 import { PbftHost } from '../../../src/protocols/pbft/host.js';
 import {
-  PbftReplica, signRequest, type ClientRequest, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReply,
+  PbftReplica, signRequest, type ClientRequest, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftReply,
 } from '../../../src/protocols/pbft/index.js';
 import { SimKeyring } from '../../../src/sim/sim-authenticator.js';
 import type { Adapter, ClusterSpec, Command, DriverIO } from '../interaction/adapter.js';
@@ -52,6 +53,10 @@ class ListMachine implements StateMachine<string> {
   }
   restore(data: Uint8Array): void {
     this.ops = JSON.parse(dec.decode(data)) as string[];
+  }
+  /** A read-only request: names how many operations were applied, and the request. */
+  query(command: Uint8Array): string {
+    return `read:${this.ops.length}:${dec.decode(command)}`;
   }
 }
 
@@ -122,8 +127,9 @@ export class PbftAdapter implements Adapter<PbftMessage, PbftHardState>, PbftWor
       ...(onDisk === null ? {} : { restored: onDisk }),
     });
     const sm = new ListMachine();
-    const service = { sm, query: (op: Uint8Array) => `read:${sm.ops.length}:${dec.decode(op)}`, encodeResult: (r: string) => enc.encode(r) };
-    this.hosts.set(id, new PbftHost(replica, service, auth, onDisk?.snapshot ?? null));
+    const host = new PbftHost<string>(replica, { replica, stateMachine: sm, encodeResult: (r: string) => enc.encode(r), authenticator: auth });
+    host.restart(onDisk?.snapshot ?? null);
+    this.hosts.set(id, host);
     this.machines.set(id, sm);
     if (!this.executed.has(id)) this.executed.set(id, new Map());
     return replica;
@@ -134,29 +140,40 @@ export class PbftAdapter implements Adapter<PbftMessage, PbftHardState>, PbftWor
     const host = this.hosts.get(node.id);
     if (host === undefined || host.replica !== node.replica) throw new Error(`${node.id} has no host`);
     const executed = this.executed.get(node.id)!;
-    host.persister = {
-      save: (p) => {
+    const replica = node.replica;
+    // What the driver does with each Ready (persist, keep a stable checkpoint, install a
+    // transferred state, execute); the messages leave once every Ready of this round is durable.
+    const out: PbftMessage[] = [];
+    const output: ApplyOutput<PbftMessage, string> = { applied: () => {}, configApplied: () => {}, executed: () => {}, send: (m) => out.push(m) };
+    while (replica.hasReady()) {
+      const rd = replica.ready() as PbftReady;
+      const p = rd.persist;
+      if (p !== null) {
         if (p.snapshot !== null) io.print(`persist state transfer: checkpoint ${p.snapshot.meta.index}`);
         for (const e of p.entries) io.print(`persist slot: ${this.printer.slot(e)}`);
         if (p.hardState !== null) io.print(`persist hard state: ${this.printer.hardState(p.hardState)}`);
         node.store.write(p);
         node.store.sync();
-      },
-      saveCheckpoint: (c) => {
-        io.print(`stable checkpoint: ${c.meta.index}`);
-        node.store.saveSnapshot(c);
-      },
-    };
-    host.onExecute = (batch) => {
-      const what = batch.requests.map((r) => dec.decode(r.op)).join(',') || 'null';
-      executed.set(batch.seq, what);
-      io.applied(batch.seq, `${batch.seq}: ${describeBatch(batch.requests)}`);
-    };
-    host.onRestore = (seq) => {
-      io.print(`state machine restored from checkpoint ${seq}`);
-      io.restoredTo(seq);
-    };
-    for (const m of host.process()) io.send(m, 'send');
+      }
+      const keep = host.snapshotToKeep(rd);
+      if (keep !== null) {
+        io.print(`stable checkpoint: ${keep.meta.index}`);
+        node.store.saveSnapshot(keep);
+      }
+      if (p?.snapshot != null) {
+        const at = host.install(p.snapshot);
+        io.print(`state machine restored from checkpoint ${at.index}`);
+        io.restoredTo(at.index);
+      }
+      out.push(...rd.send);
+      host.apply(rd, output);
+      for (const batch of rd.batches) {
+        executed.set(batch.seq, batch.requests.map((r) => dec.decode(r.op)).join(',') || 'null');
+        io.applied(batch.seq, `${batch.seq}: ${describeBatch(batch.requests)}`);
+      }
+      replica.advance(rd);
+    }
+    for (const m of out) io.send(m, 'send');
   }
 
   deliverElsewhere(m: PbftMessage): string[] {

@@ -1,0 +1,37 @@
+/**
+ * A few simulator runs have their trace hash pinned (trace-hashes.json): a change to the driver,
+ * the storage, a core or the simulator that changes behaviour shows here, on purpose or not. After
+ * an intended change, regenerate with `REWRITE=1 node --test dist/test/sim/trace-hashes.test.js`
+ * and say in the commit why the runs changed.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { it } from 'node:test';
+import { runSeed } from '../../src/sim/run.js';
+
+/** The pinned runs: short, so this stays quick. */
+const RUNS = [
+  { protocol: 'raft', nodes: 5, seed: 1 },
+  { protocol: 'raft', nodes: 3, seed: 2 },
+  { protocol: 'multipaxos', nodes: 5, seed: 1 },
+  { protocol: 'pbft', nodes: 4, seed: 1 },
+  { protocol: 'raft', nodes: 5, seed: 3, stateMachine: 'etcd' as const },
+];
+const SHORT = { faultWindowMs: 1_500, livenessBoundMs: 1_500 };
+
+/** The JSON file beside this test's source (not its compiled copy). */
+const FILE = fileURLToPath(new URL('../../../test/sim/trace-hashes.json', import.meta.url));
+
+const key = (r: (typeof RUNS)[number]): string => `${r.protocol} nodes=${r.nodes} seed=${r.seed}${'stateMachine' in r ? ` ${r.stateMachine}` : ''}`;
+
+it('pinned simulator runs keep their trace hashes', () => {
+  const observed: Record<string, string> = {};
+  for (const r of RUNS) observed[key(r)] = runSeed({ ...r, ...SHORT }).traceHash;
+  if (process.env['REWRITE'] === '1') {
+    writeFileSync(FILE, `${JSON.stringify(observed, null, 2)}\n`);
+    return;
+  }
+  const pinned = JSON.parse(readFileSync(FILE, 'utf8')) as Record<string, string>;
+  assert.deepEqual(observed, pinned, 'a pinned run changed behaviour; if intended, rewrite with REWRITE=1 and say why');
+});
