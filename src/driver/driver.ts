@@ -169,7 +169,7 @@ export class Driver<R> {
     if (protocol.client.kind === 'leader') {
       this.leaderModel = new LeaderProposals<R>({
         id: o.id,
-        incarnation: this.mutant === 'reuse-request-ids' ? '0' : incarnation,
+        incarnation,
         get running() { return self.running; },
         leadership: () => {
           const s = this.core.status();

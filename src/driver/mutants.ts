@@ -8,7 +8,6 @@ import type { MutantInfo } from '../core/replica.js';
 export const DRIVER_MUTANTS = [
   { name: 'ack-before-fsync', description: 'the driver lets a Ready\'s messages (acknowledgements, votes) leave as soon as its write is issued, before the fsync: a power loss forgets what was acknowledged' },
   { name: 'apply-before-snapshot-persist', description: 'the driver makes a Ready\'s hard state and entries durable, and applies, before the snapshot that Ready installs is durable (etcd: "save the snapshot before any other entries or hard state"): a power loss in between leaves a commit index beyond the log' },
-  { name: 'reuse-request-ids', description: 'a restarted member numbers its forwarded proposals and read requests from 1 again: a late answer to the previous incarnation\'s request is taken for the new one\'s' },
   { name: 'checkpoint-after-records', description: 'the driver stores a stable checkpoint the core asks to keep only after the records of the same Ready: a power loss in between leaves records beyond the window the surviving checkpoint allows' },
 ] as const satisfies readonly MutantInfo[];
 

@@ -22,6 +22,8 @@ const DATA_DIR = '/member/data';
  */
 export const SIM_SEGMENT_BYTES = 64 * 1024;
 export const SIM_SNAPSHOT_CHUNK_BYTES = 8 * 1024;
+/** Share of power losses right after a write that lose everything unsynced (the rest: as the seed decides). */
+const IMMEDIATE_LOSS_SHARE = 0.8;
 /** The end of the segment being appended to that disk faults leave alone (recent writes: a flip there reads as a torn write). */
 const RECENT_TAIL_BYTES = 4096;
 /** fsync latencies a member's disk draws from when disk faults are on (a slow disk among fast ones). */
@@ -65,8 +67,11 @@ export class MemberDisk implements SimDisk {
     this.fs.crash();
   }
 
-  powerLoss(): string {
-    this.fs.powerLoss(this.o.diskFaults ? {} : { files: 'lost', dirs: 'lost' });
+  powerLoss(immediate: boolean): string {
+    // Right after a write (an aimed power loss), the drive has most likely not flushed it on its
+    // own: it is lost. Otherwise, with disk faults, the seed decides what of the rest survives.
+    const fresh = immediate && this.random.chance(IMMEDIATE_LOSS_SHARE);
+    this.fs.powerLoss(this.o.diskFaults && !fresh ? {} : { files: 'lost', dirs: 'lost' });
     return this.fs.lastPowerLoss();
   }
 

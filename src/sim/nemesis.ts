@@ -43,6 +43,9 @@ export const CLUSTER_POWER_LOSS_SHARE = 0.25;
 /** Clock rates a skew fault draws, when the protocol tolerates any drift: from half to twice true time. */
 export const MIN_SKEW_RATE = 0.5;
 export const MAX_SKEW_RATE = 2;
+/** Share of strikes that bring several faults at once, and how many at most. */
+export const COMPOUND_STRIKE_SHARE = 0.25;
+export const MAX_COMPOUND_FAULTS = 3;
 /**
  * Share of crashes that are a crash loop: the process dies again soon after each restart, up to
  * this many times. Each incarnation lives briefly, so answers meant for one reach the next: the
@@ -127,14 +130,20 @@ export const FAULTS: Readonly<Record<FaultKind, { readonly description: string; 
 export class Nemesis {
   constructor(private readonly site: NemesisSite) {}
 
-  /** One fault, picked from the run's kinds; returns when to strike next. */
+  /**
+   * One fault, or now and then several at once (faults in real clusters come together: a
+   * partition while a member crash-loops, a slow disk during a pause); returns when to strike next.
+   */
   strike(): number {
     const s = this.site;
     const kinds = [...s.faults].filter((k) => FAULTS[k].weight > 0);
     const next = s.storm ? s.rng.int(60, 400) : s.rng.int(300, 1500);
     if (kinds.length === 0) return next;
-    const kind = weightedPick(s.rng, kinds);
-    FAULTS[kind].inject(s, s.storm ? s.rng.int(50, 600) : s.rng.int(300, 2500));
+    const count = s.rng.chance(COMPOUND_STRIKE_SHARE) ? s.rng.int(2, MAX_COMPOUND_FAULTS) : 1;
+    for (let i = 0; i < count; i++) {
+      const kind = weightedPick(s.rng, kinds);
+      FAULTS[kind].inject(s, s.storm ? s.rng.int(50, 600) : s.rng.int(300, 2500));
+    }
     return next;
   }
 

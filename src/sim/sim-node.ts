@@ -59,7 +59,8 @@ export interface SimDisk {
   /** The process died: the kernel keeps what it was given; pending I/O callbacks never run. */
   crash(): void;
   /** Power loss: only synced data survives (and, per seed, torn or reordered parts of the rest). */
-  powerLoss(): string;
+  /** `immediate`: right after the write the fault was aimed at (it has most likely not reached the platter). */
+  powerLoss(immediate: boolean): string;
 }
 
 export class SimNode<R> implements TurnOwner {
@@ -172,7 +173,7 @@ export class SimNode<R> implements TurnOwner {
   }
 
   /** The process dies now (`powerLoss`: and its machine loses power). Nothing it queued leaves. */
-  stop(powerLoss: boolean): string {
+  stop(powerLoss: boolean, immediate = false): string {
     if (!this.up && !this.starting) return '';
     this.starting = false;
     const at = this.driver?.appliedPosition() ?? null;
@@ -190,7 +191,7 @@ export class SimNode<R> implements TurnOwner {
     // power loss takes the kernel's unsynced pages with it, so it is rebuilt from the snapshot.
     this.keptState = this.env.durableStateMachine && !powerLoss && this.sm !== null && at !== null ? { sm: this.sm, at } : null;
     this.sm = null;
-    if (powerLoss) return this.disk.powerLoss();
+    if (powerLoss) return this.disk.powerLoss(immediate);
     this.disk.crash();
     return '';
   }
@@ -213,6 +214,10 @@ export class SimNode<R> implements TurnOwner {
   }
 
   // ---- TurnOwner -------------------------------------------------------------------------------
+
+  describe(): string {
+    return this.key;
+  }
 
   failed(err: unknown): boolean {
     if (!this.byzantine) return false;
@@ -243,7 +248,7 @@ export class SimNode<R> implements TurnOwner {
     }
     if (crash !== null) {
       this.crashAtTurnEnd = null;
-      const what = this.stop(crash.kind === 'power-loss');
+      const what = this.stop(crash.kind === 'power-loss', true);
       this.env.world.note(`nemesis ${crash.kind} ${this.key}${crash.loseMessages ? ' mid-turn' : ''}${what === '' ? '' : ` (${what})`}`);
       this.env.world.after(crash.restartAfterMs, () => this.start(crash.kind === 'crash'));
     }

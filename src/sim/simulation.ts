@@ -25,7 +25,7 @@ import { Nemesis, STORM_RUN_SHARE, type NemesisSite } from './nemesis.js';
 import { TWINS, type SimOptions } from './options.js';
 import { SimKeyring } from './sim-authenticator.js';
 import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
-import type { CustomEvent } from './world.js';
+import { MemberCrashed, type CustomEvent } from './world.js';
 import { World } from './world.js';
 import { EtcdWorkload } from './workloads/etcd.js';
 import { RegisterWorkload } from './workloads/register.js';
@@ -275,7 +275,7 @@ export class Simulation {
     const aimed: SimDisk = {
       open: (ready) => disk.open((storage) => ready(this.aimAfterSync(node, storage))),
       crash: () => disk.crash(),
-      powerLoss: () => disk.powerLoss(),
+      powerLoss: (immediate) => disk.powerLoss(immediate),
     };
     const node: SimNode<unknown> = new SimNode<unknown>(key, id, index, liar, this.environment(), aimed);
     disk.owner = node;
@@ -446,7 +446,7 @@ export class Simulation {
     try {
       this.deliverNow(d);
     } catch (err) {
-      if (!n.failed(err)) throw err;
+      if (!n.failed(err)) throw err instanceof InvariantViolation ? err : new MemberCrashed(n, err);
     }
   }
 

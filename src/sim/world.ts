@@ -6,6 +6,7 @@
  * turn's messages to its sockets at the end of the turn: a process killed mid-turn never sends
  * them). One seeded PRNG drives every choice, so a seed reproduces the run event for event.
  */
+import { InvariantViolation } from '../core/replica.js';
 import { EventQueue } from './event-queue.js';
 import { SimTrace } from './trace.js';
 
@@ -20,6 +21,8 @@ export interface TurnOwner {
   endTurn(): void;
   /** Something this owner ran threw: true if the owner absorbs it (a Byzantine member just stops). */
   failed(err: unknown): boolean;
+  /** Who this is, for reports. */
+  describe(): string;
 }
 
 export interface CallEvent {
@@ -36,6 +39,27 @@ export interface CustomEvent {
 }
 
 type Event = CallEvent | CustomEvent;
+
+/**
+ * A member's code threw while it ran a turn: the process would die there. An assertion is a bug
+ * report the core or driver wrote; any other error (a TypeError on data read back from disk, a
+ * command the state machine could not apply) is one nobody wrote, and the simulator reports both.
+ */
+export class MemberCrashed extends InvariantViolation {
+  override readonly name = 'MemberCrashed';
+  constructor(readonly owner: TurnOwner, readonly error: unknown) {
+    super(isAssertion(error) ? 'assertion' : 'member crashed', `${owner.describe()}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+  }
+}
+
+function isAssertion(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AssertionFailure';
+}
+
+function memberCrashed(owner: TurnOwner, err: unknown): Error {
+  // A violation the checks raised inside the turn is already a report: pass it on as it is.
+  return err instanceof InvariantViolation ? err : new MemberCrashed(owner, err);
+}
 
 export interface Timer {
   cancel(): void;
@@ -129,7 +153,7 @@ export class World<E extends CustomEvent = CustomEvent> {
     try {
       e.fn();
     } catch (err) {
-      if (!owner.failed(err)) throw err;
+      if (!owner.failed(err)) throw memberCrashed(owner, err);
     }
   }
 
@@ -148,7 +172,7 @@ export class World<E extends CustomEvent = CustomEvent> {
       try {
         fn();
       } catch (err) {
-        if (!owner.failed(err)) throw err;
+        if (!owner.failed(err)) throw memberCrashed(owner, err);
       }
     }
     this.deferredCount = 0;

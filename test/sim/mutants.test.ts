@@ -17,12 +17,15 @@ const SEEDS = 300;
  * run is then the right answer.
  */
 const WITHOUT_EFFECT: Record<string, Record<string, string>> = {
+  raft: {
+    'checkpoint-after-records': 'the driver takes its own snapshots after the Ready: no Ready asks it to keep one',
+  },
   multipaxos: {
     'apply-before-snapshot-persist': 'its commit point is volatile: a snapshot written apart from the slots cannot leave a commit index beyond the log',
+    'checkpoint-after-records': 'the driver takes its own snapshots after the Ready: no Ready asks it to keep one',
   },
   pbft: {
     'apply-before-snapshot-persist': 'it has no durable commit index: a transferred checkpoint written apart from the slots is fetched again',
-    'reuse-request-ids': 'its members order through their own signed quorum clients (timestamps grow across restarts), not by forwarding to a leader',
   },
 };
 

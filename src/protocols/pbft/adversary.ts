@@ -16,9 +16,10 @@ import {
 } from './payloads.js';
 import type { ClientRequest, PbftMessage, PbftReply, SignedPrePrepare } from './types.js';
 import { pack } from '../../core/codec.js';
+import { mutateMessage } from './mutator.js';
 
 export const BYZANTINE_KINDS = [
-  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared',
+  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared', 'mutate',
 ] as const;
 export type ByzantineKind = (typeof BYZANTINE_KINDS)[number];
 
@@ -33,11 +34,14 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   'corrupt-state': 'answers state transfer with corrupted state',
   'wrong-reply': 'answers clients with a result the service never produced (colluders agree on it)',
   'hide-prepared': 'view changes that claim nothing prepared since the stable checkpoint (its certificates left out)',
+  mutate: 'changes one field of what it sends (views, sequence numbers, digests, batches, timestamps, results, certificates) and signs the result validly with its own keys',
 };
 
 /** A message to send after `delayMs` more than the network's own latency. */
 type Outgoing = AdversaryOutput<PbftMessage>;
 
+/** Share of a mutating liar's messages it changes (the rest keep it in the protocol, so its changes land). */
+export const MUTATE_SHARE = 0.2;
 /** Stories an equivocating primary retells to restarted replicas over a run, at most (its memory is bounded too). */
 export const MAX_RETOLD_STORIES = 256;
 /** Messages a replay adversary remembers, at most. */
@@ -66,6 +70,8 @@ export class PbftAdversary implements Adversary<PbftMessage> {
   private readonly originals = new Map<string, SignedPrePrepare>();
   /** Stories retold to a restarted replica, at most (per run). */
   private retold = 0;
+  /** Honest PREPAREs the liars received, by view|seq|digest (signed by their senders: valid anywhere). */
+  private readonly preparesSeen = new Map<string, PbftMessage[]>();
   private readonly seen: PbftMessage[] = [];
   /** Whether this run's equivocating primary falls quiet after its first two stories. */
   private readonly quietAfterEquivocating: boolean;
@@ -123,6 +129,13 @@ export class PbftAdversary implements Adversary<PbftMessage> {
    * honest replica. Made without the honest replicas' keys, none of it may be accepted.
    */
   observe(msg: PbftMessage, by: NodeId): Outgoing[] {
+    if (this.has('equivocate') && msg.type === 'prepare' && !this.byzantine.has(msg.prepare.replica)) {
+      const key = `${msg.prepare.view}|${msg.prepare.seq}|${msg.prepare.digest}`;
+      const list = this.preparesSeen.get(key) ?? [];
+      if (list.length < this.replicas.length && !list.some((p) => p.type === 'prepare' && p.prepare.replica === msg.prepare.replica)) list.push(msg);
+      this.preparesSeen.set(key, list);
+      if (this.preparesSeen.size > MAX_REPLAY_MEMORY) this.preparesSeen.delete(this.preparesSeen.keys().next().value!);
+    }
     const retold = this.retellAfterRestart(msg, by);
     if (retold.length > 0) return retold;
     if (this.has('replay') && msg.type !== 'request') {
@@ -174,6 +187,7 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       m = { ...m, data };
     }
     if (m !== null && this.has('wrong-reply') && m.type === 'reply') m = this.lie(m, auth);
+    if (m !== null && this.has('mutate') && this.rng.chance(MUTATE_SHARE)) m = mutateMessage(m, { random: this.rng, auth, replicas: this.replicas }) ?? m;
     if (m !== null && this.has('hide-prepared') && m.type === 'view-change' && m.viewChange.prepared.length > 0) {
       const { signature: _, ...vc } = { ...m.viewChange, prepared: [] };
       m = { ...m, viewChange: { ...vc, signature: auth.sign(viewChangePayload(vc)) } };
@@ -224,6 +238,9 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       const story = inB ? original : alt;
       this.retold++;
       out.push({ msg: { type: 'pre-prepare', from: by, to: msg.from, prePrepare: story, retransmitted: true }, delayMs: 0 });
+      // With the other group's PREPAREs for that story (replayed as they were signed), so the
+      // replica can prepare it at once.
+      for (const p of this.preparesSeen.get(`${story.view}|${story.seq}|${story.digest}`) ?? []) out.push({ msg: { ...p, to: msg.from }, delayMs: 0 });
       out.push({ msg: { type: 'commit', from: by, to: msg.from, view: story.view, seq: story.seq, digest: story.digest, replica: by, macs: { [msg.from]: auth.mac(commitPayload(story.view, story.seq, story.digest, by), msg.from) } }, delayMs: 0 });
     }
     return out;
