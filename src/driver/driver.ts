@@ -203,7 +203,10 @@ export class Driver<R> {
       },
       send: (msg) => this.heldReplies.push(msg),
     };
-    this.log('info', 'driver started', { id: o.id, restoredEntries: restored.entries.length, applied: this.position.index });
+    const fromLog = restored.hardState !== null || restored.snapshot !== null || restored.entries.length > 0;
+    this.log('info', fromLog ? 'restarting from its log' : 'starting with an empty log', {
+      id: o.id, protocol: protocol.name, snapshot: restored.snapshot?.meta.index ?? null, entries: restored.entries.length, applied: this.position.index,
+    });
     this.kick();
   }
 
@@ -404,7 +407,7 @@ export class Driver<R> {
       this.position = this.host.install(snapshot);
       this.entriesSinceSnapshot = 0;
       this.membershipChanged = true; // the snapshot carries its own configuration
-      this.log('info', 'installed snapshot', { index: snapshot.meta.index, term: snapshot.meta.term });
+      this.log('info', 'installed snapshot from leader', { index: snapshot.meta.index, term: snapshot.meta.term });
     }
     if (!sentEarly) this.sendAll(rd.send);
     if (!appliedEarly) this.applyCommitted(rd);

@@ -73,7 +73,7 @@ test('quorate serve: the pbft key flags are checked together, and pbft without k
   assert.equal(insecure.memberKeys, 'insecure-from-token');
   assert.throws(() => flags('--bft-private-key', 'm1.key'), (e: unknown) => e instanceof UsageError && /go together/.test(e.message));
   assert.throws(() => flags('--bft-insecure-keys-from-token', '--bft-private-key', 'm1.key', '--bft-public-keys', 'p.json'), (e: unknown) => e instanceof UsageError && /one or the other/.test(e.message));
-  assert.throws(() => parseServeFlags(['--bft-insecure-keys-from-token']), (e: unknown) => e instanceof UsageError && /--protocol pbft only/.test(e.message));
+  assert.throws(() => parseServeFlags(['--bft-insecure-keys-from-token']), (e: unknown) => e instanceof UsageError && /only to protocols whose members need keys; raft does not/.test(e.message));
 
   const dir = mkdtempSync(join(tmpdir(), 'quorate-serve-nokeys-'));
   try {

@@ -115,7 +115,7 @@ test('PBFT: 8 SIGKILL/restart cycles of single members (the primary every third)
   const cluster = await ProcessCluster.start(4, ['--protocol', 'pbft'], { memberKeys: true, leaderQuorum: 3 });
   await withCluster(cluster, async () => {
     const { result, verdict, checked } = await killCycles(cluster, { count: 8, seed: 11, beforeKillMs: 500, downMs: (r) => 300 + (r % 500) });
-    const restarts = cluster.seen.get('restarting pbft replica from its log') ?? 0;
+    const restarts = cluster.seen.get('restarting from its log') ?? 0;
     const left = cluster.names.filter((n) => !checked.includes(n));
     t.diagnostic(`8 cycles: ${result.okWrites} acknowledged writes, ${result.okReads} reads, ${result.failed} failed or unknown; 0 lost on ${checked.join(',')}${left.length > 0 ? ` (${left.join(',')} alone in a view change)` : ''}; ${restarts} restarts from the log; checker: ${verdict}`);
     assert.ok(restarts >= 8, `every restarted member came back from its log (${restarts})`);

@@ -59,7 +59,7 @@ export class ProcessCluster {
   readonly output: string[] = [];
   /** How many output lines matched each watched phrase (counted as they stream by). */
   readonly seen = new Map<string, number>();
-  private static readonly WATCHED = ['snapshot taken', 'installed snapshot from leader', 'restored state machine from snapshot', 'restarting pbft replica from its log'];
+  private static readonly WATCHED = ['snapshot taken', 'installed snapshot from leader', 'restored state machine from snapshot', 'restarting from its log'];
 
   private constructor(
     readonly names: readonly string[],
