@@ -51,7 +51,7 @@ export interface ApplyOutput<M, R> {
    * A client request was executed (or, `readOnly`, answered from the current state) with this
    * result (Byzantine protocols: the member's own clients wait for it).
    */
-  executed(client: Principal, timestamp: number, result: R | undefined, readOnly: boolean): void;
+  executed(client: Principal, timestamp: number, result: R | undefined, readOnly: boolean, at: Index): void;
   /** A message to send once the Ready's persist is durable (a reply to a client). */
   send(msg: M): void;
 }
@@ -111,7 +111,8 @@ export type ClientModel<M extends Envelope> =
   | { readonly kind: 'leader' }
   | {
     readonly kind: 'quorum';
-    createClient(auth: Authenticator, replicas: readonly NodeId[], firstTimestamp: number): QuorumClient<M>;
+    /** `mutant`: a test-only mutant of the protocol, if its client has one. */
+    createClient(auth: Authenticator, replicas: readonly NodeId[], firstTimestamp: number, mutant?: string): QuorumClient<M>;
   };
 
 /** Byzantine behaviours a protocol's adversary can take (the simulator drives them). */
@@ -150,6 +151,8 @@ export interface Adversary<M extends Envelope> {
   readonly active: ReadonlySet<string>;
   /** A Byzantine replica `by` received `msg`: what it sends in reaction (besides its core's output). */
   observe(msg: M, by: NodeId): AdversaryOutput<M>[];
+  /** Whether the Byzantine replica `by` lets its core see `msg` (a liar may ignore what it receives). */
+  admit(msg: M, by: NodeId): boolean;
   /** What a Byzantine replica's honest core wanted to send becomes this. */
   transform(msg: M): AdversaryOutput<M>[];
 }

@@ -64,8 +64,8 @@ export interface DriverEvents<R> {
   keeping?(snapshot: Snapshot): void;
   /** Committed entries applied here, in order. */
   appliedEntries?(entries: readonly LogEntry[]): void;
-  /** A client request executed here (quorum client model). */
-  executed?(client: Principal, timestamp: number, result: R | undefined, readOnly: boolean): void;
+  /** A client request executed here at log position `at` (quorum client model). */
+  executed?(client: Principal, timestamp: number, result: R | undefined, readOnly: boolean, at: Index): void;
 }
 
 export interface DriverOptions<R> {
@@ -197,8 +197,8 @@ export class Driver<R> {
       configApplied: () => {
         this.membershipChanged = true;
       },
-      executed: (client, timestamp, result, readOnly) => {
-        this.events.executed?.(client, timestamp, result, readOnly);
+      executed: (client, timestamp, result, readOnly, at) => {
+        this.events.executed?.(client, timestamp, result, readOnly, at);
         if (!readOnly) this.quorumModel?.executed(client, timestamp, result);
       },
       send: (msg) => this.heldReplies.push(msg),

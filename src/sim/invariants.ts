@@ -42,6 +42,8 @@ export class Invariants {
    */
   private readonly committedBy = new Map<number, number>();
   checks = 0;
+  /** member → request → the log position it executed the request at (see executedOnce). */
+  private readonly executions = new Map<string, Map<string, number>>();
   /** index → the first entry seen applied there (see appliedCommand). */
   private readonly commands = new Map<number, LogEntry>();
 
@@ -71,6 +73,19 @@ export class Invariants {
     if (seen.kind !== entry.kind || !sameBytes(seen.data, entry.data)) {
       throw new SafetyViolation('state machine safety', `${id} applied ${commandDigest(entry)} at index ${entry.index}, another member applied ${commandDigest(seen)}`);
     }
+  }
+
+  /**
+   * Exactly once: a member executes a client's request at one log position only (it may execute
+   * it again there, after a restart from an earlier checkpoint; never at another position).
+   */
+  executedOnce(member: string, request: string, at: number): void {
+    this.checks++;
+    let m = this.executions.get(member);
+    if (m === undefined) this.executions.set(member, m = new Map());
+    const first = m.get(request);
+    if (first === undefined) m.set(request, at);
+    else if (first !== at) throw new SafetyViolation('exactly once', `${member} executed request ${request} at ${first} and again at ${at}`);
   }
 
   /**

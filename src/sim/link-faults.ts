@@ -55,6 +55,13 @@ export class LinkFaults {
     return ++this.generation.cut;
   }
 
+  /** Cut the links from every other endpoint to each of `deaf` (replacing the partition in force): they hear nobody. */
+  cutInbound(deaf: readonly string[], all: readonly string[]): number {
+    this.cut.clear();
+    for (const y of deaf) for (const x of all) if (x !== y) this.cut.add(`${x}>${y}`);
+    return ++this.generation.cut;
+  }
+
   /** Cut every link between the two groups (replacing the partition in force); returns a token for heal. */
   cutBoth(a: readonly string[], b: readonly string[]): number {
     this.cut.clear();

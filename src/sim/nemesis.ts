@@ -201,7 +201,7 @@ function pickHonestUp(s: NemesisSite): SimNode<unknown> | null {
 function partition(s: NemesisSite, lastingMs: number): void {
   const keys = s.nodes.map((n) => n.key);
   const shuffled = s.rng.shuffle([...keys]);
-  const style = s.rng.pick(['majority-minority', 'isolate', 'isolate-leader', 'bridge', 'one-way'] as const);
+  const style = s.rng.pick(['majority-minority', 'isolate', 'isolate-leader', 'bridge', 'one-way', 'deaf'] as const);
   let token: number;
   switch (style) {
     case 'majority-minority': {
@@ -228,6 +228,11 @@ function partition(s: NemesisSite, lastingMs: number): void {
       // An asymmetric link failure: one member hears everyone, nobody hears it. Long enough, it
       // also fills a leader's in-flight window with appends nobody acknowledges.
       token = s.links.cutOneWay(shuffled[0]!, shuffled.slice(1));
+      break;
+    case 'deaf':
+      // The mirror: up to a third of the members hear no other member, while everyone (clients
+      // too) hears them: they fall behind and keep answering from an old state.
+      token = s.links.cutInbound(shuffled.slice(0, s.rng.int(1, Math.max(1, Math.floor(keys.length / 3)))), keys);
       break;
   }
   s.note(`nemesis partition ${style} ${shuffled.join(',')}`);

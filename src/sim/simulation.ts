@@ -347,8 +347,9 @@ export class Simulation {
         this.faultsInjected++;
         node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
       },
-      executed: (client, timestamp, result, readOnly) => {
+      executed: (client, timestamp, result, readOnly, at) => {
         if (node.byzantine) return;
+        if (!readOnly) this.invariants.executedOnce(node.key, `${client}|${timestamp}`, at);
         const key = `${client}|${timestamp}|${readOnly ? 1 : 0}`;
         let set = this.honestResults.get(key);
         if (set === undefined) this.honestResults.set(key, set = new Set());
@@ -460,6 +461,7 @@ export class Simulation {
     else this.world.trace.mix(this.world.now, 0x64, n.index, type.length);
     if (n.byzantine && frame.kind === 'protocol' && this.adversary !== null && !n.broken) {
       for (const out of this.adversary.observe(frame.message, n.id)) this.sendMessage(n, out.msg, out.delayMs);
+      if (!this.adversary.admit(frame.message, n.id)) return;
     }
     const driver = n.driver;
     if (n.up && driver !== null) driver.receive(frame);
@@ -501,7 +503,7 @@ export class Simulation {
             throw new SafetyViolation('client accepted a forged result', detail);
           },
         };
-        const qc = new QuorumSimClient<Envelope, unknown>(c, client.createClient(keyring.authenticatorFor(principal), this.ids, 0), qsite);
+        const qc = new QuorumSimClient<Envelope, unknown>(c, client.createClient(keyring.authenticatorFor(principal), this.ids, 0, this.o.mutant), qsite);
         this.quorumClients.set(principal, qc);
         this.clients.push(qc);
       } else {
@@ -595,7 +597,8 @@ export class Simulation {
   // ---- the nemesis ------------------------------------------------------------------------------
 
   private nemesisSite(storm: boolean): NemesisSite {
-    const honest = this.ids.length - this.byzantine.size;
+    // A member that refuses to start counts against the faults the protocol tolerates, beside the liars.
+    const tolerated = this.protocol.faultModel === 'byzantine' ? byzantineFaults(this.ids.length) : Math.floor((this.ids.length - 1) / 2);
     return {
       rng: this.rng,
       links: this.links,
@@ -609,7 +612,7 @@ export class Simulation {
       restart: (n, keep) => this.restart(n, keep),
       corrupt: (n) => this.disks.get(n)?.corrupt() ?? null,
       corrupted: new Set(),
-      maxCorruptedMembers: Math.max(0, honest - Math.floor(this.ids.length / 2) - 1),
+      maxCorruptedMembers: Math.max(0, tolerated - this.byzantine.size),
     };
   }
 

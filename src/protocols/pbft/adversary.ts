@@ -19,7 +19,7 @@ import { pack } from '../../core/codec.js';
 import { mutateMessage } from './mutator.js';
 
 export const BYZANTINE_KINDS = [
-  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared', 'mutate',
+  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared', 'mutate', 'lag',
 ] as const;
 export type ByzantineKind = (typeof BYZANTINE_KINDS)[number];
 
@@ -34,6 +34,7 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   'corrupt-state': 'answers state transfer with corrupted state',
   'wrong-reply': 'answers clients with a result the service never produced (colluders agree on it)',
   'hide-prepared': 'view changes that claim nothing prepared since the stable checkpoint (its certificates left out)',
+  lag: 'ignores the pre-prepares it receives (its state stays old) and answers read-only requests from that old state',
   mutate: 'changes one field of what it sends (views, sequence numbers, digests, batches, timestamps, results, certificates) and signs the result validly with its own keys',
 };
 
@@ -157,6 +158,11 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       out.push({ msg: { type: 'commit', from: r, to: target, view: pp.view, seq: pp.seq, digest, replica: r, macs: { [target]: auth.mac(commitPayload(pp.view, pp.seq, digest, r), target) } }, delayMs: 0 });
     }
     return out;
+  }
+
+  admit(msg: PbftMessage): boolean {
+    // A lagging liar never takes part in ordering, so nothing holds back its read-only answers.
+    return !(this.has('lag') && (msg.type === 'pre-prepare' || msg.type === 'new-view' || msg.type === 'state'));
   }
 
   /** What a Byzantine replica's honest core wanted to send becomes this. */

@@ -6,7 +6,7 @@
  * ordered one. Pure: the caller moves messages and runs the timer.
  */
 import type { Authenticator, Principal } from '../../core/authenticator.js';
-import { byzantineFaults } from '../../core/quorum.js';
+import { byzantineFaults, byzantineQuorum } from '../../core/quorum.js';
 import type { QuorumClient } from '../../core/protocol.js';
 import type { NodeId } from '../../core/ids.js';
 import { replyPayload, signRequest, toHex, type ClientRequest, type PbftMessage, type PbftReply } from './index.js';
@@ -26,9 +26,15 @@ export class BftClient implements QuorumClient<PbftMessage> {
   private readonly replies = new Map<NodeId, PbftReply>();
   invalidReplies = 0;
 
-  constructor(private readonly auth: Authenticator, private readonly replicas: readonly NodeId[], firstTimestamp = 0) {
+  /** Matching replies a read-only result needs: the replicas' quorum (2f + 1 at N = 3f + 1, more otherwise). */
+  private readonly readQuorum: number;
+
+  constructor(private readonly auth: Authenticator, private readonly replicas: readonly NodeId[], firstTimestamp = 0, mutant?: string) {
     this.f = byzantineFaults(replicas.length);
     this.timestamp = firstTimestamp;
+    // A read-only request is answered without ordering, so its replies must come from a quorum
+    // that intersects every write's quorum in an honest replica: the replicas' own quorum size.
+    this.readQuorum = mutant === 'small-read-quorum' ? 2 * this.f + 1 : byzantineQuorum(replicas.length);
   }
 
   get id(): Principal {
@@ -78,7 +84,7 @@ export class BftClient implements QuorumClient<PbftMessage> {
     }
     if (r.timestamp !== c.request.timestamp || r.readOnly !== c.request.readOnly) return null;
     this.replies.set(r.replica, r);
-    const need = c.request.readOnly ? 2 * this.f + 1 : this.f + 1;
+    const need = c.request.readOnly ? this.readQuorum : this.f + 1;
     const key = toHex(r.result);
     let matching = 0;
     let highestView = 0;
@@ -102,7 +108,7 @@ export class BftClient implements QuorumClient<PbftMessage> {
     const counts = new Map<string, number>();
     for (const x of this.replies.values()) counts.set(toHex(x.result), (counts.get(toHex(x.result)) ?? 0) + 1);
     const best = Math.max(0, ...counts.values());
-    return best + (this.replicas.length - this.replies.size) < 2 * this.f + 1;
+    return best + (this.replicas.length - this.replies.size) < this.readQuorum;
   }
 
   private toAll(request: ClientRequest): PbftMessage[] {

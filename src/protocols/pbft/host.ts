@@ -56,15 +56,15 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
     const rd = ready as PbftReady;
     const view = this.replica.status().view;
     for (const batch of rd.batches) {
-      for (const r of batch.requests) {
+      batch.requests.forEach((r, i) => {
+        // Executed before (a faulty primary ordered it again): not again; its reply stands.
+        if (batch.fresh[i] !== true) return;
         const value = r.op.byteLength === 0 ? undefined : this.sm.apply(r.op, batch.seq as Index);
         const result = this.encode(value);
-        const last = this.lastReply.get(r.client);
-        if (last !== undefined && last.timestamp >= r.timestamp) continue; // executed before: the session answered, no new reply
         this.lastReply.set(r.client, { timestamp: r.timestamp, view, result });
-        out.executed(r.client, r.timestamp, value, false);
+        out.executed(r.client, r.timestamp, value, false, batch.seq as Index);
         out.send(this.reply(r.client, r.timestamp, view, result, false));
-      }
+      });
       this.lastApplied = batch.seq;
       if (batch.seq % this.replica.checkpointIntervalSeqs === 0) this.replica.compact(batch.seq as Index, this.sm.snapshot());
     }
@@ -92,7 +92,7 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
   private answerRead(r: ClientRequest, view: number, out: ApplyOutput<PbftMessage, R>): void {
     if (this.sm.query === undefined) return; // the client times out and asks again as an ordered request
     const value = r.op.byteLength === 0 ? undefined : this.sm.query(r.op);
-    out.executed(r.client, r.timestamp, value, true);
+    out.executed(r.client, r.timestamp, value, true, this.lastApplied as Index);
     out.send(this.reply(r.client, r.timestamp, view, this.encode(value), true));
   }
 

@@ -606,7 +606,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       if (retransmitted && s.prePrepare.digest === pp.digest) this.helpLaggard(pp.seq, from);
       return;
     }
-    if (!Array.isArray(pp.batch) || !pp.batch.every((r) => this.validRequest(r)) || this.batchDigest(pp.batch) !== pp.digest) return this.bad();
+    if (!this.validBatch(pp)) return this.bad();
     s.prePrepare = pp;
     this.dirtySlots.add(pp.seq);
     if (this.mutant === 'no-prepare-phase') {
@@ -709,15 +709,17 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       if (d === undefined) break;
       this.lastExecuted = seq;
       progressed = true;
+      const fresh: boolean[] = [];
       for (const r of d.batch) {
         const last = this.lastExecutedTimestamp.get(r.client) ?? 0;
+        fresh.push(r.timestamp > last || this.mutant === 'execute-duplicates');
         if (r.timestamp > last) this.lastExecutedTimestamp.set(r.client, r.timestamp);
         const p = this.pending.get(r.client);
         if (p !== undefined && p.timestamp <= r.timestamp) this.pending.delete(r.client);
         this.assigned.delete(requestKey(r));
       }
       this.applyOut.push({ index: seq as Index, term: d.view as Term, kind: d.batch.length === 0 ? 'noop' : 'command', data: pack(d.batch.map((r) => [r.client, r.timestamp])) });
-      this.batchesOut.push({ seq, view: d.view, requests: d.batch });
+      this.batchesOut.push({ seq, view: d.view, requests: d.batch, fresh });
       if (seq % this.checkpointIntervalSeqs === 0) {
         this.clientTablesAt.set(seq, [...this.lastExecutedTimestamp].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
       }
@@ -1046,6 +1048,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     return true;
   }
 
+  /** A pre-prepare's batch is what its digest names, and every request in it is signed by its client. */
+  private validBatch(pp: SignedPrePrepare): boolean {
+    return Array.isArray(pp.batch) && pp.batch.every((r) => this.validRequest(r)) && this.batchDigest(pp.batch) === pp.digest;
+  }
+
   private validCertificate(c: PreparedCertificate): boolean {
     const pp = c.prePrepare;
     if (pp.primary !== this.primaryOf(pp.view) || !this.verifySig(prePreparePayload(pp.view, pp.seq, pp.digest, pp.primary), pp.primary, pp.signature)) return false;
@@ -1146,6 +1153,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       const pp = nv.prePrepares[i]!;
       if (pp.view !== nv.view || pp.seq !== want.seq || pp.digest !== want.digest || pp.primary !== nv.primary) return this.bad();
       if (!this.verifySig(prePreparePayload(pp.view, pp.seq, pp.digest, pp.primary), pp.primary, pp.signature)) return this.bad();
+      // The signatures cover digests only: the batch this replica will execute must be the one
+      // the digest names, of requests their clients signed (as for any pre-prepare).
+      if (this.mutant !== 'trust-new-view-batches' && !this.validBatch(pp)) return this.bad();
     }
     this.enterView(nv, o.checkpoint, o.maxSeq);
   }

@@ -108,6 +108,12 @@ export interface CommittedBatch {
   readonly seq: number;
   readonly view: number;
   readonly requests: readonly ClientRequest[];
+  /**
+   * Parallel to `requests`: false for a request at or below its client's last executed timestamp
+   * (Castro: executed once; a faulty primary may order it again). Decided from the client table,
+   * which is replicated state (part of every checkpoint), so every replica decides alike.
+   */
+  readonly fresh: readonly boolean[];
 }
 
 /**

@@ -7,7 +7,7 @@
 import { macVector } from '../../../src/core/authenticator.js';
 import { nodeId, type NodeId } from '../../../src/core/ids.js';
 import {
-  commitPayload, checkpointPayload, newViewPayload, prePreparePayload, preparePayload,
+  commitPayload, checkpointPayload, newViewPayload, prePreparePayload, preparePayload, replyPayload,
   type PbftHardState, type PbftMessage, type SignedPrePrepare,
 } from '../../../src/protocols/pbft/index.js';
 import type { Command } from '../interaction/adapter.js';
@@ -106,6 +106,21 @@ export function byzantineCommands(w: PbftWorld): Record<string, Command<PbftMess
       });
     },
 
+    /**
+     * `lie-read n4 result=read:0`: n4 answers read-only requests with `result` (a state from
+     * before the writes it has seen), MAC'd with its own keys as any reply of its own.
+     */
+    'lie-read': (d, env) => {
+      const liar = env.node(arg(d, 0, 'the liar')).id;
+      const result = new TextEncoder().encode(option(d, 'result'));
+      addRule(env, `${liar} answers reads with an old state`, (m) => {
+        if (m.type !== 'reply' || m.from !== liar || !m.readOnly) return m;
+        const body = new TextDecoder().decode(m.result);
+        const lie = new Uint8Array([...result, ...new TextEncoder().encode(body.slice(body.indexOf(':', 5)))]);
+        return { ...m, result: lie, mac: w.auth(liar).mac(replyPayload(m.view, m.client, m.timestamp, m.replica, m.readOnly, lie), m.client) };
+      });
+    },
+
     /** `corrupt-state n1`: the state n1 serves in a state transfer has one bit flipped. */
     'corrupt-state': (d, env) => {
       const liar = env.node(arg(d, 0, 'the replica')).id;
@@ -124,6 +139,26 @@ export function byzantineCommands(w: PbftWorld): Record<string, Command<PbftMess
         const nv = m.newView;
         const auth = w.auth(liar);
         const prePrepares = nv.prePrepares.map((pp) => ({ ...pp, digest: nullDigest, batch: [], signature: auth.sign(prePreparePayload(pp.view, pp.seq, nullDigest, pp.primary)) }));
+        return { ...m, newView: { ...nv, prePrepares, signature: auth.sign(newViewPayload(nv.view, nv.primary, nv.viewChanges, prePrepares)) } };
+      });
+    },
+
+    /**
+     * `forge-new-view-batch n2 op=EVIL`: n2's NEW-VIEW keeps every re-issued digest (and re-signs
+     * each pre-prepare and itself, validly, with n2's keys) but carries another batch: each request's
+     * operation replaced, so its client's signature no longer matches. The signatures cover digests
+     * only; a replica must check the batch against its digest and its requests' signatures.
+     */
+    'forge-new-view-batch': (d, env) => {
+      const liar = env.node(arg(d, 0, 'the new primary')).id;
+      const op = new TextEncoder().encode(option(d, 'op'));
+      addRule(env, `${liar} swaps the batches in its NEW-VIEW`, (m) => {
+        if (m.type !== 'new-view' || m.from !== liar) return m;
+        const nv = m.newView;
+        const auth = w.auth(liar);
+        const prePrepares = nv.prePrepares.map((pp) => ({
+          ...pp, batch: pp.batch.map((r) => ({ ...r, op })), signature: auth.sign(prePreparePayload(pp.view, pp.seq, pp.digest, pp.primary)),
+        }));
         return { ...m, newView: { ...nv, prePrepares, signature: auth.sign(newViewPayload(nv.view, nv.primary, nv.viewChanges, prePrepares)) } };
       });
     },

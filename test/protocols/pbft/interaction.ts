@@ -94,7 +94,11 @@ export class PbftAdapter implements Adapter<PbftMessage, PbftHardState>, PbftWor
   /** `authenticators`: who signs and verifies (default: the simulator's keyring); real cryptography in crypto.test.ts. */
   constructor(private readonly makeAuthenticator: ((principal: string) => Authenticator) | null = null) {}
 
+  /** The cluster's mutant, if it is one of the client's (small-read-quorum). */
+  private clientMutant: string | undefined;
+
   configure(spec: ClusterSpec) {
+    this.clientMutant = spec.options.get('mutant');
     refuseUnknown(spec.options, ['seed', 'mutant', ...OPTION_NAMES], 'a pbft cluster');
     this.ids = [...spec.ids];
     this.membership = { voters: this.ids, outgoingVoters: [], learners: [] };
@@ -189,7 +193,7 @@ export class PbftAdapter implements Adapter<PbftMessage, PbftHardState>, PbftWor
   client(name: string): BftClient {
     let c = this.clients.get(name);
     if (c === undefined) {
-      c = new BftClient(this.auth(name), this.ids);
+      c = new BftClient(this.auth(name), this.ids, 0, this.clientMutant);
       this.clients.set(name, c);
     }
     return c;
