@@ -182,15 +182,18 @@ export class DurableStorage<H> {
     const refused = this.refusal();
     if (refused !== null) return done(refused);
     if (this.pendingSaves >= this.o.maxPendingSaves) return done(new TooManyRequests('maxPendingSaves', this.o.maxPendingSaves));
-    const records: Buffer[] = [];
+    const truncateFrom = truncationPoint(persist);
+    // Entries (and the truncation they carry) go before the record naming an installed snapshot:
+    // if a power loss tears the write between them, a stale tail is gone without the snapshot
+    // (it conflicted with the leader's log, so it was never committed), rather than the snapshot
+    // surviving with the stale tail after it.
+    const records: Buffer[] = encodeEntries(truncateFrom, persist.entries, this.o.entriesRecordBytes);
     if (persist.snapshot !== null) {
       // The record naming the snapshot goes after the file and its directory entry are durable.
       const snapshot = persist.snapshot;
       this.jobs.push({ kind: 'task', what: 'snapshot file', steps: () => this.snapshotFileSteps(snapshot), done: ignore });
       records.push(encodeRecord(RecordType.Snapshot, packTransient(snapshot.meta)));
     }
-    const truncateFrom = truncationPoint(persist);
-    records.push(...encodeEntries(truncateFrom, persist.entries, this.o.entriesRecordBytes));
     if (persist.hardState !== null) records.push(encodeRecord(RecordType.HardState, packTransient(persist.hardState)));
     // The in-memory view follows the log immediately; it is what a reopen would replay.
     if (persist.snapshot !== null) this.applySnapshotMeta(persist.snapshot.meta, persist.snapshot.data);

@@ -2,7 +2,7 @@ import type { ProtocolDefinition } from '../../core/protocol.js';
 import type { NodeId } from '../../core/ids.js';
 import { RaftReplica } from './raft.js';
 import { assertKnownMutant, RAFT_MUTANTS } from './mutants.js';
-import { DEFAULT_RAFT_LIMITS, type ConfigChange, type RaftHardState, type RaftMessage, type RaftOptions } from './types.js';
+import { DEFAULT_MAX_CLOCK_DRIFT, DEFAULT_RAFT_LIMITS, type ConfigChange, type RaftHardState, type RaftMessage, type RaftOptions } from './types.js';
 
 export { RaftReplica, MAX_APPLY_ENTRIES_PER_READY, MAX_SNAPSHOT_BYTES } from './raft.js';
 export { RAFT_MUTANTS, type RaftMutant } from './mutants.js';
@@ -11,13 +11,16 @@ export * from './types.js';
 
 /** Batch sizes the simulator draws from: small batches let old-term entries travel apart from a new leader's. */
 const SIM_BATCH_SIZES = [1, 2, 4, 64] as const;
+const SIM_INFLIGHT_WINDOWS = [1, 2, 4, 256] as const;
+const SIM_UNCOMMITTED_LIMITS = [4, 10_000] as const;
+const SIM_SNAPSHOT_CHUNKS = [16, 64, 1024, 64 * 1024] as const;
 
 export const raftProtocol: ProtocolDefinition<RaftMessage, RaftHardState, RaftReplica> = {
   name: 'raft',
   summary: 'Raft with pre-vote, check-quorum, joint and single-server membership changes, ReadIndex and lease reads',
   faultModel: 'crash',
   mutants: RAFT_MUTANTS,
-  optionNames: [...Object.keys(DEFAULT_RAFT_LIMITS), 'preVote', 'checkQuorum', 'readOnly'],
+  optionNames: [...Object.keys(DEFAULT_RAFT_LIMITS), 'preVote', 'checkQuorum', 'readOnly', 'maxClockDrift'],
   timingOptions(t) {
     return {
       electionTimeoutTicks: Math.max(2, Math.round(t.electionTimeoutMs / t.tickMs)),
@@ -38,8 +41,14 @@ export const raftProtocol: ProtocolDefinition<RaftMessage, RaftHardState, RaftRe
       electionTimeoutTicks: random.chance(0.5) ? electionTimeoutTicks : Math.max(4, Math.ceil(electionTimeoutTicks / 2)),
       // Lease reads need check-quorum; a third of those runs serve reads from the lease.
       readOnly: checkQuorum && random.chance(1 / 3) ? 'lease-based' : 'safe',
+      // Small windows and limits in some runs, so that a window full of lost appends, a backlog
+      // at the uncommitted limit and a snapshot of many chunks all happen.
+      maxInflightMessages: random.pick(SIM_INFLIGHT_WINDOWS),
+      maxUncommittedEntries: random.pick(SIM_UNCOMMITTED_LIMITS),
+      snapshotChunkBytes: random.pick(SIM_SNAPSHOT_CHUNKS),
     };
   },
+  clockDriftBound: (options) => (options['readOnly'] === 'lease-based' ? Number(options['maxClockDrift'] ?? DEFAULT_MAX_CLOCK_DRIFT) : null),
   create(options) {
     if (options.mutant !== undefined) assertKnownMutant(options.mutant);
     return new RaftReplica(options as RaftOptions);

@@ -22,7 +22,13 @@ export class RaftLog {
     this.snapshotIndex = snapshotIndex;
     this.snapshotTerm = snapshotTerm;
     this.entries = [...entries];
-    this.entries.forEach((e, i) => assert(e.index === snapshotIndex + 1 + i, () => `restored log is contiguous at ${e.index}`));
+    // A log's terms never decrease (each leader appends after what it inherited): a restored log
+    // where they do holds a stale tail a snapshot install should have dropped.
+    this.entries.forEach((e, i) => {
+      assert(e.index === snapshotIndex + 1 + i, () => `restored log is contiguous at ${e.index}`);
+      const before = i === 0 ? snapshotTerm : this.entries[i - 1]!.term;
+      assert(e.term >= before, () => `restored log's term falls from ${before} to ${e.term} at ${e.index}`);
+    });
     this.stableIndex = this.lastIndex();
     this.unpersistedFrom = (this.lastIndex() + 1) as Index;
   }
@@ -136,11 +142,16 @@ export class RaftLog {
     if (this.unpersistedFrom <= this.snapshotIndex) this.unpersistedFrom = (this.snapshotIndex + 1) as Index;
   }
 
-  /** Install a leader's snapshot: keep entries after it only if the log agrees at its index. */
-  restoreSnapshot(index: Index, term: Term): void {
+  /**
+   * Install a leader's snapshot: keep entries after it only if the log agrees at its index.
+   * Returns whether entries after it were dropped (the stored log must drop them too).
+   */
+  restoreSnapshot(index: Index, term: Term): boolean {
+    let dropped = false;
     if (this.matchTerm(index, term) && index <= this.lastIndex()) {
       this.entries = this.entries.slice(index - this.snapshotIndex);
     } else {
+      dropped = this.lastIndex() > index;
       this.entries = [];
     }
     this.snapshotIndex = index;
@@ -148,5 +159,6 @@ export class RaftLog {
     this.stableIndex = Math.max(this.stableIndex, index) as Index;
     if (this.stableIndex > this.lastIndex()) this.stableIndex = this.lastIndex();
     if (this.unpersistedFrom <= index) this.unpersistedFrom = (index + 1) as Index;
+    return dropped;
   }
 }

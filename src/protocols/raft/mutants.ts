@@ -13,6 +13,11 @@ export const RAFT_MUTANTS = [
   { name: 'accept-any-vote', description: 'grants votes without the log up-to-date check (§5.4.1)' },
   { name: 'stale-read', description: 'answers ReadIndex without confirming leadership with a quorum' },
   { name: 'no-noop', description: 'a new leader does not append an entry of its own term' },
+  { name: 'stalled-window', description: 'a follower whose in-flight window filled with appends that were lost is never sent another: it stays behind for good' },
+  { name: 'limit-internal-entries', description: 'the uncommitted-entries limit also refuses a new leader\'s own no-op (it throws inside step and the leader never commits)' },
+  { name: 'lease-outlives-quorum', description: 'serves lease reads for as long as it believes it leads, and during a leadership transfer, rather than within an election timeout of a quorum\'s acknowledgement' },
+  { name: 'resend-snapshot-chunks', description: 'resends snapshot chunks from the acknowledged offset on every heartbeat response, not only once the transfer stalled: a slow link carries the snapshot many times over' },
+  { name: 'keep-tail-after-snapshot', description: 'installing a snapshot drops the conflicting log tail in memory but not on disk: after a restart the stale entries are back' },
 ] as const satisfies readonly MutantInfo[];
 
 export type RaftMutant = (typeof RAFT_MUTANTS)[number]['name'];

@@ -8,6 +8,23 @@ import type { Index } from '../../core/ids.js';
 import type { SnapshotMeta } from '../../core/replica.js';
 import type { FollowerProgress } from './types.js';
 
+/**
+ * A snapshot being sent to one follower: bytes sent, the most the follower acknowledged, what it
+ * said it has in its latest answer (less after it restarted), the tick the transfer last
+ * progressed at, and the gap the follower reports (the offset it lacks, and how many chunks
+ * beyond it reported it).
+ */
+export interface SnapshotTransfer {
+  readonly meta: SnapshotMeta;
+  readonly data: Uint8Array;
+  sent: number;
+  acked: number;
+  reported: number;
+  progressAt: number;
+  gapAt: number;
+  gapReports: number;
+}
+
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress implements FollowerProgress {
@@ -21,8 +38,13 @@ export class Progress implements FollowerProgress {
   probeSent = false;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
-  /** Snapshot being sent, and how many bytes of it the follower has. */
-  snapshot: { meta: SnapshotMeta; data: Uint8Array; sent: number; acked: number } | null = null;
+  /** The newest heartbeat round (readSeq) this follower acknowledged: the leader's lease rests on these. */
+  roundAcked = 0;
+  /**
+   * Snapshot being sent: bytes sent so far, bytes the follower has, and the leader's tick when
+   * it last heard of progress (chunks are resent from `acked` only when it stalls).
+   */
+  snapshot: SnapshotTransfer | null = null;
 
   constructor(next: Index) {
     this.next = next;

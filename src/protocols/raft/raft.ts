@@ -26,9 +26,9 @@ import type {
 import { decodeConfigChange, encodeConfigChange, RaftConfig } from './config.js';
 import { RaftLog } from './log.js';
 import { isMutant, type RaftMutant } from './mutants.js';
-import { Progress } from './progress.js';
+import { Progress, type SnapshotTransfer } from './progress.js';
 import {
-  DEFAULT_RAFT_LIMITS,
+  DEFAULT_MAX_CLOCK_DRIFT, DEFAULT_RAFT_LIMITS,
   type AppendRequest, type AppendResponse, type ConfigChange, type FollowerProgress, type Heartbeat,
   type HeartbeatResponse, type InstallSnapshot, type InstallSnapshotResponse, type RaftHardState, type RaftLimits,
   type RaftMessage, type RaftOptions, type RaftRole, type RaftStatus, type VoteRequest, type VoteResponse,
@@ -38,11 +38,17 @@ import {
 type Outbound = RaftMessage extends infer M ? (M extends RaftMessage ? Omit<M, 'from' | 'term'> & { term?: Term } : never) : never;
 
 const EMPTY_PROGRESS: ReadonlyMap<NodeId, FollowerProgress> = new Map();
+/** Heartbeat rounds whose send tick a leader remembers (a lease needs only the recent ones). */
+const MAX_ROUNDS_REMEMBERED = 256;
 
 /** Committed entries handed out in one Ready, at most. */
 export const MAX_APPLY_ENTRIES_PER_READY = 4096;
 /** Largest snapshot a follower will assemble from chunks. */
 export const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
+/** Reports of one gap in a snapshot transfer before the leader sends the missing chunk again. */
+export const GAP_REPORTS_BEFORE_RESEND = 2;
+/** Snapshot chunks a follower holds beyond a gap (chunks the network reordered, or sent after a lost one). */
+export const MAX_SNAPSHOT_CHUNKS_AHEAD = 64;
 
 interface PendingRead {
   readonly seq: number;
@@ -65,6 +71,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private readonly readOnly: 'safe' | 'lease-based';
+  /** Ticks a lease lasts after the heartbeat round a quorum acknowledged (see leaseTicks()). */
+  private readonly leaseTicks: number;
   private readonly mutant: RaftMutant | null;
   private readonly random: Random;
 
@@ -78,6 +86,27 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   /** Highest index the driver has applied (acknowledged through advance()). */
   private applied: Index;
 
+  /** Ticks since this replica started: its own clock, for leases. */
+  private ticks = 0;
+  /**
+   * Leader: lease reads may be served while `ticks` is below this. Set from the newest heartbeat
+   * round a quorum acknowledged (its send tick plus leaseTicks); 0 when no lease is held.
+   */
+  private leaseUntil = 0;
+  /** Leader: the tick each recent heartbeat round (readSeq) was sent at. */
+  private readonly roundSentAt = new Map<number, number>();
+  /**
+   * Snapshot bytes sent to followers, and the bytes owed them: the size of each transfer started,
+   * plus what must go again because it was lost (a chunk a follower reports missing, what a
+   * stalled transfer sent, what a follower that restarted lost). Their ratio is what the wire
+   * costs beyond loss recovery: an honest sender stays at 1. A live object: status() hands it
+   * out without copying.
+   */
+  private readonly counters = { snapshotBytesSent: 0, snapshotBytesOwed: 0 };
+  /** Leader: bytes of client proposals appended in this term and not yet committed. */
+  private uncommittedBytes = 0;
+  /** The next persist truncates the stored log after an installed snapshot (its tail was dropped). */
+  private truncateAfterSnapshot = false;
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
@@ -94,7 +123,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private pendingSnapshot: Snapshot | null = null;
   /** The newest snapshot this node has (its own or installed): what it sends lagging followers. */
   private latestSnapshot: Snapshot | null;
-  private incoming: { meta: SnapshotMeta; chunks: Uint8Array[]; received: number } | null = null;
+  private incoming: { meta: SnapshotMeta; chunks: Uint8Array[]; received: number; ahead: Map<number, InstallSnapshot> } | null = null;
   private outstanding: Outstanding | null = null;
 
   private readSeq = 0;
@@ -109,6 +138,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.checkQuorum = options.checkQuorum ?? true;
     this.readOnly = options.readOnly ?? 'safe';
     assert(this.readOnly === 'safe' || this.checkQuorum, 'lease-based reads require checkQuorum');
+    const drift = options.maxClockDrift ?? DEFAULT_MAX_CLOCK_DRIFT;
+    assert(drift >= 0 && drift < 0.5, () => `maxClockDrift must be in [0, 0.5), got ${drift}`);
+    // A follower that acknowledged a heartbeat refuses votes for an election timeout of its own
+    // clock after hearing it (check-quorum). Its clock may run fast, the leader's slow: the lease
+    // ends early enough on the leader's clock, with a tick to spare for where in a tick each was.
+    this.leaseTicks = Math.floor(this.limits.electionTimeoutTicks * (1 - 2 * drift)) - 1;
     this.mutant = options.mutant === undefined ? null : (options.mutant as RaftMutant);
     this.random = options.random;
 
@@ -138,6 +173,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   // ---- Replica contract ------------------------------------------------------------------
 
   tick(): void {
+    this.ticks++;
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
   }
@@ -183,7 +219,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (command.byteLength > this.limits.maxProposalBytes) {
       throw new QuorateError('REQUEST_TOO_LARGE', `proposal of ${command.byteLength} bytes exceeds maxProposalBytes=${this.limits.maxProposalBytes}`);
     }
-    return this.appendEntry('command', command);
+    return this.appendProposal('command', command);
   }
 
   readIndex(requestId: string): void {
@@ -233,7 +269,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (termOrVoteChanged || entries.length > 0 || snapshot !== null) {
       // The vote-before-persist mutant never writes its vote down: after a crash it may vote again.
       const written = this.isMutant('vote-before-persist') ? { ...hardState, vote: null } : hardState;
-      persist = { hardState: sameHardState(hardState, this.persistedHard) ? null : written, entries, snapshot, truncateFrom: entries[0]?.index ?? null };
+      const truncateFrom = entries[0]?.index ?? (this.truncateAfterSnapshot && snapshot !== null ? ((snapshot.meta.index + 1) as Index) : null);
+      this.truncateAfterSnapshot = false;
+      persist = { hardState: sameHardState(hardState, this.persistedHard) ? null : written, entries, snapshot, truncateFrom };
     }
     // A leader's messages do not depend on this Ready's persist: its term and vote are already
     // durable (checked here), and it counts its own new entries toward commitment only once
@@ -287,6 +325,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     return {
       id: this.id, role: this.role, term: this.term, vote: this.vote, leader: this.leader, leading: this.role === 'leader',
       commitIndex: this.commit, appliedIndex: this.applied, membership: this.config.toMembership(),
+      counters: this.counters,
       isLearner: this.config.learners.has(this.id), lastIndex: this.log.lastIndex(), firstIndex: this.log.firstIndex(),
       leadTransferee: this.leadTransferee,
       // A live, read-only view: drivers poll status() after every step, so nothing is copied.
@@ -308,7 +347,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     }
     if (change.kind === 'leave-joint') throw new QuorateError('INVALID_CONFIG_CHANGE', 'leaving a joint configuration is automatic');
     this.config.validate(change);
-    return this.appendEntry('config', encodeConfigChange(change));
+    return this.appendProposal('config', encodeConfigChange(change));
   }
 
   transferLeadership(target: NodeId): void {
@@ -316,6 +355,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (target === this.id) return;
     if (!this.config.isVoter(target)) throw new QuorateError('INVALID_ARGUMENT', `${target} is not a voter`);
     this.leadTransferee = target;
+    this.leaseUntil = 0; // the target will be elected through the followers' leases
     this.electionElapsed = 0; // the transfer is abandoned after one election timeout
     const pr = this.progress.get(target);
     assert(pr !== undefined, 'voters have progress');
@@ -394,6 +434,11 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     assert(this.role === 'candidate', () => `only a candidate becomes leader (was ${this.role})`);
     this.role = 'leader';
     this.leader = this.id;
+    // No lease until a quorum acknowledges a round of this term; entries of earlier terms are
+    // not this term's proposals and do not count against its limits (etcd resets the same way).
+    this.leaseUntil = 0;
+    this.roundSentAt.clear();
+    this.uncommittedBytes = 0;
     this.resetElection();
     this.progress.clear();
     for (const member of this.config.members()) {
@@ -411,8 +456,16 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     return this.config.isVoter(this.id) && this.pendingSnapshot === null;
   }
 
+  /**
+   * Check-quorum's lease at a follower: it refuses votes within an election timeout of hearing
+   * from a leader. Where leaders serve reads from that lease, a replica that just started does
+   * not know whom it heard from before its restart: it refuses for an election timeout after
+   * starting too, so a restart cannot cut short a lease it granted.
+   */
   private inLeaderLease(): boolean {
-    return this.checkQuorum && this.leader !== null && this.electionElapsed < this.limits.electionTimeoutTicks;
+    if (!this.checkQuorum) return false;
+    if (this.readOnly === 'lease-based' && this.ticks < this.limits.electionTimeoutTicks && !this.isMutant('lease-outlives-quorum')) return true;
+    return this.leader !== null && this.electionElapsed < this.limits.electionTimeoutTicks;
   }
 
   private resetElection(): void {
@@ -452,7 +505,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     }
     if (this.heartbeatElapsed >= this.limits.heartbeatIntervalTicks) {
       this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat(this.readSeq);
+      this.broadcastHeartbeat(this.newRound());
     }
   }
 
@@ -561,29 +614,46 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private handleSnapshot(m: InstallSnapshot): void {
     this.acceptLeader(m.from);
     const meta = m.meta;
-    const reply = (received: number, done: boolean) =>
-      this.send({ type: 'snapshot-response', to: m.from, snapshotIndex: meta.index, received, done });
+    const reply = (received: number, done: boolean, gap = false) =>
+      this.send({ type: 'snapshot-response', to: m.from, snapshotIndex: meta.index, received, done, ...(gap ? { gap } : {}) });
     if (meta.index <= this.commit) {
       reply(0, true); // we already have everything it covers
       this.incoming = null;
       return;
     }
     if (this.incoming === null || this.incoming.meta.index !== meta.index || this.incoming.meta.term !== meta.term) {
-      if (m.offset !== 0) return reply(0, false);
-      this.incoming = { meta, chunks: [], received: 0 };
+      this.incoming = { meta, chunks: [], received: 0, ahead: new Map() };
     }
-    if (m.offset !== this.incoming.received) return reply(this.incoming.received, false);
-    if (this.incoming.received + m.chunk.byteLength > MAX_SNAPSHOT_BYTES) {
-      this.incoming = null;
-      return reply(0, false);
+    const inc = this.incoming;
+    // A chunk we have: a resend after our answer was lost (or crossed it). Say what we have.
+    if (m.offset < inc.received) return reply(inc.received, false);
+    if (m.offset > inc.received) {
+      // Reordered, or sent after a chunk that was lost: hold it (within a bound) and name the gap,
+      // so that the leader resends the one chunk missing rather than everything after it.
+      if (inc.ahead.size < MAX_SNAPSHOT_CHUNKS_AHEAD) inc.ahead.set(m.offset, m);
+      return reply(inc.received, false, true);
     }
-    this.incoming.chunks.push(m.chunk);
-    this.incoming.received += m.chunk.byteLength;
-    if (!m.done) return reply(this.incoming.received, false);
-    const data = concat(this.incoming.chunks, this.incoming.received);
+    let chunk: InstallSnapshot | undefined = m;
+    let done = false;
+    while (chunk !== undefined) {
+      if (inc.received + chunk.chunk.byteLength > MAX_SNAPSHOT_BYTES) {
+        this.incoming = null;
+        return reply(0, false);
+      }
+      inc.ahead.delete(chunk.offset);
+      inc.chunks.push(chunk.chunk);
+      inc.received += chunk.chunk.byteLength;
+      done = chunk.done;
+      chunk = done ? undefined : inc.ahead.get(inc.received);
+    }
+    for (const offset of inc.ahead.keys()) if (offset < inc.received) inc.ahead.delete(offset);
+    if (!done) return reply(inc.received, false);
+    const data = concat(inc.chunks, inc.received);
     this.incoming = null;
     const snapshot: Snapshot = { meta, data };
-    this.log.restoreSnapshot(meta.index, meta.term);
+    // A conflicting tail is dropped in memory; the next persist drops it on disk too, or a restart
+    // would find the stale entries after the snapshot again.
+    if (this.log.restoreSnapshot(meta.index, meta.term) && !this.isMutant('keep-tail-after-snapshot')) this.truncateAfterSnapshot = true;
     this.commit = meta.index;
     this.config = new RaftConfig(meta.membership);
     this.pendingSnapshot = snapshot;
@@ -594,6 +664,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private commitTo(index: Index): void {
     if (index <= this.commit) return;
     assert(index <= this.log.lastIndex(), () => `commit ${index} beyond last index ${this.log.lastIndex()}`);
+    if (this.role === 'leader' && this.uncommittedBytes > 0) {
+      for (let i = Math.max(this.commit + 1, this.log.firstIndex()); i <= index; i++) {
+        const e = this.log.entryAt(i as Index);
+        if (e !== undefined && e.term === this.term) this.uncommittedBytes -= e.data.byteLength;
+      }
+      if (this.uncommittedBytes < 0) this.uncommittedBytes = 0;
+    }
     this.commit = index;
   }
 
@@ -604,8 +681,25 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (this.leadTransferee !== null) throw new ProposalDropped(`leadership is being transferred to ${this.leadTransferee}`);
   }
 
-  private appendEntry(kind: LogEntry['kind'], data: Uint8Array): ProposeResult {
+  /** A client's command or membership change: refused over the uncommitted limits (entries and bytes). */
+  private appendProposal(kind: LogEntry['kind'], data: Uint8Array): ProposeResult {
     if (this.log.lastIndex() - this.commit >= this.limits.maxUncommittedEntries) {
+      throw new TooManyRequests('maxUncommittedEntries', this.limits.maxUncommittedEntries);
+    }
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + data.byteLength > this.limits.maxUncommittedBytes) {
+      throw new TooManyRequests('maxUncommittedBytes', this.limits.maxUncommittedBytes);
+    }
+    const at = this.appendEntry(kind, data);
+    this.uncommittedBytes += data.byteLength;
+    return at;
+  }
+
+  /**
+   * Append to the leader's log. Never refused: the leader's own entries (its no-op, leaving a
+   * joint configuration) must get in whatever the backlog, or the term never commits anything.
+   */
+  private appendEntry(kind: LogEntry['kind'], data: Uint8Array): ProposeResult {
+    if (this.isMutant('limit-internal-entries') && this.log.lastIndex() - this.commit >= this.limits.maxUncommittedEntries) {
       throw new TooManyRequests('maxUncommittedEntries', this.limits.maxUncommittedEntries);
     }
     const entry: LogEntry = { index: (this.log.lastIndex() + 1) as Index, term: this.term, kind, data };
@@ -649,17 +743,55 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     assert(snap !== null, () => `log compacted below ${pr.next} but no snapshot to send ${to}`);
     pr.state = 'snapshot';
     pr.inflightLast = [];
-    pr.snapshot = { meta: snap.meta, data: snap.data, sent: 0, acked: 0 };
-    this.sendSnapshotChunk(to, pr);
+    pr.snapshot = { meta: snap.meta, data: snap.data, sent: 0, acked: 0, progressAt: this.ticks, gapAt: -1, gapReports: 0, reported: 0 };
+    this.counters.snapshotBytesOwed += snap.data.byteLength;
+    this.sendSnapshotChunks(to, pr);
     return true;
   }
 
-  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+  /**
+   * Send the snapshot's next chunks, up to maxInflightSnapshotChunks beyond what the follower
+   * acknowledged: a pipelined transfer, each chunk sent once unless it is lost.
+   */
+  private sendSnapshotChunks(to: NodeId, pr: Progress): void {
     const s = pr.snapshot;
     assert(s !== null, 'snapshot in progress');
-    const end = Math.min(s.acked + this.limits.snapshotChunkBytes, s.data.byteLength);
-    this.send({ type: 'snapshot', to, meta: s.meta, offset: s.acked, chunk: s.data.subarray(s.acked, end), done: end >= s.data.byteLength });
-    s.sent = end;
+    const size = s.data.byteLength;
+    // An empty snapshot still takes one (empty, final) chunk.
+    if (size === 0) return void this.sendSnapshotChunk(to, s, 0);
+    const window = this.limits.maxInflightSnapshotChunks * this.limits.snapshotChunkBytes;
+    while (s.sent < size && s.sent - s.acked < window) s.sent = this.sendSnapshotChunk(to, s, s.sent);
+  }
+
+  /** Send the chunk at `offset`; returns where it ends. */
+  private sendSnapshotChunk(to: NodeId, s: SnapshotTransfer, offset: number): number {
+    const size = s.data.byteLength;
+    const end = Math.min(offset + this.limits.snapshotChunkBytes, size);
+    this.send({ type: 'snapshot', to, meta: s.meta, offset, chunk: s.data.subarray(offset, end), done: end >= size });
+    this.counters.snapshotBytesSent += end - offset;
+    return end;
+  }
+
+  /**
+   * A heartbeat answered while a snapshot is being sent: if nothing progressed for an election
+   * timeout, the chunks in flight or their answers were lost (or the follower restarted and lost
+   * what it held): send again from what it last said it has.
+   */
+  private resumeSnapshot(to: NodeId, pr: Progress): void {
+    const s = pr.snapshot;
+    if (s === null) return;
+    if (this.isMutant('resend-snapshot-chunks')) {
+      s.sent = s.acked;
+      this.sendSnapshotChunks(to, pr);
+      return;
+    }
+    if (this.ticks - s.progressAt < this.limits.electionTimeoutTicks) return;
+    // Go back to what the follower last said it has (less than acknowledged if it restarted).
+    s.progressAt = this.ticks;
+    this.counters.snapshotBytesOwed += s.sent - s.reported; // lost on the way: owed again
+    s.acked = s.reported;
+    s.sent = s.reported;
+    this.sendSnapshotChunks(to, pr);
   }
 
   /** A leader heard from a member: it counts as active for check-quorum. */
@@ -709,17 +841,75 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       this.sendAppend(m.from, true);
       return;
     }
-    pr.snapshot.acked = m.received;
-    this.sendSnapshotChunk(m.from, pr);
+    const s = pr.snapshot;
+    s.reported = m.received;
+    if (m.received > s.acked) {
+      s.progressAt = this.ticks;
+      s.acked = m.received;
+      s.sent = Math.max(s.sent, s.acked);
+    }
+    // The follower holds chunks beyond a gap. Every chunk after the gap reports it, and the network
+    // may only have reordered them: send the missing one again on the second report of a gap
+    // (TCP's fast retransmit, on fewer duplicates: the window is small), and once per gap.
+    if (m.gap === true && m.received < s.sent) {
+      if (s.gapAt !== m.received) {
+        s.gapAt = m.received;
+        s.gapReports = 0;
+      }
+      if (++s.gapReports === GAP_REPORTS_BEFORE_RESEND) {
+        const end = this.sendSnapshotChunk(m.from, s, m.received);
+        this.counters.snapshotBytesOwed += end - m.received; // the follower asked for it again
+      }
+    }
+    if (s.sent < s.data.byteLength) this.sendSnapshotChunks(m.from, pr);
   }
 
   private handleHeartbeatResponse(m: HeartbeatResponse): void {
     const pr = this.heardFrom(m.from);
     if (pr === undefined) return;
     pr.probeSent = false;
-    if (pr.state === 'snapshot' && pr.snapshot !== null) this.sendSnapshotChunk(m.from, pr);
-    else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
-    if (m.readSeq > 0) this.acknowledgeReads(m.from, m.readSeq);
+    if (pr.state === 'snapshot' && pr.snapshot !== null) this.resumeSnapshot(m.from, pr);
+    else if (pr.match < this.log.lastIndex()) {
+      // The follower answers heartbeats but its window is full: the appends in it were most
+      // likely lost (their answers would have freed it). Free the oldest slot so one append goes
+      // (as etcd does); if it does not fit the follower's log, its rejection rewinds to probing.
+      if (pr.state === 'replicate' && pr.isPaused(this.limits.maxInflightMessages) && !this.isMutant('stalled-window')) pr.inflightLast.shift();
+      this.sendAppend(m.from, true);
+    }
+    if (m.readSeq > 0) {
+      this.extendLease(m.from, m.readSeq);
+      this.acknowledgeReads(m.from, m.readSeq);
+    }
+  }
+
+  /** A new heartbeat round: its number (readSeq) and the tick it was sent at. */
+  private newRound(): number {
+    const seq = ++this.readSeq;
+    this.roundSentAt.set(seq, this.ticks);
+    if (this.roundSentAt.size > MAX_ROUNDS_REMEMBERED) this.roundSentAt.delete(this.roundSentAt.keys().next().value!);
+    return seq;
+  }
+
+  /**
+   * A follower acknowledged heartbeat round `seq`: the newest round a quorum acknowledged extends
+   * the lease to its send tick plus leaseTicks (a follower that heard it refuses votes for an
+   * election timeout of its clock after that).
+   */
+  private extendLease(from: NodeId, seq: number): void {
+    const pr = this.progress.get(from);
+    if (pr === undefined || seq <= pr.roundAcked) return;
+    pr.roundAcked = seq;
+    const acked = { get: (id: NodeId): number | undefined => (id === this.id ? this.readSeq : this.progress.get(id)?.roundAcked) };
+    const round = jointCommittedIndex(this.config.voters, this.config.outgoing, acked);
+    const sentAt = this.roundSentAt.get(round);
+    if (sentAt !== undefined) this.leaseUntil = Math.max(this.leaseUntil, sentAt + this.leaseTicks);
+  }
+
+  /** Whether this leader may answer a read from its lease, without a round. */
+  private leaseValid(): boolean {
+    if (this.isMutant('lease-outlives-quorum')) return true;
+    // A transfer's target is elected through the followers' leases: no lease while one runs.
+    return this.leadTransferee === null && this.ticks < this.leaseUntil;
   }
 
   private broadcastHeartbeat(readSeq: number): void {
@@ -782,13 +972,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       this.readsAwaitingCommit.push({ requestId, requester });
       return;
     }
-    const leaseRead = this.readOnly === 'lease-based' || this.isMutant('stale-read');
+    const leaseRead = (this.readOnly === 'lease-based' && this.leaseValid()) || this.isMutant('stale-read');
     const single = jointVoteResult(this.config.voters, this.config.outgoing, new Map([[this.id, true]])) === 'won';
     if (leaseRead || single) {
       this.answerRead(requestId, requester, this.commit);
       return;
     }
-    const seq = ++this.readSeq;
+    const seq = this.newRound();
     this.pendingReads.push({ seq, requestId, requester, index: this.commit, acks: new Map([[this.id, true]]) });
     this.broadcastHeartbeat(seq);
   }

@@ -73,6 +73,8 @@ export interface InstallSnapshotResponse extends Base<'snapshot-response'> {
   /** Bytes received so far (the next offset the follower expects). */
   readonly received: number;
   readonly done: boolean;
+  /** A chunk arrived beyond `received` (reordered, or one before it was lost): the leader resends the chunk at `received`. */
+  readonly gap?: boolean;
 }
 
 export interface TimeoutNow extends Base<'timeout-now'> {}
@@ -134,12 +136,19 @@ export interface RaftLimits {
   readonly maxBytesPerMessage: number;
   /** AppendEntries in flight to one follower before the leader waits for acknowledgements. */
   readonly maxInflightMessages: number;
-  /** Appended but uncommitted entries on the leader; over it proposals get TooManyRequests. */
+  /**
+   * Appended but uncommitted entries on the leader; over it client proposals get TooManyRequests.
+   * The leader's own entries (its no-op, leaving a joint configuration) are never refused.
+   */
   readonly maxUncommittedEntries: number;
+  /** Bytes of client proposals appended in this term and not yet committed; over it proposals get TooManyRequests. */
+  readonly maxUncommittedBytes: number;
   /** Largest command accepted by propose(). */
   readonly maxProposalBytes: number;
   /** Bytes of snapshot data per InstallSnapshot message. */
   readonly snapshotChunkBytes: number;
+  /** Snapshot chunks in flight to one follower (the transfer is pipelined). */
+  readonly maxInflightSnapshotChunks: number;
   /** ReadIndex requests waiting on one leader. */
   readonly maxPendingReads: number;
 }
@@ -151,8 +160,10 @@ export const DEFAULT_RAFT_LIMITS: RaftLimits = {
   maxBytesPerMessage: 1024 * 1024,
   maxInflightMessages: 256,
   maxUncommittedEntries: 10_000,
+  maxUncommittedBytes: 64 * 1024 * 1024,
   maxProposalBytes: 1024 * 1024 + 512 * 1024,
   snapshotChunkBytes: 64 * 1024,
+  maxInflightSnapshotChunks: 4,
   maxPendingReads: 10_000,
 };
 
@@ -169,4 +180,13 @@ export interface RaftOptions extends ReplicaOptions<RaftHardState>, Partial<Raft
    * checkQuorum, since the lease is what check-quorum and the voters' leader lease guarantee.
    */
   readonly readOnly?: 'safe' | 'lease-based';
+  /**
+   * Lease reads: the largest difference between any two nodes' clock rates, as a fraction
+   * (0.05: one node's tick may be 5% longer or shorter than another's). The leader's lease is
+   * shortened by it; the simulator keeps its clock skew within it.
+   */
+  readonly maxClockDrift?: number;
 }
+
+/** The clock-rate bound lease reads assume unless told otherwise. */
+export const DEFAULT_MAX_CLOCK_DRIFT = 0.05;

@@ -73,7 +73,7 @@ export function formatMessage(m: RaftMessage): string {
     case 'snapshot':
       return `${head} snapshot term=${m.term} index=${m.meta.index}/${m.meta.term} offset=${m.offset} bytes=${m.chunk.byteLength}${m.done ? ' done' : ''}`;
     case 'snapshot-response':
-      return `${head} snapshot-response term=${m.term} index=${m.snapshotIndex} received=${m.received}${m.done ? ' done' : ''}`;
+      return `${head} snapshot-response term=${m.term} index=${m.snapshotIndex} received=${m.received}${m.done ? ' done' : ''}${m.gap === true ? ' gap' : ''}`;
     case 'timeout-now':
       return `${head} timeout-now term=${m.term}`;
     case 'read-index':
@@ -294,6 +294,12 @@ export class RaftAdapter implements Adapter<RaftMessage, RaftHardState> {
     timer: (d, env) => {
       const t = raft(env.node(arg(d, 0, 'a node')).live()).electionTimer();
       env.out.always(`elapsed=${t.elapsed} timeout=${t.timeout}`);
+    },
+
+    /** `counters n1`: the core's counters (snapshot bytes sent against the sizes of the transfers). */
+    counters: (d, env) => {
+      const c = raft(env.node(arg(d, 0, 'a node')).live()).status().counters ?? {};
+      env.out.always(Object.entries(c).map(([k, v]) => `${k}=${v}`).join(' ') || 'none');
     },
 
     /** `progress n1`: the leader's view of each follower. */
