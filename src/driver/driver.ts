@@ -101,9 +101,23 @@ export interface DriverOptions<R> {
    * (DurableStateMachine).
    */
   readonly stateMachineApplied?: AppliedPosition | null;
+  /**
+   * Milliseconds per protocol tick. Given, the driver keeps the core's clock itself: `tick()` and
+   * every other input first run the ticks that came due on `clock.now()` since the last one. A
+   * process that stalled (a GC pause, SIGSTOP, a swapped-out VM) then sees the time it lost
+   * before it acts on anything that arrived meanwhile: a leader's lease has run out before it
+   * serves a read. Absent (unit tests), each `tick()` is one tick.
+   */
+  readonly tickMs?: number;
   /** Test-only: a mutant of the protocol (passed to its core) or of the driver (DRIVER_MUTANTS). */
   readonly mutant?: string;
 }
+
+/**
+ * The most ticks one catch-up runs: enough to expire any election timeout or lease after a long
+ * stall, few enough that a process stopped for hours does not spin through millions of ticks.
+ */
+export const MAX_CATCH_UP_TICKS = 1_000;
 
 export class Driver<R> {
   readonly id: NodeId;
@@ -134,6 +148,8 @@ export class Driver<R> {
   private lastTerm = -1;
   private membershipChanged = false;
   private readonly output: ApplyOutput<Envelope, R>;
+  /** Clock time up to which ticks have run (tickMs given). */
+  private tickedUntil: number;
 
   constructor(private readonly o: DriverOptions<R>) {
     this.id = o.id;
@@ -141,6 +157,8 @@ export class Driver<R> {
     this.log = o.logger ?? silentLogger;
     this.events = o.events ?? {};
     this.mutant = isDriverMutant(o.mutant) ? o.mutant : null;
+    if (o.tickMs !== undefined && !(o.tickMs > 0)) throw new QuorateError('INVALID_ARGUMENT', `tickMs must be positive, got ${o.tickMs}`);
+    this.tickedUntil = o.clock.now();
     const protocol = o.protocol;
     const self = this; // for the getters below: proposals ask whether the driver still runs
     // Drawn first, before the core takes its randomness: names this incarnation (see ProposalSite.incarnation).
@@ -212,16 +230,31 @@ export class Driver<R> {
 
   // ---- inputs -------------------------------------------------------------------------------
 
-  /** One logical tick of the protocol's clock. */
+  /** The runtime's ticker: the ticks due on the clock (tickMs given), else one tick. */
   tick(): void {
     if (this.stopped) return;
-    this.core.tick();
+    if (this.o.tickMs === undefined || this.mutant === 'tick-by-timer') this.core.tick();
+    else this.catchUpTicks();
     this.kick();
+  }
+
+  /** Run the ticks that came due since the last ones (see DriverOptions.tickMs). */
+  private catchUpTicks(): void {
+    const tickMs = this.o.tickMs;
+    if (tickMs === undefined || this.mutant === 'tick-by-timer') return;
+    // A hair of tolerance: a timer set for one tick may read a clock a rounding error short of it.
+    const due = Math.floor((this.o.clock.now() - this.tickedUntil) / tickMs + 1e-9);
+    if (due <= 0) return;
+    this.tickedUntil += due * tickMs;
+    const run = Math.min(due, MAX_CATCH_UP_TICKS);
+    if (due > 1) this.log('debug', 'caught up ticks after a stall', { due, run });
+    for (let i = 0; i < run; i++) this.core.tick();
   }
 
   /** A frame from a peer (or, in the simulator, from a client). */
   receive(frame: NodeMessage): void {
     if (this.stopped) return;
+    this.catchUpTicks();
     if (frame.kind === 'protocol') {
       this.deliver(frame.message);
       return;
@@ -237,6 +270,7 @@ export class Driver<R> {
    */
   propose(command: Uint8Array, reply: Reply<R>): void {
     if (this.stopped) return reply(new NodeStopped());
+    this.catchUpTicks();
     if (command.byteLength > this.limits.maxCommandBytes) {
       return reply(new QuorateError('REQUEST_TOO_LARGE', `command of ${command.byteLength} bytes exceeds maxCommandBytes=${this.limits.maxCommandBytes}`));
     }
@@ -247,6 +281,7 @@ export class Driver<R> {
   /** `reply` once this node's state machine reflects every write committed before the call. */
   readBarrier(reply: Reply<void>): void {
     if (this.stopped) return reply(new NodeStopped());
+    this.catchUpTicks();
     if (this.leaderModel !== null) this.leaderModel.readBarrier(reply);
     else this.quorumModel!.readBarrier(reply);
   }
@@ -254,6 +289,7 @@ export class Driver<R> {
   /** A membership change through the protocol (leader only). */
   changeMembership(change: unknown, reply: Reply<void>): void {
     if (this.stopped) return reply(new NodeStopped());
+    this.catchUpTicks();
     const ability = this.o.protocol.membership;
     if (ability === undefined || this.leaderModel === null) {
       return reply(new QuorateError('INVALID_CONFIG_CHANGE', `protocol ${this.o.protocol.name} runs a fixed membership: membership changes are not supported`));
@@ -264,6 +300,7 @@ export class Driver<R> {
   transferLeadership(target: NodeId): void {
     const ability = this.o.protocol.membership;
     if (ability === undefined) throw new QuorateError('INVALID_ARGUMENT', `protocol ${this.o.protocol.name} has no leadership transfer`);
+    this.catchUpTicks();
     ability.transferLeadership(this.core.inner, target);
     this.kick();
   }

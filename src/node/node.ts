@@ -127,6 +127,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
       storage,
       network: { send: (frame) => node.transport?.send(frame) ?? false },
       clock: realClock,
+      tickMs: timing.tickMs,
       stateMachine: o.stateMachine,
       encodeResult: o.encodeResult ?? ((r) => pack(r)),
       membership: { voters, outgoingVoters: [], learners: [...(o.learners ?? [])] },

@@ -41,6 +41,11 @@ export interface ClientSite<R> {
   record(ops: readonly Operation[], label: string, client: number, ok: boolean): void;
   /** The client is idle (the simulation may move to its next phase). */
   idle(client: number): void;
+  /**
+   * A linearizable read is about to be asked of `node`: returns a check to run when it is served
+   * (every entry committed anywhere before it was asked must be in what it reads).
+   */
+  readAsked(node: SimNode<R>): (servedBy: SimNode<R>) => void;
 }
 
 /** Share of clients that are readers, and the share of their operations that are reads. */
@@ -115,9 +120,11 @@ export class SessionClient<R> {
         this.site.after(this.site.latency(), () => this.answer(attempt, err, result, node.key));
       };
       if (c.op.localRead) {
+        const served = this.site.readAsked(node);
         driver.readBarrier((err) => {
           const sm = node.sm;
           if (err !== null || sm === null) return answer(err ?? new QuorateError('STOPPED', 'the node is stopped'));
+          served(node);
           answer(null, this.site.workload.readLocal(sm, c.op));
         });
         return;

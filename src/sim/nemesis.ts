@@ -34,6 +34,8 @@ export interface NemesisSite {
   readonly corrupted: Set<SimNode<unknown>>;
   /** Damage an old file on a member's disk (a flipped bit, an unreadable sector); what was done, or null. */
   corrupt(node: SimNode<unknown>): string | null;
+  /** Ask `leader` to hand leadership to `target` (an operator's move-leader); false if it refused. */
+  transferLeadership(leader: SimNode<unknown>, target: SimNode<unknown>): boolean;
 }
 
 /** Share of runs that are a storm of short faults: leaders come and go every few hundred ms. */
@@ -125,6 +127,14 @@ export const FAULTS: Readonly<Record<FaultKind, { readonly description: string; 
     s.note(`nemesis disk ${n.key}: ${what}`);
     s.after(s.rng.int(1, 200), () => s.restart(n, false));
   } },
+  admin: { description: 'an operator moves leadership to another member (etcdctl move-leader), on protocols that can transfer it', weight: 1, inject: (s) => {
+    const leader = s.leader();
+    if (leader === null) return;
+    const targets = s.nodes.filter((n) => n.up && n.id !== leader.id && !n.byzantine);
+    if (targets.length === 0) return;
+    const target = s.rng.pick(targets);
+    if (s.transferLeadership(leader, target)) s.note(`nemesis move-leader ${leader.key} -> ${target.key}`);
+  } },
 };
 
 export class Nemesis {
@@ -151,7 +161,7 @@ export class Nemesis {
   isolate(n: SimNode<unknown>): void {
     const s = this.site;
     const token = s.links.cutBoth([n.key], s.nodes.filter((x) => x.id !== n.id).map((x) => x.key));
-    s.note(`nemesis isolate new leader ${n.key}`);
+    s.note(`nemesis isolate leader ${n.key}`);
     s.after(s.rng.int(100, 600), () => heal(s, 'cut', token));
   }
 

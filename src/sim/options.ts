@@ -6,11 +6,14 @@ import { DEFAULT_PROTOCOL } from '../protocols/registry.js';
  * each does). Byzantine behaviours are chosen separately (`byzantine`), since only protocols
  * that tolerate lying replicas can take them.
  */
-export const FAULT_KINDS = ['partition', 'drop', 'delay', 'crash', 'power-loss', 'pause', 'skew', 'disk'] as const;
+export const FAULT_KINDS = ['partition', 'drop', 'delay', 'crash', 'power-loss', 'pause', 'skew', 'disk', 'admin'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** A Byzantine behaviour every Byzantine protocol can take (besides its adversary's own): two copies of a liar. */
 export const TWINS = 'twins';
+
+/** The compaction intervals a run draws from when compactEvery is 0. */
+export const SIM_COMPACT_INTERVALS = [4, 12, 40] as const;
 
 export const STATE_MACHINES = ['register', 'etcd'] as const;
 export type StateMachineKind = (typeof STATE_MACHINES)[number];
@@ -42,7 +45,11 @@ export interface SimOptions {
   /** Attempts per operation before the client records it as unknown. */
   readonly clientAttempts: number;
   readonly clientThinkMs: number;
-  /** Nodes snapshot their state machine (and compact the log) every this many applied entries. */
+  /**
+   * Nodes snapshot their state machine (and compact the log) every this many applied entries;
+   * 0 draws it per run from SIM_COMPACT_INTERVALS, so that some runs compact so often that a
+   * member back from a partition or a crash is sent a snapshot.
+   */
   readonly compactEvery: number;
   readonly mutant?: string;
   /** Protocol-specific options for every replica (e.g. Multi-Paxos's phase1QuorumSize); they override the run's own. */
@@ -75,7 +82,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   clientTimeoutMs: 400,
   clientAttempts: 4,
   clientThinkMs: 5,
-  compactEvery: 40,
+  compactEvery: 0,
   trace: false,
 };
 

@@ -67,8 +67,10 @@ export class SimNode<R> implements TurnOwner {
   incarnation = 0;
   paused = false;
   up = false;
-  /** Clock rate of this process (1: true time; the nemesis skews it). */
-  rate = 1;
+  /** This process's monotonic clock, which runs at `rate` × true time: its reading at `clockSetAt`. */
+  private clockBase = 0;
+  private clockSetAt = 0;
+  private clockRate = 1;
   /** A Byzantine member whose inner core tripped over what it was fed: it has stopped. */
   broken = false;
   driver: Driver<R> | null = null;
@@ -145,7 +147,7 @@ export class SimNode<R> implements TurnOwner {
     const env = this.env;
     const node = this;
     const clock: ClockPort = {
-      now: () => env.world.now,
+      now: () => node.localNow(),
       setTimer: (ms, fn) => node.setTimer(ms, fn),
       defer: (fn) => env.world.defer(node, fn),
     };
@@ -162,6 +164,7 @@ export class SimNode<R> implements TurnOwner {
       membership: env.membership,
       protocolOptions: env.protocolOptions,
       random: env.fork(),
+      tickMs: env.tickMs,
       ...(env.authenticatorFor === undefined ? {} : { authenticatorFor: (p: Principal) => env.authenticatorFor!(p) }),
       firstClientTimestamp: Math.floor(env.world.now * 1000) + 1,
       limits: env.limits,
@@ -194,6 +197,22 @@ export class SimNode<R> implements TurnOwner {
     if (powerLoss) return this.disk.powerLoss(immediate);
     this.disk.crash();
     return '';
+  }
+
+  /** Clock rate of this process (1: true time; the nemesis skews it). */
+  get rate(): number {
+    return this.clockRate;
+  }
+
+  set rate(r: number) {
+    this.clockBase = this.localNow();
+    this.clockSetAt = this.env.world.now;
+    this.clockRate = r;
+  }
+
+  /** What this process's monotonic clock reads now (it keeps running while the process is paused or down). */
+  localNow(): number {
+    return this.clockBase + (this.env.world.now - this.clockSetAt) * this.clockRate;
   }
 
   /** Kill the process at the end of the current turn (see TurnEndCrash). */

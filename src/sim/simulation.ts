@@ -9,6 +9,7 @@
  */
 import type { Operation } from '../check/history.js';
 import { principalMember, type Authenticator } from '../core/authenticator.js';
+import { QuorateError } from '../core/errors.js';
 import { nodeId, type NodeId } from '../core/ids.js';
 import { Prng, type Random } from '../core/prng.js';
 import type { Adversary, ProtocolDefinition, Timing } from '../core/protocol.js';
@@ -22,7 +23,7 @@ import { Invariants, SafetyViolation, type LogView } from './invariants.js';
 import { LinkFaults } from './link-faults.js';
 import { MemberDisk } from './member-disk.js';
 import { Nemesis, STORM_RUN_SHARE, type NemesisSite } from './nemesis.js';
-import { TWINS, type SimOptions } from './options.js';
+import { SIM_COMPACT_INTERVALS, TWINS, type FaultKind, type SimOptions } from './options.js';
 import { SimKeyring } from './sim-authenticator.js';
 import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
 import { MemberCrashed, type CustomEvent } from './world.js';
@@ -74,8 +75,14 @@ export const DURABLE_STATE_MACHINE_RUN_SHARE = 0.5;
  * the checkpoint that allows them.
  */
 export const POWER_LOSS_WHILE_KEEPING_PROBABILITY = 0.05;
-/** Cut a newly elected leader off from everyone right away (see Nemesis.isolate). */
+/**
+ * Cut a newly elected leader off from everyone (see Nemesis.isolate): right away in some runs
+ * (what it appended alone must not survive), or at a random point of its first election
+ * timeouts (a deposed leader's lease and check-quorum must run out before a successor serves).
+ */
 export const ISOLATE_NEW_LEADER_PROBABILITY = 0.3;
+/** The latest point of a leader's term the aimed isolation strikes at, in election timeouts. */
+export const ISOLATE_LEADER_MAX_DELAY_ELECTION_TIMEOUTS = 3;
 /** A Byzantine client waits through a view change before it gives up on an attempt. */
 export const QUORUM_CLIENT_TIMEOUT_MS = 600;
 export const QUORUM_CLIENT_ATTEMPTS = 8;
@@ -83,6 +90,31 @@ export const QUORUM_CLIENT_ATTEMPTS = 8;
 export const MEMBER_CLIENT_SHARE = 0.5;
 /** Chance, in a run with twins enabled, that the liars are twinned (two copies each, with the same keys). */
 export const TWINS_RUN_SHARE = 0.5;
+/** Share of runs that take only a few of the fault kinds asked for (one to three, drawn). */
+export const FAULT_SUBSET_RUN_SHARE = 0.5;
+/** Share of runs that fail the leader over once more after the heal, before the final reads. */
+export const FINAL_FAILOVER_SHARE = 0.5;
+/**
+ * Chance to crash a member the moment an installed snapshot is durable (before the leader's next
+ * append rewrites what follows it): the window in which a stale log tail left on disk returns.
+ */
+export const CRASH_AFTER_INSTALL_PROBABILITY = 0.5;
+/**
+ * Snapshot bytes a run may send per byte it owed (the protocol's snapshotBytesSent and
+ * snapshotBytesOwed counters: each transfer's size, plus what loss made it send again — a chunk
+ * a follower reported missing, what a stalled transfer had sent). An honest sender sends nothing
+ * unasked; one that repeats its window on every heartbeat does. Some slack for a transfer cut
+ * short or reports crossing a resend.
+ */
+export const MAX_SNAPSHOT_AMPLIFICATION = 1.25;
+/** Snapshot bytes owed before the amplification bound applies. */
+export const SNAPSHOT_AMPLIFICATION_MIN_BYTES = 128;
+/**
+ * Events (deliveries, timers, disk completions) a run may take per simulated millisecond. A
+ * healthy run takes a few; a message storm (two members answering each other at once, forever)
+ * would otherwise run for ever without simulated time passing.
+ */
+export const MAX_EVENTS_PER_SIMULATED_MS = 500;
 /** The driver's timeouts in the simulator (a client gives up much earlier and retries). */
 const SIM_DRIVER_LIMITS = { proposalTimeoutMs: 2_000, readTimeoutMs: 2_000, quorumClientRetryMs: 200 };
 
@@ -134,6 +166,9 @@ interface Delivery extends CustomEvent {
 
 type AnyClient = SessionClient<unknown> | QuorumSimClient<Envelope, unknown>;
 
+/** A run that can no longer make progress worth simulating (a message storm). */
+class LivenessFailure extends Error {}
+
 export class Simulation {
   private readonly world: World<Delivery>;
   private readonly rng: Random;
@@ -169,6 +204,16 @@ export class Simulation {
   /** Results honest replicas executed, by client|timestamp|readOnly (quorum model). */
   private readonly honestResults = new Map<string, Set<string>>();
   private healed = false;
+  /** The faults of this run: SimOptions.faults, or some of them (see FAULT_SUBSET_RUN_SHARE). */
+  private readonly faults: ReadonlySet<FaultKind>;
+  /** The compaction interval of this run (SimOptions.compactEvery, or drawn). */
+  private readonly compactEvery: number;
+  /** The highest commit index honest members reached halfway through the liveness bound: every member must apply it by the end. */
+  private convergeTarget = 0;
+  /** The highest commit index any honest member has reached so far: every entry up to it is committed. */
+  private committedAnywhere = 0;
+  /** This run fails the leader over after the heal (see FINAL_FAILOVER_SHARE). */
+  private readonly finalFailover: boolean;
   /**
    * After the faults heal: 'drain' lets every client finish what it is doing, then 'reads' fails
    * the leader over once more and clients only read (Jepsen's final reads). An idle cluster that
@@ -184,11 +229,17 @@ export class Simulation {
     this.ids = Array.from({ length: o.nodes }, (_, i) => nodeId(`n${i + 1}`));
     this.membership = { voters: this.ids, outgoingVoters: [], learners: [] };
     this.endMs = o.faultWindowMs + o.livenessBoundMs;
-    this.crashFaults = o.faults.has('crash') || o.faults.has('power-loss');
+    // Some runs take only some of the faults asked for: a partition alone, with nothing else
+    // going on, is where a deposed leader's lease shows; all at once is where recovery bugs hide.
+    const possible = protocol.membership === undefined ? new Set([...o.faults].filter((f) => f !== 'admin')) : o.faults;
+    this.faults = possible.size > 1 && this.buggify.chance(FAULT_SUBSET_RUN_SHARE) ? this.faultSubset(possible) : possible;
+    this.crashFaults = this.faults.has('crash') || this.faults.has('power-loss');
     const timing: Timing = { tickMs: o.tickMs, electionTimeoutMs: o.electionTimeoutMs, heartbeatIntervalMs: o.heartbeatIntervalMs };
     this.protocolOptions = { ...protocol.timingOptions(timing), ...protocol.simVariant(this.rng, timing), ...o.protocolOptions };
     this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions }) ?? null;
     this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys) : new RegisterWorkload(o.keys)) as Workload<WorkloadOp, unknown>;
+    this.compactEvery = o.compactEvery > 0 ? o.compactEvery : this.rng.pick(SIM_COMPACT_INTERVALS);
+    this.finalFailover = this.buggify.chance(FINAL_FAILOVER_SHARE);
     const storm = this.rng.chance(STORM_RUN_SHARE);
     this.aimed = this.rng.chance(AIMED_RUN_SHARE);
     // Half the runs model a register state machine that persists itself as it applies (like
@@ -232,8 +283,10 @@ export class Simulation {
 
     for (const n of this.nodes) this.world.at(this.rng.int(0, o.tickMs - 1), () => n.start(false));
     for (const c of this.clients) this.world.at(this.rng.int(0, 50), () => c.next());
-    if (o.faults.size > 0) this.world.at(this.rng.int(200, 800), () => this.strike());
+    if (this.faults.size > 0) this.world.at(this.rng.int(200, 800), () => this.strike());
+    if (this.faults.size !== o.faults.size) this.world.note(`faults this run: ${[...this.faults].join(',')}`);
     this.world.at(o.faultWindowMs, () => this.healAll());
+    this.world.at(o.faultWindowMs + o.livenessBoundMs / 2, () => { this.convergeTarget = this.highestCommit(); });
     const liars = byzantine.length === 0 ? 'none' : `${byzantine.join(',')}${twins ? ' (twinned)' : ''}`;
     if (protocol.faultModel === 'byzantine') this.world.note(`byzantine ${liars}: ${[...(this.adversary?.active ?? [])].join(',') || 'none'}`);
   }
@@ -241,13 +294,20 @@ export class Simulation {
   run(): RunResult {
     let outcome: RunOutcome = { kind: 'ok' };
     try {
-      this.world.run(this.endMs, (owner) => this.observe(owner as SimNode<unknown>));
+      const maxEvents = Math.ceil(this.endMs * MAX_EVENTS_PER_SIMULATED_MS);
+      this.world.run(this.endMs, (owner) => {
+        if (this.world.events > maxEvents) throw new LivenessFailure(`message storm: ${this.world.events} events by ${this.world.now.toFixed(1)} ms (bound ${MAX_EVENTS_PER_SIMULATED_MS} per simulated ms)`);
+        this.observe(owner as SimNode<unknown>);
+      });
       this.checkLogs();
       outcome = this.checkLiveness();
     } catch (err) {
-      if (!(err instanceof InvariantViolation) && !isAssertion(err)) throw err;
-      const invariant = err instanceof InvariantViolation ? err.invariant : 'assertion';
-      outcome = { kind: 'safety', invariant, message: (err as Error).message, atMs: this.world.now };
+      if (err instanceof LivenessFailure) outcome = { kind: 'liveness', message: err.message };
+      else {
+        if (!(err instanceof InvariantViolation) && !isAssertion(err)) throw err;
+        const invariant = err instanceof InvariantViolation ? err.invariant : 'assertion';
+        outcome = { kind: 'safety', invariant, message: (err as Error).message, atMs: this.world.now };
+      }
     }
     // Operations still in flight at the end have unknown outcomes.
     for (const c of this.clients) c.abandon();
@@ -271,7 +331,7 @@ export class Simulation {
   // ---- members -------------------------------------------------------------------------------
 
   private addNode(key: string, id: NodeId, index: number, liar: boolean): void {
-    const disk = new MemberDisk(this.world as World<never>, this.rng.fork(), { syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.o.faults.has('disk'), mutant: this.o.mutant });
+    const disk = new MemberDisk(this.world as World<never>, this.rng.fork(), { syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.faults.has('disk'), mutant: this.o.mutant });
     const aimed: SimDisk = {
       open: (ready) => disk.open((storage) => ready(this.aimAfterSync(node, storage))),
       crash: () => disk.crash(),
@@ -294,7 +354,7 @@ export class Simulation {
       protocol: this.protocol,
       membership: this.membership,
       protocolOptions: this.protocolOptions,
-      limits: { ...SIM_DRIVER_LIMITS, snapshotEveryEntries: this.o.compactEvery },
+      limits: { ...SIM_DRIVER_LIMITS, snapshotEveryEntries: this.compactEvery },
       tickMs: this.o.tickMs,
       mutant: this.o.mutant,
       durableStateMachine: this.durableStateMachine,
@@ -321,7 +381,14 @@ export class Simulation {
       stats: () => storage.stats(),
       save: (p, done) => storage.save(p, (err) => {
         done(err);
-        if (err !== null || !node.up || node.byzantine || !this.crashFaults || this.healed || node.sentThisTurn === 0) return;
+        if (err !== null || !node.up || node.byzantine || !this.crashFaults || this.healed) return;
+        if (p.snapshot !== null) {
+          if (!this.buggify.chance(CRASH_AFTER_INSTALL_PROBABILITY)) return;
+          this.faultsInjected++;
+          node.crashAtEndOfTurn({ kind: 'crash', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
+          return;
+        }
+        if (node.sentThisTurn === 0) return;
         const promised = p.hardState !== null;
         if (!this.rng.chance(promised ? CRASH_AFTER_PROMISE_PROBABILITY : CRASH_AFTER_SYNC_PROBABILITY)) return;
         this.faultsInjected++;
@@ -489,6 +556,16 @@ export class Simulation {
         this.world.note(`client ${client} ${label} → ${ok ? 'ok' : 'unknown'}`);
       },
       idle: () => this.maybeStartFinalReads(),
+      readAsked: () => {
+        if (this.protocol.client.kind !== 'leader') return () => {};
+        const committed = this.committedAnywhere;
+        return (n) => {
+          const at = n.driver?.appliedPosition().index ?? 0;
+          if (at < committed) {
+            throw new SafetyViolation('fresh read', `${n.key} served a linearizable read at applied index ${at}, but ${committed} was committed before the read was asked`);
+          }
+        };
+      },
     };
     const client = this.protocol.client;
     for (let c = 1; c <= this.o.clients; c++) {
@@ -526,6 +603,7 @@ export class Simulation {
     if (s.commitIndex < n.lastCommit) throw new SafetyViolation('commit monotonic', `${n.key} commit went from ${n.lastCommit} to ${s.commitIndex}`);
     if (s.term < n.lastTerm) throw new SafetyViolation('term monotonic', `${n.key} term went from ${n.lastTerm} to ${s.term}`);
     n.lastCommit = s.commitIndex;
+    if (s.commitIndex > this.committedAnywhere) this.committedAnywhere = s.commitIndex;
     n.lastTerm = s.term;
     if (s.leading) {
       this.invariants.leaderSeen(n.id, s.term);
@@ -533,9 +611,12 @@ export class Simulation {
         this.world.note(`${n.key} leads term ${s.term}`);
         const log = this.logOf(n);
         if (log !== null) this.invariants.leaderComplete(n.id, s.term, log);
-        if (this.aimed && this.o.faults.has('partition') && !this.healed && this.rng.chance(ISOLATE_NEW_LEADER_PROBABILITY)) {
+        if (this.aimed && this.faults.has('partition') && !this.healed && this.rng.chance(ISOLATE_NEW_LEADER_PROBABILITY)) {
           this.faultsInjected++;
-          this.nemesis.isolate(n);
+          const incarnation = n.incarnation;
+          const delay = this.buggify.chance(0.5) ? 0 : this.buggify.int(1, ISOLATE_LEADER_MAX_DELAY_ELECTION_TIMEOUTS * this.o.electionTimeoutMs);
+          if (delay === 0) this.nemesis.isolate(n);
+          else this.world.after(delay, () => { if (!this.healed && n.up && n.incarnation === incarnation && n.driver?.status().leading === true) this.nemesis.isolate(n); });
         }
       }
     }
@@ -591,7 +672,33 @@ export class Simulation {
     if (stuck.length > 0) {
       return { kind: 'liveness', message: `clients ${stuck.join(',')} completed no operation within ${this.o.livenessBoundMs} ms after the faults healed` };
     }
+    // Every member catches up, not only a quorum: a follower left behind for good (a window of
+    // lost appends never freed, a snapshot never completed) is one failure away from unavailability.
+    const behind = this.nodes.filter((n) => n.up && !n.byzantine && n.driver !== null && n.driver.status().appliedIndex < this.convergeTarget);
+    if (behind.length > 0) {
+      const where = behind.map((n) => `${n.key} at ${n.driver!.status().appliedIndex}`).join(', ');
+      return { kind: 'liveness', message: `members behind after the faults healed: ${where}; ${this.o.livenessBoundMs / 2} ms earlier the cluster had committed ${this.convergeTarget}` };
+    }
+    const counters = this.counters();
+    const owed = counters['snapshotBytesOwed'] ?? 0;
+    const sent = counters['snapshotBytesSent'] ?? 0;
+    if (owed >= SNAPSHOT_AMPLIFICATION_MIN_BYTES && sent > owed * MAX_SNAPSHOT_AMPLIFICATION) {
+      return { kind: 'liveness', message: `snapshot transfers sent ${sent} bytes where ${owed} were owed (${(sent / owed).toFixed(1)}x, bound ${MAX_SNAPSHOT_AMPLIFICATION}x)` };
+    }
     return { kind: 'ok' };
+  }
+
+  /** One to three of `faults`, drawn. */
+  private faultSubset(faults: ReadonlySet<FaultKind>): ReadonlySet<FaultKind> {
+    const kinds = this.buggify.shuffle([...faults]);
+    return new Set(kinds.slice(0, this.buggify.int(1, Math.min(3, kinds.length))));
+  }
+
+  /** The highest commit index among the honest members that are up. */
+  private highestCommit(): number {
+    let max = 0;
+    for (const n of this.nodes) if (n.up && !n.byzantine && n.driver !== null) max = Math.max(max, n.driver.status().commitIndex);
+    return max;
   }
 
   // ---- the nemesis ------------------------------------------------------------------------------
@@ -602,7 +709,7 @@ export class Simulation {
     return {
       rng: this.rng,
       links: this.links,
-      faults: this.o.faults,
+      faults: this.faults,
       nodes: this.nodes,
       storm,
       clockDriftBound: this.protocol.clockDriftBound?.(this.protocolOptions) ?? null,
@@ -611,6 +718,16 @@ export class Simulation {
       note: (line) => this.world.note(line),
       restart: (n, keep) => this.restart(n, keep),
       corrupt: (n) => this.disks.get(n)?.corrupt() ?? null,
+      transferLeadership: (leader, target) => {
+        if (!leader.up || leader.driver === null) return false;
+        try {
+          leader.driver.transferLeadership(target.id);
+          return true;
+        } catch (err) {
+          if (err instanceof QuorateError) return false; // not the leader any more, or cannot
+          throw err;
+        }
+      },
       corrupted: new Set(),
       maxCorruptedMembers: Math.max(0, tolerated - this.byzantine.size),
     };
@@ -644,7 +761,9 @@ export class Simulation {
   private maybeStartFinalReads(): void {
     if (this.phase !== 'drain' || this.clients.some((c) => c.busy)) return;
     this.phase = 'reads';
-    const leader = this.crashFaults && this.protocol.client.kind === 'leader' ? this.currentLeader() : null;
+    // Half the runs fail over once more; the others keep the leader that saw the faults, so that
+    // what it left behind (a follower it stopped sending to) is still there to be seen.
+    const leader = this.crashFaults && this.protocol.client.kind === 'leader' && this.finalFailover ? this.currentLeader() : null;
     if (leader !== null) {
       leader.stop(false);
       this.world.note(`final failover: crash ${leader.key}`);
