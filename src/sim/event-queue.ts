@@ -1,6 +1,10 @@
 /**
  * The simulator's event queue: a binary min-heap ordered by (time, sequence number). Ties in
  * time are broken by insertion order, so a seed always replays the same order.
+ *
+ * The heap is kept as three parallel arrays (times, sequence numbers, events) rather than one
+ * object per entry: the simulator pushes and pops an event per message, timer and disk
+ * callback, and a wrapper per entry was a large share of its garbage.
  */
 export interface Scheduled<E> {
   readonly at: number;
@@ -9,54 +13,84 @@ export interface Scheduled<E> {
 }
 
 export class EventQueue<E> {
-  private heap: Scheduled<E>[] = [];
+  private readonly times: number[] = [];
+  private readonly seqs: number[] = [];
+  private readonly events: E[] = [];
   private nextSeq = 0;
 
   get size(): number {
-    return this.heap.length;
+    return this.events.length;
   }
 
   /** The time of the next event, if any. */
   peekTime(): number | undefined {
-    return this.heap[0]?.at;
+    return this.events.length === 0 ? undefined : this.times[0];
   }
 
   push(at: number, event: E): void {
-    const item = { at, seq: this.nextSeq++, event };
-    const h = this.heap;
-    h.push(item);
-    let i = h.length - 1;
+    const times = this.times;
+    const seqs = this.seqs;
+    const events = this.events;
+    const seq = this.nextSeq++;
+    let i = events.length;
+    // Grow by one, then sift the hole up to where the new entry belongs.
+    times.push(at);
+    seqs.push(seq);
+    events.push(event);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(item, h[parent]!)) break;
-      h[i] = h[parent]!;
+      const pt = times[parent]!;
+      if (!(at < pt || (at === pt && seq < seqs[parent]!))) break;
+      times[i] = pt;
+      seqs[i] = seqs[parent]!;
+      events[i] = events[parent]!;
       i = parent;
     }
-    h[i] = item;
+    times[i] = at;
+    seqs[i] = seq;
+    events[i] = event;
   }
 
-  pop(): Scheduled<E> | undefined {
-    const h = this.heap;
-    const top = h[0];
-    if (top === undefined) return undefined;
-    const last = h.pop()!;
-    if (h.length > 0) {
+  /** Remove the next event and return it (its time is what peekTime() said before the call). */
+  take(): E | undefined {
+    const times = this.times;
+    const seqs = this.seqs;
+    const events = this.events;
+    const n = events.length;
+    if (n === 0) return undefined;
+    const top = events[0]!;
+    const lastAt = times.pop()!;
+    const lastSeq = seqs.pop()!;
+    const last = events.pop()!;
+    const size = n - 1;
+    if (size > 0) {
+      // Sift the hole at the root down to where the last entry belongs.
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
-        if (l >= h.length) break;
+        if (l >= size) break;
         const r = l + 1;
-        const child = r < h.length && before(h[r]!, h[l]!) ? r : l;
-        if (!before(h[child]!, last)) break;
-        h[i] = h[child]!;
+        let child = l;
+        if (r < size && (times[r]! < times[l]! || (times[r] === times[l] && seqs[r]! < seqs[l]!))) child = r;
+        const ct = times[child]!;
+        if (!(ct < lastAt || (ct === lastAt && seqs[child]! < lastSeq))) break;
+        times[i] = ct;
+        seqs[i] = seqs[child]!;
+        events[i] = events[child]!;
         i = child;
       }
-      h[i] = last;
+      times[i] = lastAt;
+      seqs[i] = lastSeq;
+      events[i] = last;
     }
     return top;
   }
-}
 
-function before<E>(a: Scheduled<E>, b: Scheduled<E>): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  /** Remove the next event and return it with its time and sequence number. */
+  pop(): Scheduled<E> | undefined {
+    if (this.events.length === 0) return undefined;
+    const at = this.times[0]!;
+    const seq = this.seqs[0]!;
+    return { at, seq, event: this.take()! };
+  }
 }

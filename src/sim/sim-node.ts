@@ -76,7 +76,7 @@ export class SimNode<R> implements TurnOwner {
   /** Events that arrived while paused, run in order on resume. */
   private readonly parked: CallEvent[] = [];
   /** The driver's timers (see setTimer); a crash drops them. */
-  private timers = new EventQueue<{ readonly fn: () => void; cancelled: boolean }>();
+  private timers = new EventQueue<NodeTimer>();
   private outbox: NodeMessage[] = [];
   /** A crash decided during the current turn, applied at its end. */
   private crashAtTurnEnd: TurnEndCrash | null = null;
@@ -267,19 +267,22 @@ export class SimNode<R> implements TurnOwner {
    * and the event queue stays as small as the number of things that really happen.
    */
   setTimer(ms: number, fn: () => void): Timer {
-    const t = { fn, cancelled: false };
+    const t = new NodeTimer(fn);
     this.timers.push(this.env.world.now + ms / this.rate, t);
-    return { cancel: () => { t.cancelled = true; } };
+    return t;
   }
 
+  /** Ticks every tickMs (at this process's clock rate) while this incarnation lives; one closure per incarnation. */
   private scheduleTick(): void {
     const incarnation = this.incarnation;
-    this.env.world.after(this.env.tickMs / this.rate, () => {
+    const world = this.env.world;
+    const tick = (): void => {
       if (!this.up || this.incarnation !== incarnation) return;
-      this.scheduleTick();
+      world.after(this.env.tickMs / this.rate, tick, this);
       this.fireTimers();
       this.driver?.tick();
-    }, this);
+    };
+    world.after(this.env.tickMs / this.rate, tick, this);
   }
 
   private fireTimers(): void {
@@ -287,8 +290,19 @@ export class SimNode<R> implements TurnOwner {
     for (;;) {
       const due = this.timers.peekTime();
       if (due === undefined || due > now) return;
-      const t = this.timers.pop()!.event;
+      const t = this.timers.take()!;
       if (!t.cancelled) t.fn();
     }
+  }
+}
+
+/** A driver timer: its own cancel handle (one object per timer, not three). */
+class NodeTimer implements Timer {
+  cancelled = false;
+
+  constructor(readonly fn: () => void) {}
+
+  cancel(): void {
+    this.cancelled = true;
   }
 }

@@ -25,7 +25,7 @@ import { Nemesis, STORM_RUN_SHARE, type NemesisSite } from './nemesis.js';
 import { TWINS, type SimOptions } from './options.js';
 import { SimKeyring } from './sim-authenticator.js';
 import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
-import { MemberCrashed, type CustomEvent } from './world.js';
+import { CallEvent, MemberCrashed, type CustomEvent } from './world.js';
 import { World } from './world.js';
 import { EtcdWorkload } from './workloads/etcd.js';
 import { RegisterWorkload } from './workloads/register.js';
@@ -439,7 +439,7 @@ export class Simulation {
       return;
     }
     if (n.paused) {
-      n.park({ kind: 'call', fn: () => this.deliverNow(d), owner: n, incarnation: n.incarnation, cancelled: false });
+      n.park(new CallEvent(() => this.deliverNow(d), n, n.incarnation));
       return;
     }
     this.world.enter(n);

@@ -25,12 +25,19 @@ export interface TurnOwner {
   describe(): string;
 }
 
-export interface CallEvent {
-  readonly kind: 'call';
-  readonly fn: () => void;
-  readonly owner: TurnOwner | null;
-  readonly incarnation: number;
-  cancelled: boolean;
+/**
+ * A function to run at a time, as a turn of its owner's incarnation. It is its own Timer: a
+ * separate handle (and a closure to cancel through) per event was garbage on the hot path.
+ */
+export class CallEvent implements Timer {
+  readonly kind = 'call';
+  cancelled = false;
+
+  constructor(readonly fn: () => void, readonly owner: TurnOwner | null, readonly incarnation: number) {}
+
+  cancel(): void {
+    this.cancelled = true;
+  }
 }
 
 /** Events other modules define (the hot path: message deliveries) handled by `onEvent`. */
@@ -93,9 +100,9 @@ export class World<E extends CustomEvent = CustomEvent> {
 
   /** Run `fn` at `at` as a turn of `owner` (or of the simulator, for null). */
   at(at: number, fn: () => void, owner: TurnOwner | null = null): Timer {
-    const e: CallEvent = { kind: 'call', fn, owner, incarnation: owner?.incarnation ?? 0, cancelled: false };
+    const e = new CallEvent(fn, owner, owner === null ? 0 : owner.incarnation);
     this.queue.push(at, e);
-    return { cancel: () => { e.cancelled = true; } };
+    return e;
   }
 
   after(ms: number, fn: () => void, owner: TurnOwner | null = null): Timer {
@@ -124,11 +131,11 @@ export class World<E extends CustomEvent = CustomEvent> {
   /** Run until the queue is empty or time passes `endMs`; `afterTurn` sees every owner a turn touched. */
   run(endMs: number, afterTurn: (owner: TurnOwner) => void): void {
     for (;;) {
-      const next = this.queue.pop();
-      if (next === undefined || next.at > endMs) break;
-      this.now = next.at;
+      const at = this.queue.peekTime();
+      if (at === undefined || at > endMs) break;
+      const e = this.queue.take()!;
+      this.now = at;
       this.events++;
-      const e = next.event;
       if (e.kind === 'call') this.runCall(e);
       else this.onEvent(e as E);
       this.finishTurn(afterTurn);
@@ -165,7 +172,7 @@ export class World<E extends CustomEvent = CustomEvent> {
       const incarnation = this.deferredIncarnations[i]!;
       if (owner.incarnation !== incarnation) continue;
       if (owner.paused) {
-        owner.park({ kind: 'call', fn, owner, incarnation, cancelled: false });
+        owner.park(new CallEvent(fn, owner, incarnation));
         continue;
       }
       this.enter(owner);
