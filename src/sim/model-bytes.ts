@@ -4,12 +4,15 @@
  */
 import { assert } from '../core/assert.js';
 
+/** Room a new content starts with: a WAL segment grows to kilobytes in small appends, and each doubling copies it. */
+const INITIAL_CAPACITY_BYTES = 4096;
+
 export class ModelBytes {
   private buf: Uint8Array;
   private size = 0;
 
   constructor(initial?: Uint8Array) {
-    this.buf = new Uint8Array(Math.max(64, initial?.byteLength ?? 0));
+    this.buf = new Uint8Array(Math.max(INITIAL_CAPACITY_BYTES, initial?.byteLength ?? 0));
     if (initial !== undefined) this.write(0, initial);
   }
 
