@@ -258,13 +258,13 @@ export class Driver<R> {
     if (ability === undefined || this.leaderModel === null) {
       return reply(new QuorateError('INVALID_CONFIG_CHANGE', `protocol ${this.o.protocol.name} runs a fixed membership: membership changes are not supported`));
     }
-    this.leaderModel.proposeHere(new Uint8Array(0), (err) => reply(err), () => ability.proposeConfigChange(this.core.inner, change));
+    this.leaderModel.proposeHere(new Uint8Array(0), (err) => reply(err), () => this.core.drive((core) => ability.proposeConfigChange(core, change)));
   }
 
   transferLeadership(target: NodeId): void {
     const ability = this.o.protocol.membership;
     if (ability === undefined) throw new QuorateError('INVALID_ARGUMENT', `protocol ${this.o.protocol.name} has no leadership transfer`);
-    ability.transferLeadership(this.core.inner, target);
+    this.core.drive((core) => ability.transferLeadership(core, target));
     this.kick();
   }
 
@@ -380,23 +380,25 @@ export class Driver<R> {
     if (sentEarly) this.sendAll(rd.send);
     this.events.persisting?.(persist, rd.sendBeforePersist.length + (sentEarly ? rd.send.length : 0));
     const t0 = this.o.clock.now();
-    const save = (done: (err: Error | null) => void): void => {
-      if (!(installs && this.mutant === 'apply-before-snapshot-persist')) return this.o.storage.save(persist, done);
-      // The mutant: everything but the snapshot first, the snapshot in a second write.
-      this.o.storage.save({ ...persist, snapshot: null }, (err) => {
-        if (err !== null || this.stopped) return done(err);
-        const second = { hardState: null, entries: [], snapshot: persist.snapshot, truncateFrom: null };
-        this.events.persisting?.(second, 0);
-        this.o.storage.save(second, done);
-      });
-    };
-    save((err) => {
+    const durable = (err: Error | null): void => {
       this.saving = false;
       if (this.stopped) return;
       if (err !== null) return this.fail(err);
       this.events.walFsync?.((this.o.clock.now() - t0) / 1000);
       this.finish(rd, appliedEarly, sentEarly);
       this.process();
+    };
+    if (installs && this.mutant === 'apply-before-snapshot-persist') this.saveSnapshotApart(persist, durable);
+    else this.o.storage.save(persist, durable);
+  }
+
+  /** The apply-before-snapshot-persist mutant: everything but the snapshot first, the snapshot in a second write. */
+  private saveSnapshotApart(persist: Persist<unknown>, done: (err: Error | null) => void): void {
+    this.o.storage.save({ ...persist, snapshot: null }, (err) => {
+      if (err !== null || this.stopped) return done(err);
+      const second = { hardState: null, entries: [], snapshot: persist.snapshot, truncateFrom: null };
+      this.events.persisting?.(second, 0);
+      this.o.storage.save(second, done);
     });
   }
 
@@ -471,7 +473,7 @@ export class Driver<R> {
   }
 
   private sendAll(messages: readonly Envelope[]): void {
-    for (const m of messages) this.sendMessage(m);
+    for (let i = 0; i < messages.length; i++) this.sendMessage(messages[i]!);
   }
 
   /** Send a protocol message to the member that hosts its addressee (this one included). */

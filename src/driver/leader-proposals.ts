@@ -144,6 +144,8 @@ export class LeaderProposals<R> {
    */
   leaderGone(oldLeader: NodeId): void {
     if (oldLeader === this.site.id) return;
+    // An error costs a stack trace: made only when someone waits for it (leaders come and go often).
+    if (this.forwarded.size === 0 && this.reads.size === 0) return;
     const err = new QuorateError('UNAVAILABLE', `leader ${oldLeader} is gone; retry`);
     this.forwarded.rejectAll(err);
     this.reads.rejectAll(err);

@@ -109,22 +109,22 @@ export class SessionClient<R> {
 
   /** At the member: propose or read, and answer over the network. */
   private handleAt(node: SimNode<R>, attempt: number, c: InFlight<WorkloadOp>): void {
-    node.run((driver) => {
-      const answer = (err: Error | null, result?: R): void => {
-        if (err !== null && !(err instanceof QuorateError)) throw err; // a bug, not an answer
-        this.site.after(this.site.latency(), () => this.answer(attempt, err, result, node.key));
-      };
-      if (c.op.localRead) {
-        driver.readBarrier((err) => {
-          const sm = node.sm;
-          if (err !== null || sm === null) return answer(err ?? new QuorateError('STOPPED', 'the node is stopped'));
-          answer(null, this.site.workload.readLocal(sm, c.op));
-        });
-        return;
-      }
-      const command = this.site.workload.command(c.op, { client: this.id, seq: c.seq, lowestPending: c.seq });
-      driver.propose(command, (err, result) => answer(err, result));
-    });
+    const driver = node.runningDriver;
+    if (driver === null) return;
+    const answer = (err: Error | null, result?: R): void => {
+      if (err !== null && !(err instanceof QuorateError)) throw err; // a bug, not an answer
+      this.site.after(this.site.latency(), () => this.answer(attempt, err, result, node.key));
+    };
+    if (c.op.localRead) {
+      driver.readBarrier((err) => {
+        const sm = node.sm;
+        if (err !== null || sm === null) return answer(err ?? new QuorateError('STOPPED', 'the node is stopped'));
+        answer(null, this.site.workload.readLocal(sm, c.op));
+      });
+      return;
+    }
+    const command = this.site.workload.command(c.op, { client: this.id, seq: c.seq, lowestPending: c.seq });
+    driver.propose(command, answer);
   }
 
   private answer(attempt: number, err: Error | null, result: R | undefined, by: string): void {

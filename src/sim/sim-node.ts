@@ -254,11 +254,9 @@ export class SimNode<R> implements TurnOwner {
     }
   }
 
-  /** Run `fn` as a turn of this process (a message or request arriving); nothing if it is down. */
-  run(fn: (driver: Driver<R>) => void): void {
-    const d = this.driver;
-    if (!this.up || d === null) return;
-    fn(d);
+  /** The driver, if the process is up (what a request arriving in this turn reaches; nothing if it is down). */
+  get runningDriver(): Driver<R> | null {
+    return this.up ? this.driver : null;
   }
 
   /**

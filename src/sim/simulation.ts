@@ -141,6 +141,8 @@ export class Simulation {
   private readonly buggify: Random;
   private readonly ids: NodeId[];
   private readonly nodes: SimNode<unknown>[] = [];
+  /** The members' process names (a delivery from one of them, not from a client, is counted by type). */
+  private readonly nodeKeys = new Set<string>();
   private readonly instances = new Map<NodeId, SimNode<unknown>[]>();
   private readonly disks = new Map<SimNode<unknown>, MemberDisk>();
   private readonly clients: AnyClient[] = [];
@@ -281,6 +283,7 @@ export class Simulation {
     disk.owner = node;
     this.disks.set(node, disk);
     this.nodes.push(node);
+    this.nodeKeys.add(key);
     const list = this.instances.get(id) ?? [];
     list.push(node);
     this.instances.set(id, list);
@@ -455,7 +458,7 @@ export class Simulation {
     this.delivered++;
     const frame = d.frame;
     const type = frame.kind === 'protocol' ? ((frame.message as { type?: string }).type ?? 'message') : frame.kind;
-    if (this.nodes.some((x) => x.key === d.fromKey)) this.byType[type] = (this.byType[type] ?? 0) + 1;
+    if (this.nodeKeys.has(d.fromKey)) this.byType[type] = (this.byType[type] ?? 0) + 1;
     if (this.o.trace) this.world.note(`deliver ${type} ${d.fromKey}>${n.key}`);
     else this.world.trace.mix(this.world.now, 0x64, n.index, type.length);
     if (n.byzantine && frame.kind === 'protocol' && this.adversary !== null && !n.broken) {
