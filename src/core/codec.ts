@@ -242,7 +242,13 @@ function encodeMap(o: Record<string, unknown>, depth: number): boolean {
 const UNSUPPORTED: unique symbol = Symbol('unsupported');
 type Decoded = unknown;
 
+/**
+ * The bytes being decoded, always as a plain Uint8Array (a Buffer is read through a view of it:
+ * reads then see one kind of array, not two); binary values are cut from `source`, the caller's
+ * own array, so a Buffer's come out as Buffers, as the library returns them.
+ */
 let input: Uint8Array = new Uint8Array(0);
+let source: Uint8Array = input;
 let at = 0;
 /** A DataView of the input, made only when a float is met. */
 let inputView: DataView | null = null;
@@ -252,7 +258,8 @@ function decodeHere(bytes: Uint8Array): Decoded {
   if (decoding || !(bytes instanceof Uint8Array)) return UNSUPPORTED;
   decoding = true;
   try {
-    input = bytes;
+    source = bytes;
+    input = Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     at = 0;
     inputView = null;
     const value = decodeValue(1);
@@ -260,6 +267,7 @@ function decodeHere(bytes: Uint8Array): Decoded {
   } finally {
     decoding = false;
     input = EMPTY;
+    source = EMPTY;
     inputView = null;
   }
 }
@@ -400,7 +408,7 @@ function decodeBinary(n: number): Decoded {
   if (!has(n)) return UNSUPPORTED;
   const start = at;
   at += n;
-  return input.subarray(start, at);
+  return source.subarray(start, at);
 }
 
 function decodeArray(n: number, depth: number): Decoded {

@@ -134,9 +134,22 @@ export class Driver<R> {
   private lastTerm = -1;
   private membershipChanged = false;
   private readonly output: ApplyOutput<Envelope, R>;
+  // The ports, kept in fields of the driver's own: callers build DriverOptions in different
+  // shapes (optional fields present or not), and code reading the ports through it on the hot
+  // path was thrown away each time an options object of another shape came along.
+  private readonly clock: ClockPort;
+  private readonly network: NetworkPort<NodeMessage>;
+  private readonly storage: StoragePort<unknown>;
+  private readonly protocol: ProtocolDefinition;
+  private readonly stateMachine: StateMachine<R>;
 
   constructor(private readonly o: DriverOptions<R>) {
     this.id = o.id;
+    this.clock = o.clock;
+    this.network = o.network;
+    this.storage = o.storage;
+    this.protocol = o.protocol;
+    this.stateMachine = o.stateMachine;
     this.limits = { ...DEFAULT_DRIVER_LIMITS, ...o.limits };
     this.log = o.logger ?? silentLogger;
     this.events = o.events ?? {};
@@ -254,16 +267,16 @@ export class Driver<R> {
   /** A membership change through the protocol (leader only). */
   changeMembership(change: unknown, reply: Reply<void>): void {
     if (this.stopped) return reply(new NodeStopped());
-    const ability = this.o.protocol.membership;
+    const ability = this.protocol.membership;
     if (ability === undefined || this.leaderModel === null) {
-      return reply(new QuorateError('INVALID_CONFIG_CHANGE', `protocol ${this.o.protocol.name} runs a fixed membership: membership changes are not supported`));
+      return reply(new QuorateError('INVALID_CONFIG_CHANGE', `protocol ${this.protocol.name} runs a fixed membership: membership changes are not supported`));
     }
     this.leaderModel.proposeHere(new Uint8Array(0), (err) => reply(err), () => this.core.drive((core) => ability.proposeConfigChange(core, change)));
   }
 
   transferLeadership(target: NodeId): void {
-    const ability = this.o.protocol.membership;
-    if (ability === undefined) throw new QuorateError('INVALID_ARGUMENT', `protocol ${this.o.protocol.name} has no leadership transfer`);
+    const ability = this.protocol.membership;
+    if (ability === undefined) throw new QuorateError('INVALID_ARGUMENT', `protocol ${this.protocol.name} has no leadership transfer`);
     this.core.drive((core) => ability.transferLeadership(core, target));
     this.kick();
   }
@@ -281,7 +294,7 @@ export class Driver<R> {
     if (this.stopped) return done(null);
     this.halt();
     // The storage finishes the saves already made before it closes: a clean stop never tears the log.
-    this.o.storage.close(done);
+    this.storage.close(done);
   }
 
   /** The process died: drop everything at once, no callbacks (the simulator's crash). */
@@ -331,7 +344,7 @@ export class Driver<R> {
   private kick(): void {
     if (this.kicked || this.stopped) return;
     this.kicked = true;
-    this.o.clock.defer(this.kicked$);
+    this.clock.defer(this.kicked$);
   }
 
   /** The deferred half of kick(), made once (a kick per input is the hot path). */
@@ -379,26 +392,26 @@ export class Driver<R> {
     const sentEarly = this.mutant === 'ack-before-fsync';
     if (sentEarly) this.sendAll(rd.send);
     this.events.persisting?.(persist, rd.sendBeforePersist.length + (sentEarly ? rd.send.length : 0));
-    const t0 = this.o.clock.now();
+    const t0 = this.clock.now();
     const durable = (err: Error | null): void => {
       this.saving = false;
       if (this.stopped) return;
       if (err !== null) return this.fail(err);
-      this.events.walFsync?.((this.o.clock.now() - t0) / 1000);
+      this.events.walFsync?.((this.clock.now() - t0) / 1000);
       this.finish(rd, appliedEarly, sentEarly);
       this.process();
     };
     if (installs && this.mutant === 'apply-before-snapshot-persist') this.saveSnapshotApart(persist, durable);
-    else this.o.storage.save(persist, durable);
+    else this.storage.save(persist, durable);
   }
 
   /** The apply-before-snapshot-persist mutant: everything but the snapshot first, the snapshot in a second write. */
   private saveSnapshotApart(persist: Persist<unknown>, done: (err: Error | null) => void): void {
-    this.o.storage.save({ ...persist, snapshot: null }, (err) => {
+    this.storage.save({ ...persist, snapshot: null }, (err) => {
       if (err !== null || this.stopped) return done(err);
       const second = { hardState: null, entries: [], snapshot: persist.snapshot, truncateFrom: null };
       this.events.persisting?.(second, 0);
-      this.o.storage.save(second, done);
+      this.storage.save(second, done);
     });
   }
 
@@ -424,7 +437,7 @@ export class Driver<R> {
 
   private applyCommitted(rd: Ready<Envelope, unknown>): void {
     if (rd.apply.length > 0) {
-      const t0 = this.o.clock.now();
+      const t0 = this.clock.now();
       const before = this.position.index;
       const pos = this.host.apply(rd, this.output);
       if (pos !== null) {
@@ -433,7 +446,7 @@ export class Driver<R> {
         this.position = pos;
       }
       this.events.appliedEntries?.(rd.apply);
-      this.events.applyBatch?.((this.o.clock.now() - t0) / 1000, rd.apply.length);
+      this.events.applyBatch?.((this.clock.now() - t0) / 1000, rd.apply.length);
     } else {
       this.host.apply(rd, this.output); // read-only requests and replies to repeat (quorum model)
     }
@@ -445,13 +458,13 @@ export class Driver<R> {
 
   /** Snapshot the state machine at the applied index and let the core compact its log behind it. */
   private takeSnapshot(): void {
-    const data = this.o.stateMachine.snapshot();
+    const data = this.stateMachine.snapshot();
     const meta = { index: this.position.index, term: this.position.term, membership: this.core.status().membership };
     this.core.compact(meta.index, data);
     this.entriesSinceSnapshot = 0;
     this.snapshotting = true;
     const waiters = this.snapshotWaiters.splice(0);
-    this.o.storage.saveSnapshot({ meta, data }, (err) => {
+    this.storage.saveSnapshot({ meta, data }, (err) => {
       this.snapshotting = false;
       if (this.stopped) return;
       if (err !== null) {
@@ -467,7 +480,7 @@ export class Driver<R> {
   /** A snapshot the protocol asks to keep (its state machine is already past it). */
   private keepSnapshot(snapshot: Snapshot): void {
     this.events.keeping?.(snapshot);
-    this.o.storage.saveSnapshot(snapshot, (err) => {
+    this.storage.saveSnapshot(snapshot, (err) => {
       if (err !== null && !this.stopped) this.fail(err);
     });
   }
@@ -481,16 +494,16 @@ export class Driver<R> {
     const member = principalMember(m.to) as NodeId;
     if (member === this.id) {
       // A replica's reply to this member's own client, or a client's request to this replica.
-      this.o.clock.defer(() => {
+      this.clock.defer(() => {
         if (!this.stopped) this.deliver(m);
       });
       return;
     }
-    this.o.network.send({ kind: 'protocol', from: this.id, to: member, message: m });
+    this.network.send({ kind: 'protocol', from: this.id, to: member, message: m });
   }
 
   private sendFrame(frame: NodeMessage): boolean {
-    return this.o.network.send(frame);
+    return this.network.send(frame);
   }
 
   private noticeChanges(): void {
@@ -512,7 +525,7 @@ export class Driver<R> {
 
   private authenticatorFor(principal: Principal): Authenticator {
     const f = this.o.authenticatorFor;
-    if (f === undefined) throw new QuorateError('BAD_KEYS', `protocol ${this.o.protocol.name} needs each member's keys: no authenticator was given for '${principal}'`);
+    if (f === undefined) throw new QuorateError('BAD_KEYS', `protocol ${this.protocol.name} needs each member's keys: no authenticator was given for '${principal}'`);
     return f(principal);
   }
 
@@ -530,7 +543,7 @@ export class Driver<R> {
     // (retrying fsync after a failure can silently lose data).
     this.log('error', 'fatal: stopping node', { error: err.message });
     this.halt();
-    this.o.storage.close(() => {});
+    this.storage.close(() => {});
     this.events.fatal?.(err);
   }
 }

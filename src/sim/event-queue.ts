@@ -6,6 +6,8 @@
  * object per entry: the simulator pushes and pops an event per message, timer and disk
  * callback, and a wrapper per entry was a large share of its garbage.
  */
+import { doubleArray, objectArray } from './arrays.js';
+
 export interface Scheduled<E> {
   readonly at: number;
   readonly seq: number;
@@ -13,9 +15,9 @@ export interface Scheduled<E> {
 }
 
 export class EventQueue<E> {
-  private readonly times: number[] = [];
+  private readonly times: number[] = doubleArray();
   private readonly seqs: number[] = [];
-  private readonly events: E[] = [];
+  private readonly events: E[] = objectArray();
   private nextSeq = 0;
 
   get size(): number {

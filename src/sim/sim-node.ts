@@ -14,6 +14,7 @@ import { Driver, type DriverEvents } from '../driver/driver.js';
 import type { DriverLimits } from '../driver/limits.js';
 import type { ClockPort, StoragePort } from '../driver/ports.js';
 import type { NodeMessage } from '../driver/wire.js';
+import { objectArray } from './arrays.js';
 import { EventQueue } from './event-queue.js';
 import type { CallEvent, Timer, TurnOwner, World } from './world.js';
 
@@ -74,10 +75,10 @@ export class SimNode<R> implements TurnOwner {
   driver: Driver<R> | null = null;
   sm: StateMachine<R> | null = null;
   /** Events that arrived while paused, run in order on resume. */
-  private readonly parked: CallEvent[] = [];
+  private readonly parked: CallEvent[] = objectArray();
   /** The driver's timers (see setTimer); a crash drops them. */
   private timers = new EventQueue<NodeTimer>();
-  private outbox: NodeMessage[] = [];
+  private outbox: NodeMessage[] = objectArray();
   /** A crash decided during the current turn, applied at its end. */
   private crashAtTurnEnd: TurnEndCrash | null = null;
   /** Where a state machine that persists itself stood when the process died (see restart). */
@@ -185,7 +186,7 @@ export class SimNode<R> implements TurnOwner {
     this.incarnation++;
     this.parked.length = 0;
     this.timers = new EventQueue();
-    this.outbox = [];
+    this.outbox = objectArray();
     this.crashAtTurnEnd = null;
     // A state machine that persisted itself keeps what it applied across a process crash; a
     // power loss takes the kernel's unsynced pages with it, so it is rebuilt from the snapshot.
@@ -242,7 +243,7 @@ export class SimNode<R> implements TurnOwner {
     if (crash === null || !crash.loseMessages) {
       if (this.outbox.length > 0) {
         const frames = this.outbox;
-        this.outbox = [];
+        this.outbox = objectArray();
         this.env.release(this, frames);
       }
     }
@@ -298,9 +299,17 @@ export class SimNode<R> implements TurnOwner {
 class NodeTimer implements Timer {
   cancelled = false;
 
-  constructor(readonly fn: () => void) {}
+  constructor(public fn: () => void) {}
 
+  /**
+   * Almost every driver timer (a proposal's or a read's timeout) is cancelled soon after it is
+   * set, yet stays queued until it is due: dropping its function at once lets what the function
+   * holds (the caller's reply, a client's request) die young instead of surviving collections.
+   */
   cancel(): void {
     this.cancelled = true;
+    this.fn = noop;
   }
 }
+
+function noop(): void {}

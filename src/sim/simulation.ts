@@ -25,7 +25,7 @@ import { Nemesis, STORM_RUN_SHARE, type NemesisSite } from './nemesis.js';
 import { TWINS, type SimOptions } from './options.js';
 import { SimKeyring } from './sim-authenticator.js';
 import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
-import { CallEvent, MemberCrashed, type CustomEvent } from './world.js';
+import { CallEvent, MemberCrashed, type CustomEvent, type TurnOwner, type WorldHandler } from './world.js';
 import { World } from './world.js';
 import { EtcdWorkload } from './workloads/etcd.js';
 import { RegisterWorkload } from './workloads/register.js';
@@ -134,7 +134,7 @@ interface Delivery extends CustomEvent {
 
 type AnyClient = SessionClient<unknown> | QuorumSimClient<Envelope, unknown>;
 
-export class Simulation {
+export class Simulation implements WorldHandler<Delivery> {
   private readonly world: World<Delivery>;
   private readonly rng: Random;
   /** Faults aimed at windows only broken code opens draw from their own stream, leaving other runs unchanged. */
@@ -179,8 +179,7 @@ export class Simulation {
   private phase: 'faults' | 'drain' | 'reads' = 'faults';
 
   constructor(private readonly protocol: ProtocolDefinition, private readonly o: SimOptions) {
-    this.world = new World<Delivery>(o.trace);
-    this.world.onEvent = (d) => this.deliver(d);
+    this.world = new World<Delivery>(o.trace, this);
     this.rng = new Prng(o.seed);
     this.buggify = new Prng(o.seed ^ 0x5eed);
     this.ids = Array.from({ length: o.nodes }, (_, i) => nodeId(`n${i + 1}`));
@@ -243,7 +242,7 @@ export class Simulation {
   run(): RunResult {
     let outcome: RunOutcome = { kind: 'ok' };
     try {
-      this.world.run(this.endMs, (owner) => this.observe(owner as SimNode<unknown>));
+      this.world.run(this.endMs);
       this.checkLogs();
       outcome = this.checkLiveness();
     } catch (err) {
@@ -434,7 +433,8 @@ export class Simulation {
     }
   }
 
-  private deliver(d: Delivery): void {
+  /** The world's handler: a message arrives (see WorldHandler). */
+  onEvent(d: Delivery): void {
     const n = d.target;
     // A link cut while a message was on it loses the message, as a real partition does.
     if (!n.up || this.links.isCut(d.fromKey, n.key)) {
@@ -514,6 +514,11 @@ export class Simulation {
   }
 
   // ---- checks ------------------------------------------------------------------------------------
+
+  /** The world's handler: after a turn, the members it touched are checked (see observe). */
+  afterTurn(owner: TurnOwner): void {
+    this.observe(owner as SimNode<unknown>);
+  }
 
   /** After every turn of a member: its commit and term never go back, one leader per term, the protocol's own monitor. */
   private observe(n: SimNode<unknown>): void {

@@ -7,6 +7,7 @@
  * them). One seeded PRNG drives every choice, so a seed reproduces the run event for event.
  */
 import { InvariantViolation } from '../core/replica.js';
+import { objectSlots } from './arrays.js';
 import { EventQueue } from './event-queue.js';
 import { SimTrace } from './trace.js';
 
@@ -40,9 +41,20 @@ export class CallEvent implements Timer {
   }
 }
 
-/** Events other modules define (the hot path: message deliveries) handled by `onEvent`. */
+/** Events other modules define (the hot path: message deliveries) handled by the world's handler. */
 export interface CustomEvent {
   readonly kind: 'custom';
+}
+
+/**
+ * What the world calls besides call events: a method of one object rather than closures made
+ * per run (a call site that saw one run's closure is recompiled when the next run's arrives).
+ */
+export interface WorldHandler<E extends CustomEvent> {
+  /** Handle a custom event; it calls `enter(owner)` for the node the event belongs to. */
+  onEvent(e: E): void;
+  /** After a turn, for every owner the turn touched. */
+  afterTurn(owner: TurnOwner): void;
 }
 
 type Event = CallEvent | CustomEvent;
@@ -72,25 +84,25 @@ export interface Timer {
   cancel(): void;
 }
 
+/** Slots for the work deferred in one turn and the owners it touches (more grow the arrays). */
+const TURN_SLOTS = 16;
+
 export class World<E extends CustomEvent = CustomEvent> {
   now = 0;
   events = 0;
   readonly trace: SimTrace;
   private readonly queue = new EventQueue<Event>();
-  /** Work deferred to the end of the turn, as parallel arrays (the hot path allocates nothing). */
-  private readonly deferredFns: (() => void)[] = [];
-  private readonly deferredOwners: TurnOwner[] = [];
-  private readonly deferredIncarnations: number[] = [];
+  /** Work deferred to the end of the turn, as parallel arrays of slots (the hot path allocates nothing). */
+  private readonly deferredFns = objectSlots<() => void>(TURN_SLOTS);
+  private readonly deferredOwners = objectSlots<TurnOwner>(TURN_SLOTS);
+  private readonly deferredIncarnations: number[] = new Array<number>(TURN_SLOTS).fill(0);
   /** How many of the deferred slots are in use (the arrays are reused, never truncated). */
   private deferredCount = 0;
   private touchedCount = 0;
-  private readonly touched: TurnOwner[] = [];
+  private readonly touched = objectSlots<TurnOwner>(TURN_SLOTS);
   /** The owner whose turn is running (null: the simulator itself). */
   current: TurnOwner | null = null;
-  /** Handles a custom event; it calls `enter(owner)` for the node the event belongs to. */
-  onEvent: (e: E) => void = () => {};
-
-  constructor(trace: boolean) {
+  constructor(trace: boolean, private readonly handler: WorldHandler<E>) {
     this.trace = new SimTrace(trace);
   }
 
@@ -128,8 +140,8 @@ export class World<E extends CustomEvent = CustomEvent> {
     this.touched[this.touchedCount++] = owner;
   }
 
-  /** Run until the queue is empty or time passes `endMs`; `afterTurn` sees every owner a turn touched. */
-  run(endMs: number, afterTurn: (owner: TurnOwner) => void): void {
+  /** Run until the queue is empty or time passes `endMs`; the handler sees every owner a turn touched. */
+  run(endMs: number): void {
     for (;;) {
       const at = this.queue.peekTime();
       if (at === undefined || at > endMs) break;
@@ -137,8 +149,8 @@ export class World<E extends CustomEvent = CustomEvent> {
       this.now = at;
       this.events++;
       if (e.kind === 'call') this.runCall(e);
-      else this.onEvent(e as E);
-      this.finishTurn(afterTurn);
+      else this.handler.onEvent(e as E);
+      this.finishTurn();
     }
   }
 
@@ -164,7 +176,7 @@ export class World<E extends CustomEvent = CustomEvent> {
     }
   }
 
-  private finishTurn(afterTurn: (owner: TurnOwner) => void): void {
+  private finishTurn(): void {
     // Deferred work may defer more (a Ready loop that kicks itself): run until quiet.
     for (let i = 0; i < this.deferredCount; i++) {
       const owner = this.deferredOwners[i]!;
@@ -184,7 +196,7 @@ export class World<E extends CustomEvent = CustomEvent> {
     }
     this.deferredCount = 0;
     for (let i = 0; i < this.touchedCount; i++) this.touched[i]!.endTurn();
-    for (let i = 0; i < this.touchedCount; i++) afterTurn(this.touched[i]!);
+    for (let i = 0; i < this.touchedCount; i++) this.handler.afterTurn(this.touched[i]!);
     this.touchedCount = 0;
     this.current = null;
   }
