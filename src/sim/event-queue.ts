@@ -1,10 +1,17 @@
 /**
- * The simulator's event queue: a binary min-heap ordered by (time, sequence number). Ties in
- * time are broken by insertion order, so a seed always replays the same order.
+ * The simulator's event queue: events ordered by (time, sequence number). Ties in time are
+ * broken by insertion order, so a seed always replays the same order.
  *
- * The heap is kept as three parallel arrays (times, sequence numbers, events) rather than one
- * object per entry: the simulator pushes and pops an event per message, timer and disk
- * callback, and a wrapper per entry was a large share of its garbage.
+ * Most events go to a binary min-heap kept as three parallel arrays (times, sequence numbers,
+ * events) rather than one object per entry: the simulator pushes and pops an event per message,
+ * timer and disk callback, and a wrapper per entry was a large share of its garbage.
+ *
+ * Events pushed a fixed delay after a clock that never goes back arrive in time order, so they
+ * can go to a lane instead: a first-in-first-out queue, O(1) each way. Clients' timeouts are
+ * such events, and nearly all of them are stale (the answer came first): in the heap they were
+ * most of its entries and most of the cost of every push and pop. Taking the earliest of the
+ * heap's top and the lanes' heads, by (time, sequence number), gives exactly the order of one
+ * heap holding everything.
  */
 import { doubleArray, objectArray } from './arrays.js';
 
@@ -14,19 +21,74 @@ export interface Scheduled<E> {
   readonly event: E;
 }
 
+/** A lane: events in the order pushed, which is their time order (see EventQueue.pushToLane). */
+class Lane<E> {
+  readonly times: number[] = doubleArray();
+  readonly seqs: number[] = [];
+  readonly events: (E | null)[] = objectArray();
+  /** Index of the first event still queued. */
+  head = 0;
+
+  get size(): number {
+    return this.events.length - this.head;
+  }
+
+  shift(): void {
+    this.events[this.head] = null; // let it go
+    this.head++;
+    // Drop the consumed prefix now and then, so the arrays stay about as long as the queue.
+    if (this.head >= LANE_COMPACT_AT && this.head * 2 >= this.events.length) {
+      this.times.splice(0, this.head);
+      this.seqs.splice(0, this.head);
+      this.events.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** A lane drops the events it has handed out once it has this many (and they are half of it). */
+const LANE_COMPACT_AT = 1024;
+
 export class EventQueue<E> {
   private readonly times: number[] = doubleArray();
   private readonly seqs: number[] = [];
   private readonly events: E[] = objectArray();
+  private readonly lanes: Lane<E>[] = objectArray();
   private nextSeq = 0;
 
   get size(): number {
-    return this.events.length;
+    let n = this.events.length;
+    for (const lane of this.lanes) n += lane.size;
+    return n;
   }
 
   /** The time of the next event, if any. */
   peekTime(): number | undefined {
-    return this.events.length === 0 ? undefined : this.times[0];
+    let at = this.events.length === 0 ? undefined : this.times[0];
+    for (let l = 0; l < this.lanes.length; l++) {
+      const lane = this.lanes[l]!;
+      if (lane.head < lane.events.length && (at === undefined || lane.times[lane.head]! < at)) at = lane.times[lane.head]!;
+    }
+    return at;
+  }
+
+  /** A new lane, for events whose times never decrease from one push to the next (see pushToLane). */
+  addLane(): number {
+    this.lanes.push(new Lane<E>());
+    return this.lanes.length - 1;
+  }
+
+  /**
+   * Queue `event` at `at` in a lane. Its times must not decrease from one push to the next; an
+   * event that would break that goes to the heap (the order of events is the same either way).
+   */
+  pushToLane(lane: number, at: number, event: E): void {
+    const l = this.lanes[lane]!;
+    const n = l.events.length;
+    if (n > l.head && !(at >= l.times[n - 1]!)) return this.push(at, event);
+    l.times.push(at);
+    l.seqs.push(this.nextSeq++);
+    l.events.push(event);
   }
 
   push(at: number, event: E): void {
@@ -55,6 +117,58 @@ export class EventQueue<E> {
 
   /** Remove the next event and return it (its time is what peekTime() said before the call). */
   take(): E | undefined {
+    // The earliest of the heap's top (-1) and the lanes' heads.
+    let from = -1;
+    let at = 0;
+    let seq = 0;
+    if (this.events.length > 0) {
+      at = this.times[0]!;
+      seq = this.seqs[0]!;
+    }
+    for (let l = 0; l < this.lanes.length; l++) {
+      const lane = this.lanes[l]!;
+      if (lane.head === lane.events.length) continue;
+      const lt = lane.times[lane.head]!;
+      const ls = lane.seqs[lane.head]!;
+      if ((from === -1 && this.events.length === 0) || lt < at || (lt === at && ls < seq)) {
+        from = l;
+        at = lt;
+        seq = ls;
+      }
+    }
+    if (from >= 0) {
+      const lane = this.lanes[from]!;
+      const e = lane.events[lane.head]!;
+      lane.shift();
+      return e;
+    }
+    return this.takeFromHeap();
+  }
+
+  /** Remove the next event and return it with its time and sequence number. */
+  pop(): Scheduled<E> | undefined {
+    const at = this.peekTime();
+    if (at === undefined) return undefined;
+    const seq = this.nextSeqOfTop();
+    return { at, seq, event: this.take()! };
+  }
+
+  private nextSeqOfTop(): number {
+    let best = this.events.length === 0 ? Infinity : this.seqs[0]!;
+    let at = this.events.length === 0 ? Infinity : this.times[0]!;
+    for (const lane of this.lanes) {
+      if (lane.size === 0) continue;
+      const lt = lane.times[lane.head]!;
+      const ls = lane.seqs[lane.head]!;
+      if (lt < at || (lt === at && ls < best)) {
+        at = lt;
+        best = ls;
+      }
+    }
+    return best;
+  }
+
+  private takeFromHeap(): E | undefined {
     const times = this.times;
     const seqs = this.seqs;
     const events = this.events;
@@ -86,13 +200,5 @@ export class EventQueue<E> {
       events[i] = last;
     }
     return top;
-  }
-
-  /** Remove the next event and return it with its time and sequence number. */
-  pop(): Scheduled<E> | undefined {
-    if (this.events.length === 0) return undefined;
-    const at = this.times[0]!;
-    const seq = this.seqs[0]!;
-    return { at, seq, event: this.take()! };
   }
 }

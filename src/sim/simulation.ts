@@ -472,10 +472,13 @@ export class Simulation implements WorldHandler<Delivery> {
 
   private makeClients(): void {
     const honest = this.nodes.filter((n) => !n.byzantine);
+    const clientTimeoutMs = this.protocol.client.kind === 'quorum' ? Math.max(this.o.clientTimeoutMs, QUORUM_CLIENT_TIMEOUT_MS) : this.o.clientTimeoutMs;
+    // Every attempt sets one, and nearly all go stale: they wait in a lane of their own.
+    this.world.useLaneFor(clientTimeoutMs);
     const site: ClientSite<unknown> = {
       rng: this.rng,
       workload: this.workload,
-      clientTimeoutMs: this.protocol.client.kind === 'quorum' ? Math.max(this.o.clientTimeoutMs, QUORUM_CLIENT_TIMEOUT_MS) : this.o.clientTimeoutMs,
+      clientTimeoutMs,
       clientAttempts: this.protocol.client.kind === 'quorum' ? Math.max(this.o.clientAttempts, QUORUM_CLIENT_ATTEMPTS) : this.o.clientAttempts,
       clientThinkMs: this.o.clientThinkMs,
       now: () => this.world.now,

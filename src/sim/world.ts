@@ -92,6 +92,8 @@ export class World<E extends CustomEvent = CustomEvent> {
   events = 0;
   readonly trace: SimTrace;
   private readonly queue = new EventQueue<Event>();
+  /** Delays with a lane of their own, by lane number (see useLaneFor). */
+  private readonly laneDelays: number[] = [];
   /** Work deferred to the end of the turn, as parallel arrays of slots (the hot path allocates nothing). */
   private readonly deferredFns = objectSlots<() => void>(TURN_SLOTS);
   private readonly deferredOwners = objectSlots<TurnOwner>(TURN_SLOTS);
@@ -118,7 +120,23 @@ export class World<E extends CustomEvent = CustomEvent> {
   }
 
   after(ms: number, fn: () => void, owner: TurnOwner | null = null): Timer {
+    for (let i = 0; i < this.laneDelays.length; i++) {
+      if (this.laneDelays[i] !== ms) continue;
+      const e = new CallEvent(fn, owner, owner === null ? 0 : owner.incarnation);
+      this.queue.pushToLane(i, this.now + ms, e);
+      return e;
+    }
     return this.at(this.now + ms, fn, owner);
+  }
+
+  /**
+   * Events set `ms` after now (e.g. clients' timeouts) wait in a lane of their own: they arrive
+   * in time order, and the heap stays small (see EventQueue). The order of events is unchanged.
+   */
+  useLaneFor(ms: number): void {
+    if (this.laneDelays.includes(ms)) return;
+    this.laneDelays.push(ms);
+    this.queue.addLane();
   }
 
   schedule(at: number, e: E): void {
