@@ -150,6 +150,13 @@ export class Driver<R> {
     this.storage = o.storage;
     this.protocol = o.protocol;
     this.stateMachine = o.stateMachine;
+    // Flags that only a stop or an installed snapshot change, written once now: V8 treats a field
+    // never written after construction as a constant, and the first later write (often long into
+    // a process running many simulations) threw away every piece of code optimized on that.
+    this.stopped = true;
+    this.membershipChanged = true;
+    this.stopped = false;
+    this.membershipChanged = false;
     this.limits = { ...DEFAULT_DRIVER_LIMITS, ...o.limits };
     this.log = o.logger ?? silentLogger;
     this.events = o.events ?? {};

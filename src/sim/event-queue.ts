@@ -13,7 +13,7 @@
  * heap's top and the lanes' heads, by (time, sequence number), gives exactly the order of one
  * heap holding everything.
  */
-import { doubleArray, objectArray } from './arrays.js';
+import { doubleArray, objectArray } from './shapes.js';
 
 export interface Scheduled<E> {
   readonly at: number;

@@ -162,8 +162,31 @@ export class ModelFileSystem implements FileSystem {
   };
 
   constructor(private readonly scheduler: Scheduler, private readonly random: Random, options: ModelFsOptions = {}) {
-    this.o = { ...DEFAULT_MODEL_FS_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+    // One shape for every file system's options, whichever a caller gave.
+    const given = (k: keyof ModelFsOptions): number => options[k] ?? DEFAULT_MODEL_FS_OPTIONS[k];
+    this.o = {
+      writeLatencyMs: given('writeLatencyMs'),
+      syncLatencyMs: given('syncLatencyMs'),
+      bitFlipPerReadProbability: given('bitFlipPerReadProbability'),
+      sectorErrorPerReadProbability: given('sectorErrorPerReadProbability'),
+    };
     assert(this.o.writeLatencyMs >= 0 && this.o.syncLatencyMs >= 0, 'model fs latencies are not negative');
+    this.settleShape();
+  }
+
+  /**
+   * Crashes, power losses and faults change these, often many runs into a process: each gets a
+   * value of its final kind now, then its own back (see shapes.ts).
+   */
+  private settleShape(): void {
+    const { epoch, lastLoss } = this;
+    const counters = { ...this.counters };
+    this.epoch = epoch + 1;
+    this.lastLoss = `${lastLoss}.`;
+    for (const k of Object.keys(counters) as (keyof ModelFsStats)[]) this.counters[k] = counters[k] + 1;
+    this.epoch = epoch;
+    this.lastLoss = lastLoss;
+    for (const k of Object.keys(counters) as (keyof ModelFsStats)[]) this.counters[k] = counters[k];
   }
 
   // ---- metadata and reads (synchronous) ------------------------------------------------------------

@@ -14,7 +14,7 @@ import { Driver, type DriverEvents } from '../driver/driver.js';
 import type { DriverLimits } from '../driver/limits.js';
 import type { ClockPort, StoragePort } from '../driver/ports.js';
 import type { NodeMessage } from '../driver/wire.js';
-import { objectArray } from './arrays.js';
+import { objectArray } from './shapes.js';
 import { EventQueue } from './event-queue.js';
 import type { CallEvent, Timer, TurnOwner, World } from './world.js';
 
@@ -105,7 +105,35 @@ export class SimNode<R> implements TurnOwner {
     readonly byzantine: boolean,
     private readonly env: NodeEnvironment<R>,
     readonly disk: SimDisk,
-  ) {}
+  ) {
+    this.settleShape();
+  }
+
+  /**
+   * Faults change these fields, often many runs into a process: each gets a value of its final
+   * kind now, then its own back, so code optimized before the first fault stays valid (see shapes.ts).
+   */
+  private settleShape(): void {
+    const { incarnation, crashes, rate, paused, broken, starting, refused, timers, crashAtTurnEnd } = this;
+    this.incarnation = incarnation + 1;
+    this.crashes = crashes + 1;
+    this.rate = 0.5;
+    this.paused = !paused;
+    this.broken = !broken;
+    this.starting = !starting;
+    this.refused = 'refused';
+    this.timers = new EventQueue<NodeTimer>();
+    this.crashAtTurnEnd = { kind: 'crash', loseMessages: false, restartAfterMs: 0 };
+    this.incarnation = incarnation;
+    this.crashes = crashes;
+    this.rate = rate;
+    this.paused = paused;
+    this.broken = broken;
+    this.starting = starting;
+    this.refused = refused;
+    this.timers = timers;
+    this.crashAtTurnEnd = crashAtTurnEnd;
+  }
 
   // ---- the process ---------------------------------------------------------------------------
 

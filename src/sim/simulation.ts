@@ -167,7 +167,8 @@ export class Simulation implements WorldHandler<Delivery> {
   private delivered = 0;
   private dropped = 0;
   private faultsInjected = 0;
-  private readonly byType: Record<string, number> = {};
+  /** Deliveries by message type (a Map: an object's keys would change its shape run after run). */
+  private readonly byType = new Map<string, number>();
   /** Results honest replicas executed, by client|timestamp|readOnly (quorum model). */
   private readonly honestResults = new Map<string, Set<string>>();
   private healed = false;
@@ -179,6 +180,7 @@ export class Simulation implements WorldHandler<Delivery> {
   private phase: 'faults' | 'drain' | 'reads' = 'faults';
 
   constructor(private readonly protocol: ProtocolDefinition, private readonly o: SimOptions) {
+    this.settleShape();
     this.world = new World<Delivery>(o.trace, this);
     this.rng = new Prng(o.seed);
     this.buggify = new Prng(o.seed ^ 0x5eed);
@@ -239,6 +241,17 @@ export class Simulation implements WorldHandler<Delivery> {
     if (protocol.faultModel === 'byzantine') this.world.note(`byzantine ${liars}: ${[...(this.adversary?.active ?? [])].join(',') || 'none'}`);
   }
 
+  /** Counters and flags that only faults change get their final kind now (see shapes.ts). */
+  private settleShape(): void {
+    const { dropped, faultsInjected, healed } = this;
+    this.dropped = dropped + 1;
+    this.faultsInjected = faultsInjected + 1;
+    this.healed = !healed;
+    this.dropped = dropped;
+    this.faultsInjected = faultsInjected;
+    this.healed = healed;
+  }
+
   run(): RunResult {
     let outcome: RunOutcome = { kind: 'ok' };
     try {
@@ -260,7 +273,7 @@ export class Simulation implements WorldHandler<Delivery> {
       stats: {
         seed: this.o.seed, messagesDelivered: this.delivered, messagesDropped: this.dropped, operations: this.history.length,
         simulatedMs: this.world.now, events: this.world.events, invariantChecks: this.invariants.checks, faultsInjected: this.faultsInjected,
-        byzantine: [...this.byzantine], behaviours: [...(this.adversary?.active ?? [])], messagesByType: { ...this.byType },
+        byzantine: [...this.byzantine], behaviours: [...(this.adversary?.active ?? [])], messagesByType: Object.fromEntries(this.byType),
         twins: this.nodes.length - this.ids.length,
         crashes: this.nodes.reduce((n, x) => n + x.crashes, 0), refusedToStart: this.nodes.filter((x) => x.refused !== null).length,
         counters: this.counters(),
@@ -458,7 +471,7 @@ export class Simulation implements WorldHandler<Delivery> {
     this.delivered++;
     const frame = d.frame;
     const type = frame.kind === 'protocol' ? ((frame.message as { type?: string }).type ?? 'message') : frame.kind;
-    if (this.nodeKeys.has(d.fromKey)) this.byType[type] = (this.byType[type] ?? 0) + 1;
+    if (this.nodeKeys.has(d.fromKey)) this.byType.set(type, (this.byType.get(type) ?? 0) + 1);
     if (this.o.trace) this.world.note(`deliver ${type} ${d.fromKey}>${n.key}`);
     else this.world.trace.mix(this.world.now, 0x64, n.index, type.length);
     if (n.byzantine && frame.kind === 'protocol' && this.adversary !== null && !n.broken) {

@@ -7,7 +7,7 @@
  * them). One seeded PRNG drives every choice, so a seed reproduces the run event for event.
  */
 import { InvariantViolation } from '../core/replica.js';
-import { objectSlots } from './arrays.js';
+import { objectSlots } from './shapes.js';
 import { EventQueue } from './event-queue.js';
 import { SimTrace } from './trace.js';
 

@@ -56,8 +56,8 @@ function decodeCommand(command: Uint8Array): SessionCommand {
 }
 
 export class RegisterKv implements StateMachine<RegisterResult> {
-  private values = new Map<string, number>();
-  private sessions = new Map<number, Session>();
+  private readonly values = new Map<string, number>();
+  private readonly sessions = new Map<number, Session>();
 
   apply(command: Uint8Array, index: Index): RegisterResult {
     const cmd = decodeCommand(command);
@@ -112,7 +112,13 @@ export class RegisterKv implements StateMachine<RegisterResult> {
 
   restore(data: Uint8Array): void {
     const s = unpack(data) as { values: [string, number][]; sessions: [number, Session][] };
-    this.values = new Map(s.values);
-    this.sessions = new Map(s.sessions);
+    // Refilled in place with what new Maps would hold (the fields keep their first value: see
+    // the simulator's shapes.ts on why a rewritten field costs recompiling code that uses it).
+    const values = new Map(s.values);
+    this.values.clear();
+    for (const [k, v] of values) this.values.set(k, v);
+    const sessions = new Map(s.sessions);
+    this.sessions.clear();
+    for (const [k, v] of sessions) this.sessions.set(k, v);
   }
 }
