@@ -29,7 +29,7 @@ import type { Envelope, LogEntry, Membership, Persist, Ready, Replica, ReplicaSt
 import { CheckedReplica } from './checked-replica.js';
 import { CommandHost } from './command-host.js';
 import { LeaderProposals } from './leader-proposals.js';
-import { DEFAULT_DRIVER_LIMITS, type DriverLimits } from './limits.js';
+import { driverLimits, type DriverLimits } from './limits.js';
 import { isDriverMutant, type DriverMutant } from './mutants.js';
 import { silentLogger, type ClockPort, type Logger, type NetworkPort, type StoragePort } from './ports.js';
 import { QuorumProposals } from './quorum-proposals.js';
@@ -157,7 +157,7 @@ export class Driver<R> {
     this.membershipChanged = true;
     this.stopped = false;
     this.membershipChanged = false;
-    this.limits = { ...DEFAULT_DRIVER_LIMITS, ...o.limits };
+    this.limits = driverLimits(o.limits);
     this.log = o.logger ?? silentLogger;
     this.events = o.events ?? {};
     this.mutant = isDriverMutant(o.mutant) ? o.mutant : null;

@@ -130,7 +130,13 @@ export class EventQueue<E> {
       if (lane.head === lane.events.length) continue;
       const lt = lane.times[lane.head]!;
       const ls = lane.seqs[lane.head]!;
-      if ((from === -1 && this.events.length === 0) || lt < at || (lt === at && ls < seq)) {
+      // Every comparison is made each time (not short-circuited): one that a first run never
+      // reached would make optimized code bail out when a later run did.
+      const nothingYet = from === -1 && this.events.length === 0;
+      const earlier = lt < at;
+      const sameTime = lt === at;
+      const earlierSeq = ls < seq;
+      if (nothingYet || earlier || (sameTime && earlierSeq)) {
         from = l;
         at = lt;
         seq = ls;

@@ -270,9 +270,9 @@ export class SimNode<R> implements TurnOwner {
     const crash = this.crashAtTurnEnd;
     if (crash === null || !crash.loseMessages) {
       if (this.outbox.length > 0) {
-        const frames = this.outbox;
-        this.outbox = objectArray();
-        this.env.release(this, frames);
+        // The array is reused: release hands the frames to the network without keeping it.
+        this.env.release(this, this.outbox);
+        this.outbox.length = 0;
       }
     }
     if (crash !== null) {

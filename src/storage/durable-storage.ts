@@ -24,7 +24,7 @@ import { QuorateError, TooManyRequests } from '../core/errors.js';
 import type { LogEntry, Persist, RestoredState, Snapshot, SnapshotMeta } from '../core/replica.js';
 import { truncationPoint } from '../core/replica.js';
 import type { Index } from '../core/ids.js';
-import { putAt } from './entries.js';
+import { emptyEntries, putAt } from './entries.js';
 import type { Done, Fd, FileSystem } from './fs.js';
 import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
 import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
@@ -87,11 +87,27 @@ export interface StorageStats {
   repairs: string[];
 }
 
-/** Work for the one writer, in the order it was asked for. */
+/**
+ * Work for the one writer, in the order it was asked for. Every job has the same fields (those a
+ * kind does not use are null), so the queue holds objects of one shape: the batching loop reads
+ * every queued job, and met a new shape whenever a new kind of job first came along.
+ */
 type Job =
-  | { readonly kind: 'save'; readonly records: readonly Buffer[]; readonly size: number; readonly done: Done }
-  | { readonly kind: 'task'; readonly what: string; readonly steps: () => Iterable<Step>; readonly done: Done }
-  | { readonly kind: 'close'; readonly done: Done };
+  | { readonly kind: 'save'; readonly records: readonly Buffer[]; readonly size: number; readonly task: null; readonly done: Done }
+  | { readonly kind: 'task'; readonly records: null; readonly size: 0; readonly task: Task; readonly done: Done }
+  | { readonly kind: 'close'; readonly records: null; readonly size: 0; readonly task: null; readonly done: Done };
+
+function taskJob(task: Task, done: Done): Job {
+  return { kind: 'task', records: null, size: 0, task, done };
+}
+
+/** A job of steps (see stepsOf), named by what it does. Data, not a closure: see stepsOf. */
+type Task =
+  | { readonly what: 'startup'; readonly created: readonly string[] }
+  | { readonly what: 'snapshot file'; readonly snapshot: Snapshot }
+  | { readonly what: 'prune snapshots' }
+  | { readonly what: 'snapshot and compaction'; readonly snapshot: Snapshot; readonly restatement: readonly Buffer[] }
+  | { readonly what: 'sync' };
 
 const SEGMENT = /^(\d{16})\.wal$/;
 const ignore: Done = () => {};
@@ -101,7 +117,7 @@ export class DurableStorage<H> {
   private hardState: H | null = null;
   private snapshotMeta: SnapshotMeta | null = null;
   private snapshotData: Uint8Array | null = null;
-  private entries: LogEntry[] = [];
+  private entries: LogEntry[] = emptyEntries();
 
   /** Segment numbers on disk, ascending; the last is the one open for appending. */
   private segments: number[] = [];
@@ -159,7 +175,7 @@ export class DurableStorage<H> {
     s.fd = fs.openAppend(last);
     s.segmentSize = fs.size(last);
     s.statsData.segments = s.segments.length;
-    s.jobs.push({ kind: 'task', what: 'startup', steps: () => s.startupSteps(created), done: ignore });
+    s.jobs.push(taskJob({ what: 'startup', created }, ignore));
     s.pump();
     return s;
   }
@@ -186,7 +202,7 @@ export class DurableStorage<H> {
     if (persist.snapshot !== null) {
       // The record naming the snapshot goes after the file and its directory entry are durable.
       const snapshot = persist.snapshot;
-      this.jobs.push({ kind: 'task', what: 'snapshot file', steps: () => this.snapshotFileSteps(snapshot), done: ignore });
+      this.jobs.push(taskJob({ what: 'snapshot file', snapshot }, ignore));
       records.push(encodeRecord(RecordType.Snapshot, packTransient(snapshot.meta)));
     }
     const truncateFrom = truncationPoint(persist);
@@ -201,9 +217,9 @@ export class DurableStorage<H> {
     this.pendingSaves++;
     let size = 0;
     for (let i = 0; i < records.length; i++) size += records[i]!.length;
-    this.jobs.push({ kind: 'save', records, size, done });
+    this.jobs.push({ kind: 'save', records, size, task: null, done });
     // Older snapshot files go only once the WAL names the new one durably.
-    if (persist.snapshot !== null) this.jobs.push({ kind: 'task', what: 'prune snapshots', steps: () => this.pruneSnapshotSteps(), done: ignore });
+    if (persist.snapshot !== null) this.jobs.push(taskJob({ what: 'prune snapshots' }, ignore));
     this.pump();
   }
 
@@ -220,7 +236,7 @@ export class DurableStorage<H> {
     assert(meta !== null, 'a snapshot is recorded');
     // Restated as of this call, in call order: saves made later are written after it.
     const restatement = encodeRestatement(meta, this.entries, this.hardState, this.o.entriesRecordBytes);
-    this.jobs.push({ kind: 'task', what: 'snapshot and compaction', steps: () => this.compactionSteps(snapshot, restatement), done });
+    this.jobs.push(taskJob({ what: 'snapshot and compaction', snapshot, restatement }, done));
     this.pump();
   }
 
@@ -228,7 +244,7 @@ export class DurableStorage<H> {
   sync(done: Done): void {
     const refused = this.refusal();
     if (refused !== null) return done(refused);
-    this.jobs.push({ kind: 'task', what: 'sync', steps: () => [], done });
+    this.jobs.push(taskJob({ what: 'sync' }, done));
     this.pump();
   }
 
@@ -236,7 +252,7 @@ export class DurableStorage<H> {
   close(done: Done): void {
     if (this.closed) return done(null);
     this.closing = true;
-    this.jobs.push({ kind: 'close', done });
+    this.jobs.push({ kind: 'close', records: null, size: 0, task: null, done });
     this.pump();
   }
 
@@ -288,8 +304,8 @@ export class DurableStorage<H> {
       }
       case 'task': {
         this.jobs.shift();
-        runSteps(head.steps(), (err) => {
-          if (err !== null) return this.fail(err, head.what, [head]);
+        runSteps(this.stepsOf(head.task), (err) => {
+          if (err !== null) return this.fail(err, head.task.what, [head]);
           head.done(null);
           this.finishJob();
         });
@@ -342,6 +358,25 @@ export class DurableStorage<H> {
   }
 
   // ---- steps -------------------------------------------------------------------------------------
+
+  /**
+   * The steps of a task. Tasks are data and this switch picks their steps: closures made per
+   * task, called from one place, made that place's optimized code bail out at each new kind.
+   */
+  private stepsOf(task: Task): Iterable<Step> {
+    switch (task.what) {
+      case 'startup':
+        return this.startupSteps(task.created);
+      case 'snapshot file':
+        return this.snapshotFileSteps(task.snapshot);
+      case 'prune snapshots':
+        return this.pruneSnapshotSteps();
+      case 'snapshot and compaction':
+        return this.compactionSteps(task.snapshot, task.restatement);
+      case 'sync':
+        return [];
+    }
+  }
 
   /**
    * Records appended to the open segment (rotating first if they would overflow it), then
