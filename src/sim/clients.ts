@@ -39,6 +39,8 @@ export interface ClientSite<R> {
   /** The members a client may ask (honest ones under a Byzantine protocol). */
   members(): readonly SimNode<R>[];
   record(ops: readonly Operation[], label: string, client: number, ok: boolean): void;
+  /** The id the next operation recorded in the history gets (ops made with it are kept as they are). */
+  nextOperationId(): number;
   /** The client is idle (the simulation may move to its next phase). */
   idle(client: number): void;
 }
@@ -152,7 +154,7 @@ export class SessionClient<R> {
     if (c === null) return;
     this.current = null;
     const now = this.site.now();
-    let id = 0;
+    let id = this.site.nextOperationId();
     const ops = this.site.workload.record(c.op, this.id, outcome, result, c.invokedAt, now, () => id++);
     this.site.record(ops, by === '' ? c.op.label : `${c.op.label} @${by}`, this.id, outcome === 'ok');
     if (outcome === 'ok' && this.site.readsOnly()) this.completedAfterHeal = true;
@@ -246,7 +248,7 @@ export class QuorumSimClient<M extends Envelope, R> {
     const c = this.current;
     if (c === null) return;
     this.current = null;
-    let id = 0;
+    let id = this.site.nextOperationId();
     const ops = this.site.workload.record(c.op, this.id, outcome, result, c.invokedAt, this.site.now(), () => id++);
     this.site.record(ops, c.op.label, this.id, outcome === 'ok');
     if (outcome === 'ok' && this.site.readsOnly()) this.completedAfterHeal = true;

@@ -502,9 +502,11 @@ export class Simulation implements WorldHandler<Delivery> {
       readsOnly: () => this.phase === 'reads',
       members: () => honest,
       record: (ops, label, client, ok) => {
-        for (const op of ops) this.history.push({ ...op, id: this.history.length });
+        // Operations made with nextOperationId() already carry their place in the history.
+        for (const op of ops) this.history.push(op.id === this.history.length ? op : { ...op, id: this.history.length });
         this.world.note(`client ${client} ${label} → ${ok ? 'ok' : 'unknown'}`);
       },
+      nextOperationId: () => this.history.length,
       idle: () => this.maybeStartFinalReads(),
     };
     const client = this.protocol.client;

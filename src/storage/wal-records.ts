@@ -58,6 +58,11 @@ function isAppend(truncateFrom: number | null, entries: readonly LogEntry[]): bo
 
 /** The entries in consecutive parts of about `targetBytes` (one part, the array itself, when they fit). */
 function splitBySize(entries: readonly LogEntry[], targetBytes: number): (readonly LogEntry[])[] {
+  // The loop below splits only where the bytes so far pass the target after the first entry: never
+  // when there is one entry or all of them fit (nearly every save), which needs no parts array.
+  let total = 0;
+  for (let i = 0; i < entries.length; i++) total += entries[i]!.data.byteLength + ENTRY_OVERHEAD_ESTIMATE_BYTES;
+  if (entries.length <= 1 || total <= targetBytes) return [entries];
   const parts: (readonly LogEntry[])[] = [];
   let start = 0;
   let bytes = 0;
