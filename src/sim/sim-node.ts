@@ -14,7 +14,7 @@ import { Driver, type DriverEvents } from '../driver/driver.js';
 import type { DriverLimits } from '../driver/limits.js';
 import type { ClockPort, StoragePort } from '../driver/ports.js';
 import type { NodeMessage } from '../driver/wire.js';
-import { objectArray } from './shapes.js';
+import { objectArray, objectSlots } from './shapes.js';
 import { EventQueue } from './event-queue.js';
 import type { CallEvent, Timer, TurnOwner, World } from './world.js';
 
@@ -35,8 +35,8 @@ export interface NodeEnvironment<R> {
   fork(): Random;
   /** This member's keys (Byzantine protocols). */
   authenticatorFor?(principal: Principal): Authenticator;
-  /** Where a turn's messages go (the model network). */
-  release(from: SimNode<R>, frames: readonly NodeMessage[]): void;
+  /** Where a turn's messages go (the model network): the first `count` of `frames`. */
+  release(from: SimNode<R>, frames: readonly (NodeMessage | null)[], count: number): void;
   /** Driver events of this member (the simulator's checks listen). */
   events(node: SimNode<R>): DriverEvents<R>;
 }
@@ -64,6 +64,9 @@ export interface SimDisk {
   powerLoss(immediate: boolean): string;
 }
 
+/** Outbox slots a member starts with (a turn that sends more grows them). */
+const OUTBOX_SLOTS = 16;
+
 export class SimNode<R> implements TurnOwner {
   incarnation = 0;
   paused = false;
@@ -78,7 +81,12 @@ export class SimNode<R> implements TurnOwner {
   private readonly parked: CallEvent[] = objectArray();
   /** The driver's timers (see setTimer); a crash drops them. */
   private timers = new EventQueue<NodeTimer>();
-  private outbox: NodeMessage[] = objectArray();
+  /**
+   * The messages sent in the current turn: the first `outboxCount` slots (slots are reused from
+   * turn to turn and cleared once released; emptying the array itself each turn cost more).
+   */
+  private readonly outbox = objectSlots<NodeMessage>(OUTBOX_SLOTS);
+  private outboxCount = 0;
   /** A crash decided during the current turn, applied at its end. */
   private crashAtTurnEnd: TurnEndCrash | null = null;
   /** Where a state machine that persists itself stood when the process died (see restart). */
@@ -182,7 +190,7 @@ export class SimNode<R> implements TurnOwner {
       id: this.id,
       protocol: env.protocol,
       storage,
-      network: { send: (frame) => (this.outbox.push(frame), true) },
+      network: { send: (frame) => (this.send(frame), true) },
       clock,
       stateMachine: this.sm,
       stateMachineDurable: this.env.durableStateMachine,
@@ -214,7 +222,7 @@ export class SimNode<R> implements TurnOwner {
     this.incarnation++;
     this.parked.length = 0;
     this.timers = new EventQueue();
-    this.outbox = objectArray();
+    this.clearOutbox();
     this.crashAtTurnEnd = null;
     // A state machine that persisted itself keeps what it applied across a process crash; a
     // power loss takes the kernel's unsynced pages with it, so it is rebuilt from the snapshot.
@@ -259,7 +267,18 @@ export class SimNode<R> implements TurnOwner {
 
   /** Messages sent so far in the current turn. */
   get sentThisTurn(): number {
-    return this.outbox.length;
+    return this.outboxCount;
+  }
+
+  private send(frame: NodeMessage): void {
+    if (this.outboxCount === this.outbox.length) this.outbox.push(frame);
+    else this.outbox[this.outboxCount] = frame;
+    this.outboxCount++;
+  }
+
+  private clearOutbox(): void {
+    for (let i = 0; i < this.outboxCount; i++) this.outbox[i] = null;
+    this.outboxCount = 0;
   }
 
   park(event: CallEvent): void {
@@ -269,10 +288,10 @@ export class SimNode<R> implements TurnOwner {
   endTurn(): void {
     const crash = this.crashAtTurnEnd;
     if (crash === null || !crash.loseMessages) {
-      if (this.outbox.length > 0) {
-        // The array is reused: release hands the frames to the network without keeping it.
-        this.env.release(this, this.outbox);
-        this.outbox.length = 0;
+      if (this.outboxCount > 0) {
+        // Release hands the frames to the network and keeps nothing of the array.
+        this.env.release(this, this.outbox, this.outboxCount);
+        this.clearOutbox();
       }
     }
     if (crash !== null) {

@@ -130,6 +130,8 @@ interface Delivery extends CustomEvent {
   readonly frame: NodeMessage;
   readonly target: SimNode<unknown>;
   readonly fromKey: string;
+  /** Sent by a member (not by one of the simulation's own clients): counted by type. */
+  readonly fromMember: boolean;
 }
 
 type AnyClient = SessionClient<unknown> | QuorumSimClient<Envelope, unknown>;
@@ -141,8 +143,6 @@ export class Simulation implements WorldHandler<Delivery> {
   private readonly buggify: Random;
   private readonly ids: NodeId[];
   private readonly nodes: SimNode<unknown>[] = [];
-  /** The members' process names (a delivery from one of them, not from a client, is counted by type). */
-  private readonly nodeKeys = new Set<string>();
   private readonly instances = new Map<NodeId, SimNode<unknown>[]>();
   private readonly disks = new Map<SimNode<unknown>, MemberDisk>();
   private readonly clients: AnyClient[] = [];
@@ -295,7 +295,6 @@ export class Simulation implements WorldHandler<Delivery> {
     disk.owner = node;
     this.disks.set(node, disk);
     this.nodes.push(node);
-    this.nodeKeys.add(key);
     const list = this.instances.get(id) ?? [];
     list.push(node);
     this.instances.set(id, list);
@@ -317,7 +316,7 @@ export class Simulation implements WorldHandler<Delivery> {
       encodeResult: (r) => this.workload.encodeResult(r),
       fork: () => this.rng.fork(),
       ...(keyring === null ? {} : { authenticatorFor: (p: string): Authenticator => keyring.authenticatorFor(p) }),
-      release: (from, frames) => this.release(from, frames),
+      release: (from, frames, count) => this.release(from, frames, count),
       events: (node) => sim.eventsOf(node),
     };
   }
@@ -393,8 +392,9 @@ export class Simulation implements WorldHandler<Delivery> {
   }
 
   /** A turn of `from` ended: what it sent leaves (a liar's through its adversary). */
-  private release(from: SimNode<unknown>, frames: readonly NodeMessage[]): void {
-    for (const frame of frames) {
+  private release(from: SimNode<unknown>, frames: readonly (NodeMessage | null)[], count: number): void {
+    for (let i = 0; i < count; i++) {
+      const frame = frames[i]!;
       if (frame.kind === 'protocol' && from.byzantine && this.adversary !== null) {
         for (const out of this.adversary.transform(frame.message)) this.sendMessage(from, out.msg, out.delayMs);
       } else {
@@ -429,7 +429,7 @@ export class Simulation implements WorldHandler<Delivery> {
       const copies = this.links.copies(this.rng);
       for (let i = 0; i < copies; i++) {
         const at = this.world.now + extraMs + this.latency() + this.links.extraDelay(this.rng, from.key, target.key);
-        this.world.schedule(at, { kind: 'custom', frame, target, fromKey: from.key });
+        this.world.schedule(at, { kind: 'custom', frame, target, fromKey: from.key, fromMember: true });
       }
     }
   }
@@ -442,7 +442,7 @@ export class Simulation implements WorldHandler<Delivery> {
         this.dropped++;
         continue;
       }
-      this.world.schedule(this.world.now + this.latency(), { kind: 'custom', frame, target, fromKey: client });
+      this.world.schedule(this.world.now + this.latency(), { kind: 'custom', frame, target, fromKey: client, fromMember: false });
     }
   }
 
@@ -471,7 +471,7 @@ export class Simulation implements WorldHandler<Delivery> {
     this.delivered++;
     const frame = d.frame;
     const type = frame.kind === 'protocol' ? ((frame.message as { type?: string }).type ?? 'message') : frame.kind;
-    if (this.nodeKeys.has(d.fromKey)) this.byType.set(type, (this.byType.get(type) ?? 0) + 1);
+    if (d.fromMember) this.byType.set(type, (this.byType.get(type) ?? 0) + 1);
     if (this.o.trace) this.world.note(`deliver ${type} ${d.fromKey}>${n.key}`);
     else this.world.trace.mix(this.world.now, 0x64, n.index, type.length);
     if (n.byzantine && frame.kind === 'protocol' && this.adversary !== null && !n.broken) {
