@@ -313,7 +313,10 @@ export class ModelFileSystem implements FileSystem {
     const fails = this.failSyncs;
     if (fails) this.countFault('syncErrors');
     this.failSyncs = false;
-    this.later(this.o.syncLatencyMs, () => {
+    // The epoch check of later(), made here: one closure per datasync rather than two.
+    const epoch = this.epoch;
+    this.scheduler.after(this.o.syncLatencyMs, () => {
+      if (this.epoch !== epoch) return;
       // Pending changes are in sequence order: those the call covers are a prefix.
       let covered = 0;
       while (covered < file.pending.length && file.pending[covered]!.seq <= upTo) covered++;

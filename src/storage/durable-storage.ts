@@ -97,6 +97,8 @@ type Job =
   | { readonly kind: 'task'; readonly records: null; readonly size: 0; readonly task: Task; readonly done: Done }
   | { readonly kind: 'close'; readonly records: null; readonly size: 0; readonly task: null; readonly done: Done };
 
+type SaveJob = Extract<Job, { kind: 'save' }>;
+
 function taskJob(task: Task, done: Done): Job {
   return { kind: 'task', records: null, size: 0, task, done };
 }
@@ -128,6 +130,13 @@ export class DurableStorage<H> {
   private snapshotFd: Fd | null = null;
 
   private readonly jobs: Job[] = [];
+  /** The saves being written by the running job, if it is a batch of saves. */
+  private batch: SaveJob[] = [];
+  /**
+   * The append (write, then datasync) the running job is doing: one at a time, so its state
+   * lives here and its callbacks are made once (closures per batch were garbage on the hot path).
+   */
+  private appending: { readonly bytes: number; syncStartedMs: number; readonly done: Done } | null = null;
   /** A job is running (its steps await a callback). */
   private busy = false;
   private pumping = false;
@@ -293,13 +302,8 @@ export class DurableStorage<H> {
           size += j.size;
           n++;
         }
-        const batch = this.jobs.splice(0, n) as Extract<Job, { kind: 'save' }>[];
-        this.append(batchBytes(batch, size), (err) => {
-          this.pendingSaves -= batch.length;
-          if (err !== null) return this.fail(err, `a batch of ${batch.length} saves`, batch);
-          for (let i = 0; i < batch.length; i++) batch[i]!.done(null);
-          this.finishJob();
-        });
+        this.batch = this.jobs.splice(0, n) as SaveJob[];
+        this.append(batchBytes(this.batch, size), this.batchWritten$);
         return;
       }
       case 'task': {
@@ -320,6 +324,16 @@ export class DurableStorage<H> {
       }
     }
   }
+
+  /** The batch of saves being written is durable (or failed). */
+  private readonly batchWritten$ = (err: Error | null): void => {
+    const batch = this.batch;
+    this.batch = [];
+    this.pendingSaves -= batch.length;
+    if (err !== null) return this.fail(err, `a batch of ${batch.length} saves`, batch);
+    for (let i = 0; i < batch.length; i++) batch[i]!.done(null);
+    this.finishJob();
+  };
 
   private finishJob(): void {
     this.busy = false;
@@ -390,10 +404,41 @@ export class DurableStorage<H> {
       runSteps(this.rotateThenAppendSteps(buf), done);
       return;
     }
-    this.writeSegmentStep(buf)((err) => {
-      if (err !== null) return done(err);
-      this.datasyncSegmentStep()(done);
-    });
+    const fd = this.fd;
+    assert(fd !== null, 'a segment is open to write');
+    this.appending = { bytes: buf.length, syncStartedMs: 0, done };
+    this.fs.write(fd, buf, this.appended$);
+  }
+
+  // The write and the datasync of an append, as callbacks made once (see `appending`): they
+  // do what writeSegmentStep and datasyncSegmentStep do.
+  private readonly appended$ = (err: Error | null): void => {
+    const a = this.appending;
+    assert(a !== null, 'an append is being written');
+    if (err !== null) return this.endAppend(err);
+    this.segmentSize += a.bytes;
+    this.statsData.bytesWritten += a.bytes;
+    const fd = this.fd;
+    assert(fd !== null, 'a segment is open to sync');
+    a.syncStartedMs = this.nowMs();
+    this.fs.datasync(fd, this.appendSynced$);
+  };
+
+  private readonly appendSynced$ = (err: Error | null): void => {
+    const a = this.appending;
+    assert(a !== null, 'an append is being synced');
+    if (err === null) {
+      this.statsData.fsyncs++;
+      this.statsData.lastFsyncMs = this.nowMs() - a.syncStartedMs;
+    }
+    this.endAppend(err);
+  };
+
+  private endAppend(err: Error | null): void {
+    const a = this.appending;
+    assert(a !== null, 'an append ends once');
+    this.appending = null;
+    a.done(err);
   }
 
   private *rotateThenAppendSteps(buf: Buffer): Generator<Step> {
@@ -659,7 +704,7 @@ export class DurableStorage<H> {
 }
 
 /** The records of a batch of saves as one buffer for one write (a lone record as it is: no copy). */
-function batchBytes(batch: readonly Extract<Job, { kind: 'save' }>[], size: number): Buffer {
+function batchBytes(batch: readonly SaveJob[], size: number): Buffer {
   if (batch.length === 1 && batch[0]!.records.length === 1) return batch[0]!.records[0]!;
   const out = Buffer.allocUnsafe(size);
   let at = 0;
