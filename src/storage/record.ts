@@ -36,21 +36,36 @@ export function isWalRecordType(type: number): boolean {
 }
 
 export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
-  return encodeRecordParts(type, [payload]);
+  // One part, without an array for it: every WAL record comes here.
+  const out = newRecord(type, payload.byteLength);
+  out.set(payload, RECORD_HEADER_BYTES + 1);
+  return sealRecord(out);
 }
 
 /** One record whose payload is the concatenation of `parts` (no intermediate copy). */
 export function encodeRecordParts(type: RecordType, parts: readonly Uint8Array[]): Buffer {
-  const payloadBytes = parts.reduce((n, p) => n + p.byteLength, 0);
-  assert(1 + payloadBytes <= MAX_RECORD_BYTES, () => `a record of ${1 + payloadBytes} bytes would exceed MAX_RECORD_BYTES=${MAX_RECORD_BYTES} and never be read back`);
-  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + payloadBytes);
-  out.writeUInt32LE(1 + payloadBytes, 0);
-  out[8] = type;
+  let payloadBytes = 0;
+  for (const p of parts) payloadBytes += p.byteLength;
+  const out = newRecord(type, payloadBytes);
   let at = RECORD_HEADER_BYTES + 1;
   for (const p of parts) {
     out.set(p, at);
     at += p.byteLength;
   }
+  return sealRecord(out);
+}
+
+/** A record's buffer with its length and type written; the payload and the CRC are the caller's. */
+function newRecord(type: RecordType, payloadBytes: number): Buffer {
+  assert(1 + payloadBytes <= MAX_RECORD_BYTES, () => `a record of ${1 + payloadBytes} bytes would exceed MAX_RECORD_BYTES=${MAX_RECORD_BYTES} and never be read back`);
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + payloadBytes);
+  out.writeUInt32LE(1 + payloadBytes, 0);
+  out[8] = type;
+  return out;
+}
+
+/** Write the CRC of type + payload into a record filled by newRecord's caller. */
+function sealRecord(out: Buffer): Buffer {
   out.writeUInt32LE(crc32(out.subarray(8)), 4);
   return out;
 }
