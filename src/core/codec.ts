@@ -1,26 +1,441 @@
 /**
- * MessagePack with reused encoder and decoder instances: the library's one-shot encode()
- * allocates a fresh encoder and its buffer per call, which showed up as garbage-collector time
- * on the write path (a few encodes per proposal on every member).
+ * MessagePack, byte for byte what @msgpack/msgpack writes and reads with its default options
+ * (the WAL's records, snapshot files and wire frames keep their format).
+ *
+ * The values quorate encodes are plain: null, booleans, numbers, ASCII strings, Uint8Arrays,
+ * arrays and plain objects. Those are encoded and decoded here directly, with one reused
+ * buffer: the library's general path (an extension lookup per object, two UTF-8 passes per
+ * string, a DataView and a state stack per decode) was most of the encoding cost on the write
+ * path of every member. Anything else (a Date, a Map, another typed array, non-ASCII text,
+ * extension types, malformed or truncated input, nesting deeper than MAX_DEPTH) is handed to
+ * the library whole, so it is encoded, decoded or refused exactly as before.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 
-const encoder = new Encoder();
-const decoder = new Decoder();
+const libraryEncoder = new Encoder();
+const libraryDecoder = new Decoder();
+
+/** The library's own nesting limit for encoding (its DEFAULT_MAX_DEPTH); deeper values go to it, which refuses them. */
+const MAX_DEPTH = 100;
+const INITIAL_BUFFER_BYTES = 2048;
+
+// ---- encoding -----------------------------------------------------------------------------------
+
+let out = new Uint8Array(INITIAL_BUFFER_BYTES);
+let outView = new DataView(out.buffer);
+let pos = 0;
+/** An encoding is running (a getter on a value could call pack again: that call goes to the library). */
+let encoding = false;
 
 /** Encode into a new, independent byte array. */
 export function pack(value: unknown): Uint8Array {
-  return encoder.encode(value);
+  if (!encodeHere(value)) return libraryEncoder.encode(value);
+  return out.slice(0, pos);
 }
 
 /**
- * Encode into the shared encoder's buffer: the view is valid only until the next pack call.
+ * Encode into the shared buffer: the view is valid only until the next pack call.
  * For callers that copy the bytes at once (framing, records).
  */
 export function packTransient(value: unknown): Uint8Array {
-  return encoder.encodeSharedRef(value);
+  if (!encodeHere(value)) return libraryEncoder.encode(value);
+  return out.subarray(0, pos);
 }
 
 export function unpack(bytes: Uint8Array): unknown {
-  return decoder.decode(bytes);
+  const value = decodeHere(bytes);
+  return value === UNSUPPORTED ? libraryDecoder.decode(bytes) : value;
+}
+
+/** Encode `value` into `out` from the start; false if it is not one this module handles. */
+function encodeHere(value: unknown): boolean {
+  if (encoding) return false;
+  encoding = true;
+  try {
+    pos = 0;
+    return encodeValue(value, 1);
+  } finally {
+    encoding = false;
+  }
+}
+
+function reserve(bytes: number): void {
+  if (pos + bytes <= out.length) return;
+  const next = new Uint8Array(Math.max(pos + bytes, out.length * 2));
+  next.set(out.subarray(0, pos));
+  out = next;
+  outView = new DataView(out.buffer);
+}
+
+function encodeValue(v: unknown, depth: number): boolean {
+  if (depth > MAX_DEPTH) return false;
+  if (v === null || v === undefined) {
+    reserve(1);
+    out[pos++] = 0xc0;
+    return true;
+  }
+  switch (typeof v) {
+    case 'boolean':
+      reserve(1);
+      out[pos++] = v ? 0xc3 : 0xc2;
+      return true;
+    case 'number':
+      encodeNumber(v);
+      return true;
+    case 'string':
+      return encodeString(v);
+    case 'object':
+      if (Array.isArray(v)) return encodeArray(v as readonly unknown[], depth);
+      if (v instanceof Uint8Array) {
+        encodeBinary(v);
+        return true;
+      }
+      {
+        const proto: unknown = Object.getPrototypeOf(v);
+        if (proto !== Object.prototype && proto !== null) return false;
+      }
+      return encodeMap(v as Record<string, unknown>, depth);
+    default:
+      return false;
+  }
+}
+
+function encodeNumber(v: number): void {
+  reserve(9);
+  if (!Number.isSafeInteger(v)) {
+    out[pos] = 0xcb;
+    outView.setFloat64(pos + 1, v);
+    pos += 9;
+  } else if (v >= 0) {
+    if (v < 0x80) {
+      out[pos++] = v;
+    } else if (v < 0x100) {
+      out[pos] = 0xcc;
+      out[pos + 1] = v;
+      pos += 2;
+    } else if (v < 0x10000) {
+      out[pos] = 0xcd;
+      outView.setUint16(pos + 1, v);
+      pos += 3;
+    } else if (v < 0x100000000) {
+      out[pos] = 0xce;
+      outView.setUint32(pos + 1, v);
+      pos += 5;
+    } else {
+      out[pos] = 0xcf;
+      outView.setUint32(pos + 1, v / 0x100000000);
+      outView.setUint32(pos + 5, v);
+      pos += 9;
+    }
+  } else if (v >= -0x20) {
+    out[pos++] = 0xe0 | (v + 0x20);
+  } else if (v >= -0x80) {
+    out[pos] = 0xd0;
+    outView.setInt8(pos + 1, v);
+    pos += 2;
+  } else if (v >= -0x8000) {
+    out[pos] = 0xd1;
+    outView.setInt16(pos + 1, v);
+    pos += 3;
+  } else if (v >= -0x80000000) {
+    out[pos] = 0xd2;
+    outView.setInt32(pos + 1, v);
+    pos += 5;
+  } else {
+    out[pos] = 0xd3;
+    outView.setUint32(pos + 1, Math.floor(v / 0x100000000));
+    outView.setUint32(pos + 5, v);
+    pos += 9;
+  }
+}
+
+/** An ASCII string (its UTF-8 is its char codes); false for any other. */
+function encodeString(s: string): boolean {
+  const n = s.length;
+  reserve(5 + n);
+  if (n < 32) {
+    out[pos++] = 0xa0 + n;
+  } else if (n < 0x100) {
+    out[pos] = 0xd9;
+    out[pos + 1] = n;
+    pos += 2;
+  } else if (n < 0x10000) {
+    out[pos] = 0xda;
+    outView.setUint16(pos + 1, n);
+    pos += 3;
+  } else {
+    out[pos] = 0xdb;
+    outView.setUint32(pos + 1, n);
+    pos += 5;
+  }
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return false;
+    out[pos++] = c;
+  }
+  return true;
+}
+
+function encodeBinary(b: Uint8Array): void {
+  const n = b.byteLength;
+  reserve(5 + n);
+  if (n < 0x100) {
+    out[pos] = 0xc4;
+    out[pos + 1] = n;
+    pos += 2;
+  } else if (n < 0x10000) {
+    out[pos] = 0xc5;
+    outView.setUint16(pos + 1, n);
+    pos += 3;
+  } else {
+    out[pos] = 0xc6;
+    outView.setUint32(pos + 1, n);
+    pos += 5;
+  }
+  out.set(b, pos);
+  pos += n;
+}
+
+function encodeArray(a: readonly unknown[], depth: number): boolean {
+  const n = a.length;
+  reserve(5);
+  if (n < 16) {
+    out[pos++] = 0x90 + n;
+  } else if (n < 0x10000) {
+    out[pos] = 0xdc;
+    outView.setUint16(pos + 1, n);
+    pos += 3;
+  } else {
+    out[pos] = 0xdd;
+    outView.setUint32(pos + 1, n);
+    pos += 5;
+  }
+  for (let i = 0; i < n; i++) if (!encodeValue(a[i], depth + 1)) return false;
+  return true;
+}
+
+function encodeMap(o: Record<string, unknown>, depth: number): boolean {
+  const keys = Object.keys(o);
+  const n = keys.length;
+  reserve(5);
+  if (n < 16) {
+    out[pos++] = 0x80 + n;
+  } else if (n < 0x10000) {
+    out[pos] = 0xde;
+    outView.setUint16(pos + 1, n);
+    pos += 3;
+  } else {
+    out[pos] = 0xdf;
+    outView.setUint32(pos + 1, n);
+    pos += 5;
+  }
+  for (let i = 0; i < n; i++) {
+    const key = keys[i]!;
+    if (!encodeString(key) || !encodeValue(o[key], depth + 1)) return false;
+  }
+  return true;
+}
+
+// ---- decoding -----------------------------------------------------------------------------------
+
+/** "Not handled here": the library decodes (or refuses) the whole input. */
+const UNSUPPORTED: unique symbol = Symbol('unsupported');
+type Decoded = unknown;
+
+/**
+ * The bytes being decoded, always as a plain Uint8Array (a Buffer is read through a view of it:
+ * reads then see one kind of array, not two); binary values are cut from `source`, the caller's
+ * own array, so a Buffer's come out as Buffers, as the library returns them.
+ */
+let input: Uint8Array = new Uint8Array(0);
+let source: Uint8Array = input;
+let at = 0;
+/** A DataView of the input, made only when a float is met. */
+let inputView: DataView | null = null;
+let decoding = false;
+
+function decodeHere(bytes: Uint8Array): Decoded {
+  if (decoding || !(bytes instanceof Uint8Array)) return UNSUPPORTED;
+  decoding = true;
+  try {
+    source = bytes;
+    input = Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    at = 0;
+    inputView = null;
+    const value = decodeValue(1);
+    return at === bytes.length ? value : UNSUPPORTED;
+  } finally {
+    decoding = false;
+    input = EMPTY;
+    source = EMPTY;
+    inputView = null;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Big-endian unsigned integer of `bytes` bytes at `at` (the caller checked they are there). */
+function uint(bytes: 1 | 2 | 4): number {
+  const b = input;
+  const i = at;
+  at += bytes;
+  if (bytes === 1) return b[i]!;
+  if (bytes === 2) return (b[i]! << 8) | b[i + 1]!;
+  return b[i]! * 0x1000000 + ((b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!);
+}
+
+function view(): DataView {
+  return (inputView ??= new DataView(input.buffer, input.byteOffset, input.byteLength));
+}
+
+function has(bytes: number): boolean {
+  return at + bytes <= input.length;
+}
+
+function decodeValue(depth: number): Decoded {
+  if (depth > MAX_DEPTH || !has(1)) return UNSUPPORTED;
+  const head = input[at++]!;
+  if (head < 0x80) return head;
+  if (head >= 0xe0) return head - 0x100;
+  if (head < 0x90) return decodeMap(head - 0x80, depth);
+  if (head < 0xa0) return decodeArray(head - 0x90, depth);
+  if (head < 0xc0) return decodeString(head - 0xa0);
+  switch (head) {
+    case 0xc0:
+      return null;
+    case 0xc2:
+      return false;
+    case 0xc3:
+      return true;
+    case 0xc4:
+      return has(1) ? decodeBinary(uint(1)) : UNSUPPORTED;
+    case 0xc5:
+      return has(2) ? decodeBinary(uint(2)) : UNSUPPORTED;
+    case 0xc6:
+      return has(4) ? decodeBinary(uint(4)) : UNSUPPORTED;
+    case 0xca: {
+      if (!has(4)) return UNSUPPORTED;
+      const v = view().getFloat32(at);
+      at += 4;
+      return v;
+    }
+    case 0xcb: {
+      if (!has(8)) return UNSUPPORTED;
+      const v = view().getFloat64(at);
+      at += 8;
+      return v;
+    }
+    case 0xcc:
+      return has(1) ? uint(1) : UNSUPPORTED;
+    case 0xcd:
+      return has(2) ? uint(2) : UNSUPPORTED;
+    case 0xce:
+      return has(4) ? uint(4) : UNSUPPORTED;
+    case 0xcf: {
+      if (!has(8)) return UNSUPPORTED;
+      const high = uint(4);
+      return high * 0x100000000 + uint(4);
+    }
+    case 0xd0:
+      return has(1) ? (uint(1) << 24) >> 24 : UNSUPPORTED;
+    case 0xd1:
+      return has(2) ? (uint(2) << 16) >> 16 : UNSUPPORTED;
+    case 0xd2:
+      return has(4) ? uint(4) | 0 : UNSUPPORTED;
+    case 0xd3: {
+      if (!has(8)) return UNSUPPORTED;
+      const high = uint(4) | 0;
+      return high * 0x100000000 + uint(4);
+    }
+    case 0xd9:
+      return has(1) ? decodeString(uint(1)) : UNSUPPORTED;
+    case 0xda:
+      return has(2) ? decodeString(uint(2)) : UNSUPPORTED;
+    case 0xdb:
+      return has(4) ? decodeString(uint(4)) : UNSUPPORTED;
+    case 0xdc:
+      return has(2) ? decodeArray(uint(2), depth) : UNSUPPORTED;
+    case 0xdd:
+      return has(4) ? decodeArray(uint(4), depth) : UNSUPPORTED;
+    case 0xde:
+      return has(2) ? decodeMap(uint(2), depth) : UNSUPPORTED;
+    case 0xdf:
+      return has(4) ? decodeMap(uint(4), depth) : UNSUPPORTED;
+    default:
+      return UNSUPPORTED; // extension types, and bytes that are not a type
+  }
+}
+
+/** Strings longer than this are made by a TextDecoder (shorter ones char by char: a native call costs more). */
+const SHORT_STRING_BYTES = 24;
+const textDecoder = new TextDecoder();
+/**
+ * Short strings decoded lately, by a hash of their bytes: map keys and enumerations ('index',
+ * 'term', 'command', ...) repeat in every record, and comparing is cheaper than building.
+ */
+const recentStrings: (string | undefined)[] = new Array<string | undefined>(1024).fill(undefined);
+
+/** An ASCII string of `n` bytes at `at` (anything else: unsupported). */
+function decodeString(n: number): Decoded {
+  if (!has(n)) return UNSUPPORTED;
+  const b = input;
+  const start = at;
+  const end = start + n;
+  let h = n;
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c >= 0x80) return UNSUPPORTED;
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  at = end;
+  if (n > SHORT_STRING_BYTES) return textDecoder.decode(b.subarray(start, end));
+  const slot = h & (recentStrings.length - 1);
+  const recent = recentStrings[slot];
+  if (recent !== undefined && recent.length === n && sameChars(recent, b, start)) return recent;
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
+  recentStrings[slot] = s;
+  return s;
+}
+
+function sameChars(s: string, b: Uint8Array, start: number): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== b[start + i]) return false;
+  return true;
+}
+
+/** Binary data: a view of the input, as the library returns it. */
+function decodeBinary(n: number): Decoded {
+  if (!has(n)) return UNSUPPORTED;
+  const start = at;
+  at += n;
+  return source.subarray(start, at);
+}
+
+function decodeArray(n: number, depth: number): Decoded {
+  // Every element takes at least a byte: a longer claim is truncated input.
+  if (!has(n)) return UNSUPPORTED;
+  const a: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = decodeValue(depth + 1);
+    if (v === UNSUPPORTED) return UNSUPPORTED;
+    a.push(v);
+  }
+  return a;
+}
+
+/** A map with ASCII string keys (other keys, and the key __proto__, are the library's to judge). */
+function decodeMap(n: number, depth: number): Decoded {
+  if (!has(2 * n)) return UNSUPPORTED;
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    if (!has(1)) return UNSUPPORTED;
+    const head = input[at]!;
+    if (head < 0xa0 || (head >= 0xc0 && head !== 0xd9 && head !== 0xda && head !== 0xdb)) return UNSUPPORTED;
+    const key = decodeValue(depth + 1);
+    if (typeof key !== 'string' || key === '__proto__') return UNSUPPORTED;
+    const v = decodeValue(depth + 1);
+    if (v === UNSUPPORTED) return UNSUPPORTED;
+    o[key] = v;
+  }
+  return o;
 }

@@ -65,7 +65,9 @@ export class Prng implements Random {
   }
 
   int(min: number, max: number): number {
-    assert(Number.isInteger(min) && Number.isInteger(max) && min <= max, `int range [${min}, ${max}]`);
+    const ok = Number.isInteger(min) && Number.isInteger(max) && min <= max;
+    // The message is built only when it is needed (int() runs for most of the simulator's choices).
+    assert(ok, ok ? '' : `int range [${min}, ${max}]`);
     return min + Math.floor(this.float() * (max - min + 1));
   }
 

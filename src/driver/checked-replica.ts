@@ -11,29 +11,47 @@ import type { Envelope, ProposeResult, Ready, Replica, ReplicaStatus } from '../
 export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
   readonly id;
   private outstanding: Ready<M, H> | null = null;
+  /**
+   * The core's status since its last input. A core changes only inside its own methods, and the
+   * driver, its proposals and the simulator's checks ask for the status several times between
+   * two inputs: one object serves them all. Every call that may change the core drops it first
+   * (the core is synchronous and never calls out, so nothing can ask in the middle of a call).
+   */
+  private cachedStatus: ReplicaStatus | null = null;
 
   constructor(readonly inner: Replica<M, H>) {
     this.id = inner.id;
   }
 
   tick(): void {
+    this.cachedStatus = null;
     this.inner.tick();
   }
 
   step(msg: M): void {
+    this.cachedStatus = null;
     this.inner.step(msg);
   }
 
   propose(command: Uint8Array): ProposeResult {
+    this.cachedStatus = null;
     return this.inner.propose(command);
   }
 
   readIndex(requestId: string): void {
+    this.cachedStatus = null;
     this.inner.readIndex(requestId);
   }
 
   compact(index: Index, data: Uint8Array): void {
+    this.cachedStatus = null;
     this.inner.compact(index, data);
+  }
+
+  /** Drive the core through an optional ability (membership changes, leadership transfer). */
+  drive<T>(fn: (inner: Replica<M, H>) => T): T {
+    this.cachedStatus = null;
+    return fn(this.inner);
   }
 
   hasReady(): boolean {
@@ -43,6 +61,7 @@ export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
 
   ready(): Ready<M, H> {
     assert(this.outstanding === null, 'ready() called while a Ready is outstanding (advance() it first)');
+    this.cachedStatus = null;
     const rd = this.inner.ready();
     this.outstanding = rd;
     return rd;
@@ -52,6 +71,7 @@ export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
     assert(this.outstanding !== null, 'advance() without an outstanding ready()');
     assert(this.outstanding === rd, 'advance() must get back the Ready that ready() handed out');
     this.outstanding = null;
+    this.cachedStatus = null;
     this.inner.advance(rd);
   }
 
@@ -61,6 +81,6 @@ export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
   }
 
   status(): ReplicaStatus {
-    return this.inner.status();
+    return (this.cachedStatus ??= this.inner.status());
   }
 }

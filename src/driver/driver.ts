@@ -29,7 +29,7 @@ import type { Envelope, LogEntry, Membership, Persist, Ready, Replica, ReplicaSt
 import { CheckedReplica } from './checked-replica.js';
 import { CommandHost } from './command-host.js';
 import { LeaderProposals } from './leader-proposals.js';
-import { DEFAULT_DRIVER_LIMITS, type DriverLimits } from './limits.js';
+import { driverLimits, type DriverLimits } from './limits.js';
 import { isDriverMutant, type DriverMutant } from './mutants.js';
 import { silentLogger, type ClockPort, type Logger, type NetworkPort, type StoragePort } from './ports.js';
 import { QuorumProposals } from './quorum-proposals.js';
@@ -135,6 +135,11 @@ export class Driver<R> {
   private entriesSinceSnapshot = 0;
   /** A Ready whose persist is being made durable; no other Ready is taken meanwhile. */
   private saving = false;
+  /** That Ready, whether it was applied and sent before its persist, and when the save began. */
+  private savingReady: Ready<Envelope, unknown> | null = null;
+  private savingAppliedEarly = false;
+  private savingSentEarly = false;
+  private savingSince = 0;
   private kicked = false;
   /** Readys handled so far (observers check invariants only after a step that handled one). */
   readies = 0;
@@ -150,10 +155,30 @@ export class Driver<R> {
   private readonly output: ApplyOutput<Envelope, R>;
   /** Clock time up to which ticks have run (tickMs given). */
   private tickedUntil: number;
+  // The ports, kept in fields of the driver's own: callers build DriverOptions in different
+  // shapes (optional fields present or not), and code reading the ports through it on the hot
+  // path was thrown away each time an options object of another shape came along.
+  private readonly clock: ClockPort;
+  private readonly network: NetworkPort<NodeMessage>;
+  private readonly storage: StoragePort<unknown>;
+  private readonly protocol: ProtocolDefinition;
+  private readonly stateMachine: StateMachine<R>;
 
   constructor(private readonly o: DriverOptions<R>) {
     this.id = o.id;
-    this.limits = { ...DEFAULT_DRIVER_LIMITS, ...o.limits };
+    this.clock = o.clock;
+    this.network = o.network;
+    this.storage = o.storage;
+    this.protocol = o.protocol;
+    this.stateMachine = o.stateMachine;
+    // Flags that only a stop or an installed snapshot change, written once now: V8 treats a field
+    // never written after construction as a constant, and the first later write (often long into
+    // a process running many simulations) threw away every piece of code optimized on that.
+    this.stopped = true;
+    this.membershipChanged = true;
+    this.stopped = false;
+    this.membershipChanged = false;
+    this.limits = driverLimits(o.limits);
     this.log = o.logger ?? silentLogger;
     this.events = o.events ?? {};
     this.mutant = isDriverMutant(o.mutant) ? o.mutant : null;
@@ -243,7 +268,7 @@ export class Driver<R> {
     const tickMs = this.o.tickMs;
     if (tickMs === undefined || this.mutant === 'tick-by-timer') return;
     // A hair of tolerance: a timer set for one tick may read a clock a rounding error short of it.
-    const due = Math.floor((this.o.clock.now() - this.tickedUntil) / tickMs + 1e-9);
+    const due = Math.floor((this.clock.now() - this.tickedUntil) / tickMs + 1e-9);
     if (due <= 0) return;
     this.tickedUntil += due * tickMs;
     const run = Math.min(due, MAX_CATCH_UP_TICKS);
@@ -290,18 +315,18 @@ export class Driver<R> {
   changeMembership(change: unknown, reply: Reply<void>): void {
     if (this.stopped) return reply(new NodeStopped());
     this.catchUpTicks();
-    const ability = this.o.protocol.membership;
+    const ability = this.protocol.membership;
     if (ability === undefined || this.leaderModel === null) {
-      return reply(new QuorateError('INVALID_CONFIG_CHANGE', `protocol ${this.o.protocol.name} runs a fixed membership: membership changes are not supported`));
+      return reply(new QuorateError('INVALID_CONFIG_CHANGE', `protocol ${this.protocol.name} runs a fixed membership: membership changes are not supported`));
     }
-    this.leaderModel.proposeHere(new Uint8Array(0), (err) => reply(err), () => ability.proposeConfigChange(this.core.inner, change));
+    this.leaderModel.proposeHere(new Uint8Array(0), (err) => reply(err), () => this.core.drive((core) => ability.proposeConfigChange(core, change)));
   }
 
   transferLeadership(target: NodeId): void {
-    const ability = this.o.protocol.membership;
-    if (ability === undefined) throw new QuorateError('INVALID_ARGUMENT', `protocol ${this.o.protocol.name} has no leadership transfer`);
+    const ability = this.protocol.membership;
+    if (ability === undefined) throw new QuorateError('INVALID_ARGUMENT', `protocol ${this.protocol.name} has no leadership transfer`);
     this.catchUpTicks();
-    ability.transferLeadership(this.core.inner, target);
+    this.core.drive((core) => ability.transferLeadership(core, target));
     this.kick();
   }
 
@@ -318,7 +343,7 @@ export class Driver<R> {
     if (this.stopped) return done(null);
     this.halt();
     // The storage finishes the saves already made before it closes: a clean stop never tears the log.
-    this.o.storage.close(done);
+    this.storage.close(done);
   }
 
   /** The process died: drop everything at once, no callbacks (the simulator's crash). */
@@ -368,7 +393,7 @@ export class Driver<R> {
   private kick(): void {
     if (this.kicked || this.stopped) return;
     this.kicked = true;
-    this.o.clock.defer(this.kicked$);
+    this.clock.defer(this.kicked$);
   }
 
   /** The deferred half of kick(), made once (a kick per input is the hot path). */
@@ -416,24 +441,37 @@ export class Driver<R> {
     const sentEarly = this.mutant === 'ack-before-fsync';
     if (sentEarly) this.sendAll(rd.send);
     this.events.persisting?.(persist, rd.sendBeforePersist.length + (sentEarly ? rd.send.length : 0));
-    const t0 = this.o.clock.now();
-    const save = (done: (err: Error | null) => void): void => {
-      if (!(installs && this.mutant === 'apply-before-snapshot-persist')) return this.o.storage.save(persist, done);
-      // The mutant: everything but the snapshot first, the snapshot in a second write.
-      this.o.storage.save({ ...persist, snapshot: null }, (err) => {
-        if (err !== null || this.stopped) return done(err);
-        const second = { hardState: null, entries: [], snapshot: persist.snapshot, truncateFrom: null };
-        this.events.persisting?.(second, 0);
-        this.o.storage.save(second, done);
-      });
-    };
-    save((err) => {
-      this.saving = false;
-      if (this.stopped) return;
-      if (err !== null) return this.fail(err);
-      this.events.walFsync?.((this.o.clock.now() - t0) / 1000);
-      this.finish(rd, appliedEarly, sentEarly);
-      this.process();
+    this.savingReady = rd;
+    this.savingAppliedEarly = appliedEarly;
+    this.savingSentEarly = sentEarly;
+    this.savingSince = this.clock.now();
+    if (installs && this.mutant === 'apply-before-snapshot-persist') this.saveSnapshotApart(persist, this.saved$);
+    else this.storage.save(persist, this.saved$);
+  }
+
+  /**
+   * The storage's answer for the Ready being saved (one at a time: see `saving`), made once: a
+   * closure per Ready was a large share of the driver's garbage.
+   */
+  private readonly saved$ = (err: Error | null): void => {
+    const rd = this.savingReady;
+    assert(rd !== null, 'a save completes for the Ready being saved');
+    this.savingReady = null;
+    this.saving = false;
+    if (this.stopped) return;
+    if (err !== null) return this.fail(err);
+    this.events.walFsync?.((this.clock.now() - this.savingSince) / 1000);
+    this.finish(rd, this.savingAppliedEarly, this.savingSentEarly);
+    this.process();
+  };
+
+  /** The apply-before-snapshot-persist mutant: everything but the snapshot first, the snapshot in a second write. */
+  private saveSnapshotApart(persist: Persist<unknown>, done: (err: Error | null) => void): void {
+    this.storage.save({ ...persist, snapshot: null }, (err) => {
+      if (err !== null || this.stopped) return done(err);
+      const second = { hardState: null, entries: [], snapshot: persist.snapshot, truncateFrom: null };
+      this.events.persisting?.(second, 0);
+      this.storage.save(second, done);
     });
   }
 
@@ -459,7 +497,7 @@ export class Driver<R> {
 
   private applyCommitted(rd: Ready<Envelope, unknown>): void {
     if (rd.apply.length > 0) {
-      const t0 = this.o.clock.now();
+      const t0 = this.clock.now();
       const before = this.position.index;
       const pos = this.host.apply(rd, this.output);
       if (pos !== null) {
@@ -468,7 +506,7 @@ export class Driver<R> {
         this.position = pos;
       }
       this.events.appliedEntries?.(rd.apply);
-      this.events.applyBatch?.((this.o.clock.now() - t0) / 1000, rd.apply.length);
+      this.events.applyBatch?.((this.clock.now() - t0) / 1000, rd.apply.length);
     } else {
       this.host.apply(rd, this.output); // read-only requests and replies to repeat (quorum model)
     }
@@ -480,13 +518,13 @@ export class Driver<R> {
 
   /** Snapshot the state machine at the applied index and let the core compact its log behind it. */
   private takeSnapshot(): void {
-    const data = this.o.stateMachine.snapshot();
+    const data = this.stateMachine.snapshot();
     const meta = { index: this.position.index, term: this.position.term, membership: this.core.status().membership };
     this.core.compact(meta.index, data);
     this.entriesSinceSnapshot = 0;
     this.snapshotting = true;
     const waiters = this.snapshotWaiters.splice(0);
-    this.o.storage.saveSnapshot({ meta, data }, (err) => {
+    this.storage.saveSnapshot({ meta, data }, (err) => {
       this.snapshotting = false;
       if (this.stopped) return;
       if (err !== null) {
@@ -502,13 +540,13 @@ export class Driver<R> {
   /** A snapshot the protocol asks to keep (its state machine is already past it). */
   private keepSnapshot(snapshot: Snapshot): void {
     this.events.keeping?.(snapshot);
-    this.o.storage.saveSnapshot(snapshot, (err) => {
+    this.storage.saveSnapshot(snapshot, (err) => {
       if (err !== null && !this.stopped) this.fail(err);
     });
   }
 
   private sendAll(messages: readonly Envelope[]): void {
-    for (const m of messages) this.sendMessage(m);
+    for (let i = 0; i < messages.length; i++) this.sendMessage(messages[i]!);
   }
 
   /** Send a protocol message to the member that hosts its addressee (this one included). */
@@ -516,16 +554,16 @@ export class Driver<R> {
     const member = principalMember(m.to) as NodeId;
     if (member === this.id) {
       // A replica's reply to this member's own client, or a client's request to this replica.
-      this.o.clock.defer(() => {
+      this.clock.defer(() => {
         if (!this.stopped) this.deliver(m);
       });
       return;
     }
-    this.o.network.send({ kind: 'protocol', from: this.id, to: member, message: m });
+    this.network.send({ kind: 'protocol', from: this.id, to: member, message: m });
   }
 
   private sendFrame(frame: NodeMessage): boolean {
-    return this.o.network.send(frame);
+    return this.network.send(frame);
   }
 
   private noticeChanges(): void {
@@ -547,7 +585,7 @@ export class Driver<R> {
 
   private authenticatorFor(principal: Principal): Authenticator {
     const f = this.o.authenticatorFor;
-    if (f === undefined) throw new QuorateError('BAD_KEYS', `protocol ${this.o.protocol.name} needs each member's keys: no authenticator was given for '${principal}'`);
+    if (f === undefined) throw new QuorateError('BAD_KEYS', `protocol ${this.protocol.name} needs each member's keys: no authenticator was given for '${principal}'`);
     return f(principal);
   }
 
@@ -565,7 +603,7 @@ export class Driver<R> {
     // (retrying fsync after a failure can silently lose data).
     this.log('error', 'fatal: stopping node', { error: err.message });
     this.halt();
-    this.o.storage.close(() => {});
+    this.storage.close(() => {});
     this.events.fatal?.(err);
   }
 }

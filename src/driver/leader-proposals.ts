@@ -46,7 +46,7 @@ export class LeaderProposals<R> {
   private readonly forwarded: Waiters<string, R>;
   private readonly reads: Waiters<string, Index>;
   /** Read points confirmed by the protocol, waiting for the state machine to reach them. */
-  private readonly readPoints: ReadState[] = [];
+  private readonly readPoints: ReadState[] = emptyObjectArray();
   private requests = 0;
 
   constructor(private readonly site: ProposalSite, clock: ClockPort, private readonly limits: DriverLimits) {
@@ -144,6 +144,8 @@ export class LeaderProposals<R> {
    */
   leaderGone(oldLeader: NodeId): void {
     if (oldLeader === this.site.id) return;
+    // An error costs a stack trace: made only when someone waits for it (leaders come and go often).
+    if (this.forwarded.size === 0 && this.reads.size === 0) return;
     const err = new QuorateError('UNAVAILABLE', `leader ${oldLeader} is gone; retry`);
     this.forwarded.rejectAll(err);
     this.reads.rejectAll(err);
@@ -181,6 +183,17 @@ export class LeaderProposals<R> {
     }
     this.proposeHere(msg.command, answer);
   }
+}
+
+/**
+ * An empty array made holding objects from the start: V8 gives `[]` small-integer elements and
+ * changes that on the first object stored; when that happens long after the array was made, code
+ * optimized for arrays that had already changed is thrown away and compiled again.
+ */
+function emptyObjectArray<T>(): T[] {
+  const a: unknown[] = [null];
+  a.pop();
+  return a as T[];
 }
 
 function toForwardedError(err: Error): ForwardedError {

@@ -29,3 +29,22 @@ export const DEFAULT_DRIVER_LIMITS: DriverLimits = {
   quorumClientsPerMember: 32,
   quorumClientRetryMs: 1_000,
 };
+
+/**
+ * `DEFAULT_DRIVER_LIMITS` with the limits `given` sets (as `{ ...DEFAULT_DRIVER_LIMITS, ...given }`),
+ * built field by field so that every driver's limits have one shape (code reading them on the
+ * hot path is not thrown away when a caller sets other fields).
+ */
+export function driverLimits(given: Partial<DriverLimits> = {}): DriverLimits {
+  const pick = <K extends keyof DriverLimits>(k: K): DriverLimits[K] => (Object.prototype.hasOwnProperty.call(given, k) ? given[k] as DriverLimits[K] : DEFAULT_DRIVER_LIMITS[k]);
+  return {
+    snapshotEveryEntries: pick('snapshotEveryEntries'),
+    proposalTimeoutMs: pick('proposalTimeoutMs'),
+    readTimeoutMs: pick('readTimeoutMs'),
+    maxPendingProposals: pick('maxPendingProposals'),
+    maxPendingReads: pick('maxPendingReads'),
+    maxCommandBytes: pick('maxCommandBytes'),
+    quorumClientsPerMember: pick('quorumClientsPerMember'),
+    quorumClientRetryMs: pick('quorumClientRetryMs'),
+  };
+}

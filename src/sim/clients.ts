@@ -39,6 +39,8 @@ export interface ClientSite<R> {
   /** The members a client may ask (honest ones under a Byzantine protocol). */
   members(): readonly SimNode<R>[];
   record(ops: readonly Operation[], label: string, client: number, ok: boolean): void;
+  /** The id the next operation recorded in the history gets (ops made with it are kept as they are). */
+  nextOperationId(): number;
   /** The client is idle (the simulation may move to its next phase). */
   idle(client: number): void;
   /**
@@ -114,24 +116,24 @@ export class SessionClient<R> {
 
   /** At the member: propose or read, and answer over the network. */
   private handleAt(node: SimNode<R>, attempt: number, c: InFlight<WorkloadOp>): void {
-    node.run((driver) => {
-      const answer = (err: Error | null, result?: R): void => {
-        if (err !== null && !(err instanceof QuorateError)) throw err; // a bug, not an answer
-        this.site.after(this.site.latency(), () => this.answer(attempt, err, result, node.key));
-      };
-      if (c.op.localRead) {
-        const served = this.site.readAsked(node);
-        driver.readBarrier((err) => {
-          const sm = node.sm;
-          if (err !== null || sm === null) return answer(err ?? new QuorateError('STOPPED', 'the node is stopped'));
-          served(node);
-          answer(null, this.site.workload.readLocal(sm, c.op));
-        });
-        return;
-      }
-      const command = this.site.workload.command(c.op, { client: this.id, seq: c.seq, lowestPending: c.seq });
-      driver.propose(command, (err, result) => answer(err, result));
-    });
+    const driver = node.runningDriver;
+    if (driver === null) return;
+    const answer = (err: Error | null, result?: R): void => {
+      if (err !== null && !(err instanceof QuorateError)) throw err; // a bug, not an answer
+      this.site.after(this.site.latency(), () => this.answer(attempt, err, result, node.key));
+    };
+    if (c.op.localRead) {
+      const served = this.site.readAsked(node);
+      driver.readBarrier((err) => {
+        const sm = node.sm;
+        if (err !== null || sm === null) return answer(err ?? new QuorateError('STOPPED', 'the node is stopped'));
+        served(node);
+        answer(null, this.site.workload.readLocal(sm, c.op));
+      });
+      return;
+    }
+    const command = this.site.workload.command(c.op, { client: this.id, seq: c.seq, lowestPending: c.seq });
+    driver.propose(command, answer);
   }
 
   private answer(attempt: number, err: Error | null, result: R | undefined, by: string): void {
@@ -159,7 +161,7 @@ export class SessionClient<R> {
     if (c === null) return;
     this.current = null;
     const now = this.site.now();
-    let id = 0;
+    let id = this.site.nextOperationId();
     const ops = this.site.workload.record(c.op, this.id, outcome, result, c.invokedAt, now, () => id++);
     this.site.record(ops, by === '' ? c.op.label : `${c.op.label} @${by}`, this.id, outcome === 'ok');
     if (outcome === 'ok' && this.site.readsOnly()) this.completedAfterHeal = true;
@@ -253,7 +255,7 @@ export class QuorumSimClient<M extends Envelope, R> {
     const c = this.current;
     if (c === null) return;
     this.current = null;
-    let id = 0;
+    let id = this.site.nextOperationId();
     const ops = this.site.workload.record(c.op, this.id, outcome, result, c.invokedAt, this.site.now(), () => id++);
     this.site.record(ops, c.op.label, this.id, outcome === 'ok');
     if (outcome === 'ok' && this.site.readsOnly()) this.completedAfterHeal = true;

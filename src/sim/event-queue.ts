@@ -1,62 +1,210 @@
 /**
- * The simulator's event queue: a binary min-heap ordered by (time, sequence number). Ties in
- * time are broken by insertion order, so a seed always replays the same order.
+ * The simulator's event queue: events ordered by (time, sequence number). Ties in time are
+ * broken by insertion order, so a seed always replays the same order.
+ *
+ * Most events go to a binary min-heap kept as three parallel arrays (times, sequence numbers,
+ * events) rather than one object per entry: the simulator pushes and pops an event per message,
+ * timer and disk callback, and a wrapper per entry was a large share of its garbage.
+ *
+ * Events pushed a fixed delay after a clock that never goes back arrive in time order, so they
+ * can go to a lane instead: a first-in-first-out queue, O(1) each way. Clients' timeouts are
+ * such events, and nearly all of them are stale (the answer came first): in the heap they were
+ * most of its entries and most of the cost of every push and pop. Taking the earliest of the
+ * heap's top and the lanes' heads, by (time, sequence number), gives exactly the order of one
+ * heap holding everything.
  */
+import { doubleArray, objectArray } from './shapes.js';
+
 export interface Scheduled<E> {
   readonly at: number;
   readonly seq: number;
   readonly event: E;
 }
 
+/** A lane: events in the order pushed, which is their time order (see EventQueue.pushToLane). */
+class Lane<E> {
+  readonly times: number[] = doubleArray();
+  readonly seqs: number[] = [];
+  readonly events: (E | null)[] = objectArray();
+  /** Index of the first event still queued. */
+  head = 0;
+
+  get size(): number {
+    return this.events.length - this.head;
+  }
+
+  shift(): void {
+    this.events[this.head] = null; // let it go
+    this.head++;
+    // Drop the consumed prefix now and then, so the arrays stay about as long as the queue.
+    if (this.head >= LANE_COMPACT_AT && this.head * 2 >= this.events.length) {
+      this.times.splice(0, this.head);
+      this.seqs.splice(0, this.head);
+      this.events.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** A lane drops the events it has handed out once it has this many (and they are half of it). */
+const LANE_COMPACT_AT = 1024;
+
 export class EventQueue<E> {
-  private heap: Scheduled<E>[] = [];
+  private readonly times: number[] = doubleArray();
+  private readonly seqs: number[] = [];
+  private readonly events: E[] = objectArray();
+  private readonly lanes: Lane<E>[] = objectArray();
   private nextSeq = 0;
 
   get size(): number {
-    return this.heap.length;
+    let n = this.events.length;
+    for (const lane of this.lanes) n += lane.size;
+    return n;
   }
 
   /** The time of the next event, if any. */
   peekTime(): number | undefined {
-    return this.heap[0]?.at;
+    let at = this.events.length === 0 ? undefined : this.times[0];
+    for (let l = 0; l < this.lanes.length; l++) {
+      const lane = this.lanes[l]!;
+      if (lane.head < lane.events.length && (at === undefined || lane.times[lane.head]! < at)) at = lane.times[lane.head]!;
+    }
+    return at;
+  }
+
+  /** A new lane, for events whose times never decrease from one push to the next (see pushToLane). */
+  addLane(): number {
+    this.lanes.push(new Lane<E>());
+    return this.lanes.length - 1;
+  }
+
+  /**
+   * Queue `event` at `at` in a lane. Its times must not decrease from one push to the next; an
+   * event that would break that goes to the heap (the order of events is the same either way).
+   */
+  pushToLane(lane: number, at: number, event: E): void {
+    const l = this.lanes[lane]!;
+    const n = l.events.length;
+    if (n > l.head && !(at >= l.times[n - 1]!)) return this.push(at, event);
+    l.times.push(at);
+    l.seqs.push(this.nextSeq++);
+    l.events.push(event);
   }
 
   push(at: number, event: E): void {
-    const item = { at, seq: this.nextSeq++, event };
-    const h = this.heap;
-    h.push(item);
-    let i = h.length - 1;
+    const times = this.times;
+    const seqs = this.seqs;
+    const events = this.events;
+    const seq = this.nextSeq++;
+    let i = events.length;
+    // Grow by one, then sift the hole up to where the new entry belongs.
+    times.push(at);
+    seqs.push(seq);
+    events.push(event);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(item, h[parent]!)) break;
-      h[i] = h[parent]!;
+      const pt = times[parent]!;
+      if (!(at < pt || (at === pt && seq < seqs[parent]!))) break;
+      times[i] = pt;
+      seqs[i] = seqs[parent]!;
+      events[i] = events[parent]!;
       i = parent;
     }
-    h[i] = item;
+    times[i] = at;
+    seqs[i] = seq;
+    events[i] = event;
   }
 
+  /** Remove the next event and return it (its time is what peekTime() said before the call). */
+  take(): E | undefined {
+    // The earliest of the heap's top (-1) and the lanes' heads.
+    let from = -1;
+    let at = 0;
+    let seq = 0;
+    if (this.events.length > 0) {
+      at = this.times[0]!;
+      seq = this.seqs[0]!;
+    }
+    for (let l = 0; l < this.lanes.length; l++) {
+      const lane = this.lanes[l]!;
+      if (lane.head === lane.events.length) continue;
+      const lt = lane.times[lane.head]!;
+      const ls = lane.seqs[lane.head]!;
+      // Every comparison is made each time (not short-circuited): one that a first run never
+      // reached would make optimized code bail out when a later run did.
+      const nothingYet = from === -1 && this.events.length === 0;
+      const earlier = lt < at;
+      const sameTime = lt === at;
+      const earlierSeq = ls < seq;
+      if (nothingYet || earlier || (sameTime && earlierSeq)) {
+        from = l;
+        at = lt;
+        seq = ls;
+      }
+    }
+    if (from >= 0) {
+      const lane = this.lanes[from]!;
+      const e = lane.events[lane.head]!;
+      lane.shift();
+      return e;
+    }
+    return this.takeFromHeap();
+  }
+
+  /** Remove the next event and return it with its time and sequence number. */
   pop(): Scheduled<E> | undefined {
-    const h = this.heap;
-    const top = h[0];
-    if (top === undefined) return undefined;
-    const last = h.pop()!;
-    if (h.length > 0) {
+    const at = this.peekTime();
+    if (at === undefined) return undefined;
+    const seq = this.nextSeqOfTop();
+    return { at, seq, event: this.take()! };
+  }
+
+  private nextSeqOfTop(): number {
+    let best = this.events.length === 0 ? Infinity : this.seqs[0]!;
+    let at = this.events.length === 0 ? Infinity : this.times[0]!;
+    for (const lane of this.lanes) {
+      if (lane.size === 0) continue;
+      const lt = lane.times[lane.head]!;
+      const ls = lane.seqs[lane.head]!;
+      if (lt < at || (lt === at && ls < best)) {
+        at = lt;
+        best = ls;
+      }
+    }
+    return best;
+  }
+
+  private takeFromHeap(): E | undefined {
+    const times = this.times;
+    const seqs = this.seqs;
+    const events = this.events;
+    const n = events.length;
+    if (n === 0) return undefined;
+    const top = events[0]!;
+    const lastAt = times.pop()!;
+    const lastSeq = seqs.pop()!;
+    const last = events.pop()!;
+    const size = n - 1;
+    if (size > 0) {
+      // Sift the hole at the root down to where the last entry belongs.
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
-        if (l >= h.length) break;
+        if (l >= size) break;
         const r = l + 1;
-        const child = r < h.length && before(h[r]!, h[l]!) ? r : l;
-        if (!before(h[child]!, last)) break;
-        h[i] = h[child]!;
+        let child = l;
+        if (r < size && (times[r]! < times[l]! || (times[r] === times[l] && seqs[r]! < seqs[l]!))) child = r;
+        const ct = times[child]!;
+        if (!(ct < lastAt || (ct === lastAt && seqs[child]! < lastSeq))) break;
+        times[i] = ct;
+        seqs[i] = seqs[child]!;
+        events[i] = events[child]!;
         i = child;
       }
-      h[i] = last;
+      times[i] = lastAt;
+      seqs[i] = lastSeq;
+      events[i] = last;
     }
     return top;
   }
-}
-
-function before<E>(a: Scheduled<E>, b: Scheduled<E>): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }

@@ -27,6 +27,19 @@ export class LinkFaults {
    */
   private readonly generation: Record<LinkFaultKind, number> = { cut: 0, lossy: 0, slow: 0 };
 
+  constructor() {
+    // Rates become fractions and generations count up only once faults start, often many runs
+    // into a process: give them their final kind now (see shapes.ts).
+    this.dropRate = 0.5;
+    this.duplicateRate = 0.5;
+    this.dropRate = 0;
+    this.duplicateRate = 0;
+    for (const kind of ['cut', 'lossy', 'slow'] as const) {
+      this.generation[kind]++;
+      this.generation[kind]--;
+    }
+  }
+
   isCut(from: string, to: string): boolean {
     return this.cut.size > 0 && this.cut.has(`${from}>${to}`);
   }

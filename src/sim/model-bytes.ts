@@ -4,12 +4,17 @@
  */
 import { assert } from '../core/assert.js';
 
+/** Room a new content starts with: a WAL segment grows to kilobytes in small appends, and each growth copies it. */
+const INITIAL_CAPACITY_BYTES = 4096;
+/** How much a full content grows by (a segment reaches tens of kilobytes in two or three steps). */
+const GROWTH_FACTOR = 4;
+
 export class ModelBytes {
   private buf: Uint8Array;
   private size = 0;
 
   constructor(initial?: Uint8Array) {
-    this.buf = new Uint8Array(Math.max(64, initial?.byteLength ?? 0));
+    this.buf = new Uint8Array(Math.max(INITIAL_CAPACITY_BYTES, initial?.byteLength ?? 0));
     if (initial !== undefined) this.write(0, initial);
   }
 
@@ -51,7 +56,7 @@ export class ModelBytes {
 
   private reserve(bytes: number): void {
     if (bytes <= this.buf.byteLength) return;
-    const next = new Uint8Array(Math.max(bytes, this.buf.byteLength * 2));
+    const next = new Uint8Array(Math.max(bytes, this.buf.byteLength * GROWTH_FACTOR));
     next.set(this.buf.subarray(0, this.size));
     this.buf = next;
   }

@@ -85,22 +85,41 @@ export interface ModelFsStats {
   faultsInjected: number;
 }
 
-type FileOp =
-  | { readonly seq: number; readonly kind: 'write'; readonly offset: number; readonly data: Uint8Array }
-  | { readonly seq: number; readonly kind: 'truncate'; readonly length: number };
+/**
+ * A write not yet durable. `data` is null while the file's durable content is shared with its
+ * cache (see FileNode): the bytes are then the cache's at [offset, offset + length).
+ */
+interface WriteOp {
+  readonly seq: number;
+  readonly kind: 'write';
+  readonly offset: number;
+  readonly length: number;
+  data: Uint8Array | null;
+}
+
+type FileOp = WriteOp | { readonly seq: number; readonly kind: 'truncate'; readonly length: number };
 
 type DirOp =
   | { readonly seq: number; readonly kind: 'link'; readonly name: string; readonly node: ModelNode }
   | { readonly seq: number; readonly kind: 'unlink'; readonly name: string }
   | { readonly seq: number; readonly kind: 'rename'; readonly from: string; readonly to: string; readonly node: ModelNode };
 
+/**
+ * A file's two contents. The port's writes append, so almost always what is durable is the
+ * first `durableLength` bytes of the cache and the pending writes are the bytes after it: then
+ * `durable` is null and the bytes are kept once (a separate durable copy, and a copy per pending
+ * write, were most of the model's cost). A truncation, or a failed datasync that drops writes
+ * the cache keeps, breaks that; the file then gets its own durable copy and its pending writes
+ * their own bytes (`diverge`) until a datasync or a power loss makes the two equal again.
+ */
 interface FileNode {
   readonly kind: 'file';
   /** What reads see. */
   cache: ModelBytes;
-  /** What survives a power loss. */
-  durable: ModelBytes;
-  /** Changes in the cache not yet durable, oldest first. */
+  /** What survives a power loss; null: the first `durableLength` bytes of `cache`. */
+  durable: ModelBytes | null;
+  durableLength: number;
+  /** Changes in the cache not yet durable, oldest first (in sequence order). */
   pending: FileOp[];
   /** Sector numbers whose reads fail with EIO. */
   readonly badSectors: Set<number>;
@@ -143,8 +162,31 @@ export class ModelFileSystem implements FileSystem {
   };
 
   constructor(private readonly scheduler: Scheduler, private readonly random: Random, options: ModelFsOptions = {}) {
-    this.o = { ...DEFAULT_MODEL_FS_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+    // One shape for every file system's options, whichever a caller gave.
+    const given = (k: keyof ModelFsOptions): number => options[k] ?? DEFAULT_MODEL_FS_OPTIONS[k];
+    this.o = {
+      writeLatencyMs: given('writeLatencyMs'),
+      syncLatencyMs: given('syncLatencyMs'),
+      bitFlipPerReadProbability: given('bitFlipPerReadProbability'),
+      sectorErrorPerReadProbability: given('sectorErrorPerReadProbability'),
+    };
     assert(this.o.writeLatencyMs >= 0 && this.o.syncLatencyMs >= 0, 'model fs latencies are not negative');
+    this.settleShape();
+  }
+
+  /**
+   * Crashes, power losses and faults change these, often many runs into a process: each gets a
+   * value of its final kind now, then its own back (see shapes.ts).
+   */
+  private settleShape(): void {
+    const { epoch, lastLoss } = this;
+    const counters = { ...this.counters };
+    this.epoch = epoch + 1;
+    this.lastLoss = `${lastLoss}.`;
+    for (const k of Object.keys(counters) as (keyof ModelFsStats)[]) this.counters[k] = counters[k] + 1;
+    this.epoch = epoch;
+    this.lastLoss = lastLoss;
+    for (const k of Object.keys(counters) as (keyof ModelFsStats)[]) this.counters[k] = counters[k];
   }
 
   // ---- metadata and reads (synchronous) ------------------------------------------------------------
@@ -239,22 +281,28 @@ export class ModelFileSystem implements FileSystem {
 
   write(fd: Fd, data: Uint8Array, done: Done): void {
     const open = this.fds.get(fd);
-    const copy = data.slice(); // the caller may reuse its buffer once write returns
     const failure: Error | null = open === undefined ? new FsError('EBADF', `fd ${fd}`, 'write') : this.takeWriteFailure(open.path);
     // A write lands in the page cache at once when the model has no write latency (the kernel's
     // memcpy): the caller's callback runs before write returns, which the port allows.
-    const run = this.o.writeLatencyMs === 0 ? (fn: () => void) => fn() : (fn: () => void) => this.later(this.o.writeLatencyMs, fn);
-    run(() => {
-      if (failure !== null || open === undefined) return done(failure);
-      const file = open.node;
-      const offset = file.cache.length; // appends: the port's writes are sequential
-      file.cache.write(offset, copy);
-      file.pending.push({ seq: this.nextSeq++, kind: 'write', offset, data: copy });
-      for (let s = Math.ceil(offset / SECTOR_BYTES); (s + 1) * SECTOR_BYTES <= offset + copy.byteLength; s++) file.badSectors.delete(s); // rewritten: remapped
-      this.counters.writes++;
-      this.counters.bytesWritten += copy.byteLength;
-      done(null);
-    });
+    if (this.o.writeLatencyMs === 0) return this.land(open, failure, data, done);
+    const copy = data.slice(); // the caller may reuse its buffer once write returns
+    this.later(this.o.writeLatencyMs, () => this.land(open, failure, copy, done));
+  }
+
+  private land(open: OpenFile | undefined, failure: Error | null, data: Uint8Array, done: Done): void {
+    if (failure !== null || open === undefined) return done(failure);
+    const file = open.node;
+    const offset = file.cache.length; // appends: the port's writes are sequential
+    const length = data.byteLength;
+    file.cache.write(offset, data);
+    // Shared (see FileNode): the bytes stay in the cache only; otherwise the write keeps its own.
+    file.pending.push({ seq: this.nextSeq++, kind: 'write', offset, length, data: file.durable === null ? null : file.cache.view().slice(offset, offset + length) });
+    if (file.badSectors.size > 0) {
+      for (let s = Math.ceil(offset / SECTOR_BYTES); (s + 1) * SECTOR_BYTES <= offset + length; s++) file.badSectors.delete(s); // rewritten: remapped
+    }
+    this.counters.writes++;
+    this.counters.bytesWritten += length;
+    done(null);
   }
 
   datasync(fd: Fd, done: Done): void {
@@ -265,15 +313,21 @@ export class ModelFileSystem implements FileSystem {
     const fails = this.failSyncs;
     if (fails) this.countFault('syncErrors');
     this.failSyncs = false;
-    this.later(this.o.syncLatencyMs, () => {
-      const covered = file.pending.filter((op) => op.seq <= upTo);
-      file.pending = file.pending.filter((op) => op.seq > upTo);
+    // The epoch check of later(), made here: one closure per datasync rather than two.
+    const epoch = this.epoch;
+    this.scheduler.after(this.o.syncLatencyMs, () => {
+      if (this.epoch !== epoch) return;
+      // Pending changes are in sequence order: those the call covers are a prefix.
+      let covered = 0;
+      while (covered < file.pending.length && file.pending[covered]!.seq <= upTo) covered++;
       if (fails) {
         // The kernel gave up on these pages and marked them clean: the cache keeps them, the
         // platter never will, and the next datasync has nothing of them left to report.
+        if (covered > 0) this.diverge(file);
+        file.pending.splice(0, covered);
         return done(new FsError('EIO', open.path, 'fdatasync'));
       }
-      for (const op of covered) applyFileOp(file.durable, op);
+      this.makeDurable(file, covered);
       this.counters.datasyncs++;
       done(null);
     });
@@ -326,8 +380,15 @@ export class ModelFileSystem implements FileSystem {
     for (const dir of this.dirs) dir.current = new Map(dir.durable);
     this.forgetUnreachable();
     for (const file of this.files) {
-      if (file.pending.length > 0) notes.push(this.settleUnsynced(file, plan.files ?? 'seeded'));
-      file.cache = file.durable.copy();
+      if (file.pending.length > 0) {
+        this.diverge(file);
+        notes.push(this.settleUnsynced(file, plan.files ?? 'seeded'));
+      }
+      // What is durable is all there is now: the cache and the platter hold the same bytes.
+      if (file.durable !== null) file.cache = file.durable;
+      else assert(file.cache.length === file.durableLength, () => `${file.path}: nothing pending, yet the cache is not what is durable`);
+      file.durable = null;
+      file.durableLength = file.cache.length;
     }
     this.lastLoss = notes.length === 0 ? 'nothing unsynced' : notes.join('; ');
   }
@@ -339,8 +400,11 @@ export class ModelFileSystem implements FileSystem {
     const at = offset ?? this.random.int(0, file.cache.length - 1);
     const bit = this.random.int(0, 7);
     file.cache.flipBit(at, bit);
-    if (at < file.durable.length) file.durable.flipBit(at, bit);
-    for (const op of file.pending) if (op.kind === 'write' && at >= op.offset && at < op.offset + op.data.byteLength) op.data[at - op.offset]! ^= 1 << bit;
+    // Shared (see FileNode): the durable bytes and the pending writes' bytes are the cache's.
+    if (file.durable !== null) {
+      if (at < file.durable.length) file.durable.flipBit(at, bit);
+      for (const op of file.pending) if (op.kind === 'write' && at >= op.offset && at < op.offset + op.length) dataOf(op)[at - op.offset]! ^= 1 << bit;
+    }
     this.countFault('bitFlips');
     return at;
   }
@@ -387,7 +451,7 @@ export class ModelFileSystem implements FileSystem {
     for (let i = 0; i < names.length; i++) {
       const node = dir.durable.get(names[i]!);
       if (node === undefined) return null;
-      if (i === names.length - 1) return node.kind === 'file' ? node.durable.view().slice() : null;
+      if (i === names.length - 1) return node.kind === 'file' ? durableBytes(node).slice() : null;
       if (node.kind !== 'dir') return null;
       dir = node;
     }
@@ -433,7 +497,7 @@ export class ModelFileSystem implements FileSystem {
     let node = dir.current.get(name);
     if (node?.kind === 'dir') throw new FsError('EISDIR', path, 'open');
     if (node === undefined) {
-      node = { kind: 'file', cache: new ModelBytes(), durable: new ModelBytes(), pending: [], badSectors: new Set(), path: posix.join(dir.path, name) };
+      node = { kind: 'file', cache: new ModelBytes(), durable: null, durableLength: 0, pending: [], badSectors: new Set(), path: posix.join(dir.path, name) };
       this.files.push(node);
       this.link(dir, name, node);
     } else if (truncate) {
@@ -444,7 +508,40 @@ export class ModelFileSystem implements FileSystem {
     return fd;
   }
 
+  /**
+   * Give a file whose durable content is shared with its cache (see FileNode) its own durable
+   * copy, and its pending writes their own bytes. Returns the durable copy.
+   */
+  private diverge(file: FileNode): ModelBytes {
+    if (file.durable !== null) return file.durable;
+    const cache = file.cache.view();
+    for (const op of file.pending) if (op.kind === 'write' && op.data === null) op.data = cache.slice(op.offset, op.offset + op.length);
+    file.durable = new ModelBytes(cache.subarray(0, file.durableLength));
+    return file.durable;
+  }
+
+  /** The first `count` pending changes reached the platter. */
+  private makeDurable(file: FileNode, count: number): void {
+    const covered = file.pending.splice(0, count);
+    if (file.durable === null) {
+      // Shared: the covered writes continue what is durable, in order.
+      for (const op of covered) {
+        assert(op.kind === 'write' && op.offset === file.durableLength, () => `${file.path}: a shared file's pending writes continue its durable bytes`);
+        file.durableLength = op.offset + op.length;
+      }
+      return;
+    }
+    for (const op of covered) applyFileOp(file.durable, op);
+    // Nothing pending and the same bytes in both: share again.
+    if (file.pending.length === 0 && sameBytes(file.durable.view(), file.cache.view())) {
+      file.durable = null;
+      file.durableLength = file.cache.length;
+      return;
+    }
+  }
+
   private truncateFile(file: FileNode, length: number): void {
+    this.diverge(file); // the cache no longer extends what is durable
     file.cache.truncate(length);
     file.pending.push({ seq: this.nextSeq++, kind: 'truncate', length });
     for (const s of [...file.badSectors]) if (s * SECTOR_BYTES >= length) file.badSectors.delete(s);
@@ -475,7 +572,7 @@ export class ModelFileSystem implements FileSystem {
     visit(this.root);
     for (const f of this.files) {
       if (reached.has(f)) continue;
-      this.counters.bytesLostOnPowerLoss += f.pending.reduce((n, op) => n + (op.kind === 'write' ? op.data.byteLength : 0), 0);
+      this.counters.bytesLostOnPowerLoss += f.pending.reduce((n, op) => n + (op.kind === 'write' ? op.length : 0), 0);
     }
     this.dirs = this.dirs.filter((d) => reached.has(d));
     this.files = this.files.filter((f) => reached.has(f));
@@ -483,9 +580,11 @@ export class ModelFileSystem implements FileSystem {
 
   /** Decide what survives of a file's unsynced changes; returns a note for lastPowerLoss(). */
   private settleUnsynced(file: FileNode, requested: UnsyncedWritesFate): string {
+    const durable = file.durable;
+    assert(durable !== null, () => `${file.path} has its own durable bytes to settle into`);
     const ops = file.pending;
     const writes = ops.filter((op) => op.kind === 'write');
-    const total = writes.reduce((n, op) => n + op.data.byteLength, 0);
+    const total = writes.reduce((n, op) => n + op.length, 0);
     const tearable = ops.map((op, i) => (op.kind === 'write' && interiorBoundaries(op).length > 0 ? i : -1)).filter((i) => i >= 0);
     let fate = requested;
     if (fate === 'seeded') {
@@ -500,8 +599,8 @@ export class ModelFileSystem implements FileSystem {
     let kept = 0;
     let detail = '';
     const apply = (op: FileOp): void => {
-      applyFileOp(file.durable, op);
-      if (op.kind === 'write') kept += op.data.byteLength;
+      applyFileOp(durable, op);
+      if (op.kind === 'write') kept += op.length;
     };
     switch (fate) {
       case 'lost':
@@ -521,7 +620,7 @@ export class ModelFileSystem implements FileSystem {
         assert(op.kind === 'write', 'a torn change is a write');
         ops.slice(0, i).forEach(apply);
         const cut = this.random.pick(interiorBoundaries(op));
-        file.durable.write(op.offset, op.data.subarray(0, cut - op.offset));
+        durable.write(op.offset, dataOf(op).subarray(0, cut - op.offset));
         kept += cut - op.offset;
         detail = ` (change ${i + 1} of ${ops.length} torn at byte ${cut}, a sector boundary)`;
         break;
@@ -532,13 +631,13 @@ export class ModelFileSystem implements FileSystem {
         const op = ops[i]!;
         assert(op.kind === 'write', 'a torn change is a write');
         ops.slice(0, i).forEach(apply);
-        const end = op.offset + op.data.byteLength;
+        const end = op.offset + op.length;
         const cut = this.random.int(op.offset, end - 1);
         const garbageEnd = Math.min(end, (Math.floor(cut / SECTOR_BYTES) + 1) * SECTOR_BYTES);
         const garbage = new Uint8Array(garbageEnd - cut);
         for (let b = 0; b < garbage.length; b++) garbage[b] = this.random.int(0, 255);
-        file.durable.write(op.offset, op.data.subarray(0, cut - op.offset));
-        file.durable.write(cut, garbage);
+        durable.write(op.offset, dataOf(op).subarray(0, cut - op.offset));
+        durable.write(cut, garbage);
         kept += cut - op.offset;
         detail = ` (change ${i + 1} of ${ops.length} torn at byte ${cut}, garbage to byte ${garbageEnd})`;
         break;
@@ -568,10 +667,16 @@ export class ModelFileSystem implements FileSystem {
   }
 
   private lookup(path: string): ModelNode | undefined {
+    const names = components(path);
+    return this.walk(names, names.length);
+  }
+
+  /** The node the first `count` of `names` lead to from the root, if any. */
+  private walk(names: readonly string[], count: number): ModelNode | undefined {
     let node: ModelNode = this.root;
-    for (const name of components(path)) {
+    for (let i = 0; i < count; i++) {
       if (node.kind !== 'dir') return undefined;
-      const next: ModelNode | undefined = node.current.get(name);
+      const next: ModelNode | undefined = node.current.get(names[i]!);
       if (next === undefined) return undefined;
       node = next;
     }
@@ -579,10 +684,7 @@ export class ModelFileSystem implements FileSystem {
   }
 
   private dirAt(path: string, what: string): DirNode {
-    const node = this.lookup(path);
-    if (node === undefined) throw new FsError('ENOENT', path, what);
-    if (node.kind !== 'dir') throw new FsError('ENOTDIR', path, what);
-    return node;
+    return asDir(this.lookup(path), path, what);
   }
 
   private fileAt(path: string, what: string): FileNode {
@@ -594,24 +696,59 @@ export class ModelFileSystem implements FileSystem {
 
   private parentOf(path: string, what: string): { dir: DirNode; name: string } {
     const names = components(path);
-    const name = names.pop();
+    const name = names[names.length - 1];
     if (name === undefined) throw new FsError('EISDIR', path, what);
-    return { dir: this.dirAt('/' + names.join('/'), what), name };
+    const parent = this.walk(names, names.length - 1);
+    if (parent?.kind === 'dir') return { dir: parent, name };
+    return { dir: asDir(parent, '/' + names.slice(0, -1).join('/'), what), name };
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function newDir(path: string): DirNode {
   return { kind: 'dir', current: new Map(), durable: new Map(), pending: [], path };
 }
 
+function asDir(node: ModelNode | undefined, path: string, what: string): DirNode {
+  if (node === undefined) throw new FsError('ENOENT', path, what);
+  if (node.kind !== 'dir') throw new FsError('ENOTDIR', path, what);
+  return node;
+}
+
+/** Paths parsed so far (every file operation names one; the storage uses a handful, over and over). */
+const parsedPaths = new Map<string, readonly string[]>();
+/** Parsed paths kept at most (segment names keep changing over a long run). */
+const MAX_PARSED_PATHS = 4096;
+
 /** A path's names from the root (relative paths are taken from the root: the model has no cwd). */
-function components(path: string): string[] {
-  return posix.resolve('/', path).split('/').filter((c) => c.length > 0);
+function components(path: string): readonly string[] {
+  let names = parsedPaths.get(path);
+  if (names === undefined) {
+    if (parsedPaths.size >= MAX_PARSED_PATHS) parsedPaths.clear();
+    names = posix.resolve('/', path).split('/').filter((c) => c.length > 0);
+    parsedPaths.set(path, names);
+  }
+  return names;
 }
 
 function applyFileOp(bytes: ModelBytes, op: FileOp): void {
-  if (op.kind === 'write') bytes.write(op.offset, op.data);
+  if (op.kind === 'write') bytes.write(op.offset, dataOf(op));
   else bytes.truncate(op.length);
+}
+
+/** A pending write's own bytes (it has them once its file has diverged). */
+function dataOf(op: WriteOp): Uint8Array {
+  assert(op.data !== null, () => `write at ${op.offset} has its own bytes`);
+  return op.data;
+}
+
+function durableBytes(file: FileNode): Uint8Array {
+  return file.durable === null ? file.cache.view().subarray(0, file.durableLength) : file.durable.view();
 }
 
 function applyDirOp(entries: Map<string, ModelNode>, op: DirOp): void {
@@ -641,8 +778,8 @@ function describeDirOp(op: DirOp): string {
 }
 
 /** Absolute sector boundaries strictly inside a write (where it can tear with whole sectors either side). */
-function interiorBoundaries(op: { readonly offset: number; readonly data: Uint8Array }): number[] {
+function interiorBoundaries(op: WriteOp): number[] {
   const out: number[] = [];
-  for (let b = (Math.floor(op.offset / SECTOR_BYTES) + 1) * SECTOR_BYTES; b < op.offset + op.data.byteLength; b += SECTOR_BYTES) out.push(b);
+  for (let b = (Math.floor(op.offset / SECTOR_BYTES) + 1) * SECTOR_BYTES; b < op.offset + op.length; b += SECTOR_BYTES) out.push(b);
   return out;
 }

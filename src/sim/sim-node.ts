@@ -14,6 +14,7 @@ import { Driver, type DriverEvents } from '../driver/driver.js';
 import type { DriverLimits } from '../driver/limits.js';
 import type { ClockPort, StoragePort } from '../driver/ports.js';
 import type { NodeMessage } from '../driver/wire.js';
+import { objectArray, objectSlots } from './shapes.js';
 import { EventQueue } from './event-queue.js';
 import type { CallEvent, Timer, TurnOwner, World } from './world.js';
 
@@ -34,8 +35,8 @@ export interface NodeEnvironment<R> {
   fork(): Random;
   /** This member's keys (Byzantine protocols). */
   authenticatorFor?(principal: Principal): Authenticator;
-  /** Where a turn's messages go (the model network). */
-  release(from: SimNode<R>, frames: readonly NodeMessage[]): void;
+  /** Where a turn's messages go (the model network): the first `count` of `frames`. */
+  release(from: SimNode<R>, frames: readonly (NodeMessage | null)[], count: number): void;
   /** Driver events of this member (the simulator's checks listen). */
   events(node: SimNode<R>): DriverEvents<R>;
 }
@@ -63,6 +64,9 @@ export interface SimDisk {
   powerLoss(immediate: boolean): string;
 }
 
+/** Outbox slots a member starts with (a turn that sends more grows them). */
+const OUTBOX_SLOTS = 16;
+
 export class SimNode<R> implements TurnOwner {
   incarnation = 0;
   paused = false;
@@ -76,10 +80,15 @@ export class SimNode<R> implements TurnOwner {
   driver: Driver<R> | null = null;
   sm: StateMachine<R> | null = null;
   /** Events that arrived while paused, run in order on resume. */
-  private readonly parked: CallEvent[] = [];
+  private readonly parked: CallEvent[] = objectArray();
   /** The driver's timers (see setTimer); a crash drops them. */
-  private timers = new EventQueue<{ readonly fn: () => void; cancelled: boolean }>();
-  private outbox: NodeMessage[] = [];
+  private timers = new EventQueue<NodeTimer>();
+  /**
+   * The messages sent in the current turn: the first `outboxCount` slots (slots are reused from
+   * turn to turn and cleared once released; emptying the array itself each turn cost more).
+   */
+  private readonly outbox = objectSlots<NodeMessage>(OUTBOX_SLOTS);
+  private outboxCount = 0;
   /** A crash decided during the current turn, applied at its end. */
   private crashAtTurnEnd: TurnEndCrash | null = null;
   /** Where a state machine that persists itself stood when the process died (see restart). */
@@ -106,7 +115,35 @@ export class SimNode<R> implements TurnOwner {
     readonly byzantine: boolean,
     private readonly env: NodeEnvironment<R>,
     readonly disk: SimDisk,
-  ) {}
+  ) {
+    this.settleShape();
+  }
+
+  /**
+   * Faults change these fields, often many runs into a process: each gets a value of its final
+   * kind now, then its own back, so code optimized before the first fault stays valid (see shapes.ts).
+   */
+  private settleShape(): void {
+    const { incarnation, crashes, rate, paused, broken, starting, refused, timers, crashAtTurnEnd } = this;
+    this.incarnation = incarnation + 1;
+    this.crashes = crashes + 1;
+    this.rate = 0.5;
+    this.paused = !paused;
+    this.broken = !broken;
+    this.starting = !starting;
+    this.refused = 'refused';
+    this.timers = new EventQueue<NodeTimer>();
+    this.crashAtTurnEnd = { kind: 'crash', loseMessages: false, restartAfterMs: 0 };
+    this.incarnation = incarnation;
+    this.crashes = crashes;
+    this.rate = rate;
+    this.paused = paused;
+    this.broken = broken;
+    this.starting = starting;
+    this.refused = refused;
+    this.timers = timers;
+    this.crashAtTurnEnd = crashAtTurnEnd;
+  }
 
   // ---- the process ---------------------------------------------------------------------------
 
@@ -155,7 +192,7 @@ export class SimNode<R> implements TurnOwner {
       id: this.id,
       protocol: env.protocol,
       storage,
-      network: { send: (frame) => (this.outbox.push(frame), true) },
+      network: { send: (frame) => (this.send(frame), true) },
       clock,
       stateMachine: this.sm,
       stateMachineDurable: this.env.durableStateMachine,
@@ -188,7 +225,7 @@ export class SimNode<R> implements TurnOwner {
     this.incarnation++;
     this.parked.length = 0;
     this.timers = new EventQueue();
-    this.outbox = [];
+    this.clearOutbox();
     this.crashAtTurnEnd = null;
     // A state machine that persisted itself keeps what it applied across a process crash; a
     // power loss takes the kernel's unsynced pages with it, so it is rebuilt from the snapshot.
@@ -249,7 +286,18 @@ export class SimNode<R> implements TurnOwner {
 
   /** Messages sent so far in the current turn. */
   get sentThisTurn(): number {
-    return this.outbox.length;
+    return this.outboxCount;
+  }
+
+  private send(frame: NodeMessage): void {
+    if (this.outboxCount === this.outbox.length) this.outbox.push(frame);
+    else this.outbox[this.outboxCount] = frame;
+    this.outboxCount++;
+  }
+
+  private clearOutbox(): void {
+    for (let i = 0; i < this.outboxCount; i++) this.outbox[i] = null;
+    this.outboxCount = 0;
   }
 
   park(event: CallEvent): void {
@@ -259,10 +307,10 @@ export class SimNode<R> implements TurnOwner {
   endTurn(): void {
     const crash = this.crashAtTurnEnd;
     if (crash === null || !crash.loseMessages) {
-      if (this.outbox.length > 0) {
-        const frames = this.outbox;
-        this.outbox = [];
-        this.env.release(this, frames);
+      if (this.outboxCount > 0) {
+        // Release hands the frames to the network and keeps nothing of the array.
+        this.env.release(this, this.outbox, this.outboxCount);
+        this.clearOutbox();
       }
     }
     if (crash !== null) {
@@ -273,11 +321,9 @@ export class SimNode<R> implements TurnOwner {
     }
   }
 
-  /** Run `fn` as a turn of this process (a message or request arriving); nothing if it is down. */
-  run(fn: (driver: Driver<R>) => void): void {
-    const d = this.driver;
-    if (!this.up || d === null) return;
-    fn(d);
+  /** The driver, if the process is up (what a request arriving in this turn reaches; nothing if it is down). */
+  get runningDriver(): Driver<R> | null {
+    return this.up ? this.driver : null;
   }
 
   /**
@@ -286,19 +332,22 @@ export class SimNode<R> implements TurnOwner {
    * and the event queue stays as small as the number of things that really happen.
    */
   setTimer(ms: number, fn: () => void): Timer {
-    const t = { fn, cancelled: false };
+    const t = new NodeTimer(fn);
     this.timers.push(this.env.world.now + ms / this.rate, t);
-    return { cancel: () => { t.cancelled = true; } };
+    return t;
   }
 
+  /** Ticks every tickMs (at this process's clock rate) while this incarnation lives; one closure per incarnation. */
   private scheduleTick(): void {
     const incarnation = this.incarnation;
-    this.env.world.after(this.env.tickMs / this.rate, () => {
+    const world = this.env.world;
+    const tick = (): void => {
       if (!this.up || this.incarnation !== incarnation) return;
-      this.scheduleTick();
+      world.after(this.env.tickMs / this.rate, tick, this);
       this.fireTimers();
       this.driver?.tick();
-    }, this);
+    };
+    world.after(this.env.tickMs / this.rate, tick, this);
   }
 
   private fireTimers(): void {
@@ -306,8 +355,27 @@ export class SimNode<R> implements TurnOwner {
     for (;;) {
       const due = this.timers.peekTime();
       if (due === undefined || due > now) return;
-      const t = this.timers.pop()!.event;
+      const t = this.timers.take()!;
       if (!t.cancelled) t.fn();
     }
   }
 }
+
+/** A driver timer: its own cancel handle (one object per timer, not three). */
+class NodeTimer implements Timer {
+  cancelled = false;
+
+  constructor(public fn: () => void) {}
+
+  /**
+   * Almost every driver timer (a proposal's or a read's timeout) is cancelled soon after it is
+   * set, yet stays queued until it is due: dropping its function at once lets what the function
+   * holds (the caller's reply, a client's request) die young instead of surviving collections.
+   */
+  cancel(): void {
+    this.cancelled = true;
+    this.fn = noop;
+  }
+}
+
+function noop(): void {}

@@ -26,7 +26,7 @@ import { Nemesis, STORM_RUN_SHARE, type NemesisSite } from './nemesis.js';
 import { SIM_COMPACT_INTERVALS, TWINS, type FaultKind, type SimOptions } from './options.js';
 import { SimKeyring } from './sim-authenticator.js';
 import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
-import { MemberCrashed, type CustomEvent } from './world.js';
+import { CallEvent, MemberCrashed, type CustomEvent, type TurnOwner, type WorldHandler } from './world.js';
 import { World } from './world.js';
 import { EtcdWorkload } from './workloads/etcd.js';
 import { RegisterWorkload } from './workloads/register.js';
@@ -162,6 +162,8 @@ interface Delivery extends CustomEvent {
   readonly frame: NodeMessage;
   readonly target: SimNode<unknown>;
   readonly fromKey: string;
+  /** Sent by a member (not by one of the simulation's own clients): counted by type. */
+  readonly fromMember: boolean;
 }
 
 type AnyClient = SessionClient<unknown> | QuorumSimClient<Envelope, unknown>;
@@ -169,7 +171,7 @@ type AnyClient = SessionClient<unknown> | QuorumSimClient<Envelope, unknown>;
 /** A run that can no longer make progress worth simulating (a message storm). */
 class LivenessFailure extends Error {}
 
-export class Simulation {
+export class Simulation implements WorldHandler<Delivery> {
   private readonly world: World<Delivery>;
   private readonly rng: Random;
   /** Faults aimed at windows only broken code opens draw from their own stream, leaving other runs unchanged. */
@@ -200,7 +202,8 @@ export class Simulation {
   private delivered = 0;
   private dropped = 0;
   private faultsInjected = 0;
-  private readonly byType: Record<string, number> = {};
+  /** Deliveries by message type (a Map: an object's keys would change its shape run after run). */
+  private readonly byType = new Map<string, number>();
   /** Results honest replicas executed, by client|timestamp|readOnly (quorum model). */
   private readonly honestResults = new Map<string, Set<string>>();
   private healed = false;
@@ -212,6 +215,8 @@ export class Simulation {
   private convergeTarget = 0;
   /** The highest commit index any honest member has reached so far: every entry up to it is committed. */
   private committedAnywhere = 0;
+  /** The message-storm guard's bound for this run (see MAX_EVENTS_PER_SIMULATED_MS). */
+  private maxEvents = Infinity;
   /** This run fails the leader over after the heal (see FINAL_FAILOVER_SHARE). */
   private readonly finalFailover: boolean;
   /**
@@ -222,8 +227,8 @@ export class Simulation {
   private phase: 'faults' | 'drain' | 'reads' = 'faults';
 
   constructor(private readonly protocol: ProtocolDefinition, private readonly o: SimOptions) {
-    this.world = new World<Delivery>(o.trace);
-    this.world.onEvent = (d) => this.deliver(d);
+    this.settleShape();
+    this.world = new World<Delivery>(o.trace, this);
     this.rng = new Prng(o.seed);
     this.buggify = new Prng(o.seed ^ 0x5eed);
     this.ids = Array.from({ length: o.nodes }, (_, i) => nodeId(`n${i + 1}`));
@@ -291,14 +296,22 @@ export class Simulation {
     if (protocol.faultModel === 'byzantine') this.world.note(`byzantine ${liars}: ${[...(this.adversary?.active ?? [])].join(',') || 'none'}`);
   }
 
+  /** Counters and flags that only faults change get their final kind now (see shapes.ts). */
+  private settleShape(): void {
+    const { dropped, faultsInjected, healed } = this;
+    this.dropped = dropped + 1;
+    this.faultsInjected = faultsInjected + 1;
+    this.healed = !healed;
+    this.dropped = dropped;
+    this.faultsInjected = faultsInjected;
+    this.healed = healed;
+  }
+
   run(): RunResult {
     let outcome: RunOutcome = { kind: 'ok' };
     try {
-      const maxEvents = Math.ceil(this.endMs * MAX_EVENTS_PER_SIMULATED_MS);
-      this.world.run(this.endMs, (owner) => {
-        if (this.world.events > maxEvents) throw new LivenessFailure(`message storm: ${this.world.events} events by ${this.world.now.toFixed(1)} ms (bound ${MAX_EVENTS_PER_SIMULATED_MS} per simulated ms)`);
-        this.observe(owner as SimNode<unknown>);
-      });
+      this.maxEvents = Math.ceil(this.endMs * MAX_EVENTS_PER_SIMULATED_MS);
+      this.world.run(this.endMs);
       this.checkLogs();
       outcome = this.checkLiveness();
     } catch (err) {
@@ -319,7 +332,7 @@ export class Simulation {
       stats: {
         seed: this.o.seed, messagesDelivered: this.delivered, messagesDropped: this.dropped, operations: this.history.length,
         simulatedMs: this.world.now, events: this.world.events, invariantChecks: this.invariants.checks, faultsInjected: this.faultsInjected,
-        byzantine: [...this.byzantine], behaviours: [...(this.adversary?.active ?? [])], messagesByType: { ...this.byType },
+        byzantine: [...this.byzantine], behaviours: [...(this.adversary?.active ?? [])], messagesByType: Object.fromEntries(this.byType),
         twins: this.nodes.length - this.ids.length,
         crashes: this.nodes.reduce((n, x) => n + x.crashes, 0), refusedToStart: this.nodes.filter((x) => x.refused !== null).length,
         counters: this.counters(),
@@ -362,7 +375,7 @@ export class Simulation {
       encodeResult: (r) => this.workload.encodeResult(r),
       fork: () => this.rng.fork(),
       ...(keyring === null ? {} : { authenticatorFor: (p: string): Authenticator => keyring.authenticatorFor(p) }),
-      release: (from, frames) => this.release(from, frames),
+      release: (from, frames, count) => this.release(from, frames, count),
       events: (node) => sim.eventsOf(node),
     };
   }
@@ -446,8 +459,9 @@ export class Simulation {
   }
 
   /** A turn of `from` ended: what it sent leaves (a liar's through its adversary). */
-  private release(from: SimNode<unknown>, frames: readonly NodeMessage[]): void {
-    for (const frame of frames) {
+  private release(from: SimNode<unknown>, frames: readonly (NodeMessage | null)[], count: number): void {
+    for (let i = 0; i < count; i++) {
+      const frame = frames[i]!;
       if (frame.kind === 'protocol' && from.byzantine && this.adversary !== null) {
         for (const out of this.adversary.transform(frame.message)) this.sendMessage(from, out.msg, out.delayMs);
       } else {
@@ -482,7 +496,7 @@ export class Simulation {
       const copies = this.links.copies(this.rng);
       for (let i = 0; i < copies; i++) {
         const at = this.world.now + extraMs + this.latency() + this.links.extraDelay(this.rng, from.key, target.key);
-        this.world.schedule(at, { kind: 'custom', frame, target, fromKey: from.key });
+        this.world.schedule(at, { kind: 'custom', frame, target, fromKey: from.key, fromMember: true });
       }
     }
   }
@@ -495,11 +509,12 @@ export class Simulation {
         this.dropped++;
         continue;
       }
-      this.world.schedule(this.world.now + this.latency(), { kind: 'custom', frame, target, fromKey: client });
+      this.world.schedule(this.world.now + this.latency(), { kind: 'custom', frame, target, fromKey: client, fromMember: false });
     }
   }
 
-  private deliver(d: Delivery): void {
+  /** The world's handler: a message arrives (see WorldHandler). */
+  onEvent(d: Delivery): void {
     const n = d.target;
     // A link cut while a message was on it loses the message, as a real partition does.
     if (!n.up || this.links.isCut(d.fromKey, n.key)) {
@@ -507,7 +522,7 @@ export class Simulation {
       return;
     }
     if (n.paused) {
-      n.park({ kind: 'call', fn: () => this.deliverNow(d), owner: n, incarnation: n.incarnation, cancelled: false });
+      n.park(new CallEvent(() => this.deliverNow(d), n, n.incarnation));
       return;
     }
     this.world.enter(n);
@@ -523,7 +538,7 @@ export class Simulation {
     this.delivered++;
     const frame = d.frame;
     const type = frame.kind === 'protocol' ? ((frame.message as { type?: string }).type ?? 'message') : frame.kind;
-    if (this.nodes.some((x) => x.key === d.fromKey)) this.byType[type] = (this.byType[type] ?? 0) + 1;
+    if (d.fromMember) this.byType.set(type, (this.byType.get(type) ?? 0) + 1);
     if (this.o.trace) this.world.note(`deliver ${type} ${d.fromKey}>${n.key}`);
     else this.world.trace.mix(this.world.now, 0x64, n.index, type.length);
     if (n.byzantine && frame.kind === 'protocol' && this.adversary !== null && !n.broken) {
@@ -538,10 +553,13 @@ export class Simulation {
 
   private makeClients(): void {
     const honest = this.nodes.filter((n) => !n.byzantine);
+    const clientTimeoutMs = this.protocol.client.kind === 'quorum' ? Math.max(this.o.clientTimeoutMs, QUORUM_CLIENT_TIMEOUT_MS) : this.o.clientTimeoutMs;
+    // Every attempt sets one, and nearly all go stale: they wait in a lane of their own.
+    this.world.useLaneFor(clientTimeoutMs);
     const site: ClientSite<unknown> = {
       rng: this.rng,
       workload: this.workload,
-      clientTimeoutMs: this.protocol.client.kind === 'quorum' ? Math.max(this.o.clientTimeoutMs, QUORUM_CLIENT_TIMEOUT_MS) : this.o.clientTimeoutMs,
+      clientTimeoutMs,
       clientAttempts: this.protocol.client.kind === 'quorum' ? Math.max(this.o.clientAttempts, QUORUM_CLIENT_ATTEMPTS) : this.o.clientAttempts,
       clientThinkMs: this.o.clientThinkMs,
       now: () => this.world.now,
@@ -552,9 +570,11 @@ export class Simulation {
       readsOnly: () => this.phase === 'reads',
       members: () => honest,
       record: (ops, label, client, ok) => {
-        for (const op of ops) this.history.push({ ...op, id: this.history.length });
+        // Operations made with nextOperationId() already carry their place in the history.
+        for (const op of ops) this.history.push(op.id === this.history.length ? op : { ...op, id: this.history.length });
         this.world.note(`client ${client} ${label} → ${ok ? 'ok' : 'unknown'}`);
       },
+      nextOperationId: () => this.history.length,
       idle: () => this.maybeStartFinalReads(),
       readAsked: () => {
         if (this.protocol.client.kind !== 'leader') return () => {};
@@ -590,6 +610,12 @@ export class Simulation {
   }
 
   // ---- checks ------------------------------------------------------------------------------------
+
+  /** The world's handler: after a turn, the members it touched are checked (see observe). */
+  afterTurn(owner: TurnOwner): void {
+    if (this.world.events > this.maxEvents) throw new LivenessFailure(`message storm: ${this.world.events} events by ${this.world.now.toFixed(1)} ms (bound ${MAX_EVENTS_PER_SIMULATED_MS} per simulated ms)`);
+    this.observe(owner as SimNode<unknown>);
+  }
 
   /** After every turn of a member: its commit and term never go back, one leader per term, the protocol's own monitor. */
   private observe(n: SimNode<unknown>): void {

@@ -7,6 +7,7 @@
  * them). One seeded PRNG drives every choice, so a seed reproduces the run event for event.
  */
 import { InvariantViolation } from '../core/replica.js';
+import { objectSlots } from './shapes.js';
 import { EventQueue } from './event-queue.js';
 import { SimTrace } from './trace.js';
 
@@ -25,17 +26,35 @@ export interface TurnOwner {
   describe(): string;
 }
 
-export interface CallEvent {
-  readonly kind: 'call';
-  readonly fn: () => void;
-  readonly owner: TurnOwner | null;
-  readonly incarnation: number;
-  cancelled: boolean;
+/**
+ * A function to run at a time, as a turn of its owner's incarnation. It is its own Timer: a
+ * separate handle (and a closure to cancel through) per event was garbage on the hot path.
+ */
+export class CallEvent implements Timer {
+  readonly kind = 'call';
+  cancelled = false;
+
+  constructor(readonly fn: () => void, readonly owner: TurnOwner | null, readonly incarnation: number) {}
+
+  cancel(): void {
+    this.cancelled = true;
+  }
 }
 
-/** Events other modules define (the hot path: message deliveries) handled by `onEvent`. */
+/** Events other modules define (the hot path: message deliveries) handled by the world's handler. */
 export interface CustomEvent {
   readonly kind: 'custom';
+}
+
+/**
+ * What the world calls besides call events: a method of one object rather than closures made
+ * per run (a call site that saw one run's closure is recompiled when the next run's arrives).
+ */
+export interface WorldHandler<E extends CustomEvent> {
+  /** Handle a custom event; it calls `enter(owner)` for the node the event belongs to. */
+  onEvent(e: E): void;
+  /** After a turn, for every owner the turn touched. */
+  afterTurn(owner: TurnOwner): void;
 }
 
 type Event = CallEvent | CustomEvent;
@@ -65,25 +84,27 @@ export interface Timer {
   cancel(): void;
 }
 
+/** Slots for the work deferred in one turn and the owners it touches (more grow the arrays). */
+const TURN_SLOTS = 16;
+
 export class World<E extends CustomEvent = CustomEvent> {
   now = 0;
   events = 0;
   readonly trace: SimTrace;
   private readonly queue = new EventQueue<Event>();
-  /** Work deferred to the end of the turn, as parallel arrays (the hot path allocates nothing). */
-  private readonly deferredFns: (() => void)[] = [];
-  private readonly deferredOwners: TurnOwner[] = [];
-  private readonly deferredIncarnations: number[] = [];
+  /** Delays with a lane of their own, by lane number (see useLaneFor). */
+  private readonly laneDelays: number[] = [];
+  /** Work deferred to the end of the turn, as parallel arrays of slots (the hot path allocates nothing). */
+  private readonly deferredFns = objectSlots<() => void>(TURN_SLOTS);
+  private readonly deferredOwners = objectSlots<TurnOwner>(TURN_SLOTS);
+  private readonly deferredIncarnations: number[] = new Array<number>(TURN_SLOTS).fill(0);
   /** How many of the deferred slots are in use (the arrays are reused, never truncated). */
   private deferredCount = 0;
   private touchedCount = 0;
-  private readonly touched: TurnOwner[] = [];
+  private readonly touched = objectSlots<TurnOwner>(TURN_SLOTS);
   /** The owner whose turn is running (null: the simulator itself). */
   current: TurnOwner | null = null;
-  /** Handles a custom event; it calls `enter(owner)` for the node the event belongs to. */
-  onEvent: (e: E) => void = () => {};
-
-  constructor(trace: boolean) {
+  constructor(trace: boolean, private readonly handler: WorldHandler<E>) {
     this.trace = new SimTrace(trace);
   }
 
@@ -93,13 +114,29 @@ export class World<E extends CustomEvent = CustomEvent> {
 
   /** Run `fn` at `at` as a turn of `owner` (or of the simulator, for null). */
   at(at: number, fn: () => void, owner: TurnOwner | null = null): Timer {
-    const e: CallEvent = { kind: 'call', fn, owner, incarnation: owner?.incarnation ?? 0, cancelled: false };
+    const e = new CallEvent(fn, owner, owner === null ? 0 : owner.incarnation);
     this.queue.push(at, e);
-    return { cancel: () => { e.cancelled = true; } };
+    return e;
   }
 
   after(ms: number, fn: () => void, owner: TurnOwner | null = null): Timer {
+    for (let i = 0; i < this.laneDelays.length; i++) {
+      if (this.laneDelays[i] !== ms) continue;
+      const e = new CallEvent(fn, owner, owner === null ? 0 : owner.incarnation);
+      this.queue.pushToLane(i, this.now + ms, e);
+      return e;
+    }
     return this.at(this.now + ms, fn, owner);
+  }
+
+  /**
+   * Events set `ms` after now (e.g. clients' timeouts) wait in a lane of their own: they arrive
+   * in time order, and the heap stays small (see EventQueue). The order of events is unchanged.
+   */
+  useLaneFor(ms: number): void {
+    if (this.laneDelays.includes(ms)) return;
+    this.laneDelays.push(ms);
+    this.queue.addLane();
   }
 
   schedule(at: number, e: E): void {
@@ -121,17 +158,17 @@ export class World<E extends CustomEvent = CustomEvent> {
     this.touched[this.touchedCount++] = owner;
   }
 
-  /** Run until the queue is empty or time passes `endMs`; `afterTurn` sees every owner a turn touched. */
-  run(endMs: number, afterTurn: (owner: TurnOwner) => void): void {
+  /** Run until the queue is empty or time passes `endMs`; the handler sees every owner a turn touched. */
+  run(endMs: number): void {
     for (;;) {
-      const next = this.queue.pop();
-      if (next === undefined || next.at > endMs) break;
-      this.now = next.at;
+      const at = this.queue.peekTime();
+      if (at === undefined || at > endMs) break;
+      const e = this.queue.take()!;
+      this.now = at;
       this.events++;
-      const e = next.event;
       if (e.kind === 'call') this.runCall(e);
-      else this.onEvent(e as E);
-      this.finishTurn(afterTurn);
+      else this.handler.onEvent(e as E);
+      this.finishTurn();
     }
   }
 
@@ -157,7 +194,7 @@ export class World<E extends CustomEvent = CustomEvent> {
     }
   }
 
-  private finishTurn(afterTurn: (owner: TurnOwner) => void): void {
+  private finishTurn(): void {
     // Deferred work may defer more (a Ready loop that kicks itself): run until quiet.
     for (let i = 0; i < this.deferredCount; i++) {
       const owner = this.deferredOwners[i]!;
@@ -165,7 +202,7 @@ export class World<E extends CustomEvent = CustomEvent> {
       const incarnation = this.deferredIncarnations[i]!;
       if (owner.incarnation !== incarnation) continue;
       if (owner.paused) {
-        owner.park({ kind: 'call', fn, owner, incarnation, cancelled: false });
+        owner.park(new CallEvent(fn, owner, incarnation));
         continue;
       }
       this.enter(owner);
@@ -177,7 +214,7 @@ export class World<E extends CustomEvent = CustomEvent> {
     }
     this.deferredCount = 0;
     for (let i = 0; i < this.touchedCount; i++) this.touched[i]!.endTurn();
-    for (let i = 0; i < this.touchedCount; i++) afterTurn(this.touched[i]!);
+    for (let i = 0; i < this.touchedCount; i++) this.handler.afterTurn(this.touched[i]!);
     this.touchedCount = 0;
     this.current = null;
   }

@@ -38,12 +38,29 @@ export function encodeCommand(cmd: SessionCommand): Uint8Array {
   return pack(cmd);
 }
 
+/**
+ * Commands decoded so far, by their bytes. Every member applies the same command (in the
+ * simulator, the very same byte array) and a read decodes it again: the bytes of a log entry
+ * never change once written (LogEntry.data is read-only), and apply and query only read the
+ * decoded command, so one decoding serves them all. Weak: it lives as long as the bytes.
+ */
+const decoded = new WeakMap<Uint8Array, SessionCommand>();
+
+function decodeCommand(command: Uint8Array): SessionCommand {
+  let cmd = decoded.get(command);
+  if (cmd === undefined) {
+    cmd = unpack(command) as SessionCommand;
+    decoded.set(command, cmd);
+  }
+  return cmd;
+}
+
 export class RegisterKv implements StateMachine<RegisterResult> {
-  private values = new Map<string, number>();
-  private sessions = new Map<number, Session>();
+  private readonly values = new Map<string, number>();
+  private readonly sessions = new Map<number, Session>();
 
   apply(command: Uint8Array, index: Index): RegisterResult {
-    const cmd = unpack(command) as SessionCommand;
+    const cmd = decodeCommand(command);
     const session = this.sessions.get(cmd.client);
     if (session !== undefined && cmd.seq <= session.seq) {
       // A retry of what this client already did: answer as the first time, change nothing.
@@ -85,7 +102,7 @@ export class RegisterKv implements StateMachine<RegisterResult> {
 
   /** A read-only command answered from the current state: a get returns the value, anything else nothing new. */
   query(command: Uint8Array): RegisterResult {
-    const cmd = unpack(command) as SessionCommand;
+    const cmd = decodeCommand(command);
     return { ok: true, value: this.get(cmd.op.key) };
   }
 
@@ -95,7 +112,13 @@ export class RegisterKv implements StateMachine<RegisterResult> {
 
   restore(data: Uint8Array): void {
     const s = unpack(data) as { values: [string, number][]; sessions: [number, Session][] };
-    this.values = new Map(s.values);
-    this.sessions = new Map(s.sessions);
+    // Refilled in place with what new Maps would hold (the fields keep their first value: see
+    // the simulator's shapes.ts on why a rewritten field costs recompiling code that uses it).
+    const values = new Map(s.values);
+    this.values.clear();
+    for (const [k, v] of values) this.values.set(k, v);
+    const sessions = new Map(s.sessions);
+    this.sessions.clear();
+    for (const [k, v] of sessions) this.sessions.set(k, v);
   }
 }

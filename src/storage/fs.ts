@@ -56,6 +56,7 @@ export interface FileSystem {
    * first). EIO if an unreadable sector lies in the range. Separate from readFile so a reader can
    * tell which sector is bad (and repair a torn tail rather than refuse a whole segment), and read
    * a file in pieces (a snapshot may exceed one buffer: node's readFile stops at 2 GiB).
+   * The bytes are a new array the caller owns (no later change to the file shows in them).
    */
   readRange(path: string, offset: number, length: number): Uint8Array;
   /** Open for appending, creating the file if it is missing. */

@@ -24,11 +24,14 @@ export interface SectorRead {
 
 export function readLocatingBadSectors(fs: FileSystem, path: string): SectorRead {
   const size = fs.size(path);
-  const bytes = Buffer.alloc(size);
   const unreadable: UnreadableRange[] = [];
+  let bytes: Buffer | null = null;
   for (let offset = 0; offset < size; offset += READ_BLOCK_BYTES) {
     const length = Math.min(READ_BLOCK_BYTES, size - offset);
     const block = tryRead(fs, path, offset, length);
+    // A file read whole in one block is used as read (readRange's bytes are the caller's): no copy.
+    if (block !== null && length === size) return { bytes: Buffer.from(block.buffer, block.byteOffset, block.byteLength), unreadable };
+    bytes ??= Buffer.alloc(size);
     if (block !== null) {
       bytes.set(block, offset);
       continue;
@@ -41,7 +44,7 @@ export function readLocatingBadSectors(fs: FileSystem, path: string): SectorRead
       else unreadable.push({ from: s, to: s + n });
     }
   }
-  return { bytes, unreadable };
+  return { bytes: bytes ?? Buffer.alloc(0), unreadable };
 }
 
 /** The first unreadable range overlapping [from, to), if any. */

@@ -36,21 +36,36 @@ export function isWalRecordType(type: number): boolean {
 }
 
 export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
-  return encodeRecordParts(type, [payload]);
+  // One part, without an array for it: every WAL record comes here.
+  const out = newRecord(type, payload.byteLength);
+  out.set(payload, RECORD_HEADER_BYTES + 1);
+  return sealRecord(out);
 }
 
 /** One record whose payload is the concatenation of `parts` (no intermediate copy). */
 export function encodeRecordParts(type: RecordType, parts: readonly Uint8Array[]): Buffer {
-  const payloadBytes = parts.reduce((n, p) => n + p.byteLength, 0);
-  assert(1 + payloadBytes <= MAX_RECORD_BYTES, () => `a record of ${1 + payloadBytes} bytes would exceed MAX_RECORD_BYTES=${MAX_RECORD_BYTES} and never be read back`);
-  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + payloadBytes);
-  out.writeUInt32LE(1 + payloadBytes, 0);
-  out[8] = type;
+  let payloadBytes = 0;
+  for (const p of parts) payloadBytes += p.byteLength;
+  const out = newRecord(type, payloadBytes);
   let at = RECORD_HEADER_BYTES + 1;
   for (const p of parts) {
     out.set(p, at);
     at += p.byteLength;
   }
+  return sealRecord(out);
+}
+
+/** A record's buffer with its length and type written; the payload and the CRC are the caller's. */
+function newRecord(type: RecordType, payloadBytes: number): Buffer {
+  assert(1 + payloadBytes <= MAX_RECORD_BYTES, () => `a record of ${1 + payloadBytes} bytes would exceed MAX_RECORD_BYTES=${MAX_RECORD_BYTES} and never be read back`);
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + payloadBytes);
+  out.writeUInt32LE(1 + payloadBytes, 0);
+  out[8] = type;
+  return out;
+}
+
+/** Write the CRC of type + payload into a record filled by newRecord's caller. */
+function sealRecord(out: Buffer): Buffer {
   out.writeUInt32LE(crc32(out.subarray(8)), 4);
   return out;
 }
@@ -89,15 +104,16 @@ export function claimedRecordEnd(buf: Buffer, offset: number): number {
  * length field in range, the last record ending exactly at the end of the buffer.
  */
 export function assertFramed(buf: Uint8Array): void {
-  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  // Read in place (no Buffer view per write: this runs for every batch the WAL writes).
+  const size = buf.byteLength;
   let offset = 0;
-  while (offset < view.length) {
-    assert(offset + RECORD_HEADER_BYTES <= view.length, () => `record header at ${offset} of a ${view.length}-byte write`);
-    const length = view.readUInt32LE(offset);
+  while (offset < size) {
+    assert(offset + RECORD_HEADER_BYTES <= size, () => `record header at ${offset} of a ${size}-byte write`);
+    const length = (buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16)) + buf[offset + 3]! * 0x1000000;
     assert(length >= 1 && length <= MAX_RECORD_BYTES, () => `record length ${length} at ${offset}`);
     offset += RECORD_HEADER_BYTES + length;
   }
-  assert(offset === view.length, () => `records overrun a ${view.length}-byte write (end at ${offset})`);
+  assert(offset === size, () => `records overrun a ${size}-byte write (end at ${offset})`);
 }
 
 /** Whether any valid WAL record starts after `from`: tells a torn tail from corruption in the middle. */

@@ -24,7 +24,9 @@ export function encodeEntries(truncateFrom: Index | null, entries: readonly LogE
   if (entries.length === 0) return append ? [] : [encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom, entries: [] }))];
   const out: Buffer[] = [];
   let first = true;
-  for (const part of splitBySize(entries, entriesRecordBytes)) {
+  const parts = splitBySize(entries, entriesRecordBytes);
+  for (let p = 0; p < parts.length; p++) {
+    const part = parts[p]!;
     if (append) out.push(encodeRecord(RecordType.Entries, packTransient(part)));
     else out.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: first ? truncateFrom : null, entries: part })));
     first = false;
@@ -54,17 +56,25 @@ function isAppend(truncateFrom: number | null, entries: readonly LogEntry[]): bo
   return true;
 }
 
-function* splitBySize(entries: readonly LogEntry[], targetBytes: number): Generator<readonly LogEntry[]> {
+/** The entries in consecutive parts of about `targetBytes` (one part, the array itself, when they fit). */
+function splitBySize(entries: readonly LogEntry[], targetBytes: number): (readonly LogEntry[])[] {
+  // The loop below splits only where the bytes so far pass the target after the first entry: never
+  // when there is one entry or all of them fit (nearly every save), which needs no parts array.
+  let total = 0;
+  for (let i = 0; i < entries.length; i++) total += entries[i]!.data.byteLength + ENTRY_OVERHEAD_ESTIMATE_BYTES;
+  if (entries.length <= 1 || total <= targetBytes) return [entries];
+  const parts: (readonly LogEntry[])[] = [];
   let start = 0;
   let bytes = 0;
   for (let i = 0; i < entries.length; i++) {
     const size = entries[i]!.data.byteLength + ENTRY_OVERHEAD_ESTIMATE_BYTES;
     if (i > start && bytes + size > targetBytes) {
-      yield entries.slice(start, i);
+      parts.push(entries.slice(start, i));
       start = i;
       bytes = 0;
     }
     bytes += size;
   }
-  yield start === 0 ? entries : entries.slice(start);
+  parts.push(start === 0 ? entries : entries.slice(start));
+  return parts;
 }
