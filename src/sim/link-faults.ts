@@ -114,6 +114,10 @@ export class LinkFaults {
 
   /** Heal every link fault. */
   heal(): void {
+    // Heals scheduled for faults made before this are void.
+    this.generation.cut++;
+    this.generation.lossy++;
+    this.generation.slow++;
     this.cut.clear();
     this.slow.clear();
     this.dropRate = 0;

@@ -594,7 +594,8 @@ export class ModelFileSystem implements FileSystem {
       fate = this.random.pick(choices);
     }
     if (fate === 'torn-at-sector' && tearable.length === 0) fate = 'prefix'; // no write spans a boundary
-    if (fate === 'torn-with-garbage' && writes.length === 0) fate = 'prefix';
+    // Only a write of at least one byte can be torn (a zero-length write has no byte to cut at).
+    if (fate === 'torn-with-garbage' && !writes.some((op) => op.length > 0)) fate = 'prefix';
     if (fate === 'reordered' && writes.length < 2) fate = 'lost';
     let kept = 0;
     let detail = '';
@@ -626,7 +627,7 @@ export class ModelFileSystem implements FileSystem {
         break;
       }
       case 'torn-with-garbage': {
-        const writeAt = ops.map((op, i) => (op.kind === 'write' ? i : -1)).filter((i) => i >= 0);
+        const writeAt = ops.map((op, i) => (op.kind === 'write' && op.length > 0 ? i : -1)).filter((i) => i >= 0);
         const i = this.random.pick(writeAt);
         const op = ops[i]!;
         assert(op.kind === 'write', 'a torn change is a write');
@@ -643,7 +644,7 @@ export class ModelFileSystem implements FileSystem {
         break;
       }
       case 'reordered': {
-        const writeAt = ops.map((op, i) => (op.kind === 'write' ? i : -1)).filter((i) => i >= 0);
+        const writeAt = ops.map((op, i) => (op.kind === 'write' && op.length > 0 ? i : -1)).filter((i) => i >= 0);
         const a = this.random.int(0, writeAt.length - 2);
         const b = this.random.int(a + 1, writeAt.length - 1);
         const dropped = writeAt[a]!;

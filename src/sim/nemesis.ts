@@ -22,6 +22,8 @@ export interface NemesisSite {
   readonly storm: boolean;
   /** The largest clock-rate error the protocol's configuration tolerates (null: any). */
   readonly clockDriftBound: number | null;
+  /** The fault window is over: faults already scheduled (a crash loop's next crash) do not strike. */
+  readonly healed: boolean;
   /** The member leading now, if one is. */
   leader(): SimNode<unknown> | null;
   after(ms: number, fn: () => void): void;
@@ -180,7 +182,7 @@ export class Nemesis {
 
 /** Crash `n` now, restart it soon, and crash it again `times - 1` more times. */
 function crashLoop(s: NemesisSite, n: SimNode<unknown>, times: number): void {
-  if (!n.up) return;
+  if (!n.up || s.healed) return;
   n.stop(false);
   s.note(`nemesis crash ${n.key} (crash loop, ${times - 1} to go)`);
   s.after(s.rng.int(1, 30), () => {

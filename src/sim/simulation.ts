@@ -539,8 +539,9 @@ export class Simulation implements WorldHandler<Delivery> {
     const frame = d.frame;
     const type = frame.kind === 'protocol' ? ((frame.message as { type?: string }).type ?? 'message') : frame.kind;
     if (d.fromMember) this.byType.set(type, (this.byType.get(type) ?? 0) + 1);
-    if (this.o.trace) this.world.note(`deliver ${type} ${d.fromKey}>${n.key}`);
-    else this.world.trace.mix(this.world.now, 0x64, n.index, type.length);
+    // The same hash with or without readable lines: a trace asked for reproduces the run it explains.
+    this.world.trace.mix(this.world.now, 0x64, n.index, type.length);
+    if (this.o.trace) this.world.trace.keep(this.world.now, `deliver ${type} ${d.fromKey}>${n.key}`);
     if (n.byzantine && frame.kind === 'protocol' && this.adversary !== null && !n.broken) {
       for (const out of this.adversary.observe(frame.message, n.id)) this.sendMessage(n, out.msg, out.delayMs);
       if (!this.adversary.admit(frame.message, n.id)) return;
@@ -732,7 +733,9 @@ export class Simulation implements WorldHandler<Delivery> {
   private nemesisSite(storm: boolean): NemesisSite {
     // A member that refuses to start counts against the faults the protocol tolerates, beside the liars.
     const tolerated = this.protocol.faultModel === 'byzantine' ? byzantineFaults(this.ids.length) : Math.floor((this.ids.length - 1) / 2);
+    const sim = this; // for the getter below
     return {
+      get healed() { return sim.healed; },
       rng: this.rng,
       links: this.links,
       faults: this.faults,

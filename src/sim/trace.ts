@@ -20,6 +20,11 @@ export class SimTrace {
     this.h = h;
   }
 
+  /** Keep a readable line for an event already hashed by `mix` (the hash must not depend on tracing). */
+  keep(now: number, line: string): void {
+    if (this.keepLines) this.lines.push(`${now.toFixed(3).padStart(10)} ${line}`);
+  }
+
   /** Record an event by a few numbers, without building a line (the delivery hot path). */
   mix(now: number, a: number, b: number, c?: number): void {
     let h = this.h ^ Math.floor(now * 1000);

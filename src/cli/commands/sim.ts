@@ -22,7 +22,8 @@ const USAGE = () => `usage: quorate sim [--protocol ${protocolNames()}] [--nodes
        quorate sim --list-faults [--protocol NAME]       the nemesis's faults and the protocol's Byzantine behaviours
 
 Exit code: 0 when every run is safe, live and linearizable; 1 when a run failed (with --mutant:
-the mutant was caught); 3 for bad input.`;
+the mutant was caught); 2 when no run failed but the checker could not judge some history within its
+budget; 3 for bad input.`;
 
 /** Every mutant a run of `protocol` can switch on: the protocol's own and the shared driver's. */
 export function mutantsOf(protocol: ProtocolDefinition): readonly MutantInfo[] {
@@ -151,6 +152,15 @@ export const simCommand: Command = {
       ...(values['byzantine-count'] === undefined ? {} : { byzantineCount: Number(values['byzantine-count']) }),
     };
     if (base.byzantineCount !== undefined && (!Number.isInteger(base.byzantineCount) || base.byzantineCount < 0)) throw new UsageError('--byzantine-count must be a whole number');
+    if (protocol.faultModel === 'byzantine') {
+      const f = Math.floor((base.nodes! - 1) / 3);
+      // Beyond f the protocol promises nothing: a failure there shows the bound, not a bug.
+      if (base.byzantineCount !== undefined && base.byzantineCount > f) {
+        process.stderr.write(`warning: --byzantine-count ${base.byzantineCount} exceeds f = ${f} for ${base.nodes} replicas: the protocol guarantees nothing, failures show the bound\n`);
+      }
+      if (byzantine.size === 0 && (base.byzantineCount ?? 0) > 0) throw new UsageError('--byzantine-count needs --byzantine behaviours to give the liars (it is "none")');
+      if (f === 0) process.stderr.write(`warning: ${base.nodes} replicas tolerate f = 0 Byzantine replicas: the run has no liars (use --nodes 4 or more)\n`);
+    }
     const summary = emptySummary();
     const started = performance.now();
     const tty = process.stderr.isTTY === true;
@@ -207,6 +217,12 @@ export const simCommand: Command = {
       const reproduce = `quorate sim --protocol ${values.protocol} --nodes ${base.nodes} --seeds ${f.seed} --faults ${values.faults}${sm}${byz}${values['duration-ms'] ? ` --duration-ms ${values['duration-ms']}` : ''}${values.mutant ? ` --mutant ${values.mutant}` : ''}${(values['protocol-option'] ?? []).map((o) => ` --protocol-option ${o}`).join('')} --trace`;
       console.log(`FAIL seed ${f.seed}: ${f.what}\n  reproduce: ${reproduce}`);
     }
-    return summary.failures.length > 0 ? 1 : 0;
+    if (summary.failures.length > 0) return 1;
+    // A history the checker could not judge in its budget is not a pass.
+    if (summary.unknownVerdicts > 0) {
+      console.log(`UNDECIDED: ${summary.unknownVerdicts} histories could not be judged within the checker's budget`);
+      return 2;
+    }
+    return 0;
   },
 };

@@ -553,6 +553,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     if (this.role !== 'leader' || m.ballot !== this.ballot) return;
     this.heardFrom.add(m.from);
     for (const s of m.slots) this.addAck(s, m.from);
+    // `match` says the acceptor holds every slot up to it accepted in this ballot, durably (it is
+    // computed after the Accepted of each slot was persisted). It counts as an acknowledgement of
+    // each: when the Accepted that listed a slot was lost, the next heartbeat's answer still
+    // counts, or a leader that believes the acceptor up to date would never send it the slot again.
+    if (this.mutant !== 'count-listed-acks-only') for (let s = this.commitIndex + 1; s <= m.match; s++) this.addAck(s, m.from);
     this.match.set(m.from, m.match);
     if ((this.next.get(m.from) ?? 0) <= m.match) this.next.set(m.from, m.match + 1);
     if (m.readRound > 0) this.ackReads(m.from, m.readRound);
