@@ -43,6 +43,8 @@ export class MemberDisk implements SimDisk {
   owner: TurnOwner | null = null;
   /** Read faults were injected: a refusal to start is then the storage doing its job. */
   corrupted = false;
+  /** A write or datasync error is armed or happened: the storage stopping the member is then expected. */
+  ioErrorArmed = false;
 
   constructor(private readonly world: World<never>, private readonly random: Random, private readonly o: MemberDiskOptions) {
     const syncLatencyMs = o.diskFaults ? random.pick(SLOW_DISK_SYNC_MS) : o.syncLatencyMs;
@@ -58,6 +60,13 @@ export class MemberDisk implements SimDisk {
     });
     // What open restored (and repaired) must be durable before anything rests on it.
     storage.sync((err) => {
+      if (err !== null && this.ioErrorArmed) {
+        // The injected error hit the repair at start: the supervisor power-cycles and starts again.
+        this.ioErrorArmed = false;
+        storage.close(() => {});
+        this.powerLoss(false);
+        return this.open(ready);
+      }
       if (err !== null) throw err;
       ready(storage);
     });
@@ -73,6 +82,16 @@ export class MemberDisk implements SimDisk {
     const fresh = immediate && this.random.chance(IMMEDIATE_LOSS_SHARE);
     this.fs.powerLoss(this.o.diskFaults && !fresh ? {} : { files: 'lost', dirs: 'lost' });
     return this.fs.lastPowerLoss();
+  }
+
+  /** The next write fails (EIO or ENOSPC) or the next datasync fails (EIO); returns which (null: one is armed already). */
+  armIoError(): string | null {
+    if (this.ioErrorArmed) return null; // one at a time: each is expected to stop the member once
+    this.ioErrorArmed = true;
+    const kind = this.random.pick(['write EIO', 'write ENOSPC', 'datasync EIO'] as const);
+    if (kind === 'datasync EIO') this.fs.failNextSync();
+    else this.fs.failNextWrite(kind === 'write EIO' ? 'EIO' : 'ENOSPC');
+    return kind;
   }
 
   /**

@@ -36,6 +36,8 @@ export interface NemesisSite {
   readonly corrupted: Set<SimNode<unknown>>;
   /** Damage an old file on a member's disk (a flipped bit, an unreadable sector); what was done, or null. */
   corrupt(node: SimNode<unknown>): string | null;
+  /** Make a member's next write or datasync fail; what was armed. */
+  armIoError(node: SimNode<unknown>): string | null;
   /** Ask `leader` to hand leadership to `target` (an operator's move-leader); false if it refused. */
   transferLeadership(leader: SimNode<unknown>, target: SimNode<unknown>): boolean;
 }
@@ -59,6 +61,12 @@ export const CRASH_LOOP_SHARE = 0.2;
 export const MAX_CRASH_LOOP_CRASHES = 5;
 /** Chance per disk fault that it corrupts a member's disk (read faults) rather than slowing its fsyncs. */
 export const DISK_CORRUPTION_SHARE = 0.3;
+/**
+ * Share of disk faults that fail a member's next write or datasync (EIO, ENOSPC). Its storage
+ * must stop the member rather than retry (a datasync that failed has dropped its pages: a retry
+ * reports success for data the platter never got); the machine comes back after a power cycle.
+ */
+export const IO_ERROR_SHARE = 0.3;
 
 type Injector = (site: NemesisSite, lastingMs: number) => void;
 
@@ -116,8 +124,14 @@ export const FAULTS: Readonly<Record<FaultKind, { readonly description: string; 
   } },
   disk: { description: 'a member\'s disk: slow fsyncs, torn and reordered writes on power loss, lost directory entries; flipped bits and unreadable sectors in old files', weight: 1, inject: (s) => {
     // Slow disks and torn writes are the model disks' own (on whenever `disk` is among the faults).
-    // Here: damage an old file of an honest member and restart it, so it reads the damage; at most
-    // a minority of members, so the rest still form a quorum.
+    if (s.rng.chance(IO_ERROR_SHARE)) {
+      const victim = pickHonestUp(s);
+      const armed = victim === null ? null : s.armIoError(victim);
+      if (armed !== null) s.note(`nemesis disk ${victim!.key}: next ${armed}`);
+      return;
+    }
+    // Otherwise: damage an old file of an honest member and restart it, so it reads the damage; at
+    // most a minority of members, so the rest still form a quorum.
     const damaged = s.nodes.filter((n) => s.corrupted.has(n));
     const pool = damaged.length >= s.maxCorruptedMembers ? damaged : s.nodes.filter((n) => !n.byzantine && n.up);
     if (pool.length === 0) return;

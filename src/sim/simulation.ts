@@ -436,7 +436,13 @@ export class Simulation implements WorldHandler<Delivery> {
         set.add(hex(result === undefined ? EMPTY : this.workload.encodeResult(result)));
       },
       fatal: (err) => {
-        throw new SafetyViolation('storage failure', `${node.key}: ${err.message}`);
+        const disk = this.disks.get(node);
+        if (disk?.ioErrorArmed !== true) throw new SafetyViolation('storage failure', `${node.key}: ${err.message}`);
+        // The injected I/O error stopped the member, as it must. Its machine is power-cycled: the
+        // page cache, which may still hold pages a failed datasync gave up on, is gone.
+        disk.ioErrorArmed = false;
+        this.world.note(`${node.key} stopped on its storage error: ${err.message}`);
+        node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(20, 500) });
       },
     };
   }
@@ -747,6 +753,7 @@ export class Simulation implements WorldHandler<Delivery> {
       note: (line) => this.world.note(line),
       restart: (n, keep) => this.restart(n, keep),
       corrupt: (n) => this.disks.get(n)?.corrupt() ?? null,
+      armIoError: (n) => this.disks.get(n)?.armIoError() ?? null,
       transferLeadership: (leader, target) => {
         if (!leader.up || leader.driver === null) return false;
         try {

@@ -429,6 +429,7 @@ export class DurableStorage<H> {
   private readonly appendSynced$ = (err: Error | null): void => {
     const a = this.appending;
     assert(a !== null, 'an append is being synced');
+    if (err !== null && this.mutant === 'retry-failed-fsync' && this.fd !== null) return this.fs.datasync(this.fd, this.appendSynced$);
     if (err === null) {
       this.statsData.fsyncs++;
       this.statsData.lastFsyncMs = this.nowMs() - a.syncStartedMs;
@@ -485,6 +486,7 @@ export class DurableStorage<H> {
       assert(fd !== null, 'a segment is open to sync');
       const t0 = this.nowMs();
       this.fs.datasync(fd, (err) => {
+        if (err !== null && this.mutant === 'retry-failed-fsync') return this.datasyncSegmentStep()(next);
         if (err === null) {
           this.statsData.fsyncs++;
           this.statsData.lastFsyncMs = this.nowMs() - t0;
