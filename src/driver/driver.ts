@@ -491,6 +491,8 @@ export class Driver<R> {
     const snapshot = rd.persist?.snapshot ?? null;
     if (snapshot !== null) {
       this.position = this.host.install(snapshot);
+      // Requests that ran in the range this install skipped will not execute here: settle their callers.
+      this.quorumModel?.stateInstalled(this.host.executedClients?.(snapshot) ?? null);
       this.entriesSinceSnapshot = 0;
       this.membershipChanged = true; // the snapshot carries its own configuration
       this.log('info', 'installed snapshot from leader', { index: snapshot.meta.index, term: snapshot.meta.term });

@@ -106,6 +106,21 @@ export class QuorumProposals<M extends Envelope, R> {
     this.settle();
   }
 
+  /**
+   * This member installed a transferred state: a request of one of its clients at or below the
+   * state's client table ran in the skipped range and will never execute here, so its caller is
+   * answered with a retryable error (its result is not known here; it took effect). With no
+   * table, every request in flight is. The rest wait: they execute here after the state.
+   */
+  stateInstalled(executed: ReadonlyMap<Principal, number> | null): void {
+    for (const c of this.clients) {
+      if (c.current === null) continue;
+      if (executed !== null && (executed.get(c.protocol.id) ?? 0) < c.timestamp) continue;
+      this.finish(c, new QuorateError('TIMEOUT', 'request executed while this member was catching up by state transfer; its result is not known here: read to check, or retry'));
+    }
+    this.pump();
+  }
+
   stop(err: Error): void {
     for (const c of this.clients) this.finish(c, err);
     for (const p of this.queue.splice(0)) this.answer(p, err);

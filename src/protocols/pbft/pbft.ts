@@ -93,6 +93,12 @@ export function checkpointServiceState(snapshotData: Uint8Array): Uint8Array {
   return (unpack(cp.state) as CheckpointState).service;
 }
 
+/** The last timestamp executed per client inside a PBFT snapshot's data (the replicated client table). */
+export function checkpointClientTable(snapshotData: Uint8Array): ReadonlyMap<Principal, number> {
+  const cp = unpack(snapshotData) as StableCheckpointData;
+  return new Map((unpack(cp.state) as CheckpointState).clients);
+}
+
 export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStatus> {
   readonly id: NodeId;
   private readonly auth: Authenticator;
