@@ -71,6 +71,12 @@ export interface ReplicaHost<M extends Envelope, H, R> {
   restart(snapshot: Snapshot | null, durableApplied: AppliedPosition | null): AppliedPosition | null;
   /** The Ready installs `snapshot` (state transfer): its persist is durable, restore from it. */
   install(snapshot: Snapshot): AppliedPosition;
+  /**
+   * Quorum client model: the last timestamp executed per client in `snapshot` (the replicated
+   * client table). A request at or below it ran in the range the install skipped, so this member
+   * will never execute it itself; the driver settles whoever waits on it.
+   */
+  executedClients?(snapshot: Snapshot): ReadonlyMap<Principal, number>;
   /** Apply the committed part of `ready` (in log order) and report what happened to `out`. */
   apply(ready: Ready<M, H>, out: ApplyOutput<M, R>): AppliedPosition | null;
   /** A snapshot the Ready asks to keep (the state machine is already past it): PBFT's stable checkpoints. */

@@ -86,6 +86,12 @@ export interface DriverOptions<R> {
   readonly authenticatorFor?: (principal: Principal) => Authenticator;
   /** Quorum client model: timestamps of this incarnation's clients start above this (it must grow across restarts). */
   readonly firstClientTimestamp?: number;
+  /**
+   * Names this incarnation of the member (request ids carry it). The node runtime passes one
+   * from the system's randomness: the seeded `random` repeats itself for a repeated seed. Absent
+   * (the simulator), it is drawn from `random`, so a seed reproduces a run exactly.
+   */
+  readonly incarnation?: string;
   readonly limits?: Partial<DriverLimits>;
   readonly logger?: Logger;
   readonly events?: DriverEvents<R>;
@@ -121,6 +127,8 @@ export const MAX_CATCH_UP_TICKS = 1_000;
 
 export class Driver<R> {
   readonly id: NodeId;
+  /** See DriverOptions.incarnation. */
+  readonly incarnation: string;
   readonly limits: DriverLimits;
   private readonly core: CheckedReplica<Envelope, unknown>;
   private readonly host: ReplicaHost<Envelope, unknown, R>;
@@ -187,7 +195,10 @@ export class Driver<R> {
     const protocol = o.protocol;
     const self = this; // for the getters below: proposals ask whether the driver still runs
     // Drawn first, before the core takes its randomness: names this incarnation (see ProposalSite.incarnation).
-    const incarnation = o.random.nextUint32().toString(36);
+    // (Drawn even when one is given, so the core's random stream does not depend on it.)
+    const drawn = o.random.nextUint32().toString(36);
+    const incarnation = o.incarnation ?? drawn;
+    this.incarnation = incarnation;
     const restored = o.storage.restored();
     this.durableStateMachine = o.stateMachineDurable === true || isDurable(o.stateMachine);
     const durable = o.stateMachineApplied ?? (isDurable(o.stateMachine) ? o.stateMachine.durableApplied() : null);
@@ -480,6 +491,8 @@ export class Driver<R> {
     const snapshot = rd.persist?.snapshot ?? null;
     if (snapshot !== null) {
       this.position = this.host.install(snapshot);
+      // Requests that ran in the range this install skipped will not execute here: settle their callers.
+      this.quorumModel?.stateInstalled(this.host.executedClients?.(snapshot) ?? null);
       this.entriesSinceSnapshot = 0;
       this.membershipChanged = true; // the snapshot carries its own configuration
       this.log('info', 'installed snapshot from leader', { index: snapshot.meta.index, term: snapshot.meta.term });

@@ -15,6 +15,13 @@ import type { DriverLimits } from './limits.js';
 import type { ClockPort, TimerHandle } from './ports.js';
 import { RequestTimeout, type Reply } from './waiters.js';
 
+/**
+ * A request with no accepted result is sent to every replica again after quorumClientRetryMs,
+ * then after twice that, four times, ... (each send carries the whole request, which may be
+ * 1.5 MiB, to every replica), up to this factor times quorumClientRetryMs between sends.
+ */
+export const QUORUM_CLIENT_RETRY_BACKOFF_MAX_FACTOR = 8;
+
 /** A client principal of member m: "m#k" (principalMember maps it back to m). */
 export const clientPrincipal = (member: NodeId, k: number): Principal => `${member}#${k}`;
 
@@ -40,6 +47,8 @@ interface PoolClient<M extends Envelope, R> {
   /** Whether f + 1 matching replies accepted the current request. */
   accepted: boolean;
   retry: TimerHandle | null;
+  /** The wait before the next resend of the current request (doubles, up to the cap). */
+  retryMs: number;
 }
 
 export class QuorumProposals<M extends Envelope, R> {
@@ -58,7 +67,7 @@ export class QuorumProposals<M extends Envelope, R> {
   ) {
     for (let k = 0; k < limits.quorumClientsPerMember; k++) {
       const principal = clientPrincipal(memberId, k);
-      const c: PoolClient<M, R> = { protocol: make(principal), current: null, timestamp: 0, accepted: false, retry: null };
+      const c: PoolClient<M, R> = { protocol: make(principal), current: null, timestamp: 0, accepted: false, retry: null, retryMs: limits.quorumClientRetryMs };
       this.clients.push(c);
       this.byPrincipal.set(principal, c);
     }
@@ -95,6 +104,21 @@ export class QuorumProposals<M extends Envelope, R> {
     if (c === undefined || c.current === null || c.timestamp !== timestamp) return;
     this.localResults.set(`${client}|${timestamp}`, result);
     this.settle();
+  }
+
+  /**
+   * This member installed a transferred state: a request of one of its clients at or below the
+   * state's client table ran in the skipped range and will never execute here, so its caller is
+   * answered with a retryable error (its result is not known here; it took effect). With no
+   * table, every request in flight is. The rest wait: they execute here after the state.
+   */
+  stateInstalled(executed: ReadonlyMap<Principal, number> | null): void {
+    for (const c of this.clients) {
+      if (c.current === null) continue;
+      if (executed !== null && (executed.get(c.protocol.id) ?? 0) < c.timestamp) continue;
+      this.finish(c, new QuorateError('TIMEOUT', 'request executed while this member was catching up by state transfer; its result is not known here: read to check, or retry'));
+    }
+    this.pump();
   }
 
   stop(err: Error): void {
@@ -134,13 +158,25 @@ export class QuorumProposals<M extends Envelope, R> {
       c.current = p;
       c.accepted = false;
       c.timestamp = c.protocol.nextTimestamp;
-      for (const m of c.protocol.begin(p.command, false)) this.site.sendMessage(m);
+      c.retryMs = this.limits.quorumClientRetryMs;
+      let messages: M[];
+      try {
+        messages = c.protocol.begin(p.command, false);
+      } catch (err) {
+        // The protocol refused the request (its own size limit, under a raised maxCommandBytes): tell the caller.
+        this.finish(c, err instanceof Error ? err : new Error(String(err)));
+        continue;
+      }
+      for (const m of messages) this.site.sendMessage(m);
       this.scheduleRetry(c);
     }
   }
 
+  /** Resend the current request after c.retryMs, then back off (exponentially, capped). */
   private scheduleRetry(c: PoolClient<M, R>): void {
-    c.retry = this.clock.setTimer(this.limits.quorumClientRetryMs, () => {
+    const waitMs = c.retryMs;
+    c.retryMs = Math.min(waitMs * 2, this.limits.quorumClientRetryMs * QUORUM_CLIENT_RETRY_BACKOFF_MAX_FACTOR);
+    c.retry = this.clock.setTimer(waitMs, () => {
       c.retry = null;
       if (c.current === null || !this.site.running) return;
       for (const m of c.protocol.retry()) this.site.sendMessage(m);

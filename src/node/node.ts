@@ -4,9 +4,11 @@
  * neutral: it sees only the protocol's definition, looked up by name.
  */
 import { EventEmitter } from 'node:events';
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { pack } from '../core/codec.js';
+import { ClientTimestamps, CLIENT_TIMESTAMP_RESERVATION } from './client-timestamps.js';
+import { TooManyRequests } from '../core/errors.js';
 import type { Authenticator, Principal } from '../core/authenticator.js';
 import type { NodeId } from '../core/ids.js';
 import { Prng } from '../core/prng.js';
@@ -71,8 +73,9 @@ export interface NodeEvents {
 /** etcd's defaults: a 100 ms heartbeat (one tick), a 1 s election timeout. */
 export const DEFAULT_TIMING: Timing = { tickMs: 100, heartbeatIntervalMs: 100, electionTimeoutMs: 1_000 };
 
-/** A quorum client's first timestamp is the wall clock in ms times this (timestamps grow across restarts). */
-const CLIENT_TIMESTAMPS_PER_MS = 1_000;
+
+/** Random bytes naming an incarnation of a member (request ids carry it): 64 bits, no collision in practice. */
+export const INCARNATION_BYTES = 8;
 
 /** The real clock port: performance.now(), timers that do not keep the process alive, setImmediate. */
 const realClock: ClockPort = {
@@ -90,6 +93,8 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   private ticker: NodeJS.Timeout | null = null;
   private driver!: Driver<R>;
   private transport: PeerTransport<NodeMessage> | null = null;
+  /** Quorum client model: the timestamps reserved for this incarnation's clients (null otherwise). */
+  private clientTimestamps: ClientTimestamps | null = null;
 
   private constructor(private readonly options: ReplicatedNodeOptions<R>, private readonly storage: DurableStorage<unknown>) {
     super();
@@ -103,6 +108,16 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     const storage = await openDurableStorage<unknown>(nodeFileSystem, join(o.dataDir, o.protocol.name), { logger: (msg: string) => log('warn', msg) });
     const node = new ReplicatedNode<R>(o, storage);
     const voters = o.members.map((m) => m.id).filter((id) => !(o.learners ?? []).includes(id));
+    let timestamps: ClientTimestamps | null = null;
+    if (o.protocol.client.kind === 'quorum') {
+      try {
+        timestamps = await ClientTimestamps.open(o.dataDir);
+      } catch (err) {
+        await closeAsync(storage);
+        throw err;
+      }
+    }
+    node.clientTimestamps = timestamps;
     const frames: NodeMessage[] = [];
     try {
       node.transport = await PeerTransport.start<NodeMessage>(
@@ -133,8 +148,11 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
       membership: { voters, outgoingVoters: [], learners: [...(o.learners ?? [])] },
       protocolOptions: { ...o.protocol.timingOptions(timing), ...o.protocolOptions },
       random: new Prng(o.seed ?? randomInt(0, 2 ** 31)),
+      // From the system's randomness, never the seeded PRNG: two runs with the same seed (a test,
+      // an operator's --seed) must still tell their requests apart. The PRNG is for the simulator.
+      incarnation: randomBytes(INCARNATION_BYTES).toString('hex'),
       ...(o.authenticatorFor === undefined ? {} : { authenticatorFor: o.authenticatorFor }),
-      firstClientTimestamp: Date.now() * CLIENT_TIMESTAMPS_PER_MS,
+      ...(timestamps === null ? {} : { firstClientTimestamp: timestamps.first }),
       ...(o.limits === undefined ? {} : { limits: o.limits }),
       logger: log,
       events: {
@@ -185,9 +203,17 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     return this.driver.isLeader();
   }
 
+  /** Names this run of the member (from the system's randomness; request ids carry it). */
+  get incarnation(): string {
+    return this.driver.incarnation;
+  }
+
   /** Replicate a command; resolves with the state machine's result once it has been applied here. */
   propose(command: Uint8Array): Promise<R> {
-    return promised<R>((reply) => this.driver.propose(command, reply));
+    return promised<R>((reply) => {
+      if (!this.takeClientTimestamp(reply)) return;
+      this.driver.propose(command, reply);
+    });
   }
 
   /**
@@ -195,7 +221,22 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
    * committed before the call. Read the state machine right after it resolves.
    */
   readBarrier(): Promise<void> {
-    return promised<void>((reply) => this.driver.readBarrier(reply));
+    return promised<void>((reply) => {
+      if (!this.takeClientTimestamp(reply)) return;
+      this.driver.readBarrier(reply);
+    });
+  }
+
+  /**
+   * Quorum client model: each proposal and read barrier may use one client timestamp (a
+   * client's timestamps go up by one per request); false (and the caller answered) when the
+   * reservation on disk is used up and not yet extended.
+   */
+  private takeClientTimestamp(reply: Reply<never>): boolean {
+    const t = this.clientTimestamps;
+    if (t === null || t.take()) return true;
+    reply(new TooManyRequests('CLIENT_TIMESTAMP_RESERVATION', CLIENT_TIMESTAMP_RESERVATION));
+    return false;
   }
 
   /** A membership change through the protocol (leader only); a typed error if it has none. */

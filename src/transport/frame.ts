@@ -23,11 +23,20 @@ export function encodeFrame(payload: Uint8Array): Buffer {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /**
+   * An oversized length found after complete frames in the same chunk: those frames are returned
+   * first (the handshake that names the peer may be one of them), then this is thrown.
+   */
+  tooLarge: FrameTooLarge | null = null;
 
   constructor(private readonly maxFrameBytes: number) {}
 
-  /** Feed bytes; returns the complete frames they finish. Throws FrameTooLarge. */
+  /**
+   * Feed bytes; returns the complete frames they finish. Throws FrameTooLarge (at once, or, if
+   * complete frames came before it, with the next push; `tooLarge` is set meanwhile).
+   */
   push(chunk: Buffer): Buffer[] {
+    if (this.tooLarge !== null) throw this.tooLarge;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     const frames: Buffer[] = [];
@@ -35,7 +44,11 @@ export class FrameDecoder {
       if (this.buffered < FRAME_HEADER_BYTES) break;
       const head = this.peek(FRAME_HEADER_BYTES);
       const length = head.readUInt32BE(0);
-      if (length > this.maxFrameBytes) throw new FrameTooLarge(length, this.maxFrameBytes);
+      if (length > this.maxFrameBytes) {
+        this.tooLarge = new FrameTooLarge(length, this.maxFrameBytes);
+        if (frames.length === 0) throw this.tooLarge;
+        break;
+      }
       if (this.buffered < FRAME_HEADER_BYTES + length) break;
       const all = this.take(FRAME_HEADER_BYTES + length);
       frames.push(all.subarray(FRAME_HEADER_BYTES));

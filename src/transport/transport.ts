@@ -5,6 +5,13 @@
  * Malformed or oversized input closes that connection and is counted; nothing thrown by a
  * socket handler escapes, so the node keeps running. Queues per peer are bounded: when one is
  * full the message is dropped and counted (consensus protocols retransmit).
+ *
+ * A message whose frame would exceed maxFrameBytes is never sent and never dropped silently:
+ * `send` returns false, the refusal is counted (`oversizedFramesSent`, and per peer
+ * `refusedTooLarge`), handed to `onSendRefused` with a FrameTooLarge, and logged as an error
+ * once per peer per `oversizedLogIntervalMs` (with how many were refused since). The protocols'
+ * own byte limits keep every message well under the frame limit, so in normal operation this
+ * never happens; when it does, something is misconfigured or a protocol limit is missing.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as connectTls } from 'node:tls';
@@ -19,13 +26,18 @@ export interface PeerAddress {
 }
 
 export interface TransportLimits {
-  /** Largest frame accepted or sent. Above the Raft core's 1 MiB message budget plus overhead. */
+  /**
+   * Largest frame accepted or sent: well above every protocol's own per-message byte limit (1 MiB by
+   * default, and a single request of etcd's 1.5 MiB maximum always fits) plus envelope overhead.
+   */
   readonly maxFrameBytes: number;
   readonly maxQueuedMessagesPerPeer: number;
   readonly maxQueuedBytesPerPeer: number;
   readonly reconnectBackoffMinMs: number;
   readonly reconnectBackoffMaxMs: number;
   readonly handshakeTimeoutMs: number;
+  /** A peer's refused oversized messages are logged at most once per this interval (with a count). */
+  readonly oversizedLogIntervalMs: number;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
@@ -35,6 +47,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   reconnectBackoffMinMs: 50,
   reconnectBackoffMaxMs: 2000,
   handshakeTimeoutMs: 5000,
+  oversizedLogIntervalMs: 10_000,
 };
 
 export interface TransportOptions {
@@ -46,6 +59,11 @@ export interface TransportOptions {
   readonly logger?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** Mutual TLS between peers: each side presents `cert` and accepts only certificates signed by `ca`. */
   readonly tls?: PeerTls | null;
+  /**
+   * A message could not be sent because its frame exceeds maxFrameBytes (called for every one,
+   * besides the rate-limited log line): for metrics, or to stop on what is a bug.
+   */
+  readonly onSendRefused?: (err: FrameTooLarge, message: { readonly to: NodeId; readonly what: string }) => void;
 }
 
 export interface PeerTls {
@@ -66,10 +84,22 @@ interface Handshake {
 
 export interface TransportCounters {
   malformedFrames: number;
+  /** Frames over maxFrameBytes that peers tried to send here (the connection was closed). */
   oversizedFrames: number;
+  /** Messages this member did not send because their frame would exceed maxFrameBytes. */
+  oversizedFramesSent: number;
   wrongCluster: number;
   unknownPeer: number;
   handshakeFailures: number;
+  /**
+   * Frames whose envelope `from` is not the peer that authenticated at the handshake (the frame
+   * is dropped, the connection closed): a peer speaking for another member is faulty or hostile.
+   */
+  forgedSender: number;
+  /** Messages the node's handler threw on (the transport went on with the next frame). */
+  handlerErrors: number;
+  /** Peer connections that closed after their handshake, inbound and outbound, for any reason. */
+  connectionsClosed: number;
   received: number;
 }
 
@@ -77,7 +107,12 @@ export interface PeerStats {
   connected: boolean;
   queued: number;
   sent: number;
+  /** Dropped because the peer's queue was full. */
   dropped: number;
+  /** Refused because the frame would exceed maxFrameBytes (never sent, logged; see the file comment). */
+  refusedTooLarge: number;
+  /** Outbound connections to this peer that closed after their handshake was sent. */
+  disconnects: number;
   reconnects: number;
 }
 
@@ -88,7 +123,10 @@ class OutboundLink {
   queuedBytes = 0;
   backoffMs: number;
   timer: NodeJS.Timeout | null = null;
-  readonly stats: PeerStats = { connected: false, queued: 0, sent: 0, dropped: 0, reconnects: 0 };
+  readonly stats: PeerStats = { connected: false, queued: 0, sent: 0, dropped: 0, refusedTooLarge: 0, disconnects: 0, reconnects: 0 };
+  /** When an oversized message to this peer was last logged, and how many were refused since. */
+  oversizedLoggedAtMs = -Infinity;
+  oversizedUnlogged = 0;
   constructor(public address: PeerAddress, backoffMs: number) {
     this.backoffMs = backoffMs;
   }
@@ -106,7 +144,10 @@ export class PeerTransport<M extends Envelope> {
    * that opens with a join query instead of a handshake; null: such connections are refused.
    */
   joinQueryHandler: ((query: unknown) => unknown) | null = null;
-  readonly counters: TransportCounters = { malformedFrames: 0, oversizedFrames: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0, received: 0 };
+  readonly counters: TransportCounters = {
+    malformedFrames: 0, oversizedFrames: 0, oversizedFramesSent: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0,
+    forgedSender: 0, handlerErrors: 0, connectionsClosed: 0, received: 0,
+  };
 
   private constructor(private readonly o: TransportOptions, private readonly onMessage: (m: M) => void) {
     this.limits = { ...DEFAULT_TRANSPORT_LIMITS, ...o.limits };
@@ -154,7 +195,11 @@ export class PeerTransport<M extends Envelope> {
     }
   }
 
-  /** Queue `msg` for its addressee. Never throws, never blocks; false if dropped. */
+  /**
+   * Queue `msg` for its addressee. Never throws, never blocks; false if it was not queued (no
+   * address, a full queue, or a frame over maxFrameBytes, which is also counted, reported to
+   * onSendRefused and logged: see the file comment).
+   */
   send(msg: M): boolean {
     if (this.closed) return false;
     const addr = this.peers.get(msg.to);
@@ -171,8 +216,11 @@ export class PeerTransport<M extends Envelope> {
       this.log('error', 'could not encode a peer message', { error: (err as Error).message });
       return false;
     }
-    if (frame.length > this.limits.maxFrameBytes ||
-      link.queue.length >= this.limits.maxQueuedMessagesPerPeer ||
+    if (frame.length > this.limits.maxFrameBytes) {
+      this.refuseOversized(msg, link, frame.length);
+      return false;
+    }
+    if (link.queue.length >= this.limits.maxQueuedMessagesPerPeer ||
       link.queuedBytes + frame.length > this.limits.maxQueuedBytesPerPeer) {
       link.stats.dropped++;
       return false;
@@ -182,6 +230,27 @@ export class PeerTransport<M extends Envelope> {
     if (link.connected) this.scheduleDrain(msg.to, link);
     else if (link.socket === null && link.timer === null) this.dial(msg.to, link);
     return true;
+  }
+
+  /** A message whose frame exceeds maxFrameBytes: count it, report it, log it (rate-limited per peer). */
+  private refuseOversized(msg: M, link: OutboundLink, frameBytes: number): void {
+    const err = new FrameTooLarge(frameBytes, this.limits.maxFrameBytes);
+    const what = describeMessage(msg);
+    this.counters.oversizedFramesSent++;
+    link.stats.refusedTooLarge++;
+    link.oversizedUnlogged++;
+    try {
+      this.o.onSendRefused?.(err, { to: msg.to, what });
+    } catch (e) {
+      this.log('error', 'onSendRefused threw', { error: (e as Error).message });
+    }
+    const now = performance.now();
+    if (now - link.oversizedLoggedAtMs < this.limits.oversizedLogIntervalMs) return;
+    this.log('error', `not sent to ${msg.to}: ${what} does not fit in a frame (${err.message}); a protocol message limit is missing or misconfigured`, {
+      peer: msg.to, frameBytes, maxFrameBytes: this.limits.maxFrameBytes, refusedSinceLastLog: link.oversizedUnlogged, refusedTotal: link.stats.refusedTooLarge,
+    });
+    link.oversizedLoggedAtMs = now;
+    link.oversizedUnlogged = 0;
   }
 
   stats(): { peers: Record<string, PeerStats>; counters: TransportCounters } {
@@ -210,13 +279,19 @@ export class PeerTransport<M extends Envelope> {
     socket.on(tls === null ? 'connect' : 'secureConnect', () => {
       const hello: Handshake = { magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id };
       socket.write(encodeFrame(packTransient(hello)));
+      handshaken = true;
       link.connected = true;
       link.backoffMs = this.limits.reconnectBackoffMinMs;
       this.scheduleDrain(id, link);
     });
     socket.on('data', (d) => this.log('debug', `peer ${id} sent ${d.length} bytes on an outbound connection (refusal?)`));
     socket.on('error', (err) => this.log('debug', `connection to ${id} failed`, { error: err.message }));
+    let handshaken = false;
     socket.on('close', () => {
+      if (handshaken) {
+        this.counters.connectionsClosed++;
+        link.stats.disconnects++;
+      }
       link.connected = false;
       link.socket = null;
       if (this.closed || this.links.get(id) !== link) return;
@@ -272,10 +347,13 @@ export class PeerTransport<M extends Envelope> {
       return;
     }
     this.inbound.add(socket);
-    socket.on('close', () => this.inbound.delete(socket));
-    socket.on('error', () => {});
     const decoder = new FrameDecoder(this.limits.maxFrameBytes);
     let peer: NodeId | null = null;
+    socket.on('close', () => {
+      this.inbound.delete(socket);
+      if (peer !== null) this.counters.connectionsClosed++;
+    });
+    socket.on('error', (err) => this.log('debug', `connection from ${peer ?? socket.remoteAddress ?? '?'} failed`, { error: err.message }));
     const timer = setTimeout(() => {
       if (peer === null) {
         this.counters.handshakeFailures++;
@@ -285,7 +363,8 @@ export class PeerTransport<M extends Envelope> {
     timer.unref();
     const refuse = (counter: keyof TransportCounters, why: string) => {
       this.counters[counter]++;
-      this.log('warn', `refused peer connection from ${socket.remoteAddress ?? '?'}: ${why}`);
+      const who = peer === null ? (socket.remoteAddress ?? '?') : `peer ${peer} (${socket.remoteAddress ?? '?'})`;
+      this.log('warn', `closed the connection from ${who}: ${why}`, { counter });
       socket.destroy();
     };
     socket.on('data', (chunk: Buffer) => {
@@ -326,20 +405,40 @@ export class PeerTransport<M extends Envelope> {
           continue;
         }
         const m = value as Partial<Envelope>;
-        if (typeof m !== 'object' || m === null || m.from !== peer || m.to !== this.o.self) {
-          return refuse('malformedFrames', `message not from ${peer} to ${this.o.self}`);
+        if (typeof m !== 'object' || m === null || m.to !== this.o.self) {
+          return refuse('malformedFrames', `message from ${peer} not addressed to ${this.o.self}`);
+        }
+        if (m.from !== peer) {
+          // The handshake named the peer; a frame claiming another sender is a lie (the protocols
+          // trust `from` for routing and, in CFT protocols, for votes): drop it and the connection.
+          this.counters.forgedSender++;
+          this.log('warn', `closed the connection from peer ${peer}: a frame claimed to be from ${String(m.from)}, not the member that authenticated`, {
+            peer, claimedFrom: String(m.from), remoteAddress: socket.remoteAddress ?? null,
+          });
+          socket.destroy();
+          return;
         }
         this.counters.received++;
         try {
           this.onMessage(m as M);
         } catch (err) {
-          this.log('error', 'a peer message handler threw', { error: (err as Error).message });
+          // Bad input must not stop the node; the message is lost (protocols retransmit), the count says so.
+          this.counters.handlerErrors++;
+          this.log('error', `the handler threw on a message from ${peer}; message dropped`, { peer, error: (err as Error).message });
         }
       }
+      if (decoder.tooLarge !== null) return refuse('oversizedFrames', decoder.tooLarge.message);
     });
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
     this.o.logger?.(level, message, fields);
   }
+}
+
+/** What a message is, for a log line: a peer frame's kind and its protocol message's type. */
+function describeMessage(msg: Envelope): string {
+  const m = msg as { readonly kind?: unknown; readonly type?: unknown; readonly message?: { readonly type?: unknown } };
+  const parts = [m.kind, m.type, m.message?.type].filter((x): x is string => typeof x === 'string');
+  return parts.length > 0 ? `a ${parts.join(' ')} message` : 'a message';
 }

@@ -22,7 +22,7 @@ export interface PbftMembers {
   remove(): void;
 }
 
-export async function pbftMembers(token: string, names: readonly string[] = ['m1', 'm2', 'm3', 'm4']): Promise<PbftMembers> {
+export async function pbftMembers(token: string, names: readonly string[] = ['m1', 'm2', 'm3', 'm4'], overrides: { readonly maxRequestBytes?: number } = {}): Promise<PbftMembers> {
   const ports: number[] = [];
   for (let i = 0; i < 2 * names.length; i++) ports.push(await freePort());
   const peer = (i: number) => `http://127.0.0.1:${ports[names.length + i]!}`;
@@ -36,7 +36,7 @@ export async function pbftMembers(token: string, names: readonly string[] = ['m1
       name: names[i]!, dataDir: join(dir, names[i]!), listenClientUrls: [clientUrl(i)], advertiseClientUrls: [clientUrl(i)], listenPeerUrls: [peer(i)],
       initialAdvertisePeerUrls: [peer(i)], initialCluster: names.map((n, j) => `${n}=${peer(j)}`).join(','), initialClusterState: 'new',
       initialClusterToken: token, clientTls: null, peerTls: null, snapshotCount: 1000, heartbeatIntervalMs: 50, electionTimeoutMs: 500,
-      maxRequestBytes: 1 << 20, maxTxnOps: 128, logger: () => {}, protocol: 'pbft',
+      maxRequestBytes: overrides.maxRequestBytes ?? 1 << 20, maxTxnOps: 128, logger: () => {}, protocol: 'pbft',
       memberKeys: { privateKeyFile: keys.privateKeyFiles[i]!.file, publicKeysFile: keys.publicKeysFile },
     }),
     client: (i, deadlineMs = 15_000) => new Etcd3({ hosts: clientUrl(i), defaultCallOptions: () => ({ deadline: Date.now() + deadlineMs }) }),

@@ -103,3 +103,130 @@ test('a peer that is down: messages queue (bounded, drops counted) and flow afte
     await b.close();
   }
 });
+
+test('a message too large for a frame is never silently dropped: send says so, it is counted, reported and logged (rate-limited per peer)', { timeout: 20_000 }, async () => {
+  const got: Msg[] = [];
+  const logs: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+  const refused: { code: string; to: string; what: string }[] = [];
+  const b = await PeerTransport.start<Msg>({ clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map() }, (m) => got.push(m));
+  const a = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('b'), b.address()]]),
+    limits: { maxFrameBytes: 1024 },
+    logger: (level, message, fields) => logs.push({ level, message, ...(fields === undefined ? {} : { fields }) }),
+    onSendRefused: (err, m) => refused.push({ code: err.code, to: m.to, what: m.what }),
+  }, () => {});
+  b.setPeers(new Map([[nodeId('a'), a.address()]]));
+  try {
+    const big = (n: number): Msg => ({ from: nodeId('a'), to: nodeId('b'), n, data: new Uint8Array(2000) });
+    assert.equal(a.send(big(1)), false, 'send reports that the message did not go');
+    assert.equal(a.send(big(2)), false);
+    assert.equal(a.send(big(3)), false);
+    assert.equal(a.stats().counters.oversizedFramesSent, 3);
+    assert.equal(a.stats().peers['b']!.refusedTooLarge, 3);
+    assert.equal(a.stats().peers['b']!.dropped, 0, 'not counted as a full queue');
+    assert.deepEqual(refused.map((r) => [r.code, r.to]), [['FRAME_TOO_LARGE', 'b'], ['FRAME_TOO_LARGE', 'b'], ['FRAME_TOO_LARGE', 'b']]);
+    const errors = logs.filter((l) => l.level === 'error');
+    assert.equal(errors.length, 1, 'logged once per peer per interval, not once per message');
+    assert.match(errors[0]!.message, /not sent to b: .*exceeds maxFrameBytes=1024/);
+    assert.equal(errors[0]!.fields?.['maxFrameBytes'], 1024);
+    // A message that fits still goes.
+    assert.equal(a.send({ from: nodeId('a'), to: nodeId('b'), n: 4, data: new Uint8Array(10) }), true);
+    await until('the small message arrives', () => got.length === 1);
+    assert.deepEqual(got.map((m) => m.n), [4]);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+/** A connection that completes a handshake as `from` and then writes `frames`; resolves when b closes it (or after 2 s). */
+async function handshakeThen(port: number, from: string, frames: Buffer[]): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => s.write(Buffer.concat([encodeFrame(encode({ magic: 'QRT1', clusterId: 'c1', from, to: 'b' })), ...frames])));
+    s.on('close', () => resolve(true));
+    s.on('error', () => {});
+    setTimeout(() => { s.destroy(); resolve(false); }, 2000).unref();
+  });
+}
+
+test('a frame whose from is not the member that authenticated at the handshake is dropped, counted and its connection closed', { timeout: 20_000 }, async () => {
+  const logs: { level: string; message: string }[] = [];
+  const got: Msg[] = [];
+  const a = await PeerTransport.start<Msg>({ clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map() }, () => {});
+  const c = await PeerTransport.start<Msg>({ clusterId: 'c1', self: nodeId('c'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map() }, () => {});
+  const b = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('a'), a.address()], [nodeId('c'), c.address()]]),
+    logger: (level, message) => logs.push({ level, message }),
+  }, (m) => got.push(m));
+  a.setPeers(new Map([[nodeId('b'), b.address()]]));
+  try {
+    // Authenticated as a, then a message claiming to come from c (another real member).
+    const forged = encodeFrame(encode({ from: 'c', to: 'b', n: 1, data: new Uint8Array(1) }));
+    const honest = encodeFrame(encode({ from: 'a', to: 'b', n: 2, data: new Uint8Array(1) }));
+    assert.equal(await handshakeThen(b.address().port, 'a', [honest, forged, honest]), true, 'b closed the connection');
+    await until('the forgery counted', () => b.stats().counters.forgedSender === 1);
+    assert.deepEqual(got.map((m) => m.n), [2], 'the message before the forgery arrived; the forged one and everything after it did not');
+    assert.equal(b.stats().counters.malformedFrames, 0, 'counted as a forgery, not as garbage');
+    assert.ok(logs.some((l) => l.level === 'warn' && /from peer a: a frame claimed to be from c, not the member that authenticated/.test(l.message)), JSON.stringify(logs));
+    await until('the closed connection counted', () => b.stats().counters.connectionsClosed >= 1);
+    // The real a still gets through.
+    a.send({ from: nodeId('a'), to: nodeId('b'), n: 3, data: new Uint8Array(1) });
+    await until('a real message after the forgery', () => got.some((m) => m.n === 3));
+  } finally {
+    await a.close();
+    await b.close();
+    await c.close();
+  }
+});
+
+test('a handler that throws is counted and the next message still arrives; closed connections are counted on both sides', { timeout: 20_000 }, async () => {
+  const got: Msg[] = [];
+  const logs: { level: string; message: string }[] = [];
+  const a = await PeerTransport.start<Msg>({ clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map(), limits: { reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 20 } }, () => {});
+  const b = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('a'), a.address()]]),
+    logger: (level, message) => logs.push({ level, message }),
+  }, (m) => {
+    if (m.n % 2 === 1) throw new Error(`cannot handle ${m.n}`);
+    got.push(m);
+  });
+  a.setPeers(new Map([[nodeId('b'), b.address()]]));
+  try {
+    for (let n = 0; n < 10; n++) a.send({ from: nodeId('a'), to: nodeId('b'), n, data: new Uint8Array(1) });
+    await until('the even messages', () => got.length === 5);
+    assert.equal(b.stats().counters.handlerErrors, 5);
+    assert.equal(b.stats().counters.received, 10);
+    assert.ok(logs.some((l) => l.level === 'error' && /handler threw on a message from a; message dropped/.test(l.message)));
+    // b goes away: a counts its outbound connection closing, b its inbound one.
+    const port = b.address().port;
+    await b.close();
+    await until('a counts the closed connection', () => a.stats().counters.connectionsClosed === 1 && a.stats().peers['b']!.disconnects === 1);
+    assert.equal(b.stats().counters.connectionsClosed, 1);
+    void port;
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('an oversized frame from an authenticated peer: refused with a clear error, counted, and the node keeps serving', { timeout: 20_000 }, async () => {
+  const logs: { level: string; message: string }[] = [];
+  const got: Msg[] = [];
+  const a = await PeerTransport.start<Msg>({ clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map() }, () => {});
+  const b = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('a'), a.address()]]),
+    limits: { maxFrameBytes: 4096 }, logger: (level, message) => logs.push({ level, message }),
+  }, (m) => got.push(m));
+  a.setPeers(new Map([[nodeId('b'), b.address()]]));
+  try {
+    const big = encodeFrame(encode({ from: 'a', to: 'b', n: 1, data: new Uint8Array(10_000) }));
+    assert.equal(await handshakeThen(b.address().port, 'a', [big]), true, 'b closed the connection');
+    await until('counted', () => b.stats().counters.oversizedFrames === 1);
+    assert.ok(logs.some((l) => /closed the connection from peer a .*frame of \d+ bytes exceeds maxFrameBytes=4096/.test(l.message)), JSON.stringify(logs));
+    a.send({ from: nodeId('a'), to: nodeId('b'), n: 2, data: new Uint8Array(1) });
+    await until('b still serves', () => got.length === 1);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

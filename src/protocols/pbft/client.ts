@@ -9,7 +9,9 @@ import type { Authenticator, Principal } from '../../core/authenticator.js';
 import { byzantineFaults, byzantineQuorum } from '../../core/quorum.js';
 import type { QuorumClient } from '../../core/protocol.js';
 import type { NodeId } from '../../core/ids.js';
-import { replyPayload, signRequest, toHex, type ClientRequest, type PbftMessage, type PbftReply } from './index.js';
+import { QuorateError } from '../../core/errors.js';
+import { replyPayload, signRequest, type ClientRequest, type PbftMessage, type PbftReply } from './index.js';
+import { DEFAULT_MAX_REQUEST_BYTES } from './types.js';
 
 export interface Accepted {
   readonly timestamp: number;
@@ -52,6 +54,10 @@ export class BftClient implements QuorumClient<PbftMessage> {
 
   /** Start an operation; returns the messages to send. */
   begin(op: Uint8Array, readOnly: boolean): PbftMessage[] {
+    // Replicas drop a larger one: refuse it here, where the caller can be told (etcd's error).
+    if (op.byteLength > DEFAULT_MAX_REQUEST_BYTES) {
+      throw new QuorateError('REQUEST_TOO_LARGE', `request of ${op.byteLength} bytes exceeds PBFT's maxRequestBytes=${DEFAULT_MAX_REQUEST_BYTES}`);
+    }
     this.timestamp++;
     const request = signRequest(this.auth, { timestamp: this.timestamp, op, readOnly });
     this.current = { request, op };
@@ -85,11 +91,10 @@ export class BftClient implements QuorumClient<PbftMessage> {
     if (r.timestamp !== c.request.timestamp || r.readOnly !== c.request.readOnly) return null;
     this.replies.set(r.replica, r);
     const need = c.request.readOnly ? this.readQuorum : this.f + 1;
-    const key = toHex(r.result);
     let matching = 0;
     let highestView = 0;
     for (const x of this.replies.values()) {
-      if (toHex(x.result) === key) {
+      if (bytesEqual(x.result, r.result)) {
         matching++;
         highestView = Math.max(highestView, x.view);
       }
@@ -105,9 +110,12 @@ export class BftClient implements QuorumClient<PbftMessage> {
   readOnlyHopeless(): boolean {
     const c = this.current;
     if (c === null || !c.request.readOnly) return false;
-    const counts = new Map<string, number>();
-    for (const x of this.replies.values()) counts.set(toHex(x.result), (counts.get(toHex(x.result)) ?? 0) + 1);
-    const best = Math.max(0, ...counts.values());
+    let best = 0;
+    for (const x of this.replies.values()) {
+      let n = 0;
+      for (const y of this.replies.values()) if (bytesEqual(x.result, y.result)) n++;
+      best = Math.max(best, n);
+    }
     return best + (this.replicas.length - this.replies.size) < this.readQuorum;
   }
 
@@ -118,4 +126,11 @@ export class BftClient implements QuorumClient<PbftMessage> {
   private message(to: NodeId, request: ClientRequest): PbftMessage {
     return { type: 'request', from: this.auth.self as NodeId, to, request };
   }
+}
+
+/** Byte-wise equality (results are compared as bytes, not spelled out in hex first). */
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -11,7 +11,7 @@ import type { Authenticator, Principal } from '../../core/authenticator.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
 import type { AppliedPosition, ApplyOutput, HostContext, ReplicaHost } from '../../core/protocol.js';
 import type { Ready, Snapshot, StateMachine } from '../../core/replica.js';
-import { checkpointServiceState, type PbftReplica } from './pbft.js';
+import { checkpointClientTable, checkpointServiceState, type PbftReplica } from './pbft.js';
 import { replyPayload } from './payloads.js';
 import type { ClientRequest, PbftHardState, PbftMessage, PbftReady, PbftReply } from './types.js';
 
@@ -50,6 +50,10 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
     this.lastApplied = snapshot.meta.index;
     this.lastReply.clear();
     return this.position();
+  }
+
+  executedClients(snapshot: Snapshot): ReadonlyMap<Principal, number> {
+    return checkpointClientTable(snapshot.data);
   }
 
   apply(ready: Ready<PbftMessage, PbftHardState>, out: ApplyOutput<PbftMessage, R>): AppliedPosition | null {

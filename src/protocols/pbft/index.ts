@@ -8,7 +8,7 @@ import { PbftHost } from './host.js';
 import { pbftAdversary } from './adversary.js';
 import type { PbftHardState, PbftMessage, PbftOptions } from './types.js';
 
-export { PbftReplica, GENESIS_DIGEST, checkpointServiceState } from './pbft.js';
+export { PbftReplica, GENESIS_DIGEST, checkpointServiceState, checkpointClientTable } from './pbft.js';
 export { PBFT_MUTANTS, type PbftMutant } from './mutants.js';
 export { BftClient, type Accepted } from './client.js';
 export { PbftHost } from './host.js';

@@ -16,14 +16,19 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 /** The digest of a batch: of its requests' digests in order. The empty batch is the null request. */
-export function batchDigestOf(auth: Pick<Authenticator, 'digest'>, batch: readonly ClientRequest[], requestDigest = (r: ClientRequest): string => auth.digest(requestPayload(r))): string {
+export function batchDigestOf(auth: Pick<Authenticator, 'digest'>, batch: readonly ClientRequest[], requestDigest = (r: ClientRequest): string => auth.digest(requestPayload(auth, r))): string {
   let s = 'B';
   for (const r of batch) s += `|${requestDigest(r)}`;
   return auth.digest(s);
 }
 
-export function requestPayload(r: Pick<ClientRequest, 'client' | 'timestamp' | 'readOnly' | 'op'>): string {
-  return `R|${r.client}|${r.timestamp}|${r.readOnly ? 1 : 0}|${toHex(r.op)}`;
+/**
+ * What a request's signature and digest cover: its fields and the digest of its operation's bytes
+ * (hashed as bytes: spelling a 1 MiB value out in hex made a 2 MiB string to build, sign and hash
+ * again at every check). The op digest is bound by the collision resistance of `digest`.
+ */
+export function requestPayload(auth: Pick<Authenticator, 'digest'>, r: Pick<ClientRequest, 'client' | 'timestamp' | 'readOnly' | 'op'>): string {
+  return `R|${r.client}|${r.timestamp}|${r.readOnly ? 1 : 0}|${auth.digest(r.op)}`;
 }
 
 export function prePreparePayload(view: number, seq: number, digest: string, primary: NodeId): string {
@@ -67,7 +72,7 @@ export function replyPayload(view: number, client: Principal, timestamp: number,
 /** Sign a client request (what a client library does before sending it). */
 export function signRequest(auth: Authenticator, r: Omit<ClientRequest, 'signature' | 'client'>): ClientRequest {
   const unsigned = { client: auth.self, timestamp: r.timestamp, op: r.op, readOnly: r.readOnly };
-  return { ...unsigned, signature: auth.sign(requestPayload(unsigned)) };
+  return { ...unsigned, signature: auth.sign(requestPayload(auth, unsigned)) };
 }
 
 export function statusPayload(view: number, lastExecuted: number, replica: NodeId): string {

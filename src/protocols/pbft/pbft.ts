@@ -47,7 +47,7 @@ import {
   batchDigestOf, checkpointPayload, commitPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
 } from './payloads.js';
 import {
-  DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_IN_FLIGHT_BATCHES,
+  DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_IN_FLIGHT_BATCHES,
   DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_CHECKPOINT_CLAIMS_PER_REPLICA, MAX_VERIFIED_REQUESTS_REMEMBERED,
   MAX_DEFERRED_READS, MAX_PENDING_REQUESTS,
   type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole,
@@ -93,6 +93,12 @@ export function checkpointServiceState(snapshotData: Uint8Array): Uint8Array {
   return (unpack(cp.state) as CheckpointState).service;
 }
 
+/** The last timestamp executed per client inside a PBFT snapshot's data (the replicated client table). */
+export function checkpointClientTable(snapshotData: Uint8Array): ReadonlyMap<Principal, number> {
+  const cp = unpack(snapshotData) as StableCheckpointData;
+  return new Map((unpack(cp.state) as CheckpointState).clients);
+}
+
 export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStatus> {
   readonly id: NodeId;
   private readonly auth: Authenticator;
@@ -104,6 +110,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   readonly checkpointIntervalSeqs: number;
   private readonly logWindowSeqs: number;
   private readonly maxBatchRequests: number;
+  private readonly maxBatchBytes: number;
+  private readonly maxRequestBytes: number;
   private readonly maxInFlightBatches: number;
   private readonly requestTimeoutTicks: number;
   private readonly viewChangeTimeoutTicks: number;
@@ -160,6 +168,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private fetching: StableCheckpoint | null = null;
   private fetchRotation = 0;
 
+  /**
+   * Request digests, per decoded request object: one message's checks (signature, batch digest,
+   * certificates) share it. A request that arrives again arrives as a new object and is hashed
+   * again, which costs one pass over its bytes (the op is hashed as bytes, see requestPayload).
+   */
   private readonly digestCache = new WeakMap<ClientRequest, string>();
   /** Requests whose signature verified: digest|signature, oldest first. */
   private readonly verifiedRequests = new Set<string>();
@@ -176,6 +189,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private hardStateDirty = false;
 
   private invalidAuthenticators = 0;
+  /** Requests dropped because their operation exceeds maxRequestBytes. */
+  private requestsTooLarge = 0;
   private viewChangesStarted = 0;
   private stateTransfers = 0;
 
@@ -194,6 +209,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.logWindowSeqs = o.logWindowSeqs ?? 2 * this.checkpointIntervalSeqs;
     assert(this.logWindowSeqs % this.checkpointIntervalSeqs === 0 && this.logWindowSeqs >= this.checkpointIntervalSeqs, 'L is a multiple of K');
     this.maxBatchRequests = o.maxBatchRequests ?? DEFAULT_MAX_BATCH_REQUESTS;
+    this.maxBatchBytes = o.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    this.maxRequestBytes = o.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+    assert(this.maxBatchBytes >= 1 && this.maxRequestBytes >= 1, 'byte limits are positive');
     this.maxInFlightBatches = o.maxInFlightBatches ?? DEFAULT_MAX_IN_FLIGHT_BATCHES;
     this.requestTimeoutTicks = o.requestTimeoutTicks ?? DEFAULT_REQUEST_TIMEOUT_TICKS;
     this.viewChangeTimeoutTicks = o.viewChangeTimeoutTicks ?? DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS;
@@ -422,7 +440,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       appliedIndex: this.lastExecuted as Index, membership: this.membership, view: this.view, lowWaterMark: this.stable.seq,
       lastExecuted: this.lastExecuted, stableCheckpoint: this.stable.seq, invalidAuthenticators: this.invalidAuthenticators,
       viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers,
-      counters: { invalidAuthenticators: this.invalidAuthenticators, viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers },
+      counters: { invalidAuthenticators: this.invalidAuthenticators, viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers, requestsTooLarge: this.requestsTooLarge },
     };
   }
 
@@ -458,7 +476,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private requestDigest(r: ClientRequest): string {
     let d = this.digestCache.get(r);
     if (d === undefined) {
-      d = this.auth.digest(requestPayload(r));
+      d = this.auth.digest(requestPayload(this.auth, r));
       this.digestCache.set(r, d);
     }
     return d;
@@ -466,12 +484,16 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private validRequest(r: ClientRequest): boolean {
     if (typeof r !== 'object' || r === null || typeof r.client !== 'string' || !Number.isSafeInteger(r.timestamp) || !(r.op instanceof Uint8Array)) return false;
-    if (typeof r.signature !== 'string') return this.verifySig(requestPayload(r), r.client, r.signature);
+    if (r.op.byteLength > this.maxRequestBytes) {
+      this.requestsTooLarge++;
+      return false;
+    }
+    if (typeof r.signature !== 'string') return this.verifySig(requestPayload(this.auth, r), r.client, r.signature);
     // A request arrives from its client, again inside a pre-prepare, and again in certificates:
     // its signature is checked once (signature checks are most of a replica's CPU).
     const key = `${this.requestDigest(r)}|${r.signature}`;
     if (this.verifiedRequests.has(key)) return true;
-    if (!this.verifySig(requestPayload(r), r.client, r.signature)) return false;
+    if (!this.verifySig(requestPayload(this.auth, r), r.client, r.signature)) return false;
     this.verifiedRequests.add(key);
     if (this.verifiedRequests.size > MAX_VERIFIED_REQUESTS_REMEMBERED) this.verifiedRequests.delete(this.verifiedRequests.values().next().value!);
     return true;
@@ -535,11 +557,15 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (this.role !== 'primary') return;
     while (this.nextSeq <= this.stable.seq + this.logWindowSeqs && this.nextSeq - 1 - this.lastExecuted < this.maxInFlightBatches) {
       const batch: ClientRequest[] = [];
+      let batchBytes = 0;
       for (const r of this.pending.values()) {
         if (batch.length >= this.maxBatchRequests) break;
         if (this.assigned.has(requestKey(r))) continue;
         if (r.timestamp <= (this.lastExecutedTimestamp.get(r.client) ?? 0)) continue;
+        // Bytes bound the pre-prepare (it must fit in a transport frame); the first request always goes.
+        if (batch.length > 0 && batchBytes + r.op.byteLength > this.maxBatchBytes) continue;
         batch.push(r);
+        batchBytes += r.op.byteLength;
       }
       if (batch.length === 0) return;
       this.sendPrePrepare(this.nextSeq++, batch);

@@ -183,6 +183,10 @@ export interface PbftOptions extends ReplicaOptions<PbftHardState> {
   readonly logWindowSeqs?: number;
   /** Requests per pre-prepare at most. */
   readonly maxBatchRequests?: number;
+  /** Bytes of operations per pre-prepare at most (a batch always takes its first request). */
+  readonly maxBatchBytes?: number;
+  /** Largest operation a request may carry, in bytes; a replica drops a larger one (counted). */
+  readonly maxRequestBytes?: number;
   /** Pre-prepares the primary keeps in flight (assigned, not executed) before it batches. */
   readonly maxInFlightBatches?: number;
   /**
@@ -201,6 +205,18 @@ export interface PbftOptions extends ReplicaOptions<PbftHardState> {
 export const DEFAULT_CHECKPOINT_INTERVAL_SEQS = 16;
 export const DEFAULT_MAX_BATCH_REQUESTS = 16;
 export const DEFAULT_MAX_IN_FLIGHT_BATCHES = 4;
+/**
+ * A request's operation, at most: etcd's default --max-request-bytes (1.5 MiB) plus room for the
+ * request's own encoding, as the driver's maxCommandBytes (a larger one never reaches a replica
+ * from an honest member; one that does is dropped and counted).
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 1_572_864 + 4096;
+/**
+ * Operation bytes per pre-prepare: 16 large requests in one batch made a 24 MiB message, far over
+ * the transport's 4 MiB frame limit, so it was never sent and the cluster stalled. Well under the
+ * frame limit, with room for signatures and the envelope.
+ */
+export const DEFAULT_MAX_BATCH_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_TICKS = 30;
 export const DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS = 30;
 export const DEFAULT_RETRANSMIT_TICKS = 10;

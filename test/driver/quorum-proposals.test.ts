@@ -1,0 +1,92 @@
+/**
+ * The quorum client pool (BFT protocols): a member that catches up by state transfer answers the
+ * callers whose requests ran in the range it skipped (they will never execute here), instead of
+ * leaving them to the proposal timeout; and a request with no answer is resent with backoff.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Principal } from '../../src/core/authenticator.js';
+import { nodeId } from '../../src/core/ids.js';
+import type { QuorumClient } from '../../src/core/protocol.js';
+import type { Envelope } from '../../src/core/replica.js';
+import { DEFAULT_DRIVER_LIMITS } from '../../src/driver/limits.js';
+import type { ClockPort } from '../../src/driver/ports.js';
+import { clientPrincipal, QuorumProposals } from '../../src/driver/quorum-proposals.js';
+
+/** Virtual time: timers run when the test advances the clock. */
+class FakeClock implements ClockPort {
+  t = 0;
+  private timers: { at: number; fn: () => void; live: boolean }[] = [];
+  now(): number { return this.t; }
+  setTimer(ms: number, fn: () => void) {
+    const timer = { at: this.t + ms, fn, live: true };
+    this.timers.push(timer);
+    return { cancel: () => { timer.live = false; } };
+  }
+  defer(fn: () => void): void { fn(); }
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const next = this.timers.filter((x) => x.live && x.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (next === undefined) break;
+      next.live = false;
+      this.t = next.at;
+      next.fn();
+    }
+    this.t = end;
+  }
+}
+
+class FakeClient implements QuorumClient<Envelope> {
+  ts = 0;
+  sends: number[] = [];
+  constructor(readonly id: Principal, private readonly clock: FakeClock) {}
+  get nextTimestamp(): number { return this.ts + 1; }
+  begin(): Envelope[] { this.ts++; this.sends.push(this.clock.t); return []; }
+  retry(): Envelope[] { this.sends.push(this.clock.t); return []; }
+  onReply(): null { return null; }
+}
+
+function pool(clients: number) {
+  const clock = new FakeClock();
+  const made: FakeClient[] = [];
+  const limits = { ...DEFAULT_DRIVER_LIMITS, quorumClientsPerMember: clients };
+  const q = new QuorumProposals<Envelope, number>({ running: true, sendMessage: () => {} }, clock, limits, (p) => {
+    const c = new FakeClient(p, clock);
+    made.push(c);
+    return c;
+  }, nodeId('m1'));
+  return { q, clock, made, limits };
+}
+
+test('a state transfer settles the requests that ran in the skipped range, at once; the others keep waiting', () => {
+  const { q, clock } = pool(2);
+  const answers: (string | null)[] = [];
+  q.propose(new Uint8Array([1]), (err) => answers.push(err === null ? 'ok' : (err as { code?: string }).code ?? err.message));
+  q.propose(new Uint8Array([2]), (err) => answers.push(err === null ? 'ok' : (err as { code?: string }).code ?? err.message));
+  clock.advance(100);
+  assert.deepEqual(answers, []);
+  // The transferred state's client table: m1#0 ran timestamp 1, m1#1 ran nothing yet.
+  q.stateInstalled(new Map([[clientPrincipal(nodeId('m1'), 0), 1]]));
+  assert.deepEqual(answers, ['TIMEOUT'], 'answered at the install, with a retryable error, not after proposalTimeoutMs');
+  assert.equal(q.pending, 1, 'the request that did not run keeps waiting (it executes here after the state)');
+  q.executed(clientPrincipal(nodeId('m1'), 1), 1, 7);
+  assert.equal(q.pending, 1, 'still needs f + 1 replies');
+});
+
+test('without a client table, a state transfer settles every request in flight', () => {
+  const { q } = pool(2);
+  const answers: string[] = [];
+  for (let i = 0; i < 3; i++) q.propose(new Uint8Array([i]), (err) => answers.push((err as { code?: string } | null)?.code ?? 'ok'));
+  q.stateInstalled(null);
+  assert.deepEqual(answers, ['TIMEOUT', 'TIMEOUT']);
+  assert.equal(q.pending, 1, 'the queued third request went to a freed client');
+});
+
+test('a request with no answer is resent with exponential backoff, capped', () => {
+  const { q, clock, made, limits } = pool(1);
+  q.propose(new Uint8Array([1]), () => {});
+  clock.advance(limits.proposalTimeoutMs - 1);
+  const r = limits.quorumClientRetryMs;
+  assert.deepEqual(made[0]!.sends, [0, r, 3 * r, 7 * r].filter((t) => t < limits.proposalTimeoutMs), `sends at ${made[0]!.sends.join(',')}`);
+});
