@@ -144,6 +144,14 @@ export interface Replica<M extends Envelope, H, S extends ReplicaStatus = Replic
   readonly id: NodeId;
   /** Advance logical time by one tick. */
   tick(): void;
+  /**
+   * Optional: `ticks` more ticks of time passed that no tick() covered (the process stalled: a
+   * GC pause, SIGSTOP, a loaded event loop). A core advances the clocks its safety rests on (a
+   * leader's lease must not outlive the time that really passed) and fires no timer: elections,
+   * heartbeats and retransmissions keep one step per tick(), as when a runtime drops the ticks
+   * of a slow receiver. A core without time-bound safety leaves it out.
+   */
+  elapse?(ticks: number): void;
   /** Deliver one message. Stale, duplicate and malformed messages are ignored, never fatal. */
   step(msg: M): void;
   /**

@@ -28,6 +28,11 @@ export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
     this.inner.tick();
   }
 
+  elapse(ticks: number): void {
+    this.cachedStatus = null;
+    this.inner.elapse?.(ticks);
+  }
+
   step(msg: M): void {
     this.cachedStatus = null;
     this.inner.step(msg);

@@ -108,22 +108,19 @@ export interface DriverOptions<R> {
    */
   readonly stateMachineApplied?: AppliedPosition | null;
   /**
-   * Milliseconds per protocol tick. Given, the driver keeps the core's clock itself: `tick()` and
-   * every other input first run the ticks that came due on `clock.now()` since the last one. A
-   * process that stalled (a GC pause, SIGSTOP, a swapped-out VM) then sees the time it lost
-   * before it acts on anything that arrived meanwhile: a leader's lease has run out before it
-   * serves a read. Absent (unit tests), each `tick()` is one tick.
+   * Milliseconds per protocol tick. Given, the driver accounts for clock time: each `tick()` of
+   * the runtime's ticker covers one tick, and before every input the driver hands the core any
+   * whole ticks of `clock.now()` no tick covered (Replica.elapse). A process that stalled (a GC
+   * pause, SIGSTOP, a loaded event loop) then acts on nothing before its core knows the time it
+   * lost: a leader's lease has run out before it serves a read. Its timers still take one step
+   * per tick (no burst of elections, heartbeats or retransmissions after a stall). The clock must
+   * be monotonic; time a host spends suspended is not counted by CLOCK_MONOTONIC. Absent (unit
+   * tests), each `tick()` is one tick and nothing else.
    */
   readonly tickMs?: number;
   /** Test-only: a mutant of the protocol (passed to its core) or of the driver (DRIVER_MUTANTS). */
   readonly mutant?: string;
 }
-
-/**
- * The most ticks one catch-up runs: enough to expire any election timeout or lease after a long
- * stall, few enough that a process stopped for hours does not spin through millions of ticks.
- */
-export const MAX_CATCH_UP_TICKS = 1_000;
 
 export class Driver<R> {
   readonly id: NodeId;
@@ -266,25 +263,27 @@ export class Driver<R> {
 
   // ---- inputs -------------------------------------------------------------------------------
 
-  /** The runtime's ticker: the ticks due on the clock (tickMs given), else one tick. */
+  /** The runtime's ticker: one tick of the core's timers, and any time the ticker missed (see DriverOptions.tickMs). */
   tick(): void {
     if (this.stopped) return;
-    if (this.o.tickMs === undefined || this.mutant === 'tick-by-timer') this.core.tick();
-    else this.catchUpTicks();
+    this.core.tick();
+    this.tickedUntil += this.o.tickMs ?? 0;
+    this.catchUpTicks();
     this.kick();
   }
 
-  /** Run the ticks that came due since the last ones (see DriverOptions.tickMs). */
+  /**
+   * Tell the core about clock time no tick covered (see DriverOptions.tickMs and Replica.elapse):
+   * before every input, so that nothing is decided on a clock that stalled.
+   */
   private catchUpTicks(): void {
     const tickMs = this.o.tickMs;
     if (tickMs === undefined || this.mutant === 'tick-by-timer') return;
     // A hair of tolerance: a timer set for one tick may read a clock a rounding error short of it.
-    const due = Math.floor((this.clock.now() - this.tickedUntil) / tickMs + 1e-9);
-    if (due <= 0) return;
-    this.tickedUntil += due * tickMs;
-    const run = Math.min(due, MAX_CATCH_UP_TICKS);
-    if (due > 1) this.log('debug', 'caught up ticks after a stall', { due, run });
-    for (let i = 0; i < run; i++) this.core.tick();
+    const missed = Math.floor((this.clock.now() - this.tickedUntil) / tickMs + 1e-9);
+    if (missed <= 0) return;
+    this.tickedUntil += missed * tickMs;
+    this.core.elapse(missed);
   }
 
   /** A frame from a peer (or, in the simulator, from a client). */
@@ -472,6 +471,8 @@ export class Driver<R> {
     if (this.stopped) return;
     if (err !== null) return this.fail(err);
     this.events.walFsync?.((this.clock.now() - this.savingSince) / 1000);
+    // Finishing may answer reads (a lease read waiting for the first commit): on the time now.
+    this.catchUpTicks();
     this.finish(rd, this.savingAppliedEarly, this.savingSentEarly);
     this.process();
   };

@@ -178,6 +178,16 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     else this.tickElection();
   }
 
+  /**
+   * Time that no tick covered (see Replica.elapse): the lease clock (`ticks`) moves on, so a
+   * leader that stalled wakes with its lease over. The election and heartbeat timers do not: a
+   * follower's lease on its leader then lasts longer in real time, which is the safe side.
+   */
+  elapse(ticks: number): void {
+    assert(Number.isInteger(ticks) && ticks > 0, () => `elapse ${ticks} ticks`);
+    this.ticks += ticks;
+  }
+
   step(m: RaftMessage): void {
     if (m.to !== this.id || m.from === this.id) return;
     if (m.term > this.term) {
