@@ -129,6 +129,13 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private lastExecuted = 0;
   /** Highest sequence number this replica sent a COMMIT for (read-only requests wait for execution to reach it). */
   private highestCommitSent = 0;
+  /**
+   * This replica's own COMMITs whose prepared certificate is not durable yet: in no Ready so far
+   * (`Next`), or in the Ready being persisted (`Outstanding`). Its vote counts towards
+   * committed-local only in advance() (see sendCommit).
+   */
+  private ownCommitsNext: { seq: number; slot: Slot; commit: PbftMessage }[] = [];
+  private ownCommitsOutstanding: { seq: number; slot: Slot; commit: PbftMessage }[] = [];
   private stable: StableCheckpoint = { seq: 0, digest: GENESIS_DIGEST, proof: [] };
   /** This replica's checkpoints not yet stable (and the stable one): digest and state. */
   private readonly ownCheckpoints = new Map<number, { digest: string; data: Uint8Array; msg: SignedCheckpoint }>();
@@ -414,6 +421,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.replyAgainOut = [];
     this.snapshotOut = null;
     this.stableOut = null;
+    this.ownCommitsOutstanding.push(...this.ownCommitsNext);
+    this.ownCommitsNext = [];
     return rd;
   }
 
@@ -432,7 +441,20 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.dirtySlots.add(seq);
   }
 
-  advance(_ready: PbftReady): void {}
+  /**
+   * The Ready is durable: the prepared certificates it carried are on disk, so this replica's own
+   * COMMITs for them count now (a slot since dropped or re-proposed by a view change does not).
+   */
+  advance(_ready: PbftReady): void {
+    const own = this.ownCommitsOutstanding;
+    if (own.length === 0) return;
+    this.ownCommitsOutstanding = [];
+    for (const { seq, slot, commit } of own) {
+      if (this.slots.get(seq) !== slot || slot.ownCommit !== commit || slot.prePrepare === null) continue;
+      slot.commits.set(this.id, slot.prePrepare.digest);
+      this.checkCommitted(seq);
+    }
+  }
 
   status(): PbftStatus {
     return {
@@ -684,10 +706,20 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     const pp = s.prePrepare!;
     const own = this.commitMessage(seq, pp);
     s.ownCommit = own;
-    s.commits.set(this.id, pp.digest);
     if (seq > this.highestCommitSent) this.highestCommitSent = seq;
     this.broadcast({ type: 'commit', view: own.view, seq, digest: own.digest, replica: own.replica, macs: own.macs });
-    this.checkCommitted(seq);
+    // Our own COMMIT counts towards the 2f + 1 only once our prepared certificate is durable
+    // (advance() after this Ready's persist), as the others' COMMITs leave only after theirs is.
+    // The driver executes a committed batch while its Ready is still being written: counted at
+    // once, a power loss could make this replica forget the certificate of a batch it executed,
+    // and with a liar hiding its own, a view change re-issues the sequence number as something else.
+    if (this.mutant === 'count-own-commit-early') {
+      s.commits.set(this.id, pp.digest);
+      this.checkCommitted(seq);
+      return;
+    }
+    this.ownCommitsNext.push({ seq, slot: s, commit: own });
+    this.checkCommitted(seq); // 2f + 1 others may have committed already
   }
 
   private onCommit(m: Extract<PbftMessage, { type: 'commit' }>): void {
