@@ -307,6 +307,11 @@ export class Driver<R> {
   propose(command: Uint8Array, reply: Reply<R>): void {
     if (this.stopped) return reply(new NodeStopped());
     this.catchUpTicks();
+    // Refused before the log (the state machines answer anything that does get there, but a
+    // command nobody can mean should not cost a round of replication).
+    if (!(command instanceof Uint8Array) || command.byteLength === 0) {
+      return reply(new QuorateError('INVALID_ARGUMENT', 'a command is a non-empty byte array'));
+    }
     if (command.byteLength > this.limits.maxCommandBytes) {
       return reply(new QuorateError('REQUEST_TOO_LARGE', `command of ${command.byteLength} bytes exceeds maxCommandBytes=${this.limits.maxCommandBytes}`));
     }

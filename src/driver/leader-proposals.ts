@@ -178,7 +178,10 @@ export class LeaderProposals<R> {
       this.site.sendFrame(out);
     };
     if (!this.site.leadership().leading) return answer(new NotLeader(this.site.leadership().leader));
-    if (!(msg.command instanceof Uint8Array) || msg.command.byteLength > this.limits.maxCommandBytes) {
+    if (!(msg.command instanceof Uint8Array) || msg.command.byteLength === 0) {
+      return answer(new QuorateError('INVALID_ARGUMENT', 'a forwarded command is a non-empty byte array'));
+    }
+    if (msg.command.byteLength > this.limits.maxCommandBytes) {
       return answer(new QuorateError('REQUEST_TOO_LARGE', `forwarded command exceeds maxCommandBytes=${this.limits.maxCommandBytes}`));
     }
     this.proposeHere(msg.command, answer);
