@@ -6,6 +6,7 @@
  * followers do. A linearizable read waits for a read point the protocol confirmed (ReadIndex),
  * then for the state machine to reach it.
  */
+import { assert } from '../core/assert.js';
 import { NotLeader, ProposalDropped, QuorateError } from '../core/errors.js';
 import type { Index, NodeId, Term } from '../core/ids.js';
 import type { ReadState } from '../core/replica.js';
@@ -50,7 +51,10 @@ export class LeaderProposals<R> {
   private requests = 0;
 
   constructor(private readonly site: ProposalSite, clock: ClockPort, private readonly limits: DriverLimits) {
-    this.proposals = new Waiters(clock, 'maxPendingProposals', limits.maxPendingProposals);
+    // An index is waited for again only after the log was truncated there and a later leader
+    // (this member, re-elected) appended another command at it: the first one is gone.
+    this.proposals = new Waiters(clock, 'maxPendingProposals', limits.maxPendingProposals,
+      (index) => new ProposalDropped(`the log was truncated at index ${index} before the command committed`));
     this.forwarded = new Waiters(clock, 'maxPendingProposals', limits.maxPendingProposals);
     this.reads = new Waiters(clock, 'maxPendingReads', limits.maxPendingReads);
   }
@@ -77,9 +81,12 @@ export class LeaderProposals<R> {
     } catch (err) {
       return reply(err as Error);
     }
+    const earlier = this.proposalTerms.get(at.index);
+    assert(earlier === undefined || earlier < at.term, () => `index ${at.index} is appended again only in a later term (${earlier} → ${at.term})`);
     this.proposalTerms.set(at.index, at.term);
     this.proposals.wait(at.index, this.limits.proposalTimeoutMs, 'proposal', (err, value) => {
-      this.proposalTerms.delete(at.index);
+      // A waiter superseded at this index is answered after the new term was recorded: keep it.
+      if (this.proposalTerms.get(at.index) === at.term) this.proposalTerms.delete(at.index);
       reply(err, value);
     });
     this.site.kick();

@@ -1,8 +1,10 @@
 /**
  * Bounded sets of callers waiting for something the protocol will tell us later: a proposal's
  * result (keyed by log index) or a read point (keyed by request id). Each waiter has a deadline
- * on the driver's clock; nothing waits forever and nothing grows without bound.
+ * on the driver's clock; nothing waits forever and nothing grows without bound, and every caller
+ * is answered exactly once (by its value, an error, its deadline, or a stop).
  */
+import { assert } from '../core/assert.js';
 import { QuorateError, TooManyRequests } from '../core/errors.js';
 import type { ClockPort, TimerHandle } from './ports.js';
 
@@ -24,10 +26,16 @@ interface Waiter<T> {
 export class Waiters<K, T> {
   private readonly waiting = new Map<K, Waiter<T>>();
 
+  /**
+   * `superseded`: how a waiter is answered when another registers under its key (a log index
+   * reused after a truncation: the first command is gone from the log). Absent: keys are unique
+   * (request ids), and a second waiter under one key is a bug.
+   */
   constructor(
     private readonly clock: ClockPort,
     private readonly limitName: string,
     private readonly limit: number,
+    private readonly superseded?: (key: K) => Error,
   ) {}
 
   get size(): number {
@@ -44,6 +52,11 @@ export class Waiters<K, T> {
 
   /** Register a waiter; answers at once with TooManyRequests when the limit is reached. */
   wait(key: K, timeoutMs: number, what: string, reply: Reply<T>): void {
+    if (this.waiting.has(key)) {
+      const superseded = this.superseded;
+      assert(superseded !== undefined, () => `one waiter per key: ${String(key)} is already waited for`);
+      this.reject(key, superseded(key));
+    }
     if (this.full) {
       reply(new TooManyRequests(this.limitName, this.limit));
       return;
