@@ -84,17 +84,19 @@ export class LeaderProposals<R> {
     const earlier = this.proposalTerms.get(at.index);
     assert(earlier === undefined || earlier < at.term, () => `index ${at.index} is appended again only in a later term (${earlier} → ${at.term})`);
     this.proposalTerms.set(at.index, at.term);
-    this.proposals.wait(at.index, this.limits.proposalTimeoutMs, 'proposal', (err, value) => {
+    const waiting = this.proposals.wait(at.index, this.limits.proposalTimeoutMs, 'proposal', (err, value) => {
       // A waiter superseded at this index is answered after the new term was recorded: keep it.
       if (this.proposalTerms.get(at.index) === at.term) this.proposalTerms.delete(at.index);
       reply(err, value);
     });
+    assert(waiting, 'a proposal appended to the log has a waiter (room was checked before appending)');
     this.site.kick();
   }
 
   readBarrier(reply: Reply<void>): void {
     const requestId = this.nextRequestId();
-    this.reads.wait(requestId, this.limits.readTimeoutMs, 'linearizable read', (err) => reply(err));
+    // Turned away (too many reads waiting): then the core is not asked either.
+    if (!this.reads.wait(requestId, this.limits.readTimeoutMs, 'linearizable read', (err) => reply(err))) return;
     try {
       this.site.askReadIndex(requestId);
     } catch (err) {
@@ -171,7 +173,9 @@ export class LeaderProposals<R> {
 
   private forward(leader: NodeId, command: Uint8Array, reply: Reply<R>): void {
     const requestId = this.nextRequestId();
-    this.forwarded.wait(requestId, this.limits.proposalTimeoutMs, 'forwarded proposal', reply);
+    // Turned away (too many forwarded proposals waiting): then the command is not sent either,
+    // or it would commit behind the caller's back and a retry would apply it twice.
+    if (!this.forwarded.wait(requestId, this.limits.proposalTimeoutMs, 'forwarded proposal', reply)) return;
     const frame: ForwardProposal = { kind: 'forward-proposal', from: this.site.id, to: leader, requestId, command };
     if (!this.site.sendFrame(frame)) this.forwarded.reject(requestId, new QuorateError('UNAVAILABLE', `cannot reach the leader ${leader}; retry`));
   }

@@ -50,8 +50,11 @@ export class Waiters<K, T> {
     return this.waiting.has(key);
   }
 
-  /** Register a waiter; answers at once with TooManyRequests when the limit is reached. */
-  wait(key: K, timeoutMs: number, what: string, reply: Reply<T>): void {
+  /**
+   * Register a waiter, true; or answer at once with TooManyRequests when the limit is reached,
+   * false: the caller was turned away, so whatever it waits for must not be started.
+   */
+  wait(key: K, timeoutMs: number, what: string, reply: Reply<T>): boolean {
     if (this.waiting.has(key)) {
       const superseded = this.superseded;
       assert(superseded !== undefined, () => `one waiter per key: ${String(key)} is already waited for`);
@@ -59,7 +62,7 @@ export class Waiters<K, T> {
     }
     if (this.full) {
       reply(new TooManyRequests(this.limitName, this.limit));
-      return;
+      return false;
     }
     const timer = this.clock.setTimer(timeoutMs, () => {
       if (this.waiting.get(key)?.timer !== timer) return;
@@ -67,6 +70,7 @@ export class Waiters<K, T> {
       reply(new RequestTimeout(what, timeoutMs));
     });
     this.waiting.set(key, { reply, timer });
+    return true;
   }
 
   resolve(key: K, value: T): boolean {
