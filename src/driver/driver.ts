@@ -530,7 +530,7 @@ export class Driver<R> {
     }
     if (this.leaderModel !== null) {
       if (rd.readStates.length > 0) this.leaderModel.readPointsConfirmed(rd.readStates);
-      else this.leaderModel.releaseReads();
+      else this.leaderModel.releaseApplied();
     }
   }
 

@@ -2,8 +2,8 @@
  * Proposals and reads under the `leader` client model (crash-fault protocols): a command is
  * appended by the leader and answered once it is applied at the index *and term* it was
  * appended at (another term there means it was lost in a leader change). A member that is not
- * the leader forwards the command to the one it knows and relays the answer, as etcd's
- * followers do. A linearizable read waits for a read point the protocol confirmed (ReadIndex),
+ * the leader forwards the command to the one it knows and relays the answer once it has applied
+ * the command itself, as etcd's followers do. A linearizable read waits for a read point the protocol confirmed (ReadIndex),
  * then for the state machine to reach it.
  */
 import { assert } from '../core/assert.js';
@@ -45,6 +45,13 @@ export class LeaderProposals<R> {
   /** Term each waiting proposal was appended in: a different term at that index means it was lost. */
   private readonly proposalTerms = new Map<number, Term>();
   private readonly forwarded: Waiters<string, R>;
+  /**
+   * Results of forwarded proposals the leader applied at an index this member has not applied
+   * yet, by request id: each is answered once this member applied that far (as etcd's member
+   * that took a request answers only after applying it). One per forwarded waiter at most: an
+   * entry leaves with its waiter, however that is answered.
+   */
+  private readonly appliedAtLeader = new Map<string, { readonly index: Index; readonly result: R }>();
   private readonly reads: Waiters<string, Index>;
   /** Read points confirmed by the protocol, waiting for the state machine to reach them. */
   private readonly readPoints: ReadState[] = emptyObjectArray();
@@ -70,8 +77,11 @@ export class LeaderProposals<R> {
     this.forward(leader, command, reply);
   }
 
-  /** Append a command (or a membership change, through `append`) here and wait for it to apply. */
-  proposeHere(command: Uint8Array, reply: Reply<R | undefined>, append: () => { index: Index; term: Term } = () => this.site.appendToLog(command)): void {
+  /**
+   * Append a command (or a membership change, through `append`) here and wait for it to apply;
+   * `reply` also learns the index it was applied at.
+   */
+  proposeHere(command: Uint8Array, reply: AppliedReply<R | undefined>, append: () => { index: Index; term: Term } = () => this.site.appendToLog(command)): void {
     // Check the bound before appending: a command in the log whose caller was turned away would
     // still commit, which is confusing for the caller's retry logic.
     if (this.proposals.full) return reply(new QuorateError('TOO_MANY_REQUESTS', `too many requests: limit maxPendingProposals=${this.limits.maxPendingProposals} reached; back off and retry`));
@@ -87,7 +97,8 @@ export class LeaderProposals<R> {
     const waiting = this.proposals.wait(at.index, this.limits.proposalTimeoutMs, 'proposal', (err, value) => {
       // A waiter superseded at this index is answered after the new term was recorded: keep it.
       if (this.proposalTerms.get(at.index) === at.term) this.proposalTerms.delete(at.index);
-      reply(err, value);
+      if (err === null) reply(null, value, at.index);
+      else reply(err);
     });
     assert(waiting, 'a proposal appended to the log has a waiter (room was checked before appending)');
     this.site.kick();
@@ -116,11 +127,12 @@ export class LeaderProposals<R> {
 
   readPointsConfirmed(states: readonly ReadState[]): void {
     for (const rs of states) this.readPoints.push(rs);
-    this.releaseReads();
+    this.releaseApplied();
   }
 
-  /** Serve the reads whose read point the state machine has reached. */
-  releaseReads(): void {
+  /** The state machine applied more: serve the reads and forwarded proposals it has reached. */
+  releaseApplied(): void {
+    this.releaseForwarded();
     if (this.readPoints.length === 0) return;
     const applied = this.site.appliedIndex();
     let kept = 0;
@@ -131,6 +143,25 @@ export class LeaderProposals<R> {
     this.readPoints.length = kept;
   }
 
+  /** Answer the forwarded proposals whose index the state machine has reached. */
+  private releaseForwarded(): void {
+    if (this.appliedAtLeader.size === 0) return;
+    const applied = this.site.appliedIndex();
+    for (const [requestId, { index, result }] of this.appliedAtLeader) {
+      if (index <= applied) this.forwarded.resolve(requestId, result); // its reply drops the entry
+    }
+  }
+
+  /** The leader applied a forwarded command at `index` (unknown from members that predate it). */
+  private forwardedApplied(requestId: string, result: R, index: Index | undefined): void {
+    if (index === undefined || index <= this.site.appliedIndex()) {
+      this.forwarded.resolve(requestId, result);
+      return;
+    }
+    if (!this.forwarded.has(requestId)) return; // answered already (its deadline passed)
+    this.appliedAtLeader.set(requestId, { index, result });
+  }
+
   /** A frame about forwarding; false if it is not one. */
   receive(frame: NodeMessage): boolean {
     switch (frame.kind) {
@@ -138,7 +169,7 @@ export class LeaderProposals<R> {
         this.answerForwarded(frame);
         return true;
       case 'forward-result':
-        if (frame.ok) this.forwarded.resolve(frame.requestId, frame.result as R);
+        if (frame.ok) this.forwardedApplied(frame.requestId, frame.result as R, Number.isSafeInteger(frame.index) ? frame.index as Index : undefined);
         else this.forwarded.reject(frame.requestId, reviveError(frame.error));
         return true;
       default:
@@ -156,7 +187,8 @@ export class LeaderProposals<R> {
     // An error costs a stack trace: made only when someone waits for it (leaders come and go often).
     if (this.forwarded.size === 0 && this.reads.size === 0) return;
     const err = new QuorateError('UNAVAILABLE', `leader ${oldLeader} is gone; retry`);
-    this.forwarded.rejectAll(err);
+    // A proposal the old leader applied already stands: it waits for this member's apply only.
+    this.forwarded.rejectAll(err, (requestId) => this.appliedAtLeader.has(requestId));
     this.reads.rejectAll(err);
   }
 
@@ -165,6 +197,7 @@ export class LeaderProposals<R> {
     this.forwarded.rejectAll(err);
     this.reads.rejectAll(err);
     this.readPoints.length = 0;
+    assert(this.appliedAtLeader.size === 0, 'a result waiting for this member to apply leaves with its waiter');
   }
 
   private nextRequestId(): string {
@@ -175,16 +208,20 @@ export class LeaderProposals<R> {
     const requestId = this.nextRequestId();
     // Turned away (too many forwarded proposals waiting): then the command is not sent either,
     // or it would commit behind the caller's back and a retry would apply it twice.
-    if (!this.forwarded.wait(requestId, this.limits.proposalTimeoutMs, 'forwarded proposal', reply)) return;
+    const answer: Reply<R> = (err, value) => {
+      this.appliedAtLeader.delete(requestId);
+      reply(err, value);
+    };
+    if (!this.forwarded.wait(requestId, this.limits.proposalTimeoutMs, 'forwarded proposal', answer)) return;
     const frame: ForwardProposal = { kind: 'forward-proposal', from: this.site.id, to: leader, requestId, command };
     if (!this.site.sendFrame(frame)) this.forwarded.reject(requestId, new QuorateError('UNAVAILABLE', `cannot reach the leader ${leader}; retry`));
   }
 
   private answerForwarded(msg: ForwardProposal): void {
-    const answer = (err: Error | null, value?: R | undefined): void => {
+    const answer: AppliedReply<R | undefined> = (err, value, index) => {
       if (!this.site.running) return;
       const out: ForwardResult = err === null
-        ? { kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: true, result: value }
+        ? { kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: true, result: value, ...(index === undefined ? {} : { index }) }
         : { kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: false, error: toForwardedError(err) };
       this.site.sendFrame(out);
     };
@@ -198,6 +235,9 @@ export class LeaderProposals<R> {
     this.proposeHere(msg.command, answer);
   }
 }
+
+/** A proposal's continuation: an error, or the result and the log index it was applied at. */
+export type AppliedReply<T> = (err: Error | null, value?: T, index?: Index) => void;
 
 /**
  * An empty array made holding objects from the start: V8 gives `[]` small-integer elements and

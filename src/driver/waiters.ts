@@ -87,8 +87,11 @@ export class Waiters<K, T> {
     return true;
   }
 
-  rejectAll(err: Error): void {
-    for (const key of [...this.waiting.keys()]) this.reject(key, err);
+  /** Answer every waiter with `err`, but those `keep` names. */
+  rejectAll(err: Error, keep?: (key: K) => boolean): void {
+    for (const key of [...this.waiting.keys()]) {
+      if (keep === undefined || !keep(key)) this.reject(key, err);
+    }
   }
 
   private take(key: K): Waiter<T> | undefined {

@@ -55,3 +55,41 @@ test('a follower with too many reads waiting refuses the next one and does not a
   const asked = c.sent.filter((f) => f.from === 'n2' && isProtocolMessage(f, 'read-index'));
   assert.equal(asked.length, 1, 'the leader was asked for one read point');
 });
+
+test('a follower answers a forwarded proposal only once it applied the command itself (read your writes there)', () => {
+  const c = threeMembers();
+  const n2 = c.driver('n2');
+  // n2 hears nothing of the leader's log for now: n1 and n3 commit the command without it.
+  c.hold = (f) => f.from === 'n1' && f.to === 'n2' && f.kind === 'protocol';
+  const a = new Answer<RegisterResult>();
+  let seenWhenAnswered: number | null | undefined;
+  n2.propose(putCommand(1, 'x', 1), (err, value) => {
+    seenWhenAnswered = registers(c, 'n2').get('x');
+    a.reply(err, value);
+  });
+  c.tick(3, 'n1');
+  assert.ok(c.sent.some((f) => f.kind === 'forward-result' && f.to === 'n2'), 'the leader applied it and answered n2');
+  assert.equal(a.answered, false, 'n2 has not applied it: its caller waits');
+  c.hold = () => false;
+  c.releaseHeld();
+  c.tick(2, 'n1');
+  assert.equal(a.outcome, 'ok');
+  assert.equal(seenWhenAnswered, 1, 'when the caller is answered, a read at n2 sees the write');
+});
+
+test('a forwarded proposal the follower cannot apply in time is answered by its deadline, and forgotten', () => {
+  const c = threeMembers({ proposalTimeoutMs: 5_000 });
+  const n2 = c.driver('n2');
+  c.hold = (f) => f.from === 'n1' && f.to === 'n2' && f.kind === 'protocol';
+  const a = new Answer<RegisterResult>();
+  n2.propose(putCommand(1, 'x', 1), a.reply);
+  c.tick(3, 'n1');
+  assert.equal(a.answered, false);
+  c.clock.advance(5_000);
+  assert.equal(a.outcome, 'TIMEOUT');
+  assert.equal(n2.pendingProposals(), 0);
+  c.hold = () => false;
+  c.releaseHeld();
+  c.tick(2, 'n1');
+  assert.equal(a.answers.length, 1, 'answered once');
+});
