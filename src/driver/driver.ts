@@ -28,7 +28,7 @@ import type { AppliedPosition, ApplyOutput, DurableStateMachine, ProtocolDefinit
 import type { Envelope, LogEntry, Membership, Persist, Ready, Replica, ReplicaStatus, Snapshot, StateMachine } from '../core/replica.js';
 import { CheckedReplica } from './checked-replica.js';
 import { CommandHost } from './command-host.js';
-import { LeaderProposals } from './leader-proposals.js';
+import { LeaderProposals, type Leadership } from './leader-proposals.js';
 import { driverLimits, type DriverLimits } from './limits.js';
 import { isDriverMutant, type DriverMutant } from './mutants.js';
 import { silentLogger, type ClockPort, type Logger, type NetworkPort, type StoragePort } from './ports.js';
@@ -157,8 +157,8 @@ export class Driver<R> {
   private snapshotWaiters: Reply<void>[] = [];
   /** Replies produced by applying a Ready before its persist is durable; they leave with `send`. */
   private heldReplies: Envelope[] = [];
-  private lastLeader: NodeId | null = null;
-  private lastTerm = -1;
+  /** Leadership as last noticed (after a step that handed out a Ready). */
+  private lastLeadership: Leadership = { leader: null, term: -1 as Term, leading: false };
   private membershipChanged = false;
   private readonly output: ApplyOutput<Envelope, R>;
   /** Clock time up to which ticks have run (tickMs given). */
@@ -586,14 +586,12 @@ export class Driver<R> {
 
   private noticeChanges(): void {
     const s = this.core.status();
-    if (s.leader !== this.lastLeader || s.term !== this.lastTerm) {
-      if (s.leader !== this.lastLeader) {
-        this.log('info', s.leader === null ? 'no leader' : `leader is ${s.leader}`, { term: s.term });
-        if (this.lastLeader !== null) this.leaderModel?.leaderGone(this.lastLeader);
-      }
-      this.lastLeader = s.leader;
-      this.lastTerm = s.term;
-      this.events.leader?.(s);
+    const before = this.lastLeadership;
+    if (s.leader !== before.leader || s.term !== before.term || s.leading !== before.leading) {
+      if (s.leader !== before.leader) this.log('info', s.leader === null ? 'no leader' : `leader is ${s.leader}`, { term: s.term });
+      this.lastLeadership = { leader: s.leader, term: s.term, leading: s.leading };
+      this.leaderModel?.leadershipChanged(before, this.lastLeadership);
+      if (s.leader !== before.leader || s.term !== before.term) this.events.leader?.(s);
     }
     if (this.membershipChanged) {
       this.membershipChanged = false;

@@ -7,13 +7,21 @@
  * then for the state machine to reach it.
  */
 import { assert } from '../core/assert.js';
-import { NotLeader, ProposalDropped, QuorateError } from '../core/errors.js';
+import { LeaderChanged, NotLeader, ProposalDropped, QuorateError } from '../core/errors.js';
 import type { Index, NodeId, Term } from '../core/ids.js';
 import type { ReadState } from '../core/replica.js';
 import type { ClockPort } from './ports.js';
 import { Waiters, type Reply } from './waiters.js';
 import type { ForwardedError, ForwardProposal, ForwardResult, NodeMessage } from './wire.js';
 import type { DriverLimits } from './limits.js';
+
+/** Who leads, as the core reports it. */
+export interface Leadership {
+  readonly leader: NodeId | null;
+  readonly term: Term;
+  /** This member leads. */
+  readonly leading: boolean;
+}
 
 /** What the proposals need of the driver around them. */
 export interface ProposalSite {
@@ -178,18 +186,29 @@ export class LeaderProposals<R> {
   }
 
   /**
-   * The leader changed. Proposals forwarded to, and reads waiting on, the old leader would
-   * otherwise wait out their whole timeout (longer than a short lease's TTL): fail them now so
-   * callers retry at the new leader. A retried proposal carries the same session: at most once.
+   * The known leader or term changed. Callers waiting on the old leadership are answered now
+   * with LeaderChanged (etcd: "leader changed"), so they retry at once instead of waiting out
+   * their whole timeout (longer than a short lease's TTL):
+   * - this member led and no longer does, or leads again in a later term: the proposals it
+   *   appended may still commit or be lost, and its core dropped the read points it had not
+   *   confirmed;
+   * - another member led and is gone (or began a new term): proposals forwarded to it and reads
+   *   it was asked to confirm are lost with its leadership.
+   * A retried proposal carries the same session: it takes effect at most once. What already
+   * stands is kept: reads whose point was confirmed, and forwarded proposals the old leader
+   * applied; they wait only for this member's apply.
    */
-  leaderGone(oldLeader: NodeId): void {
-    if (oldLeader === this.site.id) return;
+  leadershipChanged(before: Leadership, after: Leadership): void {
+    const newTerm = after.term !== before.term;
+    const ownEnded = before.leading && (!after.leading || newTerm);
+    const otherEnded = !before.leading && before.leader !== null && (after.leader !== before.leader || newTerm);
+    if (!ownEnded && !otherEnded) return;
     // An error costs a stack trace: made only when someone waits for it (leaders come and go often).
-    if (this.forwarded.size === 0 && this.reads.size === 0) return;
-    const err = new QuorateError('UNAVAILABLE', `leader ${oldLeader} is gone; retry`);
-    // A proposal the old leader applied already stands: it waits for this member's apply only.
-    this.forwarded.rejectAll(err, (requestId) => this.appliedAtLeader.has(requestId));
-    this.reads.rejectAll(err);
+    if ((!ownEnded || this.proposals.size === 0) && this.forwarded.size === 0 && this.reads.size === 0) return;
+    if (ownEnded) this.proposals.rejectAll(new LeaderChanged(after.leader, 'proposal'));
+    this.forwarded.rejectAll(new LeaderChanged(after.leader, 'proposal'), (requestId) => this.appliedAtLeader.has(requestId));
+    const confirmed = new Set(this.readPoints.map((rs) => rs.requestId));
+    this.reads.rejectAll(new LeaderChanged(after.leader, 'read'), (requestId) => confirmed.has(requestId));
   }
 
   stop(err: Error): void {
@@ -251,7 +270,7 @@ function emptyObjectArray<T>(): T[] {
 }
 
 function toForwardedError(err: Error): ForwardedError {
-  if (err instanceof NotLeader) return { code: err.code, message: err.message, leaderHint: err.leaderHint };
+  if (err instanceof NotLeader || err instanceof LeaderChanged) return { code: err.code, message: err.message, leaderHint: err.leaderHint };
   if (err instanceof QuorateError) return { code: err.code, message: err.message, leaderHint: null };
   return { code: 'UNAVAILABLE', message: err.message, leaderHint: null };
 }
@@ -259,5 +278,6 @@ function toForwardedError(err: Error): ForwardedError {
 function reviveError(e: ForwardResult['error']): Error {
   if (e === undefined) return new QuorateError('UNAVAILABLE', 'forwarded proposal failed without a reason');
   if (e.code === 'NOT_LEADER') return new NotLeader(e.leaderHint);
+  if (e.code === 'LEADER_CHANGED') return new LeaderChanged(e.leaderHint, 'proposal');
   return new QuorateError(e.code, e.message);
 }

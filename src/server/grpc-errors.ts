@@ -72,6 +72,7 @@ export function toGrpcError(err: unknown): ServiceError {
       case 'NO_LEADER':
         return grpcError(Status.UNAVAILABLE, 'etcdserver: no leader');
       case 'PROPOSAL_DROPPED':
+      case 'LEADER_CHANGED':
         return grpcError(Status.UNAVAILABLE, 'etcdserver: leader changed');
       case 'TIMEOUT':
         return grpcError(Status.UNAVAILABLE, 'etcdserver: request timed out');

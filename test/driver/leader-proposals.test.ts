@@ -93,3 +93,59 @@ test('a forwarded proposal the follower cannot apply in time is answered by its 
   c.tick(2, 'n1');
   assert.equal(a.answers.length, 1, 'answered once');
 });
+
+/**
+ * n1 leads; cut off, it takes `waiting` (which cannot reach a quorum); n2 is elected meanwhile. The
+ * link heals, but n2's log-carrying appends to n1 are held back: n1 learns of the new term from a
+ * heartbeat and steps down, and nothing n1 applies could answer what waits there. The test's
+ * clock never moves, so no deadline can have fired.
+ */
+function deposeN1(waiting: (n1: ReturnType<TestCluster<RegisterResult>['driver']>) => void): TestCluster<RegisterResult> {
+  const c = threeMembers();
+  c.isolate('n1');
+  waiting(c.driver('n1'));
+  c.settle();
+  c.elect('n2');
+  c.heal();
+  c.hold = (f) => f.to === 'n1' && isProtocolMessage(f, 'append');
+  c.tick(2, 'n2');
+  assert.equal(c.driver('n1').isLeader(), false, 'n1 stepped down');
+  assert.ok(c.driver('n1').status().term > 2 || c.driver('n1').status().leader === 'n2', 'n1 knows the new term');
+  return c;
+}
+
+test('a proposal waiting on a leader that is deposed is answered at once with leader-changed, not by its timeout', () => {
+  const a = new Answer<RegisterResult>();
+  deposeN1((n1) => n1.propose(putCommand(1, 'x', 1), a.reply));
+  assert.equal(a.outcome, 'LEADER_CHANGED', 'answered when n1 stepped down, with no time passed');
+  const err = a.answers[0]!.err as Error & { leaderHint?: string };
+  assert.equal(err.leaderHint, 'n2', 'the caller learns where to retry');
+});
+
+test('a read waiting on a leader that is deposed is answered at once with leader-changed, not by its timeout', () => {
+  const read = new Answer<void>();
+  deposeN1((n1) => n1.readBarrier(read.reply));
+  assert.equal(read.outcome, 'LEADER_CHANGED', 'answered when n1 stepped down, with no time passed');
+  const err = read.answers[0]!.err as Error & { leaderHint?: string };
+  assert.equal(err.leaderHint, 'n2');
+});
+
+test('a read and a forwarded proposal waiting at a follower whose leader is deposed are answered with leader-changed', () => {
+  const c = threeMembers();
+  const n3 = c.driver('n3');
+  // n1 never answers: the read point and the forwarded command reach it, nothing comes back.
+  c.hold = (f) => f.from === 'n1' && f.to === 'n3';
+  const read = new Answer<void>();
+  const write = new Answer<RegisterResult>();
+  n3.readBarrier(read.reply);
+  n3.propose(putCommand(1, 'x', 1), write.reply);
+  c.settle();
+  assert.equal(read.answered || write.answered, false, 'both wait on n1');
+  c.isolate('n1');
+  c.hold = () => false;
+  c.held.length = 0;
+  c.elect('n2');
+  assert.equal(n3.status().leader, 'n2');
+  assert.equal(read.outcome, 'LEADER_CHANGED');
+  assert.equal(write.outcome, 'LEADER_CHANGED');
+});
