@@ -155,6 +155,8 @@ export class Driver<R> {
   private stopped = false;
   private snapshotting = false;
   private snapshotWaiters: Reply<void>[] = [];
+  /** Callers of snapshotNow() waiting for the snapshot being saved (a stop answers them too). */
+  private readonly snapshotSaving: Reply<void>[] = [];
   /** Replies produced by applying a Ready before its persist is durable; they leave with `send`. */
   private heldReplies: Envelope[] = [];
   /** Leadership as last noticed (after a step that handed out a Ready). */
@@ -362,9 +364,14 @@ export class Driver<R> {
     this.storage.close(done);
   }
 
-  /** The process died: drop everything at once, no callbacks (the simulator's crash). */
+  /**
+   * The process died (the simulator's crash): drop everything at once. Nothing more is written,
+   * sent or applied, and no storage callback is acted on; callers still waiting are told STOPPED,
+   * as a client of a dead process sees its connection fail, rather than left hanging.
+   */
   kill(): void {
-    this.stopped = true;
+    if (this.stopped) return;
+    this.halt();
   }
 
   // ---- introspection ------------------------------------------------------------------------
@@ -541,10 +548,11 @@ export class Driver<R> {
     this.core.compact(meta.index, data);
     this.entriesSinceSnapshot = 0;
     this.snapshotting = true;
-    const waiters = this.snapshotWaiters.splice(0);
+    this.snapshotSaving.push(...this.snapshotWaiters.splice(0));
     this.storage.saveSnapshot({ meta, data }, (err) => {
       this.snapshotting = false;
-      if (this.stopped) return;
+      if (this.stopped) return; // its waiters were told STOPPED
+      const waiters = this.snapshotSaving.splice(0);
       if (err !== null) {
         for (const w of waiters) w(err);
         return this.fail(err);
@@ -612,6 +620,7 @@ export class Driver<R> {
     this.leaderModel?.stop(err);
     this.quorumModel?.stop(err);
     for (const w of this.snapshotWaiters.splice(0)) w(err);
+    for (const w of this.snapshotSaving.splice(0)) w(err);
   }
 
   private fail(err: Error): void {
