@@ -9,7 +9,7 @@ export * from './check/index.js';
 export { runSeed, failed, type SeedReport } from './sim/run.js';
 export { DEFAULT_SIM_OPTIONS, FAULT_KINDS, type FaultKind, type SimOptions } from './sim/options.js';
 export { FAULTS } from './sim/nemesis.js';
-export { RegisterKv, encodeCommand, type RegisterOp, type RegisterResult, type SessionCommand } from './statemachine/register-kv.js';
+export { RegisterKv, encodeCommand, decodeCommand, type RegisterOp, type RegisterResult, type SessionCommand } from './statemachine/register-kv.js';
 export * from './node/index.js';
 export { DurableStorage, StorageCorruptError } from './storage/index.js';
 export { PeerTransport, DEFAULT_TRANSPORT_LIMITS, type PeerAddress } from './transport/index.js';

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'NOT_LEADER'
   | 'NO_LEADER'
   | 'PROPOSAL_DROPPED'
+  | 'LEADER_CHANGED'
   | 'TOO_MANY_REQUESTS'
   | 'REQUEST_TOO_LARGE'
   | 'CONFIG_CHANGE_IN_PROGRESS'
@@ -68,5 +69,23 @@ export class ProposalDropped extends QuorateError {
   override readonly name = 'ProposalDropped';
   constructor(reason: string) {
     super('PROPOSAL_DROPPED', `proposal dropped: ${reason}; retry`);
+  }
+}
+
+/**
+ * The leadership a request waited on ended (its leader was deposed, or a new term began) before
+ * the request was answered: a proposal may still commit or may be lost, a read was not served.
+ * Retry, at `leaderHint` if one is known; a retried proposal with the same session takes effect
+ * at most once. etcd answers this case with "etcdserver: leader changed".
+ */
+export class LeaderChanged extends QuorateError {
+  override readonly name = 'LeaderChanged';
+  constructor(readonly leaderHint: NodeId | null, what: 'proposal' | 'read') {
+    super(
+      'LEADER_CHANGED',
+      what === 'proposal'
+        ? 'leader changed before the proposal was answered; it may still commit: retry with the same session'
+        : 'leader changed before the read was confirmed; retry',
+    );
   }
 }

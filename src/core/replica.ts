@@ -207,6 +207,12 @@ export interface ReplicaOptions<H> {
 /**
  * A deterministic state machine above the log. `apply` must depend only on its inputs and the
  * machine's own state, so every replica computes the same results.
+ *
+ * `apply`, `query` and `applyConfig` are total: they decode the command themselves and answer
+ * bytes that are no command with an error *result*, never an exception. The log holds whatever
+ * was ordered (a faulty member, or a Byzantine one as its own client, can order any bytes), and
+ * an exception there stops every member that applies it, again on every restart. Only a failed
+ * assertion (a bug) may stop a member.
  */
 export interface StateMachine<R = unknown> {
   apply(command: Uint8Array, index: Index): R;

@@ -28,7 +28,7 @@ import type { AppliedPosition, ApplyOutput, DurableStateMachine, ProtocolDefinit
 import type { Envelope, LogEntry, Membership, Persist, Ready, Replica, ReplicaStatus, Snapshot, StateMachine } from '../core/replica.js';
 import { CheckedReplica } from './checked-replica.js';
 import { CommandHost } from './command-host.js';
-import { LeaderProposals } from './leader-proposals.js';
+import { LeaderProposals, type Leadership } from './leader-proposals.js';
 import { driverLimits, type DriverLimits } from './limits.js';
 import { isDriverMutant, type DriverMutant } from './mutants.js';
 import { silentLogger, type ClockPort, type Logger, type NetworkPort, type StoragePort } from './ports.js';
@@ -152,10 +152,12 @@ export class Driver<R> {
   private stopped = false;
   private snapshotting = false;
   private snapshotWaiters: Reply<void>[] = [];
+  /** Callers of snapshotNow() waiting for the snapshot being saved (a stop answers them too). */
+  private readonly snapshotSaving: Reply<void>[] = [];
   /** Replies produced by applying a Ready before its persist is durable; they leave with `send`. */
   private heldReplies: Envelope[] = [];
-  private lastLeader: NodeId | null = null;
-  private lastTerm = -1;
+  /** Leadership as last noticed (after a step that handed out a Ready). */
+  private lastLeadership: Leadership = { leader: null, term: -1 as Term, leading: false };
   private membershipChanged = false;
   private readonly output: ApplyOutput<Envelope, R>;
   /** Clock time up to which ticks have run (tickMs given). */
@@ -306,6 +308,11 @@ export class Driver<R> {
   propose(command: Uint8Array, reply: Reply<R>): void {
     if (this.stopped) return reply(new NodeStopped());
     this.catchUpTicks();
+    // Refused before the log (the state machines answer anything that does get there, but a
+    // command nobody can mean should not cost a round of replication).
+    if (!(command instanceof Uint8Array) || command.byteLength === 0) {
+      return reply(new QuorateError('INVALID_ARGUMENT', 'a command is a non-empty byte array'));
+    }
     if (command.byteLength > this.limits.maxCommandBytes) {
       return reply(new QuorateError('REQUEST_TOO_LARGE', `command of ${command.byteLength} bytes exceeds maxCommandBytes=${this.limits.maxCommandBytes}`));
     }
@@ -356,9 +363,14 @@ export class Driver<R> {
     this.storage.close(done);
   }
 
-  /** The process died: drop everything at once, no callbacks (the simulator's crash). */
+  /**
+   * The process died (the simulator's crash): drop everything at once. Nothing more is written,
+   * sent or applied, and no storage callback is acted on; callers still waiting are told STOPPED,
+   * as a client of a dead process sees its connection fail, rather than left hanging.
+   */
   kill(): void {
-    this.stopped = true;
+    if (this.stopped) return;
+    this.halt();
   }
 
   // ---- introspection ------------------------------------------------------------------------
@@ -526,7 +538,7 @@ export class Driver<R> {
     }
     if (this.leaderModel !== null) {
       if (rd.readStates.length > 0) this.leaderModel.readPointsConfirmed(rd.readStates);
-      else this.leaderModel.releaseReads();
+      else this.leaderModel.releaseApplied();
     }
   }
 
@@ -537,10 +549,11 @@ export class Driver<R> {
     this.core.compact(meta.index, data);
     this.entriesSinceSnapshot = 0;
     this.snapshotting = true;
-    const waiters = this.snapshotWaiters.splice(0);
+    this.snapshotSaving.push(...this.snapshotWaiters.splice(0));
     this.storage.saveSnapshot({ meta, data }, (err) => {
       this.snapshotting = false;
-      if (this.stopped) return;
+      if (this.stopped) return; // its waiters were told STOPPED
+      const waiters = this.snapshotSaving.splice(0);
       if (err !== null) {
         for (const w of waiters) w(err);
         return this.fail(err);
@@ -582,14 +595,12 @@ export class Driver<R> {
 
   private noticeChanges(): void {
     const s = this.core.status();
-    if (s.leader !== this.lastLeader || s.term !== this.lastTerm) {
-      if (s.leader !== this.lastLeader) {
-        this.log('info', s.leader === null ? 'no leader' : `leader is ${s.leader}`, { term: s.term });
-        if (this.lastLeader !== null) this.leaderModel?.leaderGone(this.lastLeader);
-      }
-      this.lastLeader = s.leader;
-      this.lastTerm = s.term;
-      this.events.leader?.(s);
+    const before = this.lastLeadership;
+    if (s.leader !== before.leader || s.term !== before.term || s.leading !== before.leading) {
+      if (s.leader !== before.leader) this.log('info', s.leader === null ? 'no leader' : `leader is ${s.leader}`, { term: s.term });
+      this.lastLeadership = { leader: s.leader, term: s.term, leading: s.leading };
+      this.leaderModel?.leadershipChanged(before, this.lastLeadership);
+      if (s.leader !== before.leader || s.term !== before.term) this.events.leader?.(s);
     }
     if (this.membershipChanged) {
       this.membershipChanged = false;
@@ -610,6 +621,7 @@ export class Driver<R> {
     this.leaderModel?.stop(err);
     this.quorumModel?.stop(err);
     for (const w of this.snapshotWaiters.splice(0)) w(err);
+    for (const w of this.snapshotSaving.splice(0)) w(err);
   }
 
   private fail(err: Error): void {

@@ -2,17 +2,26 @@
  * Proposals and reads under the `leader` client model (crash-fault protocols): a command is
  * appended by the leader and answered once it is applied at the index *and term* it was
  * appended at (another term there means it was lost in a leader change). A member that is not
- * the leader forwards the command to the one it knows and relays the answer, as etcd's
- * followers do. A linearizable read waits for a read point the protocol confirmed (ReadIndex),
+ * the leader forwards the command to the one it knows and relays the answer once it has applied
+ * the command itself, as etcd's followers do. A linearizable read waits for a read point the protocol confirmed (ReadIndex),
  * then for the state machine to reach it.
  */
-import { NotLeader, ProposalDropped, QuorateError } from '../core/errors.js';
+import { assert } from '../core/assert.js';
+import { LeaderChanged, NotLeader, ProposalDropped, QuorateError } from '../core/errors.js';
 import type { Index, NodeId, Term } from '../core/ids.js';
 import type { ReadState } from '../core/replica.js';
 import type { ClockPort } from './ports.js';
 import { Waiters, type Reply } from './waiters.js';
 import type { ForwardedError, ForwardProposal, ForwardResult, NodeMessage } from './wire.js';
 import type { DriverLimits } from './limits.js';
+
+/** Who leads, as the core reports it. */
+export interface Leadership {
+  readonly leader: NodeId | null;
+  readonly term: Term;
+  /** This member leads. */
+  readonly leading: boolean;
+}
 
 /** What the proposals need of the driver around them. */
 export interface ProposalSite {
@@ -44,13 +53,23 @@ export class LeaderProposals<R> {
   /** Term each waiting proposal was appended in: a different term at that index means it was lost. */
   private readonly proposalTerms = new Map<number, Term>();
   private readonly forwarded: Waiters<string, R>;
+  /**
+   * Results of forwarded proposals the leader applied at an index this member has not applied
+   * yet, by request id: each is answered once this member applied that far (as etcd's member
+   * that took a request answers only after applying it). One per forwarded waiter at most: an
+   * entry leaves with its waiter, however that is answered.
+   */
+  private readonly appliedAtLeader = new Map<string, { readonly index: Index; readonly result: R }>();
   private readonly reads: Waiters<string, Index>;
   /** Read points confirmed by the protocol, waiting for the state machine to reach them. */
   private readonly readPoints: ReadState[] = emptyObjectArray();
   private requests = 0;
 
   constructor(private readonly site: ProposalSite, clock: ClockPort, private readonly limits: DriverLimits) {
-    this.proposals = new Waiters(clock, 'maxPendingProposals', limits.maxPendingProposals);
+    // An index is waited for again only after the log was truncated there and a later leader
+    // (this member, re-elected) appended another command at it: the first one is gone.
+    this.proposals = new Waiters(clock, 'maxPendingProposals', limits.maxPendingProposals,
+      (index) => new ProposalDropped(`the log was truncated at index ${index} before the command committed`));
     this.forwarded = new Waiters(clock, 'maxPendingProposals', limits.maxPendingProposals);
     this.reads = new Waiters(clock, 'maxPendingReads', limits.maxPendingReads);
   }
@@ -66,8 +85,11 @@ export class LeaderProposals<R> {
     this.forward(leader, command, reply);
   }
 
-  /** Append a command (or a membership change, through `append`) here and wait for it to apply. */
-  proposeHere(command: Uint8Array, reply: Reply<R | undefined>, append: () => { index: Index; term: Term } = () => this.site.appendToLog(command)): void {
+  /**
+   * Append a command (or a membership change, through `append`) here and wait for it to apply;
+   * `reply` also learns the index it was applied at.
+   */
+  proposeHere(command: Uint8Array, reply: AppliedReply<R | undefined>, append: () => { index: Index; term: Term } = () => this.site.appendToLog(command)): void {
     // Check the bound before appending: a command in the log whose caller was turned away would
     // still commit, which is confusing for the caller's retry logic.
     if (this.proposals.full) return reply(new QuorateError('TOO_MANY_REQUESTS', `too many requests: limit maxPendingProposals=${this.limits.maxPendingProposals} reached; back off and retry`));
@@ -77,17 +99,23 @@ export class LeaderProposals<R> {
     } catch (err) {
       return reply(err as Error);
     }
+    const earlier = this.proposalTerms.get(at.index);
+    assert(earlier === undefined || earlier < at.term, () => `index ${at.index} is appended again only in a later term (${earlier} → ${at.term})`);
     this.proposalTerms.set(at.index, at.term);
-    this.proposals.wait(at.index, this.limits.proposalTimeoutMs, 'proposal', (err, value) => {
-      this.proposalTerms.delete(at.index);
-      reply(err, value);
+    const waiting = this.proposals.wait(at.index, this.limits.proposalTimeoutMs, 'proposal', (err, value) => {
+      // A waiter superseded at this index is answered after the new term was recorded: keep it.
+      if (this.proposalTerms.get(at.index) === at.term) this.proposalTerms.delete(at.index);
+      if (err === null) reply(null, value, at.index);
+      else reply(err);
     });
+    assert(waiting, 'a proposal appended to the log has a waiter (room was checked before appending)');
     this.site.kick();
   }
 
   readBarrier(reply: Reply<void>): void {
     const requestId = this.nextRequestId();
-    this.reads.wait(requestId, this.limits.readTimeoutMs, 'linearizable read', (err) => reply(err));
+    // Turned away (too many reads waiting): then the core is not asked either.
+    if (!this.reads.wait(requestId, this.limits.readTimeoutMs, 'linearizable read', (err) => reply(err))) return;
     try {
       this.site.askReadIndex(requestId);
     } catch (err) {
@@ -107,11 +135,12 @@ export class LeaderProposals<R> {
 
   readPointsConfirmed(states: readonly ReadState[]): void {
     for (const rs of states) this.readPoints.push(rs);
-    this.releaseReads();
+    this.releaseApplied();
   }
 
-  /** Serve the reads whose read point the state machine has reached. */
-  releaseReads(): void {
+  /** The state machine applied more: serve the reads and forwarded proposals it has reached. */
+  releaseApplied(): void {
+    this.releaseForwarded();
     if (this.readPoints.length === 0) return;
     const applied = this.site.appliedIndex();
     let kept = 0;
@@ -122,6 +151,25 @@ export class LeaderProposals<R> {
     this.readPoints.length = kept;
   }
 
+  /** Answer the forwarded proposals whose index the state machine has reached. */
+  private releaseForwarded(): void {
+    if (this.appliedAtLeader.size === 0) return;
+    const applied = this.site.appliedIndex();
+    for (const [requestId, { index, result }] of this.appliedAtLeader) {
+      if (index <= applied) this.forwarded.resolve(requestId, result); // its reply drops the entry
+    }
+  }
+
+  /** The leader applied a forwarded command at `index` (unknown from members that predate it). */
+  private forwardedApplied(requestId: string, result: R, index: Index | undefined): void {
+    if (index === undefined || index <= this.site.appliedIndex()) {
+      this.forwarded.resolve(requestId, result);
+      return;
+    }
+    if (!this.forwarded.has(requestId)) return; // answered already (its deadline passed)
+    this.appliedAtLeader.set(requestId, { index, result });
+  }
+
   /** A frame about forwarding; false if it is not one. */
   receive(frame: NodeMessage): boolean {
     switch (frame.kind) {
@@ -129,7 +177,7 @@ export class LeaderProposals<R> {
         this.answerForwarded(frame);
         return true;
       case 'forward-result':
-        if (frame.ok) this.forwarded.resolve(frame.requestId, frame.result as R);
+        if (frame.ok) this.forwardedApplied(frame.requestId, frame.result as R, Number.isSafeInteger(frame.index) ? frame.index as Index : undefined);
         else this.forwarded.reject(frame.requestId, reviveError(frame.error));
         return true;
       default:
@@ -138,17 +186,29 @@ export class LeaderProposals<R> {
   }
 
   /**
-   * The leader changed. Proposals forwarded to, and reads waiting on, the old leader would
-   * otherwise wait out their whole timeout (longer than a short lease's TTL): fail them now so
-   * callers retry at the new leader. A retried proposal carries the same session: at most once.
+   * The known leader or term changed. Callers waiting on the old leadership are answered now
+   * with LeaderChanged (etcd: "leader changed"), so they retry at once instead of waiting out
+   * their whole timeout (longer than a short lease's TTL):
+   * - this member led and no longer does, or leads again in a later term: the proposals it
+   *   appended may still commit or be lost, and its core dropped the read points it had not
+   *   confirmed;
+   * - another member led and is gone (or began a new term): proposals forwarded to it and reads
+   *   it was asked to confirm are lost with its leadership.
+   * A retried proposal carries the same session: it takes effect at most once. What already
+   * stands is kept: reads whose point was confirmed, and forwarded proposals the old leader
+   * applied; they wait only for this member's apply.
    */
-  leaderGone(oldLeader: NodeId): void {
-    if (oldLeader === this.site.id) return;
+  leadershipChanged(before: Leadership, after: Leadership): void {
+    const newTerm = after.term !== before.term;
+    const ownEnded = before.leading && (!after.leading || newTerm);
+    const otherEnded = !before.leading && before.leader !== null && (after.leader !== before.leader || newTerm);
+    if (!ownEnded && !otherEnded) return;
     // An error costs a stack trace: made only when someone waits for it (leaders come and go often).
-    if (this.forwarded.size === 0 && this.reads.size === 0) return;
-    const err = new QuorateError('UNAVAILABLE', `leader ${oldLeader} is gone; retry`);
-    this.forwarded.rejectAll(err);
-    this.reads.rejectAll(err);
+    if ((!ownEnded || this.proposals.size === 0) && this.forwarded.size === 0 && this.reads.size === 0) return;
+    if (ownEnded) this.proposals.rejectAll(new LeaderChanged(after.leader, 'proposal'));
+    this.forwarded.rejectAll(new LeaderChanged(after.leader, 'proposal'), (requestId) => this.appliedAtLeader.has(requestId));
+    const confirmed = new Set(this.readPoints.map((rs) => rs.requestId));
+    this.reads.rejectAll(new LeaderChanged(after.leader, 'read'), (requestId) => confirmed.has(requestId));
   }
 
   stop(err: Error): void {
@@ -156,6 +216,7 @@ export class LeaderProposals<R> {
     this.forwarded.rejectAll(err);
     this.reads.rejectAll(err);
     this.readPoints.length = 0;
+    assert(this.appliedAtLeader.size === 0, 'a result waiting for this member to apply leaves with its waiter');
   }
 
   private nextRequestId(): string {
@@ -164,26 +225,38 @@ export class LeaderProposals<R> {
 
   private forward(leader: NodeId, command: Uint8Array, reply: Reply<R>): void {
     const requestId = this.nextRequestId();
-    this.forwarded.wait(requestId, this.limits.proposalTimeoutMs, 'forwarded proposal', reply);
+    // Turned away (too many forwarded proposals waiting): then the command is not sent either,
+    // or it would commit behind the caller's back and a retry would apply it twice.
+    const answer: Reply<R> = (err, value) => {
+      this.appliedAtLeader.delete(requestId);
+      reply(err, value);
+    };
+    if (!this.forwarded.wait(requestId, this.limits.proposalTimeoutMs, 'forwarded proposal', answer)) return;
     const frame: ForwardProposal = { kind: 'forward-proposal', from: this.site.id, to: leader, requestId, command };
     if (!this.site.sendFrame(frame)) this.forwarded.reject(requestId, new QuorateError('UNAVAILABLE', `cannot reach the leader ${leader}; retry`));
   }
 
   private answerForwarded(msg: ForwardProposal): void {
-    const answer = (err: Error | null, value?: R | undefined): void => {
+    const answer: AppliedReply<R | undefined> = (err, value, index) => {
       if (!this.site.running) return;
       const out: ForwardResult = err === null
-        ? { kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: true, result: value }
+        ? { kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: true, result: value, ...(index === undefined ? {} : { index }) }
         : { kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: false, error: toForwardedError(err) };
       this.site.sendFrame(out);
     };
     if (!this.site.leadership().leading) return answer(new NotLeader(this.site.leadership().leader));
-    if (!(msg.command instanceof Uint8Array) || msg.command.byteLength > this.limits.maxCommandBytes) {
+    if (!(msg.command instanceof Uint8Array) || msg.command.byteLength === 0) {
+      return answer(new QuorateError('INVALID_ARGUMENT', 'a forwarded command is a non-empty byte array'));
+    }
+    if (msg.command.byteLength > this.limits.maxCommandBytes) {
       return answer(new QuorateError('REQUEST_TOO_LARGE', `forwarded command exceeds maxCommandBytes=${this.limits.maxCommandBytes}`));
     }
     this.proposeHere(msg.command, answer);
   }
 }
+
+/** A proposal's continuation: an error, or the result and the log index it was applied at. */
+export type AppliedReply<T> = (err: Error | null, value?: T, index?: Index) => void;
 
 /**
  * An empty array made holding objects from the start: V8 gives `[]` small-integer elements and
@@ -197,7 +270,7 @@ function emptyObjectArray<T>(): T[] {
 }
 
 function toForwardedError(err: Error): ForwardedError {
-  if (err instanceof NotLeader) return { code: err.code, message: err.message, leaderHint: err.leaderHint };
+  if (err instanceof NotLeader || err instanceof LeaderChanged) return { code: err.code, message: err.message, leaderHint: err.leaderHint };
   if (err instanceof QuorateError) return { code: err.code, message: err.message, leaderHint: null };
   return { code: 'UNAVAILABLE', message: err.message, leaderHint: null };
 }
@@ -205,5 +278,6 @@ function toForwardedError(err: Error): ForwardedError {
 function reviveError(e: ForwardResult['error']): Error {
   if (e === undefined) return new QuorateError('UNAVAILABLE', 'forwarded proposal failed without a reason');
   if (e.code === 'NOT_LEADER') return new NotLeader(e.leaderHint);
+  if (e.code === 'LEADER_CHANGED') return new LeaderChanged(e.leaderHint, 'proposal');
   return new QuorateError(e.code, e.message);
 }

@@ -1,8 +1,10 @@
 /**
  * Bounded sets of callers waiting for something the protocol will tell us later: a proposal's
  * result (keyed by log index) or a read point (keyed by request id). Each waiter has a deadline
- * on the driver's clock; nothing waits forever and nothing grows without bound.
+ * on the driver's clock; nothing waits forever and nothing grows without bound, and every caller
+ * is answered exactly once (by its value, an error, its deadline, or a stop).
  */
+import { assert } from '../core/assert.js';
 import { QuorateError, TooManyRequests } from '../core/errors.js';
 import type { ClockPort, TimerHandle } from './ports.js';
 
@@ -24,10 +26,16 @@ interface Waiter<T> {
 export class Waiters<K, T> {
   private readonly waiting = new Map<K, Waiter<T>>();
 
+  /**
+   * `superseded`: how a waiter is answered when another registers under its key (a log index
+   * reused after a truncation: the first command is gone from the log). Absent: keys are unique
+   * (request ids), and a second waiter under one key is a bug.
+   */
   constructor(
     private readonly clock: ClockPort,
     private readonly limitName: string,
     private readonly limit: number,
+    private readonly superseded?: (key: K) => Error,
   ) {}
 
   get size(): number {
@@ -42,11 +50,19 @@ export class Waiters<K, T> {
     return this.waiting.has(key);
   }
 
-  /** Register a waiter; answers at once with TooManyRequests when the limit is reached. */
-  wait(key: K, timeoutMs: number, what: string, reply: Reply<T>): void {
+  /**
+   * Register a waiter, true; or answer at once with TooManyRequests when the limit is reached,
+   * false: the caller was turned away, so whatever it waits for must not be started.
+   */
+  wait(key: K, timeoutMs: number, what: string, reply: Reply<T>): boolean {
+    if (this.waiting.has(key)) {
+      const superseded = this.superseded;
+      assert(superseded !== undefined, () => `one waiter per key: ${String(key)} is already waited for`);
+      this.reject(key, superseded(key));
+    }
     if (this.full) {
       reply(new TooManyRequests(this.limitName, this.limit));
-      return;
+      return false;
     }
     const timer = this.clock.setTimer(timeoutMs, () => {
       if (this.waiting.get(key)?.timer !== timer) return;
@@ -54,6 +70,7 @@ export class Waiters<K, T> {
       reply(new RequestTimeout(what, timeoutMs));
     });
     this.waiting.set(key, { reply, timer });
+    return true;
   }
 
   resolve(key: K, value: T): boolean {
@@ -70,8 +87,11 @@ export class Waiters<K, T> {
     return true;
   }
 
-  rejectAll(err: Error): void {
-    for (const key of [...this.waiting.keys()]) this.reject(key, err);
+  /** Answer every waiter with `err`, but those `keep` names. */
+  rejectAll(err: Error, keep?: (key: K) => boolean): void {
+    for (const key of [...this.waiting.keys()]) {
+      if (keep === undefined || !keep(key)) this.reject(key, err);
+    }
   }
 
   private take(key: K): Waiter<T> | undefined {

@@ -32,6 +32,12 @@ export interface ForwardResult extends Envelope {
   readonly requestId: string;
   readonly ok: boolean;
   readonly result?: unknown;
+  /**
+   * Where the command was applied (ok results): the forwarding member answers its caller only
+   * once it has applied that far itself, so the caller's next read there sees its write.
+   * Absent from members that predate it: then the result is answered at once.
+   */
+  readonly index?: number;
   readonly error?: ForwardedError;
 }
 

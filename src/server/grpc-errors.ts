@@ -21,6 +21,7 @@ const KV_ERROR_STATUS: Readonly<Record<KvErrorKind, Status>> = {
   'lease-ttl-too-large': Status.OUT_OF_RANGE,
   'too-many-leases': Status.RESOURCE_EXHAUSTED,
   'no-space': Status.RESOURCE_EXHAUSTED,
+  'malformed-command': Status.INVALID_ARGUMENT,
 };
 
 const AUTH_ERROR_STATUS: Readonly<Record<AuthErrorKind, Status>> = {
@@ -71,6 +72,7 @@ export function toGrpcError(err: unknown): ServiceError {
       case 'NO_LEADER':
         return grpcError(Status.UNAVAILABLE, 'etcdserver: no leader');
       case 'PROPOSAL_DROPPED':
+      case 'LEADER_CHANGED':
         return grpcError(Status.UNAVAILABLE, 'etcdserver: leader changed');
       case 'TIMEOUT':
         return grpcError(Status.UNAVAILABLE, 'etcdserver: request timed out');

@@ -23,7 +23,11 @@ export interface SessionCommand {
 
 export type RegisterResult =
   | { readonly ok: true; readonly value: number | null }
-  | { readonly ok: false; readonly value: number | null };
+  | { readonly ok: false; readonly value: number | null }
+  /** The command's bytes are no SessionCommand (a faulty or lying member ordered them): nothing changed. */
+  | { readonly ok: false; readonly value: null; readonly error: 'malformed-command' };
+
+const MALFORMED: RegisterResult = { ok: false, value: null, error: 'malformed-command' };
 
 /** Sessions kept at most; the least recently active is evicted first (deterministically). */
 export const MAX_SESSIONS = 10_000;
@@ -39,28 +43,63 @@ export function encodeCommand(cmd: SessionCommand): Uint8Array {
 }
 
 /**
- * Commands decoded so far, by their bytes. Every member applies the same command (in the
- * simulator, the very same byte array) and a read decodes it again: the bytes of a log entry
- * never change once written (LogEntry.data is read-only), and apply and query only read the
- * decoded command, so one decoding serves them all. Weak: it lives as long as the bytes.
+ * Commands decoded so far, by their bytes (null: the bytes are no command). Every member applies
+ * the same command (in the simulator, the very same byte array) and a read decodes it again: the
+ * bytes of a log entry never change once written (LogEntry.data is read-only), and apply and
+ * query only read the decoded command, so one decoding serves them all. Weak: it lives as long
+ * as the bytes.
  */
-const decoded = new WeakMap<Uint8Array, SessionCommand>();
+const decoded = new WeakMap<Uint8Array, SessionCommand | null>();
 
-function decodeCommand(command: Uint8Array): SessionCommand {
-  let cmd = decoded.get(command);
+/** The bytes as a command, or null when they are not one (any bytes: never throws). */
+export function decodeCommand(bytes: Uint8Array): SessionCommand | null {
+  let cmd = decoded.get(bytes);
   if (cmd === undefined) {
-    cmd = unpack(command) as SessionCommand;
-    decoded.set(command, cmd);
+    cmd = decodeUncached(bytes);
+    decoded.set(bytes, cmd);
   }
   return cmd;
+}
+
+function decodeUncached(bytes: Uint8Array): SessionCommand | null {
+  let v: unknown;
+  try {
+    v = unpack(bytes);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const cmd = v as Partial<Record<keyof SessionCommand, unknown>>;
+  if (!Number.isFinite(cmd.client) || !Number.isFinite(cmd.seq) || !isRegisterOp(cmd.op)) return null;
+  if (cmd.pad !== undefined && cmd.pad !== null && !(cmd.pad instanceof Uint8Array)) return null;
+  return v as SessionCommand;
+}
+
+function isRegisterOp(v: unknown): v is RegisterOp {
+  if (typeof v !== 'object' || v === null) return false;
+  const op = v as Partial<Record<'f' | 'key' | 'value' | 'expected', unknown>>;
+  if (typeof op.key !== 'string') return false;
+  switch (op.f) {
+    case 'get':
+    case 'delete':
+      return true;
+    case 'put':
+      return Number.isFinite(op.value);
+    case 'cas':
+      return Number.isFinite(op.value) && (op.expected === null || Number.isFinite(op.expected));
+    default:
+      return false;
+  }
 }
 
 export class RegisterKv implements StateMachine<RegisterResult> {
   private readonly values = new Map<string, number>();
   private readonly sessions = new Map<number, Session>();
 
+  /** Total: bytes that are no command are answered with a `malformed-command` result, and change nothing. */
   apply(command: Uint8Array, index: Index): RegisterResult {
     const cmd = decodeCommand(command);
+    if (cmd === null) return MALFORMED;
     const session = this.sessions.get(cmd.client);
     if (session !== undefined && cmd.seq <= session.seq) {
       // A retry of what this client already did: answer as the first time, change nothing.
@@ -103,6 +142,7 @@ export class RegisterKv implements StateMachine<RegisterResult> {
   /** A read-only command answered from the current state: a get returns the value, anything else nothing new. */
   query(command: Uint8Array): RegisterResult {
     const cmd = decodeCommand(command);
+    if (cmd === null) return MALFORMED;
     return { ok: true, value: this.get(cmd.op.key) };
   }
 

@@ -53,7 +53,7 @@ async function retry<T>(f: () => Promise<T>, attempts = 50): Promise<T> {
       return await f();
     } catch (err) {
       const code = (err as { code?: string }).code;
-      const transient = code === 'NOT_LEADER' || code === 'PROPOSAL_DROPPED' || code === 'TIMEOUT' || code === 'UNAVAILABLE';
+      const transient = code === 'NOT_LEADER' || code === 'PROPOSAL_DROPPED' || code === 'LEADER_CHANGED' || code === 'TIMEOUT' || code === 'UNAVAILABLE';
       if (!transient || i >= attempts) throw err;
       await sleep(20);
     }
@@ -151,5 +151,5 @@ clusterTest('with the leader stopped, the others elect a new leader and keep eve
   await assert.rejects(async () => {
     await until('lose leader', () => alone.status().leader !== next.id || null, 5_000).catch(() => undefined);
     await alone.propose(enc('x'));
-  }, (err: Error) => err instanceof NotLeader || (err as { code?: string }).code === 'TIMEOUT' || (err as { code?: string }).code === 'UNAVAILABLE');
+  }, (err: Error) => err instanceof NotLeader || ['TIMEOUT', 'UNAVAILABLE', 'LEADER_CHANGED'].includes((err as { code?: string }).code ?? ''));
 });

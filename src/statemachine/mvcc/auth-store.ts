@@ -52,6 +52,8 @@ export const MAX_ROLES_PER_USER = 256;
 export const MAX_PERMISSIONS_PER_ROLE = 1_024;
 /** Longest user or role name, in UTF-8 bytes. */
 export const MAX_AUTH_NAME_BYTES = 256;
+/** Shortest token key auth may be enabled with (128 bits). */
+export const MIN_TOKEN_KEY_BYTES = 16;
 
 /** etcd's texts, word for word: etcd clients match on them (etcdctl's `auth enable` does). */
 export const AUTH_ERROR_MESSAGES: Readonly<Record<AuthErrorKind, string>> = {
@@ -372,7 +374,7 @@ export class AuthStore {
         const root = this.users.get(ROOT_USER);
         if (root === undefined) return 'root-user-not-exist';
         if (!root.roles.includes(ROOT_ROLE)) return 'root-role-not-exist';
-        assert(req.tokenKey.byteLength >= 16, 'a token key of at least 128 bits');
+        assert(req.tokenKey.byteLength >= MIN_TOKEN_KEY_BYTES, 'a token key of at least 128 bits (checked when the command was decoded)');
         this.enabledFlag = true;
         this.tokenKeyBytes = req.tokenKey;
         return null;

@@ -69,7 +69,9 @@ export class ClusterState {
     } catch {
       return; // not a change this table tracks
     }
-    const member = change.context?.member;
+    if (typeof change !== 'object' || change === null) return;
+    // Applied on every member: a context that is no member record is ignored, never trusted.
+    const member = isMemberRecord(change.context?.member) ? change.context.member : undefined;
     this.changes++;
     if ((change.kind === 'add-voter' || change.kind === 'add-learner') && member !== undefined) {
       this.members.set(member.nodeId, { nodeId: member.nodeId, id: member.id, peerUrls: [...member.peerUrls] });
@@ -144,4 +146,10 @@ export class ClusterState {
       if ((ALARM_KINDS as readonly string[]).includes(alarm)) this.alarms.set(`${memberId}/${alarm}`, { memberId, alarm: alarm as AlarmKind });
     }
   }
+}
+
+function isMemberRecord(v: unknown): v is MemberRecord {
+  if (typeof v !== 'object' || v === null) return false;
+  const m = v as Partial<Record<keyof MemberRecord, unknown>>;
+  return typeof m.nodeId === 'string' && typeof m.id === 'string' && Array.isArray(m.peerUrls) && m.peerUrls.every((u) => typeof u === 'string');
 }

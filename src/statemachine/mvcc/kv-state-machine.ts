@@ -18,6 +18,7 @@ import { MvccStore } from './store.js';
 import { isLeaseRequest, LeaseTable, type LeaseRequest, type LeaseResult } from './leases.js';
 import { ClusterState, isClusterRequest, type ClusterRequest, type ClusterResult } from './cluster-state.js';
 import type { KvLimits } from './validate.js';
+import { decodeKvCommand } from './command-decoding.js';
 
 /**
  * A member announcing where clients reach it (etcd's "publish"): kept in the replicated state
@@ -88,8 +89,13 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     this.store.leases = this.leases;
   }
 
+  /**
+   * Total: bytes that are no well-formed command (a faulty or lying member can order any) are
+   * answered with `malformed-command` and change nothing, on every member alike.
+   */
   apply(command: Uint8Array, _index: Index): KvOutcome {
-    const cmd = unpack(command) as KvCommand;
+    const cmd = decodeKvCommand(command);
+    if (cmd === null) return { ok: false, error: 'malformed-command' };
     const session = this.session(cmd.client);
     if (cmd.seq < session.lowestPending) {
       // The client already had its answer and said so: this is a very late duplicate.
