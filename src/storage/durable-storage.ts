@@ -31,7 +31,7 @@ import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './re
 import { assertFramed, claimedRecordEnd, encodeRecord, readRecord, RecordType, validRecordAfter, type ReadResult } from './record.js';
 import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
 import { runSteps, syncStep, type Step } from './steps.js';
-import { encodeEntries, encodeRestatement } from './wal-records.js';
+import { encodeEntries, encodeInstall, encodeRestatement } from './wal-records.js';
 
 export class StorageCorruptError extends QuorateError {
   override readonly name = 'StorageCorruptError';
@@ -119,6 +119,8 @@ export class DurableStorage<H> {
   private hardState: H | null = null;
   private snapshotMeta: SnapshotMeta | null = null;
   private snapshotData: Uint8Array | null = null;
+  /** Snapshot files found at open (see loadSnapshot). */
+  private snapshotFiles: { readonly index: number; readonly term: number; readonly name: string }[] = [];
   private entries: LogEntry[] = emptyEntries();
 
   /** Segment numbers on disk, ascending; the last is the one open for appending. */
@@ -208,16 +210,15 @@ export class DurableStorage<H> {
     if (refused !== null) return done(refused);
     if (this.pendingSaves >= this.o.maxPendingSaves) return done(new TooManyRequests('maxPendingSaves', this.o.maxPendingSaves));
     const truncateFrom = truncationPoint(persist);
-    // Entries (and the truncation they carry) go before the record naming an installed snapshot:
-    // if a power loss tears the write between them, a stale tail is gone without the snapshot
-    // (it conflicted with the leader's log, so it was never committed), rather than the snapshot
-    // surviving with the stale tail after it.
-    const records: Buffer[] = encodeEntries(truncateFrom, persist.entries, this.o.entriesRecordBytes);
+    let records: Buffer[];
     if (persist.snapshot !== null) {
-      // The record naming the snapshot goes after the file and its directory entry are durable.
+      // The record naming the snapshot goes after the file and its directory entry are durable;
+      // it carries the save's truncation and first entries (see RecordType.Install).
       const snapshot = persist.snapshot;
       this.jobs.push(taskJob({ what: 'snapshot file', snapshot }, ignore));
-      records.push(encodeRecord(RecordType.Snapshot, packTransient(snapshot.meta)));
+      records = encodeInstall(snapshot.meta, truncateFrom, persist.entries, this.o.entriesRecordBytes);
+    } else {
+      records = encodeEntries(truncateFrom, persist.entries, this.o.entriesRecordBytes);
     }
     if (persist.hardState !== null) records.push(encodeRecord(RecordType.HardState, packTransient(persist.hardState)));
     // The in-memory view follows the log immediately; it is what a reopen would replay.
@@ -588,32 +589,43 @@ export class DurableStorage<H> {
   // ---- reading (open) ----------------------------------------------------------------------------
 
   /** Newest readable snapshot file; leftover temp files from a crash are removed. */
+  /**
+   * List the snapshot files (and drop temp files a crash left). None is trusted yet: replay takes
+   * the one the WAL names last. A file the WAL never named is a snapshot whose install or
+   * compaction did not finish: the log the WAL holds is the truth, and the file is ignored (as
+   * etcd loads the newest snapshot among those its WAL records).
+   */
   private loadSnapshot(): void {
     const names = this.fs.readdir(this.snapDir);
     for (const f of names) if (f.endsWith(SNAPSHOT_TEMP_SUFFIX)) this.fs.unlink(join(this.snapDir, f));
-    const snaps = names.flatMap((f) => {
+    this.snapshotFiles = names.flatMap((f) => {
       const id = parseSnapshotFileName(f);
       return id === null ? [] : [{ ...id, name: f }];
-    }).sort(compareSnapshotsNewestFirst);
-    for (const s of snaps) {
-      const r = readSnapshotFile(this.fs, join(this.snapDir, s.name), this.mutant !== 'ignore-checksum');
+    });
+  }
+
+  /** The data of the snapshot the WAL named last, from its file; refuses to start without it. */
+  private readNamedSnapshot(meta: SnapshotMeta): void {
+    const why: string[] = [];
+    for (const f of this.snapshotFiles) {
+      if (f.index !== meta.index || f.term !== meta.term) continue;
+      const r = readSnapshotFile(this.fs, join(this.snapDir, f.name), this.mutant !== 'ignore-checksum');
       if (r.kind === 'unreadable') {
-        this.log(`storage: snapshot ${s.name} is unreadable (${r.why}); trying an older one`);
+        why.push(`${f.name} is unreadable (${r.why})`);
         continue;
       }
-      if (r.snapshot.meta.index !== s.index || r.snapshot.meta.term !== s.term) {
-        this.log(`storage: snapshot ${s.name} holds snapshot ${r.snapshot.meta.term}-${r.snapshot.meta.index}; trying an older one`);
+      if (r.snapshot.meta.index !== meta.index || r.snapshot.meta.term !== meta.term) {
+        why.push(`${f.name} holds snapshot ${r.snapshot.meta.term}-${r.snapshot.meta.index}`);
         continue;
       }
-      this.snapshotMeta = r.snapshot.meta;
       this.snapshotData = r.snapshot.data;
       return;
     }
+    throw new QuorateError('CORRUPT', `the WAL refers to snapshot ${meta.index} but no readable snapshot file has it${why.length > 0 ? ` (${why.join('; ')})` : ''}; refusing to start`);
   }
 
   private replay(): void {
     this.segments = this.fs.readdir(this.walDir).map((f) => SEGMENT.exec(f)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
-    const snapFromFile = this.snapshotMeta;
     const verify = this.mutant !== 'ignore-checksum';
     this.segments.forEach((seg, i) => {
       const path = this.segmentPath(seg);
@@ -637,9 +649,7 @@ export class DurableStorage<H> {
       }
     });
     // A snapshot recorded in the WAL must exist as a file, or the log before it is gone for good.
-    if (this.snapshotMeta !== null && (snapFromFile === null || snapFromFile.index < this.snapshotMeta.index)) {
-      throw new QuorateError('CORRUPT', `the WAL refers to snapshot ${this.snapshotMeta.index} but no readable snapshot file has it; refusing to start`);
-    }
+    if (this.snapshotMeta !== null) this.readNamedSnapshot(this.snapshotMeta);
   }
 
   private applyRecord(type: number, payload: Buffer, path: string, offset: number): void {
@@ -671,6 +681,14 @@ export class DurableStorage<H> {
         const meta = value as SnapshotMeta;
         assert(Number.isInteger(meta.index) && Number.isInteger(meta.term), () => `snapshot record in ${path} at ${offset} has a meta`);
         this.applySnapshotMeta(meta, null);
+        return;
+      }
+      case RecordType.Install: {
+        const r = value as { meta: SnapshotMeta; truncateFrom: Index | null; entries: LogEntry[] };
+        assert(Number.isInteger(r.meta?.index) && Number.isInteger(r.meta?.term), () => `install record in ${path} at ${offset} has a meta`);
+        assertEntries(r.entries, path, offset);
+        this.applySnapshotMeta(r.meta, null);
+        this.applyEntries(r.truncateFrom, r.entries);
         return;
       }
       default:

@@ -28,11 +28,18 @@ export const enum RecordType {
   SnapshotHeader = 5,
   /** `[u32 sequence number][data bytes]`: one chunk of a snapshot's data, in order. */
   SnapshotChunk = 6,
+  // ---- WAL segments, continued ----
+  /**
+   * `{ meta, truncateFrom, entries }`: a snapshot installed, the truncation and the first entries
+   * of the same save, in one record: a crash cannot keep the snapshot without the truncation (a
+   * stale tail after it) nor the truncation's entries without the snapshot (stale entries before).
+   */
+  Install = 7,
 }
 
 /** Types a WAL segment may hold (a record of another type there is damage, not data). */
 export function isWalRecordType(type: number): boolean {
-  return type >= RecordType.Entries && type <= RecordType.EntriesAt;
+  return (type >= RecordType.Entries && type <= RecordType.EntriesAt) || type === RecordType.Install;
 }
 
 export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {

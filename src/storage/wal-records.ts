@@ -35,6 +35,18 @@ export function encodeEntries(truncateFrom: Index | null, entries: readonly LogE
 }
 
 /**
+ * A save that installs a snapshot: one `Install` record with the snapshot's meta, the truncation
+ * and as many of the save's entries as fit, then the rest as `EntriesAt` records (a crash between
+ * them keeps a consistent prefix: every later record only adds entries).
+ */
+export function encodeInstall(meta: SnapshotMeta, truncateFrom: Index | null, entries: readonly LogEntry[], entriesRecordBytes: number): Buffer[] {
+  const parts = entries.length === 0 ? [entries] : splitBySize(entries, entriesRecordBytes);
+  const out = [encodeRecord(RecordType.Install, packTransient({ meta, truncateFrom, entries: parts[0]! }))];
+  for (let p = 1; p < parts.length; p++) out.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: null, entries: parts[p]! })));
+  return out;
+}
+
+/**
  * The whole current state as the first records of a fresh segment (after a snapshot): the
  * snapshot it continues from, every entry after it (truncating anything after the snapshot that
  * an older segment might still hold, should its deletion not survive a power loss), and the hard

@@ -7,19 +7,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StorageCorruptError } from '../../src/storage/durable-storage.js';
 import { STORAGE_MUTANTS } from '../../src/storage/mutants.js';
-import { DIR, filled, openStorage, range, save, saveSnapshot, segmentNames, snapshotAt, strictPowerLoss, walDir, world } from './model-world.js';
+import { DIR, filled, openStorage, range, save, saveSnapshot, segmentNames, settle, snapshotAt, strictPowerLoss, walDir, world } from './model-world.js';
 import type { LogEntry } from '../../src/core/replica.js';
 import type { Index, Term } from '../../src/core/ids.js';
 
 test('STORAGE_MUTANTS: named once each, each with a description', () => {
   const names = STORAGE_MUTANTS.map((m) => m.name);
-  assert.deepEqual(names, ['skip-dir-fsync', 'ignore-checksum']);
+  assert.deepEqual(names, ['skip-dir-fsync', 'ignore-checksum', 'retry-failed-fsync']);
   assert.equal(new Set(names).size, names.length);
   assert.ok(STORAGE_MUTANTS.every((m) => m.description.length > 20));
 });
 
 test('an unknown mutant name is refused at open', () => {
-  assert.throws(() => openStorage(world(), { mutant: 'no-such-mutant' }), /unknown storage mutant 'no-such-mutant'; known: skip-dir-fsync, ignore-checksum/);
+  assert.throws(() => openStorage(world(), { mutant: 'no-such-mutant' }), /unknown storage mutant 'no-such-mutant'; known: skip-dir-fsync, ignore-checksum, retry-failed-fsync/);
 });
 
 for (const mutant of [undefined, 'skip-dir-fsync'] as const) {
@@ -79,3 +79,22 @@ test('ignore-checksum: a flipped bit in the tail record is no longer cut off; th
   assert.equal(r.restored().entries.length, 3);
   assert.notDeepEqual(r.restored().entries[2]!.data, secret(3).data);
 });
+
+for (const mutant of [undefined, 'retry-failed-fsync'] as const) {
+  test(`retry-failed-fsync: a save whose datasync failed ${mutant === undefined ? 'fails, and the storage takes no more (the real storage)' : 'is acknowledged after a retry and lost in a power loss (the mutant)'}`, () => {
+    const w = world();
+    const s = openStorage(w, mutant === undefined ? {} : { mutant });
+    save(w, s, { hardState: { term: 1, vote: null, commit: 0 }, entries: range(1, 2), snapshot: null });
+    w.fs.failNextSync();
+    const err = settle(w, (done) => s.save({ hardState: { term: 2, vote: 'n3', commit: 0 }, entries: [], snapshot: null }, done));
+    if (mutant === undefined) {
+      assert.match(err?.message ?? '', /EIO/, 'the failed datasync fails the save');
+      const later = settle(w, (done) => s.save({ hardState: { term: 3, vote: null, commit: 0 }, entries: [], snapshot: null }, done));
+      assert.ok(later !== null, 'a storage that failed takes no more saves (fsyncgate: no retry)');
+      return;
+    }
+    assert.equal(err, null, 'the mutant acknowledges the vote');
+    strictPowerLoss(w);
+    assert.deepEqual(openStorage(w).restored().hardState, { term: 1, vote: null, commit: 0 }, 'the acknowledged vote for n3 in term 2 is gone');
+  });
+}

@@ -93,6 +93,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * round a quorum acknowledged (its send tick plus leaseTicks); 0 when no lease is held.
    */
   private leaseUntil = 0;
+  /**
+   * This leader sent a TimeoutNow in its term: the target may be elected through the followers'
+   * leases at any time (a TimeoutNow late or duplicated in the network, long after the transfer
+   * was abandoned), so it serves no read from its lease again in this term.
+   */
+  private leaseForfeited = false;
   /** Leader: the tick each recent heartbeat round (readSeq) was sent at. */
   private readonly roundSentAt = new Map<number, number>();
   /**
@@ -369,7 +375,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.electionElapsed = 0; // the transfer is abandoned after one election timeout
     const pr = this.progress.get(target);
     assert(pr !== undefined, 'voters have progress');
-    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeout-now', to: target });
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(target);
     else this.sendAppend(target, true);
   }
 
@@ -447,6 +453,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     // No lease until a quorum acknowledges a round of this term; entries of earlier terms are
     // not this term's proposals and do not count against its limits (etcd resets the same way).
     this.leaseUntil = 0;
+    this.leaseForfeited = false;
     this.roundSentAt.clear();
     this.uncommittedBytes = 0;
     this.resetElection();
@@ -821,7 +828,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       if (wasProbe) pr.becomeReplicate();
       if (advanced) {
         this.maybeCommit();
-        if (this.leadTransferee === m.from && pr.match === this.log.lastIndex()) this.send({ type: 'timeout-now', to: m.from });
+        if (this.leadTransferee === m.from && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
       }
       while (this.sendAppend(m.from, false)) { /* fill the window */ }
       return;
@@ -918,8 +925,14 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   /** Whether this leader may answer a read from its lease, without a round. */
   private leaseValid(): boolean {
     if (this.isMutant('lease-outlives-quorum')) return true;
-    // A transfer's target is elected through the followers' leases: no lease while one runs.
-    return this.leadTransferee === null && this.ticks < this.leaseUntil;
+    // A transfer's target is elected through the followers' leases: no lease while one runs,
+    // nor once a TimeoutNow went out (see leaseForfeited).
+    return !this.leaseForfeited && this.leadTransferee === null && this.ticks < this.leaseUntil;
+  }
+
+  private sendTimeoutNow(target: NodeId): void {
+    this.leaseForfeited = true;
+    this.send({ type: 'timeout-now', to: target });
   }
 
   private broadcastHeartbeat(readSeq: number): void {
