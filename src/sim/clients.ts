@@ -61,6 +61,10 @@ interface InFlight<Op> {
 }
 
 /** A client of a leader-model protocol (and a member's caller under a quorum-model one). */
+/** Share of a session client's operations preceded by a command of random bytes, and its largest size. */
+export const MALFORMED_COMMAND_SHARE = 0.01;
+export const MALFORMED_COMMAND_MAX_BYTES = 48;
+
 export class SessionClient<R> {
   private seq = 0;
   private attempt = 0;
@@ -91,6 +95,7 @@ export class SessionClient<R> {
   /** Start the next operation (after thinking). */
   next(): void {
     if (!this.site.mayStart()) return this.site.idle(this.id);
+    if (this.site.rng.chance(MALFORMED_COMMAND_SHARE)) this.orderMalformed();
     const op = this.site.workload.next(this.site.rng, this.id, this.site.readsOnly() || (this.reader && this.site.rng.chance(READER_READ_SHARE)));
     this.seq++;
     this.current = { op, invokedAt: this.site.now(), seq: this.seq };
@@ -102,6 +107,17 @@ export class SessionClient<R> {
   /** The run ended with this operation in flight: its outcome is unknown. */
   abandon(): void {
     if (this.current !== null) this.finish('unknown', undefined);
+  }
+
+  /**
+   * Order bytes that are no command (a buggy or hostile client of a member): apply must answer
+   * them with an error result on every member, never throw. Not an operation of the history.
+   */
+  private orderMalformed(): void {
+    const bytes = new Uint8Array(this.site.rng.int(1, MALFORMED_COMMAND_MAX_BYTES));
+    for (let i = 0; i < bytes.length; i++) bytes[i] = this.site.rng.int(0, 255);
+    const node = this.site.rng.pick(this.site.members());
+    this.site.afterOn(node, this.site.latency(), () => node.runningDriver?.propose(bytes, () => {}));
   }
 
   private send(): void {

@@ -242,7 +242,7 @@ export class Simulation implements WorldHandler<Delivery> {
     const timing: Timing = { tickMs: o.tickMs, electionTimeoutMs: o.electionTimeoutMs, heartbeatIntervalMs: o.heartbeatIntervalMs };
     this.protocolOptions = { ...protocol.timingOptions(timing), ...protocol.simVariant(this.rng, timing), ...o.protocolOptions };
     this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions }) ?? null;
-    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys) : new RegisterWorkload(o.keys)) as Workload<WorkloadOp, unknown>;
+    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys) : new RegisterWorkload(o.keys, o.mutant)) as Workload<WorkloadOp, unknown>;
     this.compactEvery = o.compactEvery > 0 ? o.compactEvery : this.rng.pick(SIM_COMPACT_INTERVALS);
     this.finalFailover = this.buggify.chance(FINAL_FAILOVER_SHARE);
     const storm = this.rng.chance(STORM_RUN_SHARE);

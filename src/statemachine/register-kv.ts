@@ -96,9 +96,12 @@ export class RegisterKv implements StateMachine<RegisterResult> {
   private readonly values = new Map<string, number>();
   private readonly sessions = new Map<number, Session>();
 
+  /** `mutant`: test-only, see STATE_MACHINE_MUTANTS. */
+  constructor(private readonly options: { readonly mutant?: string } = {}) {}
+
   /** Total: bytes that are no command are answered with a `malformed-command` result, and change nothing. */
   apply(command: Uint8Array, index: Index): RegisterResult {
-    const cmd = decodeCommand(command);
+    const cmd = this.options.mutant === 'trust-command-bytes' ? (unpack(command) as SessionCommand) : decodeCommand(command);
     if (cmd === null) return MALFORMED;
     const session = this.sessions.get(cmd.client);
     if (session !== undefined && cmd.seq <= session.seq) {

@@ -10,6 +10,7 @@ import { DEFAULT_SIM_OPTIONS, FAULT_KINDS, parseByzantine, parseFaults, STATE_MA
 import { FAULTS } from '../../sim/nemesis.js';
 import { addToSummary, emptySummary, failed, runSeed } from '../../sim/run.js';
 import { DRIVER_MUTANTS } from '../../driver/mutants.js';
+import { STATE_MACHINE_MUTANTS } from '../../statemachine/mutants.js';
 import { STORAGE_MUTANTS } from '../../storage/mutants.js';
 import { QuorateError } from '../../core/errors.js';
 import { UsageError, type Command } from '../command.js';
@@ -27,7 +28,7 @@ budget; 3 for bad input.`;
 
 /** Every mutant a run of `protocol` can switch on: the protocol's own and the shared driver's. */
 export function mutantsOf(protocol: ProtocolDefinition): readonly MutantInfo[] {
-  return [...protocol.mutants, ...DRIVER_MUTANTS, ...STORAGE_MUTANTS];
+  return [...protocol.mutants, ...DRIVER_MUTANTS, ...STORAGE_MUTANTS, ...STATE_MACHINE_MUTANTS];
 }
 
 /** The Byzantine behaviours a protocol can take: its adversary's and twins. */

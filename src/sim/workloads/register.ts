@@ -24,10 +24,11 @@ export interface RegisterWorkloadOp extends WorkloadOp {
 export class RegisterWorkload implements Workload<RegisterWorkloadOp, RegisterResult> {
   readonly name = 'register';
 
-  constructor(private readonly keys: number) {}
+  /** `mutant`: the run's mutant, when it is one of the state machine's (STATE_MACHINE_MUTANTS). */
+  constructor(private readonly keys: number, private readonly mutant?: string) {}
 
   createStateMachine(): StateMachine<RegisterResult> {
-    return new RegisterKv();
+    return new RegisterKv(this.mutant === undefined ? {} : { mutant: this.mutant });
   }
 
   encodeResult(r: RegisterResult): Uint8Array {

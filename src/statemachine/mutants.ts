@@ -1,0 +1,12 @@
+/**
+ * Deliberately broken variants of the shipped state machines, switched on only through their
+ * options (test-only). The simulator must catch each on its own: its clients now and then order
+ * bytes that are no command, as a faulty member or a Byzantine replica's client can.
+ */
+import type { MutantInfo } from '../core/replica.js';
+
+export const STATE_MACHINE_MUTANTS = [
+  { name: 'trust-command-bytes', description: 'the register state machine decodes a committed command without checking it: bytes that are no command throw inside apply, and every member that applies the entry stops, and stops again at each restart' },
+] as const satisfies readonly MutantInfo[];
+
+export type StateMachineMutant = (typeof STATE_MACHINE_MUTANTS)[number]['name'];
