@@ -47,8 +47,9 @@ export const MAX_APPLY_ENTRIES_PER_READY = 4096;
 export const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 /** Reports of one gap in a snapshot transfer before the leader sends the missing chunk again. */
 export const GAP_REPORTS_BEFORE_RESEND = 2;
-/** Snapshot chunks a follower holds beyond a gap (chunks the network reordered, or sent after a lost one). */
+/** Snapshot chunks a follower holds beyond a gap (chunks the network reordered, or sent after a lost one), and their bytes at most. */
 export const MAX_SNAPSHOT_CHUNKS_AHEAD = 64;
+export const MAX_SNAPSHOT_BYTES_AHEAD = 16 * 1024 * 1024;
 
 interface PendingRead {
   readonly seq: number;
@@ -109,7 +110,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * out without copying.
    */
   private readonly counters = { snapshotBytesSent: 0, snapshotBytesOwed: 0 };
-  /** Leader: bytes of client proposals appended in this term and not yet committed. */
+  /**
+   * Leader: the client proposals (commands and membership changes) appended in this term and not
+   * yet committed, by index, with their bytes; what the uncommitted limits count. The leader's
+   * own entries (its no-op, leaving a joint configuration) and entries of earlier terms are not
+   * in it: they are never refused and never counted.
+   */
+  private readonly uncommittedProposals = new Map<Index, number>();
   private uncommittedBytes = 0;
   /** The next persist truncates the stored log after an installed snapshot (its tail was dropped). */
   private truncateAfterSnapshot = false;
@@ -129,7 +136,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private pendingSnapshot: Snapshot | null = null;
   /** The newest snapshot this node has (its own or installed): what it sends lagging followers. */
   private latestSnapshot: Snapshot | null;
-  private incoming: { meta: SnapshotMeta; chunks: Uint8Array[]; received: number; ahead: Map<number, InstallSnapshot> } | null = null;
+  private incoming: { meta: SnapshotMeta; chunks: Uint8Array[]; received: number; ahead: Map<number, InstallSnapshot>; aheadBytes: number } | null = null;
   private outstanding: Outstanding | null = null;
 
   private readSeq = 0;
@@ -455,6 +462,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.leaseUntil = 0;
     this.leaseForfeited = false;
     this.roundSentAt.clear();
+    this.uncommittedProposals.clear();
     this.uncommittedBytes = 0;
     this.resetElection();
     this.progress.clear();
@@ -639,7 +647,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       return;
     }
     if (this.incoming === null || this.incoming.meta.index !== meta.index || this.incoming.meta.term !== meta.term) {
-      this.incoming = { meta, chunks: [], received: 0, ahead: new Map() };
+      this.incoming = { meta, chunks: [], received: 0, ahead: new Map(), aheadBytes: 0 };
     }
     const inc = this.incoming;
     // A chunk we have: a resend after our answer was lost (or crossed it). Say what we have.
@@ -647,7 +655,10 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (m.offset > inc.received) {
       // Reordered, or sent after a chunk that was lost: hold it (within a bound) and name the gap,
       // so that the leader resends the one chunk missing rather than everything after it.
-      if (inc.ahead.size < MAX_SNAPSHOT_CHUNKS_AHEAD) inc.ahead.set(m.offset, m);
+      if (!inc.ahead.has(m.offset) && inc.ahead.size < MAX_SNAPSHOT_CHUNKS_AHEAD && inc.aheadBytes + m.chunk.byteLength <= MAX_SNAPSHOT_BYTES_AHEAD) {
+        inc.ahead.set(m.offset, m);
+        inc.aheadBytes += m.chunk.byteLength;
+      }
       return reply(inc.received, false, true);
     }
     let chunk: InstallSnapshot | undefined = m;
@@ -657,13 +668,18 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
         this.incoming = null;
         return reply(0, false);
       }
-      inc.ahead.delete(chunk.offset);
+      if (inc.ahead.delete(chunk.offset)) inc.aheadBytes -= chunk.chunk.byteLength;
       inc.chunks.push(chunk.chunk);
       inc.received += chunk.chunk.byteLength;
       done = chunk.done;
       chunk = done ? undefined : inc.ahead.get(inc.received);
     }
-    for (const offset of inc.ahead.keys()) if (offset < inc.received) inc.ahead.delete(offset);
+    // Chunks the assembled prefix covers (a leader that cut the snapshot at other offsets) go.
+    for (const [offset, held] of inc.ahead) {
+      if (offset >= inc.received) continue;
+      inc.ahead.delete(offset);
+      inc.aheadBytes -= held.chunk.byteLength;
+    }
     if (!done) return reply(inc.received, false);
     const data = concat(inc.chunks, inc.received);
     this.incoming = null;
@@ -681,13 +697,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private commitTo(index: Index): void {
     if (index <= this.commit) return;
     assert(index <= this.log.lastIndex(), () => `commit ${index} beyond last index ${this.log.lastIndex()}`);
-    if (this.role === 'leader' && this.uncommittedBytes > 0) {
-      for (let i = Math.max(this.commit + 1, this.log.firstIndex()); i <= index; i++) {
-        const e = this.log.entryAt(i as Index);
-        if (e !== undefined && e.term === this.term) this.uncommittedBytes -= e.data.byteLength;
-      }
-      if (this.uncommittedBytes < 0) this.uncommittedBytes = 0;
+    // In index order (the order they were appended): committed ones leave from the front.
+    for (const [at, bytes] of this.uncommittedProposals) {
+      if (at > index) break;
+      this.uncommittedProposals.delete(at);
+      this.uncommittedBytes -= bytes;
     }
+    assert(this.uncommittedBytes >= 0, () => `uncommitted bytes ${this.uncommittedBytes} below zero`);
     this.commit = index;
   }
 
@@ -700,13 +716,14 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 
   /** A client's command or membership change: refused over the uncommitted limits (entries and bytes). */
   private appendProposal(kind: LogEntry['kind'], data: Uint8Array): ProposeResult {
-    if (this.log.lastIndex() - this.commit >= this.limits.maxUncommittedEntries) {
+    if (this.uncommittedProposals.size >= this.limits.maxUncommittedEntries) {
       throw new TooManyRequests('maxUncommittedEntries', this.limits.maxUncommittedEntries);
     }
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + data.byteLength > this.limits.maxUncommittedBytes) {
       throw new TooManyRequests('maxUncommittedBytes', this.limits.maxUncommittedBytes);
     }
     const at = this.appendEntry(kind, data);
+    this.uncommittedProposals.set(at.index, data.byteLength);
     this.uncommittedBytes += data.byteLength;
     return at;
   }
