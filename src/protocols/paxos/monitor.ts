@@ -115,7 +115,11 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
     for (const [slot, ballot] of this.acceptedSaid.get(replica.id) ?? []) {
       if (slot <= compacted) continue;
       const has = replica.acceptedBallotAt(slot as Slot) ?? 0;
-      if (has < ballot) {
+      // A slot chosen already may be acknowledged again in a later ballot from a compaction not yet
+      // durable: forgetting that re-acceptance is harmless while the acceptor still holds the
+      // slot in a ballot at or above the one it was chosen in (which, by P2, holds the chosen value).
+      const chosenIn = this.chosen.get(slot)?.ballot;
+      if (has < ballot && !(chosenIn !== undefined && has >= chosenIn)) {
         throw new InvariantViolation('acceptances are durable', `${replica.id} announced accepting slot ${slot} in ballot ${describeBallot(ballot as Ballot)} but restarted holding ${has === 0 ? 'nothing' : describeBallot(has as Ballot)} there`);
       }
     }
