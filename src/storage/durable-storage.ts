@@ -604,6 +604,51 @@ export class DurableStorage<H> {
     });
   }
 
+  /**
+   * A log that does not continue from the snapshot the WAL names (entries start after a gap) was
+   * written by an older version, which trusted the newest snapshot file without a WAL record and
+   * appended after it: that file is the log's start. Take the newest readable one that closes the
+   * gap (the older rule, only where the log needs it).
+   */
+  private bridgeWithUnnamedSnapshot(): void {
+    const named = this.snapshotMeta?.index ?? 0;
+    // The first gap in the log after the named snapshot (the entry after it).
+    let expected = named + 1;
+    let after: number | undefined;
+    for (const e of this.entries) {
+      if (e.index > expected) {
+        after = e.index;
+        break;
+      }
+      expected = e.index + 1;
+    }
+    if (after === undefined) return;
+    const resume = after;
+    const candidates = this.snapshotFiles.filter((f) => f.index >= resume - 1 && f.index > named).sort(compareSnapshotsNewestFirst);
+    for (const f of candidates) {
+      const r = readSnapshotFile(this.fs, join(this.snapDir, f.name), this.mutant !== 'ignore-checksum');
+      if (r.kind === 'unreadable' || r.snapshot.meta.index !== f.index || r.snapshot.meta.term !== f.term) continue;
+      this.log(`storage: the log continues from snapshot ${f.name}, which the WAL does not name (written by an older version); restoring from it`);
+      this.applySnapshotMeta(r.snapshot.meta, r.snapshot.data);
+      return;
+    }
+  }
+
+  /**
+   * Snapshot files beyond the one restored belong to saves that never finished: delete them, or
+   * they would count among the newest files pruning keeps and push out the one the WAL names.
+   * (A deletion lost in a power loss is made again at the next open.)
+   */
+  private removeUnnamedSnapshots(): void {
+    const at = this.snapshotMeta?.index ?? 0;
+    for (const f of this.snapshotFiles) {
+      if (f.index <= at) continue;
+      this.log(`storage: removing snapshot ${f.name}, which no finished save named`);
+      this.fs.unlink(join(this.snapDir, f.name));
+    }
+    this.snapshotFiles = this.snapshotFiles.filter((f) => f.index <= at);
+  }
+
   /** The data of the snapshot the WAL named last, from its file; refuses to start without it. */
   private readNamedSnapshot(meta: SnapshotMeta): void {
     const why: string[] = [];
@@ -649,7 +694,9 @@ export class DurableStorage<H> {
       }
     });
     // A snapshot recorded in the WAL must exist as a file, or the log before it is gone for good.
+    this.bridgeWithUnnamedSnapshot();
     if (this.snapshotMeta !== null) this.readNamedSnapshot(this.snapshotMeta);
+    this.removeUnnamedSnapshots();
   }
 
   private applyRecord(type: number, payload: Buffer, path: string, offset: number): void {
