@@ -45,6 +45,8 @@ export class MemberDisk implements SimDisk {
   corrupted = false;
   /** A write or datasync error is armed or happened: the storage stopping the member is then expected. */
   ioErrorArmed = false;
+  /** The error code armed (EIO, ENOSPC): a storage failure with another code is a bug, not the fault. */
+  ioErrorCode = '';
 
   constructor(private readonly world: World<never>, private readonly random: Random, private readonly o: MemberDiskOptions) {
     const syncLatencyMs = o.diskFaults ? random.pick(SLOW_DISK_SYNC_MS) : o.syncLatencyMs;
@@ -89,6 +91,7 @@ export class MemberDisk implements SimDisk {
     if (this.ioErrorArmed) return null; // one at a time: each is expected to stop the member once
     this.ioErrorArmed = true;
     const kind = this.random.pick(['write EIO', 'write ENOSPC', 'datasync EIO'] as const);
+    this.ioErrorCode = kind.endsWith('ENOSPC') ? 'ENOSPC' : 'EIO';
     if (kind === 'datasync EIO') this.fs.failNextSync();
     else this.fs.failNextWrite(kind === 'write EIO' ? 'EIO' : 'ENOSPC');
     return kind;

@@ -437,7 +437,7 @@ export class Simulation implements WorldHandler<Delivery> {
       },
       fatal: (err) => {
         const disk = this.disks.get(node);
-        if (disk?.ioErrorArmed !== true) throw new SafetyViolation('storage failure', `${node.key}: ${err.message}`);
+        if (disk?.ioErrorArmed !== true || !err.message.includes(disk.ioErrorCode)) throw new SafetyViolation('storage failure', `${node.key}: ${err.message}`);
         // The injected I/O error stopped the member, as it must. Its machine is power-cycled: the
         // page cache, which may still hold pages a failed datasync gave up on, is gone.
         disk.ioErrorArmed = false;
