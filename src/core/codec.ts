@@ -100,6 +100,29 @@ function encodeValue(v: unknown, depth: number): boolean {
   }
 }
 
+/** No 8-bit form of this type (arrays and maps go from their fix form straight to 16 bits). */
+const NO_TAG = -1;
+
+/**
+ * `n` (below 2^32, the caller's room reserved) as the smallest of MessagePack's sized forms: a
+ * type byte then 1, 2 or 4 big-endian bytes. Every length header and unsigned integer is one.
+ */
+function writeSized(n: number, tag8: number, tag16: number, tag32: number): void {
+  if (n < 0x100 && tag8 !== NO_TAG) {
+    out[pos] = tag8;
+    out[pos + 1] = n;
+    pos += 2;
+  } else if (n < 0x10000) {
+    out[pos] = tag16;
+    outView.setUint16(pos + 1, n);
+    pos += 3;
+  } else {
+    out[pos] = tag32;
+    outView.setUint32(pos + 1, n);
+    pos += 5;
+  }
+}
+
 function encodeNumber(v: number): void {
   reserve(9);
   if (!Number.isSafeInteger(v)) {
@@ -109,18 +132,8 @@ function encodeNumber(v: number): void {
   } else if (v >= 0) {
     if (v < 0x80) {
       out[pos++] = v;
-    } else if (v < 0x100) {
-      out[pos] = 0xcc;
-      out[pos + 1] = v;
-      pos += 2;
-    } else if (v < 0x10000) {
-      out[pos] = 0xcd;
-      outView.setUint16(pos + 1, v);
-      pos += 3;
     } else if (v < 0x100000000) {
-      out[pos] = 0xce;
-      outView.setUint32(pos + 1, v);
-      pos += 5;
+      writeSized(v, 0xcc, 0xcd, 0xce);
     } else {
       out[pos] = 0xcf;
       outView.setUint32(pos + 1, v / 0x100000000);
@@ -153,21 +166,8 @@ function encodeNumber(v: number): void {
 function encodeString(s: string): boolean {
   const n = s.length;
   reserve(5 + n);
-  if (n < 32) {
-    out[pos++] = 0xa0 + n;
-  } else if (n < 0x100) {
-    out[pos] = 0xd9;
-    out[pos + 1] = n;
-    pos += 2;
-  } else if (n < 0x10000) {
-    out[pos] = 0xda;
-    outView.setUint16(pos + 1, n);
-    pos += 3;
-  } else {
-    out[pos] = 0xdb;
-    outView.setUint32(pos + 1, n);
-    pos += 5;
-  }
+  if (n < 32) out[pos++] = 0xa0 + n;
+  else writeSized(n, 0xd9, 0xda, 0xdb);
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x80) return false;
@@ -179,19 +179,7 @@ function encodeString(s: string): boolean {
 function encodeBinary(b: Uint8Array): void {
   const n = b.byteLength;
   reserve(5 + n);
-  if (n < 0x100) {
-    out[pos] = 0xc4;
-    out[pos + 1] = n;
-    pos += 2;
-  } else if (n < 0x10000) {
-    out[pos] = 0xc5;
-    outView.setUint16(pos + 1, n);
-    pos += 3;
-  } else {
-    out[pos] = 0xc6;
-    outView.setUint32(pos + 1, n);
-    pos += 5;
-  }
+  writeSized(n, 0xc4, 0xc5, 0xc6);
   out.set(b, pos);
   pos += n;
 }
@@ -199,17 +187,8 @@ function encodeBinary(b: Uint8Array): void {
 function encodeArray(a: readonly unknown[], depth: number): boolean {
   const n = a.length;
   reserve(5);
-  if (n < 16) {
-    out[pos++] = 0x90 + n;
-  } else if (n < 0x10000) {
-    out[pos] = 0xdc;
-    outView.setUint16(pos + 1, n);
-    pos += 3;
-  } else {
-    out[pos] = 0xdd;
-    outView.setUint32(pos + 1, n);
-    pos += 5;
-  }
+  if (n < 16) out[pos++] = 0x90 + n;
+  else writeSized(n, NO_TAG, 0xdc, 0xdd);
   for (let i = 0; i < n; i++) if (!encodeValue(a[i], depth + 1)) return false;
   return true;
 }
@@ -218,17 +197,8 @@ function encodeMap(o: Record<string, unknown>, depth: number): boolean {
   const keys = Object.keys(o);
   const n = keys.length;
   reserve(5);
-  if (n < 16) {
-    out[pos++] = 0x80 + n;
-  } else if (n < 0x10000) {
-    out[pos] = 0xde;
-    outView.setUint16(pos + 1, n);
-    pos += 3;
-  } else {
-    out[pos] = 0xdf;
-    outView.setUint32(pos + 1, n);
-    pos += 5;
-  }
+  if (n < 16) out[pos++] = 0x80 + n;
+  else writeSized(n, NO_TAG, 0xde, 0xdf);
   for (let i = 0; i < n; i++) {
     const key = keys[i]!;
     if (!encodeString(key) || !encodeValue(o[key], depth + 1)) return false;

@@ -625,13 +625,22 @@ export class DurableStorage<H> {
     if (after === undefined) return;
     const resume = after;
     const candidates = this.snapshotFiles.filter((f) => f.index >= resume - 1 && f.index > named).sort(compareSnapshotsNewestFirst);
+    // (newest first: the one that covers the most of the gap)
     for (const f of candidates) {
-      const r = readSnapshotFile(this.fs, join(this.snapDir, f.name), this.mutant !== 'ignore-checksum');
-      if (r.kind === 'unreadable' || r.snapshot.meta.index !== f.index || r.snapshot.meta.term !== f.term) continue;
+      const r = this.readSnapshotAs(f);
+      if (typeof r === 'string') continue;
       this.log(`storage: the log continues from snapshot ${f.name}, which the WAL does not name (written by an older version); restoring from it`);
-      this.applySnapshotMeta(r.snapshot.meta, r.snapshot.data);
+      this.applySnapshotMeta(r.meta, r.data);
       return;
     }
+  }
+
+  /** The snapshot in file `f`, if it is readable and holds the snapshot its name says; else why not. */
+  private readSnapshotAs(f: { readonly index: number; readonly term: number; readonly name: string }): Snapshot | string {
+    const r = readSnapshotFile(this.fs, join(this.snapDir, f.name), this.mutant !== 'ignore-checksum');
+    if (r.kind === 'unreadable') return `${f.name} is unreadable (${r.why})`;
+    if (r.snapshot.meta.index !== f.index || r.snapshot.meta.term !== f.term) return `${f.name} holds snapshot ${r.snapshot.meta.term}-${r.snapshot.meta.index}`;
+    return r.snapshot;
   }
 
   /**
@@ -654,16 +663,12 @@ export class DurableStorage<H> {
     const why: string[] = [];
     for (const f of this.snapshotFiles) {
       if (f.index !== meta.index || f.term !== meta.term) continue;
-      const r = readSnapshotFile(this.fs, join(this.snapDir, f.name), this.mutant !== 'ignore-checksum');
-      if (r.kind === 'unreadable') {
-        why.push(`${f.name} is unreadable (${r.why})`);
+      const r = this.readSnapshotAs(f);
+      if (typeof r === 'string') {
+        why.push(r);
         continue;
       }
-      if (r.snapshot.meta.index !== meta.index || r.snapshot.meta.term !== meta.term) {
-        why.push(`${f.name} holds snapshot ${r.snapshot.meta.term}-${r.snapshot.meta.index}`);
-        continue;
-      }
-      this.snapshotData = r.snapshot.data;
+      this.snapshotData = r.data;
       return;
     }
     throw new QuorateError('CORRUPT', `the WAL refers to snapshot ${meta.index} but no readable snapshot file has it${why.length > 0 ? ` (${why.join('; ')})` : ''}; refusing to start`);
