@@ -152,3 +152,34 @@ test('a save with more entries than one record holds is split into records that 
   assert.deepEqual(indexes(r), expected);
   assert.deepEqual(r.restored().entries.find((e) => e.index === 33)!.data, entry(33, 3, 400).data);
 });
+
+/** A snapshot file as a save that never finished leaves it: renamed into place, no WAL record names it. */
+function leaveUnnamedSnapshot(w: World, index: number): void {
+  const fd = w.fs.openTruncate(fileOf(index));
+  for (const rec of encodeSnapshotFile(snapshotAt(index, 1), 64)) w.fs.write(fd, rec, () => {});
+  w.clock.run();
+}
+
+test('a snapshot file no finished save named is removed at open: it never takes a place among the files pruning keeps', () => {
+  const w = world();
+  save(w, openStorage(w, { keepSnapshots: 1 }), { hardState: null, entries: range(1, 10), snapshot: null });
+  leaveUnnamedSnapshot(w, 100);
+  const s = openStorage(w, { keepSnapshots: 1 });
+  assert.equal(s.restored().snapshot, null, 'not restored');
+  assert.deepEqual(snapshotNames(w), [], 'and gone');
+  saveSnapshot(w, s, snapshotAt(5));
+  assert.deepEqual(snapshotNames(w), [snapshotFileName(snapshotAt(5).meta)], 'pruning kept the snapshot the WAL names');
+  assert.equal(openStorage(w).restored().snapshot?.meta.index, 5);
+});
+
+test('a log an older version wrote after an unnamed snapshot file (a gap before its entries) is restored from that file', () => {
+  const w = world();
+  const s = openStorage(w);
+  save(w, s, { hardState: null, entries: range(1, 10), snapshot: null });
+  leaveUnnamedSnapshot(w, 100);
+  // The older version restored snapshot 100 from the file and appended after it.
+  save(w, s, { hardState: null, entries: range(101, 103), snapshot: null, truncateFrom: null });
+  const r = openStorage(w);
+  assert.equal(r.restored().snapshot?.meta.index, 100);
+  assert.deepEqual(indexes(r), ['101@1', '102@1', '103@1']);
+});
