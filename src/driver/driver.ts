@@ -320,12 +320,15 @@ export class Driver<R> {
     else this.quorumModel!.propose(command, reply as Reply<R | undefined>);
   }
 
-  /** `reply` once this node's state machine reflects every write committed before the call. */
-  readBarrier(reply: Reply<void>): void {
+  /**
+   * `reply` once this node's state machine reflects every write committed before the call, or
+   * with a timeout after `timeoutMs` (default: the read timeout), when it leaves the queue.
+   */
+  readBarrier(reply: Reply<void>, timeoutMs = this.limits.readTimeoutMs): void {
     if (this.stopped) return reply(new NodeStopped());
     this.catchUpTicks();
-    if (this.leaderModel !== null) this.leaderModel.readBarrier(reply);
-    else this.quorumModel!.readBarrier(reply);
+    if (this.leaderModel !== null) this.leaderModel.readBarrier(reply, timeoutMs);
+    else this.quorumModel!.readBarrier(reply, timeoutMs);
   }
 
   /** A membership change through the protocol (leader only). */

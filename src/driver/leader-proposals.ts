@@ -112,10 +112,10 @@ export class LeaderProposals<R> {
     this.site.kick();
   }
 
-  readBarrier(reply: Reply<void>): void {
+  readBarrier(reply: Reply<void>, timeoutMs: number): void {
     const requestId = this.nextRequestId();
     // Turned away (too many reads waiting): then the core is not asked either.
-    if (!this.reads.wait(requestId, this.limits.readTimeoutMs, 'linearizable read', (err) => reply(err))) return;
+    if (!this.reads.wait(requestId, timeoutMs, 'linearizable read', (err) => reply(err))) return;
     try {
       this.site.askReadIndex(requestId);
     } catch (err) {

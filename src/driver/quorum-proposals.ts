@@ -35,6 +35,8 @@ export interface QuorumSite<M extends Envelope> {
 interface Pending<R> {
   readonly command: Uint8Array;
   readonly reply: Reply<R | undefined>;
+  /** How long it may wait, queued or in flight, before it is answered with a timeout. */
+  readonly timeoutMs: number;
   readonly deadline: TimerHandle;
   done: boolean;
 }
@@ -79,11 +81,11 @@ export class QuorumProposals<M extends Envelope, R> {
 
   propose(command: Uint8Array, reply: Reply<R | undefined>): void {
     if (command.byteLength === 0) return reply(new QuorateError('INVALID_ARGUMENT', 'an empty command'));
-    this.order(command, reply);
+    this.order(command, reply, this.limits.proposalTimeoutMs);
   }
 
-  readBarrier(reply: Reply<void>): void {
-    this.order(new Uint8Array(0), (err) => reply(err));
+  readBarrier(reply: Reply<void>, timeoutMs: number): void {
+    this.order(new Uint8Array(0), (err) => reply(err), timeoutMs);
   }
 
   /** A message for one of this member's clients; false if it is not for one of them. */
@@ -127,13 +129,14 @@ export class QuorumProposals<M extends Envelope, R> {
     this.localResults.clear();
   }
 
-  private order(command: Uint8Array, reply: Reply<R | undefined>): void {
+  private order(command: Uint8Array, reply: Reply<R | undefined>, timeoutMs: number): void {
     if (this.queue.length >= this.limits.maxPendingProposals) return reply(new TooManyRequests('maxPendingProposals', this.limits.maxPendingProposals));
     const p: Pending<R> = {
       command, reply, done: false,
       // A request that neither gets f + 1 replies nor executes here in time is answered with a
       // timeout, so a member whose protocol is not live answers its callers instead of hanging.
-      deadline: this.clock.setTimer(this.limits.proposalTimeoutMs, () => this.expire(p)),
+      timeoutMs,
+      deadline: this.clock.setTimer(timeoutMs, () => this.expire(p)),
     };
     this.queue.push(p);
     this.pump();
@@ -141,11 +144,11 @@ export class QuorumProposals<M extends Envelope, R> {
 
   private expire(p: Pending<R>): void {
     const c = this.clients.find((x) => x.current === p);
-    if (c !== undefined) this.finish(c, new RequestTimeout('request', this.limits.proposalTimeoutMs));
+    if (c !== undefined) this.finish(c, new RequestTimeout('request', p.timeoutMs));
     else {
       const i = this.queue.indexOf(p);
       if (i >= 0) this.queue.splice(i, 1);
-      this.answer(p, new RequestTimeout('request', this.limits.proposalTimeoutMs));
+      this.answer(p, new RequestTimeout('request', p.timeoutMs));
     }
     this.pump();
   }

@@ -218,12 +218,13 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
 
   /**
    * A linearizable read barrier: resolves once this node's state machine reflects every write
-   * committed before the call. Read the state machine right after it resolves.
+   * committed before the call. Read the state machine right after it resolves. `timeoutMs`
+   * (default: the read timeout) bounds how long it may wait, and how long it stays queued.
    */
-  readBarrier(): Promise<void> {
+  readBarrier(timeoutMs?: number): Promise<void> {
     return promised<void>((reply) => {
       if (!this.takeClientTimestamp(reply)) return;
-      this.driver.readBarrier(reply);
+      this.driver.readBarrier(reply, timeoutMs);
     });
   }
 

@@ -116,7 +116,7 @@ export class EtcdServer {
     this.auth = new AuthService({
       kv: options.kv,
       propose: (request, user) => this.proposer.propose(request, user),
-      readBarrier: () => withRetry(options.retry, () => options.node.readBarrier(), () => !options.node.running),
+      readBarrier: () => withRetry(options.retry, (remainingMs) => options.node.readBarrier(remainingMs), () => !options.node.running),
       header: () => this.header(options.kv.store.revision),
       ...(options.authTokenTtlMs === undefined ? {} : { tokenTtlMs: options.authTokenTtlMs }),
     });
@@ -162,7 +162,7 @@ export class EtcdServer {
       maxRequestBytes: this.limits.maxRequestBytes,
       header: (revision) => this.header(revision),
       propose: (request) => this.proposer.propose(request),
-      readBarrier: () => withRetry(options.retry, () => options.node.readBarrier(), () => !options.node.running),
+      readBarrier: () => withRetry(options.retry, (remainingMs) => options.node.readBarrier(remainingMs), () => !options.node.running),
       isStopped: () => this.stopped,
       asCaller: async (metadata) => {
         const user = await this.auth.userOf(metadata);
@@ -244,7 +244,7 @@ export class EtcdServer {
     this.refuseInvalid(request);
     if (!serializable) this.refuseOnLearner();
     if (!serializable) {
-      await withRetry(this.options.retry, () => this.options.node.readBarrier(), () => !this.options.node.running);
+      await withRetry(this.options.retry, (remainingMs) => this.options.node.readBarrier(remainingMs), () => !this.options.node.running);
     }
     this.auth.checkRequest(await this.auth.userOf(metadata), request);
     return this.respond(this.options.kv.execute(request));

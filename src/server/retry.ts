@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QuorateError } from '../core/errors.js';
+import { RequestTimeout } from '../driver/waiters.js';
 
 export interface RetryPolicy {
   /** Total time a request may take, retries included (etcd: "request timed out" after this). */
@@ -21,14 +22,35 @@ export function isTransient(err: unknown): boolean {
   return err.code === 'NOT_LEADER' || err.code === 'NO_LEADER' || err.code === 'PROPOSAL_DROPPED' || err.code === 'LEADER_CHANGED' || err.code === 'UNAVAILABLE';
 }
 
-export async function withRetry<T>(policy: RetryPolicy, attempt: () => Promise<T>, isStopped: () => boolean): Promise<T> {
+/**
+ * `attempt` until it succeeds, fails for good, or the request's deadline passes. An attempt that
+ * neither settles nor fails is answered with a timeout at the deadline: the driver bounds each
+ * attempt itself, but an attempt begun just before the deadline would otherwise stretch the
+ * request to almost twice its timeout. The attempt is told the time left, so what it queues can
+ * leave the queue then too.
+ */
+export async function withRetry<T>(policy: RetryPolicy, attempt: (remainingMs: number) => Promise<T>, isStopped: () => boolean): Promise<T> {
   const deadline = Date.now() + policy.requestTimeoutMs;
   for (;;) {
     try {
-      return await attempt();
+      const remainingMs = Math.max(1, deadline - Date.now());
+      return await bounded(attempt(remainingMs), remainingMs, policy.requestTimeoutMs);
     } catch (err) {
       if (!isTransient(err) || isStopped() || Date.now() + policy.backoffMs >= deadline) throw err;
       await sleep(policy.backoffMs);
     }
+  }
+}
+
+/** `work`, or a RequestTimeout after `ms` (the work goes on; its outcome is then ignored). */
+async function bounded<T>(work: Promise<T>, ms: number, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RequestTimeout('request', timeoutMs)), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -15,7 +15,7 @@ export interface ServingNode {
   status(): ReplicaStatus;
   isLeader(): boolean;
   propose(command: Uint8Array): Promise<KvOutcome>;
-  readBarrier(): Promise<void>;
+  readBarrier(timeoutMs?: number): Promise<void>;
   on<K extends keyof NodeEvents>(event: K, listener: (...args: NodeEvents[K]) => void): unknown;
   off<K extends keyof NodeEvents>(event: K, listener: (...args: NodeEvents[K]) => void): unknown;
   emit<K extends keyof NodeEvents>(event: K, ...args: NodeEvents[K]): boolean;

@@ -18,6 +18,8 @@ export interface PbftMembers {
   start(i: number): Promise<Member>;
   /** A client of member i only; every call has a deadline, so a stuck cluster fails a test instead of hanging it. */
   client(i: number, deadlineMs?: number): Etcd3;
+  /** Member i's client URL (gRPC and HTTP: /health, /metrics). */
+  clientUrl(i: number): string;
   /** Remove the directory (members must be stopped). */
   remove(): void;
 }
@@ -40,6 +42,7 @@ export async function pbftMembers(token: string, names: readonly string[] = ['m1
       memberKeys: { privateKeyFile: keys.privateKeyFiles[i]!.file, publicKeysFile: keys.publicKeysFile },
     }),
     client: (i, deadlineMs = 15_000) => new Etcd3({ hosts: clientUrl(i), defaultCallOptions: () => ({ deadline: Date.now() + deadlineMs }) }),
+    clientUrl,
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
