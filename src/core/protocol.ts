@@ -204,6 +204,12 @@ export interface ProtocolDefinition<M extends Envelope = Envelope, H = unknown, 
    * every configuration a user may choose gets tested. Draws come from `random` only.
    */
   simVariant(random: Random, timing: Timing): Readonly<Record<string, unknown>>;
+  /**
+   * The options that bound every message this protocol sends to `bytes` of payload plus one
+   * command (batches stop growing there): the simulator runs each protocol with a small budget
+   * and refuses any frame far above it, as a transport refuses frames over its maxFrameBytes.
+   */
+  messageBudgetOptions(bytes: number): Readonly<Record<string, unknown>>;
   create(options: CreateOptions<H>): Rep;
   /**
    * Optional: a checker of the protocol's own safety invariants, for drivers that see every

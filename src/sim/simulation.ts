@@ -20,6 +20,7 @@ import type { NodeMessage } from '../driver/wire.js';
 import type { StoragePort } from '../driver/ports.js';
 import { QuorumSimClient, SessionClient, type ClientSite, type QuorumClientSite } from './clients.js';
 import { Invariants, SafetyViolation, type LogView } from './invariants.js';
+import { wireBytesUpTo } from './wire-size.js';
 import { LinkFaults } from './link-faults.js';
 import { MemberDisk } from './member-disk.js';
 import { Nemesis, STORM_RUN_SHARE, type NemesisSite } from './nemesis.js';
@@ -116,6 +117,17 @@ export const SNAPSHOT_AMPLIFICATION_MIN_BYTES = 128;
  */
 export const MAX_EVENTS_PER_SIMULATED_MS = 500;
 /** The driver's timeouts in the simulator (a client gives up much earlier and retries). */
+/**
+ * Message sizes. Every protocol runs with a payload budget of SIM_MESSAGE_BUDGET_BYTES per
+ * message (messageBudgetOptions), and a frame an honest member sends above SIM_MAX_FRAME_BYTES
+ * fails the run: a real transport refuses it (its maxFrameBytes), so a batch that outgrows its
+ * budget stalls replication for good. The budget (or one command, if larger) must fit the frame.
+ */
+export const SIM_MESSAGE_BUDGET_BYTES = 256 * 1024;
+export const SIM_MAX_FRAME_BYTES = 512 * 1024;
+/** Share of runs whose clients write large values often (see LARGE_WRITES_RUN_WRITE_SHARE in register.ts). */
+export const LARGE_WRITES_RUN_SHARE = 0.25;
+
 const SIM_DRIVER_LIMITS = { proposalTimeoutMs: 2_000, readTimeoutMs: 2_000, quorumClientRetryMs: 200 };
 
 export interface RunStats {
@@ -240,9 +252,11 @@ export class Simulation implements WorldHandler<Delivery> {
     this.faults = possible.size > 1 && this.buggify.chance(FAULT_SUBSET_RUN_SHARE) ? this.faultSubset(possible) : possible;
     this.crashFaults = this.faults.has('crash') || this.faults.has('power-loss');
     const timing: Timing = { tickMs: o.tickMs, electionTimeoutMs: o.electionTimeoutMs, heartbeatIntervalMs: o.heartbeatIntervalMs };
-    this.protocolOptions = { ...protocol.timingOptions(timing), ...protocol.simVariant(this.rng, timing), ...o.protocolOptions };
+    this.protocolOptions = {
+      ...protocol.timingOptions(timing), ...protocol.simVariant(this.rng, timing), ...protocol.messageBudgetOptions(SIM_MESSAGE_BUDGET_BYTES), ...o.protocolOptions,
+    };
     this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions }) ?? null;
-    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys) : new RegisterWorkload(o.keys, o.mutant)) as Workload<WorkloadOp, unknown>;
+    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys) : new RegisterWorkload(o.keys, o.mutant, this.buggify.chance(LARGE_WRITES_RUN_SHARE))) as Workload<WorkloadOp, unknown>;
     this.compactEvery = o.compactEvery > 0 ? o.compactEvery : this.rng.pick(SIM_COMPACT_INTERVALS);
     this.finalFailover = this.buggify.chance(FINAL_FAILOVER_SHARE);
     const storm = this.rng.chance(STORM_RUN_SHARE);
@@ -468,12 +482,21 @@ export class Simulation implements WorldHandler<Delivery> {
   private release(from: SimNode<unknown>, frames: readonly (NodeMessage | null)[], count: number): void {
     for (let i = 0; i < count; i++) {
       const frame = frames[i]!;
+      if (!from.byzantine) this.checkFrameSize(from, frame);
       if (frame.kind === 'protocol' && from.byzantine && this.adversary !== null) {
         for (const out of this.adversary.transform(frame.message)) this.sendMessage(from, out.msg, out.delayMs);
       } else {
         this.sendFrame(from, frame, 0);
       }
     }
+  }
+
+  /** An honest member's frame must fit a transport's frame limit (see SIM_MAX_FRAME_BYTES). */
+  private checkFrameSize(from: SimNode<unknown>, frame: NodeMessage): void {
+    const bytes = wireBytesUpTo(frame, SIM_MAX_FRAME_BYTES);
+    if (bytes <= SIM_MAX_FRAME_BYTES) return;
+    const what = frame.kind === 'protocol' ? `a ${String((frame.message as { type?: unknown }).type ?? 'protocol')} message` : `a ${frame.kind} frame`;
+    throw new SafetyViolation('bounded messages', `${from.key} sent ${what} of more than ${SIM_MAX_FRAME_BYTES} bytes to ${frame.to} (message budget ${SIM_MESSAGE_BUDGET_BYTES}): a transport refuses it`);
   }
 
   private sendMessage(from: SimNode<unknown>, msg: Envelope, extraMs: number): void {

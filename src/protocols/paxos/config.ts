@@ -13,6 +13,11 @@ export interface PaxosLimits {
   readonly heartbeatIntervalTicks: number;
   /** Batching: slots per Accept message. */
   readonly maxEntriesPerMessage: number;
+  /**
+   * Batching: payload bytes per Accept message (at least one slot is always sent), so that a
+   * batch of large values still fits the transport's frame (its maxFrameBytes is 4 MiB).
+   */
+  readonly maxBytesPerMessage: number;
   /** Pipelining: slots proposed but not yet chosen; more proposals get TooManyRequests. */
   readonly maxInflightSlots: number;
   /** Slots re-sent to a stalled acceptor per heartbeat. */
@@ -29,6 +34,7 @@ export const DEFAULT_PAXOS_LIMITS: PaxosLimits = {
   electionTimeoutTicks: 10,
   heartbeatIntervalTicks: 2,
   maxEntriesPerMessage: 64,
+  maxBytesPerMessage: 1024 * 1024,
   maxInflightSlots: 4096,
   maxCatchUpSlotsPerHeartbeat: 512,
   maxApplyPerReady: 1024,

@@ -37,6 +37,7 @@ export const multiPaxosProtocol: ProtocolDefinition<PaxosMessage, PaxosHardState
       electionTimeoutTicks: random.chance(0.5) ? electionTimeoutTicks : Math.max(4, Math.ceil(electionTimeoutTicks / 2)),
     };
   },
+  messageBudgetOptions: (bytes) => ({ maxBytesPerMessage: bytes }),
   create(options) {
     if (options.mutant !== undefined) assertKnownPaxosMutant(options.mutant);
     return new MultiPaxosReplica(options as MultiPaxosOptions);

@@ -108,6 +108,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private randomizedTimeout = 0;
   private heartbeatElapsed = 0;
   private promises = new Map<NodeId, PromiseInfo>();
+  /** Parts of promises not yet complete, by acceptor and first slot (see PromiseMsg). */
+  private promisePartsFrom = new Map<NodeId, Map<Slot, PromiseMsg>>();
   private fromSlot: Slot = 0 as Slot;
   /** Leader: acceptors (self included once durable) that accepted each unchosen slot in `ballot`. */
   private acks = new Map<number, Set<NodeId>>();
@@ -355,6 +357,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.highestSeen = b;
     this.leaderId = null;
     this.promises = new Map();
+    this.promisePartsFrom = new Map();
     this.fromSlot = (this.commitIndex + 1) as Slot;
     this.dropLeaderState();
     this.resetElectionTimer();
@@ -373,18 +376,57 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     }
     this.electionElapsed = 0; // give the proposer time to finish phase 1
     const compactedBeyond = this.snapshotIndex >= m.fromSlot;
-    const reply: PromiseMsg = {
-      type: 'promise', from: this.id, to: m.from, ballot: m.ballot,
-      accepted: this.acceptedFrom(m.fromSlot),
-      chosenThrough: this.commitIndex,
-      snapshot: compactedBeyond ? this.snapshot : null,
-    };
-    this.msgs.push(reply);
+    const parts = this.promiseParts(m.fromSlot);
+    for (const [i, part] of parts.entries()) {
+      this.msgs.push({
+        type: 'promise', from: this.id, to: m.from, ballot: m.ballot, fromSlot: part.fromSlot, throughSlot: part.throughSlot,
+        more: i < parts.length - 1, accepted: part.accepted, chosenThrough: this.commitIndex,
+        snapshot: i === 0 && compactedBeyond ? this.snapshot : null,
+      });
+    }
+  }
+
+  /** What this acceptor accepted from `from` on, cut into parts within the message byte budget. */
+  private promiseParts(from: Slot): { fromSlot: Slot; throughSlot: Slot; accepted: LogEntry[] }[] {
+    const maxBytes = this.mutant === 'unbounded-promises' ? Infinity : this.limits.maxBytesPerMessage;
+    const parts = [{ fromSlot: from, throughSlot: (from - 1) as Slot, accepted: [] as LogEntry[] }];
+    let bytes = 0;
+    for (const e of this.acceptedFrom(from)) {
+      let part = parts[parts.length - 1]!;
+      bytes += e.data.byteLength;
+      if (part.accepted.length > 0 && bytes > maxBytes) {
+        part = { fromSlot: (part.throughSlot + 1) as Slot, throughSlot: part.throughSlot, accepted: [] };
+        parts.push(part);
+        bytes = e.data.byteLength;
+      }
+      part.accepted.push(e);
+      part.throughSlot = e.index;
+    }
+    return parts;
   }
 
   private onPromise(m: PromiseMsg): void {
-    if (this.role !== 'candidate' || m.ballot !== this.ballot) return;
-    this.promises.set(m.from, { accepted: m.accepted, chosenThrough: m.chosenThrough, snapshot: m.snapshot });
+    if (this.role !== 'candidate' || m.ballot !== this.ballot || this.promises.has(m.from)) return;
+    const parts = this.promisePartsFrom.get(m.from) ?? new Map<Slot, PromiseMsg>();
+    if (parts.size >= this.limits.maxInflightSlots) return; // more parts than an honest acceptor holds slots
+    parts.set(m.fromSlot, m);
+    // Chain the parts from our fromSlot; the promise counts once the last part is reached.
+    const accepted: LogEntry[] = [];
+    let chosenThrough = 0 as Slot;
+    let snapshot: Snapshot | null = null;
+    for (let at = this.fromSlot, part = parts.get(at); ; at = (part.throughSlot + 1) as Slot, part = parts.get(at)) {
+      // (A part that covers nothing yet says more follow would chain to itself: not an honest one.)
+      if (part === undefined || part.throughSlot < at - 1 || (part.more && part.throughSlot < at)) {
+        this.promisePartsFrom.set(m.from, parts);
+        return;
+      }
+      accepted.push(...part.accepted);
+      if (part.chosenThrough > chosenThrough) chosenThrough = part.chosenThrough;
+      snapshot ??= part.snapshot;
+      if (!part.more) break;
+    }
+    this.promisePartsFrom.delete(m.from);
+    this.promises.set(m.from, { accepted, chosenThrough, snapshot });
     this.maybeWinPhase1();
   }
 
@@ -441,6 +483,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.role = 'leader';
     this.leaderId = this.id;
     this.promises = new Map();
+    this.promisePartsFrom = new Map();
     this.dropLeaderState();
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
@@ -451,6 +494,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.ballot = NO_BALLOT;
     this.leaderId = leader;
     this.promises = new Map();
+    this.promisePartsFrom = new Map();
     this.dropLeaderState();
     this.resetElectionTimer();
   }
@@ -624,10 +668,14 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       return this.snapshotIndex - from + 1;
     }
     const entries: LogEntry[] = [];
+    const maxBytes = this.mutant === 'unbounded-accept-batches' ? Infinity : this.limits.maxBytesPerMessage;
+    let bytes = 0;
     let s = from;
     while (s <= this.lastSlot && entries.length < Math.min(this.limits.maxEntriesPerMessage, budget)) {
       const e = this.log.get(s);
       if (e === undefined) break; // not held here (applied before a restart): the peer gets it from a snapshot later
+      bytes += e.data.byteLength;
+      if (entries.length > 0 && bytes > maxBytes) break;
       entries.push(e);
       s++;
     }

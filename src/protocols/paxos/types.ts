@@ -20,14 +20,25 @@ export interface Prepare extends Envelope {
   readonly fromSlot: Slot;
 }
 
-/** 1b: every slot >= fromSlot this acceptor accepted, with the ballot it accepted each in. */
+/**
+ * 1b: every slot >= the Prepare's fromSlot this acceptor accepted, with the ballot it accepted
+ * each in. Sent in parts, each within the message byte budget: part k covers the slots
+ * `fromSlot..throughSlot`, the next part starts at throughSlot + 1, and the last has `more` false.
+ * The proposer counts the promise once it holds every part.
+ */
 export interface PromiseMsg extends Envelope {
   readonly type: 'promise';
   readonly ballot: Ballot;
+  /** The first slot this part covers (the first part: the Prepare's fromSlot). */
+  readonly fromSlot: Slot;
+  /** The last slot this part covers (the last part: its last accepted slot, or fromSlot - 1). */
+  readonly throughSlot: Slot;
+  /** More parts follow. */
+  readonly more: boolean;
   readonly accepted: readonly LogEntry[];
   /** The acceptor knows every slot up to here is chosen. */
   readonly chosenThrough: Slot;
-  /** When the acceptor compacted slots >= fromSlot into a snapshot, the snapshot. */
+  /** When the acceptor compacted slots >= fromSlot into a snapshot, the snapshot (first part only). */
   readonly snapshot: Snapshot | null;
 }
 

@@ -34,7 +34,7 @@ export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState, PbftRe
   mutants: PBFT_MUTANTS,
   optionNames: [
     'checkpointIntervalSeqs', 'logWindowSeqs', 'maxBatchRequests', 'maxInFlightBatches', 'requestTimeoutTicks', 'viewChangeTimeoutTicks',
-    'retransmitTicks', 'announceTicks',
+    'retransmitTicks', 'announceTicks', 'maxBatchBytes', 'maxRequestBytes',
   ],
   timingOptions(t) {
     // A backup waits two election timeouts for its request, forwards it, and waits two more
@@ -56,6 +56,7 @@ export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState, PbftRe
       maxBatchRequests: random.pick(SIM_BATCH_SIZES),
     };
   },
+  messageBudgetOptions: (bytes) => ({ maxBatchBytes: bytes }),
   create(options) {
     if (options.mutant !== undefined) assertKnownPbftMutant(options.mutant);
     assert(options.authenticator !== undefined, 'PBFT needs an injected authenticator');

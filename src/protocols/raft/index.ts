@@ -49,6 +49,7 @@ export const raftProtocol: ProtocolDefinition<RaftMessage, RaftHardState, RaftRe
       snapshotChunkBytes: random.pick(SIM_SNAPSHOT_CHUNKS),
     };
   },
+  messageBudgetOptions: (bytes) => ({ maxBytesPerMessage: bytes }),
   clockDriftBound: (options) => (options['readOnly'] === 'lease-based' ? Number(options['maxClockDrift'] ?? DEFAULT_MAX_CLOCK_DRIFT) : null),
   create(options) {
     if (options.mutant !== undefined) assertKnownMutant(options.mutant);

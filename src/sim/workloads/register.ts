@@ -12,8 +12,12 @@ import type { Workload, WorkloadOp } from './workload.js';
 
 /** Share of client reads served by a read barrier and a local read (the rest go through the log). */
 export const LOCAL_READ_SHARE = 0.8;
-/** Share of writes that carry a large padding, and its largest size. */
+/**
+ * Share of writes that carry a large padding, and its largest size; in a large-writes run the
+ * higher share, so that batches of several large values (near the message budget) are common.
+ */
 export const LARGE_WRITE_SHARE = 0.002;
+export const LARGE_WRITES_RUN_WRITE_SHARE = 0.2;
 export const LARGE_WRITE_MAX_BYTES = 256 * 1024;
 
 export interface RegisterWorkloadOp extends WorkloadOp {
@@ -25,7 +29,11 @@ export class RegisterWorkload implements Workload<RegisterWorkloadOp, RegisterRe
   readonly name = 'register';
 
   /** `mutant`: the run's mutant, when it is one of the state machine's (STATE_MACHINE_MUTANTS). */
-  constructor(private readonly keys: number, private readonly mutant?: string) {}
+  private readonly largeWriteShare: number;
+
+  constructor(private readonly keys: number, private readonly mutant?: string, largeWrites = false) {
+    this.largeWriteShare = largeWrites ? LARGE_WRITES_RUN_WRITE_SHARE : LARGE_WRITE_SHARE;
+  }
 
   createStateMachine(): StateMachine<RegisterResult> {
     return new RegisterKv(this.mutant === undefined ? {} : { mutant: this.mutant });
@@ -44,7 +52,7 @@ export class RegisterWorkload implements Workload<RegisterWorkloadOp, RegisterRe
     if (readsOnly) return { op: { f: 'get', key }, label: `get ${key}`, localRead: true, readOnly: true, padBytes: 0 };
     const op = randomRegisterOp(random, key);
     const isRead = op.f === 'get';
-    const padBytes = !isRead && random.chance(LARGE_WRITE_SHARE) ? random.int(1, LARGE_WRITE_MAX_BYTES) : 0;
+    const padBytes = !isRead && random.chance(this.largeWriteShare) ? random.int(1, LARGE_WRITE_MAX_BYTES) : 0;
     return { op, label: `${op.f} ${key}${padBytes > 0 ? ` +${padBytes}B` : ''}`, localRead: isRead && random.chance(LOCAL_READ_SHARE), readOnly: isRead && random.chance(0.5), padBytes };
   }
 

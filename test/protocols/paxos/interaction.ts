@@ -46,7 +46,7 @@ export function formatMessage(m: PaxosMessage): string {
     case 'prepare':
       return `${head} from-slot=${m.fromSlot}`;
     case 'promise':
-      return `${head} chosen-through=${m.chosenThrough} accepted=[${m.accepted.map(formatAccepted).join(', ')}]${m.snapshot === null ? '' : ` snapshot=${m.snapshot.meta.index}`}`;
+      return `${head} slots=${m.fromSlot}..${m.throughSlot}${m.more ? ' more' : ''} chosen-through=${m.chosenThrough} accepted=[${m.accepted.map(formatAccepted).join(', ')}]${m.snapshot === null ? '' : ` snapshot=${m.snapshot.meta.index}`}`;
     case 'nack':
       return `${head} promised=${describeBallot(m.promised)}`;
     case 'accept':
