@@ -210,6 +210,11 @@ export interface ProtocolDefinition<M extends Envelope = Envelope, H = unknown, 
    * and refuses any frame far above it, as a transport refuses frames over its maxFrameBytes.
    */
   messageBudgetOptions(bytes: number): Readonly<Record<string, unknown>>;
+  /**
+   * Message types the budget does not bound yet: a known gap, declared so that the simulator
+   * notes their oversized frames in the trace instead of failing the run on them.
+   */
+  readonly unboundedMessageTypes?: readonly string[];
   create(options: CreateOptions<H>): Rep;
   /**
    * Optional: a checker of the protocol's own safety invariants, for drivers that see every
