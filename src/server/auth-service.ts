@@ -157,6 +157,16 @@ export class AuthService {
   }
 
   /**
+   * Throws unless the caller may administer the cluster (Maintenance and Cluster changes, as etcd's
+   * IsAdminPermitted): anyone while auth is disabled, else a user with the role root. Without a
+   * token: "user name is empty"; another user: "permission denied"; a bad token: "invalid auth token".
+   */
+  async requireAdmin(metadata: grpc.Metadata): Promise<void> {
+    const denied = this.o.kv.auth.checkAdmin(await this.userOf(metadata));
+    if (denied !== null) throw authError(denied);
+  }
+
+  /**
    * May `user` read [key, rangeEnd)? null if so, else the error to answer (etcd's "permission
    * denied", or "user name is empty" without a token). For range reads and for creating watches.
    */
@@ -274,10 +284,20 @@ export class AuthService {
     const credentialRevision = auth.credentialRevisionOf(name);
     if (stored === null || credentialRevision === null || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) throw authError('auth-failed');
     const ok = await this.bounded(() => verifyPassword(password, stored));
+    if (ok && auth.enabled && auth.tokenKey === null) await this.issueTokenKey();
     // The state may have moved on while the hash was computed: issue only for what is still true.
     const key = auth.tokenKey;
     if (!ok || key === null || auth.credentialRevisionOf(name) !== credentialRevision) throw authError('auth-failed');
     return { header: this.o.header(), token: mintToken(key, name, credentialRevision, this.tokenTtlMs, Date.now()) };
+  }
+
+  /**
+   * Give a cluster restored from a client's snapshot (which carries no token key) a key of its
+   * own, through the log so that every member verifies the same tokens.
+   */
+  private async issueTokenKey(): Promise<void> {
+    const outcome = await this.o.propose({ op: 'auth-token-key', tokenKey: randomBytes(TOKEN_KEY_BYTES) }, null);
+    if (!outcome.ok) throw kvError(outcome.error);
   }
 
   private hash(password: string): Promise<PasswordHash> {

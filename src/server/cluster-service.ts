@@ -6,7 +6,11 @@
  * MemberUpdate (new peer URLs, same member) is an ordinary replicated command.
  *
  * Changes are made by the leader: a member that is not the leader forwards the call to the
- * leader's client URL (over plain gRPC; with client TLS it answers "not leader" instead).
+ * leader's client URL (over plain gRPC; with client TLS it answers "not leader" instead), with the
+ * caller's token, which every member verifies.
+ *
+ * With auth enabled, every change needs an administrator (a user with the role root), checked
+ * before anything else as etcd's checkMembershipOperationPermission does; MemberList is open.
  */
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -17,6 +21,7 @@ import { adminService } from './admin-proto.js';
 import { unaryHandler } from './unary.js';
 import { parseUrl } from './cluster-config.js';
 import { grpcError, toGrpcError } from './grpc-errors.js';
+import { TOKEN_METADATA_KEY } from './auth-service.js';
 import { currentMembers, pbMember, type MemberView, type MemberContext } from './member-context.js';
 
 /** Learners a cluster may have at once (etcd's limit). */
@@ -45,19 +50,24 @@ interface PbMemberAddRequest { peerURLs?: string[]; isLearner?: boolean }
 interface PbMemberIdRequest { ID?: string }
 interface PbMemberUpdateRequest { ID?: string; peerURLs?: string[] }
 
-type Handler = (req: never) => Promise<Record<string, unknown>>;
+type Handler = (req: never, metadata: grpc.Metadata) => Promise<Record<string, unknown>>;
 
 export function clusterServiceHandlers(ctx: MemberContext): { service: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
   const toError = (err: unknown): grpc.ServiceError => (isServiceError(err) ? err : toGrpcError(err));
-  const h = (fn: Handler) => unaryHandler(fn as (req: unknown) => Promise<Record<string, unknown>>, toError);
+  const h = (fn: Handler) => unaryHandler(fn as (req: unknown, metadata: grpc.Metadata) => Promise<Record<string, unknown>>, toError);
+  /** For an administrator only (while auth is enabled). */
+  const admin = (fn: Handler): Handler => async (req: never, metadata: grpc.Metadata) => {
+    await ctx.requireAdmin(metadata);
+    return fn(req, metadata);
+  };
   // While leadership moves (or the leader just removed itself) the call is retried until the
   // request's deadline, as etcd retries proposals across an election.
   const forwarding = (method: string, local: (req: never) => Promise<Record<string, unknown>>): Handler =>
-    async (req: never) => {
+    async (req: never, metadata: grpc.Metadata) => {
       const deadline = Date.now() + ctx.retry.requestTimeoutMs;
       for (;;) {
         try {
-          return await (ctx.node.isLeader() ? local(req) : forwardToLeader(ctx, method, req));
+          return await (ctx.node.isLeader() ? local(req) : forwardToLeader(ctx, method, req, metadata));
         } catch (err) {
           const retriable = isServiceError(err) && err.code === grpc.status.UNAVAILABLE && err.details !== MAINTENANCE_TIMEOUT_TEXT;
           if (!retriable || Date.now() + ctx.retry.backoffMs >= deadline || !ctx.node.running) throw err;
@@ -69,10 +79,10 @@ export function clusterServiceHandlers(ctx: MemberContext): { service: grpc.Serv
     service: adminService('Cluster').service,
     handlers: {
       MemberList: h(() => Promise.resolve({ header: ctx.header(), members: currentMembers(ctx).map(pbMember) })),
-      MemberAdd: h(forwarding('MemberAdd', (req: PbMemberAddRequest) => memberAdd(ctx, req))),
-      MemberRemove: h(forwarding('MemberRemove', (req: PbMemberIdRequest) => memberRemove(ctx, req))),
-      MemberPromote: h(forwarding('MemberPromote', (req: PbMemberIdRequest) => memberPromote(ctx, req))),
-      MemberUpdate: h((req: PbMemberUpdateRequest) => memberUpdate(ctx, req)),
+      MemberAdd: h(admin(forwarding('MemberAdd', (req: PbMemberAddRequest) => memberAdd(ctx, req)))),
+      MemberRemove: h(admin(forwarding('MemberRemove', (req: PbMemberIdRequest) => memberRemove(ctx, req)))),
+      MemberPromote: h(admin(forwarding('MemberPromote', (req: PbMemberIdRequest) => memberPromote(ctx, req)))),
+      MemberUpdate: h(admin((req: PbMemberUpdateRequest) => memberUpdate(ctx, req))),
     },
   };
 }
@@ -175,8 +185,8 @@ function requireStartedQuorum(ctx: MemberContext, votersAfter: number, leaving: 
   if (active < Math.floor(votersAfter / 2) + 1) throw CLUSTER_ERRORS.notEnoughStarted();
 }
 
-/** Hand a membership call to the leader's client URL and relay its answer. */
-async function forwardToLeader(ctx: MemberContext, method: string, req: unknown): Promise<Record<string, unknown>> {
+/** Hand a membership call to the leader's client URL, with the caller's token (the leader checks it too), and relay its answer. */
+async function forwardToLeader(ctx: MemberContext, method: string, req: unknown, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
   const leader = ctx.node.status().leader;
   if (leader === null) throw CLUSTER_ERRORS.noLeader();
   const url = ctx.kv.clientUrlsOf(leader)[0];
@@ -187,8 +197,10 @@ async function forwardToLeader(ctx: MemberContext, method: string, req: unknown)
   const client = new Cluster(`${host}:${target.port}`, grpc.credentials.createInsecure());
   try {
     return await new Promise<Record<string, unknown>>((resolve, reject) => {
-      const call = client[method] as (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Record<string, unknown>) => void) => void;
-      call.call(client, req, { deadline: Date.now() + FORWARD_TIMEOUT_MS }, (err, res) => (err === null ? resolve({ ...res, header: ctx.header() }) : reject(err)));
+      const call = client[method] as (r: unknown, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Record<string, unknown>) => void) => void;
+      const forwarded = new grpc.Metadata();
+      for (const token of metadata.get(TOKEN_METADATA_KEY)) forwarded.add(TOKEN_METADATA_KEY, token);
+      call.call(client, req, forwarded, { deadline: Date.now() + FORWARD_TIMEOUT_MS }, (err, res) => (err === null ? resolve({ ...res, header: ctx.header() }) : reject(err)));
     });
   } finally {
     client.close();

@@ -125,6 +125,7 @@ export class EtcdServer {
       selfNodeId: options.self.name, selfMemberId: options.self.id, clientTls: options.tls !== null,
       retry: options.retry, logger: options.logger,
       header: () => this.header(this.options.kv.store.revision),
+      requireAdmin: (metadata) => this.auth.requireAdmin(metadata),
       propose: (request) => this.proposer.propose(request),
     };
     this.quota = new BackendQuota(this.services, options.quotaBackendBytes === undefined || options.quotaBackendBytes <= 0 ? DEFAULT_QUOTA_BACKEND_BYTES : options.quotaBackendBytes);

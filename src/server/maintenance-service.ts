@@ -2,17 +2,21 @@
  * etcd's Maintenance service: Status, Alarm, Defragment, Hash, HashKV, Snapshot, MoveLeader.
  *
  * - Status: version, db size (see quota.ts), leader, raft index/term/applied index, alarms as errors.
- * - HashKV: a CRC-32 of every kept key version up to a revision (tombstones included), equal on
- *   members that applied the same log; Hash: the same over everything.
- * - Snapshot: the state machine's snapshot in a quorate envelope, streamed in chunks, followed by
- *   the SHA-256 of everything before it (as etcd appends to its snapshot stream). Restorable with
+ * - HashKV and Hash: see state-hashes.ts.
+ * - Snapshot: the state machine's client snapshot (no token key: KvStateMachine.clientSnapshot) in
+ *   a quorate envelope, streamed in chunks, followed by the SHA-256 of everything before it (as
+ *   etcd appends to its snapshot stream). Restorable with
  *   `quorate snapshot restore`. It is not a bbolt file: `etcdctl snapshot status/restore` cannot read it.
  * - MoveLeader: leadership transfer to a voter; answered once the target leads.
  * - Defragment: takes a snapshot now and compacts the WAL behind it; the reported size drops to
  *   what is in use.
+ *
+ * With auth enabled, only an administrator (a user with the role root) may call Snapshot,
+ * Defragment, Hash and HashKV (etcd 3.4/3.5's authMaintenanceServer), MoveLeader (etcd 3.6 checks
+ * it too) and Alarm ACTIVATE/DEACTIVATE (etcd checks no caller there; quorate does, since raising
+ * NOSPACE refuses every write in the cluster). Status and Alarm GET are open to anyone, as in etcd.
  */
 import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { pack, unpack } from '../core/codec.js';
 import { nodeId } from '../core/ids.js';
@@ -24,6 +28,8 @@ import { ETCD_API_VERSION } from './etcd-server.js';
 import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
 import type { BackendQuota } from './quota.js';
 import { currentMembers, memberIdOf, type MemberContext } from './member-context.js';
+import { CLUSTER_ERRORS } from './cluster-service.js';
+import { hashAll, hashKv } from './state-hashes.js';
 
 /** Bytes per Snapshot stream message (etcd sends 32 KiB). */
 export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
@@ -51,28 +57,36 @@ interface PbAlarmRequest { action?: string; memberID?: string; alarm?: string }
 
 export function maintenanceServiceHandlers(ctx: MemberContext, quota: BackendQuota): { service: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
   const toError = (err: unknown): grpc.ServiceError => (isServiceError(err) ? err : toGrpcError(err));
-  const h = <Req>(fn: (req: Req) => Promise<Record<string, unknown>>) => unaryHandler(fn, toError);
+  const h = <Req>(fn: (req: Req, md: grpc.Metadata) => Promise<Record<string, unknown>>) => unaryHandler(fn, toError);
+  /** The same, for an administrator only (while auth is enabled). */
+  const admin = <Req>(fn: (req: Req) => Promise<Record<string, unknown>> | Record<string, unknown>) =>
+    h(async (req: Req, md: grpc.Metadata) => {
+      await ctx.requireAdmin(md);
+      return fn(req);
+    });
   return {
     service: adminService('Maintenance').service,
     handlers: {
-      Status: h(() => {
-        quota.refresh();
-        return Promise.resolve(status(ctx, quota));
+      Status: h(() => Promise.resolve(status(ctx, quota))),
+      Alarm: h(async (req: PbAlarmRequest, md) => {
+        if ((req.action ?? 'GET') !== 'GET') await ctx.requireAdmin(md);
+        return alarm(ctx, quota, req);
       }),
-      Alarm: h((req: PbAlarmRequest) => alarm(ctx, quota, req)),
-      Defragment: h(async () => {
+      Defragment: admin(async () => {
         await ctx.node.snapshotNow();
         quota.defragmented();
         ctx.logger('info', 'defragmented: snapshot taken and log compacted', { inUse: quota.inUse() });
         return { header: ctx.header() };
       }),
-      Hash: h(() => Promise.resolve({ header: ctx.header(), hash: hashKv(ctx, 0).hash })),
-      HashKV: h((req: { revision?: string }) => {
-        const r = hashKv(ctx, Number(req.revision ?? 0));
-        return Promise.resolve({ header: ctx.header(), hash: r.hash, compact_revision: r.compactRevision });
+      Hash: admin(() => ({ header: ctx.header(), hash: hashAll(ctx.kv) })),
+      HashKV: admin((req: { revision?: string }) => {
+        const r = hashKv(ctx.kv.store, Number(req.revision ?? 0));
+        return { header: ctx.header(), hash: r.hash, compact_revision: r.compactRevision };
       }),
-      MoveLeader: h((req: { targetID?: string }) => moveLeader(ctx, String(req.targetID ?? '0'))),
-      Snapshot: (call: grpc.ServerWritableStream<unknown, unknown>) => streamSnapshot(ctx, call),
+      MoveLeader: admin((req: { targetID?: string }) => moveLeader(ctx, String(req.targetID ?? '0'))),
+      Snapshot: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+        ctx.requireAdmin(call.metadata).then(() => streamSnapshot(ctx, call), (err: unknown) => failStream(call, toError(err)));
+      },
     },
   };
 }
@@ -104,37 +118,14 @@ async function alarm(ctx: MemberContext, quota: BackendQuota, req: PbAlarmReques
   if (kind !== 'NOSPACE' && kind !== 'CORRUPT') return pb([]);
   const memberId = String(req.memberID ?? '0');
   const existed = quota.alarms().some((a) => a.memberId === memberId && a.alarm === kind);
+  // An alarm names a member: one the caller made up would be an alarm nobody can trace. (A
+  // removed member's alarm that is still raised may be disarmed.)
+  if (!currentMembers(ctx).some((m) => m.id === memberId) && !(action === 'DEACTIVATE' && existed)) throw CLUSTER_ERRORS.notFound();
   const outcome = await ctx.propose({ op: 'alarm', action: action === 'ACTIVATE' ? 'activate' : 'deactivate', memberId, alarm: kind as AlarmKind });
   if (!outcome.ok) throw kvError(outcome.error);
   if (action === 'ACTIVATE') return pb([{ memberId, alarm: kind }]);
   if (existed) ctx.logger('info', 'alarm disarmed', { memberId, alarm: kind });
   return pb(existed ? [{ memberId, alarm: kind }] : []);
-}
-
-/** CRC-32 of every key version with revision <= `revision` (0: the current one) kept since the last compaction. */
-export function hashKv(ctx: MemberContext, revision: number): { hash: number; compactRevision: number } {
-  const store = ctx.kv.store;
-  const state = store.state();
-  if (revision > state.revision) throw kvError('future-rev');
-  if (revision > 0 && revision < state.compactRevision) throw kvError('compacted');
-  const upTo = revision === 0 ? state.revision : revision;
-  const keys = [...state.keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  let hash = 0;
-  const header = Buffer.alloc(8 * 4);
-  for (const [key, revs] of keys) {
-    const keyBytes = Buffer.from(key, 'latin1');
-    for (const r of revs) {
-      if (r.main > upTo) continue;
-      header.writeDoubleBE(r.main, 0);
-      header.writeDoubleBE(r.sub, 8);
-      header.writeDoubleBE(r.createRevision, 16);
-      header.writeDoubleBE(r.value === null ? -1 : r.version, 24);
-      hash = crc32(header, hash);
-      hash = crc32(keyBytes, hash);
-      if (r.value !== null) hash = crc32(r.value, hash);
-    }
-  }
-  return { hash: hash >>> 0, compactRevision: state.compactRevision };
 }
 
 /** The snapshot file's body: an envelope around the state machine snapshot. */
@@ -173,9 +164,9 @@ export function decodeSnapshotFile(file: Buffer): { stateMachine: Uint8Array; re
 function streamSnapshot(ctx: MemberContext, call: grpc.ServerWritableStream<unknown, unknown>): void {
   let body: Buffer;
   try {
-    body = encodeSnapshotBody(ctx.kv.snapshot(), ctx.kv.store.revision);
+    body = encodeSnapshotBody(ctx.kv.clientSnapshot(), ctx.kv.store.revision);
   } catch (err) {
-    call.destroy(toGrpcError(err));
+    failStream(call, toGrpcError(err));
     return;
   }
   const file = Buffer.concat([body, createHash('sha256').update(body).digest()]);
@@ -211,6 +202,14 @@ async function moveLeader(ctx: MemberContext, targetId: string): Promise<Record<
   }
   ctx.logger('info', 'moved leadership', { to: target.nodeId });
   return { header: ctx.header() };
+}
+
+/**
+ * End a server stream with an error status. (grpc-js sends the status from the stream's 'error'
+ * handler; destroy() would close the stream without one, and the client would wait for its deadline.)
+ */
+function failStream(call: grpc.ServerWritableStream<unknown, unknown>, err: grpc.ServiceError): void {
+  call.emit('error', err);
 }
 
 function isServiceError(err: unknown): err is grpc.ServiceError {

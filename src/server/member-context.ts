@@ -4,6 +4,7 @@
  * and learners, from the log) joined with each member's etcd id, peer URLs (the initial cluster,
  * or the replicated member table for members changed at runtime), published name and client URLs.
  */
+import type { Metadata } from '@grpc/grpc-js';
 import type { ServingNode } from './serving-node.js';
 import type { Logger } from '../node/config.js';
 import type { KvCommand, KvOutcome, KvStateMachine } from '../statemachine/mvcc/index.js';
@@ -24,6 +25,11 @@ export interface MemberContext {
   readonly retry: RetryPolicy;
   readonly logger: Logger;
   header(): PbHeader;
+  /**
+   * Throws unless the call's token names an administrator (the role root) while auth is enabled:
+   * etcd's check before Snapshot, Defragment, Hash, HashKV and membership changes.
+   */
+  requireAdmin(metadata: Metadata): Promise<void>;
   /** Propose a command under this server's client session (retried, exactly once). */
   propose(request: KvCommand['request']): Promise<KvOutcome>;
 }

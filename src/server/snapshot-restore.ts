@@ -4,7 +4,9 @@
  * by the usual flags. Every member of the new cluster is restored from the same file with the
  * same --initial-cluster and token, so all start from the same state at the same log position.
  * The keys, values and revisions come from the file; members, alarms and client sessions of the
- * old cluster do not.
+ * old cluster do not, nor does a token key (a file written before snapshots left it out may hold
+ * one): with auth enabled, the new cluster draws its own on the first Authenticate, so tokens of
+ * the old cluster are not accepted by the new one.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -48,7 +50,7 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<{ revision: nu
   // Before anything is written: a protocol that cannot start from a snapshot file says why.
   const bootstrap = protocol.bootstrap({
     meta: { index: RESTORED_INDEX, term: RESTORED_TERM, membership: { voters: members.map((m) => nodeId(m.name)), outgoingVoters: [], learners: [] } },
-    data: kv.snapshot(),
+    data: kv.clientSnapshot(),
   });
   const identity: ClusterIdentity = { format: 1, name: o.name, clusterId: clusterId(members, o.initialClusterToken), token: o.initialClusterToken, members };
   await loadOrCreateIdentity(o.dataDir, identity);

@@ -129,6 +129,12 @@ interface Role {
 export type AuthRequest =
   | { readonly op: 'auth-enable'; readonly tokenKey: Uint8Array }
   | { readonly op: 'auth-disable' }
+  /**
+   * A token key for a cluster that has auth enabled but no key: one restored from a client's
+   * snapshot, which never carries the key (see snapshot()). A member proposes it itself on the
+   * first Authenticate; the first one applied wins, later ones change nothing.
+   */
+  | { readonly op: 'auth-token-key'; readonly tokenKey: Uint8Array }
   | { readonly op: 'user-add'; readonly name: string; readonly password: PasswordHash | null }
   | { readonly op: 'user-delete'; readonly name: string }
   | { readonly op: 'user-change-password'; readonly name: string; readonly password: PasswordHash }
@@ -140,7 +146,7 @@ export type AuthRequest =
   | { readonly op: 'role-revoke-permission'; readonly role: string; readonly key: Bytes; readonly rangeEnd: Bytes };
 
 const AUTH_OPS: ReadonlySet<string> = new Set<AuthRequest['op']>([
-  'auth-enable', 'auth-disable', 'user-add', 'user-delete', 'user-change-password', 'user-grant-role',
+  'auth-enable', 'auth-disable', 'auth-token-key', 'user-add', 'user-delete', 'user-change-password', 'user-grant-role',
   'user-revoke-role', 'role-add', 'role-delete', 'role-grant-permission', 'role-revoke-permission',
 ]);
 
@@ -357,6 +363,14 @@ export class AuthStore {
 
   /** Apply one committed auth change on behalf of `user`; null when it took effect. */
   apply(user: AuthUser, req: AuthRequest): AuthErrorKind | null {
+    // Not an administrator's change: no caller chooses the key, and it only fills a missing one.
+    if (req.op === 'auth-token-key') {
+      if (this.enabledFlag && this.tokenKeyBytes === null) {
+        assert(req.tokenKey.byteLength >= MIN_TOKEN_KEY_BYTES, 'a token key of at least 128 bits (checked when the command was decoded)');
+        this.tokenKeyBytes = req.tokenKey;
+      }
+      return null;
+    }
     const denied = this.checkAdmin(user);
     if (denied !== null) return denied;
     const error = this.change(req);
@@ -379,6 +393,8 @@ export class AuthStore {
         this.tokenKeyBytes = req.tokenKey;
         return null;
       }
+      case 'auth-token-key':
+        return 'unchanged'; // applied before the admin check, in apply()
       case 'auth-disable':
         if (!this.enabledFlag) return 'unchanged';
         this.enabledFlag = false;
@@ -462,12 +478,19 @@ export class AuthStore {
 
   // ---- snapshot ------------------------------------------------------------------------------
 
-  snapshot(): unknown {
+  /**
+   * The auth state for a snapshot. `withTokenKey` is false for a snapshot a client downloads: with
+   * the key, its holder could sign a token for root. A cluster restored from it gets a new key
+   * ('auth-token-key'), so tokens issued before are void there (as etcd's simple tokens die with
+   * their member). Password hashes stay, as etcd's snapshot keeps its bcrypt hashes: they are
+   * salted scrypt (slow to guess against), and a restored cluster needs them to authenticate.
+   */
+  snapshot(withTokenKey = true): unknown {
     return {
       format: SNAPSHOT_FORMAT,
       enabled: this.enabledFlag,
       revision: this.authRevision,
-      tokenKey: this.tokenKeyBytes,
+      tokenKey: withTokenKey ? this.tokenKeyBytes : null,
       users: [...this.users].map(([name, u]) => [name, u.password, u.roles, u.credentialRevision]),
       roles: [...this.roles].map(([name, r]) => [name, r.permissions.map((p) => [p.permType, p.key, p.rangeEnd])]),
     };

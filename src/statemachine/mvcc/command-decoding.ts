@@ -135,6 +135,7 @@ function authRequests(): { readonly [Op in AuthRequest['op']]: (r: Fields) => bo
   return {
     // The auth store asserts the key's length: a shorter one must not reach it.
     'auth-enable': (r) => isBytes(r['tokenKey']) && r['tokenKey'].byteLength >= MIN_TOKEN_KEY_BYTES,
+    'auth-token-key': (r) => isBytes(r['tokenKey']) && r['tokenKey'].byteLength >= MIN_TOKEN_KEY_BYTES,
     'auth-disable': () => true,
     'user-add': (r) => isString(r['name']) && (r['password'] === null || isPasswordHash(r['password'])),
     'user-delete': (r) => isString(r['name']),

@@ -30,13 +30,40 @@ export function keyBytes(key: string): Buffer {
 
 const ZERO_BYTE = '\u0000';
 
+/** What one kept version costs besides its key and value (revisions, version, lease), for size reports. */
+export const VERSION_OVERHEAD_BYTES = 32;
+
+/** The bytes one kept version of `key` is counted as (see KeyIndex.bytes). */
+export function versionBytes(key: string, rev: KeyRevision): number {
+  return key.length + (rev.value?.byteLength ?? 0) + VERSION_OVERHEAD_BYTES;
+}
+
 export class KeyIndex {
   /** Every key with a history, in byte order. */
   private sorted: string[] = [];
   private readonly history = new Map<string, KeyRevision[]>();
+  /** Sum of versionBytes over every kept version, kept as versions come and go (size reports read it often). */
+  private heldBytes = 0;
+  /** The most `heldBytes` has been since the last resetPeak(). */
+  private peakBytes = 0;
 
   get keyCount(): number {
     return this.sorted.length;
+  }
+
+  /** Roughly the bytes of keys and values held (every kept version), without walking them. */
+  get bytes(): number {
+    return this.heldBytes;
+  }
+
+  /** The most `bytes` has been since the last resetPeak() (or since this index was built). */
+  get peak(): number {
+    return this.peakBytes;
+  }
+
+  /** Start the peak over from what is held now (a defragment: etcd's file shrinks to what is in use). */
+  resetPeak(): void {
+    this.peakBytes = this.heldBytes;
   }
 
   /** The version of `key` visible at `revision`, or null if it did not exist then. */
@@ -68,11 +95,13 @@ export class KeyIndex {
     if (revs === undefined) {
       this.history.set(key, [rev]);
       this.sorted.splice(this.lowerBound(key), 0, key);
-      return;
+    } else {
+      const last = revs[revs.length - 1];
+      assert(last === undefined || last.main < rev.main || (last.main === rev.main && last.sub < rev.sub), 'revisions of a key only grow');
+      revs.push(rev);
     }
-    const last = revs[revs.length - 1];
-    assert(last === undefined || last.main < rev.main || (last.main === rev.main && last.sub < rev.sub), 'revisions of a key only grow');
-    revs.push(rev);
+    this.heldBytes += versionBytes(key, rev);
+    if (this.heldBytes > this.peakBytes) this.peakBytes = this.heldBytes;
   }
 
   /** Keys (with any history) in the range, in byte order. See requests.ts for the conventions. */
@@ -99,7 +128,9 @@ export class KeyIndex {
       // A deletion at exactly the compaction revision is kept: a watcher may still start there
       // (etcd allows start_revision == compact revision) and must see it.
       const from = visible.value === null && visible.main < revision ? keep + 1 : keep;
-      if (from > 0) revs.splice(0, from);
+      if (from > 0) {
+        for (const dropped of revs.splice(0, from)) this.heldBytes -= versionBytes(key, dropped);
+      }
       if (revs.length === 0) {
         this.history.delete(key);
         emptied = true;
@@ -119,7 +150,9 @@ export class KeyIndex {
       assert(revs.length > 0, 'a restored key has history');
       index.history.set(key, revs);
       index.sorted.push(key);
+      for (const r of revs) index.heldBytes += versionBytes(key, r);
     }
+    index.peakBytes = index.heldBytes;
     index.sorted.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     return index;
   }

@@ -181,17 +181,31 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     return { ok: true, result: { op: 'publish-member', revision: this.store.revision } };
   }
 
+  /** The whole replicated state, for the log's snapshots (members install it from one another). */
   snapshot(): Uint8Array {
+    return this.encode(true);
+  }
+
+  /**
+   * The state a client may download (Maintenance.Snapshot) and `quorate snapshot restore` reads:
+   * everything but the token key (see AuthStore.snapshot) and client sessions (this cluster's
+   * bookkeeping of its own proposers; a restored cluster starts without them).
+   */
+  clientSnapshot(): Uint8Array {
+    return this.encode(false);
+  }
+
+  private encode(whole: boolean): Uint8Array {
     const state = this.store.state();
     const keys: [string, unknown[][]][] = [];
     for (const [key, revs] of state.keys) {
       keys.push([key, revs.map((r) => [r.main, r.sub, r.createRevision, r.version, r.value, r.lease])]);
     }
-    const sessions = [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]);
+    const sessions = whole ? [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]) : [];
     const members = [...this.memberClientUrls];
     return pack({
       format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members,
-      auth: this.auth.snapshot(), leases: this.leases.snapshot(), cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
+      auth: this.auth.snapshot(whole), leases: this.leases.snapshot(), cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
     });
   }
 

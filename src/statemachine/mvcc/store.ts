@@ -166,13 +166,19 @@ export class MvccStore {
     }
   }
 
-  /** Roughly the bytes of keys and values held (every version), for status reports. */
+  /** Roughly the bytes of keys and values held (every kept version), for status reports; O(1). */
   approximateBytes(): number {
-    let bytes = 0;
-    for (const [key, revs] of this.index.entries()) {
-      for (const r of revs) bytes += key.length + (r.value?.byteLength ?? 0) + 32;
-    }
-    return bytes;
+    return this.index.bytes;
+  }
+
+  /** The most approximateBytes() has been since the last resetPeakBytes() or restore (etcd's db size). */
+  peakBytes(): number {
+    return this.index.peak;
+  }
+
+  /** A defragment: the reported peak drops to what is held now. */
+  resetPeakBytes(): void {
+    this.index.resetPeak();
   }
 
   state(): StoreState {
