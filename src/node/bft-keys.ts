@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { principalMember } from '../core/authenticator.js';
 import { QuorateError } from '../core/errors.js';
 import type { CryptoKeys } from './crypto-authenticator.js';
+import { checkPrivateKeyFile } from './private-key-file.js';
 
 /** The version written into both files; a loader refuses any other. */
 export const BFT_KEYS_FORMAT = 1;
@@ -50,7 +51,8 @@ export type BftKeyProblem =
   | 'not-this-member'
   | 'file-exists'
   | 'bad-name'
-  | 'missing-keys';
+  | 'missing-keys'
+  | 'insecure-permissions';
 
 export class BftKeyError extends QuorateError {
   override readonly name = 'BftKeyError';
@@ -274,8 +276,19 @@ export interface KeyFiles {
   readonly publicKeysFile: string;
 }
 
-/** Loads and validates member `self`'s key material for a cluster of `members`. */
-export async function loadBftKeyMaterial(files: KeyFiles, self: string, members: readonly string[]): Promise<BftKeyMaterial> {
+export interface LoadKeyOptions {
+  /** Accept a private key file group or others may read (see private-key-file.ts); `warn` is told. Default false. */
+  readonly allowInsecurePermissions?: boolean;
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * Loads and validates member `self`'s key material for a cluster of `members`. A private key file
+ * group or others have access to is refused (BftKeyError 'insecure-permissions') unless allowed.
+ */
+export async function loadBftKeyMaterial(files: KeyFiles, self: string, members: readonly string[], options: LoadKeyOptions = {}): Promise<BftKeyMaterial> {
+  await checkPrivateKeyFile(files.privateKeyFile, '--bft-private-key', options.allowInsecurePermissions ?? false,
+    (message) => new BftKeyError('insecure-permissions', message), options.warn ?? (() => {}));
   const priv = parsePrivateKeyFile(await readKeyFile(files.privateKeyFile, 'private key file', '--bft-private-key'), files.privateKeyFile);
   if (priv.name !== self) throw new BftKeyError('not-this-member', `${files.privateKeyFile} holds the keys of '${priv.name}', not of this member '${self}' (check --bft-private-key and --name)`);
   const pub = parsePublicKeysFile(await readKeyFile(files.publicKeysFile, 'public keys file', '--bft-public-keys'), files.publicKeysFile);

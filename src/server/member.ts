@@ -17,6 +17,7 @@ import type { Authenticator, Principal } from '../core/authenticator.js';
 import { DEFAULT_DRIVER_LIMITS } from '../driver/limits.js';
 import { clientPrincipal } from '../driver/quorum-proposals.js';
 import { BftKeyError, bftCryptoKeys, loadBftKeyMaterial, type KeyFiles } from '../node/bft-keys.js';
+import { checkPrivateKeyFile } from '../node/private-key-file.js';
 import { CryptoAuthenticator, deriveKeys, type CryptoKeys } from '../node/crypto-authenticator.js';
 import { pack } from '../core/codec.js';
 import { KvStateMachine, type KvOutcome } from '../statemachine/mvcc/index.js';
@@ -64,6 +65,11 @@ export interface MemberOptions {
    * token can act as any member).
    */
   readonly memberKeys?: KeyFiles | 'insecure-from-token';
+  /**
+   * Start although a private key file (BFT or TLS) is readable or writable by group or others
+   * (serve --allow-insecure-key-permissions); a warning is logged. Default false: refused.
+   */
+  readonly allowInsecureKeyPermissions?: boolean;
 }
 
 /** Why a member of a Byzantine protocol refuses to start without keys: no silent insecure default. */
@@ -84,6 +90,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
   const protocol = protocolByName(protocolName);
   // Before anything is written to the data directory.
   if (protocol.keys === 'per-member' && o.memberKeys === undefined) throw new BftKeyError('missing-keys', memberKeysRequired(protocolName));
+  await checkPrivateKeyFiles(o);
   const members = parseInitialCluster(o.initialCluster, o.initialClusterToken);
   const self = members.find((m) => m.name === o.name);
   if (self === undefined) throw new QuorateError('INVALID_ARGUMENT', `--initial-cluster has no member named '${o.name}' (check --name)`);
@@ -170,6 +177,18 @@ export async function startMember(o: MemberOptions): Promise<Member> {
   };
 }
 
+/** Every private key file the options name, checked before the member does anything (see private-key-file.ts). */
+async function checkPrivateKeyFiles(o: MemberOptions): Promise<void> {
+  const allow = o.allowInsecureKeyPermissions ?? false;
+  const warn = (message: string): void => o.logger('warn', message);
+  const refuse = (message: string): Error => new QuorateError('BAD_KEYS', message);
+  if (o.clientTls !== null) await checkPrivateKeyFile(o.clientTls.keyFile, '--key-file', allow, refuse, warn);
+  if (o.peerTls !== null) await checkPrivateKeyFile(o.peerTls.keyFile, '--peer-key-file', allow, refuse, warn);
+  if (o.memberKeys !== undefined && o.memberKeys !== 'insecure-from-token') {
+    await checkPrivateKeyFile(o.memberKeys.privateKeyFile, '--bft-private-key', allow, (m) => new BftKeyError('insecure-permissions', m), warn);
+  }
+}
+
 async function loadPeerTls(t: NonNullable<MemberOptions['peerTls']>): Promise<PeerTls> {
   const [cert, key, ca] = await Promise.all([readFile(t.certFile), readFile(t.keyFile), readFile(t.trustedCaFile)]);
   return { cert, key, ca };
@@ -198,7 +217,8 @@ async function memberAuthenticators(o: MemberOptions, identity: ClusterIdentity,
     const secret = `${identity.token}/${identity.clusterId}`;
     keysFor = (principal) => deriveKeys(secret, principal, principals);
   } else {
-    const material = await loadBftKeyMaterial(source, self, replicas);
+    // Checked at start (checkPrivateKeyFiles), warned about there if allowed: not again here.
+    const material = await loadBftKeyMaterial(source, self, replicas, { allowInsecurePermissions: o.allowInsecureKeyPermissions ?? false });
     keysFor = (principal) => bftCryptoKeys(material, principal, principals, identity.clusterId);
   }
   return (principal) => new CryptoAuthenticator(keysFor(principal));

@@ -3,7 +3,7 @@
  * own private file, no member able to sign or MAC as another, and a typed error for every bad file.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,7 @@ import {
   BftKeyError, bftCryptoKeys, generateKeyFiles, loadBftKeyMaterial, MAX_KEY_FILE_BYTES, PRIVATE_KEY_FILE_MODE,
   type BftKeyMaterial, type BftKeyProblem,
 } from '../../src/node/bft-keys.js';
+import { keyFilePermissionsProblem } from '../../src/node/private-key-file.js';
 
 const NAMES = ['m1', 'm2', 'm3', 'm4'];
 const CLIENTS_PER_MEMBER = 2;
@@ -101,7 +102,7 @@ describe('provisioned PBFT keys', () => {
   describe('bad files give a typed error', () => {
     const write = (name: string, text: string): string => {
       const f = join(dir, name);
-      writeFileSync(f, text);
+      writeFileSync(f, text, { mode: PRIVATE_KEY_FILE_MODE }); // a private key file any other mode would be refused first
       return f;
     };
     const privateText = (): Record<string, unknown> => JSON.parse(readFileSync(keyFile('m1'), 'utf8')) as Record<string, unknown>;
@@ -116,7 +117,7 @@ describe('provisioned PBFT keys', () => {
     it('malformed JSON, wrong kind or format, bad base64, not a key, and a file too large', async () => {
       await rejectsWith(loadM1(write('bad.json', '{"format": 1,')), 'malformed', /not valid JSON/);
       await rejectsWith(loadM1(write('array.json', '[]')), 'malformed', /JSON object/);
-      await rejectsWith(loadM1(files.publicKeysFile), 'malformed', /not a quorate-bft-private-key file/);
+      await rejectsWith(loadM1(write('public-as-private.key', readFileSync(files.publicKeysFile, 'utf8'))), 'malformed', /not a quorate-bft-private-key file/);
       await rejectsWith(loadM1(write('v2.key', JSON.stringify({ ...privateText(), format: 2 }))), 'malformed', /format 2/);
       await rejectsWith(loadM1(write('b64.key', JSON.stringify({ ...privateText(), ed25519: 'not base64!' }))), 'malformed', /base64/);
       await rejectsWith(loadM1(write('der.key', JSON.stringify({ ...privateText(), ed25519: 'AAAA' }))), 'malformed', /PKCS#8/);
@@ -146,6 +147,32 @@ describe('provisioned PBFT keys', () => {
       delete pub.members['m4'];
       await rejectsWith(loadM1(keyFile('m1'), write('pub-short.json', JSON.stringify(pub))), 'missing-member', /no keys for cluster member\(s\) m4/);
       await rejectsWith(loadM1(keyFile('m1'), files.publicKeysFile, [...NAMES, 'm5']), 'missing-member', /m5/);
+    });
+
+    it('a private key file group or others may read or change is refused, naming its mode and the fix, unless allowed', async () => {
+      const f = write('open.key', readFileSync(keyFile('m1'), 'utf8'));
+      for (const mode of [0o640, 0o604, 0o620, 0o644, 0o666]) {
+        chmodSync(f, mode);
+        await rejectsWith(loadM1(f), 'insecure-permissions', new RegExp(`open\\.key \\(--bft-private-key\\) has permissions 0${mode.toString(8)}: .*chmod 600 .*--allow-insecure-key-permissions`));
+      }
+      const warnings: string[] = [];
+      const material = await loadBftKeyMaterial({ privateKeyFile: f, publicKeysFile: files.publicKeysFile }, 'm1', NAMES, { allowInsecurePermissions: true, warn: (m) => warnings.push(m) });
+      assert.equal(material.self.name, 'm1');
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /has permissions 0666.*accepted \(--allow-insecure-key-permissions\)/);
+      for (const mode of [0o600, 0o400, 0o700]) {
+        chmodSync(f, mode);
+        assert.equal((await loadM1(f)).self.name, 'm1', `mode 0${mode.toString(8)} is the owner's only`);
+      }
+      // The public keys file is no secret: any mode.
+      chmodSync(files.publicKeysFile, 0o644);
+      assert.equal((await loadM1(keyFile('m1'))).self.name, 'm1');
+    });
+
+    it('on Windows a mode says nothing about who may read a file: never refused there', () => {
+      assert.equal(keyFilePermissionsProblem('k.key', 0o100644, '--key-file', 'win32'), null);
+      assert.match(keyFilePermissionsProblem('k.key', 0o100644, '--key-file', 'linux') ?? '', /k\.key \(--key-file\) has permissions 0644/);
+      assert.equal(keyFilePermissionsProblem('k.key', 0o100600, '--key-file', 'linux'), null);
     });
   });
 });

@@ -32,6 +32,9 @@ ${[...PROTOCOLS.values()].map((p) => `                                         $
   --peer-cert-file, --peer-key-file    mutual TLS between members (with https:// peer URLs)
   --peer-trusted-ca-file FILE          CA that signs every member's peer certificate
   --peer-client-cert-auth              accepted for etcd compatibility: peer TLS is always mutual
+  --allow-insecure-key-permissions     start even if a private key file (--key-file, --peer-key-file,
+                                       --bft-private-key) is readable by group or others (refused
+                                       otherwise, as ssh does; a warning is logged)
   --snapshot-count N                   applied entries between snapshots (default 100000)
   --heartbeat-interval MS              (default 100)
   --election-timeout MS                (default 1000)
@@ -89,6 +92,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'peer-key-file': { type: 'string' },
       'peer-trusted-ca-file': { type: 'string' },
       'peer-client-cert-auth': { type: 'boolean', default: false },
+      'allow-insecure-key-permissions': { type: 'boolean', default: false },
       'snapshot-count': { type: 'string', default: '100000' },
       'heartbeat-interval': { type: 'string', default: '100' },
       'election-timeout': { type: 'string', default: '1000' },
@@ -150,6 +154,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
     progressNotifyIntervalMs: durationMs('experimental-watch-progress-notify-interval', values['experimental-watch-progress-notify-interval']),
     ...(memberKeys === undefined ? {} : { memberKeys }),
+    allowInsecureKeyPermissions: values['allow-insecure-key-permissions'],
   };
 }
 
