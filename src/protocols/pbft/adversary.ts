@@ -6,7 +6,7 @@
  * makes in an honest replica's name fails verification (and is counted), as it would with real
  * keys.
  */
-import type { Authenticator } from '../../core/authenticator.js';
+import type { Authenticator, Principal } from '../../core/authenticator.js';
 import { macVector } from '../../core/authenticator.js';
 import type { NodeId } from '../../core/ids.js';
 import type { Random } from '../../core/prng.js';
@@ -26,7 +26,7 @@ export type ByzantineKind = (typeof BYZANTINE_KINDS)[number];
 export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   equivocate: 'a Byzantine primary sends different pre-prepares to two groups of backups; its accomplices back each group\'s story',
   conflict: 'prepares and commits with digests nobody pre-prepared',
-  forge: 'messages in honest replicas\' names (prepares, commits, checkpoints, view changes, replies) made without their keys',
+  forge: 'messages in honest replicas\' names (prepares, commits, checkpoints, view changes, replies) made without their keys, and forged batches in answer to a batch fetch',
   replay: 'old messages seen on the network sent again to other replicas',
   silent: 'sends nothing at all (a silent primary forces a view change)',
   delay: 'holds back some messages to some replicas (a primary that delays selectively)',
@@ -142,6 +142,13 @@ export class PbftAdversary implements Adversary<PbftMessage> {
     if (this.has('replay') && msg.type !== 'request') {
       if (this.seen.length < MAX_REPLAY_MEMORY) this.seen.push(msg);
       else this.seen[this.rng.int(0, MAX_REPLAY_MEMORY - 1)] = msg;
+    }
+    if (this.has('forge') && msg.type === 'fetch-batch' && !this.byzantine.has(msg.replica)) {
+      // A replica lacks a re-issued batch: answer first, with one the digest does not name.
+      this.forged++;
+      const op = new TextEncoder().encode(`EVIL${this.rng.int(1, 9)}`);
+      const batch = [{ client: msg.replica as string as Principal, timestamp: this.rng.int(1, 1_000_000), op, readOnly: false, signature: 'not-a-signature' }];
+      return [{ msg: { type: 'batch', from: by, to: msg.replica, seq: msg.seq, digest: msg.digest, batch }, delayMs: 0 }];
     }
     if (!this.has('forge') || msg.type !== 'pre-prepare' || this.byzantine.has(msg.prePrepare.primary) || !this.rng.chance(0.5)) return [];
     const honest = this.replicas.filter((r) => !this.byzantine.has(r) && r !== msg.prePrepare.primary);

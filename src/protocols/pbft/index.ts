@@ -57,9 +57,9 @@ export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState, PbftRe
     };
   },
   messageBudgetOptions: (bytes) => ({ maxBatchBytes: bytes }),
-  // Known gap: a VIEW-CHANGE carries every prepared batch and a NEW-VIEW every re-proposed one,
-  // whole, so after a run of large writes either can outgrow a frame; they should carry digests.
-  unboundedMessageTypes: ['view-change', 'new-view'],
+  // Known gap: state transfer sends a checkpoint's whole state in one STATE message; it should
+  // stream it in chunks, as Raft's snapshots are.
+  unboundedMessageTypes: ['state'],
   create(options) {
     if (options.mutant !== undefined) assertKnownPbftMutant(options.mutant);
     assert(options.authenticator !== undefined, 'PBFT needs an injected authenticator');

@@ -10,7 +10,7 @@ export const PBFT_MUTANTS = [
   { name: 'no-prepare-phase', description: 'commits as soon as the pre-prepare arrives; a view change sees only pre-prepares, not prepared certificates' },
   { name: 'execute-when-prepared', description: 'executes a request once prepared, without the commit phase' },
   { name: 'forget-on-restart', description: 'ignores its durable state when it restarts: it comes back in view 0 with no record of what it accepted, prepared or committed' },
-  { name: 'trust-new-view-batches', description: 'takes the batches of a NEW-VIEW\'s pre-prepares on the strength of their signatures, which cover only the digests: a lying new primary makes honest replicas execute a forged request' },
+  { name: 'trust-fetched-batches', description: 'takes a batch re-issued by digest (in a NEW-VIEW) from whoever sends it, without checking it against the digest and its clients\' signatures: a liar makes honest replicas execute a forged request' },
   { name: 'execute-duplicates', description: 'executes a request again when a faulty primary orders it again (at or below its client\'s last executed timestamp)' },
   { name: 'count-own-commit-early', description: 'counts its own COMMIT towards the 2f + 1 before its prepared certificate is durable: the driver executes the batch while the write is in flight, a power loss makes the replica forget the certificate, and a view change without it (a liar hiding its own) re-issues the sequence number as a null request' },
   { name: 'small-read-quorum', description: 'its client accepts a read-only result on 2f + 1 matching replies even when the replicas\' quorum is larger (N not 3f + 1): a read from before a completed write' },

@@ -47,6 +47,9 @@ export function mutateMessage(m: PbftMessage, c: MutatorContext): PbftMessage | 
       const stateDigest = seq === m.checkpoint.seq ? `${m.checkpoint.stateDigest}x` : m.checkpoint.stateDigest;
       return { ...m, checkpoint: { ...m.checkpoint, seq, stateDigest, signature: auth.sign(checkpointPayload(seq, stateDigest, m.checkpoint.replica)) } };
     }
+    case 'batch':
+      // A batch answered by digest, changed: the digest no longer names it.
+      return m.batch.length === 0 ? null : { ...m, batch: mutateBatch(m.batch, random) };
     case 'view-change':
       return { ...m, viewChange: mutateViewChange(m.viewChange, random, auth) };
     case 'new-view': {
@@ -55,11 +58,11 @@ export function mutateMessage(m: PbftMessage, c: MutatorContext): PbftMessage | 
       let prePrepares = nv.prePrepares;
       let viewChanges = nv.viewChanges;
       if (prePrepares.length > 0 && random.chance(0.7)) {
-        // Change one re-issued batch. Half the time its pre-prepare is re-signed over its digest
-        // (unchanged): a replica that checks only the signature and the digest field takes it.
+        // Change one re-issued pre-prepare (re-signed half the time), or attach a batch to it
+        // that its digest does not name: a replica must take neither.
         const i = random.int(0, prePrepares.length - 1);
         const pp = prePrepares[i]!;
-        const changed = { ...pp, batch: mutateBatch(pp.batch, random) };
+        const changed = random.chance(0.5) ? mutatePrePrepare(pp, random) : { ...pp, batch: [forgedRequest(random)] };
         prePrepares = prePrepares.map((x, j) => (j === i ? (random.chance(0.5) ? changed : resignPrePrepare(changed, auth)) : x));
       } else if (viewChanges.length > 0) {
         viewChanges = random.chance(0.5) ? viewChanges.slice(1) : [...viewChanges].reverse();
@@ -96,6 +99,11 @@ function mutatePrePrepare(pp: SignedPrePrepare, random: Random): SignedPrePrepar
   return { ...pp, ...t };
 }
 
+/** A request no client signed. */
+function forgedRequest(random: Random): ClientRequest {
+  return { client: 'c1', timestamp: random.int(1, 1_000_000), op: enc.encode(`EVIL${random.int(1, 9)}`), readOnly: false, signature: 'not-a-signature' };
+}
+
 /** A batch with one request dropped, repeated or moved, or its operation replaced (the client's signature then no longer matches). */
 function mutateBatch(batch: readonly ClientRequest[], random: Random): ClientRequest[] {
   if (batch.length === 0) return [];
@@ -117,9 +125,9 @@ function mutateViewChange(vc: SignedViewChange, random: Random, auth: Authentica
   if (roll === 0) next = { ...rest, newView: rest.newView + 1 };
   else if (roll === 1 && rest.prepared.length > 0) next = { ...rest, prepared: rest.prepared.slice(1) };
   else if (roll === 2 && rest.prepared.length > 0) {
-    // A certificate whose pre-prepare carries another batch (its signatures stay: they are the honest ones).
+    // A certificate whose pre-prepare names another digest (its signatures stay: they are the honest ones).
     const i = random.int(0, rest.prepared.length - 1);
-    next = { ...rest, prepared: rest.prepared.map((c, j) => (j === i ? { ...c, prePrepare: { ...c.prePrepare, batch: mutateBatch(c.prePrepare.batch, random) } } : c)) };
+    next = { ...rest, prepared: rest.prepared.map((c, j) => (j === i ? { ...c, prePrepare: { ...c.prePrepare, ...tweak(random, c.prePrepare) } } : c)) };
   } else next = { ...rest, stableSeq: rest.stableSeq + random.pick([0, 1]) };
   return { ...next, signature: auth.sign(viewChangePayload(next)) };
 }

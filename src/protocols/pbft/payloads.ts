@@ -65,6 +65,10 @@ export function fetchPayload(seq: number, replica: NodeId): string {
   return `F|${seq}|${replica}`;
 }
 
+export function fetchBatchPayload(seq: number, digest: string, replica: NodeId): string {
+  return `FB|${seq}|${digest}|${replica}`;
+}
+
 export function replyPayload(view: number, client: Principal, timestamp: number, replica: NodeId, readOnly: boolean, result: Uint8Array): string {
   return `RP|${view}|${client}|${timestamp}|${replica}|${readOnly ? 1 : 0}|${toHex(result)}`;
 }

@@ -21,7 +21,10 @@
  * NEW-VIEW: a pre-prepare for every sequence number between the highest stable checkpoint and
  * the highest prepared one, re-issuing the request prepared in the highest view or a null
  * request for a gap. Every backup checks the NEW-VIEW by recomputing it. The timer for the next
- * view change doubles each time one fails.
+ * view change doubles each time one fails. VIEW-CHANGE and NEW-VIEW carry digests, not batches
+ * (Castro's thesis, 5.2): a replica takes a re-issued batch from what it holds, or fetches it
+ * (FETCH-BATCH, answered by a BATCH that it checks against the digest and the requests'
+ * signatures) and executes nothing from that sequence number on until it has it.
  *
  * A replica that learns of a stable checkpoint above what it executed fetches the state from a
  * peer and accepts it only if its digest matches the checkpoint's proof.
@@ -44,11 +47,11 @@ import type { Index, NodeId, Term } from '../../core/ids.js';
 import type { LogEntry, Membership, ProposeResult, Replica, RestoredState, Snapshot } from '../../core/replica.js';
 import type { PbftMutant } from './mutants.js';
 import {
-  batchDigestOf, checkpointPayload, commitPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
+  batchDigestOf, checkpointPayload, commitPayload, fetchBatchPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
 } from './payloads.js';
 import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_IN_FLIGHT_BATCHES,
-  DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_CHECKPOINT_CLAIMS_PER_REPLICA, MAX_VERIFIED_REQUESTS_REMEMBERED,
+  DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_BATCHES_HELD_PER_WINDOW_SEQ, MAX_CHECKPOINT_CLAIMS_PER_REPLICA, MAX_VERIFIED_REQUESTS_REMEMBERED,
   MAX_DEFERRED_READS, MAX_PENDING_REQUESTS,
   type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole,
   type PbftSlotRecord, type PbftStatus, type StableCheckpointData,
@@ -78,7 +81,13 @@ interface StableCheckpoint {
 interface Decision {
   readonly view: number;
   readonly digest: string;
-  readonly batch: readonly ClientRequest[];
+  /** Null until the batch is here (a NEW-VIEW names it by digest); nothing executes past it till then. */
+  readonly batch: readonly ClientRequest[] | null;
+}
+
+/** A pre-prepare without its batch: how VIEW-CHANGE and NEW-VIEW carry them. */
+function byDigest(pp: SignedPrePrepare): SignedPrePrepare {
+  return pp.batch.length === 0 ? pp : { ...pp, batch: [] };
 }
 
 /** What a checkpoint's state is: the service's state and the last timestamp executed per client. */
@@ -173,6 +182,12 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private newViewMsg: SignedNewView | null = null;
   private readonly validated = new Map<string, string>();
   private fetching: StableCheckpoint | null = null;
+  /** Re-issued batches this replica lacks, by sequence number: the digest it waits for. */
+  private readonly missingBatches = new Map<number, string>();
+  /** Batches it held in this or earlier views, by `seq|digest`, for a NEW-VIEW that re-issues them. */
+  private readonly batchesHeld = new Map<string, readonly ClientRequest[]>();
+  /** When a FETCH-BATCH for `replica|seq` was last answered: a liar's requests cannot make us flood. */
+  private readonly batchAnsweredAt = new Map<string, number>();
   private fetchRotation = 0;
 
   /**
@@ -267,11 +282,19 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
         this.certs.set(seq, rec.cert);
         if (seq > this.highestCommitSent) this.highestCommitSent = seq; // prepared: it sent a COMMIT
       }
-      if (rec.decided !== null) this.decided.set(seq, rec.decided);
+      if (rec.decided !== null) {
+        this.decided.set(seq, rec.decided);
+        if (rec.decided.batch === null) this.missingBatches.set(seq, rec.decided.digest);
+        else this.holdBatch(seq, rec.decided.digest, rec.decided.batch);
+      }
+      if (rec.cert !== null && this.hasBatch(rec.cert.prePrepare)) this.holdBatch(seq, rec.cert.prePrepare.digest, rec.cert.prePrepare.batch);
       const pp = rec.prePrepare;
       if (hs?.viewChange != null || pp === null || pp.view !== this.view) continue;
       const s = this.slot(seq);
       s.prePrepare = pp;
+      if (this.hasBatch(pp)) this.holdBatch(seq, pp.digest, pp.batch);
+      else if (this.batchFor(seq, pp.digest) === null) this.missingBatches.set(seq, pp.digest);
+      else s.prePrepare = { ...pp, batch: this.batchFor(seq, pp.digest)! };
       if (pp.primary === this.id) {
         for (const q of pp.batch) this.assigned.add(requestKey(q));
         if (seq >= this.nextSeq) this.nextSeq = seq + 1;
@@ -357,6 +380,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       case 'fetch-state': return this.onFetchState(msg);
       case 'status': return this.onStatus(msg);
       case 'state': return this.onState(msg);
+      case 'fetch-batch': return this.onFetchBatch(msg);
+      case 'batch': return this.onBatch(msg);
       case 'reply': return; // replies are for clients
     }
   }
@@ -576,7 +601,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   /** The primary assigns sequence numbers to pending requests, batching when its pipeline is full. */
   private tryAssign(): void {
-    if (this.role !== 'primary') return;
+    // A batch it re-issued by digest and lacks may hold pending requests: ordering them again
+    // would only execute them twice as no-ops. (f + 1 honest replicas prepared it: it comes.)
+    if (this.role !== 'primary' || this.missingBatches.size > 0) return;
     while (this.nextSeq <= this.stable.seq + this.logWindowSeqs && this.nextSeq - 1 - this.lastExecuted < this.maxInFlightBatches) {
       const batch: ClientRequest[] = [];
       let batchBytes = 0;
@@ -609,14 +636,18 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   }
 
   private signPrePrepare(view: number, seq: number, batch: readonly ClientRequest[]): SignedPrePrepare {
-    const digest = this.batchDigest(batch);
-    return { view, seq, digest, batch, primary: this.id, signature: this.auth.sign(prePreparePayload(view, seq, digest, this.id)) };
+    return { ...this.signPrePrepareDigest(view, seq, this.batchDigest(batch)), batch };
+  }
+
+  private signPrePrepareDigest(view: number, seq: number, digest: string): SignedPrePrepare {
+    return { view, seq, digest, batch: [], primary: this.id, signature: this.auth.sign(prePreparePayload(view, seq, digest, this.id)) };
   }
 
   private sendPrePrepare(seq: number, batch: readonly ClientRequest[]): void {
     const pp = this.signPrePrepare(this.view, seq, batch);
     const slot = this.slot(seq);
     slot.prePrepare = pp;
+    this.holdBatch(seq, pp.digest, batch);
     this.dirtySlots.add(seq);
     for (const r of batch) this.assigned.add(requestKey(r));
     this.broadcast({ type: 'pre-prepare', prePrepare: pp });
@@ -651,11 +682,15 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     const s = this.slot(pp.seq);
     if (s.prePrepare !== null) {
       // Already accepted one for (v, n): a different digest is the primary equivocating; ignore it.
-      if (retransmitted && s.prePrepare.digest === pp.digest) this.helpLaggard(pp.seq, from);
+      if (s.prePrepare.digest !== pp.digest) return;
+      // The same one with the batch a NEW-VIEW named by digest only: take the batch.
+      if (this.missingBatches.get(pp.seq) === pp.digest && this.validBatch(pp)) this.batchArrived(pp.seq, pp.digest, pp.batch);
+      if (retransmitted) this.helpLaggard(pp.seq, from);
       return;
     }
     if (!this.validBatch(pp)) return this.bad();
     s.prePrepare = pp;
+    this.holdBatch(pp.seq, pp.digest, pp.batch);
     this.dirtySlots.add(pp.seq);
     if (this.mutant === 'no-prepare-phase') {
       // Broken on purpose: commit on the pre-prepare alone; the "certificate" is the pre-prepare.
@@ -753,7 +788,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       return;
     }
     if (seq <= this.lastExecuted) return;
-    this.decided.set(seq, { view: pp.view, digest: pp.digest, batch: pp.batch });
+    this.decided.set(seq, { view: pp.view, digest: pp.digest, batch: this.missingBatches.get(seq) === pp.digest ? null : pp.batch });
     this.dirtySlots.add(seq);
     this.execute();
   }
@@ -764,7 +799,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     for (;;) {
       const seq = this.lastExecuted + 1;
       const d = this.decided.get(seq);
-      if (d === undefined) break;
+      if (d === undefined || d.batch === null) break; // a batch not here yet is being fetched
       this.lastExecuted = seq;
       progressed = true;
       const fresh: boolean[] = [];
@@ -870,7 +905,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private helpLaggard(seq: number, to: NodeId): void {
     const s = this.slots.get(seq);
     if (s === undefined || to === this.id) return;
-    if (s.prePrepare !== null) this.send(to, { type: 'pre-prepare', prePrepare: s.prePrepare });
+    if (s.prePrepare !== null && this.hasBatch(s.prePrepare)) this.send(to, { type: 'pre-prepare', prePrepare: s.prePrepare });
     if (s.ownPrepare !== null) this.send(to, { type: 'prepare', prepare: s.ownPrepare });
     if (s.ownCommit !== null) {
       const c = s.ownCommit as Extract<PbftMessage, { type: 'commit' }>;
@@ -886,7 +921,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
         if (s.committed) continue;
         s.ageTicks += this.retransmitTicks;
         if (s.ageTicks < this.retransmitTicks * 2) continue;
-        if (s.prePrepare !== null && s.prePrepare.primary === this.id) this.broadcast({ type: 'pre-prepare', prePrepare: s.prePrepare, retransmitted: true });
+        if (s.prePrepare !== null && s.prePrepare.primary === this.id && this.hasBatch(s.prePrepare)) this.broadcast({ type: 'pre-prepare', prePrepare: s.prePrepare, retransmitted: true });
         if (s.ownPrepare !== null) this.broadcast({ type: 'prepare', prepare: s.ownPrepare, retransmitted: true });
         if (s.ownCommit !== null) {
           const c = s.ownCommit as Extract<PbftMessage, { type: 'commit' }>;
@@ -899,6 +934,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       }
     }
     if (this.fetching !== null) this.requestState();
+    this.fetchMissingBatches();
   }
 
   /** Re-announce the latest checkpoint (and, for a primary after a view change, the NEW-VIEW): laggards catch up from these. */
@@ -983,6 +1019,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     }
     for (const k of this.ownCheckpoints.keys()) if (k < cp.seq) this.ownCheckpoints.delete(k);
     for (const k of this.clientTablesAt.keys()) if (k <= cp.seq) this.clientTablesAt.delete(k);
+    for (const k of this.missingBatches.keys()) if (k <= cp.seq) this.missingBatches.delete(k);
+    for (const k of this.batchesHeld.keys()) if (Number(k.slice(0, k.indexOf('|'))) <= cp.seq) this.batchesHeld.delete(k);
+    this.batchAnsweredAt.clear();
     for (const [r, seqs] of this.claimsByReplica) this.claimsByReplica.set(r, seqs.filter((s) => s > cp.seq));
     if (this.fetching !== null && this.fetching.seq <= cp.seq) this.fetching = null;
     if (this.nextSeq <= cp.seq) this.nextSeq = cp.seq + 1;
@@ -1048,6 +1087,78 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.sendStatus();
   }
 
+  // ---- batches named by digest ------------------------------------------------------------------
+
+  /** Keep a batch this replica accepted at `seq`, for a NEW-VIEW that may re-issue it by digest. */
+  private holdBatch(seq: number, digest: string, batch: readonly ClientRequest[]): void {
+    if (batch.length === 0) return;
+    this.batchesHeld.set(`${seq}|${digest}`, batch);
+    // A faulty primary can pre-prepare at most once per view and sequence number, and views only
+    // go up: keep the latest few per sequence number's window.
+    while (this.batchesHeld.size > MAX_BATCHES_HELD_PER_WINDOW_SEQ * this.logWindowSeqs) this.batchesHeld.delete(this.batchesHeld.keys().next().value!);
+  }
+
+  /** The batch named `digest` at `seq`, if this replica has it (the null request always). */
+  private batchFor(seq: number, digest: string): readonly ClientRequest[] | null {
+    if (digest === this.batchDigest([])) return [];
+    const held = this.batchesHeld.get(`${seq}|${digest}`);
+    if (held !== undefined) return held;
+    const d = this.decided.get(seq);
+    if (d !== undefined && d.digest === digest && d.batch !== null) return d.batch;
+    return null;
+  }
+
+  /** Ask every other replica for the batches this one lacks (again at every retransmission). */
+  private fetchMissingBatches(): void {
+    for (const [seq, digest] of this.missingBatches) {
+      const others = this.replicas.filter((r) => r !== this.id);
+      const payload = fetchBatchPayload(seq, digest, this.id);
+      for (const to of others) this.send(to, { type: 'fetch-batch', seq, digest, replica: this.id, macs: macVector(this.auth, payload, [to]) });
+    }
+  }
+
+  private onFetchBatch(m: Extract<PbftMessage, { type: 'fetch-batch' }>): void {
+    if (!this.isReplica(m.replica) || typeof m.digest !== 'string' || !Number.isSafeInteger(m.seq)) return this.bad();
+    if (!this.skipAuth() && !verifyMacVector(this.auth, fetchBatchPayload(m.seq, m.digest, m.replica), m.replica, m.macs)) return this.bad();
+    if (m.replica === this.id || !this.inWindow(m.seq)) return;
+    const batch = this.batchFor(m.seq, m.digest);
+    if (batch === null || batch.length === 0) return;
+    // At most one answer per replica and sequence number per retransmission interval.
+    const key = `${m.replica}|${m.seq}`;
+    const at = this.batchAnsweredAt.get(key);
+    if (at !== undefined && this.clock - at < this.retransmitTicks) return;
+    if (this.batchAnsweredAt.size >= this.n * this.logWindowSeqs) this.batchAnsweredAt.clear();
+    this.batchAnsweredAt.set(key, this.clock);
+    this.send(m.replica, { type: 'batch', seq: m.seq, digest: m.digest, batch });
+  }
+
+  private onBatch(m: Extract<PbftMessage, { type: 'batch' }>): void {
+    if (this.missingBatches.get(m.seq) !== m.digest) return; // not waited for (or already here)
+    // Anyone may send a BATCH: it is taken only if it is what the digest names, of requests their
+    // clients signed. (Bug 1 of the review: a NEW-VIEW's batches were taken on their signatures,
+    // which cover digests only; the mutant puts that trust back, here.)
+    if (this.mutant !== 'trust-fetched-batches' && !this.validBatch(m)) return this.bad();
+    this.batchArrived(m.seq, m.digest, m.batch);
+  }
+
+  /** The batch named `digest` at `seq` is here: fill it in wherever it was known by digest only. */
+  private batchArrived(seq: number, digest: string, batch: readonly ClientRequest[]): void {
+    this.missingBatches.delete(seq);
+    this.holdBatch(seq, digest, batch);
+    const s = this.slots.get(seq);
+    if (s?.prePrepare?.digest === digest && !this.hasBatch(s.prePrepare)) {
+      s.prePrepare = { ...s.prePrepare, batch };
+      for (const r of batch) this.assigned.add(requestKey(r));
+    }
+    const cert = this.certs.get(seq);
+    if (cert?.prePrepare.digest === digest && !this.hasBatch(cert.prePrepare)) this.certs.set(seq, { ...cert, prePrepare: { ...cert.prePrepare, batch } });
+    const d = this.decided.get(seq);
+    if (d !== undefined && d.digest === digest && d.batch === null) this.decided.set(seq, { ...d, batch });
+    this.dirtySlots.add(seq);
+    this.execute();
+    this.tryAssign();
+  }
+
   // ---- view change ----------------------------------------------------------------------------
 
   private startViewChange(newView: number): void {
@@ -1060,7 +1171,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.requestTimerTicks = 0;
     this.slots.clear();
     this.assigned.clear();
-    const prepared = [...this.certs.entries()].filter(([seq]) => seq > this.stable.seq).sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+    const prepared = [...this.certs.entries()].filter(([seq]) => seq > this.stable.seq).sort((a, b) => a[0] - b[0])
+      .map(([, c]) => ({ prePrepare: byDigest(c.prePrepare), prepares: c.prepares }));
     const unsigned = { newView, stableSeq: this.stable.seq, stableDigest: this.stable.digest, checkpointProof: this.stable.proof, prepared, replica: this.id };
     const vc: SignedViewChange = { ...unsigned, signature: this.auth.sign(viewChangePayload(unsigned)) };
     this.ownViewChange = vc;
@@ -1107,14 +1219,19 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   }
 
   /** A pre-prepare's batch is what its digest names, and every request in it is signed by its client. */
-  private validBatch(pp: SignedPrePrepare): boolean {
+  private validBatch(pp: Pick<SignedPrePrepare, 'batch' | 'digest'>): boolean {
     return Array.isArray(pp.batch) && pp.batch.every((r) => this.validRequest(r)) && this.batchDigest(pp.batch) === pp.digest;
   }
 
+  /** Whether `pp` carries the batch its digest names (false for one carried by digest only). */
+  private hasBatch(pp: SignedPrePrepare): boolean {
+    return this.batchDigest(pp.batch) === pp.digest;
+  }
+
+  /** A certificate by digest (its batch left out, see SignedViewChange): the signatures are what count. */
   private validCertificate(c: PreparedCertificate): boolean {
     const pp = c.prePrepare;
     if (pp.primary !== this.primaryOf(pp.view) || !this.verifySig(prePreparePayload(pp.view, pp.seq, pp.digest, pp.primary), pp.primary, pp.signature)) return false;
-    if (!Array.isArray(pp.batch) || this.batchDigest(pp.batch) !== pp.digest || !pp.batch.every((r) => this.validRequest(r))) return false;
     const signers = new Set<NodeId>();
     for (const p of c.prepares) {
       if (p.view !== pp.view || p.seq !== pp.seq || p.digest !== pp.digest || p.replica === pp.primary || !this.isReplica(p.replica)) return false;
@@ -1159,7 +1276,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (this.primaryOf(this.view) !== this.id) return;
     const chosen = [...set.values()].sort((a, b) => (a.replica === this.id ? -1 : b.replica === this.id ? 1 : a.replica < b.replica ? -1 : 1)).slice(0, this.quorum);
     const o = this.computeNewView(this.view, chosen);
-    const prePrepares = o.batches.map(({ seq, batch }) => this.signPrePrepare(this.view, seq, batch));
+    const prePrepares = o.batches.map(({ seq, digest }) => byDigest(this.signPrePrepareDigest(this.view, seq, digest)));
     const nv: SignedNewView = { view: this.view, viewChanges: chosen, prePrepares, primary: this.id, signature: this.auth.sign(newViewPayload(this.view, this.id, chosen, prePrepares)) };
     this.broadcast({ type: 'new-view', newView: nv });
     this.enterView(nv, o.checkpoint, o.maxSeq);
@@ -1170,7 +1287,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
    * them (min-s), and for each sequence number up to the highest prepared one (max-s) the
    * request prepared in the highest view, or the null request. Every backup recomputes this.
    */
-  computeNewView(_view: number, vcs: readonly SignedViewChange[]): { checkpoint: StableCheckpoint; maxSeq: number; batches: { seq: number; batch: readonly ClientRequest[]; digest: string }[] } {
+  computeNewView(_view: number, vcs: readonly SignedViewChange[]): { checkpoint: StableCheckpoint; maxSeq: number; batches: { seq: number; digest: string }[] } {
     let checkpoint: StableCheckpoint = { seq: 0, digest: GENESIS_DIGEST, proof: [] };
     for (const vc of vcs) if (vc.stableSeq > checkpoint.seq) checkpoint = { seq: vc.stableSeq, digest: vc.stableDigest, proof: vc.checkpointProof };
     const best = new Map<number, SignedPrePrepare>();
@@ -1184,11 +1301,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
         if (pp.seq > maxSeq) maxSeq = pp.seq;
       }
     }
-    const batches: { seq: number; batch: readonly ClientRequest[]; digest: string }[] = [];
+    const batches: { seq: number; digest: string }[] = [];
     for (let seq = checkpoint.seq + 1; seq <= maxSeq; seq++) {
       const pp = best.get(seq);
-      const batch = pp === undefined ? [] : pp.batch;
-      batches.push({ seq, batch, digest: pp === undefined ? this.batchDigest([]) : pp.digest });
+      batches.push({ seq, digest: pp === undefined ? this.batchDigest([]) : pp.digest });
     }
     return { checkpoint, maxSeq, batches };
   }
@@ -1211,9 +1327,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       const pp = nv.prePrepares[i]!;
       if (pp.view !== nv.view || pp.seq !== want.seq || pp.digest !== want.digest || pp.primary !== nv.primary) return this.bad();
       if (!this.verifySig(prePreparePayload(pp.view, pp.seq, pp.digest, pp.primary), pp.primary, pp.signature)) return this.bad();
-      // The signatures cover digests only: the batch this replica will execute must be the one
-      // the digest names, of requests their clients signed (as for any pre-prepare).
-      if (this.mutant !== 'trust-new-view-batches' && !this.validBatch(pp)) return this.bad();
+      // What a NEW-VIEW's pre-prepare may carry besides its digest is never taken: the signatures
+      // cover digests only, so the batch comes from what this replica holds or fetches by digest.
     }
     this.enterView(nv, o.checkpoint, o.maxSeq);
   }
@@ -1231,10 +1346,13 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.assigned.clear();
     for (const v of this.viewChanges.keys()) if (v <= nv.view) this.viewChanges.delete(v);
     if (checkpoint.seq > this.stable.seq) this.adoptCheckpoint(checkpoint);
-    for (const pp of nv.prePrepares) {
-      if (!this.inWindow(pp.seq)) continue;
-      const earlier = this.decided.get(pp.seq);
-      assert(earlier === undefined || earlier.digest === pp.digest, `${this.id}: NEW-VIEW ${nv.view} re-issues sequence ${pp.seq} with ${pp.digest}, but ${earlier?.digest} committed there`);
+    for (const named of nv.prePrepares) {
+      if (!this.inWindow(named.seq)) continue;
+      const earlier = this.decided.get(named.seq);
+      assert(earlier === undefined || earlier.digest === named.digest, `${this.id}: NEW-VIEW ${nv.view} re-issues sequence ${named.seq} with ${named.digest}, but ${earlier?.digest} committed there`);
+      const batch = this.batchFor(named.seq, named.digest);
+      const pp: SignedPrePrepare = batch === null ? byDigest(named) : { ...named, batch };
+      if (batch === null) this.missingBatches.set(pp.seq, pp.digest);
       const s = this.slot(pp.seq);
       s.prePrepare = pp;
       this.dirtySlots.add(pp.seq);
@@ -1253,6 +1371,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       }
     }
     this.nextSeq = Math.max(maxSeq, this.stable.seq, this.lastExecuted) + 1;
+    this.fetchMissingBatches();
     if (this.role === 'backup') {
       for (const r of this.pending.values()) this.send(this.primaryOf(this.view), { type: 'request', request: r });
       this.sendStatus();

@@ -60,7 +60,12 @@ export interface SignedViewChange {
   readonly stableSeq: number;
   readonly stableDigest: string;
   readonly checkpointProof: readonly SignedCheckpoint[];
-  /** For every sequence number above stableSeq: the certificate prepared in the highest view. */
+  /**
+   * For every sequence number above stableSeq: the certificate prepared in the highest view, by
+   * digest: its pre-prepare's batch is left out (empty), so that a VIEW-CHANGE (and the NEW-VIEW
+   * that carries 2f + 1 of them) stays small whatever the batches hold. A replica that lacks a
+   * re-issued batch fetches it (FETCH-BATCH / BATCH) and checks it against the digest.
+   */
   readonly prepared: readonly PreparedCertificate[];
   readonly replica: NodeId;
   readonly signature: string;
@@ -87,6 +92,10 @@ export type PbftMessage =
   | (Envelope & { readonly type: 'status'; readonly view: number; readonly lastExecuted: number; readonly replica: NodeId; readonly macs: MacVector })
   | (Envelope & { readonly type: 'fetch-state'; readonly seq: number; readonly replica: NodeId; readonly macs: MacVector })
   | (Envelope & { readonly type: 'state'; readonly seq: number; readonly stateDigest: string; readonly proof: readonly SignedCheckpoint[]; readonly data: Uint8Array })
+  /** "I lack the batch `digest` re-issued at `seq`": whoever holds it answers with a BATCH. */
+  | (Envelope & { readonly type: 'fetch-batch'; readonly seq: number; readonly digest: string; readonly replica: NodeId; readonly macs: MacVector })
+  /** A batch by its digest: unauthenticated, since the receiver checks it against the digest and its requests' signatures. */
+  | (Envelope & { readonly type: 'batch'; readonly seq: number; readonly digest: string; readonly batch: readonly ClientRequest[] })
   | PbftReply;
 
 /** A replica's answer to a client, MAC'd for the client. Built by the driver once it executed the request. */
@@ -134,8 +143,8 @@ export interface PbftSlotRecord {
   readonly prePrepare: SignedPrePrepare | null;
   /** The certificate prepared in the highest view (what a VIEW-CHANGE must carry). */
   readonly cert: PreparedCertificate | null;
-  /** Committed-local: the batch to execute here. */
-  readonly decided: { readonly view: number; readonly digest: string; readonly batch: readonly ClientRequest[] } | null;
+  /** Committed-local: the batch to execute here (null: known by its digest only, fetched before it executes). */
+  readonly decided: { readonly view: number; readonly digest: string; readonly batch: readonly ClientRequest[] | null } | null;
 }
 
 /** A stable checkpoint as stored (the snapshot's data): the state, its digest and the 2f + 1 signatures proving it. */
@@ -229,5 +238,7 @@ export const MAX_PENDING_REQUESTS = 10_000;
 export const MAX_CHECKPOINT_CLAIMS_PER_REPLICA = 4;
 /** Requests whose signature a replica remembers having verified (so it verifies each once). */
 export const MAX_VERIFIED_REQUESTS_REMEMBERED = 8_192;
+/** Batches kept per sequence number of the window for NEW-VIEWs that re-issue them by digest. */
+export const MAX_BATCHES_HELD_PER_WINDOW_SEQ = 2;
 
 export type { LogEntry };

@@ -164,6 +164,17 @@ export function byzantineCommands(w: PbftWorld): Record<string, Command<PbftMess
     },
 
     /**
+     * `forge-batches n1 op=EVIL`: every BATCH n1 sends (its answer to a replica fetching a batch by
+     * digest) carries each request's operation replaced, the digest kept: the clients' signatures
+     * no longer match, and the batch is not the one the digest names.
+     */
+    'forge-batches': (d, env) => {
+      const liar = env.node(arg(d, 0, 'the liar')).id;
+      const op = new TextEncoder().encode(option(d, 'op'));
+      addRule(env, `${liar} forges the batches it sends`, (m) => (m.type !== 'batch' || m.from !== liar ? m : { ...m, batch: m.batch.map((r) => ({ ...r, op })) }));
+    },
+
+    /**
      * `forge-commits by=n4 as=(n1,n2,n3) to=(n1,n2,n3) seq=1 digest=bogus`: n4 fabricates
      * COMMITs in other replicas' names; it can only MAC them with its own keys.
      */

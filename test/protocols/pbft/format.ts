@@ -27,7 +27,16 @@ export class PbftPrinter {
 
   /** Remember what a digest stands for (every pre-prepare printed or built passes here). */
   learn(pp: SignedPrePrepare): void {
-    this.batches.set(pp.digest, describeBatch(pp.batch));
+    // An empty batch is the null request, or a pre-prepare carried by digest only (in a
+    // VIEW-CHANGE or NEW-VIEW): it must not overwrite what the digest was seen to stand for.
+    if (pp.batch.length > 0 || !this.batches.has(pp.digest)) this.batches.set(pp.digest, describeBatch(pp.batch));
+  }
+
+  /** A pre-prepare's batch as printed: by digest when it carries none but its digest names one. */
+  private batchOf(pp: SignedPrePrepare): string {
+    this.learn(pp);
+    const known = this.batches.get(pp.digest)!;
+    return pp.batch.length === 0 && known !== 'null' ? `${known} by digest` : describeBatch(pp.batch);
   }
 
   /** The batch a digest stands for, or the digest itself when no pre-prepare carried it. */
@@ -36,8 +45,7 @@ export class PbftPrinter {
   }
 
   prePrepare(pp: SignedPrePrepare): string {
-    this.learn(pp);
-    return `v=${pp.view} n=${pp.seq} ${describeBatch(pp.batch)}`;
+    return `v=${pp.view} n=${pp.seq} ${this.batchOf(pp)}`;
   }
 
   certificate(c: PreparedCertificate): string {
@@ -45,8 +53,7 @@ export class PbftPrinter {
   }
 
   private prePrepareBatch(pp: SignedPrePrepare): string {
-    this.learn(pp);
-    return describeBatch(pp.batch);
+    return this.batchOf(pp);
   }
 
   viewChange(vc: SignedViewChange): string {
@@ -77,6 +84,10 @@ export class PbftPrinter {
         return `${head} n=${m.seq}`;
       case 'state':
         return `${head} n=${m.seq} (${m.data.byteLength} bytes, digest ${shortDigest(m.stateDigest)})`;
+      case 'fetch-batch':
+        return `${head} n=${m.seq} ${this.digest(m.digest)}`;
+      case 'batch':
+        return `${head} n=${m.seq} ${describeBatch(m.batch)} for ${this.digest(m.digest)}`;
       case 'reply':
         return `${head} v=${m.view} ${m.client}#${m.timestamp} result=${JSON.stringify(dec.decode(m.result))}${m.readOnly ? ' read-only' : ''}`;
     }
