@@ -70,6 +70,8 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'accept-before-persist': { seed: 1 },
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
     'count-listed-acks-only': { seed: 21, options: { nodes: 3 } },
+    'unbounded-accept-batches': { seed: 3 },
+    'unbounded-promises': { seed: 12 },
     'ack-before-fsync': { seed: 1 },
     'apply-before-snapshot-persist': { seed: 470 },
     'skip-dir-fsync': { seed: 1 },
@@ -82,7 +84,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'no-prepare-phase': { seed: 1 },
     'execute-when-prepared': { seed: 44 },
     'forget-on-restart': { seed: 1 },
-    'trust-new-view-batches': { seed: 68 },
+    'trust-fetched-batches': { seed: 3 },
     'execute-duplicates': { seed: 1 },
     'ack-before-fsync': { seed: 1 },
     'apply-before-snapshot-persist': { seed: 121 },
