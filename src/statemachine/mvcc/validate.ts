@@ -25,8 +25,17 @@ export const DEFAULT_KV_LIMITS: KvLimits = { maxTxnOps: 128 };
 
 /** `meter`, when given, counts the steps of the txn write check (tests bound its work with it). */
 export function validateRequest(req: KvRequest, limits: KvLimits = DEFAULT_KV_LIMITS, meter?: WorkMeter): void {
-  if (req.op === 'compact') return;
-  checkFields(req, limits.maxTxnOps);
+  validateFields(req, limits);
+  validateWrites(req, meter);
+}
+
+/** The first half of validateRequest: each field, in time linear in the request's size. */
+export function validateFields(req: KvRequest, limits: KvLimits = DEFAULT_KV_LIMITS): void {
+  if (req.op !== 'compact') checkFields(req, limits.maxTxnOps);
+}
+
+/** The second half of validateRequest (after validateFields): a txn's writes, in O(n log n). */
+export function validateWrites(req: KvRequest, meter?: WorkMeter): void {
   if (req.op === 'txn') checkTxnWrites(req, meter);
 }
 
