@@ -117,8 +117,11 @@ export type ClientModel<M extends Envelope> =
   | { readonly kind: 'leader' }
   | {
     readonly kind: 'quorum';
-    /** `mutant`: a test-only mutant of the protocol, if its client has one. */
-    createClient(auth: Authenticator, replicas: readonly NodeId[], firstTimestamp: number, mutant?: string): QuorumClient<M>;
+    /**
+     * `mutant`: a test-only mutant of the protocol, if its client has one. `maxCommandBytes`: the
+     * member's command limit (ReplicaOptions.maxCommandBytes), which the client refuses above.
+     */
+    createClient(auth: Authenticator, replicas: readonly NodeId[], firstTimestamp: number, mutant?: string, maxCommandBytes?: number): QuorumClient<M>;
   };
 
 /** Byzantine behaviours a protocol's adversary can take (the simulator drives them). */

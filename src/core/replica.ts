@@ -202,6 +202,12 @@ export interface ReplicaOptions<H> {
   readonly applied?: Index;
   /** Test-only: run a deliberately broken variant of the protocol (see each protocol's MUTANTS). */
   readonly mutant?: string;
+  /**
+   * Largest command this member accepts, in bytes: the driver passes its own maxCommandBytes
+   * (which the operator's --max-request-bytes sets), so the core refuses exactly what the driver
+   * refuses, whatever the flag says. Absent: the protocol's own default.
+   */
+  readonly maxCommandBytes?: number;
 }
 
 /**

@@ -206,6 +206,7 @@ export class Driver<R> {
     const authenticator = protocol.keys === 'per-member' ? this.authenticatorFor(o.id) : null;
     const coreMutant = o.mutant !== undefined && protocol.mutants.some((m) => m.name === o.mutant) ? o.mutant : undefined;
     const replica: Replica<Envelope, unknown> = protocol.create({
+      maxCommandBytes: this.limits.maxCommandBytes,
       ...o.protocolOptions,
       id: o.id,
       membership: o.membership,
@@ -241,7 +242,7 @@ export class Driver<R> {
       const first = o.firstClientTimestamp ?? 0;
       this.quorumModel = new QuorumProposals<Envelope, R>(
         { get running() { return self.running; }, sendMessage: (m) => this.sendMessage(m) },
-        o.clock, this.limits, (principal) => client.createClient(this.authenticatorFor(principal), replicas, first), o.id,
+        o.clock, this.limits, (principal) => client.createClient(this.authenticatorFor(principal), replicas, first, undefined, this.limits.maxCommandBytes), o.id,
       );
       this.leaderModel = null;
     }

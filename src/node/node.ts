@@ -15,12 +15,12 @@ import { Prng } from '../core/prng.js';
 import type { ProtocolDefinition, Timing } from '../core/protocol.js';
 import type { Envelope, Membership, Replica, ReplicaStatus, StateMachine } from '../core/replica.js';
 import { Driver, NodeStopped } from '../driver/driver.js';
-import type { DriverLimits } from '../driver/limits.js';
+import { driverLimits, type DriverLimits } from '../driver/limits.js';
 import type { ClockPort } from '../driver/ports.js';
 import type { Reply } from '../driver/waiters.js';
 import type { NodeMessage } from '../driver/wire.js';
 import { closeAsync, nodeFileSystem, openDurableStorage, type DurableStorage } from '../storage/index.js';
-import { PeerTransport, type PeerAddress, type PeerTls } from '../transport/index.js';
+import { DEFAULT_TRANSPORT_LIMITS, PeerTransport, type PeerAddress, type PeerTls } from '../transport/index.js';
 import { silentLogger, type Logger, type MemberAddresses } from './config.js';
 
 export { NodeStopped };
@@ -73,6 +73,12 @@ export interface NodeEvents {
 /** etcd's defaults: a 100 ms heartbeat (one tick), a 1 s election timeout. */
 export const DEFAULT_TIMING: Timing = { tickMs: 100, heartbeatIntervalMs: 100, electionTimeoutMs: 1_000 };
 
+
+/**
+ * Room in a peer frame beyond the largest command: the message around it (an AppendEntries, an
+ * Accept, a signed PBFT request or pre-prepare) and other entries batched with it.
+ */
+export const FRAME_ROOM_BYTES = 1024 * 1024;
 
 /** Random bytes naming an incarnation of a member (request ids carry it): 64 bits, no collision in practice. */
 export const INCARNATION_BYTES = 8;
@@ -128,6 +134,8 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
           peers: new Map(o.members.filter((m) => m.id !== o.id).map((m) => [m.id, m.peer])),
           logger: (level, msg, fields) => log(level, msg, fields),
           tls: o.peerTls ?? null,
+          // A command as large as the limit allows must fit a frame (a raised --max-request-bytes).
+          limits: { maxFrameBytes: Math.max(DEFAULT_TRANSPORT_LIMITS.maxFrameBytes, driverLimits(o.limits).maxCommandBytes + FRAME_ROOM_BYTES) },
         },
         // Frames that arrive before the driver exists wait for it (a peer may be quicker).
         (frame) => (node.driver === undefined ? frames.push(frame) : node.driver.receive(frame)),

@@ -11,7 +11,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../node/config.js';
 import type { ServingNode } from './serving-node.js';
-import { isLeaseResult, isWrite, KvError, validateRequest, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
+import { isLeaseResult, isWrite, KvError, validateFields, validateWrites, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
 import type { ClusterIdentity, MemberConfig } from './cluster-config.js';
 import {
   pbResult, toDeleteRange, toPut, toRange, toTxn,
@@ -38,12 +38,13 @@ import type { PeerTls } from '../transport/index.js';
 import { httpHandler, listenHttp, SharedClientPort } from './http-endpoints.js';
 import { ServerMetrics } from './metrics.js';
 import { unaryHandler } from './unary.js';
+import { measuringRequests, requestBytesOf } from './request-bytes.js';
 
 /** The etcd API version quorate speaks (reported by Maintenance.Status). */
 export const ETCD_API_VERSION = '3.5.0';
 
 export interface ServerLimits extends KvLimits {
-  /** Largest request accepted, in bytes (etcd --max-request-bytes, default 1.5 MiB). */
+  /** Largest write accepted, in bytes as the client sent it (etcd --max-request-bytes, default 1.5 MiB). */
   readonly maxRequestBytes: number;
 }
 
@@ -112,7 +113,7 @@ export class EtcdServer {
 
   private constructor(private readonly options: EtcdServerOptions) {
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
-    this.proposer = new SessionProposer(options.node, options.self.name, options.retry, this.limits.maxRequestBytes);
+    this.proposer = new SessionProposer(options.node, options.self.name, options.retry);
     this.auth = new AuthService({
       kv: options.kv,
       propose: (request, user) => this.proposer.propose(request, user),
@@ -136,15 +137,16 @@ export class EtcdServer {
       // Per-call bookkeeping for a debugging service quorate does not expose.
       'grpc.enable_channelz': 0,
     });
-    this.server.addService(etcdService('KV').service, {
+    // Writes are limited in the bytes the client sent (see request-bytes.ts).
+    this.server.addService(measuringRequests(etcdService('KV').service), {
       Range: this.unary((req: PbRangeRequest, md) => this.read(toRange(req), req.serializable === true, md)),
-      Put: this.unary((req: PbPutRequest, md) => this.write(toPut(req), md)),
-      DeleteRange: this.unary((req: PbDeleteRangeRequest, md) => this.write(toDeleteRange(req), md)),
+      Put: this.unary((req: PbPutRequest, md) => this.write(toPut(req), md, requestBytesOf(req))),
+      DeleteRange: this.unary((req: PbDeleteRangeRequest, md) => this.write(toDeleteRange(req), md, requestBytesOf(req))),
       Txn: this.unary((req: PbTxnRequest, md) => {
         const txn = toTxn(req);
-        return isWrite(txn) ? this.write(txn, md) : this.read(txn, false, md);
+        return isWrite(txn) ? this.write(txn, md, requestBytesOf(req)) : this.read(txn, false, md);
       }),
-      Compact: this.unary((req: { revision?: number }, md) => this.write({ op: 'compact', revision: req.revision ?? 0 }, md)),
+      Compact: this.unary((req: { revision?: number }, md) => this.write({ op: 'compact', revision: req.revision ?? 0 }, md, requestBytesOf(req))),
     });
     const maintenance = maintenanceServiceHandlers(this.services, this.quota);
     this.server.addService(maintenance.service, maintenance.handlers);
@@ -225,10 +227,17 @@ export class EtcdServer {
   }
 
 
-  private async write(request: KvRequest, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
-    this.refuseInvalid(request);
+  /** `wireBytes`: the request's size as the client sent it. */
+  private async write(request: KvRequest, metadata: grpc.Metadata, wireBytes: number | null): Promise<Record<string, unknown>> {
+    // The cheap refusals first (size, fields, learner, permissions), so a request refused for
+    // any of them never costs the txn write check, the most expensive (O(n log n)) one.
+    if (wireBytes !== null && wireBytes > this.limits.maxRequestBytes) throw kvError('request-too-large');
+    this.refuseInvalid(() => validateFields(request, this.limits));
     this.refuseOnLearner();
-    const user = await this.auth.userOf(metadata); // permissions are checked at apply
+    const user = await this.auth.userOf(metadata);
+    // Checked again at apply, where it counts (permissions may change before then).
+    this.auth.checkRequest(user, request);
+    this.refuseInvalid(() => validateWrites(request));
     let outcome: KvOutcome;
     try {
       await this.quota.beforeWrite(request);
@@ -242,7 +251,11 @@ export class EtcdServer {
   }
 
   private async read(request: KvRequest, serializable: boolean, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
-    this.refuseInvalid(request);
+    // A read-only txn has no writes: its write check is trivial.
+    this.refuseInvalid(() => {
+      validateFields(request, this.limits);
+      validateWrites(request);
+    });
     if (!serializable) this.refuseOnLearner();
     if (!serializable) {
       await withRetry(this.options.retry, (remainingMs) => this.options.node.readBarrier(remainingMs), () => !this.options.node.running);
@@ -258,10 +271,10 @@ export class EtcdServer {
     }
   }
 
-  private refuseInvalid(request: KvRequest): void {
+  private refuseInvalid(check: () => void): void {
     // Refused before the log, so a malformed request costs nothing and cannot commit.
     try {
-      validateRequest(request, this.limits);
+      check();
     } catch (err) {
       throw err instanceof KvError ? kvError(err.kind) : err;
     }

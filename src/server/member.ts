@@ -72,6 +72,15 @@ export interface MemberOptions {
   readonly allowInsecureKeyPermissions?: boolean;
 }
 
+/**
+ * The log's limit on a command over --max-request-bytes (which limits the request as the client
+ * sent it): a command is the request re-encoded with its field names (about 100 bytes more an
+ * operation than the client's protobuf) in a session envelope. etcd's own allowance for the gRPC
+ * message over the request (512 KiB); a txn of more than some 5,000 tiny operations near the
+ * limit may still exceed it, and is then refused with the same error.
+ */
+export const COMMAND_OVERHEAD_BYTES = 512 * 1024;
+
 /** Why a member of a Byzantine protocol refuses to start without keys: no silent insecure default. */
 export function memberKeysRequired(protocol: string): string {
   return `${protocol} needs each member's own keys: pass --bft-private-key FILE and --bft-public-keys FILE (write them with \`quorate keys generate --names m1,m2,... --out DIR\`), or --bft-insecure-keys-from-token for a trial (insecure: anyone with the cluster token can act as any member)`;
@@ -131,7 +140,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     protocol,
     // One tick per heartbeat interval, as etcd's raft: the protocol maps the timeouts to ticks.
     timing: { tickMs: o.heartbeatIntervalMs, heartbeatIntervalMs: o.heartbeatIntervalMs, electionTimeoutMs: o.electionTimeoutMs },
-    limits: { snapshotEveryEntries: o.snapshotCount, maxCommandBytes: o.maxRequestBytes + 4096 },
+    limits: { snapshotEveryEntries: o.snapshotCount, maxCommandBytes: o.maxRequestBytes + COMMAND_OVERHEAD_BYTES },
     logger: o.logger,
     peerTls,
     ...(protocol.keys === 'per-member' ? { authenticatorFor: await memberAuthenticators(o, identity, selfNodeId, protocolName) } : {}),

@@ -4,7 +4,6 @@
  * carries the same (client, seq) and the state machine answers it with the first result.
  */
 import { randomUUID } from 'node:crypto';
-import { QuorateError } from '../core/errors.js';
 import type { ServingNode } from './serving-node.js';
 import { encodeKvCommand, type AuthUser, type KvCommand, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { withRetry, type RetryPolicy } from './retry.js';
@@ -19,8 +18,6 @@ export class SessionProposer {
     private readonly node: ServingNode,
     memberName: string,
     private readonly policy: RetryPolicy,
-    /** Largest encoded request accepted (etcd --max-request-bytes). */
-    private readonly maxRequestBytes: number,
   ) {
     this.client = `${memberName}/${randomUUID()}`;
   }
@@ -31,10 +28,9 @@ export class SessionProposer {
     this.pending.add(seq);
     try {
       return await withRetry(this.policy, () => {
+        // No size check here: the server limits a request in the bytes the client sent
+        // (request-bytes.ts), and the node refuses a command over its maxCommandBytes.
         const command = encodeKvCommand({ client: this.client, seq, lowestPending: this.lowestPending(), request, ...(user === null ? {} : { user }) });
-        if (command.byteLength > this.maxRequestBytes) {
-          throw new QuorateError('REQUEST_TOO_LARGE', `request of ${command.byteLength} bytes exceeds --max-request-bytes=${this.maxRequestBytes}`);
-        }
         return this.node.propose(command);
       }, () => !this.node.running);
     } finally {

@@ -28,6 +28,12 @@ export interface PaxosLimits {
   readonly maxPendingReads: number;
   /** A leader that hears from no phase-2 quorum for an election timeout steps down. */
   readonly checkQuorum: boolean;
+  /**
+   * Largest command propose() accepts, in bytes: without one a single proposal could outgrow
+   * every Accept and transport frame. The member's limit (ReplicaOptions.maxCommandBytes) when
+   * this is not given.
+   */
+  readonly maxProposalBytes: number;
 }
 
 export const DEFAULT_PAXOS_LIMITS: PaxosLimits = {
@@ -40,6 +46,9 @@ export const DEFAULT_PAXOS_LIMITS: PaxosLimits = {
   maxApplyPerReady: 1024,
   maxPendingReads: 4096,
   checkQuorum: true,
+  // etcd's default --max-request-bytes (1.5 MiB) and room for the command's own encoding, as
+  // the driver's default maxCommandBytes.
+  maxProposalBytes: 1_572_864 + 4096,
 };
 
 export interface QuorumSizes {

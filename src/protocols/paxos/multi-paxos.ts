@@ -21,7 +21,7 @@
  * same on every replica) and the ballot this replica accepted it in as `acceptedBallot`.
  */
 import { assert, unreachable } from '../../core/assert.js';
-import { NotLeader, TooManyRequests } from '../../core/errors.js';
+import { NotLeader, QuorateError, TooManyRequests } from '../../core/errors.js';
 import type { Index, NodeId } from '../../core/ids.js';
 import type { Random } from '../../core/prng.js';
 import type {
@@ -139,7 +139,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     assert(this.voters.includes(o.id), () => `${o.id} must be a voter (Multi-Paxos has no learners here)`);
     this.peers = this.voters.filter((v) => v !== o.id);
     this.rank = rankOf(this.voters, o.id);
-    this.limits = { ...DEFAULT_PAXOS_LIMITS, ...definedOnly(o) };
+    const memberLimit = o.maxCommandBytes === undefined ? {} : { maxProposalBytes: o.maxCommandBytes };
+    this.limits = { ...DEFAULT_PAXOS_LIMITS, ...memberLimit, ...definedOnly(o) };
     this.quorums = quorumSizes(this.voters.length, o.phase1QuorumSize, o.phase2QuorumSize);
     this.random = o.random;
     this.mutant = (o.mutant ?? null) as PaxosMutant | null;
@@ -214,6 +215,9 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     if (this.role !== 'leader') throw new NotLeader(this.leaderId);
     if (this.lastSlot - this.commitIndex >= this.limits.maxInflightSlots) {
       throw new TooManyRequests('maxInflightSlots', this.limits.maxInflightSlots);
+    }
+    if (command.byteLength > this.limits.maxProposalBytes) {
+      throw new QuorateError('REQUEST_TOO_LARGE', `proposal of ${command.byteLength} bytes exceeds maxProposalBytes=${this.limits.maxProposalBytes}`);
     }
     const slot = (this.lastSlot + 1) as Slot;
     this.acceptOwn({ index: slot, term: this.ballot, kind: 'command', data: command, acceptedBallot: this.ballot });

@@ -31,7 +31,14 @@ export class BftClient implements QuorumClient<PbftMessage> {
   /** Matching replies a read-only result needs: the replicas' quorum (2f + 1 at N = 3f + 1, more otherwise). */
   private readonly readQuorum: number;
 
-  constructor(private readonly auth: Authenticator, private readonly replicas: readonly NodeId[], firstTimestamp = 0, mutant?: string) {
+  constructor(
+    private readonly auth: Authenticator,
+    private readonly replicas: readonly NodeId[],
+    firstTimestamp = 0,
+    mutant?: string,
+    /** The replicas' limit (PbftOptions.maxRequestBytes): they drop a larger request. */
+    private readonly maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES,
+  ) {
     this.f = byzantineFaults(replicas.length);
     this.timestamp = firstTimestamp;
     // A read-only request is answered without ordering, so its replies must come from a quorum
@@ -55,8 +62,8 @@ export class BftClient implements QuorumClient<PbftMessage> {
   /** Start an operation; returns the messages to send. */
   begin(op: Uint8Array, readOnly: boolean): PbftMessage[] {
     // Replicas drop a larger one: refuse it here, where the caller can be told (etcd's error).
-    if (op.byteLength > DEFAULT_MAX_REQUEST_BYTES) {
-      throw new QuorateError('REQUEST_TOO_LARGE', `request of ${op.byteLength} bytes exceeds PBFT's maxRequestBytes=${DEFAULT_MAX_REQUEST_BYTES}`);
+    if (op.byteLength > this.maxRequestBytes) {
+      throw new QuorateError('REQUEST_TOO_LARGE', `request of ${op.byteLength} bytes exceeds PBFT's maxRequestBytes=${this.maxRequestBytes}`);
     }
     this.timestamp++;
     const request = signRequest(this.auth, { timestamp: this.timestamp, op, readOnly });

@@ -68,7 +68,7 @@ export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState, PbftRe
   createHost: (context) => new PbftHost(context.replica as PbftReplica, context),
   client: {
     kind: 'quorum',
-    createClient: (auth, replicas, firstTimestamp, mutant) => new BftClient(auth, replicas, firstTimestamp, mutant),
+    createClient: (auth, replicas, firstTimestamp, mutant, maxCommandBytes) => new BftClient(auth, replicas, firstTimestamp, mutant, maxCommandBytes),
   },
   adversary: pbftAdversary,
   keys: 'per-member',

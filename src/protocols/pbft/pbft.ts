@@ -232,7 +232,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     assert(this.logWindowSeqs % this.checkpointIntervalSeqs === 0 && this.logWindowSeqs >= this.checkpointIntervalSeqs, 'L is a multiple of K');
     this.maxBatchRequests = o.maxBatchRequests ?? DEFAULT_MAX_BATCH_REQUESTS;
     this.maxBatchBytes = o.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
-    this.maxRequestBytes = o.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+    this.maxRequestBytes = o.maxRequestBytes ?? o.maxCommandBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     assert(this.maxBatchBytes >= 1 && this.maxRequestBytes >= 1, 'byte limits are positive');
     this.maxInFlightBatches = o.maxInFlightBatches ?? DEFAULT_MAX_IN_FLIGHT_BATCHES;
     this.requestTimeoutTicks = o.requestTimeoutTicks ?? DEFAULT_REQUEST_TIMEOUT_TICKS;

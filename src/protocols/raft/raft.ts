@@ -146,7 +146,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 
   constructor(options: RaftOptions) {
     this.id = options.id;
-    this.limits = { ...DEFAULT_RAFT_LIMITS, ...pickLimits(options) };
+    // The member's command limit, unless the raft option is given itself.
+    const memberLimit = options.maxCommandBytes === undefined ? {} : { maxProposalBytes: options.maxCommandBytes };
+    this.limits = { ...DEFAULT_RAFT_LIMITS, ...memberLimit, ...pickLimits(options) };
     this.preVote = options.preVote ?? true;
     this.checkQuorum = options.checkQuorum ?? true;
     this.readOnly = options.readOnly ?? 'safe';

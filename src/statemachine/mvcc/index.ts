@@ -4,7 +4,7 @@ export { VERSION_OVERHEAD_BYTES } from './key-index.js';
 export { MvccStore, type MvccEvent, type RevisionListener, type LeaseAttachments } from './store.js';
 export * from './leases.js';
 export * from './watchers.js';
-export { DEFAULT_KV_LIMITS, validateRequest, type KvLimits } from './validate.js';
+export { DEFAULT_KV_LIMITS, validateFields, validateRequest, validateWrites, type KvLimits, type WorkMeter } from './validate.js';
 export { ClusterState, isClusterRequest, type AlarmKind, type AlarmRecord, type ClusterRequest, type ClusterResult, type MemberRecord, type MemberChangeContext } from './cluster-state.js';
 export { decodeKvCommand, MAX_TXN_DEPTH } from './command-decoding.js';
 export { KvStateMachine, encodeKvCommand, MAX_KV_SESSIONS, type KvCommand, type KvOutcome, type PublishMember, type PublishResult } from './kv-state-machine.js';

@@ -1,19 +1,46 @@
 /**
  * Checks of a request that need no state: a malformed request is refused before it reaches the
  * log, and the same check runs again at apply so every replica answers it identically.
+ *
+ * The order is etcd's (server/etcdserver/api/v3rpc/key.go, `Txn`): every field of the whole txn
+ * first (`checkTxnRequest`), then the puts and deletes of each branch (`checkIntervals`, here in
+ * txn-writes.ts), so the same request gets the same error as from etcd.
  */
 import { KvError } from './kv-errors.js';
-import { keyString } from './key-index.js';
+import { checkTxnWrites, type WorkMeter } from './txn-writes.js';
 import type { KvRequest, TxnOp, TxnRequest } from './requests.js';
 
+export type { WorkMeter } from './txn-writes.js';
+
 export interface KvLimits {
-  /** Most operations in each of a txn's compare, success and failure lists (etcd --max-txn-ops). */
+  /**
+   * Most operations in each of a txn's compare, success and failure lists (etcd --max-txn-ops).
+   * As in etcd, a nested txn gets what its parent's longest list leaves of it: nesting is
+   * at most this deep.
+   */
   readonly maxTxnOps: number;
 }
 
 export const DEFAULT_KV_LIMITS: KvLimits = { maxTxnOps: 128 };
 
-export function validateRequest(req: KvRequest, limits: KvLimits = DEFAULT_KV_LIMITS): void {
+/** `meter`, when given, counts the steps of the txn write check (tests bound its work with it). */
+export function validateRequest(req: KvRequest, limits: KvLimits = DEFAULT_KV_LIMITS, meter?: WorkMeter): void {
+  validateFields(req, limits);
+  validateWrites(req, meter);
+}
+
+/** The first half of validateRequest: each field, in time linear in the request's size. */
+export function validateFields(req: KvRequest, limits: KvLimits = DEFAULT_KV_LIMITS): void {
+  if (req.op !== 'compact') checkFields(req, limits.maxTxnOps);
+}
+
+/** The second half of validateRequest (after validateFields): a txn's writes, in O(n log n). */
+export function validateWrites(req: KvRequest, meter?: WorkMeter): void {
+  if (req.op === 'txn') checkTxnWrites(req, meter);
+}
+
+/** etcd's `checkRequestOp` (and `checkTxnRequest` for a txn), depth first, first error wins. */
+function checkFields(req: TxnOp, maxTxnOps: number): void {
   switch (req.op) {
     case 'range':
     case 'delete':
@@ -24,71 +51,20 @@ export function validateRequest(req: KvRequest, limits: KvLimits = DEFAULT_KV_LI
       if (req.ignoreValue && req.value.byteLength !== 0) throw new KvError('value-provided');
       if (req.ignoreLease && req.lease !== 0) throw new KvError('lease-provided');
       return;
-    case 'compact':
-      return;
     case 'txn':
-      validateTxn(req, limits);
-      writtenKeys(req.success);
-      writtenKeys(req.failure);
+      checkTxnFields(req, maxTxnOps);
       return;
   }
 }
 
-function validateTxn(req: TxnRequest, limits: KvLimits): void {
-  const max = limits.maxTxnOps;
-  if (req.compare.length > max || req.success.length > max || req.failure.length > max) throw new KvError('too-many-ops');
-  for (const op of [...req.success, ...req.failure]) validateRequest(op, limits);
-}
-
-/** A deleted range [from, to); `to === null` means unbounded. */
-interface Interval {
-  readonly from: string;
-  readonly to: string | null;
-}
-
-interface Writes {
-  readonly puts: Set<string>;
-  readonly deletes: Interval[];
-}
-
-function deleteInterval(key: string, rangeEnd: string): Interval {
-  if (rangeEnd === '') return { from: key, to: `${key}\u0000` };
-  if (rangeEnd === '\u0000') return { from: key === '\u0000' ? '' : key, to: null };
-  return { from: key, to: rangeEnd };
-}
-
-function deleted(key: string, deletes: readonly Interval[]): boolean {
-  return deletes.some((d) => key >= d.from && (d.to === null || key < d.to));
-}
-
-/**
- * etcd's rule for one branch of a txn: a key is put at most once, and never inside a range the
- * same branch deletes, counting nested txns (whose own success and failure are alternatives,
- * so one key may appear in both). Throws `duplicate-key` otherwise.
- */
-function writtenKeys(ops: readonly TxnOp[]): Writes {
-  const puts = new Set<string>();
-  const deletes: Interval[] = [];
-  for (const op of ops) {
-    if (op.op === 'delete') deletes.push(deleteInterval(keyString(op.key), keyString(op.rangeEnd)));
+function checkTxnFields(req: TxnRequest, maxTxnOps: number): void {
+  const longest = Math.max(req.compare.length, req.success.length, req.failure.length);
+  if (longest > maxTxnOps) throw new KvError('too-many-ops');
+  for (const c of req.compare) {
+    if (c.key.byteLength === 0) throw new KvError('empty-key');
   }
-  const claim = (key: string): void => {
-    if (puts.has(key) || deleted(key, deletes)) throw new KvError('duplicate-key');
-    puts.add(key);
-  };
-  for (const op of ops) {
-    if (op.op !== 'txn') continue;
-    const then = writtenKeys(op.success);
-    const otherwise = writtenKeys(op.failure);
-    for (const key of then.puts) claim(key);
-    for (const key of otherwise.puts) {
-      if (!then.puts.has(key)) claim(key);
-      else if (deleted(key, deletes)) throw new KvError('duplicate-key');
-    }
-    deletes.push(...then.deletes, ...otherwise.deletes);
-  }
-  for (const op of ops) {
-    if (op.op === 'put') claim(keyString(op.key));
-  }
-  return { puts, deletes };
+  // A nested txn may hold only what this one's longest list leaves (etcd: maxTxnOps-opc), so
+  // the depth of nesting, and with it this recursion, is at most maxTxnOps.
+  for (const op of req.success) checkFields(op, maxTxnOps - longest);
+  for (const op of req.failure) checkFields(op, maxTxnOps - longest);
 }
