@@ -53,6 +53,12 @@ export interface ReplicatedNodeOptions<R> {
   readonly seed?: number;
   /** Mutual TLS between peers; plain TCP when absent. */
   readonly peerTls?: PeerTls | null;
+  /**
+   * A secret every member of the cluster shares: each peer connection proves it at the handshake
+   * (see PeerTransport), and a peer that cannot is disconnected. Absent: peers are identified by
+   * what they claim (or by their TLS certificate).
+   */
+  readonly peerSecret?: Uint8Array | null;
   /** Byzantine protocols: the authenticator of each principal this member holds keys for. */
   readonly authenticatorFor?: (principal: Principal) => Authenticator;
 }
@@ -128,6 +134,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
           peers: new Map(o.members.filter((m) => m.id !== o.id).map((m) => [m.id, m.peer])),
           logger: (level, msg, fields) => log(level, msg, fields),
           tls: o.peerTls ?? null,
+          secret: o.peerSecret ?? null,
         },
         // Frames that arrive before the driver exists wait for it (a peer may be quicker).
         (frame) => (node.driver === undefined ? frames.push(frame) : node.driver.receive(frame)),
@@ -188,6 +195,11 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
 
   transportStats(): ReturnType<PeerTransport<NodeMessage>['stats']> | null {
     return this.transport?.stats() ?? null;
+  }
+
+  /** Peer messages dropped because they failed the wire's or the protocol's message schema. */
+  invalidPeerMessages(): number {
+    return this.driver.invalidMessages;
   }
 
   storageStats(): ReturnType<DurableStorage<unknown>['stats']> {

@@ -31,6 +31,9 @@ ${[...PROTOCOLS.values()].map((p) => `                                         $
   --client-cert-auth                   require client certificates signed by the trusted CA
   --peer-cert-file, --peer-key-file    mutual TLS between members (with https:// peer URLs)
   --peer-trusted-ca-file FILE          CA that signs every member's peer certificate
+  --peer-secret-file FILE              a secret every member shares (at least 16 bytes): each peer
+                                       connection proves it; without it (or peer TLS) anyone who
+                                       reaches the peer port can act as a member
   --peer-client-cert-auth              accepted for etcd compatibility: peer TLS is always mutual
   --snapshot-count N                   applied entries between snapshots (default 100000)
   --heartbeat-interval MS              (default 100)
@@ -89,6 +92,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'peer-key-file': { type: 'string' },
       'peer-trusted-ca-file': { type: 'string' },
       'peer-client-cert-auth': { type: 'boolean', default: false },
+      'peer-secret-file': { type: 'string' },
       'snapshot-count': { type: 'string', default: '100000' },
       'heartbeat-interval': { type: 'string', default: '100' },
       'election-timeout': { type: 'string', default: '1000' },
@@ -150,6 +154,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
     progressNotifyIntervalMs: durationMs('experimental-watch-progress-notify-interval', values['experimental-watch-progress-notify-interval']),
     ...(memberKeys === undefined ? {} : { memberKeys }),
+    ...(values['peer-secret-file'] === undefined ? {} : { peerSecretFile: values['peer-secret-file'] }),
   };
 }
 
