@@ -6,3 +6,4 @@ export * from './quorum.js';
 export * from './replica.js';
 export * from './authenticator.js';
 export * from './protocol.js';
+export * from './validate.js';

@@ -19,6 +19,7 @@
 import type { Authenticator, Principal } from './authenticator.js';
 import type { Index, NodeId, Term } from './ids.js';
 import type { Random } from './prng.js';
+import type { MessageValidator } from './validate.js';
 import type {
   Envelope, LogEntry, MonitorOptions, MutantInfo, Persist, ProposeResult, Ready, Replica, ReplicaOptions,
   SafetyMonitor, Snapshot, StateMachine,
@@ -219,6 +220,13 @@ export interface ProtocolDefinition<M extends Envelope = Envelope, H = unknown, 
    */
   readonly unboundedMessageTypes?: readonly string[];
   create(options: CreateOptions<H>): Rep;
+  /**
+   * The schema of this protocol's messages, for a core created with `options` (its own limits
+   * raise the bounds on arrays): a pure, total check of every field's type and range. Drivers run
+   * it on every message a peer (or a client) sends, so a core only ever steps messages of the
+   * shape its types promise; what it refuses is dropped and counted, never stepped.
+   */
+  messageValidator(options: Readonly<Record<string, unknown>>): MessageValidator<M>;
   /**
    * Optional: a checker of the protocol's own safety invariants, for drivers that see every
    * message and every replica (the simulator). It throws an InvariantViolation when one breaks.

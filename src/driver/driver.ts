@@ -34,7 +34,8 @@ import { isDriverMutant, type DriverMutant } from './mutants.js';
 import { silentLogger, type ClockPort, type Logger, type NetworkPort, type StoragePort } from './ports.js';
 import { QuorumProposals } from './quorum-proposals.js';
 import type { Reply } from './waiters.js';
-import type { NodeMessage } from './wire.js';
+import { wireValidator, type NodeMessage } from './wire.js';
+import { InvalidMessage, type MessageValidator } from '../core/validate.js';
 
 export class NodeStopped extends QuorateError {
   override readonly name = 'NodeStopped';
@@ -66,6 +67,8 @@ export interface DriverEvents<R> {
   appliedEntries?(entries: readonly LogEntry[]): void;
   /** A client request executed here at log position `at` (quorum client model). */
   executed?(client: Principal, timestamp: number, result: R | undefined, readOnly: boolean, at: Index): void;
+  /** A frame failed the message schema and was dropped (counted in `invalidMessages`). */
+  refused?(frame: unknown, reason: string): void;
 }
 
 export interface DriverOptions<R> {
@@ -120,6 +123,12 @@ export interface DriverOptions<R> {
   readonly tickMs?: number;
   /** Test-only: a mutant of the protocol (passed to its core) or of the driver (DRIVER_MUTANTS). */
   readonly mutant?: string;
+  /**
+   * Refuse a protocol frame whose message names a sender its frame's sender does not host
+   * (default true; see WireValidatorOptions.senderHostsMessage). The simulator turns it off to
+   * let its liars' forged names reach the cores that must catch them.
+   */
+  readonly senderHostsMessage?: boolean;
 }
 
 export class Driver<R> {
@@ -127,6 +136,11 @@ export class Driver<R> {
   /** See DriverOptions.incarnation. */
   readonly incarnation: string;
   readonly limits: DriverLimits;
+  /** Frames refused by the message schema (never stepped); see receive(). */
+  invalidMessages = 0;
+  private invalidUnlogged = 0;
+  private invalidLoggedAtMs = -Infinity;
+  private readonly validate: MessageValidator<NodeMessage>;
   private readonly core: CheckedReplica<Envelope, unknown>;
   private readonly host: ReplicaHost<Envelope, unknown, R>;
   private readonly leaderModel: LeaderProposals<R> | null;
@@ -217,6 +231,10 @@ export class Driver<R> {
       ...(authenticator === null ? {} : { authenticator }),
     });
     this.core = new CheckedReplica(replica);
+    this.validate = wireValidator({
+      protocol: protocol.messageValidator(o.protocolOptions ?? {}) as MessageValidator<Envelope>,
+      senderHostsMessage: o.senderHostsMessage ?? true,
+    });
     this.host = protocol.createHost?.<R>({ replica, stateMachine: o.stateMachine, encodeResult: o.encodeResult, authenticator })
       ?? new CommandHost<Envelope, unknown, R>(o.stateMachine);
     this.position = this.host.restart(restored.snapshot, durable) ?? { index: 0 as Index, term: 0 as Term };
@@ -289,9 +307,15 @@ export class Driver<R> {
     this.core.elapse(missed);
   }
 
-  /** A frame from a peer (or, in the simulator, from a client). */
-  receive(frame: NodeMessage): void {
+  /**
+   * A decoded frame from a peer (or, in the simulator, from a client). Whatever the peer sent, it
+   * is checked against the wire's and the protocol's message schema first: a frame that fails is
+   * dropped, counted (`invalidMessages`) and logged (rate-limited), and never reaches the core.
+   */
+  receive(input: unknown): void {
     if (this.stopped) return;
+    const frame = this.validate(input);
+    if (frame instanceof InvalidMessage) return this.refuse(input, frame.reason);
     this.catchUpTicks();
     if (frame.kind === 'protocol') {
       this.deliver(frame.message);
@@ -300,6 +324,20 @@ export class Driver<R> {
     if (this.leaderModel === null || !this.leaderModel.receive(frame)) {
       this.log('warn', 'ignored a peer frame this protocol does not use', { kind: frame.kind });
     }
+  }
+
+  private refuse(input: unknown, reason: string): void {
+    this.invalidMessages++;
+    this.invalidUnlogged++;
+    this.events.refused?.(input, reason);
+    const now = this.clock.now();
+    if (now - this.invalidLoggedAtMs < this.limits.invalidMessageLogIntervalMs) return;
+    const from = (input as { from?: unknown } | null)?.from;
+    this.log('warn', `dropped an invalid peer message: ${reason}`, {
+      from: typeof from === 'string' ? from.slice(0, 64) : null, refusedSinceLastLog: this.invalidUnlogged, refusedTotal: this.invalidMessages,
+    });
+    this.invalidLoggedAtMs = now;
+    this.invalidUnlogged = 0;
   }
 
   /**

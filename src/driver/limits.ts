@@ -17,6 +17,8 @@ export interface DriverLimits {
   readonly quorumClientsPerMember: number;
   /** Quorum client model: a request with no accepted result is sent to every replica again after this long. */
   readonly quorumClientRetryMs: number;
+  /** Peer messages refused by the schema are logged at most once per this interval (with how many since). */
+  readonly invalidMessageLogIntervalMs: number;
 }
 
 export const DEFAULT_DRIVER_LIMITS: DriverLimits = {
@@ -28,6 +30,7 @@ export const DEFAULT_DRIVER_LIMITS: DriverLimits = {
   maxCommandBytes: 1_572_864 + 4096,
   quorumClientsPerMember: 32,
   quorumClientRetryMs: 1_000,
+  invalidMessageLogIntervalMs: 10_000,
 };
 
 /**
@@ -46,5 +49,6 @@ export function driverLimits(given: Partial<DriverLimits> = {}): DriverLimits {
     maxCommandBytes: pick('maxCommandBytes'),
     quorumClientsPerMember: pick('quorumClientsPerMember'),
     quorumClientRetryMs: pick('quorumClientRetryMs'),
+    invalidMessageLogIntervalMs: pick('invalidMessageLogIntervalMs'),
   };
 }

@@ -53,6 +53,12 @@ export interface ReplicatedNodeOptions<R> {
   readonly seed?: number;
   /** Mutual TLS between peers; plain TCP when absent. */
   readonly peerTls?: PeerTls | null;
+  /**
+   * A secret every member of the cluster shares: each peer connection proves it at the handshake
+   * (see PeerTransport), and a peer that cannot is disconnected. Absent: peers are identified by
+   * what they claim (or by their TLS certificate).
+   */
+  readonly peerSecret?: Uint8Array | null;
   /** Byzantine protocols: the authenticator of each principal this member holds keys for. */
   readonly authenticatorFor?: (principal: Principal) => Authenticator;
 }
@@ -136,6 +142,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
           tls: o.peerTls ?? null,
           // A command as large as the limit allows must fit a frame (a raised --max-request-bytes).
           limits: { maxFrameBytes: Math.max(DEFAULT_TRANSPORT_LIMITS.maxFrameBytes, driverLimits(o.limits).maxCommandBytes + FRAME_ROOM_BYTES) },
+          secret: o.peerSecret ?? null,
         },
         // Frames that arrive before the driver exists wait for it (a peer may be quicker).
         (frame) => (node.driver === undefined ? frames.push(frame) : node.driver.receive(frame)),
@@ -196,6 +203,11 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
 
   transportStats(): ReturnType<PeerTransport<NodeMessage>['stats']> | null {
     return this.transport?.stats() ?? null;
+  }
+
+  /** Peer messages dropped because they failed the wire's or the protocol's message schema. */
+  invalidPeerMessages(): number {
+    return this.driver.invalidMessages;
   }
 
   storageStats(): ReturnType<DurableStorage<unknown>['stats']> {

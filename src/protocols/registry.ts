@@ -12,10 +12,12 @@ export * from './raft/index.js';
 export {
   multiPaxosProtocol, MultiPaxosReplica, PAXOS_MUTANTS, DecreeAcceptor, DecreeProposer, DecreeLearner,
   makeBallot, ballotCounter, ballotRank, quorumSizes, InvalidQuorumConfig, DEFAULT_PAXOS_LIMITS,
+  paxosMessageValidator, validatePaxosMessage, decreeMessageValidator, DEFAULT_PAXOS_MESSAGE_BOUNDS, type PaxosMessageBounds,
   type MultiPaxosOptions, type MultiPaxosStatus, type PaxosMessage, type PaxosHardState, type Ballot, type PaxosLimits,
 } from './paxos/index.js';
 export {
   PbftReplica, pbftProtocol, PBFT_MUTANTS, signRequest, BftClient, PbftHost, BYZANTINE_KINDS,
+  pbftMessageValidator, validatePbftMessage, DEFAULT_PBFT_MESSAGE_BOUNDS, type PbftMessageBounds,
   type Accepted, type ByzantineKind, type ClientRequest, type PbftMessage, type PbftOptions, type PbftReady, type PbftReply, type PbftStatus,
 } from './pbft/index.js';
 

@@ -22,7 +22,7 @@ import { CryptoAuthenticator, deriveKeys, type CryptoKeys } from '../node/crypto
 import { pack } from '../core/codec.js';
 import { KvStateMachine, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { clusterId, loadOrCreateIdentity, parseInitialCluster, parseUrl, type ClusterIdentity, type MemberConfig } from './cluster-config.js';
-import { askToJoin, type PeerTls as JoinTls } from '../transport/index.js';
+import { askToJoin, peerSecretFromFile, type PeerTls as JoinTls } from '../transport/index.js';
 import type { JoinAnswer } from './membership-runtime.js';
 import { access } from 'node:fs/promises';
 import { EtcdServer, type ClientTls } from './etcd-server.js';
@@ -43,6 +43,11 @@ export interface MemberOptions {
   readonly clientTls: { certFile: string; keyFile: string; trustedCaFile: string | null; clientCertAuth: boolean } | null;
   /** Mutual TLS between members (every member must present a certificate signed by the CA). */
   readonly peerTls: { certFile: string; keyFile: string; trustedCaFile: string } | null;
+  /**
+   * A file holding the cluster's shared peer secret (the same on every member): each peer
+   * connection proves it at its handshake. Absent: peers are not authenticated (unless by TLS).
+   */
+  readonly peerSecretFile?: string;
   /** Entries applied between state machine snapshots (etcd --snapshot-count). */
   readonly snapshotCount: number;
   readonly heartbeatIntervalMs: number;
@@ -107,6 +112,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     throw new QuorateError('INVALID_ARGUMENT', `--initial-advertise-peer-urls (${o.initialAdvertisePeerUrls.join(',')}) does not match '${o.name}' in --initial-cluster (${self.peerUrls.join(',')})`);
   }
   const peerTls = o.peerTls === null ? null : await loadPeerTls(o.peerTls);
+  const peerSecret = o.peerSecretFile === undefined ? null : await loadPeerSecret(o.peerSecretFile);
   const fromFlags: ClusterIdentity = o.initialClusterState === 'existing' && !(await hasIdentity(o.dataDir))
     ? await identityFromRunningCluster(o.name, self.peerUrls, members.filter((m) => m.name !== o.name), peerTls, o.logger)
     : { format: 1, name: o.name, clusterId: clusterId(members, o.initialClusterToken), token: o.initialClusterToken, members };
@@ -143,6 +149,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     limits: { snapshotEveryEntries: o.snapshotCount, maxCommandBytes: o.maxRequestBytes + COMMAND_OVERHEAD_BYTES },
     logger: o.logger,
     peerTls,
+    peerSecret,
     ...(protocol.keys === 'per-member' ? { authenticatorFor: await memberAuthenticators(o, identity, selfNodeId, protocolName) } : {}),
   });
 
@@ -195,6 +202,14 @@ async function checkPrivateKeyFiles(o: MemberOptions): Promise<void> {
   if (o.peerTls !== null) await checkPrivateKeyFile(o.peerTls.keyFile, '--peer-key-file', allow, refuse, warn);
   if (o.memberKeys !== undefined && o.memberKeys !== 'insecure-from-token') {
     await checkPrivateKeyFile(o.memberKeys.privateKeyFile, '--bft-private-key', allow, (m) => new BftKeyError('insecure-permissions', m), warn);
+  }
+}
+
+async function loadPeerSecret(file: string): Promise<Uint8Array> {
+  try {
+    return peerSecretFromFile(await readFile(file));
+  } catch (err) {
+    throw new QuorateError('INVALID_ARGUMENT', `--peer-secret-file ${file}: ${(err as Error).message}`);
   }
 }
 

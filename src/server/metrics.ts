@@ -52,6 +52,12 @@ export class ServerMetrics {
       collect() { this.set(quota.inUse()); } });
     new Gauge({ name: 'etcd_server_quota_backend_bytes', help: 'Current backend storage quota size in bytes.', registers: r,
       collect() { this.set(quota.quotaBytes); } });
+    new Gauge({ name: 'quorate_peer_invalid_messages_total', help: 'Peer messages dropped because they failed the message schema.', registers: r,
+      collect() { this.set(node.invalidPeerMessages()); } });
+    new Gauge({ name: 'quorate_peer_auth_failures_total', help: 'Peer connections refused because they did not prove the cluster secret.', registers: r,
+      collect() { this.set(node.transportStats()?.counters.authFailures ?? 0); } });
+    new Gauge({ name: 'quorate_peer_refused_frames_total', help: 'Peer connections closed for a malformed frame or a frame claiming another sender.', registers: r,
+      collect() { const c = node.transportStats()?.counters; this.set(c === undefined ? 0 : c.malformedFrames + c.forgedSender); } });
     const metrics = this;
     new Gauge({ name: 'etcd_debugging_mvcc_watcher_total', help: 'Total number of watchers.', registers: r,
       collect() { this.set(metrics.watcherCount()); } });

@@ -26,5 +26,10 @@ export interface ServingNode {
   pendingProposals(): number;
   setJoinQueryHandler(handler: ((query: unknown) => unknown) | null): void;
   setPeerAddresses(members: readonly MemberAddresses[]): void;
-  transportStats(): { readonly peers: Readonly<Record<string, { readonly connected: boolean }>> } | null;
+  transportStats(): {
+    readonly peers: Readonly<Record<string, { readonly connected: boolean }>>;
+    readonly counters: { readonly authFailures: number; readonly forgedSender: number; readonly malformedFrames: number };
+  } | null;
+  /** Peer messages dropped because they failed the message schema. */
+  invalidPeerMessages(): number;
 }

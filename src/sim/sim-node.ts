@@ -207,6 +207,8 @@ export class SimNode<R> implements TurnOwner {
       limits: env.limits,
       events: env.events(this),
       ...(env.mutant === undefined ? {} : { mutant: env.mutant }),
+      // A liar's frames carry any name in their messages' `from`: the cores' own checks must catch it.
+      senderHostsMessage: false,
     });
     this.lastTerm = this.driver.status().term;
     this.scheduleTick();

@@ -427,6 +427,14 @@ export class Simulation implements WorldHandler<Delivery> {
   /** The driver events the checks listen to. */
   private eventsOf(node: SimNode<unknown>): DriverEvents<unknown> {
     return {
+      refused: (frame, reason) => {
+        // Every honest member's (and client's) message must pass the schema: a refused one is a
+        // validator that would drop real traffic.
+        const from = (frame as { from?: unknown }).from;
+        const sender = typeof from === 'string' ? this.instances.get(from as NodeId) : undefined;
+        if (sender?.some((x) => x.byzantine) === true) return;
+        throw new SafetyViolation('valid messages pass the schema', `${node.key} refused a message from ${String(from)}: ${reason}`);
+      },
       appliedEntries: (entries) => this.applied(node, entries),
       keeping: () => {
         if (node.byzantine || !this.crashFaults || this.healed || !this.buggify.chance(POWER_LOSS_WHILE_KEEPING_PROBABILITY)) return;

@@ -2,6 +2,8 @@
  * Peer messages over TCP. One outbound connection per peer (dialed by the sender, like etcd's
  * streams); inbound connections only receive. Every connection opens with a handshake naming
  * the cluster and both members; a wrong cluster or an unknown member is refused and counted.
+ * With a shared cluster secret configured, both sides also prove they hold it (challenge and
+ * response, fresh nonces both ways: peer-secret.ts) before a single frame is delivered or sent.
  * Malformed or oversized input closes that connection and is counted; nothing thrown by a
  * socket handler escapes, so the node keeps running. Queues per peer are bounded: when one is
  * full the message is dropped and counted (consensus protocols retransmit).
@@ -19,6 +21,7 @@ import { pack, packTransient, unpack } from '../core/codec.js';
 import type { NodeId } from '../core/ids.js';
 import type { Envelope } from '../core/replica.js';
 import { encodeFrame, FrameDecoder, FrameTooLarge } from './frame.js';
+import { freshNonce, isNonce, MAX_HANDSHAKE_FRAME_BYTES, MIN_PEER_SECRET_BYTES, PEER_AUTH_MAGIC, peerProof, proofMatches } from './peer-secret.js';
 
 export interface PeerAddress {
   readonly host: string;
@@ -60,6 +63,12 @@ export interface TransportOptions {
   /** Mutual TLS between peers: each side presents `cert` and accepts only certificates signed by `ca`. */
   readonly tls?: PeerTls | null;
   /**
+   * The cluster's shared secret (at least MIN_PEER_SECRET_BYTES): every connection proves it at
+   * its handshake, both ways (see peer-secret.ts), and one that does not is closed and counted
+   * (`authFailures`). Absent: a peer is whoever its handshake names.
+   */
+  readonly secret?: Uint8Array | null;
+  /**
    * A message could not be sent because its frame exceeds maxFrameBytes (called for every one,
    * besides the rate-limited log line): for metrics, or to stop on what is a bug.
    */
@@ -80,6 +89,15 @@ interface Handshake {
   readonly clusterId: string;
   readonly from: string;
   readonly to: string;
+  /** With a cluster secret: the dialer's nonce for this connection. */
+  readonly nonce?: Uint8Array;
+}
+
+/** With a cluster secret: the listener's challenge (its nonce and proof), then the dialer's answer (its proof). */
+interface AuthFrame {
+  readonly magic: typeof PEER_AUTH_MAGIC;
+  readonly nonce?: Uint8Array;
+  readonly proof: Uint8Array;
 }
 
 export interface TransportCounters {
@@ -91,6 +109,11 @@ export interface TransportCounters {
   wrongCluster: number;
   unknownPeer: number;
   handshakeFailures: number;
+  /**
+   * Connections closed because the peer did not prove the cluster secret (a wrong proof, none,
+   * or none within handshakeTimeoutMs), inbound and outbound. Only with a secret configured.
+   */
+  authFailures: number;
   /**
    * Frames whose envelope `from` is not the peer that authenticated at the handshake (the frame
    * is dropped, the connection closed): a peer speaking for another member is faulty or hostile.
@@ -145,13 +168,19 @@ export class PeerTransport<M extends Envelope> {
    */
   joinQueryHandler: ((query: unknown) => unknown) | null = null;
   readonly counters: TransportCounters = {
-    malformedFrames: 0, oversizedFrames: 0, oversizedFramesSent: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0,
+    malformedFrames: 0, oversizedFrames: 0, oversizedFramesSent: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0, authFailures: 0,
     forgedSender: 0, handlerErrors: 0, connectionsClosed: 0, received: 0,
   };
+
+  private readonly secret: Uint8Array | null;
 
   private constructor(private readonly o: TransportOptions, private readonly onMessage: (m: M) => void) {
     this.limits = { ...DEFAULT_TRANSPORT_LIMITS, ...o.limits };
     this.peers = new Map(o.peers);
+    this.secret = o.secret ?? null;
+    if (this.secret !== null && this.secret.byteLength < MIN_PEER_SECRET_BYTES) {
+      throw new Error(`the peer secret must be at least ${MIN_PEER_SECRET_BYTES} bytes, got ${this.secret.byteLength}`);
+    }
   }
 
   static async start<M extends Envelope>(options: TransportOptions, onMessage: (m: M) => void): Promise<PeerTransport<M>> {
@@ -276,17 +305,59 @@ export class PeerTransport<M extends Envelope> {
       : connectTls({ host: link.address.host, port: link.address.port, cert: tls.cert, key: tls.key, ca: tls.ca });
     link.socket = socket;
     socket.setNoDelay(true);
-    socket.on(tls === null ? 'connect' : 'secureConnect', () => {
-      const hello: Handshake = { magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id };
-      socket.write(encodeFrame(packTransient(hello)));
+    let handshaken = false;
+    const ready = (): void => {
       handshaken = true;
       link.connected = true;
       link.backoffMs = this.limits.reconnectBackoffMinMs;
       this.scheduleDrain(id, link);
+    };
+    const secret = this.secret;
+    const nonce = secret === null ? null : freshNonce();
+    socket.on(tls === null ? 'connect' : 'secureConnect', () => {
+      const hello: Handshake = { magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id, ...(nonce === null ? {} : { nonce }) };
+      socket.write(encodeFrame(packTransient(hello)));
+      // Without a secret the connection is ready now; with one, once the listener proved it (below).
+      if (nonce === null) ready();
     });
-    socket.on('data', (d) => this.log('debug', `peer ${id} sent ${d.length} bytes on an outbound connection (refusal?)`));
+    if (secret !== null && nonce !== null) {
+      const authFailed = (why: string): void => {
+        this.counters.authFailures++;
+        this.log('warn', `closed the connection to peer ${id}: ${why}`, { peer: id, counter: 'authFailures' });
+        socket.destroy();
+      };
+      const timer = setTimeout(() => {
+        if (!link.connected && link.socket === socket) authFailed(`no proof of the cluster secret within ${this.limits.handshakeTimeoutMs} ms`);
+      }, this.limits.handshakeTimeoutMs);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+      const decoder = new FrameDecoder(MAX_HANDSHAKE_FRAME_BYTES);
+      socket.on('data', (chunk: Buffer) => {
+        if (handshaken) return this.log('debug', `peer ${id} sent ${chunk.length} bytes on an outbound connection`);
+        let challenge: Partial<AuthFrame> | undefined;
+        try {
+          const frames = decoder.push(chunk);
+          if (frames.length === 0) return;
+          challenge = unpack(frames[0]!) as Partial<AuthFrame>;
+        } catch (err) {
+          return authFailed(`an unreadable challenge (${(err as Error).message})`);
+        }
+        if (typeof challenge !== 'object' || challenge === null || challenge.magic !== PEER_AUTH_MAGIC || !isNonce(challenge.nonce)) {
+          return authFailed('the peer sent no challenge');
+        }
+        const theirs = challenge.nonce;
+        if (!proofMatches(challenge.proof, peerProof(secret, 'listener', this.o.clusterId, id, this.o.self, nonce, theirs))) {
+          return authFailed('the peer did not prove the cluster secret');
+        }
+        clearTimeout(timer);
+        const answer: AuthFrame = { magic: PEER_AUTH_MAGIC, proof: peerProof(secret, 'dialer', this.o.clusterId, this.o.self, id, nonce, theirs) };
+        socket.write(encodeFrame(packTransient(answer)));
+        ready();
+      });
+    } else {
+      socket.on('data', (d) => this.log('debug', `peer ${id} sent ${d.length} bytes on an outbound connection (refusal?)`));
+    }
     socket.on('error', (err) => this.log('debug', `connection to ${id} failed`, { error: err.message }));
-    let handshaken = false;
     socket.on('close', () => {
       if (handshaken) {
         this.counters.connectionsClosed++;
@@ -348,7 +419,10 @@ export class PeerTransport<M extends Envelope> {
     }
     this.inbound.add(socket);
     const decoder = new FrameDecoder(this.limits.maxFrameBytes);
+    /** The member this connection speaks for: set once its handshake (and, with a secret, its proof) checked out. */
     let peer: NodeId | null = null;
+    /** With a secret: the member the hello named, and what its answer must prove, until it does. */
+    let claimed: { readonly id: NodeId; readonly expected: Buffer } | null = null;
     socket.on('close', () => {
       this.inbound.delete(socket);
       if (peer !== null) this.counters.connectionsClosed++;
@@ -356,7 +430,8 @@ export class PeerTransport<M extends Envelope> {
     socket.on('error', (err) => this.log('debug', `connection from ${peer ?? socket.remoteAddress ?? '?'} failed`, { error: err.message }));
     const timer = setTimeout(() => {
       if (peer === null) {
-        this.counters.handshakeFailures++;
+        if (claimed !== null) this.counters.authFailures++;
+        else this.counters.handshakeFailures++;
         socket.destroy();
       }
     }, this.limits.handshakeTimeoutMs);
@@ -382,6 +457,16 @@ export class PeerTransport<M extends Envelope> {
         } catch {
           return refuse('malformedFrames', 'undecodable frame');
         }
+        if (claimed !== null) {
+          // The dialer's answer to this listener's challenge: nothing is delivered before it verifies.
+          const a = value as Partial<AuthFrame>;
+          const ok = typeof a === 'object' && a !== null && a.magic === PEER_AUTH_MAGIC && proofMatches(a.proof, claimed.expected);
+          if (!ok) return refuse('authFailures', `member ${claimed.id} did not prove the cluster secret`);
+          peer = claimed.id;
+          claimed = null;
+          clearTimeout(timer);
+          continue;
+        }
         if (peer === null) {
           const q = value as { magic?: unknown };
           if (typeof q === 'object' && q !== null && q.magic === JOIN_QUERY_MAGIC && this.joinQueryHandler !== null) {
@@ -400,6 +485,15 @@ export class PeerTransport<M extends Envelope> {
           if (h.clusterId !== this.o.clusterId) return refuse('wrongCluster', `cluster id ${String(h.clusterId)} is not ${this.o.clusterId}`);
           if (typeof h.from !== 'string' || !this.peers.has(h.from as NodeId)) return refuse('unknownPeer', `unknown member ${String(h.from)}`);
           if (h.to !== this.o.self) return refuse('unknownPeer', `addressed to ${String(h.to)}, not ${this.o.self}`);
+          const secret = this.secret;
+          if (secret !== null) {
+            if (!isNonce(h.nonce)) return refuse('authFailures', `member ${h.from} offered no proof of the cluster secret (is it configured with --peer-secret-file?)`);
+            const mine = freshNonce();
+            const challenge: AuthFrame = { magic: PEER_AUTH_MAGIC, nonce: mine, proof: peerProof(secret, 'listener', this.o.clusterId, this.o.self, h.from, h.nonce, mine) };
+            socket.write(encodeFrame(packTransient(challenge)));
+            claimed = { id: h.from as NodeId, expected: peerProof(secret, 'dialer', this.o.clusterId, h.from, this.o.self, h.nonce, mine) };
+            continue;
+          }
           peer = h.from as NodeId;
           clearTimeout(timer);
           continue;

@@ -31,6 +31,9 @@ ${[...PROTOCOLS.values()].map((p) => `                                         $
   --client-cert-auth                   require client certificates signed by the trusted CA
   --peer-cert-file, --peer-key-file    mutual TLS between members (with https:// peer URLs)
   --peer-trusted-ca-file FILE          CA that signs every member's peer certificate
+  --peer-secret-file FILE              a secret every member shares (at least 16 bytes): each peer
+                                       connection proves it; without it (or peer TLS) anyone who
+                                       reaches the peer port can act as a member
   --peer-client-cert-auth              accepted for etcd compatibility: peer TLS is always mutual
   --allow-insecure-key-permissions     start even if a private key file (--key-file, --peer-key-file,
                                        --bft-private-key) is readable by group or others (refused
@@ -93,6 +96,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'peer-trusted-ca-file': { type: 'string' },
       'peer-client-cert-auth': { type: 'boolean', default: false },
       'allow-insecure-key-permissions': { type: 'boolean', default: false },
+      'peer-secret-file': { type: 'string' },
       'snapshot-count': { type: 'string', default: '100000' },
       'heartbeat-interval': { type: 'string', default: '100' },
       'election-timeout': { type: 'string', default: '1000' },
@@ -155,6 +159,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     progressNotifyIntervalMs: durationMs('experimental-watch-progress-notify-interval', values['experimental-watch-progress-notify-interval']),
     ...(memberKeys === undefined ? {} : { memberKeys }),
     allowInsecureKeyPermissions: values['allow-insecure-key-permissions'],
+    ...(values['peer-secret-file'] === undefined ? {} : { peerSecretFile: values['peer-secret-file'] }),
   };
 }
 

@@ -5,6 +5,7 @@ import { assertKnownPaxosMutant, PAXOS_MUTANTS } from './mutants.js';
 import { PaxosMonitor } from './monitor.js';
 import type { PaxosHardState, PaxosMessage } from './types.js';
 import { DEFAULT_PAXOS_LIMITS } from './config.js';
+import { paxosMessageValidator } from './validate.js';
 
 export { MultiPaxosReplica, type MultiPaxosOptions, type MultiPaxosRole, type MultiPaxosStatus } from './multi-paxos.js';
 export { PAXOS_MUTANTS, type PaxosMutant } from './mutants.js';
@@ -13,6 +14,7 @@ export * from './ballot.js';
 export * from './config.js';
 export * from './types.js';
 export * from './single-decree.js';
+export * from './validate.js';
 
 /** Batch sizes the simulator draws from. */
 const SIM_BATCH_SIZES = [1, 2, 4, 64] as const;
@@ -45,6 +47,7 @@ export const multiPaxosProtocol: ProtocolDefinition<PaxosMessage, PaxosHardState
     if (options.mutant !== undefined) assertKnownPaxosMutant(options.mutant);
     return new MultiPaxosReplica(options as MultiPaxosOptions);
   },
+  messageValidator: paxosMessageValidator,
   createMonitor(options) {
     return new PaxosMonitor(options);
   },

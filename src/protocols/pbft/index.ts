@@ -6,6 +6,7 @@ import { assertKnownPbftMutant, PBFT_MUTANTS } from './mutants.js';
 import { BftClient } from './client.js';
 import { PbftHost } from './host.js';
 import { pbftAdversary } from './adversary.js';
+import { pbftMessageValidator } from './validate.js';
 import type { PbftHardState, PbftMessage, PbftOptions } from './types.js';
 
 export { PbftReplica, GENESIS_DIGEST, checkpointServiceState, checkpointClientTable } from './pbft.js';
@@ -15,6 +16,7 @@ export { PbftHost } from './host.js';
 export { pbftAdversary, PbftAdversary, BYZANTINE_KINDS, BYZANTINE_DESCRIPTIONS, type ByzantineKind } from './adversary.js';
 export * from './payloads.js';
 export * from './types.js';
+export * from './validate.js';
 
 /**
  * Sequence numbers between checkpoints for a member. Each stable checkpoint writes the whole
@@ -65,6 +67,7 @@ export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState, PbftRe
     assert(options.authenticator !== undefined, 'PBFT needs an injected authenticator');
     return new PbftReplica(options as PbftOptions);
   },
+  messageValidator: pbftMessageValidator,
   createHost: (context) => new PbftHost(context.replica as PbftReplica, context),
   client: {
     kind: 'quorum',

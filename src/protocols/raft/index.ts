@@ -2,12 +2,14 @@ import type { ProtocolDefinition } from '../../core/protocol.js';
 import type { NodeId } from '../../core/ids.js';
 import { RaftReplica } from './raft.js';
 import { assertKnownMutant, RAFT_MUTANTS } from './mutants.js';
+import { raftMessageValidator } from './validate.js';
 import { DEFAULT_MAX_CLOCK_DRIFT, DEFAULT_RAFT_LIMITS, type ConfigChange, type RaftHardState, type RaftMessage, type RaftOptions } from './types.js';
 
 export { RaftReplica, MAX_APPLY_ENTRIES_PER_READY, MAX_SNAPSHOT_BYTES } from './raft.js';
 export { RAFT_MUTANTS, type RaftMutant } from './mutants.js';
 export { encodeConfigChange, decodeConfigChange } from './config.js';
 export * from './types.js';
+export * from './validate.js';
 
 /** Batch sizes the simulator draws from: small batches let old-term entries travel apart from a new leader's. */
 const SIM_BATCH_SIZES = [1, 2, 4, 64] as const;
@@ -55,6 +57,7 @@ export const raftProtocol: ProtocolDefinition<RaftMessage, RaftHardState, RaftRe
     if (options.mutant !== undefined) assertKnownMutant(options.mutant);
     return new RaftReplica(options as RaftOptions);
   },
+  messageValidator: raftMessageValidator,
   client: { kind: 'leader' },
   keys: 'none',
   bootstrap(snapshot) {

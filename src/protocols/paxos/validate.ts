@@ -1,0 +1,111 @@
+/**
+ * The message schemas of Multi-Paxos and of single-decree Paxos: what a peer's decoded message
+ * must look like before a replica acts on it (see src/core/validate.ts for why). Ballots, slots
+ * and read rounds are safe non-negative integers; entries, slots and promises are bounded.
+ */
+import {
+  boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, envelopeProblem, firstBadItem, isBoundedArray, isName, isNat, isObject, logEntryProblem,
+  natFields, snapshotProblem, validatorOf, type CommonMessageBounds, type Fields, type MessageValidator,
+} from '../../core/validate.js';
+import { DEFAULT_PAXOS_LIMITS } from './config.js';
+import type { DecreeMessage } from './single-decree.js';
+import type { PaxosMessage } from './types.js';
+
+export interface PaxosMessageBounds extends CommonMessageBounds {
+  /** Slots in one Accept (and so in one Accepted): the sender's maxEntriesPerMessage, within this. */
+  readonly maxEntriesPerAccept: number;
+  /**
+   * Slots one Promise reports: every slot the acceptor accepted from the proposer's fromSlot on,
+   * which no protocol limit bounds below the log itself (compaction keeps it short). This bound is
+   * above what a frame of the transport's default size can hold.
+   */
+  readonly maxEntriesPerPromise: number;
+}
+
+/** Peers may be configured with up to this many slots per Accept regardless of this member's own limit. */
+export const MIN_ACCEPTED_ENTRIES_PER_ACCEPT = 4096;
+/** See PaxosMessageBounds.maxEntriesPerPromise. */
+export const MAX_ENTRIES_PER_PROMISE = 262_144;
+
+export const DEFAULT_PAXOS_MESSAGE_BOUNDS: PaxosMessageBounds = {
+  ...DEFAULT_COMMON_MESSAGE_BOUNDS,
+  maxEntriesPerAccept: boundFrom(DEFAULT_PAXOS_LIMITS.maxEntriesPerMessage, MIN_ACCEPTED_ENTRIES_PER_ACCEPT),
+  maxEntriesPerPromise: MAX_ENTRIES_PER_PROMISE,
+};
+
+/** The bounds for a replica created with `options` (its maxEntriesPerMessage raises the Accept bound). */
+export function paxosMessageBounds(options: Readonly<Record<string, unknown>> = {}): PaxosMessageBounds {
+  return { ...DEFAULT_PAXOS_MESSAGE_BOUNDS, maxEntriesPerAccept: boundFrom(options['maxEntriesPerMessage'], DEFAULT_PAXOS_MESSAGE_BOUNDS.maxEntriesPerAccept) };
+}
+
+function entriesProblem(v: unknown, max: number, what: string): string | null {
+  if (!isBoundedArray(v, max)) return `${what} is not an array of at most ${max} entries`;
+  return firstBadItem(v, what, logEntryProblem);
+}
+
+const requestIdProblem = (m: Fields, b: CommonMessageBounds): string | null =>
+  (isName(m['requestId'], b.maxRequestIdChars) ? null : 'requestId is not a bounded string');
+
+/** Fields of each Multi-Paxos message type besides from, to and ballot. */
+const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessageBounds) => string | null>> = {
+  prepare: (m) => natFields(m, 'fromSlot'),
+  promise: (m, b) => natFields(m, 'chosenThrough', 'fromSlot', 'throughSlot')
+    ?? (typeof m['more'] === 'boolean' ? null : 'more is not a boolean')
+    ?? entriesProblem(m['accepted'], b.maxEntriesPerPromise, 'accepted')
+    ?? (m['snapshot'] === null ? null : snapshotProblem(m['snapshot'], b)),
+  nack: (m) => natFields(m, 'promised'),
+  accept: (m, b) => natFields(m, 'commit', 'readRound') ?? entriesProblem(m['entries'], b.maxEntriesPerAccept, 'entries'),
+  accepted: (m, b) => {
+    const why = natFields(m, 'match', 'readRound');
+    if (why !== null) return why;
+    const slots = m['slots'];
+    if (!isBoundedArray(slots, b.maxEntriesPerAccept)) return `slots is not an array of at most ${b.maxEntriesPerAccept}`;
+    return firstBadItem(slots, 'slots', (s) => (isNat(s) && s >= 1 ? null : 'not a positive integer'));
+  },
+  'install-snapshot': (m, b) => natFields(m, 'commit') ?? snapshotProblem(m['snapshot'], b),
+  'read-index': (m, b) => requestIdProblem(m, b),
+  'read-index-response': (m, b) => requestIdProblem(m, b) ?? natFields(m, 'index'),
+};
+
+/** A validator of Multi-Paxos messages for a replica created with `options`. */
+export function paxosMessageValidator(options: Readonly<Record<string, unknown>> = {}): MessageValidator<PaxosMessage> {
+  const b = paxosMessageBounds(options);
+  return validatorOf<PaxosMessage>((m) => {
+    const type = m['type'];
+    const check = typeof type === 'string' && Object.prototype.hasOwnProperty.call(CHECKERS, type) ? CHECKERS[type as PaxosMessage['type']] : undefined;
+    if (check === undefined) return `unknown paxos message type ${String(type)}`;
+    const why = envelopeProblem(m, b) ?? natFields(m, 'ballot') ?? check(m, b);
+    return why === null ? null : `${type}: ${why}`;
+  });
+}
+
+/** Check a Multi-Paxos message with the default bounds. */
+export const validatePaxosMessage: MessageValidator<PaxosMessage> = paxosMessageValidator();
+
+/**
+ * A validator of single-decree Paxos messages whose values `isValue` accepts (the value type is
+ * the application's: it says what a well-formed value is).
+ */
+export function decreeMessageValidator<V>(isValue: (v: unknown) => v is V, b: CommonMessageBounds = DEFAULT_COMMON_MESSAGE_BOUNDS): MessageValidator<DecreeMessage<V>> {
+  const value = (m: Fields): string | null => (isValue(m['value']) ? null : 'value is not a value of this decree');
+  const checkers: Readonly<Record<DecreeMessage<V>['type'], (m: Fields) => string | null>> = {
+    prepare: () => null,
+    promise: (m) => {
+      const a = m['accepted'];
+      if (a === null) return null;
+      if (!isObject(a)) return 'accepted is neither null nor a proposal';
+      if (!isNat(a['ballot'])) return 'accepted ballot is not a non-negative integer';
+      return isValue(a['value']) ? null : 'accepted value is not a value of this decree';
+    },
+    nack: (m) => natFields(m, 'promised'),
+    accept: value,
+    accepted: value,
+  };
+  return validatorOf<DecreeMessage<V>>((m) => {
+    const type = m['type'];
+    const check = typeof type === 'string' && Object.prototype.hasOwnProperty.call(checkers, type) ? checkers[type as DecreeMessage<V>['type']] : undefined;
+    if (check === undefined) return `unknown decree message type ${String(type)}`;
+    const why = envelopeProblem(m, b) ?? natFields(m, 'ballot') ?? check(m);
+    return why === null ? null : `${type}: ${why}`;
+  });
+}
