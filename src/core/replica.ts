@@ -38,11 +38,21 @@ export interface LogEntry {
  * A cluster configuration. `outgoingVoters` is non-empty only during a joint configuration
  * (Raft's C_old,new: `voters` is C_new, `outgoingVoters` is C_old). Learners receive the log but
  * never vote and never count towards a quorum.
+ *
+ * The two optional fields describe a joint configuration further (etcd's ConfChangeV2); absent,
+ * they take their defaults, so a Membership written before they existed reads the same:
+ * - `learnersNext` (default none): outgoing voters that become learners once the joint
+ *   configuration is left (a voter demoted through joint consensus keeps its vote in C_old
+ *   until then). Never in `voters` or `learners`; always in `outgoingVoters`.
+ * - `autoLeave` (default true): the leader leaves the joint configuration on its own once it is
+ *   applied; false: it stays joint until someone proposes leaving it.
  */
 export interface Membership {
   readonly voters: readonly NodeId[];
   readonly outgoingVoters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  readonly learnersNext?: readonly NodeId[];
+  readonly autoLeave?: boolean;
 }
 
 export interface SnapshotMeta {
@@ -154,6 +164,21 @@ export interface Replica<M extends Envelope, H, S extends ReplicaStatus = Replic
   elapse?(ticks: number): void;
   /** Deliver one message. Stale, duplicate and malformed messages are ignored, never fatal. */
   step(msg: M): void;
+  /**
+   * Optional (etcd's ReportUnreachable and ReportSnapshot): the transport would not take `msg`
+   * (no connection to its addressee, its queue full). A core that sends optimistically (a Raft
+   * leader pipelining appends, streaming a snapshot) learns that what it sent is lost and backs
+   * off to probing, rather than waiting for a timeout to find out. Cores that resend on timers
+   * only leave it out; drivers call it only when the core has it.
+   */
+  sendFailed?(msg: M): void;
+  /**
+   * Optional (etcd's DisableProposalForwarding, inverted): whether a member that does not lead
+   * may forward a client's proposal to the leader it knows (the driver does the forwarding).
+   * False: the member answers NotLeader with the leader as a hint, and the client goes there
+   * itself. Absent: it forwards.
+   */
+  forwardsProposals?(): boolean;
   /**
    * Append a command to the log (leader only). Throws NotLeader, TooManyRequests or
    * ProposalDropped. Success means "appended at (index, term)", not "committed": the command

@@ -38,6 +38,15 @@ export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
     this.inner.step(msg);
   }
 
+  sendFailed(msg: M): void {
+    this.cachedStatus = null;
+    this.inner.sendFailed?.(msg);
+  }
+
+  forwardsProposals(): boolean {
+    return this.inner.forwardsProposals?.() ?? true;
+  }
+
   propose(command: Uint8Array): ProposeResult {
     this.cachedStatus = null;
     return this.inner.propose(command);

@@ -247,6 +247,7 @@ export class Driver<R> {
           const s = this.core.status();
           return { leader: s.leader, leading: s.leading };
         },
+        forwardsProposals: () => this.core.forwardsProposals(),
         appendToLog: (command) => this.core.propose(command),
         askReadIndex: (requestId) => this.core.readIndex(requestId),
         sendFrame: (frame) => this.sendFrame(frame),
@@ -628,7 +629,9 @@ export class Driver<R> {
       });
       return;
     }
-    this.network.send({ kind: 'protocol', from: this.id, to: member, message: m });
+    // A message the transport would not take (no connection, its queue full) is lost: a core
+    // that sends optimistically backs off now rather than on a timeout (Replica.sendFailed).
+    if (!this.network.send({ kind: 'protocol', from: this.id, to: member, message: m })) this.core.sendFailed(m);
   }
 
   private sendFrame(frame: NodeMessage): boolean {

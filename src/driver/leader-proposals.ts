@@ -3,7 +3,8 @@
  * appended by the leader and answered once it is applied at the index *and term* it was
  * appended at (another term there means it was lost in a leader change). A member that is not
  * the leader forwards the command to the one it knows and relays the answer once it has applied
- * the command itself, as etcd's followers do. A linearizable read waits for a read point the protocol confirmed (ReadIndex),
+ * the command itself, as etcd's followers do, unless its core says not to (etcd's
+ * DisableProposalForwarding: then it answers NotLeader naming the leader). A linearizable read waits for a read point the protocol confirmed (ReadIndex),
  * then for the state machine to reach it.
  */
 import { assert } from '../core/assert.js';
@@ -36,6 +37,8 @@ export interface ProposalSite {
   readonly running: boolean;
   /** The known leader, and whether this replica leads. */
   leadership(): { readonly leader: NodeId | null; readonly leading: boolean };
+  /** Whether this member may forward a client's proposal to the leader (Replica.forwardsProposals). */
+  forwardsProposals(): boolean;
   /** Append to the core's log (leader only); throws NotLeader, TooManyRequests, ProposalDropped. */
   appendToLog(command: Uint8Array): { index: Index; term: Term };
   /** Ask the core for a read point; throws NotLeader when no leader is known. */
@@ -79,10 +82,15 @@ export class LeaderProposals<R> {
   }
 
   propose(command: Uint8Array, reply: Reply<R>): void {
-    const { leader, leading } = this.site.leadership();
-    if (leading) return this.proposeHere(command, reply as Reply<R | undefined>);
-    if (leader === null) return reply(new NotLeader(null));
-    this.forward(leader, command, reply);
+    const route = routeProposal(this.site.leadership(), this.site.forwardsProposals());
+    switch (route.kind) {
+      case 'here':
+        return this.proposeHere(command, reply as Reply<R | undefined>);
+      case 'forward':
+        return this.forward(route.leader, command, reply);
+      case 'refuse':
+        return reply(route.error);
+    }
   }
 
   /**
@@ -253,6 +261,23 @@ export class LeaderProposals<R> {
     }
     this.proposeHere(msg.command, answer);
   }
+}
+
+/** Where a client's proposal made at a member goes (see routeProposal). */
+export type ProposalRoute =
+  | { readonly kind: 'here' }
+  | { readonly kind: 'forward'; readonly leader: NodeId }
+  | { readonly kind: 'refuse'; readonly error: NotLeader };
+
+/**
+ * A member that leads appends a client's proposal itself; one that knows the leader forwards it
+ * there, if its core lets it (`forwards`); otherwise the client hears NotLeader, with the leader
+ * as a hint when one is known. (Exported for the scenario tests, which route as the driver does.)
+ */
+export function routeProposal(leadership: { readonly leader: NodeId | null; readonly leading: boolean }, forwards: boolean): ProposalRoute {
+  if (leadership.leading) return { kind: 'here' };
+  if (leadership.leader === null || !forwards) return { kind: 'refuse', error: new NotLeader(leadership.leader) };
+  return { kind: 'forward', leader: leadership.leader };
 }
 
 /** A proposal's continuation: an error, or the result and the log index it was applied at. */

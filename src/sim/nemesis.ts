@@ -6,7 +6,9 @@
  * faults hit honest members only (a restarted honest member must be indistinguishable from a
  * slow one: the f budget stays with the liars).
  */
+import type { NodeId } from '../core/ids.js';
 import type { Random } from '../core/prng.js';
+import type { Membership } from '../core/replica.js';
 import type { LinkFaultKind, LinkFaults } from './link-faults.js';
 import type { FaultKind } from './options.js';
 import type { SimNode } from './sim-node.js';
@@ -40,7 +42,48 @@ export interface NemesisSite {
   armIoError(node: SimNode<unknown>): string | null;
   /** Ask `leader` to hand leadership to `target` (an operator's move-leader); false if it refused. */
   transferLeadership(leader: SimNode<unknown>, target: SimNode<unknown>): boolean;
+  /** The configuration `leader` has applied (null: it is down). */
+  membership(leader: SimNode<unknown>): Membership | null;
+  /**
+   * Propose `change` at `leader` through the protocol's membership ability; `done` hears how it
+   * ended (applied there, or why not). Demotions shrink the voter sets: the site lowers the disk
+   * corruption budget before they are proposed (see `demotable`).
+   */
+  changeMembership(leader: SimNode<unknown>, change: AdminChange, done: (err: Error | null) => void): void;
+  /** How many of `voters` voters may be demoted now without leaving fewer than the corruption budget already spent needs. */
+  demotable(voters: number): number;
 }
+
+/**
+ * The membership changes the nemesis proposes, in the shapes of the membership ability (etcd's
+ * ConfChangeV2): a joint change, which demotes the voters it lists as learners (they vote in
+ * C_old until it is left) and which the leader leaves on its own unless autoLeave is false; and
+ * leaving it explicitly.
+ */
+export type AdminChange =
+  | { readonly kind: 'joint'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[]; readonly autoLeave: boolean }
+  | { readonly kind: 'leave-joint' };
+
+/**
+ * Share of admin strikes that change the membership (the rest move leadership): demote voters to
+ * learners through a joint configuration, promote them back, leave a joint configuration the
+ * operator chose to leave explicitly.
+ */
+export const MEMBERSHIP_CHANGE_SHARE = 0.5;
+/** Share of joint changes the leader does not leave on its own (autoLeave: false): the operator proposes leave-joint later. */
+export const EXPLICIT_LEAVE_SHARE = 0.5;
+/** An explicit leave-joint is proposed this long after its joint change, and tried again this often, at most this many times. */
+export const EXPLICIT_LEAVE_AFTER_MS = { min: 20, max: 800 } as const;
+export const EXPLICIT_LEAVE_ATTEMPTS = 8;
+/**
+ * Share of demotions (in runs with partitions) followed at once by a cut that leaves the demoted
+ * voters with just enough others to be a majority of C_old, cut off from the leader: it often
+ * lands while some of them hold the joint entry without knowing it committed (they still run
+ * C_old). A core that drops the demoted voters from C_old too early lets each side decide.
+ */
+export const CUT_AFTER_DEMOTION_SHARE = 0.5;
+/** That cut strikes within this many ms of the proposal (a few round trips: replication, commit, its notice). */
+export const CUT_AFTER_DEMOTION_MAX_DELAY_MS = 15;
 
 /** Share of runs that are a storm of short faults: leaders come and go every few hundred ms. */
 export const STORM_RUN_SHARE = 0.3;
@@ -143,9 +186,10 @@ export const FAULTS: Readonly<Record<FaultKind, { readonly description: string; 
     s.note(`nemesis disk ${n.key}: ${what}`);
     s.after(s.rng.int(1, 200), () => s.restart(n, false));
   } },
-  admin: { description: 'an operator moves leadership to another member (etcdctl move-leader), on protocols that can transfer it', weight: 1, inject: (s) => {
+  admin: { description: 'an operator moves leadership to another member (etcdctl move-leader), or demotes voters to learners and promotes them back through joint configurations (left by the leader or explicitly), on protocols that can', weight: 1, inject: (s) => {
     const leader = s.leader();
     if (leader === null) return;
+    if (s.rng.chance(MEMBERSHIP_CHANGE_SHARE)) return changeMembership(s, leader);
     const targets = s.nodes.filter((n) => n.up && n.id !== leader.id && !n.byzantine);
     if (targets.length === 0) return;
     const target = s.rng.pick(targets);
@@ -192,6 +236,66 @@ export class Nemesis {
     }
     s.note('heal all');
   }
+}
+
+/**
+ * One step of an operator's membership cycle, from the configuration the leader has applied:
+ * all voters → demote a minority (as many as the corruption budget allows) through a joint
+ * configuration → (leave it) → promote the learners back through another → (leave it). A joint
+ * configuration to be left explicitly is left by a later step, or by the leave scheduled with it.
+ */
+function changeMembership(s: NemesisSite, leader: SimNode<unknown>): void {
+  const m = s.membership(leader);
+  if (m === null) return;
+  if (m.outgoingVoters.length > 0) {
+    if (m.autoLeave === false) leaveJoint(s, 1);
+    return; // the leader is leaving it
+  }
+  let change: AdminChange;
+  if (m.learners.length > 0) {
+    change = { kind: 'joint', voters: [...m.voters, ...m.learners].sort(), learners: [], autoLeave: !s.rng.chance(EXPLICIT_LEAVE_SHARE) };
+  } else {
+    const most = Math.min(Math.floor((m.voters.length - 1) / 2), s.demotable(m.voters.length));
+    if (most < 1) return;
+    const demoted = new Set(s.rng.shuffle([...m.voters]).slice(0, s.rng.int(1, most)));
+    change = { kind: 'joint', voters: m.voters.filter((v) => !demoted.has(v)), learners: [...demoted].sort(), autoLeave: !s.rng.chance(EXPLICIT_LEAVE_SHARE) };
+  }
+  const what = `joint voters=(${change.voters.join(',')}) learners=(${change.learners.join(',')})${change.autoLeave ? '' : ' autoLeave=false'}`;
+  s.note(`nemesis admin ${leader.key}: ${what}`);
+  s.changeMembership(leader, change, (err) => s.note(`admin ${what} at ${leader.key}: ${err === null ? 'applied' : err.message}`));
+  const demoted = change.learners.filter((l) => m.voters.includes(l));
+  if (demoted.length > 0 && s.faults.has('partition') && s.rng.chance(CUT_AFTER_DEMOTION_SHARE)) {
+    s.after(s.rng.int(0, CUT_AFTER_DEMOTION_MAX_DELAY_MS), () => cutAfterDemotion(s, leader, m.voters, demoted));
+  }
+  if (!change.autoLeave) s.after(s.rng.int(EXPLICIT_LEAVE_AFTER_MS.min, EXPLICIT_LEAVE_AFTER_MS.max), () => leaveJoint(s, EXPLICIT_LEAVE_ATTEMPTS));
+}
+
+/** See CUT_AFTER_DEMOTION_SHARE: the demoted voters and a few more, a majority of C_old, on one side; the leader on the other. */
+function cutAfterDemotion(s: NemesisSite, leader: SimNode<unknown>, voters: readonly NodeId[], demoted: readonly NodeId[]): void {
+  const others = s.rng.shuffle(voters.filter((v) => v !== leader.id && !demoted.includes(v)));
+  const side = new Set([...demoted, ...others.slice(0, Math.floor(voters.length / 2) + 1 - demoted.length)]);
+  const keys = s.nodes.map((n) => n.key);
+  const b = s.nodes.filter((n) => side.has(n.id)).map((n) => n.key);
+  const token = s.links.cutBoth(keys.filter((k) => !b.includes(k)), b);
+  s.note(`nemesis partition after demotion ${b.join(',')} | ${keys.filter((k) => !b.includes(k)).join(',')}`);
+  s.after(s.rng.int(300, 2500), () => heal(s, 'cut', token));
+}
+
+/**
+ * The operator's explicit leave-joint, at whoever leads, tried again while the joint change is
+ * still being applied (not joint yet) or the proposal was lost; done once it was seen joint and
+ * then left.
+ */
+function leaveJoint(s: NemesisSite, attempts: number, seenJoint = false): void {
+  const leader = s.leader();
+  const m = leader === null ? null : s.membership(leader);
+  const joint = m !== null && m.outgoingVoters.length > 0;
+  if (seenJoint && m !== null && !joint) return;
+  if (leader !== null && joint) {
+    s.note(`nemesis admin ${leader.key}: leave-joint`);
+    s.changeMembership(leader, { kind: 'leave-joint' }, (err) => s.note(`admin leave-joint at ${leader.key}: ${err === null ? 'applied' : err.message}`));
+  }
+  if (attempts > 1) s.after(s.rng.int(EXPLICIT_LEAVE_AFTER_MS.min, EXPLICIT_LEAVE_AFTER_MS.max), () => leaveJoint(s, attempts - 1, seenJoint || joint));
 }
 
 /** Crash `n` now, restart it soon, and crash it again `times - 1` more times. */

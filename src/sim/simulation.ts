@@ -775,12 +775,18 @@ export class Simulation implements WorldHandler<Delivery> {
 
   // ---- the nemesis ------------------------------------------------------------------------------
 
+  /** Members whose disks the nemesis damaged (see NemesisSite.corrupted). */
+  private readonly nemesisCorrupted = new Set<SimNode<unknown>>();
+
   private nemesisSite(storm: boolean): NemesisSite {
-    // A member that refuses to start counts against the faults the protocol tolerates, beside the liars.
-    const tolerated = this.protocol.faultModel === 'byzantine' ? byzantineFaults(this.ids.length) : Math.floor((this.ids.length - 1) / 2);
-    const sim = this; // for the getter below
+    // A member that refuses to start counts against the faults the protocol tolerates, beside the
+    // liars: tolerated by the fewest voters a configuration of the run may have (demotions shrink it).
+    const tolerated = (voters: number) => (this.protocol.faultModel === 'byzantine' ? byzantineFaults(voters) : Math.floor((voters - 1) / 2));
+    const sim = this; // for the getters below
+    let fewestVoters = this.ids.length;
     return {
       get healed() { return sim.healed; },
+      get maxCorruptedMembers() { return Math.max(0, tolerated(fewestVoters) - sim.byzantine.size); },
       rng: this.rng,
       links: this.links,
       faults: this.faults,
@@ -803,8 +809,20 @@ export class Simulation implements WorldHandler<Delivery> {
           throw err;
         }
       },
-      corrupted: new Set(),
-      maxCorruptedMembers: Math.max(0, tolerated - this.byzantine.size),
+      membership: (leader) => (leader.up && leader.driver !== null ? leader.driver.status().membership : null),
+      changeMembership: (leader, change, done) => {
+        if (!leader.up || leader.driver === null) return done(new QuorateError('STOPPED', 'the leader is down'));
+        // Counted before it is proposed: once proposed it may commit, whatever this member hears.
+        if (change.kind === 'joint') fewestVoters = Math.min(fewestVoters, change.voters.length);
+        leader.driver.changeMembership(change, done);
+      },
+      // Demote only as far as the disks already damaged leave a quorum of the smaller voter set.
+      demotable: (voters) => {
+        let k = 0;
+        while (k < voters - 1 && tolerated(voters - k - 1) - this.byzantine.size >= this.nemesisCorrupted.size) k++;
+        return k;
+      },
+      corrupted: this.nemesisCorrupted,
     };
   }
 

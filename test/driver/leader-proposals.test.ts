@@ -149,3 +149,22 @@ test('a read and a forwarded proposal waiting at a follower whose leader is depo
   assert.equal(read.outcome, 'LEADER_CHANGED');
   assert.equal(write.outcome, 'LEADER_CHANGED');
 });
+
+test('a follower with disableProposalForwarding answers NotLeader naming the leader, and forwards nothing', () => {
+  const c = new TestCluster<RegisterResult>(['n1', 'n2', 'n3'], {
+    protocol: protocolByName('raft'),
+    protocolOptions: { ...QUIET_LEADER_OPTIONS, disableProposalForwarding: true },
+    stateMachine: () => new RegisterKv(),
+  });
+  c.elect('n1');
+  const atFollower = new Answer<RegisterResult>();
+  c.driver('n2').propose(putCommand(1, 'k', 1), atFollower.reply);
+  c.tick(3, 'n1');
+  assert.equal(atFollower.outcome, 'NOT_LEADER');
+  assert.match(String(atFollower.answers[0]?.err?.message), /n1/, 'the refusal names the leader');
+  assert.equal(c.sent.filter((f) => f.kind === 'forward-proposal').length, 0, 'nothing was forwarded');
+  const atLeader = new Answer<RegisterResult>();
+  c.driver('n1').propose(putCommand(1, 'k', 1), atLeader.reply);
+  c.tick(3, 'n1');
+  assert.equal(atLeader.outcome, 'ok', 'the leader still takes commands');
+});

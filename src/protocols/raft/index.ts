@@ -22,7 +22,7 @@ export const raftProtocol: ProtocolDefinition<RaftMessage, RaftHardState, RaftRe
   summary: 'Raft with pre-vote, check-quorum, joint and single-server membership changes, ReadIndex and lease reads',
   faultModel: 'crash',
   mutants: RAFT_MUTANTS,
-  optionNames: [...Object.keys(DEFAULT_RAFT_LIMITS), 'preVote', 'checkQuorum', 'readOnly', 'maxClockDrift'],
+  optionNames: [...Object.keys(DEFAULT_RAFT_LIMITS), 'preVote', 'checkQuorum', 'readOnly', 'maxClockDrift', 'disableProposalForwarding'],
   timingOptions(t) {
     return {
       electionTimeoutTicks: Math.max(2, Math.round(t.electionTimeoutMs / t.tickMs)),

@@ -9,7 +9,9 @@
  * Choices worth knowing:
  * - Configuration changes take effect when their entry is applied (as in etcd), not when it is
  *   appended; one change may be pending at a time, so two configurations that could both decide
- *   never coexist. A joint configuration (C_old,new) is left automatically by the leader.
+ *   never coexist. A joint configuration (C_old,new) is left automatically by the leader, or,
+ *   when the change said autoLeave: false, by an explicit leave-joint proposal. A voter demoted
+ *   through a joint change keeps its vote in C_old until the joint configuration is left.
  * - The leader counts its own entries towards commitment only once they are durable
  *   (advance() after persist), so a leader crash cannot lose a "committed" entry.
  * - Messages with a higher term from a leader-leased cluster are ignored for votes
@@ -72,6 +74,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private readonly readOnly: 'safe' | 'lease-based';
+  /** See RaftOptions.disableProposalForwarding. */
+  private readonly disableProposalForwarding: boolean;
   /** Ticks a lease lasts after the heartbeat round a quorum acknowledged (see leaseTicks()). */
   private readonly leaseTicks: number;
   private readonly mutant: RaftMutant | null;
@@ -152,6 +156,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.preVote = options.preVote ?? true;
     this.checkQuorum = options.checkQuorum ?? true;
     this.readOnly = options.readOnly ?? 'safe';
+    this.disableProposalForwarding = options.disableProposalForwarding ?? false;
     assert(this.readOnly === 'safe' || this.checkQuorum, 'lease-based reads require checkQuorum');
     const drift = options.maxClockDrift ?? DEFAULT_MAX_CLOCK_DRIFT;
     assert(drift >= 0 && drift < 0.5, () => `maxClockDrift must be in [0, 0.5), got ${drift}`);
@@ -179,7 +184,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     // Configuration entries the state machine already applied are in force now.
     for (let i = this.log.firstIndex(); i <= Math.max(options.applied ?? 0, this.applied); i++) {
       const e = this.log.entryAt(i);
-      if (e?.kind === 'config') this.config.apply(decodeConfigChange(e.data));
+      if (e?.kind === 'config') this.config.apply(decodeConfigChange(e.data), this.isMutant('demote-at-once'));
     }
     this.persistedHard = { term: this.term, vote: this.vote, commit: hs.commit };
     this.resetRandomizedElectionTimeout();
@@ -340,7 +345,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     }
     if (this.role === 'leader') {
       this.maybeCommit();
-      if (this.config.isJoint() && this.pendingConfigIndex <= this.applied && this.leadTransferee === null) {
+      if (this.config.isJoint() && this.config.autoLeave && this.pendingConfigIndex <= this.applied && this.leadTransferee === null) {
         this.appendEntry('config', encodeConfigChange({ kind: 'leave-joint' }));
       }
     }
@@ -370,9 +375,58 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (this.pendingConfigIndex > this.applied) {
       throw new QuorateError('CONFIG_CHANGE_IN_PROGRESS', 'a configuration change is still being applied; retry after it commits');
     }
-    if (change.kind === 'leave-joint') throw new QuorateError('INVALID_CONFIG_CHANGE', 'leaving a joint configuration is automatic');
     this.config.validate(change);
     return this.appendProposal('config', encodeConfigChange(change));
+  }
+
+  /** Replica.forwardsProposals: false with disableProposalForwarding. */
+  forwardsProposals(): boolean {
+    return !this.disableProposalForwarding;
+  }
+
+  /**
+   * Replica.sendFailed: the transport would not take `m`. A snapshot chunk: the transfer failed
+   * (reportSnapshot); anything else: its addressee is unreachable (reportUnreachable). Messages
+   * of an earlier term, or sent while this replica led no longer, tell nothing about now.
+   */
+  sendFailed(m: RaftMessage): void {
+    if (this.role !== 'leader' || m.from !== this.id || m.term !== this.term) return;
+    if (m.type === 'snapshot') {
+      const s = this.progress.get(m.to)?.snapshot;
+      if (s !== null && s !== undefined && s.meta.index === m.meta.index && s.meta.term === m.meta.term) this.reportSnapshot(m.to, 'failure');
+      return;
+    }
+    this.reportUnreachable(m.to);
+  }
+
+  /**
+   * etcd's ReportUnreachable: `peer` could not be reached. While replicating, the appends in
+   * flight to it are most likely lost: probe again (one append at a time, from what it has
+   * acknowledged) instead of filling its window with more that will be lost too.
+   */
+  reportUnreachable(peer: NodeId): void {
+    if (this.role !== 'leader') return;
+    const pr = this.progress.get(peer);
+    if (pr === undefined || pr.state !== 'replicate') return;
+    pr.next = (pr.match + 1) as Index; // what is in flight is taken as lost (etcd: Next = Match + 1)
+    pr.becomeProbe();
+  }
+
+  /**
+   * etcd's ReportSnapshot: the transport finished sending the snapshot in flight to `peer`, or
+   * failed to. Either way the leader probes again, waiting for the peer's next heartbeat
+   * response before it sends (the peer may be down): after a failure that probe finds the log
+   * compacted and starts the snapshot over, at once rather than after the transfer has stalled
+   * for an election timeout.
+   */
+  reportSnapshot(peer: NodeId, status: 'finished' | 'failure'): void {
+    if (this.role !== 'leader') return;
+    const pr = this.progress.get(peer);
+    if (pr === undefined || pr.state !== 'snapshot' || pr.snapshot === null) return;
+    // (A failed transfer starts over from its first byte: startSnapshot counts it as owed again.)
+    if (status === 'finished') pr.next = Math.max(pr.next, pr.snapshot.meta.index + 1) as Index;
+    pr.becomeProbe();
+    pr.probeSent = true; // paused until the peer answers a heartbeat
   }
 
   transferLeadership(target: NodeId): void {
@@ -983,7 +1037,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   // ---- configuration ----------------------------------------------------------------------
 
   private applyConfigChange(change: ConfigChange): void {
-    this.config.apply(change);
+    this.config.apply(change, this.isMutant('demote-at-once'));
     if (this.role !== 'leader') return;
     if (!this.config.isVoter(this.id)) {
       // A leader removed from the configuration steps down once the change is applied (§4.2.2).

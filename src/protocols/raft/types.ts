@@ -101,9 +101,14 @@ export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 /** A membership change. Single-server changes need no joint phase (dissertation §4.1). */
 export type ConfigChange =
   | { readonly kind: 'add-voter' | 'add-learner' | 'remove'; readonly node: NodeId }
-  /** Enter the joint configuration C_old,new; the leader proposes C_new once it commits. */
-  | { readonly kind: 'joint'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
-  /** Leave the joint configuration (proposed automatically by the leader). */
+  /**
+   * Enter the joint configuration C_old,new. A learner that is a voter now is demoted: it keeps
+   * its vote in C_old until the joint configuration is left (learnersNext). `autoLeave` (default
+   * true): the leader proposes leaving once C_old,new is applied; false: it waits for a
+   * leave-joint proposal (etcd's ConfChangeTransitionJointExplicit).
+   */
+  | { readonly kind: 'joint'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[]; readonly autoLeave?: boolean }
+  /** Leave the joint configuration (the leader proposes it itself unless autoLeave was false). */
   | { readonly kind: 'leave-joint' };
 
 export interface FollowerProgress {
@@ -186,6 +191,13 @@ export interface RaftOptions extends ReplicaOptions<RaftHardState>, Partial<Raft
    * shortened by it; the simulator keeps its clock skew within it.
    */
   readonly maxClockDrift?: number;
+  /**
+   * etcd's DisableProposalForwarding: a follower refuses a client's proposal with NotLeader
+   * (naming the leader) instead of the driver forwarding it there. Default false (forward). For
+   * clients that must not have a command committed through a member they did not choose, and
+   * for members behind a link to the leader too slow to carry client traffic twice.
+   */
+  readonly disableProposalForwarding?: boolean;
 }
 
 /** The clock-rate bound lease reads assume unless told otherwise. */

@@ -210,6 +210,18 @@ export function genericCommands<M extends Envelope, H>(): Record<string, Command
       env.out.always(`ok: rule '${name}'`);
     },
 
+    /**
+     * `refuse [from=] [to=] [type=]`: from now on the senders' transports refuse the matching
+     * messages (no connection, a full queue): they are lost, and each sender's core is told
+     * (Replica.sendFailed), as the driver does.
+     */
+    refuse: (d, env) => {
+      const f = messageFilter(d.options);
+      const name = `refuse ${describeFilter(f)}`;
+      env.network.addRefusal(name, f);
+      env.out.always(`ok: rule '${name}'`);
+    },
+
     'clear-rules': (_d, env) => env.network.clearRules(),
 
     /** `watch [from=] [to=] [type=]`: from now on, print every matching message sent (even in a quiet run). */

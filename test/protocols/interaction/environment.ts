@@ -219,6 +219,14 @@ export class Environment<M extends Envelope, H> implements CommandRunner {
   /** A message leaves `from`'s driver: the monitor sees it, then the network's rules. */
   send(m: M, label: string): void {
     this.out.full(`  ${label}: ${this.fmt(m)}`);
+    const refused = this.network.refusedBy(m);
+    if (refused !== null) {
+      // As the driver does with a message its transport would not take: the core is told.
+      const sender = this.nodes.get(m.from)?.replica ?? null;
+      this.out.full(`    refused by the transport (rule '${refused}')${sender?.sendFailed === undefined ? '' : `: ${m.from} is told`}`);
+      sender?.sendFailed?.(m);
+      return;
+    }
     this.guard(() => this.monitor?.sent(m));
     const { onWire, changedBy } = this.network.send(m);
     if (changedBy === null) return;

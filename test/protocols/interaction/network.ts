@@ -1,7 +1,9 @@
 /**
  * The scenario's network: messages in flight in the order they were sent, links a scenario
- * cuts (partitions, checked when a message would be delivered) and rules that a sender's
- * messages pass through as they leave (a lossy link, a silent replica, a Byzantine rewrite).
+ * cuts (partitions, checked when a message would be delivered), rules that a sender's
+ * messages pass through as they leave (a lossy link, a silent replica, a Byzantine rewrite), and
+ * refusals: messages the sender's transport would not take (no connection, a full queue), which
+ * the sender's driver then reports to its core.
  */
 import type { Envelope } from '../../../src/core/replica.js';
 
@@ -44,6 +46,7 @@ export class Network<M extends Envelope> {
   private queue: M[] = [];
   private readonly cut = new Set<string>();
   private rules: Rule<M>[] = [];
+  private refusals: { readonly name: string; readonly filter: MessageFilter }[] = [];
 
   constructor(private readonly typeOf: (m: M) => string) {}
 
@@ -97,16 +100,27 @@ export class Network<M extends Envelope> {
     return before - this.queue.length;
   }
 
+  /** From now on the sender's transport refuses the messages `filter` matches (see `refusedBy`). */
+  addRefusal(name: string, filter: MessageFilter): void {
+    this.refusals.push({ name, filter });
+  }
+
+  /** The refusal that stops `m` at its sender's transport, or null: it goes on to the rules. */
+  refusedBy(m: M): string | null {
+    return this.refusals.find((r) => this.matches(r.filter, m))?.name ?? null;
+  }
+
   addRule(r: Rule<M>): void {
     this.rules.push(r);
   }
 
   clearRules(): void {
     this.rules = [];
+    this.refusals = [];
   }
 
   ruleNames(): string[] {
-    return this.rules.map((r) => r.name);
+    return [...this.refusals.map((r) => r.name), ...this.rules.map((r) => r.name)];
   }
 
   /** Cut every link between any two of `groups` (both directions); links inside a group stay. */

@@ -10,6 +10,7 @@ import type { LogEntry, Membership, Ready, Replica, RestoredState } from '../../
 import {
   decodeConfigChange, DEFAULT_RAFT_LIMITS, RaftReplica, type ConfigChange, type RaftHardState, type RaftMessage, type RaftOptions,
 } from '../../../src/protocols/raft/index.js';
+import { routeProposal } from '../../../src/driver/leader-proposals.js';
 import type { Adapter, ClusterSpec, Command } from '../interaction/adapter.js';
 import { arg } from '../interaction/commands.js';
 import type { Directive } from '../interaction/datadriven.js';
@@ -23,7 +24,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 const LIMIT_NAMES = Object.keys(DEFAULT_RAFT_LIMITS);
-const CLUSTER_OPTIONS = ['seed', 'mutant', 'learners', 'spares', 'preVote', 'checkQuorum', 'readOnly', ...LIMIT_NAMES];
+const CLUSTER_OPTIONS = ['seed', 'mutant', 'learners', 'spares', 'preVote', 'checkQuorum', 'readOnly', 'disableProposalForwarding', ...LIMIT_NAMES];
 
 function raft(r: Replica<RaftMessage, RaftHardState>): RaftReplica {
   if (!(r instanceof RaftReplica)) throw new Error('not a RaftReplica');
@@ -37,7 +38,7 @@ export function describeConfigChange(c: ConfigChange): string {
     case 'remove':
       return `${c.kind} ${c.node}`;
     case 'joint':
-      return `joint voters=(${c.voters.join(',')}) learners=(${c.learners.join(',')})`;
+      return `joint voters=(${c.voters.join(',')}) learners=(${c.learners.join(',')})${c.autoLeave === false ? ' autoLeave=false' : ''}`;
     case 'leave-joint':
       return 'leave-joint';
   }
@@ -87,6 +88,8 @@ function members(m: Membership): string {
   const parts = [`voters=(${m.voters.join(',')})`];
   if (m.outgoingVoters.length > 0) parts.push(`outgoing=(${m.outgoingVoters.join(',')})`);
   if (m.learners.length > 0) parts.push(`learners=(${m.learners.join(',')})`);
+  if (m.learnersNext !== undefined && m.learnersNext.length > 0) parts.push(`learnersNext=(${m.learnersNext.join(',')})`);
+  if (m.autoLeave === false) parts.push('autoLeave=false');
   return parts.join(' ');
 }
 
@@ -158,7 +161,7 @@ export class RaftAdapter implements Adapter<RaftMessage, RaftHardState> {
       learners: spec.ids.filter((id) => learners.has(id)),
     };
     const options: Record<string, unknown> = {};
-    for (const k of ['preVote', 'checkQuorum']) if (o.has(k)) options[k] = boolValue(k, o.get(k)!);
+    for (const k of ['preVote', 'checkQuorum', 'disableProposalForwarding']) if (o.has(k)) options[k] = boolValue(k, o.get(k)!);
     if (o.has('readOnly')) options['readOnly'] = o.get('readOnly');
     for (const k of LIMIT_NAMES) if (o.has(k)) options[k] = intValue(k, o.get(k)!);
     this.options = options as Partial<RaftOptions>;
@@ -278,10 +281,30 @@ export class RaftAdapter implements Adapter<RaftMessage, RaftHardState> {
       const kind = arg(d, 1, 'the change');
       let change: ConfigChange;
       if (kind === 'add-voter' || kind === 'add-learner' || kind === 'remove') change = { kind, node: env.node(arg(d, 2, 'the node')).id };
-      else if (kind === 'joint') change = { kind, voters: listValue(d.options.get('voters')).map(nodeId), learners: listValue(d.options.get('learners')).map(nodeId) };
-      else throw new UsageError(`unknown change '${kind}': add-voter, add-learner, remove or joint`);
+      else if (kind === 'joint') {
+        refuseUnknown(d.options, ['voters', 'learners', 'autoLeave'], 'a joint change');
+        const autoLeave = d.options.has('autoLeave') ? { autoLeave: boolValue('autoLeave', d.options.get('autoLeave')!) } : {};
+        change = { kind, voters: listValue(d.options.get('voters')).map(nodeId), learners: listValue(d.options.get('learners')).map(nodeId), ...autoLeave };
+      } else if (kind === 'leave-joint') change = { kind };
+      else throw new UsageError(`unknown change '${kind}': add-voter, add-learner, remove, joint or leave-joint`);
       const res = raft(n.live()).proposeConfigChange(change);
       env.out.always(`ok: index ${res.index} term ${res.term}`);
+    },
+
+    /**
+     * `client-propose n2 x`: a client's command at n2, routed as the driver routes it
+     * (routeProposal): appended at n2 if it leads; forwarded to the leader it knows (and appended
+     * there) unless its core says not to (disableProposalForwarding); otherwise NotLeader.
+     */
+    'client-propose': (d, env) => {
+      const n = env.node(arg(d, 0, 'a node'));
+      const r = raft(n.live());
+      const data = enc.encode(arg(d, 1, 'a command'));
+      const route = routeProposal(r.status(), r.forwardsProposals());
+      if (route.kind === 'refuse') throw route.error;
+      const at = route.kind === 'here' ? n : env.node(route.leader);
+      const res = raft(at.live()).propose(data);
+      env.out.always(`${route.kind === 'forward' ? `forwarded to ${at.id}: ` : ''}ok: index ${res.index} term ${res.term}`);
     },
 
     'transfer-leadership': (d, env) => {
