@@ -20,7 +20,7 @@ export const VALID: Record<string, Record<string, Record<string, unknown>>> = {
   },
   multipaxos: {
     prepare: { type: 'prepare', from: 'n1', to: 'n2', ballot: 1025, fromSlot: 1 },
-    promise: { type: 'promise', from: 'n2', to: 'n1', ballot: 1025, accepted: [{ ...entry(1), acceptedBallot: 1025 }], chosenThrough: 0, snapshot: null },
+    promise: { type: 'promise', from: 'n2', to: 'n1', ballot: 1025, fromSlot: 1, throughSlot: 1, more: false, accepted: [{ ...entry(1), acceptedBallot: 1025 }], chosenThrough: 0, snapshot: null },
     nack: { type: 'nack', from: 'n2', to: 'n1', ballot: 1025, promised: 2049 },
     accept: { type: 'accept', from: 'n1', to: 'n2', ballot: 1025, entries: [entry(2)], commit: 1, readRound: 0 },
     accepted: { type: 'accepted', from: 'n2', to: 'n1', ballot: 1025, slots: [2], match: 2, readRound: 0 },
@@ -44,6 +44,8 @@ VALID['pbft'] = {
   'new-view': { type: 'new-view', from: 'n2', to: 'n3', newView: { view: 1, viewChanges: [viewChange], prePrepares: [prePrepare], primary: 'n2', signature: 's' } },
   status: { type: 'status', from: 'n2', to: 'n3', view: 0, lastExecuted: 3, replica: 'n2', macs: { n3: 'm' } },
   'fetch-state': { type: 'fetch-state', from: 'n2', to: 'n3', seq: 16, replica: 'n2', macs: { n3: 'm' } },
+  'fetch-batch': { type: 'fetch-batch', from: 'n2', to: 'n3', seq: 3, digest: 'd', replica: 'n2', macs: { n3: 'm' } },
+  batch: { type: 'batch', from: 'n3', to: 'n2', seq: 3, digest: 'd', batch: [request] },
   state: { type: 'state', from: 'n3', to: 'n2', seq: 16, stateDigest: 'sd', proof: [checkpoint], data: bytes() },
   reply: { type: 'reply', from: 'n2', to: 'n1#0', view: 0, client: 'n1#0', timestamp: 5, replica: 'n2', result: bytes(), readOnly: false, mac: 'm' },
 };

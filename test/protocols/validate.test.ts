@@ -64,6 +64,8 @@ const MALFORMED: Record<string, [string, string, Change][]> = {
     ['prepare', "ballot '1025'", set('ballot', '1025')],
     ['prepare', 'missing fromSlot', del('fromSlot')],
     ['promise', 'accepted not an array', set('accepted', null)],
+    ['promise', 'a part flag that is not a boolean', set('more', 1)],
+    ['promise', 'a negative first slot', set('fromSlot', -1)],
     ['promise', 'snapshot of the wrong shape', set('snapshot', { meta: 1, data: bytes() })],
     ['promise', 'an accepted entry with a string ballot', set('accepted', [{ ...entry(1), acceptedBallot: '3' }])],
     ['nack', 'negative promised', set('promised', -1)],
@@ -95,6 +97,8 @@ const MALFORMED: Record<string, [string, string, Change][]> = {
     ['reply', 'numeric mac', set('mac', 1)],
     ['reply', 'result as a string', set('result', 'ok')],
     ['reply', 'unknown type', set('type', 'replies')],
+    ['fetch-batch', 'no digest', set('digest', undefined)],
+    ['batch', 'a batch that is no list of requests', set('batch', [1])],
   ],
 };
 
