@@ -36,6 +36,14 @@ export interface PaxosLimits {
   readonly maxProposalBytes: number;
 }
 
+/**
+ * What one slot costs a message besides its value (index, term, kind, ballot and their encoding):
+ * counted against maxBytesPerMessage, so that many small values cannot outgrow a frame either.
+ */
+export const ENTRY_OVERHEAD_BYTES = 64;
+/** Slots per Promise part, whatever their size (a peer refuses a Promise of more than MAX_ENTRIES_PER_PROMISE). */
+export const MAX_ENTRIES_PER_PROMISE_PART = 4096;
+
 export const DEFAULT_PAXOS_LIMITS: PaxosLimits = {
   electionTimeoutTicks: 10,
   heartbeatIntervalTicks: 2,

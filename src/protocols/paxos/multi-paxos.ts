@@ -28,7 +28,7 @@ import type {
   LogEntry, Membership, Persist, ProposeResult, ReadState, Ready, Replica, ReplicaOptions, ReplicaStatus, Snapshot,
 } from '../../core/replica.js';
 import { NO_BALLOT, nextBallot, rankOf, type Ballot } from './ballot.js';
-import { DEFAULT_PAXOS_LIMITS, quorumSizes, type PaxosLimits, type QuorumSizes } from './config.js';
+import { DEFAULT_PAXOS_LIMITS, ENTRY_OVERHEAD_BYTES, MAX_ENTRIES_PER_PROMISE_PART, quorumSizes, type PaxosLimits, type QuorumSizes } from './config.js';
 import type { PaxosMutant } from './mutants.js';
 import type { Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, Prepare, PromiseMsg, Slot } from './types.js';
 
@@ -392,16 +392,17 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   /** What this acceptor accepted from `from` on, cut into parts within the message byte budget. */
   private promiseParts(from: Slot): { fromSlot: Slot; throughSlot: Slot; accepted: LogEntry[] }[] {
-    const maxBytes = this.mutant === 'unbounded-promises' ? Infinity : this.limits.maxBytesPerMessage;
+    const unbounded = this.mutant === 'unbounded-promises';
+    const maxBytes = this.limits.maxBytesPerMessage;
     const parts = [{ fromSlot: from, throughSlot: (from - 1) as Slot, accepted: [] as LogEntry[] }];
     let bytes = 0;
     for (const e of this.acceptedFrom(from)) {
       let part = parts[parts.length - 1]!;
-      bytes += e.data.byteLength;
-      if (part.accepted.length > 0 && bytes > maxBytes) {
+      bytes += e.data.byteLength + ENTRY_OVERHEAD_BYTES;
+      if (!unbounded && part.accepted.length > 0 && (bytes > maxBytes || part.accepted.length >= MAX_ENTRIES_PER_PROMISE_PART)) {
         part = { fromSlot: (part.throughSlot + 1) as Slot, throughSlot: part.throughSlot, accepted: [] };
         parts.push(part);
-        bytes = e.data.byteLength;
+        bytes = e.data.byteLength + ENTRY_OVERHEAD_BYTES;
       }
       part.accepted.push(e);
       part.throughSlot = e.index;
@@ -678,7 +679,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     while (s <= this.lastSlot && entries.length < Math.min(this.limits.maxEntriesPerMessage, budget)) {
       const e = this.log.get(s);
       if (e === undefined) break; // not held here (applied before a restart): the peer gets it from a snapshot later
-      bytes += e.data.byteLength;
+      bytes += e.data.byteLength + ENTRY_OVERHEAD_BYTES;
       if (entries.length > 0 && bytes > maxBytes) break;
       entries.push(e);
       s++;

@@ -185,7 +185,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** Re-issued batches this replica lacks, by sequence number: the digest it waits for. */
   private readonly missingBatches = new Map<number, string>();
   /** Batches it held in this or earlier views, by `seq|digest`, for a NEW-VIEW that re-issues them. */
-  private readonly batchesHeld = new Map<string, readonly ClientRequest[]>();
+  private readonly batchesHeld = new Map<number, Map<string, readonly ClientRequest[]>>();
+  /** Where the next round of batch fetches starts among the other replicas. */
+  private batchFetchRotation = 0;
   /** When a FETCH-BATCH for `replica|seq` was last answered: a liar's requests cannot make us flood. */
   private readonly batchAnsweredAt = new Map<string, number>();
   private fetchRotation = 0;
@@ -289,12 +291,16 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       }
       if (rec.cert !== null && this.hasBatch(rec.cert.prePrepare)) this.holdBatch(seq, rec.cert.prePrepare.digest, rec.cert.prePrepare.batch);
       const pp = rec.prePrepare;
+      // Held whatever its view: a NEW-VIEW may re-issue a batch this replica only pre-prepared.
+      if (pp !== null && this.hasBatch(pp)) this.holdBatch(seq, pp.digest, pp.batch);
       if (hs?.viewChange != null || pp === null || pp.view !== this.view) continue;
       const s = this.slot(seq);
       s.prePrepare = pp;
-      if (this.hasBatch(pp)) this.holdBatch(seq, pp.digest, pp.batch);
-      else if (this.batchFor(seq, pp.digest) === null) this.missingBatches.set(seq, pp.digest);
-      else s.prePrepare = { ...pp, batch: this.batchFor(seq, pp.digest)! };
+      if (!this.hasBatch(pp)) {
+        const batch = this.batchFor(seq, pp.digest);
+        if (batch === null) this.missingBatches.set(seq, pp.digest);
+        else s.prePrepare = { ...pp, batch };
+      }
       if (pp.primary === this.id) {
         for (const q of pp.batch) this.assigned.add(requestKey(q));
         if (seq >= this.nextSeq) this.nextSeq = seq + 1;
@@ -1020,7 +1026,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     for (const k of this.ownCheckpoints.keys()) if (k < cp.seq) this.ownCheckpoints.delete(k);
     for (const k of this.clientTablesAt.keys()) if (k <= cp.seq) this.clientTablesAt.delete(k);
     for (const k of this.missingBatches.keys()) if (k <= cp.seq) this.missingBatches.delete(k);
-    for (const k of this.batchesHeld.keys()) if (Number(k.slice(0, k.indexOf('|'))) <= cp.seq) this.batchesHeld.delete(k);
+    for (const k of this.batchesHeld.keys()) if (k <= cp.seq) this.batchesHeld.delete(k);
     this.batchAnsweredAt.clear();
     for (const [r, seqs] of this.claimsByReplica) this.claimsByReplica.set(r, seqs.filter((s) => s > cp.seq));
     if (this.fetching !== null && this.fetching.seq <= cp.seq) this.fetching = null;
@@ -1091,29 +1097,49 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   /** Keep a batch this replica accepted at `seq`, for a NEW-VIEW that may re-issue it by digest. */
   private holdBatch(seq: number, digest: string, batch: readonly ClientRequest[]): void {
-    if (batch.length === 0) return;
-    this.batchesHeld.set(`${seq}|${digest}`, batch);
-    // A faulty primary can pre-prepare at most once per view and sequence number, and views only
-    // go up: keep the latest few per sequence number's window.
-    while (this.batchesHeld.size > MAX_BATCHES_HELD_PER_WINDOW_SEQ * this.logWindowSeqs) this.batchesHeld.delete(this.batchesHeld.keys().next().value!);
+    if (batch.length === 0 || !this.inWindow(seq)) return;
+    let held = this.batchesHeld.get(seq);
+    if (held === undefined) {
+      held = new Map();
+      this.batchesHeld.set(seq, held);
+    }
+    held.delete(digest);
+    held.set(digest, batch);
+    // A faulty primary pre-prepares a new digest at `seq` in each of its views: keep the latest
+    // few per sequence number, but never the one this replica's prepared certificate names (a
+    // NEW-VIEW may re-issue it, and evicting it could leave nobody to supply it).
+    const pinned = this.certs.get(seq)?.prePrepare.digest;
+    for (const d of held.keys()) {
+      if (held.size <= MAX_BATCHES_HELD_PER_WINDOW_SEQ) break;
+      if (d !== pinned && d !== digest) held.delete(d);
+    }
   }
 
   /** The batch named `digest` at `seq`, if this replica has it (the null request always). */
   private batchFor(seq: number, digest: string): readonly ClientRequest[] | null {
     if (digest === this.batchDigest([])) return [];
-    const held = this.batchesHeld.get(`${seq}|${digest}`);
+    const held = this.batchesHeld.get(seq)?.get(digest);
     if (held !== undefined) return held;
+    const cert = this.certs.get(seq)?.prePrepare;
+    if (cert !== undefined && cert.digest === digest && this.hasBatch(cert)) return cert.batch;
     const d = this.decided.get(seq);
     if (d !== undefined && d.digest === digest && d.batch !== null) return d.batch;
     return null;
   }
 
-  /** Ask every other replica for the batches this one lacks (again at every retransmission). */
+  /**
+   * Ask f + 1 other replicas (at least one honest) for each batch this one lacks, others at the
+   * next retransmission: a holder answers with the whole batch, so asking everyone would cost
+   * n - 1 copies of it.
+   */
   private fetchMissingBatches(): void {
+    if (this.missingBatches.size === 0) return;
+    const others = this.replicas.filter((r) => r !== this.id);
+    const asked = Array.from({ length: Math.min(this.f + 1, others.length) }, (_, i) => others[(this.batchFetchRotation + i) % others.length]!);
+    this.batchFetchRotation += asked.length;
     for (const [seq, digest] of this.missingBatches) {
-      const others = this.replicas.filter((r) => r !== this.id);
       const payload = fetchBatchPayload(seq, digest, this.id);
-      for (const to of others) this.send(to, { type: 'fetch-batch', seq, digest, replica: this.id, macs: macVector(this.auth, payload, [to]) });
+      for (const to of asked) this.send(to, { type: 'fetch-batch', seq, digest, replica: this.id, macs: macVector(this.auth, payload, [to]) });
     }
   }
 
@@ -1346,6 +1372,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.assigned.clear();
     for (const v of this.viewChanges.keys()) if (v <= nv.view) this.viewChanges.delete(v);
     if (checkpoint.seq > this.stable.seq) this.adoptCheckpoint(checkpoint);
+    // What the old view's pre-prepares lacked no longer matters, unless a decision waits for it.
+    for (const [seq, digest] of this.missingBatches) if (this.decided.get(seq)?.digest !== digest) this.missingBatches.delete(seq);
     for (const named of nv.prePrepares) {
       if (!this.inWindow(named.seq)) continue;
       const earlier = this.decided.get(named.seq);
@@ -1353,6 +1381,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       const batch = this.batchFor(named.seq, named.digest);
       const pp: SignedPrePrepare = batch === null ? byDigest(named) : { ...named, batch };
       if (batch === null) this.missingBatches.set(pp.seq, pp.digest);
+      else if (this.missingBatches.delete(pp.seq) && earlier !== undefined && earlier.batch === null) this.decided.set(pp.seq, { ...earlier, batch });
       const s = this.slot(pp.seq);
       s.prePrepare = pp;
       this.dirtySlots.add(pp.seq);
