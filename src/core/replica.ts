@@ -246,7 +246,12 @@ export interface ReplicaOptions<H> {
  * assertion (a bug) may stop a member.
  */
 export interface StateMachine<R = unknown> {
-  apply(command: Uint8Array, index: Index): R;
+  /**
+   * `origin`: under a Byzantine protocol, the member whose authenticated client ordered the
+   * command (the protocol checked its signature); what the command says about who sent it may be
+   * a lie, this may not. Absent under crash-fault protocols, whose members are trusted.
+   */
+  apply(command: Uint8Array, index: Index, origin?: string): R;
   /** Serialize the whole state (including client sessions) as of the last applied index. */
   snapshot(): Uint8Array;
   /** Replace the whole state with a snapshot's. */

@@ -5,7 +5,9 @@
  * own monotonic clock, restarted whenever it applies a grant or a keep-alive (a keep-alive is
  * a command in the log, so every member restarts the clock). Only the leader acts on its
  * deadlines: it proposes `lease-expire` with the renewal count it saw, and the command is void
- * if a keep-alive was applied in between. A member that becomes leader first gives every lease
+ * if a keep-alive was applied in between. (Under a Byzantine protocol every member acts on its
+ * deadlines, and a lease expires once f + 1 members proposed it: one liar cannot break a lock.)
+ * A member that becomes leader first gives every lease
  * a full TTL from that moment (as etcd's lessor does on promotion), so a failover never expires
  * a live lease early; it can only make a lease last longer (by up to one TTL plus the election).
  */
@@ -144,7 +146,8 @@ export class LeaseKeeper {
 
   private check(): void {
     if (this.ctx.isStopped()) return;
-    const leading = this.ctx.node.isLeader();
+    // Under a Byzantine protocol every member times leases: f + 1 must propose an expiry.
+    const leading = this.ctx.kv.leaseExpiryQuorum > 1 || this.ctx.node.isLeader();
     if (leading && !this.wasLeader) {
       // Promotion: this member's deadlines were never authoritative; give every lease a full TTL.
       this.reconcile();

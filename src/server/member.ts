@@ -16,6 +16,7 @@ import { DEFAULT_PROTOCOL, PROTOCOLS, protocolByName, protocolNames } from '../p
 import type { Authenticator, Principal } from '../core/authenticator.js';
 import { DEFAULT_DRIVER_LIMITS } from '../driver/limits.js';
 import { clientPrincipal } from '../driver/quorum-proposals.js';
+import { byzantineFaults } from '../core/quorum.js';
 import { BftKeyError, bftCryptoKeys, loadBftKeyMaterial, type KeyFiles } from '../node/bft-keys.js';
 import { checkPrivateKeyFile } from '../node/private-key-file.js';
 import { CryptoAuthenticator, deriveKeys, type CryptoKeys } from '../node/crypto-authenticator.js';
@@ -129,7 +130,8 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       throw new QuorateError('INVALID_ARGUMENT', `${o.dataDir} holds a ${other} log, but this member was started with --protocol ${protocolName}; start it with --protocol ${other}, or use another --data-dir`);
     }
   }
-  const kv = new KvStateMachine({ maxTxnOps: o.maxTxnOps });
+  // Under a Byzantine protocol f + 1 members must agree a lease timed out (see leaseExpiryQuorum).
+  const kv = new KvStateMachine({ maxTxnOps: o.maxTxnOps }, { leaseExpiryQuorum: protocol.faultModel === 'byzantine' ? byzantineFaults(members.length) + 1 : 1 });
   const listenPeer = parseUrl(o.listenPeerUrls[0] ?? '', '--listen-peer-urls');
   if ((listenPeer.scheme === 'https') !== (o.peerTls !== null)) {
     throw new QuorateError('INVALID_ARGUMENT', 'https:// peer URLs need --peer-cert-file, --peer-key-file and --peer-trusted-ca-file (and those need https:// peer URLs)');

@@ -64,6 +64,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'ignore-checksum': { seed: 10 },
     'retry-failed-fsync': { seed: 38 },
     'trust-command-bytes': { seed: 1 },
+    'demote-at-once': { seed: 81 },
   },
   multipaxos: {
     'ignore-prior-accepted': { seed: 1 },

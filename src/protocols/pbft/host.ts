@@ -7,7 +7,7 @@
  * An empty request is a read barrier (a member's ordered "nothing"): executed like any request,
  * it changes nothing and its result is empty.
  */
-import type { Authenticator, Principal } from '../../core/authenticator.js';
+import { principalMember, type Authenticator, type Principal } from '../../core/authenticator.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
 import type { AppliedPosition, ApplyOutput, HostContext, ReplicaHost } from '../../core/protocol.js';
 import type { Ready, Snapshot, StateMachine } from '../../core/replica.js';
@@ -63,7 +63,7 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
       batch.requests.forEach((r, i) => {
         // Executed before (a faulty primary ordered it again): not again; its reply stands.
         if (batch.fresh[i] !== true) return;
-        const value = r.op.byteLength === 0 ? undefined : this.sm.apply(r.op, batch.seq as Index);
+        const value = r.op.byteLength === 0 ? undefined : this.sm.apply(r.op, batch.seq as Index, principalMember(r.client));
         const result = this.encode(value);
         this.lastReply.set(r.client, { timestamp: r.timestamp, view, result });
         out.executed(r.client, r.timestamp, value, false, batch.seq as Index);

@@ -84,19 +84,33 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   /** Names members published for themselves, by node id (members added at runtime). */
   private memberNames = new Map<string, string>();
 
-  constructor(limits?: KvLimits) {
+  /**
+   * Distinct members whose `lease-expire` for the same lease and renewal count it takes to expire
+   * it: 1 under crash-fault protocols (the leader's clock decides); f + 1 under Byzantine ones, so
+   * that one lying member cannot expire a live lease (and break the locks on it). Then every
+   * member proposes the expiries its own clock sees (see lease-service.ts).
+   */
+  readonly leaseExpiryQuorum: number;
+  /** Expiry votes not yet at the quorum: lease id → the renewal count voted on and who voted. */
+  private expiryVotes = new Map<number, { renewals: number; voters: Set<string> }>();
+
+  constructor(limits?: KvLimits, options: { readonly leaseExpiryQuorum?: number } = {}) {
     this.store = new MvccStore(limits);
     this.store.leases = this.leases;
+    this.leaseExpiryQuorum = options.leaseExpiryQuorum ?? 1;
+    assert(Number.isSafeInteger(this.leaseExpiryQuorum) && this.leaseExpiryQuorum >= 1, 'the lease expiry quorum is a positive integer');
   }
 
   /**
    * Total: bytes that are no well-formed command (a faulty or lying member can order any) are
    * answered with `malformed-command` and change nothing, on every member alike.
    */
-  apply(command: Uint8Array, _index: Index): KvOutcome {
+  apply(command: Uint8Array, _index: Index, origin?: string): KvOutcome {
     const cmd = decodeKvCommand(command);
     if (cmd === null) return { ok: false, error: 'malformed-command' };
-    const session = this.session(cmd.client);
+    // Under a Byzantine protocol a member names its sessions as it likes: they live under the
+    // member that ordered the command, so a liar cannot pre-seed or close another member's.
+    const session = this.session(origin === undefined ? cmd.client : `${origin}|${cmd.client}`);
     if (cmd.seq < session.lowestPending) {
       // The client already had its answer and said so: this is a very late duplicate.
       // Nobody waits for it; it must not take effect a second time.
@@ -106,7 +120,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     if (earlier !== undefined) return earlier;
     const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request)
       : isClusterRequest(cmd.request) ? { ok: true as const, result: this.cluster.apply(cmd.request, this.store.revision) }
-      : isLeaseRequest(cmd.request) ? this.applyLease(cmd.user ?? null, cmd.request)
+      : isLeaseRequest(cmd.request) ? this.applyLease(cmd.user ?? null, cmd.request, origin)
       : this.applyChecked(cmd.user ?? null, cmd.request);
     session.results.set(cmd.seq, outcome);
     this.forgetAnswered(session, cmd.lowestPending);
@@ -136,7 +150,21 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     return this.execute(request);
   }
 
-  private applyLease(user: AuthUser, request: LeaseRequest): KvOutcome {
+  private applyLease(user: AuthUser, request: LeaseRequest, origin: string | undefined): KvOutcome {
+    if (request.op === 'lease-expire' && this.leaseExpiryQuorum > 1) {
+      const lease = this.leases.get(request.id);
+      if (lease === null) return { ok: false, error: 'lease-not-found' };
+      let votes = this.expiryVotes.get(request.id);
+      if (votes === undefined || votes.renewals !== request.renewals) {
+        votes = { renewals: request.renewals, voters: new Set() };
+        this.expiryVotes.set(request.id, votes);
+      }
+      votes.voters.add(origin ?? '');
+      if (votes.voters.size < this.leaseExpiryQuorum) {
+        return { ok: true, result: { op: request.op, revision: this.store.revision, id: request.id, ttlSeconds: lease.ttlSeconds, applied: false } };
+      }
+    }
+    if (request.op === 'lease-expire' || request.op === 'lease-revoke' || request.op === 'lease-renew') this.expiryVotes.delete(request.id);
     // As etcd: revoking a lease deletes its keys, so the caller needs write permission on each.
     // (Grants, renewals and the leader's expiries need none.)
     if (request.op === 'lease-revoke' && this.auth.enabled) {
@@ -205,7 +233,9 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     const members = [...this.memberClientUrls];
     return pack({
       format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members,
-      auth: this.auth.snapshot(whole), leases: this.leases.snapshot(), cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
+      auth: this.auth.snapshot(whole), leases: this.leases.snapshot(),
+      ...(whole && this.expiryVotes.size > 0 ? { expiryVotes: [...this.expiryVotes].map(([id, v]) => [id, v.renewals, [...v.voters]]) } : {}),
+      cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
     });
   }
 
@@ -220,6 +250,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       leases?: [number, number, number][];
       cluster?: unknown;
       memberNames?: [string, string][];
+      /** [lease id, renewals, voters]: expiry votes short of the quorum (Byzantine protocols only). */
+      expiryVotes?: [number, number, string[]][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
@@ -232,6 +264,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     this.auth.restore(snap.auth);
     this.cluster.fromSnapshot(snap.cluster);
     this.memberNames = new Map(snap.memberNames ?? []);
+    this.expiryVotes = new Map((snap.expiryVotes ?? []).map(([id, renewals, voters]) => [id, { renewals, voters: new Set(voters) }]));
     this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [client, { lowestPending, results: new Map(results) }]));
   }
 
