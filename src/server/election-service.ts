@@ -70,7 +70,11 @@ export function electionHandlers(service: ServiceContext): grpc.UntypedServiceIm
 
     Leader: respondAs(service, async (ctx, req: { name?: Buffer }) => {
       await ctx.readBarrier();
-      const leader = currentLeader(ctx, electionPrefix(req.name ?? EMPTY));
+      const prefix = electionPrefix(req.name ?? EMPTY);
+      // The leader's key and value are a read of the election's keys: the caller must be allowed it.
+      const denied = ctx.checkRead(prefix, prefixEnd(prefix));
+      if (denied !== null) throw denied;
+      const leader = currentLeader(ctx, prefix);
       if (leader === null) throw noLeader();
       return { header: ctx.header(ctx.kv.store.revision), kv: pbKeyValue(leader) };
     }),
@@ -93,6 +97,8 @@ export function electionHandlers(service: ServiceContext): grpc.UntypedServiceIm
       const prefix = electionPrefix(call.request.name ?? EMPTY);
       const end = prefixEnd(prefix);
       const run = async (): Promise<void> => {
+        const denied = (await ctx.asCaller(call.metadata)).checkRead(prefix, end);
+        if (denied !== null) throw denied;
         await ctx.readBarrier();
         let lastKey: Buffer | null = null;
         let lastMod = 0;

@@ -169,8 +169,9 @@ export class EtcdServer {
       isStopped: () => this.stopped,
       asCaller: async (metadata) => {
         const user = await this.auth.userOf(metadata);
-        return { ...ctx, propose: (request) => this.proposer.propose(request, user) };
+        return { ...ctx, propose: (request) => this.proposer.propose(request, user), checkRead: (key, rangeEnd) => this.auth.checkRange(user, key, rangeEnd) };
       },
+      checkRead: (key, rangeEnd) => this.auth.checkRange(null, key, rangeEnd),
       watchPermission: async (metadata) => {
         const user = await this.auth.userOf(metadata);
         return (key, rangeEnd) => this.auth.watchCancelReason(user, key, rangeEnd);

@@ -39,6 +39,8 @@ export const DEFAULT_LEASE_LIMITS: LeaseLimits = {
 /** Largest lease id quorate hands out or accepts: ids cross the API as exact integers. */
 const MAX_LEASE_ID = Number.MAX_SAFE_INTEGER;
 const GRANT_ATTEMPTS = 5;
+/** A range end that names one key. */
+const EMPTY_KEY = new Uint8Array(0);
 
 interface Deadline {
   deadlineMs: number;
@@ -213,13 +215,22 @@ export function leaseHandlers(ctx: ServiceContext, keeper: LeaseKeeper): grpc.Un
       return { header: ctx.header((outcome.result as LeaseResult).revision) };
     }),
 
-    LeaseTimeToLive: unary(async (req: { ID?: number; keys?: boolean }) => {
+    LeaseTimeToLive: unary(async (req: { ID?: number; keys?: boolean }, metadata) => {
+      const caller = req.keys === true ? await ctx.asCaller(metadata) : ctx;
       await ctx.readBarrier();
       const id = req.ID ?? 0;
       const lease = ctx.kv.leases.get(id);
       const header = ctx.header(ctx.kv.store.revision);
       // As etcd: an unknown lease is not an error here, it has TTL -1.
       if (lease === null) return { header, ID: id, TTL: -1, grantedTTL: 0, keys: [] };
+      // Key names are a read: with auth on, the caller must be allowed to read every attached key
+      // (etcd 3.4.26 / 3.5.9, CVE-2023-32082).
+      if (req.keys === true) {
+        for (const key of lease.keys) {
+          const denied = caller.checkRead(key, EMPTY_KEY);
+          if (denied !== null) throw denied;
+        }
+      }
       return { header, ID: id, TTL: keeper.remainingSeconds(id) ?? lease.ttlSeconds, grantedTTL: lease.ttlSeconds, keys: req.keys === true ? lease.keys : [] };
     }),
 

@@ -118,9 +118,11 @@ async function alarm(ctx: MemberContext, quota: BackendQuota, req: PbAlarmReques
   if (kind !== 'NOSPACE' && kind !== 'CORRUPT') return pb([]);
   const memberId = String(req.memberID ?? '0');
   const existed = quota.alarms().some((a) => a.memberId === memberId && a.alarm === kind);
-  // An alarm names a member: one the caller made up would be an alarm nobody can trace. (A
-  // removed member's alarm that is still raised may be disarmed.)
-  if (!currentMembers(ctx).some((m) => m.id === memberId) && !(action === 'DEACTIVATE' && existed)) throw CLUSTER_ERRORS.notFound();
+  // An alarm names a member: one the caller made up would be an alarm nobody can trace. Disarming
+  // one that is not raised changes nothing and answers an empty list, as etcd does (a removed
+  // member's alarm that is still raised may be disarmed).
+  if (action === 'DEACTIVATE' && !existed) return pb([]);
+  if (!currentMembers(ctx).some((m) => m.id === memberId) && action !== 'DEACTIVATE') throw CLUSTER_ERRORS.notFound();
   const outcome = await ctx.propose({ op: 'alarm', action: action === 'ACTIVATE' ? 'activate' : 'deactivate', memberId, alarm: kind as AlarmKind });
   if (!outcome.ok) throw kvError(outcome.error);
   if (action === 'ACTIVATE') return pb([{ memberId, alarm: kind }]);

@@ -27,6 +27,11 @@ export interface ServiceContext {
    * Throws etcd's invalid-token error for a bad token.
    */
   asCaller(metadata: Metadata): Promise<ServiceContext>;
+  /**
+   * May this context's caller (see asCaller; anonymous otherwise) read [key, rangeEnd)? null if
+   * so, else etcd's error to answer. For reads that do not go through the KV service.
+   */
+  checkRead(key: Uint8Array, rangeEnd: Uint8Array): Error | null;
   /** Resolves once this member has applied everything committed before the call. */
   readBarrier(): Promise<void>;
   isStopped(): boolean;

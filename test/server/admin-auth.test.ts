@@ -191,10 +191,9 @@ test('admin RPCs with auth enabled: refused without root, through the etcd3 clie
       assert.equal((await root.cluster.memberUpdate({ ID: followerId, peerURLs: [peerUrl] })).members.length, 3);
     });
 
-    await t.test('Alarm ACTIVATE/DEACTIVATE for a member id that is not in the cluster: "etcdserver: member not found"', async () => {
-      for (const action of [AlarmAction.Activate, AlarmAction.Deactivate]) {
-        assert.match(await errorOf(root.maintenance.alarm({ action, memberID: '12345', alarm: AlarmType.Nospace })), /etcdserver: member not found/);
-      }
+    await t.test('Alarm ACTIVATE for a member id that is not in the cluster: "etcdserver: member not found"; DEACTIVATE of an alarm not raised: an empty list, as etcd', async () => {
+      assert.match(await errorOf(root.maintenance.alarm({ action: AlarmAction.Activate, memberID: '12345', alarm: AlarmType.Nospace })), /etcdserver: member not found/);
+      assert.deepEqual((await root.maintenance.alarm({ action: AlarmAction.Deactivate, memberID: '12345', alarm: AlarmType.Nospace })).alarms, []);
       assert.deepEqual((await root.maintenance.alarm({ action: AlarmAction.Get, memberID: 0, alarm: AlarmType.None })).alarms, []);
     });
 

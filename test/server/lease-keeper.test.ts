@@ -43,6 +43,7 @@ function fakeMember(): { ctx: ServiceContext; kv: KvStateMachine; setLeader(v: b
     },
     readBarrier: async () => undefined,
     isStopped: () => false,
+    checkRead: () => null,
     watchPermission: () => Promise.resolve(() => null),
     asCaller() {
       return Promise.resolve(this);

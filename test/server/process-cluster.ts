@@ -109,6 +109,13 @@ export class ProcessCluster {
     return `127.0.0.1:${this.member(name).clientPort}`;
   }
 
+  /** The member's process id (to pause it with SIGSTOP, say). */
+  pid(name: string): number {
+    const pid = this.member(name).child?.pid;
+    if (pid === undefined) throw new Error(`${name} is not running`);
+    return pid;
+  }
+
   isRunning(name: string): boolean {
     return this.member(name).child !== null;
   }
