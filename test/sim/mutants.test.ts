@@ -44,25 +44,25 @@ interface Catch {
 
 const CATCHES: Record<string, Record<string, Catch>> = {
   raft: {
-    'commit-old-term': { seed: 81 },
-    'vote-before-persist': { seed: 7 },
+    'commit-old-term': { seed: 14 },
+    'vote-before-persist': { seed: 154 },
     'snapshot-off-by-one': { seed: 2 },
-    'reset-timer-wrongly': { seed: 1 },
+    'reset-timer-wrongly': { seed: 2 },
     'apply-twice': { seed: 1 },
     'accept-any-vote': { seed: 1 },
     'stale-read': { seed: 3 },
-    'no-noop': { seed: 6 },
-    'stalled-window': { seed: 5 },
+    'no-noop': { seed: 1 },
+    'stalled-window': { seed: 2 },
     'limit-internal-entries': { seed: 1 },
-    'lease-outlives-quorum': { seed: 228 },
-    'resend-snapshot-chunks': { seed: 3 },
-    'keep-tail-after-snapshot': { seed: 412 },
-    'ack-before-fsync': { seed: 4 },
+    'lease-outlives-quorum': { seed: 88 },
+    'resend-snapshot-chunks': { seed: 2 },
+    'keep-tail-after-snapshot': { seed: 447 },
+    'ack-before-fsync': { seed: 1 },
     'apply-before-snapshot-persist': { seed: 4 },
-    'tick-by-timer': { seed: 44 },
-    'skip-dir-fsync': { seed: 8 },
-    'ignore-checksum': { seed: 10 },
-    'retry-failed-fsync': { seed: 38 },
+    'tick-by-timer': { seed: 159 },
+    'skip-dir-fsync': { seed: 6 },
+    'ignore-checksum': { seed: 2 },
+    'retry-failed-fsync': { seed: 88 },
     'trust-command-bytes': { seed: 1 },
     'demote-at-once': { seed: 81 },
   },
@@ -70,30 +70,29 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'ignore-prior-accepted': { seed: 1 },
     'accept-before-persist': { seed: 1 },
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
-    'count-listed-acks-only': { seed: 21, options: { nodes: 3 } },
+    'count-listed-acks-only': { seed: 131, options: { nodes: 3 } },
     'unbounded-accept-batches': { seed: 3 },
     'unbounded-promises': { seed: 12 },
     'ack-before-fsync': { seed: 1 },
-    'apply-before-snapshot-persist': { seed: 470 },
     'skip-dir-fsync': { seed: 1 },
-    'ignore-checksum': { seed: 4 },
-    'retry-failed-fsync': { seed: 11 },
+    'ignore-checksum': { seed: 1 },
+    'retry-failed-fsync': { seed: 4 },
     'trust-command-bytes': { seed: 1 },
   },
   pbft: {
     'skip-authentication': { seed: 3 },
     'no-prepare-phase': { seed: 1 },
-    'execute-when-prepared': { seed: 44 },
-    'forget-on-restart': { seed: 1 },
-    'trust-fetched-batches': { seed: 3 },
+    'execute-when-prepared': { seed: 14 },
+    'forget-on-restart': { seed: 4 },
+    'trust-fetched-batches': { seed: 1 },
     'execute-duplicates': { seed: 1 },
-    'ack-before-fsync': { seed: 1 },
-    'apply-before-snapshot-persist': { seed: 121 },
-    'checkpoint-after-records': { seed: 11 },
-    'skip-dir-fsync': { seed: 8 },
-    'ignore-checksum': { seed: 44 },
-    'retry-failed-fsync': { seed: 157 },
-    'trust-command-bytes': { seed: 2 },
+    'ack-before-fsync': { seed: 24 },
+    'apply-before-snapshot-persist': { seed: 18 },
+    'checkpoint-after-records': { seed: 5 },
+    'skip-dir-fsync': { seed: 2 },
+    'ignore-checksum': { seed: 5 },
+    'retry-failed-fsync': { seed: 6 },
+    'trust-command-bytes': { seed: 1 },
   },
 };
 
@@ -102,6 +101,9 @@ const CATCHES: Record<string, Record<string, Catch>> = {
  * that they stay visible (each is caught by its scenario test; the issue tracker has the note).
  */
 const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
+  multipaxos: {
+    'apply-before-snapshot-persist': 'needs a power loss between applying a snapshot and making it durable, on the member that then serves; first caught at seed 470 before the simulator got message budgets and large-write runs, none in 1..600 after',
+  },
   pbft: {
     'count-own-commit-early': 'needs a power loss of the one replica that decided, while the liar hides its certificate and the other honest holder is down (first caught at seed 292 before the simulator\'s last changes; none in 1..600 after)',
     'small-read-quorum': 'at N = 6 a read must race a write so that 3 stale replies match before the write reaches them; not seen in 1..600',
@@ -143,8 +145,8 @@ function missedAt(options: Partial<SimOptions>, mutant: string, seed: number): s
   return failed(clean) ? `seed ${seed} fails without the mutant too: ${describeOutcome(clean)}` : null;
 }
 
-describe('the simulator catches every mutant', () => {
-  for (const protocol of Object.keys(NODES)) {
+for (const protocol of Object.keys(NODES)) {
+  describe(`the simulator catches every ${protocol} mutant`, () => {
     const base = { protocol, nodes: NODES[protocol]!, ...byzantine(protocol) };
     it(`${protocol}: every mutant is pinned or explained`, () => {
       for (const m of mutantsOf(protocolByName(protocol))) {
@@ -174,5 +176,5 @@ describe('the simulator catches every mutant', () => {
         assert.equal(missed, null, missed ?? '');
       });
     }
-  }
-});
+  });
+}
