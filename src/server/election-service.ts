@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { KeyValue, TxnResult } from '../statemachine/mvcc/index.js';
 import { pbKeyValue } from './convert.js';
 import { grpcError, kvError } from './grpc-errors.js';
-import { callSignal, claimKey, localRange, nextEvents, ownerKey, respondAs, serviceError, waitDeletes } from './lock-service.js';
+import { callSignal, claimKey, localRange, nextEvents, ownerKey, releaseClaim, respondAs, serviceError, waitDeletes } from './lock-service.js';
 import { kvWrite, op, prefixEnd, type ServiceContext } from './service-context.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -56,7 +56,7 @@ export function electionHandlers(service: ServiceContext): grpc.UntypedServiceIm
       try {
         await waitDeletes(ctx, electionPrefix(name), key, claim.createRevision, signal, () => kvError('lease-not-found'));
       } catch (err) {
-        if (claim.created) await kvWrite(ctx, op.del(key)).catch(() => undefined);
+        if (claim.created) await releaseClaim(ctx, key);
         throw err;
       }
       return { header: ctx.header(ctx.kv.store.revision), leader };

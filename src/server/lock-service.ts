@@ -140,7 +140,7 @@ export function lockHandlers(service: ServiceContext): grpc.UntypedServiceImplem
           () => grpcError(grpc.status.UNKNOWN, 'mutex: session is expired'));
       } catch (err) {
         // The caller gave up (or its lease ran out): leave no key behind to block others.
-        if (claim.created) await kvWrite(ctx, op.del(key)).catch(() => undefined);
+        if (claim.created) await releaseClaim(ctx, key);
         throw err;
       }
       return { header: ctx.header(ctx.kv.store.revision), key };
@@ -153,3 +153,16 @@ export function lockHandlers(service: ServiceContext): grpc.UntypedServiceImplem
 }
 
 export { kvRead };
+
+/**
+ * Delete a claim its caller gave up on, so that it blocks nobody. If the delete does not commit
+ * the key stays until its lease ends (it is always attached to one): logged, not thrown, since
+ * the caller is being answered with the reason it gave up.
+ */
+export async function releaseClaim(ctx: ServiceContext, key: Buffer): Promise<void> {
+  try {
+    await kvWrite(ctx, op.del(key));
+  } catch (err) {
+    ctx.logger('warn', 'an abandoned lock or election key was not deleted; it goes with its lease', { key: key.toString('utf8'), error: (err as Error).message });
+  }
+}

@@ -48,7 +48,8 @@ export class BackendQuota {
     this.ctx.logger('warn', 'database space exceeded: raising the NOSPACE alarm', { size: this.size(), quotaBackendBytes: this.quotaBytes });
     this.raising ??= this.ctx.propose({ op: 'alarm', action: 'activate', memberId: this.ctx.selfMemberId, alarm: 'NOSPACE' })
       .finally(() => { this.raising = null; });
-    await this.raising.catch(() => {});
+    // The write is refused either way; an alarm that did not commit is raised again by the next one.
+    await this.raising.catch((err: unknown) => this.ctx.logger('warn', 'the NOSPACE alarm did not commit; the next write over quota raises it again', { error: (err as Error).message }));
     throw kvError('no-space');
   }
 
