@@ -25,6 +25,7 @@ import { encodeFrame } from '../../src/transport/index.js';
 import { freePort } from '../ports.js';
 import { mutateValid, randomValue } from '../fuzz-frames.js';
 import { VALID } from '../protocols/valid-messages.js';
+import { retry, sleep, until } from './waiting.js';
 
 class Counter implements StateMachine<number> {
   n = 0;
@@ -40,29 +41,6 @@ class Counter implements StateMachine<number> {
 }
 
 const TIMING = { tickMs: 20, heartbeatIntervalMs: 20, electionTimeoutMs: 200 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => T | undefined | null | false, boundMs = 15_000): Promise<T> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-async function retry<T>(f: () => Promise<T>, attempts = 100): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await f();
-    } catch (err) {
-      if (i >= attempts) throw err;
-      await sleep(20);
-    }
-  }
-}
-
 interface Cluster {
   readonly nodes: ReplicatedNode<number>[];
   readonly members: MemberAddresses[];
@@ -98,7 +76,7 @@ const leaderOf = (c: Cluster) => c.nodes.find((n) => n.isLeader());
 test('a heartbeat with term \'7\' from a member that passed the handshake leaves the term unchanged; it is dropped and counted', { timeout: 60_000 }, async () => {
   await withCluster(raftProtocol, async (c) => {
     await until('a leader', () => leaderOf(c));
-    await retry(() => leaderOf(c)!.propose(new Uint8Array([1])));
+    await retry(() => leaderOf(c)!.propose(new Uint8Array([1])), 100, () => true);
     const a = c.nodes[0]!;
     const termBefore = a.status().term;
     const countedBefore = a.invalidPeerMessages();
@@ -111,7 +89,7 @@ test('a heartbeat with term \'7\' from a member that passed the handshake leaves
     assert.equal(a.status().term, termBefore, 'and unchanged');
     assert.equal(a.invalidPeerMessages(), countedBefore + 1, 'the heartbeat was dropped and counted');
     assert.ok(a.running, 'the node keeps running');
-    await retry(() => (leaderOf(c) ?? a).propose(new Uint8Array([2])));
+    await retry(() => (leaderOf(c) ?? a).propose(new Uint8Array([2])), 100, () => true);
     assert.equal(typeof a.status().term, 'number');
   });
 });
@@ -170,7 +148,7 @@ for (const protocol of [raftProtocol, multiPaxosProtocol] as ProtocolDefinition[
       assert.equal(counted, counts.refusedByOracle, 'every invalid frame was refused and counted, and nothing else');
       assert.equal(a.transportStats()?.counters.handlerErrors, 0, 'nothing threw in the node');
       assert.ok(c.nodes.every((n) => n.running), 'every node keeps running');
-      await retry(() => (leaderOf(c) ?? a).propose(new Uint8Array([9])));
+      await retry(() => (leaderOf(c) ?? a).propose(new Uint8Array([9])), 100, () => true);
     });
   });
 }
@@ -179,7 +157,7 @@ test('a cluster of three members sharing a peer secret elects a leader and serve
   const secret = new TextEncoder().encode('a shared secret of the test cluster');
   await withCluster(raftProtocol, async (c) => {
     await until('a leader', () => leaderOf(c));
-    for (let i = 0; i < 5; i++) await retry(() => c.nodes[i % 3]!.propose(new Uint8Array([i + 1])));
+    for (let i = 0; i < 5; i++) await retry(() => c.nodes[i % 3]!.propose(new Uint8Array([i + 1])), 100, () => true);
     assert.ok(c.nodes.every((n) => n.transportStats()?.counters.authFailures === 0));
     // A peer without the secret: its connection is refused before anything is delivered.
     const a = c.nodes[0]!;

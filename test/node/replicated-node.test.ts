@@ -11,6 +11,7 @@ import { nodeId, NotLeader, type Index, type NodeId, type StateMachine } from '.
 import { raftProtocol } from '../../src/protocols/raft/index.js';
 import { ReplicatedNode, type MemberAddresses } from '../../src/node/index.js';
 import { freePort } from '../ports.js';
+import { retry, until } from './waiting.js';
 
 class AppendLog implements StateMachine<number> {
   items: string[] = [];
@@ -34,33 +35,6 @@ class AppendLog implements StateMachine<number> {
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => T | undefined | null | false, boundMs = 15_000): Promise<T> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-/** What a client does: retry on the errors that mean "not now" (an election is under way). */
-async function retry<T>(f: () => Promise<T>, attempts = 50): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await f();
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      const transient = code === 'NOT_LEADER' || code === 'PROPOSAL_DROPPED' || code === 'LEADER_CHANGED' || code === 'TIMEOUT' || code === 'UNAVAILABLE';
-      if (!transient || i >= attempts) throw err;
-      await sleep(20);
-    }
-  }
-}
-
-
 interface TestCluster {
   nodes: ReplicatedNode<number>[];
   readonly sms: Map<NodeId, AppendLog>;
@@ -107,17 +81,17 @@ function clusterTest(name: string, body: (c: TestCluster) => Promise<void>): voi
 
 clusterTest('a write acknowledged through any member is applied in order on every member', async (c) => {
   await until('a leader', () => c.leader());
-  for (let i = 0; i < 30; i++) await retry(() => c.nodes[i % 3]!.propose(enc(`w${i}`)));
+  for (let i = 0; i < 30; i++) await retry(() => c.nodes[i % 3]!.propose(enc(`w${i}`)), 50);
   await until('all applied', () => [...c.sms.values()].every((sm) => sm.items.length === 30));
   for (const sm of c.sms.values()) assert.deepEqual(sm.items, Array.from({ length: 30 }, (_, i) => `w${i}`));
 });
 
 clusterTest('acknowledged writes survive a full stop and restart (snapshot + WAL replay, applied once)', async (c) => {
   await until('a leader', () => c.leader());
-  for (let i = 0; i < 45; i++) await retry(() => c.nodes[0]!.propose(enc(`w${i}`)));
+  for (let i = 0; i < 45; i++) await retry(() => c.nodes[0]!.propose(enc(`w${i}`)), 50);
   await c.restartAll();
   await until('a leader after restart', () => c.leader());
-  await retry(() => c.nodes[1]!.propose(enc('after')));
+  await retry(() => c.nodes[1]!.propose(enc('after')), 50);
   await until('restart caught up', () => [...c.sms.values()].every((sm) => sm.items.length === 46));
   for (const sm of c.sms.values()) {
     assert.deepEqual(sm.items, [...Array.from({ length: 45 }, (_, i) => `w${i}`), 'after']);
@@ -128,21 +102,21 @@ clusterTest('a linearizable read on a follower sees every write acknowledged bef
   const leader = await until('a leader', () => c.leader());
   const follower = c.nodes.find((n) => n !== leader)!;
   for (let i = 0; i < 10; i++) {
-    await retry(() => (c.leader() ?? leader).propose(enc(`w${i}`)));
-    await retry(() => follower.readBarrier());
+    await retry(() => (c.leader() ?? leader).propose(enc(`w${i}`)), 50);
+    await retry(() => follower.readBarrier(), 50);
     assert.equal(c.sms.get(follower.id)!.items.length, i + 1);
   }
 });
 
 clusterTest('with the leader stopped, the others elect a new leader and keep every acknowledged write', async (c) => {
   const leader = await until('a leader', () => c.leader());
-  for (let i = 0; i < 10; i++) await retry(() => (c.leader() ?? leader).propose(enc(`w${i}`)));
+  for (let i = 0; i < 10; i++) await retry(() => (c.leader() ?? leader).propose(enc(`w${i}`)), 50);
   await leader.stop();
   const rest = c.nodes.filter((n) => n !== leader);
   const next = await until('a new leader', () => rest.find((n) => n.isLeader()));
-  await retry(() => next.propose(enc('after-failover')));
+  await retry(() => next.propose(enc('after-failover')), 50);
   for (const n of rest) {
-    await retry(() => n.readBarrier());
+    await retry(() => n.readBarrier(), 50);
     assert.deepEqual(c.sms.get(n.id)!.items.slice(-2), ['w9', 'after-failover']);
   }
   // A lone node cannot make progress and says so with a typed error, not a hang.
