@@ -155,6 +155,26 @@ export function boundFrom(configured: unknown, floor: number): number {
 }
 
 /** Wrap a checker that answers a reason (or null) as a MessageValidator. */
+/**
+ * A validator of a protocol's messages by their `type`: the envelope (with `bounds`), then
+ * `common` (fields every message of the protocol has, such as a term), then the type's own
+ * `checkers` entry; a type without one is unknown. Problems name the type.
+ */
+export function validatorByType<M extends { readonly type: string }, B extends CommonMessageBounds>(
+  protocol: string,
+  checkers: Readonly<Record<M['type'], (m: Fields, b: B) => string | null>>,
+  bounds: B,
+  common: (m: Fields) => string | null = () => null,
+): MessageValidator<M> {
+  return validatorOf<M>((m) => {
+    const type = m['type'];
+    const check = typeof type === 'string' && Object.prototype.hasOwnProperty.call(checkers, type) ? checkers[type as M['type']] : undefined;
+    if (check === undefined) return `unknown ${protocol} message type ${String(type)}`;
+    const why = envelopeProblem(m, bounds) ?? common(m) ?? check(m, bounds);
+    return why === null ? null : `${type}: ${why}`;
+  });
+}
+
 export function validatorOf<M>(problem: (m: Fields) => string | null): MessageValidator<M> {
   return (value: unknown): M | InvalidMessage => {
     if (!isObject(value)) return new InvalidMessage('not an object');

@@ -4,8 +4,8 @@
  * and read rounds are safe non-negative integers; entries, slots and promises are bounded.
  */
 import {
-  boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, envelopeProblem, firstBadItem, isBoundedArray, isName, isNat, isObject, logEntryProblem,
-  natFields, snapshotProblem, validatorOf, type CommonMessageBounds, type Fields, type MessageValidator,
+  boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, firstBadItem, isBoundedArray, isName, isNat, isObject, logEntryProblem,
+  natFields, snapshotProblem, validatorByType, type CommonMessageBounds, type Fields, type MessageValidator,
 } from '../../core/validate.js';
 import { DEFAULT_PAXOS_LIMITS } from './config.js';
 import type { DecreeMessage } from './single-decree.js';
@@ -69,14 +69,7 @@ const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessag
 
 /** A validator of Multi-Paxos messages for a replica created with `options`. */
 export function paxosMessageValidator(options: Readonly<Record<string, unknown>> = {}): MessageValidator<PaxosMessage> {
-  const b = paxosMessageBounds(options);
-  return validatorOf<PaxosMessage>((m) => {
-    const type = m['type'];
-    const check = typeof type === 'string' && Object.prototype.hasOwnProperty.call(CHECKERS, type) ? CHECKERS[type as PaxosMessage['type']] : undefined;
-    if (check === undefined) return `unknown paxos message type ${String(type)}`;
-    const why = envelopeProblem(m, b) ?? natFields(m, 'ballot') ?? check(m, b);
-    return why === null ? null : `${type}: ${why}`;
-  });
+  return validatorByType<PaxosMessage, PaxosMessageBounds>('paxos', CHECKERS, paxosMessageBounds(options), (m) => natFields(m, 'ballot'));
 }
 
 /** Check a Multi-Paxos message with the default bounds. */
@@ -101,11 +94,5 @@ export function decreeMessageValidator<V>(isValue: (v: unknown) => v is V, b: Co
     accept: value,
     accepted: value,
   };
-  return validatorOf<DecreeMessage<V>>((m) => {
-    const type = m['type'];
-    const check = typeof type === 'string' && Object.prototype.hasOwnProperty.call(checkers, type) ? checkers[type as DecreeMessage<V>['type']] : undefined;
-    if (check === undefined) return `unknown decree message type ${String(type)}`;
-    const why = envelopeProblem(m, b) ?? natFields(m, 'ballot') ?? check(m);
-    return why === null ? null : `${type}: ${why}`;
-  });
+  return validatorByType<DecreeMessage<V>, CommonMessageBounds>('decree', checkers, b, (m) => natFields(m, 'ballot'));
 }

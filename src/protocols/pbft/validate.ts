@@ -7,8 +7,8 @@
  * verifies, or a certificate proves what it claims, stays the replica's to judge (and count).
  */
 import {
-  boolFields, boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, envelopeProblem, firstBadItem, isBoundedArray, isBytes, isName, isNat, isObject, isText,
-  natFields, validatorOf, type CommonMessageBounds, type Fields, type MessageValidator,
+  boolFields, boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, firstBadItem, isBoundedArray, isBytes, isName, isNat, isObject, isText,
+  natFields, validatorByType, type CommonMessageBounds, type Fields, type MessageValidator,
 } from '../../core/validate.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_REQUESTS, type PbftMessage } from './types.js';
 
@@ -132,14 +132,7 @@ const CHECKERS: Readonly<Record<PbftMessage['type'], (m: Fields, b: PbftMessageB
 
 /** A validator of PBFT messages for a replica created with `options`. */
 export function pbftMessageValidator(options: Readonly<Record<string, unknown>> = {}): MessageValidator<PbftMessage> {
-  const b = pbftMessageBounds(options);
-  return validatorOf<PbftMessage>((m) => {
-    const type = m['type'];
-    const check = typeof type === 'string' && Object.prototype.hasOwnProperty.call(CHECKERS, type) ? CHECKERS[type as PbftMessage['type']] : undefined;
-    if (check === undefined) return `unknown pbft message type ${String(type)}`;
-    const why = envelopeProblem(m, b) ?? check(m, b);
-    return why === null ? null : `${type}: ${why}`;
-  });
+  return validatorByType<PbftMessage, PbftMessageBounds>('pbft', CHECKERS, pbftMessageBounds(options));
 }
 
 /** Check a PBFT message with the default bounds. */

@@ -5,8 +5,8 @@
  * carry no term above the message's (what every leader sends; anything else is not Raft).
  */
 import {
-  boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, envelopeProblem, firstBadItem, isBool, isBoundedArray, isBytes, isName, isNat, logEntryProblem,
-  snapshotProblem, validatorOf, natFields as nats, boolFields as bools, type CommonMessageBounds, type Fields, type MessageValidator,
+  boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, firstBadItem, isBool, isBoundedArray, isBytes, isName, isNat, logEntryProblem,
+  snapshotProblem, validatorByType, natFields as nats, boolFields as bools, type CommonMessageBounds, type Fields, type MessageValidator,
 } from '../../core/validate.js';
 import { DEFAULT_RAFT_LIMITS, type RaftMessage } from './types.js';
 
@@ -70,14 +70,7 @@ const CHECKERS: Readonly<Record<RaftMessage['type'], (m: Fields, b: RaftMessageB
 
 /** A validator of Raft messages for a core created with `options`. */
 export function raftMessageValidator(options: Readonly<Record<string, unknown>> = {}): MessageValidator<RaftMessage> {
-  const b = raftMessageBounds(options);
-  return validatorOf<RaftMessage>((m) => {
-    const type = m['type'];
-    const check = typeof type === 'string' && Object.prototype.hasOwnProperty.call(CHECKERS, type) ? CHECKERS[type as RaftMessage['type']] : undefined;
-    if (check === undefined) return `unknown raft message type ${String(type)}`;
-    const why = envelopeProblem(m, b) ?? nats(m, 'term') ?? check(m, b);
-    return why === null ? null : `${type}: ${why}`;
-  });
+  return validatorByType<RaftMessage, RaftMessageBounds>('raft', CHECKERS, raftMessageBounds(options), (m) => nats(m, 'term'));
 }
 
 /** Check a Raft message with the default bounds. */
