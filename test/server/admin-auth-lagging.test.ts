@@ -11,20 +11,10 @@ import * as grpc from '@grpc/grpc-js';
 import { ProcessCluster } from './process-cluster.js';
 import { etcdService } from '../../src/server/proto.js';
 import { adminService } from '../../src/server/admin-proto.js';
+import { addRoot, unaryOn } from './raw-clients.js';
 
 type Response = Record<string, unknown>;
-type Method = (req: unknown, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: Error | null, r: Response) => void) => void;
-
-function call(client: grpc.Client, method: string, request: unknown, token?: string): Promise<Response> {
-  const md = new grpc.Metadata();
-  if (token !== undefined) md.set('token', token);
-  return new Promise((resolve, reject) => {
-    (client as unknown as Record<string, Method>)[method]!.call(client, request, md, { deadline: Date.now() + 15_000 }, (err, res) => {
-      client.close();
-      if (err !== null) reject(err); else resolve(res);
-    });
-  });
-}
+const call = (client: grpc.Client, method: string, request: unknown, token?: string): Promise<Response> => unaryOn(client, method, request, token, 15_000);
 
 const connect = (address: string, Ctor: grpc.ServiceClientConstructor): grpc.Client => new Ctor(address, grpc.credentials.createInsecure());
 
@@ -34,9 +24,7 @@ test('an anonymous Alarm ACTIVATE queued to a member that has not applied auth e
     const leader = await cluster.waitForLeader();
     const follower = cluster.names.find((n) => n !== leader)!;
     const anon = cluster.client(leader);
-    await anon.user('root').create('rootpw');
-    await anon.role('root').create();
-    await anon.user('root').addRole('root');
+    await addRoot(anon);
     const { members } = await call(connect(cluster.endpoint(leader), adminService('Cluster')), 'MemberList', {}) as { members: { ID: string }[] };
     const victim = String(members[0]!.ID);
     const toFollower = connect(cluster.endpoint(follower), adminService('Maintenance'));

@@ -23,6 +23,7 @@ import { mintToken } from '../../src/server/auth-service.js';
 import { decodeSnapshotFile } from '../../src/server/maintenance-service.js';
 import { etcdService } from '../../src/server/proto.js';
 import { ProcessCluster, errorOf, freePort } from './process-cluster.js';
+import { addRoot, rawUnary } from './raw-clients.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const HAVE_ETCDCTL = spawnSync('etcdctl', ['version'], { env: { ...process.env, ETCDCTL_API: '3' } }).status === 0;
@@ -43,17 +44,7 @@ function clientAs(endpoint: string, username: string, password: string): Etcd3 {
 
 /** One raw unary call with the token of our choice (member ids as decimal strings). */
 function rawCall<Res>(address: string, service: 'Maintenance' | 'Cluster' | 'Auth', method: string, request: object, token?: string): Promise<Res> {
-  const Ctor = service === 'Auth' ? etcdService('Auth') : adminService(service);
-  const client = new Ctor(address, grpc.credentials.createInsecure());
-  const metadata = new grpc.Metadata();
-  if (token !== undefined) metadata.set('token', token);
-  return new Promise<Res>((resolve, reject) => {
-    client[method]!(request, metadata, { deadline: Date.now() + 8_000 }, (err: grpc.ServiceError | null, res: Res) => {
-      client.close();
-      if (err !== null) reject(err);
-      else resolve(res);
-    });
-  });
+  return rawUnary<Res>(address, service === 'Auth' ? etcdService('Auth') : adminService(service), method, request, token);
 }
 
 /** The whole Snapshot stream (body and trailing SHA-256) over a raw client with this token. */
@@ -118,9 +109,7 @@ test('admin RPCs with auth enabled: refused without root, through the etcd3 clie
     const leader = await cluster.waitForLeader();
     const follower = cluster.names.find((n) => n !== leader)!;
     const anon = cluster.client(follower);
-    await anon.user('root').create('rootpw');
-    await anon.role('root').create();
-    await anon.user('root').addRole('root');
+    await addRoot(anon);
     await anon.user('alice').create('alicepw');
     await (await anon.role('app').create()).grant({ permission: 'Readwrite', range: anon.range({ prefix: 'app/' }) });
     await anon.user('alice').addRole('app');

@@ -8,19 +8,10 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { ProcessCluster, errorOf } from './process-cluster.js';
 import { etcdService, electionService } from '../../src/server/proto.js';
+import { addRoot, rawUnary } from './raw-clients.js';
 
 type Response = Record<string, unknown>;
-type Method = (req: unknown, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: Error | null, r: Response) => void) => void;
-
-function rawCall(address: string, Ctor: grpc.ServiceClientConstructor, method: string, request: unknown): Promise<Response> {
-  const client = new Ctor(address, grpc.credentials.createInsecure());
-  return new Promise((resolve, reject) => {
-    (client as unknown as Record<string, Method>)[method]!.call(client, request, new grpc.Metadata(), { deadline: Date.now() + 8_000 }, (err, res) => {
-      client.close();
-      if (err !== null) reject(err); else resolve(res);
-    });
-  });
-}
+const rawCall = (address: string, Ctor: grpc.ServiceClientConstructor, method: string, request: unknown): Promise<Response> => rawUnary(address, Ctor, method, request);
 
 function firstObserved(address: string, name: Buffer): Promise<Response> {
   const client = new (electionService())(address, grpc.credentials.createInsecure());
@@ -38,9 +29,7 @@ test('auth on: anonymous Election.Leader, Election.Observe and LeaseTimeToLive(k
     const m = cluster.names[0]!;
     const ep = cluster.endpoint(m);
     const anon = cluster.client(m);
-    await anon.user('root').create('rootpw');
-    await anon.role('root').create();
-    await anon.user('root').addRole('root');
+    await addRoot(anon);
     const { ID: lease } = await rawCall(ep, etcdService('Lease'), 'LeaseGrant', { TTL: 600 });
     await rawCall(ep, etcdService('KV'), 'Put', { key: Buffer.from('/secret/db-password'), value: Buffer.from('hunter2'), lease });
     await anon.auth.authEnable({});

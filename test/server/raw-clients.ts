@@ -5,6 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { electionService, etcdService, lockService } from '../../src/server/proto.js';
+import type { Etcd3 } from 'etcd3';
 
 export interface PbKv { key: Buffer; value: Buffer; create_revision: number; mod_revision: number; version: number; lease: number }
 export interface PbLeaderKey { name: Buffer; key: Buffer; rev: number; lease: number }
@@ -94,4 +95,30 @@ export class WatchReader {
   send(req: Record<string, unknown>): void {
     this.stream.write(req);
   }
+}
+
+/** One unary call on a fresh client of `Ctor` at `address`, with `token` if given; the client is closed after. */
+export function rawUnary<Res = Record<string, unknown>>(address: string, Ctor: grpc.ServiceClientConstructor, method: string, request: unknown, token?: string, deadlineMs = 8_000): Promise<Res> {
+  return unaryOn<Res>(new Ctor(address, grpc.credentials.createInsecure()), method, request, token, deadlineMs);
+}
+
+/** One unary call on `client` (already connected, say), which is closed after. */
+export function unaryOn<Res = Record<string, unknown>>(client: grpc.Client, method: string, request: unknown, token?: string, deadlineMs = 8_000): Promise<Res> {
+  const metadata = new grpc.Metadata();
+  if (token !== undefined) metadata.set('token', token);
+  type Method = (r: unknown, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => void;
+  return new Promise<Res>((resolve, reject) => {
+    (client as unknown as Record<string, Method>)[method]!.call(client, request, metadata, { deadline: Date.now() + deadlineMs }, (err, res) => {
+      client.close();
+      if (err !== null) reject(err);
+      else resolve(res);
+    });
+  });
+}
+
+/** The user `root` with password `rootpw` and the role `root`, as etcd needs before `auth enable`. */
+export async function addRoot(client: Etcd3): Promise<void> {
+  await client.user('root').create('rootpw');
+  await client.role('root').create();
+  await client.user('root').addRole('root');
 }
