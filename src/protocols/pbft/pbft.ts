@@ -186,6 +186,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private readonly missingBatches = new Map<number, string>();
   /** Batches it held in this or earlier views, by `seq|digest`, for a NEW-VIEW that re-issues them. */
   private readonly batchesHeld = new Map<number, Map<string, readonly ClientRequest[]>>();
+  private nullDigestMemo: string | undefined;
   /** Where the next round of batch fetches starts among the other replicas. */
   private batchFetchRotation = 0;
   /** When a FETCH-BATCH for `replica|seq` was last answered: a liar's requests cannot make us flood. */
@@ -504,6 +505,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** The digest of a batch: of its requests' digests in order. The empty batch is the null request. */
   batchDigest(batch: readonly ClientRequest[]): string {
     return batchDigestOf(this.auth, batch, (r) => this.requestDigest(r));
+  }
+
+  /** The null request's digest (of the empty batch): what a gap is re-issued as. */
+  private get nullDigest(): string {
+    return (this.nullDigestMemo ??= this.batchDigest([]));
   }
 
   // ---- authentication -------------------------------------------------------------------------
@@ -1117,7 +1123,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   /** The batch named `digest` at `seq`, if this replica has it (the null request always). */
   private batchFor(seq: number, digest: string): readonly ClientRequest[] | null {
-    if (digest === this.batchDigest([])) return [];
+    if (digest === this.nullDigest) return [];
     const held = this.batchesHeld.get(seq)?.get(digest);
     if (held !== undefined) return held;
     const cert = this.certs.get(seq)?.prePrepare;
@@ -1330,7 +1336,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     const batches: { seq: number; digest: string }[] = [];
     for (let seq = checkpoint.seq + 1; seq <= maxSeq; seq++) {
       const pp = best.get(seq);
-      batches.push({ seq, digest: pp === undefined ? this.batchDigest([]) : pp.digest });
+      batches.push({ seq, digest: pp === undefined ? this.nullDigest : pp.digest });
     }
     return { checkpoint, maxSeq, batches };
   }
