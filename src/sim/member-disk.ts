@@ -3,8 +3,8 @@
  * snapshot files) on a model file system of its own. A process crash keeps what the kernel was
  * given; a power loss keeps only what was fsynced (and with disk faults, per seed, a torn or
  * reordered part of the rest, and directory entries that were never fsynced revert); a disk
- * fault flips a bit or ruins a sector of a file the member wrote long ago, which the WAL's
- * checksums must catch when it opens.
+ * fault flips a bit or ruins a sector of a file the member wrote, which the WAL's checksums and
+ * seals must catch when it opens.
  */
 import type { Random } from '../core/prng.js';
 import type { StoragePort } from '../driver/ports.js';
@@ -24,8 +24,13 @@ export const SIM_SEGMENT_BYTES = 64 * 1024;
 export const SIM_SNAPSHOT_CHUNK_BYTES = 8 * 1024;
 /** Share of power losses right after a write that lose everything unsynced (the rest: as the seed decides). */
 const IMMEDIATE_LOSS_SHARE = 0.8;
-/** The end of the segment being appended to that disk faults leave alone (recent writes: a flip there reads as a torn write). */
-const RECENT_TAIL_BYTES = 4096;
+/**
+ * Share of corruptions aimed at the end of the segment being appended to (its last
+ * RECENT_WRITE_BYTES): the last write, where damage looks most like a torn write and where a
+ * storage that confuses the two loses what it acknowledged last.
+ */
+const RECENT_WRITE_SHARE = 0.5;
+const RECENT_WRITE_BYTES = 1024;
 /** fsync latencies a member's disk draws from when disk faults are on (a slow disk among fast ones). */
 const SLOW_DISK_SYNC_MS = [1, 2, 5, 25] as const;
 
@@ -98,38 +103,34 @@ export class MemberDisk implements SimDisk {
   }
 
   /**
-   * Damage what the member wrote earlier — not the end of the segment being appended to, where a
-   * flip is indistinguishable from a torn write and the WAL may cut it off: a flipped bit or an
-   * unreadable sector. Returns what it did, or null when there is nothing old enough yet.
+   * Damage what the member wrote: a flipped bit or an unreadable sector anywhere in its WAL
+   * segments and snapshot files, the end of the segment being appended to included (every write
+   * ends with a seal, so damage there is told from a torn write). Returns what it did, or null
+   * when nothing is written yet.
    */
   corrupt(): string | null {
-    const candidates = this.oldRanges();
+    const candidates = this.writtenFiles();
     if (candidates.length === 0) return null;
-    const { path, bytes } = this.random.pick(candidates);
-    const offset = this.random.int(0, bytes - 1);
+    const segments = candidates.filter((c) => c.path.endsWith('.wal'));
+    const recent = segments.length > 0 && this.random.chance(RECENT_WRITE_SHARE);
+    const { path, bytes } = recent ? segments[segments.length - 1]! : this.random.pick(candidates);
+    const offset = this.random.int(recent ? Math.max(0, bytes - RECENT_WRITE_BYTES) : 0, bytes - 1);
     this.corrupted = true;
     if (this.random.chance(0.5)) return `bit flipped in ${path} at ${this.fs.flipBit(path, offset)}`;
     return `sector unreadable in ${path} at ${this.fs.failSector(path, offset)}`;
   }
 
-  /** Files (and how much of each, from the start) written long enough ago to count as old data. */
-  private oldRanges(): { path: string; bytes: number }[] {
-    const walDir = `${DATA_DIR}/wal`;
-    const snapDir = `${DATA_DIR}/snap`;
-    const segments = this.fs.exists(walDir) ? this.fs.readdir(walDir).filter((f) => f.endsWith('.wal')).sort() : [];
-    const snaps = this.fs.exists(snapDir) ? this.fs.readdir(snapDir).filter((f) => f.endsWith('.snap')) : [];
+  /** The member's WAL segments and snapshot files, with their sizes. */
+  private writtenFiles(): { path: string; bytes: number }[] {
     const out: { path: string; bytes: number }[] = [];
-    segments.forEach((f, i) => {
-      const path = `${walDir}/${f}`;
-      const size = this.fs.size(path);
-      // The segment being appended to: all but its last RECENT_TAIL_BYTES.
-      const bytes = i === segments.length - 1 ? size - RECENT_TAIL_BYTES : size;
-      if (bytes > 0) out.push({ path, bytes });
-    });
-    for (const f of snaps) {
-      const path = `${snapDir}/${f}`;
-      const size = this.fs.size(path);
-      if (size > 0) out.push({ path, bytes: size });
+    for (const dir of [`${DATA_DIR}/wal`, `${DATA_DIR}/snap`]) {
+      if (!this.fs.exists(dir)) continue;
+      for (const f of this.fs.readdir(dir).sort()) {
+        if (!f.endsWith('.wal') && !f.endsWith('.snap')) continue;
+        const path = `${dir}/${f}`;
+        const bytes = this.fs.size(path);
+        if (bytes > 0) out.push({ path, bytes });
+      }
     }
     return out;
   }

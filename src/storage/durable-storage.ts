@@ -13,9 +13,11 @@
  *
  * What is durable when a save's `done(null)` runs: every record of that Persist and of every
  * earlier save, and everything restored() returned at open (see README.md for the whole list and
- * for what is not guaranteed). On open, a torn or unreadable record at the tail of the last
- * segment is cut off and reported; a bad record anywhere else is a refusal to start
- * (StorageCorruptError), never a silent skip. After a failed write or fsync every later save fails.
+ * for what is not guaranteed). Every write ends with a seal record. On open, a torn write at the
+ * tail of the last segment (a bad record with no seal after it and no unreadable sector) is cut
+ * off and reported; any other bad record is a refusal to start (StorageCorruptError), never a
+ * silent skip: it may hold something that was acknowledged. After a failed write or fsync every
+ * later save fails.
  */
 import { dirname, join } from 'node:path';
 import { packTransient, unpack } from '../core/codec.js';
@@ -28,7 +30,7 @@ import { emptyEntries, putAt } from './entries.js';
 import type { Done, Fd, FileSystem } from './fs.js';
 import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
 import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
-import { assertFramed, claimedRecordEnd, encodeRecord, readRecord, RecordType, validRecordAfter, type ReadResult } from './record.js';
+import { assertFramed, claimedRecordEnd, encodeRecord, isSealAt, readRecord, RecordType, SEAL_RECORD_BYTES, sealFollows, validRecordAfter, writeSeal, type ReadResult } from './record.js';
 import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
 import { runSteps, syncStep, type Step } from './steps.js';
 import { encodeEntries, encodeInstall, encodeRestatement } from './wal-records.js';
@@ -396,14 +398,17 @@ export class DurableStorage<H> {
   }
 
   /**
-   * Records appended to the open segment (rotating first if they would overflow it), then
-   * datasynced. The common case, no rotation, is a write and a datasync chained by hand: it runs
+   * Records appended to the open segment (rotating first if they would overflow it), sealed (the
+   * last SEAL_RECORD_BYTES of `buf` are left for it), then datasynced. The common case, no rotation, is a write and a datasync chained by hand: it runs
    * for every group commit, and a generator of steps per batch was a measurable share of the
    * simulator's time.
    */
   private append(buf: Buffer, done: Done): void {
+    const rotate = this.segmentSize > 0 && this.segmentSize + buf.length > this.o.segmentBytes;
+    writeSeal(buf, rotate ? 0 : this.segmentSize);
+    if (this.mutant === 'unsealed-writes') buf = buf.subarray(0, buf.length - SEAL_RECORD_BYTES);
     assertFramed(buf);
-    if (this.segmentSize > 0 && this.segmentSize + buf.length > this.o.segmentBytes) {
+    if (rotate) {
       runSteps(this.rotateThenAppendSteps(buf), done);
       return;
     }
@@ -555,9 +560,10 @@ export class DurableStorage<H> {
   private *compactionSteps(snapshot: Snapshot, restatement: readonly Buffer[]): Generator<Step> {
     yield* this.snapshotFileSteps(snapshot);
     yield* this.rotateSteps();
-    const buf = Buffer.concat(restatement);
+    const buf = Buffer.concat([...restatement, Buffer.alloc(SEAL_RECORD_BYTES)]);
+    writeSeal(buf, this.segmentSize);
     assertFramed(buf);
-    yield this.writeSegmentStep(buf);
+    yield this.writeSegmentStep(this.mutant === 'unsealed-writes' ? buf.subarray(0, buf.length - SEAL_RECORD_BYTES) : buf);
     yield this.datasyncSegmentStep();
     yield syncStep(() => {
       const keep = this.segments[this.segments.length - 1]!;
@@ -686,8 +692,8 @@ export class DurableStorage<H> {
         const r = readChecked(bytes, offset, unreadable, verify);
         if (r.kind === 'end') break;
         if (r.kind === 'bad') {
-          if (!last) throw new StorageCorruptError(path, offset, r.why, 'It is not in the last segment');
-          if (validRecordAfter(bytes, offset)) throw new StorageCorruptError(path, offset, r.why, 'Valid records follow it');
+          const notTorn = this.whyNotTorn(r, last, bytes, offset);
+          if (notTorn !== null) throw new StorageCorruptError(path, offset, r.why, notTorn);
           this.fs.truncate(path, offset);
           const note = `wal: truncated torn tail at ${path} offset ${offset} (${bytes.length - offset} bytes: ${r.why})`;
           this.statsData.repairs.push(note);
@@ -704,7 +710,29 @@ export class DurableStorage<H> {
     this.removeUnnamedSnapshots();
   }
 
+  /**
+   * Why a bad record cannot be a torn write (null: it can, and is cut off). A write is torn only
+   * by a crash before its datasync, so only in the last segment, and it leaves a prefix of what
+   * was written (perhaps with garbage or zeros in its last sectors), never an unreadable sector
+   * and never a record after it. Every write ends with a seal: damage before a seal hit a write
+   * that completed, which may have been acknowledged, and cutting it off would lose it. (Damage
+   * to a last write's seal alone is cut off as torn: its records were read whole, so nothing goes.)
+   */
+  private whyNotTorn(r: BadRecord, last: boolean, bytes: Buffer, offset: number): string | null {
+    if (!last) return 'It is not in the last segment';
+    if (this.mutant === 'unsealed-writes') return validRecordAfter(bytes, offset) ? 'Valid records follow it' : null;
+    if (r.unreadable) return 'A torn write leaves no unreadable sector';
+    if (sealFollows(bytes, offset)) return 'The write holding it was completed (a seal follows it)';
+    if (validRecordAfter(bytes, offset)) return 'Valid records follow it';
+    return null;
+  }
+
   private applyRecord(type: number, payload: Buffer, path: string, offset: number): void {
+    if (type === RecordType.Seal) {
+      // Its payload is its offset, not msgpack; one elsewhere was copied there, not written there.
+      if (!isSealAt(type, payload, offset)) throw new StorageCorruptError(path, offset, 'a seal naming another offset', 'Its checksum matched');
+      return;
+    }
     let value: unknown;
     try {
       // Decoded from a plain Uint8Array view, so entries' data read back as Uint8Array views of
@@ -777,10 +805,9 @@ export class DurableStorage<H> {
   }
 }
 
-/** The records of a batch of saves as one buffer for one write (a lone record as it is: no copy). */
+/** The records of a batch of saves as one buffer for one write, with room for its seal at the end. */
 function batchBytes(batch: readonly SaveJob[], size: number): Buffer {
-  if (batch.length === 1 && batch[0]!.records.length === 1) return batch[0]!.records[0]!;
-  const out = Buffer.allocUnsafe(size);
+  const out = Buffer.allocUnsafe(size + SEAL_RECORD_BYTES);
   let at = 0;
   for (const j of batch) {
     for (const r of j.records) {
@@ -792,14 +819,16 @@ function batchBytes(batch: readonly SaveJob[], size: number): Buffer {
   return out;
 }
 
+type BadRecord = Extract<ReadResult, { kind: 'bad' }> & { readonly unreadable: boolean };
+
 /** A record as read, with one that spans an unreadable sector counted as bad (and blamed on it). */
-function readChecked(bytes: Buffer, offset: number, unreadable: readonly UnreadableRange[], verify: boolean): ReadResult {
+function readChecked(bytes: Buffer, offset: number, unreadable: readonly UnreadableRange[], verify: boolean): Exclude<ReadResult, { kind: 'bad' }> | BadRecord {
   const r = readRecord(bytes, offset, verify);
   if (r.kind === 'end') return r;
   const end = r.kind === 'record' ? r.next : claimedRecordEnd(bytes, offset);
   const bad = unreadableIn(unreadable, offset, Math.max(end, offset + 1));
-  if (bad !== undefined) return { kind: 'bad', why: `unreadable sector at byte ${bad.from} (EIO)` };
-  return r;
+  if (bad !== undefined) return { kind: 'bad', why: `unreadable sector at byte ${bad.from} (EIO)`, unreadable: true };
+  return r.kind === 'bad' ? { ...r, unreadable: false } : r;
 }
 
 /** Entries right after they are read: what the writer wrote (a CRC match says the bytes are). */

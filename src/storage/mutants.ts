@@ -9,6 +9,7 @@ export const STORAGE_MUTANTS = [
   { name: 'skip-dir-fsync', description: 'never fsyncs a directory: after a power loss a new segment, a renamed snapshot or the whole log can vanish with acknowledged saves in it' },
   { name: 'ignore-checksum', description: 'reads records without verifying their CRC: a flipped bit on disk reaches the replica instead of being refused or cut off' },
   { name: 'retry-failed-fsync', description: 'retries a WAL datasync that failed and trusts the retry (fsyncgate): the kernel dropped the failed pages, the retry succeeds with nothing to write, and saves the platter never got are acknowledged' },
+  { name: 'unsealed-writes', description: 'writes without seals and cuts off any bad record at the end of the last segment as a torn write: a flipped bit or an unreadable sector in an acknowledged record loses it, and the member then votes or accepts without it' },
 ] as const satisfies readonly MutantInfo[];
 
 export type StorageMutant = (typeof STORAGE_MUTANTS)[number]['name'];

@@ -35,11 +35,22 @@ export const enum RecordType {
    * stale tail after it) nor the truncation's entries without the snapshot (stale entries before).
    */
   Install = 7,
+  /**
+   * `[u64 offset of this record in its segment]`: the last record of every write to a segment.
+   * A write the disk completed ends with its seal, so damage before a seal is corruption of
+   * something that may have been acknowledged, never a torn write (see sealFollows).
+   */
+  Seal = 8,
 }
+
+/** A Seal record's length field: its type and its u64 offset. */
+const SEAL_LENGTH = 1 + 8;
+/** Bytes of a Seal record. */
+export const SEAL_RECORD_BYTES = RECORD_HEADER_BYTES + SEAL_LENGTH;
 
 /** Types a WAL segment may hold (a record of another type there is damage, not data). */
 export function isWalRecordType(type: number): boolean {
-  return (type >= RecordType.Entries && type <= RecordType.EntriesAt) || type === RecordType.Install;
+  return (type >= RecordType.Entries && type <= RecordType.EntriesAt) || type === RecordType.Install || type === RecordType.Seal;
 }
 
 export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
@@ -60,6 +71,34 @@ export function encodeRecordParts(type: RecordType, parts: readonly Uint8Array[]
     at += p.byteLength;
   }
   return sealRecord(out);
+}
+
+/** Write, into the last SEAL_RECORD_BYTES of `buf`, the seal of a write that lands at segment offset `writeAt`. */
+export function writeSeal(buf: Buffer, writeAt: number): void {
+  const at = buf.length - SEAL_RECORD_BYTES;
+  assert(at >= 0, 'a write has room for its seal');
+  buf.writeUInt32LE(SEAL_LENGTH, at);
+  buf[at + RECORD_HEADER_BYTES] = RecordType.Seal;
+  buf.writeBigUInt64LE(BigInt(writeAt + at), at + RECORD_HEADER_BYTES + 1);
+  buf.writeUInt32LE(crc32(buf.subarray(at + RECORD_HEADER_BYTES, at + SEAL_RECORD_BYTES)), at + 4);
+}
+
+/** Whether a record is a seal written where it lies (a seal-shaped run of bytes elsewhere, e.g. inside a value, is not). */
+export function isSealAt(type: number, payload: Buffer, offset: number): boolean {
+  return type === RecordType.Seal && payload.length === 8 && payload.readBigUInt64LE(0) === BigInt(offset);
+}
+
+/**
+ * Whether a seal written where it lies starts after `from`: the write holding the bad record at
+ * `from` (or a later one) reached the disk whole, so that record was damaged after it was written.
+ */
+export function sealFollows(buf: Buffer, from: number): boolean {
+  for (let o = from + 1; o + SEAL_RECORD_BYTES <= buf.length; o++) {
+    if (buf.readUInt32LE(o) !== SEAL_LENGTH || buf[o + RECORD_HEADER_BYTES] !== RecordType.Seal) continue;
+    const r = readRecord(buf, o);
+    if (r.kind === 'record' && isSealAt(r.type, r.payload, o)) return true;
+  }
+  return false;
 }
 
 /** A record's buffer with its length and type written; the payload and the CRC are the caller's. */

@@ -65,6 +65,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'retry-failed-fsync': { seed: 88 },
     'trust-command-bytes': { seed: 1 },
     'demote-at-once': { seed: 81 },
+    'unsealed-writes': { seed: 180 },
   },
   multipaxos: {
     'ignore-prior-accepted': { seed: 1 },
@@ -77,6 +78,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'skip-dir-fsync': { seed: 1 },
     'ignore-checksum': { seed: 1 },
     'retry-failed-fsync': { seed: 4 },
+    'unsealed-writes': { seed: 1 },
     'trust-command-bytes': { seed: 1 },
   },
   pbft: {
@@ -92,6 +94,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'skip-dir-fsync': { seed: 2 },
     'ignore-checksum': { seed: 5 },
     'retry-failed-fsync': { seed: 6 },
+    'unsealed-writes': { seed: 1 },
     'trust-command-bytes': { seed: 1 },
   },
 };

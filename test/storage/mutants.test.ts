@@ -13,13 +13,13 @@ import type { Index, Term } from '../../src/core/ids.js';
 
 test('STORAGE_MUTANTS: named once each, each with a description', () => {
   const names = STORAGE_MUTANTS.map((m) => m.name);
-  assert.deepEqual(names, ['skip-dir-fsync', 'ignore-checksum', 'retry-failed-fsync']);
+  assert.deepEqual(names, ['skip-dir-fsync', 'ignore-checksum', 'retry-failed-fsync', 'unsealed-writes']);
   assert.equal(new Set(names).size, names.length);
   assert.ok(STORAGE_MUTANTS.every((m) => m.description.length > 20));
 });
 
 test('an unknown mutant name is refused at open', () => {
-  assert.throws(() => openStorage(world(), { mutant: 'no-such-mutant' }), /unknown storage mutant 'no-such-mutant'; known: skip-dir-fsync, ignore-checksum, retry-failed-fsync/);
+  assert.throws(() => openStorage(world(), { mutant: 'no-such-mutant' }), /unknown storage mutant 'no-such-mutant'; known: skip-dir-fsync, ignore-checksum, retry-failed-fsync, unsealed-writes/);
 });
 
 for (const mutant of [undefined, 'skip-dir-fsync'] as const) {
@@ -70,7 +70,7 @@ test('ignore-checksum: a flipped bit in the tail record is no longer cut off; th
   for (let i = 1; i <= 3; i++) save(w, s, { hardState: null, entries: [secret(i)], snapshot: null });
   const seg = `${walDir}/${segmentNames(w)[0]!}`;
   w.fs.flipBit(seg, Buffer.from(w.fs.readFile(seg)).indexOf(Buffer.from(secret(3).data)) + 5);
-  assert.equal(openStorage(w).restored().entries.length, 2, 'the real storage cuts the damaged tail off');
+  assert.throws(() => openStorage(w), StorageCorruptError, 'the real storage refuses the damaged (sealed) tail');
   const w2 = world();
   const s2 = openStorage(w2);
   for (let i = 1; i <= 3; i++) save(w2, s2, { hardState: null, entries: [secret(i)], snapshot: null });
@@ -79,6 +79,21 @@ test('ignore-checksum: a flipped bit in the tail record is no longer cut off; th
   assert.equal(r.restored().entries.length, 3);
   assert.notDeepEqual(r.restored().entries[2]!.data, secret(3).data);
 });
+
+for (const mutant of [undefined, 'unsealed-writes'] as const) {
+  test(`unsealed-writes: a flipped bit in the last, acknowledged write ${mutant === undefined ? 'is refused at open (the real storage)' : 'is cut off as a torn tail and the entry is lost (the mutant)'}`, () => {
+    const w = world();
+    const s = openStorage(w, mutant === undefined ? {} : { mutant });
+    for (let i = 1; i <= 3; i++) save(w, s, { hardState: null, entries: [secret(i)], snapshot: null });
+    const seg = `${walDir}/${segmentNames(w)[0]!}`;
+    w.fs.flipBit(seg, Buffer.from(w.fs.readFile(seg)).indexOf(Buffer.from(secret(3).data)) + 5);
+    if (mutant === undefined) {
+      assert.throws(() => openStorage(w), StorageCorruptError);
+    } else {
+      assert.equal(openStorage(w, { mutant }).restored().entries.length, 2, 'acknowledged entry 3 is gone');
+    }
+  });
+}
 
 for (const mutant of [undefined, 'retry-failed-fsync'] as const) {
   test(`retry-failed-fsync: a save whose datasync failed ${mutant === undefined ? 'fails, and the storage takes no more (the real storage)' : 'is acknowledged after a retry and lost in a power loss (the mutant)'}`, () => {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Index, Term } from '../../src/core/ids.js';
 import type { LogEntry } from '../../src/core/replica.js';
 import { closeAsync, DurableStorage, nodeFileSystem, saveAsync, saveSnapshotAsync, StorageCorruptError, type StorageOptions } from '../../src/storage/index.js';
+import { SEAL_RECORD_BYTES } from '../../src/storage/record.js';
 
 type HS = { term: number; vote: string | null; commit: number };
 const entry = (i: number, t = 1): LogEntry => ({ index: i as Index, term: t as Term, kind: 'command', data: new TextEncoder().encode(`e${i}t${t}`) });
@@ -61,7 +62,7 @@ test('slots written at their index without truncation (Multi-Paxos): single slot
   await closeAsync(again);
 });
 
-for (const [name, cut] of [['mid-header', 3], ['mid-payload', 20], ['bad checksum', -1]] as const) {
+for (const [name, cut] of [['mid-header', 3], ['mid-payload', 20], ['garbage, no seal', -1]] as const) {
   test(`a torn tail (${name}) is cut off and reported; earlier records are intact`, async () => {
     const dir = fresh();
     const s = open(dir);
@@ -70,21 +71,22 @@ for (const [name, cut] of [['mid-header', 3], ['mid-payload', 20], ['bad checksu
     await closeAsync(s);
     const seg = lastSegment(dir);
     const full = readFileSync(seg);
-    // Find where the second record starts: the first record's length field tells us.
-    const firstLen = full.readUInt32LE(0) + 8;
+    // The first write: its record (whose length field tells its size), then its seal.
+    const firstWrite = full.readUInt32LE(0) + 8 + SEAL_RECORD_BYTES;
     if (cut === -1) {
-      const damaged = Buffer.from(full);
+      // The second write's record whole but with its last byte garbled, and its seal never written.
+      const damaged = Buffer.from(full.subarray(0, full.length - SEAL_RECORD_BYTES));
       damaged[damaged.length - 1] = damaged[damaged.length - 1]! ^ 0xff;
       writeFileSync(seg, damaged);
     } else {
-      writeFileSync(seg, full.subarray(0, firstLen + cut));
+      writeFileSync(seg, full.subarray(0, firstWrite + cut));
     }
     const logs: string[] = [];
     const r = open(dir, { logger: (m) => logs.push(m) });
     assert.deepEqual(indexes(r), ['1@1', '2@1', '3@1']);
     assert.equal(r.stats().repairs.length, 1);
     assert.match(logs[0]!, /truncated torn tail/);
-    assert.equal(statSync(seg).size, firstLen, 'the file was truncated to the last good record');
+    assert.equal(statSync(seg).size, firstWrite, 'the file was truncated to the end of the last whole write');
     await saveAsync(r, { hardState: null, entries: range(4, 4, 3), snapshot: null });
     await closeAsync(r);
     const again = open(dir);
@@ -92,6 +94,37 @@ for (const [name, cut] of [['mid-header', 3], ['mid-payload', 20], ['bad checksu
     await closeAsync(again);
   });
 }
+
+test('a sealed last write with a garbled byte is refused, not cut off: it may have been acknowledged', async () => {
+  const dir = fresh();
+  const s = open(dir);
+  await saveAsync(s, { hardState: null, entries: range(1, 3), snapshot: null });
+  await saveAsync(s, { hardState: null, entries: range(4, 6), snapshot: null });
+  await closeAsync(s);
+  const seg = lastSegment(dir);
+  const full = readFileSync(seg);
+  const secondRecord = full.readUInt32LE(0) + 8 + SEAL_RECORD_BYTES;
+  full[full.length - SEAL_RECORD_BYTES - 1] = full[full.length - SEAL_RECORD_BYTES - 1]! ^ 0x01;
+  writeFileSync(seg, full);
+  assert.throws(() => open(dir), (e: Error) => e instanceof StorageCorruptError && e.offset === secondRecord && /a seal follows it/.test(e.message));
+  assert.equal(statSync(seg).size, full.length, 'nothing was cut off');
+});
+
+test('a garbled seal of the last write alone is cut off, and every record of that write is kept', async () => {
+  const dir = fresh();
+  const s = open(dir);
+  await saveAsync(s, { hardState: null, entries: range(1, 3), snapshot: null });
+  await saveAsync(s, { hardState: null, entries: range(4, 6), snapshot: null });
+  await closeAsync(s);
+  const seg = lastSegment(dir);
+  const full = readFileSync(seg);
+  full[full.length - 1] = full[full.length - 1]! ^ 0xff;
+  writeFileSync(seg, full);
+  const r = open(dir);
+  assert.deepEqual(indexes(r), ['1@1', '2@1', '3@1', '4@1', '5@1', '6@1']);
+  assert.equal(statSync(seg).size, full.length - SEAL_RECORD_BYTES);
+  await closeAsync(r);
+});
 
 test('corruption before the tail is refused with a clear error, never skipped', async () => {
   const dir = fresh();
