@@ -20,7 +20,7 @@ export interface PaxosLimits {
   readonly maxBytesPerMessage: number;
   /** Pipelining: slots proposed but not yet chosen; more proposals get TooManyRequests. */
   readonly maxInflightSlots: number;
-  /** Slots re-sent to a stalled acceptor per heartbeat. */
+  /** Slots re-sent per heartbeat to a stalled acceptor that answered since the last one (a silent one gets one slot: a probe). */
   readonly maxCatchUpSlotsPerHeartbeat: number;
   /** Chosen entries handed to the driver per Ready. */
   readonly maxApplyPerReady: number;

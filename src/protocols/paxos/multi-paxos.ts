@@ -116,6 +116,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private next = new Map<NodeId, number>();
   private match = new Map<NodeId, number>();
   private matchAtHeartbeat = new Map<NodeId, number>();
+  /** Leader: acceptors that answered (an Accepted in this ballot) since the last heartbeat. */
+  private answeredSinceHeartbeat = new Set<NodeId>();
   private heardFrom = new Set<NodeId>();
   /** Leader: reads wait until this slot (the leader's own no-op) is chosen. */
   private readFloor: Slot = 0 as Slot;
@@ -509,6 +511,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.next = new Map();
     this.match = new Map();
     this.matchAtHeartbeat = new Map();
+    this.answeredSinceHeartbeat = new Set();
     this.heardFrom = new Set();
     this.pendingReads = [];
     this.readsBelowFloor = [];
@@ -601,6 +604,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private onAccepted(m: Accepted): void {
     if (this.role !== 'leader' || m.ballot !== this.ballot) return;
     this.heardFrom.add(m.from);
+    this.answeredSinceHeartbeat.add(m.from);
     for (const s of m.slots) this.addAck(s, m.from);
     // `match` says the acceptor holds every slot up to it accepted in this ballot, durably (it is
     // computed after the Accepted of each slot was persisted). It counts as an acknowledgement of
@@ -693,16 +697,23 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     return { type: 'accept', from: this.id, to: peer, ballot: this.ballot, entries, commit: this.commitIndex, readRound };
   }
 
-  /** Heartbeat: an Accept to every peer; a peer that made no progress since the last one is sent its missing slots again. */
+  /**
+   * Heartbeat: an Accept to every peer. A peer that made no progress since the last one is sent
+   * its missing slots again: up to maxCatchUpSlotsPerHeartbeat when it answered in between (it
+   * is there, its Accepts were lost), only the first one when it did not (a probe, as Raft's
+   * probe state: a peer that is down or cut off costs one slot per heartbeat, not a window; its
+   * answer to the probe brings the rest).
+   */
   private heartbeat(): void {
     for (const p of this.peers) {
       const match = this.match.get(p) ?? 0;
       const stalled = match < this.lastSlot && match === this.matchAtHeartbeat.get(p);
       this.matchAtHeartbeat.set(p, match);
+      const answered = this.answeredSinceHeartbeat.has(p);
       if (stalled) {
         this.next.set(p, match + 1);
         const before = this.early.length;
-        let budget = this.limits.maxCatchUpSlotsPerHeartbeat;
+        let budget = answered ? this.limits.maxCatchUpSlotsPerHeartbeat : 1;
         while ((this.next.get(p) ?? 0) <= this.lastSlot && budget > 0) budget -= this.sendSlots(p, budget);
         // The last of them carries the read round, as a plain heartbeat would.
         const last = this.early[this.early.length - 1];
@@ -713,6 +724,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       }
       this.early.push(this.accept(p, [], this.readRound));
     }
+    this.answeredSinceHeartbeat.clear();
   }
 
   // ---- reads ------------------------------------------------------------------------------------
