@@ -29,6 +29,12 @@ export interface PaxosLimits {
   /** A leader that hears from no phase-2 quorum for an election timeout steps down. */
   readonly checkQuorum: boolean;
   /**
+   * Ask before phase 1 (PrePrepare, as Raft's pre-vote): a node campaigns only once a phase-1
+   * quorum would promise its ballot, and an acceptor that heard from a leader within an election
+   * timeout says no. A node that rejoins, or was cut off, then cannot depose a healthy leader.
+   */
+  readonly prePrepare: boolean;
+  /**
    * Largest command propose() accepts, in bytes: without one a single proposal could outgrow
    * every Accept and transport frame. The member's limit (ReplicaOptions.maxCommandBytes) when
    * this is not given.
@@ -54,6 +60,7 @@ export const DEFAULT_PAXOS_LIMITS: PaxosLimits = {
   maxApplyPerReady: 1024,
   maxPendingReads: 4096,
   checkQuorum: true,
+  prePrepare: true,
   // etcd's default --max-request-bytes (1.5 MiB) and room for the command's own encoding, as
   // the driver's default maxCommandBytes.
   maxProposalBytes: 1_572_864 + 4096,

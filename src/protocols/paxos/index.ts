@@ -36,6 +36,7 @@ export const multiPaxosProtocol: ProtocolDefinition<PaxosMessage, PaxosHardState
     return {
       maxEntriesPerMessage: random.pick(SIM_BATCH_SIZES),
       checkQuorum: random.chance(0.5),
+      prePrepare: random.chance(0.75),
       electionTimeoutTicks: random.chance(0.5) ? electionTimeoutTicks : Math.max(4, Math.ceil(electionTimeoutTicks / 2)),
     };
   },

@@ -30,7 +30,7 @@ import type {
 import { NO_BALLOT, nextBallot, rankOf, type Ballot } from './ballot.js';
 import { DEFAULT_PAXOS_LIMITS, ENTRY_OVERHEAD_BYTES, MAX_ENTRIES_PER_PROMISE_PART, quorumSizes, type PaxosLimits, type QuorumSizes } from './config.js';
 import type { PaxosMutant } from './mutants.js';
-import type { Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, Prepare, PromiseMsg, Slot } from './types.js';
+import type { Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, PrePrepare, Prepare, PrePromise, PromiseMsg, Slot } from './types.js';
 
 export type MultiPaxosOptions = ReplicaOptions<PaxosHardState> & Partial<PaxosLimits> & {
   /** Flexible Paxos: promises needed in phase 1 (default: a majority). */
@@ -39,7 +39,8 @@ export type MultiPaxosOptions = ReplicaOptions<PaxosHardState> & Partial<PaxosLi
   readonly phase2QuorumSize?: number;
 };
 
-export type MultiPaxosRole = 'follower' | 'candidate' | 'leader';
+/** A pre-candidate asks whether a phase-1 quorum would promise its ballot (PrePrepare) before it campaigns. */
+export type MultiPaxosRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 
 export interface MultiPaxosStatus extends ReplicaStatus {
   readonly role: MultiPaxosRole;
@@ -108,6 +109,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private randomizedTimeout = 0;
   private heartbeatElapsed = 0;
   private promises = new Map<NodeId, PromiseInfo>();
+  /** Pre-candidate: nodes (self included) that would promise its ballot. */
+  private preGrants = new Set<NodeId>();
   /** Parts of promises not yet complete, by acceptor and first slot (see PromiseMsg). */
   private promisePartsFrom = new Map<NodeId, Map<Slot, PromiseMsg>>();
   private fromSlot: Slot = 0 as Slot;
@@ -174,8 +177,9 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.electionElapsed++;
     switch (this.role) {
       case 'follower':
+      case 'pre-candidate':
       case 'candidate':
-        if (this.electionElapsed >= this.randomizedTimeout) this.campaign();
+        if (this.electionElapsed >= this.randomizedTimeout) this.startElection();
         return;
       case 'leader':
         if (++this.heartbeatElapsed >= this.limits.heartbeatIntervalTicks) {
@@ -195,11 +199,14 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   step(m: PaxosMessage): void {
     if (m.to !== this.id || !this.peers.includes(m.from)) return;
-    if (m.ballot > this.highestSeen) this.highestSeen = m.ballot;
+    // (A PrePromise echoes the pre-candidate's own ballot: it says nothing about ballots in use.)
+    if (m.ballot > this.highestSeen && m.type !== 'pre-promise') this.highestSeen = m.ballot;
     switch (m.type) {
       case 'prepare': return this.onPrepare(m);
       case 'promise': return this.onPromise(m);
       case 'nack': return this.onNack(m);
+      case 'pre-prepare': return this.onPrePrepare(m);
+      case 'pre-promise': return this.onPrePromise(m);
       case 'accept': return this.onAccept(m);
       case 'accepted': return this.onAccepted(m);
       case 'install-snapshot': return this.onInstallSnapshot(m);
@@ -354,6 +361,39 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   }
 
   // ---- phase 1 ----------------------------------------------------------------------------------
+
+  /** The election timer ran out: ask first (prePrepare), or campaign at once. */
+  private startElection(): void {
+    if (!this.limits.prePrepare) return this.campaign();
+    this.role = 'pre-candidate';
+    this.ballot = nextBallot(this.highestSeen > this.promised ? this.highestSeen : this.promised, this.rank);
+    this.leaderId = null;
+    this.preGrants = new Set([this.id]);
+    this.promises = new Map();
+    this.promisePartsFrom = new Map();
+    this.dropLeaderState();
+    this.resetElectionTimer();
+    if (this.preGrants.size >= this.quorums.phase1) return this.campaign();
+    for (const p of this.peers) this.msgs.push({ type: 'pre-prepare', from: this.id, to: p, ballot: this.ballot });
+  }
+
+  /**
+   * Would this acceptor promise `m.ballot`? Only if it is above its promise and no leader was heard
+   * within an election timeout (a leader itself says no: it is that leader). Nothing changes here:
+   * not the promise, not the election timer.
+   */
+  private onPrePrepare(m: PrePrepare): void {
+    const leaderAlive = this.role === 'leader' || (this.leaderId !== null && this.electionElapsed < this.limits.electionTimeoutTicks);
+    const granted = m.ballot > this.promised && !leaderAlive;
+    this.msgs.push({ type: 'pre-promise', from: this.id, to: m.from, ballot: m.ballot, granted, promised: this.promised });
+  }
+
+  private onPrePromise(m: PrePromise): void {
+    if (m.promised > this.highestSeen) this.highestSeen = m.promised;
+    if (this.role !== 'pre-candidate' || m.ballot !== this.ballot || !m.granted) return;
+    this.preGrants.add(m.from);
+    if (this.preGrants.size >= this.quorums.phase1) this.campaign();
+  }
 
   private campaign(): void {
     const b = nextBallot(this.highestSeen > this.promised ? this.highestSeen : this.promised, this.rank);

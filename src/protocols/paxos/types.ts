@@ -42,6 +42,27 @@ export interface PromiseMsg extends Envelope {
   readonly snapshot: Snapshot | null;
 }
 
+/**
+ * Before phase 1 (as Raft's pre-vote): would you promise `ballot`? Nothing is recorded by either
+ * side, so a node that cannot win (cut off, or rejoining while a leader is healthy) raises no
+ * acceptor's promise and deposes no one.
+ */
+export interface PrePrepare extends Envelope {
+  readonly type: 'pre-prepare';
+  readonly ballot: Ballot;
+}
+
+/**
+ * The answer to a PrePrepare: `granted` when `ballot` is above the acceptor's promise and it has
+ * not heard from a leader within an election timeout; `promised` says what it holds.
+ */
+export interface PrePromise extends Envelope {
+  readonly type: 'pre-promise';
+  readonly ballot: Ballot;
+  readonly granted: boolean;
+  readonly promised: Ballot;
+}
+
 /** A refusal: the acceptor has promised `promised`, above the ballot it was asked about. */
 export interface Nack extends Envelope {
   readonly type: 'nack';
@@ -93,4 +114,4 @@ export interface ReadIndexResponse extends Envelope {
   readonly index: Slot;
 }
 
-export type PaxosMessage = Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | ReadIndexRequest | ReadIndexResponse;
+export type PaxosMessage = PrePrepare | PrePromise | Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | ReadIndexRequest | ReadIndexResponse;

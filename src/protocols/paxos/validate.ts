@@ -48,6 +48,8 @@ const requestIdProblem = (m: Fields, b: CommonMessageBounds): string | null =>
 
 /** Fields of each Multi-Paxos message type besides from, to and ballot. */
 const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessageBounds) => string | null>> = {
+  'pre-prepare': () => null,
+  'pre-promise': (m) => natFields(m, 'promised') ?? (typeof m['granted'] === 'boolean' ? null : 'granted is not a boolean'),
   prepare: (m) => natFields(m, 'fromSlot'),
   promise: (m, b) => natFields(m, 'chosenThrough', 'fromSlot', 'throughSlot')
     ?? (typeof m['more'] === 'boolean' ? null : 'more is not a boolean')

@@ -43,6 +43,10 @@ function formatAccepted(e: LogEntry): string {
 export function formatMessage(m: PaxosMessage): string {
   const head = `${m.from}->${m.to} ${m.type} ballot=${describeBallot(m.ballot)}`;
   switch (m.type) {
+    case 'pre-prepare':
+      return head;
+    case 'pre-promise':
+      return `${head} ${m.granted ? 'granted' : 'refused'} promised=${describeBallot(m.promised)}`;
     case 'prepare':
       return `${head} from-slot=${m.fromSlot}`;
     case 'promise':
@@ -76,7 +80,7 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
     this.membership = { voters: [...spec.ids], outgoingVoters: [], learners: [] };
     const options: Record<string, unknown> = { ...SCENARIO_DEFAULTS };
     for (const k of ['phase1QuorumSize', 'phase2QuorumSize', ...LIMIT_NAMES]) {
-      if (o.has(k)) options[k] = k === 'checkQuorum' ? boolValue(k, o.get(k)!) : intValue(k, o.get(k)!);
+      if (o.has(k)) options[k] = typeof DEFAULT_PAXOS_LIMITS[k as keyof typeof DEFAULT_PAXOS_LIMITS] === 'boolean' ? boolValue(k, o.get(k)!) : intValue(k, o.get(k)!);
     }
     this.options = options as Partial<MultiPaxosOptions>;
     for (const [id, no] of spec.nodeOptions) refuseUnknown(no, ['mutant'], `node line ${id}`);
@@ -119,6 +123,8 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
     switch (s.role) {
       case 'leader':
         return `leader of ballot ${describeBallot(s.promised)}`;
+      case 'pre-candidate':
+        return `pre-candidate (asking, promised ${describeBallot(s.promised)})`;
       case 'candidate':
         return `candidate (phase 1, promised ${describeBallot(s.promised)})`;
       case 'follower':
