@@ -10,8 +10,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../node/config.js';
+import { QuorateError } from '../core/errors.js';
 import type { ServingNode } from './serving-node.js';
-import { isLeaseResult, isWrite, KvError, validateFields, validateWrites, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
+import { isLeaseResult, isWrite, KvError, ROOT_USER, validateFields, validateWrites, type KvLimits, type KvOutcome, type KvRequest, type KvStateMachine } from '../statemachine/mvcc/index.js';
 import type { ClusterIdentity, MemberConfig } from './cluster-config.js';
 import {
   pbResult, toDeleteRange, toPut, toRange, toTxn,
@@ -33,6 +34,7 @@ import { clusterServiceHandlers } from './cluster-service.js';
 import { maintenanceServiceHandlers } from './maintenance-service.js';
 import { attachMembershipRuntime } from './membership-runtime.js';
 import { BackendQuota, DEFAULT_QUOTA_BACKEND_BYTES } from './quota.js';
+import { AutoCompactor, type AutoCompactionOptions } from './auto-compaction.js';
 import type { MemberContext } from './member-context.js';
 import type { PeerTls } from '../transport/index.js';
 import { httpHandler, listenHttp, SharedClientPort } from './http-endpoints.js';
@@ -82,6 +84,8 @@ export interface EtcdServerOptions {
   readonly progressNotifyIntervalMs?: number;
   /** etcd --quota-backend-bytes (0: etcd's default, 2 GiB). */
   readonly quotaBackendBytes?: number;
+  /** etcd --auto-compaction-mode and --auto-compaction-retention (null or absent: off). */
+  readonly autoCompaction?: AutoCompactionOptions | null;
   /** This member's --name when its node id differs (a member that joined a running cluster). */
   readonly memberName?: string;
   /** Peer TLS material, for asking other members on their peer port. */
@@ -110,6 +114,7 @@ export class EtcdServer {
   private publishTimer: NodeJS.Timeout | null = null;
   private readonly hub: WatchHub;
   private readonly leaseKeeper: LeaseKeeper;
+  private autoCompactor: AutoCompactor | null = null;
 
   private constructor(private readonly options: EtcdServerOptions) {
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
@@ -203,11 +208,13 @@ export class EtcdServer {
     }
     s.detachMembership = attachMembershipRuntime(s.services, options.peerTls ?? null, () => options.onRemoved?.());
     s.publish();
+    if (options.autoCompaction != null) s.startAutoCompaction(options.autoCompaction);
     return s;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.autoCompactor?.stop();
     this.detachMembership?.();
     this.metrics.close();
     for (const l of this.listeners) l.stopAccepting();
@@ -219,6 +226,31 @@ export class EtcdServer {
       this.server.tryShutdown(() => { clearTimeout(force); resolve(); });
     });
     await Promise.all(this.listeners.map((l) => l.close()));
+  }
+
+  /**
+   * The compactor proposes as the server itself: with auth enabled a compaction needs an
+   * administrator, so it names root (which etcd requires to exist, with its role, while auth is on).
+   */
+  private startAutoCompaction(o: AutoCompactionOptions): void {
+    const { kv, node, logger } = this.options;
+    this.autoCompactor = new AutoCompactor(o, {
+      nowMs: () => Date.now(),
+      setTimer: (ms, fn) => {
+        const t = setTimeout(fn, ms);
+        t.unref();
+        return () => clearTimeout(t);
+      },
+      revision: () => kv.store.revision,
+      compactedRevision: () => kv.store.compactRevision,
+      leading: () => node.running && node.status().leading,
+      compact: async (revision) => {
+        const outcome = await this.proposer.propose({ op: 'compact', revision }, kv.auth.enabled ? ROOT_USER : null);
+        if (!outcome.ok) throw new QuorateError('COMPACTED', `compaction to ${revision} refused: ${outcome.error}`);
+      },
+      log: (message, fields) => logger('info', message, fields),
+    });
+    this.autoCompactor.start();
   }
 
   // ---- requests -------------------------------------------------------------------------

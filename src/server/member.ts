@@ -28,6 +28,7 @@ import type { JoinAnswer } from './membership-runtime.js';
 import { access } from 'node:fs/promises';
 import { EtcdServer, type ClientTls } from './etcd-server.js';
 import { DEFAULT_RETRY_POLICY } from './retry.js';
+import type { AutoCompactionOptions } from './auto-compaction.js';
 
 export interface MemberOptions {
   readonly name: string;
@@ -62,6 +63,8 @@ export interface MemberOptions {
   readonly progressNotifyIntervalMs?: number;
   /** etcd --quota-backend-bytes (0 or absent: 2 GiB). */
   readonly quotaBackendBytes?: number;
+  /** etcd --auto-compaction-mode/--auto-compaction-retention (null or absent: off). */
+  readonly autoCompaction?: AutoCompactionOptions | null;
   /** etcd --listen-metrics-urls: extra plain-HTTP listeners for /health and /metrics. */
   readonly listenMetricsUrls?: readonly string[];
   /**
@@ -173,6 +176,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       leaseLimits: { minTtlSeconds: Math.max(1, Math.ceil((1.5 * o.electionTimeoutMs) / 1000)) },
       ...(o.progressNotifyIntervalMs === undefined ? {} : { progressNotifyIntervalMs: o.progressNotifyIntervalMs }),
       ...(o.quotaBackendBytes === undefined ? {} : { quotaBackendBytes: o.quotaBackendBytes }),
+      autoCompaction: o.autoCompaction ?? null,
       memberName: o.name,
       peerTls,
       listenMetrics: (o.listenMetricsUrls ?? []).map((u) => {

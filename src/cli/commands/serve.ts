@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { isLogLevel, textLogger } from '../../node/text-logger.js';
 import { DEFAULT_PROTOCOL, PROTOCOLS, protocolNames } from '../../protocols/registry.js';
 import { startMember, type MemberOptions } from '../../server/index.js';
+import { parseAutoCompaction } from '../../server/auto-compaction.js';
 import { UsageError, type Command } from '../command.js';
 
 const USAGE = () => `usage: quorate serve [flags]   (flags as etcd's; --flag=value or --flag value)
@@ -45,6 +46,10 @@ ${[...PROTOCOLS.values()].map((p) => `                                         $
   --max-txn-ops N                      (default 128)
   --auth-token-ttl SECONDS             lifetime of auth tokens (default 300)
   --quota-backend-bytes N              raise the NOSPACE alarm above this db size (default 0: 2 GiB)
+  --auto-compaction-mode periodic|revision
+                                       (default periodic)
+  --auto-compaction-retention R        periodic: keep this much history (90m, 72h, or hours as a
+                                       number); revision: keep this many revisions (default 0: off)
   --listen-metrics-urls URLS           also serve /health and /metrics here (http:// only; they are
                                        on the client URLs too unless clients use TLS)
   --log-level debug|info|warn|error    (default info)
@@ -55,6 +60,14 @@ Data is durable once a request is answered: every write is fsynced on a majority
 Exit: 0 after a clean stop (SIGINT/SIGTERM), 1 on a fatal error, 3 for bad flags.`;
 
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+function autoCompactionFlags(mode: string, retention: string): ReturnType<typeof parseAutoCompaction> {
+  try {
+    return parseAutoCompaction(mode, retention);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
 
 function positive(flag: string, v: string): number {
   const n = Number(v);
@@ -104,6 +117,8 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'max-txn-ops': { type: 'string', default: '128' },
       'auth-token-ttl': { type: 'string', default: '300' },
       'quota-backend-bytes': { type: 'string', default: '0' },
+      'auto-compaction-mode': { type: 'string', default: 'periodic' },
+      'auto-compaction-retention': { type: 'string', default: '0' },
       'listen-metrics-urls': { type: 'string', default: '' },
       'log-level': { type: 'string', default: 'info' },
       'experimental-watch-progress-notify-interval': { type: 'string', default: '10m' },
@@ -154,6 +169,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     maxTxnOps: positive('max-txn-ops', values['max-txn-ops']),
     authTokenTtlMs: positive('auth-token-ttl', values['auth-token-ttl']) * 1_000,
     quotaBackendBytes: nonNegative('quota-backend-bytes', values['quota-backend-bytes']),
+    autoCompaction: autoCompactionFlags(values['auto-compaction-mode'], values['auto-compaction-retention']),
     listenMetricsUrls: list(values['listen-metrics-urls']),
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),
     progressNotifyIntervalMs: durationMs('experimental-watch-progress-notify-interval', values['experimental-watch-progress-notify-interval']),
