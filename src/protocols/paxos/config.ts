@@ -26,6 +26,10 @@ export interface PaxosLimits {
   readonly maxApplyPerReady: number;
   /** ReadIndex requests waiting for their quorum round. */
   readonly maxPendingReads: number;
+  /** A snapshot travels in chunks of at most this many bytes (and never more than maxBytesPerMessage). */
+  readonly snapshotChunkBytes: number;
+  /** Snapshot chunks sent to an acceptor beyond what it acknowledged. */
+  readonly maxInflightSnapshotChunks: number;
   /** A leader that hears from no phase-2 quorum for an election timeout steps down. */
   readonly checkQuorum: boolean;
   /**
@@ -47,6 +51,8 @@ export interface PaxosLimits {
  * counted against maxBytesPerMessage, so that many small values cannot outgrow a frame either.
  */
 export const ENTRY_OVERHEAD_BYTES = 64;
+/** Largest snapshot an acceptor assembles from chunks. */
+export const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 /** Slots per Promise part, whatever their size (a peer refuses a Promise of more than MAX_ENTRIES_PER_PROMISE). */
 export const MAX_ENTRIES_PER_PROMISE_PART = 4096;
 
@@ -59,6 +65,8 @@ export const DEFAULT_PAXOS_LIMITS: PaxosLimits = {
   maxCatchUpSlotsPerHeartbeat: 512,
   maxApplyPerReady: 1024,
   maxPendingReads: 4096,
+  snapshotChunkBytes: 64 * 1024,
+  maxInflightSnapshotChunks: 4,
   checkQuorum: true,
   prePrepare: true,
   // etcd's default --max-request-bytes (1.5 MiB) and room for the command's own encoding, as

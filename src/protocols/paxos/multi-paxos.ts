@@ -25,12 +25,12 @@ import { NotLeader, QuorateError, TooManyRequests } from '../../core/errors.js';
 import type { Index, NodeId } from '../../core/ids.js';
 import type { Random } from '../../core/prng.js';
 import type {
-  LogEntry, Membership, Persist, ProposeResult, ReadState, Ready, Replica, ReplicaOptions, ReplicaStatus, Snapshot,
+  LogEntry, Membership, Persist, ProposeResult, ReadState, Ready, Replica, ReplicaOptions, ReplicaStatus, Snapshot, SnapshotMeta,
 } from '../../core/replica.js';
 import { NO_BALLOT, nextBallot, rankOf, type Ballot } from './ballot.js';
-import { DEFAULT_PAXOS_LIMITS, ENTRY_OVERHEAD_BYTES, MAX_ENTRIES_PER_PROMISE_PART, quorumSizes, type PaxosLimits, type QuorumSizes } from './config.js';
+import { DEFAULT_PAXOS_LIMITS, ENTRY_OVERHEAD_BYTES, MAX_ENTRIES_PER_PROMISE_PART, MAX_SNAPSHOT_BYTES, quorumSizes, type PaxosLimits, type QuorumSizes } from './config.js';
 import type { PaxosMutant } from './mutants.js';
-import type { Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, PrePrepare, Prepare, PrePromise, PromiseMsg, Slot } from './types.js';
+import type { Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, PrePrepare, Prepare, PrePromise, PromiseMsg, Slot, SnapshotAck } from './types.js';
 
 export type MultiPaxosOptions = ReplicaOptions<PaxosHardState> & Partial<PaxosLimits> & {
   /** Flexible Paxos: promises needed in phase 1 (default: a majority). */
@@ -119,6 +119,13 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private next = new Map<NodeId, number>();
   private match = new Map<NodeId, number>();
   private matchAtHeartbeat = new Map<NodeId, number>();
+  /**
+   * Leader: snapshot transfers under way, by acceptor. `sent` bytes have gone, `acked` the acceptor
+   * holds in order; `ackedAtHeartbeat` tells a stalled transfer (resent from `acked`).
+   */
+  private snapshotSends = new Map<NodeId, { meta: SnapshotMeta; data: Uint8Array; sent: number; acked: number; finalSent: boolean; ackedAtHeartbeat: number }>();
+  /** Acceptor: the snapshot being received, its chunks in order. */
+  private incoming: { meta: SnapshotMeta; chunks: Uint8Array[]; received: number } | null = null;
   /** Leader: acceptors that answered (an Accepted in this ballot) since the last heartbeat. */
   private answeredSinceHeartbeat = new Set<NodeId>();
   private heardFrom = new Set<NodeId>();
@@ -210,6 +217,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       case 'accept': return this.onAccept(m);
       case 'accepted': return this.onAccepted(m);
       case 'install-snapshot': return this.onInstallSnapshot(m);
+      case 'snapshot-ack': return this.onSnapshotAck(m);
       case 'read-index':
         if (this.role === 'leader' && this.pendingReads.length + this.readsBelowFloor.length < this.limits.maxPendingReads) this.requestRead(m.requestId, m.from);
         return;
@@ -551,6 +559,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.next = new Map();
     this.match = new Map();
     this.matchAtHeartbeat = new Map();
+    this.snapshotSends = new Map();
     this.answeredSinceHeartbeat = new Set();
     this.heardFrom = new Set();
     this.pendingReads = [];
@@ -581,15 +590,69 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     else this.msgs.push(reply);
   }
 
+  /**
+   * A chunk of the leader's snapshot. Chunks are taken in order only: one that does not start
+   * where the received ones end (a duplicate, or one after a lost chunk) is answered with what is
+   * held, and the leader resends from there. The last one installs the snapshot (if it is still
+   * ahead of what is known chosen); the Accepted that follows leaves after it is durable.
+   */
   private onInstallSnapshot(m: InstallSnapshot): void {
     if (m.ballot < this.promised) {
       this.msgs.push({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
       return;
     }
     this.followLeader(m.ballot, m.from);
-    if (m.snapshot.meta.index > this.commitIndex) this.installSnapshot(m.snapshot);
+    const ack = (received: number, done: boolean): void => {
+      this.msgs.push({ type: 'snapshot-ack', from: this.id, to: m.from, ballot: m.ballot, index: m.meta.index as Slot, received, done });
+    };
+    if (m.meta.index <= this.commitIndex) {
+      // Known chosen already (an earlier transfer finished, or the log caught up): nothing to take.
+      this.incoming = null;
+      this.learnCommit(m.commit, m.ballot);
+      ack(0, true);
+      this.msgs.push({ type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, slots: [], match: this.matchIn(m.ballot), readRound: 0 });
+      return;
+    }
+    let inc = this.incoming;
+    if (inc === null || inc.meta.index !== m.meta.index || inc.meta.term !== m.meta.term) {
+      if (m.offset !== 0) return ack(0, false);
+      inc = this.incoming = { meta: m.meta, chunks: [], received: 0 };
+    }
+    if (m.offset !== inc.received) return ack(inc.received, false);
+    if (inc.received + m.chunk.byteLength > MAX_SNAPSHOT_BYTES) {
+      this.incoming = null;
+      return ack(0, false);
+    }
+    inc.chunks.push(m.chunk);
+    inc.received += m.chunk.byteLength;
+    if (!m.done) return ack(inc.received, false);
+    this.incoming = null;
+    this.installSnapshot({ meta: inc.meta, data: concatChunks(inc.chunks, inc.received) });
     this.learnCommit(m.commit, m.ballot);
+    ack(inc.received, true);
     this.msgs.push({ type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, slots: [], match: this.matchIn(m.ballot), readRound: 0 });
+  }
+
+  /** Leader: an acceptor's progress through a snapshot transfer; the window moves on. */
+  private onSnapshotAck(m: SnapshotAck): void {
+    if (this.role !== 'leader' || m.ballot !== this.ballot) return;
+    this.heardFrom.add(m.from);
+    this.answeredSinceHeartbeat.add(m.from);
+    const t = this.snapshotSends.get(m.from);
+    if (t === undefined || t.meta.index !== m.index) return;
+    if (m.done) {
+      this.snapshotSends.delete(m.from);
+      return;
+    }
+    if (m.received < t.acked || m.received > t.sent) {
+      // It lost what it had (a restart), or names bytes never sent: start again from what it holds.
+      t.acked = Math.min(m.received, t.sent);
+      t.sent = t.acked;
+      t.finalSent = false;
+    } else {
+      t.acked = m.received;
+    }
+    this.sendSnapshotChunks(m.from);
   }
 
   private followLeader(b: Ballot, from: NodeId): void {
@@ -711,8 +774,13 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private sendSlots(peer: NodeId, budget: number): number {
     const from = this.next.get(peer) ?? this.lastSlot + 1;
     if (from <= this.snapshotIndex && this.snapshot !== null) {
-      const m: InstallSnapshot = { type: 'install-snapshot', from: this.id, to: peer, ballot: this.ballot, snapshot: this.snapshot, commit: this.commitIndex };
-      this.early.push(m);
+      // The slots it lacks were compacted: they go as the snapshot, in chunks, while the slots
+      // after it follow as Accepts (an acceptor takes slots out of order).
+      const t = this.snapshotSends.get(peer);
+      if (t === undefined || t.meta.index !== this.snapshot.meta.index) {
+        this.snapshotSends.set(peer, { meta: this.snapshot.meta, data: this.snapshot.data, sent: 0, acked: 0, finalSent: false, ackedAtHeartbeat: -1 });
+      }
+      this.sendSnapshotChunks(peer);
       this.next.set(peer, this.snapshotIndex + 1);
       return this.snapshotIndex - from + 1;
     }
@@ -733,6 +801,25 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     return Math.max(1, entries.length);
   }
 
+  /** The next chunks of `peer`'s snapshot transfer, up to maxInflightSnapshotChunks beyond what it acknowledged. */
+  private sendSnapshotChunks(peer: NodeId): void {
+    const t = this.snapshotSends.get(peer);
+    if (t === undefined) return;
+    const chunkBytes = Math.max(1, Math.min(this.limits.snapshotChunkBytes, this.limits.maxBytesPerMessage));
+    const windowEnd = t.acked + this.limits.maxInflightSnapshotChunks * chunkBytes;
+    const size = t.data.byteLength;
+    while (!t.finalSent && t.sent < windowEnd) {
+      const end = Math.min(t.sent + chunkBytes, size);
+      const done = end === size;
+      this.early.push({
+        type: 'install-snapshot', from: this.id, to: peer, ballot: this.ballot, meta: t.meta,
+        offset: t.sent, chunk: t.data.subarray(t.sent, end), done, commit: this.commitIndex,
+      });
+      t.sent = end;
+      t.finalSent = done;
+    }
+  }
+
   private accept(peer: NodeId, entries: readonly LogEntry[], readRound: number): Accept {
     return { type: 'accept', from: this.id, to: peer, ballot: this.ballot, entries, commit: this.commitIndex, readRound };
   }
@@ -745,6 +832,16 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * answer to the probe brings the rest).
    */
   private heartbeat(): void {
+    // A snapshot transfer that made no progress since the last heartbeat lost a chunk (or its
+    // acknowledgement): it goes again from what the acceptor holds.
+    for (const [p, t] of this.snapshotSends) {
+      if (t.acked === t.ackedAtHeartbeat) {
+        t.sent = t.acked;
+        t.finalSent = false;
+        this.sendSnapshotChunks(p);
+      }
+      t.ackedAtHeartbeat = t.acked;
+    }
     for (const p of this.peers) {
       const match = this.match.get(p) ?? 0;
       const stalled = match < this.lastSlot && match === this.matchAtHeartbeat.get(p);
@@ -831,4 +928,16 @@ function definedOnly(o: object): Partial<PaxosLimits> {
     if (v !== undefined) out[k] = v;
   }
   return out as Partial<PaxosLimits>;
+}
+
+/** The chunks of a snapshot as one buffer. */
+function concatChunks(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }

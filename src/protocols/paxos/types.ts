@@ -3,7 +3,7 @@
  * Promise (1a/1b), phase 2 is Accept / Accepted (2a/2b). A slot is a position in the log.
  */
 import type { Index } from '../../core/ids.js';
-import type { Envelope, LogEntry, Snapshot } from '../../core/replica.js';
+import type { Envelope, LogEntry, Snapshot, SnapshotMeta } from '../../core/replica.js';
 import type { Ballot } from './ballot.js';
 
 export type Slot = Index;
@@ -91,12 +91,28 @@ export interface Accepted extends Envelope {
   readonly readRound: number;
 }
 
-/** Catch-up for an acceptor behind the leader's compaction point. */
+/**
+ * Catch-up for an acceptor behind the leader's compaction point: the snapshot's data in chunks of
+ * at most snapshotChunkBytes, `offset` the first byte of this one, `done` on the last; a few in
+ * flight at a time (maxInflightSnapshotChunks), each acknowledged by a SnapshotAck.
+ */
 export interface InstallSnapshot extends Envelope {
   readonly type: 'install-snapshot';
   readonly ballot: Ballot;
-  readonly snapshot: Snapshot;
+  readonly meta: SnapshotMeta;
+  readonly offset: number;
+  readonly chunk: Uint8Array;
+  readonly done: boolean;
   readonly commit: Slot;
+}
+
+/** How much of the snapshot at `index` the acceptor holds in order (`received` bytes); `done` once installed. */
+export interface SnapshotAck extends Envelope {
+  readonly type: 'snapshot-ack';
+  readonly ballot: Ballot;
+  readonly index: Slot;
+  readonly received: number;
+  readonly done: boolean;
 }
 
 /** A follower asks the leader for a read point on behalf of its client. */
@@ -114,4 +130,4 @@ export interface ReadIndexResponse extends Envelope {
   readonly index: Slot;
 }
 
-export type PaxosMessage = PrePrepare | PrePromise | Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | ReadIndexRequest | ReadIndexResponse;
+export type PaxosMessage = PrePrepare | PrePromise | Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | SnapshotAck | ReadIndexRequest | ReadIndexResponse;

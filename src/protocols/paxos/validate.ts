@@ -4,7 +4,7 @@
  * and read rounds are safe non-negative integers; entries, slots and promises are bounded.
  */
 import {
-  boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, firstBadItem, isBoundedArray, isName, isNat, isObject, logEntryProblem,
+  boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, firstBadItem, isBoundedArray, isBytes, isName, isNat, isObject, logEntryProblem,
   natFields, snapshotProblem, validatorByType, type CommonMessageBounds, type Fields, type MessageValidator,
 } from '../../core/validate.js';
 import { DEFAULT_PAXOS_LIMITS } from './config.js';
@@ -64,7 +64,12 @@ const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessag
     if (!isBoundedArray(slots, b.maxEntriesPerAccept)) return `slots is not an array of at most ${b.maxEntriesPerAccept}`;
     return firstBadItem(slots, 'slots', (s) => (isNat(s) && s >= 1 ? null : 'not a positive integer'));
   },
-  'install-snapshot': (m, b) => natFields(m, 'commit') ?? snapshotProblem(m['snapshot'], b),
+  'install-snapshot': (m, b) => natFields(m, 'commit', 'offset')
+    ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean')
+    ?? (isBytes(m['chunk']) ? null : 'chunk is not bytes')
+    // The snapshot's metadata travels alone here (its data in chunks): check it with empty data.
+    ?? snapshotProblem({ meta: m['meta'], data: new Uint8Array(0) }, b),
+  'snapshot-ack': (m) => natFields(m, 'index', 'received') ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean'),
   'read-index': (m, b) => requestIdProblem(m, b),
   'read-index-response': (m, b) => requestIdProblem(m, b) ?? natFields(m, 'index'),
 };

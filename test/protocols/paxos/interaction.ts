@@ -58,7 +58,9 @@ export function formatMessage(m: PaxosMessage): string {
     case 'accepted':
       return `${head} slots=[${m.slots.join(',')}] match=${m.match}${m.readRound > 0 ? ` read=${m.readRound}` : ''}`;
     case 'install-snapshot':
-      return `${head} snapshot=${m.snapshot.meta.index} commit=${m.commit}`;
+      return `${head} snapshot=${m.meta.index} bytes=${m.offset}..${m.offset + m.chunk.byteLength}${m.done ? ' done' : ''} commit=${m.commit}`;
+    case 'snapshot-ack':
+      return `${head} snapshot=${m.index} received=${m.received}${m.done ? ' done' : ''}`;
     case 'read-index':
       return `${head} id=${m.requestId}`;
     case 'read-index-response':
