@@ -35,6 +35,11 @@ import { maintenanceServiceHandlers } from './maintenance-service.js';
 import { attachMembershipRuntime } from './membership-runtime.js';
 import { BackendQuota, DEFAULT_QUOTA_BACKEND_BYTES } from './quota.js';
 import { AutoCompactor, type AutoCompactionOptions } from './auto-compaction.js';
+import { CorruptionChecker, type HashAnswer, type PeerToCheck } from './corruption-check.js';
+import { hashKv } from './state-hashes.js';
+import { currentMembers } from './member-context.js';
+import { parseUrl } from './cluster-config.js';
+import { askToJoin } from '../transport/index.js';
 import type { MemberContext } from './member-context.js';
 import type { PeerTls } from '../transport/index.js';
 import { httpHandler, listenHttp, SharedClientPort } from './http-endpoints.js';
@@ -86,6 +91,8 @@ export interface EtcdServerOptions {
   readonly quotaBackendBytes?: number;
   /** etcd --auto-compaction-mode and --auto-compaction-retention (null or absent: off). */
   readonly autoCompaction?: AutoCompactionOptions | null;
+  /** etcd --experimental-corrupt-check-time: the leader compares HashKV with every member this often (0 or absent: off). */
+  readonly corruptCheckIntervalMs?: number;
   /** This member's --name when its node id differs (a member that joined a running cluster). */
   readonly memberName?: string;
   /** Peer TLS material, for asking other members on their peer port. */
@@ -94,6 +101,16 @@ export interface EtcdServerOptions {
   readonly listenMetrics?: readonly { host: string; port: number }[];
   /** Called when this member applies its own removal from the cluster. */
   readonly onRemoved?: () => void;
+}
+
+/** A member that does not answer the corruption check's question within this is skipped that round. */
+export const CORRUPT_CHECK_QUERY_TIMEOUT_MS = 5_000;
+
+/** A peer's answer to the hashkv question, checked for shape (it came off the network). */
+function hashAnswer(a: unknown): HashAnswer | { error: string } {
+  const x = a as Partial<HashAnswer> & { error?: unknown };
+  if (typeof x === 'object' && x !== null && Number.isSafeInteger(x.hash) && Number.isSafeInteger(x.compactRevision)) return { hash: x.hash!, compactRevision: x.compactRevision! };
+  return { error: typeof x?.error === 'string' ? x.error : 'a malformed hashkv answer' };
 }
 
 type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
@@ -115,6 +132,7 @@ export class EtcdServer {
   private readonly hub: WatchHub;
   private readonly leaseKeeper: LeaseKeeper;
   private autoCompactor: AutoCompactor | null = null;
+  private corruptionChecker: CorruptionChecker | null = null;
 
   private constructor(private readonly options: EtcdServerOptions) {
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
@@ -189,6 +207,11 @@ export class EtcdServer {
     this.server.addService(electionService().service, electionHandlers(ctx));
   }
 
+  /** The member's replicated store (for code that embeds a member, and for tests). */
+  get kv(): KvStateMachine {
+    return this.options.kv;
+  }
+
   static async start(options: EtcdServerOptions): Promise<EtcdServer> {
     const s = new EtcdServer(options);
     const credentials = options.tls === null
@@ -209,12 +232,14 @@ export class EtcdServer {
     s.detachMembership = attachMembershipRuntime(s.services, options.peerTls ?? null, () => options.onRemoved?.());
     s.publish();
     if (options.autoCompaction != null) s.startAutoCompaction(options.autoCompaction);
+    if ((options.corruptCheckIntervalMs ?? 0) > 0) s.startCorruptionCheck(options.corruptCheckIntervalMs!);
     return s;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.autoCompactor?.stop();
+    this.corruptionChecker?.stop();
     this.detachMembership?.();
     this.metrics.close();
     for (const l of this.listeners) l.stopAccepting();
@@ -251,6 +276,35 @@ export class EtcdServer {
       log: (message, fields) => logger('info', message, fields),
     });
     this.autoCompactor.start();
+  }
+
+  private startCorruptionCheck(intervalMs: number): void {
+    const { kv, node, logger } = this.options;
+    const peerTls = this.options.peerTls ?? null;
+    const peers = (): PeerToCheck[] => currentMembers(this.services)
+      .filter((m) => m.nodeId !== this.services.selfNodeId && m.peerUrls.length > 0)
+      .map((m) => ({
+        memberId: m.id,
+        ask: async (revision: number) => hashAnswer(await askToJoin(parseUrl(m.peerUrls[0]!, 'peer URL'), { kind: 'hashkv', revision }, peerTls, CORRUPT_CHECK_QUERY_TIMEOUT_MS)),
+      }));
+    this.corruptionChecker = new CorruptionChecker(intervalMs, {
+      setTimer: (ms, fn) => {
+        const t = setTimeout(fn, ms);
+        t.unref();
+        return () => clearTimeout(t);
+      },
+      leading: () => node.running && node.status().leading,
+      revision: () => kv.store.revision,
+      localHash: (revision) => hashKv(kv.store, revision),
+      peers,
+      alarmed: () => new Set(kv.cluster.alarmList().filter((a) => a.alarm === 'CORRUPT').map((a) => a.memberId)),
+      raise: async (memberId) => {
+        const outcome = await this.proposer.propose({ op: 'alarm', action: 'activate', memberId, alarm: 'CORRUPT' });
+        if (!outcome.ok) throw new QuorateError('UNAVAILABLE', `the CORRUPT alarm was refused: ${outcome.error}`);
+      },
+      log: (level, message, fields) => logger(level, message, fields),
+    });
+    this.corruptionChecker.start();
   }
 
   // ---- requests -------------------------------------------------------------------------

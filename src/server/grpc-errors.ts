@@ -21,6 +21,7 @@ const KV_ERROR_STATUS: Readonly<Record<KvErrorKind, Status>> = {
   'lease-ttl-too-large': Status.OUT_OF_RANGE,
   'too-many-leases': Status.RESOURCE_EXHAUSTED,
   'no-space': Status.RESOURCE_EXHAUSTED,
+  'corrupt': Status.DATA_LOSS,
   'malformed-command': Status.INVALID_ARGUMENT,
 };
 

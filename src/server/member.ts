@@ -65,6 +65,8 @@ export interface MemberOptions {
   readonly quotaBackendBytes?: number;
   /** etcd --auto-compaction-mode/--auto-compaction-retention (null or absent: off). */
   readonly autoCompaction?: AutoCompactionOptions | null;
+  /** etcd --experimental-corrupt-check-time in ms (0 or absent: off). */
+  readonly corruptCheckIntervalMs?: number;
   /** etcd --listen-metrics-urls: extra plain-HTTP listeners for /health and /metrics. */
   readonly listenMetricsUrls?: readonly string[];
   /**
@@ -177,6 +179,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       ...(o.progressNotifyIntervalMs === undefined ? {} : { progressNotifyIntervalMs: o.progressNotifyIntervalMs }),
       ...(o.quotaBackendBytes === undefined ? {} : { quotaBackendBytes: o.quotaBackendBytes }),
       autoCompaction: o.autoCompaction ?? null,
+      ...(o.corruptCheckIntervalMs === undefined ? {} : { corruptCheckIntervalMs: o.corruptCheckIntervalMs }),
       memberName: o.name,
       peerTls,
       listenMetrics: (o.listenMetricsUrls ?? []).map((u) => {

@@ -20,6 +20,8 @@ import { askToJoin, type PeerTls } from '../transport/index.js';
 import { nodeId } from '../core/ids.js';
 import { parseUrl } from './cluster-config.js';
 import { currentMembers, type MemberContext } from './member-context.js';
+import type { HashAnswer } from './corruption-check.js';
+import { hashKv } from './state-hashes.js';
 
 /** What a running member answers a joining member (see transport/join.ts). */
 export interface JoinAnswer {
@@ -87,8 +89,10 @@ export function attachMembershipRuntime(ctx: MemberContext, peerTls: PeerTls | n
   };
 }
 
-function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | { error: string; removed?: boolean } {
-  const q = query as { peerUrls?: unknown; memberId?: unknown };
+/** A peer-port question: a joining member's (the default), or the leader's corruption check (`kind: 'hashkv'`). */
+function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | HashAnswer | { error: string; removed?: boolean } {
+  const q = query as { peerUrls?: unknown; memberId?: unknown; kind?: unknown; revision?: unknown };
+  if (q.kind === 'hashkv') return answerHashKv(ctx, q.revision);
   if (typeof q.memberId === 'string' && ctx.kv.cluster.wasRemoved(q.memberId)) return { error: `member ${q.memberId} was removed from the cluster`, removed: true };
   if (!Array.isArray(q.peerUrls)) return { error: 'a join query names the joining member\'s peer URLs' };
   const wanted = [...(q.peerUrls as string[])].map(String).sort().join(',');
@@ -105,4 +109,15 @@ function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | { error: s
     members: members.map((m) => ({ nodeId: m.nodeId, id: m.id, peerUrls: [...m.peerUrls] })),
     learners: members.filter((m) => m.isLearner).map((m) => m.nodeId),
   };
+}
+
+/** This member's HashKV at `revision`, for the leader's corruption check (see corruption-check.ts). */
+function answerHashKv(ctx: MemberContext, revision: unknown): HashAnswer | { error: string } {
+  if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 1) return { error: 'a hashkv query names a revision' };
+  try {
+    return hashKv(ctx.kv.store, revision);
+  } catch (err) {
+    // Not applied that far yet, or compacted past it: skipped this round.
+    return { error: (err as Error).message };
+  }
 }

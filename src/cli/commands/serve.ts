@@ -46,6 +46,9 @@ ${[...PROTOCOLS.values()].map((p) => `                                         $
   --max-txn-ops N                      (default 128)
   --auth-token-ttl SECONDS             lifetime of auth tokens (default 300)
   --quota-backend-bytes N              raise the NOSPACE alarm above this db size (default 0: 2 GiB)
+  --experimental-corrupt-check-time DURATION
+                                       the leader compares HashKV with every member this often and
+                                       raises the CORRUPT alarm on a mismatch (default 0s: off)
   --auto-compaction-mode periodic|revision
                                        (default periodic)
   --auto-compaction-retention R        periodic: keep this much history (90m, 72h, or hours as a
@@ -118,6 +121,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
       'auth-token-ttl': { type: 'string', default: '300' },
       'quota-backend-bytes': { type: 'string', default: '0' },
       'auto-compaction-mode': { type: 'string', default: 'periodic' },
+      'experimental-corrupt-check-time': { type: 'string', default: '0s' },
       'auto-compaction-retention': { type: 'string', default: '0' },
       'listen-metrics-urls': { type: 'string', default: '' },
       'log-level': { type: 'string', default: 'info' },
@@ -169,6 +173,7 @@ export function parseServeFlags(argv: string[]): MemberOptions | 'help' {
     maxTxnOps: positive('max-txn-ops', values['max-txn-ops']),
     authTokenTtlMs: positive('auth-token-ttl', values['auth-token-ttl']) * 1_000,
     quotaBackendBytes: nonNegative('quota-backend-bytes', values['quota-backend-bytes']),
+    corruptCheckIntervalMs: /^0(ms|s|m|h)?$/.test(values['experimental-corrupt-check-time']) ? 0 : durationMs('experimental-corrupt-check-time', values['experimental-corrupt-check-time']),
     autoCompaction: autoCompactionFlags(values['auto-compaction-mode'], values['auto-compaction-retention']),
     listenMetricsUrls: list(values['listen-metrics-urls']),
     logger: textLogger(level, (line) => process.stderr.write(prefix + line)),

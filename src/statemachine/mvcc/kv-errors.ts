@@ -18,6 +18,7 @@ export type KvErrorKind =
   | 'lease-ttl-too-large'
   | 'too-many-leases'
   | 'no-space'
+  | 'corrupt'
   | 'malformed-command';
 
 export const KV_ERROR_MESSAGES: Readonly<Record<KvErrorKind, string>> = {
@@ -36,6 +37,7 @@ export const KV_ERROR_MESSAGES: Readonly<Record<KvErrorKind, string>> = {
   // etcd has no such limit; quorate's is MAX_LEASES (statemachine/mvcc/leases.ts).
   'too-many-leases': 'etcdserver: too many requests: too many leases exist; revoke some and retry',
   'no-space': 'etcdserver: mvcc: database space exceeded',
+  'corrupt': 'etcdserver: corrupt cluster',
   // etcd has no such error (its apply loop panics on an entry it cannot decode); quorate answers
   // bytes in the log that are no command it knows with this, on every member alike.
   'malformed-command': 'etcdserver: malformed request: the log entry is no command this server can apply',

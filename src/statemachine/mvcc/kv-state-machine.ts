@@ -145,12 +145,17 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const denied = this.auth.checkRequest(user, request);
     if (denied !== null) return { ok: false, error: denied };
+    // While a CORRUPT alarm is raised, nothing more is written (etcd's corrupt applier): the
+    // members disagree about what they hold, and every write would build on that.
+    if (this.cluster.hasAlarm('CORRUPT') && request.op !== 'range' && !(request.op === 'txn' && isReadOnlyTxn(request))) return { ok: false, error: 'corrupt' };
     // While the NOSPACE alarm is raised, writes that add data are refused (deletes free space).
     if (this.cluster.hasAlarm('NOSPACE') && writesData(request)) return { ok: false, error: 'no-space' };
     return this.execute(request);
   }
 
   private applyLease(user: AuthUser, request: LeaseRequest, origin: string | undefined): KvOutcome {
+    // etcd's corrupt applier refuses grants and revokes (expiry and keep-alive go on).
+    if ((request.op === 'lease-grant' || request.op === 'lease-revoke') && this.cluster.hasAlarm('CORRUPT')) return { ok: false, error: 'corrupt' };
     if (request.op === 'lease-expire' && this.leaseExpiryQuorum > 1) {
       const lease = this.leases.get(request.id);
       if (lease === null) return { ok: false, error: 'lease-not-found' };
@@ -298,6 +303,11 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       session.results.delete(oldest.value);
     }
   }
+}
+
+/** A txn none of whose branches writes. */
+function isReadOnlyTxn(req: Extract<KvRequest, { op: 'txn' }>): boolean {
+  return [...req.success, ...req.failure].every((op) => op.op === 'range' || (op.op === 'txn' && isReadOnlyTxn(op)));
 }
 
 /** Refused while a NOSPACE alarm is active (etcd's capped applier): puts, and txns holding a put. */
