@@ -128,6 +128,12 @@ export class DurableStorage<H> {
   /** Segment numbers on disk, ascending; the last is the one open for appending. */
   private segments: number[] = [];
   private segmentSize = 0;
+  /**
+   * Whether the last segment, as open found it, is empty or ends with a seal. When not (a torn
+   * write cut off after its whole records, a seal torn, a log written before seals), the startup
+   * job seals what open restored, or a flipped bit in it would later read as a torn write.
+   */
+  private tailSealed = true;
   /** The open segment: owned by the running job (and open() before the first one). */
   private fd: Fd | null = null;
   /** A snapshot temp file being written, so a failure can release it. */
@@ -519,6 +525,7 @@ export class DurableStorage<H> {
    * torn-tail repair is a truncation that must not come undone) and the snapshot directory's
    * entries (the snapshot restored may have been renamed by a process that died before its
    * directory fsync). Older segments need nothing: each was datasynced before the writer moved on.
+   * Then, if the last segment does not end with a seal (see tailSealed), a seal for what it holds.
    */
   private *startupSteps(created: readonly string[]): Generator<Step> {
     const dirs = new Set<string>();
@@ -528,6 +535,13 @@ export class DurableStorage<H> {
     dirs.add(this.walDir);
     dirs.add(this.snapDir);
     for (const d of [...dirs].sort()) yield this.dirSyncStep(d);
+    yield this.datasyncSegmentStep();
+    if (this.tailSealed || this.segmentSize === 0 || this.mutant === 'unsealed-writes') return;
+    // After the datasync above, not before: one unsynced write per segment at a time (a seal
+    // persisted before the records it follows would make them look acknowledged).
+    const seal = Buffer.alloc(SEAL_RECORD_BYTES);
+    writeSeal(seal, this.segmentSize);
+    yield this.writeSegmentStep(seal);
     yield this.datasyncSegmentStep();
   }
 
@@ -688,6 +702,7 @@ export class DurableStorage<H> {
       const last = i === this.segments.length - 1;
       const { bytes, unreadable } = readLocatingBadSectors(this.fs, path);
       let offset = 0;
+      let sealedHere = true;
       for (;;) {
         const r = readChecked(bytes, offset, unreadable, verify);
         if (r.kind === 'end') break;
@@ -701,8 +716,10 @@ export class DurableStorage<H> {
           break;
         }
         this.applyRecord(r.type, r.payload, path, offset);
+        sealedHere = r.type === RecordType.Seal;
         offset = r.next;
       }
+      if (last) this.tailSealed = sealedHere;
     });
     // A snapshot recorded in the WAL must exist as a file, or the log before it is gone for good.
     this.bridgeWithUnnamedSnapshot();

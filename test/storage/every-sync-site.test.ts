@@ -27,6 +27,7 @@ const SITES = [
   'datasync segment: first batch in a rotated segment',
   'datasync segment: compaction restatement',
   'datasync segment: startup (what open replayed)',
+  'datasync segment: startup seal (what open restored had none)',
   'datasync snapshot temp file',
   'fsyncDir wal/: segment created (rotation)',
   'fsyncDir wal/: segments deleted (compaction)',
@@ -70,6 +71,7 @@ class SyncSites implements FileSystem {
       if (f.writes.length === 0) return this.startup ? 'datasync segment: startup (what open replayed)' : 'datasync segment: nothing written (unclassified)';
       const first = readRecord(Buffer.from(f.writes[0]!), 0);
       if (first.kind === 'record' && first.type === RecordType.Snapshot) return 'datasync segment: compaction restatement';
+      if (first.kind === 'record' && first.type === RecordType.Seal) return 'datasync segment: startup seal (what open restored had none)';
       if (f.created && !f.synced) return 'datasync segment: first batch in a rotated segment';
       return 'datasync segment: group commit';
     }
@@ -226,8 +228,34 @@ const STEPS: readonly ((r: Run) => void)[] = [
     reopen(r);
     ok(r, (d) => r.s.sync(d));
   },
+  (r) => {
+    // A power loss tore a save's seal and kept its records whole: open cuts the seal off, restores
+    // the records and seals them.
+    const segment = `${walDir}/${r.model.readdir(walDir).sort().at(-1)!}`;
+    const size = r.model.size(segment);
+    r.s.save({ hardState: hs(3, 11, null), entries: [entry(12, 3, 40)], snapshot: null }, () => {});
+    assert.ok(r.model.size(segment) > size, 'written at once (no rotation), its datasync still to come');
+    r.model.powerLoss({ files: 'kept', dirs: 'kept' });
+    r.model.truncate(segment, r.model.size(segment) - 1);
+    reopen(r);
+    ok(r, (d) => r.s.sync(d));
+  },
   (r) => ok(r, (d) => r.s.save({ hardState: hs(3, 11, null), entries: [entry(12, 3, 380)], snapshot: null }, d)), // rotates again
 ];
+
+/** Whether the last segment is empty or ends with a seal (what every completed step leaves durable). */
+function tailSealed(m: ModelFileSystem): boolean {
+  const segment = `${walDir}/${m.readdir(walDir).sort().at(-1)!}`;
+  const buf = Buffer.from(m.readFile(segment));
+  let type = RecordType.Seal as number;
+  for (let o = 0; o < buf.length; ) {
+    const rec = readRecord(buf, o);
+    if (rec.kind !== 'record') return false;
+    type = rec.type;
+    o = rec.next;
+  }
+  return type === RecordType.Seal;
+}
 
 function start(skipped: Site | null): Run {
   const clock = new VirtualClock();
@@ -249,6 +277,7 @@ function cutAfter(k: number, skipped: Site | null): string | null {
   r.model.powerLoss({ files: 'lost', dirs: 'lost' });
   const namesAfter = names(r.model);
   if (namesAfter !== namesBefore) return `file names came undone: ${namesBefore} -> ${namesAfter}`;
+  if (!tailSealed(r.model)) return 'the last segment does not end with a seal';
   let after: RestoredState<HS>;
   try {
     after = DurableStorage.open<HS>(r.model, DIR, OPTIONS).restored();
