@@ -697,6 +697,9 @@ export class DurableStorage<H> {
   private replay(): void {
     this.segments = this.fs.readdir(this.walDir).map((f) => SEGMENT.exec(f)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
     const verify = this.mutant !== 'ignore-checksum';
+    // Whether the log's writer seals its writes: a seal was read, or no record was (a new log).
+    let sawSeal = false;
+    let sawRecord = false;
     this.segments.forEach((seg, i) => {
       const path = this.segmentPath(seg);
       const last = i === this.segments.length - 1;
@@ -707,7 +710,7 @@ export class DurableStorage<H> {
         const r = readChecked(bytes, offset, unreadable, verify);
         if (r.kind === 'end') break;
         if (r.kind === 'bad') {
-          const notTorn = this.whyNotTorn(r, last, bytes, offset);
+          const notTorn = this.whyNotTorn(r, last, sawSeal || !sawRecord, bytes, offset);
           if (notTorn !== null) throw new StorageCorruptError(path, offset, r.why, notTorn);
           this.fs.truncate(path, offset);
           const note = `wal: truncated torn tail at ${path} offset ${offset} (${bytes.length - offset} bytes: ${r.why})`;
@@ -717,6 +720,8 @@ export class DurableStorage<H> {
         }
         this.applyRecord(r.type, r.payload, path, offset);
         sealedHere = r.type === RecordType.Seal;
+        sawSeal ||= sealedHere;
+        sawRecord = true;
         offset = r.next;
       }
       if (last) this.tailSealed = sealedHere;
@@ -734,13 +739,20 @@ export class DurableStorage<H> {
    * and never a record after it. Every write ends with a seal: damage before a seal hit a write
    * that completed, which may have been acknowledged, and cutting it off would lose it. (Damage
    * to a last write's seal alone is cut off as torn: its records were read whole, so nothing goes.)
+   *
+   * Valid records after it (two faults: the seal is damaged too) are looked for, in a log whose
+   * writer seals (`sealing`), only after where the bad record claims to end: inside it, a torn
+   * write's surviving part holds what was written there, and a value written there may carry the
+   * bytes of a valid record. A log written before seals has only that search to tell damage in
+   * the middle of its last segment, a length field included, so it searches right after.
    */
-  private whyNotTorn(r: BadRecord, last: boolean, bytes: Buffer, offset: number): string | null {
+  private whyNotTorn(r: BadRecord, last: boolean, sealing: boolean, bytes: Buffer, offset: number): string | null {
     if (!last) return 'It is not in the last segment';
     if (this.mutant === 'unsealed-writes') return validRecordAfter(bytes, offset) ? 'Valid records follow it' : null;
     if (r.unreadable) return 'A torn write leaves no unreadable sector';
     if (sealFollows(bytes, offset)) return 'The write holding it was completed (a seal follows it)';
-    if (validRecordAfter(bytes, offset)) return 'Valid records follow it';
+    const from = sealing ? Math.max(offset, claimedRecordEnd(bytes, offset) - 1) : offset;
+    if (validRecordAfter(bytes, from)) return 'Valid records follow it';
     return null;
   }
 
