@@ -78,7 +78,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'skip-dir-fsync': { seed: 1 },
     'ignore-checksum': { seed: 1 },
     'retry-failed-fsync': { seed: 4 },
-    'unsealed-writes': { seed: 1 },
+    'unsealed-writes': { seed: 7 },
     'trust-command-bytes': { seed: 1 },
   },
   pbft: {
