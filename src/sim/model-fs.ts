@@ -14,7 +14,9 @@
  *   callbacks still pending never run (a write not yet completed never happened).
  * - powerLoss(): what is durable survives, plus, as the plan or the seed chooses, part of the
  *   rest: of a file's unsynced writes a prefix (the last one torn at a sector boundary, or with
- *   garbage up to the end of its sector), or a later write without an earlier one; of a
+ *   garbage up to the end of its sector), or a later write without an earlier one, or a write
+ *   kept but for some of its whole sectors (a disk persists one write's sectors in any order until
+ *   the datasync returns: they read as what was there before, zeros past the old end); of a
  *   directory's unsynced changes a prefix (the rest revert: a file created, renamed into place or
  *   unlinked without a directory fsync comes undone).
  * - Read faults, on demand or by probability per read: a flipped bit (bit rot, in every copy of
@@ -57,7 +59,7 @@ export const DEFAULT_MODEL_FS_OPTIONS = {
  * What a power loss keeps of a file's writes since its last datasync. `seeded`: one of the
  * others, chosen by the seed per file.
  */
-export type UnsyncedWritesFate = 'seeded' | 'lost' | 'kept' | 'prefix' | 'torn-at-sector' | 'torn-with-garbage' | 'reordered';
+export type UnsyncedWritesFate = 'seeded' | 'lost' | 'kept' | 'prefix' | 'torn-at-sector' | 'torn-with-garbage' | 'reordered' | 'sector-holes';
 /** What a power loss keeps of a directory's changes since its last fsync. `seeded`: a prefix of seeded length. */
 export type DirChangesFate = 'seeded' | 'lost' | 'kept';
 
@@ -591,12 +593,14 @@ export class ModelFileSystem implements FileSystem {
       const choices: UnsyncedWritesFate[] = ['lost', 'kept', 'prefix', 'torn-with-garbage'];
       if (tearable.length > 0) choices.push('torn-at-sector');
       if (writes.length >= 2) choices.push('reordered');
+      if (writes.some((op) => wholeSectors(op).length > 0)) choices.push('sector-holes');
       fate = this.random.pick(choices);
     }
     if (fate === 'torn-at-sector' && tearable.length === 0) fate = 'prefix'; // no write spans a boundary
     // Only a write of at least one byte can be torn (a zero-length write has no byte to cut at).
     if (fate === 'torn-with-garbage' && !writes.some((op) => op.length > 0)) fate = 'prefix';
     if (fate === 'reordered' && writes.length < 2) fate = 'lost';
+    if (fate === 'sector-holes' && !writes.some((op) => wholeSectors(op).length > 0)) fate = 'prefix';
     let kept = 0;
     let detail = '';
     const apply = (op: FileOp): void => {
@@ -641,6 +645,25 @@ export class ModelFileSystem implements FileSystem {
         durable.write(cut, garbage);
         kept += cut - op.offset;
         detail = ` (change ${i + 1} of ${ops.length} torn at byte ${cut}, garbage to byte ${garbageEnd})`;
+        break;
+      }
+      case 'sector-holes': {
+        const holed = ops.map((op, i) => (op.kind === 'write' && wholeSectors(op).length > 0 ? i : -1)).filter((i) => i >= 0);
+        const i = this.random.pick(holed);
+        const op = ops[i]!;
+        assert(op.kind === 'write', 'a holed change is a write');
+        ops.slice(0, i).forEach(apply);
+        const sectors = this.random.shuffle(wholeSectors(op)).slice(0, this.random.int(1, Math.min(3, wholeSectors(op).length)));
+        // What those sectors held before the write (zeros past the old end of the file).
+        const view = durable.view();
+        const before = sectors.map((at) => view.slice(at, Math.min(at + SECTOR_BYTES, view.length)));
+        apply(op);
+        sectors.forEach((at, k) => {
+          const old = new Uint8Array(SECTOR_BYTES);
+          old.set(before[k]!);
+          durable.write(at, old);
+        });
+        detail = ` (change ${i + 1} of ${ops.length} kept but for its sectors at ${[...sectors].sort((a, b) => a - b).join(',')})`;
         break;
       }
       case 'reordered': {
@@ -779,6 +802,13 @@ function describeDirOp(op: DirOp): string {
 }
 
 /** Absolute sector boundaries strictly inside a write (where it can tear with whole sectors either side). */
+/** Starts of the sectors a write covers whole. */
+function wholeSectors(op: WriteOp): number[] {
+  const out: number[] = [];
+  for (let at = Math.ceil(op.offset / SECTOR_BYTES) * SECTOR_BYTES; at + SECTOR_BYTES <= op.offset + op.length; at += SECTOR_BYTES) out.push(at);
+  return out;
+}
+
 function interiorBoundaries(op: WriteOp): number[] {
   const out: number[] = [];
   for (let b = (Math.floor(op.offset / SECTOR_BYTES) + 1) * SECTOR_BYTES; b < op.offset + op.length; b += SECTOR_BYTES) out.push(b);

@@ -30,7 +30,7 @@ import { emptyEntries, putAt } from './entries.js';
 import type { Done, Fd, FileSystem } from './fs.js';
 import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
 import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
-import { assertFramed, claimedRecordEnd, encodeRecord, isSealAt, readRecord, RecordType, SEAL_RECORD_BYTES, sealFollows, validRecordAfter, writeSeal, type ReadResult } from './record.js';
+import { assertFramed, claimedRecordEnd, encodeRecord, maxSealBytes, mismatchedPieces, nextSeal, readRecord, RecordType, sealAt, validRecordAfter, writeSeal, type ReadResult } from './record.js';
 import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
 import { runSteps, syncStep, type Step } from './steps.js';
 import { encodeEntries, encodeInstall, encodeRestatement } from './wal-records.js';
@@ -314,7 +314,7 @@ export class DurableStorage<H> {
           n++;
         }
         this.batch = this.jobs.splice(0, n) as SaveJob[];
-        this.append(batchBytes(this.batch, size), this.batchWritten$);
+        this.append(batchBytes(this.batch, size), size, this.batchWritten$);
         return;
       }
       case 'task': {
@@ -404,15 +404,16 @@ export class DurableStorage<H> {
   }
 
   /**
-   * Records appended to the open segment (rotating first if they would overflow it), sealed (the
-   * last SEAL_RECORD_BYTES of `buf` are left for it), then datasynced. The common case, no rotation, is a write and a datasync chained by hand: it runs
+   * Records appended to the open segment (rotating first if they would overflow it), sealed (`buf`
+   * holds `recordBytes` of records and room for the seal after them, see maxSealBytes), then
+   * datasynced. The common case, no rotation, is a write and a datasync chained by hand: it runs
    * for every group commit, and a generator of steps per batch was a measurable share of the
    * simulator's time.
    */
-  private append(buf: Buffer, done: Done): void {
-    const rotate = this.segmentSize > 0 && this.segmentSize + buf.length > this.o.segmentBytes;
-    writeSeal(buf, rotate ? 0 : this.segmentSize);
-    if (this.mutant === 'unsealed-writes') buf = buf.subarray(0, buf.length - SEAL_RECORD_BYTES);
+  private append(records: Buffer, recordBytes: number, done: Done): void {
+    const rotate = this.segmentSize > 0 && this.segmentSize + records.length > this.o.segmentBytes;
+    const sealed = writeSeal(records, recordBytes, rotate ? 0 : this.segmentSize);
+    const buf = records.subarray(0, this.mutant === 'unsealed-writes' ? recordBytes : sealed);
     assertFramed(buf);
     if (rotate) {
       runSteps(this.rotateThenAppendSteps(buf), done);
@@ -539,9 +540,9 @@ export class DurableStorage<H> {
     if (this.tailSealed || this.segmentSize === 0 || this.mutant === 'unsealed-writes') return;
     // After the datasync above, not before: one unsynced write per segment at a time (a seal
     // persisted before the records it follows would make them look acknowledged).
-    const seal = Buffer.alloc(SEAL_RECORD_BYTES);
-    writeSeal(seal, this.segmentSize);
-    yield this.writeSegmentStep(seal);
+    // A seal of an empty write: everything before it was durable before it was written.
+    const seal = Buffer.alloc(maxSealBytes(0));
+    yield this.writeSegmentStep(seal.subarray(0, writeSeal(seal, 0, this.segmentSize)));
     yield this.datasyncSegmentStep();
   }
 
@@ -574,10 +575,12 @@ export class DurableStorage<H> {
   private *compactionSteps(snapshot: Snapshot, restatement: readonly Buffer[]): Generator<Step> {
     yield* this.snapshotFileSteps(snapshot);
     yield* this.rotateSteps();
-    const buf = Buffer.concat([...restatement, Buffer.alloc(SEAL_RECORD_BYTES)]);
-    writeSeal(buf, this.segmentSize);
+    const recordBytes = restatement.reduce((n, r) => n + r.length, 0);
+    const records = Buffer.concat([...restatement, Buffer.alloc(maxSealBytes(recordBytes))]);
+    const sealed = writeSeal(records, recordBytes, this.segmentSize);
+    const buf = records.subarray(0, this.mutant === 'unsealed-writes' ? recordBytes : sealed);
     assertFramed(buf);
-    yield this.writeSegmentStep(this.mutant === 'unsealed-writes' ? buf.subarray(0, buf.length - SEAL_RECORD_BYTES) : buf);
+    yield this.writeSegmentStep(buf);
     yield this.datasyncSegmentStep();
     yield syncStep(() => {
       const keep = this.segments[this.segments.length - 1]!;
@@ -750,7 +753,18 @@ export class DurableStorage<H> {
     if (!last) return 'It is not in the last segment';
     if (this.mutant === 'unsealed-writes') return validRecordAfter(bytes, offset) ? 'Valid records follow it' : null;
     if (r.unreadable) return 'A torn write leaves no unreadable sector';
-    if (sealFollows(bytes, offset)) return 'The write holding it was completed (a seal follows it)';
+    const seal = nextSeal(bytes, offset);
+    if (seal !== null) {
+      if (offset < seal.writeStart) return 'The write holding it was completed (a later write was sealed after it)';
+      if (seal.end !== bytes.length) return 'The write holding it was completed (a later write follows it)';
+      // The last write: a disk may persist its sectors in any order until its datasync returns,
+      // the seal's sector among them. Sectors that read as zeros where the write put other bytes
+      // were never written (torn); any other difference is damage to what was written.
+      const pieces = mismatchedPieces(bytes, seal);
+      if (pieces.some((p) => !p.zero)) return `The write holding it was completed (the bytes at ${pieces.find((p) => !p.zero)!.from} differ from what its seal says was written, and are not an unwritten sector)`;
+      if (pieces.length === 0) return 'The write holding it was completed (every sector matches its seal)';
+      return null;
+    }
     const from = sealing ? Math.max(offset, claimedRecordEnd(bytes, offset) - 1) : offset;
     if (validRecordAfter(bytes, from)) return 'Valid records follow it';
     return null;
@@ -759,7 +773,7 @@ export class DurableStorage<H> {
   private applyRecord(type: number, payload: Buffer, path: string, offset: number): void {
     if (type === RecordType.Seal) {
       // Its payload is its offset, not msgpack; one elsewhere was copied there, not written there.
-      if (!isSealAt(type, payload, offset)) throw new StorageCorruptError(path, offset, 'a seal naming another offset', 'Its checksum matched');
+      if (sealAt(type, payload, offset) === null) throw new StorageCorruptError(path, offset, 'a seal naming another offset', 'Its checksum matched');
       return;
     }
     let value: unknown;
@@ -836,7 +850,7 @@ export class DurableStorage<H> {
 
 /** The records of a batch of saves as one buffer for one write, with room for its seal at the end. */
 function batchBytes(batch: readonly SaveJob[], size: number): Buffer {
-  const out = Buffer.allocUnsafe(size + SEAL_RECORD_BYTES);
+  const out = Buffer.allocUnsafe(size + maxSealBytes(size));
   let at = 0;
   for (const j of batch) {
     for (const r of j.records) {

@@ -38,15 +38,38 @@ export const enum RecordType {
   /**
    * `[u64 offset of this record in its segment]`: the last record of every write to a segment.
    * A write the disk completed ends with its seal, so damage before a seal is corruption of
-   * something that may have been acknowledged, never a torn write (see sealFollows).
+   * something that may have been acknowledged, never a torn write; except in the last write, whose
+   * sectors the disk may have persisted out of order: its seal's sector CRCs tell (see mismatchedPieces).
    */
   Seal = 8,
 }
 
-/** A Seal record's length field: its type and its u64 offset. */
-const SEAL_LENGTH = 1 + 8;
-/** Bytes of a Seal record. */
-export const SEAL_RECORD_BYTES = RECORD_HEADER_BYTES + SEAL_LENGTH;
+/**
+ * A seal's payload: [u64 its own offset in the segment][u64 where its write began][u32 CRC-32 of
+ * each SEAL_SECTOR_BYTES-aligned piece of the write, in order]. The CRCs tell, for the last write
+ * of a segment, sectors that never reached the platter (zeros where the write put something else:
+ * the disk persisted the write's sectors out of order before its datasync returned, a torn write)
+ * from sectors damaged after they were written (anything else: corruption).
+ */
+const SEAL_FIXED_PAYLOAD = 8 + 8;
+/** The granularity of a seal's sector CRCs: the smallest sector a disk writes atomically. */
+export const SEAL_SECTOR_BYTES = 512;
+
+/** The SEAL_SECTOR_BYTES-aligned pieces of the file range [from, to), as [start, end) pairs. */
+export function sealPieces(from: number, to: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let at = from; at < to; ) {
+    const end = Math.min(to, (Math.floor(at / SEAL_SECTOR_BYTES) + 1) * SEAL_SECTOR_BYTES);
+    out.push([at, end]);
+    at = end;
+  }
+  return out;
+}
+
+/** The most bytes the seal of a write of `bytes` bytes takes (the pieces depend on where it lands). */
+export function maxSealBytes(bytes: number): number {
+  return RECORD_HEADER_BYTES + 1 + SEAL_FIXED_PAYLOAD + 4 * (Math.ceil(bytes / SEAL_SECTOR_BYTES) + 1);
+}
 
 /** Types a WAL segment may hold (a record of another type there is damage, not data). */
 export function isWalRecordType(type: number): boolean {
@@ -73,32 +96,70 @@ export function encodeRecordParts(type: RecordType, parts: readonly Uint8Array[]
   return sealRecord(out);
 }
 
-/** Write, into the last SEAL_RECORD_BYTES of `buf`, the seal of a write that lands at segment offset `writeAt`. */
-export function writeSeal(buf: Buffer, writeAt: number): void {
-  const at = buf.length - SEAL_RECORD_BYTES;
-  assert(at >= 0, 'a write has room for its seal');
-  buf.writeUInt32LE(SEAL_LENGTH, at);
+/**
+ * Seal a write: `buf` holds its records in [0, recordBytes) and room for the seal after them (see
+ * maxSealBytes); the write lands at segment offset `writeAt`. Writes the seal after the records
+ * and returns the write's length, seal included.
+ */
+export function writeSeal(buf: Buffer, recordBytes: number, writeAt: number): number {
+  const at = recordBytes;
+  const pieces = sealPieces(writeAt, writeAt + recordBytes);
+  const length = 1 + SEAL_FIXED_PAYLOAD + 4 * pieces.length;
+  assert(at + RECORD_HEADER_BYTES + length <= buf.length, 'a write has room for its seal');
+  buf.writeUInt32LE(length, at);
   buf[at + RECORD_HEADER_BYTES] = RecordType.Seal;
-  buf.writeBigUInt64LE(BigInt(writeAt + at), at + RECORD_HEADER_BYTES + 1);
-  buf.writeUInt32LE(crc32(buf.subarray(at + RECORD_HEADER_BYTES, at + SEAL_RECORD_BYTES)), at + 4);
+  const p = at + RECORD_HEADER_BYTES + 1;
+  buf.writeBigUInt64LE(BigInt(writeAt + at), p);
+  buf.writeBigUInt64LE(BigInt(writeAt), p + 8);
+  pieces.forEach(([from, to], i) => buf.writeUInt32LE(crc32(buf.subarray(from - writeAt, to - writeAt)), p + SEAL_FIXED_PAYLOAD + 4 * i));
+  buf.writeUInt32LE(crc32(buf.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length)), at + 4);
+  return at + RECORD_HEADER_BYTES + length;
 }
 
-/** Whether a record is a seal written where it lies (a seal-shaped run of bytes elsewhere, e.g. inside a value, is not). */
-export function isSealAt(type: number, payload: Buffer, offset: number): boolean {
-  return type === RecordType.Seal && payload.length === 8 && payload.readBigUInt64LE(0) === BigInt(offset);
+/** A seal as read: where its write began and the CRC of each piece of it. */
+export interface Seal {
+  readonly offset: number;
+  /** Where the seal record ends. */
+  readonly end: number;
+  readonly writeStart: number;
+  readonly pieceCrcs: readonly number[];
+}
+
+/** The seal a record's payload holds, if it is one written where it lies (a seal-shaped run of bytes elsewhere, e.g. inside a value, is not). */
+export function sealAt(type: number, payload: Buffer, offset: number): Seal | null {
+  if (type !== RecordType.Seal || payload.length < SEAL_FIXED_PAYLOAD || (payload.length - SEAL_FIXED_PAYLOAD) % 4 !== 0) return null;
+  if (payload.readBigUInt64LE(0) !== BigInt(offset)) return null;
+  const writeStart = Number(payload.readBigUInt64LE(8));
+  if (!(writeStart <= offset) || sealPieces(writeStart, offset).length !== (payload.length - SEAL_FIXED_PAYLOAD) / 4) return null;
+  const pieceCrcs: number[] = [];
+  for (let q = SEAL_FIXED_PAYLOAD; q < payload.length; q += 4) pieceCrcs.push(payload.readUInt32LE(q));
+  return { offset, end: offset + RECORD_HEADER_BYTES + 1 + payload.length, writeStart, pieceCrcs };
+}
+
+/** The first seal written where it lies that starts after `from`, if any. */
+export function nextSeal(buf: Buffer, from: number): Seal | null {
+  for (let o = from + 1; o + RECORD_HEADER_BYTES + 1 + SEAL_FIXED_PAYLOAD <= buf.length; o++) {
+    if (buf[o + RECORD_HEADER_BYTES] !== RecordType.Seal) continue;
+    const r = readRecord(buf, o);
+    if (r.kind !== 'record') continue;
+    const seal = sealAt(r.type, r.payload, o);
+    if (seal !== null) return seal;
+  }
+  return null;
 }
 
 /**
- * Whether a seal written where it lies starts after `from`: the write holding the bad record at
- * `from` (or a later one) reached the disk whole, so that record was damaged after it was written.
+ * The pieces of a sealed write whose bytes do not match their CRC: `zero` when the piece reads all
+ * zeros (a sector the disk never wrote), else damaged after it was written.
  */
-export function sealFollows(buf: Buffer, from: number): boolean {
-  for (let o = from + 1; o + SEAL_RECORD_BYTES <= buf.length; o++) {
-    if (buf.readUInt32LE(o) !== SEAL_LENGTH || buf[o + RECORD_HEADER_BYTES] !== RecordType.Seal) continue;
-    const r = readRecord(buf, o);
-    if (r.kind === 'record' && isSealAt(r.type, r.payload, o)) return true;
-  }
-  return false;
+export function mismatchedPieces(buf: Buffer, seal: Seal): { from: number; to: number; zero: boolean }[] {
+  const out: { from: number; to: number; zero: boolean }[] = [];
+  sealPieces(seal.writeStart, seal.offset).forEach(([from, to], i) => {
+    const bytes = buf.subarray(from, to);
+    if (crc32(bytes) === seal.pieceCrcs[i]) return;
+    out.push({ from, to, zero: bytes.every((b) => b === 0) });
+  });
+  return out;
 }
 
 /** A record's buffer with its length and type written; the payload and the CRC are the caller's. */

@@ -62,7 +62,7 @@ test('a flipped bit in the middle of the last segment, with valid records after 
   const last = segmentPath(w, -1);
   const third = recordOffsets(w, last)[2]!;
   w.fs.flipBit(last, third + 20);
-  assert.throws(() => openStorage(w), (e: Error) => e instanceof StorageCorruptError && e.offset === third && /a seal follows it/.test(e.message));
+  assert.throws(() => openStorage(w), (e: Error) => e instanceof StorageCorruptError && e.offset === third && /a later write follows it/.test(e.message));
 });
 
 test('a flipped bit in the last record of the last segment: refused (its write was sealed), nothing cut off', () => {
@@ -73,7 +73,7 @@ test('a flipped bit in the last record of the last segment: refused (its write w
   const size = w.fs.size(last);
   w.fs.flipBit(last, tail + 30);
   assert.throws(() => openStorage(w), (e: Error) =>
-    e instanceof StorageCorruptError && e.file === last && e.offset === tail && /checksum mismatch/.test(e.message) && /a seal follows it/.test(e.message));
+    e instanceof StorageCorruptError && e.file === last && e.offset === tail && /checksum mismatch/.test(e.message) && /differ from what its seal says was written/.test(e.message));
   assert.equal(w.fs.size(last), size, 'nothing was cut off');
 });
 

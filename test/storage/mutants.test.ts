@@ -46,7 +46,7 @@ const secret = (i: number): LogEntry => ({ index: i as Index, term: 1 as Term, k
 for (const mutant of [undefined, 'ignore-checksum'] as const) {
   test(`ignore-checksum: a flipped bit in an old segment's entry ${mutant === undefined ? 'is refused (the real storage)' : 'reaches the replica (the mutant)'}`, () => {
     const w = world();
-    const s = openStorage(w, { segmentBytes: 250 }); // two saves per segment
+    const s = openStorage(w, { segmentBytes: 300 }); // two saves per segment
     for (let i = 1; i <= 8; i++) save(w, s, { hardState: null, entries: [secret(i)], snapshot: null });
     const first = `${walDir}/${segmentNames(w)[0]!}`;
     const at = Buffer.from(w.fs.readFile(first)).indexOf(Buffer.from(secret(2).data));

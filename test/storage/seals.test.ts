@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { packTransient } from '../../src/core/codec.js';
 import { SECTOR_BYTES } from '../../src/storage/fs.js';
 import { StorageCorruptError } from '../../src/storage/durable-storage.js';
-import { encodeRecord, readRecord, RecordType, SEAL_RECORD_BYTES } from '../../src/storage/record.js';
+import { encodeRecord, readRecord, RecordType } from '../../src/storage/record.js';
+import { lastSealStart } from './seal-offsets.js';
 import { entry, filled, indexes, openStorage, save, segmentNames, strictPowerLoss, sync, walDir, world, type HS, type World } from './model-world.js';
 import type { Index, Term } from '../../src/core/ids.js';
 import type { LogEntry } from '../../src/core/replica.js';
@@ -111,7 +112,7 @@ test('a torn write whose surviving part holds a value carrying a valid record is
   assert.ok(inside > 0, 'the value is in the write');
   // What a power loss tearing the write at the first sector boundary after the value's record leaves.
   const cut = Math.ceil((inside + RECORD_IN_A_VALUE.length) / SECTOR_BYTES) * SECTOR_BYTES;
-  assert.ok(cut < bytes.length - SEAL_RECORD_BYTES, 'the cut is inside the write, before its seal');
+  assert.ok(cut < lastSealStart(bytes), 'the cut is inside the write, before its seal');
   w.fs.truncate(segment, cut);
   const r = openStorage(w);
   assert.deepEqual(indexes(r), ['1@1', '2@1', '3@1', '4@1']);
@@ -159,18 +160,16 @@ test('a log written before seals: a length field in the middle of its last segme
   assert.throws(() => openStorage(w), (e: Error) => e instanceof StorageCorruptError && e.offset === second && /runs past the end/.test(e.message) && /Valid records follow it/.test(e.message));
 });
 
-test('a write whose last sector reached the platter and a middle one did not (a zero-filled hole): a torn write, not a refusal', {
-  todo: 'one write ends with its own seal, and a disk may persist a write\'s sectors in any order before its datasync returns: see src/storage/README.md',
-}, () => {
+test('a write whose last sector reached the platter and a middle one did not (a zero-filled hole): a torn write, not a refusal', () => {
   const w = world(1, { syncLatencyMs: 5 });
   const { segment, writeAt } = unsyncedFifthSave(w, entry(5, 1, 3 * SECTOR_BYTES));
   w.fs.powerLoss({ files: 'kept', dirs: 'kept' });
   // The platter as a power loss during the datasync may leave it: the write's second sector never written.
   const bytes = Buffer.from(w.fs.readFile(segment));
   const hole = (Math.floor(writeAt / SECTOR_BYTES) + 2) * SECTOR_BYTES;
-  assert.ok(hole + SECTOR_BYTES < bytes.length - SEAL_RECORD_BYTES, 'the hole is inside the write, before its seal');
+  assert.ok(hole + SECTOR_BYTES < lastSealStart(bytes), 'the hole is inside the write, before its seal');
   bytes.fill(0, hole, hole + SECTOR_BYTES);
   rewrite(w, segment, bytes);
-  const r = openStorage(w); // refuses today: "a seal follows it"
+  const r = openStorage(w);
   assert.deepEqual(indexes(r), ['1@1', '2@1', '3@1', '4@1']);
 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Index, Term } from '../../src/core/ids.js';
 import type { LogEntry } from '../../src/core/replica.js';
 import { closeAsync, DurableStorage, nodeFileSystem, saveAsync, saveSnapshotAsync, StorageCorruptError, type StorageOptions } from '../../src/storage/index.js';
-import { SEAL_RECORD_BYTES } from '../../src/storage/record.js';
+import { lastSealStart, sealStarts } from './seal-offsets.js';
 
 type HS = { term: number; vote: string | null; commit: number };
 const entry = (i: number, t = 1): LogEntry => ({ index: i as Index, term: t as Term, kind: 'command', data: new TextEncoder().encode(`e${i}t${t}`) });
@@ -71,11 +71,11 @@ for (const [name, cut] of [['mid-header', 3], ['mid-payload', 20], ['garbage, no
     await closeAsync(s);
     const seg = lastSegment(dir);
     const full = readFileSync(seg);
-    // The first write: its record (whose length field tells its size), then its seal.
-    const firstWrite = full.readUInt32LE(0) + 8 + SEAL_RECORD_BYTES;
+    // The first write: its record, then its seal (the second write starts where the first seal ends).
+    const firstWrite = readRecordEnd(full, sealStarts(full)[0]!);
     if (cut === -1) {
       // The second write's record whole but with its last byte garbled, and its seal never written.
-      const damaged = Buffer.from(full.subarray(0, full.length - SEAL_RECORD_BYTES));
+      const damaged = Buffer.from(full.subarray(0, lastSealStart(full)));
       damaged[damaged.length - 1] = damaged[damaged.length - 1]! ^ 0xff;
       writeFileSync(seg, damaged);
     } else {
@@ -103,14 +103,15 @@ test('a sealed last write with a garbled byte is refused, not cut off: it may ha
   await closeAsync(s);
   const seg = lastSegment(dir);
   const full = readFileSync(seg);
-  const secondRecord = full.readUInt32LE(0) + 8 + SEAL_RECORD_BYTES;
-  full[full.length - SEAL_RECORD_BYTES - 1] = full[full.length - SEAL_RECORD_BYTES - 1]! ^ 0x01;
+  const secondRecord = readRecordEnd(full, sealStarts(full)[0]!);
+  const lastByte = lastSealStart(full) - 1;
+  full[lastByte] = full[lastByte]! ^ 0x01;
   writeFileSync(seg, full);
-  assert.throws(() => open(dir), (e: Error) => e instanceof StorageCorruptError && e.offset === secondRecord && /a seal follows it/.test(e.message));
+  assert.throws(() => open(dir), (e: Error) => e instanceof StorageCorruptError && e.offset === secondRecord && /differ from what its seal says was written/.test(e.message));
   assert.equal(statSync(seg).size, full.length, 'nothing was cut off');
 });
 
-test('a garbled seal of the last write alone is cut off, and every record of that write is kept', async () => {
+test('a garbled seal of the last write alone is cut off, and every record of that write is kept (and sealed again)', async () => {
   const dir = fresh();
   const s = open(dir);
   await saveAsync(s, { hardState: null, entries: range(1, 3), snapshot: null });
@@ -118,12 +119,13 @@ test('a garbled seal of the last write alone is cut off, and every record of tha
   await closeAsync(s);
   const seg = lastSegment(dir);
   const full = readFileSync(seg);
+  const sealStart = lastSealStart(full);
   full[full.length - 1] = full[full.length - 1]! ^ 0xff;
   writeFileSync(seg, full);
   const r = open(dir);
   assert.deepEqual(indexes(r), ['1@1', '2@1', '3@1', '4@1', '5@1', '6@1']);
-  assert.equal(statSync(seg).size, full.length - SEAL_RECORD_BYTES);
   await closeAsync(r);
+  assert.equal(lastSealStart(readFileSync(seg)), sealStart, 'the damaged seal was cut off and open sealed the same records again');
 });
 
 test('corruption before the tail is refused with a clear error, never skipped', async () => {
@@ -214,3 +216,8 @@ test('reopen after a crash (SIGKILL mid-write loop): every acknowledged entry is
   assert.deepEqual(st.entries.slice(0, acked).map((e) => e.index), Array.from({ length: acked }, (_, k) => k + 1));
   await closeAsync(r);
 });
+
+/** Where the record at `offset` ends. */
+function readRecordEnd(buf: Buffer, offset: number): number {
+  return offset + 8 + buf.readUInt32LE(offset);
+}
