@@ -468,9 +468,12 @@ export class Driver<R> {
   };
 
   private process(): void {
-    while (!this.stopped && !this.saving && !this.snapshotting && this.core.hasReady()) this.handle(this.core.ready());
-    if (this.stopped || this.saving || this.snapshotting) return;
-    if (this.snapshotWaiters.length > 0) {
+    // A snapshot being saved does not hold Readies back: the storage writes in the order it is
+    // asked (saves made now land after the snapshot's restatement), and a leader's messages go
+    // before its persist, so its heartbeats do not wait for a compaction's fsyncs.
+    while (!this.stopped && !this.saving && !this.heldBySnapshot() && this.core.hasReady()) this.handle(this.core.ready());
+    if (this.stopped || this.saving || this.heldBySnapshot()) return;
+    if (this.snapshotWaiters.length > 0 && !this.snapshotting) {
       if (this.entriesSinceSnapshot > 0) this.takeSnapshot();
       else for (const w of this.snapshotWaiters.splice(0)) w(null);
     }
@@ -561,7 +564,7 @@ export class Driver<R> {
       if (keep !== null) this.keepSnapshot(keep);
     }
     this.core.advance(rd);
-    if (this.host.driverSnapshots && this.entriesSinceSnapshot >= this.limits.snapshotEveryEntries) this.takeSnapshot();
+    if (this.host.driverSnapshots && !this.snapshotting && this.entriesSinceSnapshot >= this.limits.snapshotEveryEntries) this.takeSnapshot();
   }
 
   private applyCommitted(rd: Ready<Envelope, unknown>): void {
@@ -583,6 +586,11 @@ export class Driver<R> {
       if (rd.readStates.length > 0) this.leaderModel.readPointsConfirmed(rd.readStates);
       else this.leaderModel.releaseApplied();
     }
+  }
+
+  /** The hold-readies-while-snapshotting mutant: no Ready while a snapshot is written. */
+  private heldBySnapshot(): boolean {
+    return this.snapshotting && this.mutant === 'hold-readies-while-snapshotting';
   }
 
   /** Snapshot the state machine at the applied index and let the core compact its log behind it. */

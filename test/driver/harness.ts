@@ -75,6 +75,8 @@ export class MemoryStorage implements StoragePort<unknown> {
   readonly snapshots: Snapshot[] = [];
   /** While true, writes wait for release(). */
   holding = false;
+  /** While true, snapshots (only) wait for release(). */
+  holdingSnapshots = false;
   private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly clock: ManualClock) {}
@@ -90,7 +92,8 @@ export class MemoryStorage implements StoragePort<unknown> {
 
   saveSnapshot(snapshot: Snapshot, done: Done): void {
     this.snapshots.push(snapshot);
-    this.complete(() => done(null));
+    if (this.holdingSnapshots) this.waiting.push(() => done(null));
+    else this.complete(() => done(null));
   }
 
   close(done: Done): void {
@@ -124,6 +127,8 @@ export interface ClusterOptions<R> {
   readonly stateMachine: (id: NodeId) => StateMachine<R>;
   readonly protocolOptions?: Readonly<Record<string, unknown>>;
   readonly limits?: (id: NodeId) => Partial<DriverLimits>;
+  /** Test-only: a driver or protocol mutant for every member. */
+  readonly mutant?: string;
 }
 
 /** Raft-style options for short, quiet runs: no pre-vote or check-quorum, so a test decides who campaigns. */
@@ -161,6 +166,7 @@ export class TestCluster<R> {
         random: new Prng(i + 1),
         ...(keyring === null ? {} : { authenticatorFor: (p) => keyring.authenticatorFor(p), firstClientTimestamp: 1 }),
         limits: o.limits?.(id) ?? {},
+        ...(o.mutant === undefined ? {} : { mutant: o.mutant }),
       });
       this.members.set(id, { id, driver, storage, stateMachine });
     }

@@ -32,6 +32,7 @@ const WITHOUT_EFFECT: Record<string, Record<string, string>> = {
   },
   pbft: {
     'tick-by-timer': 'it serves no read from a lease (read-only requests need a quorum of replies), so a clock behind costs only time',
+    'hold-readies-while-snapshotting': 'the driver takes no snapshots of its own under PBFT (stable checkpoints are the core\'s, kept apart from Readies)',
   },
 };
 
@@ -66,6 +67,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'trust-command-bytes': { seed: 1 },
     'demote-at-once': { seed: 81 },
     'unsealed-writes': { seed: 180 },
+    'hold-readies-while-snapshotting': { seed: 360 },
   },
   multipaxos: {
     'ignore-prior-accepted': { seed: 1 },
