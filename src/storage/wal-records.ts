@@ -48,14 +48,22 @@ export function encodeInstall(meta: SnapshotMeta, truncateFrom: Index | null, en
 
 /**
  * The whole current state as the first records of a fresh segment (after a snapshot): the
- * snapshot it continues from, every entry after it (truncating anything after the snapshot that
- * an older segment might still hold, should its deletion not survive a power loss), and the hard
- * state. Replayed alone, or after any older segments, it gives the same state.
+ * snapshot it continues from, every entry after it, then the truncation of anything after the
+ * last of them that an older segment might still hold (should its deletion not survive a power
+ * loss), and the hard state. Replayed alone, or after any older segments, it gives the same state.
+ *
+ * The entries are written at their indexes without truncating, and the truncation comes after
+ * all of them: until the restatement is durable the older segments hold every acknowledged save,
+ * and a restatement torn after some of its records (it is one write, but may be many records)
+ * then only rewrites entries they already hold. Truncating first would drop the acknowledged
+ * entries its lost records were to restore.
  */
 export function encodeRestatement<H>(meta: SnapshotMeta, entries: readonly LogEntry[], hardState: H | null, entriesRecordBytes: number): Buffer[] {
   assert(entries.every((e) => e.index > meta.index), 'restated entries all follow the snapshot');
   const out = [encodeRecord(RecordType.Snapshot, packTransient(meta))];
-  out.push(...encodeEntries((meta.index + 1) as Index, entries, entriesRecordBytes));
+  if (entries.length > 0) out.push(...encodeEntries(null, entries, entriesRecordBytes));
+  const after = (entries.length === 0 ? meta.index : entries[entries.length - 1]!.index) + 1;
+  out.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: after as Index, entries: [] })));
   if (hardState !== null) out.push(encodeRecord(RecordType.HardState, packTransient(hardState)));
   return out;
 }
