@@ -24,6 +24,7 @@ import { ReplicatedNode, type MemberAddresses } from '../../src/node/index.js';
 import { encodeFrame } from '../../src/transport/index.js';
 import { freePort } from '../ports.js';
 import { mutateValid, randomValue } from '../fuzz-frames.js';
+import { iterations } from '../fuzz-budget.js';
 import { VALID } from '../protocols/valid-messages.js';
 import { retry, sleep, until } from './waiting.js';
 
@@ -94,8 +95,8 @@ test('a heartbeat with term \'7\' from a member that passed the handshake leaves
   });
 });
 
-/** Frames per protocol in the live fuzz below. */
-const LIVE_FUZZ_FRAMES = 2_000;
+/** Frames per protocol in the live fuzz below (times QUORATE_FUZZ_BUDGET: `npm run fuzz` raises it). */
+const LIVE_FUZZ_FRAMES = iterations(2_000);
 
 for (const protocol of [raftProtocol, multiPaxosProtocol] as ProtocolDefinition[]) {
   test(`fuzz: ${LIVE_FUZZ_FRAMES} random and mutated-valid frames (seeded) at a live ${protocol.name} node: no crash, every invalid one refused and counted`, { timeout: 90_000 }, async (t) => {

@@ -20,6 +20,7 @@ import {
 import { Simulation } from '../../src/sim/simulation.js';
 import { DEFAULT_SIM_OPTIONS } from '../../src/sim/options.js';
 import { mutateValid, randomValue } from '../fuzz-frames.js';
+import { DEFAULT_FUZZ_SEED, FUZZ_SEED, iterations } from '../fuzz-budget.js';
 import { bytes, entry, prePrepare, prepare, request, VALID, viewChange } from './valid-messages.js';
 
 type Change = (m: Record<string, unknown>) => void;
@@ -271,8 +272,8 @@ describe('the wire kinds', () => {
   });
 });
 
-/** Inputs per protocol in the fuzz below. */
-const FUZZ_INPUTS = 2_000;
+/** Inputs per protocol in the fuzz below (times QUORATE_FUZZ_BUDGET: `npm run fuzz` raises it). */
+const FUZZ_INPUTS = iterations(2_000);
 
 test(`fuzz: ${FUZZ_INPUTS} random and mutated-valid messages per protocol (seeded): no throw, every mutated one refused`, (t) => {
   for (const name of PROTOCOLS.keys()) {
@@ -283,7 +284,7 @@ test(`fuzz: ${FUZZ_INPUTS} random and mutated-valid messages per protocol (seede
     const byType = new Map<string, Envelope>();
     for (const m of run.messages) byType.set(String((m as { type?: unknown }).type), m);
     const bases: unknown[] = [...byType.values(), ...Object.values(VALID[name] ?? {})];
-    const r = new Prng(15_000 + name.length);
+    const r = new Prng(15_000 + name.length + FUZZ_SEED - DEFAULT_FUZZ_SEED);
     const counts = { random: 0, randomRefused: 0, mutated: 0, mutatedRefused: 0, frames: 0, framesRefused: 0 };
     for (let i = 0; i < FUZZ_INPUTS; i++) {
       const roll = r.int(0, 2);

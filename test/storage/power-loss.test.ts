@@ -6,15 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Prng, type Random } from '../../src/core/prng.js';
-import type { Index, Term } from '../../src/core/ids.js';
-import type { LogEntry, Persist, RestoredState, Snapshot } from '../../src/core/replica.js';
+import { Prng } from '../../src/core/prng.js';
 import type { PowerLossPlan } from '../../src/sim/model-fs.js';
-import {
-  entry, filled, indexes, openStorage, range, save, segmentNames, snapshotAt, strictPowerLoss, walDir, world, type HS, type World,
-} from './model-world.js';
-
-const hs = (commit: number, term = 1): HS => ({ term, vote: 'n1', commit });
+import { entry, indexes, openStorage, range, save, segmentNames, strictPowerLoss, walDir, world, type World } from './model-world.js';
+import { describeRestored, describeState, hs, matches, nextOp, type State } from './wal-workload.js';
 
 function stepUntil(w: World, until: () => boolean): void {
   while (!until()) assert.ok(w.clock.step(), 'the condition came true before the clock ran out');
@@ -53,67 +48,6 @@ for (const fate of ['torn-at-sector', 'torn-with-garbage'] as const) {
 
 // ---- a seeded workload under crashes and partial power losses -----------------------------------
 
-interface State {
-  readonly entries: ReadonlyMap<number, number>; // index -> term
-  readonly hardState: HS | null;
-  readonly snapshot: number;
-}
-
-type Op = { readonly kind: 'save'; readonly persist: Persist<HS> } | { readonly kind: 'snapshot'; readonly snapshot: Snapshot };
-
-const entrySize = (index: number, term: number) => (index * 37 + term * 11) % 900;
-const entryAt = (index: number, term: number): LogEntry => ({ index: index as Index, term: term as Term, kind: 'command', data: filled(entrySize(index, term), index * 131 + term) });
-const snapshotData = (index: number) => filled((index * 53) % 1500, index);
-
-/** The next operation a replica might ask for, and the state after it. Each save is one WAL record. */
-function nextOp(cur: State, rng: Random): { op: Op; state: State } {
-  const indices = [...cur.entries.keys()];
-  const last = indices.length === 0 ? cur.snapshot : Math.max(...indices);
-  const term = cur.hardState?.term ?? 1;
-  const roll = rng.int(0, 9);
-  if (roll <= 4 || last === 0) {
-    const n = rng.int(1, 3);
-    const entries = Array.from({ length: n }, (_, k) => entryAt(last + 1 + k, term));
-    const next = new Map(cur.entries);
-    for (const e of entries) next.set(e.index, e.term);
-    return { op: { kind: 'save', persist: { hardState: null, entries, snapshot: null } }, state: { ...cur, entries: next } };
-  }
-  if (roll === 5 && last > cur.snapshot + 1) {
-    // A conflict: a new leader's entries replace the suffix from `from`.
-    const from = rng.int(Math.max(cur.snapshot + 1, last - 2), last);
-    const entries = Array.from({ length: rng.int(1, 3) }, (_, k) => entryAt(from + k, term + 1));
-    const next = new Map([...cur.entries].filter(([i]) => i < from));
-    for (const e of entries) next.set(e.index, e.term);
-    return { op: { kind: 'save', persist: { hardState: null, entries, snapshot: null } }, state: { ...cur, entries: next } };
-  }
-  if (roll <= 7 || last <= cur.snapshot) {
-    const commit = cur.hardState?.commit ?? 0;
-    const hardState = hs(rng.int(commit, Math.max(commit, last)), term + (rng.chance(0.2) ? 1 : 0));
-    return { op: { kind: 'save', persist: { hardState, entries: [], snapshot: null } }, state: { ...cur, hardState } };
-  }
-  const at = rng.int(cur.snapshot + 1, last);
-  const atTerm = cur.entries.get(at);
-  assert.ok(atTerm !== undefined, `entry ${at} exists`);
-  const snapshot = snapshotAt(at, atTerm, snapshotData(at));
-  const next = new Map([...cur.entries].filter(([i]) => i > at));
-  return { op: { kind: 'snapshot', snapshot }, state: { ...cur, entries: next, snapshot: at } };
-}
-
-function matches(r: RestoredState<HS>, st: State): boolean {
-  const s = r.snapshot?.meta.index ?? 0;
-  if (s !== st.snapshot) return false;
-  if (s > 0 && !Buffer.from(r.snapshot!.data).equals(Buffer.from(snapshotData(s)))) return false;
-  if (JSON.stringify(r.hardState) !== JSON.stringify(st.hardState)) return false;
-  const want = [...st.entries].filter(([i]) => i > s).sort((a, b) => a[0] - b[0]);
-  if (want.length !== r.entries.length) return false;
-  return want.every(([i, t], k) => {
-    const e = r.entries[k]!;
-    return e.index === i && e.term === t && Buffer.from(e.data).equals(Buffer.from(entryAt(i, t).data));
-  });
-}
-
-const describeState = (st: State) => `snapshot ${st.snapshot}, hs ${JSON.stringify(st.hardState)}, entries ${[...st.entries].filter(([i]) => i > st.snapshot).map(([i, t]) => `${i}@${t}`).join(' ')}`;
-const describeRestored = (r: RestoredState<HS>) => `snapshot ${r.snapshot?.meta.index ?? 0}, hs ${JSON.stringify(r.hardState)}, entries ${r.entries.map((e) => `${e.index}@${e.term}`).join(' ')}`;
 
 /** Cycles of: open, check against the history, run a workload for a while, crash or lose power. */
 function runSeed(seed: number, plan: PowerLossPlan, cycles: number): string[] {
