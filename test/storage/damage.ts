@@ -35,6 +35,8 @@ export interface Damage {
 
 /** The segment files, oldest first, and the snapshot files (temp files too), as full paths. */
 export function damageableFiles(fs: ModelFileSystem): { segments: string[]; snapshots: string[] } {
+  // A power loss can revert the directories' own creation.
+  if (!fs.exists(walDir) || !fs.exists(snapDir)) return { segments: [], snapshots: [] };
   const segments = fs.readdir(walDir).filter((f) => f.endsWith('.wal')).sort().map((f) => `${walDir}/${f}`);
   const snapshots = fs.readdir(snapDir).sort().map((f) => `${snapDir}/${f}`);
   return { segments: segments.filter((p) => fs.size(p) > 0), snapshots: snapshots.filter((p) => fs.size(p) > 0) };
@@ -99,7 +101,9 @@ export function damage(fs: ModelFileSystem, r: Random, kind: DamageKind): Damage
         const from = first * SECTOR_BYTES;
         const to = Math.min(size, from + r.int(1, MAX_ZEROED_SECTORS) * SECTOR_BYTES);
         zeroRange(fs, lastPath, from, to);
-        if (lastPath === last && to === size) reachesLogEnd = true;
+        // Zeros from here to the end (the rest already zero, as a seal's high offset bytes are)
+        // look just like a write torn with zeros.
+        if (lastPath === last && Buffer.from(fs.readFile(last)).subarray(from).every((x) => x === 0)) reachesLogEnd = true;
         notes.push(`${lastPath}: zeroed bytes ${from}..${to} of ${size}`);
       }
       break;
