@@ -25,6 +25,17 @@ export interface Damage {
   /** The damage touched the last byte of the last segment (a torn write can look the same). */
   readonly reachesLogEnd: boolean;
   /**
+   * Zeroed sectors inside the last write of the last segment: what a power loss leaves when the
+   * disk persisted that write's sectors out of order, so the storage may cut the write off (a
+   * sector a disk zeroes after the write completed is the price, as in etcd's torn-entry check).
+   */
+  readonly zeroesLastWrite: boolean;
+  /**
+   * Bits flipped both in the last write's seal and before it in that write: two faults that leave
+   * no seal to tell the write completed, so it reads as torn (a residual the storage README names).
+   */
+  readonly flipsLastWriteAndSeal: boolean;
+  /**
    * KNOWN FAILURE (open): an older segment cut exactly at a record boundary (at 0, say) loses
    * its tail silently: nothing chains one segment to the next (etcd's WAL carries the previous
    * segment's CRC), so replay cannot tell. Counted apart, not asserted, until that is fixed.
@@ -42,17 +53,18 @@ export function damageableFiles(fs: ModelFileSystem): { segments: string[]; snap
   return { segments: segments.filter((p) => fs.size(p) > 0), snapshots: snapshots.filter((p) => fs.size(p) > 0) };
 }
 
-/** [from, to) of the last write in a segment: from the end of the seal before the last one. */
-export function lastWriteRange(bytes: Buffer): { from: number; to: number } | null {
-  const sealEnds: number[] = [];
+/** [from, to) of the last write in a segment (from the end of the seal before the last one), and where its seal starts. */
+export function lastWriteRange(bytes: Buffer): { from: number; to: number; seal: number } | null {
+  const seals: { at: number; end: number }[] = [];
   for (let o = 0; ; ) {
     const r = readRecord(bytes, o);
     if (r.kind !== 'record') break;
-    if (r.type === RecordType.Seal) sealEnds.push(r.next);
+    if (r.type === RecordType.Seal) seals.push({ at: o, end: r.next });
     o = r.next;
   }
-  if (sealEnds.length === 0) return null;
-  return { from: sealEnds.length > 1 ? sealEnds[sealEnds.length - 2]! : 0, to: sealEnds[sealEnds.length - 1]! };
+  const last = seals[seals.length - 1];
+  if (last === undefined) return null;
+  return { from: seals.length > 1 ? seals[seals.length - 2]!.end : 0, to: last.end, seal: last.at };
 }
 
 /** Apply one seeded damage of `kind`; null when there is no file to damage. */
@@ -65,14 +77,19 @@ export function damage(fs: ModelFileSystem, r: Random, kind: DamageKind): Damage
   const where = (path: string): 'wal' | 'snap' => (path.startsWith(walDir) ? 'wal' : 'snap');
   const notes: string[] = [];
   let reachesLogEnd = false;
+  let zeroesLastWrite = false;
   let olderSegmentCutAtRecord = false;
+  const lastWrite = lastWriteRange(Buffer.from(fs.readFile(last)));
+  const flipped: { path: string; at: number }[] = [];
   let lastPath = last;
   const n = r.int(1, MAX_DAMAGES_PER_CASE);
   switch (kind) {
     case 'bit-flip':
       for (let i = 0; i < n; i++) {
         lastPath = pickFile();
-        notes.push(`${lastPath}: bit at byte ${fs.flipBit(lastPath)}`);
+        const at = fs.flipBit(lastPath);
+        flipped.push({ path: lastPath, at });
+        notes.push(`${lastPath}: bit at byte ${at}`);
       }
       break;
     case 'bit-flip-last-write': {
@@ -101,6 +118,7 @@ export function damage(fs: ModelFileSystem, r: Random, kind: DamageKind): Damage
         const from = first * SECTOR_BYTES;
         const to = Math.min(size, from + r.int(1, MAX_ZEROED_SECTORS) * SECTOR_BYTES);
         zeroRange(fs, lastPath, from, to);
+        if (lastPath === last && lastWrite !== null && from < lastWrite.to && to > lastWrite.from) zeroesLastWrite = true;
         // Zeros from here to the end (the rest already zero, as a seal's high offset bytes are)
         // look just like a write torn with zeros.
         if (lastPath === last && Buffer.from(fs.readFile(last)).subarray(from).every((x) => x === 0)) reachesLogEnd = true;
@@ -114,7 +132,9 @@ export function damage(fs: ModelFileSystem, r: Random, kind: DamageKind): Damage
       }
       break;
   }
-  return { where: where(lastPath), reachesLogEnd, olderSegmentCutAtRecord, description: notes.join('; ') };
+  const inLast = flipped.filter((f) => f.path === last && lastWrite !== null && f.at >= lastWrite.from && f.at < lastWrite.to).map((f) => f.at);
+  const flipsLastWriteAndSeal = lastWrite !== null && inLast.some((a) => a >= lastWrite.seal) && inLast.some((a) => a < lastWrite.seal);
+  return { where: where(lastPath), reachesLogEnd, zeroesLastWrite, flipsLastWriteAndSeal, olderSegmentCutAtRecord, description: notes.join('; ') };
 }
 
 /**

@@ -34,7 +34,7 @@ export const CASES_PER_KIND = 30;
 /** Operations a workload issues before it is stopped, at most. */
 export const MAX_OPS = 40;
 
-const FILE_FATES: readonly UnsyncedWritesFate[] = ['lost', 'kept', 'prefix', 'torn-at-sector', 'torn-with-garbage', 'reordered', 'seeded'];
+const FILE_FATES: readonly UnsyncedWritesFate[] = ['lost', 'kept', 'prefix', 'torn-at-sector', 'torn-with-garbage', 'reordered', 'sector-holes', 'seeded'];
 const DIR_FATES: readonly DirChangesFate[] = ['lost', 'kept', 'seeded'];
 
 type Stop = { readonly kind: 'crash' } | { readonly kind: 'power-loss'; readonly files: UnsyncedWritesFate };
@@ -148,6 +148,16 @@ function runCase(c: Case, seed: number, counts: Counts): void {
   } else {
     if (hurt?.olderSegmentCutAtRecord === true) {
       counts.add(`${label}: KNOWN FAILURE: older segment cut at a record boundary, its tail lost silently (see damage.ts)`);
+      return;
+    }
+    if (hurt?.flipsLastWriteAndSeal === true && hurt.reachesLogEnd !== true) {
+      counts.add(`${label}: opened, last write cut (acknowledged saves lost: bits flipped in it and in its seal, two faults, read as a torn write)`);
+      checkUsable(w, opened.s, options);
+      return;
+    }
+    if (hurt?.zeroesLastWrite === true && hurt.reachesLogEnd !== true) {
+      counts.add(`${label}: opened, last write cut (acknowledged saves lost: zeroed sectors in it pass for sectors a power loss left unwritten)`);
+      checkUsable(w, opened.s, options);
       return;
     }
     // Only damage that reaches the log's end may pass for a torn write and lose what it hit.
