@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 import { UsageError } from './command.js';
+import { protocolsHelp } from './help-topics.js';
+import { helpText } from './options/help.js';
+import { didYouMean } from './options/suggest.js';
 import { COMMANDS } from './registry.js';
 import { DEFAULT_PROTOCOL, PROTOCOLS } from '../protocols/registry.js';
 
@@ -15,16 +18,7 @@ function usage(): string {
     'protocols (--protocol NAME; `quorate help protocols` says more):',
     ...[...PROTOCOLS.keys()].map((p) => `  ${p}${p === DEFAULT_PROTOCOL ? ' (default)' : ''}`),
     '',
-    'Run `quorate <command> --help` for a command\'s options.',
-  ].join('\n');
-}
-
-/** Every protocol the registry has, with what it is and what it tolerates. */
-function protocolsHelp(): string {
-  const width = Math.max(...[...PROTOCOLS.keys()].map((n) => n.length));
-  return [
-    'protocols (`--protocol NAME` for serve, dev, sim and snapshot restore):',
-    ...[...PROTOCOLS.values()].map((p) => `  ${p.name.padEnd(width)}  ${p.summary}; tolerates ${p.faultModel === 'byzantine' ? 'lying (Byzantine) members' : 'crashes'}${p.keys === 'per-member' ? '; members need keys (`quorate keys generate`)' : ''}${p.name === DEFAULT_PROTOCOL ? ' (default)' : ''}`),
+    'Run `quorate <command> --help` (or `quorate help <command>`) for a command\'s options; docs/cli.md has them all.',
   ].join('\n');
 }
 
@@ -34,18 +28,24 @@ async function main(argv: string[]): Promise<number> {
     console.log(protocolsHelp());
     return 0;
   }
+  const helpFor = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+  if (helpFor !== undefined) {
+    console.log(helpText(helpFor));
+    return 0;
+  }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     console.log(usage());
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined) {
-    console.error(`quorate: unknown command '${name}'\n\n${usage()}`);
+    console.error(`quorate: unknown command '${name}'${didYouMean(name, COMMANDS.map((c) => c.name), '')}; \`quorate help\` lists the commands`);
     return 3;
   }
   try {
     return await command.run(rest);
   } catch (err) {
+    // Bad input is one line and exit 3, never a stack trace.
     if (err instanceof UsageError) {
       console.error(`quorate ${name}: ${err.message}`);
       return 3;

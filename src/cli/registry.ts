@@ -1,5 +1,6 @@
 import type { Command } from './command.js';
 import { checkCommand } from './commands/check.js';
+import { completionCommand } from './commands/completion.js';
 import { devCommand } from './commands/dev.js';
 import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
@@ -16,4 +17,5 @@ export const COMMANDS: readonly Command[] = [
   simCommand,
   checkCommand,
   versionCommand,
+  completionCommand,
 ];

@@ -3,72 +3,78 @@
  * worst verdict: 3 bad input, 1 not linearizable, 2 unknown, 0 linearizable.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { checkHistory, formatWindow } from '../../check/linearizability.js';
 import { HistoryFormatError, parseJepsen, parseJsonLines } from '../../check/formats.js';
-import { UsageError, type Command } from '../command.js';
-
-const USAGE = `usage: quorate check --model register|kv --format jepsen|jsonl [--max-steps N] [--timeout-ms N] FILE...
-
-Prints 'linearizable', 'not linearizable' (with the operations that cannot be linearized) or
-'unknown' (the search budget ran out) per file. Exit code: 0 linearizable, 1 not linearizable,
-2 unknown, 3 bad input; with several files, the worst (3, then 1, then 2).`;
+import { defineCommand, UsageError } from '../command.js';
 
 const EXIT = { linearizable: 0, 'not-linearizable': 1, unknown: 2 } as const;
 const SEVERITY = [0, 2, 1, 3]; // exit code → how bad
 
-export const checkCommand: Command = {
+export const checkCommand = defineCommand({
   name: 'check',
   summary: 'check a recorded history (Jepsen log or JSON lines) for linearizability',
-  async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        model: { type: 'string', default: 'register' },
-        format: { type: 'string', default: 'jepsen' },
-        'max-steps': { type: 'string' },
-        'timeout-ms': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (values.model !== 'register' && values.model !== 'kv') throw new UsageError(`--model must be register or kv, got '${values.model}'`);
-    if (values.format !== 'jepsen' && values.format !== 'jsonl') throw new UsageError(`--format must be jepsen or jsonl, got '${values.format}'`);
-    if (positionals.length === 0) throw new UsageError(`no history files given\n\n${USAGE}`);
-    const num = (flag: string, v: string | undefined) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer`);
-      return n;
-    };
-    const maxSteps = num('--max-steps', values['max-steps']);
-    const timeoutMs = num('--timeout-ms', values['timeout-ms']);
+  usage: ['[options] FILE...'],
+  description: 'Prints \'linearizable\', \'not linearizable\' (with the operations that cannot be linearized) or \'unknown\' (the search budget ran out) per file.',
+  options: {
+    model: { type: 'string', default: 'register', choices: ['register', 'kv'], help: 'what the history operates on: one register, or a key-value store.' },
+    format: { type: 'string', default: 'jepsen', choices: ['jepsen', 'jsonl'], help: 'the history\'s format (docs/history-format.md).' },
+    'max-steps': { type: 'integer', min: 1, help: 'give up (verdict unknown) after this many search steps.' },
+    'timeout-ms': { type: 'integer', min: 1, placeholder: 'MS', help: 'give up (verdict unknown) after this long.' },
+    json: { type: 'boolean', help: 'one JSON object per file instead of text (fields in docs/cli.md).' },
+  },
+  positionals: {},
+  exitCodes: [
+    [0, 'every history is linearizable'],
+    [1, 'a history is not linearizable'],
+    [2, 'the search budget ran out on a history (verdict unknown)'],
+    [3, 'bad input (an option, a missing or malformed file); with several files the worst code wins: 3, then 1, then 2'],
+  ],
+  json: [{ type: 'result', help: 'one per file, in the order given', fields: [
+    ['type', '"result"'], ['file', 'the history file'],
+    ['verdict', '"linearizable", "not-linearizable", "unknown" or "bad-input"'],
+    ['key', 'kv model: the key whose history decided the verdict, or null'],
+    ['window', 'not-linearizable: the operations that cannot be linearized, as text lines; otherwise empty'],
+    ['error', 'bad-input: what is wrong with the file, or null'],
+    ['exitCode', 'this file\'s exit code'],
+  ] }],
+  async run({ values, positionals }) {
+    if (positionals.length === 0) throw new UsageError('no history files given (quorate check [options] FILE...)');
+    const maxSteps = values['max-steps'];
+    const timeoutMs = values['timeout-ms'];
     let worst = 0;
     const many = positionals.length > 1;
+    const json = (o: { file: string; verdict: string; key?: string | undefined; window?: string; error?: string; exitCode: number }): void => {
+      console.log(JSON.stringify({ type: 'result', file: o.file, verdict: o.verdict, key: o.key ?? null, window: o.window === undefined ? [] : o.window.split('\n'), error: o.error ?? null, exitCode: o.exitCode }));
+    };
     for (const file of positionals) {
       let code: number;
-      let text: string;
       try {
-        text = readFileSync(file, 'utf8');
+        const text = readFileSync(file, 'utf8');
         const ops = values.format === 'jepsen' ? parseJepsen(text, file) : parseJsonLines(text, file);
-        const r = checkHistory(ops, values.model, { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
-        const verdict = r.verdict === 'not-linearizable' ? 'not linearizable' : r.verdict;
-        console.log(many ? `${file}: ${verdict}` : verdict);
-        if (r.verdict === 'not-linearizable') console.log(formatWindow(r));
+        const r = checkHistory(ops, values.model as 'register' | 'kv', { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
         code = EXIT[r.verdict];
+        if (values.json) {
+          json({ file, verdict: r.verdict, key: r.key, ...(r.verdict === 'not-linearizable' ? { window: formatWindow(r) } : {}), exitCode: code });
+        } else {
+          const verdict = r.verdict === 'not-linearizable' ? 'not linearizable' : r.verdict;
+          console.log(many ? `${file}: ${verdict}` : verdict);
+          if (r.verdict === 'not-linearizable') console.log(formatWindow(r));
+        }
       } catch (err) {
-        if (err instanceof HistoryFormatError) console.error(`bad input: ${err.message}`);
-        else if ((err as NodeJS.ErrnoException).code === 'ENOENT') console.error(`bad input: ${file}: no such file`);
+        let message: string;
+        if (err instanceof HistoryFormatError) message = err.message;
+        else if ((err as NodeJS.ErrnoException).code === 'ENOENT') message = `${file}: no such file`;
         else throw err;
-        if (many) console.log(`${file}: bad input`);
         code = 3;
+        if (values.json) {
+          json({ file, verdict: 'bad-input', error: message, exitCode: code });
+        } else {
+          console.error(`bad input: ${message}`);
+          if (many) console.log(`${file}: bad input`);
+        }
       }
       if (SEVERITY[code]! > SEVERITY[worst]!) worst = code;
     }
     return worst;
   },
-};
+});

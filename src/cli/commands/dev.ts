@@ -7,12 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BftKeyError, generateKeyFiles, PRIVATE_KEY_FILE_SUFFIX, PUBLIC_KEYS_FILE_NAME } from '../../node/bft-keys.js';
-import { DEFAULT_PROTOCOL, PROTOCOLS, protocolNames } from '../../protocols/registry.js';
+import { DEFAULT_PROTOCOL, PROTOCOLS } from '../../protocols/registry.js';
 import { memberStatus } from '../../server/proto.js';
-import { UsageError, type Command } from '../command.js';
+import { defineCommand, UsageError } from '../command.js';
+import { LOG_LEVELS, protocolOption } from './shared-options.js';
 
 /** Client and peer ports, as etcd's own local multi-member examples use them. */
 export const DEV_MEMBERS = [
@@ -26,42 +26,29 @@ const STOP_GRACE_MS = 10_000;
 /** Where a Byzantine protocol's dev cluster keeps its members' keys, inside its data directory. */
 export const DEV_KEYS_DIR = 'keys';
 
-const USAGE = () => `usage: quorate dev [--protocol ${protocolNames()}] [--data-dir .quorate/dev] [--host 127.0.0.1] [--port-offset 0] [--log-level info]
-
-Starts members m1, m2, m3 (clients on ports 2379, 22379, 32379; peers on 2380, 22380, 32380;
---port-offset N adds N to every port, e.g. when a system etcd already holds 2379).
---protocol picks the consensus protocol (default ${DEFAULT_PROTOCOL}); another protocol keeps its data
-in .quorate/dev-PROTOCOL unless --data-dir says otherwise. With a protocol whose members need
-keys, each member gets its own, generated on the first start into DATA-DIR/keys and reused.
-Ctrl-C stops them cleanly; running the command again resumes with the data intact.`;
-
-export const devCommand: Command = {
+export const devCommand = defineCommand({
   name: 'dev',
   summary: 'run a local 3-member cluster (what `npm start` runs)',
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        'data-dir': { type: 'string' },
-        protocol: { type: 'string', default: DEFAULT_PROTOCOL },
-        host: { type: 'string', default: '127.0.0.1' },
-        'port-offset': { type: 'string', default: '0' },
-        'log-level': { type: 'string', default: 'info' },
-      },
-    });
-    if (values.help === true) {
-      console.log(USAGE());
-      return 0;
-    }
-    if (!PROTOCOLS.has(values.protocol)) throw new UsageError(`--protocol must be one of ${protocolNames(', ')}, got '${values.protocol}'`);
+  description: `Starts members m1, m2, m3 (clients on ports 2379, 22379, 32379; peers on 2380, 22380, 32380). With a protocol whose members need keys, each member gets its own, generated on the first start into DATA-DIR/${DEV_KEYS_DIR} and reused. Ctrl-C stops them cleanly; running the command again resumes with the data intact.`,
+  options: {
+    protocol: protocolOption('the consensus protocol'),
+    'data-dir': { type: 'string', placeholder: 'DIR', defaultText: '.quorate/dev, or .quorate/dev-PROTOCOL for another protocol than the default', help: 'where the members keep their data.' },
+    host: { type: 'string', default: '127.0.0.1', placeholder: 'HOST', help: 'the IPv4 address or host name every member listens on.' },
+    'port-offset': { type: 'integer', min: 0, max: 30_000, default: 0, help: 'added to every port, e.g. when a system etcd already holds 2379.' },
+    'log-level': { type: 'string', default: 'info', choices: LOG_LEVELS, help: 'the members\' log level.' },
+  },
+  exitCodes: [
+    [0, 'every member stopped cleanly after Ctrl-C (SIGINT) or SIGTERM'],
+    [1, 'a member exited on its own, or did not stop cleanly'],
+    [3, 'bad input (an unknown option, a bad value)'],
+  ],
+  async run({ values }) {
     // The default protocol's cluster lives in .quorate/dev (as before); another protocol's beside it.
     const dataDirFlag = values['data-dir'] ?? (values.protocol === DEFAULT_PROTOCOL ? '.quorate/dev' : `.quorate/dev-${values.protocol}`);
     const dataDir = resolve(dataDirFlag);
     const host = values.host;
     if (host.includes(':')) throw new UsageError('--host: use an IPv4 address or a host name');
-    const offset = Number(values['port-offset']);
-    if (!Number.isInteger(offset) || offset < 0 || offset > 30_000) throw new UsageError('--port-offset must be an integer from 0 to 30000');
+    const offset = values['port-offset'];
     const members = DEV_MEMBERS.map((m) => ({ name: m.name, client: m.client + offset, peer: m.peer + offset }));
     const cluster = members.map((m) => `${m.name}=http://${host}:${m.peer}`).join(',');
     const main = fileURLToPath(new URL('../main.js', import.meta.url));
@@ -107,7 +94,7 @@ export const devCommand: Command = {
     console.error(`[dev] cluster stopped; data kept in ${dataDirFlag}`);
     return stopping && codes.every((c) => c === 0) ? 0 : 1;
   },
-};
+});
 
 /**
  * The serve flags giving each member its own key file and the shared public keys file: keys

@@ -1,24 +1,12 @@
 /** `quorate keys generate --names m1,m2,m3,m4 --out DIR`: each member's own keys, for protocols that need them. */
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { BftKeyError, generateKeyFiles, type GeneratedKeyFiles } from '../../node/bft-keys.js';
-import { UsageError, type Command } from '../command.js';
+import { defineCommand, UsageError } from '../command.js';
+import { list, subcommand } from './shared-options.js';
 import { PROTOCOLS } from '../../protocols/registry.js';
 
 /** The protocols whose members need keys, as a --protocol value ("a|b"). */
 const keyedProtocols = (): string => [...PROTOCOLS.values()].filter((p) => p.keys === 'per-member').map((p) => p.name).join('|');
-
-const USAGE = () => `usage: quorate keys generate --names m1,m2,m3,m4 --out DIR
-
-Writes fresh keys for the members of a cluster whose protocol needs them (${keyedProtocols()}; names as in --initial-cluster):
-  DIR/NAME.key           one per member: its private Ed25519 (signing) and X25519 (MAC key agreement)
-                         keys, mode 0600. Give it to that member only: whoever holds it can act as it.
-  DIR/public-keys.json   every member's public keys: give the same file to every member.
-Then start each member with
-  quorate serve --protocol ${keyedProtocols()} --name NAME --bft-private-key NAME.key --bft-public-keys public-keys.json ...
-Existing files are never overwritten. Exit: 0 when written, 3 for bad flags or an existing file.`;
-
-const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
 
 /** What was written and where each file goes, for the operator to distribute. */
 export function describeKeyFiles(files: GeneratedKeyFiles): string {
@@ -32,26 +20,26 @@ export function describeKeyFiles(files: GeneratedKeyFiles): string {
   ].join('\n');
 }
 
-export const keysCommand: Command = {
+export const keysCommand = defineCommand({
   name: 'keys',
   summary: 'keys generate --names m1,m2,... --out DIR: each member\'s own signing and MAC keys (Byzantine protocols)',
-  async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        names: { type: 'string' },
-        out: { type: 'string' },
-      },
-    });
-    if (values.help === true) {
-      console.log(USAGE());
-      return 0;
-    }
-    if (positionals.length !== 1 || positionals[0] !== 'generate') throw new UsageError(USAGE());
-    if (values.names === undefined || values.out === undefined) throw new UsageError(`--names and --out are required\n\n${USAGE()}`);
+  usage: ['generate --names m1,m2,m3,m4 --out DIR'],
+  description: `Writes fresh keys for the members of a cluster whose protocol needs them (${keyedProtocols()}):
+  DIR/NAME.key: one per member, its private Ed25519 (signing) and X25519 (MAC key agreement) keys, mode 0600. Give it to that member only: whoever holds it can act as it.
+  DIR/public-keys.json: every member's public keys; give the same file to every member.
+Then start each member with --bft-private-key NAME.key --bft-public-keys public-keys.json. Existing files are never overwritten.`,
+  options: {
+    names: { type: 'string', placeholder: 'NAME,...', help: 'the members, as named in --initial-cluster (required).' },
+    out: { type: 'string', placeholder: 'DIR', help: 'where to write the key files (required).' },
+  },
+  positionals: { words: ['generate'] },
+  exitCodes: [
+    [0, 'the keys were written'],
+    [3, 'bad input: an option, a bad member name, a file that already exists or cannot be written'],
+  ],
+  async run({ values, positionals }) {
+    subcommand(positionals, 'generate', 0, '\'generate\'');
+    if (values.names === undefined || values.out === undefined) throw new UsageError('--names and --out are required');
     try {
       console.log(describeKeyFiles(await generateKeyFiles(values.out, list(values.names))));
       return 0;
@@ -62,4 +50,4 @@ export const keysCommand: Command = {
       throw err;
     }
   },
-};
+});

@@ -2,8 +2,7 @@
  * `quorate sim`: run the deterministic simulator over a range of seeds and print a summary.
  * Any failure prints its seed and the command that reproduces it with a trace.
  */
-import { parseArgs } from 'node:util';
-import { DEFAULT_PROTOCOL, PROTOCOLS, protocolByName, protocolNames } from '../../protocols/registry.js';
+import { protocolByName } from '../../protocols/registry.js';
 import type { ProtocolDefinition } from '../../core/protocol.js';
 import type { MutantInfo } from '../../core/replica.js';
 import { DEFAULT_SIM_OPTIONS, FAULT_KINDS, parseByzantine, parseFaults, STATE_MACHINES, TWINS, type SimOptions, type StateMachineKind } from '../../sim/options.js';
@@ -13,18 +12,10 @@ import { DRIVER_MUTANTS } from '../../driver/mutants.js';
 import { STATE_MACHINE_MUTANTS } from '../../statemachine/mutants.js';
 import { STORAGE_MUTANTS } from '../../storage/mutants.js';
 import { QuorateError } from '../../core/errors.js';
-import { UsageError, type Command } from '../command.js';
-
-const USAGE = () => `usage: quorate sim [--protocol ${protocolNames()}] [--nodes 5] [--seeds 1..100] [--faults all|none|${FAULT_KINDS.join(',')}]
-                  [--state-machine ${STATE_MACHINES.join('|')}] [--mutant NAME] [--clients 5] [--keys 3] [--duration-ms 14000]
-                  [--trace] [--json] [--protocol-option NAME=VALUE ...]   e.g. phase1QuorumSize=4 (numbers and true/false as such)
-                  [--byzantine all|none|BEHAVIOUR,...] [--byzantine-count K]   (Byzantine protocols; default all, K = f)
-       quorate sim --list-mutants [--protocol NAME]      the protocol's mutants and the driver's
-       quorate sim --list-faults [--protocol NAME]       the nemesis's faults and the protocol's Byzantine behaviours
-
-Exit code: 0 when every run is safe, live and linearizable; 1 when a run failed (with --mutant:
-the mutant was caught); 2 when no run failed but the checker could not judge some history within its
-budget; 3 for bad input.`;
+import { defineCommand, UsageError, type JsonRecord } from '../command.js';
+import { didYouMean } from '../options/suggest.js';
+import type { Options } from '../options/types.js';
+import { protocolOption } from './shared-options.js';
 
 /** Every mutant a run of `protocol` can switch on: the protocol's own and the shared driver's. */
 export function mutantsOf(protocol: ProtocolDefinition): readonly MutantInfo[] {
@@ -62,44 +53,61 @@ export function parseProtocolOptions(pairs: readonly string[], known: readonly s
   return out;
 }
 
-function positiveInt(flag: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer, got '${v}'`);
-  return n;
-}
+const DEFAULT_DURATION_MS = DEFAULT_SIM_OPTIONS.faultWindowMs + DEFAULT_SIM_OPTIONS.livenessBoundMs;
 
-export const simCommand: Command = {
+const OPTIONS = {
+  protocol: protocolOption('the protocol to simulate'),
+  nodes: { type: 'integer', min: 1, default: DEFAULT_SIM_OPTIONS.nodes, help: 'members in the simulated cluster.' },
+  seeds: { type: 'string', default: '1..100', placeholder: 'N|FROM..TO', help: 'the seeds to run, one run each.' },
+  faults: { type: 'string', default: 'all', placeholder: 'all|none|KIND,...', suggestions: ['all', 'none', ...FAULT_KINDS], help: `the nemesis's faults: all, none, or some of ${FAULT_KINDS.join(', ')}.` },
+  'state-machine': { type: 'string', default: DEFAULT_SIM_OPTIONS.stateMachine, choices: STATE_MACHINES, help: 'the replicated state machine.' },
+  mutant: { type: 'string', placeholder: 'NAME', help: 'switch on a deliberate bug (see --list-mutants): the run should catch it.' },
+  clients: { type: 'integer', min: 1, default: DEFAULT_SIM_OPTIONS.clients, help: 'simulated clients.' },
+  keys: { type: 'integer', min: 1, default: DEFAULT_SIM_OPTIONS.keys, help: 'keys the clients use.' },
+  'duration-ms': { type: 'integer', min: 1, default: DEFAULT_DURATION_MS, placeholder: 'MS', help: 'simulated time per run, faults then a fault-free stretch for liveness.' },
+  trace: { type: 'boolean', help: 'print every event of every run (with one seed: to reproduce a failure).' },
+  json: { type: 'boolean', help: 'one JSON object per line instead of text (fields in docs/cli.md).' },
+  'protocol-option': { type: 'string', multiple: true, placeholder: 'NAME=VALUE', help: 'a protocol option, e.g. phase1QuorumSize=4 (numbers and true/false as such).' },
+  byzantine: { type: 'string', placeholder: 'all|none|BEHAVIOUR,...', help: 'Byzantine protocols: the liars\' behaviours (default all; see --list-faults).' },
+  'byzantine-count': { type: 'integer', min: 0, placeholder: 'K', defaultText: 'f', help: 'Byzantine protocols: how many members lie.' },
+  'list-mutants': { type: 'boolean', help: 'list the protocol\'s mutants and the shared ones, then exit.' },
+  'list-faults': { type: 'boolean', help: 'list the nemesis\'s faults and the protocol\'s Byzantine behaviours, then exit.' },
+} as const satisfies Options;
+
+/** What --json prints; the field names are a promise to scripts, so change them only by adding. */
+const JSON_RECORDS: readonly JsonRecord[] = [
+  { type: 'seed', help: 'one per run, as it ends', fields: [
+    ['type', '"seed"'], ['seed', 'the run\'s seed'], ['ok', 'true unless the run failed'],
+    ['outcome', '"ok", "safety" or "liveness"'], ['linearizability', '"linearizable", "not-linearizable" or "unknown"'],
+    ['traceHash', 'hash of the event trace: equal for equal seeds and options'], ['events', 'simulated events'],
+    ['operations', 'client operations'], ['failure', 'what failed, or null'],
+  ] },
+  { type: 'failure', help: 'one per failed run (the first 20), after the runs', fields: [
+    ['type', '"failure"'], ['seed', 'the failed run\'s seed'], ['what', 'what failed'], ['reproduce', 'the command that replays it with a trace'],
+  ] },
+  { type: 'summary', help: 'the last line', fields: [
+    ['type', '"summary"'], ['protocol', 'the protocol'], ['nodes', 'members'], ['runs', 'runs made'],
+    ['safetyViolations', 'runs that broke safety'], ['livenessFailures', 'runs that stopped making progress'],
+    ['nonLinearizable', 'runs whose history is not linearizable'], ['unknownVerdicts', 'histories the checker could not judge in its budget'],
+    ['operations', 'client operations, all runs'], ['messages', 'messages delivered, all runs'],
+    ['simulatedMs', 'simulated time, all runs'], ['wallSeconds', 'real time taken'], ['exitCode', 'the exit code the command ends with'],
+  ] },
+];
+
+export const simCommand = defineCommand({
   name: 'sim',
   summary: 'simulate a protocol under faults over many seeds; check safety, liveness, linearizability',
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        protocol: { type: 'string', default: DEFAULT_PROTOCOL },
-        'state-machine': { type: 'string', default: DEFAULT_SIM_OPTIONS.stateMachine },
-        'list-faults': { type: 'boolean', default: false },
-        nodes: { type: 'string' },
-        seeds: { type: 'string', default: '1..100' },
-        faults: { type: 'string', default: 'all' },
-        mutant: { type: 'string' },
-        'protocol-option': { type: 'string', multiple: true },
-        clients: { type: 'string' },
-        keys: { type: 'string' },
-        'duration-ms': { type: 'string' },
-        trace: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        'list-mutants': { type: 'boolean', default: false },
-        byzantine: { type: 'string' },
-        'byzantine-count': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE());
-      return 0;
-    }
-    if (!PROTOCOLS.has(values.protocol)) throw new UsageError(`unknown protocol '${values.protocol}'; known: ${protocolNames(', ')}`);
+  usage: ['[options]', '--list-mutants [--protocol NAME]', '--list-faults [--protocol NAME]'],
+  description: 'Runs the deterministic simulator once per seed and prints a summary. A failed run prints its seed and the command that replays it with a trace.',
+  options: OPTIONS,
+  exitCodes: [
+    [0, 'every run was safe, live and linearizable'],
+    [1, 'a run failed (with --mutant: the mutant was caught)'],
+    [2, 'no run failed, but the checker could not judge some history within its budget'],
+    [3, 'bad input (an unknown option, a bad value, a configuration the protocol refuses)'],
+  ],
+  json: JSON_RECORDS,
+  async run({ values }) {
     const protocol = protocolByName(values.protocol);
     const mutants = mutantsOf(protocol);
     if (values['list-mutants']) {
@@ -112,11 +120,9 @@ export const simCommand: Command = {
       for (const b of behaviours) console.log(`byzantine ${b.name}  ${b.description}`);
       return 0;
     }
+    if (values.json && values.trace) throw new UsageError('--trace and --json do not mix: a trace is text');
     if (values.mutant !== undefined && !mutants.some((m) => m.name === values.mutant)) {
-      throw new UsageError(`unknown mutant '${values.mutant}' for ${values.protocol}; see --list-mutants`);
-    }
-    if (!(STATE_MACHINES as readonly string[]).includes(values['state-machine'])) {
-      throw new UsageError(`--state-machine must be one of ${STATE_MACHINES.join(', ')}, got '${values['state-machine']}'`);
+      throw new UsageError(`unknown mutant '${values.mutant}' for ${values.protocol}${didYouMean(values.mutant, mutants.map((m) => m.name), '') || '; see --list-mutants'}`);
     }
     let faults;
     try {
@@ -136,23 +142,22 @@ export const simCommand: Command = {
       throw new UsageError((err as Error).message);
     }
     const [from, to] = parseSeeds(values.seeds);
-    const durationMs = positiveInt('--duration-ms', values['duration-ms'], DEFAULT_SIM_OPTIONS.faultWindowMs + DEFAULT_SIM_OPTIONS.livenessBoundMs);
+    const durationMs = values['duration-ms'];
     const base: Partial<SimOptions> = {
       protocol: values.protocol,
-      nodes: positiveInt('--nodes', values.nodes, DEFAULT_SIM_OPTIONS.nodes),
-      clients: positiveInt('--clients', values.clients, DEFAULT_SIM_OPTIONS.clients),
-      keys: positiveInt('--keys', values.keys, DEFAULT_SIM_OPTIONS.keys),
+      nodes: values.nodes,
+      clients: values.clients,
+      keys: values.keys,
       faults,
       stateMachine: values['state-machine'] as StateMachineKind,
       faultWindowMs: Math.max(0, durationMs - DEFAULT_SIM_OPTIONS.livenessBoundMs),
       livenessBoundMs: Math.min(durationMs, DEFAULT_SIM_OPTIONS.livenessBoundMs),
       trace: values.trace,
       ...(values.mutant === undefined ? {} : { mutant: values.mutant }),
-      ...(values['protocol-option'] === undefined ? {} : { protocolOptions: parseProtocolOptions(values['protocol-option'], protocol.optionNames, values.protocol) }),
+      ...(values['protocol-option'].length === 0 ? {} : { protocolOptions: parseProtocolOptions(values['protocol-option'], protocol.optionNames, values.protocol) }),
       ...(protocol.faultModel === 'byzantine' ? { byzantine } : {}),
-      ...(values['byzantine-count'] === undefined ? {} : { byzantineCount: Number(values['byzantine-count']) }),
+      ...(values['byzantine-count'] === undefined ? {} : { byzantineCount: values['byzantine-count'] }),
     };
-    if (base.byzantineCount !== undefined && (!Number.isInteger(base.byzantineCount) || base.byzantineCount < 0)) throw new UsageError('--byzantine-count must be a whole number');
     if (protocol.faultModel === 'byzantine') {
       const f = Math.floor((base.nodes! - 1) / 3);
       // Beyond f the protocol promises nothing: a failure there shows the bound, not a bug.
@@ -175,9 +180,18 @@ export const simCommand: Command = {
         if (err instanceof QuorateError && err.code === 'INVALID_ARGUMENT') throw new UsageError(err.message);
         throw err;
       }
+      const failuresBefore = summary.failures.length;
       addToSummary(summary, r);
-      if (values.trace) for (const line of r.trace) console.log(line);
-      if (values.trace || total === 1) console.log(`seed ${seed}: trace hash ${r.traceHash}, ${r.stats.events} events`);
+      if (values.json) {
+        const failure = summary.failures.slice(failuresBefore).map((f) => f.what).join('; ');
+        console.log(JSON.stringify({
+          type: 'seed', seed, ok: !failed(r), outcome: r.outcome.kind, linearizability: r.linearizability,
+          traceHash: r.traceHash, events: r.stats.events, operations: r.stats.operations, failure: failure === '' ? null : failure,
+        }));
+      } else {
+        if (values.trace) for (const line of r.trace) console.log(line);
+        if (values.trace || total === 1) console.log(`seed ${seed}: trace hash ${r.traceHash}, ${r.stats.events} events`);
+      }
       const done = seed - from + 1;
       if (tty) {
         const width = 30;
@@ -190,40 +204,45 @@ export const simCommand: Command = {
     }
     if (tty) process.stderr.write('\n');
     const wallS = (performance.now() - started) / 1000;
-    if (values.json) {
-      console.log(JSON.stringify({ ...summary, wallSeconds: wallS }));
-    } else {
-      const rows: [string, string][] = [
-        ['protocol', `${values.protocol}${values.mutant ? ` (mutant ${values.mutant})` : ''}, ${base.nodes} nodes, ${values['state-machine']} state machine`],
-        ['faults', protocol.faultModel === 'byzantine'
-          ? `${[...faults].join(',') || 'none'}${faults.has('crash') ? ' (crashes hit honest replicas, which restart from their disks)' : ''}`
-          : [...faults].join(',') || 'none'],
-        ...(protocol.faultModel === 'byzantine' ? [['byzantine', `${[...byzantine].join(',') || 'none'} on ${base.byzantineCount ?? `f = ${Math.floor(((base.nodes ?? 1) - 1) / 3)}`} replica(s)`] as [string, string]] : []),
-        ['runs', String(summary.runs)],
-        ['safety violations', String(summary.safetyViolations)],
-        ['liveness failures', String(summary.livenessFailures)],
-        ['non-linearizable histories', String(summary.nonLinearizable)],
-        ['unknown verdicts', String(summary.unknownVerdicts)],
-        ['operations', String(summary.operations)],
-        ['messages delivered', String(summary.messages)],
-        ['simulated time', `${(summary.simulatedMs / 1000).toFixed(1)} s`],
-        ['wall time', `${wallS.toFixed(1)} s`],
-      ];
-      const w = Math.max(...rows.map(([k]) => k.length));
-      for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
-    }
-    for (const f of summary.failures.slice(0, 20)) {
-      const byz = protocol.faultModel === 'byzantine' ? ` --byzantine ${values.byzantine ?? 'all'}${values['byzantine-count'] ? ` --byzantine-count ${values['byzantine-count']}` : ''}` : '';
-      const sm = values['state-machine'] === DEFAULT_SIM_OPTIONS.stateMachine ? '' : ` --state-machine ${values['state-machine']}`;
-      const reproduce = `quorate sim --protocol ${values.protocol} --nodes ${base.nodes} --seeds ${f.seed} --faults ${values.faults}${sm}${byz}${values['duration-ms'] ? ` --duration-ms ${values['duration-ms']}` : ''}${values.mutant ? ` --mutant ${values.mutant}` : ''}${(values['protocol-option'] ?? []).map((o) => ` --protocol-option ${o}`).join('')} --trace`;
-      console.log(`FAIL seed ${f.seed}: ${f.what}\n  reproduce: ${reproduce}`);
-    }
-    if (summary.failures.length > 0) return 1;
     // A history the checker could not judge in its budget is not a pass.
-    if (summary.unknownVerdicts > 0) {
-      console.log(`UNDECIDED: ${summary.unknownVerdicts} histories could not be judged within the checker's budget`);
-      return 2;
+    const exitCode = summary.failures.length > 0 ? 1 : summary.unknownVerdicts > 0 ? 2 : 0;
+    const reproduce = (seed: number): string => {
+      const byz = protocol.faultModel === 'byzantine' ? ` --byzantine ${values.byzantine ?? 'all'}${values['byzantine-count'] !== undefined ? ` --byzantine-count ${values['byzantine-count']}` : ''}` : '';
+      const sm = values['state-machine'] === DEFAULT_SIM_OPTIONS.stateMachine ? '' : ` --state-machine ${values['state-machine']}`;
+      const duration = durationMs === DEFAULT_DURATION_MS ? '' : ` --duration-ms ${durationMs}`;
+      return `quorate sim --protocol ${values.protocol} --nodes ${base.nodes} --seeds ${seed} --faults ${values.faults}${sm}${byz}${duration}${values.mutant ? ` --mutant ${values.mutant}` : ''}${values['protocol-option'].map((o) => ` --protocol-option ${o}`).join('')} --trace`;
+    };
+    if (values.json) {
+      for (const f of summary.failures.slice(0, 20)) console.log(JSON.stringify({ type: 'failure', seed: f.seed, what: f.what, reproduce: reproduce(f.seed) }));
+      console.log(JSON.stringify({
+        type: 'summary', protocol: values.protocol, nodes: base.nodes, runs: summary.runs,
+        safetyViolations: summary.safetyViolations, livenessFailures: summary.livenessFailures,
+        nonLinearizable: summary.nonLinearizable, unknownVerdicts: summary.unknownVerdicts,
+        operations: summary.operations, messages: summary.messages, simulatedMs: summary.simulatedMs,
+        wallSeconds: wallS, exitCode,
+      }));
+      return exitCode;
     }
-    return 0;
+    const rows: [string, string][] = [
+      ['protocol', `${values.protocol}${values.mutant ? ` (mutant ${values.mutant})` : ''}, ${base.nodes} nodes, ${values['state-machine']} state machine`],
+      ['faults', protocol.faultModel === 'byzantine'
+        ? `${[...faults].join(',') || 'none'}${faults.has('crash') ? ' (crashes hit honest replicas, which restart from their disks)' : ''}`
+        : [...faults].join(',') || 'none'],
+      ...(protocol.faultModel === 'byzantine' ? [['byzantine', `${[...byzantine].join(',') || 'none'} on ${base.byzantineCount ?? `f = ${Math.floor(((base.nodes ?? 1) - 1) / 3)}`} replica(s)`] as [string, string]] : []),
+      ['runs', String(summary.runs)],
+      ['safety violations', String(summary.safetyViolations)],
+      ['liveness failures', String(summary.livenessFailures)],
+      ['non-linearizable histories', String(summary.nonLinearizable)],
+      ['unknown verdicts', String(summary.unknownVerdicts)],
+      ['operations', String(summary.operations)],
+      ['messages delivered', String(summary.messages)],
+      ['simulated time', `${(summary.simulatedMs / 1000).toFixed(1)} s`],
+      ['wall time', `${wallS.toFixed(1)} s`],
+    ];
+    const w = Math.max(...rows.map(([k]) => k.length));
+    for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+    for (const f of summary.failures.slice(0, 20)) console.log(`FAIL seed ${f.seed}: ${f.what}\n  reproduce: ${reproduce(f.seed)}`);
+    if (exitCode === 2) console.log(`UNDECIDED: ${summary.unknownVerdicts} histories could not be judged within the checker's budget`);
+    return exitCode;
   },
-};
+});
