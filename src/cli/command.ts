@@ -66,7 +66,9 @@ export interface CommandDefinition<O extends Options> extends CommandInfo {
 export function parseCommandLine<O extends Options>(def: CommandDefinition<O>, argv: readonly string[]): Parsed<O & typeof HELP_OPTION> | 'help' {
   const options = { ...def.options, ...HELP_OPTION };
   const raw = splitArgv(argv, options, def.positionals !== undefined);
-  if (raw.given.has('help')) return 'help';
+  const help = raw.given.get('help');
+  // Checked first, so --help works beside values that are wrong; --help=maybe is itself wrong.
+  if (help !== undefined && resolveValues(HELP_OPTION, new Map([['help', help]])).values.help) return 'help';
   const fallback = def.fallback?.(raw) ?? { sources: new Map<string, Sourced>(), warnings: [] };
   const { values, given } = resolveValues(options, raw.given, fallback.sources);
   return { values, given, positionals: raw.positionals, warnings: fallback.warnings };

@@ -26,7 +26,7 @@ const DEFINITION = {
   name: 'serve',
   summary: 'run one member of an etcd-compatible replicated KV cluster (etcd-style flags)',
   usage: ['[options]   (flags as etcd\'s: --flag=value, --flag value or -flag value)'],
-  description: 'Runs one member. Every option marked etcd in docs/cli.md is etcd\'s flag of the same name and is also read, as etcd reads it, from the environment variable ETCD_FLAG_NAME (the flag wins) or from etcd\'s YAML --config-file; etcd settings quorate does not have are named in a warning. Data is durable once a request is answered: every write is fsynced on a majority first.',
+  description: 'Runs one member. Every option with an etcd variable in docs/cli.md is etcd\'s flag of the same name and is also read, as etcd reads it, from the environment variable ETCD_FLAG_NAME (the flag wins) or from etcd\'s YAML --config-file; etcd settings quorate does not have are named in a warning. Data is durable once a request is answered: every write is fsynced on a majority first.',
   options: SERVE_OPTIONS,
   exitCodes: [
     [0, 'a clean stop (SIGINT or SIGTERM)'],
