@@ -5,13 +5,13 @@ import { HELP_WORD, valueKind } from './value-kind.js';
 
 /** Text inside '...' in an _arguments spec: no quote, and no brackets or colons zsh would read. */
 function escape(text: string): string {
-  return text.replace(/'/g, '\'\\\'\'').replace(/([[\]:\\])/g, '\\$1');
+  return text.replace(/([[\]:\\])/g, '\\$1').replace(/'/g, '\'\\\'\'');
 }
 
 /** The help's first sentence, short enough for a completion menu. */
 function brief(help: string): string {
-  const first = help.split(/(?<=[.;:])\s/)[0] ?? help;
-  return first.replace(/[.;:]$/, '').slice(0, 70);
+  const first = help.split(/(?<=[.;])\s/)[0] ?? help;
+  return first.replace(/[.;]$/, '').slice(0, 80);
 }
 
 function optionSpec(name: string, spec: OptionSpec): string {
