@@ -81,6 +81,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'ignore-checksum': { seed: 1 },
     'retry-failed-fsync': { seed: 4 },
     'unsealed-writes': { seed: 7 },
+    'hold-readies-while-snapshotting': { seed: 1 },
     'trust-command-bytes': { seed: 1 },
   },
   pbft: {
