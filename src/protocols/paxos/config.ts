@@ -36,6 +36,9 @@ export interface PaxosLimits {
    * Ask before phase 1 (PrePrepare, as Raft's pre-vote): a node campaigns only once a phase-1
    * quorum would promise its ballot, and an acceptor that heard from a leader within an election
    * timeout says no. A node that rejoins, or was cut off, then cannot depose a healthy leader.
+   * That refusal needs checkQuorum (a leader without a quorum must step down, or the followers it
+   * still reaches refuse everyone else forever); without checkQuorum the pre-round only checks
+   * the ballot.
    */
   readonly prePrepare: boolean;
   /**

@@ -389,9 +389,14 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * Would this acceptor promise `m.ballot`? Only if it is above its promise and no leader was heard
    * within an election timeout (a leader itself says no: it is that leader). Nothing changes here:
    * not the promise, not the election timer.
+   *
+   * The leader lease holds only with checkQuorum (as etcd's raft: `inLease` needs checkQuorum):
+   * without it a leader that lost its phase-2 quorum never steps down, and the followers it still
+   * reaches would refuse every other node forever.
    */
   private onPrePrepare(m: PrePrepare): void {
-    const leaderAlive = this.role === 'leader' || (this.leaderId !== null && this.electionElapsed < this.limits.electionTimeoutTicks);
+    const leaderAlive = this.limits.checkQuorum &&
+      (this.role === 'leader' || (this.leaderId !== null && this.electionElapsed < this.limits.electionTimeoutTicks));
     const granted = m.ballot > this.promised && !leaderAlive;
     this.msgs.push({ type: 'pre-promise', from: this.id, to: m.from, ballot: m.ballot, granted, promised: this.promised });
   }
