@@ -775,17 +775,22 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     }
   }
 
-  /** One Accept (or a snapshot) to `peer` from its next slot; returns the slots sent. */
-  private sendSlots(peer: NodeId, budget: number): number {
+  /**
+   * One Accept (or a snapshot) to `peer` from its next slot; returns the slots sent. `probe`: the
+   * peer answered nothing since the last heartbeat, so a new snapshot transfer starts with one chunk.
+   */
+  private sendSlots(peer: NodeId, budget: number, probe = false): number {
     const from = this.next.get(peer) ?? this.lastSlot + 1;
     if (from <= this.snapshotIndex && this.snapshot !== null) {
       // The slots it lacks were compacted: they go as the snapshot, in chunks, while the slots
       // after it follow as Accepts (an acceptor takes slots out of order).
+      // A transfer under way is driven by its acknowledgements and by the heartbeat's stall check
+      // (which probes a silent acceptor with one chunk): only a new one sends here.
       const t = this.snapshotSends.get(peer);
       if (t === undefined || t.meta.index !== this.snapshot.meta.index) {
         this.snapshotSends.set(peer, { meta: this.snapshot.meta, data: this.snapshot.data, sent: 0, acked: 0, finalSent: false, ackedAtHeartbeat: -1 });
+        this.sendSnapshotChunks(peer, probe ? 1 : this.limits.maxInflightSnapshotChunks);
       }
-      this.sendSnapshotChunks(peer);
       this.next.set(peer, this.snapshotIndex + 1);
       return this.snapshotIndex - from + 1;
     }
@@ -806,12 +811,12 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     return Math.max(1, entries.length);
   }
 
-  /** The next chunks of `peer`'s snapshot transfer, up to maxInflightSnapshotChunks beyond what it acknowledged. */
-  private sendSnapshotChunks(peer: NodeId): void {
+  /** The next chunks of `peer`'s snapshot transfer, up to `window` chunks (maxInflightSnapshotChunks) beyond what it acknowledged. */
+  private sendSnapshotChunks(peer: NodeId, window = this.limits.maxInflightSnapshotChunks): void {
     const t = this.snapshotSends.get(peer);
     if (t === undefined) return;
     const chunkBytes = Math.max(1, Math.min(this.limits.snapshotChunkBytes, this.limits.maxBytesPerMessage));
-    const windowEnd = t.acked + this.limits.maxInflightSnapshotChunks * chunkBytes;
+    const windowEnd = t.acked + Math.max(1, window) * chunkBytes;
     const size = t.data.byteLength;
     while (!t.finalSent && t.sent < windowEnd) {
       const end = Math.min(t.sent + chunkBytes, size);
@@ -838,12 +843,13 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    */
   private heartbeat(): void {
     // A snapshot transfer that made no progress since the last heartbeat lost a chunk (or its
-    // acknowledgement): it goes again from what the acceptor holds.
+    // acknowledgement): it goes again from what the acceptor holds, a window when the acceptor
+    // answered in between, one chunk (a probe) when it did not (down or cut off).
     for (const [p, t] of this.snapshotSends) {
       if (t.acked === t.ackedAtHeartbeat) {
         t.sent = t.acked;
         t.finalSent = false;
-        this.sendSnapshotChunks(p);
+        this.sendSnapshotChunks(p, this.answeredSinceHeartbeat.has(p) ? this.limits.maxInflightSnapshotChunks : 1);
       }
       t.ackedAtHeartbeat = t.acked;
     }
@@ -856,7 +862,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
         this.next.set(p, match + 1);
         const before = this.early.length;
         let budget = answered ? this.limits.maxCatchUpSlotsPerHeartbeat : 1;
-        while ((this.next.get(p) ?? 0) <= this.lastSlot && budget > 0) budget -= this.sendSlots(p, budget);
+        while ((this.next.get(p) ?? 0) <= this.lastSlot && budget > 0) budget -= this.sendSlots(p, budget, !answered);
         // The last of them carries the read round, as a plain heartbeat would.
         const last = this.early[this.early.length - 1];
         if (this.early.length > before && last !== undefined && last.type === 'accept') {
