@@ -8,6 +8,11 @@
  *
  * A member that has not applied that revision yet, or compacted differently, or does not answer,
  * is skipped this round: only a like-for-like disagreement raises the alarm.
+ *
+ * The leader's own state may be the corrupt one: when a majority of the members agree on a hash
+ * that is not the leader's, the leader names itself (and any other member off that majority), not
+ * the healthy members; an operator told to restore "the corrupt members" from a healthy one must
+ * not be pointed at the majority (etcd's compact hash check decides by majority the same way).
  */
 export interface HashAnswer {
   readonly hash: number;
@@ -27,6 +32,8 @@ export interface CorruptionCheckPorts {
   /** This member's HashKV at `revision` (which it has applied). */
   readonly localHash: (revision: number) => HashAnswer;
   readonly peers: () => readonly PeerToCheck[];
+  /** This member's etcd member id (decimal): named when a majority disagrees with it. */
+  readonly selfMemberId: () => string;
   /** Members with a CORRUPT alarm already (not raised again). */
   readonly alarmed: () => ReadonlySet<string>;
   readonly raise: (memberId: string) => Promise<void>;
@@ -67,12 +74,21 @@ export class CorruptionChecker {
       const mine = this.ports.localHash(revision);
       const answers = await Promise.all(this.ports.peers().map(async (p) => ({ p, a: await p.ask(revision).catch((err: unknown) => ({ error: (err as Error).message })) })));
       const alarmed = this.ports.alarmed();
-      for (const { p, a } of answers) {
-        if ('error' in a || a.compactRevision !== mine.compactRevision || a.hash === mine.hash || alarmed.has(p.memberId)) continue;
+      // Like-for-like answers, this member's own among them.
+      const comparable: { memberId: string; hash: number }[] = [{ memberId: this.ports.selfMemberId(), hash: mine.hash }];
+      for (const { p, a } of answers) if (!('error' in a) && a.compactRevision === mine.compactRevision) comparable.push({ memberId: p.memberId, hash: a.hash });
+      // The reference: a hash held by a majority of the members, else this member's.
+      const members = answers.length + 1;
+      const tally = new Map<number, number>();
+      for (const c of comparable) tally.set(c.hash, (tally.get(c.hash) ?? 0) + 1);
+      let reference = mine.hash;
+      for (const [hash, n] of tally) if (2 * n > members) reference = hash;
+      for (const c of comparable) {
+        if (c.hash === reference || alarmed.has(c.memberId)) continue;
         this.ports.log('error', 'corruption check: a member holds different keys at the same revision; raising the CORRUPT alarm', {
-          member: p.memberId, revision, hash: a.hash, leaderHash: mine.hash, compactRevision: a.compactRevision,
+          member: c.memberId, revision, hash: c.hash, referenceHash: reference, leaderHash: mine.hash, compactRevision: mine.compactRevision,
         });
-        await this.ports.raise(p.memberId).catch((err: unknown) => this.ports.log('warn', 'corruption check: the CORRUPT alarm did not commit; the next round raises it again', { member: p.memberId, error: (err as Error).message }));
+        await this.ports.raise(c.memberId).catch((err: unknown) => this.ports.log('warn', 'corruption check: the CORRUPT alarm did not commit; the next round raises it again', { member: c.memberId, error: (err as Error).message }));
       }
     } finally {
       this.checking = false;

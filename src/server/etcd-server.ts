@@ -297,6 +297,7 @@ export class EtcdServer {
       revision: () => kv.store.revision,
       localHash: (revision) => hashKv(kv.store, revision),
       peers,
+      selfMemberId: () => currentMembers(this.services).find((m) => m.nodeId === this.services.selfNodeId)?.id ?? '0',
       alarmed: () => new Set(kv.cluster.alarmList().filter((a) => a.alarm === 'CORRUPT').map((a) => a.memberId)),
       raise: async (memberId) => {
         const outcome = await this.proposer.propose({ op: 'alarm', action: 'activate', memberId, alarm: 'CORRUPT' });
