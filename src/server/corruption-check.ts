@@ -95,3 +95,37 @@ export class CorruptionChecker {
     }
   }
 }
+
+/**
+ * Answers the peer port's hashkv question. HashKV reads every key (about half a second for
+ * 200,000 keys of 100 bytes) on the member's only thread, and the question comes before any peer
+ * authentication (the peer secret does not cover it), so a caller repeating it could stall the
+ * member's heartbeats and depose or starve its leader. A hash is computed at most once per
+ * MIN_HASHKV_SPACING_FACTOR times the last one's cost (the member spends at most about a tenth of
+ * its time on it); a question that comes sooner is answered with an error, and the leader's check
+ * skips that member this round. (Nothing is cached: the check is there to see state that changed
+ * behind the log, at an unchanged revision.)
+ */
+export const MIN_HASHKV_SPACING_FACTOR = 10;
+
+export interface HashKvResponderPorts {
+  readonly nowMs: () => number;
+  readonly hash: (revision: number) => HashAnswer;
+}
+
+export class HashKvResponder {
+  private nextAllowedMs = -Infinity;
+
+  constructor(private readonly ports: HashKvResponderPorts) {}
+
+  answer(revision: number): HashAnswer | { error: string } {
+    const start = this.ports.nowMs();
+    if (start < this.nextAllowedMs) return { error: 'hashkv: asked again too soon; skipped this round' };
+    try {
+      return this.ports.hash(revision);
+    } finally {
+      const end = this.ports.nowMs();
+      this.nextAllowedMs = end + MIN_HASHKV_SPACING_FACTOR * Math.max(0, end - start);
+    }
+  }
+}

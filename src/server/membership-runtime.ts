@@ -20,7 +20,7 @@ import { askToJoin, type PeerTls } from '../transport/index.js';
 import { nodeId } from '../core/ids.js';
 import { parseUrl } from './cluster-config.js';
 import { currentMembers, type MemberContext } from './member-context.js';
-import type { HashAnswer } from './corruption-check.js';
+import { HashKvResponder, type HashAnswer } from './corruption-check.js';
 import { hashKv } from './state-hashes.js';
 
 /** What a running member answers a joining member (see transport/join.ts). */
@@ -111,11 +111,22 @@ function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | HashAnswer
   };
 }
 
+/** One responder per member: its cache and its spacing (see HashKvResponder). */
+const hashKvResponders = new WeakMap<MemberContext, HashKvResponder>();
+
 /** This member's HashKV at `revision`, for the leader's corruption check (see corruption-check.ts). */
 function answerHashKv(ctx: MemberContext, revision: unknown): HashAnswer | { error: string } {
   if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 1) return { error: 'a hashkv query names a revision' };
+  let responder = hashKvResponders.get(ctx);
+  if (responder === undefined) {
+    responder = new HashKvResponder({
+      nowMs: () => performance.now(),
+      hash: (r) => hashKv(ctx.kv.store, r),
+    });
+    hashKvResponders.set(ctx, responder);
+  }
   try {
-    return hashKv(ctx.kv.store, revision);
+    return responder.answer(revision);
   } catch (err) {
     // Not applied that far yet, or compacted past it: skipped this round.
     return { error: (err as Error).message };

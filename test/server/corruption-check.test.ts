@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AlarmAction, AlarmType, Etcd3 } from 'etcd3';
-import { CorruptionChecker, type HashAnswer, type PeerToCheck } from '../../src/server/corruption-check.js';
+import { CorruptionChecker, HashKvResponder, type HashAnswer, type PeerToCheck } from '../../src/server/corruption-check.js';
 import { startMember, type Member } from '../../src/server/index.js';
 import { errorOf, freePort } from './process-cluster.js';
 
@@ -123,4 +123,23 @@ test('a cluster with --experimental-corrupt-check-time raises CORRUPT for a memb
     await Promise.all(members.map((m) => m.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the peer port computes HashKV at most once per ten times its last cost: a caller repeating the question cannot keep the member busy', () => {
+  let now = 0;
+  let computed = 0;
+  const r = new HashKvResponder({
+    nowMs: () => now,
+    hash: () => { computed++; now += 50; return { hash: 7, compactRevision: 0 }; }, // 50 ms of work
+  });
+  assert.deepEqual(r.answer(5), { hash: 7, compactRevision: 0 });
+  // Asked again at once, and again and again: refused until 500 ms after the last hash ended.
+  for (let i = 0; i < 100; i++) {
+    now += 4;
+    assert.ok('error' in r.answer(5 + i));
+  }
+  assert.equal(computed, 1);
+  now = 550;
+  assert.deepEqual(r.answer(6), { hash: 7, compactRevision: 0 });
+  assert.equal(computed, 2);
 });
