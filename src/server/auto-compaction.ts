@@ -61,6 +61,8 @@ export function parseAutoCompaction(mode: string, retention: string): AutoCompac
     return { mode, retention: Number(r) };
   }
   const ms = /^\d+(\.\d+)?$/.test(r) ? Number(r) * 3_600_000 : parseDurationMs(r);
+  // A zero duration ('0h', '0s') is off, as in etcd (its retention parses to 0).
+  if (ms === 0) return null;
   if (ms === null || !(ms >= 1)) {
     throw new QuorateError('INVALID_ARGUMENT', `--auto-compaction-retention in periodic mode is a duration such as 90m, 1h30m or 72h, or a number of hours, not '${retention}'`);
   }

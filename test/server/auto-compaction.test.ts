@@ -17,6 +17,9 @@ import { errorOf, freePort } from './process-cluster.js';
 test('--auto-compaction-retention is read as etcd reads it', () => {
   assert.equal(parseAutoCompaction('periodic', '0'), null);
   assert.equal(parseAutoCompaction('revision', ''), null);
+  // etcd parses a zero duration to 0, which is off (not an error).
+  assert.equal(parseAutoCompaction('periodic', '0h'), null);
+  assert.equal(parseAutoCompaction('periodic', '0s'), null);
   assert.deepEqual(parseAutoCompaction('periodic', '1'), { mode: 'periodic', retention: 3_600_000 });
   assert.deepEqual(parseAutoCompaction('periodic', '0.5'), { mode: 'periodic', retention: 1_800_000 });
   assert.deepEqual(parseAutoCompaction('periodic', '90m'), { mode: 'periodic', retention: 5_400_000 });
