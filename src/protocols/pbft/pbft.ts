@@ -1372,7 +1372,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.hardStateDirty = true;
     this.failedViewChanges = 0;
     this.viewChangeTimerTicks = null;
+    // The request timer starts over, forwarding stage included: a backup that carried "already
+    // forwarded" into the new view would give up on it after one timeout while the others wait
+    // two, and with f liars silent one honest replica leaving a view early stalls it.
     this.requestTimerTicks = 0;
+    this.timedRequest = null;
     this.ownViewChange = null;
     this.slots.clear();
     this.assigned.clear();
