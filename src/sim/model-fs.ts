@@ -344,8 +344,14 @@ export class ModelFileSystem implements FileSystem {
     }
     const upTo = this.nextSeq - 1;
     this.later(this.o.syncLatencyMs, () => {
-      for (const op of dir.pending.filter((p) => p.seq <= upTo)) applyDirOp(dir.durable, op);
+      const replaced: FileNode[] = [];
+      for (const op of dir.pending.filter((p) => p.seq <= upTo)) {
+        const old = dir.durable.get(op.kind === 'rename' ? op.to : op.name);
+        if (old?.kind === 'file' && op.kind !== 'link') replaced.push(old);
+        applyDirOp(dir.durable, op);
+      }
       dir.pending = dir.pending.filter((p) => p.seq > upTo);
+      for (const f of replaced) this.forgetIfGone(f);
       this.counters.dirFsyncs++;
       done(null);
     });
@@ -559,6 +565,25 @@ export class ModelFileSystem implements FileSystem {
     const op: DirOp = { seq: this.nextSeq++, kind: 'unlink', name };
     dir.pending.push(op);
     applyDirOp(dir.current, op);
+  }
+
+  /**
+   * Stop keeping a file whose removal is durable, when nothing can bring it back: no directory
+   * has it (now or durably), no pending directory change names it, no fd is open on it, and it
+   * has no unsynced change (those are counted as lost at the next power loss: see
+   * forgetUnreachable). Every compaction deletes WAL segments, and keeping them all until a power
+   * loss held every byte a run ever wrote.
+   */
+  private forgetIfGone(file: FileNode): void {
+    if (file.pending.length > 0) return;
+    for (const d of this.dirs) {
+      for (const n of d.current.values()) if (n === file) return;
+      for (const n of d.durable.values()) if (n === file) return;
+      for (const op of d.pending) if (op.kind !== 'unlink' && op.node === file) return;
+    }
+    for (const open of this.fds.values()) if (open.node === file) return;
+    const i = this.files.indexOf(file);
+    if (i >= 0) this.files.splice(i, 1);
   }
 
   /** Keep only what the root still reaches after a power loss (in the same deterministic order). */
