@@ -62,6 +62,10 @@ export function decodeCommand(bytes: Uint8Array): SessionCommand | null {
 }
 
 function decodeUncached(bytes: Uint8Array): SessionCommand | null {
+  // A command is a map. Bytes that start with anything else decode to no command either way,
+  // and most such bytes (the garbage the simulator has ordered) make the decoder throw, which
+  // builds an Error with a stack trace each time: answered here without decoding.
+  if (!startsWithMap(bytes)) return null;
   let v: unknown;
   try {
     v = unpack(bytes);
@@ -73,6 +77,12 @@ function decodeUncached(bytes: Uint8Array): SessionCommand | null {
   if (!Number.isFinite(cmd.client) || !Number.isFinite(cmd.seq) || !isRegisterOp(cmd.op)) return null;
   if (cmd.pad !== undefined && cmd.pad !== null && !(cmd.pad instanceof Uint8Array)) return null;
   return v as SessionCommand;
+}
+
+/** Whether the first byte is a MessagePack map header (fixmap, map 16, map 32). */
+function startsWithMap(bytes: Uint8Array): boolean {
+  const b = bytes[0];
+  return b !== undefined && ((b & 0xf0) === 0x80 || b === 0xde || b === 0xdf);
 }
 
 function isRegisterOp(v: unknown): v is RegisterOp {
