@@ -58,13 +58,23 @@ export interface MatchIndexes {
  */
 export function committedIndex(voters: ReadonlySet<NodeId>, match: MatchIndexes): number {
   if (voters.size === 0) return Number.POSITIVE_INFINITY;
-  const indexes: number[] = [];
-  for (const v of voters) indexes.push(match.get(v) ?? 0);
-  indexes.sort((x, y) => y - x); // descending
+  // Insertion-sorted, descending, into one reused array: a leader computes this on every
+  // acknowledgement, and an array plus a sort with a comparator per call showed in profiles.
+  const indexes = matchScratch;
+  let n = 0;
+  for (const v of voters) {
+    const x = match.get(v) ?? 0;
+    let i = n++;
+    for (; i > 0 && indexes[i - 1]! < x; i--) indexes[i] = indexes[i - 1]!;
+    indexes[i] = x;
+  }
   const at = indexes[majority(voters.size) - 1];
   assert(at !== undefined, 'majority position exists');
   return at;
 }
+
+/** committedIndex's sorting space (it calls nothing that could reenter it while it is in use). */
+const matchScratch: number[] = [];
 
 export function jointCommittedIndex(
   incoming: ReadonlySet<NodeId>,
