@@ -36,6 +36,14 @@ export interface ClientSite<R> {
   /** The phase of the run: clients stop issuing new operations near the end. */
   mayStart(): boolean;
   readsOnly(): boolean;
+  /**
+   * The state machine keeps a session under the member that ordered its command (a Byzantine
+   * protocol: a liar must not pre-seed another member's session). A command sent again through
+   * another member is then a new request and may take effect twice, so a session client sends an
+   * ordered command again only where it first sent it, as the server's own proposer does; an
+   * etcd client that moved on would have had an error, not a second execution.
+   */
+  readonly sessionsPerMember: boolean;
   /** The members a client may ask (honest ones under a Byzantine protocol). */
   members(): readonly SimNode<R>[];
   record(ops: readonly Operation[], label: string, client: number, ok: boolean): void;
@@ -58,13 +66,15 @@ interface InFlight<Op> {
   readonly op: Op;
   readonly invokedAt: number;
   readonly seq: number;
+  /** With sessionsPerMember: the member an ordered command was first sent through. */
+  pinned: SimNode<unknown> | null;
 }
 
-/** A client of a leader-model protocol (and a member's caller under a quorum-model one). */
 /** Share of a session client's operations preceded by a command of random bytes, and its largest size. */
 export const MALFORMED_COMMAND_SHARE = 0.01;
 export const MALFORMED_COMMAND_MAX_BYTES = 48;
 
+/** A client of a leader-model protocol (and a member's caller under a quorum-model one). */
 export class SessionClient<R> {
   private seq = 0;
   private attempt = 0;
@@ -98,7 +108,7 @@ export class SessionClient<R> {
     if (this.site.rng.chance(MALFORMED_COMMAND_SHARE)) this.orderMalformed();
     const op = this.site.workload.next(this.site.rng, this.id, this.site.readsOnly() || (this.reader && this.site.rng.chance(READER_READ_SHARE)));
     this.seq++;
-    this.current = { op, invokedAt: this.site.now(), seq: this.seq };
+    this.current = { op, invokedAt: this.site.now(), seq: this.seq, pinned: null };
     this.attempts = 0;
     this.guess = this.home;
     this.send();
@@ -125,7 +135,8 @@ export class SessionClient<R> {
     if (c === null) return;
     const attempt = ++this.attempt;
     this.attempts++;
-    const node = this.guess;
+    if (this.site.sessionsPerMember && !c.op.localRead) c.pinned ??= this.guess as SimNode<unknown>;
+    const node = (c.pinned as SimNode<R> | null) ?? this.guess;
     this.site.afterOn(node, this.site.latency(), () => this.handleAt(node, attempt, c));
     this.site.after(this.site.clientTimeoutMs, () => this.timeout(attempt));
   }

@@ -611,6 +611,7 @@ export class Simulation implements WorldHandler<Delivery> {
       afterOn: (node, ms, fn) => void this.world.after(ms, fn, node),
       mayStart: () => this.world.now < this.endMs - this.o.clientTimeoutMs && this.phase !== 'drain',
       readsOnly: () => this.phase === 'reads',
+      sessionsPerMember: this.protocol.client.kind === 'quorum',
       members: () => honest,
       record: (ops, label, client, ok) => {
         // Operations made with nextOperationId() already carry their place in the history.
