@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { checkHistory, formatWindow } from '../../check/linearizability.js';
 import { HistoryFormatError, parseJepsen, parseJsonLines } from '../../check/formats.js';
 import { defineCommand, UsageError } from '../command.js';
+import { fileErrorReason } from '../file-errors.js';
 
 const EXIT = { linearizable: 0, 'not-linearizable': 1, unknown: 2 } as const;
 const SEVERITY = [0, 2, 1, 3]; // exit code → how bad
@@ -62,8 +63,9 @@ export const checkCommand = defineCommand({
         }
       } catch (err) {
         let message: string;
+        const reason = fileErrorReason(err);
         if (err instanceof HistoryFormatError) message = err.message;
-        else if ((err as NodeJS.ErrnoException).code === 'ENOENT') message = `${file}: no such file`;
+        else if (reason !== undefined) message = `${file}: ${reason}`;
         else throw err;
         code = 3;
         if (values.json) {
