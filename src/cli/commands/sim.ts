@@ -31,11 +31,19 @@ export function byzantineBehaviours(protocol: ProtocolDefinition): { name: strin
   ];
 }
 
+/**
+ * The largest seed: the simulator's random generator keeps 32 bits of its seed, so a larger one
+ * would silently replay a smaller one (and past 2^53 the seed loop could never end).
+ */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** `--seeds N` or `--seeds FROM..TO`, both ends at most MAX_SEED. */
 export function parseSeeds(spec: string): [number, number] {
   const m = /^(\d+)(?:\.\.(\d+))?$/.exec(spec);
   if (m === null) throw new UsageError(`--seeds '${spec}' is not N or FROM..TO`);
   const from = Number(m[1]);
   const to = m[2] === undefined ? from : Number(m[2]);
+  if (to > MAX_SEED || from > MAX_SEED) throw new UsageError(`--seeds ${spec}: seeds go up to ${MAX_SEED} (the simulator's random generator keeps 32 bits)`);
   if (to < from) throw new UsageError(`--seeds ${spec}: the range is empty`);
   return [from, to];
 }
