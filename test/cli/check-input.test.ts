@@ -28,3 +28,23 @@ test('check: a directory, or a path through a file, is one line and exit 3', () 
     assert.equal(JSON.parse(json.stdout).verdict, 'bad-input');
   });
 });
+
+test('check: a file with no operations gets no verdict: one line and exit 3', () => {
+  withDir((dir) => {
+    const cases: [string, string, string[], RegExp][] = [
+      ['empty.log', '', [], /no operations in .*empty\.log: the file is empty$/m],
+      ['garbage.log', 'this is not a history\n', [], /no operations in .*garbage\.log: no Jepsen :read, :write or :cas lines$/m],
+      ['ops.jsonl', '{"client":1,"f":"write","value":3,"outcome":"ok","invoke":1,"complete":2}\n', [], /no operations in .*ops\.jsonl: .*\(JSON lines need --format jsonl\)$/m],
+      ['empty.jsonl', '', ['--format', 'jsonl'], /no operations in .*empty\.jsonl: the file is empty$/m],
+      ['comments.jsonl', '# nothing yet\n\n', ['--format', 'jsonl'], /no operations in .*comments\.jsonl: only blank and # lines$/m],
+    ];
+    for (const [name, text, flags, pattern] of cases) {
+      writeFileSync(join(dir, name), text);
+      const r = quorate(['check', ...flags, join(dir, name)]);
+      assertBadInput(r, pattern, name);
+      assert.equal(r.stdout, '', `${name}: no verdict`);
+    }
+    // The same file as JSON lines is judged.
+    assert.equal(quorate(['check', '--format', 'jsonl', join(dir, 'ops.jsonl')]).stdout, 'linearizable\n');
+  });
+});

@@ -11,6 +11,22 @@ import { fileErrorReason } from '../file-errors.js';
 const EXIT = { linearizable: 0, 'not-linearizable': 1, unknown: 2 } as const;
 const SEVERITY = [0, 2, 1, 3]; // exit code → how bad
 
+/** Thrown for a history with nothing to judge; reported as bad input, like a malformed one. */
+class NoOperationsError extends Error {}
+
+/**
+ * Why a file yields no operations. An empty history would be trivially linearizable, but a file
+ * without one is almost always a mistake (an empty or truncated log, the wrong --format), so it
+ * gets no verdict.
+ */
+function noOperations(file: string, text: string, format: string): NoOperationsError {
+  if (text.trim() === '') return new NoOperationsError(`no operations in ${file}: the file is empty`);
+  if (format === 'jsonl') return new NoOperationsError(`no operations in ${file}: only blank and # lines`);
+  // The Jepsen reader skips lines it does not know (logging, nemesis), so garbage reads as nothing.
+  const hint = text.trimStart().startsWith('{') ? ' (JSON lines need --format jsonl)' : '';
+  return new NoOperationsError(`no operations in ${file}: no Jepsen :read, :write or :cas lines${hint}`);
+}
+
 export const checkCommand = defineCommand({
   name: 'check',
   summary: 'check a recorded history (Jepsen log or JSON lines) for linearizability',
@@ -28,7 +44,7 @@ export const checkCommand = defineCommand({
     [0, 'every history is linearizable'],
     [1, 'a history is not linearizable'],
     [2, 'the search budget ran out on a history (verdict unknown)'],
-    [3, 'bad input (an option, a missing or malformed file); with several files the worst code wins: 3, then 1, then 2'],
+    [3, 'bad input (an option, a missing, unreadable or malformed file, or one with no operations); with several files the worst code wins: 3, then 1, then 2'],
   ],
   json: [{ type: 'result', help: 'one per file, in the order given', fields: [
     ['type', '"result"'], ['file', 'the history file'],
@@ -52,6 +68,7 @@ export const checkCommand = defineCommand({
       try {
         const text = readFileSync(file, 'utf8');
         const ops = values.format === 'jepsen' ? parseJepsen(text, file) : parseJsonLines(text, file);
+        if (ops.length === 0) throw noOperations(file, text, values.format);
         const r = checkHistory(ops, values.model as 'register' | 'kv', { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
         code = EXIT[r.verdict];
         if (values.json) {
@@ -64,7 +81,7 @@ export const checkCommand = defineCommand({
       } catch (err) {
         let message: string;
         const reason = fileErrorReason(err);
-        if (err instanceof HistoryFormatError) message = err.message;
+        if (err instanceof HistoryFormatError || err instanceof NoOperationsError) message = err.message;
         else if (reason !== undefined) message = `${file}: ${reason}`;
         else throw err;
         code = 3;
