@@ -48,3 +48,11 @@ test('check: a file with no operations gets no verdict: one line and exit 3', ()
     assert.equal(quorate(['check', '--format', 'jsonl', join(dir, 'ops.jsonl')]).stdout, 'linearizable\n');
   });
 });
+
+test('check: a bad file is named as every command names bad input, "quorate check: ..."', () => {
+  withDir((dir) => {
+    assertBadInput(quorate(['check', join(dir, 'missing.log')]), new RegExp(`^quorate check: ${dir.replace(/[/.]/g, '\\$&')}/missing\\.log: no such file$`, 'm'), 'a missing file');
+    writeFileSync(join(dir, 'broken.log'), 'INFO  jepsen.util - 0 :ok :write 1\n');
+    assertBadInput(quorate(['check', join(dir, 'broken.log')]), /^quorate check: .*broken\.log:1: /, 'a malformed file');
+  });
+});

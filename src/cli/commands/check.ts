@@ -88,7 +88,8 @@ export const checkCommand = defineCommand({
         if (values.json) {
           json({ file, verdict: 'bad-input', error: message, exitCode: code });
         } else {
-          console.error(`bad input: ${message}`);
+          // Worded as every command's bad input is (main.ts), though check goes on to the next file.
+          console.error(`quorate check: ${message}`);
           if (many) console.log(`${file}: bad input`);
         }
       }
