@@ -32,10 +32,10 @@ test('check: a directory, or a path through a file, is one line and exit 3', () 
 test('check: a file with no operations gets no verdict: one line and exit 3', () => {
   withDir((dir) => {
     const cases: [string, string, string[], RegExp][] = [
-      ['empty.log', '', [], /no operations in .*empty\.log: the file is empty$/m],
+      ['empty.log', '', [], /no operations in .*empty\.log: it is empty$/m],
       ['garbage.log', 'this is not a history\n', [], /no operations in .*garbage\.log: no Jepsen :read, :write or :cas lines$/m],
       ['ops.jsonl', '{"client":1,"f":"write","value":3,"outcome":"ok","invoke":1,"complete":2}\n', [], /no operations in .*ops\.jsonl: .*\(JSON lines need --format jsonl\)$/m],
-      ['empty.jsonl', '', ['--format', 'jsonl'], /no operations in .*empty\.jsonl: the file is empty$/m],
+      ['empty.jsonl', '', ['--format', 'jsonl'], /no operations in .*empty\.jsonl: it is empty$/m],
       ['comments.jsonl', '# nothing yet\n\n', ['--format', 'jsonl'], /no operations in .*comments\.jsonl: only blank and # lines$/m],
     ];
     for (const [name, text, flags, pattern] of cases) {
@@ -55,4 +55,13 @@ test('check: a bad file is named as every command names bad input, "quorate chec
     writeFileSync(join(dir, 'broken.log'), 'INFO  jepsen.util - 0 :ok :write 1\n');
     assertBadInput(quorate(['check', join(dir, 'broken.log')]), /^quorate check: .*broken\.log:1: /, 'a malformed file');
   });
+});
+
+test('check: - reads the history from standard input, once', () => {
+  const history = 'INFO  jepsen.util - 0 :invoke :write 1\nINFO  jepsen.util - 0 :ok :write 1\nINFO  jepsen.util - 1 :invoke :read nil\nINFO  jepsen.util - 1 :ok :read 1\n';
+  const r = quorate(['check', '-'], { input: history });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'linearizable\n');
+  assertBadInput(quorate(['check', '-'], { input: '' }), /^quorate check: no operations in -: it is empty$/m, 'empty standard input');
+  assertBadInput(quorate(['check', '-', '-'], { input: history }), /^quorate check: '-' \(standard input\) can be given only once$/m, '- twice');
 });

@@ -3,6 +3,7 @@
  * worst verdict: 3 bad input, 1 not linearizable, 2 unknown, 0 linearizable.
  */
 import { readFileSync } from 'node:fs';
+import { text as readStream } from 'node:stream/consumers';
 import { checkHistory, formatWindow } from '../../check/linearizability.js';
 import { HistoryFormatError, parseJepsen, parseJsonLines } from '../../check/formats.js';
 import { defineCommand, UsageError } from '../command.js';
@@ -10,6 +11,14 @@ import { fileErrorReason } from '../file-errors.js';
 
 const EXIT = { linearizable: 0, 'not-linearizable': 1, unknown: 2 } as const;
 const SEVERITY = [0, 2, 1, 3]; // exit code → how bad
+
+/** The file name that means standard input, as for cat and most tools that take files. */
+const STDIN = '-';
+
+/** The history's text: the file's, or standard input's for `-`. */
+async function readHistory(file: string): Promise<string> {
+  return file === STDIN ? readStream(process.stdin) : readFileSync(file, 'utf8');
+}
 
 /** Thrown for a history with nothing to judge; reported as bad input, like a malformed one. */
 class NoOperationsError extends Error {}
@@ -20,7 +29,7 @@ class NoOperationsError extends Error {}
  * gets no verdict.
  */
 function noOperations(file: string, text: string, format: string): NoOperationsError {
-  if (text.trim() === '') return new NoOperationsError(`no operations in ${file}: the file is empty`);
+  if (text.trim() === '') return new NoOperationsError(`no operations in ${file}: it is empty`);
   if (format === 'jsonl') return new NoOperationsError(`no operations in ${file}: only blank and # lines`);
   // The Jepsen reader skips lines it does not know (logging, nemesis), so garbage reads as nothing.
   const hint = text.trimStart().startsWith('{') ? ' (JSON lines need --format jsonl)' : '';
@@ -31,7 +40,7 @@ export const checkCommand = defineCommand({
   name: 'check',
   summary: 'check a recorded history (Jepsen log or JSON lines) for linearizability',
   usage: ['[options] FILE...'],
-  description: 'Prints \'linearizable\', \'not linearizable\' (with the operations that cannot be linearized) or \'unknown\' (the search budget ran out) per file.',
+  description: 'Prints \'linearizable\', \'not linearizable\' (with the operations that cannot be linearized) or \'unknown\' (the search budget ran out) per file. A FILE of - is standard input (given once).',
   options: {
     model: { type: 'string', default: 'register', choices: ['register', 'kv'], help: 'what the history operates on: one register, or a key-value store.' },
     format: { type: 'string', default: 'jepsen', choices: ['jepsen', 'jsonl'], help: 'the history\'s format (docs/history-format.md).' },
@@ -56,6 +65,8 @@ export const checkCommand = defineCommand({
   ] }],
   async run({ values, positionals }) {
     if (positionals.length === 0) throw new UsageError('no history files given (quorate check [options] FILE...)');
+    // Standard input can be read once: a second - would be an empty history, not the same one.
+    if (positionals.filter((f) => f === STDIN).length > 1) throw new UsageError(`'${STDIN}' (standard input) can be given only once`);
     const maxSteps = values['max-steps'];
     const timeoutMs = values['timeout-ms'];
     let worst = 0;
@@ -66,7 +77,7 @@ export const checkCommand = defineCommand({
     for (const file of positionals) {
       let code: number;
       try {
-        const text = readFileSync(file, 'utf8');
+        const text = await readHistory(file);
         const ops = values.format === 'jepsen' ? parseJepsen(text, file) : parseJsonLines(text, file);
         if (ops.length === 0) throw noOperations(file, text, values.format);
         const r = checkHistory(ops, values.model as 'register' | 'kv', { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
