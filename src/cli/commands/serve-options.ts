@@ -6,7 +6,7 @@
  */
 import { PROTOCOLS } from '../../protocols/registry.js';
 import type { Options } from '../options/types.js';
-import { LOG_LEVELS, MEMBER_OPTIONS, protocolOption } from './shared-options.js';
+import { LOG_LEVEL_CHOICES, MEMBER_OPTIONS, protocolOption } from './shared-options.js';
 
 const keyedProtocols = (): string => [...PROTOCOLS.values()].filter((p) => p.keys === 'per-member').map((p) => p.name).join(', ');
 
@@ -46,6 +46,6 @@ export const SERVE_OPTIONS = {
   'auto-compaction-mode': { type: 'string', default: 'periodic', choices: ['periodic', 'revision'], etcd: true, help: 'how --auto-compaction-retention counts.' },
   'auto-compaction-retention': { type: 'string', default: '0', placeholder: 'R', etcd: true, help: 'periodic: keep this much history (90m, 72h, or hours as a number); revision: keep this many revisions (0: off).' },
   'listen-metrics-urls': { type: 'string', default: '', placeholder: 'URLS', etcd: true, help: 'also serve /health and /metrics here (http:// only; they are on the client URLs too unless clients use TLS).' },
-  'log-level': { type: 'string', default: 'info', choices: LOG_LEVELS, etcd: true, help: 'the least severe level logged.' },
+  'log-level': { type: 'string', default: 'info', choices: LOG_LEVEL_CHOICES, placeholder: 'LEVEL', etcd: true, help: 'the least severe level logged (etcd\'s dpanic, panic and fatal log errors only).' },
   'experimental-watch-progress-notify-interval': { type: 'string', default: '10m', placeholder: 'DURATION', etcd: true, help: 'idle watchers that asked for progress get one this often.' },
 } as const satisfies Options;

@@ -2,7 +2,6 @@
  * `quorate serve`: run one member of an etcd-compatible cluster. Flags are named and default
  * like etcd's, so an etcd operator's command line works unchanged (for the flags quorate has).
  */
-import type { LogLevel } from '../../node/config.js';
 import { textLogger } from '../../node/text-logger.js';
 import { PROTOCOLS } from '../../protocols/registry.js';
 import { startMember, type MemberOptions } from '../../server/index.js';
@@ -12,7 +11,7 @@ import { etcdFallback } from '../etcd/fallback.js';
 import { helpText } from '../options/help.js';
 import type { Values } from '../options/types.js';
 import { SERVE_OPTIONS } from './serve-options.js';
-import { list } from './shared-options.js';
+import { list, logLevel } from './shared-options.js';
 
 function autoCompactionFlags(mode: string, retention: string): ReturnType<typeof parseAutoCompaction> {
   try {
@@ -90,7 +89,7 @@ function memberOptions(values: Values<typeof SERVE_OPTIONS>): MemberOptions {
     corruptCheckIntervalMs: /^0(ms|s|m|h)?$/.test(values['experimental-corrupt-check-time']) ? 0 : durationMs('experimental-corrupt-check-time', values['experimental-corrupt-check-time']),
     autoCompaction: autoCompactionFlags(values['auto-compaction-mode'], values['auto-compaction-retention']),
     listenMetricsUrls: list(values['listen-metrics-urls']),
-    logger: textLogger(values['log-level'] as LogLevel, (line) => process.stderr.write(prefix + line)),
+    logger: textLogger(logLevel(values['log-level']), (line) => process.stderr.write(prefix + line)),
     progressNotifyIntervalMs: durationMs('experimental-watch-progress-notify-interval', values['experimental-watch-progress-notify-interval']),
     ...(memberKeys === undefined ? {} : { memberKeys }),
     allowInsecureKeyPermissions: values['allow-insecure-key-permissions'],
