@@ -42,10 +42,10 @@ export const SERVE_OPTIONS = {
   'max-txn-ops': { type: 'integer', min: 1, default: 128, etcd: true, help: 'the most operations in one transaction.' },
   'auth-token-ttl': { type: 'integer', min: 1, default: 300, placeholder: 'SECONDS', etcd: true, help: 'lifetime of auth tokens.' },
   'quota-backend-bytes': { type: 'integer', min: 0, default: 0, etcd: true, help: 'raise the NOSPACE alarm above this db size (0: 2 GiB).' },
-  'experimental-corrupt-check-time': { type: 'string', default: '0s', placeholder: 'DURATION', etcd: true, help: 'the leader compares HashKV with every member this often and raises the CORRUPT alarm on a mismatch (0s: off).' },
+  'experimental-corrupt-check-time': { type: 'duration', default: '0s', zero: true, etcd: true, help: 'the leader compares HashKV with every member this often and raises the CORRUPT alarm on a mismatch (0s: off).' },
   'auto-compaction-mode': { type: 'string', default: 'periodic', choices: ['periodic', 'revision'], etcd: true, help: 'how --auto-compaction-retention counts.' },
   'auto-compaction-retention': { type: 'string', default: '0', placeholder: 'R', etcd: true, help: 'periodic: keep this much history (90m, 72h, or hours as a number); revision: keep this many revisions (0: off).' },
   'listen-metrics-urls': { type: 'string', default: '', placeholder: 'URLS', etcd: true, help: 'also serve /health and /metrics here (http:// only; they are on the client URLs too unless clients use TLS).' },
   'log-level': { type: 'string', default: 'info', choices: LOG_LEVEL_CHOICES, placeholder: 'LEVEL', etcd: true, help: 'the least severe level logged (etcd\'s dpanic, panic and fatal log errors only).' },
-  'experimental-watch-progress-notify-interval': { type: 'string', default: '10m', placeholder: 'DURATION', etcd: true, help: 'idle watchers that asked for progress get one this often.' },
+  'experimental-watch-progress-notify-interval': { type: 'duration', default: '10m', etcd: true, help: 'idle watchers that asked for progress get one this often.' },
 } as const satisfies Options;

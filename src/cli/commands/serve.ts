@@ -86,11 +86,11 @@ function memberOptions(values: Values<typeof SERVE_OPTIONS>): MemberOptions {
     maxTxnOps: values['max-txn-ops'],
     authTokenTtlMs: values['auth-token-ttl'] * 1_000,
     quotaBackendBytes: values['quota-backend-bytes'],
-    corruptCheckIntervalMs: /^0(ms|s|m|h)?$/.test(values['experimental-corrupt-check-time']) ? 0 : durationMs('experimental-corrupt-check-time', values['experimental-corrupt-check-time']),
+    corruptCheckIntervalMs: values['experimental-corrupt-check-time'],
     autoCompaction: autoCompactionFlags(values['auto-compaction-mode'], values['auto-compaction-retention']),
     listenMetricsUrls: list(values['listen-metrics-urls']),
     logger: textLogger(logLevel(values['log-level']), (line) => process.stderr.write(prefix + line)),
-    progressNotifyIntervalMs: durationMs('experimental-watch-progress-notify-interval', values['experimental-watch-progress-notify-interval']),
+    progressNotifyIntervalMs: values['experimental-watch-progress-notify-interval'],
     ...(memberKeys === undefined ? {} : { memberKeys }),
     allowInsecureKeyPermissions: values['allow-insecure-key-permissions'],
     ...(values['peer-secret-file'] === undefined ? {} : { peerSecretFile: values['peer-secret-file'] }),
@@ -108,14 +108,6 @@ function memberKeyFlags(protocol: string, privateKeyFile: string | undefined, pu
   }
   if (privateKeyFile === undefined || publicKeysFile === undefined) throw new UsageError('--bft-private-key and --bft-public-keys go together');
   return { privateKeyFile, publicKeysFile };
-}
-
-/** A duration as etcd's flags write it: 500ms, 5s, 10m, 1h. */
-function durationMs(flag: string, v: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(v);
-  if (m === null || Number(m[1]) <= 0) throw new UsageError(`--${flag} must be a positive duration such as 500ms, 5s or 10m, got '${v}'`);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
 }
 
 export const serveCommand: Command = {

@@ -3,7 +3,8 @@
  * into checked, typed values with defaults. A bad value is a UsageError naming where it came from.
  */
 import { UsageError } from '../command.js';
-import type { IntegerOption, Options, OptionSpec, RawValue, Sourced, Values } from './types.js';
+import { parseGoDurationMs } from '../../core/duration.js';
+import type { DurationOption, IntegerOption, Options, OptionSpec, RawValue, Sourced, Values } from './types.js';
 
 /** Go's strconv.ParseBool, which etcd's boolean flags and variables go through. */
 const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
@@ -14,6 +15,23 @@ function integerRule(o: IntegerOption): string {
   if (o.min === 1) return 'a positive integer';
   if (o.min === 0) return 'a non-negative integer';
   return `an integer of at least ${o.min}`;
+}
+
+/**
+ * The longest duration: Node's timers fire at once, not late, for a delay above 2^31-1 ms
+ * (about 24.8 days), so a longer interval would run continuously instead of rarely.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/** A duration option's value in whole milliseconds; anything else is bad input naming `label`. */
+function duration(spec: DurationOption, label: string, s: string): number {
+  const ms = parseGoDurationMs(s);
+  const kind = spec.zero === true ? 'a duration' : 'a positive duration';
+  if (ms === null || ms < 0) throw new UsageError(`${label} must be ${kind} such as 500ms, 1m30s or 1.5h, got '${s}'`);
+  const whole = Math.round(ms);
+  if (whole === 0 && spec.zero !== true) throw new UsageError(`${label} must be at least 1ms, got '${s}'`);
+  if (whole > MAX_DURATION_MS) throw new UsageError(`${label} must be at most ${MAX_DURATION_MS}ms (about 24.8 days), got '${s}'`);
+  return whole;
 }
 
 function one(spec: OptionSpec, label: string, value: RawValue): unknown {
@@ -33,6 +51,7 @@ function one(spec: OptionSpec, label: string, value: RawValue): unknown {
     }
     return n;
   }
+  if (spec.type === 'duration') return duration(spec, label, s);
   if (spec.choices !== undefined && !spec.choices.includes(s)) {
     throw new UsageError(`${label} must be one of ${spec.choices.join(', ')}, got '${s}'`);
   }
@@ -56,6 +75,8 @@ export function resolveValues<O extends Options>(options: O, commandLine: Readon
       values[name] = false;
     } else if (spec.type === 'string' && spec.multiple === true) {
       values[name] = [];
+    } else if (spec.type === 'duration') {
+      values[name] = spec.default === undefined ? undefined : duration(spec, `--${name}'s default`, spec.default);
     } else {
       values[name] = spec.default;
     }
