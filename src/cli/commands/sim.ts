@@ -61,16 +61,23 @@ export function parseProtocolOptions(pairs: readonly string[], known: readonly s
   return out;
 }
 
+/**
+ * The most simulated members, and clients: far beyond any real cluster, so a larger number is a
+ * typo (a stray digit) rather than an experiment, and would only exhaust memory or patience.
+ */
+const MAX_SIM_NODES = 1_000;
+const MAX_SIM_CLIENTS = 1_000;
+
 const DEFAULT_DURATION_MS = DEFAULT_SIM_OPTIONS.faultWindowMs + DEFAULT_SIM_OPTIONS.livenessBoundMs;
 
 const OPTIONS = {
   protocol: protocolOption('the protocol to simulate'),
-  nodes: { type: 'integer', min: 1, default: DEFAULT_SIM_OPTIONS.nodes, help: 'members in the simulated cluster.' },
+  nodes: { type: 'integer', min: 1, max: MAX_SIM_NODES, default: DEFAULT_SIM_OPTIONS.nodes, help: 'members in the simulated cluster.' },
   seeds: { type: 'string', default: '1..100', placeholder: 'N|FROM..TO', help: 'the seeds to run, one run each.' },
   faults: { type: 'string', default: 'all', placeholder: 'all|none|KIND,...', suggestions: ['all', 'none', ...FAULT_KINDS], help: `the nemesis's faults: all, none, or some of ${FAULT_KINDS.join(', ')}.` },
   'state-machine': { type: 'string', default: DEFAULT_SIM_OPTIONS.stateMachine, choices: STATE_MACHINES, help: 'the replicated state machine.' },
   mutant: { type: 'string', placeholder: 'NAME', help: 'switch on a deliberate bug (see --list-mutants): the run should catch it.' },
-  clients: { type: 'integer', min: 1, default: DEFAULT_SIM_OPTIONS.clients, help: 'simulated clients.' },
+  clients: { type: 'integer', min: 1, max: MAX_SIM_CLIENTS, default: DEFAULT_SIM_OPTIONS.clients, help: 'simulated clients.' },
   keys: { type: 'integer', min: 1, default: DEFAULT_SIM_OPTIONS.keys, help: 'keys the clients use.' },
   'duration-ms': { type: 'integer', min: 1, default: DEFAULT_DURATION_MS, placeholder: 'MS', help: 'simulated time per run, faults then a fault-free stretch for liveness.' },
   trace: { type: 'boolean', help: 'print every event of every run (with one seed: to reproduce a failure).' },

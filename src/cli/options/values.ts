@@ -10,6 +10,9 @@ import type { DurationOption, IntegerOption, Options, OptionSpec, RawValue, Sour
 const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
 
+/** An integer option's value: decimal digits and nothing else (no sign, space, point, exponent or 0x). */
+const DECIMAL = /^[0-9]+$/;
+
 function integerRule(o: IntegerOption): string {
   if (o.max !== undefined) return `an integer from ${o.min} to ${o.max}`;
   if (o.min === 1) return 'a positive integer';
@@ -46,7 +49,9 @@ function one(spec: OptionSpec, label: string, value: RawValue): unknown {
   const s = Array.isArray(value) ? value.join(',') : String(value);
   if (spec.type === 'integer') {
     const n = Number(s);
-    if (s.trim() === '' || !Number.isSafeInteger(n) || n < spec.min || (spec.max !== undefined && n > spec.max)) {
+    // Plain decimal digits only, as etcd's strconv.ParseUint(s, 10, 64): Number() would also
+    // take '1e3', '0x10', ' 7' and '1.0', which etcd refuses.
+    if (!DECIMAL.test(s) || !Number.isSafeInteger(n) || n < spec.min || (spec.max !== undefined && n > spec.max)) {
       throw new UsageError(`${label} must be ${integerRule(spec)}, got '${s}'`);
     }
     return n;
