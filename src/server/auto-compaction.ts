@@ -47,9 +47,10 @@ export interface AutoCompactorPorts {
 /**
  * Parse etcd's `--auto-compaction-retention` for `mode`: '0' (or empty) is off (null); periodic
  * takes a duration as Go writes one ('90m', '1h30m', '1.5h', '72h', '10s') or a plain number of
- * hours ('1', '0.5'); revision takes a whole number of revisions.
+ * hours ('1', '0.5'); revision takes a whole number of revisions. `retentionName` is how an error
+ * names the setting (the command line names its flag, variable or config key).
  */
-export function parseAutoCompaction(mode: string, retention: string): AutoCompactionOptions | null {
+export function parseAutoCompaction(mode: string, retention: string, retentionName = '--auto-compaction-retention'): AutoCompactionOptions | null {
   if (mode !== 'periodic' && mode !== 'revision') {
     throw new QuorateError('INVALID_ARGUMENT', `--auto-compaction-mode must be periodic or revision, not '${mode}'`);
   }
@@ -57,7 +58,7 @@ export function parseAutoCompaction(mode: string, retention: string): AutoCompac
   if (r === '' || r === '0') return null;
   if (mode === 'revision') {
     if (!/^\d+$/.test(r) || !Number.isSafeInteger(Number(r))) {
-      throw new QuorateError('INVALID_ARGUMENT', `--auto-compaction-retention in revision mode is a whole number of revisions, not '${retention}'`);
+      throw new QuorateError('INVALID_ARGUMENT', `${retentionName} must be a whole number of revisions in revision mode, not '${retention}'`);
     }
     return { mode, retention: Number(r) };
   }
@@ -65,7 +66,7 @@ export function parseAutoCompaction(mode: string, retention: string): AutoCompac
   // A zero duration ('0h', '0s') is off, as in etcd (its retention parses to 0).
   if (ms === 0) return null;
   if (ms === null || !(ms >= 1) || !Number.isFinite(ms)) {
-    throw new QuorateError('INVALID_ARGUMENT', `--auto-compaction-retention in periodic mode is a duration such as 90m, 1h30m or 72h, or a number of hours, not '${retention}'`);
+    throw new QuorateError('INVALID_ARGUMENT', `${retentionName} must be a duration such as 90m, 1h30m or 72h, or a number of hours, in periodic mode, not '${retention}'`);
   }
   return { mode, retention: Math.round(ms) };
 }

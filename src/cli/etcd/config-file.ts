@@ -52,7 +52,7 @@ export function readConfigFile(file: string, options: Options): { sources: Map<s
     if (name === undefined) {
       if (setsSomething(value)) unsupported.push(key);
     } else if (value !== null && value !== undefined) {
-      sources.set(name, { value: raw(value), label: `${file}: ${key}` });
+      sources.set(name, { value: raw(value), label: `${key} in ${file}` });
     }
   }
   const warnings = unsupported.length === 0 ? [] : [`${file}: ignoring etcd settings quorate does not have: ${unsupported.join(', ')}`];

@@ -77,6 +77,6 @@ export type RawValue = string | boolean | string[];
 /** Where a value came from, as the error message names it. */
 export interface Sourced {
   readonly value: RawValue;
-  /** `--nodes`, `ETCD_NAME`, `etcd.yml: name`... */
+  /** `--nodes`, `ETCD_NAME`, `name in etcd.yml`... */
   readonly label: string;
 }

@@ -65,17 +65,20 @@ function one(spec: OptionSpec, label: string, value: RawValue): unknown {
 
 /**
  * Every option's value: the command line's, else the fallback's (etcd's variables or config
- * file, for serve), else its default. `given` says which came from anywhere but a default.
+ * file, for serve), else its default. `given` says which came from anywhere but a default, and
+ * `from` where each of those came from (its label), so a later check can name it.
  */
-export function resolveValues<O extends Options>(options: O, commandLine: ReadonlyMap<string, RawValue>, fallback: ReadonlyMap<string, Sourced> = new Map()): { values: Values<O>; given: Set<keyof O & string> } {
+export function resolveValues<O extends Options>(options: O, commandLine: ReadonlyMap<string, RawValue>, fallback: ReadonlyMap<string, Sourced> = new Map()): { values: Values<O>; given: Set<keyof O & string>; from: Map<keyof O & string, string> } {
   const values: Record<string, unknown> = {};
   const given = new Set<keyof O & string>();
+  const from = new Map<keyof O & string, string>();
   for (const [name, spec] of Object.entries(options)) {
     const typed = commandLine.get(name);
     const source: Sourced | undefined = typed !== undefined ? { value: typed, label: `--${name}` } : fallback.get(name);
     if (source !== undefined) {
       values[name] = one(spec, source.label, source.value);
       given.add(name);
+      from.set(name, source.label);
     } else if (spec.type === 'boolean') {
       values[name] = false;
     } else if (spec.type === 'string' && spec.multiple === true) {
@@ -86,5 +89,5 @@ export function resolveValues<O extends Options>(options: O, commandLine: Readon
       values[name] = spec.default;
     }
   }
-  return { values: values as Values<O>, given };
+  return { values: values as Values<O>, given, from };
 }
