@@ -91,6 +91,15 @@ const OPTIONS = {
 
 /** What --json prints; the field names are a promise to scripts, so change them only by adding. */
 const JSON_RECORDS: readonly JsonRecord[] = [
+  { type: 'mutant', help: 'with --list-mutants, one per mutant', fields: [
+    ['type', '"mutant"'], ['name', 'the mutant\'s name, for --mutant'], ['description', 'the bug it switches on'],
+  ] },
+  { type: 'fault', help: 'with --list-faults, one per nemesis fault', fields: [
+    ['type', '"fault"'], ['name', 'the fault\'s name, for --faults'], ['description', 'what it does'],
+  ] },
+  { type: 'byzantine', help: 'with --list-faults and a Byzantine protocol, one per behaviour, after the faults', fields: [
+    ['type', '"byzantine"'], ['name', 'the behaviour\'s name, for --byzantine'], ['description', 'what the liars do'],
+  ] },
   { type: 'seed', help: 'one per run, as it ends', fields: [
     ['type', '"seed"'], ['seed', 'the run\'s seed'], ['ok', 'true unless the run failed'],
     ['outcome', '"ok", "safety" or "liveness"'], ['linearizability', '"linearizable", "not-linearizable" or "unknown"'],
@@ -125,14 +134,18 @@ export const simCommand = defineCommand({
   async run({ values }) {
     const protocol = protocolByName(values.protocol);
     const mutants = mutantsOf(protocol);
+    // A listing is text lines, or with --json one object per line like every other output.
+    const list = (type: string, name: string, description: string, text: string): void => {
+      console.log(values.json ? JSON.stringify({ type, name, description }) : text);
+    };
     if (values['list-mutants']) {
-      for (const m of mutants) console.log(`${m.name}  ${m.description}`);
+      for (const m of mutants) list('mutant', m.name, m.description, `${m.name}  ${m.description}`);
       return 0;
     }
     const behaviours = byzantineBehaviours(protocol);
     if (values['list-faults']) {
-      for (const k of FAULT_KINDS) console.log(`${k}  ${FAULTS[k].description}`);
-      for (const b of behaviours) console.log(`byzantine ${b.name}  ${b.description}`);
+      for (const k of FAULT_KINDS) list('fault', k, FAULTS[k].description, `${k}  ${FAULTS[k].description}`);
+      for (const b of behaviours) list('byzantine', b.name, b.description, `byzantine ${b.name}  ${b.description}`);
       return 0;
     }
     if (values.json && values.trace) throw new UsageError('--trace and --json do not mix: a trace is text');
