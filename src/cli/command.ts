@@ -45,6 +45,8 @@ export interface Parsed<O extends Options> {
   readonly values: Values<O>;
   /** Options that were set (on the command line or by a fallback), not defaulted. */
   readonly given: ReadonlySet<keyof O & string>;
+  /** Where each given option's value came from: `--name`, `ETCD_NAME`, `name in etcd.yml`. */
+  readonly from: ReadonlyMap<keyof O & string, string>;
   readonly positionals: readonly string[];
   /** What the fallback had to say (settings it could not use, say). */
   readonly warnings: readonly string[];
@@ -62,6 +64,14 @@ export interface CommandDefinition<O extends Options> extends CommandInfo {
   run(args: Parsed<O & typeof HELP_OPTION>): Promise<number>;
 }
 
+/**
+ * How a check across options names one: by where its value came from (`ETCD_ELECTION_TIMEOUT`,
+ * `election-timeout in etcd.yml`), so the operator fixes the right place; `--flag` when defaulted.
+ */
+export function sourceOf(parsed: { readonly from: ReadonlyMap<string, string> }, name: string): string {
+  return parsed.from.get(name) ?? `--${name}`;
+}
+
 /** Parses argv by the declarations; `--help` is answered here. */
 export function parseCommandLine<O extends Options>(def: CommandDefinition<O>, argv: readonly string[]): Parsed<O & typeof HELP_OPTION> | 'help' {
   const options = { ...def.options, ...HELP_OPTION };
@@ -70,8 +80,8 @@ export function parseCommandLine<O extends Options>(def: CommandDefinition<O>, a
   // Checked first, so --help works beside values that are wrong; --help=maybe is itself wrong.
   if (help !== undefined && resolveValues(HELP_OPTION, new Map([['help', help]])).values.help) return 'help';
   const fallback = def.fallback?.(raw) ?? { sources: new Map<string, Sourced>(), warnings: [] };
-  const { values, given } = resolveValues(options, raw.given, fallback.sources);
-  return { values, given, positionals: raw.positionals, warnings: fallback.warnings };
+  const { values, given, from } = resolveValues(options, raw.given, fallback.sources);
+  return { values, given, from, positionals: raw.positionals, warnings: fallback.warnings };
 }
 
 export function defineCommand<const O extends Options>(def: CommandDefinition<O>): Command {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { UsageError } from './command.js';
-import { protocolsHelp } from './help-topics.js';
+import { HELP_TOPICS, protocolsHelp } from './help-topics.js';
 import { helpText } from './options/help.js';
 import { didYouMean } from './options/suggest.js';
 import { COMMANDS } from './registry.js';
@@ -22,17 +22,26 @@ function usage(): string {
   ].join('\n');
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === 'help' && rest[0] === 'protocols') {
+/** `quorate help WORD`: a command's help or a topic's; anything else is bad input. */
+function help(word: string): number {
+  if (word === 'protocols') {
     console.log(protocolsHelp());
     return 0;
   }
-  const helpFor = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-  if (helpFor !== undefined) {
-    console.log(helpText(helpFor));
-    return 0;
+  const command = COMMANDS.find((c) => c.name === word);
+  if (command === undefined) {
+    const known = [...COMMANDS.map((c) => c.name), ...HELP_TOPICS];
+    console.error(`quorate help: no command or topic '${word}'${didYouMean(word, known, '')}; \`quorate help\` lists the commands`);
+    return 3;
   }
+  console.log(helpText(command));
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  // `quorate --version`, as etcd and most tools answer it, is the version command.
+  const [name, ...rest] = argv[0] === '--version' ? ['version', ...argv.slice(1)] : argv;
+  if (name === 'help' && rest[0] !== undefined) return help(rest[0]);
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     console.log(usage());
     return 0;

@@ -14,6 +14,7 @@
  *
  * Time comes from an injected clock and timer, so the tests drive it without waiting.
  */
+import { parseGoDurationMs } from '../core/duration.js';
 import { QuorateError } from '../core/errors.js';
 
 export type AutoCompactionMode = 'periodic' | 'revision';
@@ -45,10 +46,11 @@ export interface AutoCompactorPorts {
 
 /**
  * Parse etcd's `--auto-compaction-retention` for `mode`: '0' (or empty) is off (null); periodic
- * takes a duration ('90m', '1h30m', '72h', '10s') or a plain number of hours ('1', '0.5');
- * revision takes a whole number of revisions.
+ * takes a duration as Go writes one ('90m', '1h30m', '1.5h', '72h', '10s') or a plain number of
+ * hours ('1', '0.5'); revision takes a whole number of revisions. `retentionName` is how an error
+ * names the setting (the command line names its flag, variable or config key).
  */
-export function parseAutoCompaction(mode: string, retention: string): AutoCompactionOptions | null {
+export function parseAutoCompaction(mode: string, retention: string, retentionName = '--auto-compaction-retention'): AutoCompactionOptions | null {
   if (mode !== 'periodic' && mode !== 'revision') {
     throw new QuorateError('INVALID_ARGUMENT', `--auto-compaction-mode must be periodic or revision, not '${mode}'`);
   }
@@ -56,34 +58,17 @@ export function parseAutoCompaction(mode: string, retention: string): AutoCompac
   if (r === '' || r === '0') return null;
   if (mode === 'revision') {
     if (!/^\d+$/.test(r) || !Number.isSafeInteger(Number(r))) {
-      throw new QuorateError('INVALID_ARGUMENT', `--auto-compaction-retention in revision mode is a whole number of revisions, not '${retention}'`);
+      throw new QuorateError('INVALID_ARGUMENT', `${retentionName} must be a whole number of revisions in revision mode, not '${retention}'`);
     }
     return { mode, retention: Number(r) };
   }
-  const ms = /^\d+(\.\d+)?$/.test(r) ? Number(r) * 3_600_000 : parseDurationMs(r);
+  const ms = /^\d+(\.\d+)?$/.test(r) ? Number(r) * 3_600_000 : parseGoDurationMs(r);
   // A zero duration ('0h', '0s') is off, as in etcd (its retention parses to 0).
   if (ms === 0) return null;
-  if (ms === null || !(ms >= 1)) {
-    throw new QuorateError('INVALID_ARGUMENT', `--auto-compaction-retention in periodic mode is a duration such as 90m, 1h30m or 72h, or a number of hours, not '${retention}'`);
+  if (ms === null || !(ms >= 1) || !Number.isFinite(ms)) {
+    throw new QuorateError('INVALID_ARGUMENT', `${retentionName} must be a duration such as 90m, 1h30m or 72h, or a number of hours, in periodic mode, not '${retention}'`);
   }
   return { mode, retention: Math.round(ms) };
-}
-
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Go's time.ParseDuration for what a retention needs: a sequence of number+unit (ms, s, m, h). */
-function parseDurationMs(s: string): number | null {
-  const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
-  let total = 0;
-  let at = 0;
-  while (at < s.length) {
-    part.lastIndex = at;
-    const m = part.exec(s);
-    if (m === null) return null;
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    at = part.lastIndex;
-  }
-  return at === 0 ? null : total;
 }
 
 export class AutoCompactor {

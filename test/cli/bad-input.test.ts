@@ -59,8 +59,8 @@ test('the messages the issue asks for: did-you-mean, the value refused, where it
   assertOneLine(await quorate(['sim', '--seed', '3']), 'sim --seed', /^quorate sim: unknown option '--seed' \(did you mean '--seeds'\?\)$/m);
   assertOneLine(await quorate(['sim', '--protocol', 'nope']), 'sim --protocol nope', /^quorate sim: --protocol must be one of .*, got 'nope'$/m);
   assertOneLine(await quorate(['serve', '--nmae', 'x']), 'serve --nmae', /did you mean '--name'/);
-  assertOneLine(await quorate(['serve', '--heartbeat-interval', 'fast']), 'serve --heartbeat-interval', /--heartbeat-interval must be a positive integer, got 'fast'/);
-  assertOneLine(await quorate(['serve'], { ...process.env, ETCD_ELECTION_TIMEOUT: 'soon' }), 'ETCD_ELECTION_TIMEOUT', /^quorate serve: ETCD_ELECTION_TIMEOUT must be a positive integer, got 'soon'$/m);
+  assertOneLine(await quorate(['serve', '--heartbeat-interval', 'fast']), 'serve --heartbeat-interval', /--heartbeat-interval must be an integer from 1 to 10000, got 'fast'/);
+  assertOneLine(await quorate(['serve'], { ...process.env, ETCD_ELECTION_TIMEOUT: 'soon' }), 'ETCD_ELECTION_TIMEOUT', /^quorate serve: ETCD_ELECTION_TIMEOUT must be an integer from 1 to 50000, got 'soon'$/m);
   assertOneLine(await quorate(['dev', '--port-offset=-5']), 'dev --port-offset', /--port-offset must be an integer from 0 to 30000, got '-5'/);
   assertOneLine(await quorate(['check', '--format', 'csv', 'x']), 'check --format', /--format must be one of jepsen, jsonl, got 'csv'/);
   assertOneLine(await quorate(['keys', 'generate', '--out']), 'keys --out without a value', /option '--out' needs a value/);

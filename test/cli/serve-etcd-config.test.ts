@@ -132,7 +132,7 @@ tls-max-version: 'TLS1.3'
     assert.throws(() => parseServe(['--config-file', join(dir, 'bad.yml')], {}), (e: unknown) => e instanceof UsageError && !e.message.includes('\n') && e.message.startsWith(`--config-file ${join(dir, 'bad.yml')}: `));
     assert.throws(() => parseServe(['--config-file', join(dir, 'none.yml')], {}), (e: unknown) => e instanceof UsageError && /no such file/.test(e.message));
     writeFileSync(join(dir, 'typo.yml'), 'heartbeat-interval: often\n');
-    assert.throws(() => parseServe(['--config-file', join(dir, 'typo.yml')], {}), (e: unknown) => e instanceof UsageError && e.message === `${join(dir, 'typo.yml')}: heartbeat-interval must be a positive integer, got 'often'`);
+    assert.throws(() => parseServe(['--config-file', join(dir, 'typo.yml')], {}), (e: unknown) => e instanceof UsageError && e.message === `heartbeat-interval in ${join(dir, 'typo.yml')} must be an integer from 1 to 10000, got 'often'`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

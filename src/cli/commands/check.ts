@@ -3,18 +3,44 @@
  * worst verdict: 3 bad input, 1 not linearizable, 2 unknown, 0 linearizable.
  */
 import { readFileSync } from 'node:fs';
+import { text as readStream } from 'node:stream/consumers';
 import { checkHistory, formatWindow } from '../../check/linearizability.js';
 import { HistoryFormatError, parseJepsen, parseJsonLines } from '../../check/formats.js';
 import { defineCommand, UsageError } from '../command.js';
+import { fileErrorReason } from '../file-errors.js';
 
 const EXIT = { linearizable: 0, 'not-linearizable': 1, unknown: 2 } as const;
 const SEVERITY = [0, 2, 1, 3]; // exit code → how bad
+
+/** The file name that means standard input, as for cat and most tools that take files. */
+const STDIN = '-';
+
+/** The history's text: the file's, or standard input's for `-`. */
+async function readHistory(file: string): Promise<string> {
+  return file === STDIN ? readStream(process.stdin) : readFileSync(file, 'utf8');
+}
+
+/** Thrown for a history with nothing to judge; reported as bad input, like a malformed one. */
+class NoOperationsError extends Error {}
+
+/**
+ * Why a file yields no operations. An empty history would be trivially linearizable, but a file
+ * without one is almost always a mistake (an empty or truncated log, the wrong --format), so it
+ * gets no verdict.
+ */
+function noOperations(file: string, text: string, format: string): NoOperationsError {
+  if (text.trim() === '') return new NoOperationsError(`no operations in ${file}: it is empty`);
+  if (format === 'jsonl') return new NoOperationsError(`no operations in ${file}: only blank and # lines`);
+  // The Jepsen reader skips lines it does not know (logging, nemesis), so garbage reads as nothing.
+  const hint = text.trimStart().startsWith('{') ? ' (JSON lines need --format jsonl)' : '';
+  return new NoOperationsError(`no operations in ${file}: no Jepsen :read, :write or :cas lines${hint}`);
+}
 
 export const checkCommand = defineCommand({
   name: 'check',
   summary: 'check a recorded history (Jepsen log or JSON lines) for linearizability',
   usage: ['[options] FILE...'],
-  description: 'Prints \'linearizable\', \'not linearizable\' (with the operations that cannot be linearized) or \'unknown\' (the search budget ran out) per file.',
+  description: 'Prints \'linearizable\', \'not linearizable\' (with the operations that cannot be linearized) or \'unknown\' (the search budget ran out) per file. A FILE of - is standard input (given once).',
   options: {
     model: { type: 'string', default: 'register', choices: ['register', 'kv'], help: 'what the history operates on: one register, or a key-value store.' },
     format: { type: 'string', default: 'jepsen', choices: ['jepsen', 'jsonl'], help: 'the history\'s format (docs/history-format.md).' },
@@ -27,7 +53,7 @@ export const checkCommand = defineCommand({
     [0, 'every history is linearizable'],
     [1, 'a history is not linearizable'],
     [2, 'the search budget ran out on a history (verdict unknown)'],
-    [3, 'bad input (an option, a missing or malformed file); with several files the worst code wins: 3, then 1, then 2'],
+    [3, 'bad input (an option, a missing, unreadable or malformed file, or one with no operations); with several files the worst code wins: 3, then 1, then 2'],
   ],
   json: [{ type: 'result', help: 'one per file, in the order given', fields: [
     ['type', '"result"'], ['file', 'the history file'],
@@ -39,6 +65,8 @@ export const checkCommand = defineCommand({
   ] }],
   async run({ values, positionals }) {
     if (positionals.length === 0) throw new UsageError('no history files given (quorate check [options] FILE...)');
+    // Standard input can be read once: a second - would be an empty history, not the same one.
+    if (positionals.filter((f) => f === STDIN).length > 1) throw new UsageError(`'${STDIN}' (standard input) can be given only once`);
     const maxSteps = values['max-steps'];
     const timeoutMs = values['timeout-ms'];
     let worst = 0;
@@ -49,8 +77,9 @@ export const checkCommand = defineCommand({
     for (const file of positionals) {
       let code: number;
       try {
-        const text = readFileSync(file, 'utf8');
+        const text = await readHistory(file);
         const ops = values.format === 'jepsen' ? parseJepsen(text, file) : parseJsonLines(text, file);
+        if (ops.length === 0) throw noOperations(file, text, values.format);
         const r = checkHistory(ops, values.model as 'register' | 'kv', { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
         code = EXIT[r.verdict];
         if (values.json) {
@@ -62,14 +91,16 @@ export const checkCommand = defineCommand({
         }
       } catch (err) {
         let message: string;
-        if (err instanceof HistoryFormatError) message = err.message;
-        else if ((err as NodeJS.ErrnoException).code === 'ENOENT') message = `${file}: no such file`;
+        const reason = fileErrorReason(err);
+        if (err instanceof HistoryFormatError || err instanceof NoOperationsError) message = err.message;
+        else if (reason !== undefined) message = `${file}: ${reason}`;
         else throw err;
         code = 3;
         if (values.json) {
           json({ file, verdict: 'bad-input', error: message, exitCode: code });
         } else {
-          console.error(`bad input: ${message}`);
+          // Worded as every command's bad input is (main.ts), though check goes on to the next file.
+          console.error(`quorate check: ${message}`);
           if (many) console.log(`${file}: bad input`);
         }
       }

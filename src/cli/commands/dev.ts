@@ -12,7 +12,7 @@ import { BftKeyError, generateKeyFiles, PRIVATE_KEY_FILE_SUFFIX, PUBLIC_KEYS_FIL
 import { DEFAULT_PROTOCOL, PROTOCOLS } from '../../protocols/registry.js';
 import { memberStatus } from '../../server/proto.js';
 import { defineCommand, UsageError } from '../command.js';
-import { LOG_LEVELS, protocolOption } from './shared-options.js';
+import { LOG_LEVEL_CHOICES, protocolOption } from './shared-options.js';
 
 /** Client and peer ports, as etcd's own local multi-member examples use them. */
 export const DEV_MEMBERS = [
@@ -35,7 +35,7 @@ export const devCommand = defineCommand({
     'data-dir': { type: 'string', placeholder: 'DIR', defaultText: '.quorate/dev, or .quorate/dev-PROTOCOL for another protocol than the default', help: 'where the members keep their data.' },
     host: { type: 'string', default: '127.0.0.1', placeholder: 'HOST', help: 'the IPv4 address or host name every member listens on.' },
     'port-offset': { type: 'integer', min: 0, max: 30_000, default: 0, help: 'added to every port, e.g. when a system etcd already holds 2379.' },
-    'log-level': { type: 'string', default: 'info', choices: LOG_LEVELS, help: 'the members\' log level.' },
+    'log-level': { type: 'string', default: 'info', choices: LOG_LEVEL_CHOICES, placeholder: 'LEVEL', help: 'the members\' log level (dpanic, panic and fatal, as etcd\'s, log errors only).' },
   },
   exitCodes: [
     [0, 'every member stopped cleanly after Ctrl-C (SIGINT) or SIGTERM'],

@@ -6,7 +6,12 @@
  */
 import { PROTOCOLS } from '../../protocols/registry.js';
 import type { Options } from '../options/types.js';
-import { LOG_LEVELS, MEMBER_OPTIONS, protocolOption } from './shared-options.js';
+import { LOG_LEVEL_CHOICES, MEMBER_OPTIONS, protocolOption } from './shared-options.js';
+
+/** etcd refuses an election timeout above 50 s (its maxElectionMs). */
+const MAX_ELECTION_TIMEOUT_MS = 50_000;
+/** The election timeout is at least 5 heartbeats, so no heartbeat interval above a fifth of its maximum can work. */
+const MAX_HEARTBEAT_INTERVAL_MS = MAX_ELECTION_TIMEOUT_MS / 5;
 
 const keyedProtocols = (): string => [...PROTOCOLS.values()].filter((p) => p.keys === 'per-member').map((p) => p.name).join(', ');
 
@@ -36,16 +41,16 @@ export const SERVE_OPTIONS = {
   'peer-secret-file': { type: 'string', placeholder: 'FILE', help: 'a secret every member shares (at least 16 bytes): each peer connection proves it; without it (or peer TLS) anyone who reaches the peer port can act as a member.' },
   'allow-insecure-key-permissions': { type: 'boolean', help: 'start even if a private key file is readable by group or others (refused otherwise, as ssh does; a warning is logged).' },
   'snapshot-count': { type: 'integer', min: 1, default: 100_000, etcd: true, help: 'applied entries between snapshots.' },
-  'heartbeat-interval': { type: 'integer', min: 1, default: 100, placeholder: 'MS', etcd: true, help: 'the leader\'s heartbeat interval.' },
-  'election-timeout': { type: 'integer', min: 1, default: 1000, placeholder: 'MS', etcd: true, help: 'at least 5 times the heartbeat interval.' },
+  'heartbeat-interval': { type: 'integer', min: 1, max: MAX_HEARTBEAT_INTERVAL_MS, default: 100, placeholder: 'MS', etcd: true, help: 'the leader\'s heartbeat interval.' },
+  'election-timeout': { type: 'integer', min: 1, max: MAX_ELECTION_TIMEOUT_MS, default: 1000, placeholder: 'MS', etcd: true, help: 'at least 5 times the heartbeat interval.' },
   'max-request-bytes': { type: 'integer', min: 1, default: 1_572_864, etcd: true, help: 'the largest request accepted.' },
   'max-txn-ops': { type: 'integer', min: 1, default: 128, etcd: true, help: 'the most operations in one transaction.' },
   'auth-token-ttl': { type: 'integer', min: 1, default: 300, placeholder: 'SECONDS', etcd: true, help: 'lifetime of auth tokens.' },
   'quota-backend-bytes': { type: 'integer', min: 0, default: 0, etcd: true, help: 'raise the NOSPACE alarm above this db size (0: 2 GiB).' },
-  'experimental-corrupt-check-time': { type: 'string', default: '0s', placeholder: 'DURATION', etcd: true, help: 'the leader compares HashKV with every member this often and raises the CORRUPT alarm on a mismatch (0s: off).' },
+  'experimental-corrupt-check-time': { type: 'duration', default: '0s', zero: true, etcd: true, help: 'the leader compares HashKV with every member this often and raises the CORRUPT alarm on a mismatch (0s: off).' },
   'auto-compaction-mode': { type: 'string', default: 'periodic', choices: ['periodic', 'revision'], etcd: true, help: 'how --auto-compaction-retention counts.' },
   'auto-compaction-retention': { type: 'string', default: '0', placeholder: 'R', etcd: true, help: 'periodic: keep this much history (90m, 72h, or hours as a number); revision: keep this many revisions (0: off).' },
   'listen-metrics-urls': { type: 'string', default: '', placeholder: 'URLS', etcd: true, help: 'also serve /health and /metrics here (http:// only; they are on the client URLs too unless clients use TLS).' },
-  'log-level': { type: 'string', default: 'info', choices: LOG_LEVELS, etcd: true, help: 'the least severe level logged.' },
-  'experimental-watch-progress-notify-interval': { type: 'string', default: '10m', placeholder: 'DURATION', etcd: true, help: 'idle watchers that asked for progress get one this often.' },
+  'log-level': { type: 'string', default: 'info', choices: LOG_LEVEL_CHOICES, placeholder: 'LEVEL', etcd: true, help: 'the least severe level logged (etcd\'s dpanic, panic and fatal log errors only).' },
+  'experimental-watch-progress-notify-interval': { type: 'duration', default: '10m', etcd: true, help: 'idle watchers that asked for progress get one this often.' },
 } as const satisfies Options;

@@ -2,24 +2,44 @@
  * `quorate serve`: run one member of an etcd-compatible cluster. Flags are named and default
  * like etcd's, so an etcd operator's command line works unchanged (for the flags quorate has).
  */
-import type { LogLevel } from '../../node/config.js';
 import { textLogger } from '../../node/text-logger.js';
 import { PROTOCOLS } from '../../protocols/registry.js';
 import { startMember, type MemberOptions } from '../../server/index.js';
 import { parseAutoCompaction } from '../../server/auto-compaction.js';
-import { defineCommand, parseCommandLine, UsageError, type Command } from '../command.js';
+import { defineCommand, parseCommandLine, sourceOf, UsageError, type Command } from '../command.js';
+import type { Values } from '../options/types.js';
 import { etcdFallback } from '../etcd/fallback.js';
 import { helpText } from '../options/help.js';
-import type { Values } from '../options/types.js';
 import { SERVE_OPTIONS } from './serve-options.js';
-import { list } from './shared-options.js';
+import { list, logLevel } from './shared-options.js';
 
-function autoCompactionFlags(mode: string, retention: string): ReturnType<typeof parseAutoCompaction> {
+/** The serve options as parsed: values, and where each given one came from. */
+interface ServeParsed { readonly values: Values<typeof SERVE_OPTIONS>; readonly from: ReadonlyMap<string, string> }
+type ServeOption = keyof typeof SERVE_OPTIONS & string;
+
+function autoCompactionFlags(parsed: ServeParsed): ReturnType<typeof parseAutoCompaction> {
   try {
-    return parseAutoCompaction(mode, retention);
+    return parseAutoCompaction(parsed.values['auto-compaction-mode'], parsed.values['auto-compaction-retention'], sourceOf(parsed, 'auto-compaction-retention'));
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
+
+/**
+ * Options that only work together (a certificate and its key): some given without the others
+ * is bad input, naming the given ones where they were given and the missing ones by flag.
+ */
+function goTogether(parsed: ServeParsed, names: readonly ServeOption[]): void {
+  const given = names.filter((n) => parsed.values[n] !== undefined && parsed.values[n] !== false);
+  const missing = names.filter((n) => !given.includes(n));
+  if (given.length === 0 || missing.length === 0) return;
+  const and = (items: string[]): string => items.length === 1 ? items[0]! : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
+  throw new UsageError(`${and(given.map((n) => sourceOf(parsed, n)))} ${given.length === 1 ? 'is' : 'are'} given without ${and(missing.map((n) => `--${n}`))}: they go together`);
+}
+
+/** An option and its value for a message: `ETCD_ELECTION_TIMEOUT (400)`, `--heartbeat-interval (100, the default)`. */
+function withValue(parsed: ServeParsed, name: ServeOption): string {
+  return `${sourceOf(parsed, name)} (${String(parsed.values[name])}${parsed.from.has(name) ? '' : ', the default'})`;
 }
 
 const DEFINITION = {
@@ -39,7 +59,7 @@ const DEFINITION = {
 export function parseServe(argv: string[], env: NodeJS.ProcessEnv = process.env): { options: MemberOptions; warnings: readonly string[] } | 'help' {
   const parsed = parseCommandLine({ ...DEFINITION, fallback: etcdFallback(SERVE_OPTIONS, env), run: async () => 0 }, argv);
   if (parsed === 'help') return 'help';
-  return { options: memberOptions(parsed.values), warnings: parsed.warnings };
+  return { options: memberOptions(parsed), warnings: parsed.warnings };
 }
 
 export function parseServeFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): MemberOptions | 'help' {
@@ -47,21 +67,20 @@ export function parseServeFlags(argv: string[], env: NodeJS.ProcessEnv = process
   return r === 'help' ? 'help' : r.options;
 }
 
-function memberOptions(values: Values<typeof SERVE_OPTIONS>): MemberOptions {
+function memberOptions(parsed: ServeParsed): MemberOptions {
+  const { values } = parsed;
   const name = values.name;
   const listenClientUrls = list(values['listen-client-urls']);
   const listenPeerUrls = list(values['listen-peer-urls']);
   const initialAdvertisePeerUrls = list(values['initial-advertise-peer-urls'] ?? values['listen-peer-urls']);
-  if ((values['cert-file'] === undefined) !== (values['key-file'] === undefined)) throw new UsageError('--cert-file and --key-file go together');
-  const peerFiles = [values['peer-cert-file'], values['peer-key-file'], values['peer-trusted-ca-file']];
-  if (peerFiles.some((f) => f !== undefined) && peerFiles.some((f) => f === undefined)) {
-    throw new UsageError('--peer-cert-file, --peer-key-file and --peer-trusted-ca-file go together');
-  }
+  goTogether(parsed, ['cert-file', 'key-file']);
+  goTogether(parsed, ['peer-cert-file', 'peer-key-file', 'peer-trusted-ca-file']);
   const heartbeat = values['heartbeat-interval'];
   const election = values['election-timeout'];
-  if (election < 5 * heartbeat) throw new UsageError('--election-timeout should be at least 5 times --heartbeat-interval');
+  // etcd's own rule: fewer than five heartbeats per election timeout makes elections spurious.
+  if (election < 5 * heartbeat) throw new UsageError(`${withValue(parsed, 'election-timeout')} should be at least 5 times ${withValue(parsed, 'heartbeat-interval')}`);
   const prefix = `[${name}] `;
-  const memberKeys = memberKeyFlags(values.protocol, values['bft-private-key'], values['bft-public-keys'], values['bft-insecure-keys-from-token']);
+  const memberKeys = memberKeyFlags(parsed);
   return {
     name,
     protocol: values.protocol,
@@ -87,11 +106,11 @@ function memberOptions(values: Values<typeof SERVE_OPTIONS>): MemberOptions {
     maxTxnOps: values['max-txn-ops'],
     authTokenTtlMs: values['auth-token-ttl'] * 1_000,
     quotaBackendBytes: values['quota-backend-bytes'],
-    corruptCheckIntervalMs: /^0(ms|s|m|h)?$/.test(values['experimental-corrupt-check-time']) ? 0 : durationMs('experimental-corrupt-check-time', values['experimental-corrupt-check-time']),
-    autoCompaction: autoCompactionFlags(values['auto-compaction-mode'], values['auto-compaction-retention']),
+    corruptCheckIntervalMs: values['experimental-corrupt-check-time'],
+    autoCompaction: autoCompactionFlags(parsed),
     listenMetricsUrls: list(values['listen-metrics-urls']),
-    logger: textLogger(values['log-level'] as LogLevel, (line) => process.stderr.write(prefix + line)),
-    progressNotifyIntervalMs: durationMs('experimental-watch-progress-notify-interval', values['experimental-watch-progress-notify-interval']),
+    logger: textLogger(logLevel(values['log-level']), (line) => process.stderr.write(prefix + line)),
+    progressNotifyIntervalMs: values['experimental-watch-progress-notify-interval'],
     ...(memberKeys === undefined ? {} : { memberKeys }),
     allowInsecureKeyPermissions: values['allow-insecure-key-permissions'],
     ...(values['peer-secret-file'] === undefined ? {} : { peerSecretFile: values['peer-secret-file'] }),
@@ -99,24 +118,20 @@ function memberOptions(values: Values<typeof SERVE_OPTIONS>): MemberOptions {
 }
 
 /** The key flags, checked together; absent for a protocol that needs keys, startMember refuses to start (it says why). */
-function memberKeyFlags(protocol: string, privateKeyFile: string | undefined, publicKeysFile: string | undefined, insecure: boolean): MemberOptions['memberKeys'] {
+function memberKeyFlags(parsed: ServeParsed): MemberOptions['memberKeys'] {
+  const { values } = parsed;
+  const privateKeyFile = values['bft-private-key'];
+  const publicKeysFile = values['bft-public-keys'];
+  const insecure = values['bft-insecure-keys-from-token'];
   const given = privateKeyFile !== undefined || publicKeysFile !== undefined || insecure;
   if (!given) return undefined;
-  if (PROTOCOLS.get(protocol)?.keys !== 'per-member') throw new UsageError(`--bft-private-key, --bft-public-keys and --bft-insecure-keys-from-token apply only to protocols whose members need keys; ${protocol} does not`);
+  if (PROTOCOLS.get(values.protocol)?.keys !== 'per-member') throw new UsageError(`--bft-private-key, --bft-public-keys and --bft-insecure-keys-from-token apply only to protocols whose members need keys; ${values.protocol} does not`);
   if (insecure) {
-    if (privateKeyFile !== undefined || publicKeysFile !== undefined) throw new UsageError('--bft-insecure-keys-from-token replaces --bft-private-key and --bft-public-keys: give one or the other');
+    if (privateKeyFile !== undefined || publicKeysFile !== undefined) throw new UsageError(`${sourceOf(parsed, 'bft-insecure-keys-from-token')} replaces --bft-private-key and --bft-public-keys: give one or the other`);
     return 'insecure-from-token';
   }
-  if (privateKeyFile === undefined || publicKeysFile === undefined) throw new UsageError('--bft-private-key and --bft-public-keys go together');
-  return { privateKeyFile, publicKeysFile };
-}
-
-/** A duration as etcd's flags write it: 500ms, 5s, 10m, 1h. */
-function durationMs(flag: string, v: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(v);
-  if (m === null || Number(m[1]) <= 0) throw new UsageError(`--${flag} must be a positive duration such as 500ms, 5s or 10m, got '${v}'`);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
+  goTogether(parsed, ['bft-private-key', 'bft-public-keys']);
+  return { privateKeyFile: privateKeyFile!, publicKeysFile: publicKeysFile! };
 }
 
 export const serveCommand: Command = {

@@ -3,6 +3,7 @@
  * (serve and snapshot restore describe the same member; dev, sim, serve and snapshot pick a protocol).
  */
 import { DEFAULT_PROTOCOL, PROTOCOLS } from '../../protocols/registry.js';
+import type { LogLevel } from '../../node/config.js';
 import { UsageError } from '../command.js';
 import type { StringOption } from '../options/types.js';
 
@@ -21,7 +22,21 @@ export const MEMBER_OPTIONS = {
 } as const satisfies Record<string, StringOption>;
 
 /** The members' log levels, least to most severe (node/text-logger.ts filters by them). */
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[];
+
+/**
+ * etcd's (zap's) levels above error. quorate has nothing more severe than error, so they log
+ * errors only; accepted so that an etcd deployment's --log-level works unchanged.
+ */
+const ETCD_SEVERE_LOG_LEVELS = ['dpanic', 'panic', 'fatal'] as const;
+
+/** What --log-level accepts: quorate's levels and etcd's more severe ones. */
+export const LOG_LEVEL_CHOICES = [...LOG_LEVELS, ...ETCD_SEVERE_LOG_LEVELS] as const;
+
+/** The level a --log-level choice means: etcd's levels above error are error, the nearest quorate has. */
+export function logLevel(choice: string): LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(choice) ? choice as LogLevel : 'error';
+}
 
 /** A comma-separated list, as etcd's URL flags take them. */
 export const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');

@@ -31,11 +31,19 @@ export function byzantineBehaviours(protocol: ProtocolDefinition): { name: strin
   ];
 }
 
+/**
+ * The largest seed: the simulator's random generator keeps 32 bits of its seed, so a larger one
+ * would silently replay a smaller one (and past 2^53 the seed loop could never end).
+ */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** `--seeds N` or `--seeds FROM..TO`, both ends at most MAX_SEED. */
 export function parseSeeds(spec: string): [number, number] {
   const m = /^(\d+)(?:\.\.(\d+))?$/.exec(spec);
   if (m === null) throw new UsageError(`--seeds '${spec}' is not N or FROM..TO`);
   const from = Number(m[1]);
   const to = m[2] === undefined ? from : Number(m[2]);
+  if (to > MAX_SEED || from > MAX_SEED) throw new UsageError(`--seeds ${spec}: seeds go up to ${MAX_SEED} (the simulator's random generator keeps 32 bits)`);
   if (to < from) throw new UsageError(`--seeds ${spec}: the range is empty`);
   return [from, to];
 }
@@ -53,16 +61,23 @@ export function parseProtocolOptions(pairs: readonly string[], known: readonly s
   return out;
 }
 
+/**
+ * The most simulated members, and clients: far beyond any real cluster, so a larger number is a
+ * typo (a stray digit) rather than an experiment, and would only exhaust memory or patience.
+ */
+const MAX_SIM_NODES = 1_000;
+const MAX_SIM_CLIENTS = 1_000;
+
 const DEFAULT_DURATION_MS = DEFAULT_SIM_OPTIONS.faultWindowMs + DEFAULT_SIM_OPTIONS.livenessBoundMs;
 
 const OPTIONS = {
   protocol: protocolOption('the protocol to simulate'),
-  nodes: { type: 'integer', min: 1, default: DEFAULT_SIM_OPTIONS.nodes, help: 'members in the simulated cluster.' },
+  nodes: { type: 'integer', min: 1, max: MAX_SIM_NODES, default: DEFAULT_SIM_OPTIONS.nodes, help: 'members in the simulated cluster.' },
   seeds: { type: 'string', default: '1..100', placeholder: 'N|FROM..TO', help: 'the seeds to run, one run each.' },
   faults: { type: 'string', default: 'all', placeholder: 'all|none|KIND,...', suggestions: ['all', 'none', ...FAULT_KINDS], help: `the nemesis's faults: all, none, or some of ${FAULT_KINDS.join(', ')}.` },
   'state-machine': { type: 'string', default: DEFAULT_SIM_OPTIONS.stateMachine, choices: STATE_MACHINES, help: 'the replicated state machine.' },
   mutant: { type: 'string', placeholder: 'NAME', help: 'switch on a deliberate bug (see --list-mutants): the run should catch it.' },
-  clients: { type: 'integer', min: 1, default: DEFAULT_SIM_OPTIONS.clients, help: 'simulated clients.' },
+  clients: { type: 'integer', min: 1, max: MAX_SIM_CLIENTS, default: DEFAULT_SIM_OPTIONS.clients, help: 'simulated clients.' },
   keys: { type: 'integer', min: 1, default: DEFAULT_SIM_OPTIONS.keys, help: 'keys the clients use.' },
   'duration-ms': { type: 'integer', min: 1, default: DEFAULT_DURATION_MS, placeholder: 'MS', help: 'simulated time per run, faults then a fault-free stretch for liveness.' },
   trace: { type: 'boolean', help: 'print every event of every run (with one seed: to reproduce a failure).' },
@@ -76,6 +91,15 @@ const OPTIONS = {
 
 /** What --json prints; the field names are a promise to scripts, so change them only by adding. */
 const JSON_RECORDS: readonly JsonRecord[] = [
+  { type: 'mutant', help: 'with --list-mutants, one per mutant', fields: [
+    ['type', '"mutant"'], ['name', 'the mutant\'s name, for --mutant'], ['description', 'the bug it switches on'],
+  ] },
+  { type: 'fault', help: 'with --list-faults, one per nemesis fault', fields: [
+    ['type', '"fault"'], ['name', 'the fault\'s name, for --faults'], ['description', 'what it does'],
+  ] },
+  { type: 'byzantine', help: 'with --list-faults and a Byzantine protocol, one per behaviour, after the faults', fields: [
+    ['type', '"byzantine"'], ['name', 'the behaviour\'s name, for --byzantine'], ['description', 'what the liars do'],
+  ] },
   { type: 'seed', help: 'one per run, as it ends', fields: [
     ['type', '"seed"'], ['seed', 'the run\'s seed'], ['ok', 'true unless the run failed'],
     ['outcome', '"ok", "safety" or "liveness"'], ['linearizability', '"linearizable", "not-linearizable" or "unknown"'],
@@ -110,14 +134,18 @@ export const simCommand = defineCommand({
   async run({ values }) {
     const protocol = protocolByName(values.protocol);
     const mutants = mutantsOf(protocol);
+    // A listing is text lines, or with --json one object per line like every other output.
+    const list = (type: string, name: string, description: string, text: string): void => {
+      console.log(values.json ? JSON.stringify({ type, name, description }) : text);
+    };
     if (values['list-mutants']) {
-      for (const m of mutants) console.log(`${m.name}  ${m.description}`);
+      for (const m of mutants) list('mutant', m.name, m.description, `${m.name}  ${m.description}`);
       return 0;
     }
     const behaviours = byzantineBehaviours(protocol);
     if (values['list-faults']) {
-      for (const k of FAULT_KINDS) console.log(`${k}  ${FAULTS[k].description}`);
-      for (const b of behaviours) console.log(`byzantine ${b.name}  ${b.description}`);
+      for (const k of FAULT_KINDS) list('fault', k, FAULTS[k].description, `${k}  ${FAULTS[k].description}`);
+      for (const b of behaviours) list('byzantine', b.name, b.description, `byzantine ${b.name}  ${b.description}`);
       return 0;
     }
     if (values.json && values.trace) throw new UsageError('--trace and --json do not mix: a trace is text');

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { UsageError } from '../usage-error.js';
+import { fileErrorReason } from '../file-errors.js';
 import type { Options, RawValue, Sourced } from '../options/types.js';
 
 /** The etcd settings, each at its key path (`name`, `client-transport-security.cert-file`). */
@@ -37,8 +38,8 @@ export function readConfigFile(file: string, options: Options): { sources: Map<s
   try {
     doc = parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'no such file' : e.message.split('\n')[0]!;
+    // A file that cannot be read, or YAML that cannot be parsed: either way one line.
+    const why = fileErrorReason(err) ?? (err as Error).message.split('\n')[0]!;
     throw new UsageError(`--config-file ${file}: ${why}`);
   }
   if (doc === null || doc === undefined) doc = {};
@@ -51,7 +52,7 @@ export function readConfigFile(file: string, options: Options): { sources: Map<s
     if (name === undefined) {
       if (setsSomething(value)) unsupported.push(key);
     } else if (value !== null && value !== undefined) {
-      sources.set(name, { value: raw(value), label: `${file}: ${key}` });
+      sources.set(name, { value: raw(value), label: `${key} in ${file}` });
     }
   }
   const warnings = unsupported.length === 0 ? [] : [`${file}: ignoring etcd settings quorate does not have: ${unsupported.join(', ')}`];

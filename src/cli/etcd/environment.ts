@@ -7,6 +7,14 @@ import type { Options, RawValue, Sourced } from '../options/types.js';
 
 export const CONFIG_FILE_VARIABLE = 'ETCD_CONFIG_FILE';
 
+/**
+ * The ETCD_* variables that say something. etcd skips an empty one (`if val != ""`), so
+ * `ETCD_NAME=` leaves the name at its default rather than making it empty; so does quorate.
+ */
+export function etcdVariables(env: NodeJS.ProcessEnv): [string, string][] {
+  return Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('ETCD_') && e[1] !== undefined && e[1] !== '');
+}
+
 /** ETCD_LISTEN_CLIENT_URLS for listen-client-urls. */
 export function variableOf(flag: string): string {
   return `ETCD_${flag.toUpperCase().replace(/-/g, '_')}`;
@@ -18,8 +26,8 @@ export function fromEnvironment(options: Options, env: NodeJS.ProcessEnv, comman
   const sources = new Map<string, Sourced>();
   const unknown: string[] = [];
   const shadowed: string[] = [];
-  for (const [variable, value] of Object.entries(env)) {
-    if (!variable.startsWith('ETCD_') || value === undefined || variable === CONFIG_FILE_VARIABLE) continue;
+  for (const [variable, value] of etcdVariables(env)) {
+    if (variable === CONFIG_FILE_VARIABLE) continue;
     const name = flags.get(variable);
     if (name === undefined) unknown.push(variable);
     else if (commandLine.has(name)) shadowed.push(`${variable} (--${name} is given)`);

@@ -6,7 +6,7 @@
 import type { Fallback } from '../command.js';
 import type { Options } from '../options/types.js';
 import { readConfigFile } from './config-file.js';
-import { CONFIG_FILE_VARIABLE, fromEnvironment } from './environment.js';
+import { CONFIG_FILE_VARIABLE, etcdVariables, fromEnvironment } from './environment.js';
 
 export function etcdFallback(options: Options, env: NodeJS.ProcessEnv): Fallback {
   return ({ given }) => {
@@ -17,7 +17,7 @@ export function etcdFallback(options: Options, env: NodeJS.ProcessEnv): Fallback
     // etcd reads nothing but the file then; its flags on the command line would be dropped silently.
     const ignoredFlags = [...given.keys()].filter((name) => name !== 'config-file' && options[name]?.etcd === true);
     for (const name of ignoredFlags) given.delete(name);
-    const ignoredVariables = Object.keys(env).filter((v) => v.startsWith('ETCD_') && v !== CONFIG_FILE_VARIABLE);
+    const ignoredVariables = etcdVariables(env).map(([v]) => v).filter((v) => v !== CONFIG_FILE_VARIABLE);
     const warnings = [...fromFile.warnings];
     if (ignoredFlags.length > 0) warnings.push(`ignoring etcd flags given with a config file (as etcd does; set them in ${file}): ${ignoredFlags.map((n) => `--${n}`).join(', ')}`);
     if (ignoredVariables.length > 0) warnings.push(`ignoring environment variables given with a config file (as etcd does): ${ignoredVariables.sort().join(', ')}`);

@@ -11,7 +11,7 @@ export function valueName(spec: OptionSpec): string {
   if (spec.type === 'boolean') return '';
   if (spec.placeholder !== undefined) return spec.placeholder;
   if (spec.type === 'string' && spec.choices !== undefined && spec.choices.join('|').length <= INLINE_CHOICES) return spec.choices.join('|');
-  return spec.type === 'integer' ? 'N' : 'VALUE';
+  return spec.type === 'integer' ? 'N' : spec.type === 'duration' ? 'DURATION' : 'VALUE';
 }
 
 /** `-h, --help` or `--nodes N`. */
@@ -24,7 +24,7 @@ export function flagText(name: string, spec: OptionSpec): string {
 export function defaultText(spec: OptionSpec): string | undefined {
   if (spec.defaultText !== undefined) return spec.defaultText;
   if (spec.type === 'boolean' || spec.default === undefined) return undefined;
-  return spec.type === 'string' ? JSON.stringify(spec.default) : String(spec.default);
+  return spec.type === 'integer' ? String(spec.default) : JSON.stringify(spec.default);
 }
 
 /** The help sentence with what the declaration adds: choices, repeatability, default. */

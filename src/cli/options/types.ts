@@ -40,16 +40,28 @@ export interface IntegerOption extends OptionBase {
   readonly max?: number;
 }
 
+/**
+ * A duration as etcd writes one (Go's time.ParseDuration: `500ms`, `1m30s`, `1.5h`), parsed to
+ * whole milliseconds. Never negative; zero only when `zero` says what it means (`0s: off`).
+ */
+export interface DurationOption extends OptionBase {
+  readonly type: 'duration';
+  /** As written, e.g. "10m". */
+  readonly default?: string;
+  /** Zero is accepted (it switches the feature off); otherwise the duration must be positive. */
+  readonly zero?: boolean;
+}
+
 /** A flag without a value (`--trace`); `--flag=true|false` also works, as etcd's flags allow. */
 export interface BooleanOption extends OptionBase {
   readonly type: 'boolean';
 }
 
-export type OptionSpec = StringOption | IntegerOption | BooleanOption;
+export type OptionSpec = StringOption | IntegerOption | DurationOption | BooleanOption;
 export type Options = Readonly<Record<string, OptionSpec>>;
 
 type ValueOf<S> = S extends { type: 'boolean' } ? boolean
-  : S extends { type: 'integer' } ? number
+  : S extends { type: 'integer' } | { type: 'duration' } ? number
   : S extends { multiple: true } ? string[]
   : string;
 type AlwaysSet<S> = S extends { type: 'boolean' } | { multiple: true } | { default: string | number } ? true : false;
@@ -65,6 +77,6 @@ export type RawValue = string | boolean | string[];
 /** Where a value came from, as the error message names it. */
 export interface Sourced {
   readonly value: RawValue;
-  /** `--nodes`, `ETCD_NAME`, `etcd.yml: name`... */
+  /** `--nodes`, `ETCD_NAME`, `name in etcd.yml`... */
   readonly label: string;
 }

@@ -1,0 +1,67 @@
+/**
+ * `quorate check` and its input files: whatever keeps a file from being read or judged is bad
+ * input, one line and exit 3, never a stack trace or a verdict about nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertBadInput, quorate } from './run-quorate.js';
+
+function withDir(fn: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'quorate-check-'));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('check: a directory, or a path through a file, is one line and exit 3', () => {
+  withDir((dir) => {
+    assertBadInput(quorate(['check', dir]), new RegExp(`: ${dir.replace(/[/.]/g, '\\$&')}: is a directory`), 'a directory');
+    writeFileSync(join(dir, 'h.log'), '');
+    assertBadInput(quorate(['check', join(dir, 'h.log', 'x')]), /a part of the path is not a directory/, 'a path through a file');
+    const json = quorate(['check', '--json', dir]);
+    assert.equal(json.code, 3);
+    assert.equal(JSON.parse(json.stdout).verdict, 'bad-input');
+  });
+});
+
+test('check: a file with no operations gets no verdict: one line and exit 3', () => {
+  withDir((dir) => {
+    const cases: [string, string, string[], RegExp][] = [
+      ['empty.log', '', [], /no operations in .*empty\.log: it is empty$/m],
+      ['garbage.log', 'this is not a history\n', [], /no operations in .*garbage\.log: no Jepsen :read, :write or :cas lines$/m],
+      ['ops.jsonl', '{"client":1,"f":"write","value":3,"outcome":"ok","invoke":1,"complete":2}\n', [], /no operations in .*ops\.jsonl: .*\(JSON lines need --format jsonl\)$/m],
+      ['empty.jsonl', '', ['--format', 'jsonl'], /no operations in .*empty\.jsonl: it is empty$/m],
+      ['comments.jsonl', '# nothing yet\n\n', ['--format', 'jsonl'], /no operations in .*comments\.jsonl: only blank and # lines$/m],
+    ];
+    for (const [name, text, flags, pattern] of cases) {
+      writeFileSync(join(dir, name), text);
+      const r = quorate(['check', ...flags, join(dir, name)]);
+      assertBadInput(r, pattern, name);
+      assert.equal(r.stdout, '', `${name}: no verdict`);
+    }
+    // The same file as JSON lines is judged.
+    assert.equal(quorate(['check', '--format', 'jsonl', join(dir, 'ops.jsonl')]).stdout, 'linearizable\n');
+  });
+});
+
+test('check: a bad file is named as every command names bad input, "quorate check: ..."', () => {
+  withDir((dir) => {
+    assertBadInput(quorate(['check', join(dir, 'missing.log')]), new RegExp(`^quorate check: ${dir.replace(/[/.]/g, '\\$&')}/missing\\.log: no such file$`, 'm'), 'a missing file');
+    writeFileSync(join(dir, 'broken.log'), 'INFO  jepsen.util - 0 :ok :write 1\n');
+    assertBadInput(quorate(['check', join(dir, 'broken.log')]), /^quorate check: .*broken\.log:1: /, 'a malformed file');
+  });
+});
+
+test('check: - reads the history from standard input, once', () => {
+  const history = 'INFO  jepsen.util - 0 :invoke :write 1\nINFO  jepsen.util - 0 :ok :write 1\nINFO  jepsen.util - 1 :invoke :read nil\nINFO  jepsen.util - 1 :ok :read 1\n';
+  const r = quorate(['check', '-'], { input: history });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'linearizable\n');
+  assertBadInput(quorate(['check', '-'], { input: '' }), /^quorate check: no operations in -: it is empty$/m, 'empty standard input');
+  assertBadInput(quorate(['check', '-', '-'], { input: history }), /^quorate check: '-' \(standard input\) can be given only once$/m, '- twice');
+});
