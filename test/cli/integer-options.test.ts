@@ -1,6 +1,7 @@
 /**
- * Integer options take plain decimal digits only, as etcd's strconv.ParseUint(s, 10, 64) does
- * (Number() took '1e3', '0x10', ' 7' and '1.0'), and stay within a sane bound where one is obvious.
+ * Integer options take plain decimal digits only (Number() took '1e3', '0x10', ' 7' and '1.0'),
+ * without a leading zero (etcd reads 01000 as Go's octal, 512), and stay within a sane bound
+ * where one is obvious.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,9 +18,12 @@ test('integer options refuse anything but decimal digits, wherever the value com
     refused(['--snapshot-count', text], {}, new RegExp(`^--snapshot-count must be a positive integer, got '${text.replace(/[.+]/g, '\\$&')}'$`));
     refused([], { ETCD_MAX_TXN_OPS: text === '' ? '0x1' : text }, /^ETCD_MAX_TXN_OPS must be a positive integer/);
   }
-  const r = parseServe(['--snapshot-count', '0010', '--max-txn-ops', '7'], {});
+  // A leading zero is octal to etcd's flags (Go base 0): refused rather than read otherwise.
+  refused(['--election-timeout', '01000'], {}, /^--election-timeout must be an integer from 1 to 50000, got '01000'$/);
+  refused([], { ETCD_SNAPSHOT_COUNT: '0010' }, /^ETCD_SNAPSHOT_COUNT must be a positive integer, got '0010'$/);
+  const r = parseServe(['--snapshot-count', '10', '--max-txn-ops', '7'], {});
   assert.ok(r !== 'help');
-  assert.equal(r.options.snapshotCount, 10, 'leading zeros are still decimal, as ParseUint reads them');
+  assert.equal(r.options.snapshotCount, 10);
   assert.equal(r.options.maxTxnOps, 7);
   assertBadInput(quorate(['sim', '--nodes', '1e3']), /^quorate sim: --nodes must be an integer from 1 to 1000, got '1e3'$/m, 'sim --nodes 1e3');
   assertBadInput(quorate(['dev', '--port-offset', '0x10']), /^quorate dev: --port-offset must be an integer from 0 to 30000, got '0x10'$/m, 'dev --port-offset 0x10');

@@ -39,6 +39,7 @@ test('serve: duration options take Go forms from a flag, a variable and the conf
   assert.equal(options([`--${CORRUPT}`, '0']).corruptCheckIntervalMs, 0);
   assert.equal(options([]).corruptCheckIntervalMs, 0, 'the default, 0s');
   assert.equal(options([], { ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME: '2m30s' }).corruptCheckIntervalMs, 150_000);
+  assert.equal(options([`--${CORRUPT}`, '400us']).corruptCheckIntervalMs, 1, 'a positive duration under 1 ms is 1 ms, not 0 (off)');
   const dir = mkdtempSync(join(tmpdir(), 'quorate-durations-'));
   try {
     const file = join(dir, 'etcd.yml');
@@ -46,6 +47,15 @@ test('serve: duration options take Go forms from a flag, a variable and the conf
     const o = options(['--config-file', file]);
     assert.equal(o.progressNotifyIntervalMs, 500);
     assert.equal(o.corruptCheckIntervalMs, 3_600_000);
+    // etcd's own files hold a duration key as an integer of nanoseconds (a Go time.Duration).
+    writeFileSync(file, `${PROGRESS}: 600000000000\n${CORRUPT}: 0\n`);
+    const ns = options(['--config-file', file]);
+    assert.equal(ns.progressNotifyIntervalMs, 600_000);
+    assert.equal(ns.corruptCheckIntervalMs, 0);
+    writeFileSync(file, `${PROGRESS}: [5s]\n`);
+    assert.throws(() => parseServe(['--config-file', file], {}), (e: unknown) => e instanceof UsageError && /^experimental-watch-progress-notify-interval in .* takes one value, not a list$/.test(e.message));
+    writeFileSync(file, 'heartbeat-interval: [100]\n');
+    assert.throws(() => parseServe(['--config-file', file], {}), (e: unknown) => e instanceof UsageError && /^heartbeat-interval in .* takes one value, not a list$/.test(e.message));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -40,7 +40,8 @@ test('serve: with a config file, the checks name the file\'s keys', () => {
     writeFileSync(file, 'heartbeat-interval: 300\nelection-timeout: 1000\n');
     assert.equal(refusal(['--config-file', file]), `election-timeout in ${file} (1000) should be at least 5 times heartbeat-interval in ${file} (300)`);
     writeFileSync(file, 'client-transport-security:\n  cert-file: /etc/etcd/server.crt\n');
-    assert.equal(refusal(['--config-file', file]), `client-transport-security.cert-file in ${file} is given without --key-file: they go together`);
+    assert.equal(refusal(['--config-file', file]), `client-transport-security.cert-file in ${file} is given without client-transport-security.key-file in ${file}: they go together`);
+    assert.equal(refusal([], { ETCD_CONFIG_FILE: join(dir, 'none.yml') }), `ETCD_CONFIG_FILE ${join(dir, 'none.yml')}: no such file`);
     writeFileSync(file, 'experimental-watch-progress-notify-interval: -1m\n');
     assert.match(refusal(['--config-file', file]), new RegExp(`^experimental-watch-progress-notify-interval in ${file.replace(/[/.]/g, '\\$&')} must be a positive duration`));
     writeFileSync(file, 'auto-compaction-mode: revision\nauto-compaction-retention: 1h\n');

@@ -3,7 +3,7 @@
  * worst verdict: 3 bad input, 1 not linearizable, 2 unknown, 0 linearizable.
  */
 import { readFileSync } from 'node:fs';
-import { text as readStream } from 'node:stream/consumers';
+import { constants as bufferConstants } from 'node:buffer';
 import { checkHistory, formatWindow } from '../../check/linearizability.js';
 import { HistoryFormatError, parseJepsen, parseJsonLines } from '../../check/formats.js';
 import { defineCommand, UsageError } from '../command.js';
@@ -17,7 +17,25 @@ const STDIN = '-';
 
 /** The history's text: the file's, or standard input's for `-`. */
 async function readHistory(file: string): Promise<string> {
-  return file === STDIN ? readStream(process.stdin) : readFileSync(file, 'utf8');
+  return file === STDIN ? readStdin() : readFileSync(file, 'utf8');
+}
+
+/**
+ * Standard input as text, refused past the longest string Node can hold, with the same error
+ * code readFileSync gives a file that large (so it is one line and exit 3, not a RangeError).
+ */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > bufferConstants.MAX_STRING_LENGTH) {
+      process.stdin.destroy();
+      throw Object.assign(new Error('standard input is too large to read'), { code: 'ERR_STRING_TOO_LONG' });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Thrown for a history with nothing to judge; reported as bad input, like a malformed one. */

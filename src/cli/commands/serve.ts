@@ -7,7 +7,7 @@ import { PROTOCOLS } from '../../protocols/registry.js';
 import { startMember, type MemberOptions } from '../../server/index.js';
 import { parseAutoCompaction } from '../../server/auto-compaction.js';
 import { defineCommand, parseCommandLine, sourceOf, UsageError, type Command } from '../command.js';
-import type { Values } from '../options/types.js';
+import type { OptionSpec, Values } from '../options/types.js';
 import { etcdFallback } from '../etcd/fallback.js';
 import { helpText } from '../options/help.js';
 import { SERVE_OPTIONS } from './serve-options.js';
@@ -16,6 +16,8 @@ import { list, logLevel } from './shared-options.js';
 /** The serve options as parsed: values, and where each given one came from. */
 interface ServeParsed { readonly values: Values<typeof SERVE_OPTIONS>; readonly from: ReadonlyMap<string, string> }
 type ServeOption = keyof typeof SERVE_OPTIONS & string;
+/** How a config file's value is labelled: `KEY in FILE` (see etcd/config-file.ts). */
+const CONFIG_LABEL = ' in ';
 
 function autoCompactionFlags(parsed: ServeParsed): ReturnType<typeof parseAutoCompaction> {
   try {
@@ -34,7 +36,10 @@ function goTogether(parsed: ServeParsed, names: readonly ServeOption[]): void {
   const missing = names.filter((n) => !given.includes(n));
   if (given.length === 0 || missing.length === 0) return;
   const and = (items: string[]): string => items.length === 1 ? items[0]! : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
-  throw new UsageError(`${and(given.map((n) => sourceOf(parsed, n)))} ${given.length === 1 ? 'is' : 'are'} given without ${and(missing.map((n) => `--${n}`))}: they go together`);
+  // With a config file, etcd reads only the file: name the missing ones as its keys, not flags.
+  const file = given.map((n) => parsed.from.get(n)).find((label) => label?.includes(CONFIG_LABEL) === true)?.split(CONFIG_LABEL)[1];
+  const missingName = (n: ServeOption): string => file === undefined ? `--${n}` : `${(SERVE_OPTIONS[n] as OptionSpec).configKey ?? n} in ${file}`;
+  throw new UsageError(`${and(given.map((n) => sourceOf(parsed, n)))} ${given.length === 1 ? 'is' : 'are'} given without ${and(missing.map(missingName))}: they go together`);
 }
 
 /** An option and its value for a message: `ETCD_ELECTION_TIMEOUT (400)`, `--heartbeat-interval (100, the default)`. */

@@ -13,7 +13,7 @@ export function etcdFallback(options: Options, env: NodeJS.ProcessEnv): Fallback
     const flag = given.get('config-file');
     const file = typeof flag === 'string' ? flag : env[CONFIG_FILE_VARIABLE];
     if (file === undefined || file === '') return fromEnvironment(options, env, given);
-    const fromFile = readConfigFile(file, options);
+    const fromFile = readConfigFile(file, options, typeof flag === 'string' ? '--config-file' : CONFIG_FILE_VARIABLE);
     // etcd reads nothing but the file then; its flags on the command line would be dropped silently.
     const ignoredFlags = [...given.keys()].filter((name) => name !== 'config-file' && options[name]?.etcd === true);
     for (const name of ignoredFlags) given.delete(name);

@@ -10,8 +10,12 @@ import type { DurationOption, IntegerOption, Options, OptionSpec, RawValue, Sour
 const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
 
-/** An integer option's value: decimal digits and nothing else (no sign, space, point, exponent or 0x). */
-const DECIMAL = /^[0-9]+$/;
+/**
+ * An integer option's value: decimal digits and nothing else (no sign, space, point, exponent or
+ * 0x), and no leading zero: etcd's flags read integers as Go does with base 0, where 01000 is
+ * octal (512), so a leading zero would mean one number to etcd and another to quorate.
+ */
+const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
 function integerRule(o: IntegerOption): string {
   if (o.max !== undefined) return `an integer from ${o.min} to ${o.max}`;
@@ -31,7 +35,8 @@ function duration(spec: DurationOption, label: string, s: string): number {
   const ms = parseGoDurationMs(s);
   const kind = spec.zero === true ? 'a duration' : 'a positive duration';
   if (ms === null || ms < 0) throw new UsageError(`${label} must be ${kind} such as 500ms, 1m30s or 1.5h, got '${s}'`);
-  const whole = Math.round(ms);
+  // A positive duration under half a millisecond is 1 ms, never 0 (which may mean "off").
+  const whole = ms > 0 && ms < 1 ? 1 : Math.round(ms);
   if (whole === 0 && spec.zero !== true) throw new UsageError(`${label} must be at least 1ms, got '${s}'`);
   if (whole > MAX_DURATION_MS) throw new UsageError(`${label} must be at most ${MAX_DURATION_MS}ms (about 24.8 days), got '${s}'`);
   return whole;
@@ -49,8 +54,8 @@ function one(spec: OptionSpec, label: string, value: RawValue): unknown {
   const s = Array.isArray(value) ? value.join(',') : String(value);
   if (spec.type === 'integer') {
     const n = Number(s);
-    // Plain decimal digits only, as etcd's strconv.ParseUint(s, 10, 64): Number() would also
-    // take '1e3', '0x10', ' 7' and '1.0', which etcd refuses.
+    // Plain decimal digits only: Number() would also take '1e3', ' 7' and '1.0', which etcd
+    // refuses, and '0x10', which etcd reads as Go base-0 syntax; quorate keeps to one spelling.
     if (!DECIMAL.test(s) || !Number.isSafeInteger(n) || n < spec.min || (spec.max !== undefined && n > spec.max)) {
       throw new UsageError(`${label} must be ${integerRule(spec)}, got '${s}'`);
     }
