@@ -62,12 +62,12 @@ export interface ClientSite<R> {
 export const READER_CLIENT_SHARE = 0.4;
 export const READER_READ_SHARE = 0.9;
 
-interface InFlight<Op> {
+interface InFlight<Op, R> {
   readonly op: Op;
   readonly invokedAt: number;
   readonly seq: number;
   /** With sessionsPerMember: the member an ordered command was first sent through. */
-  pinned: SimNode<unknown> | null;
+  pinned: SimNode<R> | null;
 }
 
 /** Share of a session client's operations preceded by a command of random bytes, and its largest size. */
@@ -88,7 +88,7 @@ export class SessionClient<R> {
   private readonly home: SimNode<R>;
   /** A reader mostly reads (a dashboard, a cache filler): pinned to a deposed leader, it reads from it again and again. */
   private readonly reader: boolean;
-  private current: InFlight<WorkloadOp> | null = null;
+  private current: InFlight<WorkloadOp, R> | null = null;
   completedAfterHeal = false;
 
   constructor(readonly id: number, private readonly site: ClientSite<R>) {
@@ -135,14 +135,14 @@ export class SessionClient<R> {
     if (c === null) return;
     const attempt = ++this.attempt;
     this.attempts++;
-    if (this.site.sessionsPerMember && !c.op.localRead) c.pinned ??= this.guess as SimNode<unknown>;
-    const node = (c.pinned as SimNode<R> | null) ?? this.guess;
+    if (this.site.sessionsPerMember && !c.op.localRead) c.pinned ??= this.guess;
+    const node = c.pinned ?? this.guess;
     this.site.afterOn(node, this.site.latency(), () => this.handleAt(node, attempt, c));
     this.site.after(this.site.clientTimeoutMs, () => this.timeout(attempt));
   }
 
   /** At the member: propose or read, and answer over the network. */
-  private handleAt(node: SimNode<R>, attempt: number, c: InFlight<WorkloadOp>): void {
+  private handleAt(node: SimNode<R>, attempt: number, c: InFlight<WorkloadOp, R>): void {
     const driver = node.runningDriver;
     if (driver === null) return;
     const answer = (err: Error | null, result?: R): void => {

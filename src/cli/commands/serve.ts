@@ -29,15 +29,17 @@ function autoCompactionFlags(parsed: ServeParsed): ReturnType<typeof parseAutoCo
 
 /**
  * Options that only work together (a certificate and its key): some given without the others
- * is bad input, naming the given ones where they were given and the missing ones by flag.
+ * is bad input, naming the given ones where they were given and the missing ones by flag, or by
+ * key when the given ones came from a config file (etcd then reads nothing else).
  */
 function goTogether(parsed: ServeParsed, names: readonly ServeOption[]): void {
   const given = names.filter((n) => parsed.values[n] !== undefined && parsed.values[n] !== false);
   const missing = names.filter((n) => !given.includes(n));
   if (given.length === 0 || missing.length === 0) return;
   const and = (items: string[]): string => items.length === 1 ? items[0]! : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
-  // With a config file, etcd reads only the file: name the missing ones as its keys, not flags.
-  const file = given.map((n) => parsed.from.get(n)).find((label) => label?.includes(CONFIG_LABEL) === true)?.split(CONFIG_LABEL)[1];
+  // The label is `KEY in FILE`; a key has no ' in ', a path may: the file is all after the first.
+  const label = given.map((n) => parsed.from.get(n)).find((l) => l?.includes(CONFIG_LABEL) === true);
+  const file = label?.slice(label.indexOf(CONFIG_LABEL) + CONFIG_LABEL.length);
   const missingName = (n: ServeOption): string => file === undefined ? `--${n}` : `${(SERVE_OPTIONS[n] as OptionSpec).configKey ?? n} in ${file}`;
   throw new UsageError(`${and(given.map((n) => sourceOf(parsed, n)))} ${given.length === 1 ? 'is' : 'are'} given without ${and(missing.map(missingName))}: they go together`);
 }
