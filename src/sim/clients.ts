@@ -51,6 +51,8 @@ export interface ClientSite<R> {
   nextOperationId(): number;
   /** The client is idle (the simulation may move to its next phase). */
   idle(client: number): void;
+  /** `node` answered one of this client's operations with a result. */
+  served(node: SimNode<R>): void;
   /**
    * A linearizable read is about to be asked of `node`: returns a check to run when it is served
    * (every entry committed anywhere before it was asked must be in what it reads).
@@ -85,7 +87,7 @@ export class SessionClient<R> {
    * does (round-robin over the members, so every member has clients): one bound to a deposed
    * leader keeps asking it, which is how stale reads show. Only a retry goes elsewhere.
    */
-  private readonly home: SimNode<R>;
+  readonly home: SimNode<R>;
   /** A reader mostly reads (a dashboard, a cache filler): pinned to a deposed leader, it reads from it again and again. */
   private readonly reader: boolean;
   private current: InFlight<WorkloadOp, R> | null = null;
@@ -147,6 +149,7 @@ export class SessionClient<R> {
     if (driver === null) return;
     const answer = (err: Error | null, result?: R): void => {
       if (err !== null && !(err instanceof QuorateError)) throw err; // a bug, not an answer
+      if (err === null) this.site.served(node);
       this.site.after(this.site.latency(), () => this.answer(attempt, err, result, node.key));
     };
     if (c.op.localRead) {

@@ -116,7 +116,26 @@ export const SNAPSHOT_AMPLIFICATION_MIN_BYTES = 128;
  * would otherwise run for ever without simulated time passing.
  */
 export const MAX_EVENTS_PER_SIMULATED_MS = 500;
-/** The driver's timeouts in the simulator (a client gives up much earlier and retries). */
+/**
+ * How long before the end of a run every honest member must have reached what the cluster had
+ * committed (at most half the liveness bound). Some seven STATUS, heartbeat or retransmission
+ * rounds: a member that is merely slow catches up in that time; one left behind (alone in a
+ * view change, restarted into a quiet cluster) does not. Measured from the end rather than the
+ * heal, so that writes still draining after the heal count too.
+ */
+export const CATCH_UP_ALLOWANCE_MS = 1_500;
+/**
+ * Under a quorum-model protocol, the run ends with this long a stretch in which no client asks
+ * anything (a member's own requests time out within its proposal timeout, 2 s): afterwards every
+ * honest member must have executed as far as the furthest. A replica with something pending asks
+ * the others for what it lacks; one in a quiet cluster must still catch up (it holds one of the
+ * copies the next fault may need).
+ */
+export const QUIET_STRETCH_MS = 3_000;
+/** The last fault's member comes back this long into the quiet stretch (the others' last requests are ordered by then)... */
+export const QUIET_RESTART_AFTER_MS = 300;
+/** ...and its messages are lost for up to this long after it starts, while its connections come up. */
+export const QUIET_RESTART_CONNECT_MAX_MS = 50;
 /**
  * Message sizes. Every protocol runs with a payload budget of SIM_MESSAGE_BUDGET_BYTES per
  * message (messageBudgetOptions), and a frame an honest member sends above SIM_MAX_FRAME_BYTES
@@ -128,6 +147,7 @@ export const SIM_MAX_FRAME_BYTES = 512 * 1024;
 /** Share of runs whose clients write large values often (see LARGE_WRITES_RUN_WRITE_SHARE in register.ts). */
 export const LARGE_WRITES_RUN_SHARE = 0.25;
 
+/** The driver's timeouts in the simulator (a client gives up much earlier and retries). */
 const SIM_DRIVER_LIMITS = { proposalTimeoutMs: 2_000, readTimeoutMs: 2_000, quorumClientRetryMs: 200 };
 
 export interface RunStats {
@@ -225,6 +245,12 @@ export class Simulation implements WorldHandler<Delivery> {
   private readonly compactEvery: number;
   /** The highest commit index honest members reached halfway through the liveness bound: every member must apply it by the end. */
   private convergeTarget = 0;
+  /** When the final reads began, and the members that answered a session client's operation since. */
+  private readsStartedAt: number | null = null;
+  private readonly servedInReads = new Set<SimNode<unknown>>();
+  private get catchUpAllowanceMs(): number {
+    return Math.min(CATCH_UP_ALLOWANCE_MS, this.o.livenessBoundMs / 2);
+  }
   /** The highest commit index any honest member has reached so far: every entry up to it is committed. */
   private committedAnywhere = 0;
   /** The message-storm guard's bound for this run (see MAX_EVENTS_PER_SIMULATED_MS). */
@@ -305,7 +331,7 @@ export class Simulation implements WorldHandler<Delivery> {
     if (this.faults.size > 0) this.world.at(this.rng.int(200, 800), () => this.strike());
     if (this.faults.size !== o.faults.size) this.world.note(`faults this run: ${[...this.faults].join(',')}`);
     this.world.at(o.faultWindowMs, () => this.healAll());
-    this.world.at(o.faultWindowMs + o.livenessBoundMs / 2, () => { this.convergeTarget = this.highestCommit(); });
+    this.world.at(this.endMs - this.catchUpAllowanceMs, () => { this.convergeTarget = this.highestCommit(); });
     const liars = byzantine.length === 0 ? 'none' : `${byzantine.join(',')}${twins ? ' (twinned)' : ''}`;
     if (protocol.faultModel === 'byzantine') this.world.note(`byzantine ${liars}: ${[...(this.adversary?.active ?? [])].join(',') || 'none'}`);
   }
@@ -324,10 +350,12 @@ export class Simulation implements WorldHandler<Delivery> {
   run(): RunResult {
     let outcome: RunOutcome = { kind: 'ok' };
     try {
-      this.maxEvents = Math.ceil(this.endMs * MAX_EVENTS_PER_SIMULATED_MS);
+      const quiet = this.protocol.client.kind === 'quorum' ? QUIET_STRETCH_MS : 0;
+      this.maxEvents = Math.ceil((this.endMs + quiet) * MAX_EVENTS_PER_SIMULATED_MS);
       this.world.run(this.endMs);
       this.checkLogs();
       outcome = this.checkLiveness();
+      if (outcome.kind === 'ok' && quiet > 0) outcome = this.checkQuietConvergence(quiet);
     } catch (err) {
       if (err instanceof LivenessFailure) outcome = { kind: 'liveness', message: err.message };
       else {
@@ -620,6 +648,9 @@ export class Simulation implements WorldHandler<Delivery> {
       },
       nextOperationId: () => this.history.length,
       idle: () => this.maybeStartFinalReads(),
+      served: (n) => {
+        if (this.phase === 'reads') this.servedInReads.add(n);
+      },
       readAsked: () => {
         if (this.protocol.client.kind !== 'leader') return () => {};
         const committed = this.committedAnywhere;
@@ -742,15 +773,17 @@ export class Simulation implements WorldHandler<Delivery> {
     if (stuck.length > 0) {
       return { kind: 'liveness', message: `clients ${stuck.join(',')} completed no operation within ${this.o.livenessBoundMs} ms after the faults healed` };
     }
-    // Every member catches up, not only a quorum: a follower left behind for good (a window of
-    // lost appends never freed, a snapshot never completed) is one failure away from unavailability.
-    // (Leader-model protocols only, for now: a PBFT backup that missed commits catches up at the
-    // next stable checkpoint, and a quiet cluster after the heal may never reach one. A hole the
-    // tracker has a note on, not a pass.)
-    const behind = this.protocol.client.kind !== 'leader' ? [] : this.nodes.filter((n) => n.up && !n.byzantine && n.driver !== null && n.driver.status().appliedIndex < this.convergeTarget);
+    // Every honest member catches up, not only a quorum: a follower left behind for good (a window
+    // of lost appends never freed, a snapshot never completed, a PBFT replica restarted into a
+    // quiet cluster, or one alone in a view change) is one failure away from unavailability.
+    const behind = this.nodes.filter((n) => n.up && !n.byzantine && n.driver !== null && n.driver.status().appliedIndex < this.convergeTarget);
     if (behind.length > 0) {
       const where = behind.map((n) => `${n.key} at ${n.driver!.status().appliedIndex}`).join(', ');
-      return { kind: 'liveness', message: `members behind after the faults healed: ${where}; ${this.o.livenessBoundMs / 2} ms earlier the cluster had committed ${this.convergeTarget}` };
+      return { kind: 'liveness', message: `members behind after the faults healed: ${where}; ${this.catchUpAllowanceMs} ms earlier the cluster had committed ${this.convergeTarget}` };
+    }
+    const silent = this.silentHomes();
+    if (silent.length > 0) {
+      return { kind: 'liveness', message: `members served no operation in the ${Math.round(this.endMs - this.readsStartedAt!)} ms of final reads: ${silent.map((n) => n.key).join(', ')}` };
     }
     const counters = this.counters();
     const owed = counters['snapshotBytesOwed'] ?? 0;
@@ -768,6 +801,64 @@ export class Simulation implements WorldHandler<Delivery> {
   }
 
   /** The highest commit index among the honest members that are up. */
+  /**
+   * Every honest member serves its callers after the heal, as a Jepsen check asks of every node:
+   * each member a session client calls home must answer at least one operation in the final
+   * reads (when they last long enough to catch up in). A member that stays up and current in its
+   * log but can serve nothing (a PBFT replica alone in a view change, which executes only what
+   * state transfer brings, so every read barrier it orders lands above what it has) fails here.
+   */
+  private silentHomes(): SimNode<unknown>[] {
+    if (this.readsStartedAt === null || this.endMs - this.readsStartedAt < 2 * this.catchUpAllowanceMs) return [];
+    const homes = new Set<SimNode<unknown>>(this.protocol.client.kind === 'quorum' ? this.nodes.filter((n) => !n.byzantine) : []);
+    for (const c of this.clients) if (c instanceof SessionClient) homes.add(c.home);
+    return [...homes].filter((n) => n.up && !n.byzantine && n.driver !== null && !this.servedInReads.has(n) && n.driver.status().membership.voters.includes(n.id));
+  }
+
+  /**
+   * Under a quorum-model protocol only some clients are a member's callers, so not every member is
+   * some session client's home: ask each honest member for a read barrier until it serves one.
+   */
+  private probe(n: SimNode<unknown>): void {
+    if (this.servedInReads.has(n) || this.world.now >= this.endMs) return;
+    this.world.after(this.o.latencyBaseMs, () => n.runningDriver?.readBarrier((err) => {
+      if (err === null) this.servedInReads.add(n);
+    }), n);
+    this.world.after(QUORUM_CLIENT_TIMEOUT_MS, () => this.probe(n));
+  }
+
+  /**
+   * Stop every client, let the cluster be quiet for `quietMs`, then ask that every honest member
+   * caught up. In half the runs one last fault opens the stretch: a member is down while the
+   * others order a few more requests, then comes back into the quiet cluster with its first
+   * messages lost while its connections come up (what restarted PBFT members met in the process
+   * tests: the STATUS that would have told the others what it lacks never arrived).
+   */
+  private checkQuietConvergence(quietMs: number): RunOutcome {
+    for (const c of this.clients) c.abandon();
+    this.world.note('quiet stretch');
+    const honest = this.nodes.filter((n) => n.up && !n.byzantine && n.driver !== null);
+    if (this.crashFaults && honest.length > 1 && this.rng.chance(0.5)) {
+      const victim = this.rng.pick(honest);
+      victim.stop(false);
+      this.world.note(`quiet stretch: crash ${victim.key}`);
+      for (const n of honest) if (n !== victim) this.world.after(this.o.latencyBaseMs, () => n.runningDriver?.readBarrier(() => {}), n);
+      this.world.after(QUIET_RESTART_AFTER_MS, () => {
+        const token = this.links.cutOneWay(victim.key, this.nodes.map((n) => n.key));
+        this.restart(victim, true);
+        this.world.after(this.rng.int(1, QUIET_RESTART_CONNECT_MAX_MS), () => this.links.healFault('cut', token));
+      });
+    }
+    this.world.run(this.endMs + quietMs);
+    this.checkLogs();
+    const up = this.nodes.filter((n) => n.up && !n.byzantine && n.driver !== null);
+    const furthest = Math.max(0, ...up.map((n) => n.driver!.status().appliedIndex));
+    const behind = up.filter((n) => n.driver!.status().appliedIndex < furthest);
+    if (behind.length === 0) return { kind: 'ok' };
+    const where = behind.map((n) => `${n.key} at ${n.driver!.status().appliedIndex}`).join(', ');
+    return { kind: 'liveness', message: `members behind after ${quietMs} ms of quiet: ${where}; another had executed ${furthest}` };
+  }
+
   private highestCommit(): number {
     let max = 0;
     for (const n of this.nodes) if (n.up && !n.byzantine && n.driver !== null) max = Math.max(max, n.driver.status().commitIndex);
@@ -855,6 +946,7 @@ export class Simulation implements WorldHandler<Delivery> {
   private maybeStartFinalReads(): void {
     if (this.phase !== 'drain' || this.clients.some((c) => c.busy)) return;
     this.phase = 'reads';
+    this.readsStartedAt = this.world.now;
     // Half the runs fail over once more; the others keep the leader that saw the faults, so that
     // what it left behind (a follower it stopped sending to) is still there to be seen.
     const leader = this.crashFaults && this.protocol.client.kind === 'leader' && this.finalFailover ? this.currentLeader() : null;
@@ -864,6 +956,7 @@ export class Simulation implements WorldHandler<Delivery> {
       this.world.after(this.rng.int(5, 50), () => this.restart(leader, true));
     }
     this.world.note('final reads');
+    if (this.protocol.client.kind === 'quorum') for (const n of this.nodes) if (!n.byzantine) this.probe(n);
     for (const c of this.clients) this.world.after(this.rng.int(0, this.o.clientThinkMs), () => c.next());
   }
 }

@@ -187,7 +187,6 @@ export class ProcessCluster {
     await m.exited;
   }
 
-  /** The leader's name once every running member agrees on one (bounded wait). */
   /** The leader that every running member (or `leaderQuorum` of them, itself included) names. */
   async waitForLeader(boundMs = 20_000): Promise<string> {
     const deadline = Date.now() + boundMs;
@@ -206,21 +205,6 @@ export class ProcessCluster {
       if (Date.now() > deadline) throw new Error(`no agreed leader within ${boundMs} ms\n${this.output.slice(-40).join('\n')}`);
       await sleep(100);
     }
-  }
-
-  /** Running members that name `leader` as the leader. */
-  async following(leader: string): Promise<string[]> {
-    const running = [...this.members.values()].filter((m) => m.child !== null);
-    const leaderId = (await memberStatus(this.endpoint(leader), 1_000, this.trustedCa)).header.member_id;
-    const out: string[] = [];
-    for (const m of running) {
-      try {
-        if ((await memberStatus(this.endpoint(m.name), 1_000, this.trustedCa)).leader === leaderId) out.push(m.name);
-      } catch {
-        // not answering: not following
-      }
-    }
-    return out;
   }
 
   async stop(): Promise<void> {

@@ -135,6 +135,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private readonly certs = new Map<number, PreparedCertificate>();
   /** Committed-local decisions above h. Final: a view change never changes them (asserted). */
   private readonly decided = new Map<number, Decision>();
+  /**
+   * COMMITs this replica cannot vote beside (of an earlier view, or sent while it waits in a view
+   * change), per sequence number in the window: each replica's latest. See learnCommit.
+   */
+  private readonly learnedCommits = new Map<number, Map<NodeId, { view: number; digest: string }>>();
   private lastExecuted = 0;
   /** Highest sequence number this replica sent a COMMIT for (read-only requests wait for execution to reach it). */
   private highestCommitSent = 0;
@@ -176,6 +181,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** The tick at which lastExecuted last moved. */
   private executedAtClock = 0;
   private readonly statusAnsweredAt = new Map<NodeId, number>();
+  private readonly laggardHelpedAt = new Map<NodeId, number>();
   private readonly viewChanges = new Map<number, Map<NodeId, SignedViewChange>>();
   private ownViewChange: SignedViewChange | null = null;
   private readonly latestViewChangeOf = new Map<NodeId, number>();
@@ -218,6 +224,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private requestsTooLarge = 0;
   private viewChangesStarted = 0;
   private stateTransfers = 0;
+  /** Outcomes learned from others' COMMITs in a view this replica had left (learnCommit). */
+  private learnedOutcomes = 0;
 
   constructor(o: PbftOptions) {
     this.id = o.id;
@@ -494,7 +502,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       appliedIndex: this.lastExecuted as Index, membership: this.membership, view: this.view, lowWaterMark: this.stable.seq,
       lastExecuted: this.lastExecuted, stableCheckpoint: this.stable.seq, invalidAuthenticators: this.invalidAuthenticators,
       viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers,
-      counters: { invalidAuthenticators: this.invalidAuthenticators, viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers, requestsTooLarge: this.requestsTooLarge },
+      counters: { invalidAuthenticators: this.invalidAuthenticators, viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers, requestsTooLarge: this.requestsTooLarge, learnedOutcomes: this.learnedOutcomes },
     };
   }
 
@@ -688,7 +696,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   }
 
   private onPrePrepare(pp: SignedPrePrepare, retransmitted: boolean, from: NodeId): void {
-    if (this.role === 'view-change' || pp.view !== this.view) return;
+    if (this.role === 'view-change' || pp.view !== this.view) return this.learnBatch(pp);
     if (pp.primary !== this.primaryOf(this.view) || !this.verifySig(prePreparePayload(pp.view, pp.seq, pp.digest, pp.primary), pp.primary, pp.signature)) return this.bad();
     if (pp.primary === this.id || !this.inWindow(pp.seq)) return;
     const s = this.slot(pp.seq);
@@ -772,7 +780,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private onCommit(m: Extract<PbftMessage, { type: 'commit' }>): void {
     if (!this.isReplica(m.replica)) return this.bad();
     if (!this.skipAuth() && !verifyMacVector(this.auth, commitPayload(m.view, m.seq, m.digest, m.replica), m.replica, m.macs)) return this.bad();
-    if (this.role === 'view-change' || m.view !== this.view || !this.inWindow(m.seq) || m.replica === this.id) return;
+    if (m.replica === this.id) return;
+    if (this.role === 'view-change' || m.view !== this.view) return this.learnCommit(m);
+    if (!this.inWindow(m.seq)) return;
     const s = this.slot(m.seq);
     if (s.commits.has(m.replica)) {
       if (m.retransmitted === true) this.helpLaggard(m.seq, m.replica);
@@ -791,6 +801,48 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (matching < this.quorum) return;
     s.committed = true;
     this.decide(seq, pp);
+  }
+
+  /**
+   * Learn an outcome this replica cannot vote on. After its VIEW-CHANGE it must prepare nothing
+   * more in the views before (the VIEW-CHANGE stands for what it prepared there), but it may still
+   * learn what the others commit: a quorum of COMMITs for one (view, seq, digest) is what makes
+   * any replica's decision committed-local, and learning sends nothing. Without this, a replica
+   * that gave up alone on a primary the others keep (its timer ran out while it was cut off)
+   * executes nothing, and serves its callers nothing, until the next view change, which a healthy
+   * cluster may never have. The batch comes with an earlier view's pre-prepare (learnBatch) or is
+   * fetched by digest like a NEW-VIEW's.
+   */
+  private learnCommit(m: Extract<PbftMessage, { type: 'commit' }>): void {
+    if (this.mutant === 'no-learning-in-view-change') return;
+    if (m.view > this.view || (m.view === this.view && this.role !== 'view-change') || typeof m.digest !== 'string') return;
+    if (!this.inWindow(m.seq) || m.seq <= this.lastExecuted || this.decided.has(m.seq)) return;
+    let votes = this.learnedCommits.get(m.seq);
+    if (votes === undefined) {
+      votes = new Map();
+      this.learnedCommits.set(m.seq, votes);
+    }
+    const prev = votes.get(m.replica);
+    if (prev !== undefined && prev.view > m.view) return;
+    votes.set(m.replica, { view: m.view, digest: m.digest });
+    let matching = 0;
+    for (const v of votes.values()) if (v.view === m.view && v.digest === m.digest) matching++;
+    if (matching < this.quorum) return;
+    this.learnedCommits.delete(m.seq);
+    this.learnedOutcomes++;
+    const batch = this.batchFor(m.seq, m.digest);
+    if (batch === null) this.missingBatches.set(m.seq, m.digest);
+    this.decide(m.seq, { view: m.view, seq: m.seq, digest: m.digest, batch: batch ?? [], primary: this.primaryOf(m.view), signature: '' });
+  }
+
+  /** A pre-prepare of an earlier view (or one sent while this replica is in a view change): keep its batch for learnCommit. */
+  private learnBatch(pp: SignedPrePrepare): void {
+    if (pp.view > this.view || !this.inWindow(pp.seq) || pp.seq <= this.lastExecuted) return;
+    if (pp.primary !== this.primaryOf(pp.view) || !this.verifySig(prePreparePayload(pp.view, pp.seq, pp.digest, pp.primary), pp.primary, pp.signature)) return this.bad();
+    if (!this.hasBatch(pp)) return;
+    if (!this.validBatch(pp)) return this.bad();
+    if (this.missingBatches.get(pp.seq) === pp.digest) this.batchArrived(pp.seq, pp.digest, pp.batch);
+    else this.holdBatch(pp.seq, pp.digest, pp.batch);
   }
 
   private decide(seq: number, pp: SignedPrePrepare): void {
@@ -842,7 +894,6 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   /** Tell the others how far we executed in this view, so that they resend what we missed. */
   private sendStatus(): void {
-    if (this.role === 'view-change') return;
     this.broadcast(this.statusBody(this.replicas));
   }
 
@@ -872,7 +923,17 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       const own = this.ownCheckpoints.get(this.stable.seq);
       if (m.lastExecuted < this.stable.seq && own !== undefined) this.send(m.replica, { type: 'checkpoint', checkpoint: own.msg });
     }
-    if (m.view !== this.view) return;
+    // Same view: it may lack our PREPAREs and COMMITs. A later one: it is in a view change we
+    // are not in (alone, or we missed the NEW-VIEW), and learns outcomes from our COMMITs.
+    if (m.view < this.view) return;
+    this.helpLaggards(m);
+  }
+
+  /** Resend what we sent in the slots above what it executed: at most once per replica per retransmit interval (a liar's STATUS messages cannot make us flood). */
+  private helpLaggards(m: Extract<PbftMessage, { type: 'status' }>): void {
+    let any = false;
+    for (const seq of this.slots.keys()) if (seq > m.lastExecuted) any = true;
+    if (!any || !this.rateLimited(this.laggardHelpedAt, m.replica, this.retransmitTicks)) return;
     for (const seq of this.slots.keys()) if (seq > m.lastExecuted) this.helpLaggard(seq, m.replica);
   }
 
@@ -955,7 +1016,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     // low water mark behind for good, and a primary stopped at the high water mark.
     for (const [seq, own] of this.ownCheckpoints) if (seq >= this.stable.seq) this.broadcast({ type: 'checkpoint', checkpoint: own.msg });
     if (this.role === 'primary' && this.newViewMsg !== null && this.newViewMsg.view === this.view) this.broadcast({ type: 'new-view', newView: this.newViewMsg });
-    if (this.pending.size > 0 || this.deferredReads.length > 0) this.sendStatus();
+    // Always, as Castro's replicas send status periodically: a replica that restarted into a quiet
+    // cluster and whose first STATUS was lost (its peers' connections not yet up) has nothing
+    // pending, yet lacks what the others committed, and learns it only from their answer.
+    if (this.mutant !== 'status-only-when-pending' || this.pending.size > 0 || this.deferredReads.length > 0) this.sendStatus();
   }
 
   // ---- checkpoints and state transfer -----------------------------------------------------------
@@ -1026,7 +1090,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (own !== undefined && this.snapshotOut?.meta.index !== cp.seq) {
       this.stableOut = { meta: { index: cp.seq as Index, term: this.view as Term, membership: this.membership }, data: stableCheckpointData(own.data, cp) };
     }
-    for (const m of [this.slots, this.certs, this.decided, this.checkpointClaims] as Map<number, unknown>[]) {
+    for (const m of [this.slots, this.certs, this.decided, this.checkpointClaims, this.learnedCommits] as Map<number, unknown>[]) {
       for (const k of m.keys()) if (k <= cp.seq) m.delete(k);
     }
     for (const k of this.ownCheckpoints.keys()) if (k < cp.seq) this.ownCheckpoints.delete(k);
