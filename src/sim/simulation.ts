@@ -243,7 +243,7 @@ export class Simulation implements WorldHandler<Delivery> {
   private readonly faults: ReadonlySet<FaultKind>;
   /** The compaction interval of this run (SimOptions.compactEvery, or drawn). */
   private readonly compactEvery: number;
-  /** The highest commit index honest members reached halfway through the liveness bound: every member must apply it by the end. */
+  /** The highest commit index honest members reached CATCH_UP_ALLOWANCE_MS before the end: every member must apply it by the end. */
   private convergeTarget = 0;
   /** When the final reads began, and the members that answered a session client's operation since. */
   private readsStartedAt: number | null = null;
@@ -776,9 +776,8 @@ export class Simulation implements WorldHandler<Delivery> {
     // Every honest member catches up, not only a quorum: a follower left behind for good (a window
     // of lost appends never freed, a snapshot never completed, a PBFT replica restarted into a
     // quiet cluster, or one alone in a view change) is one failure away from unavailability.
-    const behind = this.nodes.filter((n) => n.up && !n.byzantine && n.driver !== null && n.driver.status().appliedIndex < this.convergeTarget);
-    if (behind.length > 0) {
-      const where = behind.map((n) => `${n.key} at ${n.driver!.status().appliedIndex}`).join(', ');
+    const where = this.behind(this.convergeTarget);
+    if (where !== null) {
       return { kind: 'liveness', message: `members behind after the faults healed: ${where}; ${this.catchUpAllowanceMs} ms earlier the cluster had committed ${this.convergeTarget}` };
     }
     const silent = this.silentHomes();
@@ -800,7 +799,6 @@ export class Simulation implements WorldHandler<Delivery> {
     return new Set(kinds.slice(0, this.buggify.int(1, Math.min(3, kinds.length))));
   }
 
-  /** The highest commit index among the honest members that are up. */
   /**
    * Every honest member serves its callers after the heal, as a Jepsen check asks of every node:
    * each member a session client calls home must answer at least one operation in the final
@@ -812,7 +810,8 @@ export class Simulation implements WorldHandler<Delivery> {
     if (this.readsStartedAt === null || this.endMs - this.readsStartedAt < 2 * this.catchUpAllowanceMs) return [];
     const homes = new Set<SimNode<unknown>>(this.protocol.client.kind === 'quorum' ? this.nodes.filter((n) => !n.byzantine) : []);
     for (const c of this.clients) if (c instanceof SessionClient) homes.add(c.home);
-    return [...homes].filter((n) => n.up && !n.byzantine && n.driver !== null && !this.servedInReads.has(n) && n.driver.status().membership.voters.includes(n.id));
+    const up = new Set(this.honestUp());
+    return [...homes].filter((n) => up.has(n) && !this.servedInReads.has(n) && n.driver!.status().membership.voters.includes(n.id));
   }
 
   /**
@@ -837,7 +836,7 @@ export class Simulation implements WorldHandler<Delivery> {
   private checkQuietConvergence(quietMs: number): RunOutcome {
     for (const c of this.clients) c.abandon();
     this.world.note('quiet stretch');
-    const honest = this.nodes.filter((n) => n.up && !n.byzantine && n.driver !== null);
+    const honest = this.honestUp();
     if (this.crashFaults && honest.length > 1 && this.rng.chance(0.5)) {
       const victim = this.rng.pick(honest);
       victim.stop(false);
@@ -851,18 +850,28 @@ export class Simulation implements WorldHandler<Delivery> {
     }
     this.world.run(this.endMs + quietMs);
     this.checkLogs();
-    const up = this.nodes.filter((n) => n.up && !n.byzantine && n.driver !== null);
-    const furthest = Math.max(0, ...up.map((n) => n.driver!.status().appliedIndex));
-    const behind = up.filter((n) => n.driver!.status().appliedIndex < furthest);
-    if (behind.length === 0) return { kind: 'ok' };
-    const where = behind.map((n) => `${n.key} at ${n.driver!.status().appliedIndex}`).join(', ');
+    const furthest = Math.max(0, ...this.honestUp().map((n) => n.driver!.status().appliedIndex));
+    const where = this.behind(furthest);
+    if (where === null) return { kind: 'ok' };
     return { kind: 'liveness', message: `members behind after ${quietMs} ms of quiet: ${where}; another had executed ${furthest}` };
   }
 
+  /** The highest commit index among the honest members that are up. */
   private highestCommit(): number {
     let max = 0;
-    for (const n of this.nodes) if (n.up && !n.byzantine && n.driver !== null) max = Math.max(max, n.driver.status().commitIndex);
+    for (const n of this.honestUp()) max = Math.max(max, n.driver!.status().commitIndex);
     return max;
+  }
+
+  /** Honest members that are up with a running driver. */
+  private honestUp(): SimNode<unknown>[] {
+    return this.nodes.filter((n) => n.up && !n.byzantine && n.driver !== null);
+  }
+
+  /** Honest members that are up below applied index `target`, and where they are; null if none. */
+  private behind(target: number): string | null {
+    const behind = this.honestUp().filter((n) => n.driver!.status().appliedIndex < target);
+    return behind.length === 0 ? null : behind.map((n) => `${n.key} at ${n.driver!.status().appliedIndex}`).join(', ');
   }
 
   // ---- the nemesis ------------------------------------------------------------------------------

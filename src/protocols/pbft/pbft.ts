@@ -931,10 +931,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   /** Resend what we sent in the slots above what it executed: at most once per replica per retransmit interval (a liar's STATUS messages cannot make us flood). */
   private helpLaggards(m: Extract<PbftMessage, { type: 'status' }>): void {
-    let any = false;
-    for (const seq of this.slots.keys()) if (seq > m.lastExecuted) any = true;
-    if (!any || !this.rateLimited(this.laggardHelpedAt, m.replica, this.retransmitTicks)) return;
-    for (const seq of this.slots.keys()) if (seq > m.lastExecuted) this.helpLaggard(seq, m.replica);
+    const missed = [...this.slots.keys()].filter((seq) => seq > m.lastExecuted);
+    if (missed.length === 0 || !this.rateLimited(this.laggardHelpedAt, m.replica, this.retransmitTicks)) return;
+    for (const seq of missed) this.helpLaggard(seq, m.replica);
   }
 
   /**
