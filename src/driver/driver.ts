@@ -164,6 +164,8 @@ export class Driver<R> {
   readies = 0;
   private noticedReadies = -1;
   private stopped = false;
+  /** Membership changes applied here, answered once the core has advanced past them (see changeMembership). */
+  private readonly repliesAfterAdvance: Reply<void>[] = [];
   private snapshotting = false;
   private snapshotWaiters: Reply<void>[] = [];
   /** Callers of snapshotNow() waiting for the snapshot being saved (a stop answers them too). */
@@ -379,7 +381,15 @@ export class Driver<R> {
     if (ability === undefined || this.leaderModel === null) {
       return reply(new QuorateError('INVALID_CONFIG_CHANGE', `protocol ${this.protocol.name} runs a fixed membership: membership changes are not supported`));
     }
-    this.leaderModel.proposeHere(new Uint8Array(0), (err) => reply(err), () => this.core.drive((core) => ability.proposeConfigChange(core, change)));
+    // The entry is applied (and its caller answered) before the core advances past the Ready
+    // that carried it, and the core takes the new configuration only then: answer after that
+    // advance, so the caller's next look at the membership (MemberAdd answers with the member
+    // list) already shows the change.
+    const answer = (err: Error | null): void => {
+      if (err !== null || this.mutant === 'reply-before-config-applied') reply(err);
+      else this.repliesAfterAdvance.push(reply);
+    };
+    this.leaderModel.proposeHere(new Uint8Array(0), answer, () => this.core.drive((core) => ability.proposeConfigChange(core, change)));
   }
 
   transferLeadership(target: NodeId): void {
@@ -564,6 +574,7 @@ export class Driver<R> {
       if (keep !== null) this.keepSnapshot(keep);
     }
     this.core.advance(rd);
+    for (const r of this.repliesAfterAdvance.splice(0)) r(null);
     if (this.host.driverSnapshots && !this.snapshotting && this.entriesSinceSnapshot >= this.limits.snapshotEveryEntries) this.takeSnapshot();
   }
 
@@ -675,6 +686,7 @@ export class Driver<R> {
     this.quorumModel?.stop(err);
     for (const w of this.snapshotWaiters.splice(0)) w(err);
     for (const w of this.snapshotSaving.splice(0)) w(err);
+    for (const w of this.repliesAfterAdvance.splice(0)) w(err);
   }
 
   private fail(err: Error): void {

@@ -10,6 +10,7 @@ export const DRIVER_MUTANTS = [
   { name: 'apply-before-snapshot-persist', description: 'the driver makes a Ready\'s hard state and entries durable, and applies, before the snapshot that Ready installs is durable (etcd: "save the snapshot before any other entries or hard state"): a power loss in between leaves a commit index beyond the log' },
   { name: 'checkpoint-after-records', description: 'the driver stores a stable checkpoint the core asks to keep only after the records of the same Ready: a power loss in between leaves records beyond the window the surviving checkpoint allows' },
   { name: 'tick-by-timer', description: 'the driver runs one protocol tick per firing of the runtime\'s timer and nothing on other inputs: a process that stalls (GC, SIGSTOP) wakes up with its clock behind, and a leader serves lease reads on a lease that ran out while it slept' },
+  { name: 'reply-before-config-applied', description: 'the driver answers a membership change as soon as its entry is applied, before the core takes the new configuration (at the advance after the Ready\'s persist): MemberAdd/MemberRemove answer with the member list from before the change' },
   { name: 'hold-readies-while-snapshotting', description: 'the driver handles no Ready while the storage writes a snapshot: on a slow disk a compaction takes several fsyncs, the leader\'s heartbeats wait for it, and followers elect another leader, again and again' },
 ] as const satisfies readonly MutantInfo[];
 

@@ -23,7 +23,7 @@ import { Invariants, SafetyViolation, type LogView } from './invariants.js';
 import { wireBytesUpTo } from './wire-size.js';
 import { LinkFaults } from './link-faults.js';
 import { MemberDisk } from './member-disk.js';
-import { Nemesis, STORM_RUN_SHARE, type NemesisSite } from './nemesis.js';
+import { Nemesis, STORM_RUN_SHARE, type AdminChange, type NemesisSite } from './nemesis.js';
 import { SIM_COMPACT_INTERVALS, TWINS, type FaultKind, type SimOptions } from './options.js';
 import { SimKeyring } from './sim-authenticator.js';
 import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
@@ -915,7 +915,11 @@ export class Simulation implements WorldHandler<Delivery> {
         if (!leader.up || leader.driver === null) return done(new QuorateError('STOPPED', 'the leader is down'));
         // Counted before it is proposed: once proposed it may commit, whatever this member hears.
         if (change.kind === 'joint') fewestVoters = Math.min(fewestVoters, change.voters.length);
-        leader.driver.changeMembership(change, done);
+        const driver = leader.driver;
+        driver.changeMembership(change, (err) => {
+          if (err === null) checkMembershipShown(leader.key, driver.status().membership, change);
+          done(err);
+        });
       },
       // Demote only as far as the disks already damaged leave a quorum of the smaller voter set.
       demotable: (voters) => {
@@ -977,6 +981,20 @@ function hex(bytes: Uint8Array): string {
   let s = '';
   for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]!;
   return s;
+}
+
+/**
+ * An operator told that a membership change succeeded reads the member list next (etcd's
+ * MemberAdd and MemberRemove answer with it): the member that answered must already show the
+ * change: the new voters of a joint configuration, or none outgoing once it is left.
+ */
+function checkMembershipShown(member: string, m: Membership, change: AdminChange): void {
+  const same = (a: readonly NodeId[], b: readonly NodeId[]): boolean => a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+  // (A voter demoted in a joint configuration becomes a learner only when it is left, as in etcd.)
+  const shown = change.kind === 'joint' ? same(m.voters, change.voters) : m.outgoingVoters.length === 0;
+  if (!shown) {
+    throw new InvariantViolation('membership-answer', `${member} answered ${change.kind === 'joint' ? `joint voters=(${change.voters.join(',')})` : 'leave-joint'} as done while its membership still reads voters=(${m.voters.join(',')}) outgoing=(${m.outgoingVoters.join(',')}) learners=(${m.learners.join(',')})`);
+  }
 }
 
 function isAssertion(err: unknown): boolean {

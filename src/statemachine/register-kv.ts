@@ -104,24 +104,30 @@ function isRegisterOp(v: unknown): v is RegisterOp {
 
 export class RegisterKv implements StateMachine<RegisterResult> {
   private readonly values = new Map<string, number>();
-  private readonly sessions = new Map<number, Session>();
+  /**
+   * By client: its number, scoped by the member whose authenticated client ordered the command
+   * when there is one (origin, under Byzantine protocols): a liar may put an honest client's
+   * number in a command, never that client's signature on it.
+   */
+  private readonly sessions = new Map<string, Session>();
 
   /** `mutant`: test-only, see STATE_MACHINE_MUTANTS. */
   constructor(private readonly options: { readonly mutant?: string } = {}) {}
 
   /** Total: bytes that are no command are answered with a `malformed-command` result, and change nothing. */
-  apply(command: Uint8Array, index: Index): RegisterResult {
+  apply(command: Uint8Array, index: Index, origin?: string): RegisterResult {
     const cmd = this.options.mutant === 'trust-command-bytes' ? (unpack(command) as SessionCommand) : decodeCommand(command);
     if (cmd === null) return MALFORMED;
-    const session = this.sessions.get(cmd.client);
+    const client = origin === undefined || this.options.mutant === 'global-sessions' ? `${cmd.client}` : `${origin}|${cmd.client}`;
+    const session = this.sessions.get(client);
     if (session !== undefined && cmd.seq <= session.seq) {
       // A retry of what this client already did: answer as the first time, change nothing.
       // (A seq below the latest is a stale duplicate; its answer is no longer kept.)
       return cmd.seq === session.seq ? session.result : { ok: false, value: null };
     }
     const result = this.execute(cmd.op);
-    this.sessions.delete(cmd.client); // re-insert: Map order = least recently active first
-    this.sessions.set(cmd.client, { seq: cmd.seq, result, lastIndex: index });
+    this.sessions.delete(client); // re-insert: Map order = least recently active first
+    this.sessions.set(client, { seq: cmd.seq, result, lastIndex: index });
     if (this.sessions.size > MAX_SESSIONS) {
       const oldest = this.sessions.keys().next();
       assert(!oldest.done, 'a session to evict');
@@ -164,7 +170,7 @@ export class RegisterKv implements StateMachine<RegisterResult> {
   }
 
   restore(data: Uint8Array): void {
-    const s = unpack(data) as { values: [string, number][]; sessions: [number, Session][] };
+    const s = unpack(data) as { values: [string, number][]; sessions: [string, Session][] };
     // Refilled in place with what new Maps would hold (the fields keep their first value: see
     // the simulator's shapes.ts on why a rewritten field costs recompiling code that uses it).
     const values = new Map(s.values);

@@ -42,6 +42,7 @@ VALID['pbft'] = {
   'pre-prepare': { type: 'pre-prepare', from: 'n1', to: 'n2', prePrepare, retransmitted: true },
   prepare: { type: 'prepare', from: 'n2', to: 'n3', prepare },
   commit: { type: 'commit', from: 'n2', to: 'n3', view: 0, seq: 1, digest: 'd', replica: 'n2', macs: { n1: 'm', n3: 'm' } },
+  decided: { type: 'decided', from: 'n2', to: 'n3', view: 0, seq: 1, digest: 'd', replica: 'n2', macs: { n3: 'm' } },
   checkpoint: { type: 'checkpoint', from: 'n2', to: 'n3', checkpoint },
   'view-change': { type: 'view-change', from: 'n2', to: 'n3', viewChange },
   'new-view': { type: 'new-view', from: 'n2', to: 'n3', newView: { view: 1, viewChanges: [viewChange], prePrepares: [prePrepare], primary: 'n2', signature: 's' } },

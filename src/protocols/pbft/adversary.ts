@@ -7,19 +7,19 @@
  * keys.
  */
 import type { Authenticator, Principal } from '../../core/authenticator.js';
-import { macVector } from '../../core/authenticator.js';
+import { macVector, principalMember } from '../../core/authenticator.js';
 import type { NodeId } from '../../core/ids.js';
 import type { Random } from '../../core/prng.js';
 import type { Adversary, AdversaryContext, AdversaryModel, AdversaryOutput } from '../../core/protocol.js';
 import {
-  batchDigestOf, checkpointPayload, commitPayload, prePreparePayload, preparePayload, replyPayload, viewChangePayload,
+  batchDigestOf, checkpointPayload, commitPayload, decidedPayload, prePreparePayload, preparePayload, replyPayload, requestPayload, viewChangePayload,
 } from './payloads.js';
 import type { ClientRequest, PbftMessage, PbftReply, SignedPrePrepare } from './types.js';
-import { pack } from '../../core/codec.js';
+import { pack, unpack } from '../../core/codec.js';
 import { mutateMessage } from './mutator.js';
 
 export const BYZANTINE_KINDS = [
-  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared', 'mutate', 'lag',
+  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared', 'mutate', 'lag', 'shun', 'hijack-session',
 ] as const;
 export type ByzantineKind = (typeof BYZANTINE_KINDS)[number];
 
@@ -35,6 +35,8 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   'wrong-reply': 'answers clients with a result the service never produced (colluders agree on it)',
   'hide-prepared': 'view changes that claim nothing prepared since the stable checkpoint (its certificates left out)',
   lag: 'ignores the pre-prepares it receives (its state stays old) and answers read-only requests from that old state',
+  shun: 'talks to every replica but one honest replica, which it leaves out entirely (no votes, no COMMITs, no NEW-VIEW): that replica must get by with the other honest ones',
+  'hijack-session': 'orders, as its own client, the command bytes of an honest client\'s read-only request with the session sequence number in them moved one ahead (the bytes say whose session; only the signature says who sent them)',
   mutate: 'changes one field of what it sends (views, sequence numbers, digests, batches, timestamps, results, certificates) and signs the result validly with its own keys',
 };
 
@@ -45,6 +47,9 @@ type Outgoing = AdversaryOutput<PbftMessage>;
 export const MUTATE_SHARE = 0.2;
 /** Stories an equivocating primary retells to restarted replicas over a run, at most (its memory is bounded too). */
 export const MAX_RETOLD_STORIES = 256;
+/** Commands a hijacking liar orders over a run, at most; and the share of honest requests it copies. */
+export const MAX_HIJACKED_COMMANDS = 64;
+export const HIJACK_SHARE = 0.1;
 /** Messages a replay adversary remembers, at most. */
 export const MAX_REPLAY_MEMORY = 512;
 
@@ -78,9 +83,14 @@ export class PbftAdversary implements Adversary<PbftMessage> {
   private readonly quietAfterEquivocating: boolean;
   /** The quiet primary and the (view|seq) of the two stories it told; null while it talks. */
   private quietAfter: { readonly node: NodeId; readonly key: string } | null = null;
+  /** The honest replica every liar leaves out, with 'shun'. */
+  private readonly shunned: NodeId | undefined;
   /** Which of the enabled behaviours this run uses (a random non-empty subset: runs differ). */
   readonly active: ReadonlySet<string>;
   forged = 0;
+  /** Commands ordered by hijacking liars so far, and each liar's last request timestamp as a client. */
+  private hijacked = 0;
+  private readonly ownTimestamps = new Map<NodeId, number>();
 
   private readonly rng: Random;
   readonly byzantine: ReadonlySet<NodeId>;
@@ -111,6 +121,7 @@ export class PbftAdversary implements Adversary<PbftMessage> {
     }
     this.groupB = new Set(honest.slice(0, Math.floor(honest.length / 2)));
     this.quietAfterEquivocating = rng.chance(EQUIVOCATE_THEN_QUIET_CHANCE);
+    this.shunned = honest.length > 0 ? rng.pick(honest) : undefined;
   }
 
   has(k: ByzantineKind): boolean {
@@ -139,6 +150,8 @@ export class PbftAdversary implements Adversary<PbftMessage> {
     }
     const retold = this.retellAfterRestart(msg, by);
     if (retold.length > 0) return retold;
+    const hijack = this.hijackSession(msg, by);
+    if (hijack.length > 0) return hijack;
     if (this.has('replay') && msg.type !== 'request') {
       if (this.seen.length < MAX_REPLAY_MEMORY) this.seen.push(msg);
       else this.seen[this.rng.int(0, MAX_REPLAY_MEMORY - 1)] = msg;
@@ -175,7 +188,7 @@ export class PbftAdversary implements Adversary<PbftMessage> {
   /** What a Byzantine replica's honest core wanted to send becomes this. */
   transform(msg: PbftMessage): Outgoing[] {
     const from = msg.from;
-    if (this.has('silent')) return [];
+    if (this.has('silent') || (this.has('shun') && msg.to === this.shunned)) return [];
     const auth = this.auths.get(from)!;
     if (this.quietAfter !== null && this.quietAfter.node === from) {
       // Quiet until it gives up on the view; only the rest of the broadcast of the two stories leaves.
@@ -188,7 +201,7 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       if (story !== null) return story;
       m = this.equivocate(m, auth);
     }
-    if (m !== null && this.has('conflict') && (m.type === 'prepare' || m.type === 'commit') && this.rng.chance(0.3)) m = this.withDigest(m, auth, `bogus${this.rng.int(1, 3)}`);
+    if (m !== null && this.has('conflict') && (m.type === 'prepare' || m.type === 'commit' || m.type === 'decided') && this.rng.chance(0.3)) m = this.withDigest(m, auth, `bogus${this.rng.int(1, 3)}`);
     if (m !== null && this.has('checkpoint-lie') && m.type === 'checkpoint') {
       const d = `lie${this.rng.int(1, 2)}`;
       m = { ...m, checkpoint: { ...m.checkpoint, stateDigest: d, signature: auth.sign(checkpointPayload(m.checkpoint.seq, d, from)) } };
@@ -217,6 +230,33 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       out.push({ msg: { ...old, to } as PbftMessage, delayMs: 0 });
     }
     return out;
+  }
+
+  /**
+   * A liar sees an honest client's read-only request: it orders the same command bytes as its
+   * own client (signed with its own key, so valid), with the session sequence number the bytes
+   * carry moved one ahead. A state machine that takes the client's identity from the bytes
+   * answers that client's next command from this one's result and never executes it. (A read,
+   * so that ordering it as the liar's own changes nothing a correct state machine shows: what a
+   * Byzantine client writes is its right, and invisible to the checker.)
+   */
+  private hijackSession(msg: PbftMessage, by: NodeId): Outgoing[] {
+    if (!this.has('hijack-session') || msg.type !== 'request' || !msg.request.readOnly || this.hijacked >= MAX_HIJACKED_COMMANDS) return [];
+    if (this.byzantine.has(principalMember(msg.request.client) as NodeId) || !this.rng.chance(HIJACK_SHARE)) return [];
+    let cmd: unknown;
+    try {
+      cmd = unpack(msg.request.op);
+    } catch {
+      return [];
+    }
+    if (typeof cmd !== 'object' || cmd === null || typeof (cmd as { seq?: unknown }).seq !== 'number') return [];
+    const auth = this.auths.get(by)!;
+    const timestamp = (this.ownTimestamps.get(by) ?? 0) + 1;
+    this.ownTimestamps.set(by, timestamp);
+    this.hijacked++;
+    const unsigned = { client: by as string as Principal, timestamp, op: pack({ ...cmd, seq: (cmd as { seq: number }).seq + 1 }), readOnly: false };
+    const request: ClientRequest = { ...unsigned, signature: auth.sign(requestPayload(auth, unsigned)) };
+    return this.replicas.map((to) => ({ msg: { type: 'request', from: by, to, request }, delayMs: 0 }));
   }
 
   /**
@@ -290,6 +330,7 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       return { ...m, prepare: { ...p, digest, signature: auth.sign(preparePayload(p.view, p.seq, digest, p.replica)) } };
     }
     if (m.type === 'commit') return { ...m, digest, macs: macVector(auth, commitPayload(m.view, m.seq, digest, m.replica), this.replicas) };
+    if (m.type === 'decided') return { ...m, digest, macs: macVector(auth, decidedPayload(m.view, m.seq, digest, m.replica), this.replicas) };
     return m;
   }
 
@@ -312,6 +353,8 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       }
       case 'commit':
         return { ...m, from: victim, digest: 'forged', replica: victim, macs: macVector(auth, commitPayload(m.view, m.seq, 'forged', victim), this.replicas) };
+      case 'decided':
+        return { ...m, from: victim, digest: 'forged', replica: victim, macs: macVector(auth, decidedPayload(m.view, m.seq, 'forged', victim), this.replicas) };
       case 'checkpoint':
         return { ...m, from: victim, checkpoint: { ...m.checkpoint, stateDigest: 'forged', replica: victim, signature: auth.sign(checkpointPayload(m.checkpoint.seq, 'forged', victim)) } };
       case 'view-change':

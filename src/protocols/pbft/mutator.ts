@@ -12,7 +12,7 @@ import { macVector } from '../../core/authenticator.js';
 import type { NodeId } from '../../core/ids.js';
 import type { Random } from '../../core/prng.js';
 import {
-  checkpointPayload, commitPayload, newViewPayload, prePreparePayload, preparePayload, replyPayload, statusPayload, viewChangePayload,
+  checkpointPayload, commitPayload, decidedPayload, newViewPayload, prePreparePayload, preparePayload, replyPayload, statusPayload, viewChangePayload,
 } from './payloads.js';
 import type { ClientRequest, PbftMessage, SignedPrePrepare, SignedViewChange } from './types.js';
 
@@ -41,6 +41,10 @@ export function mutateMessage(m: PbftMessage, c: MutatorContext): PbftMessage | 
     case 'commit': {
       const t = tweak(random, { view: m.view, seq: m.seq, digest: m.digest });
       return { ...m, ...t, macs: macVector(auth, commitPayload(t.view, t.seq, t.digest, m.replica), c.replicas) };
+    }
+    case 'decided': {
+      const t = tweak(random, { view: m.view, seq: m.seq, digest: m.digest });
+      return { ...m, ...t, macs: macVector(auth, decidedPayload(t.view, t.seq, t.digest, m.replica), c.replicas) };
     }
     case 'checkpoint': {
       const seq = random.chance(0.5) ? m.checkpoint.seq + random.pick([-1, 1, 4]) : m.checkpoint.seq;

@@ -43,6 +43,10 @@ export function commitPayload(view: number, seq: number, digest: string, replica
   return `C|${view}|${seq}|${digest}|${replica}`;
 }
 
+export function decidedPayload(view: number, seq: number, digest: string, replica: NodeId): string {
+  return `D|${view}|${seq}|${digest}|${replica}`;
+}
+
 export function checkpointPayload(seq: number, stateDigest: string, replica: NodeId): string {
   return `K|${seq}|${stateDigest}|${replica}`;
 }

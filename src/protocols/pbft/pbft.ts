@@ -47,11 +47,11 @@ import type { Index, NodeId, Term } from '../../core/ids.js';
 import type { LogEntry, Membership, ProposeResult, Replica, RestoredState, Snapshot } from '../../core/replica.js';
 import type { PbftMutant } from './mutants.js';
 import {
-  batchDigestOf, checkpointPayload, commitPayload, fetchBatchPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
+  batchDigestOf, checkpointPayload, commitPayload, decidedPayload, fetchBatchPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
 } from './payloads.js';
 import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_IN_FLIGHT_BATCHES,
-  DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_BATCHES_HELD_PER_WINDOW_SEQ, MAX_CHECKPOINT_CLAIMS_PER_REPLICA, MAX_VERIFIED_REQUESTS_REMEMBERED,
+  DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_BATCHES_HELD_PER_WINDOW_SEQ, MAX_BATCH_ANSWERS_PER_INTERVAL, MAX_CHECKPOINT_CLAIMS_PER_REPLICA, MAX_VERIFIED_REQUESTS_REMEMBERED,
   MAX_DEFERRED_READS, MAX_PENDING_REQUESTS,
   type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole,
   type PbftSlotRecord, type PbftStatus, type StableCheckpointData,
@@ -140,6 +140,13 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
    * change), per sequence number in the window: each replica's latest. See learnCommit.
    */
   private readonly learnedCommits = new Map<number, Map<NodeId, { view: number; digest: string }>>();
+  /** DECIDED claims for sequence numbers in the window this replica has yet to decide: each replica's latest. See onDecided. */
+  private readonly decidedClaims = new Map<number, Map<NodeId, { view: number; digest: string }>>();
+  /**
+   * Our own COMMITs whose prepared certificate is durable, by sequence number. They count in
+   * learnCommit, where the slot that held them is gone (a view change clears the slots).
+   */
+  private readonly durableOwnCommits = new Map<number, { view: number; digest: string }>();
   private lastExecuted = 0;
   /** Highest sequence number this replica sent a COMMIT for (read-only requests wait for execution to reach it). */
   private highestCommitSent = 0;
@@ -178,10 +185,15 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private readonly farBehindHelpedAt = new Map<NodeId, number>();
   /** The highest sequence number each other replica said (in a STATUS) it executed. */
   private readonly peerExecuted = new Map<NodeId, number>();
+  /** The view each other replica named in its latest STATUS (see learnBatch). */
+  private readonly peerViews = new Map<NodeId, number>();
   /** The tick at which lastExecuted last moved. */
   private executedAtClock = 0;
   private readonly statusAnsweredAt = new Map<NodeId, number>();
   private readonly laggardHelpedAt = new Map<NodeId, number>();
+  private readonly newViewForwardedAt = new Map<NodeId, number>();
+  /** When this replica last sent a STATUS because it is behind and catching up (see askForMore). */
+  private catchUpStatusAt = Number.NEGATIVE_INFINITY;
   private readonly viewChanges = new Map<number, Map<NodeId, SignedViewChange>>();
   private ownViewChange: SignedViewChange | null = null;
   private readonly latestViewChangeOf = new Map<NodeId, number>();
@@ -197,6 +209,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private batchFetchRotation = 0;
   /** When a FETCH-BATCH for `replica|seq` was last answered: a liar's requests cannot make us flood. */
   private readonly batchAnsweredAt = new Map<string, number>();
+  /** Batches answered to each replica in the current retransmit interval (MAX_BATCH_ANSWERS_PER_INTERVAL). */
+  private readonly batchAnswersSpent = new Map<NodeId, { since: number; count: number }>();
   private fetchRotation = 0;
 
   /**
@@ -292,6 +306,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       if (rec.cert !== null) {
         this.certs.set(seq, rec.cert);
         if (seq > this.highestCommitSent) this.highestCommitSent = seq; // prepared: it sent a COMMIT
+        this.durableOwnCommits.set(seq, { view: rec.cert.prePrepare.view, digest: rec.cert.prePrepare.digest });
       }
       if (rec.decided !== null) {
         this.decided.set(seq, rec.decided);
@@ -349,23 +364,19 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       // (While it fetches a checkpoint's state it is behind, not the primary: no timer.)
       // The timer runs for one request (Castro): other requests executing do not reset it, so a
       // primary that censors one client is replaced.
-      if (this.timedRequest === null || !this.isPending(this.timedRequest)) {
-        const first = this.pending.values().next().value!;
-        this.timedRequest = { client: first.client, timestamp: first.timestamp, forwarded: false };
-        this.requestTimerTicks = 0;
-      }
+      const timed = this.timedRequest === null || !this.isPending(this.timedRequest) ? this.timeNextRequest() : this.timedRequest;
       // Paused, not reset, while it is catching up: the system is ordering requests without it.
       if (!this.catchingUp() && ++this.requestTimerTicks >= this.requestTimeoutTicks) {
-        if (this.timedRequest.forwarded) {
+        if (timed.forwarded) {
           this.startViewChange(this.view + 1);
         } else {
           // First expiry: hand the request to every replica (its client's signature makes that
           // safe) and wait once more. Either the primary orders it, or the others' timers now run
           // for it too and expire with ours: one replica alone in a view change cannot start it
           // (f + 1 are needed), and would be left out of the view the others stay in.
-          this.timedRequest.forwarded = true;
+          timed.forwarded = true;
           this.requestTimerTicks = 0;
-          const r = this.pending.get(this.timedRequest.client)!;
+          const r = this.pending.get(timed.client)!;
           this.broadcast({ type: 'request', request: r });
         }
       }
@@ -394,6 +405,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       case 'new-view': return this.onNewView(msg.newView);
       case 'fetch-state': return this.onFetchState(msg);
       case 'status': return this.onStatus(msg);
+      case 'decided': return this.onDecided(msg);
       case 'state': return this.onState(msg);
       case 'fetch-batch': return this.onFetchBatch(msg);
       case 'batch': return this.onBatch(msg);
@@ -490,6 +502,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (own.length === 0) return;
     this.ownCommitsOutstanding = [];
     for (const { seq, slot, commit } of own) {
+      const c = commit as Extract<PbftMessage, { type: 'commit' }>;
+      this.durableOwnCommits.set(seq, { view: c.view, digest: c.digest });
       if (this.slots.get(seq) !== slot || slot.ownCommit !== commit || slot.prePrepare === null) continue;
       slot.commits.set(this.id, slot.prePrepare.digest);
       this.checkCommitted(seq);
@@ -705,12 +719,14 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       if (s.prePrepare.digest !== pp.digest) return;
       // The same one with the batch a NEW-VIEW named by digest only: take the batch.
       if (this.missingBatches.get(pp.seq) === pp.digest && this.validBatch(pp)) this.batchArrived(pp.seq, pp.digest, pp.batch);
-      if (retransmitted) this.helpLaggard(pp.seq, from);
+      if (retransmitted) this.helpLaggard(pp.seq, from, false); // it sent the pre-prepare: it has the batch
       return;
     }
     if (!this.validBatch(pp)) return this.bad();
     s.prePrepare = pp;
-    this.holdBatch(pp.seq, pp.digest, pp.batch);
+    // Its outcome may be decided already (DECIDED claims), awaiting this very batch.
+    if (this.missingBatches.get(pp.seq) === pp.digest) this.batchArrived(pp.seq, pp.digest, pp.batch);
+    else this.holdBatch(pp.seq, pp.digest, pp.batch);
     this.dirtySlots.add(pp.seq);
     if (this.mutant === 'no-prepare-phase') {
       // Broken on purpose: commit on the pre-prepare alone; the "certificate" is the pre-prepare.
@@ -732,7 +748,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (p.replica === this.primaryOf(this.view) || p.replica === this.id) return; // the primary's vote is its pre-prepare
     const s = this.slot(p.seq);
     if (s.prepares.has(p.replica)) {
-      if (retransmitted) this.helpLaggard(p.seq, p.replica);
+      if (retransmitted) this.helpLaggard(p.seq, p.replica, false); // it prepared: it has the batch
       return;
     }
     s.prepares.set(p.replica, p);
@@ -785,7 +801,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (!this.inWindow(m.seq)) return;
     const s = this.slot(m.seq);
     if (s.commits.has(m.replica)) {
-      if (m.retransmitted === true) this.helpLaggard(m.seq, m.replica);
+      if (m.retransmitted === true) this.helpLaggard(m.seq, m.replica, false); // it prepared: it has the batch
       return;
     }
     s.commits.set(m.replica, m.digest);
@@ -815,7 +831,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
    */
   private learnCommit(m: Extract<PbftMessage, { type: 'commit' }>): void {
     if (this.mutant === 'no-learning-in-view-change') return;
-    if (m.view > this.view || (m.view === this.view && this.role !== 'view-change') || typeof m.digest !== 'string') return;
+    if (!Number.isSafeInteger(m.view) || m.view > this.view || (m.view === this.view && this.role !== 'view-change') || typeof m.digest !== 'string') return;
     if (!this.inWindow(m.seq) || m.seq <= this.lastExecuted || this.decided.has(m.seq)) return;
     let votes = this.learnedCommits.get(m.seq);
     if (votes === undefined) {
@@ -825,23 +841,80 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     const prev = votes.get(m.replica);
     if (prev !== undefined && prev.view > m.view) return;
     votes.set(m.replica, { view: m.view, digest: m.digest });
-    let matching = 0;
+    // Our own COMMIT of that view counts once its certificate is durable, as in checkCommitted.
+    const own = this.durableOwnCommits.get(m.seq);
+    let matching = own !== undefined && own.view === m.view && own.digest === m.digest ? 1 : 0;
     for (const v of votes.values()) if (v.view === m.view && v.digest === m.digest) matching++;
     if (matching < this.quorum) return;
-    this.learnedCommits.delete(m.seq);
-    this.learnedOutcomes++;
-    const batch = this.batchFor(m.seq, m.digest);
-    if (batch === null) this.missingBatches.set(m.seq, m.digest);
-    this.decide(m.seq, { view: m.view, seq: m.seq, digest: m.digest, batch: batch ?? [], primary: this.primaryOf(m.view), signature: '' });
+    this.learnOutcome(m.seq, m.view, m.digest);
   }
 
-  /** A pre-prepare of an earlier view (or one sent while this replica is in a view change): keep its batch for learnCommit. */
+  /**
+   * f + 1 replicas say they decided `digest` at `seq`: at least one of them is honest, and an
+   * honest replica decides only what committed, so this replica may decide it too, whatever its
+   * role or view. This is how a replica left alone in a view change catches up when a liar
+   * withholds its COMMITs: learnCommit needs 2f + 1 of them, and the lone replica has no vote of
+   * its own to add (it was cut off when the others prepared). Claims are counted by digest: the
+   * view they name is only where each claimer decided (a label for the log, nothing depends on it).
+   */
+  private onDecided(m: Extract<PbftMessage, { type: 'decided' }>): void {
+    if (!this.isReplica(m.replica)) return this.bad();
+    if (!this.skipAuth() && !verifyMacVector(this.auth, decidedPayload(m.view, m.seq, m.digest, m.replica), m.replica, m.macs)) return this.bad();
+    if (m.replica === this.id || this.mutant === 'no-learning-from-decided') return;
+    if (this.mutant === 'no-learning-in-view-change' && (this.role === 'view-change' || m.view > this.view)) return;
+    if (!Number.isSafeInteger(m.view) || m.view < 0 || typeof m.digest !== 'string') return;
+    if (!this.inWindow(m.seq) || m.seq <= this.lastExecuted || this.decided.has(m.seq)) return;
+    let claims = this.decidedClaims.get(m.seq);
+    if (claims === undefined) {
+      claims = new Map();
+      this.decidedClaims.set(m.seq, claims);
+    }
+    claims.set(m.replica, { view: m.view, digest: m.digest });
+    let matching = 0;
+    let view = m.view;
+    for (const c of claims.values()) {
+      if (c.digest !== m.digest) continue;
+      matching++;
+      view = Math.min(view, c.view);
+    }
+    if (matching < this.f + 1) return;
+    this.learnOutcome(m.seq, view, m.digest);
+  }
+
+  /** Decide an outcome learned from others (learnCommit, onDecided); its batch is here already or is fetched by digest. */
+  private learnOutcome(seq: number, view: number, digest: string): void {
+    this.learnedCommits.delete(seq);
+    this.decidedClaims.delete(seq);
+    this.learnedOutcomes++;
+    const batch = this.batchFor(seq, digest);
+    if (batch === null) {
+      // Asked for at once: a replica that learns outcomes (alone in a view change) executes, and
+      // serves, no later than the batches arrive.
+      this.missingBatches.set(seq, digest);
+      this.fetchBatch(seq, digest, this.nextBatchHolders());
+    }
+    this.decide(seq, { view, seq, digest, batch: batch ?? [], primary: this.primaryOf(view), signature: '' });
+  }
+
+  /**
+   * A pre-prepare of an earlier view (or one sent while this replica is in a view change): keep
+   * its batch for an outcome this replica is learning. Only the batch of a view f + 1 replicas
+   * say they are in, or one f + 1 replicas voted for, is held: a past primary that lies could
+   * otherwise churn the held batches with signed junk. (Another is fetched by digest once the
+   * outcome is learned.)
+   */
   private learnBatch(pp: SignedPrePrepare): void {
     if (pp.view > this.view || !this.inWindow(pp.seq) || pp.seq <= this.lastExecuted) return;
     if (pp.primary !== this.primaryOf(pp.view) || !this.verifySig(prePreparePayload(pp.view, pp.seq, pp.digest, pp.primary), pp.primary, pp.signature)) return this.bad();
     if (!this.hasBatch(pp)) return;
+    const awaited = this.missingBatches.get(pp.seq) === pp.digest;
+    // f + 1 votes for it, or f + 1 replicas in its view: at least one honest replica's word, so
+    // a liar that was primary of a view the others left cannot make us hold its batches.
+    const voted = (votes: Map<NodeId, { digest: string }> | undefined): boolean => votes !== undefined && [...votes.values()].filter((v) => v.digest === pp.digest).length >= this.f + 1;
+    const live = [...this.peerViews.values()].filter((v) => v === pp.view).length >= this.f + 1;
+    if (!awaited && !live && !voted(this.learnedCommits.get(pp.seq)) && !voted(this.decidedClaims.get(pp.seq))) return;
     if (!this.validBatch(pp)) return this.bad();
-    if (this.missingBatches.get(pp.seq) === pp.digest) this.batchArrived(pp.seq, pp.digest, pp.batch);
+    if (awaited) this.batchArrived(pp.seq, pp.digest, pp.batch);
     else this.holdBatch(pp.seq, pp.digest, pp.batch);
   }
 
@@ -854,12 +927,35 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (seq <= this.lastExecuted) return;
     this.decided.set(seq, { view: pp.view, digest: pp.digest, batch: this.missingBatches.get(seq) === pp.digest ? null : pp.batch });
     this.dirtySlots.add(seq);
+    this.tellReplicasLeftOut(seq);
     this.execute();
+  }
+
+  /**
+   * Tell a decision as it is made, not only when a STATUS asks, to the replicas that cannot make
+   * it themselves: those whose latest VIEW-CHANGE is for a view above ours (alone in it, they
+   * cannot vote in our view), and those that sent no vote in this slot (a primary that lies may
+   * send them no pre-prepare; without it they cannot prepare, and would fall behind the others'
+   * checkpoints and skip, by state transfer, the requests of their own callers). f + 1 such
+   * DECIDED claims decide for them, and they fetch the batch by digest. A replica a second late
+   * serves reads a second stale, and while f liars are silent every read needs its answer.
+   * One small message per decision per such replica.
+   */
+  private tellReplicasLeftOut(seq: number): void {
+    if (this.mutant === 'decided-only-on-status') return;
+    const s = this.slots.get(seq);
+    for (const r of this.replicas) {
+      if (r === this.id || (this.peerExecuted.get(r) ?? 0) >= seq) continue;
+      const alone = (this.latestViewChangeOf.get(r) ?? -1) > this.view;
+      const silent = s !== undefined && s.prePrepare !== null && s.prePrepare.primary !== r && !s.prepares.has(r) && !s.commits.has(r);
+      if (alone || silent) this.sendDecided(seq, r);
+    }
   }
 
   private execute(): void {
     let progressed = false;
     if (this.fetching !== null) return;
+    const wasBehind = this.behindPeers();
     for (;;) {
       const seq = this.lastExecuted + 1;
       const d = this.decided.get(seq);
@@ -883,6 +979,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     }
     if (progressed) {
       this.executedAtClock = this.clock;
+      if (wasBehind) this.askForMore();
       if (this.timedRequest !== null && !this.isPending(this.timedRequest)) {
         this.timedRequest = null;
         this.requestTimerTicks = 0;
@@ -890,6 +987,28 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       this.flushReads();
       this.tryAssign();
     }
+  }
+
+  /**
+   * The timed request is no longer pending: time the next one. If its client replaced it with a
+   * newer request before it executed, the timer runs on for the newer one: otherwise a client
+   * (a liar ordering requests as its own client) that keeps sending new requests would reset
+   * every backup's timer forever, and a primary that orders nothing would never be replaced.
+   */
+  private timeNextRequest(): { client: Principal; timestamp: number; forwarded: boolean } {
+    const timed = this.timedRequest;
+    const newer = timed === null ? undefined : this.pending.get(timed.client);
+    const executed = timed !== null && (this.lastExecutedTimestamp.get(timed.client) ?? 0) >= timed.timestamp;
+    if (timed !== null && newer !== undefined && !executed && this.mutant !== 'reset-timer-on-newer-request') {
+      this.timedRequest = { client: timed.client, timestamp: newer.timestamp, forwarded: timed.forwarded };
+      // Forwarded already: hand the newer one to every replica too, as the first expiry did.
+      if (timed.forwarded) this.broadcast({ type: 'request', request: newer });
+      return this.timedRequest;
+    }
+    const first = this.pending.values().next().value!;
+    this.timedRequest = { client: first.client, timestamp: first.timestamp, forwarded: false };
+    this.requestTimerTicks = 0;
+    return this.timedRequest;
   }
 
   /** Tell the others how far we executed in this view, so that they resend what we missed. */
@@ -911,6 +1030,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (!this.skipAuth() && !verifyMacVector(this.auth, statusPayload(m.view, m.lastExecuted, m.replica), m.replica, m.macs)) return this.bad();
     if (m.replica === this.id || !Number.isSafeInteger(m.view) || !Number.isSafeInteger(m.lastExecuted)) return;
     if (m.lastExecuted > (this.peerExecuted.get(m.replica) ?? 0)) this.peerExecuted.set(m.replica, m.lastExecuted);
+    this.peerViews.set(m.replica, m.view);
     if (this.role === 'view-change') return;
     // It is behind us: say how far we are, so that it knows to catch up rather than suspect the primary.
     if (m.lastExecuted + this.maxInFlightBatches < this.lastExecuted && this.mayAnswerStatus(m.replica)) this.sendStatusTo(m.replica);
@@ -920,8 +1040,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       // next announcement; if it waited, its request timer could expire and leave it alone in a
       // view change the others have no reason to join.
       if (m.view < this.view && this.newViewMsg !== null && this.newViewMsg.view === this.view) this.send(m.replica, { type: 'new-view', newView: this.newViewMsg });
-      const own = this.ownCheckpoints.get(this.stable.seq);
-      if (m.lastExecuted < this.stable.seq && own !== undefined) this.send(m.replica, { type: 'checkpoint', checkpoint: own.msg });
+      if (m.lastExecuted < this.stable.seq) this.sendStableProof(m.replica);
     }
     // Same view: it may lack our PREPAREs and COMMITs. A later one: it is in a view change we
     // are not in (alone, or we missed the NEW-VIEW), and learns outcomes from our COMMITs.
@@ -929,11 +1048,38 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.helpLaggards(m);
   }
 
-  /** Resend what we sent in the slots above what it executed: at most once per replica per retransmit interval (a liar's STATUS messages cannot make us flood). */
+  /**
+   * Resend what we sent in the slots above what it executed, at most once per replica per
+   * retransmit interval. Votes and DECIDED claims are small and go for every such slot; batches
+   * (in pre-prepares) only for the first maxInFlightBatches of them, as much as the primary's
+   * pipeline sends it anyway: a liar's STATUS claiming it executed nothing cannot make us send it
+   * the whole window of batches each interval. An honest laggard asks again as it catches up
+   * (askForMore), and fetches by digest a batch it learned the outcome of without it.
+   */
   private helpLaggards(m: Extract<PbftMessage, { type: 'status' }>): void {
-    const missed = [...this.slots.keys()].filter((seq) => seq > m.lastExecuted);
+    const missed = [...this.slots.keys()].filter((seq) => seq > m.lastExecuted).sort((a, b) => a - b);
     if (missed.length === 0 || !this.rateLimited(this.laggardHelpedAt, m.replica, this.retransmitTicks)) return;
-    for (const seq of missed) this.helpLaggard(seq, m.replica);
+    missed.forEach((seq, i) => this.helpLaggard(seq, m.replica, i < this.maxInFlightBatches));
+  }
+
+  /**
+   * A replica f + 1 others said was behind by more than the primary's pipeline, and that just
+   * executed something, asks for the next stretch at once rather than at its next announcement
+   * (helpLaggards sends a bounded stretch of batches per STATUS). At most once per retransmit
+   * interval. (Not whenever a peer is ahead: in a busy healthy cluster some peer always is.)
+   */
+  private askForMore(): void {
+    if (this.clock - this.catchUpStatusAt < this.retransmitTicks) return;
+    this.catchUpStatusAt = this.clock;
+    this.sendStatus();
+  }
+
+  /** Have f + 1 other replicas (so at least one honest one) said they executed further than the primary's pipeline reaches beyond us? */
+  private behindPeers(): boolean {
+    const ahead = this.lastExecuted + this.maxInFlightBatches;
+    let replicas = 0;
+    for (const executed of this.peerExecuted.values()) if (executed > ahead) replicas++;
+    return replicas >= this.f + 1;
   }
 
   /**
@@ -950,10 +1096,34 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     // Only while catching up makes progress: a replica that cannot get what it lacks in this view
     // (those who executed it moved on to a view change) must let its timer run and join them.
     if (this.clock - this.executedAtClock > this.requestTimeoutTicks) return false;
-    const ahead = this.lastExecuted + this.maxInFlightBatches;
-    let replicas = 0;
-    for (const executed of this.peerExecuted.values()) if (executed > ahead) replicas++;
-    return replicas >= this.f + 1;
+    return this.behindPeers();
+  }
+
+  /**
+   * Our stable checkpoint's proof, the 2f + 1 signed CHECKPOINTs that made it stable (each signed
+   * by its replica, so any replica may forward them), with our own: the replica behind becomes
+   * stable there and fetches the state. Our own alone is not enough: if a liar withholds its
+   * CHECKPOINT from that replica, the honest ones' own claims are 2f, one short, and the replica
+   * has no claim of its own to add: it cannot execute that far, since the slots below our stable
+   * checkpoint, which it lacks, are gone here.
+   */
+  private sendStableProof(to: NodeId): void {
+    const own = this.ownCheckpoints.get(this.stable.seq);
+    if (own !== undefined) this.send(to, { type: 'checkpoint', checkpoint: own.msg });
+    if (this.mutant === 'own-checkpoint-only') return;
+    for (const c of this.stable.proof) if (c.replica !== this.id && c.replica !== to) this.send(to, { type: 'checkpoint', checkpoint: c });
+  }
+
+  /**
+   * Whether this replica answers a VIEW-CHANGE for the view it is in with the NEW-VIEW: the
+   * primary and the f replicas after it (at least one of those f + 1 is honest), not all n - 1:
+   * the NEW-VIEW is the largest message there is.
+   */
+  private forwardsNewView(): boolean {
+    if (this.role === 'primary') return true;
+    if (this.mutant === 'only-primary-forwards-new-view') return false;
+    const after = (this.replicas.indexOf(this.id) - this.replicas.indexOf(this.primaryOf(this.view)) + this.n) % this.n;
+    return after >= 1 && after <= this.f;
   }
 
   /** At most one NEW-VIEW and checkpoint per replica per announce interval: a liar's STATUS messages cannot make us flood. */
@@ -973,16 +1143,27 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     return true;
   }
 
-  /** A peer is missing something in a slot we have: send it what we sent (and the primary's signed pre-prepare). */
-  private helpLaggard(seq: number, to: NodeId): void {
+  /**
+   * A peer is missing something in a slot we have: send it what we sent (and the primary's signed
+   * pre-prepare, if `withBatch`), and, if we decided the slot, a DECIDED claim (see onDecided).
+   */
+  private helpLaggard(seq: number, to: NodeId, withBatch: boolean): void {
     const s = this.slots.get(seq);
     if (s === undefined || to === this.id) return;
-    if (s.prePrepare !== null && this.hasBatch(s.prePrepare)) this.send(to, { type: 'pre-prepare', prePrepare: s.prePrepare });
+    // The votes first: a replica that is learning outcomes holds a batch only once it knows
+    // the digest has backing (learnBatch).
     if (s.ownPrepare !== null) this.send(to, { type: 'prepare', prepare: s.ownPrepare });
     if (s.ownCommit !== null) {
       const c = s.ownCommit as Extract<PbftMessage, { type: 'commit' }>;
       this.send(to, { type: 'commit', view: c.view, seq, digest: c.digest, replica: c.replica, macs: c.macs });
     }
+    if (this.decided.has(seq)) this.sendDecided(seq, to);
+    if (withBatch && s.prePrepare !== null && this.hasBatch(s.prePrepare)) this.send(to, { type: 'pre-prepare', prePrepare: s.prePrepare });
+  }
+
+  private sendDecided(seq: number, to: NodeId): void {
+    const d = this.decided.get(seq)!;
+    this.send(to, { type: 'decided', view: d.view, seq, digest: d.digest, replica: this.id, macs: macVector(this.auth, decidedPayload(d.view, seq, d.digest, this.id), [to]) });
   }
 
   private retransmit(): void {
@@ -1089,7 +1270,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (own !== undefined && this.snapshotOut?.meta.index !== cp.seq) {
       this.stableOut = { meta: { index: cp.seq as Index, term: this.view as Term, membership: this.membership }, data: stableCheckpointData(own.data, cp) };
     }
-    for (const m of [this.slots, this.certs, this.decided, this.checkpointClaims, this.learnedCommits] as Map<number, unknown>[]) {
+    for (const m of [this.slots, this.certs, this.decided, this.checkpointClaims, this.learnedCommits, this.decidedClaims, this.durableOwnCommits] as Map<number, unknown>[]) {
       for (const k of m.keys()) if (k <= cp.seq) m.delete(k);
     }
     for (const k of this.ownCheckpoints.keys()) if (k < cp.seq) this.ownCheckpoints.delete(k);
@@ -1203,13 +1384,21 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
    */
   private fetchMissingBatches(): void {
     if (this.missingBatches.size === 0) return;
+    const asked = this.nextBatchHolders();
+    for (const [seq, digest] of this.missingBatches) this.fetchBatch(seq, digest, asked);
+  }
+
+  /** The next f + 1 other replicas in turn (at least one honest among them). */
+  private nextBatchHolders(): NodeId[] {
     const others = this.replicas.filter((r) => r !== this.id);
     const asked = Array.from({ length: Math.min(this.f + 1, others.length) }, (_, i) => others[(this.batchFetchRotation + i) % others.length]!);
     this.batchFetchRotation += asked.length;
-    for (const [seq, digest] of this.missingBatches) {
-      const payload = fetchBatchPayload(seq, digest, this.id);
-      for (const to of asked) this.send(to, { type: 'fetch-batch', seq, digest, replica: this.id, macs: macVector(this.auth, payload, [to]) });
-    }
+    return asked;
+  }
+
+  private fetchBatch(seq: number, digest: string, asked: readonly NodeId[]): void {
+    const payload = fetchBatchPayload(seq, digest, this.id);
+    for (const to of asked) this.send(to, { type: 'fetch-batch', seq, digest, replica: this.id, macs: macVector(this.auth, payload, [to]) });
   }
 
   private onFetchBatch(m: Extract<PbftMessage, { type: 'fetch-batch' }>): void {
@@ -1223,6 +1412,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     const at = this.batchAnsweredAt.get(key);
     if (at !== undefined && this.clock - at < this.retransmitTicks) return;
     if (this.batchAnsweredAt.size >= this.n * this.logWindowSeqs) this.batchAnsweredAt.clear();
+    const spent = this.batchAnswersSpent.get(m.replica);
+    const fresh = spent === undefined || this.clock - spent.since >= this.retransmitTicks;
+    if (!fresh && spent.count >= MAX_BATCH_ANSWERS_PER_INTERVAL) return;
+    this.batchAnswersSpent.set(m.replica, fresh ? { since: this.clock, count: 1 } : { since: spent.since, count: spent.count + 1 });
     this.batchAnsweredAt.set(key, this.clock);
     this.send(m.replica, { type: 'batch', seq: m.seq, digest: m.digest, batch });
   }
@@ -1340,8 +1533,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (!this.validViewChange(vc)) return this.bad();
     if (vc.newView < this.view) return;
     if (vc.newView === this.view && this.role !== 'view-change') {
-      // It is behind: we are already in that view. The primary answers with its NEW-VIEW.
-      if (this.role === 'primary' && this.newViewMsg !== null && this.newViewMsg.view === this.view) this.send(vc.replica, { type: 'new-view', newView: this.newViewMsg });
+      // It is behind: we are already in that view. Any replica answers with the NEW-VIEW (signed
+      // by the primary, so it needs no trust in us), rate-limited per replica: a primary that lies
+      // may withhold it from one replica, which would otherwise wait in a view change it cannot end.
+      if (this.newViewMsg === null || this.newViewMsg.view !== this.view || !this.forwardsNewView()) return;
+      if (this.rateLimited(this.newViewForwardedAt, vc.replica, this.announceTicks)) this.send(vc.replica, { type: 'new-view', newView: this.newViewMsg });
       return;
     }
     this.storeViewChange(vc);

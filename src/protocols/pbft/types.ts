@@ -85,6 +85,13 @@ export type PbftMessage =
   | (Envelope & { readonly type: 'pre-prepare'; readonly prePrepare: SignedPrePrepare; readonly retransmitted?: boolean })
   | (Envelope & { readonly type: 'prepare'; readonly prepare: SignedPrepare; readonly retransmitted?: boolean })
   | (Envelope & { readonly type: 'commit'; readonly view: number; readonly seq: number; readonly digest: string; readonly replica: NodeId; readonly macs: MacVector; readonly retransmitted?: boolean })
+  /**
+   * "I decided `digest` at `seq`" (committed-local: I hold its prepared certificate and 2f + 1
+   * COMMITs; `view` is where). Sent in answer to a STATUS from a replica that has yet to execute
+   * `seq`: f + 1 matching claims include an honest replica's, so the receiver may decide from them
+   * (see onDecided) even when a liar withholds its COMMITs and its own vote is missing.
+   */
+  | (Envelope & { readonly type: 'decided'; readonly view: number; readonly seq: number; readonly digest: string; readonly replica: NodeId; readonly macs: MacVector })
   | (Envelope & { readonly type: 'checkpoint'; readonly checkpoint: SignedCheckpoint })
   | (Envelope & { readonly type: 'view-change'; readonly viewChange: SignedViewChange })
   | (Envelope & { readonly type: 'new-view'; readonly newView: SignedNewView })
@@ -240,5 +247,11 @@ export const MAX_CHECKPOINT_CLAIMS_PER_REPLICA = 4;
 export const MAX_VERIFIED_REQUESTS_REMEMBERED = 8_192;
 /** Batches kept per sequence number of the window for NEW-VIEWs that re-issue them by digest. */
 export const MAX_BATCHES_HELD_PER_WINDOW_SEQ = 2;
+/**
+ * Batches a replica sends one other replica in answer to FETCH-BATCH per retransmit interval, at
+ * most: a replica catching up fetches a few pipelines' worth per interval, and a liar asking for
+ * the whole window each interval gets no more (a FETCH-BATCH is small, a batch up to 2 MiB).
+ */
+export const MAX_BATCH_ANSWERS_PER_INTERVAL = 16;
 
 export type { LogEntry };

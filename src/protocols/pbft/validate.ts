@@ -117,6 +117,7 @@ const CHECKERS: Readonly<Record<PbftMessage['type'], (m: Fields, b: PbftMessageB
   'pre-prepare': (m, b) => prePrepareProblem(m['prePrepare'], b) ?? retransmittedProblem(m),
   prepare: (m, b) => prepareProblem(m['prepare'], b) ?? retransmittedProblem(m),
   commit: (m, b) => natFields(m, 'view', 'seq') ?? authText(m, 'digest', b) ?? nodeField(m, 'replica', b) ?? macVectorProblem(m['macs'], b) ?? retransmittedProblem(m),
+  decided: (m, b) => natFields(m, 'view', 'seq') ?? authText(m, 'digest', b) ?? nodeField(m, 'replica', b) ?? macVectorProblem(m['macs'], b),
   checkpoint: (m, b) => checkpointProblem(m['checkpoint'], b),
   'view-change': (m, b) => viewChangeProblem(m['viewChange'], b),
   'new-view': (m, b) => newViewProblem(m['newView'], b),

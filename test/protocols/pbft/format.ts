@@ -72,6 +72,8 @@ export class PbftPrinter {
         return `${head} v=${m.prepare.view} n=${m.prepare.seq} ${this.digest(m.prepare.digest)} by ${m.prepare.replica}${again}`;
       case 'commit':
         return `${head} v=${m.view} n=${m.seq} ${this.digest(m.digest)} by ${m.replica}${again}`;
+      case 'decided':
+        return `${head} v=${m.view} n=${m.seq} ${this.digest(m.digest)} by ${m.replica}`;
       case 'checkpoint':
         return `${head} n=${m.checkpoint.seq} state=${shortDigest(m.checkpoint.stateDigest)} by ${m.checkpoint.replica}`;
       case 'view-change':
