@@ -833,11 +833,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (this.mutant === 'no-learning-in-view-change') return;
     if (!Number.isSafeInteger(m.view) || m.view > this.view || (m.view === this.view && this.role !== 'view-change') || typeof m.digest !== 'string') return;
     if (!this.inWindow(m.seq) || m.seq <= this.lastExecuted || this.decided.has(m.seq)) return;
-    let votes = this.learnedCommits.get(m.seq);
-    if (votes === undefined) {
-      votes = new Map();
-      this.learnedCommits.set(m.seq, votes);
-    }
+    const votes = claimsAt(this.learnedCommits, m.seq);
     const prev = votes.get(m.replica);
     if (prev !== undefined && prev.view > m.view) return;
     votes.set(m.replica, { view: m.view, digest: m.digest });
@@ -864,11 +860,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (this.mutant === 'no-learning-in-view-change' && (this.role === 'view-change' || m.view > this.view)) return;
     if (!Number.isSafeInteger(m.view) || m.view < 0 || typeof m.digest !== 'string') return;
     if (!this.inWindow(m.seq) || m.seq <= this.lastExecuted || this.decided.has(m.seq)) return;
-    let claims = this.decidedClaims.get(m.seq);
-    if (claims === undefined) {
-      claims = new Map();
-      this.decidedClaims.set(m.seq, claims);
-    }
+    const claims = claimsAt(this.decidedClaims, m.seq);
     claims.set(m.replica, { view: m.view, digest: m.digest });
     let matching = 0;
     let view = m.view;
@@ -1687,3 +1679,13 @@ function requestKey(r: ClientRequest): string {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The claims recorded at `seq` (learnedCommits, decidedClaims), made empty if none yet. */
+function claimsAt(bySeq: Map<number, Map<NodeId, { view: number; digest: string }>>, seq: number): Map<NodeId, { view: number; digest: string }> {
+  let claims = bySeq.get(seq);
+  if (claims === undefined) {
+    claims = new Map();
+    bySeq.set(seq, claims);
+  }
+  return claims;
+}
