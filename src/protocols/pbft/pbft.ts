@@ -1613,6 +1613,18 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       // What a NEW-VIEW's pre-prepare may carry besides its digest is never taken: the signatures
       // cover digests only, so the batch comes from what this replica holds or fetches by digest.
     }
+    // A lying primary can send two valid NEW-VIEWs for one view: it picks which 2f + 1
+    // VIEW-CHANGEs go in, and its own may leave out what it prepared. One that re-issues a
+    // sequence with another digest than this replica decided there is the second: the decision
+    // came from a quorum that took the other (an honest primary's NEW-VIEW carries every decision
+    // of a view before it, and there is only one of its own). Refused; the NEW-VIEW the others
+    // hold reaches this replica from them (forwardsNewView), or the view changes again.
+    if (this.mutant !== 'new-view-over-decision') {
+      for (const pp of nv.prePrepares) {
+        const d = this.decided.get(pp.seq);
+        if (d !== undefined && d.digest !== pp.digest && this.inWindow(pp.seq)) return this.bad();
+      }
+    }
     this.enterView(nv, o.checkpoint, o.maxSeq);
   }
 

@@ -7,8 +7,8 @@
 import { macVector } from '../../../src/core/authenticator.js';
 import { nodeId, type NodeId } from '../../../src/core/ids.js';
 import {
-  commitPayload, checkpointPayload, newViewPayload, prePreparePayload, preparePayload, replyPayload,
-  type PbftHardState, type PbftMessage, type SignedPrePrepare,
+  commitPayload, checkpointPayload, newViewPayload, prePreparePayload, preparePayload, replyPayload, viewChangePayload,
+  type PbftHardState, type PbftMessage, type SignedPrePrepare, type SignedViewChange,
 } from '../../../src/protocols/pbft/index.js';
 import type { Command } from '../interaction/adapter.js';
 import { arg, intOption } from '../interaction/commands.js';
@@ -217,6 +217,39 @@ export function byzantineCommands(w: PbftWorld): Record<string, Command<PbftMess
     replay: (_d, env) => {
       for (const m of recorded) env.network.inject(m);
       env.out.always(`in flight again: ${recorded.length} recorded messages`);
+    },
+
+    /**
+     * `second-new-view n2 to=n4 with=(n1,n4) drop-seq=1`: n2, primary of the view it leads, sends
+     * n4 a second NEW-VIEW for that view, valid too: its own VIEW-CHANGE signed again without
+     * its certificate at drop-seq, with the recorded VIEW-CHANGEs (see `record`) of the replicas
+     * `with`, and the pre-prepares those VIEW-CHANGEs call for. A primary picks which 2f + 1
+     * VIEW-CHANGEs go in, and may say what it likes about what it prepared itself.
+     */
+    'second-new-view': (d, env) => {
+      const liar = env.node(arg(d, 0, 'the primary')).id;
+      const to: NodeId = env.node(option(d, 'to')).id;
+      const dropSeq = intOption(d, 'drop-seq');
+      const sent = recorded.filter((m): m is Extract<PbftMessage, { type: 'new-view' }> => m.type === 'new-view' && m.from === liar);
+      const first = sent[sent.length - 1];
+      if (first === undefined) throw new UsageError(`no NEW-VIEW from ${liar} recorded`);
+      const view = first.newView.view;
+      const own = first.newView.viewChanges.find((vc) => vc.replica === liar);
+      if (own === undefined) throw new UsageError(`${liar}'s NEW-VIEW holds no VIEW-CHANGE of its own`);
+      const auth = w.auth(liar);
+      const unsigned = { ...own, prepared: own.prepared.filter((c) => c.prePrepare.seq !== dropSeq) };
+      const viewChanges: SignedViewChange[] = [{ ...unsigned, signature: auth.sign(viewChangePayload(unsigned)) }];
+      for (const r of listValue(option(d, 'with')).map(nodeId)) {
+        const vc = recorded.find((m) => m.type === 'view-change' && m.from === r && m.viewChange.newView === view);
+        if (vc === undefined || vc.type !== 'view-change') throw new UsageError(`no VIEW-CHANGE of ${r} for view ${view} recorded`);
+        viewChanges.push(vc.viewChange);
+      }
+      const prePrepares = w.newViewBatches(view, viewChanges).map(({ seq, digest }) => ({
+        view, seq, digest, batch: [], primary: liar, signature: auth.sign(prePreparePayload(view, seq, digest, liar)),
+      }));
+      const m: PbftMessage = { type: 'new-view', from: liar, to, newView: { view, primary: liar, viewChanges, prePrepares, signature: auth.sign(newViewPayload(view, liar, viewChanges, prePrepares)) } };
+      env.network.inject(m);
+      env.out.always(`in flight: ${env.fmt(m)}`);
     },
 
     /** `block-view v=0 [from=] [to=] [type=]`: normal-case messages of view v matching the filter are lost. */

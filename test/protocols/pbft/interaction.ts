@@ -18,6 +18,7 @@ import { BftClient } from '../../../src/protocols/pbft/client.js';
 import { PbftHost } from '../../../src/protocols/pbft/host.js';
 import {
   PbftReplica, signRequest, type ClientRequest, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftReply,
+  type SignedViewChange,
 } from '../../../src/protocols/pbft/index.js';
 import { SimKeyring } from '../../../src/sim/sim-authenticator.js';
 import type { Adapter, ClusterSpec, Command, DriverIO } from '../interaction/adapter.js';
@@ -74,6 +75,8 @@ export interface PbftWorld {
   primaryOf(view: number): NodeId;
   /** A request signed by `client` (what that client would send). */
   signedRequest(client: string, timestamp: number, op: string): ClientRequest;
+  /** The sequence numbers and digests a NEW-VIEW for `view` must re-issue, given these VIEW-CHANGEs (as any replica computes them). */
+  newViewBatches(view: number, viewChanges: readonly SignedViewChange[]): readonly { seq: number; digest: string }[];
 }
 
 export class PbftAdapter implements Adapter<PbftMessage, PbftHardState>, PbftWorld {
@@ -203,6 +206,12 @@ export class PbftAdapter implements Adapter<PbftMessage, PbftHardState>, PbftWor
     const host = this.hosts.values().next().value;
     if (host === undefined) throw new UsageError('no replica');
     return host.replica.batchDigest(batch);
+  }
+
+  newViewBatches(view: number, viewChanges: readonly SignedViewChange[]): readonly { seq: number; digest: string }[] {
+    const host = this.hosts.values().next().value;
+    if (host === undefined) throw new UsageError('no replica');
+    return host.replica.computeNewView(view, viewChanges).batches;
   }
 
   primaryOf(view: number): NodeId {
