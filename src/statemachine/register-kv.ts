@@ -17,7 +17,11 @@ export interface SessionCommand {
   readonly client: number;
   readonly seq: number;
   readonly op: RegisterOp;
-  /** Ignored bytes: the simulator makes some commands large, to push them through the size limits. */
+  /**
+   * Bytes the simulator adds to some writes, to push them through the size limits. A write's pad
+   * is kept with the value it wrote (as a store keeps a value's bytes), so the state, and every
+   * snapshot of it, grows as large as what clients wrote.
+   */
   readonly pad?: Uint8Array;
 }
 
@@ -104,6 +108,8 @@ function isRegisterOp(v: unknown): v is RegisterOp {
 
 export class RegisterKv implements StateMachine<RegisterResult> {
   private readonly values = new Map<string, number>();
+  /** The pad of the write that set each key's value, for keys whose value came with one. */
+  private readonly pads = new Map<string, Uint8Array>();
   /**
    * By client: its number, scoped by the member whose authenticated client ordered the command
    * when there is one (origin, under Byzantine protocols): a liar may put an honest client's
@@ -125,7 +131,7 @@ export class RegisterKv implements StateMachine<RegisterResult> {
       // (A seq below the latest is a stale duplicate; its answer is no longer kept.)
       return cmd.seq === session.seq ? session.result : { ok: false, value: null };
     }
-    const result = this.execute(cmd.op);
+    const result = this.execute(cmd.op, cmd.pad ?? null);
     this.sessions.delete(client); // re-insert: Map order = least recently active first
     this.sessions.set(client, { seq: cmd.seq, result, lastIndex: index });
     if (this.sessions.size > MAX_SESSIONS) {
@@ -136,22 +142,29 @@ export class RegisterKv implements StateMachine<RegisterResult> {
     return result;
   }
 
-  private execute(op: RegisterOp): RegisterResult {
+  private execute(op: RegisterOp, pad: Uint8Array | null): RegisterResult {
     const current = this.values.get(op.key) ?? null;
     switch (op.f) {
       case 'get':
         return { ok: true, value: current };
       case 'put':
-        this.values.set(op.key, op.value);
+        this.write(op.key, op.value, pad);
         return { ok: true, value: op.value };
       case 'cas':
         if (current !== op.expected) return { ok: false, value: current };
-        this.values.set(op.key, op.value);
+        this.write(op.key, op.value, pad);
         return { ok: true, value: op.value };
       case 'delete':
         this.values.delete(op.key);
+        this.pads.delete(op.key);
         return { ok: true, value: null };
     }
+  }
+
+  private write(key: string, value: number, pad: Uint8Array | null): void {
+    this.values.set(key, value);
+    if (pad !== null && pad.byteLength > 0) this.pads.set(key, pad);
+    else this.pads.delete(key);
   }
 
   get(key: string): number | null {
@@ -166,11 +179,16 @@ export class RegisterKv implements StateMachine<RegisterResult> {
   }
 
   snapshot(): Uint8Array {
-    return pack({ values: [...this.values], sessions: [...this.sessions] });
+    // `pads` only when some value has one: a state without pads snapshots as it always did.
+    return pack(this.pads.size === 0
+      ? { values: [...this.values], sessions: [...this.sessions] }
+      : { values: [...this.values], sessions: [...this.sessions], pads: [...this.pads] });
   }
 
   restore(data: Uint8Array): void {
-    const s = unpack(data) as { values: [string, number][]; sessions: [string, Session][] };
+    const s = unpack(data) as { values: [string, number][]; sessions: [string, Session][]; pads?: [string, Uint8Array][] };
+    this.pads.clear();
+    for (const [k, pad] of s.pads ?? []) this.pads.set(k, pad);
     // Refilled in place with what new Maps would hold (the fields keep their first value: see
     // the simulator's shapes.ts on why a rewritten field costs recompiling code that uses it).
     const values = new Map(s.values);

@@ -21,7 +21,7 @@ export const VALID: Record<string, Record<string, Record<string, unknown>>> = {
   multipaxos: {
     prepare: { type: 'prepare', from: 'n1', to: 'n2', ballot: 1025, fromSlot: 1 },
     promise: { type: 'promise', from: 'n2', to: 'n1', ballot: 1025, fromSlot: 1, throughSlot: 1, more: false, accepted: [{ ...entry(1), acceptedBallot: 1025 }], chosenThrough: 0, snapshot: null },
-    nack: { type: 'nack', from: 'n2', to: 'n1', ballot: 1025, promised: 2049 },
+    nack: { type: 'nack', from: 'n2', to: 'n1', ballot: 1025, promised: 2049, compactedThrough: 0 },
     'pre-prepare': { type: 'pre-prepare', from: 'n1', to: 'n2', ballot: 2049 },
     'pre-promise': { type: 'pre-promise', from: 'n2', to: 'n1', ballot: 2049, granted: true, promised: 1025 },
     accept: { type: 'accept', from: 'n1', to: 'n2', ballot: 1025, entries: [entry(2)], commit: 1, readRound: 0 },

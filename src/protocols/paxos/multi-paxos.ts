@@ -425,7 +425,17 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   private onPrepare(m: Prepare): void {
     if (m.ballot < this.promised) {
-      this.msgs.push({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
+      this.nack(m);
+      return;
+    }
+    const compactedBeyond = this.snapshotIndex >= m.fromSlot;
+    if (compactedBeyond && this.mutant !== 'promise-carries-snapshot') {
+      // Slots from m.fromSlot to our snapshot are chosen, but their accepted values are gone from
+      // here: a promise could only hand over the whole snapshot, which no message budget bounds.
+      // Refuse, promising nothing (so our own campaign, whose timer keeps running, is not held
+      // back). Some replica is never refused: nobody compacted beyond what the most advanced one
+      // knows is chosen (snapshot <= applied <= commit), and it then brings the proposer's log up.
+      this.msgs.push({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised, compactedThrough: this.snapshotIndex });
       return;
     }
     if (m.ballot > this.promised) {
@@ -434,7 +444,6 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.leaderId = null;
     }
     this.electionElapsed = 0; // give the proposer time to finish phase 1
-    const compactedBeyond = this.snapshotIndex >= m.fromSlot;
     const parts = this.promiseParts(m.fromSlot);
     for (const [i, part] of parts.entries()) {
       this.msgs.push({
@@ -494,7 +503,14 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     if (m.promised > this.highestSeen) this.highestSeen = m.promised;
     if ((this.role === 'candidate' || this.role === 'leader') && m.ballot === this.ballot && m.promised > this.ballot) {
       this.becomeFollower(null);
+      return;
     }
+    // Refused for being behind an acceptor's snapshot: a replica that knows more should lead.
+    if (this.role === 'candidate' && m.ballot === this.ballot && m.compactedThrough >= this.fromSlot) this.becomeFollower(null);
+  }
+
+  private nack(m: Prepare | Accept | InstallSnapshot): void {
+    this.msgs.push({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised, compactedThrough: 0 as Slot });
   }
 
   private maybeWinPhase1(): void {
@@ -577,7 +593,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   private onAccept(m: Accept): void {
     if (m.ballot < this.promised) {
-      this.msgs.push({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
+      this.nack(m);
       return;
     }
     this.followLeader(m.ballot, m.from);
@@ -603,7 +619,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    */
   private onInstallSnapshot(m: InstallSnapshot): void {
     if (m.ballot < this.promised) {
-      this.msgs.push({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
+      this.nack(m);
       return;
     }
     this.followLeader(m.ballot, m.from);
@@ -785,9 +801,12 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       // The slots it lacks were compacted: they go as the snapshot, in chunks, while the slots
       // after it follow as Accepts (an acceptor takes slots out of order).
       // A transfer under way is driven by its acknowledgements and by the heartbeat's stall check
-      // (which probes a silent acceptor with one chunk): only a new one sends here.
+      // (which probes a silent acceptor with one chunk): only a new one sends here. It keeps the
+      // snapshot it started with, however often this replica compacts meanwhile: starting over
+      // at each newer one, a large state compacted often would never reach a lagging acceptor.
+      // (Once it is installed, the slots after it come as a newer snapshot or as Accepts.)
       const t = this.snapshotSends.get(peer);
-      if (t === undefined || t.meta.index !== this.snapshot.meta.index) {
+      if (t === undefined || (this.mutant === 'restart-transfer-on-compaction' && t.meta.index !== this.snapshot.meta.index)) {
         this.snapshotSends.set(peer, { meta: this.snapshot.meta, data: this.snapshot.data, sent: 0, acked: 0, finalSent: false, ackedAtHeartbeat: -1 });
         this.sendSnapshotChunks(peer, probe ? 1 : this.limits.maxInflightSnapshotChunks);
       }

@@ -38,7 +38,11 @@ export interface PromiseMsg extends Envelope {
   readonly accepted: readonly LogEntry[];
   /** The acceptor knows every slot up to here is chosen. */
   readonly chosenThrough: Slot;
-  /** When the acceptor compacted slots >= fromSlot into a snapshot, the snapshot (first part only). */
+  /**
+   * Always null from an honest acceptor: one that compacted slots >= fromSlot refuses the Prepare
+   * instead (Nack.compactedThrough), since a whole snapshot in a Promise has no byte bound. Only
+   * the test-only `promise-carries-snapshot` mutant fills it (first part only).
+   */
   readonly snapshot: Snapshot | null;
 }
 
@@ -63,11 +67,16 @@ export interface PrePromise extends Envelope {
   readonly promised: Ballot;
 }
 
-/** A refusal: the acceptor has promised `promised`, above the ballot it was asked about. */
+/**
+ * A refusal: the acceptor has promised `promised`, above the ballot it was asked about; or, when
+ * `compactedThrough` is at or above the Prepare's fromSlot, it compacted slots the proposer does
+ * not know are chosen, so its promise could not report the values accepted there (0 otherwise).
+ */
 export interface Nack extends Envelope {
   readonly type: 'nack';
   readonly ballot: Ballot;
   readonly promised: Ballot;
+  readonly compactedThrough: Slot;
 }
 
 /** 2a, batched: accept these slots' values in `ballot`. Also the heartbeat and the commit notification. */

@@ -55,7 +55,7 @@ const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessag
     ?? (typeof m['more'] === 'boolean' ? null : 'more is not a boolean')
     ?? entriesProblem(m['accepted'], b.maxEntriesPerPromise, 'accepted')
     ?? (m['snapshot'] === null ? null : snapshotProblem(m['snapshot'], b)),
-  nack: (m) => natFields(m, 'promised'),
+  nack: (m) => natFields(m, 'promised', 'compactedThrough'),
   accept: (m, b) => natFields(m, 'commit', 'readRound') ?? entriesProblem(m['entries'], b.maxEntriesPerAccept, 'entries'),
   accepted: (m, b) => {
     const why = natFields(m, 'match', 'readRound');
