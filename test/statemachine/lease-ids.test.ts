@@ -100,3 +100,34 @@ test('lease ids that are no int64 (or 0 for a grant) make a malformed command', 
   assert.equal(leaseIdHex(ABOVE_2_53), '20000000000001');
   assert.equal(leaseIdHex('-31'), '-1f', "as Go's %x of a negative int64");
 });
+
+test('an old command that named a lease by a double above 2^53 applies as the old code applied it (replaying an old log)', () => {
+  // Before ids were text the server read int64s as doubles: a client's lease id 2^60 + 1 reached
+  // the log as the double 2^60, and 2^63 - 1 as 2^63. The old code applied such commands (no lease
+  // had those ids, so a compare on them was false and a put or revoke was 'lease not found').
+  // A member that replays them must do the same: a member whose snapshot was taken after them
+  // holds what they did, so treating them as malformed would split the members.
+  const sm = new KvStateMachine();
+  const legacy = (seq: number, request: Record<string, unknown>): KvOutcome =>
+    sm.apply(pack({ client: 'old', seq, lowestPending: seq, request }), index(seq));
+  assert.equal(legacy(1, { op: 'lease-grant', id: 7, ttlSeconds: 60 }).ok, true);
+  assert.equal(legacy(2, { ...put('k', '0'), lease: 7 }).ok, true);
+  for (const [seq, operand] of [[3, 2 ** 60], [4, 2 ** 63], [5, -(2 ** 63)]] as const) {
+    const txn = {
+      op: 'txn',
+      compare: [{ result: 'EQUAL', target: 'LEASE', key: b('k'), rangeEnd: b(''), operand }],
+      success: [],
+      failure: [{ ...put(`failed${seq}`, '0'), lease: 0 }],
+    };
+    const o = legacy(seq, txn);
+    assert.ok(o.ok && o.result.op === 'txn', `compare with ${operand}: ${JSON.stringify(o)}`);
+    assert.equal(o.result.succeeded, false);
+    assert.equal(leaseOf(sm, `failed${seq}`), '0', 'the failure branch ran');
+  }
+  const greater = legacy(6, { op: 'txn', compare: [{ result: 'GREATER', target: 'LEASE', key: b('k'), rangeEnd: b(''), operand: -(2 ** 63) }], success: [], failure: [] });
+  assert.ok(greater.ok && greater.result.op === 'txn' && greater.result.succeeded, 'lease 7 is above -2^63');
+  assert.deepEqual(legacy(7, { ...put('x', '0'), lease: 2 ** 60 }), { ok: false, error: 'lease-not-found' });
+  assert.deepEqual(legacy(8, { op: 'lease-revoke', id: 2 ** 60 }), { ok: false, error: 'lease-not-found' });
+  // A grant was always a positive safe integer: anything else stays malformed, as it was.
+  for (const id of [2 ** 60, -7, 0]) assert.equal(decodeKvCommand(pack({ client: 'c', seq: 1, lowestPending: 1, request: { op: 'lease-grant', id, ttlSeconds: 10 } })), null, `grant ${id}`);
+});

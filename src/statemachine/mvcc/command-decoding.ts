@@ -57,14 +57,35 @@ const isAlarmKind = oneOf<AlarmKind>(['NOSPACE', 'CORRUPT']);
 const isAlarmAction = oneOf<Extract<ClusterRequest, { op: 'alarm' }>['action']>(['activate', 'deactivate']);
 
 /**
- * Whether `fields[name]` is a lease id (non-zero if `nonZero`); a number from an older command
- * is replaced by its text. The decoded object is this decoder's own, so rewriting it is safe.
+ * Whether `fields[name]` is a lease id (a grant's: non-zero); a number from an older command is
+ * replaced by its text. The decoded object is this decoder's own, so rewriting it is safe.
+ *
+ * A number is read as the code before ids were text read it. That code took a grant's id only as
+ * a positive safe integer; every other lease id (a put's lease, a compare's operand, a revoke,
+ * renew or expiry) as any number, and its server read int64s as doubles, so an id above 2^53 a
+ * client sent is in old logs as the double nearest to it (2^63 for ids near the top). Such a
+ * double names no lease (leases were granted below 2^53): it is kept as the int64 it is, 2^63 as
+ * the largest int64, which orders the same against every lease of that time. Refusing it would
+ * make a member replaying the old log skip a txn that members restored from a later snapshot
+ * applied.
  */
-function isLeaseIdField(fields: Fields, name: string, nonZero = false): boolean {
-  const id = leaseIdOf(fields[name]);
-  if (id === null || (nonZero && id === NO_LEASE)) return false;
+function isLeaseIdField(fields: Fields, name: string, grant = false): boolean {
+  const v = fields[name];
+  const id = typeof v !== 'number' ? leaseIdOf(v)
+    : grant ? (isPositiveInteger(v) ? String(v) : null)
+    : Number.isInteger(v) ? int64TextOfDouble(v) : null;
+  if (id === null || (grant && id === NO_LEASE)) return false;
   (fields as Record<string, unknown>)[name] = id;
   return true;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** An integral double as int64 text, clamped to the int64 range (a rounded int64 reaches 2^63 at most). */
+function int64TextOfDouble(v: number): string {
+  const n = BigInt(v);
+  return (n > INT64_MAX ? INT64_MAX : n < INT64_MIN ? INT64_MIN : n).toString();
 }
 
 /** The bytes as a command, or null when they are not one. Never throws. */
