@@ -97,6 +97,8 @@ test('lease ids that are no int64 (or 0 for a grant) make a malformed command', 
   assert.equal(decodeKvCommand(command({ ...put('a', '0'), lease: '1e3' })), null);
   assert.notEqual(decodeKvCommand(command({ op: 'lease-grant', id: NEGATIVE, ttlSeconds: 10 })), null);
   assert.equal(isLeaseId(INT64_MAX) && !isLeaseId('9223372036854775808'), true);
+  for (const id of ['999999999999999999', '-999999999999999999', '1000000000000000000', '-9223372036854775808']) assert.equal(isLeaseId(id), true, id);
+  for (const id of ['9999999999999999999', '-9223372036854775809', '-0', '0999999999999999999']) assert.equal(isLeaseId(id), false, id);
   assert.equal(leaseIdHex(ABOVE_2_53), '20000000000001');
   assert.equal(leaseIdHex('-31'), '-1f', "as Go's %x of a negative int64");
 });

@@ -24,6 +24,8 @@ const CANONICAL = /^(?:0|-?[1-9][0-9]{0,18})$/;
 /** Whether `v` is an int64 as canonical decimal text (a lease id, or any other 64-bit id). */
 export function isInt64Text(v: unknown): v is string {
   if (typeof v !== 'string' || !CANONICAL.test(v)) return false;
+  // Up to 18 digits is always an int64 (below 10^18 < 2^63): no BigInt on every put's lease.
+  if (v.length <= 18) return true;
   const n = BigInt(v);
   return n >= INT64_MIN && n <= INT64_MAX;
 }
