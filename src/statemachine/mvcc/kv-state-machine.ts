@@ -272,7 +272,9 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     this.cluster.fromSnapshot(snap.cluster);
     this.memberNames = new Map(snap.memberNames ?? []);
     this.expiryVotes = new Map((snap.expiryVotes ?? []).map(([id, renewals, voters]) => [restoredLeaseId(id), { renewals, voters: new Set(voters) }]));
-    this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [client, { lowestPending, results: new Map(results) }]));
+    this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [
+      client, { lowestPending, results: new Map(results.map(([seq, outcome]) => [seq, withTextLeaseIds(outcome) as KvOutcome])) },
+    ]));
   }
 
   private session(client: string): Session {
@@ -326,4 +328,24 @@ function restoredLeaseId(v: LeaseId | number): LeaseId {
   const id = leaseIdOf(v);
   assert(id !== null, () => `a snapshot names lease ${String(v)}, which is no int64`);
   return id;
+}
+
+/**
+ * An answer kept for retries, from a snapshot taken before lease ids were text, with its lease ids
+ * as text (a key value's `lease`, a lease result's `id`): the answer the new code would have kept
+ * for the same command, so a member that restored the snapshot holds the same state as one that
+ * replayed the command. Answers already in text come back as they are.
+ */
+function withTextLeaseIds(v: unknown, field?: string): unknown {
+  if (typeof v === 'number') return field === 'lease' || field === 'lease-id' ? leaseIdOf(v) ?? v : v;
+  if (Array.isArray(v)) return v.some((x) => typeof x === 'object' && x !== null) ? v.map((x) => withTextLeaseIds(x)) : v;
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
+  const o = v as Record<string, unknown>;
+  const leaseResult = typeof o['op'] === 'string' && o['op'].startsWith('lease-');
+  let copy: Record<string, unknown> | null = null;
+  for (const [k, x] of Object.entries(o)) {
+    const y = withTextLeaseIds(x, leaseResult && k === 'id' ? 'lease-id' : k);
+    if (y !== x) (copy ??= { ...o })[k] = y;
+  }
+  return copy ?? o;
 }
