@@ -4,8 +4,8 @@
  * JavaScript number would round.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { loadPackage } from './proto.js';
+import { etcdService, SERVED } from './proto.js';
 
 export function adminService(name: 'Cluster' | 'Maintenance'): grpc.ServiceClientConstructor {
-  return loadPackage('rpc.proto', 'etcdserverpb', 'string')[name] as grpc.ServiceClientConstructor;
+  return etcdService(name, SERVED);
 }

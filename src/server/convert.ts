@@ -1,26 +1,28 @@
 /**
  * Between etcd's protobuf messages (as @grpc/proto-loader decodes them: snake_case fields,
- * enums as names, 64-bit integers as numbers, bytes as Buffers) and the store's own requests
- * and results. Anything a client can get wrong is checked here and refused with a clear error.
+ * enums as names, 64-bit integers as decimal strings, bytes as Buffers) and the store's own
+ * requests and results. Anything a client can get wrong is checked here and refused with a
+ * clear error. Lease ids stay text; revisions and counts become numbers (see wire-ints.ts).
  */
 import { status as Status } from '@grpc/grpc-js';
 import type {
-  Bytes, Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, KvResult, PutRequest, RangeRequest,
+  Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, KvResult, PutRequest, RangeRequest,
   SortOrder, SortTarget, TxnOp, TxnOpResult, TxnRequest,
 } from '../statemachine/mvcc/index.js';
 import { grpcError } from './grpc-errors.js';
+import { wireLeaseId, wireNumber as int, type WireInt } from './wire-ints.js';
 
 /** The wire shapes (only the fields quorate reads or writes). */
 export interface PbRangeRequest {
-  key?: Buffer; range_end?: Buffer; limit?: number; revision?: number; sort_order?: string | number; sort_target?: string | number;
+  key?: Buffer; range_end?: Buffer; limit?: WireInt; revision?: WireInt; sort_order?: string | number; sort_target?: string | number;
   serializable?: boolean; keys_only?: boolean; count_only?: boolean;
-  min_mod_revision?: number; max_mod_revision?: number; min_create_revision?: number; max_create_revision?: number;
+  min_mod_revision?: WireInt; max_mod_revision?: WireInt; min_create_revision?: WireInt; max_create_revision?: WireInt;
 }
-export interface PbPutRequest { key?: Buffer; value?: Buffer; lease?: number; prev_kv?: boolean; ignore_value?: boolean; ignore_lease?: boolean }
+export interface PbPutRequest { key?: Buffer; value?: Buffer; lease?: WireInt; prev_kv?: boolean; ignore_value?: boolean; ignore_lease?: boolean }
 export interface PbDeleteRangeRequest { key?: Buffer; range_end?: Buffer; prev_kv?: boolean }
 export interface PbCompare {
   result?: string | number; target?: string | number; key?: Buffer; range_end?: Buffer;
-  version?: number; create_revision?: number; mod_revision?: number; value?: Buffer; lease?: number;
+  version?: WireInt; create_revision?: WireInt; mod_revision?: WireInt; value?: Buffer; lease?: WireInt;
 }
 export interface PbRequestOp {
   request?: string;
@@ -45,8 +47,6 @@ const SORT_TARGETS: readonly SortTarget[] = ['KEY', 'VERSION', 'CREATE', 'MOD', 
 const COMPARE_RESULTS: readonly CompareResult[] = ['EQUAL', 'GREATER', 'LESS', 'NOT_EQUAL'];
 const COMPARE_TARGETS: readonly CompareTarget[] = ['VERSION', 'CREATE', 'MOD', 'VALUE', 'LEASE'];
 
-const int = (n: number | undefined): number => (typeof n === 'number' && Number.isFinite(n) ? n : 0);
-
 export function toRange(r: PbRangeRequest): RangeRequest {
   return {
     op: 'range',
@@ -67,7 +67,7 @@ export function toRange(r: PbRangeRequest): RangeRequest {
 
 export function toPut(r: PbPutRequest): PutRequest {
   return {
-    op: 'put', key: r.key ?? EMPTY, value: r.value ?? EMPTY, lease: int(r.lease),
+    op: 'put', key: r.key ?? EMPTY, value: r.value ?? EMPTY, lease: wireLeaseId(r.lease),
     prevKv: r.prev_kv === true, ignoreValue: r.ignore_value === true, ignoreLease: r.ignore_lease === true,
   };
 }
@@ -78,12 +78,12 @@ export function toDeleteRange(r: PbDeleteRangeRequest): DeleteRangeRequest {
 
 function toCompare(c: PbCompare): Compare {
   const target = oneOf(c.target, COMPARE_TARGETS, 'compare target');
-  const operand: number | Bytes =
+  const operand: Compare['operand'] =
     target === 'VALUE' ? c.value ?? EMPTY
     : target === 'VERSION' ? int(c.version)
     : target === 'CREATE' ? int(c.create_revision)
     : target === 'MOD' ? int(c.mod_revision)
-    : int(c.lease);
+    : wireLeaseId(c.lease);
   return { result: oneOf(c.result, COMPARE_RESULTS, 'compare result'), target, key: c.key ?? EMPTY, rangeEnd: c.range_end ?? EMPTY, operand };
 }
 

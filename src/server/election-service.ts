@@ -6,15 +6,16 @@
  * Resign gives leadership up.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { KeyValue, TxnResult } from '../statemachine/mvcc/index.js';
+import { NO_LEASE, type KeyValue, type TxnResult } from '../statemachine/mvcc/index.js';
 import { pbKeyValue } from './convert.js';
 import { grpcError, kvError } from './grpc-errors.js';
 import { callSignal, claimKey, localRange, nextEvents, ownerKey, releaseClaim, respondAs, serviceError, waitDeletes } from './lock-service.js';
 import { kvWrite, op, prefixEnd, type ServiceContext } from './service-context.js';
+import { wireLeaseId, wireNumber, type WireInt } from './wire-ints.js';
 
 const EMPTY = Buffer.alloc(0);
 
-interface PbLeaderKey { name?: Buffer; key?: Buffer; rev?: number; lease?: number }
+interface PbLeaderKey { name?: Buffer; key?: Buffer; rev?: WireInt; lease?: WireInt }
 
 const notLeader = () => grpcError(grpc.status.UNKNOWN, 'election: not leader');
 const noLeader = () => grpcError(grpc.status.UNKNOWN, 'election: no leader');
@@ -33,8 +34,8 @@ async function proclaim(ctx: ServiceContext, leader: PbLeaderKey, value: Buffer)
   const key = leader.key ?? EMPTY;
   const r = (await kvWrite(ctx, {
     op: 'txn',
-    compare: [{ result: 'EQUAL', target: 'CREATE', key, rangeEnd: EMPTY, operand: leader.rev ?? 0 }],
-    success: [op.put(key, value, leader.lease ?? 0)],
+    compare: [{ result: 'EQUAL', target: 'CREATE', key, rangeEnd: EMPTY, operand: wireNumber(leader.rev) }],
+    success: [op.put(key, value, wireLeaseId(leader.lease))],
     failure: [],
   })) as TxnResult;
   if (!r.succeeded) throw notLeader();
@@ -43,11 +44,11 @@ async function proclaim(ctx: ServiceContext, leader: PbLeaderKey, value: Buffer)
 
 export function electionHandlers(service: ServiceContext): grpc.UntypedServiceImplementation {
   return {
-    Campaign: respondAs(service, async (ctx, req: { name?: Buffer; lease?: number; value?: Buffer }, signal) => {
+    Campaign: respondAs(service, async (ctx, req: { name?: Buffer; lease?: WireInt; value?: Buffer }, signal) => {
       const name = req.name ?? EMPTY;
-      const lease = req.lease ?? 0;
+      const lease = wireLeaseId(req.lease);
       const value = req.value ?? EMPTY;
-      if (lease === 0) throw kvError('lease-not-found');
+      if (lease === NO_LEASE) throw kvError('lease-not-found');
       const key = ownerKey(name, lease);
       const claim = await claimKey(ctx, key, value, lease);
       const leader = { name, key, rev: claim.createRevision, lease };
@@ -84,7 +85,7 @@ export function electionHandlers(service: ServiceContext): grpc.UntypedServiceIm
       const key = req.leader.key ?? EMPTY;
       const r = await kvWrite(ctx, {
         op: 'txn',
-        compare: [{ result: 'EQUAL', target: 'CREATE', key, rangeEnd: EMPTY, operand: req.leader.rev ?? 0 }],
+        compare: [{ result: 'EQUAL', target: 'CREATE', key, rangeEnd: EMPTY, operand: wireNumber(req.leader.rev) }],
         success: [op.del(key)],
         failure: [],
       });

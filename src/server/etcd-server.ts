@@ -19,7 +19,8 @@ import {
   type PbDeleteRangeRequest, type PbHeader, type PbPutRequest, type PbRangeRequest, type PbTxnRequest,
 } from './convert.js';
 import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
-import { electionService, etcdService, lockService } from './proto.js';
+import { electionService, etcdService, lockService, SERVED } from './proto.js';
+import { wireNumber, type WireInt } from './wire-ints.js';
 import { AuthService } from './auth-service.js';
 import { DEFAULT_LEASE_LIMITS, LeaseKeeper, leaseHandlers, type LeaseLimits } from './lease-service.js';
 import { watchHandlers, DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS } from './watch-service.js';
@@ -161,7 +162,7 @@ export class EtcdServer {
       'grpc.enable_channelz': 0,
     });
     // Writes are limited in the bytes the client sent (see request-bytes.ts).
-    this.server.addService(measuringRequests(etcdService('KV').service), {
+    this.server.addService(measuringRequests(etcdService('KV', SERVED).service), {
       Range: this.unary((req: PbRangeRequest, md) => this.read(toRange(req), req.serializable === true, md)),
       Put: this.unary((req: PbPutRequest, md) => this.write(toPut(req), md, requestBytesOf(req))),
       DeleteRange: this.unary((req: PbDeleteRangeRequest, md) => this.write(toDeleteRange(req), md, requestBytesOf(req))),
@@ -169,13 +170,13 @@ export class EtcdServer {
         const txn = toTxn(req);
         return isWrite(txn) ? this.write(txn, md, requestBytesOf(req)) : this.read(txn, false, md);
       }),
-      Compact: this.unary((req: { revision?: number }, md) => this.write({ op: 'compact', revision: req.revision ?? 0 }, md, requestBytesOf(req))),
+      Compact: this.unary((req: { revision?: WireInt }, md) => this.write({ op: 'compact', revision: wireNumber(req.revision) }, md, requestBytesOf(req))),
     });
     const maintenance = maintenanceServiceHandlers(this.services, this.quota);
     this.server.addService(maintenance.service, maintenance.handlers);
     const cluster = clusterServiceHandlers(this.services);
     this.server.addService(cluster.service, cluster.handlers);
-    this.server.addService(etcdService('Auth').service, this.auth.methods((handler) => this.unary(handler)));
+    this.server.addService(etcdService('Auth', SERVED).service, this.auth.methods((handler) => this.unary(handler)));
 
     // ---- Watch, Lease, Lock, Election ----
     this.hub = new WatchHub(options.kv.store, options.watchLimits);
@@ -201,10 +202,10 @@ export class EtcdServer {
       },
     };
     this.leaseKeeper = new LeaseKeeper(ctx, { ...DEFAULT_LEASE_LIMITS, ...options.leaseLimits });
-    this.server.addService(etcdService('Watch').service, watchHandlers(ctx, options.progressNotifyIntervalMs ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS));
-    this.server.addService(etcdService('Lease').service, leaseHandlers(ctx, this.leaseKeeper));
-    this.server.addService(lockService().service, lockHandlers(ctx));
-    this.server.addService(electionService().service, electionHandlers(ctx));
+    this.server.addService(etcdService('Watch', SERVED).service, watchHandlers(ctx, options.progressNotifyIntervalMs ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS));
+    this.server.addService(etcdService('Lease', SERVED).service, leaseHandlers(ctx, this.leaseKeeper));
+    this.server.addService(lockService(SERVED).service, lockHandlers(ctx));
+    this.server.addService(electionService(SERVED).service, electionHandlers(ctx));
   }
 
   /** The member's replicated store (for code that embeds a member, and for tests). */

@@ -13,10 +13,11 @@
  */
 import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { MAX_LEASE_TTL_SECONDS, type LeaseEvent, type LeaseRequest, type LeaseResult } from '../statemachine/mvcc/index.js';
-import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
+import { MAX_LEASE_TTL_SECONDS, NO_LEASE, type LeaseEvent, type LeaseId, type LeaseRequest, type LeaseResult } from '../statemachine/mvcc/index.js';
+import { kvError, toGrpcError } from './grpc-errors.js';
 import type { ServiceContext } from './service-context.js';
 import { unaryHandler } from './unary.js';
+import { wireLeaseId, wireNumber, type WireInt } from './wire-ints.js';
 
 export interface LeaseLimits {
   /** Shortest TTL granted, in seconds; shorter requests get this (etcd: 1.5 election timeouts, rounded up). */
@@ -36,8 +37,11 @@ export const DEFAULT_LEASE_LIMITS: LeaseLimits = {
   maxKeepAlivesInFlightPerStream: 64,
 };
 
-/** Largest lease id quorate hands out or accepts: ids cross the API as exact integers. */
-const MAX_LEASE_ID = Number.MAX_SAFE_INTEGER;
+/**
+ * Ids the server chooses are below this. A client may choose any non-zero int64 (as etcd, whose
+ * own ids use 63 bits); quorate's stay where a client that reads int64 as a double is exact too.
+ */
+const CHOSEN_ID_BOUND = 2 ** 48;
 const GRANT_ATTEMPTS = 5;
 /** A range end that names one key. */
 const EMPTY_KEY = new Uint8Array(0);
@@ -50,15 +54,15 @@ interface Deadline {
 
 /** The member-local clock of leases, and (on the leader) the expiry loop. */
 export class LeaseKeeper {
-  private readonly deadlines = new Map<number, Deadline>();
-  private readonly expiring = new Set<number>();
+  private readonly deadlines = new Map<LeaseId, Deadline>();
+  private readonly expiring = new Set<LeaseId>();
   /**
    * Keep-alives per lease: at most one in the log and one queued behind it. A keep-alive that
    * arrives while one is in flight waits for the queued one (which starts after the in-flight
    * one is answered) rather than sharing the in-flight answer: the lease clock must restart no
    * earlier than the keep-alive was received.
    */
-  private readonly renewing = new Map<number, { inFlight: Promise<number>; queued: Promise<number> | null }>();
+  private readonly renewing = new Map<LeaseId, { inFlight: Promise<number>; queued: Promise<number> | null }>();
   private wasLeader = false;
   private readonly timer: NodeJS.Timeout;
   private readonly unsubscribeRestore: () => void;
@@ -81,14 +85,14 @@ export class LeaseKeeper {
   }
 
   /** Seconds left on this member's clock (rounded up), or null for an unknown lease. */
-  remainingSeconds(id: number): number | null {
+  remainingSeconds(id: LeaseId): number | null {
     const d = this.deadlines.get(id);
     if (d === undefined) return null;
     return Math.max(0, Math.ceil((d.deadlineMs - performance.now()) / 1000));
   }
 
   /** A keep-alive: the lease's TTL, or 0 when it does not exist. */
-  renew(id: number): Promise<number> {
+  renew(id: LeaseId): Promise<number> {
     const state = this.renewing.get(id);
     if (state === undefined) {
       const fresh = { inFlight: Promise.resolve(0), queued: null as Promise<number> | null };
@@ -103,7 +107,7 @@ export class LeaseKeeper {
     return state.queued;
   }
 
-  private track(id: number, state: { inFlight: Promise<number>; queued: Promise<number> | null }, p: Promise<number>): Promise<number> {
+  private track(id: LeaseId, state: { inFlight: Promise<number>; queued: Promise<number> | null }, p: Promise<number>): Promise<number> {
     const done = (): void => {
       if (state.queued !== null) {
         const queued = state.queued;
@@ -117,7 +121,7 @@ export class LeaseKeeper {
     return p;
   }
 
-  private async proposeRenew(id: number): Promise<number> {
+  private async proposeRenew(id: LeaseId): Promise<number> {
     const outcome = await this.ctx.propose({ op: 'lease-renew', id });
     if (outcome.ok) return (outcome.result as LeaseResult).ttlSeconds;
     if (outcome.error === 'lease-not-found') return 0;
@@ -135,7 +139,7 @@ export class LeaseKeeper {
   /** Make the clock list exactly the leases of the state machine (after a snapshot restore). */
   private reconcile(): void {
     const now = performance.now();
-    const live = new Set<number>();
+    const live = new Set<LeaseId>();
     for (const l of this.ctx.kv.leases.entries()) {
       live.add(l.id);
       const d = this.deadlines.get(l.id);
@@ -179,7 +183,7 @@ export class LeaseKeeper {
   }
 }
 
-interface PbGrant { TTL?: number; ID?: number }
+interface PbGrant { TTL?: WireInt; ID?: WireInt }
 
 export function leaseHandlers(ctx: ServiceContext, keeper: LeaseKeeper): grpc.UntypedServiceImplementation {
   const unary = <Req>(handler: (req: Req, metadata: grpc.Metadata) => Promise<Record<string, unknown>>) =>
@@ -187,38 +191,36 @@ export function leaseHandlers(ctx: ServiceContext, keeper: LeaseKeeper): grpc.Un
 
   return {
     LeaseGrant: unary(async (req: PbGrant) => {
-      const requested = Math.trunc(req.TTL ?? 0);
+      const requested = Math.trunc(wireNumber(req.TTL));
       if (requested > MAX_LEASE_TTL_SECONDS) throw kvError('lease-ttl-too-large');
       const ttlSeconds = Math.max(requested, keeper.limits.minTtlSeconds);
-      const chosen = req.ID ?? 0;
-      if (chosen < 0 || chosen > MAX_LEASE_ID || !Number.isInteger(chosen)) {
-        throw grpcError(grpc.status.INVALID_ARGUMENT, `etcdserver: lease id ${chosen} is outside 1..${MAX_LEASE_ID}, the ids quorate supports`);
-      }
+      // As etcd: any int64 but 0 (which asks the server to choose); a taken one is 'lease already exists'.
+      const chosen = wireLeaseId(req.ID);
       for (let attempt = 1; ; attempt++) {
-        const id = chosen !== 0 ? chosen : randomInt(1, 2 ** 48);
+        const id = chosen !== NO_LEASE ? chosen : String(randomInt(1, CHOSEN_ID_BOUND));
         const outcome = await ctx.propose({ op: 'lease-grant', id, ttlSeconds });
         if (outcome.ok) {
           const r = outcome.result as LeaseResult;
           return { header: ctx.header(r.revision), ID: id, TTL: ttlSeconds, error: '' };
         }
         // A server-chosen id that happens to be taken: choose again.
-        if (outcome.error === 'lease-exists' && chosen === 0 && attempt < GRANT_ATTEMPTS) continue;
+        if (outcome.error === 'lease-exists' && chosen === NO_LEASE && attempt < GRANT_ATTEMPTS) continue;
         throw kvError(outcome.error);
       }
     }),
 
-    LeaseRevoke: unary(async (req: { ID?: number }, metadata) => {
+    LeaseRevoke: unary(async (req: { ID?: WireInt }, metadata) => {
       // Revoking deletes the attached keys: it runs as the caller, who needs write permission on them.
       const caller = await ctx.asCaller(metadata);
-      const outcome = await caller.propose({ op: 'lease-revoke', id: req.ID ?? 0 });
+      const outcome = await caller.propose({ op: 'lease-revoke', id: wireLeaseId(req.ID) });
       if (!outcome.ok) throw kvError(outcome.error);
       return { header: ctx.header((outcome.result as LeaseResult).revision) };
     }),
 
-    LeaseTimeToLive: unary(async (req: { ID?: number; keys?: boolean }, metadata) => {
+    LeaseTimeToLive: unary(async (req: { ID?: WireInt; keys?: boolean }, metadata) => {
       const caller = req.keys === true ? await ctx.asCaller(metadata) : ctx;
       await ctx.readBarrier();
-      const id = req.ID ?? 0;
+      const id = wireLeaseId(req.ID);
       const lease = ctx.kv.leases.get(id);
       const header = ctx.header(ctx.kv.store.revision);
       // As etcd: an unknown lease is not an error here, it has TTL -1.
@@ -239,7 +241,7 @@ export function leaseHandlers(ctx: ServiceContext, keeper: LeaseKeeper): grpc.Un
       return { header: ctx.header(ctx.kv.store.revision), leases: ctx.kv.leases.ids().map((ID) => ({ ID })) };
     }),
 
-    LeaseKeepAlive: (call: grpc.ServerDuplexStream<{ ID?: number }, unknown>) => {
+    LeaseKeepAlive: (call: grpc.ServerDuplexStream<{ ID?: WireInt }, unknown>) => {
       let inFlight = 0;
       let paused = false;
       let closed = false;
@@ -250,9 +252,16 @@ export function leaseHandlers(ctx: ServiceContext, keeper: LeaseKeeper): grpc.Un
           call.end();
         }
       };
-      call.on('data', (req: { ID?: number }) => {
+      call.on('data', (req: { ID?: WireInt }) => {
         if (closed) return;
-        const id = req.ID ?? 0;
+        let id: LeaseId;
+        try {
+          id = wireLeaseId(req.ID);
+        } catch (err) {
+          closed = true;
+          call.emit('error', asServiceError(err));
+          return;
+        }
         inFlight++;
         if (inFlight >= keeper.limits.maxKeepAlivesInFlightPerStream && !paused) {
           paused = true;

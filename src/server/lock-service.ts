@@ -8,20 +8,21 @@
  * its own, one at a time (etcd's waitDeletes), watching this member's applied state.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { MvccEvent, RangeResult, TxnRequest, TxnResult } from '../statemachine/mvcc/index.js';
+import { leaseIdHex, NO_LEASE, type LeaseId, type MvccEvent, type RangeResult, type TxnRequest, type TxnResult } from '../statemachine/mvcc/index.js';
 import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
 import { kvRead, kvWrite, op, prefixEnd, type ServiceContext } from './service-context.js';
 import { unaryHandler } from './unary.js';
+import { wireLeaseId, type WireInt } from './wire-ints.js';
 
 const EMPTY = Buffer.alloc(0);
 
 /** The key of a holder/candidate: `<name>/<lease id in lower-case hex>` (as etcd's concurrency package). */
-export function ownerKey(name: Buffer, lease: number): Buffer {
-  return Buffer.concat([name, Buffer.from(`/${lease.toString(16)}`)]);
+export function ownerKey(name: Buffer, lease: LeaseId): Buffer {
+  return Buffer.concat([name, Buffer.from(`/${leaseIdHex(lease)}`)]);
 }
 
 /** Put `key` under `lease` unless it exists; answers the key's create revision and whether it was created now. */
-export async function claimKey(ctx: ServiceContext, key: Buffer, value: Buffer, lease: number): Promise<{ createRevision: number; created: boolean; value: Buffer }> {
+export async function claimKey(ctx: ServiceContext, key: Buffer, value: Buffer, lease: LeaseId): Promise<{ createRevision: number; created: boolean; value: Buffer }> {
   const txn: TxnRequest = {
     op: 'txn',
     compare: [{ result: 'EQUAL', target: 'CREATE', key, rangeEnd: EMPTY, operand: 0 }],
@@ -129,10 +130,10 @@ export function serviceError(err: unknown): grpc.ServiceError {
 
 export function lockHandlers(service: ServiceContext): grpc.UntypedServiceImplementation {
   return {
-    Lock: respondAs(service, async (ctx, req: { name?: Buffer; lease?: number }, signal) => {
+    Lock: respondAs(service, async (ctx, req: { name?: Buffer; lease?: WireInt }, signal) => {
       const name = req.name ?? EMPTY;
-      const lease = req.lease ?? 0;
-      if (lease === 0) throw kvError('lease-not-found');
+      const lease = wireLeaseId(req.lease);
+      if (lease === NO_LEASE) throw kvError('lease-not-found');
       const key = ownerKey(name, lease);
       const claim = await claimKey(ctx, key, EMPTY, lease);
       try {

@@ -4,10 +4,16 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
 /**
- * How 64-bit integers reach handlers: as JavaScript numbers (exact up to 2^53, which revisions
- * and quorate's lease ids stay below) or as decimal strings (member ids use all 64 bits).
+ * How 64-bit integers are read from the wire: as decimal strings, exact over all 64 bits, or as
+ * JavaScript numbers, which round above 2^53. Every service a member serves is loaded with
+ * 'string' (`SERVED`): lease ids a client chooses and member ids use all 64 bits (see
+ * wire-ints.ts for what handlers make of them). 'number' is for quorate's own clients that read
+ * revisions and counts (a status check, tests).
  */
 export type Longs = 'number' | 'string';
+
+/** How the services a member serves read 64-bit integers. */
+export const SERVED: Longs = 'string';
 
 const loaded = new Map<string, grpc.GrpcObject>();
 
@@ -27,23 +33,23 @@ export function loadPackage(file: string, pkg: string, longs: Longs = 'number'):
 }
 
 /** The `etcdserverpb` package: service constructors (clients) with their `.service` definitions. */
-export function etcdserverpb(): grpc.GrpcObject {
-  return loadPackage('rpc.proto', 'etcdserverpb');
+export function etcdserverpb(longs: Longs = 'number'): grpc.GrpcObject {
+  return loadPackage('rpc.proto', 'etcdserverpb', longs);
 }
 
-export function etcdService(name: 'KV' | 'Maintenance' | 'Cluster' | 'Auth' | 'Watch' | 'Lease'): grpc.ServiceClientConstructor {
-  return etcdserverpb()[name] as grpc.ServiceClientConstructor;
+export function etcdService(name: 'KV' | 'Maintenance' | 'Cluster' | 'Auth' | 'Watch' | 'Lease', longs: Longs = 'number'): grpc.ServiceClientConstructor {
+  return etcdserverpb(longs)[name] as grpc.ServiceClientConstructor;
 }
 
 // ---- v3lock and v3election ----
 /** etcd's server-side lock service (package v3lockpb). */
-export function lockService(): grpc.ServiceClientConstructor {
-  return loadPackage('v3lock.proto', 'v3lockpb')['Lock'] as grpc.ServiceClientConstructor;
+export function lockService(longs: Longs = 'number'): grpc.ServiceClientConstructor {
+  return loadPackage('v3lock.proto', 'v3lockpb', longs)['Lock'] as grpc.ServiceClientConstructor;
 }
 
 /** etcd's server-side election service (package v3electionpb). */
-export function electionService(): grpc.ServiceClientConstructor {
-  return loadPackage('v3election.proto', 'v3electionpb')['Election'] as grpc.ServiceClientConstructor;
+export function electionService(longs: Longs = 'number'): grpc.ServiceClientConstructor {
+  return loadPackage('v3election.proto', 'v3electionpb', longs)['Election'] as grpc.ServiceClientConstructor;
 }
 
 /** One Maintenance.Status call (for readiness checks); rejects on any error or after `timeoutMs`. */

@@ -6,7 +6,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../node/config.js';
 import type { ServingNode } from './serving-node.js';
-import type { KvOutcome, KvRequest, KvResult, KvStateMachine, LeaseRequest, TxnOp, WatchHub } from '../statemachine/mvcc/index.js';
+import type { KvOutcome, KvRequest, KvResult, KvStateMachine, LeaseId, LeaseRequest, TxnOp, WatchHub } from '../statemachine/mvcc/index.js';
 import { isLeaseResult } from '../statemachine/mvcc/index.js';
 import type { PbHeader } from './convert.js';
 import { kvError } from './grpc-errors.js';
@@ -80,7 +80,7 @@ export const op = {
       minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0, ...extra,
     };
   },
-  put(key: Buffer, value: Buffer, lease: number): Extract<TxnOp, { op: 'put' }> {
+  put(key: Buffer, value: Buffer, lease: LeaseId): Extract<TxnOp, { op: 'put' }> {
     return { op: 'put', key, value, lease, prevKv: false, ignoreValue: false, ignoreLease: false };
   },
   del(key: Buffer): Extract<TxnOp, { op: 'delete' }> {

@@ -6,9 +6,10 @@
  * statemachine/mvcc/watchers.ts). Watches are served from this member's applied state.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { KV_ERROR_MESSAGES, type MvccEvent, type Watcher } from '../statemachine/mvcc/index.js';
+import { int64TextOf, KV_ERROR_MESSAGES, type MvccEvent, type Watcher } from '../statemachine/mvcc/index.js';
 import { pbKeyValue } from './convert.js';
 import type { ServiceContext } from './service-context.js';
+import { wireNumber, type WireInt } from './wire-ints.js';
 
 /** How often a watcher that asked for progress notifications gets one while idle (etcd's default: 10 minutes). */
 export const DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS = 600_000;
@@ -17,22 +18,30 @@ export const MAX_QUEUED_CONTROL_RESPONSES = 256;
 /** Responses one stream sends per turn of the event loop before letting other work run. */
 const RESPONSES_PER_TURN = 64;
 
-/** etcd's watch id for responses that concern the whole stream (progress requests). */
-const STREAM_WATCH_ID = -1;
+/**
+ * Watch ids are int64s a client may choose, held as decimal text (see wire-ints.ts); '0' in a
+ * create request asks the stream to choose. etcd's id for responses that concern the whole
+ * stream (progress requests) is -1.
+ */
+type WatchId = string;
+const AUTO_WATCH_ID: WatchId = '0';
+const STREAM_WATCH_ID: WatchId = '-1';
+/** A request's watch id; null only for text that is no int64, which protobuf cannot deliver. */
+const watchIdOf = (v: WireInt): WatchId | null => (v === undefined || v === null ? AUTO_WATCH_ID : int64TextOf(v));
 
 export interface PbWatchCreateRequest {
-  key?: Buffer; range_end?: Buffer; start_revision?: number; progress_notify?: boolean;
-  filters?: (string | number)[]; prev_kv?: boolean; watch_id?: number; fragment?: boolean;
+  key?: Buffer; range_end?: Buffer; start_revision?: WireInt; progress_notify?: boolean;
+  filters?: (string | number)[]; prev_kv?: boolean; watch_id?: WireInt; fragment?: boolean;
 }
 export interface PbWatchRequest {
   request_union?: string;
   create_request?: PbWatchCreateRequest | null;
-  cancel_request?: { watch_id?: number } | null;
+  cancel_request?: { watch_id?: WireInt } | null;
   progress_request?: Record<string, never> | null;
 }
 
 interface StreamWatcher {
-  readonly id: number;
+  readonly id: WatchId;
   readonly watcher: Watcher;
   readonly prevKv: boolean;
   readonly fragment: boolean;
@@ -50,11 +59,11 @@ export function watchHandlers(ctx: ServiceContext, progressNotifyIntervalMs = DE
 }
 
 class WatchStream {
-  private readonly watchers = new Map<number, StreamWatcher>();
+  private readonly watchers = new Map<WatchId, StreamWatcher>();
   private nextId = 0;
   private readonly control: Record<string, unknown>[] = [];
   /** Watch ids with something to deliver, in the order they became ready. */
-  private readonly ready = new Set<number>();
+  private readonly ready = new Set<WatchId>();
   private progressRequested = false;
   private blocked = false;
   private paused = false;
@@ -104,7 +113,7 @@ class WatchStream {
   private onRequest(req: PbWatchRequest): void {
     if (this.closed) return;
     if (req.create_request != null) this.create(req.create_request);
-    else if (req.cancel_request != null) this.cancel(req.cancel_request.watch_id ?? 0);
+    else if (req.cancel_request != null) this.cancel(watchIdOf(req.cancel_request.watch_id));
     else if (req.progress_request != null) this.progressRequested = true;
     if (this.control.length >= MAX_QUEUED_CONTROL_RESPONSES && !this.paused) {
       this.paused = true;
@@ -119,25 +128,26 @@ class WatchStream {
     // As etcd: an empty key is the smallest key, "\0".
     if (key.length === 0) key = Buffer.from([0]);
     const rangeEnd = c.range_end ?? Buffer.alloc(0);
-    const requested = Math.max(0, c.start_revision ?? 0);
+    const requested = Math.max(0, wireNumber(c.start_revision));
     const startRevision = requested === 0 ? store.revision + 1 : requested;
     const filters = (c.filters ?? []).map((f) => (f === 0 || f === 'NOPUT' ? 'NOPUT' : 'NODELETE'));
     const refuse = (reason: string): void => {
       this.control.push({ header: this.ctx.header(store.revision), watch_id: STREAM_WATCH_ID, created: true, canceled: true, cancel_reason: reason });
     };
+    const requestedId = watchIdOf(c.watch_id);
+    if (requestedId === null) return refuse('etcdserver: invalid watch id');
     const denied = this.permission?.(key, rangeEnd) ?? null;
     if (denied !== null) {
       // As etcd: a watch the user may not read is created and at once cancelled with the reason.
-      const requestedId = c.watch_id ?? 0;
       this.control.push({ header: this.ctx.header(store.revision), watch_id: requestedId, created: true, canceled: true, cancel_reason: denied });
       return;
     }
-    let id = c.watch_id ?? 0;
-    if (id !== 0) {
+    let id = requestedId;
+    if (id !== AUTO_WATCH_ID) {
       if (this.watchers.has(id)) return refuse('mvcc: duplicate watch ID provided on the WatchStream');
     } else {
-      while (this.watchers.has(this.nextId)) this.nextId++;
-      id = this.nextId++;
+      while (this.watchers.has(String(this.nextId))) this.nextId++;
+      id = String(this.nextId++);
     }
     if (this.watchers.size >= this.ctx.hub.limits.maxWatchersPerStream) {
       return refuse(`etcdserver: too many requests: limit maxWatchersPerStream=${this.ctx.hub.limits.maxWatchersPerStream} reached`);
@@ -159,8 +169,8 @@ class WatchStream {
     if (watcher.hasWork) this.markReady(id);
   }
 
-  private cancel(id: number): void {
-    const w = this.watchers.get(id);
+  private cancel(id: WatchId | null): void {
+    const w = id === null ? undefined : this.watchers.get(id);
     if (w === undefined) return; // as etcd: cancelling an unknown id is answered with nothing
     this.drop(w);
     this.control.push({ header: this.ctx.header(this.ctx.kv.store.revision), watch_id: id, canceled: true });
@@ -172,7 +182,7 @@ class WatchStream {
     this.ready.delete(w.id);
   }
 
-  private markReady(id: number): void {
+  private markReady(id: WatchId): void {
     this.ready.add(id);
     this.schedule();
   }

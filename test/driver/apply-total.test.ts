@@ -46,7 +46,7 @@ const kv: Machine<KvOutcome> = {
   create: () => new KvStateMachine(),
   write: (n) => encodeKvCommand({
     client: `c${n}`, seq: 1, lowestPending: 1,
-    request: { op: 'put', key: Buffer.from('k'), value: Buffer.from(String(n)), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false },
+    request: { op: 'put', key: Buffer.from('k'), value: Buffer.from(String(n)), lease: '0', prevKv: false, ignoreValue: false, ignoreLease: false },
   }),
   malformed: { ok: false, error: 'malformed-command' },
 };

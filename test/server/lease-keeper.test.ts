@@ -56,15 +56,15 @@ test('only the leader expires leases, and a new leader restarts every lease cloc
   const m = fakeMember();
   const keeper = new LeaseKeeper(m.ctx, { ...DEFAULT_LEASE_LIMITS, checkIntervalMs: 20 });
   try {
-    await m.ctx.propose({ op: 'lease-grant', id: 5, ttlSeconds: 1 });
+    await m.ctx.propose({ op: 'lease-grant', id: '5', ttlSeconds: 1 });
     await sleep(1_300);
-    assert.ok(m.kv.leases.has(5), 'a follower never expires a lease, however late');
+    assert.ok(m.kv.leases.has('5'), 'a follower never expires a lease, however late');
     m.setLeader(true);
     await sleep(100);
-    assert.ok(m.kv.leases.has(5), 'promotion restarted the clock: the lease gets a full TTL from now');
+    assert.ok(m.kv.leases.has('5'), 'promotion restarted the clock: the lease gets a full TTL from now');
     const deadline = Date.now() + 10_000;
-    while (m.kv.leases.has(5) && Date.now() < deadline) await sleep(50);
-    assert.equal(m.kv.leases.has(5), false, 'the leader expired it once its TTL ran out');
+    while (m.kv.leases.has('5') && Date.now() < deadline) await sleep(50);
+    assert.equal(m.kv.leases.has('5'), false, 'the leader expired it once its TTL ran out');
     assert.equal(keeper.expired, 1);
     assert.ok(m.proposals.some((p) => p.op === 'lease-expire'), 'expiry went through the log');
   } finally {
@@ -76,10 +76,10 @@ test('keep-alives: one in the log per lease, one queued behind it; unknown lease
   const m = fakeMember();
   const keeper = new LeaseKeeper(m.ctx, { ...DEFAULT_LEASE_LIMITS, checkIntervalMs: 1_000 });
   try {
-    await m.ctx.propose({ op: 'lease-grant', id: 9, ttlSeconds: 30 });
+    await m.ctx.propose({ op: 'lease-grant', id: '9', ttlSeconds: 30 });
     m.proposals.length = 0;
     m.hold = true;
-    const answers = [keeper.renew(9), keeper.renew(9), keeper.renew(9), keeper.renew(9)];
+    const answers = [keeper.renew('9'), keeper.renew('9'), keeper.renew('9'), keeper.renew('9')];
     await sleep(10);
     assert.equal(m.proposals.length, 1, 'one keep-alive in flight');
     m.release();
@@ -88,7 +88,7 @@ test('keep-alives: one in the log per lease, one queued behind it; unknown lease
     m.release();
     assert.deepEqual(await Promise.all(answers), [30, 30, 30, 30]);
     m.hold = false;
-    assert.equal(await keeper.renew(12345), 0);
+    assert.equal(await keeper.renew('12345'), 0);
   } finally {
     keeper.stop();
   }

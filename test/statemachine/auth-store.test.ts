@@ -17,7 +17,7 @@ const HASH: PasswordHash = { algorithm: 'scrypt', n: 16384, r: 8, p: 1, salt: Bu
 const KEY = new Uint8Array(32).fill(7);
 
 function put(key: string, prevKv = false): PutRequest {
-  return { op: 'put', key: b(key), value: b('v'), lease: 0, prevKv, ignoreValue: false, ignoreLease: false };
+  return { op: 'put', key: b(key), value: b('v'), lease: '0', prevKv, ignoreValue: false, ignoreLease: false };
 }
 function range(key: string, end = ''): RangeRequest {
   return {

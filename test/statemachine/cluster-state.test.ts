@@ -9,7 +9,7 @@ import { KvStateMachine, encodeKvCommand, type KvCommand, type PutRequest } from
 import { index } from '../../src/core/ids.js';
 
 const b = (s: string): Uint8Array => Buffer.from(s);
-const put = (key: string, value: string): PutRequest => ({ op: 'put', key: b(key), value: b(value), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false });
+const put = (key: string, value: string): PutRequest => ({ op: 'put', key: b(key), value: b(value), lease: '0', prevKv: false, ignoreValue: false, ignoreLease: false });
 const change = (c: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(c));
 
 function driver(sm: KvStateMachine): (request: KvCommand['request']) => ReturnType<KvStateMachine['apply']> {

@@ -16,7 +16,7 @@ import { RegisterKv, encodeCommand } from '../../src/statemachine/register-kv.js
 
 const b = (s: string): Uint8Array => Buffer.from(s);
 const put = (key: string, value: string): PutRequest =>
-  ({ op: 'put', key: b(key), value: b(value), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false });
+  ({ op: 'put', key: b(key), value: b(value), lease: '0', prevKv: false, ignoreValue: false, ignoreLease: false });
 const command = (request: unknown, extra: Record<string, unknown> = {}): Uint8Array =>
   pack({ client: 'c', seq: 1, lowestPending: 1, request, ...extra });
 
@@ -45,7 +45,7 @@ const MALFORMED: readonly [string, Uint8Array][] = [
   ['a compare with bytes for a version', command({ op: 'txn', compare: [{ result: 'EQUAL', target: 'VERSION', key: b('a'), rangeEnd: b(''), operand: b('1') }], success: [], failure: [] })],
   ['a range with an unknown sort order', command({ op: 'range', key: b('a'), rangeEnd: b(''), limit: 0, revision: 0, sortOrder: 'SIDEWAYS', sortTarget: 'KEY', keysOnly: false, countOnly: false, minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0 })],
   [`txns nested deeper than ${MAX_TXN_DEPTH}`, deepEncoder.encode({ client: 'c', seq: 1, lowestPending: 1, request: nested(MAX_TXN_DEPTH + 10) })],
-  ['a lease grant with id 0 (the lease table asserts on it)', command({ op: 'lease-grant', id: 0, ttlSeconds: 10 })],
+  ['a lease grant with id 0 (the lease table asserts on it)', command({ op: 'lease-grant', id: '0', ttlSeconds: 10 })],
   ['auth enable with a short token key (the auth store asserts on it)', command({ op: 'auth-enable', tokenKey: new Uint8Array(4) })],
   ['a permission without a type', command({ op: 'role-grant-permission', name: 'r', perm: { key: b('a'), rangeEnd: b('') } })],
   ['a member update whose peer URLs are no list', command({ op: 'member-update', nodeId: 'n', id: '1', peerUrls: 'http://x' })],
@@ -73,8 +73,8 @@ test('KV: every command the server builds decodes, nested txns included up to wh
     nested(40),
     { op: 'txn', compare: [{ result: 'EQUAL', target: 'VALUE', key: b('a'), rangeEnd: b(''), operand: b('1') }, { result: 'LESS', target: 'MOD', key: b('a'), rangeEnd: b(''), operand: 3 }], success: [], failure: [put('b', '2')] },
     { op: 'publish-member', name: 'm1', clientUrls: ['http://127.0.0.1:2379'], memberName: 'm1' },
-    { op: 'lease-grant', id: 5, ttlSeconds: 10 },
-    { op: 'lease-expire', id: 5, renewals: 0 },
+    { op: 'lease-grant', id: '5', ttlSeconds: 10 },
+    { op: 'lease-expire', id: '5', renewals: 0 },
     { op: 'auth-enable', tokenKey: new Uint8Array(32) },
     { op: 'auth-token-key', tokenKey: new Uint8Array(32) },
     { op: 'user-add', name: 'u', password: null },

@@ -10,7 +10,7 @@ const b = (s: string): Uint8Array => Buffer.from(s);
 const text = (u: Uint8Array): string => Buffer.from(u).toString();
 
 function put(key: string, value: string, extra: Partial<PutRequest> = {}): PutRequest {
-  return { op: 'put', key: b(key), value: b(value), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false, ...extra };
+  return { op: 'put', key: b(key), value: b(value), lease: '0', prevKv: false, ignoreValue: false, ignoreLease: false, ...extra };
 }
 function range(key: string, extra: Partial<Omit<RangeRequest, 'rangeEnd'>> & { end?: string } = {}): RangeRequest {
   const { end, ...rest } = extra;
@@ -112,7 +112,7 @@ test('put: prev_kv, ignore_value, ignore_lease, and a lease that does not exist'
   assert.equal(text(get(s, 'a').kvs[0]!.value), 'two');
   assert.equal(get(s, 'a').kvs[0]!.version, 3);
   assert.equal(kinds(() => s.execute(put('a', 'x', { ignoreValue: true }))), 'value-provided');
-  assert.equal(kinds(() => s.execute(put('a', 'x', { lease: 7 }))), 'lease-not-found');
+  assert.equal(kinds(() => s.execute(put('a', 'x', { lease: '7' }))), 'lease-not-found');
   assert.equal(kinds(() => s.execute(put('', 'x'))), 'empty-key');
 });
 

@@ -16,7 +16,7 @@ const HASH: PasswordHash = { algorithm: 'scrypt', n: 16384, r: 8, p: 1, salt: Bu
 const KEY = new Uint8Array(32).fill(7);
 
 function put(key: string, value: string): PutRequest {
-  return { op: 'put', key: b(key), value: b(value), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false };
+  return { op: 'put', key: b(key), value: b(value), lease: '0', prevKv: false, ignoreValue: false, ignoreLease: false };
 }
 
 /** What the size was before it was kept incrementally: a walk over every kept version. */

@@ -11,7 +11,7 @@ import { DEFAULT_KV_LIMITS, KvError, validateRequest, type KvErrorKind, type KvL
 
 const b = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 const put = (key: string, extra: { ignoreValue?: boolean; value?: string } = {}): TxnOp =>
-  ({ op: 'put', key: b(key), value: b(extra.value ?? 'v'), lease: 0, prevKv: false, ignoreValue: extra.ignoreValue ?? false, ignoreLease: false });
+  ({ op: 'put', key: b(key), value: b(extra.value ?? 'v'), lease: '0', prevKv: false, ignoreValue: extra.ignoreValue ?? false, ignoreLease: false });
 const del = (key: string, end = ''): TxnOp => ({ op: 'delete', key: b(key), rangeEnd: b(end), prevKv: false });
 const range = (key: string): TxnOp => ({
   op: 'range', key: b(key), rangeEnd: b(''), limit: 0, revision: 0, sortOrder: 'NONE', sortTarget: 'KEY',
@@ -60,7 +60,7 @@ function etcdCheckRequestOp(op: TxnOp, maxTxnOps: number): KvErrorKind | null {
     case 'put':
       if (op.key.length === 0) return 'empty-key';
       if (op.ignoreValue && op.value.length !== 0) return 'value-provided';
-      if (op.ignoreLease && op.lease !== 0) return 'lease-provided';
+      if (op.ignoreLease && op.lease !== '0') return 'lease-provided';
       return null;
     case 'txn': return etcdCheckTxnRequest(op, maxTxnOps);
   }

@@ -13,7 +13,7 @@ import { index } from '../../src/core/ids.js';
 
 const b = (s: string): Uint8Array => Buffer.from(s);
 const text = (u: Uint8Array): string => Buffer.from(u).toString();
-const put = (key: string, value: string, lease = 0): PutRequest =>
+const put = (key: string, value: string, lease = '0'): PutRequest =>
   ({ op: 'put', key: b(key), value: b(value), lease, prevKv: false, ignoreValue: false, ignoreLease: false });
 
 /** Take everything a watcher has, as (revision, key, type) triples, asserting revisions never go back. */
@@ -84,33 +84,33 @@ function apply(sm: KvStateMachine, request: KvRequest | LeaseRequest, seq: numbe
 test('leases: revoke deletes attached keys in one revision; an expiry decided before a renewal is void; snapshots keep leases', () => {
   const sm = new KvStateMachine();
   let seq = 1;
-  assert.equal(apply(sm, put('x', '1', 7), seq++).ok, false, 'a put naming an unknown lease is refused');
-  assert.equal(apply(sm, { op: 'lease-grant', id: 7, ttlSeconds: 5 }, seq++).ok, true);
-  assert.deepEqual(apply(sm, { op: 'lease-grant', id: 7, ttlSeconds: 5 }, seq++), { ok: false, error: 'lease-exists' });
-  apply(sm, put('x', '1', 7), seq++);
-  apply(sm, put('y', '1', 7), seq++);
+  assert.equal(apply(sm, put('x', '1', '7'), seq++).ok, false, 'a put naming an unknown lease is refused');
+  assert.equal(apply(sm, { op: 'lease-grant', id: '7', ttlSeconds: 5 }, seq++).ok, true);
+  assert.deepEqual(apply(sm, { op: 'lease-grant', id: '7', ttlSeconds: 5 }, seq++), { ok: false, error: 'lease-exists' });
+  apply(sm, put('x', '1', '7'), seq++);
+  apply(sm, put('y', '1', '7'), seq++);
   apply(sm, put('z', '1'), seq++);
-  assert.deepEqual(sm.leases.get(7)?.keys.map(text), ['x', 'y']);
+  assert.deepEqual(sm.leases.get('7')?.keys.map(text), ['x', 'y']);
   apply(sm, put('y', '2'), seq++); // moved off the lease
-  assert.deepEqual(sm.leases.get(7)?.keys.map(text), ['x']);
+  assert.deepEqual(sm.leases.get('7')?.keys.map(text), ['x']);
 
-  const renewalsSeen = sm.leases.get(7)!.renewals;
-  apply(sm, { op: 'lease-renew', id: 7 }, seq++);
-  const stale = apply(sm, { op: 'lease-expire', id: 7, renewals: renewalsSeen }, seq++);
+  const renewalsSeen = sm.leases.get('7')!.renewals;
+  apply(sm, { op: 'lease-renew', id: '7' }, seq++);
+  const stale = apply(sm, { op: 'lease-expire', id: '7', renewals: renewalsSeen }, seq++);
   assert.ok(stale.ok && 'applied' in stale.result && stale.result.applied === false, 'a renewal after the decision wins');
-  assert.ok(sm.leases.has(7));
+  assert.ok(sm.leases.has('7'));
 
   const copy = new KvStateMachine();
   copy.restore(sm.snapshot());
-  assert.deepEqual(copy.leases.get(7)?.keys.map(text), ['x'], 'attachments rebuilt from the snapshot');
+  assert.deepEqual(copy.leases.get('7')?.keys.map(text), ['x'], 'attachments rebuilt from the snapshot');
 
-  apply(sm, put('w', '1', 7), seq++);
+  apply(sm, put('w', '1', '7'), seq++);
   const before = sm.store.revision;
-  const revoked = apply(sm, { op: 'lease-revoke', id: 7 }, seq++);
+  const revoked = apply(sm, { op: 'lease-revoke', id: '7' }, seq++);
   assert.ok(revoked.ok);
   assert.equal(sm.store.revision, before + 1, 'all attached keys go in one revision');
-  assert.equal(sm.leases.has(7), false);
-  assert.deepEqual(apply(sm, { op: 'lease-renew', id: 7 }, seq++), { ok: false, error: 'lease-not-found' });
+  assert.equal(sm.leases.has('7'), false);
+  assert.deepEqual(apply(sm, { op: 'lease-renew', id: '7' }, seq++), { ok: false, error: 'lease-not-found' });
 });
 
 test('a snapshot installed under a live watcher: it catches up from the new history, or is cancelled if that was compacted', () => {

@@ -12,7 +12,7 @@ import type { Operation } from '../../check/history.js';
 import { pack, unpack } from '../../core/codec.js';
 import type { Random } from '../../core/prng.js';
 import type { StateMachine } from '../../core/replica.js';
-import { encodeKvCommand, KvStateMachine, type KvCommand, type KvOutcome } from '../../statemachine/mvcc/index.js';
+import { encodeKvCommand, KvStateMachine, NO_LEASE, type KvCommand, type KvOutcome, type LeaseRequest } from '../../statemachine/mvcc/index.js';
 import type { KvRequest, RangeRequest, TxnRequest } from '../../statemachine/mvcc/requests.js';
 import type { Workload, WorkloadOp } from './workload.js';
 
@@ -183,21 +183,23 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
     }
   }
 
-  private request(op: EtcdOp): KvRequest | { op: 'lease-grant'; id: number; ttlSeconds: number } | { op: 'lease-revoke'; id: number } {
+  private request(op: EtcdOp): KvRequest | Extract<LeaseRequest, { op: 'lease-grant' | 'lease-revoke' }> {
     const key = enc.encode(op.key);
+    // The state machine holds lease ids as text (statemachine/mvcc/lease-id.ts).
+    const lease = String(op.lease ?? 0);
     switch (op.f) {
       case 'get': return range(op.key);
-      case 'put': return { op: 'put', key, value: enc.encode(op.value ?? ''), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false };
-      case 'lease-put': return { op: 'put', key, value: enc.encode(op.value ?? ''), lease: op.lease ?? 0, prevKv: false, ignoreValue: false, ignoreLease: false };
+      case 'put': return { op: 'put', key, value: enc.encode(op.value ?? ''), lease: NO_LEASE, prevKv: false, ignoreValue: false, ignoreLease: false };
+      case 'lease-put': return { op: 'put', key, value: enc.encode(op.value ?? ''), lease, prevKv: false, ignoreValue: false, ignoreLease: false };
       case 'delete': return { op: 'delete', key, rangeEnd: EMPTY, prevKv: false };
       case 'cas': {
         const compare: TxnRequest['compare'] = op.expected === null || op.expected === undefined
           ? [{ result: 'EQUAL', target: 'VERSION', key, rangeEnd: EMPTY, operand: 0 }]
           : [{ result: 'EQUAL', target: 'VALUE', key, rangeEnd: EMPTY, operand: enc.encode(op.expected) }];
-        return { op: 'txn', compare, success: [{ op: 'put', key, value: enc.encode(op.value ?? ''), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false }], failure: [] };
+        return { op: 'txn', compare, success: [{ op: 'put', key, value: enc.encode(op.value ?? ''), lease: NO_LEASE, prevKv: false, ignoreValue: false, ignoreLease: false }], failure: [] };
       }
-      case 'lease-grant': return { op: 'lease-grant', id: op.lease ?? 0, ttlSeconds: LEASE_TTL_SECONDS };
-      case 'lease-revoke': return { op: 'lease-revoke', id: op.lease ?? 0 };
+      case 'lease-grant': return { op: 'lease-grant', id: lease, ttlSeconds: LEASE_TTL_SECONDS };
+      case 'lease-revoke': return { op: 'lease-revoke', id: lease };
     }
   }
 }

@@ -11,12 +11,16 @@
  * recursion with no bound). So the shape is checked here, field by field, before anything runs.
  *
  * Fields beyond the ones checked are ignored, as they were before this check existed.
+ *
+ * Lease ids are text (see lease-id.ts); a command written before they were holds a number, which
+ * is read as the same id and left in the decoded command as text, so what is applied has one shape.
  */
 import { unpack } from '../../core/codec.js';
 import { MIN_TOKEN_KEY_BYTES, type AuthRequest, type PermissionType } from './auth-store.js';
 import type { AlarmKind, ClusterRequest } from './cluster-state.js';
 import type { KvCommand } from './kv-state-machine.js';
 import type { LeaseRequest } from './leases.js';
+import { leaseIdOf, NO_LEASE } from './lease-id.js';
 import type { CompareResult, CompareTarget, SortOrder, SortTarget } from './requests.js';
 
 /**
@@ -51,6 +55,38 @@ const isCompareTarget = oneOf<CompareTarget>(['VERSION', 'CREATE', 'MOD', 'VALUE
 const isPermissionType = oneOf<PermissionType>(['READ', 'WRITE', 'READWRITE']);
 const isAlarmKind = oneOf<AlarmKind>(['NOSPACE', 'CORRUPT']);
 const isAlarmAction = oneOf<Extract<ClusterRequest, { op: 'alarm' }>['action']>(['activate', 'deactivate']);
+
+/**
+ * Whether `fields[name]` is a lease id (a grant's: non-zero); a number from an older command is
+ * replaced by its text. The decoded object is this decoder's own, so rewriting it is safe.
+ *
+ * A number is read as the code before ids were text read it. That code took a grant's id only as
+ * a positive safe integer; every other lease id (a put's lease, a compare's operand, a revoke,
+ * renew or expiry) as any number, and its server read int64s as doubles, so an id above 2^53 a
+ * client sent is in old logs as the double nearest to it (2^63 for ids near the top). Such a
+ * double names no lease (leases were granted below 2^53): it is kept as the int64 it is, 2^63 as
+ * the largest int64, which orders the same against every lease of that time. Refusing it would
+ * make a member replaying the old log skip a txn that members restored from a later snapshot
+ * applied.
+ */
+function isLeaseIdField(fields: Fields, name: string, grant = false): boolean {
+  const v = fields[name];
+  const id = typeof v !== 'number' ? leaseIdOf(v)
+    : grant ? (isPositiveInteger(v) ? String(v) : null)
+    : Number.isInteger(v) ? int64TextOfDouble(v) : null;
+  if (id === null || (grant && id === NO_LEASE)) return false;
+  (fields as Record<string, unknown>)[name] = id;
+  return true;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** An integral double as int64 text, clamped to the int64 range (a rounded int64 reaches 2^63 at most). */
+function int64TextOfDouble(v: number): string {
+  const n = BigInt(v);
+  return (n > INT64_MAX ? INT64_MAX : n < INT64_MIN ? INT64_MIN : n).toString();
+}
 
 /** The bytes as a command, or null when they are not one. Never throws. */
 export function decodeKvCommand(bytes: Uint8Array): KvCommand | null {
@@ -102,7 +138,7 @@ function isTxnOp(r: unknown, depth: number): boolean {
         && isNumber(r['minModRevision']) && isNumber(r['maxModRevision'])
         && isNumber(r['minCreateRevision']) && isNumber(r['maxCreateRevision']);
     case 'put':
-      return isBytes(r['key']) && isBytes(r['value']) && isNumber(r['lease'])
+      return isBytes(r['key']) && isBytes(r['value']) && isLeaseIdField(r, 'lease')
         && isBoolean(r['prevKv']) && isBoolean(r['ignoreValue']) && isBoolean(r['ignoreLease']);
     case 'delete':
       return isBytes(r['key']) && isBytes(r['rangeEnd']) && isBoolean(r['prevKv']);
@@ -122,7 +158,7 @@ function isCompare(c: unknown): boolean {
   if (!isFields(c)) return false;
   const target = c['target'];
   return isCompareResult(c['result']) && isCompareTarget(target) && isBytes(c['key']) && isBytes(c['rangeEnd'])
-    && (target === 'VALUE' ? isBytes(c['operand']) : isNumber(c['operand']));
+    && (target === 'VALUE' ? isBytes(c['operand']) : target === 'LEASE' ? isLeaseIdField(c, 'operand') : isNumber(c['operand']));
 }
 
 function isPasswordHash(p: unknown): boolean {
@@ -154,11 +190,11 @@ function authRequests(): { readonly [Op in AuthRequest['op']]: (r: Fields) => bo
 
 function leaseRequests(): { readonly [Op in LeaseRequest['op']]: (r: Fields) => boolean } {
   return {
-    // The lease table asserts a granted id is a positive safe integer (the server only picks such).
-    'lease-grant': (r) => isPositiveInteger(r['id']) && isSafeInteger(r['ttlSeconds']) && r['ttlSeconds'] >= 0,
-    'lease-revoke': (r) => isNumber(r['id']),
-    'lease-renew': (r) => isNumber(r['id']),
-    'lease-expire': (r) => isNumber(r['id']) && isNumber(r['renewals']),
+    // The lease table asserts a granted id is a non-zero int64 (the server only asks for such).
+    'lease-grant': (r) => isLeaseIdField(r, 'id', true) && isSafeInteger(r['ttlSeconds']) && r['ttlSeconds'] >= 0,
+    'lease-revoke': (r) => isLeaseIdField(r, 'id'),
+    'lease-renew': (r) => isLeaseIdField(r, 'id'),
+    'lease-expire': (r) => isLeaseIdField(r, 'id') && isNumber(r['renewals']),
   };
 }
 

@@ -3,6 +3,7 @@ export * from './kv-errors.js';
 export { VERSION_OVERHEAD_BYTES } from './key-index.js';
 export { MvccStore, type MvccEvent, type RevisionListener, type LeaseAttachments } from './store.js';
 export * from './leases.js';
+export * from './lease-id.js';
 export * from './watchers.js';
 export { DEFAULT_KV_LIMITS, validateFields, validateRequest, validateWrites, type KvLimits, type WorkMeter } from './validate.js';
 export { ClusterState, isClusterRequest, type AlarmKind, type AlarmRecord, type ClusterRequest, type ClusterResult, type MemberRecord, type MemberChangeContext } from './cluster-state.js';

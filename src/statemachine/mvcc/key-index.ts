@@ -6,6 +6,7 @@
  * the byte order etcd uses, and strings are cheap Map keys.
  */
 import { assert } from '../../core/assert.js';
+import type { LeaseId } from './lease-id.js';
 import type { Bytes } from './requests.js';
 
 /** One version of one key. `value === null` marks a deletion (a tombstone). */
@@ -17,7 +18,7 @@ export interface KeyRevision {
   readonly createRevision: number;
   readonly version: number;
   readonly value: Bytes | null;
-  readonly lease: number;
+  readonly lease: LeaseId;
 }
 
 export function keyString(key: Bytes): string {

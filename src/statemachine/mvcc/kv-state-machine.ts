@@ -16,6 +16,7 @@ import type { KeyRevision } from './key-index.js';
 import type { KvRequest, KvResult } from './requests.js';
 import { MvccStore } from './store.js';
 import { isLeaseRequest, LeaseTable, type LeaseRequest, type LeaseResult } from './leases.js';
+import { leaseIdOf, type LeaseId } from './lease-id.js';
 import { ClusterState, isClusterRequest, type ClusterRequest, type ClusterResult } from './cluster-state.js';
 import type { KvLimits } from './validate.js';
 import { decodeKvCommand } from './command-decoding.js';
@@ -92,7 +93,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
    */
   readonly leaseExpiryQuorum: number;
   /** Expiry votes not yet at the quorum: lease id → the renewal count voted on and who voted. */
-  private expiryVotes = new Map<number, { renewals: number; voters: Set<string> }>();
+  private expiryVotes = new Map<LeaseId, { renewals: number; voters: Set<string> }>();
 
   constructor(limits?: KvLimits, options: { readonly leaseExpiryQuorum?: number } = {}) {
     this.store = new MvccStore(limits);
@@ -247,30 +248,33 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   restore(data: Uint8Array): void {
     const snap = unpack(data) as {
       format: number; revision: number; compactRevision: number;
-      keys: [string, [number, number, number, number, Uint8Array | null, number][]][];
+      /** Lease ids are text; numbers in snapshots taken before they were (see lease-id.ts). */
+      keys: [string, [number, number, number, number, Uint8Array | null, LeaseId | number][]][];
       sessions: [string, number, [number, KvOutcome][]][];
       members: [string, string[]][];
       auth?: unknown;
       /** [id, ttlSeconds, renewals]; absent in snapshots taken before leases existed. */
-      leases?: [number, number, number][];
+      leases?: [LeaseId | number, number, number][];
       cluster?: unknown;
       memberNames?: [string, string][];
       /** [lease id, renewals, voters]: expiry votes short of the quorum (Byzantine protocols only). */
-      expiryVotes?: [number, number, string[]][];
+      expiryVotes?: [LeaseId | number, number, string[]][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
       key,
-      revs.map(([main, sub, createRevision, version, value, lease]) => ({ main, sub, createRevision, version, value, lease })),
+      revs.map(([main, sub, createRevision, version, value, lease]) => ({ main, sub, createRevision, version, value, lease: restoredLeaseId(lease) })),
     ]);
     this.store.restore({ revision: snap.revision, compactRevision: snap.compactRevision, keys });
-    this.leases.restore(snap.leases ?? [], this.store);
+    this.leases.restore((snap.leases ?? []).map(([id, ttlSeconds, renewals]) => [restoredLeaseId(id), ttlSeconds, renewals]), this.store);
     this.memberClientUrls = new Map(snap.members);
     this.auth.restore(snap.auth);
     this.cluster.fromSnapshot(snap.cluster);
     this.memberNames = new Map(snap.memberNames ?? []);
-    this.expiryVotes = new Map((snap.expiryVotes ?? []).map(([id, renewals, voters]) => [id, { renewals, voters: new Set(voters) }]));
-    this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [client, { lowestPending, results: new Map(results) }]));
+    this.expiryVotes = new Map((snap.expiryVotes ?? []).map(([id, renewals, voters]) => [restoredLeaseId(id), { renewals, voters: new Set(voters) }]));
+    this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [
+      client, { lowestPending, results: new Map(results.map(([seq, outcome]) => [seq, withTextLeaseIds(outcome) as KvOutcome])) },
+    ]));
   }
 
   private session(client: string): Session {
@@ -317,4 +321,31 @@ function writesData(req: KvRequest): boolean {
     case 'txn': return [...req.success, ...req.failure].some((op) => op.op === 'put' || (op.op === 'txn' && writesData(op)));
     default: return false;
   }
+}
+
+/** A lease id read from a snapshot: text, or a number from a snapshot taken before ids were text. */
+function restoredLeaseId(v: LeaseId | number): LeaseId {
+  const id = leaseIdOf(v);
+  assert(id !== null, () => `a snapshot names lease ${String(v)}, which is no int64`);
+  return id;
+}
+
+/**
+ * An answer kept for retries, from a snapshot taken before lease ids were text, with its lease ids
+ * as text (a key value's `lease`, a lease result's `id`): the answer the new code would have kept
+ * for the same command, so a member that restored the snapshot holds the same state as one that
+ * replayed the command. Answers already in text come back as they are.
+ */
+function withTextLeaseIds(v: unknown, field?: string): unknown {
+  if (typeof v === 'number') return field === 'lease' || field === 'lease-id' ? leaseIdOf(v) ?? v : v;
+  if (Array.isArray(v)) return v.some((x) => typeof x === 'object' && x !== null) ? v.map((x) => withTextLeaseIds(x)) : v;
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
+  const o = v as Record<string, unknown>;
+  const leaseResult = typeof o['op'] === 'string' && o['op'].startsWith('lease-');
+  let copy: Record<string, unknown> | null = null;
+  for (const [k, x] of Object.entries(o)) {
+    const y = withTextLeaseIds(x, leaseResult && k === 'id' ? 'lease-id' : k);
+    if (y !== x) (copy ??= { ...o })[k] = y;
+  }
+  return copy ?? o;
 }

@@ -8,6 +8,7 @@
 import { assert } from '../../core/assert.js';
 import { keyBytes } from './key-index.js';
 import { KvError } from './kv-errors.js';
+import { isLeaseId, NO_LEASE, type LeaseId } from './lease-id.js';
 import type { LeaseAttachments, MvccStore } from './store.js';
 
 /** Most leases that may exist at once; a grant beyond it is refused (deterministically). */
@@ -15,19 +16,19 @@ export const MAX_LEASES = 100_000;
 /** Longest TTL a lease may be granted, in seconds (etcd's MaxLeaseTTL). */
 export const MAX_LEASE_TTL_SECONDS = 9_000_000_000;
 
-export interface LeaseGrant { readonly op: 'lease-grant'; readonly id: number; readonly ttlSeconds: number }
-export interface LeaseRevoke { readonly op: 'lease-revoke'; readonly id: number }
+export interface LeaseGrant { readonly op: 'lease-grant'; readonly id: LeaseId; readonly ttlSeconds: number }
+export interface LeaseRevoke { readonly op: 'lease-revoke'; readonly id: LeaseId }
 /** A keep-alive: the lease's clock restarts on the leader when this is applied there. */
-export interface LeaseRenew { readonly op: 'lease-renew'; readonly id: number }
+export interface LeaseRenew { readonly op: 'lease-renew'; readonly id: LeaseId }
 /** The leader's decision that a lease ran out; void if the lease was renewed `renewals` times no more. */
-export interface LeaseExpire { readonly op: 'lease-expire'; readonly id: number; readonly renewals: number }
+export interface LeaseExpire { readonly op: 'lease-expire'; readonly id: LeaseId; readonly renewals: number }
 
 export type LeaseRequest = LeaseGrant | LeaseRevoke | LeaseRenew | LeaseExpire;
 
 export interface LeaseResult {
   readonly op: LeaseRequest['op'];
   readonly revision: number;
-  readonly id: number;
+  readonly id: LeaseId;
   readonly ttlSeconds: number;
   /** For `lease-expire`: false when a renewal came first and the lease lives on. */
   readonly applied: boolean;
@@ -36,7 +37,7 @@ export interface LeaseResult {
 /** What changed, for the member-local clock that times leases (not replicated). */
 export interface LeaseEvent {
   readonly kind: 'granted' | 'renewed' | 'removed';
-  readonly id: number;
+  readonly id: LeaseId;
   readonly ttlSeconds: number;
   readonly renewals: number;
 }
@@ -50,14 +51,14 @@ export function isLeaseResult(res: { readonly op: string }): res is LeaseResult 
 }
 
 interface Lease {
-  readonly id: number;
+  readonly id: LeaseId;
   readonly ttlSeconds: number;
   readonly keys: Set<string>;
   renewals: number;
 }
 
 export class LeaseTable implements LeaseAttachments {
-  private leases = new Map<number, Lease>();
+  private leases = new Map<LeaseId, Lease>();
   private listener: ((e: LeaseEvent) => void) | null = null;
 
   get size(): number {
@@ -69,32 +70,32 @@ export class LeaseTable implements LeaseAttachments {
     this.listener = listener;
   }
 
-  has(id: number): boolean {
+  has(id: LeaseId): boolean {
     return this.leases.has(id);
   }
 
-  attach(id: number, key: string): void {
+  attach(id: LeaseId, key: string): void {
     const lease = this.leases.get(id);
     assert(lease !== undefined, () => `attach to lease ${id}, which the store checked exists`);
     lease.keys.add(key);
   }
 
-  detach(id: number, key: string): void {
+  detach(id: LeaseId, key: string): void {
     this.leases.get(id)?.keys.delete(key);
   }
 
   /** Granted TTL and attached keys of a lease, or null. */
-  get(id: number): { ttlSeconds: number; keys: Buffer[]; renewals: number } | null {
+  get(id: LeaseId): { ttlSeconds: number; keys: Buffer[]; renewals: number } | null {
     const l = this.leases.get(id);
     return l === undefined ? null : { ttlSeconds: l.ttlSeconds, keys: [...l.keys].sort().map(keyBytes), renewals: l.renewals };
   }
 
-  ids(): number[] {
+  ids(): LeaseId[] {
     return [...this.leases.keys()];
   }
 
   /** Every lease with its TTL and renewal count, for the member-local clock. */
-  entries(): { id: number; ttlSeconds: number; renewals: number }[] {
+  entries(): { id: LeaseId; ttlSeconds: number; renewals: number }[] {
     return [...this.leases.values()].map((l) => ({ id: l.id, ttlSeconds: l.ttlSeconds, renewals: l.renewals }));
   }
 
@@ -105,7 +106,7 @@ export class LeaseTable implements LeaseAttachments {
         if (req.ttlSeconds > MAX_LEASE_TTL_SECONDS) throw new KvError('lease-ttl-too-large');
         if (this.leases.has(req.id)) throw new KvError('lease-exists');
         if (this.leases.size >= MAX_LEASES) throw new KvError('too-many-leases');
-        assert(req.id > 0 && Number.isSafeInteger(req.id), 'a granted lease id is a positive safe integer (checked by the server)');
+        assert(req.id !== NO_LEASE && isLeaseId(req.id), 'a granted lease id is a non-zero int64 (checked when the command was decoded)');
         this.leases.set(req.id, { id: req.id, ttlSeconds: req.ttlSeconds, keys: new Set(), renewals: 0 });
         this.listener?.({ kind: 'granted', id: req.id, ttlSeconds: req.ttlSeconds, renewals: 0 });
         return { op: req.op, revision: store.revision, id: req.id, ttlSeconds: req.ttlSeconds, applied: true };
@@ -134,12 +135,12 @@ export class LeaseTable implements LeaseAttachments {
     }
   }
 
-  snapshot(): [number, number, number][] {
+  snapshot(): [LeaseId, number, number][] {
     return [...this.leases.values()].map((l) => [l.id, l.ttlSeconds, l.renewals]);
   }
 
   /** Restore leases; attached keys are rebuilt from the store's latest values. */
-  restore(leases: readonly [number, number, number][], store: MvccStore): void {
+  restore(leases: readonly [LeaseId, number, number][], store: MvccStore): void {
     this.leases = new Map(leases.map(([id, ttlSeconds, renewals]) => [id, { id, ttlSeconds, renewals, keys: new Set<string>() }]));
     for (const [key, lease] of store.leasedKeys()) {
       const l = this.leases.get(lease);

@@ -1,12 +1,14 @@
 /**
  * The requests and results of the etcd-style MVCC key-value store, in quorate's own shape
  * (independent of gRPC). Keys and values are bytes; revisions are plain numbers (a store
- * would need 2^53 writes to outgrow them).
+ * would need 2^53 writes to outgrow them); lease ids are int64s as decimal text (see lease-id.ts).
  *
  * Range conventions, as etcd defines them: an empty `rangeEnd` means the single key `key`;
  * a `rangeEnd` of one zero byte means every key >= `key`; otherwise the half-open range
  * [key, rangeEnd). A `key` of one zero byte with `rangeEnd` of one zero byte is every key.
  */
+
+import type { LeaseId } from './lease-id.js';
 
 export type Bytes = Uint8Array;
 
@@ -36,7 +38,8 @@ export interface PutRequest {
   readonly op: 'put';
   readonly key: Bytes;
   readonly value: Bytes;
-  readonly lease: number;
+  /** NO_LEASE for none. */
+  readonly lease: LeaseId;
   readonly prevKv: boolean;
   /** Keep the current value (the key must exist). */
   readonly ignoreValue: boolean;
@@ -59,8 +62,8 @@ export interface Compare {
   readonly target: CompareTarget;
   readonly key: Bytes;
   readonly rangeEnd: Bytes;
-  /** The operand: a number for VERSION/CREATE/MOD/LEASE, bytes for VALUE. */
-  readonly operand: number | Bytes;
+  /** The operand: a number for VERSION/CREATE/MOD, a lease id for LEASE, bytes for VALUE. */
+  readonly operand: number | LeaseId | Bytes;
 }
 
 export interface TxnRequest {
@@ -86,7 +89,7 @@ export interface KeyValue {
   readonly modRevision: number;
   readonly version: number;
   readonly value: Bytes;
-  readonly lease: number;
+  readonly lease: LeaseId;
 }
 
 export interface RangeResult {

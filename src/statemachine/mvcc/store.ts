@@ -9,6 +9,7 @@
 import { assert } from '../../core/assert.js';
 import { KeyIndex, keyBytes, keyString, type KeyRevision } from './key-index.js';
 import { KvError } from './kv-errors.js';
+import { compareLeaseIds, NO_LEASE, type LeaseId } from './lease-id.js';
 import type {
   Bytes, Compare, CompactRequest, CompactResult, DeleteRangeRequest, DeleteRangeResult, KeyValue, KvRequest, KvResult,
   PutRequest, PutResult, RangeRequest, RangeResult, TxnOp, TxnOpResult, TxnRequest, TxnResult,
@@ -35,9 +36,9 @@ export interface MvccEvent {
 
 /** The leases keys may be attached to (kept beside the store; see leases.ts). */
 export interface LeaseAttachments {
-  has(lease: number): boolean;
-  attach(lease: number, key: string): void;
-  detach(lease: number, key: string): void;
+  has(lease: LeaseId): boolean;
+  attach(lease: LeaseId, key: string): void;
+  detach(lease: LeaseId, key: string): void;
 }
 
 /** Called after every write that changed something, with all the changes of that revision. */
@@ -159,10 +160,10 @@ export class MvccStore {
   }
 
   /** Every live key with a lease attached, and that lease (for rebuilding lease attachments). */
-  *leasedKeys(): IterableIterator<[string, number]> {
+  *leasedKeys(): IterableIterator<[string, LeaseId]> {
     for (const [key] of this.index.entries()) {
       const latest = this.index.latest(key);
-      if (latest !== null && latest.lease !== 0) yield [key, latest.lease];
+      if (latest !== null && latest.lease !== NO_LEASE) yield [key, latest.lease];
     }
   }
 
@@ -258,8 +259,8 @@ export class MvccStore {
     };
     this.index.append(key, next);
     ctx.keys.push(key);
-    if (prev !== null && prev.lease !== 0 && prev.lease !== next.lease) this.leases?.detach(prev.lease, key);
-    if (next.lease !== 0 && prev?.lease !== next.lease) this.leases?.attach(next.lease, key);
+    if (prev !== null && prev.lease !== NO_LEASE && prev.lease !== next.lease) this.leases?.detach(prev.lease, key);
+    if (next.lease !== NO_LEASE && prev?.lease !== next.lease) this.leases?.attach(next.lease, key);
     if (this.listeners.size > 0) ctx.events.push({ type: 'PUT', kv: toKeyValue(key, next), prevKv: prev === null ? null : toKeyValue(key, prev) });
     return { op: 'put', revision: ctx.main, prevKv: req.prevKv && prev !== null ? toKeyValue(key, prev) : null };
   }
@@ -280,9 +281,9 @@ export class MvccStore {
   private deleteOne(key: string, ctx: WriteContext): KeyRevision | null {
     const prev = this.index.latest(key);
     if (prev === null) return null;
-    this.index.append(key, { main: ctx.main, sub: ctx.sub++, createRevision: 0, version: 0, value: null, lease: 0 });
+    this.index.append(key, { main: ctx.main, sub: ctx.sub++, createRevision: 0, version: 0, value: null, lease: NO_LEASE });
     ctx.keys.push(key);
-    if (prev.lease !== 0) this.leases?.detach(prev.lease, key);
+    if (prev.lease !== NO_LEASE) this.leases?.detach(prev.lease, key);
     if (this.listeners.size > 0) ctx.events.push({ type: 'DELETE', kv: tombstone(key, ctx.main), prevKv: toKeyValue(key, prev) });
     return prev;
   }
@@ -313,7 +314,7 @@ export class MvccStore {
       if (op.op !== 'put') continue;
       const exists = this.index.latest(keyString(op.key)) !== null;
       if ((op.ignoreValue || op.ignoreLease) && !exists) throw new KvError('key-not-found');
-      if (!op.ignoreLease && op.lease !== 0 && !(this.leases?.has(op.lease) ?? false)) throw new KvError('lease-not-found');
+      if (!op.ignoreLease && op.lease !== NO_LEASE && !(this.leases?.has(op.lease) ?? false)) throw new KvError('lease-not-found');
     }
   }
 
@@ -369,7 +370,7 @@ export class MvccStore {
 }
 
 const EMPTY: Bytes = new Uint8Array(0);
-const ZERO_REVISION: KeyRevision = { main: 0, sub: 0, createRevision: 0, version: 0, value: EMPTY, lease: 0 };
+const ZERO_REVISION: KeyRevision = { main: 0, sub: 0, createRevision: 0, version: 0, value: EMPTY, lease: NO_LEASE };
 
 function toKeyValue(key: string, r: KeyRevision): KeyValue {
   assert(r.value !== null, 'a tombstone is not a key value');
@@ -407,7 +408,7 @@ function eventOf(key: string, revs: readonly KeyRevision[], i: number): MvccEven
 }
 
 function tombstone(key: string, revision: number): KeyValue {
-  return { key: keyBytes(key), createRevision: 0, modRevision: revision, version: 0, value: EMPTY, lease: 0 };
+  return { key: keyBytes(key), createRevision: 0, modRevision: revision, version: 0, value: EMPTY, lease: NO_LEASE };
 }
 
 function withRevision(result: TxnOpResult, revision: number): KvResult {
@@ -419,8 +420,10 @@ function compareTarget(c: Compare, r: KeyRevision): boolean {
   if (c.target === 'VALUE') {
     const operand = c.operand instanceof Uint8Array ? c.operand : EMPTY;
     order = Buffer.compare(r.value ?? EMPTY, operand);
+  } else if (c.target === 'LEASE') {
+    order = compareLeaseIds(r.lease, typeof c.operand === 'string' ? c.operand : NO_LEASE);
   } else {
-    const actual = c.target === 'VERSION' ? r.version : c.target === 'CREATE' ? r.createRevision : c.target === 'MOD' ? r.main : r.lease;
+    const actual = c.target === 'VERSION' ? r.version : c.target === 'CREATE' ? r.createRevision : r.main;
     const operand = typeof c.operand === 'number' ? c.operand : 0;
     order = Math.sign(actual - operand);
   }

@@ -7,6 +7,7 @@
  * txn-writes.ts), so the same request gets the same error as from etcd.
  */
 import { KvError } from './kv-errors.js';
+import { NO_LEASE } from './lease-id.js';
 import { checkTxnWrites, type WorkMeter } from './txn-writes.js';
 import type { KvRequest, TxnOp, TxnRequest } from './requests.js';
 
@@ -49,7 +50,7 @@ function checkFields(req: TxnOp, maxTxnOps: number): void {
     case 'put':
       if (req.key.byteLength === 0) throw new KvError('empty-key');
       if (req.ignoreValue && req.value.byteLength !== 0) throw new KvError('value-provided');
-      if (req.ignoreLease && req.lease !== 0) throw new KvError('lease-provided');
+      if (req.ignoreLease && req.lease !== NO_LEASE) throw new KvError('lease-provided');
       return;
     case 'txn':
       checkTxnFields(req, maxTxnOps);
