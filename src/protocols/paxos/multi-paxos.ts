@@ -665,10 +665,23 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.snapshotSends.delete(m.from);
       return;
     }
-    if (m.received < t.acked || m.received > t.sent) {
-      // It lost what it had (a restart), or names bytes never sent: start again from what it holds.
+    if (this.mutant === 'rewind-on-stale-ack' && (m.received < t.acked || m.received > t.sent)) {
       t.acked = Math.min(m.received, t.sent);
       t.sent = t.acked;
+      t.finalSent = false;
+    } else if (m.received > t.sent) {
+      // It holds more than we last sent from (we went back after a stale "nothing held"): go on from there.
+      t.acked = Math.min(m.received, t.data.byteLength);
+      t.sent = t.acked;
+      t.finalSent = false;
+    } else if (m.received < t.acked) {
+      // Behind what it acknowledged before: it holds nothing of this snapshot any more (it
+      // restarted, or started over) when it says 0; any other such number is an acknowledgement
+      // overtaken by a later one (reordered or duplicated). Going back for those would resend a
+      // window per stale acknowledgement, and each resent chunk draws another: a storm.
+      if (m.received !== 0) return;
+      t.acked = 0;
+      t.sent = 0;
       t.finalSent = false;
     } else {
       t.acked = m.received;

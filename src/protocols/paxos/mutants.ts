@@ -11,6 +11,7 @@ export const PAXOS_MUTANTS = [
   { name: 'unbounded-accept-batches', description: 'an Accept batch counts slots but not bytes: a batch of large values outgrows the transport\'s frame, is refused on every resend, and replication to that acceptor stalls for good' },
   { name: 'promise-carries-snapshot', description: 'an acceptor that compacted slots a new proposer does not know are chosen promises anyway and sends its whole snapshot in the Promise: a message with no byte bound, which a transport refuses once the state outgrows its frame' },
   { name: 'restart-transfer-on-compaction', description: 'a snapshot transfer under way starts over with the newest snapshot each time the leader compacts again: with a large state compacted often, a lagging acceptor never installs one' },
+  { name: 'rewind-on-stale-ack', description: 'a snapshot transfer goes back to whatever offset an acknowledgement names, also one overtaken by a later acknowledgement: with reordered or duplicated acknowledgements each resent window draws more, and the transfer becomes a message storm' },
   { name: 'unbounded-promises', description: 'a Promise carries every accepted slot in one message: after a backlog of large values it outgrows the transport\'s frame, is refused on every try, and no new leader is ever elected' },
 ] as const satisfies readonly MutantInfo[];
 
