@@ -41,7 +41,7 @@ import { currentMembers } from './member-context.js';
 import { parseUrl } from './cluster-config.js';
 import { askToJoin } from '../transport/index.js';
 import type { MemberContext } from './member-context.js';
-import type { PeerTls } from '../transport/index.js';
+import type { PeerCredentials, PeerTls } from '../transport/index.js';
 import { httpHandler, listenHttp, SharedClientPort } from './http-endpoints.js';
 import { ServerMetrics } from './metrics.js';
 import { unaryHandler } from './unary.js';
@@ -97,6 +97,8 @@ export interface EtcdServerOptions {
   readonly memberName?: string;
   /** Peer TLS material, for asking other members on their peer port. */
   readonly peerTls?: PeerTls | null;
+  /** The cluster secret (--peer-secret-file), proven when asking other members on their peer port. */
+  readonly peerSecret?: Uint8Array | null;
   /** Plain HTTP listeners for /health and /metrics (etcd --listen-metrics-urls). */
   readonly listenMetrics?: readonly { host: string; port: number }[];
   /** Called when this member applies its own removal from the cluster. */
@@ -229,7 +231,7 @@ export class EtcdServer {
       s.server.forceShutdown();
       throw err;
     }
-    s.detachMembership = attachMembershipRuntime(s.services, options.peerTls ?? null, () => options.onRemoved?.());
+    s.detachMembership = attachMembershipRuntime(s.services, s.peerCredentials(), () => options.onRemoved?.());
     s.publish();
     if (options.autoCompaction != null) s.startAutoCompaction(options.autoCompaction);
     if ((options.corruptCheckIntervalMs ?? 0) > 0) s.startCorruptionCheck(options.corruptCheckIntervalMs!);
@@ -278,14 +280,19 @@ export class EtcdServer {
     this.autoCompactor.start();
   }
 
+  /** What this member proves when it asks another on its peer port (join.ts). */
+  private peerCredentials(): PeerCredentials {
+    return { tls: this.options.peerTls ?? null, secret: this.options.peerSecret ?? null };
+  }
+
   private startCorruptionCheck(intervalMs: number): void {
     const { kv, node, logger } = this.options;
-    const peerTls = this.options.peerTls ?? null;
+    const credentials = this.peerCredentials();
     const peers = (): PeerToCheck[] => currentMembers(this.services)
       .filter((m) => m.nodeId !== this.services.selfNodeId && m.peerUrls.length > 0)
       .map((m) => ({
         memberId: m.id,
-        ask: async (revision: number) => hashAnswer(await askToJoin(parseUrl(m.peerUrls[0]!, 'peer URL'), { kind: 'hashkv', revision }, peerTls, CORRUPT_CHECK_QUERY_TIMEOUT_MS)),
+        ask: async (revision: number) => hashAnswer(await askToJoin(parseUrl(m.peerUrls[0]!, 'peer URL'), { kind: 'hashkv', revision }, credentials, CORRUPT_CHECK_QUERY_TIMEOUT_MS)),
       }));
     this.corruptionChecker = new CorruptionChecker(intervalMs, {
       setTimer: (ms, fn) => {

@@ -1,0 +1,120 @@
+/**
+ * The peer port's one-question connections (a joining member's query, the leader's hashkv query)
+ * under a cluster secret (issue 15): answered only to an asker that proved the secret; one
+ * without it, or with the wrong one, gets a typed UNAUTHENTICATED error, the refusal is counted
+ * and logged, and the listener goes on answering askers that hold the secret.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { packTransient, unpack } from '../../src/core/codec.js';
+import { QuorateError } from '../../src/core/errors.js';
+import { nodeId } from '../../src/core/ids.js';
+import { askToJoin, encodeFrame, FrameDecoder, JOIN_QUERY_MAGIC, PeerTransport, type PeerCredentials } from '../../src/transport/index.js';
+import { freshNonce, PEER_AUTH_MAGIC } from '../../src/transport/peer-secret.js';
+
+const SECRET = new TextEncoder().encode('the cluster secret, 32 bytes....');
+const OTHER = new TextEncoder().encode('not the cluster secret at all...');
+const NONE: PeerCredentials = { tls: null, secret: null };
+
+/** A listener with `secret` that answers every query with what it was asked; records its log. */
+async function listener(secret: Uint8Array | null) {
+  const asked: unknown[] = [];
+  const logged: string[] = [];
+  const t = await PeerTransport.start({
+    clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map(), secret, limits: { handshakeTimeoutMs: 1000 },
+    logger: (level, message) => logged.push(`${level} ${message}`),
+  }, () => {});
+  t.joinQueryHandler = (q) => {
+    asked.push(q);
+    const { kind, revision } = q as { kind?: unknown; revision?: unknown };
+    return kind === 'hashkv' ? { hash: 42, compactRevision: 0, revision } : { clusterId: 'c1', nodeId: 'd' };
+  };
+  return { t, asked, logged };
+}
+
+async function refusal(p: Promise<unknown>): Promise<QuorateError> {
+  const err = await p.then(() => assert.fail('answered'), (e: unknown) => e);
+  assert.ok(err instanceof QuorateError, String(err));
+  return err;
+}
+
+test('with a secret configured, a join or hashkv query without it is refused with UNAUTHENTICATED, counted and logged', { timeout: 20_000 }, async () => {
+  const l = await listener(SECRET);
+  try {
+    for (const query of [{ peerUrls: ['http://127.0.0.1:1'], name: 'd' }, { kind: 'hashkv', revision: 5 }]) {
+      const err = await refusal(askToJoin(l.t.address(), query, NONE, 5_000));
+      assert.equal(err.code, 'UNAUTHENTICATED');
+      assert.match(err.message, /--peer-secret-file/);
+    }
+    assert.equal(l.asked.length, 0, 'no query reached the handler');
+    assert.equal(l.t.stats().counters.authFailures, 2);
+    assert.equal(l.logged.filter((x) => x.startsWith('warn refused a join query')).length, 2);
+    // The listener keeps serving: an asker with the secret is answered.
+    assert.deepEqual(await askToJoin(l.t.address(), { kind: 'hashkv', revision: 5 }, { tls: null, secret: SECRET }, 5_000), { hash: 42, compactRevision: 0, revision: 5 });
+  } finally {
+    await l.t.close();
+  }
+});
+
+test('an asker with the wrong secret is refused before it sends its proof; the handler never runs', { timeout: 20_000 }, async () => {
+  const l = await listener(SECRET);
+  try {
+    const err = await refusal(askToJoin(l.t.address(), { kind: 'hashkv', revision: 5 }, { tls: null, secret: OTHER }, 5_000));
+    assert.equal(err.code, 'UNAUTHENTICATED');
+    assert.equal(l.asked.length, 0);
+  } finally {
+    await l.t.close();
+  }
+});
+
+test('a raw asker that answers the challenge with a wrong proof is refused with UNAUTHENTICATED and counted', { timeout: 20_000 }, async () => {
+  const l = await listener(SECRET);
+  try {
+    const { port } = l.t.address();
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    const decoder = new FrameDecoder(1 << 16);
+    const frames: unknown[] = [];
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => {
+      for (const f of decoder.push(chunk)) {
+        frames.push(unpack(f));
+        if (frames.length === 1) socket.write(encodeFrame(packTransient({ magic: PEER_AUTH_MAGIC, proof: freshNonce() })));
+      }
+    });
+    socket.write(encodeFrame(packTransient({ magic: JOIN_QUERY_MAGIC, kind: 'hashkv', revision: 1, nonce: freshNonce() })));
+    await closed;
+    assert.equal((frames[0] as { magic?: unknown }).magic, PEER_AUTH_MAGIC, 'challenged first');
+    assert.deepEqual(frames[1], { error: 'the asker did not prove the cluster secret', code: 'UNAUTHENTICATED' });
+    assert.equal(l.asked.length, 0);
+    assert.equal(l.t.stats().counters.authFailures, 1);
+  } finally {
+    await l.t.close();
+  }
+});
+
+test('askers holding the secret are answered, the join query and the hashkv query alike', { timeout: 20_000 }, async () => {
+  const l = await listener(SECRET);
+  try {
+    const credentials = { tls: null, secret: SECRET };
+    assert.deepEqual(await askToJoin(l.t.address(), { peerUrls: ['http://127.0.0.1:1'], name: 'd' }, credentials, 5_000), { clusterId: 'c1', nodeId: 'd' });
+    assert.deepEqual(await askToJoin(l.t.address(), { kind: 'hashkv', revision: 7 }, credentials, 5_000), { hash: 42, compactRevision: 0, revision: 7 });
+    assert.equal(l.asked.length, 2);
+    assert.equal(l.t.stats().counters.authFailures, 0);
+  } finally {
+    await l.t.close();
+  }
+});
+
+test('an asker with a secret refuses a listener that answers without proving one', { timeout: 20_000 }, async () => {
+  const l = await listener(null);
+  try {
+    const err = await refusal(askToJoin(l.t.address(), { kind: 'hashkv', revision: 5 }, { tls: null, secret: SECRET }, 5_000));
+    assert.equal(err.code, 'UNAUTHENTICATED');
+    // Without a secret on either side the query is answered, as before.
+    assert.deepEqual(await askToJoin(l.t.address(), { kind: 'hashkv', revision: 5 }, NONE, 5_000), { hash: 42, compactRevision: 0, revision: 5 });
+  } finally {
+    await l.t.close();
+  }
+});
