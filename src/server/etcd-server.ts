@@ -152,7 +152,7 @@ export class EtcdServer {
       retry: options.retry, logger: options.logger,
       header: () => this.header(this.options.kv.store.revision),
       requireAdmin: (metadata) => this.auth.requireAdmin(metadata),
-      propose: (request) => this.proposer.propose(request),
+      propose: (request) => this.counted(this.proposer.propose(request)),
     };
     this.quota = new BackendQuota(this.services, options.quotaBackendBytes === undefined || options.quotaBackendBytes <= 0 ? DEFAULT_QUOTA_BACKEND_BYTES : options.quotaBackendBytes);
     this.metrics = new ServerMetrics(this.services, this.quota);
@@ -189,12 +189,12 @@ export class EtcdServer {
       logger: options.logger,
       maxRequestBytes: this.limits.maxRequestBytes,
       header: (revision) => this.header(revision),
-      propose: (request) => this.proposer.propose(request),
+      propose: (request) => this.counted(this.proposer.propose(request)),
       readBarrier: () => withRetry(options.retry, (remainingMs) => options.node.readBarrier(remainingMs), () => !options.node.running),
       isStopped: () => this.stopped,
       asCaller: async (metadata) => {
         const user = await this.auth.userOf(metadata);
-        return { ...ctx, propose: (request) => this.proposer.propose(request, user), checkRead: (key, rangeEnd) => this.auth.checkRange(user, key, rangeEnd) };
+        return { ...ctx, propose: (request) => this.counted(this.proposer.propose(request, user)), checkRead: (key, rangeEnd) => this.auth.checkRange(user, key, rangeEnd) };
       },
       checkRead: (key, rangeEnd) => this.auth.checkRange(null, key, rangeEnd),
       watchPermission: async (metadata) => {
@@ -278,6 +278,23 @@ export class EtcdServer {
       log: (message, fields) => logger('info', message, fields),
     });
     this.autoCompactor.start();
+  }
+
+  /**
+   * A proposal of the services (Lock, Election, Lease, membership, alarms), counted in
+   * etcd_server_proposals_failed_total when it fails, as a KV write is (see write): a cleanup
+   * whose delete does not commit shows there, besides its log line.
+   */
+  private async counted(proposal: Promise<KvOutcome>): Promise<KvOutcome> {
+    let outcome: KvOutcome;
+    try {
+      outcome = await proposal;
+    } catch (err) {
+      this.metrics.proposalFailed();
+      throw err;
+    }
+    if (!outcome.ok) this.metrics.proposalFailed();
+    return outcome;
   }
 
   /** What this member proves when it asks another on its peer port (join.ts). */
