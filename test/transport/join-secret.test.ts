@@ -118,3 +118,32 @@ test('an asker with a secret refuses a listener that answers without proving one
     await l.t.close();
   }
 });
+
+test('an asker that never closes its end is disconnected at the handshake timeout, refused or answered, and counted once', { timeout: 20_000 }, async () => {
+  for (const secret of [SECRET, null]) {
+    const l = await listener(secret); // handshakeTimeoutMs: 1000
+    try {
+      const { port } = l.t.address();
+      // allowHalfOpen: this asker keeps its end open after the listener's answer.
+      const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      socket.on('error', () => {});
+      const decoder = new FrameDecoder(1 << 16);
+      const frames: unknown[] = [];
+      socket.on('data', (chunk: Buffer) => { for (const f of decoder.push(chunk)) frames.push(unpack(f)); });
+      socket.write(encodeFrame(packTransient({ magic: JOIN_QUERY_MAGIC, kind: 'hashkv', revision: 1 })));
+      // The listener's own sockets (private): its answered connection must be gone after the timeout.
+      const inbound = (l.t as unknown as { inbound: Set<unknown> }).inbound;
+      const deadline = Date.now() + 4_000;
+      while (Date.now() < deadline && (frames.length === 0 || inbound.size > 0)) await new Promise((r) => setTimeout(r, 100));
+      const wasClosed = inbound.size === 0;
+      socket.destroy();
+      assert.equal(frames.length, 1, 'one answer');
+      assert.ok(wasClosed, `the listener closed the connection (secret: ${secret !== null})`);
+      const c = l.t.stats().counters;
+      assert.equal(c.authFailures, secret === null ? 0 : 1);
+      assert.equal(c.handshakeFailures, 0);
+    } finally {
+      await l.t.close();
+    }
+  }
+});
