@@ -514,7 +514,12 @@ export class DurableStorage<H> {
   private fsynced(ms: number): void {
     this.statsData.fsyncs++;
     this.statsData.lastFsyncMs = ms;
-    this.onFsync(ms);
+    // An observer (a metric): whatever it throws must not stop the append or step it belongs to.
+    try {
+      this.onFsync(ms);
+    } catch (err) {
+      this.log(`onFsync threw (ignored): ${(err as Error).message}`);
+    }
   }
 
   private dirSyncStep(path: string): Step {
