@@ -159,9 +159,15 @@ export { kvRead };
  * the caller's). While the lease is kept alive the key keeps its place in line and will hold the
  * lock or the leadership when its turn comes, so the failure is never silent here: it is logged
  * with the key and lease (releaseClaim), counted in etcd_server_proposals_failed_total (the
- * server counts every failed proposal), and a caller still waiting for its answer gets its error
- * with the key it must Unlock (or whose lease it must revoke).
+ * server counts every failed proposal), and a caller still waiting for its answer gets its error,
+ * in etcd's exact words, with the key it must Unlock (or whose lease it must revoke) in the
+ * trailing metadata (LEFT_BEHIND_KEY_METADATA, LEFT_BEHIND_LEASE_METADATA).
  */
+/** Trailing metadata of a Lock or Campaign whose key was left behind (see awaitTurn): the key's bytes. */
+export const LEFT_BEHIND_KEY_METADATA = 'quorate-left-behind-key-bin';
+/** ... and its lease, in hex. */
+export const LEFT_BEHIND_LEASE_METADATA = 'quorate-left-behind-lease';
+
 export async function awaitTurn(
   ctx: ServiceContext, prefix: Buffer, key: Buffer, lease: number, claim: { readonly createRevision: number; readonly created: boolean },
   signal: AbortSignal, sessionExpired: () => Error,
@@ -172,8 +178,14 @@ export async function awaitTurn(
     if (!claim.created) throw err;
     const left = await releaseClaim(ctx, key, lease, err);
     if (left === null || signal.aborted) throw err;
+    // etcd's own message, unchanged: clients classify errors by its exact text (Go clientv3's
+    // rpctypes.Error maps "etcdserver: server stopped" and the like only on an exact match). The
+    // key left behind goes in the trailing metadata, besides the log line.
     const answer = serviceError(err);
-    throw grpcError(answer.code, `${answer.details}; the key ${key.toString('utf8')} was not deleted (${left.message}): it keeps its place until it is unlocked or lease ${lease.toString(16)} ends`);
+    const told = grpcError(answer.code, answer.details);
+    told.metadata.set(LEFT_BEHIND_KEY_METADATA, Buffer.from(key));
+    told.metadata.set(LEFT_BEHIND_LEASE_METADATA, lease.toString(16));
+    throw told;
   }
 }
 
