@@ -282,19 +282,20 @@ export class EtcdServer {
 
   /**
    * A proposal of the services (Lock, Election, Lease, membership, alarms), counted in
-   * etcd_server_proposals_failed_total when it fails, as a KV write is (see write): a cleanup
-   * whose delete does not commit shows there, besides its log line.
+   * etcd_server_proposals_failed_total when it does not commit (timed out, no leader, member
+   * stopped): a cleanup whose delete does not commit shows there, besides its log line. As in
+   * etcd (processInternalRaftRequestOnce), a proposal that committed and whose apply refused it
+   * (a revoke or keepalive of a lease that is gone, a lease id already taken) is not a failed
+   * proposal: it answers its caller, and counting it would raise etcd's HighNumberOfFailedProposals
+   * alert on ordinary client behaviour.
    */
   private async counted(proposal: Promise<KvOutcome>): Promise<KvOutcome> {
-    let outcome: KvOutcome;
     try {
-      outcome = await proposal;
+      return await proposal;
     } catch (err) {
       this.metrics.proposalFailed();
       throw err;
     }
-    if (!outcome.ok) this.metrics.proposalFailed();
-    return outcome;
   }
 
   /** What this member proves when it asks another on its peer port (join.ts). */

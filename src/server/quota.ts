@@ -48,9 +48,9 @@ export class BackendQuota {
     if (this.size() + requestBytes(request) <= this.quotaBytes) return;
     this.ctx.logger('warn', 'database space exceeded: raising the NOSPACE alarm', { size: this.size(), quotaBackendBytes: this.quotaBytes });
     // The write is refused with etcd's "database space exceeded" either way, as etcd's quota check
-    // answers whatever its alarm request returned; an alarm that did not commit is logged (once),
-    // counted (etcd_server_proposals_failed_total, see EtcdServer.counted) and raised by the next
-    // write over quota.
+    // answers whatever its alarm request returned; an alarm that did not commit (or was refused) is
+    // logged (once), counted in etcd_server_proposals_failed_total if it did not commit (see
+    // EtcdServer.counted), and raised by the next write over quota.
     const notRaised = (why: string): void => this.ctx.logger('warn', 'the NOSPACE alarm did not commit; the next write over quota raises it again', { error: why });
     this.raising ??= this.ctx.propose({ op: 'alarm', action: 'activate', memberId: this.ctx.selfMemberId, alarm: 'NOSPACE' })
       .then((outcome) => { if (!outcome.ok) notRaised(`refused: ${outcome.error}`); }, (err: unknown) => notRaised((err as Error).message))
