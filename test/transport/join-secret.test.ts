@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { packTransient, unpack } from '../../src/core/codec.js';
+import { pack, packTransient, unpack } from '../../src/core/codec.js';
 import { QuorateError } from '../../src/core/errors.js';
 import { nodeId } from '../../src/core/ids.js';
 import { askToJoin, encodeFrame, FrameDecoder, JOIN_QUERY_MAGIC, PeerTransport, type PeerCredentials } from '../../src/transport/index.js';
-import { freshNonce, PEER_AUTH_MAGIC } from '../../src/transport/peer-secret.js';
+import { freshNonce, joinProof, PEER_AUTH_MAGIC } from '../../src/transport/peer-secret.js';
 
 const SECRET = new TextEncoder().encode('the cluster secret, 32 bytes....');
 const OTHER = new TextEncoder().encode('not the cluster secret at all...');
@@ -145,5 +145,49 @@ test('an asker that never closes its end is disconnected at the handshake timeou
     } finally {
       await l.t.close();
     }
+  }
+});
+
+/** One raw join-query connection: sends `query`, then answers the challenge with `respond(challenge)`; the frames it got. */
+async function rawAsk(port: number, query: Uint8Array, respond: (challenge: { nonce: Uint8Array; proof: Uint8Array }) => Uint8Array): Promise<unknown[]> {
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  const decoder = new FrameDecoder(1 << 16);
+  const frames: unknown[] = [];
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('data', (chunk: Buffer) => {
+    for (const f of decoder.push(chunk)) {
+      frames.push(unpack(f));
+      if (frames.length === 1) socket.write(encodeFrame(respond(frames[0] as { nonce: Uint8Array; proof: Uint8Array })));
+    }
+  });
+  socket.write(encodeFrame(query));
+  await closed;
+  return frames;
+}
+
+test('a captured proof replayed on a new connection, or the listener\'s own challenge sent back, is refused', { timeout: 20_000 }, async () => {
+  const l = await listener(SECRET);
+  try {
+    const { port } = l.t.address();
+    const nonce = freshNonce();
+    const bytes = pack({ magic: JOIN_QUERY_MAGIC, kind: 'hashkv', revision: 1, nonce });
+    // The legitimate exchange, recorded: the asker's proof for this query, this nonce and that challenge.
+    let recorded: Uint8Array | null = null;
+    const ok = await rawAsk(port, bytes, (c) => {
+      recorded = pack({ magic: PEER_AUTH_MAGIC, proof: joinProof(SECRET, 'dialer', bytes, nonce, c.nonce) });
+      return recorded;
+    });
+    assert.deepEqual(ok[1], { hash: 42, compactRevision: 0, revision: 1 });
+    // Replayed: the same query bytes and nonce, the recorded answer; the listener's nonce is fresh.
+    const replayed = await rawAsk(port, bytes, () => recorded!);
+    assert.deepEqual(replayed[1], { error: 'the asker did not prove the cluster secret', code: 'UNAUTHENTICATED' });
+    // Reflected: the listener's own challenge (its listener-side proof) sent back as the answer.
+    const reflected = await rawAsk(port, bytes, (c) => pack({ magic: PEER_AUTH_MAGIC, nonce: c.nonce, proof: c.proof }));
+    assert.deepEqual(reflected[1], { error: 'the asker did not prove the cluster secret', code: 'UNAUTHENTICATED' });
+    assert.equal(l.asked.length, 1, 'only the legitimate query reached the handler');
+    assert.equal(l.t.stats().counters.authFailures, 2);
+  } finally {
+    await l.t.close();
   }
 });
