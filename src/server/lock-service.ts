@@ -183,6 +183,7 @@ export async function awaitTurn(
     // key left behind goes in the trailing metadata, besides the log line.
     const answer = serviceError(err);
     const told = grpcError(answer.code, answer.details);
+    told.metadata.merge(answer.metadata);
     told.metadata.set(LEFT_BEHIND_KEY_METADATA, Buffer.from(key));
     told.metadata.set(LEFT_BEHIND_LEASE_METADATA, lease.toString(16));
     throw told;
