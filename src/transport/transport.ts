@@ -428,15 +428,10 @@ export class PeerTransport<M extends Envelope> {
       if (peer !== null) this.counters.connectionsClosed++;
     });
     socket.on('error', (err) => this.log('debug', `connection from ${peer ?? socket.remoteAddress ?? '?'} failed`, { error: err.message }));
-    /** A join-query connection that was answered (or refused): it only waits for its asker to close. */
-    let joinDone = false;
     const timer = setTimeout(() => {
       if (peer === null) {
-        // An answered asker that keeps its end open is closed here, not counted again.
-        if (!joinDone) {
-          if (claimed !== null || join?.waiting === true) this.counters.authFailures++;
-          else this.counters.handshakeFailures++;
-        }
+        if (claimed !== null || join?.waiting === true) this.counters.authFailures++;
+        else this.counters.handshakeFailures++;
         socket.destroy();
       }
     }, this.limits.handshakeTimeoutMs);
@@ -449,9 +444,10 @@ export class PeerTransport<M extends Envelope> {
     };
     /** The end of a join-query connection: its answer, or (counted and logged) a refusal. */
     const joinStep = (step: Exclude<JoinStep, { kind: 'send' }>): void => {
-      // The timer stays: an asker that never closes its end (refused or not) must not keep the
-      // socket open for ever; it is destroyed at the handshake timeout.
-      joinDone = true;
+      clearTimeout(timer);
+      // An asker that never closes its end (refused or answered) must not keep the socket open
+      // for ever: it has another handshake timeout to read its answer and go.
+      setTimeout(() => socket.destroy(), this.limits.handshakeTimeoutMs).unref();
       if (step.kind === 'refuse') {
         this.counters.authFailures++;
         this.log('warn', `refused a join query from ${socket.remoteAddress ?? '?'}: ${step.why}`, { counter: 'authFailures' });
