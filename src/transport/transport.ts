@@ -432,6 +432,9 @@ export class PeerTransport<M extends Envelope> {
       if (peer === null) {
         if (claimed !== null || join?.waiting === true) this.counters.authFailures++;
         else this.counters.handshakeFailures++;
+        if (join?.waiting === true) {
+          this.log('warn', `refused a join query from ${socket.remoteAddress ?? '?'}: no answer to the challenge within ${this.limits.handshakeTimeoutMs} ms`, { counter: 'authFailures' });
+        }
         socket.destroy();
       }
     }, this.limits.handshakeTimeoutMs);

@@ -191,3 +191,20 @@ test('a captured proof replayed on a new connection, or the listener\'s own chal
     await l.t.close();
   }
 });
+
+test('an asker that never answers the challenge is disconnected at the handshake timeout, counted and logged', { timeout: 20_000 }, async () => {
+  const l = await listener(SECRET); // handshakeTimeoutMs: 1000
+  try {
+    const socket = connect({ host: '127.0.0.1', port: l.t.address().port });
+    socket.on('error', () => {});
+    socket.resume(); // reads (and drops) the challenge, so that the listener's close is seen
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(encodeFrame(pack({ magic: JOIN_QUERY_MAGIC, kind: 'hashkv', revision: 1, nonce: freshNonce() })));
+    await closed;
+    assert.equal(l.t.stats().counters.authFailures, 1);
+    assert.equal(l.logged.filter((x) => x.startsWith('warn refused a join query') && x.includes('no answer to the challenge')).length, 1, l.logged.join('\n'));
+    assert.equal(l.asked.length, 0);
+  } finally {
+    await l.t.close();
+  }
+});
