@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'FRAME_TOO_LARGE'
   | 'UNKNOWN_PEER'
   | 'WRONG_CLUSTER'
+  | 'UNAUTHENTICATED'
   | 'BAD_KEYS';
 
 export class QuorateError extends Error {

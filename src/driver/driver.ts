@@ -50,8 +50,6 @@ export interface DriverEvents<R> {
   leader?(status: ReplicaStatus): void;
   /** A membership change was applied here, or a snapshot installed (the configuration after it). */
   membership?(membership: Membership): void;
-  /** One Ready's write reached the storage and was fsynced, in this many seconds. */
-  walFsync?(seconds: number): void;
   /** One Ready's committed entries were applied to the state machine, in this many seconds. */
   applyBatch?(seconds: number, entries: number): void;
   /** A storage failure stopped the driver (the process should exit). */
@@ -154,11 +152,10 @@ export class Driver<R> {
   private entriesSinceSnapshot = 0;
   /** A Ready whose persist is being made durable; no other Ready is taken meanwhile. */
   private saving = false;
-  /** That Ready, whether it was applied and sent before its persist, and when the save began. */
+  /** That Ready, whether it was applied and sent before its persist. */
   private savingReady: Ready<Envelope, unknown> | null = null;
   private savingAppliedEarly = false;
   private savingSentEarly = false;
-  private savingSince = 0;
   private kicked = false;
   /** Readys handled so far (observers check invariants only after a step that handled one). */
   readies = 0;
@@ -522,7 +519,6 @@ export class Driver<R> {
     this.savingReady = rd;
     this.savingAppliedEarly = appliedEarly;
     this.savingSentEarly = sentEarly;
-    this.savingSince = this.clock.now();
     if (installs && this.mutant === 'apply-before-snapshot-persist') this.saveSnapshotApart(persist, this.saved$);
     else this.storage.save(persist, this.saved$);
   }
@@ -538,7 +534,6 @@ export class Driver<R> {
     this.saving = false;
     if (this.stopped) return;
     if (err !== null) return this.fail(err);
-    this.events.walFsync?.((this.clock.now() - this.savingSince) / 1000);
     // Finishing may answer reads (a lease read waiting for the first commit): on the time now.
     this.catchUpTicks();
     this.finish(rd, this.savingAppliedEarly, this.savingSentEarly);

@@ -70,7 +70,7 @@ export interface NodeEvents {
   fatal: [err: Error];
   /** A membership change entry was applied here (the configuration after it). */
   membership: [membership: Membership];
-  /** One Ready's write reached the WAL and was fsynced, in this many seconds. */
+  /** The storage completed one datasync of a WAL segment, in this many seconds (the fsync alone). */
   'wal-fsync': [seconds: number];
   /** One Ready's committed entries were applied to the state machine, in this many seconds. */
   'apply-batch': [seconds: number, entries: number];
@@ -117,8 +117,14 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   static async start<R>(o: ReplicatedNodeOptions<R>): Promise<ReplicatedNode<R>> {
     const log = o.logger ?? silentLogger;
     const timing = o.timing ?? DEFAULT_TIMING;
-    const storage = await openDurableStorage<unknown>(nodeFileSystem, join(o.dataDir, o.protocol.name), { logger: (msg: string) => log('warn', msg) });
+    // The node exists once its storage opened: the fsyncs of the opening itself go unreported.
+    let reportFsync: (ms: number) => void = () => {};
+    const storage = await openDurableStorage<unknown>(nodeFileSystem, join(o.dataDir, o.protocol.name), {
+      logger: (msg: string) => log('warn', msg),
+      onFsync: (ms) => reportFsync(ms),
+    });
     const node = new ReplicatedNode<R>(o, storage);
+    reportFsync = (ms) => node.emit('wal-fsync', ms / 1000);
     const voters = o.members.map((m) => m.id).filter((id) => !(o.learners ?? []).includes(id));
     let timestamps: ClientTimestamps | null = null;
     if (o.protocol.client.kind === 'quorum') {
@@ -173,7 +179,6 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
       events: {
         leader: (s) => node.emit('leader', s),
         membership: (m) => node.emit('membership', m),
-        walFsync: (s) => node.emit('wal-fsync', s),
         applyBatch: (s, n) => node.emit('apply-batch', s, n),
         fatal: (err) => {
           void node.stop();

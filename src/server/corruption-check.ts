@@ -72,7 +72,15 @@ export class CorruptionChecker {
     try {
       const revision = this.ports.revision();
       const mine = this.ports.localHash(revision);
-      const answers = await Promise.all(this.ports.peers().map(async (p) => ({ p, a: await p.ask(revision).catch((err: unknown) => ({ error: (err as Error).message })) })));
+      const answers = await Promise.all(this.ports.peers().map(async (p) => ({
+        p,
+        a: await p.ask(revision).catch((err: unknown) => {
+          // As etcd's "failed hash kv request": a member that cannot be asked (down, slow, or
+          // refusing this member's proof of the peer secret) is left out of this round, visibly.
+          this.ports.log('warn', 'corruption check: could not ask a member for its hash; it is left out of this round', { member: p.memberId, revision, error: (err as Error).message });
+          return { error: (err as Error).message };
+        }),
+      })));
       const alarmed = this.ports.alarmed();
       // Like-for-like answers, this member's own among them.
       const comparable: { memberId: string; hash: number }[] = [{ memberId: this.ports.selfMemberId(), hash: mine.hash }];

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { NO_LEASE, type KeyValue, type TxnResult } from '../statemachine/mvcc/index.js';
 import { pbKeyValue } from './convert.js';
 import { grpcError, kvError } from './grpc-errors.js';
-import { callSignal, claimKey, localRange, nextEvents, ownerKey, releaseClaim, respondAs, serviceError, waitDeletes } from './lock-service.js';
+import { awaitTurn, callSignal, claimKey, localRange, nextEvents, ownerKey, respondAs, serviceError } from './lock-service.js';
 import { kvWrite, op, prefixEnd, type ServiceContext } from './service-context.js';
 import { wireLeaseId, wireNumber, type WireInt } from './wire-ints.js';
 
@@ -54,12 +54,7 @@ export function electionHandlers(service: ServiceContext): grpc.UntypedServiceIm
       const leader = { name, key, rev: claim.createRevision, lease };
       // Campaigning again under the same lease keeps the candidacy and updates its value.
       if (!claim.created && !claim.value.equals(value)) await proclaim(ctx, leader, value);
-      try {
-        await waitDeletes(ctx, electionPrefix(name), key, claim.createRevision, signal, () => kvError('lease-not-found'));
-      } catch (err) {
-        if (claim.created) await releaseClaim(ctx, key);
-        throw err;
-      }
+      await awaitTurn(ctx, electionPrefix(name), key, lease, claim, signal, () => kvError('lease-not-found'));
       return { header: ctx.header(ctx.kv.store.revision), leader };
     }),
 

@@ -42,7 +42,7 @@ import { currentMembers } from './member-context.js';
 import { parseUrl } from './cluster-config.js';
 import { askToJoin } from '../transport/index.js';
 import type { MemberContext } from './member-context.js';
-import type { PeerTls } from '../transport/index.js';
+import type { PeerCredentials, PeerTls } from '../transport/index.js';
 import { httpHandler, listenHttp, SharedClientPort } from './http-endpoints.js';
 import { ServerMetrics } from './metrics.js';
 import { unaryHandler } from './unary.js';
@@ -98,6 +98,8 @@ export interface EtcdServerOptions {
   readonly memberName?: string;
   /** Peer TLS material, for asking other members on their peer port. */
   readonly peerTls?: PeerTls | null;
+  /** The cluster secret (--peer-secret-file), proven when asking other members on their peer port. */
+  readonly peerSecret?: Uint8Array | null;
   /** Plain HTTP listeners for /health and /metrics (etcd --listen-metrics-urls). */
   readonly listenMetrics?: readonly { host: string; port: number }[];
   /** Called when this member applies its own removal from the cluster. */
@@ -151,7 +153,7 @@ export class EtcdServer {
       retry: options.retry, logger: options.logger,
       header: () => this.header(this.options.kv.store.revision),
       requireAdmin: (metadata) => this.auth.requireAdmin(metadata),
-      propose: (request) => this.proposer.propose(request),
+      propose: (request) => this.counted(this.proposer.propose(request)),
     };
     this.quota = new BackendQuota(this.services, options.quotaBackendBytes === undefined || options.quotaBackendBytes <= 0 ? DEFAULT_QUOTA_BACKEND_BYTES : options.quotaBackendBytes);
     this.metrics = new ServerMetrics(this.services, this.quota);
@@ -188,12 +190,12 @@ export class EtcdServer {
       logger: options.logger,
       maxRequestBytes: this.limits.maxRequestBytes,
       header: (revision) => this.header(revision),
-      propose: (request) => this.proposer.propose(request),
+      propose: (request) => this.counted(this.proposer.propose(request)),
       readBarrier: () => withRetry(options.retry, (remainingMs) => options.node.readBarrier(remainingMs), () => !options.node.running),
       isStopped: () => this.stopped,
       asCaller: async (metadata) => {
         const user = await this.auth.userOf(metadata);
-        return { ...ctx, propose: (request) => this.proposer.propose(request, user), checkRead: (key, rangeEnd) => this.auth.checkRange(user, key, rangeEnd) };
+        return { ...ctx, propose: (request) => this.counted(this.proposer.propose(request, user)), checkRead: (key, rangeEnd) => this.auth.checkRange(user, key, rangeEnd) };
       },
       checkRead: (key, rangeEnd) => this.auth.checkRange(null, key, rangeEnd),
       watchPermission: async (metadata) => {
@@ -230,7 +232,7 @@ export class EtcdServer {
       s.server.forceShutdown();
       throw err;
     }
-    s.detachMembership = attachMembershipRuntime(s.services, options.peerTls ?? null, () => options.onRemoved?.());
+    s.detachMembership = attachMembershipRuntime(s.services, s.peerCredentials(), () => options.onRemoved?.());
     s.publish();
     if (options.autoCompaction != null) s.startAutoCompaction(options.autoCompaction);
     if ((options.corruptCheckIntervalMs ?? 0) > 0) s.startCorruptionCheck(options.corruptCheckIntervalMs!);
@@ -279,14 +281,37 @@ export class EtcdServer {
     this.autoCompactor.start();
   }
 
+  /**
+   * A proposal of the services (Lock, Election, Lease, membership, alarms), counted in
+   * etcd_server_proposals_failed_total when it does not commit (timed out, no leader, member
+   * stopped): a cleanup whose delete does not commit shows there, besides its log line. As in
+   * etcd (processInternalRaftRequestOnce), a proposal that committed and whose apply refused it
+   * (a revoke or keepalive of a lease that is gone, a lease id already taken) is not a failed
+   * proposal: it answers its caller, and counting it would raise etcd's HighNumberOfFailedProposals
+   * alert on ordinary client behaviour.
+   */
+  private async counted(proposal: Promise<KvOutcome>): Promise<KvOutcome> {
+    try {
+      return await proposal;
+    } catch (err) {
+      this.metrics.proposalFailed();
+      throw err;
+    }
+  }
+
+  /** What this member proves when it asks another on its peer port (join.ts). */
+  private peerCredentials(): PeerCredentials {
+    return { tls: this.options.peerTls ?? null, secret: this.options.peerSecret ?? null };
+  }
+
   private startCorruptionCheck(intervalMs: number): void {
     const { kv, node, logger } = this.options;
-    const peerTls = this.options.peerTls ?? null;
+    const credentials = this.peerCredentials();
     const peers = (): PeerToCheck[] => currentMembers(this.services)
       .filter((m) => m.nodeId !== this.services.selfNodeId && m.peerUrls.length > 0)
       .map((m) => ({
         memberId: m.id,
-        ask: async (revision: number) => hashAnswer(await askToJoin(parseUrl(m.peerUrls[0]!, 'peer URL'), { kind: 'hashkv', revision }, peerTls, CORRUPT_CHECK_QUERY_TIMEOUT_MS)),
+        ask: async (revision: number) => hashAnswer(await askToJoin(parseUrl(m.peerUrls[0]!, 'peer URL'), { kind: 'hashkv', revision }, credentials, CORRUPT_CHECK_QUERY_TIMEOUT_MS)),
       }));
     this.corruptionChecker = new CorruptionChecker(intervalMs, {
       setTimer: (ms, fn) => {

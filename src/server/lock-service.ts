@@ -136,14 +136,8 @@ export function lockHandlers(service: ServiceContext): grpc.UntypedServiceImplem
       if (lease === NO_LEASE) throw kvError('lease-not-found');
       const key = ownerKey(name, lease);
       const claim = await claimKey(ctx, key, EMPTY, lease);
-      try {
-        await waitDeletes(ctx, Buffer.concat([name, Buffer.from('/')]), key, claim.createRevision, signal,
-          () => grpcError(grpc.status.UNKNOWN, 'mutex: session is expired'));
-      } catch (err) {
-        // The caller gave up (or its lease ran out): leave no key behind to block others.
-        if (claim.created) await releaseClaim(ctx, key);
-        throw err;
-      }
+      await awaitTurn(ctx, Buffer.concat([name, Buffer.from('/')]), key, lease, claim, signal,
+        () => grpcError(grpc.status.UNKNOWN, 'mutex: session is expired'));
       return { header: ctx.header(ctx.kv.store.revision), key };
     }),
     Unlock: respondAs(service, async (ctx, req: { key?: Buffer }) => {
@@ -156,14 +150,59 @@ export function lockHandlers(service: ServiceContext): grpc.UntypedServiceImplem
 export { kvRead };
 
 /**
- * Delete a claim its caller gave up on, so that it blocks nobody. If the delete does not commit
- * the key stays until its lease ends (it is always attached to one): logged, not thrown, since
- * the caller is being answered with the reason it gave up.
+ * Wait until `key` (claimed under `lease`, see claimKey) is the oldest under `prefix`. If the wait
+ * fails (the caller went away, its lease ran out, the member stopped) a key this call created is
+ * deleted, so that it blocks nobody.
+ *
+ * If that delete does not commit either, the key stays until its lease ends, as in etcd (its
+ * v3lock and v3election run the concurrency package, which deletes the key on a failed wait and
+ * ignores the delete's error; the server never revokes the caller's lease, whose keepalives are
+ * the caller's). While the lease is kept alive the key keeps its place in line and will hold the
+ * lock or the leadership when its turn comes, so the failure is never silent here: it is logged
+ * with the key and lease (releaseClaim), counted in etcd_server_proposals_failed_total (the
+ * server counts every failed proposal), and a caller still waiting for its answer gets its error,
+ * in etcd's exact words, with the key it must Unlock (or whose lease it must revoke) in the
+ * trailing metadata (LEFT_BEHIND_KEY_METADATA, LEFT_BEHIND_LEASE_METADATA).
  */
-export async function releaseClaim(ctx: ServiceContext, key: Buffer): Promise<void> {
+/** Trailing metadata of a Lock or Campaign whose key was left behind (see awaitTurn): the key's bytes. */
+export const LEFT_BEHIND_KEY_METADATA = 'quorate-left-behind-key-bin';
+/** ... and its lease, in hex. */
+export const LEFT_BEHIND_LEASE_METADATA = 'quorate-left-behind-lease';
+
+export async function awaitTurn(
+  ctx: ServiceContext, prefix: Buffer, key: Buffer, lease: number, claim: { readonly createRevision: number; readonly created: boolean },
+  signal: AbortSignal, sessionExpired: () => Error,
+): Promise<void> {
+  try {
+    await waitDeletes(ctx, prefix, key, claim.createRevision, signal, sessionExpired);
+  } catch (err) {
+    if (!claim.created) throw err;
+    const left = await releaseClaim(ctx, key, lease, err);
+    if (left === null || signal.aborted) throw err;
+    // etcd's own message, unchanged: clients classify errors by its exact text (Go clientv3's
+    // rpctypes.Error maps "etcdserver: server stopped" and the like only on an exact match). The
+    // key left behind goes in the trailing metadata, besides the log line.
+    const answer = serviceError(err);
+    const told = grpcError(answer.code, answer.details);
+    told.metadata.merge(answer.metadata);
+    told.metadata.set(LEFT_BEHIND_KEY_METADATA, Buffer.from(key));
+    told.metadata.set(LEFT_BEHIND_LEASE_METADATA, lease.toString(16));
+    throw told;
+  }
+}
+
+/**
+ * Delete a claim its caller gave up on (`why`). Answers null once deleted, else the delete's
+ * error, logged: the key stays until its lease ends (it is always attached to one).
+ */
+async function releaseClaim(ctx: ServiceContext, key: Buffer, lease: number, why: unknown): Promise<Error | null> {
   try {
     await kvWrite(ctx, op.del(key));
+    return null;
   } catch (err) {
-    ctx.logger('warn', 'an abandoned lock or election key was not deleted; it goes with its lease', { key: key.toString('utf8'), error: (err as Error).message });
+    ctx.logger('warn', 'an abandoned lock or election key was not deleted; it stays until it is unlocked or its lease ends', {
+      key: key.toString('utf8'), lease: lease.toString(16), gaveUpOn: (why as Error).message, error: (err as Error).message,
+    });
+    return err as Error;
   }
 }

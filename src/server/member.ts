@@ -23,7 +23,7 @@ import { CryptoAuthenticator, deriveKeys, type CryptoKeys } from '../node/crypto
 import { pack } from '../core/codec.js';
 import { KvStateMachine, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { clusterId, loadOrCreateIdentity, parseInitialCluster, parseUrl, type ClusterIdentity, type MemberConfig } from './cluster-config.js';
-import { askToJoin, peerSecretFromFile, type PeerTls as JoinTls } from '../transport/index.js';
+import { askToJoin, peerSecretFromFile, type PeerCredentials } from '../transport/index.js';
 import type { JoinAnswer } from './membership-runtime.js';
 import { access } from 'node:fs/promises';
 import { EtcdServer, type ClientTls } from './etcd-server.js';
@@ -120,7 +120,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
   const peerTls = o.peerTls === null ? null : await loadPeerTls(o.peerTls);
   const peerSecret = o.peerSecretFile === undefined ? null : await loadPeerSecret(o.peerSecretFile);
   const fromFlags: ClusterIdentity = o.initialClusterState === 'existing' && !(await hasIdentity(o.dataDir))
-    ? await identityFromRunningCluster(o.name, self.peerUrls, members.filter((m) => m.name !== o.name), peerTls, o.logger)
+    ? await identityFromRunningCluster(o.name, self.peerUrls, members.filter((m) => m.name !== o.name), { tls: peerTls, secret: peerSecret }, o.logger)
     : { format: 1, name: o.name, clusterId: clusterId(members, o.initialClusterToken), token: o.initialClusterToken, members };
   const { identity, created } = await loadOrCreateIdentity(o.dataDir, fromFlags);
   const selfNodeId = identity.nodeId ?? o.name;
@@ -182,6 +182,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       ...(o.corruptCheckIntervalMs === undefined ? {} : { corruptCheckIntervalMs: o.corruptCheckIntervalMs }),
       memberName: o.name,
       peerTls,
+      peerSecret,
       listenMetrics: (o.listenMetricsUrls ?? []).map((u) => {
         const l = parseUrl(u, '--listen-metrics-urls');
         if (l.scheme !== 'http') throw new QuorateError('INVALID_ARGUMENT', '--listen-metrics-urls: only http:// is supported');
@@ -278,7 +279,7 @@ async function hasIdentity(dataDir: string): Promise<boolean> {
  * running members (their peer URLs are in --initial-cluster) which cluster this is and which
  * member id MemberAdd gave these peer URLs.
  */
-async function identityFromRunningCluster(name: string, peerUrls: readonly string[], others: readonly MemberConfig[], tls: JoinTls | null, log: Logger): Promise<ClusterIdentity> {
+async function identityFromRunningCluster(name: string, peerUrls: readonly string[], others: readonly MemberConfig[], credentials: PeerCredentials, log: Logger): Promise<ClusterIdentity> {
   if (others.length === 0) throw new QuorateError('INVALID_ARGUMENT', '--initial-cluster-state existing: --initial-cluster must name the running members too');
   const deadline = Date.now() + JOIN_TIMEOUT_MS;
   let lastError = 'no running member answered';
@@ -287,7 +288,7 @@ async function identityFromRunningCluster(name: string, peerUrls: readonly strin
       const url = m.peerUrls[0];
       if (url === undefined) continue;
       try {
-        const answer = await askToJoin(parseUrl(url, '--initial-cluster'), { peerUrls: [...peerUrls], name }, tls, JOIN_QUERY_TIMEOUT_MS) as Partial<JoinAnswer> & { error?: string };
+        const answer = await askToJoin(parseUrl(url, '--initial-cluster'), { peerUrls: [...peerUrls], name }, credentials, JOIN_QUERY_TIMEOUT_MS) as Partial<JoinAnswer> & { error?: string };
         if (typeof answer.error === 'string') {
           lastError = `${m.name}: ${answer.error}`;
           continue;

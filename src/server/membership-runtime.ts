@@ -16,7 +16,7 @@ export const REMOVED_CHECK_INTERVAL_MS = 2_000;
 /** A member that applied its own removal stops this much later. */
 export const REMOVED_STOP_DELAY_MS = 1_000;
 import { QuorateError } from '../core/errors.js';
-import { askToJoin, type PeerTls } from '../transport/index.js';
+import { askToJoin, type PeerCredentials } from '../transport/index.js';
 import { nodeId } from '../core/ids.js';
 import { parseUrl } from './cluster-config.js';
 import { currentMembers, type MemberContext } from './member-context.js';
@@ -35,7 +35,7 @@ export interface JoinAnswer {
   readonly learners: readonly string[];
 }
 
-export function attachMembershipRuntime(ctx: MemberContext, peerTls: PeerTls | null, onRemoved: () => void): () => void {
+export function attachMembershipRuntime(ctx: MemberContext, credentials: PeerCredentials, onRemoved: () => void): () => void {
   let removed = false;
   const stop = (): void => {
     if (removed) return;
@@ -63,8 +63,12 @@ export function attachMembershipRuntime(ctx: MemberContext, peerTls: PeerTls | n
     const other = others[Math.floor(Math.random() * others.length)];
     if (other === undefined || self === undefined) return;
     asking = true;
-    askToJoin(parseUrl(other.peerUrls[0] ?? '', 'peer URL'), { peerUrls: [...self.peerUrls], memberId: ctx.selfMemberId }, peerTls, REMOVED_CHECK_INTERVAL_MS)
-      .then((answer) => { if ((answer as { removed?: unknown }).removed === true) stop(); }, () => {})
+    askToJoin(parseUrl(other.peerUrls[0] ?? '', 'peer URL'), { peerUrls: [...self.peerUrls], memberId: ctx.selfMemberId }, credentials, REMOVED_CHECK_INTERVAL_MS)
+      .then((answer) => { if ((answer as { removed?: unknown }).removed === true) stop(); }, (err: unknown) => {
+        // Asked again at the next interval; a refused proof of the secret is a misconfiguration worth a warning.
+        const refused = err instanceof QuorateError && err.code === 'UNAUTHENTICATED';
+        ctx.logger(refused ? 'warn' : 'debug', 'could not ask another member whether this one is still in the cluster', { member: other.id, error: (err as Error).message });
+      })
       .finally(() => { asking = false; });
   };
   const timer = setInterval(checkRemoved, REMOVED_CHECK_INTERVAL_MS);

@@ -6,8 +6,12 @@
  * - etcd_server_has_leader, etcd_server_is_leader, etcd_server_is_learner, etcd_server_leader_changes_seen_total;
  * - etcd_server_proposals_committed_total / _applied_total: the protocol's commit and applied index;
  *   etcd_server_proposals_pending: proposals waiting for their result on this member;
- *   etcd_server_proposals_failed_total: client writes answered with an error;
- * - etcd_disk_wal_fsync_duration_seconds: one Ready's WAL write + fsync (group commit);
+ *   etcd_server_proposals_failed_total: client writes answered with an error, and the services'
+ *   own proposals that did not commit (a lock key not deleted, an alarm not raised: see
+ *   EtcdServer.counted; one that committed and was refused at apply is not counted, as in etcd);
+ * - etcd_disk_wal_fsync_duration_seconds: each datasync of a WAL segment, timed by the storage
+ *   layer itself (one per group commit, and those of segment rotations and log compactions), so
+ *   it is filled under every protocol: whatever persists through the node's WAL is counted;
  * - etcd_disk_backend_commit_duration_seconds: applying one batch of committed entries to the
  *   in-memory MVCC store (quorate's backend; its durable form is the WAL and snapshots);
  * - etcd_mvcc_db_total_size_in_bytes / _in_use_in_bytes: see quota.ts;

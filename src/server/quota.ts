@@ -21,7 +21,8 @@ export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
  * so Status, /metrics and every write's quota check read them in O(1) instead of walking the store.
  */
 export class BackendQuota {
-  private raising: Promise<unknown> | null = null;
+  /** The NOSPACE alarm being proposed (writes over quota meanwhile wait for the same one). */
+  private raising: Promise<void> | null = null;
 
   constructor(private readonly ctx: MemberContext, readonly quotaBytes: number) {}
 
@@ -46,10 +47,15 @@ export class BackendQuota {
     if (this.ctx.kv.cluster.hasAlarm('NOSPACE')) throw kvError('no-space');
     if (this.size() + requestBytes(request) <= this.quotaBytes) return;
     this.ctx.logger('warn', 'database space exceeded: raising the NOSPACE alarm', { size: this.size(), quotaBackendBytes: this.quotaBytes });
+    // The write is refused with etcd's "database space exceeded" either way, as etcd's quota check
+    // answers whatever its alarm request returned; an alarm that did not commit (or was refused) is
+    // logged (once), counted in etcd_server_proposals_failed_total if it did not commit (see
+    // EtcdServer.counted), and raised by the next write over quota.
+    const notRaised = (why: string): void => this.ctx.logger('warn', 'the NOSPACE alarm did not commit; the next write over quota raises it again', { error: why });
     this.raising ??= this.ctx.propose({ op: 'alarm', action: 'activate', memberId: this.ctx.selfMemberId, alarm: 'NOSPACE' })
+      .then((outcome) => { if (!outcome.ok) notRaised(`refused: ${outcome.error}`); }, (err: unknown) => notRaised((err as Error).message))
       .finally(() => { this.raising = null; });
-    // The write is refused either way; an alarm that did not commit is raised again by the next one.
-    await this.raising.catch((err: unknown) => this.ctx.logger('warn', 'the NOSPACE alarm did not commit; the next write over quota raises it again', { error: (err as Error).message }));
+    await this.raising;
     throw kvError('no-space');
   }
 

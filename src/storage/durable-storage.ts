@@ -60,8 +60,14 @@ export interface StorageOptions {
   /** The entries of one save are split into records of about this many bytes. */
   readonly entriesRecordBytes?: number;
   readonly logger?: (message: string) => void;
-  /** The clock behind stats().lastFsyncMs (only there); the simulator passes its virtual one. */
+  /** The clock behind stats().lastFsyncMs and onFsync; the simulator passes its virtual one. */
   readonly nowMs?: () => number;
+  /**
+   * Called after every completed datasync of a WAL segment with its duration in ms (what etcd's
+   * etcd_disk_wal_fsync_duration_seconds measures: the fsync alone, not the write before it nor
+   * the jobs queued ahead of it).
+   */
+  readonly onFsync?: (ms: number) => void;
   /** Test-only: one of STORAGE_MUTANTS (mutants.ts). */
   readonly mutant?: string;
 }
@@ -162,6 +168,7 @@ export class DurableStorage<H> {
   private readonly o: Limits;
   private readonly log: (m: string) => void;
   private readonly nowMs: () => number;
+  private readonly onFsync: (ms: number) => void;
   private readonly mutant: StorageMutant | null;
   private readonly statsData: StorageStats = { segments: 0, fsyncs: 0, saves: 0, bytesWritten: 0, lastFsyncMs: 0, dirFsyncs: 0, repairs: [] };
 
@@ -171,6 +178,7 @@ export class DurableStorage<H> {
     assert(this.o.snapshotChunkBytes <= MAX_SNAPSHOT_CHUNK_BYTES, () => `snapshotChunkBytes=${this.o.snapshotChunkBytes} over ${MAX_SNAPSHOT_CHUNK_BYTES}`);
     this.log = options.logger ?? (() => {});
     this.nowMs = options.nowMs ?? (() => performance.now());
+    this.onFsync = options.onFsync ?? (() => {});
     if (options.mutant !== undefined) assertKnownStorageMutant(options.mutant);
     this.mutant = options.mutant ?? null;
     this.walDir = join(dir, 'wal');
@@ -443,10 +451,7 @@ export class DurableStorage<H> {
     const a = this.appending;
     assert(a !== null, 'an append is being synced');
     if (err !== null && this.mutant === 'retry-failed-fsync' && this.fd !== null) return this.fs.datasync(this.fd, this.appendSynced$);
-    if (err === null) {
-      this.statsData.fsyncs++;
-      this.statsData.lastFsyncMs = this.nowMs() - a.syncStartedMs;
-    }
+    if (err === null) this.fsynced(this.nowMs() - a.syncStartedMs);
     this.endAppend(err);
   };
 
@@ -500,13 +505,21 @@ export class DurableStorage<H> {
       const t0 = this.nowMs();
       this.fs.datasync(fd, (err) => {
         if (err !== null && this.mutant === 'retry-failed-fsync') return this.datasyncSegmentStep()(next);
-        if (err === null) {
-          this.statsData.fsyncs++;
-          this.statsData.lastFsyncMs = this.nowMs() - t0;
-        }
+        if (err === null) this.fsynced(this.nowMs() - t0);
         next(err);
       });
     };
+  }
+
+  private fsynced(ms: number): void {
+    this.statsData.fsyncs++;
+    this.statsData.lastFsyncMs = ms;
+    // An observer (a metric): whatever it throws must not stop the append or step it belongs to.
+    try {
+      this.onFsync(ms);
+    } catch (err) {
+      this.log(`onFsync threw (ignored): ${(err as Error).message}`);
+    }
   }
 
   private dirSyncStep(path: string): Step {

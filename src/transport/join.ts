@@ -1,48 +1,163 @@
 /**
- * A joining member's one question to a running member, on the peer port: "here are my peer URLs;
- * which cluster is this, which member am I, and who else is in it?" (etcd asks the same over its
- * peer HTTP API when a member starts with --initial-cluster-state existing). One frame each way,
- * then the connection closes; the answer is whatever the running member's handler returns.
+ * A question to a running member on its peer port, outside any peer connection: a joining
+ * member's "here are my peer URLs; which cluster is this, which member am I, and who else is in
+ * it?" (etcd asks the same over its peer HTTP API when a member starts with
+ * --initial-cluster-state existing), a removed member's "am I still in?", and the leader's
+ * corruption check (`kind: 'hashkv'`). One query, one answer, then the connection closes.
+ *
+ * With a cluster secret (--peer-secret-file) a query is answered only once its asker proved the
+ * secret, by the same challenge and response as a peer connection's handshake (peer-secret.ts):
+ *
+ *   asker    → listener   query { ..., nonce: N_a }
+ *   listener → asker      challenge { nonce: N_l, proof: HMAC(secret, listener | query | N_a | N_l) }
+ *   asker    → listener   answer { proof: HMAC(secret, dialer | query | N_a | N_l) }
+ *   listener → asker      the query's answer
+ *
+ * A listener without the secret configured answers at once, as before. An asker the listener
+ * cannot verify gets `{ error, code: 'UNAUTHENTICATED' }`, which askToJoin throws as a typed error.
  */
 import { connect } from 'node:net';
 import { connect as connectTls } from 'node:tls';
-import { packTransient, unpack } from '../core/codec.js';
+import { pack, packTransient, unpack } from '../core/codec.js';
 import { QuorateError } from '../core/errors.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
-import { JOIN_QUERY_MAGIC, type PeerAddress, type PeerTls } from './transport.js';
+import { freshNonce, isNonce, joinProof, PEER_AUTH_MAGIC, proofMatches } from './peer-secret.js';
+import type { PeerAddress, PeerTls } from './transport.js';
+
+/** First frame of a connection that asks a question rather than talks (see above). */
+export const JOIN_QUERY_MAGIC = 'QRT1-JOIN';
 
 /** Largest answer accepted (a member list is small). */
 export const MAX_JOIN_ANSWER_BYTES = 1024 * 1024;
 
-export function askToJoin(address: PeerAddress, query: Record<string, unknown>, tls: PeerTls | null, timeoutMs: number): Promise<unknown> {
+/** How an asker reaches the peer port: its TLS identity and the cluster secret, when configured. */
+export interface PeerCredentials {
+  readonly tls: PeerTls | null;
+  readonly secret: Uint8Array | null;
+}
+
+interface Challenge { readonly magic: typeof PEER_AUTH_MAGIC; readonly nonce?: unknown; readonly proof?: unknown }
+
+function isChallenge(v: unknown): v is Challenge {
+  return typeof v === 'object' && v !== null && (v as { magic?: unknown }).magic === PEER_AUTH_MAGIC;
+}
+
+function unauthenticated(message: string): QuorateError {
+  return new QuorateError('UNAUTHENTICATED', message);
+}
+
+export function askToJoin(address: PeerAddress, query: Record<string, unknown>, credentials: PeerCredentials, timeoutMs: number): Promise<unknown> {
+  const { tls, secret } = credentials;
+  const where = `${address.host}:${address.port}`;
   return new Promise((resolve, reject) => {
     const socket = tls === null
       ? connect({ host: address.host, port: address.port })
       : connectTls({ host: address.host, port: address.port, cert: tls.cert, key: tls.key, ca: tls.ca });
     const decoder = new FrameDecoder(MAX_JOIN_ANSWER_BYTES);
+    const nonce = secret === null ? null : freshNonce();
+    // Its own copy (pack, not packTransient): both proofs cover these bytes, after other encodings ran.
+    const sent = pack({ ...query, magic: JOIN_QUERY_MAGIC, ...(nonce === null ? {} : { nonce }) });
+    /** With a secret: set once the listener proved it and this asker answered the challenge. */
+    let proven = false;
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new QuorateError('TIMEOUT', `no answer from ${address.host}:${address.port} within ${timeoutMs} ms`));
+      reject(new QuorateError('TIMEOUT', `no answer from ${where} within ${timeoutMs} ms`));
     }, timeoutMs);
-    const fail = (err: Error): void => {
+    const settle = (err: Error | null, answer?: unknown): void => {
       clearTimeout(timer);
       socket.destroy();
-      reject(err);
+      if (err !== null) reject(err);
+      else resolve(answer);
     };
-    socket.once(tls === null ? 'connect' : 'secureConnect', () => socket.write(encodeFrame(packTransient({ ...query, magic: JOIN_QUERY_MAGIC }))));
-    socket.on('error', fail);
+    const onFrame = (frame: Uint8Array): boolean => {
+      const value = unpack(frame);
+      if (secret !== null && nonce !== null && !proven) {
+        if (!isChallenge(value) || !isNonce(value.nonce)) {
+          settle(unauthenticated(`${where} answered without proving the cluster secret (is --peer-secret-file configured on every member?)`));
+          return true;
+        }
+        if (!proofMatches(value.proof, joinProof(secret, 'listener', sent, nonce, value.nonce))) {
+          settle(unauthenticated(`${where} did not prove the cluster secret (is --peer-secret-file the same on every member?)`));
+          return true;
+        }
+        proven = true;
+        socket.write(encodeFrame(packTransient({ magic: PEER_AUTH_MAGIC, proof: joinProof(secret, 'dialer', sent, nonce, value.nonce) })));
+        return false;
+      }
+      const refused = value as { error?: unknown; code?: unknown };
+      if (typeof refused === 'object' && refused !== null && refused.code === 'UNAUTHENTICATED' && typeof refused.error === 'string') {
+        settle(unauthenticated(`${where}: ${refused.error}`));
+      } else {
+        settle(null, value);
+      }
+      return true;
+    };
+    socket.once(tls === null ? 'connect' : 'secureConnect', () => socket.write(encodeFrame(sent)));
+    socket.on('error', (err) => settle(err));
     socket.on('data', (chunk: Buffer) => {
       try {
-        const frames = decoder.push(chunk);
-        const first = frames[0];
-        if (first === undefined) return;
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(unpack(first));
+        for (const frame of decoder.push(chunk)) if (onFrame(frame)) return;
       } catch (err) {
-        fail(err as Error);
+        settle(err as Error);
       }
     });
-    socket.on('close', () => fail(new QuorateError('UNAVAILABLE', `${address.host}:${address.port} closed the connection without answering`)));
+    socket.on('close', () => settle(new QuorateError('UNAVAILABLE', `${where} closed the connection without answering`)));
   });
+}
+
+/** What the listener does with a frame of a join-query connection. */
+export type JoinStep =
+  | { readonly kind: 'send'; readonly frame: Uint8Array }
+  | { readonly kind: 'answer'; readonly frame: Uint8Array }
+  | { readonly kind: 'refuse'; readonly frame: Uint8Array; readonly why: string };
+
+/**
+ * The listener's side of one join-query connection: `first` is the query frame (already known to
+ * carry JOIN_QUERY_MAGIC), `next` each later frame. `answer` runs only on a query whose asker
+ * proved the secret (or on any query when no secret is configured).
+ */
+export class JoinListener {
+  /** With a secret: the query waiting for its asker's proof, and what that proof must be. */
+  private query: unknown = null;
+  private expected: Buffer | null = null;
+
+  constructor(private readonly secret: Uint8Array | null, private readonly answer: (query: unknown) => unknown) {}
+
+  /** A challenge was sent and its answer has not come. */
+  get waiting(): boolean {
+    return this.expected !== null;
+  }
+
+  first(frame: Uint8Array, query: unknown): JoinStep {
+    if (this.secret === null) return this.answered(query);
+    const nonce = (query as { nonce?: unknown }).nonce;
+    if (!isNonce(nonce)) return refusal('the query offered no proof of the cluster secret; this member requires it (--peer-secret-file)');
+    const mine = freshNonce();
+    this.query = query;
+    this.expected = joinProof(this.secret, 'dialer', frame, nonce, mine);
+    const challenge = { magic: PEER_AUTH_MAGIC, nonce: mine, proof: joinProof(this.secret, 'listener', frame, nonce, mine) };
+    return { kind: 'send', frame: encodeFrame(packTransient(challenge)) };
+  }
+
+  /** The asker's answer to the challenge (only while `waiting`). */
+  next(value: unknown): Exclude<JoinStep, { kind: 'send' }> {
+    const expected = this.expected;
+    this.expected = null;
+    if (expected === null || !isChallenge(value) || !proofMatches(value.proof, expected)) return refusal('the asker did not prove the cluster secret');
+    return this.answered(this.query);
+  }
+
+  private answered(query: unknown): Exclude<JoinStep, { kind: 'send' }> {
+    let answer: unknown;
+    try {
+      answer = this.answer(query);
+    } catch (err) {
+      answer = { error: (err as Error).message };
+    }
+    return { kind: 'answer', frame: encodeFrame(packTransient(answer)) };
+  }
+}
+
+function refusal(why: string): Exclude<JoinStep, { kind: 'send' }> {
+  return { kind: 'refuse', why, frame: encodeFrame(packTransient({ error: why, code: 'UNAUTHENTICATED' })) };
 }

@@ -24,6 +24,8 @@ export const MIN_PEER_SECRET_BYTES = 16;
 export const MAX_HANDSHAKE_FRAME_BYTES = 1024;
 /** Marks the challenge and the answer frames. */
 export const PEER_AUTH_MAGIC = 'QRT1-AUTH';
+/** Inside a join query's proofs, so that no peer connection's proof is one (and the reverse). */
+export const JOIN_AUTH_MAGIC = 'QRT1-JOIN-AUTH';
 
 export type PeerRole = 'dialer' | 'listener';
 
@@ -35,10 +37,24 @@ export function freshNonce(): Buffer {
 export function peerProof(
   secret: Uint8Array, role: PeerRole, clusterId: string, prover: string, verifier: string, dialerNonce: Uint8Array, listenerNonce: Uint8Array,
 ): Buffer {
+  return proof(secret, [PEER_AUTH_MAGIC, role, clusterId, prover, verifier], dialerNonce, listenerNonce);
+}
+
+/**
+ * What a side of a join query (join.ts) proves: the same challenge and response as a peer
+ * connection's, with the query's own bytes in place of the member ids (a joining member has no
+ * id yet, and the leader's hashkv query needs none), so a proof is good for one query only: the
+ * listener answers the query the proof covers, and a query altered in flight is refused.
+ */
+export function joinProof(secret: Uint8Array, role: PeerRole, query: Uint8Array, dialerNonce: Uint8Array, listenerNonce: Uint8Array): Buffer {
+  return proof(secret, [JOIN_AUTH_MAGIC, role, query], dialerNonce, listenerNonce);
+}
+
+function proof(secret: Uint8Array, parts: readonly (string | Uint8Array)[], dialerNonce: Uint8Array, listenerNonce: Uint8Array): Buffer {
   const mac = createHmac('sha256', secret);
   // Every part length-prefixed: no two different tuples hash the same bytes.
-  for (const part of [PEER_AUTH_MAGIC, role, clusterId, prover, verifier]) {
-    const bytes = Buffer.from(part, 'utf8');
+  for (const part of parts) {
+    const bytes = typeof part === 'string' ? Buffer.from(part, 'utf8') : part;
     const len = Buffer.allocUnsafe(4);
     len.writeUInt32BE(bytes.length, 0);
     mac.update(len).update(bytes);

@@ -21,6 +21,7 @@ import { pack, packTransient, unpack } from '../core/codec.js';
 import type { NodeId } from '../core/ids.js';
 import type { Envelope } from '../core/replica.js';
 import { encodeFrame, FrameDecoder, FrameTooLarge } from './frame.js';
+import { JOIN_QUERY_MAGIC, JoinListener, type JoinStep } from './join.js';
 import { freshNonce, isNonce, MAX_HANDSHAKE_FRAME_BYTES, MIN_PEER_SECRET_BYTES, PEER_AUTH_MAGIC, peerProof, proofMatches } from './peer-secret.js';
 
 export interface PeerAddress {
@@ -80,9 +81,6 @@ export interface PeerTls {
   readonly key: Buffer;
   readonly ca: Buffer;
 }
-
-/** First frame of a connection that asks to join rather than to talk (see join.ts). */
-export const JOIN_QUERY_MAGIC = 'QRT1-JOIN';
 
 interface Handshake {
   readonly magic: 'QRT1';
@@ -423,6 +421,8 @@ export class PeerTransport<M extends Envelope> {
     let peer: NodeId | null = null;
     /** With a secret: the member the hello named, and what its answer must prove, until it does. */
     let claimed: { readonly id: NodeId; readonly expected: Buffer } | null = null;
+    /** A connection that opened with a join query (join.ts): it gets one answer, never a peer. */
+    let join: JoinListener | null = null;
     socket.on('close', () => {
       this.inbound.delete(socket);
       if (peer !== null) this.counters.connectionsClosed++;
@@ -430,8 +430,11 @@ export class PeerTransport<M extends Envelope> {
     socket.on('error', (err) => this.log('debug', `connection from ${peer ?? socket.remoteAddress ?? '?'} failed`, { error: err.message }));
     const timer = setTimeout(() => {
       if (peer === null) {
-        if (claimed !== null) this.counters.authFailures++;
+        if (claimed !== null || join?.waiting === true) this.counters.authFailures++;
         else this.counters.handshakeFailures++;
+        if (join?.waiting === true) {
+          this.log('warn', `refused a join query from ${socket.remoteAddress ?? '?'}: no answer to the challenge within ${this.limits.handshakeTimeoutMs} ms`, { counter: 'authFailures' });
+        }
         socket.destroy();
       }
     }, this.limits.handshakeTimeoutMs);
@@ -441,6 +444,18 @@ export class PeerTransport<M extends Envelope> {
       const who = peer === null ? (socket.remoteAddress ?? '?') : `peer ${peer} (${socket.remoteAddress ?? '?'})`;
       this.log('warn', `closed the connection from ${who}: ${why}`, { counter });
       socket.destroy();
+    };
+    /** The end of a join-query connection: its answer, or (counted and logged) a refusal. */
+    const joinStep = (step: Exclude<JoinStep, { kind: 'send' }>): void => {
+      clearTimeout(timer);
+      // An asker that never closes its end (refused or answered) must not keep the socket open
+      // for ever: it has another handshake timeout to read its answer and go.
+      setTimeout(() => socket.destroy(), this.limits.handshakeTimeoutMs).unref();
+      if (step.kind === 'refuse') {
+        this.counters.authFailures++;
+        this.log('warn', `refused a join query from ${socket.remoteAddress ?? '?'}: ${step.why}`, { counter: 'authFailures' });
+      }
+      socket.end(step.frame);
     };
     socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
@@ -467,18 +482,18 @@ export class PeerTransport<M extends Envelope> {
           clearTimeout(timer);
           continue;
         }
+        if (join !== null) return join.waiting ? joinStep(join.next(value)) : undefined;
         if (peer === null) {
           const q = value as { magic?: unknown };
-          if (typeof q === 'object' && q !== null && q.magic === JOIN_QUERY_MAGIC && this.joinQueryHandler !== null) {
-            clearTimeout(timer);
-            let answer: unknown;
-            try {
-              answer = this.joinQueryHandler(value);
-            } catch (err) {
-              answer = { error: (err as Error).message };
+          const handler = this.joinQueryHandler;
+          if (typeof q === 'object' && q !== null && q.magic === JOIN_QUERY_MAGIC && handler !== null) {
+            join = new JoinListener(this.secret, handler);
+            const step = join.first(f, value);
+            if (step.kind === 'send') {
+              socket.write(step.frame);
+              continue;
             }
-            socket.end(encodeFrame(packTransient(answer)));
-            return;
+            return joinStep(step);
           }
           const h = value as Partial<Handshake>;
           if (typeof h !== 'object' || h === null || h.magic !== 'QRT1') return refuse('handshakeFailures', 'no handshake');

@@ -18,6 +18,7 @@ import { errorOf, freePort } from './process-cluster.js';
 
 function fakes(peerAnswers: Record<string, HashAnswer | { error: string } | 'hang'>, mine: HashAnswer, leading = true) {
   const raised: string[] = [];
+  const logged: { level: string; message: string; fields: Record<string, unknown> }[] = [];
   const alarmed = new Set<string>();
   const peers: PeerToCheck[] = Object.entries(peerAnswers).map(([memberId, a]) => ({
     memberId,
@@ -32,9 +33,9 @@ function fakes(peerAnswers: Record<string, HashAnswer | { error: string } | 'han
     selfMemberId: () => 'self',
     alarmed: () => alarmed,
     raise: async (id) => { raised.push(id); alarmed.add(id); },
-    log: () => {},
+    log: (level, message, fields) => logged.push({ level, message, fields }),
   });
-  return { c, raised };
+  return { c, raised, logged };
 }
 
 test('the check raises CORRUPT only for a member whose hash differs at the same compaction point, once', async () => {
@@ -68,6 +69,16 @@ test('with no majority on another hash, the hash of the leader is the reference'
   const { c, raised } = fakes({ '1': { hash: 8, compactRevision: 3 }, '2': 'hang' }, { hash: 7, compactRevision: 3 });
   await c.check();
   assert.deepEqual(raised, ['1']);
+});
+
+test('a member that cannot be asked (down, or refusing this member\'s proof of the peer secret) is logged, not silently skipped', async () => {
+  const { c, raised, logged } = fakes({ '1': { hash: 7, compactRevision: 3 }, '2': 'hang' }, { hash: 7, compactRevision: 3 });
+  await c.check();
+  assert.deepEqual(raised, []);
+  const line = logged.find((l) => l.level === 'warn' && /could not ask a member/.test(l.message));
+  assert.ok(line !== undefined, JSON.stringify(logged));
+  assert.equal(line.fields['member'], '2');
+  assert.match(String(line.fields['error']), /no answer within/);
 });
 
 test('a member that does not lead does not check', async () => {

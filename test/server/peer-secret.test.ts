@@ -1,14 +1,18 @@
 /**
  * `quorate serve --peer-secret-file`: three member processes sharing a secret elect a leader and
- * serve a put; a peer that opens the peer port without the secret is disconnected at its hello.
+ * serve a put; a peer that opens the peer port without the secret is disconnected at its hello;
+ * the peer port's one-question connections (hashkv, join) are answered only to askers that prove
+ * the secret, and a new member holding it joins.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack } from '../../src/core/codec.js';
+import { QuorateError } from '../../src/core/errors.js';
+import { askToJoin, peerSecretFromFile } from '../../src/transport/index.js';
 import { encodeFrame } from '../../src/transport/frame.js';
 import { ProcessCluster } from './process-cluster.js';
 
@@ -33,6 +37,29 @@ test('a cluster started with --peer-secret-file elects a leader and serves a put
       setTimeout(() => { s.destroy(); resolve('still open'); }, 3_000).unref();
     });
     assert.equal(outcome, 'closed');
+
+    // The corruption check's question: refused without the secret, answered with it.
+    const peer = { host: '127.0.0.1', port: cluster.peerPort(name) };
+    const secret = peerSecretFromFile(readFileSync(file));
+    const refused = await askToJoin(peer, { kind: 'hashkv', revision: 1 }, { tls: null, secret: null }, 5_000).then(() => null, (err: unknown) => err);
+    assert.ok(refused instanceof QuorateError && refused.code === 'UNAUTHENTICATED', `refused: ${String(refused)}`);
+    const hash = await askToJoin(peer, { kind: 'hashkv', revision: Number(status.header.revision) }, { tls: null, secret }, 5_000) as { hash?: unknown };
+    assert.equal(typeof hash.hash, 'number', `answered: ${JSON.stringify(hash)}`);
+
+    // A joining member: refused without the secret; with it (as a member started with the flag) it joins.
+    await cluster.reserve('m4');
+    const peerUrl = `http://127.0.0.1:${cluster.peerPort('m4')}`;
+    await cluster.client(name).cluster.memberAdd({ peerURLs: [peerUrl], isLearner: true });
+    const join = askToJoin(peer, { peerUrls: [peerUrl], name: 'm4' }, { tls: null, secret: null }, 5_000).then(() => null, (err: unknown) => err);
+    assert.equal(((await join) as QuorateError | null)?.code, 'UNAUTHENTICATED');
+    cluster.launch('m4', ['--initial-cluster-state', 'existing']);
+    const deadline = Date.now() + 30_000;
+    let started = false;
+    while (!started && Date.now() < deadline) {
+      started = (await cluster.client(name).cluster.memberList({})).members.some((m) => m.name === 'm4');
+      if (!started) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(started, `m4 joined and published its name:\n${cluster.output.slice(-20).join('\n')}`);
   } finally {
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
