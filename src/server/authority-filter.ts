@@ -97,12 +97,25 @@ export class FrameRewriter {
   private prefaceSeen = 0;
   /** Bytes to pass on without looking: the payload of the frame in hand (all of them if the preface was wrong). */
   private passOn = 0;
-  /** An incomplete frame header or HEADERS frame, held until the rest arrives. */
-  private held: Buffer = Buffer.alloc(0);
+  /**
+   * An incomplete frame header or HEADERS frame, held in pieces until the rest arrives: joined
+   * only once there is enough to go on, so a client that sends a frame a byte at a time costs
+   * one copy of it, not one per byte.
+   */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** Bytes the held piece needs before it is looked at again: a frame header, or the whole HEADERS frame. */
+  private needed = 0;
 
   push(chunk: Buffer): Buffer[] {
-    const buf = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
-    this.held = Buffer.alloc(0);
+    if (this.heldBytes > 0 && this.heldBytes + chunk.length < this.needed) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      return [];
+    }
+    const buf = this.heldBytes === 0 ? chunk : Buffer.concat([...this.held, chunk]);
+    this.held = [];
+    this.heldBytes = 0;
     const out: Buffer[] = [];
     let pos = 0;
     while (pos < buf.length) {
@@ -133,7 +146,12 @@ export class FrameRewriter {
       out.push(rewriteHeadersFrame(buf.subarray(pos, pos + FRAME_HEADER_BYTES + length)));
       pos += FRAME_HEADER_BYTES + length;
     }
-    if (pos < buf.length) this.held = Buffer.from(buf.subarray(pos));
+    if (pos < buf.length) {
+      const rest = Buffer.from(buf.subarray(pos));
+      this.held = [rest];
+      this.heldBytes = rest.length;
+      this.needed = FRAME_HEADER_BYTES + (rest.length < FRAME_HEADER_BYTES ? 0 : rest.readUIntBE(0, 3));
+    }
     return out;
   }
 }

@@ -176,6 +176,33 @@ test('FrameRewriter passes frames other than HEADERS, and connections without th
   assert.deepEqual(Buffer.concat([...notHttp2].flatMap((b) => rewriter.push(Buffer.from([b])))), notHttp2);
 });
 
+test('FrameRewriter: a HEADERS frame sent a byte at a time is copied a bounded number of times, not once per byte', () => {
+  const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  const url = Buffer.from('http://h:1');
+  // A maximal HEADERS frame: the URL authority, then indexed fields (:method GET) to fill it.
+  const block = Buffer.concat([Buffer.from([0x41, url.length]), url, Buffer.alloc(16_384 - 2 - url.length, 0x82)]);
+  const frame = Buffer.concat([Buffer.from([0x00, 0x40, 0x00, 0x1, 0x4, 0, 0, 0, 1]), block]);
+  const rewriter = new FrameRewriter();
+  const out = [...rewriter.push(preface)];
+  const concat = Buffer.concat;
+  let copied = 0;
+  Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+    const joined = concat(list, total);
+    copied += joined.length;
+    return joined;
+  }) as typeof Buffer.concat;
+  try {
+    for (const b of frame) out.push(...rewriter.push(Buffer.from([b])));
+  } finally {
+    Buffer.concat = concat;
+  }
+  // Joining the held bytes once, and the rewrite: a few frames' worth, where one copy per byte was 2^27.
+  assert.ok(copied <= 4 * frame.length, `${copied} bytes copied for a ${frame.length}-byte frame`);
+  const got = Buffer.concat(out).subarray(preface.length);
+  assert.equal(got.readUIntBE(0, 3), got.length - 9, 'one whole frame, rewritten');
+  assert.ok(got.length < frame.length);
+});
+
 /** What Node's http2 client sends to open a connection and make one request with this :authority. */
 async function requestBytes(authority: string): Promise<Buffer> {
   const seen: Buffer[] = [];
