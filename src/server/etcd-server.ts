@@ -44,6 +44,7 @@ import { askToJoin } from '../transport/index.js';
 import type { MemberContext } from './member-context.js';
 import type { PeerCredentials, PeerTls } from '../transport/index.js';
 import { httpHandler, listenHttp, SharedClientPort } from './http-endpoints.js';
+import { guardDeadStreams } from './dead-streams.js';
 import { ServerMetrics } from './metrics.js';
 import { unaryHandler } from './unary.js';
 import { measuringRequests, requestBytesOf } from './request-bytes.js';
@@ -224,7 +225,9 @@ export class EtcdServer {
     const handler = httpHandler(s.services, s.quota, s.metrics);
     try {
       for (const l of options.listen) {
-        s.listeners.push(await SharedClientPort.listen(l.host, l.port, s.server.createConnectionInjector(credentials), handler, options.tls === null));
+        const injector = s.server.createConnectionInjector(credentials);
+        guardDeadStreams(s.server);
+        s.listeners.push(await SharedClientPort.listen(l.host, l.port, injector, handler, options.tls === null));
       }
       for (const l of options.listenMetrics ?? []) s.listeners.push(await listenHttp(l.host, l.port, handler));
     } catch (err) {

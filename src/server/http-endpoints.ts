@@ -10,6 +10,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
+import { AuthorityFilter } from './authority-filter.js';
 import { ETCD_API_VERSION } from './etcd-server.js';
 import type { ServerMetrics } from './metrics.js';
 import type { BackendQuota } from './quota.js';
@@ -89,7 +90,8 @@ export class SharedClientPort {
           this.http.emit('connection', socket);
           socket.resume();
         } else {
-          injector.injectConnection(socket);
+          // Plaintext gRPC: see authority-filter.ts (etcdctl's URL-shaped :authority).
+          injector.injectConnection(new AuthorityFilter(socket));
         }
       };
       socket.on('data', onData);

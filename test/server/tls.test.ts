@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,8 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string;
   run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other.key', '-out', 'other.crt', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1');
   return { ca: join(dir, 'ca.crt'), cert: join(dir, 'node.crt'), key: join(dir, 'node.key'), otherCert: join(dir, 'other.crt'), otherKey: join(dir, 'other.key') };
 }
+
+const HAVE_ETCDCTL = spawnSync('etcdctl', ['version'], { env: { ...process.env, ETCDCTL_API: '3' } }).status === 0;
 
 function hasOpenssl(): boolean {
   try {
@@ -72,6 +74,21 @@ test('TLS for clients and mutual TLS between members', { timeout: 90_000, skip: 
       assert.notEqual(outcome, 'still open');
       assert.ok(cluster.isRunning(cluster.names[0]!));
       assert.equal(await cluster.client(cluster.names[0]!).get('secure').string(), 'yes', 'still serving');
+    });
+
+    await t.test('etcdctl 3.4 with https:// endpoints: endpoint status, hashkv, defrag, and --cluster', { skip: HAVE_ETCDCTL ? false : 'etcdctl is not installed (Debian package etcd-client)' }, () => {
+      const url = (name: string) => `https://${cluster.endpoint(name)}`;
+      const ctl = (...args: string[]): string[] => {
+        const r = spawnSync('etcdctl', [`--cacert=${certs.ca}`, `--endpoints=${url(cluster.names[0]!)}`, '--dial-timeout=2s', '--command-timeout=10s', ...args],
+          { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 30_000, encoding: 'utf8' });
+        assert.equal(r.status, 0, `etcdctl ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
+        return r.stdout.trim().split('\n');
+      };
+      assert.match(ctl('endpoint', 'status')[0]!, new RegExp(`^${url(cluster.names[0]!)}, [0-9a-f]+, `));
+      assert.match(ctl('endpoint', 'hashkv')[0]!, new RegExp(`^${url(cluster.names[0]!)}, \\d+$`));
+      assert.deepEqual(ctl('defrag'), [`Finished defragmenting etcd member[${url(cluster.names[0]!)}]`]);
+      // --cluster dials the client URLs MemberList advertises, https:// here.
+      assert.deepEqual(ctl('endpoint', 'status', '--cluster').map((l) => l.split(', ')[0]).sort(), cluster.names.map(url).sort());
     });
   } finally {
     await cluster.stop();
