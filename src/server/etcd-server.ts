@@ -81,6 +81,8 @@ export interface EtcdServerOptions {
   readonly retry: RetryPolicy;
   /** Lifetime of auth tokens; DEFAULT_AUTH_TOKEN_TTL_MS unless set. */
   readonly authTokenTtlMs?: number;
+  /** The protocol masks lying members: logins are proved through the log (see AuthServiceOptions.proveLogins). */
+  readonly byzantine?: boolean;
   readonly logger: Logger;
   /** Watch buffers and counts (see statemachine/mvcc/watchers.ts). */
   readonly watchLimits?: Partial<WatchLimits>;
@@ -143,6 +145,8 @@ export class EtcdServer {
       readBarrier: () => withRetry(options.retry, (remainingMs) => options.node.readBarrier(remainingMs), () => !options.node.running),
       header: () => this.header(options.kv.store.revision),
       ...(options.authTokenTtlMs === undefined ? {} : { tokenTtlMs: options.authTokenTtlMs }),
+      // The state machine sees this member's commands as ordered by its node id.
+      ...(options.byzantine === true ? { proveLogins: { origin: options.self.name } } : {}),
     });
     this.services = {
       node: options.node, kv: options.kv, identity: options.identity,

@@ -15,14 +15,19 @@ const b = (s: string): Uint8Array => Buffer.from(s);
 
 type Method = (request: object, metadata: grpc.Metadata) => Promise<Record<string, unknown>>;
 
-function setup() {
-  const kv = new KvStateMachine();
+/**
+ * An Auth service on `kv` (a fresh one unless given). `origin`: the member it runs on under a
+ * Byzantine protocol (its commands are applied as ordered by it, and it proves logins).
+ */
+function setup(origin?: string, kv = new KvStateMachine()) {
   let seq = 1;
+  const client = origin ?? 'test';
   const propose = (request: AuthRequest, user: AuthUser) =>
-    Promise.resolve(kv.apply(encodeKvCommand({ client: 'test', seq, lowestPending: seq++, request, ...(user === null ? {} : { user }) }), index(seq)));
+    Promise.resolve(kv.apply(encodeKvCommand({ client, seq, lowestPending: seq++, request, ...(user === null ? {} : { user }) }), index(seq), origin));
   const auth = new AuthService({
     kv, propose, readBarrier: () => Promise.resolve(),
     header: () => ({ cluster_id: '1', member_id: '1', revision: kv.store.revision, raft_term: 1 }),
+    ...(origin === undefined ? {} : { proveLogins: { origin } }),
   });
   const methods = auth.methods((handler) => handler as unknown as grpc.UntypedHandleCall) as unknown as Record<string, Method>;
   const call = (name: string, request: object, token?: string) => {
@@ -103,4 +108,27 @@ test('admin calls: refused to non-root users before any hashing or log entry; a 
   const rootToken = (await call('Authenticate', { name: 'root', password: 'rootpw' }) as { token: string }).token;
   assert.match(await errorOf(call('RoleGrantPermission', { name: 'root' }, rootToken)), /etcdserver: permission not given/);
   assert.deepEqual(await call('AuthStatus', {}, rootToken).then((r) => [r['enabled'], r['authRevision']]), [true, revision]);
+});
+
+test('Byzantine protocols: Authenticate proves the login through the log; tokens are the issuing member\'s alone', async () => {
+  const m1 = setup('m1');
+  const { kv, call } = m1;
+  await call('UserAdd', { name: 'root', password: 'rootpw' });
+  await call('UserGrantRole', { user: 'root', role: 'root' });
+  await call('AuthEnable', {});
+  assert.equal(kv.auth.actsAs('m1', 'root'), false, 'no login yet');
+  const { token } = await call('Authenticate', { name: 'root', password: 'rootpw' }) as { token: string };
+  assert.equal(kv.auth.actsAs('m1', 'root'), true, 'the login went through the log, bound to m1');
+  assert.equal(kv.auth.actsAs('m2', 'root'), false);
+  assert.equal(await m1.auth.userOf(withToken(token)), 'root');
+  // The proof lets m1 act as root: an admin change as root applies.
+  await call('UserAdd', { name: 'alice', password: 'alicepw' }, token);
+  assert.notEqual(kv.auth.credentialRevisionOf('alice'), null);
+  // A token signed with the replicated key (which a lying member holds) is refused, and so is m1's at another member.
+  const minted = mintToken(kv.auth.tokenKey!, 'root', kv.auth.credentialRevisionOf('root')!, 60_000, Date.now());
+  assert.match(await errorOf(m1.auth.userOf(withToken(minted))), /etcdserver: invalid auth token/);
+  const m2 = setup('m2', kv);
+  assert.match(await errorOf(m2.auth.userOf(withToken(token))), /etcdserver: invalid auth token/, 'the client authenticates again at m2');
+  assert.match(await errorOf(m2.call('Authenticate', { name: 'root', password: 'wrong' })), /etcdserver: authentication failed/);
+  assert.equal(kv.auth.actsAs('m2', 'root'), false);
 });

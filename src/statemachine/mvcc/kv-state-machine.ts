@@ -44,7 +44,10 @@ export interface KvCommand {
   /** The lowest sequence number the client still waits for an answer to. */
   readonly lowestPending: number;
   readonly request: KvRequest | PublishMember | AuthRequest | LeaseRequest | ClusterRequest;
-  /** Auth: the user whose token the request carried (absent: no token). */
+  /**
+   * Auth: the user whose token the request carried (absent: no token). Under a Byzantine protocol
+   * this is the ordering member's claim, honoured only after a proved login (see actingUser).
+   */
   readonly user?: string;
 }
 
@@ -65,6 +68,9 @@ interface Session {
 }
 
 const SNAPSHOT_FORMAT = 1;
+
+/** actingUser's answer for a user the ordering member never proved a login of. */
+const FORGED_USER = Symbol('forged user');
 
 export function encodeKvCommand(cmd: KvCommand): Uint8Array {
   return pack(cmd);
@@ -94,10 +100,14 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   /** Expiry votes not yet at the quorum: lease id → the renewal count voted on and who voted. */
   private expiryVotes = new Map<number, { renewals: number; voters: Set<string> }>();
 
-  constructor(limits?: KvLimits, options: { readonly leaseExpiryQuorum?: number } = {}) {
+  /** Test-only: a state machine mutant (see STATE_MACHINE_MUTANTS), or undefined. */
+  private readonly mutant: string | undefined;
+
+  constructor(limits?: KvLimits, options: { readonly leaseExpiryQuorum?: number; readonly mutant?: string } = {}) {
     this.store = new MvccStore(limits);
     this.store.leases = this.leases;
     this.leaseExpiryQuorum = options.leaseExpiryQuorum ?? 1;
+    this.mutant = options.mutant;
     assert(Number.isSafeInteger(this.leaseExpiryQuorum) && this.leaseExpiryQuorum >= 1, 'the lease expiry quorum is a positive integer');
   }
 
@@ -118,13 +128,29 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const earlier = session.results.get(cmd.seq);
     if (earlier !== undefined) return earlier;
-    const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request)
+    const user = this.actingUser(cmd, origin);
+    const outcome = user === FORGED_USER ? { ok: false as const, error: 'invalid-auth-token' as const }
+      : cmd.request.op === 'publish-member' ? this.publish(cmd.request)
       : isClusterRequest(cmd.request) ? { ok: true as const, result: this.cluster.apply(cmd.request, this.store.revision) }
-      : isLeaseRequest(cmd.request) ? this.applyLease(cmd.user ?? null, cmd.request, origin)
-      : this.applyChecked(cmd.user ?? null, cmd.request);
+      : isLeaseRequest(cmd.request) ? this.applyLease(user, cmd.request, origin)
+      : this.applyChecked(user, cmd.request, origin);
     session.results.set(cmd.seq, outcome);
     this.forgetAnswered(session, cmd.lowestPending);
     return outcome;
+  }
+
+  /**
+   * Who a command acts as. Under a crash-fault protocol (no origin) the member's word: members are
+   * trusted. Under a Byzantine one the `user` is the ordering member's claim, and a liar could
+   * claim root; so while auth is enabled a member acts only as the users whose login it proved
+   * (AuthStore.actsAs, login-proof.ts). Any other claim is FORGED_USER: the command is refused with
+   * etcd's "invalid auth token" on every member alike (an honest member never sends one: it orders
+   * a command as a user only after its own login for that user was applied).
+   */
+  private actingUser(cmd: KvCommand, origin: string | undefined): AuthUser | typeof FORGED_USER {
+    const user = cmd.user ?? null;
+    if (origin === undefined || user === null || !this.auth.enabled || this.mutant === 'trust-command-user') return user;
+    return this.auth.actsAs(origin, user) ? user : FORGED_USER;
   }
 
   /** Execute without the log: reads (after a read barrier) and serializable reads. */
@@ -138,9 +164,9 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   }
 
   /** Auth: a change of users/roles, or a KV write checked against the permissions at this point of the log. */
-  private applyChecked(user: AuthUser, request: KvRequest | AuthRequest): KvOutcome {
+  private applyChecked(user: AuthUser, request: KvRequest | AuthRequest, origin: string | undefined): KvOutcome {
     if (isAuthRequest(request)) {
-      const error = this.auth.apply(user, request);
+      const error = this.auth.apply(user, request, origin);
       return error === null ? { ok: true, result: { op: 'auth', revision: this.store.revision } } : { ok: false, error };
     }
     const denied = this.auth.checkRequest(user, request);
