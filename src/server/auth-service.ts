@@ -329,8 +329,9 @@ export class AuthService {
    * predates login keys cannot prove one: it must change its password first.
    */
   private async proveLogin(name: string, credentialRevision: number, seed: Uint8Array, stored: PasswordHash, origin: string): Promise<void> {
-    if (stored.loginKey === undefined) throw authError('auth-failed');
-    const signature = signLogin(seed, loginStatement(name, credentialRevision, origin));
+    const tokenKey = this.o.kv.auth.tokenKey;
+    if (stored.loginKey === undefined || tokenKey === null) throw authError('auth-failed');
+    const signature = signLogin(seed, loginStatement(name, credentialRevision, origin, tokenKey));
     const outcome = await this.o.propose({ op: 'auth-login', name, credentialRevision, signature }, null);
     if (!outcome.ok) throw kvError(outcome.error);
   }

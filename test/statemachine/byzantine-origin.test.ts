@@ -77,7 +77,7 @@ async function withAuth(options: { readonly mutant?: string } = {}) {
   const login = async (user: string, password: string, origin: string, hash = user === 'root' ? rootHash : aliceHash): Promise<KvCommand['request']> => {
     const seed = await checkPassword(password, hash) ?? new Uint8Array(32); // a wrong password: a seed that is not the user's
     const credentialRevision = sm.auth.credentialRevisionOf(user)!;
-    return { op: 'auth-login', name: user, credentialRevision, signature: signLogin(seed, loginStatement(user, credentialRevision, origin)) };
+    return { op: 'auth-login', name: user, credentialRevision, signature: signLogin(seed, loginStatement(user, credentialRevision, origin, sm.auth.tokenKey!)) };
   };
   return { sm, login };
 }
@@ -138,4 +138,22 @@ test('crash-fault protocols (no origin): the member\'s word on the user is taken
   const { sm } = await withAuth();
   const o = sm.apply(encodeKvCommand({ client: 'c', seq: 1, lowestPending: 1, request: put('k', 'v'), user: 'root' }), index(++at));
   assert.equal(o.ok, true);
+});
+
+test('auth disable voids logins for good: a member cannot replay its old login after auth is enabled again', async () => {
+  const { sm, login } = await withAuth();
+  // root logs in through m2 (m2 honest then; its log keeps the signed entry).
+  const old = await login('root', 'rootpw', 'm2');
+  assert.equal(sm.apply(encodeKvCommand({ client: 'm2/s', seq: 1, lowestPending: 1, request: old }), index(++at), 'm2').ok, true);
+  assert.equal(applyAs(sm, 'm2', 'root', 2, { op: 'auth-disable' }).ok, true, 'root disables auth through m2');
+  assert.equal(sm.auth.actsAs('m2', 'root'), false);
+  assert.equal(applyAs(sm, 'm1', 'root', 1, { op: 'auth-enable', tokenKey: new Uint8Array(32).fill(9) }).ok, true, 'and enables it again (through m1)');
+  // m2, now lying, orders its old login again: root's credentials did not change, yet the login
+  // belongs to the auth that was disabled.
+  const replay = sm.apply(encodeKvCommand({ client: 'm2/s', seq: 3, lowestPending: 3, request: old }), index(++at), 'm2');
+  assert.ok(refusedAs(replay, 'auth-failed'), 'the old login is refused');
+  assert.ok(refusedAs(applyAs(sm, 'm2', 'root', 4, put('k', 'forged')), 'invalid-auth-token'));
+  // A fresh login (the password again) is accepted.
+  assert.equal(sm.apply(encodeKvCommand({ client: 'm2/s', seq: 5, lowestPending: 5, request: await login('root', 'rootpw', 'm2') }), index(++at), 'm2').ok, true);
+  assert.equal(applyAs(sm, 'm2', 'root', 6, put('k', 'root via m2')).ok, true);
 });

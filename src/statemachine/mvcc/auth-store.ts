@@ -417,8 +417,10 @@ export class AuthStore {
     if (!this.enabledFlag) return 'auth-not-enabled';
     const u = this.users.get(req.name);
     const key = u?.password?.loginKey;
-    if (u === undefined || key === undefined || u.credentialRevision !== req.credentialRevision
-      || !verifyLogin(key, loginStatement(req.name, req.credentialRevision, origin), req.signature)) return 'auth-failed';
+    // Bound to the token key too: a login ordered before an `auth disable` is no proof after it.
+    const tokenKey = this.tokenKeyBytes;
+    if (u === undefined || key === undefined || tokenKey === null || u.credentialRevision !== req.credentialRevision
+      || !verifyLogin(key, loginStatement(req.name, req.credentialRevision, origin, tokenKey), req.signature)) return 'auth-failed';
     let users = this.logins.get(origin);
     if (users === undefined) {
       users = new Map();

@@ -11,9 +11,11 @@
  * The member that checks a password at Authenticate signs, with the private key, a statement
  * naming the user, its credential revision and itself; every member checks that signature at
  * apply and only then lets that member act as that user (see AuthStore.login). The statement
- * names the ordering member, so another member cannot replay it from the log.
+ * names the ordering member, so another member cannot replay it from the log; and the token key
+ * in force (drawn anew at each auth enable), so that a login voided by `auth disable` cannot be
+ * ordered again once auth is back on.
  */
-import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 
 /** An Ed25519 seed, public key and signature, in bytes. */
 export const LOGIN_SEED_BYTES = 32;
@@ -25,9 +27,13 @@ export const LOGIN_SIGNATURE_BYTES = 64;
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
-/** What a login signs: the user, the credential revision it authenticated at, and the member it did it through. */
-export function loginStatement(user: string, credentialRevision: number, origin: string): Uint8Array {
-  return Buffer.from(JSON.stringify(['quorate-login', user, credentialRevision, origin]), 'utf8');
+/**
+ * What a login signs: the user, the credential revision it authenticated at, the member it did it
+ * through, and (by its digest) the replicated token key of the auth it logged in to.
+ */
+export function loginStatement(user: string, credentialRevision: number, origin: string, tokenKey: Uint8Array): Uint8Array {
+  const epoch = createHash('sha256').update('quorate-login-epoch').update(tokenKey).digest('hex');
+  return Buffer.from(JSON.stringify(['quorate-login', user, credentialRevision, origin, epoch]), 'utf8');
 }
 
 function privateKeyOf(seed: Uint8Array) {
