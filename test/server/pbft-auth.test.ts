@@ -68,3 +68,29 @@ test('PBFT: root authenticates through a member (a proved login) and writes; tok
     cluster.remove();
   }
 });
+
+// Not yet: the auto-compactor proposes its compaction as root (etcd-server.ts, startAutoCompaction),
+// and under PBFT a member acts as root only after root authenticated through it; the primary's
+// compactions are then refused ("invalid auth token") for as long as root never logged in there.
+// A fix must not let one lying member compact at will (e.g. compact once f + 1 members asked).
+test('PBFT: auto-compaction keeps working with auth enabled, root logged in elsewhere than the primary', { timeout: 120_000, todo: 'the compactor names root, which the primary proved no login of' }, async () => {
+  const cluster = await pbftMembers('pbft-auth-compact', undefined, { autoCompaction: { mode: 'periodic', retention: 1000 } });
+  const members: Member[] = await Promise.all(cluster.names.map((_, i) => cluster.start(i)));
+  const anon = cluster.client(0);
+  const viaM3 = new Etcd3({ hosts: cluster.clientUrl(2), auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: () => ({ deadline: Date.now() + CALL_DEADLINE_MS }) });
+  try {
+    await anon.user('root').create('rootpw');
+    await anon.role('root').create();
+    await anon.user('root').addRole('root');
+    await anon.auth.authEnable({});
+    for (let i = 0; i < 5; i++) await viaM3.put('k').value(`v${i}`);
+    // Periodic, 1 s: samples every 100 ms, compacts to the sample a second old.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const early = await viaM3.get('k').revision(2).string().then(() => 'not compacted', (e: Error) => e.message);
+    assert.match(early, /required revision has been compacted/);
+  } finally {
+    for (const c of [anon, viaM3]) c.close();
+    await Promise.all(members.map((m) => m.stop()));
+    cluster.remove();
+  }
+});
