@@ -58,6 +58,45 @@ test('crash-fault protocols (no origin, quorum 1): the leader\'s lease-expire de
   assert.equal(applied(o), true);
 });
 
+// ---- compaction: a member's compaction is a vote, as a lease expiry is --------------------------
+
+test('with a quorum of f + 1 = 2, one member\'s compact-vote does not compact; two members compact to the highest revision both reach', () => {
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  for (let i = 1; i <= 10; i++) assert.equal(apply(sm, 'm1', 'w', i, put('k', `v${i}`)).ok, true);
+  assert.equal(sm.store.revision, 11);
+  const vote = (s: KvStateMachine, origin: string, seq: number, revision: number) => apply(s, origin, `${origin}/c`, seq, { op: 'compact-vote', revision });
+  // m4 lies: it wants everything compacted, and votes again and again.
+  assert.equal(vote(sm, 'm4', 1, 11).ok, true);
+  assert.equal(vote(sm, 'm4', 2, 11).ok, true);
+  assert.equal(sm.store.compactRevision, 0, 'one liar alone, however often it votes, compacts nothing');
+  // A snapshot carries the votes: a member restored from it decides alike.
+  const restored = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  restored.restore(sm.snapshot());
+  for (const s of [sm, restored]) {
+    assert.equal(vote(s, 'm1', 1, 5).ok, true);
+    assert.equal(s.store.compactRevision, 5, 'm1 and m4 both voted for 5 or more: the highest two members reach');
+    assert.equal(vote(s, 'm2', 1, 7).ok, true);
+    assert.equal(s.store.compactRevision, 7, 'm2 (7) and m4 (11)');
+    // m1's latest vote replaces its earlier one; a vote below the compaction changes nothing.
+    assert.equal(vote(s, 'm1', 2, 3).ok, true);
+    assert.equal(s.store.compactRevision, 7);
+    assert.equal(vote(s, 'm1', 3, 9).ok, true);
+    assert.equal(s.store.compactRevision, 9, 'm1 (9) and m4 (11); m2 (7) was compacted past');
+  }
+  assert.deepEqual(sm.snapshot(), restored.snapshot(), 'the same state, votes included');
+  // A liar's revision past the head is refused alike on every member (apply stays total).
+  const far = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  assert.equal(vote(far, 'm3', 1, 1_000).ok, true);
+  assert.deepEqual(vote(far, 'm4', 1, 1_000), { ok: false, error: 'future-rev' });
+});
+
+test('crash-fault protocols (no origin, quorum 1): a compact-vote compacts at once', () => {
+  const sm = new KvStateMachine();
+  for (let i = 1; i <= 3; i++) sm.apply(encodeKvCommand({ client: 'c', seq: i, lowestPending: i, request: put('k', `v${i}`) }), index(++at));
+  assert.equal(sm.apply(encodeKvCommand({ client: 'c', seq: 4, lowestPending: 4, request: { op: 'compact-vote', revision: 2 } }), index(++at)).ok, true);
+  assert.equal(sm.store.compactRevision, 2);
+});
+
 // ---- users: a member acts only as the users whose login it proved ---------------------------------
 
 const TOKEN_KEY = new Uint8Array(32).fill(7);

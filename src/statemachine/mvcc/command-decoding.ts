@@ -80,6 +80,7 @@ const REQUESTS: { readonly [Op in KvCommand['request']['op']]: (r: Fields) => bo
   'delete': (r) => isTxnOp(r, 0),
   'txn': (r) => isTxnOp(r, 0),
   'compact': (r) => isNumber(r['revision']),
+  'compact-vote': (r) => isSafeInteger(r['revision']),
   'publish-member': (r) => isString(r['name']) && isStringList(r['clientUrls']) && (isAbsent(r['memberName']) || isString(r['memberName'])),
   ...authRequests(),
   ...leaseRequests(),

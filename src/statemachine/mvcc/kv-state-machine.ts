@@ -32,6 +32,17 @@ export interface PublishMember {
   readonly memberName?: string;
 }
 
+/**
+ * A member's own compaction (its auto-compactor's), not a user's request. Under a crash-fault
+ * protocol it compacts as a root compaction would; under a Byzantine one it is the ordering
+ * member's vote, and the store compacts only as far as leaseExpiryQuorum members voted for (see
+ * KvStateMachine.applyCompactVote). No user is named: it is the member's, not a client's.
+ */
+export interface CompactVote {
+  readonly op: 'compact-vote';
+  readonly revision: number;
+}
+
 export interface PublishResult {
   readonly op: 'publish-member';
   readonly revision: number;
@@ -43,7 +54,7 @@ export interface KvCommand {
   readonly seq: number;
   /** The lowest sequence number the client still waits for an answer to. */
   readonly lowestPending: number;
-  readonly request: KvRequest | PublishMember | AuthRequest | LeaseRequest | ClusterRequest;
+  readonly request: KvRequest | PublishMember | CompactVote | AuthRequest | LeaseRequest | ClusterRequest;
   /**
    * Auth: the user whose token the request carried (absent: no token). Under a Byzantine protocol
    * this is the ordering member's claim, honoured only after a proved login (see actingUser).
@@ -99,6 +110,11 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   readonly leaseExpiryQuorum: number;
   /** Expiry votes not yet at the quorum: lease id → the renewal count voted on and who voted. */
   private expiryVotes = new Map<number, { renewals: number; voters: Set<string> }>();
+  /**
+   * Compaction votes (Byzantine protocols): member → the latest revision it voted to compact to,
+   * at most one per member; votes at or below the compacted revision are dropped.
+   */
+  private compactVotes = new Map<string, number>();
 
   /** Test-only: a state machine mutant (see STATE_MACHINE_MUTANTS), or undefined. */
   private readonly mutant: string | undefined;
@@ -131,6 +147,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     const user = this.actingUser(cmd, origin);
     const outcome = user === FORGED_USER ? { ok: false as const, error: 'invalid-auth-token' as const }
       : cmd.request.op === 'publish-member' ? this.publish(cmd.request)
+      : cmd.request.op === 'compact-vote' ? this.applyCompactVote(cmd.request, origin)
       : isClusterRequest(cmd.request) ? { ok: true as const, result: this.cluster.apply(cmd.request, this.store.revision) }
       : isLeaseRequest(cmd.request) ? this.applyLease(user, cmd.request, origin)
       : this.applyChecked(user, cmd.request, origin);
@@ -212,6 +229,34 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
   }
 
+  /**
+   * A member's compaction. With a quorum of 1 (crash-fault protocols) it compacts to its revision
+   * at once. Otherwise it is a vote by `origin` (its latest replaces its earlier one), and the
+   * store compacts to the highest revision at or below which leaseExpiryQuorum (f + 1) distinct
+   * members voted: at least one of them honest, so one lying member cannot compact at will, nor
+   * further than an honest member wanted. Refused while CORRUPT is raised, as a compaction is.
+   */
+  private applyCompactVote(request: CompactVote, origin: string | undefined): KvOutcome {
+    if (this.cluster.hasAlarm('CORRUPT')) return { ok: false, error: 'corrupt' };
+    if (this.leaseExpiryQuorum === 1) return this.execute({ op: 'compact', revision: request.revision });
+    this.compactVotes.set(origin ?? '', request.revision);
+    const target = this.compactQuorumRevision();
+    const outcome = target <= this.store.compactRevision
+      ? { ok: true as const, result: { op: 'compact' as const, revision: this.store.revision } }
+      : this.execute({ op: 'compact', revision: target });
+    // Votes the store has compacted to or past count no more (and the table stays small).
+    for (const [member, revision] of this.compactVotes) {
+      if (revision <= this.store.compactRevision) this.compactVotes.delete(member);
+    }
+    return outcome;
+  }
+
+  /** The leaseExpiryQuorum-th highest vote (0 when fewer members voted). */
+  private compactQuorumRevision(): number {
+    const votes = [...this.compactVotes.values()].sort((a, b) => b - a);
+    return votes[this.leaseExpiryQuorum - 1] ?? 0;
+  }
+
   clientUrlsOf(member: string): readonly string[] {
     return this.memberClientUrls.get(member) ?? [];
   }
@@ -266,6 +311,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members,
       auth: this.auth.snapshot(whole), leases: this.leases.snapshot(),
       ...(whole && this.expiryVotes.size > 0 ? { expiryVotes: [...this.expiryVotes].map(([id, v]) => [id, v.renewals, [...v.voters]]) } : {}),
+      ...(whole && this.compactVotes.size > 0 ? { compactVotes: [...this.compactVotes] } : {}),
       cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
     });
   }
@@ -283,6 +329,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       memberNames?: [string, string][];
       /** [lease id, renewals, voters]: expiry votes short of the quorum (Byzantine protocols only). */
       expiryVotes?: [number, number, string[]][];
+      /** [member, revision]: compaction votes short of the quorum (Byzantine protocols only). */
+      compactVotes?: [string, number][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
@@ -296,6 +344,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     this.cluster.fromSnapshot(snap.cluster);
     this.memberNames = new Map(snap.memberNames ?? []);
     this.expiryVotes = new Map((snap.expiryVotes ?? []).map(([id, renewals, voters]) => [id, { renewals, voters: new Set(voters) }]));
+    this.compactVotes = new Map(snap.compactVotes ?? []);
     this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [client, { lowestPending, results: new Map(results) }]));
   }
 
