@@ -331,6 +331,9 @@ export class AuthService {
   private async proveLogin(name: string, credentialRevision: number, seed: Uint8Array, stored: PasswordHash, origin: string): Promise<void> {
     const tokenKey = this.o.kv.auth.tokenKey;
     if (stored.loginKey === undefined || tokenKey === null) throw authError('auth-failed');
+    // Already held (applied here, so replicated: it survives restarts in the WAL and snapshots):
+    // nothing to order. Should it be voided meanwhile, the token dies with it anyway.
+    if (this.o.kv.auth.holdsLogin(origin, name, credentialRevision)) return;
     const signature = signLogin(seed, loginStatement(name, credentialRevision, origin, tokenKey));
     const outcome = await this.o.propose({ op: 'auth-login', name, credentialRevision, signature }, null);
     if (!outcome.ok) throw kvError(outcome.error);

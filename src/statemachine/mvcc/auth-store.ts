@@ -16,7 +16,7 @@
  */
 import { assert } from '../../core/assert.js';
 import { keyString } from './key-index.js';
-import { loginStatement, verifyLogin } from './login-proof.js';
+import { loginEpoch, loginStatement, verifyLogin } from './login-proof.js';
 import type { Bytes, KvRequest, TxnOp } from './requests.js';
 
 // ---- errors ------------------------------------------------------------------------------
@@ -224,6 +224,12 @@ interface MergedPermissions {
 
 const SNAPSHOT_FORMAT = 1;
 
+/** A proved login (see AuthStore.logins). */
+interface Login {
+  readonly credentialRevision: number;
+  readonly epoch: string;
+}
+
 export class AuthStore {
   private enabledFlag = false;
   /** Bumped by every change of users, roles, permissions or the enabled flag (etcd's auth revision). */
@@ -236,10 +242,12 @@ export class AuthStore {
   private merged = new Map<string, MergedPermissions>();
   /**
    * Proved logins (Byzantine protocols): member → user → the user's credential revision at the
-   * login. At most one entry per user and member; dropped with the user, all dropped when auth is
-   * disabled.
+   * login and the digest of the token key it named (loginEpoch). At most one entry per user and
+   * member; dropped with the user, all dropped when auth is disabled.
    */
-  private logins = new Map<string, Map<string, number>>();
+  private logins = new Map<string, Map<string, Login>>();
+  /** loginEpoch of the token key in force (computed once per key), or null. */
+  private epochOf: { key: Uint8Array; epoch: string } | null = null;
 
   get enabled(): boolean {
     return this.enabledFlag;
@@ -272,7 +280,24 @@ export class AuthStore {
    */
   actsAs(origin: string, user: string): boolean {
     const u = this.users.get(user);
-    return u !== undefined && this.logins.get(origin)?.get(user) === u.credentialRevision;
+    return u !== undefined && this.holdsLogin(origin, user, u.credentialRevision);
+  }
+
+  /**
+   * Does `origin` hold a proved login of `user` at `credentialRevision`, under the token key in
+   * force? (Then a member need not order another one: Authenticate skips it.)
+   */
+  holdsLogin(origin: string, user: string, credentialRevision: number): boolean {
+    const login = this.logins.get(origin)?.get(user);
+    const epoch = this.currentEpoch();
+    return login !== undefined && epoch !== null && login.credentialRevision === credentialRevision && login.epoch === epoch;
+  }
+
+  private currentEpoch(): string | null {
+    const key = this.tokenKeyBytes;
+    if (key === null) return null;
+    if (this.epochOf?.key !== key) this.epochOf = { key, epoch: loginEpoch(key) };
+    return this.epochOf.epoch;
   }
 
   /** Whether `user` may administer auth and compaction: anyone while auth is disabled, else root. */
@@ -426,7 +451,7 @@ export class AuthStore {
       users = new Map();
       this.logins.set(origin, users);
     }
-    users.set(req.name, req.credentialRevision);
+    users.set(req.name, { credentialRevision: req.credentialRevision, epoch: this.currentEpoch()! });
     return null;
   }
 
@@ -546,7 +571,7 @@ export class AuthStore {
       tokenKey: whole ? this.tokenKeyBytes : null,
       users: [...this.users].map(([name, u]) => [name, u.password, u.roles, u.credentialRevision]),
       roles: [...this.roles].map(([name, r]) => [name, r.permissions.map((p) => [p.permType, p.key, p.rangeEnd])]),
-      ...(whole && this.logins.size > 0 ? { logins: [...this.logins].map(([origin, users]) => [origin, [...users]]) } : {}),
+      ...(whole && this.logins.size > 0 ? { logins: [...this.logins].map(([origin, users]) => [origin, [...users].map(([user, l]) => [user, l.credentialRevision, l.epoch])]) } : {}),
     };
   }
 
@@ -566,8 +591,8 @@ export class AuthStore {
       format: number; enabled: boolean; revision: number; tokenKey: Uint8Array | null;
       users: [string, PasswordHash | null, string[], number][];
       roles: [string, [PermissionType, Uint8Array, Uint8Array][]][];
-      /** [member, [user, credential revision][]]; absent when there were none. */
-      logins?: [string, [string, number][]][];
+      /** [member, [user, credential revision, token key digest][]]; absent when there were none. */
+      logins?: [string, [string, number, string][]][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown auth snapshot format ${snap.format}`);
     this.enabledFlag = snap.enabled;
@@ -575,7 +600,7 @@ export class AuthStore {
     this.tokenKeyBytes = snap.tokenKey;
     this.users = new Map(snap.users.map(([name, password, roles, credentialRevision]) => [name, { password, roles, credentialRevision }]));
     this.roles = new Map(snap.roles.map(([name, perms]) => [name, { permissions: perms.map(([permType, key, rangeEnd]) => ({ permType, key, rangeEnd })) }]));
-    this.logins = new Map((snap.logins ?? []).map(([origin, users]) => [origin, new Map(users)]));
+    this.logins = new Map((snap.logins ?? []).map(([origin, users]) => [origin, new Map(users.map(([user, credentialRevision, epoch]) => [user, { credentialRevision, epoch }]))]));
   }
 }
 

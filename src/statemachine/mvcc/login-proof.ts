@@ -32,8 +32,12 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
  * through, and (by its digest) the replicated token key of the auth it logged in to.
  */
 export function loginStatement(user: string, credentialRevision: number, origin: string, tokenKey: Uint8Array): Uint8Array {
-  const epoch = createHash('sha256').update('quorate-login-epoch').update(tokenKey).digest('hex');
-  return Buffer.from(JSON.stringify(['quorate-login', user, credentialRevision, origin, epoch]), 'utf8');
+  return Buffer.from(JSON.stringify(['quorate-login', user, credentialRevision, origin, loginEpoch(tokenKey)]), 'utf8');
+}
+
+/** The digest of a token key a login names (and is kept with): it does not reveal the key. */
+export function loginEpoch(tokenKey: Uint8Array): string {
+  return createHash('sha256').update('quorate-login-epoch').update(tokenKey).digest('hex');
 }
 
 function privateKeyOf(seed: Uint8Array) {
