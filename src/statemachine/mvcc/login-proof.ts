@@ -16,6 +16,7 @@
  * ordered again once auth is back on.
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { isStrictPublicKey, isStrictSignature } from './ed25519-strict.js';
 
 /** An Ed25519 seed, public key and signature, in bytes. */
 export const LOGIN_SEED_BYTES = 32;
@@ -54,9 +55,15 @@ export function signLogin(seed: Uint8Array, statement: Uint8Array): Uint8Array {
   return new Uint8Array(sign(null, statement, privateKeyOf(seed)));
 }
 
-/** Total and deterministic (run at apply, on bytes a liar may have chosen): false for any bad input. */
+/**
+ * Total and deterministic (run at apply, on bytes a liar may have chosen): false for any bad input.
+ * Keys and signatures outside the pinned rule of ed25519-strict.ts (small-order or mixed-order
+ * points, non-canonical encodings) are refused before node:crypto sees them, so that the answer
+ * does not depend on the Node or OpenSSL version a member runs.
+ */
 export function verifyLogin(loginKey: Uint8Array, statement: Uint8Array, signature: Uint8Array): boolean {
   if (loginKey.byteLength !== LOGIN_KEY_BYTES || signature.byteLength !== LOGIN_SIGNATURE_BYTES) return false;
+  if (!isStrictPublicKey(loginKey) || !isStrictSignature(signature)) return false;
   try {
     const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, loginKey]), format: 'der', type: 'spki' });
     return verify(null, statement, key, signature);
