@@ -4,9 +4,10 @@
  * before serving a read or creating a watch.
  *
  * Tokens: HMAC-SHA256 over (user, credential revision, expiry, nonce) with a key drawn by the
- * member that enabled auth and replicated through the log. Unlike etcd's default "simple"
- * tokens, which only the member that issued them knows, every member verifies every token, so
- * a client that fails over to another member keeps working without authenticating again. A
+ * member that enabled auth and replicated through the log, so every member verifies every token
+ * and a client that fails over to another member keeps working without authenticating again.
+ * (etcd's default "simple" tokens are accepted by every member too, each assigning the token as
+ * it applies the Authenticate entry, but only in memory: a member that restarts forgets them.) A
  * token dies when it expires (DEFAULT_AUTH_TOKEN_TTL_MS after it was issued), when its user's
  * password changes or the user is deleted, and when auth is disabled (the key is dropped).
  *
@@ -20,9 +21,11 @@
  * AuthStore.actsAs). Of the two ways to bind a command to a user, this one was chosen over
  * carrying a token every member verifies at apply: any token a member can verify, a lying member
  * can mint, since every secret in the replicated state is also the liar's. And tokens are signed
- * with a key of this process's own (mixed with the replicated one), as etcd's simple tokens: a
- * token a liar minted, or one issued by another member, is refused here, so a client that fails
- * over authenticates again (etcd clients do so on "invalid auth token").
+ * with a key of this process's own (mixed with the replicated one): a token a liar minted, or
+ * one issued by another member (or by this one before it restarted), is refused here, so a client
+ * that fails over authenticates again (etcd clients do so on "invalid auth token"). Unlike etcd's
+ * simple tokens, which every member assigns as it applies the Authenticate entry: a token every
+ * member accepts must be checked against replicated state, which a liar holds too.
  */
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
