@@ -105,7 +105,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
    * Distinct members whose `lease-expire` for the same lease and renewal count it takes to expire
    * it: 1 under crash-fault protocols (the leader's clock decides); f + 1 under Byzantine ones, so
    * that one lying member cannot expire a live lease (and break the locks on it). Then every
-   * member proposes the expiries its own clock sees (see lease-service.ts).
+   * member proposes the expiries its own clock sees (see lease-service.ts). The same quorum
+   * decides how far members' own compactions go (applyCompactVote).
    */
   readonly leaseExpiryQuorum: number;
   /** Expiry votes not yet at the quorum: lease id → the renewal count voted on and who voted. */
