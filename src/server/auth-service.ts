@@ -4,14 +4,28 @@
  * before serving a read or creating a watch.
  *
  * Tokens: HMAC-SHA256 over (user, credential revision, expiry, nonce) with a key drawn by the
- * member that enabled auth and replicated through the log. Unlike etcd's default "simple"
- * tokens, which only the member that issued them knows, every member verifies every token, so
- * a client that fails over to another member keeps working without authenticating again. A
+ * member that enabled auth and replicated through the log, so every member verifies every token
+ * and a client that fails over to another member keeps working without authenticating again.
+ * (etcd's default "simple" tokens are accepted by every member too, each assigning the token as
+ * it applies the Authenticate entry, but only in memory: a member that restarts forgets them.) A
  * token dies when it expires (DEFAULT_AUTH_TOKEN_TTL_MS after it was issued), when its user's
  * password changes or the user is deleted, and when auth is disabled (the key is dropped).
  *
  * Passwords are hashed once, by the member that receives UserAdd/UserChangePassword, with scrypt
- * and a fresh random salt; only the hash goes through the log.
+ * and a fresh random salt; only the hash (and the public login key the password yields, see
+ * login-proof.ts) goes through the log.
+ *
+ * Under a Byzantine protocol (`proveLogins`) a lying member knows the replicated token key and
+ * could fill in any user, so two things change. Authenticate orders a login signed with the key
+ * only the password yields: members then let this member act as that user, and no other (see
+ * AuthStore.actsAs). Of the two ways to bind a command to a user, this one was chosen over
+ * carrying a token every member verifies at apply: any token a member can verify, a lying member
+ * can mint, since every secret in the replicated state is also the liar's. And tokens are signed
+ * with a key of this process's own (mixed with the replicated one): a token a liar minted, or
+ * one issued by another member (or by this one before it restarted), is refused here, so a client
+ * that fails over authenticates again (etcd clients do so on "invalid auth token"). Unlike etcd's
+ * simple tokens, which every member assigns as it applies the Authenticate entry: a token every
+ * member accepts must be checked against replicated state, which a liar holds too.
  */
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -19,6 +33,7 @@ import {
   AUTH_ERROR_MESSAGES, type AuthErrorKind, type AuthRequest, type AuthUser, type KvOutcome, type KvRequest,
   type KvStateMachine, type PasswordHash, type Permission, type PermissionType,
 } from '../statemachine/mvcc/index.js';
+import { LOGIN_SEED_BYTES, loginKeyOf, loginStatement, signLogin } from '../statemachine/mvcc/login-proof.js';
 import type { PbHeader } from './convert.js';
 import { authError, grpcError, kvError } from './grpc-errors.js';
 
@@ -50,20 +65,27 @@ export const WATCH_PERMISSION_DENIED_REASON = 'rpc error: code = PermissionDenie
 
 function scryptAsync(password: string, salt: Uint8Array, cost: { n: number; r: number; p: number }): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, HASH_BYTES, { N: cost.n, r: cost.r, p: cost.p, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)));
+    // The first HASH_BYTES are the stored hash, the rest the login seed: scrypt's output blocks
+    // are independent, so the hash does not reveal the seed (and equals a HASH_BYTES-long run's).
+    scrypt(password, salt, HASH_BYTES + LOGIN_SEED_BYTES, { N: cost.n, r: cost.r, p: cost.p, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)));
   });
 }
 
 export async function hashPassword(password: string): Promise<PasswordHash> {
   const salt = randomBytes(SALT_BYTES);
-  const hash = await scryptAsync(password, salt, SCRYPT_COST);
-  return { algorithm: 'scrypt', ...SCRYPT_COST, salt, hash };
+  const out = await scryptAsync(password, salt, SCRYPT_COST);
+  return { algorithm: 'scrypt', ...SCRYPT_COST, salt, hash: out.subarray(0, HASH_BYTES), loginKey: loginKeyOf(out.subarray(HASH_BYTES)) };
+}
+
+/** The password's login seed (login-proof.ts) when it is the right one, else null. */
+export async function checkPassword(password: string, stored: PasswordHash): Promise<Uint8Array | null> {
+  if (stored.algorithm !== 'scrypt' || stored.hash.byteLength !== HASH_BYTES) return null;
+  const out = await scryptAsync(password, stored.salt, stored);
+  return timingSafeEqual(out.subarray(0, HASH_BYTES), stored.hash) ? out.subarray(HASH_BYTES) : null;
 }
 
 export async function verifyPassword(password: string, stored: PasswordHash): Promise<boolean> {
-  if (stored.algorithm !== 'scrypt') return false;
-  const hash = await scryptAsync(password, stored.salt, stored);
-  return hash.byteLength === stored.hash.byteLength && timingSafeEqual(hash, stored.hash);
+  return (await checkPassword(password, stored)) !== null;
 }
 
 // ---- tokens ----------------------------------------------------------------------------------
@@ -119,6 +141,11 @@ export interface AuthServiceOptions {
   readonly header: () => PbHeader;
   /** Token lifetime; DEFAULT_AUTH_TOKEN_TTL_MS unless set. */
   readonly tokenTtlMs?: number;
+  /**
+   * Under a Byzantine protocol: this member's id as the state machine sees it (the origin of what
+   * it orders). Authenticate then orders a proved login, and tokens are this member's alone.
+   */
+  readonly proveLogins?: { readonly origin: string };
 }
 
 interface PbPermission { permType?: string | number; key?: Buffer; range_end?: Buffer }
@@ -129,9 +156,12 @@ const EMPTY = Buffer.alloc(0);
 export class AuthService {
   private readonly tokenTtlMs: number;
   private hashesInFlight = 0;
+  /** Mixed into the token key under proveLogins, so that only this process verifies its tokens. */
+  private readonly ownTokenSecret: Uint8Array | null;
 
   constructor(private readonly o: AuthServiceOptions) {
     this.tokenTtlMs = o.tokenTtlMs ?? DEFAULT_AUTH_TOKEN_TTL_MS;
+    this.ownTokenSecret = o.proveLogins === undefined ? null : randomBytes(TOKEN_KEY_BYTES);
   }
 
   /**
@@ -287,12 +317,36 @@ export class AuthService {
     const stored = auth.passwordOf(name);
     const credentialRevision = auth.credentialRevisionOf(name);
     if (stored === null || credentialRevision === null || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) throw authError('auth-failed');
-    const ok = await this.bounded(() => verifyPassword(password, stored));
+    const seed = await this.bounded(() => checkPassword(password, stored));
+    const ok = seed !== null;
     if (ok && auth.enabled && auth.tokenKey === null) await this.issueTokenKey();
+    if (ok && this.o.proveLogins !== undefined) await this.proveLogin(name, credentialRevision, seed, stored, this.o.proveLogins.origin);
     // The state may have moved on while the hash was computed: issue only for what is still true.
-    const key = auth.tokenKey;
+    const key = this.tokenKey();
     if (!ok || key === null || auth.credentialRevisionOf(name) !== credentialRevision) throw authError('auth-failed');
     return { header: this.o.header(), token: mintToken(key, name, credentialRevision, this.tokenTtlMs, Date.now()) };
+  }
+
+  /**
+   * Order the login that lets this member act as `name` (Byzantine protocols). A user whose hash
+   * predates login keys cannot prove one: it must change its password first.
+   */
+  private async proveLogin(name: string, credentialRevision: number, seed: Uint8Array, stored: PasswordHash, origin: string): Promise<void> {
+    const tokenKey = this.o.kv.auth.tokenKey;
+    if (stored.loginKey === undefined || tokenKey === null) throw authError('auth-failed');
+    // Already held (applied here, so replicated: it survives restarts in the WAL and snapshots):
+    // nothing to order. Should it be voided meanwhile, the token dies with it anyway.
+    if (this.o.kv.auth.holdsLogin(origin, name, credentialRevision)) return;
+    const signature = signLogin(seed, loginStatement(name, credentialRevision, origin, tokenKey));
+    const outcome = await this.o.propose({ op: 'auth-login', name, credentialRevision, signature }, null);
+    if (!outcome.ok) throw kvError(outcome.error);
+  }
+
+  /** The key tokens are signed with: the replicated one, or under proveLogins this process's own. */
+  private tokenKey(): Uint8Array | null {
+    const key = this.o.kv.auth.tokenKey;
+    if (key === null || this.ownTokenSecret === null) return key;
+    return createHmac('sha256', this.ownTokenSecret).update(key).digest();
   }
 
   /**
@@ -325,7 +379,7 @@ export class AuthService {
 
   private verify(token: string): string | null {
     const auth = this.o.kv.auth;
-    const key = auth.tokenKey;
+    const key = this.tokenKey();
     if (key === null) return null;
     const claims = readToken(key, token);
     if (claims === null || claims.e <= Date.now()) return null;

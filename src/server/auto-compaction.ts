@@ -9,7 +9,10 @@
  *
  * Only the member that leads proposes (a compaction is a logged command: every member applies
  * it), as etcd's compactor runs on the leader only; a member that does not lead keeps sampling,
- * so it can take over without waiting a whole retention. A compaction that fails (not leader any
+ * so it can take over without waiting a whole retention. Under a Byzantine protocol every member
+ * proposes (its `leading` port always answers true), and each proposal is that member's vote: the
+ * state machine compacts only as far as f + 1 members voted (see KvStateMachine.applyCompactVote).
+ * A compaction that fails (not leader any
  * more, a timeout, already compacted further) is logged and tried again at the next check.
  *
  * Time comes from an injected clock and timer, so the tests drive it without waiting.

@@ -83,6 +83,8 @@ export interface EtcdServerOptions {
   readonly retry: RetryPolicy;
   /** Lifetime of auth tokens; DEFAULT_AUTH_TOKEN_TTL_MS unless set. */
   readonly authTokenTtlMs?: number;
+  /** The protocol masks lying members: logins are proved through the log (see AuthServiceOptions.proveLogins). */
+  readonly byzantine?: boolean;
   readonly logger: Logger;
   /** Watch buffers and counts (see statemachine/mvcc/watchers.ts). */
   readonly watchLimits?: Partial<WatchLimits>;
@@ -147,6 +149,8 @@ export class EtcdServer {
       readBarrier: () => withRetry(options.retry, (remainingMs) => options.node.readBarrier(remainingMs), () => !options.node.running),
       header: () => this.header(options.kv.store.revision),
       ...(options.authTokenTtlMs === undefined ? {} : { tokenTtlMs: options.authTokenTtlMs }),
+      // The state machine sees this member's commands as ordered by its node id.
+      ...(options.byzantine === true ? { proveLogins: { origin: options.self.name } } : {}),
     });
     this.services = {
       node: options.node, kv: options.kv, identity: options.identity,
@@ -262,6 +266,9 @@ export class EtcdServer {
   /**
    * The compactor proposes as the server itself: with auth enabled a compaction needs an
    * administrator, so it names root (which etcd requires to exist, with its role, while auth is on).
+   * Under a Byzantine protocol (leaseExpiryQuorum > 1) no member may act as root on its own word,
+   * nor compact alone: every member's compactor proposes a `compact-vote`, and the state machine
+   * compacts as far as f + 1 members voted (see KvStateMachine.applyCompactVote), as leases expire.
    */
   private startAutoCompaction(o: AutoCompactionOptions): void {
     const { kv, node, logger } = this.options;
@@ -274,9 +281,11 @@ export class EtcdServer {
       },
       revision: () => kv.store.revision,
       compactedRevision: () => kv.store.compactRevision,
-      leading: () => node.running && node.status().leading,
+      leading: () => node.running && (kv.leaseExpiryQuorum > 1 || node.status().leading),
       compact: async (revision) => {
-        const outcome = await this.proposer.propose({ op: 'compact', revision }, kv.auth.enabled ? ROOT_USER : null);
+        const outcome = kv.leaseExpiryQuorum > 1
+          ? await this.proposer.propose({ op: 'compact-vote', revision })
+          : await this.proposer.propose({ op: 'compact', revision }, kv.auth.enabled ? ROOT_USER : null);
         if (!outcome.ok) throw new QuorateError('COMPACTED', `compaction to ${revision} refused: ${outcome.error}`);
       },
       log: (message, fields) => logger('info', message, fields),

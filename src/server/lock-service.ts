@@ -149,6 +149,11 @@ export function lockHandlers(service: ServiceContext): grpc.UntypedServiceImplem
 
 export { kvRead };
 
+/** Trailing metadata of a Lock or Campaign whose key was left behind (see awaitTurn): the key's bytes. */
+export const LEFT_BEHIND_KEY_METADATA = 'quorate-left-behind-key-bin';
+/** ... and its lease, in hex. */
+export const LEFT_BEHIND_LEASE_METADATA = 'quorate-left-behind-lease';
+
 /**
  * Wait until `key` (claimed under `lease`, see claimKey) is the oldest under `prefix`. If the wait
  * fails (the caller went away, its lease ran out, the member stopped) a key this call created is
@@ -164,13 +169,8 @@ export { kvRead };
  * in etcd's exact words, with the key it must Unlock (or whose lease it must revoke) in the
  * trailing metadata (LEFT_BEHIND_KEY_METADATA, LEFT_BEHIND_LEASE_METADATA).
  */
-/** Trailing metadata of a Lock or Campaign whose key was left behind (see awaitTurn): the key's bytes. */
-export const LEFT_BEHIND_KEY_METADATA = 'quorate-left-behind-key-bin';
-/** ... and its lease, in hex. */
-export const LEFT_BEHIND_LEASE_METADATA = 'quorate-left-behind-lease';
-
 export async function awaitTurn(
-  ctx: ServiceContext, prefix: Buffer, key: Buffer, lease: number, claim: { readonly createRevision: number; readonly created: boolean },
+  ctx: ServiceContext, prefix: Buffer, key: Buffer, lease: LeaseId, claim: { readonly createRevision: number; readonly created: boolean },
   signal: AbortSignal, sessionExpired: () => Error,
 ): Promise<void> {
   try {
@@ -186,7 +186,7 @@ export async function awaitTurn(
     const told = grpcError(answer.code, answer.details);
     told.metadata.merge(answer.metadata);
     told.metadata.set(LEFT_BEHIND_KEY_METADATA, Buffer.from(key));
-    told.metadata.set(LEFT_BEHIND_LEASE_METADATA, lease.toString(16));
+    told.metadata.set(LEFT_BEHIND_LEASE_METADATA, leaseIdHex(lease));
     throw told;
   }
 }
@@ -195,13 +195,13 @@ export async function awaitTurn(
  * Delete a claim its caller gave up on (`why`). Answers null once deleted, else the delete's
  * error, logged: the key stays until its lease ends (it is always attached to one).
  */
-async function releaseClaim(ctx: ServiceContext, key: Buffer, lease: number, why: unknown): Promise<Error | null> {
+async function releaseClaim(ctx: ServiceContext, key: Buffer, lease: LeaseId, why: unknown): Promise<Error | null> {
   try {
     await kvWrite(ctx, op.del(key));
     return null;
   } catch (err) {
     ctx.logger('warn', 'an abandoned lock or election key was not deleted; it stays until it is unlocked or its lease ends', {
-      key: key.toString('utf8'), lease: lease.toString(16), gaveUpOn: (why as Error).message, error: (err as Error).message,
+      key: key.toString('utf8'), lease: leaseIdHex(lease), gaveUpOn: (why as Error).message, error: (err as Error).message,
     });
     return err as Error;
   }

@@ -172,6 +172,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
       limits: { maxRequestBytes: o.maxRequestBytes, maxTxnOps: o.maxTxnOps },
       retry: DEFAULT_RETRY_POLICY,
       ...(o.authTokenTtlMs === undefined ? {} : { authTokenTtlMs: o.authTokenTtlMs }),
+      byzantine: protocol.faultModel === 'byzantine',
       logger: o.logger,
       // As etcd: the shortest lease lasts 1.5 election timeouts (rounded up to whole seconds),
       // so a lease cannot run out during one election.

@@ -15,14 +15,22 @@ const b = (s: string): Uint8Array => Buffer.from(s);
 
 type Method = (request: object, metadata: grpc.Metadata) => Promise<Record<string, unknown>>;
 
-function setup() {
-  const kv = new KvStateMachine();
+/**
+ * An Auth service on `kv` (a fresh one unless given). `origin`: the member it runs on under a
+ * Byzantine protocol (its commands are applied as ordered by it, and it proves logins).
+ */
+function setup(origin?: string, kv = new KvStateMachine(), client = origin ?? 'test') {
   let seq = 1;
-  const propose = (request: AuthRequest, user: AuthUser) =>
-    Promise.resolve(kv.apply(encodeKvCommand({ client: 'test', seq, lowestPending: seq++, request, ...(user === null ? {} : { user }) }), index(seq)));
+  /** The ops this service ordered, in order. */
+  const ordered: string[] = [];
+  const propose = (request: AuthRequest, user: AuthUser) => {
+    ordered.push(request.op);
+    return Promise.resolve(kv.apply(encodeKvCommand({ client, seq, lowestPending: seq++, request, ...(user === null ? {} : { user }) }), index(seq), origin));
+  };
   const auth = new AuthService({
     kv, propose, readBarrier: () => Promise.resolve(),
     header: () => ({ cluster_id: '1', member_id: '1', revision: kv.store.revision, raft_term: 1 }),
+    ...(origin === undefined ? {} : { proveLogins: { origin } }),
   });
   const methods = auth.methods((handler) => handler as unknown as grpc.UntypedHandleCall) as unknown as Record<string, Method>;
   const call = (name: string, request: object, token?: string) => {
@@ -30,7 +38,7 @@ function setup() {
     if (token !== undefined) md.set('token', token);
     return Promise.resolve().then(() => methods[name]!(request, md)); // as the server wraps it: a throw becomes a rejection
   };
-  return { kv, auth, propose, call };
+  return { kv, auth, propose, call, ordered };
 }
 
 const withToken = (token: string): grpc.Metadata => {
@@ -103,4 +111,77 @@ test('admin calls: refused to non-root users before any hashing or log entry; a 
   const rootToken = (await call('Authenticate', { name: 'root', password: 'rootpw' }) as { token: string }).token;
   assert.match(await errorOf(call('RoleGrantPermission', { name: 'root' }, rootToken)), /etcdserver: permission not given/);
   assert.deepEqual(await call('AuthStatus', {}, rootToken).then((r) => [r['enabled'], r['authRevision']]), [true, revision]);
+});
+
+test('Byzantine protocols: Authenticate proves the login through the log; tokens are the issuing member\'s alone', async () => {
+  const m1 = setup('m1');
+  const { kv, call } = m1;
+  await call('UserAdd', { name: 'root', password: 'rootpw' });
+  await call('UserGrantRole', { user: 'root', role: 'root' });
+  await call('AuthEnable', {});
+  assert.equal(kv.auth.actsAs('m1', 'root'), false, 'no login yet');
+  const { token } = await call('Authenticate', { name: 'root', password: 'rootpw' }) as { token: string };
+  assert.equal(kv.auth.actsAs('m1', 'root'), true, 'the login went through the log, bound to m1');
+  assert.equal(kv.auth.actsAs('m2', 'root'), false);
+  assert.equal(await m1.auth.userOf(withToken(token)), 'root');
+  // The proof lets m1 act as root: an admin change as root applies.
+  await call('UserAdd', { name: 'alice', password: 'alicepw' }, token);
+  assert.notEqual(kv.auth.credentialRevisionOf('alice'), null);
+  // A token signed with the replicated key (which a lying member holds) is refused, and so is m1's at another member.
+  const minted = mintToken(kv.auth.tokenKey!, 'root', kv.auth.credentialRevisionOf('root')!, 60_000, Date.now());
+  assert.match(await errorOf(m1.auth.userOf(withToken(minted))), /etcdserver: invalid auth token/);
+  const m2 = setup('m2', kv);
+  assert.match(await errorOf(m2.auth.userOf(withToken(token))), /etcdserver: invalid auth token/, 'the client authenticates again at m2');
+  assert.match(await errorOf(m2.call('Authenticate', { name: 'root', password: 'wrong' })), /etcdserver: authentication failed/);
+  assert.equal(kv.auth.actsAs('m2', 'root'), false);
+});
+
+test('Byzantine protocols: Authenticate orders a login only when its member does not hold that one already (and still after a restart)', async () => {
+  const m1 = setup('m1');
+  const { kv, call, ordered } = m1;
+  await call('UserAdd', { name: 'root', password: 'rootpw' });
+  await call('UserGrantRole', { user: 'root', role: 'root' });
+  await call('UserAdd', { name: 'alice', password: 'alicepw' });
+  await call('AuthEnable', {});
+  const logins = (o: string[]) => o.filter((op) => op === 'auth-login').length;
+  await call('Authenticate', { name: 'root', password: 'rootpw' });
+  await call('Authenticate', { name: 'root', password: 'rootpw' });
+  await call('Authenticate', { name: 'root', password: 'rootpw' });
+  assert.equal(logins(ordered), 1, 'one login for three Authenticates');
+  await call('Authenticate', { name: 'alice', password: 'alicepw' });
+  assert.equal(logins(ordered), 2, 'another user: its own login');
+  // Another member holds no login of m1's: it orders its own.
+  const m2 = setup('m2', kv);
+  await m2.call('Authenticate', { name: 'root', password: 'rootpw' });
+  assert.equal(logins(m2.ordered), 1);
+  assert.equal(kv.auth.actsAs('m2', 'root'), true);
+
+  // A restart: the state comes back from a snapshot, logins included; nothing is ordered again.
+  const restored = new KvStateMachine();
+  restored.restore(kv.snapshot());
+  const again = setup('m1', restored, 'm1-restarted');
+  const { token } = await again.call('Authenticate', { name: 'root', password: 'rootpw' }) as { token: string };
+  assert.equal(logins(again.ordered), 0, 'the login survived the restart');
+  await again.call('UserAdd', { name: 'bob', password: 'bobpw' }, token);
+  assert.notEqual(restored.auth.credentialRevisionOf('bob'), null, 'and m1 acts as root on it');
+
+  // A password change voids the login: the next Authenticate orders a new one.
+  await again.call('UserChangePassword', { name: 'alice', password: 'alicepw2' }, token);
+  await again.call('Authenticate', { name: 'alice', password: 'alicepw2' });
+  assert.equal(logins(again.ordered), 1);
+  // So does auth disable (and enable again, with a new token key).
+  const rootToken = (await again.call('Authenticate', { name: 'root', password: 'rootpw' }) as { token: string }).token;
+  assert.equal(logins(again.ordered), 1);
+  await again.call('AuthDisable', {}, rootToken);
+  await again.call('AuthEnable', {});
+  await again.call('Authenticate', { name: 'root', password: 'rootpw' });
+  assert.equal(logins(again.ordered), 2, 'a login under the old token key is no login under the new one');
+  assert.equal(restored.auth.actsAs('m1', 'root'), true);
+  // A snapshot a client downloads carries no logins: a cluster restored from it orders them anew.
+  const fresh = new KvStateMachine();
+  fresh.restore(restored.clientSnapshot());
+  const m1Fresh = setup('m1', fresh);
+  await m1Fresh.call('Authenticate', { name: 'root', password: 'rootpw' });
+  assert.equal(logins(m1Fresh.ordered), 1);
+  assert.equal(fresh.auth.actsAs('m1', 'root'), true);
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { generateKeyFiles } from '../../src/node/bft-keys.js';
+import type { AutoCompactionOptions } from '../../src/server/auto-compaction.js';
 import { startMember, type Member } from '../../src/server/index.js';
 import { freePort } from './process-cluster.js';
 
@@ -24,7 +25,7 @@ export interface PbftMembers {
   remove(): void;
 }
 
-export async function pbftMembers(token: string, names: readonly string[] = ['m1', 'm2', 'm3', 'm4'], overrides: { readonly maxRequestBytes?: number } = {}): Promise<PbftMembers> {
+export async function pbftMembers(token: string, names: readonly string[] = ['m1', 'm2', 'm3', 'm4'], overrides: { readonly maxRequestBytes?: number; readonly autoCompaction?: AutoCompactionOptions } = {}): Promise<PbftMembers> {
   const ports: number[] = [];
   for (let i = 0; i < 2 * names.length; i++) ports.push(await freePort());
   const peer = (i: number) => `http://127.0.0.1:${ports[names.length + i]!}`;
@@ -39,6 +40,7 @@ export async function pbftMembers(token: string, names: readonly string[] = ['m1
       initialAdvertisePeerUrls: [peer(i)], initialCluster: names.map((n, j) => `${n}=${peer(j)}`).join(','), initialClusterState: 'new',
       initialClusterToken: token, clientTls: null, peerTls: null, snapshotCount: 1000, heartbeatIntervalMs: 50, electionTimeoutMs: 500,
       maxRequestBytes: overrides.maxRequestBytes ?? 1 << 20, maxTxnOps: 128, logger: () => {}, protocol: 'pbft',
+      ...(overrides.autoCompaction === undefined ? {} : { autoCompaction: overrides.autoCompaction }),
       memberKeys: { privateKeyFile: keys.privateKeyFiles[i]!.file, publicKeysFile: keys.publicKeysFile },
     }),
     client: (i, deadlineMs = 15_000) => new Etcd3({ hosts: clientUrl(i), defaultCallOptions: () => ({ deadline: Date.now() + deadlineMs }) }),

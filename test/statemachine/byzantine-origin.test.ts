@@ -1,12 +1,15 @@
 /**
  * Under a Byzantine protocol the state machine learns which member ordered each command (the
  * protocol checked its client's signature) and trusts that, not what the command claims: a lying
- * member can neither pre-seed nor close another member's session, nor expire a live lease alone.
+ * member can neither pre-seed nor close another member's session, nor expire a live lease alone,
+ * nor act as a user (root) whose login it did not prove.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { index } from '../../src/core/ids.js';
 import { encodeKvCommand, KvStateMachine, type KvCommand, type KvOutcome, type LeaseResult } from '../../src/statemachine/mvcc/index.js';
+import { loginStatement, signLogin } from '../../src/statemachine/mvcc/login-proof.js';
+import { checkPassword, hashPassword } from '../../src/server/auth-service.js';
 
 const b = (s: string): Uint8Array => Buffer.from(s);
 const put = (key: string, value: string): KvCommand['request'] =>
@@ -53,4 +56,143 @@ test('crash-fault protocols (no origin, quorum 1): the leader\'s lease-expire de
   sm.apply(encodeKvCommand({ client: 'c', seq: 1, lowestPending: 1, request: { op: 'lease-grant', id: '9', ttlSeconds: 5 } }), index(++at));
   const o = sm.apply(encodeKvCommand({ client: 'c', seq: 2, lowestPending: 2, request: { op: 'lease-expire', id: '9', renewals: 0 } }), index(++at));
   assert.equal(applied(o), true);
+});
+
+// ---- compaction: a member's compaction is a vote, as a lease expiry is --------------------------
+
+test('with a quorum of f + 1 = 2, one member\'s compact-vote does not compact; two members compact to the highest revision both reach', () => {
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  for (let i = 1; i <= 10; i++) assert.equal(apply(sm, 'm1', 'w', i, put('k', `v${i}`)).ok, true);
+  assert.equal(sm.store.revision, 11);
+  const vote = (s: KvStateMachine, origin: string, seq: number, revision: number) => apply(s, origin, `${origin}/c`, seq, { op: 'compact-vote', revision });
+  // m4 lies: it wants everything compacted, and votes again and again.
+  assert.equal(vote(sm, 'm4', 1, 11).ok, true);
+  assert.equal(vote(sm, 'm4', 2, 11).ok, true);
+  assert.equal(sm.store.compactRevision, 0, 'one liar alone, however often it votes, compacts nothing');
+  // A snapshot carries the votes: a member restored from it decides alike.
+  const restored = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  restored.restore(sm.snapshot());
+  for (const s of [sm, restored]) {
+    assert.equal(vote(s, 'm1', 1, 5).ok, true);
+    assert.equal(s.store.compactRevision, 5, 'm1 and m4 both voted for 5 or more: the highest two members reach');
+    assert.equal(vote(s, 'm2', 1, 7).ok, true);
+    assert.equal(s.store.compactRevision, 7, 'm2 (7) and m4 (11)');
+    // m1's latest vote replaces its earlier one; a vote below the compaction changes nothing.
+    assert.equal(vote(s, 'm1', 2, 3).ok, true);
+    assert.equal(s.store.compactRevision, 7);
+    assert.equal(vote(s, 'm1', 3, 9).ok, true);
+    assert.equal(s.store.compactRevision, 9, 'm1 (9) and m4 (11); m2 (7) was compacted past');
+  }
+  assert.deepEqual(sm.snapshot(), restored.snapshot(), 'the same state, votes included');
+  // A liar's revision past the head is refused alike on every member (apply stays total).
+  const far = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  assert.equal(vote(far, 'm3', 1, 1_000).ok, true);
+  assert.deepEqual(vote(far, 'm4', 1, 1_000), { ok: false, error: 'future-rev' });
+});
+
+test('crash-fault protocols (no origin, quorum 1): a compact-vote compacts at once', () => {
+  const sm = new KvStateMachine();
+  for (let i = 1; i <= 3; i++) sm.apply(encodeKvCommand({ client: 'c', seq: i, lowestPending: i, request: put('k', `v${i}`) }), index(++at));
+  assert.equal(sm.apply(encodeKvCommand({ client: 'c', seq: 4, lowestPending: 4, request: { op: 'compact-vote', revision: 2 } }), index(++at)).ok, true);
+  assert.equal(sm.store.compactRevision, 2);
+});
+
+// ---- users: a member acts only as the users whose login it proved ---------------------------------
+
+const TOKEN_KEY = new Uint8Array(32).fill(7);
+
+/** Auth enabled with `root` (role root) and `alice` (no roles); all ordered through m1. */
+async function withAuth(options: { readonly mutant?: string } = {}) {
+  const sm = new KvStateMachine(undefined, options);
+  const rootHash = await hashPassword('rootpw');
+  const aliceHash = await hashPassword('alicepw');
+  let seq = 0;
+  const admin = (request: KvCommand['request']) => assert.equal(apply(sm, 'm1', 'setup', ++seq, request).ok, true, request.op);
+  admin({ op: 'user-add', name: 'root', password: rootHash });
+  admin({ op: 'user-grant-role', user: 'root', role: 'root' });
+  admin({ op: 'user-add', name: 'alice', password: aliceHash });
+  admin({ op: 'auth-enable', tokenKey: TOKEN_KEY });
+  /** The login of `user` with `password` through `origin`, as that member's Auth service builds it. */
+  const login = async (user: string, password: string, origin: string, hash = user === 'root' ? rootHash : aliceHash): Promise<KvCommand['request']> => {
+    const seed = await checkPassword(password, hash) ?? new Uint8Array(32); // a wrong password: a seed that is not the user's
+    const credentialRevision = sm.auth.credentialRevisionOf(user)!;
+    return { op: 'auth-login', name: user, credentialRevision, signature: signLogin(seed, loginStatement(user, credentialRevision, origin, sm.auth.tokenKey!)) };
+  };
+  return { sm, login };
+}
+
+const applyAs = (sm: KvStateMachine, origin: string, user: string, seq: number, request: KvCommand['request']): KvOutcome =>
+  sm.apply(encodeKvCommand({ client: `${origin}/s`, seq, lowestPending: seq, request, user }), index(++at), origin);
+const refusedAs = (o: KvOutcome, error: string): boolean => !o.ok && o.error === error;
+
+test('a member claiming root without a login through it is refused with "invalid auth token", on every member alike', async () => {
+  const { sm } = await withAuth();
+  const revision = sm.store.revision;
+  // m2 lies: root never authenticated through it, yet it orders a write and an auth change as root.
+  assert.ok(refusedAs(applyAs(sm, 'm2', 'root', 1, put('k', 'forged')), 'invalid-auth-token'));
+  assert.ok(refusedAs(applyAs(sm, 'm2', 'root', 2, { op: 'auth-disable' }), 'invalid-auth-token'));
+  assert.ok(refusedAs(applyAs(sm, 'm2', 'root', 3, { op: 'lease-grant', id: '1', ttlSeconds: 60 }), 'invalid-auth-token'));
+  assert.equal(sm.store.revision, revision, 'nothing was written');
+  assert.equal(sm.auth.enabled, true, 'auth is still on');
+  assert.equal(sm.leases.get('1'), null);
+  // A retry of the same command is answered alike (the refusal is the session's result).
+  assert.ok(refusedAs(applyAs(sm, 'm2', 'root', 3, { op: 'lease-grant', id: '1', ttlSeconds: 60 }), 'invalid-auth-token'));
+});
+
+test('a proved login binds the user to the member it went through, and to no other', async () => {
+  const { sm, login } = await withAuth();
+  const byM1 = sm.apply(encodeKvCommand({ client: 'm1/s', seq: 2, lowestPending: 2, request: await login('root', 'rootpw', 'm1') }), index(++at), 'm1');
+  assert.equal(byM1.ok, true, 'root logged in through m1');
+  assert.equal(applyAs(sm, 'm1', 'root', 3, put('k', 'root via m1')).ok, true);
+  assert.ok(refusedAs(applyAs(sm, 'm2', 'root', 1, put('k', 'forged')), 'invalid-auth-token'), 'm2 still may not act as root');
+  // m2 replays m1's login from the log, or signs one with a guessed password: refused.
+  const replay = await login('root', 'rootpw', 'm1');
+  for (const [seq, request] of [[2, replay], [3, await login('root', 'guess', 'm2')]] as const) {
+    const o = sm.apply(encodeKvCommand({ client: 'm2/s', seq, lowestPending: seq, request }), index(++at), 'm2');
+    assert.ok(refusedAs(o, 'auth-failed'), 'etcd\'s "authentication failed"');
+  }
+  assert.ok(refusedAs(applyAs(sm, 'm2', 'root', 4, put('k', 'forged')), 'invalid-auth-token'));
+  // A member restored from a snapshot judges alike.
+  const restored = new KvStateMachine();
+  restored.restore(sm.snapshot());
+  assert.equal(applyAs(restored, 'm1', 'root', 5, put('k', 'again')).ok, true);
+  assert.ok(refusedAs(applyAs(restored, 'm2', 'root', 5, put('k', 'forged')), 'invalid-auth-token'));
+  // The user's password changes (a new credential revision): the login no longer holds.
+  const changed = await hashPassword('newpw');
+  assert.equal(applyAs(sm, 'm1', 'root', 6, { op: 'user-change-password', name: 'root', password: changed }).ok, true);
+  assert.ok(refusedAs(applyAs(sm, 'm1', 'root', 7, put('k', 'stale')), 'invalid-auth-token'));
+  // A login of another user through m2 lets m2 act as that user only.
+  const alice = sm.apply(encodeKvCommand({ client: 'm2/s', seq: 8, lowestPending: 8, request: await login('alice', 'alicepw', 'm2') }), index(++at), 'm2');
+  assert.equal(alice.ok, true);
+  assert.ok(refusedAs(applyAs(sm, 'm2', 'alice', 9, put('k', 'alice')), 'permission-denied'), 'alice, with her own (empty) permissions');
+  assert.ok(refusedAs(applyAs(sm, 'm2', 'root', 10, put('k', 'forged')), 'invalid-auth-token'));
+});
+
+test('mutant trust-command-user: the forged root write takes effect (what the check prevents)', async () => {
+  const { sm } = await withAuth({ mutant: 'trust-command-user' });
+  assert.equal(applyAs(sm, 'm2', 'root', 1, put('k', 'forged')).ok, true);
+});
+
+test('crash-fault protocols (no origin): the member\'s word on the user is taken, as before', async () => {
+  const { sm } = await withAuth();
+  const o = sm.apply(encodeKvCommand({ client: 'c', seq: 1, lowestPending: 1, request: put('k', 'v'), user: 'root' }), index(++at));
+  assert.equal(o.ok, true);
+});
+
+test('auth disable voids logins for good: a member cannot replay its old login after auth is enabled again', async () => {
+  const { sm, login } = await withAuth();
+  // root logs in through m2 (m2 honest then; its log keeps the signed entry).
+  const old = await login('root', 'rootpw', 'm2');
+  assert.equal(sm.apply(encodeKvCommand({ client: 'm2/s', seq: 1, lowestPending: 1, request: old }), index(++at), 'm2').ok, true);
+  assert.equal(applyAs(sm, 'm2', 'root', 2, { op: 'auth-disable' }).ok, true, 'root disables auth through m2');
+  assert.equal(sm.auth.actsAs('m2', 'root'), false);
+  assert.equal(applyAs(sm, 'm1', 'root', 1, { op: 'auth-enable', tokenKey: new Uint8Array(32).fill(9) }).ok, true, 'and enables it again (through m1)');
+  // m2, now lying, orders its old login again: root's credentials did not change, yet the login
+  // belongs to the auth that was disabled.
+  const replay = sm.apply(encodeKvCommand({ client: 'm2/s', seq: 3, lowestPending: 3, request: old }), index(++at), 'm2');
+  assert.ok(refusedAs(replay, 'auth-failed'), 'the old login is refused');
+  assert.ok(refusedAs(applyAs(sm, 'm2', 'root', 4, put('k', 'forged')), 'invalid-auth-token'));
+  // A fresh login (the password again) is accepted.
+  assert.equal(sm.apply(encodeKvCommand({ client: 'm2/s', seq: 5, lowestPending: 5, request: await login('root', 'rootpw', 'm2') }), index(++at), 'm2').ok, true);
+  assert.equal(applyAs(sm, 'm2', 'root', 6, put('k', 'root via m2')).ok, true);
 });

@@ -56,10 +56,11 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
   private readonly leases = new Map<number, ClientLease>();
   private values = 0;
 
-  constructor(private readonly keys: number) {}
+  /** `mutant`: the run's mutant, passed on to the state machine (which knows its own, STATE_MACHINE_MUTANTS). */
+  constructor(private readonly keys: number, private readonly mutant?: string) {}
 
   createStateMachine(): StateMachine<KvOutcome> {
-    return new KvStateMachine();
+    return new KvStateMachine(undefined, this.mutant === undefined ? {} : { mutant: this.mutant });
   }
 
   encodeResult(r: KvOutcome): Uint8Array {

@@ -16,6 +16,7 @@
  */
 import { assert } from '../../core/assert.js';
 import { keyString } from './key-index.js';
+import { loginEpoch, loginStatement, verifyLogin } from './login-proof.js';
 import type { Bytes, KvRequest, TxnOp } from './requests.js';
 
 // ---- errors ------------------------------------------------------------------------------
@@ -98,6 +99,11 @@ export interface PasswordHash {
   readonly p: number;
   readonly salt: Uint8Array;
   readonly hash: Uint8Array;
+  /**
+   * The Ed25519 public key the password yields (see login-proof.ts); absent in hashes made before
+   * logins were proved, whose users must change their password to log in under a Byzantine protocol.
+   */
+  readonly loginKey?: Uint8Array;
 }
 
 export type PermissionType = 'READ' | 'WRITE' | 'READWRITE';
@@ -135,6 +141,12 @@ export type AuthRequest =
    * first Authenticate; the first one applied wins, later ones change nothing.
    */
   | { readonly op: 'auth-token-key'; readonly tokenKey: Uint8Array }
+  /**
+   * Under a Byzantine protocol: a client authenticated as `name` through the member that ordered
+   * this, proved by a signature only the password yields (see login-proof.ts). From then on that
+   * member may order commands as `name` until the user's credentials change or auth is disabled.
+   */
+  | { readonly op: 'auth-login'; readonly name: string; readonly credentialRevision: number; readonly signature: Uint8Array }
   | { readonly op: 'user-add'; readonly name: string; readonly password: PasswordHash | null }
   | { readonly op: 'user-delete'; readonly name: string }
   | { readonly op: 'user-change-password'; readonly name: string; readonly password: PasswordHash }
@@ -146,7 +158,7 @@ export type AuthRequest =
   | { readonly op: 'role-revoke-permission'; readonly role: string; readonly key: Bytes; readonly rangeEnd: Bytes };
 
 const AUTH_OPS: ReadonlySet<string> = new Set<AuthRequest['op']>([
-  'auth-enable', 'auth-disable', 'auth-token-key', 'user-add', 'user-delete', 'user-change-password', 'user-grant-role',
+  'auth-enable', 'auth-disable', 'auth-token-key', 'auth-login', 'user-add', 'user-delete', 'user-change-password', 'user-grant-role',
   'user-revoke-role', 'role-add', 'role-delete', 'role-grant-permission', 'role-revoke-permission',
 ]);
 
@@ -212,6 +224,12 @@ interface MergedPermissions {
 
 const SNAPSHOT_FORMAT = 1;
 
+/** A proved login (see AuthStore.logins). */
+interface Login {
+  readonly credentialRevision: number;
+  readonly epoch: string;
+}
+
 export class AuthStore {
   private enabledFlag = false;
   /** Bumped by every change of users, roles, permissions or the enabled flag (etcd's auth revision). */
@@ -222,6 +240,14 @@ export class AuthStore {
   private roles = new Map<string, Role>();
   /** Per-user union of the roles' permissions; cleared by every change. */
   private merged = new Map<string, MergedPermissions>();
+  /**
+   * Proved logins (Byzantine protocols): member → user → the user's credential revision at the
+   * login and the digest of the token key it named (loginEpoch). At most one entry per user and
+   * member; dropped with the user, all dropped when auth is disabled.
+   */
+  private logins = new Map<string, Map<string, Login>>();
+  /** loginEpoch of the token key in force (computed once per key), or null. */
+  private epochOf: { key: Uint8Array; epoch: string } | null = null;
 
   get enabled(): boolean {
     return this.enabledFlag;
@@ -247,6 +273,32 @@ export class AuthStore {
   }
 
   // ---- permission checks (pure reads of the current state) ----------------------------------
+
+  /**
+   * Under a Byzantine protocol: may `origin` order commands as `user`? Only after a proved login
+   * of the user's current credentials through it (an `auth-login` it ordered).
+   */
+  actsAs(origin: string, user: string): boolean {
+    const u = this.users.get(user);
+    return u !== undefined && this.holdsLogin(origin, user, u.credentialRevision);
+  }
+
+  /**
+   * Does `origin` hold a proved login of `user` at `credentialRevision`, under the token key in
+   * force? (Then a member need not order another one: Authenticate skips it.)
+   */
+  holdsLogin(origin: string, user: string, credentialRevision: number): boolean {
+    const login = this.logins.get(origin)?.get(user);
+    const epoch = this.currentEpoch();
+    return login !== undefined && epoch !== null && login.credentialRevision === credentialRevision && login.epoch === epoch;
+  }
+
+  private currentEpoch(): string | null {
+    const key = this.tokenKeyBytes;
+    if (key === null) return null;
+    if (this.epochOf?.key !== key) this.epochOf = { key, epoch: loginEpoch(key) };
+    return this.epochOf.epoch;
+  }
 
   /** Whether `user` may administer auth and compaction: anyone while auth is disabled, else root. */
   checkAdmin(user: AuthUser): AuthErrorKind | null {
@@ -361,8 +413,13 @@ export class AuthStore {
 
   // ---- apply -------------------------------------------------------------------------------
 
-  /** Apply one committed auth change on behalf of `user`; null when it took effect. */
-  apply(user: AuthUser, req: AuthRequest): AuthErrorKind | null {
+  /**
+   * Apply one committed auth change on behalf of `user`; null when it took effect. `origin`: the
+   * member that ordered it (Byzantine protocols; '' otherwise), which an `auth-login` binds to.
+   */
+  apply(user: AuthUser, req: AuthRequest, origin = ''): AuthErrorKind | null {
+    // Needs no administrator either: the signature is the proof, checked against the user's key.
+    if (req.op === 'auth-login') return this.login(origin, req);
     // Not an administrator's change: no caller chooses the key, and it only fills a missing one.
     if (req.op === 'auth-token-key') {
       if (this.enabledFlag && this.tokenKeyBytes === null) {
@@ -381,6 +438,23 @@ export class AuthStore {
     return null;
   }
 
+  private login(origin: string, req: Extract<AuthRequest, { op: 'auth-login' }>): AuthErrorKind | null {
+    if (!this.enabledFlag) return 'auth-not-enabled';
+    const u = this.users.get(req.name);
+    const key = u?.password?.loginKey;
+    // Bound to the token key too: a login ordered before an `auth disable` is no proof after it.
+    const tokenKey = this.tokenKeyBytes;
+    if (u === undefined || key === undefined || tokenKey === null || u.credentialRevision !== req.credentialRevision
+      || !verifyLogin(key, loginStatement(req.name, req.credentialRevision, origin, tokenKey), req.signature)) return 'auth-failed';
+    let users = this.logins.get(origin);
+    if (users === undefined) {
+      users = new Map();
+      this.logins.set(origin, users);
+    }
+    users.set(req.name, { credentialRevision: req.credentialRevision, epoch: this.currentEpoch()! });
+    return null;
+  }
+
   private change(req: AuthRequest): AuthErrorKind | 'unchanged' | null {
     switch (req.op) {
       case 'auth-enable': {
@@ -394,11 +468,13 @@ export class AuthStore {
         return null;
       }
       case 'auth-token-key':
+      case 'auth-login':
         return 'unchanged'; // applied before the admin check, in apply()
       case 'auth-disable':
         if (!this.enabledFlag) return 'unchanged';
         this.enabledFlag = false;
         this.tokenKeyBytes = null; // every token issued so far is void
+        this.logins.clear(); // and so is every login
         return null;
       case 'user-add': {
         const bad = checkName(req.name, 'user-empty');
@@ -411,6 +487,7 @@ export class AuthStore {
       case 'user-delete': {
         if (this.enabledFlag && req.name === ROOT_USER) return 'invalid-auth-mgmt';
         if (!this.users.delete(req.name)) return 'user-not-found';
+        for (const users of this.logins.values()) users.delete(req.name);
         return null;
       }
       case 'user-change-password': {
@@ -479,20 +556,22 @@ export class AuthStore {
   // ---- snapshot ------------------------------------------------------------------------------
 
   /**
-   * The auth state for a snapshot. `withTokenKey` is false for a snapshot a client downloads: with
-   * the key, its holder could sign a token for root. A cluster restored from it gets a new key
+   * The auth state for a snapshot. `whole` is false for a snapshot a client downloads: with the
+   * token key, its holder could sign a token for root. A cluster restored from it gets a new key
    * ('auth-token-key'), so tokens issued before are void there (as etcd's simple tokens die with
-   * their member). Password hashes stay, as etcd's snapshot keeps its bcrypt hashes: they are
-   * salted scrypt (slow to guess against), and a restored cluster needs them to authenticate.
+   * their member), and so are logins (they name this cluster's members). Password hashes stay,
+   * as etcd's snapshot keeps its bcrypt hashes: they are salted scrypt (slow to guess against),
+   * and a restored cluster needs them to authenticate.
    */
-  snapshot(withTokenKey = true): unknown {
+  snapshot(whole = true): unknown {
     return {
       format: SNAPSHOT_FORMAT,
       enabled: this.enabledFlag,
       revision: this.authRevision,
-      tokenKey: withTokenKey ? this.tokenKeyBytes : null,
+      tokenKey: whole ? this.tokenKeyBytes : null,
       users: [...this.users].map(([name, u]) => [name, u.password, u.roles, u.credentialRevision]),
       roles: [...this.roles].map(([name, r]) => [name, r.permissions.map((p) => [p.permType, p.key, p.rangeEnd])]),
+      ...(whole && this.logins.size > 0 ? { logins: [...this.logins].map(([origin, users]) => [origin, [...users].map(([user, l]) => [user, l.credentialRevision, l.epoch])]) } : {}),
     };
   }
 
@@ -505,12 +584,15 @@ export class AuthStore {
       this.tokenKeyBytes = null;
       this.users = new Map();
       this.roles = new Map();
+      this.logins = new Map();
       return;
     }
     const snap = data as {
       format: number; enabled: boolean; revision: number; tokenKey: Uint8Array | null;
       users: [string, PasswordHash | null, string[], number][];
       roles: [string, [PermissionType, Uint8Array, Uint8Array][]][];
+      /** [member, [user, credential revision, token key digest][]]; absent when there were none. */
+      logins?: [string, [string, number, string][]][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown auth snapshot format ${snap.format}`);
     this.enabledFlag = snap.enabled;
@@ -518,6 +600,7 @@ export class AuthStore {
     this.tokenKeyBytes = snap.tokenKey;
     this.users = new Map(snap.users.map(([name, password, roles, credentialRevision]) => [name, { password, roles, credentialRevision }]));
     this.roles = new Map(snap.roles.map(([name, perms]) => [name, { permissions: perms.map(([permType, key, rangeEnd]) => ({ permType, key, rangeEnd })) }]));
+    this.logins = new Map((snap.logins ?? []).map(([origin, users]) => [origin, new Map(users.map(([user, credentialRevision, epoch]) => [user, { credentialRevision, epoch }]))]));
   }
 }
 

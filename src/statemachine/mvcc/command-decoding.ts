@@ -116,6 +116,7 @@ const REQUESTS: { readonly [Op in KvCommand['request']['op']]: (r: Fields) => bo
   'delete': (r) => isTxnOp(r, 0),
   'txn': (r) => isTxnOp(r, 0),
   'compact': (r) => isNumber(r['revision']),
+  'compact-vote': (r) => isSafeInteger(r['revision']),
   'publish-member': (r) => isString(r['name']) && isStringList(r['clientUrls']) && (isAbsent(r['memberName']) || isString(r['memberName'])),
   ...authRequests(),
   ...leaseRequests(),
@@ -164,7 +165,8 @@ function isCompare(c: unknown): boolean {
 function isPasswordHash(p: unknown): boolean {
   return isFields(p) && p['algorithm'] === 'scrypt'
     && isPositiveInteger(p['n']) && isPositiveInteger(p['r']) && isPositiveInteger(p['p'])
-    && isBytes(p['salt']) && isBytes(p['hash']);
+    && isBytes(p['salt']) && isBytes(p['hash'])
+    && (isAbsent(p['loginKey']) || isBytes(p['loginKey']));
 }
 
 function authRequests(): { readonly [Op in AuthRequest['op']]: (r: Fields) => boolean } {
@@ -173,6 +175,7 @@ function authRequests(): { readonly [Op in AuthRequest['op']]: (r: Fields) => bo
     'auth-enable': (r) => isBytes(r['tokenKey']) && r['tokenKey'].byteLength >= MIN_TOKEN_KEY_BYTES,
     'auth-token-key': (r) => isBytes(r['tokenKey']) && r['tokenKey'].byteLength >= MIN_TOKEN_KEY_BYTES,
     'auth-disable': () => true,
+    'auth-login': (r) => isString(r['name']) && isSafeInteger(r['credentialRevision']) && isBytes(r['signature']),
     'user-add': (r) => isString(r['name']) && (r['password'] === null || isPasswordHash(r['password'])),
     'user-delete': (r) => isString(r['name']),
     'user-change-password': (r) => isString(r['name']) && isPasswordHash(r['password']),

@@ -33,6 +33,17 @@ export interface PublishMember {
   readonly memberName?: string;
 }
 
+/**
+ * A member's own compaction (its auto-compactor's), not a user's request. Under a crash-fault
+ * protocol it compacts as a root compaction would; under a Byzantine one it is the ordering
+ * member's vote, and the store compacts only as far as leaseExpiryQuorum members voted for (see
+ * KvStateMachine.applyCompactVote). No user is named: it is the member's, not a client's.
+ */
+export interface CompactVote {
+  readonly op: 'compact-vote';
+  readonly revision: number;
+}
+
 export interface PublishResult {
   readonly op: 'publish-member';
   readonly revision: number;
@@ -44,8 +55,11 @@ export interface KvCommand {
   readonly seq: number;
   /** The lowest sequence number the client still waits for an answer to. */
   readonly lowestPending: number;
-  readonly request: KvRequest | PublishMember | AuthRequest | LeaseRequest | ClusterRequest;
-  /** Auth: the user whose token the request carried (absent: no token). */
+  readonly request: KvRequest | PublishMember | CompactVote | AuthRequest | LeaseRequest | ClusterRequest;
+  /**
+   * Auth: the user whose token the request carried (absent: no token). Under a Byzantine protocol
+   * this is the ordering member's claim, honoured only after a proved login (see actingUser).
+   */
   readonly user?: string;
 }
 
@@ -66,6 +80,9 @@ interface Session {
 }
 
 const SNAPSHOT_FORMAT = 1;
+
+/** actingUser's answer for a user the ordering member never proved a login of. */
+const FORGED_USER = Symbol('forged user');
 
 export function encodeKvCommand(cmd: KvCommand): Uint8Array {
   return pack(cmd);
@@ -89,16 +106,26 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
    * Distinct members whose `lease-expire` for the same lease and renewal count it takes to expire
    * it: 1 under crash-fault protocols (the leader's clock decides); f + 1 under Byzantine ones, so
    * that one lying member cannot expire a live lease (and break the locks on it). Then every
-   * member proposes the expiries its own clock sees (see lease-service.ts).
+   * member proposes the expiries its own clock sees (see lease-service.ts). The same quorum
+   * decides how far members' own compactions go (applyCompactVote).
    */
   readonly leaseExpiryQuorum: number;
   /** Expiry votes not yet at the quorum: lease id → the renewal count voted on and who voted. */
   private expiryVotes = new Map<LeaseId, { renewals: number; voters: Set<string> }>();
+  /**
+   * Compaction votes (Byzantine protocols): member → the latest revision it voted to compact to,
+   * at most one per member; votes at or below the compacted revision are dropped.
+   */
+  private compactVotes = new Map<string, number>();
 
-  constructor(limits?: KvLimits, options: { readonly leaseExpiryQuorum?: number } = {}) {
+  /** Test-only: a state machine mutant (see STATE_MACHINE_MUTANTS), or undefined. */
+  private readonly mutant: string | undefined;
+
+  constructor(limits?: KvLimits, options: { readonly leaseExpiryQuorum?: number; readonly mutant?: string } = {}) {
     this.store = new MvccStore(limits);
     this.store.leases = this.leases;
     this.leaseExpiryQuorum = options.leaseExpiryQuorum ?? 1;
+    this.mutant = options.mutant;
     assert(Number.isSafeInteger(this.leaseExpiryQuorum) && this.leaseExpiryQuorum >= 1, 'the lease expiry quorum is a positive integer');
   }
 
@@ -119,13 +146,30 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const earlier = session.results.get(cmd.seq);
     if (earlier !== undefined) return earlier;
-    const outcome = cmd.request.op === 'publish-member' ? this.publish(cmd.request)
+    const user = this.actingUser(cmd, origin);
+    const outcome = user === FORGED_USER ? { ok: false as const, error: 'invalid-auth-token' as const }
+      : cmd.request.op === 'publish-member' ? this.publish(cmd.request)
+      : cmd.request.op === 'compact-vote' ? this.applyCompactVote(cmd.request, origin)
       : isClusterRequest(cmd.request) ? { ok: true as const, result: this.cluster.apply(cmd.request, this.store.revision) }
-      : isLeaseRequest(cmd.request) ? this.applyLease(cmd.user ?? null, cmd.request, origin)
-      : this.applyChecked(cmd.user ?? null, cmd.request);
+      : isLeaseRequest(cmd.request) ? this.applyLease(user, cmd.request, origin)
+      : this.applyChecked(user, cmd.request, origin);
     session.results.set(cmd.seq, outcome);
     this.forgetAnswered(session, cmd.lowestPending);
     return outcome;
+  }
+
+  /**
+   * Who a command acts as. Under a crash-fault protocol (no origin) the member's word: members are
+   * trusted. Under a Byzantine one the `user` is the ordering member's claim, and a liar could
+   * claim root; so while auth is enabled a member acts only as the users whose login it proved
+   * (AuthStore.actsAs, login-proof.ts). Any other claim is FORGED_USER: the command is refused with
+   * etcd's "invalid auth token" on every member alike (an honest member never sends one: it orders
+   * a command as a user only after its own login for that user was applied).
+   */
+  private actingUser(cmd: KvCommand, origin: string | undefined): AuthUser | typeof FORGED_USER {
+    const user = cmd.user ?? null;
+    if (origin === undefined || user === null || !this.auth.enabled || this.mutant === 'trust-command-user') return user;
+    return this.auth.actsAs(origin, user) ? user : FORGED_USER;
   }
 
   /** Execute without the log: reads (after a read barrier) and serializable reads. */
@@ -139,9 +183,9 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   }
 
   /** Auth: a change of users/roles, or a KV write checked against the permissions at this point of the log. */
-  private applyChecked(user: AuthUser, request: KvRequest | AuthRequest): KvOutcome {
+  private applyChecked(user: AuthUser, request: KvRequest | AuthRequest, origin: string | undefined): KvOutcome {
     if (isAuthRequest(request)) {
-      const error = this.auth.apply(user, request);
+      const error = this.auth.apply(user, request, origin);
       return error === null ? { ok: true, result: { op: 'auth', revision: this.store.revision } } : { ok: false, error };
     }
     const denied = this.auth.checkRequest(user, request);
@@ -185,6 +229,34 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       if (err instanceof KvError) return { ok: false, error: err.kind };
       throw err;
     }
+  }
+
+  /**
+   * A member's compaction. With a quorum of 1 (crash-fault protocols) it compacts to its revision
+   * at once. Otherwise it is a vote by `origin` (its latest replaces its earlier one), and the
+   * store compacts to the highest revision at or below which leaseExpiryQuorum (f + 1) distinct
+   * members voted: at least one of them honest, so one lying member cannot compact at will, nor
+   * further than an honest member wanted. Refused while CORRUPT is raised, as a compaction is.
+   */
+  private applyCompactVote(request: CompactVote, origin: string | undefined): KvOutcome {
+    if (this.cluster.hasAlarm('CORRUPT')) return { ok: false, error: 'corrupt' };
+    if (this.leaseExpiryQuorum === 1) return this.execute({ op: 'compact', revision: request.revision });
+    this.compactVotes.set(origin ?? '', request.revision);
+    const target = this.compactQuorumRevision();
+    const outcome = target <= this.store.compactRevision
+      ? { ok: true as const, result: { op: 'compact' as const, revision: this.store.revision } }
+      : this.execute({ op: 'compact', revision: target });
+    // Votes the store has compacted to or past count no more (and the table stays small).
+    for (const [member, revision] of this.compactVotes) {
+      if (revision <= this.store.compactRevision) this.compactVotes.delete(member);
+    }
+    return outcome;
+  }
+
+  /** The leaseExpiryQuorum-th highest vote (0 when fewer members voted). */
+  private compactQuorumRevision(): number {
+    const votes = [...this.compactVotes.values()].sort((a, b) => b - a);
+    return votes[this.leaseExpiryQuorum - 1] ?? 0;
   }
 
   clientUrlsOf(member: string): readonly string[] {
@@ -241,6 +313,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members,
       auth: this.auth.snapshot(whole), leases: this.leases.snapshot(),
       ...(whole && this.expiryVotes.size > 0 ? { expiryVotes: [...this.expiryVotes].map(([id, v]) => [id, v.renewals, [...v.voters]]) } : {}),
+      ...(whole && this.compactVotes.size > 0 ? { compactVotes: [...this.compactVotes] } : {}),
       cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
     });
   }
@@ -259,6 +332,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       memberNames?: [string, string][];
       /** [lease id, renewals, voters]: expiry votes short of the quorum (Byzantine protocols only). */
       expiryVotes?: [LeaseId | number, number, string[]][];
+      /** [member, revision]: compaction votes short of the quorum (Byzantine protocols only). */
+      compactVotes?: [string, number][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
@@ -272,6 +347,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     this.cluster.fromSnapshot(snap.cluster);
     this.memberNames = new Map(snap.memberNames ?? []);
     this.expiryVotes = new Map((snap.expiryVotes ?? []).map(([id, renewals, voters]) => [restoredLeaseId(id), { renewals, voters: new Set(voters) }]));
+    this.compactVotes = new Map(snap.compactVotes ?? []);
     this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [
       client, { lowestPending, results: new Map(results.map(([seq, outcome]) => [seq, withTextLeaseIds(outcome) as KvOutcome])) },
     ]));
