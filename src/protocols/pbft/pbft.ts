@@ -678,6 +678,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   }
 
   private sendPrePrepare(seq: number, batch: readonly ClientRequest[]): void {
+    // A primary pre-prepares one batch per (view, seq): a second one is equivocation.
+    const earlier = this.slots.get(seq)?.prePrepare;
+    assert(earlier == null || earlier.view !== this.view || this.mutant === 'assign-before-new-view-installed', () => `${this.id}: primary of view ${this.view} pre-prepares sequence ${seq} twice`);
     const pp = this.signPrePrepare(this.view, seq, batch);
     const slot = this.slot(seq);
     slot.prePrepare = pp;
@@ -1236,6 +1239,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     for (const [digest, proof] of byDigest) {
       if (proof.length < this.quorum) continue;
       this.adoptCheckpoint({ seq, digest, proof: proof.slice(0, this.quorum) });
+      this.tryAssign(); // the high water mark moved
       return;
     }
   }
@@ -1273,7 +1277,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     for (const [r, seqs] of this.claimsByReplica) this.claimsByReplica.set(r, seqs.filter((s) => s > cp.seq));
     if (this.fetching !== null && this.fetching.seq <= cp.seq) this.fetching = null;
     if (this.nextSeq <= cp.seq) this.nextSeq = cp.seq + 1;
-    this.tryAssign();
+    // Not tryAssign here: enterView makes the NEW-VIEW's checkpoint stable before it installs the
+    // re-issued pre-prepares and sets nextSeq past them, and a new primary that assigned sequence
+    // numbers in between would pre-prepare a second batch at the same (view, seq): backups keep the
+    // first, the primary the second, and with f liars silent the view stalls. Callers assign.
+    if (this.mutant === 'assign-before-new-view-installed') this.tryAssign();
   }
 
   private requestState(): void {
@@ -1332,6 +1340,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.makeStable(cp);
     this.execute();
     this.flushReads();
+    this.tryAssign();
     this.sendStatus();
   }
 
