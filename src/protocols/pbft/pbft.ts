@@ -205,6 +205,15 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** Batches it held in this or earlier views, by `seq|digest`, for a NEW-VIEW that re-issues them. */
   private readonly batchesHeld = new Map<number, Map<string, readonly ClientRequest[]>>();
   private nullDigestMemo: string | undefined;
+  /**
+   * The batches executed in the checkpoint interval just below the stable checkpoint, by sequence
+   * number. A replica that gets no pre-prepares (a lying primary shuns it, or it is alone in a
+   * view change) learns each outcome from DECIDED claims and fetches the batch a round trip after
+   * the others decided; near a checkpoint they have made it stable by then. Without these it could
+   * catch up only by state transfer, which skips its own clients' requests: their callers are
+   * answered with an error, and a replica shunned for good would never serve.
+   */
+  private readonly batchesBelowStable = new Map<number, { digest: string; batch: readonly ClientRequest[] }>();
   /** Where the next round of batch fetches starts among the other replicas. */
   private batchFetchRotation = 0;
   /** When a FETCH-BATCH for `replica|seq` was last answered: a liar's requests cannot make us flood. */
@@ -1261,6 +1270,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   }
 
   private makeStable(cp: StableCheckpoint): void {
+    if (this.mutant !== 'no-batches-below-stable') {
+      for (const [seq, d] of this.decided) if (seq <= cp.seq && d.batch !== null) this.batchesBelowStable.set(seq, { digest: d.digest, batch: d.batch });
+    }
+    for (const seq of this.batchesBelowStable.keys()) if (seq <= cp.seq - this.checkpointIntervalSeqs) this.batchesBelowStable.delete(seq);
     this.stable = cp;
     const own = this.ownCheckpoints.get(cp.seq);
     if (own !== undefined && this.snapshotOut?.meta.index !== cp.seq) {
@@ -1369,6 +1382,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** The batch named `digest` at `seq`, if this replica has it (the null request always). */
   private batchFor(seq: number, digest: string): readonly ClientRequest[] | null {
     if (digest === this.nullDigest) return [];
+    const executed = this.batchesBelowStable.get(seq);
+    if (executed !== undefined && executed.digest === digest) return executed.batch;
     const held = this.batchesHeld.get(seq)?.get(digest);
     if (held !== undefined) return held;
     const cert = this.certs.get(seq)?.prePrepare;
@@ -1405,7 +1420,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private onFetchBatch(m: Extract<PbftMessage, { type: 'fetch-batch' }>): void {
     if (!this.isReplica(m.replica) || typeof m.digest !== 'string' || !Number.isSafeInteger(m.seq)) return this.bad();
     if (!this.skipAuth() && !verifyMacVector(this.auth, fetchBatchPayload(m.seq, m.digest, m.replica), m.replica, m.macs)) return this.bad();
-    if (m.replica === this.id || !this.inWindow(m.seq)) return;
+    if (m.replica === this.id || !(this.inWindow(m.seq) || this.batchesBelowStable.has(m.seq))) return;
     const batch = this.batchFor(m.seq, m.digest);
     if (batch === null || batch.length === 0) return;
     // At most one answer per replica and sequence number per retransmission interval.
