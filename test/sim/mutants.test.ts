@@ -107,7 +107,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'no-learning-in-view-change': { seed: 16, options: { byzantine: new Set() } },
     'status-only-when-pending': { seed: 88 },
     'global-sessions': { seed: 11 },
-    'no-learning-from-decided': { seed: 312 },
+    'no-learning-from-decided': { seed: 342 },
     'own-checkpoint-only': { seed: 181 },
     'decided-only-on-status': { seed: 342 },
     'no-batches-below-stable': { seed: 11, options: { nodes: 7 } },
