@@ -109,7 +109,6 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'global-sessions': { seed: 11 },
     'no-learning-from-decided': { seed: 342 },
     'own-checkpoint-only': { seed: 181 },
-    'decided-only-on-status': { seed: 342 },
     'no-batches-below-stable': { seed: 11, options: { nodes: 7 } },
   },
 };
@@ -129,6 +128,7 @@ const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
     'only-primary-forwards-new-view': 'a replica a lying primary keeps out of its view still learns every outcome (DECIDED claims, COMMITs) and serves, so no check sees it; only its missing vote does, which costs the cluster nothing while the other honest replicas are up; not seen in 1..600 (caught by new-view-withheld.txt)',
     'reset-timer-on-newer-request': 'needs a primary that cannot order while a hijacking liar keeps the timers from running out for its whole budget of requests; caught at N = 7 seed 27 before DECIDED claims were pushed to replicas left out (then a lone view-changer\'s lag left the others without a quorum); none in 1..600 at N = 4 or 7 after, also with only hijack-session and silent (caught by timer-newer-request.txt)',
     'small-read-quorum': 'at N = 6 a read must race a write so that 3 stale replies match before the write reaches them; not seen in 1..600',
+    'decided-only-on-status': 'a replica alone in a later view change must answer reads while f liars are silent, so that its stale answers cost a read its 2f + 1; caught at seed 342 before member clients sent their requests to their own replica too (which changed every run); none in 1..600 at N = 4 after, N = 7 not searched yet (caught by its scenario tests)',
     'member-client-skips-own-replica': 'needs a member\'s clients idle since view 0 (whose primary is a liar) on a cluster whose slow disks bring ordering close to the callers\' timeout: N = 4 seed 1573 and N = 7 seed 964 of the 2,000-seed sweep; none in 1..300 at N = 4 (caught by member-client-via-own-replica.txt)',
     'assign-before-new-view-installed': 'needs a new primary whose own stable checkpoint is behind the NEW-VIEW\'s, with more requests pending than its pipeline takes, and f liars silent so that its duplicate pre-prepare stalls the view; a later view change heals it within the run; N = 7 seed 1611 of the 2,000-seed sweep failed on it together with no-batches-below-stable, alone none in 1..300 at N = 4 or 7 (caught by new-primary-adopts-checkpoint.txt)',
   },
