@@ -260,7 +260,7 @@ export class Driver<R> {
       const first = o.firstClientTimestamp ?? 0;
       this.quorumModel = new QuorumProposals<Envelope, R>(
         { get running() { return self.running; }, sendMessage: (m) => this.sendMessage(m) },
-        o.clock, this.limits, (principal) => client.createClient(this.authenticatorFor(principal), replicas, first, undefined, this.limits.maxCommandBytes), o.id,
+        o.clock, this.limits, (principal) => client.createClient(this.authenticatorFor(principal), replicas, first, coreMutant, this.limits.maxCommandBytes), o.id,
       );
       this.leaderModel = null;
     }

@@ -18,7 +18,7 @@ export * from './validate.js';
 
 /** Batch sizes the simulator draws from. */
 const SIM_BATCH_SIZES = [1, 2, 4, 64] as const;
-const SIM_SNAPSHOT_CHUNKS = [64, 1024, 64 * 1024] as const;
+const SIM_SNAPSHOT_CHUNKS = [1024, 4096, 64 * 1024] as const;
 
 export const multiPaxosProtocol: ProtocolDefinition<PaxosMessage, PaxosHardState, MultiPaxosReplica> = {
   name: 'multipaxos',
@@ -38,14 +38,14 @@ export const multiPaxosProtocol: ProtocolDefinition<PaxosMessage, PaxosHardState
       maxEntriesPerMessage: random.pick(SIM_BATCH_SIZES),
       checkQuorum: random.chance(0.5),
       prePrepare: random.chance(0.75),
-      // Small chunks too, so that transfers of many chunks, lost and resent, happen in every sweep.
+      // Small chunks too, so that transfers of many chunks, lost and resent, happen in every sweep;
+      // not so small that a state grown large with its writes' pads (hundreds of KiB) takes
+      // thousands of them: no deployment would, and it would not catch up in the time allowed.
       snapshotChunkBytes: random.pick(SIM_SNAPSHOT_CHUNKS),
       electionTimeoutTicks: random.chance(0.5) ? electionTimeoutTicks : Math.max(4, Math.ceil(electionTimeoutTicks / 2)),
     };
   },
   messageBudgetOptions: (bytes) => ({ maxBytesPerMessage: bytes }),
-  // (Known gap: a Promise's first part still carries a snapshot whole, when the acceptor
-  // compacted slots the new leader lacks. InstallSnapshot travels in chunks.)
   create(options) {
     if (options.mutant !== undefined) assertKnownPaxosMutant(options.mutant);
     return new MultiPaxosReplica(options as MultiPaxosOptions);

@@ -5,7 +5,7 @@
  * ordering. If a read-only request gets no 2f + 1 matching replies it is retried as an ordinary,
  * ordered one. Pure: the caller moves messages and runs the timer.
  */
-import type { Authenticator, Principal } from '../../core/authenticator.js';
+import { principalMember, type Authenticator, type Principal } from '../../core/authenticator.js';
 import { byzantineFaults, byzantineQuorum } from '../../core/quorum.js';
 import type { QuorumClient } from '../../core/protocol.js';
 import type { NodeId } from '../../core/ids.js';
@@ -35,7 +35,7 @@ export class BftClient implements QuorumClient<PbftMessage> {
     private readonly auth: Authenticator,
     private readonly replicas: readonly NodeId[],
     firstTimestamp = 0,
-    mutant?: string,
+    private readonly mutant?: string,
     /** The replicas' limit (PbftOptions.maxRequestBytes): they drop a larger request. */
     private readonly maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES,
   ) {
@@ -70,7 +70,16 @@ export class BftClient implements QuorumClient<PbftMessage> {
     this.current = { request, op };
     this.replies.clear();
     if (readOnly) return this.toAll(request);
-    return [this.message(this.replicas[this.view % this.replicas.length]!, request)];
+    const primary = this.replicas[this.view % this.replicas.length]!;
+    // A member's client ("m1#k") hands the request to its own replica too, which relays it to the
+    // primary of the view that replica is in (Castro: a backup relays a client's request and
+    // watches the primary). This client learns views from its own accepted replies only: one idle
+    // since an earlier view would send to that view's primary (a liar, maybe) alone, and the
+    // request would reach the others only at its retry (a second in serve), by which time, on a
+    // slow cluster, the member's caller has given up.
+    const own = principalMember(this.auth.self) as NodeId;
+    if (own === primary || !this.replicas.includes(own) || this.mutant === 'member-client-skips-own-replica') return [this.message(primary, request)];
+    return [this.message(primary, request), this.message(own, request)];
   }
 
   /** The timer fired without an accepted result: broadcast (a read-only request becomes an ordered one). */

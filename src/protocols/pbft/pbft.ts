@@ -205,6 +205,15 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** Batches it held in this or earlier views, by `seq|digest`, for a NEW-VIEW that re-issues them. */
   private readonly batchesHeld = new Map<number, Map<string, readonly ClientRequest[]>>();
   private nullDigestMemo: string | undefined;
+  /**
+   * The batches executed in the checkpoint interval just below the stable checkpoint, by sequence
+   * number. A replica that gets no pre-prepares (a lying primary shuns it, or it is alone in a
+   * view change) learns each outcome from DECIDED claims and fetches the batch a round trip after
+   * the others decided; near a checkpoint they have made it stable by then. Without these it could
+   * catch up only by state transfer, which skips its own clients' requests: their callers are
+   * answered with an error, and a replica shunned for good would never serve.
+   */
+  private readonly batchesBelowStable = new Map<number, { digest: string; batch: readonly ClientRequest[] }>();
   /** Where the next round of batch fetches starts among the other replicas. */
   private batchFetchRotation = 0;
   /** When a FETCH-BATCH for `replica|seq` was last answered: a liar's requests cannot make us flood. */
@@ -678,6 +687,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   }
 
   private sendPrePrepare(seq: number, batch: readonly ClientRequest[]): void {
+    // A primary pre-prepares one batch per (view, seq): a second one is equivocation.
+    const earlier = this.slots.get(seq)?.prePrepare;
+    assert(earlier == null || earlier.view !== this.view || this.mutant === 'assign-before-new-view-installed', () => `${this.id}: primary of view ${this.view} pre-prepares sequence ${seq} twice`);
     const pp = this.signPrePrepare(this.view, seq, batch);
     const slot = this.slot(seq);
     slot.prePrepare = pp;
@@ -1236,6 +1248,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     for (const [digest, proof] of byDigest) {
       if (proof.length < this.quorum) continue;
       this.adoptCheckpoint({ seq, digest, proof: proof.slice(0, this.quorum) });
+      this.tryAssign(); // the high water mark moved
       return;
     }
   }
@@ -1257,6 +1270,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   }
 
   private makeStable(cp: StableCheckpoint): void {
+    if (this.mutant !== 'no-batches-below-stable') {
+      for (const [seq, d] of this.decided) if (seq <= cp.seq && d.batch !== null) this.batchesBelowStable.set(seq, { digest: d.digest, batch: d.batch });
+    }
+    for (const seq of this.batchesBelowStable.keys()) if (seq <= cp.seq - this.checkpointIntervalSeqs) this.batchesBelowStable.delete(seq);
     this.stable = cp;
     const own = this.ownCheckpoints.get(cp.seq);
     if (own !== undefined && this.snapshotOut?.meta.index !== cp.seq) {
@@ -1273,7 +1290,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     for (const [r, seqs] of this.claimsByReplica) this.claimsByReplica.set(r, seqs.filter((s) => s > cp.seq));
     if (this.fetching !== null && this.fetching.seq <= cp.seq) this.fetching = null;
     if (this.nextSeq <= cp.seq) this.nextSeq = cp.seq + 1;
-    this.tryAssign();
+    // Not tryAssign here: enterView makes the NEW-VIEW's checkpoint stable before it installs the
+    // re-issued pre-prepares and sets nextSeq past them, and a new primary that assigned sequence
+    // numbers in between would pre-prepare a second batch at the same (view, seq): backups keep the
+    // first, the primary the second, and with f liars silent the view stalls. Callers assign.
+    if (this.mutant === 'assign-before-new-view-installed') this.tryAssign();
   }
 
   private requestState(): void {
@@ -1332,6 +1353,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.makeStable(cp);
     this.execute();
     this.flushReads();
+    this.tryAssign();
     this.sendStatus();
   }
 
@@ -1360,6 +1382,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** The batch named `digest` at `seq`, if this replica has it (the null request always). */
   private batchFor(seq: number, digest: string): readonly ClientRequest[] | null {
     if (digest === this.nullDigest) return [];
+    const executed = this.batchesBelowStable.get(seq);
+    if (executed !== undefined && executed.digest === digest) return executed.batch;
     const held = this.batchesHeld.get(seq)?.get(digest);
     if (held !== undefined) return held;
     const cert = this.certs.get(seq)?.prePrepare;
@@ -1396,7 +1420,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private onFetchBatch(m: Extract<PbftMessage, { type: 'fetch-batch' }>): void {
     if (!this.isReplica(m.replica) || typeof m.digest !== 'string' || !Number.isSafeInteger(m.seq)) return this.bad();
     if (!this.skipAuth() && !verifyMacVector(this.auth, fetchBatchPayload(m.seq, m.digest, m.replica), m.replica, m.macs)) return this.bad();
-    if (m.replica === this.id || !this.inWindow(m.seq)) return;
+    if (m.replica === this.id || !(this.inWindow(m.seq) || this.batchesBelowStable.has(m.seq))) return;
     const batch = this.batchFor(m.seq, m.digest);
     if (batch === null || batch.length === 0) return;
     // At most one answer per replica and sequence number per retransmission interval.
