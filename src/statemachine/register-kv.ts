@@ -163,7 +163,9 @@ export class RegisterKv implements StateMachine<RegisterResult> {
 
   private write(key: string, value: number, pad: Uint8Array | null): void {
     this.values.set(key, value);
-    if (pad !== null && pad.byteLength > 0) this.pads.set(key, pad);
+    // A copy: the pad is a view into the command's bytes (a WAL segment read back, a batch), and
+    // keeping the view would keep, and share, the whole buffer behind it.
+    if (pad !== null && pad.byteLength > 0) this.pads.set(key, pad.slice());
     else this.pads.delete(key);
   }
 
@@ -188,7 +190,7 @@ export class RegisterKv implements StateMachine<RegisterResult> {
   restore(data: Uint8Array): void {
     const s = unpack(data) as { values: [string, number][]; sessions: [string, Session][]; pads?: [string, Uint8Array][] };
     this.pads.clear();
-    for (const [k, pad] of s.pads ?? []) this.pads.set(k, pad);
+    for (const [k, pad] of s.pads ?? []) this.pads.set(k, pad.slice()); // not views into the snapshot's bytes
     // Refilled in place with what new Maps would hold (the fields keep their first value: see
     // the simulator's shapes.ts on why a rewritten field costs recompiling code that uses it).
     const values = new Map(s.values);

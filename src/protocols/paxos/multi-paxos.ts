@@ -111,6 +111,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private promises = new Map<NodeId, PromiseInfo>();
   /** Pre-candidate: nodes (self included) that would promise its ballot. */
   private preGrants = new Set<NodeId>();
+  /** Candidate: acceptors that refused its Prepare because they compacted slots it lacks. */
+  private behindRefusals = new Set<NodeId>();
   /** Parts of promises not yet complete, by acceptor and first slot (see PromiseMsg). */
   private promisePartsFrom = new Map<NodeId, Map<Slot, PromiseMsg>>();
   private fromSlot: Slot = 0 as Slot;
@@ -121,9 +123,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private matchAtHeartbeat = new Map<NodeId, number>();
   /**
    * Leader: snapshot transfers under way, by acceptor. `sent` bytes have gone, `acked` the acceptor
-   * holds in order; `ackedAtHeartbeat` tells a stalled transfer (resent from `acked`).
+   * holds in order; `ackedAtHeartbeat` tells a stalled transfer (resent from `acked`, or from
+   * `lastHeard`, what the acceptor said last, when that is less: see heartbeat).
    */
-  private snapshotSends = new Map<NodeId, { meta: SnapshotMeta; data: Uint8Array; sent: number; acked: number; finalSent: boolean; ackedAtHeartbeat: number }>();
+  private snapshotSends = new Map<NodeId, { meta: SnapshotMeta; data: Uint8Array; sent: number; acked: number; finalSent: boolean; ackedAtHeartbeat: number; lastHeard: number }>();
   /** Acceptor: the snapshot being received, its chunks in order. */
   private incoming: { meta: SnapshotMeta; chunks: Uint8Array[]; received: number } | null = null;
   /** Leader: acceptors that answered (an Accepted in this ballot) since the last heartbeat. */
@@ -417,6 +420,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.leaderId = null;
     this.promises = new Map();
     this.promisePartsFrom = new Map();
+    this.behindRefusals = new Set();
     this.fromSlot = (this.commitIndex + 1) as Slot;
     this.dropLeaderState();
     this.resetElectionTimer();
@@ -505,8 +509,13 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.becomeFollower(null);
       return;
     }
-    // Refused for being behind an acceptor's snapshot: a replica that knows more should lead.
-    if (this.role === 'candidate' && m.ballot === this.ballot && m.compactedThrough >= this.fromSlot) this.becomeFollower(null);
+    // Refused for being behind an acceptor's snapshot: stand down (a replica that knows more
+    // should lead) once the acceptors left cannot make a phase-1 quorum. Not at the first such
+    // refusal: the one that refuses may be unable to gather a quorum itself (cut off from the
+    // others), while this candidate's quorum, of acceptors that compacted nothing it lacks, is safe.
+    if (this.role !== 'candidate' || m.ballot !== this.ballot || m.compactedThrough < this.fromSlot) return;
+    this.behindRefusals.add(m.from);
+    if (this.voters.length - this.behindRefusals.size < this.quorums.phase1) this.becomeFollower(null);
   }
 
   private nack(m: Prepare | Accept | InstallSnapshot): void {
@@ -665,6 +674,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.snapshotSends.delete(m.from);
       return;
     }
+    t.lastHeard = m.received;
     if (this.mutant === 'rewind-on-stale-ack' && (m.received < t.acked || m.received > t.sent)) {
       t.acked = Math.min(m.received, t.sent);
       t.sent = t.acked;
@@ -820,7 +830,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       // (Once it is installed, the slots after it come as a newer snapshot or as Accepts.)
       const t = this.snapshotSends.get(peer);
       if (t === undefined || (this.mutant === 'restart-transfer-on-compaction' && t.meta.index !== this.snapshot.meta.index)) {
-        this.snapshotSends.set(peer, { meta: this.snapshot.meta, data: this.snapshot.data, sent: 0, acked: 0, finalSent: false, ackedAtHeartbeat: -1 });
+        this.snapshotSends.set(peer, { meta: this.snapshot.meta, data: this.snapshot.data, sent: 0, acked: 0, finalSent: false, ackedAtHeartbeat: -1, lastHeard: 0 });
         this.sendSnapshotChunks(peer, probe ? 1 : this.limits.maxInflightSnapshotChunks);
       }
       this.next.set(peer, this.snapshotIndex + 1);
@@ -879,6 +889,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     // answered in between, one chunk (a probe) when it did not (down or cut off).
     for (const [p, t] of this.snapshotSends) {
       if (t.acked === t.ackedAtHeartbeat) {
+        // An acknowledgement taken for the acceptor's position may have been a stale duplicate
+        // (it restarted since, and holds less): a stalled transfer goes on from what the acceptor
+        // said last when that is less, at most once per heartbeat, so it cannot storm.
+        if (t.lastHeard < t.acked) t.acked = t.lastHeard;
         t.sent = t.acked;
         t.finalSent = false;
         this.sendSnapshotChunks(p, this.answeredSinceHeartbeat.has(p) ? this.limits.maxInflightSnapshotChunks : 1);

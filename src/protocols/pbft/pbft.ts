@@ -862,8 +862,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
    * honest replica decides only what committed, so this replica may decide it too, whatever its
    * role or view. This is how a replica left alone in a view change catches up when a liar
    * withholds its COMMITs: learnCommit needs 2f + 1 of them, and the lone replica has no vote of
-   * its own to add (it was cut off when the others prepared). Claims are counted by digest: the
-   * view they name is only where each claimer decided (a label for the log, nothing depends on it).
+   * its own to add (it was cut off when the others prepared). Claims are counted by digest; the
+   * decision's view is the highest the matching claims name: a liar can only raise it above an
+   * honest claimer's (onNewView then refuses a contradicting NEW-VIEW of that view, harmless),
+   * never lower it into a view whose NEW-VIEWs must carry the decision.
    */
   private onDecided(m: Extract<PbftMessage, { type: 'decided' }>): void {
     if (!this.isReplica(m.replica)) return this.bad();
@@ -879,7 +881,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     for (const c of claims.values()) {
       if (c.digest !== m.digest) continue;
       matching++;
-      view = Math.min(view, c.view);
+      view = Math.max(view, c.view);
     }
     if (matching < this.f + 1) return;
     this.learnOutcome(m.seq, view, m.digest);
@@ -1639,14 +1641,15 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     }
     // A lying primary can send two valid NEW-VIEWs for one view: it picks which 2f + 1
     // VIEW-CHANGEs go in, and its own may leave out what it prepared. One that re-issues a
-    // sequence with another digest than this replica decided there is the second: the decision
-    // came from a quorum that took the other (an honest primary's NEW-VIEW carries every decision
-    // of a view before it, and there is only one of its own). Refused; the NEW-VIEW the others
-    // hold reaches this replica from them (forwardsNewView), or the view changes again.
+    // sequence with another digest than this replica decided there in that same view (or later)
+    // is the second: the decision came from a quorum that took the other. Refused; the NEW-VIEW
+    // the others hold reaches this replica from them (forwardsNewView), or the view changes
+    // again. A decision of an earlier view, which every valid NEW-VIEW must carry, is left to
+    // enterView's assertion: contradicting it takes a broken protocol, not a liar.
     if (this.mutant !== 'new-view-over-decision') {
       for (const pp of nv.prePrepares) {
         const d = this.decided.get(pp.seq);
-        if (d !== undefined && d.digest !== pp.digest && this.inWindow(pp.seq)) return this.bad();
+        if (d !== undefined && d.digest !== pp.digest && d.view >= nv.view && this.inWindow(pp.seq)) return this.bad();
       }
     }
     this.enterView(nv, o.checkpoint, o.maxSeq);

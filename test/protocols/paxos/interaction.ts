@@ -8,10 +8,13 @@ import type { Index, NodeId } from '../../../src/core/ids.js';
 import { Prng } from '../../../src/core/prng.js';
 import type { LogEntry, Membership, Replica, RestoredState } from '../../../src/core/replica.js';
 import {
-  DEFAULT_PAXOS_LIMITS, describeBallot, type Ballot, MultiPaxosReplica, PaxosMonitor, type MultiPaxosOptions, type PaxosHardState, type PaxosMessage,
+  DEFAULT_PAXOS_LIMITS, describeBallot, type Ballot, MultiPaxosReplica, PaxosMonitor, type MultiPaxosOptions, type PaxosHardState, type PaxosMessage, type Slot,
 } from '../../../src/protocols/paxos/index.js';
 import type { Adapter, ClusterSpec } from '../interaction/adapter.js';
 import { boolValue, intValue, refuseUnknown } from '../interaction/option-values.js';
+import { arg } from '../interaction/commands.js';
+import type { Directive } from '../interaction/datadriven.js';
+import { UsageError } from '../interaction/environment.js';
 
 const dec = new TextDecoder();
 
@@ -68,9 +71,25 @@ export function formatMessage(m: PaxosMessage): string {
   }
 }
 
+/** A message a scenario writes by hand (a stale or duplicated one): `inject snapshot-ack from=n3 to=n1 ballot=1025 index=11 received=150`. */
+function parseMessage(d: Directive): PaxosMessage {
+  const type = arg(d, 0, 'a message type');
+  const o = d.options;
+  if (type !== 'snapshot-ack') throw new UsageError(`inject knows snapshot-ack, not '${type}'`);
+  refuseUnknown(o, ['from', 'to', 'ballot', 'index', 'received', 'done'], type);
+  const from = o.get('from');
+  const to = o.get('to');
+  if (from === undefined || to === undefined) throw new UsageError('inject needs from= and to=');
+  return {
+    type, from: from as NodeId, to: to as NodeId, ballot: intValue('ballot', o.get('ballot') ?? '') as Ballot,
+    index: intValue('index', o.get('index') ?? '') as Slot, received: intValue('received', o.get('received') ?? ''), done: o.get('done') === 'true',
+  };
+}
+
 export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> {
   /** The scenario's state machine persists itself through what it applied (as the simulator's does). */
   readonly stateMachineSurvivesRestart = true;
+  parseMessage = parseMessage;
   private random = new Prng(1);
   private membership: Membership = { voters: [], outgoingVoters: [], learners: [] };
   private options: Partial<MultiPaxosOptions> = {};
