@@ -83,11 +83,10 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'count-listed-acks-only': { seed: 46, options: { nodes: 3 } },
     'unbounded-accept-batches': { seed: 57 },
     'unbounded-promises': { seed: 48 },
-    'promise-carries-snapshot': { seed: 60 },
     'rewind-on-stale-ack': { seed: 64 },
     'ack-before-fsync': { seed: 1 },
     'skip-dir-fsync': { seed: 1 },
-    'ignore-checksum': { seed: 7 },
+    'ignore-checksum': { seed: 10 },
     'retry-failed-fsync': { seed: 74 },
     'unsealed-writes': { seed: 11 },
     'trust-command-bytes': { seed: 1 },
@@ -124,6 +123,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
 const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
   multipaxos: {
     'hold-readies-while-snapshotting': 'a leader silent for a compaction\'s fsyncs must meet a slow disk, a minority down for good and followers whose election timers run out in that window; Raft\'s runs meet it (seed 360), none of multipaxos 1..600 does',
+    'promise-carries-snapshot': 'needs a candidate behind an acceptor whose state outgrew a frame, with that acceptor in its phase-1 quorum: caught at seed 60 (a Promise over 512 KiB) until candidates stood down only once no quorum was left, which changed the runs; none since in 1..600 (N = 5) or 1..300 (N = 3), but for seed 422, which the shipped code fails too (caught by behind-candidate.promise-carries-snapshot.txt)',
     'restart-transfer-on-compaction': 'needs a leader that compacts again before a lagging acceptor has taken its snapshot, every time: with chunks of at least 1 KiB a transfer of a few hundred KiB ends first in these runs; not seen in 1..300 (caught by snapshot-transfer-kept.restart-transfer-on-compaction.txt)',
     'apply-before-snapshot-persist': 'needs a power loss between applying a snapshot and making it durable, on the member that then serves; first caught at seed 470 before the simulator got message budgets and large-write runs, none in 1..600 after',
   },
