@@ -194,9 +194,13 @@ test('through the filter, an HPACK encoder using every representation stays in s
       if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const deadline = Date.now() + 20_000;
-    while (seen.size + resets.size < expected.size && goaway === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    // A reset with NO_ERROR (0) after a complete response is the server's right (RFC 9113 §8.1:
+    // it may ask the client to stop sending the request); it comes and goes with timing. Only an
+    // error code means a header block the server could not take.
+    const errors = (): [number, number][] => [...resets].filter(([, code]) => code !== 0);
+    while (seen.size + errors().length < expected.size && goaway === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(goaway, null, 'no connection error');
-    assert.deepEqual([...resets], [], 'no stream reset');
+    assert.deepEqual(errors(), [], 'no stream reset with an error');
     for (const [id, fields] of expected) assert.deepEqual(seen.get(id), fields, `stream ${id}`);
   } finally {
     client.destroy();
