@@ -16,6 +16,7 @@ import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHt
 import { createConnection, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { AuthorityFilter } from '../../src/server/authority-filter.js';
 import { huffmanEncode, writeInteger } from '../../src/server/hpack.js';
+import { clientPreface, frame } from './http2-frames.js';
 
 type Field = [string, string];
 
@@ -116,15 +117,6 @@ class Encoder {
   }
 }
 
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(streamId, 5);
-  return Buffer.concat([header, payload]);
-}
-
 test('through the filter, an HPACK encoder using every representation stays in step with nghttp2 past eviction', { timeout: 60_000 }, async () => {
   const seen = new Map<number, Field[]>();
   const h2: Http2Server = createServer({ maxHeaderListPairs: 1000 });
@@ -159,7 +151,7 @@ test('through the filter, an HPACK encoder using every representation stays in s
     }
   });
   try {
-    client.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(0x4, 0, 0, Buffer.alloc(0))]));
+    client.write(clientPreface());
     const r = new Random(20261206);
     const encoder = new Encoder(r);
     const authorities = ['http://127.0.0.1:2379', 'https://member-1.example:2379/', `http://${'h'.repeat(200)}:1`, 'http://[::1]:2379',

@@ -13,15 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { startMember } from '../../src/server/index.js';
 import { etcdService } from '../../src/server/proto.js';
 import { freePort } from '../ports.js';
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(streamId, 5);
-  return Buffer.concat([header, payload]);
-}
+import { clientPreface, frame } from './http2-frames.js';
 
 /** A literal header field without indexing, name and value spelt out (short strings only). */
 function literal(name: string, value: string): Buffer {
@@ -36,8 +28,7 @@ function openAndReset(port: number, authority: string, path: string, contentType
     literal('content-type', contentType), literal('te', 'trailers')]);
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port }, () => {
-      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(0x4, 0, 0, Buffer.alloc(0)),
-        frame(0x1, 0x4, 1, block), frame(0x3, 0, 1, Buffer.from([0, 0, 0, 8]))]));
+      socket.write(Buffer.concat([clientPreface(), frame(0x1, 0x4, 1, block), frame(0x3, 0, 1, Buffer.from([0, 0, 0, 8]))]));
       setTimeout(() => socket.destroy(), 200);
     });
     socket.on('error', () => {});
