@@ -33,120 +33,25 @@ async function listener(secret: Uint8Array | null) {
   return { t, asked, logged };
 }
 
-async function refusal(p: Promise<unknown>): Promise<QuorateError> {
-  const err = await p.then(() => assert.fail('answered'), (e: unknown) => e);
-  assert.ok(err instanceof QuorateError, String(err));
-  return err;
+type Listener = Awaited<ReturnType<typeof listener>>;
+
+/** Runs `body` against a listener with `secret`, closing the listener however `body` ends. */
+async function withListener(secret: Uint8Array | null, body: (l: Listener) => Promise<void>): Promise<void> {
+  const l = await listener(secret);
+  try {
+    await body(l);
+  } finally {
+    await l.t.close();
+  }
 }
 
-test('with a secret configured, a join or hashkv query without it is refused with UNAUTHENTICATED, counted and logged', { timeout: 20_000 }, async () => {
-  const l = await listener(SECRET);
-  try {
-    for (const query of [{ peerUrls: ['http://127.0.0.1:1'], name: 'd' }, { kind: 'hashkv', revision: 5 }]) {
-      const err = await refusal(askToJoin(l.t.address(), query, NONE, 5_000));
-      assert.equal(err.code, 'UNAUTHENTICATED');
-      assert.match(err.message, /--peer-secret-file/);
-    }
-    assert.equal(l.asked.length, 0, 'no query reached the handler');
-    assert.equal(l.t.stats().counters.authFailures, 2);
-    assert.equal(l.logged.filter((x) => x.startsWith('warn refused a join query')).length, 2);
-    // The listener keeps serving: an asker with the secret is answered.
-    assert.deepEqual(await askToJoin(l.t.address(), { kind: 'hashkv', revision: 5 }, { tls: null, secret: SECRET }, 5_000), { hash: 42, compactRevision: 0, revision: 5 });
-  } finally {
-    await l.t.close();
-  }
-});
-
-test('an asker with the wrong secret is refused before it sends its proof; the handler never runs', { timeout: 20_000 }, async () => {
-  const l = await listener(SECRET);
-  try {
-    const err = await refusal(askToJoin(l.t.address(), { kind: 'hashkv', revision: 5 }, { tls: null, secret: OTHER }, 5_000));
-    assert.equal(err.code, 'UNAUTHENTICATED');
-    assert.equal(l.asked.length, 0);
-  } finally {
-    await l.t.close();
-  }
-});
-
-test('a raw asker that answers the challenge with a wrong proof is refused with UNAUTHENTICATED and counted', { timeout: 20_000 }, async () => {
-  const l = await listener(SECRET);
-  try {
-    const { port } = l.t.address();
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.on('error', () => {});
-    const decoder = new FrameDecoder(1 << 16);
-    const frames: unknown[] = [];
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.on('data', (chunk: Buffer) => {
-      for (const f of decoder.push(chunk)) {
-        frames.push(unpack(f));
-        if (frames.length === 1) socket.write(encodeFrame(packTransient({ magic: PEER_AUTH_MAGIC, proof: freshNonce() })));
-      }
-    });
-    socket.write(encodeFrame(packTransient({ magic: JOIN_QUERY_MAGIC, kind: 'hashkv', revision: 1, nonce: freshNonce() })));
-    await closed;
-    assert.equal((frames[0] as { magic?: unknown }).magic, PEER_AUTH_MAGIC, 'challenged first');
-    assert.deepEqual(frames[1], { error: 'the asker did not prove the cluster secret', code: 'UNAUTHENTICATED' });
-    assert.equal(l.asked.length, 0);
-    assert.equal(l.t.stats().counters.authFailures, 1);
-  } finally {
-    await l.t.close();
-  }
-});
-
-test('askers holding the secret are answered, the join query and the hashkv query alike', { timeout: 20_000 }, async () => {
-  const l = await listener(SECRET);
-  try {
-    const credentials = { tls: null, secret: SECRET };
-    assert.deepEqual(await askToJoin(l.t.address(), { peerUrls: ['http://127.0.0.1:1'], name: 'd' }, credentials, 5_000), { clusterId: 'c1', nodeId: 'd' });
-    assert.deepEqual(await askToJoin(l.t.address(), { kind: 'hashkv', revision: 7 }, credentials, 5_000), { hash: 42, compactRevision: 0, revision: 7 });
-    assert.equal(l.asked.length, 2);
-    assert.equal(l.t.stats().counters.authFailures, 0);
-  } finally {
-    await l.t.close();
-  }
-});
-
-test('an asker with a secret refuses a listener that answers without proving one', { timeout: 20_000 }, async () => {
-  const l = await listener(null);
-  try {
-    const err = await refusal(askToJoin(l.t.address(), { kind: 'hashkv', revision: 5 }, { tls: null, secret: SECRET }, 5_000));
-    assert.equal(err.code, 'UNAUTHENTICATED');
-    // Without a secret on either side the query is answered, as before.
-    assert.deepEqual(await askToJoin(l.t.address(), { kind: 'hashkv', revision: 5 }, NONE, 5_000), { hash: 42, compactRevision: 0, revision: 5 });
-  } finally {
-    await l.t.close();
-  }
-});
-
-test('an asker that never closes its end is disconnected at the handshake timeout, refused or answered, and counted once', { timeout: 20_000 }, async () => {
-  for (const secret of [SECRET, null]) {
-    const l = await listener(secret); // handshakeTimeoutMs: 1000
-    try {
-      const { port } = l.t.address();
-      // allowHalfOpen: this asker keeps its end open after the listener's answer.
-      const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-      socket.on('error', () => {});
-      const decoder = new FrameDecoder(1 << 16);
-      const frames: unknown[] = [];
-      socket.on('data', (chunk: Buffer) => { for (const f of decoder.push(chunk)) frames.push(unpack(f)); });
-      socket.write(encodeFrame(packTransient({ magic: JOIN_QUERY_MAGIC, kind: 'hashkv', revision: 1 })));
-      // The listener's own sockets (private): its answered connection must be gone after the timeout.
-      const inbound = (l.t as unknown as { inbound: Set<unknown> }).inbound;
-      const deadline = Date.now() + 4_000;
-      while (Date.now() < deadline && (frames.length === 0 || inbound.size > 0)) await new Promise((r) => setTimeout(r, 100));
-      const wasClosed = inbound.size === 0;
-      socket.destroy();
-      assert.equal(frames.length, 1, 'one answer');
-      assert.ok(wasClosed, `the listener closed the connection (secret: ${secret !== null})`);
-      const c = l.t.stats().counters;
-      assert.equal(c.authFailures, secret === null ? 0 : 1);
-      assert.equal(c.handshakeFailures, 0);
-    } finally {
-      await l.t.close();
-    }
-  }
-});
+/** Asks `l` with `credentials`, which must be refused with a typed UNAUTHENTICATED error; that error. */
+async function refused(l: Listener, query: Record<string, unknown>, credentials: PeerCredentials): Promise<QuorateError> {
+  const err = await askToJoin(l.t.address(), query, credentials, 5_000).then(() => assert.fail('answered'), (e: unknown) => e);
+  assert.ok(err instanceof QuorateError, String(err));
+  assert.equal(err.code, 'UNAUTHENTICATED');
+  return err;
+}
 
 /** One raw join-query connection: sends `query`, then answers the challenge with `respond(challenge)`; the frames it got. */
 async function rawAsk(port: number, query: Uint8Array, respond: (challenge: { nonce: Uint8Array; proof: Uint8Array }) => Uint8Array): Promise<unknown[]> {
@@ -166,9 +71,84 @@ async function rawAsk(port: number, query: Uint8Array, respond: (challenge: { no
   return frames;
 }
 
+test('with a secret configured, a join or hashkv query without it is refused with UNAUTHENTICATED, counted and logged', { timeout: 20_000 }, async () => {
+  await withListener(SECRET, async (l) => {
+    for (const query of [{ peerUrls: ['http://127.0.0.1:1'], name: 'd' }, { kind: 'hashkv', revision: 5 }]) {
+      const err = await refused(l, query, NONE);
+      assert.match(err.message, /--peer-secret-file/);
+    }
+    assert.equal(l.asked.length, 0, 'no query reached the handler');
+    assert.equal(l.t.stats().counters.authFailures, 2);
+    assert.equal(l.logged.filter((x) => x.startsWith('warn refused a join query')).length, 2);
+    // The listener keeps serving: an asker with the secret is answered.
+    assert.deepEqual(await askToJoin(l.t.address(), { kind: 'hashkv', revision: 5 }, { tls: null, secret: SECRET }, 5_000), { hash: 42, compactRevision: 0, revision: 5 });
+  });
+});
+
+test('an asker with the wrong secret is refused before it sends its proof; the handler never runs', { timeout: 20_000 }, async () => {
+  await withListener(SECRET, async (l) => {
+    await refused(l, { kind: 'hashkv', revision: 5 }, { tls: null, secret: OTHER });
+    assert.equal(l.asked.length, 0);
+  });
+});
+
+test('a raw asker that answers the challenge with a wrong proof is refused with UNAUTHENTICATED and counted', { timeout: 20_000 }, async () => {
+  await withListener(SECRET, async (l) => {
+    const frames = await rawAsk(l.t.address().port, packTransient({ magic: JOIN_QUERY_MAGIC, kind: 'hashkv', revision: 1, nonce: freshNonce() }),
+      () => packTransient({ magic: PEER_AUTH_MAGIC, proof: freshNonce() }));
+    assert.equal((frames[0] as { magic?: unknown }).magic, PEER_AUTH_MAGIC, 'challenged first');
+    assert.deepEqual(frames[1], { error: 'the asker did not prove the cluster secret', code: 'UNAUTHENTICATED' });
+    assert.equal(l.asked.length, 0);
+    assert.equal(l.t.stats().counters.authFailures, 1);
+  });
+});
+
+test('askers holding the secret are answered, the join query and the hashkv query alike', { timeout: 20_000 }, async () => {
+  await withListener(SECRET, async (l) => {
+    const credentials = { tls: null, secret: SECRET };
+    assert.deepEqual(await askToJoin(l.t.address(), { peerUrls: ['http://127.0.0.1:1'], name: 'd' }, credentials, 5_000), { clusterId: 'c1', nodeId: 'd' });
+    assert.deepEqual(await askToJoin(l.t.address(), { kind: 'hashkv', revision: 7 }, credentials, 5_000), { hash: 42, compactRevision: 0, revision: 7 });
+    assert.equal(l.asked.length, 2);
+    assert.equal(l.t.stats().counters.authFailures, 0);
+  });
+});
+
+test('an asker with a secret refuses a listener that answers without proving one', { timeout: 20_000 }, async () => {
+  await withListener(null, async (l) => {
+    await refused(l, { kind: 'hashkv', revision: 5 }, { tls: null, secret: SECRET });
+    // Without a secret on either side the query is answered, as before.
+    assert.deepEqual(await askToJoin(l.t.address(), { kind: 'hashkv', revision: 5 }, NONE, 5_000), { hash: 42, compactRevision: 0, revision: 5 });
+  });
+});
+
+test('an asker that never closes its end is disconnected at the handshake timeout, refused or answered, and counted once', { timeout: 20_000 }, async () => {
+  for (const secret of [SECRET, null]) {
+    await withListener(secret, async (l) => { // handshakeTimeoutMs: 1000
+      const { port } = l.t.address();
+      // allowHalfOpen: this asker keeps its end open after the listener's answer.
+      const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      socket.on('error', () => {});
+      const decoder = new FrameDecoder(1 << 16);
+      const frames: unknown[] = [];
+      socket.on('data', (chunk: Buffer) => { for (const f of decoder.push(chunk)) frames.push(unpack(f)); });
+      socket.write(encodeFrame(packTransient({ magic: JOIN_QUERY_MAGIC, kind: 'hashkv', revision: 1 })));
+      // The listener's own sockets (private): its answered connection must be gone after the timeout.
+      const inbound = (l.t as unknown as { inbound: Set<unknown> }).inbound;
+      const deadline = Date.now() + 4_000;
+      while (Date.now() < deadline && (frames.length === 0 || inbound.size > 0)) await new Promise((r) => setTimeout(r, 100));
+      const wasClosed = inbound.size === 0;
+      socket.destroy();
+      assert.equal(frames.length, 1, 'one answer');
+      assert.ok(wasClosed, `the listener closed the connection (secret: ${secret !== null})`);
+      const c = l.t.stats().counters;
+      assert.equal(c.authFailures, secret === null ? 0 : 1);
+      assert.equal(c.handshakeFailures, 0);
+    });
+  }
+});
+
 test('a captured proof replayed on a new connection, or the listener\'s own challenge sent back, is refused', { timeout: 20_000 }, async () => {
-  const l = await listener(SECRET);
-  try {
+  await withListener(SECRET, async (l) => {
     const { port } = l.t.address();
     const nonce = freshNonce();
     const bytes = pack({ magic: JOIN_QUERY_MAGIC, kind: 'hashkv', revision: 1, nonce });
@@ -187,14 +167,11 @@ test('a captured proof replayed on a new connection, or the listener\'s own chal
     assert.deepEqual(reflected[1], { error: 'the asker did not prove the cluster secret', code: 'UNAUTHENTICATED' });
     assert.equal(l.asked.length, 1, 'only the legitimate query reached the handler');
     assert.equal(l.t.stats().counters.authFailures, 2);
-  } finally {
-    await l.t.close();
-  }
+  });
 });
 
 test('an asker that never answers the challenge is disconnected at the handshake timeout, counted and logged', { timeout: 20_000 }, async () => {
-  const l = await listener(SECRET); // handshakeTimeoutMs: 1000
-  try {
+  await withListener(SECRET, async (l) => { // handshakeTimeoutMs: 1000
     const socket = connect({ host: '127.0.0.1', port: l.t.address().port });
     socket.on('error', () => {});
     socket.resume(); // reads (and drops) the challenge, so that the listener's close is seen
@@ -204,7 +181,5 @@ test('an asker that never answers the challenge is disconnected at the handshake
     assert.equal(l.t.stats().counters.authFailures, 1);
     assert.equal(l.logged.filter((x) => x.startsWith('warn refused a join query') && x.includes('no answer to the challenge')).length, 1, l.logged.join('\n'));
     assert.equal(l.asked.length, 0);
-  } finally {
-    await l.t.close();
-  }
+  });
 });
