@@ -7,25 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, ProcessCluster } from './process-cluster.js';
+import { etcdctl, skipWithoutEtcdctl as skip, type Run } from './etcdctl-run.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const HAVE_ETCDCTL = spawnSync('etcdctl', ['version'], { env: { ...process.env, ETCDCTL_API: '3' } }).status === 0;
-const skip = HAVE_ETCDCTL ? false : 'etcdctl is not installed (Debian package etcd-client)';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Run { code: number; out: string }
-
-function etcdctl(endpoints: readonly string[], ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile('etcdctl', [`--endpoints=${endpoints.join(',')}`, '--dial-timeout=2s', '--command-timeout=10s', ...args],
-      { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 30_000 },
-      (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, out: `${stdout}${stderr}` }));
-  });
-}
 
 /** Retry an etcdctl command until `ok` holds (bounded). */
 async function until(what: string, boundMs: number, attempt: () => Promise<Run>, ok: (r: Run) => boolean): Promise<Run> {

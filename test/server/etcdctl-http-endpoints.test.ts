@@ -6,22 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
 import { ProcessCluster } from './process-cluster.js';
+import { etcdctl, skipWithoutEtcdctl as skip } from './etcdctl-run.js';
 
-const HAVE_ETCDCTL = spawnSync('etcdctl', ['version'], { env: { ...process.env, ETCDCTL_API: '3' } }).status === 0;
-const skip = HAVE_ETCDCTL ? false : 'etcdctl is not installed (Debian package etcd-client)';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Run { code: number; out: string }
-
-function etcdctl(endpoints: readonly string[], ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile('etcdctl', [`--endpoints=${endpoints.join(',')}`, '--dial-timeout=2s', '--command-timeout=10s', ...args],
-      { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 30_000 },
-      (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, out: `${stdout}${stderr}` }));
-  });
-}
 
 /** The command's output lines, after asserting that it succeeded. */
 async function lines(endpoints: readonly string[], ...args: string[]): Promise<string[]> {
