@@ -211,6 +211,27 @@ export function genericCommands<M extends Envelope, H>(): Record<string, Command
     },
 
     /**
+     * `duplicate [from=] [to=] [type=]`: from now on every matching message arrives twice, its
+     * copy late: it goes on the wire after the next matching message (a network that duplicates
+     * and reorders). The last one's copy waits for a next one.
+     */
+    duplicate: (d, env) => {
+      const f = messageFilter(d.options);
+      const name = `duplicate ${describeFilter(f)}`;
+      let late: M | null = null;
+      env.network.addRule({
+        name,
+        apply: (m) => {
+          if (!env.network.matches(f, m)) return m;
+          const onWire = late === null ? m : [m, late];
+          late = m;
+          return onWire;
+        },
+      });
+      env.out.always(`ok: rule '${name}'`);
+    },
+
+    /**
      * `refuse [from=] [to=] [type=]`: from now on the senders' transports refuse the matching
      * messages (no connection, a full queue): they are lost, and each sender's core is told
      * (Replica.sendFailed), as the driver does.
