@@ -18,10 +18,17 @@ const libraryDecoder = new Decoder();
 /** The library's own nesting limit for encoding (its DEFAULT_MAX_DEPTH); deeper values go to it, which refuses them. */
 const MAX_DEPTH = 100;
 const INITIAL_BUFFER_BYTES = 2048;
+/**
+ * The shared buffer grows to the largest value encoded; past this it is let go after use, so one
+ * large snapshot does not keep hundreds of MiB alive for the life of the process.
+ */
+const KEEP_BUFFER_BYTES = 1024 * 1024;
+/** packLarge's buffer may exceed what it holds by this share before the bytes are copied out to fit. */
+const LARGE_SLACK_SHARE = 1 / 8;
 
 // ---- encoding -----------------------------------------------------------------------------------
 
-let out = new Uint8Array(INITIAL_BUFFER_BYTES);
+let out: Uint8Array = new Uint8Array(INITIAL_BUFFER_BYTES);
 let outView = new DataView(out.buffer);
 let pos = 0;
 /** An encoding is running (a getter on a value could call pack again: that call goes to the library). */
@@ -30,7 +37,28 @@ let encoding = false;
 /** Encode into a new, independent byte array. */
 export function pack(value: unknown): Uint8Array {
   if (!encodeHere(value)) return libraryEncoder.encode(value);
-  return out.slice(0, pos);
+  const bytes = out.slice(0, pos);
+  if (out.length > KEEP_BUFFER_BYTES) useBuffer(new Uint8Array(INITIAL_BUFFER_BYTES));
+  return bytes;
+}
+
+/**
+ * pack, for a value expected to take about `expectedBytes` (a state machine's snapshot): encoded
+ * into a buffer of its own of that size, so hundreds of MiB are neither grown by doubling (each
+ * step a fresh allocation and a copy) nor copied out at the end, and the shared buffer stays small.
+ */
+export function packLarge(value: unknown, expectedBytes: number): Uint8Array {
+  if (encoding) return libraryEncoder.encode(value);
+  const shared = out;
+  useBuffer(Buffer.allocUnsafeSlow(Math.max(INITIAL_BUFFER_BYTES, Math.ceil(expectedBytes * (1 + LARGE_SLACK_SHARE / 2)))));
+  try {
+    if (!encodeHere(value)) return libraryEncoder.encode(value);
+    // Bytes past `pos` were never written (allocUnsafeSlow does not clear them) and are not handed out.
+    const fits = out.length - pos <= pos * LARGE_SLACK_SHARE;
+    return fits ? new Uint8Array(out.buffer, out.byteOffset, pos) : out.slice(0, pos);
+  } finally {
+    useBuffer(shared);
+  }
 }
 
 /**
@@ -61,10 +89,16 @@ function encodeHere(value: unknown): boolean {
 
 function reserve(bytes: number): void {
   if (pos + bytes <= out.length) return;
-  const next = new Uint8Array(Math.max(pos + bytes, out.length * 2));
+  // Not cleared: only [0, pos) is ever read or handed out, and clearing hundreds of MiB is not free.
+  const next = Buffer.allocUnsafeSlow(Math.max(pos + bytes, out.length * 2));
   next.set(out.subarray(0, pos));
-  out = next;
-  outView = new DataView(out.buffer);
+  useBuffer(next);
+}
+
+function useBuffer(buffer: Uint8Array): void {
+  // A plain Uint8Array over it: Buffer's slice() is a view, not the copy pack() hands out.
+  out = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  outView = new DataView(out.buffer, out.byteOffset, out.byteLength);
 }
 
 function encodeValue(v: unknown, depth: number): boolean {

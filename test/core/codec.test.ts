@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { pack, packTransient, unpack } from '../../src/core/codec.js';
+import { pack, packLarge, packTransient, unpack } from '../../src/core/codec.js';
 import { Prng, type Random } from '../../src/core/prng.js';
 
 const library = { encode: (v: unknown) => new Encoder().encode(v), decode: (b: Uint8Array) => new Decoder().decode(b) };
@@ -118,4 +118,28 @@ test('a packTransient view is overwritten by the next pack; pack returns indepen
   assert.deepStrictEqual(t.slice(), a);
   packTransient({ a: 2 });
   assert.deepStrictEqual(a, library.encode({ a: 1 }));
+});
+
+test('packLarge gives the bytes pack gives, whatever the size it was told to expect', () => {
+  const big = { keys: Array.from({ length: 300 }, (_, i) => [`key-${i}`, [[i, 0, i, 1, new Uint8Array(i * 37).fill(i & 0xff), '0']]]), n: 7 };
+  const want = pack(big);
+  for (const expected of [0, 10, want.byteLength - 1, want.byteLength, want.byteLength * 2, want.byteLength * 50]) {
+    assert.deepEqual(packLarge(big, expected), want, `expected ${expected} bytes`);
+  }
+});
+
+test('bytes handed out by pack and packLarge stay as they were after later encodings, large ones included', () => {
+  // A value over the size at which the shared buffer is let go, then small ones that reuse it.
+  const large = { v: new Uint8Array(3 * 1024 * 1024).fill(0xab) };
+  const first = pack(large);
+  const copy = Uint8Array.from(first);
+  const second = pack({ v: new Uint8Array(2 * 1024 * 1024).fill(0x11) });
+  pack({ small: 'x' });
+  packTransient({ other: new Uint8Array(5000).fill(0x22) });
+  const third = packLarge(large, 100);
+  pack({ v: new Uint8Array(4 * 1024 * 1024).fill(0x33) });
+  assert.deepEqual(first, copy);
+  assert.deepEqual(third, copy);
+  assert.deepEqual(unpack(second), { v: new Uint8Array(2 * 1024 * 1024).fill(0x11) });
+  assert.ok(!(first instanceof Buffer) && !(third instanceof Buffer), 'plain byte arrays, whose slice() copies');
 });

@@ -7,7 +7,7 @@
  * The proposer also names the lowest sequence number it still waits for; results below it
  * are dropped, which bounds what a session keeps.
  */
-import { pack, unpack } from '../../core/codec.js';
+import { pack, packLarge, unpack } from '../../core/codec.js';
 import { assert } from '../../core/assert.js';
 import type { Index, StateMachine } from '../../core/index.js';
 import { KvError, type KvErrorKind } from './kv-errors.js';
@@ -80,6 +80,14 @@ interface Session {
 }
 
 const SNAPSHOT_FORMAT = 1;
+/**
+ * A snapshot's encoded size, estimated before it is encoded (see packLarge): per key its text and
+ * array headers, per version its value and five small numbers with their headers, and room for
+ * the sessions, auth, leases and cluster state.
+ */
+const ENCODED_KEY_OVERHEAD_BYTES = 8;
+const ENCODED_VERSION_OVERHEAD_BYTES = 24;
+const SNAPSHOT_BESIDES_KEYS_BYTES = 64 * 1024;
 
 /** actingUser's answer for a user the ordering member never proved a login of. */
 const FORGED_USER = Symbol('forged user');
@@ -304,18 +312,22 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   private encode(whole: boolean): Uint8Array {
     const state = this.store.state();
     const keys: [string, unknown[][]][] = [];
+    // What the keys will take encoded, near enough for packLarge to size its buffer once.
+    let expectedBytes = SNAPSHOT_BESIDES_KEYS_BYTES;
     for (const [key, revs] of state.keys) {
       keys.push([key, revs.map((r) => [r.main, r.sub, r.createRevision, r.version, r.value, r.lease])]);
+      expectedBytes += key.length + ENCODED_KEY_OVERHEAD_BYTES;
+      for (const r of revs) expectedBytes += (r.value?.byteLength ?? 0) + ENCODED_VERSION_OVERHEAD_BYTES;
     }
     const sessions = whole ? [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]) : [];
     const members = [...this.memberClientUrls];
-    return pack({
+    return packLarge({
       format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members,
       auth: this.auth.snapshot(whole), leases: this.leases.snapshot(),
       ...(whole && this.expiryVotes.size > 0 ? { expiryVotes: [...this.expiryVotes].map(([id, v]) => [id, v.renewals, [...v.voters]]) } : {}),
       ...(whole && this.compactVotes.size > 0 ? { compactVotes: [...this.compactVotes] } : {}),
       cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
-    });
+    }, expectedBytes);
   }
 
   restore(data: Uint8Array): void {
