@@ -23,8 +23,6 @@ const INITIAL_BUFFER_BYTES = 2048;
  * large snapshot does not keep hundreds of MiB alive for the life of the process.
  */
 const KEEP_BUFFER_BYTES = 1024 * 1024;
-/** packLarge's buffer may exceed what it holds by this share before the bytes are copied out to fit. */
-const LARGE_SLACK_SHARE = 1 / 8;
 
 // ---- encoding -----------------------------------------------------------------------------------
 
@@ -43,31 +41,31 @@ export function pack(value: unknown): Uint8Array {
 }
 
 /**
- * pack, for a value expected to take about `expectedBytes` (a state machine's snapshot): encoded
- * into a buffer of its own of that size, so hundreds of MiB are neither grown by doubling (each
- * step a fresh allocation and a copy) nor copied out at the end, and the shared buffer stays small.
- */
-export function packLarge(value: unknown, expectedBytes: number): Uint8Array {
-  if (encoding) return libraryEncoder.encode(value);
-  const shared = out;
-  useBuffer(Buffer.allocUnsafeSlow(Math.max(INITIAL_BUFFER_BYTES, Math.ceil(expectedBytes * (1 + LARGE_SLACK_SHARE / 2)))));
-  try {
-    if (!encodeHere(value)) return libraryEncoder.encode(value);
-    // Bytes past `pos` were never written (allocUnsafeSlow does not clear them) and are not handed out.
-    const fits = out.length - pos <= pos * LARGE_SLACK_SHARE;
-    return fits ? new Uint8Array(out.buffer, out.byteOffset, pos) : out.slice(0, pos);
-  } finally {
-    useBuffer(shared);
-  }
-}
-
-/**
  * Encode into the shared buffer: the view is valid only until the next pack call.
  * For callers that copy the bytes at once (framing, records).
  */
 export function packTransient(value: unknown): Uint8Array {
   if (!encodeHere(value)) return libraryEncoder.encode(value);
   return out.subarray(0, pos);
+}
+
+/**
+ * The header MessagePack writes before an array of `n` elements, and before a map of `n` entries:
+ * for encoders that write the elements one at a time (a snapshot encoded in slices), so that
+ * header + pack(e1) + ... + pack(en) is byte for byte pack([e1, ..., en]).
+ */
+export function arrayHeader(n: number): Uint8Array {
+  return sizedHeader(n, 0x90, 0xdc, 0xdd);
+}
+
+export function mapHeader(n: number): Uint8Array {
+  return sizedHeader(n, 0x80, 0xde, 0xdf);
+}
+
+function sizedHeader(n: number, fix: number, tag16: number, tag32: number): Uint8Array {
+  if (n < 16) return Uint8Array.of(fix + n);
+  if (n < 0x10000) return Uint8Array.of(tag16, n >>> 8, n & 0xff);
+  return Uint8Array.of(tag32, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 }
 
 export function unpack(bytes: Uint8Array): unknown {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { pack, packLarge, packTransient, unpack } from '../../src/core/codec.js';
+import { arrayHeader, mapHeader, pack, packTransient, unpack } from '../../src/core/codec.js';
 import { Prng, type Random } from '../../src/core/prng.js';
 
 const library = { encode: (v: unknown) => new Encoder().encode(v), decode: (b: Uint8Array) => new Decoder().decode(b) };
@@ -120,15 +120,17 @@ test('a packTransient view is overwritten by the next pack; pack returns indepen
   assert.deepStrictEqual(a, library.encode({ a: 1 }));
 });
 
-test('packLarge gives the bytes pack gives, whatever the size it was told to expect', () => {
-  const big = { keys: Array.from({ length: 300 }, (_, i) => [`key-${i}`, [[i, 0, i, 1, new Uint8Array(i * 37).fill(i & 0xff), '0']]]), n: 7 };
-  const want = pack(big);
-  for (const expected of [0, 10, want.byteLength - 1, want.byteLength, want.byteLength * 2, want.byteLength * 50]) {
-    assert.deepEqual(packLarge(big, expected), want, `expected ${expected} bytes`);
+test('arrayHeader and mapHeader write what pack writes before the elements, at every size class', () => {
+  for (const n of [0, 1, 15, 16, 255, 256, 65535, 65536, 70000]) {
+    const items = Array.from({ length: n }, (_, i) => i % 3);
+    assert.deepEqual(Uint8Array.from([...arrayHeader(n), ...items.flatMap((i) => [...pack(i)])]), pack(items), `array of ${n}`);
+    const map = Object.fromEntries(items.map((v, i) => [`k${i}`, v]));
+    const body = Object.entries(map).flatMap(([k, v]) => [...pack(k), ...pack(v)]);
+    assert.deepEqual(Uint8Array.from([...mapHeader(n), ...body]), pack(map), `map of ${n}`);
   }
 });
 
-test('bytes handed out by pack and packLarge stay as they were after later encodings, large ones included', () => {
+test('bytes handed out by pack stay as they were after later encodings, large ones included', () => {
   // A value over the size at which the shared buffer is let go, then small ones that reuse it.
   const large = { v: new Uint8Array(3 * 1024 * 1024).fill(0xab) };
   const first = pack(large);
@@ -136,7 +138,7 @@ test('bytes handed out by pack and packLarge stay as they were after later encod
   const second = pack({ v: new Uint8Array(2 * 1024 * 1024).fill(0x11) });
   pack({ small: 'x' });
   packTransient({ other: new Uint8Array(5000).fill(0x22) });
-  const third = packLarge(large, 100);
+  const third = pack(large);
   pack({ v: new Uint8Array(4 * 1024 * 1024).fill(0x33) });
   assert.deepEqual(first, copy);
   assert.deepEqual(third, copy);

@@ -7,7 +7,9 @@
  * The proposer also names the lowest sequence number it still waits for; results below it
  * are dropped, which bounds what a session keeps.
  */
-import { pack, packLarge, unpack } from '../../core/codec.js';
+import { pack, unpack } from '../../core/codec.js';
+import type { SnapshotEncoding } from '../../core/replica.js';
+import { KvSnapshotEncoding } from './snapshot-encoding.js';
 import { assert } from '../../core/assert.js';
 import type { Index, StateMachine } from '../../core/index.js';
 import { KvError, type KvErrorKind } from './kv-errors.js';
@@ -80,14 +82,6 @@ interface Session {
 }
 
 const SNAPSHOT_FORMAT = 1;
-/**
- * A snapshot's encoded size, estimated before it is encoded (see packLarge): per key its text and
- * array headers, per version its value and five small numbers with their headers, and room for
- * the sessions, auth, leases and cluster state.
- */
-const ENCODED_KEY_OVERHEAD_BYTES = 8;
-const ENCODED_VERSION_OVERHEAD_BYTES = 24;
-const SNAPSHOT_BESIDES_KEYS_BYTES = 64 * 1024;
 
 /** actingUser's answer for a user the ordering member never proved a login of. */
 const FORGED_USER = Symbol('forged user');
@@ -297,7 +291,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
 
   /** The whole replicated state, for the log's snapshots (members install it from one another). */
   snapshot(): Uint8Array {
-    return this.encode(true);
+    return encodeWhole(this.beginEncoding(true));
   }
 
   /**
@@ -306,28 +300,32 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
    * bookkeeping of its own proposers; a restored cluster starts without them).
    */
   clientSnapshot(): Uint8Array {
-    return this.encode(false);
+    return encodeWhole(this.beginEncoding(false));
   }
 
-  private encode(whole: boolean): Uint8Array {
-    const state = this.store.state();
-    const keys: [string, unknown[][]][] = [];
-    // What the keys will take encoded, near enough for packLarge to size its buffer once.
-    let expectedBytes = SNAPSHOT_BESIDES_KEYS_BYTES;
-    for (const [key, revs] of state.keys) {
-      keys.push([key, revs.map((r) => [r.main, r.sub, r.createRevision, r.version, r.value, r.lease])]);
-      expectedBytes += key.length + ENCODED_KEY_OVERHEAD_BYTES;
-      for (const r of revs) expectedBytes += (r.value?.byteLength ?? 0) + ENCODED_VERSION_OVERHEAD_BYTES;
-    }
+  /** snapshot(), as of now, encoded in slices while later commands apply (see KvSnapshotEncoding). */
+  beginSnapshot(): SnapshotEncoding {
+    return this.beginEncoding(true);
+  }
+
+  private beginEncoding(whole: boolean): KvSnapshotEncoding {
     const sessions = whole ? [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]) : [];
-    const members = [...this.memberClientUrls];
-    return packLarge({
-      format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members,
-      auth: this.auth.snapshot(whole), leases: this.leases.snapshot(),
+    const rest = {
+      sessions, members: [...this.memberClientUrls], auth: this.auth.snapshot(whole), leases: this.leases.snapshot(),
       ...(whole && this.expiryVotes.size > 0 ? { expiryVotes: [...this.expiryVotes].map(([id, v]) => [id, v.renewals, [...v.voters]]) } : {}),
       ...(whole && this.compactVotes.size > 0 ? { compactVotes: [...this.compactVotes] } : {}),
       cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
-    }, expectedBytes);
+    };
+    // History is rewritten only by a compaction (the encoding finishes first) or a restore (it is abandoned).
+    const stopListening = [
+      this.store.onBeforeCompact(() => encoding.finishNow()),
+      this.store.onRestore(() => encoding.abandon()),
+    ];
+    const encoding: KvSnapshotEncoding = new KvSnapshotEncoding({
+      format: SNAPSHOT_FORMAT, revision: this.store.revision, compactRevision: this.store.compactRevision,
+      histories: () => this.store.histories(), keyCount: this.store.keyCount, rest,
+    }, () => { for (const stop of stopListening) stop(); }, this.mutant);
+    return encoding;
   }
 
   restore(data: Uint8Array): void {
@@ -436,4 +434,11 @@ function withTextLeaseIds(v: unknown, field?: string): unknown {
     if (y !== x) (copy ??= { ...o })[k] = y;
   }
   return copy ?? o;
+}
+
+/** All of an encoding at once. */
+function encodeWhole(encoding: SnapshotEncoding): Uint8Array {
+  const bytes = encoding.step(Number.POSITIVE_INFINITY);
+  assert(bytes !== null, 'an unbounded step finishes a snapshot');
+  return bytes;
 }

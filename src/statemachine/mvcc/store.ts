@@ -59,6 +59,7 @@ export class MvccStore {
   leases: LeaseAttachments | null = null;
   private readonly listeners = new Set<RevisionListener>();
   private readonly restoreListeners = new Set<() => void>();
+  private readonly compactListeners = new Set<() => void>();
   /**
    * The change log: one entry per key changed by each revision since the compaction revision,
    * in revision order (parallel arrays: revision, key). Watchers that fall behind or start in
@@ -210,6 +211,17 @@ export class MvccStore {
     return () => this.restoreListeners.delete(listener);
   }
 
+  /** Be told just before a compaction forgets history (a snapshot still reading it finishes first). */
+  onBeforeCompact(listener: () => void): () => void {
+    this.compactListeners.add(listener);
+    return () => this.compactListeners.delete(listener);
+  }
+
+  /** Every key with its history, live: a key written later comes after those there now (see KvSnapshotEncoding). */
+  histories(): IterableIterator<[string, KeyRevision[]]> {
+    return this.index.entries();
+  }
+
   // ---- writes ---------------------------------------------------------------------------
 
   private write(req: PutRequest | DeleteRangeRequest | TxnRequest): KvResult {
@@ -321,6 +333,7 @@ export class MvccStore {
   private compact(req: CompactRequest): CompactResult {
     if (req.revision <= this.compacted) throw new KvError('compacted');
     if (req.revision > this.currentRevision) throw new KvError('future-rev');
+    for (const listener of [...this.compactListeners]) listener();
     this.index.compact(req.revision);
     this.compacted = req.revision;
     // Changes below the compaction revision can no longer be watched.
