@@ -348,7 +348,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
       key,
-      revs.map(([main, sub, createRevision, version, value, lease]) => ({ main, sub, createRevision, version, value, lease: restoredLeaseId(lease) })),
+      // Values copied out: a view would keep the whole snapshot's bytes alive as long as one value lives.
+      revs.map(([main, sub, createRevision, version, value, lease]) => ({ main, sub, createRevision, version, value: value === null ? null : new Uint8Array(value), lease: restoredLeaseId(lease) })),
     ]);
     this.store.restore({ revision: snap.revision, compactRevision: snap.compactRevision, keys });
     this.leases.restore((snap.leases ?? []).map(([id, ttlSeconds, renewals]) => [restoredLeaseId(id), ttlSeconds, renewals]), this.store);
