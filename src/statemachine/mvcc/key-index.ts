@@ -8,6 +8,7 @@
 import { assert } from '../../core/assert.js';
 import type { LeaseId } from './lease-id.js';
 import { SortedKeys } from './sorted-keys.js';
+import { encodedKeyBytes, encodedVersionBytes } from './encoded-size.js';
 import type { Bytes } from './requests.js';
 
 /** One version of one key. `value === null` marks a deletion (a tombstone). */
@@ -59,6 +60,8 @@ export class KeyIndex {
   private readonly history = new Map<string, KeyRevision[]>();
   /** Sum of versionBytes over every kept version, kept as versions come and go (size reports read it often). */
   private heldBytes = 0;
+  /** What every key's history takes in a snapshot (see encoded-size.ts), kept as they change. */
+  private encodedBytes = 0;
   /** The most `heldBytes` has been since the last resetPeak(). */
   private peakBytes = 0;
 
@@ -69,6 +72,11 @@ export class KeyIndex {
   /** Roughly the bytes of keys and values held (every kept version), without walking them. */
   get bytes(): number {
     return this.heldBytes;
+  }
+
+  /** What every key's history takes in a snapshot, without walking them (a snapshot sizes its buffer by it). */
+  get snapshotBytes(): number {
+    return this.encodedBytes;
   }
 
   /** The most `bytes` has been since the last resetPeak() (or since this index was built). */
@@ -111,11 +119,14 @@ export class KeyIndex {
       this.history.set(key, [rev]);
       this.sorted.insert(key);
       this.heldBytes += keyHeldBytes(key);
+      this.encodedBytes += encodedKeyBytes(key, 1);
     } else {
       const last = revs[revs.length - 1];
       assert(last === undefined || last.main < rev.main || (last.main === rev.main && last.sub < rev.sub), 'revisions of a key only grow');
+      this.encodedBytes += encodedKeyBytes(key, revs.length + 1) - encodedKeyBytes(key, revs.length);
       revs.push(rev);
     }
+    this.encodedBytes += encodedVersionBytes(rev);
     this.heldBytes += versionBytes(rev);
     if (this.heldBytes > this.peakBytes) this.peakBytes = this.heldBytes;
   }
@@ -148,13 +159,20 @@ export class KeyIndex {
       // A deletion at exactly the compaction revision is kept: a watcher may still start there
       // (etcd allows start_revision == compact revision) and must see it.
       const from = visible.value === null && visible.main < revision ? keep + 1 : keep;
-      if (from > 0) {
-        for (const dropped of revs.splice(0, from)) this.heldBytes -= versionBytes(dropped);
+      if (from === 0) continue;
+      this.encodedBytes -= encodedKeyBytes(key, revs.length);
+      for (let i = 0; i < from; i++) {
+        this.heldBytes -= versionBytes(revs[i]!);
+        this.encodedBytes -= encodedVersionBytes(revs[i]!);
       }
-      if (revs.length === 0) {
+      if (from === revs.length) {
         this.history.delete(key);
         this.heldBytes -= keyHeldBytes(key);
         emptied = true;
+      } else {
+        // A new array, the old one untouched: a snapshot being encoded may still read it.
+        this.history.set(key, revs.slice(from));
+        this.encodedBytes += encodedKeyBytes(key, revs.length - from);
       }
     }
     if (emptied) this.sorted.retain((k) => this.history.has(k));
@@ -174,7 +192,11 @@ export class KeyIndex {
       index.history.set(key, revs);
       keys.push(key);
       index.heldBytes += keyHeldBytes(key);
-      for (const r of revs) index.heldBytes += versionBytes(r);
+      index.encodedBytes += encodedKeyBytes(key, revs.length);
+      for (const r of revs) {
+        index.heldBytes += versionBytes(r);
+        index.encodedBytes += encodedVersionBytes(r);
+      }
     }
     index.peakBytes = index.heldBytes;
     keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

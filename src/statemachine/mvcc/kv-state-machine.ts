@@ -316,14 +316,14 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       ...(whole && this.compactVotes.size > 0 ? { compactVotes: [...this.compactVotes] } : {}),
       cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
     };
-    // History is rewritten only by a compaction (the encoding finishes first) or a restore (it is abandoned).
+    // History is rewritten only by a compaction (the encoding holds on to what it still needs) or a restore (it is abandoned).
     const stopListening = [
-      this.store.onBeforeCompact(() => encoding.finishNow()),
+      this.store.onBeforeCompact(() => encoding.detach()),
       this.store.onRestore(() => encoding.abandon()),
     ];
     const encoding: KvSnapshotEncoding = new KvSnapshotEncoding({
       format: SNAPSHOT_FORMAT, revision: this.store.revision, compactRevision: this.store.compactRevision,
-      histories: () => this.store.histories(), keyCount: this.store.keyCount, rest,
+      histories: () => this.store.histories(), keyCount: this.store.keyCount, keysBytes: this.store.snapshotBytes, rest,
     }, () => { for (const stop of stopListening) stop(); }, this.mutant);
     return encoding;
   }

@@ -6,9 +6,10 @@
  * What makes it a point-in-time snapshot without copying the store: the MVCC history. At the
  * start the encoding notes the revision R and the number of keys; versions written later have a
  * revision above R and are left out, and keys created later come after those counted (a Map
- * keeps insertion order). Only a compaction or a restore rewrites history: before a compaction
- * the rest is encoded at once (see MvccStore.onBeforeCompact); a restore abandons the encoding
- * (the driver abandons it first, as it installs a snapshot). Everything besides the keys
+ * keeps insertion order). Only a compaction or a restore rewrites history: a compaction replaces
+ * a key's history array rather than editing it, and before one the encoding holds on to the
+ * histories it has not reached (detach); a restore abandons the encoding (the driver abandons it
+ * first, as it installs a snapshot). Everything besides the keys
  * (sessions, auth, leases, cluster) is small and encoded at the start.
  *
  * The bytes are exactly pack() of the snapshot object (codec's arrayHeader/mapHeader), so one
@@ -35,6 +36,8 @@ export interface SnapshotFields {
   /** Every key with a history, in the store's order (live); those past `keyCount` are later than the snapshot. */
   readonly histories: () => IterableIterator<[string, readonly KeyRevision[]]>;
   readonly keyCount: number;
+  /** What the keys take encoded now (KeyIndex.snapshotBytes): the buffer's size. */
+  readonly keysBytes: number;
   /** The fields after `keys`, in order, as they are now. */
   readonly rest: Readonly<Record<string, unknown>>;
 }
@@ -44,11 +47,10 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
   private used = 0;
   private keysDone = 0;
   private readonly tail: Uint8Array;
-  /** Where the encoding is in the store's histories. */
-  private readonly keys: Iterator<[string, readonly KeyRevision[]]>;
+  /** Where the encoding is in the store's histories (live; after detach(), the ones left, held). */
+  private keys: Iterator<[string, readonly KeyRevision[]]>;
+  private detached = false;
   private state: 'encoding' | 'done' | 'abandoned' = 'encoding';
-  /** Bytes finishNow encoded, for the next step() to hand out. */
-  private finished: Uint8Array | null = null;
 
   /**
    * `mutant`: 'snapshot-sees-later-writes' keeps versions written after the snapshot began (the
@@ -65,7 +67,7 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
     this.keys = fields.histories();
     // One buffer sized at the start, so the last slice hands it out rather than copying hundreds of
     // MiB (a concatenation of chunks held the event loop for a second at 256 MiB).
-    this.out = Buffer.allocUnsafeSlow(64 + this.tail.byteLength + encodedKeysBytes(fields));
+    this.out = Buffer.allocUnsafeSlow(64 + this.tail.byteLength + fields.keysBytes);
     const head = 4 + Object.keys(fields.rest).length;
     this.append(mapHeader(head));
     for (const [k, v] of [['format', fields.format], ['revision', fields.revision], ['compactRevision', fields.compactRevision]] as const) {
@@ -77,26 +79,30 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
   }
 
   step(budgetBytes: number): Uint8Array | null {
-    if (this.finished !== null) {
-      const bytes = this.finished;
-      this.finished = null;
-      return bytes;
-    }
     assert(this.state === 'encoding', () => `a snapshot encoding is stepped once ${this.state}`);
     this.encodeKeys(budgetBytes);
     if (this.keysDone < this.fields.keyCount) return null;
     return this.complete();
   }
 
-  /** Encode all that is left now, for the next step() to hand out (a compaction is about to rewrite history). */
-  finishNow(): void {
-    if (this.state !== 'encoding') return;
-    this.encodeKeys(Number.POSITIVE_INFINITY);
-    this.finished = this.complete();
+  /**
+   * A compaction is about to forget history: hold on to the histories not encoded yet, as they
+   * are now (a compaction replaces a key's history with a new array, never edits it: see
+   * KeyIndex.compact). References only, so this costs a walk over the keys left, not an encoding.
+   */
+  detach(): void {
+    if (this.state !== 'encoding' || this.detached) return;
+    this.detached = true;
+    const left: [string, readonly KeyRevision[]][] = [];
+    for (let n = this.fields.keyCount - this.keysDone; n > 0; n--) {
+      const next = this.keys.next();
+      assert(next.done !== true, 'every key counted at the start is still there');
+      left.push(next.value);
+    }
+    this.keys = left[Symbol.iterator]();
   }
 
   abandon(): void {
-    this.finished = null;
     if (this.state === 'encoding') this.end('abandoned');
   }
 
@@ -143,44 +149,6 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
     this.out.set(bytes, this.used);
     this.used += bytes.byteLength;
   }
-}
-
-/** What the keys counted at the start take encoded, as pack writes them (MessagePack sizes). */
-function encodedKeysBytes(fields: SnapshotFields): number {
-  let bytes = 0;
-  let keys = 0;
-  // A second iterator over the same histories: the first keyCount keys are those of the snapshot.
-  for (const [key, revs] of fields.histories()) {
-    if (keys++ === fields.keyCount) break;
-    let kept = 0;
-    for (const r of revs) {
-      if (r.main > fields.revision) continue;
-      kept++;
-      bytes += 1 + uintBytes(r.main) + uintBytes(r.sub) + uintBytes(r.createRevision) + uintBytes(r.version) +
-        (r.value === null ? 1 : binaryHeaderBytes(r.value.byteLength) + r.value.byteLength) + textBytes(r.lease);
-    }
-    bytes += 1 + textBytes(key) + arrayHeaderBytes(kept);
-  }
-  return bytes;
-}
-
-function uintBytes(n: number): number {
-  return n < 0x80 ? 1 : n <= 0xff ? 2 : n <= 0xffff ? 3 : n <= 0xffffffff ? 5 : 9;
-}
-
-function arrayHeaderBytes(n: number): number {
-  return n < 16 ? 1 : n <= 0xffff ? 3 : 5;
-}
-
-function binaryHeaderBytes(n: number): number {
-  return n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
-}
-
-/** A string's encoding: its UTF-8 bytes (a latin1 char above 0x7f takes two) and its header. */
-function textBytes(text: string): number {
-  let utf8 = text.length;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) utf8++;
-  return (utf8 < 32 ? 1 : utf8 <= 0xff ? 2 : utf8 <= 0xffff ? 3 : 5) + utf8;
 }
 
 function concat(parts: readonly Uint8Array[], total: number): Uint8Array {

@@ -146,6 +146,11 @@ export class MvccStore {
     return this.index.keyCount;
   }
 
+  /** What the keys and their histories take in a snapshot (see KeyIndex.snapshotBytes). */
+  get snapshotBytes(): number {
+    return this.index.snapshotBytes;
+  }
+
   /** Execute any request. Throws KvError for a request etcd would refuse; nothing changes then. */
   execute(req: KvRequest): KvResult {
     validateRequest(req, this.limits);
@@ -211,7 +216,7 @@ export class MvccStore {
     return () => this.restoreListeners.delete(listener);
   }
 
-  /** Be told just before a compaction forgets history (a snapshot still reading it finishes first). */
+  /** Be told just before a compaction forgets history (a snapshot still reading it holds on to it). */
   onBeforeCompact(listener: () => void): () => void {
     this.compactListeners.add(listener);
     return () => this.compactListeners.delete(listener);
@@ -266,7 +271,8 @@ export class MvccStore {
       sub: ctx.sub++,
       createRevision: prev?.createRevision ?? ctx.main,
       version: (prev?.version ?? 0) + 1,
-      value: req.ignoreValue ? prev!.value : req.value.slice(),
+      // A copy of its own (new Uint8Array, not slice: on a Buffer, slice is a view of the frame or WAL segment the command came in).
+      value: req.ignoreValue ? prev!.value : new Uint8Array(req.value),
       lease: req.ignoreLease ? prev!.lease : req.lease,
     };
     this.index.append(key, next);
