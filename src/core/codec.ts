@@ -18,10 +18,15 @@ const libraryDecoder = new Decoder();
 /** The library's own nesting limit for encoding (its DEFAULT_MAX_DEPTH); deeper values go to it, which refuses them. */
 const MAX_DEPTH = 100;
 const INITIAL_BUFFER_BYTES = 2048;
+/**
+ * The shared buffer grows to the largest value encoded; past this it is let go after use, so one
+ * large snapshot does not keep hundreds of MiB alive for the life of the process.
+ */
+const KEEP_BUFFER_BYTES = 1024 * 1024;
 
 // ---- encoding -----------------------------------------------------------------------------------
 
-let out = new Uint8Array(INITIAL_BUFFER_BYTES);
+let out: Uint8Array = new Uint8Array(INITIAL_BUFFER_BYTES);
 let outView = new DataView(out.buffer);
 let pos = 0;
 /** An encoding is running (a getter on a value could call pack again: that call goes to the library). */
@@ -30,7 +35,9 @@ let encoding = false;
 /** Encode into a new, independent byte array. */
 export function pack(value: unknown): Uint8Array {
   if (!encodeHere(value)) return libraryEncoder.encode(value);
-  return out.slice(0, pos);
+  const bytes = out.slice(0, pos);
+  if (out.length > KEEP_BUFFER_BYTES) useBuffer(new Uint8Array(INITIAL_BUFFER_BYTES));
+  return bytes;
 }
 
 /**
@@ -40,6 +47,25 @@ export function pack(value: unknown): Uint8Array {
 export function packTransient(value: unknown): Uint8Array {
   if (!encodeHere(value)) return libraryEncoder.encode(value);
   return out.subarray(0, pos);
+}
+
+/**
+ * The header MessagePack writes before an array of `n` elements, and before a map of `n` entries:
+ * for encoders that write the elements one at a time (a snapshot encoded in slices), so that
+ * header + pack(e1) + ... + pack(en) is byte for byte pack([e1, ..., en]).
+ */
+export function arrayHeader(n: number): Uint8Array {
+  return sizedHeader(n, 0x90, 0xdc, 0xdd);
+}
+
+export function mapHeader(n: number): Uint8Array {
+  return sizedHeader(n, 0x80, 0xde, 0xdf);
+}
+
+function sizedHeader(n: number, fix: number, tag16: number, tag32: number): Uint8Array {
+  if (n < 16) return Uint8Array.of(fix + n);
+  if (n < 0x10000) return Uint8Array.of(tag16, n >>> 8, n & 0xff);
+  return Uint8Array.of(tag32, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 }
 
 export function unpack(bytes: Uint8Array): unknown {
@@ -61,10 +87,16 @@ function encodeHere(value: unknown): boolean {
 
 function reserve(bytes: number): void {
   if (pos + bytes <= out.length) return;
-  const next = new Uint8Array(Math.max(pos + bytes, out.length * 2));
+  // Not cleared: only [0, pos) is ever read or handed out, and clearing hundreds of MiB is not free.
+  const next = Buffer.allocUnsafeSlow(Math.max(pos + bytes, out.length * 2));
   next.set(out.subarray(0, pos));
-  out = next;
-  outView = new DataView(out.buffer);
+  useBuffer(next);
+}
+
+function useBuffer(buffer: Uint8Array): void {
+  // A plain Uint8Array over it: Buffer's slice() is a view, not the copy pack() hands out.
+  out = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  outView = new DataView(out.buffer, out.byteOffset, out.byteLength);
 }
 
 function encodeValue(v: unknown, depth: number): boolean {

@@ -194,8 +194,11 @@ export interface Replica<M extends Envelope, H, S extends ReplicaStatus = Replic
   /**
    * The driver's state machine has a snapshot at `index` (which it has applied): the core may
    * discard log entries up to it and uses `data` to catch up followers that fell behind.
+   * `membership`: the configuration at `index`, as status() gave it then; given when `index` is
+   * behind the applied index (a snapshot encoded while later entries applied), as etcd's raft
+   * takes the ConfState with CreateSnapshot.
    */
-  compact(index: Index, data: Uint8Array): void;
+  compact(index: Index, data: Uint8Array, membership?: Membership): void;
   hasReady(): boolean;
   ready(): Ready<M, H>;
   /** The driver made `ready.persist` durable, sent `ready.send` and applied `ready.apply`. */
@@ -235,6 +238,14 @@ export interface ReplicaOptions<H> {
   readonly maxCommandBytes?: number;
 }
 
+/** A snapshot being encoded (see StateMachine.beginSnapshot). */
+export interface SnapshotEncoding {
+  /** Encode about `budgetBytes` more; the snapshot's bytes once it is whole (then it is over), else null. */
+  step(budgetBytes: number): Uint8Array | null;
+  /** Drop it: the state it reads is about to be replaced (a snapshot installed) or the node stops. */
+  abandon(): void;
+}
+
 /**
  * A deterministic state machine above the log. `apply` must depend only on its inputs and the
  * machine's own state, so every replica computes the same results.
@@ -254,6 +265,12 @@ export interface StateMachine<R = unknown> {
   apply(command: Uint8Array, index: Index, origin?: string): R;
   /** Serialize the whole state (including client sessions) as of the last applied index. */
   snapshot(): Uint8Array;
+  /**
+   * Optional: snapshot() as of now, encoded a slice at a time between later applies, so a large
+   * state does not hold the event loop (heartbeats, elections) while it is encoded. Without it
+   * the driver calls snapshot().
+   */
+  beginSnapshot?(): SnapshotEncoding;
   /** Replace the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
   /**

@@ -6,7 +6,7 @@
  */
 import { assert } from '../core/assert.js';
 import type { Index } from '../core/ids.js';
-import type { Envelope, ProposeResult, Ready, Replica, ReplicaStatus } from '../core/replica.js';
+import type { Envelope, Membership, ProposeResult, Ready, Replica, ReplicaStatus } from '../core/replica.js';
 
 export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
   readonly id;
@@ -57,9 +57,9 @@ export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
     this.inner.readIndex(requestId);
   }
 
-  compact(index: Index, data: Uint8Array): void {
+  compact(index: Index, data: Uint8Array, membership?: Membership): void {
     this.cachedStatus = null;
-    this.inner.compact(index, data);
+    this.inner.compact(index, data, membership);
   }
 
   /** Drive the core through an optional ability (membership changes, leadership transfer). */

@@ -25,13 +25,13 @@ import { QuorateError } from '../core/errors.js';
 import type { Index, NodeId, Term } from '../core/ids.js';
 import type { Random } from '../core/prng.js';
 import type { AppliedPosition, ApplyOutput, DurableStateMachine, ProtocolDefinition, ReplicaHost } from '../core/protocol.js';
-import type { Envelope, LogEntry, Membership, Persist, Ready, Replica, ReplicaStatus, Snapshot, StateMachine } from '../core/replica.js';
+import type { Envelope, LogEntry, Membership, Persist, Ready, Replica, ReplicaStatus, Snapshot, SnapshotEncoding, SnapshotMeta, StateMachine } from '../core/replica.js';
 import { CheckedReplica } from './checked-replica.js';
 import { CommandHost } from './command-host.js';
 import { LeaderProposals, type Leadership } from './leader-proposals.js';
 import { driverLimits, type DriverLimits } from './limits.js';
 import { isDriverMutant, type DriverMutant } from './mutants.js';
-import { silentLogger, type ClockPort, type Logger, type NetworkPort, type StoragePort } from './ports.js';
+import { silentLogger, type ClockPort, type Logger, type NetworkPort, type StoragePort, type TimerHandle } from './ports.js';
 import { QuorumProposals } from './quorum-proposals.js';
 import type { Reply } from './waiters.js';
 import { wireValidator, type NodeMessage } from './wire.js';
@@ -164,6 +164,8 @@ export class Driver<R> {
   /** Membership changes applied here, answered once the core has advanced past them (see changeMembership). */
   private readonly repliesAfterAdvance: Reply<void>[] = [];
   private snapshotting = false;
+  /** A snapshot being encoded in slices (snapshotting is true meanwhile), with the position it is of. */
+  private encoding: { readonly source: SnapshotEncoding; readonly meta: SnapshotMeta; timer: TimerHandle | null } | null = null;
   private snapshotWaiters: Reply<void>[] = [];
   /** Callers of snapshotNow() waiting for the snapshot being saved (a stop answers them too). */
   private readonly snapshotSaving: Reply<void>[] = [];
@@ -554,6 +556,8 @@ export class Driver<R> {
   private finish(rd: Ready<Envelope, unknown>, appliedEarly: boolean, sentEarly: boolean): void {
     const snapshot = rd.persist?.snapshot ?? null;
     if (snapshot !== null) {
+      // A snapshot of our own still being encoded reads the state this one replaces.
+      this.abandonEncoding();
       this.position = this.host.install(snapshot);
       // Requests that ran in the range this install skipped will not execute here: settle their callers.
       this.quorumModel?.stateInstalled(this.host.executedClients?.(snapshot) ?? null);
@@ -599,14 +603,51 @@ export class Driver<R> {
     return this.snapshotting && this.mutant === 'hold-readies-while-snapshotting';
   }
 
-  /** Snapshot the state machine at the applied index and let the core compact its log behind it. */
+  /**
+   * Snapshot the state machine at the applied index and let the core compact its log behind it.
+   * A state machine that encodes in slices (beginSnapshot) is encoded a slice per turn while
+   * later entries apply; the snapshot is still of this index (see SnapshotEncoding).
+   */
   private takeSnapshot(): void {
-    const data = this.stateMachine.snapshot();
     const meta = { index: this.position.index, term: this.position.term, membership: this.core.status().membership };
-    this.core.compact(meta.index, data);
     this.entriesSinceSnapshot = 0;
     this.snapshotting = true;
     this.snapshotSaving.push(...this.snapshotWaiters.splice(0));
+    if (this.stateMachine.beginSnapshot === undefined) return this.snapshotEncoded(meta, this.stateMachine.snapshot());
+    this.encoding = { source: this.stateMachine.beginSnapshot(), meta, timer: null };
+    this.encodeSlice$();
+  }
+
+  /**
+   * One slice of the snapshot being encoded; the next in a later turn (a timer, not defer: input
+   * that is waiting, messages and ticks, is handled between slices).
+   */
+  private readonly encodeSlice$ = (): void => {
+    const e = this.encoding;
+    if (e === null || this.stopped) return;
+    e.timer = null;
+    const data = e.source.step(this.limits.snapshotSliceBytes);
+    if (data === null) {
+      e.timer = this.clock.setTimer(0, this.encodeSlice$);
+      return;
+    }
+    this.encoding = null;
+    this.snapshotEncoded(e.meta, data);
+  };
+
+  /** A snapshot being encoded is dropped (a snapshot is being installed, or the node stops); its waiters wait for the next. */
+  private abandonEncoding(): void {
+    const e = this.encoding;
+    if (e === null) return;
+    this.encoding = null;
+    e.timer?.cancel();
+    e.source.abandon();
+    this.snapshotting = false;
+    this.snapshotWaiters.push(...this.snapshotSaving.splice(0));
+  }
+
+  private snapshotEncoded(meta: SnapshotMeta, data: Uint8Array): void {
+    this.core.compact(meta.index, data, meta.membership);
     this.storage.saveSnapshot({ meta, data }, (err) => {
       this.snapshotting = false;
       if (this.stopped) return; // its waiters were told STOPPED
@@ -676,6 +717,7 @@ export class Driver<R> {
   /** Stop taking input and answer every waiter. */
   private halt(): void {
     this.stopped = true;
+    this.abandonEncoding();
     const err = new NodeStopped();
     this.leaderModel?.stop(err);
     this.quorumModel?.stop(err);

@@ -3,6 +3,12 @@
 export interface DriverLimits {
   /** Take a state machine snapshot (and let the log be compacted) every this many applied entries. */
   readonly snapshotEveryEntries: number;
+  /**
+   * A state machine that encodes its snapshot in slices (StateMachine.beginSnapshot) encodes about
+   * this many bytes per turn of the event loop: tens of milliseconds, so that heartbeats and
+   * elections are not held back by a snapshot of hundreds of MiB.
+   */
+  readonly snapshotSliceBytes: number;
   /** A proposal not applied within this time is answered with a timeout (it may still commit). */
   readonly proposalTimeoutMs: number;
   /** A linearizable read whose read point is not confirmed within this time fails. */
@@ -23,6 +29,7 @@ export interface DriverLimits {
 
 export const DEFAULT_DRIVER_LIMITS: DriverLimits = {
   snapshotEveryEntries: 10_000,
+  snapshotSliceBytes: 4 * 1024 * 1024,
   proposalTimeoutMs: 7_000,
   readTimeoutMs: 7_000,
   maxPendingProposals: 10_000,
@@ -42,6 +49,7 @@ export function driverLimits(given: Partial<DriverLimits> = {}): DriverLimits {
   const pick = <K extends keyof DriverLimits>(k: K): DriverLimits[K] => (Object.prototype.hasOwnProperty.call(given, k) ? given[k] as DriverLimits[K] : DEFAULT_DRIVER_LIMITS[k]);
   return {
     snapshotEveryEntries: pick('snapshotEveryEntries'),
+    snapshotSliceBytes: pick('snapshotSliceBytes'),
     proposalTimeoutMs: pick('proposalTimeoutMs'),
     readTimeoutMs: pick('readTimeoutMs'),
     maxPendingProposals: pick('maxPendingProposals'),

@@ -9,7 +9,7 @@
  * active every member refuses puts (deletes, compaction and reads still work). Freeing space is
  * compaction, then defragment, then `alarm disarm`.
  */
-import { VERSION_OVERHEAD_BYTES, type AlarmRecord, type KvRequest } from '../statemachine/mvcc/index.js';
+import { KEY_OVERHEAD_BYTES, VERSION_OVERHEAD_BYTES, type AlarmRecord, type KvRequest } from '../statemachine/mvcc/index.js';
 import { kvError } from './grpc-errors.js';
 import type { MemberContext } from './member-context.js';
 
@@ -72,7 +72,8 @@ function addsData(req: KvRequest): boolean {
 
 function requestBytes(req: KvRequest): number {
   switch (req.op) {
-    case 'put': return req.key.byteLength + req.value.byteLength + VERSION_OVERHEAD_BYTES;
+    // As if the key were new: the check is an upper bound.
+    case 'put': return req.key.byteLength + KEY_OVERHEAD_BYTES + req.value.byteLength + VERSION_OVERHEAD_BYTES;
     case 'txn': return [...req.success, ...req.failure].reduce((sum, op) => sum + requestBytes(op), 0);
     default: return 0;
   }

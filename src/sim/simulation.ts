@@ -147,8 +147,12 @@ export const SIM_MAX_FRAME_BYTES = 512 * 1024;
 /** Share of runs whose clients write large values often (see LARGE_WRITES_RUN_WRITE_SHARE in register.ts). */
 export const LARGE_WRITES_RUN_SHARE = 0.25;
 
-/** The driver's timeouts in the simulator (a client gives up much earlier and retries). */
-const SIM_DRIVER_LIMITS = { proposalTimeoutMs: 2_000, readTimeoutMs: 2_000, quorumClientRetryMs: 200 };
+/**
+ * The driver's timeouts in the simulator (a client gives up much earlier and retries), and a
+ * snapshot slice small enough that a state machine encoding in slices (the etcd one) spans
+ * several turns, with writes applied in between, as hundreds of MiB do in production.
+ */
+const SIM_DRIVER_LIMITS = { proposalTimeoutMs: 2_000, readTimeoutMs: 2_000, quorumClientRetryMs: 200, snapshotSliceBytes: 512 };
 
 export interface RunStats {
   readonly seed: number;

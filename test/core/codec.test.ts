@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { pack, packTransient, unpack } from '../../src/core/codec.js';
+import { arrayHeader, mapHeader, pack, packTransient, unpack } from '../../src/core/codec.js';
 import { Prng, type Random } from '../../src/core/prng.js';
 
 const library = { encode: (v: unknown) => new Encoder().encode(v), decode: (b: Uint8Array) => new Decoder().decode(b) };
@@ -118,4 +118,30 @@ test('a packTransient view is overwritten by the next pack; pack returns indepen
   assert.deepStrictEqual(t.slice(), a);
   packTransient({ a: 2 });
   assert.deepStrictEqual(a, library.encode({ a: 1 }));
+});
+
+test('arrayHeader and mapHeader write what pack writes before the elements, at every size class', () => {
+  for (const n of [0, 1, 15, 16, 255, 256, 65535, 65536, 70000]) {
+    const items = Array.from({ length: n }, (_, i) => i % 3);
+    assert.deepEqual(Uint8Array.from([...arrayHeader(n), ...items.flatMap((i) => [...pack(i)])]), pack(items), `array of ${n}`);
+    const map = Object.fromEntries(items.map((v, i) => [`k${i}`, v]));
+    const body = Object.entries(map).flatMap(([k, v]) => [...pack(k), ...pack(v)]);
+    assert.deepEqual(Uint8Array.from([...mapHeader(n), ...body]), pack(map), `map of ${n}`);
+  }
+});
+
+test('bytes handed out by pack stay as they were after later encodings, large ones included', () => {
+  // A value over the size at which the shared buffer is let go, then small ones that reuse it.
+  const large = { v: new Uint8Array(3 * 1024 * 1024).fill(0xab) };
+  const first = pack(large);
+  const copy = Uint8Array.from(first);
+  const second = pack({ v: new Uint8Array(2 * 1024 * 1024).fill(0x11) });
+  pack({ small: 'x' });
+  packTransient({ other: new Uint8Array(5000).fill(0x22) });
+  const third = pack(large);
+  pack({ v: new Uint8Array(4 * 1024 * 1024).fill(0x33) });
+  assert.deepEqual(first, copy);
+  assert.deepEqual(third, copy);
+  assert.deepEqual(unpack(second), { v: new Uint8Array(2 * 1024 * 1024).fill(0x11) });
+  assert.ok(!(first instanceof Buffer) && !(third instanceof Buffer), 'plain byte arrays, whose slice() copies');
 });

@@ -39,6 +39,7 @@ const WITHOUT_EFFECT: Record<string, Record<string, string>> = {
     'reply-before-config-applied': 'PBFT runs a fixed membership: no membership change is proposed',
     'tick-by-timer': 'it serves no read from a lease (read-only requests need a quorum of replies), so a clock behind costs only time',
     'hold-readies-while-snapshotting': 'the driver takes no snapshots of its own under PBFT (stable checkpoints are the core\'s, kept apart from Readies)',
+    'snapshot-sees-later-writes': 'the driver takes no snapshots of its own under PBFT: a checkpoint snapshots the state machine whole, in the turn that executes its last request, so no write comes in between',
   },
 };
 
@@ -56,6 +57,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'snapshot-off-by-one': { seed: 2 },
     'reset-timer-wrongly': { seed: 1 },
     'apply-twice': { seed: 1 },
+    'snapshot-sees-later-writes': { seed: 4, options: { stateMachine: 'etcd' } },
     'accept-any-vote': { seed: 2 },
     'stale-read': { seed: 16 },
     'no-noop': { seed: 1 },
@@ -78,6 +80,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
   },
   multipaxos: {
     'ignore-prior-accepted': { seed: 3 },
+    'snapshot-sees-later-writes': { seed: 9, options: { stateMachine: 'etcd' } },
     'accept-before-persist': { seed: 1 },
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
     'count-listed-acks-only': { seed: 46, options: { nodes: 3 } },

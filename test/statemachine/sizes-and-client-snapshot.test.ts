@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { unpack } from '../../src/core/codec.js';
 import { index } from '../../src/core/ids.js';
-import { AuthStore, KvStateMachine, encodeKvCommand, decodeKvCommand, MvccStore, VERSION_OVERHEAD_BYTES, type KvCommand, type PasswordHash, type PutRequest } from '../../src/statemachine/mvcc/index.js';
+import { AuthStore, KvStateMachine, encodeKvCommand, decodeKvCommand, MvccStore, KEY_OVERHEAD_BYTES, VERSION_OVERHEAD_BYTES, type KvCommand, type PasswordHash, type PutRequest } from '../../src/statemachine/mvcc/index.js';
 import { KeyIndex } from '../../src/statemachine/mvcc/key-index.js';
 import { Prng } from '../../src/core/prng.js';
 
@@ -22,7 +22,10 @@ function put(key: string, value: string): PutRequest {
 /** What the size was before it was kept incrementally: a walk over every kept version. */
 function walkedBytes(store: MvccStore): number {
   let bytes = 0;
-  for (const [key, revs] of store.state().keys) for (const r of revs) bytes += key.length + (r.value?.byteLength ?? 0) + VERSION_OVERHEAD_BYTES;
+  for (const [key, revs] of store.state().keys) {
+    bytes += key.length + KEY_OVERHEAD_BYTES;
+    for (const r of revs) bytes += (r.value?.byteLength ?? 0) + VERSION_OVERHEAD_BYTES;
+  }
   return bytes;
 }
 

@@ -23,7 +23,7 @@ import type { Index, NodeId, Term } from '../../core/ids.js';
 import { jointCommittedIndex, jointVoteResult, type VoteResult } from '../../core/quorum.js';
 import type { Random } from '../../core/prng.js';
 import type {
-  LogEntry, Persist, ProposeResult, ReadState, Ready, Replica, Snapshot, SnapshotMeta,
+  LogEntry, Membership, Persist, ProposeResult, ReadState, Ready, Replica, Snapshot, SnapshotMeta,
 } from '../../core/replica.js';
 import { decodeConfigChange, encodeConfigChange, RaftConfig } from './config.js';
 import { RaftLog } from './log.js';
@@ -261,13 +261,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.send({ type: 'read-index', to: this.leader, requestId });
   }
 
-  compact(index: Index, data: Uint8Array): void {
+  compact(index: Index, data: Uint8Array, membership?: Membership): void {
     assert(index <= this.applied, () => `compact(${index}) beyond applied ${this.applied}`);
     if (index <= this.log.snapshotIndex) return;
-    assert(index === this.applied, () => `compact(${index}) must be at the applied index ${this.applied}: the configuration is known there`);
+    assert(index === this.applied || membership !== undefined, () => `compact(${index}) behind the applied index ${this.applied} needs the configuration at ${index}`);
     const t = this.log.termAt(index);
     assert(t !== undefined, () => `term at ${index}`);
-    this.latestSnapshot = { meta: { index, term: t, membership: this.config.toMembership() }, data };
+    this.latestSnapshot = { meta: { index, term: t, membership: membership ?? this.config.toMembership() }, data };
     this.log.compact(index, this.isMutant('snapshot-off-by-one'));
   }
 

@@ -1,6 +1,6 @@
 export * from './requests.js';
 export * from './kv-errors.js';
-export { VERSION_OVERHEAD_BYTES } from './key-index.js';
+export { KEY_OVERHEAD_BYTES, VERSION_OVERHEAD_BYTES } from './key-index.js';
 export { MvccStore, type MvccEvent, type RevisionListener, type LeaseAttachments } from './store.js';
 export * from './leases.js';
 export * from './lease-id.js';

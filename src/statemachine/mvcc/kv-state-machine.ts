@@ -8,6 +8,8 @@
  * are dropped, which bounds what a session keeps.
  */
 import { pack, unpack } from '../../core/codec.js';
+import type { SnapshotEncoding } from '../../core/replica.js';
+import { KvSnapshotEncoding } from './snapshot-encoding.js';
 import { assert } from '../../core/assert.js';
 import type { Index, StateMachine } from '../../core/index.js';
 import { KvError, type KvErrorKind } from './kv-errors.js';
@@ -289,7 +291,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
 
   /** The whole replicated state, for the log's snapshots (members install it from one another). */
   snapshot(): Uint8Array {
-    return this.encode(true);
+    return encodeWhole(this.beginEncoding(true));
   }
 
   /**
@@ -298,24 +300,32 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
    * bookkeeping of its own proposers; a restored cluster starts without them).
    */
   clientSnapshot(): Uint8Array {
-    return this.encode(false);
+    return encodeWhole(this.beginEncoding(false));
   }
 
-  private encode(whole: boolean): Uint8Array {
-    const state = this.store.state();
-    const keys: [string, unknown[][]][] = [];
-    for (const [key, revs] of state.keys) {
-      keys.push([key, revs.map((r) => [r.main, r.sub, r.createRevision, r.version, r.value, r.lease])]);
-    }
+  /** snapshot(), as of now, encoded in slices while later commands apply (see KvSnapshotEncoding). */
+  beginSnapshot(): SnapshotEncoding {
+    return this.beginEncoding(true);
+  }
+
+  private beginEncoding(whole: boolean): KvSnapshotEncoding {
     const sessions = whole ? [...this.sessions].map(([client, s]) => [client, s.lowestPending, [...s.results]]) : [];
-    const members = [...this.memberClientUrls];
-    return pack({
-      format: SNAPSHOT_FORMAT, revision: state.revision, compactRevision: state.compactRevision, keys, sessions, members,
-      auth: this.auth.snapshot(whole), leases: this.leases.snapshot(),
+    const rest = {
+      sessions, members: [...this.memberClientUrls], auth: this.auth.snapshot(whole), leases: this.leases.snapshot(),
       ...(whole && this.expiryVotes.size > 0 ? { expiryVotes: [...this.expiryVotes].map(([id, v]) => [id, v.renewals, [...v.voters]]) } : {}),
       ...(whole && this.compactVotes.size > 0 ? { compactVotes: [...this.compactVotes] } : {}),
       cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
-    });
+    };
+    // History is rewritten only by a compaction (the encoding holds on to what it still needs) or a restore (it is abandoned).
+    const stopListening = [
+      this.store.onBeforeCompact(() => encoding.detach()),
+      this.store.onRestore(() => encoding.abandon()),
+    ];
+    const encoding: KvSnapshotEncoding = new KvSnapshotEncoding({
+      format: SNAPSHOT_FORMAT, revision: this.store.revision, compactRevision: this.store.compactRevision,
+      histories: () => this.store.histories(), keyCount: this.store.keyCount, keysBytes: this.store.snapshotBytes, rest,
+    }, () => { for (const stop of stopListening) stop(); }, this.mutant);
+    return encoding;
   }
 
   restore(data: Uint8Array): void {
@@ -338,7 +348,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
       key,
-      revs.map(([main, sub, createRevision, version, value, lease]) => ({ main, sub, createRevision, version, value, lease: restoredLeaseId(lease) })),
+      // Values copied out: a view would keep the whole snapshot's bytes alive as long as one value lives.
+      revs.map(([main, sub, createRevision, version, value, lease]) => ({ main, sub, createRevision, version, value: value === null ? null : new Uint8Array(value), lease: restoredLeaseId(lease) })),
     ]);
     this.store.restore({ revision: snap.revision, compactRevision: snap.compactRevision, keys });
     this.leases.restore((snap.leases ?? []).map(([id, ttlSeconds, renewals]) => [restoredLeaseId(id), ttlSeconds, renewals]), this.store);
@@ -424,4 +435,11 @@ function withTextLeaseIds(v: unknown, field?: string): unknown {
     if (y !== x) (copy ??= { ...o })[k] = y;
   }
   return copy ?? o;
+}
+
+/** All of an encoding at once. */
+function encodeWhole(encoding: SnapshotEncoding): Uint8Array {
+  const bytes = encoding.step(Number.POSITIVE_INFINITY);
+  assert(bytes !== null, 'an unbounded step finishes a snapshot');
+  return bytes;
 }

@@ -59,6 +59,7 @@ export class MvccStore {
   leases: LeaseAttachments | null = null;
   private readonly listeners = new Set<RevisionListener>();
   private readonly restoreListeners = new Set<() => void>();
+  private readonly compactListeners = new Set<() => void>();
   /**
    * The change log: one entry per key changed by each revision since the compaction revision,
    * in revision order (parallel arrays: revision, key). Watchers that fall behind or start in
@@ -145,6 +146,11 @@ export class MvccStore {
     return this.index.keyCount;
   }
 
+  /** What the keys and their histories take in a snapshot (see KeyIndex.snapshotBytes). */
+  get snapshotBytes(): number {
+    return this.index.snapshotBytes;
+  }
+
   /** Execute any request. Throws KvError for a request etcd would refuse; nothing changes then. */
   execute(req: KvRequest): KvResult {
     validateRequest(req, this.limits);
@@ -210,6 +216,17 @@ export class MvccStore {
     return () => this.restoreListeners.delete(listener);
   }
 
+  /** Be told just before a compaction forgets history (a snapshot still reading it holds on to it). */
+  onBeforeCompact(listener: () => void): () => void {
+    this.compactListeners.add(listener);
+    return () => this.compactListeners.delete(listener);
+  }
+
+  /** Every key with its history, live: a key written later comes after those there now (see KvSnapshotEncoding). */
+  histories(): IterableIterator<[string, KeyRevision[]]> {
+    return this.index.entries();
+  }
+
   // ---- writes ---------------------------------------------------------------------------
 
   private write(req: PutRequest | DeleteRangeRequest | TxnRequest): KvResult {
@@ -254,7 +271,8 @@ export class MvccStore {
       sub: ctx.sub++,
       createRevision: prev?.createRevision ?? ctx.main,
       version: (prev?.version ?? 0) + 1,
-      value: req.ignoreValue ? prev!.value : req.value.slice(),
+      // A copy of its own (new Uint8Array, not slice: on a Buffer, slice is a view of the frame or WAL segment the command came in).
+      value: req.ignoreValue ? prev!.value : new Uint8Array(req.value),
       lease: req.ignoreLease ? prev!.lease : req.lease,
     };
     this.index.append(key, next);
@@ -321,6 +339,7 @@ export class MvccStore {
   private compact(req: CompactRequest): CompactResult {
     if (req.revision <= this.compacted) throw new KvError('compacted');
     if (req.revision > this.currentRevision) throw new KvError('future-rev');
+    for (const listener of [...this.compactListeners]) listener();
     this.index.compact(req.revision);
     this.compacted = req.revision;
     // Changes below the compaction revision can no longer be watched.
@@ -339,21 +358,41 @@ export class MvccStore {
   }
 
   private range(req: RangeRequest, at: number): RangeResult {
+    const keys = this.index.keysIn(keyString(req.key), keyString(req.rangeEnd));
+    if (!needsSort(req)) return this.rangeInKeyOrder(req, at, keys);
     let found: KeyValue[] = [];
-    for (const key of this.index.keysInRange(keyString(req.key), keyString(req.rangeEnd))) {
+    for (const key of keys) {
       const rev = this.index.at(key, at);
       if (rev !== null) found.push(toKeyValue(key, rev));
     }
     const count = found.length;
     if (req.countOnly) return { op: 'range', revision: this.currentRevision, kvs: [], more: false, count };
-    found = found.filter((kv) => passesFilters(kv, req));
+    found = found.filter((kv) => passesFilters(kv.createRevision, kv.modRevision, req));
     sortKvs(found, req);
     let more = false;
     if (req.limit > 0 && found.length > req.limit) {
       found.length = req.limit;
       more = true;
     }
-    const kvs = req.keysOnly ? found.map((kv) => ({ ...kv, value: EMPTY })) : found;
+    return { op: 'range', revision: this.currentRevision, kvs: req.keysOnly ? found.map(withoutValue) : found, more, count };
+  }
+
+  /**
+   * A range answered in key order (the index's): every live key is counted, but only those
+   * returned become KeyValues, so a small `limit` over a large range builds no more than it sends.
+   */
+  private rangeInKeyOrder(req: RangeRequest, at: number, keys: Iterable<string>): RangeResult {
+    const kvs: KeyValue[] = [];
+    let count = 0;
+    let more = false;
+    for (const key of keys) {
+      const rev = this.index.at(key, at);
+      if (rev === null) continue;
+      count++;
+      if (req.countOnly || !passesFilters(rev.createRevision, rev.main, req)) continue;
+      if (req.limit > 0 && kvs.length === req.limit) more = true;
+      else kvs.push(req.keysOnly ? withoutValue(toKeyValue(key, rev)) : toKeyValue(key, rev));
+    }
     return { op: 'range', revision: this.currentRevision, kvs, more, count };
   }
 
@@ -435,20 +474,29 @@ function compareTarget(c: Compare, r: KeyRevision): boolean {
   }
 }
 
-function passesFilters(kv: KeyValue, req: RangeRequest): boolean {
-  if (req.minModRevision > 0 && kv.modRevision < req.minModRevision) return false;
-  if (req.maxModRevision > 0 && kv.modRevision > req.maxModRevision) return false;
-  if (req.minCreateRevision > 0 && kv.createRevision < req.minCreateRevision) return false;
-  if (req.maxCreateRevision > 0 && kv.createRevision > req.maxCreateRevision) return false;
+function passesFilters(createRevision: number, modRevision: number, req: RangeRequest): boolean {
+  if (req.minModRevision > 0 && modRevision < req.minModRevision) return false;
+  if (req.maxModRevision > 0 && modRevision > req.maxModRevision) return false;
+  if (req.minCreateRevision > 0 && createRevision < req.minCreateRevision) return false;
+  if (req.maxCreateRevision > 0 && createRevision > req.maxCreateRevision) return false;
   return true;
 }
 
+function withoutValue(kv: KeyValue): KeyValue {
+  return { ...kv, value: EMPTY };
+}
+
+/**
+ * Whether a range's answer needs sorting: keys come out of the index ascending; etcd sorts
+ * ascending by default when a target other than the key is named without an order.
+ */
+function needsSort(req: RangeRequest): boolean {
+  const order = req.sortOrder === 'NONE' && req.sortTarget !== 'KEY' ? 'ASCEND' : req.sortOrder;
+  return !(order === 'NONE' || (order === 'ASCEND' && req.sortTarget === 'KEY'));
+}
+
+/** Sort a range's answer as needsSort(req) said it must be. */
 function sortKvs(kvs: KeyValue[], req: RangeRequest): void {
-  // Keys come out of the index ascending; etcd sorts ascending by default when a target other
-  // than the key is named without an order.
-  let order = req.sortOrder;
-  if (order === 'NONE' && req.sortTarget !== 'KEY') order = 'ASCEND';
-  if (order === 'NONE' || (order === 'ASCEND' && req.sortTarget === 'KEY')) return;
   const field = (kv: KeyValue): number | Bytes => {
     switch (req.sortTarget) {
       case 'KEY': return kv.key;
@@ -458,7 +506,7 @@ function sortKvs(kvs: KeyValue[], req: RangeRequest): void {
       case 'VALUE': return kv.value;
     }
   };
-  const sign = order === 'DESCEND' ? -1 : 1;
+  const sign = req.sortOrder === 'DESCEND' ? -1 : 1;
   kvs.sort((a, b) => {
     const fa = field(a);
     const fb = field(b);
