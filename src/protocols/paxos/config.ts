@@ -28,8 +28,12 @@ export interface PaxosLimits {
   readonly maxPendingReads: number;
   /** A snapshot travels in chunks of at most this many bytes (and never more than maxBytesPerMessage). */
   readonly snapshotChunkBytes: number;
-  /** Snapshot chunks sent to an acceptor beyond what it acknowledged. */
-  readonly maxInflightSnapshotChunks: number;
+  /**
+   * Snapshot bytes sent to an acceptor beyond what it acknowledged (at least one chunk). Counted in
+   * bytes, not chunks: with small chunks a window of a few chunks is a few KiB per round trip, and
+   * a state of a few hundred KiB then takes longer to send than a lagging acceptor can wait.
+   */
+  readonly maxInflightSnapshotBytes: number;
   /** A leader that hears from no phase-2 quorum for an election timeout steps down. */
   readonly checkQuorum: boolean;
   /**
@@ -56,6 +60,17 @@ export interface PaxosLimits {
 export const ENTRY_OVERHEAD_BYTES = 64;
 /** Largest snapshot an acceptor assembles from chunks. */
 export const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
+/**
+ * Snapshot chunks an acceptor holds beyond a gap (chunks the network reordered, or sent after a
+ * lost one), at most; their bytes are bounded by its maxInflightSnapshotBytes, the most a leader
+ * configured alike has in flight.
+ */
+export const MAX_SNAPSHOT_CHUNKS_AHEAD = 1024;
+/**
+ * Reports of one gap in a snapshot transfer before the leader sends the missing chunk again: the
+ * first may only mean the network reordered chunks (TCP's fast retransmit, on fewer duplicates).
+ */
+export const GAP_REPORTS_BEFORE_RESEND = 2;
 /** Slots per Promise part, whatever their size (a peer refuses a Promise of more than MAX_ENTRIES_PER_PROMISE). */
 export const MAX_ENTRIES_PER_PROMISE_PART = 4096;
 
@@ -69,7 +84,7 @@ export const DEFAULT_PAXOS_LIMITS: PaxosLimits = {
   maxApplyPerReady: 1024,
   maxPendingReads: 4096,
   snapshotChunkBytes: 64 * 1024,
-  maxInflightSnapshotChunks: 4,
+  maxInflightSnapshotBytes: 256 * 1024,
   checkQuorum: true,
   prePrepare: true,
   // etcd's default --max-request-bytes (1.5 MiB) and room for the command's own encoding, as

@@ -28,7 +28,10 @@ import type {
   LogEntry, Membership, Persist, ProposeResult, ReadState, Ready, Replica, ReplicaOptions, ReplicaStatus, Snapshot, SnapshotMeta,
 } from '../../core/replica.js';
 import { NO_BALLOT, nextBallot, rankOf, type Ballot } from './ballot.js';
-import { DEFAULT_PAXOS_LIMITS, ENTRY_OVERHEAD_BYTES, MAX_ENTRIES_PER_PROMISE_PART, MAX_SNAPSHOT_BYTES, quorumSizes, type PaxosLimits, type QuorumSizes } from './config.js';
+import {
+  DEFAULT_PAXOS_LIMITS, ENTRY_OVERHEAD_BYTES, GAP_REPORTS_BEFORE_RESEND, MAX_ENTRIES_PER_PROMISE_PART, MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_CHUNKS_AHEAD, quorumSizes,
+  type PaxosLimits, type QuorumSizes,
+} from './config.js';
 import type { PaxosMutant } from './mutants.js';
 import type { Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, PrePrepare, Prepare, PrePromise, PromiseMsg, Slot, SnapshotAck } from './types.js';
 
@@ -62,6 +65,33 @@ interface PendingRead {
   readonly index: Index;
   readonly round: number;
   readonly acks: Set<NodeId>;
+}
+
+/**
+ * Leader: a snapshot transfer to one acceptor. `sent` bytes have gone (the window's end so far),
+ * `acked` the acceptor holds in order; `ackedAtHeartbeat` tells a stalled transfer (resent from
+ * `acked`, or from `lastHeard`, what the acceptor said last, when that is less: see heartbeat).
+ */
+interface SnapshotTransfer {
+  readonly meta: SnapshotMeta;
+  readonly data: Uint8Array;
+  sent: number;
+  acked: number;
+  finalSent: boolean;
+  ackedAtHeartbeat: number;
+  lastHeard: number;
+  /** The last gap the acceptor reported (the offset of its missing chunk) and how often: its chunk goes again once. */
+  gapAt: number;
+  gapReports: number;
+}
+
+/** Acceptor: the snapshot being received, its chunks in order, and chunks held beyond a gap by offset. */
+interface IncomingSnapshot {
+  readonly meta: SnapshotMeta;
+  readonly chunks: Uint8Array[];
+  received: number;
+  readonly ahead: Map<number, InstallSnapshot>;
+  aheadBytes: number;
 }
 
 interface Outstanding {
@@ -121,14 +151,9 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private next = new Map<NodeId, number>();
   private match = new Map<NodeId, number>();
   private matchAtHeartbeat = new Map<NodeId, number>();
-  /**
-   * Leader: snapshot transfers under way, by acceptor. `sent` bytes have gone, `acked` the acceptor
-   * holds in order; `ackedAtHeartbeat` tells a stalled transfer (resent from `acked`, or from
-   * `lastHeard`, what the acceptor said last, when that is less: see heartbeat).
-   */
-  private snapshotSends = new Map<NodeId, { meta: SnapshotMeta; data: Uint8Array; sent: number; acked: number; finalSent: boolean; ackedAtHeartbeat: number; lastHeard: number }>();
-  /** Acceptor: the snapshot being received, its chunks in order. */
-  private incoming: { meta: SnapshotMeta; chunks: Uint8Array[]; received: number } | null = null;
+  /** Leader: snapshot transfers under way, by acceptor. */
+  private snapshotSends = new Map<NodeId, SnapshotTransfer>();
+  private incoming: IncomingSnapshot | null = null;
   /** Leader: acceptors that answered (an Accepted in this ballot) since the last heartbeat. */
   private answeredSinceHeartbeat = new Set<NodeId>();
   private heardFrom = new Set<NodeId>();
@@ -621,9 +646,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   }
 
   /**
-   * A chunk of the leader's snapshot. Chunks are taken in order only: one that does not start
-   * where the received ones end (a duplicate, or one after a lost chunk) is answered with what is
-   * held, and the leader resends from there. The last one installs the snapshot (if it is still
+   * A chunk of the leader's snapshot. The data is assembled in order: a chunk beyond what is held
+   * in order (reordered, or sent after a lost one) is kept aside, within a bound, and the answer
+   * names the gap, so that the leader resends the one chunk missing rather than all after it; a
+   * duplicate is answered with what is held. The last one installs the snapshot (if it is still
    * ahead of what is known chosen); the Accepted that follows leaves after it is durable.
    */
   private onInstallSnapshot(m: InstallSnapshot): void {
@@ -632,8 +658,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       return;
     }
     this.followLeader(m.ballot, m.from);
-    const ack = (received: number, done: boolean): void => {
-      this.msgs.push({ type: 'snapshot-ack', from: this.id, to: m.from, ballot: m.ballot, index: m.meta.index as Slot, received, done });
+    const ack = (received: number, done: boolean, gap = false): void => {
+      this.msgs.push({ type: 'snapshot-ack', from: this.id, to: m.from, ballot: m.ballot, index: m.meta.index as Slot, received, done, ...(gap ? { gap } : {}) });
     };
     if (m.meta.index <= this.commitIndex) {
       // Known chosen already (an earlier transfer finished, or the log caught up): nothing to take.
@@ -645,22 +671,60 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     }
     let inc = this.incoming;
     if (inc === null || inc.meta.index !== m.meta.index || inc.meta.term !== m.meta.term) {
-      if (m.offset !== 0) return ack(0, false);
-      inc = this.incoming = { meta: m.meta, chunks: [], received: 0 };
+      // Another snapshot replaces the one under way from its first byte, or when it is newer: a
+      // late chunk of an older transfer must not throw away this one's progress.
+      if (inc !== null && m.offset !== 0 && m.meta.index < inc.meta.index) return ack(0, false);
+      inc = this.incoming = { meta: m.meta, chunks: [], received: 0, ahead: new Map(), aheadBytes: 0 };
     }
-    if (m.offset !== inc.received) return ack(inc.received, false);
-    if (inc.received + m.chunk.byteLength > MAX_SNAPSHOT_BYTES) {
+    if (m.offset < inc.received) return ack(inc.received, false);
+    if (m.offset > inc.received) {
+      this.holdAhead(inc, m);
+      return ack(inc.received, false, true);
+    }
+    const last = this.takeInOrder(inc, m);
+    if (last === null) {
       this.incoming = null;
       return ack(0, false);
     }
-    inc.chunks.push(m.chunk);
-    inc.received += m.chunk.byteLength;
-    if (!m.done) return ack(inc.received, false);
+    if (!last.done) return ack(inc.received, false, inc.ahead.size > 0);
     this.incoming = null;
     this.installSnapshot({ meta: inc.meta, data: concatChunks(inc.chunks, inc.received) });
     this.learnCommit(m.commit, m.ballot);
     ack(inc.received, true);
     this.msgs.push({ type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, slots: [], match: this.matchIn(m.ballot), readRound: 0 });
+  }
+
+  /** Keep a chunk beyond the gap, while the chunks held stay within MAX_SNAPSHOT_CHUNKS_AHEAD and one window of bytes. */
+  private holdAhead(inc: IncomingSnapshot, m: InstallSnapshot): void {
+    if (inc.ahead.has(m.offset) || inc.ahead.size >= MAX_SNAPSHOT_CHUNKS_AHEAD) return;
+    if (inc.aheadBytes + m.chunk.byteLength > this.limits.maxInflightSnapshotBytes || m.offset + m.chunk.byteLength > MAX_SNAPSHOT_BYTES) return;
+    inc.ahead.set(m.offset, m);
+    inc.aheadBytes += m.chunk.byteLength;
+  }
+
+  /**
+   * Append `m` (it starts where the received bytes end) and the held chunks that now follow in
+   * order; returns the last chunk taken, or null when the snapshot outgrew MAX_SNAPSHOT_BYTES.
+   */
+  private takeInOrder(inc: IncomingSnapshot, m: InstallSnapshot): InstallSnapshot | null {
+    let chunk: InstallSnapshot | undefined = m;
+    let last = m;
+    while (chunk !== undefined) {
+      assert(chunk.offset === inc.received, 'a snapshot chunk is taken where the received bytes end');
+      if (inc.received + chunk.chunk.byteLength > MAX_SNAPSHOT_BYTES) return null;
+      if (inc.ahead.delete(chunk.offset)) inc.aheadBytes -= chunk.chunk.byteLength;
+      inc.chunks.push(chunk.chunk);
+      inc.received += chunk.chunk.byteLength;
+      last = chunk;
+      chunk = last.done ? undefined : inc.ahead.get(inc.received);
+    }
+    // Held chunks the bytes in order now cover (cut at other offsets, by another leader) go.
+    for (const [offset, held] of inc.ahead) {
+      if (offset >= inc.received) continue;
+      inc.ahead.delete(offset);
+      inc.aheadBytes -= held.chunk.byteLength;
+    }
+    return last;
   }
 
   /** Leader: an acceptor's progress through a snapshot transfer; the window moves on. */
@@ -688,15 +752,32 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       // Behind what it acknowledged before: it holds nothing of this snapshot any more (it
       // restarted, or started over) when it says 0; any other such number is an acknowledgement
       // overtaken by a later one (reordered or duplicated). Going back for those would resend a
-      // window per stale acknowledgement, and each resent chunk draws another: a storm.
-      if (m.received !== 0) return;
+      // window per stale acknowledgement, and each resent chunk draws another: a storm. A 0 that
+      // names a gap is as likely the answer to a chunk that overtook the first one, delayed: an
+      // acceptor that restarted keeps saying it, and the heartbeat's stall check goes back then.
+      if (m.received !== 0 || m.gap === true) return;
       t.acked = 0;
       t.sent = 0;
       t.finalSent = false;
     } else {
       t.acked = m.received;
     }
+    if (m.gap === true) this.resendMissingChunk(m.from, t, m.received);
     this.sendSnapshotChunks(m.from);
+  }
+
+  /**
+   * The acceptor holds chunks beyond `at` but not the one there. Chunks the network reordered
+   * report a gap too and fill it soon: the chunk goes again only on the GAP_REPORTS_BEFORE_RESEND-th
+   * report of the same gap, and once (a loss it does not mend is the heartbeat's stall check's).
+   */
+  private resendMissingChunk(peer: NodeId, t: SnapshotTransfer, at: number): void {
+    if (at >= t.sent) return;
+    if (t.gapAt !== at) {
+      t.gapAt = at;
+      t.gapReports = 0;
+    }
+    if (++t.gapReports === GAP_REPORTS_BEFORE_RESEND) this.early.push(this.snapshotChunk(peer, t, at));
   }
 
   private followLeader(b: Ballot, from: NodeId): void {
@@ -830,8 +911,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       // (Once it is installed, the slots after it come as a newer snapshot or as Accepts.)
       const t = this.snapshotSends.get(peer);
       if (t === undefined || (this.mutant === 'restart-transfer-on-compaction' && t.meta.index !== this.snapshot.meta.index)) {
-        this.snapshotSends.set(peer, { meta: this.snapshot.meta, data: this.snapshot.data, sent: 0, acked: 0, finalSent: false, ackedAtHeartbeat: -1, lastHeard: 0 });
-        this.sendSnapshotChunks(peer, probe ? 1 : this.limits.maxInflightSnapshotChunks);
+        this.snapshotSends.set(peer, {
+          meta: this.snapshot.meta, data: this.snapshot.data, sent: 0, acked: 0, finalSent: false, ackedAtHeartbeat: -1, lastHeard: 0, gapAt: -1, gapReports: 0,
+        });
+        this.sendSnapshotChunks(peer, probe);
       }
       this.next.set(peer, this.snapshotIndex + 1);
       return this.snapshotIndex - from + 1;
@@ -853,23 +936,35 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     return Math.max(1, entries.length);
   }
 
-  /** The next chunks of `peer`'s snapshot transfer, up to `window` chunks (maxInflightSnapshotChunks) beyond what it acknowledged. */
-  private sendSnapshotChunks(peer: NodeId, window = this.limits.maxInflightSnapshotChunks): void {
+  /**
+   * The next chunks of `peer`'s snapshot transfer, up to maxInflightSnapshotBytes (at least one
+   * chunk) beyond what it acknowledged; one chunk only when `probe` (it answered nothing lately).
+   */
+  private sendSnapshotChunks(peer: NodeId, probe = false): void {
     const t = this.snapshotSends.get(peer);
     if (t === undefined) return;
-    const chunkBytes = Math.max(1, Math.min(this.limits.snapshotChunkBytes, this.limits.maxBytesPerMessage));
-    const windowEnd = t.acked + Math.max(1, window) * chunkBytes;
-    const size = t.data.byteLength;
+    const chunkBytes = this.snapshotChunkBytes();
+    const windowEnd = t.acked + (probe ? chunkBytes : Math.max(chunkBytes, this.limits.maxInflightSnapshotBytes));
     while (!t.finalSent && t.sent < windowEnd) {
-      const end = Math.min(t.sent + chunkBytes, size);
-      const done = end === size;
-      this.early.push({
-        type: 'install-snapshot', from: this.id, to: peer, ballot: this.ballot, meta: t.meta,
-        offset: t.sent, chunk: t.data.subarray(t.sent, end), done, commit: this.commitIndex,
-      });
-      t.sent = end;
-      t.finalSent = done;
+      const chunk = this.snapshotChunk(peer, t, t.sent);
+      this.early.push(chunk);
+      t.sent = chunk.offset + chunk.chunk.byteLength;
+      t.finalSent = chunk.done;
     }
+  }
+
+  /** The chunk of `t`'s snapshot that starts at `offset`. */
+  private snapshotChunk(peer: NodeId, t: SnapshotTransfer, offset: number): InstallSnapshot {
+    const end = Math.min(offset + this.snapshotChunkBytes(), t.data.byteLength);
+    return {
+      type: 'install-snapshot', from: this.id, to: peer, ballot: this.ballot, meta: t.meta,
+      offset, chunk: t.data.subarray(offset, end), done: end === t.data.byteLength, commit: this.commitIndex,
+    };
+  }
+
+  /** Bytes per snapshot chunk: snapshotChunkBytes, within the message byte budget. */
+  private snapshotChunkBytes(): number {
+    return Math.max(1, Math.min(this.limits.snapshotChunkBytes, this.limits.maxBytesPerMessage));
   }
 
   private accept(peer: NodeId, entries: readonly LogEntry[], readRound: number): Accept {
@@ -895,7 +990,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
         if (t.lastHeard < t.acked) t.acked = t.lastHeard;
         t.sent = t.acked;
         t.finalSent = false;
-        this.sendSnapshotChunks(p, this.answeredSinceHeartbeat.has(p) ? this.limits.maxInflightSnapshotChunks : 1);
+        this.sendSnapshotChunks(p, !this.answeredSinceHeartbeat.has(p));
       }
       t.ackedAtHeartbeat = t.acked;
     }

@@ -102,8 +102,8 @@ export interface Accepted extends Envelope {
 
 /**
  * Catch-up for an acceptor behind the leader's compaction point: the snapshot's data in chunks of
- * at most snapshotChunkBytes, `offset` the first byte of this one, `done` on the last; a few in
- * flight at a time (maxInflightSnapshotChunks), each acknowledged by a SnapshotAck.
+ * at most snapshotChunkBytes, `offset` the first byte of this one, `done` on the last; up to
+ * maxInflightSnapshotBytes in flight at a time, each acknowledged by a SnapshotAck.
  */
 export interface InstallSnapshot extends Envelope {
   readonly type: 'install-snapshot';
@@ -122,6 +122,11 @@ export interface SnapshotAck extends Envelope {
   readonly index: Slot;
   readonly received: number;
   readonly done: boolean;
+  /**
+   * It holds a chunk beyond `received` (reordered, or sent after a lost one): the chunk at
+   * `received` is missing. Absent when false.
+   */
+  readonly gap?: boolean;
 }
 
 /** A follower asks the leader for a read point on behalf of its client. */

@@ -69,7 +69,9 @@ const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessag
     ?? (isBytes(m['chunk']) ? null : 'chunk is not bytes')
     // The snapshot's metadata travels alone here (its data in chunks): check it with empty data.
     ?? snapshotProblem({ meta: m['meta'], data: new Uint8Array(0) }, b),
-  'snapshot-ack': (m) => natFields(m, 'index', 'received') ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean'),
+  'snapshot-ack': (m) => natFields(m, 'index', 'received')
+    ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean')
+    ?? (m['gap'] === undefined || typeof m['gap'] === 'boolean' ? null : 'gap is not a boolean'),
   'read-index': (m, b) => requestIdProblem(m, b),
   'read-index-response': (m, b) => requestIdProblem(m, b) ?? natFields(m, 'index'),
 };

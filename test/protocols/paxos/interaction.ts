@@ -63,7 +63,7 @@ export function formatMessage(m: PaxosMessage): string {
     case 'install-snapshot':
       return `${head} snapshot=${m.meta.index} bytes=${m.offset}..${m.offset + m.chunk.byteLength}${m.done ? ' done' : ''} commit=${m.commit}`;
     case 'snapshot-ack':
-      return `${head} snapshot=${m.index} received=${m.received}${m.done ? ' done' : ''}`;
+      return `${head} snapshot=${m.index} received=${m.received}${m.done ? ' done' : ''}${m.gap === true ? ' gap' : ''}`;
     case 'read-index':
       return `${head} id=${m.requestId}`;
     case 'read-index-response':
