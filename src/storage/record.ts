@@ -3,7 +3,7 @@
  * `length` counts type + payload; the CRC (zlib's CRC-32) covers type + payload. A record that is
  * short, too long or fails its CRC is not a record.
  */
-import { crc32 } from 'node:zlib';
+import { crc32Range } from './crc32.js';
 import { assert } from '../core/assert.js';
 
 export const RECORD_HEADER_BYTES = 8;
@@ -103,17 +103,36 @@ export function encodeRecordParts(type: RecordType, parts: readonly Uint8Array[]
  */
 export function writeSeal(buf: Buffer, recordBytes: number, writeAt: number): number {
   const at = recordBytes;
-  const pieces = sealPieces(writeAt, writeAt + recordBytes);
-  const length = 1 + SEAL_FIXED_PAYLOAD + 4 * pieces.length;
+  const end = writeAt + recordBytes;
+  const pieces = pieceCount(writeAt, end);
+  const length = 1 + SEAL_FIXED_PAYLOAD + 4 * pieces;
   assert(at + RECORD_HEADER_BYTES + length <= buf.length, 'a write has room for its seal');
   buf.writeUInt32LE(length, at);
   buf[at + RECORD_HEADER_BYTES] = RecordType.Seal;
   const p = at + RECORD_HEADER_BYTES + 1;
-  buf.writeBigUInt64LE(BigInt(writeAt + at), p);
-  buf.writeBigUInt64LE(BigInt(writeAt), p + 8);
-  pieces.forEach(([from, to], i) => buf.writeUInt32LE(crc32(buf.subarray(from - writeAt, to - writeAt)), p + SEAL_FIXED_PAYLOAD + 4 * i));
-  buf.writeUInt32LE(crc32(buf.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length)), at + 4);
+  writeU64(buf, writeAt + at, p);
+  writeU64(buf, writeAt, p + 8);
+  // Every write goes through here: the pieces walked in place, without an array of them.
+  let q = p + SEAL_FIXED_PAYLOAD;
+  for (let from = writeAt; from < end; q += 4) {
+    const to = Math.min(end, (Math.floor(from / SEAL_SECTOR_BYTES) + 1) * SEAL_SECTOR_BYTES);
+    buf.writeUInt32LE(crc32Range(buf, from - writeAt, to - writeAt), q);
+    from = to;
+  }
+  buf.writeUInt32LE(crc32Range(buf, at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length), at + 4);
   return at + RECORD_HEADER_BYTES + length;
+}
+
+/** How many pieces sealPieces(from, to) has. */
+function pieceCount(from: number, to: number): number {
+  return to <= from ? 0 : Math.floor((to - 1) / SEAL_SECTOR_BYTES) - Math.floor(from / SEAL_SECTOR_BYTES) + 1;
+}
+
+/** A u64 little-endian of a safe integer, without a BigInt (offsets stay far below 2^53). */
+function writeU64(buf: Buffer, value: number, at: number): void {
+  assert(Number.isSafeInteger(value) && value >= 0, () => `a u64 field of ${value}`);
+  buf.writeUInt32LE(value % 0x1_0000_0000, at);
+  buf.writeUInt32LE(Math.floor(value / 0x1_0000_0000), at + 4);
 }
 
 /** A seal as read: where its write began and the CRC of each piece of it. */
@@ -156,7 +175,7 @@ export function mismatchedPieces(buf: Buffer, seal: Seal): { from: number; to: n
   const out: { from: number; to: number; zero: boolean }[] = [];
   sealPieces(seal.writeStart, seal.offset).forEach(([from, to], i) => {
     const bytes = buf.subarray(from, to);
-    if (crc32(bytes) === seal.pieceCrcs[i]) return;
+    if (crc32Range(bytes) === seal.pieceCrcs[i]) return;
     out.push({ from, to, zero: bytes.every((b) => b === 0) });
   });
   return out;
@@ -173,7 +192,7 @@ function newRecord(type: RecordType, payloadBytes: number): Buffer {
 
 /** Write the CRC of type + payload into a record filled by newRecord's caller. */
 function sealRecord(out: Buffer): Buffer {
-  out.writeUInt32LE(crc32(out.subarray(8)), 4);
+  out.writeUInt32LE(crc32Range(out, 8), 4);
   return out;
 }
 
@@ -194,7 +213,7 @@ export function readRecord(buf: Buffer, offset: number, verifyChecksum = true): 
   const end = offset + RECORD_HEADER_BYTES + length;
   if (end > buf.length) return { kind: 'bad', why: `record of ${length} bytes runs past the end of the file` };
   const body = buf.subarray(offset + RECORD_HEADER_BYTES, end);
-  if (verifyChecksum && crc32(body) !== buf.readUInt32LE(offset + 4)) return { kind: 'bad', why: 'checksum mismatch' };
+  if (verifyChecksum && crc32Range(body) !== buf.readUInt32LE(offset + 4)) return { kind: 'bad', why: 'checksum mismatch' };
   return { kind: 'record', type: body[0]!, payload: body.subarray(1), next: end };
 }
 
