@@ -263,6 +263,7 @@ export class Driver<R> {
       this.quorumModel = new QuorumProposals<Envelope, R>(
         { get running() { return self.running; }, sendMessage: (m) => this.sendMessage(m) },
         o.clock, this.limits, (principal) => client.createClient(this.authenticatorFor(principal), replicas, first, coreMutant, this.limits.maxCommandBytes), o.id,
+        this.mutant === 'barrier-per-read',
       );
       this.leaderModel = null;
     }

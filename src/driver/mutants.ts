@@ -11,6 +11,7 @@ export const DRIVER_MUTANTS = [
   { name: 'checkpoint-after-records', description: 'the driver stores a stable checkpoint the core asks to keep only after the records of the same Ready: a power loss in between leaves records beyond the window the surviving checkpoint allows' },
   { name: 'tick-by-timer', description: 'the driver runs one protocol tick per firing of the runtime\'s timer and nothing on other inputs: a process that stalls (GC, SIGSTOP) wakes up with its clock behind, and a leader serves lease reads on a lease that ran out while it slept' },
   { name: 'reply-before-config-applied', description: 'the driver answers a membership change as soon as its entry is applied, before the core takes the new configuration (at the advance after the Ready\'s persist): MemberAdd/MemberRemove answer with the member list from before the change' },
+  { name: 'barrier-per-read', description: 'under a quorum client model (BFT protocols), the driver orders one empty request per read barrier instead of sharing one among the reads asked while the last was in flight: on a slow cluster the barriers of callers that gave up and asked another member fill the primary\'s pipeline, and every read waits longer than its caller' },
   { name: 'hold-readies-while-snapshotting', description: 'the driver handles no Ready while the storage writes a snapshot: on a slow disk a compaction takes several fsyncs, the leader\'s heartbeats wait for it, and followers elect another leader, again and again' },
 ] as const satisfies readonly MutantInfo[];
 

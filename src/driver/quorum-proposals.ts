@@ -4,8 +4,10 @@
  * member's keys: trusting them is trusting the member). A command resolves once the client
  * accepted a result (f + 1 matching replies: at least one from an honest replica) *and* this
  * member executed the request itself, with this member's result, so a caller that then reads
- * this member's state sees its write. A read barrier is an ordered empty request.
+ * this member's state sees its write. A read barrier is an ordered empty request, shared by every
+ * read asked before it was sent (see readBarrier).
  */
+import { assert } from '../core/assert.js';
 import type { Principal } from '../core/authenticator.js';
 import { QuorateError, TooManyRequests } from '../core/errors.js';
 import type { NodeId } from '../core/ids.js';
@@ -41,6 +43,15 @@ interface Pending<R> {
   done: boolean;
 }
 
+/** A caller of readBarrier waiting for the next barrier request (see readBarrier). */
+interface BarrierWaiter {
+  readonly reply: Reply<void>;
+  /** When its own timeout runs out (clock time). */
+  readonly deadlineAt: number;
+  readonly deadline: TimerHandle;
+  done: boolean;
+}
+
 interface PoolClient<M extends Envelope, R> {
   readonly protocol: QuorumClient<M>;
   /** The request in flight, if any, and its timestamp. */
@@ -59,6 +70,13 @@ export class QuorumProposals<M extends Envelope, R> {
   private readonly queue: Pending<R>[] = [];
   /** Results of this member's own clients' requests, as executed here: principal|timestamp → result. */
   private readonly localResults = new Map<string, R | undefined>();
+  /**
+   * Reads asked since the barrier request in flight was sent: the next barrier request answers
+   * them all. At most one barrier request is in flight (or queued) at a time; while it is, this
+   * holds the reads for the next one.
+   */
+  private barrierWaiters: BarrierWaiter[] = [];
+  private barrierInFlight = false;
 
   constructor(
     private readonly site: QuorumSite<M>,
@@ -66,6 +84,8 @@ export class QuorumProposals<M extends Envelope, R> {
     private readonly limits: DriverLimits,
     make: (principal: Principal) => QuorumClient<M>,
     memberId: NodeId,
+    /** Test-only: the barrier-per-read mutant (see readBarrier). */
+    private readonly barrierPerRead = false,
   ) {
     for (let k = 0; k < limits.quorumClientsPerMember; k++) {
       const principal = clientPrincipal(memberId, k);
@@ -76,7 +96,7 @@ export class QuorumProposals<M extends Envelope, R> {
   }
 
   get pending(): number {
-    return this.queue.length + this.clients.filter((c) => c.current !== null).length;
+    return this.queue.length + this.clients.filter((c) => c.current !== null).length + this.barrierWaiters.filter((w) => !w.done).length;
   }
 
   propose(command: Uint8Array, reply: Reply<R | undefined>): void {
@@ -84,8 +104,52 @@ export class QuorumProposals<M extends Envelope, R> {
     this.order(command, reply, this.limits.proposalTimeoutMs);
   }
 
+  /**
+   * A read barrier: answered once an empty request sent after it was asked has been ordered and
+   * executed here. Every read asked while a barrier request is in flight waits for the next one,
+   * which is sent when that one settles and answers them all (etcd's linearizable read loop
+   * shares one ReadIndex the same way). A read may not join the request in flight: it was sent
+   * before the read was asked, so it may be ordered before a write that completed in between.
+   * One ordered request per read instead costs a sequence number per read: under load (a slow
+   * cluster, callers that time out and ask another member, each leaving its barrier behind), the
+   * barriers of callers that gave up fill the primary's pipeline, every read waits longer than
+   * its caller, and a member serves none of its callers.
+   */
   readBarrier(reply: Reply<void>, timeoutMs: number): void {
-    this.order(new Uint8Array(0), (err) => reply(err), timeoutMs);
+    if (this.barrierPerRead) return this.order(new Uint8Array(0), (err) => reply(err), timeoutMs);
+    // Reads that timed out while waiting leave room (they are dropped here, not one by one).
+    if (this.barrierWaiters.length >= this.limits.maxPendingProposals) this.barrierWaiters = this.barrierWaiters.filter((w) => !w.done);
+    if (this.barrierWaiters.length >= this.limits.maxPendingProposals) return reply(new TooManyRequests('maxPendingProposals', this.limits.maxPendingProposals));
+    const w: BarrierWaiter = {
+      reply, done: false, deadlineAt: this.clock.now() + timeoutMs,
+      deadline: this.clock.setTimer(timeoutMs, () => this.answerBarrier(w, new RequestTimeout('request', timeoutMs))),
+    };
+    this.barrierWaiters.push(w);
+    this.sendBarrier();
+  }
+
+  /** Send the next barrier request for the reads waiting, unless one is in flight. */
+  private sendBarrier(): void {
+    if (this.barrierInFlight) return;
+    const waiters = this.barrierWaiters.filter((w) => !w.done);
+    this.barrierWaiters = [];
+    if (waiters.length === 0) return;
+    this.barrierInFlight = true;
+    // It lasts as long as the longest-waiting of its reads may wait; each read keeps its own timeout.
+    const timeoutMs = Math.max(1, ...waiters.map((w) => w.deadlineAt - this.clock.now()));
+    this.order(new Uint8Array(0), (err) => {
+      assert(this.barrierInFlight, 'a barrier request settles while it is in flight');
+      this.barrierInFlight = false;
+      for (const w of waiters) this.answerBarrier(w, err);
+      this.sendBarrier();
+    }, timeoutMs);
+  }
+
+  private answerBarrier(w: BarrierWaiter, err: Error | null): void {
+    if (w.done) return;
+    w.done = true;
+    w.deadline.cancel();
+    w.reply(err);
   }
 
   /** A message for one of this member's clients; false if it is not for one of them. */
@@ -124,6 +188,8 @@ export class QuorumProposals<M extends Envelope, R> {
   }
 
   stop(err: Error): void {
+    // Reads waiting for a barrier first: the one in flight, stopped below, must not send another.
+    for (const w of this.barrierWaiters.splice(0)) this.answerBarrier(w, err);
     for (const c of this.clients) this.finish(c, err);
     for (const p of this.queue.splice(0)) this.answer(p, err);
     this.localResults.clear();

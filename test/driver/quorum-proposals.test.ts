@@ -1,7 +1,8 @@
 /**
  * The quorum client pool (BFT protocols): a member that catches up by state transfer answers the
  * callers whose requests ran in the range it skipped (they will never execute here), instead of
- * leaving them to the proposal timeout; and a request with no answer is resent with backoff.
+ * leaving them to the proposal timeout; a request with no answer is resent with backoff; and
+ * concurrent reads share one barrier request, sent after they were asked.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,11 +41,15 @@ class FakeClock implements ClockPort {
 class FakeClient implements QuorumClient<Envelope> {
   ts = 0;
   sends: number[] = [];
+  /** Take the next reply as f + 1 matching ones for the request in flight. */
+  accepting = false;
   constructor(readonly id: Principal, private readonly clock: FakeClock) {}
   get nextTimestamp(): number { return this.ts + 1; }
   begin(): Envelope[] { this.ts++; this.sends.push(this.clock.t); return []; }
   retry(): Envelope[] { this.sends.push(this.clock.t); return []; }
-  onReply(): null { return null; }
+  onReply(): { timestamp: number; result: Uint8Array; readOnly: boolean } | null {
+    return this.accepting ? { timestamp: this.ts, result: new Uint8Array(0), readOnly: false } : null;
+  }
 }
 
 function pool(clients: number) {
@@ -89,4 +94,42 @@ test('a request with no answer is resent with exponential backoff, capped', () =
   clock.advance(limits.proposalTimeoutMs - 1);
   const r = limits.quorumClientRetryMs;
   assert.deepEqual(made[0]!.sends, [0, r, 3 * r, 7 * r].filter((t) => t < limits.proposalTimeoutMs), `sends at ${made[0]!.sends.join(',')}`);
+});
+
+test('reads asked while a barrier request is in flight share the next one; none joins the one in flight', () => {
+  const { q, made } = pool(8);
+  const begun = (): number => made.reduce((n, c) => n + c.ts, 0);
+  /** The request of the client that has one in flight is accepted and executed here. */
+  const settle = (k: number): void => {
+    const c = made[k]!;
+    c.accepting = true;
+    q.receive({ from: nodeId('n1'), to: c.id } as Envelope);
+    q.executed(c.id, c.ts, 0);
+  };
+  const answered: string[] = [];
+  q.readBarrier((err) => answered.push(err === null ? 'a' : err.message), 1_000);
+  assert.equal(begun(), 1, 'the first read sends a barrier request');
+  q.readBarrier((err) => answered.push(err === null ? 'b' : err.message), 1_000);
+  q.readBarrier((err) => answered.push(err === null ? 'c' : err.message), 1_000);
+  assert.equal(begun(), 1, 'reads asked while it is in flight wait: it was sent before they were asked');
+  settle(0);
+  assert.deepEqual(answered, ['a'], 'the barrier request answers the read it was sent for only');
+  assert.equal(begun(), 2, 'one barrier request for the two reads that waited');
+  settle(0);
+  assert.deepEqual(answered, ['a', 'b', 'c']);
+  assert.equal(q.pending, 0);
+});
+
+test('a read waiting for the next barrier request times out on its own timeout', () => {
+  const { q, clock, made } = pool(4);
+  const answered: string[] = [];
+  q.readBarrier((err) => answered.push(err === null ? 'first' : 'first timed out'), 1_000);
+  clock.advance(500);
+  q.readBarrier((err) => answered.push(err === null ? 'second' : 'second timed out'), 200);
+  clock.advance(200);
+  assert.deepEqual(answered, ['second timed out']);
+  clock.advance(300);
+  assert.deepEqual(answered, ['second timed out', 'first timed out']);
+  assert.equal(made.reduce((n, c) => n + c.ts, 0), 1, 'no barrier request is sent for a read that already timed out');
+  assert.equal(q.pending, 0);
 });

@@ -249,6 +249,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private stateTransfers = 0;
   /** Outcomes learned from others' COMMITs in a view this replica had left (learnCommit). */
   private learnedOutcomes = 0;
+  /** Validly signed NEW-VIEWs refused for contradicting this replica's own decision (a lying primary's second; see onNewView). */
+  private refusedNewViews = 0;
 
   constructor(o: PbftOptions) {
     this.id = o.id;
@@ -524,8 +526,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       id: this.id, role: this.role, term: this.view as Term, leader: this.primaryOf(this.view), leading: this.role === 'primary', commitIndex: this.lastExecuted as Index,
       appliedIndex: this.lastExecuted as Index, membership: this.membership, view: this.view, lowWaterMark: this.stable.seq,
       lastExecuted: this.lastExecuted, stableCheckpoint: this.stable.seq, invalidAuthenticators: this.invalidAuthenticators,
-      viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers,
-      counters: { invalidAuthenticators: this.invalidAuthenticators, viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers, requestsTooLarge: this.requestsTooLarge, learnedOutcomes: this.learnedOutcomes },
+      viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers, refusedNewViews: this.refusedNewViews,
+      counters: {
+        invalidAuthenticators: this.invalidAuthenticators, viewChanges: this.viewChangesStarted, stateTransfers: this.stateTransfers, requestsTooLarge: this.requestsTooLarge,
+        learnedOutcomes: this.learnedOutcomes, refusedNewViews: this.refusedNewViews,
+      },
     };
   }
 
@@ -1122,14 +1127,27 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   /**
    * Whether this replica answers a VIEW-CHANGE for the view it is in with the NEW-VIEW: the
-   * primary and the f replicas after it (at least one of those f + 1 is honest), not all n - 1:
-   * the NEW-VIEW is the largest message there is.
+   * primary and the NEW_VIEW_FORWARDERS_AFTER_PRIMARY(f) = f + 1 replicas after it, not all
+   * n - 1: the NEW-VIEW is the largest message there is. The replica that asks is never its own
+   * forwarder, and the primary it asks about may be a liar that withholds the NEW-VIEW from it
+   * (or sent it a second one, which it refused: see onNewView). With f + 1 after the primary,
+   * some honest one is left in every case: if the asker is one of them, the other f include at
+   * most f - 1 liars (the primary is the f-th). With only f after it, a liar primary whose victim
+   * is right after it and whose accomplices (f - 1) are the rest would leave no honest forwarder,
+   * and the victim out of the view (its vote lost) until the next view change.
+   *
+   * Chosen over treating two validly signed NEW-VIEWs for one view as proof of the primary's
+   * equivocation and moving on: the replica that refused the second one holds only that one (the
+   * first went to the others), so it has no proof to show, and a view change needs f + 1
+   * replicas while the others, content in the view, have no reason to join.
    */
   private forwardsNewView(): boolean {
     if (this.role === 'primary') return true;
     if (this.mutant === 'only-primary-forwards-new-view') return false;
     const after = (this.replicas.indexOf(this.id) - this.replicas.indexOf(this.primaryOf(this.view)) + this.n) % this.n;
-    return after >= 1 && after <= this.f;
+    const forwarders = this.mutant === 'f-replicas-forward-new-view' ? this.f : newViewForwardersAfterPrimary(this.f);
+    assert(forwarders < this.n, 'a forwarder after the primary is not the primary');
+    return after >= 1 && after <= forwarders;
   }
 
   /** At most one NEW-VIEW and checkpoint per replica per announce interval: a liar's STATUS messages cannot make us flood. */
@@ -1646,13 +1664,20 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     // the others hold reaches this replica from them (forwardsNewView), or the view changes
     // again. A decision of an earlier view, which every valid NEW-VIEW must carry, is left to
     // enterView's assertion: contradicting it takes a broken protocol, not a liar.
-    if (this.mutant !== 'new-view-over-decision') {
-      for (const pp of nv.prePrepares) {
-        const d = this.decided.get(pp.seq);
-        if (d !== undefined && d.digest !== pp.digest && d.view >= nv.view && this.inWindow(pp.seq)) return this.bad();
-      }
+    // Counted apart from invalid authenticators: its signatures are valid; what it says is not.
+    if (this.mutant !== 'new-view-over-decision' && this.contradictsOwnDecision(nv)) {
+      this.refusedNewViews++;
+      return;
     }
     this.enterView(nv, o.checkpoint, o.maxSeq);
+  }
+
+  /** Whether `nv` re-issues a sequence number in the window with another digest than this replica decided there in its view or later. */
+  private contradictsOwnDecision(nv: SignedNewView): boolean {
+    return nv.prePrepares.some((pp) => {
+      const d = this.decided.get(pp.seq);
+      return d !== undefined && d.digest !== pp.digest && d.view >= nv.view && this.inWindow(pp.seq);
+    });
   }
 
   private enterView(nv: SignedNewView, checkpoint: StableCheckpoint, maxSeq: number): void {
@@ -1707,6 +1732,14 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     }
     this.tryAssign();
   }
+}
+
+/**
+ * Replicas after the primary that forward its NEW-VIEW to one still changing to its view: f + 1,
+ * so that an honest one is among them even when the asker is one of them (see forwardsNewView).
+ */
+function newViewForwardersAfterPrimary(f: number): number {
+  return f + 1;
 }
 
 function stableCheckpointData(state: Uint8Array, cp: StableCheckpoint): Uint8Array {

@@ -187,6 +187,8 @@ export interface PbftStatus extends ReplicaStatus {
   readonly stableCheckpoint: number;
   /** Messages dropped because their MAC or signature did not verify (or named the wrong sender). */
   readonly invalidAuthenticators: number;
+  /** NEW-VIEWs with valid signatures refused for re-issuing a sequence number with another digest than this replica decided there. */
+  readonly refusedNewViews: number;
   readonly viewChanges: number;
   readonly stateTransfers: number;
 }

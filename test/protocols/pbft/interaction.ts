@@ -254,7 +254,9 @@ export class PbftAdapter implements Adapter<PbftMessage, PbftHardState>, PbftWor
 
   status(r: Replica<PbftMessage, PbftHardState>): string {
     const s = pbft(r).status();
-    return `${s.role} view=${s.view} executed=${s.lastExecuted} stable=${s.stableCheckpoint} invalid-authenticators=${s.invalidAuthenticators} view-changes=${s.viewChanges} state-transfers=${s.stateTransfers}`;
+    // Refused NEW-VIEWs are rare (a lying primary's second): shown only when there are some.
+    const refused = s.refusedNewViews > 0 ? ` refused-new-views=${s.refusedNewViews}` : '';
+    return `${s.role} view=${s.view} executed=${s.lastExecuted} stable=${s.stableCheckpoint} invalid-authenticators=${s.invalidAuthenticators}${refused} view-changes=${s.viewChanges} state-transfers=${s.stateTransfers}`;
   }
 
   leaderTerm(r: Replica<PbftMessage, PbftHardState>): number | null {
