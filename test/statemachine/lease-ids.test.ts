@@ -156,7 +156,9 @@ test('a snapshot from before lease ids were text restores to the state that repl
     const leaseOp = typeof o['op'] === 'string' && o['op'].startsWith('lease-');
     return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, leaseOp && k === 'id' ? Number(x) : numbered(x, k)]));
   };
-  const snap = unpack(replayed.snapshot()) as { keys: [string, unknown[][]][]; leases: unknown[][]; sessions: unknown };
+  const snap = unpack(replayed.snapshot()) as { format: number; keys: [string, unknown[][]][]; leases: unknown[][]; sessions: unknown };
+  assert.equal(snap.format, 2, 'this build writes format 2');
+  snap.format = 1;
   for (const [, revs] of snap.keys) for (const r of revs) r[5] = Number(r[5]);
   for (const l of snap.leases) l[0] = Number(l[0]);
   snap.sessions = numbered(snap.sessions);
@@ -164,4 +166,10 @@ test('a snapshot from before lease ids were text restores to the state that repl
   const restored = new KvStateMachine();
   restored.restore(pack(snap));
   assert.equal(Buffer.from(restored.snapshot()).equals(Buffer.from(replayed.snapshot())), true, 'the same state, byte for byte');
+});
+
+test('a snapshot of a format this build does not know is refused by its format, not misread', () => {
+  const snap = unpack(new KvStateMachine().snapshot()) as { format: number };
+  snap.format = 3;
+  assert.throws(() => new KvStateMachine().restore(pack(snap)), /unknown KV snapshot format 3 \(this build reads 1 and 2\)/);
 });

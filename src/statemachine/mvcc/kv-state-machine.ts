@@ -81,7 +81,14 @@ interface Session {
   lowestPending: number;
 }
 
-const SNAPSHOT_FORMAT = 1;
+/**
+ * The format this build writes. 2: lease ids are int64 decimal text (1 wrote JavaScript numbers,
+ * and a build of format 1 restoring a format-2 snapshot would misread every lease; bumped so that
+ * it refuses one by its format instead). Format 1 is still read (restoredLeaseId takes numbers).
+ */
+const SNAPSHOT_FORMAT = 2;
+/** Formats this build restores. */
+const READABLE_SNAPSHOT_FORMATS: readonly number[] = [1, SNAPSHOT_FORMAT];
 
 /** actingUser's answer for a user the ordering member never proved a login of. */
 const FORGED_USER = Symbol('forged user');
@@ -345,7 +352,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       /** [member, revision]: compaction votes short of the quorum (Byzantine protocols only). */
       compactVotes?: [string, number][];
     };
-    assert(snap.format === SNAPSHOT_FORMAT, () => `unknown KV snapshot format ${snap.format}`);
+    assert(READABLE_SNAPSHOT_FORMATS.includes(snap.format), () => `unknown KV snapshot format ${snap.format} (this build reads ${READABLE_SNAPSHOT_FORMATS.join(' and ')})`);
     const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
       key,
       // Values copied out: a view would keep the whole snapshot's bytes alive as long as one value lives.
