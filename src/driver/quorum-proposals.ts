@@ -76,6 +76,8 @@ export class QuorumProposals<M extends Envelope, R> {
    * holds the reads for the next one.
    */
   private barrierWaiters: BarrierWaiter[] = [];
+  /** How many reads wait for a barrier (answered ones excluded): in barrierWaiters, or on the request in flight. */
+  private barrierWaiting = 0;
   private barrierInFlight = false;
 
   constructor(
@@ -96,7 +98,9 @@ export class QuorumProposals<M extends Envelope, R> {
   }
 
   get pending(): number {
-    return this.queue.length + this.clients.filter((c) => c.current !== null).length + this.barrierWaiters.filter((w) => !w.done).length;
+    let inFlight = 0;
+    for (const c of this.clients) if (c.current !== null) inFlight++;
+    return this.queue.length + inFlight + this.barrierWaiting;
   }
 
   propose(command: Uint8Array, reply: Reply<R | undefined>): void {
@@ -117,14 +121,17 @@ export class QuorumProposals<M extends Envelope, R> {
    */
   readBarrier(reply: Reply<void>, timeoutMs: number): void {
     if (this.barrierPerRead) return this.order(new Uint8Array(0), (err) => reply(err), timeoutMs);
-    // Reads that timed out while waiting leave room (they are dropped here, not one by one).
-    if (this.barrierWaiters.length >= this.limits.maxPendingProposals) this.barrierWaiters = this.barrierWaiters.filter((w) => !w.done);
-    if (this.barrierWaiters.length >= this.limits.maxPendingProposals) return reply(new TooManyRequests('maxPendingProposals', this.limits.maxPendingProposals));
+    // Reads are limited by maxPendingReads, as under a leader (LeaderProposals.reads), counting
+    // every read still unanswered: those waiting for the next barrier and those on the one in flight.
+    if (this.barrierWaiting >= this.limits.maxPendingReads) return reply(new TooManyRequests('maxPendingReads', this.limits.maxPendingReads));
+    // Reads that timed out while waiting leave their slot at once (see answerBarrier); their entries are dropped here, in one pass.
+    if (this.barrierWaiters.length >= this.limits.maxPendingReads) this.barrierWaiters = this.barrierWaiters.filter((w) => !w.done);
     const w: BarrierWaiter = {
       reply, done: false, deadlineAt: this.clock.now() + timeoutMs,
       deadline: this.clock.setTimer(timeoutMs, () => this.answerBarrier(w, new RequestTimeout('request', timeoutMs))),
     };
     this.barrierWaiters.push(w);
+    this.barrierWaiting++;
     this.sendBarrier();
   }
 
@@ -136,7 +143,10 @@ export class QuorumProposals<M extends Envelope, R> {
     if (waiters.length === 0) return;
     this.barrierInFlight = true;
     // It lasts as long as the longest-waiting of its reads may wait; each read keeps its own timeout.
-    const timeoutMs = Math.max(1, ...waiters.map((w) => w.deadlineAt - this.clock.now()));
+    // (A loop, not Math.max(...spread): a spread of maxPendingReads arguments may overflow the stack.)
+    let latest = 0;
+    for (const w of waiters) latest = Math.max(latest, w.deadlineAt);
+    const timeoutMs = Math.max(1, latest - this.clock.now());
     this.order(new Uint8Array(0), (err) => {
       assert(this.barrierInFlight, 'a barrier request settles while it is in flight');
       this.barrierInFlight = false;
@@ -148,6 +158,7 @@ export class QuorumProposals<M extends Envelope, R> {
   private answerBarrier(w: BarrierWaiter, err: Error | null): void {
     if (w.done) return;
     w.done = true;
+    this.barrierWaiting--;
     w.deadline.cancel();
     w.reply(err);
   }

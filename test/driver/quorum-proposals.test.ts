@@ -133,3 +133,48 @@ test('a read waiting for the next barrier request times out on its own timeout',
   assert.equal(made.reduce((n, c) => n + c.ts, 0), 1, 'no barrier request is sent for a read that already timed out');
   assert.equal(q.pending, 0);
 });
+
+test('reads are limited by maxPendingReads (not maxPendingProposals), counting the reads on the barrier in flight; a read that timed out frees its place', () => {
+  const clock = new FakeClock();
+  const limits = { ...DEFAULT_DRIVER_LIMITS, quorumClientsPerMember: 2, maxPendingReads: 3, maxPendingProposals: 100 };
+  const q = new QuorumProposals<Envelope, number>({ running: true, sendMessage: () => {} }, clock, limits, (p) => new FakeClient(p, clock), nodeId('m1'));
+  const answered: string[] = [];
+  const read = (name: string, timeoutMs = 1_000): void =>
+    q.readBarrier((err) => answered.push(err === null ? name : `${name}: ${err.message}`), timeoutMs);
+  read('a'); // in flight
+  read('b', 100); // waits for the next
+  read('c');
+  assert.equal(q.pending, 4, 'three reads and the barrier request in flight');
+  read('d');
+  assert.deepEqual(answered, ['d: too many requests: limit maxPendingReads=3 reached; back off and retry']);
+  clock.advance(100);
+  assert.match(answered[1]!, /^b: /, 'b times out');
+  assert.equal(q.pending, 3, 'the read that timed out no longer counts');
+  read('e');
+  assert.equal(answered.length, 2, 'e takes the place b left');
+});
+
+test('one barrier request for many waiting reads computes its timeout without spreading them into Math.max', () => {
+  const clock = new FakeClock();
+  const made: FakeClient[] = [];
+  const n = 200_000; // a spread of this many arguments overflows V8's stack
+  const limits = { ...DEFAULT_DRIVER_LIMITS, quorumClientsPerMember: 1, maxPendingReads: n + 1 };
+  const q = new QuorumProposals<Envelope, number>({ running: true, sendMessage: () => {} }, clock, limits, (p) => {
+    const c = new FakeClient(p, clock);
+    made.push(c);
+    return c;
+  }, nodeId('m1'));
+  let answered = 0;
+  for (let i = 0; i <= n; i++) q.readBarrier((err) => { if (err === null) answered++; }, 1_000);
+  // The first barrier request is ordered and executed: the next one is sent for the n reads that waited.
+  const c = made[0]!;
+  c.accepting = true;
+  q.receive({ from: nodeId('n1'), to: c.id } as Envelope);
+  q.executed(c.id, c.ts, 0);
+  assert.equal(answered, 1);
+  assert.equal(c.ts, 2, 'the second barrier request is in flight');
+  q.receive({ from: nodeId('n1'), to: c.id } as Envelope);
+  q.executed(c.id, c.ts, 0);
+  assert.equal(answered, n + 1, 'every read answered, none lost');
+  assert.equal(q.pending, 0);
+});
