@@ -11,17 +11,20 @@
  *   asker    → listener   query { ..., nonce: N_a }
  *   listener → asker      challenge { nonce: N_l, proof: HMAC(secret, listener | query | N_a | N_l) }
  *   asker    → listener   answer { proof: HMAC(secret, dialer | query | N_a | N_l) }
- *   listener → asker      the query's answer
+ *   listener → asker      { answer: A, proof: HMAC(secret, answer | query | A | N_a | N_l) }
  *
+ * The answer carries its own proof: without it, anyone on the path could replace an answer after
+ * the handshake (tell a member it was removed, or hand the leader's corruption check a wrong hash).
  * A listener without the secret configured answers at once, as before. An asker the listener
- * cannot verify gets `{ error, code: 'UNAUTHENTICATED' }`, which askToJoin throws as a typed error.
+ * cannot verify gets `{ error, code: 'UNAUTHENTICATED' }`, which askToJoin throws as a typed error;
+ * an answer whose proof fails is refused the same way.
  */
 import { connect } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { pack, packTransient, unpack } from '../core/codec.js';
 import { QuorateError } from '../core/errors.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
-import { freshNonce, isNonce, joinProof, PEER_AUTH_MAGIC, proofMatches } from './peer-secret.js';
+import { freshNonce, isNonce, JOIN_ANSWER_MAGIC, joinAnswerProof, joinProof, PEER_AUTH_MAGIC, proofMatches } from './peer-secret.js';
 import type { PeerAddress, PeerTls } from './transport.js';
 
 /** First frame of a connection that asks a question rather than talks (see above). */
@@ -57,8 +60,8 @@ export function askToJoin(address: PeerAddress, query: Record<string, unknown>, 
     const nonce = secret === null ? null : freshNonce();
     // Its own copy (pack, not packTransient): both proofs cover these bytes, after other encodings ran.
     const sent = pack({ ...query, magic: JOIN_QUERY_MAGIC, ...(nonce === null ? {} : { nonce }) });
-    /** With a secret: set once the listener proved it and this asker answered the challenge. */
-    let proven = false;
+    /** With a secret: the listener's nonce, once it proved the secret and this asker answered the challenge. */
+    let listenerNonce: Uint8Array | null = null;
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new QuorateError('TIMEOUT', `no answer from ${where} within ${timeoutMs} ms`));
@@ -71,7 +74,7 @@ export function askToJoin(address: PeerAddress, query: Record<string, unknown>, 
     };
     const onFrame = (frame: Uint8Array): boolean => {
       const value = unpack(frame);
-      if (secret !== null && nonce !== null && !proven) {
+      if (secret !== null && nonce !== null && listenerNonce === null) {
         if (!isChallenge(value) || !isNonce(value.nonce)) {
           settle(unauthenticated(`${where} answered without proving the cluster secret (is --peer-secret-file configured on every member?)`));
           return true;
@@ -80,13 +83,20 @@ export function askToJoin(address: PeerAddress, query: Record<string, unknown>, 
           settle(unauthenticated(`${where} did not prove the cluster secret (is --peer-secret-file the same on every member?)`));
           return true;
         }
-        proven = true;
+        listenerNonce = Uint8Array.from(value.nonce);
         socket.write(encodeFrame(packTransient({ magic: PEER_AUTH_MAGIC, proof: joinProof(secret, 'dialer', sent, nonce, value.nonce) })));
         return false;
       }
       const refused = value as { error?: unknown; code?: unknown };
       if (typeof refused === 'object' && refused !== null && refused.code === 'UNAUTHENTICATED' && typeof refused.error === 'string') {
+        // Unproven, but a forged refusal only fails this query, which whoever can forge it can do anyway.
         settle(unauthenticated(`${where}: ${refused.error}`));
+      } else if (secret !== null && nonce !== null && listenerNonce !== null) {
+        const a = value as { magic?: unknown; answer?: unknown; proof?: unknown };
+        const proven = typeof a === 'object' && a !== null && a.magic === JOIN_ANSWER_MAGIC && a.answer instanceof Uint8Array &&
+          proofMatches(a.proof, joinAnswerProof(secret, sent, a.answer, nonce, listenerNonce));
+        if (!proven) settle(unauthenticated(`${where} answered without proving its answer (altered in flight, or a member built before answers carried a proof)`));
+        else settle(null, unpack(a.answer as Uint8Array));
       } else {
         settle(null, value);
       }
@@ -120,6 +130,8 @@ export class JoinListener {
   /** With a secret: the query waiting for its asker's proof, and what that proof must be. */
   private query: unknown = null;
   private expected: Buffer | null = null;
+  /** With a secret: the query's bytes and the connection's nonces, which the answer's proof covers. */
+  private bound: { readonly frame: Uint8Array; readonly dialerNonce: Uint8Array; readonly listenerNonce: Uint8Array } | null = null;
 
   constructor(private readonly secret: Uint8Array | null, private readonly answer: (query: unknown) => unknown) {}
 
@@ -135,6 +147,8 @@ export class JoinListener {
     const mine = freshNonce();
     this.query = query;
     this.expected = joinProof(this.secret, 'dialer', frame, nonce, mine);
+    // A copy: the frame may be a view of a buffer the decoder reuses.
+    this.bound = { frame: Uint8Array.from(frame), dialerNonce: Uint8Array.from(nonce), listenerNonce: mine };
     const challenge = { magic: PEER_AUTH_MAGIC, nonce: mine, proof: joinProof(this.secret, 'listener', frame, nonce, mine) };
     return { kind: 'send', frame: encodeFrame(packTransient(challenge)) };
   }
@@ -154,7 +168,11 @@ export class JoinListener {
     } catch (err) {
       answer = { error: (err as Error).message };
     }
-    return { kind: 'answer', frame: encodeFrame(packTransient(answer)) };
+    const bound = this.bound;
+    if (this.secret === null || bound === null) return { kind: 'answer', frame: encodeFrame(packTransient(answer)) };
+    const bytes = pack(answer);
+    const proof = joinAnswerProof(this.secret, bound.frame, bytes, bound.dialerNonce, bound.listenerNonce);
+    return { kind: 'answer', frame: encodeFrame(packTransient({ magic: JOIN_ANSWER_MAGIC, answer: bytes, proof })) };
   }
 }
 

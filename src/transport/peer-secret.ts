@@ -26,6 +26,8 @@ export const MAX_HANDSHAKE_FRAME_BYTES = 1024;
 export const PEER_AUTH_MAGIC = 'QRT1-AUTH';
 /** Inside a join query's proofs, so that no peer connection's proof is one (and the reverse). */
 export const JOIN_AUTH_MAGIC = 'QRT1-JOIN-AUTH';
+/** Marks a join query's answer that carries its listener's proof (joinAnswerProof). */
+export const JOIN_ANSWER_MAGIC = 'QRT1-JOIN-ANSWER';
 
 export type PeerRole = 'dialer' | 'listener';
 
@@ -48,6 +50,15 @@ export function peerProof(
  */
 export function joinProof(secret: Uint8Array, role: PeerRole, query: Uint8Array, dialerNonce: Uint8Array, listenerNonce: Uint8Array): Buffer {
   return proof(secret, [JOIN_AUTH_MAGIC, role, query], dialerNonce, listenerNonce);
+}
+
+/**
+ * What a join query's listener proves of its answer: the answer's bytes, bound to the query and to
+ * both nonces of the connection, so an answer forged or altered in flight (a "you were removed", a
+ * HashKV that raises the CORRUPT alarm) or one replayed from another connection is refused.
+ */
+export function joinAnswerProof(secret: Uint8Array, query: Uint8Array, answer: Uint8Array, dialerNonce: Uint8Array, listenerNonce: Uint8Array): Buffer {
+  return proof(secret, [JOIN_ANSWER_MAGIC, query, answer], dialerNonce, listenerNonce);
 }
 
 function proof(secret: Uint8Array, parts: readonly (string | Uint8Array)[], dialerNonce: Uint8Array, listenerNonce: Uint8Array): Buffer {

@@ -11,7 +11,8 @@ import { pack, packTransient, unpack } from '../../src/core/codec.js';
 import { QuorateError } from '../../src/core/errors.js';
 import { nodeId } from '../../src/core/ids.js';
 import { askToJoin, encodeFrame, FrameDecoder, JOIN_QUERY_MAGIC, PeerTransport, type PeerCredentials } from '../../src/transport/index.js';
-import { freshNonce, joinProof, PEER_AUTH_MAGIC } from '../../src/transport/peer-secret.js';
+import { createServer, type Socket } from 'node:net';
+import { freshNonce, JOIN_ANSWER_MAGIC, joinAnswerProof, joinProof, PEER_AUTH_MAGIC } from '../../src/transport/peer-secret.js';
 
 const SECRET = new TextEncoder().encode('the cluster secret, 32 bytes....');
 const OTHER = new TextEncoder().encode('not the cluster secret at all...');
@@ -158,7 +159,9 @@ test('a captured proof replayed on a new connection, or the listener\'s own chal
       recorded = pack({ magic: PEER_AUTH_MAGIC, proof: joinProof(SECRET, 'dialer', bytes, nonce, c.nonce) });
       return recorded;
     });
-    assert.deepEqual(ok[1], { hash: 42, compactRevision: 0, revision: 1 });
+    const answer = ok[1] as { magic: string; answer: Uint8Array };
+    assert.equal(answer.magic, JOIN_ANSWER_MAGIC);
+    assert.deepEqual(unpack(answer.answer), { hash: 42, compactRevision: 0, revision: 1 });
     // Replayed: the same query bytes and nonce, the recorded answer; the listener's nonce is fresh.
     const replayed = await rawAsk(port, bytes, () => recorded!);
     assert.deepEqual(replayed[1], { error: 'the asker did not prove the cluster secret', code: 'UNAUTHENTICATED' });
@@ -182,4 +185,65 @@ test('an asker that never answers the challenge is disconnected at the handshake
     assert.equal(l.logged.filter((x) => x.startsWith('warn refused a join query') && x.includes('no answer to the challenge')).length, 1, l.logged.join('\n'));
     assert.equal(l.asked.length, 0);
   });
+});
+
+/**
+ * A listener that proves the secret at the challenge, as a member does, and then answers with
+ * `answer(query bytes, dialer nonce, listener nonce)`: what someone on the path could send after
+ * the handshake. Resolves with its port; close() stops it.
+ */
+async function provingListener(answer: (query: Uint8Array, dialerNonce: Uint8Array, listenerNonce: Uint8Array) => Uint8Array) {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    const decoder = new FrameDecoder(1 << 16);
+    let query: Uint8Array | null = null;
+    const mine = freshNonce();
+    socket.on('data', (chunk: Buffer) => {
+      for (const f of decoder.push(chunk)) {
+        if (query === null) {
+          query = Uint8Array.from(f);
+          const nonce = (unpack(f) as { nonce: Uint8Array }).nonce;
+          socket.write(encodeFrame(pack({ magic: PEER_AUTH_MAGIC, nonce: mine, proof: joinProof(SECRET, 'listener', query, nonce, mine) })));
+        } else {
+          socket.end(encodeFrame(answer(query, (unpack(query) as { nonce: Uint8Array }).nonce, mine)));
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return { port, close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }) };
+}
+
+test('with a secret, an answer is taken only with its listener\'s proof: a plain, altered or replayed answer is refused', { timeout: 20_000 }, async () => {
+  const credentials = { tls: null, secret: SECRET };
+  const honest = { hash: 42, compactRevision: 0, revision: 5 };
+  const forged = { hash: 13, compactRevision: 0, revision: 5 };
+  let recorded: Uint8Array | null = null;
+  const cases: [string, (q: Uint8Array, dn: Uint8Array, ln: Uint8Array) => Uint8Array, boolean][] = [
+    ['proven', (q, dn, ln) => {
+      const a = pack(honest);
+      recorded = pack({ magic: JOIN_ANSWER_MAGIC, answer: a, proof: joinAnswerProof(SECRET, q, a, dn, ln) });
+      return recorded;
+    }, true],
+    ['plain (an answer put in place of the member\'s after the handshake)', () => pack(forged), false],
+    ['altered (the proof of the honest answer over other bytes)', (q, dn, ln) => pack({ magic: JOIN_ANSWER_MAGIC, answer: pack(forged), proof: joinAnswerProof(SECRET, q, pack(honest), dn, ln) }), false],
+    ['proven with another secret', (q, dn, ln) => pack({ magic: JOIN_ANSWER_MAGIC, answer: pack(forged), proof: joinAnswerProof(OTHER, q, pack(forged), dn, ln) }), false],
+    ['replayed from the first connection', () => recorded!, false],
+  ];
+  for (const [name, answer, taken] of cases) {
+    const l = await provingListener(answer);
+    try {
+      const got = await askToJoin({ host: '127.0.0.1', port: l.port }, { kind: 'hashkv', revision: 5 }, credentials, 5_000).then((v) => v, (e: unknown) => e);
+      if (taken) assert.deepEqual(got, honest, name);
+      else {
+        assert.ok(got instanceof QuorateError && got.code === 'UNAUTHENTICATED', `${name}: ${String(got)}`);
+        assert.match(got.message, /without proving its answer/, name);
+      }
+    } finally {
+      await l.close();
+    }
+  }
 });
