@@ -42,6 +42,7 @@ const WITHOUT_EFFECT: Record<string, Record<string, string>> = {
     'tick-by-timer': 'it serves no read from a lease (read-only requests need a quorum of replies), so a clock behind costs only time',
     'hold-readies-while-snapshotting': 'the driver takes no snapshots of its own under PBFT (stable checkpoints are the core\'s, kept apart from Readies)',
     'snapshot-sees-later-writes': 'the driver takes no snapshots of its own under PBFT: a checkpoint snapshots the state machine whole, in the turn that executes its last request, so no write comes in between',
+    'apply-while-installing': 'PBFT\'s host installs a fetched checkpoint whole (it has no beginInstall): no install is in progress for a Ready to apply across',
   },
 };
 
@@ -79,6 +80,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'unsealed-writes': { seed: 338 },
     'hold-readies-while-snapshotting': { seed: 360 },
     'reply-before-config-applied': { seed: 6 },
+    'apply-while-installing': { seed: 2, options: { stateMachine: 'etcd' } },
   },
   multipaxos: {
     'ignore-prior-accepted': { seed: 3 },
@@ -94,6 +96,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'retry-failed-fsync': { seed: 74 },
     'unsealed-writes': { seed: 11 },
     'trust-command-bytes': { seed: 1 },
+    'apply-while-installing': { seed: 1, options: { stateMachine: 'etcd' } },
   },
   pbft: {
     'skip-authentication': { seed: 2 },
