@@ -11,9 +11,10 @@
  *      and restored first;
  *   2. persist through the storage port (group-committed: while one fsync is in flight, new input
  *      accumulates in the core and becomes the next, larger Ready);
- *   3. once durable: restore an installed snapshot, send the rest (a vote or an acknowledgement
- *      never leaves before it is durable), send replies the apply produced, keep a snapshot the
- *      Ready asks to keep;
+ *   3. once durable: restore an installed snapshot (a host that can, in slices on later turns,
+ *      the Ready held until it is done: nothing is applied meanwhile), send the rest (a vote or an
+ *      acknowledgement never leaves before it is durable), send replies the apply produced, keep
+ *      a snapshot the Ready asks to keep;
  *   4. advance; snapshot the state machine every `snapshotEveryEntries` applied entries.
  *
  * Every port completes through callbacks (never Promises) so the simulator can run all of it on
