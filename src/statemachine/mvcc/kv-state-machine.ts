@@ -394,6 +394,9 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     const sessions = new Map(snap.sessions.map(([client, lowestPending, results]): [string, Session] => [
       client, { lowestPending, results: new Map(results.map(([seq, outcome]) => [seq, withTextLeaseIds(outcome) as KvOutcome])) },
     ]));
+    // A trial of the auth and cluster tables (small) on fresh ones: what they refuse, they refuse now, before the swap begins.
+    new AuthStore().restore(snap.auth);
+    new ClusterState().fromSnapshot(snap.cluster);
     return () => {
       this.store.restoreBuilt(keys.index, keys.revision, keys.compactRevision, keys.changes);
       this.leases.restoreAttached(leases, keys.leasedKeys);
