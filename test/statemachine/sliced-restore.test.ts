@@ -166,7 +166,7 @@ test('a truncated snapshot throws at some step and leaves the state as it was', 
   assert.match(String(stepToError(kv, longer, 700)), /bytes follow its end|Extra bytes/);
 });
 
-test('a corrupt key entry throws a clear error at some step and leaves the state as it was', () => {
+test('a corrupt key entry or table throws a clear error at some step and leaves the state as it was', () => {
   const snap = unpack(randomState(16, 100).snapshot()) as { keys: unknown[] };
   const kv = randomState(17, 60);
   const before = kv.snapshot();
@@ -185,6 +185,13 @@ test('a corrupt key entry throws a clear error at some step and leaves the state
     assert.match(err.message, message, what);
     assert.ok(Buffer.from(kv.snapshot()).equals(Buffer.from(before)), `${what}: the old state is untouched`);
   }
+  // A table besides the keys that its own restore refuses: refused before the swap, not halfway through it.
+  const badAuth = unpack(pack(snap)) as { auth: { format: number } };
+  badAuth.auth.format = 99;
+  const authErr = stepToError(kv, pack(badAuth), 2000);
+  assert.match(String(authErr), /unknown auth snapshot format 99/);
+  assert.throws(() => kv.restore(pack(badAuth)), /unknown auth snapshot format 99/);
+  assert.ok(Buffer.from(kv.snapshot()).equals(Buffer.from(before)), 'a refused auth table: the old state is untouched');
   // Random byte flips: refused at some step, or (a flip inside a value) a state; never a half-installed one.
   const data = randomState(18, 100).snapshot();
   const random = new Prng(5);
