@@ -73,6 +73,37 @@ export function unpack(bytes: Uint8Array): unknown {
   return value === UNSUPPORTED ? libraryDecoder.decode(bytes) : value;
 }
 
+/**
+ * Positional decoding, for decoders that walk a large value one element at a time (a snapshot
+ * restored in slices): the value that starts at `offset` and the offset just past it. A value this
+ * module does not decode itself (non-ASCII text, extension types) is measured here and handed to
+ * the library; input that is truncated or no MessagePack there throws.
+ */
+export function unpackAt(bytes: Uint8Array, offset: number): { readonly value: unknown; readonly end: number } {
+  const here = decodeHere(bytes, offset);
+  if (here !== UNSUPPORTED) return here;
+  const end = skipValue(bytes, offset, 1);
+  if (end < 0) throw new Error(`no whole MessagePack value at byte ${offset} of ${bytes.byteLength} (truncated or corrupt)`);
+  return { value: libraryDecoder.decode(bytes.subarray(offset, end)), end };
+}
+
+/**
+ * The header of a map or an array at `offset` (what mapHeader/arrayHeader write): its number of
+ * entries and where the first begins; null if no header of that kind is there.
+ */
+export function headerAt(bytes: Uint8Array, offset: number, kind: 'map' | 'array'): { readonly length: number; readonly end: number } | null {
+  const fix = kind === 'map' ? 0x80 : 0x90;
+  const tag16 = kind === 'map' ? 0xde : 0xdc;
+  const head = bytes[offset];
+  if (head === undefined) return null;
+  if (head >= fix && head < fix + 16) return { length: head - fix, end: offset + 1 };
+  if (head === tag16 && offset + 3 <= bytes.length) return { length: (bytes[offset + 1]! << 8) | bytes[offset + 2]!, end: offset + 3 };
+  if (head === tag16 + 1 && offset + 5 <= bytes.length) {
+    return { length: bytes[offset + 1]! * 0x1000000 + ((bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 8) | bytes[offset + 4]!), end: offset + 5 };
+  }
+  return null;
+}
+
 /** Encode `value` into `out` from the start; false if it is not one this module handles. */
 function encodeHere(value: unknown): boolean {
   if (encoding) return false;
@@ -256,15 +287,19 @@ let at = 0;
 let inputView: DataView | null = null;
 let decoding = false;
 
-function decodeHere(bytes: Uint8Array): Decoded {
+function decodeHere(bytes: Uint8Array): Decoded;
+function decodeHere(bytes: Uint8Array, offset: number): { value: unknown; end: number } | typeof UNSUPPORTED;
+/** The whole of `bytes`; or, given `offset`, the one value there and where it ends. */
+function decodeHere(bytes: Uint8Array, offset?: number): Decoded {
   if (decoding || !(bytes instanceof Uint8Array)) return UNSUPPORTED;
   decoding = true;
   try {
     source = bytes;
     input = Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    at = 0;
+    at = offset ?? 0;
     inputView = null;
     const value = decodeValue(1);
+    if (offset !== undefined) return value === UNSUPPORTED ? UNSUPPORTED : { value, end: at };
     return at === bytes.length ? value : UNSUPPORTED;
   } finally {
     decoding = false;
@@ -440,4 +475,59 @@ function decodeMap(n: number, depth: number): Decoded {
     o[key] = v;
   }
   return o;
+}
+
+/**
+ * Where the value at `offset` ends, by its headers alone (-1: truncated, or no MessagePack there):
+ * what unpackAt hands the library for a value this module does not decode.
+ */
+function skipValue(b: Uint8Array, offset: number, depth: number): number {
+  if (depth > MAX_DEPTH || offset >= b.length) return -1;
+  const head = b[offset]!;
+  let i = offset + 1;
+  const sized = (bytes: number): number => {
+    if (i + bytes > b.length) return -1;
+    let n = 0;
+    for (let k = 0; k < bytes; k++) n = n * 256 + b[i + k]!;
+    i += bytes;
+    return n;
+  };
+  const payload = (n: number): number => (n < 0 || i + n > b.length ? -1 : i + n);
+  const elements = (n: number): number => {
+    if (n < 0) return -1;
+    for (let k = 0; k < n; k++) {
+      i = skipValue(b, i, depth + 1);
+      if (i < 0) return -1;
+    }
+    return i;
+  };
+  if (head < 0x80 || head >= 0xe0) return i;
+  if (head < 0x90) return elements(2 * (head - 0x80));
+  if (head < 0xa0) return elements(head - 0x90);
+  if (head < 0xc0) return payload(head - 0xa0);
+  switch (head) {
+    case 0xc0: case 0xc2: case 0xc3: return i;
+    case 0xc4: case 0xd9: return payload(sized(1));
+    case 0xc5: case 0xda: return payload(sized(2));
+    case 0xc6: case 0xdb: return payload(sized(4));
+    case 0xc7: { const n = sized(1); return n < 0 ? -1 : payload(n + 1); }
+    case 0xc8: { const n = sized(2); return n < 0 ? -1 : payload(n + 1); }
+    case 0xc9: { const n = sized(4); return n < 0 ? -1 : payload(n + 1); }
+    case 0xca: return payload(4);
+    case 0xcb: return payload(8);
+    case 0xcc: case 0xd0: return payload(1);
+    case 0xcd: case 0xd1: return payload(2);
+    case 0xce: case 0xd2: return payload(4);
+    case 0xcf: case 0xd3: return payload(8);
+    case 0xd4: return payload(2);
+    case 0xd5: return payload(3);
+    case 0xd6: return payload(5);
+    case 0xd7: return payload(9);
+    case 0xd8: return payload(17);
+    case 0xdc: return elements(sized(2));
+    case 0xdd: return elements(sized(4));
+    case 0xde: { const n = sized(2); return n < 0 ? -1 : elements(2 * n); }
+    case 0xdf: { const n = sized(4); return n < 0 ? -1 : elements(2 * n); }
+    default: return -1;
+  }
 }

@@ -39,6 +39,12 @@ export interface AppliedPosition {
   readonly term: Term;
 }
 
+/** A snapshot being installed in slices (ReplicaHost.beginInstall). */
+export interface SnapshotInstall {
+  /** Restore about `budgetBytes` more; where the state machine stands once the install is done, else null. */
+  step(budgetBytes: number): AppliedPosition | null;
+}
+
 /** What applying the committed part of one Ready produced, collected by the driver. */
 export interface ApplyOutput<M, R> {
   /**
@@ -72,6 +78,12 @@ export interface ReplicaHost<M extends Envelope, H, R> {
   restart(snapshot: Snapshot | null, durableApplied: AppliedPosition | null): AppliedPosition | null;
   /** The Ready installs `snapshot` (state transfer): its persist is durable, restore from it. */
   install(snapshot: Snapshot): AppliedPosition;
+  /**
+   * Optional: install(), in slices the driver steps on later turns (a large snapshot decoded in
+   * one turn holds back heartbeats and elections). The host stands at the snapshot's position from
+   * now on; nothing may be applied until the install's last step. Null: this one installs whole.
+   */
+  beginInstall?(snapshot: Snapshot): SnapshotInstall | null;
   /**
    * Quorum client model: the last timestamp executed per client in `snapshot` (the replicated
    * client table). A request at or below it ran in the range the install skipped, so this member

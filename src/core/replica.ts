@@ -246,6 +246,17 @@ export interface SnapshotEncoding {
   abandon(): void;
 }
 
+/** A snapshot being restored (see StateMachine.beginRestore): decoded in slices, then installed at once. */
+export interface SnapshotRestoring {
+  /**
+   * Decode about `budgetBytes` more; true once all of it is decoded (then install()). Throws on a
+   * snapshot it cannot read; the state machine is then as it was.
+   */
+  step(budgetBytes: number): boolean;
+  /** Replace the state machine's state with the snapshot's (after step answered true): a swap, not a decode. */
+  install(): void;
+}
+
 /**
  * A deterministic state machine above the log. `apply` must depend only on its inputs and the
  * machine's own state, so every replica computes the same results.
@@ -273,6 +284,12 @@ export interface StateMachine<R = unknown> {
   beginSnapshot?(): SnapshotEncoding;
   /** Replace the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
+  /**
+   * Optional: restore() decoded a slice at a time (nothing of the state changes until install()),
+   * so that installing a large snapshot does not hold the event loop. Without it the driver calls
+   * restore().
+   */
+  beginRestore?(data: Uint8Array): SnapshotRestoring;
   /**
    * Optional: execute a read-only command against the current state without changing it (the
    * read-only optimisation of Byzantine protocols). Without it such requests go through the log.

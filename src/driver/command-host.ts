@@ -6,7 +6,7 @@
  */
 import { assert } from '../core/assert.js';
 import type { Index, Term } from '../core/ids.js';
-import type { AppliedPosition, ApplyOutput, ReplicaHost } from '../core/protocol.js';
+import type { AppliedPosition, ApplyOutput, ReplicaHost, SnapshotInstall } from '../core/protocol.js';
 import type { Envelope, Ready, Snapshot, StateMachine } from '../core/replica.js';
 
 export class CommandHost<M extends Envelope, H, R> implements ReplicaHost<M, H, R> {
@@ -30,6 +30,23 @@ export class CommandHost<M extends Envelope, H, R> implements ReplicaHost<M, H, 
     this.sm.restore(snapshot.data);
     this.position = { index: snapshot.meta.index, term: snapshot.meta.term };
     return this.position;
+  }
+
+  beginInstall(snapshot: Snapshot): SnapshotInstall | null {
+    if (this.sm.beginRestore === undefined) return null;
+    const restoring = this.sm.beginRestore(snapshot.data);
+    const position = { index: snapshot.meta.index, term: snapshot.meta.term };
+    this.position = position;
+    let done = false;
+    return {
+      step: (budgetBytes) => {
+        assert(!done, 'an install is stepped until it is done, not after');
+        if (!restoring.step(budgetBytes)) return null;
+        restoring.install();
+        done = true;
+        return position;
+      },
+    };
   }
 
   apply(ready: Ready<M, H>, out: ApplyOutput<M, R>): AppliedPosition | null {

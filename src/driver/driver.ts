@@ -11,9 +11,10 @@
  *      and restored first;
  *   2. persist through the storage port (group-committed: while one fsync is in flight, new input
  *      accumulates in the core and becomes the next, larger Ready);
- *   3. once durable: restore an installed snapshot, send the rest (a vote or an acknowledgement
- *      never leaves before it is durable), send replies the apply produced, keep a snapshot the
- *      Ready asks to keep;
+ *   3. once durable: restore an installed snapshot (a host that can, in slices on later turns,
+ *      the Ready held until it is done: nothing is applied meanwhile), send the rest (a vote or an
+ *      acknowledgement never leaves before it is durable), send replies the apply produced, keep
+ *      a snapshot the Ready asks to keep;
  *   4. advance; snapshot the state machine every `snapshotEveryEntries` applied entries.
  *
  * Every port completes through callbacks (never Promises) so the simulator can run all of it on
@@ -24,7 +25,7 @@ import { principalMember, type Authenticator, type Principal } from '../core/aut
 import { QuorateError } from '../core/errors.js';
 import type { Index, NodeId, Term } from '../core/ids.js';
 import type { Random } from '../core/prng.js';
-import type { AppliedPosition, ApplyOutput, DurableStateMachine, ProtocolDefinition, ReplicaHost } from '../core/protocol.js';
+import type { AppliedPosition, ApplyOutput, DurableStateMachine, ProtocolDefinition, ReplicaHost, SnapshotInstall } from '../core/protocol.js';
 import type { Envelope, LogEntry, Membership, Persist, Ready, Replica, ReplicaStatus, Snapshot, SnapshotEncoding, SnapshotMeta, StateMachine } from '../core/replica.js';
 import { CheckedReplica } from './checked-replica.js';
 import { CommandHost } from './command-host.js';
@@ -166,6 +167,16 @@ export class Driver<R> {
   private snapshotting = false;
   /** A snapshot being encoded in slices (snapshotting is true meanwhile), with the position it is of. */
   private encoding: { readonly source: SnapshotEncoding; readonly meta: SnapshotMeta; timer: TimerHandle | null } | null = null;
+  /**
+   * A received snapshot being installed in slices (ReplicaHost.beginInstall), with the Ready that
+   * installs it (finished once it is done; `saving` is set meanwhile).
+   */
+  private installing: {
+    readonly source: SnapshotInstall; readonly snapshot: Snapshot; readonly rd: Ready<Envelope, unknown>;
+    readonly appliedEarly: boolean; readonly sentEarly: boolean; timer: TimerHandle | null;
+    /** The apply-while-installing mutant: the Ready was finished at the install's start. */
+    readonly early: boolean;
+  } | null = null;
   private snapshotWaiters: Reply<void>[] = [];
   /** Callers of snapshotNow() waiting for the snapshot being saved (a stop answers them too). */
   private readonly snapshotSaving: Reply<void>[] = [];
@@ -553,19 +564,77 @@ export class Driver<R> {
     });
   }
 
-  /** The Ready's persist is durable (or it had none): install, send, apply, advance. */
+  /**
+   * The Ready's persist is durable (or it had none): install, send, apply, advance. A host that
+   * installs in slices (beginInstall) is stepped a slice per turn first, the Ready held meanwhile
+   * (`saving` stays set: no later Ready is handled, nothing is applied); then the rest as below.
+   */
   private finish(rd: Ready<Envelope, unknown>, appliedEarly: boolean, sentEarly: boolean): void {
     const snapshot = rd.persist?.snapshot ?? null;
     if (snapshot !== null) {
       // A snapshot of our own still being encoded reads the state this one replaces.
       this.abandonEncoding();
-      this.position = this.host.install(snapshot);
-      // Requests that ran in the range this install skipped will not execute here: settle their callers.
-      this.quorumModel?.stateInstalled(this.host.executedClients?.(snapshot) ?? null);
-      this.entriesSinceSnapshot = 0;
-      this.membershipChanged = true; // the snapshot carries its own configuration
-      this.log('info', 'installed snapshot from leader', { index: snapshot.meta.index, term: snapshot.meta.term });
+      this.cancelInstall(); // (only the apply-while-installing mutant leaves one running)
+      const sliced = this.host.beginInstall?.(snapshot) ?? null;
+      if (sliced !== null) {
+        const install = { source: sliced, snapshot, rd, appliedEarly, sentEarly, timer: null as TimerHandle | null, early: this.mutant === 'apply-while-installing' };
+        this.installing = install;
+        install.timer = this.clock.setTimer(0, this.installSlice$);
+        if (!install.early) {
+          this.saving = true;
+          return;
+        }
+        // The mutant: go on as if it were installed; later Readies apply onto the old state meanwhile.
+        this.position = { index: snapshot.meta.index, term: snapshot.meta.term };
+      } else {
+        this.position = this.host.install(snapshot);
+      }
+      this.snapshotInstalled(snapshot);
     }
+    this.finishInstalled(rd, appliedEarly, sentEarly);
+  }
+
+  /**
+   * One slice of the snapshot being installed; the next in a later turn (a timer, not defer: input
+   * waiting, messages and ticks, reaches the core between slices, though no Ready is handled).
+   */
+  private readonly installSlice$ = (): void => {
+    const i = this.installing;
+    if (i === null || this.stopped) return;
+    i.timer = null;
+    const position = i.source.step(this.limits.snapshotSliceBytes);
+    if (position === null) {
+      i.timer = this.clock.setTimer(0, this.installSlice$);
+      return;
+    }
+    this.installing = null;
+    if (i.early) return; // the mutant went on long ago
+    this.saving = false;
+    this.position = position;
+    this.snapshotInstalled(i.snapshot);
+    this.catchUpTicks();
+    this.finishInstalled(i.rd, i.appliedEarly, i.sentEarly);
+    this.process();
+  };
+
+  /** Drop an install in progress (the node stops). Its Ready is never finished: nothing more is. */
+  private cancelInstall(): void {
+    const i = this.installing;
+    if (i === null) return;
+    this.installing = null;
+    i.timer?.cancel();
+  }
+
+  private snapshotInstalled(snapshot: Snapshot): void {
+    // Requests that ran in the range this install skipped will not execute here: settle their callers.
+    this.quorumModel?.stateInstalled(this.host.executedClients?.(snapshot) ?? null);
+    this.entriesSinceSnapshot = 0;
+    this.membershipChanged = true; // the snapshot carries its own configuration
+    this.log('info', 'installed snapshot from leader', { index: snapshot.meta.index, term: snapshot.meta.term });
+  }
+
+  /** finish(), once the Ready's snapshot (if any) is installed. */
+  private finishInstalled(rd: Ready<Envelope, unknown>, appliedEarly: boolean, sentEarly: boolean): void {
     if (!sentEarly) this.sendAll(rd.send);
     if (!appliedEarly) this.applyCommitted(rd);
     if (this.heldReplies.length > 0) this.sendAll(this.heldReplies.splice(0));
@@ -719,6 +788,7 @@ export class Driver<R> {
   private halt(): void {
     this.stopped = true;
     this.abandonEncoding();
+    this.cancelInstall();
     const err = new NodeStopped();
     this.leaderModel?.stop(err);
     this.quorumModel?.stop(err);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { arrayHeader, mapHeader, pack, packTransient, unpack } from '../../src/core/codec.js';
+import { arrayHeader, headerAt, mapHeader, pack, packTransient, unpack, unpackAt } from '../../src/core/codec.js';
 import { Prng, type Random } from '../../src/core/prng.js';
 
 const library = { encode: (v: unknown) => new Encoder().encode(v), decode: (b: Uint8Array) => new Decoder().decode(b) };
@@ -144,4 +144,41 @@ test('bytes handed out by pack stay as they were after later encodings, large on
   assert.deepEqual(third, copy);
   assert.deepEqual(unpack(second), { v: new Uint8Array(2 * 1024 * 1024).fill(0x11) });
   assert.ok(!(first instanceof Buffer) && !(third instanceof Buffer), 'plain byte arrays, whose slice() copies');
+});
+
+test('unpackAt reads each element of an array where it starts, as unpack reads it whole; headerAt reads the header', () => {
+  // The edge values the library encodes as an element of an array (not too deep, no foreign types).
+  const values = edgeValues().filter((v) => 'value' in (outcome(() => library.encode([v])) as object));
+  assert.ok(values.length > 50, `${values.length} edge values`);
+  const r = new Prng(12);
+  for (let i = 0; i < 200; i++) values.push(randomValue(r, 0));
+  for (const n of [0, 5, 16, values.length]) {
+    const elements = values.slice(0, n);
+    const bytes = library.encode(elements);
+    const header = headerAt(bytes, 0, 'array');
+    assert.ok(header !== null, `an array header at ${n}`);
+    assert.equal(header.length, n);
+    assert.equal(headerAt(bytes, 0, 'map'), null, 'no map header there');
+    let at = header.end;
+    for (let k = 0; k < n; k++) {
+      const { value, end } = unpackAt(bytes, at);
+      assert.deepEqual(value, library.decode(library.encode(elements[k])), `element ${k} of ${n}`);
+      assert.equal(end - at, library.encode(elements[k]).byteLength, `element ${k} ends where its encoding does`);
+      at = end;
+    }
+    assert.equal(at, bytes.byteLength);
+  }
+  const map = library.encode(Object.fromEntries(Array.from({ length: 70000 }, (_, i) => [`k${i}`, i])));
+  assert.deepEqual(headerAt(map, 0, 'map'), { length: 70000, end: 5 });
+});
+
+test('unpackAt throws on a value cut short, through its own decoding and the library\'s alike', () => {
+  for (const v of [[1, 2, 'abc'], ['héllo', new Uint8Array(40)], { 'ключ': [1, 2, 3] }, 'x'.repeat(300)]) {
+    const bytes = library.encode(v);
+    for (let cut = 0; cut < bytes.byteLength; cut++) {
+      assert.throws(() => unpackAt(bytes.subarray(0, cut), 0), /truncated or corrupt/, `${JSON.stringify(v)} cut at ${cut}`);
+    }
+  }
+  assert.throws(() => unpackAt(Uint8Array.of(0xc1), 0), /truncated or corrupt/, 'a byte that is no type');
+  assert.equal(headerAt(Uint8Array.of(0xdc, 1), 0, 'array'), null, 'a header cut short');
 });

@@ -42,6 +42,7 @@ const WITHOUT_EFFECT: Record<string, Record<string, string>> = {
     'tick-by-timer': 'it serves no read from a lease (read-only requests need a quorum of replies), so a clock behind costs only time',
     'hold-readies-while-snapshotting': 'the driver takes no snapshots of its own under PBFT (stable checkpoints are the core\'s, kept apart from Readies)',
     'snapshot-sees-later-writes': 'the driver takes no snapshots of its own under PBFT: a checkpoint snapshots the state machine whole, in the turn that executes its last request, so no write comes in between',
+    'apply-while-installing': 'PBFT\'s host installs a fetched checkpoint whole (it has no beginInstall): no install is in progress for a Ready to apply across',
   },
 };
 
@@ -59,7 +60,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'snapshot-off-by-one': { seed: 2 },
     'reset-timer-wrongly': { seed: 1 },
     'apply-twice': { seed: 1 },
-    'snapshot-sees-later-writes': { seed: 4, options: { stateMachine: 'etcd' } },
+    'snapshot-sees-later-writes': { seed: 5, options: { stateMachine: 'etcd' } },
     'accept-any-vote': { seed: 2 },
     'stale-read': { seed: 16 },
     'no-noop': { seed: 1 },
@@ -79,10 +80,11 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'unsealed-writes': { seed: 338 },
     'hold-readies-while-snapshotting': { seed: 360 },
     'reply-before-config-applied': { seed: 6 },
+    'apply-while-installing': { seed: 2, options: { stateMachine: 'etcd' } },
   },
   multipaxos: {
     'ignore-prior-accepted': { seed: 3 },
-    'snapshot-sees-later-writes': { seed: 9, options: { stateMachine: 'etcd' } },
+    'snapshot-sees-later-writes': { seed: 4, options: { stateMachine: 'etcd' } },
     'accept-before-persist': { seed: 1 },
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
     'count-listed-acks-only': { seed: 46, options: { nodes: 3 } },
@@ -94,6 +96,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'retry-failed-fsync': { seed: 74 },
     'unsealed-writes': { seed: 11 },
     'trust-command-bytes': { seed: 1 },
+    'apply-while-installing': { seed: 1, options: { stateMachine: 'etcd' } },
   },
   pbft: {
     'skip-authentication': { seed: 2 },

@@ -187,20 +187,40 @@ export class KeyIndex {
     const index = new KeyIndex();
     const keys: string[] = [];
     for (const [key, revs] of entries) {
-      assert(revs.length > 0, 'a restored key has history');
-      assert(!index.history.has(key), () => `key ${JSON.stringify(key)} restored twice`);
-      index.history.set(key, revs);
+      index.restoreKey(key, revs);
       keys.push(key);
-      index.heldBytes += keyHeldBytes(key);
-      index.encodedBytes += encodedKeyBytes(key, revs.length);
-      for (const r of revs) {
-        index.heldBytes += versionBytes(r);
-        index.encodedBytes += encodedVersionBytes(r);
-      }
     }
-    index.peakBytes = index.heldBytes;
-    keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    index.sorted = SortedKeys.fromSorted(keys);
+    keys.sort(byCodeUnits);
+    index.restoreOrder(keys);
     return index;
   }
+
+  /**
+   * Building an index being restored, a key at a time (a snapshot restored in slices, see
+   * snapshot-decoding.ts): `key` and its history, which it owns from now on. Then restoreOrder.
+   */
+  restoreKey(key: string, revs: KeyRevision[]): void {
+    assert(revs.length > 0, 'a restored key has history');
+    assert(!this.history.has(key), () => `key ${JSON.stringify(key)} restored twice`);
+    this.history.set(key, revs);
+    this.heldBytes += keyHeldBytes(key);
+    this.encodedBytes += encodedKeyBytes(key, revs.length);
+    for (const r of revs) {
+      this.heldBytes += versionBytes(r);
+      this.encodedBytes += encodedVersionBytes(r);
+    }
+    if (this.heldBytes > this.peakBytes) this.peakBytes = this.heldBytes;
+  }
+
+  /** The last step of a restore: every key restoreKey was given, in ascending order. */
+  restoreOrder(sortedKeys: readonly string[]): void {
+    assert(sortedKeys.length === this.history.size, () => `${sortedKeys.length} keys ordered of ${this.history.size} restored`);
+    this.peakBytes = this.heldBytes;
+    this.sorted = SortedKeys.fromSorted(sortedKeys);
+  }
+}
+
+/** JavaScript's string order (by UTF-16 code units): for latin1 keys, etcd's byte order. */
+export function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

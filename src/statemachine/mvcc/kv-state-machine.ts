@@ -7,14 +7,14 @@
  * The proposer also names the lowest sequence number it still waits for; results below it
  * are dropped, which bounds what a session keeps.
  */
-import { pack, unpack } from '../../core/codec.js';
-import type { SnapshotEncoding } from '../../core/replica.js';
+import { pack } from '../../core/codec.js';
+import type { SnapshotEncoding, SnapshotRestoring } from '../../core/replica.js';
 import { KvSnapshotEncoding } from './snapshot-encoding.js';
+import { KvSnapshotDecoding, restoredLeaseId } from './snapshot-decoding.js';
 import { assert } from '../../core/assert.js';
 import type { Index, StateMachine } from '../../core/index.js';
 import { KvError, type KvErrorKind } from './kv-errors.js';
 import { AuthStore, isAuthRequest, type AuthErrorKind, type AuthRequest, type AuthResult, type AuthUser } from './auth-store.js';
-import type { KeyRevision } from './key-index.js';
 import type { KvRequest, KvResult } from './requests.js';
 import { MvccStore } from './store.js';
 import { isLeaseRequest, LeaseTable, type LeaseRequest, type LeaseResult } from './leases.js';
@@ -335,15 +335,44 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     return encoding;
   }
 
+  /** Replace the whole state with a snapshot's: beginRestore stepped to its end, at once. */
   restore(data: Uint8Array): void {
-    const snap = unpack(data) as {
-      format: number; revision: number; compactRevision: number;
-      /** Lease ids are text; numbers in snapshots taken before they were (see lease-id.ts). */
-      keys: [string, [number, number, number, number, Uint8Array | null, LeaseId | number][]][];
+    const restoring = this.beginRestore(data);
+    while (!restoring.step(Number.POSITIVE_INFINITY));
+    restoring.install();
+  }
+
+  /**
+   * restore(), decoded in slices (see KvSnapshotDecoding) into new structures while this state
+   * stays as it is; install() then swaps them in. A snapshot it cannot read throws at some step,
+   * and this state is untouched.
+   */
+  beginRestore(data: Uint8Array): SnapshotRestoring {
+    const decoding = new KvSnapshotDecoding(data, READABLE_SNAPSHOT_FORMATS);
+    let prepared: (() => void) | null = null;
+    let installed = false;
+    return {
+      step: (budgetBytes) => {
+        if (prepared !== null) return true;
+        if (!decoding.step(budgetBytes)) return false;
+        prepared = this.prepareRestore(decoding);
+        return true;
+      },
+      install: () => {
+        assert(prepared !== null && !installed, () => (installed ? 'a restore is installed once' : 'a restore is decoded before it is installed'));
+        installed = true;
+        prepared();
+      },
+    };
+  }
+
+  /** Everything besides the keys, converted (small), and a check of what install would assert; returns the swap. */
+  private prepareRestore(decoding: KvSnapshotDecoding): () => void {
+    const snap = decoding.rest() as {
       sessions: [string, number, [number, KvOutcome][]][];
       members: [string, string[]][];
       auth?: unknown;
-      /** [id, ttlSeconds, renewals]; absent in snapshots taken before leases existed. */
+      /** [id, ttlSeconds, renewals]; absent in snapshots taken before leases existed. Ids are numbers in format 1. */
       leases?: [LeaseId | number, number, number][];
       cluster?: unknown;
       memberNames?: [string, string][];
@@ -352,23 +381,33 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       /** [member, revision]: compaction votes short of the quorum (Byzantine protocols only). */
       compactVotes?: [string, number][];
     };
-    assert(READABLE_SNAPSHOT_FORMATS.includes(snap.format), () => `unknown KV snapshot format ${snap.format} (this build reads ${READABLE_SNAPSHOT_FORMATS.join(' and ')})`);
-    const keys = snap.keys.map(([key, revs]): [string, KeyRevision[]] => [
-      key,
-      // Values copied out: a view would keep the whole snapshot's bytes alive as long as one value lives.
-      revs.map(([main, sub, createRevision, version, value, lease]) => ({ main, sub, createRevision, version, value: value === null ? null : new Uint8Array(value), lease: restoredLeaseId(lease) })),
-    ]);
-    this.store.restore({ revision: snap.revision, compactRevision: snap.compactRevision, keys });
-    this.leases.restore((snap.leases ?? []).map(([id, ttlSeconds, renewals]) => [restoredLeaseId(id), ttlSeconds, renewals]), this.store);
-    this.memberClientUrls = new Map(snap.members);
-    this.auth.restore(snap.auth);
-    this.cluster.fromSnapshot(snap.cluster);
-    this.memberNames = new Map(snap.memberNames ?? []);
-    this.expiryVotes = new Map((snap.expiryVotes ?? []).map(([id, renewals, voters]) => [restoredLeaseId(id), { renewals, voters: new Set(voters) }]));
-    this.compactVotes = new Map(snap.compactVotes ?? []);
-    this.sessions = new Map(snap.sessions.map(([client, lowestPending, results]) => [
+    const keys = decoding.decodedKeys();
+    const leases = (snap.leases ?? []).map(([id, ttlSeconds, renewals]): [LeaseId, number, number] => [restoredLeaseId(id), ttlSeconds, renewals]);
+    const leaseIds = new Set(leases.map(([id]) => id));
+    for (const [key, lease] of keys.leasedKeys) {
+      assert(leaseIds.has(lease), () => `restored key ${JSON.stringify(key)} is attached to lease ${lease}, which the snapshot lists`);
+    }
+    const memberClientUrls = new Map(snap.members);
+    const memberNames = new Map(snap.memberNames ?? []);
+    const expiryVotes = new Map((snap.expiryVotes ?? []).map(([id, renewals, voters]) => [restoredLeaseId(id), { renewals, voters: new Set(voters) }]));
+    const compactVotes = new Map(snap.compactVotes ?? []);
+    const sessions = new Map(snap.sessions.map(([client, lowestPending, results]): [string, Session] => [
       client, { lowestPending, results: new Map(results.map(([seq, outcome]) => [seq, withTextLeaseIds(outcome) as KvOutcome])) },
     ]));
+    // A trial of the auth and cluster tables (small) on fresh ones: what they refuse, they refuse now, before the swap begins.
+    new AuthStore().restore(snap.auth);
+    new ClusterState().fromSnapshot(snap.cluster);
+    return () => {
+      this.store.restoreBuilt(keys.index, keys.revision, keys.compactRevision, keys.changes);
+      this.leases.restoreAttached(leases, keys.leasedKeys);
+      this.memberClientUrls = memberClientUrls;
+      this.auth.restore(snap.auth);
+      this.cluster.fromSnapshot(snap.cluster);
+      this.memberNames = memberNames;
+      this.expiryVotes = expiryVotes;
+      this.compactVotes = compactVotes;
+      this.sessions = sessions;
+    };
   }
 
   private session(client: string): Session {
@@ -417,12 +456,6 @@ function writesData(req: KvRequest): boolean {
   }
 }
 
-/** A lease id read from a snapshot: text, or a number from a snapshot taken before ids were text. */
-function restoredLeaseId(v: LeaseId | number): LeaseId {
-  const id = leaseIdOf(v);
-  assert(id !== null, () => `a snapshot names lease ${String(v)}, which is no int64`);
-  return id;
-}
 
 /**
  * An answer kept for retries, from a snapshot taken before lease ids were text, with its lease ids

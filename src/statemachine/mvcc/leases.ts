@@ -141,8 +141,13 @@ export class LeaseTable implements LeaseAttachments {
 
   /** Restore leases; attached keys are rebuilt from the store's latest values. */
   restore(leases: readonly [LeaseId, number, number][], store: MvccStore): void {
+    this.restoreAttached(leases, store.leasedKeys());
+  }
+
+  /** restore(), given the keys attached to each lease (collected as a snapshot was decoded). */
+  restoreAttached(leases: readonly [LeaseId, number, number][], leasedKeys: Iterable<readonly [string, LeaseId]>): void {
     this.leases = new Map(leases.map(([id, ttlSeconds, renewals]) => [id, { id, ttlSeconds, renewals, keys: new Set<string>() }]));
-    for (const [key, lease] of store.leasedKeys()) {
+    for (const [key, lease] of leasedKeys) {
       const l = this.leases.get(lease);
       assert(l !== undefined, () => `restored key is attached to lease ${lease}, which the snapshot lists`);
       l.keys.add(key);

@@ -200,6 +200,19 @@ export class MvccStore {
     for (const listener of this.restoreListeners) listener();
   }
 
+  /**
+   * restore(), from an index and change log built ahead (a snapshot restored in slices): the swap
+   * itself. `changes`: every kept version at or after `compactRevision`, in (main, sub) order.
+   */
+  restoreBuilt(index: KeyIndex, revision: number, compactRevision: number, changes: { readonly main: number[]; readonly key: string[] }): void {
+    this.index = index;
+    this.currentRevision = revision;
+    this.compacted = compactRevision;
+    this.changeMain = changes.main;
+    this.changeKey = changes.key;
+    for (const listener of this.restoreListeners) listener();
+  }
+
   private rebuildChangeLog(): void {
     const changes: { main: number; sub: number; key: string }[] = [];
     for (const [key, revs] of this.index.entries()) {

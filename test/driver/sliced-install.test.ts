@@ -1,0 +1,144 @@
+/**
+ * A follower installs the leader's KV snapshot in slices (ReplicaHost.beginInstall): the restore
+ * is stepped over several timer turns, input keeps arriving between the slices, nothing is applied
+ * and the applied position does not move until the install is done; then the follower goes on
+ * exactly as after a whole install and ends with the leader's state. A stop in the middle of an
+ * install is clean: no more slices, nothing applied, the old state untouched. The driver mutant
+ * apply-while-installing (the Ready goes on at the install's start) fails the first test.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { protocolByName } from '../../src/protocols/registry.js';
+import { KvStateMachine, encodeKvCommand, type KvOutcome } from '../../src/statemachine/mvcc/index.js';
+import type { SnapshotRestoring, StateMachine } from '../../src/core/replica.js';
+import { Answer, QUIET_LEADER_OPTIONS, TestCluster } from './harness.js';
+
+/** The leader's state machine snapshots whole (no beginSnapshot), so it compacts without turns. */
+function whole(kv: KvStateMachine): StateMachine<KvOutcome> {
+  return { apply: (c, i, o) => kv.apply(c, i, o), snapshot: () => kv.snapshot(), restore: (d) => kv.restore(d), applyConfig: (d, i) => kv.applyConfig(d, i) };
+}
+
+/** n3's state machine: restores in slices and records what happens while a restore is in progress. */
+class Watched {
+  installing = false;
+  steps = 0;
+  installs = 0;
+  readonly appliedWhileInstalling: number[] = [];
+  /** Called at each step (before it runs): the test lets input arrive there. */
+  onStep: (step: number) => void = () => {};
+
+  constructor(readonly kv: KvStateMachine) {}
+
+  machine(): StateMachine<KvOutcome> {
+    const kv = this.kv;
+    return {
+      apply: (c, i, o) => {
+        if (this.installing) this.appliedWhileInstalling.push(i);
+        return kv.apply(c, i, o);
+      },
+      snapshot: () => kv.snapshot(),
+      restore: (d) => kv.restore(d),
+      applyConfig: (d, i) => kv.applyConfig(d, i),
+      beginRestore: (data): SnapshotRestoring => {
+        const inner = kv.beginRestore(data);
+        this.installing = true;
+        return {
+          step: (budget) => {
+            this.onStep(++this.steps);
+            return inner.step(budget);
+          },
+          install: () => {
+            inner.install();
+            this.installs++;
+            this.installing = false;
+          },
+        };
+      },
+    };
+  }
+}
+
+function cluster(watched: Watched, mutant?: string): { c: TestCluster<KvOutcome>; kvs: Map<string, KvStateMachine>; put: (i: number) => void } {
+  const kvs = new Map<string, KvStateMachine>();
+  const c = new TestCluster<KvOutcome>(['n1', 'n2', 'n3'], {
+    protocol: protocolByName('raft'),
+    protocolOptions: QUIET_LEADER_OPTIONS,
+    stateMachine: (id) => {
+      if (id === 'n3') { kvs.set(id, watched.kv); return watched.machine(); }
+      const kv = new KvStateMachine(); kvs.set(id, kv); return whole(kv);
+    },
+    limits: () => ({ snapshotEveryEntries: 20, snapshotSliceBytes: 256 }),
+    ...(mutant === undefined ? {} : { mutant }),
+  });
+  c.elect('n1');
+  let seq = 0;
+  const put = (i: number): void => {
+    seq++;
+    c.driver('n1').propose(encodeKvCommand({ client: 'w', seq, lowestPending: seq, request: { op: 'put', key: Buffer.from(`k${i % 97}`), value: new Uint8Array(40).fill(i & 0xff), lease: '0', prevKv: false, ignoreValue: false, ignoreLease: false } }), new Answer<KvOutcome>().reply);
+    c.settle();
+  };
+  for (let i = 0; i < 10; i++) put(i);
+  c.isolate('n3');
+  for (let i = 10; i < 300; i++) put(i);
+  return { c, kvs, put };
+}
+
+function installsInSlices(mutant?: string): void {
+  const watched = new Watched(new KvStateMachine());
+  const { c, kvs, put } = cluster(watched, mutant);
+  const n3 = c.driver('n3');
+  // The applied position at each step, by the install it belongs to (the leader may compact again, and send another).
+  const positions = new Map<number, Set<number>>();
+  let extra = 300;
+  // Between slices: the leader takes more writes and its appends reach n3 (whose Readies wait).
+  watched.onStep = (step) => {
+    const during = positions.get(watched.installs) ?? new Set<number>();
+    during.add(n3.appliedPosition().index);
+    positions.set(watched.installs, during);
+    if (step % 3 === 0 && extra < 330) put(extra++);
+  };
+  c.heal();
+  c.tick(3, 'n1');
+  assert.equal(watched.installs, 0, 'the install has not run yet: its slices wait for timer turns');
+  assert.ok(watched.installing, 'n3 began an install in slices');
+  c.runFor(2000);
+  assert.ok(watched.installs >= 1, 'the install finished');
+  assert.ok(!watched.installing, 'no install is left in progress');
+  assert.ok(watched.steps > 5, `the install took ${watched.steps} steps`);
+  assert.deepEqual(watched.appliedWhileInstalling, [], 'nothing was applied while the install was in progress');
+  for (const [n, during] of positions) assert.equal(during.size, 1, `the applied position stood still during install ${n + 1} (saw ${[...during]})`);
+  assert.ok(extra > 300, 'writes were made between the slices');
+  c.runFor(1000);
+  assert.equal(n3.running, true);
+  assert.equal(n3.appliedPosition().index, c.driver('n1').appliedPosition().index, 'n3 caught up with the leader');
+  assert.ok(Buffer.from(kvs.get('n3')!.snapshot()).equals(Buffer.from(kvs.get('n1')!.snapshot())), 'n3 has the leader\'s state');
+}
+
+test('a follower installs the leader\'s snapshot over several turns, applying nothing meanwhile, then catches up', () => {
+  installsInSlices();
+});
+
+test('the apply-while-installing mutant applies during the install (the test above catches it)', () => {
+  assert.throws(() => installsInSlices('apply-while-installing'), /nothing was applied while the install was in progress|the applied position stood still/);
+});
+
+test('a stop in the middle of an install is clean: no more slices, nothing applied, the old state as it was', () => {
+  const watched = new Watched(new KvStateMachine());
+  const { c } = cluster(watched);
+  const n3 = c.driver('n3');
+  const old = watched.kv.snapshot();
+  let stopped = false;
+  watched.onStep = (step) => {
+    if (step === 3) n3.stop((err) => { assert.equal(err, null); stopped = true; });
+  };
+  c.heal();
+  c.tick(3, 'n1');
+  assert.ok(watched.installing, 'n3 began an install in slices');
+  c.runFor(2000);
+  assert.ok(stopped, 'n3 stopped');
+  assert.equal(n3.running, false);
+  assert.equal(watched.steps, 3, 'no slice after the stop');
+  assert.equal(watched.installs, 0, 'the install was dropped');
+  assert.deepEqual(watched.appliedWhileInstalling, []);
+  assert.ok(Buffer.from(watched.kv.snapshot()).equals(Buffer.from(old)), 'n3\'s state is as it was before the install');
+});
