@@ -96,7 +96,18 @@ export function attachMembershipRuntime(ctx: MemberContext, credentials: PeerCre
 /** A peer-port question: a joining member's (the default), or the leader's corruption check (`kind: 'hashkv'`). */
 function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | HashAnswer | { error: string; removed?: boolean } {
   const q = query as { peerUrls?: unknown; memberId?: unknown; kind?: unknown; revision?: unknown };
-  if (q.kind === 'hashkv') return answerHashKv(ctx, q.revision);
+  if (q.kind === 'hashkv') {
+    // The leader names the member it means to ask (the query's bytes are under both proofs of a
+    // cluster secret, which every member shares, so the proofs alone do not say which member
+    // answered): a query sent on to another member, by anyone on the path, gets an error instead
+    // of a hash, so one member's hash cannot stand for another's (a corrupt member's hidden
+    // behind a healthy one's, or another cluster's with the same secret raising CORRUPT here).
+    // A leader built before it named none.
+    if (q.memberId !== undefined && q.memberId !== ctx.selfMemberId) {
+      return { error: `hashkv: asked of member ${String(q.memberId)}; this is member ${ctx.selfMemberId}` };
+    }
+    return answerHashKv(ctx, q.revision);
+  }
   if (typeof q.memberId === 'string' && ctx.kv.cluster.wasRemoved(q.memberId)) return { error: `member ${q.memberId} was removed from the cluster`, removed: true };
   if (!Array.isArray(q.peerUrls)) return { error: 'a join query names the joining member\'s peer URLs' };
   const wanted = [...(q.peerUrls as string[])].map(String).sort().join(',');

@@ -45,6 +45,14 @@ test('a cluster started with --peer-secret-file elects a leader and serves a put
     assert.ok(refused instanceof QuorateError && refused.code === 'UNAUTHENTICATED', `refused: ${String(refused)}`);
     const hash = await askToJoin(peer, { kind: 'hashkv', revision: Number(status.header.revision) }, { tls: null, secret }, 5_000) as { hash?: unknown };
     assert.equal(typeof hash.hash, 'number', `answered: ${JSON.stringify(hash)}`);
+    // The proofs cover the query but not which member answers (every member holds the secret): a
+    // query for another member, as one sent on to this member by anyone on the path, gets no hash.
+    const other = (await cluster.client(cluster.names[1]!).maintenance.status({})).header.member_id;
+    const redirected = await askToJoin(peer, { kind: 'hashkv', revision: Number(status.header.revision), memberId: String(other) }, { tls: null, secret }, 5_000) as { hash?: unknown; error?: unknown };
+    assert.equal(redirected.hash, undefined, `a hash for another member: ${JSON.stringify(redirected)}`);
+    assert.match(String(redirected.error), /asked of member/);
+    const named = await askToJoin(peer, { kind: 'hashkv', revision: Number(status.header.revision), memberId: String(status.header.member_id) }, { tls: null, secret }, 5_000) as { hash?: unknown; error?: unknown };
+    assert.ok(named.hash !== undefined || /too soon/.test(String(named.error)), `asked of this member: ${JSON.stringify(named)}`);
 
     // A joining member: refused without the secret; with it (as a member started with the flag) it joins.
     await cluster.reserve('m4');

@@ -119,7 +119,6 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'global-sessions': { seed: 11 },
     'no-learning-from-decided': { seed: 405 },
     'own-checkpoint-only': { seed: 127 },
-    'no-batches-below-stable': { seed: 11, options: { nodes: 7 } },
   },
 };
 
@@ -139,6 +138,8 @@ const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
     'unsealed-writes': 'the disk corruption budget is f minus the liars, so with the adversary on (as the simulator runs PBFT) no honest replica\'s disk is damaged: a replica forgetting its last write would be one more fault than PBFT masks; not seen in 1..600',
     'count-own-commit-early': 'needs a power loss of the one replica that decided, while the liar hides its certificate and the other honest holder is down (first caught at seed 292 before the simulator\'s last changes; none in 1..600 after)',
     'barrier-per-read': 'needs a cluster so slow (every honest disk slow, one request per batch, a checkpoint every four) that ordering takes longer than the callers\' timeout, so that the barriers of callers that gave up pile up: N = 7 seed 1349 of the 2,000-seed sweep; none in 1..600 at N = 7, N = 4 not searched (caught by test/driver/quorum-proposals.test.ts)',
+    'no-batches-below-stable': 'needs a replica that gets no pre-prepares to stay behind long enough for its callers to notice: caught at N = 7 seed 11 while only the f + 1 replicas after the primary forwarded its NEW-VIEW; with 2f forwarders none in 1..400 at N = 7 (caught by batches-below-stable.no-batches-below-stable.txt)',
+    'f-plus-one-replicas-forward-new-view': 'as f-replicas-forward-new-view, and narrower still: it takes f >= 2 (n >= 7), a lying primary with an accomplice among the f + 1 after it, and the two honest ones among them kept from the NEW-VIEW; they still learn every outcome and serve, so only their missing votes show (caught by new-view-withheld-two-forwarders.txt)',
     'f-replicas-forward-new-view': 'as only-primary-forwards-new-view, and narrower: the lying primary must also keep its NEW-VIEW from the replica right after it; that replica still learns every outcome (DECIDED claims, COMMITs) and serves, so only its missing vote shows, which costs nothing while the other honest replicas are up (caught by second-new-view-after-liar.txt)',
     'only-primary-forwards-new-view': 'a replica a lying primary keeps out of its view still learns every outcome (DECIDED claims, COMMITs) and serves, so no check sees it; only its missing vote does, which costs the cluster nothing while the other honest replicas are up; not seen in 1..600 (caught by new-view-withheld.txt)',
     'reset-timer-on-newer-request': 'needs a primary that cannot order while a hijacking liar keeps the timers from running out for its whole budget of requests; caught at N = 7 seed 27 before DECIDED claims were pushed to replicas left out (then a lone view-changer\'s lag left the others without a quorum); none in 1..600 at N = 4 or 7 after, also with only hijack-session and silent (caught by timer-newer-request.txt)',

@@ -1127,14 +1127,17 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   /**
    * Whether this replica answers a VIEW-CHANGE for the view it is in with the NEW-VIEW: the
-   * primary and the NEW_VIEW_FORWARDERS_AFTER_PRIMARY(f) = f + 1 replicas after it, not all
-   * n - 1: the NEW-VIEW is the largest message there is. The replica that asks is never its own
+   * primary and the NEW_VIEW_FORWARDERS_AFTER_PRIMARY(f) = 2f replicas after it, not all n - 1:
+   * the NEW-VIEW is the largest message there is. The replica that asks is never its own
    * forwarder, and the primary it asks about may be a liar that withholds the NEW-VIEW from it
-   * (or sent it a second one, which it refused: see onNewView). With f + 1 after the primary,
-   * some honest one is left in every case: if the asker is one of them, the other f include at
-   * most f - 1 liars (the primary is the f-th). With only f after it, a liar primary whose victim
-   * is right after it and whose accomplices (f - 1) are the rest would leave no honest forwarder,
-   * and the victim out of the view (its vote lost) until the next view change.
+   * (or sent it a second one, which it refused: see onNewView), and from other honest replicas
+   * too. A view the liars cannot stall at will needs 2f + 1 replicas in it, so at most f honest
+   * ones are kept out; among the 2f after the primary there are then at most f - 1 liars (the
+   * primary is the f-th) and f honest replicas kept out: one honest replica in the view is left.
+   * With only f + 1 after it, a liar primary with f - 1 accomplices among them withholds its
+   * NEW-VIEW from the two honest ones, and with f >= 2 the view goes on without them (their votes
+   * lost, the liars able to stall it at will) until the next view change. Each forwarder answers
+   * each replica at most once per announce interval.
    *
    * Chosen over treating two validly signed NEW-VIEWs for one view as proof of the primary's
    * equivocation and moving on: the replica that refused the second one holds only that one (the
@@ -1145,7 +1148,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (this.role === 'primary') return true;
     if (this.mutant === 'only-primary-forwards-new-view') return false;
     const after = (this.replicas.indexOf(this.id) - this.replicas.indexOf(this.primaryOf(this.view)) + this.n) % this.n;
-    const forwarders = this.mutant === 'f-replicas-forward-new-view' ? this.f : newViewForwardersAfterPrimary(this.f);
+    const forwarders = this.mutant === 'f-replicas-forward-new-view' ? this.f
+      : this.mutant === 'f-plus-one-replicas-forward-new-view' ? this.f + 1
+      : newViewForwardersAfterPrimary(this.f);
     assert(forwarders < this.n, 'a forwarder after the primary is not the primary');
     return after >= 1 && after <= forwarders;
   }
@@ -1735,11 +1740,13 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 }
 
 /**
- * Replicas after the primary that forward its NEW-VIEW to one still changing to its view: f + 1,
- * so that an honest one is among them even when the asker is one of them (see forwardsNewView).
+ * Replicas after the primary that forward its NEW-VIEW to one still changing to its view: 2f, so
+ * that an honest one in the view is among them even when a lying primary keeps f honest replicas
+ * out of it and its f - 1 accomplices are the rest (see forwardsNewView). At least f + 1, so that
+ * with f = 1 the asker right after the primary is not left with only the primary.
  */
 function newViewForwardersAfterPrimary(f: number): number {
-  return f + 1;
+  return Math.max(2 * f, f + 1);
 }
 
 function stableCheckpointData(state: Uint8Array, cp: StableCheckpoint): Uint8Array {
