@@ -33,6 +33,13 @@ export const JOIN_QUERY_MAGIC = 'QRT1-JOIN';
 /** Largest answer accepted (a member list is small). */
 export const MAX_JOIN_ANSWER_BYTES = 1024 * 1024;
 
+/**
+ * Largest query a listener takes (peer URLs and a name, or a hashkv revision, fit many times):
+ * a query comes before its asker proved anything, and one of the peer port's frame limit (4 MiB)
+ * would be kept and hashed for a handshake timeout per connection.
+ */
+export const MAX_JOIN_QUERY_BYTES = 64 * 1024;
+
 /** How an asker reaches the peer port: its TLS identity and the cluster secret, when configured. */
 export interface PeerCredentials {
   readonly tls: PeerTls | null;
@@ -141,6 +148,7 @@ export class JoinListener {
   }
 
   first(frame: Uint8Array, query: unknown): JoinStep {
+    if (frame.byteLength > MAX_JOIN_QUERY_BYTES) return refusal(`the query is ${frame.byteLength} bytes, over the limit of ${MAX_JOIN_QUERY_BYTES}`);
     if (this.secret === null) return this.answered(query);
     const nonce = (query as { nonce?: unknown }).nonce;
     if (!isNonce(nonce)) return refusal('the query offered no proof of the cluster secret; this member requires it (--peer-secret-file)');

@@ -11,6 +11,7 @@ import { pack, packTransient, unpack } from '../../src/core/codec.js';
 import { QuorateError } from '../../src/core/errors.js';
 import { nodeId } from '../../src/core/ids.js';
 import { askToJoin, encodeFrame, FrameDecoder, JOIN_QUERY_MAGIC, PeerTransport, type PeerCredentials } from '../../src/transport/index.js';
+import { MAX_JOIN_QUERY_BYTES } from '../../src/transport/join.js';
 import { createServer, type Socket } from 'node:net';
 import { freshNonce, JOIN_ANSWER_MAGIC, joinAnswerProof, joinProof, PEER_AUTH_MAGIC } from '../../src/transport/peer-secret.js';
 
@@ -245,5 +246,17 @@ test('with a secret, an answer is taken only with its listener\'s proof: a plain
     } finally {
       await l.close();
     }
+  }
+});
+
+test('a query over MAX_JOIN_QUERY_BYTES is refused before it is kept or hashed, with a secret or without', { timeout: 20_000 }, async () => {
+  for (const secret of [SECRET, null]) {
+    await withListener(secret, async (l) => {
+      const big = packTransient({ magic: JOIN_QUERY_MAGIC, kind: 'hashkv', revision: 1, nonce: freshNonce(), pad: new Uint8Array(MAX_JOIN_QUERY_BYTES) });
+      const frames = await rawAsk(l.t.address().port, big, () => packTransient({}));
+      assert.deepEqual(frames[0], { error: `the query is ${big.byteLength} bytes, over the limit of ${MAX_JOIN_QUERY_BYTES}`, code: 'UNAUTHENTICATED' });
+      assert.equal(l.asked.length, 0);
+      assert.equal(l.t.stats().counters.authFailures, 1);
+    });
   }
 });
