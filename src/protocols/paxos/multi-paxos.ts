@@ -98,6 +98,8 @@ interface SnapshotTransfer {
 interface IncomingSnapshot {
   readonly meta: SnapshotMeta;
   readonly digest: string | undefined;
+  /** The highest ballot whose leader sent chunks of it. */
+  ballot: Ballot;
   readonly chunks: Uint8Array[];
   received: number;
   readonly ahead: Map<number, InstallSnapshot>;
@@ -408,10 +410,13 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     return this.snapshot;
   }
 
-  /** The snapshot being received from a leader, if any: its index and the bytes held in order and beyond a gap. */
-  receivingSnapshot(): { readonly index: Slot; readonly received: number; readonly aheadBytes: number } | null {
+  /**
+   * The snapshot being received from a leader, if any: its index, the digest its chunks carry, the
+   * latest ballot that sent some, and the bytes held in order and beyond a gap.
+   */
+  receivingSnapshot(): { readonly index: Slot; readonly digest: string | undefined; readonly ballot: Ballot; readonly received: number; readonly aheadBytes: number } | null {
     const inc = this.incoming;
-    return inc === null ? null : { index: inc.meta.index as Slot, received: inc.received, aheadBytes: inc.aheadBytes };
+    return inc === null ? null : { index: inc.meta.index as Slot, digest: inc.digest, ballot: inc.ballot, received: inc.received, aheadBytes: inc.aheadBytes };
   }
 
   /** The value chosen at `slot`, if this replica knows it. */
@@ -696,14 +701,17 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     let inc = this.incoming;
     const mixed = this.mutant === 'mixed-transfer-bytes';
     if (inc === null || inc.meta.index !== m.meta.index || inc.meta.term !== m.meta.term || (!mixed && inc.digest !== m.digest)) {
-      // Another snapshot replaces the one under way from its first byte, or when it is newer: a
-      // late chunk of an older transfer must not throw away this one's progress. Another
-      // transfer of the same index (another digest) comes from a leader at least as recent as the
-      // one of the transfer under way (an older one's chunks were refused above), whose encoding
-      // may differ: its bytes are never joined to these, it starts over.
-      if (inc !== null && m.offset !== 0 && m.meta.index < inc.meta.index) return ack(0, false);
-      inc = this.incoming = { meta: m.meta, digest: m.digest, chunks: [], received: 0, ahead: new Map(), aheadBytes: 0 };
+      // Another transfer replaces the one under way when it is of a newer snapshot, or comes from
+      // a newer leader (from its first byte when its snapshot is older). A late chunk of an older
+      // transfer of the same leader, which has moved on to a newer snapshot, must not throw away
+      // this one's progress: it is ignored, whatever its offset. Another transfer of the same
+      // index (another digest) comes from a leader at least as recent as the one under way (an
+      // older one's chunks were refused above), whose encoding may differ: its bytes are never
+      // joined to these, it starts over.
+      if (inc !== null && m.meta.index < inc.meta.index && (m.offset !== 0 || m.ballot === inc.ballot)) return;
+      inc = this.incoming = { meta: m.meta, digest: m.digest, ballot: m.ballot, chunks: [], received: 0, ahead: new Map(), aheadBytes: 0 };
     }
+    if (m.ballot > inc.ballot) inc.ballot = m.ballot;
     if (m.offset < inc.received) return ack(inc.received, false);
     if (m.offset > inc.received) {
       this.holdAhead(inc, m);
