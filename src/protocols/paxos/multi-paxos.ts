@@ -708,7 +708,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       // index (another digest) comes from a leader at least as recent as the one under way (an
       // older one's chunks were refused above), whose encoding may differ: its bytes are never
       // joined to these, it starts over.
-      if (inc !== null && m.meta.index < inc.meta.index && (m.offset !== 0 || m.ballot === inc.ballot)) return;
+      const lateChunk = m.offset !== 0 || (m.ballot === inc?.ballot && this.mutant !== 'late-chunk-clears-incoming');
+      if (inc !== null && m.meta.index < inc.meta.index && lateChunk) return;
       inc = this.incoming = { meta: m.meta, digest: m.digest, ballot: m.ballot, chunks: [], received: 0, ahead: new Map(), aheadBytes: 0 };
     }
     if (m.ballot > inc.ballot) inc.ballot = m.ballot;
