@@ -165,8 +165,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private matchAtHeartbeat = new Map<NodeId, number>();
   /** Leader: snapshot transfers under way, by acceptor. */
   private snapshotSends = new Map<NodeId, SnapshotTransfer>();
-  /** Leader: the digest of `snapshot`, computed once for every transfer of it. */
-  private snapshotDigestOf: { readonly data: Uint8Array; readonly digest: string } | null = null;
+  /**
+   * Leader: the digest of `snapshot`, computed once for every transfer of it; known by its index
+   * (a replica's snapshot index only grows), so that no older snapshot's data is kept alive here.
+   */
+  private snapshotDigestOf: { readonly index: Index; readonly digest: string } | null = null;
   private incoming: IncomingSnapshot | null = null;
   /** Leader: acceptors that answered (an Accepted in this ballot) since the last heartbeat. */
   private answeredSinceHeartbeat = new Set<NodeId>();
@@ -1008,7 +1011,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   /** The digest of `s`'s data, computed once per snapshot (each transfer of it carries it). */
   private digestOfSnapshot(s: Snapshot): string {
-    if (this.snapshotDigestOf?.data !== s.data) this.snapshotDigestOf = { data: s.data, digest: snapshotDigest(s.data) };
+    if (this.snapshotDigestOf?.index !== s.meta.index) this.snapshotDigestOf = { index: s.meta.index, digest: snapshotDigest(s.data) };
     return this.snapshotDigestOf.digest;
   }
 
