@@ -26,7 +26,7 @@ export const VALID: Record<string, Record<string, Record<string, unknown>>> = {
     'pre-promise': { type: 'pre-promise', from: 'n2', to: 'n1', ballot: 2049, granted: true, promised: 1025 },
     accept: { type: 'accept', from: 'n1', to: 'n2', ballot: 1025, entries: [entry(2)], commit: 1, readRound: 0 },
     accepted: { type: 'accepted', from: 'n2', to: 'n1', ballot: 1025, slots: [2], match: 2, readRound: 0 },
-    'install-snapshot': { type: 'install-snapshot', from: 'n1', to: 'n2', ballot: 1025, meta: { index: 5, term: 1025, membership }, offset: 0, chunk: bytes(), done: true, commit: 5 },
+    'install-snapshot': { type: 'install-snapshot', from: 'n1', to: 'n2', ballot: 1025, meta: { index: 5, term: 1025, membership }, offset: 0, chunk: bytes(), done: true, commit: 5, digest: '0123456789abcdef' },
     'snapshot-ack': { type: 'snapshot-ack', from: 'n2', to: 'n1', ballot: 1025, index: 5, received: 3, done: false },
     'read-index': { type: 'read-index', from: 'n2', to: 'n1', ballot: 1025, requestId: 'r1' },
     'read-index-response': { type: 'read-index-response', from: 'n1', to: 'n2', ballot: 1025, requestId: 'r1', index: 3 },

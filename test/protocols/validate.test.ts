@@ -76,6 +76,8 @@ const MALFORMED: Record<string, [string, string, Change][]> = {
     ['accepted', 'slots as bytes', set('slots', bytes())],
     ['install-snapshot', 'chunk as a string', set('chunk', 'abc')],
     ['install-snapshot', 'snapshot meta without an index', set('meta.index', undefined)],
+    ['install-snapshot', 'a numeric digest', set('digest', 7)],
+    ['install-snapshot', 'an empty digest', set('digest', '')],
     ['snapshot-ack', 'received as a string', set('received', '3')],
     ['read-index-response', 'index Infinity', set('index', Infinity)],
     ['prepare', 'unknown type', set('type', 'propose')],

@@ -71,6 +71,12 @@ export const MAX_SNAPSHOT_CHUNKS_AHEAD = 1024;
  * first may only mean the network reordered chunks (TCP's fast retransmit, on fewer duplicates).
  */
 export const GAP_REPORTS_BEFORE_RESEND = 2;
+/**
+ * Heartbeats in a row at which an acceptor answered nothing before a leader lets go of the
+ * snapshot its transfer to it holds, when a newer one is there: the transfer starts over from
+ * the newest (a returning acceptor then takes one snapshot, not the old one and then the new).
+ */
+export const SILENT_HEARTBEATS_BEFORE_TRANSFER_RESTART = 10;
 /** Slots per Promise part, whatever their size (a peer refuses a Promise of more than MAX_ENTRIES_PER_PROMISE). */
 export const MAX_ENTRIES_PER_PROMISE_PART = 4096;
 

@@ -8,7 +8,10 @@
  * - a chosen value is never replaced: every proposal in a higher ballot for that slot carries it
  *   (Lamport's P2b);
  * - acceptors never accept below their promise, and a promise never goes backwards;
- * - an acceptor never forgets an acceptance it announced (checked when a replica restarts).
+ * - an acceptor never forgets an acceptance it announced (checked when a replica restarts);
+ * - snapshot transfers: the snapshot an acceptor is receiving lies beyond its commit point (one
+ *   the log overtook is let go), and its progress through one leader's transfer of one snapshot
+ *   never goes back while it runs (a late chunk of another transfer does not throw it away).
  */
 import { InvariantViolation, type MonitorOptions, type Replica, type SafetyMonitor } from '../../core/replica.js';
 import type { LogEntry } from '../../core/replica.js';
@@ -21,6 +24,15 @@ interface AcceptorView {
   acceptedBallotAt(slot: Slot): Ballot | undefined;
   compactedThrough(): Slot;
   chosenAt(slot: Slot): LogEntry | undefined;
+  receivingSnapshot?(): ReceivingView | null;
+}
+
+/** A snapshot transfer an acceptor is receiving (see MultiPaxosReplica.receivingSnapshot). */
+interface ReceivingView {
+  readonly index: Slot;
+  readonly digest: string | undefined;
+  readonly ballot: Ballot;
+  readonly received: number;
 }
 
 function isAcceptorView(x: object): x is AcceptorView {
@@ -48,6 +60,8 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
   private readonly incarnations = new Map<NodeId, object>();
   /** Per incarnation: the slot up to which its learned (committed) values were checked. */
   private readonly learnedThrough = new WeakMap<object, number>();
+  /** Per incarnation: the snapshot transfer it was receiving when last seen receiving one. */
+  private readonly lastReceiving = new WeakMap<object, ReceivingView>();
 
   constructor(options: MonitorOptions) {
     const o = options.protocolOptions as { phase1QuorumSize?: number; phase2QuorumSize?: number };
@@ -91,6 +105,21 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
       this.restarted(replica);
     }
     this.learned(replica);
+    this.receiving(replica);
+  }
+
+  private receiving(replica: Replica<PaxosMessage, unknown> & AcceptorView): void {
+    const inc = replica.receivingSnapshot?.() ?? null;
+    if (inc === null) return;
+    const commit = replica.status().commitIndex;
+    if (inc.index <= commit) {
+      throw new InvariantViolation('a snapshot being received lies beyond the commit point', `${replica.id} holds ${inc.received} bytes of the snapshot at ${inc.index}, its commit point is ${commit}`);
+    }
+    const last = this.lastReceiving.get(replica);
+    if (last !== undefined && last.ballot === inc.ballot && last.index === inc.index && last.digest === inc.digest && inc.received < last.received) {
+      throw new InvariantViolation('a snapshot transfer\'s progress never goes back', `${replica.id} held ${last.received} bytes of ${describeBallot(inc.ballot)}'s snapshot at ${inc.index}, now ${inc.received}`);
+    }
+    this.lastReceiving.set(replica, inc);
   }
 
   /**

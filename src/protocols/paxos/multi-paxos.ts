@@ -30,8 +30,10 @@ import type {
 import { NO_BALLOT, nextBallot, rankOf, type Ballot } from './ballot.js';
 import {
   DEFAULT_PAXOS_LIMITS, ENTRY_OVERHEAD_BYTES, GAP_REPORTS_BEFORE_RESEND, MAX_ENTRIES_PER_PROMISE_PART, MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_CHUNKS_AHEAD, quorumSizes,
+  SILENT_HEARTBEATS_BEFORE_TRANSFER_RESTART,
   type PaxosLimits, type QuorumSizes,
 } from './config.js';
+import { snapshotDigest } from './digest.js';
 import type { PaxosMutant } from './mutants.js';
 import type { Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, PrePrepare, Prepare, PrePromise, PromiseMsg, Slot, SnapshotAck } from './types.js';
 
@@ -75,6 +77,10 @@ interface PendingRead {
 interface SnapshotTransfer {
   readonly meta: SnapshotMeta;
   readonly data: Uint8Array;
+  /** The digest of `data`: every chunk carries it (the acceptor joins chunks of one digest only). */
+  readonly digest: string;
+  /** Heartbeats in a row the acceptor answered nothing at: past SILENT_HEARTBEATS_BEFORE_TRANSFER_RESTART an older snapshot is let go. */
+  silentHeartbeats: number;
   sent: number;
   acked: number;
   finalSent: boolean;
@@ -85,9 +91,15 @@ interface SnapshotTransfer {
   gapReports: number;
 }
 
-/** Acceptor: the snapshot being received, its chunks in order, and chunks held beyond a gap by offset. */
+/**
+ * Acceptor: the snapshot being received (one leader's transfer: its meta and the digest its chunks
+ * carry), its chunks in order, and chunks held beyond a gap by offset.
+ */
 interface IncomingSnapshot {
   readonly meta: SnapshotMeta;
+  readonly digest: string | undefined;
+  /** The highest ballot whose leader sent chunks of it. */
+  ballot: Ballot;
   readonly chunks: Uint8Array[];
   received: number;
   readonly ahead: Map<number, InstallSnapshot>;
@@ -153,6 +165,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private matchAtHeartbeat = new Map<NodeId, number>();
   /** Leader: snapshot transfers under way, by acceptor. */
   private snapshotSends = new Map<NodeId, SnapshotTransfer>();
+  /**
+   * Leader: the digest of `snapshot`, computed once for every transfer of it; known by its index
+   * (a replica's snapshot index only grows), so that no older snapshot's data is kept alive here.
+   */
+  private snapshotDigestOf: { readonly index: Index; readonly digest: string } | null = null;
   private incoming: IncomingSnapshot | null = null;
   /** Leader: acceptors that answered (an Accepted in this ballot) since the last heartbeat. */
   private answeredSinceHeartbeat = new Set<NodeId>();
@@ -389,6 +406,20 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   /** Slots at or below this are covered by the replica's snapshot. */
   compactedThrough(): Slot {
     return this.snapshotIndex;
+  }
+
+  /** The snapshot this replica holds (its data is what it sends a lagging acceptor). */
+  heldSnapshot(): Snapshot | null {
+    return this.snapshot;
+  }
+
+  /**
+   * The snapshot being received from a leader, if any: its index, the digest its chunks carry, the
+   * latest ballot that sent some, and the bytes held in order and beyond a gap.
+   */
+  receivingSnapshot(): { readonly index: Slot; readonly digest: string | undefined; readonly ballot: Ballot; readonly received: number; readonly aheadBytes: number } | null {
+    const inc = this.incoming;
+    return inc === null ? null : { index: inc.meta.index as Slot, digest: inc.digest, ballot: inc.ballot, received: inc.received, aheadBytes: inc.aheadBytes };
   }
 
   /** The value chosen at `slot`, if this replica knows it. */
@@ -663,19 +694,28 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     };
     if (m.meta.index <= this.commitIndex) {
       // Known chosen already (an earlier transfer finished, or the log caught up): nothing to take.
-      this.incoming = null;
+      // A newer snapshot being received stays: this is a late chunk of an older transfer.
+      if (this.mutant === 'late-chunk-clears-incoming' || (this.incoming !== null && this.incoming.meta.index <= this.commitIndex)) this.incoming = null;
       this.learnCommit(m.commit, m.ballot);
       ack(0, true);
       this.msgs.push({ type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, slots: [], match: this.matchIn(m.ballot), readRound: 0 });
       return;
     }
     let inc = this.incoming;
-    if (inc === null || inc.meta.index !== m.meta.index || inc.meta.term !== m.meta.term) {
-      // Another snapshot replaces the one under way from its first byte, or when it is newer: a
-      // late chunk of an older transfer must not throw away this one's progress.
-      if (inc !== null && m.offset !== 0 && m.meta.index < inc.meta.index) return ack(0, false);
-      inc = this.incoming = { meta: m.meta, chunks: [], received: 0, ahead: new Map(), aheadBytes: 0 };
+    const mixed = this.mutant === 'mixed-transfer-bytes';
+    if (inc === null || inc.meta.index !== m.meta.index || inc.meta.term !== m.meta.term || (!mixed && inc.digest !== m.digest)) {
+      // Another transfer replaces the one under way when it is of a newer snapshot, or comes from
+      // a newer leader (from its first byte when its snapshot is older). A late chunk of an older
+      // transfer of the same leader, which has moved on to a newer snapshot, must not throw away
+      // this one's progress: it is ignored, whatever its offset. Another transfer of the same
+      // index (another digest) comes from a leader at least as recent as the one under way (an
+      // older one's chunks were refused above), whose encoding may differ: its bytes are never
+      // joined to these, it starts over.
+      const lateChunk = m.offset !== 0 || (m.ballot === inc?.ballot && this.mutant !== 'late-chunk-clears-incoming');
+      if (inc !== null && m.meta.index < inc.meta.index && lateChunk) return;
+      inc = this.incoming = { meta: m.meta, digest: m.digest, ballot: m.ballot, chunks: [], received: 0, ahead: new Map(), aheadBytes: 0 };
     }
+    if (m.ballot > inc.ballot) inc.ballot = m.ballot;
     if (m.offset < inc.received) return ack(inc.received, false);
     if (m.offset > inc.received) {
       this.holdAhead(inc, m);
@@ -688,7 +728,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     }
     if (!last.done) return ack(inc.received, false, inc.ahead.size > 0);
     this.incoming = null;
-    this.installSnapshot({ meta: inc.meta, data: concatChunks(inc.chunks, inc.received) });
+    const data = concatChunks(inc.chunks, inc.received);
+    // Bytes that are not the snapshot the leader digested (corrupted, or joined from two
+    // transfers) are never installed: the transfer starts over.
+    if (!mixed && inc.digest !== undefined && snapshotDigest(data) !== inc.digest) return ack(0, false);
+    this.installSnapshot({ meta: inc.meta, data });
     this.learnCommit(m.commit, m.ballot);
     ack(inc.received, true);
     this.msgs.push({ type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, slots: [], match: this.matchIn(m.ballot), readRound: 0 });
@@ -865,6 +909,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     if (c <= this.commitIndex) return;
     assert(c <= this.lastSlot, () => `commit ${c} beyond the last slot ${this.lastSlot}`);
     this.commitIndex = c;
+    // A snapshot being received that the log overtook is of no use any more: its bytes go.
+    if (this.incoming !== null && this.incoming.meta.index <= c && this.mutant !== 'keep-overtaken-transfer') this.incoming = null;
     if (this.role === 'leader' && this.commitIndex >= this.readFloor && this.readsBelowFloor.length > 0) {
       for (const r of this.readsBelowFloor.splice(0)) this.startRead(r.requestId, r.forwardedBy);
     }
@@ -912,7 +958,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       const t = this.snapshotSends.get(peer);
       if (t === undefined || (this.mutant === 'restart-transfer-on-compaction' && t.meta.index !== this.snapshot.meta.index)) {
         this.snapshotSends.set(peer, {
-          meta: this.snapshot.meta, data: this.snapshot.data, sent: 0, acked: 0, finalSent: false, ackedAtHeartbeat: -1, lastHeard: 0, gapAt: -1, gapReports: 0,
+          meta: this.snapshot.meta, data: this.snapshot.data, digest: this.digestOfSnapshot(this.snapshot), silentHeartbeats: 0,
+          sent: 0, acked: 0, finalSent: false, ackedAtHeartbeat: -1, lastHeard: 0, gapAt: -1, gapReports: 0,
         });
         this.sendSnapshotChunks(peer, probe);
       }
@@ -958,8 +1005,14 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     const end = Math.min(offset + this.snapshotChunkBytes(), t.data.byteLength);
     return {
       type: 'install-snapshot', from: this.id, to: peer, ballot: this.ballot, meta: t.meta,
-      offset, chunk: t.data.subarray(offset, end), done: end === t.data.byteLength, commit: this.commitIndex,
+      offset, chunk: t.data.subarray(offset, end), done: end === t.data.byteLength, commit: this.commitIndex, digest: t.digest,
     };
+  }
+
+  /** The digest of `s`'s data, computed once per snapshot (each transfer of it carries it). */
+  private digestOfSnapshot(s: Snapshot): string {
+    if (this.snapshotDigestOf?.index !== s.meta.index) this.snapshotDigestOf = { index: s.meta.index, digest: snapshotDigest(s.data) };
+    return this.snapshotDigestOf.digest;
   }
 
   /** Bytes per snapshot chunk: snapshotChunkBytes, within the message byte budget. */
@@ -983,6 +1036,16 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     // acknowledgement): it goes again from what the acceptor holds, a window when the acceptor
     // answered in between, one chunk (a probe) when it did not (down or cut off).
     for (const [p, t] of this.snapshotSends) {
+      // A transfer to an acceptor that has answered nothing for a while (down, or cut off) holds
+      // its snapshot no longer once a newer one is here: the leader would keep the old data alive,
+      // and a returning acceptor would take the old snapshot and then the new one. It starts
+      // over from the newest (below: the acceptor is stalled, the next probe begins the new one).
+      t.silentHeartbeats = this.answeredSinceHeartbeat.has(p) ? 0 : t.silentHeartbeats + 1;
+      if (t.silentHeartbeats >= SILENT_HEARTBEATS_BEFORE_TRANSFER_RESTART && this.mutant !== 'keep-silent-transfer' &&
+        this.snapshot !== null && this.snapshot.meta.index > t.meta.index) {
+        this.snapshotSends.delete(p);
+        continue;
+      }
       if (t.acked === t.ackedAtHeartbeat) {
         // An acknowledgement taken for the acceptor's position may have been a stale duplicate
         // (it restarted since, and holds less): a stalled transfer goes on from what the acceptor

@@ -12,6 +12,10 @@ export const PAXOS_MUTANTS = [
   { name: 'promise-carries-snapshot', description: 'an acceptor that compacted slots a new proposer does not know are chosen promises anyway and sends its whole snapshot in the Promise: a message with no byte bound, which a transport refuses once the state outgrows its frame' },
   { name: 'restart-transfer-on-compaction', description: 'a snapshot transfer under way starts over with the newest snapshot each time the leader compacts again: with a large state compacted often, a lagging acceptor never installs one' },
   { name: 'rewind-on-stale-ack', description: 'a snapshot transfer goes back to whatever offset an acknowledgement names, also one overtaken by a later acknowledgement: with reordered or duplicated acknowledgements each resent window draws more, and the transfer becomes a message storm' },
+  { name: 'late-chunk-clears-incoming', description: 'a late chunk of a snapshot transfer already overtaken (of a snapshot known chosen, or a first chunk of an older one the leader abandoned) throws away the newer snapshot being received: its progress is lost and the transfer starts over' },
+  { name: 'mixed-transfer-bytes', description: 'an acceptor joins chunks of two leaders\' transfers of the same snapshot index and installs the result unchecked: when their encodings differ it installs a corrupt state' },
+  { name: 'keep-overtaken-transfer', description: 'a partial snapshot transfer the log overtook (the commit point passed its index through Accepts) is kept: up to a window of bytes held for ever' },
+  { name: 'keep-silent-transfer', description: 'a leader keeps a transfer\'s old snapshot for an acceptor that is down however long it is silent: it holds the old data, and the returning acceptor takes the old snapshot and then the new one' },
   { name: 'unbounded-promises', description: 'a Promise carries every accepted slot in one message: after a backlog of large values it outgrows the transport\'s frame, is refused on every try, and no new leader is ever elected' },
 ] as const satisfies readonly MutantInfo[];
 

@@ -113,6 +113,13 @@ export interface InstallSnapshot extends Envelope {
   readonly chunk: Uint8Array;
   readonly done: boolean;
   readonly commit: Slot;
+  /**
+   * The digest of the whole snapshot's data (see digest.ts): it names the transfer. Two leaders'
+   * snapshots at the same index may be encoded differently, so an acceptor joins only chunks of
+   * one digest and installs the assembled data only when its digest matches. Absent from builds
+   * before it (such a transfer is taken unchecked).
+   */
+  readonly digest?: string;
 }
 
 /** How much of the snapshot at `index` the acceptor holds in order (`received` bytes); `done` once installed. */

@@ -67,6 +67,7 @@ const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessag
   'install-snapshot': (m, b) => natFields(m, 'commit', 'offset')
     ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean')
     ?? (isBytes(m['chunk']) ? null : 'chunk is not bytes')
+    ?? (m['digest'] === undefined || isName(m['digest'], b.maxAuthenticatorChars) ? null : 'digest is not a bounded string')
     // The snapshot's metadata travels alone here (its data in chunks): check it with empty data.
     ?? snapshotProblem({ meta: m['meta'], data: new Uint8Array(0) }, b),
   'snapshot-ack': (m) => natFields(m, 'index', 'received')

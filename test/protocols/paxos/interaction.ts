@@ -7,6 +7,7 @@
 import type { Index, NodeId } from '../../../src/core/ids.js';
 import { Prng } from '../../../src/core/prng.js';
 import type { LogEntry, Membership, Replica, RestoredState } from '../../../src/core/replica.js';
+import { snapshotDigest } from '../../../src/protocols/paxos/digest.js';
 import {
   DEFAULT_PAXOS_LIMITS, describeBallot, type Ballot, MultiPaxosReplica, PaxosMonitor, type MultiPaxosOptions, type PaxosHardState, type PaxosMessage, type Slot,
 } from '../../../src/protocols/paxos/index.js';
@@ -17,6 +18,7 @@ import type { Directive } from '../interaction/datadriven.js';
 import { UsageError } from '../interaction/environment.js';
 
 const dec = new TextDecoder();
+const enc = new TextEncoder();
 
 const LIMIT_NAMES = Object.keys(DEFAULT_PAXOS_LIMITS);
 const CLUSTER_OPTIONS = ['seed', 'mutant', 'phase1QuorumSize', 'phase2QuorumSize', ...LIMIT_NAMES];
@@ -71,17 +73,40 @@ export function formatMessage(m: PaxosMessage): string {
   }
 }
 
-/** A message a scenario writes by hand (a stale or duplicated one): `inject snapshot-ack from=n3 to=n1 ballot=1025 index=11 received=150`. */
-function parseMessage(d: Directive): PaxosMessage {
+/**
+ * A message a scenario writes by hand (a stale or duplicated one, or one of a leader whose election
+ * the scenario does not show): `inject snapshot-ack from=n3 to=n1 ballot=1025 index=11 received=150`,
+ * or a chunk of another leader's snapshot: `inject install-snapshot from=n2 to=n3 ballot=2050
+ * snapshot-of=n2 encoding=spaced offset=200 bytes=200` (the snapshot node n2 holds, encoded as
+ * `encoding` says: `same`, or `spaced`, the same state written with JSON's indentation, as a member
+ * whose encoding differs would; its digest, unless `digest=` names another).
+ */
+function parseMessage(d: Directive, replicas: ReadonlyMap<string, MultiPaxosReplica>): PaxosMessage {
   const type = arg(d, 0, 'a message type');
   const o = d.options;
-  if (type !== 'snapshot-ack') throw new UsageError(`inject knows snapshot-ack, not '${type}'`);
-  refuseUnknown(o, ['from', 'to', 'ballot', 'index', 'received', 'done'], type);
   const from = o.get('from');
   const to = o.get('to');
   if (from === undefined || to === undefined) throw new UsageError('inject needs from= and to=');
+  const ballot = intValue('ballot', o.get('ballot') ?? '') as Ballot;
+  if (type === 'install-snapshot') {
+    refuseUnknown(o, ['from', 'to', 'ballot', 'snapshot-of', 'encoding', 'offset', 'bytes', 'commit', 'digest'], type);
+    const holder = replicas.get(o.get('snapshot-of') ?? '');
+    const snap = holder?.heldSnapshot() ?? null;
+    if (snap === null) throw new UsageError('inject install-snapshot needs snapshot-of= a node that holds a snapshot');
+    const encoding = o.get('encoding') ?? 'same';
+    if (encoding !== 'same' && encoding !== 'spaced') throw new UsageError(`encoding is same or spaced, not '${encoding}'`);
+    const data = encoding === 'same' ? snap.data : enc.encode(JSON.stringify(JSON.parse(dec.decode(snap.data)), null, 1));
+    const offset = intValue('offset', o.get('offset') ?? '0');
+    const end = Math.min(data.byteLength, offset + intValue('bytes', o.get('bytes') ?? String(data.byteLength)));
+    return {
+      type, from: from as NodeId, to: to as NodeId, ballot, meta: snap.meta, offset, chunk: data.subarray(offset, end),
+      done: end === data.byteLength, commit: intValue('commit', o.get('commit') ?? '0') as Slot, digest: o.get('digest') ?? snapshotDigest(data),
+    };
+  }
+  if (type !== 'snapshot-ack') throw new UsageError(`inject knows snapshot-ack and install-snapshot, not '${type}'`);
+  refuseUnknown(o, ['from', 'to', 'ballot', 'index', 'received', 'done'], type);
   return {
-    type, from: from as NodeId, to: to as NodeId, ballot: intValue('ballot', o.get('ballot') ?? '') as Ballot,
+    type, from: from as NodeId, to: to as NodeId, ballot,
     index: intValue('index', o.get('index') ?? '') as Slot, received: intValue('received', o.get('received') ?? ''), done: o.get('done') === 'true',
   };
 }
@@ -89,7 +114,9 @@ function parseMessage(d: Directive): PaxosMessage {
 export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> {
   /** The scenario's state machine persists itself through what it applied (as the simulator's does). */
   readonly stateMachineSurvivesRestart = true;
-  parseMessage = parseMessage;
+  /** The replicas created last, by id (an injected chunk carries a node's snapshot). */
+  private readonly replicas = new Map<string, MultiPaxosReplica>();
+  parseMessage = (d: Directive): PaxosMessage => parseMessage(d, this.replicas);
   private random = new Prng(1);
   private membership: Membership = { voters: [], outgoingVoters: [], learners: [] };
   private options: Partial<MultiPaxosOptions> = {};
@@ -112,7 +139,7 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
   }
 
   create(id: NodeId, restored: RestoredState<PaxosHardState> | null, o: { applied: number; mutant: string | undefined }): Replica<PaxosMessage, PaxosHardState> {
-    return new MultiPaxosReplica({
+    const r = new MultiPaxosReplica({
       ...this.options,
       ...(o.mutant === undefined ? {} : { mutant: o.mutant }),
       id,
@@ -121,6 +148,8 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
       ...(restored === null ? {} : { restored }),
       applied: o.applied as Index,
     });
+    this.replicas.set(id, r);
+    return r;
   }
 
   messageType(m: PaxosMessage): string {
@@ -157,7 +186,9 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
     const x = paxos(r);
     const s = x.status();
     const snapshot = x.compactedThrough() > 0 ? ` snapshot=${x.compactedThrough()}` : '';
-    return `${s.role} promised=${describeBallot(s.promised)} leader=${s.leader ?? 'none'} commit=${s.commitIndex} applied=${s.appliedIndex} last=${s.lastSlot}${snapshot} quorums=${s.quorums.phase1}/${s.quorums.phase2}`;
+    const inc = x.receivingSnapshot();
+    const receiving = inc === null ? '' : ` receiving=${inc.index}:${inc.received}${inc.aheadBytes > 0 ? `+${inc.aheadBytes}` : ''}`;
+    return `${s.role} promised=${describeBallot(s.promised)} leader=${s.leader ?? 'none'} commit=${s.commitIndex} applied=${s.appliedIndex} last=${s.lastSlot}${snapshot}${receiving} quorums=${s.quorums.phase1}/${s.quorums.phase2}`;
   }
 
   leaderTerm(r: Replica<PaxosMessage, PaxosHardState>): number | null {
