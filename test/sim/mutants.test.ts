@@ -85,14 +85,14 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'snapshot-sees-later-writes': { seed: 9, options: { stateMachine: 'etcd' } },
     'accept-before-persist': { seed: 1 },
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
-    'count-listed-acks-only': { seed: 46, options: { nodes: 3 } },
-    'unbounded-accept-batches': { seed: 57 },
+    'count-listed-acks-only': { seed: 4, options: { nodes: 3 } },
+    'unbounded-accept-batches': { seed: 3 },
     'unbounded-promises': { seed: 48 },
     'ack-before-fsync': { seed: 1 },
     'skip-dir-fsync': { seed: 1 },
-    'ignore-checksum': { seed: 10 },
-    'retry-failed-fsync': { seed: 74 },
-    'unsealed-writes': { seed: 11 },
+    'ignore-checksum': { seed: 1 },
+    'retry-failed-fsync': { seed: 76 },
+    'unsealed-writes': { seed: 1 },
     'trust-command-bytes': { seed: 1 },
   },
   pbft: {
@@ -130,6 +130,8 @@ const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
     'promise-carries-snapshot': 'needs a candidate behind an acceptor whose state outgrew a frame, with that acceptor in its phase-1 quorum: caught at seed 60 (a Promise over 512 KiB) until candidates stood down only once no quorum was left, which changed the runs; none since in 1..600 (N = 5) or 1..300 (N = 3), but for seed 422, which the shipped code fails too (caught by behind-candidate.promise-carries-snapshot.txt)',
     'restart-transfer-on-compaction': 'needs a leader that compacts again before a lagging acceptor has taken its snapshot, every time: with chunks of at least 1 KiB a transfer of a few hundred KiB ends first in these runs; not seen in 1..300 (caught by snapshot-transfer-kept.restart-transfer-on-compaction.txt)',
     'apply-before-snapshot-persist': 'needs a power loss between applying a snapshot and making it durable, on the member that then serves; first caught at seed 470 before the simulator got message budgets and large-write runs, none in 1..600 after',
+    'heartbeat-resends-window': 'resending slots an acceptor already holds costs messages and bytes, each Accept within the message budget, and nothing else: no check bounds slot resends (the simulator bounds snapshot amplification only); not seen in 1..600 (caught by heartbeat-missing-only.heartbeat-resends-window.txt)',
+    'no-stickiness': 'a healthy leader deposed by a member that rejoins with a raised ballot costs one election (clients retry what was in flight) and breaks nothing a check sees; it needs checkQuorum on and prePrepare off (one run in eight) and such a rejoin; not seen in 1..600 (caught by rejoin-keeps-leader.no-stickiness.txt)',
     'rewind-on-stale-ack': 'the storm needs stale acknowledgements in numbers: caught at seed 64 while acceptors dropped every chunk beyond a gap (each reordered chunk drew an acknowledgement behind the window); since they hold those chunks, a resent chunk is answered with what is held, not less, and none of 1..450 (N = 5) or 1..250 (N = 3) storms (caught by snapshot-stale-ack.rewind-on-stale-ack.txt)',
   },
   pbft: {

@@ -13,6 +13,8 @@ export const PAXOS_MUTANTS = [
   { name: 'restart-transfer-on-compaction', description: 'a snapshot transfer under way starts over with the newest snapshot each time the leader compacts again: with a large state compacted often, a lagging acceptor never installs one' },
   { name: 'rewind-on-stale-ack', description: 'a snapshot transfer goes back to whatever offset an acknowledgement names, also one overtaken by a later acknowledgement: with reordered or duplicated acknowledgements each resent window draws more, and the transfer becomes a message storm' },
   { name: 'unbounded-promises', description: 'a Promise carries every accepted slot in one message: after a backlog of large values it outgrows the transport\'s frame, is refused on every try, and no new leader is ever elected' },
+  { name: 'no-stickiness', description: 'an acceptor promises any higher ballot even while it hears from a live leader, and a leader refused in phase 2 by a higher promise steps down: a node that rejoins with a ballot raised while it was cut off deposes a healthy leader' },
+  { name: 'heartbeat-resends-window', description: 'a heartbeat resends a stalled acceptor every slot from its contiguous match on (up to maxCatchUpSlotsPerHeartbeat), also those it acknowledged past a lost Accept: one lost Accept costs the whole window again' },
 ] as const satisfies readonly MutantInfo[];
 
 export type PaxosMutant = (typeof PAXOS_MUTANTS)[number]['name'];
