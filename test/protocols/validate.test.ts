@@ -70,6 +70,7 @@ const MALFORMED: Record<string, [string, string, Change][]> = {
     ['promise', 'snapshot of the wrong shape', set('snapshot', { meta: 1, data: bytes() })],
     ['promise', 'an accepted entry with a string ballot', set('accepted', [{ ...entry(1), acceptedBallot: '3' }])],
     ['nack', 'negative promised', set('promised', -1)],
+    ['nack', 'a lease naming no node', set('leader', 7)],
     ['accept', 'more entries than any sender sends', set('entries', many(5000, entry(1)))],
     ['accept', 'readRound NaN', set('readRound', Number.NaN)],
     ['accepted', 'slot 0', set('slots', [0])],

@@ -20,7 +20,11 @@ export interface PaxosLimits {
   readonly maxBytesPerMessage: number;
   /** Pipelining: slots proposed but not yet chosen; more proposals get TooManyRequests. */
   readonly maxInflightSlots: number;
-  /** Slots re-sent per heartbeat to a stalled acceptor that answered since the last one (a silent one gets one slot: a probe). */
+  /**
+   * Slots re-sent per heartbeat to a stalled acceptor that answered since the last one (a silent
+   * one gets one slot: a probe): only the slots it has not acknowledged, in Accepts within
+   * maxBytesPerMessage and maxEntriesPerMessage each.
+   */
   readonly maxCatchUpSlotsPerHeartbeat: number;
   /** Chosen entries handed to the driver per Ready. */
   readonly maxApplyPerReady: number;
@@ -45,6 +49,16 @@ export interface PaxosLimits {
    * the ballot.
    */
   readonly prePrepare: boolean;
+  /**
+   * Leader stickiness (the acceptor side of the lease prePrepare asks about): an acceptor that
+   * heard from a live leader within an election timeout refuses a Prepare from any other node,
+   * however high its ballot (a Nack naming that leader), and a leader refused in phase 2 by an
+   * acceptor that promised a higher ballot runs phase 1 again above it rather than stepping down.
+   * A node that rejoins with a ballot raised while it was cut off (prePrepare off, or a restart)
+   * then cannot depose a healthy leader. As prePrepare's refusal it needs checkQuorum: without
+   * it there is no lease and this only keeps the leader's re-run of phase 1.
+   */
+  readonly stickyLeader: boolean;
   /**
    * Largest command propose() accepts, in bytes: without one a single proposal could outgrow
    * every Accept and transport frame. The member's limit (ReplicaOptions.maxCommandBytes) when
@@ -77,6 +91,12 @@ export const GAP_REPORTS_BEFORE_RESEND = 2;
  * the newest (a returning acceptor then takes one snapshot, not the old one and then the new).
  */
 export const SILENT_HEARTBEATS_BEFORE_TRANSFER_RESTART = 10;
+/**
+ * Slots above its contiguous match a leader remembers an acceptor acknowledged (out of order, past
+ * a lost Accept), per acceptor: a heartbeat then resends only the slots before and between them.
+ * Beyond this many the rest are forgotten (they are resent, which is harmless).
+ */
+export const MAX_ACKED_AHEAD_SLOTS = 4096;
 /** Slots per Promise part, whatever their size (a peer refuses a Promise of more than MAX_ENTRIES_PER_PROMISE). */
 export const MAX_ENTRIES_PER_PROMISE_PART = 4096;
 
@@ -93,6 +113,7 @@ export const DEFAULT_PAXOS_LIMITS: PaxosLimits = {
   maxInflightSnapshotBytes: 256 * 1024,
   checkQuorum: true,
   prePrepare: true,
+  stickyLeader: true,
   // etcd's default --max-request-bytes (1.5 MiB) and room for the command's own encoding, as
   // the driver's default maxCommandBytes.
   maxProposalBytes: 1_572_864 + 4096,

@@ -8,6 +8,9 @@
  * - On winning phase 1 the leader learns every slot any acceptor of its quorum accepted,
  *   re-proposes the value of the highest ballot per slot and fills holes with no-ops, then adds
  *   a no-op of its own: reads wait until that is chosen.
+ * - Leader stickiness (stickyLeader, with checkQuorum): an acceptor that heard from its leader
+ *   within an election timeout refuses any other node's Prepare (a Nack naming the leader), and
+ *   a leader refused in phase 2 by a higher promise runs phase 1 again above it, staying leader.
  * - Leaders are detected by heartbeats (empty Accepts) and timeouts in ticks; the commit point
  *   piggybacks on every Accept. A lagging acceptor is sent the slots it misses, or a snapshot
  *   when they were compacted.
@@ -29,7 +32,7 @@ import type {
 } from '../../core/replica.js';
 import { NO_BALLOT, nextBallot, rankOf, type Ballot } from './ballot.js';
 import {
-  DEFAULT_PAXOS_LIMITS, ENTRY_OVERHEAD_BYTES, GAP_REPORTS_BEFORE_RESEND, MAX_ENTRIES_PER_PROMISE_PART, MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_CHUNKS_AHEAD, quorumSizes,
+  DEFAULT_PAXOS_LIMITS, ENTRY_OVERHEAD_BYTES, GAP_REPORTS_BEFORE_RESEND, MAX_ACKED_AHEAD_SLOTS, MAX_ENTRIES_PER_PROMISE_PART, MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_CHUNKS_AHEAD, quorumSizes,
   SILENT_HEARTBEATS_BEFORE_TRANSFER_RESTART,
   type PaxosLimits, type QuorumSizes,
 } from './config.js';
@@ -155,6 +158,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private preGrants = new Set<NodeId>();
   /** Candidate: acceptors that refused its Prepare because they compacted slots it lacks. */
   private behindRefusals = new Set<NodeId>();
+  /** Candidate: acceptors that refused its Prepare because they hold a live leader's lease. */
+  private leaseRefusals = new Set<NodeId>();
+  /** Candidate: a leader refused in phase 2 by a higher promise runs phase 1 again; it keeps its lease meanwhile. */
+  private rerunningPhase1 = false;
   /** Parts of promises not yet complete, by acceptor and first slot (see PromiseMsg). */
   private promisePartsFrom = new Map<NodeId, Map<Slot, PromiseMsg>>();
   private fromSlot: Slot = 0 as Slot;
@@ -163,6 +170,17 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private next = new Map<NodeId, number>();
   private match = new Map<NodeId, number>();
   private matchAtHeartbeat = new Map<NodeId, number>();
+  /**
+   * Leader: slots above an acceptor's match it acknowledged (past a lost Accept), at most
+   * MAX_ACKED_AHEAD_SLOTS each: a heartbeat resends only the slots it has not.
+   */
+  private ackedAhead = new Map<NodeId, Set<number>>();
+  /**
+   * Leader: acceptors in probe state (as Raft's progress): stalled and silent for a heartbeat, they
+   * get one slot per heartbeat and nothing in between; their next answer puts them back to
+   * replicating (every new slot as it comes) and brings what they miss.
+   */
+  private probing = new Set<NodeId>();
   /** Leader: snapshot transfers under way, by acceptor. */
   private snapshotSends = new Map<NodeId, SnapshotTransfer>();
   /**
@@ -454,10 +472,25 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * reaches would refuse every other node forever.
    */
   private onPrePrepare(m: PrePrepare): void {
-    const leaderAlive = this.limits.checkQuorum &&
-      (this.role === 'leader' || (this.leaderId !== null && this.electionElapsed < this.limits.electionTimeoutTicks));
-    const granted = m.ballot > this.promised && !leaderAlive;
+    const granted = m.ballot > this.promised && !this.leaseHeld();
     this.msgs.push({ type: 'pre-promise', from: this.id, to: m.from, ballot: m.ballot, granted, promised: this.promised });
+  }
+
+  /**
+   * Whether this node holds a leader's lease: it leads (or, refused in phase 2, runs phase 1 again
+   * as the leader it was), or it heard from its leader within an election timeout. Only with
+   * checkQuorum (see onPrePrepare).
+   */
+  private leaseHeld(): boolean {
+    if (!this.limits.checkQuorum) return false;
+    if (this.role === 'leader') return true;
+    if (this.role === 'candidate' && this.rerunningPhase1) return this.electionElapsed < this.limits.electionTimeoutTicks;
+    return this.leaderId !== null && this.electionElapsed < this.limits.electionTimeoutTicks;
+  }
+
+  /** Leader stickiness is on (stickyLeader, unless the no-stickiness mutant). */
+  private sticky(): boolean {
+    return this.limits.stickyLeader && this.mutant !== 'no-stickiness';
   }
 
   private onPrePromise(m: PrePromise): void {
@@ -477,6 +510,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.promises = new Map();
     this.promisePartsFrom = new Map();
     this.behindRefusals = new Set();
+    this.leaseRefusals = new Set();
+    this.rerunningPhase1 = false;
     this.fromSlot = (this.commitIndex + 1) as Slot;
     this.dropLeaderState();
     this.resetElectionTimer();
@@ -486,6 +521,16 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private onPrepare(m: Prepare): void {
     if (m.ballot < this.promised) {
       this.nack(m);
+      return;
+    }
+    if (m.ballot > this.promised && m.from !== this.leaderId && this.sticky() && this.leaseHeld()) {
+      // Leader stickiness: a live leader holds our lease; its ballot stays ours. Refusing a promise
+      // never costs safety, only liveness, and the lease runs out an election timeout after the
+      // leader was last heard (a leader without a phase-2 quorum steps down as soon: checkQuorum).
+      // Nothing changes here: not the promise, not the election timer.
+      this.msgs.push({
+        type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised, compactedThrough: 0 as Slot, leader: this.leaderId ?? this.id,
+      });
       return;
     }
     const compactedBeyond = this.snapshotIndex >= m.fromSlot;
@@ -499,9 +544,13 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       return;
     }
     if (m.ballot > this.promised) {
+      // Our leader running phase 1 again while we hold its lease (refused in phase 2 by a higher
+      // promise) keeps it. (A leader that stepped down campaigns an election timeout later at
+      // least: by then its lease ran out here, and it gets none from campaigning.)
+      const rerun = m.from === this.leaderId && this.sticky() && this.leaseHeld();
       this.promised = m.ballot;
       if (this.role !== 'follower') this.becomeFollower(null);
-      this.leaderId = null;
+      if (!rerun) this.leaderId = null;
     }
     this.electionElapsed = 0; // give the proposer time to finish phase 1
     const parts = this.promiseParts(m.fromSlot);
@@ -562,7 +611,25 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private onNack(m: Nack): void {
     if (m.promised > this.highestSeen) this.highestSeen = m.promised;
     if ((this.role === 'candidate' || this.role === 'leader') && m.ballot === this.ballot && m.promised > this.ballot) {
+      // A leader holding its lease runs phase 1 again above the acceptor's promise (a node that
+      // raised its ballot while cut off, or a candidate refused by the others): it stays leader,
+      // in a higher ballot, and its followers promise it (it is their leader). Without the lease
+      // (checkQuorum off) two leaders doing so would duel for ever: it steps down instead.
+      if (this.role === 'leader' && this.sticky() && this.leaseHeld()) {
+        this.campaign();
+        this.rerunningPhase1 = true;
+        return;
+      }
       this.becomeFollower(null);
+      return;
+    }
+    if (m.leader !== undefined) {
+      // Refused for a live leader's lease: back off (no higher ballot would help) once the
+      // acceptors left cannot make a phase-1 quorum. The lease runs out an election timeout after
+      // that leader was last heard: a campaign after a random timeout then meets none.
+      if (this.role !== 'candidate' || m.ballot !== this.ballot) return;
+      this.leaseRefusals.add(m.from);
+      if (this.voters.length - this.refusals() < this.quorums.phase1) this.becomeFollower(null);
       return;
     }
     // Refused for being behind an acceptor's snapshot: stand down (a replica that knows more
@@ -571,7 +638,14 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     // others), while this candidate's quorum, of acceptors that compacted nothing it lacks, is safe.
     if (this.role !== 'candidate' || m.ballot !== this.ballot || m.compactedThrough < this.fromSlot) return;
     this.behindRefusals.add(m.from);
-    if (this.voters.length - this.behindRefusals.size < this.quorums.phase1) this.becomeFollower(null);
+    if (this.voters.length - this.refusals() < this.quorums.phase1) this.becomeFollower(null);
+  }
+
+  /** Acceptors that refused this candidate's Prepare, for being behind their snapshot or for a lease. */
+  private refusals(): number {
+    let n = this.behindRefusals.size;
+    for (const p of this.leaseRefusals) if (!this.behindRefusals.has(p)) n++;
+    return n;
   }
 
   private nack(m: Prepare | Accept | InstallSnapshot): void {
@@ -621,11 +695,18 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   private becomeLeader(): void {
     assert(this.role === 'candidate' && this.promised === this.ballot, () => `only a candidate whose ballot is its promise becomes leader (${this.role})`);
+    // The acceptors that promised were heard in this election: they count for the first quorum
+    // check. Without them, on disks slower than an election timeout every new leader stepped down
+    // at its first check, before any Accepted could come back (seed 491: a leader elected, and
+    // deposed by itself, a dozen times in 6 s).
+    const promised = [...this.promises.keys()].filter((id) => id !== this.id);
     this.role = 'leader';
     this.leaderId = this.id;
     this.promises = new Map();
     this.promisePartsFrom = new Map();
     this.dropLeaderState();
+    if (this.mutant !== 'forget-promisers') for (const id of promised) this.heardFrom.add(id);
+    this.rerunningPhase1 = false;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
   }
@@ -633,6 +714,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private becomeFollower(leader: NodeId | null): void {
     this.role = 'follower';
     this.ballot = NO_BALLOT;
+    this.rerunningPhase1 = false;
     this.leaderId = leader;
     this.promises = new Map();
     this.promisePartsFrom = new Map();
@@ -645,6 +727,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.next = new Map();
     this.match = new Map();
     this.matchAtHeartbeat = new Map();
+    this.ackedAhead = new Map();
+    this.probing = new Set();
     this.snapshotSends = new Map();
     this.answeredSinceHeartbeat = new Set();
     this.heardFrom = new Set();
@@ -883,10 +967,33 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     // each: when the Accepted that listed a slot was lost, the next heartbeat's answer still
     // counts, or a leader that believes the acceptor up to date would never send it the slot again.
     if (this.mutant !== 'count-listed-acks-only') for (let s = this.commitIndex + 1; s <= m.match; s++) this.addAck(s, m.from);
+    this.noteAckedAhead(m);
     this.match.set(m.from, m.match);
     if ((this.next.get(m.from) ?? 0) <= m.match) this.next.set(m.from, m.match + 1);
     if (m.readRound > 0) this.ackReads(m.from, m.readRound);
+    if (this.probing.delete(m.from) && m.match < this.lastSlot) {
+      // A probe answered: the acceptor is there. What it misses of what it was sent goes now (the
+      // slots never sent follow from `next`, as to any replicating acceptor).
+      this.resendMissing(m.from, this.limits.maxCatchUpSlotsPerHeartbeat);
+    }
     if (m.match < this.lastSlot && (this.next.get(m.from) ?? 0) <= this.lastSlot) this.appendsDirty = true;
+  }
+
+  /**
+   * Remember the slots above its match an acceptor acknowledged (it accepts out of order: past a
+   * lost Accept it holds later slots); forget those its match now covers. A match that went back
+   * (it restarted, and lost what it had not made durable... or was damaged) forgets them all.
+   */
+  private noteAckedAhead(m: Accepted): void {
+    let acked = this.ackedAhead.get(m.from);
+    if (acked !== undefined && m.match < (this.match.get(m.from) ?? 0)) acked.clear();
+    for (const s of m.slots) {
+      if (s <= m.match) continue;
+      if (acked === undefined) this.ackedAhead.set(m.from, acked = new Set());
+      if (acked.size >= MAX_ACKED_AHEAD_SLOTS) break; // the rest are resent: harmless
+      acked.add(s);
+    }
+    if (acked !== undefined && acked.size > 0) for (const s of acked) if (s <= m.match) acked.delete(s);
   }
 
   private addAck(slot: number, from: NodeId): void {
@@ -936,6 +1043,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.appendsDirty = false;
     if (this.role !== 'leader') return;
     for (const p of this.peers) {
+      if (this.probing.has(p)) continue; // one slot per heartbeat until it answers
       let budget = this.limits.maxInflightSlots;
       while ((this.next.get(p) ?? this.lastSlot + 1) <= this.lastSlot && budget > 0) budget -= this.sendSlots(p, budget);
     }
@@ -1063,9 +1171,28 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.matchAtHeartbeat.set(p, match);
       const answered = this.answeredSinceHeartbeat.has(p);
       if (stalled) {
-        this.next.set(p, match + 1);
         const before = this.early.length;
         let budget = answered ? this.limits.maxCatchUpSlotsPerHeartbeat : 1;
+        const viaSnapshot = match < this.snapshotIndex && this.snapshot !== null;
+        if (viaSnapshot || this.snapshotSends.has(p)) {
+          // One taking a snapshot answers its chunks, which drive the transfer: the slots after it
+          // keep coming meanwhile, as they did before it fell behind the compaction point.
+          this.probing.delete(p);
+        } else if (!answered && !this.probing.has(p)) {
+          // Silent: down, cut off, or restarted (and then what it acknowledged may be gone).
+          this.probing.add(p);
+          this.ackedAhead.delete(p);
+        }
+        if (this.mutant === 'heartbeat-resends-window' || viaSnapshot) {
+          // From its match on, every slot (its compacted ones go as a snapshot).
+          this.next.set(p, match + 1);
+        } else {
+          const resent = this.resendMissing(p, budget);
+          // It answers, but nothing it was sent is missing: it lost what it acknowledged (a
+          // damaged disk). Forget that: the next stalled heartbeat resends every slot after its match.
+          if (resent === 0 && answered) this.ackedAhead.delete(p);
+          budget -= resent;
+        }
         while ((this.next.get(p) ?? 0) <= this.lastSlot && budget > 0) budget -= this.sendSlots(p, budget, !answered);
         // The last of them carries the read round, as a plain heartbeat would.
         const last = this.early[this.early.length - 1];
@@ -1077,6 +1204,35 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.early.push(this.accept(p, [], this.readRound));
     }
     this.answeredSinceHeartbeat.clear();
+  }
+
+  /**
+   * Resend `peer` the slots it was sent (below its `next`) after its match that it has not
+   * acknowledged, at most `budget`, in Accepts within maxEntriesPerMessage and maxBytesPerMessage
+   * each; returns the slots sent. Slots it was never sent are not this one's (see flushAccepts).
+   */
+  private resendMissing(peer: NodeId, budget: number): number {
+    const acked = this.ackedAhead.get(peer);
+    const end = Math.min(this.lastSlot, (this.next.get(peer) ?? this.lastSlot + 1) - 1);
+    let entries: LogEntry[] = [];
+    let bytes = 0;
+    let sent = 0;
+    for (let s = Math.max(this.match.get(peer) ?? 0, this.snapshotIndex) + 1; s <= end && sent < budget; s++) {
+      if (acked?.has(s) === true) continue;
+      const e = this.log.get(s);
+      if (e === undefined) continue; // not held here (applied before a restart): it gets it from a snapshot later
+      const size = e.data.byteLength + ENTRY_OVERHEAD_BYTES;
+      if (entries.length > 0 && (bytes + size > this.limits.maxBytesPerMessage || entries.length >= this.limits.maxEntriesPerMessage)) {
+        this.early.push(this.accept(peer, entries, 0));
+        entries = [];
+        bytes = 0;
+      }
+      entries.push(e);
+      bytes += size;
+      sent++;
+    }
+    if (entries.length > 0) this.early.push(this.accept(peer, entries, 0));
+    return sent;
   }
 
   // ---- reads ------------------------------------------------------------------------------------

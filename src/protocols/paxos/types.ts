@@ -2,7 +2,7 @@
  * Multi-Paxos messages and durable state, in the papers' vocabulary: phase 1 is Prepare /
  * Promise (1a/1b), phase 2 is Accept / Accepted (2a/2b). A slot is a position in the log.
  */
-import type { Index } from '../../core/ids.js';
+import type { Index, NodeId } from '../../core/ids.js';
 import type { Envelope, LogEntry, Snapshot, SnapshotMeta } from '../../core/replica.js';
 import type { Ballot } from './ballot.js';
 
@@ -77,6 +77,12 @@ export interface Nack extends Envelope {
   readonly ballot: Ballot;
   readonly promised: Ballot;
   readonly compactedThrough: Slot;
+  /**
+   * Leader stickiness: the acceptor refuses a Prepare, whatever its ballot, because it heard from
+   * this live leader within an election timeout (its lease; the leader itself names itself).
+   * The candidate backs off rather than raising its ballot. Absent otherwise.
+   */
+  readonly leader?: NodeId;
 }
 
 /** 2a, batched: accept these slots' values in `ballot`. Also the heartbeat and the commit notification. */

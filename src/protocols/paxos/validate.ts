@@ -55,7 +55,8 @@ const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessag
     ?? (typeof m['more'] === 'boolean' ? null : 'more is not a boolean')
     ?? entriesProblem(m['accepted'], b.maxEntriesPerPromise, 'accepted')
     ?? (m['snapshot'] === null ? null : snapshotProblem(m['snapshot'], b)),
-  nack: (m) => natFields(m, 'promised', 'compactedThrough'),
+  nack: (m, b) => natFields(m, 'promised', 'compactedThrough')
+    ?? (m['leader'] === undefined || isName(m['leader'], b.maxNodeIdChars) ? null : 'leader is not a node id'),
   accept: (m, b) => natFields(m, 'commit', 'readRound') ?? entriesProblem(m['entries'], b.maxEntriesPerAccept, 'entries'),
   accepted: (m, b) => {
     const why = natFields(m, 'match', 'readRound');

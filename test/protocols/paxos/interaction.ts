@@ -57,7 +57,7 @@ export function formatMessage(m: PaxosMessage): string {
     case 'promise':
       return `${head} slots=${m.fromSlot}..${m.throughSlot}${m.more ? ' more' : ''} chosen-through=${m.chosenThrough} accepted=[${m.accepted.map(formatAccepted).join(', ')}]${m.snapshot === null ? '' : ` snapshot=${m.snapshot.meta.index}`}`;
     case 'nack':
-      return `${head} promised=${describeBallot(m.promised)}${m.compactedThrough > 0 ? ` compacted-through=${m.compactedThrough}` : ''}`;
+      return `${head} promised=${describeBallot(m.promised)}${m.compactedThrough > 0 ? ` compacted-through=${m.compactedThrough}` : ''}${m.leader === undefined ? '' : ` lease-of=${m.leader}`}`;
     case 'accept':
       return `${head} commit=${m.commit} entries=[${m.entries.map(formatEntry).join(', ')}]${m.readRound > 0 ? ` read=${m.readRound}` : ''}`;
     case 'accepted':
