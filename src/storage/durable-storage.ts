@@ -19,7 +19,7 @@
  * silent skip: it may hold something that was acknowledged. After a failed write or fsync every
  * later save fails.
  */
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { packTransient, unpack } from '../core/codec.js';
 import { assert } from '../core/assert.js';
 import { QuorateError, TooManyRequests } from '../core/errors.js';
@@ -569,7 +569,7 @@ export class DurableStorage<H> {
   /** Temp file, chunk records, datasync, rename into place, directory fsync. */
   private *snapshotFileSteps(snapshot: Snapshot): Generator<Step> {
     const name = snapshotFileName(snapshot.meta);
-    const tmp = join(this.snapDir, name + SNAPSHOT_TEMP_SUFFIX);
+    const tmp = inDir(this.snapDir, name + SNAPSHOT_TEMP_SUFFIX);
     yield syncStep(() => {
       assert(this.snapshotFd === null, 'one snapshot file written at a time');
       this.snapshotFd = this.fs.openTruncate(tmp);
@@ -582,7 +582,7 @@ export class DurableStorage<H> {
       const fd = this.snapshotFd!;
       this.snapshotFd = null;
       this.fs.close(fd);
-      this.fs.rename(tmp, join(this.snapDir, name));
+      this.fs.rename(tmp, inDir(this.snapDir, name));
     });
     yield this.dirSyncStep(this.snapDir);
   }
@@ -628,7 +628,7 @@ export class DurableStorage<H> {
       const current = this.snapshotMeta === null ? null : snapshotFileName(this.snapshotMeta);
       const old = snaps.slice(this.o.keepSnapshots);
       assert(current === null || !old.some((s) => s.name === current), () => `pruning would delete ${current}, the snapshot the WAL names`);
-      for (const s of old) this.fs.unlink(join(this.snapDir, s.name));
+      for (const s of old) this.fs.unlink(inDir(this.snapDir, s.name));
       removed = old.length;
     });
     if (removed > 0) yield this.dirSyncStep(this.snapDir);
@@ -894,8 +894,17 @@ export class DurableStorage<H> {
   }
 
   private segmentPath(seg: number): string {
-    return join(this.walDir, `${String(seg).padStart(16, '0')}.wal`);
+    return inDir(this.walDir, `${String(seg).padStart(16, '0')}.wal`);
   }
+}
+
+/**
+ * The path of file `name` in directory `dir`, a path join() made (so normal, never ending in a
+ * separator): what join(dir, name) gives for a plain file name, without normalising it again (a
+ * segment's or snapshot's path is made on every rotation, compaction and prune).
+ */
+function inDir(dir: string, name: string): string {
+  return `${dir}${sep}${name}`;
 }
 
 /** The largest write buffer kept from one job to the next (a larger write gets a buffer of its own). */
