@@ -17,34 +17,40 @@ export function wireBytesUpTo(value: unknown, limit: number): number {
   return sizeUpTo(value, 0, limit);
 }
 
-/** `total` plus the size of `v`, stopping once past `limit`. */
+/** `total` plus the size of `v`, stopping once past `limit`. One typeof per value: numbers, the commonest, go first. */
 function sizeUpTo(v: unknown, total: number, limit: number): number {
   if (total > limit) return total;
-  if (v instanceof Uint8Array) return total + HEADER_BYTES + v.byteLength;
-  if (typeof v === 'string') return total + HEADER_BYTES + 3 * v.length; // UTF-8: at most 3 bytes per UTF-16 unit
-  if (typeof v === 'number' || typeof v === 'bigint') return total + NUMBER_BYTES;
-  if (Array.isArray(v)) {
-    total += HEADER_BYTES;
-    for (let i = 0; i < v.length && total <= limit; i++) total = sizeUpTo(v[i], total, limit);
-    return total;
+  switch (typeof v) {
+    case 'number':
+    case 'bigint':
+      return total + NUMBER_BYTES;
+    case 'string':
+      return total + HEADER_BYTES + 3 * v.length; // UTF-8: at most 3 bytes per UTF-16 unit
+    case 'object':
+      if (v === null) return total + 1;
+      if (v instanceof Uint8Array) return total + HEADER_BYTES + v.byteLength;
+      if (Array.isArray(v)) {
+        total += HEADER_BYTES;
+        for (let i = 0; i < v.length && total <= limit; i++) total = sizeUpTo(v[i], total, limit);
+        return total;
+      }
+      if (v instanceof Map) {
+        total += HEADER_BYTES;
+        for (const k of v.keys()) {
+          if (total > limit) break;
+          total = sizeUpTo(v.get(k), sizeUpTo(k, total, limit), limit);
+        }
+        return total;
+      }
+      total += HEADER_BYTES;
+      for (const k in v) {
+        const x = (v as Record<string, unknown>)[k];
+        if (x === undefined) continue;
+        total = sizeUpTo(x, total + HEADER_BYTES + 3 * k.length, limit);
+        if (total > limit) break;
+      }
+      return total;
+    default:
+      return total + 1; // boolean, undefined (a hole)
   }
-  if (v instanceof Map) {
-    total += HEADER_BYTES;
-    for (const k of v.keys()) {
-      if (total > limit) break;
-      total = sizeUpTo(v.get(k), sizeUpTo(k, total, limit), limit);
-    }
-    return total;
-  }
-  if (v !== null && typeof v === 'object') {
-    total += HEADER_BYTES;
-    for (const k in v) {
-      const x = (v as Record<string, unknown>)[k];
-      if (x === undefined) continue;
-      total = sizeUpTo(x, total + HEADER_BYTES + 3 * k.length, limit);
-      if (total > limit) break;
-    }
-    return total;
-  }
-  return total + 1; // null, boolean
 }
