@@ -27,7 +27,7 @@ function measure(label: string, options: Partial<SimOptions>, seeds: number, wit
   const cpuS = (cpu.user + cpu.system) / 1e6;
   console.log(
     `${label.padEnd(44)} ${seeds} seeds  ${Math.round(delivered / wallS).toLocaleString('en-US').padStart(9)} deliveries/s  ` +
-      `${Math.round(events / wallS).toLocaleString('en-US').padStart(9)} events/s  ${ops} ops  wall ${wallS.toFixed(1)} s  cpu ${cpuS.toFixed(1)} s`,
+      `${Math.round(events / wallS).toLocaleString('en-US').padStart(9)} events/s  ${ops} ops  wall ${wallS.toFixed(1)} s  cpu ${cpuS.toFixed(2)} s`,
   );
 }
 

@@ -66,27 +66,44 @@ function relevant(ops: readonly Operation[]): Operation[] {
   });
 }
 
-function stateKey(s: State): string {
-  return s === null ? 'n' : typeof s === 'number' ? `i${s}` : `s${s}`;
+/**
+ * Two states are the same memo state when they would print the same (as "n", "i<number>" or
+ * "s<string>" did): the same value, or two NaNs (0 and -0 print alike, and are ===).
+ */
+function sameState(a: State, b: State): boolean {
+  return a === b || (typeof a === 'number' && typeof b === 'number' && a !== a && b !== b);
 }
 
+/**
+ * The (linearized set, state) pairs the search has seen. A state is kept as it is, not as a key
+ * string: building one per search step was most of the cache's garbage.
+ */
 class Cache {
-  private readonly buckets = new Map<number, { bits: Uint32Array; state: string }[]>();
+  private readonly buckets = new Map<number, { bits: Uint32Array; state: State }[]>();
 
   /** Adds (bits, state); false if it was already there. */
-  add(bits: Uint32Array, state: string): boolean {
+  add(bits: Uint32Array, state: State): boolean {
     let h = 0x811c9dc5;
     for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i]!, 0x01000193);
-    for (let i = 0; i < state.length; i++) h = Math.imul(h ^ state.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ stateHash(state), 0x01000193);
     const bucket = this.buckets.get(h);
     if (bucket === undefined) {
       this.buckets.set(h, [{ bits: bits.slice(), state }]);
       return true;
     }
-    for (const b of bucket) if (b.state === state && equalBits(b.bits, bits)) return false;
+    for (const b of bucket) if (sameState(b.state, state) && equalBits(b.bits, bits)) return false;
     bucket.push({ bits: bits.slice(), state });
     return true;
   }
+}
+
+/** A hash of a state, equal for states sameState calls the same (0 and -0; every NaN). */
+function stateHash(s: State): number {
+  if (s === null) return 1;
+  if (typeof s === 'number') return Number.isInteger(s) ? (s | 0) ^ Math.floor(s / 0x1_0000_0000) ^ 2 : 3;
+  let h = 5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
 }
 
 function equalBits(a: Uint32Array, b: Uint32Array): boolean {
@@ -150,7 +167,7 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
       const next = step(state, op);
       if (next !== undefined) {
         bits[entry.op >> 5]! |= 1 << (entry.op & 31);
-        if (cache.add(bits, stateKey(next))) {
+        if (cache.add(bits, next)) {
           stack.push({ call: entry, state });
           state = next;
           lift(entry);

@@ -9,12 +9,28 @@ const INITIAL_CAPACITY_BYTES = 4096;
 /** How much a full content grows by (a segment reaches tens of kilobytes in two or three steps). */
 const GROWTH_FACTOR = 4;
 
+/**
+ * Room for `bytes` bytes, not zeroed: nothing past `size` is ever read before it is written (write
+ * and truncate zero what they expose), and zeroing was most of the model's allocation cost (a
+ * snapshot file or a segment's growth is hundreds of kilobytes, zeroed only to be overwritten).
+ * A plain Uint8Array over the memory, not a Buffer: a Buffer's slice() is a view, not a copy.
+ */
+function uninitialized(bytes: number): Uint8Array {
+  return new Uint8Array(Buffer.allocUnsafeSlow(bytes).buffer, 0, bytes);
+}
+
+/** The room of a content nothing was written to yet (never written itself: reserve replaces it first). */
+const NO_BYTES = new Uint8Array(0);
+
 export class ModelBytes {
+  /** The content in [0, size); what lies after it is garbage until written. */
   private buf: Uint8Array;
   private size = 0;
 
   constructor(initial?: Uint8Array) {
-    this.buf = new Uint8Array(Math.max(INITIAL_CAPACITY_BYTES, initial?.byteLength ?? 0));
+    // No room until the first write: it sizes the first allocation (a snapshot file's first write
+    // is most of it, and a file created only to be renamed or removed never allocates).
+    this.buf = NO_BYTES;
     if (initial !== undefined) this.write(0, initial);
   }
 
@@ -56,7 +72,7 @@ export class ModelBytes {
 
   private reserve(bytes: number): void {
     if (bytes <= this.buf.byteLength) return;
-    const next = new Uint8Array(Math.max(bytes, this.buf.byteLength * GROWTH_FACTOR));
+    const next = uninitialized(Math.max(bytes, INITIAL_CAPACITY_BYTES, this.buf.byteLength * GROWTH_FACTOR));
     next.set(this.buf.subarray(0, this.size));
     this.buf = next;
   }

@@ -198,7 +198,7 @@ export class ModelFileSystem implements FileSystem {
     for (const name of components(path)) {
       const child = dir.current.get(name);
       if (child === undefined) {
-        const made = newDir(posix.join(dir.path, name));
+        const made = newDir(childPath(dir.path, name));
         this.link(dir, name, made);
         this.dirs.push(made);
         dir = made;
@@ -264,7 +264,7 @@ export class ModelFileSystem implements FileSystem {
       this.link(dst.dir, dst.name, node);
       this.unlinkEntry(src.dir, src.name);
     }
-    node.path = posix.join(dst.dir.path, dst.name);
+    node.path = childPath(dst.dir.path, dst.name);
   }
 
   unlink(path: string): void {
@@ -505,7 +505,7 @@ export class ModelFileSystem implements FileSystem {
     let node = dir.current.get(name);
     if (node?.kind === 'dir') throw new FsError('EISDIR', path, 'open');
     if (node === undefined) {
-      node = { kind: 'file', cache: new ModelBytes(), durable: null, durableLength: 0, pending: [], badSectors: new Set(), path: posix.join(dir.path, name) };
+      node = { kind: 'file', cache: new ModelBytes(), durable: null, durableLength: 0, pending: [], badSectors: new Set(), path: childPath(dir.path, name) };
       this.files.push(node);
       this.link(dir, name, node);
     } else if (truncate) {
@@ -779,10 +779,20 @@ function components(path: string): readonly string[] {
   let names = parsedPaths.get(path);
   if (names === undefined) {
     if (parsedPaths.size >= MAX_PARSED_PATHS) parsedPaths.clear();
-    names = posix.resolve('/', path).split('/').filter((c) => c.length > 0);
+    names = path.split('/').filter((c) => c.length > 0);
+    // What resolving against the root does beyond dropping empty names (rare: the storage's paths are normal).
+    if (names.includes('.') || names.includes('..')) names = posix.resolve('/', path).split('/').filter((c) => c.length > 0);
     parsedPaths.set(path, names);
   }
   return names;
+}
+
+/**
+ * The path of entry `name` of the directory at `dirPath`: what posix.join gives for a normal
+ * directory path and a name from components() (never empty, '.', '..' or with a '/'), without it.
+ */
+function childPath(dirPath: string, name: string): string {
+  return dirPath === '/' ? `/${name}` : `${dirPath}/${name}`;
 }
 
 function applyFileOp(bytes: ModelBytes, op: FileOp): void {

@@ -8,30 +8,49 @@
 const HEADER_BYTES = 5;
 const NUMBER_BYTES = 9;
 
-/** The encoded size of `value` if it is at most `limit`; otherwise some number above `limit`. */
+/**
+ * The encoded size of `value` if it is at most `limit`; otherwise some number above `limit`.
+ * Every honest frame goes through here: a recursive walk allocates nothing (an explicit stack was
+ * an array per frame, grown per element, and a pair per map entry).
+ */
 export function wireBytesUpTo(value: unknown, limit: number): number {
-  let total = 0;
-  const stack: unknown[] = [value];
-  while (stack.length > 0 && total <= limit) {
-    const v = stack.pop();
-    if (v instanceof Uint8Array) total += HEADER_BYTES + v.byteLength;
-    else if (typeof v === 'string') total += HEADER_BYTES + 3 * v.length; // UTF-8: at most 3 bytes per UTF-16 unit
-    else if (typeof v === 'number' || typeof v === 'bigint') total += NUMBER_BYTES;
-    else if (Array.isArray(v)) {
-      total += HEADER_BYTES;
-      for (const x of v) stack.push(x);
-    } else if (v instanceof Map) {
-      total += HEADER_BYTES;
-      for (const [k, x] of v) stack.push(k, x);
-    } else if (v !== null && typeof v === 'object') {
+  return sizeUpTo(value, 0, limit);
+}
+
+/** `total` plus the size of `v`, stopping once past `limit`. One typeof per value: numbers, the commonest, go first. */
+function sizeUpTo(v: unknown, total: number, limit: number): number {
+  if (total > limit) return total;
+  switch (typeof v) {
+    case 'number':
+    case 'bigint':
+      return total + NUMBER_BYTES;
+    case 'string':
+      return total + HEADER_BYTES + 3 * v.length; // UTF-8: at most 3 bytes per UTF-16 unit
+    case 'object':
+      if (v === null) return total + 1;
+      if (v instanceof Uint8Array) return total + HEADER_BYTES + v.byteLength;
+      if (Array.isArray(v)) {
+        total += HEADER_BYTES;
+        for (let i = 0; i < v.length && total <= limit; i++) total = sizeUpTo(v[i], total, limit);
+        return total;
+      }
+      if (v instanceof Map) {
+        total += HEADER_BYTES;
+        for (const k of v.keys()) {
+          if (total > limit) break;
+          total = sizeUpTo(v.get(k), sizeUpTo(k, total, limit), limit);
+        }
+        return total;
+      }
       total += HEADER_BYTES;
       for (const k in v) {
         const x = (v as Record<string, unknown>)[k];
         if (x === undefined) continue;
-        total += HEADER_BYTES + 3 * k.length;
-        stack.push(x);
+        total = sizeUpTo(x, total + HEADER_BYTES + 3 * k.length, limit);
+        if (total > limit) break;
       }
-    } else total += 1; // null, boolean
+      return total;
+    default:
+      return total + 1; // boolean, undefined (a hole)
   }
-  return total;
 }

@@ -32,7 +32,8 @@ function makeTable(): Int32Array {
 
 /** The CRC-32 of bytes[from, to), as an unsigned 32-bit number (what zlib's crc32 returns). */
 export function crc32Range(bytes: Uint8Array, from = 0, to = bytes.length): number {
-  if (to - from >= SHORT_RANGE_BYTES) return zlibCrc32(bytes.subarray(from, to));
+  // A plain view: a Buffer's subarray goes through Buffer's own (slower) constructor.
+  if (to - from >= SHORT_RANGE_BYTES) return zlibCrc32(new Uint8Array(bytes.buffer, bytes.byteOffset + from, to - from));
   const t = TABLE;
   let c = -1;
   let i = from;

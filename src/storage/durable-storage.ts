@@ -19,7 +19,7 @@
  * silent skip: it may hold something that was acknowledged. After a failed write or fsync every
  * later save fails.
  */
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { packTransient, unpack } from '../core/codec.js';
 import { assert } from '../core/assert.js';
 import { QuorateError, TooManyRequests } from '../core/errors.js';
@@ -153,6 +153,13 @@ export class DurableStorage<H> {
    * lives here and its callbacks are made once (closures per batch were garbage on the hot path).
    */
   private appending: { readonly bytes: number; syncStartedMs: number; readonly done: Done } | null = null;
+  /**
+   * The buffer the running job's WAL write is assembled in (records, then their seal), kept for
+   * the next job: jobs run one at a time and a write's buffer is the file system's until its
+   * callback, so the next job never finds it in use. A buffer per write was most of the
+   * storage's large allocations (each costs a share of a full garbage collection).
+   */
+  private writeBuffer: Buffer | null = null;
   /** A job is running (its steps await a callback). */
   private busy = false;
   private pumping = false;
@@ -322,7 +329,7 @@ export class DurableStorage<H> {
           n++;
         }
         this.batch = this.jobs.splice(0, n) as SaveJob[];
-        this.append(batchBytes(this.batch, size), size, this.batchWritten$);
+        this.append(this.batchBytes(this.batch, size), size, this.batchWritten$);
         return;
       }
       case 'task': {
@@ -562,7 +569,7 @@ export class DurableStorage<H> {
   /** Temp file, chunk records, datasync, rename into place, directory fsync. */
   private *snapshotFileSteps(snapshot: Snapshot): Generator<Step> {
     const name = snapshotFileName(snapshot.meta);
-    const tmp = join(this.snapDir, name + SNAPSHOT_TEMP_SUFFIX);
+    const tmp = inDir(this.snapDir, name + SNAPSHOT_TEMP_SUFFIX);
     yield syncStep(() => {
       assert(this.snapshotFd === null, 'one snapshot file written at a time');
       this.snapshotFd = this.fs.openTruncate(tmp);
@@ -575,7 +582,7 @@ export class DurableStorage<H> {
       const fd = this.snapshotFd!;
       this.snapshotFd = null;
       this.fs.close(fd);
-      this.fs.rename(tmp, join(this.snapDir, name));
+      this.fs.rename(tmp, inDir(this.snapDir, name));
     });
     yield this.dirSyncStep(this.snapDir);
   }
@@ -589,7 +596,12 @@ export class DurableStorage<H> {
     yield* this.snapshotFileSteps(snapshot);
     yield* this.rotateSteps();
     const recordBytes = restatement.reduce((n, r) => n + r.length, 0);
-    const records = Buffer.concat([...restatement, Buffer.alloc(maxSealBytes(recordBytes))]);
+    const records = this.writeBufferOf(recordBytes + maxSealBytes(recordBytes));
+    let at = 0;
+    for (const r of restatement) {
+      records.set(r, at);
+      at += r.length;
+    }
     const sealed = writeSeal(records, recordBytes, this.segmentSize);
     const buf = records.subarray(0, this.mutant === 'unsealed-writes' ? recordBytes : sealed);
     assertFramed(buf);
@@ -616,7 +628,7 @@ export class DurableStorage<H> {
       const current = this.snapshotMeta === null ? null : snapshotFileName(this.snapshotMeta);
       const old = snaps.slice(this.o.keepSnapshots);
       assert(current === null || !old.some((s) => s.name === current), () => `pruning would delete ${current}, the snapshot the WAL names`);
-      for (const s of old) this.fs.unlink(join(this.snapDir, s.name));
+      for (const s of old) this.fs.unlink(inDir(this.snapDir, s.name));
       removed = old.length;
     });
     if (removed > 0) yield this.dirSyncStep(this.snapDir);
@@ -856,24 +868,47 @@ export class DurableStorage<H> {
     }
   }
 
+  /** The records of a batch of saves as one buffer for one write, with room for its seal at the end. */
+  private batchBytes(batch: readonly SaveJob[], size: number): Buffer {
+    const out = this.writeBufferOf(size + maxSealBytes(size));
+    let at = 0;
+    for (const j of batch) {
+      for (const r of j.records) {
+        out.set(r, at);
+        at += r.length;
+      }
+    }
+    assert(at === size, () => `a batch of ${size} bytes holds ${at}`);
+    return out;
+  }
+
+  /** `bytes` bytes (not cleared) for the running job's write: the kept write buffer when it is big enough to keep. */
+  private writeBufferOf(bytes: number): Buffer {
+    if (bytes > MAX_KEPT_WRITE_BUFFER_BYTES) return Buffer.allocUnsafe(bytes);
+    let buf = this.writeBuffer;
+    if (buf === null || buf.length < bytes) {
+      buf = Buffer.allocUnsafeSlow(Math.min(MAX_KEPT_WRITE_BUFFER_BYTES, Math.max(bytes, 2 * (buf?.length ?? 0))));
+      this.writeBuffer = buf;
+    }
+    return buf.subarray(0, bytes);
+  }
+
   private segmentPath(seg: number): string {
-    return join(this.walDir, `${String(seg).padStart(16, '0')}.wal`);
+    return inDir(this.walDir, `${String(seg).padStart(16, '0')}.wal`);
   }
 }
 
-/** The records of a batch of saves as one buffer for one write, with room for its seal at the end. */
-function batchBytes(batch: readonly SaveJob[], size: number): Buffer {
-  const out = Buffer.allocUnsafe(size + maxSealBytes(size));
-  let at = 0;
-  for (const j of batch) {
-    for (const r of j.records) {
-      out.set(r, at);
-      at += r.length;
-    }
-  }
-  assert(at === size, () => `a batch of ${size} bytes holds ${at}`);
-  return out;
+/**
+ * The path of file `name` in directory `dir`, a path join() made (so normal, never ending in a
+ * separator): what join(dir, name) gives for a plain file name, without normalising it again (a
+ * segment's or snapshot's path is made on every rotation, compaction and prune).
+ */
+function inDir(dir: string, name: string): string {
+  return `${dir}${sep}${name}`;
 }
+
+/** The largest write buffer kept from one job to the next (a larger write gets a buffer of its own). */
+export const MAX_KEPT_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 type BadRecord = Extract<ReadResult, { kind: 'bad' }> & { readonly unreadable: boolean };
 
