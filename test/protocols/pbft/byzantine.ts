@@ -121,12 +121,12 @@ export function byzantineCommands(w: PbftWorld): Record<string, Command<PbftMess
       });
     },
 
-    /** `corrupt-state n1`: the state n1 serves in a state transfer has one bit flipped. */
+    /** `corrupt-state n1`: every part of the state n1 serves in a state transfer has one bit flipped. */
     'corrupt-state': (d, env) => {
       const liar = env.node(arg(d, 0, 'the replica')).id;
       addRule(env, `${liar} serves a corrupt state`, (m) => {
-        if (m.type !== 'state' || m.from !== liar) return m;
-        return { ...m, data: m.data.map((b, i) => (i === 5 ? b ^ 1 : b)) };
+        if (m.type !== 'state-part' || m.from !== liar) return m;
+        return { ...m, data: m.data.map((b, i) => (i === Math.min(5, m.data.length - 1) ? b ^ 1 : b)) };
       });
     },
 
