@@ -78,6 +78,23 @@ export function stateMetaPayload(meta: StateMeta): string {
   return `SM|${meta.totalBytes}|${meta.partBytes}|${meta.partDigests.join(',')}`;
 }
 
+/**
+ * A checkpoint's digest: the digest of its meta-data, followed by `@` and the part size it was
+ * made with. The signature of a CHECKPOINT covers the digest, so a replica learns from its peers'
+ * CHECKPOINTs which part size they use (see partBytesOfCheckpointDigest).
+ */
+export function checkpointDigestOf(auth: Pick<Authenticator, 'digest'>, meta: StateMeta): string {
+  return `${auth.digest(stateMetaPayload(meta))}@${meta.partBytes}`;
+}
+
+/** The part size a checkpoint digest names (null for one made before parts, or not a checkpoint digest at all). */
+export function partBytesOfCheckpointDigest(digest: string): number | null {
+  const at = digest.lastIndexOf('@');
+  if (at < 0) return null;
+  const n = Number(digest.slice(at + 1));
+  return Number.isSafeInteger(n) && n >= 1 ? n : null;
+}
+
 /** The meta-data of `state` cut into parts of `partBytes` (the last may be shorter; an empty state has none). */
 export function stateMetaOf(auth: Pick<Authenticator, 'digest'>, state: Uint8Array, partBytes: number): StateMeta {
   const partDigests: string[] = [];

@@ -50,7 +50,7 @@ import type { LogEntry, Membership, ProposeResult, Replica, RestoredState, Snaps
 import type { PbftMutant } from './mutants.js';
 import {
   batchDigestOf, checkpointPayload, commitPayload, decidedPayload, fetchBatchPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
-  stateMetaOf, stateMetaPayload,
+  checkpointDigestOf, partBytesOfCheckpointDigest, stateMetaOf,
 } from './payloads.js';
 import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_IN_FLIGHT_BATCHES,
@@ -232,6 +232,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private transfer: StateTransfer | null = null;
   /** Bytes of state parts answered to each replica in the current retransmit interval (maxInflightStateBytes each). */
   private readonly statePartsSpent = new Map<NodeId, { since: number; bytes: number }>();
+  /** Replicas whose latest CHECKPOINT names another part size than statePartBytes (see notePartBytes), at most one entry per replica. */
+  private readonly otherPartBytes = new Map<NodeId, number>();
   /** Re-issued batches this replica lacks, by sequence number: the digest it waits for. */
   private readonly missingBatches = new Map<number, string>();
   /** Batches it held in this or earlier views, by `seq|digest`, for a NEW-VIEW that re-issues them. */
@@ -335,7 +337,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       // parts (its digest was of the raw state) keeps its proof but is served to nobody: its
       // meta-data would not match. The next stable checkpoint replaces it.
       const meta = stateMetaOf(this.auth, cp.state, cp.partBytes ?? this.statePartBytes);
-      const servable = cp.partBytes !== undefined && this.auth.digest(stateMetaPayload(meta)) === cp.digest;
+      const servable = cp.partBytes !== undefined && checkpointDigestOf(this.auth, meta) === cp.digest;
       this.ownCheckpoints.set(seq, { digest: cp.digest, data: cp.state, meta: servable ? meta : null, msg: this.signCheckpoint(seq, cp.digest) });
       this.lastExecuted = seq;
       this.highestCommitSent = seq;
@@ -484,7 +486,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     const state = pack({ service: data, clients } satisfies CheckpointState);
     const meta = stateMetaOf(this.auth, state, this.statePartBytes);
     assert(meta.partDigests.length <= MAX_STATE_PARTS, () => `${this.id}: the state at checkpoint ${seq} is ${state.byteLength} bytes, over ${MAX_STATE_PARTS} parts of statePartBytes=${this.statePartBytes}: raise statePartBytes on every replica`);
-    const digest = this.auth.digest(stateMetaPayload(meta));
+    const digest = checkpointDigestOf(this.auth, meta);
     const msg = this.signCheckpoint(seq, digest);
     this.ownCheckpoints.set(seq, { digest, data: state, meta, msg });
     this.broadcast({ type: 'checkpoint', checkpoint: msg });
@@ -1279,9 +1281,31 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private onCheckpoint(c: SignedCheckpoint): void {
     if (!this.validCheckpoint(c)) return this.bad();
+    this.notePartBytes(c);
     if (c.seq <= this.stable.seq || c.seq % this.checkpointIntervalSeqs !== 0) return;
     this.recordCheckpointClaim(c);
     this.checkStable(c.seq);
+  }
+
+  /**
+   * Replicas agree on a checkpoint only if they cut its state into parts of the same size (the
+   * digest covers the part digests). A replica configured with another statePartBytes than the
+   * others would never see its checkpoints stable, and a cluster split between two sizes would
+   * stop once its log window filled, silently. The digest names the part size, under the
+   * signature: f + 1 replicas that claim another size than ours include an honest one, so the
+   * cluster is misconfigured, and this replica stops with an error that says so.
+   */
+  private notePartBytes(c: SignedCheckpoint): void {
+    const size = partBytesOfCheckpointDigest(c.stateDigest);
+    if (size === null || size === this.statePartBytes) {
+      this.otherPartBytes.delete(c.replica);
+      return;
+    }
+    this.otherPartBytes.set(c.replica, size);
+    if (this.otherPartBytes.size > this.f) {
+      const claims = [...this.otherPartBytes].map(([r, b]) => `${r}: ${b}`).join(', ');
+      throw new Error(`${this.id}: statePartBytes=${this.statePartBytes} here, but replicas sign checkpoints made with other part sizes (${claims}): statePartBytes must be equal on every replica of a cluster (the checkpoint digest covers the parts)`);
+    }
   }
 
   private recordCheckpointClaim(c: SignedCheckpoint): void {
@@ -1457,7 +1481,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (this.transfer !== null && this.transfer.cp.seq >= m.seq) return;
     if (m.seq === 0 || !this.validProof(m.seq, m.stateDigest, m.proof)) return this.bad();
     const meta = m.meta;
-    if (!validStateMeta(meta) || this.auth.digest(stateMetaPayload(meta)) !== m.stateDigest) return this.bad();
+    if (!validStateMeta(meta) || checkpointDigestOf(this.auth, meta) !== m.stateDigest) return this.bad();
     const cp: StableCheckpoint = { seq: m.seq, digest: m.stateDigest, proof: m.proof };
     this.fetching = cp;
     this.transfer = { cp, meta, parts: meta.partDigests.map(() => null), received: 0, asked: new Map(), liars: new Set() };

@@ -115,7 +115,7 @@ export type PbftMessage =
    * later stable checkpoint.
    */
   | (Envelope & { readonly type: 'fetch-state'; readonly seq: number; readonly part: number | null; readonly replica: NodeId; readonly macs: MacVector })
-  /** A stable checkpoint's meta-data and proof: the checkpoint digest is the digest of stateMetaPayload(meta). */
+  /** A stable checkpoint's meta-data and proof: the checkpoint digest is checkpointDigestOf(meta) (the digest of stateMetaPayload(meta), and the part size). */
   | (Envelope & { readonly type: 'state-meta'; readonly seq: number; readonly stateDigest: string; readonly proof: readonly SignedCheckpoint[]; readonly meta: StateMeta })
   /** Part `part` of the state of checkpoint `seq` (bytes [part * partBytes, ...) of it). */
   | (Envelope & { readonly type: 'state-part'; readonly seq: number; readonly stateDigest: string; readonly part: number; readonly data: Uint8Array })
