@@ -54,11 +54,15 @@ export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState, PbftRe
     };
   },
   simVariant(random) {
+    const interval = random.int(0, SIM_CHECKPOINT_INTERVALS.length - 1);
+    const batch = random.int(0, SIM_BATCH_SIZES.length - 1);
     return {
       requestTimeoutTicks: 30, viewChangeTimeoutTicks: 30, retransmitTicks: 10, announceTicks: 50,
-      checkpointIntervalSeqs: random.pick(SIM_CHECKPOINT_INTERVALS),
-      maxBatchRequests: random.pick(SIM_BATCH_SIZES),
-      statePartBytes: random.pick(SIM_STATE_PART_BYTES),
+      checkpointIntervalSeqs: SIM_CHECKPOINT_INTERVALS[interval],
+      maxBatchRequests: SIM_BATCH_SIZES[batch],
+      // Drawn with the two above, not from the generator: another draw would change every run.
+      // (interval + batch) mod 3 pairs each part size with each interval and each batch size.
+      statePartBytes: SIM_STATE_PART_BYTES[(interval + batch) % SIM_STATE_PART_BYTES.length],
     };
   },
   messageBudgetOptions: (bytes) => ({ maxBatchBytes: bytes }),

@@ -1444,13 +1444,14 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     const own = this.ownCheckpoints.get(this.stable.seq);
     if (own?.meta == null || this.stable.seq < m.seq || this.stable.seq === 0) return;
     if (m.part !== null && this.stable.seq === m.seq) return; // a part index out of range
-    if (!this.spendStateAnswer(m.replica, 0)) return;
+    if (!this.spendStateAnswer(m.replica, stateMetaBytes(own.meta))) return;
     this.send(m.replica, { type: 'state-meta', seq: this.stable.seq, stateDigest: this.stable.digest, proof: this.stable.proof, meta: own.meta });
   }
 
   /**
-   * At most maxInflightStateBytes of parts (and as many answers) per replica per retransmit
-   * interval: a liar's FETCH-STATEs (small) cannot make us send without end (parts up to MiBs).
+   * At most maxInflightStateBytes of parts and meta-data per replica per retransmit interval (and
+   * always one answer): a liar's FETCH-STATEs (small) cannot make us send without end (parts and
+   * meta-data up to MiBs).
    */
   private spendStateAnswer(to: NodeId, bytes: number): boolean {
     let spent = this.statePartsSpent.get(to);
@@ -1913,6 +1914,13 @@ function newViewForwardersAfterPrimary(f: number): number {
 
 function stableCheckpointData(state: Uint8Array, cp: StableCheckpoint, partBytes: number | undefined): Uint8Array {
   return pack((partBytes === undefined ? { state, digest: cp.digest, proof: cp.proof } : { state, digest: cp.digest, proof: cp.proof, partBytes }) satisfies StableCheckpointData);
+}
+
+/** Roughly what a STATE-META with `meta` weighs (its part digests; the proof is small beside them), for the answer budget. */
+function stateMetaBytes(meta: StateMeta): number {
+  let bytes = 256;
+  for (const d of meta.partDigests) bytes += d.length + 2;
+  return bytes;
 }
 
 /** Bytes in part `i` of a state with meta-data `meta` (the last part may be shorter). */
