@@ -47,10 +47,11 @@ VALID['pbft'] = {
   'view-change': { type: 'view-change', from: 'n2', to: 'n3', viewChange },
   'new-view': { type: 'new-view', from: 'n2', to: 'n3', newView: { view: 1, viewChanges: [viewChange], prePrepares: [prePrepare], primary: 'n2', signature: 's' } },
   status: { type: 'status', from: 'n2', to: 'n3', view: 0, lastExecuted: 3, replica: 'n2', macs: { n3: 'm' } },
-  'fetch-state': { type: 'fetch-state', from: 'n2', to: 'n3', seq: 16, replica: 'n2', macs: { n3: 'm' } },
+  'fetch-state': { type: 'fetch-state', from: 'n2', to: 'n3', seq: 16, part: 2, replica: 'n2', macs: { n3: 'm' } },
   'fetch-batch': { type: 'fetch-batch', from: 'n2', to: 'n3', seq: 3, digest: 'd', replica: 'n2', macs: { n3: 'm' } },
   batch: { type: 'batch', from: 'n3', to: 'n2', seq: 3, digest: 'd', batch: [request] },
-  state: { type: 'state', from: 'n3', to: 'n2', seq: 16, stateDigest: 'sd', proof: [checkpoint], data: bytes() },
+  'state-meta': { type: 'state-meta', from: 'n3', to: 'n2', seq: 16, stateDigest: 'sd', proof: [checkpoint], meta: { totalBytes: 10, partBytes: 4, partDigests: ['a', 'b', 'c'] } },
+  'state-part': { type: 'state-part', from: 'n3', to: 'n2', seq: 16, stateDigest: 'sd', part: 2, data: bytes() },
   reply: { type: 'reply', from: 'n2', to: 'n1#0', view: 0, client: 'n1#0', timestamp: 5, replica: 'n2', result: bytes(), readOnly: false, mac: 'm' },
 };
 

@@ -31,7 +31,7 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   silent: 'sends nothing at all (a silent primary forces a view change)',
   delay: 'holds back some messages to some replicas (a primary that delays selectively)',
   'checkpoint-lie': 'announces checkpoints with a wrong state digest',
-  'corrupt-state': 'answers state transfer with corrupted state',
+  'corrupt-state': 'answers state transfer with corrupted parts of the state (a byte changed; state parts carry no authenticator, only their digest in the proven meta-data vouches for them)',
   'wrong-reply': 'answers clients with a result the service never produced (colluders agree on it)',
   'hide-prepared': 'view changes that claim nothing prepared since the stable checkpoint (its certificates left out)',
   lag: 'ignores the pre-prepares it receives (its state stays old) and answers read-only requests from that old state',
@@ -182,7 +182,7 @@ export class PbftAdversary implements Adversary<PbftMessage> {
 
   admit(msg: PbftMessage): boolean {
     // A lagging liar never takes part in ordering, so nothing holds back its read-only answers.
-    return !(this.has('lag') && (msg.type === 'pre-prepare' || msg.type === 'new-view' || msg.type === 'state'));
+    return !(this.has('lag') && (msg.type === 'pre-prepare' || msg.type === 'new-view' || msg.type === 'state-meta' || msg.type === 'state-part'));
   }
 
   /** What a Byzantine replica's honest core wanted to send becomes this. */
@@ -206,7 +206,7 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       const d = `lie${this.rng.int(1, 2)}`;
       m = { ...m, checkpoint: { ...m.checkpoint, stateDigest: d, signature: auth.sign(checkpointPayload(m.checkpoint.seq, d, from)) } };
     }
-    if (m !== null && this.has('corrupt-state') && m.type === 'state' && m.data.length > 0) {
+    if (m !== null && this.has('corrupt-state') && m.type === 'state-part' && m.data.length > 0) {
       const data = m.data.slice();
       const i = this.rng.int(0, data.length - 1);
       data[i] = data[i]! ^ 0x5a;

@@ -27,6 +27,8 @@ export const MEMBER_CHECKPOINT_INTERVAL_SEQS = 128;
 /** Checkpoint intervals and batch sizes the simulator draws from. */
 const SIM_CHECKPOINT_INTERVALS = [4, 8, 16] as const;
 const SIM_BATCH_SIZES = [1, 4, 16] as const;
+/** State part sizes the simulator draws from (one per run, for every replica): small, so a state transfer takes several parts. */
+const SIM_STATE_PART_BYTES = [1024, 4096, 64 * 1024] as const;
 
 /** PBFT for drivers: `create` needs an `authenticator` (each member's keys). */
 export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState, PbftReplica> = {
@@ -36,7 +38,7 @@ export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState, PbftRe
   mutants: PBFT_MUTANTS,
   optionNames: [
     'checkpointIntervalSeqs', 'logWindowSeqs', 'maxBatchRequests', 'maxInFlightBatches', 'requestTimeoutTicks', 'viewChangeTimeoutTicks',
-    'retransmitTicks', 'announceTicks', 'maxBatchBytes', 'maxRequestBytes',
+    'retransmitTicks', 'announceTicks', 'maxBatchBytes', 'maxRequestBytes', 'statePartBytes', 'maxInflightStateBytes',
   ],
   timingOptions(t) {
     // A backup waits two election timeouts for its request, forwards it, and waits two more
@@ -52,16 +54,18 @@ export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState, PbftRe
     };
   },
   simVariant(random) {
+    const interval = random.int(0, SIM_CHECKPOINT_INTERVALS.length - 1);
+    const batch = random.int(0, SIM_BATCH_SIZES.length - 1);
     return {
       requestTimeoutTicks: 30, viewChangeTimeoutTicks: 30, retransmitTicks: 10, announceTicks: 50,
-      checkpointIntervalSeqs: random.pick(SIM_CHECKPOINT_INTERVALS),
-      maxBatchRequests: random.pick(SIM_BATCH_SIZES),
+      checkpointIntervalSeqs: SIM_CHECKPOINT_INTERVALS[interval],
+      maxBatchRequests: SIM_BATCH_SIZES[batch],
+      // Drawn with the two above, not from the generator: another draw would change every run.
+      // (interval + batch) mod 3 pairs each part size with each interval and each batch size.
+      statePartBytes: SIM_STATE_PART_BYTES[(interval + batch) % SIM_STATE_PART_BYTES.length],
     };
   },
   messageBudgetOptions: (bytes) => ({ maxBatchBytes: bytes }),
-  // Known gap: state transfer sends a checkpoint's whole state in one STATE message; it should
-  // stream it in chunks, as Raft's snapshots are.
-  unboundedMessageTypes: ['state'],
   create(options) {
     if (options.mutant !== undefined) assertKnownPbftMutant(options.mutant);
     assert(options.authenticator !== undefined, 'PBFT needs an injected authenticator');

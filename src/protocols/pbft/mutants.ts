@@ -27,6 +27,7 @@ export const PBFT_MUTANTS = [
   { name: 'assign-before-new-view-installed', description: 'a new primary that makes the NEW-VIEW\'s checkpoint stable assigns sequence numbers before it installs the NEW-VIEW and sets its next sequence number: it pre-prepares a second batch at a (view, seq) it already used, backups keep the first, and with f liars silent the view stalls' },
   { name: 'no-batches-below-stable', description: 'drops a batch as soon as its checkpoint is stable: a replica that gets no pre-prepares (a lying primary shuns it) learns the last outcomes before a checkpoint a round trip late, cannot fetch their batches, catches up only by state transfer, and never executes, so never serves, its own callers\' requests' },
   { name: 'member-client-skips-own-replica', description: 'a member\'s client sends a new request to the primary of the last view it learned only, not to its own replica too: a client idle since an earlier view sends it to that view\'s primary (a liar, maybe), and the request waits a retry interval before it reaches the others; on a slow cluster every caller of that member times out first' },
+  { name: 'trust-state-parts', description: 'takes a part of a checkpoint\'s state in a state transfer without checking it against its part\'s digest in the proven meta-data: a liar that serves a corrupted part makes a replica catching up install a state nobody had' },
 ] as const satisfies readonly MutantInfo[];
 
 export type PbftMutant = (typeof PBFT_MUTANTS)[number]['name'];

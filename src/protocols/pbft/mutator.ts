@@ -51,6 +51,28 @@ export function mutateMessage(m: PbftMessage, c: MutatorContext): PbftMessage | 
       const stateDigest = seq === m.checkpoint.seq ? `${m.checkpoint.stateDigest}x` : m.checkpoint.stateDigest;
       return { ...m, checkpoint: { ...m.checkpoint, seq, stateDigest, signature: auth.sign(checkpointPayload(seq, stateDigest, m.checkpoint.replica)) } };
     }
+    case 'state-part': {
+      // A part of a checkpoint's state with a byte changed, or named as another part: its digest no longer matches.
+      if (random.chance(0.5) && m.data.length > 0) {
+        const data = m.data.slice();
+        const i = random.int(0, data.length - 1);
+        data[i] = data[i]! ^ (1 << random.int(0, 7));
+        return { ...m, data };
+      }
+      return { ...m, part: Math.max(0, m.part + random.pick([-1, 1])) };
+    }
+    case 'state-meta': {
+      // Meta-data with one part digest changed, or a part size that does not cut the state as its digest says.
+      const meta = m.meta;
+      if (meta.partDigests.length > 0 && random.chance(0.5)) {
+        const i = random.int(0, meta.partDigests.length - 1);
+        const d = meta.partDigests[i]!;
+        return { ...m, meta: { ...meta, partDigests: meta.partDigests.map((x, j) => (j === i ? `${d.slice(0, -1)}${d.endsWith('0') ? '1' : '0'}` : x)) } };
+      }
+      const partBytes = meta.partBytes * 2;
+      const partDigests = meta.partDigests.slice(0, Math.ceil(meta.totalBytes / partBytes));
+      return { ...m, meta: { ...meta, partBytes, partDigests } };
+    }
     case 'batch':
       // A batch answered by digest, changed: the digest no longer names it.
       return m.batch.length === 0 ? null : { ...m, batch: mutateBatch(m.batch, random) };

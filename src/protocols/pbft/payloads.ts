@@ -5,7 +5,7 @@
  */
 import type { Authenticator, Principal } from '../../core/authenticator.js';
 import type { NodeId } from '../../core/ids.js';
-import type { ClientRequest, PreparedCertificate, SignedCheckpoint, SignedViewChange, SignedPrePrepare } from './types.js';
+import type { ClientRequest, PreparedCertificate, SignedCheckpoint, SignedViewChange, SignedPrePrepare, StateMeta } from './types.js';
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
@@ -65,8 +65,41 @@ export function newViewPayload(view: number, primary: NodeId, viewChanges: reado
   return `NV|${view}|${primary}|${viewChanges.map((v) => v.signature).join(':')}|${prePrepares.map((p) => p.signature).join(':')}`;
 }
 
-export function fetchPayload(seq: number, replica: NodeId): string {
-  return `F|${seq}|${replica}`;
+/** What FETCH-STATE's MACs cover: `part` null asks for the meta-data. */
+export function fetchPayload(seq: number, part: number | null, replica: NodeId): string {
+  return `F|${seq}|${part === null ? 'meta' : part}|${replica}`;
+}
+
+/**
+ * What a checkpoint digest is the digest of: the state's size, its part size and its parts'
+ * digests. Two replicas agree on a checkpoint only if they split its state alike.
+ */
+export function stateMetaPayload(meta: StateMeta): string {
+  return `SM|${meta.totalBytes}|${meta.partBytes}|${meta.partDigests.join(',')}`;
+}
+
+/**
+ * A checkpoint's digest: the digest of its meta-data, followed by `@` and the part size it was
+ * made with. The signature of a CHECKPOINT covers the digest, so a replica learns from its peers'
+ * CHECKPOINTs which part size they use (see partBytesOfCheckpointDigest).
+ */
+export function checkpointDigestOf(auth: Pick<Authenticator, 'digest'>, meta: StateMeta): string {
+  return `${auth.digest(stateMetaPayload(meta))}@${meta.partBytes}`;
+}
+
+/** The part size a checkpoint digest names (null for one made before parts, or not a checkpoint digest at all). */
+export function partBytesOfCheckpointDigest(digest: string): number | null {
+  const at = digest.lastIndexOf('@');
+  if (at < 0) return null;
+  const n = Number(digest.slice(at + 1));
+  return Number.isSafeInteger(n) && n >= 1 ? n : null;
+}
+
+/** The meta-data of `state` cut into parts of `partBytes` (the last may be shorter; an empty state has none). */
+export function stateMetaOf(auth: Pick<Authenticator, 'digest'>, state: Uint8Array, partBytes: number): StateMeta {
+  const partDigests: string[] = [];
+  for (let at = 0; at < state.byteLength; at += partBytes) partDigests.push(auth.digest(state.subarray(at, Math.min(state.byteLength, at + partBytes))));
+  return { totalBytes: state.byteLength, partBytes, partDigests };
 }
 
 export function fetchBatchPayload(seq: number, digest: string, replica: NodeId): string {

@@ -26,8 +26,10 @@
  * (FETCH-BATCH, answered by a BATCH that it checks against the digest and the requests'
  * signatures) and executes nothing from that sequence number on until it has it.
  *
- * A replica that learns of a stable checkpoint above what it executed fetches the state from a
- * peer and accepts it only if its digest matches the checkpoint's proof.
+ * A replica that learns of a stable checkpoint above what it executed fetches the state from its
+ * peers: first the meta-data (size, part size, each part's digest), accepted only if its digest
+ * is the one 2f + 1 signed CHECKPOINTs prove, then the parts, a bounded number of bytes at a
+ * time from the signers in turn, each accepted only if it matches its part's digest.
  *
  * Durability: a replica that restarts must never contradict what it said before it crashed
  * (otherwise a crash is a Byzantine fault, and counts against f). So before any message of a
@@ -48,13 +50,15 @@ import type { LogEntry, Membership, ProposeResult, Replica, RestoredState, Snaps
 import type { PbftMutant } from './mutants.js';
 import {
   batchDigestOf, checkpointPayload, commitPayload, decidedPayload, fetchBatchPayload, fetchPayload, statusPayload, newViewPayload, prePreparePayload, preparePayload, requestPayload, viewChangePayload,
+  checkpointDigestOf, partBytesOfCheckpointDigest, stateMetaOf,
 } from './payloads.js';
 import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_IN_FLIGHT_BATCHES,
+  DEFAULT_MAX_INFLIGHT_STATE_BYTES, DEFAULT_STATE_PART_BYTES, MAX_STATE_PART_BYTES, MAX_STATE_PARTS,
   DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_BATCHES_HELD_PER_WINDOW_SEQ, MAX_BATCH_ANSWERS_PER_INTERVAL, MAX_CHECKPOINT_CLAIMS_PER_REPLICA, MAX_VERIFIED_REQUESTS_REMEMBERED,
   MAX_DEFERRED_READS, MAX_PENDING_REQUESTS,
   type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole,
-  type PbftSlotRecord, type PbftStatus, type StableCheckpointData,
+  type PbftSlotRecord, type PbftStatus, type StableCheckpointData, type StateMeta,
   type PreparedCertificate, type SignedCheckpoint, type SignedNewView, type SignedPrePrepare, type SignedPrepare, type SignedViewChange,
 } from './types.js';
 
@@ -76,6 +80,28 @@ interface StableCheckpoint {
   readonly seq: number;
   readonly digest: string;
   readonly proof: readonly SignedCheckpoint[];
+}
+
+/**
+ * A state transfer under way: the meta-data of a proven checkpoint, the parts in so far, and the
+ * parts asked for (to whom, when). Parts that failed their digest mark their sender, which is
+ * asked last from then on.
+ */
+interface StateTransfer {
+  readonly cp: StableCheckpoint;
+  readonly meta: StateMeta;
+  readonly parts: (Uint8Array | null)[];
+  received: number;
+  readonly asked: Map<number, { readonly to: NodeId; readonly at: number }>;
+  readonly liars: Set<NodeId>;
+}
+
+/** One of this replica's checkpoints: its state, the state's meta-data (null: made before parts, never served) and its digest. */
+interface OwnCheckpoint {
+  readonly digest: string;
+  readonly data: Uint8Array;
+  readonly meta: StateMeta | null;
+  readonly msg: SignedCheckpoint;
 }
 
 interface Decision {
@@ -126,6 +152,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private readonly viewChangeTimeoutTicks: number;
   private readonly retransmitTicks: number;
   private readonly announceTicks: number;
+  private readonly statePartBytes: number;
+  private readonly maxInflightStateBytes: number;
   private readonly mutant: PbftMutant | null;
 
   private view = 0;
@@ -159,7 +187,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private ownCommitsOutstanding: { seq: number; slot: Slot; commit: PbftMessage }[] = [];
   private stable: StableCheckpoint = { seq: 0, digest: GENESIS_DIGEST, proof: [] };
   /** This replica's checkpoints not yet stable (and the stable one): digest and state. */
-  private readonly ownCheckpoints = new Map<number, { digest: string; data: Uint8Array; msg: SignedCheckpoint }>();
+  private readonly ownCheckpoints = new Map<number, OwnCheckpoint>();
   /** Client tables as of each checkpoint sequence number executed, until compact() takes them. */
   private readonly clientTablesAt = new Map<number, [Principal, number][]>();
   private readonly checkpointClaims = new Map<number, Map<NodeId, SignedCheckpoint>>();
@@ -200,6 +228,12 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private newViewMsg: SignedNewView | null = null;
   private readonly validated = new Map<string, string>();
   private fetching: StableCheckpoint | null = null;
+  /** The parts of `fetching`'s state, once its meta-data is here. */
+  private transfer: StateTransfer | null = null;
+  /** Bytes of state parts answered to each replica in the current retransmit interval (maxInflightStateBytes each). */
+  private readonly statePartsSpent = new Map<NodeId, { since: number; bytes: number }>();
+  /** Replicas whose latest CHECKPOINT names another part size than statePartBytes (see notePartBytes), at most one entry per replica. */
+  private readonly otherPartBytes = new Map<NodeId, number>();
   /** Re-issued batches this replica lacks, by sequence number: the digest it waits for. */
   private readonly missingBatches = new Map<number, string>();
   /** Batches it held in this or earlier views, by `seq|digest`, for a NEW-VIEW that re-issues them. */
@@ -275,6 +309,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.viewChangeTimeoutTicks = o.viewChangeTimeoutTicks ?? DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS;
     this.retransmitTicks = o.retransmitTicks ?? DEFAULT_RETRANSMIT_TICKS;
     this.announceTicks = o.announceTicks ?? DEFAULT_ANNOUNCE_TICKS;
+    this.statePartBytes = o.statePartBytes ?? DEFAULT_STATE_PART_BYTES;
+    this.maxInflightStateBytes = o.maxInflightStateBytes ?? DEFAULT_MAX_INFLIGHT_STATE_BYTES;
+    assert(Number.isSafeInteger(this.statePartBytes) && this.statePartBytes >= 1 && this.statePartBytes <= MAX_STATE_PART_BYTES, () => `statePartBytes=${this.statePartBytes}: between 1 and ${MAX_STATE_PART_BYTES}`);
+    assert(Number.isSafeInteger(this.maxInflightStateBytes) && this.maxInflightStateBytes >= 1, 'maxInflightStateBytes is positive');
     this.mutant = (o.mutant as PbftMutant | undefined) ?? null;
     this.role = this.primaryOf(0) === this.id ? 'primary' : 'backup';
     // Broken on purpose under the mutant: a restart that loses the disk is a replica that may
@@ -295,7 +333,12 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       const cp = unpack(r.snapshot.data) as StableCheckpointData;
       const state = unpack(cp.state) as CheckpointState;
       this.stable = { seq, digest: cp.digest, proof: cp.proof };
-      this.ownCheckpoints.set(seq, { digest: cp.digest, data: cp.state, msg: this.signCheckpoint(seq, cp.digest) });
+      // The meta-data again, with the part size the digest was made with. A snapshot from before
+      // parts (its digest was of the raw state) keeps its proof but is served to nobody: its
+      // meta-data would not match. The next stable checkpoint replaces it.
+      const meta = stateMetaOf(this.auth, cp.state, cp.partBytes ?? this.statePartBytes);
+      const servable = cp.partBytes !== undefined && checkpointDigestOf(this.auth, meta) === cp.digest;
+      this.ownCheckpoints.set(seq, { digest: cp.digest, data: cp.state, meta: servable ? meta : null, msg: this.signCheckpoint(seq, cp.digest) });
       this.lastExecuted = seq;
       this.highestCommitSent = seq;
       for (const [c, t] of state.clients) this.lastExecutedTimestamp.set(c, t);
@@ -417,7 +460,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       case 'fetch-state': return this.onFetchState(msg);
       case 'status': return this.onStatus(msg);
       case 'decided': return this.onDecided(msg);
-      case 'state': return this.onState(msg);
+      case 'state-meta': return this.onStateMeta(msg);
+      case 'state-part': return this.onStatePart(msg);
       case 'fetch-batch': return this.onFetchBatch(msg);
       case 'batch': return this.onBatch(msg);
       case 'reply': return; // replies are for clients
@@ -440,9 +484,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (clients === undefined || seq <= this.stable.seq) return;
     this.clientTablesAt.delete(seq);
     const state = pack({ service: data, clients } satisfies CheckpointState);
-    const digest = this.auth.digest(state);
+    const meta = stateMetaOf(this.auth, state, this.statePartBytes);
+    assert(meta.partDigests.length <= MAX_STATE_PARTS, () => `${this.id}: the state at checkpoint ${seq} is ${state.byteLength} bytes, over ${MAX_STATE_PARTS} parts of statePartBytes=${this.statePartBytes}: raise statePartBytes on every replica`);
+    const digest = checkpointDigestOf(this.auth, meta);
     const msg = this.signCheckpoint(seq, digest);
-    this.ownCheckpoints.set(seq, { digest, data: state, msg });
+    this.ownCheckpoints.set(seq, { digest, data: state, meta, msg });
     this.broadcast({ type: 'checkpoint', checkpoint: msg });
     this.recordCheckpointClaim(msg);
     this.checkStable(seq);
@@ -1240,9 +1286,31 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private onCheckpoint(c: SignedCheckpoint): void {
     if (!this.validCheckpoint(c)) return this.bad();
+    this.notePartBytes(c);
     if (c.seq <= this.stable.seq || c.seq % this.checkpointIntervalSeqs !== 0) return;
     this.recordCheckpointClaim(c);
     this.checkStable(c.seq);
+  }
+
+  /**
+   * Replicas agree on a checkpoint only if they cut its state into parts of the same size (the
+   * digest covers the part digests). A replica configured with another statePartBytes than the
+   * others would never see its checkpoints stable, and a cluster split between two sizes would
+   * stop once its log window filled, silently. The digest names the part size, under the
+   * signature: f + 1 replicas that claim another size than ours include an honest one, so the
+   * cluster is misconfigured, and this replica stops with an error that says so.
+   */
+  private notePartBytes(c: SignedCheckpoint): void {
+    const size = partBytesOfCheckpointDigest(c.stateDigest);
+    if (size === null || size === this.statePartBytes) {
+      this.otherPartBytes.delete(c.replica);
+      return;
+    }
+    this.otherPartBytes.set(c.replica, size);
+    if (this.otherPartBytes.size > this.f) {
+      const claims = [...this.otherPartBytes].map(([r, b]) => `${r}: ${b}`).join(', ');
+      throw new Error(`${this.id}: statePartBytes=${this.statePartBytes} here, but replicas sign checkpoints made with other part sizes (${claims}): statePartBytes must be equal on every replica of a cluster (the checkpoint digest covers the parts)`);
+    }
   }
 
   private recordCheckpointClaim(c: SignedCheckpoint): void {
@@ -1302,7 +1370,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.stable = cp;
     const own = this.ownCheckpoints.get(cp.seq);
     if (own !== undefined && this.snapshotOut?.meta.index !== cp.seq) {
-      this.stableOut = { meta: { index: cp.seq as Index, term: this.view as Term, membership: this.membership }, data: stableCheckpointData(own.data, cp) };
+      this.stableOut = { meta: { index: cp.seq as Index, term: this.view as Term, membership: this.membership }, data: stableCheckpointData(own.data, cp, own.meta?.partBytes) };
     }
     for (const m of [this.slots, this.certs, this.decided, this.checkpointClaims, this.learnedCommits, this.decidedClaims, this.durableOwnCommits] as Map<number, unknown>[]) {
       for (const k of m.keys()) if (k <= cp.seq) m.delete(k);
@@ -1314,6 +1382,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.batchAnsweredAt.clear();
     for (const [r, seqs] of this.claimsByReplica) this.claimsByReplica.set(r, seqs.filter((s) => s > cp.seq));
     if (this.fetching !== null && this.fetching.seq <= cp.seq) this.fetching = null;
+    if (this.transfer !== null && this.transfer.cp.seq <= cp.seq) this.transfer = null;
     if (this.nextSeq <= cp.seq) this.nextSeq = cp.seq + 1;
     // Not tryAssign here: enterView makes the NEW-VIEW's checkpoint stable before it installs the
     // re-issued pre-prepares and sets nextSeq past them, and a new primary that assigned sequence
@@ -1322,23 +1391,83 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (this.mutant === 'assign-before-new-view-installed') this.tryAssign();
   }
 
+  /**
+   * Ask for what the state transfer lacks: the meta-data of `fetching` (from the next source in
+   * turn), or parts not yet asked for, up to maxInflightStateBytes in flight (always one). Parts
+   * asked for a retransmit interval ago or more count as lost and are asked for again.
+   */
   private requestState(): void {
     const target = this.fetching;
     if (target === null) return;
+    const t = this.transfer;
+    if (t === null || t.cp.seq < target.seq) {
+      this.sendFetchState(this.nextStateSource(null), target.seq, null);
+      return;
+    }
+    for (const [i, a] of t.asked) if (this.clock - a.at >= this.retransmitTicks) t.asked.delete(i);
+    let inflight = 0;
+    for (const i of t.asked.keys()) inflight += partLength(t.meta, i);
+    for (let i = 0; i < t.parts.length; i++) {
+      if (t.parts[i] !== null || t.asked.has(i)) continue;
+      const bytes = partLength(t.meta, i);
+      if (inflight > 0 && inflight + bytes > this.maxInflightStateBytes) break;
+      const to = this.nextStateSource(t);
+      t.asked.set(i, { to, at: this.clock });
+      inflight += bytes;
+      this.sendFetchState(to, t.cp.seq, i);
+    }
+  }
+
+  /** The next replica to ask, in turn among the checkpoint's signers (every other replica if none); one that sent a bad part only when nobody else is left. */
+  private nextStateSource(t: StateTransfer | null): NodeId {
+    const target = t?.cp ?? this.fetching!;
     const peers = target.proof.map((c) => c.replica).filter((r) => r !== this.id);
-    const others = this.replicas.filter((r) => r !== this.id);
-    const candidates = peers.length > 0 ? peers : others;
-    const to = candidates[this.fetchRotation++ % candidates.length]!;
-    const payload = fetchPayload(target.seq, this.id);
-    this.send(to, { type: 'fetch-state', seq: target.seq, replica: this.id, macs: macVector(this.auth, payload, [to]) });
+    const all = peers.length > 0 ? peers : this.replicas.filter((r) => r !== this.id);
+    const trusted = t === null ? all : all.filter((r) => !t.liars.has(r));
+    const candidates = trusted.length > 0 ? trusted : all;
+    return candidates[this.fetchRotation++ % candidates.length]!;
+  }
+
+  private sendFetchState(to: NodeId, seq: number, part: number | null): void {
+    this.send(to, { type: 'fetch-state', seq, part, replica: this.id, macs: macVector(this.auth, fetchPayload(seq, part, this.id), [to]) });
   }
 
   private onFetchState(m: Extract<PbftMessage, { type: 'fetch-state' }>): void {
     if (!this.isReplica(m.replica)) return this.bad();
-    if (!this.skipAuth() && !verifyMacVector(this.auth, fetchPayload(m.seq, m.replica), m.replica, m.macs)) return this.bad();
+    if (!this.skipAuth() && !verifyMacVector(this.auth, fetchPayload(m.seq, m.part, m.replica), m.replica, m.macs)) return this.bad();
+    if (m.replica === this.id) return;
+    const asked = m.part === null ? undefined : this.ownCheckpoints.get(m.seq);
+    if (asked?.meta != null && m.part !== null && m.part < asked.meta.partDigests.length) {
+      const start = m.part * asked.meta.partBytes;
+      const data = asked.data.subarray(start, start + partLength(asked.meta, m.part));
+      if (!this.spendStateAnswer(m.replica, data.byteLength)) return;
+      this.send(m.replica, { type: 'state-part', seq: m.seq, stateDigest: asked.digest, part: m.part, data });
+      return;
+    }
+    // The meta-data asked for, or a part of a checkpoint this replica no longer holds: the meta-data
+    // of its stable checkpoint, if that is as far as the one asked about.
     const own = this.ownCheckpoints.get(this.stable.seq);
-    if (own === undefined || this.stable.seq < m.seq || m.replica === this.id) return;
-    this.send(m.replica, { type: 'state', seq: this.stable.seq, stateDigest: this.stable.digest, proof: this.stable.proof, data: own.data });
+    if (own?.meta == null || this.stable.seq < m.seq || this.stable.seq === 0) return;
+    if (m.part !== null && this.stable.seq === m.seq) return; // a part index out of range
+    if (!this.spendStateAnswer(m.replica, stateMetaBytes(own.meta))) return;
+    this.send(m.replica, { type: 'state-meta', seq: this.stable.seq, stateDigest: this.stable.digest, proof: this.stable.proof, meta: own.meta });
+  }
+
+  /**
+   * At most maxInflightStateBytes of parts and meta-data per replica per retransmit interval (and
+   * always one answer): a liar's FETCH-STATEs (small) cannot make us send without end (parts and
+   * meta-data up to MiBs).
+   */
+  private spendStateAnswer(to: NodeId, bytes: number): boolean {
+    let spent = this.statePartsSpent.get(to);
+    if (spent === undefined || this.clock - spent.since >= this.retransmitTicks) {
+      spent = { since: this.clock, bytes: 0 };
+      this.statePartsSpent.set(to, spent);
+    }
+    const cost = Math.max(bytes, 1);
+    if (spent.bytes > 0 && spent.bytes + cost > this.maxInflightStateBytes) return false;
+    spent.bytes += cost;
+    return true;
   }
 
   private validProof(seq: number, digest: string, proof: readonly SignedCheckpoint[]): boolean {
@@ -1352,28 +1481,69 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     return signers.size >= this.quorum;
   }
 
-  private onState(m: Extract<PbftMessage, { type: 'state' }>): void {
-    if (m.seq <= this.lastExecuted || m.seq <= this.stable.seq) return;
-    if (!this.validProof(m.seq, m.stateDigest, m.proof)) return this.bad();
-    if (!(m.data instanceof Uint8Array) || this.auth.digest(m.data) !== m.stateDigest) return this.bad(); // corrupt state: ask someone else
+  /** The meta-data of a proven checkpoint: fetch its parts (a later checkpoint than the one we sought is as good). */
+  private onStateMeta(m: Extract<PbftMessage, { type: 'state-meta' }>): void {
+    if (this.fetching === null || m.seq < this.fetching.seq || m.seq <= this.lastExecuted || m.seq <= this.stable.seq) return;
+    if (this.transfer !== null && this.transfer.cp.seq >= m.seq) return;
+    if (m.seq === 0 || !this.validProof(m.seq, m.stateDigest, m.proof)) return this.bad();
+    const meta = m.meta;
+    if (!validStateMeta(meta) || checkpointDigestOf(this.auth, meta) !== m.stateDigest) return this.bad();
+    const cp: StableCheckpoint = { seq: m.seq, digest: m.stateDigest, proof: m.proof };
+    this.fetching = cp;
+    this.transfer = { cp, meta, parts: meta.partDigests.map(() => null), received: 0, asked: new Map(), liars: new Set() };
+    if (meta.partDigests.length === 0) return this.installState(this.transfer);
+    this.requestState();
+  }
+
+  /** A part of the state being fetched: kept if its digest is its part's; refused (and asked of another replica) if not. */
+  private onStatePart(m: Extract<PbftMessage, { type: 'state-part' }>): void {
+    const t = this.transfer;
+    if (t === null || m.seq !== t.cp.seq || m.stateDigest !== t.cp.digest) return;
+    if (!Number.isSafeInteger(m.part) || m.part < 0 || m.part >= t.parts.length || t.parts[m.part] !== null) return;
+    const ok = m.data instanceof Uint8Array && m.data.byteLength === partLength(t.meta, m.part)
+      && (this.mutant === 'trust-state-parts' || this.auth.digest(m.data) === t.meta.partDigests[m.part]);
+    if (!ok) {
+      this.bad();
+      // Ask again, first of someone else: the sender is asked last from now on.
+      t.liars.add(m.from);
+      t.asked.delete(m.part);
+      this.requestState();
+      return;
+    }
+    t.parts[m.part] = m.data.slice();
+    t.received++;
+    t.asked.delete(m.part);
+    if (t.received === t.parts.length) return this.installState(t);
+    this.requestState();
+  }
+
+  /** Every part is here: the state is the checkpoint's. Install it as the stable checkpoint and go on from there. */
+  private installState(t: StateTransfer): void {
+    const data = new Uint8Array(t.meta.totalBytes);
+    t.parts.forEach((p, i) => data.set(p!, i * t.meta.partBytes));
+    this.transfer = null;
     let state: CheckpointState;
     try {
-      state = unpack(m.data) as CheckpointState;
+      state = unpack(data) as CheckpointState;
+      if (!(state.service instanceof Uint8Array) || !Array.isArray(state.clients)) throw new Error('not a checkpoint state');
     } catch {
-      return this.bad();
+      // Only a replica that took parts unchecked gets here: start over.
+      this.bad();
+      this.requestState();
+      return;
     }
+    const cp = t.cp;
     this.stateTransfers++;
-    const cp: StableCheckpoint = { seq: m.seq, digest: m.stateDigest, proof: m.proof };
-    this.snapshotOut = { meta: { index: m.seq as Index, term: this.view as Term, membership: this.membership }, data: stableCheckpointData(m.data, cp) };
+    this.snapshotOut = { meta: { index: cp.seq as Index, term: this.view as Term, membership: this.membership }, data: stableCheckpointData(data, cp, t.meta.partBytes) };
     this.applyOut = [];
     this.batchesOut = [];
-    this.lastExecuted = m.seq;
+    this.lastExecuted = cp.seq;
     this.executedAtClock = this.clock;
-    if (this.highestCommitSent < m.seq) this.highestCommitSent = m.seq;
+    if (this.highestCommitSent < cp.seq) this.highestCommitSent = cp.seq;
     this.lastExecutedTimestamp.clear();
-    for (const [c, t] of state.clients) this.lastExecutedTimestamp.set(c, t);
+    for (const [c, ts] of state.clients) this.lastExecutedTimestamp.set(c, ts);
     for (const [c, r] of this.pending) if (r.timestamp <= (this.lastExecutedTimestamp.get(c) ?? 0)) this.pending.delete(c);
-    this.ownCheckpoints.set(m.seq, { digest: m.stateDigest, data: m.data, msg: this.signCheckpoint(m.seq, m.stateDigest) });
+    this.ownCheckpoints.set(cp.seq, { digest: cp.digest, data, meta: t.meta, msg: this.signCheckpoint(cp.seq, cp.digest) });
     this.fetching = null;
     this.makeStable(cp);
     this.execute();
@@ -1749,8 +1919,28 @@ function newViewForwardersAfterPrimary(f: number): number {
   return Math.max(2 * f, f + 1);
 }
 
-function stableCheckpointData(state: Uint8Array, cp: StableCheckpoint): Uint8Array {
-  return pack({ state, digest: cp.digest, proof: cp.proof } satisfies StableCheckpointData);
+function stableCheckpointData(state: Uint8Array, cp: StableCheckpoint, partBytes: number | undefined): Uint8Array {
+  return pack((partBytes === undefined ? { state, digest: cp.digest, proof: cp.proof } : { state, digest: cp.digest, proof: cp.proof, partBytes }) satisfies StableCheckpointData);
+}
+
+/** Roughly what a STATE-META with `meta` weighs (its part digests; the proof is small beside them), for the answer budget. */
+function stateMetaBytes(meta: StateMeta): number {
+  let bytes = 256;
+  for (const d of meta.partDigests) bytes += d.length + 2;
+  return bytes;
+}
+
+/** Bytes in part `i` of a state with meta-data `meta` (the last part may be shorter). */
+function partLength(meta: StateMeta, i: number): number {
+  return Math.min(meta.partBytes, meta.totalBytes - i * meta.partBytes);
+}
+
+/** Meta-data a state could have: its parts cover its size exactly, in at most MAX_STATE_PARTS parts of at most MAX_STATE_PART_BYTES. */
+function validStateMeta(meta: StateMeta): boolean {
+  return typeof meta === 'object' && meta !== null && Number.isSafeInteger(meta.totalBytes) && meta.totalBytes >= 0
+    && Number.isSafeInteger(meta.partBytes) && meta.partBytes >= 1 && meta.partBytes <= MAX_STATE_PART_BYTES
+    && Array.isArray(meta.partDigests) && meta.partDigests.length <= MAX_STATE_PARTS
+    && meta.partDigests.length === Math.ceil(meta.totalBytes / meta.partBytes) && meta.partDigests.every((d) => typeof d === 'string');
 }
 
 function requestKey(r: ClientRequest): string {

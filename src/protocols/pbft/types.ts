@@ -4,9 +4,10 @@
  * Authentication (see `Authenticator` in src/core/): requests are signed by their client; a
  * PRE-PREPARE and a PREPARE are signed by their sender because a prepared certificate travels
  * inside a VIEW-CHANGE as proof; CHECKPOINT, VIEW-CHANGE and NEW-VIEW are signed for the same
- * reason; COMMIT, FETCH-STATE and REPLY carry MAC vectors (one MAC per receiver). STATE needs no
- * authenticator: its data is checked against the digest of a stable checkpoint whose proof
- * (2f + 1 signed CHECKPOINTs) it carries.
+ * reason; COMMIT, FETCH-STATE and REPLY carry MAC vectors (one MAC per receiver). STATE-META and
+ * STATE-PART need no authenticator: a STATE-META carries the proof (2f + 1 signed CHECKPOINTs) of a
+ * stable checkpoint and is checked against its digest, which covers the state's meta-data (its
+ * size, the part size and each part's digest); each STATE-PART is checked against its part's digest.
  */
 import type { MacVector, Principal } from '../../core/authenticator.js';
 import type { NodeId } from '../../core/ids.js';
@@ -49,6 +50,17 @@ export interface SignedCheckpoint {
 }
 
 /** A pre-prepare and 2f matching prepares from distinct backups: "this request was prepared at (view, seq)". */
+/**
+ * What a checkpoint digest covers: the state's size, the size of its parts (the last may be
+ * shorter) and the digest of each part, in order. A replica fetching the state verifies each part
+ * on arrival, so no message need carry the whole state.
+ */
+export interface StateMeta {
+  readonly totalBytes: number;
+  readonly partBytes: number;
+  readonly partDigests: readonly string[];
+}
+
 export interface PreparedCertificate {
   readonly prePrepare: SignedPrePrepare;
   readonly prepares: readonly SignedPrepare[];
@@ -97,8 +109,16 @@ export type PbftMessage =
   | (Envelope & { readonly type: 'new-view'; readonly newView: SignedNewView })
   /** "I executed up to lastExecuted in view": peers resend what they sent for later slots of that view. */
   | (Envelope & { readonly type: 'status'; readonly view: number; readonly lastExecuted: number; readonly replica: NodeId; readonly macs: MacVector })
-  | (Envelope & { readonly type: 'fetch-state'; readonly seq: number; readonly replica: NodeId; readonly macs: MacVector })
-  | (Envelope & { readonly type: 'state'; readonly seq: number; readonly stateDigest: string; readonly proof: readonly SignedCheckpoint[]; readonly data: Uint8Array })
+  /**
+   * "Send me the state of checkpoint `seq`": its meta-data (STATE-META) when `part` is null, else
+   * that part (STATE-PART). A replica that no longer holds `seq` answers with the meta-data of its
+   * later stable checkpoint.
+   */
+  | (Envelope & { readonly type: 'fetch-state'; readonly seq: number; readonly part: number | null; readonly replica: NodeId; readonly macs: MacVector })
+  /** A stable checkpoint's meta-data and proof: the checkpoint digest is checkpointDigestOf(meta) (the digest of stateMetaPayload(meta), and the part size). */
+  | (Envelope & { readonly type: 'state-meta'; readonly seq: number; readonly stateDigest: string; readonly proof: readonly SignedCheckpoint[]; readonly meta: StateMeta })
+  /** Part `part` of the state of checkpoint `seq` (bytes [part * partBytes, ...) of it). */
+  | (Envelope & { readonly type: 'state-part'; readonly seq: number; readonly stateDigest: string; readonly part: number; readonly data: Uint8Array })
   /** "I lack the batch `digest` re-issued at `seq`": whoever holds it answers with a BATCH. */
   | (Envelope & { readonly type: 'fetch-batch'; readonly seq: number; readonly digest: string; readonly replica: NodeId; readonly macs: MacVector })
   /** A batch by its digest: unauthenticated, since the receiver checks it against the digest and its requests' signatures. */
@@ -160,6 +180,8 @@ export interface StableCheckpointData {
   readonly state: Uint8Array;
   readonly digest: string;
   readonly proof: readonly SignedCheckpoint[];
+  /** The part size the digest was computed with (absent in snapshots from before parts: served to nobody). */
+  readonly partBytes?: number;
 }
 
 export interface PbftReady extends Ready<PbftMessage, PbftHardState> {
@@ -218,6 +240,14 @@ export interface PbftOptions extends ReplicaOptions<PbftHardState> {
   readonly retransmitTicks?: number;
   /** The last checkpoint (and the primary's NEW-VIEW) are re-announced this often, for laggards. */
   readonly announceTicks?: number;
+  /**
+   * Bytes per part of a checkpoint's state (DEFAULT_STATE_PART_BYTES): the checkpoint digest
+   * covers the parts' digests, so every replica of a cluster must use the same value (the
+   * simulator draws one per run for the whole cluster; members use the default).
+   */
+  readonly statePartBytes?: number;
+  /** Bytes of state parts a replica catching up asks for before the first ones arrive, at most (DEFAULT_MAX_INFLIGHT_STATE_BYTES). */
+  readonly maxInflightStateBytes?: number;
 }
 
 export const DEFAULT_CHECKPOINT_INTERVAL_SEQS = 16;
@@ -255,5 +285,14 @@ export const MAX_BATCHES_HELD_PER_WINDOW_SEQ = 2;
  * the whole window each interval gets no more (a FETCH-BATCH is small, a batch up to 2 MiB).
  */
 export const MAX_BATCH_ANSWERS_PER_INTERVAL = 16;
+
+/** Bytes per part of a checkpoint's state: a STATE-PART stays far under the transport's 4 MiB frame limit. */
+export const DEFAULT_STATE_PART_BYTES = 1024 * 1024;
+/** Parts of one checkpoint's state, at most (a STATE-META carries a digest per part: 32,768 hex SHA-256 digests are 2 MiB). */
+export const MAX_STATE_PARTS = 32_768;
+/** Largest part size a replica accepts from its peers' STATE-META and STATE-PART (and may be configured with). */
+export const MAX_STATE_PART_BYTES = 2 * 1024 * 1024;
+/** Bytes of state parts asked for and not yet arrived, at most, per replica catching up. */
+export const DEFAULT_MAX_INFLIGHT_STATE_BYTES = 4 * 1024 * 1024;
 
 export type { LogEntry };

@@ -10,7 +10,7 @@ import {
   boolFields, boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, firstBadItem, isBoundedArray, isBytes, isName, isNat, isObject, isText,
   natFields, validatorByType, type CommonMessageBounds, type Fields, type MessageValidator,
 } from '../../core/validate.js';
-import { DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_REQUESTS, type PbftMessage } from './types.js';
+import { DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_REQUESTS, MAX_STATE_PART_BYTES, MAX_STATE_PARTS, type PbftMessage } from './types.js';
 
 export interface PbftMessageBounds extends CommonMessageBounds {
   /** Requests in one pre-prepare's batch: the primary's maxBatchRequests, within this. */
@@ -108,6 +108,23 @@ const newViewProblem: Check = (v, b) => {
     ?? listProblem(v['prePrepares'], b.maxWindowSeqs, 'prePrepares', prePrepareProblem, b);
 };
 
+/** A part index: below MAX_STATE_PARTS. */
+const partIndexProblem = (v: unknown): string | null => (isNat(v) && v < MAX_STATE_PARTS ? null : `part is not an index below ${MAX_STATE_PARTS}`);
+
+/** A state's meta-data: sizes, and one bounded digest per part, as many as the sizes make (at most MAX_STATE_PARTS). */
+const stateMetaProblem: Check = (v, b) => {
+  if (!isObject(v)) return 'meta is not an object';
+  const bad = natFields(v, 'totalBytes', 'partBytes');
+  if (bad !== null) return bad;
+  const total = v['totalBytes'] as number;
+  const part = v['partBytes'] as number;
+  if (part < 1 || part > MAX_STATE_PART_BYTES) return `partBytes is not 1 to ${MAX_STATE_PART_BYTES}`;
+  const digests = v['partDigests'];
+  if (!isBoundedArray(digests, MAX_STATE_PARTS)) return `partDigests is not an array of at most ${MAX_STATE_PARTS}`;
+  if (digests.length !== Math.ceil(total / part)) return `${digests.length} part digests for ${total} bytes in parts of ${part}`;
+  return firstBadItem(digests, 'partDigests', (d) => (isText(d, b.maxAuthenticatorChars) ? null : 'not a bounded string'));
+};
+
 const retransmittedProblem = (m: Fields): string | null =>
   (m['retransmitted'] === undefined || typeof m['retransmitted'] === 'boolean' ? null : 'retransmitted is not a boolean');
 
@@ -122,11 +139,14 @@ const CHECKERS: Readonly<Record<PbftMessage['type'], (m: Fields, b: PbftMessageB
   'view-change': (m, b) => viewChangeProblem(m['viewChange'], b),
   'new-view': (m, b) => newViewProblem(m['newView'], b),
   status: (m, b) => natFields(m, 'view', 'lastExecuted') ?? nodeField(m, 'replica', b) ?? macVectorProblem(m['macs'], b),
-  'fetch-state': (m, b) => natFields(m, 'seq') ?? nodeField(m, 'replica', b) ?? macVectorProblem(m['macs'], b),
+  'fetch-state': (m, b) => natFields(m, 'seq') ?? (m['part'] === null || partIndexProblem(m['part']) === null ? null : 'part is neither null nor a part index')
+    ?? nodeField(m, 'replica', b) ?? macVectorProblem(m['macs'], b),
   'fetch-batch': (m, b) => natFields(m, 'seq') ?? authText(m, 'digest', b) ?? nodeField(m, 'replica', b) ?? macVectorProblem(m['macs'], b),
   batch: (m, b) => natFields(m, 'seq') ?? authText(m, 'digest', b) ?? listProblem(m['batch'], b.maxBatchRequests, 'batch', requestProblem, b),
-  state: (m, b) => natFields(m, 'seq') ?? authText(m, 'stateDigest', b) ?? (isBytes(m['data']) ? null : 'data is not bytes')
-    ?? listProblem(m['proof'], b.maxMembers, 'proof', checkpointProblem, b),
+  'state-meta': (m, b) => natFields(m, 'seq') ?? authText(m, 'stateDigest', b) ?? listProblem(m['proof'], b.maxMembers, 'proof', checkpointProblem, b)
+    ?? stateMetaProblem(m['meta'], b),
+  'state-part': (m, b) => natFields(m, 'seq') ?? authText(m, 'stateDigest', b) ?? partIndexProblem(m['part'])
+    ?? (isBytes(m['data']) && m['data'].byteLength >= 1 && m['data'].byteLength <= MAX_STATE_PART_BYTES ? null : `data is not 1 to ${MAX_STATE_PART_BYTES} bytes`),
   reply: (m, b) => natFields(m, 'view', 'timestamp') ?? (isName(m['client'], b.maxNodeIdChars) ? null : 'client is not a principal')
     ?? nodeField(m, 'replica', b) ?? (isBytes(m['result']) ? null : 'result is not bytes') ?? boolFields(m, 'readOnly') ?? authText(m, 'mac', b),
 };

@@ -121,12 +121,24 @@ export function byzantineCommands(w: PbftWorld): Record<string, Command<PbftMess
       });
     },
 
-    /** `corrupt-state n1`: the state n1 serves in a state transfer has one bit flipped. */
+    /**
+     * `corrupt-state n1`: every part of the state n1 serves in a state transfer has one bit
+     * flipped: in its last letter or digit ("x3" becomes "x2"), so that the state still decodes and
+     * a replica that took it unchecked shows a service nobody executed; in its last byte if none.
+     */
     'corrupt-state': (d, env) => {
       const liar = env.node(arg(d, 0, 'the replica')).id;
+      const alnum = (b: number): boolean => (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7a);
       addRule(env, `${liar} serves a corrupt state`, (m) => {
-        if (m.type !== 'state' || m.from !== liar) return m;
-        return { ...m, data: m.data.map((b, i) => (i === 5 ? b ^ 1 : b)) };
+        if (m.type !== 'state-part' || m.from !== liar) return m;
+        let at = m.data.length - 1;
+        for (let i = m.data.length - 1; i >= 0; i--) {
+          if (alnum(m.data[i]!) && alnum(m.data[i]! ^ 1)) {
+            at = i;
+            break;
+          }
+        }
+        return { ...m, data: m.data.map((b, i) => (i === at ? b ^ 1 : b)) };
       });
     },
 

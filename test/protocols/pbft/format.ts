@@ -83,9 +83,11 @@ export class PbftPrinter {
       case 'status':
         return `${head} v=${m.view} executed=${m.lastExecuted}`;
       case 'fetch-state':
-        return `${head} n=${m.seq}`;
-      case 'state':
-        return `${head} n=${m.seq} (${m.data.byteLength} bytes, digest ${shortDigest(m.stateDigest)})`;
+        return `${head} n=${m.seq} ${m.part === null ? 'meta' : `part=${m.part}`}`;
+      case 'state-meta':
+        return `${head} n=${m.seq} (${m.meta.totalBytes} bytes in ${m.meta.partDigests.length} parts of ${m.meta.partBytes}, digest ${shortDigest(m.stateDigest)})`;
+      case 'state-part':
+        return `${head} n=${m.seq} part=${m.part} (${m.data.byteLength} bytes, digest ${shortDigest(m.stateDigest)})`;
       case 'fetch-batch':
         return `${head} n=${m.seq} ${this.digest(m.digest)}`;
       case 'batch':

@@ -33,7 +33,7 @@ const dec = new TextDecoder();
 
 const OPTION_NAMES = [
   'checkpointIntervalSeqs', 'logWindowSeqs', 'maxBatchRequests', 'maxInFlightBatches', 'requestTimeoutTicks', 'viewChangeTimeoutTicks',
-  'retransmitTicks', 'announceTicks',
+  'retransmitTicks', 'announceTicks', 'statePartBytes', 'maxInflightStateBytes',
 ] as const;
 
 /** Scenario timers: short, so that view changes and retransmissions happen within a few dozen ticks. */

@@ -1,0 +1,57 @@
+/**
+ * The part size of PBFT's state transfer is cluster-wide: the checkpoint digest covers the parts'
+ * digests and names the part size. A replica told by f + 1 validly signed CHECKPOINTs that they
+ * use another size stops with an error naming statePartBytes; f such claims (liars, perhaps) do not
+ * stop it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Prng } from '../../../src/core/prng.js';
+import type { NodeId } from '../../../src/core/ids.js';
+import { SimKeyring } from '../../../src/sim/sim-authenticator.js';
+import { PbftReplica, checkpointPayload, checkpointDigestOf, partBytesOfCheckpointDigest, stateMetaOf, type PbftMessage } from '../../../src/protocols/pbft/index.js';
+
+const ids = ['n1', 'n2', 'n3', 'n4'] as NodeId[];
+
+function setup(): { keyring: SimKeyring; replica: PbftReplica; claim: (from: NodeId, digest: string) => PbftMessage } {
+  const keyring = new SimKeyring(new Prng(7));
+  const replica = new PbftReplica({
+    id: 'n4' as NodeId, membership: { voters: ids, outgoingVoters: [], learners: [] }, random: new Prng(1),
+    authenticator: keyring.authenticatorFor('n4'), checkpointIntervalSeqs: 4, statePartBytes: 32,
+  });
+  const claim = (from: NodeId, digest: string): PbftMessage => ({
+    type: 'checkpoint', from, to: 'n4' as NodeId,
+    checkpoint: { seq: 4, stateDigest: digest, replica: from, signature: keyring.authenticatorFor(from).sign(checkpointPayload(4, digest, from)) },
+  });
+  return { keyring, replica, claim };
+}
+
+test('a checkpoint digest names its part size', () => {
+  const keyring = new SimKeyring(new Prng(7));
+  const auth = keyring.authenticatorFor('n1');
+  const state = new Uint8Array(100).fill(7);
+  const a = checkpointDigestOf(auth, stateMetaOf(auth, state, 16));
+  const b = checkpointDigestOf(auth, stateMetaOf(auth, state, 32));
+  assert.notEqual(a, b);
+  assert.equal(partBytesOfCheckpointDigest(a), 16);
+  assert.equal(partBytesOfCheckpointDigest(b), 32);
+  assert.equal(partBytesOfCheckpointDigest('0123abcd'), null);
+  assert.equal(stateMetaOf(auth, state, 16).partDigests.length, 7);
+  assert.equal(stateMetaOf(auth, new Uint8Array(0), 16).partDigests.length, 0);
+});
+
+test('f replicas claiming another part size do not stop a replica; f + 1 do, with an error naming statePartBytes', () => {
+  const { replica, claim } = setup();
+  replica.step(claim('n1' as NodeId, 'abc@16'));
+  replica.step(claim('n1' as NodeId, 'abc@16')); // the same replica again counts once
+  assert.throws(() => replica.step(claim('n2' as NodeId, 'abc@16')), /statePartBytes=32 here.*n1: 16, n2: 16.*must be equal on every replica/);
+});
+
+test('a replica whose later claim names our part size no longer counts', () => {
+  const { replica, claim } = setup();
+  replica.step(claim('n1' as NodeId, 'abc@16'));
+  replica.step(claim('n1' as NodeId, 'def@32'));
+  replica.step(claim('n2' as NodeId, 'abc@16'));
+  replica.step(claim('n3' as NodeId, 'abc')); // a digest from before parts names no size
+  assert.equal(replica.status().invalidAuthenticators, 0);
+});
