@@ -615,7 +615,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       // raised its ballot while cut off, or a candidate refused by the others): it stays leader,
       // in a higher ballot, and its followers promise it (it is their leader). Without the lease
       // (checkQuorum off) two leaders doing so would duel for ever: it steps down instead.
-      if (this.role === 'leader' && this.sticky() && this.leaseHeld()) {
+      // An acceptor that follows another live leader names it: then this leader is the stale one
+      // (cut off or paused, and not yet stepped down by checkQuorum) and steps down; running
+      // phase 1 again above that leader's ballot would only make that leader run it again.
+      const otherLeader = m.leader !== undefined && m.leader !== this.id && this.mutant !== 'rerun-against-live-leader';
+      if (this.role === 'leader' && this.sticky() && this.leaseHeld() && !otherLeader) {
         this.campaign();
         this.rerunningPhase1 = true;
         return;
@@ -649,7 +653,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   }
 
   private nack(m: Prepare | Accept | InstallSnapshot): void {
-    this.msgs.push({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised, compactedThrough: 0 as Slot });
+    // Refusing a lower ballot while another live leader holds our lease: name that leader (see onNack).
+    const leader = this.sticky() && this.leaseHeld() && this.leaderId !== null && this.leaderId !== m.from ? this.leaderId : null;
+    this.msgs.push({
+      type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised, compactedThrough: 0 as Slot, ...(leader === null ? {} : { leader }),
+    });
   }
 
   private maybeWinPhase1(): void {

@@ -19,6 +19,7 @@ export const PAXOS_MUTANTS = [
   { name: 'unbounded-promises', description: 'a Promise carries every accepted slot in one message: after a backlog of large values it outgrows the transport\'s frame, is refused on every try, and no new leader is ever elected' },
   { name: 'no-stickiness', description: 'an acceptor promises any higher ballot even while it hears from a live leader, and a leader refused in phase 2 by a higher promise steps down: a node that rejoins with a ballot raised while it was cut off deposes a healthy leader' },
   { name: 'forget-promisers', description: 'a new leader counts nobody as heard for its first quorum check, not even the acceptors that just promised: on disks slower than an election timeout every new leader steps down at its first check, before an Accepted can come back, and the cluster never keeps a leader' },
+  { name: 'rerun-against-live-leader', description: 'a leader refused in phase 2 by an acceptor that names another live leader (it was cut off or paused, and the others elected one meanwhile) runs phase 1 again above that leader\'s ballot instead of stepping down: back, it makes the live leader run phase 1 again and drop the reads it had pending' },
   { name: 'heartbeat-resends-window', description: 'a heartbeat resends a stalled acceptor every slot from its contiguous match on (up to maxCatchUpSlotsPerHeartbeat), also those it acknowledged past a lost Accept: one lost Accept costs the whole window again' },
 ] as const satisfies readonly MutantInfo[];
 

@@ -80,7 +80,10 @@ export interface Nack extends Envelope {
   /**
    * Leader stickiness: the acceptor refuses a Prepare, whatever its ballot, because it heard from
    * this live leader within an election timeout (its lease; the leader itself names itself).
-   * The candidate backs off rather than raising its ballot. Absent otherwise.
+   * The candidate backs off rather than raising its ballot. Also on a refused Accept (or Prepare,
+   * or snapshot chunk) of a lower ballot, by an acceptor that holds another live leader's lease:
+   * a leader refused so is the stale one and steps down rather than running phase 1 again.
+   * Absent otherwise.
    */
   readonly leader?: NodeId;
 }

@@ -6,7 +6,8 @@
  * The snapshot is a map whose fields KvSnapshotEncoding writes in order: format, revision,
  * compactRevision, keys, then the small rest (sessions, auth, leases, ...). The fields before
  * `keys` are read first, so an unknown format stops before any key is decoded; the keys (the big
- * part) are decoded one entry at a time, straight into a new key index, change log and list of
+ * part) are decoded one entry at a time, and a long history (a key written many times since its
+ * last compaction) a version at a time, straight into a new key index, change log and list of
  * leased keys; the rest is decoded whole. Then the keys are sorted and the change log ordered, each
  * in a step of its own, so that install() only swaps. A snapshot of another layout (none is
  * written, but the format allows any field order) is unpacked whole in the first step and its keys
@@ -26,6 +27,13 @@ import { leaseIdOf, NO_LEASE, type LeaseId } from './lease-id.js';
  * restore in about five times the time they encode), and encoding counts a key as a KiB.
  */
 const KEY_WORK_BYTES = 4096;
+
+/**
+ * What one version of a key's history counts as, at least: a key's history is decoded a version at
+ * a time, so that a key written many times since its last compaction (one entry of hundreds of
+ * thousands of versions) spreads over slices rather than filling one far over its budget.
+ */
+const VERSION_WORK_BYTES = 1024;
 
 /** What a decoded snapshot holds besides its keys (the fields of the snapshot map, keys left out). */
 export type SnapshotRest = Readonly<Record<string, unknown>>;
@@ -56,6 +64,8 @@ export class KvSnapshotDecoding {
   private unpacked: Record<string, unknown> | null = null;
   private unpackedKeys: readonly unknown[] = [];
   private keyNumber = 0;
+  /** Fast path: the key entry being decoded a version at a time, and how many of its versions are left. */
+  private entry: { readonly key: string; readonly revs: KeyRevision[]; left: number } | null = null;
   private readonly fields: Record<string, unknown> = {};
   private revision = 0;
   private compactRevision = 0;
@@ -157,20 +167,18 @@ export class KvSnapshotDecoding {
   private decodeKeys(budgetBytes: number): void {
     let spent = 0;
     while (this.keysLeft > 0 && spent < budgetBytes) {
-      let entry: unknown;
-      let cost = KEY_WORK_BYTES;
-      if (this.unpacked === null) {
-        const next = this.read(this.at);
-        cost = Math.max(cost, next.end - this.at);
-        this.at = next.end;
-        entry = next.value;
+      if (this.unpacked !== null) {
+        this.addKey(this.unpackedKeys[this.keyNumber]);
+        spent += KEY_WORK_BYTES;
+      } else if (this.entry !== null) {
+        spent += this.decodeVersions(budgetBytes - spent);
+        continue;
       } else {
-        entry = this.unpackedKeys[this.keyNumber];
+        spent += this.beginEntry();
+        continue;
       }
-      this.addKey(entry);
       this.keyNumber++;
       this.keysLeft--;
-      spent += cost;
     }
     // This step's keys and changes, sorted: a run each for the merges of the last phase.
     this.keyOrder.addRun(this.stepKeys.sort(byCodeUnits));
@@ -198,6 +206,51 @@ export class KvSnapshotDecoding {
     this.phase = 'done';
   }
 
+  /**
+   * Fast path: the start of the next key entry, [key, [versions...]], its key read; its versions
+   * follow a few at a time (decodeVersions). An entry not written so (no array headers there) is
+   * read whole. Returns the work it counts for.
+   */
+  private beginEntry(): number {
+    const n = this.keyNumber;
+    const head = headerAt(this.data, this.at, 'array');
+    const key = head !== null && head.length === 2 ? this.read(head.end) : null;
+    const versions = key !== null && typeof key.value === 'string' ? headerAt(this.data, key.end, 'array') : null;
+    if (versions === null) {
+      const whole = this.read(this.at);
+      const bytes = whole.end - this.at;
+      this.at = whole.end;
+      this.addKey(whole.value);
+      this.keyNumber++;
+      this.keysLeft--;
+      return Math.max(KEY_WORK_BYTES, bytes);
+    }
+    if (versions.length === 0) throw corrupt(`key entry ${n} is no [key, versions]`);
+    this.at = versions.end;
+    this.entry = { key: key!.value as string, revs: [], left: versions.length };
+    return KEY_WORK_BYTES;
+  }
+
+  /** Fast path: more versions of the key entry begun, up to about `budgetBytes`; the key once all are read. */
+  private decodeVersions(budgetBytes: number): number {
+    const e = this.entry!;
+    let spent = 0;
+    while (e.left > 0 && spent < budgetBytes) {
+      const next = this.read(this.at);
+      spent += Math.max(VERSION_WORK_BYTES, next.end - this.at);
+      this.at = next.end;
+      this.addVersion(e.key, e.revs, next.value);
+      e.left--;
+    }
+    if (e.left === 0) {
+      this.entry = null;
+      this.finishKey(e.key, e.revs);
+      this.keyNumber++;
+      this.keysLeft--;
+    }
+    return spent;
+  }
+
   /** One key entry, [key, [[main, sub, createRevision, version, value, lease], ...]], into the new index. */
   private addKey(entry: unknown): void {
     const n = this.keyNumber;
@@ -206,19 +259,28 @@ export class KvSnapshotDecoding {
     }
     const key = entry[0];
     const revs: KeyRevision[] = [];
-    for (const v of entry[1] as unknown[]) {
-      if (!Array.isArray(v) || v.length !== 6) throw corrupt(`a version of key entry ${n} is no [main, sub, createRevision, version, value, lease]`);
-      const [main, sub, createRevision, version, value, lease] = v as unknown[];
-      if (!isCount(main) || !isCount(sub) || !isCount(createRevision) || !isCount(version)) throw corrupt(`a version of key entry ${n} has a revision that is no count`);
-      if (value !== null && !(value instanceof Uint8Array)) throw corrupt(`a version of key entry ${n} has a value that is no bytes`);
-      const last = revs[revs.length - 1];
-      if (last !== undefined && !(last.main < main || (last.main === main && last.sub < sub))) throw corrupt(`the versions of key entry ${n} are out of order`);
-      // Values copied out: a view would keep the whole snapshot's bytes alive as long as one value lives.
-      const leaseId = typeof lease === 'string' || typeof lease === 'number' ? leaseIdOf(lease) : null;
-      if (leaseId === null) throw corrupt(`a version of key entry ${n} names a lease that is no int64`);
-      revs.push({ main, sub, createRevision, version, value: value === null ? null : new Uint8Array(value), lease: leaseId });
-      if (main >= this.compactRevision) this.stepChanges.push({ main, sub, key });
-    }
+    for (const v of entry[1] as unknown[]) this.addVersion(key, revs, v);
+    this.finishKey(key, revs);
+  }
+
+  /** One version, [main, sub, createRevision, version, value, lease], after `revs` of `key`'s history. */
+  private addVersion(key: string, revs: KeyRevision[], v: unknown): void {
+    const n = this.keyNumber;
+    if (!Array.isArray(v) || v.length !== 6) throw corrupt(`a version of key entry ${n} is no [main, sub, createRevision, version, value, lease]`);
+    const [main, sub, createRevision, version, value, lease] = v as unknown[];
+    if (!isCount(main) || !isCount(sub) || !isCount(createRevision) || !isCount(version)) throw corrupt(`a version of key entry ${n} has a revision that is no count`);
+    if (value !== null && !(value instanceof Uint8Array)) throw corrupt(`a version of key entry ${n} has a value that is no bytes`);
+    const last = revs[revs.length - 1];
+    if (last !== undefined && !(last.main < main || (last.main === main && last.sub < sub))) throw corrupt(`the versions of key entry ${n} are out of order`);
+    // Values copied out: a view would keep the whole snapshot's bytes alive as long as one value lives.
+    const leaseId = typeof lease === 'string' || typeof lease === 'number' ? leaseIdOf(lease) : null;
+    if (leaseId === null) throw corrupt(`a version of key entry ${n} names a lease that is no int64`);
+    revs.push({ main, sub, createRevision, version, value: value === null ? null : new Uint8Array(value), lease: leaseId });
+    if (main >= this.compactRevision) this.stepChanges.push({ main, sub, key });
+  }
+
+  /** A key whose whole history is read: into the new index. */
+  private finishKey(key: string, revs: KeyRevision[]): void {
     this.index.restoreKey(key, revs);
     this.stepKeys.push(key);
     const latest = revs[revs.length - 1]!;
