@@ -1286,7 +1286,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private onCheckpoint(c: SignedCheckpoint): void {
     if (!this.validCheckpoint(c)) return this.bad();
-    this.notePartBytes(c);
+    // Only current claims: a liar may relay an honest replica's CHECKPOINT from before the
+    // cluster changed statePartBytes (still validly signed), and with f of its own that would stop
+    // every honest replica. Anything at or below the stable checkpoint is history.
+    if (c.seq > this.stable.seq || this.mutant === 'count-stale-part-size-claims') this.notePartBytes(c);
     if (c.seq <= this.stable.seq || c.seq % this.checkpointIntervalSeqs !== 0) return;
     this.recordCheckpointClaim(c);
     this.checkStable(c.seq);
@@ -1504,8 +1507,12 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       && (this.mutant === 'trust-state-parts' || this.auth.digest(m.data) === t.meta.partDigests[m.part]);
     if (!ok) {
       this.bad();
-      // Ask again, first of someone else: the sender is asked last from now on.
+      // The sender is asked last from now on. Ask again, first of someone else, only if it was
+      // the replica asked for this part: a bad part nobody asked for leaves the request out to
+      // another replica alone (else each small bad message from a liar would make us ask an
+      // honest replica for a whole part again, spending what it answers us per interval).
       t.liars.add(m.from);
+      if (t.asked.get(m.part)?.to !== m.from && this.mutant !== 'refetch-on-any-bad-part') return;
       t.asked.delete(m.part);
       this.requestState();
       return;
