@@ -127,3 +127,27 @@ test('the mutants put both back', () => {
   t.victim.step(t.checkpoint('n1' as NodeId, 12, 'feedface@64'));
   assert.throws(() => t.victim.step(t.checkpoint('n2' as NodeId, 4, 'cafebabe@64', 'n1' as NodeId)), /statePartBytes must be equal/);
 });
+
+test('a cluster restarted with another statePartBytes (every member stopped, then started on the new size) goes on: the stable checkpoints the members announce again, made with the old size, do not stop it', () => {
+  for (const mutant of [undefined, 'count-stale-part-size-claims']) {
+    const keyring = new SimKeyring(new Prng(7));
+    const auth = keyring.authenticatorFor('n1');
+    // Checkpoint 8 became stable with parts of 32 bytes; every member restarts with 16.
+    const state = pack({ service: new Uint8Array(50).fill(3), clients: [] });
+    const digest = checkpointDigestOf(auth, stateMetaOf(auth, state, 32));
+    const proof = (['n1', 'n2', 'n3'] as NodeId[]).map((r) => ({ seq: 8, stateDigest: digest, replica: r, signature: keyring.authenticatorFor(r).sign(checkpointPayload(8, digest, r)) }));
+    const replica = new PbftReplica({
+      id: n4, membership: { voters: ids, outgoingVoters: [], learners: [] }, random: new Prng(1),
+      authenticator: keyring.authenticatorFor(n4), checkpointIntervalSeqs: 4, statePartBytes: 16, ...(mutant === undefined ? {} : { mutant }),
+      restored: {
+        hardState: null, entries: [],
+        snapshot: { meta: { index: 8 as never, term: 0 as never, membership: { voters: ids, outgoingVoters: [], learners: [] } }, data: pack({ state, digest, proof, partBytes: 32 }) },
+      },
+    });
+    assert.equal(replica.status().stableCheckpoint, 8);
+    // Each member announces its stable checkpoint again (announce(): its own CHECKPOINTs from the stable one on).
+    const announce = (): void => { for (const c of proof) replica.step({ type: 'checkpoint', from: c.replica, to: n4, checkpoint: c }); };
+    if (mutant === undefined) announce();
+    else assert.throws(announce, /statePartBytes must be equal on every replica/);
+  }
+});
