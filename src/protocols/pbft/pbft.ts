@@ -1286,10 +1286,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private onCheckpoint(c: SignedCheckpoint): void {
     if (!this.validCheckpoint(c)) return this.bad();
-    // Only current claims: a liar may relay an honest replica's CHECKPOINT from before the
-    // cluster changed statePartBytes (still validly signed), and with f of its own that would stop
-    // every honest replica. Anything at or below the stable checkpoint is history.
-    if (c.seq > this.stable.seq || this.mutant === 'count-stale-part-size-claims') this.notePartBytes(c);
+    this.notePartBytes(c);
     if (c.seq <= this.stable.seq || c.seq % this.checkpointIntervalSeqs !== 0) return;
     this.recordCheckpointClaim(c);
     this.checkStable(c.seq);
@@ -1302,6 +1299,13 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
    * stop once its log window filled, silently. The digest names the part size, under the
    * signature: f + 1 replicas that claim another size than ours include an honest one, so the
    * cluster is misconfigured, and this replica stops with an error that says so.
+   *
+   * Only claims at a checkpoint above the stable one that this replica made itself (with its own
+   * size) count: there the two sizes are seen to differ now. After a cluster restarted on another
+   * size, every member announces its stable checkpoint again, made with the old size, and one
+   * that restarted behind the others sees their later stable checkpoints, also made with the old
+   * size; and a liar may relay an honest replica's CHECKPOINT signed before such a restart. None
+   * of these says the cluster is split, and counted they would stop honest replicas.
    */
   private notePartBytes(c: SignedCheckpoint): void {
     const size = partBytesOfCheckpointDigest(c.stateDigest);
@@ -1309,6 +1313,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       this.otherPartBytes.delete(c.replica);
       return;
     }
+    if (this.mutant !== 'count-stale-part-size-claims' && (c.seq <= this.stable.seq || !this.ownCheckpoints.has(c.seq))) return;
     this.otherPartBytes.set(c.replica, size);
     if (this.otherPartBytes.size > this.f) {
       const claims = [...this.otherPartBytes].map(([r, b]) => `${r}: ${b}`).join(', ');
