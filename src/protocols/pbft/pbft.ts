@@ -489,6 +489,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     const digest = checkpointDigestOf(this.auth, meta);
     const msg = this.signCheckpoint(seq, digest);
     this.ownCheckpoints.set(seq, { digest, data: state, meta, msg });
+    // Claims that came first count now (see notePartBytes): a replica with another part size than
+    // the others stops with the error that says so, not on the digest mismatch below.
+    for (const c of this.checkpointClaims.get(seq)?.values() ?? []) this.notePartBytes(c);
     this.broadcast({ type: 'checkpoint', checkpoint: msg });
     this.recordCheckpointClaim(msg);
     this.checkStable(seq);

@@ -19,7 +19,7 @@ const ids = ['n1', 'n2', 'n3', 'n4'] as NodeId[];
  * n4 restarts with sequence numbers 1 to 4 decided (empty batches) on its disk, executes them and
  * makes its own checkpoint at 4 (claims count only at a checkpoint a replica made itself).
  */
-function setup(): { keyring: SimKeyring; replica: PbftReplica; claim: (from: NodeId, digest: string) => PbftMessage } {
+function setup(compact = true): { keyring: SimKeyring; replica: PbftReplica; claim: (from: NodeId, digest: string) => PbftMessage } {
   const keyring = new SimKeyring(new Prng(7));
   const digest = batchDigestOf(keyring.authenticatorFor('n4'), []);
   const entries = [1, 2, 3, 4].map((seq) => ({
@@ -32,7 +32,7 @@ function setup(): { keyring: SimKeyring; replica: PbftReplica; claim: (from: Nod
     restored: { hardState: null, snapshot: null, entries },
   });
   assert.equal(replica.status().lastExecuted, 4);
-  replica.compact(4 as Index, new Uint8Array([1, 2, 3]));
+  if (compact) replica.compact(4 as Index, new Uint8Array([1, 2, 3]));
   const claim = (from: NodeId, digest: string): PbftMessage => ({
     type: 'checkpoint', from, to: 'n4' as NodeId,
     checkpoint: { seq: 4, stateDigest: digest, replica: from, signature: keyring.authenticatorFor(from).sign(checkpointPayload(4, digest, from)) },
@@ -68,4 +68,10 @@ test('a replica whose later claim names our part size no longer counts', () => {
   replica.step(claim('n2' as NodeId, 'abc@16'));
   replica.step(claim('n3' as NodeId, 'abc')); // a digest from before parts names no size
   assert.equal(replica.status().invalidAuthenticators, 0);
+});
+
+test('claims that arrive before the replica makes its own checkpoint count once it has: the part-size error, not a digest mismatch', () => {
+  const { replica, claim } = setup(false);
+  for (const r of ['n1', 'n2', 'n3'] as NodeId[]) replica.step(claim(r, 'abc@16'));
+  assert.throws(() => replica.compact(4 as Index, new Uint8Array([1, 2, 3])), /statePartBytes=32 here.*must be equal on every replica/);
 });
