@@ -1501,8 +1501,17 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (!validStateMeta(meta) || checkpointDigestOf(this.auth, meta) !== m.stateDigest) return this.bad();
     const cp: StableCheckpoint = { seq: m.seq, digest: m.stateDigest, proof: m.proof };
     this.fetching = cp;
-    this.transfer = { cp, meta, parts: meta.partDigests.map(() => null), received: 0, asked: new Map(), liars: new Set() };
-    if (meta.partDigests.length === 0) return this.installState(this.transfer);
+    // A transfer overtaken by a later checkpoint keeps the parts it has whose digests did not
+    // change (same index, same digest: the same bytes), so that it is not begun again from nothing
+    // each time a checkpoint becomes stable while it runs.
+    const old = this.mutant === 'restart-overtaken-transfer' ? null : this.transfer;
+    const parts = meta.partDigests.map((d, i) => {
+      const p = old !== null && old.meta.partDigests[i] === d ? old.parts[i] ?? null : null;
+      return p !== null && p.byteLength === partLength(meta, i) ? p : null;
+    });
+    const received = parts.reduce((n, p) => (p === null ? n : n + 1), 0);
+    this.transfer = { cp, meta, parts, received, asked: new Map(), liars: new Set() };
+    if (received === parts.length) return this.installState(this.transfer);
     this.requestState();
   }
 

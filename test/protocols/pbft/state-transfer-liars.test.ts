@@ -43,7 +43,7 @@ function setup(mutant?: string): Setup {
   const proofs = new Map<number, PbftMessage[]>();
   const prove = (seq: number, bytes: number): { state: Uint8Array; meta: StateMeta; digest: string; sent: PbftMessage[] } => {
     const auth = keyring.authenticatorFor('n1');
-    const state = pack({ service: new Uint8Array(bytes).map((_, i) => (i * 7 + seq) & 0xff), clients: [] });
+    const state = pack({ service: new Uint8Array(bytes).map((_, i) => (i === bytes - 1 ? seq : i * 7) & 0xff), clients: [] });
     const meta = stateMetaOf(auth, state, PART);
     const digest = checkpointDigestOf(auth, meta);
     const claims = (['n1', 'n2', 'n3'] as NodeId[]).map((r) => checkpoint(r, seq, digest));
@@ -153,5 +153,30 @@ test('a cluster restarted with another statePartBytes (every member stopped, the
     const announce = (): void => { for (const c of proof) replica.step({ type: 'checkpoint', from: c.replica, to: n4, checkpoint: c }); };
     if (mutant === undefined) announce();
     else assert.throws(announce, /statePartBytes must be equal on every replica/);
+  }
+});
+
+test('a transfer overtaken by a later stable checkpoint keeps the parts whose digests did not change', () => {
+  for (const mutant of [undefined, 'restart-overtaken-transfer']) {
+    const s = setup(mutant);
+    // Two states of 7 parts that differ in their last byte only.
+    const a = s.prove(4, 100);
+    s.victim.step(s.stateMeta('n1' as NodeId, 4, a.digest, a.meta));
+    for (let p = 0; p < 5; p++) s.victim.step(s.statePart('n1' as NodeId, 4, a.digest, p, a.state.subarray(p * PART, (p + 1) * PART)));
+    s.sent();
+    const b = s.prove(8, 100);
+    const changed = b.meta.partDigests.filter((d, i) => d !== a.meta.partDigests[i]).length;
+    assert.ok(changed >= 1 && changed < b.meta.partDigests.length);
+    s.victim.step(s.stateMeta('n2' as NodeId, 8, b.digest, b.meta));
+    const asked = fetches(s.sent()).map((f) => f.part!);
+    if (mutant !== undefined) {
+      assert.equal(asked[0], 0, 'the mutant begins again from part 0');
+      continue;
+    }
+    // Parts 0 to 4 of checkpoint 4 whose digests are unchanged are kept: only the others are asked for.
+    for (const p of asked) assert.ok(p >= 5 || b.meta.partDigests[p] !== a.meta.partDigests[p], `part ${p} asked again`);
+    for (let p = 0; p < b.meta.partDigests.length; p++) s.victim.step(s.statePart('n2' as NodeId, 8, b.digest, p, b.state.subarray(p * PART, (p + 1) * PART)));
+    assert.equal(s.victim.status().stableCheckpoint, 8);
+    assert.equal(s.victim.status().invalidAuthenticators, 0);
   }
 });
