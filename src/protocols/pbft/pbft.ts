@@ -489,6 +489,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     const digest = checkpointDigestOf(this.auth, meta);
     const msg = this.signCheckpoint(seq, digest);
     this.ownCheckpoints.set(seq, { digest, data: state, meta, msg });
+    // Claims that came first count now (see notePartBytes): a replica with another part size than
+    // the others stops with the error that says so, not on the digest mismatch below.
+    for (const c of this.checkpointClaims.get(seq)?.values() ?? []) this.notePartBytes(c);
     this.broadcast({ type: 'checkpoint', checkpoint: msg });
     this.recordCheckpointClaim(msg);
     this.checkStable(seq);
@@ -1299,6 +1302,13 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
    * stop once its log window filled, silently. The digest names the part size, under the
    * signature: f + 1 replicas that claim another size than ours include an honest one, so the
    * cluster is misconfigured, and this replica stops with an error that says so.
+   *
+   * Only claims at a checkpoint above the stable one that this replica made itself (with its own
+   * size) count: there the two sizes are seen to differ now. After a cluster restarted on another
+   * size, every member announces its stable checkpoint again, made with the old size, and one
+   * that restarted behind the others sees their later stable checkpoints, also made with the old
+   * size; and a liar may relay an honest replica's CHECKPOINT signed before such a restart. None
+   * of these says the cluster is split, and counted they would stop honest replicas.
    */
   private notePartBytes(c: SignedCheckpoint): void {
     const size = partBytesOfCheckpointDigest(c.stateDigest);
@@ -1306,6 +1316,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       this.otherPartBytes.delete(c.replica);
       return;
     }
+    if (this.mutant !== 'count-stale-part-size-claims' && (c.seq <= this.stable.seq || !this.ownCheckpoints.has(c.seq))) return;
     this.otherPartBytes.set(c.replica, size);
     if (this.otherPartBytes.size > this.f) {
       const claims = [...this.otherPartBytes].map(([r, b]) => `${r}: ${b}`).join(', ');
@@ -1490,8 +1501,17 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (!validStateMeta(meta) || checkpointDigestOf(this.auth, meta) !== m.stateDigest) return this.bad();
     const cp: StableCheckpoint = { seq: m.seq, digest: m.stateDigest, proof: m.proof };
     this.fetching = cp;
-    this.transfer = { cp, meta, parts: meta.partDigests.map(() => null), received: 0, asked: new Map(), liars: new Set() };
-    if (meta.partDigests.length === 0) return this.installState(this.transfer);
+    // A transfer overtaken by a later checkpoint keeps the parts it has whose digests did not
+    // change (same index, same digest: the same bytes), so that it is not begun again from nothing
+    // each time a checkpoint becomes stable while it runs.
+    const old = this.mutant === 'restart-overtaken-transfer' ? null : this.transfer;
+    const parts = meta.partDigests.map((d, i) => {
+      const p = old !== null && old.meta.partDigests[i] === d ? old.parts[i] ?? null : null;
+      return p !== null && p.byteLength === partLength(meta, i) ? p : null;
+    });
+    const received = parts.reduce((n, p) => (p === null ? n : n + 1), 0);
+    this.transfer = { cp, meta, parts, received, asked: new Map(), liars: new Set() };
+    if (received === parts.length) return this.installState(this.transfer);
     this.requestState();
   }
 
@@ -1504,8 +1524,12 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       && (this.mutant === 'trust-state-parts' || this.auth.digest(m.data) === t.meta.partDigests[m.part]);
     if (!ok) {
       this.bad();
-      // Ask again, first of someone else: the sender is asked last from now on.
+      // The sender is asked last from now on. Ask again, first of someone else, only if it was
+      // the replica asked for this part: a bad part nobody asked for leaves the request out to
+      // another replica alone (else each small bad message from a liar would make us ask an
+      // honest replica for a whole part again, spending what it answers us per interval).
       t.liars.add(m.from);
+      if (t.asked.get(m.part)?.to !== m.from && this.mutant !== 'refetch-on-any-bad-part') return;
       t.asked.delete(m.part);
       this.requestState();
       return;
