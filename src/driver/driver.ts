@@ -25,14 +25,15 @@ import { principalMember, type Authenticator, type Principal } from '../core/aut
 import { QuorateError } from '../core/errors.js';
 import type { Index, NodeId, Term } from '../core/ids.js';
 import type { Random } from '../core/prng.js';
-import type { AppliedPosition, ApplyOutput, DurableStateMachine, ProtocolDefinition, ReplicaHost, SnapshotInstall } from '../core/protocol.js';
+import type { AppliedPosition, ApplyOutput, DurableStateMachine, ProtocolDefinition, ReplicaHost } from '../core/protocol.js';
 import type { Envelope, LogEntry, Membership, Persist, Ready, Replica, ReplicaStatus, Snapshot, SnapshotEncoding, SnapshotMeta, StateMachine } from '../core/replica.js';
 import { CheckedReplica } from './checked-replica.js';
 import { CommandHost } from './command-host.js';
+import { SliceLoop } from './slice-loop.js';
 import { LeaderProposals, type Leadership } from './leader-proposals.js';
 import { driverLimits, type DriverLimits } from './limits.js';
 import { isDriverMutant, type DriverMutant } from './mutants.js';
-import { silentLogger, type ClockPort, type Logger, type NetworkPort, type StoragePort, type TimerHandle } from './ports.js';
+import { silentLogger, type ClockPort, type Logger, type NetworkPort, type StoragePort } from './ports.js';
 import { QuorumProposals } from './quorum-proposals.js';
 import type { Reply } from './waiters.js';
 import { wireValidator, type NodeMessage } from './wire.js';
@@ -166,14 +167,14 @@ export class Driver<R> {
   private readonly repliesAfterAdvance: Reply<void>[] = [];
   private snapshotting = false;
   /** A snapshot being encoded in slices (snapshotting is true meanwhile), with the position it is of. */
-  private encoding: { readonly source: SnapshotEncoding; readonly meta: SnapshotMeta; timer: TimerHandle | null } | null = null;
+  private encoding: { readonly source: SnapshotEncoding; readonly slices: SliceLoop<Uint8Array> } | null = null;
   /**
    * A received snapshot being installed in slices (ReplicaHost.beginInstall), with the Ready that
    * installs it (finished once it is done; `saving` is set meanwhile).
    */
   private installing: {
-    readonly source: SnapshotInstall; readonly snapshot: Snapshot; readonly rd: Ready<Envelope, unknown>;
-    readonly appliedEarly: boolean; readonly sentEarly: boolean; timer: TimerHandle | null;
+    readonly snapshot: Snapshot; readonly rd: Ready<Envelope, unknown>;
+    readonly appliedEarly: boolean; readonly sentEarly: boolean; readonly slices: SliceLoop<AppliedPosition>;
     /** The apply-while-installing mutant: the Ready was finished at the install's start. */
     readonly early: boolean;
   } | null = null;
@@ -577,9 +578,12 @@ export class Driver<R> {
       this.cancelInstall(); // (only the apply-while-installing mutant leaves one running)
       const sliced = this.host.beginInstall?.(snapshot) ?? null;
       if (sliced !== null) {
-        const install = { source: sliced, snapshot, rd, appliedEarly, sentEarly, timer: null as TimerHandle | null, early: this.mutant === 'apply-while-installing' };
+        const install = {
+          snapshot, rd, appliedEarly, sentEarly, early: this.mutant === 'apply-while-installing',
+          slices: new SliceLoop<AppliedPosition>(this.clock, () => sliced.step(this.limits.snapshotSliceBytes), (position) => this.installed(install, position)),
+        };
         this.installing = install;
-        install.timer = this.clock.setTimer(0, this.installSlice$);
+        install.slices.runLater();
         if (!install.early) {
           this.saving = true;
           return;
@@ -594,19 +598,8 @@ export class Driver<R> {
     this.finishInstalled(rd, appliedEarly, sentEarly);
   }
 
-  /**
-   * One slice of the snapshot being installed; the next in a later turn (a timer, not defer: input
-   * waiting, messages and ticks, reaches the core between slices, though no Ready is handled).
-   */
-  private readonly installSlice$ = (): void => {
-    const i = this.installing;
-    if (i === null || this.stopped) return;
-    i.timer = null;
-    const position = i.source.step(this.limits.snapshotSliceBytes);
-    if (position === null) {
-      i.timer = this.clock.setTimer(0, this.installSlice$);
-      return;
-    }
+  /** The snapshot being installed in slices is in (input reached the core between slices, though no Ready was handled). */
+  private installed(i: NonNullable<Driver<R>['installing']>, position: AppliedPosition): void {
     this.installing = null;
     if (i.early) return; // the mutant went on long ago
     this.saving = false;
@@ -615,14 +608,14 @@ export class Driver<R> {
     this.catchUpTicks();
     this.finishInstalled(i.rd, i.appliedEarly, i.sentEarly);
     this.process();
-  };
+  }
 
   /** Drop an install in progress (the node stops). Its Ready is never finished: nothing more is. */
   private cancelInstall(): void {
     const i = this.installing;
     if (i === null) return;
     this.installing = null;
-    i.timer?.cancel();
+    i.slices.cancel();
   }
 
   private snapshotInstalled(snapshot: Snapshot): void {
@@ -684,33 +677,21 @@ export class Driver<R> {
     this.snapshotting = true;
     this.snapshotSaving.push(...this.snapshotWaiters.splice(0));
     if (this.stateMachine.beginSnapshot === undefined) return this.snapshotEncoded(meta, this.stateMachine.snapshot());
-    this.encoding = { source: this.stateMachine.beginSnapshot(), meta, timer: null };
-    this.encodeSlice$();
+    const source = this.stateMachine.beginSnapshot();
+    const slices = new SliceLoop<Uint8Array>(this.clock, () => source.step(this.limits.snapshotSliceBytes), (data) => {
+      this.encoding = null;
+      this.snapshotEncoded(meta, data);
+    });
+    this.encoding = { source, slices };
+    slices.runNow();
   }
-
-  /**
-   * One slice of the snapshot being encoded; the next in a later turn (a timer, not defer: input
-   * that is waiting, messages and ticks, is handled between slices).
-   */
-  private readonly encodeSlice$ = (): void => {
-    const e = this.encoding;
-    if (e === null || this.stopped) return;
-    e.timer = null;
-    const data = e.source.step(this.limits.snapshotSliceBytes);
-    if (data === null) {
-      e.timer = this.clock.setTimer(0, this.encodeSlice$);
-      return;
-    }
-    this.encoding = null;
-    this.snapshotEncoded(e.meta, data);
-  };
 
   /** A snapshot being encoded is dropped (a snapshot is being installed, or the node stops); its waiters wait for the next. */
   private abandonEncoding(): void {
     const e = this.encoding;
     if (e === null) return;
     this.encoding = null;
-    e.timer?.cancel();
+    e.slices.cancel();
     e.source.abandon();
     this.snapshotting = false;
     this.snapshotWaiters.push(...this.snapshotSaving.splice(0));

@@ -42,7 +42,6 @@ for (const slicesDuringInstall of [false, true]) {
     if (slicesDuringInstall) n3.storage.holding = true;
     const encodingBefore = (c.driver("n3") as unknown as { encoding: unknown }).encoding !== null;
     c.tick(3, "n1");
-    if (process.env.REVIEW_DEBUG) console.log({ encodingBefore, afterInstall: (c.driver("n3") as unknown as { encoding: unknown }).encoding !== null });
     if (slicesDuringInstall) {
       for (let i = 0; i < 200; i++) c.clock.advance(1);
       n3.storage.holding = false;
@@ -54,7 +53,6 @@ for (const slicesDuringInstall of [false, true]) {
     assert.deepEqual(Buffer.from(kvs.get('n3')!.snapshot()).equals(Buffer.from(kvs.get('n1')!.snapshot())), true, 'n3 has the leader\'s state');
     const snaps = n3.storage.snapshots.map((s) => s.meta.index);
     const installed = n3.storage.saves.filter((p) => p.snapshot !== null).map((p) => p.snapshot!.meta.index);
-    if (process.env.REVIEW_DEBUG) console.log({ snaps, installed, applied: c.driver("n3").status().appliedIndex });
     assert.ok(encodingBefore, "n3 was encoding when the leader reached it");
     assert.ok(installed.length > 0, 'n3 installed a snapshot from the leader');
     assert.ok(c.driver('n3').status().appliedIndex >= installed[0]!, `applied ${c.driver('n3').status().appliedIndex}, own snapshots ${snaps}, installed ${installed}`);
