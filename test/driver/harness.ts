@@ -15,6 +15,7 @@ import { Prng } from '../../src/core/prng.js';
 import type { ProtocolDefinition } from '../../src/core/protocol.js';
 import type { Persist, RestoredState, Snapshot, StateMachine } from '../../src/core/replica.js';
 import { SimKeyring } from '../../src/sim/sim-authenticator.js';
+import { encodeKvCommand } from '../../src/statemachine/mvcc/index.js';
 
 interface ManualTimer {
   readonly at: number;
@@ -265,3 +266,8 @@ export class Answer<T> {
 }
 
 export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** A KV put of `value` at `key` by the one writer client 'w', as its `seq`-th command. */
+export function kvPut(seq: number, key: string, value: Uint8Array): Uint8Array {
+  return encodeKvCommand({ client: 'w', seq, lowestPending: seq, request: { op: 'put', key: Buffer.from(key), value, lease: '0', prevKv: false, ignoreValue: false, ignoreLease: false } });
+}

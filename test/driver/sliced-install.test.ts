@@ -9,9 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocolByName } from '../../src/protocols/registry.js';
-import { KvStateMachine, encodeKvCommand, type KvOutcome } from '../../src/statemachine/mvcc/index.js';
+import { KvStateMachine, type KvOutcome } from '../../src/statemachine/mvcc/index.js';
 import type { SnapshotRestoring, StateMachine } from '../../src/core/replica.js';
-import { Answer, QUIET_LEADER_OPTIONS, TestCluster } from './harness.js';
+import { Answer, kvPut, QUIET_LEADER_OPTIONS, TestCluster } from './harness.js';
 
 /** The leader's state machine snapshots whole (no beginSnapshot), so it compacts without turns. */
 function whole(kv: KvStateMachine): StateMachine<KvOutcome> {
@@ -74,7 +74,7 @@ function cluster(watched: Watched, mutant?: string): { c: TestCluster<KvOutcome>
   let seq = 0;
   const put = (i: number): void => {
     seq++;
-    c.driver('n1').propose(encodeKvCommand({ client: 'w', seq, lowestPending: seq, request: { op: 'put', key: Buffer.from(`k${i % 97}`), value: new Uint8Array(40).fill(i & 0xff), lease: '0', prevKv: false, ignoreValue: false, ignoreLease: false } }), new Answer<KvOutcome>().reply);
+    c.driver('n1').propose(kvPut(seq, `k${i % 97}`, new Uint8Array(40).fill(i & 0xff)), new Answer<KvOutcome>().reply);
     c.settle();
   };
   for (let i = 0; i < 10; i++) put(i);
