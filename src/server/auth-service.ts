@@ -211,11 +211,27 @@ export class AuthService {
   async callerOf(metadata: grpc.Metadata): Promise<AuthUser> {
     const caller = await this.identify(metadata);
     if (caller === null) return null;
+    await this.bind(caller);
+    return caller.user;
+  }
+
+  /**
+   * For a call that reads as its caller and may later order requests as it (a lock, an election,
+   * a lease revoke): the user (userOf), judged once, and `acting()`, the user to order a request
+   * as, binding this member as callerOf does when that is still needed. The token is not judged
+   * again (a lock may wait long after the call began).
+   */
+  async caller(metadata: grpc.Metadata): Promise<{ readonly user: AuthUser; readonly acting: () => Promise<AuthUser> }> {
+    const caller = await this.identify(metadata);
+    if (caller === null) return { user: null, acting: () => Promise.resolve(null) };
+    return { user: caller.user, acting: () => this.bind(caller).then(() => caller.user) };
+  }
+
+  private async bind(caller: Caller): Promise<void> {
     const prove = this.o.proveLogins;
     if (prove !== undefined && caller.sessionSeed !== null && !this.o.kv.auth.actsAs(prove.origin, caller.user)) {
       await this.useLogin(caller.user, caller.sessionSeed, prove.origin);
     }
-    return caller.user;
   }
 
   private async identify(metadata: grpc.Metadata): Promise<Caller | null> {

@@ -199,13 +199,13 @@ export class EtcdServer {
       readBarrier: () => withRetry(options.retry, (remainingMs) => options.node.readBarrier(remainingMs), () => !options.node.running),
       isStopped: () => this.stopped,
       asCaller: async (metadata) => {
-        const user = await this.auth.userOf(metadata);
+        const caller = await this.auth.caller(metadata);
         return {
           ...ctx,
           // Ordered as the caller: under a Byzantine protocol this member binds itself to the
-          // caller's session first, if the client authenticated at another member (callerOf).
-          propose: async (request) => this.counted(this.proposer.propose(request, await this.auth.callerOf(metadata))),
-          checkRead: (key, rangeEnd) => this.auth.checkRange(user, key, rangeEnd),
+          // caller's session first if the client authenticated at another member (see callerOf).
+          propose: async (request) => this.counted(this.proposer.propose(request, await caller.acting())),
+          checkRead: (key, rangeEnd) => this.auth.checkRange(caller.user, key, rangeEnd),
         };
       },
       checkRead: (key, rangeEnd) => this.auth.checkRange(null, key, rangeEnd),

@@ -22,7 +22,7 @@ import { pbftMembers } from './pbft-members.js';
 const CALL_DEADLINE_MS = 15_000;
 
 /** One raw unary call to `url` (http://host:port), so the test chooses the member and the token itself. */
-function rawCall<Res>(url: string, service: 'Auth' | 'KV', method: string, request: object, token?: string): Promise<Res> {
+function rawCall<Res>(url: string, service: 'Auth' | 'KV' | 'Lease', method: string, request: object, token?: string): Promise<Res> {
   const client = new (etcdService(service))(url.replace(/^http:\/\//, ''), grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();
   if (token !== undefined) metadata.set('token', token);
@@ -90,6 +90,12 @@ test('PBFT: a token issued at m1 is good at m2 (a client that fails over keeps i
     await rawCall(cluster.clientUrl(1), 'KV', 'Put', { key: Buffer.from('failover'), value: Buffer.from('via m2') }, token);
     const read = await rawCall<{ kvs: { value: Buffer }[] }>(cluster.clientUrl(3), 'KV', 'Range', { key: Buffer.from('failover') }, token);
     assert.equal(read.kvs[0]?.value.toString(), 'via m2', 'and m4 reads with it');
+    // A lease granted at m1 is revoked at m3 (a call that runs as its caller), with the same token.
+    const { ID } = await rawCall<{ ID: number }>(cluster.clientUrl(0), 'Lease', 'LeaseGrant', { TTL: 60 }, token);
+    await rawCall(cluster.clientUrl(0), 'KV', 'Put', { key: Buffer.from('leased'), value: Buffer.from('1'), lease: ID }, token);
+    await rawCall(cluster.clientUrl(2), 'Lease', 'LeaseRevoke', { ID }, token);
+    const gone = await rawCall<{ kvs: unknown[] }>(cluster.clientUrl(2), 'KV', 'Range', { key: Buffer.from('leased') }, token);
+    assert.equal(gone.kvs.length, 0, 'the revoke deleted the attached key');
     // The etcd3 client authenticates at its first host and sends each call to any of the four.
     for (let i = 0; i < 12; i++) await everywhere.put(`k${i}`).value(`${i}`);
     assert.equal(await everywhere.get('k11').string(), '11');
