@@ -97,7 +97,7 @@ test('crash-fault protocols (no origin, quorum 1): a compact-vote compacts at on
   assert.equal(sm.store.compactRevision, 2);
 });
 
-// ---- users: a member acts only as the users whose login it proved ---------------------------------
+// ---- users: a member acts only as the users whose login it proved (or whose token it was shown) ----
 
 const TOKEN_KEY = new Uint8Array(32).fill(7);
 
@@ -301,4 +301,11 @@ test('a login made before sessions existed is still applied alike: it binds the 
   // A session key without its binding (or the reverse) is no command.
   const half = { op: 'auth-login', name: 'root', credentialRevision: 1, signature: new Uint8Array(64), sessionKey: new Uint8Array(32) } as KvCommand['request'];
   assert.deepEqual(order(sm, 'm2', 3, half), { ok: false, error: 'malformed-command' });
+});
+
+test('mutant trust-login-use: a binding signed with a made-up seed takes effect, and the liar writes as root (what the check prevents)', async () => {
+  const { sm, login, use } = await withAuth({ mutant: 'trust-login-use' });
+  assert.equal(order(sm, 'm1', 1, await login('root', 'rootpw', 'm1')).ok, true);
+  assert.equal(order(sm, 'm3', 1, use('root', new Uint8Array(32).fill(3), 'm3')).ok, true);
+  assert.equal(applyAs(sm, 'm3', 'root', 2, put('k', 'forged')).ok, true);
 });
