@@ -3,7 +3,8 @@
  * services call: `userOf(metadata)` to learn who sent a request, `checkRange(user, key, rangeEnd)`
  * before serving a read or creating a watch.
  *
- * Tokens: HMAC-SHA256 over (user, credential revision, expiry, nonce) with a key drawn by the
+ * Tokens: HMAC-SHA256 over (user, credential revision, expiry, nonce; under a Byzantine protocol
+ * also the user's session seed, below) with a key drawn by the
  * member that enabled auth and replicated through the log, so every member verifies every token
  * and a client that fails over to another member keeps working without authenticating again.
  * (etcd's default "simple" tokens are accepted by every member too, each assigning the token as
@@ -16,16 +17,16 @@
  * login-proof.ts) goes through the log.
  *
  * Under a Byzantine protocol (`proveLogins`) a lying member knows the replicated token key and
- * could fill in any user, so two things change. Authenticate orders a login signed with the key
- * only the password yields: members then let this member act as that user, and no other (see
- * AuthStore.actsAs). Of the two ways to bind a command to a user, this one was chosen over
- * carrying a token every member verifies at apply: any token a member can verify, a lying member
- * can mint, since every secret in the replicated state is also the liar's. And tokens are signed
- * with a key of this process's own (mixed with the replicated one): a token a liar minted, or
- * one issued by another member (or by this one before it restarted), is refused here, so a client
- * that fails over authenticates again (etcd clients do so on "invalid auth token"). Unlike etcd's
- * simple tokens, which every member assigns as it applies the Authenticate entry: a token every
- * member accepts must be checked against replicated state, which a liar holds too.
+ * could fill in any user, so a member acts as a user only once it is bound to a login of that
+ * user (AuthStore.actsAs, login-proof.ts). Authenticate orders a login signed with the key only
+ * the password yields, opening the user's session and binding this member to it; the token
+ * carries the session's seed (besides the usual claims, signed with the replicated key as on
+ * crash-fault protocols). Any member shown the token checks that seed against the session key in
+ * the replicated state and, before it first acts as the user, orders a binding of its own signed
+ * with the seed (`auth-login-use`), which every member verifies at apply. So a client that fails
+ * over keeps its token, while a token a liar minted without the seed (anything in the replicated
+ * state is the liar's too) is refused, and a lying member that never saw a token or the password
+ * of a user cannot act as it. What a lying member shown a token can do: see the README (PBFT).
  */
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -33,7 +34,7 @@ import {
   AUTH_ERROR_MESSAGES, type AuthErrorKind, type AuthRequest, type AuthUser, type KvOutcome, type KvRequest,
   type KvStateMachine, type PasswordHash, type Permission, type PermissionType,
 } from '../statemachine/mvcc/index.js';
-import { LOGIN_SEED_BYTES, loginKeyOf, loginStatement, signLogin } from '../statemachine/mvcc/login-proof.js';
+import { LOGIN_SEED_BYTES, loginKeyOf, loginStatement, loginUseStatement, sessionSeedOf, signLogin } from '../statemachine/mvcc/login-proof.js';
 import type { PbHeader } from './convert.js';
 import { authError, grpcError, kvError } from './grpc-errors.js';
 
@@ -50,6 +51,18 @@ export const SCRYPT_COST = { n: 16_384, r: 8, p: 1 } as const;
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
 const TOKEN_KEY_BYTES = 32;
+/**
+ * Bindings (`auth-login-use`) being ordered at once on a member, one per user; more are refused
+ * with "too many requests" (a client retries). Requests for a user whose binding is under way wait
+ * for it instead of ordering another.
+ */
+export const MAX_PENDING_LOGIN_USES = 64;
+/**
+ * Session keys remembered per session seed (deriving one costs about 0.4 ms, and every request
+ * with a token needs it under a Byzantine protocol); the oldest is forgotten beyond this. One
+ * session per user is current at a time, so this covers that many users' clients at once.
+ */
+export const MAX_REMEMBERED_SESSION_KEYS = 1_024;
 
 /** The gRPC metadata key a client puts its token in (as etcd). */
 export const TOKEN_METADATA_KEY = 'token';
@@ -99,14 +112,19 @@ interface TokenClaims {
   readonly e: number;
   /** Nonce: two tokens are never equal. */
   readonly n: string;
+  /** Under a Byzantine protocol: the seed of the user's session (base64url; see login-proof.ts). */
+  readonly s?: string;
 }
 
 function mac(key: Uint8Array, payload: string): Buffer {
   return createHmac('sha256', key).update(payload).digest();
 }
 
-export function mintToken(key: Uint8Array, user: string, credentialRevision: number, ttlMs: number, nowMs: number): string {
-  const claims: TokenClaims = { u: user, c: credentialRevision, e: nowMs + ttlMs, n: randomBytes(8).toString('hex') };
+export function mintToken(key: Uint8Array, user: string, credentialRevision: number, ttlMs: number, nowMs: number, sessionSeed?: Uint8Array): string {
+  const claims: TokenClaims = {
+    u: user, c: credentialRevision, e: nowMs + ttlMs, n: randomBytes(8).toString('hex'),
+    ...(sessionSeed === undefined ? {} : { s: Buffer.from(sessionSeed).toString('base64url') }),
+  };
   const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
   return `${payload}.${mac(key, payload).toString('base64url')}`;
 }
@@ -123,6 +141,7 @@ export function readToken(key: Uint8Array, token: string): TokenClaims | null {
   try {
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Partial<TokenClaims>;
     if (typeof claims.u !== 'string' || typeof claims.c !== 'number' || typeof claims.e !== 'number' || typeof claims.n !== 'string') return null;
+    if (claims.s !== undefined && typeof claims.s !== 'string') return null;
     return claims as TokenClaims;
   } catch {
     return null;
@@ -143,9 +162,16 @@ export interface AuthServiceOptions {
   readonly tokenTtlMs?: number;
   /**
    * Under a Byzantine protocol: this member's id as the state machine sees it (the origin of what
-   * it orders). Authenticate then orders a proved login, and tokens are this member's alone.
+   * it orders). Authenticate then orders a proved login, tokens carry the user's session seed, and
+   * a member shown a token binds itself to the session before it acts as the user.
    */
   readonly proveLogins?: { readonly origin: string };
+}
+
+/** Who sent a request: its user and, under proveLogins, the seed of the user's session its token carried. */
+interface Caller {
+  readonly user: string;
+  readonly sessionSeed: Uint8Array | null;
 }
 
 interface PbPermission { permType?: string | number; key?: Buffer; range_end?: Buffer }
@@ -156,12 +182,13 @@ const EMPTY = Buffer.alloc(0);
 export class AuthService {
   private readonly tokenTtlMs: number;
   private hashesInFlight = 0;
-  /** Mixed into the token key under proveLogins, so that only this process verifies its tokens. */
-  private readonly ownTokenSecret: Uint8Array | null;
+  /** Under proveLogins: the binding being ordered per user (at most MAX_PENDING_LOGIN_USES). */
+  private readonly pendingUses = new Map<string, Promise<void>>();
+  /** Under proveLogins: session seed (base64url, as tokens carry it) → its session key; at most MAX_REMEMBERED_SESSION_KEYS, oldest first. */
+  private readonly sessionKeys = new Map<string, Buffer>();
 
   constructor(private readonly o: AuthServiceOptions) {
     this.tokenTtlMs = o.tokenTtlMs ?? DEFAULT_AUTH_TOKEN_TTL_MS;
-    this.ownTokenSecret = o.proveLogins === undefined ? null : randomBytes(TOKEN_KEY_BYTES);
   }
 
   /**
@@ -172,18 +199,54 @@ export class AuthService {
    * judged again after a read barrier, so a lagging member does not refuse a fresh token.
    */
   async userOf(metadata: grpc.Metadata): Promise<AuthUser> {
+    return (await this.identify(metadata))?.user ?? null;
+  }
+
+  /**
+   * userOf, for a request this member will order as that user (a write, an auth change, a lock):
+   * under a Byzantine protocol, a member that is not bound to the user's session yet (the client
+   * authenticated at another member) first orders its binding, proved with the token's session
+   * seed, so that every member lets it act as the user.
+   */
+  async callerOf(metadata: grpc.Metadata): Promise<AuthUser> {
+    const caller = await this.identify(metadata);
+    if (caller === null) return null;
+    await this.bind(caller);
+    return caller.user;
+  }
+
+  /**
+   * For a call that reads as its caller and may later order requests as it (a lock, an election,
+   * a lease revoke): the user (userOf), judged once, and `acting()`, the user to order a request
+   * as, binding this member as callerOf does when that is still needed. The token is not judged
+   * again (a lock may wait long after the call began).
+   */
+  async caller(metadata: grpc.Metadata): Promise<{ readonly user: AuthUser; readonly acting: () => Promise<AuthUser> }> {
+    const caller = await this.identify(metadata);
+    if (caller === null) return { user: null, acting: () => Promise.resolve(null) };
+    return { user: caller.user, acting: () => this.bind(caller).then(() => caller.user) };
+  }
+
+  private async bind(caller: Caller): Promise<void> {
+    const prove = this.o.proveLogins;
+    if (prove !== undefined && caller.sessionSeed !== null && !this.o.kv.auth.actsAs(prove.origin, caller.user)) {
+      await this.useLogin(caller.user, caller.sessionSeed, prove.origin);
+    }
+  }
+
+  private async identify(metadata: grpc.Metadata): Promise<Caller | null> {
     const value = metadata.get(TOKEN_METADATA_KEY)[0];
     if (value === undefined) return null;
     const token = typeof value === 'string' ? value : value.toString('utf8');
     if (this.o.kv.auth.enabled) {
-      const user = this.verify(token);
-      if (user !== null) return user;
+      const caller = this.verify(token);
+      if (caller !== null) return caller;
     }
     await this.o.readBarrier();
     if (!this.o.kv.auth.enabled) return null;
-    const user = this.verify(token);
-    if (user === null) throw authError('invalid-auth-token');
-    return user;
+    const caller = this.verify(token);
+    if (caller === null) throw authError('invalid-auth-token');
+    return caller;
   }
 
   /**
@@ -293,7 +356,7 @@ export class AuthService {
    * at that point.
    */
   private async change(metadata: grpc.Metadata, build: () => AuthRequest | Promise<AuthRequest>, precheck?: () => AuthErrorKind | null): Promise<Record<string, unknown>> {
-    const user = await this.userOf(metadata);
+    const user = await this.callerOf(metadata);
     const denied = this.o.kv.auth.checkAdmin(user) ?? precheck?.() ?? null;
     if (denied !== null) throw authError(denied);
     const outcome = await this.o.propose(await build(), user);
@@ -320,33 +383,57 @@ export class AuthService {
     const seed = await this.bounded(() => checkPassword(password, stored));
     const ok = seed !== null;
     if (ok && auth.enabled && auth.tokenKey === null) await this.issueTokenKey();
-    if (ok && this.o.proveLogins !== undefined) await this.proveLogin(name, credentialRevision, seed, stored, this.o.proveLogins.origin);
+    const sessionSeed = ok && this.o.proveLogins !== undefined
+      ? await this.proveLogin(name, credentialRevision, seed, stored, this.o.proveLogins.origin)
+      : undefined;
     // The state may have moved on while the hash was computed: issue only for what is still true.
-    const key = this.tokenKey();
+    const key = auth.tokenKey;
     if (!ok || key === null || auth.credentialRevisionOf(name) !== credentialRevision) throw authError('auth-failed');
-    return { header: this.o.header(), token: mintToken(key, name, credentialRevision, this.tokenTtlMs, Date.now()) };
+    return { header: this.o.header(), token: mintToken(key, name, credentialRevision, this.tokenTtlMs, Date.now(), sessionSeed) };
   }
 
   /**
-   * Order the login that lets this member act as `name` (Byzantine protocols). A user whose hash
-   * predates login keys cannot prove one: it must change its password first.
+   * Order the login that opens `name`'s session and binds this member to it (Byzantine
+   * protocols); the session's seed, for the token. A user whose hash predates login keys cannot
+   * prove one: it must change its password first.
    */
-  private async proveLogin(name: string, credentialRevision: number, seed: Uint8Array, stored: PasswordHash, origin: string): Promise<void> {
-    const tokenKey = this.o.kv.auth.tokenKey;
+  private async proveLogin(name: string, credentialRevision: number, seed: Uint8Array, stored: PasswordHash, origin: string): Promise<Uint8Array> {
+    const auth = this.o.kv.auth;
+    const tokenKey = auth.tokenKey;
     if (stored.loginKey === undefined || tokenKey === null) throw authError('auth-failed');
-    // Already held (applied here, so replicated: it survives restarts in the WAL and snapshots):
-    // nothing to order. Should it be voided meanwhile, the token dies with it anyway.
-    if (this.o.kv.auth.holdsLogin(origin, name, credentialRevision)) return;
-    const signature = signLogin(seed, loginStatement(name, credentialRevision, origin, tokenKey));
-    const outcome = await this.o.propose({ op: 'auth-login', name, credentialRevision, signature }, null);
+    const sessionSeed = sessionSeedOf(seed, credentialRevision, tokenKey);
+    const sessionKey = loginKeyOf(sessionSeed);
+    const current = auth.sessionKeyOf(name);
+    const opened = current !== null && Buffer.from(current).equals(sessionKey);
+    // Already opened and bound here (applied, so replicated: it survives restarts in the WAL and
+    // snapshots): nothing to order. Should it be voided meanwhile, the token dies with it anyway.
+    if (opened && auth.holdsLogin(origin, name, credentialRevision)) return sessionSeed;
+    const binding = signLogin(sessionSeed, loginUseStatement(name, sessionKey, origin));
+    // Opened through another member: a binding is enough (and cheaper to check at apply).
+    const request: AuthRequest = opened
+      ? { op: 'auth-login-use', name, binding }
+      : { op: 'auth-login', name, credentialRevision, signature: signLogin(seed, loginStatement(name, credentialRevision, sessionKey, tokenKey)), sessionKey, binding };
+    const outcome = await this.o.propose(request, null);
     if (!outcome.ok) throw kvError(outcome.error);
+    return sessionSeed;
   }
 
-  /** The key tokens are signed with: the replicated one, or under proveLogins this process's own. */
-  private tokenKey(): Uint8Array | null {
-    const key = this.o.kv.auth.tokenKey;
-    if (key === null || this.ownTokenSecret === null) return key;
-    return createHmac('sha256', this.ownTokenSecret).update(key).digest();
+  /**
+   * Order this member's binding to `user`'s session (a client showed it a token with the seed),
+   * once per user at a time: concurrent requests share the one under way.
+   */
+  private useLogin(user: string, sessionSeed: Uint8Array, origin: string): Promise<void> {
+    const pending = this.pendingUses.get(user);
+    if (pending !== undefined) return pending;
+    if (this.pendingUses.size >= MAX_PENDING_LOGIN_USES) {
+      throw grpcError(grpc.status.RESOURCE_EXHAUSTED, 'etcdserver: too many requests');
+    }
+    const binding = signLogin(sessionSeed, loginUseStatement(user, loginKeyOf(sessionSeed), origin));
+    const ordered = this.o.propose({ op: 'auth-login-use', name: user, binding }, null).then((outcome) => {
+      if (!outcome.ok) throw kvError(outcome.error);
+    }).finally(() => this.pendingUses.delete(user));
+    this.pendingUses.set(user, ordered);
+    return ordered;
   }
 
   /**
@@ -377,13 +464,33 @@ export class AuthService {
     }
   }
 
-  private verify(token: string): string | null {
+  /**
+   * The caller a token names, or null when it is not good here (yet). Under proveLogins the token
+   * must also carry the seed of its user's current session: the replicated key that signs tokens
+   * is a liar's too, the seed is not.
+   */
+  private verify(token: string): Caller | null {
     const auth = this.o.kv.auth;
-    const key = this.tokenKey();
+    const key = auth.tokenKey;
     if (key === null) return null;
     const claims = readToken(key, token);
-    if (claims === null || claims.e <= Date.now()) return null;
-    return auth.credentialRevisionOf(claims.u) === claims.c ? claims.u : null;
+    if (claims === null || claims.e <= Date.now() || auth.credentialRevisionOf(claims.u) !== claims.c) return null;
+    if (this.o.proveLogins === undefined) return { user: claims.u, sessionSeed: null };
+    const sessionKey = auth.sessionKeyOf(claims.u);
+    if (sessionKey === null || claims.s === undefined) return null;
+    const sessionSeed = Buffer.from(claims.s, 'base64url');
+    if (sessionSeed.byteLength !== LOGIN_SEED_BYTES || !Buffer.from(sessionKey).equals(this.sessionKeyOfSeed(claims.s, sessionSeed))) return null;
+    return { user: claims.u, sessionSeed: new Uint8Array(sessionSeed) };
+  }
+
+  private sessionKeyOfSeed(encoded: string, seed: Uint8Array): Buffer {
+    let key = this.sessionKeys.get(encoded);
+    if (key === undefined) {
+      key = Buffer.from(loginKeyOf(seed));
+      if (this.sessionKeys.size >= MAX_REMEMBERED_SESSION_KEYS) this.sessionKeys.delete(this.sessionKeys.keys().next().value!);
+      this.sessionKeys.set(encoded, key);
+    }
+    return key;
   }
 }
 

@@ -199,8 +199,14 @@ export class EtcdServer {
       readBarrier: () => withRetry(options.retry, (remainingMs) => options.node.readBarrier(remainingMs), () => !options.node.running),
       isStopped: () => this.stopped,
       asCaller: async (metadata) => {
-        const user = await this.auth.userOf(metadata);
-        return { ...ctx, propose: (request) => this.counted(this.proposer.propose(request, user)), checkRead: (key, rangeEnd) => this.auth.checkRange(user, key, rangeEnd) };
+        const caller = await this.auth.caller(metadata);
+        return {
+          ...ctx,
+          // Ordered as the caller: under a Byzantine protocol this member binds itself to the
+          // caller's session first if the client authenticated at another member (see callerOf).
+          propose: async (request) => this.counted(this.proposer.propose(request, await caller.acting())),
+          checkRead: (key, rangeEnd) => this.auth.checkRange(caller.user, key, rangeEnd),
+        };
       },
       checkRead: (key, rangeEnd) => this.auth.checkRange(null, key, rangeEnd),
       watchPermission: async (metadata) => {
@@ -360,7 +366,7 @@ export class EtcdServer {
     if (wireBytes !== null && wireBytes > this.limits.maxRequestBytes) throw kvError('request-too-large');
     this.refuseInvalid(() => validateFields(request, this.limits));
     this.refuseOnLearner();
-    const user = await this.auth.userOf(metadata);
+    const user = await this.auth.callerOf(metadata);
     // Checked again at apply, where it counts (permissions may change before then).
     this.auth.checkRequest(user, request);
     this.refuseInvalid(() => validateWrites(request));

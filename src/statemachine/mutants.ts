@@ -10,6 +10,7 @@ export const STATE_MACHINE_MUTANTS = [
   { name: 'global-sessions', description: 'the register state machine keys client sessions by the client number the command carries, ignoring the member whose authenticated client ordered it (origin): under a Byzantine protocol a liar orders a command with an honest client\'s number and next sequence number, and that client\'s next command is answered with the liar\'s result and never executed' },
   { name: 'snapshot-sees-later-writes', description: 'the etcd state machine\'s snapshot, encoded in slices while later entries apply, keeps the versions written after it began: a member that restores it (a restart, a snapshot from the leader) applies those writes again from its log, and its revisions and versions run ahead of the others\'' },
   { name: 'trust-command-user', description: 'the etcd state machine takes the user a command names at the ordering member\'s word, without a login proved through that member: under a Byzantine protocol with auth enabled a liar orders writes as root' },
+  { name: 'trust-login-use', description: 'the etcd state machine binds the member that orders an auth-login-use to the user\'s open session without checking the binding\'s signature (made with the session seed a token carries): under a Byzantine protocol with auth enabled a liar never shown a token acts as any user that logged in anywhere, root included' },
 ] as const satisfies readonly MutantInfo[];
 
 export type StateMachineMutant = (typeof STATE_MACHINE_MUTANTS)[number]['name'];

@@ -113,7 +113,7 @@ test('admin calls: refused to non-root users before any hashing or log entry; a 
   assert.deepEqual(await call('AuthStatus', {}, rootToken).then((r) => [r['enabled'], r['authRevision']]), [true, revision]);
 });
 
-test('Byzantine protocols: Authenticate proves the login through the log; tokens are the issuing member\'s alone', async () => {
+test('Byzantine protocols: Authenticate proves the login through the log; another member shown the token binds itself before acting as the user', async () => {
   const m1 = setup('m1');
   const { kv, call } = m1;
   await call('UserAdd', { name: 'root', password: 'rootpw' });
@@ -127,13 +127,33 @@ test('Byzantine protocols: Authenticate proves the login through the log; tokens
   // The proof lets m1 act as root: an admin change as root applies.
   await call('UserAdd', { name: 'alice', password: 'alicepw' }, token);
   assert.notEqual(kv.auth.credentialRevisionOf('alice'), null);
-  // A token signed with the replicated key (which a lying member holds) is refused, and so is m1's at another member.
-  const minted = mintToken(kv.auth.tokenKey!, 'root', kv.auth.credentialRevisionOf('root')!, 60_000, Date.now());
-  assert.match(await errorOf(m1.auth.userOf(withToken(minted))), /etcdserver: invalid auth token/);
+  // A token signed with the replicated key (which a lying member holds) is refused without the
+  // session's seed, and with another seed; a token for another user with root's seed too.
+  const minted = (sessionSeed?: Uint8Array, user = 'root') => mintToken(kv.auth.tokenKey!, user, kv.auth.credentialRevisionOf(user)!, 60_000, Date.now(), sessionSeed);
+  assert.match(await errorOf(m1.auth.userOf(withToken(minted()))), /etcdserver: invalid auth token/);
+  assert.match(await errorOf(m1.auth.userOf(withToken(minted(new Uint8Array(32).fill(1))))), /etcdserver: invalid auth token/);
+  await call('UserAdd', { name: 'bob', password: 'bobpw' }, token);
+  await call('Authenticate', { name: 'bob', password: 'bobpw' });
+  const rootSeed = Buffer.from((JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { s: string }).s, 'base64url');
+  assert.match(await errorOf(m1.auth.userOf(withToken(minted(rootSeed, 'bob')))), /etcdserver: invalid auth token/, 'root\'s seed is no seed of bob\'s');
+  // m1's token at m2: the user is root; m2 orders its binding the first time it acts as root, and only then.
   const m2 = setup('m2', kv);
-  assert.match(await errorOf(m2.auth.userOf(withToken(token))), /etcdserver: invalid auth token/, 'the client authenticates again at m2');
+  assert.equal(await m2.auth.userOf(withToken(token)), 'root');
+  assert.equal(kv.auth.actsAs('m2', 'root'), false, 'a read binds nothing');
+  await m2.call('UserAdd', { name: 'carol', password: 'carolpw' }, token);
+  assert.notEqual(kv.auth.credentialRevisionOf('carol'), null, 'm2 acted as root with m1\'s token');
+  assert.deepEqual(m2.ordered, ['auth-login-use', 'user-add']);
+  assert.equal(kv.auth.actsAs('m2', 'root'), true);
+  await m2.call('UserAdd', { name: 'dave', password: 'davepw' }, token);
+  assert.deepEqual(m2.ordered, ['auth-login-use', 'user-add', 'user-add'], 'one binding per member');
+  // Concurrent first requests at m3 share one binding.
+  const m3 = setup('m3', kv);
+  await Promise.all([1, 2, 3].map((i) => m3.auth.callerOf(withToken(token)).then((u) => assert.equal(u, 'root', `request ${i}`))));
+  assert.deepEqual(m3.ordered, ['auth-login-use']);
   assert.match(await errorOf(m2.call('Authenticate', { name: 'root', password: 'wrong' })), /etcdserver: authentication failed/);
-  assert.equal(kv.auth.actsAs('m2', 'root'), false);
+  // The password changes: the token dies at every member.
+  await call('UserChangePassword', { name: 'root', password: 'rootpw2' }, token);
+  for (const m of [m1, m2, m3]) assert.match(await errorOf(m.auth.userOf(withToken(token))), /etcdserver: invalid auth token/);
 });
 
 test('Byzantine protocols: Authenticate orders a login only when its member does not hold that one already (and still after a restart)', async () => {
@@ -144,17 +164,20 @@ test('Byzantine protocols: Authenticate orders a login only when its member does
   await call('UserAdd', { name: 'alice', password: 'alicepw' });
   await call('AuthEnable', {});
   const logins = (o: string[]) => o.filter((op) => op === 'auth-login').length;
-  await call('Authenticate', { name: 'root', password: 'rootpw' });
+  const before = (await call('Authenticate', { name: 'root', password: 'rootpw' }) as { token: string }).token;
   await call('Authenticate', { name: 'root', password: 'rootpw' });
   await call('Authenticate', { name: 'root', password: 'rootpw' });
   assert.equal(logins(ordered), 1, 'one login for three Authenticates');
   await call('Authenticate', { name: 'alice', password: 'alicepw' });
   assert.equal(logins(ordered), 2, 'another user: its own login');
-  // Another member holds no login of m1's: it orders its own.
+  // Another member is not bound to root's session: Authenticate there orders a binding, no login
+  // (the session the password opens is the same on every member).
   const m2 = setup('m2', kv);
   await m2.call('Authenticate', { name: 'root', password: 'rootpw' });
-  assert.equal(logins(m2.ordered), 1);
+  assert.deepEqual(m2.ordered, ['auth-login-use']);
   assert.equal(kv.auth.actsAs('m2', 'root'), true);
+  await m2.call('Authenticate', { name: 'root', password: 'rootpw' });
+  assert.deepEqual(m2.ordered, ['auth-login-use'], 'and nothing more');
 
   // A restart: the state comes back from a snapshot, logins included; nothing is ordered again.
   const restored = new KvStateMachine();
@@ -162,6 +185,7 @@ test('Byzantine protocols: Authenticate orders a login only when its member does
   const again = setup('m1', restored, 'm1-restarted');
   const { token } = await again.call('Authenticate', { name: 'root', password: 'rootpw' }) as { token: string };
   assert.equal(logins(again.ordered), 0, 'the login survived the restart');
+  assert.equal(await again.auth.userOf(withToken(before)), 'root', 'and so did the token issued before it');
   await again.call('UserAdd', { name: 'bob', password: 'bobpw' }, token);
   assert.notEqual(restored.auth.credentialRevisionOf('bob'), null, 'and m1 acts as root on it');
 

@@ -1,11 +1,12 @@
 /**
- * etcd auth on PBFT: a lying member must not act as a user it did not authenticate, so
- * Authenticate orders a login proved with the password (see login-proof.ts) and each member
- * signs tokens with a key of its own. Through the etcd3 client: root authenticates at one member
- * and writes, another member's client authenticates there and reads; a token issued by one member
- * is "invalid auth token" at another (the client authenticates again, as with etcd's simple tokens).
- * And a member that orders a command claiming root (as a lying member would, through its own
- * authenticated client) has it refused on every member.
+ * etcd auth on PBFT: a lying member must not act as a user no client logged in as or showed it a
+ * token of, so Authenticate orders a login proved with the password that opens the user's
+ * session (see login-proof.ts), and a token carries the session's seed, with which any other
+ * member binds itself to the session before it acts as the user. Through the etcd3 client: root
+ * authenticates at one member and writes, another member's client authenticates there and reads;
+ * a token issued by one member is good at every other (a client that fails over keeps it). And a
+ * member that orders a command claiming root, or a binding it cannot sign (as a lying member
+ * would, through its own authenticated client), has it refused on every member.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -14,13 +15,14 @@ import { Etcd3 } from 'etcd3';
 import type { Member } from '../../src/server/index.js';
 import { etcdService } from '../../src/server/proto.js';
 import { encodeKvCommand } from '../../src/statemachine/mvcc/index.js';
+import { loginKeyOf, loginUseStatement, signLogin } from '../../src/statemachine/mvcc/login-proof.js';
 import { pbftMembers } from './pbft-members.js';
 
 /** Deadline of each call: PBFT orders a login and a write in well under this on loopback. */
 const CALL_DEADLINE_MS = 15_000;
 
 /** One raw unary call to `url` (http://host:port), so the test chooses the member and the token itself. */
-function rawCall<Res>(url: string, service: 'Auth' | 'KV', method: string, request: object, token?: string): Promise<Res> {
+function rawCall<Res>(url: string, service: 'Auth' | 'KV' | 'Lease', method: string, request: object, token?: string): Promise<Res> {
   const client = new (etcdService(service))(url.replace(/^http:\/\//, ''), grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();
   if (token !== undefined) metadata.set('token', token);
@@ -33,7 +35,7 @@ function rawCall<Res>(url: string, service: 'Auth' | 'KV', method: string, reque
   });
 }
 
-test('PBFT: root authenticates through a member (a proved login) and writes; tokens are each member\'s own', { timeout: 120_000 }, async () => {
+test('PBFT: root authenticates through a member (a proved login) and writes through others; a member that forges root or a binding is refused', { timeout: 120_000 }, async () => {
   const cluster = await pbftMembers('pbft-auth');
   const members: Member[] = await Promise.all(cluster.names.map((_, i) => cluster.start(i)));
   const anon = cluster.client(0);
@@ -50,20 +52,56 @@ test('PBFT: root authenticates through a member (a proved login) and writes; tok
     await viaM3.put('secret').value('s2');
     assert.equal(await viaM2.get('secret').string(), 's2');
 
-    const { token } = await rawCall<{ token: string }>(cluster.clientUrl(1), 'Auth', 'Authenticate', { name: 'root', password: 'rootpw' });
-    await rawCall(cluster.clientUrl(1), 'KV', 'Put', { key: Buffer.from('raw'), value: Buffer.from('1') }, token);
-    const err = await rawCall(cluster.clientUrl(3), 'KV', 'Put', { key: Buffer.from('raw'), value: Buffer.from('2') }, token).then(() => null, (e: grpc.ServiceError) => e);
-    assert.equal(err?.code, grpc.status.UNAUTHENTICATED, 'm2\'s token at m4');
-    assert.match(err?.details ?? '', /etcdserver: invalid auth token/);
-    assert.match(await anon.get('raw').string().then(() => 'no error', (e: Error) => e.message), /etcdserver: user name is empty/);
-
-    // m4 lies: root never authenticated through it, yet it orders a write claiming root.
+    // m4 lies: root never authenticated through it nor was a token shown to it, yet it orders a
+    // write claiming root, then a binding to root's session signed with a seed it made up.
     const put = { op: 'put' as const, key: Buffer.from('secret'), value: Buffer.from('forged'), lease: '0', prevKv: false, ignoreValue: false, ignoreLease: false };
     const outcome = await members[3]!.node.propose(encodeKvCommand({ client: 'liar', seq: 1, lowestPending: 1, request: put, user: 'root' }));
     assert.deepEqual(outcome, { ok: false, error: 'invalid-auth-token' });
-    for (const c of [viaM2, viaM3]) assert.equal(await c.get('secret').string(), 's2', 'the forged write took no effect');
+    const madeUp = new Uint8Array(32).fill(4);
+    const binding = signLogin(madeUp, loginUseStatement('root', loginKeyOf(madeUp), 'm4'));
+    const bound = await members[3]!.node.propose(encodeKvCommand({ client: 'liar', seq: 2, lowestPending: 2, request: { op: 'auth-login-use', name: 'root', binding } }));
+    assert.deepEqual(bound, { ok: false, error: 'invalid-auth-token' });
+    const again = await members[3]!.node.propose(encodeKvCommand({ client: 'liar', seq: 3, lowestPending: 3, request: put, user: 'root' }));
+    assert.deepEqual(again, { ok: false, error: 'invalid-auth-token' });
+    for (const c of [viaM2, viaM3]) assert.equal(await c.get('secret').string(), 's2', 'the forged writes took no effect');
   } finally {
     for (const c of [anon, viaM2, viaM3]) c.close();
+    await Promise.all(members.map((m) => m.stop()));
+    cluster.remove();
+  }
+});
+
+test('PBFT: a token issued at m1 is good at m2 (a client that fails over keeps it); the etcd3 client on all four endpoints', { timeout: 120_000 }, async () => {
+  const cluster = await pbftMembers('pbft-auth-failover');
+  const members: Member[] = await Promise.all(cluster.names.map((_, i) => cluster.start(i)));
+  const anon = cluster.client(0);
+  const everywhere = new Etcd3({
+    hosts: cluster.names.map((_, i) => cluster.clientUrl(i)), auth: { username: 'root', password: 'rootpw' },
+    defaultCallOptions: () => ({ deadline: Date.now() + CALL_DEADLINE_MS }),
+  });
+  try {
+    await anon.user('root').create('rootpw');
+    await anon.role('root').create();
+    await anon.user('root').addRole('root');
+    await anon.auth.authEnable({});
+    const { token } = await rawCall<{ token: string }>(cluster.clientUrl(0), 'Auth', 'Authenticate', { name: 'root', password: 'rootpw' });
+    await rawCall(cluster.clientUrl(0), 'KV', 'Put', { key: Buffer.from('failover'), value: Buffer.from('via m1') }, token);
+    // The client fails over to m2 with the same token: m2 binds itself to root's session, then writes.
+    await rawCall(cluster.clientUrl(1), 'KV', 'Put', { key: Buffer.from('failover'), value: Buffer.from('via m2') }, token);
+    const read = await rawCall<{ kvs: { value: Buffer }[] }>(cluster.clientUrl(3), 'KV', 'Range', { key: Buffer.from('failover') }, token);
+    assert.equal(read.kvs[0]?.value.toString(), 'via m2', 'and m4 reads with it');
+    // A lease granted at m1 is revoked at m3 (a call that runs as its caller), with the same token.
+    const { ID } = await rawCall<{ ID: number }>(cluster.clientUrl(0), 'Lease', 'LeaseGrant', { TTL: 60 }, token);
+    await rawCall(cluster.clientUrl(0), 'KV', 'Put', { key: Buffer.from('leased'), value: Buffer.from('1'), lease: ID }, token);
+    await rawCall(cluster.clientUrl(2), 'Lease', 'LeaseRevoke', { ID }, token);
+    const gone = await rawCall<{ kvs: unknown[] }>(cluster.clientUrl(2), 'KV', 'Range', { key: Buffer.from('leased') }, token);
+    assert.equal(gone.kvs.length, 0, 'the revoke deleted the attached key');
+    // The etcd3 client authenticates at its first host and sends each call to any of the four.
+    for (let i = 0; i < 12; i++) await everywhere.put(`k${i}`).value(`${i}`);
+    assert.equal(await everywhere.get('k11').string(), '11');
+    assert.match(await anon.get('failover').string().then(() => 'no error', (e: Error) => e.message), /etcdserver: user name is empty/);
+  } finally {
+    for (const c of [anon, everywhere]) c.close();
     await Promise.all(members.map((m) => m.stop()));
     cluster.remove();
   }

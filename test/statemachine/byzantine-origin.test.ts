@@ -2,13 +2,13 @@
  * Under a Byzantine protocol the state machine learns which member ordered each command (the
  * protocol checked its client's signature) and trusts that, not what the command claims: a lying
  * member can neither pre-seed nor close another member's session, nor expire a live lease alone,
- * nor act as a user (root) whose login it did not prove.
+ * nor act as a user (root) whose login it did not prove or whose token it was not shown.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { index } from '../../src/core/ids.js';
 import { encodeKvCommand, KvStateMachine, type KvCommand, type KvOutcome, type LeaseResult } from '../../src/statemachine/mvcc/index.js';
-import { loginStatement, signLogin } from '../../src/statemachine/mvcc/login-proof.js';
+import { legacyLoginStatement, loginKeyOf, loginStatement, loginUseStatement, sessionSeedOf, signLogin } from '../../src/statemachine/mvcc/login-proof.js';
 import { checkPassword, hashPassword } from '../../src/server/auth-service.js';
 
 const b = (s: string): Uint8Array => Buffer.from(s);
@@ -97,7 +97,7 @@ test('crash-fault protocols (no origin, quorum 1): a compact-vote compacts at on
   assert.equal(sm.store.compactRevision, 2);
 });
 
-// ---- users: a member acts only as the users whose login it proved ---------------------------------
+// ---- users: a member acts only as the users whose login it proved (or whose token it was shown) ----
 
 const TOKEN_KEY = new Uint8Array(32).fill(7);
 
@@ -112,13 +112,33 @@ async function withAuth(options: { readonly mutant?: string } = {}) {
   admin({ op: 'user-grant-role', user: 'root', role: 'root' });
   admin({ op: 'user-add', name: 'alice', password: aliceHash });
   admin({ op: 'auth-enable', tokenKey: TOKEN_KEY });
+  /** The seed of `user`'s session as `password` opens it now (what the user's tokens carry). */
+  const sessionSeed = async (user: string, password: string, hash = user === 'root' ? rootHash : aliceHash): Promise<Uint8Array> => {
+    const seed = await checkPassword(password, hash) ?? new Uint8Array(32); // a wrong password: a seed that is not the user's
+    return sessionSeedOf(seed, sm.auth.credentialRevisionOf(user)!, sm.auth.tokenKey!);
+  };
   /** The login of `user` with `password` through `origin`, as that member's Auth service builds it. */
   const login = async (user: string, password: string, origin: string, hash = user === 'root' ? rootHash : aliceHash): Promise<KvCommand['request']> => {
-    const seed = await checkPassword(password, hash) ?? new Uint8Array(32); // a wrong password: a seed that is not the user's
+    const seed = await checkPassword(password, hash) ?? new Uint8Array(32);
     const credentialRevision = sm.auth.credentialRevisionOf(user)!;
-    return { op: 'auth-login', name: user, credentialRevision, signature: signLogin(seed, loginStatement(user, credentialRevision, origin, sm.auth.tokenKey!)) };
+    const session = sessionSeedOf(seed, credentialRevision, sm.auth.tokenKey!);
+    const sessionKey = loginKeyOf(session);
+    return {
+      op: 'auth-login', name: user, credentialRevision, sessionKey,
+      signature: signLogin(seed, loginStatement(user, credentialRevision, sessionKey, sm.auth.tokenKey!)),
+      binding: signLogin(session, loginUseStatement(user, sessionKey, origin)),
+    };
   };
-  return { sm, login };
+  /** The binding of `origin` to `user`'s session, signed with `session` (a seed a token carried), as a member shown the token builds it. */
+  const use = (user: string, session: Uint8Array, origin: string): KvCommand['request'] =>
+    ({ op: 'auth-login-use', name: user, binding: signLogin(session, loginUseStatement(user, loginKeyOf(session), origin)) });
+  /** A login as members made it before sessions existed: the password's signature names the member. */
+  const legacyLogin = async (user: string, password: string, origin: string, hash = user === 'root' ? rootHash : aliceHash): Promise<KvCommand['request']> => {
+    const seed = await checkPassword(password, hash) ?? new Uint8Array(32);
+    const credentialRevision = sm.auth.credentialRevisionOf(user)!;
+    return { op: 'auth-login', name: user, credentialRevision, signature: signLogin(seed, legacyLoginStatement(user, credentialRevision, origin, sm.auth.tokenKey!)) };
+  };
+  return { sm, login, use, sessionSeed, legacyLogin, rootHash };
 }
 
 const applyAs = (sm: KvStateMachine, origin: string, user: string, seq: number, request: KvCommand['request']): KvOutcome =>
@@ -195,4 +215,97 @@ test('auth disable voids logins for good: a member cannot replay its old login a
   // A fresh login (the password again) is accepted.
   assert.equal(sm.apply(encodeKvCommand({ client: 'm2/s', seq: 5, lowestPending: 5, request: await login('root', 'rootpw', 'm2') }), index(++at), 'm2').ok, true);
   assert.equal(applyAs(sm, 'm2', 'root', 6, put('k', 'root via m2')).ok, true);
+});
+
+// ---- tokens any member can use: a member shown a token binds itself to the user's session --------
+
+const order = (sm: KvStateMachine, origin: string, seq: number, request: KvCommand['request']): KvOutcome =>
+  sm.apply(encodeKvCommand({ client: `${origin}/s`, seq, lowestPending: seq, request }), index(++at), origin);
+
+test('a member shown a token (the session seed) binds itself to the user\'s session and acts as the user; without the seed it cannot', async () => {
+  const { sm, login, use, sessionSeed } = await withAuth();
+  // root authenticates through m1: the session opens, m1 is bound to it.
+  assert.equal(order(sm, 'm1', 1, await login('root', 'rootpw', 'm1')).ok, true);
+  assert.notEqual(sm.auth.sessionKeyOf('root'), null);
+  assert.equal(sm.auth.actsAs('m1', 'root'), true);
+  assert.equal(sm.auth.actsAs('m2', 'root'), false, 'the login names no member but binds only the one it went through');
+  const seed = await sessionSeed('root', 'rootpw');
+  // m3 lies and was shown no token: a binding signed with another seed, m1's binding replayed
+  // (m1's whole login entry, or its binding alone), or a guessed password's session: all refused.
+  const m1Login = await login('root', 'rootpw', 'm1');
+  assert.ok(refusedAs(order(sm, 'm3', 1, m1Login), 'auth-failed'), 'm1\'s login entry replayed by m3');
+  assert.ok(refusedAs(order(sm, 'm3', 2, { op: 'auth-login-use', name: 'root', binding: (m1Login as { binding: Uint8Array }).binding }), 'invalid-auth-token'));
+  assert.ok(refusedAs(order(sm, 'm3', 3, use('root', new Uint8Array(32).fill(3), 'm3')), 'invalid-auth-token'));
+  assert.ok(refusedAs(order(sm, 'm3', 4, use('root', await sessionSeed('root', 'guess'), 'm3')), 'invalid-auth-token'));
+  assert.ok(refusedAs(order(sm, 'm3', 5, await login('root', 'guess', 'm3')), 'auth-failed'));
+  assert.ok(refusedAs(applyAs(sm, 'm3', 'root', 6, put('k', 'forged')), 'invalid-auth-token'));
+  // m2 is shown the token: its binding, signed with the seed and naming m2, lets it act as root.
+  assert.equal(order(sm, 'm2', 1, use('root', seed, 'm2')).ok, true);
+  assert.equal(applyAs(sm, 'm2', 'root', 2, put('k', 'root via m2')).ok, true);
+  // Its binding names m2: m3 replaying it from the log gains nothing.
+  assert.ok(refusedAs(order(sm, 'm3', 7, use('root', seed, 'm2')), 'invalid-auth-token'));
+  assert.ok(refusedAs(applyAs(sm, 'm3', 'root', 8, put('k', 'forged')), 'invalid-auth-token'));
+  // A member restored from a snapshot judges alike, sessions and bindings included.
+  const restored = new KvStateMachine();
+  restored.restore(sm.snapshot());
+  assert.deepEqual(restored.auth.sessionKeyOf('root'), sm.auth.sessionKeyOf('root'));
+  assert.equal(applyAs(restored, 'm2', 'root', 3, put('k', 'again')).ok, true);
+  assert.equal(order(restored, 'm4', 1, use('root', seed, 'm4')).ok, true, 'a later binding checks against the restored session');
+  assert.ok(refusedAs(order(restored, 'm3', 9, use('root', new Uint8Array(32).fill(3), 'm3')), 'invalid-auth-token'));
+  // A snapshot a client downloads carries no session: nothing binds to it on a cluster restored from it.
+  const fresh = new KvStateMachine();
+  fresh.restore(sm.clientSnapshot());
+  assert.equal(fresh.auth.sessionKeyOf('root'), null);
+});
+
+test('a session dies with its credentials and its auth: a binding or a login from an old log cannot be ordered again', async () => {
+  const { sm, login, use, sessionSeed } = await withAuth();
+  assert.equal(order(sm, 'm1', 1, await login('root', 'rootpw', 'm1')).ok, true);
+  const aliceLogin = await login('alice', 'alicepw', 'm1');
+  assert.equal(order(sm, 'm1', 2, aliceLogin).ok, true);
+  const rootSeed = await sessionSeed('root', 'rootpw');
+  const aliceSeed = await sessionSeed('alice', 'alicepw');
+  assert.equal(order(sm, 'm2', 1, use('alice', aliceSeed, 'm2')).ok, true);
+  // alice's password changes: her session and every binding to it are void; m2 (now lying)
+  // orders its old binding again, or m1's old login: refused.
+  const changed = await hashPassword('alicepw2');
+  assert.equal(applyAs(sm, 'm1', 'root', 3, { op: 'user-change-password', name: 'alice', password: changed }).ok, true);
+  assert.equal(sm.auth.sessionKeyOf('alice'), null);
+  assert.equal(sm.auth.actsAs('m2', 'alice'), false);
+  assert.ok(refusedAs(order(sm, 'm2', 2, use('alice', aliceSeed, 'm2')), 'invalid-auth-token'), 'the old binding');
+  assert.ok(refusedAs(order(sm, 'm2', 3, aliceLogin), 'auth-failed'), 'the old login');
+  // root's session through auth disable and enable: void for good, though root's credentials did not change.
+  assert.equal(order(sm, 'm2', 4, use('root', rootSeed, 'm2')).ok, true);
+  assert.equal(applyAs(sm, 'm2', 'root', 5, { op: 'auth-disable' }).ok, true);
+  assert.equal(sm.auth.sessionKeyOf('root'), null);
+  assert.equal(applyAs(sm, 'm1', 'root', 4, { op: 'auth-enable', tokenKey: new Uint8Array(32).fill(9) }).ok, true);
+  assert.ok(refusedAs(order(sm, 'm2', 6, use('root', rootSeed, 'm2')), 'invalid-auth-token'), 'a binding to the old session');
+  assert.ok(refusedAs(applyAs(sm, 'm2', 'root', 7, put('k', 'forged')), 'invalid-auth-token'));
+  const newSeed = await sessionSeed('root', 'rootpw');
+  assert.notDeepEqual(newSeed, rootSeed, 'a new token key opens another session');
+  assert.ok(refusedAs(order(sm, 'm2', 8, use('root', newSeed, 'm2')), 'invalid-auth-token'), 'no session is open before a login');
+  assert.equal(order(sm, 'm1', 5, await login('root', 'rootpw', 'm1')).ok, true);
+  assert.equal(order(sm, 'm2', 9, use('root', newSeed, 'm2')).ok, true);
+  // Deleting a user voids its session too.
+  assert.equal(applyAs(sm, 'm2', 'root', 10, { op: 'user-delete', name: 'alice' }).ok, true);
+  assert.equal(sm.auth.sessionKeyOf('alice'), null);
+});
+
+test('a login made before sessions existed is still applied alike: it binds the member its signature names, and no session opens', async () => {
+  const { sm, legacyLogin, use, sessionSeed } = await withAuth();
+  assert.equal(order(sm, 'm1', 1, await legacyLogin('root', 'rootpw', 'm1')).ok, true);
+  assert.equal(sm.auth.actsAs('m1', 'root'), true);
+  assert.equal(sm.auth.sessionKeyOf('root'), null);
+  assert.ok(refusedAs(order(sm, 'm2', 1, await legacyLogin('root', 'rootpw', 'm1')), 'auth-failed'), 'replayed by another member');
+  assert.ok(refusedAs(order(sm, 'm2', 2, use('root', await sessionSeed('root', 'rootpw'), 'm2')), 'invalid-auth-token'), 'nothing to bind to');
+  // A session key without its binding (or the reverse) is no command.
+  const half = { op: 'auth-login', name: 'root', credentialRevision: 1, signature: new Uint8Array(64), sessionKey: new Uint8Array(32) } as KvCommand['request'];
+  assert.deepEqual(order(sm, 'm2', 3, half), { ok: false, error: 'malformed-command' });
+});
+
+test('mutant trust-login-use: a binding signed with a made-up seed takes effect, and the liar writes as root (what the check prevents)', async () => {
+  const { sm, login, use } = await withAuth({ mutant: 'trust-login-use' });
+  assert.equal(order(sm, 'm1', 1, await login('root', 'rootpw', 'm1')).ok, true);
+  assert.equal(order(sm, 'm3', 1, use('root', new Uint8Array(32).fill(3), 'm3')).ok, true);
+  assert.equal(applyAs(sm, 'm3', 'root', 2, put('k', 'forged')).ok, true);
 });

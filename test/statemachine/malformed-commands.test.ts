@@ -77,6 +77,8 @@ test('KV: every command the server builds decodes, nested txns included up to wh
     { op: 'lease-expire', id: '5', renewals: 0 },
     { op: 'auth-enable', tokenKey: new Uint8Array(32) },
     { op: 'auth-token-key', tokenKey: new Uint8Array(32) },
+    { op: 'auth-login', name: 'u', credentialRevision: 2, signature: new Uint8Array(64), sessionKey: new Uint8Array(32), binding: new Uint8Array(64) },
+    { op: 'auth-login-use', name: 'u', binding: new Uint8Array(64) },
     { op: 'user-add', name: 'u', password: null },
     { op: 'user-change-password', name: 'u', password: { algorithm: 'scrypt', n: 16384, r: 8, p: 1, salt: new Uint8Array(16), hash: new Uint8Array(64) } },
     { op: 'role-grant-permission', name: 'r', perm: { permType: 'READWRITE', key: b('a'), rangeEnd: b('\u0000') } },

@@ -16,7 +16,7 @@
  */
 import { assert } from '../../core/assert.js';
 import { keyString } from './key-index.js';
-import { loginEpoch, loginStatement, verifyLogin } from './login-proof.js';
+import { legacyLoginStatement, LOGIN_KEY_BYTES, loginEpoch, loginStatement, loginUseStatement, verifyLogin } from './login-proof.js';
 import type { Bytes, KvRequest, TxnOp } from './requests.js';
 
 // ---- errors ------------------------------------------------------------------------------
@@ -143,10 +143,22 @@ export type AuthRequest =
   | { readonly op: 'auth-token-key'; readonly tokenKey: Uint8Array }
   /**
    * Under a Byzantine protocol: a client authenticated as `name` through the member that ordered
-   * this, proved by a signature only the password yields (see login-proof.ts). From then on that
-   * member may order commands as `name` until the user's credentials change or auth is disabled.
+   * this, proved by a signature only the password yields (see login-proof.ts), opening the session
+   * `sessionKey`; `binding`, signed with the session's seed, binds the ordering member to it. From
+   * then on that member may order commands as `name` until the user's credentials change or auth
+   * is disabled. Without `sessionKey` and `binding`: a login from before sessions, whose
+   * signature names the ordering member (still applied alike, never made any more).
    */
-  | { readonly op: 'auth-login'; readonly name: string; readonly credentialRevision: number; readonly signature: Uint8Array }
+  | {
+    readonly op: 'auth-login'; readonly name: string; readonly credentialRevision: number; readonly signature: Uint8Array;
+    readonly sessionKey?: Uint8Array; readonly binding?: Uint8Array;
+  }
+  /**
+   * Under a Byzantine protocol: a client showed the ordering member a token of `name`'s current
+   * session, whose seed signed `binding` (naming that member): the member may then order commands
+   * as `name`, as if the client had logged in through it.
+   */
+  | { readonly op: 'auth-login-use'; readonly name: string; readonly binding: Uint8Array }
   | { readonly op: 'user-add'; readonly name: string; readonly password: PasswordHash | null }
   | { readonly op: 'user-delete'; readonly name: string }
   | { readonly op: 'user-change-password'; readonly name: string; readonly password: PasswordHash }
@@ -158,7 +170,7 @@ export type AuthRequest =
   | { readonly op: 'role-revoke-permission'; readonly role: string; readonly key: Bytes; readonly rangeEnd: Bytes };
 
 const AUTH_OPS: ReadonlySet<string> = new Set<AuthRequest['op']>([
-  'auth-enable', 'auth-disable', 'auth-token-key', 'auth-login', 'user-add', 'user-delete', 'user-change-password', 'user-grant-role',
+  'auth-enable', 'auth-disable', 'auth-token-key', 'auth-login', 'auth-login-use', 'user-add', 'user-delete', 'user-change-password', 'user-grant-role',
   'user-revoke-role', 'role-add', 'role-delete', 'role-grant-permission', 'role-revoke-permission',
 ]);
 
@@ -230,6 +242,12 @@ interface Login {
   readonly epoch: string;
 }
 
+/** A user's session (see AuthStore.sessions). */
+interface Session extends Login {
+  /** The Ed25519 public key of the session's seed, which the user's tokens carry. */
+  readonly sessionKey: Uint8Array;
+}
+
 export class AuthStore {
   private enabledFlag = false;
   /** Bumped by every change of users, roles, permissions or the enabled flag (etcd's auth revision). */
@@ -241,13 +259,24 @@ export class AuthStore {
   /** Per-user union of the roles' permissions; cleared by every change. */
   private merged = new Map<string, MergedPermissions>();
   /**
-   * Proved logins (Byzantine protocols): member → user → the user's credential revision at the
-   * login and the digest of the token key it named (loginEpoch). At most one entry per user and
-   * member; dropped with the user, all dropped when auth is disabled.
+   * Proved logins (Byzantine protocols), the members bound to a user's session: member → user →
+   * the user's credential revision at the login and the digest of the token key it named
+   * (loginEpoch). At most one entry per user and member; dropped with the user, all dropped when
+   * auth is disabled.
    */
   private logins = new Map<string, Map<string, Login>>();
+  /**
+   * The session a proved login opened, per user (Byzantine protocols): the session key, with the
+   * credential revision and token key digest it was opened at. At most one per user (a session
+   * is fixed by the password, credentials and token key: login-proof.ts); a later login replaces
+   * it; dropped with the user and its credentials, all dropped when auth is disabled.
+   */
+  private sessions = new Map<string, Session>();
   /** loginEpoch of the token key in force (computed once per key), or null. */
   private epochOf: { key: Uint8Array; epoch: string } | null = null;
+
+  /** Test-only: `trust-login-use` (see STATE_MACHINE_MUTANTS), or undefined. */
+  constructor(private readonly options: { readonly mutant?: 'trust-login-use' } = {}) {}
 
   get enabled(): boolean {
     return this.enabledFlag;
@@ -275,8 +304,9 @@ export class AuthStore {
   // ---- permission checks (pure reads of the current state) ----------------------------------
 
   /**
-   * Under a Byzantine protocol: may `origin` order commands as `user`? Only after a proved login
-   * of the user's current credentials through it (an `auth-login` it ordered).
+   * Under a Byzantine protocol: may `origin` order commands as `user`? Only once it is bound to a
+   * login of the user's current credentials: an `auth-login` it ordered (the password's proof),
+   * or an `auth-login-use` it ordered (a token of the user's current session was shown to it).
    */
   actsAs(origin: string, user: string): boolean {
     const u = this.users.get(user);
@@ -291,6 +321,18 @@ export class AuthStore {
     const login = this.logins.get(origin)?.get(user);
     const epoch = this.currentEpoch();
     return login !== undefined && epoch !== null && login.credentialRevision === credentialRevision && login.epoch === epoch;
+  }
+
+  /**
+   * The session key of `user`'s current session (its credentials and the token key in force), or
+   * null. A token of `user` is good for binding a member only with this key's seed.
+   */
+  sessionKeyOf(user: string): Uint8Array | null {
+    const session = this.sessions.get(user);
+    const epoch = this.currentEpoch();
+    const credentialRevision = this.users.get(user)?.credentialRevision;
+    if (session === undefined || epoch === null || session.epoch !== epoch || session.credentialRevision !== credentialRevision) return null;
+    return session.sessionKey;
   }
 
   private currentEpoch(): string | null {
@@ -420,6 +462,7 @@ export class AuthStore {
   apply(user: AuthUser, req: AuthRequest, origin = ''): AuthErrorKind | null {
     // Needs no administrator either: the signature is the proof, checked against the user's key.
     if (req.op === 'auth-login') return this.login(origin, req);
+    if (req.op === 'auth-login-use') return this.useLogin(origin, req);
     // Not an administrator's change: no caller chooses the key, and it only fills a missing one.
     if (req.op === 'auth-token-key') {
       if (this.enabledFlag && this.tokenKeyBytes === null) {
@@ -438,21 +481,57 @@ export class AuthStore {
     return null;
   }
 
+  /**
+   * A login: the password's signature over the session it opens (or, from before sessions, over
+   * the ordering member), then the session's signature binding the ordering member. Nothing
+   * changes unless both hold.
+   */
   private login(origin: string, req: Extract<AuthRequest, { op: 'auth-login' }>): AuthErrorKind | null {
     if (!this.enabledFlag) return 'auth-not-enabled';
     const u = this.users.get(req.name);
     const key = u?.password?.loginKey;
     // Bound to the token key too: a login ordered before an `auth disable` is no proof after it.
     const tokenKey = this.tokenKeyBytes;
-    if (u === undefined || key === undefined || tokenKey === null || u.credentialRevision !== req.credentialRevision
-      || !verifyLogin(key, loginStatement(req.name, req.credentialRevision, origin, tokenKey), req.signature)) return 'auth-failed';
+    if (u === undefined || key === undefined || tokenKey === null || u.credentialRevision !== req.credentialRevision) return 'auth-failed';
+    // Absent fields may arrive as null (MessagePack's nil).
+    const sessionKey = req.sessionKey ?? null;
+    const binding = req.binding ?? null;
+    if (sessionKey === null || binding === null) {
+      // Decoding lets only both or neither through.
+      assert(sessionKey === null && binding === null, 'a login with a session key has a binding');
+      if (!verifyLogin(key, legacyLoginStatement(req.name, req.credentialRevision, origin, tokenKey), req.signature)) return 'auth-failed';
+    } else {
+      if (!verifyLogin(key, loginStatement(req.name, req.credentialRevision, sessionKey, tokenKey), req.signature)
+        || !verifyLogin(sessionKey, loginUseStatement(req.name, sessionKey, origin), binding)) return 'auth-failed';
+      assert(sessionKey.byteLength === LOGIN_KEY_BYTES, 'a verified session key is an Ed25519 public key');
+      this.sessions.set(req.name, { credentialRevision: req.credentialRevision, epoch: this.currentEpoch()!, sessionKey });
+    }
+    this.bind(origin, req.name, req.credentialRevision);
+    return null;
+  }
+
+  /**
+   * A binding of the ordering member to `name`'s current session, signed with the session's seed
+   * (which only a token of it carries). A session voided since (credentials changed, auth
+   * disabled) binds no one: a binding from an old log cannot be ordered again.
+   */
+  private useLogin(origin: string, req: Extract<AuthRequest, { op: 'auth-login-use' }>): AuthErrorKind | null {
+    if (!this.enabledFlag) return 'auth-not-enabled';
+    const sessionKey = this.sessionKeyOf(req.name);
+    if (sessionKey === null) return 'invalid-auth-token';
+    if (this.options.mutant !== 'trust-login-use' && !verifyLogin(sessionKey, loginUseStatement(req.name, sessionKey, origin), req.binding)) return 'invalid-auth-token';
+    this.bind(origin, req.name, this.users.get(req.name)!.credentialRevision);
+    assert(this.actsAs(origin, req.name), 'a member bound to a current session acts as its user');
+    return null;
+  }
+
+  private bind(origin: string, user: string, credentialRevision: number): void {
     let users = this.logins.get(origin);
     if (users === undefined) {
       users = new Map();
       this.logins.set(origin, users);
     }
-    users.set(req.name, { credentialRevision: req.credentialRevision, epoch: this.currentEpoch()! });
-    return null;
+    users.set(user, { credentialRevision, epoch: this.currentEpoch()! });
   }
 
   private change(req: AuthRequest): AuthErrorKind | 'unchanged' | null {
@@ -469,12 +548,14 @@ export class AuthStore {
       }
       case 'auth-token-key':
       case 'auth-login':
+      case 'auth-login-use':
         return 'unchanged'; // applied before the admin check, in apply()
       case 'auth-disable':
         if (!this.enabledFlag) return 'unchanged';
         this.enabledFlag = false;
         this.tokenKeyBytes = null; // every token issued so far is void
         this.logins.clear(); // and so is every login
+        this.sessions.clear();
         return null;
       case 'user-add': {
         const bad = checkName(req.name, 'user-empty');
@@ -488,6 +569,7 @@ export class AuthStore {
         if (this.enabledFlag && req.name === ROOT_USER) return 'invalid-auth-mgmt';
         if (!this.users.delete(req.name)) return 'user-not-found';
         for (const users of this.logins.values()) users.delete(req.name);
+        this.sessions.delete(req.name);
         return null;
       }
       case 'user-change-password': {
@@ -495,6 +577,7 @@ export class AuthStore {
         if (u === undefined) return 'user-not-found';
         u.password = req.password;
         u.credentialRevision = this.authRevision + 1;
+        this.sessions.delete(req.name); // opened with the old credentials: void
         return null;
       }
       case 'user-grant-role': {
@@ -559,7 +642,7 @@ export class AuthStore {
    * The auth state for a snapshot. `whole` is false for a snapshot a client downloads: with the
    * token key, its holder could sign a token for root. A cluster restored from it gets a new key
    * ('auth-token-key'), so tokens issued before are void there (as etcd's simple tokens die with
-   * their member), and so are logins (they name this cluster's members). Password hashes stay,
+   * their member), and so are logins and sessions (opened under the old key). Password hashes stay,
    * as etcd's snapshot keeps its bcrypt hashes: they are salted scrypt (slow to guess against),
    * and a restored cluster needs them to authenticate.
    */
@@ -572,6 +655,7 @@ export class AuthStore {
       users: [...this.users].map(([name, u]) => [name, u.password, u.roles, u.credentialRevision]),
       roles: [...this.roles].map(([name, r]) => [name, r.permissions.map((p) => [p.permType, p.key, p.rangeEnd])]),
       ...(whole && this.logins.size > 0 ? { logins: [...this.logins].map(([origin, users]) => [origin, [...users].map(([user, l]) => [user, l.credentialRevision, l.epoch])]) } : {}),
+      ...(whole && this.sessions.size > 0 ? { sessions: [...this.sessions].map(([user, s]) => [user, s.credentialRevision, s.epoch, s.sessionKey]) } : {}),
     };
   }
 
@@ -585,6 +669,7 @@ export class AuthStore {
       this.users = new Map();
       this.roles = new Map();
       this.logins = new Map();
+      this.sessions = new Map();
       return;
     }
     const snap = data as {
@@ -593,6 +678,8 @@ export class AuthStore {
       roles: [string, [PermissionType, Uint8Array, Uint8Array][]][];
       /** [member, [user, credential revision, token key digest][]]; absent when there were none. */
       logins?: [string, [string, number, string][]][];
+      /** [user, credential revision, token key digest, session key][]; absent when there were none (or in snapshots from before sessions). */
+      sessions?: [string, number, string, Uint8Array][];
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown auth snapshot format ${snap.format}`);
     this.enabledFlag = snap.enabled;
@@ -601,6 +688,7 @@ export class AuthStore {
     this.users = new Map(snap.users.map(([name, password, roles, credentialRevision]) => [name, { password, roles, credentialRevision }]));
     this.roles = new Map(snap.roles.map(([name, perms]) => [name, { permissions: perms.map(([permType, key, rangeEnd]) => ({ permType, key, rangeEnd })) }]));
     this.logins = new Map((snap.logins ?? []).map(([origin, users]) => [origin, new Map(users.map(([user, credentialRevision, epoch]) => [user, { credentialRevision, epoch }]))]));
+    this.sessions = new Map((snap.sessions ?? []).map(([user, credentialRevision, epoch, sessionKey]) => [user, { credentialRevision, epoch, sessionKey }]));
   }
 }
 

@@ -175,7 +175,10 @@ function authRequests(): { readonly [Op in AuthRequest['op']]: (r: Fields) => bo
     'auth-enable': (r) => isBytes(r['tokenKey']) && r['tokenKey'].byteLength >= MIN_TOKEN_KEY_BYTES,
     'auth-token-key': (r) => isBytes(r['tokenKey']) && r['tokenKey'].byteLength >= MIN_TOKEN_KEY_BYTES,
     'auth-disable': () => true,
-    'auth-login': (r) => isString(r['name']) && isSafeInteger(r['credentialRevision']) && isBytes(r['signature']),
+    // A session key and its binding come together (a login from before sessions has neither).
+    'auth-login': (r) => isString(r['name']) && isSafeInteger(r['credentialRevision']) && isBytes(r['signature'])
+      && ((isAbsent(r['sessionKey']) && isAbsent(r['binding'])) || (isBytes(r['sessionKey']) && isBytes(r['binding']))),
+    'auth-login-use': (r) => isString(r['name']) && isBytes(r['binding']),
     'user-add': (r) => isString(r['name']) && (r['password'] === null || isPasswordHash(r['password'])),
     'user-delete': (r) => isString(r['name']),
     'user-change-password': (r) => isString(r['name']) && isPasswordHash(r['password']),

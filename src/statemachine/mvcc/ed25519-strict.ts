@@ -13,7 +13,7 @@
  * these every conforming implementation agrees (the verification equation has no torsion part).
  *
  * Plain BigInt arithmetic in extended twisted Edwards coordinates (RFC 8032, section 5.1): slow
- * (a few milliseconds a check), but it runs only for an `auth-login` at apply.
+ * (a few milliseconds a check), but it runs only for an `auth-login` or `auth-login-use` at apply.
  */
 
 const P = 2n ** 255n - 19n;

@@ -100,7 +100,7 @@ export function encodeKvCommand(cmd: KvCommand): Uint8Array {
 export class KvStateMachine implements StateMachine<KvOutcome> {
   readonly store: MvccStore;
   /** Users, roles and permissions (replicated and snapshotted with the keys). */
-  readonly auth = new AuthStore();
+  readonly auth: AuthStore;
   /** Leases and the keys attached to them (replicated; timed by the leader, see leases.ts). */
   readonly leases = new LeaseTable();
   private sessions = new Map<string, Session>();
@@ -135,6 +135,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     this.store.leases = this.leases;
     this.leaseExpiryQuorum = options.leaseExpiryQuorum ?? 1;
     this.mutant = options.mutant;
+    this.auth = new AuthStore(this.mutant === 'trust-login-use' ? { mutant: this.mutant } : {});
     assert(Number.isSafeInteger(this.leaseExpiryQuorum) && this.leaseExpiryQuorum >= 1, 'the lease expiry quorum is a positive integer');
   }
 
@@ -170,10 +171,11 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   /**
    * Who a command acts as. Under a crash-fault protocol (no origin) the member's word: members are
    * trusted. Under a Byzantine one the `user` is the ordering member's claim, and a liar could
-   * claim root; so while auth is enabled a member acts only as the users whose login it proved
-   * (AuthStore.actsAs, login-proof.ts). Any other claim is FORGED_USER: the command is refused with
-   * etcd's "invalid auth token" on every member alike (an honest member never sends one: it orders
-   * a command as a user only after its own login for that user was applied).
+   * claim root; so while auth is enabled a member acts only as the users it is bound to, by a
+   * login proved through it or a token of the user's session shown to it (AuthStore.actsAs,
+   * login-proof.ts). Any other claim is FORGED_USER: the command is refused with etcd's "invalid
+   * auth token" on every member alike (an honest member never sends one: it orders a command as a
+   * user only after its own login or binding for that user was applied).
    */
   private actingUser(cmd: KvCommand, origin: string | undefined): AuthUser | typeof FORGED_USER {
     const user = cmd.user ?? null;
