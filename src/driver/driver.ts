@@ -11,11 +11,17 @@
  *      and restored first;
  *   2. persist through the storage port (group-committed: while one fsync is in flight, new input
  *      accumulates in the core and becomes the next, larger Ready);
- *   3. once durable: restore an installed snapshot (a host that can, in slices on later turns,
- *      the Ready held until it is done: nothing is applied meanwhile), send the rest (a vote or an
- *      acknowledgement never leaves before it is durable), send replies the apply produced, keep
- *      a snapshot the Ready asks to keep;
+ *   3. once durable: restore an installed snapshot, send the rest (a vote or an acknowledgement
+ *      never leaves before it is durable), send replies the apply produced, keep a snapshot the
+ *      Ready asks to keep;
  *   4. advance; snapshot the state machine every `snapshotEveryEntries` applied entries.
+ *
+ * A host that installs a received snapshot in slices (ReplicaHost.beginInstall) restores it over
+ * later turns while the member goes on talking: the Ready that carries it is sent and advanced
+ * once the snapshot is durable, and later Readies are persisted, sent and advanced as usual. What
+ * reads the state machine waits for the install's end: their committed entries (and read points)
+ * are held, in order, and applied onto the installed state after it (see `held`); no snapshot of
+ * our own is taken meanwhile.
  *
  * Every port completes through callbacks (never Promises) so the simulator can run all of it on
  * its own clock. The node runtime wraps the callbacks in Promises for its callers.
@@ -169,15 +175,32 @@ export class Driver<R> {
   /** A snapshot being encoded in slices (snapshotting is true meanwhile), with the position it is of. */
   private encoding: { readonly source: SnapshotEncoding; readonly slices: SliceLoop<Uint8Array> } | null = null;
   /**
-   * A received snapshot being installed in slices (ReplicaHost.beginInstall), with the Ready that
-   * installs it (finished once it is done; `saving` is set meanwhile).
+   * A received snapshot being installed in slices (ReplicaHost.beginInstall). The Ready that
+   * carries it was finished when the install began (its messages sent, the core advanced past it);
+   * its committed part and every later Ready's wait in `held` until the install is done.
    */
   private installing: {
-    readonly snapshot: Snapshot; readonly rd: Ready<Envelope, unknown>;
-    readonly appliedEarly: boolean; readonly sentEarly: boolean; readonly slices: SliceLoop<AppliedPosition>;
-    /** The apply-while-installing mutant: the Ready was finished at the install's start. */
+    readonly snapshot: Snapshot; readonly slices: SliceLoop<AppliedPosition>;
+    /** The apply-while-installing mutant: `position` moved to the snapshot at the start, and nothing is held. */
     readonly early: boolean;
   } | null = null;
+  /**
+   * The committed part of the Readies finished while the state machine stands behind the core
+   * (behindCore(): a sliced install runs, or what it held is being applied): their persists are
+   * durable, their messages sent and the core advanced past them, but their entries must apply
+   * onto the installed state, and their read points (and the answers that rest on applies) wait
+   * for that. Applied in order after the install, a slice per turn (`draining`); until it is
+   * empty every later Ready's committed part joins its end, so entries apply in the order they
+   * would without slicing. Meanwhile `position` stays what the state machine holds, behind the
+   * core's applied index. Bounded by maxEntriesHeldWhileInstalling / maxBytesHeldWhileInstalling
+   * (see heldFull). Empty whenever the state machine is not behind the core.
+   */
+  private readonly held: Ready<Envelope, unknown>[] = [];
+  /** Entries in `held` (a Ready holding none counts as one), and their bytes. */
+  private heldEntries = 0;
+  private heldBytes = 0;
+  /** `held` being applied after an install, a snapshotSliceBytes slice per turn. */
+  private draining: SliceLoop<true> | null = null;
   private snapshotWaiters: Reply<void>[] = [];
   /** Callers of snapshotNow() waiting for the snapshot being saved (a stop answers them too). */
   private readonly snapshotSaving: Reply<void>[] = [];
@@ -445,7 +468,11 @@ export class Driver<R> {
   }
 
   status(): ReplicaStatus {
-    return this.core.status();
+    const s = this.core.status();
+    // While a sliced install runs (or what it held is applied) the core has advanced past entries
+    // the state machine has not applied yet: report the state machine's applied index.
+    if (this.behindCore() && s.appliedIndex !== this.position.index) return { ...s, appliedIndex: this.position.index };
+    return s;
   }
 
   /** The core, for introspection and the simulator's invariants. Do not drive it directly. */
@@ -492,15 +519,19 @@ export class Driver<R> {
   private process(): void {
     // A snapshot being saved does not hold Readies back: the storage writes in the order it is
     // asked (saves made now land after the snapshot's restatement), and a leader's messages go
-    // before its persist, so its heartbeats do not wait for a compaction's fsyncs.
-    while (!this.stopped && !this.saving && !this.heldBySnapshot() && this.core.hasReady()) this.handle(this.core.ready());
+    // before its persist, so its heartbeats do not wait for a compaction's fsyncs. Neither does a
+    // snapshot being installed in slices, unless the committed entries held behind it are at
+    // their bound (heldFull): then the next Ready waits for the install to end and them to apply.
+    while (!this.stopped && !this.saving && !this.heldBySnapshot() && !this.heldFull() && this.core.hasReady()) this.handle(this.core.ready());
     if (this.stopped || this.saving || this.heldBySnapshot()) return;
-    if (this.snapshotWaiters.length > 0 && !this.snapshotting) {
+    // A snapshot of our own reads the state machine: not while it stands behind the core.
+    if (this.snapshotWaiters.length > 0 && !this.snapshotting && !this.behindCore()) {
       if (this.entriesSinceSnapshot > 0) this.takeSnapshot();
       else for (const w of this.snapshotWaiters.splice(0)) w(null);
     }
-    // Leader, term and configuration change only in a step that hands out a Ready.
-    if (this.readies !== this.noticedReadies) {
+    // Leader, term and configuration change only in a step that hands out a Ready (the
+    // configuration also at the end of a sliced install, which no Ready marks).
+    if (this.readies !== this.noticedReadies || this.membershipChanged) {
       this.noticedReadies = this.readies;
       this.noticeChanges();
     }
@@ -520,8 +551,9 @@ export class Driver<R> {
     // Committed entries are durable on a quorum already, so they are applied (and their callers
     // answered) while this Ready's own write is in flight. Only a snapshot this Ready installs
     // must be durable and restored first (its entries follow it), and a state machine that
-    // persists itself must never hold an entry its own log may still lose.
-    const appliedEarly = !installs && !this.durableStateMachine;
+    // persists itself must never hold an entry its own log may still lose. While the state
+    // machine stands behind the core (a sliced install), entries wait for it (see `held`).
+    const appliedEarly = !installs && !this.durableStateMachine && !this.behindCore();
     if (appliedEarly) this.applyCommitted(rd);
     if (persist === null) {
       this.finish(rd, appliedEarly, false);
@@ -567,55 +599,173 @@ export class Driver<R> {
 
   /**
    * The Ready's persist is durable (or it had none): install, send, apply, advance. A host that
-   * installs in slices (beginInstall) is stepped a slice per turn first, the Ready held meanwhile
-   * (`saving` stays set: no later Ready is handled, nothing is applied); then the rest as below.
+   * installs in slices (beginInstall) is stepped a slice per turn on later turns; the Ready goes
+   * on at once (its acknowledgements rest on the snapshot being durable, which it now is), but its
+   * committed part, and that of every Ready after it, is held until the install is done.
    */
   private finish(rd: Ready<Envelope, unknown>, appliedEarly: boolean, sentEarly: boolean): void {
     const snapshot = rd.persist?.snapshot ?? null;
-    if (snapshot !== null) {
-      // A snapshot of our own still being encoded reads the state this one replaces.
-      this.abandonEncoding();
-      this.cancelInstall(); // (only the apply-while-installing mutant leaves one running)
-      const sliced = this.host.beginInstall?.(snapshot) ?? null;
-      if (sliced !== null) {
-        const install = {
-          snapshot, rd, appliedEarly, sentEarly, early: this.mutant === 'apply-while-installing',
-          slices: new SliceLoop<AppliedPosition>(this.clock, () => sliced.step(this.limits.snapshotSliceBytes), (position) => this.installed(install, position)),
-        };
-        this.installing = install;
-        install.slices.runLater();
-        if (!install.early) {
-          this.saving = true;
-          return;
-        }
-        // The mutant: go on as if it were installed; later Readies apply onto the old state meanwhile.
-        this.position = { index: snapshot.meta.index, term: snapshot.meta.term };
-      } else {
-        this.position = this.host.install(snapshot);
-      }
-      this.snapshotInstalled(snapshot);
+    if (snapshot !== null) this.installSnapshot(snapshot);
+    if (!sentEarly) this.sendAll(rd.send);
+    if (!appliedEarly) {
+      if (this.behindCore()) this.hold(rd);
+      else this.applyCommitted(rd);
     }
-    this.finishInstalled(rd, appliedEarly, sentEarly);
+    if (this.heldReplies.length > 0) this.sendAll(this.heldReplies.splice(0));
+    if (this.mutant === 'checkpoint-after-records') {
+      const keep = this.host.snapshotToKeep(rd);
+      if (keep !== null) this.keepSnapshot(keep);
+    }
+    this.core.advance(rd);
+    for (const r of this.repliesAfterAdvance.splice(0)) r(null);
+    this.maybeSnapshot();
   }
 
-  /** The snapshot being installed in slices is in (input reached the core between slices, though no Ready was handled). */
+  /** Restore a snapshot a Ready installs (its persist is durable): whole now, or in slices from the next turn on. */
+  private installSnapshot(snapshot: Snapshot): void {
+    // A snapshot of our own still being encoded reads the state this one replaces.
+    this.abandonEncoding();
+    // An install still in progress, or entries held behind one: this snapshot covers them.
+    this.supersedeHeld(snapshot);
+    const sliced = this.host.beginInstall?.(snapshot) ?? null;
+    if (sliced === null) {
+      this.position = this.host.install(snapshot);
+      this.snapshotInstalled(snapshot);
+      // Read points held behind a superseded install (kept by supersedeHeld, without entries):
+      // the state machine is at the snapshot now, where they wait as after any apply.
+      for (const rd of this.held.splice(0)) this.applyCommitted(rd);
+      this.heldEntries = 0;
+      return;
+    }
+    const early = this.mutant === 'apply-while-installing';
+    const install = {
+      snapshot, early,
+      slices: new SliceLoop<AppliedPosition>(this.clock, () => sliced.step(this.limits.snapshotSliceBytes), (position) => this.installed(install, position)),
+    };
+    this.installing = install;
+    install.slices.runLater();
+    if (early) {
+      // The mutant: go on as if it were installed; later Readies apply onto the old state meanwhile.
+      this.position = { index: snapshot.meta.index, term: snapshot.meta.term };
+      this.snapshotInstalled(snapshot);
+    }
+  }
+
+  /** The snapshot being installed in slices is in: apply what was held behind it. */
   private installed(i: NonNullable<Driver<R>['installing']>, position: AppliedPosition): void {
+    assert(this.installing === i, 'the install that ends is the one in progress (a dropped one is never done: SliceLoop.cancel)');
     this.installing = null;
     if (i.early) return; // the mutant went on long ago
-    this.saving = false;
+    assert(position.index === i.snapshot.meta.index, () => `an install ends at its snapshot's index (${position.index}, snapshot ${i.snapshot.meta.index})`);
+    assert(position.index >= this.position.index, () => `an installed snapshot is ahead of the state it replaces (${this.position.index} → ${position.index})`);
     this.position = position;
     this.snapshotInstalled(i.snapshot);
     this.catchUpTicks();
-    this.finishInstalled(i.rd, i.appliedEarly, i.sentEarly);
+    // Forwarded proposals and read points the snapshot covers are answered from here on.
+    this.leaderModel?.releaseApplied();
+    this.applyHeld();
+  }
+
+  /** The state machine stands behind the core: a sliced install runs, or what it held is being applied. */
+  private behindCore(): boolean {
+    return (this.installing !== null && !this.installing.early) || this.draining !== null;
+  }
+
+  /** The committed part of a Ready finished while the state machine is behind the core (see `held`). */
+  private hold(rd: Ready<Envelope, unknown>): void {
+    // Nothing in it reads the state machine (the quorum model's host may answer read-only requests with none).
+    if (rd.apply.length === 0 && rd.readStates.length === 0 && this.quorumModel === null) return;
+    const last = this.held[this.held.length - 1]?.apply;
+    const after = last === undefined || last.length === 0 ? undefined : last[last.length - 1]!.index;
+    assert(after === undefined || rd.apply.length === 0 || rd.apply[0]!.index === after + 1, () => `held entries follow each other (${after} → ${rd.apply[0]?.index})`);
+    // Only what applying needs: the persist's entries and the messages are done with.
+    this.held.push(rd.persist === null && rd.send.length === 0 && rd.sendBeforePersist.length === 0 ? rd : { ...rd, persist: null, send: NO_ENVELOPES, sendBeforePersist: NO_ENVELOPES });
+    this.heldEntries += Math.max(1, rd.apply.length);
+    for (const e of rd.apply) this.heldBytes += e.data.byteLength;
+  }
+
+  /** Whether the held entries reached their bound (no further Ready is taken until they are applied). */
+  private heldFull(): boolean {
+    return this.heldEntries >= this.limits.maxEntriesHeldWhileInstalling || this.heldBytes >= this.limits.maxBytesHeldWhileInstalling;
+  }
+
+  /** Apply what was held behind an install, a slice per turn (this turn first), then take what waited for it. */
+  private applyHeld(): void {
+    assert(this.draining === null && this.installing === null, 'held entries are applied once, after the install');
+    if (this.held.length === 0) return this.caughtUp();
+    const draining = new SliceLoop<true>(this.clock, () => this.applyHeldSlice(), () => {
+      this.draining = null;
+      this.caughtUp();
+    });
+    this.draining = draining;
+    draining.runNow();
+  }
+
+  /** Apply held Readies, in order, until about snapshotSliceBytes of entries are; true once none is left. */
+  private applyHeldSlice(): true | null {
+    this.catchUpTicks();
+    let bytes = 0;
+    let taken = 0;
+    while (taken < this.held.length && bytes < this.limits.snapshotSliceBytes && !this.stopped) {
+      const rd = this.held[taken++]!;
+      let readyBytes = 0;
+      for (const e of rd.apply) readyBytes += e.data.byteLength;
+      bytes += readyBytes;
+      this.heldEntries -= Math.max(1, rd.apply.length);
+      this.heldBytes -= readyBytes;
+      this.applyCommitted(rd);
+    }
+    this.held.splice(0, taken);
+    if (this.stopped) return null;
+    assert(this.held.length > 0 || (this.heldEntries === 0 && this.heldBytes === 0), 'the held counts are of what is held');
+    if (this.heldReplies.length > 0) this.sendAll(this.heldReplies.splice(0));
+    // The core advanced past these Readies long ago: answer membership changes applied now.
+    for (const r of this.repliesAfterAdvance.splice(0)) r(null);
+    // Room again for a Ready that waited at the bound (heldFull).
+    this.kick();
+    return this.held.length === 0 ? true : null;
+  }
+
+  /** The state machine reached the core again: what waited for it (snapshots of our own) goes on. */
+  private caughtUp(): void {
+    this.maybeSnapshot();
     this.process();
   }
 
-  /** Drop an install in progress (the node stops). Its Ready is never finished: nothing more is. */
+  /**
+   * A snapshot being installed in slices (or entries held behind one) when a later Ready installs
+   * another: the install is dropped (nothing of the state changed before its last step) and the
+   * held entries with it, all of which the new snapshot covers (a core hands out a snapshot only
+   * ahead of what it knows committed). Held read points stay, to be answered once the state
+   * machine reaches them.
+   */
+  private supersedeHeld(snapshot: Snapshot): void {
+    this.cancelInstall();
+    if (this.held.length === 0) return;
+    const kept: Ready<Envelope, unknown>[] = [];
+    for (const rd of this.held) {
+      const last = rd.apply[rd.apply.length - 1];
+      assert(last === undefined || last.index <= snapshot.meta.index, () => `a newer snapshot (${snapshot.meta.index}) covers the entries held behind an install (up to ${last!.index})`);
+      if (rd.readStates.length > 0 || this.quorumModel !== null) kept.push(rd.apply.length === 0 ? rd : { ...rd, apply: NO_ENTRIES });
+    }
+    this.held.length = 0;
+    this.held.push(...kept);
+    this.heldEntries = kept.length;
+    this.heldBytes = 0;
+  }
+
+  /** Drop an install in progress and the applying of what it held (the node stops, or a newer snapshot comes). */
   private cancelInstall(): void {
     const i = this.installing;
-    if (i === null) return;
-    this.installing = null;
-    i.slices.cancel();
+    if (i !== null) {
+      this.installing = null;
+      i.slices.cancel();
+    }
+    const d = this.draining;
+    if (d !== null) {
+      this.draining = null;
+      d.cancel();
+    }
   }
 
   private snapshotInstalled(snapshot: Snapshot): void {
@@ -626,18 +776,9 @@ export class Driver<R> {
     this.log('info', 'installed snapshot from leader', { index: snapshot.meta.index, term: snapshot.meta.term });
   }
 
-  /** finish(), once the Ready's snapshot (if any) is installed. */
-  private finishInstalled(rd: Ready<Envelope, unknown>, appliedEarly: boolean, sentEarly: boolean): void {
-    if (!sentEarly) this.sendAll(rd.send);
-    if (!appliedEarly) this.applyCommitted(rd);
-    if (this.heldReplies.length > 0) this.sendAll(this.heldReplies.splice(0));
-    if (this.mutant === 'checkpoint-after-records') {
-      const keep = this.host.snapshotToKeep(rd);
-      if (keep !== null) this.keepSnapshot(keep);
-    }
-    this.core.advance(rd);
-    for (const r of this.repliesAfterAdvance.splice(0)) r(null);
-    if (this.host.driverSnapshots && !this.snapshotting && this.entriesSinceSnapshot >= this.limits.snapshotEveryEntries) this.takeSnapshot();
+  /** Snapshot the state machine if `snapshotEveryEntries` were applied since the last (not while it is behind the core). */
+  private maybeSnapshot(): void {
+    if (this.host.driverSnapshots && !this.snapshotting && !this.behindCore() && this.entriesSinceSnapshot >= this.limits.snapshotEveryEntries) this.takeSnapshot();
   }
 
   private applyCommitted(rd: Ready<Envelope, unknown>): void {
@@ -770,6 +911,9 @@ export class Driver<R> {
     this.stopped = true;
     this.abandonEncoding();
     this.cancelInstall();
+    this.held.length = 0;
+    this.heldEntries = 0;
+    this.heldBytes = 0;
     const err = new NodeStopped();
     this.leaderModel?.stop(err);
     this.quorumModel?.stop(err);
@@ -787,6 +931,9 @@ export class Driver<R> {
     this.events.fatal?.(err);
   }
 }
+
+const NO_ENVELOPES: readonly Envelope[] = [];
+const NO_ENTRIES: readonly LogEntry[] = [];
 
 function isDurable(sm: object): sm is DurableStateMachine {
   return typeof (sm as Partial<DurableStateMachine>).durableApplied === 'function';

@@ -9,6 +9,18 @@ export interface DriverLimits {
    * elections are not held back by a snapshot of hundreds of MiB.
    */
   readonly snapshotSliceBytes: number;
+  /**
+   * While a received snapshot is installed in slices, the member goes on persisting and
+   * acknowledging later Readies, and holds their committed entries back until the install ends
+   * (they must apply onto the installed state). At most about this many entries are held (a Ready
+   * holding no entry, only read points, counts as one); once reached, the member takes no further
+   * Ready until the install ends and what it held is applied: it falls silent as a member that
+   * installs whole does, which is safe (only slower), where dropping held entries would not be.
+   * Checked before each Ready is taken, so one Ready's entries may go past it.
+   */
+  readonly maxEntriesHeldWhileInstalling: number;
+  /** The same bound on the held entries' bytes (their data, summed). */
+  readonly maxBytesHeldWhileInstalling: number;
   /** A proposal not applied within this time is answered with a timeout (it may still commit). */
   readonly proposalTimeoutMs: number;
   /** A linearizable read whose read point is not confirmed within this time fails. */
@@ -30,6 +42,11 @@ export interface DriverLimits {
 export const DEFAULT_DRIVER_LIMITS: DriverLimits = {
   snapshotEveryEntries: 10_000,
   snapshotSliceBytes: 4 * 1024 * 1024,
+  // The log holds these entries in memory anyway until the next snapshot of our own, which waits
+  // for the install too: the queue costs references, and what it holds is applied after the
+  // install a snapshotSliceBytes slice per turn. A few seconds of writes at a busy leader fit.
+  maxEntriesHeldWhileInstalling: 20_000,
+  maxBytesHeldWhileInstalling: 128 * 1024 * 1024,
   proposalTimeoutMs: 7_000,
   readTimeoutMs: 7_000,
   maxPendingProposals: 10_000,
@@ -50,6 +67,8 @@ export function driverLimits(given: Partial<DriverLimits> = {}): DriverLimits {
   return {
     snapshotEveryEntries: pick('snapshotEveryEntries'),
     snapshotSliceBytes: pick('snapshotSliceBytes'),
+    maxEntriesHeldWhileInstalling: pick('maxEntriesHeldWhileInstalling'),
+    maxBytesHeldWhileInstalling: pick('maxBytesHeldWhileInstalling'),
     proposalTimeoutMs: pick('proposalTimeoutMs'),
     readTimeoutMs: pick('readTimeoutMs'),
     maxPendingProposals: pick('maxPendingProposals'),

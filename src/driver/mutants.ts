@@ -13,7 +13,7 @@ export const DRIVER_MUTANTS = [
   { name: 'reply-before-config-applied', description: 'the driver answers a membership change as soon as its entry is applied, before the core takes the new configuration (at the advance after the Ready\'s persist): MemberAdd/MemberRemove answer with the member list from before the change' },
   { name: 'barrier-per-read', description: 'under a quorum client model (BFT protocols), the driver orders one empty request per read barrier instead of sharing one among the reads asked while the last was in flight: on a slow cluster the barriers of callers that gave up and asked another member fill the primary\'s pipeline, and every read waits longer than its caller' },
   { name: 'hold-readies-while-snapshotting', description: 'the driver handles no Ready while the storage writes a snapshot: on a slow disk a compaction takes several fsyncs, the leader\'s heartbeats wait for it, and followers elect another leader, again and again' },
-  { name: 'apply-while-installing', description: 'the driver goes on with the Ready that installs a snapshot (sends, applies, takes the next Readies) while the snapshot is still being restored in slices: entries applied meanwhile land on the old state, and the install then overwrites them' },
+  { name: 'apply-while-installing', description: 'while a received snapshot is still being restored in slices, the driver applies the committed entries of the Readies it goes on with instead of holding them for the install\'s end: they land on the old state, and the install then overwrites them' },
 ] as const satisfies readonly MutantInfo[];
 
 export type DriverMutant = (typeof DRIVER_MUTANTS)[number]['name'];

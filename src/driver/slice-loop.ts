@@ -1,8 +1,9 @@
 /**
- * A job done a slice per turn (a snapshot encoded, a received snapshot installed): each slice is
- * one `step`, which returns the result once the job is done, else null; the next slice runs on a
- * later turn (a timer, not defer: input that is waiting, messages and ticks, reaches the core
- * between slices). `cancel` drops the job (the node stops, or the work is abandoned).
+ * A job done a slice per turn (a snapshot encoded, a received snapshot installed, the entries held
+ * behind that install applied): each slice is one `step`, which returns the result once the job is
+ * done, else null; the next slice runs on a later turn (a timer, not defer: input that is waiting,
+ * messages and ticks, reaches the core between slices). `cancel` drops the job (the node stops, or
+ * the work is abandoned): no slice and no `done` follow it.
  */
 import type { ClockPort, TimerHandle } from './ports.js';
 
@@ -32,7 +33,10 @@ export class SliceLoop<T> {
   private readonly run = (): void => {
     this.timer = null;
     const result = this.step();
+    // Cancelled from inside the step (input a test lets in there, a stop): the job is dropped,
+    // also when this step finished it (the one who cancelled went on without its result).
+    if (this.cancelled) return;
     if (result !== null) this.done(result);
-    else if (!this.cancelled) this.runLater();
+    else this.runLater();
   };
 }

@@ -4,7 +4,8 @@
  * and the applied position does not move until the install is done; then the follower goes on
  * exactly as after a whole install and ends with the leader's state. A stop in the middle of an
  * install is clean: no more slices, nothing applied, the old state untouched. The driver mutant
- * apply-while-installing (the Ready goes on at the install's start) fails the first test.
+ * apply-while-installing (entries applied onto the old state during the install) fails the first
+ * test. That the member keeps talking meanwhile is install-talks.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -90,7 +91,8 @@ function installsInSlices(mutant?: string): void {
   // The applied position at each step, by the install it belongs to (the leader may compact again, and send another).
   const positions = new Map<number, Set<number>>();
   let extra = 300;
-  // Between slices: the leader takes more writes and its appends reach n3 (whose Readies wait).
+  // Between slices: the leader takes more writes and its appends reach n3 (which acknowledges
+  // them and holds their entries for the install's end).
   watched.onStep = (step) => {
     const during = positions.get(watched.installs) ?? new Set<number>();
     during.add(n3.appliedPosition().index);

@@ -62,7 +62,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'snapshot-off-by-one': { seed: 2 },
     'reset-timer-wrongly': { seed: 1 },
     'apply-twice': { seed: 1 },
-    'snapshot-sees-later-writes': { seed: 5, options: { stateMachine: 'etcd' } },
+    'snapshot-sees-later-writes': { seed: 4, options: { stateMachine: 'etcd' } },
     'accept-any-vote': { seed: 2 },
     'stale-read': { seed: 16 },
     'no-noop': { seed: 1 },
@@ -86,7 +86,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
   },
   multipaxos: {
     'ignore-prior-accepted': { seed: 3 },
-    'snapshot-sees-later-writes': { seed: 2, options: { stateMachine: 'etcd' } },
+    'snapshot-sees-later-writes': { seed: 11, options: { stateMachine: 'etcd' } },
     'accept-before-persist': { seed: 1 },
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
     'count-listed-acks-only': { seed: 46, options: { nodes: 3 } },
