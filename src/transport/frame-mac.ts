@@ -38,15 +38,18 @@ export const FRAME_MAC_BYTES = 16;
  */
 export const DEFAULT_MAX_FRAMES_PER_CONNECTION = Number.MAX_SAFE_INTEGER;
 
-function counterBytes(counter: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 0);
-  b.writeUInt32BE(counter >>> 0, 4);
-  return b;
+/** The tag of `payload` at `counter`; `scratch` (8 bytes, the caller's own) holds the counter's bytes. */
+function tagOf(key: KeyObject, counter: number, payload: Uint8Array, scratch: Buffer): Buffer {
+  // 64 bits big-endian; a safe integer's high word fits in 21 bits.
+  scratch.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 0);
+  scratch.writeUInt32BE(counter >>> 0, 4);
+  return createHmac('sha256', key).update(scratch).update(payload).digest().subarray(0, FRAME_MAC_BYTES);
 }
 
-function tagOf(key: KeyObject, counter: number, payload: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(counterBytes(counter)).update(payload).digest().subarray(0, FRAME_MAC_BYTES);
+/** The tag of `payload` as the frame at `counter` (for tests and tools: the sealer and opener keep their own key object). */
+export function frameTag(key: Uint8Array, counter: number, payload: Uint8Array): Buffer {
+  if (!Number.isSafeInteger(counter) || counter < 0) throw new Error(`a frame counter is a safe non-negative integer, got ${counter}`);
+  return tagOf(createSecretKey(key), counter, payload, Buffer.alloc(8));
 }
 
 /**
@@ -66,6 +69,7 @@ export class FrameSealer {
   /** Frames sealed so far: the counter of the next one. Never decreases; at most maxFrames. */
   private sealed = 0;
   private readonly key: KeyObject;
+  private readonly scratch = Buffer.alloc(8);
 
   constructor(key: Uint8Array, private readonly maxFrames: number = DEFAULT_MAX_FRAMES_PER_CONNECTION) {
     if (key.byteLength < 32) throw new Error(`a frame key must be 32 bytes, got ${key.byteLength}`);
@@ -84,7 +88,7 @@ export class FrameSealer {
     const length = frame.readUInt32BE(0);
     if (length < FRAME_MAC_BYTES || FRAME_HEADER_BYTES + length !== frame.length) throw new Error('assertion: sealing a frame without room for its tag');
     const end = frame.length - FRAME_MAC_BYTES;
-    tagOf(this.key, this.sealed, frame.subarray(FRAME_HEADER_BYTES, end)).copy(frame, end);
+    tagOf(this.key, this.sealed, frame.subarray(FRAME_HEADER_BYTES, end), this.scratch).copy(frame, end);
     this.sealed++;
   }
 }
@@ -97,6 +101,7 @@ export class FrameOpener {
   /** Frames verified so far: the counter the next one must carry. Never decreases; at most maxFrames. */
   private opened = 0;
   private readonly key: KeyObject;
+  private readonly scratch = Buffer.alloc(8);
 
   constructor(key: Uint8Array, private readonly maxFrames: number = DEFAULT_MAX_FRAMES_PER_CONNECTION) {
     if (key.byteLength < 32) throw new Error(`a frame key must be 32 bytes, got ${key.byteLength}`);
@@ -115,7 +120,7 @@ export class FrameOpener {
     if (body.length < FRAME_MAC_BYTES) return { refused: `frame ${counter} is ${body.length} bytes, too short to carry its ${FRAME_MAC_BYTES}-byte MAC` };
     const end = body.length - FRAME_MAC_BYTES;
     const payload = body.subarray(0, end);
-    const expected = tagOf(this.key, counter, payload);
+    const expected = tagOf(this.key, counter, payload, this.scratch);
     // Constant time: how much of a guessed tag was right must not show in how long the refusal took.
     if (!timingSafeEqual(body.subarray(end), expected)) {
       return { refused: `frame ${counter} failed its MAC (altered, injected, replayed or reordered on the path, or a frame before it was lost)` };

@@ -9,11 +9,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { pack } from '../../src/core/codec.js';
 import { nodeId, type NodeId } from '../../src/core/ids.js';
 import { encodeFrame, FrameDecoder, PeerTransport, type PeerAddress, type TransportCounters } from '../../src/transport/index.js';
-import { encodeSealableFrame, FRAME_MAC_BYTES, FrameOpener, FrameSealer } from '../../src/transport/frame-mac.js';
+import { encodeSealableFrame, FRAME_MAC_BYTES, frameTag, FrameOpener, FrameSealer } from '../../src/transport/frame-mac.js';
 
 interface Msg { readonly from: NodeId; readonly to: NodeId; readonly n: number }
 
@@ -271,4 +271,21 @@ test('sealer and opener: round trip, the counter is implied, a listener refuses 
   const other = encodeSealableFrame(pack({ n: 0 }));
   new FrameSealer(randomBytes(32)).seal(other);
   assert.ok('refused' in new FrameOpener(key).open(other.subarray(4)));
+});
+
+test('the tag is HMAC-SHA256(key, u64 big-endian counter | payload) cut to 16 bytes, the counter exact past 2^32', () => {
+  const key = randomBytes(32);
+  const payload = pack({ n: 1 });
+  const reference = (counter: bigint) => {
+    const c = Buffer.alloc(8);
+    c.writeBigUInt64BE(counter, 0);
+    return createHmac('sha256', key).update(c).update(payload).digest().subarray(0, FRAME_MAC_BYTES);
+  };
+  for (const counter of [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER]) {
+    assert.deepEqual(frameTag(key, counter, payload), reference(BigInt(counter)), `counter ${counter}`);
+  }
+  const frame = encodeSealableFrame(payload);
+  new FrameSealer(key).seal(frame);
+  assert.deepEqual(frame.subarray(frame.length - FRAME_MAC_BYTES), reference(0n));
+  assert.equal(frame.readUInt32BE(0), payload.byteLength + FRAME_MAC_BYTES, 'the length prefix counts the tag');
 });
