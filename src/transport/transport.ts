@@ -379,7 +379,7 @@ export class PeerTransport<M extends Envelope> {
         if (challenge.frameMac !== PEER_FRAME_MAC_VERSION) {
           // It holds the secret but would take frames without checking their MACs: refuse, loudly.
           return authFailed(`the peer runs a build without frame MACs (its challenge offers frame-MAC version ${String(challenge.frameMac)}, this build needs ${PEER_FRAME_MAC_VERSION}); ` +
-            'with a peer secret, every member must run a build with frame MACs (see the upgrade notes)');
+            'with a peer secret, every member must run a build with frame MACs (see the upgrade notes in the README)');
         }
         clearTimeout(timer);
         const answer: AuthFrame = { magic: PEER_AUTH_MAGIC, proof: peerProof(secret, 'dialer', this.o.clusterId, this.o.self, id, nonce, theirs) };
@@ -568,7 +568,7 @@ export class PeerTransport<M extends Envelope> {
             if (!isNonce(h.nonce)) return refuse('authFailures', `member ${h.from} offered no proof of the cluster secret (is it configured with --peer-secret-file?)`);
             if (h.frameMac !== PEER_FRAME_MAC_VERSION) {
               return refuse('authFailures', `member ${h.from} runs a build without frame MACs (its handshake offers frame-MAC version ${String(h.frameMac)}, this build needs ` +
-                `${PEER_FRAME_MAC_VERSION}); with a peer secret, every member must run a build with frame MACs (see the upgrade notes)`);
+                `${PEER_FRAME_MAC_VERSION}); with a peer secret, every member must run a build with frame MACs (see the upgrade notes in the README)`);
             }
             const mine = freshNonce();
             const challenge: AuthFrame = {
