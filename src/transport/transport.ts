@@ -425,6 +425,8 @@ export class PeerTransport<M extends Envelope> {
       let batch = link.queue;
       link.queue = [];
       const sealer = link.sealer;
+      // With a secret, queued frames have an empty tag: a connection that is up has a sealer (ready()).
+      if ((this.secret !== null) !== (sealer !== null)) throw new Error(`assertion: a connection to ${id} is up without its frame sealer`);
       if (sealer !== null) {
         // Sealed now, in the order written: the tags carry this connection's frame counters.
         const fits = sealer.remaining();
