@@ -55,7 +55,8 @@ export interface ReplicatedNodeOptions<R> {
   readonly peerTls?: PeerTls | null;
   /**
    * A secret every member of the cluster shares: each peer connection proves it at the handshake
-   * (see PeerTransport), and a peer that cannot is disconnected. Absent: peers are identified by
+   * and every frame after it carries a MAC (see PeerTransport); a peer that cannot prove it, or a
+   * frame whose MAC fails, is disconnected. Absent: peers are identified by
    * what they claim (or by their TLS certificate).
    */
   readonly peerSecret?: Uint8Array | null;

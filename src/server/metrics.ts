@@ -60,6 +60,8 @@ export class ServerMetrics {
       collect() { this.set(node.invalidPeerMessages()); } });
     new Gauge({ name: 'quorate_peer_auth_failures_total', help: 'Peer connections refused because they did not prove the cluster secret.', registers: r,
       collect() { this.set(node.transportStats()?.counters.authFailures ?? 0); } });
+    new Gauge({ name: 'quorate_peer_frame_mac_failures_total', help: 'Peer connections closed because a frame after the handshake failed its MAC (with a peer secret).', registers: r,
+      collect() { this.set(node.transportStats()?.counters.frameMacFailures ?? 0); } });
     new Gauge({ name: 'quorate_peer_refused_frames_total', help: 'Peer connections closed for a malformed frame or a frame claiming another sender.', registers: r,
       collect() { const c = node.transportStats()?.counters; this.set(c === undefined ? 0 : c.malformedFrames + c.forgedSender); } });
     const metrics = this;

@@ -11,6 +11,11 @@
  * are inside the MAC, so a listener's proof cannot be reflected as a dialer's, nor one member's
  * as another's. Each side verifies with timingSafeEqual. The listener delivers no frame before
  * the dialer's proof verified, and the dialer sends none before the listener's did.
+ *
+ * Both the hello and the challenge carry `frameMac: PEER_FRAME_MAC_VERSION`: every frame after the
+ * handshake carries a MAC under a key derived from it (peerFrameKey, frame-mac.ts). A member of a
+ * build without frame MACs sends neither, and is refused with a log line that says so (it would
+ * pass the handshake and then fail every frame, or take frames with a tag it does not read).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -24,6 +29,14 @@ export const MIN_PEER_SECRET_BYTES = 16;
 export const MAX_HANDSHAKE_FRAME_BYTES = 1024;
 /** Marks the challenge and the answer frames. */
 export const PEER_AUTH_MAGIC = 'QRT1-AUTH';
+/**
+ * The frame-MAC scheme a member with a secret speaks after the handshake (frame-mac.ts), announced
+ * in its hello and its challenge. A peer announcing none or another is refused: there is no
+ * fallback to unauthenticated frames, so nobody on the path can talk two members down to one.
+ */
+export const PEER_FRAME_MAC_VERSION = 1;
+/** Inside the frame-key derivation, so that no key is ever a proof sent on the wire (nor the reverse). */
+export const PEER_FRAME_KEY_MAGIC = 'QRT1-FRAME-KEY-V1';
 /** Inside a join query's proofs, so that no peer connection's proof is one (and the reverse). */
 export const JOIN_AUTH_MAGIC = 'QRT1-JOIN-AUTH';
 /** Marks a join query's answer that carries its listener's proof (joinAnswerProof). */
@@ -40,6 +53,22 @@ export function peerProof(
   secret: Uint8Array, role: PeerRole, clusterId: string, prover: string, verifier: string, dialerNonce: Uint8Array, listenerNonce: Uint8Array,
 ): Buffer {
   return proof(secret, [PEER_AUTH_MAGIC, role, clusterId, prover, verifier], dialerNonce, listenerNonce);
+}
+
+/** Which way a frame key's frames travel on a connection. */
+export type FrameDirection = 'dialer-to-listener' | 'listener-to-dialer';
+
+/**
+ * The key of one direction of one authenticated connection's frames (frame-mac.ts): HMAC-SHA256
+ * keyed by the secret over the direction, the cluster id, the dialer's and the listener's ids (by
+ * role, so both ends compute the same bytes) and both nonces. HMAC is a PRF here, so the key is a
+ * fresh 32-byte value per connection and direction, never sent, and unrelated to the proofs that
+ * were sent (another magic). Both ends must have verified each other's proof before using it.
+ */
+export function peerFrameKey(
+  secret: Uint8Array, direction: FrameDirection, clusterId: string, dialer: string, listener: string, dialerNonce: Uint8Array, listenerNonce: Uint8Array,
+): Buffer {
+  return proof(secret, [PEER_FRAME_KEY_MAGIC, direction, clusterId, dialer, listener], dialerNonce, listenerNonce);
 }
 
 /**

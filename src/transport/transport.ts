@@ -3,7 +3,10 @@
  * streams); inbound connections only receive. Every connection opens with a handshake naming
  * the cluster and both members; a wrong cluster or an unknown member is refused and counted.
  * With a shared cluster secret configured, both sides also prove they hold it (challenge and
- * response, fresh nonces both ways: peer-secret.ts) before a single frame is delivered or sent.
+ * response, fresh nonces both ways: peer-secret.ts) before a single frame is delivered or sent,
+ * and every frame after the handshake carries a MAC under a key of that connection, over an implied
+ * frame counter (frame-mac.ts): a frame altered, injected, replayed or reordered on the path
+ * closes the connection and is counted (`frameMacFailures`); the dialer re-dials.
  * Malformed or oversized input closes that connection and is counted; nothing thrown by a
  * socket handler escapes, so the node keeps running. Queues per peer are bounded: when one is
  * full the message is dropped and counted (consensus protocols retransmit).
@@ -22,7 +25,10 @@ import type { NodeId } from '../core/ids.js';
 import type { Envelope } from '../core/replica.js';
 import { encodeFrame, FrameDecoder, FrameTooLarge } from './frame.js';
 import { JOIN_QUERY_MAGIC, JoinListener, type JoinStep } from './join.js';
-import { freshNonce, isNonce, MAX_HANDSHAKE_FRAME_BYTES, MIN_PEER_SECRET_BYTES, PEER_AUTH_MAGIC, peerProof, proofMatches } from './peer-secret.js';
+import { DEFAULT_MAX_FRAMES_PER_CONNECTION, encodeSealableFrame, FrameOpener, FrameSealer } from './frame-mac.js';
+import {
+  freshNonce, isNonce, MAX_HANDSHAKE_FRAME_BYTES, MIN_PEER_SECRET_BYTES, PEER_AUTH_MAGIC, PEER_FRAME_MAC_VERSION, peerFrameKey, peerProof, proofMatches,
+} from './peer-secret.js';
 
 export interface PeerAddress {
   readonly host: string;
@@ -42,6 +48,12 @@ export interface TransportLimits {
   readonly handshakeTimeoutMs: number;
   /** A peer's refused oversized messages are logged at most once per this interval (with a count). */
   readonly oversizedLogIntervalMs: number;
+  /**
+   * With a secret: frames one connection carries before the dialer closes it and re-dials (fresh
+   * keys, frame counters from 0), so a frame counter never wraps; a listener refuses a frame past
+   * it. Equal on every member (a dialer with a larger one is closed by the listener and re-dials).
+   */
+  readonly maxFramesPerConnection: number;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
@@ -52,6 +64,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   reconnectBackoffMaxMs: 2000,
   handshakeTimeoutMs: 5000,
   oversizedLogIntervalMs: 10_000,
+  maxFramesPerConnection: DEFAULT_MAX_FRAMES_PER_CONNECTION,
 };
 
 export interface TransportOptions {
@@ -89,6 +102,8 @@ interface Handshake {
   readonly to: string;
   /** With a cluster secret: the dialer's nonce for this connection. */
   readonly nonce?: Uint8Array;
+  /** With a cluster secret: PEER_FRAME_MAC_VERSION (a build without frame MACs sends none). */
+  readonly frameMac?: number;
 }
 
 /** With a cluster secret: the listener's challenge (its nonce and proof), then the dialer's answer (its proof). */
@@ -96,6 +111,8 @@ interface AuthFrame {
   readonly magic: typeof PEER_AUTH_MAGIC;
   readonly nonce?: Uint8Array;
   readonly proof: Uint8Array;
+  /** In the challenge: PEER_FRAME_MAC_VERSION (a build without frame MACs sends none). */
+  readonly frameMac?: number;
 }
 
 export interface TransportCounters {
@@ -112,6 +129,12 @@ export interface TransportCounters {
    * or none within handshakeTimeoutMs), inbound and outbound. Only with a secret configured.
    */
   authFailures: number;
+  /**
+   * Connections closed because a frame after the handshake failed its MAC (altered, injected,
+   * replayed, reordered, a frame before it lost, or too short to carry one: frame-mac.ts). Only
+   * with a secret configured; each is logged.
+   */
+  frameMacFailures: number;
   /**
    * Frames whose envelope `from` is not the peer that authenticated at the handshake (the frame
    * is dropped, the connection closed): a peer speaking for another member is faulty or hostile.
@@ -144,6 +167,8 @@ class OutboundLink {
   queuedBytes = 0;
   backoffMs: number;
   timer: NodeJS.Timeout | null = null;
+  /** With a secret: seals the frames of the current connection (set once its handshake verified). */
+  sealer: FrameSealer | null = null;
   readonly stats: PeerStats = { connected: false, queued: 0, sent: 0, dropped: 0, refusedTooLarge: 0, disconnects: 0, reconnects: 0 };
   /** When an oversized message to this peer was last logged, and how many were refused since. */
   oversizedLoggedAtMs = -Infinity;
@@ -166,7 +191,7 @@ export class PeerTransport<M extends Envelope> {
    */
   joinQueryHandler: ((query: unknown) => unknown) | null = null;
   readonly counters: TransportCounters = {
-    malformedFrames: 0, oversizedFrames: 0, oversizedFramesSent: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0, authFailures: 0,
+    malformedFrames: 0, oversizedFrames: 0, oversizedFramesSent: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0, authFailures: 0, frameMacFailures: 0,
     forgedSender: 0, handlerErrors: 0, connectionsClosed: 0, received: 0,
   };
 
@@ -238,7 +263,8 @@ export class PeerTransport<M extends Envelope> {
     }
     let frame: Buffer;
     try {
-      frame = encodeFrame(packTransient(msg));
+      // With a secret the frame has room for its tag, filled in when a connection writes it.
+      frame = this.secret === null ? encodeFrame(packTransient(msg)) : encodeSealableFrame(packTransient(msg));
     } catch (err) {
       this.log('error', 'could not encode a peer message', { error: (err as Error).message });
       return false;
@@ -304,8 +330,9 @@ export class PeerTransport<M extends Envelope> {
     link.socket = socket;
     socket.setNoDelay(true);
     let handshaken = false;
-    const ready = (): void => {
+    const ready = (sealer: FrameSealer | null): void => {
       handshaken = true;
+      link.sealer = sealer;
       link.connected = true;
       link.backoffMs = this.limits.reconnectBackoffMinMs;
       this.scheduleDrain(id, link);
@@ -313,10 +340,12 @@ export class PeerTransport<M extends Envelope> {
     const secret = this.secret;
     const nonce = secret === null ? null : freshNonce();
     socket.on(tls === null ? 'connect' : 'secureConnect', () => {
-      const hello: Handshake = { magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id, ...(nonce === null ? {} : { nonce }) };
+      const hello: Handshake = {
+        magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id, ...(nonce === null ? {} : { nonce, frameMac: PEER_FRAME_MAC_VERSION }),
+      };
       socket.write(encodeFrame(packTransient(hello)));
       // Without a secret the connection is ready now; with one, once the listener proved it (below).
-      if (nonce === null) ready();
+      if (nonce === null) ready(null);
     });
     if (secret !== null && nonce !== null) {
       const authFailed = (why: string): void => {
@@ -347,10 +376,16 @@ export class PeerTransport<M extends Envelope> {
         if (!proofMatches(challenge.proof, peerProof(secret, 'listener', this.o.clusterId, id, this.o.self, nonce, theirs))) {
           return authFailed('the peer did not prove the cluster secret');
         }
+        if (challenge.frameMac !== PEER_FRAME_MAC_VERSION) {
+          // It holds the secret but would take frames without checking their MACs: refuse, loudly.
+          return authFailed(`the peer runs a build without frame MACs (its challenge offers frame-MAC version ${String(challenge.frameMac)}, this build needs ${PEER_FRAME_MAC_VERSION}); ` +
+            'with a peer secret, every member must run a build with frame MACs (see the upgrade notes in the README)');
+        }
         clearTimeout(timer);
         const answer: AuthFrame = { magic: PEER_AUTH_MAGIC, proof: peerProof(secret, 'dialer', this.o.clusterId, this.o.self, id, nonce, theirs) };
         socket.write(encodeFrame(packTransient(answer)));
-        ready();
+        const key = peerFrameKey(secret, 'dialer-to-listener', this.o.clusterId, this.o.self, id, nonce, theirs);
+        ready(new FrameSealer(key, this.limits.maxFramesPerConnection));
       });
     } else {
       socket.on('data', (d) => this.log('debug', `peer ${id} sent ${d.length} bytes on an outbound connection (refusal?)`));
@@ -363,6 +398,7 @@ export class PeerTransport<M extends Envelope> {
       }
       link.connected = false;
       link.socket = null;
+      link.sealer = null;
       if (this.closed || this.links.get(id) !== link) return;
       // Reconnect with exponential backoff and jitter; queued messages wait (bounded).
       const delay = link.backoffMs * (0.5 + Math.random() / 2);
@@ -386,15 +422,35 @@ export class PeerTransport<M extends Envelope> {
       this.drainScheduled.delete(id);
       const socket = link.socket;
       if (!link.connected || socket === null || link.queue.length === 0) return;
-      const batch = link.queue;
-      link.stats.sent += batch.length;
+      let batch = link.queue;
       link.queue = [];
-      link.queuedBytes = 0;
+      const sealer = link.sealer;
+      // With a secret, queued frames have an empty tag: a connection that is up has a sealer (ready()).
+      if ((this.secret !== null) !== (sealer !== null)) throw new Error(`assertion: a connection to ${id} is up without its frame sealer`);
+      if (sealer !== null) {
+        // Sealed now, in the order written: the tags carry this connection's frame counters.
+        const fits = sealer.remaining();
+        if (batch.length > fits) {
+          link.queue = batch.slice(fits);
+          batch = batch.slice(0, fits);
+        }
+        for (const frame of batch) sealer.seal(frame);
+      }
+      link.queuedBytes = link.queue.reduce((sum, f) => sum + f.length, 0);
+      link.stats.sent += batch.length;
       const ok = socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+      if (sealer !== null && sealer.remaining() === 0) {
+        // The frame counter's limit: close after what was written; the close re-dials (new keys).
+        this.log('info', `re-dialling peer ${id}: the connection carried maxFramesPerConnection=${this.limits.maxFramesPerConnection} frames`, { peer: id });
+        link.connected = false;
+        link.sealer = null;
+        socket.end();
+        return;
+      }
       if (!ok) {
         link.connected = false; // back-pressure: queue until the socket drains
         socket.once('drain', () => {
-          if (link.socket !== socket) return;
+          if (link.socket !== socket || socket.writableEnded) return;
           link.connected = true;
           this.scheduleDrain(id, link);
         });
@@ -419,8 +475,10 @@ export class PeerTransport<M extends Envelope> {
     const decoder = new FrameDecoder(this.limits.maxFrameBytes);
     /** The member this connection speaks for: set once its handshake (and, with a secret, its proof) checked out. */
     let peer: NodeId | null = null;
-    /** With a secret: the member the hello named, and what its answer must prove, until it does. */
-    let claimed: { readonly id: NodeId; readonly expected: Buffer } | null = null;
+    /** With a secret: the member the hello named, what its answer must prove, and the frame key once it did. */
+    let claimed: { readonly id: NodeId; readonly expected: Buffer; readonly frameKey: Buffer } | null = null;
+    /** With a secret, once the peer proved it: checks every frame's MAC before it is decoded. */
+    let opener: FrameOpener | null = null;
     /** A connection that opened with a join query (join.ts): it gets one answer, never a peer. */
     let join: JoinListener | null = null;
     socket.on('close', () => {
@@ -465,7 +523,13 @@ export class PeerTransport<M extends Envelope> {
         if (err instanceof FrameTooLarge) return refuse('oversizedFrames', err.message);
         return refuse('malformedFrames', (err as Error).message);
       }
-      for (const f of frames) {
+      for (const frame of frames) {
+        let f = frame;
+        if (opener !== null) {
+          const opened = opener.open(frame);
+          if ('refused' in opened) return refuse('frameMacFailures', opened.refused);
+          f = opened.payload;
+        }
         let value: unknown;
         try {
           value = unpack(f);
@@ -478,6 +542,7 @@ export class PeerTransport<M extends Envelope> {
           const ok = typeof a === 'object' && a !== null && a.magic === PEER_AUTH_MAGIC && proofMatches(a.proof, claimed.expected);
           if (!ok) return refuse('authFailures', `member ${claimed.id} did not prove the cluster secret`);
           peer = claimed.id;
+          opener = new FrameOpener(claimed.frameKey, this.limits.maxFramesPerConnection);
           claimed = null;
           clearTimeout(timer);
           continue;
@@ -503,10 +568,20 @@ export class PeerTransport<M extends Envelope> {
           const secret = this.secret;
           if (secret !== null) {
             if (!isNonce(h.nonce)) return refuse('authFailures', `member ${h.from} offered no proof of the cluster secret (is it configured with --peer-secret-file?)`);
+            if (h.frameMac !== PEER_FRAME_MAC_VERSION) {
+              return refuse('authFailures', `member ${h.from} runs a build without frame MACs (its handshake offers frame-MAC version ${String(h.frameMac)}, this build needs ` +
+                `${PEER_FRAME_MAC_VERSION}); with a peer secret, every member must run a build with frame MACs (see the upgrade notes in the README)`);
+            }
             const mine = freshNonce();
-            const challenge: AuthFrame = { magic: PEER_AUTH_MAGIC, nonce: mine, proof: peerProof(secret, 'listener', this.o.clusterId, this.o.self, h.from, h.nonce, mine) };
+            const challenge: AuthFrame = {
+              magic: PEER_AUTH_MAGIC, nonce: mine, proof: peerProof(secret, 'listener', this.o.clusterId, this.o.self, h.from, h.nonce, mine), frameMac: PEER_FRAME_MAC_VERSION,
+            };
             socket.write(encodeFrame(packTransient(challenge)));
-            claimed = { id: h.from as NodeId, expected: peerProof(secret, 'dialer', this.o.clusterId, h.from, this.o.self, h.nonce, mine) };
+            claimed = {
+              id: h.from as NodeId,
+              expected: peerProof(secret, 'dialer', this.o.clusterId, h.from, this.o.self, h.nonce, mine),
+              frameKey: peerFrameKey(secret, 'dialer-to-listener', this.o.clusterId, h.from, this.o.self, h.nonce, mine),
+            };
             continue;
           }
           peer = h.from as NodeId;

@@ -5,11 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { pack, unpack } from '../../src/core/codec.js';
 import { nodeId } from '../../src/core/ids.js';
 import { encodeFrame, FrameDecoder, PeerTransport } from '../../src/transport/index.js';
-import { freshNonce, peerProof, peerSecretFromFile, PEER_AUTH_MAGIC } from '../../src/transport/peer-secret.js';
+import { encodeSealableFrame, FrameSealer } from '../../src/transport/frame-mac.js';
+import { freshNonce, peerFrameKey, peerProof, peerSecretFromFile, PEER_AUTH_MAGIC, PEER_FRAME_MAC_VERSION } from '../../src/transport/peer-secret.js';
 
 interface Msg { readonly from: ReturnType<typeof nodeId>; readonly to: ReturnType<typeof nodeId>; readonly n: number }
 
@@ -72,8 +73,13 @@ test('a dialer without the secret is refused by a listener that has one, and not
   }
 });
 
-/** A raw dialer: sends its hello as `a` with `nonce`, returns the listener's challenge. */
-async function rawHello(port: number, nonce: Uint8Array): Promise<{ socket: Socket; challenge: { nonce: Uint8Array; proof: Uint8Array }; closed: Promise<void> }> {
+/**
+ * A raw dialer: sends its hello as `a` with `nonce` (and the frame-MAC version, unless `frameMac` is
+ * null: a build without frame MACs), returns the listener's challenge (or null if it closed instead).
+ */
+async function rawHello(
+  port: number, nonce: Uint8Array, frameMac: number | null = PEER_FRAME_MAC_VERSION,
+): Promise<{ socket: Socket; challenge: { nonce: Uint8Array; proof: Uint8Array; frameMac?: unknown }; closed: Promise<void> }> {
   const socket = connect({ host: '127.0.0.1', port });
   socket.on('error', () => {});
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
@@ -83,7 +89,7 @@ async function rawHello(port: number, nonce: Uint8Array): Promise<{ socket: Sock
     const f = decoder.push(d)[0];
     if (f !== undefined) resolve(unpack(f) as { nonce: Uint8Array; proof: Uint8Array });
   }));
-  socket.write(encodeFrame(pack({ magic: 'QRT1', clusterId: 'c1', from: 'a', to: 'b', nonce })));
+  socket.write(encodeFrame(pack({ magic: 'QRT1', clusterId: 'c1', from: 'a', to: 'b', nonce, ...(frameMac === null ? {} : { frameMac }) })));
   return { socket, challenge: await challenge, closed };
 }
 
@@ -91,7 +97,8 @@ test('a raw peer that answers the challenge right is delivered; its recorded ans
   const p = await pair(SECRET, SECRET);
   try {
     const port = p.b.address().port;
-    const message = encodeFrame(pack({ from: 'a', to: 'b', n: 7 }));
+    const payload = pack({ from: 'a', to: 'b', n: 7 });
+    const message = encodeFrame(payload);
     // A bad proof: refused, and the frame behind it never delivered.
     const bad = await rawHello(port, freshNonce());
     bad.socket.write(Buffer.concat([encodeFrame(pack({ magic: PEER_AUTH_MAGIC, proof: new Uint8Array(32) })), message]));
@@ -102,14 +109,18 @@ test('a raw peer that answers the challenge right is delivered; its recorded ans
     const nonce = freshNonce();
     const good = await rawHello(port, nonce);
     assert.deepEqual(Buffer.from(good.challenge.proof), peerProof(SECRET, 'listener', 'c1', 'b', 'a', nonce, good.challenge.nonce), 'the listener proved the secret');
+    assert.equal(good.challenge.frameMac, PEER_FRAME_MAC_VERSION, 'the listener announces frame MACs');
     const answer = encodeFrame(pack({ magic: PEER_AUTH_MAGIC, proof: peerProof(SECRET, 'dialer', 'c1', 'a', 'b', nonce, good.challenge.nonce) }));
-    good.socket.write(Buffer.concat([answer, message]));
+    // After the handshake every frame carries its MAC, under this connection's key, counter 0.
+    const sealed = encodeSealableFrame(payload);
+    new FrameSealer(peerFrameKey(SECRET, 'dialer-to-listener', 'c1', 'a', 'b', nonce, good.challenge.nonce)).seal(sealed);
+    good.socket.write(Buffer.concat([answer, sealed]));
     await until('delivered', () => p.got.length === 1);
     good.socket.destroy();
     // Replay: the same hello nonce and the same answer on a new connection (the listener's nonce is fresh).
     const replay = await rawHello(port, nonce);
     assert.notDeepEqual(Buffer.from(replay.challenge.nonce), Buffer.from(good.challenge.nonce), 'a fresh listener nonce');
-    replay.socket.write(Buffer.concat([answer, message]));
+    replay.socket.write(Buffer.concat([answer, sealed]));
     await replay.closed;
     assert.equal(p.b.stats().counters.authFailures, 2);
     assert.equal(p.got.length, 1, 'the replayed connection delivered nothing');
@@ -121,4 +132,64 @@ test('a raw peer that answers the challenge right is delivered; its recorded ans
 test('a secret file: trailing line breaks dropped, a short secret refused', () => {
   assert.deepEqual(Buffer.from(peerSecretFromFile(Buffer.from('0123456789abcdef0123\n'))).toString(), '0123456789abcdef0123');
   assert.throws(() => peerSecretFromFile(Buffer.from('short\n')), /at least 16/);
+});
+
+test('a dialer of a build without frame MACs (same secret) is refused at its hello, with a log line that says so', { timeout: 20_000 }, async () => {
+  const logs: string[] = [];
+  const b = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('a'), { host: '127.0.0.1', port: 1 }]]), secret: SECRET,
+    limits: { handshakeTimeoutMs: 1000 }, logger: (level, message) => logs.push(`${level} ${message}`),
+  }, () => {});
+  try {
+    const socket = connect({ host: '127.0.0.1', port: b.address().port });
+    socket.on('error', () => {});
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    let answered = false;
+    socket.on('data', () => (answered = true));
+    // Exactly an older build's hello: a nonce, no frame-MAC version.
+    socket.once('connect', () => socket.write(encodeFrame(pack({ magic: 'QRT1', clusterId: 'c1', from: 'a', to: 'b', nonce: freshNonce() }))));
+    await closed;
+    assert.equal(answered, false, 'no challenge for it');
+    assert.equal(b.stats().counters.authFailures, 1);
+    assert.ok(logs.some((l) => l.startsWith('warn') && /member a runs a build without frame MACs/.test(l) && /upgrade notes/.test(l)), logs.join('\n'));
+  } finally {
+    await b.close();
+  }
+});
+
+test('a listener of a build without frame MACs (same secret, a valid proof) is refused by the dialer, with a log line that says so, and sent nothing', { timeout: 20_000 }, async () => {
+  // An older build's listener: it proves the secret but its challenge offers no frame MACs.
+  const received: Buffer[] = [];
+  const old = createServer((socket) => {
+    socket.on('error', () => {});
+    const decoder = new FrameDecoder(1024 * 1024);
+    let hello: { nonce: Uint8Array } | null = null;
+    socket.on('data', (d: Buffer) => {
+      for (const f of decoder.push(d)) {
+        if (hello !== null) {
+          received.push(f);
+          continue;
+        }
+        hello = unpack(f) as { nonce: Uint8Array };
+        const mine = freshNonce();
+        socket.write(encodeFrame(pack({ magic: PEER_AUTH_MAGIC, nonce: mine, proof: peerProof(SECRET, 'listener', 'c1', 'b', 'a', hello.nonce, mine) })));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', () => resolve()));
+  const logs: string[] = [];
+  const a = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('b'), { host: '127.0.0.1', port: (old.address() as { port: number }).port }]]),
+    secret: SECRET, limits: { handshakeTimeoutMs: 1000 }, logger: (level, message) => logs.push(`${level} ${message}`),
+  }, () => {});
+  try {
+    a.send({ from: nodeId('a'), to: nodeId('b'), n: 1 });
+    await until('the dialer refused', () => a.stats().counters.authFailures >= 1);
+    await sleep(100);
+    assert.deepEqual(received, [], 'no answer and no message reached the old listener');
+    assert.ok(logs.some((l) => l.startsWith('warn') && /peer b: the peer runs a build without frame MACs/.test(l) && /upgrade notes/.test(l)), logs.join('\n'));
+  } finally {
+    await a.close();
+    await new Promise<void>((resolve) => old.close(() => resolve()));
+  }
 });

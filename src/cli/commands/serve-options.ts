@@ -38,7 +38,7 @@ export const SERVE_OPTIONS = {
   'peer-key-file': { type: 'string', placeholder: 'FILE', etcd: true, configKey: 'peer-transport-security.key-file', help: 'the peer certificate\'s private key.' },
   'peer-trusted-ca-file': { type: 'string', placeholder: 'FILE', etcd: true, configKey: 'peer-transport-security.trusted-ca-file', help: 'the CA that signs every member\'s peer certificate.' },
   'peer-client-cert-auth': { type: 'boolean', etcd: true, configKey: 'peer-transport-security.client-cert-auth', help: 'accepted for etcd compatibility: peer TLS is always mutual.' },
-  'peer-secret-file': { type: 'string', placeholder: 'FILE', help: 'a secret every member shares (at least 16 bytes): each peer connection proves it; without it (or peer TLS) anyone who reaches the peer port can act as a member.' },
+  'peer-secret-file': { type: 'string', placeholder: 'FILE', help: 'a secret every member shares (at least 16 bytes): each peer connection proves it and every frame on it carries a MAC; without it (or peer TLS) anyone who reaches the peer port can act as a member.' },
   'allow-insecure-key-permissions': { type: 'boolean', help: 'start even if a private key file is readable by group or others (refused otherwise, as ssh does; a warning is logged).' },
   'snapshot-count': { type: 'integer', min: 1, default: 100_000, etcd: true, help: 'applied entries between snapshots.' },
   'heartbeat-interval': { type: 'integer', min: 1, max: MAX_HEARTBEAT_INTERVAL_MS, default: 100, placeholder: 'MS', etcd: true, help: 'the leader\'s heartbeat interval.' },
