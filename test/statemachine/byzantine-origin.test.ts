@@ -309,3 +309,13 @@ test('mutant trust-login-use: a binding signed with a made-up seed takes effect,
   assert.equal(order(sm, 'm3', 1, use('root', new Uint8Array(32).fill(3), 'm3')).ok, true);
   assert.equal(applyAs(sm, 'm3', 'root', 2, put('k', 'forged')).ok, true);
 });
+
+test('a member publishes only its own client URLs: a liar publishing under another member\'s name (the primary\'s) is refused alike', () => {
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  assert.equal(order(sm, 'm1', 1, { op: 'publish-member', name: 'm1', clientUrls: ['http://m1:2379'] }).ok, true);
+  assert.deepEqual(order(sm, 'm4', 1, { op: 'publish-member', name: 'm1', clientUrls: ['http://liar:2379'] }), { ok: false, error: 'malformed-command' });
+  assert.deepEqual(sm.clientUrlsOf('m1'), ['http://m1:2379'], 'm1\'s URLs stand');
+  // Crash-fault protocols (no origin): the member's word, as before.
+  const cft = new KvStateMachine();
+  assert.equal(cft.apply(encodeKvCommand({ client: 'c', seq: 1, lowestPending: 1, request: { op: 'publish-member', name: 'm1', clientUrls: ['http://m1:2379'] } }), index(++at)).ok, true);
+});
