@@ -319,3 +319,42 @@ test('a member publishes only its own client URLs: a liar publishing under anoth
   const cft = new KvStateMachine();
   assert.equal(cft.apply(encodeKvCommand({ client: 'c', seq: 1, lowestPending: 1, request: { op: 'publish-member', name: 'm1', clientUrls: ['http://m1:2379'] } }), index(++at)).ok, true);
 });
+
+// Open (todo, so the suite stays green): a session seed is fixed by the password, the credential
+// revision and the token key, and a client snapshot keeps credential revisions; the key that fills
+// the restored cluster's missing one is whatever the first member to order `auth-token-key` chose.
+// A liar choosing the old cluster's key reopens every old session under the same seed, so the old
+// tokens it was shown (and any old token, to every member) are good again. The same holds for a
+// liar that orders `auth-enable` with an old key while auth is disabled.
+test('a cluster restored from a client snapshot: a liar that fills in the old token key does not revive the old sessions (tokens issued before are void there)', { todo: 'review finding: the restored cluster\'s token key is one member\'s choice' }, async () => {
+  const { sm, login, use, sessionSeed } = await withAuth();
+  // In the old cluster root logged in through m1, and m2 (lying) was shown a token of root.
+  assert.equal(order(sm, 'm1', 1, await login('root', 'rootpw', 'm1')).ok, true);
+  const oldSeed = await sessionSeed('root', 'rootpw');
+  // A new cluster is restored from a snapshot a client downloaded: no token key, no sessions.
+  const fresh = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  fresh.restore(sm.clientSnapshot());
+  fresh.resetForNewCluster();
+  assert.equal(fresh.auth.tokenKey, null);
+  // m2 orders the key first (anyone may: it only fills a missing one), choosing the old cluster's key
+  // (it held it there, and the old log carries it).
+  order(fresh, 'm2', 1, { op: 'auth-token-key', tokenKey: TOKEN_KEY });
+  // root authenticates at honest m1 of the new cluster, which opens root's session as its password
+  // yields it now; m1 fills a key of its own first if none is set.
+  if (fresh.auth.tokenKey === null) assert.equal(order(fresh, 'm1', 1, { op: 'auth-token-key', tokenKey: new Uint8Array(32).fill(11) }).ok, true);
+  const credentialRevision = fresh.auth.credentialRevisionOf('root')!;
+  const rootHash = fresh.auth.passwordOf('root')!;
+  const pwSeed = (await checkPassword('rootpw', rootHash))!;
+  const session = sessionSeedOf(pwSeed, credentialRevision, fresh.auth.tokenKey!);
+  const sessionKey = loginKeyOf(session);
+  const fresh1 = order(fresh, 'm1', 2, {
+    op: 'auth-login', name: 'root', credentialRevision, sessionKey,
+    signature: signLogin(pwSeed, loginStatement('root', credentialRevision, sessionKey, fresh.auth.tokenKey!)),
+    binding: signLogin(session, loginUseStatement('root', sessionKey, 'm1')),
+  });
+  assert.equal(fresh1.ok, true);
+  // m2, with the seed of a token from the old cluster, binds itself and writes as root: it must not.
+  order(fresh, 'm2', 2, use('root', oldSeed, 'm2'));
+  assert.equal(fresh.auth.actsAs('m2', 'root'), false, 'the old cluster\'s token does not bind m2 in the new one');
+  assert.ok(refusedAs(applyAs(fresh, 'm2', 'root', 3, put('k', 'forged')), 'invalid-auth-token'));
+});
