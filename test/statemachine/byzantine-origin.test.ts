@@ -358,3 +358,14 @@ test('a cluster restored from a client snapshot: a liar that fills in the old to
   assert.equal(fresh.auth.actsAs('m2', 'root'), false, 'the old cluster\'s token does not bind m2 in the new one');
   assert.ok(refusedAs(applyAs(fresh, 'm2', 'root', 3, put('k', 'forged')), 'invalid-auth-token'));
 });
+
+// Open (todo; not part of the token change): under PBFT an alarm is taken on the ordering member's
+// word, with no user and no quorum, so one liar raises CORRUPT (every write refused cluster-wide)
+// or disarms an alarm honest members raised; etcd checks the admin at apply, and a Byzantine
+// cluster would want f + 1 members' votes (as for lease expiry and compaction).
+test('one lying member cannot raise the CORRUPT alarm and stop every write', { todo: 'review finding (pre-existing): alarms are one member\'s word under PBFT' }, async () => {
+  const { sm, login } = await withAuth();
+  assert.equal(order(sm, 'm1', 1, await login('root', 'rootpw', 'm1')).ok, true);
+  order(sm, 'm4', 1, { op: 'alarm', action: 'activate', memberId: '1', alarm: 'CORRUPT' });
+  assert.equal(applyAs(sm, 'm1', 'root', 2, put('k', 'v')).ok, true, 'root\'s write through honest m1 takes effect');
+});
