@@ -290,6 +290,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     this.memberClientUrls.clear();
     this.memberNames.clear();
     this.sessions.clear();
+    this.auth.newCluster();
   }
 
   /**
