@@ -401,7 +401,7 @@ export class AuthService {
     const auth = this.o.kv.auth;
     const tokenKey = auth.tokenKey;
     if (stored.loginKey === undefined || tokenKey === null) throw authError('auth-failed');
-    const sessionSeed = sessionSeedOf(seed, credentialRevision, tokenKey);
+    const sessionSeed = sessionSeedOf(seed, credentialRevision, tokenKey, auth.generation);
     const sessionKey = loginKeyOf(sessionSeed);
     const current = auth.sessionKeyOf(name);
     const opened = current !== null && Buffer.from(current).equals(sessionKey);
@@ -412,7 +412,7 @@ export class AuthService {
     // Opened through another member: a binding is enough (and cheaper to check at apply).
     const request: AuthRequest = opened
       ? { op: 'auth-login-use', name, binding }
-      : { op: 'auth-login', name, credentialRevision, signature: signLogin(seed, loginStatement(name, credentialRevision, sessionKey, tokenKey)), sessionKey, binding };
+      : { op: 'auth-login', name, credentialRevision, signature: signLogin(seed, loginStatement(name, credentialRevision, sessionKey, tokenKey, auth.generation)), sessionKey, binding };
     const outcome = await this.o.propose(request, null);
     if (!outcome.ok) throw kvError(outcome.error);
     return sessionSeed;

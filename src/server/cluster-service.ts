@@ -7,7 +7,9 @@
  *
  * Changes are made by the leader: a member that is not the leader forwards the call to the
  * leader's client URL (over plain gRPC; with client TLS it answers "not leader" instead), with the
- * caller's token, which every member verifies.
+ * caller's token, which every member verifies. Under a Byzantine protocol nothing is forwarded:
+ * such a token is as good as its user's login to whoever holds it, the primary may lie, and the
+ * membership is fixed anyway.
  *
  * With auth enabled, every change needs an administrator (a user with the role root), checked
  * before anything else as etcd's checkMembershipOperationPermission does; MemberList is open.
@@ -67,7 +69,11 @@ export function clusterServiceHandlers(ctx: MemberContext): { service: grpc.Serv
       const deadline = Date.now() + ctx.retry.requestTimeoutMs;
       for (;;) {
         try {
-          return await (ctx.node.isLeader() ? local(req) : forwardToLeader(ctx, method, req, metadata));
+          // Never under a Byzantine protocol (leaseExpiryQuorum > 1): there a token carries its
+          // user's session seed, with which whoever holds it acts as the user (login-proof.ts), and
+          // the primary may lie. Such protocols run a fixed membership: answered here (refused).
+          const byzantine = ctx.kv.leaseExpiryQuorum > 1;
+          return await (byzantine || ctx.node.isLeader() ? local(req) : forwardToLeader(ctx, method, req, metadata));
         } catch (err) {
           const retriable = isServiceError(err) && err.code === grpc.status.UNAVAILABLE && err.details !== MAINTENANCE_TIMEOUT_TEXT;
           if (!retriable || Date.now() + ctx.retry.backoffMs >= deadline || !ctx.node.running) throw err;

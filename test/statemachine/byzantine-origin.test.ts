@@ -309,3 +309,72 @@ test('mutant trust-login-use: a binding signed with a made-up seed takes effect,
   assert.equal(order(sm, 'm3', 1, use('root', new Uint8Array(32).fill(3), 'm3')).ok, true);
   assert.equal(applyAs(sm, 'm3', 'root', 2, put('k', 'forged')).ok, true);
 });
+
+test('a member publishes only its own client URLs: a liar publishing under another member\'s name (the primary\'s) is refused alike', () => {
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  assert.equal(order(sm, 'm1', 1, { op: 'publish-member', name: 'm1', clientUrls: ['http://m1:2379'] }).ok, true);
+  assert.deepEqual(order(sm, 'm4', 1, { op: 'publish-member', name: 'm1', clientUrls: ['http://liar:2379'] }), { ok: false, error: 'malformed-command' });
+  assert.deepEqual(sm.clientUrlsOf('m1'), ['http://m1:2379'], 'm1\'s URLs stand');
+  // Crash-fault protocols (no origin): the member's word, as before.
+  const cft = new KvStateMachine();
+  assert.equal(cft.apply(encodeKvCommand({ client: 'c', seq: 1, lowestPending: 1, request: { op: 'publish-member', name: 'm1', clientUrls: ['http://m1:2379'] } }), index(++at)).ok, true);
+});
+
+// A session seed is fixed by the password, the credential revision and the token key, a client
+// snapshot keeps credential revisions, and the key that fills the restored cluster's missing one is
+// whatever the first member to order `auth-token-key` chose, a liar's old key possibly: the cluster's
+// generation (bumped by the restore) keeps the old sessions and logins from being good there.
+test('a cluster restored from a client snapshot: a liar that fills in the old token key does not revive the old sessions (tokens issued before are void there)', async () => {
+  const { sm, login, use, sessionSeed } = await withAuth();
+  // In the old cluster root logged in through m1, and m2 (lying) was shown a token of root.
+  assert.equal(order(sm, 'm1', 1, await login('root', 'rootpw', 'm1')).ok, true);
+  const oldSeed = await sessionSeed('root', 'rootpw');
+  // A new cluster is restored from a snapshot a client downloaded: no token key, no sessions.
+  const fresh = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  fresh.restore(sm.clientSnapshot());
+  fresh.resetForNewCluster();
+  assert.equal(fresh.auth.tokenKey, null);
+  // m2 orders the key first (anyone may: it only fills a missing one), choosing the old cluster's key
+  // (it held it there, and the old log carries it).
+  order(fresh, 'm2', 1, { op: 'auth-token-key', tokenKey: TOKEN_KEY });
+  // root authenticates at honest m1 of the new cluster, which opens root's session as its password
+  // yields it now; m1 fills a key of its own first if none is set.
+  if (fresh.auth.tokenKey === null) assert.equal(order(fresh, 'm1', 1, { op: 'auth-token-key', tokenKey: new Uint8Array(32).fill(11) }).ok, true);
+  const credentialRevision = fresh.auth.credentialRevisionOf('root')!;
+  const rootHash = fresh.auth.passwordOf('root')!;
+  const pwSeed = (await checkPassword('rootpw', rootHash))!;
+  assert.equal(fresh.auth.generation, 1);
+  // The old cluster's login entry (ordered again, as m1's own request replayed) opens nothing.
+  assert.ok(refusedAs(order(fresh, 'm1', 2, await login('root', 'rootpw', 'm1')), 'auth-failed'), 'the old cluster\'s login');
+  const session = sessionSeedOf(pwSeed, credentialRevision, fresh.auth.tokenKey!, fresh.auth.generation);
+  const sessionKey = loginKeyOf(session);
+  const fresh1 = order(fresh, 'm1', 3, {
+    op: 'auth-login', name: 'root', credentialRevision, sessionKey,
+    signature: signLogin(pwSeed, loginStatement('root', credentialRevision, sessionKey, fresh.auth.tokenKey!, fresh.auth.generation)),
+    binding: signLogin(session, loginUseStatement('root', sessionKey, 'm1')),
+  });
+  assert.equal(fresh1.ok, true);
+  assert.equal(fresh.auth.actsAs('m1', 'root'), true);
+  // A member restored from the new cluster's snapshot (whole or a client's) keeps the generation.
+  const again = new KvStateMachine();
+  again.restore(fresh.snapshot());
+  assert.deepEqual(again.auth.sessionKeyOf('root'), fresh.auth.sessionKeyOf('root'));
+  const again2 = new KvStateMachine();
+  again2.restore(fresh.clientSnapshot());
+  assert.equal(again2.auth.generation, 1);
+  // m2, with the seed of a token from the old cluster, binds itself and writes as root: it must not.
+  order(fresh, 'm2', 2, use('root', oldSeed, 'm2'));
+  assert.equal(fresh.auth.actsAs('m2', 'root'), false, 'the old cluster\'s token does not bind m2 in the new one');
+  assert.ok(refusedAs(applyAs(fresh, 'm2', 'root', 3, put('k', 'forged')), 'invalid-auth-token'));
+});
+
+// Open (todo; not part of the token change): under PBFT an alarm is taken on the ordering member's
+// word, with no user and no quorum, so one liar raises CORRUPT (every write refused cluster-wide)
+// or disarms an alarm honest members raised; etcd checks the admin at apply, and a Byzantine
+// cluster would want f + 1 members' votes (as for lease expiry and compaction).
+test('one lying member cannot raise the CORRUPT alarm and stop every write', { todo: 'review finding (pre-existing): alarms are one member\'s word under PBFT' }, async () => {
+  const { sm, login } = await withAuth();
+  assert.equal(order(sm, 'm1', 1, await login('root', 'rootpw', 'm1')).ok, true);
+  order(sm, 'm4', 1, { op: 'alarm', action: 'activate', memberId: '1', alarm: 'CORRUPT' });
+  assert.equal(applyAs(sm, 'm1', 'root', 2, put('k', 'v')).ok, true, 'root\'s write through honest m1 takes effect');
+});

@@ -272,6 +272,12 @@ export class AuthStore {
    * it; dropped with the user and its credentials, all dropped when auth is disabled.
    */
   private sessions = new Map<string, Session>();
+  /**
+   * How many times this state was restored from a client's snapshot as a new cluster (0: never).
+   * Sessions name it (login-proof.ts), so a restored cluster never reopens its old cluster's
+   * sessions, whatever token key fills its missing one. Changed only by newCluster(), never at apply.
+   */
+  private clusterGeneration = 0;
   /** loginEpoch of the token key in force (computed once per key), or null. */
   private epochOf: { key: Uint8Array; epoch: string } | null = null;
 
@@ -284,6 +290,22 @@ export class AuthStore {
 
   get revision(): number {
     return this.authRevision;
+  }
+
+  /** See clusterGeneration. */
+  get generation(): number {
+    return this.clusterGeneration;
+  }
+
+  /**
+   * This state starts a new cluster (a snapshot restored as one): a new generation, and nothing of
+   * the old cluster's token key, logins and sessions (a client's snapshot carries none of them).
+   */
+  newCluster(): void {
+    this.tokenKeyBytes = null;
+    this.logins = new Map();
+    this.sessions = new Map();
+    this.clusterGeneration += 1;
   }
 
   /** The token key while auth is enabled. */
@@ -501,7 +523,7 @@ export class AuthStore {
       assert(sessionKey === null && binding === null, 'a login with a session key has a binding');
       if (!verifyLogin(key, legacyLoginStatement(req.name, req.credentialRevision, origin, tokenKey), req.signature)) return 'auth-failed';
     } else {
-      if (!verifyLogin(key, loginStatement(req.name, req.credentialRevision, sessionKey, tokenKey), req.signature)
+      if (!verifyLogin(key, loginStatement(req.name, req.credentialRevision, sessionKey, tokenKey, this.clusterGeneration), req.signature)
         || !verifyLogin(sessionKey, loginUseStatement(req.name, sessionKey, origin), binding)) return 'auth-failed';
       assert(sessionKey.byteLength === LOGIN_KEY_BYTES, 'a verified session key is an Ed25519 public key');
       this.sessions.set(req.name, { credentialRevision: req.credentialRevision, epoch: this.currentEpoch()!, sessionKey });
@@ -655,6 +677,7 @@ export class AuthStore {
       users: [...this.users].map(([name, u]) => [name, u.password, u.roles, u.credentialRevision]),
       roles: [...this.roles].map(([name, r]) => [name, r.permissions.map((p) => [p.permType, p.key, p.rangeEnd])]),
       ...(whole && this.logins.size > 0 ? { logins: [...this.logins].map(([origin, users]) => [origin, [...users].map(([user, l]) => [user, l.credentialRevision, l.epoch])]) } : {}),
+      ...(this.clusterGeneration > 0 ? { generation: this.clusterGeneration } : {}),
       ...(whole && this.sessions.size > 0 ? { sessions: [...this.sessions].map(([user, s]) => [user, s.credentialRevision, s.epoch, s.sessionKey]) } : {}),
     };
   }
@@ -670,6 +693,7 @@ export class AuthStore {
       this.roles = new Map();
       this.logins = new Map();
       this.sessions = new Map();
+      this.clusterGeneration = 0;
       return;
     }
     const snap = data as {
@@ -680,6 +704,8 @@ export class AuthStore {
       logins?: [string, [string, number, string][]][];
       /** [user, credential revision, token key digest, session key][]; absent when there were none (or in snapshots from before sessions). */
       sessions?: [string, number, string, Uint8Array][];
+      /** See clusterGeneration; absent for 0. */
+      generation?: number;
     };
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown auth snapshot format ${snap.format}`);
     this.enabledFlag = snap.enabled;
@@ -688,6 +714,8 @@ export class AuthStore {
     this.users = new Map(snap.users.map(([name, password, roles, credentialRevision]) => [name, { password, roles, credentialRevision }]));
     this.roles = new Map(snap.roles.map(([name, perms]) => [name, { permissions: perms.map(([permType, key, rangeEnd]) => ({ permType, key, rangeEnd })) }]));
     this.logins = new Map((snap.logins ?? []).map(([origin, users]) => [origin, new Map(users.map(([user, credentialRevision, epoch]) => [user, { credentialRevision, epoch }]))]));
+    this.clusterGeneration = snap.generation ?? 0;
+    assert(Number.isSafeInteger(this.clusterGeneration) && this.clusterGeneration >= 0, () => `an auth snapshot's generation is a natural number, not ${String(snap.generation)}`);
     this.sessions = new Map((snap.sessions ?? []).map(([user, credentialRevision, epoch, sessionKey]) => [user, { credentialRevision, epoch, sessionKey }]));
   }
 }

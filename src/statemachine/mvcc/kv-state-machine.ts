@@ -158,7 +158,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     if (earlier !== undefined) return earlier;
     const user = this.actingUser(cmd, origin);
     const outcome = user === FORGED_USER ? { ok: false as const, error: 'invalid-auth-token' as const }
-      : cmd.request.op === 'publish-member' ? this.publish(cmd.request)
+      : cmd.request.op === 'publish-member' ? this.publish(cmd.request, origin)
       : cmd.request.op === 'compact-vote' ? this.applyCompactVote(cmd.request, origin)
       : isClusterRequest(cmd.request) ? { ok: true as const, result: this.cluster.apply(cmd.request, this.store.revision) }
       : isLeaseRequest(cmd.request) ? this.applyLease(user, cmd.request, origin)
@@ -290,9 +290,16 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     this.memberClientUrls.clear();
     this.memberNames.clear();
     this.sessions.clear();
+    this.auth.newCluster();
   }
 
-  private publish(req: PublishMember): KvOutcome {
+  /**
+   * Under a Byzantine protocol a member publishes only its own URLs and name: another member's
+   * (the primary's, whose client URL membership calls were forwarded to with the caller's token)
+   * would let a liar redirect clients, and their tokens, to itself. Refused alike on every member.
+   */
+  private publish(req: PublishMember, origin: string | undefined): KvOutcome {
+    if (origin !== undefined && req.name !== origin) return { ok: false, error: 'malformed-command' };
     this.memberClientUrls.set(req.name, [...req.clientUrls]);
     if (req.memberName !== undefined) this.memberNames.set(req.name, req.memberName);
     return { ok: true, result: { op: 'publish-member', revision: this.store.revision } };

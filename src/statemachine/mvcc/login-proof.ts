@@ -47,8 +47,20 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
  * What a login signs: the user, the credential revision it authenticated at, the session key it
  * opens, and (by its digest) the replicated token key of the auth it logged in to.
  */
-export function loginStatement(user: string, credentialRevision: number, sessionKey: Uint8Array, tokenKey: Uint8Array): Uint8Array {
-  return Buffer.from(JSON.stringify(['quorate-login-session', user, credentialRevision, Buffer.from(sessionKey).toString('hex'), loginEpoch(tokenKey)]), 'utf8');
+export function loginStatement(user: string, credentialRevision: number, sessionKey: Uint8Array, tokenKey: Uint8Array, generation = 0): Uint8Array {
+  return Buffer.from(JSON.stringify(['quorate-login-session', user, credentialRevision, Buffer.from(sessionKey).toString('hex'), loginEpoch(tokenKey), ...generationPart(generation)]), 'utf8');
+}
+
+/**
+ * The cluster's generation (AuthStore.generation: how many times its state was restored from a
+ * snapshot as a new cluster), named by sessions from the first restore on. A restored cluster keeps
+ * its users' credential revisions, and its missing token key is filled by whichever member orders
+ * one first, a liar possibly, with the old cluster's key: the generation keeps the old sessions'
+ * seeds and logins from being good there again all the same.
+ */
+function generationPart(generation: number): number[] {
+  assert(Number.isSafeInteger(generation) && generation >= 0, 'a generation is a natural number');
+  return generation > 0 ? [generation] : [];
 }
 
 /** What a binding signs (with the session seed): the user, the session key and the member it lets act as the user. */
@@ -70,8 +82,8 @@ export function legacyLoginStatement(user: string, credentialRevision: number, o
  * session per user and credentials: repeated Authenticates anywhere order nothing new), and it
  * reveals nothing of the password's seed to whoever holds a token.
  */
-export function sessionSeedOf(passwordSeed: Uint8Array, credentialRevision: number, tokenKey: Uint8Array): Uint8Array {
-  const seed = createHmac('sha256', passwordSeed).update(JSON.stringify(['quorate-login-session-seed', credentialRevision, loginEpoch(tokenKey)])).digest();
+export function sessionSeedOf(passwordSeed: Uint8Array, credentialRevision: number, tokenKey: Uint8Array, generation = 0): Uint8Array {
+  const seed = createHmac('sha256', passwordSeed).update(JSON.stringify(['quorate-login-session-seed', credentialRevision, loginEpoch(tokenKey), ...generationPart(generation)])).digest();
   assert(seed.byteLength === LOGIN_SEED_BYTES, 'an Ed25519 seed of 32 bytes');
   return new Uint8Array(seed);
 }
