@@ -204,6 +204,12 @@ export class PeerTransport<M extends Envelope> {
     if (this.secret !== null && this.secret.byteLength < MIN_PEER_SECRET_BYTES) {
       throw new Error(`the peer secret must be at least ${MIN_PEER_SECRET_BYTES} bytes, got ${this.secret.byteLength}`);
     }
+    // Checked here, not first by FrameSealer/FrameOpener: they are built inside a socket handler,
+    // where a throw would escape and stop the node at its first handshake.
+    const maxFrames = this.limits.maxFramesPerConnection;
+    if (!Number.isSafeInteger(maxFrames) || maxFrames < 1) {
+      throw new Error(`maxFramesPerConnection must be a positive safe integer (at most ${Number.MAX_SAFE_INTEGER}), got ${maxFrames}`);
+    }
   }
 
   static async start<M extends Envelope>(options: TransportOptions, onMessage: (m: M) => void): Promise<PeerTransport<M>> {
