@@ -24,7 +24,7 @@ import { pack, packTransient, unpack } from '../core/codec.js';
 import type { NodeId } from '../core/ids.js';
 import type { Envelope } from '../core/replica.js';
 import { encodeFrame, FrameDecoder, FrameTooLarge } from './frame.js';
-import { JOIN_QUERY_MAGIC, JoinListener, type JoinStep } from './join.js';
+import { JOIN_QUERY_MAGIC, JoinListener, MAX_JOIN_QUERY_BYTES, type JoinStep } from './join.js';
 import { DEFAULT_MAX_FRAMES_PER_CONNECTION, encodeSealableFrame, FrameOpener, FrameSealer } from './frame-mac.js';
 import {
   freshNonce, isNonce, MAX_HANDSHAKE_FRAME_BYTES, MIN_PEER_SECRET_BYTES, PEER_AUTH_MAGIC, PEER_FRAME_MAC_VERSION, peerFrameKey, peerProof, proofMatches,
@@ -55,6 +55,14 @@ export interface TransportLimits {
    */
   readonly maxFramesPerConnection: number;
 }
+
+/**
+ * Largest frame an inbound connection may send before its peer is known (with a secret: before it
+ * proved it): a hello, an answer to the challenge, a join query. Twice a join query's own limit,
+ * so a query just over that is still answered with why it was refused; anything larger is refused
+ * at its length prefix, before a byte of it is kept.
+ */
+export const MAX_UNAUTHENTICATED_FRAME_BYTES = 2 * MAX_JOIN_QUERY_BYTES;
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   maxFrameBytes: 4 * 1024 * 1024,
@@ -478,7 +486,9 @@ export class PeerTransport<M extends Envelope> {
       return;
     }
     this.inbound.add(socket);
-    const decoder = new FrameDecoder(this.limits.maxFrameBytes);
+    // Until the peer is known (with a secret: has proven it), only frames a handshake or a join
+    // query needs: nobody makes this member keep maxFrameBytes per connection for a handshake timeout.
+    const decoder = new FrameDecoder(Math.min(MAX_UNAUTHENTICATED_FRAME_BYTES, this.limits.maxFrameBytes));
     /** The member this connection speaks for: set once its handshake (and, with a secret, its proof) checked out. */
     let peer: NodeId | null = null;
     /** With a secret: the member the hello named, what its answer must prove, and the frame key once it did. */
@@ -522,14 +532,18 @@ export class PeerTransport<M extends Envelope> {
       socket.end(step.frame);
     };
     socket.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
-      try {
-        frames = decoder.push(chunk);
-      } catch (err) {
-        if (err instanceof FrameTooLarge) return refuse('oversizedFrames', err.message);
-        return refuse('malformedFrames', (err as Error).message);
-      }
-      for (const frame of frames) {
+      decoder.append(chunk);
+      // One frame at a time: each is checked against the limit in force when it is taken (raised
+      // once the peer is known, possibly by a frame earlier in this same chunk).
+      for (;;) {
+        let frame: Buffer | null;
+        try {
+          frame = decoder.next();
+        } catch (err) {
+          if (err instanceof FrameTooLarge) return refuse('oversizedFrames', err.message);
+          return refuse('malformedFrames', (err as Error).message);
+        }
+        if (frame === null) break;
         let f = frame;
         if (opener !== null) {
           const opened = opener.open(frame);
@@ -548,6 +562,7 @@ export class PeerTransport<M extends Envelope> {
           const ok = typeof a === 'object' && a !== null && a.magic === PEER_AUTH_MAGIC && proofMatches(a.proof, claimed.expected);
           if (!ok) return refuse('authFailures', `member ${claimed.id} did not prove the cluster secret`);
           peer = claimed.id;
+          decoder.maxFrameBytes = this.limits.maxFrameBytes;
           opener = new FrameOpener(claimed.frameKey, this.limits.maxFramesPerConnection);
           claimed = null;
           clearTimeout(timer);
@@ -591,6 +606,7 @@ export class PeerTransport<M extends Envelope> {
             continue;
           }
           peer = h.from as NodeId;
+          decoder.maxFrameBytes = this.limits.maxFrameBytes;
           clearTimeout(timer);
           continue;
         }
@@ -617,7 +633,6 @@ export class PeerTransport<M extends Envelope> {
           this.log('error', `the handler threw on a message from ${peer}; message dropped`, { peer, error: (err as Error).message });
         }
       }
-      if (decoder.tooLarge !== null) return refuse('oversizedFrames', decoder.tooLarge.message);
     });
   }
 

@@ -203,6 +203,51 @@ test('reflection: the frames of a connection a dialed to b, replayed to a as a l
 
 // ---- findings -----------------------------------------------------------------------------------
 
+test('a connection that has proven nothing cannot make the listener buffer a frame of maxFrameBytes: a large length is refused at its header', { timeout: 20_000 }, async () => {
+  // Before this, the listener kept up to maxFrameBytes (4 MiB, more on a member with a raised
+  // --max-request-bytes) per unauthenticated connection for a handshake timeout, with no limit on
+  // connections: memory for whoever reaches the peer port, without the secret.
+  const l = await listenerB({ handshakeTimeoutMs: 3000 });
+  try {
+    for (const stage of ['before the hello', 'after the hello, as the answer'] as const) {
+      const c = await raw(l.port);
+      if (stage !== 'before the hello') {
+        c.socket.write(hello(freshNonce()));
+        await until('the challenge', () => c.frames.length >= 1);
+      }
+      const header = Buffer.alloc(4);
+      header.writeUInt32BE(1024 * 1024, 0);
+      c.socket.write(Buffer.concat([header, Buffer.alloc(1024)]));
+      await c.closed;
+    }
+    const counters = l.b.stats().counters;
+    assert.equal(counters.oversizedFrames, 2, `refused at the header, not at the handshake timeout: ${JSON.stringify(counters)}`);
+    assert.equal(counters.handshakeFailures + counters.authFailures, 0);
+  } finally {
+    await l.b.close();
+  }
+});
+
+test('after the handshake, a frame up to maxFrameBytes still arrives, also when it shares a TCP write with the answer', { timeout: 20_000 }, async () => {
+  const l = await listenerB();
+  try {
+    const big = encodeSealableFrame(pack({ from: 'a', to: 'b', n: 5, pad: new Uint8Array(2 * 1024 * 1024) }));
+    const d = await raw(l.port);
+    const nonce = freshNonce();
+    d.socket.write(hello(nonce));
+    await until('the challenge', () => d.frames.length >= 1);
+    const challenge = d.frames[0] as { nonce: Uint8Array };
+    const answer = encodeFrame(pack({ magic: PEER_AUTH_MAGIC, proof: peerProof(SECRET, 'dialer', 'c1', 'a', 'b', nonce, challenge.nonce) }));
+    new FrameSealer(peerFrameKey(SECRET, 'dialer-to-listener', 'c1', 'a', 'b', nonce, challenge.nonce)).seal(big);
+    d.socket.write(Buffer.concat([answer, big]));
+    await until('delivered', () => l.got.length === 1);
+    assert.equal(l.got[0]?.n, 5);
+    d.socket.destroy();
+  } finally {
+    await l.b.close();
+  }
+});
+
 test('a maxFramesPerConnection no sealer can take is refused at start, not thrown from a socket handler at the first handshake', async () => {
   for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
     await assert.rejects(
