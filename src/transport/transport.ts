@@ -459,6 +459,9 @@ export class PeerTransport<M extends Envelope> {
         link.connected = false;
         link.sealer = null;
         socket.end();
+        // The close (and so the re-dial) waits on the listener's end; one that never closes it (hung,
+        // or a FIN answered by nothing on the path) must not hold this peer's queue for ever.
+        setTimeout(() => socket.destroy(), this.limits.handshakeTimeoutMs).unref();
         return;
       }
       if (!ok) {

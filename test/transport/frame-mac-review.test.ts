@@ -260,3 +260,44 @@ test('a maxFramesPerConnection no sealer can take is refused at start, not throw
   }
 });
 
+
+test('at maxFramesPerConnection the dialer re-dials even if the listener never closes its end (a half-open connection is not waited on for ever)', { timeout: 20_000 }, async () => {
+  // A listener that proves the secret and takes frames, but whose end of the connection stays open
+  // after the dialer's FIN (a peer that hung, a box on the path that swallows the FIN's answer).
+  const sockets = new Set<Socket>();
+  const perConnection: number[] = [];
+  const fake = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    const connection = perConnection.push(0) - 1;
+    const decoder = new FrameDecoder(1024 * 1024);
+    let frames = 0;
+    socket.on('data', (d: Buffer) => {
+      for (const f of decoder.push(d)) {
+        if (frames++ === 0) {
+          const h = unpack(f) as { nonce: Uint8Array };
+          const mine = freshNonce();
+          socket.write(encodeFrame(pack({ magic: PEER_AUTH_MAGIC, nonce: mine, proof: peerProof(SECRET, 'listener', 'c1', 'b', 'a', h.nonce, mine), frameMac: PEER_FRAME_MAC_VERSION })));
+        } else if (frames > 2) {
+          perConnection[connection]!++;
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', () => resolve()));
+  const a = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 },
+    peers: new Map([[nodeId('b'), { host: '127.0.0.1', port: (fake.address() as { port: number }).port }]]), secret: SECRET,
+    limits: { handshakeTimeoutMs: 300, reconnectBackoffMaxMs: 100, maxFramesPerConnection: 1 },
+  }, () => {});
+  try {
+    a.send({ from: nodeId('a'), to: nodeId('b'), n: 1 });
+    await until('the first frame', () => perConnection[0] === 1);
+    a.send({ from: nodeId('a'), to: nodeId('b'), n: 2 });
+    await until('the second frame, on a second connection', () => perConnection[1] === 1, 5_000);
+  } finally {
+    await a.close();
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => fake.close(() => resolve()));
+  }
+});
