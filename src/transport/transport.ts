@@ -571,7 +571,10 @@ export class PeerTransport<M extends Envelope> {
           clearTimeout(timer);
           continue;
         }
-        if (join !== null) return join.waiting ? joinStep(join.next(value)) : undefined;
+        if (join !== null) {
+          if (join.waiting) return joinStep(join.next(value));
+          continue; // answered: what the asker sends after it is read and dropped, not kept
+        }
         if (peer === null) {
           const q = value as { magic?: unknown };
           const handler = this.joinQueryHandler;
