@@ -189,7 +189,8 @@ class OutboundLink {
 export class PeerTransport<M extends Envelope> {
   private server: Server | null = null;
   private readonly links = new Map<NodeId, OutboundLink>();
-  private readonly inbound = new Set<Socket>();
+  /** Inbound connections, each with the member it authenticated as (null until its handshake checked out). */
+  private readonly inbound = new Map<Socket, NodeId | null>();
   private peers: Map<NodeId, PeerAddress>;
   private closed = false;
   private readonly limits: TransportLimits;
@@ -257,6 +258,14 @@ export class PeerTransport<M extends Envelope> {
       } else if (addr.host !== link.address.host || addr.port !== link.address.port) {
         link.address = addr;
         link.socket?.destroy();
+      }
+    }
+    // A member no longer in the cluster speaks no more on a connection it authenticated before
+    // (a new one is refused at its handshake): close those connections.
+    for (const [socket, peer] of this.inbound) {
+      if (peer !== null && !this.peers.has(peer)) {
+        this.log('info', `closed the connection from ${peer}: no longer a peer`, { peer });
+        socket.destroy();
       }
     }
   }
@@ -329,7 +338,7 @@ export class PeerTransport<M extends Envelope> {
   async close(): Promise<void> {
     this.closed = true;
     for (const [id, link] of this.links) this.dropLink(id, link);
-    for (const s of this.inbound) s.destroy();
+    for (const s of this.inbound.keys()) s.destroy();
     await new Promise<void>((resolve) => (this.server === null ? resolve() : this.server.close(() => resolve())));
   }
 
@@ -488,7 +497,7 @@ export class PeerTransport<M extends Envelope> {
       socket.destroy();
       return;
     }
-    this.inbound.add(socket);
+    this.inbound.set(socket, null);
     // Until the peer is known (with a secret: has proven it), only frames a handshake or a join
     // query needs: nobody makes this member keep maxFrameBytes per connection for a handshake timeout.
     const decoder = new FrameDecoder(Math.min(MAX_UNAUTHENTICATED_FRAME_BYTES, this.limits.maxFrameBytes));
@@ -547,6 +556,8 @@ export class PeerTransport<M extends Envelope> {
           return refuse('malformedFrames', (err as Error).message);
         }
         if (frame === null) break;
+        // A handler may have closed this connection while an earlier frame of this chunk was delivered (setPeers).
+        if (socket.destroyed) return;
         let f = frame;
         if (opener !== null) {
           const opened = opener.open(frame);
@@ -565,6 +576,7 @@ export class PeerTransport<M extends Envelope> {
           const ok = typeof a === 'object' && a !== null && a.magic === PEER_AUTH_MAGIC && proofMatches(a.proof, claimed.expected);
           if (!ok) return refuse('authFailures', `member ${claimed.id} did not prove the cluster secret`);
           peer = claimed.id;
+          this.inbound.set(socket, peer);
           decoder.maxFrameBytes = this.limits.maxFrameBytes;
           opener = new FrameOpener(claimed.frameKey, this.limits.maxFramesPerConnection);
           claimed = null;
@@ -612,6 +624,7 @@ export class PeerTransport<M extends Envelope> {
             continue;
           }
           peer = h.from as NodeId;
+          this.inbound.set(socket, peer);
           decoder.maxFrameBytes = this.limits.maxFrameBytes;
           clearTimeout(timer);
           continue;
@@ -620,6 +633,7 @@ export class PeerTransport<M extends Envelope> {
         if (typeof m !== 'object' || m === null || m.to !== this.o.self) {
           return refuse('malformedFrames', `message from ${peer} not addressed to ${this.o.self}`);
         }
+        if (!this.peers.has(peer)) return refuse('unknownPeer', `member ${peer} is no longer a peer`);
         if (m.from !== peer) {
           // The handshake named the peer; a frame claiming another sender is a lie (the protocols
           // trust `from` for routing and, in CFT protocols, for votes): drop it and the connection.

@@ -301,3 +301,44 @@ test('at maxFramesPerConnection the dialer re-dials even if the listener never c
     await new Promise<void>((resolve) => fake.close(() => resolve()));
   }
 });
+
+test('a member removed from the listener\'s peers (setPeers) gets nothing more delivered on the connection it authenticated before', { timeout: 20_000 }, async () => {
+  const got: Msg[] = [];
+  const b = await PeerTransport.start<Msg>({ clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map(), secret: SECRET, limits: { handshakeTimeoutMs: 1000 } }, (m) => got.push(m));
+  const a = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('b'), b.address()]]), secret: SECRET, limits: { handshakeTimeoutMs: 1000 },
+  }, () => {});
+  try {
+    b.setPeers(new Map([[nodeId('a'), a.address()]]));
+    a.send({ from: nodeId('a'), to: nodeId('b'), n: 1 });
+    await until('delivered while a member', () => got.length === 1);
+    b.setPeers(new Map()); // a is removed from the cluster
+    a.send({ from: nodeId('a'), to: nodeId('b'), n: 2 });
+    await sleep(300);
+    assert.deepEqual(got.map((m) => m.n), [1], 'nothing from a once it is no longer a peer');
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('a member removed by the handler of its own message: the frames behind that message in the same TCP read are not delivered', { timeout: 20_000 }, async () => {
+  const got: Msg[] = [];
+  let b: PeerTransport<Msg> | null = null;
+  b = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('a'), { host: '127.0.0.1', port: 1 }]]),
+    secret: SECRET, limits: { handshakeTimeoutMs: 1000 },
+  }, (m) => {
+    got.push(m);
+    if (m.n === 1) b?.setPeers(new Map()); // e.g. the entry that removes a was applied
+  });
+  try {
+    const c = await handshakeAsA(b.address().port);
+    c.socket.write(Buffer.concat([c.answer, c.sealed(1), c.sealed(2), c.sealed(3)]));
+    await c.closed;
+    await sleep(50);
+    assert.deepEqual(got.map((m) => m.n), [1]);
+  } finally {
+    await b.close();
+  }
+});
