@@ -29,7 +29,30 @@ export class FrameDecoder {
    */
   tooLarge: FrameTooLarge | null = null;
 
-  constructor(private readonly maxFrameBytes: number) {}
+  /**
+   * Largest frame length accepted. It may be raised between frames (a listener takes only small
+   * frames until its peer has authenticated): read frames one at a time with append and next so
+   * that each is checked against the limit in force when it is taken.
+   */
+  constructor(public maxFrameBytes: number) {}
+
+  /** Buffer `chunk` without taking frames out (see next). */
+  append(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  /** The next complete frame, or null if its bytes have not all come; throws FrameTooLarge at a length over the limit. */
+  next(): Buffer | null {
+    if (this.buffered < FRAME_HEADER_BYTES) return null;
+    const length = this.peek(FRAME_HEADER_BYTES).readUInt32BE(0);
+    if (length > this.maxFrameBytes) {
+      this.tooLarge = new FrameTooLarge(length, this.maxFrameBytes);
+      throw this.tooLarge;
+    }
+    if (this.buffered < FRAME_HEADER_BYTES + length) return null;
+    return this.take(FRAME_HEADER_BYTES + length).subarray(FRAME_HEADER_BYTES);
+  }
 
   /**
    * Feed bytes; returns the complete frames they finish. Throws FrameTooLarge (at once, or, if

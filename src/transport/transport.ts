@@ -24,7 +24,7 @@ import { pack, packTransient, unpack } from '../core/codec.js';
 import type { NodeId } from '../core/ids.js';
 import type { Envelope } from '../core/replica.js';
 import { encodeFrame, FrameDecoder, FrameTooLarge } from './frame.js';
-import { JOIN_QUERY_MAGIC, JoinListener, type JoinStep } from './join.js';
+import { JOIN_QUERY_MAGIC, JoinListener, MAX_JOIN_QUERY_BYTES, type JoinStep } from './join.js';
 import { DEFAULT_MAX_FRAMES_PER_CONNECTION, encodeSealableFrame, FrameOpener, FrameSealer } from './frame-mac.js';
 import {
   freshNonce, isNonce, MAX_HANDSHAKE_FRAME_BYTES, MIN_PEER_SECRET_BYTES, PEER_AUTH_MAGIC, PEER_FRAME_MAC_VERSION, peerFrameKey, peerProof, proofMatches,
@@ -55,6 +55,14 @@ export interface TransportLimits {
    */
   readonly maxFramesPerConnection: number;
 }
+
+/**
+ * Largest frame an inbound connection may send before its peer is known (with a secret: before it
+ * proved it): a hello, an answer to the challenge, a join query. Twice a join query's own limit,
+ * so a query just over that is still answered with why it was refused; anything larger is refused
+ * at its length prefix, before a byte of it is kept.
+ */
+export const MAX_UNAUTHENTICATED_FRAME_BYTES = 2 * MAX_JOIN_QUERY_BYTES;
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   maxFrameBytes: 4 * 1024 * 1024,
@@ -181,7 +189,8 @@ class OutboundLink {
 export class PeerTransport<M extends Envelope> {
   private server: Server | null = null;
   private readonly links = new Map<NodeId, OutboundLink>();
-  private readonly inbound = new Set<Socket>();
+  /** Inbound connections, each with the member it authenticated as (null until its handshake checked out). */
+  private readonly inbound = new Map<Socket, NodeId | null>();
   private peers: Map<NodeId, PeerAddress>;
   private closed = false;
   private readonly limits: TransportLimits;
@@ -203,6 +212,12 @@ export class PeerTransport<M extends Envelope> {
     this.secret = o.secret ?? null;
     if (this.secret !== null && this.secret.byteLength < MIN_PEER_SECRET_BYTES) {
       throw new Error(`the peer secret must be at least ${MIN_PEER_SECRET_BYTES} bytes, got ${this.secret.byteLength}`);
+    }
+    // Checked here, not first by FrameSealer/FrameOpener: they are built inside a socket handler,
+    // where a throw would escape and stop the node at its first handshake.
+    const maxFrames = this.limits.maxFramesPerConnection;
+    if (!Number.isSafeInteger(maxFrames) || maxFrames < 1) {
+      throw new Error(`maxFramesPerConnection must be a positive safe integer (at most ${Number.MAX_SAFE_INTEGER}), got ${maxFrames}`);
     }
   }
 
@@ -243,6 +258,14 @@ export class PeerTransport<M extends Envelope> {
       } else if (addr.host !== link.address.host || addr.port !== link.address.port) {
         link.address = addr;
         link.socket?.destroy();
+      }
+    }
+    // A member no longer in the cluster speaks no more on a connection it authenticated before
+    // (a new one is refused at its handshake): close those connections.
+    for (const [socket, peer] of this.inbound) {
+      if (peer !== null && !this.peers.has(peer)) {
+        this.log('info', `closed the connection from ${peer}: no longer a peer`, { peer });
+        socket.destroy();
       }
     }
   }
@@ -315,7 +338,7 @@ export class PeerTransport<M extends Envelope> {
   async close(): Promise<void> {
     this.closed = true;
     for (const [id, link] of this.links) this.dropLink(id, link);
-    for (const s of this.inbound) s.destroy();
+    for (const s of this.inbound.keys()) s.destroy();
     await new Promise<void>((resolve) => (this.server === null ? resolve() : this.server.close(() => resolve())));
   }
 
@@ -445,6 +468,9 @@ export class PeerTransport<M extends Envelope> {
         link.connected = false;
         link.sealer = null;
         socket.end();
+        // The close (and so the re-dial) waits on the listener's end; one that never closes it (hung,
+        // or a FIN answered by nothing on the path) must not hold this peer's queue for ever.
+        setTimeout(() => socket.destroy(), this.limits.handshakeTimeoutMs).unref();
         return;
       }
       if (!ok) {
@@ -471,8 +497,10 @@ export class PeerTransport<M extends Envelope> {
       socket.destroy();
       return;
     }
-    this.inbound.add(socket);
-    const decoder = new FrameDecoder(this.limits.maxFrameBytes);
+    this.inbound.set(socket, null);
+    // Until the peer is known (with a secret: has proven it), only frames a handshake or a join
+    // query needs: nobody makes this member keep maxFrameBytes per connection for a handshake timeout.
+    const decoder = new FrameDecoder(Math.min(MAX_UNAUTHENTICATED_FRAME_BYTES, this.limits.maxFrameBytes));
     /** The member this connection speaks for: set once its handshake (and, with a secret, its proof) checked out. */
     let peer: NodeId | null = null;
     /** With a secret: the member the hello named, what its answer must prove, and the frame key once it did. */
@@ -516,14 +544,20 @@ export class PeerTransport<M extends Envelope> {
       socket.end(step.frame);
     };
     socket.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
-      try {
-        frames = decoder.push(chunk);
-      } catch (err) {
-        if (err instanceof FrameTooLarge) return refuse('oversizedFrames', err.message);
-        return refuse('malformedFrames', (err as Error).message);
-      }
-      for (const frame of frames) {
+      decoder.append(chunk);
+      // One frame at a time: each is checked against the limit in force when it is taken (raised
+      // once the peer is known, possibly by a frame earlier in this same chunk).
+      for (;;) {
+        let frame: Buffer | null;
+        try {
+          frame = decoder.next();
+        } catch (err) {
+          if (err instanceof FrameTooLarge) return refuse('oversizedFrames', err.message);
+          return refuse('malformedFrames', (err as Error).message);
+        }
+        if (frame === null) break;
+        // A handler may have closed this connection while an earlier frame of this chunk was delivered (setPeers).
+        if (socket.destroyed) return;
         let f = frame;
         if (opener !== null) {
           const opened = opener.open(frame);
@@ -542,12 +576,17 @@ export class PeerTransport<M extends Envelope> {
           const ok = typeof a === 'object' && a !== null && a.magic === PEER_AUTH_MAGIC && proofMatches(a.proof, claimed.expected);
           if (!ok) return refuse('authFailures', `member ${claimed.id} did not prove the cluster secret`);
           peer = claimed.id;
+          this.inbound.set(socket, peer);
+          decoder.maxFrameBytes = this.limits.maxFrameBytes;
           opener = new FrameOpener(claimed.frameKey, this.limits.maxFramesPerConnection);
           claimed = null;
           clearTimeout(timer);
           continue;
         }
-        if (join !== null) return join.waiting ? joinStep(join.next(value)) : undefined;
+        if (join !== null) {
+          if (join.waiting) return joinStep(join.next(value));
+          continue; // answered: what the asker sends after it is read and dropped, not kept
+        }
         if (peer === null) {
           const q = value as { magic?: unknown };
           const handler = this.joinQueryHandler;
@@ -585,6 +624,8 @@ export class PeerTransport<M extends Envelope> {
             continue;
           }
           peer = h.from as NodeId;
+          this.inbound.set(socket, peer);
+          decoder.maxFrameBytes = this.limits.maxFrameBytes;
           clearTimeout(timer);
           continue;
         }
@@ -592,6 +633,7 @@ export class PeerTransport<M extends Envelope> {
         if (typeof m !== 'object' || m === null || m.to !== this.o.self) {
           return refuse('malformedFrames', `message from ${peer} not addressed to ${this.o.self}`);
         }
+        if (!this.peers.has(peer)) return refuse('unknownPeer', `member ${peer} is no longer a peer`);
         if (m.from !== peer) {
           // The handshake named the peer; a frame claiming another sender is a lie (the protocols
           // trust `from` for routing and, in CFT protocols, for votes): drop it and the connection.
@@ -611,7 +653,6 @@ export class PeerTransport<M extends Envelope> {
           this.log('error', `the handler threw on a message from ${peer}; message dropped`, { peer, error: (err as Error).message });
         }
       }
-      if (decoder.tooLarge !== null) return refuse('oversizedFrames', decoder.tooLarge.message);
     });
   }
 
