@@ -79,6 +79,8 @@ export interface MultiPaxosStatus extends ReplicaStatus {
   readonly promised: Ballot;
   readonly lastSlot: Slot;
   readonly quorums: QuorumSizes;
+  /** Leader: each member's match (every slot up to it accepted in this ballot, or known chosen), as Raft's progress; empty otherwise. */
+  readonly progress: ReadonlyMap<NodeId, { readonly match: number }>;
 }
 
 interface PromiseInfo {
@@ -140,6 +142,7 @@ interface Outstanding {
 }
 
 const NO_MESSAGES: readonly PaxosMessage[] = [];
+const NO_PROGRESS: ReadonlyMap<NodeId, { readonly match: number }> = new Map();
 const EMPTY = new Uint8Array(0);
 
 export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, MultiPaxosStatus> {
@@ -557,6 +560,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       promised: this.promised,
       lastSlot: this.lastSlot,
       quorums: this.quorumSizes(),
+      progress: this.role === 'leader' ? new Map(this.peers.map((p) => [p, { match: this.match.get(p) ?? 0 }])) : NO_PROGRESS,
     };
   }
 
