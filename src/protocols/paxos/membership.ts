@@ -110,11 +110,14 @@ export class PaxosConfig {
   /**
    * Whether `ids` holds a quorum: `size` of the voters when given (Flexible Paxos, fixed
    * membership only), else a majority of the voters and, while joint, of the outgoing voters.
+   * `learnersCount`: the learners-vote mutant only (learners counted as incoming voters).
    */
-  hasQuorum(ids: ReadonlySet<NodeId>, size?: number): boolean {
+  hasQuorum(ids: ReadonlySet<NodeId>, size?: number, learnersCount = false): boolean {
     const count = (of: ReadonlySet<NodeId>): number => {
       let n = 0;
       for (const v of of) if (ids.has(v)) n++;
+      // (The learners-vote mutant only: learners counted with the incoming voters.)
+      if (learnersCount && of === this.voters) for (const l of this.learners) if (ids.has(l)) n++;
       return n;
     };
     if (size !== undefined) return count(this.voters) >= size;

@@ -339,7 +339,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
         if (this.transferTarget !== null && ++this.transferElapsed >= this.limits.electionTimeoutTicks) this.transferTarget = null; // abandoned
         if (this.electionElapsed >= this.limits.electionTimeoutTicks) {
           this.electionElapsed = 0;
-          if (this.limits.checkQuorum && !this.config.hasQuorum(new Set([...this.heardFrom, this.id]), this.flexible.phase2)) this.becomeFollower(null);
+          if (this.limits.checkQuorum && !this.config.hasQuorum(new Set([...this.heardFrom, this.id]), this.flexible.phase2, this.learnersVote())) this.becomeFollower(null);
           this.heardFrom.clear();
         }
         return;
@@ -716,6 +716,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.resetElectionTimer();
     if (this.config.hasQuorum(this.preGrants, this.flexible.phase1)) return this.campaign();
     for (const p of this.voterPeers()) this.msgs.push({ type: 'pre-prepare', from: this.id, to: p, ballot: this.ballot });
+  }
+
+  /** The learners-vote mutant: a learner's acceptance counts in phase 2 (and for checkQuorum) as a voter's. */
+  private learnersVote(): boolean {
+    return this.mutant === 'learners-vote';
   }
 
   /** This node's ballot rank (it campaigns only as a voter, which has one). */
@@ -1355,7 +1360,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     let config = this.config;
     for (;;) {
       const acks = this.acks.get(c + 1);
-      if (acks === undefined || !config.hasQuorum(acks, this.flexible.phase2)) break;
+      if (acks === undefined || !config.hasQuorum(acks, this.flexible.phase2, this.learnersVote())) break;
       this.acks.delete(c + 1);
       c++;
       const e = this.log.get(c);
