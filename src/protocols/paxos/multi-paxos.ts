@@ -336,7 +336,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
           this.heartbeatElapsed = 0;
           this.heartbeat();
         }
-        if (this.transferTarget !== null && ++this.transferElapsed >= this.limits.electionTimeoutTicks) this.transferTarget = null; // abandoned
+        if (this.transferTarget !== null && ++this.transferElapsed >= this.limits.electionTimeoutTicks) {
+          this.transferTarget = null; // abandoned: proposals resume, and a joint configuration left on its own is left now
+          this.continueReconfiguration();
+        }
         if (this.electionElapsed >= this.limits.electionTimeoutTicks) {
           this.electionElapsed = 0;
           if (this.limits.checkQuorum && !this.config.hasQuorum(new Set([...this.heardFrom, this.id]), this.flexible.phase2, this.learnersVote())) this.becomeFollower(null);
