@@ -53,6 +53,13 @@ export interface Membership {
   readonly learners: readonly NodeId[];
   readonly learnersNext?: readonly NodeId[];
   readonly autoLeave?: boolean;
+  /**
+   * Paxos-style cores only: each member's ballot rank (1-based), fixed for as long as the cluster
+   * lives and never given to another member, and the next rank a joining member gets. Absent (a
+   * configuration written before them, and every Raft one): the members ranked by sorted position.
+   */
+  readonly ranks?: Readonly<Record<string, number>>;
+  readonly nextRank?: number;
 }
 
 export interface SnapshotMeta {

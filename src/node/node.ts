@@ -36,6 +36,12 @@ export interface ReplicatedNodeOptions<R> {
   readonly members: readonly MemberAddresses[];
   /** Learners in the initial cluster (they must also appear in `members`). */
   readonly learners?: readonly NodeId[];
+  /**
+   * Ballot ranks of the configuration a member that joined was told (Membership.ranks and
+   * nextRank, for protocols that rank members); absent: the protocol's default.
+   */
+  readonly ranks?: Readonly<Record<string, number>>;
+  readonly nextRank?: number;
   readonly stateMachine: StateMachine<R>;
   /** Deterministic encoding of a result (Byzantine protocols compare replies byte for byte). Default: MessagePack. */
   readonly encodeResult?: (result: R) => Uint8Array;
@@ -167,7 +173,10 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
       tickMs: timing.tickMs,
       stateMachine: o.stateMachine,
       encodeResult: o.encodeResult ?? ((r) => pack(r)),
-      membership: { voters, outgoingVoters: [], learners: [...(o.learners ?? [])] },
+      membership: {
+        voters, outgoingVoters: [], learners: [...(o.learners ?? [])],
+        ...(o.ranks === undefined ? {} : { ranks: o.ranks }), ...(o.nextRank === undefined ? {} : { nextRank: o.nextRank }),
+      },
       protocolOptions: { ...o.protocol.timingOptions(timing), ...o.protocolOptions },
       random: new Prng(o.seed ?? randomInt(0, 2 ** 31)),
       // From the system's randomness, never the seeded PRNG: two runs with the same seed (a test,

@@ -34,6 +34,12 @@ export interface ClusterIdentity {
   readonly nodeId?: string;
   /** Learners of the configuration this member bootstrapped with (a member that joined). */
   readonly learners?: readonly string[];
+  /**
+   * Ballot ranks of that configuration (Membership.ranks and nextRank: protocols that rank their
+   * members, when the ranks differ from the default), as the member that answered held them.
+   */
+  readonly ranks?: Readonly<Record<string, number>>;
+  readonly nextRank?: number;
 }
 
 /** `m1=http://127.0.0.1:2380,m2=http://127.0.0.1:22380` → members (one name may repeat for several URLs). */

@@ -148,6 +148,8 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     listen: listenPeer,
     members: identity.members.map((m) => ({ id: nodeId(m.name), peer: parseUrl(m.peerUrls[0] ?? '', '--initial-cluster') })),
     learners: (identity.learners ?? []).map((l) => nodeId(l)),
+    ...(identity.ranks === undefined ? {} : { ranks: identity.ranks }),
+    ...(identity.nextRank === undefined ? {} : { nextRank: identity.nextRank }),
     stateMachine: kv,
     encodeResult: (r) => pack(r),
     protocol,
@@ -303,6 +305,8 @@ async function identityFromRunningCluster(name: string, peerUrls: readonly strin
           format: 1, name, clusterId: answer.clusterId, token: answer.token ?? '', nodeId: answer.nodeId,
           members: answer.members.map((x) => ({ name: x.nodeId, id: x.id, peerUrls: [...x.peerUrls] })),
           learners: [...(answer.learners ?? [])],
+          ...(isRankTable(answer.ranks) ? { ranks: answer.ranks } : {}),
+          ...(Number.isSafeInteger(answer.nextRank) ? { nextRank: answer.nextRank } : {}),
         };
       } catch (err) {
         lastError = `${m.name}: ${(err as Error).message}`;
@@ -313,3 +317,8 @@ async function identityFromRunningCluster(name: string, peerUrls: readonly strin
   throw new QuorateError('UNAVAILABLE', `--initial-cluster-state existing: could not join the running cluster (${lastError})`);
 }
 
+
+/** A join answer's rank table: member id to a positive integer rank. */
+function isRankTable(v: unknown): v is Record<string, number> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((r) => Number.isSafeInteger(r) && (r as number) >= 1);
+}

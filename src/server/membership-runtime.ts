@@ -33,6 +33,9 @@ export interface JoinAnswer {
   /** Every current member, by protocol id. */
   readonly members: readonly { nodeId: string; id: string; peerUrls: readonly string[] }[];
   readonly learners: readonly string[];
+  /** The configuration's ballot ranks (protocols that rank members, when not the default): the joining member starts with them. */
+  readonly ranks?: Readonly<Record<string, number>>;
+  readonly nextRank?: number;
 }
 
 export function attachMembershipRuntime(ctx: MemberContext, credentials: PeerCredentials, onRemoved: () => void): () => void {
@@ -123,6 +126,7 @@ function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | HashAnswer
     id: me.id,
     members: members.map((m) => ({ nodeId: m.nodeId, id: m.id, peerUrls: [...m.peerUrls] })),
     learners: members.filter((m) => m.isLearner).map((m) => m.nodeId),
+    ...rankFields(ctx.node.status().membership),
   };
 }
 
@@ -146,4 +150,9 @@ function answerHashKv(ctx: MemberContext, revision: unknown): HashAnswer | { err
     // Not applied that far yet, or compacted past it: skipped this round.
     return { error: (err as Error).message };
   }
+}
+
+/** A configuration's ballot ranks, when it carries them (see JoinAnswer.ranks). */
+function rankFields(m: { readonly ranks?: Readonly<Record<string, number>>; readonly nextRank?: number }): { ranks?: Readonly<Record<string, number>>; nextRank?: number } {
+  return { ...(m.ranks === undefined ? {} : { ranks: m.ranks }), ...(m.nextRank === undefined ? {} : { nextRank: m.nextRank }) };
 }

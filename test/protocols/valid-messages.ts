@@ -30,6 +30,7 @@ export const VALID: Record<string, Record<string, Record<string, unknown>>> = {
     'snapshot-ack': { type: 'snapshot-ack', from: 'n2', to: 'n1', ballot: 1025, index: 5, received: 3, done: false },
     'read-index': { type: 'read-index', from: 'n2', to: 'n1', ballot: 1025, requestId: 'r1' },
     'read-index-response': { type: 'read-index-response', from: 'n1', to: 'n2', ballot: 1025, requestId: 'r1', index: 3 },
+    'timeout-now': { type: 'timeout-now', from: 'n1', to: 'n2', ballot: 1025 },
   },
 };
 export const request = { client: 'n1#0', timestamp: 5, op: bytes(), readOnly: false, signature: 'sig' };

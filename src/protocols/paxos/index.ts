@@ -6,9 +6,11 @@ import { PaxosMonitor } from './monitor.js';
 import type { PaxosHardState, PaxosMessage } from './types.js';
 import { DEFAULT_PAXOS_LIMITS } from './config.js';
 import { paxosMessageValidator } from './validate.js';
+import type { PaxosConfigChange } from './membership.js';
 
 export { MultiPaxosReplica, type MultiPaxosOptions, type MultiPaxosRole, type MultiPaxosStatus } from './multi-paxos.js';
 export { PAXOS_MUTANTS, type PaxosMutant } from './mutants.js';
+export { PaxosConfig, InvalidConfigChange, encodeConfigEntry, configOfEntry, MAX_CONFIG_ENTRY_BYTES, type PaxosConfigChange } from './membership.js';
 export { PaxosMonitor, valueDigest } from './monitor.js';
 export * from './ballot.js';
 export * from './config.js';
@@ -22,7 +24,7 @@ const SIM_SNAPSHOT_CHUNKS = [1024, 4096, 64 * 1024] as const;
 
 export const multiPaxosProtocol: ProtocolDefinition<PaxosMessage, PaxosHardState, MultiPaxosReplica> = {
   name: 'multipaxos',
-  summary: 'Multi-Paxos with a stable leader, batched and pipelined phase 2, and flexible quorums',
+  summary: 'Multi-Paxos with a stable leader, batched and pipelined phase 2, flexible quorums, and joint membership changes',
   faultModel: 'crash',
   mutants: PAXOS_MUTANTS,
   optionNames: [...Object.keys(DEFAULT_PAXOS_LIMITS), 'phase1QuorumSize', 'phase2QuorumSize'],
@@ -59,5 +61,9 @@ export const multiPaxosProtocol: ProtocolDefinition<PaxosMessage, PaxosHardState
   bootstrap(snapshot) {
     // No promise made yet: the first leader's phase 1 runs above the snapshot.
     return { hardState: { promised: NO_BALLOT }, entries: [], snapshot, truncateFrom: null };
+  },
+  membership: {
+    proposeConfigChange: (replica, change) => replica.proposeConfigChange(change as PaxosConfigChange),
+    transferLeadership: (replica, target) => replica.transferLeadership(target),
   },
 };

@@ -4,7 +4,9 @@
  * is a vote, whether or not the acceptor later remembers it.
  *
  * - one value per (slot, ballot): a proposer never proposes two values in one ballot;
- * - no two different values are chosen for one slot (chosen: a phase-2 quorum sent Accepted);
+ * - no two different values are chosen for one slot (chosen: a phase-2 quorum of the slot's
+ *   configuration sent Accepted; the slot's configuration is the one the last configuration entry
+ *   chosen below it brings, or the initial one);
  * - a chosen value is never replaced: every proposal in a higher ballot for that slot carries it
  *   (Lamport's P2b);
  * - acceptors never accept below their promise, and a promise never goes backwards;
@@ -18,6 +20,7 @@ import type { LogEntry } from '../../core/replica.js';
 import type { NodeId } from '../../core/ids.js';
 import { describeBallot, type Ballot } from './ballot.js';
 import { quorumSizes } from './config.js';
+import { configOfEntry, PaxosConfig } from './membership.js';
 import type { PaxosMessage, Slot } from './types.js';
 
 interface AcceptorView {
@@ -46,7 +49,12 @@ export function valueDigest(e: LogEntry): string {
 }
 
 export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
-  private readonly phase2: number;
+  /** Flexible Paxos: the phase-2 quorum size (fixed membership only), else majorities of each configuration. */
+  private readonly phase2: number | undefined;
+  /** The chosen configuration entries' configurations, by slot, in slot order; first the initial one at 0. */
+  private readonly configs: { slot: number; config: PaxosConfig }[];
+  /** `slot/ballot` → the configuration a configuration entry proposed there brings. */
+  private readonly proposedConfigs = new Map<string, PaxosConfig>();
   /** slot → ballot → digest of the value proposed. */
   private readonly proposals = new Map<number, Map<number, string>>();
   /** `slot/ballot` → acceptors that sent Accepted. */
@@ -65,7 +73,24 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
 
   constructor(options: MonitorOptions) {
     const o = options.protocolOptions as { phase1QuorumSize?: number; phase2QuorumSize?: number };
-    this.phase2 = quorumSizes(options.membership.voters.length, o.phase1QuorumSize, o.phase2QuorumSize).phase2;
+    this.phase2 = o.phase1QuorumSize === undefined && o.phase2QuorumSize === undefined
+      ? undefined
+      : quorumSizes(options.membership.voters.length, o.phase1QuorumSize, o.phase2QuorumSize).phase2;
+    this.configs = [{ slot: 0, config: PaxosConfig.from(options.membership) }];
+  }
+
+  /** The configuration of `slot`: the one the last chosen configuration entry below it brings. */
+  private configOf(slot: number): PaxosConfig {
+    let c = this.configs[0]!.config;
+    for (const x of this.configs) if (x.slot < slot) c = x.config;
+    return c;
+  }
+
+  /** `slot` chose a configuration entry bringing `config`. */
+  private configChosen(slot: number, config: PaxosConfig): void {
+    if (this.configs.some((x) => x.slot === slot)) return;
+    this.configs.push({ slot, config });
+    this.configs.sort((a, b) => a.slot - b.slot);
   }
 
   sent(m: PaxosMessage): void {
@@ -75,7 +100,13 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
         return;
       }
       case 'accept':
-        for (const e of m.entries) this.proposed(e.index, m.ballot, valueDigest(e));
+        for (const e of m.entries) {
+          this.proposed(e.index, m.ballot, valueDigest(e));
+          if (e.kind === 'config') {
+            const c = configOfEntry(e.data);
+            if (c !== null) this.proposedConfigs.set(`${e.index}/${m.ballot}`, c);
+          }
+        }
         return;
       case 'accepted': {
         this.promise(m.from, m.ballot, 'accepted');
@@ -89,7 +120,11 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
           v.add(m.from);
           const digest = this.proposals.get(slot)?.get(m.ballot);
           // (no digest: acknowledged from a snapshot, where the value is chosen already)
-          if (v.size >= this.phase2 && digest !== undefined) this.choose(slot, m.ballot, digest, 'a phase-2 quorum accepted');
+          if (digest !== undefined && this.configOf(slot).hasQuorum(v, this.phase2)) {
+            this.choose(slot, m.ballot, digest, 'a phase-2 quorum accepted');
+            const c = this.proposedConfigs.get(key);
+            if (c !== undefined) this.configChosen(slot, c);
+          }
         }
         return;
       }
@@ -134,6 +169,10 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
       const e = replica.chosenAt((s + 1) as Slot);
       if (e === undefined) continue; // applied before a restart and not held: nothing to compare
       this.choose(s + 1, e.acceptedBallot ?? e.term, valueDigest(e), `${replica.id} learned`);
+      if (e.kind === 'config') {
+        const c = configOfEntry(e.data);
+        if (c !== null) this.configChosen(s + 1, c);
+      }
     }
     this.learnedThrough.set(replica, commit);
   }

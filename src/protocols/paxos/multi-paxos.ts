@@ -22,23 +22,47 @@
  *
  * Entries carry the ballot that first proposed the value as `term` (the value's identity, the
  * same on every replica) and the ballot this replica accepted it in as `acceptedBallot`.
+ *
+ * Membership changes (membership.ts has the configurations, ranks and quorums):
+ * - Ranks are fixed: a member's ballot rank is given when it joins and never reused, so two
+ *   proposers never own one ballot, also when one of them was removed and does not know it.
+ * - Configuration entries are slots of the log, carrying the whole configuration they lead to.
+ *   The configuration of slot s is the one the last configuration entry chosen below s brings.
+ *   A leader proposes a configuration entry only once every slot below it is chosen, and nothing
+ *   above it until it is chosen (the pipeline drains around a reconfiguration: Lamport's α = 1;
+ *   client proposals get ProposalDropped meanwhile). So every slot's phase 2 runs in the
+ *   configuration its leader holds at its commit point: a slot is chosen by a phase-2 quorum of it
+ *   (both halves while joint; learners never count).
+ * - Phase 1 across configurations: a candidate starts from the configuration at its commit point
+ *   and needs a phase-1 quorum of it and of every configuration the configuration entries among
+ *   its promises' highest-ballot values bring (asking the members it learns of there); what it
+ *   recovers above such an entry is re-proposed only once that entry is chosen (see
+ *   maybeWinPhase1 for why no chosen value is missed).
+ * - A leader that is not a voter of the configuration a chosen entry brings steps down; learners
+ *   and removed members never campaign, and an acceptor refuses to promise a learner or a member
+ *   its configuration removed (checkQuorum, prePrepare, reads and catch-up all count the current
+ *   configuration). A joint configuration with autoLeave is left by the leader on its own.
+ * - Flexible quorum sizes are for a fixed membership: with them set, every change is refused.
+ * - Leadership transfer: the leader stops proposing, brings the target up to date and tells it to
+ *   run phase 1 at once (TimeoutNow), past the acceptors' leases; abandoned after an election timeout.
  */
 import { assert, unreachable } from '../../core/assert.js';
-import { NotLeader, QuorateError, TooManyRequests } from '../../core/errors.js';
+import { NotLeader, ProposalDropped, QuorateError, TooManyRequests } from '../../core/errors.js';
 import type { Index, NodeId } from '../../core/ids.js';
 import type { Random } from '../../core/prng.js';
 import type {
   LogEntry, Membership, Persist, ProposeResult, ReadState, Ready, Replica, ReplicaOptions, ReplicaStatus, Snapshot, SnapshotMeta,
 } from '../../core/replica.js';
-import { NO_BALLOT, nextBallot, rankOf, type Ballot } from './ballot.js';
+import { ballotRank, NO_BALLOT, nextBallot, type Ballot } from './ballot.js';
 import {
   DEFAULT_PAXOS_LIMITS, ENTRY_OVERHEAD_BYTES, GAP_REPORTS_BEFORE_RESEND, MAX_ACKED_AHEAD_SLOTS, MAX_ENTRIES_PER_PROMISE_PART, MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_CHUNKS_AHEAD, quorumSizes,
   SILENT_HEARTBEATS_BEFORE_TRANSFER_RESTART,
   type PaxosLimits, type QuorumSizes,
 } from './config.js';
 import { snapshotDigest } from './digest.js';
+import { configOfEntry, encodeConfigEntry, InvalidConfigChange, isMembership, MAX_CONFIG_ENTRY_BYTES, PaxosConfig, type PaxosConfigChange } from './membership.js';
 import type { PaxosMutant } from './mutants.js';
-import type { Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, PrePrepare, Prepare, PrePromise, PromiseMsg, Slot, SnapshotAck } from './types.js';
+import type { Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, PrePrepare, Prepare, PrePromise, PromiseMsg, Slot, SnapshotAck, TimeoutNow } from './types.js';
 
 export type MultiPaxosOptions = ReplicaOptions<PaxosHardState> & Partial<PaxosLimits> & {
   /** Flexible Paxos: promises needed in phase 1 (default: a majority). */
@@ -55,6 +79,8 @@ export interface MultiPaxosStatus extends ReplicaStatus {
   readonly promised: Ballot;
   readonly lastSlot: Slot;
   readonly quorums: QuorumSizes;
+  /** Leader: each member's match (every slot up to it accepted in this ballot, or known chosen), as Raft's progress; empty otherwise. */
+  readonly progress: ReadonlyMap<NodeId, { readonly match: number }>;
 }
 
 interface PromiseInfo {
@@ -116,18 +142,31 @@ interface Outstanding {
 }
 
 const NO_MESSAGES: readonly PaxosMessage[] = [];
+const NO_PROGRESS: ReadonlyMap<NodeId, { readonly match: number }> = new Map();
 const EMPTY = new Uint8Array(0);
 
 export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, MultiPaxosStatus> {
   readonly id: NodeId;
-  private readonly voters: readonly NodeId[];
-  private readonly peers: readonly NodeId[];
-  private readonly rank: number;
+  /**
+   * The configuration in force for every slot above the commit point: the last configuration entry
+   * chosen (or the snapshot's, or the bootstrap one). Changes only as the commit point passes a
+   * configuration entry or a snapshot is installed.
+   */
+  private config: PaxosConfig;
+  /**
+   * The configurations since the snapshot point, by the slot of the entry that brought each (the
+   * first: the snapshot's or bootstrap one): status() shows the one at the applied slot and a
+   * snapshot records the one at its index. Trimmed at every compaction; one entry per configuration
+   * change chosen since, which the drain rule below makes at most one per unchosen slot.
+   */
+  private configHistory: { at: Slot; config: PaxosConfig }[];
+  /** Every member but this one, of the configuration and of one being decided (the leader sends to all). */
+  private peers: readonly NodeId[] = [];
   private readonly limits: PaxosLimits;
-  private readonly quorums: QuorumSizes;
+  /** Flexible Paxos sizes (fixed membership only: membership changes are refused with them). */
+  private readonly flexible: { readonly phase1?: number; readonly phase2?: number };
   private readonly random: Random;
   private readonly mutant: PaxosMutant | null;
-  private readonly membership: Membership;
 
   // ---- acceptor state (durable: promised in the hard state, accepted slots as entries) ----
   private promised: Ballot;
@@ -136,6 +175,12 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private snapshot: Snapshot | null;
   private snapshotIndex: Slot;
   private lastSlot: Slot;
+  /**
+   * Leader: the last slot it proposed in its ballot (<= lastSlot: above it the log may still hold
+   * values of older ballots that phase 1 recovered and that wait for a configuration entry to be
+   * chosen; they are not sent, and stay to be reported in a promise should this node step down).
+   */
+  private lastProposed: Slot = 0 as Slot;
 
   // ---- learner state ----
   private commitIndex: Slot;
@@ -198,6 +243,29 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private pendingReads: PendingRead[] = [];
   private readsBelowFloor: { requestId: string; forwardedBy: NodeId | null }[] = [];
   private appendsDirty = false;
+  /**
+   * Leader: the slot of its configuration entry not yet chosen (0: none). Nothing is proposed above
+   * it until it is chosen (the pipeline drains around a reconfiguration: Lamport's α = 1).
+   */
+  private pendingConfigSlot: Slot = 0 as Slot;
+  /**
+   * Leader: a configuration entry waiting for every slot below it to be chosen before it is
+   * proposed (client proposals are refused meanwhile, so its slot stays the next one).
+   */
+  private queuedConfig: LogEntry | null = null;
+  /**
+   * Leader, after phase 1: the values it recovered above the first configuration entry it
+   * re-proposes, with its own no-op last. They are proposed once that entry is chosen, up to and
+   * including the next configuration entry among them, and so on (the same drain rule).
+   */
+  private recovering: LogEntry[] = [];
+  /** Candidate: the acceptors sent its Prepare (a configuration learned from promises adds members). */
+  private prepared = new Set<NodeId>();
+  /** Candidate: this campaign is a leadership transfer's (its Prepares say so). */
+  private transferCampaign = false;
+  /** Leader: a leadership transfer to this voter under way (proposals are refused meanwhile), and its age in ticks. */
+  private transferTarget: NodeId | null = null;
+  private transferElapsed = 0;
 
   // ---- output ----
   private readonly unpersisted = new Map<number, LogEntry>();
@@ -209,14 +277,12 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   constructor(o: MultiPaxosOptions) {
     this.id = o.id;
-    this.membership = o.membership;
-    this.voters = [...o.membership.voters].sort();
-    assert(this.voters.includes(o.id), () => `${o.id} must be a voter (Multi-Paxos has no learners here)`);
-    this.peers = this.voters.filter((v) => v !== o.id);
-    this.rank = rankOf(this.voters, o.id);
     const memberLimit = o.maxCommandBytes === undefined ? {} : { maxProposalBytes: o.maxCommandBytes };
     this.limits = { ...DEFAULT_PAXOS_LIMITS, ...memberLimit, ...definedOnly(o) };
-    this.quorums = quorumSizes(this.voters.length, o.phase1QuorumSize, o.phase2QuorumSize);
+    this.flexible = {
+      ...(o.phase1QuorumSize === undefined ? {} : { phase1: o.phase1QuorumSize }),
+      ...(o.phase2QuorumSize === undefined ? {} : { phase2: o.phase2QuorumSize }),
+    };
     this.random = o.random;
     this.mutant = (o.mutant ?? null) as PaxosMutant | null;
 
@@ -226,6 +292,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.highestSeen = this.promised;
     this.snapshot = r?.snapshot ?? null;
     this.snapshotIndex = (this.snapshot?.meta.index ?? 0) as Slot;
+    // The configuration: the snapshot's (the bootstrap one without a snapshot), then every
+    // configuration entry among the slots known chosen (applied) below.
+    const base = this.snapshot !== null && isMembership(this.snapshot.meta.membership) ? this.snapshot.meta.membership : o.membership;
+    this.config = PaxosConfig.from(base);
+    this.configHistory = [{ at: this.snapshotIndex, config: this.config }];
     let last = this.snapshotIndex as number;
     for (const e of r?.entries ?? []) {
       if (e.index <= this.snapshotIndex) continue;
@@ -233,6 +304,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       last = Math.max(last, e.index);
     }
     const applied = Math.max(this.snapshotIndex, o.applied ?? 0);
+    for (let s = this.snapshotIndex + 1; s <= applied; s++) this.takeConfigAt(s as Slot);
+    // Flexible sizes are checked against the voters now (and refuse every change later).
+    if (this.flexible.phase1 !== undefined || this.flexible.phase2 !== undefined) quorumSizes(this.config.voters.size, this.flexible.phase1, this.flexible.phase2);
+    this.refreshPeers();
     // Applied slots are chosen; anything else is learned again from the next leader.
     this.commitIndex = applied as Slot;
     this.applyCursor = applied as Slot;
@@ -249,16 +324,25 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       case 'follower':
       case 'pre-candidate':
       case 'candidate':
-        if (this.electionElapsed >= this.randomizedTimeout) this.startElection();
+        if (this.electionElapsed < this.randomizedTimeout) return;
+        // A learner, or a member removed (that may not know it yet), never campaigns.
+        if (this.config.isVoter(this.id)) return this.startElection();
+        if (this.role !== 'follower') this.becomeFollower(null);
+        this.leaderId = null;
+        this.resetElectionTimer();
         return;
       case 'leader':
         if (++this.heartbeatElapsed >= this.limits.heartbeatIntervalTicks) {
           this.heartbeatElapsed = 0;
           this.heartbeat();
         }
+        if (this.transferTarget !== null && ++this.transferElapsed >= this.limits.electionTimeoutTicks) {
+          this.transferTarget = null; // abandoned: proposals resume, and a joint configuration left on its own is left now
+          this.continueReconfiguration();
+        }
         if (this.electionElapsed >= this.limits.electionTimeoutTicks) {
           this.electionElapsed = 0;
-          if (this.limits.checkQuorum && this.heardFrom.size + 1 < this.quorums.phase2) this.becomeFollower(null);
+          if (this.limits.checkQuorum && !this.config.hasQuorum(new Set([...this.heardFrom, this.id]), this.flexible.phase2, this.learnersVote())) this.becomeFollower(null);
           this.heardFrom.clear();
         }
         return;
@@ -268,7 +352,9 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   }
 
   step(m: PaxosMessage): void {
-    if (m.to !== this.id || !this.peers.includes(m.from)) return;
+    // Any sender: a member added after this replica's configuration (a leader it has not heard of
+    // yet) must be heard. Who may make this replica promise is checked in onPrePrepare/onPrepare.
+    if (m.to !== this.id || m.from === this.id) return;
     // (A PrePromise echoes the pre-candidate's own ballot: it says nothing about ballots in use.)
     if (m.ballot > this.highestSeen && m.type !== 'pre-promise') this.highestSeen = m.ballot;
     switch (m.type) {
@@ -287,22 +373,85 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       case 'read-index-response':
         if (m.from === this.leaderId) this.readStates.push({ requestId: m.requestId, index: m.index });
         return;
+      case 'timeout-now': return this.onTimeoutNow(m);
       default: unreachable(m, 'message');
     }
   }
 
   propose(command: Uint8Array): ProposeResult {
     if (this.role !== 'leader') throw new NotLeader(this.leaderId);
-    if (this.lastSlot - this.commitIndex >= this.limits.maxInflightSlots) {
+    this.refuseWhileReconfiguring();
+    if (this.lastProposed - this.commitIndex >= this.limits.maxInflightSlots) {
       throw new TooManyRequests('maxInflightSlots', this.limits.maxInflightSlots);
     }
     if (command.byteLength > this.limits.maxProposalBytes) {
       throw new QuorateError('REQUEST_TOO_LARGE', `proposal of ${command.byteLength} bytes exceeds maxProposalBytes=${this.limits.maxProposalBytes}`);
     }
-    const slot = (this.lastSlot + 1) as Slot;
+    const slot = (this.lastProposed + 1) as Slot;
     this.acceptOwn({ index: slot, term: this.ballot, kind: 'command', data: command, acceptedBallot: this.ballot });
     this.appendsDirty = true;
     return { index: slot, term: this.ballot };
+  }
+
+  /**
+   * Propose a membership change (see membership.ts). The entry goes in the next slot once every
+   * slot below it is chosen (queued until then; client proposals are refused meanwhile), and
+   * nothing is proposed above it until it is chosen. One change at a time.
+   */
+  proposeConfigChange(change: PaxosConfigChange): ProposeResult {
+    if (this.role !== 'leader') throw new NotLeader(this.leaderId);
+    if (this.flexible.phase1 !== undefined || this.flexible.phase2 !== undefined) {
+      throw new InvalidConfigChange('flexible quorum sizes (phase1QuorumSize, phase2QuorumSize) are for a fixed membership; run without them to change the membership');
+    }
+    if (this.transferTarget !== null) throw new ProposalDropped(`leadership is being transferred to ${this.transferTarget}`);
+    if (this.queuedConfig !== null || this.pendingConfigSlot > this.commitIndex || this.recovering.length > 0) {
+      throw new QuorateError('CONFIG_CHANGE_IN_PROGRESS', 'a configuration change is still being decided; retry after it is chosen');
+    }
+    const next = this.config.apply(change);
+    const data = encodeConfigEntry(change, next);
+    if (data.byteLength > MAX_CONFIG_ENTRY_BYTES) throw new InvalidConfigChange(`the configuration entry takes ${data.byteLength} bytes, more than MAX_CONFIG_ENTRY_BYTES=${MAX_CONFIG_ENTRY_BYTES}`);
+    const entry: LogEntry = { index: (this.lastProposed + 1) as Slot, term: this.ballot, kind: 'config', data, acceptedBallot: this.ballot };
+    this.queuedConfig = entry;
+    this.placeQueuedConfig();
+    return { index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Hand leadership to `target` (a voter): proposals stop, the target is brought up to date, then
+   * told to run phase 1 at once (TimeoutNow), past the acceptors' leases. Abandoned after an
+   * election timeout.
+   */
+  transferLeadership(target: NodeId): void {
+    if (this.role !== 'leader') throw new NotLeader(this.leaderId);
+    if (target === this.id) return;
+    if (!this.config.isVoter(target)) throw new QuorateError('INVALID_ARGUMENT', `${target} is not a voter`);
+    if (this.queuedConfig !== null || this.pendingConfigSlot > this.commitIndex || this.recovering.length > 0) {
+      throw new QuorateError('CONFIG_CHANGE_IN_PROGRESS', 'a configuration change is still being decided; retry after it is chosen');
+    }
+    this.transferTarget = target;
+    this.transferElapsed = 0;
+    this.maybeSendTimeoutNow();
+  }
+
+  /** The transfer's target holds every slot: it campaigns now. */
+  private maybeSendTimeoutNow(): void {
+    const t = this.transferTarget;
+    if (t === null || this.role !== 'leader' || (this.match.get(t) ?? 0) < this.lastProposed) return;
+    this.msgs.push({ type: 'timeout-now', from: this.id, to: t, ballot: this.ballot });
+  }
+
+  /** Our leader hands over: campaign at once, past the acceptors' leases (Prepare.transfer). */
+  private onTimeoutNow(m: TimeoutNow): void {
+    if (m.from !== this.leaderId || m.ballot !== this.promised || this.role !== 'follower' || !this.config.isVoter(this.id)) return;
+    this.campaign(true);
+  }
+
+  /** Client proposals wait while the pipeline drains around a configuration entry or leadership is handed over. */
+  private refuseWhileReconfiguring(): void {
+    if (this.queuedConfig !== null || this.pendingConfigSlot > this.commitIndex || this.recovering.length > 0) {
+      throw new ProposalDropped('a configuration change is being decided');
+    }
+    if (this.transferTarget !== null) throw new ProposalDropped(`leadership is being transferred to ${this.transferTarget}`);
   }
 
   readIndex(requestId: string): void {
@@ -323,13 +472,16 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     else this.startRead(requestId, forwardedBy);
   }
 
-  compact(index: Index, data: Uint8Array): void {
+  compact(index: Index, data: Uint8Array, _membership?: Membership): void {
     if (index <= this.snapshotIndex) return;
     assert(index <= this.appliedIndex, () => `compact(${index}) beyond the applied slot ${this.appliedIndex}`);
     const term = this.log.get(index)?.term ?? this.snapshot?.meta.term ?? NO_BALLOT;
-    this.snapshot = { meta: { index, term, membership: this.membership }, data };
+    // The configuration at `index` from our own history (ranks included), not the driver's copy.
+    const config = this.configAfter(index as Slot);
+    this.snapshot = { meta: { index, term, membership: config.toMembership() }, data };
     this.snapshotIndex = index as Slot;
     for (const slot of [...this.log.keys()]) if (slot <= index) this.log.delete(slot);
+    this.configHistory = [{ at: index as Slot, config }, ...this.configHistory.filter((h) => h.at > index)];
   }
 
   hasReady(): boolean {
@@ -407,10 +559,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       leading: this.role === 'leader',
       commitIndex: this.commitIndex,
       appliedIndex: this.appliedIndex,
-      membership: this.membership,
+      membership: this.configAfter(this.appliedIndex).toMembership(),
       promised: this.promised,
       lastSlot: this.lastSlot,
-      quorums: this.quorums,
+      quorums: this.quorumSizes(),
+      progress: this.role === 'leader' ? new Map(this.peers.map((p) => [p, { match: this.match.get(p) ?? 0 }])) : NO_PROGRESS,
     };
   }
 
@@ -445,21 +598,156 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     return slot <= this.commitIndex ? this.log.get(slot) : undefined;
   }
 
+  // ---- configurations -----------------------------------------------------------------------------
+
+  /** The configuration after every slot up to `slot` (status() shows it at the applied slot). */
+  private configAfter(slot: Slot): PaxosConfig {
+    let c = this.configHistory[0]!.config;
+    for (const h of this.configHistory) if (h.at <= slot) c = h.config;
+    return c;
+  }
+
+  /** `slot` is known chosen: a configuration entry there brings its configuration. */
+  private takeConfigAt(slot: Slot): void {
+    const e = this.log.get(slot);
+    if (e === undefined || e.kind !== 'config') return;
+    const next = configOfEntry(e.data);
+    if (next === null) return; // not a configuration this core wrote (it changes nothing)
+    this.config = next;
+    this.configHistory.push({ at: slot, config: next });
+    this.refreshPeers();
+  }
+
+  /**
+   * Peers: the configuration's members and, on a leader, those of the configuration entry it is
+   * deciding or will re-propose (they take the log from the start).
+   */
+  private refreshPeers(): void {
+    const ids = new Set(this.config.members());
+    const pending = this.pendingConfigSlot > this.commitIndex ? this.log.get(this.pendingConfigSlot) : undefined;
+    for (const e of [pending, this.queuedConfig, ...this.recovering]) {
+      if (e === undefined || e === null || e.kind !== 'config') continue;
+      for (const id of configOfEntry(e.data)?.members() ?? []) ids.add(id);
+    }
+    ids.delete(this.id);
+    const peers = [...ids].sort();
+    if (this.role === 'leader') {
+      for (const p of peers) {
+        if (this.next.has(p)) continue;
+        // A member new to this leader: the whole log (a snapshot when it lacks compacted slots).
+        this.next.set(p, 1);
+        this.match.set(p, 0);
+      }
+    }
+    this.peers = peers;
+  }
+
+  /** Quorum sizes of the configuration's voters (both halves count while joint; see membership.ts). */
+  private quorumSizes(): QuorumSizes {
+    const n = this.config.voters.size;
+    if (this.flexible.phase1 !== undefined || this.flexible.phase2 !== undefined) return quorumSizes(n, this.flexible.phase1, this.flexible.phase2);
+    return quorumSizes(n);
+  }
+
+  /** Leader: propose the queued configuration entry once every slot below it is chosen. */
+  private placeQueuedConfig(): void {
+    const e = this.queuedConfig;
+    if (e === null || this.role !== 'leader' || this.commitIndex < this.lastProposed) return;
+    assert(e.index === this.lastProposed + 1, () => `a queued configuration entry keeps the next slot (${e.index}, last ${this.lastProposed})`);
+    this.queuedConfig = null;
+    this.proposeConfigEntry(e);
+  }
+
+  /**
+   * Leader: propose a configuration entry; nothing goes above it until it is chosen. A new entry
+   * waits until every slot below it is chosen; one recovered in phase 1 goes with the recovered
+   * slots below it, whose configuration is the same (the one at the commit point: see maybeWinPhase1).
+   */
+  private proposeConfigEntry(e: LogEntry, recovered = false): void {
+    assert(recovered || this.commitIndex === e.index - 1, () => `a configuration entry at ${e.index} is proposed only when every slot below is chosen (commit ${this.commitIndex})`);
+    assert(this.pendingConfigSlot <= this.commitIndex, 'one configuration entry is decided at a time');
+    this.acceptOwn(e);
+    this.pendingConfigSlot = e.index;
+    this.appendsDirty = true;
+    this.refreshPeers();
+  }
+
+  /**
+   * Leader, once the commit point moved: the next step of a reconfiguration. Re-propose the next
+   * part of what phase 1 recovered (up to its next configuration entry), then a queued entry, then
+   * leave a joint configuration that leaves on its own.
+   */
+  private continueReconfiguration(): void {
+    if (this.role !== 'leader' || this.pendingConfigSlot > this.commitIndex) return;
+    this.pendingConfigSlot = 0 as Slot;
+    if (this.recovering.length > 0) return this.proposeRecovered();
+    if (this.queuedConfig !== null) return this.placeQueuedConfig();
+    if (this.config.isJoint() && this.config.autoLeave && this.transferTarget === null) {
+      // Left on its own: queued (client proposals wait) and proposed once the slots below are chosen.
+      const leave: PaxosConfigChange = { kind: 'leave-joint' };
+      const data = encodeConfigEntry(leave, this.config.apply(leave));
+      this.queuedConfig = { index: (this.lastProposed + 1) as Slot, term: this.ballot, kind: 'config', data, acceptedBallot: this.ballot };
+      this.placeQueuedConfig();
+    }
+  }
+
+  /** Leader: re-propose recovered values in order, up to and including the next configuration entry among them. */
+  private proposeRecovered(): void {
+    while (this.recovering.length > 0) {
+      const e = this.recovering.shift()!;
+      if (e.kind === 'config') {
+        this.proposeConfigEntry(e, true);
+        return;
+      }
+      this.acceptOwn(e);
+    }
+    this.appendsDirty = true;
+  }
+
   // ---- phase 1 ----------------------------------------------------------------------------------
 
   /** The election timer ran out: ask first (prePrepare), or campaign at once. */
   private startElection(): void {
     if (!this.limits.prePrepare) return this.campaign();
     this.role = 'pre-candidate';
-    this.ballot = nextBallot(this.highestSeen > this.promised ? this.highestSeen : this.promised, this.rank);
+    this.ballot = nextBallot(this.highestSeen > this.promised ? this.highestSeen : this.promised, this.ownRank());
     this.leaderId = null;
     this.preGrants = new Set([this.id]);
     this.promises = new Map();
     this.promisePartsFrom = new Map();
     this.dropLeaderState();
     this.resetElectionTimer();
-    if (this.preGrants.size >= this.quorums.phase1) return this.campaign();
-    for (const p of this.peers) this.msgs.push({ type: 'pre-prepare', from: this.id, to: p, ballot: this.ballot });
+    if (this.config.hasQuorum(this.preGrants, this.flexible.phase1)) return this.campaign();
+    for (const p of this.voterPeers()) this.msgs.push({ type: 'pre-prepare', from: this.id, to: p, ballot: this.ballot });
+  }
+
+  /** The learners-vote mutant: a learner's acceptance counts in phase 2 (and for checkQuorum) as a voter's. */
+  private learnersVote(): boolean {
+    return this.mutant === 'learners-vote';
+  }
+
+  /** This node's ballot rank (it campaigns only as a voter, which has one). */
+  private ownRank(): number {
+    const r = this.config.rankOf(this.id);
+    assert(r !== undefined, () => `${this.id} campaigns only as a member with a rank`);
+    return r;
+  }
+
+  /** The voters (both halves) but this node. */
+  private voterPeers(): NodeId[] {
+    return [...new Set([...this.config.voters, ...this.config.outgoing])].filter((v) => v !== this.id).sort();
+  }
+
+  /**
+   * Whether `from` may make this acceptor promise (or pre-promise) `ballot`: a voter of our
+   * configuration campaigning with its own rank, or a node ranked after our configuration was made
+   * (added since: we lag). A learner, or a removed member (whose rank is below our nextRank and no
+   * voter's), is refused: it could only disturb the members that decide.
+   */
+  private mayCampaign(from: NodeId, ballot: Ballot): boolean {
+    const rank = ballotRank(ballot);
+    if (rank >= this.config.nextRank) return true;
+    return this.config.isVoter(from) && this.config.rankOf(from) === rank;
   }
 
   /**
@@ -472,7 +760,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * reaches would refuse every other node forever.
    */
   private onPrePrepare(m: PrePrepare): void {
-    const granted = m.ballot > this.promised && !this.leaseHeld();
+    const granted = m.ballot > this.promised && !this.leaseHeld() && this.mayCampaign(m.from, m.ballot);
     this.msgs.push({ type: 'pre-promise', from: this.id, to: m.from, ballot: m.ballot, granted, promised: this.promised });
   }
 
@@ -497,11 +785,12 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     if (m.promised > this.highestSeen) this.highestSeen = m.promised;
     if (this.role !== 'pre-candidate' || m.ballot !== this.ballot || !m.granted) return;
     this.preGrants.add(m.from);
-    if (this.preGrants.size >= this.quorums.phase1) this.campaign();
+    if (this.config.hasQuorum(this.preGrants, this.flexible.phase1)) this.campaign();
   }
 
-  private campaign(): void {
-    const b = nextBallot(this.highestSeen > this.promised ? this.highestSeen : this.promised, this.rank);
+  /** Run phase 1 with a new ballot; `transfer`: a leadership transfer's target, past the leases. */
+  private campaign(transfer = false): void {
+    const b = nextBallot(this.highestSeen > this.promised ? this.highestSeen : this.promised, this.ownRank());
     this.role = 'candidate';
     this.ballot = b;
     this.promised = b; // our own promise: durable before any Prepare leaves (Ready.send)
@@ -515,7 +804,13 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.fromSlot = (this.commitIndex + 1) as Slot;
     this.dropLeaderState();
     this.resetElectionTimer();
-    for (const p of this.peers) this.msgs.push({ type: 'prepare', from: this.id, to: p, ballot: b, fromSlot: this.fromSlot });
+    this.prepared = new Set(this.voterPeers());
+    this.transferCampaign = transfer;
+    for (const p of this.prepared) this.msgs.push(this.prepare(p));
+  }
+
+  private prepare(to: NodeId): Prepare {
+    return { type: 'prepare', from: this.id, to, ballot: this.ballot, fromSlot: this.fromSlot, ...(this.transferCampaign ? { transfer: true } : {}) };
   }
 
   private onPrepare(m: Prepare): void {
@@ -523,7 +818,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.nack(m);
       return;
     }
-    if (m.ballot > this.promised && m.from !== this.leaderId && this.sticky() && this.leaseHeld()) {
+    if (m.ballot > this.promised && !this.mayCampaign(m.from, m.ballot)) return; // a learner's or a removed member's: ignored
+    if (m.ballot > this.promised && m.from !== this.leaderId && m.transfer !== true && this.sticky() && this.leaseHeld()) {
       // Leader stickiness: a live leader holds our lease; its ballot stays ours. Refusing a promise
       // never costs safety, only liveness, and the lease runs out an election timeout after the
       // leader was last heard (a leader without a phase-2 quorum steps down as soon: checkQuorum).
@@ -633,7 +929,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       // that leader was last heard: a campaign after a random timeout then meets none.
       if (this.role !== 'candidate' || m.ballot !== this.ballot) return;
       this.leaseRefusals.add(m.from);
-      if (this.voters.length - this.refusals() < this.quorums.phase1) this.becomeFollower(null);
+      if (!this.config.canReachQuorum(this.refusals(), this.flexible.phase1)) this.becomeFollower(null);
       return;
     }
     // Refused for being behind an acceptor's snapshot: stand down (a replica that knows more
@@ -642,14 +938,12 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     // others), while this candidate's quorum, of acceptors that compacted nothing it lacks, is safe.
     if (this.role !== 'candidate' || m.ballot !== this.ballot || m.compactedThrough < this.fromSlot) return;
     this.behindRefusals.add(m.from);
-    if (this.voters.length - this.refusals() < this.quorums.phase1) this.becomeFollower(null);
+    if (!this.config.canReachQuorum(this.refusals(), this.flexible.phase1)) this.becomeFollower(null);
   }
 
   /** Acceptors that refused this candidate's Prepare, for being behind their snapshot or for a lease. */
-  private refusals(): number {
-    let n = this.behindRefusals.size;
-    for (const p of this.leaseRefusals) if (!this.behindRefusals.has(p)) n++;
-    return n;
+  private refusals(): Set<NodeId> {
+    return new Set([...this.behindRefusals, ...this.leaseRefusals]);
   }
 
   private nack(m: Prepare | Accept | InstallSnapshot): void {
@@ -660,16 +954,32 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     });
   }
 
+  /**
+   * Phase 1 is won once the promises hold a phase-1 quorum of every configuration a chosen value
+   * could have been chosen in: the configuration at our commit point (K0) and each one the
+   * configuration entries among the promises' highest-ballot values bring, in slot order (K1, K2,
+   * ...; joint ones need both halves). Members we had not asked are sent the Prepare as they appear.
+   *
+   * Why no chosen value is missed. Let v be chosen at slot s >= fromSlot in a ballot below ours,
+   * by a phase-2 quorum of the configuration of s: the one the configuration entries chosen below
+   * s bring. Induction over those entries from fromSlot up: the first, at c1, was chosen by a K0
+   * quorum, which our K0 quorum meets; the acceptor in both reports c1 in a ballot at or above the
+   * one it was chosen in, and by P2c every value accepted at c1 in such a ballot is that entry, so
+   * the highest-ballot value we take at c1 is it, and we ask a quorum of K1 too; and so on up to
+   * the configuration of s, whose quorum we hold and which meets the one that chose v: we take v at
+   * s. (A configuration from an entry that was never chosen only asks for more promises.) And a
+   * value recovered above a configuration entry is proposed only once that entry is chosen (see
+   * proposeRecovered), so every slot's phase 2 runs in the configuration of that slot.
+   */
   private maybeWinPhase1(): void {
-    if (this.role !== 'candidate' || this.promises.size < this.quorums.phase1 || !this.promises.has(this.id)) return;
+    if (this.role !== 'candidate' || !this.promises.has(this.id)) return;
     const b = this.ballot;
     // A peer compacted slots we have not learned: take its snapshot (those slots are chosen).
     let best: Snapshot | null = null;
     for (const p of this.promises.values()) {
       if (p.snapshot !== null && p.snapshot.meta.index > this.commitIndex && (best === null || p.snapshot.meta.index > best.meta.index)) best = p.snapshot;
     }
-    if (best !== null) this.installSnapshot(best);
-    const base = this.commitIndex;
+    const base = Math.max(this.commitIndex, best?.meta.index ?? 0);
     // For every slot above what we know is chosen: the value accepted in the highest ballot.
     const highest = new Map<number, LogEntry>();
     const ignoreOthers = this.mutant === 'ignore-prior-accepted';
@@ -681,23 +991,50 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
         if (seen === undefined || acceptedIn(e) > acceptedIn(seen)) highest.set(e.index, e);
       }
     }
+    // Every configuration in the chain needs a phase-1 quorum of the promises.
+    const promisers = new Set(this.promises.keys());
+    const chain = [best !== null && isMembership(best.meta.membership) ? PaxosConfig.from(best.meta.membership) : this.config];
+    if (this.mutant !== 'phase1-ignores-new-config') {
+      for (const s of [...highest.keys()].sort((x, y) => x - y)) {
+        const e = highest.get(s)!;
+        const c = e.kind === 'config' ? configOfEntry(e.data) : null;
+        if (c !== null) chain.push(c);
+      }
+    }
+    let won = true;
+    for (const c of chain) {
+      if (c.hasQuorum(promisers, this.flexible.phase1)) continue;
+      won = false;
+      for (const v of [...c.voters, ...c.outgoing]) {
+        if (v === this.id || this.prepared.has(v)) continue;
+        this.prepared.add(v);
+        this.msgs.push(this.prepare(v));
+      }
+    }
+    if (!won) return;
+    if (best !== null) this.installSnapshot(best);
+    assert(base === this.commitIndex, 'phase 1 recovers from the commit point');
     let maxSlot = base as number;
     for (const s of highest.keys()) maxSlot = Math.max(maxSlot, s);
     this.becomeLeader();
+    const values: LogEntry[] = [];
     for (let s = base + 1; s <= maxSlot; s++) {
       const v = highest.get(s);
-      this.acceptOwn(v === undefined
+      values.push(v === undefined
         ? { index: s as Slot, term: b, kind: 'noop', data: EMPTY, acceptedBallot: b }
         : { index: s as Slot, term: v.term, kind: v.kind, data: v.data, acceptedBallot: b });
     }
     // Our own no-op: once it is chosen, everything chosen before this ballot is known here.
     this.readFloor = (maxSlot + 1) as Slot;
-    this.acceptOwn({ index: this.readFloor, term: b, kind: 'noop', data: EMPTY, acceptedBallot: b });
-    this.lastSlot = this.readFloor;
+    values.push({ index: this.readFloor, term: b, kind: 'noop', data: EMPTY, acceptedBallot: b });
     for (const p of this.peers) {
       this.next.set(p, base + 1);
       this.match.set(p, base);
     }
+    // Proposed up to the first configuration entry among them; the rest once it is chosen.
+    this.recovering = values;
+    this.proposeRecovered();
+    this.refreshPeers();
     this.appendsDirty = true;
   }
 
@@ -717,6 +1054,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.rerunningPhase1 = false;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
+    this.lastProposed = this.commitIndex;
   }
 
   private becomeFollower(leader: NodeId | null): void {
@@ -744,6 +1082,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.readsBelowFloor = [];
     this.readFloor = 0 as Slot;
     this.appendsDirty = false;
+    this.pendingConfigSlot = 0 as Slot;
+    this.queuedConfig = null;
+    this.recovering = [];
+    this.transferTarget = null;
   }
 
   // ---- phase 2 ----------------------------------------------------------------------------------
@@ -939,8 +1281,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   /** The leader accepts its own proposal (it counts once durable, in advance()). */
   private acceptOwn(e: LogEntry): void {
+    assert(this.role === 'leader' && e.index === this.lastProposed + 1, () => `a leader proposes slots in order (${e.index} after ${this.lastProposed})`);
     this.log.set(e.index, e);
     this.unpersisted.set(e.index, e);
+    this.lastProposed = e.index;
     if (e.index > this.lastSlot) this.lastSlot = e.index;
   }
 
@@ -979,12 +1323,13 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.match.set(m.from, m.match);
     if ((this.next.get(m.from) ?? 0) <= m.match) this.next.set(m.from, m.match + 1);
     if (m.readRound > 0) this.ackReads(m.from, m.readRound);
-    if (this.probing.delete(m.from) && m.match < this.lastSlot) {
+    if (this.probing.delete(m.from) && m.match < this.lastProposed) {
       // A probe answered: the acceptor is there. What it misses of what it was sent goes now (the
       // slots never sent follow from `next`, as to any replicating acceptor).
       this.resendMissing(m.from, this.limits.maxCatchUpSlotsPerHeartbeat);
     }
-    if (m.match < this.lastSlot && (this.next.get(m.from) ?? 0) <= this.lastSlot) this.appendsDirty = true;
+    if (m.match < this.lastProposed && (this.next.get(m.from) ?? 0) <= this.lastProposed) this.appendsDirty = true;
+    if (m.from === this.transferTarget) this.maybeSendTimeoutNow();
   }
 
   /**
@@ -1012,10 +1357,17 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.acks.set(slot, set);
     }
     set.add(from);
+    // Each slot is chosen by a phase-2 quorum of its own configuration: the one a configuration
+    // entry chosen just below brings (the drain rule keeps that to the slot right after it).
     let c = this.commitIndex as number;
-    while ((this.acks.get(c + 1)?.size ?? 0) >= this.quorums.phase2) {
+    let config = this.config;
+    for (;;) {
+      const acks = this.acks.get(c + 1);
+      if (acks === undefined || !config.hasQuorum(acks, this.flexible.phase2, this.learnersVote())) break;
       this.acks.delete(c + 1);
       c++;
+      const e = this.log.get(c);
+      if (e?.kind === 'config') config = configOfEntry(e.data) ?? config;
     }
     this.setCommit(c as Slot);
   }
@@ -1023,12 +1375,21 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private setCommit(c: Slot): void {
     if (c <= this.commitIndex) return;
     assert(c <= this.lastSlot, () => `commit ${c} beyond the last slot ${this.lastSlot}`);
+    const from = this.commitIndex;
     this.commitIndex = c;
+    for (let s = from + 1; s <= c; s++) this.takeConfigAt(s as Slot);
     // A snapshot being received that the log overtook is of no use any more: its bytes go.
     if (this.incoming !== null && this.incoming.meta.index <= c && this.mutant !== 'keep-overtaken-transfer') this.incoming = null;
+    if (this.role === 'leader' && !this.config.isVoter(this.id)) {
+      // Removed, or demoted to a learner: the change that did it is chosen; a voter leads from here.
+      this.becomeFollower(null);
+      return;
+    }
     if (this.role === 'leader' && this.commitIndex >= this.readFloor && this.readsBelowFloor.length > 0) {
       for (const r of this.readsBelowFloor.splice(0)) this.startRead(r.requestId, r.forwardedBy);
     }
+    this.continueReconfiguration();
+    this.maybeSendTimeoutNow();
   }
 
   private installSnapshot(s: Snapshot): void {
@@ -1042,6 +1403,12 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.commitIndex = at as Slot;
     this.applyCursor = at as Slot;
     if (this.lastSlot < at) this.lastSlot = at as Slot;
+    // The snapshot's configuration is the one in force above it (checked by the validator when it came from a peer).
+    if (isMembership(s.meta.membership)) {
+      this.config = PaxosConfig.from(s.meta.membership);
+      this.configHistory = [{ at: at as Slot, config: this.config }];
+      this.refreshPeers();
+    }
   }
 
   // ---- sending ----------------------------------------------------------------------------------
@@ -1053,7 +1420,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     for (const p of this.peers) {
       if (this.probing.has(p)) continue; // one slot per heartbeat until it answers
       let budget = this.limits.maxInflightSlots;
-      while ((this.next.get(p) ?? this.lastSlot + 1) <= this.lastSlot && budget > 0) budget -= this.sendSlots(p, budget);
+      while ((this.next.get(p) ?? this.lastProposed + 1) <= this.lastProposed && budget > 0) budget -= this.sendSlots(p, budget);
     }
   }
 
@@ -1062,7 +1429,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * peer answered nothing since the last heartbeat, so a new snapshot transfer starts with one chunk.
    */
   private sendSlots(peer: NodeId, budget: number, probe = false): number {
-    const from = this.next.get(peer) ?? this.lastSlot + 1;
+    const from = this.next.get(peer) ?? this.lastProposed + 1;
     if (from <= this.snapshotIndex && this.snapshot !== null) {
       // The slots it lacks were compacted: they go as the snapshot, in chunks, while the slots
       // after it follow as Accepts (an acceptor takes slots out of order).
@@ -1086,7 +1453,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     const maxBytes = this.mutant === 'unbounded-accept-batches' ? Infinity : this.limits.maxBytesPerMessage;
     let bytes = 0;
     let s = from;
-    while (s <= this.lastSlot && entries.length < Math.min(this.limits.maxEntriesPerMessage, budget)) {
+    while (s <= this.lastProposed && entries.length < Math.min(this.limits.maxEntriesPerMessage, budget)) {
       const e = this.log.get(s);
       if (e === undefined) break; // not held here (applied before a restart): the peer gets it from a snapshot later
       bytes += e.data.byteLength + ENTRY_OVERHEAD_BYTES;
@@ -1094,7 +1461,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       entries.push(e);
       s++;
     }
-    this.next.set(peer, entries.length > 0 ? s : this.lastSlot + 1);
+    this.next.set(peer, entries.length > 0 ? s : this.lastProposed + 1);
     this.early.push(this.accept(peer, entries, 0));
     return Math.max(1, entries.length);
   }
@@ -1175,7 +1542,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     }
     for (const p of this.peers) {
       const match = this.match.get(p) ?? 0;
-      const stalled = match < this.lastSlot && match === this.matchAtHeartbeat.get(p);
+      const stalled = match < this.lastProposed && match === this.matchAtHeartbeat.get(p);
       this.matchAtHeartbeat.set(p, match);
       const answered = this.answeredSinceHeartbeat.has(p);
       if (stalled) {
@@ -1201,7 +1568,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
           if (resent === 0 && answered) this.ackedAhead.delete(p);
           budget -= resent;
         }
-        while ((this.next.get(p) ?? 0) <= this.lastSlot && budget > 0) budget -= this.sendSlots(p, budget, !answered);
+        while ((this.next.get(p) ?? 0) <= this.lastProposed && budget > 0) budget -= this.sendSlots(p, budget, !answered);
         // The last of them carries the read round, as a plain heartbeat would.
         const last = this.early[this.early.length - 1];
         if (this.early.length > before && last !== undefined && last.type === 'accept') {
@@ -1221,7 +1588,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    */
   private resendMissing(peer: NodeId, budget: number): number {
     const acked = this.ackedAhead.get(peer);
-    const end = Math.min(this.lastSlot, (this.next.get(peer) ?? this.lastSlot + 1) - 1);
+    const end = Math.min(this.lastProposed, (this.next.get(peer) ?? this.lastProposed + 1) - 1);
     let entries: LogEntry[] = [];
     let bytes = 0;
     let sent = 0;
@@ -1247,7 +1614,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   private startRead(requestId: string, forwardedBy: NodeId | null): void {
     const read: PendingRead = { requestId, forwardedBy, index: this.commitIndex, round: ++this.readRound, acks: new Set([this.id]) };
-    if (read.acks.size >= this.quorums.phase2) {
+    if (this.config.hasQuorum(read.acks, this.flexible.phase2)) {
       this.answerRead(read);
       return;
     }
@@ -1260,7 +1627,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     let kept = 0;
     for (const r of this.pendingReads) {
       if (r.round <= round) r.acks.add(from);
-      if (r.acks.size >= this.quorums.phase2) this.answerRead(r);
+      if (this.config.hasQuorum(r.acks, this.flexible.phase2)) this.answerRead(r);
       else this.pendingReads[kept++] = r;
     }
     this.pendingReads.length = kept;

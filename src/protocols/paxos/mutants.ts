@@ -21,6 +21,8 @@ export const PAXOS_MUTANTS = [
   { name: 'forget-promisers', description: 'a new leader counts nobody as heard for its first quorum check, not even the acceptors that just promised: on disks slower than an election timeout every new leader steps down at its first check, before an Accepted can come back, and the cluster never keeps a leader' },
   { name: 'rerun-against-live-leader', description: 'a leader refused in phase 2 by an acceptor that names another live leader (it was cut off or paused, and the others elected one meanwhile) runs phase 1 again above that leader\'s ballot instead of stepping down: back, it makes the live leader run phase 1 again and drop the reads it had pending' },
   { name: 'heartbeat-resends-window', description: 'a heartbeat resends a stalled acceptor every slot from its contiguous match on (up to maxCatchUpSlotsPerHeartbeat), also those it acknowledged past a lost Accept: one lost Accept costs the whole window again' },
+  { name: 'phase1-ignores-new-config', description: 'a new leader wins phase 1 with a quorum of the configuration at its commit point only, ignoring the configuration entries its promises show above it: values chosen by a quorum of a newer configuration are missed and replaced' },
+  { name: 'learners-vote', description: 'a leader counts a learner\'s acceptance in phase 2 (and its answers for checkQuorum) as a voter\'s: with voters demoted to learners, a minority of the voters and the learners choose values that a quorum of the voters, electing another leader, never sees' },
 ] as const satisfies readonly MutantInfo[];
 
 export type PaxosMutant = (typeof PAXOS_MUTANTS)[number]['name'];

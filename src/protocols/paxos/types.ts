@@ -18,6 +18,11 @@ export interface Prepare extends Envelope {
   readonly type: 'prepare';
   readonly ballot: Ballot;
   readonly fromSlot: Slot;
+  /**
+   * The campaign of a leadership transfer's target (the leader told it to, TimeoutNow): acceptors
+   * promise it even while they hold that leader's lease. Absent otherwise.
+   */
+  readonly transfer?: boolean;
 }
 
 /**
@@ -160,4 +165,10 @@ export interface ReadIndexResponse extends Envelope {
   readonly index: Slot;
 }
 
-export type PaxosMessage = PrePrepare | PrePromise | Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | SnapshotAck | ReadIndexRequest | ReadIndexResponse;
+/** The leader hands over to this voter, which holds every slot: run phase 1 now (leadership transfer). */
+export interface TimeoutNow extends Envelope {
+  readonly type: 'timeout-now';
+  readonly ballot: Ballot;
+}
+
+export type PaxosMessage = TimeoutNow | PrePrepare | PrePromise | Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | SnapshotAck | ReadIndexRequest | ReadIndexResponse;

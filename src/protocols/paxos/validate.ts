@@ -8,6 +8,7 @@ import {
   natFields, snapshotProblem, validatorByType, type CommonMessageBounds, type Fields, type MessageValidator,
 } from '../../core/validate.js';
 import { DEFAULT_PAXOS_LIMITS } from './config.js';
+import { isMembership } from './membership.js';
 import type { DecreeMessage } from './single-decree.js';
 import type { PaxosMessage } from './types.js';
 
@@ -50,7 +51,8 @@ const requestIdProblem = (m: Fields, b: CommonMessageBounds): string | null =>
 const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessageBounds) => string | null>> = {
   'pre-prepare': () => null,
   'pre-promise': (m) => natFields(m, 'promised') ?? (typeof m['granted'] === 'boolean' ? null : 'granted is not a boolean'),
-  prepare: (m) => natFields(m, 'fromSlot'),
+  prepare: (m) => natFields(m, 'fromSlot') ?? (m['transfer'] === undefined || typeof m['transfer'] === 'boolean' ? null : 'transfer is not a boolean'),
+  'timeout-now': () => null,
   promise: (m, b) => natFields(m, 'chosenThrough', 'fromSlot', 'throughSlot')
     ?? (typeof m['more'] === 'boolean' ? null : 'more is not a boolean')
     ?? entriesProblem(m['accepted'], b.maxEntriesPerPromise, 'accepted')
@@ -70,7 +72,9 @@ const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessag
     ?? (isBytes(m['chunk']) ? null : 'chunk is not bytes')
     ?? (m['digest'] === undefined || isName(m['digest'], b.maxAuthenticatorChars) ? null : 'digest is not a bounded string')
     // The snapshot's metadata travels alone here (its data in chunks): check it with empty data.
-    ?? snapshotProblem({ meta: m['meta'], data: new Uint8Array(0) }, b),
+    ?? snapshotProblem({ meta: m['meta'], data: new Uint8Array(0) }, b)
+    // Its configuration (ranks included) becomes the acceptor's once installed.
+    ?? (isMembership((m['meta'] as Fields)['membership']) ? null : 'meta.membership is not a configuration'),
   'snapshot-ack': (m) => natFields(m, 'index', 'received')
     ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean')
     ?? (m['gap'] === undefined || typeof m['gap'] === 'boolean' ? null : 'gap is not a boolean'),

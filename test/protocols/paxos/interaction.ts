@@ -4,15 +4,15 @@
  * ballots as (counter,node)), and Paxos's own monitor watching every message, as the simulator
  * does (one value per ballot and slot, a chosen value never replaced, acceptances durable).
  */
-import type { Index, NodeId } from '../../../src/core/ids.js';
+import { nodeId, type Index, type NodeId } from '../../../src/core/ids.js';
 import { Prng } from '../../../src/core/prng.js';
 import type { LogEntry, Membership, Replica, RestoredState } from '../../../src/core/replica.js';
 import { snapshotDigest } from '../../../src/protocols/paxos/digest.js';
 import {
-  DEFAULT_PAXOS_LIMITS, describeBallot, type Ballot, MultiPaxosReplica, PaxosMonitor, type MultiPaxosOptions, type PaxosHardState, type PaxosMessage, type Slot,
+  DEFAULT_PAXOS_LIMITS, describeBallot, PaxosConfig, type Ballot, MultiPaxosReplica, PaxosMonitor, type MultiPaxosOptions, type PaxosConfigChange, type PaxosHardState, type PaxosMessage, type Slot,
 } from '../../../src/protocols/paxos/index.js';
-import type { Adapter, ClusterSpec } from '../interaction/adapter.js';
-import { boolValue, intValue, refuseUnknown } from '../interaction/option-values.js';
+import type { Adapter, ClusterSpec, Command } from '../interaction/adapter.js';
+import { boolValue, intValue, listValue, refuseUnknown } from '../interaction/option-values.js';
 import { arg } from '../interaction/commands.js';
 import type { Directive } from '../interaction/datadriven.js';
 import { UsageError } from '../interaction/environment.js';
@@ -21,7 +21,7 @@ const dec = new TextDecoder();
 const enc = new TextEncoder();
 
 const LIMIT_NAMES = Object.keys(DEFAULT_PAXOS_LIMITS);
-const CLUSTER_OPTIONS = ['seed', 'mutant', 'phase1QuorumSize', 'phase2QuorumSize', ...LIMIT_NAMES];
+const CLUSTER_OPTIONS = ['seed', 'mutant', 'spares', 'phase1QuorumSize', 'phase2QuorumSize', ...LIMIT_NAMES];
 
 /** Scenarios run with a heartbeat every tick (the default is every other), so catch-up is quick to read. */
 const SCENARIO_DEFAULTS: Partial<MultiPaxosOptions> = { electionTimeoutTicks: 10, heartbeatIntervalTicks: 1 };
@@ -32,7 +32,20 @@ function paxos(r: Replica<PaxosMessage, PaxosHardState>): MultiPaxosReplica {
 }
 
 function value(e: LogEntry): string {
+  if (e.kind === 'config') {
+    const c = JSON.parse(dec.decode(e.data)) as { kind: string; node?: string; voters?: string[]; learners?: string[]; autoLeave?: boolean };
+    const what = c.kind === 'joint' ? `joint voters=(${(c.voters ?? []).join(',')}) learners=(${(c.learners ?? []).join(',')})${c.autoLeave === false ? ' autoLeave=false' : ''}` : c.node === undefined ? c.kind : `${c.kind} ${c.node}`;
+    return `config(${what})`;
+  }
   return e.kind === 'command' ? JSON.stringify(dec.decode(e.data)) : e.kind;
+}
+
+/** A configuration as `voters=(..) [outgoing=(..)] [learners=(..)] [learnersNext=(..)] [autoLeave=false] ranks=(n1:1,..) next=N`. */
+function formatMembership(m: Membership, ranks: ReadonlyMap<NodeId, number>, nextRank: number): string {
+  const list = (xs: readonly string[]): string => `(${xs.join(',')})`;
+  return `voters=${list(m.voters)}${m.outgoingVoters.length > 0 ? ` outgoing=${list(m.outgoingVoters)}` : ''}${m.learners.length > 0 ? ` learners=${list(m.learners)}` : ''}` +
+    `${(m.learnersNext ?? []).length > 0 ? ` learnersNext=${list(m.learnersNext ?? [])}` : ''}${m.autoLeave === false ? ' autoLeave=false' : ''}` +
+    ` ranks=(${[...ranks].map(([id, r]) => `${id}:${r}`).join(',')}) next=${nextRank}`;
 }
 
 /** `3 "x" (1,1)`: slot, value, and the ballot that proposed it (the value's identity). */
@@ -53,7 +66,9 @@ export function formatMessage(m: PaxosMessage): string {
     case 'pre-promise':
       return `${head} ${m.granted ? 'granted' : 'refused'} promised=${describeBallot(m.promised)}`;
     case 'prepare':
-      return `${head} from-slot=${m.fromSlot}`;
+      return `${head} from-slot=${m.fromSlot}${m.transfer === true ? ' transfer' : ''}`;
+    case 'timeout-now':
+      return head;
     case 'promise':
       return `${head} slots=${m.fromSlot}..${m.throughSlot}${m.more ? ' more' : ''} chosen-through=${m.chosenThrough} accepted=[${m.accepted.map(formatAccepted).join(', ')}]${m.snapshot === null ? '' : ` snapshot=${m.snapshot.meta.index}`}`;
     case 'nack':
@@ -120,12 +135,49 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
   private random = new Prng(1);
   private membership: Membership = { voters: [], outgoingVoters: [], learners: [] };
   private options: Partial<MultiPaxosOptions> = {};
+  /** Status lines show each node's configuration (clusters with spares, which membership scenarios use). */
+  private showMembership = false;
+
+  readonly commands: Readonly<Record<string, Command<PaxosMessage, PaxosHardState>>> = {
+    /** `propose-conf-change n1 add-voter|add-learner|remove n4`, `... joint voters=(..) learners=(..) [autoLeave=false]`, `... leave-joint`. */
+    'propose-conf-change': (d, env) => {
+      const n = env.node(arg(d, 0, 'a node'));
+      const kind = arg(d, 1, 'the change');
+      let change: PaxosConfigChange;
+      if (kind === 'add-voter' || kind === 'add-learner' || kind === 'remove') change = { kind, node: env.node(arg(d, 2, 'the node')).id };
+      else if (kind === 'joint') {
+        refuseUnknown(d.options, ['voters', 'learners', 'autoLeave'], 'a joint change');
+        const autoLeave = d.options.has('autoLeave') ? { autoLeave: boolValue('autoLeave', d.options.get('autoLeave')!) } : {};
+        change = { kind, voters: listValue(d.options.get('voters')).map(nodeId), learners: listValue(d.options.get('learners')).map(nodeId), ...autoLeave };
+      } else if (kind === 'leave-joint') change = { kind };
+      else throw new UsageError(`unknown change '${kind}': add-voter, add-learner, remove, joint or leave-joint`);
+      const res = paxos(n.live()).proposeConfigChange(change);
+      env.out.always(`ok: index ${res.index} ballot ${describeBallot(res.term)}`);
+      env.observe(n);
+    },
+    /** `transfer-leadership n1 n2`. */
+    'transfer-leadership': (d, env) => {
+      const n = env.node(arg(d, 0, 'the leader'));
+      paxos(n.live()).transferLeadership(env.node(arg(d, 1, 'the target')).id);
+      env.observe(n);
+    },
+    /** `config n1 [n2 ...]`: the configuration each node shows (at its applied slot), with the ballot ranks. */
+    config: (d, env) => {
+      for (const name of d.args) {
+        const m = paxos(env.node(name).live()).status().membership;
+        const c = PaxosConfig.from(m);
+        env.out.always(`${name}: ${formatMembership(m, c.ranks, c.nextRank)}`);
+      }
+    },
+  };
 
   configure(spec: ClusterSpec) {
     refuseUnknown(spec.options, CLUSTER_OPTIONS, 'a multi-paxos cluster');
     const o = spec.options;
     this.random = new Prng(intValue('seed', o.get('seed') ?? '1'));
-    this.membership = { voters: [...spec.ids], outgoingVoters: [], learners: [] };
+    const spares = new Set(listValue(o.get('spares')));
+    this.showMembership = spares.size > 0;
+    this.membership = { voters: spec.ids.filter((id) => !spares.has(id)), outgoingVoters: [], learners: [] };
     const options: Record<string, unknown> = { ...SCENARIO_DEFAULTS };
     for (const k of ['phase1QuorumSize', 'phase2QuorumSize', ...LIMIT_NAMES]) {
       if (o.has(k)) options[k] = typeof DEFAULT_PAXOS_LIMITS[k as keyof typeof DEFAULT_PAXOS_LIMITS] === 'boolean' ? boolValue(k, o.get(k)!) : intValue(k, o.get(k)!);
@@ -188,7 +240,11 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
     const snapshot = x.compactedThrough() > 0 ? ` snapshot=${x.compactedThrough()}` : '';
     const inc = x.receivingSnapshot();
     const receiving = inc === null ? '' : ` receiving=${inc.index}:${inc.received}${inc.aheadBytes > 0 ? `+${inc.aheadBytes}` : ''}`;
-    return `${s.role} promised=${describeBallot(s.promised)} leader=${s.leader ?? 'none'} commit=${s.commitIndex} applied=${s.appliedIndex} last=${s.lastSlot}${snapshot}${receiving} quorums=${s.quorums.phase1}/${s.quorums.phase2}`;
+    const m = s.membership;
+    const membership = this.showMembership
+      ? ` voters=(${m.voters.join(',')})${m.outgoingVoters.length > 0 ? ` outgoing=(${m.outgoingVoters.join(',')})` : ''}${m.learners.length > 0 ? ` learners=(${m.learners.join(',')})` : ''}${(m.learnersNext ?? []).length > 0 ? ` learnersNext=(${(m.learnersNext ?? []).join(',')})` : ''}`
+      : '';
+    return `${s.role} promised=${describeBallot(s.promised)} leader=${s.leader ?? 'none'} commit=${s.commitIndex} applied=${s.appliedIndex} last=${s.lastSlot}${snapshot}${receiving} quorums=${s.quorums.phase1}/${s.quorums.phase2}${membership}`;
   }
 
   leaderTerm(r: Replica<PaxosMessage, PaxosHardState>): number | null {
