@@ -19,9 +19,10 @@
  * A host that installs a received snapshot in slices (ReplicaHost.beginInstall) restores it over
  * later turns while the member goes on talking: the Ready that carries it is sent and advanced
  * once the snapshot is durable, and later Readies are persisted, sent and advanced as usual. What
- * reads the state machine waits for the install's end: their committed entries (and read points)
- * are held, in order, and applied onto the installed state after it (see `held`); no snapshot of
- * our own is taken meanwhile.
+ * reads the state machine waits for the install's end: their committed entries are held, in
+ * order, and applied onto the installed state after it (see `held`; their read points, confirmed
+ * already, wait for the state machine's position as any read point does); no snapshot of our own
+ * is taken meanwhile.
  *
  * Every port completes through callbacks (never Promises) so the simulator can run all of it on
  * its own clock. The node runtime wraps the callbacks in Promises for its callers.
