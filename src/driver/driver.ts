@@ -19,9 +19,10 @@
  * A host that installs a received snapshot in slices (ReplicaHost.beginInstall) restores it over
  * later turns while the member goes on talking: the Ready that carries it is sent and advanced
  * once the snapshot is durable, and later Readies are persisted, sent and advanced as usual. What
- * reads the state machine waits for the install's end: their committed entries (and read points)
- * are held, in order, and applied onto the installed state after it (see `held`); no snapshot of
- * our own is taken meanwhile.
+ * reads the state machine waits for the install's end: their committed entries are held, in
+ * order, and applied onto the installed state after it (see `held`; their read points, confirmed
+ * already, wait for the state machine's position as any read point does); no snapshot of our own
+ * is taken meanwhile.
  *
  * Every port completes through callbacks (never Promises) so the simulator can run all of it on
  * its own clock. The node runtime wraps the callbacks in Promises for its callers.
@@ -32,7 +33,7 @@ import { QuorateError } from '../core/errors.js';
 import type { Index, NodeId, Term } from '../core/ids.js';
 import type { Random } from '../core/prng.js';
 import type { AppliedPosition, ApplyOutput, DurableStateMachine, ProtocolDefinition, ReplicaHost } from '../core/protocol.js';
-import type { Envelope, LogEntry, Membership, Persist, Ready, Replica, ReplicaStatus, Snapshot, SnapshotEncoding, SnapshotMeta, StateMachine } from '../core/replica.js';
+import type { Envelope, LogEntry, Membership, Persist, ReadState, Ready, Replica, ReplicaStatus, Snapshot, SnapshotEncoding, SnapshotMeta, StateMachine } from '../core/replica.js';
 import { CheckedReplica } from './checked-replica.js';
 import { CommandHost } from './command-host.js';
 import { SliceLoop } from './slice-loop.js';
@@ -188,9 +189,10 @@ export class Driver<R> {
    * The committed part of the Readies finished while the state machine stands behind the core
    * (behindCore(): a sliced install runs, or what it held is being applied): their persists are
    * durable, their messages sent and the core advanced past them, but their entries must apply
-   * onto the installed state, and their read points (and the answers that rest on applies) wait
-   * for that. Applied in order after the install, a slice per turn (`draining`); until it is
-   * empty every later Ready's committed part joins its end, so entries apply in the order they
+   * onto the installed state, and the answers that rest on applies wait for that (their read
+   * points, confirmed already, go to the proposals at once: see hold). Applied in order after
+   * the install, a slice per turn (`draining`); until it is empty every later Ready's committed
+   * part joins its end, so entries apply in the order they
    * would without slicing. Meanwhile `position` stays what the state machine holds, behind the
    * core's applied index. Bounded by maxEntriesHeldWhileInstalling / maxBytesHeldWhileInstalling
    * (see heldFull). Empty whenever the state machine is not behind the core.
@@ -672,7 +674,17 @@ export class Driver<R> {
   }
 
   /** The committed part of a Ready finished while the state machine is behind the core (see `held`). */
-  private hold(rd: Ready<Envelope, unknown>): void {
+  private hold(ready: Ready<Envelope, unknown>): void {
+    // Read points confirmed by the protocol are confirmed now, whatever the state machine holds:
+    // they go to the proposals at once, to wait there for the state machine to reach their index
+    // (a state at or past it answers them; the old state stays readable until the install swaps
+    // the new one in). Held here instead, a leader change before the install ends answered their
+    // callers LeaderChanged, as if their point had never been confirmed.
+    let rd = ready;
+    if (this.leaderModel !== null && rd.readStates.length > 0) {
+      this.leaderModel.readPointsConfirmed(rd.readStates);
+      rd = { ...rd, readStates: NO_READ_STATES };
+    }
     // Nothing in it reads the state machine (the quorum model's host may answer read-only requests with none).
     if (rd.apply.length === 0 && rd.readStates.length === 0 && this.quorumModel === null) return;
     const last = this.held[this.held.length - 1]?.apply;
@@ -934,6 +946,7 @@ export class Driver<R> {
 
 const NO_ENVELOPES: readonly Envelope[] = [];
 const NO_ENTRIES: readonly LogEntry[] = [];
+const NO_READ_STATES: readonly ReadState[] = [];
 
 function isDurable(sm: object): sm is DurableStateMachine {
   return typeof (sm as Partial<DurableStateMachine>).durableApplied === 'function';

@@ -77,8 +77,12 @@ export interface InstallScenarioOptions {
   readonly mutant?: string;
   /** More of n3's driver limits. */
   readonly limits?: Partial<DriverLimits>;
+  /** Raft options over QUIET_LEADER_OPTIONS, for every member. */
+  readonly protocolOptions?: Readonly<Record<string, unknown>>;
   /** Called between two slices of n3's installs (after the scenario's own write and tick), with what a test needs to act there. */
   readonly atStep?: (step: number, s: { readonly cluster: TestCluster<KvOutcome>; readonly propose: (key: string) => void }) => void;
+  /** Called when n3's first install is swapped in (before the entries held behind it are applied). */
+  readonly atInstalled?: (s: { readonly cluster: TestCluster<KvOutcome>; readonly propose: (key: string) => void }) => void;
 }
 
 export interface InstallScenarioResult {
@@ -108,7 +112,7 @@ export function installWhileWriting(o: InstallScenarioOptions): InstallScenarioR
   const watched = new WatchedKv(new KvStateMachine());
   const c = new TestCluster<KvOutcome>(['n1', 'n2', 'n3'], {
     protocol: protocolByName('raft'),
-    protocolOptions: QUIET_LEADER_OPTIONS,
+    protocolOptions: { ...QUIET_LEADER_OPTIONS, ...o.protocolOptions },
     stateMachine: (id) => {
       if (id === 'n3') { kvs.set(id, watched.kv); return watched.machine(); }
       const kv = new KvStateMachine(); kvs.set(id, kv); return wholeKv(kv);
@@ -174,6 +178,7 @@ export function installWhileWriting(o: InstallScenarioOptions): InstallScenarioR
     if (watched.installs !== 1) return;
     endSent = c.sent.length;
     answeredDuringInstall = during.filter((a) => a.answered).length;
+    o.atInstalled?.({ cluster: c, propose: (key) => propose(key) });
   };
   c.heal();
   c.tick(3, 'n1');
