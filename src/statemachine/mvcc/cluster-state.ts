@@ -115,6 +115,10 @@ export class ClusterState {
     return [...this.alarms.values()].sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : a.alarm.localeCompare(b.alarm)));
   }
 
+  hasAlarmOn(memberId: string, alarm: AlarmKind): boolean {
+    return this.alarms.has(`${memberId}/${alarm}`);
+  }
+
   hasAlarm(alarm: AlarmKind): boolean {
     for (const a of this.alarms.values()) if (a.alarm === alarm) return true;
     return false;
