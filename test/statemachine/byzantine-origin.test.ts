@@ -439,6 +439,26 @@ test('clearing likewise: one member\'s deactivate clears nothing; f + 1 distinct
   }
 });
 
+test('a withdraw takes back the member\'s standing vote either way and raises or clears nothing, whatever happened meanwhile', () => {
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  vote(sm, 'm1', alarmVote('activate', '3', 'CORRUPT'));
+  vote(sm, 'm1', alarmVote('withdraw', '3', 'CORRUPT'));
+  vote(sm, 'm4', alarmVote('activate', '3', 'CORRUPT'));
+  assert.deepEqual(alarmsOf(sm), [], 'm1\'s vote was withdrawn');
+  vote(sm, 'm2', alarmVote('activate', '3', 'CORRUPT'));
+  assert.deepEqual(alarmsOf(sm), ['3/CORRUPT']);
+  // m1 withdraws a vote that was settled meanwhile: it clears nothing (a deactivate would count as a vote to clear).
+  vote(sm, 'm1', alarmVote('withdraw', '3', 'CORRUPT'));
+  vote(sm, 'm4', alarmVote('deactivate', '3', 'CORRUPT'));
+  assert.deepEqual(alarmsOf(sm), ['3/CORRUPT']);
+  // Under a crash-fault protocol a withdraw changes nothing either.
+  const raft = new KvStateMachine();
+  for (const [seq, action] of [[1, 'activate'], [2, 'withdraw']] as const) {
+    raft.apply(encodeKvCommand({ client: 'c', seq, lowestPending: seq, request: alarmVote(action, '3', 'CORRUPT') }), index(++at));
+  }
+  assert.deepEqual(alarmsOf(raft), ['3/CORRUPT']);
+});
+
 test('NOSPACE: each member speaks for its own space; f + 1 members out of space raise it, naming each of them', () => {
   const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
   vote(sm, 'm4', alarmVote('activate', '4', 'NOSPACE'));

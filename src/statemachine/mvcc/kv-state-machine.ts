@@ -304,7 +304,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       if (!admin && request.nodeId !== origin) return { ok: false, error: 'permission-denied' };
       return { ok: true, result: this.cluster.apply(request, this.store.revision) };
     }
-    if (admin) {
+    if (admin && request.action !== 'withdraw') {
       // The user's act: votes on what it changed are settled by it.
       this.alarmVotes.delete(`${request.action === 'activate' ? 'deactivate' : 'activate'}/${request.alarm}/${request.memberId}`);
       this.alarmVotes.delete(`${request.action}/${request.alarm}/${request.memberId}`);
@@ -324,6 +324,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
    * while some NOSPACE alarm is raised already (writes are refused either way).
    */
   private applyAlarmVote(request: Extract<ClusterRequest, { op: 'alarm' }>, voter: string): void {
+    // A withdraw (see ClusterRequest) takes back the voter's vote either way and changes no alarm.
     const raised = this.cluster.hasAlarmOn(request.memberId, request.alarm);
     const activateTally = request.alarm === 'NOSPACE' ? 'activate/NOSPACE' : `activate/CORRUPT/${request.memberId}`;
     const deactivateTally = `deactivate/${request.alarm}/${request.memberId}`;
@@ -333,6 +334,11 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       votes.delete(voter);
       if (votes.size === 0) this.alarmVotes.delete(tally);
     };
+    if (request.action === 'withdraw') {
+      withdraw(activateTally);
+      withdraw(deactivateTally);
+      return;
+    }
     if (request.action === 'activate' ? raised : !raised) {
       withdraw(request.action === 'activate' ? deactivateTally : activateTally);
       return;
