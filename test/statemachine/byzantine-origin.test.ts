@@ -499,6 +499,13 @@ test('a member\'s standing alarm votes are bounded: a liar naming made-up member
   assert.deepEqual(sm.alarmVotersOf('activate', '1000', 'CORRUPT'), [], 'the liar\'s oldest were dropped');
   assert.deepEqual(sm.alarmVotersOf('activate', String(1000 + MAX_ALARM_VOTES_PER_MEMBER + 4), 'CORRUPT'), ['m4']);
   assert.deepEqual(sm.alarmVotersOf('activate', '3', 'CORRUPT'), ['m1'], 'an honest member\'s vote stays');
+  // The vote just cast is never the one dropped, even on the oldest tally (one m1 began).
+  const sm3 = new KvStateMachine(undefined, { leaseExpiryQuorum: 3 });
+  vote(sm3, 'm1', alarmVote('activate', '3', 'CORRUPT'));
+  for (let i = 0; i < MAX_ALARM_VOTES_PER_MEMBER; i++) vote(sm3, 'm4', alarmVote('activate', String(1000 + i), 'CORRUPT'));
+  vote(sm3, 'm4', alarmVote('activate', '3', 'CORRUPT'));
+  assert.deepEqual(sm3.alarmVotersOf('activate', '3', 'CORRUPT'), ['m1', 'm4'], 'the vote just cast stays');
+  assert.deepEqual(sm3.alarmVotersOf('activate', '1000', 'CORRUPT'), [], 'the liar\'s oldest other vote is dropped');
 });
 
 test('crash-fault protocols (no origin, quorum 1): an alarm is the member\'s word, as before', () => {

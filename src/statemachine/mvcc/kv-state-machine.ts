@@ -139,7 +139,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
    * names. Tallies: `activate/CORRUPT/<member>` (members judge one member's keys and must agree on
    * which), `activate/NOSPACE` (each member speaks only for its own space: f + 1 members out of
    * space means an honest one is), `deactivate/<alarm>/<member>` (clearing a raised alarm). A
-   * member's latest vote on an alarm replaces its earlier one; see applyAlarm.
+   * member's latest vote on an alarm replaces its earlier one; see applyAlarmVote.
    */
   private alarmVotes = new Map<string, Map<string, string>>();
 
@@ -324,7 +324,6 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
    * while some NOSPACE alarm is raised already (writes are refused either way).
    */
   private applyAlarmVote(request: Extract<ClusterRequest, { op: 'alarm' }>, voter: string): void {
-    // A withdraw (see ClusterRequest) takes back the voter's vote either way and changes no alarm.
     const raised = this.cluster.hasAlarmOn(request.memberId, request.alarm);
     const activateTally = request.alarm === 'NOSPACE' ? 'activate/NOSPACE' : `activate/CORRUPT/${request.memberId}`;
     const deactivateTally = `deactivate/${request.alarm}/${request.memberId}`;
@@ -334,6 +333,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       votes.delete(voter);
       if (votes.size === 0) this.alarmVotes.delete(tally);
     };
+    // A withdraw (see ClusterRequest) takes back the voter's vote either way and changes no alarm.
     if (request.action === 'withdraw') {
       withdraw(activateTally);
       withdraw(deactivateTally);
@@ -348,7 +348,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     let votes = this.alarmVotes.get(tally);
     if (votes === undefined) this.alarmVotes.set(tally, votes = new Map());
     votes.set(voter, request.memberId);
-    this.boundVotesOf(voter);
+    this.boundVotesOf(voter, tally);
     if (votes.size < this.leaseExpiryQuorum) return;
     this.alarmVotes.delete(tally);
     // NOSPACE: every member that said it is out of space is named, as each would have raised it.
@@ -358,13 +358,16 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       'a quorum of alarm votes takes effect');
   }
 
-  /** Drop `voter`'s earliest standing alarm votes past MAX_ALARM_VOTES_PER_MEMBER (map order: deterministic). */
-  private boundVotesOf(voter: string): void {
+  /**
+   * Drop `voter`'s earliest standing alarm votes (map order: deterministic) past
+   * MAX_ALARM_VOTES_PER_MEMBER, never the one just cast (in `cast`).
+   */
+  private boundVotesOf(voter: string, cast: string): void {
     let standing = 0;
     for (const votes of this.alarmVotes.values()) if (votes.has(voter)) standing++;
     for (const [tally, votes] of this.alarmVotes) {
       if (standing <= MAX_ALARM_VOTES_PER_MEMBER) break;
-      if (!votes.delete(voter)) continue;
+      if (tally === cast || !votes.delete(voter)) continue;
       standing--;
       if (votes.size === 0) this.alarmVotes.delete(tally);
     }
