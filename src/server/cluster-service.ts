@@ -22,7 +22,7 @@ import type { MemberChangeContext, MemberRecord } from '../statemachine/mvcc/ind
 import { adminService } from './admin-proto.js';
 import { unaryHandler } from './unary.js';
 import { parseUrl } from './cluster-config.js';
-import { grpcError, toGrpcError } from './grpc-errors.js';
+import { grpcError, kvError, toGrpcError } from './grpc-errors.js';
 import { TOKEN_METADATA_KEY } from './auth-service.js';
 import { currentMembers, pbMember, type MemberView, type MemberContext } from './member-context.js';
 
@@ -88,7 +88,7 @@ export function clusterServiceHandlers(ctx: MemberContext): { service: grpc.Serv
       MemberAdd: h(admin(forwarding('MemberAdd', (req: PbMemberAddRequest) => memberAdd(ctx, req)))),
       MemberRemove: h(admin(forwarding('MemberRemove', (req: PbMemberIdRequest) => memberRemove(ctx, req)))),
       MemberPromote: h(admin(forwarding('MemberPromote', (req: PbMemberIdRequest) => memberPromote(ctx, req)))),
-      MemberUpdate: h(admin((req: PbMemberUpdateRequest) => memberUpdate(ctx, req))),
+      MemberUpdate: h(admin((req: PbMemberUpdateRequest, metadata) => memberUpdate(ctx, req, metadata))),
     },
   };
 }
@@ -164,12 +164,18 @@ async function memberPromote(ctx: MemberContext, req: PbMemberIdRequest): Promis
   return { header: ctx.header(), members: currentMembers(ctx).map(pbMember) };
 }
 
-async function memberUpdate(ctx: MemberContext, req: PbMemberUpdateRequest): Promise<Record<string, unknown>> {
+/**
+ * Ordered as the caller: under a Byzantine protocol a member may change only its own peer URLs on
+ * its own word; another member's needs an administrator's token (refused at apply otherwise,
+ * with etcd's "permission denied", see KvStateMachine.applyCluster).
+ */
+async function memberUpdate(ctx: MemberContext, req: PbMemberUpdateRequest, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
   const target = find(ctx, req.ID);
   const peerUrls = validUrls(req.peerURLs);
   const taken = new Set(currentMembers(ctx).filter((m) => m.id !== target.id).flatMap((m) => m.peerUrls));
   if (peerUrls.some((u) => taken.has(u))) throw CLUSTER_ERRORS.peerUrlExist();
-  const outcome = await ctx.propose({ op: 'member-update', nodeId: target.nodeId, id: target.id, peerUrls });
+  const outcome = await ctx.proposeAs(metadata, { op: 'member-update', nodeId: target.nodeId, id: target.id, peerUrls });
+  if (!outcome.ok && outcome.error === 'permission-denied') throw kvError(outcome.error);
   if (!outcome.ok) throw new QuorateError('UNAVAILABLE', `member update refused: ${outcome.error}`);
   ctx.logger('info', 'updated member peer URLs', { id: target.nodeId, peerUrls });
   return { header: ctx.header(), members: currentMembers(ctx).map(pbMember) };

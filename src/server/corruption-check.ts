@@ -13,6 +13,10 @@
  * that is not the leader's, the leader names itself (and any other member off that majority), not
  * the healthy members; an operator told to restore "the corrupt members" from a healthy one must
  * not be pointed at the majority (etcd's compact hash check decides by majority the same way).
+ *
+ * Under a Byzantine protocol a CORRUPT alarm is a member's vote, raised once f + 1 members name the
+ * same member (KvStateMachine.applyCluster), so every member runs the check, not only the one that
+ * leads; and a member whose earlier vote no longer holds (the member's hash agrees again) withdraws it.
  */
 export interface HashAnswer {
   readonly hash: number;
@@ -37,6 +41,10 @@ export interface CorruptionCheckPorts {
   /** Members with a CORRUPT alarm already (not raised again). */
   readonly alarmed: () => ReadonlySet<string>;
   readonly raise: (memberId: string) => Promise<void>;
+  /** Byzantine protocols: members this member's CORRUPT vote stands on (not yet raised). */
+  readonly voted?: () => ReadonlySet<string>;
+  /** Byzantine protocols: withdraw this member's standing vote on `memberId`. */
+  readonly withdraw?: (memberId: string) => Promise<void>;
   readonly log: (level: 'warn' | 'error', message: string, fields: Record<string, unknown>) => void;
 }
 
@@ -91,8 +99,12 @@ export class CorruptionChecker {
       for (const c of comparable) tally.set(c.hash, (tally.get(c.hash) ?? 0) + 1);
       let reference = mine.hash;
       for (const [hash, n] of tally) if (2 * n > members) reference = hash;
+      const voted = this.ports.voted?.() ?? new Set<string>();
       for (const c of comparable) {
-        if (c.hash === reference || alarmed.has(c.memberId)) continue;
+        if (c.hash === reference && voted.has(c.memberId)) {
+          await this.ports.withdraw?.(c.memberId).catch((err: unknown) => this.ports.log('warn', 'corruption check: withdrawing this member\'s CORRUPT vote did not commit; the next round tries again', { member: c.memberId, error: (err as Error).message }));
+        }
+        if (c.hash === reference || alarmed.has(c.memberId) || voted.has(c.memberId)) continue;
         this.ports.log('error', 'corruption check: a member holds different keys at the same revision; raising the CORRUPT alarm', {
           member: c.memberId, revision, hash: c.hash, referenceHash: reference, leaderHash: mine.hash, compactRevision: mine.compactRevision,
         });

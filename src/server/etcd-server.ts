@@ -159,6 +159,7 @@ export class EtcdServer {
       header: () => this.header(this.options.kv.store.revision),
       requireAdmin: (metadata) => this.auth.requireAdmin(metadata),
       propose: (request) => this.counted(this.proposer.propose(request)),
+      proposeAs: async (metadata, request) => this.counted(this.proposer.propose(request, await this.auth.callerOf(metadata))),
     };
     this.quota = new BackendQuota(this.services, options.quotaBackendBytes === undefined || options.quotaBackendBytes <= 0 ? DEFAULT_QUOTA_BACKEND_BYTES : options.quotaBackendBytes);
     this.metrics = new ServerMetrics(this.services, this.quota);
@@ -337,7 +338,8 @@ export class EtcdServer {
         t.unref();
         return () => clearTimeout(t);
       },
-      leading: () => node.running && node.status().leading,
+      // Under a Byzantine protocol each member's CORRUPT is one vote of the f + 1 it takes: all check.
+      leading: () => node.running && (kv.leaseExpiryQuorum > 1 || node.status().leading),
       revision: () => kv.store.revision,
       localHash: (revision) => hashKv(kv.store, revision),
       peers,
@@ -347,6 +349,14 @@ export class EtcdServer {
         const outcome = await this.proposer.propose({ op: 'alarm', action: 'activate', memberId, alarm: 'CORRUPT' });
         if (!outcome.ok) throw new QuorateError('UNAVAILABLE', `the CORRUPT alarm was refused: ${outcome.error}`);
       },
+      ...(kv.leaseExpiryQuorum > 1 ? {
+        voted: () => new Set(currentMembers(this.services)
+          .map((m) => m.id).filter((id) => kv.alarmVotersOf('activate', id, 'CORRUPT').includes(this.services.selfNodeId))),
+        withdraw: async (memberId: string) => {
+          const outcome = await this.proposer.propose({ op: 'alarm', action: 'withdraw', memberId, alarm: 'CORRUPT' });
+          if (!outcome.ok) throw new QuorateError('UNAVAILABLE', `withdrawing the CORRUPT vote was refused: ${outcome.error}`);
+        },
+      } : {}),
       log: (level, message, fields) => logger(level, message, fields),
     });
     this.corruptionChecker.start();

@@ -14,7 +14,8 @@
  * With auth enabled, only an administrator (a user with the role root) may call Snapshot,
  * Defragment, Hash and HashKV (etcd 3.4/3.5's authMaintenanceServer), MoveLeader (etcd 3.6 checks
  * it too) and Alarm ACTIVATE/DEACTIVATE (etcd checks no caller there; quorate does, since raising
- * NOSPACE refuses every write in the cluster). Status and Alarm GET are open to anyone, as in etcd.
+ * NOSPACE refuses every write in the cluster; under a Byzantine protocol without auth, an alarm
+ * call is the member's vote, see alarm()). Status and Alarm GET are open to anyone, as in etcd.
  */
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -70,7 +71,7 @@ export function maintenanceServiceHandlers(ctx: MemberContext, quota: BackendQuo
       Status: h(() => Promise.resolve(status(ctx, quota))),
       Alarm: h(async (req: PbAlarmRequest, md) => {
         if ((req.action ?? 'GET') !== 'GET') await ctx.requireAdmin(md);
-        return alarm(ctx, quota, req);
+        return alarm(ctx, quota, req, md);
       }),
       Defragment: admin(async () => {
         await ctx.node.snapshotNow();
@@ -107,7 +108,14 @@ function status(ctx: MemberContext, quota: BackendQuota): Record<string, unknown
   };
 }
 
-async function alarm(ctx: MemberContext, quota: BackendQuota, req: PbAlarmRequest): Promise<Record<string, unknown>> {
+/**
+ * Under a Byzantine protocol an ACTIVATE or DEACTIVATE by an administrator (auth on) is the user's
+ * act and takes effect at once, as in etcd; without one (auth off) nobody vouches for the call, and
+ * a lying member could order the same on its own, so it is this member's vote, and the alarm is
+ * raised or cleared once f + 1 members voted alike (KvStateMachine.applyCluster): with auth off,
+ * disarm at f + 1 members. The answer lists what the call changed: nothing while votes fall short.
+ */
+async function alarm(ctx: MemberContext, quota: BackendQuota, req: PbAlarmRequest, md: grpc.Metadata): Promise<Record<string, unknown>> {
   const pb = (list: readonly { memberId: string; alarm: string }[]) => ({ header: ctx.header(), alarms: list.map((a) => ({ memberID: a.memberId, alarm: a.alarm })) });
   const action = req.action ?? 'GET';
   if (action === 'GET') {
@@ -123,8 +131,14 @@ async function alarm(ctx: MemberContext, quota: BackendQuota, req: PbAlarmReques
   // member's alarm that is still raised may be disarmed).
   if (action === 'DEACTIVATE' && !existed) return pb([]);
   if (!currentMembers(ctx).some((m) => m.id === memberId) && action !== 'DEACTIVATE') throw CLUSTER_ERRORS.notFound();
-  const outcome = await ctx.propose({ op: 'alarm', action: action === 'ACTIVATE' ? 'activate' : 'deactivate', memberId, alarm: kind as AlarmKind });
+  const outcome = await ctx.proposeAs(md, { op: 'alarm', action: action === 'ACTIVATE' ? 'activate' : 'deactivate', memberId, alarm: kind as AlarmKind });
   if (!outcome.ok) throw kvError(outcome.error);
+  const raised = ctx.kv.cluster.hasAlarmOn(memberId, kind);
+  if (raised !== (action === 'ACTIVATE')) {
+    ctx.logger('info', `alarm ${action === 'ACTIVATE' ? 'raised' : 'disarmed'} as this member's vote; it takes effect once f + 1 members voted alike (or an administrator asks, with auth on)`,
+      { memberId, alarm: kind, quorum: ctx.kv.leaseExpiryQuorum });
+    return pb([]);
+  }
   if (action === 'ACTIVATE') return pb([{ memberId, alarm: kind }]);
   if (existed) ctx.logger('info', 'alarm disarmed', { memberId, alarm: kind });
   return pb(existed ? [{ memberId, alarm: kind }] : []);

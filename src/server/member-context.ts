@@ -32,6 +32,13 @@ export interface MemberContext {
   requireAdmin(metadata: Metadata): Promise<void>;
   /** Propose a command under this server's client session (retried, exactly once). */
   propose(request: KvCommand['request']): Promise<KvOutcome>;
+  /**
+   * propose, as the user the call's token names (none without a token or while auth is off):
+   * under a Byzantine protocol this member binds itself to the user's session first when needed.
+   * For the calls whose effect at apply depends on who asked (alarms, member updates: an
+   * administrator's act, else this member's own word, see KvStateMachine.applyCluster).
+   */
+  proposeAs(metadata: Metadata, request: KvCommand['request']): Promise<KvOutcome>;
 }
 
 export interface MemberView {

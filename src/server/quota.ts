@@ -46,6 +46,10 @@ export class BackendQuota {
     if (!addsData(request)) return;
     if (this.ctx.kv.cluster.hasAlarm('NOSPACE')) throw kvError('no-space');
     if (this.size() + requestBytes(request) <= this.quotaBytes) return;
+    // Under a Byzantine protocol this member's NOSPACE is its vote, raised once f + 1 members are
+    // out of space (KvStateMachine.applyCluster); while its vote stands it is not ordered again
+    // for every write this member refuses.
+    if (this.ctx.kv.alarmVotersOf('activate', this.ctx.selfMemberId, 'NOSPACE').includes(this.ctx.selfNodeId)) throw kvError('no-space');
     this.ctx.logger('warn', 'database space exceeded: raising the NOSPACE alarm', { size: this.size(), quotaBackendBytes: this.quotaBytes });
     // The write is refused with etcd's "database space exceeded" either way, as etcd's quota check
     // answers whatever its alarm request returned; an alarm that did not commit (or was refused) is

@@ -87,6 +87,34 @@ test('a member that does not lead does not check', async () => {
   assert.deepEqual(raised, []);
 });
 
+test('Byzantine protocols: a member whose CORRUPT vote stands does not vote again, and withdraws it once the member agrees again', async () => {
+  const answers: Record<string, HashAnswer> = { '1': { hash: 7, compactRevision: 3 }, '2': { hash: 8, compactRevision: 3 } };
+  const voted = new Set<string>();
+  const raised: string[] = [];
+  const withdrawn: string[] = [];
+  const c = new CorruptionChecker(1000, {
+    setTimer: () => () => {},
+    leading: () => true,
+    revision: () => 42,
+    localHash: () => ({ hash: 7, compactRevision: 3 }),
+    peers: () => Object.keys(answers).map((memberId) => ({ memberId, ask: () => Promise.resolve(answers[memberId]!) })),
+    selfMemberId: () => 'self',
+    alarmed: () => new Set(),
+    raise: async (id) => { raised.push(id); voted.add(id); },
+    voted: () => voted,
+    withdraw: async (id) => { withdrawn.push(id); voted.delete(id); },
+    log: () => {},
+  });
+  await c.check();
+  await c.check();
+  assert.deepEqual(raised, ['2'], 'one vote while it stands (the alarm waits for f + 1 members)');
+  answers['2'] = { hash: 7, compactRevision: 3 };
+  await c.check();
+  assert.deepEqual(withdrawn, ['2']);
+  await c.check();
+  assert.deepEqual(withdrawn, ['2'], 'withdrawn once');
+});
+
 test('a cluster with --experimental-corrupt-check-time raises CORRUPT for a member whose keys diverged; writes stop until it is disarmed', async () => {
   const names = ['m1', 'm2', 'm3'];
   const ports: number[] = [];

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { index } from '../../src/core/ids.js';
-import { encodeKvCommand, KvStateMachine, type KvCommand, type KvOutcome, type LeaseResult } from '../../src/statemachine/mvcc/index.js';
+import { encodeKvCommand, KvStateMachine, MAX_ALARM_VOTES_PER_MEMBER, type KvCommand, type KvOutcome, type LeaseResult } from '../../src/statemachine/mvcc/index.js';
 import { legacyLoginStatement, loginKeyOf, loginStatement, loginUseStatement, sessionSeedOf, signLogin } from '../../src/statemachine/mvcc/login-proof.js';
 import { checkPassword, hashPassword } from '../../src/server/auth-service.js';
 
@@ -102,7 +102,7 @@ test('crash-fault protocols (no origin, quorum 1): a compact-vote compacts at on
 const TOKEN_KEY = new Uint8Array(32).fill(7);
 
 /** Auth enabled with `root` (role root) and `alice` (no roles); all ordered through m1. */
-async function withAuth(options: { readonly mutant?: string } = {}) {
+async function withAuth(options: { readonly mutant?: string; readonly leaseExpiryQuorum?: number } = {}) {
   const sm = new KvStateMachine(undefined, options);
   const rootHash = await hashPassword('rootpw');
   const aliceHash = await hashPassword('alicepw');
@@ -368,13 +368,172 @@ test('a cluster restored from a client snapshot: a liar that fills in the old to
   assert.ok(refusedAs(applyAs(fresh, 'm2', 'root', 3, put('k', 'forged')), 'invalid-auth-token'));
 });
 
-// Open (todo; not part of the token change): under PBFT an alarm is taken on the ordering member's
-// word, with no user and no quorum, so one liar raises CORRUPT (every write refused cluster-wide)
-// or disarms an alarm honest members raised; etcd checks the admin at apply, and a Byzantine
-// cluster would want f + 1 members' votes (as for lease expiry and compaction).
-test('one lying member cannot raise the CORRUPT alarm and stop every write', { todo: 'review finding (pre-existing): alarms are one member\'s word under PBFT' }, async () => {
-  const { sm, login } = await withAuth();
+// ---- alarms: under a Byzantine protocol a member's alarm is a vote, as a lease expiry is ----------
+
+test('one lying member cannot raise the CORRUPT alarm and stop every write', async () => {
+  const { sm, login } = await withAuth({ leaseExpiryQuorum: 2 });
   assert.equal(order(sm, 'm1', 1, await login('root', 'rootpw', 'm1')).ok, true);
   order(sm, 'm4', 1, { op: 'alarm', action: 'activate', memberId: '1', alarm: 'CORRUPT' });
   assert.equal(applyAs(sm, 'm1', 'root', 2, put('k', 'v')).ok, true, 'root\'s write through honest m1 takes effect');
+});
+
+type AlarmRequest = Extract<KvCommand['request'], { op: 'alarm' }>;
+const alarmVote = (action: AlarmRequest['action'], memberId: string, alarm: AlarmRequest['alarm']): AlarmRequest => ({ op: 'alarm', action, memberId, alarm });
+/** `origin`'s own vote (its server's session, no user), as its quota or corruption check orders one. */
+let voteSeq = 0;
+const vote = (sm: KvStateMachine, origin: string, request: AlarmRequest): KvOutcome => apply(sm, origin, `${origin}/alarms`, ++voteSeq, request);
+const alarmsOf = (sm: KvStateMachine): string[] => sm.cluster.alarmList().map((a) => `${a.memberId}/${a.alarm}`);
+
+test('with a quorum of f + 1 = 2, one member\'s CORRUPT vote raises nothing, however often; a second member\'s raises it on every member alike', () => {
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  assert.equal(vote(sm, 'm4', alarmVote('activate', '3', 'CORRUPT')).ok, true);
+  assert.equal(vote(sm, 'm4', alarmVote('activate', '3', 'CORRUPT')).ok, true);
+  assert.deepEqual(alarmsOf(sm), [], 'one liar alone, voting twice, counts once');
+  assert.equal(apply(sm, 'm1', 'w', 1, put('k', 'v')).ok, true, 'writes go on');
+  assert.deepEqual(sm.alarmVotersOf('activate', '3', 'CORRUPT'), ['m4']);
+  // A vote naming another member is another tally.
+  vote(sm, 'm1', alarmVote('activate', '2', 'CORRUPT'));
+  assert.deepEqual(alarmsOf(sm), []);
+  // A snapshot carries the votes: a member restored from it decides alike.
+  const restored = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  restored.restore(sm.snapshot());
+  for (const s of [sm, restored]) {
+    vote(s, 'm2', alarmVote('activate', '3', 'CORRUPT'));
+    assert.deepEqual(alarmsOf(s), ['3/CORRUPT'], 'm2 and m4 agree on member 3');
+    assert.deepEqual(s.alarmVotersOf('activate', '3', 'CORRUPT'), [], 'the tally is settled');
+    const refused = apply(s, 'm1', 'w', 2, put('k', 'v2'));
+    assert.equal(!refused.ok && refused.error, 'corrupt');
+  }
+  // A client's snapshot carries no votes (a restored cluster starts afresh).
+  const fromClient = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  fromClient.restore(sm.clientSnapshot());
+  assert.deepEqual(fromClient.alarmVotersOf('activate', '2', 'CORRUPT'), []);
+});
+
+test('clearing likewise: one member\'s deactivate clears nothing; f + 1 distinct members\' do; a vote that changes nothing withdraws the member\'s vote the other way', () => {
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  vote(sm, 'm1', alarmVote('activate', '3', 'CORRUPT'));
+  vote(sm, 'm2', alarmVote('activate', '3', 'CORRUPT'));
+  assert.deepEqual(alarmsOf(sm), ['3/CORRUPT']);
+  // m4 lies: it wants the honest members' alarm gone.
+  vote(sm, 'm4', alarmVote('deactivate', '3', 'CORRUPT'));
+  vote(sm, 'm4', alarmVote('deactivate', '3', 'CORRUPT'));
+  assert.deepEqual(alarmsOf(sm), ['3/CORRUPT'], 'one liar alone cannot clear it');
+  // An activate on the raised alarm withdraws the member's deactivate.
+  vote(sm, 'm4', alarmVote('activate', '3', 'CORRUPT'));
+  assert.deepEqual(sm.alarmVotersOf('deactivate', '3', 'CORRUPT'), []);
+  vote(sm, 'm4', alarmVote('deactivate', '3', 'CORRUPT'));
+  const restored = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  restored.restore(sm.snapshot());
+  for (const s of [sm, restored]) {
+    vote(s, 'm1', alarmVote('deactivate', '3', 'CORRUPT'));
+    assert.deepEqual(alarmsOf(s), [], 'm1 and m4: cleared');
+    assert.equal(apply(s, 'm1', 'w', 3, put('k', 'v')).ok, true);
+    // A vote from before the alarm was cleared counts for nothing now: m2's old activate is gone.
+    vote(s, 'm4', alarmVote('activate', '3', 'CORRUPT'));
+    assert.deepEqual(alarmsOf(s), [], 'm2\'s vote was settled when the alarm was raised');
+    // A deactivate on an alarm that is not raised withdraws the member's activate.
+    vote(s, 'm4', alarmVote('deactivate', '3', 'CORRUPT'));
+    vote(s, 'm2', alarmVote('activate', '3', 'CORRUPT'));
+    assert.deepEqual(alarmsOf(s), [], 'm4 withdrew its vote');
+  }
+});
+
+test('a withdraw takes back the member\'s standing vote either way and raises or clears nothing, whatever happened meanwhile', () => {
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  vote(sm, 'm1', alarmVote('activate', '3', 'CORRUPT'));
+  vote(sm, 'm1', alarmVote('withdraw', '3', 'CORRUPT'));
+  vote(sm, 'm4', alarmVote('activate', '3', 'CORRUPT'));
+  assert.deepEqual(alarmsOf(sm), [], 'm1\'s vote was withdrawn');
+  vote(sm, 'm2', alarmVote('activate', '3', 'CORRUPT'));
+  assert.deepEqual(alarmsOf(sm), ['3/CORRUPT']);
+  // m1 withdraws a vote that was settled meanwhile: it clears nothing (a deactivate would count as a vote to clear).
+  vote(sm, 'm1', alarmVote('withdraw', '3', 'CORRUPT'));
+  vote(sm, 'm4', alarmVote('deactivate', '3', 'CORRUPT'));
+  assert.deepEqual(alarmsOf(sm), ['3/CORRUPT']);
+  // Under a crash-fault protocol a withdraw changes nothing either.
+  const raft = new KvStateMachine();
+  for (const [seq, action] of [[1, 'activate'], [2, 'withdraw']] as const) {
+    raft.apply(encodeKvCommand({ client: 'c', seq, lowestPending: seq, request: alarmVote(action, '3', 'CORRUPT') }), index(++at));
+  }
+  assert.deepEqual(alarmsOf(raft), ['3/CORRUPT']);
+});
+
+test('NOSPACE: each member speaks for its own space; f + 1 members out of space raise it, naming each of them', () => {
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  vote(sm, 'm4', alarmVote('activate', '4', 'NOSPACE'));
+  assert.deepEqual(alarmsOf(sm), []);
+  assert.equal(apply(sm, 'm1', 'w', 1, put('k', 'v')).ok, true, 'one member\'s word refuses no write');
+  vote(sm, 'm2', alarmVote('activate', '2', 'NOSPACE'));
+  assert.deepEqual(alarmsOf(sm), ['2/NOSPACE', '4/NOSPACE']);
+  const refused = apply(sm, 'm1', 'w', 2, put('k', 'v2'));
+  assert.equal(!refused.ok && refused.error, 'no-space');
+  // A later vote while NOSPACE is raised adds nothing.
+  vote(sm, 'm3', alarmVote('activate', '3', 'NOSPACE'));
+  assert.deepEqual(alarmsOf(sm), ['2/NOSPACE', '4/NOSPACE']);
+  // Disarmed by votes, record by record (as etcdctl alarm disarm does at each member).
+  for (const origin of ['m1', 'm2']) for (const memberId of ['2', '4']) vote(sm, origin, alarmVote('deactivate', memberId, 'NOSPACE'));
+  assert.deepEqual(alarmsOf(sm), []);
+});
+
+test('an administrator\'s alarm (auth on, root bound to the member) takes effect at once; another user\'s is refused', async () => {
+  const { sm, login } = await withAuth({ leaseExpiryQuorum: 2 });
+  assert.equal(order(sm, 'm1', 1, await login('root', 'rootpw', 'm1')).ok, true);
+  assert.equal(order(sm, 'm2', 1, await login('alice', 'alicepw', 'm2')).ok, true);
+  vote(sm, 'm4', alarmVote('activate', '3', 'CORRUPT'));
+  assert.equal(applyAs(sm, 'm1', 'root', 2, alarmVote('activate', '3', 'CORRUPT')).ok, true);
+  assert.deepEqual(alarmsOf(sm), ['3/CORRUPT'], 'root raised it');
+  assert.deepEqual(sm.alarmVotersOf('activate', '3', 'CORRUPT'), [], 'and settled the votes on it');
+  const alice = applyAs(sm, 'm2', 'alice', 2, alarmVote('deactivate', '3', 'CORRUPT'));
+  assert.equal(!alice.ok && alice.error, 'permission-denied');
+  assert.ok(refusedAs(applyAs(sm, 'm4', 'root', 1, alarmVote('deactivate', '3', 'CORRUPT')), 'invalid-auth-token'), 'a liar claiming root');
+  assert.deepEqual(alarmsOf(sm), ['3/CORRUPT']);
+  assert.equal(applyAs(sm, 'm1', 'root', 3, alarmVote('deactivate', '3', 'CORRUPT')).ok, true);
+  assert.deepEqual(alarmsOf(sm), [], 'root cleared it');
+});
+
+test('a member\'s standing alarm votes are bounded: a liar naming made-up members drops only its own oldest votes', () => {
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2 });
+  vote(sm, 'm1', alarmVote('activate', '3', 'CORRUPT'));
+  for (let i = 0; i < MAX_ALARM_VOTES_PER_MEMBER + 5; i++) vote(sm, 'm4', alarmVote('activate', String(1000 + i), 'CORRUPT'));
+  assert.deepEqual(sm.alarmVotersOf('activate', '1000', 'CORRUPT'), [], 'the liar\'s oldest were dropped');
+  assert.deepEqual(sm.alarmVotersOf('activate', String(1000 + MAX_ALARM_VOTES_PER_MEMBER + 4), 'CORRUPT'), ['m4']);
+  assert.deepEqual(sm.alarmVotersOf('activate', '3', 'CORRUPT'), ['m1'], 'an honest member\'s vote stays');
+  // The vote just cast is never the one dropped, even on the oldest tally (one m1 began).
+  const sm3 = new KvStateMachine(undefined, { leaseExpiryQuorum: 3 });
+  vote(sm3, 'm1', alarmVote('activate', '3', 'CORRUPT'));
+  for (let i = 0; i < MAX_ALARM_VOTES_PER_MEMBER; i++) vote(sm3, 'm4', alarmVote('activate', String(1000 + i), 'CORRUPT'));
+  vote(sm3, 'm4', alarmVote('activate', '3', 'CORRUPT'));
+  assert.deepEqual(sm3.alarmVotersOf('activate', '3', 'CORRUPT'), ['m1', 'm4'], 'the vote just cast stays');
+  assert.deepEqual(sm3.alarmVotersOf('activate', '1000', 'CORRUPT'), [], 'the liar\'s oldest other vote is dropped');
+});
+
+test('crash-fault protocols (no origin, quorum 1): an alarm is the member\'s word, as before', () => {
+  const sm = new KvStateMachine();
+  sm.apply(encodeKvCommand({ client: 'c', seq: 1, lowestPending: 1, request: alarmVote('activate', '3', 'CORRUPT') }), index(++at));
+  assert.deepEqual(alarmsOf(sm), ['3/CORRUPT']);
+});
+
+test('mutant alarm-on-one-word: one liar\'s CORRUPT stops every write (what the votes prevent)', () => {
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2, mutant: 'alarm-on-one-word' });
+  vote(sm, 'm4', alarmVote('activate', '3', 'CORRUPT'));
+  assert.deepEqual(alarmsOf(sm), ['3/CORRUPT']);
+});
+
+// ---- member-update: a member changes only its own peer URLs, unless root orders it ---------------
+
+test('under a Byzantine protocol a member changes only its own peer URLs; root may change any member\'s', async () => {
+  const { sm, login } = await withAuth({ leaseExpiryQuorum: 2 });
+  const update = (nodeId: string, url: string): KvCommand['request'] => ({ op: 'member-update', nodeId, id: `${nodeId.slice(1)}`, peerUrls: [url] });
+  const liar = order(sm, 'm4', 1, update('m2', 'http://liar:2380'));
+  assert.equal(!liar.ok && liar.error, 'permission-denied');
+  assert.equal(sm.cluster.member('m2'), undefined, 'm2\'s URLs are not the liar\'s to set');
+  assert.equal(order(sm, 'm4', 2, update('m4', 'http://m4-new:2380')).ok, true, 'its own');
+  assert.deepEqual(sm.cluster.member('m4')?.peerUrls, ['http://m4-new:2380']);
+  assert.equal(order(sm, 'm1', 1, await login('root', 'rootpw', 'm1')).ok, true);
+  assert.equal(applyAs(sm, 'm1', 'root', 2, update('m2', 'http://m2-new:2380')).ok, true, 'root, through m1');
+  assert.deepEqual(sm.cluster.member('m2')?.peerUrls, ['http://m2-new:2380']);
+  // Under a crash-fault protocol, as before: any member's.
+  const raft = new KvStateMachine();
+  assert.equal(raft.apply(encodeKvCommand({ client: 'c', seq: 1, lowestPending: 1, request: update('m2', 'http://x:2380') }), index(++at)).ok, true);
 });

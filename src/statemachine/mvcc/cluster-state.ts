@@ -26,7 +26,13 @@ export interface AlarmRecord {
 
 /** Commands for the cluster state that travel through the log as ordinary KV commands. */
 export type ClusterRequest =
-  | { readonly op: 'alarm'; readonly action: 'activate' | 'deactivate'; readonly memberId: string; readonly alarm: AlarmKind }
+  /**
+   * `withdraw`: under a Byzantine protocol, the ordering member takes back its standing vote on the
+   * alarm, either way (its corruption check finds the member healthy again); it raises or clears
+   * nothing, so it cannot count as a vote to clear should the alarm be raised meanwhile. A no-op
+   * under a crash-fault protocol, where alarms are no votes.
+   */
+  | { readonly op: 'alarm'; readonly action: 'activate' | 'deactivate' | 'withdraw'; readonly memberId: string; readonly alarm: AlarmKind }
   | { readonly op: 'member-update'; readonly nodeId: string; readonly id: string; readonly peerUrls: readonly string[] };
 
 export interface ClusterResult {
@@ -88,7 +94,7 @@ export class ClusterState {
       case 'alarm': {
         const key = `${req.memberId}/${req.alarm}`;
         if (req.action === 'activate') this.alarms.set(key, { memberId: req.memberId, alarm: req.alarm });
-        else this.alarms.delete(key);
+        else if (req.action === 'deactivate') this.alarms.delete(key);
         break;
       }
       case 'member-update':
@@ -113,6 +119,10 @@ export class ClusterState {
 
   alarmList(): AlarmRecord[] {
     return [...this.alarms.values()].sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : a.alarm.localeCompare(b.alarm)));
+  }
+
+  hasAlarmOn(memberId: string, alarm: AlarmKind): boolean {
+    return this.alarms.has(`${memberId}/${alarm}`);
   }
 
   hasAlarm(alarm: AlarmKind): boolean {

@@ -54,7 +54,7 @@ const isCompareResult = oneOf<CompareResult>(['EQUAL', 'GREATER', 'LESS', 'NOT_E
 const isCompareTarget = oneOf<CompareTarget>(['VERSION', 'CREATE', 'MOD', 'VALUE', 'LEASE']);
 const isPermissionType = oneOf<PermissionType>(['READ', 'WRITE', 'READWRITE']);
 const isAlarmKind = oneOf<AlarmKind>(['NOSPACE', 'CORRUPT']);
-const isAlarmAction = oneOf<Extract<ClusterRequest, { op: 'alarm' }>['action']>(['activate', 'deactivate']);
+const isAlarmAction = oneOf<Extract<ClusterRequest, { op: 'alarm' }>['action']>(['activate', 'deactivate', 'withdraw']);
 
 /**
  * Whether `fields[name]` is a lease id (a grant's: non-zero); a number from an older command is

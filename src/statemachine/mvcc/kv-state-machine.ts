@@ -19,7 +19,7 @@ import type { KvRequest, KvResult } from './requests.js';
 import { MvccStore } from './store.js';
 import { isLeaseRequest, LeaseTable, type LeaseRequest, type LeaseResult } from './leases.js';
 import { leaseIdOf, type LeaseId } from './lease-id.js';
-import { ClusterState, isClusterRequest, type ClusterRequest, type ClusterResult } from './cluster-state.js';
+import { ClusterState, isClusterRequest, type AlarmKind, type ClusterRequest, type ClusterResult } from './cluster-state.js';
 import type { KvLimits } from './validate.js';
 import { decodeKvCommand } from './command-decoding.js';
 
@@ -90,6 +90,14 @@ const SNAPSHOT_FORMAT = 2;
 /** Formats this build restores. */
 const READABLE_SNAPSHOT_FORMATS: readonly number[] = [1, SNAPSHOT_FORMAT];
 
+/**
+ * Alarm votes (Byzantine protocols) one member may have standing at once, over every alarm and
+ * member they name. Members are few and an honest one votes only on what its own quota or
+ * corruption check saw (a handful); a liar naming made-up members past this drops only its own
+ * oldest vote, so the table stays at most members × this, whatever a liar orders.
+ */
+export const MAX_ALARM_VOTES_PER_MEMBER = 16;
+
 /** actingUser's answer for a user the ordering member never proved a login of. */
 const FORGED_USER = Symbol('forged user');
 
@@ -126,6 +134,14 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
    * at most one per member; votes at or below the compacted revision are dropped.
    */
   private compactVotes = new Map<string, number>();
+  /**
+   * Alarm votes (Byzantine protocols) short of the quorum: tally → voter → the member its vote
+   * names. Tallies: `activate/CORRUPT/<member>` (members judge one member's keys and must agree on
+   * which), `activate/NOSPACE` (each member speaks only for its own space: f + 1 members out of
+   * space means an honest one is), `deactivate/<alarm>/<member>` (clearing a raised alarm). A
+   * member's latest vote on an alarm replaces its earlier one; see applyAlarmVote.
+   */
+  private alarmVotes = new Map<string, Map<string, string>>();
 
   /** Test-only: a state machine mutant (see STATE_MACHINE_MUTANTS), or undefined. */
   private readonly mutant: string | undefined;
@@ -160,7 +176,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     const outcome = user === FORGED_USER ? { ok: false as const, error: 'invalid-auth-token' as const }
       : cmd.request.op === 'publish-member' ? this.publish(cmd.request, origin)
       : cmd.request.op === 'compact-vote' ? this.applyCompactVote(cmd.request, origin)
-      : isClusterRequest(cmd.request) ? { ok: true as const, result: this.cluster.apply(cmd.request, this.store.revision) }
+      : isClusterRequest(cmd.request) ? this.applyCluster(user, cmd.request, origin)
       : isLeaseRequest(cmd.request) ? this.applyLease(user, cmd.request, origin)
       : this.applyChecked(user, cmd.request, origin);
     session.results.set(cmd.seq, outcome);
@@ -264,6 +280,105 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     return outcome;
   }
 
+  /**
+   * Alarms and member updates. Under a crash-fault protocol (quorum 1) as etcd: the member's word.
+   * Under a Byzantine one the ordering member may be the liar, so
+   * - an alarm raised or cleared by an authenticated administrator (auth on, a user this member is
+   *   bound to, with the role root) is that user's act and takes effect at once, as in etcd;
+   * - any other (a member's quota or corruption check, or an Alarm call while auth is off, when
+   *   nobody vouches for it) is the ordering member's vote (applyAlarmVote);
+   * - a member changes only its own peer URLs, unless an administrator orders the change: another
+   *   member's would let a liar point every member's dialer for it elsewhere and cut it off.
+   */
+  private applyCluster(user: AuthUser, request: ClusterRequest, origin: string | undefined): KvOutcome {
+    const byzantine = origin !== undefined && this.leaseExpiryQuorum > 1;
+    if (!byzantine || (request.op === 'alarm' && this.mutant === 'alarm-on-one-word')) {
+      return { ok: true, result: this.cluster.apply(request, this.store.revision) };
+    }
+    const admin = user !== null && this.auth.enabled;
+    if (admin) {
+      const denied = this.auth.checkAdmin(user);
+      if (denied !== null) return { ok: false, error: denied };
+    }
+    if (request.op === 'member-update') {
+      if (!admin && request.nodeId !== origin) return { ok: false, error: 'permission-denied' };
+      return { ok: true, result: this.cluster.apply(request, this.store.revision) };
+    }
+    if (admin && request.action !== 'withdraw') {
+      // The user's act: votes on what it changed are settled by it.
+      this.alarmVotes.delete(`${request.action === 'activate' ? 'deactivate' : 'activate'}/${request.alarm}/${request.memberId}`);
+      this.alarmVotes.delete(`${request.action}/${request.alarm}/${request.memberId}`);
+      if (request.alarm === 'NOSPACE' && request.action === 'activate') this.alarmVotes.delete('activate/NOSPACE');
+      return { ok: true, result: this.cluster.apply(request, this.store.revision) };
+    }
+    this.applyAlarmVote(request, origin);
+    return { ok: true, result: { op: 'cluster', revision: this.store.revision, alarms: this.cluster.alarmList() } };
+  }
+
+  /**
+   * `voter`'s vote to raise or clear `request`'s alarm. A vote that would change nothing withdraws
+   * the voter's vote the other way (an activate on a raised alarm its deactivate, a deactivate on
+   * one not raised its activate). An alarm is raised or cleared, on every member alike, once
+   * leaseExpiryQuorum (f + 1) distinct members' votes agree, at least one of them honest; then the
+   * tally is dropped, so a vote from before counts for nothing later. A NOSPACE vote is dropped
+   * while some NOSPACE alarm is raised already (writes are refused either way).
+   */
+  private applyAlarmVote(request: Extract<ClusterRequest, { op: 'alarm' }>, voter: string): void {
+    const raised = this.cluster.hasAlarmOn(request.memberId, request.alarm);
+    const activateTally = request.alarm === 'NOSPACE' ? 'activate/NOSPACE' : `activate/CORRUPT/${request.memberId}`;
+    const deactivateTally = `deactivate/${request.alarm}/${request.memberId}`;
+    const withdraw = (tally: string): void => {
+      const votes = this.alarmVotes.get(tally);
+      if (votes === undefined || votes.get(voter) !== request.memberId) return;
+      votes.delete(voter);
+      if (votes.size === 0) this.alarmVotes.delete(tally);
+    };
+    // A withdraw (see ClusterRequest) takes back the voter's vote either way and changes no alarm.
+    if (request.action === 'withdraw') {
+      withdraw(activateTally);
+      withdraw(deactivateTally);
+      return;
+    }
+    if (request.action === 'activate' ? raised : !raised) {
+      withdraw(request.action === 'activate' ? deactivateTally : activateTally);
+      return;
+    }
+    if (request.action === 'activate' && request.alarm === 'NOSPACE' && this.cluster.hasAlarm('NOSPACE')) return;
+    const tally = request.action === 'activate' ? activateTally : deactivateTally;
+    let votes = this.alarmVotes.get(tally);
+    if (votes === undefined) this.alarmVotes.set(tally, votes = new Map());
+    votes.set(voter, request.memberId);
+    this.boundVotesOf(voter, tally);
+    if (votes.size < this.leaseExpiryQuorum) return;
+    this.alarmVotes.delete(tally);
+    // NOSPACE: every member that said it is out of space is named, as each would have raised it.
+    const subjects = request.action === 'activate' && request.alarm === 'NOSPACE' ? [...new Set(votes.values())].sort() : [request.memberId];
+    for (const memberId of subjects) this.cluster.apply({ ...request, memberId }, this.store.revision);
+    assert(request.action === 'activate' ? this.cluster.hasAlarmOn(request.memberId, request.alarm) : !this.cluster.hasAlarmOn(request.memberId, request.alarm),
+      'a quorum of alarm votes takes effect');
+  }
+
+  /**
+   * Drop `voter`'s earliest standing alarm votes (map order: deterministic) past
+   * MAX_ALARM_VOTES_PER_MEMBER, never the one just cast (in `cast`).
+   */
+  private boundVotesOf(voter: string, cast: string): void {
+    let standing = 0;
+    for (const votes of this.alarmVotes.values()) if (votes.has(voter)) standing++;
+    for (const [tally, votes] of this.alarmVotes) {
+      if (standing <= MAX_ALARM_VOTES_PER_MEMBER) break;
+      if (tally === cast || !votes.delete(voter)) continue;
+      standing--;
+      if (votes.size === 0) this.alarmVotes.delete(tally);
+    }
+  }
+
+  /** Members whose vote to raise or clear `alarm` on `memberId` stands (short of the quorum), sorted. */
+  alarmVotersOf(action: 'activate' | 'deactivate', memberId: string, alarm: AlarmKind): string[] {
+    const votes = this.alarmVotes.get(action === 'deactivate' ? `deactivate/${alarm}/${memberId}` : alarm === 'NOSPACE' ? 'activate/NOSPACE' : `activate/CORRUPT/${memberId}`);
+    return [...votes ?? []].filter(([, about]) => about === memberId).map(([voter]) => voter).sort();
+  }
+
   /** The leaseExpiryQuorum-th highest vote (0 when fewer members voted). */
   private compactQuorumRevision(): number {
     const votes = [...this.compactVotes.values()].sort((a, b) => b - a);
@@ -287,6 +402,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
   /** Drop what belongs to the old cluster (a snapshot restored as the start of a new one). */
   resetForNewCluster(): void {
     this.cluster.clear();
+    this.alarmVotes.clear();
     this.memberClientUrls.clear();
     this.memberNames.clear();
     this.sessions.clear();
@@ -330,6 +446,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       sessions, members: [...this.memberClientUrls], auth: this.auth.snapshot(whole), leases: this.leases.snapshot(),
       ...(whole && this.expiryVotes.size > 0 ? { expiryVotes: [...this.expiryVotes].map(([id, v]) => [id, v.renewals, [...v.voters]]) } : {}),
       ...(whole && this.compactVotes.size > 0 ? { compactVotes: [...this.compactVotes] } : {}),
+      ...(whole && this.alarmVotes.size > 0 ? { alarmVotes: [...this.alarmVotes].map(([tally, votes]) => [tally, [...votes]]) } : {}),
       cluster: this.cluster.toSnapshot(), memberNames: [...this.memberNames],
     };
     // History is rewritten only by a compaction (the encoding holds on to what it still needs) or a restore (it is abandoned).
@@ -389,6 +506,8 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       expiryVotes?: [LeaseId | number, number, string[]][];
       /** [member, revision]: compaction votes short of the quorum (Byzantine protocols only). */
       compactVotes?: [string, number][];
+      /** [tally, [voter, member named][]]: alarm votes short of the quorum (Byzantine protocols only). */
+      alarmVotes?: [string, [string, string][]][];
     };
     const keys = decoding.decodedKeys();
     const leases = (snap.leases ?? []).map(([id, ttlSeconds, renewals]): [LeaseId, number, number] => [restoredLeaseId(id), ttlSeconds, renewals]);
@@ -400,6 +519,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     const memberNames = new Map(snap.memberNames ?? []);
     const expiryVotes = new Map((snap.expiryVotes ?? []).map(([id, renewals, voters]) => [restoredLeaseId(id), { renewals, voters: new Set(voters) }]));
     const compactVotes = new Map(snap.compactVotes ?? []);
+    const alarmVotes = new Map((snap.alarmVotes ?? []).map(([tally, votes]) => [tally, new Map(votes)]));
     const sessions = new Map(snap.sessions.map(([client, lowestPending, results]): [string, Session] => [
       client, { lowestPending, results: new Map(results.map(([seq, outcome]) => [seq, withTextLeaseIds(outcome) as KvOutcome])) },
     ]));
@@ -415,6 +535,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       this.memberNames = memberNames;
       this.expiryVotes = expiryVotes;
       this.compactVotes = compactVotes;
+      this.alarmVotes = alarmVotes;
       this.sessions = sessions;
     };
   }

@@ -1,0 +1,80 @@
+/**
+ * Alarms and member updates on PBFT, through the etcd3 client: one lying member must not raise or
+ * clear an alarm on its own word (every write is refused while CORRUPT is raised), nor change
+ * another member's peer URLs. With auth off an Alarm call is its member's vote, raised or cleared
+ * once f + 1 = 2 members asked; with auth on, root's call takes effect at once (etcd's semantics).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AlarmAction, AlarmType, Etcd3 } from 'etcd3';
+import type { Member } from '../../src/server/index.js';
+import { pbftMembers } from './pbft-members.js';
+
+/** Deadline of each call: PBFT orders a command in well under this on loopback. */
+const CALL_DEADLINE_MS = 15_000;
+
+const idOf = (m: Member, name: string): string => m.identity.members.find((x) => x.name === name)!.id;
+const listed = (r: { alarms: { memberID: unknown; alarm: unknown }[] }): string[] => r.alarms.map((a) => `${String(a.memberID)}/${String(a.alarm)}`);
+
+test('PBFT, auth off: an Alarm call is its member\'s vote; CORRUPT stops writes once two members asked, and is disarmed likewise; a member updates only its own peer URLs', { timeout: 120_000 }, async () => {
+  const cluster = await pbftMembers('pbft-alarms');
+  const members: Member[] = await Promise.all(cluster.names.map((_, i) => cluster.start(i)));
+  const clients = cluster.names.map((_, i) => cluster.client(i, CALL_DEADLINE_MS));
+  const [c1, c2, c3, c4] = clients as [Etcd3, Etcd3, Etcd3, Etcd3];
+  try {
+    await c1.put('k').value('v1');
+    const m2 = idOf(members[0]!, 'm2');
+    const corrupt = { memberID: m2, alarm: AlarmType.Corrupt };
+    // m4 alone (a liar could order the same): a vote, nothing raised.
+    assert.deepEqual(listed(await c4.maintenance.alarm({ action: AlarmAction.Activate, ...corrupt })), [], 'm4\'s vote alone raises nothing');
+    assert.deepEqual(members.map((m) => m.server.kv.cluster.alarmList().length), [0, 0, 0, 0]);
+    await c2.put('k').value('v2');
+    // m1 agrees: raised on every member.
+    assert.deepEqual(listed(await c1.maintenance.alarm({ action: AlarmAction.Activate, ...corrupt })), [`${m2}/Corrupt`]);
+    await assert.rejects(async () => { await c3.put('k').value('v3'); }, /corrupt/);
+    // One member's disarm clears nothing; a second one's does.
+    assert.deepEqual(listed(await c4.maintenance.alarm({ action: AlarmAction.Deactivate, ...corrupt })), []);
+    await assert.rejects(async () => { await c2.put('k').value('v3'); }, /corrupt/);
+    assert.deepEqual(listed(await c3.maintenance.alarm({ action: AlarmAction.Deactivate, ...corrupt })), [`${m2}/Corrupt`]);
+    await c2.put('k').value('v4');
+    assert.equal(await c1.get('k').string(), 'v4');
+
+    // member-update: m4 may not set m2's peer URLs (here to the ones m2 has), only its own.
+    const list = await c1.cluster.memberList({});
+    const urlsOf = (name: string): string[] => list.members.find((m) => m.name === name)!.peerURLs;
+    await assert.rejects(c4.cluster.memberUpdate({ ID: m2, peerURLs: urlsOf('m2') }), /permission denied/);
+    await c4.cluster.memberUpdate({ ID: idOf(members[0]!, 'm4'), peerURLs: urlsOf('m4') });
+  } finally {
+    for (const c of clients) c.close();
+    await Promise.all(members.map((m) => m.stop()));
+    cluster.remove();
+  }
+});
+
+test('PBFT, auth on: root\'s Alarm call through one member takes effect at once, and so does its disarm; root may update another member', { timeout: 120_000 }, async () => {
+  const cluster = await pbftMembers('pbft-alarms-auth');
+  const members: Member[] = await Promise.all(cluster.names.map((_, i) => cluster.start(i)));
+  const anon = cluster.client(0, CALL_DEADLINE_MS);
+  const as = (i: number) => new Etcd3({ hosts: cluster.clientUrl(i), auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: () => ({ deadline: Date.now() + CALL_DEADLINE_MS }) });
+  const viaM2 = as(1);
+  const viaM3 = as(2);
+  try {
+    await anon.user('root').create('rootpw');
+    await anon.role('root').create();
+    await anon.user('root').addRole('root');
+    await anon.auth.authEnable({});
+    await viaM2.put('k').value('v1');
+    const m4 = idOf(members[0]!, 'm4');
+    assert.deepEqual(listed(await viaM2.maintenance.alarm({ action: AlarmAction.Activate, memberID: m4, alarm: AlarmType.Corrupt })), [`${m4}/Corrupt`]);
+    await assert.rejects(async () => { await viaM3.put('k').value('v2'); }, /corrupt/);
+    assert.deepEqual(listed(await viaM3.maintenance.alarm({ action: AlarmAction.Deactivate, memberID: m4, alarm: AlarmType.Corrupt })), [`${m4}/Corrupt`]);
+    await viaM3.put('k').value('v3');
+    const list = await viaM2.cluster.memberList({});
+    const m1Urls = list.members.find((m) => m.name === 'm1')!.peerURLs;
+    await viaM2.cluster.memberUpdate({ ID: idOf(members[0]!, 'm1'), peerURLs: m1Urls });
+  } finally {
+    for (const c of [anon, viaM2, viaM3]) c.close();
+    await Promise.all(members.map((m) => m.stop()));
+    cluster.remove();
+  }
+});
