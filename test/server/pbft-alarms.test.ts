@@ -1,6 +1,7 @@
 /**
  * Alarms and member updates on PBFT, through the etcd3 client: one lying member must not raise or
- * clear an alarm on its own word (every write is refused while CORRUPT is raised), nor change
+ * clear an alarm on its own word (every write is refused while CORRUPT is raised on more than f
+ * members), nor change
  * another member's peer URLs. With auth off an Alarm call is its member's vote, raised or cleared
  * once f + 1 = 2 members asked; with auth on, root's call takes effect at once (etcd's semantics).
  */
@@ -16,7 +17,7 @@ const CALL_DEADLINE_MS = 15_000;
 const idOf = (m: Member, name: string): string => m.identity.members.find((x) => x.name === name)!.id;
 const listed = (r: { alarms: { memberID: unknown; alarm: unknown }[] }): string[] => r.alarms.map((a) => `${String(a.memberID)}/${String(a.alarm)}`);
 
-test('PBFT, auth off: an Alarm call is its member\'s vote; CORRUPT stops writes once two members asked, and is disarmed likewise; a member updates only its own peer URLs', { timeout: 120_000 }, async () => {
+test('PBFT, auth off: an Alarm call is its member\'s vote; CORRUPT is raised once two members asked, stops writes once more than f members are named, and is disarmed likewise; a member updates only its own peer URLs', { timeout: 120_000 }, async () => {
   const cluster = await pbftMembers('pbft-alarms');
   const members: Member[] = await Promise.all(cluster.names.map((_, i) => cluster.start(i)));
   const clients = cluster.names.map((_, i) => cluster.client(i, CALL_DEADLINE_MS));
@@ -29,13 +30,22 @@ test('PBFT, auth off: an Alarm call is its member\'s vote; CORRUPT stops writes 
     assert.deepEqual(listed(await c4.maintenance.alarm({ action: AlarmAction.Activate, ...corrupt })), [], 'm4\'s vote alone raises nothing');
     assert.deepEqual(members.map((m) => m.server.kv.cluster.alarmList().length), [0, 0, 0, 0]);
     await c2.put('k').value('v2');
-    // m1 agrees: raised on every member.
+    // m1 agrees: raised on every member. One member named corrupt is within the f PBFT masks (a
+    // liar can make itself look corrupt at will): the alarm is listed and writes go on.
     assert.deepEqual(listed(await c1.maintenance.alarm({ action: AlarmAction.Activate, ...corrupt })), [`${m2}/Corrupt`]);
-    await assert.rejects(async () => { await c3.put('k').value('v3'); }, /corrupt/);
+    await c3.put('k').value('v3');
+    // A second member named by two members: more than f disagree, and writes stop.
+    const m3 = idOf(members[0]!, 'm3');
+    const corrupt3 = { memberID: m3, alarm: AlarmType.Corrupt };
+    await c4.maintenance.alarm({ action: AlarmAction.Activate, ...corrupt3 });
+    // (An Alarm answer lists the alarms the call raised or cleared, as etcd's does.)
+    assert.deepEqual(listed(await c1.maintenance.alarm({ action: AlarmAction.Activate, ...corrupt3 })), [`${m3}/Corrupt`]);
+    assert.deepEqual(members.map((m) => m.server.kv.cluster.membersAlarmed('CORRUPT')), [2, 2, 2, 2]);
+    await assert.rejects(async () => { await c3.put('k').value('v3b'); }, /corrupt/);
     // One member's disarm clears nothing; a second one's does.
-    assert.deepEqual(listed(await c4.maintenance.alarm({ action: AlarmAction.Deactivate, ...corrupt })), []);
-    await assert.rejects(async () => { await c2.put('k').value('v3'); }, /corrupt/);
-    assert.deepEqual(listed(await c3.maintenance.alarm({ action: AlarmAction.Deactivate, ...corrupt })), [`${m2}/Corrupt`]);
+    assert.deepEqual(listed(await c4.maintenance.alarm({ action: AlarmAction.Deactivate, ...corrupt3 })), []);
+    await assert.rejects(async () => { await c2.put('k').value('v3c'); }, /corrupt/);
+    assert.deepEqual(listed(await c3.maintenance.alarm({ action: AlarmAction.Deactivate, ...corrupt3 })), [`${m3}/Corrupt`]);
     await c2.put('k').value('v4');
     assert.equal(await c1.get('k').string(), 'v4');
 
@@ -66,8 +76,11 @@ test('PBFT, auth on: root\'s Alarm call through one member takes effect at once,
     await viaM2.put('k').value('v1');
     const m4 = idOf(members[0]!, 'm4');
     assert.deepEqual(listed(await viaM2.maintenance.alarm({ action: AlarmAction.Activate, memberID: m4, alarm: AlarmType.Corrupt })), [`${m4}/Corrupt`]);
+    await viaM3.put('k').value('v1b'); // one member named: within the f PBFT masks
+    const m3 = idOf(members[0]!, 'm3');
+    await viaM2.maintenance.alarm({ action: AlarmAction.Activate, memberID: m3, alarm: AlarmType.Corrupt });
     await assert.rejects(async () => { await viaM3.put('k').value('v2'); }, /corrupt/);
-    assert.deepEqual(listed(await viaM3.maintenance.alarm({ action: AlarmAction.Deactivate, memberID: m4, alarm: AlarmType.Corrupt })), [`${m4}/Corrupt`]);
+    assert.deepEqual(listed(await viaM3.maintenance.alarm({ action: AlarmAction.Deactivate, memberID: m3, alarm: AlarmType.Corrupt })), [`${m3}/Corrupt`]);
     await viaM3.put('k').value('v3');
     const list = await viaM2.cluster.memberList({});
     const m1Urls = list.members.find((m) => m.name === 'm1')!.peerURLs;

@@ -130,6 +130,13 @@ export class ClusterState {
     return false;
   }
 
+  /** How many distinct members `alarm` is raised on. */
+  membersAlarmed(alarm: AlarmKind): number {
+    let n = 0;
+    for (const a of this.alarms.values()) if (a.alarm === alarm) n++;
+    return n;
+  }
+
   /** Forget everything (a snapshot restored into a new cluster starts with its own members). */
   clear(): void {
     this.changes++;

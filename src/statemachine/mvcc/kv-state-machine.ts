@@ -217,17 +217,30 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     const denied = this.auth.checkRequest(user, request);
     if (denied !== null) return { ok: false, error: denied };
-    // While a CORRUPT alarm is raised, nothing more is written (etcd's corrupt applier): the
+    // While a CORRUPT alarm stops writes, nothing more is written (etcd's corrupt applier): the
     // members disagree about what they hold, and every write would build on that.
-    if (this.cluster.hasAlarm('CORRUPT') && request.op !== 'range' && !(request.op === 'txn' && isReadOnlyTxn(request))) return { ok: false, error: 'corrupt' };
+    if (this.corruptionStopsWrites() && request.op !== 'range' && !(request.op === 'txn' && isReadOnlyTxn(request))) return { ok: false, error: 'corrupt' };
     // While the NOSPACE alarm is raised, writes that add data are refused (deletes free space).
     if (this.cluster.hasAlarm('NOSPACE') && writesData(request)) return { ok: false, error: 'no-space' };
     return this.execute(request);
   }
 
+  /**
+   * Whether raised CORRUPT alarms stop writes. With a quorum of 1 (crash-fault protocols, as etcd)
+   * any one does: the members disagree about what they hold. Under a Byzantine protocol, up to f
+   * members holding another state is the very fault the protocol masks, and a liar can make itself
+   * look corrupt at will (a wrong hash to every question), upon which f + 1 honest members rightly
+   * name it: if that stopped writes, one liar would stop the cluster. So there the alarm stays
+   * listed for the operator, and writes stop only once more than f (leaseExpiryQuorum - 1)
+   * distinct members are named, more than the protocol masks.
+   */
+  private corruptionStopsWrites(): boolean {
+    return this.cluster.membersAlarmed('CORRUPT') > this.leaseExpiryQuorum - 1;
+  }
+
   private applyLease(user: AuthUser, request: LeaseRequest, origin: string | undefined): KvOutcome {
     // etcd's corrupt applier refuses grants and revokes (expiry and keep-alive go on).
-    if ((request.op === 'lease-grant' || request.op === 'lease-revoke') && this.cluster.hasAlarm('CORRUPT')) return { ok: false, error: 'corrupt' };
+    if ((request.op === 'lease-grant' || request.op === 'lease-revoke') && this.corruptionStopsWrites()) return { ok: false, error: 'corrupt' };
     if (request.op === 'lease-expire' && this.leaseExpiryQuorum > 1) {
       const lease = this.leases.get(request.id);
       if (lease === null) return { ok: false, error: 'lease-not-found' };
@@ -266,7 +279,7 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
    * further than an honest member wanted. Refused while CORRUPT is raised, as a compaction is.
    */
   private applyCompactVote(request: CompactVote, origin: string | undefined): KvOutcome {
-    if (this.cluster.hasAlarm('CORRUPT')) return { ok: false, error: 'corrupt' };
+    if (this.corruptionStopsWrites()) return { ok: false, error: 'corrupt' };
     if (this.leaseExpiryQuorum === 1) return this.execute({ op: 'compact', revision: request.revision });
     this.compactVotes.set(origin ?? '', request.revision);
     const target = this.compactQuorumRevision();
