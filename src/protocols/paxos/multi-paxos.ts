@@ -160,6 +160,16 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * change chosen since, which the drain rule below makes at most one per unchosen slot.
    */
   private configHistory: { at: Slot; config: PaxosConfig }[];
+  /**
+   * Whether `config` is the configuration at the commit point. Not yet for a joining member started
+   * from the configuration it was told (Membership.since): that one holds from about the join on,
+   * while its commit point is below, where older configurations chose the slots. Phase 1 starts
+   * from the configuration at the commit point (maybeWinPhase1), so such a member does not
+   * campaign until a chosen configuration entry or a snapshot gave it that configuration: with the
+   * told one, a quorum of it whose logs lack the first slots (lost Accepts) could make it the
+   * leader and fill chosen slots with no-ops.
+   */
+  private configKnown: boolean;
   /** Every member but this one, of the configuration and of one being decided (the leader sends to all). */
   private peers: readonly NodeId[] = [];
   private readonly limits: PaxosLimits;
@@ -294,8 +304,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.snapshotIndex = (this.snapshot?.meta.index ?? 0) as Slot;
     // The configuration: the snapshot's (the bootstrap one without a snapshot), then every
     // configuration entry among the slots known chosen (applied) below.
-    const base = this.snapshot !== null && isMembership(this.snapshot.meta.membership) ? this.snapshot.meta.membership : o.membership;
+    const fromSnapshot = this.snapshot !== null && isMembership(this.snapshot.meta.membership);
+    const base = fromSnapshot ? this.snapshot!.meta.membership : o.membership;
     this.config = PaxosConfig.from(base);
+    this.configKnown = fromSnapshot || o.membership.since === undefined || this.mutant === 'told-config-campaigns';
     this.configHistory = [{ at: this.snapshotIndex, config: this.config }];
     let last = this.snapshotIndex as number;
     for (const e of r?.entries ?? []) {
@@ -325,8 +337,9 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       case 'pre-candidate':
       case 'candidate':
         if (this.electionElapsed < this.randomizedTimeout) return;
-        // A learner, or a member removed (that may not know it yet), never campaigns.
-        if (this.config.isVoter(this.id)) return this.startElection();
+        // A learner, or a member removed (that may not know it yet), never campaigns; nor a
+        // member that joined, until it knows the configuration at its commit point (configKnown).
+        if (this.mayLead()) return this.startElection();
         if (this.role !== 'follower') this.becomeFollower(null);
         this.leaderId = null;
         this.resetElectionTimer();
@@ -442,7 +455,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   /** Our leader hands over: campaign at once, past the acceptors' leases (Prepare.transfer). */
   private onTimeoutNow(m: TimeoutNow): void {
-    if (m.from !== this.leaderId || m.ballot !== this.promised || this.role !== 'follower' || !this.config.isVoter(this.id)) return;
+    if (m.from !== this.leaderId || m.ballot !== this.promised || this.role !== 'follower' || !this.mayLead()) return;
     this.campaign(true);
   }
 
@@ -614,6 +627,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     const next = configOfEntry(e.data);
     if (next === null) return; // not a configuration this core wrote (it changes nothing)
     this.config = next;
+    this.configKnown = true;
     this.configHistory.push({ at: slot, config: next });
     this.refreshPeers();
   }
@@ -719,6 +733,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.resetElectionTimer();
     if (this.config.hasQuorum(this.preGrants, this.flexible.phase1)) return this.campaign();
     for (const p of this.voterPeers()) this.msgs.push({ type: 'pre-prepare', from: this.id, to: p, ballot: this.ballot });
+  }
+
+  /** A voter that knows the configuration at its commit point (see configKnown) may campaign. */
+  private mayLead(): boolean {
+    return this.configKnown && this.config.isVoter(this.id);
   }
 
   /** The learners-vote mutant: a learner's acceptance counts in phase 2 (and for checkQuorum) as a voter's. */
@@ -1406,6 +1425,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     // The snapshot's configuration is the one in force above it (checked by the validator when it came from a peer).
     if (isMembership(s.meta.membership)) {
       this.config = PaxosConfig.from(s.meta.membership);
+      this.configKnown = true;
       this.configHistory = [{ at: at as Slot, config: this.config }];
       this.refreshPeers();
     }
