@@ -764,6 +764,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * voter's), is refused: it could only disturb the members that decide.
    */
   private mayCampaign(from: NodeId, ballot: Ballot): boolean {
+    // A member that joined and does not know the configuration at its commit point yet (see
+    // configKnown) refuses no one by the one it was told: the candidate may be a voter of the
+    // configuration of that commit point, removed since, and the only one able to lead (the
+    // voters of the told configuration may all be such joiners, which do not campaign).
+    if (!this.configKnown) return true;
     const rank = ballotRank(ballot);
     if (rank >= this.config.nextRank) return true;
     return this.config.isVoter(from) && this.config.rankOf(from) === rank;
