@@ -137,6 +137,7 @@ interface IncomingSnapshot {
 
 interface Outstanding {
   readonly promised: Ballot;
+  readonly chosenMark: Slot;
   readonly entries: readonly LogEntry[];
   readonly appliedTo: Slot;
 }
@@ -181,6 +182,9 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   // ---- acceptor state (durable: promised in the hard state, accepted slots as entries) ----
   private promised: Ballot;
   private persistedPromised: Ballot;
+  /** The commit point when it last passed a configuration entry (PaxosHardState.chosen), and what of it is durable. */
+  private chosenMark: Slot;
+  private persistedChosenMark: Slot;
   private readonly log = new Map<number, LogEntry>();
   private snapshot: Snapshot | null;
   private snapshotIndex: Slot;
@@ -299,6 +303,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     const r = o.restored;
     this.promised = r?.hardState?.promised ?? NO_BALLOT;
     this.persistedPromised = this.promised;
+    this.chosenMark = (r?.hardState?.chosen ?? 0) as Slot;
+    this.persistedChosenMark = this.chosenMark;
     this.highestSeen = this.promised;
     this.snapshot = r?.snapshot ?? null;
     this.snapshotIndex = (this.snapshot?.meta.index ?? 0) as Slot;
@@ -316,15 +322,20 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       last = Math.max(last, e.index);
     }
     const applied = Math.max(this.snapshotIndex, o.applied ?? 0);
-    for (let s = this.snapshotIndex + 1; s <= applied; s++) this.takeConfigAt(s as Slot);
+    // Chosen: what the state machine applied, and the slots held up to the durable mark (a state
+    // machine that does not persist itself comes back at its snapshot; the mark brings the
+    // configuration of the last configuration entry chosen, not slot 1's, and those slots apply again).
+    let chosen = applied;
+    while (chosen < this.chosenMark && this.log.has(chosen + 1)) chosen++;
+    for (let s = this.snapshotIndex + 1; s <= chosen; s++) this.takeConfigAt(s as Slot);
     // Flexible sizes are checked against the voters now (and refuse every change later).
     if (this.flexible.phase1 !== undefined || this.flexible.phase2 !== undefined) quorumSizes(this.config.voters.size, this.flexible.phase1, this.flexible.phase2);
     this.refreshPeers();
-    // Applied slots are chosen; anything else is learned again from the next leader.
-    this.commitIndex = applied as Slot;
+    // Applied slots are chosen, and those up to the mark; anything else is learned again from the next leader.
+    this.commitIndex = chosen as Slot;
     this.applyCursor = applied as Slot;
     this.appliedIndex = applied as Slot;
-    this.lastSlot = Math.max(last, applied) as Slot;
+    this.lastSlot = Math.max(last, chosen) as Slot;
     this.resetElectionTimer();
   }
 
@@ -507,6 +518,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.unpersisted.size > 0 ||
       this.pendingSnapshot !== null ||
       this.promised !== this.persistedPromised ||
+      this.chosenMark !== this.persistedChosenMark ||
       this.commitIndex > this.applyCursor
     );
   }
@@ -518,10 +530,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.unpersisted.clear();
     const snapshot = this.pendingSnapshot;
     this.pendingSnapshot = null;
-    const promiseChanged = this.promised !== this.persistedPromised;
+    const hardChanged = this.promised !== this.persistedPromised || this.chosenMark !== this.persistedChosenMark;
     let persist: Persist<PaxosHardState> | null = null;
-    if (promiseChanged || entries.length > 0 || snapshot !== null) {
-      persist = { hardState: promiseChanged ? { promised: this.promised } : null, entries, snapshot, truncateFrom: null };
+    if (hardChanged || entries.length > 0 || snapshot !== null) {
+      const hardState = hardChanged ? { promised: this.promised, ...(this.chosenMark > 0 ? { chosen: this.chosenMark } : {}) } : null;
+      persist = { hardState, entries, snapshot, truncateFrom: null };
     }
     const applyFrom = this.applyCursor + 1;
     const applyTo = Math.min(this.commitIndex, applyFrom + this.limits.maxApplyPerReady - 1);
@@ -542,7 +555,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.msgs = [];
     this.early = [];
     this.readStates = [];
-    this.outstanding = { promised: this.promised, entries, appliedTo: this.applyCursor };
+    this.outstanding = { promised: this.promised, chosenMark: this.chosenMark, entries, appliedTo: this.applyCursor };
     return ready;
   }
 
@@ -552,6 +565,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.outstanding = null;
     assert(o.promised >= this.persistedPromised, 'a durable promise never goes backwards');
     this.persistedPromised = o.promised;
+    this.persistedChosenMark = o.chosenMark;
     assert(o.appliedTo >= this.appliedIndex, 'the applied slot never goes backwards');
     this.appliedIndex = o.appliedTo;
     if (this.role === 'leader') {
@@ -1401,7 +1415,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     assert(c <= this.lastSlot, () => `commit ${c} beyond the last slot ${this.lastSlot}`);
     const from = this.commitIndex;
     this.commitIndex = c;
+    const configBefore = this.config;
     for (let s = from + 1; s <= c; s++) this.takeConfigAt(s as Slot);
+    // Passed a configuration entry: the commit point becomes durable with the next Ready (PaxosHardState.chosen).
+    if (this.config !== configBefore && this.mutant !== 'forget-config-point') this.chosenMark = c;
     // A snapshot being received that the log overtook is of no use any more: its bytes go.
     if (this.incoming !== null && this.incoming.meta.index <= c && this.mutant !== 'keep-overtaken-transfer') this.incoming = null;
     if (this.role === 'leader' && !this.config.isVoter(this.id)) {

@@ -11,6 +11,13 @@ export type Slot = Index;
 /** What an acceptor must keep across crashes besides its accepted slots: its promise. */
 export interface PaxosHardState {
   readonly promised: Ballot;
+  /**
+   * Every slot up to here is chosen: the commit point when it last passed a configuration entry
+   * (absent before any did). A restart takes the configuration from it (see MultiPaxosReplica's
+   * constructor): from the bootstrap one at slot 1, phase 1 would need a quorum of every
+   * configuration the log ever held, members long gone included.
+   */
+  readonly chosen?: Slot;
 }
 
 /** 1a: promise me to ignore ballots below `ballot`, and tell me what you accepted from `fromSlot` on. */

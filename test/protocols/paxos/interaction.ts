@@ -234,7 +234,7 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
   }
 
   formatHardState(h: PaxosHardState): string {
-    return `promised=${describeBallot(h.promised)}`;
+    return `promised=${describeBallot(h.promised)}${h.chosen === undefined ? '' : ` chosen=${h.chosen}`}`;
   }
 
   summary(r: Replica<PaxosMessage, PaxosHardState>): string {
