@@ -461,12 +461,16 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private maybeSendTimeoutNow(): void {
     const t = this.transferTarget;
     if (t === null || this.role !== 'leader' || (this.match.get(t) ?? 0) < this.lastProposed) return;
-    this.msgs.push({ type: 'timeout-now', from: this.id, to: t, ballot: this.ballot });
+    this.msgs.push({ type: 'timeout-now', from: this.id, to: t, ballot: this.ballot, through: this.lastProposed });
   }
 
   /** Our leader hands over: campaign at once, past the acceptors' leases (Prepare.transfer). */
   private onTimeoutNow(m: TimeoutNow): void {
     if (m.from !== this.leaderId || m.ballot !== this.promised || this.role !== 'follower' || !this.mayLead()) return;
+    // Stale (delayed past an abandoned transfer): the leader proposed after it, so it took proposals again.
+    if (m.through !== undefined && this.mutant !== 'stale-timeout-now') {
+      for (let s = m.through + 1; s <= this.lastSlot; s++) if (this.log.get(s)?.acceptedBallot === m.ballot) return;
+    }
     this.campaign(true);
   }
 

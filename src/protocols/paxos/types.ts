@@ -176,6 +176,12 @@ export interface ReadIndexResponse extends Envelope {
 export interface TimeoutNow extends Envelope {
   readonly type: 'timeout-now';
   readonly ballot: Ballot;
+  /**
+   * The leader's last slot when it sent this (proposals stop during a transfer). A target that
+   * holds a slot of this ballot beyond it got proposals made after the transfer was abandoned:
+   * the message is stale and deposes no one. Absent from builds before it.
+   */
+  readonly through?: Slot;
 }
 
 export type PaxosMessage = TimeoutNow | PrePrepare | PrePromise | Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | SnapshotAck | ReadIndexRequest | ReadIndexResponse;

@@ -68,7 +68,7 @@ export function formatMessage(m: PaxosMessage): string {
     case 'prepare':
       return `${head} from-slot=${m.fromSlot}${m.transfer === true ? ' transfer' : ''}`;
     case 'timeout-now':
-      return head;
+      return `${head}${m.through === undefined ? '' : ` through=${m.through}`}`;
     case 'promise':
       return `${head} slots=${m.fromSlot}..${m.throughSlot}${m.more ? ' more' : ''} chosen-through=${m.chosenThrough} accepted=[${m.accepted.map(formatAccepted).join(', ')}]${m.snapshot === null ? '' : ` snapshot=${m.snapshot.meta.index}`}`;
     case 'nack':
