@@ -85,11 +85,11 @@ const CATCHES: Record<string, Record<string, Catch>> = {
   },
   multipaxos: {
     'ignore-prior-accepted': { seed: 1 },
-    'snapshot-sees-later-writes': { seed: 1, options: { stateMachine: 'etcd' } },
+    'snapshot-sees-later-writes': { seed: 5, options: { stateMachine: 'etcd' } },
     'accept-before-persist': { seed: 1 },
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
     'count-listed-acks-only': { seed: 31, options: { nodes: 3 } },
-    'unbounded-accept-batches': { seed: 61 },
+    'unbounded-accept-batches': { seed: 30 },
     'unbounded-promises': { seed: 48 },
     // Caught by the safety monitor's checks of snapshot transfers (see src/protocols/paxos/monitor.ts).
     'keep-overtaken-transfer': { seed: 3 },
@@ -104,7 +104,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'reply-before-config-applied': { seed: 18 },
     // Needs voters demoted to learners and a partition that leaves the leader with the learners
     // and a minority of the voters.
-    'learners-vote': { seed: 145 },
+    'learners-vote': { seed: 99 },
   },
   pbft: {
     'skip-authentication': { seed: 2 },
