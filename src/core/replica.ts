@@ -60,6 +60,14 @@ export interface Membership {
    */
   readonly ranks?: Readonly<Record<string, number>>;
   readonly nextRank?: number;
+  /**
+   * A joining member's starting configuration only: the applied index of the member that told it
+   * (the join answer). It is the configuration from about there on, not that of the slots before,
+   * so a core that needs the configuration at its own commit point (Multi-Paxos phase 1) must
+   * learn that from its log or a snapshot first. Absent: the configuration from slot 1 on (a
+   * bootstrap, an initial member, a restart from a snapshot).
+   */
+  readonly since?: number;
 }
 
 export interface SnapshotMeta {

@@ -42,6 +42,8 @@ export interface ReplicatedNodeOptions<R> {
    */
   readonly ranks?: Readonly<Record<string, number>>;
   readonly nextRank?: number;
+  /** A member that joined: the applied index of the member that told it its configuration (Membership.since). */
+  readonly since?: number;
   readonly stateMachine: StateMachine<R>;
   /** Deterministic encoding of a result (Byzantine protocols compare replies byte for byte). Default: MessagePack. */
   readonly encodeResult?: (result: R) => Uint8Array;
@@ -176,6 +178,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
       membership: {
         voters, outgoingVoters: [], learners: [...(o.learners ?? [])],
         ...(o.ranks === undefined ? {} : { ranks: o.ranks }), ...(o.nextRank === undefined ? {} : { nextRank: o.nextRank }),
+        ...(o.since === undefined ? {} : { since: o.since }),
       },
       protocolOptions: { ...o.protocol.timingOptions(timing), ...o.protocolOptions },
       random: new Prng(o.seed ?? randomInt(0, 2 ** 31)),

@@ -40,6 +40,8 @@ export interface ClusterIdentity {
    */
   readonly ranks?: Readonly<Record<string, number>>;
   readonly nextRank?: number;
+  /** The applied index of the member that answered the join: that configuration holds from about there (Membership.since). */
+  readonly since?: number;
 }
 
 /** `m1=http://127.0.0.1:2380,m2=http://127.0.0.1:22380` → members (one name may repeat for several URLs). */

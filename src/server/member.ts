@@ -150,6 +150,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     learners: (identity.learners ?? []).map((l) => nodeId(l)),
     ...(identity.ranks === undefined ? {} : { ranks: identity.ranks }),
     ...(identity.nextRank === undefined ? {} : { nextRank: identity.nextRank }),
+    ...(identity.since === undefined ? {} : { since: identity.since }),
     stateMachine: kv,
     encodeResult: (r) => pack(r),
     protocol,
@@ -307,6 +308,8 @@ async function identityFromRunningCluster(name: string, peerUrls: readonly strin
           learners: [...(answer.learners ?? [])],
           ...(isRankTable(answer.ranks) ? { ranks: answer.ranks } : {}),
           ...(Number.isSafeInteger(answer.nextRank) ? { nextRank: answer.nextRank } : {}),
+          // A member that answered without it (an older build): the configuration is still not slot 1's.
+          since: Number.isSafeInteger(answer.since) && answer.since! >= 1 ? answer.since! : 1,
         };
       } catch (err) {
         lastError = `${m.name}: ${(err as Error).message}`;

@@ -36,6 +36,8 @@ export interface JoinAnswer {
   /** The configuration's ballot ranks (protocols that rank members, when not the default): the joining member starts with them. */
   readonly ranks?: Readonly<Record<string, number>>;
   readonly nextRank?: number;
+  /** The answering member's applied index: the configuration told holds from about there (Membership.since). */
+  readonly since?: number;
 }
 
 export function attachMembershipRuntime(ctx: MemberContext, credentials: PeerCredentials, onRemoved: () => void): () => void {
@@ -119,6 +121,7 @@ function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | HashAnswer
   if (me === undefined) {
     return { error: new QuorateError('INVALID_ARGUMENT', `no member of this cluster has peer URLs ${wanted}; add it first (etcdctl member add NAME --peer-urls=${wanted})`).message };
   }
+  const status = ctx.node.status();
   return {
     clusterId: ctx.identity.clusterId,
     token: ctx.identity.token,
@@ -126,7 +129,8 @@ function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | HashAnswer
     id: me.id,
     members: members.map((m) => ({ nodeId: m.nodeId, id: m.id, peerUrls: [...m.peerUrls] })),
     learners: members.filter((m) => m.isLearner).map((m) => m.nodeId),
-    ...rankFields(ctx.node.status().membership),
+    ...rankFields(status.membership),
+    since: status.appliedIndex,
   };
 }
 

@@ -137,6 +137,7 @@ interface IncomingSnapshot {
 
 interface Outstanding {
   readonly promised: Ballot;
+  readonly chosenMark: Slot;
   readonly entries: readonly LogEntry[];
   readonly appliedTo: Slot;
 }
@@ -160,6 +161,16 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * change chosen since, which the drain rule below makes at most one per unchosen slot.
    */
   private configHistory: { at: Slot; config: PaxosConfig }[];
+  /**
+   * Whether `config` is the configuration at the commit point. Not yet for a joining member started
+   * from the configuration it was told (Membership.since): that one holds from about the join on,
+   * while its commit point is below, where older configurations chose the slots. Phase 1 starts
+   * from the configuration at the commit point (maybeWinPhase1), so such a member does not
+   * campaign until a chosen configuration entry or a snapshot gave it that configuration: with the
+   * told one, a quorum of it whose logs lack the first slots (lost Accepts) could make it the
+   * leader and fill chosen slots with no-ops.
+   */
+  private configKnown: boolean;
   /** Every member but this one, of the configuration and of one being decided (the leader sends to all). */
   private peers: readonly NodeId[] = [];
   private readonly limits: PaxosLimits;
@@ -171,6 +182,9 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   // ---- acceptor state (durable: promised in the hard state, accepted slots as entries) ----
   private promised: Ballot;
   private persistedPromised: Ballot;
+  /** The commit point when it last passed a configuration entry (PaxosHardState.chosen), and what of it is durable. */
+  private chosenMark: Slot;
+  private persistedChosenMark: Slot;
   private readonly log = new Map<number, LogEntry>();
   private snapshot: Snapshot | null;
   private snapshotIndex: Slot;
@@ -289,13 +303,17 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     const r = o.restored;
     this.promised = r?.hardState?.promised ?? NO_BALLOT;
     this.persistedPromised = this.promised;
+    this.chosenMark = (r?.hardState?.chosen ?? 0) as Slot;
+    this.persistedChosenMark = this.chosenMark;
     this.highestSeen = this.promised;
     this.snapshot = r?.snapshot ?? null;
     this.snapshotIndex = (this.snapshot?.meta.index ?? 0) as Slot;
     // The configuration: the snapshot's (the bootstrap one without a snapshot), then every
     // configuration entry among the slots known chosen (applied) below.
-    const base = this.snapshot !== null && isMembership(this.snapshot.meta.membership) ? this.snapshot.meta.membership : o.membership;
+    const fromSnapshot = this.snapshot !== null && isMembership(this.snapshot.meta.membership);
+    const base = fromSnapshot ? this.snapshot!.meta.membership : o.membership;
     this.config = PaxosConfig.from(base);
+    this.configKnown = fromSnapshot || o.membership.since === undefined || this.mutant === 'told-config-campaigns';
     this.configHistory = [{ at: this.snapshotIndex, config: this.config }];
     let last = this.snapshotIndex as number;
     for (const e of r?.entries ?? []) {
@@ -304,15 +322,20 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       last = Math.max(last, e.index);
     }
     const applied = Math.max(this.snapshotIndex, o.applied ?? 0);
-    for (let s = this.snapshotIndex + 1; s <= applied; s++) this.takeConfigAt(s as Slot);
+    // Chosen: what the state machine applied, and the slots held up to the durable mark (a state
+    // machine that does not persist itself comes back at its snapshot; the mark brings the
+    // configuration of the last configuration entry chosen, not slot 1's, and those slots apply again).
+    let chosen = applied;
+    while (chosen < this.chosenMark && this.log.has(chosen + 1)) chosen++;
+    for (let s = this.snapshotIndex + 1; s <= chosen; s++) this.takeConfigAt(s as Slot);
     // Flexible sizes are checked against the voters now (and refuse every change later).
     if (this.flexible.phase1 !== undefined || this.flexible.phase2 !== undefined) quorumSizes(this.config.voters.size, this.flexible.phase1, this.flexible.phase2);
     this.refreshPeers();
-    // Applied slots are chosen; anything else is learned again from the next leader.
-    this.commitIndex = applied as Slot;
+    // Applied slots are chosen, and those up to the mark; anything else is learned again from the next leader.
+    this.commitIndex = chosen as Slot;
     this.applyCursor = applied as Slot;
     this.appliedIndex = applied as Slot;
-    this.lastSlot = Math.max(last, applied) as Slot;
+    this.lastSlot = Math.max(last, chosen) as Slot;
     this.resetElectionTimer();
   }
 
@@ -325,8 +348,9 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       case 'pre-candidate':
       case 'candidate':
         if (this.electionElapsed < this.randomizedTimeout) return;
-        // A learner, or a member removed (that may not know it yet), never campaigns.
-        if (this.config.isVoter(this.id)) return this.startElection();
+        // A learner, or a member removed (that may not know it yet), never campaigns; nor a
+        // member that joined, until it knows the configuration at its commit point (configKnown).
+        if (this.mayLead()) return this.startElection();
         if (this.role !== 'follower') this.becomeFollower(null);
         this.leaderId = null;
         this.resetElectionTimer();
@@ -437,12 +461,16 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private maybeSendTimeoutNow(): void {
     const t = this.transferTarget;
     if (t === null || this.role !== 'leader' || (this.match.get(t) ?? 0) < this.lastProposed) return;
-    this.msgs.push({ type: 'timeout-now', from: this.id, to: t, ballot: this.ballot });
+    this.msgs.push({ type: 'timeout-now', from: this.id, to: t, ballot: this.ballot, through: this.lastProposed });
   }
 
   /** Our leader hands over: campaign at once, past the acceptors' leases (Prepare.transfer). */
   private onTimeoutNow(m: TimeoutNow): void {
-    if (m.from !== this.leaderId || m.ballot !== this.promised || this.role !== 'follower' || !this.config.isVoter(this.id)) return;
+    if (m.from !== this.leaderId || m.ballot !== this.promised || this.role !== 'follower' || !this.mayLead()) return;
+    // Stale (delayed past an abandoned transfer): the leader proposed after it, so it took proposals again.
+    if (m.through !== undefined && this.mutant !== 'stale-timeout-now') {
+      for (let s = m.through + 1; s <= this.lastSlot; s++) if (this.log.get(s)?.acceptedBallot === m.ballot) return;
+    }
     this.campaign(true);
   }
 
@@ -494,6 +522,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.unpersisted.size > 0 ||
       this.pendingSnapshot !== null ||
       this.promised !== this.persistedPromised ||
+      this.chosenMark !== this.persistedChosenMark ||
       this.commitIndex > this.applyCursor
     );
   }
@@ -505,10 +534,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.unpersisted.clear();
     const snapshot = this.pendingSnapshot;
     this.pendingSnapshot = null;
-    const promiseChanged = this.promised !== this.persistedPromised;
+    const hardChanged = this.promised !== this.persistedPromised || this.chosenMark !== this.persistedChosenMark;
     let persist: Persist<PaxosHardState> | null = null;
-    if (promiseChanged || entries.length > 0 || snapshot !== null) {
-      persist = { hardState: promiseChanged ? { promised: this.promised } : null, entries, snapshot, truncateFrom: null };
+    if (hardChanged || entries.length > 0 || snapshot !== null) {
+      const hardState = hardChanged ? { promised: this.promised, ...(this.chosenMark > 0 ? { chosen: this.chosenMark } : {}) } : null;
+      persist = { hardState, entries, snapshot, truncateFrom: null };
     }
     const applyFrom = this.applyCursor + 1;
     const applyTo = Math.min(this.commitIndex, applyFrom + this.limits.maxApplyPerReady - 1);
@@ -529,7 +559,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.msgs = [];
     this.early = [];
     this.readStates = [];
-    this.outstanding = { promised: this.promised, entries, appliedTo: this.applyCursor };
+    this.outstanding = { promised: this.promised, chosenMark: this.chosenMark, entries, appliedTo: this.applyCursor };
     return ready;
   }
 
@@ -539,6 +569,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.outstanding = null;
     assert(o.promised >= this.persistedPromised, 'a durable promise never goes backwards');
     this.persistedPromised = o.promised;
+    this.persistedChosenMark = o.chosenMark;
     assert(o.appliedTo >= this.appliedIndex, 'the applied slot never goes backwards');
     this.appliedIndex = o.appliedTo;
     if (this.role === 'leader') {
@@ -614,6 +645,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     const next = configOfEntry(e.data);
     if (next === null) return; // not a configuration this core wrote (it changes nothing)
     this.config = next;
+    this.configKnown = true;
     this.configHistory.push({ at: slot, config: next });
     this.refreshPeers();
   }
@@ -721,6 +753,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     for (const p of this.voterPeers()) this.msgs.push({ type: 'pre-prepare', from: this.id, to: p, ballot: this.ballot });
   }
 
+  /** A voter that knows the configuration at its commit point (see configKnown) may campaign. */
+  private mayLead(): boolean {
+    return this.configKnown && this.config.isVoter(this.id);
+  }
+
   /** The learners-vote mutant: a learner's acceptance counts in phase 2 (and for checkQuorum) as a voter's. */
   private learnersVote(): boolean {
     return this.mutant === 'learners-vote';
@@ -745,6 +782,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * voter's), is refused: it could only disturb the members that decide.
    */
   private mayCampaign(from: NodeId, ballot: Ballot): boolean {
+    // A member that joined and does not know the configuration at its commit point yet (see
+    // configKnown) refuses no one by the one it was told: the candidate may be a voter of the
+    // configuration of that commit point, removed since, and the only one able to lead (the
+    // voters of the told configuration may all be such joiners, which do not campaign).
+    if (!this.configKnown) return true;
     const rank = ballotRank(ballot);
     if (rank >= this.config.nextRank) return true;
     return this.config.isVoter(from) && this.config.rankOf(from) === rank;
@@ -1377,7 +1419,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     assert(c <= this.lastSlot, () => `commit ${c} beyond the last slot ${this.lastSlot}`);
     const from = this.commitIndex;
     this.commitIndex = c;
+    const configBefore = this.config;
     for (let s = from + 1; s <= c; s++) this.takeConfigAt(s as Slot);
+    // Passed a configuration entry: the commit point becomes durable with the next Ready (PaxosHardState.chosen).
+    if (this.config !== configBefore && this.mutant !== 'forget-config-point') this.chosenMark = c;
     // A snapshot being received that the log overtook is of no use any more: its bytes go.
     if (this.incoming !== null && this.incoming.meta.index <= c && this.mutant !== 'keep-overtaken-transfer') this.incoming = null;
     if (this.role === 'leader' && !this.config.isVoter(this.id)) {
@@ -1406,6 +1451,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     // The snapshot's configuration is the one in force above it (checked by the validator when it came from a peer).
     if (isMembership(s.meta.membership)) {
       this.config = PaxosConfig.from(s.meta.membership);
+      this.configKnown = true;
       this.configHistory = [{ at: at as Slot, config: this.config }];
       this.refreshPeers();
     }

@@ -11,6 +11,13 @@ export type Slot = Index;
 /** What an acceptor must keep across crashes besides its accepted slots: its promise. */
 export interface PaxosHardState {
   readonly promised: Ballot;
+  /**
+   * Every slot up to here is chosen: the commit point when it last passed a configuration entry
+   * (absent before any did). A restart takes the configuration from it (see MultiPaxosReplica's
+   * constructor): from the bootstrap one at slot 1, phase 1 would need a quorum of every
+   * configuration the log ever held, members long gone included.
+   */
+  readonly chosen?: Slot;
 }
 
 /** 1a: promise me to ignore ballots below `ballot`, and tell me what you accepted from `fromSlot` on. */
@@ -169,6 +176,12 @@ export interface ReadIndexResponse extends Envelope {
 export interface TimeoutNow extends Envelope {
   readonly type: 'timeout-now';
   readonly ballot: Ballot;
+  /**
+   * The leader's last slot when it sent this (proposals stop during a transfer). A target that
+   * holds a slot of this ballot beyond it got proposals made after the transfer was abandoned:
+   * the message is stale and deposes no one. Absent from builds before it.
+   */
+  readonly through?: Slot;
 }
 
 export type PaxosMessage = TimeoutNow | PrePrepare | PrePromise | Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | SnapshotAck | ReadIndexRequest | ReadIndexResponse;

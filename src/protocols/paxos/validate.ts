@@ -52,7 +52,7 @@ const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessag
   'pre-prepare': () => null,
   'pre-promise': (m) => natFields(m, 'promised') ?? (typeof m['granted'] === 'boolean' ? null : 'granted is not a boolean'),
   prepare: (m) => natFields(m, 'fromSlot') ?? (m['transfer'] === undefined || typeof m['transfer'] === 'boolean' ? null : 'transfer is not a boolean'),
-  'timeout-now': () => null,
+  'timeout-now': (m) => (m['through'] === undefined ? null : natFields(m, 'through')),
   promise: (m, b) => natFields(m, 'chosenThrough', 'fromSlot', 'throughSlot')
     ?? (typeof m['more'] === 'boolean' ? null : 'more is not a boolean')
     ?? entriesProblem(m['accepted'], b.maxEntriesPerPromise, 'accepted')

@@ -68,7 +68,7 @@ export function formatMessage(m: PaxosMessage): string {
     case 'prepare':
       return `${head} from-slot=${m.fromSlot}${m.transfer === true ? ' transfer' : ''}`;
     case 'timeout-now':
-      return head;
+      return `${head}${m.through === undefined ? '' : ` through=${m.through}`}`;
     case 'promise':
       return `${head} slots=${m.fromSlot}..${m.throughSlot}${m.more ? ' more' : ''} chosen-through=${m.chosenThrough} accepted=[${m.accepted.map(formatAccepted).join(', ')}]${m.snapshot === null ? '' : ` snapshot=${m.snapshot.meta.index}`}`;
     case 'nack':
@@ -134,6 +134,8 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
   parseMessage = (d: Directive): PaxosMessage => parseMessage(d, this.replicas);
   private random = new Prng(1);
   private membership: Membership = { voters: [], outgoingVoters: [], learners: [] };
+  /** Nodes started by `join`: the configuration they were told (as the server's join answer tells a joining member). */
+  private readonly told = new Map<NodeId, Membership>();
   private options: Partial<MultiPaxosOptions> = {};
   /** Status lines show each node's configuration (clusters with spares, which membership scenarios use). */
   private showMembership = false;
@@ -144,7 +146,7 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
       const n = env.node(arg(d, 0, 'a node'));
       const kind = arg(d, 1, 'the change');
       let change: PaxosConfigChange;
-      if (kind === 'add-voter' || kind === 'add-learner' || kind === 'remove') change = { kind, node: env.node(arg(d, 2, 'the node')).id };
+      if (kind === 'add-voter' || kind === 'add-learner' || kind === 'remove') change = { kind, node: nodeId(arg(d, 2, 'the node')) }; // (a node to `join` later need not exist yet)
       else if (kind === 'joint') {
         refuseUnknown(d.options, ['voters', 'learners', 'autoLeave'], 'a joint change');
         const autoLeave = d.options.has('autoLeave') ? { autoLeave: boolValue('autoLeave', d.options.get('autoLeave')!) } : {};
@@ -161,6 +163,20 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
       paxos(n.live()).transferLeadership(env.node(arg(d, 1, 'the target')).id);
       env.observe(n);
     },
+    /**
+     * `join n6 from=n1 [mutant=M]`: a node with an empty disk started with the configuration n1 shows (its
+     * applied one, ranks included), as a member joins the server (`--initial-cluster-state
+     * existing`: the join answer).
+     */
+    join: (d, env) => {
+      refuseUnknown(d.options, ['from', 'mutant'], 'join');
+      const from = env.node(d.options.get('from') ?? '');
+      const id = nodeId(arg(d, 0, 'the joining node'));
+      const s = paxos(from.live()).status();
+      this.told.set(id, { ...s.membership, since: s.appliedIndex });
+      env.addNode(id, undefined, d.options.get('mutant'));
+      env.out.always(`${id}: ${formatMembership(s.membership, PaxosConfig.from(s.membership).ranks, PaxosConfig.from(s.membership).nextRank)}`);
+    },
     /** `config n1 [n2 ...]`: the configuration each node shows (at its applied slot), with the ballot ranks. */
     config: (d, env) => {
       for (const name of d.args) {
@@ -175,6 +191,7 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
     refuseUnknown(spec.options, CLUSTER_OPTIONS, 'a multi-paxos cluster');
     const o = spec.options;
     this.random = new Prng(intValue('seed', o.get('seed') ?? '1'));
+    this.told.clear();
     const spares = new Set(listValue(o.get('spares')));
     this.showMembership = spares.size > 0;
     this.membership = { voters: spec.ids.filter((id) => !spares.has(id)), outgoingVoters: [], learners: [] };
@@ -195,7 +212,7 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
       ...this.options,
       ...(o.mutant === undefined ? {} : { mutant: o.mutant }),
       id,
-      membership: this.membership,
+      membership: this.told.get(id) ?? this.membership,
       random: this.random.fork(),
       ...(restored === null ? {} : { restored }),
       applied: o.applied as Index,
@@ -217,7 +234,7 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
   }
 
   formatHardState(h: PaxosHardState): string {
-    return `promised=${describeBallot(h.promised)}`;
+    return `promised=${describeBallot(h.promised)}${h.chosen === undefined ? '' : ` chosen=${h.chosen}`}`;
   }
 
   summary(r: Replica<PaxosMessage, PaxosHardState>): string {
