@@ -19,7 +19,7 @@ import { pack, unpack } from '../../core/codec.js';
 import { mutateMessage } from './mutator.js';
 
 export const BYZANTINE_KINDS = [
-  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared', 'mutate', 'lag', 'shun', 'hijack-session',
+  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared', 'mutate', 'lag', 'shun', 'hijack-session', 'forge-command',
 ] as const;
 export type ByzantineKind = (typeof BYZANTINE_KINDS)[number];
 
@@ -37,6 +37,7 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   lag: 'ignores the pre-prepares it receives (its state stays old) and answers read-only requests from that old state',
   shun: 'talks to every replica but one honest replica, which it leaves out entirely (no votes, no COMMITs, no NEW-VIEW): that replica must get by with the other honest ones',
   'hijack-session': 'orders, as its own client, the command bytes of an honest client\'s read-only request with the session sequence number in them moved one ahead (the bytes say whose session; only the signature says who sent them)',
+  'forge-command': 'orders, as its own client, the commands the run\'s workload makes for a liar (with etcd auth on: an auth disable naming root, a user its member never logged in as; only the signature says who sent a request, and only a proved login who may act as a user)',
   mutate: 'changes one field of what it sends (views, sequence numbers, digests, batches, timestamps, results, certificates) and signs the result validly with its own keys',
 };
 
@@ -50,6 +51,9 @@ export const MAX_RETOLD_STORIES = 256;
 /** Commands a hijacking liar orders over a run, at most; and the share of honest requests it copies. */
 export const MAX_HIJACKED_COMMANDS = 64;
 export const HIJACK_SHARE = 0.1;
+/** Commands a forging liar orders over a run, at most; and the share of honest requests it answers with one. */
+export const MAX_FORGED_COMMANDS = 64;
+export const FORGE_COMMAND_SHARE = 0.05;
 /** Messages a replay adversary remembers, at most. */
 export const MAX_REPLAY_MEMORY = 512;
 
@@ -91,6 +95,9 @@ export class PbftAdversary implements Adversary<PbftMessage> {
   /** Commands ordered by hijacking liars so far, and each liar's last request timestamp as a client. */
   private hijacked = 0;
   private readonly ownTimestamps = new Map<NodeId, number>();
+  /** Commands ordered by forging liars so far (see forgeCommand). */
+  private forgedCommands = 0;
+  private readonly liarCommand: AdversaryContext['liarCommand'];
 
   private readonly rng: Random;
   readonly byzantine: ReadonlySet<NodeId>;
@@ -106,6 +113,7 @@ export class PbftAdversary implements Adversary<PbftMessage> {
     this.replicas = replicas;
     this.auths = context.authenticators;
     this.maxDelayMs = context.maxDelayMs;
+    this.liarCommand = context.liarCommand;
     const kinds = [...context.enabled].filter((k): k is ByzantineKind => (BYZANTINE_KINDS as readonly string[]).includes(k));
     const chosen = new Set<ByzantineKind>(kinds.filter(() => rng.chance(0.5)));
     if (chosen.size === 0 && kinds.length > 0) chosen.add(rng.pick(kinds));
@@ -152,6 +160,8 @@ export class PbftAdversary implements Adversary<PbftMessage> {
     if (retold.length > 0) return retold;
     const hijack = this.hijackSession(msg, by);
     if (hijack.length > 0) return hijack;
+    const forged = this.forgeCommand(msg, by);
+    if (forged.length > 0) return forged;
     if (this.has('replay') && msg.type !== 'request') {
       if (this.seen.length < MAX_REPLAY_MEMORY) this.seen.push(msg);
       else this.seen[this.rng.int(0, MAX_REPLAY_MEMORY - 1)] = msg;
@@ -250,11 +260,33 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       return [];
     }
     if (typeof cmd !== 'object' || cmd === null || typeof (cmd as { seq?: unknown }).seq !== 'number') return [];
-    const auth = this.auths.get(by)!;
     const timestamp = (this.ownTimestamps.get(by) ?? 0) + 1;
     this.ownTimestamps.set(by, timestamp);
     this.hijacked++;
-    const unsigned = { client: by as string as Principal, timestamp, op: pack({ ...cmd, seq: (cmd as { seq: number }).seq + 1 }), readOnly: false };
+    return this.ownRequest(by, timestamp, pack({ ...cmd, seq: (cmd as { seq: number }).seq + 1 }));
+  }
+
+  /**
+   * A liar sees an honest client's request: now and then it orders, as its own client (signed with
+   * its own key, so valid), a command the workload makes for a liar. Those commands lie at the
+   * state machine's level (an auth change naming a user the liar never logged in as): the
+   * protocol orders them as any client's, and the state machines must refuse them alike.
+   */
+  private forgeCommand(msg: PbftMessage, by: NodeId): Outgoing[] {
+    if (!this.has('forge-command') || this.liarCommand === undefined || msg.type !== 'request' || this.forgedCommands >= MAX_FORGED_COMMANDS) return [];
+    if (this.byzantine.has(principalMember(msg.request.client) as NodeId) || !this.rng.chance(FORGE_COMMAND_SHARE)) return [];
+    const timestamp = (this.ownTimestamps.get(by) ?? 0) + 1;
+    const op = this.liarCommand(this.rng, timestamp);
+    if (op === null) return [];
+    this.ownTimestamps.set(by, timestamp);
+    this.forgedCommands++;
+    return this.ownRequest(by, timestamp, op);
+  }
+
+  /** A request of the liar `by` as its own client, to every replica. */
+  private ownRequest(by: NodeId, timestamp: number, op: Uint8Array): Outgoing[] {
+    const auth = this.auths.get(by)!;
+    const unsigned = { client: by as string as Principal, timestamp, op, readOnly: false };
     const request: ClientRequest = { ...unsigned, signature: auth.sign(requestPayload(auth, unsigned)) };
     return this.replicas.map((to) => ({ msg: { type: 'request', from: by, to, request }, delayMs: 0 }));
   }
