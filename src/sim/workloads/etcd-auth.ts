@@ -1,8 +1,8 @@
 /**
  * Auth in the etcd workload (a share of etcd runs: AUTH_RUN_SHARE). One member caller is the
- * administrator: it adds `root` (role root), a read-write and a read-only role, a user for each
- * other member caller, and enables auth; later it now and then disables and enables auth again and
- * changes a user's password. The other clients are writers (read-write on every key), readers
+ * administrator: it adds `root` (role root) and enables auth first, then (logged in as root) a
+ * read-write and a read-only role and a user for each other member caller; later it now and then
+ * disables and enables auth again and changes a user's password. The other clients are writers (read-write on every key), readers
  * (read-only: their writes are permission-denied attempts) or anonymous (no user: everything is
  * refused while auth is on); a Byzantine protocol's own clients are anonymous. A client with a
  * user logs in (Authenticate: under a Byzantine protocol, a login proved through the member that
@@ -115,12 +115,12 @@ export class EtcdAuth {
   next(random: Random, client: number, readsOnly: boolean): AuthChoice {
     const c = this.clients.get(client);
     if (c === undefined || readsOnly) return { kind: 'any' };
+    if (c.user !== null && c.loginNeeded && !c.lastWasLogin && (c.role !== 'admin' || this.enabled)) return this.choice({ kind: 'login' });
     if (c.role === 'admin') {
       this.setup ??= this.makeSetup();
       const head = this.setup[0];
       if (head !== undefined) return this.choice(head);
     }
-    if (c.user !== null && c.loginNeeded && !c.lastWasLogin) return this.choice({ kind: 'login' });
     if (c.role === 'admin' && random.chance(ADMIN_CHANGE_SHARE)) return this.choice(this.adminChange(random));
     if (c.role === 'reader' && !random.chance(READER_WRITE_SHARE)) return { kind: 'read' };
     return { kind: 'any' };
@@ -181,9 +181,11 @@ export class EtcdAuth {
   }
 
   private makeSetup(): AuthStep[] {
+    // Auth goes on as early as it may (runs are short, and slow under faults); the rest follows as root.
     const steps: AuthRequest[] = [
       { op: 'user-add', name: 'root', password: this.hash('root-pw') },
       { op: 'user-grant-role', user: 'root', role: 'root' },
+      { op: 'auth-enable', tokenKey: this.bytes(TOKEN_KEY_BYTES) },
       { op: 'role-add', name: RW_ROLE },
       { op: 'role-grant-permission', name: RW_ROLE, perm: { permType: 'READWRITE', ...ALL_KEYS } },
       { op: 'role-add', name: RO_ROLE },
@@ -194,7 +196,6 @@ export class EtcdAuth {
       steps.push({ op: 'user-add', name: c.user, password: this.hash(this.passwords.get(c.user)![0]!) });
       steps.push({ op: 'user-grant-role', user: c.user, role: c.role === 'writer' ? RW_ROLE : RO_ROLE });
     }
-    steps.push({ op: 'auth-enable', tokenKey: this.bytes(TOKEN_KEY_BYTES) });
     return steps.map((request) => ({ kind: 'admin', request, setup: true }));
   }
 

@@ -126,7 +126,9 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
 
   command(op: EtcdOp, s: { client: number; seq: number; lowestPending: number }, at?: OrderingMember<KvOutcome>): Uint8Array {
     const request = op.step === undefined ? this.request(op) : this.auth!.request(op.step, s.client, (at?.sm ?? null) as KvStateMachine | null, at?.origin ?? '');
-    const cmd: KvCommand = { client: `c${s.client}`, seq: s.seq, lowestPending: s.lowestPending, request, ...(op.user === undefined ? {} : { user: op.user }) };
+    // A login carries no user (it proves one, as the server's Authenticate, which has no token yet).
+    const user = op.step?.kind === 'login' ? undefined : op.user;
+    const cmd: KvCommand = { client: `c${s.client}`, seq: s.seq, lowestPending: s.lowestPending, request, ...(user === undefined ? {} : { user }) };
     return encodeKvCommand(cmd);
   }
 
