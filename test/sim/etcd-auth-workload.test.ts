@@ -67,6 +67,29 @@ test('the administrator sets auth up through the log; a writer logs in through i
   assert.equal(checkHistory([...setup, ...writer, ...anonymous], 'kv').verdict, 'linearizable');
 });
 
+test('an enable whose answer was lost: the administrator learns from the refusal that auth is on, logs in, and repeats the refused step', () => {
+  const w = authWorkload();
+  const sm = new KvStateMachine();
+  const seq = { n: 0 };
+  const random = new Prng(31);
+  const history: Operation[] = [];
+  let answered = true;
+  const setUp = (): boolean => sm.auth.credentialRevisionOf('reader3') !== null;
+  for (let i = 0; i < 20 && !setUp(); i++) {
+    const op = w.next(random, 1, false, false);
+    seq.n++;
+    const result = sm.apply(w.command(op, { client: 1, seq: seq.n, lowestPending: seq.n }, { sm, origin: 'n1' }), index(++at), 'n1');
+    // The first enable took effect, but its answer was lost.
+    const lost = answered && op.step?.kind === 'admin' && op.step.request.op === 'auth-enable';
+    if (lost) answered = false;
+    history.push(...w.record(op, 1, lost ? 'unknown' : 'ok', lost ? undefined : result, at, at + 0.5, ids));
+  }
+  assert.equal(sm.auth.enabled, true);
+  for (const user of ['writer2', 'reader3']) assert.notEqual(sm.auth.credentialRevisionOf(user), null, `${user} was added after all`);
+  assert.equal(sm.auth.actsAs('n1', 'root'), true, 'root logged in through n1');
+  assert.equal(checkHistory(history, 'kv').verdict, 'linearizable');
+});
+
 test('a refused txn (cas) compared nothing: it is recorded as no failed compare', () => {
   const w = authWorkload();
   const op: EtcdOp = { f: 'cas', key: 'k1', value: 'v9', expected: 'v1', label: 'cas', localRead: false, readOnly: false };

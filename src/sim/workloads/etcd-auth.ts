@@ -153,10 +153,14 @@ export class EtcdAuth {
       return [step.request.op === 'auth-enable' ? { ...unknown, kind: 'write', value: 'on' } : { ...unknown, kind: 'delete' }];
     }
     if (error === 'invalid-auth-token') c.loginNeeded = true;
-    if (error !== null && AUTH_REFUSALS.has(error)) return read(true);
+    if (error !== null && AUTH_REFUSALS.has(error)) {
+      if (c.role === 'admin') this.enabled = true; // (an enable whose answer was lost took effect)
+      return read(true);
+    }
     if (step?.kind === 'login') {
       // Logged in; or auth is off, and a refusal will say when a login is needed again.
       if (error === null || error === 'auth-not-enabled') c.loginNeeded = false;
+      if (c.role === 'admin' && error === 'auth-not-enabled') this.enabled = false;
       return error === 'auth-not-enabled' ? read(false) : [];
     }
     if (step?.kind === 'admin') {
@@ -214,8 +218,9 @@ export class EtcdAuth {
   }
 
   private learnAdmin(step: Extract<AuthStep, { kind: 'admin' }>, outcome: 'ok' | 'unknown', error: string | null): void {
-    // A setup step is done once answered (a repeat of one whose answer was lost may be refused as done already).
-    if (step.setup && outcome === 'ok' && this.setup?.[0] === step) this.setup.shift();
+    // A setup step is done once answered (a repeat of one whose answer was lost may be refused as
+    // done already), but for a refusal of the administrator's void login: it is repeated after one.
+    if (step.setup && outcome === 'ok' && error !== 'invalid-auth-token' && this.setup?.[0] === step) this.setup.shift();
     if (outcome === 'ok' && error === null) {
       if (step.request.op === 'auth-enable') this.enabled = true;
       if (step.request.op === 'auth-disable') this.enabled = false;
