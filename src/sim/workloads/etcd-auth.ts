@@ -25,7 +25,7 @@ import type { Operation } from '../../check/history.js';
 import { assert } from '../../core/assert.js';
 import type { Random } from '../../core/prng.js';
 import { encodeKvCommand, type AuthRequest, type KvOutcome, type KvStateMachine, type PasswordHash } from '../../statemachine/mvcc/index.js';
-import { LOGIN_SEED_BYTES, loginKeyOf, loginStatement, signLogin } from '../../statemachine/mvcc/login-proof.js';
+import { LOGIN_SEED_BYTES, LOGIN_SIGNATURE_BYTES, loginKeyOf, loginStatement, loginUseStatement, sessionSeedOf, signLogin } from '../../statemachine/mvcc/login-proof.js';
 
 /** Share of etcd runs that turn auth on (drawn from a stream of its own: the other runs stay as they were). */
 export const AUTH_RUN_SHARE = 0.5;
@@ -52,6 +52,8 @@ const RW_ROLE = 'rw';
 const RO_ROLE = 'ro';
 /** Every key: an empty key with a range end of one zero byte. */
 const ALL_KEYS = { key: new Uint8Array(0), rangeEnd: new Uint8Array([0]) };
+/** Share of a liar's commands that are a binding to root's session it cannot sign (the rest: auth disables as root). */
+const LIAR_BINDING_SHARE = 0.5;
 /** The session a liar's commands use. */
 const LIAR_CLIENT = 'liar';
 
@@ -174,8 +176,16 @@ export class EtcdAuth {
     return kvOp && error === null && !permitted ? read(false) : [];
   }
 
-  /** The command a liar orders as its own client: an auth disable as root, whose login its member never proved. */
-  liarCommand(seq: number): Uint8Array {
+  /**
+   * A command a liar orders as its own client: an auth disable as root, whose login its member
+   * never proved; or a binding of itself to root's session that it cannot sign (it never saw a
+   * token of root's), which, were it taken, would let the next disable through.
+   */
+  liarCommand(random: Random, seq: number): Uint8Array {
+    // A binding names no user (it would bind one), as the server's; a disable names root.
+    if (random.chance(LIAR_BINDING_SHARE)) {
+      return encodeKvCommand({ client: LIAR_CLIENT, seq, lowestPending: seq, request: { op: 'auth-login-use', name: 'root', binding: new Uint8Array(LOGIN_SIGNATURE_BYTES) } });
+    }
     return encodeKvCommand({ client: LIAR_CLIENT, seq, lowestPending: seq, request: { op: 'auth-disable' }, user: 'root' });
   }
 
@@ -247,7 +257,8 @@ function scrypt(password: string, salt: Uint8Array, cost: { readonly n: number; 
 
 /**
  * A login as the server's Authenticate makes it at the member `origin` from that member's state:
- * the password checked against the stored hash, and the statement signed with the key it yields.
+ * the password checked against the stored hash, the session it opens signed with the key the
+ * password yields, and the ordering member bound to that session.
  * A password the member's state does not take (or auth off there) signs with a key that is not
  * the user's: the state machines refuse it, as the server would have refused the password.
  */
@@ -263,5 +274,13 @@ function login(user: string, candidates: readonly string[], sm: KvStateMachine, 
       break;
     }
   }
-  return { op: 'auth-login', name: user, credentialRevision, signature: signLogin(seed, loginStatement(user, credentialRevision, origin, tokenKey)) };
+  // The session the login opens, and the binding of the ordering member to it (see login-proof.ts).
+  const generation = sm.auth.generation;
+  const sessionSeed = sessionSeedOf(seed, credentialRevision, tokenKey, generation);
+  const sessionKey = loginKeyOf(sessionSeed);
+  return {
+    op: 'auth-login', name: user, credentialRevision, sessionKey,
+    signature: signLogin(seed, loginStatement(user, credentialRevision, sessionKey, tokenKey, generation)),
+    binding: signLogin(sessionSeed, loginUseStatement(user, sessionKey, origin)),
+  };
 }

@@ -75,8 +75,8 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
     this.auth?.useClient(client, kind);
   }
 
-  liarCommand(_random: Random, seq: number): Uint8Array | null {
-    return this.auth?.liarCommand(seq) ?? null;
+  liarCommand(random: Random, seq: number): Uint8Array | null {
+    return this.auth?.liarCommand(random, seq) ?? null;
   }
 
   createStateMachine(): StateMachine<KvOutcome> {
