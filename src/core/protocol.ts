@@ -155,6 +155,12 @@ export interface AdversaryContext {
   /** A delay the adversary may add to a message, at most (below the protocol's timeouts). */
   readonly maxDelayMs: number;
   readonly protocolOptions: Readonly<Record<string, unknown>>;
+  /**
+   * Commands the run's workload makes for a liar to order as its own client, with session
+   * sequence number `seq` (null: none now): lies at the state machine's level, such as an etcd
+   * auth change naming a user the liar's member never logged in as. Absent: the workload has none.
+   */
+  readonly liarCommand?: (random: Random, seq: number) => Uint8Array | null;
 }
 
 /** A message a Byzantine replica sends, after `delayMs` more than the network's latency. */

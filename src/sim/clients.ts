@@ -44,6 +44,8 @@ export interface ClientSite<R> {
    * etcd client that moved on would have had an error, not a second execution.
    */
   readonly sessionsPerMember: boolean;
+  /** The origin the state machines see for a command `node` orders ('' when the protocol passes none). */
+  commandOrigin(node: SimNode<R>): string;
   /** The members a client may ask (honest ones under a Byzantine protocol). */
   members(): readonly SimNode<R>[];
   record(ops: readonly Operation[], label: string, client: number, ok: boolean): void;
@@ -108,7 +110,8 @@ export class SessionClient<R> {
   next(): void {
     if (!this.site.mayStart()) return this.site.idle(this.id);
     if (this.site.rng.chance(MALFORMED_COMMAND_SHARE)) this.orderMalformed();
-    const op = this.site.workload.next(this.site.rng, this.id, this.site.readsOnly() || (this.reader && this.site.rng.chance(READER_READ_SHARE)));
+    const finalReads = this.site.readsOnly();
+    const op = this.site.workload.next(this.site.rng, this.id, finalReads || (this.reader && this.site.rng.chance(READER_READ_SHARE)), finalReads);
     this.seq++;
     this.current = { op, invokedAt: this.site.now(), seq: this.seq, pinned: null };
     this.attempts = 0;
@@ -162,8 +165,15 @@ export class SessionClient<R> {
       });
       return;
     }
-    const command = this.site.workload.command(c.op, { client: this.id, seq: c.seq, lowestPending: c.seq });
-    driver.propose(command, answer);
+    const propose = (): void => {
+      const command = this.site.workload.command(c.op, { client: this.id, seq: c.seq, lowestPending: c.seq }, { sm: node.sm, origin: this.site.commandOrigin(node) });
+      driver.propose(command, answer);
+    };
+    if (c.op.afterBarrier !== true) return propose();
+    driver.readBarrier((err) => {
+      if (err !== null) return answer(err);
+      if (node.runningDriver === driver) propose(); // else the member stopped: the attempt times out
+    });
   }
 
   private answer(attempt: number, err: Error | null, result: R | undefined, by: string): void {

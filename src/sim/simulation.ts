@@ -30,6 +30,7 @@ import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
 import { CallEvent, MemberCrashed, type CustomEvent, type TurnOwner, type WorldHandler } from './world.js';
 import { World } from './world.js';
 import { EtcdWorkload } from './workloads/etcd.js';
+import { AUTH_RUN_SHARE } from './workloads/etcd-auth.js';
 import { RegisterWorkload } from './workloads/register.js';
 import type { Workload, WorkloadOp } from './workloads/workload.js';
 
@@ -152,6 +153,9 @@ export const LARGE_WRITES_RUN_SHARE = 0.25;
  * snapshot slice small enough that a state machine encoding in slices (the etcd one) spans
  * several turns, with writes applied in between, as hundreds of MiB do in production.
  */
+/** Mixed into the seed for the auth stream of etcd runs (see authStream). */
+const AUTH_STREAM_SALT = 0xa075;
+
 const SIM_DRIVER_LIMITS = { proposalTimeoutMs: 2_000, readTimeoutMs: 2_000, quorumClientRetryMs: 200, snapshotSliceBytes: 512 };
 
 export interface RunStats {
@@ -286,7 +290,7 @@ export class Simulation implements WorldHandler<Delivery> {
       ...protocol.timingOptions(timing), ...protocol.simVariant(this.rng, timing), ...protocol.messageBudgetOptions(SIM_MESSAGE_BUDGET_BYTES), ...o.protocolOptions,
     };
     this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions }) ?? null;
-    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys, o.mutant) : new RegisterWorkload(o.keys, o.mutant, this.buggify.chance(LARGE_WRITES_RUN_SHARE))) as Workload<WorkloadOp, unknown>;
+    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys, o.mutant, this.authStream()) : new RegisterWorkload(o.keys, o.mutant, this.buggify.chance(LARGE_WRITES_RUN_SHARE))) as Workload<WorkloadOp, unknown>;
     this.compactEvery = o.compactEvery > 0 ? o.compactEvery : this.rng.pick(SIM_COMPACT_INTERVALS);
     this.finalFailover = this.buggify.chance(FINAL_FAILOVER_SHARE);
     const storm = this.rng.chance(STORM_RUN_SHARE);
@@ -317,6 +321,7 @@ export class Simulation implements WorldHandler<Delivery> {
           authenticators: new Map(byzantine.map((id) => [id, keyring.authenticatorFor(id)] as const)),
           maxDelayMs: Number(this.protocolOptions['requestTimeoutTicks'] ?? 30) * o.tickMs * 0.8,
           protocolOptions: this.protocolOptions,
+          ...(this.workload.liarCommand === undefined ? {} : { liarCommand: (random: Random, seq: number) => this.workload.liarCommand!(random, seq) }),
         });
       }
     }
@@ -338,6 +343,15 @@ export class Simulation implements WorldHandler<Delivery> {
     this.world.at(this.endMs - this.catchUpAllowanceMs, () => { this.convergeTarget = this.highestCommit(); });
     const liars = byzantine.length === 0 ? 'none' : `${byzantine.join(',')}${twins ? ' (twinned)' : ''}`;
     if (protocol.faultModel === 'byzantine') this.world.note(`byzantine ${liars}: ${[...(this.adversary?.active ?? [])].join(',') || 'none'}`);
+  }
+
+  /**
+   * An etcd run with auth (see AUTH_RUN_SHARE) gets a random stream of its own for it, drawn from
+   * the seed apart from the run's: the runs without auth stay as they were.
+   */
+  private authStream(): Random | undefined {
+    const auth = new Prng(this.o.seed ^ AUTH_STREAM_SALT);
+    return auth.chance(AUTH_RUN_SHARE) ? auth : undefined;
   }
 
   /** Counters and flags that only faults change get their final kind now (see shapes.ts). */
@@ -644,6 +658,8 @@ export class Simulation implements WorldHandler<Delivery> {
       mayStart: () => this.world.now < this.endMs - this.o.clientTimeoutMs && this.phase !== 'drain',
       readsOnly: () => this.phase === 'reads',
       sessionsPerMember: this.protocol.client.kind === 'quorum',
+      // A Byzantine protocol's state machines learn which member ordered a command (its quorum clients' principal).
+      commandOrigin: (n) => (this.protocol.faultModel === 'byzantine' ? n.id : ''),
       members: () => honest,
       record: (ops, label, client, ok) => {
         // Operations made with nextOperationId() already carry their place in the history.
@@ -682,8 +698,10 @@ export class Simulation implements WorldHandler<Delivery> {
         const qc = new QuorumSimClient<Envelope, unknown>(c, client.createClient(keyring.authenticatorFor(principal), this.ids, 0, this.o.mutant), qsite);
         this.quorumClients.set(principal, qc);
         this.clients.push(qc);
+        this.workload.useClient?.(c, 'quorum');
       } else {
         this.clients.push(new SessionClient<unknown>(c, site));
+        this.workload.useClient?.(c, 'member');
       }
     }
   }

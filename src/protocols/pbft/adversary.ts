@@ -19,7 +19,8 @@ import { pack, unpack } from '../../core/codec.js';
 import { mutateMessage } from './mutator.js';
 
 export const BYZANTINE_KINDS = [
-  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared', 'mutate', 'lag', 'shun', 'hijack-session',
+  'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared', 'mutate', 'lag', 'shun', 'hijack-session', 'forge-command',
+  'unasked-parts', 'replay-checkpoint',
 ] as const;
 export type ByzantineKind = (typeof BYZANTINE_KINDS)[number];
 
@@ -37,6 +38,9 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   lag: 'ignores the pre-prepares it receives (its state stays old) and answers read-only requests from that old state',
   shun: 'talks to every replica but one honest replica, which it leaves out entirely (no votes, no COMMITs, no NEW-VIEW): that replica must get by with the other honest ones',
   'hijack-session': 'orders, as its own client, the command bytes of an honest client\'s read-only request with the session sequence number in them moved one ahead (the bytes say whose session; only the signature says who sent them)',
+  'forge-command': 'orders, as its own client, the commands the run\'s workload makes for a liar (with etcd auth on: an auth disable naming root, a user its member never logged in as, or a binding to root\'s session it cannot sign; only the signature says who sent a request, and only a proved login or binding who may act as a user)',
+  'unasked-parts': 'sends a replica it sees fetching a checkpoint\'s state STATE-PARTs nobody asked it for, under that checkpoint\'s number and digest: garbage, or an honest part of another checkpoint (its own core\'s answer from before)',
+  'replay-checkpoint': 'sends honest replicas\' CHECKPOINTs it received (validly signed by them, replayed as they were, old ones too) again to other replicas',
   mutate: 'changes one field of what it sends (views, sequence numbers, digests, batches, timestamps, results, certificates) and signs the result validly with its own keys',
 };
 
@@ -50,6 +54,22 @@ export const MAX_RETOLD_STORIES = 256;
 /** Commands a hijacking liar orders over a run, at most; and the share of honest requests it copies. */
 export const MAX_HIJACKED_COMMANDS = 64;
 export const HIJACK_SHARE = 0.1;
+/** Commands a forging liar orders over a run, at most; and the share of honest requests it answers with one. */
+export const MAX_FORGED_COMMANDS = 64;
+export const FORGE_COMMAND_SHARE = 0.05;
+/** Unasked STATE-PARTs a liar sends over a run, at most; and the share of a fetching replica's messages it answers with one. */
+export const MAX_UNASKED_PARTS = 1_024;
+export const UNASKED_PART_SHARE = 0.3;
+/** Unasked parts sent at once after a state answer or fetch it sees, and over how long they spread. */
+export const UNASKED_PART_BURST = 4;
+export const UNASKED_PART_MAX_DELAY_MS = 20;
+/** Largest garbage part it sends (a part of the right size when statePartBytes is at most this). */
+export const MAX_UNASKED_PART_BYTES = 4_096;
+/** Transfers and honest parts it keeps track of, at most. */
+export const MAX_TRACKED_TRANSFERS = 16;
+export const MAX_HONEST_PARTS_KEPT = 16;
+/** Share of a liar's messages after which it replays an honest CHECKPOINT (replay-checkpoint). */
+export const CHECKPOINT_REPLAY_SHARE = 0.1;
 /** Messages a replay adversary remembers, at most. */
 export const MAX_REPLAY_MEMORY = 512;
 
@@ -91,6 +111,20 @@ export class PbftAdversary implements Adversary<PbftMessage> {
   /** Commands ordered by hijacking liars so far, and each liar's last request timestamp as a client. */
   private hijacked = 0;
   private readonly ownTimestamps = new Map<NodeId, number>();
+  /** Honest replicas seen fetching a checkpoint's state (unasked-parts): the checkpoint, its digest and its parts known so far. */
+  private readonly transfers = new Map<NodeId, { seq: number; digest: string; parts: number }>();
+  /** State digests honest replicas signed in their CHECKPOINTs, by sequence number (bounded as transfers). */
+  private readonly honestDigests = new Map<number, string>();
+  /** Parts its own core sent (honest bytes), the latest few. */
+  private readonly honestParts: { seq: number; part: number; data: Uint8Array }[] = [];
+  private unaskedParts = 0;
+  /** Honest replicas' CHECKPOINTs it received (replay-checkpoint). */
+  private readonly checkpointsSeen: PbftMessage[] = [];
+  /** Commands ordered by forging liars so far (see forgeCommand). */
+  private forgedCommands = 0;
+  private readonly liarCommand: AdversaryContext['liarCommand'];
+  /** The run's part size (every replica's), for garbage parts of the right length. */
+  private readonly statePartBytes: number;
 
   private readonly rng: Random;
   readonly byzantine: ReadonlySet<NodeId>;
@@ -106,6 +140,9 @@ export class PbftAdversary implements Adversary<PbftMessage> {
     this.replicas = replicas;
     this.auths = context.authenticators;
     this.maxDelayMs = context.maxDelayMs;
+    this.liarCommand = context.liarCommand;
+    const partBytes = context.protocolOptions['statePartBytes'];
+    this.statePartBytes = typeof partBytes === 'number' && partBytes > 0 ? partBytes : MAX_UNASKED_PART_BYTES;
     const kinds = [...context.enabled].filter((k): k is ByzantineKind => (BYZANTINE_KINDS as readonly string[]).includes(k));
     const chosen = new Set<ByzantineKind>(kinds.filter(() => rng.chance(0.5)));
     if (chosen.size === 0 && kinds.length > 0) chosen.add(rng.pick(kinds));
@@ -150,8 +187,13 @@ export class PbftAdversary implements Adversary<PbftMessage> {
     }
     const retold = this.retellAfterRestart(msg, by);
     if (retold.length > 0) return retold;
+    this.rememberCheckpoint(msg);
+    const unasked = this.unaskedPart(msg, by);
+    if (unasked.length > 0) return unasked;
     const hijack = this.hijackSession(msg, by);
     if (hijack.length > 0) return hijack;
+    const forged = this.forgeCommand(msg, by);
+    if (forged.length > 0) return forged;
     if (this.has('replay') && msg.type !== 'request') {
       if (this.seen.length < MAX_REPLAY_MEMORY) this.seen.push(msg);
       else this.seen[this.rng.int(0, MAX_REPLAY_MEMORY - 1)] = msg;
@@ -188,7 +230,9 @@ export class PbftAdversary implements Adversary<PbftMessage> {
   /** What a Byzantine replica's honest core wanted to send becomes this. */
   transform(msg: PbftMessage): Outgoing[] {
     const from = msg.from;
-    if (this.has('silent') || (this.has('shun') && msg.to === this.shunned)) return [];
+    // Its own core's answer to a state fetch shows a transfer: parts nobody asked for follow it.
+    const burst = this.noteOwnStateAnswer(msg);
+    if (this.has('silent') || (this.has('shun') && msg.to === this.shunned)) return burst;
     const auth = this.auths.get(from)!;
     if (this.quietAfter !== null && this.quietAfter.node === from) {
       // Quiet until it gives up on the view; only the rest of the broadcast of the two stories leaves.
@@ -218,11 +262,16 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       const { signature: _, ...vc } = { ...m.viewChange, prepared: [] };
       m = { ...m, viewChange: { ...vc, signature: auth.sign(viewChangePayload(vc)) } };
     }
-    if (m === null) return [];
-    const out: Outgoing[] = [{ msg: m, delayMs: this.has('delay') && this.rng.chance(0.3) ? this.rng.float() * this.maxDelayMs : 0 }];
+    if (m === null) return burst;
+    const out: Outgoing[] = [{ msg: m, delayMs: this.has('delay') && this.rng.chance(0.3) ? this.rng.float() * this.maxDelayMs : 0 }, ...burst];
     if (this.has('forge') && this.rng.chance(0.2)) {
       const f = this.forge(m, auth);
       if (f !== null) out.push({ msg: f, delayMs: 0 });
+    }
+    if (this.has('replay-checkpoint') && this.checkpointsSeen.length > 0 && this.rng.chance(CHECKPOINT_REPLAY_SHARE)) {
+      const old = this.rng.pick(this.checkpointsSeen);
+      const others = this.replicas.filter((r) => old.type === 'checkpoint' && r !== old.checkpoint.replica && !this.byzantine.has(r));
+      if (others.length > 0) out.push({ msg: { ...old, from, to: this.rng.pick(others) } as PbftMessage, delayMs: 0 });
     }
     if (this.has('replay') && this.seen.length > 0 && this.rng.chance(0.1)) {
       const old = this.rng.pick(this.seen);
@@ -250,11 +299,120 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       return [];
     }
     if (typeof cmd !== 'object' || cmd === null || typeof (cmd as { seq?: unknown }).seq !== 'number') return [];
-    const auth = this.auths.get(by)!;
     const timestamp = (this.ownTimestamps.get(by) ?? 0) + 1;
     this.ownTimestamps.set(by, timestamp);
     this.hijacked++;
-    const unsigned = { client: by as string as Principal, timestamp, op: pack({ ...cmd, seq: (cmd as { seq: number }).seq + 1 }), readOnly: false };
+    return this.ownRequest(by, timestamp, pack({ ...cmd, seq: (cmd as { seq: number }).seq + 1 }));
+  }
+
+  /**
+   * An honest replica's CHECKPOINT: its digest is the state's at that sequence number (for
+   * unasked-parts), and the message, signed by its replica, is kept for replay-checkpoint.
+   */
+  private rememberCheckpoint(msg: PbftMessage): void {
+    if (msg.type !== 'checkpoint' || this.byzantine.has(msg.checkpoint.replica)) return;
+    if (this.has('unasked-parts')) {
+      this.honestDigests.set(msg.checkpoint.seq, msg.checkpoint.stateDigest);
+      if (this.honestDigests.size > MAX_TRACKED_TRANSFERS) this.honestDigests.delete(this.honestDigests.keys().next().value!);
+    }
+    if (!this.has('replay-checkpoint')) return;
+    if (this.checkpointsSeen.length < MAX_REPLAY_MEMORY) this.checkpointsSeen.push(msg);
+    else this.checkpointsSeen[this.rng.int(0, MAX_REPLAY_MEMORY - 1)] = msg;
+  }
+
+  /**
+   * Its own core answered a state fetch: who fetches what, and honest bytes of a part to offer
+   * later as another checkpoint's. Returns a burst of unasked parts to that replica, sent a little
+   * after the answer (so that they find its transfer under way).
+   */
+  private noteOwnStateAnswer(msg: PbftMessage): Outgoing[] {
+    if (!this.has('unasked-parts') || this.byzantine.has(msg.to)) return [];
+    if (msg.type === 'state-meta') this.track(msg.to, msg.seq, msg.stateDigest, msg.meta.partDigests.length);
+    else if (msg.type === 'state-part') {
+      this.track(msg.to, msg.seq, msg.stateDigest, msg.part + 1);
+      this.honestParts.push({ seq: msg.seq, part: msg.part, data: msg.data });
+      if (this.honestParts.length > MAX_HONEST_PARTS_KEPT) this.honestParts.shift();
+    } else return [];
+    return this.unaskedBurst(msg.from, msg.to);
+  }
+
+  /** Up to UNASKED_PART_BURST unasked parts to `to`, each a little later than the last. */
+  private unaskedBurst(by: NodeId, to: NodeId): Outgoing[] {
+    const out: Outgoing[] = [];
+    for (let i = 0; i < UNASKED_PART_BURST; i++) {
+      const part = this.makeUnaskedPart(by, to);
+      if (part === null) break;
+      out.push({ msg: part, delayMs: this.rng.float() * UNASKED_PART_MAX_DELAY_MS });
+    }
+    return out;
+  }
+
+  private track(replica: NodeId, seq: number, digest: string, parts: number): void {
+    const t = this.transfers.get(replica);
+    if (t !== undefined && t.seq > seq) return;
+    this.transfers.set(replica, { seq, digest, parts: t?.seq === seq ? Math.max(t.parts, parts) : parts });
+    if (this.transfers.size > MAX_TRACKED_TRANSFERS) this.transfers.delete(this.transfers.keys().next().value!);
+  }
+
+  /**
+   * A message from an honest replica it believes is fetching a checkpoint's state: now and then a
+   * STATE-PART nobody asked this liar for, under that checkpoint's number and digest, of a part
+   * drawn among those known: garbage, or the honest bytes of that part of another checkpoint. Parts
+   * carry no authenticator (their digests in the proven meta-data vouch for them), so the replica
+   * must judge it by its digest alone, without spending an honest replica's answers on it.
+   */
+  private unaskedPart(msg: PbftMessage, by: NodeId): Outgoing[] {
+    if (!this.has('unasked-parts') || this.byzantine.has(msg.from)) return [];
+    if (msg.type === 'fetch-state' && msg.part !== null) {
+      const digest = this.honestDigests.get(msg.seq);
+      if (digest !== undefined) this.track(msg.from, msg.seq, digest, msg.part + 1);
+      if (digest !== undefined) return this.unaskedBurst(by, msg.from);
+    }
+    const t = this.transfers.get(msg.from);
+    if (t === undefined) return [];
+    if (msg.type === 'status' && msg.lastExecuted >= t.seq) {
+      this.transfers.delete(msg.from); // caught up
+      return [];
+    }
+    if (!this.rng.chance(UNASKED_PART_SHARE)) return [];
+    const part = this.makeUnaskedPart(by, msg.from);
+    return part === null ? [] : [{ msg: part, delayMs: 0 }];
+  }
+
+  /** One STATE-PART for the transfer `to` is believed to run, nobody asked for; null past the run's budget. */
+  private makeUnaskedPart(by: NodeId, to: NodeId): PbftMessage | null {
+    const t = this.transfers.get(to);
+    if (t === undefined || this.unaskedParts >= MAX_UNASKED_PARTS) return null;
+    this.unaskedParts++;
+    const part = this.rng.int(0, Math.max(0, t.parts - 1));
+    const stale = this.honestParts.filter((p) => p.part === part && p.seq !== t.seq);
+    const data = stale.length > 0 && this.rng.chance(0.5)
+      ? this.rng.pick(stale).data
+      : new Uint8Array(Math.min(this.statePartBytes, MAX_UNASKED_PART_BYTES)).fill(this.rng.int(0, 255));
+    return { type: 'state-part', from: by, to, seq: t.seq, stateDigest: t.digest, part, data };
+  }
+
+  /**
+   * A liar sees an honest client's request: now and then it orders, as its own client (signed with
+   * its own key, so valid), a command the workload makes for a liar. Those commands lie at the
+   * state machine's level (an auth change naming a user the liar never logged in as): the
+   * protocol orders them as any client's, and the state machines must refuse them alike.
+   */
+  private forgeCommand(msg: PbftMessage, by: NodeId): Outgoing[] {
+    if (!this.has('forge-command') || this.liarCommand === undefined || msg.type !== 'request' || this.forgedCommands >= MAX_FORGED_COMMANDS) return [];
+    if (this.byzantine.has(principalMember(msg.request.client) as NodeId) || !this.rng.chance(FORGE_COMMAND_SHARE)) return [];
+    const timestamp = (this.ownTimestamps.get(by) ?? 0) + 1;
+    const op = this.liarCommand(this.rng, timestamp);
+    if (op === null) return [];
+    this.ownTimestamps.set(by, timestamp);
+    this.forgedCommands++;
+    return this.ownRequest(by, timestamp, op);
+  }
+
+  /** A request of the liar `by` as its own client, to every replica. */
+  private ownRequest(by: NodeId, timestamp: number, op: Uint8Array): Outgoing[] {
+    const auth = this.auths.get(by)!;
+    const unsigned = { client: by as string as Principal, timestamp, op, readOnly: false };
     const request: ClientRequest = { ...unsigned, signature: auth.sign(requestPayload(auth, unsigned)) };
     return this.replicas.map((to) => ({ msg: { type: 'request', from: by, to, request }, delayMs: 0 }));
   }

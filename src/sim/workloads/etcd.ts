@@ -14,7 +14,8 @@ import type { Random } from '../../core/prng.js';
 import type { StateMachine } from '../../core/replica.js';
 import { encodeKvCommand, KvStateMachine, NO_LEASE, type KvCommand, type KvOutcome, type LeaseRequest } from '../../statemachine/mvcc/index.js';
 import type { KvRequest, RangeRequest, TxnRequest } from '../../statemachine/mvcc/requests.js';
-import type { Workload, WorkloadOp } from './workload.js';
+import { AUTH_KEY, EtcdAuth, type AuthStep } from './etcd-auth.js';
+import type { ClientKind, OrderingMember, Workload, WorkloadOp } from './workload.js';
 
 /** Share of reads served by a read barrier and a local read (the rest go through the log). */
 export const LOCAL_READ_SHARE = 0.8;
@@ -29,7 +30,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
-type EtcdOpKind = 'get' | 'put' | 'delete' | 'cas' | 'lease-grant' | 'lease-put' | 'lease-revoke';
+type EtcdOpKind = 'get' | 'put' | 'delete' | 'cas' | 'lease-grant' | 'lease-put' | 'lease-revoke' | 'auth';
 
 export interface EtcdOp extends WorkloadOp {
   readonly f: EtcdOpKind;
@@ -40,6 +41,10 @@ export interface EtcdOp extends WorkloadOp {
   readonly lease?: number;
   /** lease-revoke: whether the lease key surely, maybe or surely not carries this lease. */
   readonly attached?: 'yes' | 'maybe' | 'no';
+  /** auth: the login or administrator's change (key: AUTH_KEY). */
+  readonly step?: AuthStep;
+  /** Auth runs: the user the client's commands name (absent: none). */
+  readonly user?: string;
 }
 
 /** What a client knows of its own lease and lease key. */
@@ -55,9 +60,24 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
   readonly name = 'etcd';
   private readonly leases = new Map<number, ClientLease>();
   private values = 0;
+  /** Auth runs: users, roles, logins (see etcd-auth.ts); null in the others. */
+  private readonly auth: EtcdAuth | null;
 
-  /** `mutant`: the run's mutant, passed on to the state machine (which knows its own, STATE_MACHINE_MUTANTS). */
-  constructor(private readonly keys: number, private readonly mutant?: string) {}
+  /**
+   * `mutant`: the run's mutant, passed on to the state machine (which knows its own,
+   * STATE_MACHINE_MUTANTS). `auth`: in a run with auth, its own random stream (salts, token keys).
+   */
+  constructor(private readonly keys: number, private readonly mutant?: string, auth?: Random) {
+    this.auth = auth === undefined ? null : new EtcdAuth(auth);
+  }
+
+  useClient(client: number, kind: ClientKind): void {
+    this.auth?.useClient(client, kind);
+  }
+
+  liarCommand(random: Random, seq: number): Uint8Array | null {
+    return this.auth?.liarCommand(random, seq) ?? null;
+  }
 
   createStateMachine(): StateMachine<KvOutcome> {
     return new KvStateMachine(undefined, this.mutant === undefined ? {} : { mutant: this.mutant });
@@ -71,7 +91,18 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
     return unpack(bytes) as KvOutcome;
   }
 
-  next(random: Random, client: number, readsOnly: boolean): EtcdOp {
+  next(random: Random, client: number, readsOnly: boolean, finalReads = readsOnly): EtcdOp {
+    if (this.auth === null) return this.nextOp(random, client, readsOnly);
+    const user = this.auth.userOf(client);
+    // A reader client's administrator still sets auth up and logs in (only the final reads are reads alone).
+    const choice = this.auth.next(random, client, finalReads);
+    const op = choice.kind === 'auth'
+      ? { f: 'auth' as const, key: AUTH_KEY, step: choice.step, label: choice.label, localRead: false, readOnly: false, afterBarrier: choice.step.kind === 'login' }
+      : this.nextOp(random, client, readsOnly || choice.kind === 'read');
+    return user === null ? op : { ...op, user, label: `${op.label} as ${user}` };
+  }
+
+  private nextOp(random: Random, client: number, readsOnly: boolean): EtcdOp {
     if (readsOnly) {
       const key = this.readKey(random);
       return { f: 'get', key, label: `get ${key}`, localRead: true, readOnly: true };
@@ -93,16 +124,31 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
     return { f: 'delete', key, label: `delete ${key}`, localRead: false, readOnly: false };
   }
 
-  command(op: EtcdOp, s: { client: number; seq: number; lowestPending: number }): Uint8Array {
-    const cmd: KvCommand = { client: `c${s.client}`, seq: s.seq, lowestPending: s.lowestPending, request: this.request(op) };
+  command(op: EtcdOp, s: { client: number; seq: number; lowestPending: number }, at?: OrderingMember<KvOutcome>): Uint8Array {
+    const request = op.step === undefined ? this.request(op) : this.auth!.request(op.step, s.client, (at?.sm ?? null) as KvStateMachine | null, at?.origin ?? '');
+    // A login carries no user (it proves one, as the server's Authenticate, which has no token yet).
+    const user = op.step?.kind === 'login' ? undefined : op.user;
+    const cmd: KvCommand = { client: `c${s.client}`, seq: s.seq, lowestPending: s.lowestPending, request, ...(user === undefined ? {} : { user }) };
     return encodeKvCommand(cmd);
   }
 
+  /** A read after the member's read barrier; with auth on, checked against the user's permissions first (as the server does). */
   readLocal(sm: StateMachine<KvOutcome>, op: EtcdOp): KvOutcome {
-    return (sm as KvStateMachine).execute(range(op.key));
+    const kv = sm as KvStateMachine;
+    const request = range(op.key);
+    const denied = this.auth === null ? null : kv.auth.checkRange(op.user ?? null, request.key, request.rangeEnd);
+    return denied === null ? kv.execute(request) : { ok: false, error: denied };
   }
 
   record(op: EtcdOp, client: number, outcome: 'ok' | 'unknown', result: KvOutcome | undefined, invokedAt: number, completedAt: number, nextId: () => number): Operation[] {
+    if (op.f === 'auth') return this.auth!.record(client, op.step, false, false, outcome, result, invokedAt, completedAt, nextId);
+    const ops = this.recordKv(op, client, outcome, result, invokedAt, completedAt, nextId);
+    if (this.auth === null) return ops;
+    const kvOp = op.f === 'get' || op.f === 'put' || op.f === 'delete' || op.f === 'cas' || op.f === 'lease-put';
+    return [...ops, ...this.auth.record(client, undefined, kvOp, op.f !== 'get', outcome, result, invokedAt, completedAt, nextId)];
+  }
+
+  private recordKv(op: EtcdOp, client: number, outcome: 'ok' | 'unknown', result: KvOutcome | undefined, invokedAt: number, completedAt: number, nextId: () => number): Operation[] {
     const done = outcome === 'unknown' ? Number.POSITIVE_INFINITY : completedAt;
     const base = { client, key: op.key, invokedAt, completedAt: done };
     const failed = outcome === 'ok' && result !== undefined && !result.ok;
@@ -121,12 +167,15 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
       case 'delete':
         return [{ id: nextId(), ...base, kind: 'delete', outcome: status }];
       case 'cas': {
+        // A refused txn (auth) compared nothing: it is no failed compare, and says nothing of the key.
+        if (failed) return [];
         const succeeded = status === 'ok' && result !== undefined && result.ok && result.result.op === 'txn' && result.result.succeeded;
         const casOutcome = status === 'unknown' ? 'unknown' : succeeded ? 'ok' : 'fail';
         return [{ id: nextId(), ...base, kind: 'cas', expected: op.expected ?? null, value: op.value ?? null, outcome: casOutcome }];
       }
       case 'lease-grant':
-        return []; // touches no key
+      case 'auth':
+        return []; // touches no key (auth: see EtcdAuth.record)
       case 'lease-revoke': {
         // Revoking deletes the lease key if it still carries the lease; if that is uncertain, so is the delete.
         if (op.attached === 'no' || status === 'fail') return [];
@@ -201,6 +250,7 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
       }
       case 'lease-grant': return { op: 'lease-grant', id: lease, ttlSeconds: LEASE_TTL_SECONDS };
       case 'lease-revoke': return { op: 'lease-revoke', id: lease };
+      case 'auth': throw new Error('an auth operation is made by EtcdAuth.request');
     }
   }
 }
