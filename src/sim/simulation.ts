@@ -290,7 +290,7 @@ export class Simulation implements WorldHandler<Delivery> {
       ...protocol.timingOptions(timing), ...protocol.simVariant(this.rng, timing), ...protocol.messageBudgetOptions(SIM_MESSAGE_BUDGET_BYTES), ...o.protocolOptions,
     };
     this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions }) ?? null;
-    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys, o.mutant, this.authStream()) : new RegisterWorkload(o.keys, o.mutant, this.buggify.chance(LARGE_WRITES_RUN_SHARE))) as Workload<WorkloadOp, unknown>;
+    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys, o.mutant, this.authStream(), protocol.faultModel === 'byzantine' ? byzantineFaults(o.nodes) + 1 : 1) : new RegisterWorkload(o.keys, o.mutant, this.buggify.chance(LARGE_WRITES_RUN_SHARE))) as Workload<WorkloadOp, unknown>;
     this.compactEvery = o.compactEvery > 0 ? o.compactEvery : this.rng.pick(SIM_COMPACT_INTERVALS);
     this.finalFailover = this.buggify.chance(FINAL_FAILOVER_SHARE);
     const storm = this.rng.chance(STORM_RUN_SHARE);

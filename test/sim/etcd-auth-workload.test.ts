@@ -11,8 +11,9 @@ import type { Operation } from '../../src/check/history.js';
 import { checkHistory } from '../../src/check/linearizability.js';
 import { index } from '../../src/core/ids.js';
 import { Prng } from '../../src/core/prng.js';
-import { KvStateMachine, type KvOutcome } from '../../src/statemachine/mvcc/index.js';
-import { EtcdWorkload, type EtcdOp } from '../../src/sim/workloads/etcd.js';
+import { unpack } from '../../src/core/codec.js';
+import { KvStateMachine, type KvCommand, type KvOutcome } from '../../src/statemachine/mvcc/index.js';
+import { ALARM_KEY, EtcdWorkload, type EtcdOp } from '../../src/sim/workloads/etcd.js';
 import { AUTH_KEY } from '../../src/sim/workloads/etcd-auth.js';
 
 let at = 0;
@@ -136,10 +137,23 @@ for (const mutant of [undefined, 'trust-command-user', 'trust-login-use']) {
   });
 }
 
-test('runs without auth keep their commands as they were: no user, and no liar command', () => {
+test('runs without auth keep their commands as they were (no user); their liar command is a member\'s alarm', () => {
   const w = new EtcdWorkload(3);
   w.useClient(1, 'member');
   const op = w.next(new Prng(3), 1, false, false);
   assert.equal(op.user, undefined);
-  assert.equal(w.liarCommand(new Prng(1), 1), null);
+  const lie = w.liarCommand(new Prng(1), 1);
+  assert.ok(lie !== null);
+  assert.deepEqual((unpack(lie) as KvCommand).request, { op: 'alarm', action: 'activate', memberId: '2', alarm: 'NOSPACE' });
+});
+
+test('an operation refused for an alarm reads the alarm register as raised (no simulated member raises one); any other answer reads nothing', () => {
+  const w = new EtcdWorkload(3);
+  let id = 0;
+  const put = { f: 'put' as const, key: 'k1', value: 'v1', label: 'put', localRead: false, readOnly: false };
+  const refused = w.record(put, 1, 'ok', { ok: false, error: 'corrupt' }, 10, 20, () => ++id);
+  assert.deepEqual(refused.filter((o) => o.key === ALARM_KEY).map((o) => [o.kind, o.outcome, o.kind === 'read' ? o.result : null]), [['read', 'ok', 'raised (corrupt)']]);
+  const other = w.record(put, 1, 'ok', { ok: false, error: 'no-space' }, 30, 40, () => ++id);
+  assert.equal(other.filter((o) => o.key === ALARM_KEY).length, 1);
+  assert.equal(w.record(put, 1, 'unknown', undefined, 50, 60, () => ++id).filter((o) => o.key === ALARM_KEY).length, 0);
 });

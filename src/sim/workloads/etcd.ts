@@ -17,6 +17,15 @@ import type { KvRequest, RangeRequest, TxnRequest } from '../../statemachine/mvc
 import { AUTH_KEY, EtcdAuth, type AuthStep } from './etcd-auth.js';
 import type { ClientKind, OrderingMember, Workload, WorkloadOp } from './workload.js';
 
+/**
+ * A register no simulated member writes: nothing in a simulated run raises an alarm honestly (the
+ * quota and the corruption check are the server's), so an operation refused for one ('corrupt',
+ * 'no-space') read it as raised, which the checker judges impossible (see alarmSeen).
+ */
+export const ALARM_KEY = '@alarm';
+/** The session the liar's alarms are ordered under (see liarCommand). */
+const LIAR_ALARM_CLIENT = 'liar-alarms';
+
 /** Share of reads served by a read barrier and a local read (the rest go through the log). */
 export const LOCAL_READ_SHARE = 0.8;
 /** Share of operations on a client's own lease key (grant, put with the lease, revoke). */
@@ -66,8 +75,10 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
   /**
    * `mutant`: the run's mutant, passed on to the state machine (which knows its own,
    * STATE_MACHINE_MUTANTS). `auth`: in a run with auth, its own random stream (salts, token keys).
+   * `alarmQuorum`: f + 1 under a Byzantine protocol, as the server builds its state machine
+   * (leaseExpiryQuorum: members' alarms, lease expiries and compactions are votes); 1 otherwise.
    */
-  constructor(private readonly keys: number, private readonly mutant?: string, auth?: Random) {
+  constructor(private readonly keys: number, private readonly mutant?: string, auth?: Random, private readonly alarmQuorum = 1) {
     this.auth = auth === undefined ? null : new EtcdAuth(auth);
   }
 
@@ -75,12 +86,22 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
     this.auth?.useClient(client, kind);
   }
 
+  /**
+   * With auth: the auth lie (etcd-auth.ts). Without: a member's alarm, CORRUPT or NOSPACE in turn,
+   * naming some member, as a liar's server could order on its own word; one liar's vote must
+   * raise nothing (see ALARM_KEY).
+   */
   liarCommand(random: Random, seq: number): Uint8Array | null {
-    return this.auth?.liarCommand(random, seq) ?? null;
+    if (this.auth !== null) return this.auth.liarCommand(random, seq);
+    const request = { op: 'alarm' as const, action: 'activate' as const, memberId: String(1 + (seq % 4)), alarm: seq % 2 === 0 ? 'CORRUPT' as const : 'NOSPACE' as const };
+    return encodeKvCommand({ client: LIAR_ALARM_CLIENT, seq, lowestPending: seq, request });
   }
 
   createStateMachine(): StateMachine<KvOutcome> {
-    return new KvStateMachine(undefined, this.mutant === undefined ? {} : { mutant: this.mutant });
+    return new KvStateMachine(undefined, {
+      ...(this.mutant === undefined ? {} : { mutant: this.mutant }),
+      ...(this.alarmQuorum > 1 ? { leaseExpiryQuorum: this.alarmQuorum } : {}),
+    });
   }
 
   encodeResult(r: KvOutcome): Uint8Array {
@@ -141,8 +162,9 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
   }
 
   record(op: EtcdOp, client: number, outcome: 'ok' | 'unknown', result: KvOutcome | undefined, invokedAt: number, completedAt: number, nextId: () => number): Operation[] {
-    if (op.f === 'auth') return this.auth!.record(client, op.step, false, false, outcome, result, invokedAt, completedAt, nextId);
-    const ops = this.recordKv(op, client, outcome, result, invokedAt, completedAt, nextId);
+    const alarm = alarmSeen(client, outcome, result, invokedAt, completedAt, nextId);
+    if (op.f === 'auth') return [...this.auth!.record(client, op.step, false, false, outcome, result, invokedAt, completedAt, nextId), ...alarm];
+    const ops = [...this.recordKv(op, client, outcome, result, invokedAt, completedAt, nextId), ...alarm];
     if (this.auth === null) return ops;
     const kvOp = op.f === 'get' || op.f === 'put' || op.f === 'delete' || op.f === 'cas' || op.f === 'lease-put';
     return [...ops, ...this.auth.record(client, undefined, kvOp, op.f !== 'get', outcome, result, invokedAt, completedAt, nextId)];
@@ -253,6 +275,12 @@ export class EtcdWorkload implements Workload<EtcdOp, KvOutcome> {
       case 'auth': throw new Error('an auth operation is made by EtcdAuth.request');
     }
   }
+}
+
+/** An operation refused for an alarm read ALARM_KEY as raised, which no simulated member writes. */
+function alarmSeen(client: number, outcome: 'ok' | 'unknown', result: KvOutcome | undefined, invokedAt: number, completedAt: number, nextId: () => number): Operation[] {
+  if (outcome !== 'ok' || result === undefined || result.ok || (result.error !== 'corrupt' && result.error !== 'no-space')) return [];
+  return [{ id: nextId(), client, key: ALARM_KEY, invokedAt, completedAt, kind: 'read', outcome: 'ok', result: `raised (${result.error})` }];
 }
 
 function range(key: string): RangeRequest {
