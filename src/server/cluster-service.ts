@@ -118,8 +118,19 @@ async function change(ctx: MemberContext, kind: 'add-voter' | 'add-learner' | 'r
   await ctx.node.changeMembership({ kind, node: nodeId(member.nodeId), context });
 }
 
+/**
+ * A membership call checks the member table after a linearizable barrier: the table is the state
+ * machine's, which may be behind the protocol's configuration (a leader elected while it installs a
+ * snapshot in slices applies what it holds only after the install), and a check against the old
+ * table would accept a peer URL already taken or answer "member not found" for a member just added.
+ */
+async function caughtUp(ctx: MemberContext): Promise<void> {
+  await ctx.node.readBarrier(ctx.retry.requestTimeoutMs);
+}
+
 async function memberAdd(ctx: MemberContext, req: PbMemberAddRequest): Promise<Record<string, unknown>> {
   const peerUrls = validUrls(req.peerURLs);
+  await caughtUp(ctx);
   const members = currentMembers(ctx);
   const taken = new Set(members.flatMap((m) => m.peerUrls));
   if (peerUrls.some((u) => taken.has(u))) throw CLUSTER_ERRORS.peerUrlExist();
@@ -144,6 +155,7 @@ async function memberAdd(ctx: MemberContext, req: PbMemberAddRequest): Promise<R
 }
 
 async function memberRemove(ctx: MemberContext, req: PbMemberIdRequest): Promise<Record<string, unknown>> {
+  await caughtUp(ctx);
   const target = find(ctx, req.ID);
   const voters = currentMembers(ctx).filter((m) => !m.isLearner);
   if (!target.isLearner) requireStartedQuorum(ctx, voters.length - 1, target.nodeId);
@@ -153,6 +165,7 @@ async function memberRemove(ctx: MemberContext, req: PbMemberIdRequest): Promise
 }
 
 async function memberPromote(ctx: MemberContext, req: PbMemberIdRequest): Promise<Record<string, unknown>> {
+  await caughtUp(ctx);
   const target = find(ctx, req.ID);
   if (!target.isLearner) throw CLUSTER_ERRORS.notLearner();
   const s = ctx.node.status() as ReturnType<MemberContext['node']['status']> & { progress?: ReadonlyMap<string, { match: number }>; lastIndex?: number };
@@ -170,6 +183,7 @@ async function memberPromote(ctx: MemberContext, req: PbMemberIdRequest): Promis
  * with etcd's "permission denied", see KvStateMachine.applyCluster).
  */
 async function memberUpdate(ctx: MemberContext, req: PbMemberUpdateRequest, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
+  await caughtUp(ctx);
   const target = find(ctx, req.ID);
   const peerUrls = validUrls(req.peerURLs);
   const taken = new Set(currentMembers(ctx).filter((m) => m.id !== target.id).flatMap((m) => m.peerUrls));
