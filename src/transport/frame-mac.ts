@@ -64,6 +64,13 @@ export function encodeSealableFrame(payload: Uint8Array): Buffer {
   return out;
 }
 
+/** The key of a sealer or opener, once its key and frame budget are checked (both ends refuse the same). */
+function checkedFrameKey(key: Uint8Array, maxFrames: number): KeyObject {
+  if (key.byteLength < 32) throw new Error(`a frame key must be 32 bytes, got ${key.byteLength}`);
+  if (!Number.isSafeInteger(maxFrames) || maxFrames < 1) throw new Error(`maxFrames must be a positive safe integer, got ${maxFrames}`);
+  return createSecretKey(key);
+}
+
 /** The sending end of one direction of one connection. */
 export class FrameSealer {
   /** Frames sealed so far: the counter of the next one. Never decreases; at most maxFrames. */
@@ -72,9 +79,7 @@ export class FrameSealer {
   private readonly scratch = Buffer.alloc(8);
 
   constructor(key: Uint8Array, private readonly maxFrames: number = DEFAULT_MAX_FRAMES_PER_CONNECTION) {
-    if (key.byteLength < 32) throw new Error(`a frame key must be 32 bytes, got ${key.byteLength}`);
-    if (!Number.isSafeInteger(maxFrames) || maxFrames < 1) throw new Error(`maxFrames must be a positive safe integer, got ${maxFrames}`);
-    this.key = createSecretKey(key);
+    this.key = checkedFrameKey(key, maxFrames);
   }
 
   /** How many more frames this connection may seal before it must be re-dialled. */
@@ -104,9 +109,7 @@ export class FrameOpener {
   private readonly scratch = Buffer.alloc(8);
 
   constructor(key: Uint8Array, private readonly maxFrames: number = DEFAULT_MAX_FRAMES_PER_CONNECTION) {
-    if (key.byteLength < 32) throw new Error(`a frame key must be 32 bytes, got ${key.byteLength}`);
-    if (!Number.isSafeInteger(maxFrames) || maxFrames < 1) throw new Error(`maxFrames must be a positive safe integer, got ${maxFrames}`);
-    this.key = createSecretKey(key);
+    this.key = checkedFrameKey(key, maxFrames);
   }
 
   /**

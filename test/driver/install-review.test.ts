@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Answer } from './harness.js';
-import { installWhileWriting } from './install-scenario.js';
+import { compactPastN3, installWhileWriting } from './install-scenario.js';
 
 test('a read whose point was confirmed during an install (held behind it) survives a leader change, as a confirmed read does', () => {
   const read = new Answer<void>();
@@ -75,23 +75,14 @@ test('a newer snapshot arriving while the entries held behind an install are bei
   let drainingWhenSent = false;
   const r = installWhileWriting({
     keys: 2000, sliceBytes: 512,
-    atInstalled: ({ cluster: c, propose }) => {
-      const n3 = c.driver('n3');
-      c.clock.setTimer(0, () => {
+    atInstalled: (s) => {
+      const n3 = s.cluster.driver('n3');
+      s.cluster.clock.setTimer(0, () => {
         if (!n3.running) return;
         drainingWhenSent = n3.status().commitIndex > n3.appliedPosition().index;
-        // n3 misses the next writes (n2 back for the leader to commit them); the leader compacts
-        // past them and sends n3 a newer snapshot while n3 still applies what it held.
-        c.heal();
-        c.isolate('n3');
-        for (let i = 0; i < 30; i++) propose(`cut-${i}`);
-        c.tick(60, 'n1', 'n2');
-        c.settle();
-        c.driver('n1').snapshotNow((err) => { compacted = err === null; });
-        c.settle();
-        c.heal();
-        c.isolate('n2');
-        c.tick(3, 'n1');
+        // n3 misses the next writes; the leader compacts past them and sends n3 a newer snapshot
+        // while n3 still applies what it held.
+        compactPastN3(s, (ok) => { compacted = ok; }, 60);
       });
     },
   });

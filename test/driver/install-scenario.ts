@@ -2,7 +2,8 @@
  * A follower installs a large snapshot from the leader in slices while the leader keeps taking
  * writes, with the third member cut off during the install: the leader can then commit only with
  * the installing follower's acknowledgements. Used by install-talks.test.ts
- * (small states) and bench/install-talks.ts (the figures for a large one).
+ * (small states) and bench/install-talks.ts (the figures for a large one); its two state machines
+ * (wholeKv, WatchedKv) also by sliced-install.test.ts.
  *
  * n1 leads; n2 restores whole (it never slices), n3 restores in slices and records what happens
  * while its restore is in progress: what it applied, where its applied position stood, what it
@@ -80,9 +81,34 @@ export interface InstallScenarioOptions {
   /** Raft options over QUIET_LEADER_OPTIONS, for every member. */
   readonly protocolOptions?: Readonly<Record<string, unknown>>;
   /** Called between two slices of n3's installs (after the scenario's own write and tick), with what a test needs to act there. */
-  readonly atStep?: (step: number, s: { readonly cluster: TestCluster<KvOutcome>; readonly propose: (key: string) => void }) => void;
+  readonly atStep?: (step: number, s: InstallScenarioScope) => void;
   /** Called when n3's first install is swapped in (before the entries held behind it are applied). */
-  readonly atInstalled?: (s: { readonly cluster: TestCluster<KvOutcome>; readonly propose: (key: string) => void }) => void;
+  readonly atInstalled?: (s: InstallScenarioScope) => void;
+}
+
+/** What a test acts with inside the scenario: the cluster, and a write at the leader. */
+export interface InstallScenarioScope {
+  readonly cluster: TestCluster<KvOutcome>;
+  readonly propose: (key: string) => void;
+}
+
+/**
+ * Inside the scenario (n2 cut off): n3 misses the next 30 writes (n2 back, for the leader to commit
+ * them; leader and n2 then ticked `ticksAfterWrites` times), the leader compacts past them, and n2
+ * is cut off again, so the leader sends n3 a newer snapshot. `compacted` learns whether the
+ * leader's compaction succeeded.
+ */
+export function compactPastN3({ cluster: c, propose }: InstallScenarioScope, compacted: (ok: boolean) => void, ticksAfterWrites = 0): void {
+  c.heal();
+  c.isolate('n3');
+  for (let i = 0; i < 30; i++) propose(`cut-${i}`);
+  if (ticksAfterWrites > 0) c.tick(ticksAfterWrites, 'n1', 'n2');
+  c.settle();
+  c.driver('n1').snapshotNow((err) => compacted(err === null));
+  c.settle();
+  c.heal();
+  c.isolate('n2');
+  c.tick(3, 'n1');
 }
 
 export interface InstallScenarioResult {

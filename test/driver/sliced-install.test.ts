@@ -11,62 +11,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocolByName } from '../../src/protocols/registry.js';
 import { KvStateMachine, type KvOutcome } from '../../src/statemachine/mvcc/index.js';
-import type { SnapshotRestoring, StateMachine } from '../../src/core/replica.js';
 import { Answer, kvPut, QUIET_LEADER_OPTIONS, TestCluster } from './harness.js';
+// The leader's state machine snapshots whole (so it compacts without turns); n3's restores in slices.
+import { wholeKv, WatchedKv } from './install-scenario.js';
 
-/** The leader's state machine snapshots whole (no beginSnapshot), so it compacts without turns. */
-function whole(kv: KvStateMachine): StateMachine<KvOutcome> {
-  return { apply: (c, i, o) => kv.apply(c, i, o), snapshot: () => kv.snapshot(), restore: (d) => kv.restore(d), applyConfig: (d, i) => kv.applyConfig(d, i) };
-}
-
-/** n3's state machine: restores in slices and records what happens while a restore is in progress. */
-class Watched {
-  installing = false;
-  steps = 0;
-  installs = 0;
-  readonly appliedWhileInstalling: number[] = [];
-  /** Called at each step (before it runs): the test lets input arrive there. */
-  onStep: (step: number) => void = () => {};
-
-  constructor(readonly kv: KvStateMachine) {}
-
-  machine(): StateMachine<KvOutcome> {
-    const kv = this.kv;
-    return {
-      apply: (c, i, o) => {
-        if (this.installing) this.appliedWhileInstalling.push(i);
-        return kv.apply(c, i, o);
-      },
-      snapshot: () => kv.snapshot(),
-      restore: (d) => kv.restore(d),
-      applyConfig: (d, i) => kv.applyConfig(d, i),
-      beginRestore: (data): SnapshotRestoring => {
-        const inner = kv.beginRestore(data);
-        this.installing = true;
-        return {
-          step: (budget) => {
-            this.onStep(++this.steps);
-            return inner.step(budget);
-          },
-          install: () => {
-            inner.install();
-            this.installs++;
-            this.installing = false;
-          },
-        };
-      },
-    };
-  }
-}
-
-function cluster(watched: Watched, mutant?: string): { c: TestCluster<KvOutcome>; kvs: Map<string, KvStateMachine>; put: (i: number) => void } {
+function cluster(watched: WatchedKv, mutant?: string): { c: TestCluster<KvOutcome>; kvs: Map<string, KvStateMachine>; put: (i: number) => void } {
   const kvs = new Map<string, KvStateMachine>();
   const c = new TestCluster<KvOutcome>(['n1', 'n2', 'n3'], {
     protocol: protocolByName('raft'),
     protocolOptions: QUIET_LEADER_OPTIONS,
     stateMachine: (id) => {
       if (id === 'n3') { kvs.set(id, watched.kv); return watched.machine(); }
-      const kv = new KvStateMachine(); kvs.set(id, kv); return whole(kv);
+      const kv = new KvStateMachine(); kvs.set(id, kv); return wholeKv(kv);
     },
     limits: () => ({ snapshotEveryEntries: 20, snapshotSliceBytes: 256 }),
     ...(mutant === undefined ? {} : { mutant }),
@@ -85,7 +41,7 @@ function cluster(watched: Watched, mutant?: string): { c: TestCluster<KvOutcome>
 }
 
 function installsInSlices(mutant?: string): void {
-  const watched = new Watched(new KvStateMachine());
+  const watched = new WatchedKv(new KvStateMachine());
   const { c, kvs, put } = cluster(watched, mutant);
   const n3 = c.driver('n3');
   // The applied position at each step, by the install it belongs to (the leader may compact again, and send another).
@@ -125,7 +81,7 @@ test('the apply-while-installing mutant applies during the install (the test abo
 });
 
 test('a stop in the middle of an install is clean: no more slices, nothing applied, the old state as it was', () => {
-  const watched = new Watched(new KvStateMachine());
+  const watched = new WatchedKv(new KvStateMachine());
   const { c } = cluster(watched);
   const n3 = c.driver('n3');
   const old = watched.kv.snapshot();

@@ -10,30 +10,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import { Etcd3 } from 'etcd3';
 import type { Member } from '../../src/server/index.js';
-import { etcdService } from '../../src/server/proto.js';
 import { encodeKvCommand } from '../../src/statemachine/mvcc/index.js';
 import { loginKeyOf, loginUseStatement, signLogin } from '../../src/statemachine/mvcc/login-proof.js';
-import { pbftMembers } from './pbft-members.js';
-
-/** Deadline of each call: PBFT orders a login and a write in well under this on loopback. */
-const CALL_DEADLINE_MS = 15_000;
-
-/** One raw unary call to `url` (http://host:port), so the test chooses the member and the token itself. */
-function rawCall<Res>(url: string, service: 'Auth' | 'KV' | 'Lease', method: string, request: object, token?: string): Promise<Res> {
-  const client = new (etcdService(service))(url.replace(/^http:\/\//, ''), grpc.credentials.createInsecure());
-  const metadata = new grpc.Metadata();
-  if (token !== undefined) metadata.set('token', token);
-  return new Promise<Res>((resolve, reject) => {
-    client[method]!(request, metadata, { deadline: Date.now() + CALL_DEADLINE_MS }, (err: grpc.ServiceError | null, res: Res) => {
-      client.close();
-      if (err !== null) reject(err);
-      else resolve(res);
-    });
-  });
-}
+import { CALL_DEADLINE_MS, pbftMembers, rawCall } from './pbft-members.js';
 
 test('PBFT: root authenticates through a member (a proved login) and writes through others; a member that forges root or a binding is refused', { timeout: 120_000 }, async () => {
   const cluster = await pbftMembers('pbft-auth');

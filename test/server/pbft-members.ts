@@ -6,11 +6,30 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { Etcd3 } from 'etcd3';
 import { generateKeyFiles } from '../../src/node/bft-keys.js';
 import type { AutoCompactionOptions } from '../../src/server/auto-compaction.js';
 import { startMember, type Member } from '../../src/server/index.js';
+import { etcdService } from '../../src/server/proto.js';
 import { freePort } from './process-cluster.js';
+
+/** Deadline of each call: PBFT orders a login and a write in well under this on loopback. */
+export const CALL_DEADLINE_MS = 15_000;
+
+/** One raw unary call to `url` (http://host:port), so the test chooses the member and the token itself. */
+export function rawCall<Res>(url: string, service: Parameters<typeof etcdService>[0], method: string, request: object, token?: string): Promise<Res> {
+  const client = new (etcdService(service))(url.replace(/^http:\/\//, ''), grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  if (token !== undefined) metadata.set('token', token);
+  return new Promise<Res>((resolve, reject) => {
+    client[method]!(request, metadata, { deadline: Date.now() + CALL_DEADLINE_MS }, (err: grpc.ServiceError | null, res: Res) => {
+      client.close();
+      if (err !== null) reject(err);
+      else resolve(res);
+    });
+  });
+}
 
 export interface PbftMembers {
   readonly names: readonly string[];

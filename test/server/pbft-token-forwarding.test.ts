@@ -11,25 +11,9 @@ import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { Member } from '../../src/server/index.js';
 import { adminService } from '../../src/server/admin-proto.js';
-import { etcdService } from '../../src/server/proto.js';
 import { encodeKvCommand } from '../../src/statemachine/mvcc/index.js';
 import { loginKeyOf, loginUseStatement, signLogin } from '../../src/statemachine/mvcc/login-proof.js';
-import { pbftMembers } from './pbft-members.js';
-
-const CALL_DEADLINE_MS = 15_000;
-
-function rawCall<Res>(url: string, service: 'Auth' | 'KV' | 'Cluster', method: string, request: object, token?: string): Promise<Res> {
-  const client = new (etcdService(service))(url.replace(/^http:\/\//, ''), grpc.credentials.createInsecure());
-  const metadata = new grpc.Metadata();
-  if (token !== undefined) metadata.set('token', token);
-  return new Promise<Res>((resolve, reject) => {
-    client[method]!(request, metadata, { deadline: Date.now() + CALL_DEADLINE_MS }, (err: grpc.ServiceError | null, res: Res) => {
-      client.close();
-      if (err !== null) reject(err);
-      else resolve(res);
-    });
-  });
-}
+import { pbftMembers, rawCall } from './pbft-members.js';
 
 /** What a liar listens with: a Cluster service that keeps every token it is sent. */
 async function tokenTrap(): Promise<{ url: string; tokens: string[]; stop: () => void }> {

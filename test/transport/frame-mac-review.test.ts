@@ -11,18 +11,24 @@ import { nodeId } from '../../src/core/ids.js';
 import { encodeFrame, FrameDecoder, JOIN_QUERY_MAGIC, PeerTransport } from '../../src/transport/index.js';
 import { encodeSealableFrame, FrameSealer } from '../../src/transport/frame-mac.js';
 import { freshNonce, joinProof, peerFrameKey, peerProof, PEER_AUTH_MAGIC, PEER_FRAME_MAC_VERSION } from '../../src/transport/peer-secret.js';
+import { SECRET, sleep, until, type Msg } from './peer-fixtures.js';
 
-interface Msg { readonly from: ReturnType<typeof nodeId>; readonly to: ReturnType<typeof nodeId>; readonly n: number }
-
-const SECRET = new TextEncoder().encode('the cluster secret, 32 bytes....');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, f: () => boolean, boundMs = 10_000): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(10);
-  }
+/** A fake b on loopback: `onSocket` takes each connection; close() drops every connection and stops listening. */
+async function fakeB(onSocket: (socket: Socket) => void, allowHalfOpen = false): Promise<{ readonly port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer({ allowHalfOpen }, (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    onSocket(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 /** b listens with the secret and knows a; what b delivers is kept. */
@@ -124,10 +130,7 @@ test('a join-query connection cannot carry a peer frame: after its answer, a sea
 });
 
 test('listener to dialer: a listener that proved the secret and then sends message frames gets none of them delivered by the dialer', { timeout: 20_000 }, async () => {
-  const sockets = new Set<Socket>();
-  const fake = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
+  const fake = await fakeB((socket) => {
     const decoder = new FrameDecoder(1024 * 1024);
     let done = false;
     socket.on('data', (d: Buffer) => {
@@ -145,10 +148,9 @@ test('listener to dialer: a listener that proved the secret and then sends messa
       }
     });
   });
-  await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', () => resolve()));
   const got: Msg[] = [];
   const a = await PeerTransport.start<Msg>({
-    clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('b'), { host: '127.0.0.1', port: (fake.address() as { port: number }).port }]]),
+    clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('b'), { host: '127.0.0.1', port: fake.port }]]),
     secret: SECRET, limits: { handshakeTimeoutMs: 1000 },
   }, (m) => got.push(m));
   try {
@@ -158,18 +160,14 @@ test('listener to dialer: a listener that proved the secret and then sends messa
     assert.deepEqual(got, []);
   } finally {
     await a.close();
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => fake.close(() => resolve()));
+    await fake.close();
   }
 });
 
 test('reflection: the frames of a connection a dialed to b, replayed to a as a listener, are refused', { timeout: 20_000 }, async () => {
   // Record a's connection to b at a fake b that holds the secret, then replay a's own bytes to a's listener.
   const recorded: Buffer[] = [];
-  const sockets = new Set<Socket>();
-  const fake = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
+  const fake = await fakeB((socket) => {
     const decoder = new FrameDecoder(1024 * 1024);
     socket.on('data', (d: Buffer) => {
       for (const f of decoder.push(d)) {
@@ -181,11 +179,10 @@ test('reflection: the frames of a connection a dialed to b, replayed to a as a l
       }
     });
   });
-  await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', () => resolve()));
   const got: Msg[] = [];
   const a = await PeerTransport.start<Msg>({
     clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 },
-    peers: new Map([[nodeId('b'), { host: '127.0.0.1', port: (fake.address() as { port: number }).port }]]), secret: SECRET, limits: { handshakeTimeoutMs: 1000 },
+    peers: new Map([[nodeId('b'), { host: '127.0.0.1', port: fake.port }]]), secret: SECRET, limits: { handshakeTimeoutMs: 1000 },
   }, (m) => got.push(m));
   try {
     a.send({ from: nodeId('a'), to: nodeId('b'), n: 1 });
@@ -196,8 +193,7 @@ test('reflection: the frames of a connection a dialed to b, replayed to a as a l
     assert.deepEqual(got, []);
   } finally {
     await a.close();
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => fake.close(() => resolve()));
+    await fake.close();
   }
 });
 
@@ -264,11 +260,8 @@ test('a maxFramesPerConnection no sealer can take is refused at start, not throw
 test('at maxFramesPerConnection the dialer re-dials even if the listener never closes its end (a half-open connection is not waited on for ever)', { timeout: 20_000 }, async () => {
   // A listener that proves the secret and takes frames, but whose end of the connection stays open
   // after the dialer's FIN (a peer that hung, a box on the path that swallows the FIN's answer).
-  const sockets = new Set<Socket>();
   const perConnection: number[] = [];
-  const fake = createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
+  const fake = await fakeB((socket) => {
     const connection = perConnection.push(0) - 1;
     const decoder = new FrameDecoder(1024 * 1024);
     let frames = 0;
@@ -283,11 +276,10 @@ test('at maxFramesPerConnection the dialer re-dials even if the listener never c
         }
       }
     });
-  });
-  await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', () => resolve()));
+  }, true);
   const a = await PeerTransport.start<Msg>({
     clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 },
-    peers: new Map([[nodeId('b'), { host: '127.0.0.1', port: (fake.address() as { port: number }).port }]]), secret: SECRET,
+    peers: new Map([[nodeId('b'), { host: '127.0.0.1', port: fake.port }]]), secret: SECRET,
     limits: { handshakeTimeoutMs: 300, reconnectBackoffMaxMs: 100, maxFramesPerConnection: 1 },
   }, () => {});
   try {
@@ -297,8 +289,7 @@ test('at maxFramesPerConnection the dialer re-dials even if the listener never c
     await until('the second frame, on a second connection', () => perConnection[1] === 1, 5_000);
   } finally {
     await a.close();
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => fake.close(() => resolve()));
+    await fake.close();
   }
 });
 

@@ -14,19 +14,7 @@ import { pack } from '../../src/core/codec.js';
 import { nodeId, type NodeId } from '../../src/core/ids.js';
 import { encodeFrame, FrameDecoder, PeerTransport, type PeerAddress, type TransportCounters } from '../../src/transport/index.js';
 import { encodeSealableFrame, FRAME_MAC_BYTES, frameTag, FrameOpener, FrameSealer } from '../../src/transport/frame-mac.js';
-
-interface Msg { readonly from: NodeId; readonly to: NodeId; readonly n: number }
-
-const SECRET = new TextEncoder().encode('the cluster secret, 32 bytes....');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, f: () => boolean, boundMs = 10_000): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { SECRET, sleep, until, type Msg } from './peer-fixtures.js';
 
 /**
  * What the relay does with data frame `index` (0 = the first frame after the handshake) of the

@@ -11,20 +11,9 @@ import { nodeId } from '../../src/core/ids.js';
 import { encodeFrame, FrameDecoder, PeerTransport } from '../../src/transport/index.js';
 import { encodeSealableFrame, FrameSealer } from '../../src/transport/frame-mac.js';
 import { freshNonce, peerFrameKey, peerProof, peerSecretFromFile, PEER_AUTH_MAGIC, PEER_FRAME_MAC_VERSION } from '../../src/transport/peer-secret.js';
+import { SECRET, sleep, until, type Msg } from './peer-fixtures.js';
 
-interface Msg { readonly from: ReturnType<typeof nodeId>; readonly to: ReturnType<typeof nodeId>; readonly n: number }
-
-const SECRET = new TextEncoder().encode('the cluster secret, 32 bytes....');
 const OTHER = new TextEncoder().encode('not the cluster secret at all...');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, f: () => boolean, boundMs = 10_000): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** b listens with `secret`; a dials it with `dialerSecret`. */
 async function pair(secret: Uint8Array | null, dialerSecret: Uint8Array | null) {

@@ -1,4 +1,5 @@
 /** Reading `key=value` words of a scenario: typed, and refusing names nobody reads (a typo must not pass silently). */
+import { nodeId, type NodeId } from '../../../src/core/ids.js';
 import { UsageError } from './environment.js';
 
 export function refuseUnknown(options: ReadonlyMap<string, string>, known: readonly string[], where: string): void {
@@ -28,4 +29,11 @@ export function indexTerm(key: string, v: string | undefined): [number, number] 
   const [i, t] = (v ?? '').split('/');
   if (i === undefined || t === undefined) throw new UsageError(`${key}=${v ?? ''}: write index/term, e.g. ${key}=3/1`);
   return [intValue(key, i), intValue(key, t)];
+}
+
+/** The options of a joint configuration change, `voters=(n1,n4) learners=(n5) [autoLeave=false]`: read alike by every protocol with joint consensus. */
+export function jointChangeOptions(options: ReadonlyMap<string, string>): { voters: NodeId[]; learners: NodeId[]; autoLeave?: boolean } {
+  refuseUnknown(options, ['voters', 'learners', 'autoLeave'], 'a joint change');
+  const autoLeave = options.has('autoLeave') ? { autoLeave: boolValue('autoLeave', options.get('autoLeave')!) } : {};
+  return { voters: listValue(options.get('voters')).map(nodeId), learners: listValue(options.get('learners')).map(nodeId), ...autoLeave };
 }

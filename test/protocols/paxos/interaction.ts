@@ -12,7 +12,7 @@ import {
   DEFAULT_PAXOS_LIMITS, describeBallot, PaxosConfig, type Ballot, MultiPaxosReplica, PaxosMonitor, type MultiPaxosOptions, type PaxosConfigChange, type PaxosHardState, type PaxosMessage, type Slot,
 } from '../../../src/protocols/paxos/index.js';
 import type { Adapter, ClusterSpec, Command } from '../interaction/adapter.js';
-import { boolValue, intValue, listValue, refuseUnknown } from '../interaction/option-values.js';
+import { boolValue, intValue, jointChangeOptions, listValue, refuseUnknown } from '../interaction/option-values.js';
 import { arg } from '../interaction/commands.js';
 import type { Directive } from '../interaction/datadriven.js';
 import { UsageError } from '../interaction/environment.js';
@@ -147,11 +147,8 @@ export class MultiPaxosAdapter implements Adapter<PaxosMessage, PaxosHardState> 
       const kind = arg(d, 1, 'the change');
       let change: PaxosConfigChange;
       if (kind === 'add-voter' || kind === 'add-learner' || kind === 'remove') change = { kind, node: nodeId(arg(d, 2, 'the node')) }; // (a node to `join` later need not exist yet)
-      else if (kind === 'joint') {
-        refuseUnknown(d.options, ['voters', 'learners', 'autoLeave'], 'a joint change');
-        const autoLeave = d.options.has('autoLeave') ? { autoLeave: boolValue('autoLeave', d.options.get('autoLeave')!) } : {};
-        change = { kind, voters: listValue(d.options.get('voters')).map(nodeId), learners: listValue(d.options.get('learners')).map(nodeId), ...autoLeave };
-      } else if (kind === 'leave-joint') change = { kind };
+      else if (kind === 'joint') change = { kind, ...jointChangeOptions(d.options) };
+      else if (kind === 'leave-joint') change = { kind };
       else throw new UsageError(`unknown change '${kind}': add-voter, add-learner, remove, joint or leave-joint`);
       const res = paxos(n.live()).proposeConfigChange(change);
       env.out.always(`ok: index ${res.index} ballot ${describeBallot(res.term)}`);

@@ -16,7 +16,7 @@ import { arg } from '../interaction/commands.js';
 import type { Directive } from '../interaction/datadriven.js';
 import { UsageError } from '../interaction/environment.js';
 import { messageFilter } from '../interaction/network.js';
-import { boolValue, indexTerm, intValue, listValue, refuseUnknown } from '../interaction/option-values.js';
+import { boolValue, indexTerm, intValue, jointChangeOptions, listValue, refuseUnknown } from '../interaction/option-values.js';
 
 type Env = Parameters<Command<RaftMessage, RaftHardState>>[1];
 
@@ -281,11 +281,8 @@ export class RaftAdapter implements Adapter<RaftMessage, RaftHardState> {
       const kind = arg(d, 1, 'the change');
       let change: ConfigChange;
       if (kind === 'add-voter' || kind === 'add-learner' || kind === 'remove') change = { kind, node: env.node(arg(d, 2, 'the node')).id };
-      else if (kind === 'joint') {
-        refuseUnknown(d.options, ['voters', 'learners', 'autoLeave'], 'a joint change');
-        const autoLeave = d.options.has('autoLeave') ? { autoLeave: boolValue('autoLeave', d.options.get('autoLeave')!) } : {};
-        change = { kind, voters: listValue(d.options.get('voters')).map(nodeId), learners: listValue(d.options.get('learners')).map(nodeId), ...autoLeave };
-      } else if (kind === 'leave-joint') change = { kind };
+      else if (kind === 'joint') change = { kind, ...jointChangeOptions(d.options) };
+      else if (kind === 'leave-joint') change = { kind };
       else throw new UsageError(`unknown change '${kind}': add-voter, add-learner, remove, joint or leave-joint`);
       const res = raft(n.live()).proposeConfigChange(change);
       env.out.always(`ok: index ${res.index} term ${res.term}`);
