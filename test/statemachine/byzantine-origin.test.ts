@@ -568,3 +568,24 @@ test('under a Byzantine protocol a member\'s own update keeps its member id and 
   assert.equal(order(sm, 'm4', 11, own('2', ['http://m4-new:2380'])).ok, false);
   assert.equal(sm.cluster.member('m4')?.id, '4');
 });
+
+test('a liar\'s alarm vote names a member: an id no member has (nor any Alarm call can name again) is refused, so it cannot leave an alarm nobody can disarm (review finding)', () => {
+  const memberIds = new Map([['m1', '1'], ['m2', '2'], ['m3', '3'], ['m4', '4']]);
+  for (const ids of [memberIds, undefined]) {
+    const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2, ...(ids === undefined ? {} : { memberIds: ids }) });
+    // The liar's NOSPACE vote names a made-up member. Alarm answers carry member ids as uint64:
+    // '' fails to encode (every alarm list fails), 'x' reads as 0 (a disarm of 0 finds nothing).
+    for (const made of ['', 'x', '007', '99999999999999999999999']) {
+      const o = vote(sm, 'm4', alarmVote('activate', made, 'NOSPACE'));
+      assert.equal(o.ok, false, JSON.stringify(made));
+      assert.deepEqual(sm.alarmVotersOf('activate', made, 'NOSPACE'), []);
+    }
+    // An honest member genuinely out of space: one vote, nothing raised, nothing named for the liar.
+    vote(sm, 'm1', alarmVote('activate', '1', 'NOSPACE'));
+    assert.deepEqual(alarmsOf(sm), [], String(ids));
+  }
+  // With the members known, a member id of no member is refused too.
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2, memberIds });
+  assert.equal(vote(sm, 'm4', alarmVote('activate', '5', 'CORRUPT')).ok, false);
+  assert.equal(vote(sm, 'm4', alarmVote('activate', '4', 'NOSPACE')).ok, true);
+});

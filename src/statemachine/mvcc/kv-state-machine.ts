@@ -352,8 +352,23 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       if (request.alarm === 'NOSPACE' && request.action === 'activate') this.alarmVotes.delete('activate/NOSPACE');
       return { ok: true, result: this.cluster.apply(request, this.store.revision) };
     }
+    // A vote to raise names a member (the server asks no other): a made-up id would leave, once f + 1
+    // votes raise NOSPACE (which names every voter's subject), an alarm no Alarm call can name to
+    // disarm (ids travel as uint64: '' fails to encode, 'x' reads as 0), refusing writes for good.
+    if (request.action === 'activate' && !this.isMemberId(request.memberId)) return { ok: false, error: 'malformed-command' };
     this.applyAlarmVote(request, origin);
     return { ok: true, result: { op: 'cluster', revision: this.store.revision, alarms: this.cluster.alarmList() } };
+  }
+
+  /**
+   * Whether `id` is a member's etcd id: in canonical decimal form within uint64 and, when this state
+   * machine was told the initial members, one of theirs or of a member recorded since.
+   */
+  private isMemberId(id: string): boolean {
+    if (!/^(0|[1-9][0-9]{0,19})$/.test(id) || BigInt(id) >= 2n ** 64n) return false;
+    if (this.initialMemberIds.size === 0) return true;
+    for (const known of this.initialMemberIds.values()) if (known === id) return true;
+    return this.cluster.allMembers().some((m) => m.id === id);
   }
 
   /**
