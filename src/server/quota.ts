@@ -13,6 +13,14 @@ import { KEY_OVERHEAD_BYTES, VERSION_OVERHEAD_BYTES, type AlarmRecord, type KvRe
 import { kvError } from './grpc-errors.js';
 import type { MemberContext } from './member-context.js';
 
+/**
+ * Under a Byzantine protocol a member withdraws its NOSPACE vote once its db size is at most this
+ * fraction of the quota (after a defragment, as a rule: the size does not shrink before one). A
+ * member just under the quota keeps its vote, so that a nearly full member's vote does not come and
+ * go with the size of each write it is sent.
+ */
+export const NOSPACE_VOTE_WITHDRAW_FRACTION = 0.9;
+
 /** etcd's default quota when the flag is 0 or absent: 2 GiB. */
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 
@@ -41,16 +49,16 @@ export class BackendQuota {
   /** After a defragment the reported size drops to what is in use. */
   defragmented(): void {
     this.ctx.kv.store.resetPeakBytes();
-    if (this.size() <= this.quotaBytes) this.withdrawVote();
+    this.withdrawVote();
   }
 
   /**
-   * Under a Byzantine protocol: this member has space, so its NOSPACE vote, if one stands, is
-   * taken back. A vote left standing after the member freed space would let one liar's vote, at
+   * Under a Byzantine protocol: once this member has space again (NOSPACE_VOTE_WITHDRAW_FRACTION),
+   * its NOSPACE vote, if one stands, is taken back. A vote left standing after the member freed space would let one liar's vote, at
    * any later time, make up the f + 1 and refuse writes on every member.
    */
   private withdrawVote(): void {
-    if (this.withdrawing !== null || !this.voteStands()) return;
+    if (this.withdrawing !== null || this.size() > NOSPACE_VOTE_WITHDRAW_FRACTION * this.quotaBytes || !this.voteStands()) return;
     this.ctx.logger('info', 'database space is within the quota again: withdrawing this member\'s NOSPACE vote', { size: this.size(), quotaBackendBytes: this.quotaBytes });
     this.withdrawing = this.ctx.propose({ op: 'alarm', action: 'withdraw', memberId: this.ctx.selfMemberId, alarm: 'NOSPACE' })
       .then((outcome) => { if (!outcome.ok) this.ctx.logger('warn', 'withdrawing the NOSPACE vote was refused', { error: outcome.error }); },
