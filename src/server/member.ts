@@ -136,7 +136,11 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     }
   }
   // Under a Byzantine protocol f + 1 members must agree a lease timed out (see leaseExpiryQuorum).
-  const kv = new KvStateMachine({ maxTxnOps: o.maxTxnOps }, { leaseExpiryQuorum: protocol.faultModel === 'byzantine' ? byzantineFaults(members.length) + 1 : 1 });
+  const kv = new KvStateMachine({ maxTxnOps: o.maxTxnOps }, {
+    leaseExpiryQuorum: protocol.faultModel === 'byzantine' ? byzantineFaults(members.length) + 1 : 1,
+    // A member's own member-update keeps its id (see KvStateMachine.applyCluster).
+    memberIds: new Map(identity.members.map((m) => [m.name, m.id])),
+  });
   const listenPeer = parseUrl(o.listenPeerUrls[0] ?? '', '--listen-peer-urls');
   if ((listenPeer.scheme === 'https') !== (o.peerTls !== null)) {
     throw new QuorateError('INVALID_ARGUMENT', 'https:// peer URLs need --peer-cert-file, --peer-key-file and --peer-trusted-ca-file (and those need https:// peer URLs)');

@@ -13,6 +13,14 @@ import { KEY_OVERHEAD_BYTES, VERSION_OVERHEAD_BYTES, type AlarmRecord, type KvRe
 import { kvError } from './grpc-errors.js';
 import type { MemberContext } from './member-context.js';
 
+/**
+ * Under a Byzantine protocol a member withdraws its NOSPACE vote once its db size is at most this
+ * fraction of the quota (after a defragment, as a rule: the size does not shrink before one). A
+ * member just under the quota keeps its vote, so that a nearly full member's vote does not come and
+ * go with the size of each write it is sent.
+ */
+export const NOSPACE_VOTE_WITHDRAW_FRACTION = 0.9;
+
 /** etcd's default quota when the flag is 0 or absent: 2 GiB. */
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 
@@ -23,6 +31,8 @@ export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 export class BackendQuota {
   /** The NOSPACE alarm being proposed (writes over quota meanwhile wait for the same one). */
   private raising: Promise<void> | null = null;
+  /** This member's NOSPACE vote being withdrawn (Byzantine protocols; see withdrawVote). */
+  private withdrawing: Promise<void> | null = null;
 
   constructor(private readonly ctx: MemberContext, readonly quotaBytes: number) {}
 
@@ -39,17 +49,39 @@ export class BackendQuota {
   /** After a defragment the reported size drops to what is in use. */
   defragmented(): void {
     this.ctx.kv.store.resetPeakBytes();
+    this.withdrawVote();
+  }
+
+  /**
+   * Under a Byzantine protocol: once this member has space again (NOSPACE_VOTE_WITHDRAW_FRACTION),
+   * its NOSPACE vote, if one stands, is taken back. A vote left standing after the member freed space would let one liar's vote, at
+   * any later time, make up the f + 1 and refuse writes on every member.
+   */
+  private withdrawVote(): void {
+    if (this.withdrawing !== null || this.size() > NOSPACE_VOTE_WITHDRAW_FRACTION * this.quotaBytes || !this.voteStands()) return;
+    this.ctx.logger('info', 'database space is within the quota again: withdrawing this member\'s NOSPACE vote', { size: this.size(), quotaBackendBytes: this.quotaBytes });
+    this.withdrawing = this.ctx.propose({ op: 'alarm', action: 'withdraw', memberId: this.ctx.selfMemberId, alarm: 'NOSPACE' })
+      .then((outcome) => { if (!outcome.ok) this.ctx.logger('warn', 'withdrawing the NOSPACE vote was refused', { error: outcome.error }); },
+        (err: unknown) => this.ctx.logger('warn', 'withdrawing the NOSPACE vote did not commit; the next write that fits tries again', { error: (err as Error).message }))
+      .finally(() => { this.withdrawing = null; });
+  }
+
+  private voteStands(): boolean {
+    return this.ctx.kv.alarmVotersOf('activate', this.ctx.selfMemberId, 'NOSPACE').includes(this.ctx.selfNodeId);
   }
 
   /** Refuse a write that does not fit (raising NOSPACE once), as etcd's quota check does. */
   async beforeWrite(request: KvRequest): Promise<void> {
     if (!addsData(request)) return;
     if (this.ctx.kv.cluster.hasAlarm('NOSPACE')) throw kvError('no-space');
-    if (this.size() + requestBytes(request) <= this.quotaBytes) return;
+    if (this.size() + requestBytes(request) <= this.quotaBytes) {
+      this.withdrawVote();
+      return;
+    }
     // Under a Byzantine protocol this member's NOSPACE is its vote, raised once f + 1 members are
     // out of space (KvStateMachine.applyCluster); while its vote stands it is not ordered again
     // for every write this member refuses.
-    if (this.ctx.kv.alarmVotersOf('activate', this.ctx.selfMemberId, 'NOSPACE').includes(this.ctx.selfNodeId)) throw kvError('no-space');
+    if (this.voteStands()) throw kvError('no-space');
     this.ctx.logger('warn', 'database space exceeded: raising the NOSPACE alarm', { size: this.size(), quotaBackendBytes: this.quotaBytes });
     // The write is refused with etcd's "database space exceeded" either way, as etcd's quota check
     // answers whatever its alarm request returned; an alarm that did not commit (or was refused) is

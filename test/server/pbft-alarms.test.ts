@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { AlarmAction, AlarmType, Etcd3 } from 'etcd3';
 import type { Member } from '../../src/server/index.js';
 import { pbftMembers } from './pbft-members.js';
+import { encodeKvCommand } from '../../src/statemachine/mvcc/index.js';
 
 /** Deadline of each call: PBFT orders a command in well under this on loopback. */
 const CALL_DEADLINE_MS = 15_000;
@@ -87,6 +88,39 @@ test('PBFT, auth on: root\'s Alarm call through one member takes effect at once,
     await viaM2.cluster.memberUpdate({ ID: idOf(members[0]!, 'm1'), peerURLs: m1Urls });
   } finally {
     for (const c of [anon, viaM2, viaM3]) c.close();
+    await Promise.all(members.map((m) => m.stop()));
+    cluster.remove();
+  }
+});
+
+test('PBFT: a lying member\'s own member-update cannot take another member\'s id, a made-up id, or a peer URL no member can dial (review finding)', { timeout: 120_000 }, async () => {
+  const cluster = await pbftMembers('pbft-member-update-liar');
+  const members: Member[] = await Promise.all(cluster.names.map((_, i) => cluster.start(i)));
+  const c1 = cluster.client(0, CALL_DEADLINE_MS);
+  try {
+    await c1.put('k').value('v1');
+    const m4 = members[3]!;
+    let seq = 0;
+    // m4 lies: it orders, under its own name, updates an honest server never sends.
+    const lie = (id: string, peerUrls: string[]) => m4.node.propose(encodeKvCommand({ client: 'liar', seq: ++seq, lowestPending: seq, request: { op: 'member-update', nodeId: 'm4', id, peerUrls } }));
+    const before = (await c1.cluster.memberList({})).members.map((m) => `${m.name}=${m.ID}`).sort();
+    const m4Urls = m4.identity.members.find((x) => x.name === 'm4')!.peerUrls;
+    for (const [id, urls] of [[idOf(m4, 'm2'), m4Urls], ['x', m4Urls], [idOf(m4, 'm4'), ['not a url']]] as const) {
+      const outcome = await lie(id, [...urls]);
+      assert.equal(outcome.ok, false, `${id} ${urls.join(',')}`);
+    }
+    // Every member still lists each member once, by its own id, and still serves writes.
+    for (let i = 0; i < 4; i++) {
+      const c = cluster.client(i, CALL_DEADLINE_MS);
+      try {
+        assert.deepEqual((await c.cluster.memberList({})).members.map((m) => `${m.name}=${m.ID}`).sort(), before);
+      } finally {
+        c.close();
+      }
+    }
+    await c1.put('k').value('v2');
+  } finally {
+    c1.close();
     await Promise.all(members.map((m) => m.stop()));
     cluster.remove();
   }

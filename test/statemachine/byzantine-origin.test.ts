@@ -102,7 +102,7 @@ test('crash-fault protocols (no origin, quorum 1): a compact-vote compacts at on
 const TOKEN_KEY = new Uint8Array(32).fill(7);
 
 /** Auth enabled with `root` (role root) and `alice` (no roles); all ordered through m1. */
-async function withAuth(options: { readonly mutant?: string; readonly leaseExpiryQuorum?: number } = {}) {
+async function withAuth(options: { readonly mutant?: string; readonly leaseExpiryQuorum?: number; readonly memberIds?: ReadonlyMap<string, string> } = {}) {
   const sm = new KvStateMachine(undefined, options);
   const rootHash = await hashPassword('rootpw');
   const aliceHash = await hashPassword('alicepw');
@@ -530,7 +530,7 @@ test('mutant alarm-on-one-word: one liar\'s CORRUPT stops every write (what the 
 // ---- member-update: a member changes only its own peer URLs, unless root orders it ---------------
 
 test('under a Byzantine protocol a member changes only its own peer URLs; root may change any member\'s', async () => {
-  const { sm, login } = await withAuth({ leaseExpiryQuorum: 2 });
+  const { sm, login } = await withAuth({ leaseExpiryQuorum: 2, memberIds: new Map([['m1', '1'], ['m2', '2'], ['m3', '3'], ['m4', '4']]) });
   const update = (nodeId: string, url: string): KvCommand['request'] => ({ op: 'member-update', nodeId, id: `${nodeId.slice(1)}`, peerUrls: [url] });
   const liar = order(sm, 'm4', 1, update('m2', 'http://liar:2380'));
   assert.equal(!liar.ok && liar.error, 'permission-denied');
@@ -543,4 +543,49 @@ test('under a Byzantine protocol a member changes only its own peer URLs; root m
   // Under a crash-fault protocol, as before: any member's.
   const raft = new KvStateMachine();
   assert.equal(raft.apply(encodeKvCommand({ client: 'c', seq: 1, lowestPending: 1, request: update('m2', 'http://x:2380') }), index(++at)).ok, true);
+});
+
+test('under a Byzantine protocol a member\'s own update keeps its member id and names peer URLs every member can dial (review finding)', () => {
+  const memberIds = new Map([['m1', '1'], ['m2', '2'], ['m3', '3'], ['m4', '4']]);
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2, memberIds });
+  const own = (id: string, peerUrls: string[]): KvCommand['request'] => ({ op: 'member-update', nodeId: 'm4', id, peerUrls });
+  // m4 takes m2's member id: every member's corruption check would then ask m4 for "member 2's"
+  // hash, the liar answers wrongly, and f + 1 honest members name honest m2 CORRUPT (then m3: writes stop).
+  const stolen = order(sm, 'm4', 1, own('2', ['http://m4:2380']));
+  assert.equal(!stolen.ok && stolen.error, 'permission-denied');
+  assert.equal(sm.cluster.member('m4'), undefined, 'm4 keeps its own member id');
+  // An id that is no decimal number would make every member's member list (BigInt order) throw.
+  assert.equal(order(sm, 'm4', 2, own('x', ['http://m4:2380'])).ok, false);
+  // A peer URL no member can parse would throw in every member's dialer update after the apply.
+  for (const url of ['not a url', 'ftp://m4:2380', 'http://m4']) {
+    assert.equal(order(sm, 'm4', 3 + ['not a url', 'ftp://m4:2380', 'http://m4'].indexOf(url), own('4', [url])).ok, false, url);
+  }
+  assert.equal(order(sm, 'm4', 9, own('4', [])).ok, false, 'no peer URL at all');
+  assert.equal(sm.cluster.member('m4'), undefined);
+  assert.equal(order(sm, 'm4', 10, own('4', ['http://m4-new:2380'])).ok, true, 'its own id and a good URL');
+  assert.deepEqual(sm.cluster.member('m4'), { nodeId: 'm4', id: '4', peerUrls: ['http://m4-new:2380'] });
+  // And again, now that its record is in the table.
+  assert.equal(order(sm, 'm4', 11, own('2', ['http://m4-new:2380'])).ok, false);
+  assert.equal(sm.cluster.member('m4')?.id, '4');
+});
+
+test('a liar\'s alarm vote names a member: an id no member has (nor any Alarm call can name again) is refused, so it cannot leave an alarm nobody can disarm (review finding)', () => {
+  const memberIds = new Map([['m1', '1'], ['m2', '2'], ['m3', '3'], ['m4', '4']]);
+  for (const ids of [memberIds, undefined]) {
+    const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2, ...(ids === undefined ? {} : { memberIds: ids }) });
+    // The liar's NOSPACE vote names a made-up member. Alarm answers carry member ids as uint64:
+    // '' fails to encode (every alarm list fails), 'x' reads as 0 (a disarm of 0 finds nothing).
+    for (const made of ['', 'x', '007', '99999999999999999999999']) {
+      const o = vote(sm, 'm4', alarmVote('activate', made, 'NOSPACE'));
+      assert.equal(o.ok, false, JSON.stringify(made));
+      assert.deepEqual(sm.alarmVotersOf('activate', made, 'NOSPACE'), []);
+    }
+    // An honest member genuinely out of space: one vote, nothing raised, nothing named for the liar.
+    vote(sm, 'm1', alarmVote('activate', '1', 'NOSPACE'));
+    assert.deepEqual(alarmsOf(sm), [], String(ids));
+  }
+  // With the members known, a member id of no member is refused too.
+  const sm = new KvStateMachine(undefined, { leaseExpiryQuorum: 2, memberIds });
+  assert.equal(vote(sm, 'm4', alarmVote('activate', '5', 'CORRUPT')).ok, false);
+  assert.equal(vote(sm, 'm4', alarmVote('activate', '4', 'NOSPACE')).ok, true);
 });

@@ -98,6 +98,20 @@ const READABLE_SNAPSHOT_FORMATS: readonly number[] = [1, SNAPSHOT_FORMAT];
  */
 export const MAX_ALARM_VOTES_PER_MEMBER = 16;
 
+/**
+ * A peer URL every member's dialer takes (as the server's parseUrl: http or https, with a port).
+ * Checked at apply, so alike on every member.
+ */
+function isDialablePeerUrl(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  return (u.protocol === 'http:' || u.protocol === 'https:') && u.port !== '' && u.hostname !== '';
+}
+
 /** actingUser's answer for a user the ordering member never proved a login of. */
 const FORGED_USER = Symbol('forged user');
 
@@ -145,12 +159,18 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
 
   /** Test-only: a state machine mutant (see STATE_MACHINE_MUTANTS), or undefined. */
   private readonly mutant: string | undefined;
+  /**
+   * The initial members' etcd member ids by node id (the same flags on every member). Under a
+   * Byzantine protocol a member's own member-update must keep its id: see applyCluster.
+   */
+  private readonly initialMemberIds: ReadonlyMap<string, string>;
 
-  constructor(limits?: KvLimits, options: { readonly leaseExpiryQuorum?: number; readonly mutant?: string } = {}) {
+  constructor(limits?: KvLimits, options: { readonly leaseExpiryQuorum?: number; readonly mutant?: string; readonly memberIds?: ReadonlyMap<string, string> } = {}) {
     this.store = new MvccStore(limits);
     this.store.leases = this.leases;
     this.leaseExpiryQuorum = options.leaseExpiryQuorum ?? 1;
     this.mutant = options.mutant;
+    this.initialMemberIds = new Map(options.memberIds ?? []);
     this.auth = new AuthStore(this.mutant === 'trust-login-use' ? { mutant: this.mutant } : {});
     assert(Number.isSafeInteger(this.leaseExpiryQuorum) && this.leaseExpiryQuorum >= 1, 'the lease expiry quorum is a positive integer');
   }
@@ -315,6 +335,14 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     }
     if (request.op === 'member-update') {
       if (!admin && request.nodeId !== origin) return { ok: false, error: 'permission-denied' };
+      // An update changes peer URLs, never the member id (as etcd's): a liar that took another
+      // member's id would have every member's corruption check ask it for that member's hash, and
+      // f + 1 honest members name the honest member CORRUPT (two such: writes stop); an id that is
+      // no decimal number breaks every member's member list. Peer URLs every member's dialer
+      // parses: a bad one would throw in each member's peer update after this apply.
+      const known = this.cluster.member(request.nodeId)?.id ?? this.initialMemberIds.get(request.nodeId);
+      if (known === undefined ? !admin || !/^[0-9]{1,20}$/.test(request.id) : request.id !== known) return { ok: false, error: 'permission-denied' };
+      if (request.peerUrls.length === 0 || !request.peerUrls.every(isDialablePeerUrl)) return { ok: false, error: 'malformed-command' };
       return { ok: true, result: this.cluster.apply(request, this.store.revision) };
     }
     if (admin && request.action !== 'withdraw') {
@@ -324,8 +352,23 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
       if (request.alarm === 'NOSPACE' && request.action === 'activate') this.alarmVotes.delete('activate/NOSPACE');
       return { ok: true, result: this.cluster.apply(request, this.store.revision) };
     }
+    // A vote to raise names a member (the server asks no other): a made-up id would leave, once f + 1
+    // votes raise NOSPACE (which names every voter's subject), an alarm no Alarm call can name to
+    // disarm (ids travel as uint64: '' fails to encode, 'x' reads as 0), refusing writes for good.
+    if (request.action === 'activate' && !this.isMemberId(request.memberId)) return { ok: false, error: 'malformed-command' };
     this.applyAlarmVote(request, origin);
     return { ok: true, result: { op: 'cluster', revision: this.store.revision, alarms: this.cluster.alarmList() } };
+  }
+
+  /**
+   * Whether `id` is a member's etcd id: in canonical decimal form within uint64 and, when this state
+   * machine was told the initial members, one of theirs or of a member recorded since.
+   */
+  private isMemberId(id: string): boolean {
+    if (!/^(0|[1-9][0-9]{0,19})$/.test(id) || BigInt(id) >= 2n ** 64n) return false;
+    if (this.initialMemberIds.size === 0) return true;
+    for (const known of this.initialMemberIds.values()) if (known === id) return true;
+    return this.cluster.allMembers().some((m) => m.id === id);
   }
 
   /**
