@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AlarmAction, AlarmType, Etcd3 } from 'etcd3';
 import type { Member } from '../../src/server/index.js';
-import { pbftMembers } from './pbft-members.js';
+import { enableRootAuth, pbftMembers, rootClient } from './pbft-members.js';
 import { encodeKvCommand } from '../../src/statemachine/mvcc/index.js';
 
 /** Deadline of each call: PBFT orders a command in well under this on loopback. */
@@ -66,14 +66,11 @@ test('PBFT, auth on: root\'s Alarm call through one member takes effect at once,
   const cluster = await pbftMembers('pbft-alarms-auth');
   const members: Member[] = await Promise.all(cluster.names.map((_, i) => cluster.start(i)));
   const anon = cluster.client(0, CALL_DEADLINE_MS);
-  const as = (i: number) => new Etcd3({ hosts: cluster.clientUrl(i), auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: () => ({ deadline: Date.now() + CALL_DEADLINE_MS }) });
+  const as = (i: number) => rootClient(cluster, i);
   const viaM2 = as(1);
   const viaM3 = as(2);
   try {
-    await anon.user('root').create('rootpw');
-    await anon.role('root').create();
-    await anon.user('root').addRole('root');
-    await anon.auth.authEnable({});
+    await enableRootAuth(anon);
     await viaM2.put('k').value('v1');
     const m4 = idOf(members[0]!, 'm4');
     assert.deepEqual(listed(await viaM2.maintenance.alarm({ action: AlarmAction.Activate, memberID: m4, alarm: AlarmType.Corrupt })), [`${m4}/Corrupt`]);

@@ -14,20 +14,17 @@ import { Etcd3 } from 'etcd3';
 import type { Member } from '../../src/server/index.js';
 import { encodeKvCommand } from '../../src/statemachine/mvcc/index.js';
 import { loginKeyOf, loginUseStatement, signLogin } from '../../src/statemachine/mvcc/login-proof.js';
-import { CALL_DEADLINE_MS, pbftMembers, rawCall } from './pbft-members.js';
+import { CALL_DEADLINE_MS, enableRootAuth, pbftMembers, rawCall, rootClient } from './pbft-members.js';
 
 test('PBFT: root authenticates through a member (a proved login) and writes through others; a member that forges root or a binding is refused', { timeout: 120_000 }, async () => {
   const cluster = await pbftMembers('pbft-auth');
   const members: Member[] = await Promise.all(cluster.names.map((_, i) => cluster.start(i)));
   const anon = cluster.client(0);
-  const as = (i: number) => new Etcd3({ hosts: cluster.clientUrl(i), auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: () => ({ deadline: Date.now() + CALL_DEADLINE_MS }) });
+  const as = (i: number) => rootClient(cluster, i);
   const viaM2 = as(1);
   const viaM3 = as(2);
   try {
-    await anon.user('root').create('rootpw');
-    await anon.role('root').create();
-    await anon.user('root').addRole('root');
-    await anon.auth.authEnable({});
+    await enableRootAuth(anon);
     await viaM2.put('secret').value('s1');
     assert.equal(await viaM3.get('secret').string(), 's1', 'written as root through m2, read as root through m3');
     await viaM3.put('secret').value('s2');
@@ -61,10 +58,7 @@ test('PBFT: a token issued at m1 is good at m2 (a client that fails over keeps i
     defaultCallOptions: () => ({ deadline: Date.now() + CALL_DEADLINE_MS }),
   });
   try {
-    await anon.user('root').create('rootpw');
-    await anon.role('root').create();
-    await anon.user('root').addRole('root');
-    await anon.auth.authEnable({});
+    await enableRootAuth(anon);
     const { token } = await rawCall<{ token: string }>(cluster.clientUrl(0), 'Auth', 'Authenticate', { name: 'root', password: 'rootpw' });
     await rawCall(cluster.clientUrl(0), 'KV', 'Put', { key: Buffer.from('failover'), value: Buffer.from('via m1') }, token);
     // The client fails over to m2 with the same token: m2 binds itself to root's session, then writes.
@@ -97,10 +91,7 @@ test('PBFT: auto-compaction keeps working with auth enabled, root logged in else
   const anon = cluster.client(0);
   const viaM3 = new Etcd3({ hosts: cluster.clientUrl(2), auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: () => ({ deadline: Date.now() + CALL_DEADLINE_MS }) });
   try {
-    await anon.user('root').create('rootpw');
-    await anon.role('root').create();
-    await anon.user('root').addRole('root');
-    await anon.auth.authEnable({});
+    await enableRootAuth(anon);
     for (let i = 0; i < 5; i++) await viaM3.put('k').value(`v${i}`);
     // Periodic, 1 s: samples every 100 ms, compacts to the sample a second old.
     await new Promise((resolve) => setTimeout(resolve, 3_000));

@@ -31,6 +31,22 @@ export function rawCall<Res>(url: string, service: Parameters<typeof etcdService
   });
 }
 
+/** Root's password in the tests that turn auth on (enableRootAuth). */
+export const ROOT_PASSWORD = 'rootpw';
+
+/** A client of member i that logs in as root (ROOT_PASSWORD); every call has a deadline. */
+export function rootClient(cluster: PbftMembers, i: number): Etcd3 {
+  return new Etcd3({ hosts: cluster.clientUrl(i), auth: { username: 'root', password: ROOT_PASSWORD }, defaultCallOptions: () => ({ deadline: Date.now() + CALL_DEADLINE_MS }) });
+}
+
+/** Create root (with the root role) and turn auth on, through an anonymous client. */
+export async function enableRootAuth(anon: Etcd3): Promise<void> {
+  await anon.user('root').create(ROOT_PASSWORD);
+  await anon.role('root').create();
+  await anon.user('root').addRole('root');
+  await anon.auth.authEnable({});
+}
+
 export interface PbftMembers {
   readonly names: readonly string[];
   readonly dir: string;
