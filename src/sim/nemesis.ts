@@ -70,7 +70,8 @@ export interface ReplacementSite {
   /**
    * The join answer `member` gives now (etcd's MemberAdd then a start with
    * --initial-cluster-state existing): its applied configuration, ranks included, with `since` its
-   * applied index; null if it is down.
+   * applied index; null if it is down, or no member may answer one yet (see joinAnswer in
+   * simulation.ts).
    */
   joinAnswer(member: SimNode<unknown>): Membership | null;
   /** Start spare `id` on its empty disk with the configuration `told`; its process. */
@@ -79,6 +80,11 @@ export interface ReplacementSite {
   node(id: NodeId): SimNode<unknown> | null;
   /** `n` is no longer a member: clients move on; it stays up (it must do no harm) until retired. */
   removed(n: SimNode<unknown>): void;
+  /**
+   * Every voter up in the configuration of whoever leads has a commit index of at least `index`
+   * (the removal's): none of them needs the removed member's vote for a phase 1 from below it.
+   */
+  committedAtVoters(index: number): boolean;
   /** Stop a removed member for good (it is never restarted). */
   retire(n: SimNode<unknown>): void;
 }
@@ -256,9 +262,9 @@ export class Nemesis {
   }
 
   /** Replace `count` members, one after another (see replaceMember). */
-  replace(count: number): void {
+  replace(count: number, hurried: boolean): void {
     const r = this.site.replacement;
-    if (r !== null) replaceMember(this.site, r, count);
+    if (r !== null) replaceMember(this.site, r, count, hurried);
   }
 
   /** End of the fault window: heal links, clocks and pauses, restart whoever is down. */
@@ -341,6 +347,11 @@ function leaveJoint(s: NemesisSite, attempts: number, seenJoint = false): void {
  * ReplacementSite): the other runs are unchanged.
  */
 export const REPLACE_RUN_SHARE = 0.35;
+/**
+ * Share of replacing runs that are hurried: every spare replaces a member, each step at once after
+ * the one before (no linger), so that the whole replacement may fall between two snapshots.
+ */
+export const HURRIED_REPLACE_SHARE = 0.5;
 /** Spare processes a replacing run has (the most members it replaces): a majority of five. */
 export const SPARE_MEMBERS = 3;
 /** The first replacement starts this far into the fault window. */
@@ -351,7 +362,12 @@ export const ADD_AS_VOTER_SHARE = 0.3;
 export const PROMOTE_AFTER_MS = { min: 0, max: 600 } as const;
 export const REMOVE_AFTER_MS = { min: 0, max: 400 } as const;
 /** A removed member stays up this long (it must do no harm), then stops for good. */
-export const REMOVED_LINGER_MS = { min: 20, max: 1_500 } as const;
+export const REMOVED_LINGER_MS = { min: 0, max: 1_500 } as const;
+/** A spare that could get no join answer asks again this often, at most this many times. */
+export const JOIN_RETRY_MS = 100;
+export const JOIN_ATTEMPTS = 40;
+/** A removed member stops for good once the voters know its removal committed: checked this often. */
+export const RETIRE_POLL_MS = 50;
 /** A step no leader took (none, joint, refused, lost) is tried again this often, at most this many times. */
 export const REPLACE_RETRY_MS = { min: 50, max: 300 } as const;
 export const REPLACE_STEP_ATTEMPTS = 12;
@@ -370,46 +386,63 @@ export const RESTART_ALL_AFTER_MS = { min: 0, max: 200 } as const;
  * from the leader's join answer, promote it, remove an old voter (not the leader if it can be
  * helped), which lingers up and is then retired.
  */
-function replaceMember(s: NemesisSite, r: ReplacementSite, count: number): void {
+function replaceMember(s: NemesisSite, r: ReplacementSite, count: number, hurried: boolean): void {
   if (s.healed || count < 1) return;
+  const wait = (range: { readonly min: number; readonly max: number }): number => (hurried ? range.min : r.rng.int(range.min, range.max));
   const id = r.spare();
   if (id === null) return;
   const asVoter = r.rng.chance(ADD_AS_VOTER_SHARE);
   const add: AdminChange = { kind: asVoter ? 'add-voter' : 'add-learner', node: id };
-  adminStep(s, r, `${add.kind} ${id}`, (m) => (m.voters.includes(id) || (!asVoter && m.learners.includes(id)) ? 'done' : add), (leader) => {
-    const told = r.joinAnswer(leader);
-    if (told === null) return s.note(`nemesis replace: ${leader.key} is down, ${id} does not join`);
-    r.join(id, told);
+  adminStep(s, r, `${add.kind} ${id}`, (m) => (m.voters.includes(id) || (!asVoter && m.learners.includes(id)) ? 'done' : add), (first) => joinWhenAnswered(s, r, id, first, JOIN_ATTEMPTS, () => {
     const remove = (): void => {
       let victim: NodeId | null = null;
       adminStep(s, r, 'remove an old voter', (m, l) => {
         if (victim === null) {
           const old = m.voters.filter((v) => r.original(v) && v !== id);
+          // An operator replaces a member whose disk failed first; else any but the leader.
+          const broken = old.filter((v) => (r.node(v)?.refused ?? null) !== null);
           const others = old.filter((v) => v !== l.id);
           if (old.length === 0) return null;
-          victim = r.rng.pick(others.length > 0 ? others : old);
+          victim = r.rng.pick(broken.length > 0 ? broken : others.length > 0 ? others : old);
         }
         return m.voters.includes(victim) || m.learners.includes(victim) ? { kind: 'remove', node: victim } : 'done';
-      }, () => {
+      }, (_, index) => {
         const n = victim === null ? null : r.node(victim);
         if (n === null) return;
         r.removed(n);
         const last = count === 1;
-        s.after(r.rng.int(REMOVED_LINGER_MS.min, REMOVED_LINGER_MS.max), () => {
+        // Stopped for good only once the voters know the removal committed: before, one that
+        // restarts below it needs the old configuration's quorum, the removed member among it (as
+        // an operator's member remove is followed by a stop once the cluster has moved on).
+        const retire = (): void => {
+          if (!r.committedAtVoters(index)) return void s.after(RETIRE_POLL_MS, retire);
           r.retire(n);
           if (last) restartAllAfterReplace(s, r);
-        });
-        if (!last) replaceMember(s, r, count - 1);
+        };
+        s.after(wait(REMOVED_LINGER_MS), retire);
+        if (!last) replaceMember(s, r, count - 1, hurried);
       });
     };
-    if (asVoter) s.after(r.rng.int(REMOVE_AFTER_MS.min, REMOVE_AFTER_MS.max), remove);
+    if (asVoter) s.after(wait(REMOVE_AFTER_MS), remove);
     else {
-      s.after(r.rng.int(PROMOTE_AFTER_MS.min, PROMOTE_AFTER_MS.max), () => adminStep(s, r, `promote ${id}`, (m) => {
+      s.after(wait(PROMOTE_AFTER_MS), () => adminStep(s, r, `promote ${id}`, (m) => {
         if (m.voters.includes(id)) return 'done';
         return m.learners.includes(id) ? { kind: 'add-voter', node: id } : null;
-      }, () => s.after(r.rng.int(REMOVE_AFTER_MS.min, REMOVE_AFTER_MS.max), remove)));
+      }, () => s.after(wait(REMOVE_AFTER_MS), remove)));
     }
-  });
+  }));
+}
+
+/** Start spare `id` from the join answer of `asked` (or whoever leads by then), once one can be had; then `joined`. */
+function joinWhenAnswered(s: NemesisSite, r: ReplacementSite, id: NodeId, asked: SimNode<unknown>, attempts: number, joined: () => void): void {
+  if (s.healed) return;
+  const told = r.joinAnswer(asked.up ? asked : s.leader() ?? asked);
+  if (told !== null) {
+    r.join(id, told);
+    return joined();
+  }
+  if (attempts > 1) s.after(JOIN_RETRY_MS, () => joinWhenAnswered(s, r, id, asked, attempts - 1, joined));
+  else s.note(`nemesis replace: no join answer for ${id}; it does not join`);
 }
 
 /**
@@ -420,7 +453,7 @@ function replaceMember(s: NemesisSite, r: ReplacementSite, count: number): void 
 function adminStep(
   s: NemesisSite, r: ReplacementSite, label: string,
   make: (m: Membership, leader: SimNode<unknown>) => AdminChange | 'done' | null,
-  then: (leader: SimNode<unknown>) => void, attempts = REPLACE_STEP_ATTEMPTS,
+  then: (leader: SimNode<unknown>, appliedIndex: number) => void, attempts = REPLACE_STEP_ATTEMPTS,
 ): void {
   if (s.healed) return;
   const retry = (): void => {
@@ -432,7 +465,7 @@ function adminStep(
   if (leader === null || m === null || m.outgoingVoters.length > 0) return retry();
   const change = make(m, leader);
   if (change === null) return retry();
-  if (change === 'done') return then(leader);
+  if (change === 'done') return then(leader, leader.runningDriver?.status().appliedIndex ?? 0);
   const what = change.kind === 'add-learner' || change.kind === 'add-voter' || change.kind === 'remove' ? `${change.kind} ${change.node}` : change.kind;
   s.note(`nemesis admin ${leader.key}: ${what}`);
   let settled = false;
@@ -447,7 +480,7 @@ function adminStep(
     if (settled) return;
     settled = true;
     s.note(`admin ${what} at ${leader.key}: ${err === null ? 'applied' : err.message}`);
-    if (err === null) then(leader);
+    if (err === null) then(leader, leader.runningDriver?.status().appliedIndex ?? 0);
     else retry();
   });
 }

@@ -23,7 +23,7 @@ import { Invariants, SafetyViolation, type LogView } from './invariants.js';
 import { wireBytesUpTo } from './wire-size.js';
 import { LinkFaults } from './link-faults.js';
 import { MemberDisk } from './member-disk.js';
-import { Nemesis, REPLACE_FIRST_AT_MS, REPLACE_RUN_SHARE, SPARE_MEMBERS, STORM_RUN_SHARE, type AdminChange, type NemesisSite, type ReplacementSite } from './nemesis.js';
+import { HURRIED_REPLACE_SHARE, Nemesis, REPLACE_FIRST_AT_MS, REPLACE_RUN_SHARE, SPARE_MEMBERS, STORM_RUN_SHARE, type AdminChange, type NemesisSite, type ReplacementSite } from './nemesis.js';
 import { SIM_COMPACT_INTERVALS, TWINS, type FaultKind, type SimOptions } from './options.js';
 import { SimKeyring } from './sim-authenticator.js';
 import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
@@ -353,9 +353,10 @@ export class Simulation implements WorldHandler<Delivery> {
     if (this.faults.size !== o.faults.size) this.world.note(`faults this run: ${[...this.faults].join(',')}`);
     if (this.replaceRng !== null) {
       const r = this.replaceRng;
-      const count = r.int(1, SPARE_MEMBERS);
-      this.world.note(`this run replaces ${count} member(s)`);
-      this.world.at(r.int(REPLACE_FIRST_AT_MS.min, Math.min(REPLACE_FIRST_AT_MS.max, o.faultWindowMs)), () => this.nemesis.replace(count));
+      const hurried = r.chance(HURRIED_REPLACE_SHARE);
+      const count = hurried ? SPARE_MEMBERS : r.int(1, SPARE_MEMBERS);
+      this.world.note(`this run replaces ${count} member(s)${hurried ? ', hurried' : ''}`);
+      this.world.at(r.int(REPLACE_FIRST_AT_MS.min, Math.min(REPLACE_FIRST_AT_MS.max, o.faultWindowMs)), () => this.nemesis.replace(count, hurried));
     }
     this.world.at(o.faultWindowMs, () => this.healAll());
     this.world.at(this.endMs - this.catchUpAllowanceMs, () => { this.convergeTarget = this.highestCommit(); });
@@ -1014,6 +1015,12 @@ export class Simulation implements WorldHandler<Delivery> {
       joinAnswer: (member) => {
         const d = member.runningDriver;
         if (d === null) return null;
+        // The server's members start from a bootstrap snapshot, so a leader's log never holds slot
+        // 1 and a joiner's first catch-up is a snapshot, whose configuration replaces the one it
+        // was told. These members start from empty disks: a joiner is let in only once every member
+        // whose log shows has compacted past slot 1 (a core that reads `since` would not need this;
+        // one that re-applies old configuration entries over the told configuration does).
+        if (this.protocol.logView !== undefined && this.honestUp().some((n) => this.logOf(n)!.firstIndex() <= 1)) return null;
         const s = d.status();
         return { ...s.membership, since: s.appliedIndex };
       },
@@ -1034,6 +1041,14 @@ export class Simulation implements WorldHandler<Delivery> {
         this.world.note(`${n.key} removed (stays up for now)`);
       },
       retire: (n) => this.retire(n),
+      committedAtVoters: (index) => {
+        const m = this.currentLeader()?.runningDriver?.status().membership;
+        if (m === undefined) return false;
+        return [...m.voters, ...m.outgoingVoters].every((v) => {
+          const d = this.instances.get(v)?.[0]?.runningDriver;
+          return d === null || d === undefined || d.status().commitIndex >= index;
+        });
+      },
     };
   }
 
@@ -1064,8 +1079,6 @@ export class Simulation implements WorldHandler<Delivery> {
 
   private healAll(): void {
     this.healed = true;
-    // Removed members still up stop for good now: they are not expected to answer or catch up.
-    for (const n of this.removedMembers) this.retire(n);
     this.phase = 'drain';
     this.nemesis.healAll();
     this.maybeStartFinalReads();
