@@ -222,7 +222,7 @@ export const FAULTS: Readonly<Record<FaultKind, { readonly description: string; 
     s.note(`nemesis disk ${n.key}: ${what}`);
     s.after(s.rng.int(1, 200), () => s.restart(n, false));
   } },
-  admin: { description: 'an operator moves leadership to another member (etcdctl move-leader), or demotes voters to learners and promotes them back through joint configurations (left by the leader or explicitly), on protocols that can', weight: 1, inject: (s) => {
+  admin: { description: 'an operator moves leadership to another member (etcdctl move-leader), or demotes voters to learners and promotes them back through joint configurations (left by the leader or explicitly); in some runs it also replaces members (a spare joins from a join answer and is promoted, an old voter is removed and later stopped for good, sometimes followed by a power loss of every member), on protocols that can', weight: 1, inject: (s) => {
     const leader = s.leader();
     if (leader === null) return;
     if (s.rng.chance(MEMBERSHIP_CHANGE_SHARE)) return changeMembership(s, leader);
