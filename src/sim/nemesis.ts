@@ -363,9 +363,8 @@ export const PROMOTE_AFTER_MS = { min: 0, max: 600 } as const;
 export const REMOVE_AFTER_MS = { min: 0, max: 400 } as const;
 /** A removed member stays up this long (it must do no harm), then stops for good. */
 export const REMOVED_LINGER_MS = { min: 0, max: 1_500 } as const;
-/** A spare that could get no join answer asks again this often, at most this many times. */
+/** A spare added but not started yet (no join answer to be had yet) asks again this often. */
 export const JOIN_RETRY_MS = 100;
-export const JOIN_ATTEMPTS = 40;
 /** A removed member stops for good once the voters know its removal committed: checked this often. */
 export const RETIRE_POLL_MS = 50;
 /** A step no leader took (none, joint, refused, lost) is tried again this often, at most this many times. */
@@ -393,7 +392,7 @@ function replaceMember(s: NemesisSite, r: ReplacementSite, count: number, hurrie
   if (id === null) return;
   const asVoter = r.rng.chance(ADD_AS_VOTER_SHARE);
   const add: AdminChange = { kind: asVoter ? 'add-voter' : 'add-learner', node: id };
-  adminStep(s, r, `${add.kind} ${id}`, (m) => (m.voters.includes(id) || (!asVoter && m.learners.includes(id)) ? 'done' : add), (first) => joinWhenAnswered(s, r, id, first, JOIN_ATTEMPTS, () => {
+  adminStep(s, r, `${add.kind} ${id}`, (m) => (m.voters.includes(id) || (!asVoter && m.learners.includes(id)) ? 'done' : add), () => joinWhenAnswered(s, r, id, () => {
     const remove = (): void => {
       let victim: NodeId | null = null;
       adminStep(s, r, 'remove an old voter', (m, l) => {
@@ -430,19 +429,25 @@ function replaceMember(s: NemesisSite, r: ReplacementSite, count: number, hurrie
         return m.learners.includes(id) ? { kind: 'add-voter', node: id } : null;
       }, () => s.after(wait(REMOVE_AFTER_MS), remove)));
     }
-  }));
+  }), () => joinWhenAnswered(s, r, id, () => {}));
 }
 
-/** Start spare `id` from the join answer of `asked` (or whoever leads by then), once one can be had; then `joined`. */
-function joinWhenAnswered(s: NemesisSite, r: ReplacementSite, id: NodeId, asked: SimNode<unknown>, attempts: number, joined: () => void): void {
-  if (s.healed) return;
-  const told = r.joinAnswer(asked.up ? asked : s.leader() ?? asked);
+/**
+ * Start spare `id` from the join answer of whoever leads, once its configuration lists `id` and an
+ * answer can be had; then `joined`. Asked again until then, past the heal too: an add whose answer
+ * was lost (or that was given up on) may still be chosen, and a member added must come up, as an
+ * operator starts the member it added (else it is one more voter down than the faults allow).
+ */
+function joinWhenAnswered(s: NemesisSite, r: ReplacementSite, id: NodeId, joined: () => void): void {
+  const leader = s.leader();
+  const m = leader === null ? null : s.membership(leader);
+  const listed = m !== null && (m.voters.includes(id) || m.outgoingVoters.includes(id) || m.learners.includes(id));
+  const told = listed ? r.joinAnswer(leader!) : null;
   if (told !== null) {
     r.join(id, told);
     return joined();
   }
-  if (attempts > 1) s.after(JOIN_RETRY_MS, () => joinWhenAnswered(s, r, id, asked, attempts - 1, joined));
-  else s.note(`nemesis replace: no join answer for ${id}; it does not join`);
+  s.after(JOIN_RETRY_MS, () => joinWhenAnswered(s, r, id, joined));
 }
 
 /**
@@ -453,12 +458,15 @@ function joinWhenAnswered(s: NemesisSite, r: ReplacementSite, id: NodeId, asked:
 function adminStep(
   s: NemesisSite, r: ReplacementSite, label: string,
   make: (m: Membership, leader: SimNode<unknown>) => AdminChange | 'done' | null,
-  then: (leader: SimNode<unknown>, appliedIndex: number) => void, attempts = REPLACE_STEP_ATTEMPTS,
+  then: (leader: SimNode<unknown>, appliedIndex: number) => void, gaveUp: () => void = () => {}, attempts = REPLACE_STEP_ATTEMPTS,
 ): void {
-  if (s.healed) return;
+  if (s.healed) return gaveUp();
   const retry = (): void => {
-    if (attempts > 1) s.after(r.rng.int(REPLACE_RETRY_MS.min, REPLACE_RETRY_MS.max), () => adminStep(s, r, label, make, then, attempts - 1));
-    else s.note(`nemesis replace: gave up on ${label}`);
+    if (attempts > 1) s.after(r.rng.int(REPLACE_RETRY_MS.min, REPLACE_RETRY_MS.max), () => adminStep(s, r, label, make, then, gaveUp, attempts - 1));
+    else {
+      s.note(`nemesis replace: gave up on ${label}`);
+      gaveUp();
+    }
   };
   const leader = s.leader();
   const m = leader === null ? null : s.membership(leader);

@@ -1025,6 +1025,8 @@ export class Simulation implements WorldHandler<Delivery> {
         return { ...s.membership, since: s.appliedIndex };
       },
       join: (id, told) => {
+        const already = this.instances.get(id)?.[0];
+        if (already !== undefined) return already;
         // A spare's disk draws from the replacement stream: the run's own stream is left as it was.
         const n = this.addNode(id, id, this.nodes.length + 1, false, rng.fork());
         n.told = told;
