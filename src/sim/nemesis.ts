@@ -70,8 +70,7 @@ export interface ReplacementSite {
   /**
    * The join answer `member` gives now (etcd's MemberAdd then a start with
    * --initial-cluster-state existing): its applied configuration, ranks included, with `since` its
-   * applied index; null if it is down, or no member may answer one yet (see joinAnswer in
-   * simulation.ts).
+   * applied index; null if it is down.
    */
   joinAnswer(member: SimNode<unknown>): Membership | null;
   /** Start spare `id` on its empty disk with the configuration `told`; its process. */

@@ -1015,12 +1015,6 @@ export class Simulation implements WorldHandler<Delivery> {
       joinAnswer: (member) => {
         const d = member.runningDriver;
         if (d === null) return null;
-        // The server's members start from a bootstrap snapshot, so a leader's log never holds slot
-        // 1 and a joiner's first catch-up is a snapshot, whose configuration replaces the one it
-        // was told. These members start from empty disks: a joiner is let in only once every member
-        // whose log shows has compacted past slot 1 (a core that reads `since` would not need this;
-        // one that re-applies old configuration entries over the told configuration does).
-        if (this.protocol.logView !== undefined && this.honestUp().some((n) => this.logOf(n)!.firstIndex() <= 1)) return null;
         const s = d.status();
         return { ...s.membership, since: s.appliedIndex };
       },
