@@ -18,6 +18,8 @@
  * same member (KvStateMachine.applyCluster), so every member runs the check, not only the one that
  * leads; and a member whose earlier vote no longer holds (the member's hash agrees again) withdraws it.
  */
+import { assert } from '../core/assert.js';
+
 export interface HashAnswer {
   readonly hash: number;
   readonly compactRevision: number;
@@ -120,13 +122,32 @@ export class CorruptionChecker {
  * Answers the peer port's hashkv question. HashKV reads every key (about half a second for
  * 200,000 keys of 100 bytes) on the member's only thread, and the question comes before any peer
  * authentication (the peer secret does not cover it), so a caller repeating it could stall the
- * member's heartbeats and depose or starve its leader. A hash is computed at most once per
- * MIN_HASHKV_SPACING_FACTOR times the last one's cost (the member spends at most about a tenth of
- * its time on it); a question that comes sooner is answered with an error, and the leader's check
- * skips that member this round. (Nothing is cached: the check is there to see state that changed
- * behind the log, at an unchanged revision.)
+ * member's heartbeats and depose or starve its leader; and under a Byzantine protocol every member
+ * runs the check, so each member is asked by all the others every round. So, for this member as a
+ * whole, whoever asks:
+ * - a hash computed less than `periodMs` ago at the revision asked is answered again, not
+ *   recomputed: askers of one round at one revision share one computation (a hash at most a period
+ *   old still sees state that changed behind the log, a period late at worst);
+ * - at most `maxHashesPerPeriod` hashes are computed in any `periodMs`;
+ * - and a hash is computed at most once per MIN_HASHKV_SPACING_FACTOR times the last one's cost
+ *   (the member spends at most about a tenth of its time on it, however large its state).
+ * A question none of these allows is answered with an error, and its asker's check skips this
+ * member this round.
  */
 export const MIN_HASHKV_SPACING_FACTOR = 10;
+
+export interface HashKvLimits {
+  /**
+   * Hashes computed at most in any periodMs, for all askers together. Askers at one revision share
+   * one; each distinct revision asked costs one: 4 answers the other three members of a 4-member
+   * Byzantine cluster asking at three revisions, with one to spare.
+   */
+  readonly maxHashesPerPeriod: number;
+  /** The window of maxHashesPerPeriod, and how long a computed hash is answered again. */
+  readonly periodMs: number;
+}
+
+export const DEFAULT_HASHKV_LIMITS: HashKvLimits = { maxHashesPerPeriod: 4, periodMs: 10_000 };
 
 export interface HashKvResponderPorts {
   readonly nowMs: () => number;
@@ -135,14 +156,39 @@ export interface HashKvResponderPorts {
 
 export class HashKvResponder {
   private nextAllowedMs = -Infinity;
+  /**
+   * The hashes computed in the last periodMs, oldest first, with when each was computed: what is
+   * answered again, and what counts against maxHashesPerPeriod. At most maxHashesPerPeriod long.
+   */
+  private recent: { readonly revision: number; readonly atMs: number; readonly answer: HashAnswer }[] = [];
+  private readonly limits: HashKvLimits;
+  /** Hashes computed so far (the rest were answered again, or refused). */
+  computed = 0;
 
-  constructor(private readonly ports: HashKvResponderPorts) {}
+  constructor(private readonly ports: HashKvResponderPorts, limits: Partial<HashKvLimits> = {}) {
+    this.limits = { ...DEFAULT_HASHKV_LIMITS, ...limits };
+    if (!Number.isSafeInteger(this.limits.maxHashesPerPeriod) || this.limits.maxHashesPerPeriod < 1) {
+      throw new Error(`maxHashesPerPeriod must be a positive integer, got ${this.limits.maxHashesPerPeriod}`);
+    }
+    if (!(this.limits.periodMs > 0)) throw new Error(`periodMs must be positive, got ${this.limits.periodMs}`);
+  }
 
   answer(revision: number): HashAnswer | { error: string } {
     const start = this.ports.nowMs();
+    const { maxHashesPerPeriod, periodMs } = this.limits;
+    while (this.recent.length > 0 && start - this.recent[0]!.atMs >= periodMs) this.recent.shift();
+    const again = this.recent.find((h) => h.revision === revision);
+    if (again !== undefined) return again.answer;
+    if (this.recent.length >= maxHashesPerPeriod) {
+      return { error: `hashkv: ${maxHashesPerPeriod} hashes computed in the last ${periodMs} ms already (maxHashesPerPeriod); skipped this round` };
+    }
     if (start < this.nextAllowedMs) return { error: 'hashkv: asked again too soon; skipped this round' };
     try {
-      return this.ports.hash(revision);
+      const answer = this.ports.hash(revision);
+      this.computed++;
+      this.recent.push({ revision, atMs: start, answer });
+      assert(this.recent.length <= maxHashesPerPeriod, () => `${this.recent.length} hashes kept, over maxHashesPerPeriod=${maxHashesPerPeriod}`);
+      return answer;
     } finally {
       const end = this.ports.nowMs();
       this.nextAllowedMs = end + MIN_HASHKV_SPACING_FACTOR * Math.max(0, end - start);
