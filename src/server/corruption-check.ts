@@ -123,31 +123,32 @@ export class CorruptionChecker {
  * 200,000 keys of 100 bytes) on the member's only thread, and the question comes before any peer
  * authentication (the peer secret does not cover it), so a caller repeating it could stall the
  * member's heartbeats and depose or starve its leader; and under a Byzantine protocol every member
- * runs the check, so each member is asked by all the others every round. So, for this member as a
- * whole, whoever asks:
- * - a hash computed less than `periodMs` ago at the revision asked is answered again, not
- *   recomputed: askers of one round at one revision share one computation (a hash at most a period
- *   old still sees state that changed behind the log, a period late at worst);
- * - at most `maxHashesPerPeriod` hashes are computed in any `periodMs`;
- * - and a hash is computed at most once per MIN_HASHKV_SPACING_FACTOR times the last one's cost
- *   (the member spends at most about a tenth of its time on it, however large its state).
- * A question none of these allows is answered with an error, and its asker's check skips this
- * member this round.
+ * runs the check, so each member is asked by all the others. So, for this member as a whole,
+ * whoever asks:
+ * - a hash is computed at most once per MIN_HASHKV_SPACING_FACTOR times the last one's cost (the
+ *   member spends at most about a tenth of its time on it, however large its state); a question at
+ *   the revision of the last hash, in that window, is answered with that hash again (askers that
+ *   come together share one computation; it is no older than the window in which a new one would
+ *   be refused anyway), any other is refused;
+ * - and at most `maxHashesPerPeriod` hashes are computed in any `periodMs` (a cheap hash, of a
+ *   small state, has a short window: this bounds how often it runs all the same).
+ * A refused question is answered with an error, and its asker's check skips this member this round.
+ * Nothing is answered again past its window: the check is there to see state that changed behind
+ * the log, at an unchanged revision.
  */
 export const MIN_HASHKV_SPACING_FACTOR = 10;
 
 export interface HashKvLimits {
   /**
-   * Hashes computed at most in any periodMs, for all askers together. Askers at one revision share
-   * one; each distinct revision asked costs one: 4 answers the other three members of a 4-member
-   * Byzantine cluster asking at three revisions, with one to spare.
+   * Hashes computed at most in any periodMs, for all askers together: 4 a second leaves room for
+   * the leader's check at any sensible interval and for the other members of a Byzantine cluster.
    */
   readonly maxHashesPerPeriod: number;
-  /** The window of maxHashesPerPeriod, and how long a computed hash is answered again. */
+  /** The sliding window of maxHashesPerPeriod. */
   readonly periodMs: number;
 }
 
-export const DEFAULT_HASHKV_LIMITS: HashKvLimits = { maxHashesPerPeriod: 4, periodMs: 10_000 };
+export const DEFAULT_HASHKV_LIMITS: HashKvLimits = { maxHashesPerPeriod: 4, periodMs: 1_000 };
 
 export interface HashKvResponderPorts {
   readonly nowMs: () => number;
@@ -155,12 +156,12 @@ export interface HashKvResponderPorts {
 }
 
 export class HashKvResponder {
+  /** When the next hash may be computed (the spacing by cost); the last hash is answered again until then. */
   private nextAllowedMs = -Infinity;
-  /**
-   * The hashes computed in the last periodMs, oldest first, with when each was computed: what is
-   * answered again, and what counts against maxHashesPerPeriod. At most maxHashesPerPeriod long.
-   */
-  private recent: { readonly revision: number; readonly atMs: number; readonly answer: HashAnswer }[] = [];
+  /** The last hash computed, with its revision: answered again while `nextAllowedMs` has not come. */
+  private last: { readonly revision: number; readonly answer: HashAnswer } | null = null;
+  /** When each hash of the last periodMs was computed, oldest first: at most maxHashesPerPeriod. */
+  private computedAtMs: number[] = [];
   private readonly limits: HashKvLimits;
   /** Hashes computed so far (the rest were answered again, or refused). */
   computed = 0;
@@ -176,18 +177,21 @@ export class HashKvResponder {
   answer(revision: number): HashAnswer | { error: string } {
     const start = this.ports.nowMs();
     const { maxHashesPerPeriod, periodMs } = this.limits;
-    while (this.recent.length > 0 && start - this.recent[0]!.atMs >= periodMs) this.recent.shift();
-    const again = this.recent.find((h) => h.revision === revision);
-    if (again !== undefined) return again.answer;
-    if (this.recent.length >= maxHashesPerPeriod) {
+    if (start < this.nextAllowedMs) {
+      if (this.last !== null && this.last.revision === revision) return this.last.answer;
+      return { error: 'hashkv: asked again too soon; skipped this round' };
+    }
+    while (this.computedAtMs.length > 0 && start - this.computedAtMs[0]! >= periodMs) this.computedAtMs.shift();
+    if (this.computedAtMs.length >= maxHashesPerPeriod) {
       return { error: `hashkv: ${maxHashesPerPeriod} hashes computed in the last ${periodMs} ms already (maxHashesPerPeriod); skipped this round` };
     }
-    if (start < this.nextAllowedMs) return { error: 'hashkv: asked again too soon; skipped this round' };
+    this.last = null;
+    this.computedAtMs.push(start);
+    assert(this.computedAtMs.length <= maxHashesPerPeriod, () => `${this.computedAtMs.length} hashes in a period, over maxHashesPerPeriod=${maxHashesPerPeriod}`);
     try {
       const answer = this.ports.hash(revision);
       this.computed++;
-      this.recent.push({ revision, atMs: start, answer });
-      assert(this.recent.length <= maxHashesPerPeriod, () => `${this.recent.length} hashes kept, over maxHashesPerPeriod=${maxHashesPerPeriod}`);
+      this.last = { revision, answer };
       return answer;
     } finally {
       const end = this.ports.nowMs();
