@@ -45,6 +45,12 @@ export interface SnapshotInstall {
   step(budgetBytes: number): AppliedPosition | null;
 }
 
+/** A received snapshot being decoded as a check, apart from the state (ReplicaHost.beginCheck). */
+export interface SnapshotCheck {
+  /** Decode about `budgetBytes` more: true once all of it decoded, false if it cannot be (corrupt, unknown format), else null. */
+  step(budgetBytes: number): boolean | null;
+}
+
 /** What applying the committed part of one Ready produced, collected by the driver. */
 export interface ApplyOutput<M, R> {
   /**
@@ -84,6 +90,13 @@ export interface ReplicaHost<M extends Envelope, H, R> {
    * now on; nothing may be applied until the install's last step. Null: this one installs whole.
    */
   beginInstall?(snapshot: Snapshot): SnapshotInstall | null;
+  /**
+   * Optional: decode a snapshot received from a leader, in slices, without touching the state
+   * machine (Ready.checkSnapshot), so that the core acknowledges only one that decodes. The host
+   * may keep what it decoded for the install of the same snapshot (a swap then, not a second
+   * decode). Null: this host cannot decode apart from installing (the core is not asked to check).
+   */
+  beginCheck?(snapshot: Snapshot): SnapshotCheck | null;
   /**
    * Quorum client model: the last timestamp executed per client in `snapshot` (the replicated
    * client table). A request at or below it ran in the range the install skipped, so this member

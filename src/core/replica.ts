@@ -136,6 +136,13 @@ export interface Ready<M extends Envelope, H> {
    */
   readonly apply: readonly LogEntry[];
   readonly readStates: readonly ReadState[];
+  /**
+   * Optional (a core given ReplicaOptions.checkSnapshotsUpToBytes): a snapshot received whole from
+   * a leader, which the core has neither adopted nor acknowledged. The driver decodes it (without
+   * installing anything) and answers snapshotChecked; only a snapshot that decoded is adopted, put
+   * in a later Ready's persist and acknowledged. Handed out once.
+   */
+  readonly checkSnapshot?: Snapshot | null;
 }
 
 export interface ReplicaStatus {
@@ -195,6 +202,13 @@ export interface Replica<M extends Envelope, H, S extends ReplicaStatus = Replic
    */
   forwardsProposals?(): boolean;
   /**
+   * Optional, with Ready.checkSnapshot: the snapshot with `meta` decoded (`ok`) or did not. A core
+   * adopts one that did and acknowledges it once durable; one that did not is refused (the sender
+   * is told, and sends it again later), and the core keeps its state. An answer for a snapshot the
+   * core no longer waits on (a newer one came, its term ended) is ignored.
+   */
+  snapshotChecked?(meta: SnapshotMeta, ok: boolean): void;
+  /**
    * Append a command to the log (leader only). Throws NotLeader, TooManyRequests or
    * ProposalDropped. Success means "appended at (index, term)", not "committed": the command
    * is committed when an entry with this index *and term* appears in `Ready.apply`.
@@ -251,6 +265,14 @@ export interface ReplicaOptions<H> {
    * refuses, whatever the flag says. Absent: the protocol's own default.
    */
   readonly maxCommandBytes?: number;
+  /**
+   * The driver checks a received snapshot of at most this many bytes before it is acknowledged
+   * (Ready.checkSnapshot, snapshotChecked): its state machine decodes a snapshot apart from its
+   * state. A larger one, and every one when absent or 0, is adopted and acknowledged once durable,
+   * unchecked (a state machine that can only decode by installing; a snapshot so large that the
+   * member would acknowledge nothing for a long decode; scenario tests that drive a core by hand).
+   */
+  readonly checkSnapshotsUpToBytes?: number;
 }
 
 /** A snapshot being encoded (see StateMachine.beginSnapshot). */

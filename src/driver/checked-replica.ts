@@ -6,7 +6,7 @@
  */
 import { assert } from '../core/assert.js';
 import type { Index } from '../core/ids.js';
-import type { Envelope, Membership, ProposeResult, Ready, Replica, ReplicaStatus } from '../core/replica.js';
+import type { Envelope, Membership, ProposeResult, Ready, Replica, ReplicaStatus, SnapshotMeta } from '../core/replica.js';
 
 export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
   readonly id;
@@ -41,6 +41,11 @@ export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
   sendFailed(msg: M): void {
     this.cachedStatus = null;
     this.inner.sendFailed?.(msg);
+  }
+
+  snapshotChecked(meta: SnapshotMeta, ok: boolean): void {
+    this.cachedStatus = null;
+    this.inner.snapshotChecked?.(meta, ok);
   }
 
   forwardsProposals(): boolean {

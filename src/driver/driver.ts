@@ -180,6 +180,8 @@ export class Driver<R> {
    * carries it was finished when the install began (its messages sent, the core advanced past it);
    * its committed part and every later Ready's wait in `held` until the install is done.
    */
+  /** A received snapshot being decoded before the core acknowledges it (beginCheck). At most one. */
+  private checking: { readonly meta: SnapshotMeta; readonly slices: SliceLoop<boolean> } | null = null;
   private installing: {
     readonly snapshot: Snapshot; readonly slices: SliceLoop<AppliedPosition>;
     /** The apply-while-installing mutant: `position` moved to the snapshot at the start, and nothing is held. */
@@ -265,6 +267,11 @@ export class Driver<R> {
       random: o.random,
       restored,
       applied: applied as Index,
+      // A received snapshot up to maxSnapshotBytesDecodedBeforeAck is decoded before the core
+      // acknowledges it (Ready.checkSnapshot), when the default host can decode it apart from the
+      // state (beginRestore).
+      checkSnapshotsUpToBytes: protocol.createHost === undefined && o.stateMachine.beginRestore !== undefined && this.mutant !== 'ack-before-decode'
+        ? this.limits.maxSnapshotBytesDecodedBeforeAck : 0,
       ...(coreMutant === undefined ? {} : { mutant: coreMutant }),
       ...(authenticator === null ? {} : { authenticator }),
     });
@@ -541,6 +548,8 @@ export class Driver<R> {
 
   private handle(rd: Ready<Envelope, unknown>): void {
     this.readies++;
+    const check = rd.checkSnapshot ?? null;
+    if (check !== null) this.beginCheck(check);
     this.sendAll(rd.sendBeforePersist);
     // A snapshot the Ready asks to keep (PBFT's stable checkpoint) goes to storage before the
     // Ready's records: a core that moved its window forward on that checkpoint may already hold
@@ -651,6 +660,38 @@ export class Driver<R> {
       this.position = { index: snapshot.meta.index, term: snapshot.meta.term };
       this.snapshotInstalled(snapshot);
     }
+  }
+
+  /**
+   * Decode a snapshot the core received, in slices on later turns, apart from the state (the host
+   * keeps the decoding for its install), and tell the core whether it decoded: it acknowledges only
+   * one that did. A newer check replaces one in progress (the core waits on the newest only).
+   */
+  private beginCheck(snapshot: Snapshot): void {
+    this.checking?.slices.cancel();
+    this.checking = null;
+    assert(snapshot.data.byteLength <= this.limits.maxSnapshotBytesDecodedBeforeAck, () => `a core asks to check only snapshots of at most maxSnapshotBytesDecodedBeforeAck=${this.limits.maxSnapshotBytesDecodedBeforeAck} bytes, got ${snapshot.data.byteLength}`);
+    const check = this.host.beginCheck?.(snapshot) ?? null;
+    assert(check !== null, 'a core asks to check a received snapshot only when its host can (checkSnapshotsUpToBytes)');
+    const job = {
+      meta: snapshot.meta,
+      slices: new SliceLoop<boolean>(this.clock, () => check.step(this.limits.snapshotSliceBytes), (ok) => this.checked(job, ok)),
+    };
+    this.checking = job;
+    job.slices.runLater();
+  }
+
+  /** A received snapshot's check is over: the core adopts it (and acknowledges it once durable) or refuses it. */
+  private checked(job: NonNullable<Driver<R>['checking']>, ok: boolean): void {
+    assert(this.checking === job, 'the check that ends is the one in progress (a dropped one is never done: SliceLoop.cancel)');
+    this.checking = null;
+    if (!ok) {
+      this.log('warn', 'refused a snapshot from the leader: it does not decode (corrupt, or a format this member cannot read); the state is unchanged and the leader sends it again', {
+        index: job.meta.index, term: job.meta.term,
+      });
+    }
+    this.core.snapshotChecked(job.meta, ok);
+    this.kick();
   }
 
   /** The snapshot being installed in slices is in: apply what was held behind it. */
@@ -923,6 +964,9 @@ export class Driver<R> {
     this.stopped = true;
     this.abandonEncoding();
     this.cancelInstall();
+    // A check is never dropped while the node runs (the core waits on its answer), only at a stop.
+    this.checking?.slices.cancel();
+    this.checking = null;
     this.held.length = 0;
     this.heldEntries = 0;
     this.heldBytes = 0;

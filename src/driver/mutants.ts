@@ -14,6 +14,7 @@ export const DRIVER_MUTANTS = [
   { name: 'barrier-per-read', description: 'under a quorum client model (BFT protocols), the driver orders one empty request per read barrier instead of sharing one among the reads asked while the last was in flight: on a slow cluster the barriers of callers that gave up and asked another member fill the primary\'s pipeline, and every read waits longer than its caller' },
   { name: 'hold-readies-while-snapshotting', description: 'the driver handles no Ready while the storage writes a snapshot: on a slow disk a compaction takes several fsyncs, the leader\'s heartbeats wait for it, and followers elect another leader, again and again' },
   { name: 'apply-while-installing', description: 'while a received snapshot is still being restored in slices, the driver applies the committed entries of the Readies it goes on with instead of holding them for the install\'s end: they land on the old state, and the install then overwrites them' },
+  { name: 'ack-before-decode', description: 'the driver lets the core acknowledge a snapshot received from the leader once it is durable, before the state machine decoded it: a snapshot that does not decode is acknowledged (the leader counts the member as holding it), then fails the install, and the member stops again at every restart' },
 ] as const satisfies readonly MutantInfo[];
 
 export type DriverMutant = (typeof DRIVER_MUTANTS)[number]['name'];

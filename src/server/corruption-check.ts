@@ -18,6 +18,8 @@
  * same member (KvStateMachine.applyCluster), so every member runs the check, not only the one that
  * leads; and a member whose earlier vote no longer holds (the member's hash agrees again) withdraws it.
  */
+import { assert } from '../core/assert.js';
+
 export interface HashAnswer {
   readonly hash: number;
   readonly compactRevision: number;
@@ -120,13 +122,33 @@ export class CorruptionChecker {
  * Answers the peer port's hashkv question. HashKV reads every key (about half a second for
  * 200,000 keys of 100 bytes) on the member's only thread, and the question comes before any peer
  * authentication (the peer secret does not cover it), so a caller repeating it could stall the
- * member's heartbeats and depose or starve its leader. A hash is computed at most once per
- * MIN_HASHKV_SPACING_FACTOR times the last one's cost (the member spends at most about a tenth of
- * its time on it); a question that comes sooner is answered with an error, and the leader's check
- * skips that member this round. (Nothing is cached: the check is there to see state that changed
- * behind the log, at an unchanged revision.)
+ * member's heartbeats and depose or starve its leader; and under a Byzantine protocol every member
+ * runs the check, so each member is asked by all the others. So, for this member as a whole,
+ * whoever asks:
+ * - a hash is computed at most once per MIN_HASHKV_SPACING_FACTOR times the last one's cost (the
+ *   member spends at most about a tenth of its time on it, however large its state); a question at
+ *   the revision of the last hash, in that window, is answered with that hash again (askers that
+ *   come together share one computation; it is no older than the window in which a new one would
+ *   be refused anyway), any other is refused;
+ * - and at most `maxHashesPerPeriod` hashes are computed in any `periodMs` (a cheap hash, of a
+ *   small state, has a short window: this bounds how often it runs all the same).
+ * A refused question is answered with an error, and its asker's check skips this member this round.
+ * Nothing is answered again past its window: the check is there to see state that changed behind
+ * the log, at an unchanged revision.
  */
 export const MIN_HASHKV_SPACING_FACTOR = 10;
+
+export interface HashKvLimits {
+  /**
+   * Hashes computed at most in any periodMs, for all askers together: 4 a second leaves room for
+   * the leader's check at any sensible interval and for the other members of a Byzantine cluster.
+   */
+  readonly maxHashesPerPeriod: number;
+  /** The sliding window of maxHashesPerPeriod. */
+  readonly periodMs: number;
+}
+
+export const DEFAULT_HASHKV_LIMITS: HashKvLimits = { maxHashesPerPeriod: 4, periodMs: 1_000 };
 
 export interface HashKvResponderPorts {
   readonly nowMs: () => number;
@@ -134,15 +156,43 @@ export interface HashKvResponderPorts {
 }
 
 export class HashKvResponder {
+  /** When the next hash may be computed (the spacing by cost); the last hash is answered again until then. */
   private nextAllowedMs = -Infinity;
+  /** The last hash computed, with its revision: answered again while `nextAllowedMs` has not come. */
+  private last: { readonly revision: number; readonly answer: HashAnswer } | null = null;
+  /** When each hash of the last periodMs was computed, oldest first: at most maxHashesPerPeriod. */
+  private computedAtMs: number[] = [];
+  private readonly limits: HashKvLimits;
+  /** Hashes computed so far (the rest were answered again, or refused). */
+  computed = 0;
 
-  constructor(private readonly ports: HashKvResponderPorts) {}
+  constructor(private readonly ports: HashKvResponderPorts, limits: Partial<HashKvLimits> = {}) {
+    this.limits = { ...DEFAULT_HASHKV_LIMITS, ...limits };
+    if (!Number.isSafeInteger(this.limits.maxHashesPerPeriod) || this.limits.maxHashesPerPeriod < 1) {
+      throw new Error(`maxHashesPerPeriod must be a positive integer, got ${this.limits.maxHashesPerPeriod}`);
+    }
+    if (!(this.limits.periodMs > 0)) throw new Error(`periodMs must be positive, got ${this.limits.periodMs}`);
+  }
 
   answer(revision: number): HashAnswer | { error: string } {
     const start = this.ports.nowMs();
-    if (start < this.nextAllowedMs) return { error: 'hashkv: asked again too soon; skipped this round' };
+    const { maxHashesPerPeriod, periodMs } = this.limits;
+    if (start < this.nextAllowedMs) {
+      if (this.last !== null && this.last.revision === revision) return this.last.answer;
+      return { error: 'hashkv: asked again too soon; skipped this round' };
+    }
+    while (this.computedAtMs.length > 0 && start - this.computedAtMs[0]! >= periodMs) this.computedAtMs.shift();
+    if (this.computedAtMs.length >= maxHashesPerPeriod) {
+      return { error: `hashkv: ${maxHashesPerPeriod} hashes computed in the last ${periodMs} ms already (maxHashesPerPeriod); skipped this round` };
+    }
+    this.last = null;
+    this.computedAtMs.push(start);
+    assert(this.computedAtMs.length <= maxHashesPerPeriod, () => `${this.computedAtMs.length} hashes in a period, over maxHashesPerPeriod=${maxHashesPerPeriod}`);
     try {
-      return this.ports.hash(revision);
+      const answer = this.ports.hash(revision);
+      this.computed++;
+      this.last = { revision, answer };
+      return answer;
     } finally {
       const end = this.ports.nowMs();
       this.nextAllowedMs = end + MIN_HASHKV_SPACING_FACTOR * Math.max(0, end - start);

@@ -64,6 +64,12 @@ export class ServerMetrics {
       collect() { this.set(node.transportStats()?.counters.frameMacFailures ?? 0); } });
     new Gauge({ name: 'quorate_peer_refused_frames_total', help: 'Peer connections closed for a malformed frame or a frame claiming another sender.', registers: r,
       collect() { const c = node.transportStats()?.counters; this.set(c === undefined ? 0 : c.malformedFrames + c.forgedSender); } });
+    new Gauge({ name: 'quorate_peer_connections_refused_total', help: 'Peer connections closed as they were accepted: maxPendingConnections were not yet authenticated.', registers: r,
+      collect() { this.set(node.transportStats()?.counters.pendingConnectionsRefused ?? 0); } });
+    new Gauge({ name: 'quorate_peer_handshake_timeouts_total', help: 'Peer connections closed because they did not authenticate within handshakeTimeoutMs of being accepted.', registers: r,
+      collect() { this.set(node.transportStats()?.counters.handshakeTimeouts ?? 0); } });
+    new Gauge({ name: 'quorate_peer_idle_connections_closed_total', help: 'Authenticated peer connections closed: no frame for idleTimeoutMs, or an older one of a member over maxConnectionsPerPeer.', registers: r,
+      collect() { const c = node.transportStats()?.counters; this.set(c === undefined ? 0 : c.idleConnectionsClosed + c.excessConnectionsClosed); } });
     const metrics = this;
     new Gauge({ name: 'etcd_debugging_mvcc_watcher_total', help: 'Total number of watchers.', registers: r,
       collect() { this.set(metrics.watcherCount()); } });

@@ -28,7 +28,10 @@ export interface ServingNode {
   setPeerAddresses(members: readonly MemberAddresses[]): void;
   transportStats(): {
     readonly peers: Readonly<Record<string, { readonly connected: boolean }>>;
-    readonly counters: { readonly authFailures: number; readonly frameMacFailures: number; readonly forgedSender: number; readonly malformedFrames: number };
+    readonly counters: {
+      readonly authFailures: number; readonly frameMacFailures: number; readonly forgedSender: number; readonly malformedFrames: number;
+      readonly pendingConnectionsRefused: number; readonly handshakeTimeouts: number; readonly idleConnectionsClosed: number; readonly excessConnectionsClosed: number;
+    };
   } | null;
   /** Peer messages dropped because they failed the message schema. */
   invalidPeerMessages(): number;

@@ -410,7 +410,7 @@ export class Simulation implements WorldHandler<Delivery> {
       crash: () => disk.crash(),
       powerLoss: (immediate) => disk.powerLoss(immediate),
     };
-    const node: SimNode<unknown> = new SimNode<unknown>(key, id, index, liar, this.environment(), aimed);
+    const node: SimNode<unknown> = new SimNode<unknown>(key, id, index, liar, this.environment(index), aimed);
     disk.owner = node;
     this.disks.set(node, disk);
     this.nodes.push(node);
@@ -419,7 +419,12 @@ export class Simulation implements WorldHandler<Delivery> {
     this.instances.set(id, list);
   }
 
-  private environment(): NodeEnvironment<unknown> {
+  /**
+   * What member `index` runs with. The simulated snapshots are small, under any
+   * maxSnapshotBytesDecodedBeforeAck, so every other member takes each one as a larger one
+   * (acknowledged once durable, decoded as it is installed, in slices): both ways run here.
+   */
+  private environment(index: number): NodeEnvironment<unknown> {
     const sim = this;
     const keyring = this.keyring;
     return {
@@ -427,7 +432,7 @@ export class Simulation implements WorldHandler<Delivery> {
       protocol: this.protocol,
       membership: this.membership,
       protocolOptions: this.protocolOptions,
-      limits: { ...SIM_DRIVER_LIMITS, snapshotEveryEntries: this.compactEvery },
+      limits: { ...SIM_DRIVER_LIMITS, snapshotEveryEntries: this.compactEvery, ...(index % 2 === 1 ? { maxSnapshotBytesDecodedBeforeAck: 0 } : {}) },
       tickMs: this.o.tickMs,
       mutant: this.o.mutant,
       durableStateMachine: this.durableStateMachine,

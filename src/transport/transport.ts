@@ -20,6 +20,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as connectTls } from 'node:tls';
+import { assert } from '../core/assert.js';
 import { pack, packTransient, unpack } from '../core/codec.js';
 import type { NodeId } from '../core/ids.js';
 import type { Envelope } from '../core/replica.js';
@@ -45,7 +46,41 @@ export interface TransportLimits {
   readonly maxQueuedBytesPerPeer: number;
   readonly reconnectBackoffMinMs: number;
   readonly reconnectBackoffMaxMs: number;
+  /**
+   * How long an inbound connection may take, from the moment TCP accepted it, to finish its TLS
+   * handshake (with TLS), its peer handshake and, with a secret, its proof; or to have its join
+   * query answered. One that has not is closed and counted (`handshakeTimeouts`): a half-sent frame
+   * or a silent socket holds a slot of maxPendingConnections for this long at most. Also how long a
+   * dialer waits for the listener's proof.
+   */
   readonly handshakeTimeoutMs: number;
+  /**
+   * Inbound connections not yet authenticated (accepted, the handshake not done; join queries until
+   * they close) held at once. One more is closed as soon as TCP accepts it, before a byte of it is
+   * read, and counted (`pendingConnectionsRefused`, logged at most once per oversizedLogIntervalMs):
+   * so whoever can reach the peer port cannot make this member hold thousands of sockets, buffers
+   * and timers. A cluster needs a few at a time (one dial per peer after a restart, a join or
+   * corruption-check query now and then), so 64 leaves room for clusters far larger than any quorum.
+   */
+  readonly maxPendingConnections: number;
+  /**
+   * Authenticated inbound connections one member may hold at once. A dialer keeps one connection per
+   * peer and closes it before it re-dials; older ones are connections it lost track of (its host
+   * rebooted, a path that dropped the FIN). When a new one authenticates over this, the oldest of that
+   * member's are closed and counted (`excessConnectionsClosed`): the newest is the one in use.
+   */
+  readonly maxConnectionsPerPeer: number;
+  /**
+   * An authenticated inbound connection on which no complete frame arrived for this long is closed and
+   * counted (`idleConnectionsClosed`); checked once per interval, so it is closed after between one
+   * and two intervals of silence. A link in use carries a frame at least every heartbeat (a leader's
+   * heartbeats, a follower's answers: well under a second), but a link may also be quiet for good
+   * reason (a former leader's link to a follower carries nothing until it is leader again): closing
+   * it costs only a re-dial at its next message (the dialer re-dials when it has something to send).
+   * What this bounds is a connection that authenticated and then holds its socket and buffers with
+   * nothing, or a frame it never finishes. 0: never.
+   */
+  readonly idleTimeoutMs: number;
   /** A peer's refused oversized messages are logged at most once per this interval (with a count). */
   readonly oversizedLogIntervalMs: number;
   /**
@@ -71,6 +106,9 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   reconnectBackoffMinMs: 50,
   reconnectBackoffMaxMs: 2000,
   handshakeTimeoutMs: 5000,
+  maxPendingConnections: 64,
+  maxConnectionsPerPeer: 4,
+  idleTimeoutMs: 60_000,
   oversizedLogIntervalMs: 10_000,
   maxFramesPerConnection: DEFAULT_MAX_FRAMES_PER_CONNECTION,
 };
@@ -152,6 +190,17 @@ export interface TransportCounters {
   handlerErrors: number;
   /** Peer connections that closed after their handshake, inbound and outbound, for any reason. */
   connectionsClosed: number;
+  /** Inbound connections closed as TCP accepted them: maxPendingConnections were not yet authenticated. */
+  pendingConnectionsRefused: number;
+  /**
+   * Inbound connections closed because they were not authenticated (or their join query answered)
+   * within handshakeTimeoutMs of being accepted (also counted as handshakeFailures or authFailures).
+   */
+  handshakeTimeouts: number;
+  /** Authenticated inbound connections closed because a newer one of the same member was over maxConnectionsPerPeer. */
+  excessConnectionsClosed: number;
+  /** Authenticated inbound connections closed after idleTimeoutMs without a complete frame. */
+  idleConnectionsClosed: number;
   received: number;
 }
 
@@ -201,8 +250,17 @@ export class PeerTransport<M extends Envelope> {
   joinQueryHandler: ((query: unknown) => unknown) | null = null;
   readonly counters: TransportCounters = {
     malformedFrames: 0, oversizedFrames: 0, oversizedFramesSent: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0, authFailures: 0, frameMacFailures: 0,
-    forgedSender: 0, handlerErrors: 0, connectionsClosed: 0, received: 0,
+    forgedSender: 0, handlerErrors: 0, connectionsClosed: 0, pendingConnectionsRefused: 0, handshakeTimeouts: 0, excessConnectionsClosed: 0,
+    idleConnectionsClosed: 0, received: 0,
   };
+  /**
+   * Inbound connections not yet authenticated, by connectionKey (the TCP socket TLS runs over has the
+   * same key as the TLS socket): at most maxPendingConnections. Each has its handshake deadline.
+   */
+  private readonly pending = new Map<string, PendingConnection>();
+  /** When a refusal at maxPendingConnections was last logged, and how many were refused since. */
+  private pendingRefusedLoggedAtMs = -Infinity;
+  private pendingRefusedUnlogged = 0;
 
   private readonly secret: Uint8Array | null;
 
@@ -219,15 +277,28 @@ export class PeerTransport<M extends Envelope> {
     if (!Number.isSafeInteger(maxFrames) || maxFrames < 1) {
       throw new Error(`maxFramesPerConnection must be a positive safe integer (at most ${Number.MAX_SAFE_INTEGER}), got ${maxFrames}`);
     }
+    for (const name of ['maxPendingConnections', 'maxConnectionsPerPeer'] as const) {
+      const n = this.limits[name];
+      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${n}`);
+    }
+    if (!(this.limits.idleTimeoutMs >= 0)) throw new Error(`idleTimeoutMs must be 0 (never) or more, got ${this.limits.idleTimeoutMs}`);
   }
 
   static async start<M extends Envelope>(options: TransportOptions, onMessage: (m: M) => void): Promise<PeerTransport<M>> {
     const t = new PeerTransport<M>(options, onMessage);
     const tls = options.tls ?? null;
     const server = tls === null
-      ? createServer((socket) => t.accept(socket))
+      ? createServer()
       : createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true }, (socket) => t.accept(socket));
-    server.on('tlsClientError', (err: Error) => {
+    // Every TCP connection, with TLS before its handshake: held as pending (with its deadline) or refused at once.
+    server.on('connection', (raw: Socket) => {
+      if (t.admit(raw) && tls === null) t.accept(raw);
+    });
+    server.on('tlsClientError', (err: Error & { code?: string }) => {
+      // A reset is a connection closed before its TLS handshake ended: by the dialer, or here (over
+      // maxPendingConnections, past its deadline; those are counted on their own, and one log line
+      // each would let whoever fills the pending slots flood the log).
+      if (err.code === 'ECONNRESET') return t.log('debug', 'a peer connection closed during its TLS handshake', { error: err.message });
       t.counters.handshakeFailures++;
       t.log('warn', 'refused a peer connection that failed TLS', { error: err.message });
     });
@@ -329,10 +400,11 @@ export class PeerTransport<M extends Envelope> {
     link.oversizedUnlogged = 0;
   }
 
-  stats(): { peers: Record<string, PeerStats>; counters: TransportCounters } {
+  /** Per-peer link stats, the counters, and how many inbound connections are not yet authenticated (at most maxPendingConnections). */
+  stats(): { peers: Record<string, PeerStats>; counters: TransportCounters; pendingConnections: number } {
     const peers: Record<string, PeerStats> = {};
     for (const [id, l] of this.links) peers[id] = { ...l.stats, connected: l.connected, queued: l.queue.length };
-    return { peers, counters: { ...this.counters } };
+    return { peers, counters: { ...this.counters }, pendingConnections: this.pending.size };
   }
 
   async close(): Promise<void> {
@@ -492,8 +564,81 @@ export class PeerTransport<M extends Envelope> {
 
   // ---- inbound -------------------------------------------------------------------------------------
 
+  /**
+   * TCP accepted `raw` (with TLS: before its TLS handshake). Held as pending, with a deadline of
+   * handshakeTimeoutMs, or closed at once when maxPendingConnections are pending already (counted,
+   * the log line rate-limited). Returns whether it was held.
+   */
+  private admit(raw: Socket): boolean {
+    const key = connectionKey(raw);
+    if (this.closed || key === null) {
+      raw.destroy(); // stopping, or a connection gone before it was seen
+      return false;
+    }
+    if (this.pending.size >= this.limits.maxPendingConnections) {
+      this.counters.pendingConnectionsRefused++;
+      this.pendingRefusedUnlogged++;
+      const now = performance.now();
+      if (now - this.pendingRefusedLoggedAtMs >= this.limits.oversizedLogIntervalMs) {
+        this.log('warn', `refused a peer connection from ${raw.remoteAddress ?? '?'}: maxPendingConnections=${this.limits.maxPendingConnections} connections are not yet authenticated`, {
+          counter: 'pendingConnectionsRefused', refusedSinceLastLog: this.pendingRefusedUnlogged, refusedTotal: this.counters.pendingConnectionsRefused,
+        });
+        this.pendingRefusedLoggedAtMs = now;
+        this.pendingRefusedUnlogged = 0;
+      }
+      raw.destroy();
+      return false;
+    }
+    const entry: PendingConnection = {
+      // Until accept() sets its own (with TLS, the TLS handshake has not ended: its reset is not counted again).
+      expire: () => {
+        this.counters.handshakeTimeouts++;
+        this.counters.handshakeFailures++;
+        raw.destroy();
+      },
+      timer: setTimeout(() => {
+        if (this.pending.get(key) !== entry) return;
+        this.pending.delete(key);
+        entry.expire();
+      }, this.limits.handshakeTimeoutMs),
+    };
+    entry.timer.unref();
+    this.pending.set(key, entry);
+    raw.once('close', () => this.release(key, entry));
+    return true;
+  }
+
+  /** A pending connection authenticated, or closed: its slot and its deadline go. */
+  private release(key: string, entry: PendingConnection): void {
+    if (this.pending.get(key) !== entry) return;
+    clearTimeout(entry.timer);
+    this.pending.delete(key);
+  }
+
+  /**
+   * `socket` authenticated as `peer`: over maxConnectionsPerPeer of that member's, its oldest go
+   * (inbound keeps accept order); then its idle check starts (idleTimeoutMs).
+   */
+  private authenticated(socket: Socket, peer: NodeId): void {
+    this.inbound.set(socket, peer);
+    let held = 0;
+    for (const [other, p] of this.inbound) if (p === peer && !other.destroyed) held++;
+    for (const [other, p] of this.inbound) {
+      if (held <= this.limits.maxConnectionsPerPeer) break;
+      if (p !== peer || other === socket || other.destroyed) continue;
+      this.counters.excessConnectionsClosed++;
+      this.log('info', `closed an older connection from ${peer}: it holds more than maxConnectionsPerPeer=${this.limits.maxConnectionsPerPeer}`, { peer, counter: 'excessConnectionsClosed' });
+      other.destroy();
+      held--;
+    }
+    assert(held <= this.limits.maxConnectionsPerPeer, () => `member ${peer} holds ${held} inbound connections, over maxConnectionsPerPeer=${this.limits.maxConnectionsPerPeer}`);
+  }
+
   private accept(socket: Socket): void {
-    if (this.closed) {
+    const key = connectionKey(socket);
+    const pending = key === null ? undefined : this.pending.get(key);
+    if (this.closed || key === null || pending === undefined) {
+      // Stopping, or (with TLS) its deadline passed or it closed while the TLS handshake ended.
       socket.destroy();
       return;
     }
@@ -509,22 +654,45 @@ export class PeerTransport<M extends Envelope> {
     let opener: FrameOpener | null = null;
     /** A connection that opened with a join query (join.ts): it gets one answer, never a peer. */
     let join: JoinListener | null = null;
+    /** Complete frames since the idle check last looked (idleTimeoutMs), once authenticated. */
+    let framesSinceIdleCheck = 0;
+    let idleCheck: NodeJS.Timeout | null = null;
     socket.on('close', () => {
+      this.release(key, pending);
+      if (idleCheck !== null) clearInterval(idleCheck);
       this.inbound.delete(socket);
       if (peer !== null) this.counters.connectionsClosed++;
     });
     socket.on('error', (err) => this.log('debug', `connection from ${peer ?? socket.remoteAddress ?? '?'} failed`, { error: err.message }));
-    const timer = setTimeout(() => {
-      if (peer === null) {
-        if (claimed !== null || join?.waiting === true) this.counters.authFailures++;
-        else this.counters.handshakeFailures++;
-        if (join?.waiting === true) {
-          this.log('warn', `refused a join query from ${socket.remoteAddress ?? '?'}: no answer to the challenge within ${this.limits.handshakeTimeoutMs} ms`, { counter: 'authFailures' });
-        }
-        socket.destroy();
+    // The deadline set when TCP accepted it (admit) goes on: a TLS handshake does not extend it.
+    pending.expire = () => {
+      this.counters.handshakeTimeouts++;
+      if (claimed !== null || join?.waiting === true) this.counters.authFailures++;
+      else this.counters.handshakeFailures++;
+      if (join?.waiting === true) {
+        this.log('warn', `refused a join query from ${socket.remoteAddress ?? '?'}: no answer to the challenge within ${this.limits.handshakeTimeoutMs} ms`, { counter: 'authFailures' });
       }
-    }, this.limits.handshakeTimeoutMs);
-    timer.unref();
+      socket.destroy();
+    };
+    /** The peer is known (with a secret: proved it): no longer pending; from now on it must not go silent. */
+    const authenticatedAs = (id: NodeId): void => {
+      peer = id;
+      this.release(key, pending);
+      this.authenticated(socket, id);
+      decoder.maxFrameBytes = this.limits.maxFrameBytes;
+      const idleMs = this.limits.idleTimeoutMs;
+      if (idleMs <= 0) return;
+      idleCheck = setInterval(() => {
+        if (framesSinceIdleCheck > 0) {
+          framesSinceIdleCheck = 0;
+          return;
+        }
+        this.counters.idleConnectionsClosed++;
+        this.log('info', `closed the connection from ${id}: no frame for idleTimeoutMs=${idleMs} ms (it re-dials when it has something to send)`, { peer: id, counter: 'idleConnectionsClosed' });
+        socket.destroy();
+      }, idleMs);
+      idleCheck.unref();
+    };
     const refuse = (counter: keyof TransportCounters, why: string) => {
       this.counters[counter]++;
       const who = peer === null ? (socket.remoteAddress ?? '?') : `peer ${peer} (${socket.remoteAddress ?? '?'})`;
@@ -533,10 +701,17 @@ export class PeerTransport<M extends Envelope> {
     };
     /** The end of a join-query connection: its answer, or (counted and logged) a refusal. */
     const joinStep = (step: Exclude<JoinStep, { kind: 'send' }>): void => {
-      clearTimeout(timer);
       // An asker that never closes its end (refused or answered) must not keep the socket open
-      // for ever: it has another handshake timeout to read its answer and go.
-      setTimeout(() => socket.destroy(), this.limits.handshakeTimeoutMs).unref();
+      // for ever: it has another handshake timeout to read its answer and go, still pending (a
+      // slot of maxPendingConnections, so that answered queries cannot pile up either).
+      clearTimeout(pending.timer);
+      pending.expire = () => socket.destroy();
+      pending.timer = setTimeout(() => {
+        if (this.pending.get(key) !== pending) return;
+        this.pending.delete(key);
+        pending.expire();
+      }, this.limits.handshakeTimeoutMs);
+      pending.timer.unref();
       if (step.kind === 'refuse') {
         this.counters.authFailures++;
         this.log('warn', `refused a join query from ${socket.remoteAddress ?? '?'}: ${step.why}`, { counter: 'authFailures' });
@@ -558,6 +733,7 @@ export class PeerTransport<M extends Envelope> {
         if (frame === null) break;
         // A handler may have closed this connection while an earlier frame of this chunk was delivered (setPeers).
         if (socket.destroyed) return;
+        framesSinceIdleCheck++;
         let f = frame;
         if (opener !== null) {
           const opened = opener.open(frame);
@@ -575,12 +751,9 @@ export class PeerTransport<M extends Envelope> {
           const a = value as Partial<AuthFrame>;
           const ok = typeof a === 'object' && a !== null && a.magic === PEER_AUTH_MAGIC && proofMatches(a.proof, claimed.expected);
           if (!ok) return refuse('authFailures', `member ${claimed.id} did not prove the cluster secret`);
-          peer = claimed.id;
-          this.inbound.set(socket, peer);
-          decoder.maxFrameBytes = this.limits.maxFrameBytes;
           opener = new FrameOpener(claimed.frameKey, this.limits.maxFramesPerConnection);
+          authenticatedAs(claimed.id);
           claimed = null;
-          clearTimeout(timer);
           continue;
         }
         if (join !== null) {
@@ -623,10 +796,7 @@ export class PeerTransport<M extends Envelope> {
             };
             continue;
           }
-          peer = h.from as NodeId;
-          this.inbound.set(socket, peer);
-          decoder.maxFrameBytes = this.limits.maxFrameBytes;
-          clearTimeout(timer);
+          authenticatedAs(h.from as NodeId);
           continue;
         }
         const m = value as Partial<Envelope>;
@@ -659,6 +829,23 @@ export class PeerTransport<M extends Envelope> {
   private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
     this.o.logger?.(level, message, fields);
   }
+}
+
+/** An inbound connection not yet authenticated (PeerTransport.admit). */
+interface PendingConnection {
+  /** Its deadline (handshakeTimeoutMs after TCP accepted it, then again once a join query is answered). */
+  timer: NodeJS.Timeout;
+  /** What the deadline does: count why and close (accept() sets what fits the connection's stage). */
+  expire: () => void;
+}
+
+/**
+ * What tells one TCP connection to this listener from any other, the same for the TCP socket and the
+ * TLS socket over it (its four addresses); null once it is gone (no addresses left to read).
+ */
+function connectionKey(s: Socket): string | null {
+  if (s.remoteAddress === undefined || s.remotePort === undefined) return null;
+  return `${s.remoteAddress}|${s.remotePort}|${s.localAddress ?? ''}|${s.localPort ?? ''}`;
 }
 
 /** What a message is, for a log line: a peer frame's kind and its protocol message's type. */

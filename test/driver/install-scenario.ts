@@ -144,7 +144,9 @@ export function installWhileWriting(o: InstallScenarioOptions): InstallScenarioR
       const kv = new KvStateMachine(); kvs.set(id, kv); return wholeKv(kv);
     },
     // Snapshots only when asked (the leader's, once its state is built): one install for n3.
-    limits: (id) => ({ snapshotEveryEntries: 1_000_000_000, ...(id === 'n3' ? { snapshotSliceBytes: o.sliceBytes, ...o.limits } : {}) }),
+    // n3 takes the snapshot as one over maxSnapshotBytesDecodedBeforeAck (a large one): acknowledged
+    // once durable, decoded while it is installed, which is the install this scenario is about.
+    limits: (id) => ({ snapshotEveryEntries: 1_000_000_000, ...(id === 'n3' ? { snapshotSliceBytes: o.sliceBytes, maxSnapshotBytesDecodedBeforeAck: 0, ...o.limits } : {}) }),
     ...(o.mutant === undefined ? {} : { mutant: o.mutant }),
   });
   c.elect('n1');

@@ -23,7 +23,7 @@ for (const slicesDuringInstall of [false, true]) {
       protocol: protocolByName('raft'),
       protocolOptions: QUIET_LEADER_OPTIONS,
       stateMachine: (id) => { const kv = new KvStateMachine(); kvs.set(id, kv); return id === 'n1' ? whole(kv) : kv; },
-      limits: () => ({ snapshotEveryEntries: 20, snapshotSliceBytes: 64 }),
+      limits: () => ({ snapshotEveryEntries: 20, snapshotSliceBytes: 64, maxSnapshotBytesDecodedBeforeAck: 0 }),
     });
     c.elect('n1');
     let seq = 0;

@@ -24,7 +24,8 @@ function cluster(watched: WatchedKv, mutant?: string): { c: TestCluster<KvOutcom
       if (id === 'n3') { kvs.set(id, watched.kv); return watched.machine(); }
       const kv = new KvStateMachine(); kvs.set(id, kv); return wholeKv(kv);
     },
-    limits: () => ({ snapshotEveryEntries: 20, snapshotSliceBytes: 256 }),
+    // Snapshots taken as ones over maxSnapshotBytesDecodedBeforeAck: decoded as they are installed (snapshot-check.test.ts has the others).
+    limits: () => ({ snapshotEveryEntries: 20, snapshotSliceBytes: 256, maxSnapshotBytesDecodedBeforeAck: 0 }),
     ...(mutant === undefined ? {} : { mutant }),
   });
   c.elect('n1');

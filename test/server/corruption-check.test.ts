@@ -172,13 +172,63 @@ test('the peer port computes HashKV at most once per ten times its last cost: a 
     hash: () => { computed++; now += 50; return { hash: 7, compactRevision: 0 }; }, // 50 ms of work
   });
   assert.deepEqual(r.answer(5), { hash: 7, compactRevision: 0 });
-  // Asked again at once, and again and again: refused until 500 ms after the last hash ended.
+  // Asked again at once, and again and again (at other revisions: revision 5's hash is answered
+  // again, below): refused until 500 ms after the last hash ended.
   for (let i = 0; i < 100; i++) {
     now += 4;
-    assert.ok('error' in r.answer(5 + i));
+    assert.ok('error' in r.answer(6 + i));
   }
   assert.equal(computed, 1);
   now = 550;
   assert.deepEqual(r.answer(6), { hash: 7, compactRevision: 0 });
   assert.equal(computed, 2);
+});
+
+test('every member asking a member for its HashKV at one revision (a Byzantine cluster\'s round) costs that member one hash, not one per asker', () => {
+  let now = 0;
+  let computed = 0;
+  const r = new HashKvResponder({
+    nowMs: () => now,
+    hash: () => { computed++; now += 50; return { hash: 7, compactRevision: 0 }; },
+  });
+  // Six askers (a 7-member cluster's round) at the same revision, one after the other.
+  for (let asker = 0; asker < 6; asker++) {
+    assert.deepEqual(r.answer(5), { hash: 7, compactRevision: 0 }, `asker ${asker} is answered`);
+    now += 1;
+  }
+  assert.equal(computed, 1);
+  assert.equal(r.computed, 1);
+});
+
+test('HashKV is computed at most maxHashesPerPeriod times per period, whoever asks, and a hash is never answered again past its spacing window', () => {
+  let now = 0;
+  let hashValue = 1;
+  let costMs = 0;
+  const r = new HashKvResponder({
+    nowMs: () => now,
+    hash: () => { now += costMs; return { hash: hashValue, compactRevision: 0 }; },
+  }, { maxHashesPerPeriod: 3, periodMs: 1000 });
+  // Cheap hashes (the spacing by cost never refuses): askers at ten revisions within one period,
+  // three are computed, the rest refused.
+  const answers = Array.from({ length: 10 }, (_, i) => { now += 10; return r.answer(100 + i); });
+  assert.equal(answers.filter((a) => !('error' in a)).length, 3);
+  assert.match((answers[3] as { error: string }).error, /maxHashesPerPeriod/);
+  assert.equal(r.computed, 3);
+  // A sliding window: the budget comes back as each hash of the last period ages out.
+  now += 1000;
+  for (let i = 0; i < 3; i++) assert.ok(!('error' in r.answer(200 + i)));
+  assert.ok('error' in r.answer(300));
+  assert.equal(r.computed, 6);
+  // A hash of 50 ms is answered again at its revision for its window (500 ms), then computed anew:
+  // state that changed behind the log at an unchanged revision is seen.
+  now += 1000;
+  costMs = 50;
+  assert.deepEqual(r.answer(400), { hash: 1, compactRevision: 0 });
+  hashValue = 2;
+  now += 100;
+  assert.deepEqual(r.answer(400), { hash: 1, compactRevision: 0 }, 'answered again within the window');
+  assert.equal(r.computed, 7);
+  now += 500;
+  assert.deepEqual(r.answer(400), { hash: 2, compactRevision: 0 }, 'computed anew after it');
+  assert.equal(r.computed, 8);
 });

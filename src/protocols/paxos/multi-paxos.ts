@@ -284,6 +284,15 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   // ---- output ----
   private readonly unpersisted = new Map<number, LogEntry>();
   private pendingSnapshot: Snapshot | null = null;
+  /** The driver decodes a received snapshot of at most this many bytes before it is installed (ReplicaOptions.checkSnapshotsUpToBytes; 0: none). */
+  private readonly checkSnapshotsUpToBytes: number;
+  /**
+   * A leader's snapshot received whole (its digest checked), waiting for the driver's check
+   * (Ready.checkSnapshot, snapshotChecked): neither installed nor acknowledged yet. With what the
+   * last chunk said (its sender, ballot and commit point), and whether a Ready handed it out. At
+   * most one: a newer transfer's replaces it.
+   */
+  private checking: { readonly snapshot: Snapshot; readonly digest: string | undefined; readonly leader: NodeId; readonly ballot: Ballot; readonly commit: Slot; handedOut: boolean } | null = null;
   private msgs: PaxosMessage[] = [];
   private early: PaxosMessage[] = [];
   private readStates: ReadState[] = [];
@@ -298,6 +307,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       ...(o.phase2QuorumSize === undefined ? {} : { phase2: o.phase2QuorumSize }),
     };
     this.random = o.random;
+    this.checkSnapshotsUpToBytes = o.checkSnapshotsUpToBytes ?? 0;
     this.mutant = (o.mutant ?? null) as PaxosMutant | null;
 
     const r = o.restored;
@@ -521,6 +531,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.readStates.length > 0 ||
       this.unpersisted.size > 0 ||
       this.pendingSnapshot !== null ||
+      (this.checking !== null && !this.checking.handedOut) ||
       this.promised !== this.persistedPromised ||
       this.chosenMark !== this.persistedChosenMark ||
       this.commitIndex > this.applyCursor
@@ -549,12 +560,15 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       apply.push(e);
     }
     if (applyTo >= applyFrom) this.applyCursor = applyTo as Slot;
+    const check = this.checking !== null && !this.checking.handedOut ? this.checking.snapshot : null;
+    if (check !== null) this.checking!.handedOut = true;
     const ready: Ready<PaxosMessage, PaxosHardState> = {
       persist,
       sendBeforePersist: this.early.length > 0 ? this.early : NO_MESSAGES,
       send: this.msgs.length > 0 ? this.msgs : NO_MESSAGES,
       apply,
       readStates: this.readStates,
+      ...(check === null ? {} : { checkSnapshot: check }),
     };
     this.msgs = [];
     this.early = [];
@@ -1177,6 +1191,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       this.msgs.push({ type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, slots: [], match: this.matchIn(m.ballot), readRound: 0 });
       return;
     }
+    // Chunks of the snapshot being checked (resent at a heartbeat while the check runs): nothing to
+    // add, and nothing to say until the check is over.
+    const c = this.checking;
+    if (c !== null && c.snapshot.meta.index === m.meta.index && c.snapshot.meta.term === m.meta.term && c.digest === m.digest) return;
     let inc = this.incoming;
     const mixed = this.mutant === 'mixed-transfer-bytes';
     if (inc === null || inc.meta.index !== m.meta.index || inc.meta.term !== m.meta.term || (!mixed && inc.digest !== m.digest)) {
@@ -1208,10 +1226,37 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     // Bytes that are not the snapshot the leader digested (corrupted, or joined from two
     // transfers) are never installed: the transfer starts over.
     if (!mixed && inc.digest !== undefined && snapshotDigest(data) !== inc.digest) return ack(0, false);
-    this.installSnapshot({ meta: inc.meta, data });
-    this.learnCommit(m.commit, m.ballot);
-    ack(inc.received, true);
-    this.msgs.push({ type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, slots: [], match: this.matchIn(m.ballot), readRound: 0 });
+    const snapshot: Snapshot = { meta: inc.meta, data };
+    // Acknowledged only once the state machine decoded it: the leader takes the acknowledgement as
+    // "it holds this state", and a snapshot it cannot read must leave this acceptor as it was.
+    if (this.checkSnapshotsUpToBytes > 0 && data.byteLength <= this.checkSnapshotsUpToBytes) {
+      this.checking = { snapshot, digest: inc.digest, leader: m.from, ballot: m.ballot, commit: m.commit, handedOut: false };
+      return;
+    }
+    this.adoptSnapshot(snapshot, m.from, m.ballot, m.commit);
+  }
+
+  /**
+   * The driver's check of the received snapshot with `meta` (see Replica.snapshotChecked): install
+   * it, or refuse it and keep this acceptor's state. Dropped if this acceptor waits on no such
+   * check, or follows another leader or ballot by now (the leader sends it again if it still leads).
+   */
+  snapshotChecked(meta: SnapshotMeta, ok: boolean): void {
+    const c = this.checking;
+    if (c === null || c.snapshot.meta.index !== meta.index || c.snapshot.meta.term !== meta.term) return;
+    assert(c.handedOut, 'a snapshot is checked only after a Ready handed it out');
+    this.checking = null;
+    if (this.promised > c.ballot || this.leaderId !== c.leader || this.role === 'leader') return;
+    if (ok) return this.adoptSnapshot(c.snapshot, c.leader, c.ballot, c.commit);
+    this.msgs.push({ type: 'snapshot-ack', from: this.id, to: c.leader, ballot: c.ballot, index: meta.index as Slot, received: 0, done: false, refused: true });
+  }
+
+  /** Install a leader's snapshot (persisted by the next Ready) and acknowledge it once that is durable. */
+  private adoptSnapshot(snapshot: Snapshot, leader: NodeId, ballot: Ballot, commit: Slot): void {
+    if (snapshot.meta.index > this.commitIndex) this.installSnapshot(snapshot);
+    this.learnCommit(commit, ballot);
+    this.msgs.push({ type: 'snapshot-ack', from: this.id, to: leader, ballot, index: snapshot.meta.index as Slot, received: snapshot.data.byteLength, done: true });
+    this.msgs.push({ type: 'accepted', from: this.id, to: leader, ballot, slots: [], match: this.matchIn(ballot), readRound: 0 });
   }
 
   /** Keep a chunk beyond the gap, while the chunks held stay within MAX_SNAPSHOT_CHUNKS_AHEAD and one window of bytes. */
@@ -1256,6 +1301,21 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     if (t === undefined || t.meta.index !== m.index) return;
     if (m.done) {
       this.snapshotSends.delete(m.from);
+      return;
+    }
+    if (m.refused === true) {
+      // The acceptor could not decode it and kept its state: it holds none of it. A newer snapshot
+      // goes instead (this one may be what was wrong: the next probe begins it); the same one again
+      // from the start at the heartbeat's stall check, not at once (not at line rate).
+      if (this.snapshot !== null && this.snapshot.meta.index > t.meta.index) {
+        this.snapshotSends.delete(m.from);
+        return;
+      }
+      t.lastHeard = 0;
+      t.acked = 0;
+      t.sent = t.data.byteLength;
+      t.finalSent = true;
+      t.ackedAtHeartbeat = -1;
       return;
     }
     t.lastHeard = m.received;

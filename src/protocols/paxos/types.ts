@@ -155,6 +155,8 @@ export interface SnapshotAck extends Envelope {
    * `received` is missing. Absent when false.
    */
   readonly gap?: boolean;
+  /** The whole snapshot arrived and did not decode: the acceptor kept its state, and holds none of it. Absent when false. */
+  readonly refused?: boolean;
 }
 
 /** A follower asks the leader for a read point on behalf of its client. */

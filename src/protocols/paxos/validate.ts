@@ -77,7 +77,8 @@ const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessag
     ?? (isMembership((m['meta'] as Fields)['membership']) ? null : 'meta.membership is not a configuration'),
   'snapshot-ack': (m) => natFields(m, 'index', 'received')
     ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean')
-    ?? (m['gap'] === undefined || typeof m['gap'] === 'boolean' ? null : 'gap is not a boolean'),
+    ?? (m['gap'] === undefined || typeof m['gap'] === 'boolean' ? null : 'gap is not a boolean')
+    ?? (m['refused'] === undefined || typeof m['refused'] === 'boolean' ? null : 'refused is not a boolean'),
   'read-index': (m, b) => requestIdProblem(m, b),
   'read-index-response': (m, b) => requestIdProblem(m, b) ?? natFields(m, 'index'),
 };

@@ -113,7 +113,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * costs beyond loss recovery: an honest sender stays at 1. A live object: status() hands it
    * out without copying.
    */
-  private readonly counters = { snapshotBytesSent: 0, snapshotBytesOwed: 0 };
+  private readonly counters = { snapshotBytesSent: 0, snapshotBytesOwed: 0, snapshotsRefused: 0 };
   /**
    * Leader: the client proposals (commands and membership changes) appended in this term and not
    * yet committed, by index, with their bytes; what the uncommitted limits count. The leader's
@@ -138,6 +138,15 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private persistedHard: RaftHardState;
   /** A leader's snapshot received in full, to be persisted and restored by the driver. */
   private pendingSnapshot: Snapshot | null = null;
+  /** The driver decodes a received snapshot of at most this many bytes before it is adopted (ReplicaOptions.checkSnapshotsUpToBytes; 0: none). */
+  private readonly checkSnapshotsUpToBytes: number;
+  /**
+   * A leader's snapshot received in full, waiting for the driver's check (Ready.checkSnapshot,
+   * snapshotChecked): neither adopted nor acknowledged yet. With the leader that sent it and the
+   * term it came in (a check that ends in another term is dropped: the snapshot is sent again), and
+   * whether a Ready has handed it out. At most one: a newer snapshot replaces it.
+   */
+  private checking: { readonly snapshot: Snapshot; readonly leader: NodeId; readonly term: Term; handedOut: boolean } | null = null;
   /** The newest snapshot this node has (its own or installed): what it sends lagging followers. */
   private latestSnapshot: Snapshot | null;
   private incoming: { meta: SnapshotMeta; chunks: Uint8Array[]; received: number; ahead: Map<number, InstallSnapshot>; aheadBytes: number } | null = null;
@@ -166,6 +175,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.leaseTicks = Math.floor(this.limits.electionTimeoutTicks * (1 - 2 * drift)) - 1;
     this.mutant = options.mutant === undefined ? null : (options.mutant as RaftMutant);
     this.random = options.random;
+    this.checkSnapshotsUpToBytes = options.checkSnapshotsUpToBytes ?? 0;
 
     const restored = options.restored;
     const snapshot = restored?.snapshot ?? null;
@@ -279,6 +289,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       this.readStates.length > 0 ||
       this.log.hasUnpersisted() ||
       this.pendingSnapshot !== null ||
+      (this.checking !== null && !this.checking.handedOut) ||
       this.commit > this.applied ||
       this.term !== this.persistedHard.term ||
       this.vote !== this.persistedHard.vote
@@ -311,12 +322,15 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const applyTo = Math.min(this.commit, applyFrom + MAX_APPLY_ENTRIES_PER_READY - 1);
     const apply = applyFrom <= applyTo ? this.log.slice(applyFrom, applyTo) : [];
     assert(apply.length === Math.max(0, applyTo - applyFrom + 1), () => `committed entries ${applyFrom}..${applyTo} are in the log`);
+    const check = this.checking !== null && !this.checking.handedOut ? this.checking.snapshot : null;
+    if (check !== null) this.checking!.handedOut = true;
     const ready: Ready<RaftMessage, RaftHardState> = {
       persist,
       sendBeforePersist: early ? this.msgs : NO_MESSAGES,
       send: early ? NO_MESSAGES : this.msgs,
       apply,
       readStates: this.readStates,
+      ...(check === null ? {} : { checkSnapshot: check }),
     };
     this.msgs = [];
     this.readStates = [];
@@ -702,6 +716,10 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       this.incoming = null;
       return;
     }
+    // Chunks of the snapshot being checked (the leader resends after a stall): nothing to add, and
+    // nothing to say until the check is over.
+    const c = this.checking;
+    if (c !== null && c.snapshot.meta.index === meta.index && c.snapshot.meta.term === meta.term) return;
     if (this.incoming === null || this.incoming.meta.index !== meta.index || this.incoming.meta.term !== meta.term) {
       this.incoming = { meta, chunks: [], received: 0, ahead: new Map(), aheadBytes: 0 };
     }
@@ -740,6 +758,34 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const data = concat(inc.chunks, inc.received);
     this.incoming = null;
     const snapshot: Snapshot = { meta, data };
+    // Acknowledged only once the state machine decoded it: the leader takes the acknowledgement
+    // as "it holds this state", and a snapshot it cannot read must leave this member as it was.
+    if (this.checkSnapshotsUpToBytes > 0 && data.byteLength <= this.checkSnapshotsUpToBytes) this.checking = { snapshot, leader: m.from, term: this.term, handedOut: false };
+    else this.adoptSnapshot(snapshot, m.from);
+  }
+
+  /**
+   * The driver's check of the received snapshot with `meta` (see Replica.snapshotChecked): adopt
+   * it, or refuse it and keep this member's state. Dropped if this member waits on no such check,
+   * or the term moved on (the leader that sent it is not known to lead: it sends it again if so).
+   */
+  snapshotChecked(meta: SnapshotMeta, ok: boolean): void {
+    const c = this.checking;
+    if (c === null || c.snapshot.meta.index !== meta.index || c.snapshot.meta.term !== meta.term) return;
+    assert(c.handedOut, 'a snapshot is checked only after a Ready handed it out');
+    this.checking = null;
+    if (c.term !== this.term || this.role !== 'follower' || this.leader !== c.leader) return;
+    if (ok) return this.adoptSnapshot(c.snapshot, c.leader);
+    this.counters.snapshotsRefused++;
+    this.send({ type: 'snapshot-response', to: c.leader, snapshotIndex: meta.index, received: 0, done: false, refused: true });
+  }
+
+  /** Install a leader's snapshot (persisted by the next Ready) and acknowledge it once that is durable. */
+  private adoptSnapshot(snapshot: Snapshot, leader: NodeId): void {
+    const meta = snapshot.meta;
+    const reply = (done: boolean) => this.send({ type: 'snapshot-response', to: leader, snapshotIndex: meta.index, received: done ? snapshot.data.byteLength : 0, done });
+    // Appends while it was checked may have brought this member as far.
+    if (meta.index <= this.commit) return reply(true);
     // A conflicting tail is dropped in memory; the next persist drops it on disk too, or a restart
     // would find the stale entries after the snapshot again.
     if (this.log.restoreSnapshot(meta.index, meta.term) && !this.isMutant('keep-tail-after-snapshot')) this.truncateAfterSnapshot = true;
@@ -747,7 +793,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.config = new RaftConfig(meta.membership);
     this.pendingSnapshot = snapshot;
     this.latestSnapshot = snapshot;
-    reply(data.byteLength, true);
+    reply(true);
   }
 
   private commitTo(index: Index): void {
@@ -932,6 +978,20 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       return;
     }
     const s = pr.snapshot;
+    if (m.refused === true) {
+      // The follower could not decode it and kept its state: it holds none of it. A newer snapshot
+      // goes at once (this one may be what was wrong); the same one again from the start once the
+      // transfer counts as stalled (resumeSnapshot), not at once: a snapshot the follower cannot
+      // read goes at most once per election timeout, not at line rate.
+      if (this.latestSnapshot !== null && this.latestSnapshot.meta.index > s.meta.index) {
+        pr.becomeProbe();
+        this.sendAppend(m.from, true);
+        return;
+      }
+      s.reported = 0;
+      s.progressAt = this.ticks;
+      return;
+    }
     s.reported = m.received;
     if (m.received > s.acked) {
       s.progressAt = this.ticks;

@@ -75,6 +75,8 @@ export interface InstallSnapshotResponse extends Base<'snapshot-response'> {
   readonly done: boolean;
   /** A chunk arrived beyond `received` (reordered, or one before it was lost): the leader resends the chunk at `received`. */
   readonly gap?: boolean;
+  /** The whole snapshot arrived and did not decode: the follower kept its state, and holds none of it. */
+  readonly refused?: boolean;
 }
 
 export interface TimeoutNow extends Base<'timeout-now'> {}

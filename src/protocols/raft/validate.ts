@@ -61,6 +61,7 @@ const CHECKERS: Readonly<Record<RaftMessage['type'], (m: Fields, b: RaftMessageB
   'snapshot-response': (m) => {
     const why = nats(m, 'snapshotIndex', 'received') ?? bools(m, 'done');
     if (why !== null) return why;
+    if (m['refused'] !== undefined && !isBool(m['refused'])) return 'refused is not a boolean';
     return m['gap'] === undefined || isBool(m['gap']) ? null : 'gap is not a boolean';
   },
   'timeout-now': () => null,

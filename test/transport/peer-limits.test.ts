@@ -1,0 +1,170 @@
+/**
+ * The peer port's limits on connections nobody has authenticated yet, and on authenticated ones that
+ * hold a socket for nothing: maxPendingConnections (one more is closed as TCP accepts it),
+ * handshakeTimeoutMs from TCP accept (with TLS too: the TLS handshake does not extend it),
+ * maxConnectionsPerPeer and idleTimeoutMs. Real sockets on loopback.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encode } from '@msgpack/msgpack';
+import { nodeId } from '../../src/core/ids.js';
+import { encodeFrame, PeerTransport, type TransportLimits } from '../../src/transport/index.js';
+import { until, type Msg } from './peer-fixtures.js';
+
+const hello = (from: string) => encodeFrame(encode({ magic: 'QRT1', clusterId: 'c1', from, to: 'b' }));
+const message = (n: number) => encodeFrame(encode({ from: 'a', to: 'b', n }));
+
+/** Listener b, which knows member a (and c); `got` collects what it delivers. */
+async function listener(limits: Partial<TransportLimits>, extra: { tls?: { cert: Buffer; key: Buffer; ca: Buffer } } = {}) {
+  const got: Msg[] = [];
+  const logs: string[] = [];
+  const b = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 },
+    peers: new Map([[nodeId('a'), { host: '127.0.0.1', port: 1 }], [nodeId('c'), { host: '127.0.0.1', port: 1 }]]),
+    limits, tls: extra.tls ?? null, logger: (level, m) => logs.push(`${level} ${m}`),
+  }, (m) => got.push(m));
+  return { b, got, logs, port: b.address().port };
+}
+
+/** A raw TCP connection to `port`, with whether (and when) the listener closed it. */
+async function open(port: number): Promise<{ socket: Socket; closed: () => boolean; closedAtMs: () => number }> {
+  const socket = connect({ host: '127.0.0.1', port });
+  let closedAt = -1;
+  socket.on('error', () => {});
+  socket.on('close', () => { closedAt = performance.now(); });
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  return { socket, closed: () => closedAt >= 0, closedAtMs: () => closedAt };
+}
+
+test('over maxPendingConnections unauthenticated connections, one more is closed at once and counted; authenticating frees the slot', { timeout: 20_000 }, async () => {
+  const { b, got, logs, port } = await listener({ maxPendingConnections: 4, handshakeTimeoutMs: 30_000 });
+  const held: Awaited<ReturnType<typeof open>>[] = [];
+  try {
+    for (let i = 0; i < 4; i++) held.push(await open(port));
+    // One of them stalls half-way through a frame: still pending, still counted.
+    held[0]!.socket.write(hello('a').subarray(0, 5));
+    await until('4 pending', () => b.stats().pendingConnections === 4);
+    const refused = [await open(port), await open(port)];
+    await until('the two over the limit closed', () => refused.every((r) => r.closed()));
+    assert.equal(b.stats().counters.pendingConnectionsRefused, 2);
+    assert.ok(held.every((h) => !h.closed()), 'the pending ones are held until their deadline');
+    assert.equal(logs.filter((l) => /maxPendingConnections=4/.test(l)).length, 1, `refusals are logged once per interval: ${logs.join('\n')}`);
+    // One of the held finishes its handshake: no longer pending, so a new one is taken.
+    held[1]!.socket.write(Buffer.concat([hello('a'), message(1)]));
+    await until('delivered', () => got.length === 1);
+    assert.equal(b.stats().pendingConnections, 3);
+    const taken = await open(port);
+    await until('taken as pending', () => b.stats().pendingConnections === 4);
+    assert.ok(!taken.closed());
+    // A closed pending connection frees its slot too.
+    held[2]!.socket.destroy();
+    await until('a closed one leaves', () => b.stats().pendingConnections === 3);
+    taken.socket.destroy();
+  } finally {
+    for (const h of held) h.socket.destroy();
+    await b.close();
+  }
+});
+
+test('a connection that sends half a frame and stalls is closed at handshakeTimeoutMs after TCP accepted it, and counted', { timeout: 20_000 }, async () => {
+  const { b, port } = await listener({ handshakeTimeoutMs: 300 });
+  try {
+    const c = await open(port);
+    const start = performance.now();
+    c.socket.write(hello('a').subarray(0, 7));
+    await until('closed', () => c.closed(), 5000);
+    const took = c.closedAtMs() - start;
+    assert.ok(took >= 250, `closed after ${took} ms, not before its deadline`);
+    const k = b.stats().counters;
+    assert.equal(k.handshakeTimeouts, 1);
+    assert.equal(k.handshakeFailures, 1);
+    assert.equal(b.stats().pendingConnections, 0);
+  } finally {
+    await b.close();
+  }
+});
+
+function certificates(): { dir: string; tls: { cert: Buffer; key: Buffer; ca: Buffer } } | null {
+  const dir = mkdtempSync(join(tmpdir(), 'quorate-peer-limits-'));
+  try {
+    const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=test-ca');
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=127.0.0.1');
+    run('x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.crt', '-days', '2', '-extfile', 'san.cnf');
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+  const read = (f: string) => readFileSync(join(dir, f));
+  return { dir, tls: { cert: read('node.crt'), key: read('node.key'), ca: read('ca.crt') } };
+}
+
+test('with TLS, a connection that never starts its TLS handshake holds a pending slot and meets the same deadline', { timeout: 30_000 }, async (t) => {
+  const certs = certificates();
+  if (certs === null) return t.skip('openssl is not installed');
+  const { b, logs, port } = await listener({ handshakeTimeoutMs: 300, maxPendingConnections: 2 }, { tls: certs.tls });
+  try {
+    const silent = [await open(port), await open(port)];
+    await until('2 pending before any TLS', () => b.stats().pendingConnections === 2);
+    const over = await open(port);
+    await until('the one over the limit closed', () => over.closed());
+    assert.equal(b.stats().counters.pendingConnectionsRefused, 1);
+    // Node's own TLS handshake timeout is 120 s; the peer port's deadline is handshakeTimeoutMs.
+    await until('the silent ones closed at the deadline', () => silent.every((s) => s.closed()), 5000);
+    assert.equal(b.stats().counters.handshakeTimeouts, 2);
+    assert.equal(b.stats().pendingConnections, 0);
+    assert.ok(!logs.some((l) => /failed TLS/.test(l)), `connections closed here are not logged as TLS failures: ${logs.join('\n')}`);
+  } finally {
+    await b.close();
+    rmSync(certs.dir, { recursive: true, force: true });
+  }
+});
+
+test('an authenticated connection with no frame for idleTimeoutMs is closed and counted; one that keeps talking stays', { timeout: 20_000 }, async () => {
+  const { b, got, port } = await listener({ idleTimeoutMs: 200 });
+  try {
+    const quiet = await open(port);
+    const talking = await open(port);
+    quiet.socket.write(hello('a'));
+    talking.socket.write(hello('c'));
+    let n = 0;
+    const beat = setInterval(() => talking.socket.write(encodeFrame(encode({ from: 'c', to: 'b', n: n++ }))), 50);
+    try {
+      await until('the quiet one closed', () => quiet.closed(), 5000);
+      assert.equal(b.stats().counters.idleConnectionsClosed, 1);
+      await new Promise((r) => setTimeout(r, 700)); // more than three idle intervals
+      assert.ok(!talking.closed(), 'a connection that sends a frame every heartbeat stays open');
+      assert.ok(got.length > 5);
+    } finally {
+      clearInterval(beat);
+      talking.socket.destroy();
+    }
+  } finally {
+    await b.close();
+  }
+});
+
+test('a member over maxConnectionsPerPeer authenticated connections: its oldest are closed and counted', { timeout: 20_000 }, async () => {
+  const { b, got, port } = await listener({ maxConnectionsPerPeer: 2 });
+  try {
+    const conns: Awaited<ReturnType<typeof open>>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await open(port);
+      c.socket.write(Buffer.concat([hello('a'), message(i)]));
+      await until(`message ${i}`, () => got.length === i + 1);
+      conns.push(c);
+    }
+    await until('the oldest closed', () => conns[0]!.closed());
+    assert.ok(!conns[1]!.closed() && !conns[2]!.closed());
+    assert.equal(b.stats().counters.excessConnectionsClosed, 1);
+    for (const c of conns) c.socket.destroy();
+  } finally {
+    await b.close();
+  }
+});
