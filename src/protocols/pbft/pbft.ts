@@ -154,7 +154,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private readonly announceTicks: number;
   private readonly statePartBytes: number;
   private readonly maxInflightStateBytes: number;
-  private readonly mutant: PbftMutant | null;
+  /** Test-only: the broken variant this replica runs (its host reads it too: checkpoint-sees-later-batches). */
+  readonly mutant: PbftMutant | null;
 
   private view = 0;
   private role: PbftRole;
