@@ -131,7 +131,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // Needs an etcd run with auth on (half of them) and a liar that forges (forge-command).
     'trust-command-user': { seed: 4, options: { stateMachine: 'etcd' } },
     // As trust-command-user; the liar's binding to root's session must be ordered before its disable.
-    'trust-login-use': { seed: 13, options: { stateMachine: 'etcd' } },
+    'trust-login-use': { seed: 31, options: { stateMachine: 'etcd' } },
     // Needs an etcd run without auth (its liar then orders members' alarms, forge-command): one
     // liar's NOSPACE (or CORRUPT on more than f members) refuses writes, which read the alarm
     // register nobody writes.
