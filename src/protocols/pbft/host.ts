@@ -135,7 +135,7 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
   private beginCheckpoint(seq: number): void {
     // The one in flight is finished first (see the header), so checkpoints reach the core in order.
     if (this.encoding !== null) this.finishEncoding();
-    assert(this.encoding === null, 'at most one checkpoint encoding in flight');
+    assert((this.encoding === null ? 0 : 1) < MAX_CHECKPOINT_ENCODINGS_IN_FLIGHT, 'at most MAX_CHECKPOINT_ENCODINGS_IN_FLIGHT checkpoint encodings in flight');
     if (this.replica.mutant === 'checkpoint-sees-later-batches') {
       // Broken on purpose: the state is read when the encoding ends, after later batches executed.
       this.encoding = { seq, source: this.sm.beginSnapshot?.() ?? null };
