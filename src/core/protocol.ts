@@ -51,6 +51,15 @@ export interface SnapshotCheck {
   step(budgetBytes: number): boolean | null;
 }
 
+/**
+ * A snapshot of the state machine that a host began in apply() for its own core (see
+ * ReplicaHost.encodingInFlight), encoded a slice at a time.
+ */
+export interface HostEncoding {
+  /** Encode about `budgetBytes` more; true once it is done (the host has handed the bytes to its core). */
+  step(budgetBytes: number): boolean;
+}
+
 /** What applying the committed part of one Ready produced, collected by the driver. */
 export interface ApplyOutput<M, R> {
   /**
@@ -105,6 +114,18 @@ export interface ReplicaHost<M extends Envelope, H, R> {
   executedClients?(snapshot: Snapshot): ReadonlyMap<Principal, number>;
   /** Apply the committed part of `ready` (in log order) and report what happened to `out`. */
   apply(ready: Ready<M, H>, out: ApplyOutput<M, R>): AppliedPosition | null;
+  /**
+   * Optional: a snapshot of the state machine that apply() began and that the host hands to its
+   * core itself once encoded (PBFT's checkpoint: the state as of a checkpoint's sequence number,
+   * encoded while later batches execute, so a large state does not hold the event loop). Null:
+   * none in flight. The driver steps it a snapshotSliceBytes slice per turn, the first in the turn
+   * that applied, until it is done, and drops it with abandonEncoding when the node stops; the host
+   * drops it itself when install() replaces the state it reads. At most one is in flight (the host
+   * says what it does when apply reaches the next while one is).
+   */
+  encodingInFlight?(): HostEncoding | null;
+  /** Drop the encoding in flight, if any (the node stops): its bytes never reach the core. */
+  abandonEncoding?(): void;
   /** A snapshot the Ready asks to keep (the state machine is already past it): PBFT's stable checkpoints. */
   snapshotToKeep(ready: Ready<M, H>): Snapshot | null;
   /** True when the driver should snapshot the state machine every N applied entries and compact the log. */

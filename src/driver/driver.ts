@@ -176,6 +176,11 @@ export class Driver<R> {
   /** A snapshot being encoded in slices (snapshotting is true meanwhile), with the position it is of. */
   private encoding: { readonly source: SnapshotEncoding; readonly slices: SliceLoop<Uint8Array> } | null = null;
   /**
+   * The host's own encoding being stepped a slice per turn (ReplicaHost.encodingInFlight: PBFT's
+   * checkpoint); null while the host has none in flight, or it was dropped.
+   */
+  private hostEncoding: SliceLoop<true> | null = null;
+  /**
    * A received snapshot being installed in slices (ReplicaHost.beginInstall). The Ready that
    * carries it was finished when the install began (its messages sent, the core advanced past it);
    * its committed part and every later Ready's wait in `held` until the install is done.
@@ -846,6 +851,7 @@ export class Driver<R> {
       }
       this.events.appliedEntries?.(rd.apply);
       this.events.applyBatch?.((this.clock.now() - t0) / 1000, rd.apply.length);
+      this.encodeForHost();
     } else {
       this.host.apply(rd, this.output); // read-only requests and replies to repeat (quorum model)
     }
@@ -877,6 +883,27 @@ export class Driver<R> {
       this.snapshotEncoded(meta, data);
     });
     this.encoding = { source, slices };
+    slices.runNow();
+  }
+
+  /**
+   * Step the encoding the host began in apply (ReplicaHost.encodingInFlight), a snapshotSliceBytes
+   * slice per turn, the first in this one, with the SliceLoop the driver's own snapshots use. Each
+   * slice asks the host for what is in flight then: one the host finished at once (the next
+   * checkpoint came first) is followed by the next, one dropped by an install by nothing. The host
+   * hands the bytes to the core itself; the core's CHECKPOINT leaves in the next Ready.
+   */
+  private encodeForHost(): void {
+    const host = this.host;
+    if (this.hostEncoding !== null || host.encodingInFlight === undefined || host.encodingInFlight() === null) return;
+    const slices = new SliceLoop<true>(this.clock, () => {
+      const e = host.encodingInFlight!();
+      return e === null || this.core.drive(() => e.step(this.limits.snapshotSliceBytes)) ? true : null;
+    }, () => {
+      this.hostEncoding = null;
+      this.kick();
+    });
+    this.hostEncoding = slices;
     slices.runNow();
   }
 
@@ -963,6 +990,9 @@ export class Driver<R> {
   private halt(): void {
     this.stopped = true;
     this.abandonEncoding();
+    this.hostEncoding?.cancel();
+    this.hostEncoding = null;
+    this.host.abandonEncoding?.();
     this.cancelInstall();
     // A check is never dropped while the node runs (the core waits on its answer), only at a stop.
     this.checking?.slices.cancel();

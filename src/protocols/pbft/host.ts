@@ -6,16 +6,43 @@
  *
  * An empty request is a read barrier (a member's ordered "nothing"): executed like any request,
  * it changes nothing and its result is empty.
+ *
+ * A checkpoint's state is encoded off the event loop's critical path: at a checkpoint's sequence
+ * number the host begins an encoding of the state as of that number (StateMachine.beginSnapshot;
+ * a state machine without it is snapshotted whole, at once), later batches go on executing, the
+ * driver steps the encoding a slice per turn (encodingInFlight), and only once it is whole does
+ * the core get compact(seq, bytes), compute the checkpoint's digest and parts and send its
+ * CHECKPOINT. Nothing of it is durable or sent before then, so a crash in the middle loses
+ * nothing: the replica restarts from its stable checkpoint and executes again from there.
+ *
+ * At most one checkpoint is encoded at a time (MAX_CHECKPOINT_ENCODINGS_IN_FLIGHT). One still
+ * encoding when the next checkpoint's batch executes is finished at once, in that turn, before the
+ * next begins; it is never skipped. Every honest replica then signs every checkpoint: at
+ * N = 3f + 1 with f liars a checkpoint becomes stable only with every honest replica's CHECKPOINT,
+ * and a replica that skipped the one the others proved would wait for its own next one (the log
+ * window, logWindowSeqs, already bounds how far execution runs ahead of the stable checkpoint).
+ * Finishing at once costs one turn no more than the whole encode that every checkpoint cost before,
+ * and only when encoding is slower than a checkpoint interval of execution.
  */
 import { principalMember, type Authenticator, type Principal } from '../../core/authenticator.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
-import type { AppliedPosition, ApplyOutput, HostContext, ReplicaHost } from '../../core/protocol.js';
-import type { Ready, Snapshot, StateMachine } from '../../core/replica.js';
+import type { AppliedPosition, ApplyOutput, HostContext, HostEncoding, ReplicaHost } from '../../core/protocol.js';
+import type { Ready, Snapshot, SnapshotEncoding, StateMachine } from '../../core/replica.js';
+import { assert } from '../../core/assert.js';
 import { checkpointClientTable, checkpointServiceState, type PbftReplica } from './pbft.js';
 import { replyPayload } from './payloads.js';
 import type { ClientRequest, PbftHardState, PbftMessage, PbftReady, PbftReply } from './types.js';
 
 const EMPTY = new Uint8Array(0);
+
+/** Checkpoint encodings in flight at once (see the header: the next one finishes the last first). */
+export const MAX_CHECKPOINT_ENCODINGS_IN_FLIGHT = 1;
+
+/** A checkpoint being encoded: its sequence number and the encoding (null: the state is taken whole when it ends, the mutant's). */
+interface CheckpointEncoding {
+  readonly seq: number;
+  readonly source: SnapshotEncoding | null;
+}
 
 export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
   readonly driverSnapshots = false;
@@ -24,6 +51,13 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
   lastApplied = 0;
   private readonly sm: StateMachine<R>;
   private readonly auth: Authenticator;
+  /**
+   * The checkpoint being encoded (at most MAX_CHECKPOINT_ENCODINGS_IN_FLIGHT): its seq is at most
+   * lastApplied and above every checkpoint handed to the core; null once handed over or dropped.
+   */
+  private encoding: CheckpointEncoding | null = null;
+  /** The driver's handle on `encoding`, made once. */
+  private readonly stepper: HostEncoding = { step: (budgetBytes) => this.stepEncoding(budgetBytes) };
 
   constructor(readonly replica: PbftReplica, private readonly context: HostContext<PbftMessage, PbftHardState, R>) {
     this.sm = context.stateMachine;
@@ -46,6 +80,9 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
   }
 
   install(snapshot: Snapshot): AppliedPosition {
+    // A checkpoint being encoded reads the state this one replaces (and is below it: the core
+    // fetches only a state above what it executed); the core would ignore its bytes anyway.
+    this.abandonEncoding();
     this.sm.restore(checkpointServiceState(snapshot.data));
     this.lastApplied = snapshot.meta.index;
     this.lastReply.clear();
@@ -70,7 +107,7 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
         out.send(this.reply(r.client, r.timestamp, view, result, false));
       });
       this.lastApplied = batch.seq;
-      if (batch.seq % this.replica.checkpointIntervalSeqs === 0) this.replica.compact(batch.seq as Index, this.sm.snapshot());
+      if (batch.seq % this.replica.checkpointIntervalSeqs === 0) this.beginCheckpoint(batch.seq);
     }
     for (const r of rd.reads) this.answerRead(r, view, out);
     for (const { client, timestamp } of rd.replyAgain) {
@@ -78,6 +115,60 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
       if (last !== undefined && last.timestamp === timestamp) out.send(this.reply(client, timestamp, last.view, last.result, false));
     }
     return rd.batches.length > 0 ? this.position() : null;
+  }
+
+  encodingInFlight(): HostEncoding | null {
+    return this.encoding === null ? null : this.stepper;
+  }
+
+  abandonEncoding(): void {
+    const e = this.encoding;
+    if (e === null) return;
+    this.encoding = null;
+    e.source?.abandon();
+  }
+
+  /**
+   * The batch at checkpoint `seq` has executed: begin encoding the state as of now (a state
+   * machine without beginSnapshot is snapshotted whole, and the core gets it at once, as before).
+   */
+  private beginCheckpoint(seq: number): void {
+    // The one in flight is finished first (see the header), so checkpoints reach the core in order.
+    if (this.encoding !== null) this.finishEncoding();
+    assert((this.encoding === null ? 0 : 1) < MAX_CHECKPOINT_ENCODINGS_IN_FLIGHT, 'at most MAX_CHECKPOINT_ENCODINGS_IN_FLIGHT checkpoint encodings in flight');
+    if (this.replica.mutant === 'checkpoint-sees-later-batches') {
+      // Broken on purpose: the state is read when the encoding ends, after later batches executed.
+      this.encoding = { seq, source: this.sm.beginSnapshot?.() ?? null };
+      return;
+    }
+    if (this.sm.beginSnapshot === undefined) return this.replica.compact(seq as Index, this.sm.snapshot());
+    this.encoding = { seq, source: this.sm.beginSnapshot() };
+  }
+
+  /** Encode about `budgetBytes` more of the checkpoint in flight; true once none is (its bytes went to the core). */
+  private stepEncoding(budgetBytes: number): boolean {
+    const e = this.encoding;
+    if (e === null) return true;
+    const bytes = e.source === null ? EMPTY : e.source.step(budgetBytes);
+    if (bytes === null) return false;
+    this.checkpointEncoded(e, bytes);
+    return true;
+  }
+
+  /** Finish the checkpoint in flight in this turn (the next checkpoint's batch executed first). */
+  private finishEncoding(): void {
+    const e = this.encoding!;
+    let bytes: Uint8Array | null = e.source === null ? EMPTY : null;
+    while (bytes === null) bytes = e.source!.step(Number.POSITIVE_INFINITY);
+    this.checkpointEncoded(e, bytes);
+  }
+
+  private checkpointEncoded(e: CheckpointEncoding, bytes: Uint8Array): void {
+    assert(this.encoding === e && e.seq <= this.lastApplied, () => `a checkpoint is encoded at or below what executed (${e.seq}, executed ${this.lastApplied})`);
+    this.encoding = null;
+    // The mutant's: the state as it is now, later batches and all.
+    const state = this.replica.mutant === 'checkpoint-sees-later-batches' ? this.sm.snapshot() : bytes;
+    this.replica.compact(e.seq as Index, state);
   }
 
   snapshotToKeep(ready: Ready<PbftMessage, PbftHardState>): Snapshot | null {

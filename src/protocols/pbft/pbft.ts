@@ -154,7 +154,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private readonly announceTicks: number;
   private readonly statePartBytes: number;
   private readonly maxInflightStateBytes: number;
-  private readonly mutant: PbftMutant | null;
+  /** Test-only: the broken variant this replica runs (its host reads it too: checkpoint-sees-later-batches). */
+  readonly mutant: PbftMutant | null;
 
   private view = 0;
   private role: PbftRole;
@@ -477,11 +478,17 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     throw new Error('PBFT serves reads as read-only REQUESTs answered by 2f + 1 matching replies');
   }
 
-  /** The driver executed up to `index` (a checkpoint sequence number) and hands over its state. */
+  /**
+   * The host hands over the state as of checkpoint `index`. It encodes that state while later
+   * batches execute (PbftHost), so `index` may be below lastExecuted: the client table is the one
+   * noted when `index` executed, and nothing here reads what executed since. A compact for a
+   * checkpoint already stable, or skipped by a state transfer, is ignored (its table is gone).
+   */
   compact(index: Index, data: Uint8Array): void {
     const seq = index as number;
     const clients = this.clientTablesAt.get(seq);
     if (clients === undefined || seq <= this.stable.seq) return;
+    assert(seq <= this.lastExecuted && seq % this.checkpointIntervalSeqs === 0, () => `${this.id}: a checkpoint at ${seq} is compacted once executed (executed ${this.lastExecuted})`);
     this.clientTablesAt.delete(seq);
     const state = pack({ service: data, clients } satisfies CheckpointState);
     const meta = stateMetaOf(this.auth, state, this.statePartBytes);
