@@ -56,7 +56,7 @@ import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_IN_FLIGHT_BATCHES,
   DEFAULT_MAX_INFLIGHT_STATE_BYTES, DEFAULT_STATE_PART_BYTES, MAX_STATE_PART_BYTES, MAX_STATE_PARTS,
   DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_BATCHES_HELD_PER_WINDOW_SEQ, MAX_BATCH_ANSWERS_PER_INTERVAL, MAX_CHECKPOINT_CLAIMS_PER_REPLICA, MAX_VERIFIED_REQUESTS_REMEMBERED,
-  MAX_DEFERRED_READS, MAX_PENDING_REQUESTS,
+  MAX_DEFERRED_READS, MAX_PENDING_REQUESTS, MAX_VERIFIED_SIGNATURES_REMEMBERED,
   type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole,
   type PbftSlotRecord, type PbftStatus, type StableCheckpointData, type StateMeta,
   type PreparedCertificate, type SignedCheckpoint, type SignedNewView, type SignedPrePrepare, type SignedPrepare, type SignedViewChange,
@@ -264,6 +264,13 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private readonly digestCache = new WeakMap<ClientRequest, string>();
   /** Requests whose signature verified: digest|signature, oldest first. */
   private readonly verifiedRequests = new Set<string>();
+  /**
+   * Signatures that verified, as (signer, signature, payload), oldest first (at most
+   * MAX_VERIFIED_SIGNATURES_REMEMBERED). Verification is a pure function of the three, so a
+   * remembered success answers exactly as verifying again would; only successes are kept, so a
+   * forgery is checked (and counted) every time it comes.
+   */
+  private readonly verifiedSignatures = new Set<string>();
 
   private out: PbftMessage[] = [];
   private applyOut: LogEntry[] = [];
@@ -605,8 +612,16 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private verifySig(payload: string, signer: Principal, signature: string): boolean {
     if (this.skipAuth()) return true;
-    if (typeof signature !== 'string' || this.auth.verifySignature(payload, signer, signature)) return typeof signature === 'string';
-    return false;
+    if (typeof signature !== 'string') return false;
+    // Lengths first: a signer name or a signature holding the separator cannot pose as another triple.
+    const name = String(signer);
+    const key = `${name.length}:${name}|${signature.length}:${signature}|${payload}`;
+    if (this.verifiedSignatures.has(key)) return true;
+    if (!this.auth.verifySignature(payload, signer, signature)) return false;
+    this.verifiedSignatures.add(key);
+    if (this.verifiedSignatures.size > MAX_VERIFIED_SIGNATURES_REMEMBERED) this.verifiedSignatures.delete(this.verifiedSignatures.values().next().value!);
+    assert(this.verifiedSignatures.size <= MAX_VERIFIED_SIGNATURES_REMEMBERED, 'verified signatures stay within their limit');
+    return true;
   }
 
   private bad(): void {

@@ -277,6 +277,18 @@ export const MAX_PENDING_REQUESTS = 10_000;
 export const MAX_CHECKPOINT_CLAIMS_PER_REPLICA = 4;
 /** Requests whose signature a replica remembers having verified (so it verifies each once). */
 export const MAX_VERIFIED_REQUESTS_REMEMBERED = 8_192;
+/**
+ * Replica signatures (pre-prepares, prepares, checkpoints, view changes, new views) a replica
+ * remembers having verified, so it verifies each once. Retransmission resends the same signed
+ * messages every retransmit interval while a slot waits (and VIEW-CHANGEs carry the same prepared
+ * certificates from every replica); verified again each time, a public-key check per copy made a
+ * replica that was short of CPU spend most of it re-checking copies (55% of a member's CPU in a
+ * loaded crash test), fall behind the messages that would end the wait, and change view again.
+ * Enough for the window's prepares and one round of VIEW-CHANGE certificates at N = 7 with the
+ * members' window (256 sequence numbers x 6 signers = 1,536 per round); each entry is the
+ * payload and signature (about 200 bytes), so at most about 3 MiB.
+ */
+export const MAX_VERIFIED_SIGNATURES_REMEMBERED = 16_384;
 /** Batches kept per sequence number of the window for NEW-VIEWs that re-issue them by digest. */
 export const MAX_BATCHES_HELD_PER_WINDOW_SEQ = 2;
 /**
