@@ -267,6 +267,12 @@ export const DEFAULT_MAX_REQUEST_BYTES = 1_572_864 + 4096;
 export const DEFAULT_MAX_BATCH_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_TICKS = 30;
 export const DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS = 30;
+/**
+ * The view-change and request timeouts double with each view change in a row that brought no
+ * request executed (Castro's thesis, 2.3.5), at most this many times (x1024): enough for any
+ * delay a cluster recovers from, and a replica never waits more than about a thousand timeouts.
+ */
+export const MAX_VIEW_CHANGE_BACKOFF_DOUBLINGS = 10;
 export const DEFAULT_RETRANSMIT_TICKS = 10;
 export const DEFAULT_ANNOUNCE_TICKS = 100;
 /** Read-only requests waiting for execution to catch up, at most. */
