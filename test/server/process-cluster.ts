@@ -84,7 +84,14 @@ export class ProcessCluster {
       c.members.set(name, { name, clientPort: await freePort(), peerPort: await freePort(), child: null, exited: Promise.resolve(), client: null });
     }
     for (const name of names) c.launch(name);
-    await c.waitForLeader();
+    try {
+      // Members that come up one by one on a loaded machine are a cluster moving (see waitForLeader).
+      await c.waitForLeader(20_000, { whileProgressingMs: 60_000 });
+    } catch (err) {
+      // Nobody else holds the cluster yet: members left running would keep the test file alive.
+      await c.stop();
+      throw err;
+    }
     return c;
   }
 
@@ -201,11 +208,11 @@ export class ProcessCluster {
    * the quorum leaves out, and must not hold the others' agreement back.
    *
    * Fails once `boundMs` pass with no agreement. With `whileProgressingMs`, a cluster that is
-   * still moving (a member answered with a view/term or an executed/commit index above any seen
-   * so far in this wait) gets `boundMs` again from that moment, up to `whileProgressingMs` in
-   * all: a slow cluster is told from a stuck one by what it does, not by the wall clock alone. A
-   * cluster in which nothing moves for `boundMs` still fails, and so does one that keeps moving
-   * without agreeing for `whileProgressingMs`.
+   * still moving (a member answered for the first time in this wait, or with a view/term or an
+   * executed/commit index above any seen so far in it) gets `boundMs` again from that moment, up
+   * to `whileProgressingMs` in all: a slow cluster is told from a stuck one by what it does, not
+   * by the wall clock alone. A cluster in which nothing moves for `boundMs` still fails, and so
+   * does one that keeps moving without agreeing for `whileProgressingMs`.
    */
   async waitForLeader(boundMs = 20_000, o: { whileProgressingMs?: number } = {}): Promise<string> {
     const start = Date.now();
@@ -213,6 +220,7 @@ export class ProcessCluster {
     let deadline = start + boundMs;
     let highestView = -1;
     let highestIndex = -1;
+    const answered = new Set<string>();
     let extensions = 0;
     for (;;) {
       const running = [...this.members.values()].filter((m) => m.child !== null);
@@ -232,7 +240,10 @@ export class ProcessCluster {
       const now = Date.now();
       const view = Math.max(highestView, ...statuses.map((s) => s.view));
       const index = Math.max(highestIndex, ...statuses.map((s) => s.index));
-      if ((view > highestView || index > highestIndex) && highestView >= 0 && now + boundMs > deadline) {
+      const firstAnswers = statuses.filter((s) => !answered.has(s.name)).length;
+      for (const s of statuses) answered.add(s.name);
+      const moved = view > highestView || index > highestIndex || firstAnswers > 0;
+      if (moved && now + boundMs > deadline) {
         deadline = Math.min(cap, now + boundMs);
         extensions++;
       }
