@@ -207,6 +207,8 @@ export class ProcessCluster {
    * time are enough: a member still starting, or too busy to answer within a second, is the one
    * the quorum leaves out, and must not hold the others' agreement back.
    *
+   * With `executedBeyond`, only members that report an executed/commit index above it count.
+   *
    * Fails once `boundMs` pass with no agreement. With `whileProgressingMs`, a cluster that is
    * still moving (a member answered for the first time in this wait, or with a view/term or an
    * executed/commit index above any seen so far in it) gets `boundMs` again from that moment, up
@@ -214,7 +216,7 @@ export class ProcessCluster {
    * by the wall clock alone. A cluster in which nothing moves for `boundMs` still fails, and so
    * does one that keeps moving without agreeing for `whileProgressingMs`.
    */
-  async waitForLeader(boundMs = 20_000, o: { whileProgressingMs?: number } = {}): Promise<string> {
+  async waitForLeader(boundMs = 20_000, o: { whileProgressingMs?: number; executedBeyond?: number } = {}): Promise<string> {
     const start = Date.now();
     const cap = start + Math.max(boundMs, o.whileProgressingMs ?? boundMs);
     let deadline = start + boundMs;
@@ -233,8 +235,11 @@ export class ProcessCluster {
       )));
       const statuses = answers.filter((a): a is { name: string; leader: number; self: number; view: number; index: number } => 'leader' in a);
       const quorum = this.options.leaderQuorum ?? running.length;
-      for (const candidate of statuses) {
-        const agreeing = statuses.filter((s) => s.leader === candidate.self);
+      // With executedBeyond, only members that executed (committed) past it count: the cluster
+      // orders again, rather than a quorum naming a primary whose view is not installed yet.
+      const counted = statuses.filter((s) => s.index > (o.executedBeyond ?? -1));
+      for (const candidate of counted) {
+        const agreeing = counted.filter((s) => s.leader === candidate.self);
         if (agreeing.length >= quorum && agreeing.includes(candidate)) return candidate.name;
       }
       const now = Date.now();
@@ -256,6 +261,13 @@ export class ProcessCluster {
       }
       await sleep(100);
     }
+  }
+
+  /** The highest executed/commit index the running members that answer within a second report (-1: none answered). */
+  async highestIndex(): Promise<number> {
+    const running = [...this.members.values()].filter((m) => m.child !== null);
+    const indexes = await Promise.all(running.map((m) => memberStatus(this.endpoint(m.name), STATUS_TIMEOUT_MS, this.trustedCa).then((s) => s.raftIndex, () => -1)));
+    return Math.max(-1, ...indexes);
   }
 
   /** The member whose id (as Status reports it) is `memberId`, or the id itself if no running member answered with it. */
