@@ -52,13 +52,23 @@ export function electionService(longs: Longs = 'number'): grpc.ServiceClientCons
   return loadPackage('v3election.proto', 'v3electionpb', longs)['Election'] as grpc.ServiceClientConstructor;
 }
 
+/** What a readiness check reads of a Maintenance.Status answer (numbers: the loader's longs). */
+export interface MemberStatus {
+  readonly leader: number;
+  /** The protocol's term, view or ballot. */
+  readonly raftTerm: number;
+  /** The commit index (the last executed sequence number, under a protocol that executes in order). */
+  readonly raftIndex: number;
+  readonly header: { readonly member_id: number };
+}
+
 /** One Maintenance.Status call (for readiness checks); rejects on any error or after `timeoutMs`. */
-export function memberStatus(address: string, timeoutMs: number, trustedCa: Buffer | null = null): Promise<{ leader: number; header: { member_id: number } }> {
+export function memberStatus(address: string, timeoutMs: number, trustedCa: Buffer | null = null): Promise<MemberStatus> {
   const Maintenance = etcdService('Maintenance');
   const credentials = trustedCa === null ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(trustedCa);
   const client = new Maintenance(address, credentials);
   return new Promise((resolve, reject) => {
-    client['Status']!({}, { deadline: Date.now() + timeoutMs }, (err: Error | null, res: { leader: number; header: { member_id: number } }) => {
+    client['Status']!({}, { deadline: Date.now() + timeoutMs }, (err: Error | null, res: MemberStatus) => {
       client.close();
       if (err !== null) reject(err);
       else resolve(res);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkHistory } from '../../src/check/index.js';
-import { ProcessCluster } from './process-cluster.js';
+import { ELECTION_TIMEOUT_MS, ProcessCluster } from './process-cluster.js';
 import { missingAcks, runWorkload, type WorkloadResult } from './workload.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,6 +48,25 @@ test(`SIGKILL the leader under load: a new leader serves, the killed member rejo
 }
 
 /**
+ * How long a cycle waits for an agreed leader while nothing in the cluster moves, from the
+ * members' own timeouts. PBFT, the slowest to recover: a backup gives up on a request after two
+ * request timeouts (it forwards the request after the first), 4 election timeouts in all; a view
+ * change whose NEW-VIEW does not come is given up after one election timeout, doubled each time
+ * it fails again, and with one member down at a time at most two fail in a row (the view led by
+ * the member down, the one led by the member just restarted): 4 + 1 + 2 + 4 = 11 election
+ * timeouts with no view or execution moving. Four times that allows for a loaded machine; more
+ * only while members report new views or executions (see waitForLeader).
+ */
+const QUIET_BOUND_MS = 4 * 11 * ELECTION_TIMEOUT_MS;
+/**
+ * How long a cycle waits in all for an agreed leader while the cluster keeps moving. On a machine
+ * loaded 10 times over its cores, members get a few per cent of a core each, a restarted member
+ * takes 5-10 s to come up, and a view change takes seconds: recovery moves, slowly. A cluster that
+ * keeps changing view without ever agreeing this long still fails.
+ */
+const MOVING_BOUND_MS = 60_000;
+
+/**
  * SIGKILL and restart members under write load, `count` times: the leader (primary) every third
  * cycle, otherwise one picked by a seeded generator. Then: every acknowledged write is on every
  * member, and the history is not non-linearizable. The workload stops on every way out, so a
@@ -60,12 +79,17 @@ async function killCycles(cluster: ProcessCluster, o: { count: number; seed: num
     let seed = o.seed;
     for (let cycle = 0; cycle < o.count; cycle++) {
       seed = (seed * 48271) % 2147483647;
-      const victim = cycle % 3 === 0 ? await cluster.waitForLeader() : cluster.names[seed % cluster.names.length]!;
+      const victim = cycle % 3 === 0 ? await cluster.waitForLeader(QUIET_BOUND_MS, { whileProgressingMs: MOVING_BOUND_MS }) : cluster.names[seed % cluster.names.length]!;
       await sleep(o.beforeKillMs);
+      const executed = await cluster.highestIndex();
       await cluster.kill(victim, 'SIGKILL');
       await sleep(o.downMs(seed));
       cluster.launch(victim);
-      await cluster.waitForLeader();
+      // Recovered once a quorum that agrees on the leader has executed past what was executed
+      // before the kill (the workload keeps writing): the next kill then meets a cluster that
+      // orders, not one still changing view (a PBFT member in a view change names the new view's
+      // primary before its NEW-VIEW exists, and a kill then is a second fault at once).
+      await cluster.waitForLeader(QUIET_BOUND_MS, { whileProgressingMs: MOVING_BOUND_MS, executedBeyond: executed });
     }
     await sleep(1_000);
   } finally {
@@ -74,7 +98,7 @@ async function killCycles(cluster: ProcessCluster, o: { count: number; seed: num
   const result = await load;
   assert.ok(result.okWrites > 50, `the workload made progress (${result.okWrites} acknowledged writes)`);
   // Every member: under PBFT too, one left alone in a view change learns what the others commit.
-  await cluster.waitForLeader();
+  await cluster.waitForLeader(QUIET_BOUND_MS, { whileProgressingMs: MOVING_BOUND_MS });
   const checked = [...cluster.names];
   const missing = await missingAcks(cluster, result.acked, 20_000, checked);
   assert.deepEqual([...missing.values()], checked.map(() => 0), `acknowledged writes missing per member: ${JSON.stringify([...missing])}`);
@@ -110,7 +134,8 @@ test(`20 SIGKILL/restart cycles of random members under write load lose no ackno
 }
 
 test('PBFT: 8 SIGKILL/restart cycles of single members (the primary every third) under write load lose no acknowledged write; restarted members come back from their logs', {
-  timeout: 240_000,
+  // 22-26 s alone; each cycle may wait MOVING_BOUND_MS for a slow cluster on a loaded machine.
+  timeout: 600_000,
 }, async (t) => {
   // A member that alone gave up on a view waits in a view change until the others change view
   // too (PBFT needs f + 1 to start one), so the leader is the one 2f + 1 members name; every

@@ -16,6 +16,11 @@ import { freePort } from '../ports.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The members' --heartbeat-interval and --election-timeout (short: tests wait on them). */
+export const HEARTBEAT_INTERVAL_MS = 50;
+export const ELECTION_TIMEOUT_MS = 500;
+/** How long waitForLeader waits for one member's Status in a round. */
+const STATUS_TIMEOUT_MS = 1_000;
 
 /** The message a promise is rejected with, or 'no error' (for asserting on etcd's error texts). */
 export async function errorOf(p: PromiseLike<unknown>): Promise<string> {
@@ -59,6 +64,8 @@ export class ProcessCluster {
   readonly output: string[] = [];
   /** How many output lines matched each watched phrase (counted as they stream by). */
   readonly seen = new Map<string, number>();
+  /** Member ids as Status reports them, by name (learned from the members' answers). */
+  private readonly memberIds = new Map<number, string>();
   private static readonly WATCHED = ['snapshot taken', 'installed snapshot from leader', 'restored state machine from snapshot', 'restarting from its log'];
 
   private constructor(
@@ -77,7 +84,14 @@ export class ProcessCluster {
       c.members.set(name, { name, clientPort: await freePort(), peerPort: await freePort(), child: null, exited: Promise.resolve(), client: null });
     }
     for (const name of names) c.launch(name);
-    await c.waitForLeader();
+    try {
+      // Members that come up one by one on a loaded machine are a cluster moving (see waitForLeader).
+      await c.waitForLeader(20_000, { whileProgressingMs: 60_000 });
+    } catch (err) {
+      // Nobody else holds the cluster yet: members left running would keep the test file alive.
+      await c.stop();
+      throw err;
+    }
     return c;
   }
 
@@ -156,8 +170,8 @@ export class ProcessCluster {
       '--listen-peer-urls', `${this.peerScheme}://127.0.0.1:${m.peerPort}`,
       '--initial-cluster', this.initialCluster,
       '--initial-cluster-token', 'test',
-      '--heartbeat-interval', '50',
-      '--election-timeout', '500',
+      '--heartbeat-interval', String(HEARTBEAT_INTERVAL_MS),
+      '--election-timeout', String(ELECTION_TIMEOUT_MS),
       ...(this.options.memberKeys === true ? ['--bft-private-key', join(this.dir, 'keys', `${name}.key`), '--bft-public-keys', join(this.dir, 'keys', 'public-keys.json')] : []),
       ...this.extraFlags,
       ...extraFlags,
@@ -187,24 +201,78 @@ export class ProcessCluster {
     await m.exited;
   }
 
-  /** The leader that every running member (or `leaderQuorum` of them, itself included) names. */
-  async waitForLeader(boundMs = 20_000): Promise<string> {
-    const deadline = Date.now() + boundMs;
+  /**
+   * The leader that every running member (or `leaderQuorum` of them, itself included) names.
+   * Each round asks every running member; with a `leaderQuorum`, the members that answered in
+   * time are enough: a member still starting, or too busy to answer within a second, is the one
+   * the quorum leaves out, and must not hold the others' agreement back.
+   *
+   * With `executedBeyond`, only members that report an executed/commit index above it count.
+   *
+   * Fails once `boundMs` pass with no agreement. With `whileProgressingMs`, a cluster that is
+   * still moving (a member answered for the first time in this wait, or with a view/term or an
+   * executed/commit index above any seen so far in it) gets `boundMs` again from that moment, up
+   * to `whileProgressingMs` in all: a slow cluster is told from a stuck one by what it does, not
+   * by the wall clock alone. A cluster in which nothing moves for `boundMs` still fails, and so
+   * does one that keeps moving without agreeing for `whileProgressingMs`.
+   */
+  async waitForLeader(boundMs = 20_000, o: { whileProgressingMs?: number; executedBeyond?: number } = {}): Promise<string> {
+    const start = Date.now();
+    const cap = start + Math.max(boundMs, o.whileProgressingMs ?? boundMs);
+    let deadline = start + boundMs;
+    let highestView = -1;
+    let highestIndex = -1;
+    const answered = new Set<string>();
+    let extensions = 0;
     for (;;) {
       const running = [...this.members.values()].filter((m) => m.child !== null);
-      try {
-        const statuses = await Promise.all(running.map((m) => memberStatus(this.endpoint(m.name), 1_000, this.trustedCa)));
-        const quorum = this.options.leaderQuorum ?? running.length;
-        for (const candidate of statuses) {
-          const agreeing = statuses.filter((s) => s.leader === candidate.header.member_id);
-          if (agreeing.length >= quorum && agreeing.includes(candidate)) return running[statuses.indexOf(candidate)]!.name;
-        }
-      } catch {
-        // a member is still starting
+      const answers = await Promise.all(running.map((m) => memberStatus(this.endpoint(m.name), STATUS_TIMEOUT_MS, this.trustedCa).then(
+        (s) => {
+          this.memberIds.set(s.header.member_id, m.name);
+          return { name: m.name, leader: s.leader, self: s.header.member_id, view: s.raftTerm, index: s.raftIndex };
+        },
+        (err: unknown) => ({ name: m.name, error: (err as Error).message.split('\n')[0] ?? '' }),
+      )));
+      const statuses = answers.filter((a): a is { name: string; leader: number; self: number; view: number; index: number } => 'leader' in a);
+      const quorum = this.options.leaderQuorum ?? running.length;
+      // With executedBeyond, only members that executed (committed) past it count: the cluster
+      // orders again, rather than a quorum naming a primary whose view is not installed yet.
+      const counted = statuses.filter((s) => s.index > (o.executedBeyond ?? -1));
+      for (const candidate of counted) {
+        const agreeing = counted.filter((s) => s.leader === candidate.self);
+        if (agreeing.length >= quorum && agreeing.includes(candidate)) return candidate.name;
       }
-      if (Date.now() > deadline) throw new Error(`no agreed leader within ${boundMs} ms\n${this.output.slice(-40).join('\n')}`);
+      const now = Date.now();
+      const view = Math.max(highestView, ...statuses.map((s) => s.view));
+      const index = Math.max(highestIndex, ...statuses.map((s) => s.index));
+      const firstAnswers = statuses.filter((s) => !answered.has(s.name)).length;
+      for (const s of statuses) answered.add(s.name);
+      const moved = view > highestView || index > highestIndex || firstAnswers > 0;
+      if (moved && now + boundMs > deadline) {
+        deadline = Math.min(cap, now + boundMs);
+        extensions++;
+      }
+      highestView = view;
+      highestIndex = index;
+      if (now > deadline) {
+        const lastRound = answers.map((a) => ('leader' in a ? `${a.name} names ${this.nameOf(a.leader)} (view/term ${a.view}, index ${a.index})` : `${a.name}: ${a.error}`)).join('; ');
+        const waited = `${now - start} ms${extensions === 0 ? '' : `, ${extensions} times extended while the cluster moved, up to ${o.whileProgressingMs} ms`}`;
+        throw new Error(`no agreed leader within ${boundMs} ms of the last change (waited ${waited}; last round: ${lastRound})\n${this.output.slice(-40).join('\n')}`);
+      }
       await sleep(100);
     }
+  }
+
+  /** The highest executed/commit index the running members that answer within a second report (-1: none answered). */
+  async highestIndex(): Promise<number> {
+    const running = [...this.members.values()].filter((m) => m.child !== null);
+    const indexes = await Promise.all(running.map((m) => memberStatus(this.endpoint(m.name), STATUS_TIMEOUT_MS, this.trustedCa).then((s) => s.raftIndex, () => -1)));
+    return Math.max(-1, ...indexes);
+  }
+
+  /** The member whose id (as Status reports it) is `memberId`, or the id itself if no running member answered with it. */
+  private nameOf(memberId: number): string {
+    return this.memberIds.get(memberId) ?? String(memberId);
   }
 
   async stop(): Promise<void> {

@@ -56,7 +56,7 @@ import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_IN_FLIGHT_BATCHES,
   DEFAULT_MAX_INFLIGHT_STATE_BYTES, DEFAULT_STATE_PART_BYTES, MAX_STATE_PART_BYTES, MAX_STATE_PARTS,
   DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_BATCHES_HELD_PER_WINDOW_SEQ, MAX_BATCH_ANSWERS_PER_INTERVAL, MAX_CHECKPOINT_CLAIMS_PER_REPLICA, MAX_VERIFIED_REQUESTS_REMEMBERED,
-  MAX_DEFERRED_READS, MAX_PENDING_REQUESTS,
+  MAX_DEFERRED_READS, MAX_PENDING_REQUESTS, MAX_VERIFIED_SIGNATURES_REMEMBERED, MAX_VIEW_CHANGE_BACKOFF_DOUBLINGS,
   type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole,
   type PbftSlotRecord, type PbftStatus, type StableCheckpointData, type StateMeta,
   type PreparedCertificate, type SignedCheckpoint, type SignedNewView, type SignedPrePrepare, type SignedPrepare, type SignedViewChange,
@@ -206,7 +206,18 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** The request the request timer runs for. */
   private timedRequest: { client: Principal; timestamp: number; forwarded: boolean } | null = null;
   private viewChangeTimerTicks: number | null = null;
+  /**
+   * View changes in a row that brought no request executed: the view-change timer and the
+   * request timer run 2^failedViewChanges times their timeout (see backoff). Castro's thesis
+   * (2.3.5): a view change has failed if the NEW-VIEW does not come, or if the replica then
+   * executes no request in the new view that it had not executed before; the timeout is reset
+   * only by such an execution. Reset on the NEW-VIEW alone, a cluster whose views install but
+   * cannot order a request within the fixed request timeout (processes short of CPU, a slow
+   * network) changed view for ever at the same pace and never executed anything.
+   */
   private failedViewChanges = 0;
+  /** False from entering a view through a NEW-VIEW until this replica executes a request in it. */
+  private viewProven = true;
   private retransmitClock = 0;
   private announceClock = 0;
   /** Ticks since start (rate limits). */
@@ -265,6 +276,13 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private readonly digestCache = new WeakMap<ClientRequest, string>();
   /** Requests whose signature verified: digest|signature, oldest first. */
   private readonly verifiedRequests = new Set<string>();
+  /**
+   * Signatures that verified, as (signer, signature, payload), oldest first (at most
+   * MAX_VERIFIED_SIGNATURES_REMEMBERED). Verification is a pure function of the three, so a
+   * remembered success answers exactly as verifying again would; only successes are kept, so a
+   * forgery is checked (and counted) every time it comes.
+   */
+  private readonly verifiedSignatures = new Set<string>();
 
   private out: PbftMessage[] = [];
   private applyOut: LogEntry[] = [];
@@ -421,7 +439,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       // primary that censors one client is replaced.
       const timed = this.timedRequest === null || !this.isPending(this.timedRequest) ? this.timeNextRequest() : this.timedRequest;
       // Paused, not reset, while it is catching up: the system is ordering requests without it.
-      if (!this.catchingUp() && ++this.requestTimerTicks >= this.requestTimeoutTicks) {
+      if (!this.catchingUp() && ++this.requestTimerTicks >= this.requestTimeoutTicks * this.backoff()) {
         if (timed.forwarded) {
           this.startViewChange(this.view + 1);
         } else {
@@ -612,8 +630,16 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private verifySig(payload: string, signer: Principal, signature: string): boolean {
     if (this.skipAuth()) return true;
-    if (typeof signature !== 'string' || this.auth.verifySignature(payload, signer, signature)) return typeof signature === 'string';
-    return false;
+    if (typeof signature !== 'string') return false;
+    // Lengths first: a signer name or a signature holding the separator cannot pose as another triple.
+    const name = String(signer);
+    const key = `${name.length}:${name}|${signature.length}:${signature}|${payload}`;
+    if (this.verifiedSignatures.has(key)) return true;
+    if (!this.auth.verifySignature(payload, signer, signature)) return false;
+    this.verifiedSignatures.add(key);
+    if (this.verifiedSignatures.size > MAX_VERIFIED_SIGNATURES_REMEMBERED) this.verifiedSignatures.delete(this.verifiedSignatures.values().next().value!);
+    assert(this.verifiedSignatures.size <= MAX_VERIFIED_SIGNATURES_REMEMBERED, 'verified signatures stay within their limit');
+    return true;
   }
 
   private bad(): void {
@@ -1021,6 +1047,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private execute(): void {
     let progressed = false;
+    let executedRequest = false;
     if (this.fetching !== null) return;
     const wasBehind = this.behindPeers();
     for (;;) {
@@ -1029,6 +1056,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       if (d === undefined || d.batch === null) break; // a batch not here yet is being fetched
       this.lastExecuted = seq;
       progressed = true;
+      if (d.batch.length > 0 && this.role !== 'view-change') executedRequest = true;
       const fresh: boolean[] = [];
       for (const r of d.batch) {
         const last = this.lastExecutedTimestamp.get(r.client) ?? 0;
@@ -1043,6 +1071,11 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       if (seq % this.checkpointIntervalSeqs === 0) {
         this.clientTablesAt.set(seq, [...this.lastExecutedTimestamp].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
       }
+    }
+    if (executedRequest) {
+      // A request executed in this view: the view change that led here worked (see failedViewChanges).
+      this.viewProven = true;
+      this.failedViewChanges = 0;
     }
     if (progressed) {
       this.executedAtClock = this.clock;
@@ -1693,6 +1726,9 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private startViewChange(newView: number): void {
     if (newView <= this.view) return;
+    // Leaving a view entered through a NEW-VIEW that executed nothing, whether its own timer ran
+    // out or f + 1 others gave up on it: the view change into it failed too (see failedViewChanges).
+    if (!this.viewProven && this.role !== 'view-change') this.failedViewChanges++;
     this.view = newView;
     this.role = 'view-change';
     this.hardStateDirty = true;
@@ -1793,6 +1829,13 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.checkViewChangeQuorum();
   }
 
+  /** What the view-change and request timeouts are multiplied by now (see failedViewChanges). */
+  private backoff(): number {
+    const doublings = Math.min(this.failedViewChanges, MAX_VIEW_CHANGE_BACKOFF_DOUBLINGS);
+    assert(doublings >= 0, 'failed view changes are counted up from zero');
+    return 2 ** doublings;
+  }
+
   private checkViewChangeQuorum(): void {
     if (this.role !== 'view-change') return;
     // The wait for NEW-VIEW starts when 2f + 1 replicas have given up on the views before this
@@ -1802,7 +1845,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     if (this.viewChangeTimerTicks === null) {
       let gaveUp = 0;
       for (const v of this.latestViewChangeOf.values()) if (v >= this.view) gaveUp++;
-      if (gaveUp >= this.quorum) this.viewChangeTimerTicks = this.viewChangeTimeoutTicks * 2 ** Math.min(this.failedViewChanges, 10);
+      if (gaveUp >= this.quorum) this.viewChangeTimerTicks = this.viewChangeTimeoutTicks * this.backoff();
     }
     const set = this.viewChanges.get(this.view);
     if (set === undefined || set.size < this.quorum) return;
@@ -1891,7 +1934,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     this.role = this.primaryOf(nv.view) === this.id ? 'primary' : 'backup';
     this.newViewMsg = nv;
     this.hardStateDirty = true;
-    this.failedViewChanges = 0;
+    // The backoff stays until a request executes in this view (see failedViewChanges); broken on
+    // purpose under the mutant, which forgets it here, as the code once did.
+    if (this.mutant === 'forget-backoff-on-new-view') this.failedViewChanges = 0;
+    this.viewProven = this.mutant === 'forget-backoff-on-new-view';
     this.viewChangeTimerTicks = null;
     // The request timer starts over, forwarding stage included: a backup that carried "already
     // forwarded" into the new view would give up on it after one timeout while the others wait

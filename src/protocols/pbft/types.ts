@@ -267,6 +267,12 @@ export const DEFAULT_MAX_REQUEST_BYTES = 1_572_864 + 4096;
 export const DEFAULT_MAX_BATCH_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_TICKS = 30;
 export const DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS = 30;
+/**
+ * The view-change and request timeouts double with each view change in a row that brought no
+ * request executed (Castro's thesis, 2.3.5), at most this many times (x1024): enough for any
+ * delay a cluster recovers from, and a replica never waits more than about a thousand timeouts.
+ */
+export const MAX_VIEW_CHANGE_BACKOFF_DOUBLINGS = 10;
 export const DEFAULT_RETRANSMIT_TICKS = 10;
 export const DEFAULT_ANNOUNCE_TICKS = 100;
 /** Read-only requests waiting for execution to catch up, at most. */
@@ -277,6 +283,18 @@ export const MAX_PENDING_REQUESTS = 10_000;
 export const MAX_CHECKPOINT_CLAIMS_PER_REPLICA = 4;
 /** Requests whose signature a replica remembers having verified (so it verifies each once). */
 export const MAX_VERIFIED_REQUESTS_REMEMBERED = 8_192;
+/**
+ * Replica signatures (pre-prepares, prepares, checkpoints, view changes, new views) a replica
+ * remembers having verified, so it verifies each once. Retransmission resends the same signed
+ * messages every retransmit interval while a slot waits (and VIEW-CHANGEs carry the same prepared
+ * certificates from every replica); verified again each time, a public-key check per copy made a
+ * replica that was short of CPU spend most of it re-checking copies (55% of a member's CPU in a
+ * loaded crash test), fall behind the messages that would end the wait, and change view again.
+ * Enough for the window's prepares and one round of VIEW-CHANGE certificates at N = 7 with the
+ * members' window (256 sequence numbers x 6 signers = 1,536 per round); each entry is the
+ * payload and signature (about 200 bytes), so at most about 3 MiB.
+ */
+export const MAX_VERIFIED_SIGNATURES_REMEMBERED = 16_384;
 /** Batches kept per sequence number of the window for NEW-VIEWs that re-issue them by digest. */
 export const MAX_BATCHES_HELD_PER_WINDOW_SEQ = 2;
 /**
