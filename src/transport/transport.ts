@@ -411,6 +411,13 @@ export class PeerTransport<M extends Envelope> {
     this.closed = true;
     for (const [id, link] of this.links) this.dropLink(id, link);
     for (const s of this.inbound.keys()) s.destroy();
+    // Those not authenticated yet too (with TLS, those still in their TLS handshake are in no other
+    // set): the listener's close waits for every connection, and these would hold it up to their deadline.
+    for (const entry of this.pending.values()) {
+      clearTimeout(entry.timer);
+      entry.socket.destroy();
+    }
+    this.pending.clear();
     await new Promise<void>((resolve) => (this.server === null ? resolve() : this.server.close(() => resolve())));
   }
 
@@ -590,6 +597,7 @@ export class PeerTransport<M extends Envelope> {
       return false;
     }
     const entry: PendingConnection = {
+      socket: raw,
       // Until accept() sets its own (with TLS, the TLS handshake has not ended: its reset is not counted again).
       expire: () => {
         this.counters.handshakeTimeouts++;
@@ -833,6 +841,8 @@ export class PeerTransport<M extends Envelope> {
 
 /** An inbound connection not yet authenticated (PeerTransport.admit). */
 interface PendingConnection {
+  /** The TCP connection (with TLS, the socket under the TLS one): what close() destroys. */
+  readonly socket: Socket;
   /** Its deadline (handshakeTimeoutMs after TCP accepted it, then again once a join query is answered). */
   timer: NodeJS.Timeout;
   /** What the deadline does: count why and close (accept() sets what fits the connection's stage). */

@@ -168,3 +168,22 @@ test('a member over maxConnectionsPerPeer authenticated connections: its oldest 
     await b.close();
   }
 });
+
+test('close() closes the connections still pending (with TLS, before their TLS handshake) rather than waiting out their deadline', { timeout: 30_000 }, async (t) => {
+  const certs = certificates();
+  if (certs === null) return t.skip('openssl is not installed');
+  const { b, port } = await listener({ handshakeTimeoutMs: 20_000 }, { tls: certs.tls });
+  try {
+    const silent = await open(port);
+    await until('pending', () => b.stats().pendingConnections === 1);
+    const start = performance.now();
+    await b.close();
+    const took = performance.now() - start;
+    assert.ok(took < 5000, `close() took ${Math.round(took)} ms: it waited on a connection nobody authenticated`);
+    await until('the pending connection closed', () => silent.closed(), 5000);
+    assert.equal(b.stats().pendingConnections, 0);
+  } finally {
+    await b.close();
+    rmSync(certs.dir, { recursive: true, force: true });
+  }
+});
