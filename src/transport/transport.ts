@@ -56,11 +56,15 @@ export interface TransportLimits {
   readonly handshakeTimeoutMs: number;
   /**
    * Inbound connections not yet authenticated (accepted, the handshake not done; join queries until
-   * they close) held at once. One more is closed as soon as TCP accepts it, before a byte of it is
-   * read, and counted (`pendingConnectionsRefused`, logged at most once per oversizedLogIntervalMs):
-   * so whoever can reach the peer port cannot make this member hold thousands of sockets, buffers
-   * and timers. A cluster needs a few at a time (one dial per peer after a restart, a join or
-   * corruption-check query now and then), so 64 leaves room for clusters far larger than any quorum.
+   * they close) held at once. When one more is accepted, the oldest of them is closed to make room
+   * and counted (`pendingConnectionsRefused`, logged at most once per oversizedLogIntervalMs): so
+   * whoever can reach the peer port cannot make this member hold thousands of sockets, buffers and
+   * timers, nor keep real members out by holding every slot with silent connections (refusing the
+   * newest would let about maxPendingConnections / handshakeTimeoutMs connections a second, 13 with
+   * the defaults, keep every member from re-dialling; closing the oldest, a real handshake of a few
+   * round trips is lost only to some maxPendingConnections connections opened within it). A cluster
+   * needs a few at a time (one dial per peer after a restart, a join or corruption-check query now
+   * and then), so 64 leaves room for clusters far larger than any quorum.
    */
   readonly maxPendingConnections: number;
   /**
@@ -190,7 +194,7 @@ export interface TransportCounters {
   handlerErrors: number;
   /** Peer connections that closed after their handshake, inbound and outbound, for any reason. */
   connectionsClosed: number;
-  /** Inbound connections closed as TCP accepted them: maxPendingConnections were not yet authenticated. */
+  /** Inbound connections not yet authenticated closed to make room for a newer one: maxPendingConnections were pending. */
   pendingConnectionsRefused: number;
   /**
    * Inbound connections closed because they were not authenticated (or their join query answered)
@@ -258,7 +262,7 @@ export class PeerTransport<M extends Envelope> {
    * same key as the TLS socket): at most maxPendingConnections. Each has its handshake deadline.
    */
   private readonly pending = new Map<string, PendingConnection>();
-  /** When a refusal at maxPendingConnections was last logged, and how many were refused since. */
+  /** When a pending connection closed at maxPendingConnections was last logged, and how many were closed since. */
   private pendingRefusedLoggedAtMs = -Infinity;
   private pendingRefusedUnlogged = 0;
 
@@ -573,8 +577,8 @@ export class PeerTransport<M extends Envelope> {
 
   /**
    * TCP accepted `raw` (with TLS: before its TLS handshake). Held as pending, with a deadline of
-   * handshakeTimeoutMs, or closed at once when maxPendingConnections are pending already (counted,
-   * the log line rate-limited). Returns whether it was held.
+   * handshakeTimeoutMs; when maxPendingConnections are pending already, the oldest of them is
+   * closed first (counted, the log line rate-limited). Returns whether it was held.
    */
   private admit(raw: Socket): boolean {
     const key = connectionKey(raw);
@@ -582,20 +586,24 @@ export class PeerTransport<M extends Envelope> {
       raw.destroy(); // stopping, or a connection gone before it was seen
       return false;
     }
-    if (this.pending.size >= this.limits.maxPendingConnections) {
+    while (this.pending.size >= this.limits.maxPendingConnections) {
+      // The map keeps admission order: its first is the oldest.
+      const [oldestKey, oldest] = this.pending.entries().next().value as [string, PendingConnection];
+      this.pending.delete(oldestKey);
+      clearTimeout(oldest.timer);
       this.counters.pendingConnectionsRefused++;
       this.pendingRefusedUnlogged++;
       const now = performance.now();
       if (now - this.pendingRefusedLoggedAtMs >= this.limits.oversizedLogIntervalMs) {
-        this.log('warn', `refused a peer connection from ${raw.remoteAddress ?? '?'}: maxPendingConnections=${this.limits.maxPendingConnections} connections are not yet authenticated`, {
+        this.log('warn', `closed a peer connection from ${oldest.socket.remoteAddress ?? '?'} to take a newer one: maxPendingConnections=${this.limits.maxPendingConnections} connections are not yet authenticated`, {
           counter: 'pendingConnectionsRefused', refusedSinceLastLog: this.pendingRefusedUnlogged, refusedTotal: this.counters.pendingConnectionsRefused,
         });
         this.pendingRefusedLoggedAtMs = now;
         this.pendingRefusedUnlogged = 0;
       }
-      raw.destroy();
-      return false;
+      oldest.socket.destroy();
     }
+    assert(this.pending.size < this.limits.maxPendingConnections, () => `${this.pending.size} connections pending, at maxPendingConnections=${this.limits.maxPendingConnections}`);
     const entry: PendingConnection = {
       socket: raw,
       // Until accept() sets its own (with TLS, the TLS handshake has not ended: its reset is not counted again).
