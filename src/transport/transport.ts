@@ -82,7 +82,11 @@ export interface TransportLimits {
    * reason (a former leader's link to a follower carries nothing until it is leader again): closing
    * it costs only a re-dial at its next message (the dialer re-dials when it has something to send).
    * What this bounds is a connection that authenticated and then holds its socket and buffers with
-   * nothing, or a frame it never finishes. 0: never.
+   * nothing, or a frame it never finishes. A dialer ends its own link once it had nothing to send
+   * for a third of this (checked every third; the check closes after between one and two thirds of
+   * quiet): gracefully, so that what it wrote is read, and a message sent meanwhile waits for the
+   * re-dial. The listener's close, which may cross a message in flight and lose it, then meets
+   * only connections their dialer abandoned (or a dialer with a longer idleTimeoutMs). 0: never.
    */
   readonly idleTimeoutMs: number;
   /** A peer's refused oversized messages are logged at most once per this interval (with a count). */
@@ -205,6 +209,8 @@ export interface TransportCounters {
   excessConnectionsClosed: number;
   /** Authenticated inbound connections closed after idleTimeoutMs without a complete frame. */
   idleConnectionsClosed: number;
+  /** Outbound connections this member closed itself: nothing to send for a third of idleTimeoutMs (see idleTimeoutMs). */
+  idleLinksClosed: number;
   received: number;
 }
 
@@ -230,6 +236,8 @@ class OutboundLink {
   timer: NodeJS.Timeout | null = null;
   /** With a secret: seals the frames of the current connection (set once its handshake verified). */
   sealer: FrameSealer | null = null;
+  /** Writes on the current connection since its idle check last looked (idleTimeoutMs). */
+  writesSinceIdleCheck = 0;
   readonly stats: PeerStats = { connected: false, queued: 0, sent: 0, dropped: 0, refusedTooLarge: 0, disconnects: 0, reconnects: 0 };
   /** When an oversized message to this peer was last logged, and how many were refused since. */
   oversizedLoggedAtMs = -Infinity;
@@ -255,7 +263,7 @@ export class PeerTransport<M extends Envelope> {
   readonly counters: TransportCounters = {
     malformedFrames: 0, oversizedFrames: 0, oversizedFramesSent: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0, authFailures: 0, frameMacFailures: 0,
     forgedSender: 0, handlerErrors: 0, connectionsClosed: 0, pendingConnectionsRefused: 0, handshakeTimeouts: 0, excessConnectionsClosed: 0,
-    idleConnectionsClosed: 0, received: 0,
+    idleConnectionsClosed: 0, idleLinksClosed: 0, received: 0,
   };
   /**
    * Inbound connections not yet authenticated, by connectionKey (the TCP socket TLS runs over has the
@@ -436,11 +444,33 @@ export class PeerTransport<M extends Envelope> {
     link.socket = socket;
     socket.setNoDelay(true);
     let handshaken = false;
+    let idleCheck: NodeJS.Timeout | null = null;
     const ready = (sealer: FrameSealer | null): void => {
       handshaken = true;
       link.sealer = sealer;
       link.connected = true;
       link.backoffMs = this.limits.reconnectBackoffMinMs;
+      link.writesSinceIdleCheck = 0;
+      const idleMs = this.limits.idleTimeoutMs;
+      if (idleMs > 0) {
+        idleCheck = setInterval(() => {
+          if (link.socket !== socket || !link.connected) return; // closing, or waiting on back-pressure
+          if (link.writesSinceIdleCheck > 0 || link.queue.length > 0) {
+            link.writesSinceIdleCheck = 0;
+            return;
+          }
+          // Nothing to send for a third of idleTimeoutMs: end it here, before the listener's idle
+          // check closes it under a message in flight (see idleTimeoutMs). What is sent from now on
+          // is queued; the close re-dials for it.
+          this.counters.idleLinksClosed++;
+          this.log('debug', `closed the connection to peer ${id}: nothing to send for idleTimeoutMs/3=${Math.round(idleMs / 3)} ms (it re-dials at its next message)`, { peer: id });
+          link.connected = false;
+          link.sealer = null;
+          socket.end();
+          setTimeout(() => socket.destroy(), this.limits.handshakeTimeoutMs).unref();
+        }, idleMs / 3);
+        idleCheck.unref();
+      }
       this.scheduleDrain(id, link);
     };
     const secret = this.secret;
@@ -498,6 +528,7 @@ export class PeerTransport<M extends Envelope> {
     }
     socket.on('error', (err) => this.log('debug', `connection to ${id} failed`, { error: err.message }));
     socket.on('close', () => {
+      if (idleCheck !== null) clearInterval(idleCheck);
       if (handshaken) {
         this.counters.connectionsClosed++;
         link.stats.disconnects++;
@@ -544,6 +575,7 @@ export class PeerTransport<M extends Envelope> {
       }
       link.queuedBytes = link.queue.reduce((sum, f) => sum + f.length, 0);
       link.stats.sent += batch.length;
+      link.writesSinceIdleCheck++;
       const ok = socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
       if (sealer !== null && sealer.remaining() === 0) {
         // The frame counter's limit: close after what was written; the close re-dials (new keys).

@@ -220,3 +220,31 @@ test('whoever holds every pending slot with silent connections (renewed as they 
     await b.close();
   }
 });
+
+test('a member closes its own quiet outbound link (after a third of idleTimeoutMs with nothing to send) before the listener\'s idle check would, so no message is lost to that close', { timeout: 30_000 }, async () => {
+  const { b, got, port } = await listener({ idleTimeoutMs: 300 });
+  const a = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('b'), { host: '127.0.0.1', port }]]),
+    limits: { idleTimeoutMs: 300 },
+  }, () => {});
+  const busy = (ms: number): void => { const end = performance.now() + ms; while (performance.now() < end) { /* a listener busy past its idle check */ } };
+  try {
+    let n = 0;
+    for (let round = 0; round < 3; round++) {
+      a.send({ from: nodeId('a'), to: nodeId('b'), n: n++ });
+      await until(`message ${n}`, () => got.length === n, 5000);
+      // Quiet for a whole idle interval of the listener (its check saw that frame and starts over)...
+      await new Promise((r) => setTimeout(r, 350));
+      // ...then a message, written on the next turn; the listener's event loop is busy across its
+      // next idle check, which then runs first: it closes the link the message is written on.
+      a.send({ from: nodeId('a'), to: nodeId('b'), n: n++ });
+      busy(350);
+      await until(`message ${n}`, () => got.length === n, 5000);
+    }
+    assert.ok(a.stats().counters.idleLinksClosed >= 3, `a closed its quiet link itself: ${JSON.stringify(a.stats().counters)}`);
+    assert.equal(b.stats().counters.idleConnectionsClosed, 0, 'the listener never had to close a real member\'s link');
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
