@@ -120,9 +120,11 @@ export class CorruptionChecker {
 
 /**
  * Answers the peer port's hashkv question. HashKV reads every key (about half a second for
- * 200,000 keys of 100 bytes) on the member's only thread, and the question comes before any peer
- * authentication (the peer secret does not cover it), so a caller repeating it could stall the
- * member's heartbeats and depose or starve its leader; and under a Byzantine protocol every member
+ * 200,000 keys of 100 bytes) on the member's only thread, and the question needs no peer
+ * connection: without a peer secret anyone who reaches the peer port may ask it (with one, the
+ * asker proves the secret first: see transport/join.ts, but under a Byzantine protocol every member
+ * holds it), so a caller repeating it could stall the member's heartbeats and depose or starve its
+ * leader; and under a Byzantine protocol every member
  * runs the check, so each member is asked by all the others. So, for this member as a whole,
  * whoever asks:
  * - a hash is computed at most once per MIN_HASHKV_SPACING_FACTOR times the last one's cost (the
