@@ -293,7 +293,14 @@ export class PeerTransport<M extends Envelope> {
       const n = this.limits[name];
       if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${n}`);
     }
-    if (!(this.limits.idleTimeoutMs >= 0)) throw new Error(`idleTimeoutMs must be 0 (never) or more, got ${this.limits.idleTimeoutMs}`);
+    // Node runs a timer of more than 2^31-1 ms after 1 ms (with a warning): an idle timeout of a month
+    // would close every connection at once, and a handshake deadline would cut every handshake.
+    if (!(this.limits.idleTimeoutMs >= 0 && this.limits.idleTimeoutMs <= MAX_TIMER_MS)) {
+      throw new Error(`idleTimeoutMs must be 0 (never) or up to ${MAX_TIMER_MS}, got ${this.limits.idleTimeoutMs}`);
+    }
+    if (!(this.limits.handshakeTimeoutMs > 0 && this.limits.handshakeTimeoutMs <= MAX_TIMER_MS)) {
+      throw new Error(`handshakeTimeoutMs must be positive and at most ${MAX_TIMER_MS}, got ${this.limits.handshakeTimeoutMs}`);
+    }
   }
 
   static async start<M extends Envelope>(options: TransportOptions, onMessage: (m: M) => void): Promise<PeerTransport<M>> {
@@ -878,6 +885,9 @@ export class PeerTransport<M extends Envelope> {
     this.o.logger?.(level, message, fields);
   }
 }
+
+/** The longest delay a Node timer keeps (2^31-1 ms, about 24.8 days); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** An inbound connection not yet authenticated (PeerTransport.admit). */
 interface PendingConnection {

@@ -248,3 +248,11 @@ test('a member closes its own quiet outbound link (after a third of idleTimeoutM
     await b.close();
   }
 });
+
+test('an idleTimeoutMs or handshakeTimeoutMs past what a Node timer keeps (2^31-1 ms) is refused at start, not run as 1 ms', async () => {
+  for (const limits of [{ idleTimeoutMs: 2 ** 31 }, { idleTimeoutMs: Infinity }, { handshakeTimeoutMs: 30 * 24 * 3600 * 1000 }, { handshakeTimeoutMs: 0 }]) {
+    await assert.rejects(listener(limits), /must be/, JSON.stringify(limits));
+  }
+  const { b } = await listener({ idleTimeoutMs: 2 ** 31 - 1 });
+  await b.close();
+});
