@@ -187,7 +187,8 @@ export class HashKvResponder {
     if (this.computedAtMs.length >= maxHashesPerPeriod) {
       return { error: `hashkv: ${maxHashesPerPeriod} hashes computed in the last ${periodMs} ms already (maxHashesPerPeriod); skipped this round` };
     }
-    this.last = null;
+    // (The last hash stays shared if this one throws: a question at a revision the member cannot
+    // answer does not take the others' shared answer away either.)
     let answer: HashAnswer;
     try {
       answer = this.ports.hash(revision);

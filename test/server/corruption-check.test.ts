@@ -250,6 +250,12 @@ test('HashKV questions the member cannot answer (a future or compacted revision,
   now += 10;
   assert.deepEqual(r.answer(50), { hash: 7, compactRevision: 0 }, 'the real asker is answered');
   assert.equal(r.computed, 1);
+  // Nor do they take away the hash the askers of one round share.
+  now += 10;
+  assert.throws(() => r.answer(2_000_000));
+  now += 10;
+  assert.deepEqual(r.answer(50), { hash: 7, compactRevision: 0 });
+  assert.equal(r.computed, 1, 'answered again, not computed again');
 });
 
 test('askers of one round at one revision, spread over a period, share a cheap hash rather than the last of them being refused', () => {
