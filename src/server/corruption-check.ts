@@ -120,18 +120,21 @@ export class CorruptionChecker {
 
 /**
  * Answers the peer port's hashkv question. HashKV reads every key (about half a second for
- * 200,000 keys of 100 bytes) on the member's only thread, and the question comes before any peer
- * authentication (the peer secret does not cover it), so a caller repeating it could stall the
- * member's heartbeats and depose or starve its leader; and under a Byzantine protocol every member
+ * 200,000 keys of 100 bytes) on the member's only thread, and the question needs no peer
+ * connection: without a peer secret anyone who reaches the peer port may ask it (with one, the
+ * asker proves the secret first: see transport/join.ts, but under a Byzantine protocol every member
+ * holds it), so a caller repeating it could stall the member's heartbeats and depose or starve its
+ * leader; and under a Byzantine protocol every member
  * runs the check, so each member is asked by all the others. So, for this member as a whole,
  * whoever asks:
  * - a hash is computed at most once per MIN_HASHKV_SPACING_FACTOR times the last one's cost (the
  *   member spends at most about a tenth of its time on it, however large its state); a question at
- *   the revision of the last hash, in that window, is answered with that hash again (askers that
- *   come together share one computation; it is no older than the window in which a new one would
- *   be refused anyway), any other is refused;
+ *   the revision of the last hash, in that window (and at least periodMs / maxHashesPerPeriod after
+ *   it began), is answered with that hash again (askers that come together share one computation;
+ *   it is no older than the window in which a new one would be refused anyway), any other is refused;
  * - and at most `maxHashesPerPeriod` hashes are computed in any `periodMs` (a cheap hash, of a
- *   small state, has a short window: this bounds how often it runs all the same).
+ *   small state, has a short window: this bounds how often it runs all the same); a question the
+ *   member cannot answer (a revision not applied yet, or compacted) is not one of them.
  * A refused question is answered with an error, and its asker's check skips this member this round.
  * Nothing is answered again past its window: the check is there to see state that changed behind
  * the log, at an unchanged revision.
@@ -156,10 +159,10 @@ export interface HashKvResponderPorts {
 }
 
 export class HashKvResponder {
-  /** When the next hash may be computed (the spacing by cost); the last hash is answered again until then. */
+  /** When the next hash may be computed (the spacing by cost). */
   private nextAllowedMs = -Infinity;
-  /** The last hash computed, with its revision: answered again while `nextAllowedMs` has not come. */
-  private last: { readonly revision: number; readonly answer: HashAnswer } | null = null;
+  /** The last hash computed, with its revision: answered again at that revision until `shareUntilMs`. */
+  private last: { readonly revision: number; readonly answer: HashAnswer; readonly shareUntilMs: number } | null = null;
   /** When each hash of the last periodMs was computed, oldest first: at most maxHashesPerPeriod. */
   private computedAtMs: number[] = [];
   private readonly limits: HashKvLimits;
@@ -177,25 +180,34 @@ export class HashKvResponder {
   answer(revision: number): HashAnswer | { error: string } {
     const start = this.ports.nowMs();
     const { maxHashesPerPeriod, periodMs } = this.limits;
-    if (start < this.nextAllowedMs) {
-      if (this.last !== null && this.last.revision === revision) return this.last.answer;
-      return { error: 'hashkv: asked again too soon; skipped this round' };
-    }
+    const last = this.last;
+    if (last !== null && last.revision === revision && start < last.shareUntilMs) return last.answer;
+    if (start < this.nextAllowedMs) return { error: 'hashkv: asked again too soon; skipped this round' };
     while (this.computedAtMs.length > 0 && start - this.computedAtMs[0]! >= periodMs) this.computedAtMs.shift();
     if (this.computedAtMs.length >= maxHashesPerPeriod) {
       return { error: `hashkv: ${maxHashesPerPeriod} hashes computed in the last ${periodMs} ms already (maxHashesPerPeriod); skipped this round` };
     }
-    this.last = null;
-    this.computedAtMs.push(start);
-    assert(this.computedAtMs.length <= maxHashesPerPeriod, () => `${this.computedAtMs.length} hashes in a period, over maxHashesPerPeriod=${maxHashesPerPeriod}`);
+    // (The last hash stays shared if this one throws: a question at a revision the member cannot
+    // answer does not take the others' shared answer away either.)
+    let answer: HashAnswer;
     try {
-      const answer = this.ports.hash(revision);
-      this.computed++;
-      this.last = { revision, answer };
-      return answer;
+      answer = this.ports.hash(revision);
     } finally {
       const end = this.ports.nowMs();
       this.nextAllowedMs = end + MIN_HASHKV_SPACING_FACTOR * Math.max(0, end - start);
     }
+    // Only a hash computed counts against maxHashesPerPeriod: a question the member cannot answer
+    // (a revision it has not applied or has compacted) throws before any work (its cost still spaces
+    // the next by MIN_HASHKV_SPACING_FACTOR); counted, four such a second from anyone who reaches
+    // the peer port would refuse every real asker.
+    this.computedAtMs.push(start);
+    assert(this.computedAtMs.length <= maxHashesPerPeriod, () => `${this.computedAtMs.length} hashes in a period, over maxHashesPerPeriod=${maxHashesPerPeriod}`);
+    this.computed++;
+    // Answered again at its revision for its spacing window, and at least for periodMs /
+    // maxHashesPerPeriod (the budget's own spacing): a cheap hash has a window of about nothing, and
+    // the askers of one round (every member, under a Byzantine protocol) rarely ask in the same
+    // millisecond; without that, the fifth of them within a period would be refused.
+    this.last = { revision, answer, shareUntilMs: Math.max(this.nextAllowedMs, start + periodMs / maxHashesPerPeriod) };
+    return answer;
   }
 }

@@ -64,7 +64,7 @@ export class ServerMetrics {
       collect() { this.set(node.transportStats()?.counters.frameMacFailures ?? 0); } });
     new Gauge({ name: 'quorate_peer_refused_frames_total', help: 'Peer connections closed for a malformed frame or a frame claiming another sender.', registers: r,
       collect() { const c = node.transportStats()?.counters; this.set(c === undefined ? 0 : c.malformedFrames + c.forgedSender); } });
-    new Gauge({ name: 'quorate_peer_connections_refused_total', help: 'Peer connections closed as they were accepted: maxPendingConnections were not yet authenticated.', registers: r,
+    new Gauge({ name: 'quorate_peer_connections_refused_total', help: 'Peer connections not yet authenticated closed to take a newer one: maxPendingConnections were pending.', registers: r,
       collect() { this.set(node.transportStats()?.counters.pendingConnectionsRefused ?? 0); } });
     new Gauge({ name: 'quorate_peer_handshake_timeouts_total', help: 'Peer connections closed because they did not authenticate within handshakeTimeoutMs of being accepted.', registers: r,
       collect() { this.set(node.transportStats()?.counters.handshakeTimeouts ?? 0); } });

@@ -56,11 +56,15 @@ export interface TransportLimits {
   readonly handshakeTimeoutMs: number;
   /**
    * Inbound connections not yet authenticated (accepted, the handshake not done; join queries until
-   * they close) held at once. One more is closed as soon as TCP accepts it, before a byte of it is
-   * read, and counted (`pendingConnectionsRefused`, logged at most once per oversizedLogIntervalMs):
-   * so whoever can reach the peer port cannot make this member hold thousands of sockets, buffers
-   * and timers. A cluster needs a few at a time (one dial per peer after a restart, a join or
-   * corruption-check query now and then), so 64 leaves room for clusters far larger than any quorum.
+   * they close) held at once. When one more is accepted, the oldest of them is closed to make room
+   * and counted (`pendingConnectionsRefused`, logged at most once per oversizedLogIntervalMs): so
+   * whoever can reach the peer port cannot make this member hold thousands of sockets, buffers and
+   * timers, nor keep real members out by holding every slot with silent connections (refusing the
+   * newest would let about maxPendingConnections / handshakeTimeoutMs connections a second, 13 with
+   * the defaults, keep every member from re-dialling; closing the oldest, a real handshake of a few
+   * round trips is lost only to some maxPendingConnections connections opened within it). A cluster
+   * needs a few at a time (one dial per peer after a restart, a join or corruption-check query now
+   * and then), so 64 leaves room for clusters far larger than any quorum.
    */
   readonly maxPendingConnections: number;
   /**
@@ -78,7 +82,11 @@ export interface TransportLimits {
    * reason (a former leader's link to a follower carries nothing until it is leader again): closing
    * it costs only a re-dial at its next message (the dialer re-dials when it has something to send).
    * What this bounds is a connection that authenticated and then holds its socket and buffers with
-   * nothing, or a frame it never finishes. 0: never.
+   * nothing, or a frame it never finishes. A dialer ends its own link once it had nothing to send
+   * for a third of this (checked every third; the check closes after between one and two thirds of
+   * quiet): gracefully, so that what it wrote is read, and a message sent meanwhile waits for the
+   * re-dial. The listener's close, which may cross a message in flight and lose it, then meets
+   * only connections their dialer abandoned (or a dialer with a longer idleTimeoutMs). 0: never.
    */
   readonly idleTimeoutMs: number;
   /** A peer's refused oversized messages are logged at most once per this interval (with a count). */
@@ -190,7 +198,7 @@ export interface TransportCounters {
   handlerErrors: number;
   /** Peer connections that closed after their handshake, inbound and outbound, for any reason. */
   connectionsClosed: number;
-  /** Inbound connections closed as TCP accepted them: maxPendingConnections were not yet authenticated. */
+  /** Inbound connections not yet authenticated closed to make room for a newer one: maxPendingConnections were pending. */
   pendingConnectionsRefused: number;
   /**
    * Inbound connections closed because they were not authenticated (or their join query answered)
@@ -201,6 +209,8 @@ export interface TransportCounters {
   excessConnectionsClosed: number;
   /** Authenticated inbound connections closed after idleTimeoutMs without a complete frame. */
   idleConnectionsClosed: number;
+  /** Outbound connections this member closed itself: nothing to send for a third of idleTimeoutMs (see idleTimeoutMs). */
+  idleLinksClosed: number;
   received: number;
 }
 
@@ -226,6 +236,8 @@ class OutboundLink {
   timer: NodeJS.Timeout | null = null;
   /** With a secret: seals the frames of the current connection (set once its handshake verified). */
   sealer: FrameSealer | null = null;
+  /** Writes on the current connection since its idle check last looked (idleTimeoutMs). */
+  writesSinceIdleCheck = 0;
   readonly stats: PeerStats = { connected: false, queued: 0, sent: 0, dropped: 0, refusedTooLarge: 0, disconnects: 0, reconnects: 0 };
   /** When an oversized message to this peer was last logged, and how many were refused since. */
   oversizedLoggedAtMs = -Infinity;
@@ -251,14 +263,14 @@ export class PeerTransport<M extends Envelope> {
   readonly counters: TransportCounters = {
     malformedFrames: 0, oversizedFrames: 0, oversizedFramesSent: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0, authFailures: 0, frameMacFailures: 0,
     forgedSender: 0, handlerErrors: 0, connectionsClosed: 0, pendingConnectionsRefused: 0, handshakeTimeouts: 0, excessConnectionsClosed: 0,
-    idleConnectionsClosed: 0, received: 0,
+    idleConnectionsClosed: 0, idleLinksClosed: 0, received: 0,
   };
   /**
    * Inbound connections not yet authenticated, by connectionKey (the TCP socket TLS runs over has the
    * same key as the TLS socket): at most maxPendingConnections. Each has its handshake deadline.
    */
   private readonly pending = new Map<string, PendingConnection>();
-  /** When a refusal at maxPendingConnections was last logged, and how many were refused since. */
+  /** When a pending connection closed at maxPendingConnections was last logged, and how many were closed since. */
   private pendingRefusedLoggedAtMs = -Infinity;
   private pendingRefusedUnlogged = 0;
 
@@ -281,7 +293,14 @@ export class PeerTransport<M extends Envelope> {
       const n = this.limits[name];
       if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${n}`);
     }
-    if (!(this.limits.idleTimeoutMs >= 0)) throw new Error(`idleTimeoutMs must be 0 (never) or more, got ${this.limits.idleTimeoutMs}`);
+    // Node runs a timer of more than 2^31-1 ms after 1 ms (with a warning): an idle timeout of a month
+    // would close every connection at once, and a handshake deadline would cut every handshake.
+    if (!(this.limits.idleTimeoutMs >= 0 && this.limits.idleTimeoutMs <= MAX_TIMER_MS)) {
+      throw new Error(`idleTimeoutMs must be 0 (never) or up to ${MAX_TIMER_MS}, got ${this.limits.idleTimeoutMs}`);
+    }
+    if (!(this.limits.handshakeTimeoutMs > 0 && this.limits.handshakeTimeoutMs <= MAX_TIMER_MS)) {
+      throw new Error(`handshakeTimeoutMs must be positive and at most ${MAX_TIMER_MS}, got ${this.limits.handshakeTimeoutMs}`);
+    }
   }
 
   static async start<M extends Envelope>(options: TransportOptions, onMessage: (m: M) => void): Promise<PeerTransport<M>> {
@@ -411,6 +430,13 @@ export class PeerTransport<M extends Envelope> {
     this.closed = true;
     for (const [id, link] of this.links) this.dropLink(id, link);
     for (const s of this.inbound.keys()) s.destroy();
+    // Those not authenticated yet too (with TLS, those still in their TLS handshake are in no other
+    // set): the listener's close waits for every connection, and these would hold it up to their deadline.
+    for (const entry of this.pending.values()) {
+      clearTimeout(entry.timer);
+      entry.socket.destroy();
+    }
+    this.pending.clear();
     await new Promise<void>((resolve) => (this.server === null ? resolve() : this.server.close(() => resolve())));
   }
 
@@ -425,11 +451,33 @@ export class PeerTransport<M extends Envelope> {
     link.socket = socket;
     socket.setNoDelay(true);
     let handshaken = false;
+    let idleCheck: NodeJS.Timeout | null = null;
     const ready = (sealer: FrameSealer | null): void => {
       handshaken = true;
       link.sealer = sealer;
       link.connected = true;
       link.backoffMs = this.limits.reconnectBackoffMinMs;
+      link.writesSinceIdleCheck = 0;
+      const idleMs = this.limits.idleTimeoutMs;
+      if (idleMs > 0) {
+        idleCheck = setInterval(() => {
+          if (link.socket !== socket || !link.connected) return; // closing, or waiting on back-pressure
+          if (link.writesSinceIdleCheck > 0 || link.queue.length > 0) {
+            link.writesSinceIdleCheck = 0;
+            return;
+          }
+          // Nothing to send for a third of idleTimeoutMs: end it here, before the listener's idle
+          // check closes it under a message in flight (see idleTimeoutMs). What is sent from now on
+          // is queued; the close re-dials for it.
+          this.counters.idleLinksClosed++;
+          this.log('debug', `closed the connection to peer ${id}: nothing to send for idleTimeoutMs/3=${Math.round(idleMs / 3)} ms (it re-dials at its next message)`, { peer: id });
+          link.connected = false;
+          link.sealer = null;
+          socket.end();
+          setTimeout(() => socket.destroy(), this.limits.handshakeTimeoutMs).unref();
+        }, idleMs / 3);
+        idleCheck.unref();
+      }
       this.scheduleDrain(id, link);
     };
     const secret = this.secret;
@@ -487,6 +535,7 @@ export class PeerTransport<M extends Envelope> {
     }
     socket.on('error', (err) => this.log('debug', `connection to ${id} failed`, { error: err.message }));
     socket.on('close', () => {
+      if (idleCheck !== null) clearInterval(idleCheck);
       if (handshaken) {
         this.counters.connectionsClosed++;
         link.stats.disconnects++;
@@ -533,6 +582,7 @@ export class PeerTransport<M extends Envelope> {
       }
       link.queuedBytes = link.queue.reduce((sum, f) => sum + f.length, 0);
       link.stats.sent += batch.length;
+      link.writesSinceIdleCheck++;
       const ok = socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
       if (sealer !== null && sealer.remaining() === 0) {
         // The frame counter's limit: close after what was written; the close re-dials (new keys).
@@ -566,8 +616,8 @@ export class PeerTransport<M extends Envelope> {
 
   /**
    * TCP accepted `raw` (with TLS: before its TLS handshake). Held as pending, with a deadline of
-   * handshakeTimeoutMs, or closed at once when maxPendingConnections are pending already (counted,
-   * the log line rate-limited). Returns whether it was held.
+   * handshakeTimeoutMs; when maxPendingConnections are pending already, the oldest of them is
+   * closed first (counted, the log line rate-limited). Returns whether it was held.
    */
   private admit(raw: Socket): boolean {
     const key = connectionKey(raw);
@@ -575,21 +625,26 @@ export class PeerTransport<M extends Envelope> {
       raw.destroy(); // stopping, or a connection gone before it was seen
       return false;
     }
-    if (this.pending.size >= this.limits.maxPendingConnections) {
+    while (this.pending.size >= this.limits.maxPendingConnections) {
+      // The map keeps admission order: its first is the oldest.
+      const [oldestKey, oldest] = this.pending.entries().next().value as [string, PendingConnection];
+      this.pending.delete(oldestKey);
+      clearTimeout(oldest.timer);
       this.counters.pendingConnectionsRefused++;
       this.pendingRefusedUnlogged++;
       const now = performance.now();
       if (now - this.pendingRefusedLoggedAtMs >= this.limits.oversizedLogIntervalMs) {
-        this.log('warn', `refused a peer connection from ${raw.remoteAddress ?? '?'}: maxPendingConnections=${this.limits.maxPendingConnections} connections are not yet authenticated`, {
+        this.log('warn', `closed a peer connection from ${oldest.socket.remoteAddress ?? '?'} to take a newer one: maxPendingConnections=${this.limits.maxPendingConnections} connections are not yet authenticated`, {
           counter: 'pendingConnectionsRefused', refusedSinceLastLog: this.pendingRefusedUnlogged, refusedTotal: this.counters.pendingConnectionsRefused,
         });
         this.pendingRefusedLoggedAtMs = now;
         this.pendingRefusedUnlogged = 0;
       }
-      raw.destroy();
-      return false;
+      oldest.socket.destroy();
     }
+    assert(this.pending.size < this.limits.maxPendingConnections, () => `${this.pending.size} connections pending, at maxPendingConnections=${this.limits.maxPendingConnections}`);
     const entry: PendingConnection = {
+      socket: raw,
       // Until accept() sets its own (with TLS, the TLS handshake has not ended: its reset is not counted again).
       expire: () => {
         this.counters.handshakeTimeouts++;
@@ -831,8 +886,13 @@ export class PeerTransport<M extends Envelope> {
   }
 }
 
+/** The longest delay a Node timer keeps (2^31-1 ms, about 24.8 days); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** An inbound connection not yet authenticated (PeerTransport.admit). */
 interface PendingConnection {
+  /** The TCP connection (with TLS, the socket under the TLS one): what close() destroys. */
+  readonly socket: Socket;
   /** Its deadline (handshakeTimeoutMs after TCP accepted it, then again once a join query is answered). */
   timer: NodeJS.Timeout;
   /** What the deadline does: count why and close (accept() sets what fits the connection's stage). */

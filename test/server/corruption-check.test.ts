@@ -232,3 +232,46 @@ test('HashKV is computed at most maxHashesPerPeriod times per period, whoever as
   assert.deepEqual(r.answer(400), { hash: 2, compactRevision: 0 }, 'computed anew after it');
   assert.equal(r.computed, 8);
 });
+
+test('HashKV questions the member cannot answer (a future or compacted revision, from anyone on the peer port) do not use up maxHashesPerPeriod', () => {
+  let now = 0;
+  const r = new HashKvResponder({
+    nowMs: () => now,
+    // As hashKv: a revision past the applied one throws before any work.
+    hash: (revision) => {
+      if (revision > 100) throw new Error('mvcc: required revision is a future revision');
+      return { hash: 7, compactRevision: 0 };
+    },
+  }, { maxHashesPerPeriod: 4, periodMs: 1000 });
+  for (let i = 0; i < 20; i++) {
+    now += 10;
+    assert.throws(() => r.answer(1_000_000 + i));
+  }
+  now += 10;
+  assert.deepEqual(r.answer(50), { hash: 7, compactRevision: 0 }, 'the real asker is answered');
+  assert.equal(r.computed, 1);
+  // Nor do they take away the hash the askers of one round share.
+  now += 10;
+  assert.throws(() => r.answer(2_000_000));
+  now += 10;
+  assert.deepEqual(r.answer(50), { hash: 7, compactRevision: 0 });
+  assert.equal(r.computed, 1, 'answered again, not computed again');
+});
+
+test('askers of one round at one revision, spread over a period, share a cheap hash rather than the last of them being refused', () => {
+  let now = 0;
+  const r = new HashKvResponder({
+    nowMs: () => now,
+    hash: () => ({ hash: 7, compactRevision: 0 }), // cheap: a window of about nothing
+  }, { maxHashesPerPeriod: 4, periodMs: 1000 });
+  // A Byzantine cluster of 7 members: six askers at the same revision, 100 ms apart.
+  for (let asker = 0; asker < 6; asker++) {
+    assert.deepEqual(r.answer(5), { hash: 7, compactRevision: 0 }, `asker ${asker} is answered`);
+    now += 100;
+  }
+  // Shared for periodMs / maxHashesPerPeriod = 250 ms after each computation: at 0 and at 300 ms.
+  assert.equal(r.computed, 2);
+  // Another revision meanwhile is still computed (the budget allows), not refused by the sharing.
+  assert.deepEqual(r.answer(6), { hash: 7, compactRevision: 0 });
+  assert.equal(r.computed, 3);
+});
