@@ -30,7 +30,7 @@ import { emptyEntries, putAt } from './entries.js';
 import type { Done, Fd, FileSystem } from './fs.js';
 import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
 import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
-import { assertFramed, claimedRecordEnd, encodeRecord, maxSealBytes, mismatchedPieces, nextSeal, readRecord, RecordType, sealAt, validRecordAfter, writeSeal, type ReadResult } from './record.js';
+import { assertFramed, claimedRecordEnd, encodeWalRecord, maxSealBytes, mismatchedPieces, nextSeal, readRecord, RecordType, sealAt, validRecordAfter, writeSeal, type ReadResult } from './record.js';
 import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
 import { runSteps, syncStep, type Step } from './steps.js';
 import { encodeEntries, encodeInstall, encodeRestatement } from './wal-records.js';
@@ -243,7 +243,7 @@ export class DurableStorage<H> {
     } else {
       records = encodeEntries(truncateFrom, persist.entries, this.o.entriesRecordBytes);
     }
-    if (persist.hardState !== null) records.push(encodeRecord(RecordType.HardState, packTransient(persist.hardState)));
+    if (persist.hardState !== null) records.push(encodeWalRecord(RecordType.HardState, packTransient(persist.hardState)));
     // The in-memory view follows the log immediately; it is what a reopen would replay.
     if (persist.snapshot !== null) this.applySnapshotMeta(persist.snapshot.meta, persist.snapshot.data);
     this.applyEntries(truncateFrom, persist.entries);

@@ -7,7 +7,7 @@ import { assert } from '../core/assert.js';
 import { packTransient } from '../core/codec.js';
 import type { Index } from '../core/ids.js';
 import type { LogEntry, SnapshotMeta } from '../core/replica.js';
-import { encodeRecord, RecordType } from './record.js';
+import { encodeWalRecord, RecordType } from './record.js';
 
 /** Per-entry bytes besides its data in an encoded record (msgpack keys, index, term, kind): an estimate used to split records, not a limit. */
 const ENTRY_OVERHEAD_ESTIMATE_BYTES = 64;
@@ -21,14 +21,14 @@ const ENTRY_OVERHEAD_ESTIMATE_BYTES = 64;
  */
 export function encodeEntries(truncateFrom: Index | null, entries: readonly LogEntry[], entriesRecordBytes: number): Buffer[] {
   const append = isAppend(truncateFrom, entries);
-  if (entries.length === 0) return append ? [] : [encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom, entries: [] }))];
+  if (entries.length === 0) return append ? [] : [encodeWalRecord(RecordType.EntriesAt, packTransient({ truncateFrom, entries: [] }))];
   const out: Buffer[] = [];
   let first = true;
   const parts = splitBySize(entries, entriesRecordBytes);
   for (let p = 0; p < parts.length; p++) {
     const part = parts[p]!;
-    if (append) out.push(encodeRecord(RecordType.Entries, packTransient(part)));
-    else out.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: first ? truncateFrom : null, entries: part })));
+    if (append) out.push(encodeWalRecord(RecordType.Entries, packTransient(part)));
+    else out.push(encodeWalRecord(RecordType.EntriesAt, packTransient({ truncateFrom: first ? truncateFrom : null, entries: part })));
     first = false;
   }
   return out;
@@ -41,8 +41,8 @@ export function encodeEntries(truncateFrom: Index | null, entries: readonly LogE
  */
 export function encodeInstall(meta: SnapshotMeta, truncateFrom: Index | null, entries: readonly LogEntry[], entriesRecordBytes: number): Buffer[] {
   const parts = entries.length === 0 ? [entries] : splitBySize(entries, entriesRecordBytes);
-  const out = [encodeRecord(RecordType.Install, packTransient({ meta, truncateFrom, entries: parts[0]! }))];
-  for (let p = 1; p < parts.length; p++) out.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: null, entries: parts[p]! })));
+  const out = [encodeWalRecord(RecordType.Install, packTransient({ meta, truncateFrom, entries: parts[0]! }))];
+  for (let p = 1; p < parts.length; p++) out.push(encodeWalRecord(RecordType.EntriesAt, packTransient({ truncateFrom: null, entries: parts[p]! })));
   return out;
 }
 
@@ -60,11 +60,11 @@ export function encodeInstall(meta: SnapshotMeta, truncateFrom: Index | null, en
  */
 export function encodeRestatement<H>(meta: SnapshotMeta, entries: readonly LogEntry[], hardState: H | null, entriesRecordBytes: number): Buffer[] {
   assert(entries.every((e) => e.index > meta.index), 'restated entries all follow the snapshot');
-  const out = [encodeRecord(RecordType.Snapshot, packTransient(meta))];
+  const out = [encodeWalRecord(RecordType.Snapshot, packTransient(meta))];
   if (entries.length > 0) out.push(...encodeEntries(null, entries, entriesRecordBytes));
   const after = (entries.length === 0 ? meta.index : entries[entries.length - 1]!.index) + 1;
-  out.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: after as Index, entries: [] })));
-  if (hardState !== null) out.push(encodeRecord(RecordType.HardState, packTransient(hardState)));
+  out.push(encodeWalRecord(RecordType.EntriesAt, packTransient({ truncateFrom: after as Index, entries: [] })));
+  if (hardState !== null) out.push(encodeWalRecord(RecordType.HardState, packTransient(hardState)));
   return out;
 }
 
