@@ -52,61 +52,50 @@ export function crc32Range(bytes: Uint8Array, from = 0, to = bytes.length): numb
 //   crc32(A ‖ B) = Z(crc32(A), |B|) ^ crc32(B)                  (zlib's crc32_combine)
 // and changing bytes of a message changes its CRC by the register those bytes alone (fed from
 // zero) leave, advanced over the bytes after them. That lets a writer CRC each byte once and
-// derive the CRC of a range from the CRCs of its parts (see record.ts: sealWrite).
-
-/** The reflected CRC-32 polynomial. */
-const POLY = 0xedb88320;
+// derive the CRC of a range from the CRCs of its parts (see writeSeal in record.ts).
 
 /** The longest shift combine() and shiftZeros() take: a seal's pieces are at most this long. */
 export const MAX_SHIFT_BYTES = 512;
-
-/** a · b modulo the polynomial, both in the reflected representation (zlib's multmodp). */
-function multModP(a: number, b: number): number {
-  if (a === 0) return 0;
-  let m = 0x80000000;
-  let p = 0;
-  for (;;) {
-    if ((a & m) !== 0) {
-      p ^= b;
-      if ((a & (m - 1)) === 0) break;
-    }
-    m >>>= 1;
-    b = (b & 1) !== 0 ? (b >>> 1) ^ POLY : b >>> 1;
-  }
-  return p >>> 0;
-}
-
-/** X8N[n] = x^(8n) modulo the polynomial: advancing a register over n zero bytes multiplies it by this. */
-const X8N = makeShiftFactors();
-
-function makeShiftFactors(): Uint32Array {
-  const t = new Uint32Array(MAX_SHIFT_BYTES + 1);
-  t[0] = 0x80000000; // x^0
-  for (let n = 1; n <= MAX_SHIFT_BYTES; n++) t[n] = multModP(t[n - 1]!, 0x00800000 /* x^8 */);
-  return t;
-}
+/** log2(MAX_SHIFT_BYTES): shifts over 1, 2, 4, ... MAX_SHIFT_BYTES zero bytes have a table each. */
+const SHIFT_TABLES = 10;
 
 /**
- * Z(c, MAX_SHIFT_BYTES) by bytes of c: ZFULL[k * 256 + b] is the shift of b << 8k. A seal's whole
- * pieces are all that long, so the common shift is four lookups rather than a multiplication.
+ * SHIFT[(k << 10) + (j << 8) + b]: the register holding byte b at byte j (and zeros elsewhere),
+ * advanced over 2^k zero bytes. A shift is linear in the register, so a shift over n bytes is one
+ * four-lookup step per set bit of n (40 KiB of tables; a multiplication modulo the polynomial,
+ * zlib's way, was a loop of 32 steps per shift).
  */
-const ZFULL = makeFullShiftTable();
+const SHIFT = makeShiftTables();
 
-function makeFullShiftTable(): Uint32Array {
-  const t = new Uint32Array(4 * 256);
-  for (let k = 0; k < 4; k++) for (let b = 0; b < 256; b++) t[k * 256 + b] = multModP(X8N[MAX_SHIFT_BYTES]!, (b << (8 * k)) >>> 0);
+function makeShiftTables(): Int32Array {
+  const t = new Int32Array(SHIFT_TABLES << 10);
+  const t0 = TABLE;
+  // Over one zero byte: what the byte-at-a-time loop does with a zero byte.
+  for (let j = 0; j < 4; j++) for (let b = 0; b < 256; b++) {
+    const c = b << (8 * j);
+    t[(j << 8) + b] = t0[c & 0xff]! ^ (c >>> 8);
+  }
+  // Over 2^k zero bytes: over 2^(k-1) (the entry of table k-1), then over 2^(k-1) again.
+  for (let k = 1; k < SHIFT_TABLES; k++) {
+    const o = (k - 1) << 10;
+    for (let i = 0; i < 1024; i++) {
+      const c = t[o + i]!;
+      t[(k << 10) + i] = t[o + (c & 0xff)]! ^ t[o + 256 + ((c >>> 8) & 0xff)]! ^ t[o + 512 + ((c >>> 16) & 0xff)]! ^ t[o + 768 + (c >>> 24)]!;
+    }
+  }
   return t;
 }
 
 /** The register `c` advanced over `n` zero bytes (0 ≤ n ≤ MAX_SHIFT_BYTES). */
 export function shiftZeros(c: number, n: number): number {
-  if (n === MAX_SHIFT_BYTES) {
-    const z = ZFULL;
-    return (z[c & 0xff]! ^ z[256 + ((c >>> 8) & 0xff)]! ^ z[512 + ((c >>> 16) & 0xff)]! ^ z[768 + (c >>> 24)]!) >>> 0;
+  if (!(Number.isInteger(n) && n >= 0 && n <= MAX_SHIFT_BYTES)) throw new RangeError(`shift over ${n} zero bytes (at most ${MAX_SHIFT_BYTES})`);
+  const t = SHIFT;
+  let r = c | 0;
+  for (let o = 0; n !== 0; o += 1024, n >>>= 1) {
+    if ((n & 1) === 0) continue;
+    r = t[o + (r & 0xff)]! ^ t[o + 256 + ((r >>> 8) & 0xff)]! ^ t[o + 512 + ((r >>> 16) & 0xff)]! ^ t[o + 768 + (r >>> 24)]!;
   }
-  const factor = X8N[n];
-  if (factor === undefined || !Number.isInteger(n)) throw new RangeError(`shift over ${n} zero bytes (at most ${MAX_SHIFT_BYTES})`);
-  return multModP(factor, c >>> 0);
+  return r >>> 0;
 }
 
 /** crc32(A ‖ B) from crc32(A), crc32(B) and |B| (at most MAX_SHIFT_BYTES). */

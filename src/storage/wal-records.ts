@@ -2,6 +2,7 @@
  * What a save, or a restated state, becomes in the WAL: the records, in the order replay must
  * apply them. Entries are split into records of about `entriesRecordBytes`, so no record written
  * here can exceed what the reader accepts (MAX_RECORD_BYTES), however many entries one save has.
+ * Their CRCs are filled in when their write is sealed (see writeSeal in record.ts).
  */
 import { assert } from '../core/assert.js';
 import { packTransient } from '../core/codec.js';
