@@ -621,15 +621,22 @@ export class DurableStorage<H> {
   private *pruneSnapshotSteps(): Generator<Step> {
     let removed = 0;
     yield syncStep(() => {
-      const snaps = this.fs.readdir(this.snapDir).flatMap((f) => {
-        const id = parseSnapshotFileName(f);
-        return id === null ? [] : [{ ...id, name: f }];
-      }).sort(compareSnapshotsNewestFirst);
+      // Every save that installs a snapshot and every compaction prunes: a plain loop, no array per name.
+      const names = this.fs.readdir(this.snapDir);
+      const snaps: { readonly term: number; readonly index: number; readonly name: string }[] = [];
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i]!;
+        const id = parseSnapshotFileName(name);
+        if (id !== null) snaps.push({ term: id.term, index: id.index, name });
+      }
+      if (snaps.length <= this.o.keepSnapshots) return;
+      snaps.sort(compareSnapshotsNewestFirst);
       const current = this.snapshotMeta === null ? null : snapshotFileName(this.snapshotMeta);
-      const old = snaps.slice(this.o.keepSnapshots);
-      assert(current === null || !old.some((s) => s.name === current), () => `pruning would delete ${current}, the snapshot the WAL names`);
-      for (const s of old) this.fs.unlink(inDir(this.snapDir, s.name));
-      removed = old.length;
+      for (let i = this.o.keepSnapshots; i < snaps.length; i++) {
+        assert(snaps[i]!.name !== current, () => `pruning would delete ${current}, the snapshot the WAL names`);
+      }
+      for (let i = this.o.keepSnapshots; i < snaps.length; i++) this.fs.unlink(inDir(this.snapDir, snaps[i]!.name));
+      removed = snaps.length - this.o.keepSnapshots;
     });
     if (removed > 0) yield this.dirSyncStep(this.snapDir);
   }
