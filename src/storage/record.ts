@@ -88,10 +88,23 @@ export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
  * CRCs (every WAL write is sealed: see append in durable-storage.ts), so each byte is CRC'd once.
  */
 export function encodeWalRecord(type: RecordType, payload: Uint8Array): Buffer {
-  const out = newRecord(type, payload.byteLength);
-  out.set(payload, RECORD_HEADER_BYTES + 1);
-  out.writeUInt32LE(0, 4);
+  const out = Buffer.allocUnsafe(walRecordBytes(payload));
+  putWalRecord(out, 0, type, payload);
   return out;
+}
+
+/** The bytes a WAL record of `payload` takes. */
+export function walRecordBytes(payload: Uint8Array): number {
+  assert(1 + payload.byteLength <= MAX_RECORD_BYTES, () => `a record of ${1 + payload.byteLength} bytes would exceed MAX_RECORD_BYTES=${MAX_RECORD_BYTES} and never be read back`);
+  return RECORD_HEADER_BYTES + 1 + payload.byteLength;
+}
+
+/** encodeWalRecord into `buf` at `at` (which has walRecordBytes(payload) bytes of room there). */
+export function putWalRecord(buf: Buffer, at: number, type: RecordType, payload: Uint8Array): void {
+  buf.writeUInt32LE(1 + payload.byteLength, at);
+  buf.writeUInt32LE(0, at + 4);
+  buf[at + RECORD_HEADER_BYTES] = type;
+  buf.set(payload, at + RECORD_HEADER_BYTES + 1);
 }
 
 /** One record whose payload is the concatenation of `parts` (no intermediate copy). */
