@@ -30,7 +30,7 @@ import { emptyEntries, putAt } from './entries.js';
 import type { Done, Fd, FileSystem } from './fs.js';
 import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
 import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
-import { assertFramed, claimedRecordEnd, maxSealBytes, putWalRecord, walRecordBytes, mismatchedPieces, nextSeal, readRecord, RecordType, sealAt, validRecordAfter, writeSeal, type ReadResult } from './record.js';
+import { assertFramed, claimedRecordEnd, maxSealBytes, mismatchedPieces, nextSeal, putWalRecord, readRecord, RecordType, sealAt, validRecordAfter, walRecordBytes, writeSeal, type ReadResult } from './record.js';
 import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
 import { runSteps, syncStep, type Step } from './steps.js';
 import { encodeEntries, encodeInstall, encodeRestatement, RecordList, type RecordSink } from './wal-records.js';
