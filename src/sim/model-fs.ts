@@ -744,12 +744,19 @@ export class ModelFileSystem implements FileSystem {
   }
 
   private parentOf(path: string, what: string): { dir: DirNode; name: string } {
-    const names = components(path);
-    const name = names[names.length - 1];
+    // A file created, renamed or removed usually has a name never seen before (a new segment, a
+    // snapshot): parse only its directory's path, which repeats, when the last name is a plain one
+    // (what components() would give for the whole path is then the directory's names and it).
+    const cut = path.lastIndexOf('/');
+    const last = path.slice(cut + 1);
+    const plain = cut >= 0 && last.length > 0 && last !== '.' && last !== '..';
+    const names = plain ? components(path.slice(0, cut)) : components(path);
+    const name = plain ? last : names[names.length - 1];
     if (name === undefined) throw new FsError('EISDIR', path, what);
-    const parent = this.walk(names, names.length - 1);
+    const parentNames = plain ? names.length : names.length - 1;
+    const parent = this.walk(names, parentNames);
     if (parent?.kind === 'dir') return { dir: parent, name };
-    return { dir: asDir(parent, '/' + names.slice(0, -1).join('/'), what), name };
+    return { dir: asDir(parent, '/' + names.slice(0, parentNames).join('/'), what), name };
   }
 }
 

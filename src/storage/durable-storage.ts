@@ -30,10 +30,10 @@ import { emptyEntries, putAt } from './entries.js';
 import type { Done, Fd, FileSystem } from './fs.js';
 import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
 import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
-import { assertFramed, claimedRecordEnd, encodeRecord, maxSealBytes, mismatchedPieces, nextSeal, readRecord, RecordType, sealAt, validRecordAfter, writeSeal, type ReadResult } from './record.js';
+import { assertFramed, claimedRecordEnd, maxSealBytes, mismatchedPieces, nextSeal, putWalRecord, readRecord, RecordType, sealAt, validRecordAfter, walRecordBytes, writeSeal, type ReadResult } from './record.js';
 import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
 import { runSteps, syncStep, type Step } from './steps.js';
-import { encodeEntries, encodeInstall, encodeRestatement } from './wal-records.js';
+import { encodeEntries, encodeInstall, encodeRestatement, RecordList, type RecordSink } from './wal-records.js';
 
 export class StorageCorruptError extends QuorateError {
   override readonly name = 'StorageCorruptError';
@@ -101,14 +101,18 @@ export interface StorageStats {
  * every queued job, and met a new shape whenever a new kind of job first came along.
  */
 type Job =
-  | { readonly kind: 'save'; readonly records: readonly Buffer[]; readonly size: number; readonly task: null; readonly done: Done }
-  | { readonly kind: 'task'; readonly records: null; readonly size: 0; readonly task: Task; readonly done: Done }
-  | { readonly kind: 'close'; readonly records: null; readonly size: 0; readonly task: null; readonly done: Done };
+  /**
+   * `assembled`: its records were encoded straight into the write buffer (`records` is null), as
+   * a save that finds the writer idle is: it is written at once, alone (see save).
+   */
+  | { readonly kind: 'save'; readonly records: readonly Buffer[] | null; readonly assembled: boolean; readonly size: number; readonly task: null; readonly done: Done }
+  | { readonly kind: 'task'; readonly records: null; readonly assembled: false; readonly size: 0; readonly task: Task; readonly done: Done }
+  | { readonly kind: 'close'; readonly records: null; readonly assembled: false; readonly size: 0; readonly task: null; readonly done: Done };
 
 type SaveJob = Extract<Job, { kind: 'save' }>;
 
 function taskJob(task: Task, done: Done): Job {
-  return { kind: 'task', records: null, size: 0, task, done };
+  return { kind: 'task', records: null, assembled: false, size: 0, task, done };
 }
 
 /** A job of steps (see stepsOf), named by what it does. Data, not a closure: see stepsOf. */
@@ -153,13 +157,8 @@ export class DurableStorage<H> {
    * lives here and its callbacks are made once (closures per batch were garbage on the hot path).
    */
   private appending: { readonly bytes: number; syncStartedMs: number; readonly done: Done } | null = null;
-  /**
-   * The buffer the running job's WAL write is assembled in (records, then their seal), kept for
-   * the next job: jobs run one at a time and a write's buffer is the file system's until its
-   * callback, so the next job never finds it in use. A buffer per write was most of the
-   * storage's large allocations (each costs a share of a full garbage collection).
-   */
-  private writeBuffer: Buffer | null = null;
+  /** The buffer the running job's WAL write is assembled in (see WriteAssembly). */
+  private readonly assembly = new WriteAssembly();
   /** A job is running (its steps await a callback). */
   private busy = false;
   private pumping = false;
@@ -233,17 +232,28 @@ export class DurableStorage<H> {
     if (refused !== null) return done(refused);
     if (this.pendingSaves >= this.o.maxPendingSaves) return done(new TooManyRequests('maxPendingSaves', this.o.maxPendingSaves));
     const truncateFrom = truncationPoint(persist);
-    let records: Buffer[];
+    // A save that finds the writer idle (no job running or queued: most saves) is started below,
+    // before save returns, as a write of its own: its records go straight into that write's
+    // buffer. Any other is a job of records that waits for its turn (and may share a write).
+    const assembled = persist.snapshot === null && !this.busy && !this.pumping && this.jobs.length === 0;
+    const list = assembled ? null : new RecordList();
+    let sink: RecordSink;
+    if (list === null) {
+      this.assembly.start();
+      sink = this.assembly;
+    } else {
+      sink = list;
+    }
     if (persist.snapshot !== null) {
       // The record naming the snapshot goes after the file and its directory entry are durable;
       // it carries the save's truncation and first entries (see RecordType.Install).
       const snapshot = persist.snapshot;
       this.jobs.push(taskJob({ what: 'snapshot file', snapshot }, ignore));
-      records = encodeInstall(snapshot.meta, truncateFrom, persist.entries, this.o.entriesRecordBytes);
+      encodeInstall(sink, snapshot.meta, truncateFrom, persist.entries, this.o.entriesRecordBytes);
     } else {
-      records = encodeEntries(truncateFrom, persist.entries, this.o.entriesRecordBytes);
+      encodeEntries(sink, truncateFrom, persist.entries, this.o.entriesRecordBytes);
     }
-    if (persist.hardState !== null) records.push(encodeRecord(RecordType.HardState, packTransient(persist.hardState)));
+    if (persist.hardState !== null) sink.add(RecordType.HardState, packTransient(persist.hardState));
     // The in-memory view follows the log immediately; it is what a reopen would replay.
     if (persist.snapshot !== null) this.applySnapshotMeta(persist.snapshot.meta, persist.snapshot.data);
     this.applyEntries(truncateFrom, persist.entries);
@@ -251,8 +261,12 @@ export class DurableStorage<H> {
     this.statsData.saves++;
     this.pendingSaves++;
     let size = 0;
-    for (let i = 0; i < records.length; i++) size += records[i]!.length;
-    this.jobs.push({ kind: 'save', records, size, task: null, done });
+    if (list === null) {
+      size = this.assembly.length;
+    } else {
+      for (let i = 0; i < list.records.length; i++) size += list.records[i]!.length;
+    }
+    this.jobs.push({ kind: 'save', records: list === null ? null : list.records, assembled, size, task: null, done });
     // Older snapshot files go only once the WAL names the new one durably.
     if (persist.snapshot !== null) this.jobs.push(taskJob({ what: 'prune snapshots' }, ignore));
     this.pump();
@@ -287,7 +301,7 @@ export class DurableStorage<H> {
   close(done: Done): void {
     if (this.closed) return done(null);
     this.closing = true;
-    this.jobs.push({ kind: 'close', records: null, size: 0, task: null, done });
+    this.jobs.push({ kind: 'close', records: null, assembled: false, size: 0, task: null, done });
     this.pump();
   }
 
@@ -319,6 +333,14 @@ export class DurableStorage<H> {
     this.busy = true;
     switch (head.kind) {
       case 'save': {
+        if (head.assembled) {
+          // Started by save() itself, its records already in the assembly: nothing ran in between.
+          assert(this.jobs.length === 1 && this.assembly.length === head.size, 'a save assembled in place is written at once, alone');
+          this.batch = this.jobs.splice(0, 1) as SaveJob[];
+          const bytes = head.size + maxSealBytes(head.size);
+          this.append(this.assembly.room(bytes).subarray(0, bytes), head.size, this.batchWritten$);
+          return;
+        }
         // Group commit: every save queued so far (up to maxBatchBytes) shares one write and datasync.
         let size = 0;
         let n = 0;
@@ -596,7 +618,8 @@ export class DurableStorage<H> {
     yield* this.snapshotFileSteps(snapshot);
     yield* this.rotateSteps();
     const recordBytes = restatement.reduce((n, r) => n + r.length, 0);
-    const records = this.writeBufferOf(recordBytes + maxSealBytes(recordBytes));
+    this.assembly.start();
+    const records = this.assembly.room(recordBytes + maxSealBytes(recordBytes)).subarray(0, recordBytes + maxSealBytes(recordBytes));
     let at = 0;
     for (const r of restatement) {
       records.set(r, at);
@@ -621,15 +644,22 @@ export class DurableStorage<H> {
   private *pruneSnapshotSteps(): Generator<Step> {
     let removed = 0;
     yield syncStep(() => {
-      const snaps = this.fs.readdir(this.snapDir).flatMap((f) => {
-        const id = parseSnapshotFileName(f);
-        return id === null ? [] : [{ ...id, name: f }];
-      }).sort(compareSnapshotsNewestFirst);
+      // Every save that installs a snapshot and every compaction prunes: a plain loop, no array per name.
+      const names = this.fs.readdir(this.snapDir);
+      const snaps: { readonly term: number; readonly index: number; readonly name: string }[] = [];
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i]!;
+        const id = parseSnapshotFileName(name);
+        if (id !== null) snaps.push({ term: id.term, index: id.index, name });
+      }
+      if (snaps.length <= this.o.keepSnapshots) return;
+      snaps.sort(compareSnapshotsNewestFirst);
       const current = this.snapshotMeta === null ? null : snapshotFileName(this.snapshotMeta);
-      const old = snaps.slice(this.o.keepSnapshots);
-      assert(current === null || !old.some((s) => s.name === current), () => `pruning would delete ${current}, the snapshot the WAL names`);
-      for (const s of old) this.fs.unlink(inDir(this.snapDir, s.name));
-      removed = old.length;
+      for (let i = this.o.keepSnapshots; i < snaps.length; i++) {
+        assert(snaps[i]!.name !== current, () => `pruning would delete ${current}, the snapshot the WAL names`);
+      }
+      for (let i = this.o.keepSnapshots; i < snaps.length; i++) this.fs.unlink(inDir(this.snapDir, snaps[i]!.name));
+      removed = snaps.length - this.o.keepSnapshots;
     });
     if (removed > 0) yield this.dirSyncStep(this.snapDir);
   }
@@ -870,9 +900,12 @@ export class DurableStorage<H> {
 
   /** The records of a batch of saves as one buffer for one write, with room for its seal at the end. */
   private batchBytes(batch: readonly SaveJob[], size: number): Buffer {
-    const out = this.writeBufferOf(size + maxSealBytes(size));
+    this.assembly.start();
+    const bytes = size + maxSealBytes(size);
+    const out = this.assembly.room(bytes).subarray(0, bytes);
     let at = 0;
     for (const j of batch) {
+      assert(j.records !== null, 'a save in a batch has its records (one assembled in place is written alone)');
       for (const r of j.records) {
         out.set(r, at);
         at += r.length;
@@ -880,17 +913,6 @@ export class DurableStorage<H> {
     }
     assert(at === size, () => `a batch of ${size} bytes holds ${at}`);
     return out;
-  }
-
-  /** `bytes` bytes (not cleared) for the running job's write: the kept write buffer when it is big enough to keep. */
-  private writeBufferOf(bytes: number): Buffer {
-    if (bytes > MAX_KEPT_WRITE_BUFFER_BYTES) return Buffer.allocUnsafe(bytes);
-    let buf = this.writeBuffer;
-    if (buf === null || buf.length < bytes) {
-      buf = Buffer.allocUnsafeSlow(Math.min(MAX_KEPT_WRITE_BUFFER_BYTES, Math.max(bytes, 2 * (buf?.length ?? 0))));
-      this.writeBuffer = buf;
-    }
-    return buf.subarray(0, bytes);
   }
 
   private segmentPath(seg: number): string {
@@ -909,6 +931,48 @@ function inDir(dir: string, name: string): string {
 
 /** The largest write buffer kept from one job to the next (a larger write gets a buffer of its own). */
 export const MAX_KEPT_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The buffer a WAL write is assembled in (records, then their seal), kept from one job to the
+ * next: jobs run one at a time and a write's buffer is the file system's until its callback, so
+ * the next job never finds it in use. A buffer per write was most of the storage's large
+ * allocations (each costs a share of a full garbage collection). A save that finds the writer
+ * idle encodes its records straight into it (as a RecordSink): no buffer per record and no copy.
+ */
+class WriteAssembly implements RecordSink {
+  /** The buffer kept from one write to the next (at most MAX_KEPT_WRITE_BUFFER_BYTES). */
+  private kept: Buffer | null = null;
+  /** The buffer of the write being assembled: the kept one, or a larger one of its own. */
+  private buf: Buffer | null = null;
+  /** Bytes of records added since start(). */
+  length = 0;
+
+  /** Begin a write (what the previous one held is no longer needed: its job is done). */
+  start(): void {
+    this.buf = this.kept;
+    this.length = 0;
+  }
+
+  add(type: RecordType, payload: Uint8Array): void {
+    const at = this.length;
+    const bytes = walRecordBytes(payload);
+    putWalRecord(this.room(at + bytes), at, type, payload);
+    this.length = at + bytes;
+  }
+
+  /** The write's buffer, with room for `bytes` bytes (not cleared) and the records added so far. */
+  room(bytes: number): Buffer {
+    const buf = this.buf;
+    if (buf !== null && buf.length >= bytes) return buf;
+    const next = bytes > MAX_KEPT_WRITE_BUFFER_BYTES
+      ? Buffer.allocUnsafe(bytes)
+      : Buffer.allocUnsafeSlow(Math.min(MAX_KEPT_WRITE_BUFFER_BYTES, Math.max(bytes, 2 * (this.kept?.length ?? 0))));
+    if (buf !== null && this.length > 0) buf.copy(next, 0, 0, this.length);
+    if (next.length <= MAX_KEPT_WRITE_BUFFER_BYTES) this.kept = next;
+    this.buf = next;
+    return next;
+  }
+}
 
 type BadRecord = Extract<ReadResult, { kind: 'bad' }> & { readonly unreadable: boolean };
 

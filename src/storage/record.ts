@@ -3,7 +3,7 @@
  * `length` counts type + payload; the CRC (zlib's CRC-32) covers type + payload. A record that is
  * short, too long or fails its CRC is not a record.
  */
-import { crc32Range } from './crc32.js';
+import { combine, crc32Range, rawRegister, shiftZeros } from './crc32.js';
 import { assert } from '../core/assert.js';
 
 export const RECORD_HEADER_BYTES = 8;
@@ -83,6 +83,30 @@ export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
   return sealRecord(out);
 }
 
+/**
+ * A WAL record with its CRC left for writeSeal, which fills it in the same pass as the seal's
+ * CRCs (every WAL write is sealed: see append in durable-storage.ts), so each byte is CRC'd once.
+ */
+export function encodeWalRecord(type: RecordType, payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(walRecordBytes(payload));
+  putWalRecord(out, 0, type, payload);
+  return out;
+}
+
+/** The bytes a WAL record of `payload` takes. */
+export function walRecordBytes(payload: Uint8Array): number {
+  assert(1 + payload.byteLength <= MAX_RECORD_BYTES, () => `a record of ${1 + payload.byteLength} bytes would exceed MAX_RECORD_BYTES=${MAX_RECORD_BYTES} and never be read back`);
+  return RECORD_HEADER_BYTES + 1 + payload.byteLength;
+}
+
+/** encodeWalRecord into `buf` at `at` (which has walRecordBytes(payload) bytes of room there). */
+export function putWalRecord(buf: Buffer, at: number, type: RecordType, payload: Uint8Array): void {
+  buf.writeUInt32LE(1 + payload.byteLength, at);
+  buf.writeUInt32LE(0, at + 4);
+  buf[at + RECORD_HEADER_BYTES] = type;
+  buf.set(payload, at + RECORD_HEADER_BYTES + 1);
+}
+
 /** One record whose payload is the concatenation of `parts` (no intermediate copy). */
 export function encodeRecordParts(type: RecordType, parts: readonly Uint8Array[]): Buffer {
   let payloadBytes = 0;
@@ -98,8 +122,16 @@ export function encodeRecordParts(type: RecordType, parts: readonly Uint8Array[]
 
 /**
  * Seal a write: `buf` holds its records in [0, recordBytes) and room for the seal after them (see
- * maxSealBytes); the write lands at segment offset `writeAt`. Writes the seal after the records
- * and returns the write's length, seal included.
+ * maxSealBytes); the write lands at segment offset `writeAt`. Fills in every record's CRC (what
+ * its CRC field held is ignored: encodeWalRecord leaves it for here), writes the seal after the
+ * records and returns the write's length, seal included.
+ *
+ * Each byte is CRC'd once, where the seal needs it: a piece's CRC is taken over the piece, and a
+ * record's CRC is combined from the CRCs of the parts of its body (a whole piece inside one body
+ * serves both). Pieces are CRC'd with the records' CRC fields zero; once a record's CRC is known,
+ * what its field adds to the CRC of the piece (or two) holding it is added (see crc32.ts). Every
+ * write goes through here (a WAL write of many kilobytes has a piece per 512 bytes), so the pieces
+ * and records are walked in place, without arrays of them.
  */
 export function writeSeal(buf: Buffer, recordBytes: number, writeAt: number): number {
   const at = recordBytes;
@@ -107,20 +139,75 @@ export function writeSeal(buf: Buffer, recordBytes: number, writeAt: number): nu
   const pieces = pieceCount(writeAt, end);
   const length = 1 + SEAL_FIXED_PAYLOAD + 4 * pieces;
   assert(at + RECORD_HEADER_BYTES + length <= buf.length, 'a write has room for its seal');
-  buf.writeUInt32LE(length, at);
-  buf[at + RECORD_HEADER_BYTES] = RecordType.Seal;
+  // The records' CRC fields are zero while their pieces are CRC'd.
+  for (let o = 0; o < recordBytes; ) {
+    const bodyBytes = readLength(buf, o);
+    assert(bodyBytes >= 1 && o + RECORD_HEADER_BYTES + bodyBytes <= recordBytes, () => `record of ${bodyBytes} bytes at ${o} of a ${recordBytes}-byte write`);
+    buf.writeUInt32LE(0, o + 4);
+    o += RECORD_HEADER_BYTES + bodyBytes;
+  }
   const p = at + RECORD_HEADER_BYTES + 1;
-  writeU64(buf, writeAt + at, p);
-  writeU64(buf, writeAt, p + 8);
-  // Every write goes through here: the pieces walked in place, without an array of them.
-  let q = p + SEAL_FIXED_PAYLOAD;
-  for (let from = writeAt; from < end; q += 4) {
-    const to = Math.min(end, (Math.floor(from / SEAL_SECTOR_BYTES) + 1) * SEAL_SECTOR_BYTES);
-    buf.writeUInt32LE(crc32Range(buf, from - writeAt, to - writeAt), q);
+  /** Where the CRC of piece k goes: the seal's payload, after its two offsets. */
+  const crcsAt = p + SEAL_FIXED_PAYLOAD;
+  const firstSector = Math.floor(writeAt / SEAL_SECTOR_BYTES);
+  // The record being CRC'd: its first byte, its body's, its end, and its body's CRC so far.
+  let rec = 0;
+  let body = RECORD_HEADER_BYTES;
+  let recEnd = recordBytes === 0 ? 0 : RECORD_HEADER_BYTES + readLength(buf, 0);
+  let recCrc = 0;
+  for (let from = 0, k = 0; from < recordBytes; k++) {
+    const to = Math.min(recordBytes, (firstSector + k + 1) * SEAL_SECTOR_BYTES - writeAt);
+    const pieceCrc = crc32Range(buf, from, to);
+    buf.writeUInt32LE(pieceCrc, crcsAt + 4 * k);
+    // The parts of record bodies in the piece, each added to its record's CRC (headers are the
+    // piece's only). Most pieces of a large write lie inside one body: the part is the piece.
+    for (let x = from; x < to; ) {
+      if (x < body) {
+        x = Math.min(body, to);
+        continue;
+      }
+      const y = Math.min(recEnd, to);
+      const partCrc = x === from && y === to ? pieceCrc : crc32Range(buf, x, y);
+      recCrc = x === body ? partCrc : combine(recCrc, partCrc, y - x);
+      x = y;
+      if (y < recEnd) continue;
+      // The record is CRC'd whole: fill its field, add the field to its pieces' CRCs, go to the next.
+      fillRecordCrc(buf, rec, recCrc, recordBytes, writeAt, crcsAt - 4 * firstSector);
+      rec = recEnd;
+      body = rec + RECORD_HEADER_BYTES;
+      recEnd = rec < recordBytes ? body + readLength(buf, rec) : rec;
+    }
     from = to;
   }
+  assert(rec === recordBytes, () => `records of a ${recordBytes}-byte write end at ${rec}`);
+  buf.writeUInt32LE(length, at);
+  buf[at + RECORD_HEADER_BYTES] = RecordType.Seal;
+  writeU64(buf, writeAt + at, p);
+  writeU64(buf, writeAt, p + 8);
   buf.writeUInt32LE(crc32Range(buf, at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length), at + 4);
   return at + RECORD_HEADER_BYTES + length;
+}
+
+/**
+ * Write `crc` into the CRC field of the record at `rec`, whose pieces were CRC'd with the field
+ * zero, and add what the field's bytes contribute to the CRC of each piece holding them (a field
+ * may straddle a sector boundary). The CRC of the piece of sector s is at `crcAt + 4 * s`.
+ */
+function fillRecordCrc(buf: Buffer, rec: number, crc: number, recordBytes: number, writeAt: number, crcAt: number): void {
+  buf.writeUInt32LE(crc, rec + 4);
+  for (let f = rec + 4; f < rec + 8; ) {
+    const sector = Math.floor((f + writeAt) / SEAL_SECTOR_BYTES);
+    const pieceEnd = Math.min(recordBytes, (sector + 1) * SEAL_SECTOR_BYTES - writeAt);
+    const fieldEnd = Math.min(rec + 8, pieceEnd);
+    const q = crcAt + 4 * sector;
+    buf.writeUInt32LE((buf.readUInt32LE(q) ^ shiftZeros(rawRegister(buf, f, fieldEnd), pieceEnd - fieldEnd)) >>> 0, q);
+    f = fieldEnd;
+  }
+}
+
+/** The length field of the record at `at` (read in place, without a Buffer method's checks). */
+function readLength(buf: Uint8Array, at: number): number {
+  return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16)) + buf[at + 3]! * 0x1000000;
 }
 
 /** How many pieces sealPieces(from, to) has. */

@@ -2,12 +2,31 @@
  * What a save, or a restated state, becomes in the WAL: the records, in the order replay must
  * apply them. Entries are split into records of about `entriesRecordBytes`, so no record written
  * here can exceed what the reader accepts (MAX_RECORD_BYTES), however many entries one save has.
+ * Their CRCs are filled in when their write is sealed (see writeSeal in record.ts).
  */
 import { assert } from '../core/assert.js';
 import { packTransient } from '../core/codec.js';
 import type { Index } from '../core/ids.js';
 import type { LogEntry, SnapshotMeta } from '../core/replica.js';
-import { encodeRecord, RecordType } from './record.js';
+import { encodeWalRecord, RecordType } from './record.js';
+
+/**
+ * Where encoded records go, in order: a list of records of their own (RecordList), or straight
+ * into the buffer of the write that will carry them (the storage's, when a save finds the writer
+ * idle: most do, and its records then cost no buffer of their own and no copy into the write).
+ */
+export interface RecordSink {
+  add(type: RecordType, payload: Uint8Array): void;
+}
+
+/** Records as buffers of their own (a save queued behind other work, a restatement). */
+export class RecordList implements RecordSink {
+  readonly records: Buffer[] = [];
+
+  add(type: RecordType, payload: Uint8Array): void {
+    this.records.push(encodeWalRecord(type, payload));
+  }
+}
 
 /** Per-entry bytes besides its data in an encoded record (msgpack keys, index, term, kind): an estimate used to split records, not a limit. */
 const ENTRY_OVERHEAD_ESTIMATE_BYTES = 64;
@@ -19,19 +38,20 @@ const ENTRY_OVERHEAD_ESTIMATE_BYTES = 64;
  * `Entries` record truncates at its own first index, which the previous part ended just before;
  * only the first `EntriesAt` carries the truncation point.
  */
-export function encodeEntries(truncateFrom: Index | null, entries: readonly LogEntry[], entriesRecordBytes: number): Buffer[] {
+export function encodeEntries(out: RecordSink, truncateFrom: Index | null, entries: readonly LogEntry[], entriesRecordBytes: number): void {
   const append = isAppend(truncateFrom, entries);
-  if (entries.length === 0) return append ? [] : [encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom, entries: [] }))];
-  const out: Buffer[] = [];
+  if (entries.length === 0) {
+    if (!append) out.add(RecordType.EntriesAt, packTransient({ truncateFrom, entries: [] }));
+    return;
+  }
   let first = true;
   const parts = splitBySize(entries, entriesRecordBytes);
   for (let p = 0; p < parts.length; p++) {
     const part = parts[p]!;
-    if (append) out.push(encodeRecord(RecordType.Entries, packTransient(part)));
-    else out.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: first ? truncateFrom : null, entries: part })));
+    if (append) out.add(RecordType.Entries, packTransient(part));
+    else out.add(RecordType.EntriesAt, packTransient({ truncateFrom: first ? truncateFrom : null, entries: part }));
     first = false;
   }
-  return out;
 }
 
 /**
@@ -39,11 +59,10 @@ export function encodeEntries(truncateFrom: Index | null, entries: readonly LogE
  * and as many of the save's entries as fit, then the rest as `EntriesAt` records (a crash between
  * them keeps a consistent prefix: every later record only adds entries).
  */
-export function encodeInstall(meta: SnapshotMeta, truncateFrom: Index | null, entries: readonly LogEntry[], entriesRecordBytes: number): Buffer[] {
+export function encodeInstall(out: RecordSink, meta: SnapshotMeta, truncateFrom: Index | null, entries: readonly LogEntry[], entriesRecordBytes: number): void {
   const parts = entries.length === 0 ? [entries] : splitBySize(entries, entriesRecordBytes);
-  const out = [encodeRecord(RecordType.Install, packTransient({ meta, truncateFrom, entries: parts[0]! }))];
-  for (let p = 1; p < parts.length; p++) out.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: null, entries: parts[p]! })));
-  return out;
+  out.add(RecordType.Install, packTransient({ meta, truncateFrom, entries: parts[0]! }));
+  for (let p = 1; p < parts.length; p++) out.add(RecordType.EntriesAt, packTransient({ truncateFrom: null, entries: parts[p]! }));
 }
 
 /**
@@ -60,12 +79,13 @@ export function encodeInstall(meta: SnapshotMeta, truncateFrom: Index | null, en
  */
 export function encodeRestatement<H>(meta: SnapshotMeta, entries: readonly LogEntry[], hardState: H | null, entriesRecordBytes: number): Buffer[] {
   assert(entries.every((e) => e.index > meta.index), 'restated entries all follow the snapshot');
-  const out = [encodeRecord(RecordType.Snapshot, packTransient(meta))];
-  if (entries.length > 0) out.push(...encodeEntries(null, entries, entriesRecordBytes));
+  const out = new RecordList();
+  out.add(RecordType.Snapshot, packTransient(meta));
+  if (entries.length > 0) encodeEntries(out, null, entries, entriesRecordBytes);
   const after = (entries.length === 0 ? meta.index : entries[entries.length - 1]!.index) + 1;
-  out.push(encodeRecord(RecordType.EntriesAt, packTransient({ truncateFrom: after as Index, entries: [] })));
-  if (hardState !== null) out.push(encodeRecord(RecordType.HardState, packTransient(hardState)));
-  return out;
+  out.add(RecordType.EntriesAt, packTransient({ truncateFrom: after as Index, entries: [] }));
+  if (hardState !== null) out.add(RecordType.HardState, packTransient(hardState));
+  return out.records;
 }
 
 /** Whether a Persist is a plain truncate-and-append (the compact, original record format). */

@@ -234,3 +234,22 @@ test('paths: errors carry POSIX codes', () => {
   assert.throws(() => w.fs.mkdir('/d/f/g'), (e: Error) => e instanceof FsError && e.code === 'ENOTDIR');
   assert.throws(() => w.fs.close(12345), (e: Error) => e instanceof FsError && e.code === 'EBADF');
 });
+
+test('paths: a file is created, renamed and removed through any spelling of its path (dot names, doubled and trailing slashes, relative), as posix resolves it', () => {
+  const w = world();
+  w.fs.mkdir('/a/b');
+  const fd = w.fs.openAppend('a//b/./f');
+  w.fs.close(fd);
+  assert.deepEqual(w.fs.readdir('/a/b'), ['f']);
+  w.fs.rename('/a/b/../b/f', '/a/./g');
+  assert.deepEqual(w.fs.readdir('/a').sort(), ['b', 'g']);
+  assert.equal(w.fs.exists('/a/g'), true);
+  w.fs.unlink('/a/b/../g');
+  assert.deepEqual(w.fs.readdir('/a'), ['b']);
+  // The last name of a path naming no file: what it resolves to, not a file of that name.
+  assert.throws(() => w.fs.unlink('/a/b/..'), (e: Error) => e instanceof FsError && e.code === 'EISDIR');
+  assert.throws(() => w.fs.unlink('/a/b/.'), (e: Error) => e instanceof FsError && e.code === 'EISDIR');
+  assert.throws(() => w.fs.unlink('/'), (e: Error) => e instanceof FsError && e.code === 'EISDIR');
+  assert.throws(() => w.fs.openAppend('/a/nope/f'), (e: Error) => e instanceof FsError && e.code === 'ENOENT' && e.path === '/a/nope');
+  assert.throws(() => w.fs.rename('/a/b/missing', '/a/h'), (e: Error) => e instanceof FsError && e.code === 'ENOENT');
+});

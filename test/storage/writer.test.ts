@@ -10,7 +10,7 @@ import type { StoragePort } from '../../src/driver/ports.js';
 import { closeAsync, saveAsync, saveSnapshotAsync, syncAsync } from '../../src/storage/async.js';
 import type { DurableStorage } from '../../src/storage/durable-storage.js';
 import {
-  close, entry, indexes, openStorage, range, save, saveSnapshot, segmentNames, settle, snapDir, snapshotAt, strictPowerLoss, world, type HS, type World,
+  close, entry, indexes, openStorage, range, save, saveSnapshot, segmentNames, settle, snapDir, snapshotAt, strictPowerLoss, walDir, world, type HS, type World,
 } from './model-world.js';
 
 const hs = (commit: number): HS => ({ term: 1, vote: null, commit });
@@ -232,4 +232,42 @@ test('stats count WAL datasyncs and directory fsyncs; lastFsyncMs is measured on
   assert.equal(st.lastFsyncMs, 7);
   assert.ok(st.dirFsyncs >= 3);
   assert.equal(st.segments, 1);
+});
+
+test('a save that finds the writer idle is written at once from the buffer its records were encoded in: the same bytes as the same save queued behind another', () => {
+  // Saves of every record shape: appends, a truncation, entries split across records, a hard state alone, and entries over many sectors.
+  const saves = [
+    { hardState: hs(0), entries: range(1, 3), snapshot: null },
+    { hardState: null, entries: [entry(4, 1, 3000)], snapshot: null },
+    { hardState: hs(3), entries: range(3, 6, 2, 700), snapshot: null },
+    { hardState: hs(4), entries: [], snapshot: null },
+    { hardState: hs(6), entries: range(7, 9, 2, 100), snapshot: null },
+  ];
+  const segmentBytes = (w: World): Uint8Array => w.fs.readFile(`${walDir}/${segmentNames(w).at(-1)!}`);
+  const options = { entriesRecordBytes: 1024 };
+  // Each save alone, once the one before is durable: the writer is idle when it is made.
+  const idle = world();
+  const a = openStorage(idle, options);
+  for (const p of saves) save(idle, a, p);
+  // Each save made when the one before is acknowledged, from its callback (the writer is still
+  // busy with its job then): it waits in the queue, as records of its own, and is written alone.
+  const busy = world();
+  const b = openStorage(busy, options);
+  let made = 0;
+  let acknowledged = 0;
+  const saveNext = (): void => {
+    const p = saves[made++];
+    if (p === undefined) return;
+    b.save(p, (err) => {
+      assert.equal(err, null);
+      acknowledged++;
+      saveNext();
+    });
+  };
+  saveNext();
+  busy.clock.run();
+  assert.equal(acknowledged, saves.length);
+  assert.deepEqual(segmentBytes(busy), segmentBytes(idle));
+  assert.deepEqual(indexes(b), indexes(a));
+  assert.deepEqual(b.restored().hardState, a.restored().hardState);
 });
