@@ -1406,7 +1406,15 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       this.makeStable(cp);
       return;
     }
-    if (this.lastExecuted >= cp.seq) return; // executed past it but have not checkpointed it yet: compact() will
+    if (this.lastExecuted >= cp.seq) {
+      // Executed past it, its state still being encoded (PbftHost encodes while later batches
+      // execute): compact() will make it stable, with the proof kept here as claims. A NEW-VIEW's
+      // proof reaches this replica no other way (the CHECKPOINTs in it may have been lost on their
+      // way here, and a STATUS gets no proof from a replica it is not behind); forgotten, the
+      // replica would stay at its old stable checkpoint, its log window short by an interval.
+      if (this.mutant !== 'forget-proof-while-encoding' && this.clientTablesAt.has(cp.seq)) for (const c of cp.proof) this.recordCheckpointClaim(c);
+      return;
+    }
     if (this.fetching === null || this.fetching.seq < cp.seq) {
       this.fetching = cp;
       this.requestState();

@@ -13,7 +13,7 @@ import type { Authenticator } from '../../../src/core/authenticator.js';
 import type { NodeId } from '../../../src/core/ids.js';
 import { Prng } from '../../../src/core/prng.js';
 import type { ApplyOutput } from '../../../src/core/protocol.js';
-import type { LogEntry, Membership, Replica, RestoredState, StateMachine } from '../../../src/core/replica.js';
+import type { LogEntry, Membership, Replica, RestoredState, SnapshotEncoding, StateMachine } from '../../../src/core/replica.js';
 import { BftClient } from '../../../src/protocols/pbft/client.js';
 import { PbftHost } from '../../../src/protocols/pbft/host.js';
 import {
@@ -61,6 +61,29 @@ class ListMachine implements StateMachine<string> {
   }
 }
 
+/**
+ * A service whose checkpoints are encoded the way the etcd state machine's are (beginSnapshot: the
+ * state as of the begin), held until the scenario says `encode-checkpoint`: later batches execute
+ * meanwhile, as while a large state is encoded in slices. A node line `n2 checkpoints=held` gives it.
+ */
+class HeldListMachine extends ListMachine {
+  beginSnapshot(): SnapshotEncoding {
+    const bytes = this.snapshot();
+    let state: 'encoding' | 'done' | 'abandoned' = 'encoding';
+    return {
+      // The host steps it only to finish it (encode-checkpoint, or the next checkpoint first): whole.
+      step: () => {
+        if (state !== 'encoding') throw new Error(`a held checkpoint encoding stepped once ${state}`);
+        state = 'done';
+        return bytes;
+      },
+      abandon: () => {
+        if (state === 'encoding') state = 'abandoned';
+      },
+    };
+  }
+}
+
 function pbft(r: Replica<PbftMessage, PbftHardState>): PbftReplica {
   if (!(r instanceof PbftReplica)) throw new Error('not a PbftReplica');
   return r;
@@ -89,6 +112,8 @@ export class PbftAdapter implements Adapter<PbftMessage, PbftHardState>, PbftWor
   private keyring = new SimKeyring(new Prng(7));
   private readonly hosts = new Map<NodeId, PbftHost<string>>();
   private readonly machines = new Map<NodeId, ListMachine>();
+  /** Replicas whose checkpoints are encoded only when the scenario says so (node line `checkpoints=held`). */
+  private heldCheckpoints = new Set<NodeId>();
   /** Per replica, what it executed at each sequence number; kept across restarts. */
   private readonly executed = new Map<NodeId, Map<number, string>>();
   private readonly clients = new Map<string, BftClient>();
@@ -111,7 +136,13 @@ export class PbftAdapter implements Adapter<PbftMessage, PbftHardState>, PbftWor
     this.keyring = new SimKeyring(new Prng(intValue('seed', spec.options.get('seed') ?? '7')));
     this.authenticators = new Map();
     for (const m of [this.hosts, this.machines, this.executed, this.clients, this.results]) m.clear();
-    for (const [id, no] of spec.nodeOptions) refuseUnknown(no, ['mutant'], `node line ${id}`);
+    this.heldCheckpoints = new Set();
+    for (const [id, no] of spec.nodeOptions) {
+      refuseUnknown(no, ['mutant', 'checkpoints'], `node line ${id}`);
+      const checkpoints = no.get('checkpoints');
+      if (checkpoints !== undefined && checkpoints !== 'held') throw new UsageError(`node line ${id}: checkpoints=held or nothing, not ${checkpoints}`);
+      if (checkpoints === 'held') this.heldCheckpoints.add(id);
+    }
     return { initial: new Map<NodeId, RestoredState<PbftHardState>>(), monitor: null };
   }
 
@@ -133,7 +164,7 @@ export class PbftAdapter implements Adapter<PbftMessage, PbftHardState>, PbftWor
       ...(o.mutant === undefined ? {} : { mutant: o.mutant }),
       ...(onDisk === null ? {} : { restored: onDisk }),
     });
-    const sm = new ListMachine();
+    const sm = this.heldCheckpoints.has(id) ? new HeldListMachine() : new ListMachine();
     const host = new PbftHost<string>(replica, { replica, stateMachine: sm, encodeResult: (r: string) => enc.encode(r), authenticator: auth });
     host.restart(onDisk?.snapshot ?? null);
     this.hosts.set(id, host);
@@ -287,6 +318,22 @@ export class PbftAdapter implements Adapter<PbftMessage, PbftHardState>, PbftWor
     accepted: (d, env) => {
       const r = this.results.get(arg(d, 0, 'a client')) ?? [];
       env.out.always(r.length === 0 ? 'nothing' : r.map((x) => JSON.stringify(x)).join('\n'));
+    },
+
+    /** `encode-checkpoint n2`: the checkpoint n2 holds (checkpoints=held) is encoded now and handed to its core. */
+    'encode-checkpoint': (d, env) => {
+      const node = env.node(arg(d, 0, 'a replica'));
+      const host = this.hosts.get(node.id);
+      if (host === undefined || !this.heldCheckpoints.has(node.id)) throw new UsageError(`${node.id} does not hold its checkpoints (checkpoints=held)`);
+      const encoding = host.encodingInFlight();
+      if (encoding === null) {
+        env.out.always(`${node.id} encodes no checkpoint`);
+        return;
+      }
+      const before = pbft(node.live()).status().stableCheckpoint;
+      if (!encoding.step(Number.POSITIVE_INFINITY)) throw new Error('a held checkpoint encoding is whole once stepped');
+      env.processReady(node);
+      env.out.always(`${node.id}: checkpoint encoded; stable ${before} -> ${pbft(node.live()).status().stableCheckpoint}`);
     },
 
     /** `executed n3`: what the replica executed at each sequence number (kept across restarts). */
