@@ -160,11 +160,11 @@ export class World<E extends CustomEvent = CustomEvent> {
 
   /** Run until the queue is empty or time passes `endMs`; the handler sees every owner a turn touched. */
   run(endMs: number): void {
+    const queue = this.queue;
     for (;;) {
-      const at = this.queue.peekTime();
-      if (at === undefined || at > endMs) break;
-      const e = this.queue.take()!;
-      this.now = at;
+      const e = queue.takeUntil(endMs);
+      if (e === undefined) break;
+      this.now = queue.takenAt;
       this.events++;
       if (e.kind === 'call') this.runCall(e);
       else this.handler.onEvent(e as E);
