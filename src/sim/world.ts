@@ -112,6 +112,11 @@ export class World<E extends CustomEvent = CustomEvent> {
     this.trace.note(this.now, line);
   }
 
+  /** note() of the parts joined (see SimTrace.noteParts). */
+  noteParts(a: string, b: string, c: string, d: string, e = '', f = '', g = ''): void {
+    this.trace.noteParts(this.now, a, b, c, d, e, f, g);
+  }
+
   /** Run `fn` at `at` as a turn of `owner` (or of the simulator, for null). */
   at(at: number, fn: () => void, owner: TurnOwner | null = null): Timer {
     const e = new CallEvent(fn, owner, owner === null ? 0 : owner.incarnation);
