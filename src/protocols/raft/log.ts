@@ -7,8 +7,6 @@ import { assert } from '../../core/assert.js';
 import type { Index, Term } from '../../core/ids.js';
 import type { LogEntry } from '../../core/replica.js';
 
-const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
-
 export class RaftLog {
   /** Index and term of the last entry covered by the snapshot (0/0: none). */
   snapshotIndex: Index;
@@ -114,11 +112,9 @@ export class RaftLog {
   }
 
   /** Entries not yet handed to the driver for persistence; marks them handed. */
-  takeUnpersisted(): readonly LogEntry[] {
-    const last = this.lastIndex();
-    // None, for most Readies: a shared empty array rather than a new one each time.
-    const out = this.unpersistedFrom <= last ? this.slice(this.unpersistedFrom, last) : NO_ENTRIES;
-    this.unpersistedFrom = (last + 1) as Index;
+  takeUnpersisted(): LogEntry[] {
+    const out = this.slice(this.unpersistedFrom, this.lastIndex());
+    this.unpersistedFrom = (this.lastIndex() + 1) as Index;
     return out;
   }
 

@@ -70,8 +70,6 @@ interface Outstanding {
 
 export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStatus> {
   readonly id: NodeId;
-  /** This member's vote alone (read only): whether it is a quorum by itself, asked per read without a Map each time. */
-  private readonly ownVote: ReadonlyMap<NodeId, boolean>;
   private readonly limits: RaftLimits;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
@@ -152,7 +150,6 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 
   constructor(options: RaftOptions) {
     this.id = options.id;
-    this.ownVote = new Map([[this.id, true]]);
     // The member's command limit, unless the raft option is given itself.
     const memberLimit = options.maxCommandBytes === undefined ? {} : { maxProposalBytes: options.maxCommandBytes };
     this.limits = { ...DEFAULT_RAFT_LIMITS, ...memberLimit, ...pickLimits(options) };
@@ -291,27 +288,20 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   ready(): Ready<RaftMessage, RaftHardState> {
     assert(this.outstanding === null, 'ready() called again before advance()');
     this.flushAppends();
-    // Most Readies (a heartbeat's answer, a read's) persist nothing: the hard state, and the
-    // empty arrays below, are made only when the Ready carries them (a Ready is handed out for
-    // nearly every message a member receives).
-    let hardState: RaftHardState | null = null;
+    const hardState = this.hardState();
     // Term and vote must be durable before anything depends on them. The commit index need not
     // be (§5 lists it as volatile): it is written only along with something that must be, so
     // that learning of a commit never costs an fsync of its own.
-    const termOrVoteChanged = this.term !== this.persistedHard.term || this.vote !== this.persistedHard.vote;
+    const termOrVoteChanged = hardState.term !== this.persistedHard.term || hardState.vote !== this.persistedHard.vote;
     const entries = this.log.takeUnpersisted();
     const snapshot = this.pendingSnapshot;
     let persist: Persist<RaftHardState> | null = null;
     if (termOrVoteChanged || entries.length > 0 || snapshot !== null) {
+      // The vote-before-persist mutant never writes its vote down: after a crash it may vote again.
+      const written = this.isMutant('vote-before-persist') ? { ...hardState, vote: null } : hardState;
       const truncateFrom = entries[0]?.index ?? (this.truncateAfterSnapshot && snapshot !== null ? ((snapshot.meta.index + 1) as Index) : null);
       this.truncateAfterSnapshot = false;
-      let written: RaftHardState | null = null;
-      if (!this.hardStateIsPersisted()) {
-        hardState = this.hardState();
-        // The vote-before-persist mutant never writes its vote down: after a crash it may vote again.
-        written = this.isMutant('vote-before-persist') ? { ...hardState, vote: null } : hardState;
-      }
-      persist = { hardState: written, entries, snapshot, truncateFrom };
+      persist = { hardState: sameHardState(hardState, this.persistedHard) ? null : written, entries, snapshot, truncateFrom };
     }
     // A leader's messages do not depend on this Ready's persist: its term and vote are already
     // durable (checked here), and it counts its own new entries toward commitment only once
@@ -319,24 +309,19 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const early = this.role === 'leader' && !termOrVoteChanged;
     const applyFrom = Math.max(this.applied, snapshot?.meta.index ?? 0) + 1;
     const applyTo = Math.min(this.commit, applyFrom + MAX_APPLY_ENTRIES_PER_READY - 1);
-    const apply = applyFrom <= applyTo ? this.log.slice(applyFrom, applyTo) : NO_ENTRIES;
+    const apply = applyFrom <= applyTo ? this.log.slice(applyFrom, applyTo) : [];
     assert(apply.length === Math.max(0, applyTo - applyFrom + 1), () => `committed entries ${applyFrom}..${applyTo} are in the log`);
-    // The arrays of messages and read states go out with the Ready (the driver holds it while its
-    // persist is written) and fresh ones take their place; an empty one stays, and the Ready gets
-    // a shared empty array instead.
-    const msgs = this.msgs.length === 0 ? NO_MESSAGES : this.msgs;
-    const readStates = this.readStates.length === 0 ? NO_READ_STATES : this.readStates;
     const ready: Ready<RaftMessage, RaftHardState> = {
       persist,
-      sendBeforePersist: early ? msgs : NO_MESSAGES,
-      send: early ? NO_MESSAGES : msgs,
+      sendBeforePersist: early ? this.msgs : NO_MESSAGES,
+      send: early ? NO_MESSAGES : this.msgs,
       apply,
-      readStates,
+      readStates: this.readStates,
     };
-    if (msgs !== NO_MESSAGES) this.msgs = [];
-    if (readStates !== NO_READ_STATES) this.readStates = [];
+    this.msgs = [];
+    this.readStates = [];
     this.outstanding = {
-      hardState: hardState ?? this.persistedHard,
+      hardState: persist?.hardState != null ? hardState : this.persistedHard,
       lastEntry: entries[entries.length - 1] ?? null,
       snapshot,
       appliedTo: (apply.length > 0 ? applyTo : Math.max(this.applied, snapshot?.meta.index ?? 0)) as Index,
@@ -675,19 +660,18 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 
   private handleAppend(m: AppendRequest): void {
     this.acceptLeader(m.from);
-    // The message made whole in one literal (a spread of the fields into it made two objects per append).
-    const reply = (success: boolean, matchIndex: Index, rejectedIndex: Index, conflictTerm: Term, conflictIndex: Index): void =>
-      this.send({ type: 'append-response', to: m.from, success, matchIndex, rejectedIndex, conflictTerm, conflictIndex });
+    const reply = (fields: Omit<AppendResponse, 'type' | 'from' | 'to' | 'term'>) =>
+      this.send({ type: 'append-response', to: m.from, ...fields });
     if (m.prevLogIndex < this.commit) {
       // Everything up to our commit index matches the leader's log (Log Matching); ask for the rest.
-      reply(true, this.commit, 0 as Index, 0 as Term, 0 as Index);
+      reply({ success: true, matchIndex: this.commit, rejectedIndex: 0 as Index, conflictTerm: 0 as Term, conflictIndex: 0 as Index });
       return;
     }
     if (this.log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {
       if (m.entries.length > 0) this.log.appendFromLeader(m.entries, this.commit);
       const lastNew = (m.prevLogIndex + m.entries.length) as Index;
       this.commitTo(Math.min(m.commit, lastNew) as Index);
-      reply(true, lastNew, 0 as Index, 0 as Term, 0 as Index);
+      reply({ success: true, matchIndex: lastNew, rejectedIndex: 0 as Index, conflictTerm: 0 as Term, conflictIndex: 0 as Index });
       return;
     }
     // Fast backtracking (§5.3, dissertation §3.5): say which term conflicts and where it starts.
@@ -699,7 +683,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       while (i - 1 > this.commit && this.log.termAt(i - 1) === conflictTerm) i--;
       conflictIndex = i;
     }
-    reply(false, 0 as Index, m.prevLogIndex, conflictTerm, conflictIndex);
+    reply({ success: false, matchIndex: 0 as Index, rejectedIndex: m.prevLogIndex, conflictTerm, conflictIndex });
   }
 
   private handleHeartbeat(m: Heartbeat): void {
@@ -1085,7 +1069,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       return;
     }
     const leaseRead = (this.readOnly === 'lease-based' && this.leaseValid()) || this.isMutant('stale-read');
-    const single = jointVoteResult(this.config.voters, this.config.outgoing, this.ownVote) === 'won';
+    const single = jointVoteResult(this.config.voters, this.config.outgoing, new Map([[this.id, true]])) === 'won';
     if (leaseRead || single) {
       this.answerRead(requestId, requester, this.commit);
       return;
@@ -1102,9 +1086,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     }
     // Reads are confirmed in order: a later round's quorum confirms every earlier read too.
     let confirmed = -1;
-    for (let i = 0; i < this.pendingReads.length; i++) {
-      if (jointVoteResult(this.config.voters, this.config.outgoing, this.pendingReads[i]!.acks) === 'won') confirmed = i;
-    }
+    this.pendingReads.forEach((r, i) => {
+      if (jointVoteResult(this.config.voters, this.config.outgoing, r.acks) === 'won') confirmed = i;
+    });
     if (confirmed < 0) return;
     for (const r of this.pendingReads.splice(0, confirmed + 1)) this.answerRead(r.requestId, r.requester, r.index);
   }
@@ -1129,20 +1113,16 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     return { term: this.term, vote: this.vote, commit: this.commit };
   }
 
-  /** Whether hardState() would equal what was last persisted (without making it). */
-  private hardStateIsPersisted(): boolean {
-    const p = this.persistedHard;
-    return this.term === p.term && this.vote === p.vote && this.commit === p.commit;
-  }
-
   private isMutant(name: RaftMutant): boolean {
     return this.mutant !== null && isMutant(this.mutant, name);
   }
 }
 
 const NO_MESSAGES: readonly RaftMessage[] = Object.freeze([]);
-const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
-const NO_READ_STATES: readonly ReadState[] = Object.freeze([]);
+
+function sameHardState(a: RaftHardState, b: RaftHardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
 
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
   const out = new Uint8Array(total);
