@@ -633,8 +633,15 @@ export class Driver<R> {
       if (keep !== null) this.keepSnapshot(keep);
     }
     this.core.advance(rd);
-    for (const r of this.repliesAfterAdvance.splice(0)) r(null);
+    this.answerAfterAdvance();
     this.maybeSnapshot();
+  }
+
+  /** Answer the membership changes applied so far (the core has advanced past them). */
+  private answerAfterAdvance(): void {
+    // Nearly always none: no empty array per Ready.
+    if (this.repliesAfterAdvance.length === 0) return;
+    for (const r of this.repliesAfterAdvance.splice(0)) r(null);
   }
 
   /** Restore a snapshot a Ready installs (its persist is durable): whole now, or in slices from the next turn on. */
@@ -778,7 +785,7 @@ export class Driver<R> {
     assert(this.held.length > 0 || (this.heldEntries === 0 && this.heldBytes === 0), 'the held counts are of what is held');
     if (this.heldReplies.length > 0) this.sendAll(this.heldReplies.splice(0));
     // The core advanced past these Readies long ago: answer membership changes applied now.
-    for (const r of this.repliesAfterAdvance.splice(0)) r(null);
+    this.answerAfterAdvance();
     // Room again for a Ready that waited at the bound (heldFull).
     this.kick();
     return this.held.length === 0 ? true : null;

@@ -48,7 +48,8 @@ export interface ClientSite<R> {
   commandOrigin(node: SimNode<R>): string;
   /** The members a client may ask (honest ones under a Byzantine protocol). */
   members(): readonly SimNode<R>[];
-  record(ops: readonly Operation[], label: string, client: number, ok: boolean): void;
+  /** Operations finished (`by`: the member that answered, '' if none did); also noted in the trace. */
+  record(ops: readonly Operation[], label: string, by: string, client: number, ok: boolean): void;
   /** The id the next operation recorded in the history gets (ops made with it are kept as they are). */
   nextOperationId(): number;
   /** The client is idle (the simulation may move to its next phase). */
@@ -203,7 +204,7 @@ export class SessionClient<R> {
     const now = this.site.now();
     let id = this.site.nextOperationId();
     const ops = this.site.workload.record(c.op, this.id, outcome, result, c.invokedAt, now, () => id++);
-    this.site.record(ops, by === '' ? c.op.label : `${c.op.label} @${by}`, this.id, outcome === 'ok');
+    this.site.record(ops, c.op.label, by, this.id, outcome === 'ok');
     if (outcome === 'ok' && this.site.readsOnly()) this.completedAfterHeal = true;
     this.site.after(this.site.clientThinkMs, () => this.next());
   }
@@ -297,7 +298,7 @@ export class QuorumSimClient<M extends Envelope, R> {
     this.current = null;
     let id = this.site.nextOperationId();
     const ops = this.site.workload.record(c.op, this.id, outcome, result, c.invokedAt, this.site.now(), () => id++);
-    this.site.record(ops, c.op.label, this.id, outcome === 'ok');
+    this.site.record(ops, c.op.label, '', this.id, outcome === 'ok');
     if (outcome === 'ok' && this.site.readsOnly()) this.completedAfterHeal = true;
     this.site.after(this.site.clientThinkMs, () => this.next());
   }

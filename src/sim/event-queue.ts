@@ -55,6 +55,8 @@ export class EventQueue<E> {
   private readonly events: E[] = objectArray();
   private readonly lanes: Lane<E>[] = objectArray();
   private nextSeq = 0;
+  /** The time of the event the last take() or takeUntil() returned (a fraction from the start: see shapes.ts). */
+  takenAt = 0.5;
 
   get size(): number {
     let n = this.events.length;
@@ -117,6 +119,15 @@ export class EventQueue<E> {
 
   /** Remove the next event and return it (its time is what peekTime() said before the call). */
   take(): E | undefined {
+    return this.takeUntil(Infinity);
+  }
+
+  /**
+   * Remove the next event and return it if its time is at most `until` (then `takenAt` is its
+   * time); otherwise leave it and return undefined. One look at the heap and the lanes, where a
+   * peekTime() and a take() took two: the event loop asks this once per event.
+   */
+  takeUntil(until: number): E | undefined {
     // The earliest of the heap's top (-1) and the lanes' heads.
     let from = -1;
     let at = 0;
@@ -142,6 +153,9 @@ export class EventQueue<E> {
         seq = ls;
       }
     }
+    if (from === -1 && this.events.length === 0) return undefined;
+    if (!(at <= until)) return undefined;
+    this.takenAt = at;
     if (from >= 0) {
       const lane = this.lanes[from]!;
       const e = lane.events[lane.head]!;

@@ -16,8 +16,12 @@ export const MAX_DELAY_SPIKE_MS = 300;
 export type LinkFaultKind = 'cut' | 'lossy' | 'slow';
 
 export class LinkFaults {
-  private readonly cut = new Set<string>();
-  private readonly slow = new Map<string, number>();
+  /**
+   * Cut links, by sender then receiver: looked up for every message while a partition is on
+   * (twice: when it is sent and when it arrives), where a "from>to" key was a string made per look.
+   */
+  private readonly cut = new Map<string, Set<string>>();
+  private readonly slow = new Map<string, Map<string, number>>();
   private dropRate = 0;
   private duplicateRate = 0;
   /**
@@ -41,7 +45,7 @@ export class LinkFaults {
   }
 
   isCut(from: string, to: string): boolean {
-    return this.cut.size > 0 && this.cut.has(`${from}>${to}`);
+    return this.cut.size > 0 && this.cut.get(from)?.has(to) === true;
   }
 
   /** Is a message sent now from `from` to `to` lost? (A cut link loses all; otherwise the drop rate.) */
@@ -57,21 +61,21 @@ export class LinkFaults {
   /** Extra delay on the link, in ms (0 unless a delay spike is on). */
   extraDelay(rng: Random, from: string, to: string): number {
     if (this.slow.size === 0) return 0;
-    const max = this.slow.get(`${from}>${to}`);
+    const max = this.slow.get(from)?.get(to);
     return max === undefined ? 0 : rng.float() * max;
   }
 
   /** Cut the links from `from` to each of `to` (replacing the partition in force); returns a token for heal. */
   cutOneWay(from: string, to: readonly string[]): number {
     this.cut.clear();
-    for (const y of to) if (y !== from) this.cut.add(`${from}>${y}`);
+    for (const y of to) if (y !== from) this.cutLink(from, y);
     return ++this.generation.cut;
   }
 
   /** Cut the links from every other endpoint to each of `deaf` (replacing the partition in force): they hear nobody. */
   cutInbound(deaf: readonly string[], all: readonly string[]): number {
     this.cut.clear();
-    for (const y of deaf) for (const x of all) if (x !== y) this.cut.add(`${x}>${y}`);
+    for (const y of deaf) for (const x of all) if (x !== y) this.cutLink(x, y);
     return ++this.generation.cut;
   }
 
@@ -80,8 +84,8 @@ export class LinkFaults {
     this.cut.clear();
     for (const x of a) for (const y of b) {
       if (x === y) continue;
-      this.cut.add(`${x}>${y}`);
-      this.cut.add(`${y}>${x}`);
+      this.cutLink(x, y);
+      this.cutLink(y, x);
     }
     return ++this.generation.cut;
   }
@@ -96,8 +100,21 @@ export class LinkFaults {
   /** Delay spikes on the links from each of `from` to each of `to`; returns a token for heal. */
   slowDown(rng: Random, from: readonly string[], to: readonly string[]): number {
     this.slow.clear();
-    for (const x of from) for (const y of to) if (x !== y) this.slow.set(`${x}>${y}`, rng.float() * MAX_DELAY_SPIKE_MS);
+    for (const x of from) {
+      for (const y of to) {
+        if (x === y) continue;
+        let links = this.slow.get(x);
+        if (links === undefined) this.slow.set(x, links = new Map());
+        links.set(y, rng.float() * MAX_DELAY_SPIKE_MS);
+      }
+    }
     return ++this.generation.slow;
+  }
+
+  private cutLink(from: string, to: string): void {
+    let links = this.cut.get(from);
+    if (links === undefined) this.cut.set(from, links = new Set());
+    links.add(to);
   }
 
   /** Undo the fault of `kind` that returned `token`, unless a later one replaced it; true if healed. */

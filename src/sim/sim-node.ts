@@ -14,7 +14,7 @@ import { Driver, type DriverEvents } from '../driver/driver.js';
 import type { DriverLimits } from '../driver/limits.js';
 import type { ClockPort, StoragePort } from '../driver/ports.js';
 import type { NodeMessage } from '../driver/wire.js';
-import { objectArray, objectSlots } from './shapes.js';
+import { doubleArray, objectArray, objectSlots } from './shapes.js';
 import { EventQueue } from './event-queue.js';
 import type { CallEvent, Timer, TurnOwner, World } from './world.js';
 
@@ -66,6 +66,12 @@ export interface SimDisk {
 
 /** Outbox slots a member starts with (a turn that sends more grows them). */
 const OUTBOX_SLOTS = 16;
+/**
+ * Timer delays that get a lane of their own in a member's timer queue (see setTimer): the driver
+ * sets its timers with a few fixed delays (its proposal and read timeouts), and more lanes than
+ * that would only lengthen every take's look at the lanes' heads.
+ */
+const MAX_TIMER_LANES = 4;
 
 export class SimNode<R> implements TurnOwner {
   incarnation = 0;
@@ -83,6 +89,8 @@ export class SimNode<R> implements TurnOwner {
   private readonly parked: CallEvent[] = objectArray();
   /** The driver's timers (see setTimer); a crash drops them. */
   private timers = new EventQueue<NodeTimer>();
+  /** The delay of each lane of `timers`, by lane number (a new queue after a crash gets the same lanes). */
+  private readonly timerLaneDelays: number[] = doubleArray();
   /**
    * The messages sent in the current turn: the first `outboxCount` slots (slots are reused from
    * turn to turn and cleared once released; emptying the array itself each turn cost more).
@@ -132,7 +140,7 @@ export class SimNode<R> implements TurnOwner {
     this.broken = !broken;
     this.starting = !starting;
     this.refused = 'refused';
-    this.timers = new EventQueue<NodeTimer>();
+    this.timers = this.newTimerQueue();
     this.crashAtTurnEnd = { kind: 'crash', loseMessages: false, restartAfterMs: 0 };
     this.incarnation = incarnation;
     this.crashes = crashes;
@@ -226,7 +234,7 @@ export class SimNode<R> implements TurnOwner {
     this.paused = false;
     this.incarnation++;
     this.parked.length = 0;
-    this.timers = new EventQueue();
+    this.timers = this.newTimerQueue();
     this.clearOutbox();
     this.crashAtTurnEnd = null;
     // A state machine that persisted itself keeps what it applied across a process crash; a
@@ -335,8 +343,31 @@ export class SimNode<R> implements TurnOwner {
    */
   setTimer(ms: number, fn: () => void): Timer {
     const t = new NodeTimer(fn);
-    this.timers.push(this.env.world.now + ms / this.rate, t);
+    const at = this.env.world.now + ms / this.rate;
+    // Timers of one delay come due in the order they are set: a lane takes them in O(1), where
+    // the heap (holding hundreds of them, nearly all cancelled) took a sift per timer. The order
+    // in which timers fire is the same either way (see EventQueue).
+    const delays = this.timerLaneDelays;
+    for (let i = 0; i < delays.length; i++) {
+      if (delays[i] === ms) {
+        this.timers.pushToLane(i, at, t);
+        return t;
+      }
+    }
+    if (delays.length < MAX_TIMER_LANES) {
+      delays.push(ms);
+      this.timers.pushToLane(this.timers.addLane(), at, t);
+      return t;
+    }
+    this.timers.push(at, t);
     return t;
+  }
+
+  /** An empty timer queue with a lane for each delay seen so far. */
+  private newTimerQueue(): EventQueue<NodeTimer> {
+    const q = new EventQueue<NodeTimer>();
+    for (let i = 0; i < this.timerLaneDelays.length; i++) q.addLane();
+    return q;
   }
 
   /** Ticks every tickMs (at this process's clock rate) while this incarnation lives; one closure per incarnation. */
@@ -355,9 +386,8 @@ export class SimNode<R> implements TurnOwner {
   private fireTimers(): void {
     const now = this.env.world.now;
     for (;;) {
-      const due = this.timers.peekTime();
-      if (due === undefined || due > now) return;
-      const t = this.timers.take()!;
+      const t = this.timers.takeUntil(now);
+      if (t === undefined) return;
       if (!t.cancelled) t.fn();
     }
   }

@@ -666,10 +666,11 @@ export class Simulation implements WorldHandler<Delivery> {
       // A Byzantine protocol's state machines learn which member ordered a command (its quorum clients' principal).
       commandOrigin: (n) => (this.protocol.faultModel === 'byzantine' ? n.id : ''),
       members: () => honest,
-      record: (ops, label, client, ok) => {
+      record: (ops, label, by, client, ok) => {
         // Operations made with nextOperationId() already carry their place in the history.
         for (const op of ops) this.history.push(op.id === this.history.length ? op : { ...op, id: this.history.length });
-        this.world.note(`client ${client} ${label} → ${ok ? 'ok' : 'unknown'}`);
+        // The line `client ${client} ${label}[ @${by}] → ok|unknown`, hashed without being built.
+        this.world.noteParts('client ', String(client), ' ', label, by === '' ? '' : ' @', by, ok ? ' → ok' : ' → unknown');
       },
       nextOperationId: () => this.history.length,
       idle: () => this.maybeStartFinalReads(),

@@ -15,9 +15,24 @@ export class SimTrace {
   /** Record `line` at simulated time `now`. */
   note(now: number, line: string): void {
     if (this.keepLines) this.lines.push(`${now.toFixed(3).padStart(10)} ${line}`);
+    this.h = hashChars(this.h ^ Math.floor(now * 1000), line);
+  }
+
+  /**
+   * note() of the line `a + b + c + d + e + f + g`, hashed part by part (the same hash): the line
+   * is made only when lines are kept. A client's record of each operation built a string, and
+   * flattened it to hash it, on every operation.
+   */
+  noteParts(now: number, a: string, b: string, c: string, d: string, e = '', f = '', g = ''): void {
+    if (this.keepLines) this.lines.push(`${now.toFixed(3).padStart(10)} ${a}${b}${c}${d}${e}${f}${g}`);
     let h = this.h ^ Math.floor(now * 1000);
-    for (let i = 0; i < line.length; i++) h = Math.imul(h ^ line.charCodeAt(i), FNV_PRIME);
-    this.h = h;
+    h = hashChars(h, a);
+    h = hashChars(h, b);
+    h = hashChars(h, c);
+    h = hashChars(h, d);
+    h = hashChars(h, e);
+    h = hashChars(h, f);
+    this.h = hashChars(h, g);
   }
 
   /** Keep a readable line for an event already hashed by `mix` (the hash must not depend on tracing). */
@@ -37,4 +52,10 @@ export class SimTrace {
   get hash(): string {
     return (this.h >>> 0).toString(16).padStart(8, '0');
   }
+}
+
+/** FNV-1a of `s`'s UTF-16 code units, continued from `h`. */
+function hashChars(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  return h;
 }

@@ -112,6 +112,11 @@ export class World<E extends CustomEvent = CustomEvent> {
     this.trace.note(this.now, line);
   }
 
+  /** note() of the parts joined (see SimTrace.noteParts). */
+  noteParts(a: string, b: string, c: string, d: string, e = '', f = '', g = ''): void {
+    this.trace.noteParts(this.now, a, b, c, d, e, f, g);
+  }
+
   /** Run `fn` at `at` as a turn of `owner` (or of the simulator, for null). */
   at(at: number, fn: () => void, owner: TurnOwner | null = null): Timer {
     const e = new CallEvent(fn, owner, owner === null ? 0 : owner.incarnation);
@@ -160,11 +165,11 @@ export class World<E extends CustomEvent = CustomEvent> {
 
   /** Run until the queue is empty or time passes `endMs`; the handler sees every owner a turn touched. */
   run(endMs: number): void {
+    const queue = this.queue;
     for (;;) {
-      const at = this.queue.peekTime();
-      if (at === undefined || at > endMs) break;
-      const e = this.queue.take()!;
-      this.now = at;
+      const e = queue.takeUntil(endMs);
+      if (e === undefined) break;
+      this.now = queue.takenAt;
       this.events++;
       if (e.kind === 'call') this.runCall(e);
       else this.handler.onEvent(e as E);
