@@ -119,7 +119,7 @@ type Injector = (site: NemesisSite, lastingMs: number) => void;
  * Jepsen's nemeses assume: they weigh most).
  */
 export const FAULTS: Readonly<Record<FaultKind, { readonly description: string; readonly weight: number; readonly inject: Injector }>> = {
-  partition: { description: 'partitions of every shape: majority/minority, one isolated, the leader isolated, a bridge, one-way', weight: 3, inject: partition },
+  partition: { description: 'partitions of every shape: majority/minority, one isolated, the leader isolated, a bridge, one-way; in half the runs of a leader-model protocol, a leader cut off while ahead of the others, back only once they compacted past it', weight: 3, inject: partition },
   drop: { description: 'every link loses and duplicates a share of messages', weight: 1, inject: (s, ms) => {
     const { line, token } = s.links.makeLossy(s.rng);
     s.note(`nemesis lossy ${line}`);

@@ -26,6 +26,7 @@ import { MemberDisk } from './member-disk.js';
 import { Nemesis, STORM_RUN_SHARE, type AdminChange, type NemesisSite } from './nemesis.js';
 import { SIM_COMPACT_INTERVALS, TWINS, type FaultKind, type SimOptions } from './options.js';
 import { SimKeyring } from './sim-authenticator.js';
+import { STALE_LEADER_RUN_SHARE, StaleLeaderScenario } from './stale-leader.js';
 import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
 import { CallEvent, MemberCrashed, type CustomEvent, type TurnOwner, type WorldHandler } from './world.js';
 import { World } from './world.js';
@@ -155,6 +156,8 @@ export const LARGE_WRITES_RUN_SHARE = 0.25;
  */
 /** Mixed into the seed for the auth stream of etcd runs (see authStream). */
 const AUTH_STREAM_SALT = 0xa075;
+/** Mixed into the seed for the stale-leader scenario's stream (see staleLeaderScenario). */
+const STALE_LEADER_STREAM_SALT = 0x57a1e;
 
 const SIM_DRIVER_LIMITS = { proposalTimeoutMs: 2_000, readTimeoutMs: 2_000, quorumClientRetryMs: 200, snapshotSliceBytes: 512 };
 
@@ -227,6 +230,8 @@ export class Simulation implements WorldHandler<Delivery> {
   private readonly history: Operation[] = [];
   private readonly links = new LinkFaults();
   private readonly nemesis: Nemesis;
+  /** The stale-leader scenario, in the runs that play it (see stale-leader.ts). */
+  private readonly staleLeader: StaleLeaderScenario | null;
   private readonly workload: Workload<WorkloadOp, unknown>;
   private readonly membership: Membership;
   private readonly protocolOptions: Readonly<Record<string, unknown>>;
@@ -333,6 +338,7 @@ export class Simulation implements WorldHandler<Delivery> {
       for (const key of copies) this.addNode(key, id, i + 1, liar);
     }
     this.nemesis = new Nemesis(this.nemesisSite(storm));
+    this.staleLeader = this.staleLeaderScenario();
     this.makeClients();
 
     for (const n of this.nodes) this.world.at(this.rng.int(0, o.tickMs - 1), () => n.start(false));
@@ -352,6 +358,27 @@ export class Simulation implements WorldHandler<Delivery> {
   private authStream(): Random | undefined {
     const auth = new Prng(this.o.seed ^ AUTH_STREAM_SALT);
     return auth.chance(AUTH_RUN_SHARE) ? auth : undefined;
+  }
+
+  /**
+   * A share of the runs with partitions, under a leader-model protocol, play the stale-leader
+   * scenario, drawn from a stream of its own: the other runs stay as they were.
+   */
+  private staleLeaderScenario(): StaleLeaderScenario | null {
+    if (this.protocol.client.kind !== 'leader' || !this.faults.has('partition')) return null;
+    const stream = new Prng(this.o.seed ^ STALE_LEADER_STREAM_SALT);
+    if (!stream.chance(STALE_LEADER_RUN_SHARE)) return null;
+    const sim = this; // for the getter below
+    return new StaleLeaderScenario({
+      links: this.links,
+      nodes: this.nodes,
+      get healed() { return sim.healed; },
+      leader: () => this.currentLeader(),
+      lastIndex: (n) => (n.up ? this.logOf(n)?.lastIndex() ?? null : null),
+      after: (ms, fn) => void this.world.after(ms, fn),
+      turnOf: (node, fn) => void this.world.after(0, fn, node),
+      note: (line) => this.world.note(line),
+    }, stream, this.o.faultWindowMs);
   }
 
   /** Counters and flags that only faults change get their final kind now (see shapes.ts). */
@@ -461,7 +488,9 @@ export class Simulation implements WorldHandler<Delivery> {
         done(err);
         if (err !== null || !node.up || node.byzantine || !this.crashFaults || this.healed) return;
         if (p.snapshot !== null) {
-          if (!this.buggify.chance(CRASH_AFTER_INSTALL_PROBABILITY)) return;
+          // The buggify stream draws whatever the stale-leader scenario asks: runs without it stay as they were.
+          const aimed = this.staleLeader?.crashAfterInstall(node) === true;
+          if (!this.buggify.chance(CRASH_AFTER_INSTALL_PROBABILITY) && !aimed) return;
           this.faultsInjected++;
           node.crashAtEndOfTurn({ kind: 'crash', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
           return;
@@ -734,6 +763,7 @@ export class Simulation implements WorldHandler<Delivery> {
     n.lastCommit = s.commitIndex;
     if (s.commitIndex > this.committedAnywhere) this.committedAnywhere = s.commitIndex;
     n.lastTerm = s.term;
+    this.staleLeader?.observed(n, s);
     if (s.leading) {
       this.invariants.leaderSeen(n.id, s.term);
       if (!n.wasLeader) {

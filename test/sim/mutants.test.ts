@@ -67,11 +67,11 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'accept-any-vote': { seed: 2 },
     'stale-read': { seed: 16 },
     'no-noop': { seed: 1 },
-    'stalled-window': { seed: 12 },
+    'stalled-window': { seed: 9 },
     'limit-internal-entries': { seed: 17 },
     'lease-outlives-quorum': { seed: 88 },
     'resend-snapshot-chunks': { seed: 2 },
-    'keep-tail-after-snapshot': { seed: 382 },
+    'keep-tail-after-snapshot': { seed: 13 },
     'ack-before-fsync': { seed: 1 },
     'apply-before-snapshot-persist': { seed: 4 },
     'tick-by-timer': { seed: 28 },
@@ -93,7 +93,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'accept-before-persist': { seed: 1 },
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
     'count-listed-acks-only': { seed: 31, options: { nodes: 3 } },
-    'unbounded-accept-batches': { seed: 30 },
+    'unbounded-accept-batches': { seed: 74 },
     'unbounded-promises': { seed: 40 },
     // Caught by the safety monitor's checks of snapshot transfers (see src/protocols/paxos/monitor.ts).
     'keep-overtaken-transfer': { seed: 3 },
@@ -110,7 +110,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'reply-before-config-applied': { seed: 18 },
     // Needs voters demoted to learners and a partition that leaves the leader with the learners
     // and a minority of the voters.
-    'learners-vote': { seed: 99 },
+    'learners-vote': { seed: 58 },
   },
   pbft: {
     'skip-authentication': { seed: 2 },
