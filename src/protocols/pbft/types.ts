@@ -291,8 +291,9 @@ export const MAX_VERIFIED_REQUESTS_REMEMBERED = 8_192;
  * replica that was short of CPU spend most of it re-checking copies (55% of a member's CPU in a
  * loaded crash test), fall behind the messages that would end the wait, and change view again.
  * Enough for the window's prepares and one round of VIEW-CHANGE certificates at N = 7 with the
- * members' window (256 sequence numbers x 6 signers = 1,536 per round); each entry is the
- * payload and signature (about 200 bytes), so at most about 3 MiB.
+ * members' window (256 sequence numbers x 6 signers = 1,536 per round); each entry is a digest
+ * of signer, signature and payload (64 hex characters, about 150 bytes with the set's own
+ * overhead, whatever the size of the signed message), so at most about 2.5 MiB.
  */
 export const MAX_VERIFIED_SIGNATURES_REMEMBERED = 16_384;
 /** Batches kept per sequence number of the window for NEW-VIEWs that re-issue them by digest. */
