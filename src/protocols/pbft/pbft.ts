@@ -238,6 +238,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private ownViewChange: SignedViewChange | null = null;
   private readonly latestViewChangeOf = new Map<NodeId, number>();
   private newViewMsg: SignedNewView | null = null;
+  /** Under the trust-view-change-by-signature mutant only: (replica|view) -> signature of a VIEW-CHANGE found valid, at most 4N. */
+  private readonly trustedViewChanges = new Map<string, string>();
   private fetching: StableCheckpoint | null = null;
   /** The parts of `fetching`'s state, once its meta-data is here. */
   private transfer: StateTransfer | null = null;
@@ -1778,6 +1780,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private validViewChange(vc: SignedViewChange): boolean {
     if (typeof vc !== 'object' || vc === null || !this.isReplica(vc.replica) || !Number.isSafeInteger(vc.newView) || !Array.isArray(vc.prepared)) return false;
+    const trusted = `${vc.replica}|${vc.newView}`;
+    if (this.mutant === 'trust-view-change-by-signature' && this.trustedViewChanges.get(trusted) === vc.signature) return true;
     // Checked whole every time it comes (a NEW-VIEW brings again the VIEW-CHANGEs a replica
     // received): its signatures are remembered (verifySig), so that costs no signature check
     // twice. A shortcut on (replica, view, signature) took a VIEW-CHANGE changed under a
@@ -1793,6 +1797,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       seqs.add(pp.seq);
       if (pp.seq <= vc.stableSeq || pp.seq > vc.stableSeq + this.logWindowSeqs || pp.view >= vc.newView) return false;
       if (!this.validCertificate(c)) return false;
+    }
+    if (this.mutant === 'trust-view-change-by-signature') {
+      this.trustedViewChanges.set(trusted, vc.signature);
+      if (this.trustedViewChanges.size > 4 * this.n) this.trustedViewChanges.delete(this.trustedViewChanges.keys().next().value!);
     }
     return true;
   }
