@@ -56,7 +56,7 @@ import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_IN_FLIGHT_BATCHES,
   DEFAULT_MAX_INFLIGHT_STATE_BYTES, DEFAULT_STATE_PART_BYTES, MAX_STATE_PART_BYTES, MAX_STATE_PARTS,
   DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_BATCHES_HELD_PER_WINDOW_SEQ, MAX_BATCH_ANSWERS_PER_INTERVAL, MAX_CHECKPOINT_CLAIMS_PER_REPLICA, MAX_VERIFIED_REQUESTS_REMEMBERED,
-  MAX_DEFERRED_READS, MAX_PENDING_REQUESTS, MAX_VERIFIED_SIGNATURES_REMEMBERED, MAX_VIEW_CHANGE_BACKOFF_DOUBLINGS,
+  MAX_DEFERRED_READS, MAX_PENDING_REQUESTS, MAX_SIGNATURE_CHARS, MAX_VERIFIED_SIGNATURES_REMEMBERED, MAX_VIEW_CHANGE_BACKOFF_DOUBLINGS,
   type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole,
   type PbftSlotRecord, type PbftStatus, type StableCheckpointData, type StateMeta,
   type PreparedCertificate, type SignedCheckpoint, type SignedNewView, type SignedPrePrepare, type SignedPrepare, type SignedViewChange,
@@ -637,7 +637,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** A signature check, remembered (see verifiedSignatures): for replica signatures. */
   private verifySig(payload: string, signer: Principal, signature: string): boolean {
     if (this.skipAuth()) return true;
-    if (typeof signature !== 'string') return false;
+    if (typeof signature !== 'string' || signature.length > MAX_SIGNATURE_CHARS) return false;
     // Lengths first: a signer name or a signature holding the separator cannot pose as another triple.
     const name = String(signer);
     const key = this.auth.digest(`${name.length}:${name}|${signature.length}:${signature}|${payload}`);
@@ -652,7 +652,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** A signature check, not remembered: client requests, which verifiedRequests remembers. */
   private verifyClientSig(payload: string, signer: Principal, signature: string): boolean {
     if (this.skipAuth()) return true;
-    return typeof signature === 'string' && this.auth.verifySignature(payload, signer, signature);
+    return typeof signature === 'string' && signature.length <= MAX_SIGNATURE_CHARS && this.auth.verifySignature(payload, signer, signature);
   }
 
   private bad(): void {

@@ -281,6 +281,14 @@ export const MAX_DEFERRED_READS = 1_000;
 export const MAX_PENDING_REQUESTS = 10_000;
 /** Checkpoint claims kept per replica above the low water mark. */
 export const MAX_CHECKPOINT_CLAIMS_PER_REPLICA = 4;
+/**
+ * The longest signature string a replica checks (client or replica); a longer one is refused as
+ * a forgery. An Ed25519 signature in base64 is 88 characters, the simulator's 16. Without a
+ * bound, a valid signature padded with what node's base64 decoder skips (blanks) verified, and a
+ * liar's padding went wherever signed messages are kept: prepared certificates, hard state,
+ * VIEW-CHANGEs (past what a transport frame carries), pending requests, the signature memos.
+ */
+export const MAX_SIGNATURE_CHARS = 512;
 /** Requests whose signature a replica remembers having verified (so it verifies each once). */
 export const MAX_VERIFIED_REQUESTS_REMEMBERED = 8_192;
 /**
