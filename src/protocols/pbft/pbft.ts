@@ -1069,10 +1069,13 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       if (d === undefined || d.batch === null) break; // a batch not here yet is being fetched
       this.lastExecuted = seq;
       progressed = true;
-      if (d.batch.length > 0 && this.role !== 'view-change') executedRequest = true;
       const fresh: boolean[] = [];
       for (const r of d.batch) {
         const last = this.lastExecutedTimestamp.get(r.client) ?? 0;
+        // Only a request it had not executed before shows the view works (Castro, 2.3.5): a batch
+        // of replayed requests (validly signed, executed as no-ops) would let a lying primary
+        // reset the backoff at each of its views while ordering nothing new.
+        if (r.timestamp > last && this.role !== 'view-change') executedRequest = true;
         fresh.push(r.timestamp > last || this.mutant === 'execute-duplicates');
         if (r.timestamp > last) this.lastExecutedTimestamp.set(r.client, r.timestamp);
         const p = this.pending.get(r.client);
