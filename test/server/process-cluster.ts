@@ -248,7 +248,9 @@ export class ProcessCluster {
       const firstAnswers = statuses.filter((s) => !answered.has(s.name)).length;
       for (const s of statuses) answered.add(s.name);
       const moved = view > highestView || index > highestIndex || firstAnswers > 0;
-      if (moved && now + boundMs > deadline) {
+      // Counted only when the deadline really moves: without whileProgressingMs, or once at the
+      // cap, a move extends nothing, and the failure must not say it waited longer than it did.
+      if (moved && Math.min(cap, now + boundMs) > deadline) {
         deadline = Math.min(cap, now + boundMs);
         extensions++;
       }

@@ -56,7 +56,7 @@ import {
   DEFAULT_ANNOUNCE_TICKS, DEFAULT_CHECKPOINT_INTERVAL_SEQS, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_REQUESTS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_IN_FLIGHT_BATCHES,
   DEFAULT_MAX_INFLIGHT_STATE_BYTES, DEFAULT_STATE_PART_BYTES, MAX_STATE_PART_BYTES, MAX_STATE_PARTS,
   DEFAULT_REQUEST_TIMEOUT_TICKS, DEFAULT_RETRANSMIT_TICKS, DEFAULT_VIEW_CHANGE_TIMEOUT_TICKS, MAX_BATCHES_HELD_PER_WINDOW_SEQ, MAX_BATCH_ANSWERS_PER_INTERVAL, MAX_CHECKPOINT_CLAIMS_PER_REPLICA, MAX_VERIFIED_REQUESTS_REMEMBERED,
-  MAX_DEFERRED_READS, MAX_PENDING_REQUESTS, MAX_VERIFIED_SIGNATURES_REMEMBERED, MAX_VIEW_CHANGE_BACKOFF_DOUBLINGS,
+  MAX_DEFERRED_READS, MAX_PENDING_REQUESTS, MAX_SIGNATURE_CHARS, MAX_VERIFIED_SIGNATURES_REMEMBERED, MAX_VIEW_CHANGE_BACKOFF_DOUBLINGS,
   type ClientRequest, type CommittedBatch, type PbftHardState, type PbftMessage, type PbftOptions, type PbftReady, type PbftRole,
   type PbftSlotRecord, type PbftStatus, type StableCheckpointData, type StateMeta,
   type PreparedCertificate, type SignedCheckpoint, type SignedNewView, type SignedPrePrepare, type SignedPrepare, type SignedViewChange,
@@ -238,7 +238,8 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private ownViewChange: SignedViewChange | null = null;
   private readonly latestViewChangeOf = new Map<NodeId, number>();
   private newViewMsg: SignedNewView | null = null;
-  private readonly validated = new Map<string, string>();
+  /** Under the trust-view-change-by-signature mutant only: (replica|view) -> signature of a VIEW-CHANGE found valid, at most 4N. */
+  private readonly trustedViewChanges = new Map<string, string>();
   private fetching: StableCheckpoint | null = null;
   /** The parts of `fetching`'s state, once its meta-data is here. */
   private transfer: StateTransfer | null = null;
@@ -277,10 +278,15 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   /** Requests whose signature verified: digest|signature, oldest first. */
   private readonly verifiedRequests = new Set<string>();
   /**
-   * Signatures that verified, as (signer, signature, payload), oldest first (at most
-   * MAX_VERIFIED_SIGNATURES_REMEMBERED). Verification is a pure function of the three, so a
-   * remembered success answers exactly as verifying again would; only successes are kept, so a
-   * forgery is checked (and counted) every time it comes.
+   * Replica signatures that verified, as the digest of (signer, signature, payload), oldest first
+   * (at most MAX_VERIFIED_SIGNATURES_REMEMBERED). Verification is a pure function of the three,
+   * so a remembered success answers exactly as verifying again would; only successes are kept,
+   * so a forgery is checked (and counted) every time it comes. A digest, not the triple itself:
+   * a liar's own VIEW-CHANGE signs whatever junk it pads its certificates with (up to a frame),
+   * and a signature string may carry characters its decoder skips, so the triple is as large as
+   * a liar makes it; its digest is not. Client requests have their own memo (verifiedRequests)
+   * and stay out of this one: under write load they would push out the replica signatures that
+   * retransmission brings again.
    */
   private readonly verifiedSignatures = new Set<string>();
 
@@ -628,18 +634,25 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     return this.mutant === 'skip-authentication';
   }
 
+  /** A signature check, remembered (see verifiedSignatures): for replica signatures. */
   private verifySig(payload: string, signer: Principal, signature: string): boolean {
     if (this.skipAuth()) return true;
-    if (typeof signature !== 'string') return false;
+    if (typeof signature !== 'string' || signature.length > MAX_SIGNATURE_CHARS) return false;
     // Lengths first: a signer name or a signature holding the separator cannot pose as another triple.
     const name = String(signer);
-    const key = `${name.length}:${name}|${signature.length}:${signature}|${payload}`;
+    const key = this.auth.digest(`${name.length}:${name}|${signature.length}:${signature}|${payload}`);
     if (this.verifiedSignatures.has(key)) return true;
     if (!this.auth.verifySignature(payload, signer, signature)) return false;
     this.verifiedSignatures.add(key);
     if (this.verifiedSignatures.size > MAX_VERIFIED_SIGNATURES_REMEMBERED) this.verifiedSignatures.delete(this.verifiedSignatures.values().next().value!);
     assert(this.verifiedSignatures.size <= MAX_VERIFIED_SIGNATURES_REMEMBERED, 'verified signatures stay within their limit');
     return true;
+  }
+
+  /** A signature check, not remembered: client requests, which verifiedRequests remembers. */
+  private verifyClientSig(payload: string, signer: Principal, signature: string): boolean {
+    if (this.skipAuth()) return true;
+    return typeof signature === 'string' && signature.length <= MAX_SIGNATURE_CHARS && this.auth.verifySignature(payload, signer, signature);
   }
 
   private bad(): void {
@@ -665,12 +678,12 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       this.requestsTooLarge++;
       return false;
     }
-    if (typeof r.signature !== 'string') return this.verifySig(requestPayload(this.auth, r), r.client, r.signature);
+    if (typeof r.signature !== 'string') return this.verifyClientSig(requestPayload(this.auth, r), r.client, r.signature);
     // A request arrives from its client, again inside a pre-prepare, and again in certificates:
     // its signature is checked once (signature checks are most of a replica's CPU).
     const key = `${this.requestDigest(r)}|${r.signature}`;
     if (this.verifiedRequests.has(key)) return true;
-    if (!this.verifySig(requestPayload(this.auth, r), r.client, r.signature)) return false;
+    if (!this.verifyClientSig(requestPayload(this.auth, r), r.client, r.signature)) return false;
     this.verifiedRequests.add(key);
     if (this.verifiedRequests.size > MAX_VERIFIED_REQUESTS_REMEMBERED) this.verifiedRequests.delete(this.verifiedRequests.values().next().value!);
     return true;
@@ -1056,10 +1069,13 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       if (d === undefined || d.batch === null) break; // a batch not here yet is being fetched
       this.lastExecuted = seq;
       progressed = true;
-      if (d.batch.length > 0 && this.role !== 'view-change') executedRequest = true;
       const fresh: boolean[] = [];
       for (const r of d.batch) {
         const last = this.lastExecutedTimestamp.get(r.client) ?? 0;
+        // Only a request it had not executed before shows the view works (Castro, 2.3.5): a batch
+        // of replayed requests (validly signed, executed as no-ops) would let a lying primary
+        // reset the backoff at each of its views while ordering nothing new.
+        if (r.timestamp > last && this.role !== 'view-change') executedRequest = true;
         fresh.push(r.timestamp > last || this.mutant === 'execute-duplicates');
         if (r.timestamp > last) this.lastExecutedTimestamp.set(r.client, r.timestamp);
         const p = this.pending.get(r.client);
@@ -1775,8 +1791,14 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
 
   private validViewChange(vc: SignedViewChange): boolean {
     if (typeof vc !== 'object' || vc === null || !this.isReplica(vc.replica) || !Number.isSafeInteger(vc.newView) || !Array.isArray(vc.prepared)) return false;
-    const key = `${vc.replica}|${vc.newView}`;
-    if (this.validated.get(key) === vc.signature) return true;
+    const trusted = `${vc.replica}|${vc.newView}`;
+    if (this.mutant === 'trust-view-change-by-signature' && this.trustedViewChanges.get(trusted) === vc.signature) return true;
+    // Checked whole every time it comes (a NEW-VIEW brings again the VIEW-CHANGEs a replica
+    // received): its signatures are remembered (verifySig), so that costs no signature check
+    // twice. A shortcut on (replica, view, signature) took a VIEW-CHANGE changed under a
+    // signature seen before unchecked: the primary could rewrite any replica's certificates in
+    // its NEW-VIEW (the VIEW-CHANGE's signature covers its certificates' signatures, not what
+    // they sign, so only checking them again finds the change).
     if (!this.verifySig(viewChangePayload(vc), vc.replica, vc.signature)) return false;
     if (!this.validProof(vc.stableSeq, vc.stableDigest, vc.checkpointProof)) return false;
     const seqs = new Set<number>();
@@ -1787,8 +1809,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       if (pp.seq <= vc.stableSeq || pp.seq > vc.stableSeq + this.logWindowSeqs || pp.view >= vc.newView) return false;
       if (!this.validCertificate(c)) return false;
     }
-    this.validated.set(key, vc.signature);
-    if (this.validated.size > 4 * this.n) this.validated.delete(this.validated.keys().next().value!);
+    if (this.mutant === 'trust-view-change-by-signature') {
+      this.trustedViewChanges.set(trusted, vc.signature);
+      if (this.trustedViewChanges.size > 4 * this.n) this.trustedViewChanges.delete(this.trustedViewChanges.keys().next().value!);
+    }
     return true;
   }
 

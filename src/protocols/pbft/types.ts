@@ -281,6 +281,14 @@ export const MAX_DEFERRED_READS = 1_000;
 export const MAX_PENDING_REQUESTS = 10_000;
 /** Checkpoint claims kept per replica above the low water mark. */
 export const MAX_CHECKPOINT_CLAIMS_PER_REPLICA = 4;
+/**
+ * The longest signature string a replica checks (client or replica); a longer one is refused as
+ * a forgery. An Ed25519 signature in base64 is 88 characters, the simulator's 16. Without a
+ * bound, a valid signature padded with what node's base64 decoder skips (blanks) verified, and a
+ * liar's padding went wherever signed messages are kept: prepared certificates, hard state,
+ * VIEW-CHANGEs (past what a transport frame carries), pending requests, the signature memos.
+ */
+export const MAX_SIGNATURE_CHARS = 512;
 /** Requests whose signature a replica remembers having verified (so it verifies each once). */
 export const MAX_VERIFIED_REQUESTS_REMEMBERED = 8_192;
 /**
@@ -291,8 +299,9 @@ export const MAX_VERIFIED_REQUESTS_REMEMBERED = 8_192;
  * replica that was short of CPU spend most of it re-checking copies (55% of a member's CPU in a
  * loaded crash test), fall behind the messages that would end the wait, and change view again.
  * Enough for the window's prepares and one round of VIEW-CHANGE certificates at N = 7 with the
- * members' window (256 sequence numbers x 6 signers = 1,536 per round); each entry is the
- * payload and signature (about 200 bytes), so at most about 3 MiB.
+ * members' window (256 sequence numbers x 6 signers = 1,536 per round); each entry is a digest
+ * of signer, signature and payload (64 hex characters, about 150 bytes with the set's own
+ * overhead, whatever the size of the signed message), so at most about 2.5 MiB.
  */
 export const MAX_VERIFIED_SIGNATURES_REMEMBERED = 16_384;
 /** Batches kept per sequence number of the window for NEW-VIEWs that re-issue them by digest. */
