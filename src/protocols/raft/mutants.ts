@@ -18,6 +18,7 @@ export const RAFT_MUTANTS = [
   { name: 'lease-outlives-quorum', description: 'serves lease reads for as long as it believes it leads, and during a leadership transfer, rather than within an election timeout of a quorum\'s acknowledgement' },
   { name: 'resend-snapshot-chunks', description: 'resends snapshot chunks from the acknowledged offset on every heartbeat response, not only once the transfer stalled: a slow link carries the snapshot many times over' },
   { name: 'keep-tail-after-snapshot', description: 'installing a snapshot drops the conflicting log tail in memory but not on disk: after a restart the stale entries are back' },
+  { name: 'ignore-since', description: 'a member that joined re-applies the configuration entries at or below `since` (the join answer\'s applied index) over the configuration it was told: an add-learner of a member promoted since makes it a learner and a voter, and the joiner\'s core stops' },
   { name: 'demote-at-once', description: 'a voter demoted through a joint change becomes a learner on entering the joint configuration, not on leaving it: C_old loses its vote at once (no learnersNext)' },
 ] as const satisfies readonly MutantInfo[];
 

@@ -131,6 +131,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private progress = new Map<NodeId, Progress>();
   private leadTransferee: NodeId | null = null;
   private pendingConfigIndex = 0 as Index;
+  /**
+   * A member that joined (Membership.since): configuration entries at or below this index are in
+   * the configuration it was told already, and applying them again would undo later changes (an
+   * add-learner of a member promoted since makes it a learner and a voter). 0 once the
+   * configuration comes from a snapshot, and for every member that did not join.
+   */
+  private configSince = 0;
 
   private msgs: RaftMessage[] = [];
   private readStates: ReadState[] = [];
@@ -175,6 +182,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.term = hs.term;
     this.vote = hs.vote;
     this.config = new RaftConfig(snapshot?.meta.membership ?? options.membership);
+    this.configSince = snapshot === null && !this.isMutant('ignore-since') ? (options.membership.since ?? 0) : 0;
+    assert(Number.isSafeInteger(this.configSince) && this.configSince >= 0, () => `since ${this.configSince} is an index`);
     let applied = Math.max(options.applied ?? 0, this.log.snapshotIndex);
     // The apply-twice mutant forgets what the state machine already applied durably.
     if (this.isMutant('apply-twice')) applied = this.log.snapshotIndex;
@@ -182,7 +191,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     assert(this.commit <= this.log.lastIndex(), () => `restored commit ${this.commit} beyond log end ${this.log.lastIndex()}`);
     this.applied = applied as Index;
     // Configuration entries the state machine already applied are in force now.
-    for (let i = this.log.firstIndex(); i <= Math.max(options.applied ?? 0, this.applied); i++) {
+    for (let i = Math.max(this.log.firstIndex(), this.configSince + 1); i <= Math.max(options.applied ?? 0, this.applied); i++) {
       const e = this.log.entryAt(i);
       if (e?.kind === 'config') this.config.apply(decodeConfigChange(e.data), this.isMutant('demote-at-once'));
     }
@@ -339,7 +348,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const from = this.applied + 1;
     assert(o.appliedTo >= this.applied, () => `applied never goes backwards (${this.applied} → ${o.appliedTo})`);
     this.applied = o.appliedTo;
-    for (let i = Math.max(from, this.log.firstIndex()); i <= this.applied; i++) {
+    for (let i = Math.max(from, this.log.firstIndex(), this.configSince + 1); i <= this.applied; i++) {
       const e = this.log.entryAt(i);
       if (e?.kind === 'config') this.applyConfigChange(decodeConfigChange(e.data));
     }
@@ -745,6 +754,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (this.log.restoreSnapshot(meta.index, meta.term) && !this.isMutant('keep-tail-after-snapshot')) this.truncateAfterSnapshot = true;
     this.commit = meta.index;
     this.config = new RaftConfig(meta.membership);
+    this.configSince = 0; // the snapshot's configuration is that of its index: later entries apply on it
     this.pendingSnapshot = snapshot;
     this.latestSnapshot = snapshot;
     reply(data.byteLength, true);
