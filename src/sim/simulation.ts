@@ -14,7 +14,7 @@ import { nodeId, type NodeId } from '../core/ids.js';
 import { Prng, type Random } from '../core/prng.js';
 import type { Adversary, ProtocolDefinition, Timing } from '../core/protocol.js';
 import { byzantineFaults } from '../core/quorum.js';
-import { InvariantViolation, type Envelope, type LogEntry, type Membership, type SafetyMonitor } from '../core/replica.js';
+import { InvariantViolation, toldMembership, type Envelope, type LogEntry, type Membership, type SafetyMonitor } from '../core/replica.js';
 import type { DriverEvents } from '../driver/driver.js';
 import type { NodeMessage } from '../driver/wire.js';
 import type { StoragePort } from '../driver/ports.js';
@@ -1015,8 +1015,7 @@ export class Simulation implements WorldHandler<Delivery> {
       joinAnswer: (member) => {
         const d = member.runningDriver;
         if (d === null) return null;
-        const s = d.status();
-        return { ...s.membership, since: s.appliedIndex };
+        return toldMembership(d.status());
       },
       join: (id, told) => {
         const already = this.instances.get(id)?.[0];

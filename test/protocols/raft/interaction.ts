@@ -6,7 +6,7 @@
  */
 import { nodeId, type Index, type NodeId, type Term } from '../../../src/core/ids.js';
 import { Prng } from '../../../src/core/prng.js';
-import type { LogEntry, Membership, Ready, Replica, RestoredState } from '../../../src/core/replica.js';
+import { toldMembership, type LogEntry, type Membership, type Ready, type Replica, type RestoredState } from '../../../src/core/replica.js';
 import {
   decodeConfigChange, DEFAULT_RAFT_LIMITS, RaftReplica, type ConfigChange, type RaftHardState, type RaftMessage, type RaftOptions,
 } from '../../../src/protocols/raft/index.js';
@@ -90,6 +90,8 @@ function members(m: Membership): string {
   if (m.learners.length > 0) parts.push(`learners=(${m.learners.join(',')})`);
   if (m.learnersNext !== undefined && m.learnersNext.length > 0) parts.push(`learnersNext=(${m.learnersNext.join(',')})`);
   if (m.autoLeave === false) parts.push('autoLeave=false');
+  // The index the configuration holds at, when above the one it is shown with (Membership.since).
+  if (m.since !== undefined) parts.push(`since=${m.since}`);
   return parts.join(' ');
 }
 
@@ -288,10 +290,10 @@ export class RaftAdapter implements Adapter<RaftMessage, RaftHardState> {
       refuseUnknown(d.options, ['from', 'mutant'], 'join');
       const from = env.node(d.options.get('from') ?? '');
       const id = nodeId(arg(d, 0, 'the joining node'));
-      const s = raft(from.live()).status();
-      this.told.set(id, { ...s.membership, since: s.appliedIndex });
+      const told = toldMembership(raft(from.live()).status());
+      this.told.set(id, told);
       env.addNode(id, undefined, d.options.get('mutant'));
-      env.out.always(`${id}: ${members(s.membership)} since=${s.appliedIndex}`);
+      env.out.always(`${id}: ${members(told)}`);
     },
     /** `propose-conf-change n1 add-voter n4`, `... remove n4`, `... joint voters=(n1,n4,n5) learners=()`. */
     'propose-conf-change': (d, env) => {
