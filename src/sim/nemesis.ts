@@ -69,8 +69,8 @@ export interface ReplacementSite {
   original(id: NodeId): boolean;
   /**
    * The join answer `member` gives now (etcd's MemberAdd then a start with
-   * --initial-cluster-state existing): its applied configuration, ranks included, with `since` its
-   * applied index; null if it is down.
+   * --initial-cluster-state existing): its configuration, ranks included, with `since` the index
+   * that configuration holds at (toldMembership); null if it is down.
    */
   joinAnswer(member: SimNode<unknown>): Membership | null;
   /** Start spare `id` on its empty disk with the configuration `told`; its process. */
@@ -432,21 +432,35 @@ function replaceMember(s: NemesisSite, r: ReplacementSite, count: number, hurrie
 }
 
 /**
- * Start spare `id` from the join answer of whoever leads, once its configuration lists `id` and an
- * answer can be had; then `joined`. Asked again until then, past the heal too: an add whose answer
- * was lost (or that was given up on) may still be chosen, and a member added must come up, as an
- * operator starts the member it added (else it is one more voter down than the faults allow).
+ * Start spare `id` from a join answer that lists it, once one can be had; then `joined`. Asked
+ * again until then, past the heal too: an add whose answer was lost (or that was given up on) may
+ * still be chosen, and a member added must come up, as an operator starts the member it added
+ * (else it is one more voter down than the faults allow).
  */
 function joinWhenAnswered(s: NemesisSite, r: ReplacementSite, id: NodeId, joined: () => void): void {
-  const leader = s.leader();
-  const m = leader === null ? null : s.membership(leader);
-  const listed = m !== null && (m.voters.includes(id) || m.outgoingVoters.includes(id) || m.learners.includes(id));
-  const told = listed ? r.joinAnswer(leader!) : null;
+  const told = joinAnswerListing(s, r, id);
   if (told !== null) {
     r.join(id, told);
     return joined();
   }
   s.after(JOIN_RETRY_MS, () => joinWhenAnswered(s, r, id, joined));
+}
+
+/**
+ * A join answer whose configuration lists `id`: the leader's, else that of any member up (a
+ * joining server asks each member its --initial-cluster names, and every member that applied the
+ * add answers, leading or not); null while none does. Asking the leader only, an add-voter that
+ * committed as the leader lost its quorum (the new voter counts towards it and is down) left no
+ * leader to ask, and the added voter never started: one more voter down than the faults allow.
+ */
+function joinAnswerListing(s: NemesisSite, r: ReplacementSite, id: NodeId): Membership | null {
+  const leader = s.leader();
+  for (const n of leader === null ? s.nodes : [leader, ...s.nodes.filter((x) => x !== leader)]) {
+    if (n.byzantine) continue;
+    const told = r.joinAnswer(n);
+    if (told !== null && (told.voters.includes(id) || told.outgoingVoters.includes(id) || told.learners.includes(id))) return told;
+  }
+  return null;
 }
 
 /**

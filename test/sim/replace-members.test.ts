@@ -1,6 +1,6 @@
 /**
  * The simulator replaces members (issue 13): in some runs with admin faults, spares join from a
- * join answer (the leader's applied configuration, with `since` its applied index), are promoted,
+ * join answer (a member's configuration, with `since` the index it holds at), are promoted,
  * and old voters are removed, stay up for a while as removed members, and stop for good; in some of
  * those every member then loses power at once, before the next snapshot. Which runs replace is
  * drawn from a stream of its own: the trace-hash pins (trace-hashes.test.ts) hold the other runs
@@ -39,6 +39,16 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
       }
     });
   }
+
+  it('raft etcd seed 175: a voter added while its add was given up on joins from a member that applied the add, with no leader to ask, and the run passes', () => {
+    // The add-voter n6 commits as its leader loses its quorum (n6 counts towards it and is not up,
+    // and two members' disks failed): asking only a leader for the join answer, n6 never started
+    // and no leader was elected after the heal.
+    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 175, stateMachine: 'etcd', trace: true });
+    assert.equal(lines(r, /gave up on add-voter n6/).length, 1, 'the run gives up on the add');
+    assert.equal(lines(r, /n6 joins: voters=\(.*n6/).length, 1, 'n6 joins as a voter');
+    assert.ok(!failed(r), describeRun(r));
+  });
 
   it('multipaxos seed 11: every member loses power after the last removed one stopped, and a leader is elected again', () => {
     const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 11, trace: true });
