@@ -63,6 +63,8 @@ export interface NemesisSite {
  */
 export interface ReplacementSite {
   readonly rng: Random;
+  /** The joiners' stream (who answers a join: JOIN_FROM_ANY_MEMBER_SHARE), apart from `rng` so that its draws stay as they were. */
+  readonly joinerRng: Random;
   /** The next spare that has not joined yet (null: none left). */
   spare(): NodeId | null;
   /** A member of the cluster as it started, not removed yet (a replacement removes only those). */
@@ -362,6 +364,12 @@ export const PROMOTE_AFTER_MS = { min: 0, max: 600 } as const;
 export const REMOVE_AFTER_MS = { min: 0, max: 400 } as const;
 /** A removed member stays up this long (it must do no harm), then stops for good. */
 export const REMOVED_LINGER_MS = { min: 0, max: 1_500 } as const;
+/**
+ * Share of joins that take the answer of a member drawn among those up whose configuration lists
+ * the spare (a joining server asks whichever member its --initial-cluster names first), not the
+ * leader's: among them a member that joined itself and has not applied up to its own since.
+ */
+export const JOIN_FROM_ANY_MEMBER_SHARE = 0.5;
 /** A spare added but not started yet (no join answer to be had yet) asks again this often. */
 export const JOIN_RETRY_MS = 100;
 /** A removed member stops for good once the voters know its removal committed: checked this often. */
@@ -449,18 +457,21 @@ function joinWhenAnswered(s: NemesisSite, r: ReplacementSite, id: NodeId, joined
 /**
  * A join answer whose configuration lists `id`: the leader's, else that of any member up (a
  * joining server asks each member its --initial-cluster names, and every member that applied the
- * add answers, leading or not); null while none does. Asking the leader only, an add-voter that
+ * add answers, leading or not), or in some joins any such member's (JOIN_FROM_ANY_MEMBER_SHARE);
+ * null while none does. Asking the leader only, an add-voter that
  * committed as the leader lost its quorum (the new voter counts towards it and is down) left no
  * leader to ask, and the added voter never started: one more voter down than the faults allow.
  */
 function joinAnswerListing(s: NemesisSite, r: ReplacementSite, id: NodeId): Membership | null {
+  const answers: Membership[] = [];
   const leader = s.leader();
   for (const n of leader === null ? s.nodes : [leader, ...s.nodes.filter((x) => x !== leader)]) {
     if (n.byzantine) continue;
     const told = r.joinAnswer(n);
-    if (told !== null && (told.voters.includes(id) || told.outgoingVoters.includes(id) || told.learners.includes(id))) return told;
+    if (told !== null && (told.voters.includes(id) || told.outgoingVoters.includes(id) || told.learners.includes(id))) answers.push(told);
   }
-  return null;
+  if (answers.length === 0) return null;
+  return r.joinerRng.chance(JOIN_FROM_ANY_MEMBER_SHARE) ? r.joinerRng.pick(answers) : answers[0]!;
 }
 
 /**

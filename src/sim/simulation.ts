@@ -157,6 +157,24 @@ export const LARGE_WRITES_RUN_SHARE = 0.25;
 const AUTH_STREAM_SALT = 0xa075;
 /** Mixed into the seed for the stream of runs that replace members (see REPLACE_RUN_SHARE). */
 const REPLACE_STREAM_SALT = 0x4e91;
+/** Mixed into the seed for the joiners' stream of replacing runs (see JoinerHazards). */
+const JOINER_STREAM_SALT = 0x10e5;
+/**
+ * Share of replacing runs in which the first members snapshot late (every
+ * LATE_SNAPSHOT_EVERY_ENTRIES applied entries), so that spares join before the leader's first
+ * snapshot and are sent the log from slot 1, and the spares snapshot often (every
+ * SPARE_SNAPSHOT_EVERY_ENTRIES: an operator's --snapshot-count differs from member to member), so
+ * that a joiner takes snapshots while its applied index is below its since.
+ */
+const JOIN_FROM_SLOT_ONE_SHARE = 0.5;
+const LATE_SNAPSHOT_EVERY_ENTRIES = 300;
+const SPARE_SNAPSHOT_EVERY_ENTRIES = 2;
+/**
+ * A joiner that saved a snapshot of its own below its told since restarts at once with this
+ * probability: the restart that must find the configuration of that snapshot at the index it
+ * holds at (it crash-looped when the snapshot recorded it as that of its own index).
+ */
+const RESTART_AFTER_SNAPSHOT_BELOW_SINCE_PROBABILITY = 0.5;
 
 const SIM_DRIVER_LIMITS = { proposalTimeoutMs: 2_000, readTimeoutMs: 2_000, quorumClientRetryMs: 200, snapshotSliceBytes: 512 };
 
@@ -275,6 +293,14 @@ export class Simulation implements WorldHandler<Delivery> {
   private phase: 'faults' | 'drain' | 'reads' = 'faults';
   /** Runs that replace members (see REPLACE_RUN_SHARE): their own random stream; null otherwise. */
   private readonly replaceRng: Random | null;
+  /**
+   * Replacing runs: a stream of their own for the hazards aimed at joiners (their snapshot
+   * interval, a restart after a snapshot below since, who answers a join), so that the
+   * replacement's own draws stay as they were; null otherwise.
+   */
+  private readonly joinerRng: Random | null;
+  /** The snapshot interval of spares (this run's, or SPARE_SNAPSHOT_EVERY_ENTRIES). */
+  private readonly spareCompactEvery: number;
   /** Spares that joined, members removed from the configuration, and removed members stopped for good. */
   private readonly joined = new Set<SimNode<unknown>>();
   private readonly removedMembers = new Set<SimNode<unknown>>();
@@ -296,13 +322,17 @@ export class Simulation implements WorldHandler<Delivery> {
     this.faults = possible.size > 1 && this.buggify.chance(FAULT_SUBSET_RUN_SHARE) ? this.faultSubset(possible) : possible;
     this.crashFaults = this.faults.has('crash') || this.faults.has('power-loss');
     this.replaceRng = this.replaceStream(protocol);
+    this.joinerRng = this.replaceRng === null ? null : new Prng(o.seed ^ JOINER_STREAM_SALT);
     const timing: Timing = { tickMs: o.tickMs, electionTimeoutMs: o.electionTimeoutMs, heartbeatIntervalMs: o.heartbeatIntervalMs };
     this.protocolOptions = {
       ...protocol.timingOptions(timing), ...protocol.simVariant(this.rng, timing), ...protocol.messageBudgetOptions(SIM_MESSAGE_BUDGET_BYTES), ...o.protocolOptions,
     };
     this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions }) ?? null;
     this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys, o.mutant, this.authStream(), protocol.faultModel === 'byzantine' ? byzantineFaults(o.nodes) + 1 : 1) : new RegisterWorkload(o.keys, o.mutant, this.buggify.chance(LARGE_WRITES_RUN_SHARE))) as Workload<WorkloadOp, unknown>;
-    this.compactEvery = o.compactEvery > 0 ? o.compactEvery : this.rng.pick(SIM_COMPACT_INTERVALS);
+    const compactEvery = o.compactEvery > 0 ? o.compactEvery : this.rng.pick(SIM_COMPACT_INTERVALS);
+    const fromSlotOne = o.compactEvery === 0 && this.joinerRng?.chance(JOIN_FROM_SLOT_ONE_SHARE) === true;
+    this.compactEvery = fromSlotOne ? LATE_SNAPSHOT_EVERY_ENTRIES : compactEvery;
+    this.spareCompactEvery = fromSlotOne ? SPARE_SNAPSHOT_EVERY_ENTRIES : compactEvery;
     this.finalFailover = this.buggify.chance(FINAL_FAILOVER_SHARE);
     const storm = this.rng.chance(STORM_RUN_SHARE);
     this.aimed = this.rng.chance(AIMED_RUN_SHARE);
@@ -355,7 +385,8 @@ export class Simulation implements WorldHandler<Delivery> {
       const r = this.replaceRng;
       const hurried = r.chance(HURRIED_REPLACE_SHARE);
       const count = hurried ? SPARE_MEMBERS : r.int(1, SPARE_MEMBERS);
-      this.world.note(`this run replaces ${count} member(s)${hurried ? ', hurried' : ''}`);
+      const slots = this.spareCompactEvery === this.compactEvery ? '' : `; members snapshot every ${this.compactEvery} entries, spares every ${this.spareCompactEvery}`;
+      this.world.note(`this run replaces ${count} member(s)${hurried ? ', hurried' : ''}${slots}`);
       this.world.at(r.int(REPLACE_FIRST_AT_MS.min, Math.min(REPLACE_FIRST_AT_MS.max, o.faultWindowMs)), () => this.nemesis.replace(count, hurried));
     }
     this.world.at(o.faultWindowMs, () => this.healAll());
@@ -433,14 +464,15 @@ export class Simulation implements WorldHandler<Delivery> {
 
   // ---- members -------------------------------------------------------------------------------
 
-  private addNode(key: string, id: NodeId, index: number, liar: boolean, random: Random = this.rng.fork()): SimNode<unknown> {
+  private addNode(key: string, id: NodeId, index: number, liar: boolean, random: Random = this.rng.fork(), compactEvery = this.compactEvery): SimNode<unknown> {
     const disk = new MemberDisk(this.world as World<never>, random, { syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.faults.has('disk'), mutant: this.o.mutant });
     const aimed: SimDisk = {
-      open: (ready) => disk.open((storage) => ready(this.aimAfterSync(node, storage))),
+      open: (ready) => disk.open((storage) => ready(this.aimAtJoiner(node, this.aimAfterSync(node, storage)))),
       crash: () => disk.crash(),
       powerLoss: (immediate) => disk.powerLoss(immediate),
     };
-    const node: SimNode<unknown> = new SimNode<unknown>(key, id, index, liar, this.environment(), aimed);
+    const env = this.environment();
+    const node: SimNode<unknown> = new SimNode<unknown>(key, id, index, liar, compactEvery === this.compactEvery ? env : { ...env, limits: { ...env.limits, snapshotEveryEntries: compactEvery } }, aimed);
     disk.owner = node;
     this.disks.set(node, disk);
     this.nodes.push(node);
@@ -497,6 +529,30 @@ export class Simulation implements WorldHandler<Delivery> {
         if (!this.rng.chance(promised ? CRASH_AFTER_PROMISE_PROBABILITY : CRASH_AFTER_SYNC_PROBABILITY)) return;
         this.faultsInjected++;
         node.crashAtEndOfTurn({ kind: 'crash', loseMessages: false, restartAfterMs: promised ? this.rng.int(0, 3) : this.rng.int(1, 15) });
+      }),
+    };
+  }
+
+  /**
+   * A member that joined (replacing runs) and saved a snapshot of its own below the since it was
+   * told restarts at once now and then (RESTART_AFTER_SNAPSHOT_BELOW_SINCE_PROBABILITY): the
+   * restart that must find the snapshot's configuration at the index it holds at.
+   */
+  private aimAtJoiner(node: SimNode<unknown>, storage: StoragePort<unknown>): StoragePort<unknown> {
+    const rng = this.joinerRng;
+    if (rng === null || !this.joined.has(node)) return storage;
+    return {
+      restored: () => storage.restored(),
+      save: (p, done) => storage.save(p, done),
+      close: (done) => storage.close(done),
+      stats: () => storage.stats(),
+      saveSnapshot: (snapshot, done) => storage.saveSnapshot(snapshot, (err) => {
+        done(err);
+        if (err !== null || !node.up || !this.crashFaults || this.healed) return;
+        if (snapshot.meta.index >= (node.told?.since ?? 0) || !rng.chance(RESTART_AFTER_SNAPSHOT_BELOW_SINCE_PROBABILITY)) return;
+        this.faultsInjected++;
+        this.world.note(`${node.key} restarts after its snapshot at ${snapshot.meta.index}, below its since ${node.told?.since ?? 0}`);
+        node.crashAtEndOfTurn({ kind: 'crash', loseMessages: false, restartAfterMs: rng.int(0, 3) });
       }),
     };
   }
@@ -1000,16 +1056,17 @@ export class Simulation implements WorldHandler<Delivery> {
         return k;
       },
       corrupted: this.nemesisCorrupted,
-      replacement: this.replaceRng === null ? null : this.replacementSite(this.replaceRng),
+      replacement: this.replaceRng === null || this.joinerRng === null ? null : this.replacementSite(this.replaceRng, this.joinerRng),
     };
   }
 
   /** See ReplacementSite. */
-  private replacementSite(rng: Random): ReplacementSite {
+  private replacementSite(rng: Random, joinerRng: Random): ReplacementSite {
     const spares = Array.from({ length: SPARE_MEMBERS }, (_, i) => nodeId(`n${this.ids.length + i + 1}`));
     const originals = new Set(this.ids);
     return {
       rng,
+      joinerRng,
       spare: () => spares.shift() ?? null,
       original: (id) => originals.has(id),
       joinAnswer: (member) => {
@@ -1021,7 +1078,7 @@ export class Simulation implements WorldHandler<Delivery> {
         const already = this.instances.get(id)?.[0];
         if (already !== undefined) return already;
         // A spare's disk draws from the replacement stream: the run's own stream is left as it was.
-        const n = this.addNode(id, id, this.nodes.length + 1, false, rng.fork());
+        const n = this.addNode(id, id, this.nodes.length + 1, false, rng.fork(), this.spareCompactEvery);
         n.told = told;
         this.joined.add(n);
         this.clientMembers = this.nodes.filter((x) => !x.byzantine && !this.removedMembers.has(x));
