@@ -50,6 +50,16 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(!failed(r), describeRun(r));
   });
 
+  it('raft seed 86: spares sent the log from slot 1 take snapshots below their since and restart from them, and the run passes', () => {
+    // The first members snapshot every 300 entries, the spares every 2: each joiner's snapshots
+    // below its since carry the configuration with the index it holds at (snapshot-forgets-since
+    // and status-hides-since stop a joiner here on "a learner and a voter").
+    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 86, trace: true });
+    assert.equal(lines(r, /spares every 2/).length, 1);
+    assert.ok(lines(r, /restarts after its snapshot at \d+, below its since/).length >= 2, 'joiners restarted from snapshots below their since');
+    assert.ok(!failed(r), describeRun(r));
+  });
+
   it('multipaxos seed 11: every member loses power after the last removed one stopped, and a leader is elected again', () => {
     const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 11, trace: true });
     assert.ok(lines(r, /power-loss .* after replacement/).length >= 3, 'the whole cluster lost power');
