@@ -157,7 +157,7 @@ export const LARGE_WRITES_RUN_SHARE = 0.25;
 const AUTH_STREAM_SALT = 0xa075;
 /** Mixed into the seed for the stream of runs that replace members (see REPLACE_RUN_SHARE). */
 const REPLACE_STREAM_SALT = 0x4e91;
-/** Mixed into the seed for the joiners' stream of replacing runs (see JoinerHazards). */
+/** Mixed into the seed for the joiners' stream of replacing runs (see Simulation.joinerRng). */
 const JOINER_STREAM_SALT = 0x10e5;
 /**
  * Share of replacing runs in which the first members snapshot late (every
