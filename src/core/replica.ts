@@ -10,6 +10,7 @@
  */
 import type { Random } from './prng.js';
 import type { Index, NodeId, Term } from './ids.js';
+import { assert } from './assert.js';
 
 /** Every protocol message names its sender and its addressee; drivers route on `to`. */
 export interface Envelope {
@@ -61,13 +62,32 @@ export interface Membership {
   readonly ranks?: Readonly<Record<string, number>>;
   readonly nextRank?: number;
   /**
-   * A joining member's starting configuration only: the applied index of the member that told it
-   * (the join answer). It is the configuration from about there on, not that of the slots before,
-   * so a core that needs the configuration at its own commit point (Multi-Paxos phase 1) must
-   * learn that from its log or a snapshot first. Absent: the configuration from slot 1 on (a
-   * bootstrap, an initial member, a restart from a snapshot).
+   * The index this configuration holds at, where that is above the index it travels with: a
+   * joining member's starting configuration (the join answer: the configuration of the answering
+   * member's log at `since`, with every configuration entry up to `since` in it), and, for a
+   * member that joined and has not applied up to its since yet, its status() and the snapshots it
+   * takes (Raft: a snapshot at index 7 whose configuration is that of index 9). Configuration
+   * entries at or below it are in it already and must not be applied again. It is the
+   * configuration from about there on, not that of the slots before, so a core that needs the
+   * configuration at its own commit point (Multi-Paxos phase 1) must learn that from its log or a
+   * snapshot first. Absent: the configuration of the index it travels with (a bootstrap from slot
+   * 1 on, an initial member, a status at its applied index, a snapshot at its index).
    */
   readonly since?: number;
+}
+
+/**
+ * The join answer's configuration from an answering member's status: its configuration, with as
+ * `since` the index that configuration holds at. That is the applied index, or later when the
+ * configuration is ahead of it (status().membership.since: a member that joined and has applied
+ * less than its own since; a state machine still installing a snapshot the core already took).
+ * Told its applied index with a later configuration, a joiner applies again the configuration
+ * entries in between, over a configuration that holds them.
+ */
+export function toldMembership(s: Pick<ReplicaStatus, 'membership' | 'appliedIndex'>): Membership {
+  const since = Math.max(s.appliedIndex, s.membership.since ?? 0);
+  assert(Number.isSafeInteger(since) && since >= 0, () => `a join answer's since ${since} is an index`);
+  return { ...s.membership, since };
 }
 
 export interface SnapshotMeta {
@@ -75,7 +95,7 @@ export interface SnapshotMeta {
   readonly index: Index;
   /** Term of the entry at `index`. */
   readonly term: Term;
-  /** The configuration in force at `index`. */
+  /** The configuration in force at `index` (or, with `membership.since` above `index`, at since: see Membership.since). */
   readonly membership: Membership;
 }
 
@@ -159,6 +179,7 @@ export interface ReplicaStatus {
   readonly leading: boolean;
   readonly commitIndex: Index;
   readonly appliedIndex: Index;
+  /** The configuration in force at appliedIndex; with `since` above appliedIndex, at since (see Membership.since and toldMembership). */
   readonly membership: Membership;
   /**
    * Optional: the protocol's own counters (messages refused for a bad authenticator, view

@@ -110,9 +110,10 @@ export function nodeIdListProblem(v: unknown, what: string, b: CommonMessageBoun
   return firstBadItem(v, what, (id) => (isName(id, b.maxNodeIdChars) ? null : 'not a node id'));
 }
 
-/** A Membership: voters, outgoing voters and learners. */
+/** A Membership: voters, outgoing voters and learners, and the index it holds at if given (Membership.since). */
 export function membershipProblem(v: unknown, b: CommonMessageBounds): string | null {
   if (!isObject(v)) return 'membership is not an object';
+  if (v['since'] !== undefined && !isNat(v['since'])) return 'membership since is not a non-negative integer';
   return nodeIdListProblem(v['voters'], 'voters', b)
     ?? nodeIdListProblem(v['outgoingVoters'], 'outgoingVoters', b)
     ?? nodeIdListProblem(v['learners'], 'learners', b);

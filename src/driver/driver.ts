@@ -484,8 +484,13 @@ export class Driver<R> {
   status(): ReplicaStatus {
     const s = this.core.status();
     // While a sliced install runs (or what it held is applied) the core has advanced past entries
-    // the state machine has not applied yet: report the state machine's applied index.
-    if (this.behindCore() && s.appliedIndex !== this.position.index) return { ...s, appliedIndex: this.position.index };
+    // the state machine has not applied yet: report the state machine's applied index, and with
+    // the core's configuration the index it holds at (a join answer built from this status would
+    // otherwise tell that configuration as the one of the lower index: see toldMembership).
+    if (this.behindCore() && s.appliedIndex !== this.position.index) {
+      const since = Math.max(s.appliedIndex, s.membership.since ?? 0);
+      return { ...s, appliedIndex: this.position.index, membership: { ...s.membership, since } };
+    }
     return s;
   }
 

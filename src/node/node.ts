@@ -42,7 +42,7 @@ export interface ReplicatedNodeOptions<R> {
    */
   readonly ranks?: Readonly<Record<string, number>>;
   readonly nextRank?: number;
-  /** A member that joined: the applied index of the member that told it its configuration (Membership.since). */
+  /** A member that joined: the index the configuration it was told holds at (Membership.since; the join answer's). */
   readonly since?: number;
   readonly stateMachine: StateMachine<R>;
   /** Deterministic encoding of a result (Byzantine protocols compare replies byte for byte). Default: MessagePack. */

@@ -40,7 +40,7 @@ export interface ClusterIdentity {
    */
   readonly ranks?: Readonly<Record<string, number>>;
   readonly nextRank?: number;
-  /** The applied index of the member that answered the join: that configuration holds from about there (Membership.since). */
+  /** The index the configuration the join answer told holds at (the answering member's applied index, or later): Membership.since. */
   readonly since?: number;
 }
 

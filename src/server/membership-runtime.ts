@@ -18,6 +18,7 @@ export const REMOVED_STOP_DELAY_MS = 1_000;
 import { QuorateError } from '../core/errors.js';
 import { askToJoin, type PeerCredentials } from '../transport/index.js';
 import { nodeId } from '../core/ids.js';
+import { toldMembership } from '../core/replica.js';
 import { parseUrl } from './cluster-config.js';
 import { currentMembers, type MemberContext } from './member-context.js';
 import { HashKvResponder, type HashAnswer } from './corruption-check.js';
@@ -36,7 +37,7 @@ export interface JoinAnswer {
   /** The configuration's ballot ranks (protocols that rank members, when not the default): the joining member starts with them. */
   readonly ranks?: Readonly<Record<string, number>>;
   readonly nextRank?: number;
-  /** The answering member's applied index: the configuration told holds from about there (Membership.since). */
+  /** The index the configuration told holds at: the answering member's applied index, or later (Membership.since, toldMembership). */
   readonly since?: number;
 }
 
@@ -130,7 +131,8 @@ function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | HashAnswer
     members: members.map((m) => ({ nodeId: m.nodeId, id: m.id, peerUrls: [...m.peerUrls] })),
     learners: members.filter((m) => m.isLearner).map((m) => m.nodeId),
     ...rankFields(status.membership),
-    since: status.appliedIndex,
+    // The index the configuration above holds at: the applied one, or later (see toldMembership).
+    since: toldMembership(status).since ?? status.appliedIndex,
   };
 }
 

@@ -90,7 +90,7 @@ export class SessionClient<R> {
    * does (round-robin over the members, so every member has clients): one bound to a deposed
    * leader keeps asking it, which is how stale reads show. Only a retry goes elsewhere.
    */
-  readonly home: SimNode<R>;
+  home: SimNode<R>;
   /** A reader mostly reads (a dashboard, a cache filler): pinned to a deposed leader, it reads from it again and again. */
   private readonly reader: boolean;
   private current: InFlight<WorkloadOp, R> | null = null;
@@ -110,6 +110,9 @@ export class SessionClient<R> {
   /** Start the next operation (after thinking). */
   next(): void {
     if (!this.site.mayStart()) return this.site.idle(this.id);
+    // A home removed from the configuration is not asked any more: the worker moves to a member.
+    const members = this.site.members();
+    if (!members.includes(this.home)) this.home = members[(this.id - 1) % members.length]!;
     if (this.site.rng.chance(MALFORMED_COMMAND_SHARE)) this.orderMalformed();
     const finalReads = this.site.readsOnly();
     const op = this.site.workload.next(this.site.rng, this.id, finalReads || (this.reader && this.site.rng.chance(READER_READ_SHARE)), finalReads);

@@ -52,6 +52,42 @@ export interface NemesisSite {
   changeMembership(leader: SimNode<unknown>, change: AdminChange, done: (err: Error | null) => void): void;
   /** How many of `voters` voters may be demoted now without leaving fewer than the corruption budget already spent needs. */
   demotable(voters: number): number;
+  /** Runs that replace members (see REPLACE_RUN_SHARE): how; null in every other run. */
+  readonly replacement: ReplacementSite | null;
+}
+
+/**
+ * What replacing members takes beyond the other admin faults: spare processes (not members, down
+ * until they join, each with an empty disk) and a random stream of its own, so that runs which
+ * replace nobody draw exactly what they drew before the feature existed.
+ */
+export interface ReplacementSite {
+  readonly rng: Random;
+  /** The joiners' stream (who answers a join: JOIN_FROM_ANY_MEMBER_SHARE), apart from `rng` so that its draws stay as they were. */
+  readonly joinerRng: Random;
+  /** The next spare that has not joined yet (null: none left). */
+  spare(): NodeId | null;
+  /** A member of the cluster as it started, not removed yet (a replacement removes only those). */
+  original(id: NodeId): boolean;
+  /**
+   * The join answer `member` gives now (etcd's MemberAdd then a start with
+   * --initial-cluster-state existing): its configuration, ranks included, with `since` the index
+   * that configuration holds at (toldMembership); null if it is down.
+   */
+  joinAnswer(member: SimNode<unknown>): Membership | null;
+  /** Start spare `id` on its empty disk with the configuration `told`; its process. */
+  join(id: NodeId, told: Membership): SimNode<unknown>;
+  /** The process of member `id` (null: none). */
+  node(id: NodeId): SimNode<unknown> | null;
+  /** `n` is no longer a member: clients move on; it stays up (it must do no harm) until retired. */
+  removed(n: SimNode<unknown>): void;
+  /**
+   * Every voter up in the configuration of whoever leads has a commit index of at least `index`
+   * (the removal's): none of them needs the removed member's vote for a phase 1 from below it.
+   */
+  committedAtVoters(index: number): boolean;
+  /** Stop a removed member for good (it is never restarted). */
+  retire(n: SimNode<unknown>): void;
 }
 
 /**
@@ -62,7 +98,8 @@ export interface NemesisSite {
  */
 export type AdminChange =
   | { readonly kind: 'joint'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[]; readonly autoLeave: boolean }
-  | { readonly kind: 'leave-joint' };
+  | { readonly kind: 'leave-joint' }
+  | { readonly kind: 'add-learner' | 'add-voter' | 'remove'; readonly node: NodeId };
 
 /**
  * Share of admin strikes that change the membership (the rest move leadership): demote voters to
@@ -186,7 +223,7 @@ export const FAULTS: Readonly<Record<FaultKind, { readonly description: string; 
     s.note(`nemesis disk ${n.key}: ${what}`);
     s.after(s.rng.int(1, 200), () => s.restart(n, false));
   } },
-  admin: { description: 'an operator moves leadership to another member (etcdctl move-leader), or demotes voters to learners and promotes them back through joint configurations (left by the leader or explicitly), on protocols that can', weight: 1, inject: (s) => {
+  admin: { description: 'an operator moves leadership to another member (etcdctl move-leader), or demotes voters to learners and promotes them back through joint configurations (left by the leader or explicitly); in some runs it also replaces members (a spare joins from a join answer and is promoted, an old voter is removed and later stopped for good, sometimes followed by a power loss of every member), on protocols that can', weight: 1, inject: (s) => {
     const leader = s.leader();
     if (leader === null) return;
     if (s.rng.chance(MEMBERSHIP_CHANGE_SHARE)) return changeMembership(s, leader);
@@ -223,6 +260,12 @@ export class Nemesis {
     const token = s.links.cutBoth([n.key], s.nodes.filter((x) => x.id !== n.id).map((x) => x.key));
     s.note(`nemesis isolate leader ${n.key}`);
     s.after(s.rng.int(100, 600), () => heal(s, 'cut', token));
+  }
+
+  /** Replace `count` members, one after another (see replaceMember). */
+  replace(count: number, hurried: boolean): void {
+    const r = this.site.replacement;
+    if (r !== null) replaceMember(this.site, r, count, hurried);
   }
 
   /** End of the fault window: heal links, clocks and pauses, restart whoever is down. */
@@ -296,6 +339,195 @@ function leaveJoint(s: NemesisSite, attempts: number, seenJoint = false): void {
     s.changeMembership(leader, { kind: 'leave-joint' }, (err) => s.note(`admin leave-joint at ${leader.key}: ${err === null ? 'applied' : err.message}`));
   }
   if (attempts > 1) s.after(s.rng.int(EXPLICIT_LEAVE_AFTER_MS.min, EXPLICIT_LEAVE_AFTER_MS.max), () => leaveJoint(s, attempts - 1, seenJoint || joint));
+}
+
+/**
+ * Share of runs (of protocols with a membership ability, with admin faults) that replace members:
+ * a spare joins from a join answer, is promoted, and an old voter is removed, stays up a while as
+ * a removed member, then is stopped for good. Drawn from a stream of its own (see
+ * ReplacementSite): the other runs are unchanged.
+ */
+export const REPLACE_RUN_SHARE = 0.35;
+/**
+ * Share of replacing runs that are hurried: every spare replaces a member, each step at once after
+ * the one before (no linger), so that the whole replacement may fall between two snapshots.
+ */
+export const HURRIED_REPLACE_SHARE = 0.5;
+/** Spare processes a replacing run has (the most members it replaces): a majority of five. */
+export const SPARE_MEMBERS = 3;
+/** The first replacement starts this far into the fault window. */
+export const REPLACE_FIRST_AT_MS = { min: 200, max: 3_000 } as const;
+/** Share of spares added as voters at once (the rest join as learners and are promoted). */
+export const ADD_AS_VOTER_SHARE = 0.3;
+/** A learner is promoted, and an old voter then removed, this long after the step before. */
+export const PROMOTE_AFTER_MS = { min: 0, max: 600 } as const;
+export const REMOVE_AFTER_MS = { min: 0, max: 400 } as const;
+/** A removed member stays up this long (it must do no harm), then stops for good. */
+export const REMOVED_LINGER_MS = { min: 0, max: 1_500 } as const;
+/**
+ * Share of joins that take the answer of a member drawn among those up whose configuration lists
+ * the spare (a joining server asks whichever member its --initial-cluster names first), not the
+ * leader's: among them a member that joined itself and has not applied up to its own since.
+ */
+export const JOIN_FROM_ANY_MEMBER_SHARE = 0.5;
+/** A spare added but not started yet (no join answer to be had yet) asks again this often. */
+export const JOIN_RETRY_MS = 100;
+/** A removed member stops for good once the voters know its removal committed: checked this often. */
+export const RETIRE_POLL_MS = 50;
+/** A step no leader took (none, joint, refused, lost) is tried again this often, at most this many times. */
+export const REPLACE_RETRY_MS = { min: 50, max: 300 } as const;
+export const REPLACE_STEP_ATTEMPTS = 12;
+/** A step whose answer never came (its leader died with it) counts as failed after this long. */
+export const REPLACE_STEP_TIMEOUT_MS = 3_000;
+/**
+ * Share of replacing runs (with power-loss faults) in which every member loses power soon after
+ * the last removed member stopped: the restart before any snapshot that needs the configuration
+ * at each member's durable commit point.
+ */
+export const RESTART_ALL_AFTER_REPLACE_SHARE = 0.5;
+export const RESTART_ALL_AFTER_MS = { min: 0, max: 200 } as const;
+
+/**
+ * One replacement, then the next `count - 1`: add a spare (as a learner, or as a voter), start it
+ * from the leader's join answer, promote it, remove an old voter (not the leader if it can be
+ * helped), which lingers up and is then retired.
+ */
+function replaceMember(s: NemesisSite, r: ReplacementSite, count: number, hurried: boolean): void {
+  if (s.healed || count < 1) return;
+  const wait = (range: { readonly min: number; readonly max: number }): number => (hurried ? range.min : r.rng.int(range.min, range.max));
+  const id = r.spare();
+  if (id === null) return;
+  const asVoter = r.rng.chance(ADD_AS_VOTER_SHARE);
+  const add: AdminChange = { kind: asVoter ? 'add-voter' : 'add-learner', node: id };
+  adminStep(s, r, `${add.kind} ${id}`, (m) => (m.voters.includes(id) || (!asVoter && m.learners.includes(id)) ? 'done' : add), () => joinWhenAnswered(s, r, id, () => {
+    const remove = (): void => {
+      let victim: NodeId | null = null;
+      adminStep(s, r, 'remove an old voter', (m, l) => {
+        if (victim === null) {
+          const old = m.voters.filter((v) => r.original(v) && v !== id);
+          // An operator replaces a member whose disk failed first; else any but the leader.
+          const broken = old.filter((v) => (r.node(v)?.refused ?? null) !== null);
+          const others = old.filter((v) => v !== l.id);
+          if (old.length === 0) return null;
+          victim = r.rng.pick(broken.length > 0 ? broken : others.length > 0 ? others : old);
+        }
+        return m.voters.includes(victim) || m.learners.includes(victim) ? { kind: 'remove', node: victim } : 'done';
+      }, (_, index) => {
+        const n = victim === null ? null : r.node(victim);
+        if (n === null) return;
+        r.removed(n);
+        const last = count === 1;
+        // Stopped for good only once the voters know the removal committed: before, one that
+        // restarts below it needs the old configuration's quorum, the removed member among it (as
+        // an operator's member remove is followed by a stop once the cluster has moved on).
+        const retire = (): void => {
+          if (!r.committedAtVoters(index)) return void s.after(RETIRE_POLL_MS, retire);
+          r.retire(n);
+          if (last) restartAllAfterReplace(s, r);
+        };
+        s.after(wait(REMOVED_LINGER_MS), retire);
+        if (!last) replaceMember(s, r, count - 1, hurried);
+      });
+    };
+    if (asVoter) s.after(wait(REMOVE_AFTER_MS), remove);
+    else {
+      s.after(wait(PROMOTE_AFTER_MS), () => adminStep(s, r, `promote ${id}`, (m) => {
+        if (m.voters.includes(id)) return 'done';
+        return m.learners.includes(id) ? { kind: 'add-voter', node: id } : null;
+      }, () => s.after(wait(REMOVE_AFTER_MS), remove)));
+    }
+  }), () => joinWhenAnswered(s, r, id, () => {}));
+}
+
+/**
+ * Start spare `id` from a join answer that lists it, once one can be had; then `joined`. Asked
+ * again until then, past the heal too: an add whose answer was lost (or that was given up on) may
+ * still be chosen, and a member added must come up, as an operator starts the member it added
+ * (else it is one more voter down than the faults allow).
+ */
+function joinWhenAnswered(s: NemesisSite, r: ReplacementSite, id: NodeId, joined: () => void): void {
+  const told = joinAnswerListing(s, r, id);
+  if (told !== null) {
+    r.join(id, told);
+    return joined();
+  }
+  s.after(JOIN_RETRY_MS, () => joinWhenAnswered(s, r, id, joined));
+}
+
+/**
+ * A join answer whose configuration lists `id`: the leader's, else that of any member up (a
+ * joining server asks each member its --initial-cluster names, and every member that applied the
+ * add answers, leading or not), or in some joins any such member's (JOIN_FROM_ANY_MEMBER_SHARE);
+ * null while none does. Asking the leader only, an add-voter that
+ * committed as the leader lost its quorum (the new voter counts towards it and is down) left no
+ * leader to ask, and the added voter never started: one more voter down than the faults allow.
+ */
+function joinAnswerListing(s: NemesisSite, r: ReplacementSite, id: NodeId): Membership | null {
+  const answers: Membership[] = [];
+  const leader = s.leader();
+  for (const n of leader === null ? s.nodes : [leader, ...s.nodes.filter((x) => x !== leader)]) {
+    if (n.byzantine) continue;
+    const told = r.joinAnswer(n);
+    if (told !== null && (told.voters.includes(id) || told.outgoingVoters.includes(id) || told.learners.includes(id))) answers.push(told);
+  }
+  if (answers.length === 0) return null;
+  return r.joinerRng.chance(JOIN_FROM_ANY_MEMBER_SHARE) ? r.joinerRng.pick(answers) : answers[0]!;
+}
+
+/**
+ * One membership change of a replacement at whoever leads: `make` says what to propose from the
+ * leader's applied configuration ('done': it shows the change already; null: not now). Tried
+ * again while there is no leader, the configuration is joint, or the change failed.
+ */
+function adminStep(
+  s: NemesisSite, r: ReplacementSite, label: string,
+  make: (m: Membership, leader: SimNode<unknown>) => AdminChange | 'done' | null,
+  then: (leader: SimNode<unknown>, appliedIndex: number) => void, gaveUp: () => void = () => {}, attempts = REPLACE_STEP_ATTEMPTS,
+): void {
+  if (s.healed) return gaveUp();
+  const retry = (): void => {
+    if (attempts > 1) s.after(r.rng.int(REPLACE_RETRY_MS.min, REPLACE_RETRY_MS.max), () => adminStep(s, r, label, make, then, gaveUp, attempts - 1));
+    else {
+      s.note(`nemesis replace: gave up on ${label}`);
+      gaveUp();
+    }
+  };
+  const leader = s.leader();
+  const m = leader === null ? null : s.membership(leader);
+  if (leader === null || m === null || m.outgoingVoters.length > 0) return retry();
+  const change = make(m, leader);
+  if (change === null) return retry();
+  if (change === 'done') return then(leader, leader.runningDriver?.status().appliedIndex ?? 0);
+  const what = change.kind === 'add-learner' || change.kind === 'add-voter' || change.kind === 'remove' ? `${change.kind} ${change.node}` : change.kind;
+  s.note(`nemesis admin ${leader.key}: ${what}`);
+  let settled = false;
+  const timer = (): void => {
+    if (settled) return;
+    settled = true;
+    s.note(`admin ${what} at ${leader.key}: no answer`);
+    retry();
+  };
+  s.after(REPLACE_STEP_TIMEOUT_MS, timer);
+  s.changeMembership(leader, change, (err) => {
+    if (settled) return;
+    settled = true;
+    s.note(`admin ${what} at ${leader.key}: ${err === null ? 'applied' : err.message}`);
+    if (err === null) then(leader, leader.runningDriver?.status().appliedIndex ?? 0);
+    else retry();
+  });
+}
+
+/** See RESTART_ALL_AFTER_REPLACE_SHARE: every honest member loses power at once and comes back. */
+function restartAllAfterReplace(s: NemesisSite, r: ReplacementSite): void {
+  if (!s.faults.has('power-loss') || !r.rng.chance(RESTART_ALL_AFTER_REPLACE_SHARE)) return;
+  s.after(r.rng.int(RESTART_ALL_AFTER_MS.min, RESTART_ALL_AFTER_MS.max), () => {
+    if (s.healed) return;
+    for (const n of s.nodes.filter((x) => x.up && !x.byzantine)) {
+      const what = n.stop(true);
+      s.note(`nemesis power-loss ${n.key} after replacement: ${what}`);
+      s.after(r.rng.int(1, 300), () => s.restart(n, false));
+    }
+  });
 }
 
 /** Crash `n` now, restart it soon, and crash it again `times - 1` more times. */

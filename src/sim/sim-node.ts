@@ -113,6 +113,12 @@ export class SimNode<R> implements TurnOwner {
   refused: string | null = null;
   /** Opening its storage (the process runs but serves nothing yet). */
   private starting = false;
+  /**
+   * A member that joined: the configuration its join answer told it (with `since`), which it
+   * starts with every time, as the node runtime passes its stored identity's; null: the cluster's
+   * initial one.
+   */
+  told: Membership | null = null;
 
   constructor(
     /** The process's name (a twin has its own). */
@@ -206,7 +212,7 @@ export class SimNode<R> implements TurnOwner {
       stateMachineDurable: this.env.durableStateMachine,
       ...(kept === null ? {} : { stateMachineApplied: kept.at }),
       encodeResult: (r) => env.encodeResult(r),
-      membership: env.membership,
+      membership: this.told ?? env.membership,
       protocolOptions: env.protocolOptions,
       random: env.fork(),
       tickMs: env.tickMs,

@@ -14,7 +14,7 @@ import { nodeId, type NodeId } from '../core/ids.js';
 import { Prng, type Random } from '../core/prng.js';
 import type { Adversary, ProtocolDefinition, Timing } from '../core/protocol.js';
 import { byzantineFaults } from '../core/quorum.js';
-import { InvariantViolation, type Envelope, type LogEntry, type Membership, type SafetyMonitor } from '../core/replica.js';
+import { InvariantViolation, toldMembership, type Envelope, type LogEntry, type Membership, type SafetyMonitor } from '../core/replica.js';
 import type { DriverEvents } from '../driver/driver.js';
 import type { NodeMessage } from '../driver/wire.js';
 import type { StoragePort } from '../driver/ports.js';
@@ -23,7 +23,7 @@ import { Invariants, SafetyViolation, type LogView } from './invariants.js';
 import { wireBytesUpTo } from './wire-size.js';
 import { LinkFaults } from './link-faults.js';
 import { MemberDisk } from './member-disk.js';
-import { Nemesis, STORM_RUN_SHARE, type AdminChange, type NemesisSite } from './nemesis.js';
+import { HURRIED_REPLACE_SHARE, Nemesis, REPLACE_FIRST_AT_MS, REPLACE_RUN_SHARE, SPARE_MEMBERS, STORM_RUN_SHARE, type AdminChange, type NemesisSite, type ReplacementSite } from './nemesis.js';
 import { SIM_COMPACT_INTERVALS, TWINS, type FaultKind, type SimOptions } from './options.js';
 import { SimKeyring } from './sim-authenticator.js';
 import { STALE_LEADER_RUN_SHARE, StaleLeaderScenario } from './stale-leader.js';
@@ -158,6 +158,26 @@ export const LARGE_WRITES_RUN_SHARE = 0.25;
 const AUTH_STREAM_SALT = 0xa075;
 /** Mixed into the seed for the stale-leader scenario's stream (see staleLeaderScenario). */
 const STALE_LEADER_STREAM_SALT = 0x57a1e;
+/** Mixed into the seed for the stream of runs that replace members (see REPLACE_RUN_SHARE). */
+const REPLACE_STREAM_SALT = 0x4e91;
+/** Mixed into the seed for the joiners' stream of replacing runs (see Simulation.joinerRng). */
+const JOINER_STREAM_SALT = 0x10e5;
+/**
+ * Share of replacing runs in which the first members snapshot late (every
+ * LATE_SNAPSHOT_EVERY_ENTRIES applied entries), so that spares join before the leader's first
+ * snapshot and are sent the log from slot 1, and the spares snapshot often (every
+ * SPARE_SNAPSHOT_EVERY_ENTRIES: an operator's --snapshot-count differs from member to member), so
+ * that a joiner takes snapshots while its applied index is below its since.
+ */
+const JOIN_FROM_SLOT_ONE_SHARE = 0.5;
+const LATE_SNAPSHOT_EVERY_ENTRIES = 300;
+const SPARE_SNAPSHOT_EVERY_ENTRIES = 2;
+/**
+ * A joiner that saved a snapshot of its own below its told since restarts at once with this
+ * probability: the restart that must find the configuration of that snapshot at the index it
+ * holds at (it crash-looped when the snapshot recorded it as that of its own index).
+ */
+const RESTART_AFTER_SNAPSHOT_BELOW_SINCE_PROBABILITY = 0.5;
 
 const SIM_DRIVER_LIMITS = { proposalTimeoutMs: 2_000, readTimeoutMs: 2_000, quorumClientRetryMs: 200, snapshotSliceBytes: 512 };
 
@@ -276,6 +296,22 @@ export class Simulation implements WorldHandler<Delivery> {
    * just changed leader must still answer a linearizable read within the bound.
    */
   private phase: 'faults' | 'drain' | 'reads' = 'faults';
+  /** Runs that replace members (see REPLACE_RUN_SHARE): their own random stream; null otherwise. */
+  private readonly replaceRng: Random | null;
+  /**
+   * Replacing runs: a stream of their own for the hazards aimed at joiners (their snapshot
+   * interval, a restart after a snapshot below since, who answers a join), so that the
+   * replacement's own draws stay as they were; null otherwise.
+   */
+  private readonly joinerRng: Random | null;
+  /** The snapshot interval of spares (this run's, or SPARE_SNAPSHOT_EVERY_ENTRIES). */
+  private readonly spareCompactEvery: number;
+  /** Spares that joined, members removed from the configuration, and removed members stopped for good. */
+  private readonly joined = new Set<SimNode<unknown>>();
+  private readonly removedMembers = new Set<SimNode<unknown>>();
+  private readonly retired = new Set<SimNode<unknown>>();
+  /** The members clients ask: the honest ones, those that joined included, those removed not. */
+  private clientMembers: SimNode<unknown>[] = [];
 
   constructor(private readonly protocol: ProtocolDefinition, private readonly o: SimOptions) {
     this.settleShape();
@@ -290,13 +326,18 @@ export class Simulation implements WorldHandler<Delivery> {
     const possible = protocol.membership === undefined ? new Set([...o.faults].filter((f) => f !== 'admin')) : o.faults;
     this.faults = possible.size > 1 && this.buggify.chance(FAULT_SUBSET_RUN_SHARE) ? this.faultSubset(possible) : possible;
     this.crashFaults = this.faults.has('crash') || this.faults.has('power-loss');
+    this.replaceRng = this.replaceStream(protocol);
+    this.joinerRng = this.replaceRng === null ? null : new Prng(o.seed ^ JOINER_STREAM_SALT);
     const timing: Timing = { tickMs: o.tickMs, electionTimeoutMs: o.electionTimeoutMs, heartbeatIntervalMs: o.heartbeatIntervalMs };
     this.protocolOptions = {
       ...protocol.timingOptions(timing), ...protocol.simVariant(this.rng, timing), ...protocol.messageBudgetOptions(SIM_MESSAGE_BUDGET_BYTES), ...o.protocolOptions,
     };
     this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions }) ?? null;
     this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys, o.mutant, this.authStream(), protocol.faultModel === 'byzantine' ? byzantineFaults(o.nodes) + 1 : 1) : new RegisterWorkload(o.keys, o.mutant, this.buggify.chance(LARGE_WRITES_RUN_SHARE))) as Workload<WorkloadOp, unknown>;
-    this.compactEvery = o.compactEvery > 0 ? o.compactEvery : this.rng.pick(SIM_COMPACT_INTERVALS);
+    const compactEvery = o.compactEvery > 0 ? o.compactEvery : this.rng.pick(SIM_COMPACT_INTERVALS);
+    const fromSlotOne = o.compactEvery === 0 && this.joinerRng?.chance(JOIN_FROM_SLOT_ONE_SHARE) === true;
+    this.compactEvery = fromSlotOne ? LATE_SNAPSHOT_EVERY_ENTRIES : compactEvery;
+    this.spareCompactEvery = fromSlotOne ? SPARE_SNAPSHOT_EVERY_ENTRIES : compactEvery;
     this.finalFailover = this.buggify.chance(FINAL_FAILOVER_SHARE);
     const storm = this.rng.chance(STORM_RUN_SHARE);
     this.aimed = this.rng.chance(AIMED_RUN_SHARE);
@@ -339,12 +380,21 @@ export class Simulation implements WorldHandler<Delivery> {
     }
     this.nemesis = new Nemesis(this.nemesisSite(storm));
     this.staleLeader = this.staleLeaderScenario();
+    this.clientMembers = this.nodes.filter((n) => !n.byzantine);
     this.makeClients();
 
     for (const n of this.nodes) this.world.at(this.rng.int(0, o.tickMs - 1), () => n.start(false));
     for (const c of this.clients) this.world.at(this.rng.int(0, 50), () => c.next());
     if (this.faults.size > 0) this.world.at(this.rng.int(200, 800), () => this.strike());
     if (this.faults.size !== o.faults.size) this.world.note(`faults this run: ${[...this.faults].join(',')}`);
+    if (this.replaceRng !== null) {
+      const r = this.replaceRng;
+      const hurried = r.chance(HURRIED_REPLACE_SHARE);
+      const count = hurried ? SPARE_MEMBERS : r.int(1, SPARE_MEMBERS);
+      const slots = this.spareCompactEvery === this.compactEvery ? '' : `; members snapshot every ${this.compactEvery} entries, spares every ${this.spareCompactEvery}`;
+      this.world.note(`this run replaces ${count} member(s)${hurried ? ', hurried' : ''}${slots}`);
+      this.world.at(r.int(REPLACE_FIRST_AT_MS.min, Math.min(REPLACE_FIRST_AT_MS.max, o.faultWindowMs)), () => this.nemesis.replace(count, hurried));
+    }
     this.world.at(o.faultWindowMs, () => this.healAll());
     this.world.at(this.endMs - this.catchUpAllowanceMs, () => { this.convergeTarget = this.highestCommit(); });
     const liars = byzantine.length === 0 ? 'none' : `${byzantine.join(',')}${twins ? ' (twinned)' : ''}`;
@@ -379,6 +429,17 @@ export class Simulation implements WorldHandler<Delivery> {
       turnOf: (node, fn) => void this.world.after(0, fn, node),
       note: (line) => this.world.note(line),
     }, stream, this.o.faultWindowMs);
+  }
+
+  /**
+   * Whether this run replaces members (see REPLACE_RUN_SHARE): drawn from a stream of its own, and
+   * only for protocols with a membership ability under admin faults, so that every other run
+   * draws what it drew before; that stream then drives the replacements.
+   */
+  private replaceStream(protocol: ProtocolDefinition): Random | null {
+    if (protocol.membership === undefined || protocol.faultModel !== 'crash' || !this.faults.has('admin')) return null;
+    const r = new Prng(this.o.seed ^ REPLACE_STREAM_SALT);
+    return r.chance(REPLACE_RUN_SHARE) ? r : null;
   }
 
   /** Counters and flags that only faults change get their final kind now (see shapes.ts). */
@@ -430,20 +491,22 @@ export class Simulation implements WorldHandler<Delivery> {
 
   // ---- members -------------------------------------------------------------------------------
 
-  private addNode(key: string, id: NodeId, index: number, liar: boolean): void {
-    const disk = new MemberDisk(this.world as World<never>, this.rng.fork(), { syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.faults.has('disk'), mutant: this.o.mutant });
+  private addNode(key: string, id: NodeId, index: number, liar: boolean, random: Random = this.rng.fork(), compactEvery = this.compactEvery): SimNode<unknown> {
+    const disk = new MemberDisk(this.world as World<never>, random, { syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.faults.has('disk'), mutant: this.o.mutant });
     const aimed: SimDisk = {
-      open: (ready) => disk.open((storage) => ready(this.aimAfterSync(node, storage))),
+      open: (ready) => disk.open((storage) => ready(this.aimAtJoiner(node, this.aimAfterSync(node, storage)))),
       crash: () => disk.crash(),
       powerLoss: (immediate) => disk.powerLoss(immediate),
     };
-    const node: SimNode<unknown> = new SimNode<unknown>(key, id, index, liar, this.environment(index), aimed);
+    const env = this.environment(index);
+    const node: SimNode<unknown> = new SimNode<unknown>(key, id, index, liar, compactEvery === this.compactEvery ? env : { ...env, limits: { ...env.limits, snapshotEveryEntries: compactEvery } }, aimed);
     disk.owner = node;
     this.disks.set(node, disk);
     this.nodes.push(node);
     const list = this.instances.get(id) ?? [];
     list.push(node);
     this.instances.set(id, list);
+    return node;
   }
 
   /**
@@ -504,6 +567,30 @@ export class Simulation implements WorldHandler<Delivery> {
     };
   }
 
+  /**
+   * A member that joined (replacing runs) and saved a snapshot of its own below the since it was
+   * told restarts at once now and then (RESTART_AFTER_SNAPSHOT_BELOW_SINCE_PROBABILITY): the
+   * restart that must find the snapshot's configuration at the index it holds at.
+   */
+  private aimAtJoiner(node: SimNode<unknown>, storage: StoragePort<unknown>): StoragePort<unknown> {
+    const rng = this.joinerRng;
+    if (rng === null || !this.joined.has(node)) return storage;
+    return {
+      restored: () => storage.restored(),
+      save: (p, done) => storage.save(p, done),
+      close: (done) => storage.close(done),
+      stats: () => storage.stats(),
+      saveSnapshot: (snapshot, done) => storage.saveSnapshot(snapshot, (err) => {
+        done(err);
+        if (err !== null || !node.up || !this.crashFaults || this.healed) return;
+        if (snapshot.meta.index >= (node.told?.since ?? 0) || !rng.chance(RESTART_AFTER_SNAPSHOT_BELOW_SINCE_PROBABILITY)) return;
+        this.faultsInjected++;
+        this.world.note(`${node.key} restarts after its snapshot at ${snapshot.meta.index}, below its since ${node.told?.since ?? 0}`);
+        node.crashAtEndOfTurn({ kind: 'crash', loseMessages: false, restartAfterMs: rng.int(0, 3) });
+      }),
+    };
+  }
+
   /** The driver events the checks listen to. */
   private eventsOf(node: SimNode<unknown>): DriverEvents<unknown> {
     return {
@@ -550,7 +637,7 @@ export class Simulation implements WorldHandler<Delivery> {
   }
 
   private restart(n: SimNode<unknown>, keepStateMachine: boolean): void {
-    if (n.up) return;
+    if (n.up || this.retired.has(n)) return;
     n.start(keepStateMachine && this.durableStateMachine);
     this.world.note(`restart ${n.key}`);
     // A member refuses to start only when its disk was damaged: after crashes and power losses
@@ -675,7 +762,6 @@ export class Simulation implements WorldHandler<Delivery> {
   // ---- clients -------------------------------------------------------------------------------
 
   private makeClients(): void {
-    const honest = this.nodes.filter((n) => !n.byzantine);
     const clientTimeoutMs = this.protocol.client.kind === 'quorum' ? Math.max(this.o.clientTimeoutMs, QUORUM_CLIENT_TIMEOUT_MS) : this.o.clientTimeoutMs;
     // Every attempt sets one, and nearly all go stale: they wait in a lane of their own.
     this.world.useLaneFor(clientTimeoutMs);
@@ -694,7 +780,7 @@ export class Simulation implements WorldHandler<Delivery> {
       sessionsPerMember: this.protocol.client.kind === 'quorum',
       // A Byzantine protocol's state machines learn which member ordered a command (its quorum clients' principal).
       commandOrigin: (n) => (this.protocol.faultModel === 'byzantine' ? n.id : ''),
-      members: () => honest,
+      members: () => this.clientMembers,
       record: (ops, label, by, client, ok) => {
         // Operations made with nextOperationId() already carry their place in the history.
         for (const op of ops) this.history.push(op.id === this.history.length ? op : { ...op, id: this.history.length });
@@ -874,7 +960,7 @@ export class Simulation implements WorldHandler<Delivery> {
     const homes = new Set<SimNode<unknown>>(this.protocol.client.kind === 'quorum' ? this.nodes.filter((n) => !n.byzantine) : []);
     for (const c of this.clients) if (c instanceof SessionClient) homes.add(c.home);
     const up = new Set(this.honestUp());
-    return [...homes].filter((n) => up.has(n) && !this.servedInReads.has(n) && n.driver!.status().membership.voters.includes(n.id));
+    return [...homes].filter((n) => up.has(n) && !this.servedInReads.has(n) && n.driver!.status().membership.voters.includes(n.id) && this.inConfiguration(n));
   }
 
   /**
@@ -933,8 +1019,22 @@ export class Simulation implements WorldHandler<Delivery> {
 
   /** Honest members that are up below applied index `target`, and where they are; null if none. */
   private behind(target: number): string | null {
-    const behind = this.honestUp().filter((n) => n.driver!.status().appliedIndex < target);
+    const behind = this.honestUp().filter((n) => n.driver!.status().appliedIndex < target && this.inConfiguration(n));
     return behind.length === 0 ? null : behind.map((n) => `${n.key} at ${n.driver!.status().appliedIndex}`).join(', ');
+  }
+
+  /**
+   * Whether `n` is a member of the configuration whoever leads has applied. A removal whose answer
+   * was lost (its leader crashed) may still be chosen later: the member it removed, which may
+   * never learn it, is not expected to keep up or answer. Every member is, in runs that replace
+   * nobody.
+   */
+  private inConfiguration(n: SimNode<unknown>): boolean {
+    if (this.replaceRng === null) return true;
+    const leader = this.currentLeader();
+    const m = leader?.runningDriver?.status().membership;
+    if (m === undefined) return true;
+    return m.voters.includes(n.id) || m.outgoingVoters.includes(n.id) || m.learners.includes(n.id);
   }
 
   // ---- the nemesis ------------------------------------------------------------------------------
@@ -978,6 +1078,7 @@ export class Simulation implements WorldHandler<Delivery> {
         if (!leader.up || leader.driver === null) return done(new QuorateError('STOPPED', 'the leader is down'));
         // Counted before it is proposed: once proposed it may commit, whatever this member hears.
         if (change.kind === 'joint') fewestVoters = Math.min(fewestVoters, change.voters.length);
+        if (change.kind === 'remove') fewestVoters = Math.min(fewestVoters, leader.driver.status().membership.voters.filter((v) => v !== change.node).length);
         const driver = leader.driver;
         driver.changeMembership(change, (err) => {
           if (err === null) checkMembershipShown(leader.key, driver.status().membership, change);
@@ -991,7 +1092,60 @@ export class Simulation implements WorldHandler<Delivery> {
         return k;
       },
       corrupted: this.nemesisCorrupted,
+      replacement: this.replaceRng === null || this.joinerRng === null ? null : this.replacementSite(this.replaceRng, this.joinerRng),
     };
+  }
+
+  /** See ReplacementSite. */
+  private replacementSite(rng: Random, joinerRng: Random): ReplacementSite {
+    const spares = Array.from({ length: SPARE_MEMBERS }, (_, i) => nodeId(`n${this.ids.length + i + 1}`));
+    const originals = new Set(this.ids);
+    return {
+      rng,
+      joinerRng,
+      spare: () => spares.shift() ?? null,
+      original: (id) => originals.has(id),
+      joinAnswer: (member) => {
+        const d = member.runningDriver;
+        if (d === null) return null;
+        return toldMembership(d.status());
+      },
+      join: (id, told) => {
+        const already = this.instances.get(id)?.[0];
+        if (already !== undefined) return already;
+        // A spare's disk draws from the replacement stream: the run's own stream is left as it was.
+        const n = this.addNode(id, id, this.nodes.length + 1, false, rng.fork(), this.spareCompactEvery);
+        n.told = told;
+        this.joined.add(n);
+        this.clientMembers = this.nodes.filter((x) => !x.byzantine && !this.removedMembers.has(x));
+        this.world.note(`${id} joins: voters=(${told.voters.join(',')}) learners=(${told.learners.join(',')}) since=${told.since ?? 0}`);
+        n.start(false);
+        return n;
+      },
+      node: (id) => this.instances.get(id)?.[0] ?? null,
+      removed: (n) => {
+        this.removedMembers.add(n);
+        this.clientMembers = this.nodes.filter((x) => !x.byzantine && !this.removedMembers.has(x));
+        this.world.note(`${n.key} removed (stays up for now)`);
+      },
+      retire: (n) => this.retire(n),
+      committedAtVoters: (index) => {
+        const m = this.currentLeader()?.runningDriver?.status().membership;
+        if (m === undefined) return false;
+        return [...m.voters, ...m.outgoingVoters].every((v) => {
+          const d = this.instances.get(v)?.[0]?.runningDriver;
+          return d === null || d === undefined || d.status().commitIndex >= index;
+        });
+      },
+    };
+  }
+
+  /** Stop a removed member for good (see ReplacementSite.retire). */
+  private retire(n: SimNode<unknown>): void {
+    if (this.retired.has(n)) return;
+    this.retired.add(n);
+    n.stop(false);
+    this.world.note(`${n.key} stopped for good (removed)`);
   }
 
   private strike(): void {
@@ -1054,9 +1208,33 @@ function hex(bytes: Uint8Array): string {
 function checkMembershipShown(member: string, m: Membership, change: AdminChange): void {
   const same = (a: readonly NodeId[], b: readonly NodeId[]): boolean => a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
   // (A voter demoted in a joint configuration becomes a learner only when it is left, as in etcd.)
-  const shown = change.kind === 'joint' ? same(m.voters, change.voters) : m.outgoingVoters.length === 0;
+  let shown: boolean;
+  let what: string;
+  switch (change.kind) {
+    case 'joint':
+      shown = same(m.voters, change.voters);
+      what = `joint voters=(${change.voters.join(',')})`;
+      break;
+    case 'leave-joint':
+      shown = m.outgoingVoters.length === 0;
+      what = 'leave-joint';
+      break;
+    case 'add-voter':
+      shown = m.voters.includes(change.node);
+      what = `add-voter ${change.node}`;
+      break;
+    case 'add-learner':
+      // (adding a voter as a learner is refused; a learner already there stays one)
+      shown = m.learners.includes(change.node);
+      what = `add-learner ${change.node}`;
+      break;
+    case 'remove':
+      shown = !m.voters.includes(change.node) && !m.learners.includes(change.node);
+      what = `remove ${change.node}`;
+      break;
+  }
   if (!shown) {
-    throw new InvariantViolation('membership-answer', `${member} answered ${change.kind === 'joint' ? `joint voters=(${change.voters.join(',')})` : 'leave-joint'} as done while its membership still reads voters=(${m.voters.join(',')}) outgoing=(${m.outgoingVoters.join(',')}) learners=(${m.learners.join(',')})`);
+    throw new InvariantViolation('membership-answer', `${member} answered ${what} as done while its membership still reads voters=(${m.voters.join(',')}) outgoing=(${m.outgoingVoters.join(',')}) learners=(${m.learners.join(',')})`);
   }
 }
 

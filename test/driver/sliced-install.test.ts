@@ -9,6 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { toldMembership } from '../../src/core/replica.js';
 import { protocolByName } from '../../src/protocols/registry.js';
 import { KvStateMachine, type KvOutcome } from '../../src/statemachine/mvcc/index.js';
 import { Answer, kvPut, QUIET_LEADER_OPTIONS, TestCluster } from './harness.js';
@@ -100,4 +101,26 @@ test('a stop in the middle of an install is clean: no more slices, nothing appli
   assert.equal(watched.installs, 0, 'the install was dropped');
   assert.deepEqual(watched.appliedWhileInstalling, []);
   assert.ok(Buffer.from(watched.kv.snapshot()).equals(Buffer.from(old)), 'n3\'s state is as it was before the install');
+});
+
+test('during an install in slices, status() shows the state machine\'s applied index with the core\'s configuration and the index it holds at: a join answer from it tells that index', () => {
+  const watched = new WatchedKv(new KvStateMachine());
+  const { c } = cluster(watched);
+  const n3 = c.driver('n3');
+  const seen: { applied: number; since: number; core: number }[] = [];
+  watched.onStep = () => {
+    const s = n3.status();
+    seen.push({ applied: s.appliedIndex, since: toldMembership(s).since ?? -1, core: n3.replica.status().appliedIndex });
+  };
+  c.heal();
+  c.tick(3, 'n1');
+  assert.ok(watched.installing, 'n3 began an install in slices');
+  c.runFor(2000);
+  assert.ok(seen.length > 1, 'the install took several steps');
+  for (const x of seen) {
+    assert.ok(x.applied < x.core, `the state machine (${x.applied}) is behind the core (${x.core}) during the install`);
+    // Told the applied index, a member joining from this answer would apply the configuration
+    // entries between it and the snapshot again, over a configuration that holds them.
+    assert.equal(x.since, x.core, `the configuration holds at the core's applied index ${x.core}, and the answer says so (since ${x.since}, applied ${x.applied})`);
+  }
 });

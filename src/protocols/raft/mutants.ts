@@ -18,6 +18,9 @@ export const RAFT_MUTANTS = [
   { name: 'lease-outlives-quorum', description: 'serves lease reads for as long as it believes it leads, and during a leadership transfer, rather than within an election timeout of a quorum\'s acknowledgement' },
   { name: 'resend-snapshot-chunks', description: 'resends snapshot chunks from the acknowledged offset on every heartbeat response, not only once the transfer stalled: a slow link carries the snapshot many times over' },
   { name: 'keep-tail-after-snapshot', description: 'installing a snapshot drops the conflicting log tail in memory but not on disk: after a restart the stale entries are back' },
+  { name: 'ignore-since', description: 'a member that joined re-applies the configuration entries at or below `since` (the join answer\'s applied index) over the configuration it was told: an add-learner of a member promoted since makes it a learner and a voter, and the joiner\'s core stops' },
+  { name: 'snapshot-forgets-since', description: 'a snapshot taken by a member that joined, below its since, is restored (after a restart, or sent to a follower) as the configuration of the snapshot\'s index: the configuration entries up to since are applied again over a configuration that holds them, and the core stops' },
+  { name: 'status-hides-since', description: 'a member that joined and has applied less than its since shows its told configuration as that of its applied index: a join answer it gives tells since = its applied index with a later configuration, and the member that joins from it applies the configuration entries in between again' },
   { name: 'demote-at-once', description: 'a voter demoted through a joint change becomes a learner on entering the joint configuration, not on leaving it: C_old loses its vote at once (no learnersNext)' },
 ] as const satisfies readonly MutantInfo[];
 

@@ -131,6 +131,20 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private progress = new Map<NodeId, Progress>();
   private leadTransferee: NodeId | null = null;
   private pendingConfigIndex = 0 as Index;
+  /**
+   * The index `config` holds at when that is above the entries applied on it (Membership.since):
+   * a member that joined starts from the configuration it was told, that of the answering
+   * member's log at since, and a snapshot it takes below since records that configuration with
+   * this since. Configuration entries at or below it are in `config` already, and applying them
+   * again would undo later changes (an add-learner of a member promoted since makes it a learner
+   * and a voter). 0 for every member that did not join, and once a snapshot at or above since
+   * gave the configuration. Changes only where `config` is replaced (construction, an installed
+   * snapshot); it travels with the configuration in status() and in every snapshot taken while
+   * the applied index is below it, so that a restart and a join answer know it too.
+   */
+  private configSince = 0;
+  /** status().membership while configSince is above the applied index (cached: status() is polled after every step). */
+  private membershipWithSince: { of: Membership; value: Membership } | null = null;
 
   private msgs: RaftMessage[] = [];
   private readStates: ReadState[] = [];
@@ -185,6 +199,10 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.term = hs.term;
     this.vote = hs.vote;
     this.config = new RaftConfig(snapshot?.meta.membership ?? options.membership);
+    // The told configuration (a member that joined, before its first snapshot: the server keeps
+    // the join answer for every restart), or a snapshot's, each with the index it holds at.
+    this.configSince = snapshot === null ? (this.isMutant('ignore-since') ? 0 : (options.membership.since ?? 0)) : this.sinceOf(snapshot.meta);
+    assert(Number.isSafeInteger(this.configSince) && this.configSince >= 0, () => `since ${this.configSince} is an index`);
     let applied = Math.max(options.applied ?? 0, this.log.snapshotIndex);
     // The apply-twice mutant forgets what the state machine already applied durably.
     if (this.isMutant('apply-twice')) applied = this.log.snapshotIndex;
@@ -192,7 +210,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     assert(this.commit <= this.log.lastIndex(), () => `restored commit ${this.commit} beyond log end ${this.log.lastIndex()}`);
     this.applied = applied as Index;
     // Configuration entries the state machine already applied are in force now.
-    for (let i = this.log.firstIndex(); i <= Math.max(options.applied ?? 0, this.applied); i++) {
+    for (let i = Math.max(this.log.firstIndex(), this.configSince + 1); i <= Math.max(options.applied ?? 0, this.applied); i++) {
       const e = this.log.entryAt(i);
       if (e?.kind === 'config') this.config.apply(decodeConfigChange(e.data), this.isMutant('demote-at-once'));
     }
@@ -277,7 +295,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     assert(index === this.applied || membership !== undefined, () => `compact(${index}) behind the applied index ${this.applied} needs the configuration at ${index}`);
     const t = this.log.termAt(index);
     assert(t !== undefined, () => `term at ${index}`);
-    this.latestSnapshot = { meta: { index, term: t, membership: membership ?? this.config.toMembership() }, data };
+    // The configuration at `index`: ours, unless it holds at a later index (a member that joined
+    // and is still below its since), which then travels with it, so that restored from this
+    // snapshot (a restart, a follower sent it) the entries up to since are not applied again.
+    const since = this.configSince > index ? this.configSince : 0;
+    const m = membership ?? this.config.toMembership();
+    assert(m.since === undefined || m.since === since, () => `compact(${index}): the configuration given holds at ${m.since}, ours at ${since}`);
+    this.latestSnapshot = { meta: { index, term: t, membership: since > 0 ? { ...m, since } : m }, data };
     this.log.compact(index, this.isMutant('snapshot-off-by-one'));
   }
 
@@ -353,7 +377,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const from = this.applied + 1;
     assert(o.appliedTo >= this.applied, () => `applied never goes backwards (${this.applied} → ${o.appliedTo})`);
     this.applied = o.appliedTo;
-    for (let i = Math.max(from, this.log.firstIndex()); i <= this.applied; i++) {
+    for (let i = Math.max(from, this.log.firstIndex(), this.configSince + 1); i <= this.applied; i++) {
       const e = this.log.entryAt(i);
       if (e?.kind === 'config') this.applyConfigChange(decodeConfigChange(e.data));
     }
@@ -368,7 +392,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   status(): RaftStatus {
     return {
       id: this.id, role: this.role, term: this.term, vote: this.vote, leader: this.leader, leading: this.role === 'leader',
-      commitIndex: this.commit, appliedIndex: this.applied, membership: this.config.toMembership(),
+      commitIndex: this.commit, appliedIndex: this.applied, membership: this.statusMembership(),
       counters: this.counters,
       isLearner: this.config.learners.has(this.id), lastIndex: this.log.lastIndex(), firstIndex: this.log.firstIndex(),
       leadTransferee: this.leadTransferee,
@@ -791,6 +815,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (this.log.restoreSnapshot(meta.index, meta.term) && !this.isMutant('keep-tail-after-snapshot')) this.truncateAfterSnapshot = true;
     this.commit = meta.index;
     this.config = new RaftConfig(meta.membership);
+    // The snapshot's configuration is that of its index (later entries apply on it), or of its since.
+    this.configSince = this.sinceOf(meta);
+    this.membershipWithSince = null;
     this.pendingSnapshot = snapshot;
     this.latestSnapshot = snapshot;
     reply(true);
@@ -1095,6 +1122,29 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   }
 
   // ---- configuration ----------------------------------------------------------------------
+
+  /**
+   * The index a snapshot's configuration holds at, when above the snapshot's own (one taken by a
+   * member that joined, below its since); else 0: the configuration of the snapshot's index.
+   */
+  private sinceOf(meta: SnapshotMeta): number {
+    const since = meta.membership.since ?? 0;
+    assert(Number.isSafeInteger(since) && since >= 0, () => `snapshot at ${meta.index}: since ${since} is an index`);
+    // The snapshot-forgets-since mutant takes the configuration for that of the snapshot's index.
+    return since > meta.index && !this.isMutant('snapshot-forgets-since') ? since : 0;
+  }
+
+  /** The configuration, with the index it holds at while that is above the applied index (see configSince). */
+  private statusMembership(): Membership {
+    const m = this.config.toMembership();
+    // The status-hides-since mutant shows the configuration as that of the applied index.
+    if (this.configSince <= this.applied || this.isMutant('status-hides-since')) return m;
+    const cached = this.membershipWithSince;
+    if (cached !== null && cached.of === m && cached.value.since === this.configSince) return cached.value;
+    const value = { ...m, since: this.configSince };
+    this.membershipWithSince = { of: m, value };
+    return value;
+  }
 
   private applyConfigChange(change: ConfigChange): void {
     this.config.apply(change, this.isMutant('demote-at-once'));

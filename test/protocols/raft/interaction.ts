@@ -6,7 +6,7 @@
  */
 import { nodeId, type Index, type NodeId, type Term } from '../../../src/core/ids.js';
 import { Prng } from '../../../src/core/prng.js';
-import type { LogEntry, Membership, Ready, Replica, RestoredState } from '../../../src/core/replica.js';
+import { toldMembership, type LogEntry, type Membership, type Ready, type Replica, type RestoredState } from '../../../src/core/replica.js';
 import {
   decodeConfigChange, DEFAULT_RAFT_LIMITS, RaftReplica, type ConfigChange, type RaftHardState, type RaftMessage, type RaftOptions,
 } from '../../../src/protocols/raft/index.js';
@@ -90,6 +90,8 @@ function members(m: Membership): string {
   if (m.learners.length > 0) parts.push(`learners=(${m.learners.join(',')})`);
   if (m.learnersNext !== undefined && m.learnersNext.length > 0) parts.push(`learnersNext=(${m.learnersNext.join(',')})`);
   if (m.autoLeave === false) parts.push('autoLeave=false');
+  // The index the configuration holds at, when above the one it is shown with (Membership.since).
+  if (m.since !== undefined) parts.push(`since=${m.since}`);
   return parts.join(' ');
 }
 
@@ -145,6 +147,8 @@ export class RaftAdapter implements Adapter<RaftMessage, RaftHardState> {
   readonly stateMachineSurvivesRestart = false;
   private random = new Prng(1);
   private membership: Membership = { voters: [], outgoingVoters: [], learners: [] };
+  /** Nodes started by `join`: the configuration they were told (as the server's join answer tells a joining member). */
+  private readonly told = new Map<NodeId, Membership>();
   private options: Partial<RaftOptions> = {};
   /** What each node's disk says it voted (term, vote): a granted vote must be there before it leaves. */
   private readonly durableVote = new Map<NodeId, { term: number; vote: NodeId | null }>();
@@ -166,6 +170,7 @@ export class RaftAdapter implements Adapter<RaftMessage, RaftHardState> {
     for (const k of LIMIT_NAMES) if (o.has(k)) options[k] = intValue(k, o.get(k)!);
     this.options = options as Partial<RaftOptions>;
     this.durableVote.clear();
+    this.told.clear();
     // Initial logs (the paper's figures): entries of the given terms, data "t{term}i{index}".
     const initial = new Map<NodeId, RestoredState<RaftHardState>>();
     for (const [id, no] of spec.nodeOptions) {
@@ -185,8 +190,9 @@ export class RaftAdapter implements Adapter<RaftMessage, RaftHardState> {
       ...this.options,
       ...(o.mutant === undefined ? {} : { mutant: o.mutant }),
       id,
-      // A node added later knows the cluster's configuration, which does not include it yet.
-      membership: this.membership,
+      // A node added later knows the cluster's configuration, which does not include it yet; one
+      // that joined, the configuration it was told.
+      membership: this.told.get(id) ?? this.membership,
       random: this.random.fork(),
       ...(restored === null ? {} : { restored }),
       applied: o.applied as Index,
@@ -275,12 +281,26 @@ export class RaftAdapter implements Adapter<RaftMessage, RaftHardState> {
   checkCluster = logMatching;
 
   readonly commands: Readonly<Record<string, Command<RaftMessage, RaftHardState>>> = {
+    /**
+     * `join n6 from=n1 [mutant=M]`: a node with an empty disk started with the configuration n1
+     * shows, with `since` its applied index, as a member joins the server (`--initial-cluster-state
+     * existing`: the join answer).
+     */
+    join: (d, env) => {
+      refuseUnknown(d.options, ['from', 'mutant'], 'join');
+      const from = env.node(d.options.get('from') ?? '');
+      const id = nodeId(arg(d, 0, 'the joining node'));
+      const told = toldMembership(raft(from.live()).status());
+      this.told.set(id, told);
+      env.addNode(id, undefined, d.options.get('mutant'));
+      env.out.always(`${id}: ${members(told)}`);
+    },
     /** `propose-conf-change n1 add-voter n4`, `... remove n4`, `... joint voters=(n1,n4,n5) learners=()`. */
     'propose-conf-change': (d, env) => {
       const n = env.node(arg(d, 0, 'a node'));
       const kind = arg(d, 1, 'the change');
       let change: ConfigChange;
-      if (kind === 'add-voter' || kind === 'add-learner' || kind === 'remove') change = { kind, node: env.node(arg(d, 2, 'the node')).id };
+      if (kind === 'add-voter' || kind === 'add-learner' || kind === 'remove') change = { kind, node: nodeId(arg(d, 2, 'the node')) }; // (a node to `join` later need not exist yet)
       else if (kind === 'joint') change = { kind, ...jointChangeOptions(d.options) };
       else if (kind === 'leave-joint') change = { kind };
       else throw new UsageError(`unknown change '${kind}': add-voter, add-learner, remove, joint or leave-joint`);

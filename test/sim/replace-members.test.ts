@@ -1,0 +1,87 @@
+/**
+ * The simulator replaces members (issue 13): in some runs with admin faults, spares join from a
+ * join answer (a member's configuration, with `since` the index it holds at), are promoted,
+ * and old voters are removed, stay up for a while as removed members, and stop for good; in some of
+ * those every member then loses power at once, before the next snapshot. Which runs replace is
+ * drawn from a stream of its own: the trace-hash pins (trace-hashes.test.ts) hold the other runs
+ * to what they were.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { failed, runSeed, type SeedReport } from '../../src/sim/run.js';
+
+const describeRun = (r: SeedReport): string => `${JSON.stringify(r.outcome)} ${r.linearizability} ${r.checkMessage}`;
+/** A client's attempt at a member that is then removed ends (answered or given up) within this. */
+const SERVED_AFTER_REMOVAL_MS = 1_000;
+const lines = (r: SeedReport, re: RegExp): string[] => r.trace.filter((l) => re.test(l));
+
+describe('runs that replace members (raft and multipaxos, all faults)', () => {
+  // Seeds whose runs replace three members of five, each of them then stopped for good, and then
+  // power every member off at once (multipaxos 11) or replace them hurried, one step right after
+  // the other (multipaxos 176: the run that catches forget-config-point).
+  for (const seed of [11, 176]) {
+    it(`multipaxos seed ${seed}: three spares join with since, three old voters are removed and stop for good, and the run passes`, () => {
+      const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed, trace: true });
+      assert.ok(!failed(r), describeRun(r));
+      const joins = lines(r, / joins: voters=/);
+      assert.equal(joins.length, 3, joins.join('\n'));
+      for (const j of joins) assert.match(j, /since=[1-9]\d*/, 'a joiner is told the answering member\'s applied index');
+      assert.equal(lines(r, /stopped for good \(removed\)/).length, 3);
+      // Clients move on from a removed member: once what was in flight there is over (a client
+      // gives up on an attempt within a second), none is served by it.
+      const removals = lines(r, / removed \(stays up for now\)/);
+      assert.equal(removals.length, 3);
+      for (const line of removals) {
+        const key = / (n\d+) removed/.exec(line)![1]!;
+        const at = Number(line.trim().split(/\s+/)[0]);
+        const later = lines(r, new RegExp(`client \\d+ .* @${key} → ok`)).filter((l) => Number(l.trim().split(/\s+/)[0]) > at + SERVED_AFTER_REMOVAL_MS);
+        assert.deepEqual(later, [], `${key} served clients after its removal`);
+      }
+    });
+  }
+
+  it('raft etcd seed 175: a voter added while its add was given up on joins from a member that applied the add, with no leader to ask, and the run passes', () => {
+    // The add-voter n6 commits as its leader loses its quorum (n6 counts towards it and is not up,
+    // and two members' disks failed): asking only a leader for the join answer, n6 never started
+    // and no leader was elected after the heal.
+    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 175, stateMachine: 'etcd', trace: true });
+    assert.equal(lines(r, /gave up on add-voter n6/).length, 1, 'the run gives up on the add');
+    assert.equal(lines(r, /n6 joins: voters=\(.*n6/).length, 1, 'n6 joins as a voter');
+    assert.ok(!failed(r), describeRun(r));
+  });
+
+  it('raft seed 86: spares sent the log from slot 1 take snapshots below their since and restart from them, and the run passes', () => {
+    // The first members snapshot every 300 entries, the spares every 2: each joiner's snapshots
+    // below its since carry the configuration with the index it holds at (snapshot-forgets-since
+    // and status-hides-since stop a joiner here on "a learner and a voter").
+    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 86, trace: true });
+    assert.equal(lines(r, /spares every 2/).length, 1);
+    assert.ok(lines(r, /restarts after its snapshot at \d+, below its since/).length >= 2, 'joiners restarted from snapshots below their since');
+    assert.ok(!failed(r), describeRun(r));
+  });
+
+  it('multipaxos seed 11: every member loses power after the last removed one stopped, and a leader is elected again', () => {
+    const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 11, trace: true });
+    assert.ok(lines(r, /power-loss .* after replacement/).length >= 3, 'the whole cluster lost power');
+    assert.ok(!failed(r), describeRun(r));
+  });
+
+  it('raft and multipaxos: seeds 1..20 pass, and some of them replace members', () => {
+    let replacing = 0;
+    for (const protocol of ['raft', 'multipaxos']) {
+      for (let seed = 1; seed <= 20; seed++) {
+        const r = runSeed({ protocol, nodes: 5, seed, trace: true, faultWindowMs: 4_000, livenessBoundMs: 4_000 });
+        assert.ok(!failed(r), `${protocol} seed ${seed}: ${describeRun(r)}`);
+        if (lines(r, /this run replaces/).length > 0) replacing++;
+      }
+    }
+    assert.ok(replacing >= 3, `runs that replaced members: ${replacing}`);
+  });
+
+  it('runs without admin faults never replace (the feature rides on the admin faults)', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed, trace: true, faults: new Set(['partition', 'crash', 'power-loss']), faultWindowMs: 1_500, livenessBoundMs: 2_000 });
+      assert.equal(lines(r, /this run replaces|joins: voters=/).length, 0, `seed ${seed}`);
+    }
+  });
+});
