@@ -385,6 +385,8 @@ export class DurableStorage<H> {
 
   private finishJob(): void {
     this.busy = false;
+    // A write larger than the kept buffer had one of its own: let it go now, not at the next write.
+    this.assembly.start();
     this.pump();
   }
 
@@ -947,7 +949,10 @@ export class WriteAssembly implements RecordSink {
   /** Bytes of records added since start(). */
   length = 0;
 
-  /** Begin a write (what the previous one held is no longer needed: its job is done). */
+  /**
+   * Begin a write (what the previous one held is no longer needed: its job is done); also called
+   * when a job ends, so a buffer of its own, larger than the kept one, is not held until the next.
+   */
   start(): void {
     this.buf = this.kept;
     this.length = 0;

@@ -5,9 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_KEPT_WRITE_BUFFER_BYTES, WriteAssembly } from '../../src/storage/durable-storage.js';
+import { MAX_KEPT_WRITE_BUFFER_BYTES, WriteAssembly, type DurableStorage } from '../../src/storage/durable-storage.js';
 import { maxSealBytes, RecordType } from '../../src/storage/record.js';
 import { RecordList } from '../../src/storage/wal-records.js';
+import { entry, indexes, openStorage, save, world, type HS } from './model-world.js';
 
 test('a save far past the kept buffer, in many records, grows its buffer by doubling (a few copies, not one per record)', () => {
   const assembly = new WriteAssembly();
@@ -32,4 +33,13 @@ test('a save far past the kept buffer, in many records, grows its buffer by doub
   // (about 200 here).
   assert.ok(buffers <= Math.log2(records) + 2, `${buffers} buffers for a save of ${records} records`);
   assert.deepEqual(assembly.room(0).subarray(0, assembly.length), Buffer.concat(list.records));
+});
+
+test('a write larger than the kept buffer has one of its own, let go when its job ends (not held until the next write)', () => {
+  const w = world();
+  const s = openStorage(w);
+  const assemblyOf = (st: DurableStorage<HS>): WriteAssembly => (st as unknown as { assembly: WriteAssembly }).assembly;
+  save(w, s, { hardState: null, entries: [entry(1, 1, MAX_KEPT_WRITE_BUFFER_BYTES + 1000)], snapshot: null });
+  assert.deepEqual(indexes(s), ['1@1']);
+  assert.ok(assemblyOf(s).room(0).length <= MAX_KEPT_WRITE_BUFFER_BYTES, 'the large buffer is not held once the save is durable');
 });
