@@ -287,8 +287,10 @@ export class ModelFileSystem implements FileSystem {
     // A write lands in the page cache at once when the model has no write latency (the kernel's
     // memcpy): the caller's callback runs before write returns, which the port allows.
     if (this.o.writeLatencyMs === 0) return this.land(open, failure, data, done);
-    const copy = data.slice(); // the caller may reuse its buffer once write returns
-    this.later(this.o.writeLatencyMs, () => this.land(open, failure, copy, done));
+    // The bytes are taken when the write lands, not when it is asked for: the buffer is the file
+    // system's until the callback (node's fs.write reads it from another thread meanwhile), so a
+    // caller that reuses it sooner writes what it put there later, here as on a real disk.
+    this.later(this.o.writeLatencyMs, () => this.land(open, failure, data, done));
   }
 
   private land(open: OpenFile | undefined, failure: Error | null, data: Uint8Array, done: Done): void {

@@ -385,6 +385,8 @@ export class DurableStorage<H> {
 
   private finishJob(): void {
     this.busy = false;
+    // A write larger than the kept buffer had one of its own: let it go now, not at the next write.
+    this.assembly.start();
     this.pump();
   }
 
@@ -939,7 +941,7 @@ export const MAX_KEPT_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
  * allocations (each costs a share of a full garbage collection). A save that finds the writer
  * idle encodes its records straight into it (as a RecordSink): no buffer per record and no copy.
  */
-class WriteAssembly implements RecordSink {
+export class WriteAssembly implements RecordSink {
   /** The buffer kept from one write to the next (at most MAX_KEPT_WRITE_BUFFER_BYTES). */
   private kept: Buffer | null = null;
   /** The buffer of the write being assembled: the kept one, or a larger one of its own. */
@@ -947,7 +949,10 @@ class WriteAssembly implements RecordSink {
   /** Bytes of records added since start(). */
   length = 0;
 
-  /** Begin a write (what the previous one held is no longer needed: its job is done). */
+  /**
+   * Begin a write (what the previous one held is no longer needed: its job is done); also called
+   * when a job ends, so a buffer of its own, larger than the kept one, is not held until the next.
+   */
   start(): void {
     this.buf = this.kept;
     this.length = 0;
@@ -960,13 +965,20 @@ class WriteAssembly implements RecordSink {
     this.length = at + bytes;
   }
 
-  /** The write's buffer, with room for `bytes` bytes (not cleared) and the records added so far. */
+  /**
+   * The write's buffer, with room for `bytes` bytes (not cleared) and the records added so far.
+   * It grows by doubling, past MAX_KEPT_WRITE_BUFFER_BYTES too: a save encoded in place asks for
+   * room once per record, and growing to the exact size there copied everything added so far for
+   * every record (quadratic: a 64 MiB save in 64 KiB records copied about 32 GiB), then once more
+   * for the seal's room.
+   */
   room(bytes: number): Buffer {
     const buf = this.buf;
     if (buf !== null && buf.length >= bytes) return buf;
+    const doubled = Math.max(bytes, 2 * (buf?.length ?? 0));
     const next = bytes > MAX_KEPT_WRITE_BUFFER_BYTES
-      ? Buffer.allocUnsafe(bytes)
-      : Buffer.allocUnsafeSlow(Math.min(MAX_KEPT_WRITE_BUFFER_BYTES, Math.max(bytes, 2 * (this.kept?.length ?? 0))));
+      ? Buffer.allocUnsafe(doubled)
+      : Buffer.allocUnsafeSlow(Math.min(MAX_KEPT_WRITE_BUFFER_BYTES, doubled));
     if (buf !== null && this.length > 0) buf.copy(next, 0, 0, this.length);
     if (next.length <= MAX_KEPT_WRITE_BUFFER_BYTES) this.kept = next;
     this.buf = next;

@@ -71,7 +71,11 @@ export interface FileSystem {
   truncate(path: string, length: number): void;
 
   // ---- data and durability (callback) ------------------------------------------------------
-  /** Append `data` to an open file (into the page cache: volatile until `datasync`). */
+  /**
+   * Append `data` to an open file (into the page cache: volatile until `datasync`). `data` is the
+   * file system's until `done` runs (node's fs.write reads it from another thread): the caller
+   * must not change it before then.
+   */
   write(fd: Fd, data: Uint8Array, done: Done): void;
   /** Make everything written to the file so far durable. */
   datasync(fd: Fd, done: Done): void;

@@ -52,3 +52,22 @@ test('changing bytes changes the CRC by their raw register shifted over the byte
     }
   }
 });
+
+test('shiftZeros is the byte-at-a-time loop over zero bytes, for registers past 2^31 (and given as int32) and every length', () => {
+  const table = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  const random = new Prng(13);
+  const registers = [0, 1, 0xff, 0x7fffffff, 0x80000000, 0xffffffff, -1, -0x80000000, random.int(0, 0xffffffff), random.int(0, 0xffffffff)];
+  for (const register of registers) {
+    let c = register >>> 0;
+    for (let n = 0; n <= MAX_SHIFT_BYTES; n++) {
+      assert.equal(shiftZeros(register, n), c >>> 0, `register ${register} over ${n} zero bytes`);
+      c = table[c & 0xff]! ^ (c >>> 8);
+    }
+  }
+  for (const n of [-1, 0.5, NaN, 2 ** 31, 2 ** 32]) assert.throws(() => shiftZeros(1, n), RangeError, `shift over ${n}`);
+});

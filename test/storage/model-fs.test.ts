@@ -36,6 +36,23 @@ test('written data is read back at once; only a datasync issued after the write 
   assert.equal(w.fs.stats().bytesLostOnPowerLoss, 2);
 });
 
+test('a write\'s buffer is the file system\'s until its callback: bytes changed before then are what lands (as node\'s fs.write may read them)', () => {
+  const w = world(1, { writeLatencyMs: 1 });
+  const fd = w.fs.openAppend('/f');
+  const buf = bytes(1, 2, 3);
+  let landed = false;
+  w.fs.write(fd, buf, (err) => {
+    assert.equal(err, null);
+    landed = true;
+  });
+  buf.fill(9); // reused too soon: a writer that does this is caught by what it reads back
+  w.clock.run();
+  assert.ok(landed);
+  assert.deepEqual([...w.fs.readFile('/f')], [9, 9, 9]);
+  buf.fill(7); // once the callback has run, the buffer is the caller's again
+  assert.deepEqual([...w.fs.readFile('/f')], [9, 9, 9]);
+});
+
 test('a datasync covers only writes completed before it was called', () => {
   const w = world(1, { writeLatencyMs: 5, syncLatencyMs: 1 });
   const fd = w.fs.openAppend('/f');

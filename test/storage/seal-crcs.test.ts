@@ -73,3 +73,12 @@ test('writeSeal, every record CRC field straddling a sector boundary at each of 
 test('writeSeal of an empty write is the seal alone', () => {
   assert.deepEqual(sealed(Buffer.alloc(0), 12_345), referenceSealed(Buffer.alloc(0), 12_345));
 });
+
+test('writeSeal at segment offsets past 2^31 and 2^32 (sector numbers, piece bounds and the field patch stay exact)', () => {
+  const { wal, checked } = randomRecords(new Prng(24), 4, 1500);
+  for (const base of [2 ** 31, 2 ** 32, 2 ** 40]) {
+    for (const writeAt of [base - SEAL_SECTOR_BYTES - 6, base - 5, base, base + 1]) {
+      assert.deepEqual(sealed(wal, writeAt), referenceSealed(checked, writeAt), `write at ${writeAt}`);
+    }
+  }
+});
