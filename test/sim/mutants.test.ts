@@ -63,7 +63,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'snapshot-off-by-one': { seed: 2 },
     'reset-timer-wrongly': { seed: 1 },
     'apply-twice': { seed: 1 },
-    'snapshot-sees-later-writes': { seed: 6, options: { stateMachine: 'etcd' } },
+    'snapshot-sees-later-writes': { seed: 5, options: { stateMachine: 'etcd' } },
     'accept-any-vote': { seed: 2 },
     'stale-read': { seed: 16 },
     'no-noop': { seed: 1 },
