@@ -180,6 +180,12 @@ export interface AdversaryModel<M extends Envelope> {
 
 export interface AdversaryContext {
   readonly random: Random;
+  /**
+   * A second stream, apart from `random`, for behaviours added after others were pinned: what an
+   * adversary draws from it for them (whether a run uses them) leaves every draw from `random`,
+   * and so every run without them, as it was. Absent: the adversary makes one of its own.
+   */
+  readonly laterRandom?: Random;
   /** The behaviours enabled for this run (the adversary may use a subset). */
   readonly enabled: ReadonlySet<string>;
   readonly byzantine: ReadonlySet<NodeId>;
@@ -215,6 +221,12 @@ export interface Adversary<M extends Envelope> {
   observe(msg: M, by: NodeId): AdversaryOutput<M>[];
   /** Whether the Byzantine replica `by` lets its core see `msg` (a liar may ignore what it receives). */
   admit(msg: M, by: NodeId): boolean;
+  /**
+   * Messages `by` kept from its core (admit said no) that its core takes in now, in the order they
+   * arrived: a liar may hold back what it receives rather than ignore it. Asked after every
+   * message `by` receives. Absent: what admit refuses is dropped.
+   */
+  release?(by: NodeId): M[];
   /** What a Byzantine replica's honest core wanted to send becomes this. */
   transform(msg: M): AdversaryOutput<M>[];
 }

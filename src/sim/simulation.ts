@@ -178,6 +178,8 @@ const SPARE_SNAPSHOT_EVERY_ENTRIES = 2;
  * holds at (it crash-looped when the snapshot recorded it as that of its own index).
  */
 const RESTART_AFTER_SNAPSHOT_BELOW_SINCE_PROBABILITY = 0.5;
+/** Mixed into the seed for the adversary's later stream (see AdversaryContext.laterRandom). */
+const ADVERSARY_LATER_STREAM_SALT = 0x1a7e;
 
 const SIM_DRIVER_LIMITS = { proposalTimeoutMs: 2_000, readTimeoutMs: 2_000, quorumClientRetryMs: 200, snapshotSliceBytes: 512 };
 
@@ -363,7 +365,7 @@ export class Simulation implements WorldHandler<Delivery> {
       if (byzantine.length > 0 && protocol.adversary !== undefined && (own.size > 0 || !twins)) {
         const keyring = this.keyring;
         this.adversary = protocol.adversary.create({
-          random: this.rng.fork(), enabled: own, byzantine: new Set(byzantine), replicas: this.ids,
+          random: this.rng.fork(), laterRandom: new Prng(o.seed ^ ADVERSARY_LATER_STREAM_SALT), enabled: own, byzantine: new Set(byzantine), replicas: this.ids,
           authenticators: new Map(byzantine.map((id) => [id, keyring.authenticatorFor(id)] as const)),
           maxDelayMs: Number(this.protocolOptions['requestTimeoutTicks'] ?? 30) * o.tickMs * 0.8,
           protocolOptions: this.protocolOptions,
@@ -753,7 +755,14 @@ export class Simulation implements WorldHandler<Delivery> {
     if (this.o.trace) this.world.trace.keep(this.world.now, `deliver ${type} ${d.fromKey}>${n.key}`);
     if (n.byzantine && frame.kind === 'protocol' && this.adversary !== null && !n.broken) {
       for (const out of this.adversary.observe(frame.message, n.id)) this.sendMessage(n, out.msg, out.delayMs);
-      if (!this.adversary.admit(frame.message, n.id)) return;
+      const admitted = this.adversary.admit(frame.message, n.id);
+      // What the liar held back and now lets its core see: as if it arrived now, from its sender.
+      const released = this.adversary.release?.(n.id) ?? [];
+      const driver = n.driver;
+      if (!n.up || driver === null) return;
+      if (admitted) driver.receive(frame);
+      for (const m of released) driver.receive({ kind: 'protocol', from: principalMember(m.from) as NodeId, to: n.id, message: m });
+      return;
     }
     const driver = n.driver;
     if (n.up && driver !== null) driver.receive(frame);

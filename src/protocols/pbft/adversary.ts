@@ -9,18 +9,19 @@
 import type { Authenticator, Principal } from '../../core/authenticator.js';
 import { macVector, principalMember } from '../../core/authenticator.js';
 import type { NodeId } from '../../core/ids.js';
-import type { Random } from '../../core/prng.js';
+import { Prng, type Random } from '../../core/prng.js';
 import type { Adversary, AdversaryContext, AdversaryModel, AdversaryOutput } from '../../core/protocol.js';
 import {
   batchDigestOf, checkpointPayload, commitPayload, decidedPayload, prePreparePayload, preparePayload, replyPayload, requestPayload, viewChangePayload,
 } from './payloads.js';
 import type { ClientRequest, PbftMessage, PbftReply, SignedPrePrepare } from './types.js';
 import { pack, unpack } from '../../core/codec.js';
+import { byzantineFaults } from '../../core/quorum.js';
 import { mutateMessage } from './mutator.js';
 
 export const BYZANTINE_KINDS = [
   'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared', 'mutate', 'lag', 'shun', 'hijack-session', 'forge-command',
-  'unasked-parts', 'replay-checkpoint',
+  'unasked-parts', 'replay-checkpoint', 'follow-laggard',
 ] as const;
 export type ByzantineKind = (typeof BYZANTINE_KINDS)[number];
 
@@ -41,6 +42,7 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   'forge-command': 'orders, as its own client, the commands the run\'s workload makes for a liar (with etcd auth on: an auth disable naming root, a user its member never logged in as, or a binding to root\'s session it cannot sign; only the signature says who sent a request, and only a proved login or binding who may act as a user; with auth off: a member\'s alarm, one vote of the f + 1 it takes)',
   'unasked-parts': 'sends a replica it sees fetching a checkpoint\'s state STATE-PARTs nobody asked it for, under that checkpoint\'s number and digest: garbage, or an honest part of another checkpoint (its own core\'s answer from before)',
   'replay-checkpoint': 'sends honest replicas\' CHECKPOINTs it received (validly signed by them, replayed as they were, old ones too) again to other replicas',
+  'follow-laggard': 'votes (PREPARE and COMMIT, in its own name) at once for every pre-prepare it is sent, but holds back from its core what would take it past the f + 1 slowest honest replicas (by their COMMITs and STATUS): its votes complete quorums without them, and it answers read-only requests from their state, so that its stale answers match theirs',
   mutate: 'changes one field of what it sends (views, sequence numbers, digests, batches, timestamps, results, certificates) and signs the result validly with its own keys',
 };
 
@@ -72,6 +74,19 @@ export const MAX_HONEST_PARTS_KEPT = 16;
 export const CHECKPOINT_REPLAY_SHARE = 0.1;
 /** Messages a replay adversary remembers, at most. */
 export const MAX_REPLAY_MEMORY = 512;
+/**
+ * Behaviours drawn from the context's laterRandom, not its `random` (see
+ * AdversaryContext.laterRandom): added after the others were pinned, they leave the runs that do
+ * not use them as they were. Each enabled one is used in this share of runs, as the others are.
+ */
+export const LATER_KINDS: ReadonlySet<ByzantineKind> = new Set<ByzantineKind>(['follow-laggard']);
+export const LATER_KIND_RUN_SHARE = 0.5;
+/** Seed of the later stream an adversary makes when its context brings none (one driven by a test). */
+const LATER_STREAM_SEED = 0x1a66;
+/** Pre-prepares (liar, view, sequence number, digest) a follow-laggard liar remembers voting for, at most: it votes once for each. */
+export const MAX_LAGGARD_VOTES_REMEMBERED = 512;
+/** Messages follow-laggard liars hold back from their cores, at most (beyond, the oldest are dropped: retransmissions bring them). */
+export const MAX_HELD_MESSAGES = 2_048;
 
 /**
  * Chance that an equivocating primary, once it has told two stories at a sequence number, falls
@@ -125,6 +140,20 @@ export class PbftAdversary implements Adversary<PbftMessage> {
   private readonly liarCommand: AdversaryContext['liarCommand'];
   /** The run's part size (every replica's), for garbage parts of the right length. */
   private readonly statePartBytes: number;
+  /**
+   * follow-laggard: how far each honest replica is known to be (one entry per replica): the
+   * highest sequence number it sent a COMMIT for (it answers no read before it executed that far)
+   * or said in a STATUS it executed, whichever is higher.
+   */
+  private readonly progress = new Map<NodeId, number>();
+  /** follow-laggard: messages held back from a liar's core, with the liar, in the order received. */
+  private held: { by: NodeId; msg: PbftMessage }[] = [];
+  /** follow-laggard: the laggards' progress at each liar's last release (nothing new is released while it stands). */
+  private readonly releasedUpTo = new Map<NodeId, number>();
+  /** f, for the f + 1 slowest honest replicas follow-laggard stays with. */
+  private readonly f: number;
+  /** follow-laggard: the pre-prepares voted for in a liar's name, the latest MAX_LAGGARD_VOTES_REMEMBERED. */
+  private readonly laggardVotes = new Set<string>();
 
   private readonly rng: Random;
   readonly byzantine: ReadonlySet<NodeId>;
@@ -143,9 +172,17 @@ export class PbftAdversary implements Adversary<PbftMessage> {
     this.liarCommand = context.liarCommand;
     const partBytes = context.protocolOptions['statePartBytes'];
     this.statePartBytes = typeof partBytes === 'number' && partBytes > 0 ? partBytes : MAX_UNASKED_PART_BYTES;
-    const kinds = [...context.enabled].filter((k): k is ByzantineKind => (BYZANTINE_KINDS as readonly string[]).includes(k));
+    this.f = byzantineFaults(replicas.length);
+    const known = (k: string): k is ByzantineKind => (BYZANTINE_KINDS as readonly string[]).includes(k);
+    const kinds = [...context.enabled].filter((k): k is ByzantineKind => known(k) && !LATER_KINDS.has(k));
     const chosen = new Set<ByzantineKind>(kinds.filter(() => rng.chance(0.5)));
     if (chosen.size === 0 && kinds.length > 0) chosen.add(rng.pick(kinds));
+    const later = [...context.enabled].filter((k): k is ByzantineKind => known(k) && LATER_KINDS.has(k));
+    if (later.length > 0) {
+      const laterRng = context.laterRandom ?? new Prng(LATER_STREAM_SEED);
+      for (const k of later) if (laterRng.chance(LATER_KIND_RUN_SHARE)) chosen.add(k);
+      if (chosen.size === 0) chosen.add(laterRng.pick(later));
+    }
     this.active = chosen;
     const honest = rng.shuffle(replicas.filter((r) => !byzantine.has(r)));
     // The alternative story goes to the honest replica that leads the view after a Byzantine
@@ -178,6 +215,13 @@ export class PbftAdversary implements Adversary<PbftMessage> {
    * honest replica. Made without the honest replicas' keys, none of it may be accepted.
    */
   observe(msg: PbftMessage, by: NodeId): Outgoing[] {
+    const votes = this.voteAsLaggard(msg, by);
+    const reaction = this.react(msg, by);
+    return votes.length === 0 ? reaction : [...votes, ...reaction];
+  }
+
+  /** What a liar sends in reaction to `msg`, besides follow-laggard's votes (see observe). */
+  private react(msg: PbftMessage, by: NodeId): Outgoing[] {
     if (this.has('equivocate') && msg.type === 'prepare' && !this.byzantine.has(msg.prepare.replica)) {
       const key = `${msg.prepare.view}|${msg.prepare.seq}|${msg.prepare.digest}`;
       const list = this.preparesSeen.get(key) ?? [];
@@ -222,9 +266,106 @@ export class PbftAdversary implements Adversary<PbftMessage> {
     return out;
   }
 
-  admit(msg: PbftMessage): boolean {
+  admit(msg: PbftMessage, by: NodeId): boolean {
     // A lagging liar never takes part in ordering, so nothing holds back its read-only answers.
-    return !(this.has('lag') && (msg.type === 'pre-prepare' || msg.type === 'new-view' || msg.type === 'state-meta' || msg.type === 'state-part'));
+    if (this.has('lag') && (msg.type === 'pre-prepare' || msg.type === 'new-view' || msg.type === 'state-meta' || msg.type === 'state-part')) return false;
+    if (!this.has('follow-laggard') || !this.beyondLaggard(msg, this.laggardExecuted())) return true;
+    this.held.push({ by, msg });
+    if (this.held.length > MAX_HELD_MESSAGES) this.held.shift();
+    return false;
+  }
+
+  /** follow-laggard: what `by` held back that no longer takes its core past the laggards. */
+  release(by: NodeId): PbftMessage[] {
+    if (this.held.length === 0) return [];
+    // Held only while beyond the laggards: nothing is released while they stand where they stood.
+    const lowest = this.laggardExecuted();
+    if (this.releasedUpTo.get(by) === lowest) return [];
+    this.releasedUpTo.set(by, lowest);
+    const out: PbftMessage[] = [];
+    const kept: { by: NodeId; msg: PbftMessage }[] = [];
+    for (const h of this.held) {
+      if (h.by === by && !this.beyondLaggard(h.msg, lowest)) out.push(h.msg);
+      else kept.push(h);
+    }
+    if (out.length > 0) this.held = kept;
+    return out;
+  }
+
+  /**
+   * follow-laggard: how far the f + 1 slowest honest replicas are (the (f + 1)-th lowest
+   * progress; 0 for one not heard from yet). f + 1 honest replicas and the f liars are 2f + 1
+   * answers, as many as a read-only result takes at N = 3f + 1; an honest replica that cannot
+   * hear the others (deaf), hears them late, has a slow disk or just restarted stays behind, and
+   * the liar's core stays with it. At most one honest replica may be cut off from the liar for
+   * good (crashed, partitioned) without stopping it.
+   */
+  private laggardExecuted(): number {
+    const known = this.replicas.filter((r) => !this.byzantine.has(r)).map((r) => this.progress.get(r) ?? 0).sort((a, b) => a - b);
+    return known[Math.min(this.f, known.length - 1)] ?? Infinity;
+  }
+
+  /**
+   * follow-laggard: would `msg` take the liar's core past the laggard's state? Everything that
+   * decides, or moves its state to, a sequence number above it: the pre-prepare (its core would
+   * prepare, send a COMMIT and then hold its reads until it executed), COMMITs and DECIDED claims
+   * (it may learn outcomes from them), batches, CHECKPOINTs and state transfer (a stable checkpoint
+   * above it starts a fetch, which also holds reads), and a NEW-VIEW that re-issues or proves any
+   * of that. Its core's STATUS brings it the rest later, once the laggard moved on.
+   */
+  private beyondLaggard(msg: PbftMessage, lowest: number): boolean {
+    if (lowest === Infinity) return false;
+    switch (msg.type) {
+      case 'pre-prepare':
+        return msg.prePrepare.seq > lowest;
+      case 'commit':
+      case 'decided':
+      case 'batch':
+      case 'state-meta':
+      case 'state-part':
+        return msg.seq > lowest;
+      case 'checkpoint':
+        return msg.checkpoint.seq > lowest;
+      case 'new-view':
+        return msg.newView.prePrepares.some((pp) => pp.seq > lowest) || msg.newView.viewChanges.some((vc) => vc.stableSeq > lowest);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * follow-laggard: note an honest replica's STATUS; and vote, in the liar's name, for a
+   * pre-prepare its core will not see (beyond the laggard): a PREPARE signed with its own key and
+   * a COMMIT with its own MACs, to every other replica, at once. Honest replicas count them like
+   * any replica's votes (a liar may vote for what it never logged), so a quorum forms without the
+   * laggards, while the liar's core, and its answers to reads, stay with them.
+   */
+  private voteAsLaggard(msg: PbftMessage, by: NodeId): Outgoing[] {
+    if (!this.has('follow-laggard')) return [];
+    if (msg.type === 'status' || msg.type === 'commit') {
+      const seq = msg.type === 'status' ? msg.lastExecuted : msg.seq;
+      if (!this.byzantine.has(msg.replica) && this.replicas.includes(msg.replica) && Number.isSafeInteger(seq)) {
+        this.progress.set(msg.replica, Math.max(this.progress.get(msg.replica) ?? 0, seq));
+      }
+      return [];
+    }
+    if (msg.type !== 'pre-prepare') return [];
+    const pp = msg.prePrepare;
+    if (pp.primary === by || pp.seq <= this.laggardExecuted()) return []; // its core takes this one in, and votes itself
+    const key = `${by}|${pp.view}|${pp.seq}|${pp.digest}`;
+    if (this.laggardVotes.has(key)) return [];
+    this.laggardVotes.add(key);
+    if (this.laggardVotes.size > MAX_LAGGARD_VOTES_REMEMBERED) this.laggardVotes.delete(this.laggardVotes.values().next().value!);
+    const auth = this.auths.get(by)!;
+    const prepare = { view: pp.view, seq: pp.seq, digest: pp.digest, replica: by, signature: auth.sign(preparePayload(pp.view, pp.seq, pp.digest, by)) };
+    const macs = macVector(auth, commitPayload(pp.view, pp.seq, pp.digest, by), this.replicas);
+    const out: Outgoing[] = [];
+    for (const to of this.replicas) {
+      if (to === by) continue;
+      out.push({ msg: { type: 'prepare', from: by, to, prepare }, delayMs: 0 });
+      out.push({ msg: { type: 'commit', from: by, to, view: pp.view, seq: pp.seq, digest: pp.digest, replica: by, macs }, delayMs: 0 });
+    }
+    return out;
   }
 
   /** What a Byzantine replica's honest core wanted to send becomes this. */

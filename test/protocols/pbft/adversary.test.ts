@@ -1,8 +1,9 @@
 /**
  * Behaviours of the PBFT adversary the simulator draws per run (src/protocols/pbft/adversary.ts),
  * driven directly: what a liar sends when its core answers a state fetch (unasked-parts), how it
- * replays honest CHECKPOINTs (replay-checkpoint), and the commands it orders as its own client
- * (forge-command). Each must be something an honest replica has to judge on its own: validly
+ * replays honest CHECKPOINTs (replay-checkpoint), the commands it orders as its own client
+ * (forge-command), and how it votes while its core stays with the slowest honest replicas
+ * (follow-laggard). Each must be something an honest replica has to judge on its own: validly
  * signed where a signature is checked, and never in an honest replica's name.
  */
 import { test } from 'node:test';
@@ -11,8 +12,8 @@ import type { NodeId } from '../../../src/core/ids.js';
 import { Prng } from '../../../src/core/prng.js';
 import { SimKeyring } from '../../../src/sim/sim-authenticator.js';
 import type { Random } from '../../../src/core/prng.js';
-import { checkpointPayload, PbftAdversary, requestPayload, type PbftMessage } from '../../../src/protocols/pbft/index.js';
-import { MAX_FORGED_COMMANDS, UNASKED_PART_BURST } from '../../../src/protocols/pbft/adversary.js';
+import { BYZANTINE_KINDS, checkpointPayload, commitPayload, PbftAdversary, preparePayload, requestPayload, type PbftMessage } from '../../../src/protocols/pbft/index.js';
+import { LATER_KINDS, MAX_FORGED_COMMANDS, UNASKED_PART_BURST } from '../../../src/protocols/pbft/adversary.js';
 
 const ids = ['n1', 'n2', 'n3', 'n4'] as NodeId[];
 const n = (id: string): NodeId => id as NodeId;
@@ -95,4 +96,75 @@ test('forge-command: the liar orders the workload\'s liar commands as its own cl
   }
   assert.ok(timestamps.size <= MAX_FORGED_COMMANDS);
   assert.equal(forged.length, timestamps.size * ids.length, 'each to every replica');
+});
+
+const six = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'] as NodeId[];
+
+/** A follow-laggard liar n2 at N = 6 (f = 1), primary n1. */
+function laggardFollower() {
+  const keyring = new SimKeyring(new Prng(7));
+  const adv = new PbftAdversary({
+    random: new Prng(3), laterRandom: new Prng(5), enabled: new Set(['follow-laggard']), byzantine: new Set([n('n2')]), replicas: six,
+    authenticators: new Map([[n('n2'), keyring.authenticatorFor('n2')]]), maxDelayMs: 100, protocolOptions: {},
+  });
+  assert.deepEqual([...adv.active], ['follow-laggard']);
+  return { adv, keyring };
+}
+
+const commitFrom = (replica: string, seq: number): PbftMessage => ({ type: 'commit', from: n(replica), to: n('n2'), view: 0, seq, digest: `d${seq}`, replica: n(replica), macs: {} });
+const prePrepareAt = (seq: number): PbftMessage => ({
+  type: 'pre-prepare', from: n('n1'), to: n('n2'), prePrepare: { view: 0, seq, digest: `d${seq}`, batch: [], primary: n('n1'), signature: 'sig' },
+});
+
+test('follow-laggard: the liar votes at once, in its own name, for a pre-prepare beyond the f + 1 slowest honest replicas, and holds it back from its core until they get there', () => {
+  const { adv, keyring } = laggardFollower();
+  // n1, n3 and n4 committed up to 5; n5 and n6 (deaf, slow disks) have said nothing: the second slowest is at 0.
+  for (const r of ['n1', 'n3', 'n4']) {
+    assert.deepEqual(adv.observe(commitFrom(r, 5), n('n2')), []);
+    assert.equal(adv.admit(commitFrom(r, 5), n('n2')), false, 'a COMMIT beyond the laggards is held too');
+  }
+  const pp = prePrepareAt(1);
+  const votes = adv.observe(pp, n('n2')).map((o) => o.msg);
+  const auth = keyring.authenticatorFor('n2');
+  const others = six.filter((r) => r !== 'n2');
+  assert.deepEqual(votes.filter((m) => m.type === 'prepare').map((m) => m.to).sort(), others);
+  assert.deepEqual(votes.filter((m) => m.type === 'commit').map((m) => m.to).sort(), others);
+  for (const m of votes) {
+    assert.equal(m.from, 'n2', 'never in an honest replica\'s name');
+    if (m.type === 'prepare') assert.equal(m.prepare.signature, auth.sign(preparePayload(0, 1, 'd1', n('n2'))));
+    if (m.type === 'commit') for (const r of others) assert.ok(keyring.authenticatorFor(r).verifyMac(commitPayload(0, 1, 'd1', n('n2')), 'n2', m.macs[r]!), `a valid MAC for ${r}`);
+  }
+  assert.deepEqual(adv.observe(pp, n('n2')), [], 'one vote per pre-prepare');
+  assert.equal(adv.admit(pp, n('n2')), false, 'its core does not see it yet');
+  assert.deepEqual(adv.release(n('n2')), []);
+  // n6 says, in a STATUS, it executed nothing more: still held.
+  const status = (lastExecuted: number): PbftMessage => ({ type: 'status', from: n('n6'), to: n('n2'), view: 0, lastExecuted, replica: n('n6'), macs: {} });
+  assert.deepEqual(adv.observe(status(0), n('n2')), []);
+  assert.equal(adv.admit(status(0), n('n2')), true);
+  assert.deepEqual(adv.release(n('n2')), []);
+  // n5 commits 1: the second slowest is at 1, and the pre-prepare reaches the core (n6 is behind it still).
+  adv.observe(commitFrom('n5', 1), n('n2'));
+  assert.equal(adv.admit(commitFrom('n5', 1), n('n2')), true);
+  assert.deepEqual(adv.release(n('n2')), [pp]);
+  assert.deepEqual(adv.release(n('n2')), [], 'released once');
+  // n6 executed 5: the COMMITs at 5 follow, in the order they came.
+  adv.observe(status(5), n('n2'));
+  assert.deepEqual(adv.release(n('n2')), ['n1', 'n3', 'n4'].map((r) => commitFrom(r, 5)));
+  // A pre-prepare the laggards are at reaches its core at once; its core votes for it itself.
+  assert.deepEqual(adv.observe(prePrepareAt(1), n('n2')), []);
+  assert.equal(adv.admit(prePrepareAt(1), n('n2')), true);
+});
+
+test('follow-laggard is drawn from the later stream: enabling it leaves which other behaviours a run uses as they were', () => {
+  const keyring = new SimKeyring(new Prng(7));
+  const others = BYZANTINE_KINDS.filter((k) => !LATER_KINDS.has(k));
+  for (let seed = 1; seed <= 50; seed++) {
+    const make = (enabled: readonly string[]) => new PbftAdversary({
+      random: new Prng(seed), laterRandom: new Prng(seed + 1_000), enabled: new Set(enabled), byzantine: new Set([n('n1')]), replicas: ids,
+      authenticators: new Map([[n('n1'), keyring.authenticatorFor('n1')]]), maxDelayMs: 100, protocolOptions: {},
+    });
+    const without = make(others);
+    const withIt = make(BYZANTINE_KINDS);
+    assert.deepEqual([...withIt.active].filter((k) => !LATER_KINDS.has(k as never)), [...without.active], `seed ${seed}`);
+  }
 });
