@@ -26,7 +26,7 @@ import { MemberDisk } from './member-disk.js';
 import { HURRIED_REPLACE_SHARE, Nemesis, REPLACE_FIRST_AT_MS, REPLACE_RUN_SHARE, SPARE_MEMBERS, STORM_RUN_SHARE, type AdminChange, type NemesisSite, type ReplacementSite } from './nemesis.js';
 import { SIM_COMPACT_INTERVALS, TWINS, type FaultKind, type SimOptions } from './options.js';
 import { SimKeyring } from './sim-authenticator.js';
-import { STALE_LEADER_RUN_SHARE, StaleLeaderScenario } from './stale-leader.js';
+import { STALE_LEADER_MIN_MEMBERS, STALE_LEADER_RUN_SHARE, StaleLeaderScenario } from './stale-leader.js';
 import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
 import { CallEvent, MemberCrashed, type CustomEvent, type TurnOwner, type WorldHandler } from './world.js';
 import { World } from './world.js';
@@ -417,7 +417,7 @@ export class Simulation implements WorldHandler<Delivery> {
    * scenario, drawn from a stream of its own: the other runs stay as they were.
    */
   private staleLeaderScenario(): StaleLeaderScenario | null {
-    if (this.protocol.client.kind !== 'leader' || !this.faults.has('partition')) return null;
+    if (this.protocol.client.kind !== 'leader' || !this.faults.has('partition') || this.nodes.length < STALE_LEADER_MIN_MEMBERS) return null;
     const stream = new Prng(this.o.seed ^ STALE_LEADER_STREAM_SALT);
     if (!stream.chance(STALE_LEADER_RUN_SHARE)) return null;
     const sim = this; // for the getter below

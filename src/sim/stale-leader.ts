@@ -35,6 +35,11 @@ import type { SimNode } from './sim-node.js';
 
 /** Share of runs (with partitions among their faults, under a leader-model protocol) that play the scenario. */
 export const STALE_LEADER_RUN_SHARE = 0.5;
+/**
+ * Members a cluster needs for the scenario: the leader alone must be a minority of the cut, or the
+ * other side can elect nobody (and the cut's minority assertion trips as a false safety failure).
+ */
+export const STALE_LEADER_MIN_MEMBERS = 3;
 /** Strikes a run plays at most (one to this many, drawn), each at a drawn time of the fault window. */
 export const STALE_LEADER_MAX_STRIKES = 3;
 /** A strike starts no earlier than this into the run (a first leader is elected and writing)... */

@@ -55,3 +55,10 @@ it(`raft, seeds 1..${SEEDS}: the keep-tail-after-snapshot mutant (a snapshot ins
   }
   assert.ok(caught.length > 0, `the mutant survived seeds 1..${SEEDS}`);
 });
+
+it('raft, 2 members, partition faults, seeds 4 and 10: the scenario is not played where the leader alone is no minority (it tripped its own minority assertion, reported as a safety violation)', () => {
+  for (const seed of [4, 10]) {
+    const r = runSeed({ protocol: 'raft', nodes: 2, faults: parseFaults('partition'), seed });
+    assert.ok(!failed(r), `seed ${seed}: ${describeRun(r)}`);
+  }
+});
