@@ -128,7 +128,8 @@ export function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | Has
   // C_new, and, its configuration entries up to since being in what it was told, keep them as
   // voters after the joint configuration is left: a configuration no other member holds. The
   // joiner asks again (see identityFromRunningCluster); the leader leaves a joint configuration on
-  // its own unless autoLeave is off.
+  // its own unless autoLeave is off. (The Cluster service proposes simple changes only, so a
+  // server reaches a joint configuration only through a joint change made some other way.)
   if (status.membership.outgoingVoters.length > 0) {
     return { error: 'the cluster is in a joint configuration (a membership change is under way): ask again once it is left' };
   }
