@@ -99,8 +99,8 @@ export function attachMembershipRuntime(ctx: MemberContext, credentials: PeerCre
   };
 }
 
-/** A peer-port question: a joining member's (the default), or the leader's corruption check (`kind: 'hashkv'`). */
-function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | HashAnswer | { error: string; removed?: boolean } {
+/** A peer-port question: a joining member's (the default), or the leader's corruption check (`kind: 'hashkv'`). Exported for tests. */
+export function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | HashAnswer | { error: string; removed?: boolean } {
   const q = query as { peerUrls?: unknown; memberId?: unknown; kind?: unknown; revision?: unknown };
   if (q.kind === 'hashkv') {
     // The leader names the member it means to ask (the query's bytes are under both proofs of a
@@ -123,6 +123,16 @@ function answerJoin(ctx: MemberContext, query: unknown): JoinAnswer | HashAnswer
     return { error: new QuorateError('INVALID_ARGUMENT', `no member of this cluster has peer URLs ${wanted}; add it first (etcdctl member add NAME --peer-urls=${wanted})`).message };
   }
   const status = ctx.node.status();
+  // A joint configuration cannot be told: the answer lists members and learners only, so the
+  // joiner would take every outgoing voter (and every voter demoted by the change) for a voter of
+  // C_new, and, its configuration entries up to since being in what it was told, keep them as
+  // voters after the joint configuration is left: a configuration no other member holds. The
+  // joiner asks again (see identityFromRunningCluster); the leader leaves a joint configuration on
+  // its own unless autoLeave is off. (The Cluster service proposes simple changes only, so a
+  // server reaches a joint configuration only through a joint change made some other way.)
+  if (status.membership.outgoingVoters.length > 0) {
+    return { error: 'the cluster is in a joint configuration (a membership change is under way): ask again once it is left' };
+  }
   return {
     clusterId: ctx.identity.clusterId,
     token: ctx.identity.token,

@@ -114,6 +114,11 @@ export class SimNode<R> implements TurnOwner {
   /** Opening its storage (the process runs but serves nothing yet). */
   private starting = false;
   /**
+   * A removed member stopped for good (Simulation.retire): no restart brings it back, not even
+   * one a crash of its own scheduled before it was retired (see endTurn).
+   */
+  retired = false;
+  /**
    * A member that joined: the configuration its join answer told it (with `since`), which it
    * starts with every time, as the node runtime passes its stored identity's; null: the cluster's
    * initial one.
@@ -168,6 +173,10 @@ export class SimNode<R> implements TurnOwner {
    */
   start(keepStateMachine: boolean): void {
     if (this.up || this.starting || this.refused !== null) return;
+    if (this.retired) {
+      this.env.world.note(`${this.key} stays stopped (removed)`);
+      return;
+    }
     this.starting = true;
     const incarnation = this.incarnation;
     try {

@@ -1153,6 +1153,7 @@ export class Simulation implements WorldHandler<Delivery> {
   private retire(n: SimNode<unknown>): void {
     if (this.retired.has(n)) return;
     this.retired.add(n);
+    n.retired = true;
     n.stop(false);
     this.world.note(`${n.key} stopped for good (removed)`);
   }

@@ -57,6 +57,11 @@ const MALFORMED: Record<string, [string, string, Change][]> = {
     ['snapshot', 'voters not an array', set('meta.membership.voters', 'n1')],
     ['snapshot', 'more voters than any cluster', set('meta.membership.voters', many(2000, 'n1'))],
     ['snapshot', 'meta missing', del('meta')],
+    // Membership.since: the index the configuration holds at (a core asserts it is one).
+    ['snapshot', 'a negative since', set('meta.membership.since', -1)],
+    ['snapshot', 'a fractional since', set('meta.membership.since', 2.5)],
+    ['snapshot', 'since as a string', set('meta.membership.since', '9')],
+    ['snapshot', 'since past 2^53', set('meta.membership.since', 2 ** 53)],
     ['snapshot-response', "gap 'yes'", set('gap', 'yes')],
     ['read-index', 'numeric requestId', set('requestId', 1)],
     ['read-index-response', 'negative index', set('index', -3)],

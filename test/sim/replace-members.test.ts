@@ -85,3 +85,26 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     }
   });
 });
+
+describe('a removed member stopped for good', () => {
+  it('stays down when a restart its own crash scheduled comes due after it was retired', async () => {
+    const { SimNode } = await import('../../src/sim/sim-node.js');
+    const { nodeId } = await import('../../src/core/ids.js');
+    // A stub world and disk: what the member schedules, what it notes, and whether it opens its disk.
+    const scheduled: (() => void)[] = [];
+    const notes: string[] = [];
+    let opened = 0;
+    const world = { now: 0, note: (s: string) => notes.push(s), after: (_ms: number, f: () => void) => scheduled.push(f), at: (_t: number, f: () => void) => scheduled.push(f) };
+    const env = { world, release: () => {}, fork: () => { throw new Error('not started'); } } as unknown as ConstructorParameters<typeof SimNode<unknown>>[4];
+    const disk = { open: () => { opened++; }, crash: () => {}, powerLoss: () => '' } as unknown as ConstructorParameters<typeof SimNode<unknown>>[5];
+    const n = new SimNode<unknown>('n3', nodeId('n3'), 3, false, env, disk);
+    // A crash decided in a turn (an aimed crash after a sync) restarts the process a little later;
+    // the member is retired (removed, stopped for good) before that restart comes due.
+    n.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: 300 });
+    n.endTurn();
+    n.retired = true;
+    for (const f of scheduled.splice(0)) f();
+    assert.equal(opened, 0, `a retired member restarted: ${notes.join(' | ')}`);
+    assert.ok(notes.some((l) => /n3 stays stopped \(removed\)/.test(l)), notes.join(' | '));
+  });
+});
