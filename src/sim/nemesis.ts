@@ -374,6 +374,14 @@ export const JOIN_FROM_ANY_MEMBER_SHARE = 0.5;
 export const JOIN_RETRY_MS = 100;
 /** A removed member stops for good once the voters know its removal committed: checked this often. */
 export const RETIRE_POLL_MS = 50;
+/**
+ * After the nemesis gave up on a removal, how often it looks whether the removal committed after
+ * all, and how long the member then lingers: a server without a leader asks whether it was
+ * removed every 2 s and stops 1 s later (REMOVED_CHECK_INTERVAL_MS and REMOVED_STOP_DELAY_MS of
+ * the server's membership runtime; the simulator does not import the server).
+ */
+export const REMOVAL_WATCH_MS = 2_000;
+export const REMOVED_STOP_MS = 1_000;
 /** A step no leader took (none, joint, refused, lost) is tried again this often, at most this many times. */
 export const REPLACE_RETRY_MS = { min: 50, max: 300 } as const;
 export const REPLACE_STEP_ATTEMPTS = 12;
@@ -415,18 +423,25 @@ function replaceMember(s: NemesisSite, r: ReplacementSite, count: number, hurrie
       }, (_, index) => {
         const n = victim === null ? null : r.node(victim);
         if (n === null) return;
-        r.removed(n);
         const last = count === 1;
-        // Stopped for good only once the voters know the removal committed: before, one that
-        // restarts below it needs the old configuration's quorum, the removed member among it (as
-        // an operator's member remove is followed by a stop once the cluster has moved on).
-        const retire = (): void => {
-          if (!r.committedAtVoters(index)) return void s.after(RETIRE_POLL_MS, retire);
-          r.retire(n);
-          if (last) restartAllAfterReplace(s, r);
-        };
-        s.after(wait(REMOVED_LINGER_MS), retire);
+        removedThenRetired(s, r, n, index, wait(REMOVED_LINGER_MS), last);
         if (!last) replaceMember(s, r, count - 1, hurried);
+      }, () => {
+        // The removal may still commit after the nemesis gave up on it (its entry was proposed and
+        // the answer lost): a server stops itself once it learns it was removed
+        // (membership-runtime.ts), so a removed member must not linger up here either.
+        const watch = (): void => {
+          const n = victim === null ? null : r.node(victim);
+          if (n === null || n.retired) return;
+          const leader = s.leader();
+          const m = leader === null ? null : s.membership(leader);
+          if (leader === null || m === null || m.voters.includes(n.id) || m.learners.includes(n.id) || m.outgoingVoters.includes(n.id)) {
+            return void s.after(REMOVAL_WATCH_MS, watch);
+          }
+          s.note(`nemesis replace: ${n.key} was removed after all`);
+          removedThenRetired(s, r, n, leader.runningDriver?.status().appliedIndex ?? 0, REMOVED_STOP_MS, count === 1);
+        };
+        if (victim !== null) s.after(REMOVAL_WATCH_MS, watch);
       });
     };
     if (asVoter) s.after(wait(REMOVE_AFTER_MS), remove);
@@ -515,6 +530,22 @@ function adminStep(
     if (err === null) then(leader, leader.runningDriver?.status().appliedIndex ?? 0);
     else retry();
   });
+}
+
+/**
+ * `n` is no longer a member: clients move on; it lingers up `lingerMs` (it must do no harm), then
+ * stops for good, but only once the voters know the removal committed: before, one that restarts
+ * below it needs the old configuration's quorum, the removed member among it (as an operator's
+ * member remove is followed by a stop once the cluster has moved on).
+ */
+function removedThenRetired(s: NemesisSite, r: ReplacementSite, n: SimNode<unknown>, index: number, lingerMs: number, last: boolean): void {
+  r.removed(n);
+  const retire = (): void => {
+    if (!r.committedAtVoters(index)) return void s.after(RETIRE_POLL_MS, retire);
+    r.retire(n);
+    if (last) restartAllAfterReplace(s, r);
+  };
+  s.after(lingerMs, retire);
 }
 
 /** See RESTART_ALL_AFTER_REPLACE_SHARE: every honest member loses power at once and comes back. */

@@ -50,6 +50,18 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(!failed(r), describeRun(r));
   });
 
+  it('raft seed 1253: a removal the nemesis gave up on commits after all, and the removed member stops as a server would, so the run passes', () => {
+    // The remove n1 was proposed, its answer lost (the leader stopped), and the retries found a
+    // change still being applied: the nemesis gave up while the entry went on to commit. n1, never
+    // told (it is no longer sent anything), kept campaigning with rising terms (this run draws
+    // neither pre-vote nor check-quorum), so no leader lasted after the heal. A server stops itself
+    // once it learns it was removed (membership-runtime.ts); the simulated member does too.
+    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 1253, trace: true });
+    assert.equal(lines(r, /gave up on remove an old voter/).length, 1, 'the run gives up on the removal');
+    assert.equal(lines(r, /n1 was removed after all/).length, 1, 'the removal is seen once it committed');
+    assert.ok(!failed(r), describeRun(r));
+  });
+
   it('raft seed 86: spares sent the log from slot 1 take snapshots below their since and restart from them, and the run passes', () => {
     // The first members snapshot every 300 entries, the spares every 2: each joiner's snapshots
     // below its since carry the configuration with the index it holds at (snapshot-forgets-since
