@@ -6,6 +6,9 @@
  * accept only what the protocol's checks allow; a check that trusts a signature over less than
  * it acts on is what this finds (for instance a NEW-VIEW whose signature covers its pre-prepares'
  * signatures, which cover only digests, while the replica executes the batches they carry).
+ * A lying primary also rewrites another replica's VIEW-CHANGE inside its NEW-VIEW under that
+ * replica's signature (rewriteViewChange): a signature over a message is no proof of what the
+ * certificates inside it sign.
  */
 import type { Authenticator } from '../../core/authenticator.js';
 import { macVector } from '../../core/authenticator.js';
