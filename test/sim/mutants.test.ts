@@ -134,7 +134,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'execute-duplicates': { seed: 1 },
     'ack-before-fsync': { seed: 32 },
     'apply-before-snapshot-persist': { seed: 112 },
-    'checkpoint-after-records': { seed: 7 },
+    'checkpoint-after-records': { seed: 3 },
     'skip-dir-fsync': { seed: 2 },
     'ignore-checksum': { seed: 25 },
     'retry-failed-fsync': { seed: 11 },
