@@ -43,7 +43,7 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   'unasked-parts': 'sends a replica it sees fetching a checkpoint\'s state STATE-PARTs nobody asked it for, under that checkpoint\'s number and digest: garbage, or an honest part of another checkpoint (its own core\'s answer from before)',
   'replay-checkpoint': 'sends honest replicas\' CHECKPOINTs it received (validly signed by them, replayed as they were, old ones too) again to other replicas',
   'follow-laggard': 'votes (PREPARE and COMMIT, in its own name) at once for every pre-prepare it is sent, but holds back from its core what would take it past the f + 1 slowest honest replicas (by their COMMITs and STATUS): its votes complete quorums without them, and it answers read-only requests from their state, so that its stale answers match theirs',
-  mutate: 'changes one field of what it sends (views, sequence numbers, digests, batches, timestamps, results, certificates) and signs the result validly with its own keys',
+  mutate: 'changes one field of what it sends (views, sequence numbers, digests, batches, timestamps, results, certificates) and signs the result validly with its own keys; as primary, also rewrites a certificate in another replica\'s VIEW-CHANGE inside its NEW-VIEW under that replica\'s signature',
 };
 
 /** A message to send after `delayMs` more than the network's own latency. */

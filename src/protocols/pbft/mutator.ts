@@ -6,15 +6,18 @@
  * accept only what the protocol's checks allow; a check that trusts a signature over less than
  * it acts on is what this finds (for instance a NEW-VIEW whose signature covers its pre-prepares'
  * signatures, which cover only digests, while the replica executes the batches they carry).
+ * A lying primary also rewrites another replica's VIEW-CHANGE inside its NEW-VIEW under that
+ * replica's signature (rewriteViewChange): a signature over a message is no proof of what the
+ * certificates inside it sign.
  */
 import type { Authenticator } from '../../core/authenticator.js';
 import { macVector } from '../../core/authenticator.js';
 import type { NodeId } from '../../core/ids.js';
 import type { Random } from '../../core/prng.js';
 import {
-  checkpointPayload, commitPayload, decidedPayload, newViewPayload, prePreparePayload, preparePayload, replyPayload, statusPayload, viewChangePayload,
+  batchDigestOf, checkpointPayload, commitPayload, decidedPayload, newViewPayload, prePreparePayload, preparePayload, replyPayload, statusPayload, viewChangePayload,
 } from './payloads.js';
-import type { ClientRequest, PbftMessage, SignedPrePrepare, SignedViewChange } from './types.js';
+import type { ClientRequest, PbftMessage, PreparedCertificate, SignedNewView, SignedPrePrepare, SignedViewChange } from './types.js';
 
 const enc = new TextEncoder();
 
@@ -83,7 +86,13 @@ export function mutateMessage(m: PbftMessage, c: MutatorContext): PbftMessage | 
       if (nv.primary !== me) return null;
       let prePrepares = nv.prePrepares;
       let viewChanges = nv.viewChanges;
-      if (prePrepares.length > 0 && random.chance(0.7)) {
+      // One draw decides, as before this rewrite: u < 0.7 is what chance(0.7) drew (the same
+      // float), so a run whose liar never mutates a NEW-VIEW keeps its random stream; the lower
+      // half of that range now tries the rewrite of another replica's VIEW-CHANGE first.
+      const u = prePrepares.length > 0 ? random.float() : 1;
+      const rewritten = u < REWRITE_VIEW_CHANGE_SHARE ? rewriteViewChange(nv, m.to, random, auth) : null;
+      if (rewritten !== null) return { ...m, newView: rewritten };
+      if (u < 0.7) {
         // Change one re-issued pre-prepare (re-signed half the time), or attach a batch to it
         // that its digest does not name: a replica must take neither.
         const i = random.int(0, prePrepares.length - 1);
@@ -108,6 +117,73 @@ export function mutateMessage(m: PbftMessage, c: MutatorContext): PbftMessage | 
     default:
       return null;
   }
+}
+
+/**
+ * The share of mutated NEW-VIEWs (with something to re-issue) in which the liar tries to rewrite
+ * another replica's VIEW-CHANGE: half of the 0.7 that changed a re-issued pre-prepare before.
+ */
+export const REWRITE_VIEW_CHANGE_SHARE = 0.35;
+
+/**
+ * A NEW-VIEW in which one VIEW-CHANGE of another replica (neither the liar's nor the receiver's:
+ * the receiver checks its own whole, and the others it has likely verified when they were
+ * broadcast) carries a prepared certificate the replica never had, under that replica's own
+ * signature: at a sequence number another certificate names, a digest that some certificate
+ * names at another sequence number (a batch honest replicas hold, so it can be fetched), in the
+ * view just below the NEW-VIEW's (so it beats every honest certificate there). The certificate's
+ * signatures are the copied honest ones, over other fields; the VIEW-CHANGE's signature covers
+ * them, not what they sign, so only a replica that checks the certificates again sees the change
+ * (the bug of trust-view-change-by-signature). The pre-prepares are recomputed from the changed
+ * set as an honest primary would (so the NEW-VIEW is self-consistent) and signed, with the
+ * NEW-VIEW, by the liar. Null when no such rewrite exists (no other replica's VIEW-CHANGE, or the
+ * certificates name fewer than two digests).
+ */
+function rewriteViewChange(nv: SignedNewView, to: NodeId, random: Random, auth: Authenticator): SignedNewView | null {
+  const victims = nv.viewChanges.filter((vc) => vc.replica !== nv.primary && vc.replica !== to);
+  // Certificates at or below the NEW-VIEW's checkpoint re-issue nothing.
+  const stableSeq = Math.max(0, ...nv.viewChanges.map((vc) => vc.stableSeq));
+  const certs = nv.viewChanges.flatMap((vc) => vc.prepared).filter((c) => c.prePrepare.seq > stableSeq);
+  if (victims.length === 0 || certs.length === 0) return null;
+  const victim = random.pick(victims);
+  const target = random.pick(certs).prePrepare;
+  const others = [...new Set(certs.filter((c) => c.prePrepare.seq !== target.seq && c.prePrepare.digest !== target.digest).map((c) => c.prePrepare.digest))];
+  if (others.length === 0) return null;
+  const digest = random.pick(others);
+  const view = nv.view - 1;
+  const cert: PreparedCertificate = {
+    prePrepare: { ...target, view, digest },
+    prepares: certs.find((c) => c.prePrepare.seq === target.seq)!.prepares.map((p) => ({ ...p, view, digest })),
+  };
+  const forged: SignedViewChange = { ...victim, prepared: [...victim.prepared.filter((c) => c.prePrepare.seq !== target.seq), cert] };
+  // First in the set, so that a tie in view (an honest certificate of view nv.view - 1) goes to it.
+  const viewChanges = [forged, ...nv.viewChanges.filter((vc) => vc !== victim)];
+  const prePrepares = newViewPrePrepares(nv, viewChanges, auth);
+  return { ...nv, viewChanges, prePrepares, signature: auth.sign(newViewPayload(nv.view, nv.primary, viewChanges, prePrepares)) };
+}
+
+/** The pre-prepares an honest primary re-issues for `viewChanges` (PbftReplica.computeNewView), by digest, signed by `nv.primary`. */
+function newViewPrePrepares(nv: SignedNewView, viewChanges: readonly SignedViewChange[], auth: Authenticator): SignedPrePrepare[] {
+  let stableSeq = 0;
+  for (const vc of viewChanges) stableSeq = Math.max(stableSeq, vc.stableSeq);
+  const best = new Map<number, SignedPrePrepare>();
+  let maxSeq = stableSeq;
+  for (const vc of viewChanges) {
+    for (const c of vc.prepared) {
+      const pp = c.prePrepare;
+      if (pp.seq <= stableSeq) continue;
+      const b = best.get(pp.seq);
+      if (b === undefined || pp.view > b.view) best.set(pp.seq, pp);
+      maxSeq = Math.max(maxSeq, pp.seq);
+    }
+  }
+  const nullDigest = batchDigestOf(auth, []);
+  const out: SignedPrePrepare[] = [];
+  for (let seq = stableSeq + 1; seq <= maxSeq; seq++) {
+    const digest = best.get(seq)?.digest ?? nullDigest;
+    out.push({ view: nv.view, seq, digest, batch: [], primary: nv.primary, signature: auth.sign(prePreparePayload(nv.view, seq, digest, nv.primary)) });
+  }
+  return out;
 }
 
 /** One of view, sequence number or digest changed. */
