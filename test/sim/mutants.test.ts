@@ -128,28 +128,28 @@ const CATCHES: Record<string, Record<string, Catch>> = {
   pbft: {
     'skip-authentication': { seed: 2 },
     'no-prepare-phase': { seed: 2 },
-    'execute-when-prepared': { seed: 11 },
+    'execute-when-prepared': { seed: 1 },
     'forget-on-restart': { seed: 1 },
     'trust-fetched-batches': { seed: 3 },
     'execute-duplicates': { seed: 1 },
     'ack-before-fsync': { seed: 32 },
     'apply-before-snapshot-persist': { seed: 112 },
     'checkpoint-after-records': { seed: 3 },
-    'skip-dir-fsync': { seed: 2 },
+    'skip-dir-fsync': { seed: 1 },
     'ignore-checksum': { seed: 25 },
     'retry-failed-fsync': { seed: 11 },
-    'trust-command-bytes': { seed: 2 },
+    'trust-command-bytes': { seed: 1 },
     // Without liars: their view changes (a silent or equivocating primary) carry a replica left
     // alone in a view change back in with the others, hiding what it cannot do alone.
     'no-learning-in-view-change': { seed: 10, options: { byzantine: new Set() } },
-    'status-only-when-pending': { seed: 33 },
+    'status-only-when-pending': { seed: 12 },
     'global-sessions': { seed: 11 },
     'own-checkpoint-only': { seed: 17 },
     'trust-state-parts': { seed: 18 },
     // Needs an etcd run with auth on (half of them) and a liar that forges (forge-command).
     'trust-command-user': { seed: 4, options: { stateMachine: 'etcd' } },
     // As trust-command-user; the liar's binding to root's session must be ordered before its disable.
-    'trust-login-use': { seed: 31, options: { stateMachine: 'etcd' } },
+    'trust-login-use': { seed: 4, options: { stateMachine: 'etcd' } },
     // Needs an etcd run without auth (its liar then orders members' alarms, forge-command): one
     // liar's NOSPACE (or CORRUPT on more than f members) refuses writes, which read the alarm
     // register nobody writes.
@@ -157,7 +157,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // A checkpoint's state is encoded in slices while later batches execute (the etcd state
     // machine's beginSnapshot). The register map has none: the mutant's state is then taken once
     // the Ready that executed the checkpoint is applied, with the batches after it in that Ready.
-    'checkpoint-sees-later-batches': { seed: 5 },
+    'checkpoint-sees-later-batches': { seed: 1 },
     // Needs the etcd state machine, whose checkpoints are encoded in slices while later batches execute.
     'snapshot-sees-later-writes': { seed: 2, options: { stateMachine: 'etcd' } },
     // The bug exists only at N != 3f + 1. Needs a follow-laggard liar (its vote completes a write's
