@@ -72,6 +72,14 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(!failed(r), describeRun(r));
   });
 
+  it('multipaxos seed 804: a new leader behind two acceptors\' commit points counts no acknowledgement past what it proposed, and the run passes', () => {
+    // n1 restarts at commit point 27, wins with values recovered up to 47, proposes only up to the
+    // first configuration entry (40, then 42); n3's Accepted reports match 46 (from its own commit
+    // point): counted, n1 committed 46 past its last slot 42 and stopped on an assertion.
+    const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 804, trace: true });
+    assert.ok(!failed(r), describeRun(r));
+  });
+
   it('multipaxos seed 11: every member loses power after the last removed one stopped, and a leader is elected again', () => {
     const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 11, trace: true });
     assert.ok(lines(r, /power-loss .* after replacement/).length >= 3, 'the whole cluster lost power');

@@ -1453,6 +1453,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   private addAck(slot: number, from: NodeId): void {
     if (slot <= this.commitIndex) return;
+    // Only slots this leader proposed: an acceptor's match starts from its own commit point, which
+    // may be ahead of ours (recovered values wait behind a configuration entry, proposeRecovered),
+    // and a slot we have not proposed is not in our log to commit. Those slots are counted again
+    // once proposed: every later Accepted reports its match.
+    if (slot > this.lastProposed && this.mutant !== 'ack-beyond-proposed') return;
     let set = this.acks.get(slot);
     if (set === undefined) {
       set = new Set();
