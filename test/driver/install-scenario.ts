@@ -228,3 +228,21 @@ export function installWhileWriting(o: InstallScenarioOptions): InstallScenarioR
     answeredDuringInstall,
   };
 }
+
+/**
+ * n1 leads `c` and takes `total` puts of 40 bytes over 97 keys, each settled; n3 is cut off after
+ * the first 10, so the leader compacts past it. `put` takes one more.
+ */
+export function writePastIsolatedN3(c: TestCluster<KvOutcome>, total: number): (i: number) => void {
+  c.elect('n1');
+  let seq = 0;
+  const put = (i: number): void => {
+    seq++;
+    c.driver('n1').propose(kvPut(seq, `k${i % 97}`, new Uint8Array(40).fill(i & 0xff)), new Answer<KvOutcome>().reply);
+    c.settle();
+  };
+  for (let i = 0; i < 10; i++) put(i);
+  c.isolate('n3');
+  for (let i = 10; i < total; i++) put(i);
+  return put;
+}

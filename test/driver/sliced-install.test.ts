@@ -12,9 +12,9 @@ import assert from 'node:assert/strict';
 import { toldMembership } from '../../src/core/replica.js';
 import { protocolByName } from '../../src/protocols/registry.js';
 import { KvStateMachine, type KvOutcome } from '../../src/statemachine/mvcc/index.js';
-import { Answer, kvPut, QUIET_LEADER_OPTIONS, TestCluster } from './harness.js';
+import { QUIET_LEADER_OPTIONS, TestCluster } from './harness.js';
 // The leader's state machine snapshots whole (so it compacts without turns); n3's restores in slices.
-import { wholeKv, WatchedKv } from './install-scenario.js';
+import { wholeKv, WatchedKv, writePastIsolatedN3 } from './install-scenario.js';
 
 function cluster(watched: WatchedKv, mutant?: string): { c: TestCluster<KvOutcome>; kvs: Map<string, KvStateMachine>; put: (i: number) => void } {
   const kvs = new Map<string, KvStateMachine>();
@@ -29,16 +29,7 @@ function cluster(watched: WatchedKv, mutant?: string): { c: TestCluster<KvOutcom
     limits: () => ({ snapshotEveryEntries: 20, snapshotSliceBytes: 256, maxSnapshotBytesDecodedBeforeAck: 0 }),
     ...(mutant === undefined ? {} : { mutant }),
   });
-  c.elect('n1');
-  let seq = 0;
-  const put = (i: number): void => {
-    seq++;
-    c.driver('n1').propose(kvPut(seq, `k${i % 97}`, new Uint8Array(40).fill(i & 0xff)), new Answer<KvOutcome>().reply);
-    c.settle();
-  };
-  for (let i = 0; i < 10; i++) put(i);
-  c.isolate('n3');
-  for (let i = 10; i < 300; i++) put(i);
+  const put = writePastIsolatedN3(c, 300);
   return { c, kvs, put };
 }
 

@@ -12,8 +12,8 @@ import { protocolByName } from '../../src/protocols/registry.js';
 import { KvStateMachine, type KvOutcome } from '../../src/statemachine/mvcc/index.js';
 import type { StateMachine } from '../../src/core/replica.js';
 import type { NodeMessage } from '../../src/driver/wire.js';
-import { Answer, kvPut, QUIET_LEADER_OPTIONS, TestCluster } from './harness.js';
-import { WatchedKv } from './install-scenario.js';
+import { QUIET_LEADER_OPTIONS, TestCluster } from './harness.js';
+import { WatchedKv, writePastIsolatedN3 } from './install-scenario.js';
 
 /** Raft's snapshot-response, Multi-Paxos's snapshot-ack: what the tests read of them. */
 interface SnapshotResponse { readonly type: 'snapshot-response' | 'snapshot-ack'; readonly done: boolean; readonly refused?: boolean }
@@ -51,16 +51,7 @@ function cluster(protocol: string, n3Machine: StateMachine<KvOutcome>, corrupt: 
     limits: () => ({ snapshotEveryEntries: 20, snapshotSliceBytes: 256 }),
     ...(mutant === undefined ? {} : { mutant }),
   });
-  c.elect('n1');
-  let seq = 0;
-  const put = (i: number): void => {
-    seq++;
-    c.driver('n1').propose(kvPut(seq, `k${i % 97}`, new Uint8Array(40).fill(i & 0xff)), new Answer<KvOutcome>().reply);
-    c.settle();
-  };
-  for (let i = 0; i < 10; i++) put(i);
-  c.isolate('n3');
-  for (let i = 10; i < 100; i++) put(i);
+  const put = writePastIsolatedN3(c, 100);
   return { c, kvs, put };
 }
 
