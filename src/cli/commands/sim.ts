@@ -7,7 +7,8 @@ import type { ProtocolDefinition } from '../../core/protocol.js';
 import type { MutantInfo } from '../../core/replica.js';
 import { DEFAULT_SIM_OPTIONS, FAULT_KINDS, parseByzantine, parseFaults, STATE_MACHINES, TWINS, type SimOptions, type StateMachineKind } from '../../sim/options.js';
 import { FAULTS } from '../../sim/nemesis.js';
-import { addToSummary, emptySummary, failed, runSeed } from '../../sim/run.js';
+import { addToSummary, emptySummary, failed } from '../../sim/run.js';
+import { defaultSimJobs, MAX_SIM_JOBS, runSeeds } from '../../sim/seed-pool.js';
 import { DRIVER_MUTANTS } from '../../driver/mutants.js';
 import { STATE_MACHINE_MUTANTS } from '../../statemachine/mutants.js';
 import { STORAGE_MUTANTS } from '../../storage/mutants.js';
@@ -80,6 +81,7 @@ const OPTIONS = {
   clients: { type: 'integer', min: 1, max: MAX_SIM_CLIENTS, default: DEFAULT_SIM_OPTIONS.clients, help: 'simulated clients.' },
   keys: { type: 'integer', min: 1, default: DEFAULT_SIM_OPTIONS.keys, help: 'keys the clients use.' },
   'duration-ms': { type: 'integer', min: 1, default: DEFAULT_DURATION_MS, placeholder: 'MS', help: 'simulated time per run, faults then a fault-free stretch for liveness.' },
+  jobs: { type: 'integer', min: 1, max: MAX_SIM_JOBS, placeholder: 'N', defaultText: 'the cores', help: 'run seeds on N worker threads at once; output and exit code are those of one (seed order kept). --trace runs one.' },
   trace: { type: 'boolean', help: 'print every event of every run (with one seed: to reproduce a failure).' },
   json: { type: 'boolean', help: 'one JSON object per line instead of text (fields in docs/cli.md).' },
   'protocol-option': { type: 'string', multiple: true, placeholder: 'NAME=VALUE', help: 'a protocol option, e.g. phase1QuorumSize=4 (numbers and true/false as such).' },
@@ -199,15 +201,20 @@ export const simCommand = defineCommand({
     const started = performance.now();
     const tty = process.stderr.isTTY === true;
     const total = to - from + 1;
-    for (let seed = from; seed <= to; seed++) {
-      let r;
+    // A trace is one run's story, printed as it is made: one thread.
+    const jobs = values.trace ? 1 : values.jobs ?? defaultSimJobs();
+    const runs = runSeeds(base, from, to, jobs);
+    for (;;) {
+      let next;
       try {
-        r = runSeed({ ...base, seed });
+        next = await runs.next();
       } catch (err) {
         // A configuration the protocol refuses (e.g. quorums that do not intersect) is bad input.
         if (err instanceof QuorateError && err.code === 'INVALID_ARGUMENT') throw new UsageError(err.message);
         throw err;
       }
+      if (next.done === true) break;
+      const { seed, result: r } = next.value;
       const failuresBefore = summary.failures.length;
       addToSummary(summary, r);
       if (values.json) {
@@ -228,7 +235,10 @@ export const simCommand = defineCommand({
       } else if (done % 100 === 0 || done === total) {
         process.stderr.write(`${done}/${total} seeds, ${summary.failures.length} failures\n`);
       }
-      if (failed(r) && values.mutant !== undefined) break; // caught: one seed is enough
+      if (failed(r) && values.mutant !== undefined) {
+        await runs.return(undefined); // caught: one seed is enough (stops the workers)
+        break;
+      }
     }
     if (tty) process.stderr.write('\n');
     const wallS = (performance.now() - started) / 1000;

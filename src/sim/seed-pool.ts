@@ -1,0 +1,118 @@
+/**
+ * Run a range of seeds on several worker threads, and hand the reports back in seed order.
+ *
+ * Each seed is a Simulation of its own, built from the seed and the options alone, so a seed run
+ * on a worker gives the run it gives on the main thread (the same trace hash): a sweep with
+ * `jobs` workers prints what it prints with one, only sooner. Workers take one seed at a time
+ * (runs differ in length by ten times and more); reports that finish early wait in a reorder
+ * buffer until every smaller seed has been handed on, so progress, output and "stop at the first
+ * failure" (a caught mutant) are those of the serial loop.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { QuorateError, type ErrorCode } from '../core/errors.js';
+import { runSeed, type SeedReport } from './run.js';
+import type { SimOptions } from './options.js';
+
+/** Workers at most: beyond any machine's cores, and each holds a simulation's memory. */
+export const MAX_SIM_JOBS = 64;
+
+/** The default number of workers: the cores this process may use. */
+export function defaultSimJobs(): number {
+  return Math.max(1, Math.min(MAX_SIM_JOBS, availableParallelism()));
+}
+
+/** What a sweep needs of a run: its report without the history (which stays on the worker). */
+export type SeedResult = Pick<SeedReport, 'outcome' | 'linearizability' | 'checkMessage' | 'traceHash' | 'stats' | 'trace'>;
+
+/** A message from a worker: one seed's result, or the error its run threw. */
+export type WorkerReply =
+  | { readonly kind: 'result'; readonly seed: number; readonly result: SeedResult }
+  | { readonly kind: 'error'; readonly seed: number; readonly message: string; readonly code: ErrorCode | null; readonly stack: string };
+
+/** The message a worker is given: one seed to run with the sweep's options. */
+export interface WorkerTask {
+  readonly seed: number;
+  readonly options: Partial<SimOptions>;
+}
+
+/** One seed's run, as a worker does it (and as the main thread does with one job). */
+export function runOne(task: WorkerTask): SeedResult {
+  const r = runSeed({ ...task.options, seed: task.seed });
+  return { outcome: r.outcome, linearizability: r.linearizability, checkMessage: r.checkMessage, traceHash: r.traceHash, stats: r.stats, trace: r.trace };
+}
+
+/** The error a worker reported, as the main thread would have seen it thrown. */
+function rebuilt(reply: Extract<WorkerReply, { kind: 'error' }>): Error {
+  const err = reply.code === null ? new Error(reply.message) : new QuorateError(reply.code, reply.message);
+  err.stack = reply.stack;
+  return err;
+}
+
+/**
+ * The reports of seeds from..to, in seed order. Stop iterating (break) to stop the sweep: the
+ * workers are terminated and seeds not yet handed out never run. An error thrown by a seed's run
+ * is thrown here when that seed's turn comes, as the serial loop would throw it.
+ */
+export async function* runSeeds(options: Partial<SimOptions>, from: number, to: number, jobs: number): AsyncGenerator<{ seed: number; result: SeedResult }> {
+  const total = to - from + 1;
+  const workers = Math.min(jobs, total);
+  if (workers <= 1) {
+    for (let seed = from; seed <= to; seed++) yield { seed, result: runOne({ seed, options }) };
+    return;
+  }
+  const pool: Worker[] = [];
+  /** Finished seeds waiting for every smaller one. */
+  const ready = new Map<number, WorkerReply>();
+  let nextToHandOut = from;
+  let nextToYield = from;
+  let wake: (() => void) | null = null;
+  let poolError: Error | null = null;
+  const notify = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const handOut = (worker: Worker): void => {
+    if (nextToHandOut > to) return;
+    const task: WorkerTask = { seed: nextToHandOut++, options };
+    worker.postMessage(task);
+  };
+  try {
+    for (let i = 0; i < workers; i++) {
+      const worker = new Worker(new URL('./seed-worker.js', import.meta.url));
+      worker.on('message', (reply: WorkerReply) => {
+        ready.set(reply.seed, reply);
+        handOut(worker);
+        notify();
+      });
+      // A worker that dies (out of memory, a bug outside a run) fails the sweep rather than leaving seeds unrun.
+      worker.on('error', (err) => {
+        poolError ??= err;
+        notify();
+      });
+      worker.on('exit', (code) => {
+        if (code !== 0) poolError ??= new Error(`a simulation worker exited with code ${code}`);
+        notify();
+      });
+      pool.push(worker);
+      handOut(worker);
+    }
+    while (nextToYield <= to) {
+      const reply = ready.get(nextToYield);
+      if (reply === undefined) {
+        if (poolError !== null) throw poolError;
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      ready.delete(nextToYield);
+      const seed = nextToYield++;
+      if (reply.kind === 'error') throw rebuilt(reply);
+      yield { seed, result: reply.result };
+    }
+  } finally {
+    // Listeners first: a terminated worker's exit code is not a failure of the sweep.
+    for (const w of pool) w.removeAllListeners();
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}
