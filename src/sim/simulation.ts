@@ -335,7 +335,7 @@ export class Simulation implements WorldHandler<Delivery> {
       ...protocol.timingOptions(timing), ...protocol.simVariant(this.rng, timing), ...protocol.messageBudgetOptions(SIM_MESSAGE_BUDGET_BYTES), ...o.protocolOptions,
     };
     this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions }) ?? null;
-    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys, o.mutant, this.authStream(), protocol.faultModel === 'byzantine' ? byzantineFaults(o.nodes) + 1 : 1) : new RegisterWorkload(o.keys, o.mutant, this.buggify.chance(LARGE_WRITES_RUN_SHARE))) as Workload<WorkloadOp, unknown>;
+    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys, o.mutant, this.authStream(), protocol.faultModel === 'byzantine' ? byzantineFaults(o.nodes) + 1 : 1) : new RegisterWorkload(o.keys, o.mutant, this.largeWritesOf(o))) as Workload<WorkloadOp, unknown>;
     const compactEvery = o.compactEvery > 0 ? o.compactEvery : this.rng.pick(SIM_COMPACT_INTERVALS);
     const fromSlotOne = o.compactEvery === 0 && this.joinerRng?.chance(JOIN_FROM_SLOT_ONE_SHARE) === true;
     this.compactEvery = fromSlotOne ? LATE_SNAPSHOT_EVERY_ENTRIES : compactEvery;
@@ -492,6 +492,12 @@ export class Simulation implements WorldHandler<Delivery> {
   }
 
   // ---- members -------------------------------------------------------------------------------
+
+  /** Whether this run's register clients write large values often: drawn always, so the buggify stream is the same when an option decides. */
+  private largeWritesOf(o: SimOptions): boolean {
+    const drawn = this.buggify.chance(LARGE_WRITES_RUN_SHARE);
+    return o.largeWrites ?? drawn;
+  }
 
   private addNode(key: string, id: NodeId, index: number, liar: boolean, random: Random = this.rng.fork(), compactEvery = this.compactEvery): SimNode<unknown> {
     const disk = new MemberDisk(this.world as World<never>, random, { syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.faults.has('disk'), mutant: this.o.mutant });
