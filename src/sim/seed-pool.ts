@@ -5,7 +5,7 @@
  * on a worker gives the run it gives on the main thread (the same trace hash): a sweep with
  * `jobs` workers prints what it prints with one, only sooner. Workers take one seed at a time
  * (runs differ in length by ten times and more); reports that finish early wait in a reorder
- * buffer until every smaller seed has been handed on, so progress, output and "stop at the first
+ * buffer until every earlier seed has been handed on, so progress, output and "stop at the first
  * failure" (a caught mutant) are those of the serial loop.
  */
 import { availableParallelism } from 'node:os';
@@ -30,6 +30,18 @@ export type WorkerReply =
   | { readonly kind: 'result'; readonly seed: number; readonly result: SeedResult }
   | { readonly kind: 'error'; readonly seed: number; readonly message: string; readonly code: ErrorCode | null; readonly stack: string };
 
+/** Seeds first, first + step, ... (count of them): a range, or a shard's slice of one. */
+export interface SeedList {
+  readonly first: number;
+  readonly step: number;
+  readonly count: number;
+}
+
+/** The seed at position k of `list`. */
+export function seedAt(list: SeedList, k: number): number {
+  return list.first + k * list.step;
+}
+
 /** The message a worker is given: one seed to run with the sweep's options. */
 export interface WorkerTask {
   readonly seed: number;
@@ -50,22 +62,25 @@ function rebuilt(reply: Extract<WorkerReply, { kind: 'error' }>): Error {
 }
 
 /**
- * The reports of seeds from..to, in seed order. Stop iterating (break) to stop the sweep: the
- * workers are terminated and seeds not yet handed out never run. An error thrown by a seed's run
- * is thrown here when that seed's turn comes, as the serial loop would throw it.
+ * The reports of the seeds of `seeds`, in their order. Stop iterating (break) to stop the sweep:
+ * the workers are terminated and seeds not yet handed out never run. An error thrown by a seed's
+ * run is thrown here when that seed's turn comes, as the serial loop would throw it.
  */
-export async function* runSeeds(options: Partial<SimOptions>, from: number, to: number, jobs: number): AsyncGenerator<{ seed: number; result: SeedResult }> {
-  const total = to - from + 1;
+export async function* runSeeds(options: Partial<SimOptions>, seeds: SeedList, jobs: number): AsyncGenerator<{ seed: number; result: SeedResult }> {
+  const total = seeds.count;
   const workers = Math.min(jobs, total);
   if (workers <= 1) {
-    for (let seed = from; seed <= to; seed++) yield { seed, result: runOne({ seed, options }) };
+    for (let k = 0; k < total; k++) {
+      const seed = seedAt(seeds, k);
+      yield { seed, result: runOne({ seed, options }) };
+    }
     return;
   }
   const pool: Worker[] = [];
-  /** Finished seeds waiting for every smaller one. */
+  /** Finished seeds (by position in `seeds`) waiting for every earlier one. */
   const ready = new Map<number, WorkerReply>();
-  let nextToHandOut = from;
-  let nextToYield = from;
+  let nextToHandOut = 0;
+  let nextToYield = 0;
   let wake: (() => void) | null = null;
   let poolError: Error | null = null;
   const notify = (): void => {
@@ -74,15 +89,15 @@ export async function* runSeeds(options: Partial<SimOptions>, from: number, to: 
     w?.();
   };
   const handOut = (worker: Worker): void => {
-    if (nextToHandOut > to) return;
-    const task: WorkerTask = { seed: nextToHandOut++, options };
+    if (nextToHandOut >= total) return;
+    const task: WorkerTask = { seed: seedAt(seeds, nextToHandOut++), options };
     worker.postMessage(task);
   };
   try {
     for (let i = 0; i < workers; i++) {
       const worker = new Worker(new URL('./seed-worker.js', import.meta.url));
       worker.on('message', (reply: WorkerReply) => {
-        ready.set(reply.seed, reply);
+        ready.set((reply.seed - seeds.first) / seeds.step, reply);
         handOut(worker);
         notify();
       });
@@ -98,17 +113,16 @@ export async function* runSeeds(options: Partial<SimOptions>, from: number, to: 
       pool.push(worker);
       handOut(worker);
     }
-    while (nextToYield <= to) {
+    while (nextToYield < total) {
       const reply = ready.get(nextToYield);
       if (reply === undefined) {
         if (poolError !== null) throw poolError;
         await new Promise<void>((resolve) => (wake = resolve));
         continue;
       }
-      ready.delete(nextToYield);
-      const seed = nextToYield++;
+      ready.delete(nextToYield++);
       if (reply.kind === 'error') throw rebuilt(reply);
-      yield { seed, result: reply.result };
+      yield { seed: reply.seed, result: reply.result };
     }
   } finally {
     // Listeners first: a terminated worker's exit code is not a failure of the sweep.

@@ -440,6 +440,9 @@ export class Simulation implements WorldHandler<Delivery> {
    */
   private replaceStream(protocol: ProtocolDefinition): Random | null {
     if (protocol.membership === undefined || protocol.faultModel !== 'crash' || !this.faults.has('admin')) return null;
+    // A fault window shorter than the first replacement's earliest time has no room for one (a
+    // short --duration-ms): such a run replaces nobody.
+    if (this.o.faultWindowMs <= REPLACE_FIRST_AT_MS.min) return null;
     const r = new Prng(this.o.seed ^ REPLACE_STREAM_SALT);
     return r.chance(REPLACE_RUN_SHARE) ? r : null;
   }

@@ -11,7 +11,7 @@ const SHORT: Partial<SimOptions> = { faultWindowMs: 600, livenessBoundMs: 1_200 
 
 async function collect(options: Partial<SimOptions>, from: number, to: number, jobs: number): Promise<{ seed: number; result: SeedResult }[]> {
   const out: { seed: number; result: SeedResult }[] = [];
-  for await (const r of runSeeds(options, from, to, jobs)) out.push(r);
+  for await (const r of runSeeds(options, { first: from, step: 1, count: to - from + 1 }, jobs)) out.push(r);
   return out;
 }
 
@@ -38,7 +38,7 @@ it('a run that throws fails the sweep at its seed, with its error code', async (
 it('breaking out stops the sweep: later seeds are not handed back', async () => {
   const options: Partial<SimOptions> = { ...SHORT, protocol: 'raft', nodes: 3 };
   const seen: number[] = [];
-  for await (const r of runSeeds(options, 1, 50, 2)) {
+  for await (const r of runSeeds(options, { first: 1, step: 1, count: 50 }, 2)) {
     seen.push(r.seed);
     if (r.seed === 2) break;
   }
