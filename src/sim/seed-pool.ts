@@ -6,7 +6,8 @@
  * `jobs` workers prints what it prints with one, only sooner. Workers take one seed at a time
  * (runs differ in length by ten times and more); reports that finish early wait in a reorder
  * buffer until every earlier seed has been handed on, so progress, output and "stop at the first
- * failure" (a caught mutant) are those of the serial loop.
+ * failure" (a caught mutant) are those of the serial loop. The buffer is bounded: no seed is
+ * handed out more than maxAhead past the earliest one not yet handed back.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -16,6 +17,23 @@ import type { SimOptions } from './options.js';
 
 /** Workers at most: beyond any machine's cores, and each holds a simulation's memory. */
 export const MAX_SIM_JOBS = 64;
+
+/**
+ * Seeds handed out past the earliest one not yet handed back, per worker. Reports that finish
+ * while a slower seed runs wait in memory (a kilobyte or two each); past this many the workers
+ * wait too, so a sweep of a million seeds behind one slow (or stuck) seed holds at most this
+ * many reports per worker, not the rest of the sweep. 64 lets a seed run 64 times longer than
+ * the others before a worker idles (runs differ in length by ten times and more).
+ */
+export const MAX_SEEDS_AHEAD_PER_JOB = 64;
+
+/** How a sweep is spread over its workers; the defaults are the CLI's. */
+export interface SeedPoolOptions {
+  /** Seeds handed out past the earliest not yet handed back (default MAX_SEEDS_AHEAD_PER_JOB per worker; at least one per worker). */
+  readonly maxAhead?: number;
+  /** Told when a seed is handed to a worker and when its report comes back (for tests). */
+  readonly observe?: (event: 'hand-out' | 'reply', seed: number) => void;
+}
 
 /** The default number of workers: the cores this process may use. */
 export function defaultSimJobs(): number {
@@ -66,9 +84,11 @@ function rebuilt(reply: Extract<WorkerReply, { kind: 'error' }>): Error {
  * the workers are terminated and seeds not yet handed out never run. An error thrown by a seed's
  * run is thrown here when that seed's turn comes, as the serial loop would throw it.
  */
-export async function* runSeeds(options: Partial<SimOptions>, seeds: SeedList, jobs: number): AsyncGenerator<{ seed: number; result: SeedResult }> {
+export async function* runSeeds(options: Partial<SimOptions>, seeds: SeedList, jobs: number, pool: SeedPoolOptions = {}): AsyncGenerator<{ seed: number; result: SeedResult }> {
   const total = seeds.count;
   const workers = Math.min(jobs, total);
+  const maxAhead = Math.max(workers, pool.maxAhead ?? workers * MAX_SEEDS_AHEAD_PER_JOB);
+  const observe = pool.observe ?? (() => {});
   if (workers <= 1) {
     for (let k = 0; k < total; k++) {
       const seed = seedAt(seeds, k);
@@ -76,8 +96,10 @@ export async function* runSeeds(options: Partial<SimOptions>, seeds: SeedList, j
     }
     return;
   }
-  const pool: Worker[] = [];
-  /** Finished seeds (by position in `seeds`) waiting for every earlier one. */
+  const threads: Worker[] = [];
+  /** Workers with no seed: the window of seeds ahead is full (or every seed is handed out). */
+  const idle: Worker[] = [];
+  /** Finished seeds (by position in `seeds`) waiting for every earlier one: at most maxAhead with those running. */
   const ready = new Map<number, WorkerReply>();
   let nextToHandOut = 0;
   let nextToYield = 0;
@@ -90,13 +112,19 @@ export async function* runSeeds(options: Partial<SimOptions>, seeds: SeedList, j
   };
   const handOut = (worker: Worker): void => {
     if (nextToHandOut >= total) return;
+    if (nextToHandOut - nextToYield >= maxAhead) {
+      idle.push(worker);
+      return;
+    }
     const task: WorkerTask = { seed: seedAt(seeds, nextToHandOut++), options };
+    observe('hand-out', task.seed);
     worker.postMessage(task);
   };
   try {
     for (let i = 0; i < workers; i++) {
       const worker = new Worker(new URL('./seed-worker.js', import.meta.url));
       worker.on('message', (reply: WorkerReply) => {
+        observe('reply', reply.seed);
         ready.set((reply.seed - seeds.first) / seeds.step, reply);
         handOut(worker);
         notify();
@@ -110,7 +138,7 @@ export async function* runSeeds(options: Partial<SimOptions>, seeds: SeedList, j
         if (code !== 0) poolError ??= new Error(`a simulation worker exited with code ${code}`);
         notify();
       });
-      pool.push(worker);
+      threads.push(worker);
       handOut(worker);
     }
     while (nextToYield < total) {
@@ -121,12 +149,15 @@ export async function* runSeeds(options: Partial<SimOptions>, seeds: SeedList, j
         continue;
       }
       ready.delete(nextToYield++);
+      // The window moved on by one: a worker waiting for it takes the next seed.
+      const waiting = idle.shift();
+      if (waiting !== undefined) handOut(waiting);
       if (reply.kind === 'error') throw rebuilt(reply);
       yield { seed: reply.seed, result: reply.result };
     }
   } finally {
     // Listeners first: a terminated worker's exit code is not a failure of the sweep.
-    for (const w of pool) w.removeAllListeners();
-    await Promise.all(pool.map((w) => w.terminate()));
+    for (const w of threads) w.removeAllListeners();
+    await Promise.all(threads.map((w) => w.terminate()));
   }
 }

@@ -44,3 +44,36 @@ it('breaking out stops the sweep: later seeds are not handed back', async () => 
   }
   assert.deepEqual(seen, [1, 2]);
 });
+
+it('reports wait for a slow seed in a bounded window: no seed is handed out past maxAhead', async () => {
+  // The consumer stops after seed 1 (as a slow seed 2 would hold the sweep): the workers finish
+  // what they hold, then wait, rather than run the sweep to its end into the reorder buffer.
+  const options: Partial<SimOptions> = { ...SHORT, protocol: 'raft', nodes: 3, faults: new Set() };
+  const handedOut: number[] = [];
+  const replies = new Set<number>();
+  const sweep = runSeeds(options, { first: 1, step: 1, count: 12 }, 2, {
+    maxAhead: 2,
+    observe: (event, seed) => {
+      if (event === 'hand-out') handedOut.push(seed);
+      else replies.add(seed);
+    },
+  });
+  try {
+    const first = await sweep.next();
+    assert.equal(first.done, false);
+    // Seeds 2 and 3 (the most the window allows past seed 1) come back; a worker free after that
+    // would take seed 4 at once, in the same message's handler, if nothing held it.
+    for (let waitedMs = 0; !(replies.has(2) && replies.has(3)); waitedMs += 20) {
+      assert.ok(waitedMs < 120_000, 'seeds 2 and 3 finish');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual([...handedOut].sort((a, b) => a - b), [1, 2, 3]);
+    // The window moves as reports are handed on, and the sweep still ends with every seed in order.
+    const rest: number[] = [];
+    for (let r = await sweep.next(); r.done !== true; r = await sweep.next()) rest.push(r.value.seed);
+    assert.deepEqual(rest, Array.from({ length: 11 }, (_, i) => i + 2));
+    assert.deepEqual(handedOut.length, 12);
+  } finally {
+    await sweep.return(undefined);
+  }
+});
