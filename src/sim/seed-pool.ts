@@ -33,6 +33,8 @@ export interface SeedPoolOptions {
   readonly maxAhead?: number;
   /** Told when a seed is handed to a worker and when its report comes back (for tests). */
   readonly observe?: (event: 'hand-out' | 'reply', seed: number) => void;
+  /** The workers' script (default seed-worker.js; tests give one that fails). */
+  readonly workerScript?: URL;
 }
 
 /** The default number of workers: the cores this process may use. */
@@ -122,7 +124,7 @@ export async function* runSeeds(options: Partial<SimOptions>, seeds: SeedList, j
   };
   try {
     for (let i = 0; i < workers; i++) {
-      const worker = new Worker(new URL('./seed-worker.js', import.meta.url));
+      const worker = new Worker(pool.workerScript ?? new URL('./seed-worker.js', import.meta.url));
       worker.on('message', (reply: WorkerReply) => {
         observe('reply', reply.seed);
         ready.set((reply.seed - seeds.first) / seeds.step, reply);
@@ -134,8 +136,12 @@ export async function* runSeeds(options: Partial<SimOptions>, seeds: SeedList, j
         poolError ??= err;
         notify();
       });
+      // Any exit: a worker never ends on its own (its port keeps it waiting for seeds), and the
+      // listeners are gone before the pool terminates them. One that left with code 0 would
+      // otherwise leave its seed unrun and the sweep waiting (or, every worker gone, the process
+      // ending with no summary and exit code 0).
       worker.on('exit', (code) => {
-        if (code !== 0) poolError ??= new Error(`a simulation worker exited with code ${code}`);
+        poolError ??= new Error(`a simulation worker exited with code ${code} with seeds still to run`);
         notify();
       });
       threads.push(worker);
@@ -156,8 +162,14 @@ export async function* runSeeds(options: Partial<SimOptions>, seeds: SeedList, j
       yield { seed: reply.seed, result: reply.result };
     }
   } finally {
-    // Listeners first: a terminated worker's exit code is not a failure of the sweep.
-    for (const w of threads) w.removeAllListeners();
+    // Listeners first: a terminated worker's exit code is not a failure of the sweep. A worker
+    // failing as the sweep ends (when the fault is outside a run every worker fails alike) may
+    // still deliver its 'error': it is dropped here, not left to crash the process as an 'error'
+    // event with no listener (exit code 1, a sweep's "a seed failed").
+    for (const w of threads) {
+      w.removeAllListeners();
+      w.on('error', () => {});
+    }
     await Promise.all(threads.map((w) => w.terminate()));
   }
 }

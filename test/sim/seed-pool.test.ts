@@ -8,6 +8,14 @@ import { runSeeds, type SeedResult } from '../../src/sim/seed-pool.js';
 import type { SimOptions } from '../../src/sim/options.js';
 
 const SHORT: Partial<SimOptions> = { faultWindowMs: 600, livenessBoundMs: 1_200 };
+/** Seeds 1..8. */
+const EIGHT = { first: 1, step: 1, count: 8 };
+
+async function collect2(sweep: AsyncGenerator<{ seed: number; result: SeedResult }>): Promise<number[]> {
+  const seeds: number[] = [];
+  for await (const r of sweep) seeds.push(r.seed);
+  return seeds;
+}
 
 async function collect(options: Partial<SimOptions>, from: number, to: number, jobs: number): Promise<{ seed: number; result: SeedResult }[]> {
   const out: { seed: number; result: SeedResult }[] = [];
@@ -76,4 +84,28 @@ it('reports wait for a slow seed in a bounded window: no seed is handed out past
   } finally {
     await sweep.return(undefined);
   }
+});
+
+it('workers that fail outside a run fail the sweep with their error, and a late one does not crash the process', async () => {
+  // Every worker throws after its first seed. The first error ends the sweep; the others arrive
+  // while or after it tears the pool down, and had no listener then: an uncaught 'error' event.
+  // The race goes either way on one try, so a few.
+  const workerScript = new URL('./fixtures/failing-seed-worker.js', import.meta.url);
+  for (let attempt = 0; attempt < 8; attempt++) {
+    await assert.rejects(collect2(runSeeds({}, EIGHT, 4, { workerScript })), /worker failed after seed/);
+    // Stopping at the first report (a caught mutant) while the workers fail behind it (or a
+    // worker's error comes in before seed 1's report does: then that is the sweep's end).
+    try {
+      for await (const r of runSeeds({}, EIGHT, 2, { workerScript })) if (r.seed === 1) break;
+    } catch (err) {
+      assert.match((err as Error).message, /worker failed after seed [12]$/);
+    }
+  }
+  // Late errors are delivered on later turns of the event loop.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+});
+
+it('a worker that exits with code 0 while seeds remain fails the sweep (no wait for seeds that never come)', { timeout: 60_000 }, async () => {
+  const workerScript = new URL('./fixtures/exiting-seed-worker.js', import.meta.url);
+  await assert.rejects(collect2(runSeeds({}, EIGHT, 2, { workerScript })), /a simulation worker exited/);
 });
