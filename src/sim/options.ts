@@ -51,6 +51,11 @@ export interface SimOptions {
    * member back from a partition or a crash is sent a snapshot.
    */
   readonly compactEvery: number;
+  /**
+   * Whether the register workload's clients write large values often; unset, drawn per run
+   * (LARGE_WRITES_RUN_SHARE of runs). Set by benchmarks that compare one workload across builds.
+   */
+  readonly largeWrites?: boolean;
   readonly mutant?: string;
   /** Protocol-specific options for every replica (e.g. Multi-Paxos's phase1QuorumSize); they override the run's own. */
   readonly protocolOptions?: Readonly<Record<string, unknown>>;

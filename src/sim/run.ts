@@ -21,8 +21,11 @@ export function runSeed(options: Partial<SimOptions> & { seed: number }): SeedRe
   return { ...result, linearizability: check.verdict, checkMessage };
 }
 
+/** What judging and summing a run need of its report (a worker sends no history). */
+export type SeedVerdict = Pick<SeedReport, 'outcome' | 'linearizability' | 'checkMessage' | 'stats'>;
+
 /** A run failed if it violated safety or liveness, or its history is not linearizable. */
-export function failed(r: SeedReport): boolean {
+export function failed(r: SeedVerdict): boolean {
   return r.outcome.kind !== 'ok' || r.linearizability === 'not-linearizable';
 }
 
@@ -42,7 +45,7 @@ export function emptySummary(): Summary {
   return { runs: 0, safetyViolations: 0, livenessFailures: 0, nonLinearizable: 0, unknownVerdicts: 0, operations: 0, messages: 0, simulatedMs: 0, failures: [] };
 }
 
-export function addToSummary(s: Summary, r: SeedReport): void {
+export function addToSummary(s: Summary, r: SeedVerdict): void {
   s.runs++;
   s.operations += r.stats.operations;
   s.messages += r.stats.messagesDelivered;

@@ -335,7 +335,7 @@ export class Simulation implements WorldHandler<Delivery> {
       ...protocol.timingOptions(timing), ...protocol.simVariant(this.rng, timing), ...protocol.messageBudgetOptions(SIM_MESSAGE_BUDGET_BYTES), ...o.protocolOptions,
     };
     this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions }) ?? null;
-    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys, o.mutant, this.authStream(), protocol.faultModel === 'byzantine' ? byzantineFaults(o.nodes) + 1 : 1) : new RegisterWorkload(o.keys, o.mutant, this.buggify.chance(LARGE_WRITES_RUN_SHARE))) as Workload<WorkloadOp, unknown>;
+    this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys, o.mutant, this.authStream(), protocol.faultModel === 'byzantine' ? byzantineFaults(o.nodes) + 1 : 1) : new RegisterWorkload(o.keys, o.mutant, this.largeWritesOf(o))) as Workload<WorkloadOp, unknown>;
     const compactEvery = o.compactEvery > 0 ? o.compactEvery : this.rng.pick(SIM_COMPACT_INTERVALS);
     const fromSlotOne = o.compactEvery === 0 && this.joinerRng?.chance(JOIN_FROM_SLOT_ONE_SHARE) === true;
     this.compactEvery = fromSlotOne ? LATE_SNAPSHOT_EVERY_ENTRIES : compactEvery;
@@ -440,6 +440,9 @@ export class Simulation implements WorldHandler<Delivery> {
    */
   private replaceStream(protocol: ProtocolDefinition): Random | null {
     if (protocol.membership === undefined || protocol.faultModel !== 'crash' || !this.faults.has('admin')) return null;
+    // A fault window shorter than the first replacement's earliest time has no room for one (a
+    // short --duration-ms): such a run replaces nobody.
+    if (this.o.faultWindowMs <= REPLACE_FIRST_AT_MS.min) return null;
     const r = new Prng(this.o.seed ^ REPLACE_STREAM_SALT);
     return r.chance(REPLACE_RUN_SHARE) ? r : null;
   }
@@ -492,6 +495,12 @@ export class Simulation implements WorldHandler<Delivery> {
   }
 
   // ---- members -------------------------------------------------------------------------------
+
+  /** Whether this run's register clients write large values often: drawn always, so the buggify stream is the same when an option decides. */
+  private largeWritesOf(o: SimOptions): boolean {
+    const drawn = this.buggify.chance(LARGE_WRITES_RUN_SHARE);
+    return o.largeWrites ?? drawn;
+  }
 
   private addNode(key: string, id: NodeId, index: number, liar: boolean, random: Random = this.rng.fork(), compactEvery = this.compactEvery): SimNode<unknown> {
     const disk = new MemberDisk(this.world as World<never>, random, { syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.faults.has('disk'), mutant: this.o.mutant });

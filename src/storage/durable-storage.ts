@@ -247,13 +247,14 @@ export class DurableStorage<H> {
     if (persist.snapshot !== null) {
       // The record naming the snapshot goes after the file and its directory entry are durable;
       // it carries the save's truncation and first entries (see RecordType.Install).
-      const snapshot = persist.snapshot;
-      this.jobs.push(taskJob({ what: 'snapshot file', snapshot }, ignore));
-      encodeInstall(sink, snapshot.meta, truncateFrom, persist.entries, this.o.entriesRecordBytes);
+      encodeInstall(sink, persist.snapshot.meta, truncateFrom, persist.entries, this.o.entriesRecordBytes);
     } else {
       encodeEntries(sink, truncateFrom, persist.entries, this.o.entriesRecordBytes);
     }
     if (persist.hardState !== null) sink.add(RecordType.HardState, packTransient(persist.hardState));
+    // Queued only once every record encoded: a save that throws above leaves no job behind (a
+    // snapshot file written for a save that never happened).
+    if (persist.snapshot !== null) this.jobs.push(taskJob({ what: 'snapshot file', snapshot: persist.snapshot }, ignore));
     // The in-memory view follows the log immediately; it is what a reopen would replay.
     if (persist.snapshot !== null) this.applySnapshotMeta(persist.snapshot.meta, persist.snapshot.data);
     this.applyEntries(truncateFrom, persist.entries);

@@ -3,7 +3,7 @@
  * `length` counts type + payload; the CRC (zlib's CRC-32) covers type + payload. A record that is
  * short, too long or fails its CRC is not a record.
  */
-import { combine, crc32Range, rawRegister, shiftZeros } from './crc32.js';
+import { combine, crc32Range, MAX_SHIFT_BYTES, rawRegister, shiftZeros } from './crc32.js';
 import { assert } from '../core/assert.js';
 
 export const RECORD_HEADER_BYTES = 8;
@@ -54,6 +54,9 @@ export const enum RecordType {
 const SEAL_FIXED_PAYLOAD = 8 + 8;
 /** The granularity of a seal's sector CRCs: the smallest sector a disk writes atomically. */
 export const SEAL_SECTOR_BYTES = 512;
+// writeSeal combines a record's CRC across the pieces of a sector: a piece is at most a sector, and
+// combine() shifts over at most MAX_SHIFT_BYTES. A larger sector would fail every seal at run time.
+assert(SEAL_SECTOR_BYTES <= MAX_SHIFT_BYTES, () => `SEAL_SECTOR_BYTES (${SEAL_SECTOR_BYTES}) exceeds MAX_SHIFT_BYTES (${MAX_SHIFT_BYTES}) of crc32.ts`);
 
 /** The SEAL_SECTOR_BYTES-aligned pieces of the file range [from, to), as [start, end) pairs. */
 export function sealPieces(from: number, to: number): [number, number][] {

@@ -24,3 +24,10 @@ test('sim --seeds: a seed or range end above 2^32-1 is one line and exit 3', () 
   assertBadInput(quorate([...QUICK, '--seeds', '5..1']), /the range is empty/, '--seeds 5..1');
   assertBadInput(quorate([...QUICK, '--seeds', '1-5']), /is not N or FROM\.\.TO/, '--seeds 1-5');
 });
+
+test('sim --duration-ms shorter than the fault window a member replacement needs: the run replaces nobody', () => {
+  // Seed 5 draws a replacement run; with 3,000 ms the fault window is empty, and the first
+  // replacement's time was drawn from [200, 0]: the simulator stopped on an assertion (exit 70).
+  const r = quorate(['sim', '--nodes', '3', '--seeds', '5', '--duration-ms', '3000', '--jobs', '1']);
+  assert.equal(r.code, 0, r.stderr);
+});

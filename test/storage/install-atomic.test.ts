@@ -47,3 +47,22 @@ test('installing a snapshot over a stale tail: every cut of the WAL restores bef
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a save that fails to encode leaves nothing queued: no snapshot file is written for it', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'quorate-install-'));
+  try {
+    const dir = join(root, 'member');
+    const s = await openDurableStorage<unknown>(nodeFileSystem, dir);
+    const unencodable: Record<string, unknown> = { term: 3 };
+    unencodable.self = unencodable; // no MessagePack encoding: packTransient throws
+    assert.throws(() => s.save({
+      hardState: unencodable, entries: [], truncateFrom: null,
+      snapshot: { meta: { index: 5 as Index, term: 3 as Term, membership: { voters: ['n1'] as NodeId[], outgoingVoters: [], learners: [] } }, data: new Uint8Array([1]) },
+    }, () => assert.fail('a save that threw must not complete')));
+    await new Promise<void>((res, rej) => s.sync((err) => (err ? rej(err) : res())));
+    await new Promise<void>((res) => s.close(() => res()));
+    assert.deepEqual(readdirSync(join(dir, 'snap')), []);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -7,7 +7,10 @@ import type { ProtocolDefinition } from '../../core/protocol.js';
 import type { MutantInfo } from '../../core/replica.js';
 import { DEFAULT_SIM_OPTIONS, FAULT_KINDS, parseByzantine, parseFaults, STATE_MACHINES, TWINS, type SimOptions, type StateMachineKind } from '../../sim/options.js';
 import { FAULTS } from '../../sim/nemesis.js';
-import { addToSummary, emptySummary, failed, runSeed } from '../../sim/run.js';
+import { addToSummary, emptySummary, failed } from '../../sim/run.js';
+import { defaultSimJobs, MAX_SIM_JOBS, runSeeds, type SeedList } from '../../sim/seed-pool.js';
+import { LISTED_FAILURES, mergeSweeps, parseShard, printSummary, progressText, shardSeeds, summaryRows, sweepExitCode } from './sim-sweep.js';
+import { readFileSync } from 'node:fs';
 import { DRIVER_MUTANTS } from '../../driver/mutants.js';
 import { STATE_MACHINE_MUTANTS } from '../../statemachine/mutants.js';
 import { STORAGE_MUTANTS } from '../../storage/mutants.js';
@@ -80,6 +83,8 @@ const OPTIONS = {
   clients: { type: 'integer', min: 1, max: MAX_SIM_CLIENTS, default: DEFAULT_SIM_OPTIONS.clients, help: 'simulated clients.' },
   keys: { type: 'integer', min: 1, default: DEFAULT_SIM_OPTIONS.keys, help: 'keys the clients use.' },
   'duration-ms': { type: 'integer', min: 1, default: DEFAULT_DURATION_MS, placeholder: 'MS', help: 'simulated time per run, faults then a fault-free stretch for liveness.' },
+  shard: { type: 'string', placeholder: 'I/N', help: 'run only the I-th (from 1) of N interleaved slices of --seeds: one sweep over several machines; `quorate sim merge` combines their --json outputs.' },
+  jobs: { type: 'integer', min: 1, max: MAX_SIM_JOBS, placeholder: 'N', defaultText: 'the cores', help: 'run seeds on N worker threads at once; output and exit code are those of one (seed order kept). --trace runs one.' },
   trace: { type: 'boolean', help: 'print every event of every run (with one seed: to reproduce a failure).' },
   json: { type: 'boolean', help: 'one JSON object per line instead of text (fields in docs/cli.md).' },
   'protocol-option': { type: 'string', multiple: true, placeholder: 'NAME=VALUE', help: 'a protocol option, e.g. phase1QuorumSize=4 (numbers and true/false as such).' },
@@ -115,23 +120,40 @@ const JSON_RECORDS: readonly JsonRecord[] = [
     ['nonLinearizable', 'runs whose history is not linearizable'], ['unknownVerdicts', 'histories the checker could not judge in its budget'],
     ['operations', 'client operations, all runs'], ['messages', 'messages delivered, all runs'],
     ['simulatedMs', 'simulated time, all runs'], ['wallSeconds', 'real time taken'], ['exitCode', 'the exit code the command ends with'],
+    ['command', 'the sweep without --seeds, --shard and --jobs: a failure\'s reproduce command starts with it'], ['seeds', 'the --seeds range'],
+    ['shard', 'the --shard I/N, or null'],
+  ] },
+  { type: 'merged', help: 'quorate sim merge: the last line (after a failure line per failed run, the first 20)', fields: [
+    ['type', '"merged"'], ['protocol', 'the protocol'], ['nodes', 'members'], ['runs', 'runs made, all shards'],
+    ['safetyViolations', 'as in the summary, all shards'], ['livenessFailures', 'as in the summary'], ['nonLinearizable', 'as in the summary'],
+    ['unknownVerdicts', 'as in the summary'], ['operations', 'as in the summary'], ['messages', 'as in the summary'], ['simulatedMs', 'as in the summary'],
+    ['wallSeconds', 'the slowest shard\'s real time'], ['exitCode', 'the exit code merge ends with'], ['command', 'the sweep\'s command'], ['seeds', 'the --seeds range'],
+    ['shards', 'shards in the sweep'], ['missingShards', 'shards (I/N) no file gave a summary of'], ['cutShort', 'files that end before their summary'],
   ] },
 ];
 
 export const simCommand = defineCommand({
   name: 'sim',
   summary: 'simulate a protocol under faults over many seeds; check safety, liveness, linearizability',
-  usage: ['[options]', '--list-mutants [--protocol NAME]', '--list-faults [--protocol NAME]'],
+  usage: ['[options]', '--list-mutants [--protocol NAME]', '--list-faults [--protocol NAME]', 'merge [--json] FILE...'],
   description: 'Runs the deterministic simulator once per seed and prints a summary. A failed run prints its seed and the command that replays it with a trace.',
   options: OPTIONS,
+  positionals: { words: ['merge'] },
   exitCodes: [
     [0, 'every run was safe, live and linearizable'],
     [1, 'a run failed (with --mutant: the mutant was caught)'],
     [2, 'no run failed, but the checker could not judge some history within its budget'],
     [3, 'bad input (an unknown option, a bad value, a configuration the protocol refuses)'],
+    [4, 'merge: no run failed, but a shard\'s output is missing or cut short'],
   ],
   json: JSON_RECORDS,
-  async run({ values }) {
+  async run({ values, positionals, given }) {
+    if (positionals.length > 0) {
+      if (positionals[0] !== 'merge') throw new UsageError(`unexpected argument '${positionals[0]}' (quorate sim merge FILE... combines sweep outputs)`);
+      const extra = [...given].filter((o) => o !== 'json');
+      if (extra.length > 0) throw new UsageError(`quorate sim merge takes --json only (the sweep's options are in its outputs), not --${extra[0]}`);
+      return mergeCommand(positionals.slice(1), values.json === true);
+    }
     const protocol = protocolByName(values.protocol);
     const mutants = mutantsOf(protocol);
     // A listing is text lines, or with --json one object per line like every other output.
@@ -195,19 +217,26 @@ export const simCommand = defineCommand({
       if (byzantine.size === 0 && (base.byzantineCount ?? 0) > 0) throw new UsageError('--byzantine-count needs --byzantine behaviours to give the liars (it is "none")');
       if (f === 0) process.stderr.write(`warning: ${base.nodes} replicas tolerate f = 0 Byzantine replicas: the run has no liars (use --nodes 4 or more)\n`);
     }
+    const seeds = values.shard === undefined ? { first: from, step: 1, count: to - from + 1 } : shardOf(from, to, values.shard);
     const summary = emptySummary();
     const started = performance.now();
     const tty = process.stderr.isTTY === true;
-    const total = to - from + 1;
-    for (let seed = from; seed <= to; seed++) {
-      let r;
+    const total = seeds.count;
+    // A trace is one run's story, printed as it is made: one thread.
+    const jobs = values.trace ? 1 : values.jobs ?? defaultSimJobs();
+    const runs = runSeeds(base, seeds, jobs);
+    let done = 0;
+    for (;;) {
+      let next;
       try {
-        r = runSeed({ ...base, seed });
+        next = await runs.next();
       } catch (err) {
         // A configuration the protocol refuses (e.g. quorums that do not intersect) is bad input.
         if (err instanceof QuorateError && err.code === 'INVALID_ARGUMENT') throw new UsageError(err.message);
         throw err;
       }
+      if (next.done === true) break;
+      const { seed, result: r } = next.value;
       const failuresBefore = summary.failures.length;
       addToSummary(summary, r);
       if (values.json) {
@@ -220,57 +249,110 @@ export const simCommand = defineCommand({
         if (values.trace) for (const line of r.trace) console.log(line);
         if (values.trace || total === 1) console.log(`seed ${seed}: trace hash ${r.traceHash}, ${r.stats.events} events`);
       }
-      const done = seed - from + 1;
+      done++;
+      const progress = progressText(done, total, summary.failures.length, (performance.now() - started) / 1000);
       if (tty) {
         const width = 30;
         const filled = Math.round((done / total) * width);
-        process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} seeds, ${summary.failures.length} failures`);
+        process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${progress}\x1b[K`);
       } else if (done % 100 === 0 || done === total) {
-        process.stderr.write(`${done}/${total} seeds, ${summary.failures.length} failures\n`);
+        process.stderr.write(`${progress}\n`);
       }
-      if (failed(r) && values.mutant !== undefined) break; // caught: one seed is enough
+      if (failed(r) && values.mutant !== undefined) {
+        await runs.return(undefined); // caught: one seed is enough (stops the workers)
+        break;
+      }
     }
     if (tty) process.stderr.write('\n');
     const wallS = (performance.now() - started) / 1000;
-    // A history the checker could not judge in its budget is not a pass.
-    const exitCode = summary.failures.length > 0 ? 1 : summary.unknownVerdicts > 0 ? 2 : 0;
-    const reproduce = (seed: number): string => {
-      const byz = protocol.faultModel === 'byzantine' ? ` --byzantine ${values.byzantine ?? 'all'}${values['byzantine-count'] !== undefined ? ` --byzantine-count ${values['byzantine-count']}` : ''}` : '';
-      const sm = values['state-machine'] === DEFAULT_SIM_OPTIONS.stateMachine ? '' : ` --state-machine ${values['state-machine']}`;
-      const duration = durationMs === DEFAULT_DURATION_MS ? '' : ` --duration-ms ${durationMs}`;
-      return `quorate sim --protocol ${values.protocol} --nodes ${base.nodes} --seeds ${seed} --faults ${values.faults}${sm}${byz}${duration}${values.mutant ? ` --mutant ${values.mutant}` : ''}${values['protocol-option'].map((o) => ` --protocol-option ${o}`).join('')} --trace`;
-    };
+    const exitCode = sweepExitCode(summary);
+    const command = sweepCommand(values, base, protocol);
+    const reproduce = (seed: number): string => `${command} --seeds ${seed} --trace`;
     if (values.json) {
-      for (const f of summary.failures.slice(0, 20)) console.log(JSON.stringify({ type: 'failure', seed: f.seed, what: f.what, reproduce: reproduce(f.seed) }));
+      for (const f of summary.failures.slice(0, LISTED_FAILURES)) console.log(JSON.stringify({ type: 'failure', seed: f.seed, what: f.what, reproduce: reproduce(f.seed) }));
       console.log(JSON.stringify({
         type: 'summary', protocol: values.protocol, nodes: base.nodes, runs: summary.runs,
         safetyViolations: summary.safetyViolations, livenessFailures: summary.livenessFailures,
         nonLinearizable: summary.nonLinearizable, unknownVerdicts: summary.unknownVerdicts,
         operations: summary.operations, messages: summary.messages, simulatedMs: summary.simulatedMs,
-        wallSeconds: wallS, exitCode,
+        wallSeconds: wallS, exitCode, command, seeds: values.seeds, shard: values.shard ?? null,
       }));
       return exitCode;
     }
-    const rows: [string, string][] = [
+    const head: [string, string][] = [
       ['protocol', `${values.protocol}${values.mutant ? ` (mutant ${values.mutant})` : ''}, ${base.nodes} nodes, ${values['state-machine']} state machine`],
       ['faults', protocol.faultModel === 'byzantine'
         ? `${[...faults].join(',') || 'none'}${faults.has('crash') ? ' (crashes hit honest replicas, which restart from their disks)' : ''}`
         : [...faults].join(',') || 'none'],
       ...(protocol.faultModel === 'byzantine' ? [['byzantine', `${[...byzantine].join(',') || 'none'} on ${base.byzantineCount ?? `f = ${Math.floor(((base.nodes ?? 1) - 1) / 3)}`} replica(s)`] as [string, string]] : []),
-      ['runs', String(summary.runs)],
-      ['safety violations', String(summary.safetyViolations)],
-      ['liveness failures', String(summary.livenessFailures)],
-      ['non-linearizable histories', String(summary.nonLinearizable)],
-      ['unknown verdicts', String(summary.unknownVerdicts)],
-      ['operations', String(summary.operations)],
-      ['messages delivered', String(summary.messages)],
-      ['simulated time', `${(summary.simulatedMs / 1000).toFixed(1)} s`],
-      ['wall time', `${wallS.toFixed(1)} s`],
+      ...(values.shard === undefined ? [] : [['shard', `${values.shard} of seeds ${values.seeds} (every ${seeds.step}th seed from ${seeds.first})`] as [string, string]]),
     ];
-    const w = Math.max(...rows.map(([k]) => k.length));
-    for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
-    for (const f of summary.failures.slice(0, 20)) console.log(`FAIL seed ${f.seed}: ${f.what}\n  reproduce: ${reproduce(f.seed)}`);
-    if (exitCode === 2) console.log(`UNDECIDED: ${summary.unknownVerdicts} histories could not be judged within the checker's budget`);
+    printSummary(summaryRows(head, summary, wallS), summary, reproduce);
     return exitCode;
   },
 });
+
+/** `--shard I/N` of seeds from..to. */
+function shardOf(from: number, to: number, spec: string): SeedList {
+  const { index, count } = parseShard(spec);
+  return shardSeeds(from, to, index, count);
+}
+
+/**
+ * The sweep as a command line without its seeds, shard and jobs: what a failure's reproduce
+ * command starts with, and what tells `quorate sim merge` that outputs belong to one sweep.
+ * Every option that changes a run is in it (those at their defaults left out).
+ */
+function sweepCommand(values: {
+  readonly protocol: string; readonly faults: string; readonly 'state-machine': string; readonly mutant?: string | undefined;
+  readonly clients: number; readonly keys: number; readonly 'duration-ms': number; readonly 'protocol-option': readonly string[];
+  readonly byzantine?: string | undefined; readonly 'byzantine-count'?: number | undefined;
+}, base: Partial<SimOptions>, protocol: ProtocolDefinition): string {
+  const parts = [`quorate sim --protocol ${values.protocol} --nodes ${base.nodes} --faults ${values.faults}`];
+  if (values['state-machine'] !== DEFAULT_SIM_OPTIONS.stateMachine) parts.push(`--state-machine ${values['state-machine']}`);
+  if (values.clients !== DEFAULT_SIM_OPTIONS.clients) parts.push(`--clients ${values.clients}`);
+  if (values.keys !== DEFAULT_SIM_OPTIONS.keys) parts.push(`--keys ${values.keys}`);
+  if (protocol.faultModel === 'byzantine') {
+    parts.push(`--byzantine ${values.byzantine ?? 'all'}`);
+    if (values['byzantine-count'] !== undefined) parts.push(`--byzantine-count ${values['byzantine-count']}`);
+  }
+  if (values['duration-ms'] !== DEFAULT_DURATION_MS) parts.push(`--duration-ms ${values['duration-ms']}`);
+  if (values.mutant !== undefined) parts.push(`--mutant ${values.mutant}`);
+  for (const o of values['protocol-option']) parts.push(`--protocol-option ${o}`);
+  return parts.join(' ');
+}
+
+/** `quorate sim merge FILE...`: one verdict from the --json outputs of a sweep's shards. */
+function mergeCommand(files: readonly string[], json: boolean): number {
+  const outputs = files.map((name) => {
+    try {
+      return { name, text: readFileSync(name, 'utf8') };
+    } catch (err) {
+      throw new UsageError(`cannot read ${name}: ${(err as Error).message}`);
+    }
+  });
+  const m = mergeSweeps(outputs);
+  const failedExit = sweepExitCode(m.summary);
+  // A failure found is the answer whatever is missing; a clean sweep with holes is not clean.
+  const exitCode = failedExit === 1 ? 1 : m.missingShards.length > 0 || m.cutShort.length > 0 ? 4 : failedExit;
+  const reproduce = (seed: number): string => `${m.command} --seeds ${seed} --trace`;
+  if (json) {
+    for (const f of m.summary.failures.slice(0, LISTED_FAILURES)) console.log(JSON.stringify({ type: 'failure', seed: f.seed, what: f.what, reproduce: reproduce(f.seed) }));
+    const s = m.summary;
+    console.log(JSON.stringify({
+      type: 'merged', protocol: m.protocol, nodes: m.nodes, runs: s.runs,
+      safetyViolations: s.safetyViolations, livenessFailures: s.livenessFailures, nonLinearizable: s.nonLinearizable,
+      unknownVerdicts: s.unknownVerdicts, operations: s.operations, messages: s.messages, simulatedMs: s.simulatedMs,
+      wallSeconds: m.wallSeconds, exitCode, command: m.command, seeds: m.seeds, shards: m.shards, missingShards: m.missingShards, cutShort: m.cutShort,
+    }));
+    return exitCode;
+  }
+  const head: [string, string][] = [
+    ['sweep', `${m.command} --seeds ${m.seeds}`],
+    ['shards', `${m.shards - m.missingShards.length} of ${m.shards} merged`],
+  ];
+  printSummary(summaryRows(head, m.summary, m.wallSeconds), m.summary, reproduce);
+  if (m.missingShards.length > 0) console.log(`INCOMPLETE: no output of shard ${m.missingShards.join(', ')}`);
+  if (m.cutShort.length > 0) console.log(`INCOMPLETE: ${m.cutShort.join(', ')} end(s) before the summary (a shard stopped or still running)`);
+  return exitCode;
+}
