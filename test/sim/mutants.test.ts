@@ -170,6 +170,9 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // A lying primary rewrites another replica's VIEW-CHANGE in its NEW-VIEW (mutate, under the
     // same signature): a certificate of the view just below, naming a batch prepared elsewhere.
     'trust-view-change-by-signature': { seed: 3 },
+    // The same rewrite, the certificate changed in place so that the VIEW-CHANGE's own signature
+    // still verifies (the rewrite that moved it to the end changed what that signature covers).
+    'trust-certificates-under-signature': { seed: 3 },
   },
 };
 
