@@ -90,7 +90,7 @@ export function mutateMessage(m: PbftMessage, c: MutatorContext): PbftMessage | 
       // float), so a run whose liar never mutates a NEW-VIEW keeps its random stream; the lower
       // half of that range now tries the rewrite of another replica's VIEW-CHANGE first.
       const u = prePrepares.length > 0 ? random.float() : 1;
-      const rewritten = u < REWRITE_VIEW_CHANGE_SHARE ? rewriteViewChange(nv, m.to, random, auth) : null;
+      const rewritten = u < REWRITE_VIEW_CHANGE_SHARE ? rewriteViewChange(nv, m.to, random, auth, c.replicas) : null;
       if (rewritten !== null) return { ...m, newView: rewritten };
       if (u < 0.7) {
         // Change one re-issued pre-prepare (re-signed half the time), or attach a batch to it
@@ -131,15 +131,19 @@ export const REWRITE_VIEW_CHANGE_SHARE = 0.35;
  * broadcast) carries a prepared certificate the replica never had, under that replica's own
  * signature: at a sequence number another certificate names, a digest that some certificate
  * names at another sequence number (a batch honest replicas hold, so it can be fetched), in the
- * view just below the NEW-VIEW's (so it beats every honest certificate there). The certificate's
- * signatures are the copied honest ones, over other fields; the VIEW-CHANGE's signature covers
- * them, not what they sign, so only a replica that checks the certificates again sees the change
- * (the bug of trust-view-change-by-signature). The pre-prepares are recomputed from the changed
- * set as an honest primary would (so the NEW-VIEW is self-consistent) and signed, with the
- * NEW-VIEW, by the liar. Null when no such rewrite exists (no other replica's VIEW-CHANGE, or the
- * certificates name fewer than two digests).
+ * view just below the NEW-VIEW's (so it beats every honest certificate there). When the replica
+ * has a certificate at that sequence number, the forged one takes its place and its signatures,
+ * over the changed fields: the VIEW-CHANGE's signature covers those signatures, in that order,
+ * not what they sign, so the payload is the one the replica signed, its signature verifies, and
+ * only a replica that checks the certificates again sees the change (the bug of
+ * trust-view-change-by-signature, and of any shortcut that takes a VIEW-CHANGE whose signature
+ * verified for checked whole). When it has none, the certificate (the honest signatures at that
+ * sequence number) is added, which changes the payload: its signature no longer verifies. The
+ * pre-prepares are recomputed from the changed set as an honest primary would (so the NEW-VIEW
+ * is self-consistent) and signed, with the NEW-VIEW, by the liar. Null when no such rewrite
+ * exists (no other replica's VIEW-CHANGE, or the certificates name fewer than two digests).
  */
-function rewriteViewChange(nv: SignedNewView, to: NodeId, random: Random, auth: Authenticator): SignedNewView | null {
+function rewriteViewChange(nv: SignedNewView, to: NodeId, random: Random, auth: Authenticator, replicas: readonly NodeId[]): SignedNewView | null {
   const victims = nv.viewChanges.filter((vc) => vc.replica !== nv.primary && vc.replica !== to);
   // Certificates at or below the NEW-VIEW's checkpoint re-issue nothing.
   const stableSeq = Math.max(0, ...nv.viewChanges.map((vc) => vc.stableSeq));
@@ -151,11 +155,18 @@ function rewriteViewChange(nv: SignedNewView, to: NodeId, random: Random, auth: 
   if (others.length === 0) return null;
   const digest = random.pick(others);
   const view = nv.view - 1;
+  // The victim's own certificate at that sequence number, changed in place (its signature still
+  // verifies: see above); else the first one there, added. Its pre-prepare names the primary of
+  // that view, as a replica checks before any signature (the field is not in the payload).
+  const at = victim.prepared.findIndex((c) => c.prePrepare.seq === target.seq);
+  const source = at >= 0 ? victim.prepared[at]! : certs.find((c) => c.prePrepare.seq === target.seq)!;
+  const primary = replicas.length > 0 ? replicas[view % replicas.length]! : source.prePrepare.primary;
   const cert: PreparedCertificate = {
-    prePrepare: { ...target, view, digest },
-    prepares: certs.find((c) => c.prePrepare.seq === target.seq)!.prepares.map((p) => ({ ...p, view, digest })),
+    prePrepare: { ...source.prePrepare, view, digest, primary },
+    prepares: source.prepares.map((p) => ({ ...p, view, digest })),
   };
-  const forged: SignedViewChange = { ...victim, prepared: [...victim.prepared.filter((c) => c.prePrepare.seq !== target.seq), cert] };
+  const prepared = at >= 0 ? victim.prepared.map((c, i) => (i === at ? cert : c)) : [...victim.prepared, cert];
+  const forged: SignedViewChange = { ...victim, prepared };
   // First in the set, so that a tie in view (an honest certificate of view nv.view - 1) goes to it.
   const viewChanges = [forged, ...nv.viewChanges.filter((vc) => vc !== victim)];
   const prePrepares = newViewPrePrepares(nv, viewChanges, auth);

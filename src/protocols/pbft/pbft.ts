@@ -238,7 +238,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private ownViewChange: SignedViewChange | null = null;
   private readonly latestViewChangeOf = new Map<NodeId, number>();
   private newViewMsg: SignedNewView | null = null;
-  /** Under the trust-view-change-by-signature mutant only: (replica|view) -> signature of a VIEW-CHANGE found valid, at most 4N. */
+  /** Under the trust-view-change-by-signature and trust-certificates-under-signature mutants only: (replica|view) -> signature of a VIEW-CHANGE found valid, at most 4N. */
   private readonly trustedViewChanges = new Map<string, string>();
   private fetching: StableCheckpoint | null = null;
   /** The parts of `fetching`'s state, once its meta-data is here. */
@@ -1800,6 +1800,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     // its NEW-VIEW (the VIEW-CHANGE's signature covers its certificates' signatures, not what
     // they sign, so only checking them again finds the change).
     if (!this.verifySig(viewChangePayload(vc), vc.replica, vc.signature)) return false;
+    if (this.mutant === 'trust-certificates-under-signature' && this.trustedViewChanges.get(trusted) === vc.signature) return true;
     if (!this.validProof(vc.stableSeq, vc.stableDigest, vc.checkpointProof)) return false;
     const seqs = new Set<number>();
     for (const c of vc.prepared) {
@@ -1809,7 +1810,7 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       if (pp.seq <= vc.stableSeq || pp.seq > vc.stableSeq + this.logWindowSeqs || pp.view >= vc.newView) return false;
       if (!this.validCertificate(c)) return false;
     }
-    if (this.mutant === 'trust-view-change-by-signature') {
+    if (this.mutant === 'trust-view-change-by-signature' || this.mutant === 'trust-certificates-under-signature') {
       this.trustedViewChanges.set(trusted, vc.signature);
       if (this.trustedViewChanges.size > 4 * this.n) this.trustedViewChanges.delete(this.trustedViewChanges.keys().next().value!);
     }
