@@ -5,12 +5,15 @@
  * checkpoint's batch (what every checkpoint cost before checkpoints were encoded in slices);
  * "sliced": beginSnapshot, a `slice bytes` slice per turn while later batches execute. Prints how
  * much CPU time one turn's stretch of checkpoint encoding took (median, 90th percentile, longest), the
- * slices, and the requests executed while checkpoints were being encoded.
+ * slices, and the requests executed while checkpoints were being encoded. Then the same for the
+ * replica's compaction that follows each encoding (the state packed with the client table and its
+ * parts digested: PbftReplica.stepCompact), whole (one step) or a slice per turn.
  *
  *   node dist/bench/pbft-checkpoint-turns.js [keys] [value bytes] [slice bytes]   (default 50000 keys, 100 bytes, 4 MiB)
  */
 import type { Index } from '../src/core/ids.js';
 import type { SnapshotEncoding, StateMachine } from '../src/core/replica.js';
+import type { PbftReplica } from '../src/protocols/pbft/pbft.js';
 import { protocolByName } from '../src/protocols/registry.js';
 import { KvStateMachine, encodeKvCommand, type KvOutcome } from '../src/statemachine/mvcc/index.js';
 import { Answer, TestCluster } from '../test/driver/harness.js';
@@ -103,6 +106,20 @@ for (const sliced of [false, true]) {
     },
     limits: () => ({ snapshotSliceBytes: sliceBytes }),
   });
+  /** CPU time of every step of the replicas' compactions, in ms. */
+  const compactionStepsMs: number[] = [];
+  for (const m of c.members.values()) {
+    const replica = m.driver.replica as unknown as PbftReplica;
+    const step = replica.stepCompact.bind(replica);
+    replica.stepCompact = (budget: number): boolean => {
+      if (!replica.compactionInFlight()) return step(budget);
+      const t = process.cpuUsage();
+      const done = step(budget);
+      const used = process.cpuUsage(t);
+      compactionStepsMs.push((used.user + used.system) / 1000);
+      return done;
+    };
+  }
   const t0 = performance.now();
   for (let w = 0; w < WRITES; w++) {
     c.driver(`n${(w % 3) + 1}`).propose(put(`w${w}`, 1, `key-${String(w).padStart(8, '0')}`), new Answer<KvOutcome>().reply);
@@ -120,5 +137,9 @@ for (const sliced of [false, true]) {
   const checkpoints = machines.reduce((a, m) => a + m.checkpoints, 0);
   const slices = machines.reduce((a, m) => a + m.slices, 0);
   const meanwhile = machines.reduce((a, m) => a + m.appliedWhileEncoding, 0);
+  const steps = compactionStepsMs.sort((a, b) => a - b);
+  const stepAt = (q: number): string => (steps[Math.min(steps.length - 1, Math.floor(q * steps.length))] ?? 0).toFixed(1);
+  console.log(`${sliced ? 'sliced' : 'whole '}: CPU time of a step of the replicas' compaction: median ${stepAt(0.5)} ms, 90th ${stepAt(0.9)} ms, longest ${stepAt(1)} ms; ` +
+    `${steps.length} steps, ${steps.reduce((a, b) => a + b, 0).toFixed(0)} ms in all`);
   console.log(`${sliced ? 'sliced' : 'whole '}: CPU time of a turn's stretch of checkpoint encoding: median ${at(0.5)} ms, 90th ${at(0.9)} ms, longest ${at(1)} ms (a GC pause may land in one); ${checkpoints} checkpoints (all members) in ${total.toFixed(0)} ms of encoding CPU, ${sliced ? `${slices} slices of ${sliceBytes} bytes` : 'each in one turn'}; requests executed while one was encoding: ${meanwhile}; stable checkpoints ${stable.join(', ')}; run ${ms.toFixed(0)} ms`);
 }

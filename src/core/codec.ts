@@ -62,6 +62,17 @@ export function mapHeader(n: number): Uint8Array {
   return sizedHeader(n, 0x80, 0xde, 0xdf);
 }
 
+/**
+ * The header MessagePack writes before a byte array of `n` bytes: header + the bytes is byte for byte
+ * pack(bytes), for encoders that copy a large byte array into place a slice at a time.
+ */
+export function binHeader(n: number): Uint8Array {
+  if (!(Number.isSafeInteger(n) && n >= 0 && n < 0x1_0000_0000)) throw new Error(`a MessagePack byte array is 0 to 2^32 - 1 bytes, not ${n}`);
+  if (n < 0x100) return Uint8Array.of(0xc4, n);
+  if (n < 0x10000) return Uint8Array.of(0xc5, n >>> 8, n & 0xff);
+  return Uint8Array.of(0xc6, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
 function sizedHeader(n: number, fix: number, tag16: number, tag32: number): Uint8Array {
   if (n < 16) return Uint8Array.of(fix + n);
   if (n < 0x10000) return Uint8Array.of(tag16, n >>> 8, n & 0xff);

@@ -20,7 +20,7 @@ import type { ClockPort } from '../driver/ports.js';
 import type { Reply } from '../driver/waiters.js';
 import type { NodeMessage } from '../driver/wire.js';
 import { closeAsync, nodeFileSystem, openDurableStorage, type DurableStorage } from '../storage/index.js';
-import { DEFAULT_TRANSPORT_LIMITS, PeerTransport, type PeerAddress, type PeerTls } from '../transport/index.js';
+import { DEFAULT_TRANSPORT_LIMITS, PeerTransport, type PeerAddress, type PeerIdentity, type PeerTls } from '../transport/index.js';
 import { silentLogger, type Logger, type MemberAddresses } from './config.js';
 
 export { NodeStopped };
@@ -70,6 +70,12 @@ export interface ReplicatedNodeOptions<R> {
   readonly peerSecret?: Uint8Array | null;
   /** Byzantine protocols: the authenticator of each principal this member holds keys for. */
   readonly authenticatorFor?: (principal: Principal) => Authenticator;
+  /**
+   * Members with their own keys (Byzantine protocols): each peer connection proves the key of the
+   * member it names (see PeerTransport's `identity`). Absent: the member a connection names is taken
+   * on its word (and the secret's), and a new link never closes a live one of that member.
+   */
+  readonly peerIdentity?: PeerIdentity | null;
 }
 
 export interface NodeEvents {
@@ -158,6 +164,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
           // A command as large as the limit allows must fit a frame (a raised --max-request-bytes).
           limits: { maxFrameBytes: Math.max(DEFAULT_TRANSPORT_LIMITS.maxFrameBytes, driverLimits(o.limits).maxCommandBytes + FRAME_ROOM_BYTES) },
           secret: o.peerSecret ?? null,
+          identity: o.peerIdentity ?? null,
         },
         // Frames that arrive before the driver exists wait for it (a peer may be quicker).
         (frame) => (node.driver === undefined ? frames.push(frame) : node.driver.receive(frame)),

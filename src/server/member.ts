@@ -23,7 +23,7 @@ import { CryptoAuthenticator, deriveKeys, type CryptoKeys } from '../node/crypto
 import { pack } from '../core/codec.js';
 import { KvStateMachine, type KvOutcome } from '../statemachine/mvcc/index.js';
 import { clusterId, loadOrCreateIdentity, parseInitialCluster, parseUrl, type ClusterIdentity, type MemberConfig } from './cluster-config.js';
-import { askToJoin, peerSecretFromFile, type PeerCredentials } from '../transport/index.js';
+import { askToJoin, peerIdentityFromKeys, peerSecretFromFile, type PeerCredentials, type PeerIdentity } from '../transport/index.js';
 import type { JoinAnswer } from './membership-runtime.js';
 import { access } from 'node:fs/promises';
 import { EtcdServer, type ClientTls } from './etcd-server.js';
@@ -164,7 +164,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     logger: o.logger,
     peerTls,
     peerSecret,
-    ...(protocol.keys === 'per-member' ? { authenticatorFor: await memberAuthenticators(o, identity, selfNodeId, protocolName) } : {}),
+    ...(protocol.keys === 'per-member' ? await memberAuthenticators(o, identity, selfNodeId, protocolName) : {}),
   });
 
   let server: EtcdServer;
@@ -246,9 +246,12 @@ async function loadTls(t: NonNullable<MemberOptions['clientTls']>): Promise<Clie
 
 /**
  * The authenticator of each principal a member holds keys for (itself and its clients "m#k"):
- * from its provisioned key files, or (opted into) derived from the cluster token.
+ * from its provisioned key files, or (opted into) derived from the cluster token; and the peer
+ * port's proof of which member a connection comes from (the member's own signing key: see
+ * peer-identity.ts), so that no one can open peer links in another member's name.
  */
-async function memberAuthenticators(o: MemberOptions, identity: ClusterIdentity, self: string, protocolName: string): Promise<(principal: Principal) => Authenticator> {
+async function memberAuthenticators(o: MemberOptions, identity: ClusterIdentity, self: string, protocolName: string):
+  Promise<{ authenticatorFor: (principal: Principal) => Authenticator; peerIdentity: PeerIdentity }> {
   const source = o.memberKeys;
   if (source === undefined) throw new BftKeyError('missing-keys', memberKeysRequired(protocolName));
   const replicas = identity.members.map((m) => m.name);
@@ -263,7 +266,8 @@ async function memberAuthenticators(o: MemberOptions, identity: ClusterIdentity,
     const material = await loadBftKeyMaterial(source, self, replicas, { allowInsecurePermissions: o.allowInsecureKeyPermissions ?? false });
     keysFor = (principal) => bftCryptoKeys(material, principal, principals, identity.clusterId);
   }
-  return (principal) => new CryptoAuthenticator(keysFor(principal));
+  const own = keysFor(self);
+  return { authenticatorFor: (principal) => new CryptoAuthenticator(keysFor(principal)), peerIdentity: peerIdentityFromKeys(own.privateKey, own.publicKeys) };
 }
 
 // ---- joining a running cluster ----

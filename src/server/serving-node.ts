@@ -31,6 +31,7 @@ export interface ServingNode {
     readonly counters: {
       readonly authFailures: number; readonly frameMacFailures: number; readonly forgedSender: number; readonly malformedFrames: number;
       readonly pendingConnectionsRefused: number; readonly handshakeTimeouts: number; readonly idleConnectionsClosed: number; readonly excessConnectionsClosed: number;
+      readonly identityFailures: number; readonly liveConnectionsRefused: number;
     };
   } | null;
   /** Peer messages dropped because they failed the message schema. */

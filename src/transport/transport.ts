@@ -6,7 +6,10 @@
  * response, fresh nonces both ways: peer-secret.ts) before a single frame is delivered or sent,
  * and every frame after the handshake carries a MAC under a key of that connection, over an implied
  * frame counter (frame-mac.ts): a frame altered, injected, replayed or reordered on the path
- * closes the connection and is counted (`frameMacFailures`); the dialer re-dials.
+ * closes the connection and is counted (`frameMacFailures`); the dialer re-dials. With member keys
+ * (a PeerIdentity), the dialer also signs the listener's fresh nonce with the key of the member it
+ * names (peer-identity.ts); without, a link that only names its member never closes a live one of
+ * that member (maxConnectionsPerPeer).
  * Malformed or oversized input closes that connection and is counted; nothing thrown by a
  * socket handler escapes, so the node keeps running. Queues per peer are bounded: when one is
  * full the message is dropped and counted (consensus protocols retransmit).
@@ -30,6 +33,7 @@ import { DEFAULT_MAX_FRAMES_PER_CONNECTION, encodeSealableFrame, FrameOpener, Fr
 import {
   freshNonce, isNonce, MAX_HANDSHAKE_FRAME_BYTES, MIN_PEER_SECRET_BYTES, PEER_AUTH_MAGIC, PEER_FRAME_MAC_VERSION, peerFrameKey, peerProof, proofMatches,
 } from './peer-secret.js';
+import { MAX_PEER_SIGNATURE_BYTES, PEER_IDENTITY_VERSION, PeerLinkRefused, peerIdentityPayload, type PeerIdentity, type PeerLinkRefusal } from './peer-identity.js';
 
 export interface PeerAddress {
   readonly host: string;
@@ -70,10 +74,27 @@ export interface TransportLimits {
   /**
    * Authenticated inbound connections one member may hold at once. A dialer keeps one connection per
    * peer and closes it before it re-dials; older ones are connections it lost track of (its host
-   * rebooted, a path that dropped the FIN). When a new one authenticates over this, the oldest of that
-   * member's are closed and counted (`excessConnectionsClosed`): the newest is the one in use.
+   * rebooted, a path that dropped the FIN). When a new one authenticates over this:
+   * - with a PeerIdentity (the member proved its own key at the handshake: only it can open these),
+   *   the oldest of that member's are closed and counted (`excessConnectionsClosed`): the newest is
+   *   the one in use;
+   * - without one (a handshake proves at most the shared secret, which every member holds, so anyone
+   *   who completes one can name any member), only links of that member that are idle (no valid frame
+   *   for liveConnectionMs) are closed, oldest first; if that is not enough, the newcomer is refused
+   *   and counted (`liveConnectionsRefused`, a PeerLinkRefused 'too-many-live-links'): a link in use
+   *   is never closed for a newcomer that merely names its member (peer-identity.ts). The real member
+   *   re-dials with backoff and gets in once a link held in its name went quiet or closed.
    */
   readonly maxConnectionsPerPeer: number;
+  /**
+   * Without a PeerIdentity: an authenticated inbound link that delivered a valid frame (or finished its
+   * handshake) within this is live, and is not closed to make room for a newer link of its member
+   * (maxConnectionsPerPeer). A link in use carries a frame at least every heartbeat (well under a
+   * second), so 10 s tells a link in use from one whose dialer is gone (a member that restarted: its
+   * new links get in at most this long after its old process last spoke). Apart from idleTimeoutMs
+   * (which may be 0, never) so that a restarted member is never locked out for good.
+   */
+  readonly liveConnectionMs: number;
   /**
    * An authenticated inbound connection on which no complete frame arrived for this long is closed and
    * counted (`idleConnectionsClosed`); checked once per interval, so it is closed after between one
@@ -116,6 +137,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   handshakeTimeoutMs: 5000,
   maxPendingConnections: 64,
   maxConnectionsPerPeer: 4,
+  liveConnectionMs: 10_000,
   idleTimeoutMs: 60_000,
   oversizedLogIntervalMs: 10_000,
   maxFramesPerConnection: DEFAULT_MAX_FRAMES_PER_CONNECTION,
@@ -136,6 +158,16 @@ export interface TransportOptions {
    * (`authFailures`). Absent: a peer is whoever its handshake names.
    */
   readonly secret?: Uint8Array | null;
+  /**
+   * This member's own key and every member's public key (the BFT runtime's member keys): every
+   * inbound connection must then sign the listener's fresh nonce with the key of the member it names
+   * (peer-identity.ts), or is refused (`identityFailures`), and every outbound one does. Absent: the
+   * member a connection names is taken on its word (and on the secret's), so a newer link never
+   * closes a live one (see maxConnectionsPerPeer). Every member must be configured alike.
+   */
+  readonly identity?: PeerIdentity | null;
+  /** An inbound link was refused after its peer named itself (see PeerLinkRefused): for metrics and tests. */
+  readonly onLinkRefused?: (err: PeerLinkRefused) => void;
   /**
    * A message could not be sent because its frame exceeds maxFrameBytes (called for every one,
    * besides the rate-limited log line): for metrics, or to stop on what is a bug.
@@ -158,13 +190,20 @@ interface Handshake {
   readonly nonce?: Uint8Array;
   /** With a cluster secret: PEER_FRAME_MAC_VERSION (a build without frame MACs sends none). */
   readonly frameMac?: number;
+  /** With a PeerIdentity: PEER_IDENTITY_VERSION (the dialer will sign the listener's nonce). */
+  readonly identity?: number;
 }
 
-/** With a cluster secret: the listener's challenge (its nonce and proof), then the dialer's answer (its proof). */
+/**
+ * With a cluster secret or a PeerIdentity: the listener's challenge (its nonce and, with a secret, its
+ * proof), then the dialer's answer (with a secret its proof, with a PeerIdentity its signature).
+ */
 interface AuthFrame {
   readonly magic: typeof PEER_AUTH_MAGIC;
   readonly nonce?: Uint8Array;
-  readonly proof: Uint8Array;
+  readonly proof?: Uint8Array;
+  /** In the answer, with a PeerIdentity: the dialer's signature over peerIdentityPayload. */
+  readonly signature?: Uint8Array;
   /** In the challenge: PEER_FRAME_MAC_VERSION (a build without frame MACs sends none). */
   readonly frameMac?: number;
 }
@@ -205,8 +244,21 @@ export interface TransportCounters {
    * within handshakeTimeoutMs of being accepted (also counted as handshakeFailures or authFailures).
    */
   handshakeTimeouts: number;
-  /** Authenticated inbound connections closed because a newer one of the same member was over maxConnectionsPerPeer. */
+  /**
+   * Connections closed because they did not prove the key of the member they named (a wrong signature,
+   * none, or a hello offering none). Only with a PeerIdentity configured; each is a PeerLinkRefused.
+   */
+  identityFailures: number;
+  /**
+   * Authenticated inbound connections closed to make room for a newer one of the same member over
+   * maxConnectionsPerPeer (with a PeerIdentity the oldest; without, idle ones only).
+   */
   excessConnectionsClosed: number;
+  /**
+   * Inbound connections refused after their handshake because their member held maxConnectionsPerPeer
+   * live links (without a PeerIdentity: see maxConnectionsPerPeer); each is a PeerLinkRefused.
+   */
+  liveConnectionsRefused: number;
   /** Authenticated inbound connections closed after idleTimeoutMs without a complete frame. */
   idleConnectionsClosed: number;
   /** Outbound connections this member closed itself: nothing to send for a third of idleTimeoutMs (see idleTimeoutMs). */
@@ -250,8 +302,8 @@ class OutboundLink {
 export class PeerTransport<M extends Envelope> {
   private server: Server | null = null;
   private readonly links = new Map<NodeId, OutboundLink>();
-  /** Inbound connections, each with the member it authenticated as (null until its handshake checked out). */
-  private readonly inbound = new Map<Socket, NodeId | null>();
+  /** Inbound connections in accept order, each with the member it authenticated as and when it last spoke. */
+  private readonly inbound = new Map<Socket, InboundState>();
   private peers: Map<NodeId, PeerAddress>;
   private closed = false;
   private readonly limits: TransportLimits;
@@ -262,8 +314,8 @@ export class PeerTransport<M extends Envelope> {
   joinQueryHandler: ((query: unknown) => unknown) | null = null;
   readonly counters: TransportCounters = {
     malformedFrames: 0, oversizedFrames: 0, oversizedFramesSent: 0, wrongCluster: 0, unknownPeer: 0, handshakeFailures: 0, authFailures: 0, frameMacFailures: 0,
-    forgedSender: 0, handlerErrors: 0, connectionsClosed: 0, pendingConnectionsRefused: 0, handshakeTimeouts: 0, excessConnectionsClosed: 0,
-    idleConnectionsClosed: 0, idleLinksClosed: 0, received: 0,
+    forgedSender: 0, handlerErrors: 0, connectionsClosed: 0, pendingConnectionsRefused: 0, handshakeTimeouts: 0, identityFailures: 0, excessConnectionsClosed: 0,
+    liveConnectionsRefused: 0, idleConnectionsClosed: 0, idleLinksClosed: 0, received: 0,
   };
   /**
    * Inbound connections not yet authenticated, by connectionKey (the TCP socket TLS runs over has the
@@ -275,11 +327,13 @@ export class PeerTransport<M extends Envelope> {
   private pendingRefusedUnlogged = 0;
 
   private readonly secret: Uint8Array | null;
+  private readonly identity: PeerIdentity | null;
 
   private constructor(private readonly o: TransportOptions, private readonly onMessage: (m: M) => void) {
     this.limits = { ...DEFAULT_TRANSPORT_LIMITS, ...o.limits };
     this.peers = new Map(o.peers);
     this.secret = o.secret ?? null;
+    this.identity = o.identity ?? null;
     if (this.secret !== null && this.secret.byteLength < MIN_PEER_SECRET_BYTES) {
       throw new Error(`the peer secret must be at least ${MIN_PEER_SECRET_BYTES} bytes, got ${this.secret.byteLength}`);
     }
@@ -297,6 +351,9 @@ export class PeerTransport<M extends Envelope> {
     // would close every connection at once, and a handshake deadline would cut every handshake.
     if (!(this.limits.idleTimeoutMs >= 0 && this.limits.idleTimeoutMs <= MAX_TIMER_MS)) {
       throw new Error(`idleTimeoutMs must be 0 (never) or up to ${MAX_TIMER_MS}, got ${this.limits.idleTimeoutMs}`);
+    }
+    if (!(this.limits.liveConnectionMs > 0 && Number.isFinite(this.limits.liveConnectionMs))) {
+      throw new Error(`liveConnectionMs must be positive and finite, got ${this.limits.liveConnectionMs}`);
     }
     if (!(this.limits.handshakeTimeoutMs > 0 && this.limits.handshakeTimeoutMs <= MAX_TIMER_MS)) {
       throw new Error(`handshakeTimeoutMs must be positive and at most ${MAX_TIMER_MS}, got ${this.limits.handshakeTimeoutMs}`);
@@ -352,7 +409,7 @@ export class PeerTransport<M extends Envelope> {
     }
     // A member no longer in the cluster speaks no more on a connection it authenticated before
     // (a new one is refused at its handshake): close those connections.
-    for (const [socket, peer] of this.inbound) {
+    for (const [socket, { peer }] of this.inbound) {
       if (peer !== null && !this.peers.has(peer)) {
         this.log('info', `closed the connection from ${peer}: no longer a peer`, { peer });
         socket.destroy();
@@ -481,23 +538,27 @@ export class PeerTransport<M extends Envelope> {
       this.scheduleDrain(id, link);
     };
     const secret = this.secret;
-    const nonce = secret === null ? null : freshNonce();
+    const identity = this.identity;
+    // With a secret or a PeerIdentity the listener challenges: a nonce from each side.
+    const nonce = secret === null && identity === null ? null : freshNonce();
     socket.on(tls === null ? 'connect' : 'secureConnect', () => {
       const hello: Handshake = {
-        magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id, ...(nonce === null ? {} : { nonce, frameMac: PEER_FRAME_MAC_VERSION }),
+        magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id,
+        ...(nonce === null ? {} : { nonce }), ...(secret === null ? {} : { frameMac: PEER_FRAME_MAC_VERSION }),
+        ...(identity === null ? {} : { identity: PEER_IDENTITY_VERSION }),
       };
       socket.write(encodeFrame(packTransient(hello)));
-      // Without a secret the connection is ready now; with one, once the listener proved it (below).
+      // Without a secret or an identity the connection is ready now; else once the challenge is answered (below).
       if (nonce === null) ready(null);
     });
-    if (secret !== null && nonce !== null) {
+    if (nonce !== null) {
       const authFailed = (why: string): void => {
         this.counters.authFailures++;
         this.log('warn', `closed the connection to peer ${id}: ${why}`, { peer: id, counter: 'authFailures' });
         socket.destroy();
       };
       const timer = setTimeout(() => {
-        if (!link.connected && link.socket === socket) authFailed(`no proof of the cluster secret within ${this.limits.handshakeTimeoutMs} ms`);
+        if (!link.connected && link.socket === socket) authFailed(`no challenge (with a secret, its proof) within ${this.limits.handshakeTimeoutMs} ms`);
       }, this.limits.handshakeTimeoutMs);
       timer.unref();
       socket.once('close', () => clearTimeout(timer));
@@ -516,17 +577,22 @@ export class PeerTransport<M extends Envelope> {
           return authFailed('the peer sent no challenge');
         }
         const theirs = challenge.nonce;
-        if (!proofMatches(challenge.proof, peerProof(secret, 'listener', this.o.clusterId, id, this.o.self, nonce, theirs))) {
+        if (secret !== null && !proofMatches(challenge.proof, peerProof(secret, 'listener', this.o.clusterId, id, this.o.self, nonce, theirs))) {
           return authFailed('the peer did not prove the cluster secret');
         }
-        if (challenge.frameMac !== PEER_FRAME_MAC_VERSION) {
+        if (secret !== null && challenge.frameMac !== PEER_FRAME_MAC_VERSION) {
           // It holds the secret but would take frames without checking their MACs: refuse, loudly.
           return authFailed(`the peer runs a build without frame MACs (its challenge offers frame-MAC version ${String(challenge.frameMac)}, this build needs ${PEER_FRAME_MAC_VERSION}); ` +
             'with a peer secret, every member must run a build with frame MACs (see the upgrade notes in the README)');
         }
         clearTimeout(timer);
-        const answer: AuthFrame = { magic: PEER_AUTH_MAGIC, proof: peerProof(secret, 'dialer', this.o.clusterId, this.o.self, id, nonce, theirs) };
+        const answer: AuthFrame = {
+          magic: PEER_AUTH_MAGIC,
+          ...(secret === null ? {} : { proof: peerProof(secret, 'dialer', this.o.clusterId, this.o.self, id, nonce, theirs) }),
+          ...(identity === null ? {} : { signature: identity.sign(peerIdentityPayload(this.o.clusterId, this.o.self, id, nonce, theirs)) }),
+        };
         socket.write(encodeFrame(packTransient(answer)));
+        if (secret === null) return ready(null);
         const key = peerFrameKey(secret, 'dialer-to-listener', this.o.clusterId, this.o.self, id, nonce, theirs);
         ready(new FrameSealer(key, this.limits.maxFramesPerConnection));
       });
@@ -671,22 +737,53 @@ export class PeerTransport<M extends Envelope> {
   }
 
   /**
-   * `socket` authenticated as `peer`: over maxConnectionsPerPeer of that member's, its oldest go
-   * (inbound keeps accept order); then its idle check starts (idleTimeoutMs).
+   * `socket` authenticated as `peer`. Over maxConnectionsPerPeer of that member's links, room is
+   * made (inbound keeps accept order, so oldest first): with a PeerIdentity by closing its oldest;
+   * without, by closing only idle ones (no valid frame for liveConnectionMs), and if that is not
+   * enough the newcomer is refused (see maxConnectionsPerPeer). False: `socket` was refused (closed).
    */
-  private authenticated(socket: Socket, peer: NodeId): void {
-    this.inbound.set(socket, peer);
-    let held = 0;
-    for (const [other, p] of this.inbound) if (p === peer && !other.destroyed) held++;
-    for (const [other, p] of this.inbound) {
-      if (held <= this.limits.maxConnectionsPerPeer) break;
-      if (p !== peer || other === socket || other.destroyed) continue;
-      this.counters.excessConnectionsClosed++;
-      this.log('info', `closed an older connection from ${peer}: it holds more than maxConnectionsPerPeer=${this.limits.maxConnectionsPerPeer}`, { peer, counter: 'excessConnectionsClosed' });
-      other.destroy();
-      held--;
+  private authenticated(socket: Socket, peer: NodeId): boolean {
+    const state = this.inbound.get(socket);
+    assert(state !== undefined && state.peer === null, () => `a connection authenticates once, as ${peer}`);
+    const max = this.limits.maxConnectionsPerPeer;
+    const now = performance.now();
+    const proven = this.identity !== null;
+    const mine: Socket[] = [];
+    for (const [other, o] of this.inbound) if (o.peer === peer && other !== socket && !other.destroyed) mine.push(other);
+    // The ones that may be closed for the newcomer, oldest first.
+    const closable = proven ? mine : mine.filter((other) => now - this.inbound.get(other)!.lastFrameAtMs >= this.limits.liveConnectionMs);
+    const excess = mine.length + 1 - max;
+    if (excess > closable.length) {
+      assert(!proven, 'with a PeerIdentity every older link of a member may be closed');
+      this.counters.liveConnectionsRefused++;
+      this.refuseLink(socket, 'too-many-live-links', peer,
+        `refused a new connection from ${peer}: it holds maxConnectionsPerPeer=${max} links that delivered a frame within liveConnectionMs=${this.limits.liveConnectionMs} ms ` +
+        '(a link in use is never closed for one that only names its member; if this repeats while that member is up, someone else opens links in its name: provision member keys)');
+      return false;
     }
-    assert(held <= this.limits.maxConnectionsPerPeer, () => `member ${peer} holds ${held} inbound connections, over maxConnectionsPerPeer=${this.limits.maxConnectionsPerPeer}`);
+    for (const other of closable.slice(0, Math.max(0, excess))) {
+      this.counters.excessConnectionsClosed++;
+      this.log('info', `closed an older ${proven ? '' : 'idle '}connection from ${peer}: it holds more than maxConnectionsPerPeer=${max}`, { peer, counter: 'excessConnectionsClosed' });
+      other.destroy();
+    }
+    state.peer = peer;
+    state.lastFrameAtMs = now;
+    let held = 0;
+    for (const [other, o] of this.inbound) if (o.peer === peer && !other.destroyed) held++;
+    assert(held <= max, () => `member ${peer} holds ${held} inbound connections, over maxConnectionsPerPeer=${max}`);
+    return true;
+  }
+
+  /** Close `socket` for `reason`: logged with the error's code, handed to onLinkRefused (the caller counted it). */
+  private refuseLink(socket: Socket, reason: PeerLinkRefusal, peer: NodeId, message: string): void {
+    const err = new PeerLinkRefused(reason, peer, message);
+    this.log('warn', message, { peer, code: err.code, reason, remoteAddress: socket.remoteAddress ?? null });
+    try {
+      this.o.onLinkRefused?.(err);
+    } catch (e) {
+      this.log('error', 'onLinkRefused threw', { error: (e as Error).message });
+    }
+    socket.destroy();
   }
 
   private accept(socket: Socket): void {
@@ -697,14 +794,17 @@ export class PeerTransport<M extends Envelope> {
       socket.destroy();
       return;
     }
-    this.inbound.set(socket, null);
+    this.inbound.set(socket, { peer: null, lastFrameAtMs: -Infinity });
     // Until the peer is known (with a secret: has proven it), only frames a handshake or a join
     // query needs: nobody makes this member keep maxFrameBytes per connection for a handshake timeout.
     const decoder = new FrameDecoder(Math.min(MAX_UNAUTHENTICATED_FRAME_BYTES, this.limits.maxFrameBytes));
     /** The member this connection speaks for: set once its handshake (and, with a secret, its proof) checked out. */
     let peer: NodeId | null = null;
-    /** With a secret: the member the hello named, what its answer must prove, and the frame key once it did. */
-    let claimed: { readonly id: NodeId; readonly expected: Buffer; readonly frameKey: Buffer } | null = null;
+    /**
+     * With a secret or a PeerIdentity: the member the hello named and what its answer must prove (with a
+     * secret: the proof, and the frame key once it did; with a PeerIdentity: the bytes it must sign).
+     */
+    let claimed: { readonly id: NodeId; readonly expected: Buffer | null; readonly frameKey: Buffer | null; readonly signed: Buffer | null } | null = null;
     /** With a secret, once the peer proved it: checks every frame's MAC before it is decoded. */
     let opener: FrameOpener | null = null;
     /** A connection that opened with a join query (join.ts): it gets one answer, never a peer. */
@@ -731,9 +831,9 @@ export class PeerTransport<M extends Envelope> {
     };
     /** The peer is known (with a secret: proved it): no longer pending; from now on it must not go silent. */
     const authenticatedAs = (id: NodeId): void => {
-      peer = id;
       this.release(key, pending);
-      this.authenticated(socket, id);
+      if (!this.authenticated(socket, id)) return;
+      peer = id;
       decoder.maxFrameBytes = this.limits.maxFrameBytes;
       const idleMs = this.limits.idleTimeoutMs;
       if (idleMs <= 0) return;
@@ -804,11 +904,21 @@ export class PeerTransport<M extends Envelope> {
         if (claimed !== null) {
           // The dialer's answer to this listener's challenge: nothing is delivered before it verifies.
           const a = value as Partial<AuthFrame>;
-          const ok = typeof a === 'object' && a !== null && a.magic === PEER_AUTH_MAGIC && proofMatches(a.proof, claimed.expected);
-          if (!ok) return refuse('authFailures', `member ${claimed.id} did not prove the cluster secret`);
-          opener = new FrameOpener(claimed.frameKey, this.limits.maxFramesPerConnection);
-          authenticatedAs(claimed.id);
+          const c = claimed;
+          const isAnswer = typeof a === 'object' && a !== null && a.magic === PEER_AUTH_MAGIC;
+          if (c.expected !== null && !(isAnswer && proofMatches(a.proof, c.expected))) return refuse('authFailures', `member ${c.id} did not prove the cluster secret`);
+          if (c.signed !== null) {
+            const sig = isAnswer ? a.signature : undefined;
+            const signedOk = sig instanceof Uint8Array && sig.byteLength <= MAX_PEER_SIGNATURE_BYTES && this.identity!.verify(c.id, c.signed, sig);
+            if (!signedOk) {
+              this.counters.identityFailures++;
+              return this.refuseLink(socket, 'identity-not-proven', c.id, `refused a connection from ${socket.remoteAddress ?? '?'} naming member ${c.id}: it did not sign this connection's challenge with ${c.id}'s key`);
+            }
+          }
+          if (c.frameKey !== null) opener = new FrameOpener(c.frameKey, this.limits.maxFramesPerConnection);
           claimed = null;
+          authenticatedAs(c.id);
+          if (peer === null) return; // refused: its member holds maxConnectionsPerPeer live links
           continue;
         }
         if (join !== null) {
@@ -833,25 +943,37 @@ export class PeerTransport<M extends Envelope> {
           if (typeof h.from !== 'string' || !this.peers.has(h.from as NodeId)) return refuse('unknownPeer', `unknown member ${String(h.from)}`);
           if (h.to !== this.o.self) return refuse('unknownPeer', `addressed to ${String(h.to)}, not ${this.o.self}`);
           const secret = this.secret;
+          const identity = this.identity;
+          if (identity !== null && (h.identity !== PEER_IDENTITY_VERSION || !isNonce(h.nonce))) {
+            this.counters.identityFailures++;
+            return this.refuseLink(socket, 'identity-not-proven', h.from as NodeId, `refused a connection from ${socket.remoteAddress ?? '?'} naming member ${h.from}: ` +
+              `its hello offers no proof of the member's key (identity version ${String(h.identity)}, this member needs ${PEER_IDENTITY_VERSION}); every member must be configured with member keys`);
+          }
           if (secret !== null) {
             if (!isNonce(h.nonce)) return refuse('authFailures', `member ${h.from} offered no proof of the cluster secret (is it configured with --peer-secret-file?)`);
             if (h.frameMac !== PEER_FRAME_MAC_VERSION) {
               return refuse('authFailures', `member ${h.from} runs a build without frame MACs (its handshake offers frame-MAC version ${String(h.frameMac)}, this build needs ` +
                 `${PEER_FRAME_MAC_VERSION}); with a peer secret, every member must run a build with frame MACs (see the upgrade notes in the README)`);
             }
+          }
+          if (secret !== null || identity !== null) {
+            const theirs = h.nonce as Uint8Array; // checked above: a nonce whenever a secret or an identity is configured
             const mine = freshNonce();
             const challenge: AuthFrame = {
-              magic: PEER_AUTH_MAGIC, nonce: mine, proof: peerProof(secret, 'listener', this.o.clusterId, this.o.self, h.from, h.nonce, mine), frameMac: PEER_FRAME_MAC_VERSION,
+              magic: PEER_AUTH_MAGIC, nonce: mine,
+              ...(secret === null ? {} : { proof: peerProof(secret, 'listener', this.o.clusterId, this.o.self, h.from, theirs, mine), frameMac: PEER_FRAME_MAC_VERSION }),
             };
             socket.write(encodeFrame(packTransient(challenge)));
             claimed = {
               id: h.from as NodeId,
-              expected: peerProof(secret, 'dialer', this.o.clusterId, h.from, this.o.self, h.nonce, mine),
-              frameKey: peerFrameKey(secret, 'dialer-to-listener', this.o.clusterId, h.from, this.o.self, h.nonce, mine),
+              expected: secret === null ? null : peerProof(secret, 'dialer', this.o.clusterId, h.from, this.o.self, theirs, mine),
+              frameKey: secret === null ? null : peerFrameKey(secret, 'dialer-to-listener', this.o.clusterId, h.from, this.o.self, theirs, mine),
+              signed: identity === null ? null : peerIdentityPayload(this.o.clusterId, h.from, this.o.self, theirs, mine),
             };
             continue;
           }
           authenticatedAs(h.from as NodeId);
+          if (peer === null) return; // refused: its member holds maxConnectionsPerPeer live links
           continue;
         }
         const m = value as Partial<Envelope>;
@@ -870,6 +992,8 @@ export class PeerTransport<M extends Envelope> {
           return;
         }
         this.counters.received++;
+        // A valid frame of its member: this link is live (maxConnectionsPerPeer, liveConnectionMs).
+        this.inbound.get(socket)!.lastFrameAtMs = performance.now();
         try {
           this.onMessage(m as M);
         } catch (err) {
@@ -888,6 +1012,14 @@ export class PeerTransport<M extends Envelope> {
 
 /** The longest delay a Node timer keeps (2^31-1 ms, about 24.8 days); a longer one fires after 1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
+
+/** An inbound connection (PeerTransport.accept). */
+interface InboundState {
+  /** The member it authenticated as; null until its handshake (with a secret or identity, its proof) checked out. */
+  peer: NodeId | null;
+  /** performance.now() when it authenticated or last delivered a valid frame of its member (liveConnectionMs). */
+  lastFrameAtMs: number;
+}
 
 /** An inbound connection not yet authenticated (PeerTransport.admit). */
 interface PendingConnection {

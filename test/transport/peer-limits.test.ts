@@ -2,7 +2,8 @@
  * The peer port's limits on connections nobody has authenticated yet, and on authenticated ones that
  * hold a socket for nothing: maxPendingConnections (one more closes the oldest of them),
  * handshakeTimeoutMs from TCP accept (with TLS too: the TLS handshake does not extend it),
- * maxConnectionsPerPeer and idleTimeoutMs. Real sockets on loopback.
+ * maxConnectionsPerPeer (with liveConnectionMs; member keys: peer-identity.test.ts) and idleTimeoutMs.
+ * Real sockets on loopback.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -155,19 +156,37 @@ test('an authenticated connection with no frame for idleTimeoutMs is closed and 
   }
 });
 
-test('a member over maxConnectionsPerPeer authenticated connections: its oldest are closed and counted', { timeout: 20_000 }, async () => {
-  const { b, got, port } = await listener({ maxConnectionsPerPeer: 2 });
+test('a member over maxConnectionsPerPeer authenticated connections (no member keys): a newcomer never closes a live one, it is refused and counted; one quiet for liveConnectionMs makes room', { timeout: 20_000 }, async () => {
+  const { b, got, port } = await listener({ maxConnectionsPerPeer: 2, liveConnectionMs: 500 });
   try {
     const conns: Awaited<ReturnType<typeof open>>[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 2; i++) {
       const c = await open(port);
       c.socket.write(Buffer.concat([hello('a'), message(i)]));
       await until(`message ${i}`, () => got.length === i + 1);
       conns.push(c);
     }
-    await until('the oldest closed', () => conns[0]!.closed());
-    assert.ok(!conns[1]!.closed() && !conns[2]!.closed());
-    assert.equal(b.stats().counters.excessConnectionsClosed, 1);
+    // Both live: a third is refused, the two stay.
+    const refused = await open(port);
+    refused.socket.write(hello('a'));
+    await until('the newcomer refused', () => refused.closed());
+    assert.ok(!conns[0]!.closed() && !conns[1]!.closed());
+    assert.equal(b.stats().counters.liveConnectionsRefused, 1);
+    assert.equal(b.stats().counters.excessConnectionsClosed, 0);
+    // The second keeps talking, the first goes quiet: past liveConnectionMs the first makes room.
+    const beat = setInterval(() => conns[1]!.socket.write(message(9)), 100);
+    try {
+      await new Promise((r) => setTimeout(r, 700));
+      const c = await open(port);
+      c.socket.write(Buffer.concat([hello('a'), message(2)]));
+      await until('the newcomer delivered', () => got.some((m) => m.n === 2));
+      await until('the quiet one closed', () => conns[0]!.closed());
+      assert.ok(!conns[1]!.closed() && !c.closed(), 'the live one and the newcomer stay');
+      assert.equal(b.stats().counters.excessConnectionsClosed, 1);
+      conns.push(c);
+    } finally {
+      clearInterval(beat);
+    }
     for (const c of conns) c.socket.destroy();
   } finally {
     await b.close();

@@ -11,9 +11,10 @@
  * number the host begins an encoding of the state as of that number (StateMachine.beginSnapshot;
  * a state machine without it is snapshotted whole, at once), later batches go on executing, the
  * driver steps the encoding a slice per turn (encodingInFlight), and only once it is whole does
- * the core get compact(seq, bytes), compute the checkpoint's digest and parts and send its
- * CHECKPOINT. Nothing of it is durable or sent before then, so a crash in the middle loses
- * nothing: the replica restarts from its stable checkpoint and executes again from there.
+ * the core get it (beginCompact(seq, bytes)); the core then packs it with the client table and
+ * digests its parts, also a slice per turn (the same stepper), and only then sends its CHECKPOINT.
+ * Nothing of it is durable or sent before then, so a crash in the middle loses nothing: the
+ * replica restarts from its stable checkpoint and executes again from there.
  *
  * At most one checkpoint is encoded at a time (MAX_CHECKPOINT_ENCODINGS_IN_FLIGHT). One still
  * encoding when the next checkpoint's batch executes is finished at once, in that turn, before the
@@ -22,7 +23,8 @@
  * and a replica that skipped the one the others proved would wait for its own next one (the log
  * window, logWindowSeqs, already bounds how far execution runs ahead of the stable checkpoint).
  * Finishing at once costs one turn no more than the whole encode that every checkpoint cost before,
- * and only when encoding is slower than a checkpoint interval of execution.
+ * and only when encoding is slower than a checkpoint interval of execution. The same holds for the
+ * core's compaction (MAX_COMPACTIONS_IN_FLIGHT): one in flight when the next begins is finished first.
  */
 import { principalMember, type Authenticator, type Principal } from '../../core/authenticator.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
@@ -118,10 +120,12 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
   }
 
   encodingInFlight(): HostEncoding | null {
-    return this.encoding === null ? null : this.stepper;
+    return this.encoding === null && !this.replica.compactionInFlight() ? null : this.stepper;
   }
 
   abandonEncoding(): void {
+    // The core's compaction too: it packs a state this host no longer stands behind (see stepEncoding).
+    this.replica.abandonCompact();
     const e = this.encoding;
     if (e === null) return;
     this.encoding = null;
@@ -145,14 +149,21 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
     this.encoding = { seq, source: this.sm.beginSnapshot() };
   }
 
-  /** Encode about `budgetBytes` more of the checkpoint in flight; true once none is (its bytes went to the core). */
+  /**
+   * About `budgetBytes` more of the checkpoint work in flight: first the core's compaction of the
+   * last checkpoint encoded (packing and digesting its state: PbftReplica.beginCompact), then the
+   * encoding of the next, whose bytes begin its own compaction, stepped in the same turn (so a state
+   * under a slice is done in the turn its encoding ends, as before; a turn does at most about two
+   * budgets). True once none is in flight.
+   */
   private stepEncoding(budgetBytes: number): boolean {
+    if (!this.replica.stepCompact(budgetBytes)) return false;
     const e = this.encoding;
     if (e === null) return true;
     const bytes = e.source === null ? EMPTY : e.source.step(budgetBytes);
     if (bytes === null) return false;
     this.checkpointEncoded(e, bytes);
-    return true;
+    return this.replica.stepCompact(budgetBytes);
   }
 
   /** Finish the checkpoint in flight in this turn (the next checkpoint's batch executed first). */
@@ -168,7 +179,8 @@ export class PbftHost<R> implements ReplicaHost<PbftMessage, PbftHardState, R> {
     this.encoding = null;
     // The mutant's: the state as it is now, later batches and all.
     const state = this.replica.mutant === 'checkpoint-sees-later-batches' ? this.sm.snapshot() : bytes;
-    this.replica.compact(e.seq as Index, state);
+    // Packed and digested in slices too (stepEncoding); a compaction still in flight is finished first.
+    this.replica.beginCompact(e.seq as Index, state);
   }
 
   snapshotToKeep(ready: Ready<PbftMessage, PbftHardState>): Snapshot | null {

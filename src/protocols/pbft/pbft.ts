@@ -42,7 +42,7 @@
  * commits, checkpoint claims and pending requests, which retransmission brings back.
  */
 import { assert } from '../../core/assert.js';
-import { pack, unpack } from '../../core/codec.js';
+import { binHeader, mapHeader, pack, unpack } from '../../core/codec.js';
 import { type Authenticator, type Principal, macVector, verifyMacVector } from '../../core/authenticator.js';
 import { byzantineFaults, byzantineQuorum } from '../../core/quorum.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
@@ -134,6 +134,51 @@ export function checkpointClientTable(snapshotData: Uint8Array): ReadonlyMap<Pri
   return new Map((unpack(cp.state) as CheckpointState).clients);
 }
 
+/** Compactions in flight at once (beginCompact finishes the one in flight before it begins the next). */
+export const MAX_COMPACTIONS_IN_FLIGHT = 1;
+
+/**
+ * A checkpoint's state being packed and digested a slice at a time: `state` is pack({ service: data,
+ * clients }) laid out in place (its head written), filled from the front; every part of statePartBytes
+ * that is whole is digested. Invariants: dataAt + copied <= filled <= state.byteLength;
+ * digested <= filled, a multiple of statePartBytes until the last part; none of them ever decreases.
+ */
+interface Compaction {
+  readonly seq: number;
+  /** The service's state the host encoded (never written to). */
+  readonly data: Uint8Array;
+  /** The client table noted when `seq` executed (the same array as in clientTablesAt while it is current). */
+  readonly clients: [Principal, number][];
+  /** 'clients' and the table, packed (null under the compact-reads-live-client-table mutant: packed when the copy ends). */
+  readonly tail: Uint8Array | null;
+  /** Laid out at its final length once begun (under the mutant, laid out again when its tail is packed). */
+  state: Uint8Array;
+  /** Where the service's bytes begin in `state`. */
+  readonly dataAt: number;
+  /** Bytes of `data` copied into `state`. */
+  copied: number;
+  /** Bytes of `state` written from its front. */
+  filled: number;
+  /** Bytes of `state` digested from its front (whole parts). */
+  digested: number;
+  readonly partDigests: string[];
+}
+
+/** The end of a packed CheckpointState: the key 'clients' and the table (what follows the service's bytes). */
+function checkpointStateTail(clients: readonly (readonly [Principal, number])[]): Uint8Array {
+  return concatBytes([pack('clients'), pack(clients)]);
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
 export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStatus> {
   readonly id: NodeId;
   private readonly auth: Authenticator;
@@ -189,8 +234,10 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   private stable: StableCheckpoint = { seq: 0, digest: GENESIS_DIGEST, proof: [] };
   /** This replica's checkpoints not yet stable (and the stable one): digest and state. */
   private readonly ownCheckpoints = new Map<number, OwnCheckpoint>();
-  /** Client tables as of each checkpoint sequence number executed, until compact() takes them. */
+  /** Client tables as of each checkpoint sequence number executed, until its compaction ends (compacted). */
   private readonly clientTablesAt = new Map<number, [Principal, number][]>();
+  /** The checkpoint whose state is being packed and digested (beginCompact), at most MAX_COMPACTIONS_IN_FLIGHT. */
+  private compaction: Compaction | null = null;
   private readonly checkpointClaims = new Map<number, Map<NodeId, SignedCheckpoint>>();
   private readonly claimsByReplica = new Map<NodeId, number[]>();
 
@@ -503,20 +550,107 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
   }
 
   /**
-   * The host hands over the state as of checkpoint `index`. It encodes that state while later
-   * batches execute (PbftHost), so `index` may be below lastExecuted: the client table is the one
-   * noted when `index` executed, and nothing here reads what executed since. A compact for a
-   * checkpoint already stable, or skipped by a state transfer, is ignored (its table is gone).
+   * The host hands over the state as of checkpoint `index`, whole: the checkpoint's state is packed
+   * and digested in this call (beginCompact, then stepCompact with no budget).
    */
   compact(index: Index, data: Uint8Array): void {
+    if (this.beginCompact(index, data)) this.stepCompact(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * The host hands over the state as of checkpoint `index`; packing it with the client table into
+   * the checkpoint's state and digesting its parts (~150 ms per 50 MiB with SHA-256, most of it the
+   * copy into place) is done by stepCompact, about a budget of bytes per call, so that it need not
+   * hold the event loop (the driver steps it a snapshotSliceBytes slice per turn, with the host's
+   * encoding). The bytes are the same as compact's in one call: pack({ service, clients }).
+   *
+   * The host encodes that state while later batches execute (PbftHost), and this compaction goes on
+   * while more do, so `index` may be below lastExecuted: the client table is the one noted when
+   * `index` executed, taken now, and nothing here reads what executed since. A compaction for a
+   * checkpoint already stable, or skipped by a state transfer, is ignored (its table is gone), also
+   * one that became so while it was in flight (it is dropped at its next step). At most one is in
+   * flight (MAX_COMPACTIONS_IN_FLIGHT): one begun while another is finishes that one first, so
+   * checkpoints are compacted in order and none is skipped (see PbftHost). False: ignored.
+   */
+  beginCompact(index: Index, data: Uint8Array): boolean {
+    if (this.compaction !== null) this.stepCompact(Number.POSITIVE_INFINITY);
+    assert(this.compaction === null, 'at most MAX_COMPACTIONS_IN_FLIGHT compactions in flight');
     const seq = index as number;
     const clients = this.clientTablesAt.get(seq);
-    if (clients === undefined || seq <= this.stable.seq) return;
+    if (clients === undefined || seq <= this.stable.seq) return false;
     assert(seq <= this.lastExecuted && seq % this.checkpointIntervalSeqs === 0, () => `${this.id}: a checkpoint at ${seq} is compacted once executed (executed ${this.lastExecuted})`);
+    // pack({ service: data, clients }), laid out here so that the service's bytes can be copied
+    // into place a slice at a time: the map header, 'service', the byte array's header; its bytes;
+    // then 'clients' and the table (written when the copy ends: see stepCompact).
+    const head = concatBytes([mapHeader(2), pack('service'), binHeader(data.byteLength)]);
+    const tail = this.mutant === 'compact-reads-live-client-table' ? null : checkpointStateTail(clients);
+    // The tail's length is known only once it is packed: the mutant's is packed when the copy ends.
+    const tailBytes = tail?.byteLength ?? checkpointStateTail(clients).byteLength;
+    const state = new Uint8Array(head.byteLength + data.byteLength + tailBytes);
+    state.set(head, 0);
+    const parts = Math.ceil(state.byteLength / this.statePartBytes);
+    assert(parts <= MAX_STATE_PARTS, () => `${this.id}: the state at checkpoint ${seq} is ${state.byteLength} bytes, over ${MAX_STATE_PARTS} parts of statePartBytes=${this.statePartBytes}: raise statePartBytes on every replica`);
+    this.compaction = { seq, data, clients, tail, state, dataAt: head.byteLength, copied: 0, filled: head.byteLength, digested: 0, partDigests: [] };
+    return true;
+  }
+
+  /** A compaction is in flight (beginCompact): the host keeps stepping it. */
+  compactionInFlight(): boolean {
+    return this.compaction !== null;
+  }
+
+  /**
+   * Copy about `budgetBytes` more of the compaction's service state into place and digest every part
+   * that is whole; once all are, finish it (the checkpoint's digest, this replica's CHECKPOINT).
+   * True once none is in flight (finished, dropped, or none begun).
+   */
+  stepCompact(budgetBytes: number): boolean {
+    const c = this.compaction;
+    if (c === null) return true;
+    assert(budgetBytes > 0, () => `a compaction step needs a positive budget, got ${budgetBytes}`);
+    if (c.seq <= this.stable.seq || this.clientTablesAt.get(c.seq) !== c.clients) {
+      // Stable meanwhile (2f + 1 others proved it and a state transfer, or a later one, moved past it): as compact() would, ignore it.
+      this.compaction = null;
+      return true;
+    }
+    const n = Math.min(c.data.byteLength - c.copied, budgetBytes);
+    c.state.set(c.data.subarray(c.copied, c.copied + n), c.dataAt + c.copied);
+    c.copied += n;
+    c.filled = c.dataAt + c.copied;
+    if (c.copied === c.data.byteLength && c.filled < c.state.byteLength) {
+      // The mutant's table is the one executed up to now, not the one noted at its checkpoint.
+      const tail = c.tail ?? checkpointStateTail([...this.lastExecutedTimestamp].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+      if (c.tail === null && c.filled + tail.byteLength !== c.state.byteLength) {
+        const laidOut = new Uint8Array(c.filled + tail.byteLength);
+        laidOut.set(c.state.subarray(0, c.filled));
+        c.state = laidOut;
+      }
+      assert(c.filled + tail.byteLength === c.state.byteLength, () => `${this.id}: a checkpoint state's tail is ${tail.byteLength} bytes, not the ${c.state.byteLength - c.filled} laid out`);
+      c.state.set(tail, c.filled);
+      c.filled = c.state.byteLength;
+    }
+    const partBytes = this.statePartBytes;
+    while (c.digested < c.state.byteLength && (c.digested + partBytes <= c.filled || c.filled === c.state.byteLength)) {
+      const end = Math.min(c.state.byteLength, c.digested + partBytes);
+      c.partDigests.push(this.auth.digest(c.state.subarray(c.digested, end)));
+      c.digested = end;
+    }
+    if (c.digested < c.state.byteLength) return false;
+    this.compaction = null;
+    this.compacted(c.seq, c.state, { totalBytes: c.state.byteLength, partBytes, partDigests: c.partDigests });
+    return true;
+  }
+
+  /** Drop the compaction in flight (the node stops, or the host's state was replaced): its checkpoint is made again after a restart. */
+  abandonCompact(): void {
+    this.compaction = null;
+  }
+
+  /** A checkpoint's state is packed and digested: sign and send its CHECKPOINT. */
+  private compacted(seq: number, state: Uint8Array, meta: StateMeta): void {
+    assert(this.clientTablesAt.has(seq) && seq > this.stable.seq, () => `${this.id}: checkpoint ${seq} compacted after it was stable or dropped`);
+    assert(meta.partDigests.length === Math.ceil(state.byteLength / meta.partBytes), () => `${this.id}: ${meta.partDigests.length} part digests of a state of ${state.byteLength} bytes`);
     this.clientTablesAt.delete(seq);
-    const state = pack({ service: data, clients } satisfies CheckpointState);
-    const meta = stateMetaOf(this.auth, state, this.statePartBytes);
-    assert(meta.partDigests.length <= MAX_STATE_PARTS, () => `${this.id}: the state at checkpoint ${seq} is ${state.byteLength} bytes, over ${MAX_STATE_PARTS} parts of statePartBytes=${this.statePartBytes}: raise statePartBytes on every replica`);
     const digest = checkpointDigestOf(this.auth, meta);
     const msg = this.signCheckpoint(seq, digest);
     this.ownCheckpoints.set(seq, { digest, data: state, meta, msg });
