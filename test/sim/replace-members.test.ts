@@ -96,6 +96,15 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(!failed(r), describeRun(r));
   });
 
+  it('multipaxos seed 282: with two disks damaged (the budget of five voters), the spare drawn to be added as a voter joins as a learner first, and the run passes', () => {
+    // Added as a voter before it starts, n6 would be a third voter down of six.
+    const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 282, trace: true });
+    assert.equal(lines(r, /n6 joins as a learner \(no fault budget left/).length, 1);
+    assert.equal(lines(r, /nemesis admin n\d: add-voter n6/).length, 0, 'n6 is never proposed as a voter before it starts');
+    assert.equal(lines(r, / n6 joins: voters=\([^)]*\) learners=\(n6\)/).length, 1, 'n6 joins as a learner');
+    assert.ok(!failed(r), describeRun(r));
+  });
+
   it('multipaxos seed 11: every member loses power after the last removed one stopped, and a leader is elected again', () => {
     const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 11, trace: true });
     assert.ok(lines(r, /power-loss .* after replacement/).length >= 3, 'the whole cluster lost power');
