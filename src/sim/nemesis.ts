@@ -32,8 +32,18 @@ export interface NemesisSite {
   note(line: string): void;
   /** Restart a member that is down (from its disk). */
   restart(node: SimNode<unknown>, keepStateMachine: boolean): void;
-  /** At most this many honest members may have their disk corrupted over a run (the rest must form a quorum). */
+  /**
+   * At most this many honest members may have their disk corrupted over a run (the rest must form
+   * a quorum): the faults the protocol tolerates, less the liars and the voters proposed whose
+   * process has not started (a spare added as a voter is down until it joins).
+   */
   readonly maxCorruptedMembers: number;
+  /**
+   * Whether spare `id`, not started yet, may be proposed as a voter: it is counted already, or the
+   * budget has room for one more member down beside the disks already damaged (else it joins as a
+   * learner first).
+   */
+  mayAddVoterNotStarted(id: NodeId): boolean;
   /** Members whose disks were damaged in this run. */
   readonly corrupted: Set<SimNode<unknown>>;
   /** Damage an old file on a member's disk (a flipped bit, an unreadable sector); what was done, or null. */
@@ -357,7 +367,7 @@ export const HURRIED_REPLACE_SHARE = 0.5;
 export const SPARE_MEMBERS = 3;
 /** The first replacement starts this far into the fault window. */
 export const REPLACE_FIRST_AT_MS = { min: 200, max: 3_000 } as const;
-/** Share of spares added as voters at once (the rest join as learners and are promoted). */
+/** Share of spares added as voters at once, fault budget permitting (see NemesisSite.mayAddVoterNotStarted; the rest join as learners and are promoted). */
 export const ADD_AS_VOTER_SHARE = 0.3;
 /** A learner is promoted, and an old voter then removed, this long after the step before. */
 export const PROMOTE_AFTER_MS = { min: 0, max: 600 } as const;
@@ -405,9 +415,18 @@ function replaceMember(s: NemesisSite, r: ReplacementSite, count: number, hurrie
   const wait = (range: { readonly min: number; readonly max: number }): number => (hurried ? range.min : r.rng.int(range.min, range.max));
   const id = r.spare();
   if (id === null) return;
-  const asVoter = r.rng.chance(ADD_AS_VOTER_SHARE);
-  const add: AdminChange = { kind: asVoter ? 'add-voter' : 'add-learner', node: id };
-  adminStep(s, r, `${add.kind} ${id}`, (m) => (m.voters.includes(id) || (!asVoter && m.learners.includes(id)) ? 'done' : add), () => joinWhenAnswered(s, r, id, () => {
+  let asVoter = r.rng.chance(ADD_AS_VOTER_SHARE);
+  adminStep(s, r, `${asVoter ? 'add-voter' : 'add-learner'} ${id}`, (m) => {
+    if (m.voters.includes(id) || (!asVoter && m.learners.includes(id))) return 'done';
+    // Added as a voter, the spare is a voter down until it starts (which takes an answer listing
+    // it, so a quorum that has it): only while the fault budget has room for that; else as a
+    // learner, promoted once it runs.
+    if (asVoter && !s.mayAddVoterNotStarted(id)) {
+      asVoter = false;
+      s.note(`nemesis replace: ${id} joins as a learner (no fault budget left for a voter not started)`);
+    }
+    return { kind: asVoter ? 'add-voter' : 'add-learner', node: id };
+  }, () => joinWhenAnswered(s, r, id, () => {
     const remove = (): void => {
       let victim: NodeId | null = null;
       adminStep(s, r, 'remove an old voter', (m, l) => {

@@ -312,6 +312,12 @@ export class Simulation implements WorldHandler<Delivery> {
   private readonly joined = new Set<SimNode<unknown>>();
   private readonly removedMembers = new Set<SimNode<unknown>>();
   private readonly retired = new Set<SimNode<unknown>>();
+  /**
+   * Spares proposed as voters before their process started (an add-voter whose answer may be lost:
+   * it may commit all the same). Each is a voter down until it joins, so it counts against the
+   * faults the protocol tolerates beside the damaged disks (see nemesisSite).
+   */
+  private readonly votersNotStarted = new Set<NodeId>();
   /** The members clients ask: the honest ones, those that joined included, those removed not. */
   private clientMembers: SimNode<unknown>[] = [];
 
@@ -1068,7 +1074,8 @@ export class Simulation implements WorldHandler<Delivery> {
     let fewestVoters = this.ids.length;
     return {
       get healed() { return sim.healed; },
-      get maxCorruptedMembers() { return Math.max(0, tolerated(fewestVoters) - sim.byzantine.size); },
+      get maxCorruptedMembers() { return Math.max(0, tolerated(fewestVoters) - sim.byzantine.size - sim.votersNotStarted.size); },
+      mayAddVoterNotStarted: (id) => this.votersNotStarted.has(id) || tolerated(fewestVoters) - this.byzantine.size - this.votersNotStarted.size > this.nemesisCorrupted.size,
       rng: this.rng,
       links: this.links,
       faults: this.faults,
@@ -1097,16 +1104,18 @@ export class Simulation implements WorldHandler<Delivery> {
         // Counted before it is proposed: once proposed it may commit, whatever this member hears.
         if (change.kind === 'joint') fewestVoters = Math.min(fewestVoters, change.voters.length);
         if (change.kind === 'remove') fewestVoters = Math.min(fewestVoters, leader.driver.status().membership.voters.filter((v) => v !== change.node).length);
+        // A voter with no process yet is down until it joins: counted before it is proposed, as above.
+        if (change.kind === 'add-voter' && this.instances.get(change.node) === undefined) this.votersNotStarted.add(change.node);
         const driver = leader.driver;
         driver.changeMembership(change, (err) => {
           if (err === null) checkMembershipShown(leader.key, driver.status().membership, change);
           done(err);
         });
       },
-      // Demote only as far as the disks already damaged leave a quorum of the smaller voter set.
+      // Demote only as far as the disks already damaged (and the voters not started yet) leave a quorum of the smaller voter set.
       demotable: (voters) => {
         let k = 0;
-        while (k < voters - 1 && tolerated(voters - k - 1) - this.byzantine.size >= this.nemesisCorrupted.size) k++;
+        while (k < voters - 1 && tolerated(voters - k - 1) - this.byzantine.size >= this.nemesisCorrupted.size + this.votersNotStarted.size) k++;
         return k;
       },
       corrupted: this.nemesisCorrupted,
@@ -1135,6 +1144,7 @@ export class Simulation implements WorldHandler<Delivery> {
         const n = this.addNode(id, id, this.nodes.length + 1, false, rng.fork(), this.spareCompactEvery);
         n.told = told;
         this.joined.add(n);
+        this.votersNotStarted.delete(id);
         this.clientMembers = this.nodes.filter((x) => !x.byzantine && !this.removedMembers.has(x));
         this.world.note(`${id} joins: voters=(${told.voters.join(',')}) learners=(${told.learners.join(',')}) since=${told.since ?? 0}`);
         n.start(false);

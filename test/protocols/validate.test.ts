@@ -84,6 +84,11 @@ const MALFORMED: Record<string, [string, string, Change][]> = {
     ['install-snapshot', 'snapshot meta without an index', set('meta.index', undefined)],
     ['install-snapshot', 'a numeric digest', set('digest', 7)],
     ['install-snapshot', 'an empty digest', set('digest', '')],
+    // Membership.since: the slot a joiner's configuration holds at (the core asserts it is one).
+    ['install-snapshot', 'a negative since', set('meta.membership.since', -1)],
+    ['install-snapshot', 'a fractional since', set('meta.membership.since', 2.5)],
+    ['install-snapshot', 'since as a string', set('meta.membership.since', '9')],
+    ['install-snapshot', 'since past 2^53', set('meta.membership.since', 2 ** 53)],
     ['snapshot-ack', 'received as a string', set('received', '3')],
     ['read-index-response', 'index Infinity', set('index', Infinity)],
     ['prepare', 'unknown type', set('type', 'propose')],

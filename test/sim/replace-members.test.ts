@@ -85,6 +85,31 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(mutated.outcome.kind === 'safety' && /beyond the last slot/.test(mutated.outcome.message), describeRun(mutated));
   });
 
+  it('multipaxos seed 930: a voter proposed before its process starts counts as down in the fault budget, so the disks damaged leave it a quorum, and the run passes', () => {
+    // n4's disk fails, then add-voter n6 is proposed at n5, which loses power before the answer:
+    // the add may be chosen, and n6 cannot start before a member applied it. Not counted, n6 left
+    // room for one more damaged disk (n3's): n1, n2 and n5 are three of six voters, no phase 1 of
+    // the configuration with n6 could win, so no member applied the add, n6 never started and no
+    // leader was elected after the heal. Counted, the next disk fault strikes n4 again.
+    const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 930, trace: true });
+    const join = r.trace.findIndex((l) => / n6 joins: voters=\(.*n6/.test(l));
+    assert.ok(join > 0, 'n6 joins as a voter');
+    const addedAt = r.trace.findIndex((l) => /nemesis admin n\d: add-voter n6/.test(l));
+    assert.ok(addedAt > 0 && addedAt < join, 'n6 is proposed as a voter before it starts');
+    const damaged = r.trace.slice(0, join).filter((l) => /nemesis disk n\d: (bit|sector)/.test(l));
+    assert.deepEqual(damaged.map((l) => /nemesis disk (n\d)/.exec(l)![1]), ['n4', 'n4'], damaged.join('\n'));
+    assert.ok(!failed(r), describeRun(r));
+  });
+
+  it('multipaxos seed 282: with two disks damaged (the budget of five voters), the spare drawn to be added as a voter joins as a learner first, and the run passes', () => {
+    // Added as a voter before it starts, n6 would be a third voter down of six.
+    const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 282, trace: true });
+    assert.equal(lines(r, /n6 joins as a learner \(no fault budget left/).length, 1);
+    assert.equal(lines(r, /nemesis admin n\d: add-voter n6/).length, 0, 'n6 is never proposed as a voter before it starts');
+    assert.equal(lines(r, / n6 joins: voters=\([^)]*\) learners=\(n6\)/).length, 1, 'n6 joins as a learner');
+    assert.ok(!failed(r), describeRun(r));
+  });
+
   it('multipaxos seed 11: every member loses power after the last removed one stopped, and a leader is elected again', () => {
     const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 11, trace: true });
     assert.ok(lines(r, /power-loss .* after replacement/).length >= 3, 'the whole cluster lost power');

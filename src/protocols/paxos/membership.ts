@@ -274,6 +274,8 @@ export function isMembership(v: unknown): v is Membership {
   if (!isIdList(m['voters']) || !isIdList(m['outgoingVoters']) || !isIdList(m['learners'])) return false;
   if (m['learnersNext'] !== undefined && !isIdList(m['learnersNext'])) return false;
   if (m['autoLeave'] !== undefined && typeof m['autoLeave'] !== 'boolean') return false;
+  // A since is a slot (a joiner's snapshot below it): unchecked, a peer's bad one stops the core on an assertion.
+  if (m['since'] !== undefined && !(Number.isSafeInteger(m['since']) && (m['since'] as number) >= 0)) return false;
   if (m['nextRank'] !== undefined && !(Number.isInteger(m['nextRank']) && (m['nextRank'] as number) >= 1 && (m['nextRank'] as number) <= MAX_REPLICAS)) return false;
   const r = m['ranks'];
   if (r !== undefined) {

@@ -10,17 +10,20 @@
  * - a chosen value is never replaced: every proposal in a higher ballot for that slot carries it
  *   (Lamport's P2b);
  * - acceptors never accept below their promise, and a promise never goes backwards;
+ * - a leader ran phase 1 with a quorum of the configuration of the first slot it proposes (the
+ *   one at its commit point): a member that took a configuration told it for a later slot (a
+ *   joiner's, from a join answer or a snapshot below its since) for that one may not lead on it;
  * - an acceptor never forgets an acceptance it announced (checked when a replica restarts);
  * - snapshot transfers: the snapshot an acceptor is receiving lies beyond its commit point (one
  *   the log overtook is let go), and its progress through one leader's transfer of one snapshot
  *   never goes back while it runs (a late chunk of another transfer does not throw it away).
  */
 import { InvariantViolation, type MonitorOptions, type Replica, type SafetyMonitor } from '../../core/replica.js';
-import type { LogEntry } from '../../core/replica.js';
+import type { LogEntry, Snapshot } from '../../core/replica.js';
 import type { NodeId } from '../../core/ids.js';
 import { describeBallot, type Ballot } from './ballot.js';
 import { quorumSizes } from './config.js';
-import { configOfEntry, PaxosConfig } from './membership.js';
+import { configOfEntry, isMembership, PaxosConfig } from './membership.js';
 import type { PaxosMessage, Slot } from './types.js';
 
 interface AcceptorView {
@@ -28,6 +31,7 @@ interface AcceptorView {
   compactedThrough(): Slot;
   chosenAt(slot: Slot): LogEntry | undefined;
   receivingSnapshot?(): ReceivingView | null;
+  heldSnapshot?(): Snapshot | null;
 }
 
 /** A snapshot transfer an acceptor is receiving (see MultiPaxosReplica.receivingSnapshot). */
@@ -38,8 +42,25 @@ interface ReceivingView {
   readonly received: number;
 }
 
+/**
+ * Ballots whose promisers the monitor keeps until their leader's first Accept is checked (a
+ * campaign that never wins leaves its entry): the oldest goes beyond this, and ballots up to it
+ * are no longer checked.
+ */
+export const MONITOR_MAX_PHASE1_BALLOTS = 4_096;
+
 function isAcceptorView(x: object): x is AcceptorView {
   return typeof (x as Partial<AcceptorView>).acceptedBallotAt === 'function' && typeof (x as Partial<AcceptorView>).compactedThrough === 'function';
+}
+
+/** A snapshot's configuration (null: none this core wrote). */
+function configOfSnapshot(m: unknown): PaxosConfig | null {
+  if (!isMembership(m)) return null;
+  try {
+    return PaxosConfig.from(m);
+  } catch {
+    return null;
+  }
 }
 
 export function valueDigest(e: LogEntry): string {
@@ -51,6 +72,11 @@ export function valueDigest(e: LogEntry): string {
 export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
   /** Flexible Paxos: the phase-2 quorum size (fixed membership only), else majorities of each configuration. */
   private readonly phase2: number | undefined;
+  private readonly phase1: number | undefined;
+  /** ballot → acceptors that sent a Promise in it; null once its leader's first Accept with slots was checked. */
+  private readonly promisers = new Map<number, Set<NodeId> | null>();
+  /** Ballots at or below this lost their promisers to MONITOR_MAX_PHASE1_BALLOTS: not checked. */
+  private phase1ForgottenThrough = 0;
   /** The chosen configuration entries' configurations, by slot, in slot order; first the initial one at 0. */
   private readonly configs: { slot: number; config: PaxosConfig }[];
   /** `slot/ballot` → the configuration a configuration entry proposed there brings. */
@@ -68,14 +94,18 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
   private readonly incarnations = new Map<NodeId, object>();
   /** Per incarnation: the slot up to which its learned (committed) values were checked. */
   private readonly learnedThrough = new WeakMap<object, number>();
+  /** Per incarnation: the slot of the snapshot whose configuration was last taken from it. */
+  private readonly snapshotSeen = new WeakMap<object, number>();
   /** Per incarnation: the snapshot transfer it was receiving when last seen receiving one. */
   private readonly lastReceiving = new WeakMap<object, ReceivingView>();
 
   constructor(options: MonitorOptions) {
     const o = options.protocolOptions as { phase1QuorumSize?: number; phase2QuorumSize?: number };
-    this.phase2 = o.phase1QuorumSize === undefined && o.phase2QuorumSize === undefined
+    const sizes = o.phase1QuorumSize === undefined && o.phase2QuorumSize === undefined
       ? undefined
-      : quorumSizes(options.membership.voters.length, o.phase1QuorumSize, o.phase2QuorumSize).phase2;
+      : quorumSizes(options.membership.voters.length, o.phase1QuorumSize, o.phase2QuorumSize);
+    this.phase2 = sizes?.phase2;
+    this.phase1 = sizes?.phase1;
     this.configs = [{ slot: 0, config: PaxosConfig.from(options.membership) }];
   }
 
@@ -97,9 +127,12 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
     switch (m.type) {
       case 'promise': {
         this.promise(m.from, m.ballot, 'promised');
+        const set = this.promisersOf(m.ballot);
+        if (set !== null) set.add(m.from);
         return;
       }
       case 'accept':
+        if (m.entries.length > 0) this.ledAfterPhase1(m.from, m.ballot, m.entries);
         for (const e of m.entries) {
           this.proposed(e.index, m.ballot, valueDigest(e));
           if (e.kind === 'config') {
@@ -164,6 +197,15 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
    */
   private learned(replica: Replica<PaxosMessage, unknown> & AcceptorView): void {
     const commit = replica.status().commitIndex;
+    // A snapshot holds its slots' configuration entries out of sight: its configuration is the one
+    // of the slots after it, unless it holds from a later since (a joiner's snapshot below it).
+    const snapshot = replica.heldSnapshot?.() ?? null;
+    if (snapshot !== null && this.snapshotSeen.get(replica) !== snapshot.meta.index) {
+      this.snapshotSeen.set(replica, snapshot.meta.index);
+      const m = snapshot.meta.membership;
+      const config = (m.since ?? 0) > snapshot.meta.index ? null : configOfSnapshot(m);
+      if (config !== null) this.configChosen(snapshot.meta.index, config);
+    }
     let s = this.learnedThrough.get(replica) ?? replica.compactedThrough();
     for (; s < commit; s++) {
       const e = replica.chosenAt((s + 1) as Slot);
@@ -200,6 +242,44 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
       throw new InvariantViolation(rule, `${from} ${what} ballot ${describeBallot(ballot as Ballot)} after promising ${describeBallot(before as Ballot)}`);
     }
     this.promisedSaid.set(from, ballot);
+  }
+
+  /** The promisers of `ballot` so far (null: checked already, or forgotten). */
+  private promisersOf(ballot: number): Set<NodeId> | null {
+    if (ballot <= this.phase1ForgottenThrough) return null;
+    let set = this.promisers.get(ballot);
+    if (set === undefined) {
+      if (this.promisers.size >= MONITOR_MAX_PHASE1_BALLOTS) {
+        const oldest = this.promisers.keys().next().value!;
+        this.promisers.delete(oldest);
+        this.phase1ForgottenThrough = Math.max(this.phase1ForgottenThrough, oldest);
+        if (ballot <= this.phase1ForgottenThrough) return null;
+      }
+      this.promisers.set(ballot, (set = new Set()));
+    }
+    return set;
+  }
+
+  /**
+   * `leader`'s first Accept with slots in `ballot`: its first slot is the one after its commit
+   * point (every peer is sent from there when phase 1 is won), and the acceptors that promised in
+   * the ballot, with the leader, must be a phase-1 quorum of that slot's configuration. (Promises
+   * sent, not received: a lost one only makes the check weaker.)
+   */
+  private ledAfterPhase1(leader: NodeId, ballot: number, entries: readonly LogEntry[]): void {
+    const set = this.promisersOf(ballot);
+    if (set === null) return;
+    this.promisers.set(ballot, null);
+    let first = entries[0]!.index as number;
+    for (const e of entries) first = Math.min(first, e.index);
+    set.add(leader);
+    const config = this.configOf(first);
+    if (!config.hasQuorum(set, this.phase1)) {
+      throw new InvariantViolation(
+        'a leader runs phase 1 with a quorum of the configuration at its commit point',
+        `${leader} proposes from slot ${first} in ballot ${describeBallot(ballot as Ballot)} after promises from ${[...set].sort().join(',')}; that slot's configuration has voters ${[...config.voters].sort().join(',')}${config.isJoint() ? ` and outgoing ${[...config.outgoing].sort().join(',')}` : ''}`,
+      );
+    }
   }
 
   private proposed(slot: number, ballot: number, digest: string): void {

@@ -171,6 +171,19 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * leader and fill chosen slots with no-ops.
    */
   private configKnown: boolean;
+  /**
+   * The slot the first configuration of configHistory holds at, when that is above the slot it is
+   * recorded at (Membership.since): a member that joined starts from the configuration it was told,
+   * that of the answering member's log at since, and a snapshot it takes below since records that
+   * configuration with this since, so that restored from it (a restart, an acceptor it is sent to)
+   * it is not taken for the configuration of the snapshot's slot (configKnown stays false). 0 for
+   * every member that did not join, and once a configuration entry chosen or a snapshot at or
+   * above since replaced that configuration. Changes only where configHistory's first entry is
+   * replaced (construction, compaction, an installed snapshot).
+   */
+  private configSince: Slot;
+  /** status().membership while it shows a since (cached: status() is polled after every step). */
+  private membershipWithSince: { of: Membership; value: Membership } | null = null;
   /** Every member but this one, of the configuration and of one being decided (the leader sends to all). */
   private peers: readonly NodeId[] = [];
   private readonly limits: PaxosLimits;
@@ -323,7 +336,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     const fromSnapshot = this.snapshot !== null && isMembership(this.snapshot.meta.membership);
     const base = fromSnapshot ? this.snapshot!.meta.membership : o.membership;
     this.config = PaxosConfig.from(base);
-    this.configKnown = fromSnapshot || o.membership.since === undefined || this.mutant === 'told-config-campaigns';
+    // The told configuration (a member that joined, before its first snapshot: the server keeps
+    // the join answer for every restart), or a snapshot's, each with the slot it holds at.
+    this.configSince = (fromSnapshot ? this.sinceOf(this.snapshot!.meta) : o.membership.since ?? 0) as Slot;
+    assert(Number.isSafeInteger(this.configSince) && this.configSince >= 0, () => `since ${this.configSince} is a slot`);
+    this.configKnown = (fromSnapshot ? this.configSince === 0 : o.membership.since === undefined) || this.mutant === 'told-config-campaigns';
     this.configHistory = [{ at: this.snapshotIndex, config: this.config }];
     let last = this.snapshotIndex as number;
     for (const e of r?.entries ?? []) {
@@ -338,6 +355,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     let chosen = applied;
     while (chosen < this.chosenMark && this.log.has(chosen + 1)) chosen++;
     for (let s = this.snapshotIndex + 1; s <= chosen; s++) this.takeConfigAt(s as Slot);
+    this.knowConfigPastSince(chosen as Slot);
     // Flexible sizes are checked against the voters now (and refuse every change later).
     if (this.flexible.phase1 !== undefined || this.flexible.phase2 !== undefined) quorumSizes(this.config.voters.size, this.flexible.phase1, this.flexible.phase2);
     this.refreshPeers();
@@ -510,16 +528,23 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     else this.startRead(requestId, forwardedBy);
   }
 
-  compact(index: Index, data: Uint8Array, _membership?: Membership): void {
+  compact(index: Index, data: Uint8Array, membership?: Membership): void {
     if (index <= this.snapshotIndex) return;
     assert(index <= this.appliedIndex, () => `compact(${index}) beyond the applied slot ${this.appliedIndex}`);
     const term = this.log.get(index)?.term ?? this.snapshot?.meta.term ?? NO_BALLOT;
-    // The configuration at `index` from our own history (ranks included), not the driver's copy.
+    // The configuration at `index` from our own history (ranks included), not the driver's copy;
+    // with the slot it holds at when that is later (a member that joined, still below its since,
+    // that has not taken a chosen configuration entry at or below `index`): restored from this
+    // snapshot, it must not be taken for the configuration of `index`.
     const config = this.configAfter(index as Slot);
-    this.snapshot = { meta: { index, term, membership: config.toMembership() }, data };
+    const since = this.configSince > index && config === this.configHistory[0]!.config ? this.configSince : 0;
+    const shown = this.membershipAt(config, since);
+    assert(membership === undefined || (membership.since ?? 0) <= index || membership.since === since, () => `compact(${index}): the configuration given holds at ${membership?.since}, ours at ${since}`);
+    this.snapshot = { meta: { index, term, membership: shown }, data };
     this.snapshotIndex = index as Slot;
     for (const slot of [...this.log.keys()]) if (slot <= index) this.log.delete(slot);
     this.configHistory = [{ at: index as Slot, config }, ...this.configHistory.filter((h) => h.at > index)];
+    this.configSince = since as Slot;
   }
 
   hasReady(): boolean {
@@ -604,7 +629,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       leading: this.role === 'leader',
       commitIndex: this.commitIndex,
       appliedIndex: this.appliedIndex,
-      membership: this.configAfter(this.appliedIndex).toMembership(),
+      membership: this.statusMembership(),
       promised: this.promised,
       lastSlot: this.lastSlot,
       quorums: this.quorumSizes(),
@@ -650,6 +675,47 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     let c = this.configHistory[0]!.config;
     for (const h of this.configHistory) if (h.at <= slot) c = h.config;
     return c;
+  }
+
+  /**
+   * The configuration status() shows, that of the applied slot: with the slot it holds at while
+   * that is above the applied slot (the told one, or a snapshot's with since: see configSince), so
+   * that a join answer built from it (toldMembership) and the driver's snapshot of the applied slot
+   * say so too.
+   */
+  private statusMembership(): Membership {
+    const config = this.configAfter(this.appliedIndex);
+    const since = this.configSince > this.appliedIndex && config === this.configHistory[0]!.config ? this.configSince : 0;
+    return this.membershipAt(config, since);
+  }
+
+  /** `config` as a Membership, with `since` when it is above 0 (cached: status() is polled after every step). */
+  private membershipAt(config: PaxosConfig, since: number): Membership {
+    const m = config.toMembership();
+    if (since === 0) return m;
+    const cached = this.membershipWithSince;
+    if (cached !== null && cached.of === m && cached.value.since === since) return cached.value;
+    const value = { ...m, since };
+    this.membershipWithSince = { of: m, value };
+    return value;
+  }
+
+  /** The slot a snapshot's configuration holds at, when above the snapshot's slot (Membership.since); else 0. */
+  private sinceOf(meta: SnapshotMeta): Slot {
+    const since = meta.membership.since ?? 0;
+    assert(Number.isSafeInteger(since) && since >= 0, () => `snapshot at ${meta.index}: since ${since} is a slot`);
+    // The snapshot-forgets-since mutant takes the configuration for that of the snapshot's slot.
+    return (since > meta.index && this.mutant !== 'snapshot-forgets-since' ? since : 0) as Slot;
+  }
+
+  /**
+   * Every slot up to `chosen` is known chosen (and its configuration entries taken): once that
+   * reaches the since of a configuration told or restored with one, that configuration, changed by
+   * the entries taken since, is the one at the commit point (the told one is that of the slot
+   * since, and no entry in between changed it, or configKnown is true already).
+   */
+  private knowConfigPastSince(chosen: Slot): void {
+    if (!this.configKnown && this.configSince > 0 && chosen >= this.configSince) this.configKnown = true;
   }
 
   /** `slot` is known chosen: a configuration entry there brings its configuration. */
@@ -1486,6 +1552,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     this.commitIndex = c;
     const configBefore = this.config;
     for (let s = from + 1; s <= c; s++) this.takeConfigAt(s as Slot);
+    this.knowConfigPastSince(c);
     // Passed a configuration entry: the commit point becomes durable with the next Ready (PaxosHardState.chosen).
     if (this.config !== configBefore && this.mutant !== 'forget-config-point') this.chosenMark = c;
     // A snapshot being received that the log overtook is of no use any more: its bytes go.
@@ -1516,7 +1583,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     // The snapshot's configuration is the one in force above it (checked by the validator when it came from a peer).
     if (isMembership(s.meta.membership)) {
       this.config = PaxosConfig.from(s.meta.membership);
-      this.configKnown = true;
+      // With a since above its slot, the configuration holds from there on (a joiner's snapshot
+      // below its since): not that of the snapshot's slot, so phase 1 may not start from it.
+      this.configSince = this.sinceOf(s.meta);
+      this.configKnown = this.configSince === 0;
       this.configHistory = [{ at: at as Slot, config: this.config }];
       this.refreshPeers();
     }
