@@ -48,6 +48,14 @@ export interface TransportLimits {
   readonly maxFrameBytes: number;
   readonly maxQueuedMessagesPerPeer: number;
   readonly maxQueuedBytesPerPeer: number;
+  /**
+   * A dialer re-dials a lost connection after a backoff that starts here and doubles (with jitter)
+   * up to reconnectBackoffMaxMs. It starts over from the least only after a connection that stayed
+   * up for reconnectBackoffMaxMs: one the listener refuses right after its handshake (its member
+   * holds maxConnectionsPerPeer live links, or it could not prove the member's key) looks connected
+   * to its dialer, and resetting then would re-dial it every few tens of milliseconds for as long
+   * as it is refused.
+   */
   readonly reconnectBackoffMinMs: number;
   readonly reconnectBackoffMaxMs: number;
   /**
@@ -110,7 +118,10 @@ export interface TransportLimits {
    * only connections their dialer abandoned (or a dialer with a longer idleTimeoutMs). 0: never.
    */
   readonly idleTimeoutMs: number;
-  /** A peer's refused oversized messages are logged at most once per this interval (with a count). */
+  /**
+   * A peer's refused oversized messages are logged at most once per this interval (with a count); so are
+   * pending connections closed over maxPendingConnections, and links refused after their handshake (per reason).
+   */
   readonly oversizedLogIntervalMs: number;
   /**
    * With a secret: frames one connection carries before the dialer closes it and re-dials (fresh
@@ -290,6 +301,8 @@ class OutboundLink {
   sealer: FrameSealer | null = null;
   /** Writes on the current connection since its idle check last looked (idleTimeoutMs). */
   writesSinceIdleCheck = 0;
+  /** performance.now() when the current connection's handshake ended (see reconnectBackoffMinMs). */
+  upAtMs = -Infinity;
   readonly stats: PeerStats = { connected: false, queued: 0, sent: 0, dropped: 0, refusedTooLarge: 0, disconnects: 0, reconnects: 0 };
   /** When an oversized message to this peer was last logged, and how many were refused since. */
   oversizedLoggedAtMs = -Infinity;
@@ -325,6 +338,10 @@ export class PeerTransport<M extends Envelope> {
   /** When a pending connection closed at maxPendingConnections was last logged, and how many were closed since. */
   private pendingRefusedLoggedAtMs = -Infinity;
   private pendingRefusedUnlogged = 0;
+  /** For each reason a link is refused (refuseLink): when it was last logged, and how many were refused since. */
+  private readonly linkRefusalsLogged: Record<PeerLinkRefusal, { atMs: number; unlogged: number }> = {
+    'identity-not-proven': { atMs: -Infinity, unlogged: 0 }, 'too-many-live-links': { atMs: -Infinity, unlogged: 0 },
+  };
 
   private readonly secret: Uint8Array | null;
   private readonly identity: PeerIdentity | null;
@@ -513,7 +530,8 @@ export class PeerTransport<M extends Envelope> {
       handshaken = true;
       link.sealer = sealer;
       link.connected = true;
-      link.backoffMs = this.limits.reconnectBackoffMinMs;
+      // Not the backoff yet: a listener may still refuse this link (see reconnectBackoffMinMs).
+      link.upAtMs = performance.now();
       link.writesSinceIdleCheck = 0;
       const idleMs = this.limits.idleTimeoutMs;
       if (idleMs > 0) {
@@ -610,6 +628,9 @@ export class PeerTransport<M extends Envelope> {
       link.socket = null;
       link.sealer = null;
       if (this.closed || this.links.get(id) !== link) return;
+      // A connection that stayed up a while worked: start over from the least backoff. One refused
+      // right after its handshake did not (see reconnectBackoffMinMs): its backoff goes on growing.
+      if (handshaken && performance.now() - link.upAtMs >= this.limits.reconnectBackoffMaxMs) link.backoffMs = this.limits.reconnectBackoffMinMs;
       // Reconnect with exponential backoff and jitter; queued messages wait (bounded).
       const delay = link.backoffMs * (0.5 + Math.random() / 2);
       link.backoffMs = Math.min(link.backoffMs * 2, this.limits.reconnectBackoffMaxMs);
@@ -774,10 +795,21 @@ export class PeerTransport<M extends Envelope> {
     return true;
   }
 
-  /** Close `socket` for `reason`: logged with the error's code, handed to onLinkRefused (the caller counted it). */
+  /**
+   * Close `socket` for `reason`: handed to onLinkRefused (the caller counted it), and logged with the
+   * error's code at most once per oversizedLogIntervalMs for each reason (with how many since): a
+   * refused dialer re-dials, and whoever can open connections would otherwise write a line each.
+   */
   private refuseLink(socket: Socket, reason: PeerLinkRefusal, peer: NodeId, message: string): void {
     const err = new PeerLinkRefused(reason, peer, message);
-    this.log('warn', message, { peer, code: err.code, reason, remoteAddress: socket.remoteAddress ?? null });
+    const logged = this.linkRefusalsLogged[reason];
+    logged.unlogged++;
+    const now = performance.now();
+    if (now - logged.atMs >= this.limits.oversizedLogIntervalMs) {
+      this.log('warn', message, { peer, code: err.code, reason, remoteAddress: socket.remoteAddress ?? null, refusedSinceLastLog: logged.unlogged });
+      logged.atMs = now;
+      logged.unlogged = 0;
+    }
     try {
       this.o.onLinkRefused?.(err);
     } catch (e) {
