@@ -576,7 +576,12 @@ export class PeerTransport<M extends Envelope> {
         socket.destroy();
       };
       const timer = setTimeout(() => {
-        if (!link.connected && link.socket === socket) authFailed(`no challenge (with a secret, its proof) within ${this.limits.handshakeTimeoutMs} ms`);
+        if (!link.connected && link.socket === socket) {
+          authFailed(`no challenge (with a secret, its proof) within ${this.limits.handshakeTimeoutMs} ms` + (secret === null
+            // With member keys only, an older build's listener (or one without keys) takes the hello and never challenges.
+            ? '; with member keys every listener challenges: a member of a build from before peer identity, or one without member keys, never does (upgrade every member together, each with its keys)'
+            : ''));
+        }
       }, this.limits.handshakeTimeoutMs);
       timer.unref();
       socket.once('close', () => clearTimeout(timer));
@@ -979,7 +984,8 @@ export class PeerTransport<M extends Envelope> {
           if (identity !== null && (h.identity !== PEER_IDENTITY_VERSION || !isNonce(h.nonce))) {
             this.counters.identityFailures++;
             return this.refuseLink(socket, 'identity-not-proven', h.from as NodeId, `refused a connection from ${socket.remoteAddress ?? '?'} naming member ${h.from}: ` +
-              `its hello offers no proof of the member's key (identity version ${String(h.identity)}, this member needs ${PEER_IDENTITY_VERSION}); every member must be configured with member keys`);
+              `its hello offers no proof of the member's key (identity version ${String(h.identity)}, this member needs ${PEER_IDENTITY_VERSION}): that member runs a build from before peer identity ` +
+              '(upgrade every member together: see the upgrade notes in the README) or is configured without member keys (every member needs its own)');
           }
           if (secret !== null) {
             if (!isNonce(h.nonce)) return refuse('authFailures', `member ${h.from} offered no proof of the cluster secret (is it configured with --peer-secret-file?)`);
