@@ -841,7 +841,11 @@ export class PeerTransport<M extends Envelope> {
      * With a secret or a PeerIdentity: the member the hello named and what its answer must prove (with a
      * secret: the proof, and the frame key once it did; with a PeerIdentity: the bytes it must sign).
      */
-    let claimed: { readonly id: NodeId; readonly expected: Buffer | null; readonly frameKey: Buffer | null; readonly signed: Buffer | null } | null = null;
+    let claimed: {
+      readonly id: NodeId; readonly expected: Buffer | null; readonly frameKey: Buffer | null; readonly signed: Buffer | null;
+      /** With a PeerIdentity and a secret: why its hello (offering no key proof) is refused once its answer proved the secret. */
+      readonly noIdentity: string | null;
+    } | null = null;
     /** With a secret, once the peer proved it: checks every frame's MAC before it is decoded. */
     let opener: FrameOpener | null = null;
     /** A connection that opened with a join query (join.ts): it gets one answer, never a peer. */
@@ -944,6 +948,10 @@ export class PeerTransport<M extends Envelope> {
           const c = claimed;
           const isAnswer = typeof a === 'object' && a !== null && a.magic === PEER_AUTH_MAGIC;
           if (c.expected !== null && !(isAnswer && proofMatches(a.proof, c.expected))) return refuse('authFailures', `member ${c.id} did not prove the cluster secret`);
+          if (c.noIdentity !== null) {
+            this.counters.identityFailures++;
+            return this.refuseLink(socket, 'identity-not-proven', c.id, c.noIdentity);
+          }
           if (c.signed !== null) {
             const sig = isAnswer ? a.signature : undefined;
             const signedOk = sig instanceof Uint8Array && sig.byteLength <= MAX_PEER_SIGNATURE_BYTES && this.identity!.verify(c.id, c.signed, sig);
@@ -981,11 +989,16 @@ export class PeerTransport<M extends Envelope> {
           if (h.to !== this.o.self) return refuse('unknownPeer', `addressed to ${String(h.to)}, not ${this.o.self}`);
           const secret = this.secret;
           const identity = this.identity;
-          if (identity !== null && (h.identity !== PEER_IDENTITY_VERSION || !isNonce(h.nonce))) {
-            this.counters.identityFailures++;
-            return this.refuseLink(socket, 'identity-not-proven', h.from as NodeId, `refused a connection from ${socket.remoteAddress ?? '?'} naming member ${h.from}: ` +
+          const noIdentity = identity !== null && (h.identity !== PEER_IDENTITY_VERSION || !isNonce(h.nonce))
+            ? `refused a connection from ${socket.remoteAddress ?? '?'} naming member ${h.from}: ` +
               `its hello offers no proof of the member's key (identity version ${String(h.identity)}, this member needs ${PEER_IDENTITY_VERSION}): that member runs a build from before peer identity ` +
-              '(upgrade every member together: see the upgrade notes in the README) or is configured without member keys (every member needs its own)');
+              '(upgrade every member together: see the upgrade notes in the README) or is configured without member keys (every member needs its own)'
+            : null;
+          // With a secret, refused only once the dialer proved it (its answer, below): a hello from
+          // anyone must not be counted, or logged, as a member's failure to prove its key.
+          if (noIdentity !== null && secret === null) {
+            this.counters.identityFailures++;
+            return this.refuseLink(socket, 'identity-not-proven', h.from as NodeId, noIdentity);
           }
           if (secret !== null) {
             if (!isNonce(h.nonce)) return refuse('authFailures', `member ${h.from} offered no proof of the cluster secret (is it configured with --peer-secret-file?)`);
@@ -1006,7 +1019,8 @@ export class PeerTransport<M extends Envelope> {
               id: h.from as NodeId,
               expected: secret === null ? null : peerProof(secret, 'dialer', this.o.clusterId, h.from, this.o.self, theirs, mine),
               frameKey: secret === null ? null : peerFrameKey(secret, 'dialer-to-listener', this.o.clusterId, h.from, this.o.self, theirs, mine),
-              signed: identity === null ? null : peerIdentityPayload(this.o.clusterId, h.from, this.o.self, theirs, mine),
+              signed: identity === null || noIdentity !== null ? null : peerIdentityPayload(this.o.clusterId, h.from, this.o.self, theirs, mine),
+              noIdentity,
             };
             continue;
           }

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { connect, createServer, type Socket } from 'node:net';
 import { nodeId } from '../../src/core/ids.js';
-import { pack } from '../../src/core/codec.js';
-import { encodeFrame, PeerTransport } from '../../src/transport/index.js';
-import { freshNonce } from '../../src/transport/peer-secret.js';
+import { pack, unpack } from '../../src/core/codec.js';
+import { encodeFrame, FrameDecoder, PeerTransport } from '../../src/transport/index.js';
+import { freshNonce, PEER_AUTH_MAGIC, peerProof } from '../../src/transport/peer-secret.js';
 import { peerIdentityFromKeys } from '../../src/transport/peer-identity.js';
 import { SECRET, until, type Msg } from './peer-fixtures.js';
 
@@ -22,19 +22,36 @@ function identities() {
   return (m: string) => peerIdentityFromKeys(keys.get(m)!.privateKey, publicKeys);
 }
 
-test('a dialer of a build from before peer identity (its hello offers none) is refused by a listener with member keys, with a log line that names the upgrade', { timeout: 20_000 }, async () => {
+/** A raw dialer of a build from before peer identity (frame MACs, no identity): its hello, then its answer to the challenge (a right proof, or not). */
+async function oldBuildDialer(port: number, rightProof: boolean): Promise<void> {
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const nd = freshNonce();
+  const decoder = new FrameDecoder(1024 * 1024);
+  socket.on('data', (d: Buffer) => {
+    for (const f of decoder.push(d)) {
+      const nl = (unpack(f) as { nonce: Uint8Array }).nonce;
+      socket.write(encodeFrame(pack({ magic: PEER_AUTH_MAGIC, proof: rightProof ? peerProof(SECRET, 'dialer', 'c1', 'a', 'b', nd, nl) : new Uint8Array(32) })));
+    }
+  });
+  socket.once('connect', () => socket.write(encodeFrame(pack({ magic: 'QRT1', clusterId: 'c1', from: 'a', to: 'b', nonce: nd, frameMac: 1 }))));
+  await closed;
+}
+
+test('a dialer of a build from before peer identity (its hello offers none) is refused by a listener with member keys once it proved the secret, with a log line that names the upgrade; one without the secret is counted as an auth failure, not as a member\'s', { timeout: 20_000 }, async () => {
   const logs: string[] = [];
   const b = await PeerTransport.start<Msg>({
     clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('a'), { host: '127.0.0.1', port: 1 }]]),
     secret: SECRET, identity: identities()('b'), logger: (level, message) => logs.push(`${level} ${message}`),
   }, () => {});
   try {
-    const socket = connect({ host: '127.0.0.1', port: b.address().port });
-    socket.on('error', () => {});
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    // Exactly the hello of a build with frame MACs but before peer identity.
-    socket.once('connect', () => socket.write(encodeFrame(pack({ magic: 'QRT1', clusterId: 'c1', from: 'a', to: 'b', nonce: freshNonce(), frameMac: 1 }))));
-    await closed;
+    // Whoever can reach the port, without the secret, sends the same hello: not a member's failure.
+    await oldBuildDialer(b.address().port, false);
+    assert.equal(b.stats().counters.authFailures, 1);
+    assert.equal(b.stats().counters.identityFailures, 0, 'nothing proved it was a member');
+    assert.ok(!logs.some((l) => /build from before peer identity/.test(l)), logs.join('\n'));
+    await oldBuildDialer(b.address().port, true);
     assert.equal(b.stats().counters.identityFailures, 1);
     assert.ok(logs.some((l) => l.startsWith('warn') && /build from before peer identity/.test(l) && /upgrade/.test(l)), logs.join('\n'));
   } finally {
