@@ -2,7 +2,9 @@
  * A checkpoint's compaction in slices (PbftReplica.beginCompact / stepCompact) lays out pack({ service,
  * clients }) in place: its bytes and part digests must be those of one whole pack(), whatever the
  * budget per step, at every MessagePack size boundary of the service's bytes (bin 8/16/32) and of the
- * client table (fixarray/array 16/array 32), with large and small timestamps, and for an empty state.
+ * client table (fixarray/array 16/array 32), with large and small timestamps, and for an empty state;
+ * and a checkpoint the others prove while this replica's compaction of it is in flight becomes stable
+ * when it ends, with this replica's state.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +13,7 @@ import type { Index, NodeId, Term } from '../../../src/core/ids.js';
 import type { Principal } from '../../../src/core/authenticator.js';
 import { pack } from '../../../src/core/codec.js';
 import { SimKeyring } from '../../../src/sim/sim-authenticator.js';
-import { PbftReplica, batchDigestOf, stateMetaOf, type PbftSlotRecord, type StateMeta } from '../../../src/protocols/pbft/index.js';
+import { PbftReplica, batchDigestOf, checkpointDigestOf, checkpointPayload, stateMetaOf, type PbftMessage, type PbftSlotRecord, type StateMeta } from '../../../src/protocols/pbft/index.js';
 
 const ids = ['n1', 'n2', 'n3', 'n4'] as NodeId[];
 const PART_BYTES = 64;
@@ -76,4 +78,35 @@ test('a compaction in slices is byte for byte one whole pack() of the checkpoint
       assert.ok(!replica.compactionInFlight());
     }
   }
+});
+
+test('2f + 1 CHECKPOINTs that arrive while this replica\'s compaction of that checkpoint is in flight make it stable once the compaction ends, not before; an abandoned one sends nothing', () => {
+  const keyring = new SimKeyring(new Prng(7));
+  const auth = keyring.authenticatorFor('n4');
+  const clients = table(5);
+  const service = new Uint8Array(10_000).fill(3);
+  const whole = pack({ service, clients });
+  const digest = checkpointDigestOf(auth, stateMetaOf(auth, whole, PART_BYTES));
+  const claim = (from: NodeId): PbftMessage => ({
+    type: 'checkpoint', from, to: 'n4' as NodeId,
+    checkpoint: { seq: 4, stateDigest: digest, replica: from, signature: keyring.authenticatorFor(from).sign(checkpointPayload(4, digest, from)) },
+  });
+
+  const abandoned = replicaAt4(keyring, clients);
+  assert.ok(abandoned.beginCompact(4 as Index, service));
+  assert.equal(abandoned.stepCompact(1000), false);
+  abandoned.abandonCompact();
+  assert.ok(!abandoned.compactionInFlight() && abandoned.stepCompact(1000));
+  const sent = abandoned.hasReady() ? abandoned.ready().send.filter((m) => m.type === 'checkpoint') : [];
+  assert.equal(sent.length, 0, 'no CHECKPOINT for an abandoned compaction');
+
+  const replica = replicaAt4(keyring, clients);
+  assert.ok(replica.beginCompact(4 as Index, service));
+  assert.equal(replica.stepCompact(1000), false);
+  for (const from of ['n1', 'n2', 'n3'] as NodeId[]) replica.step(claim(from));
+  assert.equal(replica.status().stableCheckpoint, 0, 'not stable without its own state');
+  assert.ok(replica.compactionInFlight(), 'the proof does not drop the compaction');
+  while (!replica.stepCompact(1000));
+  assert.equal(replica.status().stableCheckpoint, 4);
+  assert.ok(Buffer.from(ownCheckpointAt4(replica).data).equals(Buffer.from(whole)));
 });
