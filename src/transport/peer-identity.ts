@@ -19,10 +19,14 @@
  *
  * Over maxConnectionsPerPeer (transport.ts) the links of a member whose key was proven give way
  * oldest first (only that member can open them: the newest is the one it uses). Links whose `from`
- * nobody proved give way only if idle (no valid frame for idleTimeoutMs): a newcomer that would
+ * nobody proved give way only if idle (no valid frame for liveConnectionMs): a newcomer that would
  * have to close a live one is refused instead (`liveConnectionsRefused`), so whoever can complete
- * a handshake cannot cut a member off by opening links in its name. A member that restarts gets
- * its new links in once its old ones went quiet (a dead process sends nothing) or closed.
+ * a handshake cannot close a member's link in use by opening links in its name. A member that
+ * restarts gets its new links in once its old ones went quiet (a dead process sends nothing) or
+ * closed. What this does not stop: whoever can complete a handshake may hold all of a member's
+ * maxConnectionsPerPeer places with links it keeps live (a frame within every liveConnectionMs),
+ * taken while the member's own link is down; the member is then refused for as long as they talk
+ * (each refusal counted; only member keys prevent it).
  */
 import { createHash, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
 import { QuorateError } from '../core/errors.js';
@@ -89,7 +93,7 @@ export type PeerLinkRefusal =
 /**
  * An inbound peer link refused (logged, counted, and handed to the transport's onLinkRefused). For
  * 'too-many-live-links' the dialer need do nothing: it re-dials with backoff and gets in once one
- * of the links held in its name goes quiet (idleTimeoutMs) or closes. Repeated refusals of a member
+ * of the links held in its name goes quiet (liveConnectionMs) or closes. Repeated refusals of a member
  * whose process is up mean someone else holds links in its name: provision member keys.
  */
 export class PeerLinkRefused extends QuorateError {

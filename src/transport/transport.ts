@@ -48,6 +48,14 @@ export interface TransportLimits {
   readonly maxFrameBytes: number;
   readonly maxQueuedMessagesPerPeer: number;
   readonly maxQueuedBytesPerPeer: number;
+  /**
+   * A dialer re-dials a lost connection after a backoff that starts here and doubles (with jitter)
+   * up to reconnectBackoffMaxMs. It starts over from the least only after a connection that stayed
+   * up for reconnectBackoffMaxMs: one the listener refuses right after its handshake (its member
+   * holds maxConnectionsPerPeer live links, or it could not prove the member's key) looks connected
+   * to its dialer, and resetting then would re-dial it every few tens of milliseconds for as long
+   * as it is refused.
+   */
   readonly reconnectBackoffMinMs: number;
   readonly reconnectBackoffMaxMs: number;
   /**
@@ -110,7 +118,10 @@ export interface TransportLimits {
    * only connections their dialer abandoned (or a dialer with a longer idleTimeoutMs). 0: never.
    */
   readonly idleTimeoutMs: number;
-  /** A peer's refused oversized messages are logged at most once per this interval (with a count). */
+  /**
+   * A peer's refused oversized messages are logged at most once per this interval (with a count); so are
+   * pending connections closed over maxPendingConnections, and links refused after their handshake (per reason).
+   */
   readonly oversizedLogIntervalMs: number;
   /**
    * With a secret: frames one connection carries before the dialer closes it and re-dials (fresh
@@ -290,6 +301,8 @@ class OutboundLink {
   sealer: FrameSealer | null = null;
   /** Writes on the current connection since its idle check last looked (idleTimeoutMs). */
   writesSinceIdleCheck = 0;
+  /** performance.now() when the current connection's handshake ended (see reconnectBackoffMinMs). */
+  upAtMs = -Infinity;
   readonly stats: PeerStats = { connected: false, queued: 0, sent: 0, dropped: 0, refusedTooLarge: 0, disconnects: 0, reconnects: 0 };
   /** When an oversized message to this peer was last logged, and how many were refused since. */
   oversizedLoggedAtMs = -Infinity;
@@ -325,6 +338,10 @@ export class PeerTransport<M extends Envelope> {
   /** When a pending connection closed at maxPendingConnections was last logged, and how many were closed since. */
   private pendingRefusedLoggedAtMs = -Infinity;
   private pendingRefusedUnlogged = 0;
+  /** For each reason a link is refused (refuseLink): when it was last logged, and how many were refused since. */
+  private readonly linkRefusalsLogged: Record<PeerLinkRefusal, { atMs: number; unlogged: number }> = {
+    'identity-not-proven': { atMs: -Infinity, unlogged: 0 }, 'too-many-live-links': { atMs: -Infinity, unlogged: 0 },
+  };
 
   private readonly secret: Uint8Array | null;
   private readonly identity: PeerIdentity | null;
@@ -513,7 +530,8 @@ export class PeerTransport<M extends Envelope> {
       handshaken = true;
       link.sealer = sealer;
       link.connected = true;
-      link.backoffMs = this.limits.reconnectBackoffMinMs;
+      // Not the backoff yet: a listener may still refuse this link (see reconnectBackoffMinMs).
+      link.upAtMs = performance.now();
       link.writesSinceIdleCheck = 0;
       const idleMs = this.limits.idleTimeoutMs;
       if (idleMs > 0) {
@@ -558,7 +576,12 @@ export class PeerTransport<M extends Envelope> {
         socket.destroy();
       };
       const timer = setTimeout(() => {
-        if (!link.connected && link.socket === socket) authFailed(`no challenge (with a secret, its proof) within ${this.limits.handshakeTimeoutMs} ms`);
+        if (!link.connected && link.socket === socket) {
+          authFailed(`no challenge (with a secret, its proof) within ${this.limits.handshakeTimeoutMs} ms` + (secret === null
+            // With member keys only, an older build's listener (or one without keys) takes the hello and never challenges.
+            ? '; with member keys every listener challenges: a member of a build from before peer identity, or one without member keys, never does (upgrade every member together, each with its keys)'
+            : ''));
+        }
       }, this.limits.handshakeTimeoutMs);
       timer.unref();
       socket.once('close', () => clearTimeout(timer));
@@ -610,6 +633,9 @@ export class PeerTransport<M extends Envelope> {
       link.socket = null;
       link.sealer = null;
       if (this.closed || this.links.get(id) !== link) return;
+      // A connection that stayed up a while worked: start over from the least backoff. One refused
+      // right after its handshake did not (see reconnectBackoffMinMs): its backoff goes on growing.
+      if (handshaken && performance.now() - link.upAtMs >= this.limits.reconnectBackoffMaxMs) link.backoffMs = this.limits.reconnectBackoffMinMs;
       // Reconnect with exponential backoff and jitter; queued messages wait (bounded).
       const delay = link.backoffMs * (0.5 + Math.random() / 2);
       link.backoffMs = Math.min(link.backoffMs * 2, this.limits.reconnectBackoffMaxMs);
@@ -774,10 +800,21 @@ export class PeerTransport<M extends Envelope> {
     return true;
   }
 
-  /** Close `socket` for `reason`: logged with the error's code, handed to onLinkRefused (the caller counted it). */
+  /**
+   * Close `socket` for `reason`: handed to onLinkRefused (the caller counted it), and logged with the
+   * error's code at most once per oversizedLogIntervalMs for each reason (with how many since): a
+   * refused dialer re-dials, and whoever can open connections would otherwise write a line each.
+   */
   private refuseLink(socket: Socket, reason: PeerLinkRefusal, peer: NodeId, message: string): void {
     const err = new PeerLinkRefused(reason, peer, message);
-    this.log('warn', message, { peer, code: err.code, reason, remoteAddress: socket.remoteAddress ?? null });
+    const logged = this.linkRefusalsLogged[reason];
+    logged.unlogged++;
+    const now = performance.now();
+    if (now - logged.atMs >= this.limits.oversizedLogIntervalMs) {
+      this.log('warn', message, { peer, code: err.code, reason, remoteAddress: socket.remoteAddress ?? null, refusedSinceLastLog: logged.unlogged });
+      logged.atMs = now;
+      logged.unlogged = 0;
+    }
     try {
       this.o.onLinkRefused?.(err);
     } catch (e) {
@@ -804,7 +841,11 @@ export class PeerTransport<M extends Envelope> {
      * With a secret or a PeerIdentity: the member the hello named and what its answer must prove (with a
      * secret: the proof, and the frame key once it did; with a PeerIdentity: the bytes it must sign).
      */
-    let claimed: { readonly id: NodeId; readonly expected: Buffer | null; readonly frameKey: Buffer | null; readonly signed: Buffer | null } | null = null;
+    let claimed: {
+      readonly id: NodeId; readonly expected: Buffer | null; readonly frameKey: Buffer | null; readonly signed: Buffer | null;
+      /** With a PeerIdentity and a secret: why its hello (offering no key proof) is refused once its answer proved the secret. */
+      readonly noIdentity: string | null;
+    } | null = null;
     /** With a secret, once the peer proved it: checks every frame's MAC before it is decoded. */
     let opener: FrameOpener | null = null;
     /** A connection that opened with a join query (join.ts): it gets one answer, never a peer. */
@@ -907,6 +948,10 @@ export class PeerTransport<M extends Envelope> {
           const c = claimed;
           const isAnswer = typeof a === 'object' && a !== null && a.magic === PEER_AUTH_MAGIC;
           if (c.expected !== null && !(isAnswer && proofMatches(a.proof, c.expected))) return refuse('authFailures', `member ${c.id} did not prove the cluster secret`);
+          if (c.noIdentity !== null) {
+            this.counters.identityFailures++;
+            return this.refuseLink(socket, 'identity-not-proven', c.id, c.noIdentity);
+          }
           if (c.signed !== null) {
             const sig = isAnswer ? a.signature : undefined;
             const signedOk = sig instanceof Uint8Array && sig.byteLength <= MAX_PEER_SIGNATURE_BYTES && this.identity!.verify(c.id, c.signed, sig);
@@ -944,10 +989,16 @@ export class PeerTransport<M extends Envelope> {
           if (h.to !== this.o.self) return refuse('unknownPeer', `addressed to ${String(h.to)}, not ${this.o.self}`);
           const secret = this.secret;
           const identity = this.identity;
-          if (identity !== null && (h.identity !== PEER_IDENTITY_VERSION || !isNonce(h.nonce))) {
+          const noIdentity = identity !== null && (h.identity !== PEER_IDENTITY_VERSION || !isNonce(h.nonce))
+            ? `refused a connection from ${socket.remoteAddress ?? '?'} naming member ${h.from}: ` +
+              `its hello offers no proof of the member's key (identity version ${String(h.identity)}, this member needs ${PEER_IDENTITY_VERSION}): that member runs a build from before peer identity ` +
+              '(upgrade every member together: see the upgrade notes in the README) or is configured without member keys (every member needs its own)'
+            : null;
+          // With a secret, refused only once the dialer proved it (its answer, below): a hello from
+          // anyone must not be counted, or logged, as a member's failure to prove its key.
+          if (noIdentity !== null && secret === null) {
             this.counters.identityFailures++;
-            return this.refuseLink(socket, 'identity-not-proven', h.from as NodeId, `refused a connection from ${socket.remoteAddress ?? '?'} naming member ${h.from}: ` +
-              `its hello offers no proof of the member's key (identity version ${String(h.identity)}, this member needs ${PEER_IDENTITY_VERSION}); every member must be configured with member keys`);
+            return this.refuseLink(socket, 'identity-not-proven', h.from as NodeId, noIdentity);
           }
           if (secret !== null) {
             if (!isNonce(h.nonce)) return refuse('authFailures', `member ${h.from} offered no proof of the cluster secret (is it configured with --peer-secret-file?)`);
@@ -968,7 +1019,8 @@ export class PeerTransport<M extends Envelope> {
               id: h.from as NodeId,
               expected: secret === null ? null : peerProof(secret, 'dialer', this.o.clusterId, h.from, this.o.self, theirs, mine),
               frameKey: secret === null ? null : peerFrameKey(secret, 'dialer-to-listener', this.o.clusterId, h.from, this.o.self, theirs, mine),
-              signed: identity === null ? null : peerIdentityPayload(this.o.clusterId, h.from, this.o.self, theirs, mine),
+              signed: identity === null || noIdentity !== null ? null : peerIdentityPayload(this.o.clusterId, h.from, this.o.self, theirs, mine),
+              noIdentity,
             };
             continue;
           }
