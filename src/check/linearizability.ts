@@ -67,82 +67,87 @@ function mix32(x: number): number {
 
 /**
  * The (linearized set, state) pairs the search has seen, in flat typed arrays: an open-addressing
- * table of entry numbers, and per entry its hash, its state number and its set's words. No object
- * per entry and no copy of the set as an array of its own: at millions of steps per history, the
- * allocation and the collector were most of the checker's time.
+ * table whose slots hold an entry's number and hash side by side, and the entries, each its state
+ * number followed by its set's words, in the order they were added. No object per entry and no
+ * copy of the set as an array of its own: at millions of steps per history, the allocation and
+ * the collector were most of the checker's time. What a step costs now is the trips to memory
+ * on a long search, whose table outgrows the processor's caches: a probe reads one slot (a
+ * slot whose hash differs costs nothing more), a repeat then one entry, usually a recent one.
  *
  * The hash of a set is kept by the caller as the XOR of one fixed random-looking word per
  * linearized op (Zobrist hashing), updated in O(1) when an op is linearized or taken back.
  */
 class Cache {
+  /** Per slot: 1 + the entry's number (0: an empty slot), then the entry's hash. */
   private slots: Int32Array;
   private mask: number;
-  private hashes: Int32Array;
-  private states: Int32Array;
-  private words: Uint32Array;
+  /** Per entry, `stride` words: its state number, then its set. */
+  private entries: Int32Array;
+  private readonly stride: number;
   private size = 0;
 
   constructor(private readonly width: number) {
-    const capacity = 1024;
-    this.slots = new Int32Array(capacity * 2).fill(NONE);
-    this.mask = capacity * 2 - 1;
-    this.hashes = new Int32Array(capacity);
-    this.states = new Int32Array(capacity);
-    this.words = new Uint32Array(capacity * width);
+    this.stride = width + 1;
+    const slots = 2048;
+    this.slots = new Int32Array(slots * 2);
+    this.mask = slots - 1;
+    this.entries = new Int32Array((slots / 2) * this.stride);
   }
 
   /** Adds (bits, state), whose set hashes to setHash; false if it was already there. */
-  add(bits: Uint32Array, setHash: number, state: number): boolean {
+  add(bits: Int32Array, setHash: number, state: number): boolean {
     const h = mix32(setHash ^ Math.imul(state + 1, 0x9e3779b1));
+    const slots = this.slots;
     const width = this.width;
     let slot = h & this.mask;
     for (;;) {
-      const e = this.slots[slot]!;
-      if (e === NONE) break;
-      if (this.hashes[e] === h && this.states[e] === state) {
-        let same = true;
-        for (let i = 0, base = e * width; i < width; i++) {
-          if (this.words[base + i] !== bits[i]) {
-            same = false;
-            break;
+      const tag = slots[2 * slot]!;
+      if (tag === 0) break;
+      if (slots[2 * slot + 1] === h) {
+        const at = (tag - 1) * this.stride;
+        const entries = this.entries;
+        if (entries[at] === state) {
+          let same = true;
+          for (let i = 0; i < width; i++) {
+            if (entries[at + 1 + i] !== bits[i]) {
+              same = false;
+              break;
+            }
           }
+          if (same) return false;
         }
-        if (same) return false;
       }
       slot = (slot + 1) & this.mask;
     }
     const e = this.size++;
-    if (e === this.hashes.length) this.grow();
-    this.hashes[e] = h;
-    this.states[e] = state;
-    this.words.set(bits, e * width);
+    let at = e * this.stride;
+    if (at === this.entries.length) {
+      const entries = new Int32Array(this.entries.length * 2);
+      entries.set(this.entries);
+      this.entries = entries;
+    }
+    const entries = this.entries;
+    entries[at++] = state;
+    for (let i = 0; i < width; i++) entries[at + i] = bits[i]!;
+    slots[2 * slot] = e + 1;
+    slots[2 * slot + 1] = h;
     if (this.size * 2 > this.mask + 1) this.rehash();
-    else this.slots[slot] = e;
     return true;
-  }
-
-  /** Room for twice as many entries. */
-  private grow(): void {
-    const capacity = this.hashes.length * 2;
-    const hashes = new Int32Array(capacity);
-    hashes.set(this.hashes);
-    this.hashes = hashes;
-    const states = new Int32Array(capacity);
-    states.set(this.states);
-    this.states = states;
-    const words = new Uint32Array(capacity * this.width);
-    words.set(this.words);
-    this.words = words;
   }
 
   /** A table twice as large (load at most a half), every entry placed again. */
   private rehash(): void {
-    const slots = new Int32Array((this.mask + 1) * 2).fill(NONE);
-    const mask = slots.length - 1;
-    for (let e = 0; e < this.size; e++) {
-      let slot = this.hashes[e]! & mask;
-      while (slots[slot] !== NONE) slot = (slot + 1) & mask;
-      slots[slot] = e;
+    const old = this.slots;
+    const slots = new Int32Array(old.length * 2);
+    const mask = slots.length / 2 - 1;
+    for (let s = 0; s < old.length; s += 2) {
+      const tag = old[s]!;
+      if (tag === 0) continue;
+      const h = old[s + 1]!;
+      let slot = h & mask;
+      while (slots[2 * slot] !== 0) slot = (slot + 1) & mask;
+      slots[2 * slot] = tag;
+      slots[2 * slot + 1] = h;
     }
     this.slots = slots;
     this.mask = mask;
@@ -235,7 +240,7 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
 
   const zobrist = new Int32Array(n);
   for (let i = 0; i < n; i++) zobrist[i] = mix32(Math.imul(i + 1, 0x9e3779b1));
-  const bits = new Uint32Array(Math.ceil(n / 32));
+  const bits = new Int32Array(Math.ceil(n / 32));
   const cache = new Cache(bits.length);
   let setHash = 0;
   const stackOp = new Int32Array(n);
