@@ -41,19 +41,20 @@ function relevant(ops: readonly Operation[]): Operation[] {
 
 type KeyVerdict = { verdict: Verdict; steps: number; window?: Operation[] };
 
-/** How a call changes the (interned) state; see `step`. */
-const enum Effect {
-  /** read: allowed only in the state it returned. */
-  Read = 0,
-  /** write or delete: sets the state. */
-  Set = 1,
-  /** cas that succeeded: allowed only in the expected state, then sets the new value. */
-  CasOk = 2,
-  /** cas whose compare failed: allowed only outside the expected state, changes nothing. */
-  CasFail = 3,
-  /** cas with an unknown outcome: sets the new value if the state is the expected one. */
-  CasUnknown = 4,
-}
+/*
+ * How a call changes the (numbered) state. Plain numbers, not an enum: under this build's
+ * settings (verbatimModuleSyntax) a const enum stays an object read on every step.
+ */
+/** read: allowed only in the state it returned. */
+const READ = 0;
+/** write or delete: sets the state. */
+const SET = 1;
+/** cas that succeeded: allowed only in the expected state, then sets the new value. */
+const CAS_OK = 2;
+/** cas whose compare failed: allowed only outside the expected state, changes nothing. */
+const CAS_FAIL = 3;
+/** cas with an unknown outcome: sets the new value if the state is the expected one. */
+const CAS_UNKNOWN = 4;
 
 /** No entry (an end of the event list, an empty cache slot). */
 const NONE = -1;
@@ -188,19 +189,19 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
     const op = ops[i]!;
     switch (op.kind) {
       case 'read':
-        effect[i] = Effect.Read;
+        effect[i] = READ;
         arg[i] = number(op.result);
         break;
       case 'write':
-        effect[i] = Effect.Set;
+        effect[i] = SET;
         set[i] = number(op.value);
         break;
       case 'delete':
-        effect[i] = Effect.Set;
+        effect[i] = SET;
         set[i] = 0;
         break;
       case 'cas':
-        effect[i] = op.outcome === 'ok' ? Effect.CasOk : op.outcome === 'fail' ? Effect.CasFail : Effect.CasUnknown;
+        effect[i] = op.outcome === 'ok' ? CAS_OK : op.outcome === 'fail' ? CAS_FAIL : CAS_UNKNOWN;
         arg[i] = number(op.expected);
         set[i] = number(op.value);
         break;
@@ -245,10 +246,26 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
   let setHash = 0;
   const stackOp = new Int32Array(n);
   const stackState = new Int32Array(n);
+  const stackNoOp = new Uint8Array(n);
   let depth = 0;
-  let state = 0;
-  let node = next[0]!;
   let steps = 0;
+  /**
+   * Where the scan of a new configuration starts: at a no-op that fits in it (an ok read of the
+   * state, a failed cas expecting another value) if one can go now, since then the
+   * configuration has a linearization if and only if one starts with that op (see below), and
+   * trying anything else first is wasted; else at the first event.
+   */
+  const noOpFirst = (): number => {
+    for (let at = next[0]!; at !== NONE && (at & 1) === 1; at = next[at]!) {
+      steps++;
+      const o = (at - 1) >> 1;
+      const e = effect[o];
+      if (e === READ ? state === arg[o] && state !== nan : e === CAS_FAIL && (state !== arg[o] || state === nan)) return at;
+    }
+    return next[0]!;
+  };
+  let state = 0;
+  let node = noOpFirst();
   let deepest = 0;
   let stuckAt = -1;
   while (next[0] !== NONE) {
@@ -257,20 +274,21 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
     }
     if (node === NONE) break; // cannot happen: a return always ends the scan
     const op = (node - 1) >> 1;
+    let stuck = false;
     if ((node & 1) === 1) {
       // A call: can op take effect in this state?
       let after = NONE;
       switch (effect[op]) {
-        case Effect.Read:
+        case READ:
           if (state === arg[op] && state !== nan) after = state;
           break;
-        case Effect.Set:
+        case SET:
           after = set[op]!;
           break;
-        case Effect.CasOk:
+        case CAS_OK:
           if (state === arg[op] && state !== nan) after = set[op]!;
           break;
-        case Effect.CasFail:
+        case CAS_FAIL:
           if (state !== arg[op] || state === nan) after = state;
           break;
         default:
@@ -279,9 +297,11 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
       if (after !== NONE) {
         bits[op >> 5]! |= 1 << (op & 31);
         setHash ^= zobrist[op]!;
+        const noOp = effect[op] === READ || effect[op] === CAS_FAIL;
         if (cache.add(bits, setHash, after)) {
           stackOp[depth] = op;
           stackState[depth] = state;
+          stackNoOp[depth] = noOp ? 1 : 0;
           depth++;
           state = after;
           lift(node);
@@ -289,16 +309,28 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
             deepest = depth;
             stuckAt = -1;
           }
-          node = next[0]!;
+          node = noOpFirst();
           continue;
         }
         bits[op >> 5]! &= ~(1 << (op & 31));
         setHash ^= zobrist[op]!;
+        // Seen before, so it failed; a no-op that fits now fits first (see below): this fails too.
+        if (noOp) stuck = true;
       }
-      node = next[node]!;
+      if (!stuck) {
+        node = next[node]!;
+        continue;
+      }
     } else {
       // A return whose operation is not linearized yet: nothing before it can go first.
       if (depth === deepest && stuckAt < 0) stuckAt = op;
+    }
+    // This configuration has no linearization: take back the last op and try the next call
+    // after it. A no-op taken back (an ok read, a failed cas) says more: if any linearization
+    // followed its configuration, one would start with it (it changes nothing, it fitted there,
+    // and every op that must precede it was already linearized), so that configuration has
+    // none either, and the op before it is taken back too.
+    for (;;) {
       if (depth === 0) return { verdict: 'not-linearizable', steps, window: windowAround(ops, stuckAt < 0 ? op : stuckAt) };
       depth--;
       const top = stackOp[depth]!;
@@ -308,6 +340,7 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
       const call = 2 * top + 1;
       unlift(call);
       node = next[call]!;
+      if (stackNoOp[depth] === 0) break;
     }
   }
   return { verdict: 'linearizable', steps };
