@@ -212,8 +212,12 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
   // its call if e is even; list node e + 1, node 0 the head.
   const order = new Int32Array(2 * n);
   for (let e = 0; e < 2 * n; e++) order[e] = e;
-  const time = (e: number): number => ((e & 1) === 0 ? ops[e >> 1]!.invokedAt : ops[e >> 1]!.completedAt);
-  const sorted = Array.from(order).sort((a, b) => time(a) - time(b) || ((a & 1) === (b & 1) ? (a >> 1) - (b >> 1) : (a & 1) === 0 ? -1 : 1));
+  const time = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    time[2 * i] = ops[i]!.invokedAt;
+    time[2 * i + 1] = ops[i]!.completedAt;
+  }
+  const sorted = Array.from(order).sort((a, b) => time[a]! - time[b]! || ((a & 1) === (b & 1) ? (a >> 1) - (b >> 1) : (a & 1) === 0 ? -1 : 1));
   const next = new Int32Array(2 * n + 1);
   const prev = new Int32Array(2 * n + 1);
   let last = 0;
