@@ -49,6 +49,22 @@ function readEdn(text: string, fail: (why: string) => never): Edn {
   return v;
 }
 
+const INTEGER = /^-?\d+$/;
+/** Two nil-or-integer elements in brackets, as `:cas [3 0]` and `:write [k v]` have them. */
+const PAIR = /^\[(nil|-?\d+)[\s,]+(nil|-?\d+)[\s,]*\]$/;
+
+/**
+ * An op line's value: what readEdn reads, with the common shapes (nil, an integer, a pair of
+ * them) read by one regular expression each rather than by the EDN reader.
+ */
+function opValue(text: string, fail: (why: string) => never): Edn {
+  if (text === '' || text === 'nil') return null;
+  if (INTEGER.test(text)) return Number(text);
+  const pair = PAIR.exec(text);
+  if (pair !== null) return [pair[1] === 'nil' ? null : Number(pair[1]), pair[2] === 'nil' ? null : Number(pair[2])];
+  return readEdn(text, fail);
+}
+
 const JEPSEN_LINE = /^(?:.*?\s)?(\d+)\s+:(invoke|ok|fail|info)\s+:([\w-]+)\s*(.*)$/;
 
 function scalar(v: Edn, fail: (why: string) => never): Value {
@@ -81,12 +97,19 @@ export function parseJepsen(text: string, file: string): Operation[] {
     let real = outcome;
     if (kind === 'read' && typeof done === 'string' && done.startsWith(':')) real = 'unknown';
     if (kind === 'read' && outcome === 'fail') real = 'unknown';
-    const base = { id: ops.length, client: Number(process), kind, key, outcome: real, invokedAt: inv.lineNo, completedAt: real === 'unknown' ? Number.POSITIVE_INFINITY : lineNo };
-    if (kind === 'read') ops.push({ ...base, ...(real === 'ok' ? { result: scalar(v, fail) } : {}) });
-    else if (kind === 'write') ops.push({ ...base, value: scalar(v, fail) });
-    else {
+    // Object literals, not spreads of a shared base: spreads were a good part of reading a file.
+    const id = ops.length;
+    const client = Number(process);
+    const completedAt = real === 'unknown' ? Number.POSITIVE_INFINITY : lineNo;
+    if (kind === 'read') {
+      ops.push(real === 'ok'
+        ? { id, client, kind, key, outcome: real, invokedAt: inv.lineNo, completedAt, result: scalar(v, fail) }
+        : { id, client, kind, key, outcome: real, invokedAt: inv.lineNo, completedAt });
+    } else if (kind === 'write') {
+      ops.push({ id, client, kind, key, outcome: real, invokedAt: inv.lineNo, completedAt, value: scalar(v, fail) });
+    } else {
       if (!Array.isArray(v) || v.length !== 2) throw new HistoryFormatError(file, lineNo, `cas expects [from to], got ${JSON.stringify(v)}`);
-      ops.push({ ...base, expected: scalar(v[0]!, fail), value: scalar(v[1]!, fail) });
+      ops.push({ id, client, kind, key, outcome: real, invokedAt: inv.lineNo, completedAt, expected: scalar(v[0]!, fail), value: scalar(v[1]!, fail) });
     }
   };
   lines.forEach((raw, i) => {
@@ -96,7 +119,7 @@ export function parseJepsen(text: string, file: string): Operation[] {
     const [, process, type, f, rest] = m as unknown as [string, string, string, string, string];
     if (!['read', 'write', 'cas'].includes(f)) return; // e.g. nemesis or unknown ops
     const fail = (why: string): never => { throw new HistoryFormatError(file, lineNo, why); };
-    const value = rest.trim() === '' ? null : readEdn(rest.trim(), fail);
+    const value = opValue(rest.trim(), fail);
     if (type === 'invoke') {
       if (open.has(process)) fail(`process ${process} invoked :${f} while its previous operation is still open`);
       open.set(process, { lineNo, f, value });

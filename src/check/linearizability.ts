@@ -30,33 +30,6 @@ export interface CheckResult {
   readonly operations: number;
 }
 
-interface Entry {
-  readonly isCall: boolean;
-  readonly op: number;
-  readonly time: number;
-  match: Entry | null; // call → its return
-  prev: Entry | null;
-  next: Entry | null;
-}
-
-type State = Value;
-
-/** Apply `op` to `state`: the new state, or undefined if the op cannot take effect here. */
-function step(state: State, op: Operation): State | undefined {
-  switch (op.kind) {
-    case 'read':
-      return op.result === state ? state : undefined;
-    case 'write':
-      return op.value ?? null;
-    case 'delete':
-      return null;
-    case 'cas':
-      if (op.outcome === 'ok') return state === (op.expected ?? null) ? (op.value ?? null) : undefined;
-      if (op.outcome === 'fail') return state !== (op.expected ?? null) ? state : undefined;
-      return state === (op.expected ?? null) ? (op.value ?? null) : state; // unknown: whatever it did
-  }
-}
-
 /** Drop operations that impose no constraint; the rest, in a form the search uses. */
 function relevant(ops: readonly Operation[]): Operation[] {
   return ops.filter((op) => {
@@ -66,130 +39,312 @@ function relevant(ops: readonly Operation[]): Operation[] {
   });
 }
 
-/**
- * Two states are the same memo state when they would print the same (as "n", "i<number>" or
- * "s<string>" did): the same value, or two NaNs (0 and -0 print alike, and are ===).
+type KeyVerdict = { verdict: Verdict; steps: number; window?: Operation[] };
+
+/*
+ * How a call changes the (numbered) state. Plain numbers, not an enum: under this build's
+ * settings (verbatimModuleSyntax) a const enum stays an object read on every step.
  */
-function sameState(a: State, b: State): boolean {
-  return a === b || (typeof a === 'number' && typeof b === 'number' && a !== a && b !== b);
+/** read: allowed only in the state it returned. */
+const READ = 0;
+/** write or delete: sets the state. */
+const SET = 1;
+/** cas that succeeded: allowed only in the expected state, then sets the new value. */
+const CAS_OK = 2;
+/** cas whose compare failed: allowed only outside the expected state, changes nothing. */
+const CAS_FAIL = 3;
+/** cas with an unknown outcome: sets the new value if the state is the expected one. */
+const CAS_UNKNOWN = 4;
+
+/** No entry (an end of the event list, an empty cache slot). */
+const NONE = -1;
+
+/** 32-bit finaliser of MurmurHash3: spreads small integers (op and state numbers) over all bits. */
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) | 0;
 }
 
 /**
- * The (linearized set, state) pairs the search has seen. A state is kept as it is, not as a key
- * string: building one per search step was most of the cache's garbage.
+ * The (linearized set, state) pairs the search has seen, in flat typed arrays: an open-addressing
+ * table whose slots hold an entry's number and hash side by side, and the entries, each its state
+ * number followed by its set's words, in the order they were added. No object per entry and no
+ * copy of the set as an array of its own: at millions of steps per history, the allocation and
+ * the collector were most of the checker's time. What a step costs now is the trips to memory
+ * on a long search, whose table outgrows the processor's caches: a probe reads one slot (a
+ * slot whose hash differs costs nothing more), a repeat then one entry, usually a recent one.
+ *
+ * The hash of a set is kept by the caller as the XOR of one fixed random-looking word per
+ * linearized op (Zobrist hashing), updated in O(1) when an op is linearized or taken back.
  */
 class Cache {
-  private readonly buckets = new Map<number, { bits: Uint32Array; state: State }[]>();
+  /** Per slot: 1 + the entry's number (0: an empty slot), then the entry's hash. */
+  private slots: Int32Array;
+  private mask: number;
+  /** Per entry, `stride` words: its state number, then its set. */
+  private entries: Int32Array;
+  private readonly stride: number;
+  private size = 0;
 
-  /** Adds (bits, state); false if it was already there. */
-  add(bits: Uint32Array, state: State): boolean {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i]!, 0x01000193);
-    h = Math.imul(h ^ stateHash(state), 0x01000193);
-    const bucket = this.buckets.get(h);
-    if (bucket === undefined) {
-      this.buckets.set(h, [{ bits: bits.slice(), state }]);
-      return true;
+  constructor(private readonly width: number) {
+    this.stride = width + 1;
+    const slots = 2048;
+    this.slots = new Int32Array(slots * 2);
+    this.mask = slots - 1;
+    this.entries = new Int32Array((slots / 2) * this.stride);
+  }
+
+  /** Adds (bits, state), whose set hashes to setHash; false if it was already there. */
+  add(bits: Int32Array, setHash: number, state: number): boolean {
+    const h = mix32(setHash ^ Math.imul(state + 1, 0x9e3779b1));
+    const slots = this.slots;
+    const width = this.width;
+    let slot = h & this.mask;
+    for (;;) {
+      const tag = slots[2 * slot]!;
+      if (tag === 0) break;
+      if (slots[2 * slot + 1] === h) {
+        const at = (tag - 1) * this.stride;
+        const entries = this.entries;
+        if (entries[at] === state) {
+          let same = true;
+          for (let i = 0; i < width; i++) {
+            if (entries[at + 1 + i] !== bits[i]) {
+              same = false;
+              break;
+            }
+          }
+          if (same) return false;
+        }
+      }
+      slot = (slot + 1) & this.mask;
     }
-    for (const b of bucket) if (sameState(b.state, state) && equalBits(b.bits, bits)) return false;
-    bucket.push({ bits: bits.slice(), state });
+    const e = this.size++;
+    let at = e * this.stride;
+    if (at === this.entries.length) {
+      const entries = new Int32Array(this.entries.length * 2);
+      entries.set(this.entries);
+      this.entries = entries;
+    }
+    const entries = this.entries;
+    entries[at++] = state;
+    for (let i = 0; i < width; i++) entries[at + i] = bits[i]!;
+    slots[2 * slot] = e + 1;
+    slots[2 * slot + 1] = h;
+    if (this.size * 2 > this.mask + 1) this.rehash();
     return true;
+  }
+
+  /** A table twice as large (load at most a half), every entry placed again. */
+  private rehash(): void {
+    const old = this.slots;
+    const slots = new Int32Array(old.length * 2);
+    const mask = slots.length / 2 - 1;
+    for (let s = 0; s < old.length; s += 2) {
+      const tag = old[s]!;
+      if (tag === 0) continue;
+      const h = old[s + 1]!;
+      let slot = h & mask;
+      while (slots[2 * slot] !== 0) slot = (slot + 1) & mask;
+      slots[2 * slot] = tag;
+      slots[2 * slot + 1] = h;
+    }
+    this.slots = slots;
+    this.mask = mask;
   }
 }
 
-/** A hash of a state, equal for states sameState calls the same (0 and -0; every NaN). */
-function stateHash(s: State): number {
-  if (s === null) return 1;
-  if (typeof s === 'number') return Number.isInteger(s) ? (s | 0) ^ Math.floor(s / 0x1_0000_0000) ^ 2 : 3;
-  let h = 5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h;
-}
-
-function equalBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-type KeyVerdict = { verdict: Verdict; steps: number; window?: Operation[] };
-
-/** The WGL search over one object's history. */
+/**
+ * The WGL search over one object's history.
+ *
+ * States are numbered: every value the history mentions gets a number (null is 0), so a step
+ * compares and stores small integers. Values are numbered as a Map keys them (SameValueZero: 0
+ * and -0 are one state, and so is every NaN, as the memo always had them); a NaN still equals
+ * nothing in a step, as `===` had it, so a read of NaN is never allowed and a cas expecting NaN
+ * never matches. Events are a doubly linked list over arrays of event numbers, and the stack of
+ * linearized calls two arrays: the loop allocates nothing.
+ */
 function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyVerdict {
   const n = ops.length;
   if (n === 0) return { verdict: 'linearizable', steps: 0 };
-  // Events: calls before returns at equal times (such operations overlap).
-  const events: Entry[] = [];
+
+  const numbers = new Map<Value, number>();
+  let nan = NONE;
+  const number = (v: Value | undefined): number => {
+    const value = v ?? null;
+    let id = numbers.get(value);
+    if (id === undefined) {
+      id = numbers.size;
+      numbers.set(value, id);
+      if (typeof value === 'number' && value !== value) nan = id;
+    }
+    return id;
+  };
+  number(null); // the initial state is 0
+  const effect = new Uint8Array(n);
+  const arg = new Int32Array(n); // read: the result; cas: the expected value
+  const set = new Int32Array(n); // write, cas: the new value (delete: null)
   for (let i = 0; i < n; i++) {
     const op = ops[i]!;
-    const call: Entry = { isCall: true, op: i, time: op.invokedAt, match: null, prev: null, next: null };
-    const ret: Entry = { isCall: false, op: i, time: op.completedAt, match: null, prev: null, next: null };
-    call.match = ret;
-    events.push(call, ret);
+    switch (op.kind) {
+      case 'read':
+        effect[i] = READ;
+        arg[i] = number(op.result);
+        break;
+      case 'write':
+        effect[i] = SET;
+        set[i] = number(op.value);
+        break;
+      case 'delete':
+        effect[i] = SET;
+        set[i] = 0;
+        break;
+      case 'cas':
+        effect[i] = op.outcome === 'ok' ? CAS_OK : op.outcome === 'fail' ? CAS_FAIL : CAS_UNKNOWN;
+        arg[i] = number(op.expected);
+        set[i] = number(op.value);
+        break;
+    }
   }
-  events.sort((a, b) => a.time - b.time || (a.isCall === b.isCall ? a.op - b.op : a.isCall ? -1 : 1));
-  const head: Entry = { isCall: false, op: -1, time: -Infinity, match: null, prev: null, next: null };
-  let prev = head;
-  for (const e of events) {
-    prev.next = e;
-    e.prev = prev;
-    prev = e;
+
+  // Events: calls before returns at equal times (such operations overlap). Event e is op e >> 1,
+  // its call if e is even; list node e + 1, node 0 the head.
+  const order = new Int32Array(2 * n);
+  for (let e = 0; e < 2 * n; e++) order[e] = e;
+  const time = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    time[2 * i] = ops[i]!.invokedAt;
+    time[2 * i + 1] = ops[i]!.completedAt;
   }
-  const lift = (call: Entry) => {
-    call.prev!.next = call.next;
-    if (call.next) call.next.prev = call.prev;
-    const ret = call.match!;
-    ret.prev!.next = ret.next;
-    if (ret.next) ret.next.prev = ret.prev;
+  const sorted = Array.from(order).sort((a, b) => time[a]! - time[b]! || ((a & 1) === (b & 1) ? (a >> 1) - (b >> 1) : (a & 1) === 0 ? -1 : 1));
+  const next = new Int32Array(2 * n + 1);
+  const prev = new Int32Array(2 * n + 1);
+  let last = 0;
+  for (const e of sorted) {
+    next[last] = e + 1;
+    prev[e + 1] = last;
+    last = e + 1;
+  }
+  next[last] = NONE;
+  // Nodes of op i: call 2i + 1, return 2i + 2.
+  const lift = (call: number): void => {
+    const ret = call + 1;
+    next[prev[call]!] = next[call]!;
+    if (next[call] !== NONE) prev[next[call]!] = prev[call]!;
+    next[prev[ret]!] = next[ret]!;
+    if (next[ret] !== NONE) prev[next[ret]!] = prev[ret]!;
   };
-  const unlift = (call: Entry) => {
-    const ret = call.match!;
-    ret.prev!.next = ret;
-    if (ret.next) ret.next.prev = ret;
-    call.prev!.next = call;
-    if (call.next) call.next.prev = call;
+  const unlift = (call: number): void => {
+    const ret = call + 1;
+    next[prev[ret]!] = ret;
+    if (next[ret] !== NONE) prev[next[ret]!] = ret;
+    next[prev[call]!] = call;
+    if (next[call] !== NONE) prev[next[call]!] = call;
   };
 
-  const bits = new Uint32Array(Math.ceil(n / 32));
-  const cache = new Cache();
-  const stack: { call: Entry; state: State }[] = [];
-  let state: State = null;
-  let entry = head.next;
+  const zobrist = new Int32Array(n);
+  for (let i = 0; i < n; i++) zobrist[i] = mix32(Math.imul(i + 1, 0x9e3779b1));
+  const bits = new Int32Array(Math.ceil(n / 32));
+  const cache = new Cache(bits.length);
+  let setHash = 0;
+  const stackOp = new Int32Array(n);
+  const stackState = new Int32Array(n);
+  const stackNoOp = new Uint8Array(n);
+  let depth = 0;
   let steps = 0;
+  /**
+   * Where the scan of a new configuration starts: at a no-op that fits in it (an ok read of the
+   * state, a failed cas expecting another value) if one can go now, since then the
+   * configuration has a linearization if and only if one starts with that op (see below), and
+   * trying anything else first is wasted; else at the first event.
+   */
+  const noOpFirst = (): number => {
+    for (let at = next[0]!; at !== NONE && (at & 1) === 1; at = next[at]!) {
+      steps++;
+      const o = (at - 1) >> 1;
+      const e = effect[o];
+      if (e === READ ? state === arg[o] && state !== nan : e === CAS_FAIL && (state !== arg[o] || state === nan)) return at;
+    }
+    return next[0]!;
+  };
+  let state = 0;
+  let node = noOpFirst();
   let deepest = 0;
   let stuckAt = -1;
-  while (head.next !== null) {
+  while (next[0] !== NONE) {
     if (++steps > maxSteps || (deadline > 0 && (steps & 0xffff) === 0 && Date.now() > deadline)) {
       return { verdict: 'unknown', steps };
     }
-    if (entry === null) break; // cannot happen: a return always ends the scan
-    if (entry.isCall) {
-      const op = ops[entry.op]!;
-      const next = step(state, op);
-      if (next !== undefined) {
-        bits[entry.op >> 5]! |= 1 << (entry.op & 31);
-        if (cache.add(bits, next)) {
-          stack.push({ call: entry, state });
-          state = next;
-          lift(entry);
-          if (stack.length > deepest) {
-            deepest = stack.length;
+    if (node === NONE) break; // cannot happen: a return always ends the scan
+    const op = (node - 1) >> 1;
+    let stuck = false;
+    if ((node & 1) === 1) {
+      // A call: can op take effect in this state?
+      let after = NONE;
+      switch (effect[op]) {
+        case READ:
+          if (state === arg[op] && state !== nan) after = state;
+          break;
+        case SET:
+          after = set[op]!;
+          break;
+        case CAS_OK:
+          if (state === arg[op] && state !== nan) after = set[op]!;
+          break;
+        case CAS_FAIL:
+          if (state !== arg[op] || state === nan) after = state;
+          break;
+        default:
+          after = state === arg[op] && state !== nan ? set[op]! : state;
+      }
+      if (after !== NONE) {
+        bits[op >> 5]! |= 1 << (op & 31);
+        setHash ^= zobrist[op]!;
+        const noOp = effect[op] === READ || effect[op] === CAS_FAIL;
+        if (cache.add(bits, setHash, after)) {
+          stackOp[depth] = op;
+          stackState[depth] = state;
+          stackNoOp[depth] = noOp ? 1 : 0;
+          depth++;
+          state = after;
+          lift(node);
+          if (depth > deepest) {
+            deepest = depth;
             stuckAt = -1;
           }
-          entry = head.next;
+          node = noOpFirst();
           continue;
         }
-        bits[entry.op >> 5]! &= ~(1 << (entry.op & 31));
+        bits[op >> 5]! &= ~(1 << (op & 31));
+        setHash ^= zobrist[op]!;
+        // Seen before, so it failed; a no-op that fits now fits first (see below): this fails too.
+        if (noOp) stuck = true;
       }
-      entry = entry.next;
+      if (!stuck) {
+        node = next[node]!;
+        continue;
+      }
     } else {
       // A return whose operation is not linearized yet: nothing before it can go first.
-      if (stack.length === deepest && stuckAt < 0) stuckAt = entry.op;
-      const top = stack.pop();
-      if (top === undefined) return { verdict: 'not-linearizable', steps, window: windowAround(ops, stuckAt < 0 ? entry.op : stuckAt) };
-      state = top.state;
-      bits[top.call.op >> 5]! &= ~(1 << (top.call.op & 31));
-      unlift(top.call);
-      entry = top.call.next;
+      if (depth === deepest && stuckAt < 0) stuckAt = op;
+    }
+    // This configuration has no linearization: take back the last op and try the next call
+    // after it. A no-op taken back (an ok read, a failed cas) says more: if any linearization
+    // followed its configuration, one would start with it (it changes nothing, it fitted there,
+    // and every op that must precede it was already linearized), so that configuration has
+    // none either, and the op before it is taken back too.
+    for (;;) {
+      if (depth === 0) return { verdict: 'not-linearizable', steps, window: windowAround(ops, stuckAt < 0 ? op : stuckAt) };
+      depth--;
+      const top = stackOp[depth]!;
+      state = stackState[depth]!;
+      bits[top >> 5]! &= ~(1 << (top & 31));
+      setHash ^= zobrist[top]!;
+      const call = 2 * top + 1;
+      unlift(call);
+      node = next[call]!;
+      if (stackNoOp[depth] === 0) break;
     }
   }
   return { verdict: 'linearizable', steps };

@@ -37,6 +37,20 @@ test('Jepsen independent keys: [k v] tuples become keys', () => {
   assert.deepEqual(ops.map((o) => [o.key, o.kind, o.value ?? o.result]), [['7', 'write', 3], ['7', 'cas', 4], ['7', 'read', 4]]);
 });
 
+test('Jepsen values read the same whether the quick path ([a b] of nil or integers) or the EDN reader reads them', () => {
+  // Each pair: a spelling the quick path takes, then the same value spelled so that only the
+  // EDN reader takes it (spaces inside the brackets, a list, commas).
+  const pairs: [string, string][] = [
+    [':cas [3 4]', ':cas [ 3 4 ]'], [':cas [nil -2]', ':cas ( nil, -2 )'], [':cas [3,4]', ':cas [3 ,4 ]'],
+    [':write [7 2]', ':write [ 7 2]'], [':cas [7 [1 2]]', ':cas [7 [ 1 2 ]]'],
+  ];
+  const parse = (v: string) => parseJepsen(`INFO  jepsen.util - 0 :invoke ${v}\nINFO  jepsen.util - 0 :ok ${v}\n`, 'h.log');
+  for (const [quick, edn] of pairs) assert.deepEqual(parse(quick), parse(edn), `${quick} / ${edn}`);
+  assert.deepEqual(parse(':cas [nil -2]').map((o) => [o.key, o.expected, o.value]), [['', null, -2]]);
+  assert.deepEqual(parse(':write [7 2]').map((o) => [o.key, o.value]), [['7', 2]]);
+  assert.deepEqual(parse(':cas [7 [1 2]]').map((o) => [o.key, o.expected, o.value]), [['7', 1, 2]]);
+});
+
 test('malformed Jepsen lines name the file and line', () => {
   assert.throws(() => parseJepsen('INFO  jepsen.util - 1 :ok :write 3\n', 'bad.log'), (e: Error) => e instanceof HistoryFormatError && e.line === 1);
   assert.throws(() => parseJepsen('INFO  jepsen.util - 1 :invoke :cas [3\n', 'bad.log'), /bad.log:1/);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { assertBadInput, quorate } from './run-quorate.js';
 
 function withDir(fn: (dir: string) => void): void {
@@ -64,4 +65,22 @@ test('check: - reads the history from standard input, once', () => {
   assert.equal(r.stdout, 'linearizable\n');
   assertBadInput(quorate(['check', '-'], { input: '' }), /^quorate check: no operations in -: it is empty$/m, 'empty standard input');
   assertBadInput(quorate(['check', '-', '-'], { input: history }), /^quorate check: '-' \(standard input\) can be given only once$/m, '- twice');
+});
+
+test('check loads its own module, not the registry of every command (the node runtime, servers, protocols)', () => {
+  // A module hook that names every file the process loads, on stderr.
+  const hook = 'data:text/javascript,export async function resolve(s,c,n){const r=await n(s,c);if(r.url.startsWith("file:"))process.stderr.write("loaded "+r.url+"\\n");return r}';
+  const register = `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(hook)})`;
+  const root = new URL('../../', import.meta.url).href; // the build's root: src/..., test/...
+  const main = new URL('src/cli/main.js', root).pathname;
+  const history = 'INFO  jepsen.util - 0 :invoke :write 1\nINFO  jepsen.util - 0 :ok :write 1\n';
+  const r = spawnSync(process.execPath, ['--import', register, main, 'check', '-'], { input: history, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'linearizable\n');
+  const loaded = r.stderr.split('\n').filter((l) => l.startsWith('loaded ')).map((l) => l.slice('loaded '.length).replace(root, ''));
+  assert.ok(loaded.includes('src/cli/commands/check.js'), loaded.join('\n'));
+  const heavy = loaded.filter((f) => /registry\.js$|^src\/(protocols|driver|node|server|sim)\//.test(f));
+  assert.deepEqual(heavy, [], 'modules check does not need');
+  // Every other command still comes through the registry.
+  assert.match(quorate(['version']).stdout, /^quorate /);
 });
