@@ -132,7 +132,7 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
         return;
       }
       case 'accept':
-        if (m.entries.length > 0) this.ledAfterPhase1(m.from, m.ballot, m.entries);
+        if (m.entries.length > 0) this.ledAfterPhase1(m.from, m.ballot, m.commit);
         for (const e of m.entries) {
           this.proposed(e.index, m.ballot, valueDigest(e));
           if (e.kind === 'config') {
@@ -261,17 +261,18 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
   }
 
   /**
-   * `leader`'s first Accept with slots in `ballot`: its first slot is the one after its commit
-   * point (every peer is sent from there when phase 1 is won), and the acceptors that promised in
-   * the ballot, with the leader, must be a phase-1 quorum of that slot's configuration. (Promises
-   * sent, not received: a lost one only makes the check weaker.)
+   * `leader`'s first Accept with slots in `ballot`, which carries its commit point (`commit`, the
+   * one phase 1 was won from: nothing is acknowledged before this Accept): the acceptors that
+   * promised in the ballot, with the leader, must be a phase-1 quorum of the configuration of the
+   * slot after it. Not the Accept's own first slot: a member new in a configuration entry the
+   * leader recovered is sent the whole log (from slot 1), and may be sent it first (peers go in
+   * id order). (Promises sent, not received: a lost one only makes the check weaker.)
    */
-  private ledAfterPhase1(leader: NodeId, ballot: number, entries: readonly LogEntry[]): void {
+  private ledAfterPhase1(leader: NodeId, ballot: number, commit: number): void {
     const set = this.promisersOf(ballot);
     if (set === null) return;
     this.promisers.set(ballot, null);
-    let first = entries[0]!.index as number;
-    for (const e of entries) first = Math.min(first, e.index);
+    const first = commit + 1;
     set.add(leader);
     const config = this.configOf(first);
     if (!config.hasQuorum(set, this.phase1)) {
