@@ -10,8 +10,8 @@
  * - a chosen value is never replaced: every proposal in a higher ballot for that slot carries it
  *   (Lamport's P2b);
  * - acceptors never accept below their promise, and a promise never goes backwards;
- * - a leader ran phase 1 with a quorum of the configuration of the first slot it proposes (the
- *   one at its commit point): a member that took a configuration told it for a later slot (a
+ * - a leader ran phase 1 with a quorum of the configuration at its commit point (its first
+ *   Accept carries it): a member that took a configuration told it for a later slot (a
  *   joiner's, from a join answer or a snapshot below its since) for that one may not lead on it;
  * - an acceptor never forgets an acceptance it announced (checked when a replica restarts);
  * - snapshot transfers: the snapshot an acceptor is receiving lies beyond its commit point (one
