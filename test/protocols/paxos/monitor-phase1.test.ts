@@ -75,3 +75,14 @@ test('a leader whose first Accept goes to a member new in a recovered configurat
   assert.equal(first.to, nodeId('a'));
   assert.equal(first.entries[0]!.index, 1);
 });
+
+test('multipaxos, 7 nodes, seed 127: a leader whose first Accept goes to spare n10 (sorted before n2, n1 removed) passes the check', async () => {
+  // n2 wins ballot (7,2) with a recovered add of n10: n10 is sent a snapshot and the slots after it
+  // first, below n2's commit point; checked against that slot's configuration, the run failed.
+  const { runSeed, failed } = await import('../../../src/sim/run.js');
+  const r = runSeed({ protocol: 'multipaxos', nodes: 7, seed: 127, trace: true });
+  const led = r.trace.findIndex((l) => /n2 leads term/.test(l) && Number(l.trim().split(/\s+/)[0]) > 2_500);
+  assert.ok(led > 0, 'n2 leads after 2.5 s');
+  assert.match(r.trace[led + 1]!, /deliver accept n2>n10/, 'its first Accept goes to n10');
+  assert.ok(!failed(r), `${JSON.stringify(r.outcome)} ${r.linearizability}`);
+});
