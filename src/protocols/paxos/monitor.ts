@@ -265,8 +265,9 @@ export class PaxosMonitor implements SafetyMonitor<PaxosMessage> {
    * one phase 1 was won from: nothing is acknowledged before this Accept): the acceptors that
    * promised in the ballot, with the leader, must be a phase-1 quorum of the configuration of the
    * slot after it. Not the Accept's own first slot: a member new in a configuration entry the
-   * leader recovered is sent the whole log (from slot 1), and may be sent it first (peers go in
-   * id order). (Promises sent, not received: a lost one only makes the check weaker.)
+   * leader recovered is sent the whole log (from slot 1, or a snapshot and the slots after it),
+   * and may be sent it first (peers go in id order: multipaxos with 7 nodes, seed 127, where
+   * spare n10 sorts before n2). (Promises sent, not received: a lost one only makes the check weaker.)
    */
   private ledAfterPhase1(leader: NodeId, ballot: number, commit: number): void {
     const set = this.promisersOf(ballot);
