@@ -306,7 +306,12 @@ function changeMembership(s: NemesisSite, leader: SimNode<unknown>): void {
   }
   let change: AdminChange;
   if (m.learners.length > 0) {
-    change = { kind: 'joint', voters: [...m.voters, ...m.learners].sort(), learners: [], autoLeave: !s.rng.chance(EXPLICIT_LEAVE_SHARE) };
+    // A learner whose process has not started (a spare added as one, its join answer not taken
+    // yet) promoted is a voter down until it starts: only while the fault budget has room for it
+    // (as for a spare added as a voter); else it stays a learner (replaceMember promotes it once it runs).
+    const promoted = m.learners.filter((l) => s.nodes.some((n) => n.id === l) || s.mayAddVoterNotStarted(l));
+    if (promoted.length === 0) return;
+    change = { kind: 'joint', voters: [...m.voters, ...promoted].sort(), learners: m.learners.filter((l) => !promoted.includes(l)), autoLeave: !s.rng.chance(EXPLICIT_LEAVE_SHARE) };
   } else {
     const most = Math.min(Math.floor((m.voters.length - 1) / 2), s.demotable(m.voters.length));
     if (most < 1) return;

@@ -1106,6 +1106,8 @@ export class Simulation implements WorldHandler<Delivery> {
         if (change.kind === 'remove') fewestVoters = Math.min(fewestVoters, leader.driver.status().membership.voters.filter((v) => v !== change.node).length);
         // A voter with no process yet is down until it joins: counted before it is proposed, as above.
         if (change.kind === 'add-voter' && this.instances.get(change.node) === undefined) this.votersNotStarted.add(change.node);
+        // So is a learner not started yet that a joint change promotes (the admin cycle's promotion of every learner).
+        if (change.kind === 'joint') for (const v of change.voters) if (this.instances.get(v) === undefined) this.votersNotStarted.add(v);
         const driver = leader.driver;
         driver.changeMembership(change, (err) => {
           if (err === null) checkMembershipShown(leader.key, driver.status().membership, change);
