@@ -300,25 +300,14 @@ async function identityFromRunningCluster(name: string, peerUrls: readonly strin
       const url = m.peerUrls[0];
       if (url === undefined) continue;
       try {
-        const answer = await askToJoin(parseUrl(url, '--initial-cluster'), { peerUrls: [...peerUrls], name }, credentials, JOIN_QUERY_TIMEOUT_MS) as Partial<JoinAnswer> & { error?: string };
-        if (typeof answer.error === 'string') {
-          lastError = `${m.name}: ${answer.error}`;
+        const answer = await askToJoin(parseUrl(url, '--initial-cluster'), { peerUrls: [...peerUrls], name }, credentials, JOIN_QUERY_TIMEOUT_MS);
+        const joined = identityFromJoinAnswer(name, answer);
+        if (typeof joined === 'string') {
+          lastError = `${m.name}: ${joined}`;
           continue;
         }
-        if (typeof answer.clusterId !== 'string' || typeof answer.nodeId !== 'string' || !Array.isArray(answer.members)) {
-          lastError = `${m.name}: malformed answer`;
-          continue;
-        }
-        log('info', 'joining a running cluster', { clusterId: answer.clusterId, memberId: answer.id, nodeId: answer.nodeId });
-        return {
-          format: 1, name, clusterId: answer.clusterId, token: answer.token ?? '', nodeId: answer.nodeId,
-          members: answer.members.map((x) => ({ name: x.nodeId, id: x.id, peerUrls: [...x.peerUrls] })),
-          learners: [...(answer.learners ?? [])],
-          ...(isRankTable(answer.ranks) ? { ranks: answer.ranks } : {}),
-          ...(Number.isSafeInteger(answer.nextRank) ? { nextRank: answer.nextRank } : {}),
-          // A member that answered without it (an older build): the configuration is still not slot 1's.
-          since: Number.isSafeInteger(answer.since) && answer.since! >= 1 ? answer.since! : 1,
-        };
+        log('info', 'joining a running cluster', { clusterId: joined.clusterId, nodeId: joined.nodeId });
+        return joined;
       } catch (err) {
         lastError = `${m.name}: ${(err as Error).message}`;
       }
@@ -328,6 +317,30 @@ async function identityFromRunningCluster(name: string, peerUrls: readonly strin
   throw new QuorateError('UNAVAILABLE', `--initial-cluster-state existing: could not join the running cluster (${lastError})`);
 }
 
+
+/**
+ * The identity a joiner starts from, from a running member's join answer; or why the answer cannot
+ * be used (the joiner then asks another member). An answer without `since` (a member of a build
+ * before it) is refused: no index stands in for it for every protocol (Raft would skip the
+ * configuration entries up to it for good, Multi-Paxos would take the told configuration for that
+ * of every slot up to it and campaign with it).
+ */
+export function identityFromJoinAnswer(name: string, reply: unknown): ClusterIdentity | string {
+  const answer = (typeof reply === 'object' && reply !== null ? reply : {}) as Partial<JoinAnswer> & { error?: unknown };
+  if (typeof answer.error === 'string') return answer.error;
+  if (typeof answer.clusterId !== 'string' || typeof answer.nodeId !== 'string' || !Array.isArray(answer.members)) return 'malformed answer';
+  if (!(Number.isSafeInteger(answer.since) && answer.since! >= 1)) {
+    return 'its join answer names no configuration index (since): it runs an older build; upgrade it, or join through an upgraded member';
+  }
+  return {
+    format: 1, name, clusterId: answer.clusterId, token: answer.token ?? '', nodeId: answer.nodeId,
+    members: answer.members.map((x) => ({ name: x.nodeId, id: x.id, peerUrls: [...x.peerUrls] })),
+    learners: [...(answer.learners ?? [])],
+    ...(isRankTable(answer.ranks) ? { ranks: answer.ranks } : {}),
+    ...(Number.isSafeInteger(answer.nextRank) ? { nextRank: answer.nextRank } : {}),
+    since: answer.since!,
+  };
+}
 
 /** A join answer's rank table: member id to a positive integer rank. */
 function isRankTable(v: unknown): v is Record<string, number> {

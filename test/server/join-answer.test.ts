@@ -45,3 +45,17 @@ test('no join answer from a joint configuration: the joiner would keep the outgo
   const a = answerJoin(fakeContext(joint, 9), { peerUrls: ['http://e.example:2380'] }) as { error?: string };
   assert.match(a.error ?? '', /joint configuration/);
 });
+
+test('a joiner refuses an answer without since (an older build) and asks another member', async () => {
+  const { identityFromJoinAnswer } = await import('../../src/server/member.js');
+  const answer = { clusterId: '1', nodeId: 'e', token: 't', members: [{ nodeId: 'a', id: '97', peerUrls: ['http://a.example:2380'] }], learners: ['e'] };
+  // No index stands in for since: 1 made a Multi-Paxos joiner take the told configuration for slot 1's.
+  assert.match(String(identityFromJoinAnswer('e', answer)), /names no configuration index \(since\): it runs an older build/);
+  assert.match(String(identityFromJoinAnswer('e', { ...answer, since: 0 })), /names no configuration index/);
+  assert.match(String(identityFromJoinAnswer('e', { ...answer, since: 2 ** 53 })), /names no configuration index/);
+  const joined = identityFromJoinAnswer('e', { ...answer, since: 12 });
+  assert.equal(typeof joined, 'object');
+  assert.equal((joined as { since?: number }).since, 12);
+  assert.equal(identityFromJoinAnswer('e', { error: 'member e was removed from the cluster' }), 'member e was removed from the cluster');
+  assert.equal(identityFromJoinAnswer('e', 'garbage'), 'malformed answer');
+});
