@@ -222,7 +222,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     }
     if (this.lastNormalView < this.view) {
       this.currentStatus = 'view-change';
-    } else if (this.primaryOf(this.view) === this.id && this.members.length > 1) {
+    } else if (hard !== null && this.primaryOf(this.view) === this.id && this.members.length > 1) {
       // Its last PREPAREs may have left before its own write of those ops was durable, and that
       // write may be lost: assigning those op-numbers again in this view would give two ops one
       // (op, view). A view change instead collects them from the backups that hold them.
@@ -462,7 +462,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     // message's (one that starts above our commit-number leaves a stretch to fetch first).
     this.enterView(m.view);
     this.takeOps(m.entries);
-    this.catchUp(m.opNumber, m.commit, true);
+    this.catchUp(m.opNumber, m.commit, true, true);
   }
 
   /**
@@ -495,14 +495,16 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
    * once it holds the view's log that far it is caught up (its ops above are not the view's:
    * dropped) and acknowledges; commit what the primary committed; ask for the rest if behind.
    */
-  private catchUp(primaryOp: OpNumber, primaryCommit: OpNumber, now: boolean): void {
+  private catchUp(primaryOp: OpNumber, primaryCommit: OpNumber, now: boolean, ack: boolean): void {
     const primary = this.primaryOf(this.view);
+    let justCaughtUp = false;
     if (!this.caughtUp() && this.verified >= primaryOp) {
       this.truncateAfter(this.verified);
       this.lastNormalView = this.view;
+      justCaughtUp = true;
     }
     this.setCommit(primaryCommit);
-    if (this.caughtUp()) this.send({ type: 'prepare-ok', to: primary, view: this.view, opNumber: this.opNumber() });
+    if (justCaughtUp || (ack && this.caughtUp())) this.send({ type: 'prepare-ok', to: primary, view: this.view, opNumber: this.opNumber() });
     if (this.verified < primaryOp) this.getState(primary, now);
   }
 
@@ -606,11 +608,9 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     assert(!this.isPrimary(), () => `${this.id}: a PREPARE from ${m.from} in a view this replica leads`);
     this.resetTimer();
     if (m.type === 'commit') {
-      const wasCaughtUp = this.caughtUp();
-      this.catchUp(m.opNumber, m.commit, false);
-      // (catchUp acknowledged already if it just caught up.) A caught-up backup holding ops the
-      // primary has not committed acknowledges them again: its PREPAREOK may have been lost.
-      if (wasCaughtUp && this.opNumber() > m.commit) this.send({ type: 'prepare-ok', to: m.from, view: this.view, opNumber: this.opNumber() });
+      // A caught-up backup holding ops the primary has not committed acknowledges them again:
+      // its PREPAREOK may have been lost.
+      this.catchUp(m.opNumber, m.commit, false, this.opNumber() > m.commit);
       return;
     }
     const last = m.entries[m.entries.length - 1]!;
@@ -633,7 +633,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
       return;
     }
     this.takeOps(m.entries);
-    this.catchUp(last.index, m.commit, false);
+    this.catchUp(last.index, m.commit, false, true);
   }
 
   /** Messages that leave before the Ready's persist (only the prepare-ok-before-persist mutant has any). */
@@ -718,7 +718,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     switch (this.currentStatus) {
       case 'normal':
         this.resetTimer();
-        return this.catchUp(senderOp, senderCommit, true);
+        return this.catchUp(senderOp, senderCommit, true, true);
       case 'view-change': {
         const f = this.fetch;
         assert(f !== null, 'a new primary fetching');
@@ -919,6 +919,11 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
       termAt: (i) => this.termAtOp(i),
       entryAt: (i) => this.entry(i),
     };
+  }
+
+  /** The nonce of the recovery under way (for the scenario tests); null when not recovering. */
+  recoveryNonce(): number | null {
+    return this.recovering?.nonce ?? null;
   }
 
   /** The checkpoint held (for the scenario tests). */
