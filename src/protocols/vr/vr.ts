@@ -83,6 +83,8 @@ interface Recovering {
   target: { readonly primary: NodeId; readonly view: View; readonly through: OpNumber; readonly commit: OpNumber } | null;
 }
 
+/** A view change gets at most 2^this times viewChangeTimeoutTicks (see failedViewChanges). */
+const MAX_VIEW_CHANGE_BACKOFF = 4;
 /** Nonces are drawn from 1 to this. */
 const NONCE_RANGE = 0x7fffffff;
 
@@ -152,6 +154,13 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
   // Timers.
   private ticksSinceHeard = 0;
   private timeout = 0;
+  /**
+   * View changes in a row that did not end in normal status: each doubles the time the next one
+   * gets (up to 2^MAX_VIEW_CHANGE_BACKOFF times the timeout), reset once normal. Without it, a
+   * view change that takes longer than the timeout (slow disks: every step waits for an fsync)
+   * is overtaken by the next one, again and again, and no view ever starts.
+   */
+  private failedViewChanges = 0;
   private ticksSinceGetState = Number.MAX_SAFE_INTEGER;
 
   private recovering: Recovering | null = null;
@@ -337,7 +346,9 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
 
   private resetTimer(): void {
     this.ticksSinceHeard = 0;
-    this.timeout = this.limits.viewChangeTimeoutTicks + this.random.int(0, this.limits.viewChangeTimeoutTicks - 1);
+    const backoff = this.mutant === 'no-view-change-backoff' ? 0 : Math.min(this.failedViewChanges, MAX_VIEW_CHANGE_BACKOFF);
+    const base = this.limits.viewChangeTimeoutTicks * 2 ** backoff;
+    this.timeout = base + this.random.int(0, base - 1);
   }
 
   /** Leave the current view's normal work: reads wait on a primary that no longer is one. */
@@ -350,6 +361,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
 
   private startViewChange(view: View): void {
     assert(view > this.view || (view === this.view && this.currentStatus !== 'normal'), () => `${this.id}: view change to ${view} from view ${this.view} (${this.currentStatus})`);
+    if (this.currentStatus === 'view-change') this.failedViewChanges++;
     if (view > this.view) {
       this.view = view;
       this.startViewChanges.clear();
@@ -440,6 +452,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
   private startView(commit: OpNumber): void {
     assert(this.primaryOf(this.view) === this.id, 'only the view\'s primary starts it');
     this.currentStatus = 'normal';
+    this.failedViewChanges = 0;
     this.lastNormalView = this.view;
     this.fetch = null;
     assert(this.verified === this.opNumber(), 'the new primary holds the whole chosen log');
@@ -481,6 +494,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     }
     this.view = view;
     this.currentStatus = 'normal';
+    this.failedViewChanges = 0;
     this.dropViewState();
     this.resetTimer();
     if (this.mutant === 'truncate-on-transfer') {
