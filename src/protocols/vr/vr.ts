@@ -192,11 +192,16 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     if (this.limits.diskless) {
       // Diskless: nothing but the marker is ever written. Found, it means this replica ran before
       // and lost its state: recover. Not found, this is the first start: write it.
+      // What the state machine kept (its own durable state, or the driver's snapshot) is committed.
       this.persistedHard = hard;
-      this.applied = Math.max(0, o.applied ?? 0) as OpNumber;
+      this.applied = Math.max(0, o.applied ?? 0, snap?.meta.index ?? 0) as OpNumber;
       this.commit = this.applied;
       this.base = this.applied;
       this.verified = this.applied;
+      if (snap !== null && snap.meta.index === this.applied) {
+        this.baseTerm = snap.meta.term;
+        this.snapshot = snap;
+      }
       // A lone member has no one to recover from: it starts over from what its state machine kept.
       if (hard !== null && this.members.length > 1) this.startRecovery();
       return;
