@@ -148,7 +148,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'skip-dir-fsync': { seed: 2 },
     'ignore-checksum': { seed: 11 },
     'retry-failed-fsync': { seed: 24 },
-    'unsealed-writes': { seed: 1 },
+    'unsealed-writes': { seed: 31 },
     'trust-command-bytes': { seed: 1 },
     'apply-while-installing': { seed: 9, options: { stateMachine: 'etcd' } },
     'snapshot-sees-later-writes': { seed: 1, options: { stateMachine: 'etcd' } },
