@@ -10,6 +10,7 @@ export const VR_MUTANTS = [
   { name: 'prepare-ok-before-persist', description: 'a backup sends PREPAREOK before the op is durable: after a power loss it forgets an op its answer helped commit' },
   { name: 'truncate-on-transfer', description: 'the paper\'s state transfer taken literally: a replica that enters a later view without its whole log (a PREPARE or COMMIT of that view, a START-VIEW that carries part of the log) cuts its log to its commit-number and counts as normal in that view at once: its DO-VIEW-CHANGE then wins with a log that lacks ops it cut, committed ones included' },
   { name: 'no-view-change-backoff', description: 'every view change gets the same timeout however many failed before it: on slow disks (each step of a view change waits for an fsync) one that takes longer than the timeout is overtaken by the next, again and again, and no view starts' },
+  { name: 'send-after-persist', description: 'every message waits for the Ready\'s persist, the primary\'s COMMITs (its heartbeats) and PREPAREs too: on a disk whose fsyncs take longer than the backups\' timeout they depose a healthy primary again and again, and no view lasts' },
   { name: 'recovery-without-nonce', description: 'a recovering (diskless) replica takes any RECOVERYRESPONSE, also one answering an earlier attempt: it recovers to a state older than the one it had acknowledged' },
 ] as const satisfies readonly MutantInfo[];
 

@@ -126,6 +126,8 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
   /** The latest checkpoint, to send to a replica behind it. */
   private snapshot: Snapshot | null = null;
   private msgs: VrMessage[] = [];
+  /** Messages that may leave before the Ready's persist (see sendEarly). */
+  private early: VrMessage[] = [];
   private readStates: ReadState[] = [];
   private outstanding: Ready<VrMessage, VrHardState> | null = null;
   /** op-number when the outstanding Ready was made, and the lowest op rewritten since (the primary counts only durable ops as its own PREPAREOK). */
@@ -345,8 +347,21 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     return this.members.filter((m) => m !== this.id);
   }
 
+  /** A message that rests on this Ready's persist (a vote, an acknowledgement, a view's log): it leaves once that is durable. */
   private send(m: Outbound): void {
     this.msgs.push({ ...m, from: this.id } as VrMessage);
+  }
+
+  /**
+   * A message that rests on nothing this replica has yet to make durable, so it may leave before
+   * the Ready's persist: the primary's PREPAREs and COMMITs (its own write of an op counts only
+   * once durable, and a restarted primary never assigns op-numbers in its old view again), state
+   * transfer, recovery and reads. A slow disk then delays no heartbeat: before this, a primary
+   * whose fsyncs took longer than the backups' timeout was deposed again and again (seed 286).
+   */
+  private sendEarly(m: Outbound): void {
+    if (this.mutant === 'send-after-persist') return this.send(m);
+    this.early.push({ ...m, from: this.id } as VrMessage);
   }
 
   private resetTimer(): void {
@@ -474,7 +489,8 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
   }
 
   private onStartView(m: Extract<VrMessage, { type: 'start-view' }>): void {
-    if (this.currentStatus === 'recovering' || m.view < this.view || (m.view === this.view && this.currentStatus === 'normal')) return;
+    // (Also in our view while we are normal but still fetching its log, having entered it by a PREPARE that overtook this.)
+    if (this.currentStatus === 'recovering' || m.view < this.view || (m.view === this.view && this.caughtUp())) return;
     if (m.from !== this.primaryOf(m.view)) return;
     // Our ops up to our commit-number are the view's; those above it are checked against the
     // message's (one that starts above our commit-number leaves a stretch to fetch first).
@@ -531,7 +547,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     if (!now && this.ticksSinceGetState < this.limits.getStateRetryTicks) return;
     this.ticksSinceGetState = 0;
     this.counters.stateTransfers++;
-    this.send({ type: 'get-state', to: from, view: this.view, opNumber: this.verified });
+    this.sendEarly({ type: 'get-state', to: from, view: this.view, opNumber: this.verified });
   }
 
   // ---------------------------------------------------------------- the Replica contract
@@ -550,7 +566,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
       this.heartbeatElapsed++;
       if (this.heartbeatElapsed >= this.limits.heartbeatIntervalTicks) {
         this.heartbeatElapsed = 0;
-        for (const to of this.others()) this.send({ type: 'commit', to, view: this.view, commit: this.commit, opNumber: this.opNumber() });
+        for (const to of this.others()) this.sendEarly({ type: 'commit', to, view: this.view, commit: this.commit, opNumber: this.opNumber() });
       }
       return;
     }
@@ -599,7 +615,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
         return this.onNewStateSnapshot(m);
       case 'recovery':
         if (this.currentStatus !== 'normal') return;
-        this.send({
+        this.sendEarly({
           type: 'recovery-response', to: m.from, view: this.view, nonce: m.nonce, primary: this.isPrimary(),
           opNumber: this.isPrimary() ? this.opNumber() : 0 as OpNumber, commit: this.isPrimary() ? this.commit : 0 as OpNumber,
         });
@@ -655,8 +671,6 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     this.catchUp(last.index, m.commit, false, true);
   }
 
-  /** Messages that leave before the Ready's persist (only the prepare-ok-before-persist mutant has any). */
-  private early: VrMessage[] = [];
 
   private advanceCommit(): void {
     if (!this.isPrimary()) return;
@@ -675,7 +689,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     for (const r of this.reads) {
       if (r.at === null || r.at > this.commit) { keep.push(r); continue; }
       if (r.origin === null) this.readStates.push({ requestId: r.requestId, index: r.at });
-      else this.send({ type: 'read-index-response', to: r.origin, view: this.view, requestId: r.requestId, index: r.at });
+      else this.sendEarly({ type: 'read-index-response', to: r.origin, view: this.view, requestId: r.requestId, index: r.at });
     }
     this.reads = keep;
   }
@@ -687,10 +701,10 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     if (m.opNumber >= this.opNumber()) return;
     if (m.opNumber < this.base) {
       if (this.snapshot === null) return;
-      this.send({ type: 'new-state-snapshot', to: m.from, view: this.view, opNumber: this.opNumber(), commit: this.commit, snapshot: this.snapshot });
+      this.sendEarly({ type: 'new-state-snapshot', to: m.from, view: this.view, opNumber: this.opNumber(), commit: this.commit, snapshot: this.snapshot });
       return;
     }
-    this.send({ type: 'new-state', to: m.from, view: this.view, opNumber: this.opNumber(), commit: this.commit, entries: this.opsAfter(m.opNumber) });
+    this.sendEarly({ type: 'new-state', to: m.from, view: this.view, opNumber: this.opNumber(), commit: this.commit, entries: this.opsAfter(m.opNumber) });
   }
 
   private onNewState(m: Extract<VrMessage, { type: 'new-state' }>): void {
@@ -767,7 +781,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
   private sendRecovery(): void {
     const r = this.recovering;
     if (r === null) return;
-    for (const to of this.others()) this.send({ type: 'recovery', to, view: this.view, nonce: r.nonce });
+    for (const to of this.others()) this.sendEarly({ type: 'recovery', to, view: this.view, nonce: r.nonce });
   }
 
   private onRecoveryResponse(m: Extract<VrMessage, { type: 'recovery-response' }>): void {
@@ -825,7 +839,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     }
     if (this.forwardedReads.size >= this.limits.maxPendingReads) throw new TooManyRequests('maxPendingReads', this.limits.maxPendingReads);
     this.forwardedReads.add(requestId);
-    this.send({ type: 'read-index', to: leader, view: this.view, requestId });
+    this.sendEarly({ type: 'read-index', to: leader, view: this.view, requestId });
   }
 
   compact(index: Index, data: Uint8Array, membership?: Membership): void {
@@ -866,7 +880,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     }
     while (this.sentOp < this.opNumber()) {
       const entries = this.opsAfter(this.sentOp);
-      for (const to of this.others()) this.send({ type: 'prepare', to, view: this.view, entries, commit: this.commit });
+      for (const to of this.others()) this.sendEarly({ type: 'prepare', to, view: this.view, entries, commit: this.commit });
       this.sentOp = entries[entries.length - 1]!.index;
       this.heartbeatElapsed = 0;
     }
