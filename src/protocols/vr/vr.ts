@@ -595,7 +595,15 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
         this.acks.set(m.from, Math.max(this.acks.get(m.from) ?? 0, Math.min(m.opNumber, this.opNumber())) as OpNumber);
         return this.advanceCommit();
       case 'start-view-change':
-        if (this.currentStatus === 'recovering' || m.view < this.view) return;
+        if (this.currentStatus === 'recovering') return;
+        if (m.view < this.view) {
+          // A replica behind us in views (back from a crash or a partition, its timers backed
+          // off): tell it of our view rather than wait for its timer to climb there.
+          if (this.mutant === 'ignore-lower-view-change') return;
+          if (this.currentStatus === 'view-change') this.send({ type: 'start-view-change', to: m.from, view: this.view });
+          else if (this.isPrimary()) this.sendStartView(m.from, this.commit);
+          return;
+        }
         if (m.view > this.view) this.startViewChange(m.view);
         if (this.currentStatus === 'normal') {
           if (this.isPrimary()) this.sendStartView(m.from, this.commit);
