@@ -1,5 +1,5 @@
 /**
- * Messages per committed write, Raft against Multi-Paxos, on the same simulated runs (same
+ * Messages per committed write, Raft against Multi-Paxos and VR, on the same simulated runs (same
  * seeds, nodes, workload and faults; heartbeats included, as they are part of the cost).
  *   npm run build && node dist/bench/messages-per-write.js [seeds=200]
  * A committed write is a put, cas or delete that a client saw answered (a failed cas went
@@ -32,5 +32,5 @@ function measure(protocol: string, faults: ReadonlySet<FaultKind>): string {
 
 console.log(`5 nodes, ${DEFAULT_SIM_OPTIONS.clients} clients, seeds 1..${seeds}; messages delivered (heartbeats and reads' rounds included) per acknowledged write`);
 for (const faults of [new Set<FaultKind>(), new Set<FaultKind>(FAULT_KINDS)]) {
-  for (const protocol of ['raft', 'multipaxos']) console.log(measure(protocol, faults));
+  for (const protocol of ['raft', 'multipaxos', 'vr']) console.log(measure(protocol, faults));
 }

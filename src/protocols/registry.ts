@@ -6,6 +6,7 @@ import type { ProtocolDefinition } from '../core/protocol.js';
 import { raftProtocol } from './raft/index.js';
 import { multiPaxosProtocol } from './paxos/index.js';
 import { pbftProtocol } from './pbft/index.js';
+import { vrProtocol } from './vr/index.js';
 
 // The public pieces of each protocol, for the package's users (src/index.ts re-exports this file).
 export * from './raft/index.js';
@@ -20,12 +21,16 @@ export {
   pbftMessageValidator, validatePbftMessage, DEFAULT_PBFT_MESSAGE_BOUNDS, type PbftMessageBounds,
   type Accepted, type ByzantineKind, type ClientRequest, type PbftMessage, type PbftOptions, type PbftReady, type PbftReply, type PbftStatus,
 } from './pbft/index.js';
+export {
+  vrProtocol, VrReplica, VR_MUTANTS, DEFAULT_VR_LIMITS, vrMessageValidator, validateVrMessage, DEFAULT_VR_MESSAGE_BOUNDS,
+  type VrMessageBounds, type VrHardState, type VrMessage, type VrOptions, type VrStatus, type VrLimits,
+} from './vr/index.js';
 
 /** The protocol a member and the simulator run unless told otherwise. */
 export const DEFAULT_PROTOCOL = raftProtocol.name;
 
 export const PROTOCOLS: ReadonlyMap<string, ProtocolDefinition> = new Map(
-  [raftProtocol, multiPaxosProtocol, pbftProtocol].map((p) => [p.name, p as unknown as ProtocolDefinition]),
+  [raftProtocol, multiPaxosProtocol, pbftProtocol, vrProtocol].map((p) => [p.name, p as unknown as ProtocolDefinition]),
 );
 
 export function protocolByName(name: string): ProtocolDefinition {

@@ -28,7 +28,7 @@ function cluster(protocol: string, maxCommandBytes: number): TestCluster<Registe
   return c;
 }
 
-for (const protocol of ['raft', 'multipaxos', 'pbft']) {
+for (const protocol of ['raft', 'multipaxos', 'pbft', 'vr']) {
   test(`${protocol}: a limit raised to 4 MiB lets a 3 MiB command commit; over the limit it is refused`, () => {
     const c = cluster(protocol, 4 * MiB);
     const big = new Answer<RegisterResult>();
@@ -41,7 +41,7 @@ for (const protocol of ['raft', 'multipaxos', 'pbft']) {
   });
 }
 
-for (const protocol of ['raft', 'multipaxos']) {
+for (const protocol of ['raft', 'multipaxos', 'vr']) {
   test(`${protocol}: the core refuses a command over the member's limit, whoever hands it over`, () => {
     const c = cluster(protocol, 1000);
     assert.throws(() => c.driver('n1').replica.propose(command(1, 2000)), (err: { code?: string }) => err.code === 'REQUEST_TOO_LARGE');

@@ -32,6 +32,21 @@ export const VALID: Record<string, Record<string, Record<string, unknown>>> = {
     'read-index-response': { type: 'read-index-response', from: 'n1', to: 'n2', ballot: 1025, requestId: 'r1', index: 3 },
     'timeout-now': { type: 'timeout-now', from: 'n1', to: 'n2', ballot: 1025 },
   },
+  vr: {
+    prepare: { type: 'prepare', from: 'n1', to: 'n2', view: 3, entries: [entry(5, 2), entry(6, 3)], commit: 4 },
+    'prepare-ok': { type: 'prepare-ok', from: 'n2', to: 'n1', view: 3, opNumber: 6 },
+    commit: { type: 'commit', from: 'n1', to: 'n2', view: 3, commit: 6, opNumber: 6 },
+    'start-view-change': { type: 'start-view-change', from: 'n2', to: 'n3', view: 4 },
+    'do-view-change': { type: 'do-view-change', from: 'n2', to: 'n2', view: 4, lastNormalView: 3, opNumber: 6, commit: 4, entries: [entry(5, 2), entry(6, 3)] },
+    'start-view': { type: 'start-view', from: 'n2', to: 'n3', view: 4, opNumber: 6, commit: 4, fromOp: 5, entries: [entry(5, 2), entry(6, 3)] },
+    'get-state': { type: 'get-state', from: 'n3', to: 'n2', view: 4, opNumber: 4 },
+    'new-state': { type: 'new-state', from: 'n2', to: 'n3', view: 4, opNumber: 6, commit: 6, entries: [entry(5, 2)] },
+    'new-state-snapshot': { type: 'new-state-snapshot', from: 'n2', to: 'n3', view: 4, opNumber: 6, commit: 6, snapshot: { meta: { index: 5, term: 2, membership }, data: bytes() } },
+    recovery: { type: 'recovery', from: 'n3', to: 'n1', view: 0, nonce: 77 },
+    'recovery-response': { type: 'recovery-response', from: 'n1', to: 'n3', view: 4, nonce: 77, primary: true, opNumber: 6, commit: 6 },
+    'read-index': { type: 'read-index', from: 'n3', to: 'n2', view: 4, requestId: 'n3/ab/1' },
+    'read-index-response': { type: 'read-index-response', from: 'n2', to: 'n3', view: 4, requestId: 'n3/ab/1', index: 7 },
+  },
 };
 export const request = { client: 'n1#0', timestamp: 5, op: bytes(), readOnly: false, signature: 'sig' };
 export const prePrepare = { view: 0, seq: 1, digest: 'd', batch: [request], primary: 'n1', signature: 's' };

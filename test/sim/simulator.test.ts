@@ -19,6 +19,7 @@ const CLEAN: Record<string, { nodes: number; seeds: number; etcdSeeds: number; o
   multipaxos: { nodes: 5, seeds: 30, etcdSeeds: 8 },
   // A view change after the heal may wait out a backed-off view timer (seed 4: two of them, ~3 s).
   pbft: { nodes: 4, seeds: 10, etcdSeeds: 4, etcdOptions: { livenessBoundMs: 5_000 } },
+  vr: { nodes: 5, seeds: 30, etcdSeeds: 8 },
 };
 
 describe('determinism', () => {

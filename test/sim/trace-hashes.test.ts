@@ -20,6 +20,7 @@ const RUNS = [
   // A liar: follow-laggard holds messages back from its core and releases them later, an order
   // nothing else pins (the pbft run above has no liars).
   { protocol: 'pbft', nodes: 6, seed: 2, byzantine: 'follow-laggard' },
+  { protocol: 'vr', nodes: 5, seed: 1 },
 ];
 const SHORT = { faultWindowMs: 1_500, livenessBoundMs: 1_500 };
 

@@ -1,0 +1,24 @@
+/**
+ * Deliberately broken variants of Viewstamped Replication, switched on only through
+ * ReplicaOptions.mutant. The scenario tests and the simulator must catch every one.
+ */
+import type { MutantInfo } from '../../core/replica.js';
+
+export const VR_MUTANTS = [
+  { name: 'do-view-change-longest-log', description: 'the new primary takes the DO-VIEW-CHANGE log with the largest op-number, ignoring the view it was last normal in: a longer log of an older view replaces ops committed in a later one' },
+  { name: 'commit-before-quorum', description: 'the primary commits (and executes) an op with one PREPAREOK fewer than f: with n = 3 before any backup holds it, so a view change after the primary fails loses a write a client saw' },
+  { name: 'prepare-ok-before-persist', description: 'a backup sends PREPAREOK before the op is durable: after a power loss it forgets an op its answer helped commit' },
+  { name: 'truncate-on-transfer', description: 'the paper\'s state transfer taken literally: a replica that enters a later view without its whole log (a PREPARE or COMMIT of that view, a START-VIEW that carries part of the log) cuts its log to its commit-number and counts as normal in that view at once: its DO-VIEW-CHANGE then wins with a log that lacks ops it cut, committed ones included' },
+  { name: 'no-view-change-backoff', description: 'every view change gets the same timeout however many failed before it: on slow disks (each step of a view change waits for an fsync) one that takes longer than the timeout is overtaken by the next, again and again, and no view starts' },
+  { name: 'send-after-persist', description: 'every message waits for the Ready\'s persist, the primary\'s COMMITs (its heartbeats) and PREPAREs too: on a disk whose fsyncs take longer than the backups\' timeout they depose a healthy primary again and again, and no view lasts' },
+  { name: 'ignore-lower-view-change', description: 'a replica ignores a START-VIEW-CHANGE of a view below its own (the paper drops messages of older views): one back from a crash with backed-off timers climbs the views alone, and with n = 3 and one member down no view starts for seconds' },
+  { name: 'recovery-without-nonce', description: 'a recovering (diskless) replica takes any RECOVERYRESPONSE, also one answering an earlier attempt: it recovers to a state older than the one it had acknowledged' },
+] as const satisfies readonly MutantInfo[];
+
+export type VrMutant = (typeof VR_MUTANTS)[number]['name'];
+
+export function assertKnownVrMutant(name: string): asserts name is VrMutant {
+  if (!VR_MUTANTS.some((m) => m.name === name)) {
+    throw new Error(`unknown vr mutant '${name}'; known: ${VR_MUTANTS.map((m) => m.name).join(', ')}`);
+  }
+}
