@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HistoryFormatError, parseJepsen, parseJsonLines, toJsonLines } from '../../src/check/index.js';
+import { HistoryFormatError, checkHistory, parseJepsen, parseJsonLines, toJsonLines } from '../../src/check/index.js';
 
 const JEPSEN = `
 2017-01-01 12:00:00,000{GMT}	INFO	[jepsen worker 0] jepsen.util: 0	:invoke	:write	3
@@ -49,6 +49,23 @@ test('Jepsen values read the same whether the quick path ([a b] of nil or intege
   assert.deepEqual(parse(':cas [nil -2]').map((o) => [o.key, o.expected, o.value]), [['', null, -2]]);
   assert.deepEqual(parse(':write [7 2]').map((o) => [o.key, o.value]), [['7', 2]]);
   assert.deepEqual(parse(':cas [7 [1 2]]').map((o) => [o.key, o.expected, o.value]), [['7', 1, 2]]);
+});
+
+test('Jepsen integers beyond 2^53 stay exact: two that a number would round together are two values, and two keys', () => {
+  // 2^53 + 1 rounds to 2^53 as a double: read as numbers, a read of 2^53 after a write of
+  // 2^53 + 1 was linearizable, and keys 2^53 and 2^53 + 1 were one register.
+  const register = parseJepsen('INFO  jepsen.util - 0 :invoke :write 9007199254740993\nINFO  jepsen.util - 0 :ok :write 9007199254740993\nINFO  jepsen.util - 1 :invoke :read nil\nINFO  jepsen.util - 1 :ok :read 9007199254740992\n', 'big.log');
+  assert.deepEqual(register.map((o) => o.value ?? o.result), ['9007199254740993', '9007199254740992']);
+  assert.equal(checkHistory(register, 'register').verdict, 'not-linearizable');
+  const keyed = parseJepsen('INFO  jepsen.util - 0 :invoke :write [9007199254740993 1]\nINFO  jepsen.util - 0 :ok :write [9007199254740993 1]\nINFO  jepsen.util - 1 :invoke :read [9007199254740992 nil]\nINFO  jepsen.util - 1 :ok :read [9007199254740992 nil]\n', 'big.log');
+  assert.deepEqual(keyed.map((o) => o.key), ['9007199254740993', '9007199254740992']);
+  assert.equal(checkHistory(keyed, 'kv').verdict, 'linearizable');
+  // Every spelling of one integer is one value, by either reader (the quick path, the EDN reader);
+  // integers a number holds exactly stay numbers.
+  const cas = (v: string) => parseJepsen(`INFO  jepsen.util - 0 :invoke :cas ${v}\nINFO  jepsen.util - 0 :ok :cas ${v}\n`, 'big.log').map((o) => [o.key, o.expected, o.value]);
+  assert.deepEqual(cas('[-0009007199254740993 9007199254740991]'), [['', '-9007199254740993', 9007199254740991]]);
+  assert.deepEqual(cas('( -9007199254740993, 9007199254740991 )'), [['', '-9007199254740993', 9007199254740991]]);
+  assert.deepEqual(cas('[00009007199254740993 [99999999999999999999 -7]]'), [['9007199254740993', '99999999999999999999', -7]]);
 });
 
 test('malformed Jepsen lines name the file and line', () => {
