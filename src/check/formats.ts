@@ -203,6 +203,14 @@ export function parseJsonLines(text: string, file: string): Operation[] {
     if (op.f === 'write' && !isValue(op.value)) fail('a write needs "value"');
     if (op.f === 'cas' && (!isValue(op.value) || !isValue(op.expected))) fail('a cas needs "expected" and "value"');
     if (op.f === 'read' && op.outcome === 'ok' && !isValue(op.result)) fail('an ok read needs "result" (null: the key does not exist)');
+    // A key of another type would be a register of its own (1 and "1" two keys, {} one per op).
+    if (op.key !== undefined && typeof op.key !== 'string') fail('"key" must be a string');
+    // JSON.parse rounds an integer beyond 2^53 onto a neighbour (2^53 + 1 reads as 2^53): two
+    // values would compare equal. Such a value must be written as a string.
+    for (const field of ['value', 'expected', 'result'] as const) {
+      const v = op[field];
+      if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) fail(`"${field}" ${v} is beyond 2^53, where a JSON number is not exact: write it as a string`);
+    }
     const completedAt = unknown ? Number.POSITIVE_INFINITY : op.complete!;
     if (completedAt < op.invoke!) fail('"complete" is before "invoke"');
     ops.push({

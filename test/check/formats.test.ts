@@ -81,6 +81,20 @@ test('JSON lines round-trip and report malformed lines', () => {
   assert.throws(() => parseJsonLines('\nnot json\n', 'x.jsonl'), /x.jsonl:2: not valid JSON/);
 });
 
+test('JSON lines: a key that is not a string, or an integer a JSON number cannot hold exactly, is bad input', () => {
+  const line = (fields: string) => `{"client":1,"f":"write","outcome":"ok","invoke":1,"complete":2,${fields}}\n`;
+  // A key 1 and a key "1" were two registers, and a key {} one per operation: the kv model
+  // checked each on its own and passed what one register would fail.
+  assert.throws(() => parseJsonLines(line('"key":1,"value":3'), 'x.jsonl'), /x.jsonl:1: "key" must be a string/);
+  assert.throws(() => parseJsonLines(line('"key":{},"value":3'), 'x.jsonl'), /x.jsonl:1: "key" must be a string/);
+  // 2^53 + 1 parses as 2^53: a read of one after a write of the other passed.
+  assert.throws(() => parseJsonLines(line('"value":9007199254740993'), 'x.jsonl'), /x.jsonl:1: "value" 9007199254740992 is beyond 2\^53/);
+  assert.throws(() => parseJsonLines('{"client":1,"f":"cas","expected":-9007199254740993,"value":1,"outcome":"ok","invoke":1,"complete":2}\n', 'x.jsonl'), /"expected" -9007199254740992 is beyond 2\^53/);
+  assert.throws(() => parseJsonLines('{"client":1,"f":"read","result":1e300,"outcome":"ok","invoke":1,"complete":2}\n', 'x.jsonl'), /"result" 1e\+300 is beyond 2\^53/);
+  // The largest exact integers, fractions and strings of digits are values as they are.
+  assert.deepEqual(parseJsonLines(line('"key":"k","value":9007199254740991') + line('"value":-9007199254740991') + line('"value":0.5') + line('"value":"9007199254740993"'), 'x.jsonl').map((o) => o.value), [9007199254740991, -9007199254740991, 0.5, '9007199254740993']);
+});
+
 test('quorate check: verdict per file and exit codes 0, 1, 2, 3', () => {
   const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'quorate-check-'));
