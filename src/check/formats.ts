@@ -16,6 +16,20 @@ export class HistoryFormatError extends Error {
 
 type Edn = null | number | string | Edn[];
 
+/**
+ * An integer token: a number when a double holds it exactly, else its exact decimal as a string
+ * (leading zeros dropped). Beyond 2^53 a number rounds, and 2^53 and 2^53 + 1 would read as one
+ * value: a read of one after a write of the other would pass, and two keys would be one register.
+ * A Jepsen value is otherwise nil or a number, so such a string equals only the same integer.
+ */
+function integer(tok: string): number | string {
+  const n = Number(tok);
+  return Number.isSafeInteger(n) ? n : BigInt(tok).toString();
+}
+
+/** An integer read by `integer` beyond 2^53, as opposed to a keyword or a symbol. */
+const isBigInteger = (v: string): boolean => /^-?\d+$/.test(v);
+
 /** A tiny reader for the EDN values Jepsen prints in op lines: nil, integers, keywords, vectors. */
 function readEdn(text: string, fail: (why: string) => never): Edn {
   let i = 0;
@@ -40,7 +54,7 @@ function readEdn(text: string, fail: (why: string) => never): Edn {
     i += m[0].length;
     const tok = m[0];
     if (tok === 'nil') return null;
-    if (/^-?\d+$/.test(tok)) return Number(tok);
+    if (/^-?\d+$/.test(tok)) return integer(tok);
     return tok; // keywords like :timed-out, symbols
   };
   const v = value();
@@ -59,9 +73,9 @@ const PAIR = /^\[(nil|-?\d+)[\s,]+(nil|-?\d+)[\s,]*\]$/;
  */
 function opValue(text: string, fail: (why: string) => never): Edn {
   if (text === '' || text === 'nil') return null;
-  if (INTEGER.test(text)) return Number(text);
+  if (INTEGER.test(text)) return integer(text);
   const pair = PAIR.exec(text);
-  if (pair !== null) return [pair[1] === 'nil' ? null : Number(pair[1]), pair[2] === 'nil' ? null : Number(pair[2])];
+  if (pair !== null) return [pair[1] === 'nil' ? null : integer(pair[1]!), pair[2] === 'nil' ? null : integer(pair[2]!)];
   return readEdn(text, fail);
 }
 
@@ -69,6 +83,7 @@ const JEPSEN_LINE = /^(?:.*?\s)?(\d+)\s+:(invoke|ok|fail|info)\s+:([\w-]+)\s*(.*
 
 function scalar(v: Edn, fail: (why: string) => never): Value {
   if (v === null || typeof v === 'number') return v;
+  if (typeof v === 'string' && isBigInteger(v)) return v;
   if (typeof v === 'string' && v.startsWith(':')) return null; // e.g. :timed-out; caller decides
   fail(`expected nil or an integer, got ${JSON.stringify(v)}`);
 }
@@ -188,6 +203,14 @@ export function parseJsonLines(text: string, file: string): Operation[] {
     if (op.f === 'write' && !isValue(op.value)) fail('a write needs "value"');
     if (op.f === 'cas' && (!isValue(op.value) || !isValue(op.expected))) fail('a cas needs "expected" and "value"');
     if (op.f === 'read' && op.outcome === 'ok' && !isValue(op.result)) fail('an ok read needs "result" (null: the key does not exist)');
+    // A key of another type would be a register of its own (1 and "1" two keys, {} one per op).
+    if (op.key !== undefined && typeof op.key !== 'string') fail('"key" must be a string');
+    // JSON.parse rounds an integer beyond 2^53 onto a neighbour (2^53 + 1 reads as 2^53): two
+    // values would compare equal. Such a value must be written as a string.
+    for (const field of ['value', 'expected', 'result'] as const) {
+      const v = op[field];
+      if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) fail(`"${field}" ${v} is beyond 2^53, where a JSON number is not exact: write it as a string`);
+    }
     const completedAt = unknown ? Number.POSITIVE_INFINITY : op.complete!;
     if (completedAt < op.invoke!) fail('"complete" is before "invoke"');
     ops.push({

@@ -15,9 +15,19 @@ export interface CheckOptions {
   readonly maxSteps?: number;
   /** Wall-clock budget for the whole history, in ms (0: none). */
   readonly timeoutMs?: number;
+  /** Bytes the memo of one key's search may take before giving up with 'unknown'. */
+  readonly maxMemoBytes?: number;
 }
 
 export const DEFAULT_MAX_STEPS = 10_000_000;
+
+/**
+ * The memo keeps a copy of the linearized set per configuration: (1 + n/32) words for n ops of
+ * a key, so the step budget alone bounds it only at steps × n/8 bytes (10 million steps over a
+ * 20,000-op register: tens of GB, and the process is killed rather than answering). Past this
+ * the verdict is 'unknown', as when the steps run out.
+ */
+export const DEFAULT_MAX_MEMO_BYTES = 1 << 30;
 
 export interface CheckResult {
   readonly verdict: Verdict;
@@ -56,6 +66,14 @@ const CAS_FAIL = 3;
 /** cas with an unknown outcome: sets the new value if the state is the expected one. */
 const CAS_UNKNOWN = 4;
 
+/** Search steps between two reads of the clock for the wall-clock budget (a read costs more than a step). */
+const CLOCK_EVERY_STEPS = 0x10000;
+
+/** What Cache.add did. */
+const SEEN = 0;
+const ADDED = 1;
+const FULL = 2;
+
 /** No entry (an end of the event list, an empty cache slot). */
 const NONE = -1;
 
@@ -87,7 +105,8 @@ class Cache {
   private readonly stride: number;
   private size = 0;
 
-  constructor(private readonly width: number) {
+  /** maxWords: the words of both arrays together past which `add` refuses to grow them. */
+  constructor(private readonly width: number, private readonly maxWords: number) {
     this.stride = width + 1;
     const slots = 2048;
     this.slots = new Int32Array(slots * 2);
@@ -95,8 +114,11 @@ class Cache {
     this.entries = new Int32Array((slots / 2) * this.stride);
   }
 
-  /** Adds (bits, state), whose set hashes to setHash; false if it was already there. */
-  add(bits: Int32Array, setHash: number, state: number): boolean {
+  /**
+   * Adds (bits, state), whose set hashes to setHash: ADDED, SEEN if it was already there, or FULL
+   * if holding it would take the memo past its limit.
+   */
+  add(bits: Int32Array, setHash: number, state: number): number {
     const h = mix32(setHash ^ Math.imul(state + 1, 0x9e3779b1));
     const slots = this.slots;
     const width = this.width;
@@ -115,13 +137,16 @@ class Cache {
               break;
             }
           }
-          if (same) return false;
+          if (same) return SEEN;
         }
       }
       slot = (slot + 1) & this.mask;
     }
-    const e = this.size++;
+    const e = this.size;
     let at = e * this.stride;
+    const growSlots = (e + 1) * 2 > this.mask + 1;
+    if ((at === this.entries.length || growSlots) && this.words(at === this.entries.length, growSlots) > this.maxWords) return FULL;
+    this.size++;
     if (at === this.entries.length) {
       const entries = new Int32Array(this.entries.length * 2);
       entries.set(this.entries);
@@ -132,8 +157,13 @@ class Cache {
     for (let i = 0; i < width; i++) entries[at + i] = bits[i]!;
     slots[2 * slot] = e + 1;
     slots[2 * slot + 1] = h;
-    if (this.size * 2 > this.mask + 1) this.rehash();
-    return true;
+    if (growSlots) this.rehash();
+    return ADDED;
+  }
+
+  /** The words both arrays take once the entries (growEntries) or the slots (growSlots) double. */
+  private words(growEntries: boolean, growSlots: boolean): number {
+    return this.entries.length * (growEntries ? 2 : 1) + this.slots.length * (growSlots ? 2 : 1);
   }
 
   /** A table twice as large (load at most a half), every entry placed again. */
@@ -165,7 +195,7 @@ class Cache {
  * never matches. Events are a doubly linked list over arrays of event numbers, and the stack of
  * linearized calls two arrays: the loop allocates nothing.
  */
-function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyVerdict {
+function checkObject(ops: Operation[], maxSteps: number, deadline: number, maxMemoBytes: number): KeyVerdict {
   const n = ops.length;
   if (n === 0) return { verdict: 'linearizable', steps: 0 };
 
@@ -246,7 +276,7 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
   const zobrist = new Int32Array(n);
   for (let i = 0; i < n; i++) zobrist[i] = mix32(Math.imul(i + 1, 0x9e3779b1));
   const bits = new Int32Array(Math.ceil(n / 32));
-  const cache = new Cache(bits.length);
+  const cache = new Cache(bits.length, Math.floor(maxMemoBytes / Int32Array.BYTES_PER_ELEMENT));
   let setHash = 0;
   const stackOp = new Int32Array(n);
   const stackState = new Int32Array(n);
@@ -272,9 +302,15 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
   let node = noOpFirst();
   let deepest = 0;
   let stuckAt = -1;
+  // The clock is read once per CLOCK_EVERY_STEPS steps. A counter of its own, not a test of
+  // `steps` against a multiple: noOpFirst adds a step per call it passes, so `steps` jumps over
+  // most multiples and the deadline was read a half to a tenth as often as meant.
+  let clockAt = steps + CLOCK_EVERY_STEPS;
   while (next[0] !== NONE) {
-    if (++steps > maxSteps || (deadline > 0 && (steps & 0xffff) === 0 && Date.now() > deadline)) {
-      return { verdict: 'unknown', steps };
+    if (++steps > maxSteps) return { verdict: 'unknown', steps };
+    if (deadline > 0 && steps >= clockAt) {
+      clockAt = steps + CLOCK_EVERY_STEPS;
+      if (Date.now() > deadline) return { verdict: 'unknown', steps };
     }
     if (node === NONE) break; // cannot happen: a return always ends the scan
     const op = (node - 1) >> 1;
@@ -302,7 +338,9 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number): KeyV
         bits[op >> 5]! |= 1 << (op & 31);
         setHash ^= zobrist[op]!;
         const noOp = effect[op] === READ || effect[op] === CAS_FAIL;
-        if (cache.add(bits, setHash, after)) {
+        const added = cache.add(bits, setHash, after);
+        if (added === FULL) return { verdict: 'unknown', steps };
+        if (added === ADDED) {
           stackOp[depth] = op;
           stackState[depth] = state;
           stackNoOp[depth] = noOp ? 1 : 0;
@@ -364,6 +402,7 @@ const RANK: Record<Verdict, number> = { linearizable: 0, unknown: 1, 'not-linear
 
 export function checkHistory(ops: readonly Operation[], model: 'register' | 'kv', options: CheckOptions = {}): CheckResult {
   const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
+  const maxMemoBytes = options.maxMemoBytes ?? DEFAULT_MAX_MEMO_BYTES;
   const deadline = options.timeoutMs !== undefined && options.timeoutMs > 0 ? Date.now() + options.timeoutMs : 0;
   const byKey = new Map<string, Operation[]>();
   for (const op of relevant(ops)) {
@@ -375,7 +414,7 @@ export function checkHistory(ops: readonly Operation[], model: 'register' | 'kv'
   let worst: { key: string; r: KeyVerdict } | null = null;
   let steps = 0;
   for (const [key, list] of byKey) {
-    const r = checkObject(list, maxSteps, deadline);
+    const r = checkObject(list, maxSteps, deadline, maxMemoBytes);
     steps += r.steps;
     if (worst === null || RANK[r.verdict] > RANK[worst.r.verdict]) worst = { key, r };
     if (r.verdict === 'not-linearizable') break;

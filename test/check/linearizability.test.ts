@@ -116,3 +116,30 @@ test('when the step budget runs out the verdict is unknown, never a guess', () =
   const h = randomHistory(5, 300, 8);
   assert.equal(checkHistory(h, 'register', { maxSteps: 10 }).verdict, 'unknown');
 });
+
+test('the wall-clock budget is read every 65,536 search steps, however many steps one scan counts', (t) => {
+  // Sixteen concurrent writes and a read of a value none wrote: millions of steps. A scan for a
+  // fitting no-op counts a step per call it passes, so the step counter jumps; the clock must
+  // still be read once per 65,536 steps, not only when the counter lands on a multiple of it.
+  const h: Operation[] = [];
+  for (let c = 0; c < 16; c++) h.push(w(c, c, 0, 100));
+  h.push(r(16, 999, 101, 102));
+  let now = 0;
+  t.mock.method(Date, 'now', () => now++); // every read of the clock: 1 ms later
+  const res = checkHistory(h, 'register', { timeoutMs: 10 });
+  assert.equal(res.verdict, 'unknown');
+  // The deadline passes at the eleventh read of the clock in the search.
+  assert.ok(res.steps <= 11 * 65_536 + 1_000, `steps ${res.steps}`);
+});
+
+test('a memo that would outgrow its byte limit gives unknown, never a crash or a guess', () => {
+  // Fourteen concurrent writes and a read of a value none wrote: hundreds of thousands of
+  // configurations memoised, some megabytes. The step budget alone would let the memo grow
+  // with the steps times the history's width, far past what a process can hold on long histories.
+  const h: Operation[] = [];
+  for (let c = 0; c < 14; c++) h.push(w(c, c, 0, 100));
+  h.push(r(14, 999, 101, 102));
+  assert.equal(checkHistory(h, 'register', { maxMemoBytes: 1 << 20 }).verdict, 'unknown');
+  assert.equal(checkHistory(h, 'register', { maxMemoBytes: 64 << 20 }).verdict, 'not-linearizable');
+  assert.equal(checkHistory(h, 'register').verdict, 'not-linearizable');
+});
