@@ -907,6 +907,14 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     this.flush();
     const diskless = this.limits.diskless;
     const hard = this.hardChanged() ? this.hardState() : null;
+    if (hard !== null && this.early.length > 0 && this.mutant !== 'prepare-before-view-durable') {
+      // Early messages rest on nothing but the view they name being durable: a primary that
+      // became one (or a backup that moved) in this Ready and lost power before its write would
+      // come back in the view change it was in, could lead the same view again and assign the
+      // same op-numbers a second time, while a backup holds the first ops of that (op, view).
+      this.msgs = [...this.early, ...this.msgs];
+      this.early = [];
+    }
     const entries = diskless || this.dirtyFrom === null ? [] : this.log.slice(Math.max(0, this.dirtyFrom - this.base - 1));
     // Never below the checkpoint (compact() may have passed a rewritten op): what is stored there is the snapshot's.
     const truncateFrom = diskless || this.dirtyFrom === null ? null : (this.pendingSnapshot !== null ? this.dirtyFrom : Math.max(this.dirtyFrom, this.base + 1) as OpNumber);
