@@ -704,8 +704,12 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
 
   private onGetState(m: Extract<VrMessage, { type: 'get-state' }>): void {
     // Our log in this view: a normal replica's, or the chosen DO-VIEW-CHANGE sender's (frozen
-    // while it changes view; the new primary asks it for the rest of the log it chose).
-    if (m.view !== this.view || !(this.caughtUp() || this.currentStatus === 'view-change')) return;
+    // while it changes view; the new primary asks it for the rest of the log it chose). In a view
+    // change it goes to that primary only: to a backup asking for the view's log it is not that
+    // log, and one that took it as the view's would count as normal in the view with it and win
+    // the next view change (view-change-log-not-served.txt).
+    if (m.view !== this.view) return;
+    if (!(this.caughtUp() || (this.currentStatus === 'view-change' && m.from === this.primaryOf(this.view)))) return;
     if (m.opNumber >= this.opNumber()) return;
     if (m.opNumber < this.base) {
       if (this.snapshot === null) return;
