@@ -15,8 +15,11 @@ export type OpNumber = Index;
 /**
  * What a replica keeps on disk besides its log (the paper keeps nothing on disk; with the WAL, as
  * here by default, a replica restarts from this and its log, as the other protocols do).
- * - `view`: the view-number; it never goes backwards. Durable before a START-VIEW-CHANGE or
- *   DO-VIEW-CHANGE for it leaves, so a restarted replica cannot act in an older view again.
+ * - `view`: the view-number; it never goes backwards. Durable before any message of that view
+ *   leaves (a Ready that writes it holds back even the messages that may otherwise leave before
+ *   its persist), so a restarted replica cannot act in an older view again, and a primary that
+ *   sent anything in its view comes back with `lastNormalView` = `view` (and so does not lead
+ *   that view a second time).
  * - `lastNormalView`: the latest view in which status was normal (DO-VIEW-CHANGE's "v'"); at
  *   most `view`.
  * - `diskless`: written once, at a diskless replica's first start, and never again: a restart that
@@ -80,7 +83,8 @@ export interface DoViewChange extends Envelope {
 /**
  * The new primary's log: the ops from `fromOp` on (up to the message budget), its op-number and
  * commit-number. A backup whose own commit-number is below `fromOp - 1` cannot tell which of its
- * uncommitted ops to keep: it truncates to its commit-number and asks for the rest (GETSTATE).
+ * uncommitted ops are the view's: it keeps them (and its last-normal view) while it asks for the
+ * ops after its commit-number (GETSTATE), which replace them (docs/vr.md, "No truncation on a guess").
  */
 export interface StartView extends Envelope {
   readonly type: 'start-view';

@@ -704,8 +704,12 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
 
   private onGetState(m: Extract<VrMessage, { type: 'get-state' }>): void {
     // Our log in this view: a normal replica's, or the chosen DO-VIEW-CHANGE sender's (frozen
-    // while it changes view; the new primary asks it for the rest of the log it chose).
-    if (m.view !== this.view || !(this.caughtUp() || this.currentStatus === 'view-change')) return;
+    // while it changes view; the new primary asks it for the rest of the log it chose). In a view
+    // change it goes to that primary only: to a backup asking for the view's log it is not that
+    // log, and one that took it as the view's would count as normal in the view with it and win
+    // the next view change (view-change-log-not-served.txt).
+    if (m.view !== this.view) return;
+    if (!(this.caughtUp() || (this.currentStatus === 'view-change' && m.from === this.primaryOf(this.view)))) return;
     if (m.opNumber >= this.opNumber()) return;
     if (m.opNumber < this.base) {
       if (this.snapshot === null) return;
@@ -907,6 +911,14 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     this.flush();
     const diskless = this.limits.diskless;
     const hard = this.hardChanged() ? this.hardState() : null;
+    if (hard !== null && this.early.length > 0 && this.mutant !== 'prepare-before-view-durable') {
+      // Early messages rest on nothing but the view they name being durable: a primary that
+      // became one (or a backup that moved) in this Ready and lost power before its write would
+      // come back in the view change it was in, could lead the same view again and assign the
+      // same op-numbers a second time, while a backup holds the first ops of that (op, view).
+      this.msgs = [...this.early, ...this.msgs];
+      this.early = [];
+    }
     const entries = diskless || this.dirtyFrom === null ? [] : this.log.slice(Math.max(0, this.dirtyFrom - this.base - 1));
     // Never below the checkpoint (compact() may have passed a rewritten op): what is stored there is the snapshot's.
     const truncateFrom = diskless || this.dirtyFrom === null ? null : (this.pendingSnapshot !== null ? this.dirtyFrom : Math.max(this.dirtyFrom, this.base + 1) as OpNumber);
