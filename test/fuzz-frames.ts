@@ -12,6 +12,8 @@ const FREE_FIELDS = new Set(['result']);
 /** Fields the schema allows to be absent: removing them leaves a valid message. */
 // (`digest`: a Multi-Paxos snapshot chunk's is optional, for builds before it; PBFT's are only broken, never removed.)
 const OPTIONAL_FIELDS = new Set(['gap', 'retransmitted', 'acceptedBallot', 'index', 'error', 'nonce', 'digest']);
+/** Fields whose null is a value of their own (PBFT's FETCH-STATE `part`: null asks for the STATE-META): null breaks nothing there. */
+const NULLABLE_FIELDS = new Set(['part']);
 
 /** A random value: null, booleans, numbers of every awkward kind, strings, bytes, arrays, maps. */
 export function randomValue(r: Random, depth = 0): unknown {
@@ -51,8 +53,8 @@ function paths(v: unknown, prefix: (string | number)[] = [], out: (string | numb
 }
 
 /** A value of another kind than `old` that no schema field of `old`'s kind accepts. */
-function breaking(r: Random, old: unknown): unknown {
-  if (typeof old === 'number') return r.pick<unknown>([String(old), -1, 1.5, Number.NaN, 2 ** 60, Infinity, null, {}, [old], true]);
+function breaking(r: Random, old: unknown, nullable: boolean): unknown {
+  if (typeof old === 'number') return r.pick<unknown>([String(old), -1, 1.5, Number.NaN, 2 ** 60, Infinity, nullable ? 'null' : null, {}, [old], true]);
   if (typeof old === 'string') return r.pick<unknown>([7, null, {}, [old], new Uint8Array(1), true, 'x'.repeat(5000)]);
   if (typeof old === 'boolean') return r.pick<unknown>([0, 1, 'true', null, {}, []]);
   if (old instanceof Uint8Array) return r.pick<unknown>(['bytes', [1, 2], 0, {}, true]);
@@ -87,6 +89,6 @@ export function mutateValid(r: Random, valid: unknown, under: (string | number)[
   if (key === 'type' || key === 'kind') parent[key] = r.pick(['no-such-type', 7, null, '']);
   // A MAC vector may name any receivers: removing one of its entries leaves it valid.
   else if (typeof key === 'string' && !OPTIONAL_FIELDS.has(key) && !path.includes('macs') && r.chance(0.2)) delete parent[key];
-  else parent[key] = breaking(r, old);
+  else parent[key] = breaking(r, old, typeof key === 'string' && NULLABLE_FIELDS.has(key));
   return copy;
 }
