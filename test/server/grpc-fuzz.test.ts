@@ -242,6 +242,10 @@ test('gRPC request fuzz: every RPC, auth off and on; every answer OK or a status
     await tolerate(unary(s, 'Auth', 'RoleAdd', { name: 'fuzz-role' }));
     await unary(s, 'Auth', 'RoleGrantPermission', { name: 'fuzz-role', perm: { permType: 'READWRITE', key: Buffer.from('fuzz/'), range_end: Buffer.from('fuzz0') } });
     await tolerate(unary(s, 'Auth', 'UserGrantRole', { user: 'fuzz-user', role: 'fuzz-role' }));
+    // The auth-off fuzz may have added root or changed a password (a mutated UserAdd or
+    // UserChangePassword naming 'root'): set both passwords to the ones used below.
+    await unary(s, 'Auth', 'UserChangePassword', { name: 'root', password: 'rootpw' });
+    await unary(s, 'Auth', 'UserChangePassword', { name: 'fuzz-user', password: 'fuzz-pw' });
     await unary(s, 'Auth', 'AuthEnable', {});
     const root = (await unary<{ token: string }>(s, 'Auth', 'Authenticate', { name: 'root', password: 'rootpw' })).token;
     const user = (await unary<{ token: string }>(s, 'Auth', 'Authenticate', { name: 'fuzz-user', password: 'fuzz-pw' })).token;

@@ -134,10 +134,17 @@ function paths(v: unknown, prefix: (string | number)[] = [], out: (string | numb
   return out;
 }
 
-/** A transaction `depth` levels deep (each level a txn request inside the last one's success branch). */
+/**
+ * A transaction `depth` levels deep (each level a txn request inside the last one's success
+ * branch, and a put of the same key in its failure branch). Only the success branch nests: a
+ * level that held the txn below in both branches would encode to about 2^depth * 28 bytes (the
+ * same object serialized twice per level), so that at MAX_TXN_DEPTH the client ran out of memory
+ * building the request, and anything past depth 15 was over the request limit anyway.
+ */
 export function nestedTxn(depth: number): Record<string, unknown> {
-  let txn: Record<string, unknown> = { success: [{ request_put: { key: b('fuzz/deep'), value: b(String(depth)) } }] };
-  for (let d = 0; d < depth; d++) txn = { success: [{ request_txn: txn }], failure: [{ request_txn: txn }] };
+  const put = (d: number) => ({ request_put: { key: b('fuzz/deep'), value: b(String(d)) } });
+  let txn: Record<string, unknown> = { success: [put(depth)] };
+  for (let d = 0; d < depth; d++) txn = { success: [{ request_txn: txn }], failure: [put(d)] };
   return txn;
 }
 
