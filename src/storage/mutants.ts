@@ -4,6 +4,7 @@
  * observably wrong, and the simulator must catch them on its own power losses and disk faults.
  */
 import type { MutantInfo } from '../core/replica.js';
+import { assertListedMutant } from '../core/mutants.js';
 
 export const STORAGE_MUTANTS = [
   { name: 'skip-dir-fsync', description: 'never fsyncs a directory: after a power loss a new segment, a renamed snapshot or the whole log can vanish with acknowledged saves in it' },
@@ -15,9 +16,7 @@ export const STORAGE_MUTANTS = [
 export type StorageMutant = (typeof STORAGE_MUTANTS)[number]['name'];
 
 export function assertKnownStorageMutant(name: string): asserts name is StorageMutant {
-  if (!STORAGE_MUTANTS.some((m) => m.name === name)) {
-    throw new Error(`unknown storage mutant '${name}'; known: ${STORAGE_MUTANTS.map((m) => m.name).join(', ')}`);
-  }
+  assertListedMutant(STORAGE_MUTANTS, 'storage', name);
 }
 
 export function isStorageMutant(name: string | undefined): name is StorageMutant {

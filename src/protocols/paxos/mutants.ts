@@ -3,6 +3,7 @@
  * scenario tests and the simulator must catch every one.
  */
 import type { MutantInfo } from '../../core/replica.js';
+import { assertListedMutant } from '../../core/mutants.js';
 
 export const PAXOS_MUTANTS = [
   { name: 'ignore-prior-accepted', description: 'after phase 1 the proposer ignores the values acceptors report and proposes its own (breaks P2c)' },
@@ -33,7 +34,5 @@ export const PAXOS_MUTANTS = [
 export type PaxosMutant = (typeof PAXOS_MUTANTS)[number]['name'];
 
 export function assertKnownPaxosMutant(name: string): asserts name is PaxosMutant {
-  if (!PAXOS_MUTANTS.some((m) => m.name === name)) {
-    throw new Error(`unknown paxos mutant '${name}'; known: ${PAXOS_MUTANTS.map((m) => m.name).join(', ')}`);
-  }
+  assertListedMutant(PAXOS_MUTANTS, 'paxos', name);
 }

@@ -4,6 +4,7 @@
  * every one.
  */
 import type { MutantInfo } from '../../core/replica.js';
+import { assertListedMutant } from '../../core/mutants.js';
 
 export const PBFT_MUTANTS = [
   { name: 'skip-authentication', description: 'trusts the sender named in a message: MACs and signatures are not verified' },
@@ -42,7 +43,5 @@ export const PBFT_MUTANTS = [
 export type PbftMutant = (typeof PBFT_MUTANTS)[number]['name'];
 
 export function assertKnownPbftMutant(name: string): asserts name is PbftMutant {
-  if (!PBFT_MUTANTS.some((m) => m.name === name)) {
-    throw new Error(`unknown pbft mutant '${name}'; known: ${PBFT_MUTANTS.map((m) => m.name).join(', ')}`);
-  }
+  assertListedMutant(PBFT_MUTANTS, 'pbft', name);
 }

@@ -3,6 +3,7 @@
  * is a classic implementation mistake; the scenario tests and the simulator must catch every one.
  */
 import type { MutantInfo } from '../../core/replica.js';
+import { assertListedMutant } from '../../core/mutants.js';
 
 export const RAFT_MUTANTS = [
   { name: 'commit-old-term', description: 'commits entries of a previous term by counting replicas (Figure 8)' },
@@ -31,7 +32,5 @@ export function isMutant(active: string, name: RaftMutant): boolean {
 }
 
 export function assertKnownMutant(name: string): asserts name is RaftMutant {
-  if (!RAFT_MUTANTS.some((m) => m.name === name)) {
-    throw new Error(`unknown raft mutant '${name}'; known: ${RAFT_MUTANTS.map((m) => m.name).join(', ')}`);
-  }
+  assertListedMutant(RAFT_MUTANTS, 'raft', name);
 }

@@ -3,6 +3,7 @@
  * ReplicaOptions.mutant. The scenario tests and the simulator must catch every one.
  */
 import type { MutantInfo } from '../../core/replica.js';
+import { assertListedMutant } from '../../core/mutants.js';
 
 export const VR_MUTANTS = [
   { name: 'do-view-change-longest-log', description: 'the new primary takes the DO-VIEW-CHANGE log with the largest op-number, ignoring the view it was last normal in: a longer log of an older view replaces ops committed in a later one' },
@@ -19,7 +20,5 @@ export const VR_MUTANTS = [
 export type VrMutant = (typeof VR_MUTANTS)[number]['name'];
 
 export function assertKnownVrMutant(name: string): asserts name is VrMutant {
-  if (!VR_MUTANTS.some((m) => m.name === name)) {
-    throw new Error(`unknown vr mutant '${name}'; known: ${VR_MUTANTS.map((m) => m.name).join(', ')}`);
-  }
+  assertListedMutant(VR_MUTANTS, 'vr', name);
 }
