@@ -106,3 +106,10 @@ test('quorate sim --shard: the shards\' outputs merge into the sweep run whole (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the sweep command (and so every reproduce line) keeps the options that change a run, --clients and --keys too', () => {
+  const r = quorate(['sim', '--protocol', 'raft', '--nodes', '3', '--clients', '2', '--keys', '4', '--seeds', '1', '--duration-ms', '1500', '--jobs', '1', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { command: string };
+  assert.equal(summary.command, 'quorate sim --protocol raft --nodes 3 --faults all --clients 2 --keys 4 --duration-ms 1500');
+});
