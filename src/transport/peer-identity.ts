@@ -33,7 +33,7 @@
  * relay cannot talk a TLS link down to an unbound proof by rewriting the hello.
  *
  * With mutual TLS the certificate itself must also name the member (certificateNamesMember): its
- * subject common name is the member's name, the `from` of its hello. Otherwise any holder of a
+ * subject common name is the member's id, the `from` of its hello. Otherwise any holder of a
  * certificate from the cluster CA could name any member (the CA proves only "one of ours").
  *
  * Over maxConnectionsPerPeer (transport.ts) the links of a member whose key was proven give way
@@ -138,20 +138,23 @@ export function peerChannelBinding(socket: TLSSocket): Buffer {
 /**
  * How a peer certificate names its member (mutual TLS, PeerTls.memberBinding):
  * - 'common-name' (the default): the certificate's subject holds exactly one common name (CN), and
- *   it is the member's name (`--name`, the `from` of its hello, the `to` a dialer calls). The CN is
- *   the field etcd's peer certificates are named by (`--peer-cert-allowed-cn`, and its guides issue
- *   one per member with CN = the member's name); the subject alternative names keep their meaning
+ *   it is the member's id in the cluster, the `from` of its hello and the `to` a dialer calls: for a
+ *   member of the initial cluster its name (`--name`), for one added later (MemberAdd) the 16 hex
+ *   digits of its member id (as quorate logs it; etcdctl prints it without leading zeros). Not the
+ *   name of an added member: MemberAdd carries none, and the member publishes it over the very links
+ *   this check guards, so nobody could know it in time. The CN is the field etcd's peer
+ *   certificates are named by (`--peer-cert-allowed-cn`, and its guides issue one per member with
+ *   CN = the member's name); the subject alternative names keep their meaning
  *   of host names and addresses, which a dialer already checks against the peer URL it dials.
  * - 'none': any certificate from the cluster CA may name any member. For clusters whose CA issues
  *   one certificate to every member, or certificates named after hosts; chosen explicitly, never
  *   fallen back to (see PeerTls.memberBinding).
  */
 export type PeerCertMemberBinding = 'common-name' | 'none';
-export const PEER_CERT_MEMBER_BINDINGS: readonly PeerCertMemberBinding[] = ['common-name', 'none'];
 
 /**
  * Why the certificate `cert` (as getPeerCertificate returns it) does not name `member`, or null if
- * it does: its subject must hold exactly one common name, equal to the member's name (compared
+ * it does: its subject must hold exactly one common name, equal to the member's id (compared
  * exactly: no case folding, no wildcards).
  */
 export function certificateNamesMember(cert: PeerCertificate | Record<string, never> | null | undefined, member: string): string | null {
@@ -180,7 +183,7 @@ export type PeerLinkRefusal =
  * of the links held in its name goes quiet (liveConnectionMs) or closes. Repeated refusals of a member
  * whose process is up mean someone else holds links in its name: provision member keys. For
  * 'certificate-not-member' (code UNAUTHENTICATED, like 'identity-not-proven'): issue the member a
- * certificate with its name as CN, or, if the cluster's certificates cannot carry member names,
+ * certificate with its id as CN (its name, for a member of the initial cluster), or, if the cluster's certificates cannot carry member names,
  * choose memberBinding 'none' on every member (`--peer-cert-member-binding none`).
  */
 export class PeerLinkRefused extends QuorateError {

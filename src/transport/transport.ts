@@ -11,7 +11,7 @@
  * names (peer-identity.ts), over TLS bound to the TLS channel (its exported keying material), so
  * a relay that terminates TLS cannot forward the proof; without, a link that only names its member
  * never closes a live one of that member (maxConnectionsPerPeer). With mutual TLS the certificate at
- * each end must name its member (its CN is the member's name: PeerTls.memberBinding), or the link
+ * each end must name its member (its CN is the member's id: PeerTls.memberBinding), or the link
  * is refused and counted (`identityFailures`).
  * Malformed or oversized input closes that connection and is counted; nothing thrown by a
  * socket handler escapes, so the node keeps running. Queues per peer are bounded: when one is
@@ -198,8 +198,8 @@ export interface PeerTls {
   readonly ca: Buffer;
   /**
    * How a certificate names its member (peer-identity.ts, PeerCertMemberBinding). Default
-   * 'common-name': the certificate presented at each end of a link must carry the member's name as
-   * its CN (the listener checks the dialer's against the `from` of its hello, the dialer the
+   * 'common-name': the certificate presented at each end of a link must carry the member's id as its
+   * CN (its name for a member of the initial cluster: see PeerCertMemberBinding) (the listener checks the dialer's against the `from` of its hello, the dialer the
    * listener's against the member it dials), or the link is refused and counted
    * (`identityFailures`). Without it the cluster CA proves only that a peer is *some* holder of one
    * of its certificates, and that holder could name any member. 'none' exists for clusters whose
@@ -611,7 +611,7 @@ export class PeerTransport<M extends Envelope> {
         if (why !== null) {
           refusedHere = true;
           this.counters.identityFailures++;
-          this.log('warn', `closed the connection to peer ${id}: ${why} (issue each member a peer certificate with its name as CN, or run every member with --peer-cert-member-binding none)`, {
+          this.log('warn', `closed the connection to peer ${id}: ${why} (issue each member a peer certificate with its id as CN: its --name, or for a member added later its 16-hex-digit member id; or run every member with --peer-cert-member-binding none)`, {
             peer: id, counter: 'identityFailures',
           });
           socket.destroy();
@@ -1105,7 +1105,7 @@ export class PeerTransport<M extends Envelope> {
               this.counters.identityFailures++;
               return this.refuseLink(socket, 'certificate-not-member', h.from as NodeId,
                 `refused a connection from ${socket.remoteAddress ?? '?'} naming member ${h.from}: ${why} ` +
-                '(issue each member a peer certificate with its name as CN, or run every member with --peer-cert-member-binding none)');
+                '(issue each member a peer certificate with its id as CN: its --name, or for a member added later its 16-hex-digit member id; or run every member with --peer-cert-member-binding none)');
             }
           }
           const secret = this.secret;
