@@ -117,3 +117,20 @@ test('TLS for clients and mutual TLS between members', { timeout: 90_000, skip: 
     certs.remove();
   }
 });
+
+test('PBFT members with their own keys over mutual TLS: every link proves its member key bound to its TLS connection, and writes replicate', { timeout: 120_000, skip: hasOpenssl() ? false : 'openssl is not installed (.ci/run installs it)' }, async () => {
+  const names = ['m1', 'm2', 'm3', 'm4'];
+  const certs = memberCertificates(names)!;
+  const cluster = await ProcessCluster.start(names.length, ['--protocol', 'pbft', '--peer-trusted-ca-file', certs.ca], {
+    memberKeys: true, leaderQuorum: 3, peerScheme: 'https',
+    memberFlags: (name) => ['--peer-cert-file', certs.files(name).cert, '--peer-key-file', certs.files(name).key],
+  });
+  try {
+    await cluster.client('m3').put('bound').value('to the channel');
+    assert.equal(await cluster.client('m4').get('bound').string(), 'to the channel');
+    assert.ok(!cluster.output.some((l) => /did not sign this connection's challenge|not bound to the TLS channel|before its challenge/.test(l)), cluster.output.join('\n'));
+  } finally {
+    await cluster.stop();
+    certs.remove();
+  }
+});
