@@ -11,7 +11,7 @@ import { nodeId } from '../core/ids.js';
 import { QuorateError } from '../core/errors.js';
 import { ReplicatedNode } from '../node/index.js';
 import type { Logger } from '../node/config.js';
-import type { PeerTls } from '../transport/index.js';
+import type { PeerCertMemberBinding, PeerTls } from '../transport/index.js';
 import { DEFAULT_PROTOCOL, PROTOCOLS, protocolByName, protocolNames } from '../protocols/registry.js';
 import type { Authenticator, Principal } from '../core/authenticator.js';
 import { DEFAULT_DRIVER_LIMITS } from '../driver/limits.js';
@@ -43,8 +43,11 @@ export interface MemberOptions {
   readonly initialClusterState: 'new' | 'existing';
   readonly initialClusterToken: string;
   readonly clientTls: { certFile: string; keyFile: string; trustedCaFile: string | null; clientCertAuth: boolean } | null;
-  /** Mutual TLS between members (every member must present a certificate signed by the CA). */
-  readonly peerTls: { certFile: string; keyFile: string; trustedCaFile: string } | null;
+  /**
+   * Mutual TLS between members (every member must present a certificate signed by the CA), each
+   * certificate naming its member as CN unless memberBinding is 'none' (PeerTls.memberBinding).
+   */
+  readonly peerTls: { certFile: string; keyFile: string; trustedCaFile: string; memberBinding?: PeerCertMemberBinding } | null;
   /**
    * A file holding the cluster's shared peer secret (the same on every member): each peer
    * connection proves it at its handshake. Absent: peers are not authenticated (unless by TLS).
@@ -233,7 +236,7 @@ async function loadPeerSecret(file: string): Promise<Uint8Array> {
 
 async function loadPeerTls(t: NonNullable<MemberOptions['peerTls']>): Promise<PeerTls> {
   const [cert, key, ca] = await Promise.all([readFile(t.certFile), readFile(t.keyFile), readFile(t.trustedCaFile)]);
-  return { cert, key, ca };
+  return { cert, key, ca, memberBinding: t.memberBinding ?? 'common-name' };
 }
 
 async function loadTls(t: NonNullable<MemberOptions['clientTls']>): Promise<ClientTls> {

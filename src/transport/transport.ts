@@ -8,8 +8,11 @@
  * frame counter (frame-mac.ts): a frame altered, injected, replayed or reordered on the path
  * closes the connection and is counted (`frameMacFailures`); the dialer re-dials. With member keys
  * (a PeerIdentity), the dialer also signs the listener's fresh nonce with the key of the member it
- * names (peer-identity.ts); without, a link that only names its member never closes a live one of
- * that member (maxConnectionsPerPeer).
+ * names (peer-identity.ts), over TLS bound to the TLS channel (its exported keying material), so
+ * a relay that terminates TLS cannot forward the proof; without, a link that only names its member
+ * never closes a live one of that member (maxConnectionsPerPeer). With mutual TLS the certificate at
+ * each end must name its member (its CN is the member's id: PeerTls.memberBinding), or the link
+ * is refused and counted (`identityFailures`).
  * Malformed or oversized input closes that connection and is counted; nothing thrown by a
  * socket handler escapes, so the node keeps running. Queues per peer are bounded: when one is
  * full the message is dropped and counted (consensus protocols retransmit).
@@ -22,7 +25,7 @@
  * never happens; when it does, something is misconfigured or a protocol limit is missing.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, connect as connectTls } from 'node:tls';
+import { createServer as createTlsServer, connect as connectTls, type TLSSocket } from 'node:tls';
 import { assert } from '../core/assert.js';
 import { pack, packTransient, unpack } from '../core/codec.js';
 import type { NodeId } from '../core/ids.js';
@@ -33,7 +36,10 @@ import { DEFAULT_MAX_FRAMES_PER_CONNECTION, encodeSealableFrame, FrameOpener, Fr
 import {
   freshNonce, isNonce, MAX_HANDSHAKE_FRAME_BYTES, MIN_PEER_SECRET_BYTES, PEER_AUTH_MAGIC, PEER_FRAME_MAC_VERSION, peerFrameKey, peerProof, proofMatches,
 } from './peer-secret.js';
-import { MAX_PEER_SIGNATURE_BYTES, PEER_IDENTITY_VERSION, PeerLinkRefused, peerIdentityPayload, type PeerIdentity, type PeerLinkRefusal } from './peer-identity.js';
+import {
+  certificateNamesMember, MAX_PEER_SIGNATURE_BYTES, PEER_IDENTITY_TLS_VERSION, PEER_IDENTITY_VERSION, peerChannelBinding, PeerLinkRefused, peerIdentityPayload,
+  type PeerCertMemberBinding, type PeerIdentity, type PeerLinkRefusal,
+} from './peer-identity.js';
 
 export interface PeerAddress {
   readonly host: string;
@@ -190,7 +196,28 @@ export interface PeerTls {
   readonly cert: Buffer;
   readonly key: Buffer;
   readonly ca: Buffer;
+  /**
+   * How a certificate names its member (peer-identity.ts, PeerCertMemberBinding). Default
+   * 'common-name': the certificate presented at each end of a link must carry the member's id as its
+   * CN (its name for a member of the initial cluster: see PeerCertMemberBinding) (the listener checks the dialer's against the `from` of its hello, the dialer the
+   * listener's against the member it dials), or the link is refused and counted
+   * (`identityFailures`). Without it the cluster CA proves only that a peer is *some* holder of one
+   * of its certificates, and that holder could name any member. 'none' exists for clusters whose
+   * certificates cannot carry member names (one certificate for every member, certificates issued
+   * per host by a CA the operator does not run): there the CA proves membership only, and member
+   * keys or a peer secret must tell members apart. It is an explicit choice and never a fallback
+   * taken when a certificate has no name, so a mis-issued certificate is refused, not quietly let in.
+   */
+  readonly memberBinding?: PeerCertMemberBinding;
 }
+
+/**
+ * Peer TLS is TLS 1.3 only: both ends are quorate (Node negotiates 1.3 by default, so no member of
+ * an earlier build is shut out), and in 1.3 the exported keying material a member key's signature
+ * covers is unique to its connection (in 1.2 only with the extended master secret, RFC 7627,
+ * which Node does not let us check).
+ */
+const PEER_TLS_MIN_VERSION = 'TLSv1.3';
 
 interface Handshake {
   readonly magic: 'QRT1';
@@ -201,7 +228,10 @@ interface Handshake {
   readonly nonce?: Uint8Array;
   /** With a cluster secret: PEER_FRAME_MAC_VERSION (a build without frame MACs sends none). */
   readonly frameMac?: number;
-  /** With a PeerIdentity: PEER_IDENTITY_VERSION (the dialer will sign the listener's nonce). */
+  /**
+   * With a PeerIdentity: the dialer will sign the listener's nonce; PEER_IDENTITY_VERSION over plain
+   * TCP, PEER_IDENTITY_TLS_VERSION over TLS (the signature covers the TLS channel too).
+   */
   readonly identity?: number;
 }
 
@@ -257,7 +287,10 @@ export interface TransportCounters {
   handshakeTimeouts: number;
   /**
    * Connections closed because they did not prove the key of the member they named (a wrong signature,
-   * none, or a hello offering none). Only with a PeerIdentity configured; each is a PeerLinkRefused.
+   * none, a hello offering none, or over TLS one not bound to this TLS channel), only with a
+   * PeerIdentity configured; and with mutual TLS, connections whose certificate does not name the
+   * member (inbound: the one its hello names; outbound: the one dialled; see PeerTls.memberBinding).
+   * Each inbound one is a PeerLinkRefused; an outbound one is logged.
    */
   identityFailures: number;
   /**
@@ -307,6 +340,9 @@ class OutboundLink {
   /** When an oversized message to this peer was last logged, and how many were refused since. */
   oversizedLoggedAtMs = -Infinity;
   oversizedUnlogged = 0;
+  /** When a close before the challenge on this link was last logged, and how many since (closedBeforeChallenge). */
+  refusedLoggedAtMs = -Infinity;
+  refusedUnlogged = 0;
   constructor(public address: PeerAddress, backoffMs: number) {
     this.backoffMs = backoffMs;
   }
@@ -340,7 +376,8 @@ export class PeerTransport<M extends Envelope> {
   private pendingRefusedUnlogged = 0;
   /** For each reason a link is refused (refuseLink): when it was last logged, and how many were refused since. */
   private readonly linkRefusalsLogged: Record<PeerLinkRefusal, { atMs: number; unlogged: number }> = {
-    'identity-not-proven': { atMs: -Infinity, unlogged: 0 }, 'too-many-live-links': { atMs: -Infinity, unlogged: 0 },
+    'identity-not-proven': { atMs: -Infinity, unlogged: 0 }, 'certificate-not-member': { atMs: -Infinity, unlogged: 0 },
+    'too-many-live-links': { atMs: -Infinity, unlogged: 0 },
   };
 
   private readonly secret: Uint8Array | null;
@@ -382,10 +419,10 @@ export class PeerTransport<M extends Envelope> {
     const tls = options.tls ?? null;
     const server = tls === null
       ? createServer()
-      : createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true }, (socket) => t.accept(socket));
+      : createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: PEER_TLS_MIN_VERSION }, (socket) => t.accept(socket, socket));
     // Every TCP connection, with TLS before its handshake: held as pending (with its deadline) or refused at once.
     server.on('connection', (raw: Socket) => {
-      if (t.admit(raw) && tls === null) t.accept(raw);
+      if (t.admit(raw) && tls === null) t.accept(raw, null);
     });
     server.on('tlsClientError', (err: Error & { code?: string }) => {
       // A reset is a connection closed before its TLS handshake ended: by the dialer, or here (over
@@ -521,7 +558,7 @@ export class PeerTransport<M extends Envelope> {
     const tls = this.o.tls ?? null;
     const socket = tls === null
       ? connect({ host: link.address.host, port: link.address.port })
-      : connectTls({ host: link.address.host, port: link.address.port, cert: tls.cert, key: tls.key, ca: tls.ca });
+      : connectTls({ host: link.address.host, port: link.address.port, cert: tls.cert, key: tls.key, ca: tls.ca, minVersion: PEER_TLS_MIN_VERSION });
     link.socket = socket;
     socket.setNoDelay(true);
     let handshaken = false;
@@ -559,18 +596,52 @@ export class PeerTransport<M extends Envelope> {
     const identity = this.identity;
     // With a secret or a PeerIdentity the listener challenges: a nonce from each side.
     const nonce = secret === null && identity === null ? null : freshNonce();
+    /** Whether this member sent its hello on this connection (and, with a nonce, whether a challenge came back). */
+    let helloSent = false;
+    let challenged = false;
+    /** This member closed the connection itself for a reason it logged (so its close is not blamed on the listener). */
+    let refusedHere = false;
+    /** With TLS and member keys: this connection's channel binding, taken once its TLS handshake is done. */
+    let channel: Buffer | null = null;
     socket.on(tls === null ? 'connect' : 'secureConnect', () => {
+      if (tls !== null && (tls.memberBinding ?? 'common-name') === 'common-name') {
+        // The listener's certificate must name the member dialled (TLS already checked it names the
+        // peer URL's host): on a host that runs several members, another's must not answer for it.
+        const why = certificateNamesMember((socket as TLSSocket).getPeerCertificate(), id);
+        if (why !== null) {
+          refusedHere = true;
+          this.counters.identityFailures++;
+          this.log('warn', `closed the connection to peer ${id}: ${why} (issue each member a peer certificate with its id as CN: its --name, or for a member added later its 16-hex-digit member id; or run every member with --peer-cert-member-binding none)`, {
+            peer: id, counter: 'identityFailures',
+          });
+          socket.destroy();
+          return;
+        }
+      }
+      if (tls !== null && identity !== null) {
+        try {
+          channel = peerChannelBinding(socket as TLSSocket);
+        } catch (err) {
+          // Not expected once secureConnect fired; a socket handler must not throw (the node would stop).
+          refusedHere = true;
+          this.log('error', `closed the connection to peer ${id}: could not export its TLS channel binding`, { peer: id, error: (err as Error).message });
+          socket.destroy();
+          return;
+        }
+      }
       const hello: Handshake = {
         magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id,
         ...(nonce === null ? {} : { nonce }), ...(secret === null ? {} : { frameMac: PEER_FRAME_MAC_VERSION }),
-        ...(identity === null ? {} : { identity: PEER_IDENTITY_VERSION }),
+        ...(identity === null ? {} : { identity: tls === null ? PEER_IDENTITY_VERSION : PEER_IDENTITY_TLS_VERSION }),
       };
       socket.write(encodeFrame(packTransient(hello)));
+      helloSent = true;
       // Without a secret or an identity the connection is ready now; else once the challenge is answered (below).
       if (nonce === null) ready(null);
     });
     if (nonce !== null) {
       const authFailed = (why: string): void => {
+        refusedHere = true;
         this.counters.authFailures++;
         this.log('warn', `closed the connection to peer ${id}: ${why}`, { peer: id, counter: 'authFailures' });
         socket.destroy();
@@ -600,6 +671,7 @@ export class PeerTransport<M extends Envelope> {
           return authFailed('the peer sent no challenge');
         }
         const theirs = challenge.nonce;
+        challenged = true;
         if (secret !== null && !proofMatches(challenge.proof, peerProof(secret, 'listener', this.o.clusterId, id, this.o.self, nonce, theirs))) {
           return authFailed('the peer did not prove the cluster secret');
         }
@@ -612,7 +684,10 @@ export class PeerTransport<M extends Envelope> {
         const answer: AuthFrame = {
           magic: PEER_AUTH_MAGIC,
           ...(secret === null ? {} : { proof: peerProof(secret, 'dialer', this.o.clusterId, this.o.self, id, nonce, theirs) }),
-          ...(identity === null ? {} : { signature: identity.sign(peerIdentityPayload(this.o.clusterId, this.o.self, id, nonce, theirs)) }),
+          ...(identity === null ? {} : {
+            // Over TLS, bound to this TLS connection: a relay that terminates it cannot pass the signature on.
+            signature: identity.sign(peerIdentityPayload(this.o.clusterId, this.o.self, id, nonce, theirs, channel)),
+          }),
         };
         socket.write(encodeFrame(packTransient(answer)));
         if (secret === null) return ready(null);
@@ -625,6 +700,7 @@ export class PeerTransport<M extends Envelope> {
     socket.on('error', (err) => this.log('debug', `connection to ${id} failed`, { error: err.message }));
     socket.on('close', () => {
       if (idleCheck !== null) clearInterval(idleCheck);
+      if (identity !== null && helloSent && !challenged && !refusedHere && !this.closed && this.links.get(id) === link) this.closedBeforeChallenge(id, link, tls !== null);
       if (handshaken) {
         this.counters.connectionsClosed++;
         link.stats.disconnects++;
@@ -646,6 +722,27 @@ export class PeerTransport<M extends Envelope> {
       }, delay);
       link.timer.unref();
     });
+  }
+
+  /**
+   * With member keys: the listener closed a connection after this member's hello and before its
+   * challenge, so it refused the hello. Logged (at most once per oversizedLogIntervalMs per peer, the
+   * dialer re-dials meanwhile) with the likely cause during an upgrade: over TLS, a listener of a build
+   * without channel binding refuses identity version 2 (it needs 1), and says only that the hello
+   * offered no proof of the member's key. Not counted: the listener counts its refusal.
+   */
+  private closedBeforeChallenge(id: NodeId, link: OutboundLink, overTls: boolean): void {
+    link.refusedUnlogged++;
+    const now = performance.now();
+    if (now - link.refusedLoggedAtMs < this.limits.oversizedLogIntervalMs) return;
+    const why = overTls
+      ? `with member keys over TLS this member's hello offers identity version ${PEER_IDENTITY_TLS_VERSION} (the proof bound to the TLS channel), which a member of a build ` +
+        `without channel binding refuses (it needs version ${PEER_IDENTITY_VERSION} and logs that the hello offers no proof of the member's key): upgrade every member together ` +
+        '(see the upgrade notes in the README); otherwise its log says why (another cluster, an unknown member, a certificate that does not name this member)'
+      : 'its log says why (another cluster, an unknown member, a member configured without member keys)';
+    this.log('warn', `peer ${id} closed the connection after this member's hello, before its challenge: ${why}`, { peer: id, refusedSinceLastLog: link.refusedUnlogged });
+    link.refusedLoggedAtMs = now;
+    link.refusedUnlogged = 0;
   }
 
   private drainScheduled = new Set<NodeId>();
@@ -823,13 +920,26 @@ export class PeerTransport<M extends Envelope> {
     socket.destroy();
   }
 
-  private accept(socket: Socket): void {
+  /** `tlsSocket`: the same socket, with TLS (its handshake done); null over plain TCP. */
+  private accept(socket: Socket, tlsSocket: TLSSocket | null): void {
     const key = connectionKey(socket);
     const pending = key === null ? undefined : this.pending.get(key);
     if (this.closed || key === null || pending === undefined) {
       // Stopping, or (with TLS) its deadline passed or it closed while the TLS handshake ended.
       socket.destroy();
       return;
+    }
+    // With member keys over TLS: the channel binding the dialer's signature must cover, taken now
+    // (the TLS handshake just ended), so that no frame handler has to ask a socket that may be closing.
+    let channel: Buffer | null = null;
+    if (tlsSocket !== null && this.identity !== null) {
+      try {
+        channel = peerChannelBinding(tlsSocket);
+      } catch (err) {
+        this.log('error', `closed a peer connection from ${socket.remoteAddress ?? '?'}: could not export its TLS channel binding`, { error: (err as Error).message });
+        socket.destroy();
+        return;
+      }
     }
     this.inbound.set(socket, { peer: null, lastFrameAtMs: -Infinity });
     // Until the peer is known (with a secret: has proven it), only frames a handshake or a join
@@ -987,12 +1097,31 @@ export class PeerTransport<M extends Envelope> {
           if (h.clusterId !== this.o.clusterId) return refuse('wrongCluster', `cluster id ${String(h.clusterId)} is not ${this.o.clusterId}`);
           if (typeof h.from !== 'string' || !this.peers.has(h.from as NodeId)) return refuse('unknownPeer', `unknown member ${String(h.from)}`);
           if (h.to !== this.o.self) return refuse('unknownPeer', `addressed to ${String(h.to)}, not ${this.o.self}`);
+          const tls = this.o.tls ?? null;
+          if (tlsSocket !== null && tls !== null && (tls.memberBinding ?? 'common-name') === 'common-name') {
+            // Mutual TLS proved a certificate of the cluster CA; it must also be the named member's.
+            const why = certificateNamesMember(tlsSocket.getPeerCertificate(), h.from);
+            if (why !== null) {
+              this.counters.identityFailures++;
+              return this.refuseLink(socket, 'certificate-not-member', h.from as NodeId,
+                `refused a connection from ${socket.remoteAddress ?? '?'} naming member ${h.from}: ${why} ` +
+                '(issue each member a peer certificate with its id as CN: its --name, or for a member added later its 16-hex-digit member id; or run every member with --peer-cert-member-binding none)');
+            }
+          }
           const secret = this.secret;
           const identity = this.identity;
-          const noIdentity = identity !== null && (h.identity !== PEER_IDENTITY_VERSION || !isNonce(h.nonce))
-            ? `refused a connection from ${socket.remoteAddress ?? '?'} naming member ${h.from}: ` +
-              `its hello offers no proof of the member's key (identity version ${String(h.identity)}, this member needs ${PEER_IDENTITY_VERSION}): that member runs a build from before peer identity ` +
-              '(upgrade every member together: see the upgrade notes in the README) or is configured without member keys (every member needs its own)'
+          // Over TLS the proof must be bound to this TLS connection; over TCP there is no channel to bind to.
+          const needed = tlsSocket === null ? PEER_IDENTITY_VERSION : PEER_IDENTITY_TLS_VERSION;
+          const noIdentity = identity !== null && (h.identity !== needed || !isNonce(h.nonce))
+            ? `refused a connection from ${socket.remoteAddress ?? '?'} naming member ${h.from}: ` + (
+              h.identity === PEER_IDENTITY_VERSION && needed === PEER_IDENTITY_TLS_VERSION && isNonce(h.nonce)
+                ? `its hello offers identity version ${PEER_IDENTITY_VERSION}, a proof of the member's key not bound to the TLS channel, and over TLS this member needs ` +
+                  `${PEER_IDENTITY_TLS_VERSION}: that member runs a build without channel binding (upgrade every member together: see the upgrade notes in the README)`
+                : h.identity === PEER_IDENTITY_TLS_VERSION && needed === PEER_IDENTITY_VERSION
+                  ? `its hello offers identity version ${PEER_IDENTITY_TLS_VERSION}, a proof bound to a TLS channel, and this link is plain TCP ` +
+                    '(a TLS connection relayed onto plain TCP, or members configured unlike: every member needs the same peer URL scheme)'
+                  : `its hello offers no proof of the member's key (identity version ${String(h.identity)}, this member needs ${needed}): that member runs a build from before peer identity ` +
+                    '(upgrade every member together: see the upgrade notes in the README) or is configured without member keys (every member needs its own)')
             : null;
           // With a secret, refused only once the dialer proved it (its answer, below): a hello from
           // anyone must not be counted, or logged, as a member's failure to prove its key.
@@ -1019,7 +1148,8 @@ export class PeerTransport<M extends Envelope> {
               id: h.from as NodeId,
               expected: secret === null ? null : peerProof(secret, 'dialer', this.o.clusterId, h.from, this.o.self, theirs, mine),
               frameKey: secret === null ? null : peerFrameKey(secret, 'dialer-to-listener', this.o.clusterId, h.from, this.o.self, theirs, mine),
-              signed: identity === null || noIdentity !== null ? null : peerIdentityPayload(this.o.clusterId, h.from, this.o.self, theirs, mine),
+              signed: identity === null || noIdentity !== null ? null
+                : peerIdentityPayload(this.o.clusterId, h.from, this.o.self, theirs, mine, channel),
               noIdentity,
             };
             continue;

@@ -118,7 +118,8 @@ tls-max-version: 'TLS1.3'
     assert.deepEqual(options.initialAdvertisePeerUrls, ['http://10.0.1.11:2380']);
     assert.equal(options.initialClusterToken, 'etcd-cluster-1');
     assert.deepEqual(options.clientTls, { certFile: '/etc/etcd/server.crt', keyFile: '/etc/etcd/server.key', trustedCaFile: '/etc/etcd/ca.crt', clientCertAuth: true });
-    assert.deepEqual(options.peerTls, { certFile: '/etc/etcd/peer.crt', keyFile: '/etc/etcd/peer.key', trustedCaFile: '/etc/etcd/ca.crt' });
+    // Peer certificates name their member (CN) unless told otherwise: strict whenever peer TLS is on.
+    assert.deepEqual(options.peerTls, { certFile: '/etc/etcd/peer.crt', keyFile: '/etc/etcd/peer.key', trustedCaFile: '/etc/etcd/ca.crt', memberBinding: 'common-name' });
     assert.deepEqual(options.autoCompaction, { mode: 'periodic', retention: 3_600_000 });
     assert.deepEqual(warnings, [
       `${file}: ignoring etcd settings quorate does not have: max-snapshots, max-wals, discovery-fallback, enable-pprof, proxy, self-signed-cert-validity, logger, log-outputs, cipher-suites, tls-min-version, tls-max-version`,
@@ -145,4 +146,11 @@ test('serve keeps its flags: the old spellings parse as before, and etcd\'s -fla
   assert.equal(options.clientTls?.clientCertAuth, true);
   assert.equal(options.snapshotCount, 5);
   assert.equal(parsed([]).options.dataDir, 'default.etcd');
+});
+
+test('--peer-cert-member-binding none is the explicit way to let peer certificates that carry no member name in; anything else is refused', () => {
+  const tls = ['--peer-cert-file', 'p.crt', '--peer-key-file', 'p.key', '--peer-trusted-ca-file', 'ca.crt'];
+  assert.equal(parsed(tls).options.peerTls?.memberBinding, 'common-name');
+  assert.equal(parsed([...tls, '--peer-cert-member-binding', 'none']).options.peerTls?.memberBinding, 'none');
+  assert.throws(() => parsed([...tls, '--peer-cert-member-binding', 'san']), (e: unknown) => e instanceof UsageError);
 });

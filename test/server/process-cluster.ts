@@ -38,6 +38,8 @@ export interface ClusterOptions {
   /** Clients connect over TLS trusting this CA file. */
   readonly tls?: { readonly ca: string };
   readonly peerScheme?: 'http' | 'https';
+  /** Flags of one member only, after the shared ones (each member's own peer certificate, say). */
+  readonly memberFlags?: (name: string) => readonly string[];
   /** PBFT: generate every member's keys at start and give each its own (--bft-private-key, --bft-public-keys). */
   readonly memberKeys?: boolean;
   /**
@@ -174,6 +176,7 @@ export class ProcessCluster {
       '--election-timeout', String(ELECTION_TIMEOUT_MS),
       ...(this.options.memberKeys === true ? ['--bft-private-key', join(this.dir, 'keys', `${name}.key`), '--bft-public-keys', join(this.dir, 'keys', 'public-keys.json')] : []),
       ...this.extraFlags,
+      ...(this.options.memberFlags?.(name) ?? []),
       ...extraFlags,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk: Buffer) => {

@@ -1,47 +1,67 @@
 /**
- * TLS: clients over TLS with a CA, and mutual TLS between members (a peer without a
- * certificate from the cluster's CA is refused). Certificates are made fresh with openssl.
+ * TLS: clients over TLS with a CA, and mutual TLS between members (a peer without a certificate
+ * from the cluster's CA is refused, and so is one whose certificate names another member than its
+ * handshake does). Certificates are made fresh with openssl: one per member, its name as CN.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
-import { ProcessCluster } from './process-cluster.js';
+import { pack } from '../../src/core/codec.js';
+import { encodeFrame } from '../../src/transport/index.js';
+import { hasOpenssl, memberCertificates } from '../tls-certificates.js';
+import { freePort, ProcessCluster } from './process-cluster.js';
 
-function makeCertificates(dir: string): { ca: string; cert: string; key: string; otherCert: string; otherKey: string } {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=test-ca');
-  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=127.0.0.1');
-  run('x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.crt', '-days', '2', '-extfile', 'san.cnf');
+const MEMBERS = ['m1', 'm2', 'm3'];
+
+function makeCertificates(): { ca: string; cert: string; key: string; otherCert: string; otherKey: string; peer: (name: string) => { cert: string; key: string }; remove: () => void } {
+  // The members' peer certificates (CN = the member's name) and the client port's (CN=localhost).
+  const certs = memberCertificates([...MEMBERS, 'localhost'])!;
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: certs.dir, stdio: 'pipe' });
   // A certificate from a different CA: must not get into the cluster.
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other.key', '-out', 'other.crt', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1');
-  return { ca: join(dir, 'ca.crt'), cert: join(dir, 'node.crt'), key: join(dir, 'node.key'), otherCert: join(dir, 'other.crt'), otherKey: join(dir, 'other.key') };
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other.key', '-out', 'other.crt', '-days', '2', '-subj', '/CN=m1', '-addext', 'subjectAltName=IP:127.0.0.1');
+  const server = certs.files('localhost');
+  return {
+    ca: certs.ca, cert: server.cert, key: server.key, otherCert: join(certs.dir, 'other.crt'), otherKey: join(certs.dir, 'other.key'),
+    peer: (name) => certs.files(name), remove: () => certs.remove(),
+  };
 }
 
 const HAVE_ETCDCTL = spawnSync('etcdctl', ['version'], { env: { ...process.env, ETCDCTL_API: '3' } }).status === 0;
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
+/** What a peer connection to `port` presenting `cert`/`key` and naming `from` comes to: closed, or still open after 10 s. */
+function peerConnection(port: number, cert: string, key: string, ca: string, from: string, clusterId = 'any'): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, cert: readFileSync(cert), key: readFileSync(key), ca: readFileSync(ca) });
+    socket.on('secureConnect', () => socket.write(encodeFrame(pack({ magic: 'QRT1', clusterId, from, to: 'm1' }))));
+    socket.on('error', (err) => resolve(`error: ${err.message}`));
+    socket.on('close', () => resolve('closed'));
+    setTimeout(() => { socket.destroy(); resolve('still open'); }, 10_000);
+  });
+}
+
+async function waitFor(what: string, f: () => boolean, boundMs = 10_000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  while (!f()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 test('TLS for clients and mutual TLS between members', { timeout: 90_000, skip: hasOpenssl() ? false : 'openssl is not installed (.ci/run installs it)' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'quorate-tls-'));
-  const certs = makeCertificates(dir);
-  const cluster = await ProcessCluster.start(3, [
-    '--cert-file', certs.cert, '--key-file', certs.key, '--trusted-ca-file', certs.ca,
-    '--peer-cert-file', certs.cert, '--peer-key-file', certs.key, '--peer-trusted-ca-file', certs.ca,
-  ], { tls: { ca: certs.ca }, peerScheme: 'https' });
+  const certs = makeCertificates();
+  // m1's metrics over plain HTTP too (the client port speaks only HTTP/2 over TLS).
+  const metricsPort = await freePort();
+  const cluster = await ProcessCluster.start(MEMBERS.length, [
+    '--cert-file', certs.cert, '--key-file', certs.key, '--trusted-ca-file', certs.ca, '--peer-trusted-ca-file', certs.ca,
+  ], { tls: { ca: certs.ca }, peerScheme: 'https', memberFlags: (name) => [
+    '--peer-cert-file', certs.peer(name).cert, '--peer-key-file', certs.peer(name).key, ...(name === 'm1' ? ['--listen-metrics-urls', `http://127.0.0.1:${metricsPort}`] : []),
+  ] });
+  assert.deepEqual(cluster.names, MEMBERS);
   try {
     await t.test('a client that trusts the CA writes and reads over TLS; members replicate over mutual TLS', async () => {
       const name = cluster.names[0]!;
@@ -61,19 +81,21 @@ test('TLS for clients and mutual TLS between members', { timeout: 90_000, skip: 
     });
 
     await t.test('a peer presenting a certificate from another CA is refused during the TLS handshake', async () => {
-      const outcome = await new Promise<string>((resolve) => {
-        const socket = connect({
-          host: '127.0.0.1', port: cluster.peerPort(cluster.names[0]!),
-          cert: readFileSync(certs.otherCert), key: readFileSync(certs.otherKey), ca: readFileSync(certs.ca),
-        });
-        socket.on('secureConnect', () => socket.write('x'));
-        socket.on('error', (err) => resolve(`error: ${err.message}`));
-        socket.on('close', () => resolve('closed'));
-        setTimeout(() => { socket.destroy(); resolve('still open'); }, 10_000);
-      });
+      const outcome = await peerConnection(cluster.peerPort(cluster.names[0]!), certs.otherCert, certs.otherKey, certs.ca, 'm2');
       assert.notEqual(outcome, 'still open');
       assert.ok(cluster.isRunning(cluster.names[0]!));
       assert.equal(await cluster.client(cluster.names[0]!).get('secure').string(), 'yes', 'still serving');
+    });
+
+    await t.test('a peer presenting the cluster CA\'s certificate of one member (m3) and naming another (m2) is refused, logged and counted', async () => {
+      const peer = certs.peer('m3');
+      // The real cluster id (from m1's identity record), so that only the certificate is wrong.
+      const { clusterId } = JSON.parse(readFileSync(join(cluster.dir, 'm1', 'member.json'), 'utf8')) as { clusterId: string };
+      assert.equal(await peerConnection(cluster.peerPort('m1'), peer.cert, peer.key, certs.ca, 'm2', clusterId), 'closed');
+      await waitFor('the refusal logged', () => cluster.output.some((l) => l.startsWith('[m1]') && /naming member m2: its certificate names member "m3" \(CN\), not m2/.test(l)));
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+      assert.match(metrics, /^quorate_peer_identity_failures_total [1-9]/m);
+      assert.equal(await cluster.client('m1').get('secure').string(), 'yes', 'still serving');
     });
 
     await t.test('etcdctl 3.4 with https:// endpoints: endpoint status, hashkv, defrag, and --cluster', { skip: HAVE_ETCDCTL ? false : 'etcdctl is not installed (Debian package etcd-client)' }, () => {
@@ -92,6 +114,23 @@ test('TLS for clients and mutual TLS between members', { timeout: 90_000, skip: 
     });
   } finally {
     await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    certs.remove();
+  }
+});
+
+test('PBFT members with their own keys over mutual TLS: every link proves its member key bound to its TLS connection, and writes replicate', { timeout: 120_000, skip: hasOpenssl() ? false : 'openssl is not installed (.ci/run installs it)' }, async () => {
+  const names = ['m1', 'm2', 'm3', 'm4'];
+  const certs = memberCertificates(names)!;
+  const cluster = await ProcessCluster.start(names.length, ['--protocol', 'pbft', '--peer-trusted-ca-file', certs.ca], {
+    memberKeys: true, leaderQuorum: 3, peerScheme: 'https',
+    memberFlags: (name) => ['--peer-cert-file', certs.files(name).cert, '--peer-key-file', certs.files(name).key],
+  });
+  try {
+    await cluster.client('m3').put('bound').value('to the channel');
+    assert.equal(await cluster.client('m4').get('bound').string(), 'to the channel');
+    assert.ok(!cluster.output.some((l) => /did not sign this connection's challenge|not bound to the TLS channel|before its challenge/.test(l)), cluster.output.join('\n'));
+  } finally {
+    await cluster.stop();
+    certs.remove();
   }
 });

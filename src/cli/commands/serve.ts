@@ -5,6 +5,7 @@
 import { textLogger } from '../../node/text-logger.js';
 import { PROTOCOLS } from '../../protocols/registry.js';
 import { startMember, type MemberOptions } from '../../server/index.js';
+import type { PeerCertMemberBinding } from '../../transport/index.js';
 import { parseAutoCompaction } from '../../server/auto-compaction.js';
 import { defineCommand, parseCommandLine, sourceOf, UsageError, type Command } from '../command.js';
 import type { OptionSpec, Values } from '../options/types.js';
@@ -105,6 +106,7 @@ function memberOptions(parsed: ServeParsed): MemberOptions {
     },
     peerTls: values['peer-cert-file'] === undefined || values['peer-key-file'] === undefined || values['peer-trusted-ca-file'] === undefined ? null : {
       certFile: values['peer-cert-file'], keyFile: values['peer-key-file'], trustedCaFile: values['peer-trusted-ca-file'],
+      memberBinding: values['peer-cert-member-binding'] as PeerCertMemberBinding,
     },
     snapshotCount: values['snapshot-count'],
     heartbeatIntervalMs: heartbeat,
