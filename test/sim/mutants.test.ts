@@ -181,6 +181,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'global-sessions': { seed: 11 },
     'own-checkpoint-only': { seed: 17 },
     'trust-state-parts': { seed: 18 },
+    'first-checkpoint-claim-sticks': { seed: 395 },
     // Needs an etcd run with auth on (half of them) and a liar that forges (forge-command).
     'trust-command-user': { seed: 4, options: { stateMachine: 'etcd' } },
     // As trust-command-user; the liar's binding to root's session must be ordered before its disable.

@@ -21,7 +21,7 @@ import { mutateMessage } from './mutator.js';
 
 export const BYZANTINE_KINDS = [
   'equivocate', 'conflict', 'forge', 'replay', 'silent', 'delay', 'checkpoint-lie', 'corrupt-state', 'wrong-reply', 'hide-prepared', 'mutate', 'lag', 'shun', 'hijack-session', 'forge-command',
-  'unasked-parts', 'replay-checkpoint', 'follow-laggard',
+  'unasked-parts', 'replay-checkpoint', 'follow-laggard', 'checkpoint-equivocate',
 ] as const;
 export type ByzantineKind = (typeof BYZANTINE_KINDS)[number];
 
@@ -43,6 +43,7 @@ export const BYZANTINE_DESCRIPTIONS: Record<ByzantineKind, string> = {
   'unasked-parts': 'sends a replica it sees fetching a checkpoint\'s state STATE-PARTs nobody asked it for, under that checkpoint\'s number and digest: garbage, or an honest part of another checkpoint (its own core\'s answer from before)',
   'replay-checkpoint': 'sends honest replicas\' CHECKPOINTs it received (validly signed by them, replayed as they were, old ones too) again to other replicas',
   'follow-laggard': 'votes (PREPARE and COMMIT, in its own name) at once for every pre-prepare it is sent, but holds back from its core what would take it past the f + 1 slowest honest replicas (by their COMMITs and STATUS): its votes complete quorums without them, and it answers read-only requests from their state, so that its stale answers match theirs',
+  'checkpoint-equivocate': 'signs a wrong state digest in the CHECKPOINTs it sends to honest replicas behind that checkpoint (by their COMMITs and STATUS), its honest one to the others: a replica catching up holds the lie first, and sees the liar\'s honest CHECKPOINT only in an honest replica\'s stable proof',
   mutate: 'changes one field of what it sends (views, sequence numbers, digests, batches, timestamps, results, certificates) and signs the result validly with its own keys; as primary, also rewrites a certificate in another replica\'s VIEW-CHANGE inside its NEW-VIEW under that replica\'s signature',
 };
 
@@ -79,7 +80,9 @@ export const MAX_REPLAY_MEMORY = 512;
  * AdversaryContext.laterRandom): added after the others were pinned, they leave the runs that do
  * not use them as they were. Each enabled one is used in this share of runs, as the others are.
  */
-export const LATER_KINDS: ReadonlySet<ByzantineKind> = new Set<ByzantineKind>(['follow-laggard']);
+export const LATER_KINDS: ReadonlySet<ByzantineKind> = new Set<ByzantineKind>(['follow-laggard', 'checkpoint-equivocate']);
+/** The state digest a checkpoint-equivocate liar signs for the replicas behind a checkpoint. */
+export const EQUIVOCATED_CHECKPOINT_DIGEST = 'lie-to-laggard';
 export const LATER_KIND_RUN_SHARE = 0.5;
 /** Seed of the later stream an adversary makes when its context brings none (one driven by a test). */
 const LATER_STREAM_SEED = 0x1a66;
@@ -141,9 +144,9 @@ export class PbftAdversary implements Adversary<PbftMessage> {
   /** The run's part size (every replica's), for garbage parts of the right length. */
   private readonly statePartBytes: number;
   /**
-   * follow-laggard: how far each honest replica is known to be (one entry per replica): the
-   * highest sequence number it sent a COMMIT for (it answers no read before it executed that far)
-   * or said in a STATUS it executed, whichever is higher.
+   * follow-laggard and checkpoint-equivocate: how far each honest replica is known to be (one
+   * entry per replica): the highest sequence number it sent a COMMIT for (it answers no read
+   * before it executed that far) or said in a STATUS it executed, whichever is higher.
    */
   private readonly progress = new Map<NodeId, number>();
   /** follow-laggard: messages held back from a liar's core, with the liar, in the order received. */
@@ -341,7 +344,7 @@ export class PbftAdversary implements Adversary<PbftMessage> {
    * laggards, while the liar's core, and its answers to reads, stay with them.
    */
   private voteAsLaggard(msg: PbftMessage, by: NodeId): Outgoing[] {
-    if (!this.has('follow-laggard')) return [];
+    if (!this.has('follow-laggard') && !this.has('checkpoint-equivocate')) return [];
     if (msg.type === 'status' || msg.type === 'commit') {
       const seq = msg.type === 'status' ? msg.lastExecuted : msg.seq;
       if (!this.byzantine.has(msg.replica) && this.replicas.includes(msg.replica) && Number.isSafeInteger(seq)) {
@@ -349,6 +352,7 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       }
       return [];
     }
+    if (!this.has('follow-laggard')) return [];
     if (msg.type !== 'pre-prepare') return [];
     const pp = msg.prePrepare;
     if (pp.primary === by || pp.seq <= this.laggardExecuted()) return []; // its core takes this one in, and votes itself
@@ -387,6 +391,10 @@ export class PbftAdversary implements Adversary<PbftMessage> {
       m = this.equivocate(m, auth);
     }
     if (m !== null && this.has('conflict') && (m.type === 'prepare' || m.type === 'commit' || m.type === 'decided') && this.rng.chance(0.3)) m = this.withDigest(m, auth, `bogus${this.rng.int(1, 3)}`);
+    if (m !== null && this.has('checkpoint-equivocate') && m.type === 'checkpoint' && m.checkpoint.replica === from && (this.progress.get(m.to) ?? 0) < m.checkpoint.seq) {
+      const d = EQUIVOCATED_CHECKPOINT_DIGEST;
+      m = { ...m, checkpoint: { ...m.checkpoint, stateDigest: d, signature: auth.sign(checkpointPayload(m.checkpoint.seq, d, from)) } };
+    }
     if (m !== null && this.has('checkpoint-lie') && m.type === 'checkpoint') {
       const d = `lie${this.rng.int(1, 2)}`;
       m = { ...m, checkpoint: { ...m.checkpoint, stateDigest: d, signature: auth.sign(checkpointPayload(m.checkpoint.seq, d, from)) } };

@@ -1520,13 +1520,32 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       claims = new Map();
       this.checkpointClaims.set(c.seq, claims);
     }
-    if (claims.has(c.replica)) return;
+    const prior = claims.get(c.replica);
+    if (prior !== undefined) {
+      if (prior.stateDigest === c.stateDigest || this.mutant === 'first-checkpoint-claim-sticks') return;
+      // Two digests signed by one replica at one checkpoint: it lies (an honest replica's state
+      // there is one). Keep the claim more of the others back. Kept first-come, a liar's bogus
+      // CHECKPOINT would shut out its honest one that an honest replica forwards in its stable
+      // proof, and a replica behind that checkpoint, with only 2f honest replicas holding it (it
+      // never executed there itself), would never see 2f + 1 and never catch up. Its honest
+      // claim, counted, is no risk: 2f + 1 for two digests would take f + 1 liars.
+      if (this.supportOf(claims, c) <= this.supportOf(claims, prior)) return;
+      claims.set(c.replica, c);
+      return;
+    }
     claims.set(c.replica, c);
     const mine = this.claimsByReplica.get(c.replica) ?? [];
     mine.push(c.seq);
     mine.sort((a, b) => a - b);
     while (mine.length > MAX_CHECKPOINT_CLAIMS_PER_REPLICA) this.checkpointClaims.get(mine.shift()!)?.delete(c.replica);
     this.claimsByReplica.set(c.replica, mine);
+  }
+
+  /** How many replicas other than its signer claim `c`'s digest at its checkpoint. */
+  private supportOf(claims: ReadonlyMap<NodeId, SignedCheckpoint>, c: SignedCheckpoint): number {
+    let n = 0;
+    for (const other of claims.values()) if (other.replica !== c.replica && other.stateDigest === c.stateDigest) n++;
+    return n;
   }
 
   /** 2f + 1 matching CHECKPOINTs at `seq`: it is stable. */

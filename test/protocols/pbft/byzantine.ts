@@ -96,11 +96,15 @@ export function byzantineCommands(w: PbftWorld): Record<string, Command<PbftMess
       });
     },
 
-    /** `lie-checkpoint n4`: n4's CHECKPOINTs name a state digest nobody else has ("lie"), signed by n4. */
+    /**
+     * `lie-checkpoint n4 [to=(n2)]`: n4's CHECKPOINTs name a state digest nobody else has ("lie"),
+     * signed by n4; with `to`, only those it sends to these replicas (the others get its honest ones).
+     */
     'lie-checkpoint': (d, env) => {
       const liar = env.node(arg(d, 0, 'the liar')).id;
-      addRule(env, `${liar} lies about its checkpoint digest`, (m) => {
-        if (m.type !== 'checkpoint' || m.from !== liar) return m;
+      const to = d.options.has('to') ? new Set(listValue(option(d, 'to'))) : null;
+      addRule(env, `${liar} lies about its checkpoint digest${to === null ? '' : ` to ${[...to].join(',')}`}`, (m) => {
+        if (m.type !== 'checkpoint' || m.from !== liar || m.checkpoint.replica !== liar || (to !== null && !to.has(m.to))) return m; // its own: another's it forwards would not verify
         const seq = m.checkpoint.seq;
         return { ...m, checkpoint: { ...m.checkpoint, stateDigest: 'lie', signature: w.auth(liar).sign(checkpointPayload(seq, 'lie', liar)) } };
       });
