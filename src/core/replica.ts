@@ -332,6 +332,13 @@ export interface StateMachine<R = unknown> {
    * a lie, this may not. Absent under crash-fault protocols, whose members are trusted.
    */
   apply(command: Uint8Array, index: Index, origin?: string): R;
+  /**
+   * Optional: whether `command` is a well-formed command of this state machine (what apply would
+   * not answer as malformed). A leader asks it of every command a peer forwards, before that
+   * command is proposed: bytes from the peer port are refused there instead of taking a log slot
+   * on every member. Without it every forwarded command is proposed (apply stays total anyway).
+   */
+  isCommand?(command: Uint8Array): boolean;
   /** Serialize the whole state (including client sessions) as of the last applied index. */
   snapshot(): Uint8Array;
   /**

@@ -303,6 +303,7 @@ export class Driver<R> {
         sendFrame: (frame) => this.sendFrame(frame),
         kick: () => this.kick(),
         appliedIndex: () => this.position.index,
+        isCommand: (command) => this.stateMachine.isCommand?.(command) ?? true,
       }, o.clock, this.limits);
       this.quorumModel = null;
     } else {

@@ -49,6 +49,8 @@ export interface ProposalSite {
   kick(): void;
   /** The state machine's applied index. */
   appliedIndex(): Index;
+  /** Whether the state machine takes `command` as a command (StateMachine.isCommand; true without it). */
+  isCommand(command: Uint8Array): boolean;
 }
 
 export class LeaderProposals<R> {
@@ -258,6 +260,11 @@ export class LeaderProposals<R> {
     }
     if (msg.command.byteLength > this.limits.maxCommandBytes) {
       return answer(new QuorateError('REQUEST_TOO_LARGE', `forwarded command exceeds maxCommandBytes=${this.limits.maxCommandBytes}`));
+    }
+    // Peer input: a member's own server builds well-formed commands, so bytes that are no command
+    // came from a faulty or forged peer. Refused here, they never take a slot in every member's log.
+    if (!this.site.isCommand(msg.command)) {
+      return answer(new QuorateError('INVALID_ARGUMENT', 'a forwarded command is not a command of this state machine'));
     }
     this.proposeHere(msg.command, answer);
   }

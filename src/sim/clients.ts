@@ -130,7 +130,10 @@ export class SessionClient<R> {
 
   /**
    * Order bytes that are no command (a buggy or hostile client of a member): apply must answer
-   * them with an error result on every member, never throw. Not an operation of the history.
+   * them with an error result on every member, never throw. Under a leader-model protocol only
+   * those ordered at the leader reach the log (a leader refuses a forwarded command that is no
+   * command, INVALID_ARGUMENT); under a quorum-model one every member orders them. Not an
+   * operation of the history.
    */
   private orderMalformed(): void {
     const bytes = new Uint8Array(this.site.rng.int(1, MALFORMED_COMMAND_MAX_BYTES));

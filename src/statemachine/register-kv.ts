@@ -120,6 +120,11 @@ export class RegisterKv implements StateMachine<RegisterResult> {
   /** `mutant`: test-only, see STATE_MACHINE_MUTANTS. */
   constructor(private readonly options: { readonly mutant?: string } = {}) {}
 
+  /** Whether apply would take `command` as a command (see StateMachine.isCommand). */
+  isCommand(command: Uint8Array): boolean {
+    return decodeCommand(command) !== null;
+  }
+
   /** Total: bytes that are no command are answered with a `malformed-command` result, and change nothing. */
   apply(command: Uint8Array, index: Index, origin?: string): RegisterResult {
     const cmd = this.options.mutant === 'trust-command-bytes' ? (unpack(command) as SessionCommand) : decodeCommand(command);

@@ -1,6 +1,6 @@
 /**
- * The Maintenance and Cluster services with auth enabled (issue 15), on a 3-process cluster:
- * every admin RPC refuses an anonymous caller ("user name is empty"), a user without the role
+ * The Maintenance and Cluster services (and the Auth service's admin RPCs) with auth enabled
+ * (issue 15), on a 3-process cluster: every admin RPC refuses an anonymous caller ("user name is empty"), a user without the role
  * root ("permission denied") and a bad token ("invalid auth token"), through the `etcd3` client
  * and through etcdctl 3.4; root's calls work, on a follower too (membership changes are
  * forwarded to the leader with the caller's token). Status, Alarm GET and MemberList stay open,
@@ -72,11 +72,13 @@ async function etcd3Snapshot(client: Etcd3): Promise<Buffer> {
 
 interface Run { code: number | null; out: string }
 
-function etcdctl(endpoint: string, args: readonly string[]): Promise<Run> {
+/** `input`: etcdctl's standard input (a password it reads there), empty unless given. */
+function etcdctl(endpoint: string, args: readonly string[], input = ''): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn('etcdctl', [`--endpoints=${endpoint}`, '--dial-timeout=3s', '--command-timeout=10s', ...args], {
-      env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin.end(input);
     let out = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
@@ -162,6 +164,33 @@ test('admin RPCs with auth enabled: refused without root, through the etcd3 clie
       assert.match(await errorOf(rawCall(cluster.endpoint(follower), 'Maintenance', 'Hash', {}, 'not-a-token')), BAD_TOKEN);
       assert.match(await errorOf(rawCall(cluster.endpoint(follower), 'Cluster', 'MemberAdd', { peerURLs: ['http://127.0.0.1:9'] }, 'not-a-token')), BAD_TOKEN);
       assert.equal((await anon.cluster.memberList({})).members.length, 3);
+    });
+
+    /** The Auth service's admin RPCs (etcd's needAdminPermission, and UserGet/RoleGet of another user or role). */
+    const authAdminCalls = (c: Etcd3): [string, () => Promise<unknown>][] => [
+      ['AuthEnable', () => c.auth.authEnable()],
+      ['AuthDisable', () => c.auth.authDisable()],
+      ['AuthStatus', () => c.auth.authStatus()],
+      ['UserAdd', () => c.auth.userAdd({ name: 'eve', password: 'evepw' })],
+      ['UserGet', () => c.auth.userGet({ name: 'root' })],
+      ['UserList', () => c.auth.userList()],
+      ['UserDelete', () => c.auth.userDelete({ name: 'alice' })],
+      ['UserChangePassword', () => c.auth.userChangePassword({ name: 'alice', password: 'x' })],
+      ['UserGrantRole', () => c.auth.userGrantRole({ user: 'alice', role: 'root' })],
+      ['UserRevokeRole', () => c.auth.userRevokeRole({ name: 'alice', role: 'app' })],
+      ['RoleAdd', () => c.auth.roleAdd({ name: 'ops' })],
+      ['RoleGet', () => c.auth.roleGet({ role: 'root' })],
+      ['RoleList', () => c.auth.roleList()],
+      ['RoleDelete', () => c.auth.roleDelete({ role: 'app' })],
+      ['RoleGrantPermission', () => c.auth.roleGrantPermission({ name: 'app', perm: { permType: 'Readwrite', key: Buffer.from('x'), range_end: Buffer.from('') } })],
+      ['RoleRevokePermission', () => c.auth.roleRevokePermission({ role: 'app', key: Buffer.from('app/'), range_end: Buffer.from('app0') })],
+    ];
+
+    await t.test('etcd3: every Auth admin RPC answers "user name is empty" without a token, "permission denied" to alice', async () => {
+      for (const [name, call] of authAdminCalls(anon)) assert.match(await errorOf(call()), USER_EMPTY, `${name}, anonymous`);
+      for (const [name, call] of authAdminCalls(alice)) assert.match(await errorOf(call()), DENIED, `${name}, alice`);
+      assert.deepEqual((await root.getUsers()).map((u) => u.name).sort(), ['alice', 'root'], 'no user was added or deleted');
+      assert.equal(await alice.get('app/before').string(), 'snapshotted', 'alice keeps her role and password');
     });
 
     await t.test('etcd3, root: the admin RPCs work (membership changes through a follower are forwarded with the token)', async () => {
@@ -258,6 +287,22 @@ test('admin RPCs with auth enabled: refused without root, through the etcd3 clie
         ['member remove', ['member', 'remove', hex(idOf(other))]],
         ['member update', ['member', 'update', hex(followerId), '--peer-urls=http://127.0.0.1:9']],
         ['member promote', ['member', 'promote', hex(followerId)]],
+        // The Auth service's admin commands (etcd 3.4's etcdctl has no `auth status`).
+        ['auth enable', ['auth', 'enable']],
+        ['auth disable', ['auth', 'disable']],
+        ['user add', ['user', 'add', 'eve:evepw']],
+        ['user get', ['user', 'get', 'root']],
+        ['user list', ['user', 'list']],
+        ['user delete', ['user', 'delete', 'alice']],
+        ['user passwd', ['user', 'passwd', 'alice', '--interactive=false']],
+        ['user grant-role', ['user', 'grant-role', 'alice', 'root']],
+        ['user revoke-role', ['user', 'revoke-role', 'alice', 'app']],
+        ['role add', ['role', 'add', 'ops']],
+        ['role get', ['role', 'get', 'root']],
+        ['role list', ['role', 'list']],
+        ['role delete', ['role', 'delete', 'app']],
+        ['role grant-permission', ['role', 'grant-permission', 'app', 'readwrite', 'x']],
+        ['role revoke-permission', ['role', 'revoke-permission', 'app', 'app/', '--prefix']],
       ];
       // `alarm disarm` lists the alarms (open to anyone) and disarms each: raise one for it to disarm.
       const raise = () => rootAtLeader.maintenance.alarm({ action: AlarmAction.Activate, memberID: leaderId, alarm: AlarmType.Nospace });
@@ -265,7 +310,7 @@ test('admin RPCs with auth enabled: refused without root, through the etcd3 clie
       for (const [who, flags, expected] of [['anonymous', [], USER_EMPTY], ['alice', ['--user', 'alice:alicepw'], DENIED]] as const) {
         await raise();
         for (const [name, args] of commands) {
-          const r = await etcdctl(ep(name === 'move-leader' ? leader : follower), [...flags, ...args]);
+          const r = await etcdctl(ep(name === 'move-leader' ? leader : follower), [...flags, ...args], name === 'user passwd' ? 'newpw\n' : undefined);
           assert.notEqual(r.code, 0, `etcdctl ${name} as ${who} should fail:\n${r.out}`);
           assert.match(r.out, expected, `etcdctl ${name} as ${who}`);
         }

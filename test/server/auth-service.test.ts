@@ -113,6 +113,56 @@ test('admin calls: refused to non-root users before any hashing or log entry; a 
   assert.deepEqual(await call('AuthStatus', {}, rootToken).then((r) => [r['enabled'], r['authRevision']]), [true, revision]);
 });
 
+/**
+ * Every Auth RPC etcd keeps for administrators (its needAdminPermission list, plus UserGet and
+ * RoleGet of another user or a role the caller lacks), with request fields that would succeed for
+ * root: refused without a token and for a user without the role root, with etcd's texts, before
+ * anything is ordered or hashed.
+ */
+const AUTH_ADMIN_CALLS: readonly [string, object][] = [
+  ['AuthEnable', {}],
+  ['AuthDisable', {}],
+  ['AuthStatus', {}],
+  ['UserAdd', { name: 'eve', password: 'evepw' }],
+  ['UserGet', { name: 'root' }],
+  ['UserList', {}],
+  ['UserDelete', { name: 'bob' }],
+  ['UserChangePassword', { name: 'bob', password: 'taken' }],
+  ['UserGrantRole', { user: 'bob', role: 'root' }],
+  ['UserRevokeRole', { name: 'bob', role: 'app' }],
+  ['RoleAdd', { name: 'ops' }],
+  ['RoleGet', { role: 'root' }],
+  ['RoleList', {}],
+  ['RoleDelete', { role: 'app' }],
+  ['RoleGrantPermission', { name: 'app', perm: { permType: 'READWRITE', key: b('a'), range_end: b('b') } }],
+  ['RoleRevokePermission', { role: 'app', key: b('app/'), range_end: b('app0') }],
+];
+
+test('every Auth admin RPC: "user name is empty" without a token, "permission denied" for a user without root; nothing ordered', async () => {
+  const { kv, call, ordered } = setup();
+  await call('UserAdd', { name: 'root', password: 'rootpw' });
+  await call('UserGrantRole', { user: 'root', role: 'root' });
+  await call('UserAdd', { name: 'bob', password: 'bobpw' });
+  await call('RoleAdd', { name: 'app' });
+  await call('RoleGrantPermission', { name: 'app', perm: { permType: 'READWRITE', key: b('app/'), range_end: b('app0') } });
+  await call('UserGrantRole', { user: 'bob', role: 'app' });
+  await call('AuthEnable', {});
+  const { token: bob } = await call('Authenticate', { name: 'bob', password: 'bobpw' }) as { token: string };
+  const [revision, orderedBefore] = [kv.auth.revision, ordered.length];
+  for (const [method, request] of AUTH_ADMIN_CALLS) {
+    assert.match(await errorOf(call(method, request)), /etcdserver: user name is empty/, `${method}, anonymous`);
+    assert.match(await errorOf(call(method, request, bob)), /etcdserver: permission denied/, `${method}, bob`);
+  }
+  assert.equal(kv.auth.revision, revision, 'no auth change took effect');
+  assert.deepEqual(ordered.slice(orderedBefore), [], 'nothing was ordered');
+  // Root passes the check (so the refusals above are about the caller; a call may still fail on
+  // what an earlier one of root's changed, a user or role deleted).
+  const { token: root } = await call('Authenticate', { name: 'root', password: 'rootpw' }) as { token: string };
+  for (const [method, request] of AUTH_ADMIN_CALLS.filter(([m]) => m !== 'AuthDisable')) {
+    assert.doesNotMatch(await errorOf(call(method, request, root)), /user name is empty|permission denied|invalid auth token/, `${method}, root`);
+  }
+});
+
 test('Byzantine protocols: Authenticate proves the login through the log; another member shown the token binds itself before acting as the user', async () => {
   const m1 = setup('m1');
   const { kv, call } = m1;

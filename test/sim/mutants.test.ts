@@ -76,10 +76,10 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'apply-twice': { seed: 1 },
     'snapshot-sees-later-writes': { seed: 5, options: { stateMachine: 'etcd' } },
     'accept-any-vote': { seed: 2 },
-    'stale-read': { seed: 16 },
+    'stale-read': { seed: 3 },
     'no-noop': { seed: 1 },
-    'stalled-window': { seed: 9 },
-    'limit-internal-entries': { seed: 17 },
+    'stalled-window': { seed: 12 },
+    'limit-internal-entries': { seed: 2 },
     'lease-outlives-quorum': { seed: 88 },
     'resend-snapshot-chunks': { seed: 2 },
     'keep-tail-after-snapshot': { seed: 13 },
@@ -92,11 +92,10 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'trust-command-bytes': { seed: 1 },
     'demote-at-once': { seed: 81 },
     'unsealed-writes': { seed: 338 },
-    'hold-readies-while-snapshotting': { seed: 360 },
     'reply-before-config-applied': { seed: 6 },
     // Seed 2 until snapshots up to maxSnapshotBytesDecodedBeforeAck were decoded before they are
     // acknowledged (then installed in one swap): only every other simulated member installs in slices now.
-    'apply-while-installing': { seed: 5, options: { stateMachine: 'etcd' } },
+    'apply-while-installing': { seed: 3, options: { stateMachine: 'etcd' } },
     // Needs a member that joins (the runs that replace members) while the leader's log still
     // holds an add-learner of a member promoted since.
     'ignore-since': { seed: 47 },
@@ -109,18 +108,18 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'status-hides-since': { seed: 86 },
   },
   multipaxos: {
-    'ignore-prior-accepted': { seed: 1 },
+    'ignore-prior-accepted': { seed: 4 },
     'snapshot-sees-later-writes': { seed: 16, options: { stateMachine: 'etcd' } },
     'accept-before-persist': { seed: 1 },
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
-    'count-listed-acks-only': { seed: 31, options: { nodes: 3 } },
-    'unbounded-accept-batches': { seed: 74 },
+    'count-listed-acks-only': { seed: 122, options: { nodes: 3 } },
+    'unbounded-accept-batches': { seed: 61 },
     'unbounded-promises': { seed: 40 },
     // Caught by the safety monitor's checks of snapshot transfers (see src/protocols/paxos/monitor.ts).
-    'keep-overtaken-transfer': { seed: 3 },
+    'keep-overtaken-transfer': { seed: 11 },
     'ack-before-fsync': { seed: 1 },
     'skip-dir-fsync': { seed: 1 },
-    'ignore-checksum': { seed: 2 },
+    'ignore-checksum': { seed: 1 },
     'retry-failed-fsync': { seed: 52 },
     'unsealed-writes': { seed: 8 },
     'trust-command-bytes': { seed: 1 },
@@ -138,7 +137,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
   },
   vr: {
     'do-view-change-longest-log': { seed: 2 },
-    'commit-before-quorum': { seed: 3 },
+    'commit-before-quorum': { seed: 4 },
     'prepare-ok-before-persist': { seed: 12 },
     'truncate-on-transfer': { seed: 11 },
     // Found as a liveness failure of the etcd sweep (seed 192 then: two members down for good, view
@@ -149,12 +148,12 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // others views apart, the one behind climbing alone); seed 290 since messages of a view wait
     // for the Ready that makes the view durable.
     'ignore-lower-view-change': { seed: 290, options: { nodes: 3 } },
-    'ack-before-fsync': { seed: 3 },
+    'ack-before-fsync': { seed: 14 },
     'skip-dir-fsync': { seed: 2 },
     'ignore-checksum': { seed: 1 },
     'retry-failed-fsync': { seed: 6 },
     // None in 1..600 at N = 5 since messages of a view wait for the Ready that makes the view durable.
-    'unsealed-writes': { seed: 15, options: { nodes: 3 } },
+    'unsealed-writes': { seed: 65, options: { nodes: 3 } },
     'trust-command-bytes': { seed: 1 },
     'apply-while-installing': { seed: 9, options: { stateMachine: 'etcd' } },
     'snapshot-sees-later-writes': { seed: 9, options: { stateMachine: 'etcd' } },
@@ -222,12 +221,13 @@ const CATCHES: Record<string, Record<string, Catch>> = {
  */
 const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
   raft: {
+    'hold-readies-while-snapshotting': 'a leader silent for a compaction\'s fsyncs must meet a slow disk, a minority down for good and followers whose election timers run out in that window: caught at seed 360 until leaders refused forwarded commands that are no command (the simulator\'s malformed commands sent through a follower no longer reach the log, which moved every run); none in 1..600 since, nor 1..400 with N = 3, nor 1..200 with the etcd state machine (caught by test/driver/snapshot-stall.test.ts)',
     'ack-before-decode': 'needs a snapshot that does not decode on the member it is sent to: the simulated leaders\' snapshots are whole (no fault corrupts a snapshot\'s bytes between encoding and sending, and the model network delivers what was sent), and every member reads every format; with such a snapshot the mutant stops the member at its install (caught by test/driver/snapshot-check.test.ts)',
   },
   multipaxos: {
     'ack-beyond-proposed': 'needs a leader that restarts behind two acceptors\' commit points and recovers values past a configuration entry (the drain rule holds them back), in a run that replaces members: seed 804 of the 2,000-seed sweep, beyond MAX_SEED; none in 1..600 (caught by the test "multipaxos seed 804" in test/sim/replace-members.test.ts, which runs the mutant there)',
     'ack-before-decode': 'as under Raft: no simulated snapshot fails to decode (and one altered in flight fails its digest first) (caught by test/driver/snapshot-check.test.ts)',
-    'hold-readies-while-snapshotting': 'a leader silent for a compaction\'s fsyncs must meet a slow disk, a minority down for good and followers whose election timers run out in that window; Raft\'s runs meet it (seed 360), none of multipaxos 1..600 does',
+    'hold-readies-while-snapshotting': 'a leader silent for a compaction\'s fsyncs must meet a slow disk, a minority down for good and followers whose election timers run out in that window; Raft\'s runs met it (seed 360, before forwarded commands were checked), none of multipaxos 1..600 does',
     'promise-carries-snapshot': 'needs a candidate behind an acceptor whose state outgrew a frame, with that acceptor in its phase-1 quorum: caught at seed 60 (a Promise over 512 KiB) until candidates stood down only once no quorum was left, which changed the runs; none since in 1..600 (N = 5) or 1..300 (N = 3), but for seed 422, which the shipped code fails too (caught by behind-candidate.promise-carries-snapshot.txt)',
     'restart-transfer-on-compaction': 'needs a leader that compacts again before a lagging acceptor has taken its snapshot, every time: with chunks of at least 1 KiB a transfer of a few hundred KiB ends first in these runs; not seen in 1..300 (caught by snapshot-transfer-kept.restart-transfer-on-compaction.txt)',
     'apply-before-snapshot-persist': 'needs a power loss between applying a snapshot and making it durable, on the member that then serves; first caught at seed 470 before the simulator got message budgets and large-write runs, none in 1..600 after',

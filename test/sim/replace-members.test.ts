@@ -16,9 +16,10 @@ const SERVED_AFTER_REMOVAL_MS = 1_000;
 const lines = (r: SeedReport, re: RegExp): string[] => r.trace.filter((l) => re.test(l));
 
 describe('runs that replace members (raft and multipaxos, all faults)', () => {
-  // Seeds whose runs replace three members of five, each of them then stopped for good, and then
-  // power every member off at once (multipaxos 11) or replace them hurried, one step right after
-  // the other (multipaxos 176: the run that catches forget-config-point).
+  // Seeds whose runs replace three members of five, each of them then stopped for good (multipaxos
+  // 11), or replace them hurried, one step right after the other (multipaxos 176: the run that
+  // catches forget-config-point). Multipaxos 86 powers every member off at once after a
+  // replacement (seed 11 did until leaders refused forwarded commands that are no command).
   for (const seed of [11, 176]) {
     it(`multipaxos seed ${seed}: three spares join with since, three old voters are removed and stop for good, and the run passes`, () => {
       const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed, trace: true });
@@ -110,8 +111,8 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(!failed(r), describeRun(r));
   });
 
-  it('multipaxos seed 11: every member loses power after the last removed one stopped, and a leader is elected again', () => {
-    const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 11, trace: true });
+  it('multipaxos seed 86: every member loses power after the last removed one stopped, and a leader is elected again', () => {
+    const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 86, trace: true });
     assert.ok(lines(r, /power-loss .* after replacement/).length >= 3, 'the whole cluster lost power');
     assert.ok(!failed(r), describeRun(r));
   });

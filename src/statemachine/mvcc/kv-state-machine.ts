@@ -175,6 +175,11 @@ export class KvStateMachine implements StateMachine<KvOutcome> {
     assert(Number.isSafeInteger(this.leaseExpiryQuorum) && this.leaseExpiryQuorum >= 1, 'the lease expiry quorum is a positive integer');
   }
 
+  /** Whether apply would take `command` as a command (see StateMachine.isCommand). */
+  isCommand(command: Uint8Array): boolean {
+    return decodeKvCommand(command) !== null;
+  }
+
   /**
    * Total: bytes that are no well-formed command (a faulty or lying member can order any) are
    * answered with `malformed-command` and change nothing, on every member alike.
