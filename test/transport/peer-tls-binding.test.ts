@@ -16,7 +16,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { connect as connectTls, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { nodeId, type NodeId } from '../../src/core/ids.js';
 import { pack, unpack } from '../../src/core/codec.js';
-import { encodeFrame, FrameDecoder, PeerTransport, type PeerTls } from '../../src/transport/index.js';
+import { askToJoin, encodeFrame, FrameDecoder, PeerTransport, type PeerTls } from '../../src/transport/index.js';
+import { QuorateError } from '../../src/core/errors.js';
 import { freshNonce, PEER_AUTH_MAGIC } from '../../src/transport/peer-secret.js';
 import {
   certificateNamesMember, PEER_IDENTITY_VERSION, PeerLinkRefused, peerIdentityFromKeys, peerIdentityPayload, type PeerIdentity,
@@ -242,5 +243,28 @@ test('member keys over TLS, a rolling upgrade: a newer dialer that a listener of
     await a.stop();
     for (const s of accepted) s.destroy();
     await new Promise<void>((r) => old.close(() => r()));
+  }
+});
+
+test('mutual TLS: a question to a member it names (the corruption check\'s hashkv, "am I still in?") is refused unsent when the listener\'s certificate names another member; a joiner\'s question, naming none, is answered', { skip, timeout: 30_000 }, async () => {
+  // At b's address, a listener holding c's certificate, answering every question "you were removed".
+  const { b } = await listener({ tls: tlsOf('c') });
+  let asked = 0;
+  b.joinQueryHandler = () => {
+    asked++;
+    return { removed: true };
+  };
+  const address = { host: '127.0.0.1', port: b.address().port };
+  try {
+    const refused = await askToJoin(address, { kind: 'hashkv', revision: 1 }, { tls: tlsOf('a'), secret: null }, 5_000, 'b').then(() => null, (e: unknown) => e);
+    assert.ok(refused instanceof QuorateError && refused.code === 'UNAUTHENTICATED', String(refused));
+    assert.match((refused as Error).message, /is not member b: its certificate names member "c" \(CN\), not b/);
+    assert.equal(asked, 0, 'the question was never sent');
+    assert.deepEqual(await askToJoin(address, { kind: 'hashkv', revision: 1 }, { tls: tlsOf('a'), secret: null }, 5_000, 'c'), { removed: true }, 'the member its certificate names is asked');
+    assert.deepEqual(await askToJoin(address, { name: 'd' }, { tls: tlsOf('a'), secret: null }, 5_000), { removed: true }, 'a question naming no member');
+    assert.deepEqual(await askToJoin(address, { kind: 'hashkv', revision: 1 }, { tls: tlsOf('a', 'none'), secret: null }, 5_000, 'b'), { removed: true }, 'memberBinding none');
+    assert.equal(asked, 3);
+  } finally {
+    await b.close();
   }
 });
