@@ -344,6 +344,9 @@ class OutboundLink {
   /** When a close before the challenge on this link was last logged, and how many since (closedBeforeChallenge). */
   refusedLoggedAtMs = -Infinity;
   refusedUnlogged = 0;
+  /** When a listener certificate that does not name this peer was last logged, and how many since (it re-dials meanwhile). */
+  certificateLoggedAtMs = -Infinity;
+  certificateUnlogged = 0;
   constructor(public address: PeerAddress, backoffMs: number) {
     this.backoffMs = backoffMs;
   }
@@ -612,9 +615,17 @@ export class PeerTransport<M extends Envelope> {
         if (why !== null) {
           refusedHere = true;
           this.counters.identityFailures++;
-          this.log('warn', `closed the connection to peer ${id}: ${why} (issue each member a peer certificate with its id as CN: its --name, or for a member added later its 16-hex-digit member id; or run every member with --peer-cert-member-binding none)`, {
-            peer: id, counter: 'identityFailures',
-          });
+          // Logged at most once per oversizedLogIntervalMs per peer (with how many since), as the
+          // listener logs its refusals: this member re-dials every reconnectBackoffMaxMs meanwhile.
+          link.certificateUnlogged++;
+          const now = performance.now();
+          if (now - link.certificateLoggedAtMs >= this.limits.oversizedLogIntervalMs) {
+            this.log('warn', `closed the connection to peer ${id}: ${why} (issue each member a peer certificate with its id as CN: its --name, or for a member added later its 16-hex-digit member id; or run every member with --peer-cert-member-binding none)`, {
+              peer: id, counter: 'identityFailures', code: 'UNAUTHENTICATED', refusedSinceLastLog: link.certificateUnlogged,
+            });
+            link.certificateLoggedAtMs = now;
+            link.certificateUnlogged = 0;
+          }
           socket.destroy();
           return;
         }
