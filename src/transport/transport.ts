@@ -895,7 +895,8 @@ export class PeerTransport<M extends Envelope> {
       this.counters.liveConnectionsRefused++;
       this.refuseLink(socket, 'too-many-live-links', peer,
         `refused a new connection from ${peer}: it holds maxConnectionsPerPeer=${max} links that delivered a frame within liveConnectionMs=${this.limits.liveConnectionMs} ms ` +
-        '(a link in use is never closed for one that only names its member; if this repeats while that member is up, someone else opens links in its name: provision member keys)');
+        '(a link in use is never closed for one that only names its member; if this repeats while that member is up, someone else opens links in its name: provision member keys' +
+        (this.identity === null ? ')' : ' of each member\'s own; keys derived from the cluster token let anyone holding it sign as any member)'));
       return false;
     }
     for (const other of closable.slice(0, Math.max(0, excess))) {

@@ -192,6 +192,7 @@ test('with member keys derived from the cluster token (sharedKeys): a token hold
     assert.equal(k.identityFailures, 0, 'the signatures themselves verify');
     assert.ok(got.every((m) => m.n < FORGED), 'nothing of the token holders\' was delivered');
     assert.ok(refused.length >= 2 && refused.every((e) => e.reason === 'too-many-live-links' && e.peer === A), refused.map((e) => e.message).join('\n'));
+    assert.match(refused[0]!.message, /keys derived from the cluster token/);
   } finally {
     for (const h of holders) await h.stop();
     await real.stop();
