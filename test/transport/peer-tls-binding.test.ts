@@ -30,7 +30,7 @@ const FORGED = 1_000_000;
 const A = nodeId('a');
 const B = nodeId('b');
 
-const certs: MemberCertificates | null = memberCertificates(['a', 'b', 'c', '/O=quorate-no-cn']);
+const certs: MemberCertificates | null = memberCertificates(['a', 'b', 'c', '/O=quorate-no-cn', '/CN=a/CN=c', '/CN=c/CN=a', 'ab', 'A', '/CN=a,O=c']);
 const skip = certs === null ? 'openssl is not installed' : false;
 process.on('exit', () => certs?.remove());
 
@@ -266,6 +266,22 @@ test('mutual TLS: a question to a member it names (the corruption check\'s hashk
     assert.deepEqual(await askToJoin(address, { kind: 'hashkv', revision: 1 }, { tls: tlsOf('a', 'none'), secret: null }, 5_000, 'b'), { removed: true }, 'memberBinding none');
     assert.equal(asked, 3);
   } finally {
+    await b.close();
+  }
+});
+
+test('mutual TLS, certificates as openssl makes them: two CNs (either order), a CN the name is a prefix of, another case, a CN with a comma in it (a,O=c): none speaks for member a', { skip, timeout: 30_000 }, async () => {
+  const { b, got, refused, port } = await listener({ tls: tlsOf('b') });
+  const subjects = ['/CN=a/CN=c', '/CN=c/CN=a', 'ab', 'A', '/CN=a,O=c'];
+  const liars = await Promise.all(subjects.map((s) => dialer(A, port, { tls: tlsOf(s), base: FORGED })));
+  try {
+    const expected = [/2 common names \(a, c\)/, /2 common names \(c, a\)/, /names member "ab" \(CN\), not a/, /names member "A" \(CN\), not a/, /names member "a,O=c" \(CN\), not a/];
+    const messages = (): string => refused.map((e) => e.message).join('\n');
+    await until('each refused, for its own reason', () => expected.every((re) => re.test(messages())), 10_000).catch((e: unknown) => { throw new Error(`${(e as Error).message}:\n${messages()}`); });
+    assert.equal(got.length, 0, 'nothing delivered');
+    assert.ok(refused.every((e) => e.reason === 'certificate-not-member' && e.peer === A), messages());
+  } finally {
+    for (const l of liars) await l.stop();
     await b.close();
   }
 });
