@@ -45,6 +45,9 @@ export function memberCertificates(subjects: readonly string[]): MemberCertifica
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   const fileOf = (subject: string) => subject.replace(/[^A-Za-z0-9_-]/g, '_');
+  // Two subjects on one file name would silently share the later one's certificate.
+  const clash = subjects.find((s, i) => subjects.findIndex((t) => fileOf(t) === fileOf(s)) !== i);
+  if (clash !== undefined) throw new Error(`memberCertificates: subject ${clash} shares its file name with an earlier one; spell it apart`);
   try {
     writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
     run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=test-ca');

@@ -330,7 +330,7 @@ export class EtcdServer {
       .filter((m) => m.nodeId !== this.services.selfNodeId && m.peerUrls.length > 0)
       .map((m) => ({
         memberId: m.id,
-        ask: async (revision: number) => hashAnswer(await askToJoin(parseUrl(m.peerUrls[0]!, 'peer URL'), { kind: 'hashkv', revision, memberId: m.id }, credentials, CORRUPT_CHECK_QUERY_TIMEOUT_MS)),
+        ask: async (revision: number) => hashAnswer(await askToJoin(parseUrl(m.peerUrls[0]!, 'peer URL'), { kind: 'hashkv', revision, memberId: m.id }, credentials, CORRUPT_CHECK_QUERY_TIMEOUT_MS, m.nodeId)),
       }));
     this.corruptionChecker = new CorruptionChecker(intervalMs, {
       setTimer: (ms, fn) => {

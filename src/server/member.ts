@@ -251,9 +251,12 @@ async function loadTls(t: NonNullable<MemberOptions['clientTls']>): Promise<Clie
  * The authenticator of each principal a member holds keys for (itself and its clients "m#k"):
  * from its provisioned key files, or (opted into) derived from the cluster token; and the peer
  * port's proof of which member a connection comes from (the member's own signing key: see
- * peer-identity.ts), so that no one can open peer links in another member's name.
+ * peer-identity.ts), so that no one can open peer links in another member's name. With keys
+ * derived from the token that proof is marked shared (PeerIdentity.sharedKeys): anyone holding the
+ * token can sign as any member, so a proven link must not close that member's live links. Exported
+ * for tests.
  */
-async function memberAuthenticators(o: MemberOptions, identity: ClusterIdentity, self: string, protocolName: string):
+export async function memberAuthenticators(o: MemberOptions, identity: ClusterIdentity, self: string, protocolName: string):
   Promise<{ authenticatorFor: (principal: Principal) => Authenticator; peerIdentity: PeerIdentity }> {
   const source = o.memberKeys;
   if (source === undefined) throw new BftKeyError('missing-keys', memberKeysRequired(protocolName));
@@ -270,7 +273,10 @@ async function memberAuthenticators(o: MemberOptions, identity: ClusterIdentity,
     keysFor = (principal) => bftCryptoKeys(material, principal, principals, identity.clusterId);
   }
   const own = keysFor(self);
-  return { authenticatorFor: (principal) => new CryptoAuthenticator(keysFor(principal)), peerIdentity: peerIdentityFromKeys(own.privateKey, own.publicKeys) };
+  return {
+    authenticatorFor: (principal) => new CryptoAuthenticator(keysFor(principal)),
+    peerIdentity: peerIdentityFromKeys(own.privateKey, own.publicKeys, { sharedKeys: source === 'insecure-from-token' }),
+  };
 }
 
 // ---- joining a running cluster ----

@@ -69,7 +69,7 @@ export function attachMembershipRuntime(ctx: MemberContext, credentials: PeerCre
     const other = others[Math.floor(Math.random() * others.length)];
     if (other === undefined || self === undefined) return;
     asking = true;
-    askToJoin(parseUrl(other.peerUrls[0] ?? '', 'peer URL'), { peerUrls: [...self.peerUrls], memberId: ctx.selfMemberId }, credentials, REMOVED_CHECK_INTERVAL_MS)
+    askToJoin(parseUrl(other.peerUrls[0] ?? '', 'peer URL'), { peerUrls: [...self.peerUrls], memberId: ctx.selfMemberId }, credentials, REMOVED_CHECK_INTERVAL_MS, other.nodeId)
       .then((answer) => { if ((answer as { removed?: unknown }).removed === true) stop(); }, (err: unknown) => {
         // Asked again at the next interval; a refused proof of the secret is a misconfiguration worth a warning.
         const refused = err instanceof QuorateError && err.code === 'UNAUTHENTICATED';

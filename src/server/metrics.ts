@@ -68,7 +68,7 @@ export class ServerMetrics {
       collect() { this.set(node.transportStats()?.counters.pendingConnectionsRefused ?? 0); } });
     new Gauge({ name: 'quorate_peer_handshake_timeouts_total', help: 'Peer connections closed because they did not authenticate within handshakeTimeoutMs of being accepted.', registers: r,
       collect() { this.set(node.transportStats()?.counters.handshakeTimeouts ?? 0); } });
-    new Gauge({ name: 'quorate_peer_idle_connections_closed_total', help: 'Authenticated peer connections closed: no frame for idleTimeoutMs, or an older one of a member over maxConnectionsPerPeer (without member keys, an idle one only).', registers: r,
+    new Gauge({ name: 'quorate_peer_idle_connections_closed_total', help: 'Authenticated peer connections closed: no frame for idleTimeoutMs, or an older one of a member over maxConnectionsPerPeer (without member keys of its own, as with --bft-insecure-keys-from-token, an idle one only).', registers: r,
       collect() { const c = node.transportStats()?.counters; this.set(c === undefined ? 0 : c.idleConnectionsClosed + c.excessConnectionsClosed); } });
     new Gauge({ name: 'quorate_peer_identity_failures_total', help: 'Peer connections refused because they did not sign the challenge with the key of the member they named (with member keys; over TLS, bound to the TLS connection), or because their TLS certificate does not name that member (with peer TLS).', registers: r,
       collect() { this.set(node.transportStats()?.counters.identityFailures ?? 0); } });

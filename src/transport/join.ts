@@ -20,11 +20,12 @@
  * an answer whose proof fails is refused the same way.
  */
 import { connect } from 'node:net';
-import { connect as connectTls } from 'node:tls';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { pack, packTransient, unpack } from '../core/codec.js';
 import { QuorateError } from '../core/errors.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
 import { freshNonce, isNonce, JOIN_ANSWER_MAGIC, joinAnswerProof, joinProof, PEER_AUTH_MAGIC, proofMatches } from './peer-secret.js';
+import { certificateNamesMember } from './peer-identity.js';
 import type { PeerAddress, PeerTls } from './transport.js';
 
 /** First frame of a connection that asks a question rather than talks (see above). */
@@ -56,7 +57,18 @@ function unauthenticated(message: string): QuorateError {
   return new QuorateError('UNAUTHENTICATED', message);
 }
 
-export function askToJoin(address: PeerAddress, query: Record<string, unknown>, credentials: PeerCredentials, timeoutMs: number): Promise<unknown> {
+/**
+ * Ask the member at `address` one question and return its answer. `member`: the protocol id of the
+ * member the asker means to ask, when it knows it (the corruption check's hashkv question, a
+ * member's "am I still in?"); with peer TLS and memberBinding 'common-name' the listener's
+ * certificate must then name it (its CN), as for a peer link (transport.ts), or the question is
+ * refused with UNAUTHENTICATED before it is sent: otherwise any holder of a certificate of the
+ * cluster CA that answers at that address (another member on the same host) could answer for it,
+ * and hand the corruption check a wrong hash or tell a member it was removed. Absent (a joining
+ * member, which knows the running members only by the names in --initial-cluster, while one added
+ * later has its member id as CN): any certificate of the CA answers.
+ */
+export function askToJoin(address: PeerAddress, query: Record<string, unknown>, credentials: PeerCredentials, timeoutMs: number, member?: string): Promise<unknown> {
   const { tls, secret } = credentials;
   const where = `${address.host}:${address.port}`;
   return new Promise((resolve, reject) => {
@@ -109,7 +121,16 @@ export function askToJoin(address: PeerAddress, query: Record<string, unknown>, 
       }
       return true;
     };
-    socket.once(tls === null ? 'connect' : 'secureConnect', () => socket.write(encodeFrame(sent)));
+    socket.once(tls === null ? 'connect' : 'secureConnect', () => {
+      if (tls !== null && member !== undefined && (tls.memberBinding ?? 'common-name') === 'common-name') {
+        const why = certificateNamesMember((socket as TLSSocket).getPeerCertificate(), member);
+        if (why !== null) {
+          settle(unauthenticated(`${where} is not member ${member}: ${why} (issue each member a peer certificate with its id as CN, or run every member with --peer-cert-member-binding none)`));
+          return;
+        }
+      }
+      socket.write(encodeFrame(sent));
+    });
     socket.on('error', (err) => settle(err));
     socket.on('data', (chunk: Buffer) => {
       try {

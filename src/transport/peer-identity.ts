@@ -37,7 +37,9 @@
  * certificate from the cluster CA could name any member (the CA proves only "one of ours").
  *
  * Over maxConnectionsPerPeer (transport.ts) the links of a member whose key was proven give way
- * oldest first (only that member can open them: the newest is the one it uses). Links whose `from`
+ * oldest first (only that member can open them: the newest is the one it uses), unless the keys
+ * are shared (PeerIdentity.sharedKeys: derived from the cluster token, so any holder of the token
+ * can sign as any member): then, as without member keys, only idle links give way. Links whose `from`
  * nobody proved give way only if idle (no valid frame for liveConnectionMs): a newcomer that would
  * have to close a live one is refused instead (`liveConnectionsRefused`), so whoever can complete
  * a handshake cannot close a member's link in use by opening links in its name. A member that
@@ -84,11 +86,24 @@ export interface PeerIdentity {
   sign(payload: Uint8Array): Uint8Array;
   /** Whether `signature` over `payload` is `member`'s; false for a member with no known key. */
   verify(member: NodeId, payload: Uint8Array, signature: Uint8Array): boolean;
+  /**
+   * True when every member's private key can be derived from something more than that member holds
+   * (`--bft-insecure-keys-from-token`: all keys come from the cluster token). A proof then shows only
+   * that its dialer holds the token, not that it is the member it names, so it grants no more than a
+   * link without member keys: over maxConnectionsPerPeer a newcomer makes room by closing idle
+   * links only, never the member's live ones (transport.ts). Absent or false: each member's own key.
+   */
+  readonly sharedKeys?: boolean;
 }
 
-/** A PeerIdentity over Ed25519 keys: this member's private key and every member's public key. */
-export function peerIdentityFromKeys(privateKey: KeyObject, publicKeys: ReadonlyMap<string, KeyObject>): PeerIdentity {
+/**
+ * A PeerIdentity over Ed25519 keys: this member's private key and every member's public key.
+ * `sharedKeys`: the keys were derived from a secret every member (and whoever else holds it) knows
+ * (see PeerIdentity.sharedKeys).
+ */
+export function peerIdentityFromKeys(privateKey: KeyObject, publicKeys: ReadonlyMap<string, KeyObject>, o: { readonly sharedKeys?: boolean } = {}): PeerIdentity {
   return {
+    sharedKeys: o.sharedKeys === true,
     sign: (payload) => edSign(null, payload, privateKey),
     verify(member, payload, signature) {
       const key = publicKeys.get(member);

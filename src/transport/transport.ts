@@ -93,7 +93,8 @@ export interface TransportLimits {
    *   the oldest of that member's are closed and counted (`excessConnectionsClosed`): the newest is
    *   the one in use;
    * - without one (a handshake proves at most the shared secret, which every member holds, so anyone
-   *   who completes one can name any member), only links of that member that are idle (no valid frame
+   *   who completes one can name any member), or with one whose keys are shared (PeerIdentity.sharedKeys:
+   *   derived from the cluster token, so any holder of the token signs as any member), only links of that member that are idle (no valid frame
    *   for liveConnectionMs) are closed, oldest first; if that is not enough, the newcomer is refused
    *   and counted (`liveConnectionsRefused`, a PeerLinkRefused 'too-many-live-links'): a link in use
    *   is never closed for a newcomer that merely names its member (peer-identity.ts). The real member
@@ -101,7 +102,7 @@ export interface TransportLimits {
    */
   readonly maxConnectionsPerPeer: number;
   /**
-   * Without a PeerIdentity: an authenticated inbound link that delivered a valid frame (or finished its
+   * Without a PeerIdentity (or with shared keys): an authenticated inbound link that delivered a valid frame (or finished its
    * handshake) within this is live, and is not closed to make room for a newer link of its member
    * (maxConnectionsPerPeer). A link in use carries a frame at least every heartbeat (well under a
    * second), so 10 s tells a link in use from one whose dialer is gone (a member that restarted: its
@@ -343,6 +344,9 @@ class OutboundLink {
   /** When a close before the challenge on this link was last logged, and how many since (closedBeforeChallenge). */
   refusedLoggedAtMs = -Infinity;
   refusedUnlogged = 0;
+  /** When a listener certificate that does not name this peer was last logged, and how many since (it re-dials meanwhile). */
+  certificateLoggedAtMs = -Infinity;
+  certificateUnlogged = 0;
   constructor(public address: PeerAddress, backoffMs: number) {
     this.backoffMs = backoffMs;
   }
@@ -611,9 +615,17 @@ export class PeerTransport<M extends Envelope> {
         if (why !== null) {
           refusedHere = true;
           this.counters.identityFailures++;
-          this.log('warn', `closed the connection to peer ${id}: ${why} (issue each member a peer certificate with its id as CN: its --name, or for a member added later its 16-hex-digit member id; or run every member with --peer-cert-member-binding none)`, {
-            peer: id, counter: 'identityFailures',
-          });
+          // Logged at most once per oversizedLogIntervalMs per peer (with how many since), as the
+          // listener logs its refusals: this member re-dials every reconnectBackoffMaxMs meanwhile.
+          link.certificateUnlogged++;
+          const now = performance.now();
+          if (now - link.certificateLoggedAtMs >= this.limits.oversizedLogIntervalMs) {
+            this.log('warn', `closed the connection to peer ${id}: ${why} (issue each member a peer certificate with its id as CN: its --name, or for a member added later its 16-hex-digit member id; or run every member with --peer-cert-member-binding none)`, {
+              peer: id, counter: 'identityFailures', code: 'UNAUTHENTICATED', refusedSinceLastLog: link.certificateUnlogged,
+            });
+            link.certificateLoggedAtMs = now;
+            link.certificateUnlogged = 0;
+          }
           socket.destroy();
           return;
         }
@@ -862,7 +874,7 @@ export class PeerTransport<M extends Envelope> {
   /**
    * `socket` authenticated as `peer`. Over maxConnectionsPerPeer of that member's links, room is
    * made (inbound keeps accept order, so oldest first): with a PeerIdentity by closing its oldest;
-   * without, by closing only idle ones (no valid frame for liveConnectionMs), and if that is not
+   * without (or with shared keys), by closing only idle ones (no valid frame for liveConnectionMs), and if that is not
    * enough the newcomer is refused (see maxConnectionsPerPeer). False: `socket` was refused (closed).
    */
   private authenticated(socket: Socket, peer: NodeId): boolean {
@@ -870,18 +882,21 @@ export class PeerTransport<M extends Envelope> {
     assert(state !== undefined && state.peer === null, () => `a connection authenticates once, as ${peer}`);
     const max = this.limits.maxConnectionsPerPeer;
     const now = performance.now();
-    const proven = this.identity !== null;
+    // A proof of a shared key (derived from the cluster token) shows only that the dialer holds the
+    // token: it must not close a member's live links (PeerIdentity.sharedKeys).
+    const proven = this.identity !== null && this.identity.sharedKeys !== true;
     const mine: Socket[] = [];
     for (const [other, o] of this.inbound) if (o.peer === peer && other !== socket && !other.destroyed) mine.push(other);
     // The ones that may be closed for the newcomer, oldest first.
     const closable = proven ? mine : mine.filter((other) => now - this.inbound.get(other)!.lastFrameAtMs >= this.limits.liveConnectionMs);
     const excess = mine.length + 1 - max;
     if (excess > closable.length) {
-      assert(!proven, 'with a PeerIdentity every older link of a member may be closed');
+      assert(!proven, 'with a PeerIdentity of the member\'s own keys every older link of a member may be closed');
       this.counters.liveConnectionsRefused++;
       this.refuseLink(socket, 'too-many-live-links', peer,
         `refused a new connection from ${peer}: it holds maxConnectionsPerPeer=${max} links that delivered a frame within liveConnectionMs=${this.limits.liveConnectionMs} ms ` +
-        '(a link in use is never closed for one that only names its member; if this repeats while that member is up, someone else opens links in its name: provision member keys)');
+        '(a link in use is never closed for one that only names its member; if this repeats while that member is up, someone else opens links in its name: provision member keys' +
+        (this.identity === null ? ')' : ' of each member\'s own; keys derived from the cluster token let anyone holding it sign as any member)'));
       return false;
     }
     for (const other of closable.slice(0, Math.max(0, excess))) {

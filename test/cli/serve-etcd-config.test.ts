@@ -154,3 +154,11 @@ test('--peer-cert-member-binding none is the explicit way to let peer certificat
   assert.equal(parsed([...tls, '--peer-cert-member-binding', 'none']).options.peerTls?.memberBinding, 'none');
   assert.throws(() => parsed([...tls, '--peer-cert-member-binding', 'san']), (e: unknown) => e instanceof UsageError);
 });
+
+test('--peer-cert-member-binding without peer TLS is refused (it would read as a protection the member does not have); its default alone is not', () => {
+  for (const binding of ['common-name', 'none']) {
+    assert.throws(() => parsed(['--peer-cert-member-binding', binding]),
+      (e: unknown) => e instanceof UsageError && /--peer-cert-member-binding applies only with peer TLS/.test(e.message));
+  }
+  assert.equal(parsed([]).options.peerTls, null);
+});

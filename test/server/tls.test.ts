@@ -18,7 +18,11 @@ import { freePort, ProcessCluster } from './process-cluster.js';
 
 const MEMBERS = ['m1', 'm2', 'm3'];
 
-function makeCertificates(): { ca: string; cert: string; key: string; otherCert: string; otherKey: string; peer: (name: string) => { cert: string; key: string }; remove: () => void } {
+function makeCertificates(): {
+  ca: string; cert: string; key: string; otherCert: string; otherKey: string; peer: (name: string) => { cert: string; key: string };
+  /** A peer certificate of the same CA with common name `cn` (a member added later: its 16-hex-digit id). */
+  issue: (cn: string) => { cert: string; key: string }; remove: () => void;
+} {
   // The members' peer certificates (CN = the member's name) and the client port's (CN=localhost).
   const certs = memberCertificates([...MEMBERS, 'localhost'])!;
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: certs.dir, stdio: 'pipe' });
@@ -28,6 +32,12 @@ function makeCertificates(): { ca: string; cert: string; key: string; otherCert:
   return {
     ca: certs.ca, cert: server.cert, key: server.key, otherCert: join(certs.dir, 'other.crt'), otherKey: join(certs.dir, 'other.key'),
     peer: (name) => certs.files(name), remove: () => certs.remove(),
+    issue: (cn) => {
+      const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+      run('req', ...ec, '-keyout', `${cn}.key`, '-out', `${cn}.csr`, '-subj', `/CN=${cn}`);
+      run('x509', '-req', '-in', `${cn}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${cn}.crt`, '-days', '2', '-extfile', 'san.cnf');
+      return { cert: join(certs.dir, `${cn}.crt`), key: join(certs.dir, `${cn}.key`) };
+    },
   };
 }
 
@@ -58,7 +68,7 @@ test('TLS for clients and mutual TLS between members', { timeout: 90_000, skip: 
   const metricsPort = await freePort();
   const cluster = await ProcessCluster.start(MEMBERS.length, [
     '--cert-file', certs.cert, '--key-file', certs.key, '--trusted-ca-file', certs.ca, '--peer-trusted-ca-file', certs.ca,
-  ], { tls: { ca: certs.ca }, peerScheme: 'https', memberFlags: (name) => [
+  ], { tls: { ca: certs.ca }, peerScheme: 'https', memberFlags: (name) => !MEMBERS.includes(name) ? [] : [
     '--peer-cert-file', certs.peer(name).cert, '--peer-key-file', certs.peer(name).key, ...(name === 'm1' ? ['--listen-metrics-urls', `http://127.0.0.1:${metricsPort}`] : []),
   ] });
   assert.deepEqual(cluster.names, MEMBERS);
@@ -111,6 +121,24 @@ test('TLS for clients and mutual TLS between members', { timeout: 90_000, skip: 
       assert.deepEqual(ctl('defrag'), [`Finished defragmenting etcd member[${url(cluster.names[0]!)}]`]);
       // --cluster dials the client URLs MemberList advertises, https:// here.
       assert.deepEqual(ctl('endpoint', 'status', '--cluster').map((l) => l.split(', ')[0]).sort(), cluster.names.map(url).sort());
+    });
+
+    await t.test('a member added later, its certificate\'s CN its 16-hex-digit member id, joins over mutual TLS: both directions of its links check that CN', async () => {
+      await cluster.reserve('m4');
+      const added = await cluster.client('m1').cluster.memberAdd({ peerURLs: [`https://127.0.0.1:${cluster.peerPort('m4')}`], isLearner: true });
+      const id = BigInt(added.member.ID).toString(16).padStart(16, '0');
+      const own = certs.issue(id);
+      cluster.launch('m4', ['--initial-cluster-state', 'existing', '--peer-cert-file', own.cert, '--peer-key-file', own.key]);
+      // Publishing its name is a proposal m4 makes over its link to the leader, once the leader's link to it replicated the log.
+      const deadline = Date.now() + 40_000;
+      let published = false;
+      while (!published && Date.now() < deadline) {
+        published = (await cluster.client('m1').cluster.memberList({})).members.some((m) => m.name === 'm4');
+        if (!published) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(published, `m4 joined and published its name:\n${cluster.output.slice(-30).join('\n')}`);
+      assert.ok(!cluster.output.some((l) => new RegExp(`certificate names member .*not (m[1-4]|${id})`).test(l) && !/naming member m2: its certificate names member "m3"/.test(l)),
+        cluster.output.filter((l) => /certificate names member/.test(l)).join('\n'));
     });
   } finally {
     await cluster.stop();

@@ -172,3 +172,30 @@ test('a signature proves one connection only: another listener nonce, another pa
   assert.ok(!a.verify(nodeId('c'), peerIdentityPayload('c1', 'a', 'b', nd, nl), sig), 'not c\'s');
   assert.ok(!a.verify(nodeId('z'), peerIdentityPayload('c1', 'a', 'b', nd, nl), sig), 'a member with no key');
 });
+
+test('with member keys derived from the cluster token (sharedKeys): a token holder signing as a member never closes that member\'s live link over maxConnectionsPerPeer; it is refused (too-many-live-links), as without member keys', { timeout: 30_000 }, async () => {
+  // --bft-insecure-keys-from-token: every key follows from the token, so whoever holds it can sign as a.
+  const keys = memberKeys();
+  const shared = (m: string): PeerIdentity => ({ ...keys.identityOf(m), sharedKeys: true });
+  const { b, got, refused } = await listener({ limits: { maxConnectionsPerPeer: 1 }, identity: shared('b') });
+  const port = b.address().port;
+  const real = await dialer(A, port, { identity: shared('a'), everyMs: 50 });
+  const holders: Awaited<ReturnType<typeof dialer>>[] = [];
+  try {
+    await until('the real member is connected', () => got.length >= 2);
+    for (let i = 0; i < 2; i++) holders.push(await dialer(A, port, { identity: shared('a'), everyMs: 50, base: FORGED }));
+    await until('the token holders refused', () => b.stats().counters.liveConnectionsRefused >= 2, 10_000);
+    await sleep(500);
+    const k = b.stats().counters;
+    assert.equal(real.t.stats().peers['b']!.disconnects, 0, 'the real member\'s live link was never closed');
+    assert.equal(k.excessConnectionsClosed, 0, 'no live link was closed for a newcomer that signed with a shared key');
+    assert.equal(k.identityFailures, 0, 'the signatures themselves verify');
+    assert.ok(got.every((m) => m.n < FORGED), 'nothing of the token holders\' was delivered');
+    assert.ok(refused.length >= 2 && refused.every((e) => e.reason === 'too-many-live-links' && e.peer === A), refused.map((e) => e.message).join('\n'));
+    assert.match(refused[0]!.message, /keys derived from the cluster token/);
+  } finally {
+    for (const h of holders) await h.stop();
+    await real.stop();
+    await b.close();
+  }
+});

@@ -16,7 +16,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { connect as connectTls, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { nodeId, type NodeId } from '../../src/core/ids.js';
 import { pack, unpack } from '../../src/core/codec.js';
-import { encodeFrame, FrameDecoder, PeerTransport, type PeerTls } from '../../src/transport/index.js';
+import { askToJoin, encodeFrame, FrameDecoder, PeerTransport, type PeerTls } from '../../src/transport/index.js';
+import { QuorateError } from '../../src/core/errors.js';
 import { freshNonce, PEER_AUTH_MAGIC } from '../../src/transport/peer-secret.js';
 import {
   certificateNamesMember, PEER_IDENTITY_VERSION, PeerLinkRefused, peerIdentityFromKeys, peerIdentityPayload, type PeerIdentity,
@@ -29,7 +30,7 @@ const FORGED = 1_000_000;
 const A = nodeId('a');
 const B = nodeId('b');
 
-const certs: MemberCertificates | null = memberCertificates(['a', 'b', 'c', '/O=quorate-no-cn']);
+const certs: MemberCertificates | null = memberCertificates(['a', 'b', 'c', '/O=quorate-no-cn', '/CN=a/CN=c', '/CN=c/CN=a', 'ab', 'A', '/CN=a,O=c']);
 const skip = certs === null ? 'openssl is not installed' : false;
 process.on('exit', () => certs?.remove());
 
@@ -104,10 +105,11 @@ test('mutual TLS: a dialer refuses a listener whose certificate names another me
   const { b, got, port } = await listener({ tls: tlsOf('c') });
   const a = await dialer(A, port, { tls: tlsOf('a') });
   try {
-    await until('the dialer refused', () => a.t.stats().counters.identityFailures >= 2, 10_000);
+    await until('the dialer refused', () => a.t.stats().counters.identityFailures >= 4, 10_000);
     assert.equal(got.length, 0);
     assert.equal(b.stats().counters.received, 0);
-    assert.ok(a.logs.some((l) => l.startsWith('warn') && /closed the connection to peer b: its certificate names member "c" \(CN\), not b/.test(l)), a.logs.join('\n'));
+    const lines = a.logs.filter((l) => l.startsWith('warn') && /closed the connection to peer b: its certificate names member "c" \(CN\), not b/.test(l));
+    assert.equal(lines.length, 1, `logged once per oversizedLogIntervalMs, not at every re-dial:\n${a.logs.join('\n')}`);
   } finally {
     await a.stop();
     await b.close();
@@ -242,5 +244,44 @@ test('member keys over TLS, a rolling upgrade: a newer dialer that a listener of
     await a.stop();
     for (const s of accepted) s.destroy();
     await new Promise<void>((r) => old.close(() => r()));
+  }
+});
+
+test('mutual TLS: a question to a member it names (the corruption check\'s hashkv, "am I still in?") is refused unsent when the listener\'s certificate names another member; a joiner\'s question, naming none, is answered', { skip, timeout: 30_000 }, async () => {
+  // At b's address, a listener holding c's certificate, answering every question "you were removed".
+  const { b } = await listener({ tls: tlsOf('c') });
+  let asked = 0;
+  b.joinQueryHandler = () => {
+    asked++;
+    return { removed: true };
+  };
+  const address = { host: '127.0.0.1', port: b.address().port };
+  try {
+    const refused = await askToJoin(address, { kind: 'hashkv', revision: 1 }, { tls: tlsOf('a'), secret: null }, 5_000, 'b').then(() => null, (e: unknown) => e);
+    assert.ok(refused instanceof QuorateError && refused.code === 'UNAUTHENTICATED', String(refused));
+    assert.match((refused as Error).message, /is not member b: its certificate names member "c" \(CN\), not b/);
+    assert.equal(asked, 0, 'the question was never sent');
+    assert.deepEqual(await askToJoin(address, { kind: 'hashkv', revision: 1 }, { tls: tlsOf('a'), secret: null }, 5_000, 'c'), { removed: true }, 'the member its certificate names is asked');
+    assert.deepEqual(await askToJoin(address, { name: 'd' }, { tls: tlsOf('a'), secret: null }, 5_000), { removed: true }, 'a question naming no member');
+    assert.deepEqual(await askToJoin(address, { kind: 'hashkv', revision: 1 }, { tls: tlsOf('a', 'none'), secret: null }, 5_000, 'b'), { removed: true }, 'memberBinding none');
+    assert.equal(asked, 3);
+  } finally {
+    await b.close();
+  }
+});
+
+test('mutual TLS, certificates as openssl makes them: two CNs (either order), a CN the name is a prefix of, another case, a CN with a comma in it (a,O=c): none speaks for member a', { skip, timeout: 30_000 }, async () => {
+  const { b, got, refused, port } = await listener({ tls: tlsOf('b') });
+  const subjects = ['/CN=a/CN=c', '/CN=c/CN=a', 'ab', 'A', '/CN=a,O=c'];
+  const liars = await Promise.all(subjects.map((s) => dialer(A, port, { tls: tlsOf(s), base: FORGED })));
+  try {
+    const expected = [/2 common names \(a, c\)/, /2 common names \(c, a\)/, /names member "ab" \(CN\), not a/, /names member "A" \(CN\), not a/, /names member "a,O=c" \(CN\), not a/];
+    const messages = (): string => refused.map((e) => e.message).join('\n');
+    await until('each refused, for its own reason', () => expected.every((re) => re.test(messages())), 10_000).catch((e: unknown) => { throw new Error(`${(e as Error).message}:\n${messages()}`); });
+    assert.equal(got.length, 0, 'nothing delivered');
+    assert.ok(refused.every((e) => e.reason === 'certificate-not-member' && e.peer === A), messages());
+  } finally {
+    for (const l of liars) await l.stop();
+    await b.close();
   }
 });

@@ -83,6 +83,11 @@ function memberOptions(parsed: ServeParsed): MemberOptions {
   const initialAdvertisePeerUrls = list(values['initial-advertise-peer-urls'] ?? values['listen-peer-urls']);
   goTogether(parsed, ['cert-file', 'key-file']);
   goTogether(parsed, ['peer-cert-file', 'peer-key-file', 'peer-trusted-ca-file']);
+  // Binding certificates to members means nothing without peer TLS: given alone it would read as a
+  // protection the member does not have (common-name) or a choice it does not make (none).
+  if (parsed.from.has('peer-cert-member-binding') && values['peer-cert-file'] === undefined) {
+    throw new UsageError(`${sourceOf(parsed, 'peer-cert-member-binding')} applies only with peer TLS (--peer-cert-file, --peer-key-file and --peer-trusted-ca-file, with https:// peer URLs)`);
+  }
   const heartbeat = values['heartbeat-interval'];
   const election = values['election-timeout'];
   // etcd's own rule: fewer than five heartbeats per election timeout makes elections spurious.
