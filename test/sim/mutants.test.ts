@@ -171,13 +171,13 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'checkpoint-after-records': { seed: 3 },
     'skip-dir-fsync': { seed: 1 },
     'ignore-checksum': { seed: 25 },
-    'retry-failed-fsync': { seed: 11 },
+    'retry-failed-fsync': { seed: 362 },
     'trust-command-bytes': { seed: 1 },
     // Without liars: their view changes (a silent or equivocating primary) carry a replica left
     // alone in a view change back in with the others, hiding what it cannot do alone.
     'no-learning-in-view-change': { seed: 10, options: { byzantine: new Set() } },
     'status-only-when-pending': { seed: 12 },
-    'global-sessions': { seed: 11 },
+    'global-sessions': { seed: 4 },
     'own-checkpoint-only': { seed: 17 },
     'trust-state-parts': { seed: 18 },
     'first-checkpoint-claim-sticks': { seed: 395 },
