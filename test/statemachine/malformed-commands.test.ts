@@ -107,3 +107,80 @@ test('register map: bytes that are no command are applied and queried as malform
   assert.equal(sm.get('x'), 1);
   assert.deepEqual(sm.apply(encodeCommand({ client: 1, seq: 2, op: { f: 'cas', key: 'x', expected: 1, value: 3 } }), index(10)), { ok: true, value: 3 });
 });
+
+/**
+ * One request of each op, as the server builds it. The type names every op a KV command may
+ * carry: a new op does not compile until it has an example here, so its check in
+ * command-decoding.ts (whose field names the compiler does not see) is tried at once.
+ */
+type RequestOp = KvCommand['request']['op'];
+const hash = { algorithm: 'scrypt', n: 16384, r: 8, p: 1, salt: new Uint8Array(16), hash: new Uint8Array(64), loginKey: new Uint8Array(32) } as const;
+const ONE_OF_EACH: { readonly [Op in RequestOp]: Extract<KvCommand['request'], { op: Op }> } = {
+  'range': { op: 'range', key: b('a'), rangeEnd: b('b'), limit: 10, revision: 0, sortOrder: 'DESCEND', sortTarget: 'MOD', keysOnly: true, countOnly: false, minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0 },
+  'put': { ...put('a', '1'), lease: '7587866013414398465' },
+  'delete': { op: 'delete', key: b('a'), rangeEnd: b('b'), prevKv: true },
+  'txn': {
+    op: 'txn',
+    compare: [
+      { result: 'EQUAL', target: 'VALUE', key: b('a'), rangeEnd: b(''), operand: b('1') },
+      { result: 'GREATER', target: 'LEASE', key: b('a'), rangeEnd: b(''), operand: '-9223372036854775808' },
+      { result: 'NOT_EQUAL', target: 'CREATE', key: b('a'), rangeEnd: b(''), operand: 0 },
+    ],
+    success: [put('b', '2'), { op: 'delete', key: b('c'), rangeEnd: b(''), prevKv: false }],
+    failure: [{ op: 'range', key: b('a'), rangeEnd: b(''), limit: 0, revision: 0, sortOrder: 'NONE', sortTarget: 'KEY', keysOnly: false, countOnly: true, minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0 }],
+  },
+  'compact': { op: 'compact', revision: 3 },
+  'compact-vote': { op: 'compact-vote', revision: 3 },
+  'publish-member': { op: 'publish-member', name: 'n1', clientUrls: ['http://127.0.0.1:2379'], memberName: 'm1' },
+  'auth-enable': { op: 'auth-enable', tokenKey: new Uint8Array(32) },
+  'auth-disable': { op: 'auth-disable' },
+  'auth-token-key': { op: 'auth-token-key', tokenKey: new Uint8Array(32) },
+  'auth-login': { op: 'auth-login', name: 'u', credentialRevision: 2, signature: new Uint8Array(64) },
+  'auth-login-use': { op: 'auth-login-use', name: 'u', binding: new Uint8Array(64) },
+  'user-add': { op: 'user-add', name: 'u', password: hash },
+  'user-delete': { op: 'user-delete', name: 'u' },
+  'user-change-password': { op: 'user-change-password', name: 'u', password: hash },
+  'user-grant-role': { op: 'user-grant-role', user: 'u', role: 'r' },
+  'user-revoke-role': { op: 'user-revoke-role', name: 'u', role: 'r' },
+  'role-add': { op: 'role-add', name: 'r' },
+  'role-delete': { op: 'role-delete', role: 'r' },
+  'role-grant-permission': { op: 'role-grant-permission', name: 'r', perm: { permType: 'READ', key: b('a'), rangeEnd: b('') } },
+  'role-revoke-permission': { op: 'role-revoke-permission', role: 'r', key: b('a'), rangeEnd: b('') },
+  'lease-grant': { op: 'lease-grant', id: '9223372036854775807', ttlSeconds: 0 },
+  'lease-revoke': { op: 'lease-revoke', id: '-1' },
+  'lease-renew': { op: 'lease-renew', id: '5' },
+  'lease-expire': { op: 'lease-expire', id: '5', renewals: 3 },
+  'alarm': { op: 'alarm', action: 'withdraw', memberId: '1', alarm: 'CORRUPT' },
+  'member-update': { op: 'member-update', nodeId: 'n1', id: '1', peerUrls: ['http://127.0.0.1:2380'] },
+};
+
+test('KV: isCommand takes a command of every op (a leader proposes what a peer forwards only then) and refuses exactly what apply answers as malformed-command', () => {
+  const sm = new KvStateMachine();
+  for (const request of Object.values(ONE_OF_EACH)) {
+    for (const user of [undefined, 'root'] as const) {
+      const bytes = encodeKvCommand({ client: 'c', seq: 1, lowestPending: 1, request, ...(user === undefined ? {} : { user }) });
+      assert.equal(sm.isCommand(bytes), true, `${request.op} (user ${String(user)})`);
+    }
+  }
+  let at = 1;
+  for (const [what, bytes] of MALFORMED) {
+    assert.equal(sm.isCommand(bytes), false, what);
+    assert.deepEqual(sm.apply(bytes, index(at++)), { ok: false, error: 'malformed-command' }, what);
+  }
+});
+
+test('register map: isCommand takes every op and refuses what apply answers as malformed-command', () => {
+  const sm = new RegisterKv();
+  const ops = [
+    { f: 'get', key: 'x' }, { f: 'put', key: 'x', value: 1 }, { f: 'cas', key: 'x', expected: null, value: 2 },
+    { f: 'cas', key: 'x', expected: 2, value: 3 }, { f: 'delete', key: 'x' },
+  ] as const;
+  for (const [i, op] of ops.entries()) {
+    assert.equal(sm.isCommand(encodeCommand({ client: 1, seq: i + 1, op })), true, op.f);
+    assert.equal(sm.isCommand(encodeCommand({ client: 1, seq: i + 1, op, pad: new Uint8Array(8) })), true, `${op.f} with a pad`);
+  }
+  for (const bytes of [new Uint8Array([0xc1]), pack({ client: 1, seq: 2 }), pack({ client: 1, seq: 2, op: { f: 'put', key: 'x', value: 'two' } })]) {
+    assert.equal(sm.isCommand(bytes), false);
+    assert.deepEqual(sm.apply(bytes, index(1)), { ok: false, value: null, error: 'malformed-command' });
+  }
+});
