@@ -14,6 +14,7 @@ export const VR_MUTANTS = [
   { name: 'send-after-persist', description: 'every message waits for the Ready\'s persist, the primary\'s COMMITs (its heartbeats) and PREPAREs too: on a disk whose fsyncs take longer than the backups\' timeout they depose a healthy primary again and again, and no view lasts' },
   { name: 'ignore-lower-view-change', description: 'a replica ignores a START-VIEW-CHANGE of a view below its own (the paper drops messages of older views): one back from a crash with backed-off timers climbs the views alone, and with n = 3 and one member down no view starts for seconds' },
   { name: 'prepare-before-view-durable', description: 'a new primary\'s first PREPAREs (and COMMITs) leave before the Ready that makes its view durable: lost power before that write, it comes back in the view change, leads the same view again and assigns the same op-number twice; a backup holding the first takes the second for the same op' },
+  { name: 'heartbeats-wait-for-save', description: 'the primary\'s COMMITs (its heartbeats) wait for the next Ready while one is being saved: a save that waits behind a snapshot\'s fsyncs on a slow disk outlasts the backups\' timeout, every primary is deposed at its first snapshot, and the view changes go on after the faults heal' },
   { name: 'recovery-without-nonce', description: 'a recovering (diskless) replica takes any RECOVERYRESPONSE, also one answering an earlier attempt: it recovers to a state older than the one it had acknowledged' },
 ] as const satisfies readonly MutantInfo[];
 

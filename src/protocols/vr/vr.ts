@@ -85,6 +85,8 @@ interface Recovering {
 
 /** A view change gets at most 2^this times viewChangeTimeoutTicks (see failedViewChanges). */
 const MAX_VIEW_CHANGE_BACKOFF = 4;
+/** takeEarly()'s answer when there is nothing to send (no array per call). */
+const NO_MESSAGES: readonly VrMessage[] = [];
 /** Nonces are drawn from 1 to this. */
 const NONCE_RANGE = 0x7fffffff;
 
@@ -945,6 +947,22 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     this.readyOp = this.opNumber();
     this.rewrittenSinceReady = null;
     return rd;
+  }
+
+  /**
+   * The driver cannot take a Ready (one is being saved): the early messages made since (a
+   * primary's COMMITs from tick(), answers to GETSTATE and reads) leave now. Not while the view
+   * they name is not yet durable: the Ready being saved writes it, or a later step changed it
+   * (the same rule as in ready()). Without this a primary whose save waits behind a snapshot's
+   * fsyncs sends no heartbeat for longer than the backups' timeout and is deposed (seed 236 of
+   * the etcd sweep; mutant heartbeats-wait-for-save).
+   */
+  takeEarly(): readonly VrMessage[] {
+    if (this.early.length === 0 || this.mutant === 'heartbeats-wait-for-save') return NO_MESSAGES;
+    if (this.hardChanged() || (this.outstanding?.persist?.hardState ?? null) !== null) return NO_MESSAGES;
+    const out = this.early;
+    this.early = [];
+    return out;
   }
 
   advance(rd: Ready<VrMessage, VrHardState>): void {
