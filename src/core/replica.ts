@@ -230,6 +230,16 @@ export interface Replica<M extends Envelope, H, S extends ReplicaStatus = Replic
    */
   snapshotChecked?(meta: SnapshotMeta, ok: boolean): void;
   /**
+   * Optional: messages that rest on nothing this replica has yet to make durable (a leader's
+   * heartbeats, answers to state transfer), which the driver takes and sends while it cannot take
+   * a Ready: while the outstanding Ready's persist is written, which may wait behind a snapshot's
+   * fsyncs. Without it such messages wait for the next Ready, and a slow save holds a leader's
+   * heartbeats past its followers' timeouts. A core hands out none that names state not yet
+   * durable (a view that the Ready being saved writes). Cores whose every message waits for a
+   * Ready leave it out.
+   */
+  takeEarly?(): readonly M[];
+  /**
    * Append a command to the log (leader only). Throws NotLeader, TooManyRequests or
    * ProposalDropped. Success means "appended at (index, term)", not "committed": the command
    * is committed when an entry with this index *and term* appears in `Ready.apply`.

@@ -43,6 +43,11 @@ export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
     this.inner.sendFailed?.(msg);
   }
 
+  takeEarly(): readonly M[] {
+    // A message taken changes nothing the status reports.
+    return this.inner.takeEarly?.() ?? [];
+  }
+
   snapshotChecked(meta: SnapshotMeta, ok: boolean): void {
     this.cachedStatus = null;
     this.inner.snapshotChecked?.(meta, ok);

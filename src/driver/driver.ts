@@ -543,7 +543,11 @@ export class Driver<R> {
     // snapshot being installed in slices, unless the committed entries held behind it are at
     // their bound (heldFull): then the next Ready waits for the install to end and them to apply.
     while (!this.stopped && !this.saving && !this.heldBySnapshot() && !this.heldFull() && this.core.hasReady()) this.handle(this.core.ready());
-    if (this.stopped || this.saving || this.heldBySnapshot()) return;
+    if (this.stopped) return;
+    // No Ready can be taken now (a save in flight, perhaps behind a snapshot's fsyncs): what the
+    // core marks as resting on nothing undurable (a primary's heartbeats) leaves now, not after it.
+    this.sendAll(this.core.takeEarly());
+    if (this.saving || this.heldBySnapshot()) return;
     // A snapshot of our own reads the state machine: not while it stands behind the core.
     if (this.snapshotWaiters.length > 0 && !this.snapshotting && !this.behindCore()) {
       if (this.entriesSinceSnapshot > 0) this.takeSnapshot();

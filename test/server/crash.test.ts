@@ -11,7 +11,7 @@ import { missingAcks, runWorkload, type WorkloadResult } from './workload.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-for (const protocol of ['raft', 'multipaxos']) {
+for (const protocol of ['raft', 'multipaxos', 'vr']) {
 test(`SIGKILL the leader under load: a new leader serves, the killed member rejoins, every acknowledged write is on all three, the history is linearizable (${protocol})`, { timeout: 120_000 }, async (t) => {
   const cluster = await ProcessCluster.start(3, ['--protocol', protocol]);
   await withCluster(cluster, async () => {

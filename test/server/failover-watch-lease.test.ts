@@ -29,8 +29,10 @@ async function retrying<T>(what: string, fn: () => Promise<T>, boundMs = 20_000)
   }
 }
 
-test('leader failover with watches, leases and locks held: nothing lost, duplicated, expired early or shared', { timeout: 150_000 }, async () => {
-  const cluster = await ProcessCluster.start(3);
+/** Raft, the default, and VR (a primary per view, reads through an op of its view). */
+for (const protocol of ['raft', 'vr']) {
+test(`leader failover with watches, leases and locks held: nothing lost, duplicated, expired early or shared${protocol === 'raft' ? '' : ` (${protocol})`}`, { timeout: 150_000 }, async () => {
+  const cluster = await ProcessCluster.start(3, ['--protocol', protocol]);
   const raws: ReturnType<typeof rawClients>[] = [];
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -182,3 +184,4 @@ test('leader failover with watches, leases and locks held: nothing lost, duplica
     await cluster.stop();
   }
 });
+}

@@ -34,8 +34,10 @@ function collect(w: Watcher): { type: string; key: string; value: string; prev: 
 }
 
 
-test('Watch, Lease, Lock, Election through the etcd3 client and plain gRPC', { timeout: 180_000 }, async (t) => {
-  const cluster = await ProcessCluster.start(3, ['--experimental-watch-progress-notify-interval', '1s']);
+/** Raft, the default, and VR (whose backups learn of commits from its primary's COMMITs). */
+for (const protocol of ['raft', 'vr']) {
+test(`Watch, Lease, Lock, Election through the etcd3 client and plain gRPC${protocol === 'raft' ? '' : ` (${protocol})`}`, { timeout: 180_000 }, async (t) => {
+  const cluster = await ProcessCluster.start(3, ['--experimental-watch-progress-notify-interval', '1s', '--protocol', protocol]);
   const raws: ReturnType<typeof rawClients>[] = [];
   try {
     const leader = await cluster.waitForLeader();
@@ -314,3 +316,4 @@ test('Watch, Lease, Lock, Election through the etcd3 client and plain gRPC', { t
     await cluster.stop();
   }
 });
+}

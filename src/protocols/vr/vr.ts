@@ -85,6 +85,8 @@ interface Recovering {
 
 /** A view change gets at most 2^this times viewChangeTimeoutTicks (see failedViewChanges). */
 const MAX_VIEW_CHANGE_BACKOFF = 4;
+/** takeEarly()'s answer when there is nothing to send (no array per call). */
+const NO_MESSAGES: readonly VrMessage[] = [];
 /** Nonces are drawn from 1 to this. */
 const NONCE_RANGE = 0x7fffffff;
 
@@ -140,6 +142,11 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
   private readonly acks = new Map<NodeId, OpNumber>();
   /** Ops up to here went out in PREPAREs (or in START-VIEW). */
   private sentOp: OpNumber = 0 as OpNumber;
+  /**
+   * The commit-number the backups were last sent (in a PREPARE, COMMIT or START-VIEW): one above
+   * it goes out in a COMMIT with the next Ready, not with the next heartbeat.
+   */
+  private toldCommit: OpNumber = 0 as OpNumber;
   private heartbeatElapsed = 0;
   private reads: PendingRead[] = [];
   /** Backup: requests forwarded to the primary, waiting for their read point. */
@@ -479,6 +486,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     this.setCommit(commit);
     this.dropViewState();
     this.sentOp = this.opNumber();
+    this.toldCommit = this.commit;
     this.heartbeatElapsed = 0;
     for (const to of this.others()) this.sendStartView(to, this.knownCommit.get(to) ?? this.commit);
   }
@@ -566,6 +574,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
       this.heartbeatElapsed++;
       if (this.heartbeatElapsed >= this.limits.heartbeatIntervalTicks) {
         this.heartbeatElapsed = 0;
+        this.toldCommit = this.commit;
         for (const to of this.others()) this.sendEarly({ type: 'commit', to, view: this.view, commit: this.commit, opNumber: this.opNumber() });
       }
       return;
@@ -894,7 +903,18 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
       const entries = this.opsAfter(this.sentOp);
       for (const to of this.others()) this.sendEarly({ type: 'prepare', to, view: this.view, entries, commit: this.commit });
       this.sentOp = entries[entries.length - 1]!.index;
+      this.toldCommit = this.commit;
       this.heartbeatElapsed = 0;
+    }
+    if (this.commit > this.toldCommit) {
+      // Backups learn of a commit at once, as Raft's followers do, not at the next heartbeat: they
+      // apply it a round trip after the primary, so what a client reads or watches on a backup
+      // right after its write was answered (a compaction, say) is there (watch-lease.test.ts).
+      this.toldCommit = this.commit;
+      if (this.mutant !== 'commit-on-heartbeat-only') {
+        this.heartbeatElapsed = 0;
+        for (const to of this.others()) this.sendEarly({ type: 'commit', to, view: this.view, commit: this.commit, opNumber: this.opNumber() });
+      }
     }
     if (this.members.length === 1) this.advanceCommit();
   }
@@ -903,7 +923,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     if (this.outstanding !== null) return false;
     return this.msgs.length > 0 || this.early.length > 0 || this.readStates.length > 0 || this.dirtyFrom !== null ||
       this.pendingSnapshot !== null || this.hardChanged() || this.commit > this.applied ||
-      (this.isPrimary() && (this.sentOp < this.opNumber() || this.reads.some((r) => r.at === null)));
+      (this.isPrimary() && (this.sentOp < this.opNumber() || this.commit > this.toldCommit || this.reads.some((r) => r.at === null)));
   }
 
   ready(): Ready<VrMessage, VrHardState> {
@@ -945,6 +965,22 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     this.readyOp = this.opNumber();
     this.rewrittenSinceReady = null;
     return rd;
+  }
+
+  /**
+   * The driver cannot take a Ready (one is being saved): the early messages made since (a
+   * primary's COMMITs from tick(), answers to GETSTATE and reads) leave now. Not while the view
+   * they name is not yet durable: the Ready being saved writes it, or a later step changed it
+   * (the same rule as in ready()). Without this a primary whose save waits behind a snapshot's
+   * fsyncs sends no heartbeat for longer than the backups' timeout and is deposed (seed 236 of
+   * the etcd sweep; mutant heartbeats-wait-for-save).
+   */
+  takeEarly(): readonly VrMessage[] {
+    if (this.early.length === 0 || this.mutant === 'heartbeats-wait-for-save') return NO_MESSAGES;
+    if (this.hardChanged() || (this.outstanding?.persist?.hardState ?? null) !== null) return NO_MESSAGES;
+    const out = this.early;
+    this.early = [];
+    return out;
   }
 
   advance(rd: Ready<VrMessage, VrHardState>): void {

@@ -1,0 +1,48 @@
+/**
+ * A VR primary whose save is in flight keeps sending COMMITs (its heartbeats): the driver takes
+ * the core's early messages (Replica.takeEarly) while it cannot take a Ready. Found by the etcd
+ * sweep (seed 236): a primary's Ready waited behind a snapshot's fsyncs on a slow disk, its
+ * heartbeats waited for the next Ready, the backups' timers ran out, and every new primary was
+ * deposed at its next snapshot until the run ended. The `heartbeats-wait-for-save` mutant puts the
+ * wait back. A save that writes the view holds them all the same: they name that view.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Envelope } from '../../src/core/replica.js';
+import type { NodeMessage } from '../../src/driver/wire.js';
+import { protocolByName } from '../../src/protocols/registry.js';
+import { RegisterKv, encodeCommand, type RegisterResult } from '../../src/statemachine/register-kv.js';
+import { Answer, TestCluster } from './harness.js';
+
+const isCommitFrom = (f: NodeMessage, from: string): boolean =>
+  f.from === from && f.kind === 'protocol' && (f.message as Envelope & { type?: string }).type === 'commit';
+
+for (const mutant of [undefined, 'heartbeats-wait-for-save'] as const) {
+  test(`a VR primary whose save is in flight ${mutant === undefined ? 'keeps sending COMMITs' : 'falls silent (the mutant)'}`, () => {
+    const c = new TestCluster<RegisterResult>(['n1', 'n2', 'n3'], {
+      protocol: protocolByName('vr'),
+      // A timeout the test never reaches: no view change while the save is held.
+      protocolOptions: { viewChangeTimeoutTicks: 1_000, heartbeatIntervalTicks: 1 },
+      stateMachine: () => new RegisterKv(),
+      ...(mutant === undefined ? {} : { mutant }),
+    });
+    c.tick(3);
+    assert.equal(c.driver('n1').isLeader(), true, 'n1 is the primary of view 0');
+    const n1 = c.member('n1');
+    n1.storage.holding = true;
+    const write = new Answer<RegisterResult>();
+    c.driver('n1').propose(encodeCommand({ client: 1, seq: 1, op: { f: 'put', key: 'k', value: 1 } }), write.reply);
+    c.settle();
+    const savesBefore = n1.storage.saves.length;
+    assert.ok(savesBefore > 0, 'the write is being saved');
+    const before = c.sent.filter((f) => isCommitFrom(f, 'n1')).length;
+    c.tick(5, 'n1');
+    const during = c.sent.filter((f) => isCommitFrom(f, 'n1')).length - before;
+    assert.equal(n1.storage.saves.length, savesBefore, 'no Ready was taken while the save is held');
+    if (mutant === undefined) assert.ok(during >= 8, `${during} COMMITs to the two backups in 5 ticks while the save was held`);
+    else assert.equal(during, 0);
+    n1.storage.release();
+    c.tick(3);
+    assert.equal(write.answered, true, 'the write commits once its save is durable');
+  });
+}
