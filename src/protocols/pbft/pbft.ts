@@ -1546,7 +1546,12 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
       // replicas hold, which needs that claim, never sees 2f + 1.
       let at = this.mutant === 'trim-lowest-checkpoint-claim' ? -1 : mine.findIndex((seq) => seq !== c.seq && !this.backedByHonest(seq, c.replica));
       if (at < 0) at = 0;
-      this.checkpointClaims.get(mine.splice(at, 1)[0]!)?.delete(c.replica);
+      const seq = mine.splice(at, 1)[0]!;
+      const left = this.checkpointClaims.get(seq);
+      left?.delete(c.replica);
+      // An entry with no claim left goes too: else a liar's claims at ever more sequence numbers
+      // (nobody reaches them, so no stable checkpoint clears them) leave one entry each, unbounded.
+      if (left?.size === 0) this.checkpointClaims.delete(seq);
     }
     this.claimsByReplica.set(c.replica, mine);
   }
