@@ -1539,12 +1539,15 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     mine.sort((a, b) => a - b);
     while (mine.length > MAX_CHECKPOINT_CLAIMS_PER_REPLICA) {
       // The lowest first (a replica far behind needs the others' latest claims), but first of
-      // all one that no honest replica is known to back (fewer than f others sign its digest),
-      // other than the one just taken: else a liar that signs MAX_CHECKPOINT_CLAIMS_PER_REPLICA
-      // claims for checkpoints nobody reached pushes out its honest claim below them, each time
-      // a stable proof brings it again, and a replica behind a checkpoint only 2f honest
-      // replicas hold, which needs that claim, never sees 2f + 1.
-      let at = this.mutant === 'trim-lowest-checkpoint-claim' ? -1 : mine.findIndex((seq) => seq !== c.seq && !this.backedByHonest(seq, c.replica));
+      // all one that no honest replica is known to back (fewer than f others sign its digest):
+      // else a liar that signs MAX_CHECKPOINT_CLAIMS_PER_REPLICA claims for checkpoints nobody
+      // reached pushes out its honest claim below them, each time a stable proof brings it
+      // again, and a replica behind a checkpoint only 2f honest replicas hold, which needs that
+      // claim, never sees 2f + 1. Never the one just taken (the claims of a stable proof are
+      // unbacked until enough of them arrived) nor the highest (an honest replica's latest, not
+      // yet backed, would go for each of its old claims a liar replays).
+      const highest = mine[mine.length - 1];
+      let at = this.mutant === 'trim-lowest-checkpoint-claim' ? -1 : mine.findIndex((seq) => seq !== c.seq && seq !== highest && !this.backedByHonest(seq, c.replica));
       if (at < 0) at = 0;
       const seq = mine.splice(at, 1)[0]!;
       const left = this.checkpointClaims.get(seq);
