@@ -177,7 +177,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // alone in a view change back in with the others, hiding what it cannot do alone.
     'no-learning-in-view-change': { seed: 10, options: { byzantine: new Set() } },
     'status-only-when-pending': { seed: 12 },
-    'global-sessions': { seed: 11 },
+    'global-sessions': { seed: 4 },
     'own-checkpoint-only': { seed: 17 },
     'trust-state-parts': { seed: 18 },
     'first-checkpoint-claim-sticks': { seed: 395 },
