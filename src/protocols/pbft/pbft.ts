@@ -1537,8 +1537,33 @@ export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStat
     const mine = this.claimsByReplica.get(c.replica) ?? [];
     mine.push(c.seq);
     mine.sort((a, b) => a - b);
-    while (mine.length > MAX_CHECKPOINT_CLAIMS_PER_REPLICA) this.checkpointClaims.get(mine.shift()!)?.delete(c.replica);
+    while (mine.length > MAX_CHECKPOINT_CLAIMS_PER_REPLICA) {
+      // The lowest first (a replica far behind needs the others' latest claims), but first of
+      // all one that no honest replica is known to back (fewer than f others sign its digest):
+      // else a liar that signs MAX_CHECKPOINT_CLAIMS_PER_REPLICA claims for checkpoints nobody
+      // reached pushes out its honest claim below them, each time a stable proof brings it
+      // again, and a replica behind a checkpoint only 2f honest replicas hold, which needs that
+      // claim, never sees 2f + 1. Never the one just taken (the claims of a stable proof are
+      // unbacked until enough of them arrived) nor the highest (an honest replica's latest, not
+      // yet backed, would go for each of its old claims a liar replays).
+      const highest = mine[mine.length - 1];
+      let at = this.mutant === 'trim-lowest-checkpoint-claim' ? -1 : mine.findIndex((seq) => seq !== c.seq && seq !== highest && !this.backedByHonest(seq, c.replica));
+      if (at < 0) at = 0;
+      const seq = mine.splice(at, 1)[0]!;
+      const left = this.checkpointClaims.get(seq);
+      left?.delete(c.replica);
+      // An entry with no claim left goes too: else a liar's claims at ever more sequence numbers
+      // (nobody reaches them, so no stable checkpoint clears them) leave one entry each, unbounded.
+      if (left?.size === 0) this.checkpointClaims.delete(seq);
+    }
     this.claimsByReplica.set(c.replica, mine);
+  }
+
+  /** Whether at least f replicas other than `replica` sign its claimed digest at `seq`: one of them is honest, so it is a state there. */
+  private backedByHonest(seq: number, replica: NodeId): boolean {
+    const claims = this.checkpointClaims.get(seq);
+    const c = claims?.get(replica);
+    return claims !== undefined && c !== undefined && this.supportOf(claims, c) >= this.f;
   }
 
   /** How many replicas other than its signer claim `c`'s digest at its checkpoint. */

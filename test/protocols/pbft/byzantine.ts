@@ -111,6 +111,24 @@ export function byzantineCommands(w: PbftWorld): Record<string, Command<PbftMess
     },
 
     /**
+     * `claim-checkpoints n6 to=(n2) seqs=(8,12) digest=ahead`: n6 sends n2 CHECKPOINTs, signed by
+     * itself, at these sequence numbers with this digest (checkpoints nobody reached yet, say).
+     */
+    'claim-checkpoints': (d, env) => {
+      const liar = env.node(arg(d, 0, 'the liar')).id;
+      const digest = option(d, 'digest');
+      for (const seq of listValue(option(d, 'seqs')).map(Number)) {
+        if (!Number.isSafeInteger(seq)) throw new UsageError(`seqs=${option(d, 'seqs')}: sequence numbers, e.g. seqs=(8,12)`);
+        for (const to of listValue(option(d, 'to')).map(nodeId)) {
+          const checkpoint = { seq, stateDigest: digest, replica: liar, signature: w.auth(liar).sign(checkpointPayload(seq, digest, liar)) };
+          const m: PbftMessage = { type: 'checkpoint', from: liar, to, checkpoint };
+          env.network.inject(m);
+          env.out.always(`in flight: ${env.fmt(m)}`);
+        }
+      }
+    },
+
+    /**
      * `lie-read n4 result=read:0`: n4 answers read-only requests with `result` (a state from
      * before the writes it has seen), MAC'd with its own keys as any reply of its own.
      */
