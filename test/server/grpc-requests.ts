@@ -13,6 +13,15 @@ export const HUGE_BYTES = 3 * 1024 * 1024;
 export const MAX_TXN_DEPTH = 80;
 /** Random byte strings are at most this long. */
 export const MAX_RANDOM_BYTES = 96;
+/** A field repeated many times gets 100 to this many elements... */
+export const MAX_REPEATS = 5000;
+/**
+ * ...and at most this many nodes (objects, arrays and leaves) in all, as encoded: repeating a
+ * field that an earlier mutation already repeated would otherwise multiply the two counts (a
+ * `success` of 3628 copies, then a put inside it repeated 4460 times, is 16 million puts; at
+ * budget 100 the fuzz ran out of a 4 GB heap building that request, before sending it).
+ */
+export const MAX_REPEATED_NODES = 50_000;
 
 export interface Fixtures {
   /** A lease the Lock, Election and lease requests name (granted before the fuzz). */
@@ -108,14 +117,41 @@ export function mutateBytes(r: Random, valid: Buffer): Buffer {
 
 /** A value that is not what the field holds, or is at an edge of what it may hold. */
 function breaking(r: Random, old: unknown): unknown {
+  // Copies, never `old` itself twice: a later mutation inside a shared object would change it in
+  // every place it is shared, and paths() (like the encoder) walks each place.
   const edge = r.pick<unknown>([
     -1, -(2 ** 31), 2 ** 53, -(2 ** 53), 1.5, Number.NaN, Infinity, '-9223372036854775808', '18446744073709551615', '99999999999999999999999',
-    '', 'x', 'root', '\u0000', 'é'.repeat(300), b('\u0000'), true, null, [], {}, [old, old], { nested: { deeper: old } },
+    '', 'x', 'root', '\u0000', 'é'.repeat(300), b('\u0000'), true, null, [], {}, [old, clone(old)], { nested: { deeper: old } },
   ]);
   // Now and then a huge value (past the request limits: refused whole, before anything is applied).
   if (r.chance(0.02)) return Buffer.alloc(r.int(1024 * 1024, HUGE_BYTES), 0x61);
-  if (r.chance(0.05)) return Array.from({ length: r.int(100, 5000) }, () => old);
+  if (r.chance(0.05)) return repeated(r, old);
   return edge;
+}
+
+/** `old` repeated 100 to MAX_REPEATS times, as copies, with at most MAX_REPEATED_NODES nodes in all. */
+export function repeated(r: Random, old: unknown): unknown[] {
+  const wanted = r.int(100, MAX_REPEATS);
+  const fits = Math.max(1, Math.floor(MAX_REPEATED_NODES / treeNodes(old, MAX_REPEATED_NODES)));
+  return Array.from({ length: Math.min(wanted, fits) }, () => clone(old));
+}
+
+/**
+ * The nodes of `v` as a tree (a shared object counted in every place, as paths() and the encoder
+ * see it), counting stops past `limit`.
+ */
+export function treeNodes(v: unknown, limit = Number.MAX_SAFE_INTEGER): number {
+  let n = 0;
+  const walk = (x: unknown): void => {
+    n++;
+    if (n > limit || Buffer.isBuffer(x) || typeof x !== 'object' || x === null) return;
+    for (const y of Array.isArray(x) ? x : Object.values(x)) {
+      walk(y);
+      if (n > limit) return;
+    }
+  };
+  walk(v);
+  return n;
 }
 
 function clone(v: unknown): unknown {
