@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng } from '../../src/core/prng.js';
-import { MAX_REPEATED_NODES, mutateObject, repeated, treeNodes, validRequests } from './grpc-requests.js';
+import { HUGE_BYTES, MAX_REPEATED_BYTES, MAX_REPEATED_NODES, mutateObject, repeated, treeBytes, treeNodes, validRequests } from './grpc-requests.js';
 
 /** What three mutations of a valid request can reach: each adds at most one repeat, doubled once by `[old, copy]`. */
 const MUTATED_NODES_BOUND = 6 * MAX_REPEATED_NODES + 1_000;
@@ -30,6 +30,15 @@ test('repeating a field an earlier mutation already repeated stays within MAX_RE
   assert.ok(nodes <= MAX_REPEATED_NODES + treeNodes(once) + 1, `${nodes} nodes after a repeat of the repeat`);
 });
 
+test('a huge value repeated is at most MAX_REPEATED_BYTES of copies (5000 copies of a 3 MiB value were 15 GB)', () => {
+  const huge = Buffer.alloc(HUGE_BYTES, 0x61);
+  const list = repeated(new Prng(3), { value: huge });
+  assert.ok(list.length >= 1);
+  assert.ok(treeBytes(list) <= Math.max(MAX_REPEATED_BYTES, HUGE_BYTES), `${treeBytes(list)} bytes`);
+  const small = repeated(new Prng(3), Buffer.from('v'));
+  assert.ok(small.length >= 100, 'a small value is still repeated 100 times or more');
+});
+
 test('treeNodes counts a shared object in every place it is shared, and stops past its limit', () => {
   const leaf = { a: 1 };
   assert.equal(treeNodes([leaf, leaf]), 5);
@@ -37,6 +46,21 @@ test('treeNodes counts a shared object in every place it is shared, and stops pa
   const wide = Array.from({ length: 1000 }, () => leaf);
   const huge = Array.from({ length: 1000 }, () => wide); // a million leaves as a tree
   assert.equal(treeNodes(huge, 500), 501);
+});
+
+/** What three mutations can reach in bytes: a huge value, a repeat, doubled by `[old, copy]` twice. */
+const MUTATED_BYTES_BOUND = 4 * (MAX_REPEATED_BYTES + HUGE_BYTES);
+
+test('Maintenance/MoveLeader and Auth/AuthEnable requests of the seeds where budget 50 grew past 6 GB stay bounded in bytes', () => {
+  const fixtures = validRequests({ lease: 1, memberId: '1' });
+  for (const method of ['Maintenance/MoveLeader', 'Auth/AuthEnable']) {
+    for (let seed = 11_201; seed <= 12_000; seed++) {
+      const r = new Prng(seed);
+      if (r.int(0, 3) < 2) continue;
+      const bytes = treeBytes(mutateObject(r, method, fixtures[method] ?? {}), MUTATED_BYTES_BOUND);
+      assert.ok(bytes <= MUTATED_BYTES_BOUND, `${method} seed ${seed}: ${bytes} bytes`);
+    }
+  }
 });
 
 test('KV/Txn requests of the seeds where budget 100 ran out of memory (3403 among them) stay bounded', () => {

@@ -22,6 +22,12 @@ export const MAX_REPEATS = 5000;
  * budget 100 the fuzz ran out of a 4 GB heap building that request, before sending it).
  */
 export const MAX_REPEATED_NODES = 50_000;
+/**
+ * ...and at most this many bytes of byte strings and strings in all: a huge value repeated 5000
+ * times as copies is 15 GB (as references it was one value, but the encoder wrote each). Above
+ * the 1.5 MiB request limit, so a repeated huge value is still sent and refused for its size.
+ */
+export const MAX_REPEATED_BYTES = 8 * 1024 * 1024;
 
 export interface Fixtures {
   /** A lease the Lock, Election and lease requests name (granted before the fuzz). */
@@ -129,11 +135,29 @@ function breaking(r: Random, old: unknown): unknown {
   return edge;
 }
 
-/** `old` repeated 100 to MAX_REPEATS times, as copies, with at most MAX_REPEATED_NODES nodes in all. */
+/** `old` repeated 100 to MAX_REPEATS times, as copies, with at most MAX_REPEATED_NODES nodes and MAX_REPEATED_BYTES bytes in all. */
 export function repeated(r: Random, old: unknown): unknown[] {
   const wanted = r.int(100, MAX_REPEATS);
-  const fits = Math.max(1, Math.floor(MAX_REPEATED_NODES / treeNodes(old, MAX_REPEATED_NODES)));
-  return Array.from({ length: Math.min(wanted, fits) }, () => clone(old));
+  const fitsNodes = Math.floor(MAX_REPEATED_NODES / treeNodes(old, MAX_REPEATED_NODES));
+  const fitsBytes = Math.floor(MAX_REPEATED_BYTES / Math.max(1, treeBytes(old, MAX_REPEATED_BYTES)));
+  return Array.from({ length: Math.max(1, Math.min(wanted, fitsNodes, fitsBytes)) }, () => clone(old));
+}
+
+/** The bytes of the byte strings and strings in `v` as a tree (as treeNodes counts), counting stops past `limit`. */
+export function treeBytes(v: unknown, limit = Number.MAX_SAFE_INTEGER): number {
+  let n = 0;
+  const walk = (x: unknown): void => {
+    if (Buffer.isBuffer(x)) n += x.byteLength;
+    else if (typeof x === 'string') n += x.length;
+    else if (typeof x === 'object' && x !== null) {
+      for (const y of Array.isArray(x) ? x : Object.values(x)) {
+        walk(y);
+        if (n > limit) return;
+      }
+    }
+  };
+  walk(v);
+  return n;
 }
 
 /**
