@@ -46,6 +46,8 @@ const AUTH_ERROR_STATUS: Readonly<Record<AuthErrorKind, Status>> = {
   'too-many-roles': Status.FAILED_PRECONDITION,
   'too-many-roles-per-user': Status.FAILED_PRECONDITION,
   'too-many-permissions': Status.FAILED_PRECONDITION,
+  // Out of a resource, as a write over the backend quota is.
+  'too-many-permission-bytes': Status.RESOURCE_EXHAUSTED,
   'name-too-long': Status.INVALID_ARGUMENT,
 };
 

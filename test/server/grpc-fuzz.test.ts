@@ -18,7 +18,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Prng, type Random } from '../../src/core/prng.js';
 import { startMember, type Member } from '../../src/server/index.js';
 import { electionService, etcdService, lockService } from '../../src/server/proto.js';
-import { Counts, iterations, seedOf, withSeed } from '../fuzz-budget.js';
+import { Counts, FUZZ_BUDGET, iterations, seedOf, withSeed } from '../fuzz-budget.js';
 import { freePort } from '../ports.js';
 import { mayChange, mutateBytes, mutateObject, randomBytes, validRequests, type Fixtures } from './grpc-requests.js';
 
@@ -30,6 +30,11 @@ export const CONCURRENCY = 8;
 export const CALL_DEADLINE_MS = 1_500;
 /** Acknowledged writes made before each phase, whose survival is checked after it. */
 export const SENTINELS = 20;
+/**
+ * The test's deadline: 10 minutes up to budget 20 (which ran in 2 minutes on a loaded 2-core
+ * machine), and in proportion to the budget above it (`npm run fuzz` runs budget 100).
+ */
+export const TEST_TIMEOUT_MS = 600_000 * Math.max(1, FUZZ_BUDGET / 20);
 
 /** Messages that mean a handler threw where it should have answered with a status. */
 const JS_EXCEPTION = /TypeError|RangeError|ReferenceError|SyntaxError|AssertionFailure|Cannot read propert|is not a function|is not iterable|undefined|Maximum call stack/;
@@ -216,7 +221,7 @@ async function fuzzPhase(s: Server, phase: string, seedOffset: number, tokens: (
   }
 }
 
-test('gRPC request fuzz: every RPC, auth off and on; every answer OK or a status code, the member keeps serving and keeps acknowledged writes', { timeout: 600_000 }, async () => {
+test('gRPC request fuzz: every RPC, auth off and on; every answer OK or a status code, the member keeps serving and keeps acknowledged writes', { timeout: TEST_TIMEOUT_MS }, async () => {
   const counts = new Counts();
   const s = await startOne();
   try {

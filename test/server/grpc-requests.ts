@@ -13,6 +13,21 @@ export const HUGE_BYTES = 3 * 1024 * 1024;
 export const MAX_TXN_DEPTH = 80;
 /** Random byte strings are at most this long. */
 export const MAX_RANDOM_BYTES = 96;
+/** A field repeated many times gets 100 to this many elements... */
+export const MAX_REPEATS = 5000;
+/**
+ * ...and at most this many nodes (objects, arrays and leaves) in all, as encoded: repeating a
+ * field that an earlier mutation already repeated would otherwise multiply the two counts (a
+ * `success` of 3628 copies, then a put inside it repeated 4460 times, is 16 million puts; at
+ * budget 100 the fuzz ran out of a 4 GB heap building that request, before sending it).
+ */
+export const MAX_REPEATED_NODES = 50_000;
+/**
+ * ...and at most this many bytes of byte strings and strings in all: a huge value repeated 5000
+ * times as copies is 15 GB (as references it was one value, but the encoder wrote each). Above
+ * the 1.5 MiB request limit, so a repeated huge value is still sent and refused for its size.
+ */
+export const MAX_REPEATED_BYTES = 8 * 1024 * 1024;
 
 export interface Fixtures {
   /** A lease the Lock, Election and lease requests name (granted before the fuzz). */
@@ -108,14 +123,59 @@ export function mutateBytes(r: Random, valid: Buffer): Buffer {
 
 /** A value that is not what the field holds, or is at an edge of what it may hold. */
 function breaking(r: Random, old: unknown): unknown {
+  // Copies, never `old` itself twice: a later mutation inside a shared object would change it in
+  // every place it is shared, and paths() (like the encoder) walks each place.
   const edge = r.pick<unknown>([
     -1, -(2 ** 31), 2 ** 53, -(2 ** 53), 1.5, Number.NaN, Infinity, '-9223372036854775808', '18446744073709551615', '99999999999999999999999',
-    '', 'x', 'root', '\u0000', 'é'.repeat(300), b('\u0000'), true, null, [], {}, [old, old], { nested: { deeper: old } },
+    '', 'x', 'root', '\u0000', 'é'.repeat(300), b('\u0000'), true, null, [], {}, [old, clone(old)], { nested: { deeper: old } },
   ]);
   // Now and then a huge value (past the request limits: refused whole, before anything is applied).
   if (r.chance(0.02)) return Buffer.alloc(r.int(1024 * 1024, HUGE_BYTES), 0x61);
-  if (r.chance(0.05)) return Array.from({ length: r.int(100, 5000) }, () => old);
+  if (r.chance(0.05)) return repeated(r, old);
   return edge;
+}
+
+/** `old` repeated 100 to MAX_REPEATS times, as copies, with at most MAX_REPEATED_NODES nodes and MAX_REPEATED_BYTES bytes in all. */
+export function repeated(r: Random, old: unknown): unknown[] {
+  const wanted = r.int(100, MAX_REPEATS);
+  const fitsNodes = Math.floor(MAX_REPEATED_NODES / treeNodes(old, MAX_REPEATED_NODES));
+  const fitsBytes = Math.floor(MAX_REPEATED_BYTES / Math.max(1, treeBytes(old, MAX_REPEATED_BYTES)));
+  return Array.from({ length: Math.max(1, Math.min(wanted, fitsNodes, fitsBytes)) }, () => clone(old));
+}
+
+/** The bytes of the byte strings and strings in `v` as a tree (as treeNodes counts), counting stops past `limit`. */
+export function treeBytes(v: unknown, limit = Number.MAX_SAFE_INTEGER): number {
+  let n = 0;
+  const walk = (x: unknown): void => {
+    if (Buffer.isBuffer(x)) n += x.byteLength;
+    else if (typeof x === 'string') n += x.length;
+    else if (typeof x === 'object' && x !== null) {
+      for (const y of Array.isArray(x) ? x : Object.values(x)) {
+        walk(y);
+        if (n > limit) return;
+      }
+    }
+  };
+  walk(v);
+  return n;
+}
+
+/**
+ * The nodes of `v` as a tree (a shared object counted in every place, as paths() and the encoder
+ * see it), counting stops past `limit`.
+ */
+export function treeNodes(v: unknown, limit = Number.MAX_SAFE_INTEGER): number {
+  let n = 0;
+  const walk = (x: unknown): void => {
+    n++;
+    if (n > limit || Buffer.isBuffer(x) || typeof x !== 'object' || x === null) return;
+    for (const y of Array.isArray(x) ? x : Object.values(x)) {
+      walk(y);
+      if (n > limit) return;
+    }
+  };
+  walk(v);
+  return n;
 }
 
 function clone(v: unknown): unknown {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  AuthStore, KvStateMachine, encodeKvCommand,
+  AUTH_ERROR_MESSAGES, AuthStore, KvStateMachine, MAX_AUTH_PERMISSION_BYTES, MAX_MERGED_PERMISSION_BYTES, encodeKvCommand,
   type AuthRequest, type PasswordHash, type PutRequest, type RangeRequest, type TxnRequest,
 } from '../../src/statemachine/mvcc/index.js';
 import { hashPassword, mintToken, readToken, verifyPassword } from '../../src/server/auth-service.js';
@@ -220,4 +220,69 @@ test('tokens: signed with the cluster key; a changed byte or another key is refu
   assert.equal(readToken(new Uint8Array(32).fill(8), token), null);
   assert.equal(readToken(KEY, `${payload}.`), null);
   assert.equal(readToken(KEY, 'garbage'), null);
+});
+
+test('permission grants hold at most MAX_AUTH_PERMISSION_BYTES of keys in all (not only a count per role): one past it is refused, a revoke or a role delete frees its bytes, a restore counts them again', () => {
+  const s = withRootAndEnabled();
+  const big = 700 * 1024; // a key and a range end of a 1.4 MiB request, under the request limit
+  const perm = (i: number) => {
+    const key = Buffer.alloc(big, 0x61);
+    key.writeUInt32BE(i, 0);
+    return { permType: 'READ' as const, key, rangeEnd: Buffer.alloc(big, 0x62) };
+  };
+  const fit = Math.floor(MAX_AUTH_PERMISSION_BYTES / (2 * big));
+  must(s, { op: 'role-add', name: 'big' });
+  for (let i = 0; i < fit; i++) must(s, { op: 'role-grant-permission', name: 'big', perm: perm(i) });
+  assert.equal(s.permissionBytes, fit * 2 * big);
+  // Fewer permissions than MAX_PERMISSIONS_PER_ROLE, and in another role: refused for their bytes.
+  must(s, { op: 'role-add', name: 'other' });
+  assert.equal(s.apply('root', { op: 'role-grant-permission', name: 'other', perm: perm(fit) }), 'too-many-permission-bytes');
+  assert.equal(s.permissionBytes, fit * 2 * big, 'a refused grant holds nothing');
+  // Granting a held range again (another type) adds no bytes.
+  must(s, { op: 'role-grant-permission', name: 'big', perm: { ...perm(0), permType: 'READWRITE' } });
+  assert.equal(s.permissionBytes, fit * 2 * big);
+  // A snapshot restored counts what it holds.
+  const restored = new AuthStore();
+  restored.restore(s.snapshot());
+  assert.equal(restored.permissionBytes, fit * 2 * big);
+  must(s, { op: 'role-revoke-permission', role: 'big', key: perm(0).key, rangeEnd: perm(0).rangeEnd });
+  must(s, { op: 'role-grant-permission', name: 'other', perm: perm(fit) });
+  must(s, { op: 'role-delete', role: 'big' });
+  assert.equal(s.permissionBytes, 2 * big, 'only the other role\'s permission is left');
+  assert.equal(AUTH_ERROR_MESSAGES['too-many-permission-bytes'].startsWith('etcdserver: '), true);
+});
+
+test('a granted permission holds copies of its key and range end, not views of the command it came in', () => {
+  const s = withRootAndEnabled();
+  const frame = Buffer.from('xxxxapp/app0yyyy');
+  must(s, { op: 'role-add', name: 'r' });
+  must(s, { op: 'role-grant-permission', name: 'r', perm: { permType: 'READ', key: frame.subarray(4, 8), rangeEnd: frame.subarray(8, 12) } });
+  const [p] = s.roleGet('root', 'r') as { key: Uint8Array; rangeEnd: Uint8Array }[];
+  assert.equal(Buffer.from(p!.key).toString(), 'app/');
+  assert.equal(p!.key.buffer.byteLength, 4, 'the key has a buffer of its own');
+  assert.equal(p!.rangeEnd.buffer.byteLength, 4, 'so has the range end');
+});
+
+test('the per-user permission unions stay within MAX_MERGED_PERMISSION_BYTES however many users hold the same large roles', () => {
+  const s = withRootAndEnabled();
+  const big = 512 * 1024;
+  must(s, { op: 'role-add', name: 'wide' });
+  for (let i = 0; i < 8; i++) {
+    const key = Buffer.alloc(big, 0x61);
+    key.writeUInt32BE(i, 0);
+    must(s, { op: 'role-grant-permission', name: 'wide', perm: { permType: 'READWRITE', key, rangeEnd: Buffer.alloc(big, 0x62) } });
+  }
+  const users = Math.ceil((2 * MAX_MERGED_PERMISSION_BYTES) / s.permissionBytes) + 1;
+  for (let u = 0; u < users; u++) {
+    must(s, { op: 'user-add', name: `u${u}`, password: HASH });
+    must(s, { op: 'user-grant-role', user: `u${u}`, role: 'wide' });
+  }
+  for (let u = 0; u < users; u++) {
+    assert.equal(s.checkRange(`u${u}`, b('c'), b('')), 'permission-denied', 'past every range end');
+    assert.ok(s.mergedPermissionBytes <= MAX_MERGED_PERMISSION_BYTES, `${s.mergedPermissionBytes} bytes of unions after ${u + 1} users`);
+  }
+  // Still answered right after the unions were dropped.
+  const inside = Buffer.alloc(big, 0x61);
+  inside.writeUInt32BE(3, 0);
+  assert.equal(s.checkWrite('u0', inside, b('')), null);
 });

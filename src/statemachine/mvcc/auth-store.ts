@@ -42,6 +42,7 @@ export type AuthErrorKind =
   | 'too-many-roles'
   | 'too-many-roles-per-user'
   | 'too-many-permissions'
+  | 'too-many-permission-bytes'
   | 'name-too-long';
 
 // ---- limits ------------------------------------------------------------------------------
@@ -51,6 +52,21 @@ export const MAX_AUTH_USERS = 10_000;
 export const MAX_AUTH_ROLES = 10_000;
 export const MAX_ROLES_PER_USER = 256;
 export const MAX_PERMISSIONS_PER_ROLE = 1_024;
+/**
+ * The keys and range ends of every role's permissions, summed, are at most this many bytes. The
+ * counts above alone let 10,000 roles of 1,024 permissions each hold keys of up to a request's
+ * size (1.5 MiB): terabytes, none of it counted by the backend quota, so that permission grants
+ * could take a member out of memory before any write was refused. Permissions are prefixes and
+ * ranges: this is thousands of times what a real cluster's roles hold.
+ */
+export const MAX_AUTH_PERMISSION_BYTES = 16 * 1024 * 1024;
+/**
+ * The per-user permission unions (a cache, rebuilt on demand) hold about this many bytes of keys
+ * at most: when the next union would take them past it, every cached one is dropped first. Each user's union copies the
+ * keys of every role it holds, so without a bound 10,000 users holding the same roles would hold
+ * 10,000 copies of MAX_AUTH_PERMISSION_BYTES.
+ */
+export const MAX_MERGED_PERMISSION_BYTES = 64 * 1024 * 1024;
 /** Longest user or role name, in UTF-8 bytes. */
 export const MAX_AUTH_NAME_BYTES = 256;
 /** Shortest token key auth may be enabled with (128 bits). */
@@ -79,6 +95,7 @@ export const AUTH_ERROR_MESSAGES: Readonly<Record<AuthErrorKind, string>> = {
   'too-many-roles': `etcdserver: too many roles (at most ${MAX_AUTH_ROLES}); delete unused roles first`,
   'too-many-roles-per-user': `etcdserver: too many roles granted to the user (at most ${MAX_ROLES_PER_USER})`,
   'too-many-permissions': `etcdserver: too many permissions in the role (at most ${MAX_PERMISSIONS_PER_ROLE}); merge ranges or use prefixes`,
+  'too-many-permission-bytes': `etcdserver: the roles' permissions hold too many key bytes (at most ${MAX_AUTH_PERMISSION_BYTES} in all); revoke unused permissions or use shorter prefixes`,
   'name-too-long': `etcdserver: user or role name is longer than ${MAX_AUTH_NAME_BYTES} bytes`,
 };
 
@@ -219,6 +236,17 @@ function covers(have: readonly Interval[], want: Interval): boolean {
   return false;
 }
 
+/** What one permission counts towards MAX_AUTH_PERMISSION_BYTES: its key and range end. */
+function permissionBytes(p: Permission): number {
+  return p.key.byteLength + p.rangeEnd.byteLength;
+}
+
+function rolePermissionBytes(role: Role): number {
+  let n = 0;
+  for (const p of role.permissions) n += permissionBytes(p);
+  return n;
+}
+
 function comparePermissions(a: Permission, b: Permission): number {
   return Buffer.compare(a.key, b.key) || Buffer.compare(a.rangeEnd, b.rangeEnd);
 }
@@ -256,8 +284,12 @@ export class AuthStore {
   private tokenKeyBytes: Uint8Array | null = null;
   private users = new Map<string, User>();
   private roles = new Map<string, Role>();
-  /** Per-user union of the roles' permissions; cleared by every change. */
+  /** Per-user union of the roles' permissions; cleared by every change, and past MAX_MERGED_PERMISSION_BYTES. */
   private merged = new Map<string, MergedPermissions>();
+  /** The key bytes `merged` holds (the lengths of every cached interval's from and to), summed. */
+  private mergedBytes = 0;
+  /** permissionBytes over every role's permissions, kept as they change; at most MAX_AUTH_PERMISSION_BYTES after a grant. */
+  private heldPermissionBytes = 0;
   /**
    * Proved logins (Byzantine protocols), the members bound to a user's session: member → user →
    * the user's credential revision at the login and the digest of the token key it named
@@ -290,6 +322,11 @@ export class AuthStore {
 
   get revision(): number {
     return this.authRevision;
+  }
+
+  /** The key and range end bytes of every role's permissions (see MAX_AUTH_PERMISSION_BYTES). */
+  get permissionBytes(): number {
+    return this.heldPermissionBytes;
   }
 
   /** See clusterGeneration. */
@@ -438,9 +475,23 @@ export class AuthStore {
       }
       const byFrom = (a: Interval, b: Interval): number => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0);
       m = { read: read.sort(byFrom), write: write.sort(byFrom) };
+      let bytes = 0;
+      for (const iv of [...read, ...write]) bytes += iv.from.length + (iv.to?.length ?? 0);
+      if (this.mergedBytes + bytes > MAX_MERGED_PERMISSION_BYTES) this.clearMerged();
       this.merged.set(name, m);
+      this.mergedBytes += bytes;
     }
     return m;
+  }
+
+  private clearMerged(): void {
+    this.merged.clear();
+    this.mergedBytes = 0;
+  }
+
+  /** The key bytes the per-user permission unions hold now (at most about MAX_MERGED_PERMISSION_BYTES). */
+  get mergedPermissionBytes(): number {
+    return this.mergedBytes;
   }
 
   // ---- reads of the auth API -------------------------------------------------------------------
@@ -499,7 +550,7 @@ export class AuthStore {
     if (error === 'unchanged') return null;
     if (error !== null) return error;
     this.authRevision += 1;
-    this.merged.clear();
+    this.clearMerged();
     return null;
   }
 
@@ -630,7 +681,11 @@ export class AuthStore {
       }
       case 'role-delete': {
         if (this.enabledFlag && req.role === ROOT_ROLE) return 'invalid-auth-mgmt';
-        if (!this.roles.delete(req.role)) return 'role-not-found';
+        const deleted = this.roles.get(req.role);
+        if (deleted === undefined) return 'role-not-found';
+        this.roles.delete(req.role);
+        this.heldPermissionBytes -= rolePermissionBytes(deleted);
+        assert(this.heldPermissionBytes >= 0, () => `permission bytes never go negative (${this.heldPermissionBytes} after deleting role ${req.role})`);
         for (const u of this.users.values()) u.roles = u.roles.filter((r) => r !== req.role);
         return null;
       }
@@ -639,10 +694,15 @@ export class AuthStore {
         if (role === undefined) return 'role-not-found';
         const at = role.permissions.findIndex((p) => comparePermissions(p, req.perm) === 0);
         if (at >= 0) {
-          role.permissions[at] = req.perm; // same range: the new type replaces the old
+          role.permissions[at] = { ...role.permissions[at]!, permType: req.perm.permType }; // same range: the new type replaces the old
         } else {
           if (role.permissions.length >= MAX_PERMISSIONS_PER_ROLE) return 'too-many-permissions';
-          role.permissions = [...role.permissions, req.perm].sort(comparePermissions);
+          const bytes = permissionBytes(req.perm);
+          if (this.heldPermissionBytes + bytes > MAX_AUTH_PERMISSION_BYTES) return 'too-many-permission-bytes';
+          // Copies of their own (new Uint8Array): a decoded command's bytes are views of the frame or WAL segment it came in.
+          const perm = { permType: req.perm.permType, key: new Uint8Array(req.perm.key), rangeEnd: new Uint8Array(req.perm.rangeEnd) };
+          role.permissions = [...role.permissions, perm].sort(comparePermissions);
+          this.heldPermissionBytes += bytes;
         }
         return null;
       }
@@ -652,6 +712,8 @@ export class AuthStore {
         const want = { permType: 'READ' as const, key: req.key, rangeEnd: req.rangeEnd };
         const at = role.permissions.findIndex((p) => comparePermissions(p, want) === 0);
         if (at < 0) return 'permission-not-granted';
+        this.heldPermissionBytes -= permissionBytes(role.permissions[at]!);
+        assert(this.heldPermissionBytes >= 0, () => `permission bytes never go negative (${this.heldPermissionBytes} after a revoke)`);
         role.permissions = role.permissions.filter((_, i) => i !== at);
         return null;
       }
@@ -684,13 +746,14 @@ export class AuthStore {
 
   /** Restore from `snapshot()`'s value; undefined (a snapshot from before auth existed) is the empty state. */
   restore(data: unknown): void {
-    this.merged.clear();
+    this.clearMerged();
     if (data === undefined || data === null) {
       this.enabledFlag = false;
       this.authRevision = 1;
       this.tokenKeyBytes = null;
       this.users = new Map();
       this.roles = new Map();
+      this.heldPermissionBytes = 0;
       this.logins = new Map();
       this.sessions = new Map();
       this.clusterGeneration = 0;
@@ -713,6 +776,9 @@ export class AuthStore {
     this.tokenKeyBytes = snap.tokenKey;
     this.users = new Map(snap.users.map(([name, password, roles, credentialRevision]) => [name, { password, roles, credentialRevision }]));
     this.roles = new Map(snap.roles.map(([name, perms]) => [name, { permissions: perms.map(([permType, key, rangeEnd]) => ({ permType, key, rangeEnd })) }]));
+    // Not checked against MAX_AUTH_PERMISSION_BYTES: a state is restored as it was applied; only grants are refused.
+    this.heldPermissionBytes = 0;
+    for (const role of this.roles.values()) this.heldPermissionBytes += rolePermissionBytes(role);
     this.logins = new Map((snap.logins ?? []).map(([origin, users]) => [origin, new Map(users.map(([user, credentialRevision, epoch]) => [user, { credentialRevision, epoch }]))]));
     this.clusterGeneration = snap.generation ?? 0;
     assert(Number.isSafeInteger(this.clusterGeneration) && this.clusterGeneration >= 0, () => `an auth snapshot's generation is a natural number, not ${String(snap.generation)}`);
