@@ -11,6 +11,7 @@ import {
 } from '../../src/statemachine/mvcc/index.js';
 import { hashPassword, mintToken, readToken, verifyPassword } from '../../src/server/auth-service.js';
 import { index } from '../../src/core/ids.js';
+import { pack, unpack } from '../../src/core/codec.js';
 
 const b = (s: string): Uint8Array => Buffer.from(s);
 const HASH: PasswordHash = { algorithm: 'scrypt', n: 16384, r: 8, p: 1, salt: Buffer.from('salt'), hash: Buffer.from('hash') };
@@ -285,4 +286,26 @@ test('the per-user permission unions stay within MAX_MERGED_PERMISSION_BYTES how
   const inside = Buffer.alloc(big, 0x61);
   inside.writeUInt32BE(3, 0);
   assert.equal(s.checkWrite('u0', inside, b('')), null);
+});
+
+test('a restored snapshot\'s and a command\'s binary fields are copied, not views that keep the snapshot or frame alive', () => {
+  const s = withRootAndEnabled();
+  must(s, { op: 'role-add', name: 'r' });
+  must(s, { op: 'role-grant-permission', name: 'r', perm: { permType: 'READ', key: b('app/'), rangeEnd: b('app0') } });
+  // As a member restores one: decoded from the snapshot's bytes, whose binary fields are views of them.
+  const bytes = pack(s.snapshot());
+  const restored = new AuthStore();
+  restored.restore(unpack(bytes));
+  const [p] = restored.roleGet('root', 'r') as { key: Uint8Array; rangeEnd: Uint8Array }[];
+  assert.equal(Buffer.from(p!.key).toString(), 'app/');
+  assert.equal(p!.key.buffer.byteLength, 4, 'a restored key has a buffer of its own');
+  assert.equal(p!.rangeEnd.buffer.byteLength, 4, 'so has its range end');
+  const hash = restored.passwordOf('root')!;
+  assert.equal(hash.salt.buffer.byteLength, hash.salt.byteLength, 'a restored password salt too');
+  assert.equal(hash.hash.buffer.byteLength, hash.hash.byteLength, 'and hash');
+  // A user added by a command: its hash is not a view of the command's frame.
+  const frame = Buffer.concat([Buffer.alloc(1000), Buffer.from('saltyhashy')]);
+  must(s, { op: 'user-add', name: 'u', password: { ...HASH, salt: frame.subarray(1000, 1005), hash: frame.subarray(1005, 1010) } });
+  assert.equal(s.passwordOf('u')!.salt.buffer.byteLength, 5);
+  assert.equal(s.passwordOf('u')!.hash.buffer.byteLength, 5);
 });

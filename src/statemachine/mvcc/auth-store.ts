@@ -247,6 +247,19 @@ function rolePermissionBytes(role: Role): number {
   return n;
 }
 
+/**
+ * Bytes of their own. A decoded command's or snapshot's binary fields are views of the frame, WAL
+ * segment or snapshot they came in: one kept view keeps that whole buffer alive (a restored
+ * snapshot's, the size of the store), uncounted by any quota.
+ */
+function own(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b);
+}
+
+function ownHash(h: PasswordHash): PasswordHash {
+  return { ...h, salt: own(h.salt), hash: own(h.hash), ...(h.loginKey === undefined || h.loginKey === null ? {} : { loginKey: own(h.loginKey) }) };
+}
+
 function comparePermissions(a: Permission, b: Permission): number {
   return Buffer.compare(a.key, b.key) || Buffer.compare(a.rangeEnd, b.rangeEnd);
 }
@@ -540,7 +553,7 @@ export class AuthStore {
     if (req.op === 'auth-token-key') {
       if (this.enabledFlag && this.tokenKeyBytes === null) {
         assert(req.tokenKey.byteLength >= MIN_TOKEN_KEY_BYTES, 'a token key of at least 128 bits (checked when the command was decoded)');
-        this.tokenKeyBytes = req.tokenKey;
+        this.tokenKeyBytes = own(req.tokenKey);
       }
       return null;
     }
@@ -577,7 +590,7 @@ export class AuthStore {
       if (!verifyLogin(key, loginStatement(req.name, req.credentialRevision, sessionKey, tokenKey, this.clusterGeneration), req.signature)
         || !verifyLogin(sessionKey, loginUseStatement(req.name, sessionKey, origin), binding)) return 'auth-failed';
       assert(sessionKey.byteLength === LOGIN_KEY_BYTES, 'a verified session key is an Ed25519 public key');
-      this.sessions.set(req.name, { credentialRevision: req.credentialRevision, epoch: this.currentEpoch()!, sessionKey });
+      this.sessions.set(req.name, { credentialRevision: req.credentialRevision, epoch: this.currentEpoch()!, sessionKey: own(sessionKey) });
     }
     this.bind(origin, req.name, req.credentialRevision);
     return null;
@@ -616,7 +629,7 @@ export class AuthStore {
         if (!root.roles.includes(ROOT_ROLE)) return 'root-role-not-exist';
         assert(req.tokenKey.byteLength >= MIN_TOKEN_KEY_BYTES, 'a token key of at least 128 bits (checked when the command was decoded)');
         this.enabledFlag = true;
-        this.tokenKeyBytes = req.tokenKey;
+        this.tokenKeyBytes = own(req.tokenKey);
         return null;
       }
       case 'auth-token-key':
@@ -635,7 +648,7 @@ export class AuthStore {
         if (bad !== null) return bad;
         if (this.users.has(req.name)) return 'user-already-exist';
         if (this.users.size >= MAX_AUTH_USERS) return 'too-many-users';
-        this.users.set(req.name, { password: req.password, roles: [], credentialRevision: this.authRevision + 1 });
+        this.users.set(req.name, { password: req.password === null ? null : ownHash(req.password), roles: [], credentialRevision: this.authRevision + 1 });
         return null;
       }
       case 'user-delete': {
@@ -648,7 +661,7 @@ export class AuthStore {
       case 'user-change-password': {
         const u = this.users.get(req.name);
         if (u === undefined) return 'user-not-found';
-        u.password = req.password;
+        u.password = ownHash(req.password);
         u.credentialRevision = this.authRevision + 1;
         this.sessions.delete(req.name); // opened with the old credentials: void
         return null;
@@ -773,16 +786,17 @@ export class AuthStore {
     assert(snap.format === SNAPSHOT_FORMAT, () => `unknown auth snapshot format ${snap.format}`);
     this.enabledFlag = snap.enabled;
     this.authRevision = snap.revision;
-    this.tokenKeyBytes = snap.tokenKey;
-    this.users = new Map(snap.users.map(([name, password, roles, credentialRevision]) => [name, { password, roles, credentialRevision }]));
-    this.roles = new Map(snap.roles.map(([name, perms]) => [name, { permissions: perms.map(([permType, key, rangeEnd]) => ({ permType, key, rangeEnd })) }]));
+    // Every binary field copied out (see own()): views would keep the whole snapshot's bytes alive.
+    this.tokenKeyBytes = snap.tokenKey === null ? null : own(snap.tokenKey);
+    this.users = new Map(snap.users.map(([name, password, roles, credentialRevision]) => [name, { password: password === null ? null : ownHash(password), roles, credentialRevision }]));
+    this.roles = new Map(snap.roles.map(([name, perms]) => [name, { permissions: perms.map(([permType, key, rangeEnd]) => ({ permType, key: own(key), rangeEnd: own(rangeEnd) })) }]));
     // Not checked against MAX_AUTH_PERMISSION_BYTES: a state is restored as it was applied; only grants are refused.
     this.heldPermissionBytes = 0;
     for (const role of this.roles.values()) this.heldPermissionBytes += rolePermissionBytes(role);
     this.logins = new Map((snap.logins ?? []).map(([origin, users]) => [origin, new Map(users.map(([user, credentialRevision, epoch]) => [user, { credentialRevision, epoch }]))]));
     this.clusterGeneration = snap.generation ?? 0;
     assert(Number.isSafeInteger(this.clusterGeneration) && this.clusterGeneration >= 0, () => `an auth snapshot's generation is a natural number, not ${String(snap.generation)}`);
-    this.sessions = new Map((snap.sessions ?? []).map(([user, credentialRevision, epoch, sessionKey]) => [user, { credentialRevision, epoch, sessionKey }]));
+    this.sessions = new Map((snap.sessions ?? []).map(([user, credentialRevision, epoch, sessionKey]) => [user, { credentialRevision, epoch, sessionKey: own(sessionKey) }]));
   }
 }
 
