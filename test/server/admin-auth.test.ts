@@ -75,12 +75,15 @@ interface Run { code: number | null; out: string }
 /** `input`: etcdctl's standard input (a password it reads there), empty unless given. */
 function etcdctl(endpoint: string, args: readonly string[], input = ''): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('etcdctl', [`--endpoints=${endpoint}`, '--dial-timeout=3s', '--command-timeout=10s', ...args], {
+    const child = spawn('etcdctl', [`--endpoints=${endpoint}`, '--dial-timeout=3s', '--command-timeout=20s', ...args], {
       env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // etcdctl reads its standard input only when it asks for a password: a command that exits
+    // without reading it closes the pipe, and the write's EPIPE is not the test's failure.
+    child.stdin.on('error', () => {});
     child.stdin.end(input);
     let out = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
     child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
     child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
     child.on('error', (e) => { clearTimeout(timer); reject(e); });

@@ -16,12 +16,12 @@ interface Run { code: number | null; out: string; err: string }
 /** One etcdctl command against `endpoints`, bounded in time; stdin optional (for passwords). */
 function etcdctl(endpoints: string, args: readonly string[], stdin = ''): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(ETCDCTL, [`--endpoints=${endpoints}`, '--dial-timeout=3s', '--command-timeout=8s', ...args], {
+    const child = spawn(ETCDCTL, [`--endpoints=${endpoints}`, '--dial-timeout=3s', '--command-timeout=20s', ...args], {
       env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
     let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
     child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
     child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
@@ -30,6 +30,8 @@ function etcdctl(endpoints: string, args: readonly string[], stdin = ''): Promis
       // etcdctl logs each failed attempt as a JSON line; keep only its own message.
       resolve({ code, out: out.trim(), err: err.split('\n').filter((l) => !l.startsWith('{')).join('\n').trim() });
     });
+    // etcdctl reads its standard input only when it asks for a password (see admin-auth.test.ts).
+    child.stdin.on('error', () => {});
     child.stdin.end(stdin);
   });
 }

@@ -125,7 +125,19 @@ test('TLS for clients and mutual TLS between members', { timeout: 90_000, skip: 
 
     await t.test('a member added later, its certificate\'s CN its 16-hex-digit member id, joins over mutual TLS: both directions of its links check that CN', async () => {
       await cluster.reserve('m4');
-      const added = await cluster.client('m1').cluster.memberAdd({ peerURLs: [`https://127.0.0.1:${cluster.peerPort('m4')}`], isLearner: true });
+      // Through m1, which forwards it to the leader; "not leader" while an election runs (a loaded
+      // machine's missed heartbeats) is refused before anything is proposed, so it is tried again.
+      const addDeadline = Date.now() + 20_000;
+      const add = async (): Promise<Awaited<ReturnType<Etcd3['cluster']['memberAdd']>>> => {
+        try {
+          return await cluster.client('m1').cluster.memberAdd({ peerURLs: [`https://127.0.0.1:${cluster.peerPort('m4')}`], isLearner: true });
+        } catch (err) {
+          if (!/not leader|no leader/.test(String(err)) || Date.now() > addDeadline) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+          return add();
+        }
+      };
+      const added = await add();
       const id = BigInt(added.member.ID).toString(16).padStart(16, '0');
       const own = certs.issue(id);
       cluster.launch('m4', ['--initial-cluster-state', 'existing', '--peer-cert-file', own.cert, '--peer-key-file', own.key]);

@@ -76,13 +76,15 @@ test('a leader whose first Accept goes to a member new in a recovered configurat
   assert.equal(first.entries[0]!.index, 1);
 });
 
-test('multipaxos, 7 nodes, seed 127: a leader whose first Accept goes to spare n10 (sorted before n2, n1 removed) passes the check', async () => {
-  // n2 wins ballot (7,2) with a recovered add of n10: n10 is sent a snapshot and the slots after it
-  // first, below n2's commit point; checked against that slot's configuration, the run failed.
+test('multipaxos, 7 nodes, seeds 5 and 116: leaders whose first Accept goes to spare n10 from slot 1 pass the check', async () => {
+  // On the build of 2026-12-07 both runs failed with the check taken from the Accept's first slot:
+  // seed 5, "n2 proposes from slot 1 in ballot (31,2) after promises from n2,n3,n4,n9"; seed 116,
+  // n1 in ballot (5,1). (Seed 127 showed it on an earlier build; every change to the world moves
+  // which seeds do.) The precondition itself is pinned above on the real core, free of any trace:
+  // these runs are the end-to-end check that a correct leader is not flagged.
   const { runSeed, failed } = await import('../../../src/sim/run.js');
-  const r = runSeed({ protocol: 'multipaxos', nodes: 7, seed: 127, trace: true });
-  const led = r.trace.findIndex((l) => /n2 leads term/.test(l) && Number(l.trim().split(/\s+/)[0]) > 2_500);
-  assert.ok(led > 0, 'n2 leads after 2.5 s');
-  assert.match(r.trace[led + 1]!, /deliver accept n2>n10/, 'its first Accept goes to n10');
-  assert.ok(!failed(r), `${JSON.stringify(r.outcome)} ${r.linearizability}`);
+  for (const seed of [5, 116]) {
+    const r = runSeed({ protocol: 'multipaxos', nodes: 7, seed });
+    assert.ok(!failed(r), `seed ${seed}: ${JSON.stringify(r.outcome)} ${r.linearizability}`);
+  }
 });
