@@ -182,3 +182,21 @@ test('unpackAt throws on a value cut short, through its own decoding and the lib
   assert.throws(() => unpackAt(Uint8Array.of(0xc1), 0), /truncated or corrupt/, 'a byte that is no type');
   assert.equal(headerAt(Uint8Array.of(0xdc, 1), 0, 'array'), null, 'a header cut short');
 });
+
+test('input nested deeper than pack can write (100 levels) is refused before it is decoded; 100 levels decode as the library does', () => {
+  // `levels` arrays of one element around nil: the library's encoder writes at most 100 levels (nil at 100).
+  const arrays = (levels: number, leaf: readonly number[] = [0xc0]): Uint8Array => new Uint8Array([...new Array<number>(levels).fill(0x91), ...leaf]);
+  assert.deepStrictEqual(outcome(() => unpack(arrays(99))), outcome(() => library.decode(arrays(99))));
+  assert.throws(() => library.encode(library.decode(arrays(100))), /Too deep/, 'the library writes no deeper');
+  assert.throws(() => unpack(arrays(100)), /nested deeper than 100 levels/);
+  // Through the library's path too (a non-ASCII string at the bottom), and a map in between.
+  const withText = arrays(150, [0xa2, 0xc3, 0xa9]);
+  assert.equal((library.decode(withText) as unknown[]).length, 1, 'the library decodes it');
+  assert.throws(() => unpack(withText), /nested deeper than 100 levels/);
+  assert.throws(() => unpack(new Uint8Array([0x81, 0xa1, 0x78, ...arrays(120)])), /nested deeper than 100 levels/);
+  // A hostile frame's depth: refused after a header walk bounded by 100 levels, not decoded.
+  assert.throws(() => unpack(arrays(1_500_000)), /nested deeper than 100 levels/);
+  assert.throws(() => unpackAt(arrays(200), 0), /nested deeper than 100 levels/);
+  // Truncated input that is not too deep still fails as the library fails.
+  assertDecodesLikeLibrary(arrays(50, []), 'fifty arrays cut before their element');
+});

@@ -29,6 +29,13 @@ function nested(depth: number): TxnRequest {
 
 const deepEncoder = new Encoder({ maxDepth: 1_000 });
 
+/** nil inside `levels` arrays of one element. */
+function deepArray(levels: number): unknown {
+  let v: unknown = null;
+  for (let i = 0; i < levels; i++) v = [v];
+  return v;
+}
+
 /** Each one would have thrown inside apply (or tripped an assertion) before apply was total. */
 const MALFORMED: readonly [string, Uint8Array][] = [
   ['no MessagePack at all', new Uint8Array([0xc1, 0xc1, 0xc1])],
@@ -45,6 +52,7 @@ const MALFORMED: readonly [string, Uint8Array][] = [
   ['a compare with bytes for a version', command({ op: 'txn', compare: [{ result: 'EQUAL', target: 'VERSION', key: b('a'), rangeEnd: b(''), operand: b('1') }], success: [], failure: [] })],
   ['a range with an unknown sort order', command({ op: 'range', key: b('a'), rangeEnd: b(''), limit: 0, revision: 0, sortOrder: 'SIDEWAYS', sortTarget: 'KEY', keysOnly: false, countOnly: false, minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0 })],
   [`txns nested deeper than ${MAX_TXN_DEPTH}`, deepEncoder.encode({ client: 'c', seq: 1, lowestPending: 1, request: nested(MAX_TXN_DEPTH + 10) })],
+  ['a put with a field nested deeper than pack writes (decoded, it cost seconds at 1.5 million levels)', deepEncoder.encode({ client: 'c', seq: 1, lowestPending: 1, request: { ...put('a', '1'), extra: deepArray(900) } })],
   ['a lease grant with id 0 (the lease table asserts on it)', command({ op: 'lease-grant', id: '0', ttlSeconds: 10 })],
   ['auth enable with a short token key (the auth store asserts on it)', command({ op: 'auth-enable', tokenKey: new Uint8Array(4) })],
   ['a permission without a type', command({ op: 'role-grant-permission', name: 'r', perm: { key: b('a'), rangeEnd: b('') } })],
