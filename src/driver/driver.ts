@@ -546,7 +546,8 @@ export class Driver<R> {
     if (this.stopped) return;
     // No Ready can be taken now (a save in flight, perhaps behind a snapshot's fsyncs): what the
     // core marks as resting on nothing undurable (a primary's heartbeats) leaves now, not after it.
-    this.sendAll(this.core.takeEarly());
+    // (The hold-readies-while-snapshotting mutant holds them too: nothing left while it wrote.)
+    if (!this.heldBySnapshot()) this.sendAll(this.core.takeEarly());
     if (this.saving || this.heldBySnapshot()) return;
     // A snapshot of our own reads the state machine: not while it stands behind the core.
     if (this.snapshotWaiters.length > 0 && !this.snapshotting && !this.behindCore()) {

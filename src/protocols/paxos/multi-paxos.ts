@@ -602,6 +602,22 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     return ready;
   }
 
+  /**
+   * The driver cannot take a Ready (one is being saved, perhaps behind a snapshot's fsyncs): the
+   * messages ready() would send before its persist (a leader's Accepts and heartbeats, snapshot
+   * chunks, read rounds) leave now. Without this a leader whose save waits behind a compaction
+   * sends no heartbeat for that long, and on a slow disk its acceptors' timers run out (mutant
+   * heartbeats-wait-for-save). Not while the ballot is not yet durable (the Ready being saved
+   * writes it, or a later step changed it): they name it.
+   */
+  takeEarly(): readonly PaxosMessage[] {
+    if (this.early.length === 0 || this.mutant === 'heartbeats-wait-for-save') return NO_MESSAGES;
+    if (this.promised !== this.persistedPromised) return NO_MESSAGES;
+    const out = this.early;
+    this.early = [];
+    return out;
+  }
+
   advance(_ready: Ready<PaxosMessage, PaxosHardState>): void {
     const o = this.outstanding;
     assert(o !== null, 'advance() without an outstanding ready()');

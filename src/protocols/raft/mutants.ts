@@ -23,6 +23,7 @@ export const RAFT_MUTANTS = [
   { name: 'snapshot-forgets-since', description: 'a snapshot taken by a member that joined, below its since, is restored (after a restart, or sent to a follower) as the configuration of the snapshot\'s index: the configuration entries up to since are applied again over a configuration that holds them, and the core stops' },
   { name: 'status-hides-since', description: 'a member that joined and has applied less than its since shows its told configuration as that of its applied index: a join answer it gives tells since = its applied index with a later configuration, and the member that joins from it applies the configuration entries in between again' },
   { name: 'demote-at-once', description: 'a voter demoted through a joint change becomes a learner on entering the joint configuration, not on leaving it: C_old loses its vote at once (no learnersNext)' },
+  { name: 'heartbeats-wait-for-save', description: 'a leader\'s heartbeats wait for the next Ready while one is being saved: a save that waits behind a snapshot\'s fsyncs on a slow disk outlasts the followers\' election timeout, and the leader is deposed at its snapshots' },
 ] as const satisfies readonly MutantInfo[];
 
 export type RaftMutant = (typeof RAFT_MUTANTS)[number]['name'];

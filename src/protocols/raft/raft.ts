@@ -367,6 +367,24 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     return ready;
   }
 
+  /**
+   * The driver cannot take a Ready (one is being saved, perhaps behind a snapshot's fsyncs): a
+   * leader's messages made since leave now, as ready() would send them before its persist (its
+   * term and vote durable, its own entries counted toward commitment only once durable:
+   * dissertation §10.2.1). Without this a leader whose save waits behind a compaction sends no
+   * heartbeat for that long, and on a slow disk its followers' timers run out (mutant
+   * heartbeats-wait-for-save). Not while the term or vote is not yet durable (the Ready being
+   * saved writes it, or a later step changed it), nor a follower's or candidate's messages: those
+   * answer for what their persist writes. Appends still to be built wait for the next Ready.
+   */
+  takeEarly(): readonly RaftMessage[] {
+    if (this.role !== 'leader' || this.msgs.length === 0 || this.isMutant('heartbeats-wait-for-save')) return NO_MESSAGES;
+    if (this.term !== this.persistedHard.term || this.vote !== this.persistedHard.vote) return NO_MESSAGES;
+    const out = this.msgs;
+    this.msgs = [];
+    return out;
+  }
+
   advance(_ready: Ready<RaftMessage, RaftHardState>): void {
     const o = this.outstanding;
     assert(o !== null, 'advance() without an outstanding ready()');
