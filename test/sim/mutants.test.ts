@@ -70,11 +70,11 @@ interface Catch {
 const CATCHES: Record<string, Record<string, Catch>> = {
   raft: {
     'commit-old-term': { seed: 14 },
-    'vote-before-persist': { seed: 32 },
+    'vote-before-persist': { seed: 119 },
     'snapshot-off-by-one': { seed: 2 },
-    'reset-timer-wrongly': { seed: 1 },
+    'reset-timer-wrongly': { seed: 2 },
     'apply-twice': { seed: 1 },
-    'snapshot-sees-later-writes': { seed: 5, options: { stateMachine: 'etcd' } },
+    'snapshot-sees-later-writes': { seed: 3, options: { stateMachine: 'etcd' } },
     'accept-any-vote': { seed: 2 },
     'stale-read': { seed: 3 },
     'no-noop': { seed: 1 },
@@ -82,20 +82,20 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'limit-internal-entries': { seed: 2 },
     'lease-outlives-quorum': { seed: 88 },
     'resend-snapshot-chunks': { seed: 2 },
-    'keep-tail-after-snapshot': { seed: 13 },
-    'ack-before-fsync': { seed: 1 },
+    'keep-tail-after-snapshot': { seed: 4 },
+    'ack-before-fsync': { seed: 4 },
     'apply-before-snapshot-persist': { seed: 4 },
     'tick-by-timer': { seed: 28 },
-    'skip-dir-fsync': { seed: 6 },
-    'ignore-checksum': { seed: 8 },
-    'retry-failed-fsync': { seed: 74 },
-    'trust-command-bytes': { seed: 1 },
+    'skip-dir-fsync': { seed: 1 },
+    'ignore-checksum': { seed: 20 },
+    'retry-failed-fsync': { seed: 105 },
+    'trust-command-bytes': { seed: 3 },
     'demote-at-once': { seed: 81 },
-    'unsealed-writes': { seed: 338 },
-    'reply-before-config-applied': { seed: 6 },
+    'unsealed-writes': { seed: 382 },
+    'reply-before-config-applied': { seed: 5 },
     // Seed 2 until snapshots up to maxSnapshotBytesDecodedBeforeAck were decoded before they are
     // acknowledged (then installed in one swap): only every other simulated member installs in slices now.
-    'apply-while-installing': { seed: 3, options: { stateMachine: 'etcd' } },
+    'apply-while-installing': { seed: 2, options: { stateMachine: 'etcd' } },
     // Needs a member that joins (the runs that replace members) while the leader's log still
     // holds an add-learner of a member promoted since.
     'ignore-since': { seed: 47 },
@@ -112,16 +112,16 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'snapshot-sees-later-writes': { seed: 16, options: { stateMachine: 'etcd' } },
     'accept-before-persist': { seed: 1 },
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
-    'count-listed-acks-only': { seed: 122, options: { nodes: 3 } },
+    'count-listed-acks-only': { seed: 4, options: { nodes: 3 } },
     'unbounded-accept-batches': { seed: 61 },
-    'unbounded-promises': { seed: 40 },
+    'unbounded-promises': { seed: 96 },
     // Caught by the safety monitor's checks of snapshot transfers (see src/protocols/paxos/monitor.ts).
-    'keep-overtaken-transfer': { seed: 11 },
+    'keep-overtaken-transfer': { seed: 3 },
     'ack-before-fsync': { seed: 1 },
     'skip-dir-fsync': { seed: 1 },
-    'ignore-checksum': { seed: 1 },
-    'retry-failed-fsync': { seed: 52 },
-    'unsealed-writes': { seed: 8 },
+    'ignore-checksum': { seed: 14 },
+    'retry-failed-fsync': { seed: 76 },
+    'unsealed-writes': { seed: 2 },
     'trust-command-bytes': { seed: 1 },
     // Seed 2 until snapshots up to maxSnapshotBytesDecodedBeforeAck were decoded before they are
     // acknowledged (then installed in one swap): only every other simulated member installs in slices now.
@@ -133,7 +133,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'learners-vote': { seed: 58 },
     // Needs members replaced (a majority of the first five, each removed one stopped for good) and
     // then every member's power lost before a snapshot: the runs that replace members, hurried.
-    'forget-config-point': { seed: 176 },
+    'forget-config-point': { seed: 96 },
   },
   vr: {
     'do-view-change-longest-log': { seed: 48 },
@@ -218,10 +218,12 @@ const CATCHES: Record<string, Record<string, Catch>> = {
  */
 const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
   raft: {
+    'heartbeats-wait-for-save': 'a leader whose save waits behind a compaction must stay silent past its followers\' election timeout: a slow disk, a large state and an idle stretch at once; none in 1..600 with the register or the etcd state machine on the build that added takeEarly to Raft (VR\'s runs meet it: seed 192, etcd) (caught by test/driver/heartbeats-while-saving.test.ts)',
     'hold-readies-while-snapshotting': 'a leader silent for a compaction\'s fsyncs must meet a slow disk, a minority down for good and followers whose election timers run out in that window: caught at seed 360 until leaders refused forwarded commands that are no command (the simulator\'s malformed commands sent through a follower no longer reach the log, which moved every run); none in 1..600 since, nor 1..400 with N = 3, nor 1..200 with the etcd state machine (caught by test/driver/snapshot-stall.test.ts)',
     'ack-before-decode': 'needs a snapshot that does not decode on the member it is sent to: the simulated leaders\' snapshots are whole (no fault corrupts a snapshot\'s bytes between encoding and sending, and the model network delivers what was sent), and every member reads every format; with such a snapshot the mutant stops the member at its install (caught by test/driver/snapshot-check.test.ts)',
   },
   multipaxos: {
+    'heartbeats-wait-for-save': 'as under Raft: none in 1..600 on the build that added takeEarly to Multi-Paxos (caught by test/driver/heartbeats-while-saving.test.ts)',
     'ack-beyond-proposed': 'needs a leader that restarts behind two acceptors\' commit points and recovers values past a configuration entry (the drain rule holds them back), in a run that replaces members: seed 804 of the 2,000-seed sweep, beyond MAX_SEED; none in 1..600 (caught by the test "multipaxos seed 804" in test/sim/replace-members.test.ts, which runs the mutant there)',
     'ack-before-decode': 'as under Raft: no simulated snapshot fails to decode (and one altered in flight fails its digest first) (caught by test/driver/snapshot-check.test.ts)',
     'hold-readies-while-snapshotting': 'a leader silent for a compaction\'s fsyncs must meet a slow disk, a minority down for good and followers whose election timers run out in that window; Raft\'s runs met it (seed 360, before forwarded commands were checked), none of multipaxos 1..600 does',
