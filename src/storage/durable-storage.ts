@@ -771,7 +771,7 @@ export class DurableStorage<H> {
         const r = readChecked(bytes, offset, unreadable, verify);
         if (r.kind === 'end') break;
         if (r.kind === 'bad') {
-          const notTorn = this.whyNotTorn(r, last, sawSeal || !sawRecord, bytes, offset);
+          const notTorn = this.whyNotTorn(r, last, sawSeal || !sawRecord, bytes, offset, unreadable);
           if (notTorn !== null) throw new StorageCorruptError(path, offset, r.why, notTorn);
           this.fs.truncate(path, offset);
           const note = `wal: truncated torn tail at ${path} offset ${offset} (${bytes.length - offset} bytes: ${r.why})`;
@@ -807,10 +807,13 @@ export class DurableStorage<H> {
    * bytes of a valid record. A log written before seals has only that search to tell damage in
    * the middle of its last segment, a length field included, so it searches right after.
    */
-  private whyNotTorn(r: BadRecord, last: boolean, sealing: boolean, bytes: Buffer, offset: number): string | null {
+  private whyNotTorn(r: BadRecord, last: boolean, sealing: boolean, bytes: Buffer, offset: number, unreadable: readonly UnreadableRange[]): string | null {
     if (!last) return 'It is not in the last segment';
     if (this.mutant === 'unsealed-writes') return validRecordAfter(bytes, offset) ? 'Valid records follow it' : null;
     if (r.unreadable) return 'A torn write leaves no unreadable sector';
+    // Nor one after it: a bad record whose seal lies on an unreadable sector (two faults in one
+    // write) would otherwise read as torn, and a completed write was cut off.
+    if (unreadableIn(unreadable, offset, bytes.length) !== undefined) return 'A torn write leaves no unreadable sector (one lies after it)';
     const seal = nextSeal(bytes, offset);
     if (seal !== null) {
       if (offset < seal.writeStart) return 'The write holding it was completed (a later write was sealed after it)';
