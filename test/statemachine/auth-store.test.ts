@@ -6,11 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  AUTH_ERROR_MESSAGES, AuthStore, KvStateMachine, MAX_AUTH_PERMISSION_BYTES, MAX_MERGED_PERMISSION_BYTES, encodeKvCommand,
+  AUTH_ERROR_MESSAGES, AuthStore, KvStateMachine, MAX_AUTH_PERMISSION_BYTES, MAX_MERGED_PERMISSION_BYTES, PERMISSION_OVERHEAD_BYTES, encodeKvCommand,
   type AuthRequest, type PasswordHash, type PutRequest, type RangeRequest, type TxnRequest,
 } from '../../src/statemachine/mvcc/index.js';
 import { hashPassword, mintToken, readToken, verifyPassword } from '../../src/server/auth-service.js';
 import { index } from '../../src/core/ids.js';
+import { pack, unpack } from '../../src/core/codec.js';
 
 const b = (s: string): Uint8Array => Buffer.from(s);
 const HASH: PasswordHash = { algorithm: 'scrypt', n: 16384, r: 8, p: 1, salt: Buffer.from('salt'), hash: Buffer.from('hash') };
@@ -230,25 +231,26 @@ test('permission grants hold at most MAX_AUTH_PERMISSION_BYTES of keys in all (n
     key.writeUInt32BE(i, 0);
     return { permType: 'READ' as const, key, rangeEnd: Buffer.alloc(big, 0x62) };
   };
-  const fit = Math.floor(MAX_AUTH_PERMISSION_BYTES / (2 * big));
+  const each = 2 * big + PERMISSION_OVERHEAD_BYTES;
+  const fit = Math.floor(MAX_AUTH_PERMISSION_BYTES / each);
   must(s, { op: 'role-add', name: 'big' });
   for (let i = 0; i < fit; i++) must(s, { op: 'role-grant-permission', name: 'big', perm: perm(i) });
-  assert.equal(s.permissionBytes, fit * 2 * big);
+  assert.equal(s.permissionBytes, fit * each);
   // Fewer permissions than MAX_PERMISSIONS_PER_ROLE, and in another role: refused for their bytes.
   must(s, { op: 'role-add', name: 'other' });
   assert.equal(s.apply('root', { op: 'role-grant-permission', name: 'other', perm: perm(fit) }), 'too-many-permission-bytes');
-  assert.equal(s.permissionBytes, fit * 2 * big, 'a refused grant holds nothing');
+  assert.equal(s.permissionBytes, fit * each, 'a refused grant holds nothing');
   // Granting a held range again (another type) adds no bytes.
   must(s, { op: 'role-grant-permission', name: 'big', perm: { ...perm(0), permType: 'READWRITE' } });
-  assert.equal(s.permissionBytes, fit * 2 * big);
+  assert.equal(s.permissionBytes, fit * each);
   // A snapshot restored counts what it holds.
   const restored = new AuthStore();
   restored.restore(s.snapshot());
-  assert.equal(restored.permissionBytes, fit * 2 * big);
+  assert.equal(restored.permissionBytes, fit * each);
   must(s, { op: 'role-revoke-permission', role: 'big', key: perm(0).key, rangeEnd: perm(0).rangeEnd });
   must(s, { op: 'role-grant-permission', name: 'other', perm: perm(fit) });
   must(s, { op: 'role-delete', role: 'big' });
-  assert.equal(s.permissionBytes, 2 * big, 'only the other role\'s permission is left');
+  assert.equal(s.permissionBytes, each, 'only the other role\'s permission is left');
   assert.equal(AUTH_ERROR_MESSAGES['too-many-permission-bytes'].startsWith('etcdserver: '), true);
 });
 
@@ -285,4 +287,35 @@ test('the per-user permission unions stay within MAX_MERGED_PERMISSION_BYTES how
   const inside = Buffer.alloc(big, 0x61);
   inside.writeUInt32BE(3, 0);
   assert.equal(s.checkWrite('u0', inside, b('')), null);
+});
+
+test('a restored snapshot\'s and a command\'s binary fields are copied, not views that keep the snapshot or frame alive', () => {
+  const s = withRootAndEnabled();
+  must(s, { op: 'role-add', name: 'r' });
+  must(s, { op: 'role-grant-permission', name: 'r', perm: { permType: 'READ', key: b('app/'), rangeEnd: b('app0') } });
+  // As a member restores one: decoded from the snapshot's bytes, whose binary fields are views of them.
+  const bytes = pack(s.snapshot());
+  const restored = new AuthStore();
+  restored.restore(unpack(bytes));
+  const [p] = restored.roleGet('root', 'r') as { key: Uint8Array; rangeEnd: Uint8Array }[];
+  assert.equal(Buffer.from(p!.key).toString(), 'app/');
+  assert.equal(p!.key.buffer.byteLength, 4, 'a restored key has a buffer of its own');
+  assert.equal(p!.rangeEnd.buffer.byteLength, 4, 'so has its range end');
+  const hash = restored.passwordOf('root')!;
+  assert.equal(hash.salt.buffer.byteLength, hash.salt.byteLength, 'a restored password salt too');
+  assert.equal(hash.hash.buffer.byteLength, hash.hash.byteLength, 'and hash');
+  // A user added by a command: its hash is not a view of the command's frame.
+  const frame = Buffer.concat([Buffer.alloc(1000), Buffer.from('saltyhashy')]);
+  must(s, { op: 'user-add', name: 'u', password: { ...HASH, salt: frame.subarray(1000, 1005), hash: frame.subarray(1005, 1010) } });
+  assert.equal(s.passwordOf('u')!.salt.buffer.byteLength, 5);
+  assert.equal(s.passwordOf('u')!.hash.buffer.byteLength, 5);
+});
+
+test('a permission counts PERMISSION_OVERHEAD_BYTES besides its key and range end: tiny keys do not slip millions of permissions under the byte bound', () => {
+  const s = withRootAndEnabled();
+  must(s, { op: 'role-add', name: 'tiny' });
+  for (let i = 0; i < 1024; i++) must(s, { op: 'role-grant-permission', name: 'tiny', perm: { permType: 'READ', key: Buffer.from([i >> 8, i & 255]), rangeEnd: b('') } });
+  assert.equal(s.permissionBytes, 1024 * (PERMISSION_OVERHEAD_BYTES + 2));
+  // So at most this many permissions in all, whatever their keys: tens of MB of heap, not gigabytes.
+  assert.ok(MAX_AUTH_PERMISSION_BYTES / PERMISSION_OVERHEAD_BYTES <= 32_768);
 });

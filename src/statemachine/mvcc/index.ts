@@ -11,6 +11,6 @@ export { decodeKvCommand, MAX_TXN_DEPTH } from './command-decoding.js';
 export { KvStateMachine, encodeKvCommand, MAX_KV_SESSIONS, MAX_ALARM_VOTES_PER_MEMBER, type KvCommand, type KvOutcome, type PublishMember, type CompactVote, type PublishResult } from './kv-state-machine.js';
 export {
   AuthStore, AUTH_ERROR_MESSAGES, isAuthErrorKind, isAuthRequest, ROOT_USER, ROOT_ROLE,
-  MAX_AUTH_USERS, MAX_AUTH_ROLES, MAX_ROLES_PER_USER, MAX_PERMISSIONS_PER_ROLE, MAX_AUTH_PERMISSION_BYTES, MAX_MERGED_PERMISSION_BYTES, MAX_AUTH_NAME_BYTES,
+  MAX_AUTH_USERS, MAX_AUTH_ROLES, MAX_ROLES_PER_USER, MAX_PERMISSIONS_PER_ROLE, MAX_AUTH_PERMISSION_BYTES, PERMISSION_OVERHEAD_BYTES, MAX_MERGED_PERMISSION_BYTES, MERGED_INTERVAL_OVERHEAD_BYTES, MAX_AUTH_NAME_BYTES,
   type AuthErrorKind, type AuthRequest, type AuthResult, type AuthUser, type PasswordHash, type Permission, type PermissionType,
 } from './auth-store.js';
