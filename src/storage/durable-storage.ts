@@ -814,8 +814,9 @@ export class DurableStorage<H> {
     let sawRecord = false;
     // The segment before the one being read, as read: its length and last record's CRC.
     let before: { readonly seg: number; readonly path: string; readonly bytes: number; readonly endCrc: number | null } | null = null;
-    // A segment whose chain names a predecessor that is not on disk: allowed only if a later
-    // segment starts a compaction (the deletions it made, some of which a power loss kept).
+    // A segment whose chain names a predecessor that is not on disk (the oldest kept, or one after
+    // a gap): allowed only if a later segment starts a compaction. Only a compaction deletes
+    // segments, and only once its own segment is durable, so a healthy log has one after them.
     let missing: { readonly path: string; readonly previous: number } | null = null;
     this.segments.forEach((seg, i) => {
       const path = this.segmentPath(seg);
@@ -839,14 +840,14 @@ export class DurableStorage<H> {
         if (r.type === RecordType.Chain) {
           const chain = readChainRecord(r.payload, path, offset);
           if (chain.compaction) missing = null;
-          if (before === null) {
-            // The oldest segment kept: the chain starts here (its predecessors were compacted away).
-          } else if (chain.previous === before.seg) {
+          if (before !== null && chain.previous === before.seg) {
             checkChain(chain, before.path, before.bytes, before.endCrc, path);
-          } else if (chain.previous > before.seg && !chain.compaction) {
-            missing ??= { path, previous: chain.previous };
-          } else if (chain.previous < before.seg) {
+          } else if (before !== null && chain.previous < before.seg) {
             throw new StorageCorruptError(path, offset, `its chain record names segment ${chain.previous} as the one before it, but ${before.path} is`, 'It names a segment that is not its predecessor');
+          } else if (!chain.compaction) {
+            // Its predecessor is gone. The oldest segment kept included: were the chain to start
+            // at any oldest segment, losing the first segments of a log would go unnoticed.
+            missing ??= { path, previous: chain.previous };
           }
         } else {
           this.applyRecord(r.type, r.payload, path, offset);

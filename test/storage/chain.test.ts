@@ -161,3 +161,36 @@ test('compatibility: segments written without chain records read as before, and 
   w.fs.truncate(legacyTail, recordBoundaries(w, legacyTail).at(-2)!);
   assert.equal(refusal(w).file, legacyTail);
 });
+
+test('the oldest segments lost, with no compaction after them: refused (the oldest kept names a predecessor no compaction deleted)', () => {
+  for (const lost of [1, 2, 4]) {
+    const w = world();
+    writeLog(w, 12);
+    const names = segmentNames(w);
+    assert.ok(names.length > lost + 1, 'segments to spare');
+    for (const n of names.slice(0, lost)) w.fs.unlink(path(n));
+    const err = refusal(w);
+    assert.equal(err.file, path(names[lost]!), `${lost} lost: the oldest kept is named`);
+    assert.match(err.message, new RegExp(`names segment ${Number(names[lost - 1]!.slice(0, 16))} as the one before it, which is missing`));
+  }
+});
+
+test('a compaction\'s deletions half undone by a power loss: the segments it superseded and kept still open, whatever prefix survived', () => {
+  let kept = 0;
+  for (let seed = 1; seed <= 30; seed++) {
+    const w = world(seed);
+    const s = openStorage(w, OPTIONS);
+    for (let i = 1; i <= 12; i++) save(w, s, { hardState: hs(i), entries: [entry(i, 1, 100)], snapshot: null });
+    const old = segmentNames(w);
+    assert.ok(old.length >= 4);
+    s.saveSnapshot(snapshotAt(10), () => {});
+    // Until the compaction has deleted the old segments (its directory fsync still to come).
+    while (segmentNames(w).includes(old[0]!)) assert.ok(w.clock.step(), 'the compaction deletes');
+    w.fs.powerLoss({ files: 'lost', dirs: 'seeded' });
+    const left = segmentNames(w).filter((n) => old.includes(n));
+    if (left.length > 0 && left.length < old.length) kept++;
+    const r = openStorage(w, OPTIONS);
+    assert.deepEqual(indexes(r), range(11, 12).map((e) => `${e.index}@1`), `seed ${seed}: ${segmentNames(w).join(', ')}`);
+  }
+  assert.ok(kept >= 5, `only ${kept} power losses kept some but not all of the superseded segments`);
+});
