@@ -152,10 +152,11 @@ export class DurableStorage<H> {
   /** The CRC field of the last record replay read in the last segment (null: none): see segmentEndCrc. */
   private replayedEndCrc: number | null = null;
   /**
-   * The chain record the open segment's first write starts with, when open found it empty after
+   * What the chain record of the open segment's first write says, when open found it empty after
    * another segment (a process stopped between a rotation and its first write): null otherwise.
+   * A compaction writes its restatement there (see compactionSteps).
    */
-  private emptySegmentChain: Buffer | null = null;
+  private emptySegmentChain: ChainRecord | null = null;
   /** The open segment: owned by the running job (and open() before the first one). */
   private fd: Fd | null = null;
   /** A snapshot temp file being written, so a failure can release it. */
@@ -465,7 +466,8 @@ export class DurableStorage<H> {
    */
   private append(records: Buffer, recordBytes: number, done: Done): void {
     const rotate = this.segmentSize > 0 && this.segmentSize + records.length > this.o.segmentBytes;
-    const chain = rotate ? this.chainRecord(false) : this.segmentSize === 0 ? this.emptySegmentChain : null;
+    const pending = this.segmentSize === 0 ? this.emptySegmentChain : null;
+    const chain = rotate ? this.chainRecord(false) : pending === null ? null : encodeChainRecord(pending);
     if (chain !== null) {
       // A segment's first write starts with its chain record: a buffer of its own (the records
       // copied after it) since rotations are rare, a segment's worth of saves apart.
@@ -506,7 +508,7 @@ export class DurableStorage<H> {
    */
   private chainRecord(compaction: boolean): Buffer {
     const previous = this.segments[this.segments.length - 1]!;
-    return encodeWalRecord(RecordType.Chain, packTransient(chainRecordPayload(previous, this.segmentSize, this.segmentEndCrc, compaction)));
+    return encodeChainRecord(chainRecordPayload(previous, this.segmentSize, this.segmentEndCrc, compaction));
   }
 
   // The write and the datasync of an append, as callbacks made once (see `appending`): they
@@ -668,8 +670,17 @@ export class DurableStorage<H> {
   private *compactionSteps(snapshot: Snapshot, restatement: readonly Buffer[]): Generator<Step> {
     yield* this.snapshotFileSteps(snapshot);
     // The fresh segment starts with its chain record, saying it restates everything before it.
-    const chain = this.chainRecord(true);
-    yield* this.rotateSteps();
+    // An open segment that open found empty after another is fresh already (its directory entry
+    // made durable by the startup job): the restatement goes there. A rotation would leave it
+    // empty, without its chain record, between the segment before it and the new one, and
+    // nothing would check that segment's end any more while a power loss kept it.
+    const pending = this.segmentSize === 0 ? this.emptySegmentChain : null;
+    const chain = pending === null ? this.chainRecord(true) : encodeChainRecord({ ...pending, compaction: true });
+    if (pending === null) {
+      yield* this.rotateSteps();
+    } else {
+      this.emptySegmentChain = null;
+    }
     const recordBytes = chain.length + restatement.reduce((n, r) => n + r.length, 0);
     this.assembly.start();
     const records = this.assembly.room(recordBytes + maxSealBytes(recordBytes)).subarray(0, recordBytes + maxSealBytes(recordBytes));
@@ -863,7 +874,7 @@ export class DurableStorage<H> {
         this.replayedEndCrc = endCrc;
       }
       if (last && offset === 0 && before !== null) {
-        this.emptySegmentChain = encodeWalRecord(RecordType.Chain, packTransient(chainRecordPayload(before.seg, before.bytes, before.endCrc, false)));
+        this.emptySegmentChain = chainRecordPayload(before.seg, before.bytes, before.endCrc, false);
       }
       before = { seg, path, bytes: offset, endCrc };
     });
@@ -1090,6 +1101,10 @@ interface ChainRecord {
   readonly bytes: number;
   readonly lastCrc: number | null;
   readonly compaction: boolean;
+}
+
+function encodeChainRecord(chain: ChainRecord): Buffer {
+  return encodeWalRecord(RecordType.Chain, packTransient(chain));
 }
 
 function chainRecordPayload(previous: number, bytes: number, lastCrc: number | null, compaction: boolean): ChainRecord {

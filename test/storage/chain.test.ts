@@ -6,10 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { packTransient } from '../../src/core/codec.js';
+import { packTransient, unpack } from '../../src/core/codec.js';
 import { StorageCorruptError } from '../../src/storage/durable-storage.js';
 import { encodeWalRecord, maxSealBytes, readRecord, RecordType, writeSeal } from '../../src/storage/record.js';
-import { close, entry, indexes, openStorage, range, save, saveSnapshot, segmentNames, snapshotAt, walDir, world, type HS, type World } from './model-world.js';
+import { close, entry, indexes, openStorage, range, save, saveSnapshot, segmentNames, settle, snapshotAt, walDir, world, type HS, type World } from './model-world.js';
 
 const hs = (commit: number): HS => ({ term: 1, vote: 'n1', commit });
 /** Small segments: a save of one 100-byte entry takes about 200 bytes, so a few saves rotate. */
@@ -193,4 +193,37 @@ test('a compaction\'s deletions half undone by a power loss: the segments it sup
     assert.deepEqual(indexes(r), range(11, 12).map((e) => `${e.index}@1`), `seed ${seed}: ${segmentNames(w).join(', ')}`);
   }
   assert.ok(kept >= 5, `only ${kept} power losses kept some but not all of the superseded segments`);
+});
+
+test('a compaction run while the open segment is one open found empty (a crash between a rotation and its first write) leaves no empty segment in the middle: the segment before it stays checked', () => {
+  // At every step of the compaction a crash; then saves over a rotation or two.
+  for (let stop = 0; ; stop++) {
+    const w = world();
+    let s = openStorage(w, OPTIONS);
+    for (let i = 1; i <= 6; i++) save(w, s, { hardState: hs(i), entries: [entry(i, 1, 100)], snapshot: null });
+    const full = segmentNames(w);
+    s.save({ hardState: hs(7), entries: [entry(7, 1, 100)], snapshot: null }, () => {});
+    while (segmentNames(w).length === full.length) assert.ok(w.clock.step(), 'the save rotates');
+    w.fs.crash(); // the new segment exists, empty
+    s = openStorage(w, OPTIONS);
+    settle(w, (done) => s.sync(done));
+    s.saveSnapshot(snapshotAt(3), () => {});
+    let steps = 0;
+    while (steps < stop && w.clock.step()) steps++;
+    const finished = w.clock.pending === 0;
+    w.fs.crash();
+    s = openStorage(w, OPTIONS);
+    for (let i = 7; i <= 12; i++) save(w, s, { hardState: hs(i), entries: [entry(i, 1, 100)], snapshot: null });
+    close(w, s);
+    const names = segmentNames(w);
+    const sizes = names.map((n) => `${n}:${w.fs.size(path(n))}`).join(' ');
+    names.slice(0, -1).forEach((n) => assert.ok(w.fs.size(path(n)) > 0, `crash after ${stop} steps: an empty segment in the middle (${sizes})`));
+    // Every segment after the first starts with a chain record naming the one before it on disk.
+    for (let k = 1; k < names.length; k++) {
+      const r = readRecord(Buffer.from(w.fs.readFile(path(names[k]!))), 0);
+      assert.ok(r.kind === 'record' && r.type === RecordType.Chain, `crash after ${stop} steps: ${names[k]} starts with a chain record (${sizes})`);
+      assert.equal((unpack(r.payload) as { previous: number }).previous, Number(names[k - 1]!.slice(0, 16)), `crash after ${stop} steps: ${names[k]} names ${names[k - 1]}`);
+    }
+    if (finished) break;
+  }
 });
