@@ -139,6 +139,11 @@ export class DurableStorage<H> {
   private segments: number[] = [];
   private segmentSize = 0;
   /**
+   * How much of the open segment its last completed datasync made durable (null: none yet since
+   * open, whose startup job makes what it replayed durable). A failure cuts the segment back to it.
+   */
+  private syncedSize: number | null = null;
+  /**
    * The CRC field of the open segment's last record (null: it is empty): with segmentSize, what
    * the chain record of the segment after it says (see chainRecord).
    */
@@ -412,6 +417,7 @@ export class DurableStorage<H> {
   private fail(err: Error, what: string, current: readonly Job[]): void {
     this.failed = new QuorateError('UNAVAILABLE', `write-ahead log write failed (${what}): ${err.message}`);
     this.log(`storage: ${this.failed.message}; refusing every later save`);
+    this.cutUnsynced();
     if (this.snapshotFd !== null) {
       const fd = this.snapshotFd;
       this.snapshotFd = null;
@@ -428,6 +434,27 @@ export class DurableStorage<H> {
       }
     }
     this.finishJob();
+  }
+
+  /**
+   * After a failure, cut the open segment back to what its last datasync made durable. A failed
+   * datasync's pages stay in the page cache, marked clean (Linux does so; so does the model file
+   * system): a restarted process would read them, its startup datasync would have nothing of them
+   * to write, and a power loss would then take records open restored and later saves rested on
+   * (the next segment's chain record names them: open refuses). A failed write may also have
+   * landed in part. Best effort: the storage has failed whatever this does.
+   */
+  private cutUnsynced(): void {
+    const synced = this.syncedSize;
+    if (this.fd === null || synced === null) return;
+    const path = this.segmentPath(this.segments[this.segments.length - 1]!);
+    try {
+      if (this.fs.size(path) <= synced) return;
+      this.fs.truncate(path, synced);
+      this.log(`storage: cut ${path} back to ${synced} bytes, what its last datasync made durable`);
+    } catch (err) {
+      this.log(`storage: could not cut ${path} back to ${synced} bytes: ${(err as Error).message}`);
+    }
   }
 
   private release(): void {
@@ -558,6 +585,7 @@ export class DurableStorage<H> {
       this.fd = this.fs.openAppend(this.segmentPath(next));
       this.segments.push(next);
       this.segmentSize = 0;
+      this.syncedSize = 0;
       this.segmentEndCrc = null;
       this.emptySegmentChain = null; // the segment it was for is left behind, empty
       this.statsData.segments = this.segments.length;
@@ -594,6 +622,7 @@ export class DurableStorage<H> {
   }
 
   private fsynced(ms: number): void {
+    this.syncedSize = this.segmentSize;
     this.statsData.fsyncs++;
     this.statsData.lastFsyncMs = ms;
     // An observer (a metric): whatever it throws must not stop the append or step it belongs to.
