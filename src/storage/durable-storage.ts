@@ -30,7 +30,7 @@ import { emptyEntries, putAt } from './entries.js';
 import type { Done, Fd, FileSystem } from './fs.js';
 import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
 import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
-import { assertFramed, claimedRecordEnd, maxSealBytes, mismatchedPieces, nextSeal, putWalRecord, readRecord, RecordType, sealAt, validRecordAfter, walRecordBytes, writeSeal, type ReadResult } from './record.js';
+import { assertFramed, claimedRecordEnd, encodeWalRecord, lastRecordCrc, maxSealBytes, mismatchedPieces, nextSeal, putWalRecord, readRecord, RecordType, sealAt, validRecordAfter, walRecordBytes, writeSeal, type ReadResult } from './record.js';
 import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
 import { runSteps, syncStep, type Step } from './steps.js';
 import { encodeEntries, encodeInstall, encodeRestatement, RecordList, type RecordSink } from './wal-records.js';
@@ -139,11 +139,29 @@ export class DurableStorage<H> {
   private segments: number[] = [];
   private segmentSize = 0;
   /**
+   * How much of the open segment its last completed datasync made durable (null: none yet since
+   * open, whose startup job makes what it replayed durable). A failure cuts the segment back to it.
+   */
+  private syncedSize: number | null = null;
+  /**
+   * The CRC field of the open segment's last record (null: it is empty): with segmentSize, what
+   * the chain record of the segment after it says (see chainRecord).
+   */
+  private segmentEndCrc: number | null = null;
+  /**
    * Whether the last segment, as open found it, is empty or ends with a seal. When not (a torn
    * write cut off after its whole records, a seal torn, a log written before seals), the startup
    * job seals what open restored, or a flipped bit in it would later read as a torn write.
    */
   private tailSealed = true;
+  /** The CRC field of the last record replay read in the last segment (null: none): see segmentEndCrc. */
+  private replayedEndCrc: number | null = null;
+  /**
+   * What the chain record of the open segment's first write says, when open found it empty after
+   * another segment (a process stopped between a rotation and its first write): null otherwise.
+   * A compaction writes its restatement there (see compactionSteps).
+   */
+  private emptySegmentChain: ChainRecord | null = null;
   /** The open segment: owned by the running job (and open() before the first one). */
   private fd: Fd | null = null;
   /** A snapshot temp file being written, so a failure can release it. */
@@ -156,7 +174,7 @@ export class DurableStorage<H> {
    * The append (write, then datasync) the running job is doing: one at a time, so its state
    * lives here and its callbacks are made once (closures per batch were garbage on the hot path).
    */
-  private appending: { readonly bytes: number; syncStartedMs: number; readonly done: Done } | null = null;
+  private appending: { readonly bytes: number; readonly endCrc: number | null; syncStartedMs: number; readonly done: Done } | null = null;
   /** The buffer the running job's WAL write is assembled in (see WriteAssembly). */
   private readonly assembly = new WriteAssembly();
   /** A job is running (its steps await a callback). */
@@ -207,6 +225,7 @@ export class DurableStorage<H> {
     const last = s.segmentPath(s.segments[s.segments.length - 1]!);
     s.fd = fs.openAppend(last);
     s.segmentSize = fs.size(last);
+    s.segmentEndCrc = s.replayedEndCrc;
     s.statsData.segments = s.segments.length;
     s.jobs.push(taskJob({ what: 'startup', created }, ignore));
     s.pump();
@@ -398,6 +417,7 @@ export class DurableStorage<H> {
   private fail(err: Error, what: string, current: readonly Job[]): void {
     this.failed = new QuorateError('UNAVAILABLE', `write-ahead log write failed (${what}): ${err.message}`);
     this.log(`storage: ${this.failed.message}; refusing every later save`);
+    this.cutUnsynced();
     if (this.snapshotFd !== null) {
       const fd = this.snapshotFd;
       this.snapshotFd = null;
@@ -414,6 +434,27 @@ export class DurableStorage<H> {
       }
     }
     this.finishJob();
+  }
+
+  /**
+   * After a failure, cut the open segment back to what its last datasync made durable. A failed
+   * datasync's pages stay in the page cache, marked clean (Linux does so; so does the model file
+   * system): a restarted process would read them, its startup datasync would have nothing of them
+   * to write, and a power loss would then take records open restored and later saves rested on
+   * (the next segment's chain record names them: open refuses). A failed write may also have
+   * landed in part. Best effort: the storage has failed whatever this does.
+   */
+  private cutUnsynced(): void {
+    const synced = this.syncedSize;
+    if (this.fd === null || synced === null) return;
+    const path = this.segmentPath(this.segments[this.segments.length - 1]!);
+    try {
+      if (this.fs.size(path) <= synced) return;
+      this.fs.truncate(path, synced);
+      this.log(`storage: cut ${path} back to ${synced} bytes, what its last datasync made durable`);
+    } catch (err) {
+      this.log(`storage: could not cut ${path} back to ${synced} bytes: ${(err as Error).message}`);
+    }
   }
 
   private release(): void {
@@ -452,17 +493,49 @@ export class DurableStorage<H> {
    */
   private append(records: Buffer, recordBytes: number, done: Done): void {
     const rotate = this.segmentSize > 0 && this.segmentSize + records.length > this.o.segmentBytes;
-    const sealed = writeSeal(records, recordBytes, rotate ? 0 : this.segmentSize);
-    const buf = records.subarray(0, this.mutant === 'unsealed-writes' ? recordBytes : sealed);
-    assertFramed(buf);
-    if (rotate) {
-      runSteps(this.rotateThenAppendSteps(buf), done);
+    const pending = this.segmentSize === 0 ? this.emptySegmentChain : null;
+    const chain = rotate ? this.chainRecord(false) : pending === null ? null : encodeChainRecord(pending);
+    if (chain !== null) {
+      // A segment's first write starts with its chain record: a buffer of its own (the records
+      // copied after it) since rotations are rare, a segment's worth of saves apart.
+      this.emptySegmentChain = null;
+      const bytes = chain.length + recordBytes;
+      const first = Buffer.allocUnsafe(bytes + maxSealBytes(bytes));
+      chain.copy(first, 0);
+      records.copy(first, chain.length, 0, recordBytes);
+      const sealed = writeSeal(first, bytes, 0);
+      const buf = first.subarray(0, this.mutant === 'unsealed-writes' ? bytes : sealed);
+      assertFramed(buf);
+      runSteps(rotate ? this.rotateThenAppendSteps(buf) : [this.writeSegmentStep(buf), this.datasyncSegmentStep()], done);
       return;
     }
+    const sealed = writeSeal(records, recordBytes, this.segmentSize);
+    const unsealed = this.mutant === 'unsealed-writes';
+    const buf = records.subarray(0, unsealed ? recordBytes : sealed);
+    assertFramed(buf);
     const fd = this.fd;
     assert(fd !== null, 'a segment is open to write');
-    this.appending = { bytes: buf.length, syncStartedMs: 0, done };
+    // The write's last record is its seal, at recordBytes (its CRC field 4 bytes in).
+    const endCrc = unsealed ? lastRecordCrc(buf) : buf.readUInt32LE(recordBytes + 4);
+    this.appending = { bytes: buf.length, endCrc: buf.length === 0 ? this.segmentEndCrc : endCrc, syncStartedMs: 0, done };
     this.fs.write(fd, buf, this.appended$);
+  }
+
+  /**
+   * The chain record that starts the segment after the open one (taken before the rotation):
+   * the open segment's number, length and last record's CRC, as written. On open, an older
+   * segment that does not end where its successor's chain record says (cut at a record boundary,
+   * where every record left still reads whole, or replaced) is refused, not read short.
+   *
+   * Length and the last record's CRC, not a CRC of the whole segment: the length is what a cut
+   * changes, and every record's own CRC already covers its bytes; the last record is the last
+   * write's seal, whose payload holds the CRCs of that write's sectors, so its CRC pins the end of
+   * the segment to what was written there. Both are known in memory when the segment is left:
+   * nothing is read back, nothing is CRC'd again.
+   */
+  private chainRecord(compaction: boolean): Buffer {
+    const previous = this.segments[this.segments.length - 1]!;
+    return encodeChainRecord(chainRecordPayload(previous, this.segmentSize, this.segmentEndCrc, compaction));
   }
 
   // The write and the datasync of an append, as callbacks made once (see `appending`): they
@@ -472,6 +545,7 @@ export class DurableStorage<H> {
     assert(a !== null, 'an append is being written');
     if (err !== null) return this.endAppend(err);
     this.segmentSize += a.bytes;
+    this.segmentEndCrc = a.endCrc;
     this.statsData.bytesWritten += a.bytes;
     const fd = this.fd;
     assert(fd !== null, 'a segment is open to sync');
@@ -511,6 +585,9 @@ export class DurableStorage<H> {
       this.fd = this.fs.openAppend(this.segmentPath(next));
       this.segments.push(next);
       this.segmentSize = 0;
+      this.syncedSize = 0;
+      this.segmentEndCrc = null;
+      this.emptySegmentChain = null; // the segment it was for is left behind, empty
       this.statsData.segments = this.segments.length;
     });
     yield this.dirSyncStep(this.walDir);
@@ -523,6 +600,7 @@ export class DurableStorage<H> {
       this.fs.write(fd, buf, (err) => {
         if (err === null) {
           this.segmentSize += buf.length;
+          if (buf.length > 0) this.segmentEndCrc = lastRecordCrc(buf);
           this.statsData.bytesWritten += buf.length;
         }
         next(err);
@@ -544,6 +622,7 @@ export class DurableStorage<H> {
   }
 
   private fsynced(ms: number): void {
+    this.syncedSize = this.segmentSize;
     this.statsData.fsyncs++;
     this.statsData.lastFsyncMs = ms;
     // An observer (a metric): whatever it throws must not stop the append or step it belongs to.
@@ -619,11 +698,23 @@ export class DurableStorage<H> {
    */
   private *compactionSteps(snapshot: Snapshot, restatement: readonly Buffer[]): Generator<Step> {
     yield* this.snapshotFileSteps(snapshot);
-    yield* this.rotateSteps();
-    const recordBytes = restatement.reduce((n, r) => n + r.length, 0);
+    // The fresh segment starts with its chain record, saying it restates everything before it.
+    // An open segment that open found empty after another is fresh already (its directory entry
+    // made durable by the startup job): the restatement goes there. A rotation would leave it
+    // empty, without its chain record, between the segment before it and the new one, and
+    // nothing would check that segment's end any more while a power loss kept it.
+    const pending = this.segmentSize === 0 ? this.emptySegmentChain : null;
+    const chain = pending === null ? this.chainRecord(true) : encodeChainRecord({ ...pending, compaction: true });
+    if (pending === null) {
+      yield* this.rotateSteps();
+    } else {
+      this.emptySegmentChain = null;
+    }
+    const recordBytes = chain.length + restatement.reduce((n, r) => n + r.length, 0);
     this.assembly.start();
     const records = this.assembly.room(recordBytes + maxSealBytes(recordBytes)).subarray(0, recordBytes + maxSealBytes(recordBytes));
-    let at = 0;
+    records.set(chain, 0);
+    let at = chain.length;
     for (const r of restatement) {
       records.set(r, at);
       at += r.length;
@@ -761,12 +852,19 @@ export class DurableStorage<H> {
     // Whether the log's writer seals its writes: a seal was read, or no record was (a new log).
     let sawSeal = false;
     let sawRecord = false;
+    // The segment before the one being read, as read: its length and last record's CRC.
+    let before: { readonly seg: number; readonly path: string; readonly bytes: number; readonly endCrc: number | null } | null = null;
+    // A segment whose chain names a predecessor that is not on disk (the oldest kept, or one after
+    // a gap): allowed only if a later segment starts a compaction. Only a compaction deletes
+    // segments, and only once its own segment is durable, so a healthy log has one after them.
+    let missing: { readonly path: string; readonly previous: number } | null = null;
     this.segments.forEach((seg, i) => {
       const path = this.segmentPath(seg);
       const last = i === this.segments.length - 1;
       const { bytes, unreadable } = readLocatingBadSectors(this.fs, path);
       let offset = 0;
       let sealedHere = true;
+      let endCrc: number | null = null;
       for (;;) {
         const r = readChecked(bytes, offset, unreadable, verify);
         if (r.kind === 'end') break;
@@ -779,14 +877,41 @@ export class DurableStorage<H> {
           this.log(note);
           break;
         }
-        this.applyRecord(r.type, r.payload, path, offset);
+        if (r.type === RecordType.Chain) {
+          const chain = readChainRecord(r.payload, path, offset);
+          if (chain.compaction) missing = null;
+          if (before !== null && chain.previous === before.seg) {
+            checkChain(chain, before.path, before.bytes, before.endCrc, path);
+          } else if (before !== null && chain.previous < before.seg) {
+            throw new StorageCorruptError(path, offset, `its chain record names segment ${chain.previous} as the one before it, but ${before.path} is`, 'It names a segment that is not its predecessor');
+          } else if (!chain.compaction) {
+            // Its predecessor is gone. The oldest segment kept included: were the chain to start
+            // at any oldest segment, losing the first segments of a log would go unnoticed.
+            missing ??= { path, previous: chain.previous };
+          }
+        } else {
+          this.applyRecord(r.type, r.payload, path, offset);
+        }
+        endCrc = bytes.readUInt32LE(offset + 4);
         sealedHere = r.type === RecordType.Seal;
         sawSeal ||= sealedHere;
         sawRecord = true;
         offset = r.next;
       }
-      if (last) this.tailSealed = sealedHere;
+      if (last) {
+        this.tailSealed = sealedHere;
+        this.replayedEndCrc = endCrc;
+      }
+      if (last && offset === 0 && before !== null) {
+        this.emptySegmentChain = chainRecordPayload(before.seg, before.bytes, before.endCrc, false);
+      }
+      before = { seg, path, bytes: offset, endCrc };
     });
+    // (Assigned inside the callback above, which the compiler does not follow.)
+    const gap = missing as { readonly path: string; readonly previous: number } | null;
+    if (gap !== null) {
+      throw new StorageCorruptError(gap.path, 0, `its chain record names segment ${gap.previous} as the one before it, which is missing`, 'No later segment restates the log (a compaction)');
+    }
     // A snapshot recorded in the WAL must exist as a file, or the log before it is gone for good.
     this.bridgeWithUnnamedSnapshot();
     if (this.snapshotMeta !== null) this.readNamedSnapshot(this.snapshotMeta);
@@ -1000,6 +1125,55 @@ function readChecked(bytes: Buffer, offset: number, unreadable: readonly Unreada
   const bad = unreadableIn(unreadable, offset, Math.max(end, offset + 1));
   if (bad !== undefined) return { kind: 'bad', why: `unreadable sector at byte ${bad.from} (EIO)`, unreadable: true };
   return r.kind === 'bad' ? { ...r, unreadable: false } : r;
+}
+
+/** A chain record's payload (see RecordType.Chain). */
+interface ChainRecord {
+  readonly previous: number;
+  readonly bytes: number;
+  readonly lastCrc: number | null;
+  readonly compaction: boolean;
+}
+
+function encodeChainRecord(chain: ChainRecord): Buffer {
+  return encodeWalRecord(RecordType.Chain, packTransient(chain));
+}
+
+function chainRecordPayload(previous: number, bytes: number, lastCrc: number | null, compaction: boolean): ChainRecord {
+  assert(Number.isSafeInteger(previous) && previous >= 1 && Number.isSafeInteger(bytes) && bytes >= 0, () => `a chain record naming segment ${previous} of ${bytes} bytes`);
+  assert((bytes === 0) === (lastCrc === null), () => `a chain record of ${bytes} bytes with last CRC ${lastCrc}`);
+  return { previous, bytes, lastCrc, compaction };
+}
+
+/** A chain record read from `path` at `offset`: only as a segment's first record, and well formed. */
+function readChainRecord(payload: Buffer, path: string, offset: number): ChainRecord {
+  if (offset !== 0) throw new StorageCorruptError(path, offset, 'a chain record that is not the first record of its segment', 'Its checksum matched');
+  let value: unknown;
+  try {
+    value = unpack(new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
+  } catch (err) {
+    throw new StorageCorruptError(path, offset, `undecodable chain record (${(err as Error).message})`, 'Its checksum matched');
+  }
+  const c = value as Partial<ChainRecord> | null;
+  const ok = c !== null && typeof c === 'object' && Number.isSafeInteger(c.previous) && Number.isSafeInteger(c.bytes) && (c.lastCrc === null || Number.isInteger(c.lastCrc)) && typeof c.compaction === 'boolean';
+  if (!ok) throw new StorageCorruptError(path, offset, 'a malformed chain record', 'Its checksum matched');
+  return c as ChainRecord;
+}
+
+/**
+ * The segment before `nextPath` (`path`, read to `bytes` bytes ending in a record of CRC
+ * `endCrc`) is the one `nextPath`'s chain record names, whole: else it lost its tail (cut at a
+ * record boundary, where what is left reads whole) or is another file, and is refused.
+ */
+function checkChain(chain: ChainRecord, path: string, bytes: number, endCrc: number | null, nextPath: string): void {
+  if (chain.bytes === bytes && chain.lastCrc === endCrc) return;
+  const crc = (c: number | null): string => (c === null ? 'none (empty)' : `0x${c.toString(16).padStart(8, '0')}`);
+  throw new StorageCorruptError(
+    path,
+    Math.min(bytes, chain.bytes),
+    `it holds ${bytes} bytes ending in a record of CRC ${crc(endCrc)}, but the next segment ${nextPath} starts with a chain record saying it held ${chain.bytes} bytes ending in a record of CRC ${crc(chain.lastCrc)} (its tail was cut, or it is another file)`,
+    'It is not in the last segment',
+  );
 }
 
 /** Entries right after they are read: what the writer wrote (a CRC match says the bytes are). */

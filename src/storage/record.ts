@@ -42,6 +42,13 @@ export const enum RecordType {
    * sectors the disk may have persisted out of order: its seal's sector CRCs tell (see mismatchedPieces).
    */
   Seal = 8,
+  /**
+   * `{ previous, bytes, lastCrc, compaction }`: the first record of every segment this build
+   * starts (see chainRecordPayload in durable-storage.ts): the segment before it by number, its
+   * length in bytes and the CRC field of its last record (null: it was empty), and whether this
+   * segment starts with a compaction's restatement (the segments before it are superseded).
+   */
+  Chain = 9,
 }
 
 /**
@@ -76,7 +83,7 @@ export function maxSealBytes(bytes: number): number {
 
 /** Types a WAL segment may hold (a record of another type there is damage, not data). */
 export function isWalRecordType(type: number): boolean {
-  return (type >= RecordType.Entries && type <= RecordType.EntriesAt) || type === RecordType.Install || type === RecordType.Seal;
+  return (type >= RecordType.Entries && type <= RecordType.EntriesAt) || type === RecordType.Install || type === RecordType.Seal || type === RecordType.Chain;
 }
 
 export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
@@ -206,6 +213,18 @@ function fillRecordCrc(buf: Buffer, rec: number, crc: number, recordBytes: numbe
     buf.writeUInt32LE((buf.readUInt32LE(q) ^ shiftZeros(rawRegister(buf, f, fieldEnd), pieceEnd - fieldEnd)) >>> 0, q);
     f = fieldEnd;
   }
+}
+
+/**
+ * The CRC field of the last record of a framed write (its seal, unless the test-only
+ * `unsealed-writes` mutant left it off), null for an empty one: what the next segment's chain
+ * record names as the end of this one.
+ */
+export function lastRecordCrc(buf: Uint8Array): number | null {
+  let last = -1;
+  for (let o = 0; o < buf.byteLength; o += RECORD_HEADER_BYTES + readLength(buf, o)) last = o;
+  if (last < 0) return null;
+  return (buf[last + 4]! | (buf[last + 5]! << 8) | (buf[last + 6]! << 16)) + buf[last + 7]! * 0x1000000;
 }
 
 /** The length field of the record at `at` (read in place, without a Buffer method's checks). */

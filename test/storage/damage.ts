@@ -36,9 +36,10 @@ export interface Damage {
    */
   readonly flipsLastWriteAndSeal: boolean;
   /**
-   * KNOWN FAILURE (open): an older segment cut exactly at a record boundary (at 0, say) loses
-   * its tail silently: nothing chains one segment to the next (etcd's WAL carries the previous
-   * segment's CRC), so replay cannot tell. Counted apart, not asserted, until that is fixed.
+   * An older segment cut exactly at a record boundary (at 0, say): what is left reads whole, and
+   * only the next segment's chain record (its predecessor's length and last record's CRC) tells
+   * that its tail is gone. Open must refuse it (the fuzz asserts so) when a later segment chains
+   * to it; a segment a compaction superseded may instead open intact.
    */
   readonly olderSegmentCutAtRecord: boolean;
   readonly description: string;

@@ -69,7 +69,10 @@ class SyncSites implements FileSystem {
       if (f.path.startsWith(`${snapDir}/`) && f.path.endsWith('.snap.tmp')) return 'datasync snapshot temp file';
       if (!(f.path.startsWith(`${walDir}/`) && f.path.endsWith('.wal'))) return `datasync ${f.path}: unclassified`;
       if (f.writes.length === 0) return this.startup ? 'datasync segment: startup (what open replayed)' : 'datasync segment: nothing written (unclassified)';
-      const first = readRecord(Buffer.from(f.writes[0]!), 0);
+      const bytes = Buffer.from(f.writes[0]!);
+      let first = readRecord(bytes, 0);
+      // A segment's chain record (naming the one before it) comes first: classify by what follows.
+      if (first.kind === 'record' && first.type === RecordType.Chain) first = readRecord(bytes, first.next);
       if (first.kind === 'record' && first.type === RecordType.Snapshot) return 'datasync segment: compaction restatement';
       if (first.kind === 'record' && first.type === RecordType.Seal) return 'datasync segment: startup seal (what open restored had none)';
       if (f.created && !f.synced) return 'datasync segment: first batch in a rotated segment';
