@@ -4,12 +4,15 @@
  * given; a power loss keeps only what was fsynced (and with disk faults, per seed, a torn or
  * reordered part of the rest, and directory entries that were never fsynced revert); a disk
  * fault flips a bit or ruins a sector of a file the member wrote, which the WAL's checksums and
- * seals must catch when it opens.
+ * seals must catch when it opens, or cuts an older segment short at a record boundary, which
+ * only the chain record of the segment after it tells.
  */
 import type { Random } from '../core/prng.js';
 import type { StoragePort } from '../driver/ports.js';
 import { DurableStorage } from '../storage/durable-storage.js';
 import { isStorageMutant } from '../storage/mutants.js';
+import { readLocatingBadSectors } from '../storage/read-sectors.js';
+import { readRecord } from '../storage/record.js';
 import { ModelFileSystem } from './model-fs.js';
 import type { SimDisk } from './sim-node.js';
 import type { TurnOwner, World } from './world.js';
@@ -33,6 +36,12 @@ const RECENT_WRITE_SHARE = 0.5;
 const RECENT_WRITE_BYTES = 1024;
 /** fsync latencies a member's disk draws from when disk faults are on (a slow disk among fast ones). */
 const SLOW_DISK_SYNC_MS = [1, 2, 5, 25] as const;
+/**
+ * Share of disk damages, when the member has an older WAL segment, that cut one short at a record
+ * boundary (a lost tail: every record left reads whole). Drawn from a stream of its own
+ * (MemberDiskOptions.cutRandom), so a run in which no cut is drawn damages what it did before.
+ */
+const OLDER_SEGMENT_CUT_SHARE = 0.25;
 
 export interface MemberDiskOptions {
   readonly syncLatencyMs: number;
@@ -40,6 +49,8 @@ export interface MemberDiskOptions {
   readonly diskFaults: boolean;
   /** A storage mutant (test-only), if the run's mutant is one. */
   readonly mutant: string | undefined;
+  /** The stream that draws older-segment cuts (see OLDER_SEGMENT_CUT_SHARE). */
+  readonly cutRandom: Random;
 }
 
 export class MemberDisk implements SimDisk {
@@ -112,12 +123,42 @@ export class MemberDisk implements SimDisk {
     const candidates = this.writtenFiles();
     if (candidates.length === 0) return null;
     const segments = candidates.filter((c) => c.path.endsWith('.wal'));
+    if (segments.length > 1 && this.o.cutRandom.chance(OLDER_SEGMENT_CUT_SHARE)) {
+      const cut = this.cutOlderSegment(segments.slice(0, -1));
+      if (cut !== null) {
+        this.corrupted = true;
+        return cut;
+      }
+    }
     const recent = segments.length > 0 && this.random.chance(RECENT_WRITE_SHARE);
     const { path, bytes } = recent ? segments[segments.length - 1]! : this.random.pick(candidates);
     const offset = this.random.int(recent ? Math.max(0, bytes - RECENT_WRITE_BYTES) : 0, bytes - 1);
     this.corrupted = true;
     if (this.random.chance(0.5)) return `bit flipped in ${path} at ${this.fs.flipBit(path, offset)}`;
     return `sector unreadable in ${path} at ${this.fs.failSector(path, offset)}`;
+  }
+
+  /**
+   * Cut one of `older` (WAL segments before the one being appended to) at a record boundary
+   * before its end: what is left reads whole, record by record. Returns what it did (null: the
+   * segment drawn holds no whole record to cut at).
+   */
+  private cutOlderSegment(older: readonly { path: string; bytes: number }[]): string | null {
+    const { path, bytes } = this.o.cutRandom.pick(older);
+    // Read as the storage reads it: a sector an earlier damage made unreadable reads as zeros
+    // (and ends the records walked there).
+    const content = Buffer.from(readLocatingBadSectors(this.fs, path).bytes);
+    const boundaries: number[] = [];
+    for (let at = 0; at < content.length;) {
+      const r = readRecord(content, at);
+      if (r.kind !== 'record') break;
+      boundaries.push(at);
+      at = r.next;
+    }
+    if (boundaries.length === 0) return null;
+    const at = this.o.cutRandom.pick(boundaries);
+    this.fs.truncate(path, at);
+    return `older segment ${path} cut at ${at} of ${bytes} bytes (a record boundary)`;
   }
 
   /** The member's WAL segments and snapshot files, with their sizes. */

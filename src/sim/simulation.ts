@@ -162,6 +162,10 @@ const STALE_LEADER_STREAM_SALT = 0x57a1e;
 const REPLACE_STREAM_SALT = 0x4e91;
 /** Mixed into the seed for the joiners' stream of replacing runs (see Simulation.joinerRng). */
 const JOINER_STREAM_SALT = 0x10e5;
+/** Mixed into the seed for each member's stream of older-segment cuts (see MemberDisk.cutOlderSegment). */
+const OLDER_SEGMENT_CUT_SALT = 0xc07;
+/** Apart in the seed between members' cut streams (a prime, so members' streams do not line up). */
+const OLDER_SEGMENT_CUT_MEMBER_STRIDE = 7919;
 /**
  * Share of replacing runs in which the first members snapshot late (every
  * LATE_SNAPSHOT_EVERY_ENTRIES applied entries), so that spares join before the leader's first
@@ -509,7 +513,8 @@ export class Simulation implements WorldHandler<Delivery> {
   }
 
   private addNode(key: string, id: NodeId, index: number, liar: boolean, random: Random = this.rng.fork(), compactEvery = this.compactEvery): SimNode<unknown> {
-    const disk = new MemberDisk(this.world as World<never>, random, { syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.faults.has('disk'), mutant: this.o.mutant });
+    const cutRandom = new Prng((this.o.seed ^ OLDER_SEGMENT_CUT_SALT) + index * OLDER_SEGMENT_CUT_MEMBER_STRIDE);
+    const disk = new MemberDisk(this.world as World<never>, random, { syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.faults.has('disk'), mutant: this.o.mutant, cutRandom });
     const aimed: SimDisk = {
       open: (ready) => disk.open((storage) => ready(this.aimAtJoiner(node, this.aimAfterSync(node, storage)))),
       crash: () => disk.crash(),

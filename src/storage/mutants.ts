@@ -11,6 +11,7 @@ export const STORAGE_MUTANTS = [
   { name: 'ignore-checksum', description: 'reads records without verifying their CRC: a flipped bit on disk reaches the replica instead of being refused or cut off' },
   { name: 'retry-failed-fsync', description: 'retries a WAL datasync that failed and trusts the retry (fsyncgate): the kernel dropped the failed pages, the retry succeeds with nothing to write, and saves the platter never got are acknowledged' },
   { name: 'unsealed-writes', description: 'writes without seals and cuts off any bad record at the end of the last segment as a torn write: a flipped bit or an unreadable sector in an acknowledged record loses it, and the member then votes or accepts without it' },
+  { name: 'unchained-segments', description: 'reads the chain records that start each segment and checks nothing against them: an older segment that lost its tail at a record boundary (every record left reads whole) is read short, and the entries and votes in the lost tail are gone without a word' },
 ] as const satisfies readonly MutantInfo[];
 
 export type StorageMutant = (typeof STORAGE_MUTANTS)[number]['name'];

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StorageCorruptError } from '../../src/storage/durable-storage.js';
+import { readRecord } from '../../src/storage/record.js';
 import { STORAGE_MUTANTS } from '../../src/storage/mutants.js';
 import { DIR, filled, openStorage, range, save, saveSnapshot, segmentNames, settle, snapshotAt, strictPowerLoss, walDir, world } from './model-world.js';
 import type { LogEntry } from '../../src/core/replica.js';
@@ -13,13 +14,13 @@ import type { Index, Term } from '../../src/core/ids.js';
 
 test('STORAGE_MUTANTS: named once each, each with a description', () => {
   const names = STORAGE_MUTANTS.map((m) => m.name);
-  assert.deepEqual(names, ['skip-dir-fsync', 'ignore-checksum', 'retry-failed-fsync', 'unsealed-writes']);
+  assert.deepEqual(names, ['skip-dir-fsync', 'ignore-checksum', 'retry-failed-fsync', 'unsealed-writes', 'unchained-segments']);
   assert.equal(new Set(names).size, names.length);
   assert.ok(STORAGE_MUTANTS.every((m) => m.description.length > 20));
 });
 
 test('an unknown mutant name is refused at open', () => {
-  assert.throws(() => openStorage(world(), { mutant: 'no-such-mutant' }), /unknown storage mutant 'no-such-mutant'; known: skip-dir-fsync, ignore-checksum, retry-failed-fsync, unsealed-writes/);
+  assert.throws(() => openStorage(world(), { mutant: 'no-such-mutant' }), /unknown storage mutant 'no-such-mutant'; known: skip-dir-fsync, ignore-checksum, retry-failed-fsync, unsealed-writes, unchained-segments/);
 });
 
 for (const mutant of [undefined, 'skip-dir-fsync'] as const) {
@@ -111,5 +112,31 @@ for (const mutant of [undefined, 'retry-failed-fsync'] as const) {
     assert.equal(err, null, 'the mutant acknowledges the vote');
     strictPowerLoss(w);
     assert.deepEqual(openStorage(w).restored().hardState, { term: 1, vote: null, commit: 0 }, 'the acknowledged vote for n3 in term 2 is gone');
+  });
+}
+
+for (const mutant of [undefined, 'unchained-segments'] as const) {
+  test(`unchained-segments: an older segment cut at a record boundary ${mutant === undefined ? 'is refused at open, by the next segment\'s chain record (the real storage)' : 'is read short, its acknowledged entries gone (the mutant)'}`, () => {
+    const w = world();
+    const s = openStorage(w, { segmentBytes: 1024, ...(mutant === undefined ? {} : { mutant }) });
+    for (let i = 1; i <= 20; i++) save(w, s, { hardState: null, entries: [secret(i)], snapshot: null });
+    assert.ok(segmentNames(w).length >= 3, 'several segments');
+    // Cut the first segment at a record boundary half way: every record left reads whole.
+    const first = `${walDir}/${segmentNames(w)[0]!}`;
+    const bytes = Buffer.from(w.fs.readFile(first));
+    const starts: number[] = [];
+    for (let at = 0; at < bytes.length;) {
+      const r = readRecord(bytes, at);
+      assert.equal(r.kind, 'record', 'the segment reads whole');
+      if (r.kind !== 'record') break;
+      starts.push(at);
+      at = r.next;
+    }
+    w.fs.truncate(first, starts[Math.floor(starts.length / 2)]!);
+    if (mutant === undefined) {
+      assert.throws(() => openStorage(w), (e: Error) => e instanceof StorageCorruptError && e.file === first && /chain record/.test(e.message));
+    } else {
+      assert.ok(openStorage(w, { mutant }).restored().entries.length < 20, 'acknowledged entries are gone, without a word');
+    }
   });
 }
