@@ -41,17 +41,20 @@ export async function withSeed<T>(seed: number, what: string, body: () => T | Pr
   }
 }
 
-/** The synchronous form of withSeed. */
-export function withSeedSync<T>(seed: number, what: string, body: () => T): T {
+/**
+ * The synchronous form of withSeed. `offset`: the one seedOf was given, so that the hint names the
+ * QUORATE_FUZZ_SEED that makes this case the first of its suite part (seed - offset).
+ */
+export function withSeedSync<T>(seed: number, what: string, body: () => T, offset = 0): T {
   try {
     return body();
   } catch (err) {
-    throw reproducible(err, seed, what);
+    throw reproducible(err, seed, what, offset);
   }
 }
 
-function reproducible(err: unknown, seed: number, what: string): unknown {
-  const note = `[fuzz ${what}: seed ${seed}; rerun with QUORATE_FUZZ_SEED=${seed}] `;
+function reproducible(err: unknown, seed: number, what: string, offset = 0): unknown {
+  const note = `[fuzz ${what}: seed ${seed}; rerun with QUORATE_FUZZ_SEED=${seed - offset}] `;
   if (err instanceof Error) {
     err.message = note + err.message;
     return err;

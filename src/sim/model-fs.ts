@@ -403,6 +403,16 @@ export class ModelFileSystem implements FileSystem {
     this.lastLoss = notes.length === 0 ? 'nothing unsynced' : notes.join('; ');
   }
 
+  /**
+   * Make what reads of `path` see durable at once, as the drive's own writeback would while the
+   * process is stopped: for damage made through the port (a cut, a rewrite) that is to be on the
+   * platter, as flipBit's and failSector's are, so a later power loss does not undo it.
+   */
+  persistFile(path: string): void {
+    const file = this.fileAt(path, 'persist');
+    this.makeDurable(file, file.pending.length);
+  }
+
   /** Flip one bit of a file (on the platter and in the cache); at a seeded offset unless given. Returns the offset. */
   flipBit(path: string, offset?: number): number {
     const file = this.fileAt(path, 'flip a bit of');

@@ -107,6 +107,7 @@ export function damage(fs: ModelFileSystem, r: Random, kind: DamageKind): Damage
       const to = r.int(0, size - 1);
       if (lastPath !== last && lastPath.startsWith(walDir)) olderSegmentCutAtRecord = recordBoundaries(Buffer.from(fs.readFile(lastPath))).includes(to);
       fs.truncate(lastPath, to);
+      fs.persistFile(lastPath); // damage on the platter: a power loss does not undo it
       reachesLogEnd = lastPath === last;
       notes.push(`${lastPath}: truncated from ${size} to ${to} bytes`);
       break;
@@ -153,6 +154,7 @@ function zeroRange(fs: ModelFileSystem, path: string, from: number, to: number):
   // The fuzz's world has no write latency while damaging (see wal-fuzz.test.ts), so this landed.
   if (written !== null) throw new Error(`zeroing ${path}: the write did not land at once (${String(written)})`);
   fs.close(fd);
+  fs.persistFile(path); // damage on the platter: a power loss does not undo it
 }
 
 /** Offsets where a record starts in a segment (0 included). */

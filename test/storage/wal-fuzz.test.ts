@@ -173,7 +173,7 @@ test('WAL and snapshot corruption fuzz: every case opens keeping what was acknow
     for (let k = 0; k < n; k++) {
       // Seeds of different cases do not overlap (up to 100,000 cases a kind).
       const seed = seedOf(k, ci * 100_000);
-      withSeedSync(seed, `wal ${c.name}`, () => runCase(c, seed, counts));
+      withSeedSync(seed, `wal ${c.name}`, () => runCase(c, seed, counts), ci * 100_000);
       counts.add('cases');
     }
   });
