@@ -158,6 +158,7 @@ export class MemberDisk implements SimDisk {
     if (boundaries.length === 0) return null;
     const at = this.o.cutRandom.pick(boundaries);
     this.fs.truncate(path, at);
+    this.fs.persistFile(path); // on the platter, as a flipped bit is: a power loss does not undo it
     return `older segment ${path} cut at ${at} of ${bytes} bytes (a record boundary)`;
   }
 
