@@ -68,6 +68,12 @@ export interface DriverEvents<R> {
    * (a leader's appends may; anything else that does is a bug the simulator aims its faults at).
    */
   persisting?(persist: Persist<unknown>, sentBeforeDurable: number): void;
+  /**
+   * `messages` left through Replica.takeEarly while a Ready's persist was being written (a
+   * leader's, and a Multi-Paxos follower's forwarded reads, may; anything else that does is a bug
+   * the simulator aims its faults at, as for `persisting`).
+   */
+  sentWhileSaving?(messages: number): void;
   /** A snapshot the protocol asks to keep (its stable checkpoint) is being written. */
   keeping?(snapshot: Snapshot): void;
   /** Committed entries applied here, in order. */
@@ -547,7 +553,13 @@ export class Driver<R> {
     // No Ready can be taken now (a save in flight, perhaps behind a snapshot's fsyncs): what the
     // core marks as resting on nothing undurable (a primary's heartbeats) leaves now, not after it.
     // (The hold-readies-while-snapshotting mutant holds them too: nothing left while it wrote.)
-    if (!this.heldBySnapshot()) this.sendAll(this.core.takeEarly());
+    if (!this.heldBySnapshot()) {
+      const early = this.core.takeEarly();
+      if (early.length > 0) {
+        if (this.saving) this.events.sentWhileSaving?.(early.length);
+        this.sendAll(early);
+      }
+    }
     if (this.saving || this.heldBySnapshot()) return;
     // A snapshot of our own reads the state machine: not while it stands behind the core.
     if (this.snapshotWaiters.length > 0 && !this.snapshotting && !this.behindCore()) {

@@ -638,6 +638,14 @@ export class Simulation implements WorldHandler<Delivery> {
         this.faultsInjected++;
         node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
       },
+      sentWhileSaving: () => {
+        // As `persisting`'s early case: messages that left ahead of a write not yet durable, from a
+        // member that is not leading, are what a power loss now must not be able to betray.
+        if (node.byzantine || !this.crashFaults || this.healed || node.driver?.status().leading !== false) return;
+        if (!this.buggify.chance(POWER_LOSS_BEFORE_SYNC_PROBABILITY)) return;
+        this.faultsInjected++;
+        node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
+      },
       executed: (client, timestamp, result, readOnly, at) => {
         if (node.byzantine) return;
         if (!readOnly) this.invariants.executedOnce(node.key, `${client}|${timestamp}`, at);

@@ -4,7 +4,7 @@
  * frames that can be held back), and an in-memory storage whose writes complete on the next turn
  * or, once held, when the test releases them. No wall time anywhere: a test reads like a script.
  */
-import { Driver } from '../../src/driver/driver.js';
+import { Driver, type DriverEvents } from '../../src/driver/driver.js';
 import type { DriverLimits } from '../../src/driver/limits.js';
 import type { ClockPort, Done, StoragePort, StorageStats, TimerHandle } from '../../src/driver/ports.js';
 import type { Reply } from '../../src/driver/waiters.js';
@@ -130,6 +130,8 @@ export interface ClusterOptions<R> {
   readonly limits?: (id: NodeId) => Partial<DriverLimits>;
   /** Test-only: a driver or protocol mutant for every member. */
   readonly mutant?: string;
+  /** Each member's driver events (what the simulator's checks listen to). */
+  readonly events?: (id: NodeId) => DriverEvents<R>;
 }
 
 /** Raft-style options for short, quiet runs: no pre-vote or check-quorum, so a test decides who campaigns. */
@@ -168,6 +170,7 @@ export class TestCluster<R> {
         ...(keyring === null ? {} : { authenticatorFor: (p) => keyring.authenticatorFor(p), firstClientTimestamp: 1 }),
         limits: o.limits?.(id) ?? {},
         ...(o.mutant === undefined ? {} : { mutant: o.mutant }),
+        ...(o.events === undefined ? {} : { events: o.events(id) }),
       });
       this.members.set(id, { id, driver, storage, stateMachine });
     }

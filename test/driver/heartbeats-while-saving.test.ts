@@ -56,3 +56,38 @@ for (const { protocol, heartbeat, protocolOptions } of CASES) {
     });
   }
 }
+
+/**
+ * What leaves through takeEarly while a save is in flight leaves ahead of a write that is not
+ * durable yet: the driver says so (sentWhileSaving), as it does for a Ready's own early messages
+ * (persisting), so that the simulator aims its power losses at a member that is not leading and
+ * sends then. Without it those faults never met takeEarly's messages: a Raft takeEarly that
+ * handed out a follower's acknowledgements too failed 1 of 300 register seeds, 48 of 300 with it.
+ */
+for (const { protocol, heartbeat, protocolOptions } of CASES) {
+  test(`a ${protocol} leader's messages sent while its save is in flight are reported as sent before it is durable, as leading`, () => {
+    const reported: { from: string; messages: number; leading: boolean }[] = [];
+    const c: TestCluster<RegisterResult> = new TestCluster<RegisterResult>(['n1', 'n2', 'n3'], {
+      protocol: protocolByName(protocol),
+      protocolOptions,
+      stateMachine: () => new RegisterKv(),
+      events: (id) => ({ sentWhileSaving: (messages) => reported.push({ from: id, messages, leading: c.driver(id).isLeader() }) }),
+    });
+    if (protocol !== 'vr') c.elect('n1');
+    c.tick(3);
+    const n1 = c.member('n1');
+    n1.storage.holding = true;
+    c.driver('n1').propose(encodeCommand({ client: 1, seq: 1, op: { f: 'put', key: 'k', value: 1 } }), () => {});
+    c.settle();
+    const before = c.sent.filter((f) => isHeartbeatFrom(f, 'n1', heartbeat)).length;
+    c.tick(5, 'n1');
+    const during = c.sent.filter((f) => isHeartbeatFrom(f, 'n1', heartbeat)).length - before;
+    const fromLeader = reported.filter((r) => r.from === 'n1');
+    assert.ok(fromLeader.reduce((n, r) => n + r.messages, 0) >= during && during >= 8, `${during} heartbeats, ${JSON.stringify(fromLeader)} reported`);
+    assert.ok(fromLeader.every((r) => r.leading), 'the leader reports as leading');
+    n1.storage.release();
+    const reportedBeforeRelease = reported.length;
+    c.tick(3);
+    assert.equal(reported.length, reportedBeforeRelease, 'nothing is reported with no save in flight');
+  });
+}

@@ -24,8 +24,10 @@ import { leaseIdOf, NO_LEASE } from './lease-id.js';
 import type { CompareResult, CompareTarget, SortOrder, SortTarget } from './requests.js';
 
 /**
- * Deepest nesting of txns inside a txn that a command may hold. Above what a server can build:
- * its encoder refuses values nested more than 100 levels, and each txn level takes two.
+ * Deepest nesting of txns inside a txn that a command may hold (the shape check's recursion).
+ * Above what a server can build: its encoder refuses values nested more than 100 levels, and each
+ * txn level takes two. A txn nested deeper than MAX_TXN_NESTING (validate.ts) decodes here and is
+ * answered too-many-ops at apply: its answer would not fit in a snapshot.
  */
 export const MAX_TXN_DEPTH = 64;
 

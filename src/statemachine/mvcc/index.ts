@@ -5,7 +5,7 @@ export { MvccStore, type MvccEvent, type RevisionListener, type LeaseAttachments
 export * from './leases.js';
 export * from './lease-id.js';
 export * from './watchers.js';
-export { DEFAULT_KV_LIMITS, validateFields, validateRequest, validateWrites, type KvLimits, type WorkMeter } from './validate.js';
+export { DEFAULT_KV_LIMITS, MAX_TXN_NESTING, validateFields, validateRequest, validateWrites, type KvLimits, type WorkMeter } from './validate.js';
 export { ClusterState, isClusterRequest, type AlarmKind, type AlarmRecord, type ClusterRequest, type ClusterResult, type MemberRecord, type MemberChangeContext } from './cluster-state.js';
 export { decodeKvCommand, MAX_TXN_DEPTH } from './command-decoding.js';
 export { KvStateMachine, encodeKvCommand, MAX_KV_SESSIONS, MAX_ALARM_VOTES_PER_MEMBER, type KvCommand, type KvOutcome, type PublishMember, type CompactVote, type PublishResult } from './kv-state-machine.js';
