@@ -113,15 +113,15 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'snapshot-sees-later-writes': { seed: 16, options: { stateMachine: 'etcd' } },
     'accept-before-persist': { seed: 1 },
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
-    'count-listed-acks-only': { seed: 4, options: { nodes: 3 } },
-    'unbounded-accept-batches': { seed: 61 },
+    'count-listed-acks-only': { seed: 47, options: { nodes: 3 } },
+    'unbounded-accept-batches': { seed: 96 },
     'unbounded-promises': { seed: 96 },
     // Caught by the safety monitor's checks of snapshot transfers (see src/protocols/paxos/monitor.ts).
     'keep-overtaken-transfer': { seed: 3 },
     'ack-before-fsync': { seed: 1 },
     'skip-dir-fsync': { seed: 1 },
     'ignore-checksum': { seed: 14 },
-    'retry-failed-fsync': { seed: 76 },
+    'retry-failed-fsync': { seed: 32 },
     'unsealed-writes': { seed: 2 },
     'unchained-segments': { seed: 53 },
     // A leader silent for a compaction's fsyncs on a slow disk: with 3 members one stalled follower is a majority's loss.
@@ -134,14 +134,14 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'reply-before-config-applied': { seed: 18 },
     // Needs voters demoted to learners and a partition that leaves the leader with the learners
     // and a minority of the voters.
-    'learners-vote': { seed: 58 },
+    'learners-vote': { seed: 18 },
     // Needs members replaced (a majority of the first five, each removed one stopped for good) and
     // then every member's power lost before a snapshot: the runs that replace members, hurried.
-    'forget-config-point': { seed: 96 },
+    'forget-config-point': { seed: 50 },
   },
   vr: {
     'do-view-change-longest-log': { seed: 48 },
-    'commit-before-quorum': { seed: 8 },
+    'commit-before-quorum': { seed: 2 },
     'prepare-ok-before-persist': { seed: 4 },
     'truncate-on-transfer': { seed: 7 },
     // Found as the liveness failure of the etcd sweep (seed 236: a primary's save behind a
@@ -149,16 +149,16 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // snapshot of every primary after the heal); seed 192 since backups hear of commits at once.
     // At N = 5 caught at 192 until the WAL's chain records moved the runs; none in 1..600 at N = 5 since (register or etcd).
     'heartbeats-wait-for-save': { seed: 167, options: { stateMachine: 'etcd', nodes: 3 } },
-    'ack-before-fsync': { seed: 8 },
+    'ack-before-fsync': { seed: 5 },
     'skip-dir-fsync': { seed: 7 },
     // None in 1..600 at N = 5 since messages of a view wait for the Ready that makes the view durable.
     'unsealed-writes': { seed: 73, options: { nodes: 3 } },
     'trust-command-bytes': { seed: 2 },
     'apply-while-installing': { seed: 9, options: { stateMachine: 'etcd' } },
     'ignore-checksum': { seed: 4 },
-    'retry-failed-fsync': { seed: 45 },
+    'retry-failed-fsync': { seed: 5 },
     'snapshot-sees-later-writes': { seed: 3, options: { stateMachine: 'etcd' } },
-    'apply-before-snapshot-persist': { seed: 181 },
+    'apply-before-snapshot-persist': { seed: 38 },
   },
   pbft: {
     'skip-authentication': { seed: 2 },
