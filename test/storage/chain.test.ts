@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { packTransient, unpack } from '../../src/core/codec.js';
 import { StorageCorruptError } from '../../src/storage/durable-storage.js';
 import { encodeWalRecord, maxSealBytes, readRecord, RecordType, writeSeal } from '../../src/storage/record.js';
+import { recordBoundaries } from './damage.js';
 import { close, entry, indexes, openStorage, range, save, saveSnapshot, segmentNames, settle, snapshotAt, walDir, world, type HS, type World } from './model-world.js';
 
 const hs = (commit: number): HS => ({ term: 1, vote: 'n1', commit });
@@ -24,16 +25,7 @@ function writeLog(w: World, n: number): void {
 }
 
 /** Offsets where a record starts in a file, 0 and its end included. */
-function recordBoundaries(w: World, file: string): number[] {
-  const bytes = Buffer.from(w.fs.readFile(file));
-  const out = [0];
-  for (let o = 0; ; ) {
-    const r = readRecord(bytes, o);
-    if (r.kind !== 'record') return out;
-    o = r.next;
-    out.push(o);
-  }
-}
+const boundariesOf = (w: World, file: string): number[] => recordBoundaries(Buffer.from(w.fs.readFile(file)));
 
 function firstRecordType(w: World, file: string): number | null {
   const r = readRecord(Buffer.from(w.fs.readFile(file)), 0);
@@ -67,7 +59,7 @@ test('an older segment cut at any record boundary is refused, naming the file an
   writeLog(probe, 12);
   const names = segmentNames(probe);
   for (const victim of names.slice(0, -1)) {
-    const cuts = recordBoundaries(probe, path(victim)).slice(0, -1); // its end is no cut
+    const cuts = boundariesOf(probe, path(victim)).slice(0, -1); // its end is no cut
     assert.ok(cuts.length >= 2, 'a segment of several records');
     for (const at of cuts) {
       const w = world();
@@ -107,7 +99,7 @@ test('a compaction starts the chain again: its restatement opens alone, or after
   const cut = world();
   writeLogWithCompaction(cut);
   const first = path(segmentNames(cut)[0]!);
-  cut.fs.truncate(first, recordBoundaries(cut, first).at(-2)!);
+  cut.fs.truncate(first, boundariesOf(cut, first).at(-2)!);
   assert.equal(refusal(cut).file, first);
 });
 
@@ -158,7 +150,7 @@ test('compatibility: segments written without chain records read as before, and 
   assert.deepEqual(indexes(openStorage(w, OPTIONS)), range(1, 8).map((e) => `${e.index}@1`));
   // The legacy segment the new one chains to is now checked: a cut in it is refused.
   const legacyTail = path(names[1]!);
-  w.fs.truncate(legacyTail, recordBoundaries(w, legacyTail).at(-2)!);
+  w.fs.truncate(legacyTail, boundariesOf(w, legacyTail).at(-2)!);
   assert.equal(refusal(w).file, legacyTail);
 });
 

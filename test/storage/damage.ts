@@ -157,8 +157,8 @@ function zeroRange(fs: ModelFileSystem, path: string, from: number, to: number):
   fs.persistFile(path); // damage on the platter: a power loss does not undo it
 }
 
-/** Offsets where a record starts in a segment (0 included). */
-function recordBoundaries(bytes: Buffer): number[] {
+/** Offsets where a record starts in a segment, 0 and the end of its last whole record included. */
+export function recordBoundaries(bytes: Buffer): number[] {
   const out = [0];
   for (let o = 0; ; ) {
     const r = readRecord(bytes, o);

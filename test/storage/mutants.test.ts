@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StorageCorruptError } from '../../src/storage/durable-storage.js';
-import { readRecord } from '../../src/storage/record.js';
+import { recordBoundaries } from './damage.js';
 import { STORAGE_MUTANTS } from '../../src/storage/mutants.js';
 import { DIR, filled, openStorage, range, save, saveSnapshot, segmentNames, settle, snapshotAt, strictPowerLoss, walDir, world } from './model-world.js';
 import type { LogEntry } from '../../src/core/replica.js';
@@ -123,16 +123,9 @@ for (const mutant of [undefined, 'unchained-segments'] as const) {
     assert.ok(segmentNames(w).length >= 3, 'several segments');
     // Cut the first segment at a record boundary half way: every record left reads whole.
     const first = `${walDir}/${segmentNames(w)[0]!}`;
-    const bytes = Buffer.from(w.fs.readFile(first));
-    const starts: number[] = [];
-    for (let at = 0; at < bytes.length;) {
-      const r = readRecord(bytes, at);
-      assert.equal(r.kind, 'record', 'the segment reads whole');
-      if (r.kind !== 'record') break;
-      starts.push(at);
-      at = r.next;
-    }
-    w.fs.truncate(first, starts[Math.floor(starts.length / 2)]!);
+    const boundaries = recordBoundaries(Buffer.from(w.fs.readFile(first)));
+    assert.equal(boundaries.at(-1), w.fs.size(first), 'the segment reads whole');
+    w.fs.truncate(first, boundaries[Math.floor(boundaries.length / 2)]!);
     if (mutant === undefined) {
       assert.throws(() => openStorage(w), (e: Error) => e instanceof StorageCorruptError && e.file === first && /chain record/.test(e.message));
     } else {
