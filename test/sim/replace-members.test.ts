@@ -41,11 +41,12 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     });
   }
 
-  it('raft etcd seed 175: a voter added while its add was given up on joins from a member that applied the add, with no leader to ask, and the run passes', () => {
+  it('raft etcd seed 1058: a voter added while its add was given up on joins from a member that applied the add, with no leader to ask, and the run passes', () => {
     // The add-voter n6 commits as its leader loses its quorum (n6 counts towards it and is not up,
     // and two members' disks failed): asking only a leader for the join answer, n6 never started
-    // and no leader was elected after the heal.
-    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 175, stateMachine: 'etcd', trace: true });
+    // and no leader was elected after the heal. (Seed 175 until a leader's messages left during its
+    // saves, which moved every run; 1058 is the first in 1..2000 with the story since.)
+    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 1058, stateMachine: 'etcd', trace: true });
     assert.equal(lines(r, /gave up on add-voter n6/).length, 1, 'the run gives up on the add');
     assert.equal(lines(r, /n6 joins: voters=\(.*n6/).length, 1, 'n6 joins as a voter');
     assert.ok(!failed(r), describeRun(r));
@@ -73,7 +74,11 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(!failed(r), describeRun(r));
   });
 
-  it('multipaxos seed 804: a new leader behind two acceptors\' commit points counts no acknowledgement past what it proposed, and the run passes', () => {
+  // TODO: seed 804 no longer reaches this story since a leader's messages leave during its saves
+  // (takeEarly), and no seed in 1..2,000 does (the mutant ack-beyond-proposed is searched for with
+  // this story's assertion). Until a scenario test of that leader replaces it, this test is a todo
+  // and the mutant is caught by nothing (mutants.test.ts says so).
+  it('multipaxos seed 804: a new leader behind two acceptors\' commit points counts no acknowledgement past what it proposed, and the run passes', { todo: 'the story moved with takeEarly; none in 1..2,000 reaches it' }, () => {
     // n1 restarts at commit point 27, wins with values recovered up to 47, proposes only up to the
     // first configuration entry (40, then 42); n3's Accepted reports match 46 (from its own commit
     // point): counted, n1 committed 46 past its last slot 42 and stopped on an assertion.
@@ -86,23 +91,27 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(mutated.outcome.kind === 'safety' && /beyond the last slot/.test(mutated.outcome.message), describeRun(mutated));
   });
 
-  it('multipaxos seed 930: a voter proposed before its process starts counts as down in the fault budget, so the disks damaged leave it a quorum, and the run passes', () => {
-    // n4's disk fails, then add-voter n6 is proposed at n5, which loses power before the answer:
-    // the add may be chosen, and n6 cannot start before a member applied it. Not counted, n6 left
-    // room for one more damaged disk (n3's): n1, n2 and n5 are three of six voters, no phase 1 of
-    // the configuration with n6 could win, so no member applied the add, n6 never started and no
-    // leader was elected after the heal. Counted, the next disk fault strikes n4 again.
-    const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 930, trace: true });
+  it('multipaxos seed 3340: a voter proposed before its process starts counts as down in the fault budget, so the disks damaged leave it a quorum, and the run passes', () => {
+    // Found at seed 930: n4's disk fails, then add-voter n6 is proposed at n5, which loses power
+    // before the answer: the add may be chosen, and n6 cannot start before a member applied it. Not
+    // counted, n6 left room for one more damaged disk (n3's): n1, n2 and n5 are three of six voters,
+    // no phase 1 of the configuration with n6 could win, so no member applied the add, n6 never
+    // started and no leader was elected after the heal. Counted, the next disk fault strikes the
+    // damaged member again. (Seed 930 until a leader's messages left during its saves, which moved
+    // every run; 3340 is the first in 1..4,000 with this story since: n5 damaged twice.)
+    const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 3340, trace: true });
     const join = r.trace.findIndex((l) => / n6 joins: voters=\(.*n6/.test(l));
     assert.ok(join > 0, 'n6 joins as a voter');
     const addedAt = r.trace.findIndex((l) => /nemesis admin n\d: add-voter n6/.test(l));
     assert.ok(addedAt > 0 && addedAt < join, 'n6 is proposed as a voter before it starts');
-    const damaged = r.trace.slice(0, join).filter((l) => /nemesis disk n\d: (bit|sector)/.test(l));
-    assert.deepEqual(damaged.map((l) => /nemesis disk (n\d)/.exec(l)![1]), ['n4', 'n4'], damaged.join('\n'));
+    const damaged = r.trace.slice(0, join).filter((l) => /nemesis disk n\d: (bit|sector|older)/.test(l)).map((l) => /nemesis disk (n\d)/.exec(l)![1]);
+    assert.ok(damaged.length >= 2 && new Set(damaged).size === 1, `the damages before n6 starts strike one member again: ${damaged.join(', ')}`);
     assert.ok(!failed(r), describeRun(r));
   });
 
-  it('multipaxos seed 282: with two disks damaged (the budget of five voters), the spare drawn to be added as a voter joins as a learner first, and the run passes', () => {
+  // TODO: seed 282 no longer reaches this story since a leader's messages leave during its saves
+  // (takeEarly), and no seed in 1..3,000 does; a todo until one is found or a scenario replaces it.
+  it('multipaxos seed 282: with two disks damaged (the budget of five voters), the spare drawn to be added as a voter joins as a learner first, and the run passes', { todo: 'the story moved with takeEarly; none in 1..3,000 reaches it' }, () => {
     // Added as a voter before it starts, n6 would be a third voter down of six.
     const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 282, trace: true });
     assert.equal(lines(r, /n6 joins as a learner \(no fault budget left/).length, 1);
