@@ -12,7 +12,7 @@ import type { StoragePort } from '../driver/ports.js';
 import { DurableStorage } from '../storage/durable-storage.js';
 import { isStorageMutant } from '../storage/mutants.js';
 import { readLocatingBadSectors } from '../storage/read-sectors.js';
-import { readRecord } from '../storage/record.js';
+import { recordBoundaries } from '../storage/record.js';
 import { ModelFileSystem } from './model-fs.js';
 import type { SimDisk } from './sim-node.js';
 import type { TurnOwner, World } from './world.js';
@@ -147,14 +147,8 @@ export class MemberDisk implements SimDisk {
     const { path, bytes } = this.o.cutRandom.pick(older);
     // Read as the storage reads it: a sector an earlier damage made unreadable reads as zeros
     // (and ends the records walked there).
-    const content = Buffer.from(readLocatingBadSectors(this.fs, path).bytes);
-    const boundaries: number[] = [];
-    for (let at = 0; at < content.length;) {
-      const r = readRecord(content, at);
-      if (r.kind !== 'record') break;
-      boundaries.push(at);
-      at = r.next;
-    }
+    // Its end is no cut: at least one record goes.
+    const boundaries = recordBoundaries(Buffer.from(readLocatingBadSectors(this.fs, path).bytes)).slice(0, -1);
     if (boundaries.length === 0) return null;
     const at = this.o.cutRandom.pick(boundaries);
     this.fs.truncate(path, at);

@@ -613,6 +613,19 @@ export class Simulation implements WorldHandler<Delivery> {
     };
   }
 
+  /**
+   * An honest member loses power at the end of this turn (and restarts within 3 ms) with the
+   * probability `chance` gives, drawn from the buggify stream, while crash faults are on and the
+   * faults have not healed. `chance` is asked only then (0: no draw).
+   */
+  private losePowerSoon(node: SimNode<unknown>, chance: () => number): void {
+    if (node.byzantine || !this.crashFaults || this.healed) return;
+    const p = chance();
+    if (p === 0 || !this.buggify.chance(p)) return;
+    this.faultsInjected++;
+    node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
+  }
+
   /** The driver events the checks listen to. */
   private eventsOf(node: SimNode<unknown>): DriverEvents<unknown> {
     return {
@@ -625,27 +638,14 @@ export class Simulation implements WorldHandler<Delivery> {
         throw new SafetyViolation('valid messages pass the schema', `${node.key} refused a message from ${String(from)}: ${reason}`);
       },
       appliedEntries: (entries) => this.applied(node, entries),
-      keeping: () => {
-        if (node.byzantine || !this.crashFaults || this.healed || !this.buggify.chance(POWER_LOSS_WHILE_KEEPING_PROBABILITY)) return;
-        this.faultsInjected++;
-        node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
-      },
-      persisting: (persist, sentBeforeDurable) => {
-        if (node.byzantine || !this.crashFaults || this.healed) return;
+      keeping: () => this.losePowerSoon(node, () => POWER_LOSS_WHILE_KEEPING_PROBABILITY),
+      persisting: (persist, sentBeforeDurable) => this.losePowerSoon(node, () => {
         const early = sentBeforeDurable > 0 && node.driver?.status().leading === false;
-        const chance = early ? POWER_LOSS_BEFORE_SYNC_PROBABILITY : persist.snapshot !== null ? POWER_LOSS_DURING_INSTALL_PROBABILITY : 0;
-        if (chance === 0 || !this.buggify.chance(chance)) return;
-        this.faultsInjected++;
-        node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
-      },
-      sentWhileSaving: () => {
-        // As `persisting`'s early case: messages that left ahead of a write not yet durable, from a
-        // member that is not leading, are what a power loss now must not be able to betray.
-        if (node.byzantine || !this.crashFaults || this.healed || node.driver?.status().leading !== false) return;
-        if (!this.buggify.chance(POWER_LOSS_BEFORE_SYNC_PROBABILITY)) return;
-        this.faultsInjected++;
-        node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
-      },
+        return early ? POWER_LOSS_BEFORE_SYNC_PROBABILITY : persist.snapshot !== null ? POWER_LOSS_DURING_INSTALL_PROBABILITY : 0;
+      }),
+      // As `persisting`'s early case: messages that left ahead of a write not yet durable, from a
+      // member that is not leading, are what a power loss now must not be able to betray.
+      sentWhileSaving: () => this.losePowerSoon(node, () => (node.driver?.status().leading === false ? POWER_LOSS_BEFORE_SYNC_PROBABILITY : 0)),
       executed: (client, timestamp, result, readOnly, at) => {
         if (node.byzantine) return;
         if (!readOnly) this.invariants.executedOnce(node.key, `${client}|${timestamp}`, at);

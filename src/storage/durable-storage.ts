@@ -937,10 +937,9 @@ export class DurableStorage<H> {
   private whyNotTorn(r: BadRecord, last: boolean, sealing: boolean, bytes: Buffer, offset: number, unreadable: readonly UnreadableRange[]): string | null {
     if (!last) return 'It is not in the last segment';
     if (this.mutant === 'unsealed-writes') return validRecordAfter(bytes, offset) ? 'Valid records follow it' : null;
-    if (r.unreadable) return 'A torn write leaves no unreadable sector';
-    // Nor one after it: a bad record whose seal lies on an unreadable sector (two faults in one
-    // write) would otherwise read as torn, and a completed write was cut off.
-    if (unreadableIn(unreadable, offset, bytes.length) !== undefined) return 'A torn write leaves no unreadable sector (one lies after it)';
+    // Not on the bad record, nor after it: a bad record whose seal lies on an unreadable sector (two
+    // faults in one write) would otherwise read as torn, and a completed write was cut off.
+    if (r.unreadable || unreadableIn(unreadable, offset, bytes.length) !== undefined) return 'A torn write leaves no unreadable sector';
     const seal = nextSeal(bytes, offset);
     if (seal !== null) {
       if (offset < seal.writeStart) return 'The write holding it was completed (a later write was sealed after it)';

@@ -359,3 +359,17 @@ export function validRecordAfter(buf: Buffer, from: number): boolean {
   }
   return false;
 }
+
+/**
+ * Offsets where a record starts in `bytes`, from 0, through the end of the last whole record read
+ * in order (what is left after a cut at any of them reads whole, record by record).
+ */
+export function recordBoundaries(bytes: Buffer): number[] {
+  const out = [0];
+  for (let at = 0; ;) {
+    const r = readRecord(bytes, at);
+    if (r.kind !== 'record') return out;
+    at = r.next;
+    out.push(at);
+  }
+}

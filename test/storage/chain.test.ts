@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { packTransient, unpack } from '../../src/core/codec.js';
 import { StorageCorruptError } from '../../src/storage/durable-storage.js';
 import { encodeWalRecord, maxSealBytes, readRecord, RecordType, writeSeal } from '../../src/storage/record.js';
-import { recordBoundaries } from './damage.js';
+import { recordBoundaries } from '../../src/storage/record.js';
 import { close, entry, indexes, openStorage, range, save, saveSnapshot, segmentNames, settle, snapshotAt, walDir, world, type HS, type World } from './model-world.js';
 
 const hs = (commit: number): HS => ({ term: 1, vote: 'n1', commit });

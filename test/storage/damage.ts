@@ -8,7 +8,7 @@
 import type { Random } from '../../src/core/prng.js';
 import type { ModelFileSystem } from '../../src/sim/model-fs.js';
 import { SECTOR_BYTES } from '../../src/storage/fs.js';
-import { readRecord, RecordType } from '../../src/storage/record.js';
+import { readRecord, recordBoundaries, RecordType } from '../../src/storage/record.js';
 import { snapDir, walDir } from './model-world.js';
 
 export const DAMAGE_KINDS = ['bit-flip', 'bit-flip-last-write', 'truncate', 'zero-sectors', 'bad-sector'] as const;
@@ -157,13 +157,3 @@ function zeroRange(fs: ModelFileSystem, path: string, from: number, to: number):
   fs.persistFile(path); // damage on the platter: a power loss does not undo it
 }
 
-/** Offsets where a record starts in a segment, 0 and the end of its last whole record included. */
-export function recordBoundaries(bytes: Buffer): number[] {
-  const out = [0];
-  for (let o = 0; ; ) {
-    const r = readRecord(bytes, o);
-    if (r.kind !== 'record') return out;
-    o = r.next;
-    out.push(o);
-  }
-}

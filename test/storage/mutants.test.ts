@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StorageCorruptError } from '../../src/storage/durable-storage.js';
-import { recordBoundaries } from './damage.js';
+import { recordBoundaries } from '../../src/storage/record.js';
 import { STORAGE_MUTANTS } from '../../src/storage/mutants.js';
 import { DIR, filled, openStorage, range, save, saveSnapshot, segmentNames, settle, snapshotAt, strictPowerLoss, walDir, world } from './model-world.js';
 import type { LogEntry } from '../../src/core/replica.js';
