@@ -30,7 +30,7 @@ import { emptyEntries, putAt } from './entries.js';
 import type { Done, Fd, FileSystem } from './fs.js';
 import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
 import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
-import { assertFramed, claimedRecordEnd, encodeWalRecord, lastRecordCrc, maxSealBytes, mismatchedPieces, nextSeal, putWalRecord, readRecord, RecordType, sealAt, validRecordAfter, walRecordBytes, writeSeal, type ReadResult } from './record.js';
+import { assertFramed, claimedRecordEnd, encodeWalRecord, lastRecordCrc, maxSealBytes, mismatchedPieces, nextSeal, putWalRecord, readRecord, RecordType, sealAt, SEAL_SECTOR_BYTES, validRecordAfter, walRecordBytes, writeSeal, type ReadResult } from './record.js';
 import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
 import { runSteps, syncStep, type Step } from './steps.js';
 import { encodeEntries, encodeInstall, encodeRestatement, RecordList, type RecordSink } from './wal-records.js';
@@ -946,9 +946,13 @@ export class DurableStorage<H> {
       if (seal.end !== bytes.length) return 'The write holding it was completed (a later write follows it)';
       // The last write: a disk may persist its sectors in any order until its datasync returns,
       // the seal's sector among them. Sectors that read as zeros where the write put other bytes
-      // were never written (torn); any other difference is damage to what was written.
+      // were never written (torn); any other difference is damage to what was written. Not a
+      // piece in the sector the seal starts in (the seal read whole from it: it was written), nor
+      // one a flipped bit zeroes (see mismatchedPieces): damage, as far as anything can tell.
       const pieces = mismatchedPieces(bytes, seal);
-      if (pieces.some((p) => !p.zero)) return `The write holding it was completed (the bytes at ${pieces.find((p) => !p.zero)!.from} differ from what its seal says was written, and are not an unwritten sector)`;
+      const sealSector = Math.floor(seal.offset / SEAL_SECTOR_BYTES);
+      const damaged = pieces.find((p) => !p.zero || p.oneBit || Math.floor((p.to - 1) / SEAL_SECTOR_BYTES) === sealSector);
+      if (damaged !== undefined) return `The write holding it was completed (the bytes at ${damaged.from} differ from what its seal says was written, and are not an unwritten sector${damaged.zero ? ': they read as zeros, but ' + (damaged.oneBit ? 'one flipped bit makes them so' : 'the seal was read whole from their sector') : ''})`;
       if (pieces.length === 0) return 'The write holding it was completed (every sector matches its seal)';
       return null;
     }

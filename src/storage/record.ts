@@ -278,16 +278,36 @@ export function nextSeal(buf: Buffer, from: number): Seal | null {
 
 /**
  * The pieces of a sealed write whose bytes do not match their CRC: `zero` when the piece reads all
- * zeros (a sector the disk never wrote), else damaged after it was written.
+ * zeros (a sector the disk never wrote, unless `oneBit`), else damaged after it was written.
+ * `oneBit` (zero pieces only): what the write put there had exactly one bit set (its CRC is the
+ * seal's), so one flipped bit reads as this unwritten sector just as well: bit rot, for all the
+ * bytes tell. A short piece (the first bytes of a write, a length field; the last ones before its
+ * seal, a small integer) holds one set bit often enough.
  */
-export function mismatchedPieces(buf: Buffer, seal: Seal): { from: number; to: number; zero: boolean }[] {
-  const out: { from: number; to: number; zero: boolean }[] = [];
+export function mismatchedPieces(buf: Buffer, seal: Seal): { from: number; to: number; zero: boolean; oneBit: boolean }[] {
+  const out: { from: number; to: number; zero: boolean; oneBit: boolean }[] = [];
   sealPieces(seal.writeStart, seal.offset).forEach(([from, to], i) => {
     const bytes = buf.subarray(from, to);
-    if (crc32Range(bytes) === seal.pieceCrcs[i]) return;
-    out.push({ from, to, zero: bytes.every((b) => b === 0) });
+    const crc = seal.pieceCrcs[i]!;
+    if (crc32Range(bytes) === crc) return;
+    const zero = bytes.every((b) => b === 0);
+    out.push({ from, to, zero, oneBit: zero && oneBitPattern(to - from, crc) });
   });
   return out;
+}
+
+/** Whether `crc` is the CRC-32 of some `bytes`-byte run with exactly one bit set. */
+function oneBitPattern(bytes: number, crc: number): boolean {
+  // Only for a mismatched zero piece at open (at most a sector: 4,096 CRCs of it).
+  const run = Buffer.alloc(bytes);
+  for (let at = 0; at < bytes; at++) {
+    for (let bit = 0; bit < 8; bit++) {
+      run[at] = 1 << bit;
+      if (crc32Range(run) === crc) return true;
+    }
+    run[at] = 0;
+  }
+  return false;
 }
 
 /** A record's buffer with its length and type written; the payload and the CRC are the caller's. */
