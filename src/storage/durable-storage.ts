@@ -30,7 +30,7 @@ import { emptyEntries, putAt } from './entries.js';
 import type { Done, Fd, FileSystem } from './fs.js';
 import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
 import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
-import { assertFramed, claimedRecordEnd, encodeWalRecord, lastRecordCrc, maxSealBytes, mismatchedPieces, nextSeal, putWalRecord, readRecord, RecordType, sealAt, SEAL_SECTOR_BYTES, validRecordAfter, walRecordBytes, writeSeal, type ReadResult } from './record.js';
+import { assertFramed, claimedRecordEnd, encodeWalRecord, lastRecordCrc, maxSealBytes, mismatchedPieces, nextSeal, putWalRecord, readRecord, RecordType, sealAt, SEAL_SECTOR_BYTES, unwrittenSectorsExplain, validRecordAfter, walRecordBytes, writeSeal, type ReadResult } from './record.js';
 import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
 import { runSteps, syncStep, type Step } from './steps.js';
 import { encodeEntries, encodeInstall, encodeRestatement, RecordList, type RecordSink } from './wal-records.js';
@@ -865,11 +865,13 @@ export class DurableStorage<H> {
       let offset = 0;
       let sealedHere = true;
       let endCrc: number | null = null;
+      // Where the write being read began: after the last seal read in this segment.
+      let writeStart = 0;
       for (;;) {
         const r = readChecked(bytes, offset, unreadable, verify);
         if (r.kind === 'end') break;
         if (r.kind === 'bad') {
-          const notTorn = this.whyNotTorn(r, last, sawSeal || !sawRecord, bytes, offset, unreadable);
+          const notTorn = this.whyNotTorn(r, last, sawSeal || !sawRecord, bytes, offset, writeStart, unreadable);
           if (notTorn !== null) throw new StorageCorruptError(path, offset, r.why, notTorn);
           this.fs.truncate(path, offset);
           const note = `wal: truncated torn tail at ${path} offset ${offset} (${bytes.length - offset} bytes: ${r.why})`;
@@ -896,6 +898,7 @@ export class DurableStorage<H> {
         }
         endCrc = bytes.readUInt32LE(offset + 4);
         sealedHere = r.type === RecordType.Seal;
+        if (sealedHere) writeStart = r.next;
         sawSeal ||= sealedHere;
         sawRecord = true;
         offset = r.next;
@@ -932,9 +935,12 @@ export class DurableStorage<H> {
    * writer seals (`sealing`), only after where the bad record claims to end: inside it, a torn
    * write's surviving part holds what was written there, and a value written there may carry the
    * bytes of a valid record. A log written before seals has only that search to tell damage in
-   * the middle of its last segment, a length field included, so it searches right after.
+   * the middle of its last segment, a length field included, so it searches right after. In a
+   * log that seals, valid records after it and no seal are also what a power loss leaves when the
+   * disk persisted the last write's sectors out of order and lost its seal's with others: zeros
+   * in every stretch that does not read, the seal's included, tell that (unwrittenSectorsExplain).
    */
-  private whyNotTorn(r: BadRecord, last: boolean, sealing: boolean, bytes: Buffer, offset: number, unreadable: readonly UnreadableRange[]): string | null {
+  private whyNotTorn(r: BadRecord, last: boolean, sealing: boolean, bytes: Buffer, offset: number, writeStart: number, unreadable: readonly UnreadableRange[]): string | null {
     if (!last) return 'It is not in the last segment';
     if (this.mutant === 'unsealed-writes') return validRecordAfter(bytes, offset) ? 'Valid records follow it' : null;
     // Not on the bad record, nor after it: a bad record whose seal lies on an unreadable sector (two
@@ -957,7 +963,10 @@ export class DurableStorage<H> {
       return null;
     }
     const from = sealing ? Math.max(offset, claimedRecordEnd(bytes, offset) - 1) : offset;
-    if (validRecordAfter(bytes, from)) return 'Valid records follow it';
+    // Valid records after it and no seal: two faults (it and its seal), or one power loss that
+    // left sectors of the last write unwritten, its seal's among them (zeros, where the write
+    // began after the last seal read). Only the second is torn; zeros where the seal was tell it.
+    if (validRecordAfter(bytes, from) && !(sealing && unwrittenSectorsExplain(bytes, offset, writeStart))) return 'Valid records follow it';
     return null;
   }
 

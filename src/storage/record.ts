@@ -373,9 +373,59 @@ export function assertFramed(buf: Uint8Array): void {
 
 /** Whether any valid WAL record starts after `from`: tells a torn tail from corruption in the middle. */
 export function validRecordAfter(buf: Buffer, from: number): boolean {
+  return nextValidRecord(buf, from) !== null;
+}
+
+/** Where the first valid WAL record after `from` starts (null: none does). */
+function nextValidRecord(buf: Buffer, from: number): number | null {
   for (let o = from + 1; o + RECORD_HEADER_BYTES < buf.length; o++) {
     const r = readRecord(buf, o);
-    if (r.kind === 'record' && isWalRecordType(r.type)) return true;
+    if (r.kind === 'record' && isWalRecordType(r.type)) return o;
+  }
+  return null;
+}
+
+/**
+ * The fewest bytes of a sector, inside a write, that count as that sector left unwritten when they
+ * read as zeros (a few zero bytes where a write put CRCs or a length field may be chance).
+ */
+const MIN_UNWRITTEN_PIECE_BYTES = 4;
+
+/**
+ * Whether `buf` from `from` (where a bad record starts, in a write that began at `writeStart`) to
+ * its end reads as that write with some of its sectors never written, its seal's among them: what
+ * a power loss leaves when the disk persisted the write's sectors out of order. Every stretch that
+ * does not read as whole WAL records holds a SEAL_SECTOR_BYTES-aligned piece of the write (at
+ * least MIN_UNWRITTEN_PIECE_BYTES long) that reads as zeros, and the last stretch reaches the end
+ * of the file (where the seal was). Whole records up to the end, and a seal-typed record read whole
+ * (no seal is written where it lies after `from`, or the caller would have found it), are not.
+ */
+export function unwrittenSectorsExplain(buf: Buffer, from: number, writeStart: number): boolean {
+  for (let at = from; ;) {
+    // A stretch that does not read: up to the next valid record after where the bad one claims to
+    // end (inside it, a value may carry a record's bytes: see whyNotTorn).
+    const next = nextValidRecord(buf, Math.max(at, claimedRecordEnd(buf, at) - 1));
+    if (!unwrittenPieceIn(buf, at, next ?? buf.length, writeStart)) return false;
+    if (next === null) return true;
+    at = next;
+    for (;;) {
+      const r = readRecord(buf, at);
+      if (r.kind === 'end') return false;
+      if (r.kind === 'bad' || !isWalRecordType(r.type)) break;
+      if (r.type === RecordType.Seal) return false;
+      at = r.next;
+    }
+  }
+}
+
+/** Whether an aligned piece of the write (from `writeStart` to the end of `buf`) overlapping [from, to) reads as zeros. */
+function unwrittenPieceIn(buf: Buffer, from: number, to: number, writeStart: number): boolean {
+  for (const [a, b] of sealPieces(Math.max(writeStart, Math.floor(from / SEAL_SECTOR_BYTES) * SEAL_SECTOR_BYTES), buf.length)) {
+    if (a >= to) return false;
+    if (b <= from || b - a < MIN_UNWRITTEN_PIECE_BYTES) continue;
+    let zero = true;
+    for (let i = a; i < b && zero; i++) zero = buf[i] === 0;
+    if (zero) return true;
   }
   return false;
 }
