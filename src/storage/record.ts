@@ -420,9 +420,10 @@ export function unwrittenSectorsExplain(buf: Buffer, from: number, writeStart: n
 
 /** Whether an aligned piece of the write (from `writeStart` to the end of `buf`) overlapping [from, to) reads as zeros. */
 function unwrittenPieceIn(buf: Buffer, from: number, to: number, writeStart: number): boolean {
-  for (const [a, b] of sealPieces(Math.max(writeStart, Math.floor(from / SEAL_SECTOR_BYTES) * SEAL_SECTOR_BYTES), buf.length)) {
-    if (a >= to) return false;
-    if (b <= from || b - a < MIN_UNWRITTEN_PIECE_BYTES) continue;
+  for (let sector = Math.floor(from / SEAL_SECTOR_BYTES) * SEAL_SECTOR_BYTES; sector < to && sector < buf.length; sector += SEAL_SECTOR_BYTES) {
+    const a = Math.max(sector, writeStart);
+    const b = Math.min(sector + SEAL_SECTOR_BYTES, buf.length);
+    if (b - a < MIN_UNWRITTEN_PIECE_BYTES) continue;
     let zero = true;
     for (let i = a; i < b && zero; i++) zero = buf[i] === 0;
     if (zero) return true;
