@@ -633,12 +633,14 @@ export class DurableStorage<H> {
     }
   }
 
-  private dirSyncStep(path: string): Step {
+  /** A directory's fsync; `bestEffort`: a failure is logged, and the steps go on. */
+  private dirSyncStep(path: string, bestEffort = false): Step {
     return (next) => {
       if (this.mutant === 'skip-dir-fsync') return next(null);
       this.fs.fsyncDir(path, (err) => {
         if (err === null) this.statsData.dirFsyncs++;
-        next(err);
+        else if (bestEffort) this.log(`storage: fsync of ${path} failed (ignored: an ancestor of the data directory): ${err.message}`);
+        next(bestEffort ? null : err);
       });
     };
   }
@@ -659,7 +661,18 @@ export class DurableStorage<H> {
     dirs.add(this.dir);
     dirs.add(this.walDir);
     dirs.add(this.snapDir);
+    // Every ancestor above those too: an open that died before this job (the process killed) may
+    // have created several levels, and the next open cannot tell that it did; an entry of one never
+    // fsynced loses the whole data directory at a power loss, however much was acknowledged in it
+    // since. Best effort there (logged, not fatal): a directory this process did not create may
+    // refuse a sync (a read-only root), and then its entries were not ours to lose.
+    const above: string[] = [];
+    for (let d = dirname(dirname(this.dir)); ; d = dirname(d)) {
+      if (!dirs.has(d)) above.push(d);
+      if (dirname(d) === d) break;
+    }
     for (const d of [...dirs].sort()) yield this.dirSyncStep(d);
+    for (const d of above) yield this.dirSyncStep(d, true);
     yield this.datasyncSegmentStep();
     if (this.tailSealed || this.segmentSize === 0 || this.mutant === 'unsealed-writes') return;
     // After the datasync above, not before: one unsynced write per segment at a time (a seal
