@@ -135,6 +135,9 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // Needs voters demoted to learners and a partition that leaves the leader with the learners
     // and a minority of the voters.
     'learners-vote': { seed: 18 },
+    // Found as the liveness failure of the 2,000-seed sweep: after a demotion the voters left were
+    // behind the leave-joint slot, which only the demoted learners (compacted past it) knew chosen.
+    'behind-candidate-stays-behind': { seed: 530 },
     // Needs members replaced (a majority of the first five, each removed one stopped for good) and
     // then every member's power lost before a snapshot: the runs that replace members, hurried.
     'forget-config-point': { seed: 50 },
