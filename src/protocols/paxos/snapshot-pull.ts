@@ -85,6 +85,9 @@ export class SnapshotPull {
     this.chunks.push(m.chunk);
     this.received += m.chunk.byteLength;
     this.silentRetries = 0;
+    // Progress: the window asked for is still coming (a slow link); asking for it again now would
+    // have it sent twice, and on a link already too slow for it, again and again.
+    this.quietTicks = 0;
     if (m.done) {
       const data = concatChunks(this.chunks, this.received);
       const meta = this.meta!;
