@@ -1393,7 +1393,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   snapshotChecked(meta: SnapshotMeta, ok: boolean): void {
     const c = this.checking;
     if (c === null || c.snapshot.meta.index !== meta.index || c.snapshot.meta.term !== meta.term) return;
-    assert(c.handedOut, 'a snapshot is checked only after a Ready handed it out');
+    // Not handed out yet: the answer is for the snapshot this one replaced, of the same slot in
+    // other bytes (a leader's transfer in another member's encoding, over a pulled one or another
+    // leader's) before the next Ready; the driver checks this one once a Ready hands it out.
+    if (!c.handedOut) return;
     this.checking = null;
     if (c.pulled === true) {
       if (ok) this.adoptPulled(c.snapshot);
