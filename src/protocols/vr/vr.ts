@@ -516,6 +516,15 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
 
   private sendStartView(to: NodeId, theirCommit: OpNumber): void {
     const from = Math.max(Math.min(theirCommit, this.opNumber()), this.base) as OpNumber;
+    // One START-VIEW to a replica waits for our persist at most: a replica still in the view change
+    // sends its START-VIEW-CHANGE and DO-VIEW-CHANGE every viewChangeResendTicks, each answered
+    // here, and behind a slow save those answers (each with the view's ops) would pile up and all
+    // leave at once. The one waiting stays, unless this one starts lower (it is built from now).
+    const waiting = this.msgs.findIndex((m) => m.type === 'start-view' && m.to === to && m.view === this.view);
+    if (waiting >= 0) {
+      if ((this.msgs[waiting] as Extract<VrMessage, { type: 'start-view' }>).fromOp <= from + 1) return;
+      this.msgs.splice(waiting, 1);
+    }
     this.send({ type: 'start-view', to, view: this.view, opNumber: this.opNumber(), commit: this.commit, fromOp: (from + 1) as OpNumber, entries: this.opsAfter(from) });
   }
 
