@@ -109,6 +109,8 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'status-hides-since': { seed: 86 },
   },
   multipaxos: {
+    // (keep-overtaken-transfer, retry-failed-fsync, unchained-segments and forget-config-point searched
+    // again when candidates behind a snapshot began to pull it: the runs moved.)
     'ignore-prior-accepted': { seed: 4 },
     'snapshot-sees-later-writes': { seed: 16, options: { stateMachine: 'etcd' } },
     'accept-before-persist': { seed: 1 },
@@ -117,13 +119,13 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'unbounded-accept-batches': { seed: 96 },
     'unbounded-promises': { seed: 96 },
     // Caught by the safety monitor's checks of snapshot transfers (see src/protocols/paxos/monitor.ts).
-    'keep-overtaken-transfer': { seed: 3 },
+    'keep-overtaken-transfer': { seed: 35 },
     'ack-before-fsync': { seed: 1 },
     'skip-dir-fsync': { seed: 1 },
     'ignore-checksum': { seed: 14 },
-    'retry-failed-fsync': { seed: 32 },
+    'retry-failed-fsync': { seed: 110 },
     'unsealed-writes': { seed: 2 },
-    'unchained-segments': { seed: 53 },
+    'unchained-segments': { seed: 112 },
     // A leader silent for a compaction's fsyncs on a slow disk: with 3 members one stalled follower is a majority's loss.
     'heartbeats-wait-for-save': { seed: 255, options: { stateMachine: 'etcd', nodes: 3 } },
     'trust-command-bytes': { seed: 1 },
@@ -140,28 +142,31 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'behind-candidate-stays-behind': { seed: 530 },
     // Needs members replaced (a majority of the first five, each removed one stopped for good) and
     // then every member's power lost before a snapshot: the runs that replace members, hurried.
-    'forget-config-point': { seed: 50 },
+    'forget-config-point': { seed: 412 },
   },
   vr: {
-    'do-view-change-longest-log': { seed: 48 },
+    // (do-view-change-longest-log, truncate-on-transfer, heartbeats-wait-for-save, ack-before-fsync,
+    // skip-dir-fsync, unsealed-writes, retry-failed-fsync and apply-before-snapshot-persist searched
+    // again when view-change messages began to be resent: the runs moved.)
+    'do-view-change-longest-log': { seed: 10 },
     'commit-before-quorum': { seed: 2 },
     'prepare-ok-before-persist': { seed: 4 },
-    'truncate-on-transfer': { seed: 7 },
+    'truncate-on-transfer': { seed: 2 },
     // Found as the liveness failure of the etcd sweep (seed 236: a primary's save behind a
     // snapshot's fsyncs on a slow disk held its heartbeats past the backups' timeout, at every
     // snapshot of every primary after the heal); seed 192 since backups hear of commits at once.
     // At N = 5 caught at 192 until the WAL's chain records moved the runs; none in 1..600 at N = 5 since (register or etcd).
-    'heartbeats-wait-for-save': { seed: 167, options: { stateMachine: 'etcd', nodes: 3 } },
-    'ack-before-fsync': { seed: 5 },
-    'skip-dir-fsync': { seed: 7 },
+    'heartbeats-wait-for-save': { seed: 206, options: { stateMachine: 'etcd', nodes: 3 } },
+    'ack-before-fsync': { seed: 2 },
+    'skip-dir-fsync': { seed: 2 },
     // None in 1..600 at N = 5 since messages of a view wait for the Ready that makes the view durable.
-    'unsealed-writes': { seed: 73, options: { nodes: 3 } },
+    'unsealed-writes': { seed: 106, options: { nodes: 3 } },
     'trust-command-bytes': { seed: 2 },
     'apply-while-installing': { seed: 9, options: { stateMachine: 'etcd' } },
     'ignore-checksum': { seed: 4 },
-    'retry-failed-fsync': { seed: 5 },
+    'retry-failed-fsync': { seed: 98 },
     'snapshot-sees-later-writes': { seed: 3, options: { stateMachine: 'etcd' } },
-    'apply-before-snapshot-persist': { seed: 38 },
+    'apply-before-snapshot-persist': { seed: 179 },
   },
   pbft: {
     'skip-authentication': { seed: 2 },
