@@ -28,6 +28,8 @@ export const VALID: Record<string, Record<string, Record<string, unknown>>> = {
     accepted: { type: 'accepted', from: 'n2', to: 'n1', ballot: 1025, slots: [2], match: 2, readRound: 0 },
     'install-snapshot': { type: 'install-snapshot', from: 'n1', to: 'n2', ballot: 1025, meta: { index: 5, term: 1025, membership }, offset: 0, chunk: bytes(), done: true, commit: 5, digest: '0123456789abcdef' },
     'snapshot-ack': { type: 'snapshot-ack', from: 'n2', to: 'n1', ballot: 1025, index: 5, received: 3, done: false },
+    'snapshot-pull': { type: 'snapshot-pull', from: 'n1', to: 'n2', ballot: 1025, index: 0, digest: '', offset: 0, bytes: 4096 },
+    'snapshot-piece': { type: 'snapshot-piece', from: 'n2', to: 'n1', ballot: 2049, meta: { index: 5, term: 1025, membership }, offset: 0, chunk: bytes(), done: true, digest: '0123456789abcdef' },
     'read-index': { type: 'read-index', from: 'n2', to: 'n1', ballot: 1025, requestId: 'r1' },
     'read-index-response': { type: 'read-index-response', from: 'n1', to: 'n2', ballot: 1025, requestId: 'r1', index: 3 },
     'timeout-now': { type: 'timeout-now', from: 'n1', to: 'n2', ballot: 1025 },

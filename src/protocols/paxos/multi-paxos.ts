@@ -62,7 +62,10 @@ import {
 import { snapshotDigest } from './digest.js';
 import { configOfEntry, encodeConfigEntry, InvalidConfigChange, isMembership, MAX_CONFIG_ENTRY_BYTES, PaxosConfig, type PaxosConfigChange } from './membership.js';
 import type { PaxosMutant } from './mutants.js';
-import type { Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, PrePrepare, Prepare, PrePromise, PromiseMsg, Slot, SnapshotAck, TimeoutNow } from './types.js';
+import { concatChunks, servePull, SnapshotPull } from './snapshot-pull.js';
+import type {
+  Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, PrePrepare, Prepare, PrePromise, PromiseMsg, Slot, SnapshotAck, SnapshotPiece, SnapshotPullRequest, TimeoutNow,
+} from './types.js';
 
 export type MultiPaxosOptions = ReplicaOptions<PaxosHardState> & Partial<PaxosLimits> & {
   /** Flexible Paxos: promises needed in phase 1 (default: a majority). */
@@ -305,7 +308,13 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * last chunk said (its sender, ballot and commit point), and whether a Ready handed it out. At
    * most one: a newer transfer's replaces it.
    */
-  private checking: { readonly snapshot: Snapshot; readonly digest: string | undefined; readonly leader: NodeId; readonly ballot: Ballot; readonly commit: Slot; handedOut: boolean } | null = null;
+  private checking: {
+    readonly snapshot: Snapshot; readonly digest: string | undefined; readonly leader: NodeId; readonly ballot: Ballot; readonly commit: Slot; handedOut: boolean;
+    /** Pulled from an acceptor that refused our Prepare (see snapshot-pull.ts), not sent by a leader: nothing to acknowledge. */
+    readonly pulled?: true;
+  } | null = null;
+  /** The snapshot this replica pulls from an acceptor that refused it for being behind (see snapshot-pull.ts), if any. */
+  private pull: SnapshotPull | null = null;
   private msgs: PaxosMessage[] = [];
   private early: PaxosMessage[] = [];
   private readStates: ReadState[] = [];
@@ -371,6 +380,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   tick(): void {
     this.electionElapsed++;
+    if (this.pull !== null) this.pullTick();
     switch (this.role) {
       case 'follower':
       case 'pre-candidate':
@@ -418,6 +428,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       case 'accept': return this.onAccept(m);
       case 'accepted': return this.onAccepted(m);
       case 'install-snapshot': return this.onInstallSnapshot(m);
+      case 'snapshot-pull': return this.onSnapshotPull(m);
+      case 'snapshot-piece': return this.onSnapshotPiece(m);
       case 'snapshot-ack': return this.onSnapshotAck(m);
       case 'read-index':
         if (this.role === 'leader' && this.pendingReads.length + this.readsBelowFloor.length < this.limits.maxPendingReads) this.requestRead(m.requestId, m.from);
@@ -1074,9 +1086,64 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     // should lead) once the acceptors left cannot make a phase-1 quorum. Not at the first such
     // refusal: the one that refuses may be unable to gather a quorum itself (cut off from the
     // others), while this candidate's quorum, of acceptors that compacted nothing it lacks, is safe.
+    // Nor may the refuser be able to lead at all (a learner, demoted with the slots the voters left
+    // lack, or the acceptors left short of a quorum without it): this candidate pulls its snapshot
+    // (see snapshot-pull.ts) and campaigns from there next time.
     if (this.role !== 'candidate' || m.ballot !== this.ballot || m.compactedThrough < this.fromSlot) return;
     this.behindRefusals.add(m.from);
+    if (this.pull === null && this.mutant !== 'behind-candidate-stays-behind') {
+      this.pull = new SnapshotPull(m.from, Math.max(this.snapshotChunkBytes(), this.limits.maxInflightSnapshotBytes));
+      this.early.push(this.pull.request(this.id, this.promised));
+    }
     if (!this.config.canReachQuorum(this.refusals(), this.flexible.phase1)) this.becomeFollower(null);
+  }
+
+  // ---- catch-up without a leader (see snapshot-pull.ts) ------------------------------------------
+
+  /** An acceptor behind ours asks for our snapshot: a window of its chunks, from where it holds. */
+  private onSnapshotPull(m: SnapshotPullRequest): void {
+    if (this.snapshot === null || !this.peers.includes(m.from)) return;
+    const pieces = servePull(m, this.snapshot, this.digestOfSnapshot(this.snapshot), this.promised, this.snapshotChunkBytes(), Math.max(this.snapshotChunkBytes(), this.limits.maxInflightSnapshotBytes));
+    this.early.push(...pieces);
+  }
+
+  private onSnapshotPiece(m: SnapshotPiece): void {
+    const pull = this.pull;
+    if (pull === null) return;
+    const got = pull.take(m);
+    if (got === null) return;
+    if (got === 'more' || got === 'restart') {
+      this.early.push(pull.request(this.id, this.promised));
+      return;
+    }
+    this.pull = null;
+    if (got.meta.index <= this.commitIndex || this.role === 'leader' || this.checking !== null) return;
+    if (this.checkSnapshotsUpToBytes > 0 && got.data.byteLength <= this.checkSnapshotsUpToBytes) {
+      this.checking = { snapshot: got, digest: m.digest, leader: m.from, ballot: this.promised, commit: got.meta.index as Slot, handedOut: false, pulled: true };
+      return;
+    }
+    this.adoptPulled(got);
+  }
+
+  /** Install a pulled snapshot: whatever campaign was under way starts again from it, at its timeout. */
+  private adoptPulled(snapshot: Snapshot): void {
+    if (snapshot.meta.index <= this.commitIndex || this.role === 'leader') return;
+    if (this.role !== 'follower') this.becomeFollower(null);
+    this.installSnapshot(snapshot);
+    // A leader's transfer under way that this one overtook is of no use any more (as in setCommit).
+    if (this.incoming !== null && this.incoming.meta.index <= this.commitIndex) this.incoming = null;
+  }
+
+  /** A pull that made no progress for a while asks again, and is given up after a while (the source may be down). */
+  private pullTick(): void {
+    const pull = this.pull!;
+    if (this.role === 'leader' || (pull.index > 0 && pull.index <= this.commitIndex)) {
+      this.pull = null; // leading, or caught up otherwise (a leader's Accepts or snapshot)
+      return;
+    }
+    const again = pull.tick();
+    if (again === null) this.pull = null;
+    else if (again) this.early.push(pull.request(this.id, this.promised));
   }
 
   /** Acceptors that refused this candidate's Prepare, for being behind their snapshot or for a lease. */
@@ -1326,8 +1393,15 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   snapshotChecked(meta: SnapshotMeta, ok: boolean): void {
     const c = this.checking;
     if (c === null || c.snapshot.meta.index !== meta.index || c.snapshot.meta.term !== meta.term) return;
-    assert(c.handedOut, 'a snapshot is checked only after a Ready handed it out');
+    // Not handed out yet: the answer is for the snapshot this one replaced, of the same slot in
+    // other bytes (a leader's transfer in another member's encoding, over a pulled one or another
+    // leader's) before the next Ready; the driver checks this one once a Ready hands it out.
+    if (!c.handedOut) return;
     this.checking = null;
+    if (c.pulled === true) {
+      if (ok) this.adoptPulled(c.snapshot);
+      return;
+    }
     if (this.promised > c.ballot || this.leaderId !== c.leader || this.role === 'leader') return;
     if (ok) return this.adoptSnapshot(c.snapshot, c.leader, c.ballot, c.commit);
     this.msgs.push({ type: 'snapshot-ack', from: this.id, to: c.leader, ballot: c.ballot, index: meta.index as Slot, received: 0, done: false, refused: true });
@@ -1871,16 +1945,4 @@ function definedOnly(o: object): Partial<PaxosLimits> {
     if (v !== undefined) out[k] = v;
   }
   return out as Partial<PaxosLimits>;
-}
-
-/** The chunks of a snapshot as one buffer. */
-function concatChunks(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(bytes);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }

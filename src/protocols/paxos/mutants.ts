@@ -30,6 +30,7 @@ export const PAXOS_MUTANTS = [
   { name: 'snapshot-forgets-since', description: 'a snapshot whose configuration holds at a later slot (a joiner\'s, taken below the since it was told) is taken, restored or installed, for the configuration of its own slot: the member believes it knows the configuration at its commit point and campaigns with a quorum of the told configuration, which the older configurations that chose the slots above it need not meet' },
   { name: 'learners-vote', description: 'a leader counts a learner\'s acceptance in phase 2 (and its answers for checkQuorum) as a voter\'s: with voters demoted to learners, a minority of the voters and the learners choose values that a quorum of the voters, electing another leader, never sees' },
   { name: 'heartbeats-wait-for-save', description: 'a leader\'s heartbeats (empty Accepts) wait for the next Ready while one is being saved: a save that waits behind a snapshot\'s fsyncs on a slow disk outlasts the acceptors\' election timeout, and the leader is deposed at its snapshots' },
+  { name: 'behind-candidate-stays-behind', description: 'a candidate refused for being behind acceptors\' snapshots stands down and never pulls the state it lacks: when those acceptors are learners (voters demoted, who alone know the leave-joint slot is chosen) no voter catches up and no one ever leads' },
 ] as const satisfies readonly MutantInfo[];
 
 export type PaxosMutant = (typeof PAXOS_MUTANTS)[number]['name'];

@@ -159,6 +159,32 @@ export interface SnapshotAck extends Envelope {
   readonly refused?: boolean;
 }
 
+/**
+ * A candidate refused for being behind an acceptor's snapshot asks that acceptor for it (see
+ * snapshot-pull.ts): up to `bytes` of the snapshot at `index` whose data has `digest`, from
+ * `offset` (index 0 and an empty digest before the first chunk names it). `ballot` is the
+ * requester's promise: it orders nothing.
+ */
+export interface SnapshotPullRequest extends Envelope {
+  readonly type: 'snapshot-pull';
+  readonly ballot: Ballot;
+  readonly index: number;
+  readonly digest: string;
+  readonly offset: number;
+  readonly bytes: number;
+}
+
+/** A chunk of the acceptor's snapshot, in answer to a SnapshotPullRequest; `ballot` is the sender's promise. */
+export interface SnapshotPiece extends Envelope {
+  readonly type: 'snapshot-piece';
+  readonly ballot: Ballot;
+  readonly meta: SnapshotMeta;
+  readonly digest: string;
+  readonly offset: number;
+  readonly chunk: Uint8Array;
+  readonly done: boolean;
+}
+
 /** A follower asks the leader for a read point on behalf of its client. */
 export interface ReadIndexRequest extends Envelope {
   readonly type: 'read-index';
@@ -186,4 +212,4 @@ export interface TimeoutNow extends Envelope {
   readonly through?: Slot;
 }
 
-export type PaxosMessage = TimeoutNow | PrePrepare | PrePromise | Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | SnapshotAck | ReadIndexRequest | ReadIndexResponse;
+export type PaxosMessage = TimeoutNow | PrePrepare | PrePromise | Prepare | PromiseMsg | Nack | Accept | Accepted | InstallSnapshot | SnapshotAck | SnapshotPullRequest | SnapshotPiece | ReadIndexRequest | ReadIndexResponse;

@@ -47,6 +47,17 @@ function entriesProblem(v: unknown, max: number, what: string): string | null {
 const requestIdProblem = (m: Fields, b: CommonMessageBounds): string | null =>
   (isName(m['requestId'], b.maxRequestIdChars) ? null : 'requestId is not a bounded string');
 
+/** A snapshot chunk's fields (InstallSnapshot, SnapshotPiece): its offset, bytes, and the snapshot's metadata. */
+function chunkProblem(m: Fields, b: PaxosMessageBounds): string | null {
+  return natFields(m, 'offset')
+    ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean')
+    ?? (isBytes(m['chunk']) ? null : 'chunk is not bytes')
+    // The snapshot's metadata travels alone here (its data in chunks): check it with empty data.
+    ?? snapshotProblem({ meta: m['meta'], data: new Uint8Array(0) }, b)
+    // Its configuration (ranks included) becomes the receiver's once installed.
+    ?? (isMembership((m['meta'] as Fields)['membership']) ? null : 'meta.membership is not a configuration');
+}
+
 /** Fields of each Multi-Paxos message type besides from, to and ballot. */
 const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessageBounds) => string | null>> = {
   'pre-prepare': () => null,
@@ -67,18 +78,16 @@ const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessag
     if (!isBoundedArray(slots, b.maxEntriesPerAccept)) return `slots is not an array of at most ${b.maxEntriesPerAccept}`;
     return firstBadItem(slots, 'slots', (s) => (isNat(s) && s >= 1 ? null : 'not a positive integer'));
   },
-  'install-snapshot': (m, b) => natFields(m, 'commit', 'offset')
-    ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean')
-    ?? (isBytes(m['chunk']) ? null : 'chunk is not bytes')
+  'install-snapshot': (m, b) => natFields(m, 'commit')
     ?? (m['digest'] === undefined || isName(m['digest'], b.maxAuthenticatorChars) ? null : 'digest is not a bounded string')
-    // The snapshot's metadata travels alone here (its data in chunks): check it with empty data.
-    ?? snapshotProblem({ meta: m['meta'], data: new Uint8Array(0) }, b)
-    // Its configuration (ranks included) becomes the acceptor's once installed.
-    ?? (isMembership((m['meta'] as Fields)['membership']) ? null : 'meta.membership is not a configuration'),
+    ?? chunkProblem(m, b),
   'snapshot-ack': (m) => natFields(m, 'index', 'received')
     ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean')
     ?? (m['gap'] === undefined || typeof m['gap'] === 'boolean' ? null : 'gap is not a boolean')
     ?? (m['refused'] === undefined || typeof m['refused'] === 'boolean' ? null : 'refused is not a boolean'),
+  'snapshot-pull': (m, b) => natFields(m, 'index', 'offset', 'bytes')
+    ?? (m['digest'] === '' || isName(m['digest'], b.maxAuthenticatorChars) ? null : 'digest is not a bounded string'),
+  'snapshot-piece': (m, b) => (isName(m['digest'], b.maxAuthenticatorChars) ? null : 'digest is not a bounded string') ?? chunkProblem(m, b),
   'read-index': (m, b) => requestIdProblem(m, b),
   'read-index-response': (m, b) => requestIdProblem(m, b) ?? natFields(m, 'index'),
 };

@@ -180,6 +180,12 @@ export interface VrLimits {
   readonly maxPendingReads: number;
   /** Ticks between two GETSTATEs a replica sends for the same gap (the answer may be lost). */
   readonly getStateRetryTicks: number;
+  /**
+   * Ticks between two sends of a replica's START-VIEW-CHANGE (and of its DO-VIEW-CHANGE, once
+   * sent) while its view change goes on: one lost message must not cost the whole view, whose
+   * timeout grows with each failed view change (see failedViewChanges).
+   */
+  readonly viewChangeResendTicks: number;
   /** Largest command propose() accepts, in bytes (the member's maxCommandBytes when not given). */
   readonly maxProposalBytes: number;
   /**
@@ -202,6 +208,7 @@ export const DEFAULT_VR_LIMITS: VrLimits = {
   maxApplyPerReady: 1024,
   maxPendingReads: 4096,
   getStateRetryTicks: 3,
+  viewChangeResendTicks: 3,
   // etcd's default --max-request-bytes (1.5 MiB) and room for the command's own encoding.
   maxProposalBytes: 1_572_864 + 4096,
   diskless: false,

@@ -171,6 +171,8 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
    */
   private failedViewChanges = 0;
   private ticksSinceGetState = Number.MAX_SAFE_INTEGER;
+  /** Ticks since this replica's view-change messages last left (see viewChangeResendTicks). */
+  private ticksSinceViewChangeSent = 0;
 
   private recovering: Recovering | null = null;
   private readonly counters = { viewChanges: 0, stateTransfers: 0, recoveries: 0 };
@@ -184,7 +186,7 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     }
     if ((o as Partial<VrLimits>).maxProposalBytes === undefined && o.maxCommandBytes !== undefined) limits['maxProposalBytes'] = o.maxCommandBytes;
     this.limits = limits as unknown as VrLimits;
-    assert(this.limits.viewChangeTimeoutTicks >= 2 && this.limits.heartbeatIntervalTicks >= 1, 'view-change timeout of at least 2 ticks, heartbeat of at least 1');
+    assert(this.limits.viewChangeTimeoutTicks >= 2 && this.limits.heartbeatIntervalTicks >= 1 && this.limits.viewChangeResendTicks >= 1, 'view-change timeout of at least 2 ticks, heartbeat and view-change resend of at least 1');
     assert(this.limits.maxOpsPerMessage >= 1 && this.limits.maxInflightOps >= 1 && this.limits.maxApplyPerReady >= 1, 'limits of at least one op');
     this.random = o.random;
     this.mutant = (o.mutant ?? null) as VrMutant | null;
@@ -402,8 +404,25 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     this.verified = this.opNumber();
     this.dropViewState();
     this.resetTimer();
+    this.ticksSinceViewChangeSent = 0;
     for (const to of this.others()) this.send({ type: 'start-view-change', to, view: this.view });
     this.maybeDoViewChange();
+  }
+
+  /**
+   * The view change goes on: our START-VIEW-CHANGE to every other replica again, and our
+   * DO-VIEW-CHANGE to the new primary again once we sent it. A message lost in a view change was
+   * otherwise never sent again in that view: the view was abandoned at its timeout, and after a
+   * few failed ones (down primaries) that timeout had grown to seconds (the simulator's VR seed
+   * 1695: a quorum up and connected, and the next view 5.9 s after the heal). Whoever has moved on
+   * answers: a later view's replica with its view, the primary of this view, in normal status
+   * already, with its START-VIEW.
+   */
+  private resendViewChange(): void {
+    this.ticksSinceViewChangeSent = 0;
+    for (const to of this.others()) this.send({ type: 'start-view-change', to, view: this.view });
+    const primary = this.primaryOf(this.view);
+    if (this.doViewChangeSent && primary !== this.id) this.send(this.doViewChange(primary));
   }
 
   /** After f START-VIEW-CHANGEs from others (the paper's step 2): our DO-VIEW-CHANGE to the new primary. */
@@ -411,12 +430,16 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     if (this.currentStatus !== 'view-change' || this.doViewChangeSent) return;
     if (this.startViewChanges.size < this.quorum - 1) return;
     this.doViewChangeSent = true;
-    const dvc: DoViewChange = {
-      type: 'do-view-change', from: this.id, to: this.primaryOf(this.view), view: this.view, lastNormalView: this.lastNormalView,
-      opNumber: this.opNumber(), commit: this.commit, entries: this.opsAfter(this.commit),
-    };
+    const dvc = this.doViewChange(this.primaryOf(this.view));
     if (dvc.to === this.id) this.onDoViewChange(dvc);
     else this.msgs.push(dvc);
+  }
+
+  private doViewChange(to: NodeId): DoViewChange {
+    return {
+      type: 'do-view-change', from: this.id, to, view: this.view, lastNormalView: this.lastNormalView,
+      opNumber: this.opNumber(), commit: this.commit, entries: this.opsAfter(this.commit),
+    };
   }
 
   private onDoViewChange(m: DoViewChange): void {
@@ -493,6 +516,15 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
 
   private sendStartView(to: NodeId, theirCommit: OpNumber): void {
     const from = Math.max(Math.min(theirCommit, this.opNumber()), this.base) as OpNumber;
+    // One START-VIEW to a replica waits for our persist at most: a replica still in the view change
+    // sends its START-VIEW-CHANGE and DO-VIEW-CHANGE every viewChangeResendTicks, each answered
+    // here, and behind a slow save those answers (each with the view's ops) would pile up and all
+    // leave at once. The one waiting stays, unless this one starts lower (it is built from now).
+    const waiting = this.msgs.findIndex((m) => m.type === 'start-view' && m.to === to && m.view === this.view);
+    if (waiting >= 0) {
+      if ((this.msgs[waiting] as Extract<VrMessage, { type: 'start-view' }>).fromOp <= from + 1) return;
+      this.msgs.splice(waiting, 1);
+    }
     this.send({ type: 'start-view', to, view: this.view, opNumber: this.opNumber(), commit: this.commit, fromOp: (from + 1) as OpNumber, entries: this.opsAfter(from) });
   }
 
@@ -588,6 +620,10 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
       this.startViewChange((this.view + 1) as View);
       return;
     }
+    // (Not while messages of ours still wait for a save: on a slow disk resends would pile up
+    // behind it. At most one batch waits, and one rides the Ready being saved.)
+    const resend = ++this.ticksSinceViewChangeSent >= this.limits.viewChangeResendTicks && this.msgs.length === 0;
+    if (this.currentStatus === 'view-change' && resend && this.mutant !== 'no-view-change-resend') this.resendViewChange();
     if (this.fetch !== null && this.ticksSinceGetState >= this.limits.getStateRetryTicks) {
       this.getState(this.fetch.from, true);
     }

@@ -81,6 +81,10 @@ export function formatMessage(m: PaxosMessage): string {
       return `${head} snapshot=${m.meta.index} bytes=${m.offset}..${m.offset + m.chunk.byteLength}${m.done ? ' done' : ''} commit=${m.commit}`;
     case 'snapshot-ack':
       return `${head} snapshot=${m.index} received=${m.received}${m.done ? ' done' : ''}${m.gap === true ? ' gap' : ''}`;
+    case 'snapshot-pull':
+      return `${head} snapshot=${m.index} from-byte=${m.offset} window=${m.bytes}`;
+    case 'snapshot-piece':
+      return `${head} snapshot=${m.meta.index} bytes=${m.offset}..${m.offset + m.chunk.byteLength}${m.done ? ' done' : ''}`;
     case 'read-index':
       return `${head} id=${m.requestId}`;
     case 'read-index-response':
