@@ -1103,6 +1103,10 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   /** An acceptor behind ours asks for our snapshot: a window of its chunks, from where it holds. */
   private onSnapshotPull(m: SnapshotPullRequest): void {
     if (this.snapshot === null || !this.peers.includes(m.from)) return;
+    // Not while we follow a live leader: the requester is cut off from it (or would have been
+    // refused by nobody), and once back it is brought up by that leader. Serving here would stream a
+    // whole snapshot to it at each of its campaigns (checkQuorum off, a partial partition).
+    if (this.role === 'follower' && this.leaderId !== null && this.electionElapsed < this.limits.electionTimeoutTicks) return;
     const pieces = servePull(m, this.snapshot, this.digestOfSnapshot(this.snapshot), this.promised, this.snapshotChunkBytes(), Math.max(this.snapshotChunkBytes(), this.limits.maxInflightSnapshotBytes));
     this.early.push(...pieces);
   }
@@ -1130,8 +1134,6 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     if (snapshot.meta.index <= this.commitIndex || this.role === 'leader') return;
     if (this.role !== 'follower') this.becomeFollower(null);
     this.installSnapshot(snapshot);
-    // A leader's transfer under way that this one overtook is of no use any more (as in setCommit).
-    if (this.incoming !== null && this.incoming.meta.index <= this.commitIndex) this.incoming = null;
   }
 
   /** A pull that made no progress for a while asks again, and is given up after a while (the source may be down). */
@@ -1669,6 +1671,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     for (const slot of [...this.unpersisted.keys()]) if (slot <= at) this.unpersisted.delete(slot);
     this.commitIndex = at as Slot;
     this.applyCursor = at as Slot;
+    // A leader's transfer under way that this one overtook is of no use any more (as in setCommit).
+    if (this.incoming !== null && this.incoming.meta.index <= at) this.incoming = null;
     if (this.lastSlot < at) this.lastSlot = at as Slot;
     // The snapshot's configuration is the one in force above it (checked by the validator when it came from a peer).
     if (isMembership(s.meta.membership)) {

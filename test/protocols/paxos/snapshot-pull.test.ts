@@ -138,3 +138,17 @@ test('a pulled snapshot\'s check replaced by a leader\'s transfer of the same sl
   assert.equal(n2.status().commitIndex, 10);
   assert.ok(sent.some((m) => m.type === 'snapshot-ack' && m.to === 'n3' && m.done), 'the leader is told it is in');
 });
+
+test('an acceptor that follows a live leader serves no pull (the requester is cut off from that leader, which brings it up once it is back)', () => {
+  const source = replica('n1', { snapshot: snapshotAt10(7) });
+  const request: PaxosMessage = { type: 'snapshot-pull', from: nodeId('n2'), to: nodeId('n1'), ballot: B1, index: 0, digest: '', offset: 0, bytes: SNAPSHOT_BYTES };
+  source.step({ type: 'accept', from: nodeId('n3'), to: nodeId('n1'), ballot: makeBallot(2, 3), entries: [], commit: 10 as Slot, readRound: 0 });
+  drain(source);
+  assert.equal(source.status().leader, nodeId('n3'));
+  source.step(request);
+  assert.deepEqual(drain(source).filter((m) => m.type === 'snapshot-piece'), []);
+  // Its leader silent for an election timeout: served.
+  for (let i = 0; i < 1000; i++) source.tick();
+  source.step(request);
+  assert.equal(drain(source).filter((m) => m.type === 'snapshot-piece').length, SNAPSHOT_BYTES / CHUNK);
+});
