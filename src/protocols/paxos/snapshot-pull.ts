@@ -17,6 +17,9 @@
  * chunks in order, checks the digest, and installs the snapshot once its state machine decoded
  * it, as a leader's. A snapshot holds chosen values only, so whoever sends it, installing it is
  * safe (Multi-Paxos trusts its peers: crashes, not lies); no ballot, no leader is involved.
+ * Installed, it ends the candidate's campaign (the next starts from it, an election timeout
+ * later). An acceptor that follows a live leader serves no pull: the requester is cut off from
+ * that leader, which brings it up once it is back.
  *
  * Bounds: one window (the requester's maxInflightSnapshotBytes, within the server's) per
  * request, chunks in order only (a chunk out of order is dropped: the next request asks again),
