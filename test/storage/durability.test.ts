@@ -5,16 +5,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  DIR, close, entry, indexes, openStorage, range, save, saveSnapshot, segmentNames, snapDir, snapshotAt, snapshotNames, strictPowerLoss, sync, walDir, world, type World,
-} from './model-world.js';
+import { close, DIR, entry, indexes, openStorage, range, save, saveSnapshot, segmentNames, snapDir, snapshotAt, snapshotNames, stepUntil, strictPowerLoss, sync, walDir, world, type World } from './model-world.js';
 
 const hs = (commit: number) => ({ term: 1, vote: 'n1', commit });
 
 /** Run the clock one event at a time until `until()` holds (then stop: what follows never happens). */
-function stepUntil(w: World, until: () => boolean): void {
-  while (!until()) assert.ok(w.clock.step(), 'the condition came true before the clock ran out');
-}
 
 describe('every datasync is needed: a strict power loss keeps only synced data', () => {
   test('a save is durable once done runs (the WAL datasync)', () => {

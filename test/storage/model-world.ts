@@ -126,3 +126,20 @@ export function snapshotNames(w: World): string[] {
 export function strictPowerLoss(w: World): void {
   w.fs.powerLoss({ files: 'lost', dirs: 'lost' });
 }
+
+/** The newest WAL segment's path. */
+export const lastSegment = (w: World): string => `${walDir}/${segmentNames(w).at(-1)!}`;
+
+/** Replace a file's bytes on the platter (what damage after the write completed leaves). */
+export function rewrite(w: World, path: string, bytes: Buffer): void {
+  const fd = w.fs.openTruncate(path);
+  w.fs.write(fd, bytes, (err) => assert.equal(err, null));
+  w.fs.datasync(fd, (err) => assert.equal(err, null));
+  w.clock.run();
+  w.fs.close(fd);
+}
+
+/** Run the clock's events one by one until `until` holds. */
+export function stepUntil(w: World, until: () => boolean): void {
+  while (!until()) assert.ok(w.clock.step(), 'the condition came true before the clock ran out');
+}

@@ -8,12 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng } from '../../src/core/prng.js';
 import type { PowerLossPlan } from '../../src/sim/model-fs.js';
-import { entry, indexes, openStorage, range, save, segmentNames, strictPowerLoss, walDir, world, type World } from './model-world.js';
+import { entry, indexes, openStorage, range, save, segmentNames, stepUntil, strictPowerLoss, walDir, world, type World } from './model-world.js';
 import { describeRestored, describeState, hs, matches, nextOp, type State } from './wal-workload.js';
-
-function stepUntil(w: World, until: () => boolean): void {
-  while (!until()) assert.ok(w.clock.step(), 'the condition came true before the clock ran out');
-}
 
 for (const fate of ['torn-at-sector', 'torn-with-garbage'] as const) {
   test(`a last write torn (${fate}) is cut off on open as a torn tail; every acknowledged save survives, and the repair holds`, () => {
@@ -47,7 +43,6 @@ for (const fate of ['torn-at-sector', 'torn-with-garbage'] as const) {
 }
 
 // ---- a seeded workload under crashes and partial power losses -----------------------------------
-
 
 /** Cycles of: open, check against the history, run a workload for a while, crash or lose power. */
 function runSeed(seed: number, plan: PowerLossPlan, cycles: number): string[] {

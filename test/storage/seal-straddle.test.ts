@@ -10,12 +10,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SEAL_SECTOR_BYTES } from '../../src/storage/record.js';
 import type { DurableStorage } from '../../src/storage/durable-storage.js';
-import { entry, indexes, openStorage, range, save, segmentNames, walDir, world, type HS, type World } from './model-world.js';
+import { entry, indexes, openStorage, range, save, segmentNames, stepUntil, walDir, world, type HS, type World } from './model-world.js';
 import { hs } from './wal-workload.js';
-
-function stepUntil(w: World, until: () => boolean): void {
-  while (!until()) assert.ok(w.clock.step(), 'the condition came true before the clock ran out');
-}
 
 /** A storage whose segment ends at `mod` modulo a sector after one acknowledged save, or null. */
 function alignedWorld(seed: number, mod: number): { w: World; s: DurableStorage<HS> } | null {

@@ -10,25 +10,11 @@ import { SECTOR_BYTES } from '../../src/storage/fs.js';
 import { StorageCorruptError } from '../../src/storage/durable-storage.js';
 import { encodeRecord, readRecord, RecordType } from '../../src/storage/record.js';
 import { lastSealStart } from './seal-offsets.js';
-import { entry, filled, indexes, openStorage, save, segmentNames, strictPowerLoss, sync, walDir, world, type HS, type World } from './model-world.js';
+import { entry, filled, indexes, lastSegment, openStorage, rewrite, save, segmentNames, stepUntil, strictPowerLoss, sync, walDir, world, type HS, type World } from './model-world.js';
 import type { Index, Term } from '../../src/core/ids.js';
 import type { LogEntry } from '../../src/core/replica.js';
 
 const hs = (commit: number): HS => ({ term: 1, vote: 'n1', commit });
-const lastSegment = (w: World) => `${walDir}/${segmentNames(w).at(-1)!}`;
-
-/** Replace a file's bytes, durably (what the platter holds, as a test puts it there). */
-function rewrite(w: World, path: string, bytes: Buffer): void {
-  const fd = w.fs.openTruncate(path);
-  w.fs.write(fd, bytes, (err) => assert.equal(err, null));
-  w.fs.datasync(fd, (err) => assert.equal(err, null));
-  w.clock.run();
-  w.fs.close(fd);
-}
-
-function stepUntil(w: World, until: () => boolean): void {
-  while (!until()) assert.ok(w.clock.step(), 'the condition came true before the clock ran out');
-}
 
 /** Four acknowledged saves, then a fifth written and not yet synced; returns the segment and where the fifth write starts. */
 function unsyncedFifthSave(w: World, fifth: LogEntry): { segment: string; writeAt: number } {

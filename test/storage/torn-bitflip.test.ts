@@ -10,19 +10,8 @@ import { SECTOR_BYTES } from '../../src/storage/fs.js';
 import { StorageCorruptError } from '../../src/storage/durable-storage.js';
 import { readRecord } from '../../src/storage/record.js';
 import { lastSealStart } from './seal-offsets.js';
-import { entry, openStorage, save, segmentNames, walDir, world, type World } from './model-world.js';
+import { entry, lastSegment, openStorage, rewrite, save, segmentNames, walDir, world, type World } from './model-world.js';
 import { hs } from './wal-workload.js';
-
-const lastSegment = (w: World): string => `${walDir}/${segmentNames(w).at(-1)!}`;
-
-/** Replace a file's bytes on the platter (what damage after the write completed leaves). */
-function rewrite(w: World, path: string, bytes: Buffer): void {
-  const fd = w.fs.openTruncate(path);
-  w.fs.write(fd, bytes, (err) => assert.equal(err, null));
-  w.fs.datasync(fd, (err) => assert.equal(err, null));
-  w.clock.run();
-  w.fs.close(fd);
-}
 
 const singleBit = (b: number): boolean => b !== 0 && (b & (b - 1)) === 0;
 

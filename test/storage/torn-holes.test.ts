@@ -10,23 +10,8 @@ import { SECTOR_BYTES } from '../../src/storage/fs.js';
 import { StorageCorruptError } from '../../src/storage/durable-storage.js';
 import { readRecord, RecordType } from '../../src/storage/record.js';
 import { lastSealStart, sealStarts } from './seal-offsets.js';
-import { entry, indexes, openStorage, range, save, segmentNames, walDir, world, type World } from './model-world.js';
+import { entry, indexes, lastSegment, openStorage, range, rewrite, save, segmentNames, stepUntil, walDir, world, type World } from './model-world.js';
 import { hs } from './wal-workload.js';
-
-const lastSegment = (w: World): string => `${walDir}/${segmentNames(w).at(-1)!}`;
-
-/** Replace a file's bytes on the platter (what damage after the write completed leaves). */
-function rewrite(w: World, path: string, bytes: Buffer): void {
-  const fd = w.fs.openTruncate(path);
-  w.fs.write(fd, bytes, (err) => assert.equal(err, null));
-  w.fs.datasync(fd, (err) => assert.equal(err, null));
-  w.clock.run();
-  w.fs.close(fd);
-}
-
-function stepUntil(w: World, until: () => boolean): void {
-  while (!until()) assert.ok(w.clock.step(), 'the condition came true before the clock ran out');
-}
 
 /** Four acknowledged saves, then a fifth of several records written and not synced; returns the segment and where the fifth starts. */
 function unsyncedSave(w: World, entriesRecordBytes: number): { segment: string; writeAt: number } {

@@ -47,6 +47,7 @@
  *   run phase 1 at once (TimeoutNow), past the acceptors' leases; abandoned after an election timeout.
  */
 import { assert, unreachable } from '../../core/assert.js';
+import { concatBytes } from '../../core/bytes.js';
 import { NotLeader, ProposalDropped, QuorateError, TooManyRequests } from '../../core/errors.js';
 import type { Index, NodeId } from '../../core/ids.js';
 import type { Random } from '../../core/prng.js';
@@ -62,7 +63,7 @@ import {
 import { snapshotDigest } from './digest.js';
 import { configOfEntry, encodeConfigEntry, InvalidConfigChange, isMembership, MAX_CONFIG_ENTRY_BYTES, PaxosConfig, type PaxosConfigChange } from './membership.js';
 import type { PaxosMutant } from './mutants.js';
-import { concatChunks, servePull, SnapshotPull } from './snapshot-pull.js';
+import { servePull, SnapshotPull } from './snapshot-pull.js';
 import type {
   Accept, Accepted, InstallSnapshot, Nack, PaxosHardState, PaxosMessage, PrePrepare, Prepare, PrePromise, PromiseMsg, Slot, SnapshotAck, SnapshotPiece, SnapshotPullRequest, TimeoutNow,
 } from './types.js';
@@ -1373,7 +1374,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     }
     if (!last.done) return ack(inc.received, false, inc.ahead.size > 0);
     this.incoming = null;
-    const data = concatChunks(inc.chunks, inc.received);
+    const data = concatBytes(inc.chunks, inc.received);
     // Bytes that are not the snapshot the leader digested (corrupted, or joined from two
     // transfers) are never installed: the transfer starts over.
     if (!mixed && inc.digest !== undefined && snapshotDigest(data) !== inc.digest) return ack(0, false);

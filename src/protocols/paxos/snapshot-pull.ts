@@ -26,6 +26,7 @@
  * a request again every PULL_RETRY_TICKS without progress, and the pull given up after
  * MAX_SILENT_PULL_RETRIES of them (the next refusal starts another, maybe from another acceptor).
  */
+import { concatBytes } from '../../core/bytes.js';
 import type { NodeId } from '../../core/ids.js';
 import type { Snapshot, SnapshotMeta } from '../../core/replica.js';
 import { MAX_SNAPSHOT_BYTES } from './config.js';
@@ -92,7 +93,7 @@ export class SnapshotPull {
     // have it sent twice, and on a link already too slow for it, again and again.
     this.quietTicks = 0;
     if (m.done) {
-      const data = concatChunks(this.chunks, this.received);
+      const data = concatBytes(this.chunks, this.received);
       const meta = this.meta!;
       this.meta = null;
       this.chunks = [];
@@ -122,14 +123,3 @@ export function servePull(m: SnapshotPullRequest, snapshot: Snapshot, digest: st
   }
 }
 
-/** The chunks of a snapshot as one buffer. */
-export function concatChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}

@@ -41,6 +41,7 @@
  * the snapshot, and drop the slots they cover. What is not kept: other replicas' prepares and
  * commits, checkpoint claims and pending requests, which retransmission brings back.
  */
+import { concatBytes } from '../../core/bytes.js';
 import { assert } from '../../core/assert.js';
 import { binHeader, mapHeader, pack, unpack } from '../../core/codec.js';
 import { type Authenticator, type Principal, macVector, verifyMacVector } from '../../core/authenticator.js';
@@ -167,16 +168,6 @@ interface Compaction {
 /** The end of a packed CheckpointState: the key 'clients' and the table (what follows the service's bytes). */
 function checkpointStateTail(clients: readonly (readonly [Principal, number])[]): Uint8Array {
   return concatBytes([pack('clients'), pack(clients)]);
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 export class PbftReplica implements Replica<PbftMessage, PbftHardState, PbftStatus> {

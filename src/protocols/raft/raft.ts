@@ -17,6 +17,7 @@
  * - Messages with a higher term from a leader-leased cluster are ignored for votes
  *   (check-quorum lease, §4.2.3), except when the vote request comes from a leadership transfer.
  */
+import { concatBytes } from '../../core/bytes.js';
 import { assert, unreachable } from '../../core/assert.js';
 import { NotLeader, ProposalDropped, QuorateError, TooManyRequests } from '../../core/errors.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
@@ -797,7 +798,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       inc.aheadBytes -= held.chunk.byteLength;
     }
     if (!done) return reply(inc.received, false);
-    const data = concat(inc.chunks, inc.received);
+    const data = concatBytes(inc.chunks, inc.received);
     this.incoming = null;
     const snapshot: Snapshot = { meta, data };
     // Acknowledged only once the state machine decoded it: the leader takes the acknowledgement
@@ -1250,16 +1251,6 @@ const NO_MESSAGES: readonly RaftMessage[] = Object.freeze([]);
 
 function sameHardState(a: RaftHardState, b: RaftHardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
-}
-
-function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 function pickLimits(o: RaftOptions): Partial<RaftLimits> {

@@ -15,6 +15,7 @@
  * The bytes are exactly pack() of the snapshot object (codec's arrayHeader/mapHeader), so one
  * encoder serves snapshot(), clientSnapshot() and the sliced path.
  */
+import { concatBytes } from '../../core/bytes.js';
 import { assert } from '../../core/assert.js';
 import { arrayHeader, mapHeader, packTransient } from '../../core/codec.js';
 import type { SnapshotEncoding } from '../../core/replica.js';
@@ -62,7 +63,7 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
     for (const [k, v] of Object.entries(fields.rest)) {
       tail.push(packTransient(k).slice(), packTransient(v).slice());
     }
-    this.tail = concat(tail, tail.reduce((n, t) => n + t.byteLength, 0));
+    this.tail = concatBytes(tail);
     // Not cleared: only [0, used) is written before it is read or handed out.
     this.keys = fields.histories();
     // One buffer sized at the start, so the last slice hands it out rather than copying hundreds of
@@ -151,12 +152,3 @@ export class KvSnapshotEncoding implements SnapshotEncoding {
   }
 }
 
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
