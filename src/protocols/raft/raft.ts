@@ -148,6 +148,15 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private membershipWithSince: { of: Membership; value: Membership } | null = null;
 
   private msgs: RaftMessage[] = [];
+  /**
+   * A follower's heartbeat responses: they say only "I follow you in this term" (and echo a read
+   * round), which rests on nothing but that term being durable. They leave before the Ready's
+   * persist, and through takeEarly while a save is in flight: a follower whose saves are slow
+   * (catching up on a slow disk, or behind a snapshot's fsyncs) otherwise answered no heartbeat
+   * for that long, and a leader that needs it for its quorum stepped down at its next check, again
+   * and again (the simulator's seed 697: six voters, two of them down, a joiner catching up).
+   */
+  private heartbeatResponses: RaftMessage[] = [];
   private readStates: ReadState[] = [];
   private appendsDirty = false;
   private persistedHard: RaftHardState;
@@ -311,6 +320,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     return (
       this.appendsDirty ||
       this.msgs.length > 0 ||
+      this.heartbeatResponses.length > 0 ||
       this.readStates.length > 0 ||
       this.log.hasUnpersisted() ||
       this.pendingSnapshot !== null ||
@@ -343,6 +353,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     // durable (checked here), and it counts its own new entries toward commitment only once
     // they are durable. So it replicates while its own write is in flight (dissertation §10.2.1).
     const early = this.role === 'leader' && !termOrVoteChanged;
+    // A follower's heartbeat responses leave before the persist unless it writes their term.
+    const responses = this.heartbeatResponses;
+    this.heartbeatResponses = [];
     const applyFrom = Math.max(this.applied, snapshot?.meta.index ?? 0) + 1;
     const applyTo = Math.min(this.commit, applyFrom + MAX_APPLY_ENTRIES_PER_READY - 1);
     const apply = applyFrom <= applyTo ? this.log.slice(applyFrom, applyTo) : [];
@@ -351,8 +364,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (check !== null) this.checking!.handedOut = true;
     const ready: Ready<RaftMessage, RaftHardState> = {
       persist,
-      sendBeforePersist: early ? this.msgs : NO_MESSAGES,
-      send: early ? NO_MESSAGES : this.msgs,
+      sendBeforePersist: early ? this.msgs : termOrVoteChanged ? NO_MESSAGES : responses,
+      send: early ? NO_MESSAGES : termOrVoteChanged ? [...responses, ...this.msgs] : this.msgs,
       apply,
       readStates: this.readStates,
       ...(check === null ? {} : { checkSnapshot: check }),
@@ -375,12 +388,20 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * dissertation §10.2.1). Without this a leader whose save waits behind a compaction sends no
    * heartbeat for that long, and on a slow disk its followers' timers run out (mutant
    * heartbeats-wait-for-save). Not while the term or vote is not yet durable (the Ready being
-   * saved writes it, or a later step changed it), nor a follower's or candidate's messages: those
-   * answer for what their persist writes. Appends still to be built wait for the next Ready.
+   * saved writes it, or a later step changed it). Of a follower's or a candidate's messages only
+   * heartbeat responses (see heartbeatResponses): the rest answer for what their persist writes.
+   * Appends still to be built wait for the next Ready.
    */
   takeEarly(): readonly RaftMessage[] {
-    if (this.role !== 'leader' || this.msgs.length === 0 || this.isMutant('heartbeats-wait-for-save')) return NO_MESSAGES;
+    if (this.isMutant('heartbeats-wait-for-save')) return NO_MESSAGES;
     if (this.term !== this.persistedHard.term || this.vote !== this.persistedHard.vote) return NO_MESSAGES;
+    if (this.role !== 'leader') {
+      // A follower's heartbeat responses (see heartbeatResponses); the rest answers for its persist.
+      const out = this.heartbeatResponses;
+      this.heartbeatResponses = [];
+      return out;
+    }
+    if (this.msgs.length === 0) return NO_MESSAGES;
     const out = this.msgs;
     this.msgs = [];
     return out;
@@ -746,7 +767,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private handleHeartbeat(m: Heartbeat): void {
     this.acceptLeader(m.from);
     this.commitTo(Math.min(m.commit, this.log.lastIndex()) as Index);
-    this.send({ type: 'heartbeat-response', to: m.from, readSeq: m.readSeq });
+    const response = { type: 'heartbeat-response', from: this.id, to: m.from, term: this.term, readSeq: m.readSeq } as RaftMessage;
+    if (this.isMutant('heartbeat-responses-wait-for-save')) this.msgs.push(response);
+    else this.heartbeatResponses.push(response);
   }
 
   private handleSnapshot(m: InstallSnapshot): void {
