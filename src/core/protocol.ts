@@ -315,6 +315,14 @@ export interface ProtocolDefinition<M extends Envelope = Envelope, H = unknown, 
    * simulator's clock skew then stays within the bound, as the operator promises it will.
    */
   clockDriftBound?(options: Readonly<Record<string, unknown>>): number | null;
+  /**
+   * Optional (crash-fault cores): how many of `voters` may be down, or have lost their disk, while
+   * the quorums a core created with `options` needs stay reachable; a majority's complement,
+   * floor((voters - 1) / 2), when absent. Flexible quorums tolerate fewer: with |Q1| = 4 of 5 a
+   * second member down leaves no phase-1 quorum, and no leader can ever be elected. The simulator
+   * keeps its damaged disks within it.
+   */
+  faultsTolerated?(voters: number, options: Readonly<Record<string, unknown>>): number;
   /** Optional: the core's log, for the simulator's log invariants. */
   logView?(replica: Rep): LogView;
 }

@@ -1082,7 +1082,9 @@ export class Simulation implements WorldHandler<Delivery> {
   private nemesisSite(storm: boolean): NemesisSite {
     // A member that refuses to start counts against the faults the protocol tolerates, beside the
     // liars: tolerated by the fewest voters a configuration of the run may have (demotions shrink it).
-    const tolerated = (voters: number) => (this.protocol.faultModel === 'byzantine' ? byzantineFaults(voters) : Math.floor((voters - 1) / 2));
+    const tolerated = (voters: number) => (this.protocol.faultModel === 'byzantine'
+      ? byzantineFaults(voters)
+      : this.protocol.faultsTolerated?.(voters, this.protocolOptions) ?? Math.floor((voters - 1) / 2));
     const sim = this; // for the getters below
     let fewestVoters = this.ids.length;
     return {

@@ -1,4 +1,5 @@
 import type { ProtocolDefinition } from '../../core/protocol.js';
+import { majority } from '../../core/quorum.js';
 import { NO_BALLOT } from './ballot.js';
 import { MultiPaxosReplica, type MultiPaxosOptions } from './multi-paxos.js';
 import { assertKnownPaxosMutant, PAXOS_MUTANTS } from './mutants.js';
@@ -48,6 +49,11 @@ export const multiPaxosProtocol: ProtocolDefinition<PaxosMessage, PaxosHardState
     };
   },
   messageBudgetOptions: (bytes) => ({ maxBytesPerMessage: bytes }),
+  faultsTolerated(voters, options) {
+    // Both a phase-1 and a phase-2 quorum must stay up (a leader is elected, and chooses).
+    const size = (o: unknown): number => Math.min(voters, typeof o === 'number' ? o : majority(voters));
+    return Math.max(0, voters - Math.max(size(options['phase1QuorumSize']), size(options['phase2QuorumSize'])));
+  },
   create(options) {
     if (options.mutant !== undefined) assertKnownPaxosMutant(options.mutant);
     return new MultiPaxosReplica(options as MultiPaxosOptions);
