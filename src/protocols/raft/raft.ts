@@ -133,6 +133,14 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private leadTransferee: NodeId | null = null;
   private pendingConfigIndex = 0 as Index;
   /**
+   * The last configuration entry the commit index passed: the commit index is made durable once it
+   * passes one (the next Ready writes the hard state). Otherwise a member restarts with its commit
+   * index below the change, in the older configuration, and after the whole cluster lost power
+   * that configuration's quorum may need members removed and stopped for good: no one can lead
+   * (the simulator's seed 653: a voter removed and stopped, then every member's power lost).
+   */
+  private configCommitMark = 0 as Index;
+  /**
    * The index `config` holds at when that is above the entries applied on it (Membership.since):
    * a member that joined starts from the configuration it was told, that of the answering
    * member's log at since, and a snapshot it takes below since records that configuration with
@@ -327,7 +335,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       (this.checking !== null && !this.checking.handedOut) ||
       this.commit > this.applied ||
       this.term !== this.persistedHard.term ||
-      this.vote !== this.persistedHard.vote
+      this.vote !== this.persistedHard.vote ||
+      this.configCommitMark > this.persistedHard.commit
     );
   }
 
@@ -337,12 +346,14 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const hardState = this.hardState();
     // Term and vote must be durable before anything depends on them. The commit index need not
     // be (§5 lists it as volatile): it is written only along with something that must be, so
-    // that learning of a commit never costs an fsync of its own.
+    // that learning of a commit never costs an fsync of its own; and once it passes a
+    // configuration entry (see configCommitMark).
     const termOrVoteChanged = hardState.term !== this.persistedHard.term || hardState.vote !== this.persistedHard.vote;
     const entries = this.log.takeUnpersisted();
     const snapshot = this.pendingSnapshot;
     let persist: Persist<RaftHardState> | null = null;
-    if (termOrVoteChanged || entries.length > 0 || snapshot !== null) {
+    const configCommitted = this.configCommitMark > this.persistedHard.commit;
+    if (termOrVoteChanged || entries.length > 0 || snapshot !== null || configCommitted) {
       // The vote-before-persist mutant never writes its vote down: after a crash it may vote again.
       const written = this.isMutant('vote-before-persist') ? { ...hardState, vote: null } : hardState;
       const truncateFrom = entries[0]?.index ?? (this.truncateAfterSnapshot && snapshot !== null ? ((snapshot.meta.index + 1) as Index) : null);
@@ -875,6 +886,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       this.uncommittedBytes -= bytes;
     }
     assert(this.uncommittedBytes >= 0, () => `uncommitted bytes ${this.uncommittedBytes} below zero`);
+    if (!this.isMutant('forget-config-point')) {
+      for (let i = Math.max(this.commit + 1, this.log.firstIndex()); i <= index; i++) if (this.log.entryAt(i)?.kind === 'config') this.configCommitMark = i as Index;
+    }
     this.commit = index;
   }
 
