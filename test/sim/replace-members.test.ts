@@ -53,14 +53,14 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(!failed(r), describeRun(r));
   });
 
-  it('raft seed 179: a removal the nemesis gave up on commits after all, and the removed member stops as a server would, so the run passes', () => {
+  it('raft seed 537: a removal the nemesis gave up on commits after all, and the removed member stops as a server would, so the run passes', () => {
     // The remove n1 was proposed, its answer lost (the leader stopped), and the retries found a
     // change still being applied: the nemesis gave up while the entry went on to commit. n1, never
     // told (it is no longer sent anything), kept campaigning with rising terms (this run draws
     // neither pre-vote nor check-quorum), so no leader lasted after the heal. A server stops itself
     // once it learns it was removed (membership-runtime.ts); the simulated member does too.
-    // (Seed 1253 until the runs moved on the build of 2026-12-07; 179 is the first with the story since.)
-    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 179, trace: true });
+    // (Seed 1253 until the runs moved on the last build of 2026-12-07; 537 is the first with the story since.)
+    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 537, trace: true });
     assert.equal(lines(r, /gave up on remove an old voter/).length, 1, 'the run gives up on the removal');
     assert.equal(lines(r, /n1 was removed after all/).length, 1, 'the removal is seen once it committed');
     assert.ok(!failed(r), describeRun(r));
@@ -128,6 +128,19 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 11, trace: true });
     assert.ok(lines(r, /power-loss .* after replacement/).length >= 3, 'the whole cluster lost power');
     assert.ok(!failed(r), describeRun(r));
+  });
+
+  it('raft seed 653: a voter removed and stopped for good, then every member loses power: the commit index made durable past the removal brings them back without it, and a leader is elected', () => {
+    // Found as the sweep's liveness failure: the commit index was written only along with something
+    // else, so the members came back below the removal, in six voters whose quorum of four needed
+    // n3 (removed, stopped) while n2's and n4's disks were damaged: no one could lead. The mutant
+    // forget-config-point puts that back; the seed must still reach the story with it.
+    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 653, trace: true });
+    assert.equal(lines(r, /n3 stopped for good \(removed\)/).length, 1, 'the removed voter stops for good');
+    assert.ok(lines(r, /power-loss .* after replacement/).length >= 3, 'the whole cluster lost power');
+    assert.ok(!failed(r), describeRun(r));
+    const mutated = runSeed({ protocol: 'raft', nodes: 5, seed: 653, mutant: 'forget-config-point' });
+    assert.ok(mutated.outcome.kind === 'liveness', describeRun(mutated));
   });
 
   it('raft and multipaxos: seeds 1..20 pass, and some of them replace members', () => {
