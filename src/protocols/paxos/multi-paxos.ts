@@ -1093,7 +1093,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     if (this.role !== 'candidate' || m.ballot !== this.ballot || m.compactedThrough < this.fromSlot) return;
     this.behindRefusals.add(m.from);
     if (this.pull === null && this.mutant !== 'behind-candidate-stays-behind') {
-      this.pull = new SnapshotPull(m.from, Math.max(this.snapshotChunkBytes(), this.limits.maxInflightSnapshotBytes));
+      this.pull = new SnapshotPull(m.from, this.snapshotWindowBytes());
       this.early.push(this.pull.request(this.id, this.promised));
     }
     if (!this.config.canReachQuorum(this.refusals(), this.flexible.phase1)) this.becomeFollower(null);
@@ -1108,7 +1108,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     // refused by nobody), and once back it is brought up by that leader. Serving here would stream a
     // whole snapshot to it at each of its campaigns (checkQuorum off, a partial partition).
     if (this.role === 'follower' && this.leaderId !== null && this.electionElapsed < this.limits.electionTimeoutTicks) return;
-    const pieces = servePull(m, this.snapshot, this.digestOfSnapshot(this.snapshot), this.promised, this.snapshotChunkBytes(), Math.max(this.snapshotChunkBytes(), this.limits.maxInflightSnapshotBytes));
+    const pieces = servePull(m, this.snapshot, this.digestOfSnapshot(this.snapshot), this.promised, this.snapshotChunkBytes(), this.snapshotWindowBytes());
     this.early.push(...pieces);
   }
 
@@ -1750,7 +1750,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     const t = this.snapshotSends.get(peer);
     if (t === undefined) return;
     const chunkBytes = this.snapshotChunkBytes();
-    const windowEnd = t.acked + (probe ? chunkBytes : Math.max(chunkBytes, this.limits.maxInflightSnapshotBytes));
+    const windowEnd = t.acked + (probe ? chunkBytes : this.snapshotWindowBytes());
     while (!t.finalSent && t.sent < windowEnd) {
       const chunk = this.snapshotChunk(peer, t, t.sent);
       this.early.push(chunk);
@@ -1772,6 +1772,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private digestOfSnapshot(s: Snapshot): string {
     if (this.snapshotDigestOf?.index !== s.meta.index) this.snapshotDigestOf = { index: s.meta.index, digest: snapshotDigest(s.data) };
     return this.snapshotDigestOf.digest;
+  }
+
+  /** Snapshot bytes in flight beyond what was acknowledged (a transfer's window, a pull's): maxInflightSnapshotBytes, at least one chunk. */
+  private snapshotWindowBytes(): number {
+    return Math.max(this.snapshotChunkBytes(), this.limits.maxInflightSnapshotBytes);
   }
 
   /** Bytes per snapshot chunk: snapshotChunkBytes, within the message byte budget. */

@@ -364,7 +364,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     // durable (checked here), and it counts its own new entries toward commitment only once
     // they are durable. So it replicates while its own write is in flight (dissertation §10.2.1).
     const early = this.role === 'leader' && !termOrVoteChanged;
-    // A follower's heartbeat responses leave before the persist unless it writes their term.
+    // A follower's heartbeat responses leave before the persist unless it writes their term. (A
+    // leader has none queued: it became one in a later term, whose persist drained them.)
     const responses = this.heartbeatResponses;
     this.heartbeatResponses = [];
     const applyFrom = Math.max(this.applied, snapshot?.meta.index ?? 0) + 1;
@@ -408,6 +409,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (this.term !== this.persistedHard.term || this.vote !== this.persistedHard.vote) return NO_MESSAGES;
     if (this.role !== 'leader') {
       // A follower's heartbeat responses (see heartbeatResponses); the rest answers for its persist.
+      if (this.heartbeatResponses.length === 0) return NO_MESSAGES;
       const out = this.heartbeatResponses;
       this.heartbeatResponses = [];
       return out;
@@ -778,7 +780,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private handleHeartbeat(m: Heartbeat): void {
     this.acceptLeader(m.from);
     this.commitTo(Math.min(m.commit, this.log.lastIndex()) as Index);
-    const response = { type: 'heartbeat-response', from: this.id, to: m.from, term: this.term, readSeq: m.readSeq } as RaftMessage;
+    const response = this.complete({ type: 'heartbeat-response', to: m.from, readSeq: m.readSeq });
     if (this.isMutant('heartbeat-responses-wait-for-save')) this.msgs.push(response);
     else this.heartbeatResponses.push(response);
   }
@@ -1267,12 +1269,17 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   // ---- helpers -----------------------------------------------------------------------------
 
   private send(m: Outbound): void {
+    this.msgs.push(this.complete(m));
+  }
+
+  /** `m` from us, in our term unless it names one. */
+  private complete(m: Outbound): RaftMessage {
     // Call sites pass fresh literals, so completing them in place is safe (and avoids a copy
     // per message on the hottest path).
     const full = m as { from?: NodeId; term?: Term };
     full.from = this.id;
     if (full.term === undefined) full.term = this.term;
-    this.msgs.push(m as unknown as RaftMessage);
+    return m as unknown as RaftMessage;
   }
 
   private hardState(): RaftHardState {

@@ -622,8 +622,8 @@ export class VrReplica implements Replica<VrMessage, VrHardState, VrStatus> {
     }
     // (Not while messages of ours still wait for a save: on a slow disk resends would pile up
     // behind it. At most one batch waits, and one rides the Ready being saved.)
-    const resend = ++this.ticksSinceViewChangeSent >= this.limits.viewChangeResendTicks && this.msgs.length === 0;
-    if (this.currentStatus === 'view-change' && resend && this.mutant !== 'no-view-change-resend') this.resendViewChange();
+    if (this.currentStatus === 'view-change' && this.mutant !== 'no-view-change-resend' &&
+      ++this.ticksSinceViewChangeSent >= this.limits.viewChangeResendTicks && this.msgs.length === 0) this.resendViewChange();
     if (this.fetch !== null && this.ticksSinceGetState >= this.limits.getStateRetryTicks) {
       this.getState(this.fetch.from, true);
     }
