@@ -493,12 +493,11 @@ export class DurableStorage<H> {
    */
   private append(records: Buffer, recordBytes: number, done: Done): void {
     const rotate = this.segmentSize > 0 && this.segmentSize + records.length > this.o.segmentBytes;
-    const pending = this.segmentSize === 0 ? this.emptySegmentChain : null;
+    const pending = this.takeEmptySegmentChain();
     const chain = rotate ? this.chainRecord(false) : pending === null ? null : encodeChainRecord(pending);
     if (chain !== null) {
       // A segment's first write starts with its chain record: a buffer of its own (the records
       // copied after it) since rotations are rare, a segment's worth of saves apart.
-      this.emptySegmentChain = null;
       const bytes = chain.length + recordBytes;
       const first = Buffer.allocUnsafe(bytes + maxSealBytes(bytes));
       chain.copy(first, 0);
@@ -533,6 +532,13 @@ export class DurableStorage<H> {
    * the segment to what was written there. Both are known in memory when the segment is left:
    * nothing is read back, nothing is CRC'd again.
    */
+  /** The chain record the open segment still lacks (open found it empty after another), taken: its first write carries it. */
+  private takeEmptySegmentChain(): ChainRecord | null {
+    const pending = this.segmentSize === 0 ? this.emptySegmentChain : null;
+    if (pending !== null) this.emptySegmentChain = null;
+    return pending;
+  }
+
   private chainRecord(compaction: boolean): Buffer {
     const previous = this.segments[this.segments.length - 1]!;
     return encodeChainRecord(chainRecordPayload(previous, this.segmentSize, this.segmentEndCrc, compaction));
@@ -716,13 +722,9 @@ export class DurableStorage<H> {
     // made durable by the startup job): the restatement goes there. A rotation would leave it
     // empty, without its chain record, between the segment before it and the new one, and
     // nothing would check that segment's end any more while a power loss kept it.
-    const pending = this.segmentSize === 0 ? this.emptySegmentChain : null;
+    const pending = this.takeEmptySegmentChain();
     const chain = pending === null ? this.chainRecord(true) : encodeChainRecord({ ...pending, compaction: true });
-    if (pending === null) {
-      yield* this.rotateSteps();
-    } else {
-      this.emptySegmentChain = null;
-    }
+    if (pending === null) yield* this.rotateSteps();
     const recordBytes = chain.length + restatement.reduce((n, r) => n + r.length, 0);
     this.assembly.start();
     const records = this.assembly.room(recordBytes + maxSealBytes(recordBytes)).subarray(0, recordBytes + maxSealBytes(recordBytes));
