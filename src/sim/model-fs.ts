@@ -145,6 +145,9 @@ interface OpenFile {
 }
 
 export class ModelFileSystem implements FileSystem {
+  /** Told of every write that lands in the page cache (a simulator aims faults with it). */
+  landed: ((path: string, bytes: number) => void) | null = null;
+
   private readonly o: Required<ModelFsOptions>;
   private readonly root: DirNode = newDir('/');
   /** Every directory and file that may still matter, in creation order (deterministic walks). */
@@ -306,6 +309,7 @@ export class ModelFileSystem implements FileSystem {
     }
     this.counters.writes++;
     this.counters.bytesWritten += length;
+    this.landed?.(open.path, length);
     done(null);
   }
 
@@ -399,6 +403,9 @@ export class ModelFileSystem implements FileSystem {
       else assert(file.cache.length === file.durableLength, () => `${file.path}: nothing pending, yet the cache is not what is durable`);
       file.durable = null;
       file.durableLength = file.cache.length;
+      // A sector wholly past the end the file kept belongs to it no more (its blocks are freed):
+      // damage there is gone, not waiting for the next write to land over part of it.
+      for (const sector of [...file.badSectors]) if (sector * SECTOR_BYTES >= file.cache.length) file.badSectors.delete(sector);
     }
     this.lastLoss = notes.length === 0 ? 'nothing unsynced' : notes.join('; ');
   }
@@ -630,14 +637,14 @@ export class ModelFileSystem implements FileSystem {
       const choices: UnsyncedWritesFate[] = ['lost', 'kept', 'prefix', 'torn-with-garbage'];
       if (tearable.length > 0) choices.push('torn-at-sector');
       if (writes.length >= 2) choices.push('reordered');
-      if (writes.some((op) => wholeSectors(op).length > 0)) choices.push('sector-holes');
+      if (writes.some((op) => op.length > 0)) choices.push('sector-holes');
       fate = this.random.pick(choices);
     }
     if (fate === 'torn-at-sector' && tearable.length === 0) fate = 'prefix'; // no write spans a boundary
     // Only a write of at least one byte can be torn (a zero-length write has no byte to cut at).
     if (fate === 'torn-with-garbage' && !writes.some((op) => op.length > 0)) fate = 'prefix';
     if (fate === 'reordered' && writes.length < 2) fate = 'lost';
-    if (fate === 'sector-holes' && !writes.some((op) => wholeSectors(op).length > 0)) fate = 'prefix';
+    if (fate === 'sector-holes' && !writes.some((op) => op.length > 0)) fate = 'prefix';
     let kept = 0;
     let detail = '';
     const apply = (op: FileOp): void => {
@@ -685,21 +692,32 @@ export class ModelFileSystem implements FileSystem {
         break;
       }
       case 'sector-holes': {
-        const holed = ops.map((op, i) => (op.kind === 'write' && wholeSectors(op).length > 0 ? i : -1)).filter((i) => i >= 0);
+        const holed = ops.map((op, i) => (op.kind === 'write' && op.length > 0 ? i : -1)).filter((i) => i >= 0);
         const i = this.random.pick(holed);
         const op = ops[i]!;
         assert(op.kind === 'write', 'a holed change is a write');
         ops.slice(0, i).forEach(apply);
-        const sectors = this.random.shuffle(wholeSectors(op)).slice(0, this.random.int(1, Math.min(3, wholeSectors(op).length)));
-        // What those sectors held before the write (zeros past the old end of the file).
+        // Any sector the write touched, a partly written first or last one included (the kernel
+        // writes whole sectors: one the disk never wrote holds what it held before, there too).
+        const touched = touchedSectors(op);
+        const lastSector = touched[touched.length - 1]!;
+        const sectors = this.random.shuffle(touched).slice(0, this.random.int(1, Math.min(3, touched.length)));
+        // Half the time the last among them (where the seal of a WAL write lies): whether the seal
+        // reached the platter is what tells a write with holes from one that completed.
+        if (!sectors.includes(lastSector) && this.random.chance(HOLED_LAST_SECTOR_SHARE)) sectors[0] = lastSector;
+        // What the write's part of those sectors held before it (zeros past the old end of the file).
         const view = durable.view();
-        const before = sectors.map((at) => view.slice(at, Math.min(at + SECTOR_BYTES, view.length)));
-        apply(op);
-        sectors.forEach((at, k) => {
-          const old = new Uint8Array(SECTOR_BYTES);
-          old.set(before[k]!);
-          durable.write(at, old);
+        const parts = sectors.map((at) => {
+          const from = Math.max(at, op.offset);
+          const old = new Uint8Array(Math.min(at + SECTOR_BYTES, op.offset + op.length) - from);
+          old.set(view.subarray(Math.min(from, view.length), Math.min(from + old.length, view.length)));
+          return { from, old };
         });
+        apply(op);
+        for (const { from, old } of parts) {
+          durable.write(from, old);
+          kept -= old.length;
+        }
         detail = ` (change ${i + 1} of ${ops.length} kept but for its sectors at ${[...sectors].sort((a, b) => a - b).join(',')})`;
         break;
       }
@@ -855,14 +873,17 @@ function describeDirOp(op: DirOp): string {
   }
 }
 
-/** Absolute sector boundaries strictly inside a write (where it can tear with whole sectors either side). */
-/** Starts of the sectors a write covers whole. */
-function wholeSectors(op: WriteOp): number[] {
+/** Share of sector-holes fates that hole the write's last sector among others (see settleUnsynced). */
+const HOLED_LAST_SECTOR_SHARE = 0.5;
+
+/** The sectors a write touches (where each starts), its partly written first and last ones included. */
+function touchedSectors(op: WriteOp): number[] {
   const out: number[] = [];
-  for (let at = Math.ceil(op.offset / SECTOR_BYTES) * SECTOR_BYTES; at + SECTOR_BYTES <= op.offset + op.length; at += SECTOR_BYTES) out.push(at);
+  for (let at = Math.floor(op.offset / SECTOR_BYTES) * SECTOR_BYTES; at < op.offset + op.length; at += SECTOR_BYTES) out.push(at);
   return out;
 }
 
+/** Absolute sector boundaries strictly inside a write (where it can tear with whole sectors either side). */
 function interiorBoundaries(op: WriteOp): number[] {
   const out: number[] = [];
   for (let b = (Math.floor(op.offset / SECTOR_BYTES) + 1) * SECTOR_BYTES; b < op.offset + op.length; b += SECTOR_BYTES) out.push(b);

@@ -39,6 +39,8 @@ export interface NodeEnvironment<R> {
   release(from: SimNode<R>, frames: readonly (NodeMessage | null)[], count: number): void;
   /** Driver events of this member (the simulator's checks listen). */
   events(node: SimNode<R>): DriverEvents<R>;
+  /** This member's storage refused to open (a check judges whether its disk gave it cause). */
+  refusedToStart(node: SimNode<R>): void;
 }
 
 /** How a turn ends for a member the nemesis chose to kill in it. */
@@ -190,6 +192,7 @@ export class SimNode<R> implements TurnOwner {
       this.starting = false;
       this.refused = (err as Error).message;
       this.env.world.note(`${this.key} refuses to start: ${this.refused}`);
+      this.env.refusedToStart(this);
     }
   }
 
@@ -344,6 +347,16 @@ export class SimNode<R> implements TurnOwner {
       this.env.world.note(`nemesis ${crash.kind} ${this.key}${crash.loseMessages ? ' mid-turn' : ''}${what === '' ? '' : ` (${what})`}`);
       this.env.world.after(crash.restartAfterMs, () => this.start(crash.kind === 'crash'));
     }
+  }
+
+  /** A crash or power loss is set for the end of this turn. */
+  get crashScheduled(): boolean {
+    return this.crashAtTurnEnd !== null;
+  }
+
+  /** The process is opening its storage (started, not yet up). */
+  get opening(): boolean {
+    return this.starting;
   }
 
   /** The driver, if the process is up (what a request arriving in this turn reaches; nothing if it is down). */

@@ -182,6 +182,20 @@ const SPARE_SNAPSHOT_EVERY_ENTRIES = 2;
  * holds at (it crash-looped when the snapshot recorded it as that of its own index).
  */
 const RESTART_AFTER_SNAPSHOT_BELOW_SINCE_PROBABILITY = 0.5;
+/**
+ * Chance, per member's first open (a fresh data directory: the first members, a spare), in runs
+ * with crash faults, that its process is killed while the open's startup job is still making the
+ * directories it created durable (FIRST_OPEN_CRASH_AFTER_MS), and restarted. The next
+ * open cannot tell that the first created them: only fsyncing every directory above the data
+ * directory keeps a later power loss from taking the whole directory, acknowledged saves and all.
+ */
+const FIRST_OPEN_CRASH_PROBABILITY = 0.25;
+/** At once: the open's first directory fsync (the outermost directory it created) is still in flight. */
+const FIRST_OPEN_CRASH_AFTER_MS = 0;
+/** Mixed into the seed for each member's stream of power losses in large writes (see MemberDisk.aimAtLargeWrite). */
+const LARGE_WRITE_STREAM_SALT = 0x1a4e;
+/** Mixed into the seed for each member's first-open stream (apart by OLDER_SEGMENT_CUT_MEMBER_STRIDE). */
+const FIRST_OPEN_STREAM_SALT = 0xf1a5;
 /** Mixed into the seed for the adversary's later stream (see AdversaryContext.laterRandom). */
 const ADVERSARY_LATER_STREAM_SALT = 0x1a7e;
 
@@ -514,9 +528,15 @@ export class Simulation implements WorldHandler<Delivery> {
 
   private addNode(key: string, id: NodeId, index: number, liar: boolean, random: Random = this.rng.fork(), compactEvery = this.compactEvery): SimNode<unknown> {
     const cutRandom = new Prng((this.o.seed ^ OLDER_SEGMENT_CUT_SALT) + index * OLDER_SEGMENT_CUT_MEMBER_STRIDE);
-    const disk = new MemberDisk(this.world as World<never>, random, { syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.faults.has('disk'), mutant: this.o.mutant, cutRandom });
+    const largeWriteRandom = new Prng((this.o.seed ^ LARGE_WRITE_STREAM_SALT) + index * OLDER_SEGMENT_CUT_MEMBER_STRIDE);
+    const disk = new MemberDisk(this.world as World<never>, random, { name: key, syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.faults.has('disk'), mutant: this.o.mutant, cutRandom, largeWriteRandom, losePower: () => this.losePowerNow(node) });
+    let opened = false;
     const aimed: SimDisk = {
-      open: (ready) => disk.open((storage) => ready(this.aimAtJoiner(node, this.aimAfterSync(node, storage)))),
+      open: (ready) => {
+        disk.open((storage) => ready(this.aimAtJoiner(node, this.aimAfterSync(node, storage))));
+        if (!opened) this.crashInFirstOpen(node, index);
+        opened = true;
+      },
       crash: () => disk.crash(),
       powerLoss: (immediate) => disk.powerLoss(immediate),
     };
@@ -554,6 +574,7 @@ export class Simulation implements WorldHandler<Delivery> {
       ...(keyring === null ? {} : { authenticatorFor: (p: string): Authenticator => keyring.authenticatorFor(p) }),
       release: (from, frames, count) => this.release(from, frames, count),
       events: (node) => sim.eventsOf(node),
+      refusedToStart: (node) => sim.refusedToStart(node),
     };
   }
 
@@ -587,6 +608,21 @@ export class Simulation implements WorldHandler<Delivery> {
         node.crashAtEndOfTurn({ kind: 'crash', loseMessages: false, restartAfterMs: promised ? this.rng.int(0, 3) : this.rng.int(1, 15) });
       }),
     };
+  }
+
+  /** See FIRST_OPEN_CRASH_PROBABILITY. Drawn from a stream of the member's own: other runs stay as they were. */
+  private crashInFirstOpen(node: SimNode<unknown>, index: number): void {
+    if (!this.crashFaults || node.byzantine) return;
+    const rng = new Prng((this.o.seed ^ FIRST_OPEN_STREAM_SALT) + index * OLDER_SEGMENT_CUT_MEMBER_STRIDE);
+    if (!rng.chance(FIRST_OPEN_CRASH_PROBABILITY)) return;
+    const restartAfterMs = rng.int(0, 50);
+    this.world.after(FIRST_OPEN_CRASH_AFTER_MS, () => {
+      if (!node.opening) return;
+      this.faultsInjected++;
+      node.stop(false);
+      this.world.note(`nemesis crash ${node.key} in its first open`);
+      this.world.after(restartAfterMs, () => this.restart(node, false));
+    });
   }
 
   /**
@@ -624,6 +660,14 @@ export class Simulation implements WorldHandler<Delivery> {
     if (p === 0 || !this.buggify.chance(p)) return;
     this.faultsInjected++;
     node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
+  }
+
+  /** An honest member loses power at the end of this turn, if crash faults are on and not healed (see MemberDiskOptions.losePower). */
+  private losePowerNow(node: SimNode<unknown>): boolean {
+    if (node.byzantine || !this.crashFaults || this.healed || !node.up || node.crashScheduled) return false;
+    this.faultsInjected++;
+    node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
+    return true;
   }
 
   /** The driver events the checks listen to. */
@@ -670,11 +714,15 @@ export class Simulation implements WorldHandler<Delivery> {
     if (n.up || this.retired.has(n)) return;
     n.start(keepStateMachine && this.durableStateMachine);
     this.world.note(`restart ${n.key}`);
-    // A member refuses to start only when its disk was damaged: after crashes and power losses
-    // alone, a storage that cannot open has lost what it acknowledged.
-    if (n.refused !== null && this.disks.get(n)?.corrupted !== true) {
-      throw new SafetyViolation('durability', `${n.key} cannot restart after crashes and power losses alone: ${n.refused}`);
-    }
+  }
+
+  /**
+   * A member refuses to start only when its disk was damaged since it last opened: after crashes
+   * and power losses alone, a storage that cannot open has lost what it acknowledged.
+   */
+  private refusedToStart(n: SimNode<unknown>): void {
+    if (this.disks.get(n)?.damagedSinceOpen === true) return;
+    throw new SafetyViolation('durability', `${n.key} cannot restart after crashes and power losses alone: ${n.refused ?? ''}`);
   }
 
   // ---- the network -----------------------------------------------------------------------------

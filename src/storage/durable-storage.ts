@@ -678,7 +678,7 @@ export class DurableStorage<H> {
       if (dirname(d) === d) break;
     }
     for (const d of [...dirs].sort()) yield this.dirSyncStep(d);
-    for (const d of above) yield this.dirSyncStep(d, true);
+    if (this.mutant !== 'skip-ancestor-fsync') for (const d of above) yield this.dirSyncStep(d, true);
     yield this.datasyncSegmentStep();
     if (this.tailSealed || this.segmentSize === 0 || this.mutant === 'unsealed-writes') return;
     // After the datasync above, not before: one unsynced write per segment at a time (a seal
@@ -972,8 +972,9 @@ export class DurableStorage<H> {
       // one a flipped bit zeroes (see mismatchedPieces): damage, as far as anything can tell.
       const pieces = mismatchedPieces(bytes, seal);
       const sealSector = Math.floor(seal.offset / SEAL_SECTOR_BYTES);
-      const damaged = pieces.find((p) => !p.zero || p.oneBit || Math.floor((p.to - 1) / SEAL_SECTOR_BYTES) === sealSector);
-      if (damaged !== undefined) return `The write holding it was completed (the bytes at ${damaged.from} differ from what its seal says was written, and are not an unwritten sector${damaged.zero ? ': they read as zeros, but ' + (damaged.oneBit ? 'one flipped bit makes them so' : 'the seal was read whole from their sector') : ''})`;
+      const oneBit = (p: { oneBit: boolean }): boolean => p.oneBit && this.mutant !== 'one-bit-zero-is-torn';
+      const damaged = pieces.find((p) => !p.zero || oneBit(p) || Math.floor((p.to - 1) / SEAL_SECTOR_BYTES) === sealSector);
+      if (damaged !== undefined) return `The write holding it was completed (the bytes at ${damaged.from} differ from what its seal says was written, and are not an unwritten sector${damaged.zero ? ': they read as zeros, but ' + (oneBit(damaged) ? 'one flipped bit makes them so' : 'the seal was read whole from their sector') : ''})`;
       if (pieces.length === 0) return 'The write holding it was completed (every sector matches its seal)';
       return null;
     }
@@ -981,7 +982,8 @@ export class DurableStorage<H> {
     // Valid records after it and no seal: two faults (it and its seal), or one power loss that
     // left sectors of the last write unwritten, its seal's among them (zeros, where the write
     // began after the last seal read). Only the second is torn; zeros where the seal was tell it.
-    if (validRecordAfter(bytes, from) && !(sealing && unwrittenSectorsExplain(bytes, offset, writeStart))) return 'Valid records follow it';
+    const unwritten = sealing && this.mutant !== 'holes-are-damage' && unwrittenSectorsExplain(bytes, offset, writeStart);
+    if (validRecordAfter(bytes, from) && !unwritten) return 'Valid records follow it';
     return null;
   }
 

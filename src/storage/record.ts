@@ -423,10 +423,41 @@ function unwrittenPieceIn(buf: Buffer, from: number, to: number, writeStart: num
   for (let sector = Math.floor(from / SEAL_SECTOR_BYTES) * SEAL_SECTOR_BYTES; sector < to && sector < buf.length; sector += SEAL_SECTOR_BYTES) {
     const a = Math.max(sector, writeStart);
     const b = Math.min(sector + SEAL_SECTOR_BYTES, buf.length);
-    if (b - a < MIN_UNWRITTEN_PIECE_BYTES) continue;
+    if (b <= a) continue;
     let zero = true;
     for (let i = a; i < b && zero; i++) zero = buf[i] === 0;
-    if (zero) return true;
+    if (!zero) continue;
+    if (b - a >= MIN_UNWRITTEN_PIECE_BYTES) return true;
+    // Fewer zeros may be chance, but for the write's last piece when its last sector held only the
+    // seal's last bytes: those are the high bytes of the seal's CRC of the piece before it, so the
+    // seal tells what they were. Unwritten if the seal, with them, reads whole where it lies.
+    if (b === buf.length && sealWithLostTail(buf, Math.max(from, writeStart), a)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a seal starts in [from, tailAt) that reads whole, where it lies, once its bytes from
+ * `tailAt` to the end of `buf` (fewer than 4: the high bytes of its last piece's CRC) are put back
+ * as the bytes before it say they were.
+ */
+function sealWithLostTail(buf: Buffer, from: number, tailAt: number): boolean {
+  const seal = Buffer.from(buf.subarray(from));
+  const lost = buf.length - tailAt;
+  for (let o = 0; o + RECORD_HEADER_BYTES + 1 + SEAL_FIXED_PAYLOAD + 4 <= seal.length; o++) {
+    if (seal[o + RECORD_HEADER_BYTES] !== RecordType.Seal || readLength(seal, o) !== seal.length - o - RECORD_HEADER_BYTES) continue;
+    const at = from + o;
+    const payload = seal.subarray(o + RECORD_HEADER_BYTES + 1);
+    if (payload.readBigUInt64LE(0) !== BigInt(at)) continue;
+    const writeStart = Number(payload.readBigUInt64LE(8));
+    const pieces = sealPieces(writeStart, at);
+    const last = pieces[pieces.length - 1];
+    if (last === undefined) continue;
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32LE(crc32Range(buf.subarray(last[0], last[1])));
+    crc.copy(seal, seal.length - lost, 4 - lost);
+    const r = readRecord(seal, o);
+    if (r.kind === 'record' && r.next === seal.length && sealAt(r.type, r.payload, at) !== null) return true;
   }
   return false;
 }

@@ -69,8 +69,8 @@ interface Catch {
 
 const CATCHES: Record<string, Record<string, Catch>> = {
   raft: {
-    'commit-old-term': { seed: 14 },
-    'vote-before-persist': { seed: 42 },
+    'commit-old-term': { seed: 81 },
+    'vote-before-persist': { seed: 99 },
     'snapshot-off-by-one': { seed: 2 },
     'reset-timer-wrongly': { seed: 2 },
     'apply-twice': { seed: 1 },
@@ -85,13 +85,13 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'keep-tail-after-snapshot': { seed: 13 },
     'ack-before-fsync': { seed: 4 },
     'apply-before-snapshot-persist': { seed: 4 },
-    'tick-by-timer': { seed: 45 },
+    'tick-by-timer': { seed: 228 },
     'skip-dir-fsync': { seed: 4 },
     'ignore-checksum': { seed: 5 },
-    'retry-failed-fsync': { seed: 6 },
+    'retry-failed-fsync': { seed: 10 },
     'trust-command-bytes': { seed: 3 },
-    'demote-at-once': { seed: 285 },
-    'unsealed-writes': { seed: 188 },
+    'demote-at-once': { seed: 555 },
+    'unsealed-writes': { seed: 23 },
     'unchained-segments': { seed: 87 },
     'reply-before-config-applied': { seed: 5 },
     // Seed 2 until snapshots up to maxSnapshotBytesDecodedBeforeAck were decoded before they are
@@ -107,6 +107,8 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // own path, a join answer from a joiner below its since, is join-from-joiner.status-hides-since.txt).
     'snapshot-forgets-since': { seed: 11 },
     'status-hides-since': { seed: 11 },
+    'skip-ancestor-fsync': { seed: 5 },
+    'holes-are-damage': { seed: 23 },
   },
   multipaxos: {
     // (Searched again on the build of 2026-12-07 that added the snapshot pull and fsyncs every
@@ -117,14 +119,14 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // A lost Accepted stalls a slot only when no other acceptor's answer can stand in for it.
     'count-listed-acks-only': { seed: 47, options: { nodes: 3 } },
     'unbounded-accept-batches': { seed: 3 },
-    'unbounded-promises': { seed: 40 },
+    'unbounded-promises': { seed: 48 },
     // Caught by the safety monitor's checks of snapshot transfers (see src/protocols/paxos/monitor.ts).
     'keep-overtaken-transfer': { seed: 35 },
     'ack-before-fsync': { seed: 1 },
     'skip-dir-fsync': { seed: 1 },
     'ignore-checksum': { seed: 6 },
-    'retry-failed-fsync': { seed: 10 },
-    'unsealed-writes': { seed: 1 },
+    'retry-failed-fsync': { seed: 105 },
+    'unsealed-writes': { seed: 11 },
     'unchained-segments': { seed: 288 },
     // A leader silent for a compaction's fsyncs on a slow disk: with 3 members one stalled follower is a majority's loss.
     'heartbeats-wait-for-save': { seed: 255, options: { stateMachine: 'etcd', nodes: 3 } },
@@ -139,12 +141,14 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'learners-vote': { seed: 18 },
     // Needs members replaced (a majority of the first five, each removed one stopped for good) and
     // then every member's power lost before a snapshot: the runs that replace members, hurried.
-    'forget-config-point': { seed: 266 },
+    'forget-config-point': { seed: 144 },
+    'skip-ancestor-fsync': { seed: 1 },
+    'holes-are-damage': { seed: 23 },
   },
   vr: {
     // (Searched again when view-change messages began to be resent, and again when the storage
     // fsynced every directory above the data directory at open: the runs moved.)
-    'do-view-change-longest-log': { seed: 14 },
+    'do-view-change-longest-log': { seed: 1 },
     'commit-before-quorum': { seed: 2 },
     'prepare-ok-before-persist': { seed: 4 },
     'truncate-on-transfer': { seed: 2 },
@@ -152,39 +156,40 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // snapshot's fsyncs on a slow disk held its heartbeats past the backups' timeout, at every
     // snapshot of every primary after the heal); seed 192 since backups hear of commits at once.
     // At N = 5 caught at 192 until the WAL's chain records moved the runs; none in 1..600 at N = 5 since (register or etcd).
-    'heartbeats-wait-for-save': { seed: 310, options: { stateMachine: 'etcd', nodes: 3 } },
-    'ack-before-fsync': { seed: 4 },
+    'ack-before-fsync': { seed: 2 },
     'skip-dir-fsync': { seed: 2 },
     // None in 1..600 at N = 5 since messages of a view wait for the Ready that makes the view durable.
-    'unsealed-writes': { seed: 203, options: { nodes: 3 } },
+    'unsealed-writes': { seed: 24, options: { nodes: 3 } },
     'trust-command-bytes': { seed: 2 },
     'apply-while-installing': { seed: 9, options: { stateMachine: 'etcd' } },
-    'ignore-checksum': { seed: 11 },
-    'retry-failed-fsync': { seed: 42 },
+    'ignore-checksum': { seed: 15 },
+    'retry-failed-fsync': { seed: 30 },
     'snapshot-sees-later-writes': { seed: 3, options: { stateMachine: 'etcd' } },
+    'skip-ancestor-fsync': { seed: 1 },
+    'holes-are-damage': { seed: 36 },
   },
   pbft: {
     'skip-authentication': { seed: 2 },
     'no-prepare-phase': { seed: 2 },
-    'execute-when-prepared': { seed: 1 },
-    'forget-on-restart': { seed: 2 },
+    'execute-when-prepared': { seed: 24 },
+    'forget-on-restart': { seed: 3 },
     'trust-fetched-batches': { seed: 3 },
     'execute-duplicates': { seed: 1 },
-    'ack-before-fsync': { seed: 14 },
+    'ack-before-fsync': { seed: 60 },
     'apply-before-snapshot-persist': { seed: 88 },
     'checkpoint-after-records': { seed: 7 },
     'skip-dir-fsync': { seed: 1 },
     'ignore-checksum': { seed: 52 },
     // Seed 11 until the checkpoint-equivocate liar changed the runs that draw it; none in 1..361 since.
-    'retry-failed-fsync': { seed: 7 },
+    'retry-failed-fsync': { seed: 60 },
     'trust-command-bytes': { seed: 1 },
     // Without liars: their view changes (a silent or equivocating primary) carry a replica left
     // alone in a view change back in with the others, hiding what it cannot do alone.
-    'no-learning-in-view-change': { seed: 8, options: { byzantine: new Set() } },
+    'no-learning-in-view-change': { seed: 15, options: { byzantine: new Set() } },
     'status-only-when-pending': { seed: 12 },
     'global-sessions': { seed: 4 },
     'own-checkpoint-only': { seed: 20 },
-    'trust-state-parts': { seed: 11 },
+    'trust-state-parts': { seed: 18 },
     'first-checkpoint-claim-sticks': { seed: 33 },
     // Needs an etcd run with auth on (half of them) and a liar that forges (forge-command).
     'trust-command-user': { seed: 6, options: { stateMachine: 'etcd' } },
@@ -197,13 +202,13 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // A checkpoint's state is encoded in slices while later batches execute (the etcd state
     // machine's beginSnapshot). The register map has none: the mutant's state is then taken once
     // the Ready that executed the checkpoint is applied, with the batches after it in that Ready.
-    'checkpoint-sees-later-batches': { seed: 5 },
+    'checkpoint-sees-later-batches': { seed: 6 },
     // Needs the etcd state machine, whose checkpoints are encoded in slices while later batches execute.
-    'snapshot-sees-later-writes': { seed: 2, options: { stateMachine: 'etcd' } },
+    'snapshot-sees-later-writes': { seed: 14, options: { stateMachine: 'etcd' } },
     // With the register map too: its checkpoints are compacted whole, but when the host applies the
     // checkpoint's batch, and the core may have executed later batches of the same Ready by then.
     // With the etcd state machine (compacted a slice per turn) seed 1 catches it.
-    'compact-reads-live-client-table': { seed: 5 },
+    'compact-reads-live-client-table': { seed: 6 },
     // The bug exists only at N != 3f + 1. Needs a follow-laggard liar (its vote completes a write's
     // quorum without two honest laggards, and its core stays with them) and a read-only read of
     // the key racing the laggards: their stale answers and the liar's are 2f + 1 = 3 of 6. (Seed 60
@@ -213,10 +218,12 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'small-read-quorum': { seed: 132, options: { nodes: 6 } },
     // A lying primary rewrites another replica's VIEW-CHANGE in its NEW-VIEW (mutate, under the
     // same signature): a certificate of the view just below, naming a batch prepared elsewhere.
-    'trust-view-change-by-signature': { seed: 93 },
+    'trust-view-change-by-signature': { seed: 96 },
     // The same rewrite, the certificate changed in place so that the VIEW-CHANGE's own signature
     // still verifies (the rewrite that moved it to the end changed what that signature covers).
-    'trust-certificates-under-signature': { seed: 93 },
+    'trust-certificates-under-signature': { seed: 96 },
+    'skip-ancestor-fsync': { seed: 2 },
+    'holes-are-damage': { seed: 10 },
   },
 };
 
@@ -228,9 +235,10 @@ const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
   raft: {
     'forget-config-point': 'found as the liveness failure of the 2,000-seed sweep (seed 653: a voter removed and stopped for good, every member\'s power lost, two disks damaged; the members came back below the removal, in a configuration whose quorum needed the removed one); none in 1..600 (caught by the test "raft seed 653" in test/sim/replace-members.test.ts)',
     'heartbeat-responses-wait-for-save': 'found as the liveness failure of the 2,000-seed sweep (seed 697: six voters, two of them down, a joiner catching up on slow saves whose heartbeat answers waited for them, and every leader stepped down at its next quorum check); none in 1..600 (caught by heartbeat-response-while-saving.heartbeat-responses-wait-for-save.txt)',
-    'heartbeats-wait-for-save': 'a leader whose save waits behind a compaction must stay silent past its followers\' election timeout: a slow disk, a large state and an idle stretch at once; none in 1..600 with the register or the etcd state machine, nor 1..400 with 3 members and the etcd state machine, on the build that added takeEarly to Raft (VR\'s and Multi-Paxos\'s runs meet it with 3 members: seeds 167 and 255) (caught by test/driver/heartbeats-while-saving.test.ts)',
+    'heartbeats-wait-for-save': 'a leader whose save waits behind a compaction must stay silent past its followers\' election timeout: a slow disk, a large state and an idle stretch at once; none in 1..600 with the register or the etcd state machine, nor 1..400 with 3 members and the etcd state machine, on the build that added takeEarly to Raft (Multi-Paxos\'s runs meet it with 3 members and the etcd state machine, pinned above) (caught by test/driver/heartbeats-while-saving.test.ts)',
     'hold-readies-while-snapshotting': 'a leader silent for a compaction\'s fsyncs must meet a slow disk, a minority down for good and followers whose election timers run out in that window: caught at seed 360 until leaders refused forwarded commands that are no command (the simulator\'s malformed commands sent through a follower no longer reach the log, which moved every run); none in 1..600 since, nor 1..400 with N = 3, nor 1..200 with the etcd state machine (caught by test/driver/snapshot-stall.test.ts)',
     'ack-before-decode': 'needs a snapshot that does not decode on the member it is sent to: the simulated leaders\' snapshots are whole (no fault corrupts a snapshot\'s bytes between encoding and sending, and the model network delivers what was sent), and every member reads every format; with such a snapshot the mutant stops the member at its install (caught by test/driver/snapshot-check.test.ts)',
+    'one-bit-zero-is-torn': 'needs one flipped bit that zeroes the only set bit of a short first piece of an acknowledged last write (a write that starts 1 to 3 bytes before a sector boundary, the low byte of its first length field a power of two), and a restart before the next write: the simulator\'s bit rot lands anywhere in a segment\'s last KiB, and that alignment is too rare; none in 1..600 (caught by test/storage/torn-bitflip.test.ts)',
   },
   multipaxos: {
     'behind-candidate-stays-behind': 'found as the liveness failure of the 2,000-seed sweep (seed 530: after a demotion the voters left were behind the leave-joint slot, which only the demoted learners, compacted past it, knew chosen); caught at seed 530 until acceptors that follow a live leader stopped serving pulls and the storage fsynced the directories above its own (both moved the runs): none in 1..600 since (caught by behind-learners.behind-candidate-stays-behind.txt)',
@@ -252,6 +260,7 @@ const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
     'snapshot-forgets-since': 'needs a joiner that snapshots before it took any configuration entry (below its since), restarts from that snapshot with its durable commit point there, and then wins phase 1 with a quorum of its told configuration that is no quorum of the older one at that slot (a told configuration that added members only keeps a majority of the old one: it takes one that also removed some), before a leader sends it the slots after its snapshot: in these runs the restarted joiner hears from the leader within a round trip, as for told-config-campaigns (of the 15 runs in 1..80 that replace members, the mutant changes no trace); not seen in 1..600, with the monitor\'s check that a leader\'s first Accept follows a phase-1 quorum of the configuration at its commit point (which flags the scenario of told-config-campaigns) (caught by test/protocols/paxos/joiner-since.test.ts)',
     'phase1-ignores-new-config': 'needs a voter behind the configuration entries (its commit point below a joint change and its leave) that campaigns while a quorum of the old configuration, the demoted learners among it, answers it, after the new configuration chose values those do not hold: the nemesis\'s cut after a demotion leaves the demoted side unable to choose anything under the new configuration; not seen in 1..300, nor with the runs that replace members (seed 281 failed with it once, but on a simulator mistake since fixed: an added voter that never started) (caught by membership-phase1-across-configs.phase1-ignores-new-config.txt)',
     'rewind-on-stale-ack': 'the storm needs stale acknowledgements in numbers: caught at seed 64 while acceptors dropped every chunk beyond a gap (each reordered chunk drew an acknowledgement behind the window); since they hold those chunks, a resent chunk is answered with what is held, not less, and none of 1..450 (N = 5) or 1..250 (N = 3) storms (caught by snapshot-stale-ack.rewind-on-stale-ack.txt)',
+    'one-bit-zero-is-torn': 'as under Raft: the alignment it needs is too rare for the simulator\'s bit rot; not searched (caught by test/storage/torn-bitflip.test.ts)',
   },
   vr: {
     'apply-before-snapshot-persist': 'needs a power loss between applying a checkpoint and making it durable, on the replica that then serves: caught at seed 38, then 179 once view-change messages were resent; none in 1..600 once the storage fsynced the directories above its own (which moved every run); the driver is one, and Raft\'s and PBFT\'s runs catch it (pinned above)',
@@ -264,6 +273,8 @@ const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
     'commit-on-heartbeat-only': 'backups apply up to a heartbeat later than with an eager COMMIT, which costs time and breaks nothing a check sees: the simulated clients judge reads and writes by what the primary answers, and watch nothing on a backup; not searched (caught by test/driver/commit-reaches-backups.test.ts)',
     'no-view-change-resend': 'found as a liveness failure of the 2,000-seed sweep (seed 1695: a quorum up and connected after a few views with down primaries, and the next view seconds after the heal, its timeout grown with each failed view change); none in 1..600 at N = 5 (caught by view-change-resend.no-view-change-resend.txt)',
     'recovery-without-nonce': 'the simulator runs VR with its WAL only: diskless replicas (the only ones that recover with a nonce) cannot take what its nemesis does (every member\'s power lost at once, crash loops on several members: more than f down together loses their state, the paper\'s caveat), so no run recovers (caught by recovery-nonce.recovery-without-nonce.txt)',
+    'one-bit-zero-is-torn': 'as under Raft: the alignment it needs is too rare for the simulator\'s bit rot; not searched (caught by test/storage/torn-bitflip.test.ts)',
+    'heartbeats-wait-for-save': 'a primary whose save waits behind a compaction must stay silent past its backups\' view-change timeout: caught at seed 167, then 310, with 3 members and the etcd state machine; none in 1..600 so once the simulator crashed members in their first open and cut power in large writes (which moved every run with crash faults) (caught by test/driver/heartbeats-while-saving.test.ts)',
   },
   pbft: {
     'forget-backoff-on-new-view': 'needs views that install but cannot order a request within the request timeout for as long as the run checks liveness: the nemesis slows disks and the network only until the heal, after which every view orders at once, so views changed at a fixed pace during the faults cost time and nothing a check sees; what shows it is a cluster of processes short of CPU (the PBFT crash test under load), which the simulator does not model (it charges no time for a signature check or a message); not seen in 1..300 (N = 4) (caught by backoff-until-execution.forget-backoff-on-new-view.txt)',
@@ -286,6 +297,7 @@ const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
     'no-learning-from-decided': 'needs a replica alone in a view change whose COMMITs a liar withholds, so that only DECIDED claims could bring it the outcomes before the next view change; caught at N = 4 seed 405 until state transfer went in parts (STATE-META, then STATE-PART by index), which changed the runs that transfer state; none in 1..600 at N = 4 after (caught by lone-view-change-liar.no-learning-from-decided.txt)',
     'trim-lowest-checkpoint-claim': 'needs a liar that signs CHECKPOINTs for checkpoints nobody reached yet, MAX_CHECKPOINT_CLAIMS_PER_REPLICA of them, to a replica behind a checkpoint that only 2f honest replicas hold: no adversary behaviour signs a checkpoint ahead of its own core (checkpoint-lie and checkpoint-equivocate change the digest of the ones it makes, replay-checkpoint replays honest ones), so in the simulated runs a replica\'s claims past the limit are all honest and the lowest is the right one to drop (caught by checkpoint-liar-claims-ahead.trim-lowest-checkpoint-claim.txt)',
     'assign-before-new-view-installed': 'needs a new primary whose own stable checkpoint is behind the NEW-VIEW\'s, with more requests pending than its pipeline takes, and f liars silent so that its duplicate pre-prepare stalls the view; a later view change heals it within the run; N = 7 seed 1611 of the 2,000-seed sweep failed on it together with no-batches-below-stable, alone none in 1..300 at N = 4 or 7 (caught by new-primary-adopts-checkpoint.txt)',
+    'one-bit-zero-is-torn': 'as unsealed-writes: with the adversary on, no honest replica\'s disk is damaged, and a flipped bit is damage (caught by test/storage/torn-bitflip.test.ts)',
   },
 };
 

@@ -12,15 +12,23 @@ import { indexes, openStorage, range, save, strictPowerLoss, world, type HS } fr
 
 const hs = (commit: number): HS => ({ term: 1, vote: 'n1', commit });
 
-test('saves acknowledged after a crash in the first open survive a power loss', () => {
-  const w = world();
-  openStorage(w); // makes /data and /data/member-1, and is killed before its startup job runs
-  w.fs.crash();
-  w.clock.run();
-  const s = openStorage(w);
-  save(w, s, { hardState: hs(3), entries: range(1, 3), snapshot: null });
-  strictPowerLoss(w);
-  const again = openStorage(w);
-  assert.deepEqual(indexes(again), ['1@1', '2@1', '3@1']);
-  assert.equal(again.restored().hardState?.commit, 3);
-});
+for (const mutant of [undefined, 'skip-ancestor-fsync'] as const) {
+  test(`saves acknowledged after a crash in the first open survive a power loss ${mutant === undefined ? '(the real storage)' : 'NOT (the mutant loses the whole data directory)'}`, () => {
+    const w = world();
+    const options = mutant === undefined ? {} : { mutant };
+    openStorage(w, options); // makes /data and /data/member-1, and is killed before its startup job runs
+    w.fs.crash();
+    w.clock.run();
+    const s = openStorage(w, options);
+    save(w, s, { hardState: hs(3), entries: range(1, 3), snapshot: null });
+    strictPowerLoss(w);
+    const again = openStorage(w);
+    if (mutant !== undefined) {
+      assert.deepEqual(indexes(again), [], 'the entries it acknowledged are gone');
+      assert.equal(again.restored().hardState, null, 'and its vote: it could vote again in term 1');
+      return;
+    }
+    assert.deepEqual(indexes(again), ['1@1', '2@1', '3@1']);
+    assert.equal(again.restored().hardState?.commit, 3);
+  });
+}

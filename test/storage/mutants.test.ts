@@ -1,7 +1,8 @@
 /**
  * Each storage mutant (mutants.ts) is observably wrong on the model file system: the same steps
  * that the real storage survives make the mutant lose an acknowledged save or hand corrupt data
- * to the replica. (The simulator is to catch them on its own faults; these show the switch works.)
+ * to the replica. (The simulator is to catch them on its own faults; these show the switch works. The last three
+ * are shown in the tests of the fixes they undo: first-open-crash, torn-holes, torn-bitflip.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,13 +15,13 @@ import type { Index, Term } from '../../src/core/ids.js';
 
 test('STORAGE_MUTANTS: named once each, each with a description', () => {
   const names = STORAGE_MUTANTS.map((m) => m.name);
-  assert.deepEqual(names, ['skip-dir-fsync', 'ignore-checksum', 'retry-failed-fsync', 'unsealed-writes', 'unchained-segments']);
+  assert.deepEqual(names, ['skip-dir-fsync', 'ignore-checksum', 'retry-failed-fsync', 'unsealed-writes', 'unchained-segments', 'skip-ancestor-fsync', 'holes-are-damage', 'one-bit-zero-is-torn']);
   assert.equal(new Set(names).size, names.length);
   assert.ok(STORAGE_MUTANTS.every((m) => m.description.length > 20));
 });
 
 test('an unknown mutant name is refused at open', () => {
-  assert.throws(() => openStorage(world(), { mutant: 'no-such-mutant' }), /unknown storage mutant 'no-such-mutant'; known: skip-dir-fsync, ignore-checksum, retry-failed-fsync, unsealed-writes, unchained-segments/);
+  assert.throws(() => openStorage(world(), { mutant: 'no-such-mutant' }), /unknown storage mutant 'no-such-mutant'; known: skip-dir-fsync, ignore-checksum, retry-failed-fsync, unsealed-writes, unchained-segments, skip-ancestor-fsync, holes-are-damage, one-bit-zero-is-torn/);
 });
 
 for (const mutant of [undefined, 'skip-dir-fsync'] as const) {

@@ -24,26 +24,32 @@ function unsyncedSave(w: World, entriesRecordBytes: number): { segment: string; 
   return { segment, writeAt };
 }
 
-test('an unsynced write of which a middle sector and its seal\'s last sector never reached the platter (out of order) is a torn write, not a refusal', () => {
-  const w = world(1, { syncLatencyMs: 5 });
-  const { segment, writeAt } = unsyncedSave(w, 256);
-  w.fs.powerLoss({ files: 'kept', dirs: 'kept' });
-  const bytes = Buffer.from(w.fs.readFile(segment));
-  const seal = lastSealStart(bytes);
-  assert.equal(sealStarts(bytes).at(-2)! < writeAt, true, 'the last seal is the fifth write\'s');
-  // A sector inside the write's second entries record (whole records follow it), and the last sector of the file.
-  const hole = (Math.floor(writeAt / SECTOR_BYTES) + 2) * SECTOR_BYTES;
-  assert.ok(hole + SECTOR_BYTES < seal, 'the hole is before the seal');
-  const lastSector = Math.floor((bytes.length - 1) / SECTOR_BYTES) * SECTOR_BYTES;
-  assert.ok(lastSector > hole + SECTOR_BYTES, 'valid records between the two');
-  bytes.fill(0, hole, hole + SECTOR_BYTES);
-  bytes.fill(0, lastSector); // zeros past the old end: the sector was never written
-  rewrite(w, segment, bytes);
-  const r = openStorage(w); // threw: "Valid records follow it"
-  assert.deepEqual(indexes(r), ['1@1', '2@1', '3@1', '4@1']);
-  assert.deepEqual(r.restored().hardState, hs(4));
-  assert.equal(r.stats().repairs.length, 1);
-});
+for (const mutant of [undefined, 'holes-are-damage'] as const) {
+  test(`an unsynced write of which a middle sector and its seal's last sector never reached the platter (out of order) is a torn write, not a refusal${mutant === undefined ? '' : ' (NOT with the mutant: it refuses a healthy log)'}`, () => {
+    const w = world(1, { syncLatencyMs: 5 });
+    const { segment, writeAt } = unsyncedSave(w, 256);
+    w.fs.powerLoss({ files: 'kept', dirs: 'kept' });
+    const bytes = Buffer.from(w.fs.readFile(segment));
+    const seal = lastSealStart(bytes);
+    assert.equal(sealStarts(bytes).at(-2)! < writeAt, true, 'the last seal is the fifth write\'s');
+    // A sector inside the write's second entries record (whole records follow it), and the last sector of the file.
+    const hole = (Math.floor(writeAt / SECTOR_BYTES) + 2) * SECTOR_BYTES;
+    assert.ok(hole + SECTOR_BYTES < seal, 'the hole is before the seal');
+    const lastSector = Math.floor((bytes.length - 1) / SECTOR_BYTES) * SECTOR_BYTES;
+    assert.ok(lastSector > hole + SECTOR_BYTES, 'valid records between the two');
+    bytes.fill(0, hole, hole + SECTOR_BYTES);
+    bytes.fill(0, lastSector); // zeros past the old end: the sector was never written
+    rewrite(w, segment, bytes);
+    if (mutant !== undefined) {
+      assert.throws(() => openStorage(w, { mutant }), /Valid records follow it/);
+      return;
+    }
+    const r = openStorage(w); // threw: "Valid records follow it"
+    assert.deepEqual(indexes(r), ['1@1', '2@1', '3@1', '4@1']);
+    assert.deepEqual(r.restored().hardState, hs(4));
+    assert.equal(r.stats().repairs.length, 1);
+  });
+}
 
 test('the model file system\'s own sector-holes fate over a large unsynced write: open never refuses (400 seeds)', () => {
   const refused: string[] = [];

@@ -19,8 +19,12 @@ export const LOCAL_READ_SHARE = 0.8;
 export const LARGE_WRITE_SHARE = 0.002;
 export const LARGE_WRITES_RUN_WRITE_SHARE = 0.2;
 export const LARGE_WRITE_MAX_BYTES = 256 * 1024;
-/** Every pad's bytes (zeros; pack copies them into the command): no fresh array of up to 256 KiB per large write. */
-const ZERO_PAD = new Uint8Array(LARGE_WRITE_MAX_BYTES);
+/**
+ * Every pad's bytes (pack copies them into the command): no fresh array of up to 256 KiB per
+ * large write. Not zeros: a sector of a pad a power loss left unwritten reads as zeros, and must
+ * differ from what was written for the storage's checks to meet it.
+ */
+const PAD = new Uint8Array(LARGE_WRITE_MAX_BYTES).map((_, i) => (i * 131 + 17) & 0xff || 1);
 
 export interface RegisterWorkloadOp extends WorkloadOp {
   readonly op: RegisterOp;
@@ -59,7 +63,7 @@ export class RegisterWorkload implements Workload<RegisterWorkloadOp, RegisterRe
   }
 
   command(o: RegisterWorkloadOp, session: { client: number; seq: number }): Uint8Array {
-    const cmd: SessionCommand = { client: session.client, seq: session.seq, op: o.op, ...(o.padBytes > 0 ? { pad: ZERO_PAD.subarray(0, o.padBytes) } : {}) };
+    const cmd: SessionCommand = { client: session.client, seq: session.seq, op: o.op, ...(o.padBytes > 0 ? { pad: PAD.subarray(0, o.padBytes) } : {}) };
     return pack(cmd);
   }
 
