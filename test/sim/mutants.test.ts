@@ -167,6 +167,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'snapshot-sees-later-writes': { seed: 3, options: { stateMachine: 'etcd' } },
     'skip-ancestor-fsync': { seed: 1 },
     'holes-are-damage': { seed: 36 },
+    'unchained-segments': { seed: 186 },
   },
   pbft: {
     'skip-authentication': { seed: 2 },
@@ -233,7 +234,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
  */
 const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
   raft: {
-    'forget-config-point': 'found as the liveness failure of the 2,000-seed sweep (seed 653: a voter removed and stopped for good, every member\'s power lost, two disks damaged; the members came back below the removal, in a configuration whose quorum needed the removed one); none in 1..600 (caught by the test "raft seed 653" in test/sim/replace-members.test.ts)',
+    'forget-config-point': 'found as the liveness failure of the 2,000-seed sweep (seed 653: a voter removed and stopped for good, every member\'s power lost, two disks damaged; the members came back below the removal, in a configuration whose quorum needed the removed one); none in 1..600 (caught by config-commit-durable.forget-config-point.txt, and by the story test of test/sim/replace-members.test.ts while its seed holds the story)',
     'heartbeat-responses-wait-for-save': 'found as the liveness failure of the 2,000-seed sweep (seed 697: six voters, two of them down, a joiner catching up on slow saves whose heartbeat answers waited for them, and every leader stepped down at its next quorum check); none in 1..600 (caught by heartbeat-response-while-saving.heartbeat-responses-wait-for-save.txt)',
     'heartbeats-wait-for-save': 'a leader whose save waits behind a compaction must stay silent past its followers\' election timeout: a slow disk, a large state and an idle stretch at once; none in 1..600 with the register or the etcd state machine, nor 1..400 with 3 members and the etcd state machine, on the build that added takeEarly to Raft (Multi-Paxos\'s runs meet it with 3 members and the etcd state machine, pinned above) (caught by test/driver/heartbeats-while-saving.test.ts)',
     'hold-readies-while-snapshotting': 'a leader silent for a compaction\'s fsyncs must meet a slow disk, a minority down for good and followers whose election timers run out in that window: caught at seed 360 until leaders refused forwarded commands that are no command (the simulator\'s malformed commands sent through a follower no longer reach the log, which moved every run); none in 1..600 since, nor 1..400 with N = 3, nor 1..200 with the etcd state machine (caught by test/driver/snapshot-stall.test.ts)',
@@ -264,7 +265,6 @@ const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
   },
   vr: {
     'apply-before-snapshot-persist': 'needs a power loss between applying a checkpoint and making it durable, on the replica that then serves: caught at seed 38, then 179 once view-change messages were resent; none in 1..600 once the storage fsynced the directories above its own (which moved every run); the driver is one, and Raft\'s and PBFT\'s runs catch it (pinned above)',
-    'unchained-segments': 'needs an older segment cut short on a replica whose lost ops no other path restores before they matter; none in 1..600 at N = 5, nor with 3 members and the etcd state machine (raft and multipaxos runs meet it: seeds 112 and 53) (caught by test/storage/mutants.test.ts and the WAL fuzz)',
     'send-after-persist': 'found as a liveness failure of the register sweep (seed 286: two members down for good, the primary\'s heartbeats held behind its slow fsyncs), but a backup fetching its view\'s log now also takes that view\'s START-VIEW, which alone passes seed 286 too; on this build not seen in 1..600 (caught by prepare-before-own-fsync.send-after-persist.txt)',
     'hold-readies-while-snapshotting': 'a primary silent for a compaction\'s fsyncs must meet a slow disk and backups whose view-change timers run out in that window; not seen in 1..600 (as under Multi-Paxos; Raft\'s runs meet it at seed 360)',
     'prepare-before-view-durable': 'needs a new primary that is ticked or given a request between the step that makes it primary and its next Ready (the driver proposes only once it noticed the new primary, after that Ready is made: only a heartbeat, from a tick while an earlier save is in flight), loses power before that Ready is durable, and then leads the same view again or is asked for the view\'s log by a backup its heartbeat moved; not seen in 1..600 (N = 5) or 1..300 (N = 3) (caught by view-durable-before-prepare.prepare-before-view-durable.txt)',

@@ -94,16 +94,16 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(mutated.outcome.kind === 'safety' && /beyond the last slot/.test(mutated.outcome.message), describeRun(mutated));
   });
 
-  it('multipaxos seed 2765: a voter proposed before its process starts counts as down in the fault budget, so the disks damaged leave it a quorum, and the run passes', () => {
+  it('multipaxos seed 1521: a voter proposed before its process starts counts as down in the fault budget, so the disks damaged leave it a quorum, and the run passes', () => {
     // Found at seed 930: n4's disk fails, then add-voter n6 is proposed at n5, which loses power
     // before the answer: the add may be chosen, and n6 cannot start before a member applied it. Not
     // counted, n6 left room for one more damaged disk (n3's): n1, n2 and n5 are three of six voters,
     // no phase 1 of the configuration with n6 could win, so no member applied the add, n6 never
     // started and no leader was elected after the heal. Counted, the next disk fault strikes the
     // damaged member again. (Seed 930 until a leader's messages left during its saves, which moved
-    // every run; 3340 until the runs moved again on the last build of 2026-12-07; 2765 is the first
-    // in 1..4,000 with the story since.)
-    const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 2765, trace: true });
+    // every run; 3340, then 2765, until the runs moved again; 1521 is the first in 1..4,000 with the story
+    // since the simulator crashed members in their first open and cut power in large writes.)
+    const r = runSeed({ protocol: 'multipaxos', nodes: 5, seed: 1521, trace: true });
     const join = r.trace.findIndex((l) => / n6 joins: voters=\(.*n6/.test(l));
     assert.ok(join > 0, 'n6 joins as a voter');
     const addedAt = r.trace.findIndex((l) => /nemesis admin n\d: add-voter n6/.test(l));
