@@ -2,10 +2,11 @@
  * `quorate check`: is a recorded history linearizable? One line per file; exit code is the
  * worst verdict: 3 bad input, 1 not linearizable, 2 unknown, 0 linearizable.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import { checkHistory, formatWindow } from '../../check/linearizability.js';
 import { HistoryFormatError, parseJepsen, parseJsonLines } from '../../check/formats.js';
+import { timelineHtml } from '../../check/timeline-html.js';
 import { defineCommand, UsageError } from '../command.js';
 import { fileErrorReason } from '../file-errors.js';
 
@@ -54,6 +55,19 @@ function noOperations(file: string, text: string, format: string): NoOperationsE
   return new NoOperationsError(`no operations in ${file}: no Jepsen :read, :write or :cas lines${hint}`);
 }
 
+/** Write the --html page; a file that cannot be written is bad input (exit 3), said on stderr. */
+function writeTimeline(path: string, page: string, code: number): number {
+  try {
+    writeFileSync(path, page);
+    return code;
+  } catch (err) {
+    const reason = fileErrorReason(err);
+    if (reason === undefined) throw err;
+    console.error(`quorate check: cannot write ${path}: ${reason}`);
+    return 3;
+  }
+}
+
 export const checkCommand = defineCommand({
   name: 'check',
   summary: 'check a recorded history (Jepsen log or JSON lines) for linearizability',
@@ -65,13 +79,14 @@ export const checkCommand = defineCommand({
     'max-steps': { type: 'integer', min: 1, help: 'give up (verdict unknown) after this many search steps.' },
     'timeout-ms': { type: 'integer', min: 1, placeholder: 'MS', help: 'give up (verdict unknown) after this long.' },
     json: { type: 'boolean', help: 'one JSON object per file instead of text (fields in docs/cli.md).' },
+    html: { type: 'string', placeholder: 'FILE', help: 'also write the verdict as a timeline page: a lane per client, the longest linearization the search found numbered, the operation it could not place marked (one history file only).' },
   },
   positionals: {},
   exitCodes: [
     [0, 'every history is linearizable'],
     [1, 'a history is not linearizable'],
     [2, 'the search budget ran out on a history (verdict unknown)'],
-    [3, 'bad input (an option, a missing, unreadable or malformed file, or one with no operations); with several files the worst code wins: 3, then 1, then 2'],
+    [3, 'bad input (an option, a missing, unreadable or malformed file, one with no operations, or an --html file that cannot be written); with several files the worst code wins: 3, then 1, then 2'],
   ],
   json: [{ type: 'result', help: 'one per file, in the order given', fields: [
     ['type', '"result"'], ['file', 'the history file'],
@@ -85,6 +100,9 @@ export const checkCommand = defineCommand({
     if (positionals.length === 0) throw new UsageError('no history files given (quorate check [options] FILE...)');
     // Standard input can be read once: a second - would be an empty history, not the same one.
     if (positionals.filter((f) => f === STDIN).length > 1) throw new UsageError(`'${STDIN}' (standard input) can be given only once`);
+    const html = values.html;
+    if (html !== undefined && positionals.length !== 1) throw new UsageError('--html draws one history: give exactly one FILE');
+    if (html === '') throw new UsageError('--html needs a file name');
     const maxSteps = values['max-steps'];
     const timeoutMs = values['timeout-ms'];
     let worst = 0;
@@ -98,8 +116,9 @@ export const checkCommand = defineCommand({
         const text = await readHistory(file);
         const ops = values.format === 'jepsen' ? parseJepsen(text, file) : parseJsonLines(text, file);
         if (ops.length === 0) throw noOperations(file, text, values.format);
-        const r = checkHistory(ops, values.model as 'register' | 'kv', { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
+        const r = checkHistory(ops, values.model as 'register' | 'kv', { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}), ...(html === undefined ? {} : { explain: true }) });
         code = EXIT[r.verdict];
+        if (html !== undefined && r.explanation !== undefined) code = writeTimeline(html, timelineHtml({ file, verdict: r.verdict, explanation: r.explanation }), code);
         if (values.json) {
           json({ file, verdict: r.verdict, key: r.key, ...(r.verdict === 'not-linearizable' ? { window: formatWindow(r) } : {}), exitCode: code });
         } else {
