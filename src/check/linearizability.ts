@@ -325,17 +325,23 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number, maxMe
   let state = 0;
   let node = noOpFirst();
   let deepest = 0;
-  // The longest linearization, kept (when asked) as the search leaves its deepest configuration:
-  // a copy each time it goes deeper than ever and then backs off, not one per step.
-  let longestOps = new Int32Array(0);
-  let longestStates: number[] = [];
+  // The longest linearization, kept (when asked) as the search leaves its deepest configuration,
+  // in arrays of its own: only the part of the stack that changed since the last keep is copied
+  // (the search backs off to `changedFrom` at least), so keeping costs what the search did.
+  const keptOps = explain ? new Int32Array(n) : new Int32Array(0);
+  const keptAfter = explain ? new Int32Array(n) : new Int32Array(0);
+  let keptLength = 0;
+  let changedFrom = 0;
   let keptDeepest = true;
   const keepDeepest = (): void => {
     if (!explain || keptDeepest || depth !== deepest) return;
     keptDeepest = true;
-    longestOps = stackOp.slice(0, depth);
-    longestStates = Array.from(stackState.subarray(1, depth));
-    longestStates.push(state);
+    for (let k = changedFrom; k < depth; k++) {
+      keptOps[k] = stackOp[k]!;
+      keptAfter[k] = k + 1 < depth ? stackState[k + 1]! : state;
+    }
+    keptLength = depth;
+    changedFrom = depth;
   };
   const valueOf = (): Value[] => {
     const values: Value[] = [];
@@ -345,7 +351,7 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number, maxMe
   const longest = (stuck: number): Longest => {
     keepDeepest();
     const values = valueOf();
-    return { ops: longestOps, states: longestStates.map((x) => values[x]!), stuck };
+    return { ops: keptOps.slice(0, keptLength), states: Array.from(keptAfter.subarray(0, keptLength), (x) => values[x]!), stuck };
   };
   let stuckAt = -1;
   // The clock is read once per CLOCK_EVERY_STEPS steps. A counter of its own, not a test of
@@ -426,6 +432,7 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number, maxMe
         return { verdict: 'not-linearizable', steps, window: windowAround(ops, stuckOp), ...(explain ? { longest: longest(stuckOp) } : {}) };
       }
       depth--;
+      if (depth < changedFrom) changedFrom = depth;
       const top = stackOp[depth]!;
       state = stackState[depth]!;
       bits[top >> 5]! &= ~(1 << (top & 31));
@@ -464,13 +471,14 @@ export function checkHistory(ops: readonly Operation[], model: 'register' | 'kv'
   }
   const explain = options.explain === true;
   let worst: { key: string; r: KeyVerdict; ops: Operation[] } | null = null;
+  // The key drawn: the worst's, and among keys as bad the one with the most operations.
+  let explained: { key: string; r: KeyVerdict; ops: Operation[] } | null = null;
   let steps = 0;
   for (const [key, list] of byKey) {
     const r = checkObject(list, maxSteps, deadline, maxMemoBytes, explain);
     steps += r.steps;
-    // Among equals, the key with the most operations explains best (a linearizable kv history).
-    const better = worst === null || RANK[r.verdict] > RANK[worst.r.verdict] || (explain && RANK[r.verdict] === RANK[worst.r.verdict] && list.length > worst.ops.length);
-    if (better) worst = { key, r, ops: list };
+    if (worst === null || RANK[r.verdict] > RANK[worst.r.verdict]) worst = { key, r, ops: list };
+    if (explain && (explained === null || RANK[r.verdict] > RANK[explained.r.verdict] || (RANK[r.verdict] === RANK[explained.r.verdict] && list.length > explained.ops.length))) explained = { key, r, ops: list };
     if (r.verdict === 'not-linearizable') break;
   }
   return {
@@ -480,7 +488,7 @@ export function checkHistory(ops: readonly Operation[], model: 'register' | 'kv'
     steps,
     keys: byKey.size,
     operations: ops.length,
-    ...(explain ? { explanation: explanationOf(worst?.key ?? '', worst?.ops ?? [], worst?.r.longest) } : {}),
+    ...(explain ? { explanation: explanationOf(explained?.key ?? '', explained?.ops ?? [], explained?.r.longest) } : {}),
   };
 }
 

@@ -34,7 +34,7 @@ export function timelineHtml(input: TimelineInput): string {
   });
   const shown = nearestOperations(x);
   const svg = drawLanes(shown, order, stateAfter, x.stuck);
-  const title = `${input.file}: ${verdictText(input.verdict)}`;
+  const title = `${input.file === '-' ? 'standard input' : input.file}: ${verdictText(input.verdict)}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>
@@ -51,7 +51,7 @@ table{border-collapse:collapse;margin-top:12px}td,th{border:1px solid #ccc;paddi
 <p>${esc(summary(input, shown.length))}</p>
 <p class="legend"><span style="background:#9fd8a4">linearized, in the order numbered</span><span style="background:#f08080">could not be placed next</span><span style="background:#ddd">not reached</span><span style="border:1px dashed #555">never completed (may take effect any time after its call, or never)</span></p>
 <div class="scroll">${svg}</div>
-${linearizationTable(x)}
+${linearizationTable(x, new Set(shown), input.verdict)}
 </body></html>
 `;
 }
@@ -110,11 +110,19 @@ function drawLanes(ops: readonly Operation[], order: Map<Operation, number>, sta
   return out.join('\n');
 }
 
-function linearizationTable(x: Explanation): string {
-  if (x.linearized.length === 0) return '<p>No operation could be linearized first.</p>';
-  const rows = x.linearized.map((l, k) => `<tr><td>${k + 1}</td><td>${esc(formatOperation(l.op).trim())}</td><td>${esc(valueText(l.stateAfter))}</td></tr>`);
+/** The linearization as a table: the rows of the operations drawn (as many at most). */
+function linearizationTable(x: Explanation, drawn: ReadonlySet<Operation>, verdict: Verdict): string {
+  if (x.operations.length === 0) return '<p>No operation constrains the history (failed reads and writes did not happen).</p>';
+  if (x.linearized.length === 0) return verdict === 'linearizable' ? '' : '<p>No operation could be linearized first.</p>';
+  const rows: string[] = [];
+  let left = 0;
+  x.linearized.forEach((l, k) => {
+    if (drawn.has(l.op)) rows.push(`<tr><td>${k + 1}</td><td>${esc(formatOperation(l.op).trim())}</td><td>${esc(valueText(l.stateAfter))}</td></tr>`);
+    else left++;
+  });
+  const note = left === 0 ? '' : `<p>${left} linearized operations that are not drawn are left out of the table.</p>`;
   const stuck = x.stuck === undefined ? '' : `<tr><td>—</td><td>${esc(formatOperation(x.stuck).trim())}</td><td>cannot go next</td></tr>`;
-  return `<table><tr><th>#</th><th>operation</th><th>state after</th></tr>\n${rows.join('\n')}\n${stuck}</table>`;
+  return `${note}<table><tr><th>#</th><th>operation</th><th>state after</th></tr>\n${rows.join('\n')}\n${stuck}</table>`;
 }
 
 function shortText(o: Operation): string {

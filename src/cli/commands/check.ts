@@ -2,7 +2,8 @@
  * `quorate check`: is a recorded history linearizable? One line per file; exit code is the
  * worst verdict: 3 bad input, 1 not linearizable, 2 unknown, 0 linearizable.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { constants as bufferConstants } from 'node:buffer';
 import { checkHistory, formatWindow } from '../../check/linearizability.js';
 import { HistoryFormatError, parseJepsen, parseJsonLines } from '../../check/formats.js';
@@ -55,16 +56,27 @@ function noOperations(file: string, text: string, format: string): NoOperationsE
   return new NoOperationsError(`no operations in ${file}: no Jepsen :read, :write or :cas lines${hint}`);
 }
 
-/** Write the --html page; a file that cannot be written is bad input (exit 3), said on stderr. */
-function writeTimeline(path: string, page: string, code: number): number {
+/** Whether two paths name one file (through links, when both exist). */
+function samePath(a: string, b: string): boolean {
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return real(a) === real(b);
+}
+
+/** Write the --html page; why it could not be (null: written). */
+function writeTimeline(path: string, page: string): string | null {
   try {
     writeFileSync(path, page);
-    return code;
+    return null;
   } catch (err) {
     const reason = fileErrorReason(err);
     if (reason === undefined) throw err;
-    console.error(`quorate check: cannot write ${path}: ${reason}`);
-    return 3;
+    return `cannot write ${path}: ${reason}`;
   }
 }
 
@@ -93,7 +105,7 @@ export const checkCommand = defineCommand({
     ['verdict', '"linearizable", "not-linearizable", "unknown" or "bad-input"'],
     ['key', 'kv model: the key whose history decided the verdict, or null'],
     ['window', 'not-linearizable: the operations that cannot be linearized, as text lines; otherwise empty'],
-    ['error', 'bad-input: what is wrong with the file, or null'],
+    ['error', 'bad-input: what is wrong with the file; with --html, why the page could not be written; or null'],
     ['exitCode', 'this file\'s exit code'],
   ] }],
   async run({ values, positionals }) {
@@ -103,6 +115,7 @@ export const checkCommand = defineCommand({
     const html = values.html;
     if (html !== undefined && positionals.length !== 1) throw new UsageError('--html draws one history: give exactly one FILE');
     if (html === '') throw new UsageError('--html needs a file name');
+    if (html !== undefined && positionals[0] !== STDIN && samePath(html, positionals[0]!)) throw new UsageError(`--html ${html} would overwrite the history it draws`);
     const maxSteps = values['max-steps'];
     const timeoutMs = values['timeout-ms'];
     let worst = 0;
@@ -118,10 +131,13 @@ export const checkCommand = defineCommand({
         if (ops.length === 0) throw noOperations(file, text, values.format);
         const r = checkHistory(ops, values.model as 'register' | 'kv', { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}), ...(html === undefined ? {} : { explain: true }) });
         code = EXIT[r.verdict];
-        if (html !== undefined && r.explanation !== undefined) code = writeTimeline(html, timelineHtml({ file, verdict: r.verdict, explanation: r.explanation }), code);
+        // A page that cannot be written is bad input (exit 3), said where the verdict is.
+        const pageError = html !== undefined && r.explanation !== undefined ? writeTimeline(html, timelineHtml({ file, verdict: r.verdict, explanation: r.explanation })) : null;
+        if (pageError !== null) code = 3;
         if (values.json) {
-          json({ file, verdict: r.verdict, key: r.key, ...(r.verdict === 'not-linearizable' ? { window: formatWindow(r) } : {}), exitCode: code });
+          json({ file, verdict: r.verdict, key: r.key, ...(r.verdict === 'not-linearizable' ? { window: formatWindow(r) } : {}), ...(pageError === null ? {} : { error: pageError }), exitCode: code });
         } else {
+          if (pageError !== null) console.error(`quorate check: ${pageError}`);
           const verdict = r.verdict === 'not-linearizable' ? 'not linearizable' : r.verdict;
           console.log(many ? `${file}: ${verdict}` : verdict);
           if (r.verdict === 'not-linearizable') console.log(formatWindow(r));
