@@ -17,6 +17,21 @@ export interface CheckOptions {
   readonly timeoutMs?: number;
   /** Bytes the memo of one key's search may take before giving up with 'unknown'. */
   readonly maxMemoBytes?: number;
+  /** Keep what explains the verdict (CheckResult.explanation): the longest linearization found. */
+  readonly explain?: boolean;
+}
+
+/**
+ * What explains a verdict, for one key (the one that decided it; for a linearizable kv history,
+ * the key with the most operations): its operations the search judged, and the longest order of
+ * them it could linearize with the state after each (all of them, when linearizable). For a
+ * history that is not linearizable, `stuck` is the operation that could not be placed next.
+ */
+export interface Explanation {
+  readonly key: string;
+  readonly operations: readonly Operation[];
+  readonly linearized: readonly { readonly op: Operation; readonly stateAfter: Value }[];
+  readonly stuck?: Operation;
 }
 
 export const DEFAULT_MAX_STEPS = 10_000_000;
@@ -38,6 +53,8 @@ export interface CheckResult {
   readonly steps: number;
   readonly keys: number;
   readonly operations: number;
+  /** With CheckOptions.explain. */
+  readonly explanation?: Explanation;
 }
 
 /** Drop operations that impose no constraint; the rest, in a form the search uses. */
@@ -49,7 +66,14 @@ function relevant(ops: readonly Operation[]): Operation[] {
   });
 }
 
-type KeyVerdict = { verdict: Verdict; steps: number; window?: Operation[] };
+type KeyVerdict = { verdict: Verdict; steps: number; window?: Operation[]; longest?: Longest };
+
+/** The longest linearization a search found: ops (indexes into its list) and the state after each. */
+interface Longest {
+  readonly ops: Int32Array;
+  readonly states: Value[];
+  readonly stuck: number;
+}
 
 /*
  * How a call changes the (numbered) state. Plain numbers, not an enum: under this build's
@@ -195,9 +219,9 @@ class Cache {
  * never matches. Events are a doubly linked list over arrays of event numbers, and the stack of
  * linearized calls two arrays: the loop allocates nothing.
  */
-function checkObject(ops: Operation[], maxSteps: number, deadline: number, maxMemoBytes: number): KeyVerdict {
+function checkObject(ops: Operation[], maxSteps: number, deadline: number, maxMemoBytes: number, explain: boolean): KeyVerdict {
   const n = ops.length;
-  if (n === 0) return { verdict: 'linearizable', steps: 0 };
+  if (n === 0) return { verdict: 'linearizable', steps: 0, ...(explain ? { longest: { ops: new Int32Array(0), states: [], stuck: NONE } } : {}) };
 
   const numbers = new Map<Value, number>();
   let nan = NONE;
@@ -301,16 +325,44 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number, maxMe
   let state = 0;
   let node = noOpFirst();
   let deepest = 0;
+  // The longest linearization, kept (when asked) as the search leaves its deepest configuration,
+  // in arrays of its own: only the part of the stack that changed since the last keep is copied
+  // (the search backs off to `changedFrom` at least), so keeping costs what the search did.
+  const keptOps = explain ? new Int32Array(n) : new Int32Array(0);
+  const keptAfter = explain ? new Int32Array(n) : new Int32Array(0);
+  let keptLength = 0;
+  let changedFrom = 0;
+  let keptDeepest = true;
+  const keepDeepest = (): void => {
+    if (!explain || keptDeepest || depth !== deepest) return;
+    keptDeepest = true;
+    for (let k = changedFrom; k < depth; k++) {
+      keptOps[k] = stackOp[k]!;
+      keptAfter[k] = k + 1 < depth ? stackState[k + 1]! : state;
+    }
+    keptLength = depth;
+    changedFrom = depth;
+  };
+  const valueOf = (): Value[] => {
+    const values: Value[] = [];
+    for (const [v, id] of numbers) values[id] = v;
+    return values;
+  };
+  const longest = (stuck: number): Longest => {
+    keepDeepest();
+    const values = valueOf();
+    return { ops: keptOps.slice(0, keptLength), states: Array.from(keptAfter.subarray(0, keptLength), (x) => values[x]!), stuck };
+  };
   let stuckAt = -1;
   // The clock is read once per CLOCK_EVERY_STEPS steps. A counter of its own, not a test of
   // `steps` against a multiple: noOpFirst adds a step per call it passes, so `steps` jumps over
   // most multiples and the deadline was read a half to a tenth as often as meant.
   let clockAt = steps + CLOCK_EVERY_STEPS;
   while (next[0] !== NONE) {
-    if (++steps > maxSteps) return { verdict: 'unknown', steps };
+    if (++steps > maxSteps) return { verdict: 'unknown', steps, ...(explain ? { longest: longest(NONE) } : {}) };
     if (deadline > 0 && steps >= clockAt) {
       clockAt = steps + CLOCK_EVERY_STEPS;
-      if (Date.now() > deadline) return { verdict: 'unknown', steps };
+      if (Date.now() > deadline) return { verdict: 'unknown', steps, ...(explain ? { longest: longest(NONE) } : {}) };
     }
     if (node === NONE) break; // cannot happen: a return always ends the scan
     const op = (node - 1) >> 1;
@@ -339,7 +391,7 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number, maxMe
         setHash ^= zobrist[op]!;
         const noOp = effect[op] === READ || effect[op] === CAS_FAIL;
         const added = cache.add(bits, setHash, after);
-        if (added === FULL) return { verdict: 'unknown', steps };
+        if (added === FULL) return { verdict: 'unknown', steps, ...(explain ? { longest: longest(NONE) } : {}) };
         if (added === ADDED) {
           stackOp[depth] = op;
           stackState[depth] = state;
@@ -350,6 +402,7 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number, maxMe
           if (depth > deepest) {
             deepest = depth;
             stuckAt = -1;
+            keptDeepest = false;
           }
           node = noOpFirst();
           continue;
@@ -372,9 +425,14 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number, maxMe
     // followed its configuration, one would start with it (it changes nothing, it fitted there,
     // and every op that must precede it was already linearized), so that configuration has
     // none either, and the op before it is taken back too.
+    keepDeepest();
     for (;;) {
-      if (depth === 0) return { verdict: 'not-linearizable', steps, window: windowAround(ops, stuckAt < 0 ? op : stuckAt) };
+      if (depth === 0) {
+        const stuckOp = stuckAt < 0 ? op : stuckAt;
+        return { verdict: 'not-linearizable', steps, window: windowAround(ops, stuckOp), ...(explain ? { longest: longest(stuckOp) } : {}) };
+      }
       depth--;
+      if (depth < changedFrom) changedFrom = depth;
       const top = stackOp[depth]!;
       state = stackState[depth]!;
       bits[top >> 5]! &= ~(1 << (top & 31));
@@ -385,7 +443,7 @@ function checkObject(ops: Operation[], maxSteps: number, deadline: number, maxMe
       if (stackNoOp[depth] === 0) break;
     }
   }
-  return { verdict: 'linearizable', steps };
+  return { verdict: 'linearizable', steps, ...(explain ? { longest: longest(NONE) } : {}) };
 }
 
 /** The operations overlapping the one that could not be placed, plus the last one before them. */
@@ -411,12 +469,16 @@ export function checkHistory(ops: readonly Operation[], model: 'register' | 'kv'
     if (list === undefined) byKey.set(key, (list = []));
     list.push(op);
   }
-  let worst: { key: string; r: KeyVerdict } | null = null;
+  const explain = options.explain === true;
+  let worst: { key: string; r: KeyVerdict; ops: Operation[] } | null = null;
+  // The key drawn: the worst's, and among keys as bad the one with the most operations.
+  let explained: { key: string; r: KeyVerdict; ops: Operation[] } | null = null;
   let steps = 0;
   for (const [key, list] of byKey) {
-    const r = checkObject(list, maxSteps, deadline, maxMemoBytes);
+    const r = checkObject(list, maxSteps, deadline, maxMemoBytes, explain);
     steps += r.steps;
-    if (worst === null || RANK[r.verdict] > RANK[worst.r.verdict]) worst = { key, r };
+    if (worst === null || RANK[r.verdict] > RANK[worst.r.verdict]) worst = { key, r, ops: list };
+    if (explain && (explained === null || RANK[r.verdict] > RANK[explained.r.verdict] || (RANK[r.verdict] === RANK[explained.r.verdict] && list.length > explained.ops.length))) explained = { key, r, ops: list };
     if (r.verdict === 'not-linearizable') break;
   }
   return {
@@ -426,7 +488,13 @@ export function checkHistory(ops: readonly Operation[], model: 'register' | 'kv'
     steps,
     keys: byKey.size,
     operations: ops.length,
+    ...(explain ? { explanation: explanationOf(explained?.key ?? '', explained?.ops ?? [], explained?.r.longest) } : {}),
   };
+}
+
+function explanationOf(key: string, ops: readonly Operation[], longest: Longest | undefined): Explanation {
+  const linearized = longest === undefined ? [] : Array.from(longest.ops, (i, k) => ({ op: ops[i]!, stateAfter: longest.states[k]! }));
+  return { key, operations: ops, linearized, ...(longest !== undefined && longest.stuck !== NONE ? { stuck: ops[longest.stuck]! } : {}) };
 }
 
 export function formatOperation(op: Operation): string {

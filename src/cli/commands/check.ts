@@ -2,10 +2,12 @@
  * `quorate check`: is a recorded history linearizable? One line per file; exit code is the
  * worst verdict: 3 bad input, 1 not linearizable, 2 unknown, 0 linearizable.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { constants as bufferConstants } from 'node:buffer';
 import { checkHistory, formatWindow } from '../../check/linearizability.js';
 import { HistoryFormatError, parseJepsen, parseJsonLines } from '../../check/formats.js';
+import { timelineHtml } from '../../check/timeline-html.js';
 import { defineCommand, UsageError } from '../command.js';
 import { fileErrorReason } from '../file-errors.js';
 
@@ -54,6 +56,30 @@ function noOperations(file: string, text: string, format: string): NoOperationsE
   return new NoOperationsError(`no operations in ${file}: no Jepsen :read, :write or :cas lines${hint}`);
 }
 
+/** Whether two paths name one file (through links, when both exist). */
+function samePath(a: string, b: string): boolean {
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return real(a) === real(b);
+}
+
+/** Write the --html page; why it could not be (null: written). */
+function writeTimeline(path: string, page: string): string | null {
+  try {
+    writeFileSync(path, page);
+    return null;
+  } catch (err) {
+    const reason = fileErrorReason(err);
+    if (reason === undefined) throw err;
+    return `cannot write ${path}: ${reason}`;
+  }
+}
+
 export const checkCommand = defineCommand({
   name: 'check',
   summary: 'check a recorded history (Jepsen log or JSON lines) for linearizability',
@@ -65,26 +91,31 @@ export const checkCommand = defineCommand({
     'max-steps': { type: 'integer', min: 1, help: 'give up (verdict unknown) after this many search steps.' },
     'timeout-ms': { type: 'integer', min: 1, placeholder: 'MS', help: 'give up (verdict unknown) after this long.' },
     json: { type: 'boolean', help: 'one JSON object per file instead of text (fields in docs/cli.md).' },
+    html: { type: 'string', placeholder: 'FILE', help: 'also write the verdict as a timeline page: a lane per client, the longest linearization the search found numbered, the operation it could not place marked (one history file only).' },
   },
   positionals: {},
   exitCodes: [
     [0, 'every history is linearizable'],
     [1, 'a history is not linearizable'],
     [2, 'the search budget ran out on a history (verdict unknown)'],
-    [3, 'bad input (an option, a missing, unreadable or malformed file, or one with no operations); with several files the worst code wins: 3, then 1, then 2'],
+    [3, 'bad input (an option, a missing, unreadable or malformed file, one with no operations, or an --html file that cannot be written); with several files the worst code wins: 3, then 1, then 2'],
   ],
   json: [{ type: 'result', help: 'one per file, in the order given', fields: [
     ['type', '"result"'], ['file', 'the history file'],
     ['verdict', '"linearizable", "not-linearizable", "unknown" or "bad-input"'],
     ['key', 'kv model: the key whose history decided the verdict, or null'],
     ['window', 'not-linearizable: the operations that cannot be linearized, as text lines; otherwise empty'],
-    ['error', 'bad-input: what is wrong with the file, or null'],
+    ['error', 'bad-input: what is wrong with the file; with --html, why the page could not be written; or null'],
     ['exitCode', 'this file\'s exit code'],
   ] }],
   async run({ values, positionals }) {
     if (positionals.length === 0) throw new UsageError('no history files given (quorate check [options] FILE...)');
     // Standard input can be read once: a second - would be an empty history, not the same one.
     if (positionals.filter((f) => f === STDIN).length > 1) throw new UsageError(`'${STDIN}' (standard input) can be given only once`);
+    const html = values.html;
+    if (html !== undefined && positionals.length !== 1) throw new UsageError('--html draws one history: give exactly one FILE');
+    if (html === '') throw new UsageError('--html needs a file name');
+    if (html !== undefined && positionals[0] !== STDIN && samePath(html, positionals[0]!)) throw new UsageError(`--html ${html} would overwrite the history it draws`);
     const maxSteps = values['max-steps'];
     const timeoutMs = values['timeout-ms'];
     let worst = 0;
@@ -98,11 +129,15 @@ export const checkCommand = defineCommand({
         const text = await readHistory(file);
         const ops = values.format === 'jepsen' ? parseJepsen(text, file) : parseJsonLines(text, file);
         if (ops.length === 0) throw noOperations(file, text, values.format);
-        const r = checkHistory(ops, values.model as 'register' | 'kv', { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
+        const r = checkHistory(ops, values.model as 'register' | 'kv', { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}), ...(html === undefined ? {} : { explain: true }) });
         code = EXIT[r.verdict];
+        // A page that cannot be written is bad input (exit 3), said where the verdict is.
+        const pageError = html !== undefined && r.explanation !== undefined ? writeTimeline(html, timelineHtml({ file, verdict: r.verdict, explanation: r.explanation })) : null;
+        if (pageError !== null) code = 3;
         if (values.json) {
-          json({ file, verdict: r.verdict, key: r.key, ...(r.verdict === 'not-linearizable' ? { window: formatWindow(r) } : {}), exitCode: code });
+          json({ file, verdict: r.verdict, key: r.key, ...(r.verdict === 'not-linearizable' ? { window: formatWindow(r) } : {}), ...(pageError === null ? {} : { error: pageError }), exitCode: code });
         } else {
+          if (pageError !== null) console.error(`quorate check: ${pageError}`);
           const verdict = r.verdict === 'not-linearizable' ? 'not linearizable' : r.verdict;
           console.log(many ? `${file}: ${verdict}` : verdict);
           if (r.verdict === 'not-linearizable') console.log(formatWindow(r));
