@@ -131,7 +131,11 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(!failed(r), describeRun(r));
   });
 
-  it('raft seed 653: a voter removed and stopped for good, then every member loses power: the commit index made durable past the removal brings them back without it, and a leader is elected', () => {
+  // The story moved when the simulator began to crash members in their first open and to cut power
+  // in large writes, and no seed in 1..6,000 reaches it since (a voter stopped for good as removed,
+  // three power losses after a replacement, a liveness failure with the mutant). A todo until one
+  // does; the mutant is caught by config-commit-durable.forget-config-point.txt meanwhile.
+  it('raft seed 653: a voter removed and stopped for good, then every member loses power: the commit index made durable past the removal brings them back without it, and a leader is elected', { todo: 'the story moved with the first-open crash and the large-write power loss; none in 1..6,000 reaches it' }, () => {
     // Found as the sweep's liveness failure: the commit index was written only along with something
     // else, so the members came back below the removal, in six voters whose quorum of four needed
     // n3 (removed, stopped) while n2's and n4's disks were damaged: no one could lead. The mutant
