@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +98,47 @@ test('quorate dev --protocol pbft: each member gets its own keys on the first st
     assert.doesNotMatch(second.output, /generated each member's keys/);
     assert.equal(readFileSync(join(keysDir, 'public-keys.json'), 'utf8'), publicKeys, 'the keys were reused');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Whether something accepts connections on the port (the member is still serving). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+test('quorate dev killed outright (SIGKILL, or a SIGTERM to npm that never reached it): its members stop too', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorate-dev-'));
+  const ports = [2379, 22379, 32379].map((p) => p + OFFSET);
+  const child = spawn(process.execPath, [MAIN, 'dev', '--data-dir', join(dir, 'data'), '--port-offset', String(OFFSET)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ready banner within 30 s:\n${output}`)), 30_000);
+      const onData = (d: Buffer) => {
+        output += d.toString();
+        if (output.includes('a 3-member cluster is up')) { clearTimeout(timer); resolve(); }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+    });
+    for (const port of ports) assert.ok(await listening(port), `a member serves on ${port}`);
+    child.kill('SIGKILL'); // no handler runs: only the members' own watch can stop them
+    const deadline = Date.now() + 20_000;
+    let serving = ports;
+    while (serving.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      const still: number[] = [];
+      for (const port of serving) if (await listening(port)) still.push(port);
+      serving = still;
+    }
+    assert.deepEqual(serving, [], 'every member stopped within 20 s of its launcher');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });

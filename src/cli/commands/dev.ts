@@ -68,7 +68,9 @@ export const devCommand = defineCommand({
         '--protocol', values.protocol,
         '--log-level', values['log-level'],
         ...(keyFlags?.(m.name) ?? []),
-      ], { stdio: ['ignore', 'inherit', 'inherit'] });
+        // An IPC channel: when this process goes, however it went (SIGKILL, a supervisor's SIGTERM
+        // to npm that never reached it), the members see it close and stop (serve.ts).
+      ], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       children.set(m.name, child);
       child.on('exit', (code, signal) => {
         children.delete(m.name);

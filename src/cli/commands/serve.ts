@@ -172,6 +172,11 @@ export const serveCommand: Command = {
       };
       process.once('SIGINT', () => { log('info', 'stopping (SIGINT)'); stop(0); });
       process.once('SIGTERM', () => { log('info', 'stopping (SIGTERM)'); stop(0); });
+      // Started by `quorate dev` (through an IPC channel): stop when it is gone, however it went.
+      if (process.channel !== undefined) {
+        process.channel.unref();
+        process.once('disconnect', () => { log('info', 'stopping (the quorate dev that started this member is gone)'); stop(0); });
+      }
       member.node.once('fatal', (err) => { log('error', 'fatal error', { error: err.message }); stop(1); });
     });
   },
