@@ -164,8 +164,8 @@ const REPLACE_STREAM_SALT = 0x4e91;
 const JOINER_STREAM_SALT = 0x10e5;
 /** Mixed into the seed for each member's stream of older-segment cuts (see MemberDisk.cutOlderSegment). */
 const OLDER_SEGMENT_CUT_SALT = 0xc07;
-/** Apart in the seed between members' cut streams (a prime, so members' streams do not line up). */
-const OLDER_SEGMENT_CUT_MEMBER_STRIDE = 7919;
+/** Apart in the seed between members' streams of their own (a prime, so members' streams do not line up). */
+const MEMBER_STREAM_STRIDE = 7919;
 /**
  * Share of replacing runs in which the first members snapshot late (every
  * LATE_SNAPSHOT_EVERY_ENTRIES applied entries), so that spares join before the leader's first
@@ -194,7 +194,7 @@ const FIRST_OPEN_CRASH_PROBABILITY = 0.25;
 const FIRST_OPEN_CRASH_AFTER_MS = 0;
 /** Mixed into the seed for each member's stream of power losses in large writes (see MemberDisk.aimAtLargeWrite). */
 const LARGE_WRITE_STREAM_SALT = 0x1a4e;
-/** Mixed into the seed for each member's first-open stream (apart by OLDER_SEGMENT_CUT_MEMBER_STRIDE). */
+/** Mixed into the seed for each member's first-open stream (see memberStream). */
 const FIRST_OPEN_STREAM_SALT = 0xf1a5;
 /** Mixed into the seed for the adversary's later stream (see AdversaryContext.laterRandom). */
 const ADVERSARY_LATER_STREAM_SALT = 0x1a7e;
@@ -527,8 +527,8 @@ export class Simulation implements WorldHandler<Delivery> {
   }
 
   private addNode(key: string, id: NodeId, index: number, liar: boolean, random: Random = this.rng.fork(), compactEvery = this.compactEvery): SimNode<unknown> {
-    const cutRandom = new Prng((this.o.seed ^ OLDER_SEGMENT_CUT_SALT) + index * OLDER_SEGMENT_CUT_MEMBER_STRIDE);
-    const largeWriteRandom = new Prng((this.o.seed ^ LARGE_WRITE_STREAM_SALT) + index * OLDER_SEGMENT_CUT_MEMBER_STRIDE);
+    const cutRandom = this.memberStream(OLDER_SEGMENT_CUT_SALT, index);
+    const largeWriteRandom = this.memberStream(LARGE_WRITE_STREAM_SALT, index);
     const disk = new MemberDisk(this.world as World<never>, random, { name: key, syncLatencyMs: this.o.syncLatencyMs, diskFaults: this.faults.has('disk'), mutant: this.o.mutant, cutRandom, largeWriteRandom, losePower: () => this.losePowerNow(node) });
     let opened = false;
     const aimed: SimDisk = {
@@ -610,10 +610,15 @@ export class Simulation implements WorldHandler<Delivery> {
     };
   }
 
+  /** A random stream of member `index`'s own, for one kind of fault (`salt`): drawing from it changes no other stream. */
+  private memberStream(salt: number, index: number): Random {
+    return new Prng((this.o.seed ^ salt) + index * MEMBER_STREAM_STRIDE);
+  }
+
   /** See FIRST_OPEN_CRASH_PROBABILITY. Drawn from a stream of the member's own: other runs stay as they were. */
   private crashInFirstOpen(node: SimNode<unknown>, index: number): void {
     if (!this.crashFaults || node.byzantine) return;
-    const rng = new Prng((this.o.seed ^ FIRST_OPEN_STREAM_SALT) + index * OLDER_SEGMENT_CUT_MEMBER_STRIDE);
+    const rng = this.memberStream(FIRST_OPEN_STREAM_SALT, index);
     if (!rng.chance(FIRST_OPEN_CRASH_PROBABILITY)) return;
     const restartAfterMs = rng.int(0, 50);
     this.world.after(FIRST_OPEN_CRASH_AFTER_MS, () => {
