@@ -85,18 +85,17 @@ function drawLanes(ops: readonly Operation[], order: Map<Operation, number>, sta
   // Time compressed to the order of events: only order matters to linearizability.
   const times = [...new Set(ops.flatMap((o) => (Number.isFinite(o.completedAt) ? [o.invokedAt, o.completedAt] : [o.invokedAt])))].sort((a, b) => a - b);
   const rank = new Map(times.map((t, i) => [t, i]));
-  const clients = [...new Set(ops.map((o) => o.client))].sort((a, b) => a - b);
-  const lane = new Map(clients.map((c, i) => [c, i]));
+  const { row, firstRow, rows } = laneRows(ops);
   const right = LEFT_PX + (times.length + 1) * STEP_PX;
   const width = right + STEP_PX;
-  const height = TOP_PX + clients.length * LANE_PX + 8;
+  const height = TOP_PX + rows * LANE_PX + 8;
   const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">`];
-  for (const c of clients) out.push(`<text x="4" y="${TOP_PX + lane.get(c)! * LANE_PX + BAR_PX / 2 + 4}">client ${esc(String(c))}</text>`);
+  for (const [c, r] of firstRow) out.push(`<text x="4" y="${TOP_PX + r * LANE_PX + BAR_PX / 2 + 4}">client ${esc(String(c))}</text>`);
   for (const o of ops) {
     const x0 = LEFT_PX + rank.get(o.invokedAt)! * STEP_PX;
     const open = !Number.isFinite(o.completedAt);
     const x1 = open ? right : LEFT_PX + rank.get(o.completedAt)! * STEP_PX + STEP_PX / 2;
-    const y = TOP_PX + lane.get(o.client)! * LANE_PX;
+    const y = TOP_PX + row.get(o)! * LANE_PX;
     const n = order.get(o);
     const cls = o === stuck ? 'stuck' : n !== undefined ? 'lin' : 'other';
     const tip = `${formatOperation(o).trim()}${n === undefined ? '' : `\nlinearized #${n}; the state after it: ${valueText(stateAfter.get(o))}`}${o === stuck ? '\ncould not be placed next' : ''}`;
@@ -108,6 +107,35 @@ function drawLanes(ops: readonly Operation[], order: Map<Operation, number>, sta
   }
   out.push('</svg>');
   return out.join('\n');
+}
+
+/**
+ * The row each operation is drawn in: a lane per client, and within it as many rows as its
+ * operations overlap (a client has one operation in flight, but a history may say otherwise, and
+ * one that never returned overlaps all it did after).
+ */
+function laneRows(ops: readonly Operation[]): { row: Map<Operation, number>; firstRow: Map<number, number>; rows: number } {
+  const byClient = new Map<number, Operation[]>();
+  for (const o of ops) {
+    let list = byClient.get(o.client);
+    if (list === undefined) byClient.set(o.client, (list = []));
+    list.push(o);
+  }
+  const row = new Map<Operation, number>();
+  const firstRow = new Map<number, number>();
+  let rows = 0;
+  for (const c of [...byClient.keys()].sort((a, b) => a - b)) {
+    firstRow.set(c, rows);
+    const ends: number[] = []; // per row of this lane: where its last bar ends
+    for (const o of byClient.get(c)!.sort((a, b) => a.invokedAt - b.invokedAt || a.id - b.id)) {
+      let r = ends.findIndex((end) => end < o.invokedAt);
+      if (r < 0) r = ends.push(o.completedAt) - 1;
+      else ends[r] = o.completedAt;
+      row.set(o, rows + r);
+    }
+    rows += ends.length;
+  }
+  return { row, firstRow, rows };
 }
 
 /** The linearization as a table: the rows of the operations drawn (as many at most). */

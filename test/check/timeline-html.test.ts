@@ -123,3 +123,15 @@ test('quorate check --html writes the page for one history; two histories, or a 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a client whose operations overlap (a history may say so) has them drawn in rows of its lane, not on top of each other', () => {
+  const ops = [op(1, 'write', 1, 6, { value: 1 }), op(1, 'write', 2, 3, { value: 2 }), op(1, 'read', 7, 8, { result: 1 }), op(2, 'read', 4, 5, { result: 2 })];
+  const r = checkHistory(ops, 'register', { explain: true });
+  const page = timelineHtml({ file: 'h', verdict: r.verdict, explanation: r.explanation! });
+  const ys = [...page.matchAll(/<rect class="[^"]*" x="\d+" y="(\d+)"/g)].map((m) => Number(m[1]));
+  assert.equal(ys.length, 4); // drawn in call order: client 1's writes, client 2's read, client 1's read
+  assert.notEqual(ys[0], ys[1], 'the two overlapping writes of client 1 are in two rows');
+  assert.equal(ys[3], ys[0], 'its read after them takes the first row again');
+  assert.equal(new Set(ys).size, 3, 'client 2 has a row of its own');
+  assert.equal((page.match(/>client 1</g) ?? []).length, 1, 'one label per client');
+});
