@@ -11,6 +11,7 @@
  */
 import { assert } from '../core/assert.js';
 import { pack } from '../core/codec.js';
+import { sameBytes, toHex } from '../core/bytes.js';
 import { truncationPoint, type LogEntry, type Persist, type RestoredState, type Snapshot } from '../core/replica.js';
 import { emptyEntries, putAt } from '../storage/entries.js';
 
@@ -159,13 +160,7 @@ export class AcknowledgedState {
 }
 
 function hexOf(value: unknown): string {
-  return Buffer.from(pack(value)).toString('hex');
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return toHex(pack(value));
 }
 
 function sameEntry(a: LogEntry, b: LogEntry): boolean {

@@ -3,6 +3,7 @@
  * contract; log-based ones need a core that exposes its log (Raft does).
  */
 import type { Index, NodeId, Term } from '../core/ids.js';
+import { sameBytes } from '../core/bytes.js';
 import { InvariantViolation, type LogEntry } from '../core/replica.js';
 import type { LogView } from '../core/protocol.js';
 
@@ -23,13 +24,6 @@ export function commandDigest(e: LogEntry): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < e.data.length; i++) h = Math.imul(h ^ e.data[i]!, 0x01000193);
   return `${e.kind}:${e.data.length}:${(h >>> 0).toString(16)}`;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 export class Invariants {

@@ -99,15 +99,14 @@ export class MemberDisk implements SimDisk {
 
   /** Disk damages done (corrupt()) since the storage last opened. */
   private damagesSinceOpen = 0;
+  /** Sectors of the next power loss's unsynced writes never written (see POWER_LOSS_IN_LARGE_WRITE_PROBABILITY). */
+  private holesAtPowerLoss = false;
 
   constructor(private readonly world: World<never>, private readonly random: Random, private readonly o: MemberDiskOptions) {
     const syncLatencyMs = o.diskFaults ? random.pick(SLOW_DISK_SYNC_MS) : o.syncLatencyMs;
     this.fs = new ModelFileSystem({ after: (ms, fn) => void this.world.after(ms, fn, this.owner) }, random.fork(), { syncLatencyMs });
     if (o.diskFaults) this.fs.landed = (path, bytes) => this.aimAtLargeWrite(path, bytes);
   }
-
-  /** Sectors of the next power loss's unsynced writes never written (see POWER_LOSS_IN_LARGE_WRITE_PROBABILITY). */
-  private holesAtPowerLoss = false;
 
   private aimAtLargeWrite(path: string, bytes: number): void {
     if (!path.endsWith('.wal') || bytes < LARGE_WRITE_SECTORS * SECTOR_BYTES || this.holesAtPowerLoss) return;

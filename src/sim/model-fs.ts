@@ -31,6 +31,7 @@ import { assert } from '../core/assert.js';
 import type { Random } from '../core/prng.js';
 import { FsError, SECTOR_BYTES, type Done, type Fd, type FileSystem, type FsErrorCode } from '../storage/fs.js';
 import { ModelBytes } from './model-bytes.js';
+import { sameBytes } from '../core/bytes.js';
 
 /** The simulator's clock, as far as the model file system needs it. */
 export interface Scheduler {
@@ -788,12 +789,6 @@ export class ModelFileSystem implements FileSystem {
     if (parent?.kind === 'dir') return { dir: parent, name };
     return { dir: asDir(parent, '/' + names.slice(0, parentNames).join('/'), what), name };
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function newDir(path: string): DirNode {

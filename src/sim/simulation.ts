@@ -21,6 +21,7 @@ import type { StoragePort } from '../driver/ports.js';
 import { QuorumSimClient, SessionClient, type ClientSite, type QuorumClientSite } from './clients.js';
 import { Invariants, SafetyViolation, type LogView } from './invariants.js';
 import { wireBytesUpTo } from './wire-size.js';
+import { toHex } from '../core/bytes.js';
 import { LinkFaults } from './link-faults.js';
 import { MemberDisk } from './member-disk.js';
 import { HURRIED_REPLACE_SHARE, Nemesis, REPLACE_FIRST_AT_MS, REPLACE_RUN_SHARE, SPARE_MEMBERS, STORM_RUN_SHARE, type AdminChange, type NemesisSite, type ReplacementSite } from './nemesis.js';
@@ -701,7 +702,7 @@ export class Simulation implements WorldHandler<Delivery> {
         const key = `${client}|${timestamp}|${readOnly ? 1 : 0}`;
         let set = this.honestResults.get(key);
         if (set === undefined) this.honestResults.set(key, set = new Set());
-        set.add(hex(result === undefined ? EMPTY : this.workload.encodeResult(result)));
+        set.add(toHex(result === undefined ? EMPTY : this.workload.encodeResult(result)));
       },
       fatal: (err) => {
         const disk = this.disks.get(node);
@@ -901,7 +902,7 @@ export class Simulation implements WorldHandler<Delivery> {
         const qsite: QuorumClientSite<Envelope, unknown> = {
           ...site,
           sendFromClient: (msg) => this.sendFromClient(principal, msg),
-          honestResult: (cl, ts, ro, result) => this.honestResults.get(`${cl}|${ts}|${ro ? 1 : 0}`)?.has(hex(result)) ?? false,
+          honestResult: (cl, ts, ro, result) => this.honestResults.get(`${cl}|${ts}|${ro ? 1 : 0}`)?.has(toHex(result)) ?? false,
           forged: (detail) => {
             throw new SafetyViolation('client accepted a forged result', detail);
           },
@@ -1291,13 +1292,6 @@ export class Simulation implements WorldHandler<Delivery> {
 }
 
 const EMPTY = new Uint8Array(0);
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-function hex(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]!;
-  return s;
-}
 
 /**
  * An operator told that a membership change succeeded reads the member list next (etcd's

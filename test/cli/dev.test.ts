@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
+import { DEV_MEMBERS } from '../../src/cli/commands/dev.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 // Away from etcd's own ports (offset 0), in case an etcd runs on this machine, and below the
@@ -21,25 +22,32 @@ const OFFSET = 1 + (process.pid % 38) * 10;
 /** A client call to the local cluster taking longer than this is stuck. */
 const CALL_DEADLINE_MS = 15_000;
 
-async function withDevCluster<T>(dataDir: string, body: (client: Etcd3) => Promise<T>, args: readonly string[] = []): Promise<{ result: T; exitCode: number | null; output: string }> {
+/** `quorate dev` on `dataDir`: `up` resolves at its ready banner; `output()` is what it printed so far. */
+function startDev(dataDir: string, args: readonly string[] = []): { child: ChildProcess; up: Promise<void>; output: () => string } {
   const child = spawn(process.execPath, [MAIN, 'dev', '--data-dir', dataDir, '--port-offset', String(OFFSET), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  const up = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready banner within 30 s:\n${output}`)), 30_000);
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('a 3-member cluster is up')) { clearTimeout(timer); resolve(); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+  });
+  return { child, up, output: () => output };
+}
+
+async function withDevCluster<T>(dataDir: string, body: (client: Etcd3) => Promise<T>, args: readonly string[] = []): Promise<{ result: T; exitCode: number | null; output: string }> {
+  const { child, up, output } = startDev(dataDir, args);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ready banner within 30 s:\n${output}`)), 30_000);
-      const onData = (d: Buffer) => {
-        output += d.toString();
-        if (output.includes('a 3-member cluster is up')) { clearTimeout(timer); resolve(); }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-    });
+    await up;
     // Every call has a deadline, so a stuck cluster fails the test instead of hanging it.
     const client = new Etcd3({ hosts: `http://127.0.0.1:${2379 + OFFSET}`, faultHandling: { host: () => noop, global: noop }, defaultCallOptions: () => ({ deadline: Date.now() + CALL_DEADLINE_MS }) });
     try {
       const result = await body(client);
-      return { result, exitCode: await stop(), output };
+      return { result, exitCode: await stop(), output: output() };
     } finally {
       client.close();
     }
@@ -113,19 +121,10 @@ function listening(port: number): Promise<boolean> {
 
 test('quorate dev killed outright (SIGKILL, or a SIGTERM to npm that never reached it): its members stop too', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'quorate-dev-'));
-  const ports = [2379, 22379, 32379].map((p) => p + OFFSET);
-  const child = spawn(process.execPath, [MAIN, 'dev', '--data-dir', join(dir, 'data'), '--port-offset', String(OFFSET)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ports = DEV_MEMBERS.map((m) => m.client + OFFSET);
+  const { child, up } = startDev(join(dir, 'data'));
   try {
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ready banner within 30 s:\n${output}`)), 30_000);
-      const onData = (d: Buffer) => {
-        output += d.toString();
-        if (output.includes('a 3-member cluster is up')) { clearTimeout(timer); resolve(); }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-    });
+    await up;
     for (const port of ports) assert.ok(await listening(port), `a member serves on ${port}`);
     child.kill('SIGKILL'); // no handler runs: only the members' own watch can stop them
     const deadline = Date.now() + 20_000;

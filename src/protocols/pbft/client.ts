@@ -12,6 +12,7 @@ import type { NodeId } from '../../core/ids.js';
 import { QuorateError } from '../../core/errors.js';
 import { replyPayload, signRequest, type ClientRequest, type PbftMessage, type PbftReply } from './index.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from './types.js';
+import { sameBytes } from '../../core/bytes.js';
 
 export interface Accepted {
   readonly timestamp: number;
@@ -110,7 +111,7 @@ export class BftClient implements QuorumClient<PbftMessage> {
     let matching = 0;
     let highestView = 0;
     for (const x of this.replies.values()) {
-      if (bytesEqual(x.result, r.result)) {
+      if (sameBytes(x.result, r.result)) {
         matching++;
         highestView = Math.max(highestView, x.view);
       }
@@ -129,7 +130,7 @@ export class BftClient implements QuorumClient<PbftMessage> {
     let best = 0;
     for (const x of this.replies.values()) {
       let n = 0;
-      for (const y of this.replies.values()) if (bytesEqual(x.result, y.result)) n++;
+      for (const y of this.replies.values()) if (sameBytes(x.result, y.result)) n++;
       best = Math.max(best, n);
     }
     return best + (this.replicas.length - this.replies.size) < this.readQuorum;
@@ -142,11 +143,4 @@ export class BftClient implements QuorumClient<PbftMessage> {
   private message(to: NodeId, request: ClientRequest): PbftMessage {
     return { type: 'request', from: this.auth.self as NodeId, to, request };
   }
-}
-
-/** Byte-wise equality (results are compared as bytes, not spelled out in hex first). */
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -7,13 +7,9 @@ import type { Authenticator, Principal } from '../../core/authenticator.js';
 import type { NodeId } from '../../core/ids.js';
 import type { ClientRequest, PreparedCertificate, SignedCheckpoint, SignedViewChange, SignedPrePrepare, StateMeta } from './types.js';
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+import { toHex } from '../../core/bytes.js';
 
-export function toHex(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]!;
-  return s;
-}
+export { toHex };
 
 /** The digest of a batch: of its requests' digests in order. The empty batch is the null request. */
 export function batchDigestOf(auth: Pick<Authenticator, 'digest'>, batch: readonly ClientRequest[], requestDigest = (r: ClientRequest): string => auth.digest(requestPayload(auth, r))): string {
