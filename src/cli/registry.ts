@@ -1,4 +1,5 @@
 import type { Command } from './command.js';
+import { chaosCommand } from './commands/chaos.js';
 import { checkCommand } from './commands/check.js';
 import { completionCommand } from './commands/completion.js';
 import { devCommand } from './commands/dev.js';
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   snapshotCommand,
   simCommand,
   checkCommand,
+  chaosCommand,
   versionCommand,
   completionCommand,
 ];

@@ -76,6 +76,8 @@ export interface ReplicatedNodeOptions<R> {
    * on its word (and the secret's), and a new link never closes a live one of that member.
    */
   readonly peerIdentity?: PeerIdentity | null;
+  /** Tests only: a mutant of the protocol or the driver (DriverOptions.mutant). */
+  readonly mutant?: string;
 }
 
 export interface NodeEvents {
@@ -195,6 +197,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
       ...(o.authenticatorFor === undefined ? {} : { authenticatorFor: o.authenticatorFor }),
       ...(timestamps === null ? {} : { firstClientTimestamp: timestamps.first }),
       ...(o.limits === undefined ? {} : { limits: o.limits }),
+      ...(o.mutant === undefined ? {} : { mutant: o.mutant }),
       logger: log,
       events: {
         leader: (s) => node.emit('leader', s),

@@ -8,6 +8,7 @@
  * A request that reaches a follower is served there: writes are forwarded to the leader by
  * the node runtime, and the read barrier asks the leader for its commit index.
  */
+import type { ServerMutant } from './mutants.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../node/config.js';
 import { QuorateError } from '../core/errors.js';
@@ -72,6 +73,8 @@ export interface ClientTls {
 
 export interface EtcdServerOptions {
   readonly node: ServingNode;
+  /** Tests only (serve --unsafe-mutant stale-read): linearizable reads skip the read barrier. */
+  readonly mutant?: ServerMutant | null;
   readonly kv: KvStateMachine;
   readonly identity: ClusterIdentity;
   readonly self: MemberConfig;
@@ -399,7 +402,7 @@ export class EtcdServer {
       validateWrites(request);
     });
     if (!serializable) this.refuseOnLearner();
-    if (!serializable) {
+    if (!serializable && this.options.mutant !== 'stale-read') {
       await withRetry(this.options.retry, (remainingMs) => this.options.node.readBarrier(remainingMs), () => !this.options.node.running);
     }
     this.auth.checkRequest(await this.auth.userOf(metadata), request);

@@ -15,6 +15,8 @@ import type { PeerCertMemberBinding, PeerTls } from '../transport/index.js';
 import { DEFAULT_PROTOCOL, PROTOCOLS, protocolByName, protocolNames } from '../protocols/registry.js';
 import type { Authenticator, Principal } from '../core/authenticator.js';
 import { DEFAULT_DRIVER_LIMITS } from '../driver/limits.js';
+import { DRIVER_MUTANTS } from '../driver/mutants.js';
+import { isServerMutant, SERVER_MUTANTS } from './mutants.js';
 import { clientPrincipal } from '../driver/quorum-proposals.js';
 import { byzantineFaults } from '../core/quorum.js';
 import { BftKeyError, bftCryptoKeys, loadBftKeyMaterial, type KeyFiles } from '../node/bft-keys.js';
@@ -84,6 +86,8 @@ export interface MemberOptions {
    * (serve --allow-insecure-key-permissions); a warning is logged. Default false: refused.
    */
   readonly allowInsecureKeyPermissions?: boolean;
+  /** Tests only (serve --unsafe-mutant): a mutant of the protocol or the driver switched on. */
+  readonly unsafeMutant?: string;
 }
 
 /**
@@ -114,6 +118,13 @@ export async function startMember(o: MemberOptions): Promise<Member> {
   // Before anything is written to the data directory.
   if (protocol.keys === 'per-member' && o.memberKeys === undefined) throw new BftKeyError('missing-keys', memberKeysRequired(protocolName));
   await checkPrivateKeyFiles(o);
+  const serverMutant = o.unsafeMutant !== undefined && isServerMutant(o.unsafeMutant) ? o.unsafeMutant : null;
+  const coreMutant = serverMutant === null ? o.unsafeMutant : undefined;
+  if (o.unsafeMutant !== undefined) {
+    const known = [...SERVER_MUTANTS.map((m) => m.name), ...protocol.mutants.map((m) => m.name), ...DRIVER_MUTANTS.map((m) => m.name)];
+    if (!known.includes(o.unsafeMutant)) throw new QuorateError('INVALID_ARGUMENT', `--unsafe-mutant: ${protocolName} has no mutant '${o.unsafeMutant}'; known: ${known.join(', ')}`);
+    o.logger('warn', `UNSAFE: running with the test-only mutant '${o.unsafeMutant}' switched on: this member breaks safety on purpose`, { mutant: o.unsafeMutant });
+  }
   const members = parseInitialCluster(o.initialCluster, o.initialClusterToken);
   const self = members.find((m) => m.name === o.name);
   if (self === undefined) throw new QuorateError('INVALID_ARGUMENT', `--initial-cluster has no member named '${o.name}' (check --name)`);
@@ -167,6 +178,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     logger: o.logger,
     peerTls,
     peerSecret,
+    ...(coreMutant === undefined ? {} : { mutant: coreMutant }),
     ...(protocol.keys === 'per-member' ? await memberAuthenticators(o, identity, selfNodeId, protocolName) : {}),
   });
 
@@ -175,7 +187,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
     const me = identity.members.find((m) => m.name === selfNodeId);
     if (me === undefined) throw new QuorateError('CORRUPT', `member.json in the data directory does not list '${o.name}'`);
     server = await EtcdServer.start({
-      node, kv, identity, self: me,
+      node, kv, identity, self: me, mutant: serverMutant,
       listen: o.listenClientUrls.map((u) => parseUrl(u, '--listen-client-urls')),
       advertiseClientUrls: o.advertiseClientUrls,
       tls: o.clientTls === null ? null : await loadTls(o.clientTls),

@@ -41,6 +41,7 @@ export const SERVE_OPTIONS = {
   'peer-client-cert-auth': { type: 'boolean', etcd: true, configKey: 'peer-transport-security.client-cert-auth', help: 'accepted for etcd compatibility: peer TLS is always mutual.' },
   'peer-secret-file': { type: 'string', placeholder: 'FILE', help: 'a secret every member shares (at least 16 bytes): each peer connection proves it and every frame on it carries a MAC; without it (or peer TLS) anyone who reaches the peer port can act as a member.' },
   'allow-insecure-key-permissions': { type: 'boolean', help: 'start even if a private key file is readable by group or others (refused otherwise, as ssh does; a warning is logged).' },
+  'unsafe-mutant': { type: 'string', placeholder: 'NAME', help: 'TESTS ONLY: run with a known bug switched on (a mutant of the protocol or the driver, as `quorate sim --list-mutants` lists them), so that a test harness (quorate chaos) can show it catches it. Never in production: it breaks safety.' },
   'snapshot-count': { type: 'integer', min: 1, default: 100_000, etcd: true, help: 'applied entries between snapshots.' },
   'heartbeat-interval': { type: 'integer', min: 1, max: MAX_HEARTBEAT_INTERVAL_MS, default: 100, placeholder: 'MS', etcd: true, help: 'the leader\'s heartbeat interval.' },
   'election-timeout': { type: 'integer', min: 1, max: MAX_ELECTION_TIMEOUT_MS, default: 1000, placeholder: 'MS', etcd: true, help: 'at least 5 times the heartbeat interval.' },

@@ -127,6 +127,7 @@ function memberOptions(parsed: ServeParsed): MemberOptions {
     progressNotifyIntervalMs: values['experimental-watch-progress-notify-interval'],
     ...(memberKeys === undefined ? {} : { memberKeys }),
     allowInsecureKeyPermissions: values['allow-insecure-key-permissions'],
+    ...(values['unsafe-mutant'] === undefined ? {} : { unsafeMutant: values['unsafe-mutant'] }),
     ...(values['peer-secret-file'] === undefined ? {} : { peerSecretFile: values['peer-secret-file'] }),
   };
 }

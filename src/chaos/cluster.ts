@@ -1,0 +1,153 @@
+/**
+ * The cluster under test: one process per member inside its namespace, quorate's `serve` or a
+ * real etcd with the same flags, each with its data directory and log file under the run's
+ * folder. Kill is SIGKILL (no clean stop), pause is SIGSTOP, and a restart reuses the data.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROTOCOLS } from '../protocols/registry.js';
+import type { Lab } from './lab.js';
+
+export type SystemName = 'quorate' | 'etcd';
+
+/** Client and peer ports inside each member's namespace (each has its own address). */
+export const CLIENT_PORT = 2379;
+export const PEER_PORT = 2380;
+/** A clean stop waits this long before SIGKILL. */
+const STOP_GRACE_MS = 5_000;
+
+export interface ClusterOptions {
+  readonly system: SystemName;
+  /** quorate only: the protocol every member runs. */
+  readonly protocol: string;
+  /** quorate only: a test-only mutant every member runs (serve --unsafe-mutant). */
+  readonly mutant: string | null;
+  readonly dir: string;
+  /** The etcd binary (etcd only). */
+  readonly etcdBinary: string;
+}
+
+/** The etcd binary Debian's etcd-server installs, or null when it is not there. */
+export function findEtcd(): string | null {
+  for (const candidate of ['etcd', '/usr/bin/etcd']) {
+    try {
+      execFileSync(candidate, ['--version'], { stdio: 'ignore' });
+      return candidate;
+    } catch {
+      // try the next
+    }
+  }
+  return null;
+}
+
+interface Running {
+  child: ChildProcess;
+  exited: Promise<void>;
+  paused: boolean;
+}
+
+export class Cluster {
+  private readonly running = new Map<string, Running>();
+  /** Exits nobody asked for (a member that crashed on its own): the report names them. */
+  readonly unexpectedExits: string[] = [];
+
+  constructor(private readonly lab: Lab, private readonly o: ClusterOptions) {}
+
+  get names(): string[] {
+    return this.lab.members.map((m) => m.name);
+  }
+
+  /** The client endpoint (host:port) of a member, reached from the harness through the bridge. */
+  endpoint(name: string): string {
+    return `${this.lab.member(name).ip}:${CLIENT_PORT}`;
+  }
+
+  isUp(name: string): boolean {
+    return this.running.has(name);
+  }
+
+  isPaused(name: string): boolean {
+    return this.running.get(name)?.paused === true;
+  }
+
+  start(name: string): void {
+    if (this.running.has(name)) return;
+    mkdirSync(join(this.o.dir, 'logs'), { recursive: true });
+    const log = openSync(join(this.o.dir, 'logs', `${name}.log`), 'a');
+    const child = this.lab.spawn(name, this.argv(name), { stdio: ['ignore', log, log] });
+    closeSync(log);
+    const entry: Running = { child, paused: false, exited: new Promise((done) => child.once('exit', () => done())) };
+    child.once('exit', (code, signal) => {
+      if (this.running.get(name) === entry) {
+        this.running.delete(name);
+        this.unexpectedExits.push(`${name} (${signal ?? `exit code ${code}`})`);
+      }
+    });
+    this.running.set(name, entry);
+  }
+
+  /** SIGKILL: the process dies between any two instructions; what it had not fsynced is its own loss. */
+  async kill(name: string): Promise<void> {
+    const r = this.running.get(name);
+    if (r === undefined) return;
+    this.running.delete(name);
+    // `ip netns exec` execs the member, so the child's pid is the member's.
+    r.child.kill('SIGKILL');
+    await r.exited;
+  }
+
+  pause(name: string): void {
+    const r = this.running.get(name);
+    if (r === undefined || r.paused) return;
+    r.child.kill('SIGSTOP');
+    r.paused = true;
+  }
+
+  resume(name: string): void {
+    const r = this.running.get(name);
+    if (r === undefined || !r.paused) return;
+    r.child.kill('SIGCONT');
+    r.paused = false;
+  }
+
+  /** Stop every member: resume the paused, SIGTERM, SIGKILL after a grace period. */
+  async stopAll(): Promise<void> {
+    const all = [...this.running.entries()];
+    this.running.clear();
+    for (const [, r] of all) {
+      if (r.paused) r.child.kill('SIGCONT');
+      r.child.kill('SIGTERM');
+    }
+    const timer = setTimeout(() => { for (const [, r] of all) r.child.kill('SIGKILL'); }, STOP_GRACE_MS);
+    await Promise.all(all.map(([, r]) => r.exited));
+    clearTimeout(timer);
+  }
+
+  private argv(name: string): string[] {
+    const me = this.lab.member(name);
+    const cluster = this.lab.members.map((m) => `${m.name}=http://${m.ip}:${PEER_PORT}`).join(',');
+    const dataDir = join(this.o.dir, 'data', name);
+    const common = [
+      '--name', name,
+      '--data-dir', dataDir,
+      '--listen-client-urls', `http://${me.ip}:${CLIENT_PORT}`,
+      '--advertise-client-urls', `http://${me.ip}:${CLIENT_PORT}`,
+      '--listen-peer-urls', `http://${me.ip}:${PEER_PORT}`,
+      '--initial-advertise-peer-urls', `http://${me.ip}:${PEER_PORT}`,
+      '--initial-cluster', cluster,
+      '--initial-cluster-token', 'quorate-chaos',
+      '--initial-cluster-state', 'new',
+    ];
+    if (this.o.system === 'etcd') return [this.o.etcdBinary, ...common];
+    const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    return [
+      process.execPath, main, 'serve', ...common,
+      '--protocol', this.o.protocol,
+      ...(this.o.mutant === null ? [] : ['--unsafe-mutant', this.o.mutant]),
+      // A Byzantine protocol's members need keys: in a throwaway lab, derived from the token.
+      ...(PROTOCOLS.get(this.o.protocol)?.keys === 'per-member' ? ['--bft-insecure-keys-from-token'] : []),
+    ];
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * One chaos run: a lab, a cluster of real processes in it, a workload against it while a nemesis
+ * injects faults, then everything healed and a quiet spell (the cluster must serve again), the
+ * history checked, and a report written. The lab is removed however the run ends.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { checkHistory, formatWindow, type CheckResult } from '../check/linearizability.js';
+import { toJsonLines } from '../check/formats.js';
+import { Prng } from '../core/prng.js';
+import { etcdService } from '../server/proto.js';
+import { Cluster, type SystemName } from './cluster.js';
+import { Lab, removeStaleLabs } from './lab.js';
+import { Nemesis, type NemesisEvent, type NemesisKind, type PartitionKind } from './nemesis.js';
+import { RegisterWorkload } from './register-workload.js';
+import { chaosReportHtml, chaosReportMarkdown } from './report.js';
+
+/** The cluster must elect a leader and answer a write within this after it starts. */
+export const READY_TIMEOUT_MS = 60_000;
+/** After the last fault is healed, clients run on this long: a cluster that never recovers shows. */
+export const RECOVERY_MS = 5_000;
+/** The checker's budget: past it the verdict is unknown. */
+export const CHECK_TIMEOUT_MS = 120_000;
+
+export interface ChaosOptions {
+  readonly system: SystemName;
+  readonly protocol: string;
+  readonly mutant: string | null;
+  readonly nodes: number;
+  readonly clients: number;
+  readonly keys: number;
+  readonly nemesis: readonly NemesisKind[];
+  readonly partitions: readonly PartitionKind[];
+  readonly timeLimitS: number;
+  readonly seed: number;
+  readonly out: string;
+  readonly etcdBinary: string;
+  readonly commandLine: string;
+  readonly log: (line: string) => void;
+}
+
+export interface ChaosResult {
+  readonly check: CheckResult;
+  readonly counts: { ok: number; fail: number; unknown: number; notSent: number };
+  readonly events: readonly NemesisEvent[];
+  /** Members that exited without being killed. */
+  readonly unexpectedExits: readonly string[];
+  /** ok operations in the recovery spell: 0 means the cluster never served again. */
+  readonly okAfterHeal: number;
+  readonly reportFile: string;
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  mkdirSync(o.out, { recursive: true });
+  const stale = removeStaleLabs();
+  if (stale > 0) o.log(`removed ${stale} lab(s) left by harnesses that are gone`);
+  const names = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const lab = Lab.create(names);
+  // Removed on any exit, also one this run does not expect (an exception, a signal handled by the CLI).
+  const removeLab = (): void => lab.destroy();
+  process.once('exit', removeLab);
+  const cluster = new Cluster(lab, { system: o.system, protocol: o.protocol, mutant: o.mutant, dir: o.out, etcdBinary: o.etcdBinary });
+  try {
+    for (const n of names) cluster.start(n);
+    const t0 = performance.now();
+    const now = (): number => Math.round((performance.now() - t0) * 1000) / 1000;
+    await waitUntilServing(cluster, o.log);
+    o.log(`cluster of ${o.nodes} ${o.system === 'etcd' ? 'etcd' : `quorate (${o.protocol})`} members is serving; running for ${o.timeLimitS} s`);
+    const rng = new Prng(o.seed);
+    const random = (): number => rng.float();
+    const workload = new RegisterWorkload({ endpoints: names.map((n) => cluster.endpoint(n)), clients: o.clients, keys: o.keys, random, now });
+    const nemesis = new Nemesis(lab, cluster, { kinds: o.nemesis, partitions: o.partitions, random, now, log: o.log });
+    workload.start();
+    const nemesisDone = nemesis.run();
+    await new Promise((done) => setTimeout(done, o.timeLimitS * 1000));
+    nemesis.stop();
+    await nemesisDone;
+    const healedAt = now();
+    o.log(`healed; clients run ${RECOVERY_MS / 1000} s more`);
+    await new Promise((done) => setTimeout(done, RECOVERY_MS));
+    await workload.stop();
+    const history = workload.history;
+    const okAfterHeal = history.filter((op) => op.outcome === 'ok' && op.invokedAt >= healedAt).length;
+    writeFileSync(join(o.out, 'history.jsonl'), toJsonLines(history));
+    o.log(`checking ${history.length} operations`);
+    const check = checkHistory(history, 'kv', { timeoutMs: CHECK_TIMEOUT_MS });
+    const result = {
+      check, counts: workload.counts(), events: nemesis.events, unexpectedExits: [...cluster.unexpectedExits], okAfterHeal,
+      reportFile: join(o.out, 'report.md'),
+    };
+    const input = { options: o, result, history };
+    writeFileSync(result.reportFile, chaosReportMarkdown(input));
+    writeFileSync(join(o.out, 'report.html'), chaosReportHtml(input));
+    return result;
+  } finally {
+    await cluster.stopAll();
+    lab.destroy();
+    process.off('exit', removeLab);
+  }
+}
+
+/** Until one write goes through some member (a leader is elected, the members talk). */
+async function waitUntilServing(cluster: Cluster, log: (line: string) => void): Promise<void> {
+  const KV = etcdService('KV');
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let last = '';
+  while (Date.now() < deadline) {
+    for (const name of cluster.names) {
+      const kv = new KV(cluster.endpoint(name), grpc.credentials.createInsecure());
+      const err = await new Promise<Error | null>((done) => {
+        kv['Put']!({ key: Buffer.from('chaos-ready'), value: Buffer.from('1') }, { deadline: Date.now() + 1_000 }, (e: Error | null) => done(e));
+      });
+      kv.close();
+      if (err === null) return;
+      last = err.message;
+    }
+    await new Promise((done) => setTimeout(done, 300));
+  }
+  log(`the cluster did not serve a write within ${READY_TIMEOUT_MS / 1000} s (last error: ${last}); see the member logs`);
+  throw new Error(`the cluster did not serve a write within ${READY_TIMEOUT_MS / 1000} s: ${last}`);
+}
+
+export { formatWindow };
