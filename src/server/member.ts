@@ -121,7 +121,7 @@ export async function startMember(o: MemberOptions): Promise<Member> {
   const serverMutant = o.unsafeMutant !== undefined && isServerMutant(o.unsafeMutant) ? o.unsafeMutant : null;
   const coreMutant = serverMutant === null ? o.unsafeMutant : undefined;
   if (o.unsafeMutant !== undefined) {
-    const known = [...SERVER_MUTANTS.map((m) => m.name), ...protocol.mutants.map((m) => m.name), ...DRIVER_MUTANTS.map((m) => m.name)];
+    const known = [...new Set([...SERVER_MUTANTS.map((m) => m.name), ...protocol.mutants.map((m) => m.name), ...DRIVER_MUTANTS.map((m) => m.name)])];
     if (!known.includes(o.unsafeMutant)) throw new QuorateError('INVALID_ARGUMENT', `--unsafe-mutant: ${protocolName} has no mutant '${o.unsafeMutant}'; known: ${known.join(', ')}`);
     o.logger('warn', `UNSAFE: running with the test-only mutant '${o.unsafeMutant}' switched on: this member breaks safety on purpose`, { mutant: o.unsafeMutant });
   }

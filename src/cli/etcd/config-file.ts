@@ -59,7 +59,9 @@ export function readConfigFile(file: string, options: Options, from = '--config-
   const unsupported: string[] = [];
   for (const [key, value] of flatten(doc as Record<string, unknown>)) {
     const name = byKey.get(key);
-    if (name === undefined) {
+    if (name !== undefined && options[name]!.commandLineOnly === true) {
+      if (setsSomething(value)) throw new UsageError(`${from} ${file}: ${key} is taken from the command line only (--${name})`);
+    } else if (name === undefined) {
       if (setsSomething(value)) unsupported.push(key);
     } else if (value !== null && value !== undefined) {
       const label = `${key} in ${file}`;

@@ -20,6 +20,11 @@ interface OptionBase {
   readonly etcd?: boolean;
   /** Where etcd's config file keeps it when that is not the flag's name (`client-transport-security.cert-file`). */
   readonly configKey?: string;
+  /**
+   * `quorate serve` only: taken from the command line alone. A config file that sets it is refused
+   * (a test-only switch that breaks safety must never ride in with a deployment's settings).
+   */
+  readonly commandLineOnly?: boolean;
 }
 
 export interface StringOption extends OptionBase {
