@@ -9,7 +9,7 @@
  * stays in flight forever). A cas whose compare failed is `fail`.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Operation, Value } from '../check/history.js';
+import type { OpKind, Operation, Value } from '../check/history.js';
 import { etcdService } from '../server/proto.js';
 
 /** Defaults: Jepsen's register test uses a few keys and values 0..4, so reads often meet writes. */
@@ -66,11 +66,6 @@ export class RegisterWorkload {
   /** Writes and cas never sent (no connection to their member): not in the history, which holds what was asked of the cluster. */
   private unsent = 0;
 
-  private notSent(): 'fail' {
-    this.unsent++;
-    return 'fail';
-  }
-
   /** Counts for the report. */
   counts(): { ok: number; fail: number; unknown: number; notSent: number } {
     let ok = 0;
@@ -88,73 +83,110 @@ export class RegisterWorkload {
     // Jepsen's numbering: a retired client's successor is its number plus the concurrency.
     let client = slot;
     const kv = this.kvs[slot % this.kvs.length]!;
-    while (!this.stopping && this.history.length < MAX_OPERATIONS) {
+    while (!this.stopping) {
+      if (this.history.length >= MAX_OPERATIONS) {
+        this.cappedAt ??= this.o.now();
+        return;
+      }
       const outcome = await this.operation(kv, client);
       if (outcome === 'unknown') client += this.o.clients;
       await new Promise((done) => setTimeout(done, outcome === 'ok' ? THINK_MS : BACKOFF_MS));
     }
   }
 
+  /** When the clients stopped because the history reached MAX_OPERATIONS (run clock), or null. */
+  cappedAt: number | null = null;
+
   private async operation(kv: Kv, client: number): Promise<Operation['outcome']> {
     const r = this.o.random();
     const key = `k${Math.floor(this.o.random() * this.o.keys)}`;
     const value = Math.floor(this.o.random() * VALUES);
+    const expected = r < 0.75 ? undefined : Math.floor(this.o.random() * VALUES);
     const id = this.nextId++;
-    const invokedAt = this.o.now();
     const keyBytes = Buffer.from(key);
-    if (r < 0.5) {
-      const res = await call(kv, 'Range', { key: keyBytes });
-      const completedAt = this.o.now();
-      if (res.err !== null) {
-        this.history.push({ id, client, kind: 'read', key, outcome: 'fail', invokedAt, completedAt });
-        return 'fail';
-      }
-      const kvs = (res.value as { kvs?: { value: Buffer }[] }).kvs ?? [];
-      const result: Value = kvs.length === 0 ? null : parseValue(kvs[0]!.value);
-      this.history.push({ id, client, kind: 'read', key, outcome: 'ok', result, invokedAt, completedAt });
-      return 'ok';
+    const [kind, method, request]: [OpKind, string, unknown] =
+      r < 0.5 ? ['read', 'Range', { key: keyBytes }]
+      : r < 0.75 ? ['write', 'Put', { key: keyBytes, value: Buffer.from(String(value)) }]
+      : ['cas', 'Txn', {
+        compare: [{ key: keyBytes, target: 'VALUE', result: 'EQUAL', value: Buffer.from(String(expected)) }],
+        success: [{ request_put: { key: keyBytes, value: Buffer.from(String(value)) } }],
+        failure: [],
+      }];
+    // Taken before the request is handed to the channel, and after its answer is in.
+    const invokedAt = this.o.now();
+    const res = await call(kv, method, request);
+    const completedAt = this.o.now();
+    const recorded = record({ id, client, kind, key, value, ...(expected === undefined ? {} : { expected }) }, res, invokedAt, completedAt);
+    if (recorded === 'not-sent') {
+      this.unsent++;
+      return 'fail';
     }
-    if (r < 0.75) {
-      const res = await call(kv, 'Put', { key: keyBytes, value: Buffer.from(String(value)) });
-      const outcome = res.err === null ? 'ok' : neverSent(res.err) ? 'fail' : 'unknown';
-      if (outcome === 'fail') return this.notSent();
-      this.history.push({ id, client, kind: 'write', key, value, outcome, invokedAt, completedAt: outcome === 'ok' ? this.o.now() : Infinity });
-      return outcome;
-    }
-    const expected = Math.floor(this.o.random() * VALUES);
-    const res = await call(kv, 'Txn', {
-      compare: [{ key: keyBytes, target: 'VALUE', result: 'EQUAL', value: Buffer.from(String(expected)) }],
-      success: [{ request_put: { key: keyBytes, value: Buffer.from(String(value)) } }],
-      failure: [],
-    });
-    // Not recorded as a failed cas: to the checker that is a compare that read another value.
-    if (res.err !== null && neverSent(res.err)) return this.notSent();
-    if (res.err !== null) {
-      this.history.push({ id, client, kind: 'cas', key, value, expected, outcome: 'unknown', invokedAt, completedAt: Infinity });
-      return 'unknown';
-    }
-    const succeeded = (res.value as { succeeded?: boolean }).succeeded === true;
-    this.history.push({ id, client, kind: 'cas', key, value, expected, outcome: succeeded ? 'ok' : 'fail', invokedAt, completedAt: this.o.now() });
-    return succeeded ? 'ok' : 'fail';
+    this.history.push(recorded);
+    return recorded.outcome;
   }
 }
 
-function call(kv: Kv, method: string, request: unknown): Promise<{ err: grpc.ServiceError | null; value: unknown }> {
+function call(kv: Kv, method: string, request: unknown): Promise<CallResult> {
   return new Promise((done) => {
     kv[method]!(request, { deadline: Date.now() + OPERATION_TIMEOUT_MS }, (err, value) => done({ err, value }));
   });
 }
 
+/** What a call came back with: a gRPC error, or the response. */
+export interface CallResult {
+  readonly err: Pick<grpc.ServiceError, 'code' | 'details'> | null;
+  readonly value: unknown;
+}
+
+/** An operation as the workload asked it, before its outcome is known. */
+export interface Invocation {
+  readonly id: number;
+  readonly client: number;
+  readonly kind: OpKind;
+  readonly key: string;
+  /** write, cas: the value written. */
+  readonly value: number;
+  /** cas: the value compared with. */
+  readonly expected?: number;
+}
+
 /**
- * A call that never left: the channel had no connection (its member is down or cut off from the
- * harness), so the request was never sent and cannot take effect. grpc-js says so in the details.
+ * How an answer is recorded (pure, so every case is tested without a cluster):
+ * - a read: ok with the value it saw, or fail on any error (a read takes no effect);
+ * - a write or cas never sent (`neverSent`): not in the history at all;
+ * - a write or cas that failed after it may have been sent (a deadline, a dropped connection,
+ *   etcd's "request timed out" or "leader changed", cancelled, too many requests...): unknown,
+ *   completing at +Infinity, since it may still take effect;
+ * - a cas answered `succeeded: false`: fail (its compare read another value);
+ * - anything else answered: ok.
  */
-function neverSent(err: grpc.ServiceError): boolean {
+export function record(op: Invocation, res: CallResult, invokedAt: number, completedAt: number): Operation | 'not-sent' {
+  const { id, client, kind, key } = op;
+  if (kind === 'read') {
+    if (res.err !== null) return { id, client, kind, key, outcome: 'fail', invokedAt, completedAt };
+    const kvs = (res.value as { kvs?: { value: Buffer }[] } | null)?.kvs ?? [];
+    const result: Value = kvs.length === 0 ? null : parseValue(kvs[0]!.value);
+    return { id, client, kind, key, outcome: 'ok', result, invokedAt, completedAt };
+  }
+  const fields = { id, client, kind, key, value: op.value, ...(kind === 'cas' ? { expected: op.expected ?? null } : {}) };
+  if (res.err !== null) return neverSent(res.err) ? 'not-sent' : { ...fields, outcome: 'unknown', invokedAt, completedAt: Infinity };
+  const outcome = kind === 'cas' && (res.value as { succeeded?: boolean } | null)?.succeeded !== true ? 'fail' : 'ok';
+  return { ...fields, outcome, invokedAt, completedAt };
+}
+
+/**
+ * A call that never left: the channel had no connection (its member is down), so the request was
+ * never sent and cannot take effect. grpc-js (1.x) says so only from its pick_first picker in
+ * TRANSIENT_FAILURE, before any stream is made; after a stream the server refused unprocessed
+ * (REFUSED_STREAM, a GOAWAY) it retries once transparently, and only then may answer so. A call
+ * that was sent and lost its connection ends otherwise ("Connection dropped", a deadline).
+ */
+export function neverSent(err: Pick<grpc.ServiceError, 'code' | 'details'>): boolean {
   return err.code === grpc.status.UNAVAILABLE && err.details.startsWith('No connection established');
 }
 
 /** A stored value as the workload wrote it (a small integer); anything else as its text. */
-function parseValue(bytes: Buffer): Value {
+export function parseValue(bytes: Buffer): Value {
   const text = bytes.toString('utf8');
   return /^\d+$/.test(text) ? Number(text) : text;
 }
