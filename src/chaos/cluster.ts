@@ -112,6 +112,12 @@ export class Cluster {
     r.paused = false;
   }
 
+  /** SIGKILL every member now, synchronously (a signal handler's or an exit handler's last act). */
+  killAllNow(): void {
+    for (const [, r] of this.running) r.child.kill('SIGKILL');
+    this.running.clear();
+  }
+
   /** Stop every member: resume the paused, SIGTERM, SIGKILL after a grace period. */
   async stopAll(): Promise<void> {
     const all = [...this.running.entries()];

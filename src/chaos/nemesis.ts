@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { etcdService } from '../server/proto.js';
 import type { Cluster } from './cluster.js';
-import type { Cut, Lab } from './lab.js';
+import { hears, type Cut, type Lab } from './lab.js';
 
 export const NEMESIS_KINDS = ['partition', 'kill', 'pause'] as const;
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];
@@ -71,7 +71,7 @@ export class Nemesis {
 
   /** Undo every fault: the network whole, paused members resumed, killed ones restarted. */
   async heal(): Promise<void> {
-    this.lab.heal();
+    await this.lab.heal();
     for (const name of this.paused) this.cluster.resume(name);
     this.paused.clear();
     for (const name of this.killed) this.cluster.start(name);
@@ -85,8 +85,9 @@ export class Nemesis {
       case 'partition': {
         const partition = this.o.partitions[Math.floor(this.o.random() * this.o.partitions.length)]!;
         const { cut, what } = await this.cut(partition, names);
-        this.lab.partition(cut);
-        return `partition ${partition}: ${what}`;
+        const rules = await this.lab.partition(cut);
+        // With one or two members some partitions have nothing to cut: said, not passed off as a fault.
+        return `partition ${partition}: ${what}${rules.length === 0 ? ` (cuts nothing among ${names.length} members)` : ''}`;
       }
       case 'kill': {
         const victims = this.pick(names, 1 + Math.floor(this.o.random() * Math.max(1, minority)));
@@ -116,9 +117,10 @@ export class Nemesis {
         return { cut: { kind: 'groups', groups }, what: groupsText(groups) };
       }
       case 'leader': {
-        const leader = (await this.leader()) ?? shuffled[0]!;
+        const known = await this.leader();
+        const leader = known ?? shuffled[0]!;
         const groups = [[leader], names.filter((n) => n !== leader)];
-        return { cut: { kind: 'groups', groups }, what: `${groupsText(groups)} (leader isolated)` };
+        return { cut: { kind: 'groups', groups }, what: `${groupsText(groups)} (${known === null ? 'no leader known: a member at random' : 'leader'} isolated)` };
       }
       case 'bridge': {
         // Two halves that cannot reach each other, and one member that reaches both.
@@ -128,14 +130,16 @@ export class Nemesis {
         return { cut: { kind: 'groups', groups }, what: `${groupsText(groups)} (${bridge} bridges)` };
       }
       case 'ring': {
-        // Each member reaches only its two neighbours.
-        const groups = shuffled.map((n, i) => [n, shuffled[(i + 1) % shuffled.length]!]);
-        return { cut: { kind: 'groups', groups }, what: `ring ${shuffled.join(' - ')}` };
+        // Jepsen's majorities ring: each member hears a majority, no two the same one.
+        const cut: Cut = { kind: 'ring', order: shuffled };
+        const heard = hears(this.lab.rules(cut), shuffled);
+        return { cut, what: `majorities ring: ${shuffled.map((n) => `${n} hears ${heard.get(n)!.join(' ')}`).join('; ')}` };
       }
       case 'one-way': {
-        const from = (await this.leader()) ?? shuffled[0]!;
+        const known = await this.leader();
+        const from = known ?? shuffled[0]!;
         const to = names.filter((n) => n !== from);
-        return { cut: { kind: 'one-way', from, to }, what: `no one hears ${from} (it hears everyone)` };
+        return { cut: { kind: 'one-way', from, to }, what: `no one hears ${from}${known === null ? '' : ', the leader'}; it hears everyone` };
       }
     }
   }
@@ -169,6 +173,8 @@ export class Nemesis {
   }
 
   private sleep(ms: number): Promise<void> {
+    // stop() while a fault was being injected (no sleep to wake then): the fault is healed at once.
+    if (this.stopping) return Promise.resolve();
     return new Promise((done) => {
       const timer = setTimeout(() => {
         this.wake = null;
