@@ -4,6 +4,7 @@
  */
 import type { Operation } from '../check/history.js';
 import { formatWindow } from '../check/linearizability.js';
+import { MAX_OPERATIONS } from './register-workload.js';
 import type { ChaosOptions, ChaosResult } from './run.js';
 
 export interface ReportInput {
@@ -26,7 +27,27 @@ export function resultRow(o: Pick<ChaosOptions, 'system' | 'protocol' | 'mutant'
 
 export const RESULT_HEADER = '| system | workload | nemesis | operations | ok | fail | unknown | not sent | ok after heal | verdict |\n|---|---|---|---|---|---|---|---|---|---|';
 
-export function chaosReportMarkdown({ options: o, result: r }: ReportInput): string {
+/** Text for a Markdown table cell: a `|` would end the cell. */
+const cell = (s: string): string => s.replace(/\|/g, '\\|');
+
+/** What the outcome counts are made of, in words (a reader cannot tell a compare from a timeout otherwise). */
+function legend({ result: r, history }: ReportInput): string {
+  let failedReads = 0;
+  let casFalse = 0;
+  for (const op of history) {
+    if (op.outcome !== 'fail') continue;
+    if (op.kind === 'read') failedReads++;
+    else if (op.kind === 'cas') casFalse++;
+  }
+  return [
+    `Outcomes: "fail" is ${casFalse} compare-and-sets whose compare was false (answered, no effect) and ${failedReads} reads that got an error or timed out (no effect);`,
+    `"unknown" is ${r.counts.unknown} writes and compare-and-sets that failed or timed out after they were sent (they may take effect at any later time, and their client was replaced);`,
+    `"not sent" is ${r.counts.notSent} writes and compare-and-sets the client's channel had no connection for (never sent; not in the history).`,
+  ].join(' ');
+}
+
+export function chaosReportMarkdown(input: ReportInput): string {
+  const { options: o, result: r } = input;
   const lines = [
     `# Chaos run: ${systemLabel(o)}`,
     '',
@@ -40,10 +61,14 @@ export function chaosReportMarkdown({ options: o, result: r }: ReportInput): str
   ];
   if (r.check.verdict === 'not-linearizable') lines.push('## Anomaly', '', '```', formatWindow(r.check), '```', '');
   if (r.check.verdict === 'unknown') lines.push('The checker gave up within its budget: the verdict is unknown.', '');
-  if (r.okAfterHeal === 0) lines.push('**No operation succeeded after every fault was healed: the cluster did not recover.**', '');
+  const capped = r.cappedAtMs !== null && r.cappedAtMs < r.healedAtMs;
+  if (r.cappedAtMs !== null) lines.push(`**The clients stopped at ${(r.cappedAtMs / 1000).toFixed(1)} s: the history reached its cap of ${MAX_OPERATIONS} operations.** Faults after that were not observed by any operation.`, '');
+  if (r.okAfterHeal === 0 && !capped) lines.push('**No operation succeeded after every fault was healed: the cluster did not recover.**', '');
   if (r.unexpectedExits.length > 0) lines.push(`Members that exited on their own: ${r.unexpectedExits.join(', ')} (see logs/).`, '');
+  lines.push(legend(input), '');
   lines.push('## Nemesis', '', '| from (s) | to (s) | fault |', '|---|---|---|');
-  for (const e of r.events) lines.push(`| ${(e.startMs / 1000).toFixed(1)} | ${(e.endMs / 1000).toFixed(1)} | ${e.what} |`);
+  for (const e of r.events) lines.push(`| ${(e.startMs / 1000).toFixed(1)} | ${(e.endMs / 1000).toFixed(1)} | ${cell(e.what)} |`);
+  if (r.events.length === 0) lines.push('| | | none |');
   lines.push('', 'Files: `history.jsonl` (check again with `quorate check --format jsonl --model kv`), `report.html`, `logs/`.', '');
   return lines.join('\n');
 }
@@ -59,7 +84,7 @@ export function chaosReportHtml(input: ReportInput): string {
     '<style>body{font:14px system-ui,sans-serif;margin:2em}pre{background:#f6f6f6;padding:1em;overflow:auto}</style>',
     '</head><body>',
     `<h1>${escapeHtml(`Chaos run: ${systemLabel(o)}`)}</h1>`,
-    `<p>Verdict: <b>${escapeHtml(r.check.verdict)}</b>. ${r.counts.ok} ok, ${r.counts.fail} failed, ${r.counts.unknown} unknown operations.</p>`,
+    `<p>Verdict: <b>${escapeHtml(r.check.verdict)}</b>. ${r.counts.ok} ok, ${r.counts.fail} fail, ${r.counts.unknown} unknown operations; ${r.counts.notSent} not sent.</p>`,
     '<h2>Latency</h2>',
     latencySvg(history, r),
     '<p>Each dot is an operation at its start, its height its latency (log scale): green ok, grey failed; red ticks at the top are unknown outcomes. Shaded: faults.</p>',
@@ -73,7 +98,10 @@ function latencySvg(history: readonly Operation[], r: ChaosResult): string {
   const width = 1000;
   const height = 300;
   const top = 20;
-  const end = Math.max(1, ...r.events.map((e) => (Number.isFinite(e.endMs) ? e.endMs : 0)), ...history.map((op) => op.invokedAt));
+  // A loop, not Math.max(...): spreading a long history (past some 120,000 operations) overflows the stack.
+  let end = 1;
+  for (const e of r.events) if (Number.isFinite(e.endMs)) end = Math.max(end, e.endMs);
+  for (const op of history) end = Math.max(end, op.invokedAt);
   const x = (ms: number): number => (ms / end) * width;
   // Latency from 1 ms to 10 s on a log scale.
   const y = (ms: number): number => top + (height - top) * (1 - Math.min(1, Math.max(0, Math.log10(Math.max(1, ms)) / 4)));

@@ -3,7 +3,8 @@
  * injects faults, then everything healed and a quiet spell (the cluster must serve again), the
  * history checked, and a report written. The lab is removed however the run ends.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { checkHistory, formatWindow, type CheckResult } from '../check/linearizability.js';
@@ -48,19 +49,56 @@ export interface ChaosResult {
   readonly unexpectedExits: readonly string[];
   /** ok operations in the recovery spell: 0 means the cluster never served again. */
   readonly okAfterHeal: number;
+  /** When every fault was healed (run clock, ms). */
+  readonly healedAtMs: number;
+  /** When the clients stopped at MAX_OPERATIONS (run clock, ms), or null: they ran to the end. */
+  readonly cappedAtMs: number | null;
   readonly reportFile: string;
 }
 
+/** What in --out says an earlier run used it (empty when nothing does). */
+export function earlierRun(out: string): string[] {
+  return ['data', 'history.jsonl', 'report.md'].filter((f) => existsSync(join(out, f)));
+}
+
+/** Signals that end a run early: the members are killed and the lab removed before the harness exits. */
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  // An earlier run's data directories would be this cluster's initial state (its keys already
+  // written: a false anomaly) or a membership on another subnet (a cluster that never serves).
+  const earlier = earlierRun(o.out);
+  if (earlier.length > 0) throw new Error(`${o.out} holds an earlier run (${earlier.join(', ')}): give a new or empty --out`);
   mkdirSync(o.out, { recursive: true });
   const stale = removeStaleLabs();
-  if (stale > 0) o.log(`removed ${stale} lab(s) left by harnesses that are gone`);
+  if (stale > 0) o.log(`removed ${stale} lab(s) left by harnesses that are gone, and their members`);
   const names = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const lab = Lab.create(names);
-  // Removed on any exit, also one this run does not expect (an exception, a signal handled by the CLI).
-  const removeLab = (): void => lab.destroy();
-  process.once('exit', removeLab);
   const cluster = new Cluster(lab, { system: o.system, protocol: o.protocol, mutant: o.mutant, dir: o.out, etcdBinary: o.etcdBinary });
+  // However the run ends (an exception, an unhandled rejection, a signal) no member outlives the
+  // harness and the lab is removed: synchronously, as an exit handler must.
+  const abandon = (): void => {
+    cluster.killAllNow();
+    lab.destroy();
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    o.log(`${signal}: killing the members and removing the lab`);
+    abandon();
+    process.exit(128 + (osConstants.signals[signal] ?? 0));
+  };
+  process.once('exit', abandon);
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  let workload: RegisterWorkload | null = null;
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    await workload?.stop();
+    await cluster.stopAll();
+    lab.destroy();
+    process.off('exit', abandon);
+    for (const signal of SIGNALS) process.off(signal, onSignal);
+  };
   try {
     for (const n of names) cluster.start(n);
     const t0 = performance.now();
@@ -69,34 +107,47 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     o.log(`cluster of ${o.nodes} ${o.system === 'etcd' ? 'etcd' : `quorate (${o.protocol})`} members is serving; running for ${o.timeLimitS} s`);
     const rng = new Prng(o.seed);
     const random = (): number => rng.float();
-    const workload = new RegisterWorkload({ endpoints: names.map((n) => cluster.endpoint(n)), clients: o.clients, keys: o.keys, random, now });
+    workload = new RegisterWorkload({ endpoints: names.map((n) => cluster.endpoint(n)), clients: o.clients, keys: o.keys, random, now });
     const nemesis = new Nemesis(lab, cluster, { kinds: o.nemesis, partitions: o.partitions, random, now, log: o.log });
     workload.start();
-    const nemesisDone = nemesis.run();
-    await new Promise((done) => setTimeout(done, o.timeLimitS * 1000));
+    // A nemesis that fails (iptables refusing a rule) ends the run at once, with its error: not an
+    // unhandled rejection while the time limit runs, nor a run that goes on without faults.
+    let nemesisFailure: { error: unknown } | null = null;
+    const nemesisDone = nemesis.run().catch((error: unknown) => {
+      nemesisFailure = { error };
+    });
+    const failed = new Promise<void>((done) => {
+      void nemesisDone.then(() => {
+        if (nemesisFailure !== null) done();
+      });
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((done) => { timer = setTimeout(done, o.timeLimitS * 1000); }), failed]);
+    clearTimeout(timer);
     nemesis.stop();
     await nemesisDone;
+    if (nemesisFailure !== null) throw (nemesisFailure as { error: unknown }).error;
     const healedAt = now();
     o.log(`healed; clients run ${RECOVERY_MS / 1000} s more`);
     await new Promise((done) => setTimeout(done, RECOVERY_MS));
-    await workload.stop();
+    // The members are stopped and the lab removed before the check: a long check holds nothing.
+    await release();
+    const counts = workload.counts();
     const history = workload.history;
     const okAfterHeal = history.filter((op) => op.outcome === 'ok' && op.invokedAt >= healedAt).length;
     writeFileSync(join(o.out, 'history.jsonl'), toJsonLines(history));
     o.log(`checking ${history.length} operations`);
     const check = checkHistory(history, 'kv', { timeoutMs: CHECK_TIMEOUT_MS });
     const result = {
-      check, counts: workload.counts(), events: nemesis.events, unexpectedExits: [...cluster.unexpectedExits], okAfterHeal,
-      reportFile: join(o.out, 'report.md'),
+      check, counts, events: nemesis.events, unexpectedExits: [...cluster.unexpectedExits], okAfterHeal,
+      healedAtMs: healedAt, cappedAtMs: workload.cappedAt, reportFile: join(o.out, 'report.md'),
     };
     const input = { options: o, result, history };
     writeFileSync(result.reportFile, chaosReportMarkdown(input));
     writeFileSync(join(o.out, 'report.html'), chaosReportHtml(input));
     return result;
   } finally {
-    await cluster.stopAll();
-    lab.destroy();
-    process.off('exit', removeLab);
+    await release();
   }
 }
 

@@ -5,14 +5,14 @@
  * iproute2, iptables and Debian's etcd-server (.ci/run installs them); skipped, saying why, without.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { findEtcd } from '../../src/chaos/cluster.js';
-import { labPrerequisites } from '../../src/chaos/lab.js';
+import { labPrerequisites, removeStaleLabs } from '../../src/chaos/lab.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const missing = labPrerequisites();
@@ -38,6 +38,52 @@ function chaos(args: string[]): { status: number | null; report: string; out: st
   }
 }
 
+/** Processes whose command line names `text` (a run's --out: its members' data directories). */
+function processesNaming(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** `probe` until it answers [] (a killed process takes a moment to leave /proc), for at most 3 s. */
+async function settled<T>(probe: () => T[]): Promise<T[]> {
+  for (let i = 0; i < 30; i++) {
+    const left = probe();
+    if (left.length === 0) return left;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  return probe();
+}
+
+/** What a harness's lab left: its namespaces and its links (bridge, veth host ends). */
+function labOf(pid: number): string[] {
+  const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`qchaos-${pid}-`));
+  const links = (JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n.startsWith(`q${pid.toString(36)}`));
+  return [...namespaces, ...links];
+}
+
+/** A harness started in the background, and a promise of the moment its cluster serves. */
+function startChaos(dir: string, args: string[]): { child: ReturnType<typeof spawn>; serving: Promise<void>; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [MAIN, 'chaos', '--out', dir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const serving = new Promise<void>((done, fail) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('is serving')) done();
+    });
+    child.once('exit', () => fail(new Error(`the harness exited before its cluster served: ${stderr}`)));
+  });
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return { child, serving, exited };
+}
+
 /** The report's one results row, split into its cells. */
 function row(report: string): string[] {
   const line = report.split('\n').find((l) => l.startsWith('| quorate') || l.startsWith('| etcd'));
@@ -55,6 +101,8 @@ describe('quorate chaos', { skip }, () => {
       assert.ok(Number(cells[4]) > 100, `ok operations: ${r.report}`);
       assert.ok(Number(cells.at(-2)) > 0, `ok operations after the heal: ${r.report}`);
       assert.match(r.report, /\| \d+\.\d \| \d+\.\d \| (partition|kill|pause)/, 'the nemesis injected faults');
+      // A member that dies on its own (a restart that cannot read its data, a crash) is a bug too.
+      assert.doesNotMatch(r.report, /exited on their own/, r.report);
     });
   }
 
@@ -69,6 +117,64 @@ describe('quorate chaos', { skip }, () => {
       }
     }
     assert.fail(`not caught in ${MUTANT_ATTEMPTS} runs (exit codes ${verdicts.join(', ')})`);
+  });
+
+  it('SIGTERM (or Ctrl-C) mid-run: the members are killed, the lab removed, exit 128+15', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quorate-chaos-term-'));
+    try {
+      const h = startChaos(dir, ['--time-limit', '60', '--nemesis', 'pause']);
+      await h.serving;
+      const members = (): number[] => processesNaming(dir).filter((p) => p !== h.child.pid);
+      assert.equal(members().length, 3, 'the members run');
+      h.child.kill('SIGTERM');
+      assert.equal(await h.exited, 143);
+      assert.deepEqual(await settled(members), [], 'no member outlives the harness');
+      assert.deepEqual(labOf(h.child.pid!), [], 'the lab is removed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a harness killed with SIGKILL: the next one kills its members and removes its lab', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quorate-chaos-kill-'));
+    try {
+      const h = startChaos(dir, ['--time-limit', '60', '--nemesis', 'none']);
+      await h.serving;
+      h.child.kill('SIGKILL');
+      await h.exited;
+      const members = (): number[] => processesNaming(dir).filter((p) => p !== h.child.pid);
+      assert.equal(members().length, 3, 'the members outlive a harness killed with SIGKILL');
+      assert.ok(labOf(h.child.pid!).length > 0);
+      assert.ok(removeStaleLabs() >= 1);
+      assert.deepEqual(await settled(members), [], 'the stale members are killed');
+      assert.deepEqual(labOf(h.child.pid!), [], 'the stale lab is removed, its links too');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a nemesis that fails (iptables refusing a rule) ends the run with its error: no member or lab left, no hang', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quorate-chaos-iptables-'));
+    try {
+      // An iptables that refuses to add a rule, as one behind another's xtables lock does.
+      const bin = join(dir, 'bin');
+      mkdirSync(bin);
+      const real = execFileSync('sh', ['-c', 'command -v iptables'], { encoding: 'utf8' }).trim();
+      writeFileSync(join(bin, 'iptables'), `#!/bin/sh\ncase "$*" in *-A*) echo 'Another app is currently holding the xtables lock' >&2; exit 4;; esac\nexec ${real} "$@"\n`, { mode: 0o755 });
+      const out = join(dir, 'out');
+      const r = spawnSync(process.execPath, [MAIN, 'chaos', '--out', out, '--time-limit', '60', '--nemesis', 'partition'], {
+        encoding: 'utf8', timeout: 120_000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      });
+      assert.notEqual(r.status, null, `killed by ${r.signal}: the run hung`);
+      assert.notEqual(r.status, 0);
+      assert.notEqual(r.status, 3, 'not "the lab cannot be made here": it was made');
+      assert.match(r.stderr, /xtables lock/);
+      assert.doesNotMatch(r.stderr, /unhandled|Unhandled/);
+      assert.deepEqual(await settled(() => processesNaming(out)), [], 'no member outlives the harness');
+      assert.deepEqual(labOf(r.pid!), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses what it has not built, by name (exit 3)', () => {

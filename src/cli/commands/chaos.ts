@@ -5,10 +5,10 @@
  */
 import { resolve } from 'node:path';
 import { findEtcd } from '../../chaos/cluster.js';
-import { labPrerequisites, LabError } from '../../chaos/lab.js';
+import { labPrerequisites, LabSetupError } from '../../chaos/lab.js';
 import { NEMESIS_KINDS, NEMESIS_NOT_YET, PARTITION_KINDS, type NemesisKind, type PartitionKind } from '../../chaos/nemesis.js';
 import { DEFAULT_KEYS } from '../../chaos/register-workload.js';
-import { runChaos } from '../../chaos/run.js';
+import { earlierRun, runChaos } from '../../chaos/run.js';
 import { RESULT_HEADER, resultRow } from '../../chaos/report.js';
 import { protocolByName } from '../../protocols/registry.js';
 import { DRIVER_MUTANTS } from '../../driver/mutants.js';
@@ -24,7 +24,7 @@ const EXIT = { linearizable: 0, 'not-linearizable': 1, unknown: 2 } as const;
 export const chaosCommand = defineCommand({
   name: 'chaos',
   summary: 'Jepsen-style: real members in network namespaces, faults injected, the history checked',
-  description: 'Runs a cluster of real processes, each in its own network namespace on one bridge, and a workload of clients against it while a nemesis injects faults; then heals everything, lets the clients run a few seconds more, checks the history for linearizability and writes report.md, report.html, history.jsonl and the members\' logs to --out. Needs root, iproute2 and iptables (and Debian\'s etcd-server for --system etcd). The namespaces are removed when the run ends, and any left by a run that died are removed by the next.',
+  description: 'Runs a cluster of real processes, each in its own network namespace on one bridge, and a workload of clients against it while a nemesis injects faults; then heals everything, lets the clients run a few seconds more, checks the history for linearizability and writes report.md, report.html, history.jsonl and the members\' logs to --out. Needs root, iproute2 and iptables (and Debian\'s etcd-server for --system etcd). The members are killed and the namespaces removed when the run ends (also on Ctrl-C or SIGTERM), and any a harness that died left, with their members, are removed by the next.',
   options: {
     system: { type: 'string', default: 'quorate', choices: ['quorate', 'etcd'], help: 'what runs the cluster: quorate serve, or a real etcd (3.4, Debian\'s etcd-server).' },
     protocol: protocolOption('quorate: the consensus protocol'),
@@ -36,7 +36,7 @@ export const chaosCommand = defineCommand({
     clients: { type: 'integer', min: 1, max: 100, default: 6, help: 'concurrent clients, spread over the members.' },
     keys: { type: 'integer', min: 1, max: 1000, default: DEFAULT_KEYS, help: 'keys the clients use.' },
     seed: { type: 'integer', min: 0, default: 1, help: 'seeds the workload\'s and the nemesis\'s choices (the processes\' timing is not reproducible).' },
-    out: { type: 'string', placeholder: 'DIR', defaultText: 'chaos-SYSTEM-TIME', help: 'where the report, the history and the logs go.' },
+    out: { type: 'string', placeholder: 'DIR', defaultText: 'chaos-SYSTEM-TIME', help: 'where the report, the history, the logs and the members\' data go: a new or empty directory (an earlier run\'s data would be the new cluster\'s).' },
     'unsafe-mutant': { type: 'string', placeholder: 'NAME', help: 'quorate: run every member with a test-only bug (serve --unsafe-mutant), to see that the harness catches it.' },
   },
   exitCodes: [
@@ -61,15 +61,18 @@ export const chaosCommand = defineCommand({
     const mutant = values['unsafe-mutant'] ?? null;
     if (mutant !== null) {
       if (values.system !== 'quorate') throw new UsageError('--unsafe-mutant: only with --system quorate');
-      const known = [...SERVER_MUTANTS.map((m) => m.name), ...protocolByName(values.protocol).mutants.map((m) => m.name), ...DRIVER_MUTANTS.map((m) => m.name)];
-      if (!known.includes(mutant)) throw new UsageError(`--unsafe-mutant: ${values.protocol} has no mutant '${mutant}'; see quorate sim --list-mutants --protocol ${values.protocol}`);
+      const known = [...new Set([...SERVER_MUTANTS.map((m) => m.name), ...protocolByName(values.protocol).mutants.map((m) => m.name), ...DRIVER_MUTANTS.map((m) => m.name)])];
+      if (!known.includes(mutant)) throw new UsageError(`--unsafe-mutant: ${values.protocol} has no mutant '${mutant}'; known: ${known.join(', ')}`);
     }
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const out = resolve(values.out ?? `chaos-${values.system}-${stamp}`);
+    // Its members' data would be the new cluster's (keys already written: a false anomaly).
+    const earlier = earlierRun(out);
+    if (earlier.length > 0) throw new UsageError(`--out ${out} holds an earlier run (${earlier.join(', ')}): give a new or empty directory`);
     const missing = labPrerequisites();
     const etcd = values.system === 'etcd' ? findEtcd() : '';
     if (etcd === null) missing.push('etcd (Debian: apt-get install etcd-server)');
     if (missing.length > 0) throw new UsageError(`the lab cannot be made here: missing ${missing.join('; ')}`);
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const out = resolve(values.out ?? `chaos-${values.system}-${stamp}`);
     const log = (line: string): void => console.error(`[chaos ${((performance.now() - started) / 1000).toFixed(1)}s] ${line}`);
     const started = performance.now();
     try {
@@ -83,7 +86,8 @@ export const chaosCommand = defineCommand({
       console.log(`report: ${result.reportFile}`);
       return EXIT[result.check.verdict];
     } catch (err) {
-      if (err instanceof LabError) throw new UsageError(`the lab cannot be made here: ${err.message}`);
+      // Only a lab that could not be made is bad input; a failure during the run is not.
+      if (err instanceof LabSetupError) throw new UsageError(`the lab cannot be made here: ${err.message}`);
       throw err;
     }
   },

@@ -1,0 +1,60 @@
+/**
+ * `quorate chaos`'s report, from a made-up run (no root): a long history draws without overflowing
+ * the stack, a fault's text keeps the Markdown table whole, everything in the HTML is escaped, the
+ * outcome counts are explained, and clients stopped by the operation cap are not taken for a
+ * cluster that never recovered.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Operation } from '../../src/check/history.js';
+import { chaosReportHtml, chaosReportMarkdown, type ReportInput } from '../../src/chaos/report.js';
+import type { ChaosOptions, ChaosResult } from '../../src/chaos/run.js';
+
+const options: ChaosOptions = {
+  system: 'quorate', protocol: 'raft', mutant: null, nodes: 3, clients: 6, keys: 5, nemesis: ['partition'], partitions: ['halves'],
+  timeLimitS: 10, seed: 1, out: '/tmp/x', etcdBinary: '', commandLine: 'quorate chaos --out "<b>&"', log: () => {},
+};
+
+function result(over: Partial<ChaosResult> = {}): ChaosResult {
+  return {
+    check: { verdict: 'linearizable', steps: 1, keys: 1, operations: 3 },
+    counts: { ok: 1, fail: 2, unknown: 1, notSent: 7 },
+    events: [{ kind: 'partition', what: 'partition halves: n1 | n2 n3 <script>', startMs: 1000, endMs: 4000 }],
+    unexpectedExits: [], okAfterHeal: 5, healedAtMs: 9000, cappedAtMs: null, reportFile: '/tmp/x/report.md',
+    ...over,
+  };
+}
+
+const ops: Operation[] = [
+  { id: 0, client: 0, kind: 'read', key: 'k1', outcome: 'fail', invokedAt: 1, completedAt: 2 },
+  { id: 1, client: 1, kind: 'cas', key: 'k1', value: 1, expected: 2, outcome: 'fail', invokedAt: 1, completedAt: 2 },
+  { id: 2, client: 2, kind: 'write', key: 'k1', value: 1, outcome: 'unknown', invokedAt: 1, completedAt: Infinity },
+];
+
+test('a fault\'s text with a | stays in its Markdown cell; the counts are explained', () => {
+  const md = chaosReportMarkdown({ options, result: result(), history: ops });
+  const row = md.split('\n').find((l) => l.includes('partition halves'))!;
+  assert.equal(row.split(/(?<!\\)\|/).length - 2, 3, row);
+  assert.match(md, /"fail" is 1 compare-and-sets whose compare was false .* and 1 reads that got an error/);
+  assert.match(md, /"not sent" is 7 /);
+});
+
+test('the HTML escapes the command line and the faults', () => {
+  const html = chaosReportHtml({ options, result: result(), history: ops });
+  assert.doesNotMatch(html, /<script>|<b>&/);
+  assert.match(html, /&lt;script&gt;/);
+});
+
+test('a history of 200,000 operations draws (no spread of it into Math.max)', () => {
+  const long: Operation[] = Array.from({ length: 200_000 }, (_, i) => ({ id: i, client: i % 6, kind: 'read', key: 'k1', outcome: 'ok', result: null, invokedAt: i, completedAt: i + 1 }));
+  const input: ReportInput = { options, result: result({ cappedAtMs: 150_000 }), history: long };
+  assert.doesNotThrow(() => chaosReportHtml(input));
+});
+
+test('clients stopped by the cap before the heal: said so, and not called a cluster that did not recover', () => {
+  const capped = chaosReportMarkdown({ options, result: result({ okAfterHeal: 0, cappedAtMs: 5000 }), history: ops });
+  assert.match(capped, /clients stopped at 5\.0 s: the history reached its cap/);
+  assert.doesNotMatch(capped, /did not recover/);
+  const stuck = chaosReportMarkdown({ options, result: result({ okAfterHeal: 0 }), history: ops });
+  assert.match(stuck, /did not recover/);
+});
