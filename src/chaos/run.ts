@@ -105,10 +105,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const now = (): number => Math.round((performance.now() - t0) * 1000) / 1000;
     await waitUntilServing(cluster, o.log);
     o.log(`cluster of ${o.nodes} ${o.system === 'etcd' ? 'etcd' : `quorate (${o.protocol})`} members is serving; running for ${o.timeLimitS} s`);
-    const rng = new Prng(o.seed);
-    const random = (): number => rng.float();
-    workload = new RegisterWorkload({ endpoints: names.map((n) => cluster.endpoint(n)), clients: o.clients, keys: o.keys, random, now });
-    const nemesis = new Nemesis(lab, cluster, { kinds: o.nemesis, partitions: o.partitions, random, now, log: o.log });
+    // Two streams from the seed: shared, the nemesis's choices (faults, victims, durations) hung on
+    // how many operations the clients had drawn for, so a seed did not give one schedule twice.
+    const workloadRng = new Prng(o.seed);
+    const nemesisRng = new Prng(new Prng(o.seed).nextUint32());
+    workload = new RegisterWorkload({ endpoints: names.map((n) => cluster.endpoint(n)), clients: o.clients, keys: o.keys, random: () => workloadRng.float(), now });
+    const nemesis = new Nemesis(lab, cluster, { kinds: o.nemesis, partitions: o.partitions, random: () => nemesisRng.float(), now, log: o.log });
     workload.start();
     // A nemesis that fails (iptables refusing a rule) ends the run at once, with its error: not an
     // unhandled rejection while the time limit runs, nor a run that goes on without faults.
