@@ -28,6 +28,8 @@ class Lane<E> {
   readonly events: (E | null)[] = objectArray();
   /** Index of the first event still queued. */
   head = 0;
+  /** Events dropped from the front of the arrays so far: an event's place (see pushToLane) is this plus its index. */
+  dropped = 0;
 
   get size(): number {
     return this.events.length - this.head;
@@ -41,6 +43,7 @@ class Lane<E> {
       this.times.splice(0, this.head);
       this.seqs.splice(0, this.head);
       this.events.splice(0, this.head);
+      this.dropped += this.head;
       this.head = 0;
     }
   }
@@ -83,14 +86,32 @@ export class EventQueue<E> {
   /**
    * Queue `event` at `at` in a lane. Its times must not decrease from one push to the next; an
    * event that would break that goes to the heap (the order of events is the same either way).
+   * Returns the event's place in the lane, for replaceInLane (-1: it went to the heap).
    */
-  pushToLane(lane: number, at: number, event: E): void {
+  pushToLane(lane: number, at: number, event: E): number {
     const l = this.lanes[lane]!;
     const n = l.events.length;
-    if (n > l.head && !(at >= l.times[n - 1]!)) return this.push(at, event);
+    if (n > l.head && !(at >= l.times[n - 1]!)) {
+      this.push(at, event);
+      return -1;
+    }
     l.times.push(at);
     l.seqs.push(this.nextSeq++);
     l.events.push(event);
+    return l.dropped + n;
+  }
+
+  /**
+   * Put `event` in the place of the event pushToLane queued at `place` in `lane`, if that one is
+   * still queued (nothing otherwise): at the same time and turn in the order. For an event that
+   * is known to do nothing when it comes due (a timeout whose answer came first), a shared
+   * stand-in that does the same nothing: the event itself, made long before, is no longer read
+   * (a cache miss per timeout) and dies young instead of waiting in the lane.
+   */
+  replaceInLane(lane: number, place: number, event: E): void {
+    const l = this.lanes[lane]!;
+    const i = place - l.dropped;
+    if (i >= l.head && i < l.events.length) l.events[i] = event;
   }
 
   push(at: number, event: E): void {

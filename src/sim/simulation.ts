@@ -866,6 +866,8 @@ export class Simulation implements WorldHandler<Delivery> {
       latency: () => this.latency(),
       after: (ms, fn) => void this.world.after(ms, fn),
       afterOn: (node, ms, fn) => void this.world.after(ms, fn, node),
+      armTimeout: (fn) => this.world.afterInLane(clientTimeoutMs, fn),
+      disarmTimeout: (handle) => this.world.supersede(clientTimeoutMs, handle),
       mayStart: () => this.world.now < this.endMs - this.o.clientTimeoutMs && this.phase !== 'drain',
       readsOnly: () => this.phase === 'reads',
       sessionsPerMember: this.protocol.client.kind === 'quorum',
