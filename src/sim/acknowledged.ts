@@ -11,19 +11,19 @@
  */
 import { assert } from '../core/assert.js';
 import { pack } from '../core/codec.js';
-import { sameBytes, toHex } from '../core/bytes.js';
+import { sameBytes } from '../core/bytes.js';
 import { truncationPoint, type LogEntry, type Persist, type RestoredState, type Snapshot } from '../core/replica.js';
 import { emptyEntries, putAt } from '../storage/entries.js';
 
 /** A save or snapshot made and not yet acknowledged: it may have reached the disk, whole or in part. */
 export type InFlight =
-  | { readonly kind: 'save'; readonly persist: Persist<unknown>; readonly hardState: string | null }
+  | { readonly kind: 'save'; readonly persist: Persist<unknown>; readonly hardState: Uint8Array | null }
   | { readonly kind: 'snapshot'; readonly snapshot: Snapshot };
 
-/** The durable state a storage restores: hard state (packed, hex), snapshot, entries after it. */
+/** The durable state a storage restores: hard state (packed: pack's bytes are its own), snapshot, entries after it. */
 class DurableState {
   constructor(
-    public hardState: string | null = null,
+    public hardState: Uint8Array | null = null,
     public snapshot: Snapshot | null = null,
     public entries: LogEntry[] = emptyEntries(),
   ) {}
@@ -31,7 +31,7 @@ class DurableState {
   static of(r: RestoredState<unknown>): DurableState {
     const entries = emptyEntries();
     for (const e of r.entries) entries.push(e);
-    return new DurableState(r.hardState === null ? null : hexOf(r.hardState), r.snapshot, entries);
+    return new DurableState(r.hardState === null ? null : pack(r.hardState), r.snapshot, entries);
   }
 
   clone(): DurableState {
@@ -39,7 +39,7 @@ class DurableState {
   }
 
   /** A save's records, as the storage applies them; `entries`: how many of its entries reached the disk. */
-  applySave(s: { persist: Persist<unknown>; hardState: string | null }, entries = s.persist.entries.length, withHardState = true): this {
+  applySave(s: { persist: Persist<unknown>; hardState: Uint8Array | null }, entries = s.persist.entries.length, withHardState = true): this {
     const p = s.persist;
     if (p.snapshot !== null) this.applySnapshot(p.snapshot);
     const from = truncationPoint(p);
@@ -66,7 +66,7 @@ class DurableState {
 
   /** How `other` differs from this state (null: it does not). */
   differenceFrom(other: DurableState): string | null {
-    if (other.hardState !== this.hardState) return `its hard state is ${other.hardState === null ? 'gone' : 'not the one it acknowledged'}`;
+    if (!sameHardState(other.hardState, this.hardState)) return `its hard state is ${other.hardState === null ? 'gone' : 'not the one it acknowledged'}`;
     const mine = this.snapshot;
     const theirs = other.snapshot;
     if ((mine?.meta.index ?? 0) !== (theirs?.meta.index ?? 0)) return `its snapshot is at ${theirs?.meta.index ?? 0}, not at ${mine?.meta.index ?? 0}`;
@@ -91,8 +91,9 @@ export class AcknowledgedState {
 
   /** A save made; pass what this returns to saveRefused if the storage refuses it at once. */
   saveMade(persist: Persist<unknown>): InFlight {
-    // Packed now: the core may build its next hard state in the same object.
-    const made: InFlight = { kind: 'save', persist, hardState: persist.hardState === null ? null : hexOf(persist.hardState) };
+    // Packed now: the core may build its next hard state in the same object. (Kept as bytes: a
+    // hex string of them was built a character at a time on every save.)
+    const made: InFlight = { kind: 'save', persist, hardState: persist.hardState === null ? null : pack(persist.hardState) };
     this.inFlight.push(made);
     return made;
   }
@@ -159,8 +160,8 @@ export class AcknowledgedState {
   }
 }
 
-function hexOf(value: unknown): string {
-  return toHex(pack(value));
+function sameHardState(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  return a === null || b === null ? a === b : sameBytes(a, b);
 }
 
 function sameEntry(a: LogEntry, b: LogEntry): boolean {
