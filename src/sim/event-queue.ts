@@ -30,9 +30,26 @@ class Lane<E> {
   head = 0;
   /** Events dropped from the front of the arrays so far: an event's place (see pushToLane) is this plus its index. */
   dropped = 0;
+  /**
+   * The first queued event's time and sequence number (headSeq -1: the lane is empty), kept
+   * beside the arrays. Every take compares them; the arrays' slots there were written long
+   * before (a client's timeout, hundreds of milliseconds of events ago) and read cold each time.
+   */
+  headAt = 0.5;
+  headSeq = -1;
 
   get size(): number {
     return this.events.length - this.head;
+  }
+
+  push(at: number, seq: number, event: E): void {
+    if (this.head === this.events.length) {
+      this.headAt = at;
+      this.headSeq = seq;
+    }
+    this.times.push(at);
+    this.seqs.push(seq);
+    this.events.push(event);
   }
 
   shift(): void {
@@ -45,6 +62,12 @@ class Lane<E> {
       this.events.splice(0, this.head);
       this.dropped += this.head;
       this.head = 0;
+    }
+    if (this.head < this.events.length) {
+      this.headAt = this.times[this.head]!;
+      this.headSeq = this.seqs[this.head]!;
+    } else {
+      this.headSeq = -1;
     }
   }
 }
@@ -95,9 +118,7 @@ export class EventQueue<E> {
       this.push(at, event);
       return -1;
     }
-    l.times.push(at);
-    l.seqs.push(this.nextSeq++);
-    l.events.push(event);
+    l.push(at, this.nextSeq++, event);
     return l.dropped + n;
   }
 
@@ -159,9 +180,9 @@ export class EventQueue<E> {
     }
     for (let l = 0; l < this.lanes.length; l++) {
       const lane = this.lanes[l]!;
-      if (lane.head === lane.events.length) continue;
-      const lt = lane.times[lane.head]!;
-      const ls = lane.seqs[lane.head]!;
+      const ls = lane.headSeq;
+      if (ls < 0) continue;
+      const lt = lane.headAt;
       // Every comparison is made each time (not short-circuited): one that a first run never
       // reached would make optimized code bail out when a later run did.
       const nothingYet = from === -1 && this.events.length === 0;
