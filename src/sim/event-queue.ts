@@ -4,7 +4,9 @@
  *
  * Most events go to a binary min-heap kept as three parallel arrays (times, sequence numbers,
  * events) rather than one object per entry: the simulator pushes and pops an event per message,
- * timer and disk callback, and a wrapper per entry was a large share of its garbage.
+ * timer and disk callback, and a wrapper per entry was a large share of its garbage. The arrays
+ * are slots with a count beside them, never shortened: popping a time off a double array boxed
+ * it (garbage per event), and a shortened array grew again on the next push.
  *
  * Events pushed a fixed delay after a clock that never goes back arrive in time order, so they
  * can go to a lane instead: a first-in-first-out queue, O(1) each way. Clients' timeouts are
@@ -76,23 +78,25 @@ class Lane<E> {
 const LANE_COMPACT_AT = 1024;
 
 export class EventQueue<E> {
+  /** The heap: its first `count` slots (those after hold nothing: their events are let go). */
   private readonly times: number[] = doubleArray();
   private readonly seqs: number[] = [];
-  private readonly events: E[] = objectArray();
+  private readonly events: (E | null)[] = objectArray();
+  private count = 0;
   private readonly lanes: Lane<E>[] = objectArray();
   private nextSeq = 0;
   /** The time of the event the last take() or takeUntil() returned (a fraction from the start: see shapes.ts). */
   takenAt = 0.5;
 
   get size(): number {
-    let n = this.events.length;
+    let n = this.count;
     for (const lane of this.lanes) n += lane.size;
     return n;
   }
 
   /** The time of the next event, if any. */
   peekTime(): number | undefined {
-    let at = this.events.length === 0 ? undefined : this.times[0];
+    let at = this.count === 0 ? undefined : this.times[0];
     for (let l = 0; l < this.lanes.length; l++) {
       const lane = this.lanes[l]!;
       if (lane.head < lane.events.length && (at === undefined || lane.times[lane.head]! < at)) at = lane.times[lane.head]!;
@@ -140,11 +144,14 @@ export class EventQueue<E> {
     const seqs = this.seqs;
     const events = this.events;
     const seq = this.nextSeq++;
-    let i = events.length;
-    // Grow by one, then sift the hole up to where the new entry belongs.
-    times.push(at);
-    seqs.push(seq);
-    events.push(event);
+    let i = this.count++;
+    // Grow by one (a new slot only when every slot is in use), then sift the hole up to where
+    // the new entry belongs.
+    if (i === events.length) {
+      times.push(at);
+      seqs.push(seq);
+      events.push(event);
+    }
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const pt = times[parent]!;
@@ -174,7 +181,8 @@ export class EventQueue<E> {
     let from = -1;
     let at = 0;
     let seq = 0;
-    if (this.events.length > 0) {
+    const count = this.count;
+    if (count > 0) {
       at = this.times[0]!;
       seq = this.seqs[0]!;
     }
@@ -185,7 +193,7 @@ export class EventQueue<E> {
       const lt = lane.headAt;
       // Every comparison is made each time (not short-circuited): one that a first run never
       // reached would make optimized code bail out when a later run did.
-      const nothingYet = from === -1 && this.events.length === 0;
+      const nothingYet = from === -1 && count === 0;
       const earlier = lt < at;
       const sameTime = lt === at;
       const earlierSeq = ls < seq;
@@ -195,7 +203,7 @@ export class EventQueue<E> {
         seq = ls;
       }
     }
-    if (from === -1 && this.events.length === 0) return undefined;
+    if (from === -1 && count === 0) return undefined;
     if (!(at <= until)) return undefined;
     this.takenAt = at;
     if (from >= 0) {
@@ -216,8 +224,8 @@ export class EventQueue<E> {
   }
 
   private nextSeqOfTop(): number {
-    let best = this.events.length === 0 ? Infinity : this.seqs[0]!;
-    let at = this.events.length === 0 ? Infinity : this.times[0]!;
+    let best = this.count === 0 ? Infinity : this.seqs[0]!;
+    let at = this.count === 0 ? Infinity : this.times[0]!;
     for (const lane of this.lanes) {
       if (lane.size === 0) continue;
       const lt = lane.times[lane.head]!;
@@ -234,13 +242,15 @@ export class EventQueue<E> {
     const times = this.times;
     const seqs = this.seqs;
     const events = this.events;
-    const n = events.length;
+    const n = this.count;
     if (n === 0) return undefined;
     const top = events[0]!;
-    const lastAt = times.pop()!;
-    const lastSeq = seqs.pop()!;
-    const last = events.pop()!;
     const size = n - 1;
+    const lastAt = times[size]!;
+    const lastSeq = seqs[size]!;
+    const last = events[size]!;
+    events[size] = null; // let it go
+    this.count = size;
     if (size > 0) {
       // Sift the hole at the root down to where the last entry belongs.
       let i = 0;
