@@ -11,19 +11,23 @@
  */
 import { assert } from '../core/assert.js';
 import { pack } from '../core/codec.js';
-import { sameBytes, toHex } from '../core/bytes.js';
+import { sameBytes } from '../core/bytes.js';
 import { truncationPoint, type LogEntry, type Persist, type RestoredState, type Snapshot } from '../core/replica.js';
 import { emptyEntries, putAt } from '../storage/entries.js';
+import { objectSlots } from './shapes.js';
+
+/** In-flight slots an AcknowledgedState starts with (more grow the array). */
+const IN_FLIGHT_SLOTS = 4;
 
 /** A save or snapshot made and not yet acknowledged: it may have reached the disk, whole or in part. */
 export type InFlight =
-  | { readonly kind: 'save'; readonly persist: Persist<unknown>; readonly hardState: string | null }
+  | { readonly kind: 'save'; readonly persist: Persist<unknown>; readonly hardState: Uint8Array | null }
   | { readonly kind: 'snapshot'; readonly snapshot: Snapshot };
 
-/** The durable state a storage restores: hard state (packed, hex), snapshot, entries after it. */
+/** The durable state a storage restores: hard state (packed: pack's bytes are its own), snapshot, entries after it. */
 class DurableState {
   constructor(
-    public hardState: string | null = null,
+    public hardState: Uint8Array | null = null,
     public snapshot: Snapshot | null = null,
     public entries: LogEntry[] = emptyEntries(),
   ) {}
@@ -31,7 +35,7 @@ class DurableState {
   static of(r: RestoredState<unknown>): DurableState {
     const entries = emptyEntries();
     for (const e of r.entries) entries.push(e);
-    return new DurableState(r.hardState === null ? null : hexOf(r.hardState), r.snapshot, entries);
+    return new DurableState(r.hardState === null ? null : pack(r.hardState), r.snapshot, entries);
   }
 
   clone(): DurableState {
@@ -39,7 +43,7 @@ class DurableState {
   }
 
   /** A save's records, as the storage applies them; `entries`: how many of its entries reached the disk. */
-  applySave(s: { persist: Persist<unknown>; hardState: string | null }, entries = s.persist.entries.length, withHardState = true): this {
+  applySave(s: { persist: Persist<unknown>; hardState: Uint8Array | null }, entries = s.persist.entries.length, withHardState = true): this {
     const p = s.persist;
     if (p.snapshot !== null) this.applySnapshot(p.snapshot);
     const from = truncationPoint(p);
@@ -66,7 +70,7 @@ class DurableState {
 
   /** How `other` differs from this state (null: it does not). */
   differenceFrom(other: DurableState): string | null {
-    if (other.hardState !== this.hardState) return `its hard state is ${other.hardState === null ? 'gone' : 'not the one it acknowledged'}`;
+    if (!sameHardState(other.hardState, this.hardState)) return `its hard state is ${other.hardState === null ? 'gone' : 'not the one it acknowledged'}`;
     const mine = this.snapshot;
     const theirs = other.snapshot;
     if ((mine?.meta.index ?? 0) !== (theirs?.meta.index ?? 0)) return `its snapshot is at ${theirs?.meta.index ?? 0}, not at ${mine?.meta.index ?? 0}`;
@@ -86,41 +90,49 @@ class DurableState {
 
 export class AcknowledgedState {
   private acknowledged = new DurableState();
-  /** Saves and snapshots in the order made (the storage takes them in one queue, in that order); the acknowledged ones are applied to `acknowledged` as they are. */
-  private readonly inFlight: InFlight[] = [];
+  /**
+   * Saves and snapshots in the order made (the storage takes them in one queue, in that order);
+   * the acknowledged ones are applied to `acknowledged` as they are. The first `inFlightCount`
+   * slots, reused: there are one or two at a time, and a splice per acknowledgement made an
+   * array, and emptied this one, to be grown again by the next save.
+   */
+  private readonly inFlight: (InFlight | null)[] = objectSlots<InFlight>(IN_FLIGHT_SLOTS);
+  private inFlightCount = 0;
 
   /** A save made; pass what this returns to saveRefused if the storage refuses it at once. */
   saveMade(persist: Persist<unknown>): InFlight {
-    // Packed now: the core may build its next hard state in the same object.
-    const made: InFlight = { kind: 'save', persist, hardState: persist.hardState === null ? null : hexOf(persist.hardState) };
-    this.inFlight.push(made);
+    // Packed now: the core may build its next hard state in the same object. (Kept as bytes: a
+    // hex string of them was built a character at a time on every save.)
+    const made: InFlight = { kind: 'save', persist, hardState: persist.hardState === null ? null : pack(persist.hardState) };
+    this.add(made);
     return made;
   }
 
   /** A save or snapshot the storage refused (it wrote nothing of it). */
   refused(made: InFlight): void {
-    const i = this.inFlight.indexOf(made);
+    const i = this.indexOf(made);
     assert(i >= 0, 'a refused save or snapshot was made');
-    this.inFlight.splice(i, 1);
+    this.removeAt(i);
   }
 
   /** The oldest save made is acknowledged (saves complete in the order made). */
   saveAcknowledged(): void {
-    const i = this.inFlight.findIndex((m) => m.kind === 'save');
-    assert(i >= 0, 'a save is acknowledged after it was made');
-    this.apply(this.inFlight.splice(i, 1)[0]!);
+    let i = 0;
+    while (i < this.inFlightCount && this.inFlight[i]!.kind !== 'save') i++;
+    assert(i < this.inFlightCount, 'a save is acknowledged after it was made');
+    this.apply(this.removeAt(i));
   }
 
   snapshotMade(snapshot: Snapshot): InFlight {
     const made: InFlight = { kind: 'snapshot', snapshot };
-    this.inFlight.push(made);
+    this.add(made);
     return made;
   }
 
   snapshotAcknowledged(made: InFlight): void {
-    const i = this.inFlight.indexOf(made);
+    const i = this.indexOf(made);
     assert(i >= 0, 'a snapshot is acknowledged after it was made');
-    this.apply(this.inFlight.splice(i, 1)[0]!);
+    this.apply(this.removeAt(i));
   }
 
   /**
@@ -131,7 +143,8 @@ export class AcknowledgedState {
     const target = DurableState.of(restored);
     let state = this.acknowledged.clone();
     if (state.differenceFrom(target) === null) return null;
-    for (const made of this.inFlight) {
+    for (let i = 0; i < this.inFlightCount; i++) {
+      const made = this.inFlight[i]!;
       if (made.kind === 'save') {
         // In part: its snapshot and truncation, some of its entries, not its hard state.
         for (let k = 0; k <= made.persist.entries.length; k++) {
@@ -144,13 +157,32 @@ export class AcknowledgedState {
       if (state.differenceFrom(target) === null) return null;
     }
     const what = this.acknowledged.differenceFrom(target) ?? 'it is no state the saves in flight could leave';
-    return `${what} (${this.inFlight.length} save(s) and snapshot(s) in flight)`;
+    return `${what} (${this.inFlightCount} save(s) and snapshot(s) in flight)`;
   }
 
   /** After a restart, what the storage restored is what is durable: in-flight fates are settled. */
   rebase(restored: RestoredState<unknown>): void {
     this.acknowledged = DurableState.of(restored);
-    this.inFlight.length = 0;
+    while (this.inFlightCount > 0) this.inFlight[--this.inFlightCount] = null;
+  }
+
+  private add(made: InFlight): void {
+    if (this.inFlightCount === this.inFlight.length) this.inFlight.push(made);
+    else this.inFlight[this.inFlightCount] = made;
+    this.inFlightCount++;
+  }
+
+  private indexOf(made: InFlight): number {
+    for (let i = 0; i < this.inFlightCount; i++) if (this.inFlight[i] === made) return i;
+    return -1;
+  }
+
+  /** Take the in-flight save or snapshot at `i` out, the later ones moving up. */
+  private removeAt(i: number): InFlight {
+    const made = this.inFlight[i]!;
+    for (let k = i + 1; k < this.inFlightCount; k++) this.inFlight[k - 1] = this.inFlight[k]!;
+    this.inFlight[--this.inFlightCount] = null;
+    return made;
   }
 
   private apply(made: InFlight): void {
@@ -159,8 +191,8 @@ export class AcknowledgedState {
   }
 }
 
-function hexOf(value: unknown): string {
-  return toHex(pack(value));
+function sameHardState(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  return a === null || b === null ? a === b : sameBytes(a, b);
 }
 
 function sameEntry(a: LogEntry, b: LogEntry): boolean {

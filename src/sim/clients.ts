@@ -17,6 +17,7 @@ import type { NodeId } from '../core/ids.js';
 import type { Random } from '../core/prng.js';
 import type { QuorumClient } from '../core/protocol.js';
 import type { Envelope } from '../core/replica.js';
+import type { Driver } from '../driver/driver.js';
 import type { SimNode } from './sim-node.js';
 import type { Workload, WorkloadOp } from './workloads/workload.js';
 
@@ -33,6 +34,16 @@ export interface ClientSite<R> {
   after(ms: number, fn: () => void): void;
   /** Run `fn` after `ms` as a turn of `node` (parked while it is paused). */
   afterOn(node: SimNode<R>, ms: number, fn: () => void): void;
+  /**
+   * Run `fn` after `clientTimeoutMs` as a simulator event (a timeout); returns a handle for
+   * `disarmTimeout`.
+   */
+  armTimeout(fn: () => void): number;
+  /**
+   * The timeout `armTimeout` returned `handle` for would do nothing now if it came due (its
+   * attempt is over): it is not run (an event still comes due then, so the run is unchanged).
+   */
+  disarmTimeout(handle: number): void;
   /** The phase of the run: clients stop issuing new operations near the end. */
   mayStart(): boolean;
   readsOnly(): boolean;
@@ -95,6 +106,10 @@ export class SessionClient<R> {
   private readonly reader: boolean;
   private current: InFlight<WorkloadOp, R> | null = null;
   completedAfterHeal = false;
+  /** The handle of the last attempt's timeout (see ClientSite.armTimeout; -1: none). */
+  private timeoutHandle = -1;
+  /** next(), made once: it runs after every operation. */
+  private readonly nextAfterThinking = (): void => this.next();
 
   constructor(readonly id: number, private readonly site: ClientSite<R>) {
     const members = site.members();
@@ -145,12 +160,14 @@ export class SessionClient<R> {
   private send(): void {
     const c = this.current;
     if (c === null) return;
+    // The last attempt is over (this one replaces it): its timeout, still due, would do nothing.
+    this.site.disarmTimeout(this.timeoutHandle);
     const attempt = ++this.attempt;
     this.attempts++;
     if (this.site.sessionsPerMember && !c.op.localRead) c.pinned ??= this.guess;
     const node = c.pinned ?? this.guess;
     this.site.afterOn(node, this.site.latency(), () => this.handleAt(node, attempt, c));
-    this.site.after(this.site.clientTimeoutMs, () => this.timeout(attempt));
+    this.timeoutHandle = this.site.armTimeout(() => this.timeout(attempt));
   }
 
   /** At the member: propose or read, and answer over the network. */
@@ -172,15 +189,16 @@ export class SessionClient<R> {
       });
       return;
     }
-    const propose = (): void => {
-      const command = this.site.workload.command(c.op, { client: this.id, seq: c.seq, lowestPending: c.seq }, { sm: node.sm, origin: this.site.commandOrigin(node) });
-      driver.propose(command, answer);
-    };
-    if (c.op.afterBarrier !== true) return propose();
+    if (c.op.afterBarrier !== true) return this.propose(driver, node, c, answer);
     driver.readBarrier((err) => {
       if (err !== null) return answer(err);
-      if (node.runningDriver === driver) propose(); // else the member stopped: the attempt times out
+      if (node.runningDriver === driver) this.propose(driver, node, c, answer); // else the member stopped: the attempt times out
     });
+  }
+
+  private propose(driver: Driver<R>, node: SimNode<R>, c: InFlight<WorkloadOp, R>, answer: (err: Error | null, result?: R) => void): void {
+    const command = this.site.workload.command(c.op, { client: this.id, seq: c.seq, lowestPending: c.seq }, { sm: node.sm, origin: this.site.commandOrigin(node) });
+    driver.propose(command, answer);
   }
 
   private answer(attempt: number, err: Error | null, result: R | undefined, by: string): void {
@@ -207,12 +225,14 @@ export class SessionClient<R> {
     const c = this.current;
     if (c === null) return;
     this.current = null;
+    this.site.disarmTimeout(this.timeoutHandle); // the operation is over: so is its last attempt
+    this.timeoutHandle = -1;
     const now = this.site.now();
     let id = this.site.nextOperationId();
     const ops = this.site.workload.record(c.op, this.id, outcome, result, c.invokedAt, now, () => id++);
     this.site.record(ops, c.op.label, by, this.id, outcome === 'ok');
     if (outcome === 'ok' && this.site.readsOnly()) this.completedAfterHeal = true;
-    this.site.after(this.site.clientThinkMs, () => this.next());
+    this.site.after(this.site.clientThinkMs, this.nextAfterThinking);
   }
 }
 
@@ -232,6 +252,8 @@ export class QuorumSimClient<M extends Envelope, R> {
   private attempts = 0;
   private current: { op: WorkloadOp; invokedAt: number; readOnly: boolean; timestamp: number } | null = null;
   completedAfterHeal = false;
+  /** The handle of the last attempt's timeout (see ClientSite.armTimeout; -1: none). */
+  private timeoutHandle = -1;
 
   constructor(readonly id: number, readonly protocolClient: QuorumClient<M>, private readonly site: QuorumClientSite<M, R>) {}
 
@@ -278,8 +300,10 @@ export class QuorumSimClient<M extends Envelope, R> {
   }
 
   private armTimeout(): void {
+    // The last attempt is over (this one replaces it): its timeout, if still due, would do nothing.
+    this.site.disarmTimeout(this.timeoutHandle);
     const attempt = this.attempt;
-    this.site.after(this.site.clientTimeoutMs, () => this.timeout(attempt));
+    this.timeoutHandle = this.site.armTimeout(() => this.timeout(attempt));
   }
 
   private timeout(attempt: number): void {
@@ -302,6 +326,8 @@ export class QuorumSimClient<M extends Envelope, R> {
     const c = this.current;
     if (c === null) return;
     this.current = null;
+    this.site.disarmTimeout(this.timeoutHandle); // the operation is over: so is its last attempt
+    this.timeoutHandle = -1;
     let id = this.site.nextOperationId();
     const ops = this.site.workload.record(c.op, this.id, outcome, result, c.invokedAt, this.site.now(), () => id++);
     this.site.record(ops, c.op.label, '', this.id, outcome === 'ok');

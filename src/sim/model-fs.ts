@@ -333,7 +333,7 @@ export class ModelFileSystem implements FileSystem {
         // The kernel gave up on these pages and marked them clean: the cache keeps them, the
         // platter never will, and the next datasync has nothing of them left to report.
         if (covered > 0) this.diverge(file);
-        file.pending.splice(0, covered);
+        dropFirst(file.pending, covered);
         return done(new FsError('EIO', open.path, 'fdatasync'));
       }
       this.makeDurable(file, covered);
@@ -550,16 +550,19 @@ export class ModelFileSystem implements FileSystem {
 
   /** The first `count` pending changes reached the platter. */
   private makeDurable(file: FileNode, count: number): void {
-    const covered = file.pending.splice(0, count);
+    const pending = file.pending;
     if (file.durable === null) {
       // Shared: the covered writes continue what is durable, in order.
-      for (const op of covered) {
+      for (let i = 0; i < count; i++) {
+        const op = pending[i]!;
         assert(op.kind === 'write' && op.offset === file.durableLength, () => `${file.path}: a shared file's pending writes continue its durable bytes`);
         file.durableLength = op.offset + op.length;
       }
+      dropFirst(pending, count);
       return;
     }
-    for (const op of covered) applyFileOp(file.durable, op);
+    for (let i = 0; i < count; i++) applyFileOp(file.durable, pending[i]!);
+    dropFirst(pending, count);
     // Nothing pending and the same bytes in both: share again.
     if (file.pending.length === 0 && sameBytes(file.durable.view(), file.cache.view())) {
       file.durable = null;
@@ -825,6 +828,17 @@ function components(path: string): readonly string[] {
  */
 function childPath(dirPath: string, name: string): string {
   return dirPath === '/' ? `/${name}` : `${dirPath}/${name}`;
+}
+
+/**
+ * Remove the first `count` items of `list` (a file's pending changes, made durable by a datasync,
+ * which usually covers them all). Not splice: it made an array of what it removed, and emptying
+ * the list let its storage go, to be allocated again by the next write.
+ */
+function dropFirst<T>(list: T[], count: number): void {
+  if (count === 0) return;
+  for (let i = count; i < list.length; i++) list[i - count] = list[i]!;
+  for (let i = 0; i < count; i++) list.pop();
 }
 
 function applyFileOp(bytes: ModelBytes, op: FileOp): void {

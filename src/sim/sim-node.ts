@@ -370,7 +370,7 @@ export class SimNode<R> implements TurnOwner {
    * and the event queue stays as small as the number of things that really happen.
    */
   setTimer(ms: number, fn: () => void): Timer {
-    const t = new NodeTimer(fn);
+    const t = new NodeTimer(fn, this.timers);
     const at = this.env.world.now + ms / this.rate;
     // Timers of one delay come due in the order they are set: a lane takes them in O(1), where
     // the heap (holding hundreds of them, nearly all cancelled) took a sift per timer. The order
@@ -378,13 +378,14 @@ export class SimNode<R> implements TurnOwner {
     const delays = this.timerLaneDelays;
     for (let i = 0; i < delays.length; i++) {
       if (delays[i] === ms) {
-        this.timers.pushToLane(i, at, t);
+        t.placed(i, this.timers.pushToLane(i, at, t));
         return t;
       }
     }
     if (delays.length < MAX_TIMER_LANES) {
       delays.push(ms);
-      this.timers.pushToLane(this.timers.addLane(), at, t);
+      const lane = this.timers.addLane();
+      t.placed(lane, this.timers.pushToLane(lane, at, t));
       return t;
     }
     this.timers.push(at, t);
@@ -424,18 +425,33 @@ export class SimNode<R> implements TurnOwner {
 /** A driver timer: its own cancel handle (one object per timer, not three). */
 class NodeTimer implements Timer {
   cancelled = false;
+  /** Where it waits in its queue's lanes (see EventQueue.pushToLane; -1: in the heap). */
+  private lane = -1;
+  private place = -1;
 
-  constructor(public fn: () => void) {}
+  constructor(public fn: () => void, private readonly queue: EventQueue<NodeTimer>) {}
+
+  placed(lane: number, place: number): void {
+    this.lane = lane;
+    this.place = place;
+  }
 
   /**
    * Almost every driver timer (a proposal's or a read's timeout) is cancelled soon after it is
    * set, yet stays queued until it is due: dropping its function at once lets what the function
    * holds (the caller's reply, a client's request) die young instead of surviving collections.
+   * One waiting in a lane gives its place to a shared cancelled timer: it dies young too, and the
+   * tick it comes due on does not read it, long cold by then (a cache miss per timer).
    */
   cancel(): void {
     this.cancelled = true;
     this.fn = noop;
+    if (this.place >= 0) this.queue.replaceInLane(this.lane, this.place, CANCELLED_TIMER);
   }
 }
 
 function noop(): void {}
+
+/** What a cancelled timer waiting in a lane becomes (see NodeTimer.cancel). */
+const CANCELLED_TIMER = new NodeTimer(noop, new EventQueue<NodeTimer>());
+CANCELLED_TIMER.cancelled = true;

@@ -288,8 +288,13 @@ export class Simulation implements WorldHandler<Delivery> {
   private delivered = 0;
   private dropped = 0;
   private faultsInjected = 0;
-  /** Deliveries by message type (a Map: an object's keys would change its shape run after run). */
-  private readonly byType = new Map<string, number>();
+  /**
+   * Deliveries by message type: the types in the order first delivered, and a count for each.
+   * Not an object (its keys would change its shape run after run) nor a Map: a protocol has a
+   * dozen or two types, and a look along them was cheaper than a Map's get and set per delivery.
+   */
+  private readonly typeNames: string[] = [];
+  private readonly typeCounts: number[] = [];
   /** Results honest replicas executed, by client|timestamp|readOnly (quorum model). */
   private readonly honestResults = new Map<string, Set<string>>();
   private healed = false;
@@ -510,7 +515,7 @@ export class Simulation implements WorldHandler<Delivery> {
       stats: {
         seed: this.o.seed, messagesDelivered: this.delivered, messagesDropped: this.dropped, operations: this.history.length,
         simulatedMs: this.world.now, events: this.world.events, invariantChecks: this.invariants.checks, faultsInjected: this.faultsInjected,
-        byzantine: [...this.byzantine], behaviours: [...(this.adversary?.active ?? [])], messagesByType: Object.fromEntries(this.byType),
+        byzantine: [...this.byzantine], behaviours: [...(this.adversary?.active ?? [])], messagesByType: Object.fromEntries(this.typeNames.map((type, i) => [type, this.typeCounts[i]!])),
         twins: this.nodes.length - this.ids.length,
         crashes: this.nodes.reduce((n, x) => n + x.crashes, 0), refusedToStart: this.nodes.filter((x) => x.refused !== null).length,
         counters: this.counters(),
@@ -656,13 +661,19 @@ export class Simulation implements WorldHandler<Delivery> {
   }
 
   /**
-   * An honest member loses power at the end of this turn (and restarts within 3 ms) with the
-   * probability `chance` gives, drawn from the buggify stream, while crash faults are on and the
-   * faults have not healed. `chance` is asked only then (0: no draw).
+   * Whether an honest member may lose power now (see losePowerSoon): crash faults are on and the
+   * faults have not healed. Asked first, so that the chance is worked out only then (the driver
+   * tells of every save and of messages sent while saving: closures to defer it were garbage).
    */
-  private losePowerSoon(node: SimNode<unknown>, chance: () => number): void {
-    if (node.byzantine || !this.crashFaults || this.healed) return;
-    const p = chance();
+  private mayLosePower(node: SimNode<unknown>): boolean {
+    return !node.byzantine && this.crashFaults && !this.healed;
+  }
+
+  /**
+   * A member that may lose power (see mayLosePower) loses it at the end of this turn (and
+   * restarts within 3 ms) with probability `p`, drawn from the buggify stream (0: no draw).
+   */
+  private losePowerSoon(node: SimNode<unknown>, p: number): void {
     if (p === 0 || !this.buggify.chance(p)) return;
     this.faultsInjected++;
     node.crashAtEndOfTurn({ kind: 'power-loss', loseMessages: false, restartAfterMs: this.buggify.int(0, 3) });
@@ -688,14 +699,19 @@ export class Simulation implements WorldHandler<Delivery> {
         throw new SafetyViolation('valid messages pass the schema', `${node.key} refused a message from ${String(from)}: ${reason}`);
       },
       appliedEntries: (entries) => this.applied(node, entries),
-      keeping: () => this.losePowerSoon(node, () => POWER_LOSS_WHILE_KEEPING_PROBABILITY),
-      persisting: (persist, sentBeforeDurable) => this.losePowerSoon(node, () => {
+      keeping: () => {
+        if (this.mayLosePower(node)) this.losePowerSoon(node, POWER_LOSS_WHILE_KEEPING_PROBABILITY);
+      },
+      persisting: (persist, sentBeforeDurable) => {
+        if (!this.mayLosePower(node)) return;
         const early = sentBeforeDurable > 0 && node.driver?.status().leading === false;
-        return early ? POWER_LOSS_BEFORE_SYNC_PROBABILITY : persist.snapshot !== null ? POWER_LOSS_DURING_INSTALL_PROBABILITY : 0;
-      }),
+        this.losePowerSoon(node, early ? POWER_LOSS_BEFORE_SYNC_PROBABILITY : persist.snapshot !== null ? POWER_LOSS_DURING_INSTALL_PROBABILITY : 0);
+      },
       // As `persisting`'s early case: messages that left ahead of a write not yet durable, from a
       // member that is not leading, are what a power loss now must not be able to betray.
-      sentWhileSaving: () => this.losePowerSoon(node, () => (node.driver?.status().leading === false ? POWER_LOSS_BEFORE_SYNC_PROBABILITY : 0)),
+      sentWhileSaving: () => {
+        if (this.mayLosePower(node)) this.losePowerSoon(node, node.driver?.status().leading === false ? POWER_LOSS_BEFORE_SYNC_PROBABILITY : 0);
+      },
       executed: (client, timestamp, result, readOnly, at) => {
         if (node.byzantine) return;
         if (!readOnly) this.invariants.executedOnce(node.key, `${client}|${timestamp}`, at);
@@ -781,7 +797,8 @@ export class Simulation implements WorldHandler<Delivery> {
       this.world.after(extraMs + this.latency(), () => client.receive(msg));
       return;
     }
-    for (const target of targets) {
+    for (let t = 0; t < targets.length; t++) {
+      const target = targets[t]!;
       if (this.links.loses(this.rng, from.key, target.key)) {
         this.dropped++;
         continue;
@@ -826,12 +843,24 @@ export class Simulation implements WorldHandler<Delivery> {
     }
   }
 
+  /** One more delivery of a message of `type` (see typeNames). */
+  private countDelivery(type: string): void {
+    const names = this.typeNames;
+    let i = 0;
+    while (i < names.length && names[i] !== type) i++;
+    if (i === names.length) {
+      names.push(type);
+      this.typeCounts.push(0);
+    }
+    this.typeCounts[i]!++;
+  }
+
   private deliverNow(d: Delivery): void {
     const n = d.target;
     this.delivered++;
     const frame = d.frame;
     const type = frame.kind === 'protocol' ? ((frame.message as { type?: string }).type ?? 'message') : frame.kind;
-    if (d.fromMember) this.byType.set(type, (this.byType.get(type) ?? 0) + 1);
+    if (d.fromMember) this.countDelivery(type);
     // The same hash with or without readable lines: a trace asked for reproduces the run it explains.
     this.world.trace.mix(this.world.now, 0x64, n.index, type.length);
     if (this.o.trace) this.world.trace.keep(this.world.now, `deliver ${type} ${d.fromKey}>${n.key}`);
@@ -866,6 +895,8 @@ export class Simulation implements WorldHandler<Delivery> {
       latency: () => this.latency(),
       after: (ms, fn) => void this.world.after(ms, fn),
       afterOn: (node, ms, fn) => void this.world.after(ms, fn, node),
+      armTimeout: (fn) => this.world.afterInLane(clientTimeoutMs, fn),
+      disarmTimeout: (handle) => this.world.supersede(clientTimeoutMs, handle),
       mayStart: () => this.world.now < this.endMs - this.o.clientTimeoutMs && this.phase !== 'drain',
       readsOnly: () => this.phase === 'reads',
       sessionsPerMember: this.protocol.client.kind === 'quorum',

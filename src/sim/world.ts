@@ -41,6 +41,10 @@ export class CallEvent implements Timer {
   }
 }
 
+/** What a superseded call becomes (see World.supersede): cancelled, so it runs nothing. */
+const SUPERSEDED = new CallEvent(() => {}, null, 0);
+SUPERSEDED.cancel();
+
 /** Events other modules define (the hot path: message deliveries) handled by the world's handler. */
 export interface CustomEvent {
   readonly kind: 'custom';
@@ -132,6 +136,32 @@ export class World<E extends CustomEvent = CustomEvent> {
       return e;
     }
     return this.at(this.now + ms, fn, owner);
+  }
+
+  /**
+   * after(), as a call of the simulator, for a delay with a lane of its own (see useLaneFor) and
+   * a call that most likely turns out to do nothing (a client's timeout): returns its place, for
+   * `supersede` once it is known to do nothing (-1: it has none, and cannot be superseded).
+   */
+  afterInLane(ms: number, fn: () => void): number {
+    const lane = this.laneDelays.indexOf(ms);
+    const e = new CallEvent(fn, null, 0);
+    if (lane < 0) {
+      this.queue.push(this.now + ms, e);
+      return -1;
+    }
+    return this.queue.pushToLane(lane, this.now + ms, e);
+  }
+
+  /**
+   * The call afterInLane(`ms`) queued at `place` will do nothing when it comes due (its caller
+   * says so): a shared call that does nothing takes its place, at the same time and turn, so the
+   * run is the same (an event is still taken and counted then), but the call and what it holds
+   * die young, and its memory, long cold by then, is not read.
+   */
+  supersede(ms: number, place: number): void {
+    if (place < 0) return;
+    this.queue.replaceInLane(this.laneDelays.indexOf(ms), place, SUPERSEDED);
   }
 
   /**
