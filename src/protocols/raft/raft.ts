@@ -19,7 +19,7 @@
  */
 import { concatBytes } from '../../core/bytes.js';
 import { assert, unreachable } from '../../core/assert.js';
-import { NotLeader, ProposalDropped, QuorateError, TooManyRequests } from '../../core/errors.js';
+import { NotLeader, ProposalDropped, QuorateError, TooManyRequests, withoutStack } from '../../core/errors.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
 import { jointCommittedIndex, jointVoteResult, type VoteResult } from '../../core/quorum.js';
 import type { Random } from '../../core/prng.js';
@@ -306,7 +306,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       this.handleReadRequest(requestId, this.id);
       return;
     }
-    if (this.leader === null) throw new NotLeader(null);
+    // A routine refusal (a read at a member that knows no leader): no stack trace (see withoutStack).
+    if (this.leader === null) throw withoutStack(() => new NotLeader(null));
     this.send({ type: 'read-index', to: this.leader, requestId });
   }
 
