@@ -347,53 +347,62 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   ready(): Ready<RaftMessage, RaftHardState> {
     assert(this.outstanding === null, 'ready() called again before advance()');
     this.flushAppends();
-    const hardState = this.hardState();
+    const persisted = this.persistedHard;
     // Term and vote must be durable before anything depends on them. The commit index need not
     // be (§5 lists it as volatile): it is written only along with something that must be, so
     // that learning of a commit never costs an fsync of its own; and once it passes a
     // configuration entry (see configCommitMark).
-    const termOrVoteChanged = hardState.term !== this.persistedHard.term || hardState.vote !== this.persistedHard.vote;
+    const termOrVoteChanged = this.term !== persisted.term || this.vote !== persisted.vote;
     const entries = this.log.takeUnpersisted();
     const snapshot = this.pendingSnapshot;
     let persist: Persist<RaftHardState> | null = null;
-    const configCommitted = this.configCommitMark > this.persistedHard.commit;
+    /** The hard state this Ready writes (made only then), else null. */
+    let hardState: RaftHardState | null = null;
+    const configCommitted = this.configCommitMark > persisted.commit;
     if (termOrVoteChanged || entries.length > 0 || snapshot !== null || configCommitted) {
+      if (termOrVoteChanged || this.commit !== persisted.commit) hardState = this.hardState();
       // The vote-before-persist mutant never writes its vote down: after a crash it may vote again.
-      const written = this.isMutant('vote-before-persist') ? { ...hardState, vote: null } : hardState;
+      const written = hardState !== null && this.isMutant('vote-before-persist') ? { ...hardState, vote: null } : hardState;
       const truncateFrom = entries[0]?.index ?? (this.truncateAfterSnapshot && snapshot !== null ? ((snapshot.meta.index + 1) as Index) : null);
       this.truncateAfterSnapshot = false;
-      persist = { hardState: sameHardState(hardState, this.persistedHard) ? null : written, entries, snapshot, truncateFrom };
+      persist = { hardState: written, entries, snapshot, truncateFrom };
     }
     // A leader's messages do not depend on this Ready's persist: its term and vote are already
     // durable (checked here), and it counts its own new entries toward commitment only once
     // they are durable. So it replicates while its own write is in flight (dissertation §10.2.1).
     const early = this.role === 'leader' && !termOrVoteChanged;
+    // The lists a Ready hands out are replaced by new ones only when they hold something: most
+    // Readies carry no read state, many no message, and an empty array for each was garbage.
+    const msgs = this.msgs.length === 0 ? NO_MESSAGES : this.msgs;
+    if (msgs !== NO_MESSAGES) this.msgs = [];
     // A follower's heartbeat responses leave before the persist unless it writes their term. (A
     // leader has none queued: it became one in a later term, whose persist drained them.)
-    const responses = this.heartbeatResponses;
-    this.heartbeatResponses = [];
+    const responses = this.heartbeatResponses.length === 0 ? NO_MESSAGES : this.heartbeatResponses;
+    if (responses !== NO_MESSAGES) this.heartbeatResponses = [];
+    const readStates = this.readStates.length === 0 ? NO_READ_STATES : this.readStates;
+    if (readStates !== NO_READ_STATES) this.readStates = [];
     const applyFrom = Math.max(this.applied, snapshot?.meta.index ?? 0) + 1;
     const applyTo = Math.min(this.commit, applyFrom + MAX_APPLY_ENTRIES_PER_READY - 1);
-    const apply = applyFrom <= applyTo ? this.log.slice(applyFrom, applyTo) : [];
+    const apply = applyFrom <= applyTo ? this.log.slice(applyFrom, applyTo) : NO_ENTRIES;
     assert(apply.length === Math.max(0, applyTo - applyFrom + 1), () => `committed entries ${applyFrom}..${applyTo} are in the log`);
     const check = this.checking !== null && !this.checking.handedOut ? this.checking.snapshot : null;
     if (check !== null) this.checking!.handedOut = true;
     const ready: { -readonly [K in keyof Ready<RaftMessage, RaftHardState>]: Ready<RaftMessage, RaftHardState>[K] } = {
       persist,
-      sendBeforePersist: early ? this.msgs : termOrVoteChanged ? NO_MESSAGES : responses,
-      send: early ? NO_MESSAGES : termOrVoteChanged ? [...responses, ...this.msgs] : this.msgs,
+      sendBeforePersist: early ? msgs : termOrVoteChanged ? NO_MESSAGES : responses,
+      send: early ? NO_MESSAGES : termOrVoteChanged ? [...responses, ...msgs] : msgs,
       apply,
-      readStates: this.readStates,
+      readStates,
     };
     // Added only when there is one (the same fields, in the same order, as a spread of an optional
     // part gave): spreading an object literal into the Ready went through a slow generic copy, and
     // was the largest part of ready()'s cost, on every Ready.
     if (check !== null) ready.checkSnapshot = check;
-    this.msgs = [];
-    this.readStates = [];
     this.outstanding = {
-      hardState: persist?.hardState != null ? hardState : this.persistedHard,
-      lastEntry: entries[entries.length - 1] ?? null,
+      hardState: hardState ?? persisted,
+      // (Never entries[-1]: reading index -1 of an empty array is a slow property lookup in V8, by
+      // the name "-1" along the prototype chain, and most Readies carry no new entry.)
+      lastEntry: entries.length === 0 ? null : entries[entries.length - 1]!,
       snapshot,
       appliedTo: (apply.length > 0 ? applyTo : Math.max(this.applied, snapshot?.meta.index ?? 0)) as Index,
     };
@@ -953,10 +962,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const prevLogIndex = (pr.next - 1) as Index;
     const prevLogTerm = this.log.termAt(prevLogIndex);
     if (prevLogTerm === undefined) return this.startSnapshot(to, pr);
+    // Nothing new to send (filling a window ends here): no empty batch made to find that out.
+    if (!allowEmpty && pr.next > this.log.lastIndex()) return false;
     const entries = this.log.sliceForMessage(pr.next, this.limits.maxEntriesPerMessage, this.limits.maxBytesPerMessage);
     if (entries.length === 0 && !allowEmpty) return false;
     this.send({ type: 'append', to, prevLogIndex, prevLogTerm, entries, commit: this.commit });
-    const last = entries[entries.length - 1];
+    const last = entries.length === 0 ? undefined : entries[entries.length - 1]; // not entries[-1] (see ready())
     if (pr.state === 'replicate' && last !== undefined) {
       pr.next = (last.index + 1) as Index;
       pr.inflightLast.push(last.index);
@@ -1311,10 +1322,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 }
 
 const NO_MESSAGES: readonly RaftMessage[] = Object.freeze([]);
-
-function sameHardState(a: RaftHardState, b: RaftHardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
-}
+const NO_READ_STATES: readonly ReadState[] = Object.freeze([]);
+const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
 
 function pickLimits(o: RaftOptions): Partial<RaftLimits> {
   const out: Partial<Record<keyof RaftLimits, number>> = {};
