@@ -390,7 +390,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const ready: { -readonly [K in keyof Ready<RaftMessage, RaftHardState>]: Ready<RaftMessage, RaftHardState>[K] } = {
       persist,
       sendBeforePersist: early ? msgs : termOrVoteChanged ? NO_MESSAGES : responses,
-      send: early ? NO_MESSAGES : termOrVoteChanged ? [...responses, ...msgs] : msgs,
+      send: early ? NO_MESSAGES : termOrVoteChanged ? joinMessages(responses, msgs) : msgs,
       apply,
       readStates,
     };
@@ -1325,6 +1325,11 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 }
 
 const NO_MESSAGES: readonly RaftMessage[] = Object.freeze([]);
+
+/** `a` then `b`, as one list (either one itself when the other is empty: lists handed out are never changed). */
+function joinMessages(a: readonly RaftMessage[], b: readonly RaftMessage[]): readonly RaftMessage[] {
+  return a.length === 0 ? b : b.length === 0 ? a : [...a, ...b];
+}
 const NO_READ_STATES: readonly ReadState[] = Object.freeze([]);
 const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
 
