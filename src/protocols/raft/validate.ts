@@ -33,7 +33,8 @@ export function raftMessageBounds(options: Readonly<Record<string, unknown>> = {
  * Each field is read by its literal name (see natField: every frame a member receives is checked).
  */
 const CHECKERS: Readonly<Record<RaftMessage['type'], (m: Fields, b: RaftMessageBounds) => string | null>> = {
-  'vote-request': (m) => nat(m['lastLogIndex'], 'lastLogIndex') ?? nat(m['lastLogTerm'], 'lastLogTerm') ?? bool(m['preVote'], 'preVote') ?? bool(m['transfer'], 'transfer'),
+  'vote-request': (m) => nat(m['lastLogIndex'], 'lastLogIndex') ?? nat(m['lastLogTerm'], 'lastLogTerm')
+    ?? bool(m['preVote'], 'preVote') ?? bool(m['transfer'], 'transfer'),
   'vote-response': (m) => bool(m['granted'], 'granted') ?? bool(m['preVote'], 'preVote'),
   append: (m, b) => {
     const why = nat(m['prevLogIndex'], 'prevLogIndex') ?? nat(m['prevLogTerm'], 'prevLogTerm') ?? nat(m['commit'], 'commit');
