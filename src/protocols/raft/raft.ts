@@ -152,6 +152,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * the applied index is below it, so that a restart and a join answer know it too.
    */
   private configSince = 0;
+  /** The status status() made last (it serves again while nothing in it changed). */
+  private lastStatus: RaftStatus | null = null;
   /** status().membership while configSince is above the applied index (cached: status() is polled after every step). */
   private membershipWithSince: { of: Membership; value: Membership } | null = null;
 
@@ -459,15 +461,31 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   }
 
   status(): RaftStatus {
-    return {
+    const membership = this.statusMembership();
+    const isLearner = this.config.learners.has(this.id);
+    const lastIndex = this.log.lastIndex();
+    const firstIndex = this.log.firstIndex();
+    // A live, read-only view: drivers poll status() after every step, so nothing is copied.
+    const progress = this.role === 'leader' ? this.progress : EMPTY_PROGRESS;
+    // Drivers ask after every input, and most inputs change nothing a status reports (a heartbeat
+    // or its answer, a read): the last status serves again when each of its fields is still what
+    // it says (id and counters never change; leading follows role).
+    const last = this.lastStatus;
+    if (
+      last !== null && last.role === this.role && last.term === this.term && last.vote === this.vote && last.leader === this.leader
+      && last.commitIndex === this.commit && last.appliedIndex === this.applied && last.membership === membership && last.isLearner === isLearner
+      && last.lastIndex === lastIndex && last.firstIndex === firstIndex && last.leadTransferee === this.leadTransferee && last.progress === progress
+    ) {
+      return last;
+    }
+    return (this.lastStatus = {
       id: this.id, role: this.role, term: this.term, vote: this.vote, leader: this.leader, leading: this.role === 'leader',
-      commitIndex: this.commit, appliedIndex: this.applied, membership: this.statusMembership(),
+      commitIndex: this.commit, appliedIndex: this.applied, membership,
       counters: this.counters,
-      isLearner: this.config.learners.has(this.id), lastIndex: this.log.lastIndex(), firstIndex: this.log.firstIndex(),
+      isLearner, lastIndex, firstIndex,
       leadTransferee: this.leadTransferee,
-      // A live, read-only view: drivers poll status() after every step, so nothing is copied.
-      progress: this.role === 'leader' ? this.progress : EMPTY_PROGRESS,
-    };
+      progress,
+    });
   }
 
   // ---- extra operations ---------------------------------------------------------------
