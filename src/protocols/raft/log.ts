@@ -115,8 +115,9 @@ export class RaftLog {
   }
 
   /** Entries not yet handed to the driver for persistence; marks them handed. */
-  takeUnpersisted(): LogEntry[] {
-    const out = this.slice(this.unpersistedFrom, this.lastIndex());
+  takeUnpersisted(): readonly LogEntry[] {
+    // Most Readies have none: one shared empty list rather than a new one each time.
+    const out = this.hasUnpersisted() ? this.slice(this.unpersistedFrom, this.lastIndex()) : NONE;
     this.unpersistedFrom = (this.lastIndex() + 1) as Index;
     return out;
   }
@@ -165,3 +166,5 @@ export class RaftLog {
     return dropped;
   }
 }
+
+const NONE: readonly LogEntry[] = Object.freeze([]);
