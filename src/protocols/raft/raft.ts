@@ -358,7 +358,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const entries = this.log.takeUnpersisted();
     const snapshot = this.pendingSnapshot;
     let persist: Persist<RaftHardState> | null = null;
-    /** The hard state this Ready writes (made only then), else null. */
+    // The hard state this Ready writes (made only then), else null.
     let hardState: RaftHardState | null = null;
     const configCommitted = this.configCommitMark > persisted.commit;
     if (termOrVoteChanged || entries.length > 0 || snapshot !== null || configCommitted) {
@@ -1343,13 +1343,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 }
 
 const NO_MESSAGES: readonly RaftMessage[] = Object.freeze([]);
+const NO_READ_STATES: readonly ReadState[] = Object.freeze([]);
+const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
 
 /** `a` then `b`, as one list (either one itself when the other is empty: lists handed out are never changed). */
 function joinMessages(a: readonly RaftMessage[], b: readonly RaftMessage[]): readonly RaftMessage[] {
   return a.length === 0 ? b : b.length === 0 ? a : [...a, ...b];
 }
-const NO_READ_STATES: readonly ReadState[] = Object.freeze([]);
-const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
 
 function pickLimits(o: RaftOptions): Partial<RaftLimits> {
   const out: Partial<Record<keyof RaftLimits, number>> = {};
