@@ -28,11 +28,18 @@ const KEEP_BUFFER_BYTES = 1024 * 1024;
 
 // ---- encoding -----------------------------------------------------------------------------------
 
+/** The buffer encodings go to: the shared one, or packInto's caller's while it runs. */
 let out: Uint8Array = new Uint8Array(INITIAL_BUFFER_BYTES);
-let outView = new DataView(out.buffer);
 let pos = 0;
 /** An encoding is running (a getter on a value could call pack again: that call goes to the library). */
 let encoding = false;
+/** `out` is packInto's caller's buffer, which does not grow: reserve throws NO_ROOM past its end. */
+let bounded = false;
+/** What reserve throws when packInto's caller's buffer is too short (not an Error: no stack is taken). */
+const NO_ROOM: unique symbol = Symbol('no room');
+/** Big-endian bytes of a float64 (a DataView of its own: the encoder writes `out` byte by byte). */
+const float64View = new DataView(new ArrayBuffer(8));
+const float64Bytes = new Uint8Array(float64View.buffer);
 
 /** Encode into a new, independent byte array. */
 export function pack(value: unknown): Uint8Array {
@@ -49,6 +56,38 @@ export function pack(value: unknown): Uint8Array {
 export function packTransient(value: unknown): Uint8Array {
   if (!encodeHere(value)) return libraryEncoder.encode(value);
   return out.subarray(0, pos);
+}
+
+/**
+ * Encode `value` into `target` from `offset`: for a writer that frames the encoding in a buffer of
+ * its own (the WAL's write buffers), which then needs no copy of it nor a view of it. Returns where
+ * the encoding ends, or -1 when it does not fit in `target` (its bytes from `offset` are then
+ * unspecified: the caller grows it and calls again). `target` is a plain Uint8Array, not a
+ * Buffer: the encoder's code then sees one kind of array, whoever calls it.
+ */
+export function packInto(value: unknown, target: Uint8Array, offset: number): number {
+  if (!encoding) {
+    const shared = out;
+    encoding = true;
+    bounded = true;
+    out = target;
+    pos = offset;
+    try {
+      if (encodeValue(value, 1)) return pos;
+    } catch (e) {
+      if (e !== NO_ROOM) throw e;
+      return -1;
+    } finally {
+      out = shared;
+      bounded = false;
+      encoding = false;
+    }
+  }
+  // Not one this module encodes (or an encoding is running): the library's bytes, copied in.
+  const bytes = libraryEncoder.encode(value);
+  if (offset + bytes.byteLength > target.byteLength) return -1;
+  target.set(bytes, offset);
+  return offset + bytes.byteLength;
 }
 
 /**
@@ -144,6 +183,7 @@ function encodeHere(value: unknown): boolean {
 
 function reserve(bytes: number): void {
   if (pos + bytes <= out.length) return;
+  if (bounded) throw NO_ROOM;
   // Not cleared: only [0, pos) is ever read or handed out, and clearing hundreds of MiB is not free.
   const next = Buffer.allocUnsafeSlow(Math.max(pos + bytes, out.length * 2));
   next.set(out.subarray(0, pos));
@@ -153,7 +193,6 @@ function reserve(bytes: number): void {
 function useBuffer(buffer: Uint8Array): void {
   // A plain Uint8Array over it: Buffer's slice() is a view, not the copy pack() hands out.
   out = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  outView = new DataView(out.buffer, out.byteOffset, out.byteLength);
 }
 
 function encodeValue(v: unknown, depth: number): boolean {
@@ -203,20 +242,33 @@ function writeSized(n: number, tag8: number, tag16: number, tag32: number): void
     pos += 2;
   } else if (n < 0x10000) {
     out[pos] = tag16;
-    outView.setUint16(pos + 1, n);
+    out[pos + 1] = n >>> 8;
+    out[pos + 2] = n & 0xff;
     pos += 3;
   } else {
     out[pos] = tag32;
-    outView.setUint32(pos + 1, n);
+    writeUint32(n, pos + 1);
     pos += 5;
   }
+}
+
+/**
+ * ToUint32(n) as 4 big-endian bytes at `at` (what DataView's setUint32 writes; `out` has no
+ * DataView: packInto's caller's buffer would need one made per call).
+ */
+function writeUint32(n: number, at: number): void {
+  out[at] = n >>> 24;
+  out[at + 1] = (n >>> 16) & 0xff;
+  out[at + 2] = (n >>> 8) & 0xff;
+  out[at + 3] = n & 0xff;
 }
 
 function encodeNumber(v: number): void {
   reserve(9);
   if (!Number.isSafeInteger(v)) {
     out[pos] = 0xcb;
-    outView.setFloat64(pos + 1, v);
+    float64View.setFloat64(0, v);
+    out.set(float64Bytes, pos + 1);
     pos += 9;
   } else if (v >= 0) {
     if (v < 0x80) {
@@ -225,28 +277,31 @@ function encodeNumber(v: number): void {
       writeSized(v, 0xcc, 0xcd, 0xce);
     } else {
       out[pos] = 0xcf;
-      outView.setUint32(pos + 1, v / 0x100000000);
-      outView.setUint32(pos + 5, v);
+      writeUint32(Math.floor(v / 0x100000000), pos + 1);
+      writeUint32(v % 0x100000000, pos + 5);
       pos += 9;
     }
   } else if (v >= -0x20) {
     out[pos++] = 0xe0 | (v + 0x20);
   } else if (v >= -0x80) {
+    // Two's complement: the low bytes of v (what setInt8/16/32 write).
     out[pos] = 0xd0;
-    outView.setInt8(pos + 1, v);
+    out[pos + 1] = v & 0xff;
     pos += 2;
   } else if (v >= -0x8000) {
     out[pos] = 0xd1;
-    outView.setInt16(pos + 1, v);
+    out[pos + 1] = (v >> 8) & 0xff;
+    out[pos + 2] = v & 0xff;
     pos += 3;
   } else if (v >= -0x80000000) {
     out[pos] = 0xd2;
-    outView.setInt32(pos + 1, v);
+    writeUint32(v, pos + 1);
     pos += 5;
   } else {
+    // The high word (negative) and the low word, each modulo 2^32, as setUint32 wrote them.
     out[pos] = 0xd3;
-    outView.setUint32(pos + 1, Math.floor(v / 0x100000000));
-    outView.setUint32(pos + 5, v);
+    writeUint32(Math.floor(v / 0x100000000), pos + 1);
+    writeUint32(v, pos + 5);
     pos += 9;
   }
 }

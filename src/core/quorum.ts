@@ -8,7 +8,8 @@ import type { Index, NodeId } from './ids.js';
 
 /** Smallest number of voters that is a majority of `n` (n >= 1). */
 export function majority(n: number): number {
-  assert(Number.isInteger(n) && n >= 1, `majority of ${n} voters`);
+  // The message is made only on failure: a leader counts a majority on every acknowledgement.
+  assert(Number.isInteger(n) && n >= 1, () => `majority of ${n} voters`);
   return Math.floor(n / 2) + 1;
 }
 

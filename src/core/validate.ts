@@ -58,6 +58,21 @@ export function isBytes(v: unknown): v is Uint8Array {
   return v instanceof Uint8Array;
 }
 
+/**
+ * `v`, the value of the field `name`, as natFields and boolFields judge it: null, or the reason.
+ * For checkers on the hot path, which read each field by its literal name: such a read sees the
+ * one message type its checker serves, and V8 makes it a direct load. natFields reads fields by a
+ * name it is passed, on behalf of every type, which costs a hash lookup per field.
+ */
+export function natField(v: unknown, name: string): string | null {
+  return isNat(v) ? null : `${name} is not a non-negative integer`;
+}
+
+/** See natField. */
+export function boolField(v: unknown, name: string): string | null {
+  return isBool(v) ? null : `${name} is not a boolean`;
+}
+
 /** The first of the named fields that is not a non-negative integer, as a reason; null when all are. */
 export function natFields(m: Fields, ...names: string[]): string | null {
   for (const n of names) if (!isNat(m[n])) return `${n} is not a non-negative integer`;
@@ -167,9 +182,12 @@ export function validatorByType<M extends { readonly type: string }, B extends C
   bounds: B,
   common: (m: Fields) => string | null = () => null,
 ): MessageValidator<M> {
+  // Looked up in a Map (a known type is an own field of `checkers`): a lookup of a string key
+  // that differs from message to message is a slow path on a plain object.
+  const byType = new Map<unknown, (m: Fields, b: B) => string | null>(Object.entries(checkers));
   return validatorOf<M>((m) => {
     const type = m['type'];
-    const check = typeof type === 'string' && Object.prototype.hasOwnProperty.call(checkers, type) ? checkers[type as M['type']] : undefined;
+    const check = byType.get(type);
     if (check === undefined) return `unknown ${protocol} message type ${String(type)}`;
     const why = envelopeProblem(m, bounds) ?? common(m) ?? check(m, bounds);
     return why === null ? null : `${type}: ${why}`;

@@ -45,7 +45,7 @@ export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
 
   takeEarly(): readonly M[] {
     // A message taken changes nothing the status reports.
-    return this.inner.takeEarly?.() ?? [];
+    return this.inner.takeEarly?.() ?? NONE;
   }
 
   snapshotChecked(meta: SnapshotMeta, ok: boolean): void {
@@ -108,3 +108,6 @@ export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
     return (this.cachedStatus ??= this.inner.status());
   }
 }
+
+/** No messages (shared: a driver asks for early messages after every input). */
+const NONE: readonly never[] = Object.freeze([]);

@@ -8,7 +8,7 @@
  * then for the state machine to reach it.
  */
 import { assert } from '../core/assert.js';
-import { LeaderChanged, NotLeader, ProposalDropped, QuorateError } from '../core/errors.js';
+import { LeaderChanged, NotLeader, notLeaderMessage, ProposalDropped, QuorateError, withoutStack, type ErrorCode } from '../core/errors.js';
 import type { Index, NodeId, Term } from '../core/ids.js';
 import type { ReadState } from '../core/replica.js';
 import type { ClockPort } from './ports.js';
@@ -158,7 +158,9 @@ export class LeaderProposals<R> {
       if (rs.index <= applied) this.reads.resolve(rs.requestId, rs.index);
       else this.readPoints[kept++] = rs;
     }
-    this.readPoints.length = kept;
+    // Popped rather than cut by setting length: that is a runtime call each time, and a read
+    // is answered on nearly every apply.
+    while (this.readPoints.length > kept) this.readPoints.pop();
   }
 
   /** Answer the forwarded proposals whose index the state machine has reached. */
@@ -248,23 +250,29 @@ export class LeaderProposals<R> {
 
   private answerForwarded(msg: ForwardProposal): void {
     const answer: AppliedReply<R | undefined> = (err, value, index) => {
+      if (err !== null) return refuse(toForwardedError(err));
       if (!this.site.running) return;
-      const out: ForwardResult = err === null
-        ? { kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: true, result: value, ...(index === undefined ? {} : { index }) }
-        : { kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: false, error: toForwardedError(err) };
-      this.site.sendFrame(out);
+      this.site.sendFrame({ kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: true, result: value, ...(index === undefined ? {} : { index }) });
     };
-    if (!this.site.leadership().leading) return answer(new NotLeader(this.site.leadership().leader));
+    // A refusal made here goes out as the fields the caller's member revives an error from
+    // (toForwardedError's): an Error made only to be taken apart cost a stack trace each.
+    const refuse = (error: ForwardedError): void => {
+      if (!this.site.running) return;
+      this.site.sendFrame({ kind: 'forward-result', from: this.site.id, to: msg.from, requestId: msg.requestId, ok: false, error });
+    };
+    const refusal = (code: ErrorCode, message: string): ForwardedError => ({ code, message, leaderHint: null });
+    const leadership = this.site.leadership();
+    if (!leadership.leading) return refuse({ code: 'NOT_LEADER', message: notLeaderMessage(leadership.leader), leaderHint: leadership.leader });
     if (!(msg.command instanceof Uint8Array) || msg.command.byteLength === 0) {
-      return answer(new QuorateError('INVALID_ARGUMENT', 'a forwarded command is a non-empty byte array'));
+      return refuse(refusal('INVALID_ARGUMENT', 'a forwarded command is a non-empty byte array'));
     }
     if (msg.command.byteLength > this.limits.maxCommandBytes) {
-      return answer(new QuorateError('REQUEST_TOO_LARGE', `forwarded command exceeds maxCommandBytes=${this.limits.maxCommandBytes}`));
+      return refuse(refusal('REQUEST_TOO_LARGE', `forwarded command exceeds maxCommandBytes=${this.limits.maxCommandBytes}`));
     }
     // Peer input: a member's own server builds well-formed commands, so bytes that are no command
     // came from a faulty or forged peer. Refused here, they never take a slot in every member's log.
     if (!this.site.isCommand(msg.command)) {
-      return answer(new QuorateError('INVALID_ARGUMENT', 'a forwarded command is not a command of this state machine'));
+      return refuse(refusal('INVALID_ARGUMENT', 'a forwarded command is not a command of this state machine'));
     }
     this.proposeHere(msg.command, answer);
   }
@@ -283,7 +291,8 @@ export type ProposalRoute =
  */
 export function routeProposal(leadership: { readonly leader: NodeId | null; readonly leading: boolean }, forwards: boolean): ProposalRoute {
   if (leadership.leading) return { kind: 'here' };
-  if (leadership.leader === null || !forwards) return { kind: 'refuse', error: new NotLeader(leadership.leader) };
+  // A routine redirect, answered by its code and hint: no stack trace (see withoutStack).
+  if (leadership.leader === null || !forwards) return { kind: 'refuse', error: withoutStack(() => new NotLeader(leadership.leader)) };
   return { kind: 'forward', leader: leadership.leader };
 }
 
@@ -307,9 +316,12 @@ function toForwardedError(err: Error): ForwardedError {
   return { code: 'UNAVAILABLE', message: err.message, leaderHint: null };
 }
 
+/** The error a forwarded proposal's answer carries, rebuilt here (without a stack: it would show only this member's frame handling; see withoutStack). */
 function reviveError(e: ForwardResult['error']): Error {
-  if (e === undefined) return new QuorateError('UNAVAILABLE', 'forwarded proposal failed without a reason');
-  if (e.code === 'NOT_LEADER') return new NotLeader(e.leaderHint);
-  if (e.code === 'LEADER_CHANGED') return new LeaderChanged(e.leaderHint, 'proposal');
-  return new QuorateError(e.code, e.message);
+  return withoutStack(() => {
+    if (e === undefined) return new QuorateError('UNAVAILABLE', 'forwarded proposal failed without a reason');
+    if (e.code === 'NOT_LEADER') return new NotLeader(e.leaderHint);
+    if (e.code === 'LEADER_CHANGED') return new LeaderChanged(e.leaderHint, 'proposal');
+    return new QuorateError(e.code, e.message);
+  });
 }

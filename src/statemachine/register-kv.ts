@@ -47,21 +47,28 @@ export function encodeCommand(cmd: SessionCommand): Uint8Array {
 }
 
 /**
- * Commands decoded so far, by their bytes (null: the bytes are no command). Every member applies
- * the same command (in the simulator, the very same byte array) and a read decodes it again: the
- * bytes of a log entry never change once written (LogEntry.data is read-only), and apply and
- * query only read the decoded command, so one decoding serves them all. Weak: it lives as long
- * as the bytes.
+ * The commands decoded last, by their bytes (null: the bytes are no command), in a ring of
+ * RECENT_COMMANDS slots compared by identity. Every member applies the same command (in the
+ * simulator, the very same byte array) and a read decodes it again, soon after the leader first
+ * decoded it: in simulator runs nearly every repeat is of one of the last four commands decoded.
+ * The bytes of a log entry never change once written (LogEntry.data is read-only), and apply and
+ * query only read the decoded command, so one decoding serves them all; one that fell out of the
+ * ring is decoded again, to an equal command. (A WeakMap kept every command as long as its bytes:
+ * its insertion, one per command, cost more than the rare decodings past the last few it saved.)
  */
-const decoded = new WeakMap<Uint8Array, SessionCommand | null>();
+const RECENT_COMMANDS = 8;
+const recentBytes: (Uint8Array | null)[] = new Array<Uint8Array | null>(RECENT_COMMANDS).fill(null);
+const recentCommands: (SessionCommand | null)[] = new Array<SessionCommand | null>(RECENT_COMMANDS).fill(null);
+/** The slot the next decoded command takes (the oldest). */
+let nextRecent = 0;
 
 /** The bytes as a command, or null when they are not one (any bytes: never throws). */
 export function decodeCommand(bytes: Uint8Array): SessionCommand | null {
-  let cmd = decoded.get(bytes);
-  if (cmd === undefined) {
-    cmd = decodeUncached(bytes);
-    decoded.set(bytes, cmd);
-  }
+  for (let i = 0; i < RECENT_COMMANDS; i++) if (recentBytes[i] === bytes) return recentCommands[i] ?? null;
+  const cmd = decodeUncached(bytes);
+  recentBytes[nextRecent] = bytes;
+  recentCommands[nextRecent] = cmd;
+  nextRecent = (nextRecent + 1) % RECENT_COMMANDS;
   return cmd;
 }
 

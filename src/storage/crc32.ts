@@ -50,6 +50,7 @@ export function crc32Range(bytes: Uint8Array, from = 0, to = bytes.length): numb
 //
 // CRC-32 is linear over GF(2): with Z(c, n) the CRC register c advanced over n zero bytes,
 //   crc32(A ‖ B) = Z(crc32(A), |B|) ^ crc32(B)                  (zlib's crc32_combine)
+// so the CRC of parts P1 ‖ ... ‖ Pn is the XOR of each crc32(Pi) advanced over the bytes after it,
 // and changing bytes of a message changes its CRC by the register those bytes alone (fed from
 // zero) leave, advanced over the bytes after them. That lets a writer CRC each byte once and
 // derive the CRC of a range from the CRCs of its parts (see writeSeal in record.ts).
@@ -91,8 +92,11 @@ export function shiftZeros(c: number, n: number): number {
   if (!(Number.isInteger(n) && n >= 0 && n <= MAX_SHIFT_BYTES)) throw new RangeError(`shift over ${n} zero bytes (at most ${MAX_SHIFT_BYTES})`);
   const t = SHIFT;
   let r = c | 0;
-  for (let o = 0; n !== 0; o += 1024, n >>>= 1) {
-    if ((n & 1) === 0) continue;
+  // One step per set bit of n, highest first (shifts commute: the order does not matter).
+  while (n !== 0) {
+    const k = 31 - Math.clz32(n);
+    n ^= 1 << k;
+    const o = k << 10;
     r = t[o + (r & 0xff)]! ^ t[o + 256 + ((r >>> 8) & 0xff)]! ^ t[o + 512 + ((r >>> 16) & 0xff)]! ^ t[o + 768 + (r >>> 24)]!;
   }
   return r >>> 0;

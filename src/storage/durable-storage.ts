@@ -20,7 +20,7 @@
  * later save fails.
  */
 import { dirname, join, sep } from 'node:path';
-import { packTransient, unpack } from '../core/codec.js';
+import { packInto, packTransient, unpack } from '../core/codec.js';
 import { assert } from '../core/assert.js';
 import { QuorateError, TooManyRequests } from '../core/errors.js';
 import type { LogEntry, Persist, RestoredState, Snapshot, SnapshotMeta } from '../core/replica.js';
@@ -30,10 +30,10 @@ import { emptyEntries, putAt } from './entries.js';
 import type { Done, Fd, FileSystem } from './fs.js';
 import { assertKnownStorageMutant, type StorageMutant } from './mutants.js';
 import { readLocatingBadSectors, unreadableIn, type UnreadableRange } from './read-sectors.js';
-import { assertFramed, claimedRecordEnd, encodeWalRecord, lastRecordCrc, maxSealBytes, mismatchedPieces, nextSeal, putWalRecord, readRecord, RecordType, sealAt, SEAL_SECTOR_BYTES, unwrittenSectorsExplain, validRecordAfter, walRecordBytes, writeSeal, type ReadResult } from './record.js';
+import { assertFramed, claimedRecordEnd, encodeWalRecord, lastRecordCrc, maxSealBytes, mismatchedPieces, nextSeal, putWalRecord, putWalRecordHead, readRecord, RECORD_HEADER_BYTES, RecordType, sealAt, SEAL_SECTOR_BYTES, unwrittenSectorsExplain, validRecordAfter, walRecordBytes, writeSeal, type ReadResult } from './record.js';
 import { compareSnapshotsNewestFirst, encodeSnapshotFile, MAX_SNAPSHOT_CHUNK_BYTES, parseSnapshotFileName, readSnapshotFile, SNAPSHOT_TEMP_SUFFIX, snapshotFileName } from './snapshot-file.js';
 import { runSteps, syncStep, type Step } from './steps.js';
-import { encodeEntries, encodeInstall, encodeRestatement, RecordList, type RecordSink } from './wal-records.js';
+import { encodeEntries, encodeInstall, encodeRestatement, type RecordSink } from './wal-records.js';
 
 export class StorageCorruptError extends QuorateError {
   override readonly name = 'StorageCorruptError';
@@ -101,18 +101,15 @@ export interface StorageStats {
  * every queued job, and met a new shape whenever a new kind of job first came along.
  */
 type Job =
-  /**
-   * `assembled`: its records were encoded straight into the write buffer (`records` is null), as
-   * a save that finds the writer idle is: it is written at once, alone (see save).
-   */
-  | { readonly kind: 'save'; readonly records: readonly Buffer[] | null; readonly assembled: boolean; readonly size: number; readonly task: null; readonly done: Done }
-  | { readonly kind: 'task'; readonly records: null; readonly assembled: false; readonly size: 0; readonly task: Task; readonly done: Done }
-  | { readonly kind: 'close'; readonly records: null; readonly assembled: false; readonly size: 0; readonly task: null; readonly done: Done };
+  /** `size`: the bytes of its records, staged after those of the saves queued before it (see `staged`). */
+  | { readonly kind: 'save'; readonly size: number; readonly task: null; readonly done: Done }
+  | { readonly kind: 'task'; readonly size: 0; readonly task: Task; readonly done: Done }
+  | { readonly kind: 'close'; readonly size: 0; readonly task: null; readonly done: Done };
 
 type SaveJob = Extract<Job, { kind: 'save' }>;
 
 function taskJob(task: Task, done: Done): Job {
-  return { kind: 'task', records: null, assembled: false, size: 0, task, done };
+  return { kind: 'task', size: 0, task, done };
 }
 
 /** A job of steps (see stepsOf), named by what it does. Data, not a closure: see stepsOf. */
@@ -176,7 +173,15 @@ export class DurableStorage<H> {
    */
   private appending: { readonly bytes: number; readonly endCrc: number | null; syncStartedMs: number; readonly done: Done } | null = null;
   /** The buffer the running job's WAL write is assembled in (see WriteAssembly). */
-  private readonly assembly = new WriteAssembly();
+  private assembly = new WriteAssembly();
+  /**
+   * The records of the saves in `jobs`, in their order, encoded there by save() (no buffer per
+   * record). A batch is the first saves queued, so its records are the first bytes staged; when
+   * it takes them all (nearly always: a save that finds the writer idle is a batch of its own at
+   * once) this buffer becomes the write's and the write's, free since its job ended, takes the
+   * next saves (see batchBuffer): the records are written from where they were encoded.
+   */
+  private staged = new WriteAssembly();
   /** A job is running (its steps await a callback). */
   private busy = false;
   private pumping = false;
@@ -251,28 +256,24 @@ export class DurableStorage<H> {
     if (refused !== null) return done(refused);
     if (this.pendingSaves >= this.o.maxPendingSaves) return done(new TooManyRequests('maxPendingSaves', this.o.maxPendingSaves));
     const truncateFrom = truncationPoint(persist);
-    // A save that finds the writer idle (no job running or queued: most saves) is started below,
-    // before save returns, as a write of its own: its records go straight into that write's
-    // buffer. Any other is a job of records that waits for its turn (and may share a write).
-    const assembled = persist.snapshot === null && !this.busy && !this.pumping && this.jobs.length === 0;
-    const list = assembled ? null : new RecordList();
-    let sink: RecordSink;
-    if (list === null) {
-      this.assembly.start();
-      sink = this.assembly;
-    } else {
-      sink = list;
+    const staged = this.staged;
+    const from = staged.length;
+    try {
+      if (persist.snapshot !== null) {
+        // The record naming the snapshot goes after the file and its directory entry are durable;
+        // it carries the save's truncation and first entries (see RecordType.Install).
+        encodeInstall(staged, persist.snapshot.meta, truncateFrom, persist.entries, this.o.entriesRecordBytes);
+      } else {
+        encodeEntries(staged, truncateFrom, persist.entries, this.o.entriesRecordBytes);
+      }
+      if (persist.hardState !== null) staged.addValue(RecordType.HardState, persist.hardState, HARD_STATE_BYTES_ESTIMATE);
+    } catch (err) {
+      // A save that throws leaves none of its records staged (the next save's would follow them
+      // into a write) and no job (below: a snapshot file written for a save that never happened).
+      staged.length = from;
+      throw err;
     }
-    if (persist.snapshot !== null) {
-      // The record naming the snapshot goes after the file and its directory entry are durable;
-      // it carries the save's truncation and first entries (see RecordType.Install).
-      encodeInstall(sink, persist.snapshot.meta, truncateFrom, persist.entries, this.o.entriesRecordBytes);
-    } else {
-      encodeEntries(sink, truncateFrom, persist.entries, this.o.entriesRecordBytes);
-    }
-    if (persist.hardState !== null) sink.add(RecordType.HardState, packTransient(persist.hardState));
-    // Queued only once every record encoded: a save that throws above leaves no job behind (a
-    // snapshot file written for a save that never happened).
+    // Queued only once every record encoded.
     if (persist.snapshot !== null) this.jobs.push(taskJob({ what: 'snapshot file', snapshot: persist.snapshot }, ignore));
     // The in-memory view follows the log immediately; it is what a reopen would replay.
     if (persist.snapshot !== null) this.applySnapshotMeta(persist.snapshot.meta, persist.snapshot.data);
@@ -280,13 +281,7 @@ export class DurableStorage<H> {
     if (persist.hardState !== null) this.hardState = persist.hardState;
     this.statsData.saves++;
     this.pendingSaves++;
-    let size = 0;
-    if (list === null) {
-      size = this.assembly.length;
-    } else {
-      for (let i = 0; i < list.records.length; i++) size += list.records[i]!.length;
-    }
-    this.jobs.push({ kind: 'save', records: list === null ? null : list.records, assembled, size, task: null, done });
+    this.jobs.push({ kind: 'save', size: staged.length - from, task: null, done });
     // Older snapshot files go only once the WAL names the new one durably.
     if (persist.snapshot !== null) this.jobs.push(taskJob({ what: 'prune snapshots' }, ignore));
     this.pump();
@@ -321,7 +316,7 @@ export class DurableStorage<H> {
   close(done: Done): void {
     if (this.closed) return done(null);
     this.closing = true;
-    this.jobs.push({ kind: 'close', records: null, assembled: false, size: 0, task: null, done });
+    this.jobs.push({ kind: 'close', size: 0, task: null, done });
     this.pump();
   }
 
@@ -353,14 +348,6 @@ export class DurableStorage<H> {
     this.busy = true;
     switch (head.kind) {
       case 'save': {
-        if (head.assembled) {
-          // Started by save() itself, its records already in the assembly: nothing ran in between.
-          assert(this.jobs.length === 1 && this.assembly.length === head.size, 'a save assembled in place is written at once, alone');
-          this.batch = this.jobs.splice(0, 1) as SaveJob[];
-          const bytes = head.size + maxSealBytes(head.size);
-          this.append(this.assembly.room(bytes).subarray(0, bytes), head.size, this.batchWritten$);
-          return;
-        }
         // Group commit: every save queued so far (up to maxBatchBytes) shares one write and datasync.
         let size = 0;
         let n = 0;
@@ -371,7 +358,8 @@ export class DurableStorage<H> {
           n++;
         }
         this.batch = this.jobs.splice(0, n) as SaveJob[];
-        this.append(this.batchBytes(this.batch, size), size, this.batchWritten$);
+        this.takeStaged(size);
+        this.append(size, this.batchWritten$);
         return;
       }
       case 'task': {
@@ -424,6 +412,7 @@ export class DurableStorage<H> {
       tryClose(this.fs, fd);
     }
     const rest = this.jobs.splice(0);
+    this.staged.start(); // the records of the saves in `rest`
     for (const j of rest) if (j.kind === 'save') this.pendingSaves--;
     for (const j of [...current, ...rest]) {
       if (j.kind === 'close') {
@@ -485,29 +474,31 @@ export class DurableStorage<H> {
   }
 
   /**
-   * Records appended to the open segment (rotating first if they would overflow it), sealed (`buf`
-   * holds `recordBytes` of records and room for the seal after them, see maxSealBytes), then
-   * datasynced. The common case, no rotation, is a write and a datasync chained by hand: it runs
-   * for every group commit, and a generator of steps per batch was a measurable share of the
-   * simulator's time.
+   * The write assembly's records (its first `recordBytes` bytes) appended to the open segment
+   * (rotating first if they and their seal's room would overflow it), sealed, then datasynced. The
+   * common case, no rotation, is a write and a datasync chained by hand: it runs for every group
+   * commit, and a generator of steps per batch was a measurable share of the simulator's time.
    */
-  private append(records: Buffer, recordBytes: number, done: Done): void {
-    const rotate = this.segmentSize > 0 && this.segmentSize + records.length > this.o.segmentBytes;
+  private append(recordBytes: number, done: Done): void {
+    assert(this.assembly.length === recordBytes, () => `appending ${recordBytes} bytes of records from an assembly of ${this.assembly.length}`);
+    const rotate = this.segmentSize > 0 && this.segmentSize + recordBytes + maxSealBytes(recordBytes) > this.o.segmentBytes;
     const pending = this.takeEmptySegmentChain();
     const chain = rotate ? this.chainRecord(false) : pending === null ? null : encodeChainRecord(pending);
     if (chain !== null) {
-      // A segment's first write starts with its chain record: a buffer of its own (the records
-      // copied after it) since rotations are rare, a segment's worth of saves apart.
+      // A segment's first write starts with its chain record: the records move up to make room
+      // for it, in the same buffer (a write larger than what is left of a segment rotates: in a
+      // run of large values nearly every one does, and a buffer of its own each time was garbage).
       const bytes = chain.length + recordBytes;
-      const first = Buffer.allocUnsafe(bytes + maxSealBytes(bytes));
+      const first = this.assembly.room(bytes + maxSealBytes(bytes));
+      first.copyWithin(chain.length, 0, recordBytes);
       chain.copy(first, 0);
-      records.copy(first, chain.length, 0, recordBytes);
       const sealed = writeSeal(first, bytes, 0);
       const buf = first.subarray(0, this.mutant === 'unsealed-writes' ? bytes : sealed);
       assertFramed(buf);
       runSteps(rotate ? this.rotateThenAppendSteps(buf) : [this.writeSegmentStep(buf), this.datasyncSegmentStep()], done);
       return;
     }
+    const records = this.assembly.room(recordBytes + maxSealBytes(recordBytes));
     const sealed = writeSeal(records, recordBytes, this.segmentSize);
     const unsealed = this.mutant === 'unsealed-writes';
     const buf = records.subarray(0, unsealed ? recordBytes : sealed);
@@ -1060,21 +1051,27 @@ export class DurableStorage<H> {
     }
   }
 
-  /** The records of a batch of saves as one buffer for one write, with room for its seal at the end. */
-  private batchBytes(batch: readonly SaveJob[], size: number): Buffer {
-    this.assembly.start();
-    const bytes = size + maxSealBytes(size);
-    const out = this.assembly.room(bytes).subarray(0, bytes);
-    let at = 0;
-    for (const j of batch) {
-      assert(j.records !== null, 'a save in a batch has its records (one assembled in place is written alone)');
-      for (const r of j.records) {
-        out.set(r, at);
-        at += r.length;
-      }
+  /**
+   * The records of the batch about to be written (the first `size` bytes staged) into the write
+   * assembly, as all it holds.
+   */
+  private takeStaged(size: number): void {
+    if (this.staged.length === size) {
+      // Every save staged: their buffer becomes the write's; the write's, whose job has ended,
+      // stages the saves made from now on.
+      const write = this.staged;
+      this.staged = this.assembly;
+      this.assembly = write;
+      this.staged.start();
+      return;
     }
-    assert(at === size, () => `a batch of ${size} bytes holds ${at}`);
-    return out;
+    // Saves are left for a later batch (past maxBatchBytes, or behind a task): the batch's
+    // records are copied out and the rest moved to the front.
+    assert(this.staged.length > size, () => `a batch of ${size} bytes of ${this.staged.length} staged`);
+    this.assembly.start();
+    this.staged.room(0).copy(this.assembly.room(size), 0, 0, size);
+    this.assembly.length = size;
+    this.staged.dropFront(size);
   }
 
   private segmentPath(seg: number): string {
@@ -1091,6 +1088,9 @@ function inDir(dir: string, name: string): string {
   return `${dir}${sep}${name}`;
 }
 
+/** About how many bytes a hard state takes encoded (a size hint: a protocol's may take more). */
+const HARD_STATE_BYTES_ESTIMATE = 64;
+
 /** The largest write buffer kept from one job to the next (a larger write gets a buffer of its own). */
 export const MAX_KEPT_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -1098,14 +1098,19 @@ export const MAX_KEPT_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
  * The buffer a WAL write is assembled in (records, then their seal), kept from one job to the
  * next: jobs run one at a time and a write's buffer is the file system's until its callback, so
  * the next job never finds it in use. A buffer per write was most of the storage's large
- * allocations (each costs a share of a full garbage collection). A save that finds the writer
- * idle encodes its records straight into it (as a RecordSink): no buffer per record and no copy.
+ * allocations (each costs a share of a full garbage collection). The storage has two: the
+ * running job's write, and the records of the saves queued (see DurableStorage's `staged`),
+ * which save() encodes straight into it (as a RecordSink): no buffer per record, and for a
+ * batch that takes every save queued, no copy (the two change places).
  */
 export class WriteAssembly implements RecordSink {
   /** The buffer kept from one write to the next (at most MAX_KEPT_WRITE_BUFFER_BYTES). */
   private kept: Buffer | null = null;
   /** The buffer of the write being assembled: the kept one, or a larger one of its own. */
   private buf: Buffer | null = null;
+  /** `kept` and `buf` as plain Uint8Arrays (what packInto encodes into), made with them. */
+  private keptBytes: Uint8Array | null = null;
+  private bytes: Uint8Array | null = null;
   /** Bytes of records added since start(). */
   length = 0;
 
@@ -1115,6 +1120,7 @@ export class WriteAssembly implements RecordSink {
    */
   start(): void {
     this.buf = this.kept;
+    this.bytes = this.keptBytes;
     this.length = 0;
   }
 
@@ -1123,6 +1129,34 @@ export class WriteAssembly implements RecordSink {
     const bytes = walRecordBytes(payload);
     putWalRecord(this.room(at + bytes), at, type, payload);
     this.length = at + bytes;
+  }
+
+  /**
+   * A record of `value`, encoded straight into place (no copy of its encoding, no view of it):
+   * tried in the room the buffer has (at least `sizeHint` bytes for the value), and again in a
+   * buffer twice as large while it does not fit.
+   */
+  addValue(type: RecordType, value: unknown, sizeHint: number): void {
+    const at = this.length;
+    const payloadAt = at + RECORD_HEADER_BYTES + 1;
+    let bytes = payloadAt + sizeHint;
+    for (;;) {
+      const buf = this.room(bytes);
+      const end = packInto(value, this.bytes!, payloadAt);
+      if (end >= 0) {
+        putWalRecordHead(buf, at, type, end - payloadAt);
+        this.length = end;
+        return;
+      }
+      bytes = 2 * buf.length;
+    }
+  }
+
+  /** Drop the first `bytes` bytes added (copied into a write), moving the rest to the front. */
+  dropFront(bytes: number): void {
+    assert(this.buf !== null && bytes <= this.length, () => `dropping ${bytes} of ${this.length} bytes`);
+    this.buf.copyWithin(0, bytes, this.length);
+    this.length -= bytes;
   }
 
   /**
@@ -1140,8 +1174,13 @@ export class WriteAssembly implements RecordSink {
       ? Buffer.allocUnsafe(doubled)
       : Buffer.allocUnsafeSlow(Math.min(MAX_KEPT_WRITE_BUFFER_BYTES, doubled));
     if (buf !== null && this.length > 0) buf.copy(next, 0, 0, this.length);
-    if (next.length <= MAX_KEPT_WRITE_BUFFER_BYTES) this.kept = next;
+    const nextBytes = new Uint8Array(next.buffer, next.byteOffset, next.length);
+    if (next.length <= MAX_KEPT_WRITE_BUFFER_BYTES) {
+      this.kept = next;
+      this.keptBytes = nextBytes;
+    }
     this.buf = next;
+    this.bytes = nextBytes;
     return next;
   }
 }

@@ -111,10 +111,21 @@ export function walRecordBytes(payload: Uint8Array): number {
 
 /** encodeWalRecord into `buf` at `at` (which has walRecordBytes(payload) bytes of room there). */
 export function putWalRecord(buf: Buffer, at: number, type: RecordType, payload: Uint8Array): void {
-  buf.writeUInt32LE(1 + payload.byteLength, at);
-  buf.writeUInt32LE(0, at + 4);
+  writeU32(buf, at, 1 + payload.byteLength);
+  writeU32(buf, at + 4, 0);
   buf[at + RECORD_HEADER_BYTES] = type;
   buf.set(payload, at + RECORD_HEADER_BYTES + 1);
+}
+
+/**
+ * The header and type of a WAL record at `at` whose `payloadBytes` of payload are in place after
+ * them (encoded there); its CRC, like encodeWalRecord's, is left for writeSeal.
+ */
+export function putWalRecordHead(buf: Buffer, at: number, type: RecordType, payloadBytes: number): void {
+  assert(1 + payloadBytes <= MAX_RECORD_BYTES, () => `a record of ${1 + payloadBytes} bytes would exceed MAX_RECORD_BYTES=${MAX_RECORD_BYTES} and never be read back`);
+  writeU32(buf, at, 1 + payloadBytes);
+  writeU32(buf, at + 4, 0);
+  buf[at + RECORD_HEADER_BYTES] = type;
 }
 
 /** One record whose payload is the concatenation of `parts` (no intermediate copy). */
@@ -136,12 +147,15 @@ export function encodeRecordParts(type: RecordType, parts: readonly Uint8Array[]
  * its CRC field held is ignored: encodeWalRecord leaves it for here), writes the seal after the
  * records and returns the write's length, seal included.
  *
- * Each byte is CRC'd once, where the seal needs it: a piece's CRC is taken over the piece, and a
- * record's CRC is combined from the CRCs of the parts of its body (a whole piece inside one body
- * serves both). Pieces are CRC'd with the records' CRC fields zero; once a record's CRC is known,
- * what its field adds to the CRC of the piece (or two) holding it is added (see crc32.ts). Every
- * write goes through here (a WAL write of many kilobytes has a piece per 512 bytes), so the pieces
- * and records are walked in place, without arrays of them.
+ * Each byte is CRC'd once, where the seal needs it. A piece is cut into parts: the stretches of
+ * record headers and of record bodies in it. Each part is CRC'd, and its CRC serves both the piece
+ * (the CRC of a piece is the XOR of the CRCs of its parts, each advanced over the bytes after it in
+ * the piece: see crc32.ts) and, for a body's part, its record (combined from the CRCs of its
+ * body's parts). Most pieces of a large write lie inside one body: the part is the piece. Parts
+ * are CRC'd with the records' CRC fields zero; once a record's CRC is known, what its field adds
+ * to the CRC of the piece (or two) holding it is added. Every write goes through here (a WAL
+ * write of many kilobytes has a piece per 512 bytes), so the pieces and records are walked in
+ * place, without arrays of them.
  */
 export function writeSeal(buf: Buffer, recordBytes: number, writeAt: number): number {
   const at = recordBytes;
@@ -153,7 +167,7 @@ export function writeSeal(buf: Buffer, recordBytes: number, writeAt: number): nu
   for (let o = 0; o < recordBytes; ) {
     const bodyBytes = readLength(buf, o);
     assert(bodyBytes >= 1 && o + RECORD_HEADER_BYTES + bodyBytes <= recordBytes, () => `record of ${bodyBytes} bytes at ${o} of a ${recordBytes}-byte write`);
-    buf.writeUInt32LE(0, o + 4);
+    writeU32(buf, o + 4, 0);
     o += RECORD_HEADER_BYTES + bodyBytes;
   }
   const p = at + RECORD_HEADER_BYTES + 1;
@@ -167,34 +181,38 @@ export function writeSeal(buf: Buffer, recordBytes: number, writeAt: number): nu
   let recCrc = 0;
   for (let from = 0, k = 0; from < recordBytes; k++) {
     const to = Math.min(recordBytes, (firstSector + k + 1) * SEAL_SECTOR_BYTES - writeAt);
-    const pieceCrc = crc32Range(buf, from, to);
-    buf.writeUInt32LE(pieceCrc, crcsAt + 4 * k);
-    // The parts of record bodies in the piece, each added to its record's CRC (headers are the
-    // piece's only). Most pieces of a large write lie inside one body: the part is the piece.
+    const slot = crcsAt + 4 * k;
+    let pieceCrc = 0;
     for (let x = from; x < to; ) {
-      if (x < body) {
-        x = Math.min(body, to);
+      const inBody = x >= body;
+      const y = Math.min(inBody ? recEnd : body, to);
+      const partCrc = crc32Range(buf, x, y);
+      pieceCrc ^= y === to ? partCrc : shiftZeros(partCrc, to - y);
+      if (!inBody) {
+        x = y;
         continue;
       }
-      const y = Math.min(recEnd, to);
-      const partCrc = x === from && y === to ? pieceCrc : crc32Range(buf, x, y);
       recCrc = x === body ? partCrc : combine(recCrc, partCrc, y - x);
       x = y;
       if (y < recEnd) continue;
-      // The record is CRC'd whole: fill its field, add the field to its pieces' CRCs, go to the next.
+      // The record is CRC'd whole: fill its field, add the field to its pieces' CRCs (this one's
+      // in its slot, as far as it goes: the field's share is the same in any order), go to the next.
+      writeU32(buf, slot, pieceCrc);
       fillRecordCrc(buf, rec, recCrc, recordBytes, writeAt, crcsAt - 4 * firstSector);
+      pieceCrc = readU32(buf, slot);
       rec = recEnd;
       body = rec + RECORD_HEADER_BYTES;
       recEnd = rec < recordBytes ? body + readLength(buf, rec) : rec;
     }
+    writeU32(buf, slot, pieceCrc);
     from = to;
   }
   assert(rec === recordBytes, () => `records of a ${recordBytes}-byte write end at ${rec}`);
-  buf.writeUInt32LE(length, at);
+  writeU32(buf, at, length);
   buf[at + RECORD_HEADER_BYTES] = RecordType.Seal;
   writeU64(buf, writeAt + at, p);
   writeU64(buf, writeAt, p + 8);
-  buf.writeUInt32LE(crc32Range(buf, at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length), at + 4);
+  writeU32(buf, at + 4, crc32Range(buf, at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length));
   return at + RECORD_HEADER_BYTES + length;
 }
 
@@ -204,13 +222,13 @@ export function writeSeal(buf: Buffer, recordBytes: number, writeAt: number): nu
  * may straddle a sector boundary). The CRC of the piece of sector s is at `crcAt + 4 * s`.
  */
 function fillRecordCrc(buf: Buffer, rec: number, crc: number, recordBytes: number, writeAt: number, crcAt: number): void {
-  buf.writeUInt32LE(crc, rec + 4);
+  writeU32(buf, rec + 4, crc);
   for (let f = rec + 4; f < rec + 8; ) {
     const sector = Math.floor((f + writeAt) / SEAL_SECTOR_BYTES);
     const pieceEnd = Math.min(recordBytes, (sector + 1) * SEAL_SECTOR_BYTES - writeAt);
     const fieldEnd = Math.min(rec + 8, pieceEnd);
     const q = crcAt + 4 * sector;
-    buf.writeUInt32LE((buf.readUInt32LE(q) ^ shiftZeros(rawRegister(buf, f, fieldEnd), pieceEnd - fieldEnd)) >>> 0, q);
+    writeU32(buf, q, readU32(buf, q) ^ shiftZeros(rawRegister(buf, f, fieldEnd), pieceEnd - fieldEnd));
     f = fieldEnd;
   }
 }
@@ -224,12 +242,28 @@ export function lastRecordCrc(buf: Uint8Array): number | null {
   let last = -1;
   for (let o = 0; o < buf.byteLength; o += RECORD_HEADER_BYTES + readLength(buf, o)) last = o;
   if (last < 0) return null;
-  return (buf[last + 4]! | (buf[last + 5]! << 8) | (buf[last + 6]! << 16)) + buf[last + 7]! * 0x1000000;
+  return readU32(buf, last + 4);
 }
 
 /** The length field of the record at `at` (read in place, without a Buffer method's checks). */
 function readLength(buf: Uint8Array, at: number): number {
+  return readU32(buf, at);
+}
+
+// A u32 little-endian read and written in place. Not Buffer's readUInt32LE and writeUInt32LE: their
+// checks of the offset and the value, per call, were a third of what sealing a small write cost.
+// Every caller has the room (writeSeal asserts it for the seal; the records are sized to fit).
+
+function readU32(buf: Uint8Array, at: number): number {
   return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16)) + buf[at + 3]! * 0x1000000;
+}
+
+/** The low 32 bits of `value` (any integer a CRC register or a length may be, signed or not). */
+function writeU32(buf: Uint8Array, at: number, value: number): void {
+  buf[at] = value & 0xff;
+  buf[at + 1] = (value >>> 8) & 0xff;
+  buf[at + 2] = (value >>> 16) & 0xff;
+  buf[at + 3] = value >>> 24;
 }
 
 /** How many pieces sealPieces(from, to) has. */
@@ -240,8 +274,8 @@ function pieceCount(from: number, to: number): number {
 /** A u64 little-endian of a safe integer, without a BigInt (offsets stay far below 2^53). */
 function writeU64(buf: Buffer, value: number, at: number): void {
   assert(Number.isSafeInteger(value) && value >= 0, () => `a u64 field of ${value}`);
-  buf.writeUInt32LE(value % 0x1_0000_0000, at);
-  buf.writeUInt32LE(Math.floor(value / 0x1_0000_0000), at + 4);
+  writeU32(buf, at, value % 0x1_0000_0000);
+  writeU32(buf, at + 4, Math.floor(value / 0x1_0000_0000));
 }
 
 /** A seal as read: where its write began and the CRC of each piece of it. */

@@ -11,25 +11,33 @@ import type { LogEntry, SnapshotMeta } from '../core/replica.js';
 import { encodeWalRecord, RecordType } from './record.js';
 
 /**
- * Where encoded records go, in order: a list of records of their own (RecordList), or straight
- * into the buffer of the write that will carry them (the storage's, when a save finds the writer
- * idle: most do, and its records then cost no buffer of their own and no copy into the write).
+ * Where encoded records go, in order: a list of records of their own (RecordList: a
+ * restatement), or straight into a buffer a write will carry them in (the storage's saves: no
+ * buffer of their own per record).
  */
 export interface RecordSink {
   add(type: RecordType, payload: Uint8Array): void;
+  /** A record of `value` encoded (MessagePack); `sizeHint`: about how many bytes that takes. */
+  addValue(type: RecordType, value: unknown, sizeHint: number): void;
 }
 
-/** Records as buffers of their own (a save queued behind other work, a restatement). */
+/** Records as buffers of their own (a restatement). */
 export class RecordList implements RecordSink {
   readonly records: Buffer[] = [];
 
   add(type: RecordType, payload: Uint8Array): void {
     this.records.push(encodeWalRecord(type, payload));
   }
+
+  addValue(type: RecordType, value: unknown): void {
+    this.add(type, packTransient(value));
+  }
 }
 
 /** Per-entry bytes besides its data in an encoded record (msgpack keys, index, term, kind): an estimate used to split records, not a limit. */
 const ENTRY_OVERHEAD_ESTIMATE_BYTES = 64;
+/** What a record's value takes besides its entries (a map of a truncation point, a snapshot's meta): a size hint. */
+const VALUE_OVERHEAD_ESTIMATE_BYTES = 64;
 
 /**
  * Records that discard stored entries at or after `truncateFrom` (null: none) and then write
@@ -41,15 +49,15 @@ const ENTRY_OVERHEAD_ESTIMATE_BYTES = 64;
 export function encodeEntries(out: RecordSink, truncateFrom: Index | null, entries: readonly LogEntry[], entriesRecordBytes: number): void {
   const append = isAppend(truncateFrom, entries);
   if (entries.length === 0) {
-    if (!append) out.add(RecordType.EntriesAt, packTransient({ truncateFrom, entries: [] }));
+    if (!append) out.addValue(RecordType.EntriesAt, { truncateFrom, entries: [] }, VALUE_OVERHEAD_ESTIMATE_BYTES);
     return;
   }
   let first = true;
   const parts = splitBySize(entries, entriesRecordBytes);
   for (let p = 0; p < parts.length; p++) {
     const part = parts[p]!;
-    if (append) out.add(RecordType.Entries, packTransient(part));
-    else out.add(RecordType.EntriesAt, packTransient({ truncateFrom: first ? truncateFrom : null, entries: part }));
+    if (append) out.addValue(RecordType.Entries, part, estimatedBytes(part));
+    else out.addValue(RecordType.EntriesAt, { truncateFrom: first ? truncateFrom : null, entries: part }, VALUE_OVERHEAD_ESTIMATE_BYTES + estimatedBytes(part));
     first = false;
   }
 }
@@ -61,8 +69,8 @@ export function encodeEntries(out: RecordSink, truncateFrom: Index | null, entri
  */
 export function encodeInstall(out: RecordSink, meta: SnapshotMeta, truncateFrom: Index | null, entries: readonly LogEntry[], entriesRecordBytes: number): void {
   const parts = entries.length === 0 ? [entries] : splitBySize(entries, entriesRecordBytes);
-  out.add(RecordType.Install, packTransient({ meta, truncateFrom, entries: parts[0]! }));
-  for (let p = 1; p < parts.length; p++) out.add(RecordType.EntriesAt, packTransient({ truncateFrom: null, entries: parts[p]! }));
+  out.addValue(RecordType.Install, { meta, truncateFrom, entries: parts[0]! }, VALUE_OVERHEAD_ESTIMATE_BYTES + estimatedBytes(parts[0]!));
+  for (let p = 1; p < parts.length; p++) out.addValue(RecordType.EntriesAt, { truncateFrom: null, entries: parts[p]! }, VALUE_OVERHEAD_ESTIMATE_BYTES + estimatedBytes(parts[p]!));
 }
 
 /**
@@ -96,13 +104,18 @@ function isAppend(truncateFrom: number | null, entries: readonly LogEntry[]): bo
   return true;
 }
 
+/** About how many bytes `entries` take encoded (a size hint: see ENTRY_OVERHEAD_ESTIMATE_BYTES). */
+function estimatedBytes(entries: readonly LogEntry[]): number {
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) bytes += entries[i]!.data.byteLength + ENTRY_OVERHEAD_ESTIMATE_BYTES;
+  return bytes;
+}
+
 /** The entries in consecutive parts of about `targetBytes` (one part, the array itself, when they fit). */
 function splitBySize(entries: readonly LogEntry[], targetBytes: number): (readonly LogEntry[])[] {
   // The loop below splits only where the bytes so far pass the target after the first entry: never
   // when there is one entry or all of them fit (nearly every save), which needs no parts array.
-  let total = 0;
-  for (let i = 0; i < entries.length; i++) total += entries[i]!.data.byteLength + ENTRY_OVERHEAD_ESTIMATE_BYTES;
-  if (entries.length <= 1 || total <= targetBytes) return [entries];
+  if (entries.length <= 1 || estimatedBytes(entries) <= targetBytes) return [entries];
   const parts: (readonly LogEntry[])[] = [];
   let start = 0;
   let bytes = 0;

@@ -5,7 +5,7 @@
  */
 import {
   boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, firstBadItem, isBoundedArray, isBytes, isName, isNat, isObject, logEntryProblem,
-  natFields, snapshotProblem, validatorByType, type CommonMessageBounds, type Fields, type MessageValidator,
+  natField as nat, snapshotProblem, validatorByType, type CommonMessageBounds, type Fields, type MessageValidator,
 } from '../../core/validate.js';
 import { DEFAULT_PAXOS_LIMITS } from './config.js';
 import { isMembership } from './membership.js';
@@ -49,7 +49,7 @@ const requestIdProblem = (m: Fields, b: CommonMessageBounds): string | null =>
 
 /** A snapshot chunk's fields (InstallSnapshot, SnapshotPiece): its offset, bytes, and the snapshot's metadata. */
 function chunkProblem(m: Fields, b: PaxosMessageBounds): string | null {
-  return natFields(m, 'offset')
+  return nat(m['offset'], 'offset')
     ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean')
     ?? (isBytes(m['chunk']) ? null : 'chunk is not bytes')
     // The snapshot's metadata travels alone here (its data in chunks): check it with empty data.
@@ -58,43 +58,43 @@ function chunkProblem(m: Fields, b: PaxosMessageBounds): string | null {
     ?? (isMembership((m['meta'] as Fields)['membership']) ? null : 'meta.membership is not a configuration');
 }
 
-/** Fields of each Multi-Paxos message type besides from, to and ballot. */
+/** Fields of each Multi-Paxos message type besides from, to and ballot, each read by its literal name (see natField). */
 const CHECKERS: Readonly<Record<PaxosMessage['type'], (m: Fields, b: PaxosMessageBounds) => string | null>> = {
   'pre-prepare': () => null,
-  'pre-promise': (m) => natFields(m, 'promised') ?? (typeof m['granted'] === 'boolean' ? null : 'granted is not a boolean'),
-  prepare: (m) => natFields(m, 'fromSlot') ?? (m['transfer'] === undefined || typeof m['transfer'] === 'boolean' ? null : 'transfer is not a boolean'),
-  'timeout-now': (m) => (m['through'] === undefined ? null : natFields(m, 'through')),
-  promise: (m, b) => natFields(m, 'chosenThrough', 'fromSlot', 'throughSlot')
+  'pre-promise': (m) => nat(m['promised'], 'promised') ?? (typeof m['granted'] === 'boolean' ? null : 'granted is not a boolean'),
+  prepare: (m) => nat(m['fromSlot'], 'fromSlot') ?? (m['transfer'] === undefined || typeof m['transfer'] === 'boolean' ? null : 'transfer is not a boolean'),
+  'timeout-now': (m) => (m['through'] === undefined ? null : nat(m['through'], 'through')),
+  promise: (m, b) => nat(m['chosenThrough'], 'chosenThrough') ?? nat(m['fromSlot'], 'fromSlot') ?? nat(m['throughSlot'], 'throughSlot')
     ?? (typeof m['more'] === 'boolean' ? null : 'more is not a boolean')
     ?? entriesProblem(m['accepted'], b.maxEntriesPerPromise, 'accepted')
     ?? (m['snapshot'] === null ? null : snapshotProblem(m['snapshot'], b)),
-  nack: (m, b) => natFields(m, 'promised', 'compactedThrough')
+  nack: (m, b) => nat(m['promised'], 'promised') ?? nat(m['compactedThrough'], 'compactedThrough')
     ?? (m['leader'] === undefined || isName(m['leader'], b.maxNodeIdChars) ? null : 'leader is not a node id'),
-  accept: (m, b) => natFields(m, 'commit', 'readRound') ?? entriesProblem(m['entries'], b.maxEntriesPerAccept, 'entries'),
+  accept: (m, b) => nat(m['commit'], 'commit') ?? nat(m['readRound'], 'readRound') ?? entriesProblem(m['entries'], b.maxEntriesPerAccept, 'entries'),
   accepted: (m, b) => {
-    const why = natFields(m, 'match', 'readRound');
+    const why = nat(m['match'], 'match') ?? nat(m['readRound'], 'readRound');
     if (why !== null) return why;
     const slots = m['slots'];
     if (!isBoundedArray(slots, b.maxEntriesPerAccept)) return `slots is not an array of at most ${b.maxEntriesPerAccept}`;
     return firstBadItem(slots, 'slots', (s) => (isNat(s) && s >= 1 ? null : 'not a positive integer'));
   },
-  'install-snapshot': (m, b) => natFields(m, 'commit')
+  'install-snapshot': (m, b) => nat(m['commit'], 'commit')
     ?? (m['digest'] === undefined || isName(m['digest'], b.maxAuthenticatorChars) ? null : 'digest is not a bounded string')
     ?? chunkProblem(m, b),
-  'snapshot-ack': (m) => natFields(m, 'index', 'received')
+  'snapshot-ack': (m) => nat(m['index'], 'index') ?? nat(m['received'], 'received')
     ?? (typeof m['done'] === 'boolean' ? null : 'done is not a boolean')
     ?? (m['gap'] === undefined || typeof m['gap'] === 'boolean' ? null : 'gap is not a boolean')
     ?? (m['refused'] === undefined || typeof m['refused'] === 'boolean' ? null : 'refused is not a boolean'),
-  'snapshot-pull': (m, b) => natFields(m, 'index', 'offset', 'bytes')
+  'snapshot-pull': (m, b) => nat(m['index'], 'index') ?? nat(m['offset'], 'offset') ?? nat(m['bytes'], 'bytes')
     ?? (m['digest'] === '' || isName(m['digest'], b.maxAuthenticatorChars) ? null : 'digest is not a bounded string'),
   'snapshot-piece': (m, b) => (isName(m['digest'], b.maxAuthenticatorChars) ? null : 'digest is not a bounded string') ?? chunkProblem(m, b),
   'read-index': (m, b) => requestIdProblem(m, b),
-  'read-index-response': (m, b) => requestIdProblem(m, b) ?? natFields(m, 'index'),
+  'read-index-response': (m, b) => requestIdProblem(m, b) ?? nat(m['index'], 'index'),
 };
 
 /** A validator of Multi-Paxos messages for a replica created with `options`. */
 export function paxosMessageValidator(options: Readonly<Record<string, unknown>> = {}): MessageValidator<PaxosMessage> {
-  return validatorByType<PaxosMessage, PaxosMessageBounds>('paxos', CHECKERS, paxosMessageBounds(options), (m) => natFields(m, 'ballot'));
+  return validatorByType<PaxosMessage, PaxosMessageBounds>('paxos', CHECKERS, paxosMessageBounds(options), (m) => nat(m['ballot'], 'ballot'));
 }
 
 /** Check a Multi-Paxos message with the default bounds. */
@@ -115,9 +115,9 @@ export function decreeMessageValidator<V>(isValue: (v: unknown) => v is V, b: Co
       if (!isNat(a['ballot'])) return 'accepted ballot is not a non-negative integer';
       return isValue(a['value']) ? null : 'accepted value is not a value of this decree';
     },
-    nack: (m) => natFields(m, 'promised'),
+    nack: (m) => nat(m['promised'], 'promised'),
     accept: value,
     accepted: value,
   };
-  return validatorByType<DecreeMessage<V>, CommonMessageBounds>('decree', checkers, b, (m) => natFields(m, 'ballot'));
+  return validatorByType<DecreeMessage<V>, CommonMessageBounds>('decree', checkers, b, (m) => nat(m['ballot'], 'ballot'));
 }

@@ -19,7 +19,7 @@
  */
 import { concatBytes } from '../../core/bytes.js';
 import { assert, unreachable } from '../../core/assert.js';
-import { NotLeader, ProposalDropped, QuorateError, TooManyRequests } from '../../core/errors.js';
+import { NotLeader, ProposalDropped, QuorateError, TooManyRequests, withoutStack } from '../../core/errors.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
 import { jointCommittedIndex, jointVoteResult, type VoteResult } from '../../core/quorum.js';
 import type { Random } from '../../core/prng.js';
@@ -152,6 +152,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * the applied index is below it, so that a restart and a join answer know it too.
    */
   private configSince = 0;
+  /** The status status() made last (it serves again while nothing in it changed). */
+  private lastStatus: RaftStatus | null = null;
   /** status().membership while configSince is above the applied index (cached: status() is polled after every step). */
   private membershipWithSince: { of: Membership; value: Membership } | null = null;
 
@@ -188,9 +190,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private pendingReads: PendingRead[] = [];
   /** Reads that arrived before this leader committed an entry of its own term (§6.4 step 1). */
   private readsAwaitingCommit: { requestId: string; requester: NodeId }[] = [];
+  /** This replica's vote alone, never written: whether it is a quorum by itself (a read needs no round then). */
+  private readonly ownVoteOnly: ReadonlyMap<NodeId, boolean>;
 
   constructor(options: RaftOptions) {
     this.id = options.id;
+    this.ownVoteOnly = new Map([[this.id, true]]);
     // The member's command limit, unless the raft option is given itself.
     const memberLimit = options.maxCommandBytes === undefined ? {} : { maxProposalBytes: options.maxCommandBytes };
     this.limits = { ...DEFAULT_RAFT_LIMITS, ...memberLimit, ...pickLimits(options) };
@@ -303,7 +308,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       this.handleReadRequest(requestId, this.id);
       return;
     }
-    if (this.leader === null) throw new NotLeader(null);
+    // A routine refusal (a read at a member that knows no leader): no stack trace (see withoutStack).
+    if (this.leader === null) throw withoutStack(() => new NotLeader(null));
     this.send({ type: 'read-index', to: this.leader, requestId });
   }
 
@@ -343,50 +349,62 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   ready(): Ready<RaftMessage, RaftHardState> {
     assert(this.outstanding === null, 'ready() called again before advance()');
     this.flushAppends();
-    const hardState = this.hardState();
+    const persisted = this.persistedHard;
     // Term and vote must be durable before anything depends on them. The commit index need not
     // be (§5 lists it as volatile): it is written only along with something that must be, so
     // that learning of a commit never costs an fsync of its own; and once it passes a
     // configuration entry (see configCommitMark).
-    const termOrVoteChanged = hardState.term !== this.persistedHard.term || hardState.vote !== this.persistedHard.vote;
+    const termOrVoteChanged = this.term !== persisted.term || this.vote !== persisted.vote;
     const entries = this.log.takeUnpersisted();
     const snapshot = this.pendingSnapshot;
     let persist: Persist<RaftHardState> | null = null;
-    const configCommitted = this.configCommitMark > this.persistedHard.commit;
+    // The hard state this Ready writes (made only then), else null.
+    let hardState: RaftHardState | null = null;
+    const configCommitted = this.configCommitMark > persisted.commit;
     if (termOrVoteChanged || entries.length > 0 || snapshot !== null || configCommitted) {
+      if (termOrVoteChanged || this.commit !== persisted.commit) hardState = this.hardState();
       // The vote-before-persist mutant never writes its vote down: after a crash it may vote again.
-      const written = this.isMutant('vote-before-persist') ? { ...hardState, vote: null } : hardState;
+      const written = hardState !== null && this.isMutant('vote-before-persist') ? { ...hardState, vote: null } : hardState;
       const truncateFrom = entries[0]?.index ?? (this.truncateAfterSnapshot && snapshot !== null ? ((snapshot.meta.index + 1) as Index) : null);
       this.truncateAfterSnapshot = false;
-      persist = { hardState: sameHardState(hardState, this.persistedHard) ? null : written, entries, snapshot, truncateFrom };
+      persist = { hardState: written, entries, snapshot, truncateFrom };
     }
     // A leader's messages do not depend on this Ready's persist: its term and vote are already
     // durable (checked here), and it counts its own new entries toward commitment only once
     // they are durable. So it replicates while its own write is in flight (dissertation §10.2.1).
     const early = this.role === 'leader' && !termOrVoteChanged;
+    // The lists a Ready hands out are replaced by new ones only when they hold something: most
+    // Readies carry no read state, many no message, and an empty array for each was garbage.
+    const msgs = this.msgs.length === 0 ? NO_MESSAGES : this.msgs;
+    if (msgs !== NO_MESSAGES) this.msgs = [];
     // A follower's heartbeat responses leave before the persist unless it writes their term. (A
     // leader has none queued: it became one in a later term, whose persist drained them.)
-    const responses = this.heartbeatResponses;
-    this.heartbeatResponses = [];
+    const responses = this.heartbeatResponses.length === 0 ? NO_MESSAGES : this.heartbeatResponses;
+    if (responses !== NO_MESSAGES) this.heartbeatResponses = [];
+    const readStates = this.readStates.length === 0 ? NO_READ_STATES : this.readStates;
+    if (readStates !== NO_READ_STATES) this.readStates = [];
     const applyFrom = Math.max(this.applied, snapshot?.meta.index ?? 0) + 1;
     const applyTo = Math.min(this.commit, applyFrom + MAX_APPLY_ENTRIES_PER_READY - 1);
-    const apply = applyFrom <= applyTo ? this.log.slice(applyFrom, applyTo) : [];
+    const apply = applyFrom <= applyTo ? this.log.slice(applyFrom, applyTo) : NO_ENTRIES;
     assert(apply.length === Math.max(0, applyTo - applyFrom + 1), () => `committed entries ${applyFrom}..${applyTo} are in the log`);
     const check = this.checking !== null && !this.checking.handedOut ? this.checking.snapshot : null;
     if (check !== null) this.checking!.handedOut = true;
-    const ready: Ready<RaftMessage, RaftHardState> = {
+    const ready: { -readonly [K in keyof Ready<RaftMessage, RaftHardState>]: Ready<RaftMessage, RaftHardState>[K] } = {
       persist,
-      sendBeforePersist: early ? this.msgs : termOrVoteChanged ? NO_MESSAGES : responses,
-      send: early ? NO_MESSAGES : termOrVoteChanged ? [...responses, ...this.msgs] : this.msgs,
+      sendBeforePersist: early ? msgs : termOrVoteChanged ? NO_MESSAGES : responses,
+      send: early ? NO_MESSAGES : termOrVoteChanged ? joinMessages(responses, msgs) : msgs,
       apply,
-      readStates: this.readStates,
-      ...(check === null ? {} : { checkSnapshot: check }),
+      readStates,
     };
-    this.msgs = [];
-    this.readStates = [];
+    // Added only when there is one (the same fields, in the same order, as a spread of an optional
+    // part gave): spreading an object literal into the Ready went through a slow generic copy, and
+    // was the largest part of ready()'s cost, on every Ready.
+    if (check !== null) ready.checkSnapshot = check;
     this.outstanding = {
-      hardState: persist?.hardState != null ? hardState : this.persistedHard,
-      lastEntry: entries[entries.length - 1] ?? null,
+      hardState: hardState ?? persisted,
+      // (Never entries[-1]: reading index -1 of an empty array is a slow property lookup in V8, by
+      // the name "-1" along the prototype chain, and most Readies carry no new entry.)
+      lastEntry: entries.length === 0 ? null : entries[entries.length - 1]!,
       snapshot,
       appliedTo: (apply.length > 0 ? applyTo : Math.max(this.applied, snapshot?.meta.index ?? 0)) as Index,
     };
@@ -443,15 +461,31 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   }
 
   status(): RaftStatus {
-    return {
+    const membership = this.statusMembership();
+    const isLearner = this.config.learners.has(this.id);
+    const lastIndex = this.log.lastIndex();
+    const firstIndex = this.log.firstIndex();
+    // A live, read-only view: drivers poll status() after every step, so nothing is copied.
+    const progress = this.role === 'leader' ? this.progress : EMPTY_PROGRESS;
+    // Drivers ask after every input, and most inputs change nothing a status reports (a heartbeat
+    // or its answer, a read): the last status serves again when each of its fields is still what
+    // it says (id and counters never change; leading follows role).
+    const last = this.lastStatus;
+    if (
+      last !== null && last.role === this.role && last.term === this.term && last.vote === this.vote && last.leader === this.leader
+      && last.commitIndex === this.commit && last.appliedIndex === this.applied && last.membership === membership && last.isLearner === isLearner
+      && last.lastIndex === lastIndex && last.firstIndex === firstIndex && last.leadTransferee === this.leadTransferee && last.progress === progress
+    ) {
+      return last;
+    }
+    return (this.lastStatus = {
       id: this.id, role: this.role, term: this.term, vote: this.vote, leader: this.leader, leading: this.role === 'leader',
-      commitIndex: this.commit, appliedIndex: this.applied, membership: this.statusMembership(),
+      commitIndex: this.commit, appliedIndex: this.applied, membership,
       counters: this.counters,
-      isLearner: this.config.learners.has(this.id), lastIndex: this.log.lastIndex(), firstIndex: this.log.firstIndex(),
+      isLearner, lastIndex, firstIndex,
       leadTransferee: this.leadTransferee,
-      // A live, read-only view: drivers poll status() after every step, so nothing is copied.
-      progress: this.role === 'leader' ? this.progress : EMPTY_PROGRESS,
-    };
+      progress,
+    });
   }
 
   // ---- extra operations ---------------------------------------------------------------
@@ -751,18 +785,20 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 
   private handleAppend(m: AppendRequest): void {
     this.acceptLeader(m.from);
-    const reply = (fields: Omit<AppendResponse, 'type' | 'from' | 'to' | 'term'>) =>
-      this.send({ type: 'append-response', to: m.from, ...fields });
+    // The answer is one literal (not the fields spread into one): spreading went through V8's
+    // generic property copy, and left an object whose completion (from, term) was slow too.
+    const reply = (success: boolean, matchIndex: Index, rejectedIndex: Index, conflictTerm: Term, conflictIndex: Index) =>
+      this.send({ type: 'append-response', to: m.from, success, matchIndex, rejectedIndex, conflictTerm, conflictIndex });
     if (m.prevLogIndex < this.commit) {
       // Everything up to our commit index matches the leader's log (Log Matching); ask for the rest.
-      reply({ success: true, matchIndex: this.commit, rejectedIndex: 0 as Index, conflictTerm: 0 as Term, conflictIndex: 0 as Index });
+      reply(true, this.commit, 0 as Index, 0 as Term, 0 as Index);
       return;
     }
     if (this.log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {
       if (m.entries.length > 0) this.log.appendFromLeader(m.entries, this.commit);
       const lastNew = (m.prevLogIndex + m.entries.length) as Index;
       this.commitTo(Math.min(m.commit, lastNew) as Index);
-      reply({ success: true, matchIndex: lastNew, rejectedIndex: 0 as Index, conflictTerm: 0 as Term, conflictIndex: 0 as Index });
+      reply(true, lastNew, 0 as Index, 0 as Term, 0 as Index);
       return;
     }
     // Fast backtracking (§5.3, dissertation §3.5): say which term conflicts and where it starts.
@@ -774,7 +810,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       while (i - 1 > this.commit && this.log.termAt(i - 1) === conflictTerm) i--;
       conflictIndex = i;
     }
-    reply({ success: false, matchIndex: 0 as Index, rejectedIndex: m.prevLogIndex, conflictTerm, conflictIndex });
+    reply(false, 0 as Index, m.prevLogIndex, conflictTerm, conflictIndex);
   }
 
   private handleHeartbeat(m: Heartbeat): void {
@@ -946,10 +982,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const prevLogIndex = (pr.next - 1) as Index;
     const prevLogTerm = this.log.termAt(prevLogIndex);
     if (prevLogTerm === undefined) return this.startSnapshot(to, pr);
+    // Nothing new to send (filling a window ends here): no empty batch made to find that out.
+    if (!allowEmpty && pr.next > this.log.lastIndex()) return false;
     const entries = this.log.sliceForMessage(pr.next, this.limits.maxEntriesPerMessage, this.limits.maxBytesPerMessage);
     if (entries.length === 0 && !allowEmpty) return false;
     this.send({ type: 'append', to, prevLogIndex, prevLogTerm, entries, commit: this.commit });
-    const last = entries[entries.length - 1];
+    const last = entries.length === 0 ? undefined : entries[entries.length - 1]; // not entries[-1] (see ready())
     if (pr.state === 'replicate' && last !== undefined) {
       pr.next = (last.index + 1) as Index;
       pr.inflightLast.push(last.index);
@@ -1134,8 +1172,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const pr = this.progress.get(from);
     if (pr === undefined || seq <= pr.roundAcked) return;
     pr.roundAcked = seq;
-    const acked = { get: (id: NodeId): number | undefined => (id === this.id ? this.readSeq : this.progress.get(id)?.roundAcked) };
-    const round = jointCommittedIndex(this.config.voters, this.config.outgoing, acked);
+    const round = jointCommittedIndex(this.config.voters, this.config.outgoing, this.roundsAcked);
     const sentAt = this.roundSentAt.get(round);
     if (sentAt !== undefined) this.leaseUntil = Math.max(this.leaseUntil, sentAt + this.leaseTicks);
   }
@@ -1158,6 +1195,14 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       this.send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.commit) as Index, readSeq });
     }
   }
+
+  /**
+   * The newest heartbeat round each member acknowledged, the leader's own (its latest round)
+   * included (read by extendLease). Made once, as matchIndexes below: not a closure per response.
+   */
+  private readonly roundsAcked = {
+    get: (id: NodeId): number | undefined => (id === this.id ? this.readSeq : this.progress.get(id)?.roundAcked),
+  };
 
   /** Each member's durable match index, the leader's own included (read by the commit rule). */
   private readonly matchIndexes = {
@@ -1237,13 +1282,14 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       return;
     }
     const leaseRead = (this.readOnly === 'lease-based' && this.leaseValid()) || this.isMutant('stale-read');
-    const single = jointVoteResult(this.config.voters, this.config.outgoing, new Map([[this.id, true]])) === 'won';
+    const single = jointVoteResult(this.config.voters, this.config.outgoing, this.ownVoteOnly) === 'won';
     if (leaseRead || single) {
       this.answerRead(requestId, requester, this.commit);
       return;
     }
     const seq = this.newRound();
-    this.pendingReads.push({ seq, requestId, requester, index: this.commit, acks: new Map([[this.id, true]]) });
+    // (set() rather than the constructor's list: that goes through the iteration protocol.)
+    this.pendingReads.push({ seq, requestId, requester, index: this.commit, acks: new Map<NodeId, boolean>().set(this.id, true) });
     this.broadcastHeartbeat(seq);
   }
 
@@ -1252,11 +1298,16 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       if (r.seq > seq) break;
       r.acks.set(from, true);
     }
-    // Reads are confirmed in order: a later round's quorum confirms every earlier read too.
+    // Reads are confirmed in order: a later round's quorum confirms every earlier read too. So
+    // the newest read a quorum acknowledged is found from the end (a closure per heartbeat
+    // response, and a quorum count of every pending read, were the cost here).
     let confirmed = -1;
-    this.pendingReads.forEach((r, i) => {
-      if (jointVoteResult(this.config.voters, this.config.outgoing, r.acks) === 'won') confirmed = i;
-    });
+    for (let i = this.pendingReads.length - 1; i >= 0; i--) {
+      if (jointVoteResult(this.config.voters, this.config.outgoing, this.pendingReads[i]!.acks) === 'won') {
+        confirmed = i;
+        break;
+      }
+    }
     if (confirmed < 0) return;
     for (const r of this.pendingReads.splice(0, confirmed + 1)) this.answerRead(r.requestId, r.requester, r.index);
   }
@@ -1292,9 +1343,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 }
 
 const NO_MESSAGES: readonly RaftMessage[] = Object.freeze([]);
+const NO_READ_STATES: readonly ReadState[] = Object.freeze([]);
+const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
 
-function sameHardState(a: RaftHardState, b: RaftHardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+/** `a` then `b`, as one list (either one itself when the other is empty: lists handed out are never changed). */
+function joinMessages(a: readonly RaftMessage[], b: readonly RaftMessage[]): readonly RaftMessage[] {
+  return a.length === 0 ? b : b.length === 0 ? a : [...a, ...b];
 }
 
 function pickLimits(o: RaftOptions): Partial<RaftLimits> {

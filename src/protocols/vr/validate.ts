@@ -4,7 +4,7 @@
  * safe non-negative integers; every array of ops is bounded.
  */
 import {
-  boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, firstBadItem, isBoundedArray, isName, natFields, snapshotProblem, validatorByType,
+  boundFrom, DEFAULT_COMMON_MESSAGE_BOUNDS, firstBadItem, isBoundedArray, isName, natField as nat, snapshotProblem, validatorByType,
   logEntryProblem, type CommonMessageBounds, type Fields, type MessageValidator,
 } from '../../core/validate.js';
 import { DEFAULT_VR_LIMITS, type VrMessage } from './types.js';
@@ -41,29 +41,33 @@ function opsProblem(v: unknown, max: number): string | null {
 const requestIdProblem = (m: Fields, b: CommonMessageBounds): string | null =>
   (isName(m['requestId'], b.maxRequestIdChars) ? null : 'requestId is not a bounded string');
 
+/** Fields of each VR message type besides from, to and view, each read by its literal name (see natField). */
 const CHECKERS: Readonly<Record<VrMessage['type'], (m: Fields, b: VrMessageBounds) => string | null>> = {
-  prepare: (m, b) => natFields(m, 'commit') ?? opsProblem(m['entries'], b.maxOpsPerMessage) ?? ((m['entries'] as unknown[]).length > 0 ? null : 'a PREPARE carries at least one op'),
-  'prepare-ok': (m) => natFields(m, 'opNumber'),
-  commit: (m) => natFields(m, 'commit', 'opNumber'),
+  prepare: (m, b) => nat(m['commit'], 'commit') ?? opsProblem(m['entries'], b.maxOpsPerMessage) ?? ((m['entries'] as unknown[]).length > 0 ? null : 'a PREPARE carries at least one op'),
+  'prepare-ok': (m) => nat(m['opNumber'], 'opNumber'),
+  commit: (m) => nat(m['commit'], 'commit') ?? nat(m['opNumber'], 'opNumber'),
   'start-view-change': () => null,
-  'do-view-change': (m, b) => natFields(m, 'lastNormalView', 'opNumber', 'commit') ?? opsProblem(m['entries'], b.maxOpsPerMessage)
+  'do-view-change': (m, b) => nat(m['lastNormalView'], 'lastNormalView') ?? nat(m['opNumber'], 'opNumber') ?? nat(m['commit'], 'commit')
+    ?? opsProblem(m['entries'], b.maxOpsPerMessage)
     ?? ((m['lastNormalView'] as number) < (m['view'] as number) ? null : 'lastNormalView is not below view')
     ?? ((m['commit'] as number) <= (m['opNumber'] as number) ? null : 'commit is above opNumber'),
-  'start-view': (m, b) => natFields(m, 'opNumber', 'commit', 'fromOp') ?? opsProblem(m['entries'], b.maxOpsPerMessage)
+  'start-view': (m, b) => nat(m['opNumber'], 'opNumber') ?? nat(m['commit'], 'commit') ?? nat(m['fromOp'], 'fromOp')
+    ?? opsProblem(m['entries'], b.maxOpsPerMessage)
     ?? ((m['fromOp'] as number) >= 1 ? null : 'fromOp is not a positive op-number')
     ?? ((m['commit'] as number) <= (m['opNumber'] as number) ? null : 'commit is above opNumber'),
-  'get-state': (m) => natFields(m, 'opNumber'),
-  'new-state': (m, b) => natFields(m, 'opNumber', 'commit') ?? opsProblem(m['entries'], b.maxOpsPerMessage),
-  'new-state-snapshot': (m, b) => natFields(m, 'opNumber', 'commit') ?? snapshotProblem(m['snapshot'], b),
-  recovery: (m) => natFields(m, 'nonce'),
-  'recovery-response': (m) => natFields(m, 'nonce', 'opNumber', 'commit') ?? (typeof m['primary'] === 'boolean' ? null : 'primary is not a boolean'),
+  'get-state': (m) => nat(m['opNumber'], 'opNumber'),
+  'new-state': (m, b) => nat(m['opNumber'], 'opNumber') ?? nat(m['commit'], 'commit') ?? opsProblem(m['entries'], b.maxOpsPerMessage),
+  'new-state-snapshot': (m, b) => nat(m['opNumber'], 'opNumber') ?? nat(m['commit'], 'commit') ?? snapshotProblem(m['snapshot'], b),
+  recovery: (m) => nat(m['nonce'], 'nonce'),
+  'recovery-response': (m) => nat(m['nonce'], 'nonce') ?? nat(m['opNumber'], 'opNumber') ?? nat(m['commit'], 'commit')
+    ?? (typeof m['primary'] === 'boolean' ? null : 'primary is not a boolean'),
   'read-index': (m, b) => requestIdProblem(m, b),
-  'read-index-response': (m, b) => requestIdProblem(m, b) ?? natFields(m, 'index'),
+  'read-index-response': (m, b) => requestIdProblem(m, b) ?? nat(m['index'], 'index'),
 };
 
 /** A validator of VR messages for a replica created with `options`. */
 export function vrMessageValidator(options: Readonly<Record<string, unknown>> = {}): MessageValidator<VrMessage> {
-  return validatorByType<VrMessage, VrMessageBounds>('vr', CHECKERS, vrMessageBounds(options), (m) => natFields(m, 'view'));
+  return validatorByType<VrMessage, VrMessageBounds>('vr', CHECKERS, vrMessageBounds(options), (m) => nat(m['view'], 'view'));
 }
 
 /** Check a VR message with the default bounds. */
