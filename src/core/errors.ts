@@ -47,7 +47,13 @@ export class QuorateError extends Error {
  */
 export function withoutStack<E extends Error>(make: () => E): E {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
+  try {
+    Error.stackTraceLimit = 0;
+  } catch {
+    // Read-only (node --frozen-intrinsics, a hardened realm): the error with its stack, not a
+    // TypeError in its place (a redirect must stay a NotLeader).
+    return make();
+  }
   try {
     return make();
   } finally {
