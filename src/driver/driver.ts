@@ -885,7 +885,8 @@ export class Driver<R> {
         this.position = pos;
       }
       this.events.appliedEntries?.(rd.apply);
-      if (timed) this.events.applyBatch!((this.clock.now() - t0) / 1000, rd.apply.length);
+      // (Called only if still there: the events object is the caller's, and a listener may unhook itself during the apply.)
+      if (timed) this.events.applyBatch?.((this.clock.now() - t0) / 1000, rd.apply.length);
       this.encodeForHost();
     } else {
       this.host.apply(rd, this.output); // read-only requests and replies to repeat (quorum model)
