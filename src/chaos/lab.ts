@@ -264,7 +264,7 @@ export function removeStaleLabs(): number {
     for (const ns of namespaces) if (ns.startsWith(`${NAMESPACE_PREFIX}${pid}-`)) deleteNamespace(ns);
     // The host ends of its veth pairs: a namespace outlives its name while its killed members'
     // TCP connections (orphans, retransmitting for minutes) hold it, and with it its links.
-    const veth = new RegExp(`^${bridgeName(pid).slice(0, -1)}v\\d+$`);
+    const veth = new RegExp(`^${vethName(pid, '\\d+')}$`);
     for (const l of links) if (veth.test(l.ifname)) tryRun(['ip', 'link', 'delete', l.ifname]);
     const owner = owners.get(pid);
     if (owner !== undefined) tryRun(['ip', 'link', 'delete', owner[0]]);
@@ -276,6 +276,11 @@ export function removeStaleLabs(): number {
 
 function bridgeName(pid: number): string {
   return `q${pid.toString(36)}b`;
+}
+
+/** The host end of member `i`'s veth pair (`i` may be a pattern, for finding a dead lab's). */
+function vethName(pid: number, i: string): string {
+  return `q${pid.toString(36)}v${i}`;
 }
 
 export class Lab {
@@ -317,7 +322,7 @@ export class Lab {
     run(['ip', 'addr', 'add', `${this.hostIp}/${prefixLength}`, 'dev', this.bridge]);
     run(['ip', 'link', 'set', this.bridge, 'up']);
     this.members.forEach((m, i) => {
-      const veth = `${this.bridge.slice(0, -1)}v${i}`;
+      const veth = vethName(process.pid, String(i));
       if (veth.length > MAX_INTERFACE_NAME) throw new LabError(`interface name ${veth} is too long`);
       run(['ip', 'netns', 'add', m.namespace]);
       run(['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', m.namespace]);

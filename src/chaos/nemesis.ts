@@ -5,6 +5,7 @@
  * with its interval, for the report's timeline.
  */
 import * as grpc from '@grpc/grpc-js';
+import type { Random } from '../core/prng.js';
 import { etcdService } from '../server/proto.js';
 import type { Cluster } from './cluster.js';
 import { hears, type Cut, type Lab } from './lab.js';
@@ -32,7 +33,7 @@ export interface NemesisEvent {
 export interface NemesisOptions {
   readonly kinds: readonly NemesisKind[];
   readonly partitions: readonly PartitionKind[];
-  readonly random: () => number;
+  readonly random: Random;
   /** The run's clock (ms since its start), the one operations are timed on. */
   readonly now: () => number;
   readonly log: (line: string) => void;
@@ -50,13 +51,13 @@ export class Nemesis {
   /** Faults until `stop()`; resolves once everything is healed. */
   async run(): Promise<void> {
     while (!this.stopping) {
-      await this.sleep(QUIET_MS * (1 + this.o.random()));
+      await this.sleep(QUIET_MS * (1 + this.o.random.float()));
       if (this.stopping || this.o.kinds.length === 0) break;
-      const kind = this.o.kinds[Math.floor(this.o.random() * this.o.kinds.length)]!;
+      const kind = this.o.random.pick(this.o.kinds);
       const event: NemesisEvent = { kind, what: await this.inject(kind), startMs: this.o.now(), endMs: Infinity };
       this.events.push(event);
       this.o.log(`nemesis: ${event.what}`);
-      await this.sleep(FAULT_MS * (1 + this.o.random()));
+      await this.sleep(FAULT_MS * (1 + this.o.random.float()));
       await this.heal();
       event.endMs = this.o.now();
       this.o.log(`nemesis: healed (${event.what})`);
@@ -83,14 +84,14 @@ export class Nemesis {
     const minority = Math.floor((names.length - 1) / 2);
     switch (kind) {
       case 'partition': {
-        const partition = this.o.partitions[Math.floor(this.o.random() * this.o.partitions.length)]!;
+        const partition = this.o.random.pick(this.o.partitions);
         const { cut, what } = await this.cut(partition, names);
         const rules = await this.lab.partition(cut);
         // With one or two members some partitions have nothing to cut: said, not passed off as a fault.
         return `partition ${partition}: ${what}${rules.length === 0 ? ` (cuts nothing among ${names.length} members)` : ''}`;
       }
       case 'kill': {
-        const victims = this.pick(names, 1 + Math.floor(this.o.random() * Math.max(1, minority)));
+        const victims = this.pick(names, this.o.random.int(1, Math.max(1, minority)));
         for (const v of victims) {
           await this.cluster.kill(v);
           this.killed.add(v);
@@ -98,7 +99,7 @@ export class Nemesis {
         return `kill -9 ${victims.join(', ')}`;
       }
       case 'pause': {
-        const leader = this.o.random() < 0.5 ? await this.leader() : null;
+        const leader = this.o.random.chance(0.5) ? await this.leader() : null;
         const victim = leader ?? this.pick(names, 1)[0]!;
         this.cluster.pause(victim);
         this.paused.add(victim);
@@ -146,12 +147,7 @@ export class Nemesis {
 
   /** `count` distinct members at random. */
   private pick(names: readonly string[], count: number): string[] {
-    const pool = [...names];
-    for (let i = pool.length - 1; i > 0; i--) {
-      const j = Math.floor(this.o.random() * (i + 1));
-      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-    }
-    return pool.slice(0, count);
+    return this.o.random.shuffle([...names]).slice(0, count);
   }
 
   /** The member most members name as leader now, or null. */

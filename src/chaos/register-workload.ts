@@ -8,8 +8,10 @@
  * retired and replaced by a fresh one (a client has one operation in flight; an unknown one
  * stays in flight forever). A cas whose compare failed is `fail`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { OpKind, Operation, Value } from '../check/history.js';
+import type { Random } from '../core/prng.js';
 import { etcdService } from '../server/proto.js';
 
 /** Defaults: Jepsen's register test uses a few keys and values 0..4, so reads often meet writes. */
@@ -29,7 +31,7 @@ export interface WorkloadOptions {
   readonly clients: number;
   readonly keys: number;
   /** Drawn from for keys, operations and values (the run's seed). */
-  readonly random: () => number;
+  readonly random: Random;
   /** The clock operations are timed on (ms). */
   readonly now: () => number;
 }
@@ -90,7 +92,7 @@ export class RegisterWorkload {
       }
       const outcome = await this.operation(kv, client);
       if (outcome === 'unknown') client += this.o.clients;
-      await new Promise((done) => setTimeout(done, outcome === 'ok' ? THINK_MS : BACKOFF_MS));
+      await sleep(outcome === 'ok' ? THINK_MS : BACKOFF_MS);
     }
   }
 
@@ -98,10 +100,10 @@ export class RegisterWorkload {
   cappedAt: number | null = null;
 
   private async operation(kv: Kv, client: number): Promise<Operation['outcome']> {
-    const r = this.o.random();
-    const key = `k${Math.floor(this.o.random() * this.o.keys)}`;
-    const value = Math.floor(this.o.random() * VALUES);
-    const expected = r < 0.75 ? undefined : Math.floor(this.o.random() * VALUES);
+    const r = this.o.random.float();
+    const key = `k${this.o.random.int(0, this.o.keys - 1)}`;
+    const value = this.o.random.int(0, VALUES - 1);
+    const expected = r < 0.75 ? undefined : this.o.random.int(0, VALUES - 1);
     const id = this.nextId++;
     const keyBytes = Buffer.from(key);
     const [kind, method, request]: [OpKind, string, unknown] =

@@ -6,8 +6,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import { checkHistory, formatWindow, type CheckResult } from '../check/linearizability.js';
+import { checkHistory, type CheckResult } from '../check/linearizability.js';
 import { toJsonLines } from '../check/formats.js';
 import { Prng } from '../core/prng.js';
 import { etcdService } from '../server/proto.js';
@@ -109,29 +110,25 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // how many operations the clients had drawn for, so a seed did not give one schedule twice.
     const workloadRng = new Prng(o.seed);
     const nemesisRng = new Prng(new Prng(o.seed).nextUint32());
-    workload = new RegisterWorkload({ endpoints: names.map((n) => cluster.endpoint(n)), clients: o.clients, keys: o.keys, random: () => workloadRng.float(), now });
-    const nemesis = new Nemesis(lab, cluster, { kinds: o.nemesis, partitions: o.partitions, random: () => nemesisRng.float(), now, log: o.log });
+    workload = new RegisterWorkload({ endpoints: names.map((n) => cluster.endpoint(n)), clients: o.clients, keys: o.keys, random: workloadRng, now });
+    const nemesis = new Nemesis(lab, cluster, { kinds: o.nemesis, partitions: o.partitions, random: nemesisRng, now, log: o.log });
     workload.start();
     // A nemesis that fails (iptables refusing a rule) ends the run at once, with its error: not an
     // unhandled rejection while the time limit runs, nor a run that goes on without faults.
-    let nemesisFailure: { error: unknown } | null = null;
-    const nemesisDone = nemesis.run().catch((error: unknown) => {
-      nemesisFailure = { error };
-    });
-    const failed = new Promise<void>((done) => {
-      void nemesisDone.then(() => {
-        if (nemesisFailure !== null) done();
-      });
-    });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([new Promise<void>((done) => { timer = setTimeout(done, o.timeLimitS * 1000); }), failed]);
-    clearTimeout(timer);
+    // (A nemesis that ends without failing, one with no faults to make, leaves the time limit to run.)
+    const nemesisDone = nemesis.run().then(() => null, (error: unknown) => ({ error }));
+    const timeLimit = new AbortController();
+    await Promise.race([
+      sleep(o.timeLimitS * 1000, undefined, { signal: timeLimit.signal }).catch(() => {}),
+      nemesisDone.then((failure) => (failure === null ? new Promise<never>(() => {}) : failure)),
+    ]);
+    timeLimit.abort();
     nemesis.stop();
-    await nemesisDone;
-    if (nemesisFailure !== null) throw (nemesisFailure as { error: unknown }).error;
+    const failure = await nemesisDone;
+    if (failure !== null) throw failure.error;
     const healedAt = now();
     o.log(`healed; clients run ${RECOVERY_MS / 1000} s more`);
-    await new Promise((done) => setTimeout(done, RECOVERY_MS));
+    await sleep(RECOVERY_MS);
     // The members are stopped and the lab removed before the check: a long check holds nothing.
     await release();
     const counts = workload.counts();
@@ -168,10 +165,9 @@ async function waitUntilServing(cluster: Cluster, log: (line: string) => void): 
       if (err === null) return;
       last = err.message;
     }
-    await new Promise((done) => setTimeout(done, 300));
+    await sleep(300);
   }
   log(`the cluster did not serve a write within ${READY_TIMEOUT_MS / 1000} s (last error: ${last}); see the member logs`);
   throw new Error(`the cluster did not serve a write within ${READY_TIMEOUT_MS / 1000} s: ${last}`);
 }
 
-export { formatWindow };
