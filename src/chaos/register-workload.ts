@@ -8,11 +8,16 @@
  * retired and replaced by a fresh one (a client has one operation in flight; an unknown one
  * stays in flight forever). A cas whose compare failed is `fail`.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import { toJsonLines } from '../check/formats.js';
 import type { OpKind, Operation, Value } from '../check/history.js';
+import { checkHistory, formatWindow } from '../check/linearizability.js';
 import type { Random } from '../core/prng.js';
 import { etcdService } from '../server/proto.js';
+import type { ChaosWorkload, Outcomes, WorkloadCheck, WorkloadContext } from './workload.js';
 
 /** Defaults: Jepsen's register test uses a few keys and values 0..4, so reads often meet writes. */
 export const DEFAULT_KEYS = 5;
@@ -26,26 +31,17 @@ export const BACKOFF_MS = 200;
 /** The most operations one run records (a bound on memory and on the checker's work). */
 export const MAX_OPERATIONS = 200_000;
 
-export interface WorkloadOptions {
-  readonly endpoints: readonly string[];
-  readonly clients: number;
-  readonly keys: number;
-  /** Drawn from for keys, operations and values (the run's seed). */
-  readonly random: Random;
-  /** The clock operations are timed on (ms). */
-  readonly now: () => number;
-}
-
 type Kv = grpc.Client & Record<string, (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void>;
 
-export class RegisterWorkload {
+export class RegisterWorkload implements ChaosWorkload {
   readonly history: Operation[] = [];
+  readonly maxOperations = MAX_OPERATIONS;
   private stopping = false;
   private nextId = 0;
   private readonly kvs: Kv[];
   private loops: Promise<void>[] = [];
 
-  constructor(private readonly o: WorkloadOptions) {
+  constructor(private readonly o: WorkloadContext) {
     const KV = etcdService('KV', 'string');
     // One channel per member, shared by the clients bound to it.
     this.kvs = o.endpoints.map((e) => new KV(e, grpc.credentials.createInsecure(), {
@@ -68,8 +64,40 @@ export class RegisterWorkload {
   /** Writes and cas never sent (no connection to their member): not in the history, which holds what was asked of the cluster. */
   private unsent = 0;
 
+  timed(): readonly Operation[] {
+    return this.history;
+  }
+
+  save(dir: string): string[] {
+    writeFileSync(join(dir, 'history.jsonl'), toJsonLines(this.history));
+    return ['`history.jsonl` (check again with `quorate check --format jsonl --model kv`)'];
+  }
+
+  check(timeoutMs: number): WorkloadCheck {
+    const r = checkHistory(this.history, 'kv', { timeoutMs });
+    const verdict = r.verdict === 'linearizable' ? 'valid' : r.verdict === 'not-linearizable' ? 'invalid' : 'unknown';
+    const details = r.verdict === 'not-linearizable' ? ['```', formatWindow(r), '```'].join('\n') : '';
+    return { verdict, summary: r.verdict, operations: r.operations, details };
+  }
+
+  /** What the outcome counts are made of, in words (a reader cannot tell a compare from a timeout otherwise). */
+  legend(): string {
+    let failedReads = 0;
+    let casFalse = 0;
+    for (const op of this.history) {
+      if (op.outcome !== 'fail') continue;
+      if (op.kind === 'read') failedReads++;
+      else if (op.kind === 'cas') casFalse++;
+    }
+    return [
+      `Outcomes: "fail" is ${casFalse} compare-and-sets whose compare was false (answered, no effect) and ${failedReads} reads that got an error or timed out (no effect);`,
+      `"unknown" is ${this.counts().unknown} writes and compare-and-sets that failed or timed out after they were sent (they may take effect at any later time, and their client was replaced);`,
+      `"not sent" is ${this.unsent} writes and compare-and-sets the client's channel had no connection for (never sent; not in the history).`,
+    ].join(' ');
+  }
+
   /** Counts for the report. */
-  counts(): { ok: number; fail: number; unknown: number; notSent: number } {
+  counts(): Outcomes {
     let ok = 0;
     let fail = 0;
     let unknown = 0;

@@ -2,15 +2,13 @@
  * A chaos run's report: Markdown for the terminal and the README, and a self-contained HTML page
  * with the same verdicts and a latency timeline (SVG), the nemesis's intervals shaded.
  */
-import type { Operation } from '../check/history.js';
-import { formatWindow } from '../check/linearizability.js';
-import { MAX_OPERATIONS } from './register-workload.js';
 import type { ChaosOptions, ChaosResult } from './run.js';
+import type { TimedOperation } from './workload.js';
 
 export interface ReportInput {
   readonly options: ChaosOptions;
   readonly result: ChaosResult;
-  readonly history: readonly Operation[];
+  readonly history: readonly TimedOperation[];
 }
 
 /** The SVG draws at most this many operations (evenly sampled): a page stays small. */
@@ -20,31 +18,15 @@ export function systemLabel(o: Pick<ChaosOptions, 'system' | 'protocol' | 'mutan
   return o.system === 'etcd' ? 'etcd' : `quorate ${o.protocol}${o.mutant === null ? '' : ` (mutant ${o.mutant})`}`;
 }
 
-/** One line of the results table: system, workload, nemesis, operations, outcomes, verdict. */
-export function resultRow(o: Pick<ChaosOptions, 'system' | 'protocol' | 'mutant' | 'nemesis'>, r: ChaosResult): string {
-  return `| ${systemLabel(o)} | register | ${o.nemesis.join(', ') || 'none'} | ${r.check.operations} | ${r.counts.ok} | ${r.counts.fail} | ${r.counts.unknown} | ${r.counts.notSent} | ${r.okAfterHeal} | ${r.check.verdict} |`;
-}
-
-export const RESULT_HEADER = '| system | workload | nemesis | operations | ok | fail | unknown | not sent | ok after heal | verdict |\n|---|---|---|---|---|---|---|---|---|---|';
-
 /** Text for a Markdown table cell: a `|` would end the cell. */
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
 
-/** What the outcome counts are made of, in words (a reader cannot tell a compare from a timeout otherwise). */
-function legend({ result: r, history }: ReportInput): string {
-  let failedReads = 0;
-  let casFalse = 0;
-  for (const op of history) {
-    if (op.outcome !== 'fail') continue;
-    if (op.kind === 'read') failedReads++;
-    else if (op.kind === 'cas') casFalse++;
-  }
-  return [
-    `Outcomes: "fail" is ${casFalse} compare-and-sets whose compare was false (answered, no effect) and ${failedReads} reads that got an error or timed out (no effect);`,
-    `"unknown" is ${r.counts.unknown} writes and compare-and-sets that failed or timed out after they were sent (they may take effect at any later time, and their client was replaced);`,
-    `"not sent" is ${r.counts.notSent} writes and compare-and-sets the client's channel had no connection for (never sent; not in the history).`,
-  ].join(' ');
+/** One line of the results table: system, workload, nemesis, operations, outcomes, verdict. */
+export function resultRow(o: Pick<ChaosOptions, 'system' | 'protocol' | 'mutant' | 'nemesis' | 'workload'>, r: ChaosResult): string {
+  return `| ${systemLabel(o)} | ${o.workload} | ${o.nemesis.join(', ') || 'none'} | ${r.check.operations} | ${r.counts.ok} | ${r.counts.fail} | ${r.counts.unknown} | ${r.counts.notSent} | ${r.okAfterHeal} | ${cell(r.check.summary)} |`;
 }
+
+export const RESULT_HEADER = '| system | workload | nemesis | operations | ok | fail | unknown | not sent | ok after heal | verdict |\n|---|---|---|---|---|---|---|---|---|---|';
 
 export function chaosReportMarkdown(input: ReportInput): string {
   const { options: o, result: r } = input;
@@ -59,17 +41,17 @@ export function chaosReportMarkdown(input: ReportInput): string {
     resultRow(o, r),
     '',
   ];
-  if (r.check.verdict === 'not-linearizable') lines.push('## Anomaly', '', '```', formatWindow(r.check), '```', '');
-  if (r.check.verdict === 'unknown') lines.push('The checker gave up within its budget: the verdict is unknown.', '');
+  if (r.check.verdict === 'invalid') lines.push('## Anomaly', '', r.check.details, '');
+  if (r.check.verdict === 'unknown') lines.push(`The checker gave up within its budget: the verdict is unknown.${r.check.details === '' ? '' : `\n\n${r.check.details}`}`, '');
   const capped = r.cappedAtMs !== null && r.cappedAtMs < r.healedAtMs;
-  if (r.cappedAtMs !== null) lines.push(`**The clients stopped at ${(r.cappedAtMs / 1000).toFixed(1)} s: the history reached its cap of ${MAX_OPERATIONS} operations.** Faults after that were not observed by any operation.`, '');
+  if (r.cappedAtMs !== null) lines.push(`**The clients stopped at ${(r.cappedAtMs / 1000).toFixed(1)} s: the history reached its cap of ${r.maxOperations} operations.** Faults after that were not observed by any operation.`, '');
   if (r.okAfterHeal === 0 && !capped) lines.push('**No operation succeeded after every fault was healed: the cluster did not recover.**', '');
   if (r.unexpectedExits.length > 0) lines.push(`Members that exited on their own: ${r.unexpectedExits.join(', ')} (see logs/).`, '');
-  lines.push(legend(input), '');
+  lines.push(r.legend, '');
   lines.push('## Nemesis', '', '| from (s) | to (s) | fault |', '|---|---|---|');
   for (const e of r.events) lines.push(`| ${(e.startMs / 1000).toFixed(1)} | ${(e.endMs / 1000).toFixed(1)} | ${cell(e.what)} |`);
   if (r.events.length === 0) lines.push('| | | none |');
-  lines.push('', 'Files: `history.jsonl` (check again with `quorate check --format jsonl --model kv`), `report.html`, `logs/`.', '');
+  lines.push('', `Files: ${[...r.files, '`report.html`', '`logs/`'].join(', ')}.`, '');
   return lines.join('\n');
 }
 
@@ -94,7 +76,7 @@ export function chaosReportHtml(input: ReportInput): string {
   ].join('\n');
 }
 
-function latencySvg(history: readonly Operation[], r: ChaosResult): string {
+function latencySvg(history: readonly TimedOperation[], r: ChaosResult): string {
   const width = 1000;
   const height = 300;
   const top = 20;

@@ -3,20 +3,19 @@
  * injects faults, then everything healed and a quiet spell (the cluster must serve again), the
  * history checked, and a report written. The lab is removed however the run ends.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import { checkHistory, type CheckResult } from '../check/linearizability.js';
-import { toJsonLines } from '../check/formats.js';
 import { Prng } from '../core/prng.js';
 import { etcdService } from '../server/proto.js';
 import { Cluster, type SystemName } from './cluster.js';
 import { Lab, removeStaleLabs } from './lab.js';
 import { Nemesis, type NemesisEvent, type NemesisKind, type PartitionKind } from './nemesis.js';
-import { RegisterWorkload } from './register-workload.js';
 import { chaosReportHtml, chaosReportMarkdown } from './report.js';
+import type { ChaosWorkload, Outcomes, TimedOperation, WorkloadCheck } from './workload.js';
+import { workloadByName } from './workloads.js';
 
 /** The cluster must elect a leader and answer a write within this after it starts. */
 export const READY_TIMEOUT_MS = 60_000;
@@ -29,6 +28,8 @@ export interface ChaosOptions {
   readonly system: SystemName;
   readonly protocol: string;
   readonly mutant: string | null;
+  /** A name in CHAOS_WORKLOADS. */
+  readonly workload: string;
   readonly nodes: number;
   readonly clients: number;
   readonly keys: number;
@@ -43,8 +44,14 @@ export interface ChaosOptions {
 }
 
 export interface ChaosResult {
-  readonly check: CheckResult;
-  readonly counts: { ok: number; fail: number; unknown: number; notSent: number };
+  readonly check: WorkloadCheck;
+  readonly counts: Outcomes;
+  /** What the counts are made of, in the workload's words. */
+  readonly legend: string;
+  /** The files the workload saved (its history), in Markdown. */
+  readonly files: readonly string[];
+  /** The workload's cap on operations. */
+  readonly maxOperations: number;
   readonly events: readonly NemesisEvent[];
   /** Members that exited without being killed. */
   readonly unexpectedExits: readonly string[];
@@ -57,9 +64,10 @@ export interface ChaosResult {
   readonly reportFile: string;
 }
 
-/** What in --out says an earlier run used it (empty when nothing does). */
+/** What in --out says an earlier run used it (empty when nothing does): a run's data, report or any history file. */
 export function earlierRun(out: string): string[] {
-  return ['data', 'history.jsonl', 'report.md'].filter((f) => existsSync(join(out, f)));
+  if (!existsSync(out)) return [];
+  return readdirSync(out).filter((f) => f === 'data' || f === 'report.md' || /^history.*\.jsonl$/.test(f));
 }
 
 /** Signals that end a run early: the members are killed and the lab removed before the harness exits. */
@@ -89,7 +97,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   };
   process.once('exit', abandon);
   for (const signal of SIGNALS) process.on(signal, onSignal);
-  let workload: RegisterWorkload | null = null;
+  const definition = workloadByName(o.workload);
+  if (definition === undefined) throw new Error(`no chaos workload '${o.workload}'`);
+  let workload: ChaosWorkload | null = null;
   let released = false;
   const release = async (): Promise<void> => {
     if (released) return;
@@ -110,7 +120,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // how many operations the clients had drawn for, so a seed did not give one schedule twice.
     const workloadRng = new Prng(o.seed);
     const nemesisRng = new Prng(new Prng(o.seed).nextUint32());
-    workload = new RegisterWorkload({ endpoints: names.map((n) => cluster.endpoint(n)), clients: o.clients, keys: o.keys, random: workloadRng, now });
+    workload = definition.make({ endpoints: names.map((n) => cluster.endpoint(n)), clients: o.clients, keys: o.keys, random: workloadRng, now, log: o.log });
     const nemesis = new Nemesis(lab, cluster, { kinds: o.nemesis, partitions: o.partitions, random: nemesisRng, now, log: o.log });
     workload.start();
     // A nemesis that fails (iptables refusing a rule) ends the run at once, with its error: not an
@@ -132,14 +142,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // The members are stopped and the lab removed before the check: a long check holds nothing.
     await release();
     const counts = workload.counts();
-    const history = workload.history;
+    const history: readonly TimedOperation[] = workload.timed();
     const okAfterHeal = history.filter((op) => op.outcome === 'ok' && op.invokedAt >= healedAt).length;
-    writeFileSync(join(o.out, 'history.jsonl'), toJsonLines(history));
+    const files = workload.save(o.out);
     o.log(`checking ${history.length} operations`);
-    const check = checkHistory(history, 'kv', { timeoutMs: CHECK_TIMEOUT_MS });
-    const result = {
-      check, counts, events: nemesis.events, unexpectedExits: [...cluster.unexpectedExits], okAfterHeal,
-      healedAtMs: healedAt, cappedAtMs: workload.cappedAt, reportFile: join(o.out, 'report.md'),
+    const check = workload.check(CHECK_TIMEOUT_MS);
+    const result: ChaosResult = {
+      check, counts, legend: workload.legend(), files, maxOperations: workload.maxOperations, events: nemesis.events,
+      unexpectedExits: [...cluster.unexpectedExits], okAfterHeal, healedAtMs: healedAt, cappedAtMs: workload.cappedAt, reportFile: join(o.out, 'report.md'),
     };
     const input = { options: o, result, history };
     writeFileSync(result.reportFile, chaosReportMarkdown(input));

@@ -7,18 +7,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Operation } from '../../src/check/history.js';
+import { Prng } from '../../src/core/prng.js';
+import { RegisterWorkload } from '../../src/chaos/register-workload.js';
 import { chaosReportHtml, chaosReportMarkdown, type ReportInput } from '../../src/chaos/report.js';
 import type { ChaosOptions, ChaosResult } from '../../src/chaos/run.js';
 
 const options: ChaosOptions = {
-  system: 'quorate', protocol: 'raft', mutant: null, nodes: 3, clients: 6, keys: 5, nemesis: ['partition'], partitions: ['halves'],
+  system: 'quorate', protocol: 'raft', mutant: null, workload: 'register', nodes: 3, clients: 6, keys: 5, nemesis: ['partition'], partitions: ['halves'],
   timeLimitS: 10, seed: 1, out: '/tmp/x', etcdBinary: '', commandLine: 'quorate chaos --out "<b>&"', log: () => {},
 };
 
 function result(over: Partial<ChaosResult> = {}): ChaosResult {
   return {
-    check: { verdict: 'linearizable', steps: 1, keys: 1, operations: 3 },
+    check: { verdict: 'valid', summary: 'linearizable', operations: 3, details: '' },
     counts: { ok: 1, fail: 2, unknown: 1, notSent: 7 },
+    legend: 'Outcomes: in the workload\'s words.', files: ['`history.jsonl`'], maxOperations: 200_000,
     events: [{ kind: 'partition', what: 'partition halves: n1 | n2 n3 <script>', startMs: 1000, endMs: 4000 }],
     unexpectedExits: [], okAfterHeal: 5, healedAtMs: 9000, cappedAtMs: null, reportFile: '/tmp/x/report.md',
     ...over,
@@ -31,12 +34,27 @@ const ops: Operation[] = [
   { id: 2, client: 2, kind: 'write', key: 'k1', value: 1, outcome: 'unknown', invokedAt: 1, completedAt: Infinity },
 ];
 
-test('a fault\'s text with a | stays in its Markdown cell; the counts are explained', () => {
+test('a fault\'s text with a | stays in its Markdown cell; the workload\'s legend and files are in the report', () => {
   const md = chaosReportMarkdown({ options, result: result(), history: ops });
   const row = md.split('\n').find((l) => l.includes('partition halves'))!;
   assert.equal(row.split(/(?<!\\)\|/).length - 2, 3, row);
-  assert.match(md, /"fail" is 1 compare-and-sets whose compare was false .* and 1 reads that got an error/);
-  assert.match(md, /"not sent" is 7 /);
+  assert.match(md, /Outcomes: in the workload's words\./);
+  assert.match(md, /Files: `history\.jsonl`, `report\.html`/);
+});
+
+test('the register workload explains its counts', async () => {
+  const w = new RegisterWorkload({ endpoints: ['127.0.0.1:1'], clients: 1, keys: 1, random: new Prng(1), now: () => 0, log: () => {} });
+  w.history.push(...ops);
+  const legend = w.legend();
+  await w.stop();
+  assert.match(legend, /"fail" is 1 compare-and-sets whose compare was false .* and 1 reads that got an error/);
+  assert.match(legend, /"unknown" is 1 writes/);
+});
+
+test('an anomaly\'s details go under their heading', () => {
+  const md = chaosReportMarkdown({ options, result: result({ check: { verdict: 'invalid', summary: 'G-single', operations: 3, details: 'T1 -rw(k1)-> T2 -wr(k2)-> T1' } }), history: ops });
+  assert.match(md, /## Anomaly\n\nT1 -rw\(k1\)-> T2/);
+  assert.match(md, /\| G-single \|/);
 });
 
 test('the HTML escapes the command line and the faults', () => {
