@@ -21,7 +21,7 @@ export const SERVE_OPTIONS = {
   protocol: protocolOption('the consensus protocol under the KV store, the same on every member'),
   'bft-private-key': { type: 'string', placeholder: 'FILE', help: `protocols whose members need keys (${keyedProtocols()}): this member's private keys (\`quorate keys generate\`).` },
   'bft-public-keys': { type: 'string', placeholder: 'FILE', help: 'the same protocols: every member\'s public keys (the same file everywhere).' },
-  'bft-insecure-keys-from-token': { type: 'boolean', help: 'trials only, instead of the two above: every member derives every key from the cluster token (INSECURE: anyone with it can act as any member).' },
+  'bft-insecure-keys-from-token': { type: 'boolean', commandLineOnly: true, help: 'trials only, instead of the two above: every member derives every key from the cluster token (INSECURE: anyone with it can act as any member). Only on the command line (a config file that sets it is refused).' },
   'data-dir': MEMBER_OPTIONS['data-dir'],
   'listen-client-urls': { type: 'string', default: 'http://localhost:2379', placeholder: 'URLS', etcd: true, help: 'comma-separated URLs to serve clients on.' },
   'advertise-client-urls': { type: 'string', placeholder: 'URLS', defaultText: 'the listen client URLs', etcd: true, help: 'what members tell clients.' },

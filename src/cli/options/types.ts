@@ -14,15 +14,17 @@ interface OptionBase {
   readonly defaultText?: string;
   /**
    * `quorate serve` only: this is also an etcd flag, so it is read from etcd's ETCD_* environment
-   * variable and etcd's --config-file key of the same name. Quorate's own flags are not: an etcd
-   * deployment has nothing to say about them.
+   * variable, and an etcd --config-file replaces it as it replaces etcd's flags. Quorate's own
+   * flags are not read from ETCD_* variables (an etcd deployment's environment has nothing to say
+   * about them); they may be keys of the config file (docs/cli.md), unless `commandLineOnly`.
    */
   readonly etcd?: boolean;
   /** Where etcd's config file keeps it when that is not the flag's name (`client-transport-security.cert-file`). */
   readonly configKey?: string;
   /**
    * `quorate serve` only: taken from the command line alone. A config file that sets it is refused
-   * (a test-only switch that breaks safety must never ride in with a deployment's settings).
+   * (a test-only switch that breaks safety, or a trials-only one that gives up security, must never
+   * ride in unseen with a deployment's settings: on the command line it shows in `ps` and in the log).
    */
   readonly commandLineOnly?: boolean;
 }
