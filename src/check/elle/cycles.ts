@@ -71,13 +71,7 @@ const SEARCHES: readonly { readonly mask: number; readonly single?: true }[] = [
  */
 export function findCycles(g: Graph, s: Searcher, nodes: readonly number[], realtime: boolean, maxCycles: number): { cycles: FoundCycle[]; components: number; exceeded: boolean } {
   const cycles: FoundCycle[] = [];
-  let components: number[][];
-  try {
-    components = s.components(nodes, s.newTag(nodes), realtime ? ALL : WW | WR | RW);
-  } catch (err) {
-    if (err instanceof BudgetExceeded) return { cycles, components: 0, exceeded: true };
-    throw err;
-  }
+  const components = s.components(nodes, s.newTag(nodes), realtime ? ALL : WW | WR | RW, false);
   try {
     for (const comp of components) {
       if (cycles.length >= maxCycles) break;

@@ -109,9 +109,10 @@ export class Searcher {
 
   /**
    * Tarjan's strongly connected components (iterative) of the nodes tagged `tag`, over edges of
-   * the kinds in `mask`; only components of two or more nodes (no edge is a self-loop).
+   * the kinds in `mask`; only components of two or more nodes (no edge is a self-loop). Linear,
+   * so the pass over the whole graph (`budgeted` false) spends no budget.
    */
-  components(nodes: ArrayLike<number>, tag: number, mask: number): number[][] {
+  components(nodes: ArrayLike<number>, tag: number, mask: number, budgeted = true): number[][] {
     const { start, to, kind } = this.g;
     const gen = ++this.gen;
     const out: number[][] = [];
@@ -134,7 +135,7 @@ export class Searcher {
         let e = callEdge[top]!;
         const end = start[v + 1]!;
         let descended = false;
-        if (e === start[v]) this.budget.spend(end - e);
+        if (budgeted && e === start[v]) this.budget.spend(end - e);
         for (; e < end; e++) {
           if ((kind[e]! & mask) === 0) continue;
           const w = to[e]!;
