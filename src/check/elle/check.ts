@@ -10,7 +10,8 @@
  * - incompatible-order: two reads of a key of which neither is a prefix of the other;
  * - duplicate-elements: a read with a value twice;
  * - garbage-read: a read of a value no transaction appended;
- * - lost: an ok append no read saw, though a read of its key began after it completed.
+ * - lost: an ok append no read saw, though a read of its key began after it completed (only
+ *   under strict serializability: realtime true).
  *
  * Time and memory are linear in the history's size (plus the reads' lengths), except the cycle
  * searches in an invalid history, which are bounded by a step budget.
@@ -57,7 +58,7 @@ export interface ListAppendResult {
   readonly edges: number;
   /** Strongly connected components of the dependency graph (each holds a cycle). */
   readonly components: number;
-  /** Why the verdict is unknown. */
+  /** Why the verdict is unknown, or why an invalid one may not report every cycle. */
   readonly reason?: string;
 }
 
@@ -70,7 +71,7 @@ export function checkListAppend(history: readonly Txn[], options: ListAppendOpti
     return { verdict: 'unknown', anomalies: [], counts: {}, transactions: history.length, committed: 0, edges: 0, components: 0, reason: `${history.length} transactions, more than the ${maxTransactions} allowed` };
   }
   const sink = new AnomalySink(options.maxPerType ?? LIST_APPEND_LIMITS.maxPerType);
-  const obs = observe(history, sink);
+  const obs = observe(history, sink, realtime);
   const g = dependencyGraph(history, obs, realtime);
   const nodes: number[] = [];
   for (let t = 0; t < history.length; t++) if (obs.committed[t] === 1) nodes.push(t);
@@ -93,8 +94,9 @@ export function checkListAppend(history: readonly Txn[], options: ListAppendOpti
   const sorted: Record<string, number> = {};
   for (const type of Object.keys(counts).sort()) sorted[type] = counts[type]!;
   const base = { anomalies, counts: sorted, transactions: history.length, committed: nodes.length, edges: g.to.length, components: found.components };
-  if (anomalies.length > 0) return { verdict: 'invalid', ...base };
-  if (found.exceeded) return { verdict: 'unknown', ...base, reason: `the cycle search ran out of budget (${budget.max} steps${timeoutMs > 0 ? ` or ${timeoutMs} ms` : ''})` };
+  const exceeded = found.exceeded ? { reason: `the cycle search ran out of budget (${budget.max} steps${timeoutMs > 0 ? ` or ${timeoutMs} ms` : ''}): some components were not searched` } : {};
+  if (anomalies.length > 0) return { verdict: 'invalid', ...base, ...exceeded };
+  if (found.exceeded) return { verdict: 'unknown', ...base, ...exceeded };
   return { verdict: 'valid', ...base };
 }
 

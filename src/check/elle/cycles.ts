@@ -53,6 +53,9 @@ function singleRw(s: Searcher, g: Graph, comp: readonly number[], mask: number):
   return null;
 }
 
+/** A one-rw search may take this fraction of the whole step budget (1/SINGLE_SHARE). */
+const SINGLE_SHARE = 10;
+
 /** The searches, weakest first: each is a mask, or a mask for a one-rw search. */
 const SEARCHES: readonly { readonly mask: number; readonly single?: true }[] = [
   { mask: WW },
@@ -71,13 +74,16 @@ const SEARCHES: readonly { readonly mask: number; readonly single?: true }[] = [
  */
 export function findCycles(g: Graph, s: Searcher, nodes: readonly number[], realtime: boolean, maxCycles: number): { cycles: FoundCycle[]; components: number; exceeded: boolean } {
   const cycles: FoundCycle[] = [];
+  const singleAllowance = Math.max(1, Math.floor(s.budget.max / SINGLE_SHARE));
   const components = s.components(nodes, s.newTag(nodes), realtime ? ALL : WW | WR | RW, false);
   try {
     for (const comp of components) {
       if (cycles.length >= maxCycles) break;
       for (const search of SEARCHES) {
         if (!realtime && (search.mask & RT) !== 0) continue;
-        const edges = search.single ? singleRw(s, g, comp, search.mask) : cycleIn(s, comp, search.mask);
+        // The one-rw search runs a breadth-first search per rw edge: in a large component it
+        // may take too long, and the next search finds a cycle all the same (named by its edges).
+        const edges = search.single ? s.budget.within(singleAllowance, () => singleRw(s, g, comp, search.mask)) : cycleIn(s, comp, search.mask);
         if (edges !== null) {
           cycles.push({ type: classify(g, edges), edges });
           break;

@@ -64,14 +64,33 @@ export interface Graph {
 /** Thrown by a search whose step budget ran out. */
 export class BudgetExceeded extends Error {}
 
+/** Thrown by a search that ran out of its own allowance (Budget.within), the whole budget left. */
+export class AllowanceExceeded extends Error {}
+
 /** A step budget shared by the searches (one step: one edge looked at). */
 export class Budget {
   steps = 0;
+  /** The step count past which the current search (Budget.within) gives up. */
+  private allowance = Number.POSITIVE_INFINITY;
   constructor(readonly max: number, private readonly deadline: number, private readonly now: () => number) {}
   spend(n: number): void {
     this.steps += n;
     if (this.steps > this.max) throw new BudgetExceeded();
     if ((this.steps & 0xfff) < n && this.now() > this.deadline) throw new BudgetExceeded();
+    if (this.steps > this.allowance) throw new AllowanceExceeded();
+  }
+  /** `search` with at most `steps` of the budget; null if it used them up. */
+  within<T>(steps: number, search: () => T): T | null {
+    const saved = this.allowance;
+    this.allowance = Math.min(saved, this.steps + steps);
+    try {
+      return search();
+    } catch (err) {
+      if (err instanceof AllowanceExceeded && this.allowance !== saved) return null;
+      throw err;
+    } finally {
+      this.allowance = saved;
+    }
   }
 }
 
@@ -90,7 +109,7 @@ export class Searcher {
   readonly tag: Int32Array;
   private tagGen = 0;
 
-  constructor(private readonly g: Graph, private readonly budget: Budget) {
+  constructor(private readonly g: Graph, readonly budget: Budget) {
     const n = g.nodes;
     this.stamp = new Int32Array(n);
     this.num = new Int32Array(n);

@@ -73,3 +73,14 @@ test('200,000 transactions (valid, 16 clients overlapping) are checked in second
   console.log(`200,000 transactions: ${Math.round(ms)} ms, ${r.edges} edges`);
   assert.ok(ms < 30_000, `${ms} ms`);
 });
+
+test('realtime reversed: one large component, where the one-rw search gives up its share of the budget and the next search names a realtime cycle', () => {
+  const h = randomHistory(new Prng(9), { transactions: 5_000, keys: 4, appendsPerKey: 32 });
+  const reversed = h.map((t) => ({ ...t, invokedAt: -t.invokedAt - 10, completedAt: Number.isFinite(t.completedAt) ? -t.invokedAt - 5 : t.completedAt }));
+  const r = checkListAppend(reversed, { maxSteps: 2_000_000 });
+  assert.equal(r.verdict, 'invalid');
+  const cycles = r.anomalies.filter((a) => a.cycle !== undefined);
+  assert.equal(cycles.length, 1);
+  assert.match(cycles[0]!.type, /-realtime$/);
+  assert.equal(checkListAppend(reversed, { realtime: false }).verdict, 'valid');
+});
