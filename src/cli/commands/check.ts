@@ -1,6 +1,7 @@
 /**
- * `quorate check`: is a recorded history linearizable? One line per file; exit code is the
- * worst verdict: 3 bad input, 1 not linearizable, 2 unknown, 0 linearizable.
+ * `quorate check`: is a recorded history linearizable (register, kv), or strictly serializable
+ * (list-append, Elle's checker)? One line per file; exit code is the worst verdict: 3 bad input,
+ * 1 not linearizable / invalid, 2 unknown, 0 linearizable / valid.
  */
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -8,10 +9,11 @@ import { constants as bufferConstants } from 'node:buffer';
 import { checkHistory, formatWindow } from '../../check/linearizability.js';
 import { HistoryFormatError, parseJepsen, parseJsonLines } from '../../check/formats.js';
 import { timelineHtml } from '../../check/timeline-html.js';
+import { checkListAppend, formatListAppendResult, ListAppendInputError, parseListAppendJsonLines } from '../../check/elle/index.js';
 import { defineCommand, UsageError } from '../command.js';
 import { fileErrorReason } from '../file-errors.js';
 
-const EXIT = { linearizable: 0, 'not-linearizable': 1, unknown: 2 } as const;
+const EXIT = { linearizable: 0, 'not-linearizable': 1, unknown: 2, valid: 0, invalid: 1 } as const;
 const SEVERITY = [0, 2, 1, 3]; // exit code → how bad
 
 /** The file name that means standard input, as for cat and most tools that take files. */
@@ -82,11 +84,17 @@ function writeTimeline(path: string, page: string): string | null {
 
 export const checkCommand = defineCommand({
   name: 'check',
-  summary: 'check a recorded history (Jepsen log or JSON lines) for linearizability',
+  summary: 'check a recorded history (Jepsen log or JSON lines) for linearizability, or a list-append one for strict serializability',
   usage: ['[options] FILE...'],
-  description: 'Prints \'linearizable\', \'not linearizable\' (with the operations that cannot be linearized) or \'unknown\' (the search budget ran out) per file. A FILE of - is standard input (given once).',
+  description: [
+    'Prints \'linearizable\', \'not linearizable\' (with the operations that cannot be linearized) or \'unknown\' (the search budget ran out) per file. A FILE of - is standard input (given once).',
+    '',
+    'With --model list-append (and --format jsonl) the history is one of transactions over lists, checked as Elle does (Kingsbury & Alvaro, VLDB 2020) for strict serializability: it prints \'valid\', \'invalid\' with each anomaly (G0, G1a, G1b, G1c, G-single, G2, their -realtime variants, internal, incompatible-order, duplicate-elements, garbage-read, lost) and its cycle, as "T1 -ww(x)-> T2 -rw(y)-> T1", and the transactions, or \'unknown\' (a limit reached). One transaction a line:',
+    '  {"client":0,"txn":[["append","x",3],["r","y",[1,2]]],"outcome":"ok","invoke":100,"complete":112}',
+    'txn: micro-ops ["append", key, value] and ["r", key, list]; a key is a string, a value an integer or a string, unique per key among appends; a read\'s list is null when the key does not exist, and null in a transaction that did not end ok. outcome: ok, fail (certainly did not commit) or unknown (may have committed; "complete" null or absent). invoke, complete: times in ms. Transactions are named T0, T1, ... in line order; blank and # lines are skipped.',
+  ].join('\n'),
   options: {
-    model: { type: 'string', default: 'register', choices: ['register', 'kv'], help: 'what the history operates on: one register, or a key-value store.' },
+    model: { type: 'string', default: 'register', choices: ['register', 'kv', 'list-append'], help: 'what the history operates on: one register, a key-value store, or transactions appending to and reading lists (needs --format jsonl).' },
     format: { type: 'string', default: 'jepsen', choices: ['jepsen', 'jsonl'], help: 'the history\'s format (docs/history-format.md).' },
     'max-steps': { type: 'integer', min: 1, help: 'give up (verdict unknown) after this many search steps.' },
     'timeout-ms': { type: 'integer', min: 1, placeholder: 'MS', help: 'give up (verdict unknown) after this long.' },
@@ -96,15 +104,15 @@ export const checkCommand = defineCommand({
   positionals: {},
   exitCodes: [
     [0, 'every history is linearizable'],
-    [1, 'a history is not linearizable'],
+    [1, 'a history is not linearizable (list-append: has an anomaly)'],
     [2, 'the search budget ran out on a history (verdict unknown)'],
     [3, 'bad input (an option, a missing, unreadable or malformed file, one with no operations, or an --html file that cannot be written); with several files the worst code wins: 3, then 1, then 2'],
   ],
   json: [{ type: 'result', help: 'one per file, in the order given', fields: [
     ['type', '"result"'], ['file', 'the history file'],
-    ['verdict', '"linearizable", "not-linearizable", "unknown" or "bad-input"'],
+    ['verdict', '"linearizable", "not-linearizable", "unknown" or "bad-input"; list-append: "valid", "invalid", "unknown" or "bad-input"'],
     ['key', 'kv model: the key whose history decided the verdict, or null'],
-    ['window', 'not-linearizable: the operations that cannot be linearized, as text lines; otherwise empty'],
+    ['window', 'not-linearizable: the operations that cannot be linearized, as text lines; list-append: the anomalies, as text lines; otherwise empty'],
     ['error', 'bad-input: what is wrong with the file; with --html, why the page could not be written; or null'],
     ['exitCode', 'this file\'s exit code'],
   ] }],
@@ -115,6 +123,9 @@ export const checkCommand = defineCommand({
     const html = values.html;
     if (html !== undefined && positionals.length !== 1) throw new UsageError('--html draws one history: give exactly one FILE');
     if (html === '') throw new UsageError('--html needs a file name');
+    const listAppend = values.model === 'list-append';
+    if (listAppend && values.format !== 'jsonl') throw new UsageError('--model list-append reads JSON lines: give --format jsonl');
+    if (listAppend && html !== undefined) throw new UsageError('--html draws linearizability checks only (not --model list-append)');
     if (html !== undefined && positionals[0] !== STDIN && samePath(html, positionals[0]!)) throw new UsageError(`--html ${html} would overwrite the history it draws`);
     const maxSteps = values['max-steps'];
     const timeoutMs = values['timeout-ms'];
@@ -127,6 +138,21 @@ export const checkCommand = defineCommand({
       let code: number;
       try {
         const text = await readHistory(file);
+        if (listAppend) {
+          const txns = parseListAppendJsonLines(text, file);
+          if (txns.length === 0) throw noOperations(file, text, values.format);
+          const r = checkListAppend(txns, { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
+          code = EXIT[r.verdict];
+          const lines = formatListAppendResult(r);
+          if (values.json) {
+            json({ file, verdict: r.verdict, ...(lines.length > 0 ? { window: lines.join('\n') } : {}), exitCode: code });
+          } else {
+            console.log(many ? `${file}: ${r.verdict}` : r.verdict);
+            for (const line of lines) console.log(line);
+          }
+          if (SEVERITY[code]! > SEVERITY[worst]!) worst = code;
+          continue;
+        }
         const ops = values.format === 'jepsen' ? parseJepsen(text, file) : parseJsonLines(text, file);
         if (ops.length === 0) throw noOperations(file, text, values.format);
         const r = checkHistory(ops, values.model as 'register' | 'kv', { ...(maxSteps ? { maxSteps } : {}), ...(timeoutMs ? { timeoutMs } : {}), ...(html === undefined ? {} : { explain: true }) });
@@ -146,6 +172,7 @@ export const checkCommand = defineCommand({
         let message: string;
         const reason = fileErrorReason(err);
         if (err instanceof HistoryFormatError || err instanceof NoOperationsError) message = err.message;
+        else if (err instanceof ListAppendInputError) message = `${file}: ${err.message}`;
         else if (reason !== undefined) message = `${file}: ${reason}`;
         else throw err;
         code = 3;
