@@ -17,11 +17,16 @@
  * client is retired for a fresh one. Keys retire after MAX_APPENDS_PER_KEY appends, so lists
  * stay short (Jepsen's max-writes-per-key).
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import { checkListAppend, formatListAppendResult } from '../check/elle/check.js';
 import type { ListValue, MicroOp, Txn, TxnOutcome } from '../check/elle/history.js';
+import { toListAppendJsonLines } from '../check/elle/jsonl.js';
 import { etcdService } from '../server/proto.js';
-import { BACKOFF_MS, MAX_OPERATIONS, neverSent, OPERATION_TIMEOUT_MS, THINK_MS, type CallResult, type WorkloadOptions } from './register-workload.js';
+import { BACKOFF_MS, MAX_OPERATIONS, neverSent, OPERATION_TIMEOUT_MS, THINK_MS, type CallResult } from './register-workload.js';
+import type { ChaosWorkload, Outcomes, WorkloadCheck, WorkloadContext } from './workload.js';
 
 /** Keys in use at once (Jepsen's etcd append test: a handful, so transactions conflict). */
 export const DEFAULT_LIST_KEYS = 8;
@@ -32,8 +37,9 @@ export const MAX_MICRO_OPS = 4;
 
 type Kv = grpc.Client & Record<string, (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void>;
 
-export class ListAppendWorkload {
+export class ListAppendWorkload implements ChaosWorkload {
   readonly history: Txn[] = [];
+  readonly maxOperations = MAX_OPERATIONS;
   private stopping = false;
   private nextId = 0;
   private nextValue = 1;
@@ -47,7 +53,7 @@ export class ListAppendWorkload {
   /** When the clients stopped because the history reached MAX_OPERATIONS (run clock), or null. */
   cappedAt: number | null = null;
 
-  constructor(private readonly o: WorkloadOptions) {
+  constructor(private readonly o: WorkloadContext) {
     const KV = etcdService('KV', 'string');
     this.kvs = o.endpoints.map((e) => new KV(e, grpc.credentials.createInsecure(), {
       'grpc.initial_reconnect_backoff_ms': 100,
@@ -67,7 +73,36 @@ export class ListAppendWorkload {
     for (const kv of this.kvs) kv.close();
   }
 
-  counts(): { ok: number; fail: number; unknown: number; notSent: number } {
+  timed(): readonly Txn[] {
+    return this.history;
+  }
+
+  save(dir: string): string[] {
+    writeFileSync(join(dir, 'history.jsonl'), toListAppendJsonLines(this.history));
+    return ['`history.jsonl` (check again with `quorate check --format jsonl --model list-append`)'];
+  }
+
+  /** Strict serializability (etcd's transactions claim it): real-time order counts. */
+  check(timeoutMs: number): WorkloadCheck {
+    const r = checkListAppend(this.history, { timeoutMs });
+    const types = Object.keys(r.counts);
+    const summary = r.verdict === 'valid' ? 'valid (no anomaly)' : r.verdict === 'invalid' ? types.join(', ') : 'unknown';
+    const text = formatListAppendResult(r);
+    const details = text.length === 0 ? '' : ['```', ...text, '```'].join('\n');
+    return { verdict: r.verdict, summary, operations: r.transactions, details };
+  }
+
+  legend(): string {
+    const c = this.counts();
+    return [
+      `Outcomes: "ok" is ${c.ok} transactions that committed (or read-only ones that read);`,
+      `"fail" is ${c.fail} whose compare on a key's revision was false (another transaction wrote a key it touched; nothing committed) or whose read step failed;`,
+      `"unknown" is ${c.unknown} whose commit failed or timed out after it was sent (it may commit at any later time; its client was replaced);`,
+      `"not sent" is ${c.notSent} commits the client's channel had no connection for (not in the history).`,
+    ].join(' ');
+  }
+
+  counts(): Outcomes {
     let ok = 0;
     let fail = 0;
     let unknown = 0;
