@@ -189,16 +189,8 @@ export class LockWorkload implements ChaosWorkload {
           failure: [],
         }, RPC_TIMEOUT_MS)
         : await unary(ch.kv, 'Put', { key: Buffer.from(RESOURCE_KEY), value: Buffer.from(after) }, RPC_TIMEOUT_MS);
-      const completedAt = this.o.now();
-      if (res.err !== null) {
-        write = neverSent(res.err)
-          ? { invokedAt: writeInvokedAt, completedAt, outcome: 'fail', revision: null }
-          : { invokedAt: writeInvokedAt, completedAt: Infinity, outcome: 'unknown', revision: null };
-        return false;
-      }
-      const refused = this.fenced && res.value.succeeded !== true;
-      write = { invokedAt: writeInvokedAt, completedAt, outcome: refused ? 'fail' : 'ok', revision: refused ? null : Number(res.value.header.revision) };
-      return true;
+      write = recordWrite(this.fenced, res, writeInvokedAt, this.o.now());
+      return res.err === null;
     } finally {
       if (lockKey !== null) await unary(ch.lock, 'Unlock', { key: lockKey }, RPC_TIMEOUT_MS);
       keepAlive.end();
@@ -229,6 +221,19 @@ export class LockWorkload implements ChaosWorkload {
     }
     this.finalError = errors.join('; ');
   }
+}
+
+/**
+ * A critical section's write as recorded (pure): never sent, fail (no effect); any other error,
+ * unknown (it may take effect; completing at +Infinity); a fenced Txn answered not succeeded,
+ * fail (refused); else ok, at the revision its answer names.
+ */
+export function recordWrite(fenced: boolean, res: { err: Pick<grpc.ServiceError, 'code' | 'details'> | null; value: any }, invokedAt: number, completedAt: number): LockWrite {
+  if (res.err !== null) {
+    return neverSent(res.err) ? { invokedAt, completedAt, outcome: 'fail', revision: null } : { invokedAt, completedAt: Infinity, outcome: 'unknown', revision: null };
+  }
+  const refused = fenced && res.value?.succeeded !== true;
+  return { invokedAt, completedAt, outcome: refused ? 'fail' : 'ok', revision: refused ? null : Number(res.value?.header?.revision ?? 0) || null };
 }
 
 function unary(client: Client, method: string, request: unknown, timeoutMs: number): Promise<Answer> {

@@ -156,20 +156,11 @@ export class WatchWorkload implements ChaosWorkload {
         kv['Put']!({ key: Buffer.from(key), value: Buffer.from(value) }, { deadline: Date.now() + PUT_TIMEOUT_MS }, (err: grpc.ServiceError | null, v: unknown) => done({ err, value: v }));
       });
       const completedAt = this.o.now();
-      if (res.err !== null && neverSent(res.err)) {
-        this.unsent++;
-        slot++;
-        await sleep(BACKOFF_MS);
-        continue;
-      }
-      if (res.err !== null) {
-        this.puts.push({ writer, key, value, outcome: 'unknown', revision: null, invokedAt, completedAt: Infinity });
-        slot++;
-        await sleep(BACKOFF_MS);
-        continue;
-      }
-      this.puts.push({ writer, key, value, outcome: 'ok', revision: Number(res.value?.header?.revision ?? 0) || null, invokedAt, completedAt });
-      await sleep(THINK_MS);
+      const put = recordPut(writer, key, value, res, invokedAt, completedAt);
+      if (put === 'not-sent') this.unsent++;
+      else this.puts.push(put);
+      if (put === 'not-sent' || put.outcome !== 'ok') slot++;
+      await sleep(put !== 'not-sent' && put.outcome === 'ok' ? THINK_MS : BACKOFF_MS);
     }
   }
 
@@ -206,15 +197,13 @@ export class WatchWorkload implements ChaosWorkload {
         if (ended) return;
         heard = Date.now();
         if (res.canceled) {
-          const compact = Number(res.compact_revision ?? 0);
-          if (compact > 0) state.log.compactedAt = compact;
+          state.log.compactedAt = compactedAt(res);
           end();
           return;
         }
-        for (const ev of res.events ?? []) {
-          const revision = Number(ev.kv.mod_revision);
-          state.log.events.push({ revision, key: Buffer.from(ev.kv.key).toString('utf8'), value: Buffer.from(ev.kv.value ?? []).toString('utf8'), type: ev.type === 'DELETE' ? 'DELETE' : 'PUT' });
-          state.last = Math.max(state.last, revision);
+        for (const ev of watchEvents(res)) {
+          state.log.events.push(ev);
+          state.last = Math.max(state.last, ev.revision);
         }
       });
       call.on('error', end);
@@ -258,17 +247,37 @@ export class WatchWorkload implements ChaosWorkload {
       const timer = setTimeout(() => finish(new Error(`the watch from revision 1 did not reach revision ${upTo} within ${TRUTH_TIMEOUT_MS / 1000} s`)), TRUTH_TIMEOUT_MS);
       call.on('data', (res: any) => {
         if (res.canceled) {
-          finish(new Error(Number(res.compact_revision ?? 0) > 0 ? `compacted at revision ${res.compact_revision}` : `watch canceled: ${res.cancel_reason}`));
+          const compacted = compactedAt(res);
+          finish(new Error(compacted !== null ? `compacted at revision ${compacted}` : `watch canceled: ${res.cancel_reason}`));
           return;
         }
-        for (const ev of res.events ?? []) {
-          const revision = Number(ev.kv.mod_revision);
-          events.push({ revision, key: Buffer.from(ev.kv.key).toString('utf8'), value: Buffer.from(ev.kv.value ?? []).toString('utf8'), type: ev.type === 'DELETE' ? 'DELETE' : 'PUT' });
-        }
+        events.push(...watchEvents(res));
         if (events.length > 0 && events.at(-1)!.revision >= upTo) finish(null);
       });
       call.on('error', (err: Error) => finish(err));
       call.write({ create_request: { key: Buffer.from(WATCH_PREFIX), range_end: prefixEnd(WATCH_PREFIX), start_revision: '1' } });
     });
   }
+}
+
+/** A put as recorded (pure): not sent when grpc-js had no connection; unknown on any other error (it may take effect); ok when answered. */
+export function recordPut(writer: number, key: string, value: string, res: { err: Pick<grpc.ServiceError, 'code' | 'details'> | null; value: any }, invokedAt: number, completedAt: number): TimedPut | 'not-sent' {
+  if (res.err !== null) return neverSent(res.err) ? 'not-sent' : { writer, key, value, outcome: 'unknown', revision: null, invokedAt, completedAt: Infinity };
+  return { writer, key, value, outcome: 'ok', revision: Number(res.value?.header?.revision ?? 0) || null, invokedAt, completedAt };
+}
+
+/** The events of one WatchResponse (64-bit integers as strings), in the order sent. */
+export function watchEvents(res: { events?: { type?: string; kv?: { key?: Buffer; value?: Buffer; mod_revision?: string | number } }[] }): WatchEvent[] {
+  return (res.events ?? []).map((ev) => ({
+    revision: Number(ev.kv?.mod_revision ?? 0),
+    key: Buffer.from(ev.kv?.key ?? []).toString('utf8'),
+    value: Buffer.from(ev.kv?.value ?? []).toString('utf8'),
+    type: ev.type === 'DELETE' ? 'DELETE' : 'PUT',
+  }));
+}
+
+/** A canceled WatchResponse's compact revision (the server could not resume: history compacted), or null. */
+export function compactedAt(res: { compact_revision?: string | number }): number | null {
+  const r = Number(res.compact_revision ?? 0);
+  return r > 0 ? r : null;
 }
