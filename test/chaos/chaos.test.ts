@@ -119,6 +119,36 @@ describe('quorate chaos', { skip }, () => {
     assert.fail(`not caught in ${MUTANT_ATTEMPTS} runs (exit codes ${verdicts.join(', ')})`);
   });
 
+  it('watch under kills and partitions: every watcher sees every event once, in order, across its reconnects', () => {
+    const r = chaos(['--workload', 'watch', '--nemesis', 'kill,partition', '--partitions', 'halves,leader', '--time-limit', '12', '--seed', '3']);
+    assert.equal(r.status, 0, r.report);
+    const cells = row(r.report);
+    assert.equal(cells.at(-1), 'every event once, in order', r.report);
+    assert.ok(Number(cells[4]) > 100, `ok puts: ${r.report}`);
+    const reconnects = /over \d+ streams \((\d+) reconnects/.exec(r.report);
+    assert.ok(reconnects !== null && Number(reconnects[1]) > 0, `watchers reconnected: ${r.report}`);
+  });
+
+  it('has teeth: an unfenced lock under pauses loses updates (a holder stalled past its lease writes over another)', () => {
+    const verdicts: string[] = [];
+    for (let attempt = 1; attempt <= MUTANT_ATTEMPTS; attempt++) {
+      const r = chaos(['--workload', 'lock-unfenced', '--nemesis', 'pause', '--time-limit', '12', '--seed', String(attempt)]);
+      verdicts.push(`${r.status}`);
+      if (r.status === 1) {
+        assert.match(row(r.report).at(-1)!, /lost update \d+/, r.report);
+        return;
+      }
+    }
+    assert.fail(`not caught in ${MUTANT_ATTEMPTS} runs (exit codes ${verdicts.join(', ')})`);
+  });
+
+  it('a fenced lock under pauses: stalled holders\' writes are refused, no lost update, overlap or stale token', () => {
+    const r = chaos(['--workload', 'lock', '--nemesis', 'pause', '--time-limit', '12', '--seed', '1']);
+    assert.equal(r.status, 0, r.report);
+    assert.equal(row(r.report).at(-1), 'no lost update, overlap or stale token', r.report);
+    assert.ok(Number(row(r.report)[4]) > 10, `accepted writes: ${r.report}`);
+  });
+
   it('SIGTERM (or Ctrl-C) mid-run: the members are killed, the lab removed, exit 128+15', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'quorate-chaos-term-'));
     try {
@@ -178,7 +208,7 @@ describe('quorate chaos', { skip }, () => {
   });
 
   it('refuses what it has not built, by name (exit 3)', () => {
-    for (const args of [['--workload', 'lock'], ['--nemesis', 'skew'], ['--unsafe-mutant', 'no-such-bug'], ['--system', 'etcd', '--unsafe-mutant', 'stale-read']]) {
+    for (const args of [['--workload', 'no-such-workload'], ['--nemesis', 'skew'], ['--unsafe-mutant', 'no-such-bug'], ['--system', 'etcd', '--unsafe-mutant', 'stale-read']]) {
       const r = spawnSync(process.execPath, [MAIN, 'chaos', ...args], { encoding: 'utf8' });
       assert.equal(r.status, 3, `${args.join(' ')}: ${r.stderr}`);
     }
