@@ -119,6 +119,14 @@ describe('quorate chaos', { skip }, () => {
     assert.fail(`not caught in ${MUTANT_ATTEMPTS} runs (exit codes ${verdicts.join(', ')})`);
   });
 
+  it('list-append under partitions and kills: strictly serializable (Elle-style cycle search finds nothing)', () => {
+    const r = chaos(['--workload', 'list-append', '--nemesis', 'partition,kill', '--partitions', 'halves,leader', '--time-limit', '12', '--seed', '2']);
+    assert.equal(r.status, 0, r.report);
+    const cells = row(r.report);
+    assert.equal(cells.at(-1), 'valid (no anomaly)', r.report);
+    assert.ok(Number(cells[4]) > 100, `ok transactions: ${r.report}`);
+  });
+
   it('watch under kills and partitions: every watcher sees every event once, in order, across its reconnects', () => {
     const r = chaos(['--workload', 'watch', '--nemesis', 'kill,partition', '--partitions', 'halves,leader', '--time-limit', '12', '--seed', '3']);
     assert.equal(r.status, 0, r.report);
