@@ -10,7 +10,8 @@ import type { Txn } from './history.js';
 import { GraphBuilder, RT, RW, WR, WW, type Graph } from './graph.js';
 import type { Observations } from './observe.js';
 
-export function dependencyGraph(history: readonly Txn[], obs: Observations, realtime: boolean): Graph {
+/** The graph, and whether realtime edges were left out because there were more than `maxEdges`. */
+export function dependencyGraph(history: readonly Txn[], obs: Observations, realtime: boolean, maxEdges = Number.POSITIVE_INFINITY): { graph: Graph; truncated: boolean } {
   const g = new GraphBuilder(history.length);
   const { committed } = obs;
   for (let k = 0; k < obs.keys.length; k++) {
@@ -44,8 +45,8 @@ export function dependencyGraph(history: readonly Txn[], obs: Observations, real
       }
     }
   }
-  if (realtime) addRealtime(history, committed, g);
-  return g.build();
+  const truncated = realtime ? !addRealtime(history, committed, g, maxEdges) : false;
+  return { graph: g.build(), truncated };
 }
 
 /**
@@ -54,9 +55,12 @@ export function dependencyGraph(history: readonly Txn[], obs: Observations, real
  * each invocation gets an edge from every member of the frontier, and a completion drops from
  * the frontier those that precede the completing transaction (reachable through it now). So the
  * edges number about the transactions times the concurrency, and every "completed before
- * invoked" pair is connected by a path.
+ * invoked" pair is connected by a path. The work is linear in the edges (a completion marks what
+ * it drops rather than searching for it). False, with some edges left out, if the graph would
+ * pass `maxEdges` (many long-running transactions concurrent with many others): a cycle found
+ * is still one, but no cycle found proves nothing.
  */
-function addRealtime(history: readonly Txn[], committed: Uint8Array, g: GraphBuilder): void {
+function addRealtime(history: readonly Txn[], committed: Uint8Array, g: GraphBuilder, maxEdges: number): boolean {
   const events: number[] = [];
   for (let t = 0; t < history.length; t++) {
     if (committed[t] !== 1) continue;
@@ -68,15 +72,24 @@ function addRealtime(history: readonly Txn[], committed: Uint8Array, g: GraphBui
   events.sort((a, b) => time(a) - time(b) || (a & 1) - (b & 1));
   let frontier: number[] = [];
   const preceded: (number[] | undefined)[] = new Array(history.length);
+  // dropped[f] === t + 1: f is among those t's completion drops from the frontier.
+  const dropped = new Int32Array(history.length);
   for (const ev of events) {
     const t = ev >> 1;
     if ((ev & 1) === 0) {
+      if (g.edges + frontier.length > maxEdges) return false;
       for (const f of frontier) g.add(f, t, RT, -1);
       preceded[t] = frontier;
     } else {
       const before = preceded[t]!;
       preceded[t] = undefined;
-      frontier = before.length === 0 ? [...frontier, t] : frontier.filter((f) => !before.includes(f)).concat(t);
+      if (before.length === 0) {
+        frontier = [...frontier, t];
+        continue;
+      }
+      for (const f of before) dropped[f] = t + 1;
+      frontier = frontier.filter((f) => dropped[f] !== t + 1).concat(t);
     }
   }
+  return true;
 }
