@@ -4,6 +4,8 @@
  * - ww(k): T1 appended the value just before T2's in k's version order;
  * - wr(k): T2's read of k (its first touch of k) ended with a value T1 appended;
  * - rw(k): T1's read of k saw the state that T2's append directly follows (anti-dependency);
+ * - to a committed append no read saw: ww from the last observed version's writer, rw from each
+ *   read of the whole observed order (unobservedEdges);
  * - realtime: T1 completed before T2 was invoked (strict serializability).
  */
 import type { Txn } from './history.js';
@@ -44,9 +46,41 @@ export function dependencyGraph(history: readonly Txn[], obs: Observations, real
         if (b >= 0 && b !== read.txn && !intermediate) g.add(read.txn, b, RW, k);
       }
     }
+    if (!unobservedEdges(obs, k, writer, g, maxEdges)) return { graph: g.build(), truncated: true };
   }
   const truncated = realtime ? !addRealtime(history, committed, g, maxEdges) : false;
   return { graph: g.build(), truncated };
+}
+
+/**
+ * Edges to the committed transactions whose appends to key k no read saw: a committed append
+ * that a read does not show came after the state the read saw (lists only grow). So the last
+ * observed version's writer precedes it (ww), and each read of the whole observed order
+ * anti-depends on it (rw); shorter reads reach it through the order. Without these, a write skew
+ * whose appends nobody read again, or an unknown transaction seen on one key but missing from a
+ * later read of another, shows no cycle. False (edges left out) past `maxEdges`.
+ */
+function unobservedEdges(obs: Observations, k: number, writer: Int32Array, g: GraphBuilder, maxEdges: number): boolean {
+  const facts = obs.keys[k]!;
+  const order = facts.order!;
+  const unseen = new Set<number>();
+  for (const a of facts.appends.values()) if (!a.observed && obs.committed[a.txn] === 1) unseen.add(a.txn);
+  if (unseen.size === 0) return true;
+  const n = order.length;
+  const last = n > 0 ? writer[n - 1]! : -1;
+  for (const u of unseen) {
+    // The last observed version's writer appended again (its earlier append was read as its
+    // last): an intermediate read, reported as G1b.
+    if (u === last) continue;
+    if (last >= 0) g.add(last, u, WW, k);
+    for (const r of facts.reads) {
+      const read = obs.reads[r]!;
+      if (!read.external || read.list.length !== n || read.txn === u) continue;
+      if (g.edges >= maxEdges) return false;
+      g.add(read.txn, u, RW, k);
+    }
+  }
+  return true;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkListAppend, type MicroOp, type Txn, type TxnOutcome } from '../../../src/check/elle/index.js';
+import { checkListAppend, formatListAppendResult, type MicroOp, type Txn, type TxnOutcome } from '../../../src/check/elle/index.js';
 
 interface Spec {
   readonly ops: readonly MicroOp[];
@@ -153,4 +153,35 @@ test('one transaction over very many keys is indexed in linear time', () => {
   const t = performance.now();
   assert.equal(checkListAppend(h).verdict, 'valid');
   assert.ok(performance.now() - t < 10_000, `took ${performance.now() - t} ms`);
+});
+
+test('G2: a write skew whose appends no read saw again', () => {
+  const h = history([
+    { ops: [['r', 'x', null], ['append', 'y', 1]] },
+    { ops: [['r', 'y', null], ['append', 'x', 1]] },
+  ]);
+  assert.deepEqual(types(h), ['G2']);
+  assert.deepEqual(Object.keys(checkListAppend(h, { realtime: false }).counts), ['G2']);
+});
+
+test('an unknown transaction seen on one key but missing from a later read of another: G-single-realtime', () => {
+  const h = history([
+    { ops: [['append', 'x', 1], ['append', 'y', 1]], outcome: 'unknown', at: [0, 0] },
+    { ops: [['r', 'x', [1]]], at: [10, 20] },
+    { ops: [['r', 'y', null]], at: [30, 40] },
+  ]);
+  assert.deepEqual(types(h), ['G-single-realtime']);
+});
+
+test('valid: appends no read saw, after reads of the whole order, and concurrent ones', () => {
+  const h = history([
+    { ops: [['append', 'x', 1]], at: [0, 10] },
+    { ops: [['r', 'x', [1]], ['r', 'y', null]], at: [20, 30] },
+    { ops: [['r', 'x', [1]], ['append', 'x', 2], ['append', 'y', 1]], at: [25, 40] },
+    { ops: [['append', 'x', 3], ['append', 'x', 4]], at: [45, 50] },
+    { ops: [['append', 'y', 2]], outcome: 'unknown', at: [0, 0] },
+    { ops: [['r', 'y', [1]]], at: [28, 60] },
+  ]);
+  const r = checkListAppend(h);
+  assert.equal(r.verdict, 'valid', formatListAppendResult(r).join('\n'));
 });
