@@ -35,8 +35,9 @@ export const LIST_APPEND_LIMITS = {
   maxSteps: 50_000_000,
   /**
    * Edges of the dependency graph (about 26 bytes each while it is built). Realtime edges number
-   * about the transactions times the concurrency; past this many some are left out, and a
-   * history with no anomaly found gets the verdict unknown.
+   * about the transactions times the concurrency, and the edges to appends no read saw the reads
+   * of the whole order times those appends; past this many some are left out, and a history with
+   * no anomaly found gets the verdict unknown.
    */
   maxEdges: 20_000_000,
 } as const;
@@ -103,7 +104,7 @@ export function checkListAppend(history: readonly Txn[], options: ListAppendOpti
   for (const type of Object.keys(counts).sort()) sorted[type] = counts[type]!;
   const base = { anomalies, counts: sorted, transactions: history.length, committed: nodes.length, edges: g.to.length, components: found.components };
   const why: string[] = [];
-  if (truncated) why.push(`the realtime edges would pass the ${maxEdges} edges allowed (too many transactions concurrent): some were left out`);
+  if (truncated) why.push(`the dependency graph would pass the ${maxEdges} edges allowed (too many transactions concurrent, or many reads of a key with many appends no read saw): some edges were left out`);
   if (found.exceeded) why.push(`the cycle search ran out of budget (${budget.max} steps${timeoutMs > 0 ? ` or ${timeoutMs} ms` : ''}): some components were not searched`);
   const exceeded = why.length > 0 ? { reason: why.join('; ') } : {};
   if (anomalies.length > 0) return { verdict: 'invalid', ...base, ...exceeded };
