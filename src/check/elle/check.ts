@@ -13,8 +13,10 @@
  * - lost: an ok append no read saw, though a read of its key began after it completed (only
  *   under strict serializability: realtime true).
  *
- * Time and memory are linear in the history's size (plus the reads' lengths), except the cycle
- * searches in an invalid history, which are bounded by a step budget.
+ * Time and memory are linear in the history's size (plus the reads' lengths) and the graph's
+ * edges, which are bounded (maxEdges: realtime edges grow with the concurrency); the cycle
+ * searches in an invalid history are bounded by a step budget. Past either bound a history with
+ * no anomaly found is unknown.
  */
 import type { Anomaly, CycleStep, ListAppendVerdict, Txn } from './history.js';
 import { Budget, Searcher, RT, RW, WR, WW } from './graph.js';
