@@ -4,13 +4,16 @@
  * - ww(k): T1 appended the value just before T2's in k's version order;
  * - wr(k): T2's read of k (its first touch of k) ended with a value T1 appended;
  * - rw(k): T1's read of k saw the state that T2's append directly follows (anti-dependency);
+ * - to a committed append no read saw: ww from the last observed version's writer, rw from each
+ *   read of the whole observed order (unobservedEdges);
  * - realtime: T1 completed before T2 was invoked (strict serializability).
  */
 import type { Txn } from './history.js';
 import { GraphBuilder, RT, RW, WR, WW, type Graph } from './graph.js';
 import type { Observations } from './observe.js';
 
-export function dependencyGraph(history: readonly Txn[], obs: Observations, realtime: boolean): Graph {
+/** The graph, and whether realtime edges were left out because there were more than `maxEdges`. */
+export function dependencyGraph(history: readonly Txn[], obs: Observations, realtime: boolean, maxEdges = Number.POSITIVE_INFINITY): { graph: Graph; truncated: boolean } {
   const g = new GraphBuilder(history.length);
   const { committed } = obs;
   for (let k = 0; k < obs.keys.length; k++) {
@@ -43,9 +46,41 @@ export function dependencyGraph(history: readonly Txn[], obs: Observations, real
         if (b >= 0 && b !== read.txn && !intermediate) g.add(read.txn, b, RW, k);
       }
     }
+    if (!unobservedEdges(obs, k, writer, g, maxEdges)) return { graph: g.build(), truncated: true };
   }
-  if (realtime) addRealtime(history, committed, g);
-  return g.build();
+  const truncated = realtime ? !addRealtime(history, committed, g, maxEdges) : false;
+  return { graph: g.build(), truncated };
+}
+
+/**
+ * Edges to the committed transactions whose appends to key k no read saw: a committed append
+ * that a read does not show came after the state the read saw (lists only grow). So the last
+ * observed version's writer precedes it (ww), and each read of the whole observed order
+ * anti-depends on it (rw); shorter reads reach it through the order. Without these, a write skew
+ * whose appends nobody read again, or an unknown transaction seen on one key but missing from a
+ * later read of another, shows no cycle. False (edges left out) past `maxEdges`.
+ */
+function unobservedEdges(obs: Observations, k: number, writer: Int32Array, g: GraphBuilder, maxEdges: number): boolean {
+  const facts = obs.keys[k]!;
+  const order = facts.order!;
+  const unseen = new Set<number>();
+  for (const a of facts.appends.values()) if (!a.observed && obs.committed[a.txn] === 1) unseen.add(a.txn);
+  if (unseen.size === 0) return true;
+  const n = order.length;
+  const last = n > 0 ? writer[n - 1]! : -1;
+  for (const u of unseen) {
+    // The last observed version's writer appended again (its earlier append was read as its
+    // last): an intermediate read, reported as G1b.
+    if (u === last) continue;
+    if (last >= 0) g.add(last, u, WW, k);
+    for (const r of facts.reads) {
+      const read = obs.reads[r]!;
+      if (!read.external || read.list.length !== n || read.txn === u) continue;
+      if (g.edges >= maxEdges) return false;
+      g.add(read.txn, u, RW, k);
+    }
+  }
+  return true;
 }
 
 /**
@@ -54,9 +89,12 @@ export function dependencyGraph(history: readonly Txn[], obs: Observations, real
  * each invocation gets an edge from every member of the frontier, and a completion drops from
  * the frontier those that precede the completing transaction (reachable through it now). So the
  * edges number about the transactions times the concurrency, and every "completed before
- * invoked" pair is connected by a path.
+ * invoked" pair is connected by a path. The work is linear in the edges (a completion marks what
+ * it drops rather than searching for it). False, with some edges left out, if the graph would
+ * pass `maxEdges` (many long-running transactions concurrent with many others): a cycle found
+ * is still one, but no cycle found proves nothing.
  */
-function addRealtime(history: readonly Txn[], committed: Uint8Array, g: GraphBuilder): void {
+function addRealtime(history: readonly Txn[], committed: Uint8Array, g: GraphBuilder, maxEdges: number): boolean {
   const events: number[] = [];
   for (let t = 0; t < history.length; t++) {
     if (committed[t] !== 1) continue;
@@ -68,15 +106,24 @@ function addRealtime(history: readonly Txn[], committed: Uint8Array, g: GraphBui
   events.sort((a, b) => time(a) - time(b) || (a & 1) - (b & 1));
   let frontier: number[] = [];
   const preceded: (number[] | undefined)[] = new Array(history.length);
+  // dropped[f] === t + 1: f is among those t's completion drops from the frontier.
+  const dropped = new Int32Array(history.length);
   for (const ev of events) {
     const t = ev >> 1;
     if ((ev & 1) === 0) {
+      if (g.edges + frontier.length > maxEdges) return false;
       for (const f of frontier) g.add(f, t, RT, -1);
       preceded[t] = frontier;
     } else {
       const before = preceded[t]!;
       preceded[t] = undefined;
-      frontier = before.length === 0 ? [...frontier, t] : frontier.filter((f) => !before.includes(f)).concat(t);
+      if (before.length === 0) {
+        frontier = [...frontier, t];
+        continue;
+      }
+      for (const f of before) dropped[f] = t + 1;
+      frontier = frontier.filter((f) => dropped[f] !== t + 1).concat(t);
     }
   }
+  return true;
 }

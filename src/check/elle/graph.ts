@@ -10,28 +10,45 @@ export const RT = 8;
 export const ALL = WW | WR | RW | RT;
 
 export class GraphBuilder {
-  private from: number[] = [];
-  private to: number[] = [];
-  private kind: number[] = [];
+  // Growable typed arrays (a realtime graph may hold tens of millions of edges).
+  private from = new Int32Array(1024);
+  private to = new Int32Array(1024);
+  private kind = new Uint8Array(1024);
   /** The key index the edge is over, or -1 (realtime). */
-  private key: number[] = [];
+  private key = new Int32Array(1024);
+  private m = 0;
 
   constructor(readonly nodes: number) {}
 
   add(from: number, to: number, kind: number, key: number): void {
-    this.from.push(from);
-    this.to.push(to);
-    this.kind.push(kind);
-    this.key.push(key);
+    if (this.m === this.from.length) this.grow();
+    const e = this.m++;
+    this.from[e] = from;
+    this.to[e] = to;
+    this.kind[e] = kind;
+    this.key[e] = key;
+  }
+
+  private grow(): void {
+    const size = this.from.length * 2;
+    const widen = <A extends Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
+      const b = make(size);
+      b.set(a);
+      return b;
+    };
+    this.from = widen(this.from, (n) => new Int32Array(n));
+    this.to = widen(this.to, (n) => new Int32Array(n));
+    this.kind = widen(this.kind, (n) => new Uint8Array(n));
+    this.key = widen(this.key, (n) => new Int32Array(n));
   }
 
   get edges(): number {
-    return this.from.length;
+    return this.m;
   }
 
   build(): Graph {
     const n = this.nodes;
-    const m = this.from.length;
+    const m = this.m;
     const start = new Int32Array(n + 1);
     for (let e = 0; e < m; e++) start[this.from[e]! + 1]!++;
     for (let v = 0; v < n; v++) start[v + 1]! += start[v]!;

@@ -80,13 +80,14 @@ function index(history: readonly Txn[], sink: AnomalySink): { keys: KeyFacts[]; 
     const ok = txn.outcome === 'ok';
     // Per key this transaction touched: what it must see next (null: it has not read the key,
     // so only its own appends are known, as `mine`), and its last append's record.
-    const touched: { key: number; known: ListValue[] | null; mine: ListValue[]; last: Append | null }[] = [];
+    // (A map: one transaction may touch very many keys.)
+    const touched = new Map<number, { known: ListValue[] | null; mine: ListValue[]; last: Append | null }>();
     const touch = (key: number) => {
-      let s = touched.find((x) => x.key === key);
+      let s = touched.get(key);
       const first = s === undefined;
       if (s === undefined) {
-        s = { key, known: null, mine: [], last: null };
-        touched.push(s);
+        s = { known: null, mine: [], last: null };
+        touched.set(key, s);
       }
       return { s, first };
     };
