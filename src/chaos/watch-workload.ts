@@ -3,8 +3,10 @@
  * under one prefix; watchers, two per member, watch the prefix with etcd's Watch API (a bidi
  * stream) from revision 1 and, when a stream breaks or stalls (its member killed, paused or cut
  * off from the leader), reconnect to the next member from the last revision they saw + 1, as a
- * correct client does. Every event is recorded; after the run the ground truth (every event
- * under the prefix) is read once from revision 1 on the healed cluster, and watch-check.ts judges.
+ * correct client does. Every event is recorded. When the writers stop, their last revision is read
+ * and the watchers are given up to CATCH_UP_MS to reach it (each must: a stream that silently stops
+ * delivering is a loss); then the ground truth (every event under the prefix) is read once from
+ * revision 1 on the healed cluster, and watch-check.ts judges.
  *
  * A put's outcome as the register workload records it: ok when answered, not sent when grpc-js
  * had no connection (not recorded), unknown on any other error (it may still take effect).
@@ -28,8 +30,10 @@ const BACKOFF_MS = 200;
 export const STALL_MS = 2_000;
 /** Between a stream's end and the next. */
 const RECONNECT_MS = 100;
-/** After the writers stop, the watchers may catch up this long. */
+/** After the writers stop, the watchers may catch up this long (when the writers' last revision could not be read). */
 const SETTLE_MS = 1_500;
+/** After the writers stop, the watchers are waited for up to this long to reach the writers' last revision. */
+export const CATCH_UP_MS = 10_000;
 /** Reading the ground truth, per member tried. */
 const TRUTH_TIMEOUT_MS = 10_000;
 export const MAX_PUTS = 200_000;
@@ -60,6 +64,8 @@ export class WatchWorkload implements ChaosWorkload {
   cappedAt: number | null = null;
   truth: WatchEvent[] | null = null;
   truthError = '';
+  /** The writers' last revision, read once they stopped (every watcher must reach it), or null. */
+  final: number | null = null;
   private readonly watchers: WatcherState[] = [];
   private stoppingWriters = false;
   private stoppingWatchers = false;
@@ -90,7 +96,12 @@ export class WatchWorkload implements ChaosWorkload {
   async stop(): Promise<void> {
     this.stoppingWriters = true;
     await Promise.all(this.writerLoops);
-    await sleep(SETTLE_MS);
+    for (let m = 0; m < this.kvs.length && this.final === null; m++) this.final = await this.latest(m).catch(() => null);
+    if (this.final === null) await sleep(SETTLE_MS);
+    else {
+      const deadline = Date.now() + CATCH_UP_MS;
+      while (Date.now() < deadline && !this.watchers.every((w) => w.log.compactedAt !== null || w.last >= this.final!)) await sleep(100);
+    }
     this.stoppingWatchers = true;
     for (const cancel of this.cancels) cancel();
     await Promise.all(this.watcherLoops);
@@ -118,14 +129,14 @@ export class WatchWorkload implements ChaosWorkload {
     const lines = [
       ...this.puts.map((p) => JSON.stringify({ type: 'put', ...p, completedAt: Number.isFinite(p.completedAt) ? p.completedAt : null })),
       ...this.watchers.map((w) => JSON.stringify({ type: 'watcher', ...w.log })),
-      JSON.stringify({ type: 'truth', events: this.truth, error: this.truthError || undefined }),
+      JSON.stringify({ type: 'truth', events: this.truth, final: this.final, error: this.truthError || undefined }),
     ];
     writeFileSync(join(dir, 'history-watch.jsonl'), `${lines.join('\n')}\n`);
     return ['`history-watch.jsonl` (the puts, each watcher\'s events and the ground truth, one JSON object a line; judged by checkWatch in src/chaos/watch-check.ts)'];
   }
 
   check(): WorkloadCheck {
-    const r = checkWatch(this.watchers.map((w) => w.log), this.truth, this.puts);
+    const r = checkWatch(this.watchers.map((w) => w.log), this.truth, this.puts, this.final);
     const details = this.truth === null ? [`The ground truth could not be read: ${this.truthError}`, r.details].filter((s) => s !== '').join('\n\n') : r.details;
     return { verdict: r.verdict, summary: r.summary, operations: r.events, details };
   }
@@ -136,7 +147,8 @@ export class WatchWorkload implements ChaosWorkload {
     return [
       `Outcomes are the writers' puts: "ok" answered, "unknown" failed or timed out after being sent (may take effect), "not sent" had no connection.`,
       `${this.watchers.length} watchers received ${events} events over ${sessions} streams (${sessions - this.watchers.length} reconnects, each from the last revision seen + 1);`,
-      `"operations" in the table counts those events; the ground truth ${this.truth === null ? 'could not be read' : `holds ${this.truth.length} events`}.`,
+      `"operations" in the table counts those events; the ground truth ${this.truth === null ? 'could not be read' : `holds ${this.truth.length} events`};`,
+      this.final === null ? 'the writers\' last revision could not be read (each watcher is judged up to its last event).' : `each watcher was waited for up to ${CATCH_UP_MS / 1000} s to reach the writers' last revision, ${this.final}, and is judged up to it.`,
     ].join(' ');
   }
 
@@ -225,12 +237,16 @@ export class WatchWorkload implements ChaosWorkload {
     this.truthError = errors.join('; ');
   }
 
-  private async truthFrom(m: number): Promise<WatchEvent[]> {
-    // The latest revision under the prefix (puts only: the largest mod revision), read linearizably.
+  /** The latest revision under the prefix (puts only: the largest mod revision), read linearizably on member m. */
+  private async latest(m: number): Promise<number> {
     const range = await new Promise<any>((done, fail) => {
       this.kvs[m]!['Range']!({ key: Buffer.from(WATCH_PREFIX), range_end: prefixEnd(WATCH_PREFIX) }, { deadline: Date.now() + PUT_TIMEOUT_MS }, (err: Error | null, v: unknown) => (err === null ? done(v) : fail(err)));
     });
-    const upTo = Math.max(0, ...((range.kvs ?? []) as { mod_revision: string }[]).map((kv) => Number(kv.mod_revision)));
+    return ((range.kvs ?? []) as { mod_revision: string }[]).reduce((max, kv) => Math.max(max, Number(kv.mod_revision)), 0);
+  }
+
+  private async truthFrom(m: number): Promise<WatchEvent[]> {
+    const upTo = await this.latest(m);
     if (upTo === 0) return [];
     return new Promise((done, fail) => {
       const events: WatchEvent[] = [];
