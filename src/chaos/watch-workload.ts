@@ -2,8 +2,8 @@
  * The watch workload: writers put unique values (writer id and sequence number) to a few keys
  * under one prefix; watchers, two per member, watch the prefix with etcd's Watch API (a bidi
  * stream) from revision 1 and, when a stream breaks or stalls (its member killed, paused or cut
- * off from the leader), reconnect to the next member from the last revision they saw + 1, as a
- * correct client does. Every event is recorded. When the writers stop, their last revision is read
+ * off from the leader), or of their own accord every few seconds (SESSION_MS), reconnect to the
+ * next member from the last revision they saw + 1, as a correct client does. Every event is recorded. When the writers stop, their last revision is read
  * and the watchers are given up to CATCH_UP_MS to reach it (each must: a stream that silently stops
  * delivering is a loss); then the ground truth (every event under the prefix) is read once from
  * revision 1 on the healed cluster, and watch-check.ts judges.
@@ -28,6 +28,12 @@ const THINK_MS = 10;
 const BACKOFF_MS = 200;
 /** A stream with no answer this long while writers write is taken for broken (a paused or cut-off member). */
 export const STALL_MS = 2_000;
+/**
+ * A stream is also ended by the watcher itself after a random spell this long (ms), and resumed
+ * from the last revision seen + 1 on the next member: faults alone break few streams (a member's
+ * kill does; a partition only stalls it), and resuming is what the checker is most about.
+ */
+export const SESSION_MS: readonly [number, number] = [1_000, 4_000];
 /** Between a stream's end and the next. */
 const RECONNECT_MS = 100;
 /** After the writers stop, the watchers may catch up this long (when the writers' last revision could not be read). */
@@ -146,7 +152,7 @@ export class WatchWorkload implements ChaosWorkload {
     const events = this.watchers.reduce((n, w) => n + w.log.events.length, 0);
     return [
       `Outcomes are the writers' puts: "ok" answered, "unknown" failed or timed out after being sent (may take effect), "not sent" had no connection.`,
-      `${this.watchers.length} watchers received ${events} events over ${sessions} streams (${sessions - this.watchers.length} reconnects, each from the last revision seen + 1);`,
+      `${this.watchers.length} watchers received ${events} events over ${sessions} streams (${sessions - this.watchers.length} reconnects, each from the last revision seen + 1, on a stall, an error or every ${SESSION_MS[0] / 1000}-${SESSION_MS[1] / 1000} s);`,
       `"operations" in the table counts those events; the ground truth ${this.truth === null ? 'could not be read' : `holds ${this.truth.length} events`};`,
       this.final === null ? 'the writers\' last revision could not be read (each watcher is judged up to its last event).' : `each watcher was waited for up to ${CATCH_UP_MS / 1000} s to reach the writers' last revision, ${this.final}, and is judged up to it.`,
     ].join(' ');
@@ -202,8 +208,9 @@ export class WatchWorkload implements ChaosWorkload {
         done();
       };
       this.cancels.add(end);
+      const until = Date.now() + this.o.random.int(SESSION_MS[0], SESSION_MS[1]);
       const timer = setInterval(() => {
-        if (Date.now() - heard > STALL_MS) end();
+        if (Date.now() - heard > STALL_MS || Date.now() > until) end();
       }, 250);
       call.on('data', (res: any) => {
         if (ended) return;
