@@ -34,6 +34,8 @@ export interface WatcherLog {
   readonly sessions: number;
   /** The server's compact revision when it refused to resume (the watcher stopped), or null. */
   readonly compactedAt: number | null;
+  /** It stopped at the workload's cap on events a watcher keeps (judged up to its last event). */
+  readonly truncated?: boolean;
 }
 
 /** A write as the writers recorded it: `ok` acknowledged, `unknown` may have happened, `fail` did not. */
@@ -118,8 +120,8 @@ export function checkWatch(watchers: readonly WatcherLog[], truth: readonly Watc
       if (within !== undefined) last = Math.max(last, e.revision);
     }
     if (truth === null) continue;
-    // A watcher the server stopped by a compaction is judged up to its last event; any other, up to the writers' last revision.
-    const end = w.compactedAt === null && final !== null ? Math.max(last, final) : last;
+    // A watcher the server stopped by a compaction, or stopped at the cap on events, is judged up to its last event; any other, up to the writers' last revision.
+    const end = w.compactedAt === null && w.truncated !== true && final !== null ? Math.max(last, final) : last;
     for (const e of truth) {
       if (e.revision < w.startRevision || e.revision > end) continue;
       if (!seen.has(eventId(e))) {
@@ -131,7 +133,8 @@ export function checkWatch(watchers: readonly WatcherLog[], truth: readonly Watc
   const compacted = watchers.filter((w) => w.compactedAt !== null).map((w) => ({ watcher: w.watcher, revision: w.compactedAt! }));
   const verdict = anomalies.length > 0 ? 'invalid' : truth === null ? 'unknown' : 'valid';
   const counts = WATCH_ANOMALY_KINDS.map((k) => [k, anomalies.filter((a) => a.kind === k).length] as const).filter(([, n]) => n > 0);
-  const compactedText = compacted.length === 0 ? '' : `; ${compacted.length} watcher(s) stopped by compaction`;
+  const truncated = watchers.filter((w) => w.truncated === true).length;
+  const compactedText = (compacted.length === 0 ? '' : `; ${compacted.length} watcher(s) stopped by compaction`) + (truncated === 0 ? '' : `; ${truncated} watcher(s) stopped at the cap on events`);
   const summary = anomalies.length > 0
     ? `${counts.map(([k, n]) => `${k} ${n}`).join(', ')}${compactedText}`
     : truth === null ? `ground truth unreadable${compactedText}` : `every event once, in order${compactedText}`;

@@ -43,6 +43,8 @@ export const CATCH_UP_MS = 10_000;
 /** Reading the ground truth, per member tried. */
 const TRUTH_TIMEOUT_MS = 10_000;
 export const MAX_PUTS = 200_000;
+/** A watcher stops past this many events: a correct server sends each put once (a server that resends history on every resume would exhaust the harness's memory). */
+export const MAX_WATCHER_EVENTS = 2 * MAX_PUTS;
 
 const prefixEnd = (prefix: string): Buffer => {
   const b = Buffer.from(prefix);
@@ -59,7 +61,7 @@ export interface TimedPut extends PutRecord, TimedOperation {
 }
 
 interface WatcherState {
-  readonly log: WatcherLog & { events: WatchEvent[]; sessions: number; compactedAt: number | null };
+  readonly log: WatcherLog & { events: WatchEvent[]; sessions: number; compactedAt: number | null; truncated: boolean };
   /** The last revision it received. */
   last: number;
 }
@@ -92,7 +94,7 @@ export class WatchWorkload implements ChaosWorkload {
 
   start(): void {
     for (let w = 0; w < this.o.endpoints.length * WATCHERS_PER_MEMBER; w++) {
-      const state: WatcherState = { log: { watcher: w, startRevision: 1, events: [], sessions: 0, compactedAt: null }, last: 0 };
+      const state: WatcherState = { log: { watcher: w, startRevision: 1, events: [], sessions: 0, compactedAt: null, truncated: false }, last: 0 };
       this.watchers.push(state);
       this.watcherLoops.push(this.watch(state));
     }
@@ -106,7 +108,7 @@ export class WatchWorkload implements ChaosWorkload {
     if (this.final === null) await sleep(SETTLE_MS);
     else {
       const deadline = Date.now() + CATCH_UP_MS;
-      while (Date.now() < deadline && !this.watchers.every((w) => w.log.compactedAt !== null || w.last >= this.final!)) await sleep(100);
+      while (Date.now() < deadline && !this.watchers.every((w) => w.log.compactedAt !== null || w.log.truncated || w.last >= this.final!)) await sleep(100);
     }
     this.stoppingWatchers = true;
     for (const cancel of this.cancels) cancel();
@@ -185,7 +187,7 @@ export class WatchWorkload implements ChaosWorkload {
   /** One watcher: streams until stopped, each resuming after the last revision seen, on the next member. */
   private async watch(state: WatcherState): Promise<void> {
     let member = state.log.watcher % this.watchClients.length;
-    while (!this.stoppingWatchers && state.log.compactedAt === null) {
+    while (!this.stoppingWatchers && state.log.compactedAt === null && !state.log.truncated) {
       await this.session(state, this.watchClients[member]!, state.last === 0 ? state.log.startRevision : state.last + 1);
       member = (member + 1) % this.watchClients.length;
       if (!this.stoppingWatchers) await sleep(RECONNECT_MS);
@@ -223,6 +225,10 @@ export class WatchWorkload implements ChaosWorkload {
         for (const ev of watchEvents(res)) {
           state.log.events.push(ev);
           state.last = Math.max(state.last, ev.revision);
+        }
+        if (state.log.events.length >= MAX_WATCHER_EVENTS) {
+          state.log.truncated = true;
+          end();
         }
       });
       call.on('error', end);

@@ -49,8 +49,11 @@ test('a watcher whose stream stopped delivering: its tail is lost when the write
   // Events after the writers' last revision (an unknown put landing late) are not asked of it.
   const late = [...truth, put(10, 'k1', 'w5-1')];
   assert.equal(checkWatch([watcher(truth)], late, [...puts, { key: 'k1', value: 'w5-1', outcome: 'unknown' }], 9).verdict, 'valid');
-  // One stopped by a compaction is judged up to its last event only.
+  // One stopped by a compaction, or at the cap on the events a watcher keeps, is judged up to its last event only.
   assert.equal(checkWatch([watcher(truth.slice(0, 3), { compactedAt: 7 })], truth, puts, 9).verdict, 'valid');
+  const capped = checkWatch([watcher(truth.slice(0, 3), { truncated: true })], truth, puts, 9);
+  assert.equal(capped.verdict, 'valid', capped.details);
+  assert.match(capped.summary, /1 watcher\(s\) stopped at the cap on events/);
 });
 
 test('an event received twice (a resume from the last revision, not after it) is duplicated', () => {
