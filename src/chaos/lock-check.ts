@@ -6,8 +6,11 @@
  *
  * - lost update: an acknowledged write whose id is missing from the final resource;
  * - overlap: two acquisitions whose writes were both acknowledged, and whose critical sections
- *   (from the lock's answer to the write's answer) overlap in real time: two clients believed they
- *   held the lock at once, and both wrote;
+ *   certainly overlap in real time: each got the lock's answer before the other sent its write
+ *   (a write answered late may have landed long before its answer, so the answer cannot end the
+ *   section); or a fenced write refused although its lock key still stood at its token when the
+ *   write was judged: it held the lock throughout, yet the resource changed since its read, so
+ *   another holder wrote while it held the lock (a Lock that granted two at once);
  * - stale token: an acknowledged write whose token is lower than one an earlier acknowledged
  *   write (by the revision it landed at) carried.
  *
@@ -23,6 +26,11 @@ export interface LockWrite {
   readonly outcome: 'ok' | 'fail' | 'unknown';
   /** The revision an accepted write landed at (its answer's header), or null. */
   readonly revision: number | null;
+  /**
+   * A refused fenced write: whether its lock key still stood at its token when the Txn was judged
+   * (its failure branch reads the key). True means the resource's compare failed while it held the lock.
+   */
+  readonly lockHeld?: boolean;
 }
 
 export interface Acquisition {
@@ -77,20 +85,30 @@ export function checkLocks(acquisitions: readonly Acquisition[], finalResource: 
       if (!present.has(a.id)) anomalies.push({ kind: 'lost update', ids: [a.id], why: `client ${a.client}'s acknowledged write (token ${a.token ?? '?'}${pauseText(a)}) is missing from the final resource` });
     }
   }
-  // Overlaps: sections [acquiredAt, write answered] of accepted writes, swept in order of start.
+  // Overlaps: sections [acquiredAt, write sent] of accepted writes, swept in order of start. The
+  // write landed somewhere between its sending and its answer; only up to its sending is it sure
+  // that the holder still had to hold the lock.
   const sections = accepted.filter((a) => a.acquiredAt !== null).sort((x, y) => x.acquiredAt! - y.acquiredAt!);
   let overlaps = 0;
   for (let i = 0; i < sections.length && overlaps < MAX_OVERLAPS; i++) {
     const a = sections[i]!;
-    for (let j = i + 1; j < sections.length && sections[j]!.acquiredAt! < a.write!.completedAt; j++) {
+    for (let j = i + 1; j < sections.length && sections[j]!.acquiredAt! < a.write!.invokedAt; j++) {
       const b = sections[j]!;
       if (b.client === a.client) continue;
       overlaps++;
       anomalies.push({
         kind: 'overlap', ids: [a.id, b.id],
-        why: `client ${a.client} held from ${ms(a.acquiredAt!)} to ${ms(a.write!.completedAt)} (token ${a.token ?? '?'}${pauseText(a)}); client ${b.client} from ${ms(b.acquiredAt!)} to ${ms(b.write!.completedAt)} (token ${b.token ?? '?'}${pauseText(b)}): both writes accepted`,
+        why: `client ${a.client} held from ${ms(a.acquiredAt!)} and sent its write at ${ms(a.write!.invokedAt)} (token ${a.token ?? '?'}${pauseText(a)}); client ${b.client} held from ${ms(b.acquiredAt!)} and sent its write at ${ms(b.write!.invokedAt)} (token ${b.token ?? '?'}${pauseText(b)}): both writes accepted`,
       });
     }
+  }
+  for (const a of acquisitions) {
+    if (a.write?.outcome !== 'fail' || a.write.lockHeld !== true || overlaps >= MAX_OVERLAPS) continue;
+    overlaps++;
+    anomalies.push({
+      kind: 'overlap', ids: [a.id],
+      why: `client ${a.client}'s fenced write (token ${a.token ?? '?'}${pauseText(a)}, sent at ${ms(a.write.invokedAt)}) was refused while its lock key still stood at its token: the resource changed since its read while it held the lock, so another holder wrote meanwhile`,
+    });
   }
   // Stale tokens: accepted writes in the order they landed.
   const landed = accepted.filter((a) => a.write!.revision !== null && a.token !== null).sort((x, y) => x.write!.revision! - y.write!.revision!);

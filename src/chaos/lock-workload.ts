@@ -186,10 +186,11 @@ export class LockWorkload implements ChaosWorkload {
             { key: Buffer.from(RESOURCE_KEY), target: 'MOD', result: 'EQUAL', mod_revision: modRevision },
           ],
           success: [{ request_put: { key: Buffer.from(RESOURCE_KEY), value: Buffer.from(after) } }],
-          failure: [],
+          // Refused: was it the lock key (the lease expired) or the resource (another holder wrote)?
+          failure: [{ request_range: { key: lockKey } }],
         }, RPC_TIMEOUT_MS)
         : await unary(ch.kv, 'Put', { key: Buffer.from(RESOURCE_KEY), value: Buffer.from(after) }, RPC_TIMEOUT_MS);
-      write = recordWrite(this.fenced, res, writeInvokedAt, this.o.now());
+      write = recordWrite(this.fenced, res, writeInvokedAt, this.o.now(), token);
       return res.err === null;
     } finally {
       if (lockKey !== null) await unary(ch.lock, 'Unlock', { key: lockKey }, RPC_TIMEOUT_MS);
@@ -226,14 +227,19 @@ export class LockWorkload implements ChaosWorkload {
 /**
  * A critical section's write as recorded (pure): never sent, fail (no effect); any other error,
  * unknown (it may take effect; completing at +Infinity); a fenced Txn answered not succeeded,
- * fail (refused); else ok, at the revision its answer names.
+ * fail (refused), with whether its failure branch found the lock key still at `token`; else ok,
+ * at the revision its answer names.
  */
-export function recordWrite(fenced: boolean, res: { err: Pick<grpc.ServiceError, 'code' | 'details'> | null; value: any }, invokedAt: number, completedAt: number): LockWrite {
+export function recordWrite(fenced: boolean, res: { err: Pick<grpc.ServiceError, 'code' | 'details'> | null; value: any }, invokedAt: number, completedAt: number, token: number | null = null): LockWrite {
   if (res.err !== null) {
     return neverSent(res.err) ? { invokedAt, completedAt, outcome: 'fail', revision: null } : { invokedAt, completedAt: Infinity, outcome: 'unknown', revision: null };
   }
-  const refused = fenced && res.value?.succeeded !== true;
-  return { invokedAt, completedAt, outcome: refused ? 'fail' : 'ok', revision: refused ? null : Number(res.value?.header?.revision ?? 0) || null };
+  if (fenced && res.value?.succeeded !== true) {
+    const kvs = (res.value?.responses?.[0]?.response_range?.kvs ?? []) as { create_revision?: string | number }[];
+    const lockHeld = token !== null && kvs.length > 0 && Number(kvs[0]!.create_revision) === token;
+    return { invokedAt, completedAt, outcome: 'fail', revision: null, lockHeld };
+  }
+  return { invokedAt, completedAt, outcome: 'ok', revision: Number(res.value?.header?.revision ?? 0) || null };
 }
 
 function unary(client: Client, method: string, request: unknown, timeoutMs: number): Promise<Answer> {

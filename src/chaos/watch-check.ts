@@ -6,8 +6,10 @@
  * - out-of-order: an event not after the one before it, by (revision, order within the revision);
  * - duplicated: an event a watcher received twice (or a write the ground truth holds twice);
  * - lost: an event of the ground truth, from the revision the watcher first asked for to the last
- *   one it saw, that it never received (so none is lost across a reconnect); or an acknowledged put
- *   the ground truth does not hold;
+ *   one it saw, that it never received (so none is lost across a reconnect), or, when the writers'
+ *   last revision is known (`final`: read once the writers stopped, before the watchers were given
+ *   time to catch up and then stopped), up to that revision (so a stream that silently stops
+ *   delivering is caught); or an acknowledged put the ground truth does not hold;
  * - phantom: an event no write made (a value no writer put), or one a watcher received that the
  *   ground truth does not hold.
  *
@@ -32,6 +34,8 @@ export interface WatcherLog {
   readonly sessions: number;
   /** The server's compact revision when it refused to resume (the watcher stopped), or null. */
   readonly compactedAt: number | null;
+  /** It stopped at the workload's cap on events a watcher keeps (judged up to its last event). */
+  readonly truncated?: boolean;
 }
 
 /** A write as the writers recorded it: `ok` acknowledged, `unknown` may have happened, `fail` did not. */
@@ -67,7 +71,7 @@ const eventId = (e: WatchEvent): string => `${e.revision}\u0000${e.type}\u0000${
 const show = (e: WatchEvent): string => `rev ${e.revision} ${e.type} ${e.key}=${e.value}`;
 
 /** `truth` null: the ground truth could not be read (the verdict is then unknown unless an anomaly shows without it). */
-export function checkWatch(watchers: readonly WatcherLog[], truth: readonly WatchEvent[] | null, puts: readonly PutRecord[]): WatchCheckResult {
+export function checkWatch(watchers: readonly WatcherLog[], truth: readonly WatchEvent[] | null, puts: readonly PutRecord[], final: number | null = null): WatchCheckResult {
   const anomalies: WatchAnomaly[] = [];
   // Position of each ground-truth event within its revision, and the truth's own soundness.
   const position = new Map<string, number>();
@@ -116,15 +120,21 @@ export function checkWatch(watchers: readonly WatcherLog[], truth: readonly Watc
       if (within !== undefined) last = Math.max(last, e.revision);
     }
     if (truth === null) continue;
+    // A watcher the server stopped by a compaction, or stopped at the cap on events, is judged up to its last event; any other, up to the writers' last revision.
+    const end = w.compactedAt === null && w.truncated !== true && final !== null ? Math.max(last, final) : last;
     for (const e of truth) {
-      if (e.revision < w.startRevision || e.revision > last) continue;
-      if (!seen.has(eventId(e))) anomalies.push({ kind: 'lost', watcher: w.watcher, event: e, why: `within its window (rev ${w.startRevision}..${last}) and never received` });
+      if (e.revision < w.startRevision || e.revision > end) continue;
+      if (!seen.has(eventId(e))) {
+        const why = e.revision <= last ? `within its window (rev ${w.startRevision}..${last}) and never received` : `never received, though the watchers were waited for up to rev ${final} (the writers' last) and its last event was rev ${last}`;
+        anomalies.push({ kind: 'lost', watcher: w.watcher, event: e, why });
+      }
     }
   }
   const compacted = watchers.filter((w) => w.compactedAt !== null).map((w) => ({ watcher: w.watcher, revision: w.compactedAt! }));
   const verdict = anomalies.length > 0 ? 'invalid' : truth === null ? 'unknown' : 'valid';
   const counts = WATCH_ANOMALY_KINDS.map((k) => [k, anomalies.filter((a) => a.kind === k).length] as const).filter(([, n]) => n > 0);
-  const compactedText = compacted.length === 0 ? '' : `; ${compacted.length} watcher(s) stopped by compaction`;
+  const truncated = watchers.filter((w) => w.truncated === true).length;
+  const compactedText = (compacted.length === 0 ? '' : `; ${compacted.length} watcher(s) stopped by compaction`) + (truncated === 0 ? '' : `; ${truncated} watcher(s) stopped at the cap on events`);
   const summary = anomalies.length > 0
     ? `${counts.map(([k, n]) => `${k} ${n}`).join(', ')}${compactedText}`
     : truth === null ? `ground truth unreadable${compactedText}` : `every event once, in order${compactedText}`;

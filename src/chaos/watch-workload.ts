@@ -2,9 +2,11 @@
  * The watch workload: writers put unique values (writer id and sequence number) to a few keys
  * under one prefix; watchers, two per member, watch the prefix with etcd's Watch API (a bidi
  * stream) from revision 1 and, when a stream breaks or stalls (its member killed, paused or cut
- * off from the leader), reconnect to the next member from the last revision they saw + 1, as a
- * correct client does. Every event is recorded; after the run the ground truth (every event
- * under the prefix) is read once from revision 1 on the healed cluster, and watch-check.ts judges.
+ * off from the leader), or of their own accord every few seconds (SESSION_MS), reconnect to the
+ * next member from the last revision they saw + 1, as a correct client does. Every event is recorded. When the writers stop, their last revision is read
+ * and the watchers are given up to CATCH_UP_MS to reach it (each must: a stream that silently stops
+ * delivering is a loss); then the ground truth (every event under the prefix) is read once from
+ * revision 1 on the healed cluster, and watch-check.ts judges.
  *
  * A put's outcome as the register workload records it: ok when answered, not sent when grpc-js
  * had no connection (not recorded), unknown on any other error (it may still take effect).
@@ -26,13 +28,23 @@ const THINK_MS = 10;
 const BACKOFF_MS = 200;
 /** A stream with no answer this long while writers write is taken for broken (a paused or cut-off member). */
 export const STALL_MS = 2_000;
+/**
+ * A stream is also ended by the watcher itself after a random spell this long (ms), and resumed
+ * from the last revision seen + 1 on the next member: faults alone break few streams (a member's
+ * kill does; a partition only stalls it), and resuming is what the checker is most about.
+ */
+export const SESSION_MS: readonly [number, number] = [1_000, 4_000];
 /** Between a stream's end and the next. */
 const RECONNECT_MS = 100;
-/** After the writers stop, the watchers may catch up this long. */
+/** After the writers stop, the watchers may catch up this long (when the writers' last revision could not be read). */
 const SETTLE_MS = 1_500;
+/** After the writers stop, the watchers are waited for up to this long to reach the writers' last revision. */
+export const CATCH_UP_MS = 10_000;
 /** Reading the ground truth, per member tried. */
 const TRUTH_TIMEOUT_MS = 10_000;
 export const MAX_PUTS = 200_000;
+/** A watcher stops past this many events: a correct server sends each put once (a server that resends history on every resume would exhaust the harness's memory). */
+export const MAX_WATCHER_EVENTS = 2 * MAX_PUTS;
 
 const prefixEnd = (prefix: string): Buffer => {
   const b = Buffer.from(prefix);
@@ -49,7 +61,7 @@ export interface TimedPut extends PutRecord, TimedOperation {
 }
 
 interface WatcherState {
-  readonly log: WatcherLog & { events: WatchEvent[]; sessions: number; compactedAt: number | null };
+  readonly log: WatcherLog & { events: WatchEvent[]; sessions: number; compactedAt: number | null; truncated: boolean };
   /** The last revision it received. */
   last: number;
 }
@@ -60,6 +72,8 @@ export class WatchWorkload implements ChaosWorkload {
   cappedAt: number | null = null;
   truth: WatchEvent[] | null = null;
   truthError = '';
+  /** The writers' last revision, read once they stopped (every watcher must reach it), or null. */
+  final: number | null = null;
   private readonly watchers: WatcherState[] = [];
   private stoppingWriters = false;
   private stoppingWatchers = false;
@@ -80,7 +94,7 @@ export class WatchWorkload implements ChaosWorkload {
 
   start(): void {
     for (let w = 0; w < this.o.endpoints.length * WATCHERS_PER_MEMBER; w++) {
-      const state: WatcherState = { log: { watcher: w, startRevision: 1, events: [], sessions: 0, compactedAt: null }, last: 0 };
+      const state: WatcherState = { log: { watcher: w, startRevision: 1, events: [], sessions: 0, compactedAt: null, truncated: false }, last: 0 };
       this.watchers.push(state);
       this.watcherLoops.push(this.watch(state));
     }
@@ -90,7 +104,12 @@ export class WatchWorkload implements ChaosWorkload {
   async stop(): Promise<void> {
     this.stoppingWriters = true;
     await Promise.all(this.writerLoops);
-    await sleep(SETTLE_MS);
+    for (let m = 0; m < this.kvs.length && this.final === null; m++) this.final = await this.latest(m).catch(() => null);
+    if (this.final === null) await sleep(SETTLE_MS);
+    else {
+      const deadline = Date.now() + CATCH_UP_MS;
+      while (Date.now() < deadline && !this.watchers.every((w) => w.log.compactedAt !== null || w.log.truncated || w.last >= this.final!)) await sleep(100);
+    }
     this.stoppingWatchers = true;
     for (const cancel of this.cancels) cancel();
     await Promise.all(this.watcherLoops);
@@ -118,14 +137,14 @@ export class WatchWorkload implements ChaosWorkload {
     const lines = [
       ...this.puts.map((p) => JSON.stringify({ type: 'put', ...p, completedAt: Number.isFinite(p.completedAt) ? p.completedAt : null })),
       ...this.watchers.map((w) => JSON.stringify({ type: 'watcher', ...w.log })),
-      JSON.stringify({ type: 'truth', events: this.truth, error: this.truthError || undefined }),
+      JSON.stringify({ type: 'truth', events: this.truth, final: this.final, error: this.truthError || undefined }),
     ];
     writeFileSync(join(dir, 'history-watch.jsonl'), `${lines.join('\n')}\n`);
     return ['`history-watch.jsonl` (the puts, each watcher\'s events and the ground truth, one JSON object a line; judged by checkWatch in src/chaos/watch-check.ts)'];
   }
 
   check(): WorkloadCheck {
-    const r = checkWatch(this.watchers.map((w) => w.log), this.truth, this.puts);
+    const r = checkWatch(this.watchers.map((w) => w.log), this.truth, this.puts, this.final);
     const details = this.truth === null ? [`The ground truth could not be read: ${this.truthError}`, r.details].filter((s) => s !== '').join('\n\n') : r.details;
     return { verdict: r.verdict, summary: r.summary, operations: r.events, details };
   }
@@ -135,8 +154,9 @@ export class WatchWorkload implements ChaosWorkload {
     const events = this.watchers.reduce((n, w) => n + w.log.events.length, 0);
     return [
       `Outcomes are the writers' puts: "ok" answered, "unknown" failed or timed out after being sent (may take effect), "not sent" had no connection.`,
-      `${this.watchers.length} watchers received ${events} events over ${sessions} streams (${sessions - this.watchers.length} reconnects, each from the last revision seen + 1);`,
-      `"operations" in the table counts those events; the ground truth ${this.truth === null ? 'could not be read' : `holds ${this.truth.length} events`}.`,
+      `${this.watchers.length} watchers received ${events} events over ${sessions} streams (${sessions - this.watchers.length} reconnects, each from the last revision seen + 1, on a stall, an error or every ${SESSION_MS[0] / 1000}-${SESSION_MS[1] / 1000} s);`,
+      `"operations" in the table counts those events; the ground truth ${this.truth === null ? 'could not be read' : `holds ${this.truth.length} events`};`,
+      this.final === null ? 'the writers\' last revision could not be read (each watcher is judged up to its last event).' : `each watcher was waited for up to ${CATCH_UP_MS / 1000} s to reach the writers' last revision, ${this.final}, and is judged up to it.`,
     ].join(' ');
   }
 
@@ -167,7 +187,7 @@ export class WatchWorkload implements ChaosWorkload {
   /** One watcher: streams until stopped, each resuming after the last revision seen, on the next member. */
   private async watch(state: WatcherState): Promise<void> {
     let member = state.log.watcher % this.watchClients.length;
-    while (!this.stoppingWatchers && state.log.compactedAt === null) {
+    while (!this.stoppingWatchers && state.log.compactedAt === null && !state.log.truncated) {
       await this.session(state, this.watchClients[member]!, state.last === 0 ? state.log.startRevision : state.last + 1);
       member = (member + 1) % this.watchClients.length;
       if (!this.stoppingWatchers) await sleep(RECONNECT_MS);
@@ -190,8 +210,9 @@ export class WatchWorkload implements ChaosWorkload {
         done();
       };
       this.cancels.add(end);
+      const until = Date.now() + this.o.random.int(SESSION_MS[0], SESSION_MS[1]);
       const timer = setInterval(() => {
-        if (Date.now() - heard > STALL_MS) end();
+        if (Date.now() - heard > STALL_MS || Date.now() > until) end();
       }, 250);
       call.on('data', (res: any) => {
         if (ended) return;
@@ -204,6 +225,10 @@ export class WatchWorkload implements ChaosWorkload {
         for (const ev of watchEvents(res)) {
           state.log.events.push(ev);
           state.last = Math.max(state.last, ev.revision);
+        }
+        if (state.log.events.length >= MAX_WATCHER_EVENTS) {
+          state.log.truncated = true;
+          end();
         }
       });
       call.on('error', end);
@@ -225,12 +250,16 @@ export class WatchWorkload implements ChaosWorkload {
     this.truthError = errors.join('; ');
   }
 
-  private async truthFrom(m: number): Promise<WatchEvent[]> {
-    // The latest revision under the prefix (puts only: the largest mod revision), read linearizably.
+  /** The latest revision under the prefix (puts only: the largest mod revision), read linearizably on member m. */
+  private async latest(m: number): Promise<number> {
     const range = await new Promise<any>((done, fail) => {
       this.kvs[m]!['Range']!({ key: Buffer.from(WATCH_PREFIX), range_end: prefixEnd(WATCH_PREFIX) }, { deadline: Date.now() + PUT_TIMEOUT_MS }, (err: Error | null, v: unknown) => (err === null ? done(v) : fail(err)));
     });
-    const upTo = Math.max(0, ...((range.kvs ?? []) as { mod_revision: string }[]).map((kv) => Number(kv.mod_revision)));
+    return ((range.kvs ?? []) as { mod_revision: string }[]).reduce((max, kv) => Math.max(max, Number(kv.mod_revision)), 0);
+  }
+
+  private async truthFrom(m: number): Promise<WatchEvent[]> {
+    const upTo = await this.latest(m);
     if (upTo === 0) return [];
     return new Promise((done, fail) => {
       const events: WatchEvent[] = [];

@@ -134,7 +134,8 @@ describe('quorate chaos', { skip }, () => {
     assert.equal(cells.at(-1), 'every event once, in order', r.report);
     assert.ok(Number(cells[4]) > 100, `ok puts: ${r.report}`);
     const reconnects = /over \d+ streams \((\d+) reconnects/.exec(r.report);
-    assert.ok(reconnects !== null && Number(reconnects[1]) > 0, `watchers reconnected: ${r.report}`);
+    // Every watcher resumes many times (of its own accord every few seconds, besides the faults').
+    assert.ok(reconnects !== null && Number(reconnects[1]) >= 24, `watchers reconnected: ${r.report}`);
   });
 
   it('has teeth: an unfenced lock under pauses loses updates (a holder stalled past its lease writes over another)', () => {

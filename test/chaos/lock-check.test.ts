@@ -50,6 +50,26 @@ test('fenced: the stalled holder\'s write refused: no anomaly', () => {
   assert.equal(checkLocks(history, [2]).verdict, 'valid');
 });
 
+test('a write answered late, after another holder took the lock, but sent before it: not an overlap (it may have landed before)', () => {
+  // Client 0's write was sent at 99 and landed (rev 11) while it held the lock; its answer came
+  // back at 2 500, after its lease had expired and client 1 had taken the lock at 2 200.
+  const slow: Acquisition = { ...held(1, 0, 10, 0, 2_500, 11), write: { invokedAt: 99, completedAt: 2_500, outcome: 'ok', revision: 11 } };
+  const r = checkLocks([slow, held(2, 1, 12, 2_200, 2_300, 13)], [1, 2]);
+  assert.equal(r.verdict, 'valid', r.details);
+});
+
+test('fenced: a Lock that granted two at once shows as a write refused while its lock key still stood (the resource changed under it)', () => {
+  // Both granted at 0; both read the empty resource; client 0's write accepted, client 1's refused
+  // by the resource's compare although its lock key was still there.
+  const refusedWhileHeld = (lockHeld: boolean): Acquisition => ({ ...held(2, 1, 11, 0, 52, null, 'fail'), write: { invokedAt: 51, completedAt: 52, outcome: 'fail', revision: null, lockHeld } });
+  const both = [held(1, 0, 10, 0, 50, 12), refusedWhileHeld(true)];
+  const r = checkLocks(both, [1]);
+  assert.equal(r.verdict, 'invalid');
+  assert.deepEqual(r.anomalies.map((a) => [a.kind, a.ids]), [['overlap', [2]]]);
+  // Refused because its lock key was gone (its lease expired): no anomaly.
+  assert.equal(checkLocks([both[0]!, refusedWhileHeld(false)], [1]).verdict, 'valid');
+});
+
 test('sections that touch but do not overlap, and one client\'s own sections, are not overlaps', () => {
   const history = [held(1, 0, 10, 0, 50, 11), held(2, 1, 12, 50, 100, 13), held(3, 1, 14, 100, 150, 15)];
   assert.equal(checkLocks(history, [1, 2, 3]).verdict, 'valid');
@@ -71,7 +91,12 @@ test('recording: the resource\'s ids; a write\'s outcome, fenced and not', () =>
   assert.deepEqual(parseResource('3 7 12'), [3, 7, 12]);
   const answered = { err: null, value: { succeeded: true, header: { revision: '31' } } };
   assert.deepEqual(recordWrite(true, answered, 1, 2), { invokedAt: 1, completedAt: 2, outcome: 'ok', revision: 31 });
-  assert.deepEqual(recordWrite(true, { err: null, value: { succeeded: false, header: { revision: '31' } } }, 1, 2), { invokedAt: 1, completedAt: 2, outcome: 'fail', revision: null });
+  assert.deepEqual(recordWrite(true, { err: null, value: { succeeded: false, header: { revision: '31' } } }, 1, 2), { invokedAt: 1, completedAt: 2, outcome: 'fail', revision: null, lockHeld: false });
+  // A refused fenced write's failure branch read its lock key: still at its token, or gone.
+  const refused = (kvs: unknown[]): unknown => ({ err: null, value: { succeeded: false, header: { revision: '31' }, responses: [{ response_range: { kvs }, response: 'response_range' }] } });
+  assert.equal(recordWrite(true, refused([{ key: Buffer.from('chaos-lock/1'), create_revision: '20' }]) as never, 1, 2, 20).lockHeld, true);
+  assert.equal(recordWrite(true, refused([]) as never, 1, 2, 20).lockHeld, false);
+  assert.equal(recordWrite(true, refused([{ key: Buffer.from('chaos-lock/1'), create_revision: '25' }]) as never, 1, 2, 20).lockHeld, false);
   // An unfenced Put has no `succeeded`: answered is accepted.
   assert.deepEqual(recordWrite(false, { err: null, value: { header: { revision: '9' } } }, 1, 2), { invokedAt: 1, completedAt: 2, outcome: 'ok', revision: 9 });
   assert.deepEqual(recordWrite(false, { err: { code: grpc.status.UNAVAILABLE, details: 'etcdserver: request timed out' }, value: undefined }, 1, 2), { invokedAt: 1, completedAt: Infinity, outcome: 'unknown', revision: null });

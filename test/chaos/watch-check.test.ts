@@ -36,6 +36,26 @@ test('an event skipped across a reconnect is lost', () => {
   assert.match(r.summary, /^lost 1$/);
 });
 
+test('a watcher whose stream stopped delivering: its tail is lost when the writers\' last revision is known', () => {
+  // It saw revisions 2..5 and nothing after, though the writers' last revision, 9, was read before
+  // the watchers were given time to catch up.
+  const stuck = watcher(truth.slice(0, 4), { sessions: 2 });
+  const r = checkWatch([stuck, watcher(truth, { watcher: 1 })], truth, puts, 9);
+  assert.equal(r.verdict, 'invalid');
+  assert.deepEqual(kinds(r), ['lost@6', 'lost@7', 'lost@8', 'lost@9']);
+  assert.match(r.details, /waited for up to rev 9/);
+  // A watcher that never received anything at all.
+  assert.equal(checkWatch([watcher([])], truth, puts, 9).anomalies.length, 8);
+  // Events after the writers' last revision (an unknown put landing late) are not asked of it.
+  const late = [...truth, put(10, 'k1', 'w5-1')];
+  assert.equal(checkWatch([watcher(truth)], late, [...puts, { key: 'k1', value: 'w5-1', outcome: 'unknown' }], 9).verdict, 'valid');
+  // One stopped by a compaction, or at the cap on the events a watcher keeps, is judged up to its last event only.
+  assert.equal(checkWatch([watcher(truth.slice(0, 3), { compactedAt: 7 })], truth, puts, 9).verdict, 'valid');
+  const capped = checkWatch([watcher(truth.slice(0, 3), { truncated: true })], truth, puts, 9);
+  assert.equal(capped.verdict, 'valid', capped.details);
+  assert.match(capped.summary, /1 watcher\(s\) stopped at the cap on events/);
+});
+
 test('an event received twice (a resume from the last revision, not after it) is duplicated', () => {
   const events = [...truth.slice(0, 4), truth[3]!, ...truth.slice(4)];
   assert.deepEqual(kinds(checkWatch([watcher(events)], truth, puts)), ['duplicated@5']);
