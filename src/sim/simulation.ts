@@ -26,6 +26,7 @@ import { LinkFaults } from './link-faults.js';
 import { MemberDisk } from './member-disk.js';
 import { HURRIED_REPLACE_SHARE, Nemesis, REPLACE_FIRST_AT_MS, REPLACE_RUN_SHARE, SPARE_MEMBERS, STORM_RUN_SHARE, type AdminChange, type NemesisSite, type ReplacementSite } from './nemesis.js';
 import { SIM_COMPACT_INTERVALS, TWINS, type FaultKind, type SimOptions } from './options.js';
+import { objectArray } from './shapes.js';
 import { SimKeyring } from './sim-authenticator.js';
 import { STALE_LEADER_MIN_MEMBERS, STALE_LEADER_RUN_SHARE, StaleLeaderScenario } from './stale-leader.js';
 import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
@@ -268,7 +269,7 @@ export class Simulation implements WorldHandler<Delivery> {
   private readonly quorumClients = new Map<string, QuorumSimClient<Envelope, unknown>>();
   private readonly invariants = new Invariants();
   private readonly monitor: SafetyMonitor | null;
-  private readonly history: Operation[] = [];
+  private readonly history: Operation[] = objectArray();
   private readonly links = new LinkFaults();
   private readonly nemesis: Nemesis;
   /** The stale-leader scenario, in the runs that play it (see stale-leader.ts). */
@@ -293,7 +294,7 @@ export class Simulation implements WorldHandler<Delivery> {
    * Not an object (its keys would change its shape run after run) nor a Map: a protocol has a
    * dozen or two types, and a look along them was cheaper than a Map's get and set per delivery.
    */
-  private readonly typeNames: string[] = [];
+  private readonly typeNames: string[] = objectArray();
   private readonly typeCounts: number[] = [];
   /** Results honest replicas executed, by client|timestamp|readOnly (quorum model). */
   private readonly honestResults = new Map<string, Set<string>>();

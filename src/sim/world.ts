@@ -7,7 +7,7 @@
  * them). One seeded PRNG drives every choice, so a seed reproduces the run event for event.
  */
 import { InvariantViolation } from '../core/replica.js';
-import { objectSlots } from './shapes.js';
+import { doubleArray, objectSlots } from './shapes.js';
 import { EventQueue } from './event-queue.js';
 import { SimTrace } from './trace.js';
 
@@ -97,7 +97,7 @@ export class World<E extends CustomEvent = CustomEvent> {
   readonly trace: SimTrace;
   private readonly queue = new EventQueue<Event>();
   /** Delays with a lane of their own, by lane number (see useLaneFor). */
-  private readonly laneDelays: number[] = [];
+  private readonly laneDelays: number[] = doubleArray();
   /** Work deferred to the end of the turn, as parallel arrays of slots (the hot path allocates nothing). */
   private readonly deferredFns = objectSlots<() => void>(TURN_SLOTS);
   private readonly deferredOwners = objectSlots<TurnOwner>(TURN_SLOTS);
@@ -110,6 +110,10 @@ export class World<E extends CustomEvent = CustomEvent> {
   current: TurnOwner | null = null;
   constructor(trace: boolean, private readonly handler: WorldHandler<E>) {
     this.trace = new SimTrace(trace);
+    // The clock holds fractions from the first jittered delivery on: a fraction now, then zero,
+    // gives the field its final kind before anything is optimized for it (see shapes.ts).
+    this.now = 0.5;
+    this.now = 0;
   }
 
   note(line: string): void {

@@ -15,7 +15,8 @@ export function emptyEntries(): LogEntry[] {
 
 /** Write `e` into an index-ordered array of entries, replacing the one at its index if any. */
 export function putAt(entries: LogEntry[], e: LogEntry): void {
-  const last = entries[entries.length - 1];
+  // Not entries[-1] when empty: index -1 is looked up by name along the prototype chain (slow).
+  const last = entries.length === 0 ? undefined : entries[entries.length - 1];
   if (last === undefined || last.index < e.index) {
     entries.push(e);
     return;

@@ -1851,8 +1851,9 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
         }
         while ((this.next.get(p) ?? 0) <= this.lastProposed && budget > 0) budget -= this.sendSlots(p, budget, !answered);
         // The last of them carries the read round, as a plain heartbeat would.
-        const last = this.early[this.early.length - 1];
-        if (this.early.length > before && last !== undefined && last.type === 'accept') {
+        // Read only when something was added: an empty array's [-1] is looked up by name along the prototype chain (slow).
+        const last = this.early.length > before ? this.early[this.early.length - 1] : undefined;
+        if (last !== undefined && last.type === 'accept') {
           this.early[this.early.length - 1] = { ...last, readRound: this.readRound };
           continue;
         }

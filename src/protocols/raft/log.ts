@@ -4,6 +4,7 @@
  * leader counts only what it has fsynced towards commitment.
  */
 import { assert } from '../../core/assert.js';
+import { emptyObjectArray, objectArrayOf } from '../../core/shapes.js';
 import type { Index, Term } from '../../core/ids.js';
 import type { LogEntry } from '../../core/replica.js';
 
@@ -21,7 +22,7 @@ export class RaftLog {
   constructor(snapshotIndex: Index, snapshotTerm: Term, entries: readonly LogEntry[]) {
     this.snapshotIndex = snapshotIndex;
     this.snapshotTerm = snapshotTerm;
-    this.entries = [...entries];
+    this.entries = objectArrayOf(entries);
     // A log's terms never decrease (each leader appends after what it inherited): a restored log
     // where they do holds a stale tail a snapshot install should have dropped.
     this.entries.forEach((e, i) => {
@@ -156,7 +157,7 @@ export class RaftLog {
       this.entries = this.entries.slice(index - this.snapshotIndex);
     } else {
       dropped = this.lastIndex() > index;
-      this.entries = [];
+      this.entries = emptyObjectArray();
     }
     this.snapshotIndex = index;
     this.snapshotTerm = term;

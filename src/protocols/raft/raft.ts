@@ -18,6 +18,7 @@
  *   (check-quorum lease, §4.2.3), except when the vote request comes from a leadership transfer.
  */
 import { concatBytes } from '../../core/bytes.js';
+import { emptyObjectArray } from '../../core/shapes.js';
 import { assert, unreachable } from '../../core/assert.js';
 import { NotLeader, ProposalDropped, QuorateError, TooManyRequests, withoutStack } from '../../core/errors.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
@@ -157,7 +158,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   /** status().membership while configSince is above the applied index (cached: status() is polled after every step). */
   private membershipWithSince: { of: Membership; value: Membership } | null = null;
 
-  private msgs: RaftMessage[] = [];
+  private msgs: RaftMessage[] = emptyObjectArray();
   /**
    * A follower's heartbeat responses: they say only "I follow you in this term" (and echo a read
    * round), which rests on nothing but that term being durable. They leave before the Ready's
@@ -166,8 +167,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * for that long, and a leader that needs it for its quorum stepped down at its next check, again
    * and again (the simulator's seed 697: six voters, two of them down, a joiner catching up).
    */
-  private heartbeatResponses: RaftMessage[] = [];
-  private readStates: ReadState[] = [];
+  private heartbeatResponses: RaftMessage[] = emptyObjectArray();
+  private readStates: ReadState[] = emptyObjectArray();
   private appendsDirty = false;
   private persistedHard: RaftHardState;
   /** A leader's snapshot received in full, to be persisted and restored by the driver. */
@@ -187,18 +188,16 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private outstanding: Outstanding | null = null;
 
   private readSeq = 0;
-  private pendingReads: PendingRead[] = [];
+  private pendingReads: PendingRead[] = emptyObjectArray();
   /** Reads that arrived before this leader committed an entry of its own term (§6.4 step 1). */
-  private readsAwaitingCommit: { requestId: string; requester: NodeId }[] = [];
+  private readsAwaitingCommit: { requestId: string; requester: NodeId }[] = emptyObjectArray();
   /** This replica's vote alone, never written: whether it is a quorum by itself (a read needs no round then). */
   private readonly ownVoteOnly: ReadonlyMap<NodeId, boolean>;
 
   constructor(options: RaftOptions) {
     this.id = options.id;
     this.ownVoteOnly = new Map([[this.id, true]]);
-    // The member's command limit, unless the raft option is given itself.
-    const memberLimit = options.maxCommandBytes === undefined ? {} : { maxProposalBytes: options.maxCommandBytes };
-    this.limits = { ...DEFAULT_RAFT_LIMITS, ...memberLimit, ...pickLimits(options) };
+    this.limits = resolveLimits(options);
     this.preVote = options.preVote ?? true;
     this.checkQuorum = options.checkQuorum ?? true;
     this.readOnly = options.readOnly ?? 'safe';
@@ -376,13 +375,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     // The lists a Ready hands out are replaced by new ones only when they hold something: most
     // Readies carry no read state, many no message, and an empty array for each was garbage.
     const msgs = this.msgs.length === 0 ? NO_MESSAGES : this.msgs;
-    if (msgs !== NO_MESSAGES) this.msgs = [];
+    if (msgs !== NO_MESSAGES) this.msgs = emptyObjectArray();
     // A follower's heartbeat responses leave before the persist unless it writes their term. (A
     // leader has none queued: it became one in a later term, whose persist drained them.)
     const responses = this.heartbeatResponses.length === 0 ? NO_MESSAGES : this.heartbeatResponses;
-    if (responses !== NO_MESSAGES) this.heartbeatResponses = [];
+    if (responses !== NO_MESSAGES) this.heartbeatResponses = emptyObjectArray();
     const readStates = this.readStates.length === 0 ? NO_READ_STATES : this.readStates;
-    if (readStates !== NO_READ_STATES) this.readStates = [];
+    if (readStates !== NO_READ_STATES) this.readStates = emptyObjectArray();
     const applyFrom = Math.max(this.applied, snapshot?.meta.index ?? 0) + 1;
     const applyTo = Math.min(this.commit, applyFrom + MAX_APPLY_ENTRIES_PER_READY - 1);
     const apply = applyFrom <= applyTo ? this.log.slice(applyFrom, applyTo) : NO_ENTRIES;
@@ -429,12 +428,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       // A follower's heartbeat responses (see heartbeatResponses); the rest answers for its persist.
       if (this.heartbeatResponses.length === 0) return NO_MESSAGES;
       const out = this.heartbeatResponses;
-      this.heartbeatResponses = [];
+      this.heartbeatResponses = emptyObjectArray();
       return out;
     }
     if (this.msgs.length === 0) return NO_MESSAGES;
     const out = this.msgs;
-    this.msgs = [];
+    this.msgs = emptyObjectArray();
     return out;
   }
 
@@ -601,8 +600,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.resetElection();
     this.progress.clear();
     this.leadTransferee = null;
-    this.pendingReads = [];
-    this.readsAwaitingCommit = [];
+    this.pendingReads = emptyObjectArray();
+    this.readsAwaitingCommit = emptyObjectArray();
   }
 
   private campaign_(kind: 'pre' | 'real' | 'transfer'): void {
@@ -1219,7 +1218,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.appendsDirty = true; // tell followers the new commit index
     if (this.log.termAt(this.commit) === this.term && this.readsAwaitingCommit.length > 0) {
       const waiting = this.readsAwaitingCommit;
-      this.readsAwaitingCommit = [];
+      this.readsAwaitingCommit = emptyObjectArray();
       for (const r of waiting) this.handleReadRequest(r.requestId, r.requester);
     }
   }
@@ -1349,6 +1348,30 @@ const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
 /** `a` then `b`, as one list (either one itself when the other is empty: lists handed out are never changed). */
 function joinMessages(a: readonly RaftMessage[], b: readonly RaftMessage[]): readonly RaftMessage[] {
   return a.length === 0 ? b : b.length === 0 ? a : [...a, ...b];
+}
+
+/**
+ * Every limit, from the options over the defaults (the member's command limit, unless the raft
+ * option is given itself), made by one object literal: every replica's limits then have one shape.
+ * Spread copies took shapes that differed from run to run, and each new one threw away the
+ * optimized code of every hot path that reads a limit (--trace-deopt: "wrong map").
+ */
+function resolveLimits(o: RaftOptions): RaftLimits {
+  const picked = pickLimits(o);
+  const d = DEFAULT_RAFT_LIMITS;
+  return {
+    electionTimeoutTicks: picked.electionTimeoutTicks ?? d.electionTimeoutTicks,
+    heartbeatIntervalTicks: picked.heartbeatIntervalTicks ?? d.heartbeatIntervalTicks,
+    maxEntriesPerMessage: picked.maxEntriesPerMessage ?? d.maxEntriesPerMessage,
+    maxBytesPerMessage: picked.maxBytesPerMessage ?? d.maxBytesPerMessage,
+    maxInflightMessages: picked.maxInflightMessages ?? d.maxInflightMessages,
+    maxUncommittedEntries: picked.maxUncommittedEntries ?? d.maxUncommittedEntries,
+    maxUncommittedBytes: picked.maxUncommittedBytes ?? d.maxUncommittedBytes,
+    maxProposalBytes: picked.maxProposalBytes ?? o.maxCommandBytes ?? d.maxProposalBytes,
+    snapshotChunkBytes: picked.snapshotChunkBytes ?? d.snapshotChunkBytes,
+    maxInflightSnapshotChunks: picked.maxInflightSnapshotChunks ?? d.maxInflightSnapshotChunks,
+    maxPendingReads: picked.maxPendingReads ?? d.maxPendingReads,
+  };
 }
 
 function pickLimits(o: RaftOptions): Partial<RaftLimits> {
