@@ -17,7 +17,7 @@ export const NEMESIS_NOT_YET = ['skew', 'member'] as const;
 export const PARTITION_KINDS = ['halves', 'leader', 'bridge', 'ring', 'one-way'] as const;
 export type PartitionKind = (typeof PARTITION_KINDS)[number];
 
-/** A fault lasts FAULT_MS plus up to as much again; the quiet between faults QUIET_MS plus up to as much again. */
+/** By default a fault lasts FAULT_MS plus up to as much again; the quiet between faults QUIET_MS plus up to as much again. */
 export const FAULT_MS = 3_000;
 export const QUIET_MS = 2_000;
 /** Asking who leads: each member's Status, with this deadline. */
@@ -37,6 +37,12 @@ export interface NemesisOptions {
   /** The run's clock (ms since its start), the one operations are timed on. */
   readonly now: () => number;
   readonly log: (line: string) => void;
+  /** A fault lasts this plus up to as much again (FAULT_MS unless told). */
+  readonly faultMs?: number;
+  /** The quiet between faults: this plus up to as much again (QUIET_MS unless told). */
+  readonly quietMs?: number;
+  /** Stop after this many faults (healed), or never (null, the default): the run ends then. */
+  readonly maxFaults?: number | null;
 }
 
 export class Nemesis {
@@ -45,20 +51,27 @@ export class Nemesis {
   private wake: (() => void) | null = null;
   private readonly killed = new Set<string>();
   private readonly paused = new Set<string>();
+  /** Kill -9 / restart cycles: members killed and restarted (each member's kill and its restart count one). */
+  restarts = 0;
+  /** Faults injected and healed. */
+  faults = 0;
 
   constructor(private readonly lab: Lab, private readonly cluster: Cluster, private readonly o: NemesisOptions) {}
 
   /** Faults until `stop()`; resolves once everything is healed. */
   async run(): Promise<void> {
-    while (!this.stopping) {
-      await this.sleep(QUIET_MS * (1 + this.o.random.float()));
+    const faultMs = this.o.faultMs ?? FAULT_MS;
+    const quietMs = this.o.quietMs ?? QUIET_MS;
+    while (!this.stopping && (this.o.maxFaults ?? null) !== this.faults) {
+      await this.sleep(quietMs * (1 + this.o.random.float()));
       if (this.stopping || this.o.kinds.length === 0) break;
       const kind = this.o.random.pick(this.o.kinds);
       const event: NemesisEvent = { kind, what: await this.inject(kind), startMs: this.o.now(), endMs: Infinity };
       this.events.push(event);
       this.o.log(`nemesis: ${event.what}`);
-      await this.sleep(FAULT_MS * (1 + this.o.random.float()));
+      await this.sleep(faultMs * (1 + this.o.random.float()));
       await this.heal();
+      this.faults++;
       event.endMs = this.o.now();
       this.o.log(`nemesis: healed (${event.what})`);
     }
@@ -75,7 +88,10 @@ export class Nemesis {
     await this.lab.heal();
     for (const name of this.paused) this.cluster.resume(name);
     this.paused.clear();
-    for (const name of this.killed) this.cluster.start(name);
+    for (const name of this.killed) {
+      this.cluster.start(name);
+      this.restarts++;
+    }
     this.killed.clear();
   }
 

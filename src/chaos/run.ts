@@ -36,6 +36,11 @@ export interface ChaosOptions {
   readonly nemesis: readonly NemesisKind[];
   readonly partitions: readonly PartitionKind[];
   readonly timeLimitS: number;
+  /** A fault lasts this plus up to as much again; the quiet between faults quietMs plus up to as much again. */
+  readonly faultMs: number;
+  readonly quietMs: number;
+  /** The run ends after this many faults (or at the time limit, whichever comes first); null: at the time limit. */
+  readonly maxFaults: number | null;
   readonly seed: number;
   readonly out: string;
   readonly etcdBinary: string;
@@ -53,6 +58,8 @@ export interface ChaosResult {
   /** The workload's cap on operations. */
   readonly maxOperations: number;
   readonly events: readonly NemesisEvent[];
+  /** Kill -9 / restart cycles: members killed and restarted. */
+  readonly restarts: number;
   /** Members that exited without being killed. */
   readonly unexpectedExits: readonly string[];
   /** ok operations in the recovery spell: 0 means the cluster never served again. */
@@ -121,22 +128,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const workloadRng = new Prng(o.seed);
     const nemesisRng = new Prng(new Prng(o.seed).nextUint32());
     workload = definition.make({ endpoints: names.map((n) => cluster.endpoint(n)), clients: o.clients, keys: o.keys, random: workloadRng, now, log: o.log });
-    const nemesis = new Nemesis(lab, cluster, { kinds: o.nemesis, partitions: o.partitions, random: nemesisRng, now, log: o.log });
+    const nemesis = new Nemesis(lab, cluster, {
+      kinds: o.nemesis, partitions: o.partitions, random: nemesisRng, now, log: o.log, faultMs: o.faultMs, quietMs: o.quietMs, maxFaults: o.maxFaults,
+    });
     workload.start();
     // A nemesis that fails (iptables refusing a rule) ends the run at once, with its error: not an
     // unhandled rejection while the time limit runs, nor a run that goes on without faults.
-    // (A nemesis that ends without failing, one with no faults to make, leaves the time limit to run.)
+    // A nemesis that ends without failing ends the run when it made the faults it was asked for;
+    // one with no faults to make leaves the time limit to run.
     const nemesisDone = nemesis.run().then(() => null, (error: unknown) => ({ error }));
     const timeLimit = new AbortController();
     await Promise.race([
       sleep(o.timeLimitS * 1000, undefined, { signal: timeLimit.signal }).catch(() => {}),
-      nemesisDone.then((failure) => (failure === null ? new Promise<never>(() => {}) : failure)),
+      nemesisDone.then((failure) => (failure === null && (o.maxFaults === null || nemesis.faults < o.maxFaults) ? new Promise<never>(() => {}) : failure)),
     ]);
     timeLimit.abort();
     nemesis.stop();
     const failure = await nemesisDone;
     if (failure !== null) throw failure.error;
     const healedAt = now();
+    if (o.maxFaults !== null && nemesis.faults >= o.maxFaults) o.log(`${nemesis.faults} faults made (--faults ${o.maxFaults})`);
     o.log(`healed; clients run ${RECOVERY_MS / 1000} s more`);
     await sleep(RECOVERY_MS);
     // The members are stopped and the lab removed before the check: a long check holds nothing.
@@ -148,7 +159,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     o.log(`checking ${history.length} operations`);
     const check = workload.check(CHECK_TIMEOUT_MS);
     const result: ChaosResult = {
-      check, counts, legend: workload.legend(), files, maxOperations: workload.maxOperations, events: nemesis.events,
+      check, counts, legend: workload.legend(), files, maxOperations: workload.maxOperations, events: nemesis.events, restarts: nemesis.restarts,
       unexpectedExits: [...cluster.unexpectedExits], okAfterHeal, healedAtMs: healedAt, cappedAtMs: workload.cappedAt, reportFile: join(o.out, 'report.md'),
     };
     const input = { options: o, result, history };

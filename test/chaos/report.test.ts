@@ -14,7 +14,7 @@ import type { ChaosOptions, ChaosResult } from '../../src/chaos/run.js';
 
 const options: ChaosOptions = {
   system: 'quorate', protocol: 'raft', mutant: null, workload: 'register', nodes: 3, clients: 6, keys: 5, nemesis: ['partition'], partitions: ['halves'],
-  timeLimitS: 10, seed: 1, out: '/tmp/x', etcdBinary: '', commandLine: 'quorate chaos --out "<b>&"', log: () => {},
+  timeLimitS: 10, faultMs: 3000, quietMs: 2000, maxFaults: null, seed: 1, out: '/tmp/x', etcdBinary: '', commandLine: 'quorate chaos --out "<b>&"', log: () => {},
 };
 
 function result(over: Partial<ChaosResult> = {}): ChaosResult {
@@ -22,7 +22,7 @@ function result(over: Partial<ChaosResult> = {}): ChaosResult {
     check: { verdict: 'valid', summary: 'linearizable', operations: 3, details: '' },
     counts: { ok: 1, fail: 2, unknown: 1, notSent: 7 },
     legend: 'Outcomes: in the workload\'s words.', files: ['`history.jsonl`'], maxOperations: 200_000,
-    events: [{ kind: 'partition', what: 'partition halves: n1 | n2 n3 <script>', startMs: 1000, endMs: 4000 }],
+    events: [{ kind: 'partition', what: 'partition halves: n1 | n2 n3 <script>', startMs: 1000, endMs: 4000 }], restarts: 0,
     unexpectedExits: [], okAfterHeal: 5, healedAtMs: 9000, cappedAtMs: null, reportFile: '/tmp/x/report.md',
     ...over,
   };

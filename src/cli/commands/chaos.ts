@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { findEtcd } from '../../chaos/cluster.js';
 import { labPrerequisites, LabSetupError } from '../../chaos/lab.js';
-import { NEMESIS_KINDS, NEMESIS_NOT_YET, PARTITION_KINDS, type NemesisKind, type PartitionKind } from '../../chaos/nemesis.js';
+import { FAULT_MS, NEMESIS_KINDS, NEMESIS_NOT_YET, PARTITION_KINDS, QUIET_MS, type NemesisKind, type PartitionKind } from '../../chaos/nemesis.js';
 import { DEFAULT_KEYS } from '../../chaos/register-workload.js';
 import { earlierRun, runChaos } from '../../chaos/run.js';
 import { RESULT_HEADER, resultRow } from '../../chaos/report.js';
@@ -32,6 +32,9 @@ export const chaosCommand = defineCommand({
     nemesis: { type: 'string', default: NEMESIS_KINDS.join(','), placeholder: 'KINDS', help: `faults, comma-separated: ${NEMESIS_KINDS.join(', ')}, or none (not yet: ${NEMESIS_NOT_YET.join(', ')}).` },
     partitions: { type: 'string', default: PARTITION_KINDS.join(','), placeholder: 'KINDS', help: `the partitions the nemesis draws from: ${PARTITION_KINDS.join(', ')}.` },
     'time-limit': { type: 'integer', min: 1, max: 24 * 3600, default: 60, placeholder: 'SECONDS', help: 'how long faults are injected (a quiet spell for recovery follows).' },
+    'fault-ms': { type: 'integer', min: 10, max: 3_600_000, default: FAULT_MS, placeholder: 'MS', help: 'a fault lasts this plus up to as much again.' },
+    'quiet-ms': { type: 'integer', min: 10, max: 3_600_000, default: QUIET_MS, placeholder: 'MS', help: 'the quiet between faults: this plus up to as much again (with --fault-ms 300 --quiet-ms 300 and --nemesis kill, a kill -9 / restart cycle every second or so).' },
+    faults: { type: 'integer', min: 1, placeholder: 'N', help: 'end the run after N faults (healed), or at --time-limit, whichever comes first.' },
     nodes: { type: 'integer', min: 1, max: 9, default: 3, help: 'members.' },
     clients: { type: 'integer', min: 1, max: 100, default: 6, help: 'concurrent clients, spread over the members.' },
     keys: { type: 'integer', min: 1, max: 1000, default: DEFAULT_KEYS, help: 'keys the clients use.' },
@@ -78,7 +81,8 @@ export const chaosCommand = defineCommand({
     try {
       const result = await runChaos({
         system: values.system as 'quorate' | 'etcd', protocol: values.protocol, mutant, workload: values.workload, nodes: values.nodes, clients: values.clients, keys: values.keys,
-        nemesis: nemesis as NemesisKind[], partitions: partitions as PartitionKind[], timeLimitS: values['time-limit'], seed: values.seed, out,
+        nemesis: nemesis as NemesisKind[], partitions: partitions as PartitionKind[], timeLimitS: values['time-limit'],
+        faultMs: values['fault-ms'], quietMs: values['quiet-ms'], maxFaults: values.faults ?? null, seed: values.seed, out,
         etcdBinary: etcd ?? '', commandLine: ['quorate', 'chaos', ...process.argv.slice(3)].join(' '), log,
       });
       console.log(RESULT_HEADER);
