@@ -1,19 +1,25 @@
 /**
  * The nemesis: on a schedule, a fault for a few seconds, then everything healed, then quiet.
  * Faults: partitions (majority/minority halves, an isolated leader, a bridge, a ring, one-way),
- * SIGKILL of a minority with restart on heal, and SIGSTOP/SIGCONT pauses. Every fault is logged
- * with its interval, for the report's timeline.
+ * SIGKILL of a minority with restart on heal, SIGSTOP/SIGCONT pauses, clock skew, jumps and
+ * strobes through libfaketime (skew.ts), and membership changes through the Cluster API
+ * (membership.ts: members removed, then added back as learners and promoted on heal). Every
+ * fault is logged with its interval, for the report's timeline.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Random } from '../core/prng.js';
 import { etcdService } from '../server/proto.js';
 import type { Cluster } from './cluster.js';
 import { hears, type Cut, type Lab } from './lab.js';
+import { chooseRemovals, ClusterAdmin } from './membership.js';
+import { describeSkew, drawSkew, initialOffsets, writeOffset, type SkewPlan } from './skew.js';
 
-export const NEMESIS_KINDS = ['partition', 'kill', 'pause'] as const;
+export const NEMESIS_KINDS = ['partition', 'kill', 'pause', 'skew', 'member'] as const;
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];
+/** What `--nemesis` runs when not told: the faults every system takes (skew is quorate's only; member changes are slow). */
+export const DEFAULT_NEMESIS: readonly NemesisKind[] = ['partition', 'kill', 'pause'];
 /** Named in the issue and not built yet: refused with a clear message rather than ignored. */
-export const NEMESIS_NOT_YET = ['skew', 'member'] as const;
+export const NEMESIS_NOT_YET: readonly string[] = [];
 export const PARTITION_KINDS = ['halves', 'leader', 'bridge', 'ring', 'one-way'] as const;
 export type PartitionKind = (typeof PARTITION_KINDS)[number];
 
@@ -51,12 +57,26 @@ export class Nemesis {
   private wake: (() => void) | null = null;
   private readonly killed = new Set<string>();
   private readonly paused = new Set<string>();
+  /** Members whose clock is skewed now. */
+  private readonly skewed = new Set<string>();
+  /** A strobe's timer, while one runs. */
+  private strobe: NodeJS.Timeout | null = null;
+  /** Members removed from the cluster (stopped, their data wiped), to be added back on heal. */
+  private readonly removed: string[] = [];
+  private readonly admin: ClusterAdmin;
   /** Kill -9 / restart cycles: members killed and restarted (each member's kill and its restart count one). */
   restarts = 0;
   /** Faults injected and healed. */
   faults = 0;
 
-  constructor(private readonly lab: Lab, private readonly cluster: Cluster, private readonly o: NemesisOptions) {}
+  constructor(private readonly lab: Lab, private readonly cluster: Cluster, private readonly o: NemesisOptions) {
+    this.admin = new ClusterAdmin(() => this.serving().map((n) => this.cluster.endpoint(n)));
+  }
+
+  /** Members up, not paused and not removed: the ones to ask. */
+  private serving(): string[] {
+    return this.cluster.names.filter((n) => this.cluster.isUp(n) && !this.cluster.isPaused(n) && !this.removed.includes(n));
+  }
 
   /** Faults until `stop()`; resolves once everything is healed. */
   async run(): Promise<void> {
@@ -83,16 +103,39 @@ export class Nemesis {
     this.wake?.();
   }
 
-  /** Undo every fault: the network whole, paused members resumed, killed ones restarted. */
+  /**
+   * Undo every fault: the network whole, paused members resumed, clocks true, killed ones
+   * restarted, removed ones added back (as learners, promoted once caught up).
+   */
   async heal(): Promise<void> {
     await this.lab.heal();
     for (const name of this.paused) this.cluster.resume(name);
     this.paused.clear();
+    if (this.strobe !== null) clearInterval(this.strobe);
+    this.strobe = null;
+    for (const name of this.skewed) writeOffset(this.cluster.clockFile(name), 0);
+    this.skewed.clear();
     for (const name of this.killed) {
       this.cluster.start(name);
       this.restarts++;
     }
     this.killed.clear();
+    while (this.removed.length > 0) {
+      const name = this.removed[0]!;
+      await this.addBack(name);
+      this.removed.shift();
+    }
+  }
+
+  /** Add a removed member back: MemberAdd (a learner), started to join, MemberPromote once caught up. */
+  private async addBack(name: string): Promise<void> {
+    const id = await this.admin.add(this.cluster.peerUrl(name), true);
+    const members = (await this.admin.list()).filter((m) => m.peerUrls.length > 0);
+    const names = this.cluster.names.filter((n) => members.some((m) => m.peerUrls.includes(this.cluster.peerUrl(n))));
+    this.cluster.start(name, names);
+    this.o.log(`nemesis: ${name} added back as learner ${id}`);
+    await this.admin.promote(id);
+    this.o.log(`nemesis: ${name} (${id}) promoted`);
   }
 
   private async inject(kind: NemesisKind): Promise<string> {
@@ -121,7 +164,40 @@ export class Nemesis {
         this.paused.add(victim);
         return `pause ${victim}${leader === null ? '' : ' (the leader)'}`;
       }
+      case 'skew':
+        return this.skew(names);
+      case 'member': {
+        const leader = await this.leader();
+        const victims = chooseRemovals(this.o.random, names, names.length, leader);
+        for (const v of victims) {
+          // Stopped first: a quorate member that applies its own removal stops on its own.
+          await this.cluster.kill(v);
+          this.removed.push(v);
+          await this.admin.remove(this.cluster.peerUrl(v));
+          this.cluster.wipe(v);
+        }
+        if (victims.length === 0) return `member: none removed (${names.length} members: none can go)`;
+        return `member remove ${victims.map((v) => `${v}${v === leader ? ' (the leader)' : ''}`).join(', ')}: stopped, removed, data wiped`;
+      }
     }
+  }
+
+  private async skew(names: readonly string[]): Promise<string> {
+    const leader = this.o.random.chance(0.5) ? await this.leader() : null;
+    const plan: SkewPlan = drawSkew(this.o.random, names, leader);
+    for (const [name, seconds] of initialOffsets(plan)) {
+      writeOffset(this.cluster.clockFile(name), seconds);
+      this.skewed.add(name);
+    }
+    if (plan.kind === 'strobe') {
+      let on = true;
+      const file = this.cluster.clockFile(plan.member);
+      this.strobe = setInterval(() => {
+        on = !on;
+        writeOffset(file, on ? plan.seconds : 0);
+      }, plan.periodMs);
+    }
+    return `${describeSkew(plan)}${leader !== null && plan.kind !== 'offsets' ? ' (the leader)' : ''}`;
   }
 
   private async cut(kind: PartitionKind, names: readonly string[]): Promise<{ cut: Cut; what: string }> {

@@ -3,6 +3,7 @@
  * with the same verdicts and a latency timeline (SVG), the nemesis's intervals shaded.
  */
 import type { ChaosOptions, ChaosResult } from './run.js';
+import type { NemesisKind } from './nemesis.js';
 import type { TimedOperation } from './workload.js';
 
 export interface ReportInput {
@@ -17,6 +18,9 @@ const MAX_DRAWN_OPERATIONS = 20_000;
 export function systemLabel(o: Pick<ChaosOptions, 'system' | 'protocol' | 'mutant'>): string {
   return o.system === 'etcd' ? 'etcd' : `quorate ${o.protocol}${o.mutant === null ? '' : ` (mutant ${o.mutant})`}`;
 }
+
+/** The timeline's shading for each kind of fault. */
+const FAULT_COLOURS: Record<NemesisKind, string> = { partition: '#fde2c8', kill: '#f9d0d0', pause: '#d8e4f8', skew: '#e6d8f8', member: '#d8f0dc' };
 
 /** Text for a Markdown table cell: a `|` would end the cell. */
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
@@ -92,7 +96,7 @@ function latencySvg(history: readonly TimedOperation[], r: ChaosResult): string 
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height + 20}" style="border:1px solid #ccc">`];
   for (const e of r.events) {
     const to = Number.isFinite(e.endMs) ? e.endMs : end;
-    parts.push(`<rect x="${x(e.startMs).toFixed(1)}" y="0" width="${Math.max(1, x(to) - x(e.startMs)).toFixed(1)}" height="${height}" fill="${e.kind === 'partition' ? '#fde2c8' : e.kind === 'kill' ? '#f9d0d0' : '#d8e4f8'}"><title>${escapeHtml(e.what)}</title></rect>`);
+    parts.push(`<rect x="${x(e.startMs).toFixed(1)}" y="0" width="${Math.max(1, x(to) - x(e.startMs)).toFixed(1)}" height="${height}" fill="${FAULT_COLOURS[e.kind]}"><title>${escapeHtml(e.what)}</title></rect>`);
   }
   const step = Math.max(1, Math.ceil(history.length / MAX_DRAWN_OPERATIONS));
   for (let i = 0; i < history.length; i += step) {

@@ -13,6 +13,7 @@ import { etcdService } from '../server/proto.js';
 import { Cluster, type SystemName } from './cluster.js';
 import { Lab, removeStaleLabs } from './lab.js';
 import { Nemesis, type NemesisEvent, type NemesisKind, type PartitionKind } from './nemesis.js';
+import { findFaketime, skewRefusal } from './skew.js';
 import { chaosReportHtml, chaosReportMarkdown } from './report.js';
 import type { ChaosWorkload, Outcomes, TimedOperation, WorkloadCheck } from './workload.js';
 import { workloadByName } from './workloads.js';
@@ -90,7 +91,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   if (stale > 0) o.log(`removed ${stale} lab(s) left by harnesses that are gone, and their members`);
   const names = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const lab = Lab.create(names);
-  const cluster = new Cluster(lab, { system: o.system, protocol: o.protocol, mutant: o.mutant, dir: o.out, etcdBinary: o.etcdBinary });
+  // Clock faults need every member under libfaketime from its start (the command refuses them where it cannot).
+  const faketime = o.nemesis.includes('skew') ? findFaketime() : null;
+  if (o.nemesis.includes('skew')) {
+    const refusal = skewRefusal(o.system, faketime);
+    if (refusal !== null) throw new Error(`--nemesis skew: ${refusal}`);
+  }
+  const cluster = new Cluster(lab, { system: o.system, protocol: o.protocol, mutant: o.mutant, dir: o.out, etcdBinary: o.etcdBinary, faketime });
   // However the run ends (an exception, an unhandled rejection, a signal) no member outlives the
   // harness and the lab is removed: synchronously, as an exit handler must.
   const abandon = (): void => {

@@ -6,7 +6,9 @@
 import { resolve } from 'node:path';
 import { findEtcd } from '../../chaos/cluster.js';
 import { labPrerequisites, LabSetupError } from '../../chaos/lab.js';
-import { FAULT_MS, NEMESIS_KINDS, NEMESIS_NOT_YET, PARTITION_KINDS, QUIET_MS, type NemesisKind, type PartitionKind } from '../../chaos/nemesis.js';
+import { DEFAULT_NEMESIS, FAULT_MS, NEMESIS_KINDS, NEMESIS_NOT_YET, PARTITION_KINDS, QUIET_MS, type NemesisKind, type PartitionKind } from '../../chaos/nemesis.js';
+import { memberRefusal } from '../../chaos/membership.js';
+import { findFaketime, skewRefusal } from '../../chaos/skew.js';
 import { DEFAULT_KEYS } from '../../chaos/register-workload.js';
 import { earlierRun, runChaos } from '../../chaos/run.js';
 import { RESULT_HEADER, resultRow } from '../../chaos/report.js';
@@ -29,7 +31,13 @@ export const chaosCommand = defineCommand({
     system: { type: 'string', default: 'quorate', choices: ['quorate', 'etcd'], help: 'what runs the cluster: quorate serve, or a real etcd (3.4, Debian\'s etcd-server).' },
     protocol: protocolOption('quorate: the consensus protocol'),
     workload: { type: 'string', default: 'register', placeholder: 'NAME', help: `${CHAOS_WORKLOADS.map((w) => `${w.name}: ${w.summary}`).join('; ')}${WORKLOADS_NOT_YET.length === 0 ? '' : ` (not yet: ${WORKLOADS_NOT_YET.join(', ')})`}.` },
-    nemesis: { type: 'string', default: NEMESIS_KINDS.join(','), placeholder: 'KINDS', help: `faults, comma-separated: ${NEMESIS_KINDS.join(', ')}, or none (not yet: ${NEMESIS_NOT_YET.join(', ')}).` },
+    nemesis: {
+      type: 'string', default: DEFAULT_NEMESIS.join(','), placeholder: 'KINDS',
+      help: `faults, comma-separated: ${NEMESIS_KINDS.join(', ')}, or none${NEMESIS_NOT_YET.length === 0 ? '' : ` (not yet: ${NEMESIS_NOT_YET.join(', ')})`}. `
+        + 'partition: halves, an isolated leader, a bridge, a ring, one-way (--partitions); kill: kill -9 of a minority, restarted on heal; pause: SIGSTOP/SIGCONT; '
+        + 'skew: quorate only (etcd\'s Go runtime reads the clock through the vDSO, out of libfaketime\'s reach): members\' clocks (wall and monotonic) skewed by a few seconds, jumped, or strobed, through libfaketime (Debian: faketime), reset on heal; '
+        + 'member: members removed through the Cluster API (never below a majority; stopped, data wiped) and on heal added back as learners, joined to the running cluster and promoted (etcd; quorate raft and multipaxos).',
+    },
     partitions: { type: 'string', default: PARTITION_KINDS.join(','), placeholder: 'KINDS', help: `the partitions the nemesis draws from: ${PARTITION_KINDS.join(', ')}.` },
     'time-limit': { type: 'integer', min: 1, max: 24 * 3600, default: 60, placeholder: 'SECONDS', help: 'how long faults are injected (a quiet spell for recovery follows).' },
     'fault-ms': { type: 'integer', min: 10, max: 3_600_000, default: FAULT_MS, placeholder: 'MS', help: 'a fault lasts this plus up to as much again.' },
@@ -57,6 +65,14 @@ export const chaosCommand = defineCommand({
     for (const n of nemesis) {
       if ((NEMESIS_NOT_YET as readonly string[]).includes(n)) throw new UsageError(`--nemesis ${n}: not built yet; known: ${NEMESIS_KINDS.join(', ')}`);
       if (!(NEMESIS_KINDS as readonly string[]).includes(n)) throw new UsageError(`--nemesis: unknown fault '${n}'; known: ${NEMESIS_KINDS.join(', ')}`);
+    }
+    if (nemesis.includes('skew')) {
+      const refusal = skewRefusal(values.system as 'quorate' | 'etcd', findFaketime());
+      if (refusal !== null) throw new UsageError(`--nemesis skew: ${refusal}`);
+    }
+    if (nemesis.includes('member')) {
+      const refusal = memberRefusal(values.system as 'quorate' | 'etcd', values.protocol, protocolByName(values.protocol).membership !== undefined, values.nodes);
+      if (refusal !== null) throw new UsageError(`--nemesis member: ${refusal}`);
     }
     const partitions = list(values.partitions);
     for (const p of partitions) if (!(PARTITION_KINDS as readonly string[]).includes(p)) throw new UsageError(`--partitions: unknown '${p}'; known: ${PARTITION_KINDS.join(', ')}`);
