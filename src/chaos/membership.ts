@@ -5,11 +5,12 @@
  * with an empty data directory, as a learner first, started to join the running cluster
  * (--initial-cluster-state existing) and promoted once it has caught up.
  *
- * quorate: the protocols whose definition has the membership ability (Raft and Multi-Paxos);
- * the rest run a fixed membership (VR, PBFT) and are refused. etcd 3.4: learners and all.
+ * quorate: the protocols whose definition has the membership ability (membershipProtocols());
+ * the rest run a fixed membership and are refused. etcd 3.4: learners and all.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Random } from '../core/prng.js';
+import { PROTOCOLS } from '../protocols/registry.js';
 import { etcdService } from '../server/proto.js';
 
 /** A member as MemberList gives it (ids as decimal strings: they use all 64 bits). */
@@ -50,12 +51,17 @@ export function chooseRemovals(random: Random, voters: readonly string[], origin
   return shuffled.slice(0, count);
 }
 
+/** The quorate protocols whose members can be added and removed: those with the membership ability. */
+export function membershipProtocols(): string[] {
+  return [...PROTOCOLS.values()].filter((p) => p.membership !== undefined).map((p) => p.name);
+}
+
 /**
  * Why `--nemesis member` cannot run against this system, or null when it can: a quorate protocol
- * without the membership ability runs a fixed membership.
+ * not among `changeable` (membershipProtocols()) runs a fixed membership.
  */
-export function memberRefusal(system: 'quorate' | 'etcd', protocol: string, hasMembershipAbility: boolean, nodes: number): string | null {
-  if (system === 'quorate' && !hasMembershipAbility) return `not applicable to ${protocol}: its membership is fixed (membership changes: raft, multipaxos)`;
+export function memberRefusal(system: 'quorate' | 'etcd', protocol: string, changeable: readonly string[], nodes: number): string | null {
+  if (system === 'quorate' && !changeable.includes(protocol)) return `not applicable to ${protocol}: its membership is fixed (membership changes: ${changeable.join(', ')})`;
   if (majority(nodes) >= nodes) return `needs at least 3 members (--nodes ${nodes}: removing one would leave less than a majority)`;
   return null;
 }

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { findEtcd } from '../../chaos/cluster.js';
 import { labPrerequisites, LabSetupError } from '../../chaos/lab.js';
 import { DEFAULT_NEMESIS, FAULT_MS, NEMESIS_KINDS, NEMESIS_NOT_YET, PARTITION_KINDS, QUIET_MS, type NemesisKind, type PartitionKind } from '../../chaos/nemesis.js';
-import { memberRefusal } from '../../chaos/membership.js';
+import { memberRefusal, membershipProtocols } from '../../chaos/membership.js';
 import { findFaketime, skewRefusal } from '../../chaos/skew.js';
 import { DEFAULT_KEYS } from '../../chaos/register-workload.js';
 import { earlierRun, runChaos } from '../../chaos/run.js';
@@ -36,7 +36,7 @@ export const chaosCommand = defineCommand({
       help: `faults, comma-separated: ${NEMESIS_KINDS.join(', ')}, or none${NEMESIS_NOT_YET.length === 0 ? '' : ` (not yet: ${NEMESIS_NOT_YET.join(', ')})`}. `
         + 'partition: halves, an isolated leader, a bridge, a ring, one-way (--partitions); kill: kill -9 of a minority, restarted on heal; pause: SIGSTOP/SIGCONT; '
         + 'skew: quorate only (etcd\'s Go runtime reads the clock through the vDSO, out of libfaketime\'s reach): members\' clocks (wall and monotonic) skewed by a few seconds, jumped, or strobed, through libfaketime (Debian: faketime), reset on heal; '
-        + 'member: members removed through the Cluster API (never below a majority; stopped, data wiped) and on heal added back as learners, joined to the running cluster and promoted (etcd; quorate raft and multipaxos).',
+        + `member: members removed through the Cluster API (never below a majority; stopped, data wiped) and on heal added back as learners, joined to the running cluster and promoted (etcd; quorate ${membershipProtocols().join(', ')}).`,
     },
     partitions: { type: 'string', default: PARTITION_KINDS.join(','), placeholder: 'KINDS', help: `the partitions the nemesis draws from: ${PARTITION_KINDS.join(', ')}.` },
     'time-limit': { type: 'integer', min: 1, max: 24 * 3600, default: 60, placeholder: 'SECONDS', help: 'how long faults are injected (a quiet spell for recovery follows).' },
@@ -71,7 +71,7 @@ export const chaosCommand = defineCommand({
       if (refusal !== null) throw new UsageError(`--nemesis skew: ${refusal}`);
     }
     if (nemesis.includes('member')) {
-      const refusal = memberRefusal(values.system as 'quorate' | 'etcd', values.protocol, protocolByName(values.protocol).membership !== undefined, values.nodes);
+      const refusal = memberRefusal(values.system as 'quorate' | 'etcd', values.protocol, membershipProtocols(), values.nodes);
       if (refusal !== null) throw new UsageError(`--nemesis member: ${refusal}`);
     }
     const partitions = list(values.partitions);
