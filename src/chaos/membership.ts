@@ -145,10 +145,15 @@ export class ClusterAdmin {
     }
   }
 
-  /** Promote learner `id` once it has caught up (the leader refuses until then), within PROMOTE_TIMEOUT_MS. */
-  async promote(id: string): Promise<void> {
+  /**
+   * Promote learner `id` once it has caught up (the leader refuses until then), within
+   * PROMOTE_TIMEOUT_MS; `running` says whether the learner's process still runs (one that exited,
+   * a join that failed, is no use waiting for).
+   */
+  async promote(id: string, running: () => boolean = () => true): Promise<void> {
     const deadline = Date.now() + PROMOTE_TIMEOUT_MS;
     for (;;) {
+      if (!running()) throw new Error(`learner ${id} exited before it was promoted (see its log)`);
       const me = (await this.list()).find((m) => m.id === id);
       if (me === undefined) throw new Error(`MemberPromote: member ${id} is not in the cluster`);
       if (!me.isLearner) return;

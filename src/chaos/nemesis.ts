@@ -131,10 +131,11 @@ export class Nemesis {
   private async addBack(name: string): Promise<void> {
     const id = await this.admin.add(this.cluster.peerUrl(name), true);
     const members = (await this.admin.list()).filter((m) => m.peerUrls.length > 0);
-    const names = this.cluster.names.filter((n) => members.some((m) => m.peerUrls.includes(this.cluster.peerUrl(n))));
+    // Itself too: the member answering may not have applied the add yet.
+    const names = this.cluster.names.filter((n) => n === name || members.some((m) => m.peerUrls.includes(this.cluster.peerUrl(n))));
     this.cluster.start(name, names);
     this.o.log(`nemesis: ${name} added back as learner ${id}`);
-    await this.admin.promote(id);
+    await this.admin.promote(id, () => this.cluster.isUp(name));
     this.o.log(`nemesis: ${name} (${id}) promoted`);
   }
 
