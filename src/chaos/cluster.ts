@@ -56,6 +56,8 @@ interface Running {
 
 export class Cluster {
   private readonly running = new Map<string, Running>();
+  /** When each running member was started (performance.now()). */
+  private readonly startedAt = new Map<string, number>();
   /** Exits nobody asked for (a member that crashed on its own): the report names them. */
   readonly unexpectedExits: string[] = [];
 
@@ -108,6 +110,13 @@ export class Cluster {
       }
     });
     this.running.set(name, entry);
+    this.startedAt.set(name, performance.now());
+  }
+
+  /** How long the member's process has run (s); 0 when it is not running. */
+  uptimeS(name: string): number {
+    const at = this.startedAt.get(name);
+    return at === undefined || !this.running.has(name) ? 0 : (performance.now() - at) / 1000;
   }
 
   /** SIGKILL: the process dies between any two instructions; what it had not fsynced is its own loss. */

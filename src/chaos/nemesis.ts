@@ -12,7 +12,7 @@ import { etcdService } from '../server/proto.js';
 import type { Cluster } from './cluster.js';
 import { hears, type Cut, type Lab } from './lab.js';
 import { chooseRemovals, ClusterAdmin } from './membership.js';
-import { describeSkew, drawSkew, initialOffsets, writeOffset, type SkewPlan } from './skew.js';
+import { clampBackward, describeSkew, drawSkew, initialOffsets, writeOffset, type SkewPlan } from './skew.js';
 
 export const NEMESIS_KINDS = ['partition', 'kill', 'pause', 'skew', 'member'] as const;
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];
@@ -185,7 +185,9 @@ export class Nemesis {
 
   private async skew(names: readonly string[]): Promise<string> {
     const leader = this.o.random.chance(0.5) ? await this.leader() : null;
-    const plan: SkewPlan = drawSkew(this.o.random, names, leader);
+    // Never back past a member's start: node aborts there (a real monotonic clock never goes back at all).
+    const plan: SkewPlan | null = clampBackward(drawSkew(this.o.random, names, leader), (n) => this.cluster.uptimeS(n));
+    if (plan === null) return 'clock skew: none (every member drawn started too recently to be set back)';
     for (const [name, seconds] of initialOffsets(plan)) {
       writeOffset(this.cluster.clockFile(name), seconds);
       this.skewed.add(name);

@@ -4,12 +4,19 @@
  * its own (FAKETIME_NO_CACHE=1, so each clock read sees the file as it is now); the nemesis writes
  * an offset there ("+2s", "-5s") and "+0" when it heals.
  *
- * What this does to a node member (measured, see the chaos command's help): Date.now(),
- * performance.now() and process.hrtime() all move by the offset, CLOCK_MONOTONIC included (libuv's
- * timers run on it). A forward jump fires every timer due within it at once (election timeouts,
- * lease expiries); a backward jump stalls the member's timers (ticks, heartbeats) until its clock
- * is back where they were due, while its sockets keep working: a harsher fault than an NTP step,
- * which leaves the monotonic clock alone.
+ * What this does to a node member (measured): Date.now(), performance.now() and process.hrtime()
+ * all move by the offset, CLOCK_MONOTONIC included (libuv's timers run on it; quorate times
+ * everything on performance.now(), so a wall-clock-only skew would not reach it). A forward jump
+ * fires each timer due within it once, early (an interval does not fire once per period skipped:
+ * quorate's ticks are counted, not computed from the clock); a backward jump stalls the member's
+ * timers (ticks, heartbeats, gRPC deadlines) until its clock is back where they were due, while
+ * its sockets keep working; so does the heal that resets a forward jump. A harsher fault than an
+ * NTP step, which leaves the monotonic clock alone.
+ *
+ * One thing a real monotonic clock never does, and node does not survive: going back past the
+ * process's start. Node 20 aborts (SIGABRT, "Assertion failed: (now) >= (timer_base())" in
+ * Environment::GetNowUint64) at its next timer; so no backward offset is ever larger than the
+ * member's uptime less a second (clampBackward).
  *
  * etcd (Go) reads the clock through the vDSO, never libc's clock_gettime: libfaketime does not
  * reach it (its log's timestamps stay true under "+100d"), so `--system etcd --nemesis skew` is
@@ -34,9 +41,14 @@ export function findFaketime(candidates: readonly string[] = FAKETIME_LIBRARIES)
 
 /** Offsets a skew fault gives a member: ±1 to SKEW_MAX_S seconds. */
 export const SKEW_MAX_S = 10;
-/** A forward jump: JUMP_MIN_S to JUMP_MAX_S seconds ahead (every timer due in between fires at once). */
-export const JUMP_MIN_S = 10;
-export const JUMP_MAX_S = 60;
+/**
+ * A forward jump: JUMP_MIN_S to JUMP_MAX_S seconds ahead (every timer due in between fires at
+ * once); the heal that takes it back stalls the member's timers for as long.
+ */
+export const JUMP_MIN_S = 5;
+export const JUMP_MAX_S = 30;
+/** A member's clock never goes back further than its uptime less this (node aborts before its start). */
+export const UPTIME_MARGIN_S = 1;
 /** A strobe flips a member's clock between +0 and an offset every STROBE_MIN_MS to STROBE_MAX_MS. */
 export const STROBE_MIN_MS = 50;
 export const STROBE_MAX_MS = 250;
@@ -90,6 +102,26 @@ export function drawSkew(random: Random, names: readonly string[], target: strin
       return { kind, member, seconds: random.chance(0.5) ? random.int(JUMP_MIN_S, JUMP_MAX_S) : -random.int(1, SKEW_MAX_S) };
     case 'strobe':
       return { kind, member, seconds: signed(random, 1, SKEW_MAX_S), periodMs: random.int(STROBE_MIN_MS, STROBE_MAX_MS) };
+  }
+}
+
+/**
+ * The plan with every backward offset no larger than its member's uptime (`uptimeS`, seconds)
+ * less UPTIME_MARGIN_S; a member with too short an uptime for any is left alone (its offset
+ * dropped). Null when nothing is left to skew.
+ */
+export function clampBackward(plan: SkewPlan, uptimeS: (name: string) => number): SkewPlan | null {
+  const limit = (name: string, seconds: number): number => (seconds >= 0 ? seconds : Math.max(seconds, -Math.max(0, Math.floor(uptimeS(name)) - UPTIME_MARGIN_S)));
+  switch (plan.kind) {
+    case 'offsets': {
+      const offsets = new Map([...plan.offsets].map(([n, s]) => [n, limit(n, s)] as const).filter(([, s]) => s !== 0));
+      return offsets.size === 0 ? null : { kind: 'offsets', offsets };
+    }
+    case 'jump':
+    case 'strobe': {
+      const seconds = limit(plan.member, plan.seconds);
+      return seconds === 0 ? null : { ...plan, seconds };
+    }
   }
 }
 

@@ -13,7 +13,7 @@ import { Prng } from '../../src/core/prng.js';
 import { chooseRemovals, majority, memberRefusal, membershipProtocols } from '../../src/chaos/membership.js';
 import { DEFAULT_NEMESIS, NEMESIS_KINDS, NEMESIS_NOT_YET } from '../../src/chaos/nemesis.js';
 import {
-  describeSkew, drawSkew, findFaketime, initialOffsets, JUMP_MAX_S, offsetText, SKEW_MAX_S, skewRefusal, STROBE_MAX_MS, STROBE_MIN_MS, writeOffset,
+  clampBackward, describeSkew, drawSkew, findFaketime, initialOffsets, JUMP_MAX_S, offsetText, SKEW_MAX_S, skewRefusal, STROBE_MAX_MS, STROBE_MIN_MS, writeOffset,
 } from '../../src/chaos/skew.js';
 import { PROTOCOLS } from '../../src/protocols/registry.js';
 
@@ -70,6 +70,17 @@ test('a jump or strobe aimed at the leader skews the leader', () => {
     const plan = drawSkew(random, members(3), 'n2');
     if (plan.kind !== 'offsets') assert.deepEqual([...initialOffsets(plan).keys()], ['n2']);
   }
+});
+
+test('no member\'s clock is set back past its start (node aborts there): backward offsets clamped to its uptime less a second, dropped when none fits', () => {
+  const offsets = { kind: 'offsets', offsets: new Map([['n1', -8], ['n2', 3], ['n3', -2]]) } as const;
+  const uptime = (n: string): number => ({ n1: 5.7, n2: 0.2, n3: 1.5 })[n] ?? 0;
+  const clamped = clampBackward(offsets, uptime);
+  assert.deepEqual(clamped, { kind: 'offsets', offsets: new Map([['n1', -4], ['n2', 3]]) });
+  assert.deepEqual(clampBackward({ kind: 'jump', member: 'n1', seconds: -3 }, () => 100), { kind: 'jump', member: 'n1', seconds: -3 });
+  assert.deepEqual(clampBackward({ kind: 'strobe', member: 'n1', seconds: -9, periodMs: 100 }, () => 4), { kind: 'strobe', member: 'n1', seconds: -3, periodMs: 100 });
+  assert.equal(clampBackward({ kind: 'jump', member: 'n1', seconds: -3 }, () => 1.9), null);
+  assert.deepEqual(clampBackward({ kind: 'jump', member: 'n1', seconds: 20 }, () => 0), { kind: 'jump', member: 'n1', seconds: 20 }, 'forward: any uptime');
 });
 
 test('skew is refused for etcd (Go reads the clock through the vDSO) and without libfaketime; allowed for quorate with it', () => {
