@@ -48,6 +48,16 @@ export function findEtcd(): string | null {
   return null;
 }
 
+/**
+ * libfaketime's shared memory and semaphore for a member, made under its pid by `ip netns exec`
+ * (which runs preloaded too, and execs the member) and never removed by a process that is
+ * killed: removed by the harness when the member exits.
+ */
+export function removeFaketimeShm(pid: number | undefined): void {
+  if (pid === undefined) return;
+  for (const f of [`/dev/shm/faketime_shm_${pid}`, `/dev/shm/sem.faketime_sem_${pid}`]) rmSync(f, { force: true });
+}
+
 interface Running {
   child: ChildProcess;
   exited: Promise<void>;
@@ -103,6 +113,7 @@ export class Cluster {
     const child = this.lab.spawn(name, this.argv(name, joining), { stdio: ['ignore', log, log], ...(env === undefined ? {} : { env }) });
     closeSync(log);
     const entry: Running = { child, paused: false, exited: new Promise((done) => child.once('exit', () => done())) };
+    if (faketime !== null) child.once('exit', () => removeFaketimeShm(child.pid));
     child.once('exit', (code, signal) => {
       if (this.running.get(name) === entry) {
         this.running.delete(name);
@@ -156,7 +167,11 @@ export class Cluster {
 
   /** SIGKILL every member now, synchronously (a signal handler's or an exit handler's last act). */
   killAllNow(): void {
-    for (const [, r] of this.running) r.child.kill('SIGKILL');
+    for (const [, r] of this.running) {
+      r.child.kill('SIGKILL');
+      // No exit event comes after this: the harness is exiting.
+      if ((this.o.faketime ?? null) !== null) removeFaketimeShm(r.child.pid);
+    }
     this.running.clear();
   }
 

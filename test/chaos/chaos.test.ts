@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,9 @@ describe('quorate chaos', { skip }, () => {
     assert.equal(cells.at(-1), 'linearizable', r.report);
     assert.ok(Number(cells.at(-2)) > 0, `ok operations after the heal: ${r.report}`);
     assert.match(r.report, /\| \d+\.\d \| \d+\.\d \| clock (skew|jump|strobe): n\d/, 'the nemesis skewed clocks');
+    // libfaketime's shared memory, made under each member's pid, goes with the member.
+    const left = readdirSync('/dev/shm').filter((f) => /faketime_(shm|sem)_\d+$/.test(f) && !existsSync(`/proc/${/\d+$/.exec(f)![0]}`));
+    assert.deepEqual(left, [], 'libfaketime shared memory of members that are gone');
     assert.doesNotMatch(r.report, /exited on their own/, r.report);
   });
 
