@@ -34,6 +34,8 @@ export interface NemesisEvent {
   readonly what: string;
   readonly startMs: number;
   endMs: number;
+  /** What the heal did beyond undoing the fault (a removed member added back: its new id, promoted). */
+  healed?: string;
 }
 
 export interface NemesisOptions {
@@ -64,6 +66,8 @@ export class Nemesis {
   /** Members removed from the cluster (stopped, their data wiped), to be added back on heal. */
   private readonly removed: string[] = [];
   private readonly admin: ClusterAdmin;
+  /** What the heal under way did beyond undoing (for the fault's event). */
+  private healNotes: string[] = [];
   /** Kill -9 / restart cycles: members killed and restarted (each member's kill and its restart count one). */
   restarts = 0;
   /** Faults injected and healed. */
@@ -90,9 +94,11 @@ export class Nemesis {
       this.events.push(event);
       this.o.log(`nemesis: ${event.what}`);
       await this.sleep(faultMs * (1 + this.o.random.float()));
+      this.healNotes = [];
       await this.heal();
       this.faults++;
       event.endMs = this.o.now();
+      if (this.healNotes.length > 0) event.healed = this.healNotes.join('; ');
       this.o.log(`nemesis: healed (${event.what})`);
     }
     await this.heal();
@@ -137,6 +143,7 @@ export class Nemesis {
     this.o.log(`nemesis: ${name} added back as learner ${id}`);
     await this.admin.promote(id, () => this.cluster.isUp(name));
     this.o.log(`nemesis: ${name} (${id}) promoted`);
+    this.healNotes.push(`${name} added back as learner ${id}, promoted`);
   }
 
   private async inject(kind: NemesisKind): Promise<string> {

@@ -76,3 +76,21 @@ test('clients stopped by the cap before the heal: said so, and not called a clus
   const stuck = chaosReportMarkdown({ options, result: result({ okAfterHeal: 0 }), history: ops });
   assert.match(stuck, /did not recover/);
 });
+
+test('a fault\'s heal that did more than undo it (a removed member added back) is in its row; the kill / restart cycles are counted', () => {
+  const md = chaosReportMarkdown({
+    options: { ...options, nemesis: ['member', 'kill'], maxFaults: 2 },
+    result: result({
+      events: [
+        { kind: 'member', what: 'member remove n2: stopped, removed, data wiped', startMs: 1000, endMs: 4000, healed: 'n2 added back as learner 123, promoted' },
+        { kind: 'kill', what: 'kill -9 n1', startMs: 5000, endMs: 6000 },
+      ],
+      restarts: 1,
+    }),
+    history: ops,
+  });
+  assert.match(md, /\| member remove n2: stopped, removed, data wiped; healed: n2 added back as learner 123, promoted \|/);
+  assert.match(md, /\| kill -9 n1 \|/);
+  assert.match(md, /Faults made: 2, over 9\.0 s\. Kill -9 \/ restart cycles: 1 \(members killed and restarted\)\./);
+  assert.match(md, /10 s of faults at most, or 2 faults/);
+});
