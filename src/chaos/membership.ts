@@ -113,28 +113,37 @@ export class ClusterAdmin {
   }
 
   /**
-   * Remove the member whose peer URL is `peerUrl`. A retry after a call that timed out may find
-   * it gone already: that is success.
+   * Remove the member whose peer URL is `peerUrl`; returns its id, or null when no member has it.
+   * A retry after a call that timed out may find it gone already: that is success. (MemberList is
+   * answered from the asked member's own table, which may lag: a member it still lists is asked
+   * to go again, and "member not found" is retried until a list agrees.)
    */
-  async remove(peerUrl: string): Promise<void> {
+  async remove(peerUrl: string): Promise<string | null> {
     const deadline = Date.now() + CHANGE_TIMEOUT_MS;
+    let removed: string | null = null;
     for (;;) {
       const target = (await this.list()).find((m) => m.peerUrls.includes(peerUrl));
-      if (target === undefined) return;
+      if (target === undefined) return removed;
+      removed = target.id;
       try {
         await this.call('MemberRemove', { ID: target.id }, CALL_TIMEOUT_MS);
-        return;
+        return removed;
       } catch (err) {
         if (Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
   }
 
-  /** Add a member at `peerUrl` (as a learner when asked); returns its id. A retry that finds it added takes that one. */
-  async add(peerUrl: string, learner: boolean): Promise<string> {
+  /**
+   * Add a member at `peerUrl` (as a learner when asked); returns its id. A retry that finds it
+   * added takes that one; `former` are ids that had this peer URL before (removed, though a
+   * lagging member may list them still), never taken for the new one.
+   */
+  async add(peerUrl: string, learner: boolean, former: readonly string[] = []): Promise<string> {
     const deadline = Date.now() + CHANGE_TIMEOUT_MS;
     for (;;) {
-      const there = (await this.list()).find((m) => m.peerUrls.includes(peerUrl));
+      const there = (await this.list()).find((m) => m.peerUrls.includes(peerUrl) && !former.includes(m.id));
       if (there !== undefined) return there.id;
       try {
         const res = await this.call('MemberAdd', { peerURLs: [peerUrl], isLearner: learner }, CALL_TIMEOUT_MS);
@@ -154,9 +163,9 @@ export class ClusterAdmin {
     const deadline = Date.now() + PROMOTE_TIMEOUT_MS;
     for (;;) {
       if (!running()) throw new Error(`learner ${id} exited before it was promoted (see its log)`);
+      // Not listed: the member asked has not applied the add yet (its table lags); asked again.
       const me = (await this.list()).find((m) => m.id === id);
-      if (me === undefined) throw new Error(`MemberPromote: member ${id} is not in the cluster`);
-      if (!me.isLearner) return;
+      if (me !== undefined && !me.isLearner) return;
       try {
         await this.call('MemberPromote', { ID: id }, CALL_TIMEOUT_MS);
         return;

@@ -65,6 +65,8 @@ export class Nemesis {
   private strobe: NodeJS.Timeout | null = null;
   /** Members removed from the cluster (stopped, their data wiped), to be added back on heal. */
   private readonly removed: string[] = [];
+  /** The ids of every member removed so far: a lagging member may list them still. */
+  private readonly formerIds: string[] = [];
   private readonly admin: ClusterAdmin;
   /** What the heal under way did beyond undoing (for the fault's event). */
   private healNotes: string[] = [];
@@ -135,7 +137,7 @@ export class Nemesis {
 
   /** Add a removed member back: MemberAdd (a learner), started to join, MemberPromote once caught up. */
   private async addBack(name: string): Promise<void> {
-    const id = await this.admin.add(this.cluster.peerUrl(name), true);
+    const id = await this.admin.add(this.cluster.peerUrl(name), true, this.formerIds);
     const members = (await this.admin.list()).filter((m) => m.peerUrls.length > 0);
     // Itself too: the member answering may not have applied the add yet.
     const names = this.cluster.names.filter((n) => n === name || members.some((m) => m.peerUrls.includes(this.cluster.peerUrl(n))));
@@ -181,7 +183,8 @@ export class Nemesis {
           // Stopped first: a quorate member that applies its own removal stops on its own.
           await this.cluster.kill(v);
           this.removed.push(v);
-          await this.admin.remove(this.cluster.peerUrl(v));
+          const id = await this.admin.remove(this.cluster.peerUrl(v));
+          if (id !== null) this.formerIds.push(id);
           this.cluster.wipe(v);
         }
         if (victims.length === 0) return `member: none removed (${names.length} members: none can go)`;
