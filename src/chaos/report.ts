@@ -47,11 +47,12 @@ export function chaosReportMarkdown(input: ReportInput): string {
     resultRow(o, r),
     '',
   ];
+  if (r.nemesisError !== null) lines.push(`**The nemesis failed: ${r.nemesisError}.** Its faults were not all healed and the run ended there; the history up to then is checked above.`, '');
   if (r.check.verdict === 'invalid') lines.push('## Anomaly', '', r.check.details, '');
   if (r.check.verdict === 'unknown') lines.push(`The checker gave up within its budget: the verdict is unknown.${r.check.details === '' ? '' : `\n\n${r.check.details}`}`, '');
   const capped = r.cappedAtMs !== null && r.cappedAtMs < r.healedAtMs;
   if (r.cappedAtMs !== null) lines.push(`**The clients stopped at ${(r.cappedAtMs / 1000).toFixed(1)} s: the history reached its cap of ${r.maxOperations} operations.** Faults after that were not observed by any operation.`, '');
-  if (r.okAfterHeal === 0 && !capped) lines.push('**No operation succeeded after every fault was healed: the cluster did not recover.**', '');
+  if (r.okAfterHeal === 0 && !capped && r.nemesisError === null) lines.push('**No operation succeeded after every fault was healed: the cluster did not recover.**', '');
   if (r.unexpectedExits.length > 0) lines.push(`Members that exited on their own: ${r.unexpectedExits.join(', ')} (see logs/).`, '');
   lines.push(r.legend, '');
   lines.push('## Nemesis', '', '| from (s) | to (s) | fault |', '|---|---|---|');

@@ -61,6 +61,8 @@ export interface ChaosResult {
   readonly events: readonly NemesisEvent[];
   /** Kill -9 / restart cycles: members killed and restarted. */
   readonly restarts: number;
+  /** The nemesis's error when it failed (its faults then not all healed), or null. */
+  readonly nemesisError: string | null;
   /** Members that exited without being killed. */
   readonly unexpectedExits: readonly string[];
   /** ok operations in the recovery spell: 0 means the cluster never served again. */
@@ -152,11 +154,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     timeLimit.abort();
     nemesis.stop();
     const failure = await nemesisDone;
-    if (failure !== null) throw failure.error;
+    // A nemesis that failed (iptables refusing a rule, a removed member that could not be added
+    // back) leaves faults unhealed: no recovery spell, but the history up to then is still
+    // checked and reported, and the command fails with the nemesis's error.
+    const nemesisError = failure === null ? null : failure.error instanceof Error ? failure.error.message : String(failure.error);
     const healedAt = now();
-    if (o.maxFaults !== null && nemesis.faults >= o.maxFaults) o.log(`${nemesis.faults} faults made (--faults ${o.maxFaults})`);
-    o.log(`healed; clients run ${RECOVERY_MS / 1000} s more`);
-    await sleep(RECOVERY_MS);
+    if (nemesisError !== null) {
+      o.log(`the nemesis failed: ${nemesisError}; checking the history up to here`);
+    } else {
+      if (o.maxFaults !== null && nemesis.faults >= o.maxFaults) o.log(`${nemesis.faults} faults made (--faults ${o.maxFaults})`);
+      o.log(`healed; clients run ${RECOVERY_MS / 1000} s more`);
+      await sleep(RECOVERY_MS);
+    }
     // The members are stopped and the lab removed before the check: a long check holds nothing.
     await release();
     const counts = workload.counts();
@@ -166,7 +175,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     o.log(`checking ${history.length} operations`);
     const check = workload.check(CHECK_TIMEOUT_MS);
     const result: ChaosResult = {
-      check, counts, legend: workload.legend(), files, maxOperations: workload.maxOperations, events: nemesis.events, restarts: nemesis.restarts,
+      check, counts, legend: workload.legend(), files, maxOperations: workload.maxOperations, events: nemesis.events, restarts: nemesis.restarts, nemesisError,
       unexpectedExits: [...cluster.unexpectedExits], okAfterHeal, healedAtMs: healedAt, cappedAtMs: workload.cappedAt, reportFile: join(o.out, 'report.md'),
     };
     const input = { options: o, result, history };

@@ -22,7 +22,7 @@ function result(over: Partial<ChaosResult> = {}): ChaosResult {
     check: { verdict: 'valid', summary: 'linearizable', operations: 3, details: '' },
     counts: { ok: 1, fail: 2, unknown: 1, notSent: 7 },
     legend: 'Outcomes: in the workload\'s words.', files: ['`history.jsonl`'], maxOperations: 200_000,
-    events: [{ kind: 'partition', what: 'partition halves: n1 | n2 n3 <script>', startMs: 1000, endMs: 4000 }], restarts: 0,
+    events: [{ kind: 'partition', what: 'partition halves: n1 | n2 n3 <script>', startMs: 1000, endMs: 4000 }], restarts: 0, nemesisError: null,
     unexpectedExits: [], okAfterHeal: 5, healedAtMs: 9000, cappedAtMs: null, reportFile: '/tmp/x/report.md',
     ...over,
   };
@@ -93,4 +93,10 @@ test('a fault\'s heal that did more than undo it (a removed member added back) i
   assert.match(md, /\| kill -9 n1 \|/);
   assert.match(md, /Faults made: 2, over 9\.0 s\. Kill -9 \/ restart cycles: 1 \(members killed and restarted\)\./);
   assert.match(md, /10 s of faults at most, or 2 faults/);
+});
+
+test('a nemesis that failed is said, and not taken for a cluster that never recovered', () => {
+  const md = chaosReportMarkdown({ options, result: result({ nemesisError: 'the learner was not promoted within 60 s', okAfterHeal: 0 }), history: ops });
+  assert.match(md, /\*\*The nemesis failed: the learner was not promoted within 60 s\.\*\*/);
+  assert.doesNotMatch(md, /did not recover/);
 });

@@ -22,6 +22,8 @@ import { list, protocolOption } from './shared-options.js';
 /** Named in the harness's plan and not built yet: refused by name, not ignored. */
 const WORKLOADS_NOT_YET = ['list-append', 'watch', 'lock'].filter((w) => workloadByName(w) === undefined);
 const EXIT = { valid: 0, invalid: 1, unknown: 2 } as const;
+/** The nemesis failed and left faults unhealed (no anomaly in the history up to then). */
+const NEMESIS_FAILED = 4;
 
 export const chaosCommand = defineCommand({
   name: 'chaos',
@@ -55,6 +57,7 @@ export const chaosCommand = defineCommand({
     [1, 'an anomaly was found'],
     [2, 'the verdict is unknown (the checker\'s budget ran out)'],
     [3, 'bad input, or the lab cannot be made here (not root, a tool missing)'],
+    [NEMESIS_FAILED, 'the nemesis failed (iptables refused a rule, a removed member could not be added back): its faults were left unhealed; the history up to then was checked and reported'],
   ],
   async run({ values }) {
     if (workloadByName(values.workload) === undefined) {
@@ -104,6 +107,11 @@ export const chaosCommand = defineCommand({
       console.log(RESULT_HEADER);
       console.log(resultRow({ system: values.system as 'quorate' | 'etcd', protocol: values.protocol, mutant, workload: values.workload, nemesis: nemesis as NemesisKind[] }, result));
       console.log(`report: ${result.reportFile}`);
+      // An anomaly is the finding whatever else went wrong; otherwise a nemesis that failed fails the run.
+      if (result.nemesisError !== null && result.check.verdict !== 'invalid') {
+        console.error(`quorate chaos: the nemesis failed: ${result.nemesisError} (the history up to then: ${result.check.summary})`);
+        return NEMESIS_FAILED;
+      }
       return EXIT[result.check.verdict];
     } catch (err) {
       // Only a lab that could not be made is bad input; a failure during the run is not.
