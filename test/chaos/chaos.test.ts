@@ -204,6 +204,8 @@ describe('quorate chaos', { skip }, () => {
       assert.notEqual(r.status, null, `killed by ${r.signal}: the run hung`);
       assert.notEqual(r.status, 0);
       assert.notEqual(r.status, 3, 'not "the lab cannot be made here": it was made');
+      assert.equal(r.status, 4, `the nemesis failed: ${r.stderr}`);
+      assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /\*\*The nemesis failed: .*xtables lock/, 'the history up to then is reported');
       assert.match(r.stderr, /xtables lock/);
       assert.doesNotMatch(r.stderr, /unhandled|Unhandled/);
       assert.deepEqual(await settled(() => processesNaming(out)), [], 'no member outlives the harness');
