@@ -4,11 +4,12 @@
  * folder. Kill is SIGKILL (no clean stop), pause is SIGSTOP, and a restart reuses the data.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROTOCOLS } from '../protocols/registry.js';
 import type { Lab } from './lab.js';
+import { writeOffset } from './skew.js';
 
 export type SystemName = 'quorate' | 'etcd';
 
@@ -27,6 +28,11 @@ export interface ClusterOptions {
   readonly dir: string;
   /** The etcd binary (etcd only). */
   readonly etcdBinary: string;
+  /**
+   * libfaketime, when the members' clocks are to be skewed (quorate only): each member runs with it
+   * preloaded, its offset in clocks/NAME (clockFile), read on every clock read.
+   */
+  readonly faketime?: string | null;
 }
 
 /** The etcd binary Debian's etcd-server installs, or null when it is not there. */
@@ -42,6 +48,16 @@ export function findEtcd(): string | null {
   return null;
 }
 
+/**
+ * libfaketime's shared memory and semaphore for a member, made under its pid by `ip netns exec`
+ * (which runs preloaded too, and execs the member) and never removed by a process that is
+ * killed: removed by the harness when the member exits.
+ */
+export function removeFaketimeShm(pid: number | undefined): void {
+  if (pid === undefined) return;
+  for (const f of [`/dev/shm/faketime_shm_${pid}`, `/dev/shm/sem.faketime_sem_${pid}`]) rmSync(f, { force: true });
+}
+
 interface Running {
   child: ChildProcess;
   exited: Promise<void>;
@@ -50,6 +66,8 @@ interface Running {
 
 export class Cluster {
   private readonly running = new Map<string, Running>();
+  /** When each running member was started (performance.now()). */
+  private readonly startedAt = new Map<string, number>();
   /** Exits nobody asked for (a member that crashed on its own): the report names them. */
   readonly unexpectedExits: string[] = [];
 
@@ -72,13 +90,30 @@ export class Cluster {
     return this.running.get(name)?.paused === true;
   }
 
-  start(name: string): void {
+  /** The file libfaketime reads the member's clock offset from. */
+  clockFile(name: string): string {
+    return join(this.o.dir, 'clocks', name);
+  }
+
+  /**
+   * Start a member. `join`: it joins a running cluster (after MemberAdd) whose members are `join`
+   * (itself among them), with an empty data directory: --initial-cluster-state existing.
+   */
+  start(name: string, joining: readonly string[] | null = null): void {
     if (this.running.has(name)) return;
     mkdirSync(join(this.o.dir, 'logs'), { recursive: true });
     const log = openSync(join(this.o.dir, 'logs', `${name}.log`), 'a');
-    const child = this.lab.spawn(name, this.argv(name), { stdio: ['ignore', log, log] });
+    let env: NodeJS.ProcessEnv | undefined;
+    const faketime = this.o.faketime ?? null;
+    if (faketime !== null) {
+      mkdirSync(join(this.o.dir, 'clocks'), { recursive: true });
+      writeOffset(this.clockFile(name), 0);
+      env = { ...process.env, LD_PRELOAD: faketime, FAKETIME_TIMESTAMP_FILE: this.clockFile(name), FAKETIME_NO_CACHE: '1' };
+    }
+    const child = this.lab.spawn(name, this.argv(name, joining), { stdio: ['ignore', log, log], ...(env === undefined ? {} : { env }) });
     closeSync(log);
     const entry: Running = { child, paused: false, exited: new Promise((done) => child.once('exit', () => done())) };
+    if (faketime !== null) child.once('exit', () => removeFaketimeShm(child.pid));
     child.once('exit', (code, signal) => {
       if (this.running.get(name) === entry) {
         this.running.delete(name);
@@ -86,6 +121,13 @@ export class Cluster {
       }
     });
     this.running.set(name, entry);
+    this.startedAt.set(name, performance.now());
+  }
+
+  /** How long the member's process has run (s); 0 when it is not running. */
+  uptimeS(name: string): number {
+    const at = this.startedAt.get(name);
+    return at === undefined || !this.running.has(name) ? 0 : (performance.now() - at) / 1000;
   }
 
   /** SIGKILL: the process dies between any two instructions; what it had not fsynced is its own loss. */
@@ -112,9 +154,24 @@ export class Cluster {
     r.paused = false;
   }
 
+  /** The member's data directory. */
+  dataDir(name: string): string {
+    return join(this.o.dir, 'data', name);
+  }
+
+  /** Remove a stopped member's data (it was removed from the cluster: a new member will take its place). */
+  wipe(name: string): void {
+    if (this.running.has(name)) throw new Error(`${name} is running: its data cannot be wiped`);
+    rmSync(this.dataDir(name), { recursive: true, force: true });
+  }
+
   /** SIGKILL every member now, synchronously (a signal handler's or an exit handler's last act). */
   killAllNow(): void {
-    for (const [, r] of this.running) r.child.kill('SIGKILL');
+    for (const [, r] of this.running) {
+      r.child.kill('SIGKILL');
+      // No exit event comes after this: the harness is exiting.
+      if ((this.o.faketime ?? null) !== null) removeFaketimeShm(r.child.pid);
+    }
     this.running.clear();
   }
 
@@ -131,10 +188,15 @@ export class Cluster {
     clearTimeout(timer);
   }
 
-  private argv(name: string): string[] {
+  /** The member's peer URL. */
+  peerUrl(name: string): string {
+    return `http://${this.lab.member(name).ip}:${PEER_PORT}`;
+  }
+
+  private argv(name: string, joining: readonly string[] | null): string[] {
     const me = this.lab.member(name);
-    const cluster = this.lab.members.map((m) => `${m.name}=http://${m.ip}:${PEER_PORT}`).join(',');
-    const dataDir = join(this.o.dir, 'data', name);
+    const cluster = this.lab.members.filter((m) => joining === null || joining.includes(m.name)).map((m) => `${m.name}=${this.peerUrl(m.name)}`).join(',');
+    const dataDir = this.dataDir(name);
     const common = [
       '--name', name,
       '--data-dir', dataDir,
@@ -144,7 +206,7 @@ export class Cluster {
       '--initial-advertise-peer-urls', `http://${me.ip}:${PEER_PORT}`,
       '--initial-cluster', cluster,
       '--initial-cluster-token', 'quorate-chaos',
-      '--initial-cluster-state', 'new',
+      '--initial-cluster-state', joining === null ? 'new' : 'existing',
     ];
     if (this.o.system === 'etcd') return [this.o.etcdBinary, ...common];
     const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));

@@ -3,6 +3,7 @@
  * with the same verdicts and a latency timeline (SVG), the nemesis's intervals shaded.
  */
 import type { ChaosOptions, ChaosResult } from './run.js';
+import type { NemesisKind } from './nemesis.js';
 import type { TimedOperation } from './workload.js';
 
 export interface ReportInput {
@@ -17,6 +18,9 @@ const MAX_DRAWN_OPERATIONS = 20_000;
 export function systemLabel(o: Pick<ChaosOptions, 'system' | 'protocol' | 'mutant'>): string {
   return o.system === 'etcd' ? 'etcd' : `quorate ${o.protocol}${o.mutant === null ? '' : ` (mutant ${o.mutant})`}`;
 }
+
+/** The timeline's shading for each kind of fault. */
+const FAULT_COLOURS: Record<NemesisKind, string> = { partition: '#fde2c8', kill: '#f9d0d0', pause: '#d8e4f8', skew: '#e6d8f8', member: '#d8f0dc' };
 
 /** Text for a Markdown table cell: a `|` would end the cell. */
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
@@ -35,21 +39,24 @@ export function chaosReportMarkdown(input: ReportInput): string {
     '',
     `\`${o.commandLine}\``,
     '',
-    `${o.nodes} members, ${o.clients} clients on ${o.keys} keys, ${o.timeLimitS} s of faults (seed ${o.seed}).`,
+    `${o.nodes} members, ${o.clients} clients on ${o.keys} keys, ${o.timeLimitS} s of faults${o.maxFaults === null ? '' : ` at most, or ${o.maxFaults} faults`} (seed ${o.seed}); each fault ${o.faultMs}–${2 * o.faultMs} ms, the quiet between ${o.quietMs}–${2 * o.quietMs} ms.`,
+    '',
+    `Faults made: ${r.events.length}, over ${(r.healedAtMs / 1000).toFixed(1)} s. Kill -9 / restart cycles: ${r.restarts} (members killed and restarted).`,
     '',
     RESULT_HEADER,
     resultRow(o, r),
     '',
   ];
+  if (r.nemesisError !== null) lines.push(`**The nemesis failed: ${r.nemesisError}.** Its faults were not all healed and the run ended there; the history up to then is checked above.`, '');
   if (r.check.verdict === 'invalid') lines.push('## Anomaly', '', r.check.details, '');
   if (r.check.verdict === 'unknown') lines.push(`The checker gave up within its budget: the verdict is unknown.${r.check.details === '' ? '' : `\n\n${r.check.details}`}`, '');
   const capped = r.cappedAtMs !== null && r.cappedAtMs < r.healedAtMs;
   if (r.cappedAtMs !== null) lines.push(`**The clients stopped at ${(r.cappedAtMs / 1000).toFixed(1)} s: the history reached its cap of ${r.maxOperations} operations.** Faults after that were not observed by any operation.`, '');
-  if (r.okAfterHeal === 0 && !capped) lines.push('**No operation succeeded after every fault was healed: the cluster did not recover.**', '');
+  if (r.okAfterHeal === 0 && !capped && r.nemesisError === null) lines.push('**No operation succeeded after every fault was healed: the cluster did not recover.**', '');
   if (r.unexpectedExits.length > 0) lines.push(`Members that exited on their own: ${r.unexpectedExits.join(', ')} (see logs/).`, '');
   lines.push(r.legend, '');
   lines.push('## Nemesis', '', '| from (s) | to (s) | fault |', '|---|---|---|');
-  for (const e of r.events) lines.push(`| ${(e.startMs / 1000).toFixed(1)} | ${(e.endMs / 1000).toFixed(1)} | ${cell(e.what)} |`);
+  for (const e of r.events) lines.push(`| ${(e.startMs / 1000).toFixed(1)} | ${(e.endMs / 1000).toFixed(1)} | ${cell(e.what)}${e.healed === undefined ? '' : cell(`; healed: ${e.healed}`)} |`);
   if (r.events.length === 0) lines.push('| | | none |');
   lines.push('', `Files: ${[...r.files, '`report.html`', '`logs/`'].join(', ')}.`, '');
   return lines.join('\n');
@@ -90,7 +97,7 @@ function latencySvg(history: readonly TimedOperation[], r: ChaosResult): string 
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height + 20}" style="border:1px solid #ccc">`];
   for (const e of r.events) {
     const to = Number.isFinite(e.endMs) ? e.endMs : end;
-    parts.push(`<rect x="${x(e.startMs).toFixed(1)}" y="0" width="${Math.max(1, x(to) - x(e.startMs)).toFixed(1)}" height="${height}" fill="${e.kind === 'partition' ? '#fde2c8' : e.kind === 'kill' ? '#f9d0d0' : '#d8e4f8'}"><title>${escapeHtml(e.what)}</title></rect>`);
+    parts.push(`<rect x="${x(e.startMs).toFixed(1)}" y="0" width="${Math.max(1, x(to) - x(e.startMs)).toFixed(1)}" height="${height}" fill="${FAULT_COLOURS[e.kind]}"><title>${escapeHtml(e.what)}</title></rect>`);
   }
   const step = Math.max(1, Math.ceil(history.length / MAX_DRAWN_OPERATIONS));
   for (let i = 0; i < history.length; i += step) {

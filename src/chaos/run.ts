@@ -13,6 +13,7 @@ import { etcdService } from '../server/proto.js';
 import { Cluster, type SystemName } from './cluster.js';
 import { Lab, removeStaleLabs } from './lab.js';
 import { Nemesis, type NemesisEvent, type NemesisKind, type PartitionKind } from './nemesis.js';
+import { findFaketime, skewRefusal } from './skew.js';
 import { chaosReportHtml, chaosReportMarkdown } from './report.js';
 import type { ChaosWorkload, Outcomes, TimedOperation, WorkloadCheck } from './workload.js';
 import { workloadByName } from './workloads.js';
@@ -36,6 +37,11 @@ export interface ChaosOptions {
   readonly nemesis: readonly NemesisKind[];
   readonly partitions: readonly PartitionKind[];
   readonly timeLimitS: number;
+  /** A fault lasts this plus up to as much again; the quiet between faults quietMs plus up to as much again. */
+  readonly faultMs: number;
+  readonly quietMs: number;
+  /** The run ends after this many faults (or at the time limit, whichever comes first); null: at the time limit. */
+  readonly maxFaults: number | null;
   readonly seed: number;
   readonly out: string;
   readonly etcdBinary: string;
@@ -53,6 +59,10 @@ export interface ChaosResult {
   /** The workload's cap on operations. */
   readonly maxOperations: number;
   readonly events: readonly NemesisEvent[];
+  /** Kill -9 / restart cycles: members killed and restarted. */
+  readonly restarts: number;
+  /** The nemesis's error when it failed (its faults then not all healed), or null. */
+  readonly nemesisError: string | null;
   /** Members that exited without being killed. */
   readonly unexpectedExits: readonly string[];
   /** ok operations in the recovery spell: 0 means the cluster never served again. */
@@ -83,7 +93,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   if (stale > 0) o.log(`removed ${stale} lab(s) left by harnesses that are gone, and their members`);
   const names = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const lab = Lab.create(names);
-  const cluster = new Cluster(lab, { system: o.system, protocol: o.protocol, mutant: o.mutant, dir: o.out, etcdBinary: o.etcdBinary });
+  // Clock faults need every member under libfaketime from its start (the command refuses them where it cannot).
+  const faketime = o.nemesis.includes('skew') ? findFaketime() : null;
+  if (o.nemesis.includes('skew')) {
+    const refusal = skewRefusal(o.system, faketime);
+    if (refusal !== null) throw new Error(`--nemesis skew: ${refusal}`);
+  }
+  const cluster = new Cluster(lab, { system: o.system, protocol: o.protocol, mutant: o.mutant, dir: o.out, etcdBinary: o.etcdBinary, faketime });
   // However the run ends (an exception, an unhandled rejection, a signal) no member outlives the
   // harness and the lab is removed: synchronously, as an exit handler must.
   const abandon = (): void => {
@@ -121,24 +137,35 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const workloadRng = new Prng(o.seed);
     const nemesisRng = new Prng(new Prng(o.seed).nextUint32());
     workload = definition.make({ endpoints: names.map((n) => cluster.endpoint(n)), clients: o.clients, keys: o.keys, random: workloadRng, now, log: o.log });
-    const nemesis = new Nemesis(lab, cluster, { kinds: o.nemesis, partitions: o.partitions, random: nemesisRng, now, log: o.log });
+    const nemesis = new Nemesis(lab, cluster, {
+      kinds: o.nemesis, partitions: o.partitions, random: nemesisRng, now, log: o.log, faultMs: o.faultMs, quietMs: o.quietMs, maxFaults: o.maxFaults,
+    });
     workload.start();
     // A nemesis that fails (iptables refusing a rule) ends the run at once, with its error: not an
     // unhandled rejection while the time limit runs, nor a run that goes on without faults.
-    // (A nemesis that ends without failing, one with no faults to make, leaves the time limit to run.)
+    // A nemesis that ends without failing ends the run when it made the faults it was asked for;
+    // one with no faults to make leaves the time limit to run.
     const nemesisDone = nemesis.run().then(() => null, (error: unknown) => ({ error }));
     const timeLimit = new AbortController();
     await Promise.race([
       sleep(o.timeLimitS * 1000, undefined, { signal: timeLimit.signal }).catch(() => {}),
-      nemesisDone.then((failure) => (failure === null ? new Promise<never>(() => {}) : failure)),
+      nemesisDone.then((failure) => (failure === null && (o.maxFaults === null || nemesis.faults < o.maxFaults) ? new Promise<never>(() => {}) : failure)),
     ]);
     timeLimit.abort();
     nemesis.stop();
     const failure = await nemesisDone;
-    if (failure !== null) throw failure.error;
+    // A nemesis that failed (iptables refusing a rule, a removed member that could not be added
+    // back) leaves faults unhealed: no recovery spell, but the history up to then is still
+    // checked and reported, and the command fails with the nemesis's error.
+    const nemesisError = failure === null ? null : failure.error instanceof Error ? failure.error.message : String(failure.error);
     const healedAt = now();
-    o.log(`healed; clients run ${RECOVERY_MS / 1000} s more`);
-    await sleep(RECOVERY_MS);
+    if (nemesisError !== null) {
+      o.log(`the nemesis failed: ${nemesisError}; checking the history up to here`);
+    } else {
+      if (o.maxFaults !== null && nemesis.faults >= o.maxFaults) o.log(`${nemesis.faults} faults made (--faults ${o.maxFaults})`);
+      o.log(`healed; clients run ${RECOVERY_MS / 1000} s more`);
+      await sleep(RECOVERY_MS);
+    }
     // The members are stopped and the lab removed before the check: a long check holds nothing.
     await release();
     const counts = workload.counts();
@@ -148,7 +175,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     o.log(`checking ${history.length} operations`);
     const check = workload.check(CHECK_TIMEOUT_MS);
     const result: ChaosResult = {
-      check, counts, legend: workload.legend(), files, maxOperations: workload.maxOperations, events: nemesis.events,
+      check, counts, legend: workload.legend(), files, maxOperations: workload.maxOperations, events: nemesis.events, restarts: nemesis.restarts, nemesisError,
       unexpectedExits: [...cluster.unexpectedExits], okAfterHeal, healedAtMs: healedAt, cappedAtMs: workload.cappedAt, reportFile: join(o.out, 'report.md'),
     };
     const input = { options: o, result, history };

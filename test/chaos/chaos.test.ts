@@ -1,18 +1,20 @@
 /**
  * `quorate chaos` end to end, as a user runs it: real members in network namespaces under
- * partitions, kills and pauses; quorate and a real etcd must come out linearizable, and a member
- * that serves reads from its own state (the stale-read mutant) must be caught. Needs root,
- * iproute2, iptables and Debian's etcd-server (.ci/run installs them); skipped, saying why, without.
+ * partitions, kills and pauses, clock skew (quorate) and membership changes; quorate and a real
+ * etcd must come out linearizable, and a member that serves reads from its own state (the
+ * stale-read mutant) must be caught. Needs root, iproute2, iptables, Debian's etcd-server and
+ * faketime (.ci/run installs them); skipped, saying why, without.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { findEtcd } from '../../src/chaos/cluster.js';
 import { labPrerequisites, removeStaleLabs } from '../../src/chaos/lab.js';
+import { findFaketime } from '../../src/chaos/skew.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const missing = labPrerequisites();
@@ -22,7 +24,8 @@ const skip = missing.length > 0 ? `needs ${missing.join(', ')}` : false;
 /** Attempts of the mutant run: each a short run, so a catch is near certain in a few. */
 const MUTANT_ATTEMPTS = 3;
 
-function chaos(args: string[]): { status: number | null; report: string; out: string } {
+/** A run to its end; `inspect` looks at its --out before it is removed. */
+function chaos(args: string[], inspect: (dir: string) => void = () => {}): { status: number | null; report: string; out: string; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'quorate-chaos-'));
   try {
     const r = spawnSync(process.execPath, [MAIN, 'chaos', '--out', dir, ...args], { encoding: 'utf8', timeout: 240_000 });
@@ -32,7 +35,8 @@ function chaos(args: string[]): { status: number | null; report: string; out: st
     } catch {
       report = `(no report) ${r.stderr}`;
     }
-    return { status: r.status, report, out: r.stdout };
+    inspect(dir);
+    return { status: r.status, report, out: r.stdout, stderr: r.stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -102,6 +106,38 @@ describe('quorate chaos', { skip }, () => {
       assert.ok(Number(cells.at(-2)) > 0, `ok operations after the heal: ${r.report}`);
       assert.match(r.report, /\| \d+\.\d \| \d+\.\d \| (partition|kill|pause)/, 'the nemesis injected faults');
       // A member that dies on its own (a restart that cannot read its data, a crash) is a bug too.
+      assert.doesNotMatch(r.report, /exited on their own/, r.report);
+    });
+  }
+
+  // Clock faults reach only members under libfaketime: quorate's (etcd's Go runtime reads the clock through the vDSO).
+  it('quorate under clock skew, jumps and strobes: linearizable, the members\' clocks reset after', { skip: findFaketime() === null ? 'needs libfaketime (Debian: faketime)' : false }, () => {
+    const r = chaos(['--nemesis', 'skew', '--time-limit', '12', '--fault-ms', '1500', '--quiet-ms', '1000', '--seed', '3'], (dir) => {
+      for (const n of ['n1', 'n2', 'n3']) assert.equal(readFileSync(join(dir, 'clocks', n), 'utf8'), '+0\n', `${n}'s clock after the heal`);
+    });
+    assert.equal(r.status, 0, r.report);
+    const cells = row(r.report);
+    assert.equal(cells.at(-1), 'linearizable', r.report);
+    assert.ok(Number(cells.at(-2)) > 0, `ok operations after the heal: ${r.report}`);
+    assert.match(r.report, /\| \d+\.\d \| \d+\.\d \| clock (skew|jump|strobe): n\d/, 'the nemesis skewed clocks');
+    // libfaketime's shared memory, made under each member's pid, goes with the member.
+    const left = readdirSync('/dev/shm').filter((f) => /faketime_(shm|sem)_\d+$/.test(f) && !existsSync(`/proc/${/\d+$/.exec(f)![0]}`));
+    assert.deepEqual(left, [], 'libfaketime shared memory of members that are gone');
+    assert.doesNotMatch(r.report, /exited on their own/, r.report);
+  });
+
+  // A member removed (stopped, wiped), added back as a learner into its namespace, promoted.
+  for (const [system, protocol] of [['quorate', 'raft'], ['etcd', 'raft']] as const) {
+    it(`${system} under membership changes: linearizable, every removed member added back and promoted`, () => {
+      const r = chaos(['--system', system, '--protocol', protocol, '--nemesis', 'member', '--time-limit', '8', '--fault-ms', '1000', '--quiet-ms', '1000', '--seed', '5']);
+      assert.equal(r.status, 0, r.report);
+      const cells = row(r.report);
+      assert.equal(cells.at(-1), 'linearizable', r.report);
+      assert.ok(Number(cells.at(-2)) > 0, `ok operations after the heal: ${r.report}`);
+      const removals = r.report.match(/\| member remove n\d/g) ?? [];
+      assert.ok(removals.length >= 1, r.report);
+      assert.equal((r.stderr.match(/ promoted/g) ?? []).length, (r.stderr.match(/ added back as learner/g) ?? []).length, r.stderr);
+      assert.equal((r.stderr.match(/ added back as learner/g) ?? []).length, removals.length, r.stderr);
       assert.doesNotMatch(r.report, /exited on their own/, r.report);
     });
   }
@@ -207,6 +243,8 @@ describe('quorate chaos', { skip }, () => {
       assert.notEqual(r.status, null, `killed by ${r.signal}: the run hung`);
       assert.notEqual(r.status, 0);
       assert.notEqual(r.status, 3, 'not "the lab cannot be made here": it was made');
+      assert.equal(r.status, 4, `the nemesis failed: ${r.stderr}`);
+      assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /\*\*The nemesis failed: .*xtables lock/, 'the history up to then is reported');
       assert.match(r.stderr, /xtables lock/);
       assert.doesNotMatch(r.stderr, /unhandled|Unhandled/);
       assert.deepEqual(await settled(() => processesNaming(out)), [], 'no member outlives the harness');
@@ -217,7 +255,7 @@ describe('quorate chaos', { skip }, () => {
   });
 
   it('refuses what it has not built, by name (exit 3)', () => {
-    for (const args of [['--workload', 'no-such-workload'], ['--nemesis', 'skew'], ['--unsafe-mutant', 'no-such-bug'], ['--system', 'etcd', '--unsafe-mutant', 'stale-read']]) {
+    for (const args of [['--workload', 'no-such-workload'], ['--system', 'etcd', '--nemesis', 'skew'], ['--unsafe-mutant', 'no-such-bug'], ['--system', 'etcd', '--unsafe-mutant', 'stale-read']]) {
       const r = spawnSync(process.execPath, [MAIN, 'chaos', ...args], { encoding: 'utf8' });
       assert.equal(r.status, 3, `${args.join(' ')}: ${r.stderr}`);
     }

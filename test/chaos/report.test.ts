@@ -14,7 +14,7 @@ import type { ChaosOptions, ChaosResult } from '../../src/chaos/run.js';
 
 const options: ChaosOptions = {
   system: 'quorate', protocol: 'raft', mutant: null, workload: 'register', nodes: 3, clients: 6, keys: 5, nemesis: ['partition'], partitions: ['halves'],
-  timeLimitS: 10, seed: 1, out: '/tmp/x', etcdBinary: '', commandLine: 'quorate chaos --out "<b>&"', log: () => {},
+  timeLimitS: 10, faultMs: 3000, quietMs: 2000, maxFaults: null, seed: 1, out: '/tmp/x', etcdBinary: '', commandLine: 'quorate chaos --out "<b>&"', log: () => {},
 };
 
 function result(over: Partial<ChaosResult> = {}): ChaosResult {
@@ -22,7 +22,7 @@ function result(over: Partial<ChaosResult> = {}): ChaosResult {
     check: { verdict: 'valid', summary: 'linearizable', operations: 3, details: '' },
     counts: { ok: 1, fail: 2, unknown: 1, notSent: 7 },
     legend: 'Outcomes: in the workload\'s words.', files: ['`history.jsonl`'], maxOperations: 200_000,
-    events: [{ kind: 'partition', what: 'partition halves: n1 | n2 n3 <script>', startMs: 1000, endMs: 4000 }],
+    events: [{ kind: 'partition', what: 'partition halves: n1 | n2 n3 <script>', startMs: 1000, endMs: 4000 }], restarts: 0, nemesisError: null,
     unexpectedExits: [], okAfterHeal: 5, healedAtMs: 9000, cappedAtMs: null, reportFile: '/tmp/x/report.md',
     ...over,
   };
@@ -75,4 +75,28 @@ test('clients stopped by the cap before the heal: said so, and not called a clus
   assert.doesNotMatch(capped, /did not recover/);
   const stuck = chaosReportMarkdown({ options, result: result({ okAfterHeal: 0 }), history: ops });
   assert.match(stuck, /did not recover/);
+});
+
+test('a fault\'s heal that did more than undo it (a removed member added back) is in its row; the kill / restart cycles are counted', () => {
+  const md = chaosReportMarkdown({
+    options: { ...options, nemesis: ['member', 'kill'], maxFaults: 2 },
+    result: result({
+      events: [
+        { kind: 'member', what: 'member remove n2: stopped, removed, data wiped', startMs: 1000, endMs: 4000, healed: 'n2 added back as learner 123, promoted' },
+        { kind: 'kill', what: 'kill -9 n1', startMs: 5000, endMs: 6000 },
+      ],
+      restarts: 1,
+    }),
+    history: ops,
+  });
+  assert.match(md, /\| member remove n2: stopped, removed, data wiped; healed: n2 added back as learner 123, promoted \|/);
+  assert.match(md, /\| kill -9 n1 \|/);
+  assert.match(md, /Faults made: 2, over 9\.0 s\. Kill -9 \/ restart cycles: 1 \(members killed and restarted\)\./);
+  assert.match(md, /10 s of faults at most, or 2 faults/);
+});
+
+test('a nemesis that failed is said, and not taken for a cluster that never recovered', () => {
+  const md = chaosReportMarkdown({ options, result: result({ nemesisError: 'the learner was not promoted within 60 s', okAfterHeal: 0 }), history: ops });
+  assert.match(md, /\*\*The nemesis failed: the learner was not promoted within 60 s\.\*\*/);
+  assert.doesNotMatch(md, /did not recover/);
 });

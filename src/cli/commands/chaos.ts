@@ -6,7 +6,9 @@
 import { resolve } from 'node:path';
 import { findEtcd } from '../../chaos/cluster.js';
 import { labPrerequisites, LabSetupError } from '../../chaos/lab.js';
-import { NEMESIS_KINDS, NEMESIS_NOT_YET, PARTITION_KINDS, type NemesisKind, type PartitionKind } from '../../chaos/nemesis.js';
+import { DEFAULT_NEMESIS, FAULT_MS, NEMESIS_KINDS, NEMESIS_NOT_YET, PARTITION_KINDS, QUIET_MS, type NemesisKind, type PartitionKind } from '../../chaos/nemesis.js';
+import { memberRefusal, membershipProtocols } from '../../chaos/membership.js';
+import { findFaketime, skewRefusal } from '../../chaos/skew.js';
 import { DEFAULT_KEYS } from '../../chaos/register-workload.js';
 import { earlierRun, runChaos } from '../../chaos/run.js';
 import { RESULT_HEADER, resultRow } from '../../chaos/report.js';
@@ -20,6 +22,8 @@ import { list, protocolOption } from './shared-options.js';
 /** Named in the harness's plan and not built yet: refused by name, not ignored. */
 const WORKLOADS_NOT_YET = ['list-append', 'watch', 'lock'].filter((w) => workloadByName(w) === undefined);
 const EXIT = { valid: 0, invalid: 1, unknown: 2 } as const;
+/** The nemesis failed and left faults unhealed (no anomaly in the history up to then). */
+const NEMESIS_FAILED = 4;
 
 export const chaosCommand = defineCommand({
   name: 'chaos',
@@ -29,9 +33,18 @@ export const chaosCommand = defineCommand({
     system: { type: 'string', default: 'quorate', choices: ['quorate', 'etcd'], help: 'what runs the cluster: quorate serve, or a real etcd (3.4, Debian\'s etcd-server).' },
     protocol: protocolOption('quorate: the consensus protocol'),
     workload: { type: 'string', default: 'register', placeholder: 'NAME', help: `${CHAOS_WORKLOADS.map((w) => `${w.name}: ${w.summary}`).join('; ')}${WORKLOADS_NOT_YET.length === 0 ? '' : ` (not yet: ${WORKLOADS_NOT_YET.join(', ')})`}.` },
-    nemesis: { type: 'string', default: NEMESIS_KINDS.join(','), placeholder: 'KINDS', help: `faults, comma-separated: ${NEMESIS_KINDS.join(', ')}, or none (not yet: ${NEMESIS_NOT_YET.join(', ')}).` },
+    nemesis: {
+      type: 'string', default: DEFAULT_NEMESIS.join(','), placeholder: 'KINDS',
+      help: `faults, comma-separated: ${NEMESIS_KINDS.join(', ')}, or none${NEMESIS_NOT_YET.length === 0 ? '' : ` (not yet: ${NEMESIS_NOT_YET.join(', ')})`}. `
+        + 'partition: halves, an isolated leader, a bridge, a ring, one-way (--partitions); kill: kill -9 of a minority, restarted on heal; pause: SIGSTOP/SIGCONT; '
+        + 'skew: quorate only (etcd\'s Go runtime reads the clock through the vDSO, out of libfaketime\'s reach): members\' clocks (wall and monotonic) skewed by a few seconds, jumped, or strobed, through libfaketime (Debian: faketime), reset on heal; '
+        + `member: members removed through the Cluster API (never below a majority; stopped, data wiped) and on heal added back as learners, joined to the running cluster and promoted (etcd; quorate ${membershipProtocols().join(', ')}).`,
+    },
     partitions: { type: 'string', default: PARTITION_KINDS.join(','), placeholder: 'KINDS', help: `the partitions the nemesis draws from: ${PARTITION_KINDS.join(', ')}.` },
     'time-limit': { type: 'integer', min: 1, max: 24 * 3600, default: 60, placeholder: 'SECONDS', help: 'how long faults are injected (a quiet spell for recovery follows).' },
+    'fault-ms': { type: 'integer', min: 10, max: 3_600_000, default: FAULT_MS, placeholder: 'MS', help: 'a fault lasts this plus up to as much again.' },
+    'quiet-ms': { type: 'integer', min: 10, max: 3_600_000, default: QUIET_MS, placeholder: 'MS', help: 'the quiet between faults: this plus up to as much again (with --fault-ms 300 --quiet-ms 300 and --nemesis kill, a kill -9 / restart cycle every second or so).' },
+    faults: { type: 'integer', min: 1, placeholder: 'N', help: 'end the run after N faults (healed), or at --time-limit, whichever comes first.' },
     nodes: { type: 'integer', min: 1, max: 9, default: 3, help: 'members.' },
     clients: { type: 'integer', min: 1, max: 100, default: 6, help: 'concurrent clients, spread over the members.' },
     keys: { type: 'integer', min: 1, max: 1000, default: DEFAULT_KEYS, help: 'keys the clients use.' },
@@ -44,6 +57,7 @@ export const chaosCommand = defineCommand({
     [1, 'an anomaly was found'],
     [2, 'the verdict is unknown (the checker\'s budget ran out)'],
     [3, 'bad input, or the lab cannot be made here (not root, a tool missing)'],
+    [NEMESIS_FAILED, 'the nemesis failed (iptables refused a rule, a removed member could not be added back): its faults were left unhealed; the history up to then was checked and reported'],
   ],
   async run({ values }) {
     if (workloadByName(values.workload) === undefined) {
@@ -54,6 +68,14 @@ export const chaosCommand = defineCommand({
     for (const n of nemesis) {
       if ((NEMESIS_NOT_YET as readonly string[]).includes(n)) throw new UsageError(`--nemesis ${n}: not built yet; known: ${NEMESIS_KINDS.join(', ')}`);
       if (!(NEMESIS_KINDS as readonly string[]).includes(n)) throw new UsageError(`--nemesis: unknown fault '${n}'; known: ${NEMESIS_KINDS.join(', ')}`);
+    }
+    if (nemesis.includes('skew')) {
+      const refusal = skewRefusal(values.system as 'quorate' | 'etcd', findFaketime());
+      if (refusal !== null) throw new UsageError(`--nemesis skew: ${refusal}`);
+    }
+    if (nemesis.includes('member')) {
+      const refusal = memberRefusal(values.system as 'quorate' | 'etcd', values.protocol, membershipProtocols(), values.nodes);
+      if (refusal !== null) throw new UsageError(`--nemesis member: ${refusal}`);
     }
     const partitions = list(values.partitions);
     for (const p of partitions) if (!(PARTITION_KINDS as readonly string[]).includes(p)) throw new UsageError(`--partitions: unknown '${p}'; known: ${PARTITION_KINDS.join(', ')}`);
@@ -78,12 +100,18 @@ export const chaosCommand = defineCommand({
     try {
       const result = await runChaos({
         system: values.system as 'quorate' | 'etcd', protocol: values.protocol, mutant, workload: values.workload, nodes: values.nodes, clients: values.clients, keys: values.keys,
-        nemesis: nemesis as NemesisKind[], partitions: partitions as PartitionKind[], timeLimitS: values['time-limit'], seed: values.seed, out,
+        nemesis: nemesis as NemesisKind[], partitions: partitions as PartitionKind[], timeLimitS: values['time-limit'],
+        faultMs: values['fault-ms'], quietMs: values['quiet-ms'], maxFaults: values.faults ?? null, seed: values.seed, out,
         etcdBinary: etcd ?? '', commandLine: ['quorate', 'chaos', ...process.argv.slice(3)].join(' '), log,
       });
       console.log(RESULT_HEADER);
       console.log(resultRow({ system: values.system as 'quorate' | 'etcd', protocol: values.protocol, mutant, workload: values.workload, nemesis: nemesis as NemesisKind[] }, result));
       console.log(`report: ${result.reportFile}`);
+      // An anomaly is the finding whatever else went wrong; otherwise a nemesis that failed fails the run.
+      if (result.nemesisError !== null && result.check.verdict !== 'invalid') {
+        console.error(`quorate chaos: the nemesis failed: ${result.nemesisError} (the history up to then: ${result.check.summary})`);
+        return NEMESIS_FAILED;
+      }
       return EXIT[result.check.verdict];
     } catch (err) {
       // Only a lab that could not be made is bad input; a failure during the run is not.
