@@ -20,12 +20,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as grpc from '@grpc/grpc-js';
 import { checkListAppend, formatListAppendResult } from '../check/elle/check.js';
 import type { ListValue, MicroOp, Txn, TxnOutcome } from '../check/elle/history.js';
 import { toListAppendJsonLines } from '../check/elle/jsonl.js';
 import { etcdService } from '../server/proto.js';
-import { BACKOFF_MS, MAX_OPERATIONS, neverSent, OPERATION_TIMEOUT_MS, THINK_MS, type CallResult } from './register-workload.js';
+import { call, channels, countOutcomes, neverSent, type CallResult, type Stub } from './etcd-clients.js';
+import { BACKOFF_MS, MAX_OPERATIONS, THINK_MS } from './register-workload.js';
 import type { ChaosWorkload, Outcomes, WorkloadCheck, WorkloadContext } from './workload.js';
 
 /** Keys in use at once (Jepsen's etcd append test: a handful, so transactions conflict). */
@@ -34,8 +34,6 @@ export const DEFAULT_LIST_KEYS = 8;
 export const MAX_APPENDS_PER_KEY = 64;
 /** Micro-ops per transaction: 1 to this many. */
 export const MAX_MICRO_OPS = 4;
-
-type Kv = grpc.Client & Record<string, (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void>;
 
 export class ListAppendWorkload implements ChaosWorkload {
   readonly history: Txn[] = [];
@@ -46,7 +44,7 @@ export class ListAppendWorkload implements ChaosWorkload {
   private nextKey = 0;
   private readonly active: string[] = [];
   private readonly appends = new Map<string, number>();
-  private readonly kvs: Kv[];
+  private readonly kvs: Stub[];
   private loops: Promise<void>[] = [];
   /** Commits never sent (no connection to their member): not in the history. */
   private unsent = 0;
@@ -54,11 +52,7 @@ export class ListAppendWorkload implements ChaosWorkload {
   cappedAt: number | null = null;
 
   constructor(private readonly o: WorkloadContext) {
-    const KV = etcdService('KV', 'string');
-    this.kvs = o.endpoints.map((e) => new KV(e, grpc.credentials.createInsecure(), {
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 500,
-    }) as unknown as Kv);
+    this.kvs = channels(etcdService('KV', 'string'), o.endpoints);
     for (let i = 0; i < Math.max(1, o.keys); i++) this.active.push(this.freshKey());
   }
 
@@ -103,15 +97,7 @@ export class ListAppendWorkload implements ChaosWorkload {
   }
 
   counts(): Outcomes {
-    let ok = 0;
-    let fail = 0;
-    let unknown = 0;
-    for (const t of this.history) {
-      if (t.outcome === 'ok') ok++;
-      else if (t.outcome === 'fail') fail++;
-      else unknown++;
-    }
-    return { ok, fail, unknown, notSent: this.unsent };
+    return countOutcomes(this.history, this.unsent);
   }
 
   private freshKey(): string {
@@ -156,7 +142,7 @@ export class ListAppendWorkload implements ChaosWorkload {
     return ops;
   }
 
-  private async transaction(kv: Kv, client: number): Promise<TxnOutcome | 'not-sent'> {
+  private async transaction(kv: Stub, client: number): Promise<TxnOutcome | 'not-sent'> {
     const ops = this.generate();
     const id = this.nextId++;
     const keys = touchedKeys(ops);
@@ -173,12 +159,6 @@ export class ListAppendWorkload implements ChaosWorkload {
     this.history.push(recorded);
     return recorded.outcome;
   }
-}
-
-function call(kv: Kv, method: string, request: unknown): Promise<CallResult> {
-  return new Promise((done) => {
-    kv[method]!(request, { deadline: Date.now() + OPERATION_TIMEOUT_MS }, (err, value) => done({ err, value }));
-  });
 }
 
 /** A transaction as the workload generated it: reads not yet filled. */

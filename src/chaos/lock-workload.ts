@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { etcdService, lockService } from '../server/proto.js';
 import { checkLocks, parseResource, type Acquisition, type LockWrite } from './lock-check.js';
-import { neverSent } from './register-workload.js';
+import { call, channels, countOutcomes, neverSent, type CallResult, type Stub } from './etcd-clients.js';
 import type { ChaosWorkload, Outcomes, TimedOperation, WorkloadCheck, WorkloadContext } from './workload.js';
 
 export const LOCK_NAME = 'chaos-lock';
@@ -41,8 +41,8 @@ const CLIENT_PAUSE_EXTRA_MS = 1_000;
 const BACKOFF_MS = 200;
 export const MAX_ACQUISITIONS = 100_000;
 
-type Client = grpc.Client & Record<string, (...args: any[]) => any>;
-interface Answer { err: grpc.ServiceError | null; value: any }
+type Client = Stub;
+type Answer = CallResult<any>;
 
 interface Channels { kv: Client; lease: Client; lock: Client }
 
@@ -62,12 +62,8 @@ export class LockWorkload implements ChaosWorkload {
   private loops: Promise<void>[] = [];
 
   constructor(private readonly o: WorkloadContext, readonly fenced: boolean) {
-    const KV = etcdService('KV', 'string');
-    const Lease = etcdService('Lease', 'string');
-    const Lock = lockService('string');
-    const options = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 };
-    const make = (C: grpc.ServiceClientConstructor, e: string): Client => new C(e, grpc.credentials.createInsecure(), options) as unknown as Client;
-    this.channels = o.endpoints.map((e) => ({ kv: make(KV, e), lease: make(Lease, e), lock: make(Lock, e) }));
+    const [kv, lease, lock] = [etcdService('KV', 'string'), etcdService('Lease', 'string'), lockService('string')].map((S) => channels(S, o.endpoints));
+    this.channels = o.endpoints.map((_, m) => ({ kv: kv![m]!, lease: lease![m]!, lock: lock![m]! }));
   }
 
   start(): void {
@@ -82,15 +78,7 @@ export class LockWorkload implements ChaosWorkload {
   }
 
   counts(): Outcomes {
-    let ok = 0;
-    let fail = 0;
-    let unknown = 0;
-    for (const op of this.operations) {
-      if (op.outcome === 'ok') ok++;
-      else if (op.outcome === 'fail') fail++;
-      else unknown++;
-    }
-    return { ok, fail, unknown, notSent: this.unsent };
+    return countOutcomes(this.operations, this.unsent);
   }
 
   timed(): readonly TimedOperation[] {
@@ -149,7 +137,7 @@ export class LockWorkload implements ChaosWorkload {
     let token: number | null = null;
     let write: LockWrite | null = null;
     let clientPauseMs = 0;
-    const grant = await unary(ch.lease, 'LeaseGrant', { TTL: String(LEASE_TTL_S) }, RPC_TIMEOUT_MS);
+    const grant = await call<any>(ch.lease, 'LeaseGrant', { TTL: String(LEASE_TTL_S) }, RPC_TIMEOUT_MS);
     if (grant.err !== null) {
       if (neverSent(grant.err)) this.unsent++;
       else this.record({ id, client, invokedAt, acquiredAt, lockKey: null, token, write, clientPauseMs });
@@ -158,14 +146,14 @@ export class LockWorkload implements ChaosWorkload {
     const leaseId = String(grant.value.ID);
     const keepAlive = new KeepAlive(ch.lease, leaseId);
     try {
-      const lock = await unary(ch.lock, 'Lock', { name: Buffer.from(LOCK_NAME), lease: leaseId }, LOCK_TIMEOUT_MS);
+      const lock = await call<any>(ch.lock, 'Lock', { name: Buffer.from(LOCK_NAME), lease: leaseId }, LOCK_TIMEOUT_MS);
       if (lock.err !== null) return false;
       acquiredAt = this.o.now();
       lockKey = Buffer.from(lock.value.key);
-      const own = await unary(ch.kv, 'Range', { key: lockKey }, RPC_TIMEOUT_MS);
+      const own = await call<any>(ch.kv, 'Range', { key: lockKey }, RPC_TIMEOUT_MS);
       if (own.err !== null || (own.value.kvs ?? []).length === 0) return false;
       token = Number(own.value.kvs[0].create_revision);
-      const read = await unary(ch.kv, 'Range', { key: Buffer.from(RESOURCE_KEY) }, RPC_TIMEOUT_MS);
+      const read = await call<any>(ch.kv, 'Range', { key: Buffer.from(RESOURCE_KEY) }, RPC_TIMEOUT_MS);
       if (read.err !== null) return false;
       const kv = (read.value.kvs ?? [])[0] as { value: Buffer; mod_revision: string } | undefined;
       const before = kv === undefined ? '' : Buffer.from(kv.value).toString('utf8');
@@ -180,7 +168,7 @@ export class LockWorkload implements ChaosWorkload {
       const after = `${before} ${id}`.trim();
       const writeInvokedAt = this.o.now();
       const res = this.fenced
-        ? await unary(ch.kv, 'Txn', {
+        ? await call<any>(ch.kv, 'Txn', {
           compare: [
             { key: lockKey, target: 'CREATE', result: 'EQUAL', create_revision: String(token) },
             { key: Buffer.from(RESOURCE_KEY), target: 'MOD', result: 'EQUAL', mod_revision: modRevision },
@@ -189,13 +177,13 @@ export class LockWorkload implements ChaosWorkload {
           // Refused: was it the lock key (the lease expired) or the resource (another holder wrote)?
           failure: [{ request_range: { key: lockKey } }],
         }, RPC_TIMEOUT_MS)
-        : await unary(ch.kv, 'Put', { key: Buffer.from(RESOURCE_KEY), value: Buffer.from(after) }, RPC_TIMEOUT_MS);
+        : await call<any>(ch.kv, 'Put', { key: Buffer.from(RESOURCE_KEY), value: Buffer.from(after) }, RPC_TIMEOUT_MS);
       write = recordWrite(this.fenced, res, writeInvokedAt, this.o.now(), token);
       return res.err === null;
     } finally {
-      if (lockKey !== null) await unary(ch.lock, 'Unlock', { key: lockKey }, RPC_TIMEOUT_MS);
+      if (lockKey !== null) await call<any>(ch.lock, 'Unlock', { key: lockKey }, RPC_TIMEOUT_MS);
       keepAlive.end();
-      await unary(ch.lease, 'LeaseRevoke', { ID: leaseId }, RPC_TIMEOUT_MS);
+      await call<any>(ch.lease, 'LeaseRevoke', { ID: leaseId }, RPC_TIMEOUT_MS);
       this.record({ id, client, invokedAt, acquiredAt, lockKey: lockKey?.toString('utf8') ?? null, token, write, clientPauseMs });
     }
   }
@@ -211,7 +199,7 @@ export class LockWorkload implements ChaosWorkload {
     const errors: string[] = [];
     for (let round = 0; round < 3 && this.finalResource === null; round++) {
       for (let m = 0; m < this.channels.length && this.finalResource === null; m++) {
-        const r = await unary(this.channels[m]!.kv, 'Range', { key: Buffer.from(RESOURCE_KEY) }, RPC_TIMEOUT_MS);
+        const r = await call<any>(this.channels[m]!.kv, 'Range', { key: Buffer.from(RESOURCE_KEY) }, RPC_TIMEOUT_MS);
         if (r.err !== null) {
           errors.push(`n${m + 1}: ${r.err.details}`);
           continue;
@@ -242,11 +230,6 @@ export function recordWrite(fenced: boolean, res: { err: Pick<grpc.ServiceError,
   return { invokedAt, completedAt, outcome: 'ok', revision: Number(res.value?.header?.revision ?? 0) || null };
 }
 
-function unary(client: Client, method: string, request: unknown, timeoutMs: number): Promise<Answer> {
-  return new Promise((done) => {
-    client[method]!(request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, value: unknown) => done({ err, value }));
-  });
-}
 
 /** A lease's KeepAlive stream, a keepalive every KEEPALIVE_MS unless paused (a stalled client sends none). */
 class KeepAlive {

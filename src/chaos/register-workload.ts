@@ -11,19 +11,17 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as grpc from '@grpc/grpc-js';
 import { toJsonLines } from '../check/formats.js';
 import type { OpKind, Operation, Value } from '../check/history.js';
 import { checkHistory, formatWindow } from '../check/linearizability.js';
 import type { Random } from '../core/prng.js';
 import { etcdService } from '../server/proto.js';
+import { call, channels, countOutcomes, neverSent, type CallResult, type Stub } from './etcd-clients.js';
 import type { ChaosWorkload, Outcomes, WorkloadCheck, WorkloadContext } from './workload.js';
 
 /** Defaults: Jepsen's register test uses a few keys and values 0..4, so reads often meet writes. */
 export const DEFAULT_KEYS = 5;
 export const VALUES = 5;
-/** Each operation's deadline: long enough for an election, short enough to keep clients busy. */
-export const OPERATION_TIMEOUT_MS = 2_000;
 /** A pause between a client's operations, so a run's history stays checkable. */
 export const THINK_MS = 10;
 /** After an operation that failed, its client waits this long (a down member is not hammered). */
@@ -31,23 +29,17 @@ export const BACKOFF_MS = 200;
 /** The most operations one run records (a bound on memory and on the checker's work). */
 export const MAX_OPERATIONS = 200_000;
 
-type Kv = grpc.Client & Record<string, (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void>;
-
 export class RegisterWorkload implements ChaosWorkload {
   readonly history: Operation[] = [];
   readonly maxOperations = MAX_OPERATIONS;
   private stopping = false;
   private nextId = 0;
-  private readonly kvs: Kv[];
+  private readonly kvs: Stub[];
   private loops: Promise<void>[] = [];
 
   constructor(private readonly o: WorkloadContext) {
-    const KV = etcdService('KV', 'string');
     // One channel per member, shared by the clients bound to it.
-    this.kvs = o.endpoints.map((e) => new KV(e, grpc.credentials.createInsecure(), {
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 500,
-    }) as unknown as Kv);
+    this.kvs = channels(etcdService('KV', 'string'), o.endpoints);
   }
 
   start(): void {
@@ -96,17 +88,8 @@ export class RegisterWorkload implements ChaosWorkload {
     ].join(' ');
   }
 
-  /** Counts for the report. */
   counts(): Outcomes {
-    let ok = 0;
-    let fail = 0;
-    let unknown = 0;
-    for (const op of this.history) {
-      if (op.outcome === 'ok') ok++;
-      else if (op.outcome === 'fail') fail++;
-      else unknown++;
-    }
-    return { ok, fail, unknown, notSent: this.unsent };
+    return countOutcomes(this.history, this.unsent);
   }
 
   private async loop(slot: number): Promise<void> {
@@ -127,7 +110,7 @@ export class RegisterWorkload implements ChaosWorkload {
   /** When the clients stopped because the history reached MAX_OPERATIONS (run clock), or null. */
   cappedAt: number | null = null;
 
-  private async operation(kv: Kv, client: number): Promise<Operation['outcome']> {
+  private async operation(kv: Stub, client: number): Promise<Operation['outcome']> {
     const r = this.o.random.float();
     const key = `k${this.o.random.int(0, this.o.keys - 1)}`;
     const value = this.o.random.int(0, VALUES - 1);
@@ -154,18 +137,6 @@ export class RegisterWorkload implements ChaosWorkload {
     this.history.push(recorded);
     return recorded.outcome;
   }
-}
-
-function call(kv: Kv, method: string, request: unknown): Promise<CallResult> {
-  return new Promise((done) => {
-    kv[method]!(request, { deadline: Date.now() + OPERATION_TIMEOUT_MS }, (err, value) => done({ err, value }));
-  });
-}
-
-/** What a call came back with: a gRPC error, or the response. */
-export interface CallResult {
-  readonly err: Pick<grpc.ServiceError, 'code' | 'details'> | null;
-  readonly value: unknown;
 }
 
 /** An operation as the workload asked it, before its outcome is known. */
@@ -202,17 +173,6 @@ export function record(op: Invocation, res: CallResult, invokedAt: number, compl
   if (res.err !== null) return neverSent(res.err) ? 'not-sent' : { ...fields, outcome: 'unknown', invokedAt, completedAt: Infinity };
   const outcome = kind === 'cas' && (res.value as { succeeded?: boolean } | null)?.succeeded !== true ? 'fail' : 'ok';
   return { ...fields, outcome, invokedAt, completedAt };
-}
-
-/**
- * A call that never left: the channel had no connection (its member is down), so the request was
- * never sent and cannot take effect. grpc-js (1.x) says so only from its pick_first picker in
- * TRANSIENT_FAILURE, before any stream is made; after a stream the server refused unprocessed
- * (REFUSED_STREAM, a GOAWAY) it retries once transparently, and only then may answer so. A call
- * that was sent and lost its connection ends otherwise ("Connection dropped", a deadline).
- */
-export function neverSent(err: Pick<grpc.ServiceError, 'code' | 'details'>): boolean {
-  return err.code === grpc.status.UNAVAILABLE && err.details.startsWith('No connection established');
 }
 
 /** A stored value as the workload wrote it (a small integer); anything else as its text. */

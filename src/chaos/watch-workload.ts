@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { etcdService } from '../server/proto.js';
-import { neverSent } from './register-workload.js';
+import { call, channels, countOutcomes, neverSent, type Stub } from './etcd-clients.js';
 import { checkWatch, type PutRecord, type WatchEvent, type WatcherLog } from './watch-check.js';
 import type { ChaosWorkload, Outcomes, TimedOperation, WorkloadCheck, WorkloadContext } from './workload.js';
 
@@ -52,7 +52,7 @@ const prefixEnd = (prefix: string): Buffer => {
   return b;
 };
 
-type Client = grpc.Client & Record<string, (...args: any[]) => any>;
+type Client = Stub;
 
 export interface TimedPut extends PutRecord, TimedOperation {
   readonly writer: number;
@@ -85,11 +85,8 @@ export class WatchWorkload implements ChaosWorkload {
   private readonly cancels = new Set<() => void>();
 
   constructor(private readonly o: WorkloadContext) {
-    const KV = etcdService('KV', 'string');
-    const Watch = etcdService('Watch', 'string');
-    const options = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 };
-    this.kvs = o.endpoints.map((e) => new KV(e, grpc.credentials.createInsecure(), options) as unknown as Client);
-    this.watchClients = o.endpoints.map((e) => new Watch(e, grpc.credentials.createInsecure(), options) as unknown as Client);
+    this.kvs = channels(etcdService('KV', 'string'), o.endpoints);
+    this.watchClients = channels(etcdService('Watch', 'string'), o.endpoints);
   }
 
   start(): void {
@@ -118,15 +115,7 @@ export class WatchWorkload implements ChaosWorkload {
   }
 
   counts(): Outcomes {
-    let ok = 0;
-    let fail = 0;
-    let unknown = 0;
-    for (const p of this.puts) {
-      if (p.outcome === 'ok') ok++;
-      else if (p.outcome === 'fail') fail++;
-      else unknown++;
-    }
-    return { ok, fail, unknown, notSent: this.unsent };
+    return countOutcomes(this.puts, this.unsent);
   }
 
   timed(): readonly TimedOperation[] {
@@ -172,9 +161,7 @@ export class WatchWorkload implements ChaosWorkload {
       const key = `${WATCH_PREFIX}k${this.o.random.int(0, this.o.keys - 1)}`;
       const value = `w${writer}-${seq++}`;
       const invokedAt = this.o.now();
-      const res = await new Promise<{ err: grpc.ServiceError | null; value: any }>((done) => {
-        kv['Put']!({ key: Buffer.from(key), value: Buffer.from(value) }, { deadline: Date.now() + PUT_TIMEOUT_MS }, (err: grpc.ServiceError | null, v: unknown) => done({ err, value: v }));
-      });
+      const res = await call<any>(kv, 'Put', { key: Buffer.from(key), value: Buffer.from(value) }, PUT_TIMEOUT_MS);
       const completedAt = this.o.now();
       const put = recordPut(writer, key, value, res, invokedAt, completedAt);
       if (put === 'not-sent') this.unsent++;

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { commitRequest, completeOps, parseList, readRequest, readStates, recordTxn, touchedKeys, type KeyState } from '../../src/chaos/list-append-workload.js';
-import type { CallResult } from '../../src/chaos/register-workload.js';
+import type { CallResult } from '../../src/chaos/etcd-clients.js';
 import type { MicroOp } from '../../src/check/elle/index.js';
 
 const OPS: MicroOp[] = [['r', 'a0', null], ['append', 'a1', 7], ['append', 'a0', 8], ['r', 'a0', null], ['append', 'a1', 9]];

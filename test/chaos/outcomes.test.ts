@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { neverSent, record, type CallResult, type Invocation } from '../../src/chaos/register-workload.js';
+import { neverSent, type CallResult } from '../../src/chaos/etcd-clients.js';
+import { record, type Invocation } from '../../src/chaos/register-workload.js';
 
 const write: Invocation = { id: 1, client: 4, kind: 'write', key: 'k1', value: 3 };
 const cas: Invocation = { id: 2, client: 5, kind: 'cas', key: 'k2', value: 1, expected: 0 };
