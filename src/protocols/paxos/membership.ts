@@ -18,9 +18,10 @@
  * A configuration entry's data is the change as given (the state machine reads `kind`, `node` and
  * `context` from it, as it does from Raft's) plus `config`: the whole configuration it leads to,
  * ranks included. Applying an entry is then taking that configuration, whatever the replica held
- * before (a member that joined starts from the configuration it was told and may apply older
- * entries after it), and a new leader reads the configuration an unchosen entry would bring from
- * the entry alone (phase 1 across configurations, multi-paxos.ts).
+ * before, and a new leader reads the configuration an unchosen entry would bring from the entry
+ * alone (phase 1 across configurations, multi-paxos.ts). A member that joined starts from the
+ * configuration it was told, that of slot since, and takes no entry at or below since (sent the
+ * log from slot 1, it would go back to older configurations; see takeConfigAt).
  *
  * Quorums: a majority of the voters, and while joint a majority of the outgoing voters too, for
  * both phases. Learners never count. Flexible quorum sizes (phase1QuorumSize / phase2QuorumSize)

@@ -747,10 +747,22 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
     if (!this.configKnown && this.configSince > 0 && chosen >= this.configSince) this.configKnown = true;
   }
 
-  /** `slot` is known chosen: a configuration entry there brings its configuration. */
+  /**
+   * `slot` is known chosen: a configuration entry there brings its configuration, unless the slot
+   * is at or below the since of the configuration this replica holds (a member that joined, sent
+   * the log from slot 1, or one restored from or sent a joiner's snapshot below its since): that
+   * configuration is the one of slot since, every entry up to it is already in it, and taking an
+   * older one would go back to members removed since and drop those added since, the leader among
+   * them when it was itself added after those entries (it would no longer be a peer here, nor a
+   * member the server's transport talks to, and the slots that bring it back would never come).
+   * The configuration at the commit point is then known once the commit point reaches since
+   * (knowConfigPastSince), as in Raft (configSince in raft.ts).
+   */
   private takeConfigAt(slot: Slot): void {
     const e = this.log.get(slot);
     if (e === undefined || e.kind !== 'config') return;
+    // The rejoin-takes-old-config mutant takes the entries below since too.
+    if (this.configSince > 0 && slot <= this.configSince && this.mutant !== 'rejoin-takes-old-config') return;
     const next = configOfEntry(e.data);
     if (next === null) return; // not a configuration this core wrote (it changes nothing)
     this.config = next;

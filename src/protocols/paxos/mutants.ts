@@ -31,6 +31,7 @@ export const PAXOS_MUTANTS = [
   { name: 'learners-vote', description: 'a leader counts a learner\'s acceptance in phase 2 (and its answers for checkQuorum) as a voter\'s: with voters demoted to learners, a minority of the voters and the learners choose values that a quorum of the voters, electing another leader, never sees' },
   { name: 'heartbeats-wait-for-save', description: 'a leader\'s heartbeats (empty Accepts) wait for the next Ready while one is being saved: a save that waits behind a snapshot\'s fsyncs on a slow disk outlasts the acceptors\' election timeout, and the leader is deposed at its snapshots' },
   { name: 'behind-candidate-stays-behind', description: 'a candidate refused for being behind acceptors\' snapshots stands down and never pulls the state it lacks: when those acceptors are learners (voters demoted, who alone know the leave-joint slot is chosen) no voter catches up and no one ever leads' },
+  { name: 'rejoin-takes-old-config', description: 'a member that joined (told the configuration of slot since) takes the configuration entries chosen at or below its since when the leader sends it the log from slot 1: it goes back to an older configuration, and when the leader was itself added after those entries (a member replaced with a new id, then leading) the joiner drops it as a peer and never receives the slots that would bring it back: it never catches up' },
 ] as const satisfies readonly MutantInfo[];
 
 export type PaxosMutant = (typeof PAXOS_MUTANTS)[number]['name'];
