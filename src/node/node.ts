@@ -161,6 +161,8 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
           self: o.id,
           listen: o.listen,
           peers: new Map(o.members.filter((m) => m.id !== o.id).map((m) => [m.id, m.peer])),
+          // Named in every hello: a member whose configuration does not show this one yet answers it there.
+          advertise: o.members.find((m) => m.id === o.id)?.peer ?? null,
           logger: (level, msg, fields) => log(level, msg, fields),
           tls: o.peerTls ?? null,
           // A command as large as the limit allows must fit a frame (a raised --max-request-bytes).

@@ -136,6 +136,24 @@ export interface TransportLimits {
    * it. Equal on every member (a dialer with a larger one is closed by the listener and re-dials).
    */
   readonly maxFramesPerConnection: number;
+  /**
+   * Members not in this member's peer set (setPeers) that may hold authenticated inbound links at
+   * once. A member whose configuration is behind another's addition does not show the new member
+   * yet, and must still take its connections (as etcd's peer handler takes any member not known to
+   * be removed), or it never learns of it from it. Such a member passes the same authentication as
+   * a known one (peer TLS naming it, the peer secret, its own key); one known to be removed (it
+   * left a configuration this member saw) is refused. A newcomer over this is refused and counted
+   * (`unknownPeer`): whoever can authenticate cannot make this member keep state for many names.
+   * Each holds at most maxConnectionsPerPeer links like any member.
+   */
+  readonly maxUnknownPeers: number;
+  /**
+   * Messages queued at once for such a member (its hello names the address it answers on; until the
+   * configuration shows it, that is the only way to answer it: a Multi-Paxos candidate needs the
+   * promise of a member that does not know it yet). Over it a message is dropped and counted as
+   * for a full queue. Bytes: maxQueuedBytesPerPeer / 16.
+   */
+  readonly maxQueuedMessagesPerUnknownPeer: number;
 }
 
 /**
@@ -159,6 +177,8 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   idleTimeoutMs: 60_000,
   oversizedLogIntervalMs: 10_000,
   maxFramesPerConnection: DEFAULT_MAX_FRAMES_PER_CONNECTION,
+  maxUnknownPeers: 8,
+  maxQueuedMessagesPerUnknownPeer: 256,
 };
 
 export interface TransportOptions {
@@ -166,6 +186,13 @@ export interface TransportOptions {
   readonly self: NodeId;
   readonly listen: PeerAddress;
   readonly peers: ReadonlyMap<NodeId, PeerAddress>;
+  /**
+   * The address peers dial this member on (its advertised peer URL), named in every hello so that a
+   * member whose configuration does not show this one yet can answer it (see maxUnknownPeers).
+   * Absent: the listen address (an unspecified host, 0.0.0.0 or ::, is taken by the listener as the
+   * address the connection came from).
+   */
+  readonly advertise?: PeerAddress | null;
   readonly limits?: Partial<TransportLimits>;
   readonly logger?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** Mutual TLS between peers: each side presents `cert` and accepts only certificates signed by `ca`. */
@@ -234,6 +261,8 @@ interface Handshake {
    * TCP, PEER_IDENTITY_TLS_VERSION over TLS (the signature covers the TLS channel too).
    */
   readonly identity?: number;
+  /** The address the dialer answers on (TransportOptions.advertise): used only while the listener's configuration does not show it. */
+  readonly reply?: { readonly host?: unknown; readonly port?: unknown };
 }
 
 /**
@@ -358,6 +387,17 @@ export class PeerTransport<M extends Envelope> {
   /** Inbound connections in accept order, each with the member it authenticated as and when it last spoke. */
   private readonly inbound = new Map<Socket, InboundState>();
   private peers: Map<NodeId, PeerAddress>;
+  /**
+   * Members that left a peer set this member was given (setPeers) and have not come back: refused at
+   * their handshake, and their links closed. Any other authenticated member is taken, known or not
+   * (see maxUnknownPeers).
+   */
+  private readonly removed = new Set<NodeId>();
+  /**
+   * Members not in the peer set that hold an authenticated inbound link here, with the address their
+   * hello names: where messages to them go until the peer set shows them (at most maxUnknownPeers).
+   */
+  private readonly unknownAddresses = new Map<NodeId, PeerAddress>();
   private closed = false;
   private readonly limits: TransportLimits;
   /**
@@ -401,7 +441,7 @@ export class PeerTransport<M extends Envelope> {
     if (!Number.isSafeInteger(maxFrames) || maxFrames < 1) {
       throw new Error(`maxFramesPerConnection must be a positive safe integer (at most ${Number.MAX_SAFE_INTEGER}), got ${maxFrames}`);
     }
-    for (const name of ['maxPendingConnections', 'maxConnectionsPerPeer'] as const) {
+    for (const name of ['maxPendingConnections', 'maxConnectionsPerPeer', 'maxUnknownPeers', 'maxQueuedMessagesPerUnknownPeer'] as const) {
       const n = this.limits[name];
       if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${n}`);
     }
@@ -455,9 +495,13 @@ export class PeerTransport<M extends Envelope> {
   }
 
   setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void {
+    // A member that leaves the peer set was removed: refused from now on, until a set shows it again.
+    for (const id of this.peers.keys()) if (!peers.has(id)) this.removed.add(id);
     this.peers = new Map(peers);
+    for (const id of this.peers.keys()) this.removed.delete(id);
+    for (const id of [...this.unknownAddresses.keys()]) if (this.peers.has(id) || this.removed.has(id)) this.unknownAddresses.delete(id);
     for (const [id, link] of this.links) {
-      const addr = this.peers.get(id);
+      const addr = this.addressOf(id);
       if (addr === undefined) {
         this.dropLink(id, link);
       } else if (addr.host !== link.address.host || addr.port !== link.address.port) {
@@ -466,9 +510,10 @@ export class PeerTransport<M extends Envelope> {
       }
     }
     // A member no longer in the cluster speaks no more on a connection it authenticated before
-    // (a new one is refused at its handshake): close those connections.
+    // (a new one is refused at its handshake): close those connections. A member this one does not
+    // know yet (never in its peer set) keeps its links (see maxUnknownPeers).
     for (const [socket, { peer }] of this.inbound) {
-      if (peer !== null && !this.peers.has(peer)) {
+      if (peer !== null && this.removed.has(peer)) {
         this.log('info', `closed the connection from ${peer}: no longer a peer`, { peer });
         socket.destroy();
       }
@@ -480,9 +525,14 @@ export class PeerTransport<M extends Envelope> {
    * address, a full queue, or a frame over maxFrameBytes, which is also counted, reported to
    * onSendRefused and logged: see the file comment).
    */
+  /** Where `id` is dialled: its address in the peer set, else (a member not shown yet that dialled here) the one its hello named. */
+  private addressOf(id: NodeId): PeerAddress | undefined {
+    return this.peers.get(id) ?? this.unknownAddresses.get(id);
+  }
+
   send(msg: M): boolean {
     if (this.closed) return false;
-    const addr = this.peers.get(msg.to);
+    const addr = this.addressOf(msg.to);
     if (addr === undefined) return false;
     let link = this.links.get(msg.to);
     if (link === undefined) {
@@ -501,8 +551,10 @@ export class PeerTransport<M extends Envelope> {
       this.refuseOversized(msg, link, frame.length);
       return false;
     }
-    if (link.queue.length >= this.limits.maxQueuedMessagesPerPeer ||
-      link.queuedBytes + frame.length > this.limits.maxQueuedBytesPerPeer) {
+    const known = this.peers.has(msg.to);
+    const maxMessages = known ? this.limits.maxQueuedMessagesPerPeer : this.limits.maxQueuedMessagesPerUnknownPeer;
+    const maxBytes = known ? this.limits.maxQueuedBytesPerPeer : Math.floor(this.limits.maxQueuedBytesPerPeer / 16);
+    if (link.queue.length >= maxMessages || link.queuedBytes + frame.length > maxBytes) {
       link.stats.dropped++;
       return false;
     }
@@ -642,7 +694,7 @@ export class PeerTransport<M extends Envelope> {
         }
       }
       const hello: Handshake = {
-        magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id,
+        magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id, reply: this.o.advertise ?? this.address(),
         ...(nonce === null ? {} : { nonce }), ...(secret === null ? {} : { frameMac: PEER_FRAME_MAC_VERSION }),
         ...(identity === null ? {} : { identity: tls === null ? PEER_IDENTITY_VERSION : PEER_IDENTITY_TLS_VERSION }),
       };
@@ -880,6 +932,16 @@ export class PeerTransport<M extends Envelope> {
   private authenticated(socket: Socket, peer: NodeId): boolean {
     const state = this.inbound.get(socket);
     assert(state !== undefined && state.peer === null, () => `a connection authenticates once, as ${peer}`);
+    if (!this.peers.has(peer) && !this.unknownAddresses.has(peer)) {
+      const unknown = new Set<NodeId>();
+      for (const [other, o] of this.inbound) if (o.peer !== null && !this.peers.has(o.peer) && other !== socket && !other.destroyed) unknown.add(o.peer);
+      if (unknown.size >= this.limits.maxUnknownPeers) {
+        this.counters.unknownPeer++;
+        this.log('warn', `refused a connection from ${peer} (${socket.remoteAddress ?? '?'}): not in this member's configuration, and maxUnknownPeers=${this.limits.maxUnknownPeers} such members hold links`, { peer, counter: 'unknownPeer' });
+        socket.destroy();
+        return false;
+      }
+    }
     const max = this.limits.maxConnectionsPerPeer;
     const now = performance.now();
     // A proof of a shared key (derived from the cluster token) shows only that the dialer holds the
@@ -910,6 +972,13 @@ export class PeerTransport<M extends Envelope> {
     for (const [other, o] of this.inbound) if (o.peer === peer && !other.destroyed) held++;
     assert(held <= max, () => `member ${peer} holds ${held} inbound connections, over maxConnectionsPerPeer=${max}`);
     return true;
+  }
+
+  /** A member not in the peer set closed its last link: its address and its queue go. */
+  private forgetUnknown(peer: NodeId): void {
+    this.unknownAddresses.delete(peer);
+    const link = this.links.get(peer);
+    if (link !== undefined && !this.peers.has(peer)) this.dropLink(peer, link);
   }
 
   /**
@@ -975,6 +1044,8 @@ export class PeerTransport<M extends Envelope> {
     let opener: FrameOpener | null = null;
     /** A connection that opened with a join query (join.ts): it gets one answer, never a peer. */
     let join: JoinListener | null = null;
+    /** The address the hello named to answer on (used while the peer set does not show the member). */
+    let replyTo: PeerAddress | null = null;
     /** Complete frames since the idle check last looked (idleTimeoutMs), once authenticated. */
     let framesSinceIdleCheck = 0;
     let idleCheck: NodeJS.Timeout | null = null;
@@ -983,6 +1054,7 @@ export class PeerTransport<M extends Envelope> {
       if (idleCheck !== null) clearInterval(idleCheck);
       this.inbound.delete(socket);
       if (peer !== null) this.counters.connectionsClosed++;
+      if (peer !== null && !this.peers.has(peer) && ![...this.inbound.values()].some((o) => o.peer === peer)) this.forgetUnknown(peer);
     });
     socket.on('error', (err) => this.log('debug', `connection from ${peer ?? socket.remoteAddress ?? '?'} failed`, { error: err.message }));
     // The deadline set when TCP accepted it (admit) goes on: a TLS handshake does not extend it.
@@ -1000,6 +1072,7 @@ export class PeerTransport<M extends Envelope> {
       this.release(key, pending);
       if (!this.authenticated(socket, id)) return;
       peer = id;
+      if (!this.peers.has(id) && replyTo !== null) this.unknownAddresses.set(id, replyTo);
       decoder.maxFrameBytes = this.limits.maxFrameBytes;
       const idleMs = this.limits.idleTimeoutMs;
       if (idleMs <= 0) return;
@@ -1110,8 +1183,12 @@ export class PeerTransport<M extends Envelope> {
           const h = value as Partial<Handshake>;
           if (typeof h !== 'object' || h === null || h.magic !== 'QRT1') return refuse('handshakeFailures', 'no handshake');
           if (h.clusterId !== this.o.clusterId) return refuse('wrongCluster', `cluster id ${String(h.clusterId)} is not ${this.o.clusterId}`);
-          if (typeof h.from !== 'string' || !this.peers.has(h.from as NodeId)) return refuse('unknownPeer', `unknown member ${String(h.from)}`);
+          if (typeof h.from !== 'string' || h.from === '' || h.from === this.o.self) return refuse('unknownPeer', `unknown member ${String(h.from)}`);
+          // A member not in the peer set is taken (authenticated below exactly as a known one) unless
+          // it is known to be removed: this member's configuration may be behind its addition.
+          if (this.removed.has(h.from as NodeId)) return refuse('unknownPeer', `member ${h.from} was removed from the cluster`);
           if (h.to !== this.o.self) return refuse('unknownPeer', `addressed to ${String(h.to)}, not ${this.o.self}`);
+          replyTo = replyAddress(h.reply, socket.remoteAddress);
           const tls = this.o.tls ?? null;
           if (tlsSocket !== null && tls !== null && (tls.memberBinding ?? 'common-name') === 'common-name') {
             // Mutual TLS proved a certificate of the cluster CA; it must also be the named member's.
@@ -1177,7 +1254,7 @@ export class PeerTransport<M extends Envelope> {
         if (typeof m !== 'object' || m === null || m.to !== this.o.self) {
           return refuse('malformedFrames', `message from ${peer} not addressed to ${this.o.self}`);
         }
-        if (!this.peers.has(peer)) return refuse('unknownPeer', `member ${peer} is no longer a peer`);
+        if (this.removed.has(peer)) return refuse('unknownPeer', `member ${peer} is no longer a peer`);
         if (m.from !== peer) {
           // The handshake named the peer; a frame claiming another sender is a lie (the protocols
           // trust `from` for routing and, in CFT protocols, for votes): drop it and the connection.
@@ -1235,6 +1312,19 @@ interface PendingConnection {
 function connectionKey(s: Socket): string | null {
   if (s.remoteAddress === undefined || s.remotePort === undefined) return null;
   return `${s.remoteAddress}|${s.remotePort}|${s.localAddress ?? ''}|${s.localPort ?? ''}`;
+}
+
+/**
+ * The address a hello names to answer on, if it is one (a host of at most 253 characters, a port):
+ * an unspecified host (0.0.0.0, ::, none) is the one the connection came from.
+ */
+function replyAddress(reply: Handshake['reply'], remote: string | undefined): PeerAddress | null {
+  if (typeof reply !== 'object' || reply === null) return null;
+  const { host, port } = reply;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) return null;
+  const h = typeof host === 'string' && host !== '' && host !== '0.0.0.0' && host !== '::' ? host : remote;
+  if (h === undefined || h.length > 253) return null;
+  return { host: h, port };
 }
 
 /** What a message is, for a log line: a peer frame's kind and its protocol message's type. */

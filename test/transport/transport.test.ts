@@ -58,10 +58,13 @@ async function rawSend(port: number, bytes: Buffer): Promise<void> {
   });
 }
 
-test('garbage, oversized frames, wrong cluster and unknown peers are refused and counted; the node keeps serving', { timeout: 20_000 }, async () => {
+test('garbage, oversized frames, wrong cluster and removed members are refused and counted; the node keeps serving', { timeout: 20_000 }, async () => {
   const { a, b, got } = await pair();
   try {
   const port = b.address().port;
+  // mallory left b's configuration: refused (a member b never saw is taken: peer-unknown.test.ts).
+  b.setPeers(new Map([[nodeId('a'), a.address()], [nodeId('mallory'), { host: '127.0.0.1', port: 1 }]]));
+  b.setPeers(new Map([[nodeId('a'), a.address()]]));
   const hello = (o: object) => encodeFrame(encode({ magic: 'QRT1', ...o }));
   await rawSend(port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
   const huge = Buffer.alloc(4);
