@@ -311,7 +311,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
 
   /** Peers joined or left: update where the transport dials. */
   setPeerAddresses(members: readonly MemberAddresses[]): void {
-    this.transport?.setPeers(new Map(members.filter((m) => m.id !== this.id).map((m) => [m.id, m.peer])));
+    this.transport?.setPeers(new Map(members.filter((m) => m.id !== this.id).map((m) => [m.id, m.peer])), members.some((m) => m.id === this.id));
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,10 @@
 /**
  * Peer messages over TCP. One outbound connection per peer (dialed by the sender, like etcd's
  * streams); inbound connections only receive. Every connection opens with a handshake naming
- * the cluster and both members; a wrong cluster or an unknown member is refused and counted.
+ * the cluster and both members; a wrong cluster or a member known to be removed is refused and
+ * counted. A member the peer set does not show yet (this member's configuration is behind its
+ * addition) is taken once it authenticates as a known member would, and answered at the address its
+ * hello names (maxUnknownPeers); with member keys, one whose key is unknown cannot prove it.
  * With a shared cluster secret configured, both sides also prove they hold it (challenge and
  * response, fresh nonces both ways: peer-secret.ts) before a single frame is delivered or sent,
  * and every frame after the handshake carries a MAC under a key of that connection, over an implied
@@ -31,6 +34,7 @@ import { pack, packTransient, unpack } from '../core/codec.js';
 import type { NodeId } from '../core/ids.js';
 import type { Envelope } from '../core/replica.js';
 import { encodeFrame, FrameDecoder, FrameTooLarge } from './frame.js';
+import type { TransportMutant } from './mutants.js';
 import { JOIN_QUERY_MAGIC, JoinListener, MAX_JOIN_QUERY_BYTES, type JoinStep } from './join.js';
 import { DEFAULT_MAX_FRAMES_PER_CONNECTION, encodeSealableFrame, FrameOpener, FrameSealer } from './frame-mac.js';
 import {
@@ -218,6 +222,8 @@ export interface TransportOptions {
    * besides the rate-limited log line): for metrics, or to stop on what is a bug.
    */
   readonly onSendRefused?: (err: FrameTooLarge, message: { readonly to: NodeId; readonly what: string }) => void;
+  /** Test-only: one of TRANSPORT_MUTANTS (mutants.ts). */
+  readonly mutant?: TransportMutant;
 }
 
 export interface PeerTls {
@@ -393,6 +399,8 @@ export class PeerTransport<M extends Envelope> {
    * (see maxUnknownPeers).
    */
   private readonly removed = new Set<NodeId>();
+  /** Whether the configuration of the last setPeers showed this member (see setPeers). */
+  private selfShown = true;
   /**
    * Members not in the peer set that hold an authenticated inbound link here, with the address their
    * hello names: where messages to them go until the peer set shows them (at most maxUnknownPeers).
@@ -494,9 +502,17 @@ export class PeerTransport<M extends Envelope> {
     return { host: a.address, port: a.port };
   }
 
-  setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void {
-    // A member that leaves the peer set was removed: refused from now on, until a set shows it again.
-    for (const id of this.peers.keys()) if (!peers.has(id)) this.removed.add(id);
+  /**
+   * The members this one dials and knows, from the configuration its node shows. `selfShown`: whether
+   * that configuration shows this member too. A member that leaves the peer set between two
+   * configurations that both show this member was removed: refused from now on, until a set shows
+   * it again. A configuration without this member says nothing of who was removed: a joining member
+   * that installs a snapshot taken before it was added is briefly outside an older configuration,
+   * and must not take the members added since for removed (it would refuse them for good).
+   */
+  setPeers(peers: ReadonlyMap<NodeId, PeerAddress>, selfShown = true): void {
+    if (selfShown && this.selfShown) for (const id of this.peers.keys()) if (!peers.has(id)) this.removed.add(id);
+    this.selfShown = selfShown;
     this.peers = new Map(peers);
     for (const id of this.peers.keys()) this.removed.delete(id);
     for (const id of [...this.unknownAddresses.keys()]) if (this.peers.has(id) || this.removed.has(id)) this.unknownAddresses.delete(id);
@@ -1187,6 +1203,7 @@ export class PeerTransport<M extends Envelope> {
           // A member not in the peer set is taken (authenticated below exactly as a known one) unless
           // it is known to be removed: this member's configuration may be behind its addition.
           if (this.removed.has(h.from as NodeId)) return refuse('unknownPeer', `member ${h.from} was removed from the cluster`);
+          if (this.o.mutant === 'refuse-unknown-peers' && !this.peers.has(h.from as NodeId)) return refuse('unknownPeer', `unknown member ${h.from}`);
           if (h.to !== this.o.self) return refuse('unknownPeer', `addressed to ${String(h.to)}, not ${this.o.self}`);
           replyTo = replyAddress(h.reply, socket.remoteAddress);
           const tls = this.o.tls ?? null;

@@ -155,3 +155,20 @@ test('over mutual TLS: a member not in the peer set gets in with a certificate n
     await b.close();
   }
 });
+
+test('a configuration that does not show this member judges no one removed (a joiner briefly behind its own add)', { timeout: 30_000 }, async () => {
+  const { b, got } = await behind({});
+  const n = await newcomer(N, b.address().port, {});
+  try {
+    b.setPeers(new Map([[C, NOWHERE], [N, n.t.address()]]));
+    await until('n delivered', () => got.some((m) => m.from === N));
+    // An older configuration, without b itself: n is not taken for removed.
+    b.setPeers(new Map([[C, NOWHERE]]), false);
+    const at = got.length;
+    await until('n goes on', () => got.length > at + 3);
+    assert.equal(b.stats().counters.unknownPeer, 0);
+  } finally {
+    await n.stop();
+    await b.close();
+  }
+});
