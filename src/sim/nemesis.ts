@@ -385,6 +385,14 @@ export const REMOVED_LINGER_MS = { min: 0, max: 1_500 } as const;
  * leader's: among them a member that joined itself and has not applied up to its own since.
  */
 export const JOIN_FROM_ANY_MEMBER_SHARE = 0.5;
+/**
+ * Share of replacements that remove the old voter first and then add the spare (an operator
+ * replacing a member whose machine is gone, as the chaos harness's member nemesis does), and of
+ * those, the share that remove the leader (a spare may then be elected). Drawn from the joiners'
+ * stream.
+ */
+export const REMOVE_FIRST_SHARE = 0.5;
+export const REMOVE_LEADER_SHARE = 0.5;
 /** A spare added but not started yet (no join answer to be had yet) asks again this often. */
 export const JOIN_RETRY_MS = 100;
 /** A removed member stops for good once the voters know its removal committed: checked this often. */
@@ -411,13 +419,35 @@ export const RESTART_ALL_AFTER_REPLACE_SHARE = 0.5;
 export const RESTART_ALL_AFTER_MS = { min: 0, max: 200 } as const;
 
 /**
- * One replacement, then the next `count - 1`: add a spare (as a learner, or as a voter), start it
- * from the leader's join answer, promote it, remove an old voter (not the leader if it can be
- * helped), which lingers up and is then retired.
+ * One replacement, then the next `count - 1`. Mostly an add first: add a spare (as a learner, or
+ * as a voter), start it from a join answer, promote it, then remove an old voter (not the leader
+ * if it can be helped), which lingers up and is then retired. In REMOVE_FIRST_SHARE of them the
+ * operator removes first, as for a member whose machine is gone (and as the chaos harness's
+ * member nemesis does): an old voter, the leader in REMOVE_LEADER_SHARE of those, then the spare
+ * is added. The configuration entries before a spare's add then lack it, and a spare that leads
+ * later (elected after the leader's removal) answers joiners sent the log from slot 1 through
+ * them.
  */
 function replaceMember(s: NemesisSite, r: ReplacementSite, count: number, hurried: boolean): void {
   if (s.healed || count < 1) return;
   const wait = (range: { readonly min: number; readonly max: number }): number => (hurried ? range.min : r.rng.int(range.min, range.max));
+  const next = (): void => {
+    if (count > 1) replaceMember(s, r, count - 1, hurried);
+  };
+  if (r.joinerRng.chance(REMOVE_FIRST_SHARE)) {
+    const takeLeader = r.joinerRng.chance(REMOVE_LEADER_SHARE);
+    removeOldVoter(s, r, null, takeLeader, count === 1, wait, () => s.after(wait(REMOVE_AFTER_MS), () => addSpare(s, r, wait, () => next())));
+    return;
+  }
+  addSpare(s, r, wait, (id) => removeOldVoter(s, r, id, false, count === 1, wait, next));
+}
+
+/**
+ * Add a spare (as a learner, or as a voter), start it from a join answer once one lists it,
+ * promote it (a learner), then `joined` a while later.
+ */
+function addSpare(s: NemesisSite, r: ReplacementSite, wait: (range: { readonly min: number; readonly max: number }) => number, joined: (id: NodeId) => void): void {
+  if (s.healed) return;
   const id = r.spare();
   if (id === null) return;
   let asVoter = r.rng.chance(ADD_AS_VOTER_SHARE);
@@ -432,50 +462,58 @@ function replaceMember(s: NemesisSite, r: ReplacementSite, count: number, hurrie
     }
     return { kind: asVoter ? 'add-voter' : 'add-learner', node: id };
   }, () => joinWhenAnswered(s, r, id, () => {
-    const remove = (): void => {
-      let victim: NodeId | null = null;
-      adminStep(s, r, 'remove an old voter', (m, l) => {
-        if (victim === null) {
-          const old = m.voters.filter((v) => r.original(v) && v !== id);
-          // An operator replaces a member whose disk failed first; else any but the leader.
-          const broken = old.filter((v) => (r.node(v)?.refused ?? null) !== null);
-          const others = old.filter((v) => v !== l.id);
-          if (old.length === 0) return null;
-          victim = r.rng.pick(broken.length > 0 ? broken : others.length > 0 ? others : old);
-        }
-        return m.voters.includes(victim) || m.learners.includes(victim) ? { kind: 'remove', node: victim } : 'done';
-      }, (_, index) => {
-        const n = victim === null ? null : r.node(victim);
-        if (n === null) return;
-        const last = count === 1;
-        removedThenRetired(s, r, n, index, wait(REMOVED_LINGER_MS), last);
-        if (!last) replaceMember(s, r, count - 1, hurried);
-      }, () => {
-        // The removal may still commit after the nemesis gave up on it (its entry was proposed and
-        // the answer lost): a server stops itself once it learns it was removed
-        // (membership-runtime.ts), so a removed member must not linger up here either.
-        const watch = (): void => {
-          const n = victim === null ? null : r.node(victim);
-          if (n === null || n.retired) return;
-          const leader = s.leader();
-          const m = leader === null ? null : s.membership(leader);
-          if (leader === null || m === null || m.voters.includes(n.id) || m.learners.includes(n.id) || m.outgoingVoters.includes(n.id)) {
-            return void s.after(REMOVAL_WATCH_MS, watch);
-          }
-          s.note(`nemesis replace: ${n.key} was removed after all`);
-          removedThenRetired(s, r, n, leader.runningDriver?.status().appliedIndex ?? 0, REMOVED_STOP_MS, count === 1);
-        };
-        if (victim !== null) s.after(REMOVAL_WATCH_MS, watch);
-      });
-    };
-    if (asVoter) s.after(wait(REMOVE_AFTER_MS), remove);
+    if (asVoter) s.after(wait(REMOVE_AFTER_MS), () => joined(id));
     else {
       s.after(wait(PROMOTE_AFTER_MS), () => adminStep(s, r, `promote ${id}`, (m) => {
         if (m.voters.includes(id)) return 'done';
         return m.learners.includes(id) ? { kind: 'add-voter', node: id } : null;
-      }, () => s.after(wait(REMOVE_AFTER_MS), remove)));
+      }, () => s.after(wait(REMOVE_AFTER_MS), () => joined(id))));
     }
   }), () => joinWhenAnswered(s, r, id, () => {}));
+}
+
+/**
+ * Remove an old voter (not `spare`; one whose disk failed first; else the leader when
+ * `takeLeader`, else any but the leader if it can be helped); it lingers up and is then retired.
+ * `removed` once the removal applied.
+ */
+function removeOldVoter(
+  s: NemesisSite, r: ReplacementSite, spare: NodeId | null, takeLeader: boolean, last: boolean,
+  wait: (range: { readonly min: number; readonly max: number }) => number, removed: () => void,
+): void {
+  let victim: NodeId | null = null;
+  adminStep(s, r, 'remove an old voter', (m, l) => {
+    if (victim === null) {
+      const old = m.voters.filter((v) => r.original(v) && v !== spare);
+      // An operator replaces a member whose disk failed first; else any but the leader (or the leader).
+      const broken = old.filter((v) => (r.node(v)?.refused ?? null) !== null);
+      const others = old.filter((v) => v !== l.id);
+      if (old.length === 0) return null;
+      victim = broken.length > 0 ? r.rng.pick(broken) : takeLeader && old.includes(l.id) ? l.id : r.rng.pick(others.length > 0 ? others : old);
+    }
+    return m.voters.includes(victim) || m.learners.includes(victim) ? { kind: 'remove', node: victim } : 'done';
+  }, (_, index) => {
+    const n = victim === null ? null : r.node(victim);
+    if (n === null) return;
+    removedThenRetired(s, r, n, index, wait(REMOVED_LINGER_MS), last);
+    removed();
+  }, () => {
+    // The removal may still commit after the nemesis gave up on it (its entry was proposed and
+    // the answer lost): a server stops itself once it learns it was removed
+    // (membership-runtime.ts), so a removed member must not linger up here either.
+    const watch = (): void => {
+      const n = victim === null ? null : r.node(victim);
+      if (n === null || n.retired) return;
+      const leader = s.leader();
+      const m = leader === null ? null : s.membership(leader);
+      if (leader === null || m === null || m.voters.includes(n.id) || m.learners.includes(n.id) || m.outgoingVoters.includes(n.id)) {
+        return void s.after(REMOVAL_WATCH_MS, watch);
+      }
+      s.note(`nemesis replace: ${n.key} was removed after all`);
+      removedThenRetired(s, r, n, leader.runningDriver?.status().appliedIndex ?? 0, REMOVED_STOP_MS, last);
+    };
+    if (victim !== null) s.after(REMOVAL_WATCH_MS, watch);
+  });
 }
 
 /**

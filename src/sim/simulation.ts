@@ -256,6 +256,18 @@ type AnyClient = SessionClient<unknown> | QuorumSimClient<Envelope, unknown>;
 /** A run that can no longer make progress worth simulating (a message storm). */
 class LivenessFailure extends Error {}
 
+/** A member's transport, as the simulator models it (Simulation.peerViews). */
+interface PeerView {
+  readonly incarnation: number;
+  /** The members its node showed when last looked at, and whether that configuration showed the member itself. */
+  shown: Set<NodeId>;
+  selfShown: boolean;
+  /** Members that left `shown` and did not come back: refused, never dialled. */
+  readonly removed: Set<NodeId>;
+  /** Members that delivered a frame to this incarnation: it answers them at the address their hello named. */
+  readonly dialledBy: Set<NodeId>;
+}
+
 export class Simulation implements WorldHandler<Delivery> {
   private readonly world: World<Delivery>;
   private readonly rng: Random;
@@ -780,6 +792,53 @@ export class Simulation implements WorldHandler<Delivery> {
     throw new SafetyViolation('bounded messages', `${from.key} sent ${what} of more than ${SIM_MAX_FRAME_BYTES} bytes to ${frame.to} (message budget ${SIM_MESSAGE_BUDGET_BYTES}): a transport refuses it`);
   }
 
+  /**
+   * Runs that replace members: what each member's transport (transport.ts) would do, kept per
+   * incarnation (a transport's sets live in memory). A server's transport is given the members its
+   * node shows (status().membership: voters of both halves and learners; the membership runtime sets
+   * them after every applied change): a member that leaves them is removed, refused at its handshake
+   * and never dialled again; any other member is taken (it authenticates as a known one would),
+   * known or not, and answered, a member not shown at the address its hello named (here: once it
+   * delivered a frame to this incarnation). A protocol with per-member keys (byzantine) takes only
+   * the members it shows (it has no key for another). Only runs that replace members look: in the
+   * others every member shows every other for good, and their runs stay as they were.
+   */
+  private readonly peerViews = new Map<SimNode<unknown>, PeerView>();
+
+  /** `member`'s transport model, brought up to what its node shows now (null: its driver is not running). */
+  private peerView(member: SimNode<unknown>): PeerView | null {
+    const d = member.runningDriver;
+    if (d === null) return null;
+    let v = this.peerViews.get(member);
+    if (v === undefined || v.incarnation !== member.incarnation) {
+      v = { incarnation: member.incarnation, shown: new Set(), selfShown: true, removed: new Set(), dialledBy: new Set() };
+      this.peerViews.set(member, v);
+    }
+    const m = d.status().membership;
+    const now = new Set<NodeId>([...m.voters, ...m.outgoingVoters, ...m.learners]);
+    // As setPeers: departures count as removals only between two configurations that show this member.
+    const selfShown = now.has(member.id);
+    if (selfShown && v.selfShown) for (const id of v.shown) if (!now.has(id)) v.removed.add(id);
+    for (const id of now) v.removed.delete(id);
+    v.shown = now;
+    v.selfShown = selfShown;
+    return v;
+  }
+
+  /** Whether `member`'s transport takes frames from `peer` (see peerViews). */
+  private transportTakes(member: SimNode<unknown>, peer: NodeId): boolean {
+    const v = this.peerView(member);
+    if (v === null || v.shown.has(peer)) return true;
+    return this.protocol.faultModel !== 'byzantine' && !v.removed.has(peer) && this.o.mutant !== 'refuse-unknown-peers';
+  }
+
+  /** Whether `member`'s transport has an address for `peer` (see peerViews). */
+  private transportDials(member: SimNode<unknown>, peer: NodeId): boolean {
+    const v = this.peerView(member);
+    if (v === null || v.shown.has(peer)) return true;
+    return !v.removed.has(peer) && v.dialledBy.has(peer) && this.protocol.faultModel !== 'byzantine';
+  }
+
   private sendMessage(from: SimNode<unknown>, msg: Envelope, extraMs: number): void {
     this.sendFrame(from, { kind: 'protocol', from: from.id, to: principalMember(msg.to) as NodeId, message: msg }, extraMs);
   }
@@ -796,6 +855,11 @@ export class Simulation implements WorldHandler<Delivery> {
       }
       const msg = (frame as { message: Envelope }).message;
       this.world.after(extraMs + this.latency(), () => client.receive(msg));
+      return;
+    }
+    // A server's transport dials only the members it has an address for (see peerViews).
+    if (this.replaceRng !== null && !this.transportDials(from, frame.to)) {
+      this.dropped++;
       return;
     }
     for (let t = 0; t < targets.length; t++) {
@@ -831,6 +895,14 @@ export class Simulation implements WorldHandler<Delivery> {
     if (!n.up || this.links.isCut(d.fromKey, n.key)) {
       this.dropped++;
       return;
+    }
+    // A server's transport takes frames only from members it does not know to be removed (see peerViews).
+    if (d.fromMember && this.replaceRng !== null) {
+      if (!this.transportTakes(n, d.frame.from)) {
+        this.dropped++;
+        return;
+      }
+      this.peerViews.get(n)?.dialledBy.add(d.frame.from);
     }
     if (n.paused) {
       n.park(new CallEvent(() => this.deliverNow(d), n, n.incarnation));

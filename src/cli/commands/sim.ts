@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { DRIVER_MUTANTS } from '../../driver/mutants.js';
 import { STATE_MACHINE_MUTANTS } from '../../statemachine/mutants.js';
 import { STORAGE_MUTANTS } from '../../storage/mutants.js';
+import { TRANSPORT_MUTANTS } from '../../transport/mutants.js';
 import { QuorateError } from '../../core/errors.js';
 import { defineCommand, UsageError, type JsonRecord } from '../command.js';
 import { didYouMean } from '../options/suggest.js';
@@ -22,7 +23,7 @@ import { protocolOption } from './shared-options.js';
 
 /** Every mutant a run of `protocol` can switch on: the protocol's own and the shared driver's. */
 export function mutantsOf(protocol: ProtocolDefinition): readonly MutantInfo[] {
-  return [...protocol.mutants, ...DRIVER_MUTANTS, ...STORAGE_MUTANTS, ...STATE_MACHINE_MUTANTS];
+  return [...protocol.mutants, ...DRIVER_MUTANTS, ...STORAGE_MUTANTS, ...STATE_MACHINE_MUTANTS, ...TRANSPORT_MUTANTS];
 }
 
 /** The Byzantine behaviours a protocol can take: its adversary's and twins. */
