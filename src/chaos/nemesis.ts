@@ -116,11 +116,13 @@ export class Nemesis {
    * restarted, removed ones added back (as learners, promoted once caught up).
    */
   async heal(): Promise<void> {
+    // The strobe first: a heal that fails further on (iptables refusing to flush) must not leave
+    // its interval running, flipping a clock and holding the harness's event loop open for ever.
+    if (this.strobe !== null) clearInterval(this.strobe);
+    this.strobe = null;
     await this.lab.heal();
     for (const name of this.paused) this.cluster.resume(name);
     this.paused.clear();
-    if (this.strobe !== null) clearInterval(this.strobe);
-    this.strobe = null;
     for (const name of this.skewed) writeOffset(this.cluster.clockFile(name), 0);
     this.skewed.clear();
     for (const name of this.killed) {

@@ -1,0 +1,64 @@
+/**
+ * The nemesis's bookkeeping against a fake lab and cluster (no root, no processes): what a heal
+ * that fails leaves running.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Prng } from '../../src/core/prng.js';
+import type { Cluster } from '../../src/chaos/cluster.js';
+import type { Lab } from '../../src/chaos/lab.js';
+import { Nemesis, type NemesisKind } from '../../src/chaos/nemesis.js';
+
+interface Fake { lab: Lab; cluster: Cluster; calls: string[] }
+
+function fake(dir: string, o: { healFails?: boolean; killMs?: number; now: () => number }): Fake {
+  const calls: string[] = [];
+  const names = ['n1', 'n2', 'n3'];
+  const up = new Set(names);
+  const lab = {
+    heal: async () => { calls.push('lab.heal'); if (o.healFails === true) throw new Error('iptables: refused'); },
+    partition: async () => [],
+    rules: () => [],
+  } as unknown as Lab;
+  const cluster = {
+    names,
+    // No member answers Status: the nemesis knows no leader.
+    isUp: () => false,
+    isPaused: () => false,
+    endpoint: (n: string) => `127.0.0.1:1/${n}`,
+    clockFile: (n: string) => join(dir, n),
+    uptimeS: () => 100,
+    kill: async (n: string) => { calls.push(`kill ${n} at ${o.now()}`); await sleep(o.killMs ?? 0); up.delete(n); },
+    start: (n: string) => { calls.push(`start ${n}`); up.add(n); },
+    pause: () => {},
+    resume: () => {},
+  } as unknown as Cluster;
+  return { lab, cluster, calls };
+}
+
+const activeTimeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+test('a heal that fails (iptables refusing the flush) during a clock strobe stops the strobe: no timer left flipping the clock, holding the harness open', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorate-nemesis-'));
+  try {
+    let strobes = 0;
+    for (let seed = 1; seed < 200 && strobes < 2; seed++) {
+      const before = activeTimeouts();
+      const t0 = performance.now();
+      const now = (): number => performance.now() - t0;
+      const f = fake(dir, { healFails: true, now });
+      const nemesis = new Nemesis(f.lab, f.cluster, { kinds: ['skew'] as NemesisKind[], partitions: ['halves'], random: new Prng(seed), now, log: () => {}, faultMs: 10, quietMs: 10, maxFaults: 1 });
+      await assert.rejects(nemesis.run(), /iptables: refused/);
+      if (!/clock strobe/.test(nemesis.events[0]?.what ?? '')) continue;
+      strobes++;
+      assert.equal(activeTimeouts(), before, `seed ${seed}: ${nemesis.events[0]!.what}: a timer outlives the failed heal`);
+    }
+    assert.equal(strobes, 2, 'some seeds draw a strobe');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
