@@ -92,7 +92,10 @@ export class Nemesis {
       await this.sleep(quietMs * (1 + this.o.random.float()));
       if (this.stopping || this.o.kinds.length === 0) break;
       const kind = this.o.random.pick(this.o.kinds);
-      const event: NemesisEvent = { kind, what: await this.inject(kind), startMs: this.o.now(), endMs: Infinity };
+      // The fault starts when its injection does: a kill, a removal takes a while, and operations
+      // during it are under the fault already (the timeline's shading starts here).
+      const startMs = this.o.now();
+      const event: NemesisEvent = { kind, what: await this.inject(kind), startMs, endMs: Infinity };
       this.events.push(event);
       this.o.log(`nemesis: ${event.what}`);
       await this.sleep(faultMs * (1 + this.o.random.float()));

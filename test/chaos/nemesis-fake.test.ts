@@ -1,6 +1,6 @@
 /**
- * The nemesis's bookkeeping against a fake lab and cluster (no root, no processes): what a heal
- * that fails leaves running.
+ * The nemesis's bookkeeping against a fake lab and cluster (no root, no processes): when a fault's
+ * interval starts, and what a heal that fails leaves running.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,6 +41,23 @@ function fake(dir: string, o: { healFails?: boolean; killMs?: number; now: () =>
 }
 
 const activeTimeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+test('a fault\'s interval starts when its injection does (a kill takes a while: operations during it are under the fault)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorate-nemesis-'));
+  try {
+    const t0 = performance.now();
+    const now = (): number => performance.now() - t0;
+    const f = fake(dir, { killMs: 200, now });
+    const nemesis = new Nemesis(f.lab, f.cluster, { kinds: ['kill'] as NemesisKind[], partitions: ['halves'], random: new Prng(1), now, log: () => {}, faultMs: 10, quietMs: 10, maxFaults: 1 });
+    await nemesis.run();
+    const killedAt = Number(/at ([\d.]+)/.exec(f.calls.find((c) => c.startsWith('kill'))!)![1]);
+    assert.equal(nemesis.events.length, 1);
+    assert.ok(nemesis.events[0]!.startMs <= killedAt, `fault from ${nemesis.events[0]!.startMs} ms, the kill began at ${killedAt} ms`);
+    assert.equal(nemesis.restarts, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('a heal that fails (iptables refusing the flush) during a clock strobe stops the strobe: no timer left flipping the clock, holding the harness open', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'quorate-nemesis-'));
