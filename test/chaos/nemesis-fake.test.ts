@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { Prng } from '../../src/core/prng.js';
 import type { Cluster } from '../../src/chaos/cluster.js';
 import type { Lab } from '../../src/chaos/lab.js';
 import { Nemesis, type NemesisKind } from '../../src/chaos/nemesis.js';
+import { runChaos } from '../../src/chaos/run.js';
 
 interface Fake { lab: Lab; cluster: Cluster; calls: string[] }
 
@@ -77,5 +79,29 @@ test('a heal that fails (iptables refusing the flush) during a clock strobe stop
     assert.equal(strobes, 2, 'some seeds draw a strobe');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('runChaos refuses --system etcd with skew (also in a mixed list) before it makes anything: no lab, no namespace, no handler left', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'quorate-refused-'));
+  const ours = (): string[] => {
+    try {
+      return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`qchaos-${process.pid}-`));
+    } catch {
+      return [];
+    }
+  };
+  const exits = process.listenerCount('exit');
+  try {
+    for (const nemesis of [['skew'], ['kill', 'skew']] as NemesisKind[][]) {
+      await assert.rejects(runChaos({
+        system: 'etcd', protocol: 'raft', mutant: null, workload: 'register', nodes: 3, clients: 1, keys: 1, nemesis, partitions: ['halves'], timeLimitS: 1,
+        faultMs: 10, quietMs: 10, maxFaults: null, seed: 1, out, etcdBinary: 'etcd', commandLine: 'quorate chaos', log: () => {},
+      }), /--nemesis skew: not applicable to etcd/);
+      assert.deepEqual(ours(), [], `${nemesis.join(',')}: a lab was made and left behind`);
+      assert.equal(process.listenerCount('exit'), exits);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
   }
 });
