@@ -166,11 +166,14 @@ export class Nemesis {
       }
       case 'kill': {
         const victims = this.pick(names, this.o.random.int(1, Math.max(1, minority)));
+        // A member that exited on its own (the report names it) is not killed, nor counted a kill/restart cycle.
+        const down = victims.filter((v) => !this.cluster.isUp(v));
         for (const v of victims) {
+          if (down.includes(v)) continue;
           await this.cluster.kill(v);
           this.killed.add(v);
         }
-        return `kill -9 ${victims.join(', ')}`;
+        return `kill -9 ${victims.map((v) => `${v}${down.includes(v) ? ' (not running: left alone)' : ''}`).join(', ')}`;
       }
       case 'pause': {
         const leader = this.o.random.chance(0.5) ? await this.leader() : null;

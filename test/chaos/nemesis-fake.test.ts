@@ -17,10 +17,10 @@ import { runChaos } from '../../src/chaos/run.js';
 
 interface Fake { lab: Lab; cluster: Cluster; calls: string[] }
 
-function fake(dir: string, o: { healFails?: boolean; killMs?: number; now: () => number }): Fake {
+function fake(dir: string, o: { healFails?: boolean; killMs?: number; now: () => number; down?: readonly string[] }): Fake {
   const calls: string[] = [];
   const names = ['n1', 'n2', 'n3'];
-  const up = new Set(names);
+  const up = new Set(names.filter((n) => !(o.down ?? []).includes(n)));
   const lab = {
     heal: async () => { calls.push('lab.heal'); if (o.healFails === true) throw new Error('iptables: refused'); },
     partition: async () => [],
@@ -28,10 +28,10 @@ function fake(dir: string, o: { healFails?: boolean; killMs?: number; now: () =>
   } as unknown as Lab;
   const cluster = {
     names,
-    // No member answers Status: the nemesis knows no leader.
-    isUp: () => false,
+    isUp: (n: string) => up.has(n),
     isPaused: () => false,
-    endpoint: (n: string) => `127.0.0.1:1/${n}`,
+    // No member answers Status: the nemesis knows no leader.
+    endpoint: () => '127.0.0.1:1',
     clockFile: (n: string) => join(dir, n),
     uptimeS: () => 100,
     kill: async (n: string) => { calls.push(`kill ${n} at ${o.now()}`); await sleep(o.killMs ?? 0); up.delete(n); },
@@ -56,6 +56,22 @@ test('a fault\'s interval starts when its injection does (a kill takes a while: 
     assert.equal(nemesis.events.length, 1);
     assert.ok(nemesis.events[0]!.startMs <= killedAt, `fault from ${nemesis.events[0]!.startMs} ms, the kill began at ${killedAt} ms`);
     assert.equal(nemesis.restarts, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a kill -9 of a member that is not running (it exited on its own) kills and restarts nothing, and counts no cycle', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorate-nemesis-'));
+  try {
+    const t0 = performance.now();
+    const now = (): number => performance.now() - t0;
+    const f = fake(dir, { now, down: ['n1', 'n2', 'n3'] });
+    const nemesis = new Nemesis(f.lab, f.cluster, { kinds: ['kill'] as NemesisKind[], partitions: ['halves'], random: new Prng(1), now, log: () => {}, faultMs: 10, quietMs: 10, maxFaults: 1 });
+    await nemesis.run();
+    assert.equal(nemesis.restarts, 0);
+    assert.deepEqual(f.calls.filter((c) => !c.startsWith('lab.')), []);
+    assert.match(nemesis.events[0]!.what, /^kill -9 n\d \(not running: left alone\)$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
