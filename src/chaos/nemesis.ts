@@ -186,7 +186,9 @@ export class Nemesis {
         return this.skew(names);
       case 'member': {
         const leader = await this.leader();
-        const victims = chooseRemovals(this.o.random, names, names.length, leader);
+        // Among the members running: a member that exited on its own is one fewer to make a
+        // quorum with, and removing as many as if it ran stalls the second removal (no majority left).
+        const victims = chooseRemovals(this.o.random, names.filter((n) => this.cluster.isUp(n)), names.length, leader);
         for (const v of victims) {
           // Stopped first: a quorate member that applies its own removal stops on its own.
           await this.cluster.kill(v);
@@ -195,7 +197,10 @@ export class Nemesis {
           if (id !== null) this.formerIds.push(id);
           this.cluster.wipe(v);
         }
-        if (victims.length === 0) return `member: none removed (${names.length} members: none can go)`;
+        if (victims.length === 0) {
+          const running = names.filter((n) => this.cluster.isUp(n)).length;
+          return `member: none removed (${names.length} members${running < names.length ? `, ${running} running` : ''}: none can go)`;
+        }
         return `member remove ${victims.map((v) => `${v}${v === leader ? ' (the leader)' : ''}`).join(', ')}: stopped, removed, data wiped`;
       }
     }

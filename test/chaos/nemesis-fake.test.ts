@@ -77,6 +77,23 @@ test('a kill -9 of a member that is not running (it exited on its own) kills and
   }
 });
 
+test('a membership fault removes none while a member that exited on its own leaves no spare (3 members, 1 down: removing one leaves no majority)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorate-nemesis-'));
+  try {
+    const t0 = performance.now();
+    const now = (): number => performance.now() - t0;
+    for (let seed = 1; seed <= 5; seed++) {
+      const f = fake(dir, { now, down: ['n1'] });
+      const nemesis = new Nemesis(f.lab, f.cluster, { kinds: ['member'] as NemesisKind[], partitions: ['halves'], random: new Prng(seed), now, log: () => {}, faultMs: 10, quietMs: 10, maxFaults: 1 });
+      await nemesis.run();
+      assert.match(nemesis.events[0]!.what, /^member: none removed/, `seed ${seed}`);
+      assert.deepEqual(f.calls.filter((c) => !c.startsWith('lab.')), []);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a heal that fails (iptables refusing the flush) during a clock strobe stops the strobe: no timer left flipping the clock, holding the harness open', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'quorate-nemesis-'));
   try {
