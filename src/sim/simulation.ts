@@ -582,7 +582,26 @@ export class Simulation implements WorldHandler<Delivery> {
       release: (from, frames, count) => this.release(from, frames, count),
       events: (node) => sim.eventsOf(node),
       refusedToStart: (node) => sim.refusedToStart(node),
+      processDied: (node) => sim.processDied(node),
     };
+  }
+
+  /**
+   * A member's process died while up (a crash, a power loss): its kernel (or, for a power loss, the
+   * peers' own timeouts and the reset of its next reply; modelled alike) closes its TCP connections,
+   * and each live peer across a link that is not cut learns of it a network delay later, as its
+   * transport would (Replica.peerDown through the driver). A partition is silent: nothing crosses
+   * it. A peer that crashed meanwhile (another incarnation) held no such connection; a paused one
+   * finds the close in its buffers when it resumes.
+   */
+  private processDied(dead: SimNode<unknown>): void {
+    for (const peer of this.nodes) {
+      if (peer === dead || peer.id === dead.id || !peer.up || this.links.isCut(dead.key, peer.key)) continue;
+      this.world.after(this.latency(), () => {
+        if (!peer.up || this.links.isCut(dead.key, peer.key)) return;
+        peer.driver?.peerDown(dead.id);
+      }, peer);
+    }
   }
 
   /**
