@@ -594,6 +594,22 @@ export class Simulation implements WorldHandler<Delivery> {
    * it. A peer that crashed meanwhile (another incarnation) held no such connection; a paused one
    * finds the close in its buffers when it resumes.
    */
+  /** See NemesisSite.resetConnections: both ends of each reset connection learn of it, across the cut. */
+  private resetConnections(a: readonly string[], b: readonly string[]): void {
+    const inA = new Set(a);
+    const inB = new Set(b);
+    for (const x of this.nodes) {
+      if (!x.up || !(inA.has(x.key) || inB.has(x.key))) continue;
+      const other = inA.has(x.key) ? inB : inA;
+      for (const y of this.nodes) {
+        if (y === x || y.id === x.id || !y.up || !other.has(y.key)) continue;
+        this.world.after(this.latency(), () => {
+          if (x.up) x.driver?.peerDown(y.id);
+        }, x);
+      }
+    }
+  }
+
   private processDied(dead: SimNode<unknown>): void {
     for (const peer of this.nodes) {
       if (peer === dead || peer.id === dead.id || !peer.up || this.links.isCut(dead.key, peer.key)) continue;
@@ -1203,6 +1219,7 @@ export class Simulation implements WorldHandler<Delivery> {
       storm,
       clockDriftBound: this.protocol.clockDriftBound?.(this.protocolOptions) ?? null,
       leader: () => this.currentLeader(),
+      resetConnections: (a, b) => this.resetConnections(a, b),
       after: (ms, fn) => void this.world.after(ms, fn),
       note: (line) => this.world.note(line),
       restart: (n, keep) => this.restart(n, keep),

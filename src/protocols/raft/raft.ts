@@ -46,11 +46,14 @@ const EMPTY_PROGRESS: ReadonlyMap<NodeId, FollowerProgress> = new Map();
 const MAX_ROUNDS_REMEMBERED = 256;
 
 /**
- * A follower told that its leader's connections closed (peerDown) campaigns within 1..this many
- * ticks, drawn from its own random source: followers that all saw the close rarely campaign in
- * the same tick and split the vote.
+ * A follower told that its leader's connections closed (peerDown) campaigns within 1..J ticks,
+ * drawn from its own random source, J a tenth of the election timeout and at least this: followers
+ * that all saw the close at once rarely campaign within a message's trip of each other (both
+ * would win the pre-vote and split the real one, and wait a whole timeout more).
  */
-export const PEER_DOWN_CAMPAIGN_JITTER_TICKS = 2;
+export const PEER_DOWN_CAMPAIGN_MIN_JITTER_TICKS = 2;
+/** The largest peer-down jitter is the election timeout divided by this (see PEER_DOWN_CAMPAIGN_MIN_JITTER_TICKS). */
+export const PEER_DOWN_CAMPAIGN_JITTER_TIMEOUT_DIVISOR = 10;
 
 /** Committed entries handed out in one Ready, at most. */
 export const MAX_APPLY_ENTRIES_PER_READY = 4096;
@@ -545,7 +548,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * Replica.peerDown: the runtime saw every connection to `peer` close. A voter following `peer`
    * forgets it (so it no longer refuses pre-votes as within its leader's lease, and other members
    * told the same can elect one of them) and campaigns (a pre-vote when enabled) within
-   * 1..PEER_DOWN_CAMPAIGN_JITTER_TICKS ticks rather than after its election timeout. Safe whatever
+   * 1..J ticks (J: a tenth of the election timeout, at least 2) rather than after its election
+   * timeout; granting a vote or a pre-vote to another member cancels that (the other campaigns for
+   * the place already: a campaign of its own would only split the vote). Safe whatever
    * the hint's truth: an early election is one a timer might have started.
    *
    * Not with lease-based reads: a follower that acknowledged the leader promised not to help elect
@@ -557,8 +562,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (this.role !== 'follower' || this.leader !== peer || peer === this.id || !this.promotable()) return;
     if (this.readOnly === 'lease-based' && !this.isMutant('peer-down-cuts-lease')) return;
     this.leader = null;
-    this.peerDownCampaignInTicks = this.random.int(1, PEER_DOWN_CAMPAIGN_JITTER_TICKS);
-    assert(this.peerDownCampaignInTicks >= 1 && this.peerDownCampaignInTicks <= PEER_DOWN_CAMPAIGN_JITTER_TICKS, 'peer-down jitter within its bounds');
+    const jitterTicks = Math.max(PEER_DOWN_CAMPAIGN_MIN_JITTER_TICKS, Math.ceil(this.limits.electionTimeoutTicks / PEER_DOWN_CAMPAIGN_JITTER_TIMEOUT_DIVISOR));
+    this.peerDownCampaignInTicks = this.random.int(1, jitterTicks);
+    assert(this.peerDownCampaignInTicks >= 1 && this.peerDownCampaignInTicks <= jitterTicks, 'peer-down jitter within its bounds');
   }
 
   /**
@@ -781,11 +787,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const grant = canVote && (upToDate || this.isMutant('accept-any-vote'));
     if (grant) {
       this.send({ type: 'vote-response', to: m.from, term: m.preVote ? m.term : this.term, granted: true, preVote: m.preVote });
+      // It voted (or pre-voted) for another: no early election of its own to split the vote.
+      this.peerDownCampaignInTicks = null;
       if (!m.preVote) {
         this.vote = m.from;
         // Granting a vote resets the election timer; a denied vote must not (§5.2, dissertation §3.4).
         if (!this.isMutant('reset-timer-wrongly')) this.electionElapsed = 0;
-        this.peerDownCampaignInTicks = null; // it voted for another: no early election of its own
       }
     } else {
       this.send({ type: 'vote-response', to: m.from, granted: false, preVote: m.preVote });
