@@ -516,6 +516,11 @@ export class Driver<R> {
     return s;
   }
 
+  /** Whether the core takes peerDown (Replica.peerDown): a runtime need not report closed connections to one that does not. */
+  get takesPeerDown(): boolean {
+    return this.core.inner.peerDown !== undefined;
+  }
+
   /** The core, for introspection and the simulator's invariants. Do not drive it directly. */
   get replica(): Replica<Envelope, unknown> {
     return this.core.inner;

@@ -35,6 +35,8 @@ export interface NemesisSite {
    * each up member of the other side closed (peerDown).
    */
   resetConnections(a: readonly string[], b: readonly string[]): void;
+  /** Whether a two-sided partition now rejects (REJECTING_PARTITION_SHARE, from a stream of its own; never under a protocol without peerDown). */
+  rejectingPartition(): boolean;
   after(ms: number, fn: () => void): void;
   note(line: string): void;
   /** Restart a member that is down (from its disk). */
@@ -673,7 +675,7 @@ function partition(s: NemesisSite, lastingMs: number): void {
       break;
   }
   const sides = two.sides;
-  const rejecting = sides !== null && s.rng.chance(REJECTING_PARTITION_SHARE);
+  const rejecting = sides !== null && s.rejectingPartition();
   s.note(`nemesis partition ${style}${rejecting ? ' rejecting' : ''} ${shuffled.join(',')}`);
   if (rejecting) s.resetConnections(sides[0], sides[1]);
   s.after(lastingMs, () => heal(s, 'cut', token));
