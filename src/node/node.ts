@@ -144,8 +144,11 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
     if (this.driver === undefined) return;
     const log = this.options.logger ?? silentLogger;
     const timing = this.options.timing ?? DEFAULT_TIMING;
-    const c = this.driver.status().counters ?? {};
-    log('info', `every connection with peer ${peer} closed`, { peer });
+    const status = this.driver.status();
+    const c = status.counters ?? {};
+    // Connections between members that have nothing to say to each other close when idle (two
+    // Raft followers): worth an info line only when the peer is the leader this member follows.
+    log(status.leader === peer ? 'info' : 'debug', `every connection with peer ${peer} closed`, { peer, leader: status.leader === peer });
     this.driver.peerDown(peer);
     this.peerDownWatch = {
       peer, campaigns: c.peerDownCampaigns ?? 0, elapsedTicks: c.peerDownCampaignElapsedTicks ?? 0,
