@@ -556,7 +556,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * Not with lease-based reads: a follower that acknowledged the leader promised not to help elect
    * another for an election timeout, and the leader may live on behind a closed connection (a reset
    * by its host or a middlebox, a partition that rejects) and serve reads from that promise while a
-   * new leader commits writes. The timer runs its course then.
+   * new leader commits writes. The timer runs its course then. (This member's own readOnly is what
+   * it checks: the members must share it; see the README, "Failover".)
    *
    * Nor without pre-vote: the hint is false whenever the connections closed under a live leader (a
    * reset, a flap, a cut between it and this member alone), and a real campaign then raises the
