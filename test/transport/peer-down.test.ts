@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { encode } from '@msgpack/msgpack';
 import { nodeId, type NodeId } from '../../src/core/ids.js';
-import { encodeFrame, PeerTransport } from '../../src/transport/index.js';
+import { encodeFrame, FrameDecoder, PeerTransport } from '../../src/transport/index.js';
+import { freshNonce, PEER_AUTH_MAGIC, PEER_FRAME_MAC_VERSION } from '../../src/transport/peer-secret.js';
 
 interface Msg { from: NodeId; to: NodeId; n: number }
 
@@ -61,6 +62,54 @@ test('onPeerDown: once the last handshaken connection with a peer closes; never 
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(downAtB, [nodeId('a')], 'told once, not once per connection');
   } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('onPeerDown with a secret: a dialer naming the member with the wrong secret is never counted, and does not hold the count up', { timeout: 20_000 }, async () => {
+  const secret = new Uint8Array(32).fill(7);
+  const wrong = new Uint8Array(32).fill(9);
+  const downAtB: NodeId[] = [];
+  const got: Msg[] = [];
+  const a = await PeerTransport.start<Msg>({ clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map(), secret }, (m) => got.push(m));
+  const b = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: nodeId('b'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('a'), a.address()]]), secret, onPeerDown: (p) => downAtB.push(p),
+  }, (m) => got.push(m));
+  a.setPeers(new Map([[nodeId('b'), b.address()]]));
+  // A forger: it names member a, without the secret.
+  const forger = await PeerTransport.start<Msg>({ clusterId: 'c1', self: nodeId('a'), listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[nodeId('b'), b.address()]]), secret: wrong, limits: { handshakeTimeoutMs: 500 } }, () => {});
+  try {
+    a.send({ from: nodeId('a'), to: nodeId('b'), n: 1 });
+    b.send({ from: nodeId('b'), to: nodeId('a'), n: 2 });
+    await until('both messages', () => got.length === 2);
+    forger.send({ from: nodeId('a'), to: nodeId('b'), n: 3 });
+    // The forger's dialer finds b's challenge proves a secret other than its own, and gives up: b never counts it.
+    await until('the forger refused', () => forger.stats().counters.authFailures >= 1);
+    await forger.close();
+    // A raw forger that answers b's challenge with a made-up proof: b refuses it.
+    const refusedBefore = b.stats().counters.authFailures;
+    await new Promise<void>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: b.address().port }, () => {
+        s.write(encodeFrame(encode({ magic: 'QRT1', clusterId: 'c1', from: 'a', to: 'b', nonce: freshNonce(), frameMac: PEER_FRAME_MAC_VERSION })));
+      });
+      const decoder = new FrameDecoder(64 * 1024);
+      s.on('data', (chunk: Buffer) => {
+        if (decoder.push(chunk).length > 0) s.write(encodeFrame(encode({ magic: PEER_AUTH_MAGIC, proof: new Uint8Array(32) })));
+      });
+      s.on('close', () => resolve());
+      s.on('error', () => resolve());
+      setTimeout(() => { s.destroy(); resolve(); }, 2000).unref();
+    });
+    await until('b refused the made-up proof', () => b.stats().counters.authFailures > refusedBefore);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(downAtB, [], 'the forger\'s refused connection tells nothing');
+    assert.equal(got.length, 2, 'nothing from the forger delivered');
+    await a.close();
+    await until('b told that a is down', () => downAtB.length === 1);
+    assert.deepEqual(downAtB, [nodeId('a')]);
+  } finally {
+    await forger.close();
     await a.close();
     await b.close();
   }

@@ -545,9 +545,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   }
 
   /**
-   * Replica.peerDown: the runtime saw every connection to `peer` close. A voter following `peer`
-   * forgets it (so it no longer refuses pre-votes as within its leader's lease, and other members
-   * told the same can elect one of them) and campaigns (a pre-vote when enabled) within
+   * Replica.peerDown: the runtime saw every connection to `peer` close. A voter following `peer`,
+   * with pre-vote on, forgets it (so it no longer refuses pre-votes as within its leader's lease,
+   * and other members told the same can elect one of them) and campaigns with a pre-vote within
    * 1..J ticks (J: a tenth of the election timeout, at least 2) rather than after its election
    * timeout; granting a vote or a pre-vote to another member cancels that (the other campaigns for
    * the place already: a campaign of its own would only split the vote). Safe whatever
@@ -556,10 +556,17 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * Not with lease-based reads: a follower that acknowledged the leader promised not to help elect
    * another for an election timeout, and the leader may live on behind a closed connection (a reset
    * by its host or a middlebox, a partition that rejects) and serve reads from that promise while a
-   * new leader commits writes. The timer runs its course then.
+   * new leader commits writes. The timer runs its course then. (This member's own readOnly is what
+   * it checks: the members must share it; see the README, "Failover".)
+   *
+   * Nor without pre-vote: the hint is false whenever the connections closed under a live leader (a
+   * reset, a flap, a cut between it and this member alone), and a real campaign then raises the
+   * term, which deposes that leader as soon as it hears of it (its heartbeat answered in the higher
+   * term), an election that waiting for the timer would not have held: the leader would have been
+   * heard again first. A pre-vote fails against voters that still hear the leader, and changes nothing.
    */
   peerDown(peer: NodeId): void {
-    if (this.role !== 'follower' || this.leader !== peer || peer === this.id || !this.promotable()) return;
+    if (this.role !== 'follower' || this.leader !== peer || peer === this.id || !this.promotable() || !this.preVote) return;
     if (this.readOnly === 'lease-based' && !this.isMutant('peer-down-cuts-lease')) return;
     this.leader = null;
     const jitterTicks = Math.max(PEER_DOWN_CAMPAIGN_MIN_JITTER_TICKS, Math.ceil(this.limits.electionTimeoutTicks / PEER_DOWN_CAMPAIGN_JITTER_TIMEOUT_DIVISOR));
