@@ -4,7 +4,7 @@
  * folder. Kill is SIGKILL (no clean stop), pause is SIGSTOP, and a restart reuses the data.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROTOCOLS } from '../protocols/registry.js';
@@ -52,10 +52,16 @@ export function findEtcd(): string | null {
  * libfaketime's shared memory and semaphore for a member, made under its pid by `ip netns exec`
  * (which runs preloaded too, and execs the member) and never removed by a process that is
  * killed: removed by the harness when the member exits.
+ *
+ * `reaped`: the member's exit was seen (node has waited for it), so its pid is free and may be
+ * another process's already: another harness's member under libfaketime makes its files under
+ * the same names. Then they are left alone while a process has that pid (a leak at worst, never
+ * another run's clock pulled from under it). Not reaped (SIGKILL just sent): the pid is still ours.
  */
-export function removeFaketimeShm(pid: number | undefined): void {
+export function removeFaketimeShm(pid: number | undefined, reaped: boolean, shm = '/dev/shm', alive = (p: number): boolean => existsSync(`/proc/${p}`)): void {
   if (pid === undefined) return;
-  for (const f of [`/dev/shm/faketime_shm_${pid}`, `/dev/shm/sem.faketime_sem_${pid}`]) rmSync(f, { force: true });
+  if (reaped && alive(pid)) return;
+  for (const f of [join(shm, `faketime_shm_${pid}`), join(shm, `sem.faketime_sem_${pid}`)]) rmSync(f, { force: true });
 }
 
 interface Running {
@@ -113,7 +119,7 @@ export class Cluster {
     const child = this.lab.spawn(name, this.argv(name, joining), { stdio: ['ignore', log, log], ...(env === undefined ? {} : { env }) });
     closeSync(log);
     const entry: Running = { child, paused: false, exited: new Promise((done) => child.once('exit', () => done())) };
-    if (faketime !== null) child.once('exit', () => removeFaketimeShm(child.pid));
+    if (faketime !== null) child.once('exit', () => removeFaketimeShm(child.pid, true));
     child.once('exit', (code, signal) => {
       if (this.running.get(name) === entry) {
         this.running.delete(name);
@@ -170,7 +176,7 @@ export class Cluster {
     for (const [, r] of this.running) {
       r.child.kill('SIGKILL');
       // No exit event comes after this: the harness is exiting.
-      if ((this.o.faketime ?? null) !== null) removeFaketimeShm(r.child.pid);
+      if ((this.o.faketime ?? null) !== null) removeFaketimeShm(r.child.pid, false);
     }
     this.running.clear();
   }

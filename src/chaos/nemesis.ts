@@ -92,7 +92,10 @@ export class Nemesis {
       await this.sleep(quietMs * (1 + this.o.random.float()));
       if (this.stopping || this.o.kinds.length === 0) break;
       const kind = this.o.random.pick(this.o.kinds);
-      const event: NemesisEvent = { kind, what: await this.inject(kind), startMs: this.o.now(), endMs: Infinity };
+      // The fault starts when its injection does: a kill, a removal takes a while, and operations
+      // during it are under the fault already (the timeline's shading starts here).
+      const startMs = this.o.now();
+      const event: NemesisEvent = { kind, what: await this.inject(kind), startMs, endMs: Infinity };
       this.events.push(event);
       this.o.log(`nemesis: ${event.what}`);
       await this.sleep(faultMs * (1 + this.o.random.float()));
@@ -116,11 +119,13 @@ export class Nemesis {
    * restarted, removed ones added back (as learners, promoted once caught up).
    */
   async heal(): Promise<void> {
+    // The strobe first: a heal that fails further on (iptables refusing to flush) must not leave
+    // its interval running, flipping a clock and holding the harness's event loop open for ever.
+    if (this.strobe !== null) clearInterval(this.strobe);
+    this.strobe = null;
     await this.lab.heal();
     for (const name of this.paused) this.cluster.resume(name);
     this.paused.clear();
-    if (this.strobe !== null) clearInterval(this.strobe);
-    this.strobe = null;
     for (const name of this.skewed) writeOffset(this.cluster.clockFile(name), 0);
     this.skewed.clear();
     for (const name of this.killed) {
@@ -161,11 +166,14 @@ export class Nemesis {
       }
       case 'kill': {
         const victims = this.pick(names, this.o.random.int(1, Math.max(1, minority)));
+        // A member that exited on its own (the report names it) is not killed, nor counted a kill/restart cycle.
+        const down = victims.filter((v) => !this.cluster.isUp(v));
         for (const v of victims) {
+          if (down.includes(v)) continue;
           await this.cluster.kill(v);
           this.killed.add(v);
         }
-        return `kill -9 ${victims.join(', ')}`;
+        return `kill -9 ${victims.map((v) => `${v}${down.includes(v) ? ' (not running: left alone)' : ''}`).join(', ')}`;
       }
       case 'pause': {
         const leader = this.o.random.chance(0.5) ? await this.leader() : null;
@@ -178,7 +186,9 @@ export class Nemesis {
         return this.skew(names);
       case 'member': {
         const leader = await this.leader();
-        const victims = chooseRemovals(this.o.random, names, names.length, leader);
+        // Among the members running: a member that exited on its own is one fewer to make a
+        // quorum with, and removing as many as if it ran stalls the second removal (no majority left).
+        const victims = chooseRemovals(this.o.random, names.filter((n) => this.cluster.isUp(n)), names.length, leader);
         for (const v of victims) {
           // Stopped first: a quorate member that applies its own removal stops on its own.
           await this.cluster.kill(v);
@@ -187,7 +197,10 @@ export class Nemesis {
           if (id !== null) this.formerIds.push(id);
           this.cluster.wipe(v);
         }
-        if (victims.length === 0) return `member: none removed (${names.length} members: none can go)`;
+        if (victims.length === 0) {
+          const running = names.filter((n) => this.cluster.isUp(n)).length;
+          return `member: none removed (${names.length} members${running < names.length ? `, ${running} running` : ''}: none can go)`;
+        }
         return `member remove ${victims.map((v) => `${v}${v === leader ? ' (the leader)' : ''}`).join(', ')}: stopped, removed, data wiped`;
       }
     }

@@ -88,17 +88,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   // written: a false anomaly) or a membership on another subnet (a cluster that never serves).
   const earlier = earlierRun(o.out);
   if (earlier.length > 0) throw new Error(`${o.out} holds an earlier run (${earlier.join(', ')}): give a new or empty --out`);
-  mkdirSync(o.out, { recursive: true });
-  const stale = removeStaleLabs();
-  if (stale > 0) o.log(`removed ${stale} lab(s) left by harnesses that are gone, and their members`);
-  const names = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
-  const lab = Lab.create(names);
+  // What cannot run is refused before anything is made: a lab made first was left behind (its
+  // namespaces, bridge and veths) by a refusal, no exit handler yet to remove it.
   // Clock faults need every member under libfaketime from its start (the command refuses them where it cannot).
   const faketime = o.nemesis.includes('skew') ? findFaketime() : null;
   if (o.nemesis.includes('skew')) {
     const refusal = skewRefusal(o.system, faketime);
     if (refusal !== null) throw new Error(`--nemesis skew: ${refusal}`);
   }
+  const definition = workloadByName(o.workload);
+  if (definition === undefined) throw new Error(`no chaos workload '${o.workload}'`);
+  mkdirSync(o.out, { recursive: true });
+  const stale = removeStaleLabs();
+  if (stale > 0) o.log(`removed ${stale} lab(s) left by harnesses that are gone, and their members`);
+  const names = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const lab = Lab.create(names);
   const cluster = new Cluster(lab, { system: o.system, protocol: o.protocol, mutant: o.mutant, dir: o.out, etcdBinary: o.etcdBinary, faketime });
   // However the run ends (an exception, an unhandled rejection, a signal) no member outlives the
   // harness and the lab is removed: synchronously, as an exit handler must.
@@ -113,8 +117,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   };
   process.once('exit', abandon);
   for (const signal of SIGNALS) process.on(signal, onSignal);
-  const definition = workloadByName(o.workload);
-  if (definition === undefined) throw new Error(`no chaos workload '${o.workload}'`);
   let workload: ChaosWorkload | null = null;
   let released = false;
   const release = async (): Promise<void> => {

@@ -216,6 +216,18 @@ export interface Replica<M extends Envelope, H, S extends ReplicaStatus = Replic
    */
   sendFailed?(msg: M): void;
   /**
+   * Optional: the runtime saw its connection(s) to `peer` close after their handshake (the peer's
+   * process exited, its host reset the connection), and none is left. A hint, never a fact: a
+   * connection may close while its peer lives on, and a dead peer's connection may stay silent
+   * (a partition). A core may use it to start an election early, without waiting for its timer
+   * (an early election is always safe: it is what any timer may do, a vote is a vote). Safety never
+   * rests on it. A core whose reads rest on a leader lease must not let it cut that lease short:
+   * a follower that acknowledged the leader promised not to help elect another for an election
+   * timeout, and the leader may be alive behind the closed connection, serving lease reads.
+   * Drivers call it only when the core has it.
+   */
+  peerDown?(peer: NodeId): void;
+  /**
    * Optional (etcd's DisableProposalForwarding, inverted): whether a member that does not lead
    * may forward a client's proposal to the leader it knows (the driver does the forwarding).
    * False: the member answers NotLeader with the leader as a hint, and the client goes there

@@ -5,7 +5,7 @@
  * simulator instead of quietly losing a Ready in production.
  */
 import { assert } from '../core/assert.js';
-import type { Index } from '../core/ids.js';
+import type { Index, NodeId } from '../core/ids.js';
 import type { Envelope, Membership, ProposeResult, Ready, Replica, ReplicaStatus, SnapshotMeta } from '../core/replica.js';
 
 export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
@@ -41,6 +41,11 @@ export class CheckedReplica<M extends Envelope, H> implements Replica<M, H> {
   sendFailed(msg: M): void {
     this.cachedStatus = null;
     this.inner.sendFailed?.(msg);
+  }
+
+  peerDown(peer: NodeId): void {
+    this.cachedStatus = null;
+    this.inner.peerDown?.(peer);
   }
 
   takeEarly(): readonly M[] {

@@ -403,6 +403,18 @@ export class Driver<R> {
   }
 
   /**
+   * The runtime saw every connection to peer `id` close after its handshake (its process exited,
+   * its host reset the connection): the core is told (Replica.peerDown, when it has it), then the
+   * Ready loop runs as for any input. A hint for an early election; nothing safe rests on it.
+   */
+  peerDown(id: NodeId): void {
+    if (this.stopped || id === this.id) return;
+    this.catchUpTicks();
+    this.core.peerDown(id);
+    this.kick();
+  }
+
+  /**
    * Replicate a command; `reply` gets the state machine's result once it has been applied here.
    * Under the leader model a follower forwards it to the leader.
    */
@@ -502,6 +514,11 @@ export class Driver<R> {
       return { ...s, appliedIndex: this.position.index, membership: { ...s.membership, since } };
     }
     return s;
+  }
+
+  /** Whether the core takes peerDown (Replica.peerDown): a runtime need not report closed connections to one that does not. */
+  get takesPeerDown(): boolean {
+    return this.core.inner.peerDown !== undefined;
   }
 
   /** The core, for introspection and the simulator's invariants. Do not drive it directly. */

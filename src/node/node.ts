@@ -122,12 +122,56 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
   private ticker: NodeJS.Timeout | null = null;
   private driver!: Driver<R>;
   private transport: PeerTransport<NodeMessage> | null = null;
+  /**
+   * After a peer's connections closed: the core's peer-down counters then, and the ticks left to
+   * watch for the early election it may start (see watchPeerDownCampaign).
+   */
+  private peerDownWatch: { peer: NodeId; campaigns: number; elapsedTicks: number; ticksLeft: number } | null = null;
   /** Quorum client model: the timestamps reserved for this incarnation's clients (null otherwise). */
   private clientTimestamps: ClientTimestamps | null = null;
 
   private constructor(private readonly options: ReplicatedNodeOptions<R>, private readonly storage: DurableStorage<unknown>) {
     super();
     this.id = options.id;
+  }
+
+  /**
+   * The transport saw every connection with `peer` close after its handshake: the driver tells the
+   * core (Replica.peerDown), which may start an election at once if `peer` led it; the ticks after
+   * are watched for that election, to log it.
+   */
+  private peerDown(peer: NodeId): void {
+    if (this.driver === undefined) return;
+    const log = this.options.logger ?? silentLogger;
+    const timing = this.options.timing ?? DEFAULT_TIMING;
+    const status = this.driver.status();
+    const c = status.counters ?? {};
+    // Connections between members that have nothing to say to each other close when idle (two
+    // Raft followers): worth an info line only when the peer is the leader this member follows.
+    log(status.leader === peer ? 'info' : 'debug', `every connection with peer ${peer} closed`, { peer, leader: status.leader === peer });
+    this.driver.peerDown(peer);
+    this.peerDownWatch = {
+      peer, campaigns: c.peerDownCampaigns ?? 0, elapsedTicks: c.peerDownCampaignElapsedTicks ?? 0,
+      ticksLeft: Math.ceil(timing.electionTimeoutMs / timing.tickMs),
+    };
+  }
+
+  /** A tick after peerDown: log the early election the core started (its counters say so), with the ticks its timer had run. */
+  private watchPeerDownCampaign(): void {
+    const w = this.peerDownWatch;
+    if (w === null || !this.driver.running) return;
+    const c = this.driver.status().counters ?? {};
+    const campaigns = c.peerDownCampaigns ?? 0;
+    if (campaigns > w.campaigns) {
+      const timing = this.options.timing ?? DEFAULT_TIMING;
+      const elapsedTicks = (c.peerDownCampaignElapsedTicks ?? 0) - w.elapsedTicks;
+      (this.options.logger ?? silentLogger)('info', `campaigned at once: the connections of leader ${w.peer} closed`, {
+        peer: w.peer, elapsedTicks, electionTimeoutTicks: Math.round(timing.electionTimeoutMs / timing.tickMs), tickMs: timing.tickMs,
+      });
+      this.peerDownWatch = null;
+      return;
+    }
+    if (--w.ticksLeft <= 0) this.peerDownWatch = null;
   }
 
   /** Open storage, restore the state machine, start the core, the transport and the ticker. */
@@ -169,6 +213,7 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
           limits: { maxFrameBytes: Math.max(DEFAULT_TRANSPORT_LIMITS.maxFrameBytes, driverLimits(o.limits).maxCommandBytes + FRAME_ROOM_BYTES) },
           secret: o.peerSecret ?? null,
           identity: o.peerIdentity ?? null,
+          onPeerDown: (peer) => node.peerDown(peer),
         },
         // Frames that arrive before the driver exists wait for it (a peer may be quicker).
         (frame) => (node.driver === undefined ? frames.push(frame) : node.driver.receive(frame)),
@@ -212,7 +257,10 @@ export class ReplicatedNode<R> extends EventEmitter<NodeEvents> {
       },
     });
     for (const f of frames.splice(0)) node.driver.receive(f);
-    node.ticker = setInterval(() => node.driver.tick(), timing.tickMs);
+    node.ticker = setInterval(() => {
+      node.driver.tick();
+      if (node.peerDownWatch !== null) node.watchPeerDownCampaign();
+    }, timing.tickMs);
     log('info', 'node started', { id: o.id, protocol: o.protocol.name, peerAddress: node.transport?.address() });
     return node;
   }

@@ -16,7 +16,9 @@
  *   in-memory MVCC store (quorate's backend; its durable form is the WAL and snapshots);
  * - etcd_mvcc_db_total_size_in_bytes / _in_use_in_bytes: see quota.ts;
  * - etcd_debugging_mvcc_watcher_total: open watchers (the Watch service reports them);
- * - etcd_server_quota_backend_bytes.
+ * - etcd_server_quota_backend_bytes;
+ * - quorate_peer_down_campaigns_total: elections started at once because the leader's connections
+ *   closed (the protocol's peerDownCampaigns counter; 0 under a protocol without the fast path).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BackendQuota } from './quota.js';
@@ -74,6 +76,8 @@ export class ServerMetrics {
       collect() { this.set(node.transportStats()?.counters.identityFailures ?? 0); } });
     new Gauge({ name: 'quorate_peer_live_connections_refused_total', help: 'Peer connections refused because their member held maxConnectionsPerPeer links, each live (without member keys a newer link never closes a live one).', registers: r,
       collect() { this.set(node.transportStats()?.counters.liveConnectionsRefused ?? 0); } });
+    new Gauge({ name: 'quorate_peer_down_campaigns_total', help: 'Elections this member started at once, without waiting for its election timeout, because every connection with its leader closed (the leader\'s process died, its host reset the connection). Never with lease-based reads.', registers: r,
+      collect() { this.set(node.status().counters?.peerDownCampaigns ?? 0); } });
     const metrics = this;
     new Gauge({ name: 'etcd_debugging_mvcc_watcher_total', help: 'Total number of watchers.', registers: r,
       collect() { this.set(metrics.watcherCount()); } });

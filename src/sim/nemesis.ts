@@ -28,6 +28,15 @@ export interface NemesisSite {
   readonly healed: boolean;
   /** The member leading now, if one is. */
   leader(): SimNode<unknown> | null;
+  /**
+   * The TCP connections between members of `a` and members of `b` are reset while their processes
+   * live on (a partition made by a firewall that rejects with a reset, a middlebox dropping its
+   * state): each up member on either side learns a network delay later that every connection with
+   * each up member of the other side closed (peerDown).
+   */
+  resetConnections(a: readonly string[], b: readonly string[]): void;
+  /** Whether a two-sided partition now rejects (REJECTING_PARTITION_SHARE, from a stream of its own; never under a protocol without peerDown). */
+  rejectingPartition(): boolean;
   after(ms: number, fn: () => void): void;
   note(line: string): void;
   /** Restart a member that is down (from its disk). */
@@ -161,12 +170,19 @@ export const IO_ERROR_SHARE = 0.3;
 type Injector = (site: NemesisSite, lastingMs: number) => void;
 
 /**
+ * Share of two-sided partitions that reject rather than drop: the connections across it are reset
+ * at once (each side is told the other's connections closed, as a firewall's REJECT with a TCP
+ * reset does), while the processes live on. The rest are silent (a DROP: nothing crosses).
+ */
+export const REJECTING_PARTITION_SHARE = 0.5;
+
+/**
  * The fault table: what each kind does when the nemesis picks it, and how often it is picked
  * relative to the others (partitions are the faults consensus bugs hide behind most, as
  * Jepsen's nemeses assume: they weigh most).
  */
 export const FAULTS: Readonly<Record<FaultKind, { readonly description: string; readonly weight: number; readonly inject: Injector }>> = {
-  partition: { description: 'partitions of every shape: majority/minority, one isolated, the leader isolated, a bridge, one-way; in half the runs of a leader-model protocol, a leader cut off while ahead of the others, back only once they compacted past it', weight: 3, inject: partition },
+  partition: { description: 'partitions of every shape: majority/minority, one isolated, the leader isolated, a bridge, one-way (the two-sided ones, half the time, rejecting: the connections across are reset); in half the runs of a leader-model protocol, a leader cut off while ahead of the others, back only once they compacted past it', weight: 3, inject: partition },
   drop: { description: 'every link loses and duplicates a share of messages', weight: 1, inject: (s, ms) => {
     const { line, token } = s.links.makeLossy(s.rng);
     s.note(`nemesis lossy ${line}`);
@@ -658,25 +674,31 @@ function partition(s: NemesisSite, lastingMs: number): void {
   const shuffled = s.rng.shuffle([...keys]);
   const style = s.rng.pick(['majority-minority', 'isolate', 'isolate-leader', 'bridge', 'one-way', 'deaf'] as const);
   let token: number;
+  /** The two sides of a two-sided cut (a rejecting partition resets the connections between them). */
+  const two: { sides: [readonly string[], readonly string[]] | null } = { sides: null };
+  const cutBoth = (a: readonly string[], b: readonly string[]): number => {
+    two.sides = [a, b];
+    return s.links.cutBoth(a, b);
+  };
   switch (style) {
     case 'majority-minority': {
       const k = s.rng.int(1, Math.floor(keys.length / 2));
-      token = s.links.cutBoth(shuffled.slice(0, k), shuffled.slice(k));
+      token = cutBoth(shuffled.slice(0, k), shuffled.slice(k));
       break;
     }
     case 'isolate':
-      token = s.links.cutBoth(shuffled.slice(0, 1), shuffled.slice(1));
+      token = cutBoth(shuffled.slice(0, 1), shuffled.slice(1));
       break;
     case 'isolate-leader': {
       // As Jepsen's nemeses do: cut off whoever leads now; clients that know it keep using it.
       const leader = s.leader()?.key ?? shuffled[0]!;
-      token = s.links.cutBoth([leader], keys.filter((k) => k !== leader));
+      token = cutBoth([leader], keys.filter((k) => k !== leader));
       break;
     }
     case 'bridge': {
       // Two halves that cannot talk, and one member that talks to both.
       const k = Math.floor((keys.length - 1) / 2);
-      token = s.links.cutBoth(shuffled.slice(1, 1 + k), shuffled.slice(1 + k));
+      token = cutBoth(shuffled.slice(1, 1 + k), shuffled.slice(1 + k));
       break;
     }
     case 'one-way':
@@ -690,6 +712,9 @@ function partition(s: NemesisSite, lastingMs: number): void {
       token = s.links.cutInbound(shuffled.slice(0, s.rng.int(1, Math.max(1, Math.floor(keys.length / 3)))), keys);
       break;
   }
-  s.note(`nemesis partition ${style} ${shuffled.join(',')}`);
+  const sides = two.sides;
+  const rejecting = sides !== null && s.rejectingPartition();
+  s.note(`nemesis partition ${style}${rejecting ? ' rejecting' : ''} ${shuffled.join(',')}`);
+  if (rejecting) s.resetConnections(sides[0], sides[1]);
   s.after(lastingMs, () => heal(s, 'cut', token));
 }

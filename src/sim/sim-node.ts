@@ -41,6 +41,8 @@ export interface NodeEnvironment<R> {
   events(node: SimNode<R>): DriverEvents<R>;
   /** This member's storage refused to open (a check judges whether its disk gave it cause). */
   refusedToStart(node: SimNode<R>): void;
+  /** This member's process died (a crash or a power loss) while it was up: its TCP connections reset. */
+  processDied(node: SimNode<R>): void;
 }
 
 /** How a turn ends for a member the nemesis chose to kill in it. */
@@ -243,6 +245,7 @@ export class SimNode<R> implements TurnOwner {
   /** The process dies now (`powerLoss`: and its machine loses power). Nothing it queued leaves. */
   stop(powerLoss: boolean, immediate = false): string {
     if (!this.up && !this.starting) return '';
+    const wasUp = this.up;
     this.starting = false;
     const at = this.driver?.appliedPosition() ?? null;
     this.driver?.kill();
@@ -259,6 +262,7 @@ export class SimNode<R> implements TurnOwner {
     // power loss takes the kernel's unsynced pages with it, so it is rebuilt from the snapshot.
     this.keptState = this.env.durableStateMachine && !powerLoss && this.sm !== null && at !== null ? { sm: this.sm, at } : null;
     this.sm = null;
+    if (wasUp) this.env.processDied(this);
     if (powerLoss) return this.disk.powerLoss(immediate);
     this.disk.crash();
     return '';

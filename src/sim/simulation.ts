@@ -24,7 +24,7 @@ import { wireBytesUpTo } from './wire-size.js';
 import { toHex } from '../core/bytes.js';
 import { LinkFaults } from './link-faults.js';
 import { MemberDisk } from './member-disk.js';
-import { HURRIED_REPLACE_SHARE, Nemesis, REPLACE_FIRST_AT_MS, REPLACE_RUN_SHARE, SPARE_MEMBERS, STORM_RUN_SHARE, type AdminChange, type NemesisSite, type ReplacementSite } from './nemesis.js';
+import { HURRIED_REPLACE_SHARE, Nemesis, REPLACE_FIRST_AT_MS, REJECTING_PARTITION_SHARE, REPLACE_RUN_SHARE, SPARE_MEMBERS, STORM_RUN_SHARE, type AdminChange, type NemesisSite, type ReplacementSite } from './nemesis.js';
 import { SIM_COMPACT_INTERVALS, TWINS, type FaultKind, type SimOptions } from './options.js';
 import { objectArray } from './shapes.js';
 import { SimKeyring } from './sim-authenticator.js';
@@ -162,6 +162,8 @@ const AUTH_STREAM_SALT = 0xa075;
 const STALE_LEADER_STREAM_SALT = 0x57a1e;
 /** Mixed into the seed for the stream of runs that replace members (see REPLACE_RUN_SHARE). */
 const REPLACE_STREAM_SALT = 0x4e91;
+/** Mixed into the seed for the stream of connection resets (see Simulation.resetRng). */
+const RESET_STREAM_SALT = 0x2e5e7;
 /** Mixed into the seed for the joiners' stream of replacing runs (see Simulation.joinerRng). */
 const JOINER_STREAM_SALT = 0x10e5;
 /** Mixed into the seed for each member's stream of older-segment cuts (see MemberDisk.cutOlderSegment). */
@@ -338,6 +340,11 @@ export class Simulation implements WorldHandler<Delivery> {
   /** Runs that replace members (see REPLACE_RUN_SHARE): their own random stream; null otherwise. */
   private readonly replaceRng: Random | null;
   /**
+   * Connection resets (a process that died, a rejecting partition) draw from a stream of their own,
+   * and only under a protocol whose cores take peerDown: the runs of the others stay as they were.
+   */
+  private readonly resetRng: Random;
+  /**
    * Replacing runs: a stream of their own for the hazards aimed at joiners (their snapshot
    * interval, a restart after a snapshot below since, who answers a join), so that the
    * replacement's own draws stay as they were; null otherwise.
@@ -363,6 +370,7 @@ export class Simulation implements WorldHandler<Delivery> {
     this.world = new World<Delivery>(o.trace, this);
     this.rng = new Prng(o.seed);
     this.buggify = new Prng(o.seed ^ 0x5eed);
+    this.resetRng = new Prng(o.seed ^ RESET_STREAM_SALT);
     this.ids = Array.from({ length: o.nodes }, (_, i) => nodeId(`n${i + 1}`));
     this.membership = { voters: this.ids, outgoingVoters: [], learners: [] };
     this.endMs = o.faultWindowMs + o.livenessBoundMs;
@@ -594,7 +602,53 @@ export class Simulation implements WorldHandler<Delivery> {
       release: (from, frames, count) => this.release(from, frames, count),
       events: (node) => sim.eventsOf(node),
       refusedToStart: (node) => sim.refusedToStart(node),
+      processDied: (node) => sim.processDied(node),
     };
+  }
+
+  /**
+   * A member's process died while up (a crash, a power loss): its kernel (or, for a power loss, the
+   * peers' own timeouts and the reset of its next reply; modelled alike) closes its TCP connections,
+   * and each live peer across a link that is not cut learns of it a network delay later, as its
+   * transport would (Replica.peerDown through the driver). A partition is silent: nothing crosses
+   * it. A peer that crashed meanwhile (another incarnation) held no such connection; a paused one
+   * finds the close in its buffers when it resumes.
+   */
+  /** See NemesisSite.resetConnections: both ends of each reset connection learn of it, across the cut. */
+  private resetConnections(a: readonly string[], b: readonly string[]): void {
+    const inA = new Set(a);
+    const inB = new Set(b);
+    for (const x of this.nodes) {
+      if (!x.up || !(inA.has(x.key) || inB.has(x.key))) continue;
+      const other = inA.has(x.key) ? inB : inA;
+      if (x.driver?.takesPeerDown !== true) continue;
+      for (const y of this.nodes) {
+        if (y === x || y.id === x.id || !y.up || !other.has(y.key)) continue;
+        this.world.after(this.resetLatency(), () => {
+          if (x.up) x.driver?.peerDown(y.id);
+        }, x);
+      }
+    }
+  }
+
+  /** Whether the members' cores take peerDown (see resetRng). */
+  private takesPeerDown(): boolean {
+    return this.nodes.some((n) => n.driver?.takesPeerDown === true);
+  }
+
+  /** A reset's trip to a peer: the network's latency, drawn from the resets' own stream. */
+  private resetLatency(): number {
+    return this.o.latencyBaseMs + this.resetRng.float() * this.o.latencyJitterMs;
+  }
+
+  private processDied(dead: SimNode<unknown>): void {
+    for (const peer of this.nodes) {
+      if (peer === dead || peer.id === dead.id || !peer.up || peer.driver?.takesPeerDown !== true || this.links.isCut(dead.key, peer.key)) continue;
+      this.world.after(this.resetLatency(), () => {
+        if (!peer.up || this.links.isCut(dead.key, peer.key)) return;
+        peer.driver?.peerDown(dead.id);
+      }, peer);
+    }
   }
 
   /**
@@ -1256,6 +1310,8 @@ export class Simulation implements WorldHandler<Delivery> {
       storm,
       clockDriftBound: this.protocol.clockDriftBound?.(this.protocolOptions) ?? null,
       leader: () => this.currentLeader(),
+      resetConnections: (a, b) => this.resetConnections(a, b),
+      rejectingPartition: () => this.takesPeerDown() && this.resetRng.chance(REJECTING_PARTITION_SHARE),
       after: (ms, fn) => void this.world.after(ms, fn),
       note: (line) => this.world.note(line),
       restart: (n, keep) => this.restart(n, keep),

@@ -224,6 +224,15 @@ export interface TransportOptions {
   readonly onSendRefused?: (err: FrameTooLarge, message: { readonly to: NodeId; readonly what: string }) => void;
   /** Test-only: one of TRANSPORT_MUTANTS (mutants.ts). */
   readonly mutant?: TransportMutant;
+  /**
+   * The last connection to or from `peer` that had completed its handshake (authenticated, where
+   * the transport authenticates) closed, this member did not close it by stopping, and `peer` is
+   * still a peer: its process may have died or its host reset the connection. A hint for an early
+   * election (Replica.peerDown), never a fact: connections also close under a live peer (a
+   * middlebox, its frame counter's re-dial when no other link is up). A connection that never
+   * finished its handshake is never counted: an unauthenticated dialer cannot call this.
+   */
+  readonly onPeerDown?: (peer: NodeId) => void;
 }
 
 export interface PeerTls {
@@ -434,6 +443,8 @@ export class PeerTransport<M extends Envelope> {
 
   private readonly secret: Uint8Array | null;
   private readonly identity: PeerIdentity | null;
+  /** Connections to and from each peer that completed their handshake and are still open (see onPeerDown). */
+  private readonly linksUp = new Map<NodeId, number>();
 
   private constructor(private readonly o: TransportOptions, private readonly onMessage: (m: M) => void) {
     this.limits = { ...DEFAULT_TRANSPORT_LIMITS, ...o.limits };
@@ -637,6 +648,7 @@ export class PeerTransport<M extends Envelope> {
     let idleCheck: NodeJS.Timeout | null = null;
     const ready = (sealer: FrameSealer | null): void => {
       handshaken = true;
+      this.linkUp(id);
       link.sealer = sealer;
       link.connected = true;
       // Not the backoff yet: a listener may still refuse this link (see reconnectBackoffMinMs).
@@ -784,6 +796,7 @@ export class PeerTransport<M extends Envelope> {
       if (handshaken) {
         this.counters.connectionsClosed++;
         link.stats.disconnects++;
+        this.linkDown(id);
       }
       link.connected = false;
       link.socket = null;
@@ -802,6 +815,28 @@ export class PeerTransport<M extends Envelope> {
       }, delay);
       link.timer.unref();
     });
+  }
+
+  private linkUp(peer: NodeId): void {
+    this.linksUp.set(peer, (this.linksUp.get(peer) ?? 0) + 1);
+  }
+
+  /** A connection with `peer` that had completed its handshake closed: the last one tells onPeerDown. */
+  private linkDown(peer: NodeId): void {
+    const n = this.linksUp.get(peer) ?? 0;
+    assert(n > 0, () => `a connection with ${peer} closed that was never counted up`);
+    if (n > 1) {
+      this.linksUp.set(peer, n - 1);
+      return;
+    }
+    this.linksUp.delete(peer);
+    if (this.closed || !this.peers.has(peer)) return;
+    this.log('debug', `every connection with peer ${peer} closed`, { peer });
+    try {
+      this.o.onPeerDown?.(peer);
+    } catch (err) {
+      this.log('error', 'the peer-down handler threw', { peer, error: (err as Error).message });
+    }
   }
 
   /**
@@ -1071,6 +1106,10 @@ export class PeerTransport<M extends Envelope> {
       this.inbound.delete(socket);
       if (peer !== null) this.counters.connectionsClosed++;
       if (peer !== null && !this.peers.has(peer) && ![...this.inbound.values()].some((o) => o.peer === peer)) this.forgetUnknown(peer);
+      if (peer !== null) {
+        this.counters.connectionsClosed++;
+        this.linkDown(peer);
+      }
     });
     socket.on('error', (err) => this.log('debug', `connection from ${peer ?? socket.remoteAddress ?? '?'} failed`, { error: err.message }));
     // The deadline set when TCP accepted it (admit) goes on: a TLS handshake does not extend it.
@@ -1089,6 +1128,7 @@ export class PeerTransport<M extends Envelope> {
       if (!this.authenticated(socket, id)) return;
       peer = id;
       if (!this.peers.has(id) && replyTo !== null) this.unknownAddresses.set(id, replyTo);
+      this.linkUp(id);
       decoder.maxFrameBytes = this.limits.maxFrameBytes;
       const idleMs = this.limits.idleTimeoutMs;
       if (idleMs <= 0) return;

@@ -6,10 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Prng } from '../../src/core/prng.js';
+import { removeFaketimeShm } from '../../src/chaos/cluster.js';
 import { chooseRemovals, majority, memberRefusal, membershipProtocols } from '../../src/chaos/membership.js';
 import { DEFAULT_NEMESIS, NEMESIS_KINDS, NEMESIS_NOT_YET } from '../../src/chaos/nemesis.js';
 import {
@@ -36,6 +37,26 @@ test('writeOffset replaces the file whole (no temp file left, one line)', () => 
     writeOffset(file, 0);
     assert.equal(readFileSync(file, 'utf8'), '+0\n');
     assert.deepEqual(readdirSync(dir), ['n1']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('libfaketime\'s shared memory goes with its member, never another process\'s that took the pid after (another run\'s member under libfaketime)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorate-shm-'));
+  try {
+    const make = (pid: number): void => { for (const f of [`faketime_shm_${pid}`, `sem.faketime_sem_${pid}`]) writeFileSync(join(dir, f), ''); };
+    make(123);
+    make(456);
+    // Reaped, and the pid is some other process's now: its files, left alone.
+    removeFaketimeShm(123, true, dir, () => true);
+    assert.deepEqual(readdirSync(dir).sort(), ['faketime_shm_123', 'faketime_shm_456', 'sem.faketime_sem_123', 'sem.faketime_sem_456']);
+    // Reaped, the pid free: the member's files removed, no one else's.
+    removeFaketimeShm(123, true, dir, () => false);
+    assert.deepEqual(readdirSync(dir).sort(), ['faketime_shm_456', 'sem.faketime_sem_456']);
+    // SIGKILL just sent, not reaped: the pid is still the member's.
+    removeFaketimeShm(456, false, dir, () => true);
+    assert.deepEqual(readdirSync(dir), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

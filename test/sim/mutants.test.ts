@@ -74,7 +74,10 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // Needs a member behind another's addition that must take the new member's frames (the runs
     // that replace members): with the old transport it refuses them, and never catches up.
     'refuse-unknown-peers': { seed: 127 },
-    'commit-old-term': { seed: 81 },
+    // (commit-old-term, stalled-window and keep-tail-after-snapshot searched again once followers
+    // campaigned at once when their leader's connections closed: the raft runs moved; stalled-window
+    // again once that fast path was kept to runs with pre-vote.)
+    'commit-old-term': { seed: 176 },
     'vote-before-persist': { seed: 99 },
     'snapshot-off-by-one': { seed: 2 },
     'reset-timer-wrongly': { seed: 2 },
@@ -83,11 +86,11 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'accept-any-vote': { seed: 2 },
     'stale-read': { seed: 3 },
     'no-noop': { seed: 1 },
-    'stalled-window': { seed: 12 },
+    'stalled-window': { seed: 9 },
     'limit-internal-entries': { seed: 24 },
     'lease-outlives-quorum': { seed: 198 },
     'resend-snapshot-chunks': { seed: 2 },
-    'keep-tail-after-snapshot': { seed: 13 },
+    'keep-tail-after-snapshot': { seed: 44 },
     'ack-before-fsync': { seed: 4 },
     'apply-before-snapshot-persist': { seed: 4 },
     'tick-by-timer': { seed: 228 },
@@ -115,6 +118,12 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'status-hides-since': { seed: 139 },
     'skip-ancestor-fsync': { seed: 5 },
     'holes-are-damage': { seed: 23 },
+    // Needs lease-based reads and a rejecting partition (the connections across it reset while the
+    // leader cut off lives on, serving lease reads). The simulator draws lease-based reads for a
+    // quarter of its runs (half of the check-quorum ones): on that draw none of seeds 1..600 did.
+    // Pinned to the configuration it needs, with every fault: a stale read (the fresh-read check).
+    // (The fast path needs pre-vote too: seed 80 draws it; pinned so that it says so.)
+    'peer-down-cuts-lease': { seed: 80, options: { protocolOptions: { checkQuorum: true, readOnly: 'lease-based', preVote: true } } },
   },
   multipaxos: {
     // Two voters left, one whose configuration predates the other's add (a replacement that removed

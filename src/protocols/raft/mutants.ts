@@ -26,6 +26,7 @@ export const RAFT_MUTANTS = [
   { name: 'forget-config-point', description: 'the commit index is never made durable when it passes a configuration entry (it is written only along with something else): after a voter was removed and stopped for good and the whole cluster lost power, the members restart below the removal, in a configuration whose quorum needs the removed member, and no one can lead' },
   { name: 'heartbeat-responses-wait-for-save', description: 'a follower\'s heartbeat responses wait for its Ready\'s persist (and for the next Ready while one is being saved): a follower whose saves are slow answers no heartbeat for that long, and a leader that needs it for its quorum steps down at each check; with six voters, two of them down and a joiner catching up, no leader lasts' },
   { name: 'heartbeats-wait-for-save', description: 'a leader\'s heartbeats wait for the next Ready while one is being saved: a save that waits behind a snapshot\'s fsyncs on a slow disk outlasts the followers\' election timeout, and the leader is deposed at its snapshots' },
+  { name: 'peer-down-cuts-lease', description: 'a follower told that its leader\'s connections closed campaigns at once under lease-based reads too: the leader may live on behind a reset connection, serving reads from the lease that follower promised it, while a new leader commits writes' },
 ] as const satisfies readonly MutantInfo[];
 
 export type RaftMutant = (typeof RAFT_MUTANTS)[number]['name'];

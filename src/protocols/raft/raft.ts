@@ -45,6 +45,16 @@ const EMPTY_PROGRESS: ReadonlyMap<NodeId, FollowerProgress> = new Map();
 /** Heartbeat rounds whose send tick a leader remembers (a lease needs only the recent ones). */
 const MAX_ROUNDS_REMEMBERED = 256;
 
+/**
+ * A follower told that its leader's connections closed (peerDown) campaigns within 1..J ticks,
+ * drawn from its own random source, J a tenth of the election timeout and at least this: followers
+ * that all saw the close at once rarely campaign within a message's trip of each other (both
+ * would win the pre-vote and split the real one, and wait a whole timeout more).
+ */
+export const PEER_DOWN_CAMPAIGN_MIN_JITTER_TICKS = 2;
+/** The largest peer-down jitter is the election timeout divided by this (see PEER_DOWN_CAMPAIGN_MIN_JITTER_TICKS). */
+export const PEER_DOWN_CAMPAIGN_JITTER_TIMEOUT_DIVISOR = 10;
+
 /** Committed entries handed out in one Ready, at most. */
 export const MAX_APPLY_ENTRIES_PER_READY = 4096;
 /** Largest snapshot a follower will assemble from chunks. */
@@ -114,8 +124,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * stalled transfer sent, what a follower that restarted lost). Their ratio is what the wire
    * costs beyond loss recovery: an honest sender stays at 1. A live object: status() hands it
    * out without copying.
+   *
+   * peerDownCampaigns: elections this member started early because it was told its leader's
+   * connections closed (peerDown); peerDownCampaignElapsedTicks: the ticks since it last heard
+   * from that leader, summed over those elections (each below the election timeout: the timer
+   * had not fired).
    */
-  private readonly counters = { snapshotBytesSent: 0, snapshotBytesOwed: 0, snapshotsRefused: 0 };
+  private readonly counters = { snapshotBytesSent: 0, snapshotBytesOwed: 0, snapshotsRefused: 0, peerDownCampaigns: 0, peerDownCampaignElapsedTicks: 0 };
   /**
    * Leader: the client proposals (commands and membership changes) appended in this term and not
    * yet committed, by index, with their bytes; what the uncommitted limits count. The leader's
@@ -127,6 +142,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   /** The next persist truncates the stored log after an installed snapshot (its tail was dropped). */
   private truncateAfterSnapshot = false;
   private electionElapsed = 0;
+  /**
+   * Follower told that its leader's connections closed (peerDown): ticks until it campaigns, ahead
+   * of its election timer; null when none is due. Any reset of the election timer (hearing from a
+   * leader, a role change, granting a vote) cancels it.
+   */
+  private peerDownCampaignInTicks: number | null = null;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
   private votes = new Map<NodeId, boolean>();
@@ -524,6 +545,36 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   }
 
   /**
+   * Replica.peerDown: the runtime saw every connection to `peer` close. A voter following `peer`,
+   * with pre-vote on, forgets it (so it no longer refuses pre-votes as within its leader's lease,
+   * and other members told the same can elect one of them) and campaigns with a pre-vote within
+   * 1..J ticks (J: a tenth of the election timeout, at least 2) rather than after its election
+   * timeout; granting a vote or a pre-vote to another member cancels that (the other campaigns for
+   * the place already: a campaign of its own would only split the vote). Safe whatever
+   * the hint's truth: an early election is one a timer might have started.
+   *
+   * Not with lease-based reads: a follower that acknowledged the leader promised not to help elect
+   * another for an election timeout, and the leader may live on behind a closed connection (a reset
+   * by its host or a middlebox, a partition that rejects) and serve reads from that promise while a
+   * new leader commits writes. The timer runs its course then. (This member's own readOnly is what
+   * it checks: the members must share it; see the README, "Failover".)
+   *
+   * Nor without pre-vote: the hint is false whenever the connections closed under a live leader (a
+   * reset, a flap, a cut between it and this member alone), and a real campaign then raises the
+   * term, which deposes that leader as soon as it hears of it (its heartbeat answered in the higher
+   * term), an election that waiting for the timer would not have held: the leader would have been
+   * heard again first. A pre-vote fails against voters that still hear the leader, and changes nothing.
+   */
+  peerDown(peer: NodeId): void {
+    if (this.role !== 'follower' || this.leader !== peer || peer === this.id || !this.promotable() || !this.preVote) return;
+    if (this.readOnly === 'lease-based' && !this.isMutant('peer-down-cuts-lease')) return;
+    this.leader = null;
+    const jitterTicks = Math.max(PEER_DOWN_CAMPAIGN_MIN_JITTER_TICKS, Math.ceil(this.limits.electionTimeoutTicks / PEER_DOWN_CAMPAIGN_JITTER_TIMEOUT_DIVISOR));
+    this.peerDownCampaignInTicks = this.random.int(1, jitterTicks);
+    assert(this.peerDownCampaignInTicks >= 1 && this.peerDownCampaignInTicks <= jitterTicks, 'peer-down jitter within its bounds');
+  }
+
+  /**
    * etcd's ReportUnreachable: `peer` could not be reached. While replicating, the appends in
    * flight to it are most likely lost: probe again (one append at a time, from what it has
    * acknowledged) instead of filling its window with more that will be lost too.
@@ -675,6 +726,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 
   private resetElection(): void {
     this.electionElapsed = 0;
+    this.peerDownCampaignInTicks = null;
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
   }
@@ -688,6 +740,15 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.peerDownCampaignInTicks !== null && --this.peerDownCampaignInTicks === 0) {
+      this.peerDownCampaignInTicks = null;
+      if (this.role === 'follower' && this.leader === null && this.promotable() && this.electionElapsed < this.randomizedElectionTimeout) {
+        this.counters.peerDownCampaigns++;
+        this.counters.peerDownCampaignElapsedTicks += this.electionElapsed;
+        this.campaign_(this.preVote ? 'pre' : 'real');
+        return;
+      }
+    }
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.campaign_(this.preVote ? 'pre' : 'real');
@@ -733,6 +794,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     const grant = canVote && (upToDate || this.isMutant('accept-any-vote'));
     if (grant) {
       this.send({ type: 'vote-response', to: m.from, term: m.preVote ? m.term : this.term, granted: true, preVote: m.preVote });
+      // It voted (or pre-voted) for another: no early election of its own to split the vote.
+      this.peerDownCampaignInTicks = null;
       if (!m.preVote) {
         this.vote = m.from;
         // Granting a vote resets the election timer; a denied vote must not (§5.2, dissertation §3.4).
@@ -779,6 +842,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private acceptLeader(from: NodeId): void {
     if (this.role !== 'follower') this.becomeFollower(this.term, from);
     this.leader = from;
+    this.peerDownCampaignInTicks = null; // a leader speaks: no early election
     if (!this.isMutant('reset-timer-wrongly')) this.electionElapsed = 0;
   }
 

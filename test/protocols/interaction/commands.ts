@@ -263,6 +263,21 @@ export function genericCommands<M extends Envelope, H>(): Record<string, Command
       for (const n of env.pick(d.args)) env.crash(n);
     },
 
+    /**
+     * `peer-down n2 [n3 ...] of=n1`: the nodes' transports saw every connection to n1 close (its
+     * process died, its host reset them): each core is told (Replica.peerDown), as the driver does.
+     * Nothing is processed or delivered; a core without peerDown ignores it.
+     */
+    'peer-down': (d, env) => {
+      const of = d.options.get('of');
+      if (of === undefined || d.options.size !== 1) throw new UsageError('peer-down n2 [n3 ...] of=n1');
+      const peer = nodeId(of);
+      for (const n of env.pick(d.args)) {
+        n.live().peerDown?.(peer);
+        env.observe(n);
+      }
+    },
+
     /** `restart n2 [applied=N] [mutant=M]`: crash if up, then start from the disk. */
     restart: (d, env) => {
       const n = env.node(arg(d, 0, 'a node'));
