@@ -986,7 +986,8 @@ export class PeerTransport<M extends Envelope> {
     if (!this.peers.has(peer) && !this.unknownAddresses.has(peer)) {
       const unknown = new Set<NodeId>();
       for (const [other, o] of this.inbound) if (o.peer !== null && !this.peers.has(o.peer) && other !== socket && !other.destroyed) unknown.add(o.peer);
-      if (unknown.size >= this.limits.maxUnknownPeers) {
+      // A member that already holds a slot (its hello named no reply address) takes no second one.
+      if (!unknown.has(peer) && unknown.size >= this.limits.maxUnknownPeers) {
         this.counters.unknownPeer++;
         this.log('warn', `refused a connection from ${peer} (${socket.remoteAddress ?? '?'}): not in this member's configuration, and maxUnknownPeers=${this.limits.maxUnknownPeers} such members hold links`, { peer, counter: 'unknownPeer' });
         socket.destroy();
@@ -1104,7 +1105,6 @@ export class PeerTransport<M extends Envelope> {
       this.release(key, pending);
       if (idleCheck !== null) clearInterval(idleCheck);
       this.inbound.delete(socket);
-      if (peer !== null) this.counters.connectionsClosed++;
       if (peer !== null && !this.peers.has(peer) && ![...this.inbound.values()].some((o) => o.peer === peer)) this.forgetUnknown(peer);
       if (peer !== null) {
         this.counters.connectionsClosed++;

@@ -7,9 +7,12 @@
  * its own key): a forged one is refused.
  */
 import { test } from 'node:test';
+import { connect, type Socket } from 'node:net';
+import { encode } from '@msgpack/msgpack';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { nodeId, type NodeId } from '../../src/core/ids.js';
+import { encodeFrame } from '../../src/transport/frame.js';
 import { PeerTransport, type PeerTls } from '../../src/transport/transport.js';
 import { peerIdentityFromKeys, type PeerIdentity } from '../../src/transport/peer-identity.js';
 import { memberCertificates } from '../tls-certificates.js';
@@ -169,6 +172,34 @@ test('a configuration that does not show this member judges no one removed (a jo
     assert.equal(b.stats().counters.unknownPeer, 0);
   } finally {
     await n.stop();
+    await b.close();
+  }
+});
+
+test('a member not in the peer set that holds a slot takes no second one: its second link is taken at maxUnknownPeers', { timeout: 30_000 }, async () => {
+  const got: Msg[] = [];
+  const b = await PeerTransport.start<Msg>({
+    clusterId: 'c1', self: B, listen: { host: '127.0.0.1', port: 0 }, peers: new Map([[C, NOWHERE]]),
+    limits: { maxUnknownPeers: 1, maxConnectionsPerPeer: 2 },
+  }, (m) => got.push(m));
+  const sockets: Socket[] = [];
+  // A raw member n with no reply address in its hello (nothing to answer it at: it holds a slot all the same).
+  const open = async (n: number): Promise<void> => {
+    const s = connect({ host: '127.0.0.1', port: b.address().port });
+    sockets.push(s);
+    s.on('error', () => {});
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    s.write(encodeFrame(encode({ magic: 'QRT1', clusterId: 'c1', from: 'n', to: 'b' })));
+    s.write(encodeFrame(encode({ from: 'n', to: 'b', n })));
+  };
+  try {
+    await open(1);
+    await until('the first link delivered', () => got.some((m) => m.n === 1));
+    await open(2);
+    await until('the second link delivered', () => got.some((m) => m.n === 2));
+    assert.equal(b.stats().counters.unknownPeer, 0, 'n, already holding the one slot, was not refused for it');
+  } finally {
+    for (const s of sockets) s.destroy();
     await b.close();
   }
 });
