@@ -1372,16 +1372,17 @@ function connectionKey(s: Socket): string | null {
 }
 
 /**
- * The address a hello names to answer on, if it is one (a host of at most 253 characters, a port):
- * an unspecified host (0.0.0.0, ::, none) is the one the connection came from.
+ * Where to answer a member the peer set does not show yet: the host its connection came from, at
+ * the port its hello names. The hello's host is not taken: without peer auth anyone may send a
+ * hello, and this member must not dial an address of a stranger's choosing (nor, over plain TCP,
+ * one rewritten on the path); the port alone points back at the dialer's own host.
  */
-function replyAddress(reply: Handshake['reply'], remote: string | undefined): PeerAddress | null {
+export function replyAddress(reply: Handshake['reply'], remote: string | undefined): PeerAddress | null {
   if (typeof reply !== 'object' || reply === null) return null;
-  const { host, port } = reply;
+  const { port } = reply;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) return null;
-  const h = typeof host === 'string' && host !== '' && host !== '0.0.0.0' && host !== '::' ? host : remote;
-  if (h === undefined || h.length > 253) return null;
-  return { host: h, port };
+  if (remote === undefined || remote === '') return null;
+  return { host: remote, port };
 }
 
 /** What a message is, for a log line: a peer frame's kind and its protocol message's type. */

@@ -73,11 +73,13 @@ const CATCHES: Record<string, Record<string, Catch>> = {
   raft: {
     // Needs a member behind another's addition that must take the new member's frames (the runs
     // that replace members): with the old transport it refuses them, and never catches up.
-    'refuse-unknown-peers': { seed: 127 },
+    // (Seed 127 before the runs with followers campaigning at once on a closed leader connection.)
+    'refuse-unknown-peers': { seed: 576 },
     // (commit-old-term, stalled-window and keep-tail-after-snapshot searched again once followers
     // campaigned at once when their leader's connections closed: the raft runs moved; stalled-window
     // again once that fast path was kept to runs with pre-vote.)
-    'commit-old-term': { seed: 176 },
+    // (176 with that fast path alone; 81 again once replacements also removed first.)
+    'commit-old-term': { seed: 81 },
     'vote-before-persist': { seed: 99 },
     'snapshot-off-by-one': { seed: 2 },
     'reset-timer-wrongly': { seed: 2 },
