@@ -10,79 +10,33 @@
  * Run: `npm run build && node dist/bench/failover-vs-etcd.js [--trials 5] [--systems etcd,quorate]`
  * (etcd: Debian's etcd-server, /usr/bin/etcd; see put-vs-etcd.sh for installing it).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { etcdService, memberStatus } from '../src/server/proto.js';
+import { etcdService } from '../src/server/proto.js';
+import { leaderIndex, startCluster, stopCluster, type LocalSystem } from './local-cluster.js';
 
 const PUT_EVERY_MS = 10;
 const PUT_DEADLINE_MS = 5_000;
 const SETTLE_MS = 1_500;
 
-interface System { readonly name: string; readonly command: string[]; readonly basePort: number }
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const SYSTEMS: readonly System[] = [
-  { name: 'etcd', command: ['etcd'], basePort: 22379 },
-  { name: 'quorate', command: [process.execPath, MAIN, 'serve'], basePort: 23379 },
+const SYSTEMS: readonly LocalSystem[] = [
+  { name: 'etcd', command: ['etcd'], basePort: 22379, members: 3 },
+  { name: 'quorate', command: [process.execPath, MAIN, 'serve'], basePort: 23379, members: 3 },
 ];
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Cluster { readonly children: ChildProcess[]; readonly endpoints: string[]; readonly dir: string }
-
-async function startCluster(sys: System): Promise<Cluster> {
-  const dir = mkdtempSync(join(tmpdir(), `bench-failover-${sys.name}-`));
-  const members = [0, 1, 2].map((i) => ({ name: `f${i + 1}`, client: sys.basePort + i * 100, peer: sys.basePort + 1 + i * 100 }));
-  const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
-  const children = members.map((m) => {
-    const log = openSync(join(dir, `${m.name}.log`), 'a');
-    const [cmd, ...args] = sys.command;
-    return spawn(cmd!, [...args,
-      '--name', m.name, '--data-dir', join(dir, m.name),
-      '--listen-client-urls', `http://127.0.0.1:${m.client}`, '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
-      '--listen-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
-      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `bench-failover-${sys.name}`,
-    ], { stdio: ['ignore', log, log] });
-  });
-  return { children, endpoints: members.map((m) => `127.0.0.1:${m.client}`), dir };
-}
-
-/** The index of the member every member names as leader, once they agree. */
-async function leaderOf(c: Cluster, boundMs = 30_000): Promise<number> {
-  const deadline = Date.now() + boundMs;
-  while (Date.now() < deadline) {
-    try {
-      const statuses = await Promise.all(c.endpoints.map((e) => memberStatus(e, 1_000)));
-      const leaderId = statuses[0]!.leader;
-      const i = statuses.findIndex((s) => s.header.member_id === leaderId);
-      if (leaderId !== 0 && statuses.every((s) => s.leader === leaderId) && i >= 0) return i;
-    } catch {
-      // still starting
-    }
-    await sleep(100);
-  }
-  throw new Error(`no leader within ${boundMs} ms; logs in ${c.dir}`);
-}
-
-function stopCluster(c: Cluster): void {
-  for (const child of c.children) child.kill('SIGKILL');
-  rmSync(c.dir, { recursive: true, force: true });
-}
 
 /** One trial: ms from the leader's SIGKILL to the first put answered ok. */
-async function trial(sys: System): Promise<number> {
-  const c = await startCluster(sys);
+async function trial(sys: LocalSystem): Promise<number> {
+  const c = await startCluster(sys, 'failover');
   const KV = etcdService('KV');
   const clients = c.endpoints.map((e) => new KV(e, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
   const put = (i: number, n: number) => new Promise<boolean>((resolve) =>
     clients[i]!['Put']!({ key: Buffer.from(`k${n % 16}`), value: Buffer.from(`v${n}`) }, { deadline: Date.now() + PUT_DEADLINE_MS }, (err: Error | null) => resolve(err === null)));
   try {
-    const leader = await leaderOf(c);
+    const leader = await leaderIndex(c);
     // Writes flow, through every member, before the kill (connections up, the leader busy).
     let n = 0;
     const settleUntil = Date.now() + SETTLE_MS;

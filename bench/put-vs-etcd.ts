@@ -10,15 +10,14 @@
  * servers share this machine's cores: compare the ratios within one run, not absolute figures
  * across machines. Run with `bash bench/put-vs-etcd.sh` (installs etcd if needed).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { etcdService, memberStatus } from '../src/server/proto.js';
+import { etcdService } from '../src/server/proto.js';
 import { generateKeyFiles } from '../src/node/bft-keys.js';
+import { leaderIndex, startCluster, stopCluster, type LocalCluster, type LocalSystem } from './local-cluster.js';
 
 const VALUE_BYTES = 256;
 const KEYS = 10_000;
@@ -26,19 +25,10 @@ const WARMUP_MS = 1_000;
 const CLIENT_CHANNELS = 4;
 const CLK_TCK = 100; // /proc/PID/stat time unit on Linux
 
-interface System {
-  readonly name: string;
-  readonly command: string[];
-  readonly basePort: number;
-  readonly members: number;
-  /** Flags for one member, given the cluster's directory (prepared by `prepare`). */
-  readonly memberFlags?: (dir: string, name: string) => string[];
-  readonly prepare?: (dir: string, names: readonly string[]) => Promise<void>;
-}
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QUORATE = [process.execPath, MAIN, 'serve'];
-const SYSTEMS: readonly System[] = [
+const SYSTEMS: readonly LocalSystem[] = [
   { name: 'etcd', command: ['etcd'], basePort: 12379, members: 3 },
   { name: 'quorate', command: QUORATE, basePort: 13379, members: 3 },
   { name: 'quorate-multipaxos', command: [...QUORATE, '--protocol', 'multipaxos'], basePort: 14379, members: 3 },
@@ -49,54 +39,22 @@ const SYSTEMS: readonly System[] = [
   },
 ];
 
-interface Cluster {
-  readonly children: ChildProcess[];
-  readonly endpoints: string[];
-  readonly dir: string;
-  leader: string;
+interface Cluster extends LocalCluster {
+  /** The leader's endpoint. */
+  readonly leader: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function startCluster(sys: System): Promise<Cluster> {
-  const dir = mkdtempSync(join(tmpdir(), `bench-${sys.name}-`));
-  const members = Array.from({ length: sys.members }, (_, i) => ({ name: `b${i + 1}`, client: sys.basePort + i * 100, peer: sys.basePort + 1 + i * 100 }));
-  await sys.prepare?.(dir, members.map((m) => m.name));
-  const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
-  const children = members.map((m) => {
-    const log = openSync(join(dir, `${m.name}.log`), 'a');
-    const [cmd, ...args] = sys.command;
-    return spawn(cmd!, [...args,
-      '--name', m.name, '--data-dir', join(dir, m.name),
-      '--listen-client-urls', `http://127.0.0.1:${m.client}`, '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
-      '--listen-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
-      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `bench-${sys.name}`,
-      ...(sys.memberFlags?.(dir, m.name) ?? []),
-    ], { stdio: ['ignore', log, log] });
-  });
-  const cluster: Cluster = { children, endpoints: members.map((m) => `127.0.0.1:${m.client}`), dir, leader: '' };
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    try {
-      const statuses = await Promise.all(cluster.endpoints.map((e) => memberStatus(e, 1_000)));
-      const leaderId = statuses[0]!.leader;
-      const i = statuses.findIndex((s) => s.header.member_id === leaderId);
-      if (leaderId !== 0 && statuses.every((s) => s.leader === leaderId) && i >= 0) {
-        cluster.leader = cluster.endpoints[i]!;
-        return cluster;
-      }
-    } catch {
-      // still starting
-    }
-    await sleep(200);
+/** A cluster and its leader (the bench's puts to the leader go there). */
+async function startWithLeader(sys: LocalSystem): Promise<Cluster> {
+  const cluster = await startCluster(sys, 'put');
+  try {
+    return { ...cluster, leader: cluster.endpoints[await leaderIndex(cluster)]! };
+  } catch (err) {
+    stopCluster(cluster, true);
+    throw new Error(`${sys.name}: ${(err as Error).message}`);
   }
-  stopCluster(cluster, true);
-  throw new Error(`${sys.name} did not elect a leader within 30 s; logs in ${dir}`);
-}
-
-function stopCluster(c: Cluster, keepLogs = false): void {
-  for (const child of c.children) child.kill('SIGKILL');
-  if (!keepLogs) rmSync(c.dir, { recursive: true, force: true });
 }
 
 function cpuTicks(pids: readonly number[]): number {
@@ -112,7 +70,7 @@ interface Result {
   system: string; concurrency: number; opsPerSec: number; p50: number; p99: number; errors: number; serverCpu: number; clientCpu: number;
 }
 
-async function runLevel(sys: System, cluster: Cluster, concurrency: number, seconds: number, target: 'leader' | 'all'): Promise<Result> {
+async function runLevel(sys: LocalSystem, cluster: Cluster, concurrency: number, seconds: number, target: 'leader' | 'all'): Promise<Result> {
   const KV = etcdService('KV');
   const endpoints = target === 'leader' ? [cluster.leader] : cluster.endpoints;
   const clients = Array.from({ length: CLIENT_CHANNELS * endpoints.length }, (_, i) =>
@@ -206,7 +164,7 @@ async function main(): Promise<void> {
   try {
     // One cluster of each system at a time, levels in the same order: both see the same machine.
     for (const sys of chosen) {
-      const cluster = await startCluster(sys);
+      const cluster = await startWithLeader(sys);
       running.push(cluster);
       for (const c of levels) {
         const r = await runLevel(sys, cluster, c, seconds, target);
