@@ -18,8 +18,6 @@ export const NEMESIS_KINDS = ['partition', 'kill', 'pause', 'skew', 'member'] as
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];
 /** What `--nemesis` runs when not told: the faults every system takes (skew is quorate's only; member changes are slow). */
 export const DEFAULT_NEMESIS: readonly NemesisKind[] = ['partition', 'kill', 'pause'];
-/** Named in the issue and not built yet: refused with a clear message rather than ignored. */
-export const NEMESIS_NOT_YET: readonly string[] = [];
 export const PARTITION_KINDS = ['halves', 'leader', 'bridge', 'ring', 'one-way'] as const;
 export type PartitionKind = (typeof PARTITION_KINDS)[number];
 

@@ -254,7 +254,7 @@ describe('quorate chaos', { skip }, () => {
     }
   });
 
-  it('refuses what it has not built, by name (exit 3)', () => {
+  it('refuses what it does not know or cannot do here, by name (exit 3)', () => {
     for (const args of [['--workload', 'no-such-workload'], ['--system', 'etcd', '--nemesis', 'skew'], ['--unsafe-mutant', 'no-such-bug'], ['--system', 'etcd', '--unsafe-mutant', 'stale-read']]) {
       const r = spawnSync(process.execPath, [MAIN, 'chaos', ...args], { encoding: 'utf8' });
       assert.equal(r.status, 3, `${args.join(' ')}: ${r.stderr}`);

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { findEtcd } from '../../chaos/cluster.js';
 import { labPrerequisites, LabSetupError } from '../../chaos/lab.js';
-import { DEFAULT_NEMESIS, FAULT_MS, NEMESIS_KINDS, NEMESIS_NOT_YET, PARTITION_KINDS, QUIET_MS, type NemesisKind, type PartitionKind } from '../../chaos/nemesis.js';
+import { DEFAULT_NEMESIS, FAULT_MS, NEMESIS_KINDS, PARTITION_KINDS, QUIET_MS, type NemesisKind, type PartitionKind } from '../../chaos/nemesis.js';
 import { memberRefusal, membershipProtocols } from '../../chaos/membership.js';
 import { findFaketime, skewRefusal } from '../../chaos/skew.js';
 import { DEFAULT_KEYS } from '../../chaos/register-workload.js';
@@ -19,8 +19,6 @@ import { SERVER_MUTANTS } from '../../server/mutants.js';
 import { defineCommand, UsageError } from '../command.js';
 import { list, protocolOption } from './shared-options.js';
 
-/** Named in the harness's plan and not built yet: refused by name, not ignored. */
-const WORKLOADS_NOT_YET = ['list-append', 'watch', 'lock'].filter((w) => workloadByName(w) === undefined);
 const EXIT = { valid: 0, invalid: 1, unknown: 2 } as const;
 /** The nemesis failed and left faults unhealed (no anomaly in the history up to then). */
 const NEMESIS_FAILED = 4;
@@ -32,10 +30,10 @@ export const chaosCommand = defineCommand({
   options: {
     system: { type: 'string', default: 'quorate', choices: ['quorate', 'etcd'], help: 'what runs the cluster: quorate serve, or a real etcd (3.4, Debian\'s etcd-server).' },
     protocol: protocolOption('quorate: the consensus protocol'),
-    workload: { type: 'string', default: 'register', placeholder: 'NAME', help: `${CHAOS_WORKLOADS.map((w) => `${w.name}: ${w.summary}`).join('; ')}${WORKLOADS_NOT_YET.length === 0 ? '' : ` (not yet: ${WORKLOADS_NOT_YET.join(', ')})`}.` },
+    workload: { type: 'string', default: 'register', placeholder: 'NAME', help: `${CHAOS_WORKLOADS.map((w) => `${w.name}: ${w.summary}`).join('; ')}.` },
     nemesis: {
       type: 'string', default: DEFAULT_NEMESIS.join(','), placeholder: 'KINDS',
-      help: `faults, comma-separated: ${NEMESIS_KINDS.join(', ')}, or none${NEMESIS_NOT_YET.length === 0 ? '' : ` (not yet: ${NEMESIS_NOT_YET.join(', ')})`}. `
+      help: `faults, comma-separated: ${NEMESIS_KINDS.join(', ')}, or none. `
         + 'partition: halves, an isolated leader, a bridge, a ring, one-way (--partitions); kill: kill -9 of a minority, restarted on heal; pause: SIGSTOP/SIGCONT; '
         + 'skew: quorate only (etcd\'s Go runtime reads the clock through the vDSO, out of libfaketime\'s reach): members\' clocks (wall and monotonic) skewed by a few seconds, jumped, or strobed, through libfaketime (Debian: faketime), reset on heal; '
         + `member: members removed through the Cluster API (never below a majority; stopped, data wiped) and on heal added back as learners, joined to the running cluster and promoted (etcd; quorate ${membershipProtocols().join(', ')}).`,
@@ -61,12 +59,10 @@ export const chaosCommand = defineCommand({
   ],
   async run({ values }) {
     if (workloadByName(values.workload) === undefined) {
-      const later = WORKLOADS_NOT_YET.includes(values.workload);
-      throw new UsageError(`--workload ${values.workload}: ${later ? 'not built yet' : 'unknown'}; known: ${CHAOS_WORKLOADS.map((w) => w.name).join(', ')}`);
+      throw new UsageError(`--workload ${values.workload}: unknown; known: ${CHAOS_WORKLOADS.map((w) => w.name).join(', ')}`);
     }
     const nemesis = values.nemesis === 'none' ? [] : list(values.nemesis);
     for (const n of nemesis) {
-      if ((NEMESIS_NOT_YET as readonly string[]).includes(n)) throw new UsageError(`--nemesis ${n}: not built yet; known: ${NEMESIS_KINDS.join(', ')}`);
       if (!(NEMESIS_KINDS as readonly string[]).includes(n)) throw new UsageError(`--nemesis: unknown fault '${n}'; known: ${NEMESIS_KINDS.join(', ')}`);
     }
     if (nemesis.includes('skew')) {
