@@ -56,7 +56,9 @@ export function chaosReportMarkdown(input: ReportInput): string {
   if (r.unexpectedExits.length > 0) lines.push(`Members that exited on their own: ${r.unexpectedExits.join(', ')} (see logs/).`, '');
   lines.push(r.legend, '');
   lines.push('## Nemesis', '', '| from (s) | to (s) | fault |', '|---|---|---|');
-  for (const e of r.events) lines.push(`| ${(e.startMs / 1000).toFixed(1)} | ${(e.endMs / 1000).toFixed(1)} | ${cell(e.what)}${e.healed === undefined ? '' : cell(`; healed: ${e.healed}`)} |`);
+  // A fault whose heal failed (the nemesis's error ended the run) has no end: said so, not "Infinity".
+  const to = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : 'not healed');
+  for (const e of r.events) lines.push(`| ${(e.startMs / 1000).toFixed(1)} | ${to(e.endMs)} | ${cell(e.what)}${e.healed === undefined ? '' : cell(`; healed: ${e.healed}`)} |`);
   if (r.events.length === 0) lines.push('| | | none |');
   lines.push('', `Files: ${[...r.files, '`report.html`', '`logs/`'].join(', ')}.`, '');
   return lines.join('\n');

@@ -100,3 +100,9 @@ test('a nemesis that failed is said, and not taken for a cluster that never reco
   assert.match(md, /\*\*The nemesis failed: the learner was not promoted within 60 s\.\*\*/);
   assert.doesNotMatch(md, /did not recover/);
 });
+
+test('a fault whose heal failed reads "not healed" in the nemesis table, not Infinity', () => {
+  const md = chaosReportMarkdown({ options, result: result({ events: [{ kind: 'member', what: 'member remove n2', startMs: 1000, endMs: Infinity }] }), history: ops });
+  assert.match(md, /\| 1\.0 \| not healed \| member remove n2 \|/);
+  assert.doesNotMatch(md, /Infinity/);
+});
