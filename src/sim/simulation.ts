@@ -27,6 +27,7 @@ import { MemberDisk } from './member-disk.js';
 import { HURRIED_REPLACE_SHARE, Nemesis, REPLACE_FIRST_AT_MS, REJECTING_PARTITION_SHARE, REPLACE_RUN_SHARE, SPARE_MEMBERS, STORM_RUN_SHARE, type AdminChange, type NemesisSite, type ReplacementSite } from './nemesis.js';
 import { SIM_COMPACT_INTERVALS, TWINS, type FaultKind, type SimOptions } from './options.js';
 import { objectArray } from './shapes.js';
+import { RemovedMembers } from '../transport/removed-members.js';
 import { SimKeyring } from './sim-authenticator.js';
 import { STALE_LEADER_MIN_MEMBERS, STALE_LEADER_RUN_SHARE, StaleLeaderScenario } from './stale-leader.js';
 import { SimNode, type NodeEnvironment, type SimDisk } from './sim-node.js';
@@ -261,11 +262,10 @@ class LivenessFailure extends Error {}
 /** A member's transport, as the simulator models it (Simulation.peerViews). */
 interface PeerView {
   readonly incarnation: number;
-  /** The members its node showed when last looked at, and whether that configuration showed the member itself. */
+  /** The members its node showed when last looked at (itself too, when shown). */
   shown: Set<NodeId>;
-  selfShown: boolean;
-  /** Members that left `shown` and did not come back: refused, never dialled. */
-  readonly removed: Set<NodeId>;
+  /** Members that left `shown` and did not come back: refused, never dialled (the transport's own rule). */
+  readonly removed: RemovedMembers;
   /** Members that delivered a frame to this incarnation: it answers them at the address their hello named. */
   readonly dialledBy: Set<NodeId>;
 }
@@ -865,17 +865,13 @@ export class Simulation implements WorldHandler<Delivery> {
     if (d === null) return null;
     let v = this.peerViews.get(member);
     if (v === undefined || v.incarnation !== member.incarnation) {
-      v = { incarnation: member.incarnation, shown: new Set(), selfShown: true, removed: new Set(), dialledBy: new Set() };
+      v = { incarnation: member.incarnation, shown: new Set(), removed: new RemovedMembers(), dialledBy: new Set() };
       this.peerViews.set(member, v);
     }
     const m = d.status().membership;
-    const now = new Set<NodeId>([...m.voters, ...m.outgoingVoters, ...m.learners]);
-    // As setPeers: departures count as removals only between two configurations that show this member.
-    const selfShown = now.has(member.id);
-    if (selfShown && v.selfShown) for (const id of v.shown) if (!now.has(id)) v.removed.add(id);
-    for (const id of now) v.removed.delete(id);
-    v.shown = now;
-    v.selfShown = selfShown;
+    v.shown = new Set<NodeId>([...m.voters, ...m.outgoingVoters, ...m.learners]);
+    // As the node's setPeers hands it to its transport: the others, and whether it is shown itself.
+    v.removed.update([...v.shown].filter((id) => id !== member.id), v.shown.has(member.id));
     return v;
   }
 

@@ -35,6 +35,7 @@ import type { NodeId } from '../core/ids.js';
 import type { Envelope } from '../core/replica.js';
 import { encodeFrame, FrameDecoder, FrameTooLarge } from './frame.js';
 import type { TransportMutant } from './mutants.js';
+import { RemovedMembers } from './removed-members.js';
 import { JOIN_QUERY_MAGIC, JoinListener, MAX_JOIN_QUERY_BYTES, type JoinStep } from './join.js';
 import { DEFAULT_MAX_FRAMES_PER_CONNECTION, encodeSealableFrame, FrameOpener, FrameSealer } from './frame-mac.js';
 import {
@@ -191,10 +192,9 @@ export interface TransportOptions {
   readonly listen: PeerAddress;
   readonly peers: ReadonlyMap<NodeId, PeerAddress>;
   /**
-   * The address peers dial this member on (its advertised peer URL), named in every hello so that a
-   * member whose configuration does not show this one yet can answer it (see maxUnknownPeers).
-   * Absent: the listen address (an unspecified host, 0.0.0.0 or ::, is taken by the listener as the
-   * address the connection came from).
+   * The address peers dial this member on (its advertised peer URL). Its port is named in every
+   * hello so that a member whose configuration does not show this one yet can answer it, on the
+   * host the connection came from (see maxUnknownPeers, replyAddress). Absent: the listen address.
    */
   readonly advertise?: PeerAddress | null;
   readonly limits?: Partial<TransportLimits>;
@@ -276,8 +276,8 @@ interface Handshake {
    * TCP, PEER_IDENTITY_TLS_VERSION over TLS (the signature covers the TLS channel too).
    */
   readonly identity?: number;
-  /** The address the dialer answers on (TransportOptions.advertise): used only while the listener's configuration does not show it. */
-  readonly reply?: { readonly host?: unknown; readonly port?: unknown };
+  /** The port the dialer answers on (TransportOptions.advertise), on the host its connection comes from: used only while the listener's configuration does not show it. */
+  readonly reply?: { readonly port?: unknown };
 }
 
 /**
@@ -402,14 +402,8 @@ export class PeerTransport<M extends Envelope> {
   /** Inbound connections in accept order, each with the member it authenticated as and when it last spoke. */
   private readonly inbound = new Map<Socket, InboundState>();
   private peers: Map<NodeId, PeerAddress>;
-  /**
-   * Members that left a peer set this member was given (setPeers) and have not come back: refused at
-   * their handshake, and their links closed. Any other authenticated member is taken, known or not
-   * (see maxUnknownPeers).
-   */
-  private readonly removed = new Set<NodeId>();
-  /** Whether the configuration of the last setPeers showed this member (see setPeers). */
-  private selfShown = true;
+  /** Members that left a peer set this member was given and have not come back: refused at their handshake, their links closed (see RemovedMembers). Any other authenticated member is taken, known or not (see maxUnknownPeers). */
+  private readonly removed = new RemovedMembers();
   /**
    * Members not in the peer set that hold an authenticated inbound link here, with the address their
    * hello names: where messages to them go until the peer set shows them (at most maxUnknownPeers).
@@ -449,6 +443,7 @@ export class PeerTransport<M extends Envelope> {
   private constructor(private readonly o: TransportOptions, private readonly onMessage: (m: M) => void) {
     this.limits = { ...DEFAULT_TRANSPORT_LIMITS, ...o.limits };
     this.peers = new Map(o.peers);
+    this.removed.update(this.peers.keys(), true);
     this.secret = o.secret ?? null;
     this.identity = o.identity ?? null;
     if (this.secret !== null && this.secret.byteLength < MIN_PEER_SECRET_BYTES) {
@@ -515,17 +510,11 @@ export class PeerTransport<M extends Envelope> {
 
   /**
    * The members this one dials and knows, from the configuration its node shows. `selfShown`: whether
-   * that configuration shows this member too. A member that leaves the peer set between two
-   * configurations that both show this member was removed: refused from now on, until a set shows
-   * it again. A configuration without this member says nothing of who was removed: a joining member
-   * that installs a snapshot taken before it was added is briefly outside an older configuration,
-   * and must not take the members added since for removed (it would refuse them for good).
+   * that configuration shows this member too (who counts as removed: RemovedMembers).
    */
   setPeers(peers: ReadonlyMap<NodeId, PeerAddress>, selfShown = true): void {
-    if (selfShown && this.selfShown) for (const id of this.peers.keys()) if (!peers.has(id)) this.removed.add(id);
-    this.selfShown = selfShown;
+    this.removed.update(peers.keys(), selfShown);
     this.peers = new Map(peers);
-    for (const id of this.peers.keys()) this.removed.delete(id);
     for (const id of [...this.unknownAddresses.keys()]) if (this.peers.has(id) || this.removed.has(id)) this.unknownAddresses.delete(id);
     for (const [id, link] of this.links) {
       const addr = this.addressOf(id);
@@ -722,7 +711,7 @@ export class PeerTransport<M extends Envelope> {
         }
       }
       const hello: Handshake = {
-        magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id, reply: this.o.advertise ?? this.address(),
+        magic: 'QRT1', clusterId: this.o.clusterId, from: this.o.self, to: id, reply: { port: (this.o.advertise ?? this.address()).port },
         ...(nonce === null ? {} : { nonce }), ...(secret === null ? {} : { frameMac: PEER_FRAME_MAC_VERSION }),
         ...(identity === null ? {} : { identity: tls === null ? PEER_IDENTITY_VERSION : PEER_IDENTITY_TLS_VERSION }),
       };

@@ -206,8 +206,8 @@ test('a member not in the peer set that holds a slot takes no second one: its se
 
 test('a member the peer set does not show is answered on the host its connection came from, never one its hello names', () => {
   // Without peer auth anyone may send a hello: its host would make this member dial a stranger's choice.
-  assert.deepEqual(replyAddress({ host: '10.9.8.7', port: 2380 }, '127.0.0.1'), { host: '127.0.0.1', port: 2380 });
-  assert.deepEqual(replyAddress({ host: 'metadata.internal', port: 80 }, '::1'), { host: '::1', port: 80 });
+  assert.deepEqual(replyAddress({ host: '10.9.8.7', port: 2380 } as never, '127.0.0.1'), { host: '127.0.0.1', port: 2380 });
+  assert.deepEqual(replyAddress({ host: 'metadata.internal', port: 80 } as never, '::1'), { host: '::1', port: 80 });
   assert.deepEqual(replyAddress({ port: 2380 }, '192.0.2.1'), { host: '192.0.2.1', port: 2380 });
   for (const port of [0, 65_536, 1.5, '2380', undefined]) assert.equal(replyAddress({ host: '127.0.0.1', port } as never, '127.0.0.1'), null);
   assert.equal(replyAddress(undefined, '127.0.0.1'), null);
