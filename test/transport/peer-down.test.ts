@@ -11,25 +11,9 @@ import { encode } from '@msgpack/msgpack';
 import { nodeId, type NodeId } from '../../src/core/ids.js';
 import { encodeFrame, FrameDecoder, PeerTransport } from '../../src/transport/index.js';
 import { freshNonce, PEER_AUTH_MAGIC, PEER_FRAME_MAC_VERSION } from '../../src/transport/peer-secret.js';
+import { rawSend, until, type Msg } from './peer-fixtures.js';
 
-interface Msg { from: NodeId; to: NodeId; n: number }
 
-async function until(what: string, f: () => boolean, boundMs = 5000): Promise<void> {
-  const end = Date.now() + boundMs;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function rawSend(port: number, bytes: Buffer): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => s.write(bytes));
-    s.on('close', () => resolve());
-    s.on('error', () => resolve());
-    setTimeout(() => { s.destroy(); resolve(); }, 1000).unref();
-  });
-}
 
 test('onPeerDown: once the last handshaken connection with a peer closes; never for unauthenticated ones or its own stop', { timeout: 20_000 }, async () => {
   const downAtA: NodeId[] = [];

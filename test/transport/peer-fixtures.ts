@@ -1,4 +1,5 @@
-/** What the peer-secret and frame-MAC tests share: the message they send, the cluster secret, and a bounded wait. */
+/** What the transport tests share: the message they send, the cluster secret, a bounded wait, and a raw dialer. */
+import { connect } from 'node:net';
 import type { NodeId } from '../../src/core/ids.js';
 
 export interface Msg { readonly from: NodeId; readonly to: NodeId; readonly n: number }
@@ -15,4 +16,14 @@ export async function until(what: string, f: () => boolean, boundMs = 10_000): P
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/** Dial `port` on loopback, write `bytes` as they are (no handshake of ours), and wait for the close (at most 1 s). */
+export async function rawSend(port: number, bytes: Buffer): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => s.write(bytes));
+    s.on('close', () => resolve());
+    s.on('error', () => resolve());
+    setTimeout(() => { s.destroy(); resolve(); }, 1000).unref();
+  });
 }

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { encode } from '@msgpack/msgpack';
 import { nodeId, type NodeId } from '../../src/core/ids.js';
 import { encodeFrame, FrameDecoder, FrameTooLarge, PeerTransport } from '../../src/transport/index.js';
+import { rawSend } from './peer-fixtures.js';
 
 interface Msg { from: NodeId; to: NodeId; n: number; data: Uint8Array }
 
@@ -49,14 +50,6 @@ test('messages with binary payloads arrive intact and in order', { timeout: 20_0
   }
 });
 
-async function rawSend(port: number, bytes: Buffer): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => s.write(bytes));
-    s.on('close', () => resolve());
-    s.on('error', () => resolve());
-    setTimeout(() => { s.destroy(); resolve(); }, 1000).unref();
-  });
-}
 
 test('garbage, oversized frames, wrong cluster and removed members are refused and counted; the node keeps serving', { timeout: 20_000 }, async () => {
   const { a, b, got } = await pair();

@@ -571,7 +571,6 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.leader = null;
     const jitterTicks = Math.max(PEER_DOWN_CAMPAIGN_MIN_JITTER_TICKS, Math.ceil(this.limits.electionTimeoutTicks / PEER_DOWN_CAMPAIGN_JITTER_TIMEOUT_DIVISOR));
     this.peerDownCampaignInTicks = this.random.int(1, jitterTicks);
-    assert(this.peerDownCampaignInTicks >= 1 && this.peerDownCampaignInTicks <= jitterTicks, 'peer-down jitter within its bounds');
   }
 
   /**
@@ -745,7 +744,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
       if (this.role === 'follower' && this.leader === null && this.promotable() && this.electionElapsed < this.randomizedElectionTimeout) {
         this.counters.peerDownCampaigns++;
         this.counters.peerDownCampaignElapsedTicks += this.electionElapsed;
-        this.campaign_(this.preVote ? 'pre' : 'real');
+        this.campaign_('pre'); // peerDown arms this only with pre-vote on
         return;
       }
     }
