@@ -54,18 +54,20 @@ describe('runs that replace members (raft and multipaxos, all faults)', () => {
     assert.ok(!failed(r), describeRun(r));
   });
 
-  it('raft seed 1304: a removal the nemesis gave up on commits after all, and the removed member stops as a server would, so the run passes', () => {
-    // The remove n1 was proposed, its answer lost (the leader stopped), and the retries found a
-    // change still being applied: the nemesis gave up while the entry went on to commit. n1, never
-    // told (it is no longer sent anything), kept campaigning with rising terms (this run draws
-    // neither pre-vote nor check-quorum), so no leader lasted after the heal. A server stops itself
-    // once it learns it was removed (membership-runtime.ts); the simulated member does too.
+  it('raft seed 339: a removal the nemesis gave up on commits after all, and the removed member stops as a server would, so the run passes', () => {
+    // The removal of an old voter was proposed, its answer lost (the leader stopped), and the
+    // retries found a change still being applied: the nemesis gave up while the entry went on to
+    // commit. The removed member is no longer sent anything; a server stops itself once it learns
+    // it was removed (membership-runtime.ts), and the simulated member does too (in seed 1253 the
+    // removed n1, never told, kept campaigning with rising terms and no leader lasted after the heal).
     // (Seed 1253, then 537, until the runs moved: 690 was the first with the story since the simulator crashed members in their first open and cut power in large writes,
-    // until the runs that replace members began to remove first in half their replacements; 1304 is the first since that passes: raft seed 800 has the story
-    // and fails, a joiner left behind, with or without the simulator's transport model, a failure of the shipped code those replacements bring out, not yet looked into.)
-    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 1304, trace: true });
+    // until the runs that replace members began to remove first in half their replacements; 1304 until appends of an older term were always answered, 339 since. Raft seed 800 has a harder
+    // story: a removed member that never learnt of it deposed every leader after the heal, its transports' memory of the removal lost with restarts, until
+    // members ignored vote requests from candidates their configuration gives no vote: removed-member-campaigns.txt, mutant votes-from-non-members.)
+    const r = runSeed({ protocol: 'raft', nodes: 5, seed: 339, trace: true });
     assert.equal(lines(r, /gave up on remove an old voter/).length, 1, 'the run gives up on the removal');
-    assert.equal(lines(r, /n1 was removed after all/).length, 1, 'the removal is seen once it committed');
+    assert.equal(lines(r, / was removed after all/).length, 1, 'the removal is seen once it committed');
+    assert.equal(lines(r, / stopped for good \(removed\)/).length, 1, 'the removed member stops');
     assert.ok(!failed(r), describeRun(r));
   });
 

@@ -27,6 +27,8 @@ export const RAFT_MUTANTS = [
   { name: 'heartbeat-responses-wait-for-save', description: 'a follower\'s heartbeat responses wait for its Ready\'s persist (and for the next Ready while one is being saved): a follower whose saves are slow answers no heartbeat for that long, and a leader that needs it for its quorum steps down at each check; with six voters, two of them down and a joiner catching up, no leader lasts' },
   { name: 'heartbeats-wait-for-save', description: 'a leader\'s heartbeats wait for the next Ready while one is being saved: a save that waits behind a snapshot\'s fsyncs on a slow disk outlasts the followers\' election timeout, and the leader is deposed at its snapshots' },
   { name: 'peer-down-cuts-lease', description: 'a follower told that its leader\'s connections closed campaigns at once under lease-based reads too: the leader may live on behind a reset connection, serving reads from the lease that follower promised it, while a new leader commits writes' },
+  { name: 'votes-from-non-members', description: 'takes vote requests from candidates its configuration gives no vote: a removed member that never learnt of its removal campaigns with ever higher terms (without pre-vote and check-quorum) and deposes every leader' },
+  { name: 'silent-to-stale-leader', description: 'without pre-vote and check-quorum, does not answer appends and heartbeats of an older term (as etcd): a learner whose term a removed member\'s vote request raised ignores its leader for good, and a leader that needs it for its quorum commits nothing' },
 ] as const satisfies readonly MutantInfo[];
 
 export type RaftMutant = (typeof RAFT_MUTANTS)[number]['name'];

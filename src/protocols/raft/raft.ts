@@ -281,6 +281,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
 
   step(m: RaftMessage): void {
     if (m.to !== this.id || m.from === this.id) return;
+    // A candidate this member's configuration gives no vote (a removed member that never learnt of
+    // its removal: it is sent nothing any more) is ignored, term and all, while a leader is heard
+    // (dissertation §4.2.3): without pre-vote and check-quorum its ever higher terms would depose
+    // every leader the cluster elects. Only while a leader is heard: this member's configuration
+    // may lag one committed since (it applies configurations as they commit), and with no leader
+    // to bring it up to date the candidate it does not know may be the only one that can win.
+    if (m.type === 'vote-request' && !this.config.isVoter(m.from) && this.hearsLeader() && !this.isMutant('votes-from-non-members')) return;
     if (m.term > this.term) {
       if (m.type === 'vote-request' && !m.transfer && this.inLeaderLease()) return;
       const futureTermProbe = (m.type === 'vote-request' && m.preVote) || (m.type === 'vote-response' && m.preVote && m.granted);
@@ -717,6 +724,11 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * not know whom it heard from before its restart: it refuses for an election timeout after
    * starting too, so a restart cannot cut short a lease it granted.
    */
+  /** It leads, or heard from its leader within an election timeout (whatever checkQuorum says). */
+  private hearsLeader(): boolean {
+    return this.role === 'leader' || (this.leader !== null && this.electionElapsed < this.limits.electionTimeoutTicks);
+  }
+
   private inLeaderLease(): boolean {
     if (!this.checkQuorum) return false;
     if (this.readOnly === 'lease-based' && this.ticks < this.limits.electionTimeoutTicks && !this.isMutant('lease-outlives-quorum')) return true;
@@ -826,8 +838,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   /** A message from an older term. */
   private stepStale(m: RaftMessage): void {
     if (m.type === 'append' || m.type === 'heartbeat') {
-      // A deposed leader that missed the election: tell it the term so it steps down.
-      if (this.checkQuorum || this.preVote) {
+      // A deposed leader that missed the election, or a leader whose follower's term was raised
+      // past its own: tell it the term so it steps down (Figure 2). etcd answers only with
+      // check-quorum or pre-vote, counting on the follower's own campaign otherwise; a follower
+      // that cannot campaign (a learner in its own view, a joiner still behind its since, whose
+      // term a stale member's vote request raised) would then ignore its leader for good.
+      if (this.checkQuorum || this.preVote || !this.isMutant('silent-to-stale-leader')) {
         this.send({ type: 'append-response', to: m.from, success: false, matchIndex: 0 as Index, rejectedIndex: 0 as Index, conflictTerm: 0 as Term, conflictIndex: 0 as Index });
       }
       if (this.isMutant('reset-timer-wrongly')) this.electionElapsed = 0;
