@@ -142,6 +142,8 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   /** The next persist truncates the stored log after an installed snapshot (its tail was dropped). */
   private truncateAfterSnapshot = false;
   private electionElapsed = 0;
+  /** Leader: a quorum was heard from within the last election timeout (see hearsLeader). */
+  private quorumHeard = true;
   /**
    * Follower told that its leader's connections closed (peerDown): ticks until it campaigns, ahead
    * of its election timer; null when none is due. Any reset of the election timer (hearing from a
@@ -287,7 +289,9 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     // every leader the cluster elects. Only while a leader is heard: this member's configuration
     // may lag one committed since (it applies configurations as they commit), and with no leader
     // to bring it up to date the candidate it does not know may be the only one that can win.
-    if (m.type === 'vote-request' && !this.config.isVoter(m.from) && this.hearsLeader() && !this.isMutant('votes-from-non-members')) return;
+    // A transfer's candidate is let through (a voter just added may be the target while the
+    // followers have not applied its addition yet; a removed member is sent no timeout-now).
+    if (m.type === 'vote-request' && !m.transfer && !this.config.isVoter(m.from) && this.hearsLeader() && !this.isMutant('votes-from-non-members')) return;
     if (m.term > this.term) {
       if (m.type === 'vote-request' && !m.transfer && this.inLeaderLease()) return;
       const futureTermProbe = (m.type === 'vote-request' && m.preVote) || (m.type === 'vote-response' && m.preVote && m.granted);
@@ -694,6 +698,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     assert(this.role === 'candidate', () => `only a candidate becomes leader (was ${this.role})`);
     this.role = 'leader';
     this.leader = this.id;
+    this.quorumHeard = true; // its election was a quorum's answer
     // No lease until a quorum acknowledges a round of this term; entries of earlier terms are
     // not this term's proposals and do not count against its limits (etcd resets the same way).
     this.leaseUntil = 0;
@@ -724,9 +729,14 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    * not know whom it heard from before its restart: it refuses for an election timeout after
    * starting too, so a restart cannot cut short a lease it granted.
    */
-  /** It leads, or heard from its leader within an election timeout (whatever checkQuorum says). */
+  /**
+   * It leads and heard from a quorum within the last election timeout, or it heard from its leader
+   * within an election timeout, whatever checkQuorum says: a leader that lost its quorum (without
+   * check-quorum it leads on) is no proof that the cluster has a leader.
+   */
   private hearsLeader(): boolean {
-    return this.role === 'leader' || (this.leader !== null && this.electionElapsed < this.limits.electionTimeoutTicks);
+    if (this.role === 'leader') return this.quorumHeard;
+    return this.leader !== null && this.electionElapsed < this.limits.electionTimeoutTicks;
   }
 
   private inLeaderLease(): boolean {
@@ -771,13 +781,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     this.electionElapsed++;
     if (this.electionElapsed >= this.limits.electionTimeoutTicks) {
       this.electionElapsed = 0;
-      if (this.checkQuorum) {
-        if (!this.quorumActive()) {
-          this.becomeFollower(this.term, null);
-          return;
-        }
-        for (const pr of this.progress.values()) pr.recentActive = false;
+      this.quorumHeard = this.quorumActive();
+      if (this.checkQuorum && !this.quorumHeard) {
+        this.becomeFollower(this.term, null);
+        return;
       }
+      for (const pr of this.progress.values()) pr.recentActive = false;
       this.leadTransferee = null; // a transfer that did not finish within an election timeout is abandoned
     }
     if (this.heartbeatElapsed >= this.limits.heartbeatIntervalTicks) {
