@@ -262,6 +262,11 @@ export interface ProtocolDefinition<M extends Envelope = Envelope, H = unknown, 
   /** One line for usage texts and `quorate help`. */
   readonly summary: string;
   readonly faultModel: 'crash' | 'byzantine';
+  /**
+   * The claims of the book's table (docs/book-claims.md, by number) that are about this protocol
+   * in particular: `quorate compare` measures each on the protocols that name it.
+   */
+  readonly bookClaims?: readonly number[];
   readonly mutants: readonly MutantInfo[];
   /** The protocol-specific options `create` reads (tuning and limits), by name: what a driver may pass through. */
   readonly optionNames: readonly string[];

@@ -1,3 +1,4 @@
+import type { ScriptStep } from './script.js';
 /** What a simulation run is made of; every knob has a named default. */
 import { DEFAULT_PROTOCOL } from '../protocols/registry.js';
 
@@ -66,6 +67,18 @@ export interface SimOptions {
   readonly byzantineIds?: readonly string[];
   /** Record a readable event trace (slower). */
   readonly trace: boolean;
+  /**
+   * Measuring runs (`quorate compare`): keep the counts of observer.ts beside the history
+   * (RunResult.observations), and sample who leads every tick.
+   */
+  readonly observe?: boolean;
+  /** Faults at fixed times (script.ts); the nemesis's are separate (`faults`). */
+  readonly script?: readonly ScriptStep[];
+  /**
+   * False: the protocol runs with its defaults and these options only, not the variant the seed
+   * draws (ProtocolDefinition.simVariant): engines compared under the same settings.
+   */
+  readonly variants?: boolean;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {

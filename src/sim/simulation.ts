@@ -21,6 +21,8 @@ import type { StoragePort } from '../driver/ports.js';
 import { QuorumSimClient, SessionClient, type ClientSite, type QuorumClientSite } from './clients.js';
 import { Invariants, SafetyViolation, type LogView } from './invariants.js';
 import { wireBytesUpTo } from './wire-size.js';
+import { Observer, type Observations } from './observer.js';
+import { runScriptStep, type ScriptSite } from './script.js';
 import { toHex } from '../core/bytes.js';
 import { LinkFaults } from './link-faults.js';
 import { MemberDisk } from './member-disk.js';
@@ -239,6 +241,8 @@ export type RunOutcome =
 
 export interface RunResult {
   readonly outcome: RunOutcome;
+  /** A measuring run's counts (SimOptions.observe). */
+  readonly observations?: Observations;
   readonly history: Operation[];
   readonly stats: RunStats;
   readonly trace: string[];
@@ -286,6 +290,8 @@ export class Simulation implements WorldHandler<Delivery> {
   private readonly history: Operation[] = objectArray();
   private readonly links = new LinkFaults();
   private readonly nemesis: Nemesis;
+  /** A measuring run's counts (SimOptions.observe), else null. */
+  private readonly observer: Observer | null;
   /** The stale-leader scenario, in the runs that play it (see stale-leader.ts). */
   private readonly staleLeader: StaleLeaderScenario | null;
   private readonly workload: Workload<WorkloadOp, unknown>;
@@ -383,7 +389,7 @@ export class Simulation implements WorldHandler<Delivery> {
     this.joinerRng = this.replaceRng === null ? null : new Prng(o.seed ^ JOINER_STREAM_SALT);
     const timing: Timing = { tickMs: o.tickMs, electionTimeoutMs: o.electionTimeoutMs, heartbeatIntervalMs: o.heartbeatIntervalMs };
     this.protocolOptions = {
-      ...protocol.timingOptions(timing), ...protocol.simVariant(this.rng, timing), ...protocol.messageBudgetOptions(SIM_MESSAGE_BUDGET_BYTES), ...o.protocolOptions,
+      ...protocol.timingOptions(timing), ...(o.variants === false ? {} : protocol.simVariant(this.rng, timing)), ...protocol.messageBudgetOptions(SIM_MESSAGE_BUDGET_BYTES), ...o.protocolOptions,
     };
     this.monitor = protocol.createMonitor?.({ membership: this.membership, protocolOptions: this.protocolOptions }) ?? null;
     this.workload = (o.stateMachine === 'etcd' ? new EtcdWorkload(o.keys, o.mutant, this.authStream(), protocol.faultModel === 'byzantine' ? byzantineFaults(o.nodes) + 1 : 1) : new RegisterWorkload(o.keys, o.mutant, this.largeWritesOf(o))) as Workload<WorkloadOp, unknown>;
@@ -431,6 +437,7 @@ export class Simulation implements WorldHandler<Delivery> {
       const copies = liar && twins ? [id, `${id}'`] : [id];
       for (const key of copies) this.addNode(key, id, i + 1, liar);
     }
+    this.observer = o.observe === true ? new Observer(this.ids) : null;
     this.nemesis = new Nemesis(this.nemesisSite(storm));
     this.staleLeader = this.staleLeaderScenario();
     this.clientMembers = this.nodes.filter((n) => !n.byzantine);
@@ -449,6 +456,7 @@ export class Simulation implements WorldHandler<Delivery> {
       this.world.at(r.int(REPLACE_FIRST_AT_MS.min, Math.min(REPLACE_FIRST_AT_MS.max, o.faultWindowMs)), () => this.nemesis.replace(count, hurried));
     }
     this.world.at(o.faultWindowMs, () => this.healAll());
+    if (this.observer !== null) this.observeRun(this.observer, o);
     this.world.at(this.endMs - this.catchUpAllowanceMs, () => { this.convergeTarget = this.highestCommit(); });
     const liars = byzantine.length === 0 ? 'none' : `${byzantine.join(',')}${twins ? ' (twinned)' : ''}`;
     if (protocol.faultModel === 'byzantine') this.world.note(`byzantine ${liars}: ${[...(this.adversary?.active ?? [])].join(',') || 'none'}`);
@@ -498,6 +506,23 @@ export class Simulation implements WorldHandler<Delivery> {
     return r.chance(REPLACE_RUN_SHARE) ? r : null;
   }
 
+  /** A measuring run: who leads, every tick, and the script's faults (see SimOptions.observe). */
+  private observeRun(observer: Observer, o: SimOptions): void {
+    const sample = (): void => {
+      observer.sampleLeader(this.world.now, this.currentLeader()?.key ?? null);
+      this.world.after(o.tickMs, sample);
+    };
+    this.world.at(0, sample);
+    const site: ScriptSite = {
+      nodes: this.nodes,
+      leader: () => this.currentLeader(),
+      cutBoth: (a, b) => void this.links.cutBoth(a, b),
+      healLinks: () => this.links.heal(),
+      note: (line) => this.world.note(line),
+    };
+    for (const step of o.script ?? []) this.world.at(step.atMs, () => observer.script.push(runScriptStep(site, step)));
+  }
+
   /** Counters and flags that only faults change get their final kind now (see shapes.ts). */
   private settleShape(): void {
     const { dropped, faultsInjected, healed } = this;
@@ -530,6 +555,7 @@ export class Simulation implements WorldHandler<Delivery> {
     for (const c of this.clients) c.abandon();
     return {
       outcome,
+      ...(this.observer === null ? {} : { observations: this.observer.result(Object.fromEntries(this.clients.filter((c) => c instanceof SessionClient).map((c) => [c.id, c.home.key]))) }),
       history: this.history,
       trace: this.world.trace.lines,
       traceHash: this.world.trace.hash,
@@ -824,7 +850,8 @@ export class Simulation implements WorldHandler<Delivery> {
   private release(from: SimNode<unknown>, frames: readonly (NodeMessage | null)[], count: number): void {
     for (let i = 0; i < count; i++) {
       const frame = frames[i]!;
-      if (!from.byzantine) this.checkFrameSize(from, frame);
+      const bytes = from.byzantine ? 0 : this.checkFrameSize(from, frame);
+      if (this.observer !== null && this.instances.has(frame.to)) this.observer.sentFrame(from.index, from.byzantine ? wireBytesUpTo(frame, SIM_MAX_FRAME_BYTES) : bytes);
       if (frame.kind === 'protocol' && from.byzantine && this.adversary !== null) {
         for (const out of this.adversary.transform(frame.message)) this.sendMessage(from, out.msg, out.delayMs);
       } else {
@@ -834,14 +861,14 @@ export class Simulation implements WorldHandler<Delivery> {
   }
 
   /** An honest member's frame must fit a transport's frame limit (see SIM_MAX_FRAME_BYTES). */
-  private checkFrameSize(from: SimNode<unknown>, frame: NodeMessage): void {
+  private checkFrameSize(from: SimNode<unknown>, frame: NodeMessage): number {
     const bytes = wireBytesUpTo(frame, SIM_MAX_FRAME_BYTES);
-    if (bytes <= SIM_MAX_FRAME_BYTES) return;
+    if (bytes <= SIM_MAX_FRAME_BYTES) return bytes;
     const type = frame.kind === 'protocol' ? String((frame.message as { type?: unknown }).type ?? 'protocol') : frame.kind;
     const what = frame.kind === 'protocol' ? `a ${type} message` : `a ${type} frame`;
     if (this.protocol.unboundedMessageTypes?.includes(type) === true) {
       this.world.note(`${from.key} sent ${what} of more than ${SIM_MAX_FRAME_BYTES} bytes (a known gap of this protocol: a transport would refuse it)`);
-      return;
+      return bytes;
     }
     throw new SafetyViolation('bounded messages', `${from.key} sent ${what} of more than ${SIM_MAX_FRAME_BYTES} bytes to ${frame.to} (message budget ${SIM_MESSAGE_BUDGET_BYTES}): a transport refuses it`);
   }
@@ -983,7 +1010,10 @@ export class Simulation implements WorldHandler<Delivery> {
     this.delivered++;
     const frame = d.frame;
     const type = frame.kind === 'protocol' ? ((frame.message as { type?: string }).type ?? 'message') : frame.kind;
-    if (d.fromMember) this.countDelivery(type);
+    if (d.fromMember) {
+      this.countDelivery(type);
+      this.observer?.receivedFrame(n.index);
+    }
     // The same hash with or without readable lines: a trace asked for reproduces the run it explains.
     this.world.trace.mix(this.world.now, 0x64, n.index, type.length);
     if (this.o.trace) this.world.trace.keep(this.world.now, `deliver ${type} ${d.fromKey}>${n.key}`);

@@ -27,6 +27,7 @@ export const multiPaxosProtocol: ProtocolDefinition<PaxosMessage, PaxosHardState
   name: 'multipaxos',
   summary: 'Multi-Paxos with a stable leader, batched and pipelined phase 2, flexible quorums, and joint membership changes',
   faultModel: 'crash',
+  bookClaims: [4],
   mutants: PAXOS_MUTANTS,
   optionNames: [...Object.keys(DEFAULT_PAXOS_LIMITS), 'phase1QuorumSize', 'phase2QuorumSize'],
   timingOptions(t) {

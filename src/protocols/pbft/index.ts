@@ -35,6 +35,7 @@ export const pbftProtocol: ProtocolDefinition<PbftMessage, PbftHardState, PbftRe
   name: 'pbft',
   summary: 'PBFT (Castro & Liskov): tolerates f lying replicas of 3f + 1; clients accept f + 1 matching replies',
   faultModel: 'byzantine',
+  bookClaims: [9, 10, 11, 13],
   mutants: PBFT_MUTANTS,
   optionNames: [
     'checkpointIntervalSeqs', 'logWindowSeqs', 'maxBatchRequests', 'maxInFlightBatches', 'requestTimeoutTicks', 'viewChangeTimeoutTicks',

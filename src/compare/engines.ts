@@ -1,0 +1,87 @@
+/**
+ * The engine table: per protocol and cluster size, the figures of one fault-free run per model and
+ * of a few scripted faults (the leader crashed, members down for good, one link of the leader cut).
+ */
+import type { ProtocolDefinition } from '../core/protocol.js';
+import type { Lab } from './lab.js';
+import { FIXED_DELAY, LAN, MICROS_PER_MESSAGE, WAN } from './models.js';
+import type { EngineRow } from './report.js';
+import { directClientLatencies, quantile, WARMUP_MS, type Measured } from './run.js';
+
+/** When scripted faults strike, after the warm-up (ms). */
+const FAULT_AT_MS = WARMUP_MS + 1000;
+/** How long a partial partition lasts (ms). */
+const PARTIAL_PARTITION_MS = 2000;
+/** Members down for good: the cluster counts as live if a write invoked this long after they stopped completes. */
+const SETTLE_MS = 1500;
+
+export function faultsTolerated(p: ProtocolDefinition, nodes: number): number {
+  return p.faultModel === 'byzantine' ? Math.floor((nodes - 1) / 3) : Math.floor((nodes - 1) / 2);
+}
+
+/** The sizes an engine is measured at: f = 1, 2, 3 (a quick report: f = 1). */
+export function sizesOf(p: ProtocolDefinition, quick: boolean): number[] {
+  const fs = quick ? [1] : [1, 2, 3];
+  return fs.map((f) => (p.faultModel === 'byzantine' ? 3 * f + 1 : 2 * f + 1));
+}
+
+const isWrite = (kind: string): boolean => kind === 'write' || kind === 'cas';
+
+/** With `down` members stopped for good at FAULT_AT_MS (the leader first): did a write invoked SETTLE_MS later complete? */
+export function liveWithDown(lab: Lab, p: ProtocolDefinition, nodes: number, down: number): boolean {
+  const m = lab.run(p, nodes, LAN, { script: [{ atMs: FAULT_AT_MS, kind: 'crash-members', count: down }], windowMs: Math.max(lab.windowMs, 2 * SETTLE_MS + 1000), label: `${down} down` });
+  return m.completed.some((op) => op.outcome === 'ok' && isWrite(op.kind) && op.invokedAt >= FAULT_AT_MS + SETTLE_MS);
+}
+
+/** Ms from the leader's crash to the first write invoked after it that completed (null: none did). */
+export function failoverMs(m: Measured): number | null {
+  const crash = m.result.observations!.script.find((e) => e.kind === 'crash-leader' && e.members.length > 0);
+  if (crash === undefined) return null;
+  const after = m.completed.filter((op) => op.outcome === 'ok' && isWrite(op.kind) && op.invokedAt >= crash.atMs);
+  return after.length === 0 ? null : Math.min(...after.map((op) => op.completedAt)) - crash.atMs;
+}
+
+/** Leaders that took over while one link of the leader was cut (and shortly after it healed). */
+export function partialPartitionLeaderChanges(lab: Lab, p: ProtocolDefinition, nodes: number, protocolOptions?: Readonly<Record<string, unknown>>): number | null {
+  const m = lab.run(p, nodes, LAN, {
+    script: [{ atMs: FAULT_AT_MS, kind: 'cut-leader-link' }, { atMs: FAULT_AT_MS + PARTIAL_PARTITION_MS, kind: 'heal-links' }],
+    windowMs: Math.max(lab.windowMs, FAULT_AT_MS + PARTIAL_PARTITION_MS),
+    ...(protocolOptions === undefined ? {} : { protocolOptions }),
+    label: protocolOptions === undefined ? 'partial partition' : `partial partition ${JSON.stringify(protocolOptions)}`,
+  });
+  const obs = m.result.observations!;
+  if (obs.script[0]?.members.length !== 2) return null;
+  return obs.leadersSeen.filter((l) => l.atMs > FAULT_AT_MS && l.atMs <= FAULT_AT_MS + PARTIAL_PARTITION_MS + 500).length;
+}
+
+/** Protocol delays on a write's critical path: the median of the direct clients' writes on the fixed-delay model. */
+export function criticalPathDelays(lab: Lab, p: ProtocolDefinition, nodes: number): number {
+  return quantile(directClientLatencies(lab.run(p, nodes, FIXED_DELAY), p), 0.5) ?? Number.NaN;
+}
+
+export function engineRow(lab: Lab, p: ProtocolDefinition, nodes: number): EngineRow {
+  const f = faultsTolerated(p, nodes);
+  const lan = lab.run(p, nodes, LAN);
+  // Regions apart: fewer operations per second, so a longer stretch for the same count.
+  const wan = lab.run(p, nodes, WAN, { windowMs: lab.windowMs * 4 });
+  const crash = lab.run(p, nodes, LAN, { script: [{ atMs: FAULT_AT_MS, kind: 'crash-leader' }], windowMs: Math.max(lab.windowMs, 3000), label: 'leader crash' });
+  return {
+    protocol: p.name,
+    faultModel: p.faultModel,
+    nodes,
+    f,
+    liveWithFDown: liveWithDown(lab, p, nodes, f),
+    liveWithFPlus1Down: liveWithDown(lab, p, nodes, f + 1),
+    messagesPerOp: lan.messagesPerOp,
+    bytesPerOp: lan.bytesPerOp,
+    criticalPathDelays: criticalPathDelays(lab, p, nodes),
+    lanP50Ms: quantile(lan.writeLatenciesMs, 0.5) ?? Number.NaN,
+    lanP99Ms: quantile(lan.writeLatenciesMs, 0.99) ?? Number.NaN,
+    wanP50Ms: quantile(wan.writeLatenciesMs, 0.5) ?? Number.NaN,
+    wanP99Ms: quantile(wan.writeLatenciesMs, 0.99) ?? Number.NaN,
+    modelThroughput: lan.busiest.messagesPerOp === 0 ? 0 : 1e6 / (lan.busiest.messagesPerOp * MICROS_PER_MESSAGE),
+    busiestMember: lan.busiest,
+    failoverMs: failoverMs(crash),
+    partialPartitionLeaderChanges: partialPartitionLeaderChanges(lab, p, nodes),
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * The runs a comparison makes, each made once: an engine row and a claim that need the same run
+ * share it. Every run is a simulator run from the report's seed; a progress line per run goes to
+ * `progress` (runs take seconds each, a full report minutes).
+ */
+import type { ProtocolDefinition } from '../core/protocol.js';
+import type { ScriptStep } from '../sim/script.js';
+import type { Model } from './models.js';
+import { measure, type Measured, type RunSpec } from './run.js';
+
+export class Lab {
+  private readonly runs = new Map<string, Measured>();
+  private made = 0;
+
+  constructor(
+    readonly seed: number,
+    /** The measured stretch of an ordinary run, ms (a quick report measures less). */
+    readonly windowMs: number,
+    private readonly progress: (line: string) => void,
+  ) {}
+
+  get runsMade(): number {
+    return this.made;
+  }
+
+  run(protocol: ProtocolDefinition, nodes: number, model: Model, what: {
+    readonly clients?: number; readonly windowMs?: number; readonly script?: readonly ScriptStep[];
+    readonly protocolOptions?: Readonly<Record<string, unknown>>; readonly label?: string;
+  } = {}): Measured {
+    const spec: RunSpec = {
+      protocol, nodes, seed: this.seed, model,
+      windowMs: what.windowMs ?? this.windowMs,
+      clients: what.clients ?? nodes,
+      ...(what.script === undefined ? {} : { script: what.script }),
+      ...(what.protocolOptions === undefined ? {} : { protocolOptions: what.protocolOptions }),
+    };
+    const key = JSON.stringify({ p: protocol.name, nodes, m: model.name, w: spec.windowMs, c: spec.clients, s: spec.script ?? null, o: spec.protocolOptions ?? null });
+    const known = this.runs.get(key);
+    if (known !== undefined) return known;
+    const t0 = performance.now();
+    const m = measure(spec);
+    this.made++;
+    this.runs.set(key, m);
+    this.progress(`run ${this.made}: ${protocol.name} n=${nodes} ${model.name}${what.label === undefined ? '' : ` ${what.label}`}: ${m.completed.length} operations, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return m;
+  }
+}
