@@ -1,6 +1,7 @@
 import type { Command } from './command.js';
 import { chaosCommand } from './commands/chaos.js';
 import { checkCommand } from './commands/check.js';
+import { compareCommand } from './commands/compare.js';
 import { completionCommand } from './commands/completion.js';
 import { devCommand } from './commands/dev.js';
 import { keysCommand } from './commands/keys.js';
@@ -17,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   snapshotCommand,
   simCommand,
   checkCommand,
+  compareCommand,
   chaosCommand,
   versionCommand,
   completionCommand,

@@ -26,22 +26,24 @@ export class Lab {
   run(protocol: ProtocolDefinition, nodes: number, model: Model, what: {
     readonly clients?: number; readonly windowMs?: number; readonly script?: readonly ScriptStep[];
     readonly protocolOptions?: Readonly<Record<string, unknown>>; readonly label?: string;
+    /** Added to the report's seed: another sample of the same run. */
+    readonly seedOffset?: number;
   } = {}): Measured {
     const spec: RunSpec = {
-      protocol, nodes, seed: this.seed, model,
+      protocol, nodes, seed: this.seed + (what.seedOffset ?? 0), model,
       windowMs: what.windowMs ?? this.windowMs,
       clients: what.clients ?? nodes,
       ...(what.script === undefined ? {} : { script: what.script }),
       ...(what.protocolOptions === undefined ? {} : { protocolOptions: what.protocolOptions }),
     };
-    const key = JSON.stringify({ p: protocol.name, nodes, m: model.name, w: spec.windowMs, c: spec.clients, s: spec.script ?? null, o: spec.protocolOptions ?? null });
+    const key = JSON.stringify({ p: protocol.name, nodes, seed: spec.seed, m: model.name, w: spec.windowMs, c: spec.clients, s: spec.script ?? null, o: spec.protocolOptions ?? null });
     const known = this.runs.get(key);
     if (known !== undefined) return known;
     const t0 = performance.now();
     const m = measure(spec);
     this.made++;
     this.runs.set(key, m);
-    this.progress(`run ${this.made}: ${protocol.name} n=${nodes} ${model.name}${what.label === undefined ? '' : ` ${what.label}`}: ${m.completed.length} operations, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    this.progress(`run ${this.made}: ${protocol.name} n=${nodes} ${model.name}${what.label === undefined ? '' : ` ${what.label}`}${spec.seed === this.seed ? '' : ` seed ${spec.seed}`}: ${m.completed.length} operations, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return m;
   }
 }

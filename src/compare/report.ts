@@ -39,7 +39,10 @@ export interface EngineRow {
   readonly modelThroughput: number;
   /** The member that handles the most messages per operation (the model's bottleneck), and how many. */
   readonly busiestMember: { readonly member: string; readonly messagesPerOp: number };
-  /** Leader (or primary) crashed: ms until an operation invoked after the crash completed (null: none did, or no leader). */
+  /**
+   * Leader (or primary) crashed: ms until a write invoked after the crash completed, the median of
+   * a few runs seeds apart (null: in most of them none did, or no leader was seen).
+   */
   readonly failoverMs: number | null;
   /** Partial partition (one link between the leader and one follower cut both ways): leader changes while it lasted. */
   readonly partialPartitionLeaderChanges: number | null;

@@ -108,11 +108,11 @@ export function quantile(sorted: readonly number[], q: number): number | null {
  * (the others' writes take a forwarding hop more); under one whose own clients talk to every
  * replica, those clients (the session clients beside them go through a member, as a proxy).
  */
-export function directClientLatencies(m: Measured, protocol: ProtocolDefinition): readonly number[] {
+export function directClientLatencies(m: Measured, protocol: ProtocolDefinition, kinds: readonly string[] = ['write', 'cas']): readonly number[] {
   const obs = m.result.observations!;
   const homes = new Map(Object.entries(obs.clientHomes).map(([id, home]) => [Number(id), home] as const));
   const leader = obs.leadersSeen[obs.leadersSeen.length - 1]?.member;
   const direct = (client: number): boolean => (protocol.client.kind === 'quorum' ? !homes.has(client) : homes.get(client) === leader);
-  return m.completed.filter((op) => direct(op.client) && op.invokedAt >= WARMUP_MS && op.outcome === 'ok' && (op.kind === 'write' || op.kind === 'cas'))
+  return m.completed.filter((op) => direct(op.client) && op.invokedAt >= WARMUP_MS && op.outcome === 'ok' && kinds.includes(op.kind))
     .map((op) => op.completedAt - op.invokedAt).sort((a, b) => a - b);
 }

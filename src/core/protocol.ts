@@ -267,6 +267,11 @@ export interface ProtocolDefinition<M extends Envelope = Envelope, H = unknown, 
    * in particular: `quorate compare` measures each on the protocols that name it.
    */
   readonly bookClaims?: readonly number[];
+  /**
+   * Protocol options a claim compares against the defaults, by claim number (e.g. the election
+   * guards turned off, for the claim that partial partitions make unguarded leaders flap).
+   */
+  readonly bookClaimOptions?: Readonly<Record<number, Readonly<Record<string, unknown>>>>;
   readonly mutants: readonly MutantInfo[];
   /** The protocol-specific options `create` reads (tuning and limits), by name: what a driver may pass through. */
   readonly optionNames: readonly string[];

@@ -28,6 +28,7 @@ export const raftProtocol: ProtocolDefinition<RaftMessage, RaftHardState, RaftRe
   summary: 'Raft with pre-vote, check-quorum, joint and single-server membership changes, ReadIndex and lease reads',
   faultModel: 'crash',
   bookClaims: [6, 7, 8, 20],
+  bookClaimOptions: { 20: { preVote: false, checkQuorum: false } },
   mutants: RAFT_MUTANTS,
   optionNames: [...Object.keys(DEFAULT_RAFT_LIMITS), 'preVote', 'checkQuorum', 'readOnly', 'maxClockDrift', 'disableProposalForwarding'],
   timingOptions(t) {
