@@ -43,6 +43,21 @@ export function failoverMs(m: Measured): number | null {
   return after.length === 0 ? null : Math.min(...after.map((op) => op.completedAt)) - crash.atMs;
 }
 
+/** Ms from the leader's crash until another member was seen leading (null: none was). */
+export function newLeaderMs(m: Measured): number | null {
+  const crash = m.result.observations!.script.find((e) => e.kind === 'crash-leader' && e.members.length > 0);
+  if (crash === undefined) return null;
+  const next = m.result.observations!.leadersSeen.find((l) => l.atMs >= crash.atMs && l.member !== crash.members[0]);
+  return next === undefined ? null : next.atMs - crash.atMs;
+}
+
+/** The median, a missing sample counting as the slowest; null when most are missing. */
+function medianOrNull(samples: readonly (number | null)[]): number | null {
+  const missing = samples.filter((x) => x === null).length;
+  if (missing * 2 > samples.length) return null;
+  return quantile([...samples.filter((x): x is number => x !== null), ...Array<number>(missing).fill(Number.POSITIVE_INFINITY)].sort((a, b) => a - b), 0.5);
+}
+
 /** Leaders that took over while one link of the leader was cut (and shortly after it healed). */
 export function partialPartitionLeaderChanges(lab: Lab, p: ProtocolDefinition, nodes: number, protocolOptions?: Readonly<Record<string, unknown>>): number | null {
   const m = lab.run(p, nodes, LAN, {
@@ -67,10 +82,9 @@ export function engineRow(lab: Lab, p: ProtocolDefinition, nodes: number, failov
   // Regions apart: fewer operations per second, so a longer stretch for the same count.
   const wan = lab.run(p, nodes, WAN, { windowMs: lab.windowMs * 4 });
   // One failover is one draw of the election timers: the median of a few runs (seeds apart).
-  const failovers = Array.from({ length: failoverSamples }, (_, i) => failoverMs(lab.run(p, nodes, LAN, {
+  const crashes = Array.from({ length: failoverSamples }, (_, i) => lab.run(p, nodes, LAN, {
     script: [{ atMs: FAULT_AT_MS, kind: 'crash-leader' }], windowMs: Math.max(lab.windowMs, 3000), label: 'leader crash', seedOffset: i,
-  })));
-  const done = failovers.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  }));
   return {
     protocol: p.name,
     faultModel: p.faultModel,
@@ -87,8 +101,8 @@ export function engineRow(lab: Lab, p: ProtocolDefinition, nodes: number, failov
     wanP99Ms: quantile(wan.writeLatenciesMs, 0.99) ?? Number.NaN,
     modelThroughput: lan.busiest.messagesPerOp === 0 ? 0 : 1e6 / (lan.busiest.messagesPerOp * MICROS_PER_MESSAGE),
     busiestMember: lan.busiest,
-    // A failover that never completed counts as the slowest.
-    failoverMs: done.length < failovers.length / 2 ? null : quantile([...done, ...failovers.filter((x) => x === null).map(() => Number.POSITIVE_INFINITY)], 0.5),
+    failoverMs: medianOrNull(crashes.map(failoverMs)),
+    newLeaderMs: medianOrNull(crashes.map(newLeaderMs)),
     partialPartitionLeaderChanges: partialPartitionLeaderChanges(lab, p, nodes),
   };
 }

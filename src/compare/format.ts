@@ -73,6 +73,7 @@ export const ENGINE_COLUMNS: readonly Column<EngineRow>[] = [
   { heading: 'WAN p50 / p99 ms', numeric: true, cell: (e) => `${formatDecimal(e.wanP50Ms)} / ${formatDecimal(e.wanP99Ms)}` },
   { heading: 'model ops/s', numeric: true, cell: (e) => formatInteger(e.modelThroughput) },
   { heading: 'busiest (msgs/op)', numeric: false, cell: (e) => `${e.busiestMember.member} (${formatDecimal(e.busiestMember.messagesPerOp)})` },
+  { heading: 'new leader ms', numeric: true, cell: (e) => formatDecimal(e.newLeaderMs) },
   { heading: 'failover ms', numeric: true, cell: (e) => formatDecimal(e.failoverMs) },
   { heading: 'partial-partition leader changes', numeric: true, cell: (e) => formatInteger(e.partialPartitionLeaderChanges) },
 ];
@@ -108,7 +109,7 @@ export function legendParagraph(r: CompareReport): string {
     'Delays are the one-way message delays on a client write\'s critical path, client to client, measured on the fixed-delay model; round trips are delays / 2.',
     'LAN and WAN p50 / p99 are client write latencies under each model.',
     `Model ops/s is the throughput when each message sent or received costs a member ${formatTrimmed(r.cpuModel.microsPerMessage, 2)} µs of CPU; busiest names the member that handles the most messages per operation, and how many.`,
-    'Failover is the time from a leader\'s (or primary\'s) crash until a write invoked after it completed, the median of a few runs seeds apart (3 in a quick report, 5 in a full one); partial-partition leader changes counts the leader changes while one link between the leader and one follower was cut both ways.',
+    'New leader is the time from a leader\'s (or primary\'s) crash until another member was seen leading; failover, until a write invoked after the crash completed (so it includes the clients\' own timeouts: a client whose operation was at the crashed member waits 400 ms before it tries another); each the median of a few crashes seeds apart (3 in a quick report, 5 in a full one); partial-partition leader changes counts the leader changes while one link between the leader and one follower was cut both ways.',
     `Claims: the book's figure against what quorate's engines gave; the verdict holds, differs, or is not measured, and "why" names the runs behind it. ${DASH} means not measured (or, for failover, that no operation completed).`,
   ].join(' ');
 }

@@ -44,6 +44,8 @@ export interface EngineRow {
    * a few runs seeds apart (null: in most of them none did, or no leader was seen).
    */
   readonly failoverMs: number | null;
+  /** The same crashes: ms until another member was seen leading (the protocol's part of failover), median (null: none was). */
+  readonly newLeaderMs: number | null;
   /** Partial partition (one link between the leader and one follower cut both ways): leader changes while it lasted. */
   readonly partialPartitionLeaderChanges: number | null;
 }

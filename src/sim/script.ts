@@ -20,6 +20,8 @@ export type ScriptStep =
 export interface ScriptSite {
   readonly nodes: readonly SimNode<unknown>[];
   leader(): SimNode<unknown> | null;
+  /** The member's process dies (its peers' transports see its connections close, as a real crash does). */
+  crash(n: SimNode<unknown>): void;
   cutBoth(a: readonly string[], b: readonly string[]): void;
   healLinks(): void;
   note(line: string): void;
@@ -39,14 +41,14 @@ export function runScriptStep(site: ScriptSite, step: ScriptStep): ScriptEvent {
   switch (step.kind) {
     case 'crash-leader':
       if (leader !== null) {
-        leader.stop(false);
+        site.crash(leader);
         members = [leader.key];
       }
       break;
     case 'crash-members': {
       const up = site.nodes.filter((n) => n.up);
       const victims = [...(leader === null ? [] : [leader]), ...up.filter((n) => n !== leader)].slice(0, step.count);
-      for (const v of victims) v.stop(false);
+      for (const v of victims) site.crash(v);
       members = victims.map((v) => v.key);
       break;
     }

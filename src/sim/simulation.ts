@@ -516,6 +516,10 @@ export class Simulation implements WorldHandler<Delivery> {
     const site: ScriptSite = {
       nodes: this.nodes,
       leader: () => this.currentLeader(),
+      crash: (n) => {
+        n.stop(false);
+        this.processDied(n);
+      },
       cutBoth: (a, b) => void this.links.cutBoth(a, b),
       healLinks: () => this.links.heal(),
       note: (line) => this.world.note(line),

@@ -58,6 +58,7 @@ function checkStructure(r: CompareReport): void {
     for (const [k, v] of Object.entries(row)) if (typeof v === 'number') assert.ok(Number.isFinite(v) && v >= 0, `${p.name} ${k} = ${v}`);
     assert.ok(row.messagesPerOp > 0 && row.bytesPerOp > 0 && row.lanP50Ms > 0 && row.wanP50Ms > row.lanP50Ms);
     assert.ok(row.failoverMs !== null && row.failoverMs > 0, `${p.name} fails over`);
+    assert.ok(row.newLeaderMs !== null && row.newLeaderMs > 0 && row.newLeaderMs <= row.failoverMs + 10, `${p.name} elects another leader, before writes resume (the leader is sampled every 10 ms tick)`);
   }
   assert.equal(r.claims.length, readBookClaims().length);
   for (const c of r.claims) {

@@ -28,6 +28,7 @@ function engine(over: Partial<EngineRow> & Pick<EngineRow, 'protocol'>): EngineR
     modelThroughput: 12345,
     busiestMember: { member: 'n1', messagesPerOp: 4 },
     failoverMs: 310,
+    newLeaderMs: 120,
     partialPartitionLeaderChanges: 2,
     ...over,
   };
@@ -60,6 +61,7 @@ const REPORT: CompareReport = {
       modelThroughput: 8000.4,
       busiestMember: { member: 'n3', messagesPerOp: 10.5 },
       failoverMs: null,
+      newLeaderMs: null,
       partialPartitionLeaderChanges: null,
     }),
     engine({ protocol: 'gamma', faultModel: 'byzantine', nodes: 4, f: 1, liveWithFDown: null, liveWithFPlus1Down: null, criticalPathDelays: 5, modelThroughput: 2_500_000 }),
