@@ -7,7 +7,7 @@
  * alternate between the systems; median and max per system. Client and servers share this
  * machine's cores: compare within one run.
  *
- * Run: `npm run build && node dist/bench/failover-vs-etcd.js [--trials 5] [--systems etcd,quorate]`
+ * Run: `npm run build && node dist/bench/failover-vs-etcd.js [--trials 5] [--systems etcd,quorate,quorate-multipaxos]`
  * (etcd: Debian's etcd-server, /usr/bin/etcd; see put-vs-etcd.sh for installing it).
  */
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SYSTEMS: readonly LocalSystem[] = [
   { name: 'etcd', command: ['etcd'], basePort: 22379, members: 3 },
   { name: 'quorate', command: [process.execPath, MAIN, 'serve'], basePort: 23379, members: 3 },
+  { name: 'quorate-multipaxos', command: [process.execPath, MAIN, 'serve', '--protocol', 'multipaxos'], basePort: 24379, members: 3 },
 ];
 
 

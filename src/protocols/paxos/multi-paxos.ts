@@ -48,6 +48,7 @@
  */
 import { assert, unreachable } from '../../core/assert.js';
 import { concatBytes } from '../../core/bytes.js';
+import { peerDownJitterTicks } from '../../core/peer-down.js';
 import { NotLeader, ProposalDropped, QuorateError, TooManyRequests } from '../../core/errors.js';
 import type { Index, NodeId } from '../../core/ids.js';
 import type { Random } from '../../core/prng.js';
@@ -228,6 +229,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
   private leaderId: NodeId | null = null;
   private electionElapsed = 0;
   private randomizedTimeout = 0;
+  /**
+   * Follower told that its leader's connections closed (peerDown): ticks until it campaigns, ahead
+   * of its election timer (null: not armed).
+   */
+  private peerDownCampaignInTicks: number | null = null;
   private heartbeatElapsed = 0;
   private promises = new Map<NodeId, PromiseInfo>();
   /** Pre-candidate: nodes (self included) that would promise its ballot. */
@@ -386,6 +392,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       case 'follower':
       case 'pre-candidate':
       case 'candidate':
+        if (this.peerDownCampaignInTicks !== null && --this.peerDownCampaignInTicks === 0) {
+          this.peerDownCampaignInTicks = null;
+          // Still without a leader (none was heard since, nor was another granted the place).
+          if (this.role === 'follower' && this.leaderId === null && this.mayLead() && this.electionElapsed < this.randomizedTimeout) return this.startElection();
+        }
         if (this.electionElapsed < this.randomizedTimeout) return;
         // A learner, or a member removed (that may not know it yet), never campaigns; nor a
         // member that joined, until it knows the configuration at its commit point (configKnown).
@@ -859,8 +870,25 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   // ---- phase 1 ----------------------------------------------------------------------------------
 
+  /**
+   * Replica.peerDown: the runtime saw every connection to `peer` close. A voter following `peer`,
+   * with prePrepare on, forgets it (so it no longer refuses others' pre-prepares as within its
+   * leader's lease, and the other members told the same can elect one of them) and asks with a
+   * pre-prepare within 1..J ticks (J: a tenth of the election timeout, at least 2, so that members
+   * that saw the close at once rarely split the vote) rather than after its election timeout. As
+   * Raft's (raft.ts): safe whatever the hint's truth, an early election being one a timer might have
+   * started; only with prePrepare, since a false hint (a reset under a live leader) must not raise
+   * the ballot and depose that leader: a pre-prepare fails against acceptors that still hear it.
+   */
+  peerDown(peer: NodeId): void {
+    if (this.role !== 'follower' || this.leaderId !== peer || peer === this.id || !this.mayLead() || !this.limits.prePrepare) return;
+    this.leaderId = null;
+    this.peerDownCampaignInTicks = this.random.int(1, peerDownJitterTicks(this.limits.electionTimeoutTicks));
+  }
+
   /** The election timer ran out: ask first (prePrepare), or campaign at once. */
   private startElection(): void {
+    this.peerDownCampaignInTicks = null;
     if (!this.limits.prePrepare) return this.campaign();
     this.role = 'pre-candidate';
     this.ballot = nextBallot(this.highestSeen > this.promised ? this.highestSeen : this.promised, this.ownRank());
@@ -924,6 +952,8 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    */
   private onPrePrepare(m: PrePrepare): void {
     const granted = m.ballot > this.promised && !this.leaseHeld() && this.mayCampaign(m.from, m.ballot);
+    // It granted another the place: no early campaign of its own to split the vote.
+    if (granted) this.peerDownCampaignInTicks = null;
     this.msgs.push({ type: 'pre-promise', from: this.id, to: m.from, ballot: m.ballot, granted, promised: this.promised });
   }
 
@@ -1008,6 +1038,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       // least: by then its lease ran out here, and it gets none from campaigning.)
       const rerun = m.from === this.leaderId && this.sticky() && this.leaseHeld();
       this.promised = m.ballot;
+      this.peerDownCampaignInTicks = null; // it promised another
       if (this.role !== 'follower') this.becomeFollower(null);
       if (!rerun) this.leaderId = null;
     }
@@ -1533,6 +1564,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
 
   private followLeader(b: Ballot, from: NodeId): void {
     if (b > this.promised) this.promised = b;
+    this.peerDownCampaignInTicks = null; // a leader speaks: no early election
     if (this.role !== 'follower') this.becomeFollower(from);
     this.leaderId = from;
     this.electionElapsed = 0;

@@ -19,6 +19,7 @@
  */
 import { concatBytes } from '../../core/bytes.js';
 import { emptyObjectArray } from '../../core/shapes.js';
+import { peerDownJitterTicks } from '../../core/peer-down.js';
 import { assert, unreachable } from '../../core/assert.js';
 import { NotLeader, ProposalDropped, QuorateError, TooManyRequests, withoutStack } from '../../core/errors.js';
 import type { Index, NodeId, Term } from '../../core/ids.js';
@@ -44,16 +45,6 @@ type Outbound = RaftMessage extends infer M ? (M extends RaftMessage ? Omit<M, '
 const EMPTY_PROGRESS: ReadonlyMap<NodeId, FollowerProgress> = new Map();
 /** Heartbeat rounds whose send tick a leader remembers (a lease needs only the recent ones). */
 const MAX_ROUNDS_REMEMBERED = 256;
-
-/**
- * A follower told that its leader's connections closed (peerDown) campaigns within 1..J ticks,
- * drawn from its own random source, J a tenth of the election timeout and at least this: followers
- * that all saw the close at once rarely campaign within a message's trip of each other (both
- * would win the pre-vote and split the real one, and wait a whole timeout more).
- */
-export const PEER_DOWN_CAMPAIGN_MIN_JITTER_TICKS = 2;
-/** The largest peer-down jitter is the election timeout divided by this (see PEER_DOWN_CAMPAIGN_MIN_JITTER_TICKS). */
-export const PEER_DOWN_CAMPAIGN_JITTER_TIMEOUT_DIVISOR = 10;
 
 /** Committed entries handed out in one Ready, at most. */
 export const MAX_APPLY_ENTRIES_PER_READY = 4096;
@@ -580,8 +571,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     if (this.role !== 'follower' || this.leader !== peer || peer === this.id || !this.promotable() || !this.preVote) return;
     if (this.readOnly === 'lease-based' && !this.isMutant('peer-down-cuts-lease')) return;
     this.leader = null;
-    const jitterTicks = Math.max(PEER_DOWN_CAMPAIGN_MIN_JITTER_TICKS, Math.ceil(this.limits.electionTimeoutTicks / PEER_DOWN_CAMPAIGN_JITTER_TIMEOUT_DIVISOR));
-    this.peerDownCampaignInTicks = this.random.int(1, jitterTicks);
+    this.peerDownCampaignInTicks = this.random.int(1, peerDownJitterTicks(this.limits.electionTimeoutTicks));
   }
 
   /**
