@@ -846,8 +846,11 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
         this.send({ type: 'append-response', to: m.from, success: false, matchIndex: 0 as Index, rejectedIndex: 0 as Index, conflictTerm: 0 as Term, conflictIndex: 0 as Index });
       }
       if (this.isMutant('reset-timer-wrongly')) this.electionElapsed = 0;
-    } else if (m.type === 'vote-request' && m.preVote) {
-      this.send({ type: 'vote-response', to: m.from, granted: false, preVote: true });
+    } else if (m.type === 'vote-request' && (m.preVote || !this.isMutant('silent-to-stale-candidate'))) {
+      // Refused with this member's term (Figure 2): a candidate whose term fell behind learns it and
+      // campaigns above it next time. Unanswered, two members that hear nothing else from each other
+      // (one behind a configuration that leaves the other out) both campaign on, terms apart, for good.
+      this.send({ type: 'vote-response', to: m.from, granted: false, preVote: m.preVote });
     }
   }
 
