@@ -234,6 +234,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * of its election timer (null: not armed).
    */
   private peerDownCampaignInTicks: number | null = null;
+  /**
+   * peerDownCampaigns: elections started early because the leader's connections closed (peerDown);
+   * peerDownCampaignElapsedTicks: the ticks the election timer had run at each (the runtime logs them).
+   */
+  private readonly counters = { peerDownCampaigns: 0, peerDownCampaignElapsedTicks: 0 };
   private heartbeatElapsed = 0;
   private promises = new Map<NodeId, PromiseInfo>();
   /** Pre-candidate: nodes (self included) that would promise its ballot. */
@@ -395,7 +400,11 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
         if (this.peerDownCampaignInTicks !== null && --this.peerDownCampaignInTicks === 0) {
           this.peerDownCampaignInTicks = null;
           // Still without a leader (none was heard since, nor was another granted the place).
-          if (this.role === 'follower' && this.leaderId === null && this.mayLead() && this.electionElapsed < this.randomizedTimeout) return this.startElection();
+          if (this.role === 'follower' && this.leaderId === null && this.mayLead() && this.electionElapsed < this.randomizedTimeout) {
+            this.counters.peerDownCampaigns++;
+            this.counters.peerDownCampaignElapsedTicks += this.electionElapsed;
+            return this.startElection();
+          }
         }
         if (this.electionElapsed < this.randomizedTimeout) return;
         // A learner, or a member removed (that may not know it yet), never campaigns; nor a
@@ -674,6 +683,7 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
       lastSlot: this.lastSlot,
       quorums: this.quorumSizes(),
       progress: this.role === 'leader' ? new Map(this.peers.map((p) => [p, { match: this.match.get(p) ?? 0 }])) : NO_PROGRESS,
+      counters: { ...this.counters },
     };
   }
 
@@ -877,11 +887,16 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * pre-prepare within 1..J ticks (J: a tenth of the election timeout, at least 2, so that members
    * that saw the close at once rarely split the vote) rather than after its election timeout. As
    * Raft's (raft.ts): safe whatever the hint's truth, an early election being one a timer might have
-   * started; only with prePrepare, since a false hint (a reset under a live leader) must not raise
-   * the ballot and depose that leader: a pre-prepare fails against acceptors that still hear it.
+   * started; only with prePrepare and checkQuorum, since a false hint (a reset under a live leader)
+   * must not raise the ballot and depose that leader: a pre-prepare fails against acceptors that
+   * still hear it within its lease, which only checkQuorum gives. The cost, as under Raft: a reset
+   * of every connection of a leader that lives on (seen by every follower at once) costs one
+   * election whenever a follower's pre-prepare beats the leader's next heartbeat.
    */
   peerDown(peer: NodeId): void {
-    if (this.role !== 'follower' || this.leaderId !== peer || peer === this.id || !this.mayLead() || !this.limits.prePrepare) return;
+    // Only where a pre-prepare fails against acceptors that still hear the leader: with checkQuorum
+    // (its lease; without it they grant any higher ballot, and a false hint would depose a live leader).
+    if (this.role !== 'follower' || this.leaderId !== peer || peer === this.id || !this.mayLead() || !this.limits.prePrepare || !this.limits.checkQuorum) return;
     this.leaderId = null;
     this.peerDownCampaignInTicks = this.random.int(1, peerDownJitterTicks(this.limits.electionTimeoutTicks));
   }
