@@ -115,16 +115,20 @@ const EVALUATORS: Readonly<Record<number, Evaluator>> = {
   8: (c) => {
     const ps = subjects(c, 8);
     if (ps.length === 0) return noSubject('~1 / ~5 / 50–100 ms', 'the engine the claim is about');
-    const within = (x: number | null, lo: number, hi: number): boolean => x !== null && x >= lo / 3 && x <= hi * 3;
+    // The claim is the write's commit, leader to a majority and back: the client's own round trip
+    // to the leader (two mean one-way delays of the model) is taken off the measured write.
+    const within = (x: number | null, lo: number, hi: number): boolean => x !== null && x >= lo / 2 && x <= hi * 2;
+    const leaderPart = (x: number | null, m: Model): number | null => (x === null ? null : x - 2 * ((m.options.latencyBaseMs ?? 0) + (m.options.latencyJitterMs ?? 0) / 2));
     let ok = true;
     const parts = ps.map((p) => {
-      const lan = p50(directClientLatencies(c.lab.run(p, 3, LAN), p));
-      const zones = p50(directClientLatencies(c.lab.run(p, 3, ZONES), p));
-      const wan = p50(directClientLatencies(c.lab.run(p, 3, WAN, { windowMs: c.lab.windowMs * 4 }), p));
-      ok &&= within(lan, 1, 1) && within(zones, 5, 5) && within(wan, 50, 100);
-      return `${p.name} n=3 write p50: ${ms(lan)} ms (one data centre), ${ms(zones)} ms (zones), ${ms(wan)} ms (regions)`;
+      const [lan, zones, wan] = ([[LAN, {}], [ZONES, {}], [WAN, { windowMs: c.lab.windowMs * 4 }]] as const).map(([m, w]) => {
+        const whole = p50(directClientLatencies(c.lab.run(p, 3, m, w), p));
+        return { whole, leader: leaderPart(whole, m) };
+      });
+      ok &&= within(lan!.leader, 1, 1) && within(zones!.leader, 5, 5) && within(wan!.leader, 50, 100);
+      return `${p.name} n=3 write p50, client to client (leader's part): ${ms(lan!.whole)} (${ms(lan!.leader)}) ms one data centre, ${ms(zones!.whole)} (${ms(zones!.leader)}) ms zones, ${ms(wan!.whole)} (${ms(wan!.leader)}) ms regions`;
     });
-    return { bookFigure: '~1 ms, ~5 ms, 50–100 ms', measured: parts.join('; '), verdict: ok ? 'holds' : 'differs', why: 'writes of the clients at the leader, client to client (a client elsewhere adds a forwarding round trip); the models\' delays and fsync are this report\'s assumptions (see Models); "holds" = within a factor of 3 of the book\'s figure' };
+    return { bookFigure: '~1 ms, ~5 ms, 50–100 ms', measured: parts.join('; '), verdict: ok ? 'holds' : 'differs', why: 'writes of the clients at the leader; the leader\'s part is that less the client\'s round trip (two mean one-way delays of the model), the claim being the commit from the leader; the models\' delays and fsync are this report\'s assumptions (see Models), so the verdict says they agree with the book\'s, not more; "holds" = the leader\'s part within a factor of 2 of the book\'s figure' };
   },
   9: (c) => {
     const bft = subjects(c, 9);
@@ -135,16 +139,16 @@ const EVALUATORS: Readonly<Record<number, Evaluator>> = {
     for (const p of bft) {
       const pts = sizes.map((n) => ({ x: n, y: c.lab.run(p, n, LAN).messagesPerOp }));
       const k = exponent(pts);
-      ok &&= k >= 1.5;
+      ok &&= k > 1.5;
       parts.push(`${p.name}: ${pts.map((q) => `${q.y.toFixed(1)} at n=${q.x}`).join(', ')} (grows as n^${k.toFixed(2)})`);
     }
     for (const p of crashEngines(c)) {
       const pts = [3, 5, 7].slice(0, c.quick ? 2 : 3).map((n) => ({ x: n, y: c.lab.run(p, n, LAN).messagesPerOp }));
       const k = exponent(pts);
-      ok &&= k <= 1.3;
+      ok &&= k < 1.5;
       parts.push(`${p.name}: ${pts.map((q) => `${q.y.toFixed(1)} at n=${q.x}`).join(', ')} (n^${k.toFixed(2)})`);
     }
-    return { bookFigure: 'BFT ~16 at n=4 (O(n²)); crash ~4 (O(n))', measured: parts.join('; '), verdict: ok ? 'holds' : 'differs', why: 'messages between members per completed client operation (reads included; heartbeats, checkpoints and acknowledgements counted), LAN model; "holds" = the Byzantine engines grow at least as n^1.5 and the crash-fault ones at most as n^1.3' };
+    return { bookFigure: 'BFT ~16 at n=4 (O(n²)); crash ~4 (O(n))', measured: parts.join('; '), verdict: ok ? 'holds' : 'differs', why: 'messages between members per completed client operation (reads included; heartbeats, checkpoints and acknowledgements counted), LAN model; "holds" = the Byzantine engines\' exponent nearer 2 than 1 (above 1.5), the crash-fault engines\' nearer 1 (below 1.5); the same mix of reads and writes for every engine and size, counted within the measured stretch' };
   },
   10: (c) => {
     const ps = subjects(c, 10);
@@ -195,8 +199,8 @@ const EVALUATORS: Readonly<Record<number, Evaluator>> = {
     const p = engines[0]!;
     const seeds = c.quick ? 10 : 30;
     let caught = 0;
-    for (let seed = c.lab.seed; seed < c.lab.seed + seeds; seed++) {
-      if (failed(runSeed({ protocol: p.name, nodes: 3, seed, faults: new Set(FAULT_KINDS.filter((k) => k === 'crash' || k === 'power-loss')), mutant: 'ack-before-fsync' }))) caught++;
+    for (let i = 0; i < seeds; i++) {
+      if (failed(runSeed({ protocol: p.name, nodes: 3, seed: c.lab.seed + i, faults: new Set(FAULT_KINDS.filter((k) => k === 'crash' || k === 'power-loss')), mutant: 'ack-before-fsync' }))) caught++;
     }
     ok &&= caught > 0;
     parts.push(`acknowledging before the fsync (${p.name}, crashes and power losses): acknowledged state lost in ${caught} of ${seeds} runs`);
@@ -211,10 +215,11 @@ const EVALUATORS: Readonly<Record<number, Evaluator>> = {
       const guarded = partialPartitionLeaderChanges(c.lab, p, 3);
       const off = p.bookClaimOptions?.[20];
       const unguarded = off === undefined ? null : partialPartitionLeaderChanges(c.lab, p, 3, off);
-      ok &&= guarded !== null && unguarded !== null && unguarded > guarded;
+      // Flapping: the leader changes more than once while the cut lasts (one change is an election).
+      ok &&= guarded !== null && unguarded !== null && guarded <= 1 && unguarded >= 2;
       return `${p.name} n=3: ${guarded ?? '—'} leader changes guarded, ${unguarded ?? '—'} with ${off === undefined ? '(no unguarded setting)' : Object.entries(off).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`;
     });
-    return { bookFigure: 'leaders flap unless guarded', measured: `${parts.join('; ')}. Every engine (defaults): ${all.join(', ')}`, verdict: ok ? 'holds' : 'differs', why: 'the link between the leader and one follower cut both ways for 2 s, every other link kept; leader changes counted while it lasted and 0.5 s after' };
+    return { bookFigure: 'leaders flap unless guarded', measured: `${parts.join('; ')}. Every engine (defaults): ${all.join(', ')}`, verdict: ok ? 'holds' : 'differs', why: 'the link between the leader and one follower cut both ways for 2 s, every other link kept; leader changes (another member, or the same one in a new term) counted while it lasted and 0.5 s after; "holds" = at most one change guarded, two or more unguarded' };
   },
   21: () => notMeasured('<1% … all writes need consensus', 'a property of applications\' workloads, not of a consensus engine'),
 };

@@ -33,11 +33,16 @@ const FAILOVER_SAMPLES = { quick: 3, full: 5 } as const;
 /** The smallest size a Byzantine engine runs at (3f + 1, f = 1). */
 const MIN_BYZANTINE_NODES = 4;
 
+/** Whether an engine runs at `nodes` members (a Byzantine one needs 3f + 1 with f at least 1). */
+export function fitsEngine(p: ProtocolDefinition, nodes: number): boolean {
+  return p.faultModel !== 'byzantine' || nodes >= MIN_BYZANTINE_NODES;
+}
+
 export function compare(o: CompareOptions): CompareReport {
   const t0 = performance.now();
   const lab = new Lab(o.seed, o.quick ? WINDOW_MS.quick : WINDOW_MS.full, o.progress);
   const sizes = (p: ProtocolDefinition): number[] =>
-    o.nodes === undefined ? sizesOf(p, o.quick) : o.nodes.filter((n) => p.faultModel !== 'byzantine' || n >= MIN_BYZANTINE_NODES);
+    o.nodes === undefined ? sizesOf(p, o.quick) : o.nodes.filter((n) => fitsEngine(p, n));
   const engines = o.protocols.flatMap((p) => sizes(p).map((n) => engineRow(lab, p, n, o.quick ? FAILOVER_SAMPLES.quick : FAILOVER_SAMPLES.full)));
   const latency: LatencySeries[] = [];
   const messagesVsNodes: MessagesSeries[] = [];
@@ -68,6 +73,7 @@ export function compare(o: CompareOptions): CompareReport {
     engines,
     claims,
     charts: { latency, messagesVsNodes, throughputVsInFlight },
+    failedRuns: lab.failed,
     runs: lab.runsMade,
     wallSeconds: (performance.now() - t0) / 1000,
   };

@@ -65,9 +65,9 @@ export const ENGINE_COLUMNS: readonly Column<EngineRow>[] = [
   { heading: 'msgs/op', numeric: true, cell: (e) => formatDecimal(e.messagesPerOp) },
   { heading: 'bytes/op', numeric: true, cell: (e) => formatInteger(e.bytesPerOp) },
   {
-    heading: 'delays (round trips)',
+    heading: 'delays (protocol round trips)',
     numeric: true,
-    cell: (e) => (Number.isFinite(e.criticalPathDelays) ? `${formatTrimmed(e.criticalPathDelays, 1)} (${formatTrimmed(e.criticalPathDelays / 2, 2)})` : DASH),
+    cell: (e) => (Number.isFinite(e.criticalPathDelays) ? `${formatTrimmed(e.criticalPathDelays, 1)} (${formatTrimmed((e.criticalPathDelays - 2) / 2, 2)})` : DASH),
   },
   { heading: 'LAN p50 / p99 ms', numeric: true, cell: (e) => `${formatDecimal(e.lanP50Ms)} / ${formatDecimal(e.lanP99Ms)}` },
   { heading: 'WAN p50 / p99 ms', numeric: true, cell: (e) => `${formatDecimal(e.wanP50Ms)} / ${formatDecimal(e.wanP99Ms)}` },
@@ -106,10 +106,22 @@ export function legendParagraph(r: CompareReport): string {
     'Engines: n is the number of members and f the faults the engine is built to tolerate at that size (crash: ⌊(n−1)/2⌋, Byzantine: ⌊(n−1)/3⌋).',
     '"live f / f+1 down" says whether writes still completed with f, then f+1, members down for good.',
     'msgs/op and bytes/op count the messages between members, and their encoded bytes, per completed client operation, fault-free on the LAN model.',
-    'Delays are the one-way message delays on a client write\'s critical path, client to client, measured on the fixed-delay model; round trips are delays / 2.',
+    'Delays are the one-way message delays on a client write\'s critical path, client to client, measured on the fixed-delay model; the protocol\'s round trips are those less the client\'s own two, halved.',
     'LAN and WAN p50 / p99 are client write latencies under each model.',
     `Model ops/s is the throughput when each message sent or received costs a member ${formatTrimmed(r.cpuModel.microsPerMessage, 2)} µs of CPU; busiest names the member that handles the most messages per operation, and how many.`,
     'New leader is the time from a leader\'s (or primary\'s) crash until another member was seen leading; failover, until a write invoked after the crash completed (so it includes the clients\' own timeouts: a client whose operation was at the crashed member waits 400 ms before it tries another); each the median of a few crashes seeds apart (3 in a quick report, 5 in a full one); partial-partition leader changes counts the leader changes while one link between the leader and one follower was cut both ways.',
     `Claims: the book's figure against what quorate's engines gave; the verdict holds, differs, or is not measured, and "why" names the runs behind it. ${DASH} means not measured (or, for failover, that no operation completed).`,
   ].join(' ');
+}
+
+/** The heading and the sentence before the list of runs that failed a simulator check (findings). */
+export const FAILED_RUNS_HEADING = 'Runs that failed a check';
+export function failedRunsSentence(report: CompareReport): string {
+  return report.failedRuns.length === 0
+    ? 'Every measuring run passed the simulator\'s checks (safety, and liveness where the run did not stop members for good).'
+    : `${report.failedRuns.length} measuring run(s) failed a check of the simulator: findings about the engine, reproducible with the seed shown.`;
+}
+
+export function failedRunLine(f: CompareReport['failedRuns'][number]): string {
+  return `${f.run}: ${f.kind}: ${f.message}`;
 }

@@ -8,9 +8,17 @@ import type { ScriptStep } from '../sim/script.js';
 import type { Model } from './models.js';
 import { measure, type Measured, type RunSpec } from './run.js';
 
+/** A measuring run that failed one of the simulator's checks: a finding, listed in the report. */
+export interface FailedRun {
+  readonly run: string;
+  readonly kind: 'safety' | 'liveness';
+  readonly message: string;
+}
+
 export class Lab {
   private readonly runs = new Map<string, Measured>();
   private made = 0;
+  readonly failed: FailedRun[] = [];
 
   constructor(
     readonly seed: number,
@@ -43,6 +51,12 @@ export class Lab {
     const m = measure(spec);
     this.made++;
     this.runs.set(key, m);
+    const outcome = m.result.outcome;
+    // A run that stopped members for good past what the engine tolerates is meant not to be live.
+    const meantToStop = (spec.script ?? []).some((s) => s.kind === 'crash-members');
+    if (outcome.kind === 'safety' || (outcome.kind === 'liveness' && !meantToStop)) {
+      this.failed.push({ run: `${protocol.name} n=${nodes} ${model.name}${what.label === undefined ? '' : ` ${what.label}`} seed ${spec.seed}`, kind: outcome.kind, message: outcome.message });
+    }
     this.progress(`run ${this.made}: ${protocol.name} n=${nodes} ${model.name}${what.label === undefined ? '' : ` ${what.label}`}${spec.seed === this.seed ? '' : ` seed ${spec.seed}`}: ${m.completed.length} operations, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return m;
   }

@@ -4,7 +4,7 @@
  * shows everything), system fonts. Hovering a chart's line shows its label.
  */
 import { latencyCharts, messagesChart, throughputChart } from './charts.js';
-import { CLAIM_COLUMNS, ENGINE_COLUMNS, TITLE, cpuModelSentence, legendParagraph, runSentence, type Column } from './format.js';
+import { CLAIM_COLUMNS, ENGINE_COLUMNS, FAILED_RUNS_HEADING, TITLE, cpuModelSentence, failedRunLine, failedRunsSentence, legendParagraph, runSentence, type Column } from './format.js';
 import type { ClaimRow, CompareReport } from './report.js';
 import { esc } from './svg-chart.js';
 
@@ -36,6 +36,9 @@ ${report.engines.length === 0 ? '<p class="nodata">No engine was measured.</p>' 
 <h2>Claims</h2>
 ${report.claims.length === 0 ? '<p class="nodata">No claim was measured.</p>' : table(CLAIM_COLUMNS, report.claims, verdictClass)}
 <p>${esc(legendParagraph(report))}</p>
+<h2>${esc(FAILED_RUNS_HEADING)}</h2>
+<p>${esc(failedRunsSentence(report))}</p>
+${report.failedRuns.length === 0 ? '' : `<ul>${report.failedRuns.map((f) => `<li>${esc(failedRunLine(f))}</li>`).join('')}</ul>`}
 <h2>Latency distributions</h2>
 ${latencyCharts(report)}
 <h2>Messages per operation</h2>

@@ -2,7 +2,7 @@
  * A CompareReport as GitHub-flavoured Markdown: readable as plain text in a terminal, and fit to
  * commit under docs/. The figures and the prose come from ./format.ts, shared with the HTML page.
  */
-import { CLAIM_COLUMNS, ENGINE_COLUMNS, TITLE, cpuModelSentence, legendParagraph, runSentence, type Column } from './format.js';
+import { CLAIM_COLUMNS, ENGINE_COLUMNS, FAILED_RUNS_HEADING, TITLE, cpuModelSentence, failedRunLine, failedRunsSentence, legendParagraph, runSentence, type Column } from './format.js';
 import type { CompareReport } from './report.js';
 
 export function compareMarkdown(report: CompareReport): string {
@@ -16,6 +16,8 @@ export function compareMarkdown(report: CompareReport): string {
   out.push('## Engines', '', report.engines.length === 0 ? 'No engine was measured.' : table(ENGINE_COLUMNS, report.engines), '');
   out.push('## Claims', '', report.claims.length === 0 ? 'No claim was measured.' : table(CLAIM_COLUMNS, report.claims), '');
   out.push(escapeText(legendParagraph(report)), '');
+  out.push(`## ${FAILED_RUNS_HEADING}`, '', escapeText(failedRunsSentence(report)), '');
+  if (report.failedRuns.length > 0) out.push(...report.failedRuns.map((f) => `- ${escapeText(failedRunLine(f))}`), '');
   return out.join('\n');
 }
 

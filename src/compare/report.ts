@@ -28,7 +28,7 @@ export interface EngineRow {
   readonly bytesPerOp: number;
   /**
    * One-way message delays on a client write's critical path, client to client, measured on the
-   * fixed-delay model (median write latency / one-way delay); round trips = delays / 2.
+   * fixed-delay model (median write latency / one-way delay); the protocol's round trips = (delays - 2) / 2.
    */
   readonly criticalPathDelays: number;
   readonly lanP50Ms: number;
@@ -101,6 +101,11 @@ export interface CompareReport {
     readonly messagesVsNodes: readonly MessagesSeries[];
     readonly throughputVsInFlight: readonly ThroughputSeries[];
   };
+  /**
+   * Measuring runs that failed a check of the simulator (safety, or liveness where the script did
+   * not stop members for good): findings about an engine, not about the report.
+   */
+  readonly failedRuns: readonly { readonly run: string; readonly kind: 'safety' | 'liveness'; readonly message: string }[];
   /** Simulated runs made for this report, and the wall time they took. */
   readonly runs: number;
   readonly wallSeconds: number;

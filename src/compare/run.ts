@@ -38,6 +38,7 @@ export interface Measured {
   readonly opsPerSecond: number;
   /** Latencies of writes (writes and compare-and-sets) answered ok within the stretch, ms, ascending. */
   readonly writeLatenciesMs: readonly number[];
+  /** Frames sent between members within the stretch, per operation invoked and completed within it. */
   readonly messagesPerOp: number;
   readonly bytesPerOp: number;
   /** The member with the most messages sent and received per completed operation. */
@@ -54,6 +55,9 @@ export function measuringOptions(spec: RunSpec): SimOptions {
     faults: spec.faults ?? new Set(),
     variants: false,
     observe: true,
+    observeWindow: { fromMs: WARMUP_MS, toMs: WARMUP_MS + spec.windowMs },
+    // Every client the same mix of reads and writes, at every size and under every engine.
+    readerShare: 0,
     largeWrites: false,
     // Snapshots now and then, as a deployment takes them; rarely enough not to dominate.
     compactEvery: 1000,
@@ -61,7 +65,9 @@ export function measuringOptions(spec: RunSpec): SimOptions {
     keys: 8,
     // The fault window is the measured stretch: the simulator restarts crashed members at its end.
     faultWindowMs: WARMUP_MS + spec.windowMs,
-    livenessBoundMs: 2000,
+    // Long enough for the model's timeouts (regions apart: seconds), so that the simulator's
+    // liveness check after the stretch judges the engine, not these settings.
+    livenessBoundMs: Math.max(2000, 2 * (spec.model.options.clientTimeoutMs ?? DEFAULT_SIM_OPTIONS.clientTimeoutMs), 4 * (spec.model.options.electionTimeoutMs ?? DEFAULT_SIM_OPTIONS.electionTimeoutMs)),
     trace: false,
     ...(spec.script === undefined ? {} : { script: spec.script }),
     ...(spec.protocolOptions === undefined ? {} : { protocolOptions: spec.protocolOptions }),
@@ -77,11 +83,12 @@ export function measure(spec: RunSpec): Measured {
   const completed = result.history.filter((op) => op.outcome !== 'unknown');
   const inWindow = completed.filter((op) => op.invokedAt >= WARMUP_MS && op.completedAt <= end);
   const writeLatenciesMs = inWindow.filter((op) => op.outcome === 'ok' && (op.kind === 'write' || op.kind === 'cas')).map((op) => op.completedAt - op.invokedAt).sort((a, b) => a - b);
-  const ops = Math.max(1, completed.length);
-  let sent = 0;
+  // Messages and operations of the measured stretch only (not the first election, nor the reads
+  // after it): operations invoked in it, against the frames sent in it.
+  const window = obs.window!;
+  const ops = Math.max(1, inWindow.length);
   let busiest = { member: '', messagesPerOp: 0 };
-  for (const [member, c] of Object.entries(obs.messagesByMember)) {
-    sent += c.sent;
+  for (const [member, c] of Object.entries(window.messagesByMember)) {
     const perOp = (c.sent + c.received) / ops;
     if (perOp > busiest.messagesPerOp) busiest = { member, messagesPerOp: perOp };
   }
@@ -90,8 +97,8 @@ export function measure(spec: RunSpec): Measured {
     completed,
     opsPerSecond: inWindow.length / (spec.windowMs / 1000),
     writeLatenciesMs,
-    messagesPerOp: sent / ops,
-    bytesPerOp: obs.bytesSent / ops,
+    messagesPerOp: window.messagesSent / ops,
+    bytesPerOp: window.bytesSent / ops,
     busiest,
   };
 }

@@ -28,6 +28,8 @@ export interface ClientSite<R> {
   readonly clientTimeoutMs: number;
   readonly clientAttempts: number;
   readonly clientThinkMs: number;
+  /** The chance that a client is a reader (mostly reads; see READER_CLIENT_SHARE). */
+  readonly readerShare: number;
   now(): number;
   latency(): number;
   /** Run `fn` after `ms` as a simulator event. */
@@ -115,7 +117,7 @@ export class SessionClient<R> {
     const members = site.members();
     this.home = members[(id - 1) % members.length]!;
     this.guess = this.home;
-    this.reader = site.rng.chance(READER_CLIENT_SHARE);
+    this.reader = site.rng.chance(site.readerShare);
   }
 
   get busy(): boolean {

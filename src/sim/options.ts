@@ -72,6 +72,10 @@ export interface SimOptions {
    * (RunResult.observations), and sample who leads every tick.
    */
   readonly observe?: boolean;
+  /** Measuring runs: the counts of observer.ts are also taken at these two times (Observations.window). */
+  readonly observeWindow?: { readonly fromMs: number; readonly toMs: number };
+  /** The chance that a client is a reader (default READER_CLIENT_SHARE; a measuring run fixes the mix with 0). */
+  readonly readerShare?: number;
   /** Faults at fixed times (script.ts); the nemesis's are separate (`faults`). */
   readonly script?: readonly ScriptStep[];
   /**

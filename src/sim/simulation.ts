@@ -18,7 +18,7 @@ import { InvariantViolation, toldMembership, type Envelope, type LogEntry, type 
 import type { DriverEvents } from '../driver/driver.js';
 import type { NodeMessage } from '../driver/wire.js';
 import type { StoragePort } from '../driver/ports.js';
-import { QuorumSimClient, SessionClient, type ClientSite, type QuorumClientSite } from './clients.js';
+import { QuorumSimClient, READER_CLIENT_SHARE, SessionClient, type ClientSite, type QuorumClientSite } from './clients.js';
 import { Invariants, SafetyViolation, type LogView } from './invariants.js';
 import { wireBytesUpTo } from './wire-size.js';
 import { Observer, type Observations } from './observer.js';
@@ -509,10 +509,15 @@ export class Simulation implements WorldHandler<Delivery> {
   /** A measuring run: who leads, every tick, and the script's faults (see SimOptions.observe). */
   private observeRun(observer: Observer, o: SimOptions): void {
     const sample = (): void => {
-      observer.sampleLeader(this.world.now, this.currentLeader()?.key ?? null);
+      const leader = this.currentLeader();
+      observer.sampleLeader(this.world.now, leader?.key ?? null, leader?.driver?.status().term ?? 0);
       this.world.after(o.tickMs, sample);
     };
     this.world.at(0, sample);
+    if (o.observeWindow !== undefined) {
+      this.world.at(o.observeWindow.fromMs, () => observer.markWindow('from'));
+      this.world.at(o.observeWindow.toMs, () => observer.markWindow('to'));
+    }
     const site: ScriptSite = {
       nodes: this.nodes,
       leader: () => this.currentLeader(),
@@ -1048,6 +1053,7 @@ export class Simulation implements WorldHandler<Delivery> {
       clientTimeoutMs,
       clientAttempts: this.protocol.client.kind === 'quorum' ? Math.max(this.o.clientAttempts, QUORUM_CLIENT_ATTEMPTS) : this.o.clientAttempts,
       clientThinkMs: this.o.clientThinkMs,
+      readerShare: this.o.readerShare ?? READER_CLIENT_SHARE,
       now: () => this.world.now,
       latency: () => this.latency(),
       after: (ms, fn) => void this.world.after(ms, fn),

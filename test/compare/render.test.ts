@@ -86,6 +86,7 @@ const REPORT: CompareReport = {
       { protocol: 'beta', nodes: 5, points: [{ inFlight: 1, opsPerSecond: 700 }] },
     ],
   },
+  failedRuns: [{ run: 'gamma n=4 lan leader crash seed 8', kind: 'safety', message: 'bounded messages: <a> | b' }],
   runs: 42,
   wallSeconds: 12.34,
 };
@@ -97,13 +98,14 @@ const EMPTY: CompareReport = {
   engines: [],
   claims: [],
   charts: { latency: [], messagesVsNodes: [], throughputVsInFlight: [] },
+  failedRuns: [],
 };
 
 /** Each engine's formatted figures, as both renderers must show them. */
 const FIGURES = [
-  ['alpha', '1,234', '12,345', '4.00', '1.25 / 3.50', '120.0 / 250.4', '4 (2)', 'n1 (4.00)', '310.0', 'yes / no'],
-  ['98,765', '8,000', '6.33', '6 (3)', 'n3 (10.5)'],
-  ['gamma', 'byzantine', '2,500,000', '5 (2.5)', '— / —'],
+  ['alpha', '1,234', '12,345', '4.00', '1.25 / 3.50', '120.0 / 250.4', '4 (1)', 'n1 (4.00)', '310.0', 'yes / no'],
+  ['98,765', '8,000', '6.33', '6 (2)', 'n3 (10.5)'],
+  ['gamma', 'byzantine', '2,500,000', '5 (1.5)', '— / —'],
 ];
 
 for (const [name, render] of [['Markdown', compareMarkdown], ['HTML', compareHtml]] as const) {
@@ -227,4 +229,14 @@ test('HTML: 30 engines and 30 latency series of 2,000 samples stay under 300 KB'
   const html = compareHtml(big);
   assert.ok(Buffer.byteLength(html) < 300_000, `${Buffer.byteLength(html)} bytes`);
   assert.equal((html.match(/<svg/g) ?? []).length, 4);
+});
+
+test('both renderers list the runs that failed a check, escaped, and say so when none did', () => {
+  const md = compareMarkdown(REPORT);
+  assert.match(md, /gamma n=4 lan leader crash seed 8: safety: bounded messages/);
+  assert.ok(md.includes('\\<a>'), 'escaped in Markdown');
+  const html = compareHtml(REPORT);
+  assert.ok(html.includes('gamma n=4 lan leader crash seed 8: safety: bounded messages: &lt;a&gt; | b'), 'escaped in HTML');
+  assert.match(compareMarkdown(EMPTY), /Every measuring run passed/);
+  assert.match(compareHtml(EMPTY), /Every measuring run passed/);
 });
