@@ -74,13 +74,12 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     // Needs a member behind another's addition that must take the new member's frames (the runs
     // that replace members): with the old transport it refuses them, and never catches up.
     // (Seed 127 before the runs with followers campaigning at once on a closed leader connection.)
-    'refuse-unknown-peers': { seed: 116 }, // 576 until stale vote requests were answered
+    'refuse-unknown-peers': { seed: 576 },
     // (commit-old-term, stalled-window and keep-tail-after-snapshot searched again once followers
     // campaigned at once when their leader's connections closed: the raft runs moved; stalled-window
     // again once that fast path was kept to runs with pre-vote.)
     // (176 with that fast path alone; 81 again once replacements also removed first.)
-    // 81 (5 members) until stale vote requests were answered: none of 1..600 with 5 members since; with 3, seed 1.
-    'commit-old-term': { seed: 1, options: { nodes: 3 } },
+    'commit-old-term': { seed: 81 },
     'vote-before-persist': { seed: 99 },
     'snapshot-off-by-one': { seed: 2 },
     'reset-timer-wrongly': { seed: 2 },
@@ -89,10 +88,10 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'accept-any-vote': { seed: 2 },
     'stale-read': { seed: 3 },
     'no-noop': { seed: 1 },
-    'stalled-window': { seed: 4 }, // 9 until stale vote requests were answered
+    'stalled-window': { seed: 9 },
     'limit-internal-entries': { seed: 24 },
-    'lease-outlives-quorum': { seed: 24 }, // 198 until stale vote requests were answered
-    'resend-snapshot-chunks': { seed: 3 }, // 2 until stale vote requests were answered
+    'lease-outlives-quorum': { seed: 198 },
+    'resend-snapshot-chunks': { seed: 2 },
     'keep-tail-after-snapshot': { seed: 44 },
     'ack-before-fsync': { seed: 4 },
     'apply-before-snapshot-persist': { seed: 4 },
@@ -101,7 +100,8 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'ignore-checksum': { seed: 5 },
     'retry-failed-fsync': { seed: 10 },
     'trust-command-bytes': { seed: 3 },
-    'unsealed-writes': { seed: 2 }, // 23 until stale vote requests were answered
+    'demote-at-once': { seed: 555 },
+    'unsealed-writes': { seed: 23 },
     'unchained-segments': { seed: 87 },
     'reply-before-config-applied': { seed: 5 },
     // Seed 2 until snapshots up to maxSnapshotBytesDecodedBeforeAck were decoded before they are
@@ -120,7 +120,7 @@ const CATCHES: Record<string, Record<string, Catch>> = {
     'snapshot-forgets-since': { seed: 328 },
     'status-hides-since': { seed: 328 },
     'skip-ancestor-fsync': { seed: 5 },
-    'holes-are-damage': { seed: 5 }, // 23 until stale vote requests were answered
+    'holes-are-damage': { seed: 23 },
     // Needs lease-based reads and a rejecting partition (the connections across it reset while the
     // leader cut off lives on, serving lease reads). The simulator draws lease-based reads for a
     // quarter of its runs (half of the check-quorum ones): on that draw none of seeds 1..600 did.
@@ -261,7 +261,6 @@ const CATCHES: Record<string, Record<string, Catch>> = {
  */
 const NOT_YET_CAUGHT: Record<string, Record<string, string>> = {
   raft: {
-    'demote-at-once': 'caught at seed 555 until vote requests of an older term were answered (which moved the runs); since, seed 705 (quorate sim --seeds 705 catches it, beyond MAX_SEED), none in 1..600 with 5 members or with 3 (caught by joint-demote-voter.demote-at-once.txt)',
     'votes-from-non-members': 'found as the liveness failure of seed 800 (quorate sim --seeds 800 catches it, beyond MAX_SEED): a member removed while cut off never learns of it, and in a run without pre-vote and check-quorum whose members restarted since (their transports forgot the removal) its ever higher terms depose every leader; none in 1..600 (caught by removed-member-campaigns.votes-from-non-members.txt)',
     'silent-to-stale-leader': 'found as the liveness failure of seed 1820 of the 2,000-seed sweep (quorate sim --seeds 1820 catches it, beyond MAX_SEED): a joiner behind its since, a learner in its own view, raised past its leader\'s term by a removed member\'s vote request, ignores that leader for good, and the leader needs it for its quorum; none in 1..600 (caught by stale-leader-told.silent-to-stale-leader.txt)',
     'forget-config-point': 'found as the liveness failure of the 2,000-seed sweep (seed 653: a voter removed and stopped for good, every member\'s power lost, two disks damaged; the members came back below the removal, in a configuration whose quorum needed the removed one); none in 1..600 (caught by config-commit-durable.forget-config-point.txt; the story test "raft seed 653" of test/sim/replace-members.test.ts is a todo since the runs moved, none in 1..6,000)',

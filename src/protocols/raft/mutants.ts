@@ -29,7 +29,7 @@ export const RAFT_MUTANTS = [
   { name: 'peer-down-cuts-lease', description: 'a follower told that its leader\'s connections closed campaigns at once under lease-based reads too: the leader may live on behind a reset connection, serving reads from the lease that follower promised it, while a new leader commits writes' },
   { name: 'votes-from-non-members', description: 'takes vote requests from candidates its configuration gives no vote: a removed member that never learnt of its removal campaigns with ever higher terms (without pre-vote and check-quorum) and deposes every leader' },
   { name: 'silent-to-stale-leader', description: 'without pre-vote and check-quorum, does not answer appends and heartbeats of an older term (as etcd): a learner whose term a removed member\'s vote request raised ignores its leader for good, and a leader that needs it for its quorum commits nothing' },
-  { name: 'silent-to-stale-candidate', description: 'does not answer a vote request of an older term (as etcd): a candidate whose term fell behind never learns it, and two members that hear nothing else from each other (one behind a configuration that leaves the other out) campaign on, terms apart, with no leader for good' },
+  { name: 'silent-to-stale-candidate', description: 'does not answer a vote request of an older term from a candidate its configuration does not show (as etcd answers none): that candidate, sent nothing by this member, never learns the term, and the two, hearing nothing else from each other (one behind a configuration that leaves the other out), campaign on, terms apart, with no leader for good' },
 ] as const satisfies readonly MutantInfo[];
 
 export type RaftMutant = (typeof RAFT_MUTANTS)[number]['name'];

@@ -834,6 +834,11 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     return jointVoteResult(this.config.voters, this.config.outgoing, this.votes);
   }
 
+  /** Whether this member's configuration has it send to `id` (a voter of either half, or a learner). */
+  private sendsTo(id: NodeId): boolean {
+    return this.config.isVoter(id) || this.config.learners.has(id);
+  }
+
   /** A message from an older term. */
   private stepStale(m: RaftMessage): void {
     if (m.type === 'append' || m.type === 'heartbeat') {
@@ -846,10 +851,13 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
         this.send({ type: 'append-response', to: m.from, success: false, matchIndex: 0 as Index, rejectedIndex: 0 as Index, conflictTerm: 0 as Term, conflictIndex: 0 as Index });
       }
       if (this.isMutant('reset-timer-wrongly')) this.electionElapsed = 0;
-    } else if (m.type === 'vote-request' && (m.preVote || !this.isMutant('silent-to-stale-candidate'))) {
-      // Refused with this member's term (Figure 2): a candidate whose term fell behind learns it and
-      // campaigns above it next time. Unanswered, two members that hear nothing else from each other
-      // (one behind a configuration that leaves the other out) both campaign on, terms apart, for good.
+    } else if (m.type === 'vote-request' && (m.preVote || (!this.sendsTo(m.from) && !this.isMutant('silent-to-stale-candidate')))) {
+      // A pre-vote is refused with this member's term (as etcd). So is a vote, when this member
+      // sends the candidate nothing (its configuration does not show it: one of them is behind):
+      // otherwise the candidate would never learn the term, and the two, hearing nothing else from
+      // each other, would campaign on, terms apart, for good. A candidate this member does send to
+      // learns its term from its own campaigns; answering it too would bring every candidate to one
+      // term, where their campaigns split the vote (etcd leaves those unanswered, and so does this).
       this.send({ type: 'vote-response', to: m.from, granted: false, preVote: m.preVote });
     }
   }
