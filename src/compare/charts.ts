@@ -82,7 +82,7 @@ export function messagesChart(report: CompareReport): string {
 }
 
 export function throughputChart(report: CompareReport): string {
-  const title = 'Throughput against operations in flight';
+  const title = 'Throughput against operations in flight (the simulator charges no CPU: latency-bound)';
   const svg = lineChart({
     kind: 'throughput',
     title,
