@@ -104,7 +104,7 @@ export function cpuModelSentence(r: CompareReport): string {
 export function legendParagraph(r: CompareReport): string {
   return [
     'Engines: n is the number of members and f the faults the engine is built to tolerate at that size (crash: ⌊(n−1)/2⌋, Byzantine: ⌊(n−1)/3⌋).',
-    '"live f / f+1 down" says whether writes still completed with f, then f+1, members down for good.',
+    '"live f / f+1 down" says whether writes still completed with f, then f+1, members down for good (with f+1 down the members left are a minority, as on the minority side of a partition: no engine should write there).',
     'msgs/op and bytes/op count the messages between members, and their encoded bytes, per completed client operation, fault-free on the LAN model.',
     'Delays are the one-way message delays on a client write\'s critical path, client to client, measured on the fixed-delay model; the protocol\'s round trips are those less the client\'s own two, halved.',
     'LAN and WAN p50 / p99 are client write latencies under each model.',
