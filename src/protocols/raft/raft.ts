@@ -834,11 +834,6 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     return jointVoteResult(this.config.voters, this.config.outgoing, this.votes);
   }
 
-  /** Whether this member's configuration has it send to `id` (a voter of either half, or a learner). */
-  private sendsTo(id: NodeId): boolean {
-    return this.config.isVoter(id) || this.config.learners.has(id);
-  }
-
   /** A message from an older term. */
   private stepStale(m: RaftMessage): void {
     if (m.type === 'append' || m.type === 'heartbeat') {
@@ -851,13 +846,14 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
         this.send({ type: 'append-response', to: m.from, success: false, matchIndex: 0 as Index, rejectedIndex: 0 as Index, conflictTerm: 0 as Term, conflictIndex: 0 as Index });
       }
       if (this.isMutant('reset-timer-wrongly')) this.electionElapsed = 0;
-    } else if (m.type === 'vote-request' && (m.preVote || (!this.sendsTo(m.from) && !this.isMutant('silent-to-stale-candidate')))) {
-      // A pre-vote is refused with this member's term (as etcd). So is a vote, when this member
-      // sends the candidate nothing (its configuration does not show it: one of them is behind):
-      // otherwise the candidate would never learn the term, and the two, hearing nothing else from
-      // each other, would campaign on, terms apart, for good. A candidate this member does send to
-      // learns its term from its own campaigns; answering it too would bring every candidate to one
-      // term, where their campaigns split the vote (etcd leaves those unanswered, and so does this).
+    } else if (m.type === 'vote-request' && (m.preVote || (!this.config.isVoter(m.from) && !this.isMutant('silent-to-stale-candidate')))) {
+      // A pre-vote is refused with this member's term (as etcd). So is a vote, when this member's
+      // configuration gives the candidate no vote (one of them is behind): it never campaigns to
+      // that candidate (nor, as a follower, sends it anything), so the candidate would never learn
+      // the term, and the two, hearing nothing else from each other, would campaign on, terms apart,
+      // for good. A voter of its configuration learns the term from this member's own campaigns;
+      // answering it too would bring every candidate to one term, where their campaigns split the
+      // vote (etcd leaves those unanswered, and so does this).
       this.send({ type: 'vote-response', to: m.from, granted: false, preVote: m.preVote });
     }
   }
