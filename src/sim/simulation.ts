@@ -869,7 +869,7 @@ export class Simulation implements WorldHandler<Delivery> {
     }
   }
 
-  /** An honest member's frame must fit a transport's frame limit (see SIM_MAX_FRAME_BYTES). */
+  /** An honest member's frame must fit a transport's frame limit (see SIM_MAX_FRAME_BYTES); returns its size. */
   private checkFrameSize(from: SimNode<unknown>, frame: NodeMessage): number {
     const bytes = wireBytesUpTo(frame, SIM_MAX_FRAME_BYTES);
     if (bytes <= SIM_MAX_FRAME_BYTES) return bytes;
