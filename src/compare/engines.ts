@@ -3,6 +3,7 @@
  * of a few scripted faults (the leader crashed, members down for good, one link of the leader cut).
  */
 import type { ProtocolDefinition } from '../core/protocol.js';
+import type { ScriptEvent } from '../sim/script.js';
 import type { Lab } from './lab.js';
 import { FIXED_DELAY, LAN, MICROS_PER_MESSAGE, WAN } from './models.js';
 import type { EngineRow } from './report.js';
@@ -35,9 +36,14 @@ export function liveWithDown(lab: Lab, p: ProtocolDefinition, nodes: number, dow
   return m.completed.some((op) => op.outcome === 'ok' && isWrite(op.kind) && op.invokedAt >= FAULT_AT_MS + SETTLE_MS && op.completedAt < WARMUP_MS + windowMs);
 }
 
+/** The scripted crash of a leader in run `m`, if one struck (a leader was seen then). */
+function leaderCrash(m: Measured): ScriptEvent | undefined {
+  return m.result.observations!.script.find((e) => e.kind === 'crash-leader' && e.members.length > 0);
+}
+
 /** Ms from the leader's crash to the first write invoked after it that completed (null: none did). */
 export function failoverMs(m: Measured): number | null {
-  const crash = m.result.observations!.script.find((e) => e.kind === 'crash-leader' && e.members.length > 0);
+  const crash = leaderCrash(m);
   if (crash === undefined) return null;
   const after = m.completed.filter((op) => op.outcome === 'ok' && isWrite(op.kind) && op.invokedAt >= crash.atMs);
   return after.length === 0 ? null : Math.min(...after.map((op) => op.completedAt)) - crash.atMs;
@@ -45,7 +51,7 @@ export function failoverMs(m: Measured): number | null {
 
 /** Ms from the leader's crash until another member was seen leading (null: none was). */
 export function newLeaderMs(m: Measured): number | null {
-  const crash = m.result.observations!.script.find((e) => e.kind === 'crash-leader' && e.members.length > 0);
+  const crash = leaderCrash(m);
   if (crash === undefined) return null;
   const next = m.result.observations!.leadersSeen.find((l) => l.atMs >= crash.atMs && l.member !== crash.members[0]);
   return next === undefined ? null : next.atMs - crash.atMs;
