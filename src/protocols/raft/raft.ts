@@ -714,12 +714,6 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   }
 
   /**
-   * Check-quorum's lease at a follower: it refuses votes within an election timeout of hearing
-   * from a leader. Where leaders serve reads from that lease, a replica that just started does
-   * not know whom it heard from before its restart: it refuses for an election timeout after
-   * starting too, so a restart cannot cut short a lease it granted.
-   */
-  /**
    * It leads and heard from a quorum within the last election timeout, or it heard from its leader
    * within an election timeout, whatever checkQuorum says: a leader that lost its quorum (without
    * check-quorum it leads on) is no proof that the cluster has a leader.
@@ -729,6 +723,12 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
     return this.leader !== null && this.electionElapsed < this.limits.electionTimeoutTicks;
   }
 
+  /**
+   * Check-quorum's lease at a follower: it refuses votes within an election timeout of hearing
+   * from a leader. Where leaders serve reads from that lease, a replica that just started does
+   * not know whom it heard from before its restart: it refuses for an election timeout after
+   * starting too, so a restart cannot cut short a lease it granted.
+   */
   private inLeaderLease(): boolean {
     if (!this.checkQuorum) return false;
     if (this.readOnly === 'lease-based' && this.ticks < this.limits.electionTimeoutTicks && !this.isMutant('lease-outlives-quorum')) return true;
