@@ -2,6 +2,7 @@
  * A chaos run's report: Markdown for the terminal and the README, and a self-contained HTML page
  * with the same verdicts and a latency timeline (SVG), the nemesis's intervals shaded.
  */
+import { escapeHtml } from '../core/html.js';
 import type { ChaosOptions, ChaosResult } from './run.js';
 import type { NemesisKind } from './nemesis.js';
 import type { TimedOperation } from './workload.js';
@@ -64,7 +65,6 @@ export function chaosReportMarkdown(input: ReportInput): string {
   return lines.join('\n');
 }
 
-const escapeHtml = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 export function chaosReportHtml(input: ReportInput): string {
   const { options: o, result: r, history } = input;

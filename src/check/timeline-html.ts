@@ -4,6 +4,7 @@
  * to its completion, the longest order the search could linearize numbered and coloured, and the
  * operation it could not place next marked. No script: hovering a bar shows its details.
  */
+import { escapeHtml as esc } from '../core/html.js';
 import type { Operation, Value, Verdict } from './history.js';
 import { formatOperation, type Explanation } from './linearizability.js';
 
@@ -166,6 +167,3 @@ function valueText(v: Value | undefined): string {
   return v === undefined || v === null ? 'nil' : String(v);
 }
 
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}

@@ -4,7 +4,8 @@
  * HTML: the SVG charts, or a short "no data" note where there is nothing to draw.
  */
 import type { CompareReport, LatencySeries } from './report.js';
-import { esc, lineChart, type ChartLine } from './svg-chart.js';
+import { escapeHtml as esc } from '../core/html.js';
+import { lineChart, type ChartLine } from './svg-chart.js';
 
 /** Points a latency CDF is drawn with at most: 2,000 samples per line would weigh the page down for nothing the eye can see. */
 export const MAX_CDF_POINTS = 200;

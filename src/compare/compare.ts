@@ -52,7 +52,7 @@ export function compare(o: CompareOptions): CompareReport {
     const smallest = ns[0];
     if (smallest === undefined) continue;
     for (const model of [LAN, WAN]) {
-      const m = lab.run(p, smallest, model, model === WAN ? { windowMs: lab.windowMs * 4 } : {});
+      const m = lab.run(p, smallest, model);
       latency.push({ label: `${p.name} n=${smallest}`, model: model.name, samplesMs: m.writeLatenciesMs });
     }
     messagesVsNodes.push({ protocol: p.name, points: engines.filter((r) => r.protocol === p.name).map((r) => ({ nodes: r.nodes, messagesPerOp: r.messagesPerOp })) });

@@ -7,7 +7,7 @@ import type { ScriptEvent } from '../sim/script.js';
 import type { Lab } from './lab.js';
 import { FIXED_DELAY, LAN, MICROS_PER_MESSAGE, WAN } from './models.js';
 import type { EngineRow } from './report.js';
-import { directClientLatencies, quantile, WARMUP_MS, type Measured } from './run.js';
+import { directClientLatencies, isWrite, quantile, WARMUP_MS, type Measured } from './run.js';
 
 /** When scripted faults strike, after the warm-up (ms). */
 const FAULT_AT_MS = WARMUP_MS + 1000;
@@ -25,8 +25,6 @@ export function sizesOf(p: ProtocolDefinition, quick: boolean): number[] {
   const fs = quick ? [1] : [1, 2, 3];
   return fs.map((f) => (p.faultModel === 'byzantine' ? 3 * f + 1 : 2 * f + 1));
 }
-
-const isWrite = (kind: string): boolean => kind === 'write' || kind === 'cas';
 
 /** With `down` members stopped for good at FAULT_AT_MS (the leader first): did a write invoked SETTLE_MS later complete? */
 export function liveWithDown(lab: Lab, p: ProtocolDefinition, nodes: number, down: number): boolean {
@@ -85,8 +83,7 @@ export function criticalPathDelays(lab: Lab, p: ProtocolDefinition, nodes: numbe
 export function engineRow(lab: Lab, p: ProtocolDefinition, nodes: number, failoverSamples: number): EngineRow {
   const f = faultsTolerated(p, nodes);
   const lan = lab.run(p, nodes, LAN);
-  // Regions apart: fewer operations per second, so a longer stretch for the same count.
-  const wan = lab.run(p, nodes, WAN, { windowMs: lab.windowMs * 4 });
+  const wan = lab.run(p, nodes, WAN);
   // One failover is one draw of the election timers: the median of a few runs (seeds apart).
   const crashes = Array.from({ length: failoverSamples }, (_, i) => lab.run(p, nodes, LAN, {
     script: [{ atMs: FAULT_AT_MS, kind: 'crash-leader' }], windowMs: Math.max(lab.windowMs, 3000), label: 'leader crash', seedOffset: i,

@@ -17,18 +17,17 @@ export interface FailedRun {
 
 export class Lab {
   private readonly runs = new Map<string, Measured>();
-  private made = 0;
   readonly failed: FailedRun[] = [];
 
   constructor(
     readonly seed: number,
-    /** The measured stretch of an ordinary run, ms (a quick report measures less). */
+    /** The measured stretch of an ordinary run, ms (a quick report measures less; a slow model more, Model.windowScale). */
     readonly windowMs: number,
     private readonly progress: (line: string) => void,
   ) {}
 
   get runsMade(): number {
-    return this.made;
+    return this.runs.size;
   }
 
   run(protocol: ProtocolDefinition, nodes: number, model: Model, what: {
@@ -39,7 +38,7 @@ export class Lab {
   } = {}): Measured {
     const spec: RunSpec = {
       protocol, nodes, seed: this.seed + (what.seedOffset ?? 0), model,
-      windowMs: what.windowMs ?? this.windowMs,
+      windowMs: what.windowMs ?? this.windowMs * (model.windowScale ?? 1),
       clients: what.clients ?? nodes,
       ...(what.script === undefined ? {} : { script: what.script }),
       ...(what.protocolOptions === undefined ? {} : { protocolOptions: what.protocolOptions }),
@@ -49,7 +48,6 @@ export class Lab {
     if (known !== undefined) return known;
     const t0 = performance.now();
     const m = measure(spec);
-    this.made++;
     this.runs.set(key, m);
     const outcome = m.result.outcome;
     // A run that stopped members for good past what the engine tolerates is meant not to be live.
@@ -57,7 +55,7 @@ export class Lab {
     if (outcome.kind === 'safety' || (outcome.kind === 'liveness' && !meantToStop)) {
       this.failed.push({ run: `${protocol.name} n=${nodes} ${model.name}${what.label === undefined ? '' : ` ${what.label}`} seed ${spec.seed}`, kind: outcome.kind, message: outcome.message });
     }
-    this.progress(`run ${this.made}: ${protocol.name} n=${nodes} ${model.name}${what.label === undefined ? '' : ` ${what.label}`}${spec.seed === this.seed ? '' : ` seed ${spec.seed}`}: ${m.completed.length} operations, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    this.progress(`run ${this.runs.size}: ${protocol.name} n=${nodes} ${model.name}${what.label === undefined ? '' : ` ${what.label}`}${spec.seed === this.seed ? '' : ` seed ${spec.seed}`}: ${m.completed.length} operations, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return m;
   }
 }

@@ -8,6 +8,8 @@ export interface Model {
   readonly name: string;
   readonly description: string;
   readonly options: Partial<SimOptions>;
+  /** Its runs measure this many times the usual stretch (a slow model completes fewer operations a second). */
+  readonly windowScale?: number;
 }
 
 /** One-way delay exactly 1 ms, no jitter, no fsync cost: a latency in ms is a count of message delays. */
@@ -39,6 +41,7 @@ export const WAN: Model = {
   name: 'wan',
   description: 'regions apart: one-way delay 30–60 ms, fsync 1 ms; election timeout 1,500 ms, heartbeat 150 ms',
   options: { latencyBaseMs: 30, latencyJitterMs: 30, syncLatencyMs: 1, electionTimeoutMs: 1500, heartbeatIntervalMs: 150, clientTimeoutMs: 4000 },
+  windowScale: 4,
 };
 
 export const MODELS: readonly Model[] = [FIXED_DELAY, LAN, ZONES, WAN];

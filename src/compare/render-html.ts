@@ -6,7 +6,7 @@
 import { latencyCharts, messagesChart, throughputChart } from './charts.js';
 import { CLAIM_COLUMNS, ENGINE_COLUMNS, FAILED_RUNS_HEADING, TITLE, cpuModelSentence, failedRunLine, failedRunsSentence, legendParagraph, runSentence, type Column } from './format.js';
 import type { ClaimRow, CompareReport } from './report.js';
-import { esc } from './svg-chart.js';
+import { escapeHtml as esc } from '../core/html.js';
 
 export function compareHtml(report: CompareReport): string {
   const models = report.models.length === 0 ? '' : `<p>Models:</p>\n<ul>\n${report.models.map((m) => `<li><b>${esc(m.name)}</b>: ${esc(m.description)}</li>`).join('\n')}\n</ul>`;

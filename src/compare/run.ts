@@ -4,7 +4,7 @@
  * says otherwise; the protocol at its defaults (no per-seed variant), so engines compare under the
  * same settings.
  */
-import type { Operation } from '../check/history.js';
+import type { OpKind, Operation } from '../check/history.js';
 import type { ProtocolDefinition } from '../core/protocol.js';
 import { DEFAULT_SIM_OPTIONS, type SimOptions } from '../sim/options.js';
 import type { ScriptStep } from '../sim/script.js';
@@ -26,8 +26,6 @@ export interface RunSpec {
   readonly script?: readonly ScriptStep[];
   /** Protocol options on top of its defaults (e.g. pre-vote off). */
   readonly protocolOptions?: Readonly<Record<string, unknown>>;
-  readonly mutant?: string;
-  readonly faults?: SimOptions['faults'];
 }
 
 export interface Measured {
@@ -52,7 +50,7 @@ export function measuringOptions(spec: RunSpec): SimOptions {
     protocol: spec.protocol.name,
     nodes: spec.nodes,
     seed: spec.seed,
-    faults: spec.faults ?? new Set(),
+    faults: new Set(),
     variants: false,
     observe: true,
     observeWindow: { fromMs: WARMUP_MS, toMs: WARMUP_MS + spec.windowMs },
@@ -71,7 +69,6 @@ export function measuringOptions(spec: RunSpec): SimOptions {
     trace: false,
     ...(spec.script === undefined ? {} : { script: spec.script }),
     ...(spec.protocolOptions === undefined ? {} : { protocolOptions: spec.protocolOptions }),
-    ...(spec.mutant === undefined ? {} : { mutant: spec.mutant }),
   };
 }
 
@@ -82,10 +79,10 @@ export function measure(spec: RunSpec): Measured {
   const end = WARMUP_MS + spec.windowMs;
   const completed = result.history.filter((op) => op.outcome !== 'unknown');
   const inWindow = completed.filter((op) => op.invokedAt >= WARMUP_MS && op.completedAt <= end);
-  const writeLatenciesMs = inWindow.filter((op) => op.outcome === 'ok' && (op.kind === 'write' || op.kind === 'cas')).map((op) => op.completedAt - op.invokedAt).sort((a, b) => a - b);
+  const writeLatenciesMs = inWindow.filter((op) => op.outcome === 'ok' && isWrite(op.kind)).map((op) => op.completedAt - op.invokedAt).sort((a, b) => a - b);
   // Messages and operations of the measured stretch only (not the first election, nor the reads
   // after it): operations invoked in it, against the frames sent in it.
-  const window = obs.window!;
+  const window = obs.window;
   const ops = Math.max(1, inWindow.length);
   let busiest = { member: '', messagesPerOp: 0 };
   for (const [member, c] of Object.entries(window.messagesByMember)) {
@@ -103,6 +100,11 @@ export function measure(spec: RunSpec): Measured {
   };
 }
 
+/** What the measurements count as a write: a put or a compare-and-set. */
+export function isWrite(kind: OpKind): boolean {
+  return kind === 'write' || kind === 'cas';
+}
+
 /** The value at quantile q (0..1) of ascending `sorted` (null when empty). */
 export function quantile(sorted: readonly number[], q: number): number | null {
   if (sorted.length === 0) return null;
@@ -115,11 +117,11 @@ export function quantile(sorted: readonly number[], q: number): number | null {
  * (the others' writes take a forwarding hop more); under one whose own clients talk to every
  * replica, those clients (the session clients beside them go through a member, as a proxy).
  */
-export function directClientLatencies(m: Measured, protocol: ProtocolDefinition, kinds: readonly string[] = ['write', 'cas']): readonly number[] {
+export function directClientLatencies(m: Measured, protocol: ProtocolDefinition, kinds: (kind: OpKind) => boolean = isWrite): readonly number[] {
   const obs = m.result.observations!;
   const homes = new Map(Object.entries(obs.clientHomes).map(([id, home]) => [Number(id), home] as const));
   const leader = obs.leadersSeen[obs.leadersSeen.length - 1]?.member;
   const direct = (client: number): boolean => (protocol.client.kind === 'quorum' ? !homes.has(client) : homes.get(client) === leader);
-  return m.completed.filter((op) => direct(op.client) && op.invokedAt >= WARMUP_MS && op.outcome === 'ok' && kinds.includes(op.kind))
+  return m.completed.filter((op) => direct(op.client) && op.invokedAt >= WARMUP_MS && op.outcome === 'ok' && kinds(op.kind))
     .map((op) => op.completedAt - op.invokedAt).sort((a, b) => a - b);
 }

@@ -3,6 +3,7 @@
  * (point markers optional), a legend. No chart library: the page must stay self-contained and the
  * project takes no dependencies. Inline SVG in HTML needs no xmlns, so the page names no URL.
  */
+import { escapeHtml as esc } from '../core/html.js';
 import { formatTrimmed } from './format.js';
 
 export interface ChartLine {
@@ -67,12 +68,9 @@ export function lineChart(spec: ChartSpec): string | undefined {
   lines.forEach((l, i) => {
     if (l.points.length === 0) return;
     const { colour, dash } = lineStyle(i);
-    const pts = l.points.map((p) => `${r(x.at(p.x))},${r(y.at(p.y))}`);
-    out.push(`<g><title>${esc(l.label)}</title><polyline fill="none" stroke="${colour}" stroke-width="1.5"${dash === '' ? '' : ` stroke-dasharray="${dash}"`} points="${pts.join(' ')}"/>`);
-    if (spec.markers) for (const p of pts) {
-      const [cx, cy] = p.split(',');
-      out.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${colour}"/>`);
-    }
+    const at = l.points.map((p) => [r(x.at(p.x)), r(y.at(p.y))] as const);
+    out.push(`<g><title>${esc(l.label)}</title><polyline fill="none" stroke="${colour}" stroke-width="1.5"${dash === '' ? '' : ` stroke-dasharray="${dash}"`} points="${at.map(([cx, cy]) => `${cx},${cy}`).join(' ')}"/>`);
+    if (spec.markers) for (const [cx, cy] of at) out.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${colour}"/>`);
     out.push('</g>');
   });
   out.push(...legend(lines));
@@ -167,8 +165,4 @@ function legend(lines: readonly ChartLine[]): string[] {
 
 function r(v: number): string {
   return String(Math.round(v * 10) / 10);
-}
-
-export function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }

@@ -1,28 +1,28 @@
 /**
- * Counts a measuring run keeps beside its history (SimOptions.observe): messages each member sent
- * and received, the bytes of what honest members sent, and how often the leader changed. Off in
- * the runs that test: they pay nothing for it.
+ * Counts a measuring run keeps beside its history (SimOptions.observe): the frames each member
+ * sent and received and the bytes sent, over SimOptions.observeWindow (or the whole run), and the
+ * leaders seen. Off in the runs that test: they pay nothing for it.
  */
 import type { ScriptEvent } from './script.js';
 
 export interface Observations {
-  /** Frames each member sent to members and received from members, by member key. */
-  readonly messagesByMember: Readonly<Record<string, { readonly sent: number; readonly received: number }>>;
-  /** Bytes of the frames members sent (their encoded size, an upper bound for text). */
-  readonly bytesSent: number;
-  /** Times the leader seen (sampled every tick: member and term) was another than the last one seen. */
-  readonly leaderChanges: number;
-  /** When each leader (a member in a term) was first seen, ms. */
-  readonly leadersSeen: readonly { readonly atMs: number; readonly member: string; readonly term: number }[];
-  /** Frames sent and their bytes between the two times of SimOptions.observeWindow (null: no window, or not reached). */
+  /** Frames sent between members, their bytes (encoded size, an upper bound for text), and each member's share, over the window. */
   readonly window: {
     readonly messagesSent: number;
     readonly bytesSent: number;
     readonly messagesByMember: Readonly<Record<string, { readonly sent: number; readonly received: number }>>;
-  } | null;
+  };
+  /** When each leader (a member in a term, sampled every tick) was first seen, ms. */
+  readonly leadersSeen: readonly { readonly atMs: number; readonly member: string; readonly term: number }[];
   readonly script: readonly ScriptEvent[];
   /** Clients that start every operation at one member (session clients): that member's key, by client id. */
   readonly clientHomes: Readonly<Record<number, string>>;
+}
+
+interface Counts {
+  readonly sent: readonly number[];
+  readonly received: readonly number[];
+  readonly bytes: number;
 }
 
 export class Observer {
@@ -31,13 +31,16 @@ export class Observer {
   private bytes = 0;
   private lastLeader: string | null = null;
   private readonly leaders: { atMs: number; member: string; term: number }[] = [];
-  private readonly marks = new Map<'from' | 'to', { sent: number[]; received: number[]; bytes: number }>();
+  /** The counts when the window opened (the run's start unless marked) and closed (its end unless marked). */
+  private from: Counts;
+  private to: Counts | null = null;
   readonly script: ScriptEvent[] = [];
 
   /** `keys`: the members' keys, by their index (SimNode.index, from 1). */
   constructor(private readonly keys: readonly string[]) {
     this.sent = keys.map(() => 0);
     this.received = keys.map(() => 0);
+    this.from = this.counts();
   }
 
   sentFrame(index: number, bytes: number): void {
@@ -58,21 +61,21 @@ export class Observer {
   }
 
   markWindow(which: 'from' | 'to'): void {
-    this.marks.set(which, { sent: [...this.sent], received: [...this.received], bytes: this.bytes });
+    if (which === 'from') this.from = this.counts();
+    else this.to = this.counts();
   }
 
   result(clientHomes: Readonly<Record<number, string>>): Observations {
-    const messagesByMember: Record<string, { sent: number; received: number }> = {};
-    this.keys.forEach((k, i) => { messagesByMember[k] = { sent: this.sent[i]!, received: this.received[i]! }; });
     // A run that stopped early (a failure found mid-run ends it) closes its window where it stopped.
-    const from = this.marks.get('from');
-    const to = this.marks.get('to') ?? (from === undefined ? undefined : { sent: [...this.sent], received: [...this.received], bytes: this.bytes });
-    let window: Observations['window'] = null;
-    if (from !== undefined && to !== undefined) {
-      const byMember: Record<string, { sent: number; received: number }> = {};
-      this.keys.forEach((k, i) => { byMember[k] = { sent: to.sent[i]! - from.sent[i]!, received: to.received[i]! - from.received[i]! }; });
-      window = { messagesSent: Object.values(byMember).reduce((n, c) => n + c.sent, 0), bytesSent: to.bytes - from.bytes, messagesByMember: byMember };
-    }
-    return { messagesByMember, bytesSent: this.bytes, leaderChanges: Math.max(0, this.leaders.length - 1), leadersSeen: this.leaders, script: this.script, clientHomes, window };
+    const from = this.from;
+    const to = this.to ?? this.counts();
+    const byMember: Record<string, { sent: number; received: number }> = {};
+    this.keys.forEach((k, i) => { byMember[k] = { sent: to.sent[i]! - from.sent[i]!, received: to.received[i]! - from.received[i]! }; });
+    const window = { messagesSent: Object.values(byMember).reduce((n, c) => n + c.sent, 0), bytesSent: to.bytes - from.bytes, messagesByMember: byMember };
+    return { window, leadersSeen: this.leaders, script: this.script, clientHomes };
+  }
+
+  private counts(): Counts {
+    return { sent: [...this.sent], received: [...this.received], bytes: this.bytes };
   }
 }

@@ -894,8 +894,6 @@ export class MultiPaxosReplica implements Replica<PaxosMessage, PaxosHardState, 
    * election whenever a follower's pre-prepare beats the leader's next heartbeat.
    */
   peerDown(peer: NodeId): void {
-    // Only where a pre-prepare fails against acceptors that still hear the leader: with checkQuorum
-    // (its lease; without it they grant any higher ballot, and a false hint would depose a live leader).
     if (this.role !== 'follower' || this.leaderId !== peer || peer === this.id || !this.mayLead() || !this.limits.prePrepare || !this.limits.checkQuorum) return;
     this.leaderId = null;
     this.peerDownCampaignInTicks = this.random.int(1, peerDownJitterTicks(this.limits.electionTimeoutTicks));

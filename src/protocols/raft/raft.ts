@@ -720,6 +720,11 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
    */
   private hearsLeader(): boolean {
     if (this.role === 'leader') return this.quorumHeard;
+    return this.heardLeaderWithinTimeout();
+  }
+
+  /** A leader is known and was heard from within an election timeout. */
+  private heardLeaderWithinTimeout(): boolean {
     return this.leader !== null && this.electionElapsed < this.limits.electionTimeoutTicks;
   }
 
@@ -732,7 +737,7 @@ export class RaftReplica implements Replica<RaftMessage, RaftHardState, RaftStat
   private inLeaderLease(): boolean {
     if (!this.checkQuorum) return false;
     if (this.readOnly === 'lease-based' && this.ticks < this.limits.electionTimeoutTicks && !this.isMutant('lease-outlives-quorum')) return true;
-    return this.leader !== null && this.electionElapsed < this.limits.electionTimeoutTicks;
+    return this.heardLeaderWithinTimeout();
   }
 
   private resetElection(): void {
